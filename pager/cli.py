@@ -1,0 +1,148 @@
+"""The `pagerd` command. Parses arguments and hands over; no work at import time."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Sequence
+
+from pager import __version__
+
+
+def _config_arg(p: argparse.ArgumentParser, positional: bool = False) -> None:
+    if positional:
+        p.add_argument("file", nargs="?", default=os.environ.get("PAGERD_CONFIG"), help="config file ($PAGERD_CONFIG)")
+    p.add_argument("-c", "--config", default=None, help="config file (default: $PAGERD_CONFIG)")
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    path = getattr(args, "config", None) or getattr(args, "file", None) or os.environ.get("PAGERD_CONFIG")
+    if not path:
+        raise SystemExit("pagerd: no config file: pass -c FILE or set PAGERD_CONFIG")
+    return path
+
+
+def _load(args: argparse.Namespace):
+    from pager.config import ConfigError, load
+    path = _config_path(args)
+    try:
+        return load(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pagerd", description="On-call pager daemon")
+    p.add_argument("--version", action="version", version=f"pagerd {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("serve", help="run the daemon")
+    _config_arg(s)
+    s = sub.add_parser("check-config", help="validate a config file")
+    _config_arg(s, positional=True)
+    s = sub.add_parser("migrate", help="apply database migrations")
+    _config_arg(s)
+
+    inc = sub.add_parser("incidents", help="list, show, acknowledge, resolve incidents")
+    isub = inc.add_subparsers(dest="incidents_cmd", required=True)
+    s = isub.add_parser("list")
+    _config_arg(s)
+    s.add_argument("--state", choices=["triggered", "acknowledged", "resolved"])
+    s.add_argument("--source", choices=["alertmanager", "nagios", "events_v2", "heartbeat"])
+    s.add_argument("--since", help="ISO 8601 instant")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    for name in ("show", "ack", "resolve"):
+        s = isub.add_parser(name)
+        _config_arg(s)
+        s.add_argument("id", type=int)
+        s.add_argument("--json", action="store_true")
+        if name != "show":
+            s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who (default: $USER)")
+            s.add_argument("--comment")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd == "serve":
+        cfg_path = _config_path(args)
+        _load(args)  # fail fast with file:line errors before the event loop starts
+        from pager.service.daemon import serve
+        return asyncio.run(serve(cfg_path))
+    if args.cmd == "check-config":
+        cfg = _load(args)
+        print(f"{_config_path(args)}: OK ({len(cfg.people)} people, {len(cfg.rotations)} rotations)")
+        return 0
+    if args.cmd == "migrate":
+        from pager.storage.sqlite import migrate
+        cfg = _load(args)
+        applied = migrate(cfg.storage.sqlite.path)
+        print(f"{cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
+        return 0
+    if args.cmd == "incidents":
+        return asyncio.run(_incidents(args))
+    return 2
+
+
+async def _incidents(args: argparse.Namespace) -> int:
+    from pager.app import make_store
+    from pager.domain.incident import State
+    from pager.storage.port import Conflict, NotFound
+    cfg = _load(args)
+    store = make_store(cfg)
+    await store.open()
+    try:
+        if args.incidents_cmd == "list":
+            since = None
+            if args.since:
+                since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+                if since.tzinfo is None:
+                    raise SystemExit("pagerd: --since needs a time zone")
+            rows = await store.list_incidents(state=args.state, source=args.source, since=since,
+                                              limit=args.limit, before_id=None)
+            if args.json:
+                print(json.dumps(rows, indent=2, ensure_ascii=False))
+            else:
+                print(f"{'ID':>6}  {'STATE':<12} {'SOURCE':<12} {'ALERTS':>6}  {'CREATED':<20} SUMMARY")
+                for r in rows:
+                    print(f"{r['id']:>6}  {r['state']:<12} {r['source']:<12} {r['alert_count']:>6}  "
+                          f"{r['created_at'][:19]:<20} {r['summary'][:80]}")
+            return 0
+        try:
+            if args.incidents_cmd == "show":
+                inc = await store.get_incident(args.id)
+                if inc is None:
+                    raise NotFound(f"incident {args.id} not found")
+            else:
+                target = State.ACKNOWLEDGED if args.incidents_cmd == "ack" else State.RESOLVED
+                inc = await store.transition(args.id, target, actor=args.by, via="cli", comment=args.comment,
+                                             now=datetime.now(timezone.utc))
+        except NotFound as exc:
+            print(f"pagerd: {exc}", file=sys.stderr)
+            return 1
+        except Conflict as exc:
+            print(f"pagerd: {exc}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(inc, indent=2, ensure_ascii=False))
+        else:
+            _print_incident(inc)
+        return 0
+    finally:
+        await store.close()
+
+
+def _print_incident(inc: dict) -> None:
+    print(f"#{inc['id']} [{inc['state']}] {inc['summary']}")
+    print(f"  source {inc['source']}  key {inc['dedup_key']}  alerts {inc['alert_count']}")
+    print(f"  created {inc['created_at']}  acknowledged {inc['acknowledged_at'] or '-'} by "
+          f"{inc['acknowledged_by'] or '-'}  resolved {inc['resolved_at'] or '-'}")
+    for a in inc.get("alerts", []):
+        print(f"  alert {a['fingerprint']} {a['status']}: {a['summary'][:100]}")
+    for e in inc.get("timeline", []):
+        print(f"  {e['at'][:19]}  {e['kind']:<16} {e['actor'] or '':<14} {json.dumps(e['data'], ensure_ascii=False)[:100]}")

@@ -1,0 +1,50 @@
+"""The only module that reads the real clock. Everything else takes a Clock or a `now`."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin, for measuring intervals."""
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class ManualClock:
+    """A clock that moves only when told to: for tests and scenario timelines."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        self._now = start.astimezone(timezone.utc)
+        self._mono = 0.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        if not isinstance(delta, timedelta):
+            delta = timedelta(seconds=delta)
+        if delta < timedelta(0):
+            raise ValueError("time does not go backwards")
+        self._now += delta
+        self._mono += delta.total_seconds()
+        return self._now
+
+    def set(self, when: datetime) -> datetime:
+        return self.advance(when.astimezone(timezone.utc) - self._now)

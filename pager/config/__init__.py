@@ -1,0 +1,66 @@
+"""Configuration: `load(path)` returns a frozen Config or raises ConfigError naming file, line and key."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from pydantic import ValidationError
+
+from .loader import ConfigError, ConfigIssue, line_of, load_yaml
+from .model import Config
+
+__all__ = ["Config", "ConfigError", "ConfigIssue", "load"]
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    fname = str(path)
+    data, lines = load_yaml(path, env if env is not None else os.environ)
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(fname, 1, "", "the top level must be a mapping")])
+    issues: list[ConfigIssue] = []
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = tuple(err.get("loc", ()))
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            issues.append(ConfigIssue(fname, line_of(lines, loc), ".".join(str(x) for x in loc), msg))
+        raise ConfigError(sorted(issues, key=lambda i: i.line)) from None
+    issues.extend(_references(cfg, fname, lines))
+    if issues:
+        raise ConfigError(sorted(issues, key=lambda i: i.line))
+    return cfg
+
+
+def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
+    """Dangling references and settings that only make sense together."""
+    out: list[ConfigIssue] = []
+
+    def issue(loc: tuple, msg: str) -> None:
+        out.append(ConfigIssue(fname, line_of(lines, loc), ".".join(str(x) for x in loc), msg))
+
+    for rname, rot in cfg.rotations.items():
+        for i, who in enumerate(rot.participants):
+            if who not in cfg.people:
+                issue(("rotations", rname, "participants", i), f"unknown person {who!r} (not under people)")
+        if rot.timezone is not None:
+            try:
+                from zoneinfo import ZoneInfo
+                ZoneInfo(rot.timezone)
+            except Exception:
+                issue(("rotations", rname, "timezone"), f"unknown time zone {rot.timezone!r}")
+        if rot.shift.total_seconds() < 3600:
+            issue(("rotations", rname, "shift"), "a shift lasts at least 1h")
+    src = cfg.sources
+    for name in ("alertmanager", "nagios"):
+        s = getattr(src, name)
+        if s is not None and s.enabled and s.auth.bearer is None and s.auth.basic is None:
+            issue(("sources", name, "auth"), "needs bearer or basic credentials")
+    if src.alertmanager is None and src.nagios is None and src.events_v2 is None:
+        issue(("sources",), "no alert source configured")
+    return out

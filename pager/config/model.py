@@ -1,0 +1,189 @@
+"""The configuration as typed, frozen objects. Unknown keys, wrong types and dangling references are errors."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+
+_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(v: object) -> object:
+    if isinstance(v, bool):
+        raise ValueError("expected a duration such as 30s, 5m, 1h")
+    if isinstance(v, (int, float)):
+        if v < 0:
+            raise ValueError("duration must not be negative")
+        return timedelta(seconds=v)
+    if isinstance(v, str):
+        m = _DUR.match(v)
+        if not m:
+            raise ValueError(f"invalid duration {v!r}; expected e.g. 30s, 5m, 1h, 2d")
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    if isinstance(v, timedelta):
+        return v
+    raise ValueError("expected a duration such as 30s, 5m, 1h")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+def _listen(v: str) -> str:
+    host, sep, port = v.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {v!r}")
+    return v
+
+
+class Server(Strict):
+    listen: Annotated[str, BeforeValidator(lambda v: _listen(str(v)))] = "127.0.0.1:8080"
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
+    access_log: bool = False
+    shutdown_timeout: Duration = timedelta(seconds=10)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class Logging(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class SqliteStorage(Strict):
+    path: str = "var/pagerd.db"
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class Storage(Strict):
+    backend: Literal["sqlite"] = "sqlite"
+    sqlite: SqliteStorage = SqliteStorage()
+
+
+class BasicAuth(Strict):
+    username: str = Field(min_length=1)
+    password: SecretStr = Field(min_length=1)
+
+
+class SourceAuth(Strict):
+    bearer: SecretStr | None = Field(default=None, min_length=8)
+    basic: BasicAuth | None = None
+
+
+class Auth(Strict):
+    admin_token: SecretStr = Field(min_length=8)
+
+
+class AlertmanagerSource(Strict):
+    enabled: bool = True
+    auth: SourceAuth
+    dedup_by: Literal["group_key", "fingerprint"] = "group_key"
+    strict: bool = True
+
+
+class NagiosSource(Strict):
+    enabled: bool = True
+    auth: SourceAuth
+
+
+class EventsV2Source(Strict):
+    enabled: bool = True
+    routing_keys: list[Annotated[SecretStr, Field(min_length=8)]] = Field(min_length=1)
+    duplicate_window: Duration = timedelta(minutes=5)
+
+
+class Sources(Strict):
+    alertmanager: AlertmanagerSource | None = None
+    nagios: NagiosSource | None = None
+    events_v2: EventsV2Source | None = None
+
+
+class Incidents(Strict):
+    reopen_window: Duration = timedelta(hours=1)
+
+
+class Calendar(Strict):
+    timezone: str = "Europe/Amsterdam"
+    office_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
+    office_hours: str = "08:30-18:00"
+    weekend_hours: str = "08:30-18:00"
+    holiday_country: str = "NL"
+    holiday_subdivision: str | None = None
+    holidays_exclude: list[str] = []
+    holidays_extra: dict[date, str] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("office_hours", "weekend_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$", v):
+            raise ValueError(f"expected HH:MM-HH:MM, got {v!r}")
+        return v
+
+
+class Person(Strict):
+    name: str = Field(min_length=1)
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class RotationConfig(Strict):
+    participants: list[str] = Field(min_length=1)
+    shift: Duration = timedelta(weeks=1)
+    handoff: str = "mon 08:30"
+    start: date = date(2026, 1, 5)
+    timezone: str | None = None
+    restrict_to: list[Literal["office", "weekend", "evening_night", "holiday", "outside_office"]] = []
+
+    @field_validator("handoff")
+    @classmethod
+    def _handoff(cls, v: str) -> str:
+        if not re.match(r"^((mon|tue|wed|thu|fri|sat|sun) )?([01]\d|2[0-3]):[0-5]\d$", v):
+            raise ValueError(f"expected e.g. 'mon 08:30' or '08:30', got {v!r}")
+        return v
+
+
+class Notifier(Strict):
+    kind: Literal["dry_run"] = "dry_run"
+
+
+class Config(Strict):
+    server: Server = Server()
+    logging: Logging = Logging()
+    storage: Storage = Storage()
+    auth: Auth
+    sources: Sources
+    incidents: Incidents = Incidents()
+    notifier: Notifier = Notifier()
+    calendar: Calendar = Calendar()
+    people: dict[str, Person] = {}
+    rotations: dict[str, RotationConfig] = {}

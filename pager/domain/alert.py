@@ -1,0 +1,58 @@
+"""The normalized alert: what every source parser produces, whatever the monitoring system."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Mapping
+
+
+class Action(StrEnum):
+    TRIGGER = "trigger"
+    RESOLVE = "resolve"
+    ACKNOWLEDGE = "acknowledge"
+    ANNOTATE = "annotate"
+
+
+class Source(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    NAGIOS = "nagios"
+    EVENTS_V2 = "events_v2"
+    HEARTBEAT = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert notification from a source, already validated.
+
+    `dedup_key` decides the incident; `fingerprint` names the alert inside it; `event_id`
+    names this very notification, so a re-delivery of it changes nothing.
+    """
+
+    source: Source
+    dedup_key: str
+    fingerprint: str
+    action: Action
+    event_id: str
+    summary: str
+    severity: str = "critical"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    actor: str | None = None
+    comment: str | None = None
+    note_kind: str | None = None  # for ANNOTATE: downtime_start, flapping_stop, ...
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "resolved" if self.action is Action.RESOLVE else "firing"
+
+
+def stable_id(*parts: object) -> str:
+    """A short, stable hash of the parts (JSON-encoded), used as idempotency key."""
+    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()

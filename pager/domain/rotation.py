@@ -1,0 +1,364 @@
+"""Rotations: who is on call when (issue 3).
+
+A rotation hands off at a local wall time (and weekday, for weekly shifts) in its own time
+zone, so a weekly shift across a DST change lasts 167 or 169 hours and the hand-off stays at,
+say, Monday 08:30. Hour-based shifts hand off on the wall clock too (08:00/20:00 stay put
+across DST; the 12-hour night shift then lasts 11 or 13 hours). A hand-off time that does not
+exist (spring gap) happens when the clock jumps past it; one that occurs twice (autumn fold)
+happens at its first occurrence (see calendar.first_instant_at). If DST swallows a whole
+shift (a 1-hour shift at 02:00 on the spring-change day) that shift is empty and skipped.
+
+The rotation starts at `start`: participant 0 is on call from `start` until the first
+hand-off at or after it (a partial first shift when `start` is not itself a hand-off), then
+participants take turns, one shift each. Before `start` nobody is on call.
+
+A rotation restricted to periods (e.g. the office rotation to ``office``, the standby rotation
+to everything else) is on call only inside maximal runs of those periods; each shift is cut
+to those runs. Overrides substitute a person inside existing coverage: they never add or
+remove on-call time, so they cannot leave a gap. They apply in order of creation (created_at,
+then id), each to the result of the earlier ones, so the latest word wins.
+
+`on_call` does arithmetic on the shift index (O(1) in the age of the rotation and in the
+number of shifts); `shifts` returns every shift overlapping a range with its true bounds
+(the first may start before the range, the last end after it). Both build a shift through
+the same steps, so on_call(at) is exactly the shift of shifts() that contains `at`.
+
+Pure: no clock reads, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from functools import cached_property
+
+from pager.domain.calendar import (
+    Calendar,
+    Period,
+    first_instant_at,
+    local_wall,
+    to_utc,
+    zone_of,
+)
+
+
+class ShiftUnit(StrEnum):
+    HOURS = "hours"
+    DAYS = "days"
+    WEEKS = "weeks"
+
+
+_UNIT_DELTA = {
+    ShiftUnit.HOURS: timedelta(hours=1),
+    ShiftUnit.DAYS: timedelta(days=1),
+    ShiftUnit.WEEKS: timedelta(weeks=1),
+}
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One person on call for [start, end), aware UTC. `override_id` names the override that
+    put them there, if any."""
+
+    rotation: str
+    person: str
+    start: datetime
+    end: datetime
+    override_id: str | None = None
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def covers(self, instant: datetime) -> bool:
+        return self.start <= to_utc(instant) < self.end
+
+
+@dataclass(frozen=True)
+class Override:
+    """`person` takes over `rotation` for [start, end): the whole rotation's time, or only
+    the time of `replaces` when given. Made at runtime; kept with who made it and when."""
+
+    id: str
+    rotation: str
+    start: datetime
+    end: datetime
+    person: str
+    created_by: str
+    created_at: datetime
+    replaces: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", to_utc(self.start, "override start"))
+        object.__setattr__(self, "end", to_utc(self.end, "override end"))
+        object.__setattr__(self, "created_at", to_utc(self.created_at, "override created_at"))
+        if not self.end > self.start:
+            raise ValueError(f"override {self.id}: end must be after start")
+        if not self.person:
+            raise ValueError(f"override {self.id}: a person must take over")
+        if self.replaces is not None and not self.replaces:
+            raise ValueError(f"override {self.id}: replaces must be a person or None")
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return (self.created_at, self.id)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotation: participants take turns of `shift_length` `shift_unit`s, handing off at
+    the local `handoff_time` (and `handoff_weekday`, 0 = Monday, for weekly shifts; default:
+    the weekday of `start`) in time zone `tz`, from `start` on. `restrict_to`: the periods in
+    which the rotation is on call (None: always)."""
+
+    name: str
+    participants: tuple[str, ...]
+    start: datetime
+    shift_length: int = 1
+    shift_unit: ShiftUnit = ShiftUnit.WEEKS
+    handoff_time: time = time(8, 30)
+    handoff_weekday: int | None = None
+    tz: str = "Europe/Amsterdam"
+    restrict_to: frozenset[Period] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a rotation needs a name")
+        people = (
+            (self.participants,) if isinstance(self.participants, str) else self.participants
+        )
+        people = tuple(people)
+        if not people or not all(isinstance(p, str) and p for p in people):
+            raise ValueError(f"rotation {self.name}: participants must be non-empty names")
+        object.__setattr__(self, "participants", people)
+        object.__setattr__(self, "start", to_utc(self.start, f"rotation {self.name} start"))
+        if isinstance(self.shift_length, bool) or not isinstance(self.shift_length, int):
+            raise ValueError(f"rotation {self.name}: shift_length must be an integer")
+        if self.shift_length < 1:
+            raise ValueError(f"rotation {self.name}: shift_length must be at least 1")
+        try:
+            unit = ShiftUnit(self.shift_unit)
+        except ValueError as exc:
+            raise ValueError(
+                f"rotation {self.name}: shift_unit must be hours, days or weeks"
+            ) from exc
+        object.__setattr__(self, "shift_unit", unit)
+        handoff = self.handoff_time
+        if isinstance(handoff, str):
+            handoff = time.fromisoformat(handoff)
+        if not isinstance(handoff, time) or handoff.tzinfo is not None:
+            raise ValueError(f"rotation {self.name}: handoff_time must be a local wall time")
+        object.__setattr__(self, "handoff_time", handoff)
+        if self.handoff_weekday is not None:
+            if unit is not ShiftUnit.WEEKS:
+                raise ValueError(
+                    f"rotation {self.name}: handoff_weekday only applies to weekly shifts"
+                )
+            if isinstance(self.handoff_weekday, bool) or self.handoff_weekday not in range(7):
+                raise ValueError(f"rotation {self.name}: handoff_weekday must be 0..6")
+        zone_of(self.tz)
+        if self.restrict_to is not None:
+            periods = frozenset(Period(p) for p in self.restrict_to)
+            if not periods:
+                raise ValueError(f"rotation {self.name}: restrict_to must name a period")
+            object.__setattr__(
+                self, "restrict_to", None if periods == frozenset(Period) else periods
+            )
+
+    @cached_property
+    def _plan(self) -> _Plan:
+        return _Plan(self)
+
+
+class _Plan:
+    """The arithmetic of a rotation's hand-offs.
+
+    Hand-off k (any integer) is at wall time w_k = first + k·step, resolved to the instant
+    b_k = first_instant_at(w_k); b is non-decreasing in k. The shift of instant t is found
+    from k = max{k : b_k <= t}, estimated from t's wall time and corrected by a step or two.
+    `k0` is the hand-off index of the rotation's own start: the shift containing `start`
+    belongs to participant 0 and runs from `start` (not from b_k0).
+    """
+
+    __slots__ = ("zone", "step", "first", "start", "k0", "people", "name")
+
+    def __init__(self, rot: Rotation) -> None:
+        self.zone = zone_of(rot.tz)
+        self.step = rot.shift_length * _UNIT_DELTA[rot.shift_unit]
+        self.start = rot.start
+        self.people = rot.participants
+        self.name = rot.name
+        wall = local_wall(rot.start, self.zone)
+        base = datetime.combine(wall.date(), rot.handoff_time)
+        if rot.shift_unit is ShiftUnit.HOURS:
+            grid = self.step
+        elif rot.shift_unit is ShiftUnit.DAYS:
+            grid = timedelta(days=1)
+        else:
+            grid = timedelta(weeks=1)
+            weekday = wall.weekday() if rot.handoff_weekday is None else rot.handoff_weekday
+            base -= timedelta(days=(base.weekday() - weekday) % 7)
+        # The first hand-off wall time at or after the start's wall time.
+        self.first = base + -((base - wall) // grid) * grid
+        self.k0 = self.index(rot.start)
+
+    def handoff(self, k: int) -> datetime:
+        return first_instant_at(self.first + k * self.step, self.zone)
+
+    def index(self, t: datetime) -> int:
+        """max{k : b_k <= t}."""
+        k = (local_wall(t, self.zone) - self.first) // self.step
+        while self.handoff(k) > t:
+            k -= 1
+        while self.handoff(k + 1) <= t:
+            k += 1
+        return k
+
+    def shift(self, k: int) -> tuple[datetime, datetime, str]:
+        """Base shift k (k >= k0): bounds and person; may be empty (start == end)."""
+        if k <= self.k0:
+            return self.start, self.handoff(self.k0 + 1), self.people[0]
+        return self.handoff(k), self.handoff(k + 1), self.people[(k - self.k0) % len(self.people)]
+
+
+# A piece of coverage: start, end, person, override id.
+_Piece = tuple[datetime, datetime, str, "str | None"]
+
+
+def _relevant(
+    rotation: Rotation, overrides: Iterable[Override], start: datetime, end: datetime
+) -> list[Override]:
+    found = [
+        o
+        for o in overrides
+        if o.rotation == rotation.name and o.start < end and o.end > start
+    ]
+    found.sort(key=lambda o: o.order)
+    return found
+
+
+def _apply_overrides(pieces: list[_Piece], overrides: Sequence[Override]) -> list[_Piece]:
+    for o in overrides:
+        out: list[_Piece] = []
+        for piece in pieces:
+            a, b, person, oid = piece
+            if o.end <= a or o.start >= b or (o.replaces is not None and o.replaces != person):
+                out.append(piece)
+                continue
+            lo, hi = max(a, o.start), min(b, o.end)
+            if a < lo:
+                out.append((a, lo, person, oid))
+            out.append((lo, hi, o.person, o.id))
+            if hi < b:
+                out.append((hi, b, person, oid))
+        pieces = out
+    return pieces
+
+
+def _restrict(
+    pieces: list[_Piece], windows: Sequence[tuple[datetime, datetime]]
+) -> list[_Piece]:
+    """Cut base pieces to the allowed windows (both sorted, non-overlapping)."""
+    out: list[_Piece] = []
+    j = 0
+    for a, b, person, oid in pieces:
+        while j < len(windows) and windows[j][1] <= a:
+            j += 1
+        i = j
+        while i < len(windows) and windows[i][0] < b:
+            lo, hi = max(a, windows[i][0]), min(b, windows[i][1])
+            if lo < hi:
+                out.append((lo, hi, person, oid))
+            i += 1
+    return out
+
+
+def _need_calendar(rotation: Rotation, calendar: Calendar | None) -> Calendar | None:
+    if rotation.restrict_to is not None and calendar is None:
+        raise ValueError(
+            f"rotation {rotation.name} is restricted to {sorted(rotation.restrict_to)}:"
+            " pass a calendar"
+        )
+    return calendar if rotation.restrict_to is not None else None
+
+
+def on_call(
+    rotation: Rotation,
+    at: datetime,
+    overrides: Iterable[Override] = (),
+    calendar: Calendar | None = None,
+) -> Shift | None:
+    """The shift of `rotation` that covers instant `at` (with overrides applied), or None
+    when nobody is on call then (before the start, or outside the rotation's periods)."""
+    t = to_utc(at, "at")
+    cal = _need_calendar(rotation, calendar)
+    plan = rotation._plan
+    if t < plan.start:
+        return None
+    a, b, person = plan.shift(plan.index(t))
+    pieces: list[_Piece] = [(a, b, person, None)]
+    if cal is not None:
+        if cal.period_at(t) not in rotation.restrict_to:  # type: ignore[operator]
+            return None
+        pieces = _restrict(pieces, cal.windows(a, b, rotation.restrict_to))  # type: ignore[arg-type]
+    pieces = _apply_overrides(pieces, _relevant(rotation, overrides, a, b))
+    for lo, hi, who, oid in pieces:
+        if lo <= t < hi:
+            return Shift(rotation.name, who, lo, hi, oid)
+    return None  # unreachable: the pieces cover t
+
+
+def shifts(
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    overrides: Iterable[Override] = (),
+    calendar: Calendar | None = None,
+) -> list[Shift]:
+    """Every shift of `rotation` overlapping [start, end), in order, with its true bounds.
+    Unrestricted, they tile [max(start, rotation start), end) with no gap and no overlap."""
+    s, e = to_utc(start, "start"), to_utc(end, "end")
+    if e < s:
+        raise ValueError(f"end {e.isoformat()} is before start {s.isoformat()}")
+    cal = _need_calendar(rotation, calendar)
+    plan = rotation._plan
+    s = max(s, plan.start)
+    if s >= e:
+        return []
+    pieces: list[_Piece] = []
+    k = plan.index(s)
+    while True:
+        a, b, person = plan.shift(k)
+        if a >= e:
+            break
+        if a < b:
+            pieces.append((a, b, person, None))
+        k = max(k, plan.k0) + 1
+    if not pieces:
+        return []
+    if cal is not None:
+        windows = cal.windows(pieces[0][0], pieces[-1][1], rotation.restrict_to)  # type: ignore[arg-type]
+        pieces = _restrict(pieces, windows)
+    pieces = _apply_overrides(
+        pieces, _relevant(rotation, overrides, pieces[0][0], pieces[-1][1]) if pieces else []
+    )
+    return [
+        Shift(rotation.name, who, lo, hi, oid)
+        for lo, hi, who, oid in pieces
+        if hi > s and lo < e
+    ]
+
+
+def handoff_dates(rotation: Rotation, start: datetime, end: datetime) -> list[date]:
+    """Local dates (rotation time zone) of the hand-offs in [start, end); for displays."""
+    plan = rotation._plan
+    return [
+        local_wall(sh.start, plan.zone).date()
+        for sh in shifts(rotation, start, end)
+        if sh.start >= to_utc(start) and sh.start != plan.start
+    ]
+
+
+__all__ = ["Override", "Rotation", "Shift", "ShiftUnit", "on_call", "shifts"]

@@ -1,0 +1,41 @@
+"""pagerd's own Prometheus metrics, on a registry passed in (no global state)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from pager import __version__
+
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.build = Info("pagerd_build", "pagerd version", registry=r)
+        self.build.info({"version": __version__})
+        self.alerts = Counter("pagerd_alerts_received_total",
+                              "Alert notifications received, by source and what they did to incidents",
+                              ["source", "outcome"], registry=r)
+        self.webhooks = Counter("pagerd_webhook_requests_total", "Webhook requests by source and HTTP status code",
+                                ["source", "code"], registry=r)
+        self.webhook_latency = Histogram("pagerd_webhook_duration_seconds",
+                                         "Time from request to answer of webhook requests", ["source"],
+                                         buckets=_LATENCY, registry=r)
+        self.incidents = Gauge("pagerd_incidents", "Incidents in the store by state", ["state"], registry=r)
+        self.commit_latency = Histogram("pagerd_store_commit_duration_seconds",
+                                        "Duration of one group commit of the store writer",
+                                        buckets=_LATENCY, registry=r)
+        self.commit_batch = Histogram("pagerd_store_commit_batch_size", "Jobs per group commit",
+                                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), registry=r)
+        self.reload_ok = Gauge("pagerd_config_last_reload_successful",
+                               "Whether the last configuration load or reload succeeded (1) or failed (0)",
+                               registry=r)
+        self.reload_time = Gauge("pagerd_config_last_reload_success_timestamp_seconds",
+                                 "Time of the last successful configuration load, Unix seconds", registry=r)
+        for state in ("triggered", "acknowledged", "resolved"):
+            self.incidents.labels(state)
+
+    def on_commit(self, batch: int, seconds: float) -> None:
+        self.commit_batch.observe(batch)
+        self.commit_latency.observe(seconds)

@@ -1,0 +1,99 @@
+"""`pagerd serve`: run the HTTP application until SIGTERM; SIGHUP reloads the config."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import structlog
+from aiohttp import web
+
+from pager import config as config_mod
+from pager.app import make_clock, make_store
+from pager.observe import logging as plog
+from pager.observe import systemd
+from pager.observe.metrics import Metrics
+from pager.web.app import build_app
+from pager.web.keys import Runtime
+
+log = structlog.get_logger("pagerd")
+
+_RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage",), ("server", "access_log"))
+
+
+async def serve(config_path: str) -> int:
+    cfg = config_mod.load(config_path)
+    plog.setup(cfg.logging.level, cfg.logging.format)
+    metrics = Metrics()
+    metrics.reload_ok.set(1)
+    metrics.reload_time.set(time.time())
+    store = make_store(cfg, metrics)
+    await store.open()
+    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=make_clock())
+    app = build_app(runtime)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
+                           __import__("logging").getLogger("aiohttp.access"),
+                           shutdown_timeout=cfg.server.shutdown_timeout.total_seconds())
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.server.host, cfg.server.port, backlog=2048, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        log.error("listen_failed", listen=cfg.server.listen, error=str(exc))
+        await runner.cleanup()
+        await store.close()
+        return 1
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    tasks: set[asyncio.Task] = set()
+
+    def reload() -> None:
+        t = loop.create_task(_reload(runtime))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    runtime.ready = True
+    interval = systemd.watchdog_interval()
+    if interval:
+        wd = loop.create_task(systemd.watchdog_loop(interval))
+        tasks.add(wd)
+    systemd.notify("READY=1\nSTATUS=serving")
+    log.info("serving", listen=cfg.server.listen, db=cfg.storage.sqlite.path, config=config_path)
+    await stop.wait()
+    runtime.ready = False
+    systemd.notify("STOPPING=1")
+    log.info("stopping", drain_seconds=cfg.server.shutdown_timeout.total_seconds())
+    for t in list(tasks):
+        t.cancel()
+    await runner.cleanup()  # stops accepting, lets in-flight requests finish (up to shutdown_timeout)
+    await store.close()
+    log.info("stopped")
+    return 0
+
+
+async def _reload(rt: Runtime) -> None:
+    try:
+        new = await asyncio.get_running_loop().run_in_executor(None, config_mod.load, rt.config_path)
+    except config_mod.ConfigError as exc:
+        rt.metrics.reload_ok.set(0)
+        log.error("config_reload_failed", config=rt.config_path, problems=[str(i) for i in exc.issues][:20])
+        return
+    except Exception as exc:  # unreadable file, etc.: keep running on the old config
+        rt.metrics.reload_ok.set(0)
+        log.error("config_reload_failed", config=rt.config_path, error=str(exc))
+        return
+    for path in _RESTART_ONLY:
+        old_v, new_v = rt.config, new
+        for p in path:
+            old_v, new_v = getattr(old_v, p), getattr(new_v, p)
+        if old_v != new_v:
+            log.warning("config_change_needs_restart", key=".".join(path))
+    rt.config = new
+    rt.metrics.reload_ok.set(1)
+    rt.metrics.reload_time.set(time.time())
+    plog.setup(new.logging.level, new.logging.format)
+    log.info("config_reloaded", config=rt.config_path)

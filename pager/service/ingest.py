@@ -1,0 +1,28 @@
+"""The ingest pipeline: parsed alerts -> one durable transaction -> what happened, counted and logged."""
+from __future__ import annotations
+
+import structlog
+
+from pager.clock import Clock
+from pager.domain.alert import Alert, Source
+from pager.observe.metrics import Metrics
+from pager.storage.port import Delivery, IngestResult, Store
+
+log = structlog.get_logger("pagerd.ingest")
+
+
+async def ingest(store: Store, metrics: Metrics, clock: Clock, source: Source, content_type: str,
+                 body: bytes, alerts: list[Alert], facts: dict | None = None) -> IngestResult:
+    delivery = Delivery(source=source, content_type=content_type, body=body, alerts=tuple(alerts),
+                        received_at=clock.now(), facts=facts or {})
+    result = await store.ingest(delivery)
+    counts: dict[str, int] = {}
+    for a in result.applied:
+        outcome = a.outcome.value if a.outcome is not None else "duplicate"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, n in counts.items():
+        metrics.alerts.labels(source.value, outcome).inc(n)
+    if "open" in counts or "reopen" in counts or "resolve_alert" in counts or "acknowledge" in counts:
+        log.info("alerts_ingested", source=source.value, delivery_id=result.delivery_id,
+                 incident_ids=result.incident_ids[:20], **counts)
+    return result

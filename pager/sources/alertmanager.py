@@ -1,0 +1,127 @@
+"""Prometheus Alertmanager webhook, payload version 4."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pager.domain.alert import Action, Alert, Source, stable_id
+
+from .errors import InputError, Problem, check_text, from_pydantic
+
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+MAX_LABELS = 128
+MAX_LABEL_VALUE = 4096
+MAX_ANNOTATION = 65536
+MAX_ALERTS = 10000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _models(base: type[BaseModel]):
+    class AMAlert(base):  # type: ignore[misc, valid-type]
+        status: Literal["firing", "resolved"]
+        labels: dict[str, str]
+        annotations: dict[str, str] = Field(default_factory=dict)
+        startsAt: datetime
+        endsAt: datetime | None = None
+        generatorURL: str = ""
+        fingerprint: str = ""
+
+    class AMWebhook(base):  # type: ignore[misc, valid-type]
+        version: Literal["4"]
+        groupKey: str = Field(min_length=1, max_length=16384)
+        truncatedAlerts: int = Field(default=0, ge=0)
+        status: Literal["firing", "resolved"]
+        receiver: str
+        groupLabels: dict[str, str] = Field(default_factory=dict)
+        commonLabels: dict[str, str] = Field(default_factory=dict)
+        commonAnnotations: dict[str, str] = Field(default_factory=dict)
+        externalURL: str = ""
+        alerts: list[AMAlert] = Field(min_length=1, max_length=MAX_ALERTS)
+
+    return AMWebhook
+
+
+_STRICT = _models(_Strict)
+_LENIENT = _models(_Lenient)
+
+
+def _check_labels(labels: dict[str, str], where: str, problems: list[Problem]) -> None:
+    if len(labels) > MAX_LABELS:
+        problems.append(Problem(where, f"more than {MAX_LABELS} labels"))
+        return
+    for name, value in labels.items():
+        if not LABEL_NAME.match(name):
+            problems.append(Problem(f"{where}.{name[:64]!r}", "label name must match [a-zA-Z_][a-zA-Z0-9_]*"))
+            continue
+        p = check_text(value, f"{where}.{name}", max_len=MAX_LABEL_VALUE, multiline=False)
+        if p:
+            problems.append(p)
+
+
+def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> tuple[list[Alert], dict]:
+    """Alerts from a webhook body; raises InputError. Returns (alerts, delivery facts)."""
+    model = _STRICT if strict else _LENIENT
+    try:
+        hook = model.model_validate_json(body)
+    except ValidationError as exc:
+        raise from_pydantic(exc) from None
+    problems: list[Problem] = []
+    _check_labels(hook.groupLabels, "groupLabels", problems)
+    _check_labels(hook.commonLabels, "commonLabels", problems)
+    alerts: list[Alert] = []
+    for i, a in enumerate(hook.alerts):
+        where = f"alerts.{i}"
+        if not a.labels:
+            problems.append(Problem(f"{where}.labels", "an alert needs at least one label"))
+        _check_labels(a.labels, f"{where}.labels", problems)
+        for k, v in a.annotations.items():
+            p = check_text(v, f"{where}.annotations.{k}", max_len=MAX_ANNOTATION)
+            if p:
+                problems.append(p)
+        if a.startsAt.tzinfo is None:
+            problems.append(Problem(f"{where}.startsAt", "timestamp needs a time zone (RFC 3339)"))
+            continue
+        if problems:
+            continue
+        fp = a.fingerprint or stable_id(sorted(a.labels.items()))[:16]
+        resolved = a.status == "resolved"
+        ends = a.endsAt if (resolved and a.endsAt is not None and a.endsAt.year > 1) else None
+        dedup = hook.groupKey if dedup_by == "group_key" else fp
+        summary = (a.annotations.get("summary") or a.annotations.get("description")
+                   or hook.commonAnnotations.get("summary") or _label_summary(a.labels))
+        alerts.append(Alert(
+            source=Source.ALERTMANAGER,
+            dedup_key=dedup,
+            fingerprint=fp,
+            action=Action.RESOLVE if resolved else Action.TRIGGER,
+            event_id=stable_id("am", dedup, fp, a.status, a.startsAt.isoformat(),
+                               ends.isoformat() if ends else None),
+            summary=summary[:1024],
+            severity=a.labels.get("severity", "critical"),
+            labels=a.labels,
+            annotations=a.annotations,
+            starts_at=a.startsAt,
+            ends_at=ends,
+            details={"generatorURL": a.generatorURL} if a.generatorURL else {},
+        ))
+    if problems:
+        raise InputError(422, "invalid payload", problems[:50])
+    facts = {"group_key": hook.groupKey, "receiver": hook.receiver, "status": hook.status,
+             "truncated_alerts": hook.truncatedAlerts, "external_url": hook.externalURL}
+    return alerts, facts
+
+
+def _label_summary(labels: dict[str, str]) -> str:
+    name = labels.get("alertname", "alert")
+    rest = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+    return f"{name} ({rest})" if rest else name

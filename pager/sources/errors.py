@@ -1,0 +1,64 @@
+"""Input errors a source parser raises; the web edge turns them into 4xx JSON bodies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class InputError(Exception):
+    """Bad input: `status` is the HTTP status (400, 401, 413, 415, 422), `problems` say what is wrong."""
+
+    def __init__(self, status: int, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = problems or []
+
+    def body(self) -> dict:
+        return {"error": self.message, "problems": [p.as_dict() for p in self.problems]}
+
+
+def from_pydantic(exc, *, prefix: str = "") -> InputError:
+    """A pydantic ValidationError as an InputError: 400 for broken JSON, else 422, every field named."""
+    problems: list[Problem] = []
+    status = 422
+    for err in exc.errors(include_url=False):
+        if err.get("type") == "json_invalid":
+            status = 400
+            problems.append(Problem("body", f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}"))
+            continue
+        loc = ".".join(str(x) for x in err.get("loc", ())) or "body"
+        msg = err["msg"]
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif err.get("type") == "missing":
+            msg = "required field is missing"
+        problems.append(Problem(prefix + loc, msg))
+    message = "malformed JSON" if status == 400 else "invalid payload"
+    return InputError(status, message, problems[:50])
+
+
+_CONTROL = {c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)} | {0x7F}
+_CONTROL_STRICT = set(range(0x20)) | {0x7F}
+
+
+def check_text(value: str, field: str, *, max_len: int, multiline: bool = True) -> Problem | None:
+    """A problem when `value` is too long or holds control characters (or lone surrogates)."""
+    if len(value) > max_len:
+        return Problem(field, f"longer than {max_len} characters")
+    bad = _CONTROL if multiline else _CONTROL_STRICT
+    for ch in value:
+        o = ord(ch)
+        if o in bad:
+            return Problem(field, f"control character U+{o:04X} not allowed")
+        if 0xD800 <= o <= 0xDFFF:
+            return Problem(field, "lone surrogate (not valid UTF-8)")
+    return None

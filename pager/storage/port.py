@@ -1,0 +1,70 @@
+"""The storage port: what the service needs from a store, whatever the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pager.domain.alert import Alert, Source
+from pager.domain.incident import Outcome, State
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One accepted webhook: its raw body and the alerts parsed from it."""
+
+    source: Source
+    content_type: str
+    body: bytes
+    alerts: tuple[Alert, ...]
+    received_at: datetime
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    incident_id: int | None
+    outcome: Outcome | None  # None: a duplicate of a notification already applied
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    delivery_id: int
+    applied: tuple[Applied, ...]
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for a in self.applied if a.outcome is None)
+
+    @property
+    def incident_ids(self) -> list[int]:
+        return sorted({a.incident_id for a in self.applied if a.incident_id is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    reopen_window: timedelta
+    # how long an identical Events-v2 event counts as a re-delivery (Events v2 carries no event id)
+    events_v2_duplicate_window: timedelta
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def ingest(self, delivery: Delivery) -> IngestResult: ...
+    async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
+                         comment: str | None, now: datetime) -> dict: ...
+    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> dict: ...
+    async def list_incidents(self, *, state: str | None, source: str | None, since: datetime | None,
+                             limit: int, before_id: int | None) -> list[dict]: ...
+    async def get_incident(self, incident_id: int) -> dict | None: ...
+    async def count_by_state(self) -> dict[str, int]: ...

@@ -1,0 +1,443 @@
+"""SQLite (WAL) store: one writer thread with group commit, readers on their own connections.
+
+Requests hand their write to the writer and wait for the commit that holds it. The writer takes
+everything queued, applies each job inside a savepoint (one bad job fails alone), commits once,
+and answers all of them; the next commit starts as soon as the previous one returns.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from pager.domain.alert import Action, Alert, Source
+from pager.domain.incident import IncidentView, Outcome, State, can_move, decide
+
+from .port import Applied, Conflict, Delivery, IngestPolicy, IngestResult, NotFound
+
+MAX_BATCH = 2000
+_STOP = object()
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(s: str | None) -> datetime | None:
+    if s is None:
+        return None
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for entry in sorted(resources.files("pager.storage").joinpath("migrations").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            out.append((version, entry.name, entry.read_text()))
+    return out
+
+
+def _connect(path: str, *, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def migrate(path: str) -> list[int]:
+    """Apply pending migrations; returns the versions applied."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(path, synchronous="FULL")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                     "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        applied = []
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _statements(sql):
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                             (version, name, iso(datetime.now(timezone.utc))))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(version)
+        return applied
+    finally:
+        conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+class _Job:
+    __slots__ = ("fn", "args", "future", "result", "error")
+
+    def __init__(self, fn: Callable, args: tuple, future: asyncio.Future) -> None:
+        self.fn, self.args, self.future = fn, args, future
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class SqliteStore:
+    def __init__(self, path: str, policy: IngestPolicy, *, synchronous: str = "FULL",
+                 on_commit: Callable[[int, float], None] | None = None) -> None:
+        self.path = path
+        self.policy = policy
+        self.synchronous = synchronous
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pagerd-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._on_commit = on_commit
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(None, migrate, self.path)
+        conn = _connect(self.path, synchronous=self.synchronous)
+        self._writer = threading.Thread(target=self._run_writer, args=(conn,), name="pagerd-writer", daemon=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.join, 30)
+        self._readers.shutdown(wait=True)
+        for c in self._reader_conns:
+            c.close()
+
+    # -- the writer --------------------------------------------------------------------------
+    def _run_writer(self, conn: sqlite3.Connection) -> None:
+        assert self._loop is not None
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+            t0 = time.perf_counter()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for job in batch:
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        job.result = job.fn(conn, *job.args)
+                        conn.execute("RELEASE job")
+                    except Exception as exc:  # one bad job fails alone
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
+                        job.error = exc
+                conn.execute("COMMIT")
+            except Exception as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                for job in batch:
+                    job.error = exc
+            if self._on_commit is not None:
+                self._on_commit(len(batch), time.perf_counter() - t0)
+            self._loop.call_soon_threadsafe(_settle, batch)
+        conn.close()
+
+    async def _write(self, fn: Callable, *args: Any) -> Any:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, args, fut))
+        return await fut
+
+    # -- readers -----------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, synchronous=self.synchronous)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            self._reader_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._reader(), *args))
+
+    # -- port --------------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._read(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def ingest(self, delivery: Delivery) -> IngestResult:
+        return await self._write(_ingest, delivery, self.policy)
+
+    async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
+                         comment: str | None, now: datetime) -> dict:
+        await self._write(_transition, incident_id, target, actor, via, comment, now)
+        return await self.get_incident(incident_id)  # type: ignore[return-value]
+
+    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> dict:
+        await self._write(_note, incident_id, actor, text, now)
+        return await self.get_incident(incident_id)  # type: ignore[return-value]
+
+    async def list_incidents(self, *, state: str | None = None, source: str | None = None,
+                             since: datetime | None = None, limit: int = 100,
+                             before_id: int | None = None) -> list[dict]:
+        return await self._read(_list, state, source, since, limit, before_id)
+
+    async def get_incident(self, incident_id: int) -> dict | None:
+        return await self._read(_get, incident_id)
+
+    async def count_by_state(self) -> dict[str, int]:
+        return await self._read(lambda c: dict(c.execute(
+            "SELECT state, count(*) FROM incidents GROUP BY state").fetchall()))
+
+
+def _settle(batch: list[_Job]) -> None:
+    for job in batch:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
+
+
+# -- write transactions (run on the writer thread, inside a savepoint) ---------------------------
+
+def _event(conn: sqlite3.Connection, incident_id: int, at: str, kind: str, actor: str | None, data: dict) -> None:
+    conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
+                 (incident_id, at, kind, actor, _dumps(data)))
+
+
+def _open_view(conn: sqlite3.Connection, source: str, key: str) -> IncidentView | None:
+    row = conn.execute("SELECT id, state FROM incidents WHERE source = ? AND dedup_key = ? AND state != 'resolved'",
+                       (source, key)).fetchone()
+    return IncidentView(row[0], State(row[1]), None) if row else None
+
+
+def _last_resolved(conn: sqlite3.Connection, source: str, key: str) -> IncidentView | None:
+    row = conn.execute("SELECT id, resolved_at FROM incidents WHERE source = ? AND dedup_key = ? "
+                       "AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1", (source, key)).fetchone()
+    return IncidentView(row[0], State.RESOLVED, parse_iso(row[1])) if row else None
+
+
+def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> IngestResult:
+    now = d.received_at
+    at = iso(now)
+    sha = hashlib.sha256(d.body).hexdigest()
+    delivery_id = conn.execute(
+        "INSERT INTO deliveries (source, received_at, last_seen_at, content_type, sha256, alert_count, body) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, sha256) DO UPDATE SET "
+        "seen_count = seen_count + 1, last_seen_at = excluded.last_seen_at RETURNING id",
+        (d.source.value, at, at, d.content_type, sha, len(d.alerts), d.body)).fetchone()[0]
+    open_cache: dict[str, IncidentView | None] = {}
+    received: dict[int, dict[str, int]] = {}
+    applied: list[Applied] = []
+    if d.source is Source.EVENTS_V2:
+        cutoff = iso(now - policy.events_v2_duplicate_window)
+    else:
+        cutoff = ""  # never: these sources name each notification exactly
+    for alert in d.alerts:
+        fresh = conn.execute(
+            "INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, delivery_id = excluded.delivery_id "
+            "WHERE alert_events.seen_at < ?",
+            (alert.event_id, d.source.value, at, delivery_id, cutoff)).rowcount
+        if not fresh:
+            applied.append(Applied(None, None))
+            continue
+        key = alert.dedup_key
+        if key not in open_cache:
+            open_cache[key] = _open_view(conn, d.source.value, key)
+        current = open_cache[key]
+        last = _last_resolved(conn, d.source.value, key) if current is None and alert.action is Action.TRIGGER else None
+        decision = decide(current, last, alert, now, policy.reopen_window)
+        out = decision.outcome
+        iid = decision.incident_id
+        if out is Outcome.OPEN:
+            iid = conn.execute(
+                "INSERT INTO incidents (source, dedup_key, state, summary, severity, labels, created_at, updated_at) "
+                "VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?) RETURNING id",
+                (d.source.value, key, alert.summary, alert.severity, _dumps(dict(alert.labels)), at, at)).fetchone()[0]
+            _event(conn, iid, at, "opened", None, {"summary": alert.summary, "delivery_id": delivery_id, **d.facts})
+            open_cache[key] = IncidentView(iid, State.TRIGGERED, None)
+        elif out is Outcome.REOPEN:
+            conn.execute("UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, resolved_at = NULL, "
+                         "resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, updated_at = ? WHERE id = ?",
+                         (at, iid))
+            _event(conn, iid, at, "reopened", None, {"delivery_id": delivery_id})
+            open_cache[key] = IncidentView(iid, State.TRIGGERED, None)
+        if out in (Outcome.OPEN, Outcome.REOPEN, Outcome.APPEND, Outcome.RESOLVE_ALERT):
+            assert iid is not None
+            _upsert_alert(conn, iid, alert, at, delivery_id)
+            counts = received.setdefault(iid, {"firing": 0, "resolved": 0})
+            counts[alert.status] += 1
+            if out is Outcome.RESOLVE_ALERT:
+                firing = conn.execute("SELECT 1 FROM alerts WHERE incident_id = ? AND status = 'firing' LIMIT 1",
+                                      (iid,)).fetchone()
+                if firing is None:
+                    conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, "
+                                 "updated_at = ? WHERE id = ?", (at, d.source.value, at, iid))
+                    _event(conn, iid, at, "resolved", d.source.value, {"via": d.source.value, "delivery_id": delivery_id})
+                    open_cache[key] = None
+        elif out is Outcome.ACKNOWLEDGE:
+            assert iid is not None
+            conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
+                         "updated_at = ? WHERE id = ?", (at, alert.actor or d.source.value, at, iid))
+            _event(conn, iid, at, "acknowledged", alert.actor or d.source.value,
+                   {"via": d.source.value, "comment": alert.comment})
+            open_cache[key] = IncidentView(iid, State.ACKNOWLEDGED, None)
+        elif out is Outcome.ANNOTATE:
+            assert iid is not None
+            _event(conn, iid, at, "note", alert.actor or d.source.value,
+                   {"kind": alert.note_kind or alert.action.value, "text": alert.comment or alert.summary,
+                    "via": d.source.value})
+        applied.append(Applied(iid, out))
+    for iid, counts in received.items():
+        _event(conn, iid, at, "alerts_received", d.source.value, {"delivery_id": delivery_id, **counts})
+        conn.execute("UPDATE incidents SET updated_at = ?, alert_count = "
+                     "(SELECT count(*) FROM alerts WHERE incident_id = ?) WHERE id = ?", (at, iid, iid))
+    return IngestResult(delivery_id, tuple(applied))
+
+
+def _upsert_alert(conn: sqlite3.Connection, iid: int, a: Alert, at: str, delivery_id: int) -> None:
+    conn.execute(
+        "INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, details, "
+        "starts_at, ends_at, first_seen, last_seen, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status, summary = excluded.summary, "
+        "severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations, "
+        "details = excluded.details, starts_at = coalesce(excluded.starts_at, alerts.starts_at), "
+        "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id",
+        (iid, a.fingerprint, a.status, a.summary, a.severity, _dumps(dict(a.labels)), _dumps(dict(a.annotations)),
+         _dumps(dict(a.details)), iso(a.starts_at), iso(a.ends_at), at, at, delivery_id))
+
+
+def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, via: str,
+                comment: str | None, now: datetime) -> None:
+    row = conn.execute("SELECT state FROM incidents WHERE id = ?", (iid,)).fetchone()
+    if row is None:
+        raise NotFound(f"incident {iid} not found")
+    current = State(row[0])
+    if current is target:
+        return  # idempotent: acking an acked incident changes nothing
+    if not can_move(current, target):
+        raise Conflict(f"incident {iid} is {current.value}; cannot move to {target.value}")
+    at = iso(now)
+    if target is State.ACKNOWLEDGED:
+        conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
+                     "updated_at = ? WHERE id = ?", (at, actor, at, iid))
+        _event(conn, iid, at, "acknowledged", actor, {"via": via, "comment": comment})
+    elif target is State.RESOLVED:
+        conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
+                     "WHERE id = ?", (at, actor, at, iid))
+        _event(conn, iid, at, "resolved", actor, {"via": via, "comment": comment})
+
+
+def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: datetime) -> None:
+    if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (iid,)).fetchone() is None:
+        raise NotFound(f"incident {iid} not found")
+    at = iso(now)
+    _event(conn, iid, at, "note", actor, {"text": text, "via": "api"})
+    conn.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (at, iid))
+
+
+# -- reads -----------------------------------------------------------------------------------------
+
+_COLS = ("id, source, dedup_key, state, summary, severity, labels, alert_count, reopen_count, created_at, "
+         "updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by")
+
+
+def _incident_row(r: tuple) -> dict:
+    return {"id": r[0], "source": r[1], "dedup_key": r[2], "state": r[3], "summary": r[4], "severity": r[5],
+            "labels": json.loads(r[6]), "alert_count": r[7], "reopen_count": r[8], "created_at": r[9],
+            "updated_at": r[10], "acknowledged_at": r[11], "acknowledged_by": r[12], "resolved_at": r[13],
+            "resolved_by": r[14]}
+
+
+def _list(conn: sqlite3.Connection, state: str | None, source: str | None, since: datetime | None,
+          limit: int, before_id: int | None) -> list[dict]:
+    where, args = [], []
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    if source:
+        where.append("source = ?")
+        args.append(source)
+    if since:
+        where.append("created_at >= ?")
+        args.append(iso(since))
+    if before_id:
+        where.append("id < ?")
+        args.append(before_id)
+    sql = f"SELECT {_COLS} FROM incidents"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    return [_incident_row(r) for r in conn.execute(sql, args)]
+
+
+def _get(conn: sqlite3.Connection, iid: int) -> dict | None:
+    r = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (iid,)).fetchone()
+    if r is None:
+        return None
+    inc = _incident_row(r)
+    inc["alerts"] = [
+        {"fingerprint": a[0], "status": a[1], "summary": a[2], "severity": a[3], "labels": json.loads(a[4]),
+         "annotations": json.loads(a[5]), "details": json.loads(a[6]), "starts_at": a[7], "ends_at": a[8],
+         "first_seen": a[9], "last_seen": a[10]}
+        for a in conn.execute("SELECT fingerprint, status, summary, severity, labels, annotations, details, "
+                              "starts_at, ends_at, first_seen, last_seen FROM alerts WHERE incident_id = ? "
+                              "ORDER BY id", (iid,))]
+    inc["timeline"] = [
+        {"at": e[0], "kind": e[1], "actor": e[2], "data": json.loads(e[3])}
+        for e in conn.execute("SELECT at, kind, actor, data FROM events WHERE incident_id = ? ORDER BY id", (iid,))]
+    return inc

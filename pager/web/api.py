@@ -1,0 +1,136 @@
+"""The JSON API (admin token): incidents, acknowledgement, resolve, notes."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import structlog
+from aiohttp import web
+
+from pager.domain.incident import State
+from pager.sources.errors import InputError, Problem, check_text
+from pager.storage.port import NotFound
+
+from .auth import check_admin
+from .keys import RUNTIME, Runtime
+
+MAX_API_BODY = 64 * 1024
+_STATES = {s.value for s in State}
+_SOURCES = {"alertmanager", "nagios", "events_v2", "heartbeat"}
+
+
+def _rt(request: web.Request) -> Runtime:
+    rt = request.app[RUNTIME]
+    check_admin(request, rt.config.auth.admin_token)
+    return rt
+
+
+def _incident_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise InputError(400, "incident id must be a positive integer", [Problem("id", "not a positive integer")])
+    return int(raw)
+
+
+def _since(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(400, "invalid query", [Problem("since", "expected an ISO 8601 timestamp")]) from None
+    if dt.tzinfo is None:
+        raise InputError(400, "invalid query", [Problem("since", "timestamp needs a time zone")])
+    return dt.astimezone(timezone.utc)
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    q = request.query
+    unknown = set(q) - {"state", "source", "since", "limit", "before_id"}
+    if unknown:
+        raise InputError(400, "invalid query", [Problem(k, "unknown parameter") for k in sorted(unknown)])
+    state, source = q.get("state"), q.get("source")
+    if state is not None and state not in _STATES:
+        raise InputError(400, "invalid query", [Problem("state", f"one of {', '.join(sorted(_STATES))}")])
+    if source is not None and source not in _SOURCES:
+        raise InputError(400, "invalid query", [Problem("source", f"one of {', '.join(sorted(_SOURCES))}")])
+    limit_raw = q.get("limit", "100")
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 1000:
+        raise InputError(400, "invalid query", [Problem("limit", "an integer from 1 to 1000")])
+    before = q.get("before_id")
+    if before is not None and not before.isdigit():
+        raise InputError(400, "invalid query", [Problem("before_id", "a positive integer")])
+    rows = await rt.store.list_incidents(state=state, source=source,
+                                         since=_since(q["since"]) if "since" in q else None,
+                                         limit=int(limit_raw), before_id=int(before) if before else None)
+    return web.json_response(rows)
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    iid = _incident_id(request)
+    inc = await rt.store.get_incident(iid)
+    if inc is None:
+        raise NotFound(f"incident {iid} not found")
+    return web.json_response(inc)
+
+
+async def _json_body(request: web.Request, allowed: dict[str, bool]) -> dict:
+    """A small JSON object with only `allowed` keys (name -> required); empty body = {}."""
+    if request.content_length is not None and request.content_length > MAX_API_BODY:
+        raise InputError(413, f"request body larger than {MAX_API_BODY} bytes")
+    raw = await request.content.read(MAX_API_BODY + 1)
+    if len(raw) > MAX_API_BODY:
+        raise InputError(413, f"request body larger than {MAX_API_BODY} bytes")
+    if not raw.strip():
+        data: object = {}
+    else:
+        media = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise InputError(415, "Content-Type must be application/json")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(400, "malformed JSON", [Problem("body", "not valid JSON")]) from None
+    if not isinstance(data, dict):
+        raise InputError(422, "expected a JSON object")
+    problems = [Problem(k[:64], "unknown field") for k in data if k not in allowed]
+    problems += [Problem(k, "required field is missing") for k, req in allowed.items() if req and k not in data]
+    for k, v in data.items():
+        if k in allowed and not isinstance(v, str):
+            problems.append(Problem(k, "must be a string"))
+        elif k in allowed:
+            p = check_text(v, k, max_len=16384 if k in ("text", "comment") else 256, multiline=k in ("text", "comment"))
+            if p:
+                problems.append(p)
+    if problems:
+        raise InputError(422, "invalid request", problems)
+    return data
+
+
+async def _move(request: web.Request, target: State) -> web.Response:
+    rt = _rt(request)
+    iid = _incident_id(request)
+    data = await _json_body(request, {"by": False, "comment": False})
+    structlog.contextvars.bind_contextvars(incident_id=iid)
+    inc = await rt.store.transition(iid, target, actor=data.get("by") or "api", via="api",
+                                    comment=data.get("comment"), now=rt.clock.now())
+    structlog.get_logger("pagerd.api").info("incident_" + target.value, by=data.get("by") or "api")
+    return web.json_response(inc)
+
+
+async def ack(request: web.Request) -> web.Response:
+    return await _move(request, State.ACKNOWLEDGED)
+
+
+async def resolve(request: web.Request) -> web.Response:
+    return await _move(request, State.RESOLVED)
+
+
+async def notes(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    iid = _incident_id(request)
+    data = await _json_body(request, {"text": True, "by": False})
+    if not data["text"].strip():
+        raise InputError(422, "invalid request", [Problem("text", "must not be empty")])
+    inc = await rt.store.add_note(iid, actor=data.get("by") or "api", text=data["text"], now=rt.clock.now())
+    return web.json_response(inc, status=201)

@@ -1,0 +1,27 @@
+"""The one aiohttp application: routes in the order an alert travels."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import api, ops, webhooks
+from .errors import errors_middleware
+from .keys import RUNTIME, Runtime
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware],
+                          client_max_size=runtime.config.server.max_body_bytes)
+    app[RUNTIME] = runtime
+    r = app.router
+    r.add_post("/api/v1/alerts/alertmanager", webhooks.alertmanager_hook)
+    r.add_post("/api/v1/alerts/nagios", webhooks.nagios_hook)
+    r.add_post("/v2/enqueue", webhooks.events_v2_hook)
+    r.add_get("/api/v1/incidents", api.list_incidents)
+    r.add_get("/api/v1/incidents/{id}", api.get_incident)
+    r.add_post("/api/v1/incidents/{id}/ack", api.ack)
+    r.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
+    r.add_post("/api/v1/incidents/{id}/notes", api.notes)
+    r.add_get("/healthz", ops.healthz)
+    r.add_get("/readyz", ops.readyz)
+    r.add_get("/metrics", ops.metrics)
+    return app

@@ -1,0 +1,26 @@
+"""Typed application keys: all state hangs off the aiohttp Application."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from pager.clock import Clock
+from pager.config import Config
+from pager.observe.metrics import Metrics
+from pager.storage.port import Store
+
+
+@dataclass
+class Runtime:
+    """What handlers need. `config` is swapped whole on a successful reload."""
+
+    config: Config
+    config_path: str
+    store: Store
+    metrics: Metrics
+    clock: Clock
+    ready: bool = False
+
+
+RUNTIME = web.AppKey("runtime", Runtime)

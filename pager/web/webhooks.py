@@ -1,0 +1,148 @@
+"""The webhook edge: authenticate, bound, parse, store durably, then answer."""
+from __future__ import annotations
+
+import json
+import time
+
+from aiohttp import web
+
+from pager.domain.alert import Source
+from pager.service.ingest import ingest
+from pager.sources import alertmanager, events_v2, nagios
+from pager.sources.errors import InputError
+
+from .auth import check_routing_key, check_source
+from .keys import RUNTIME, Runtime
+
+
+def _media_type(request: web.Request) -> str:
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
+async def _body(request: web.Request, rt: Runtime) -> bytes:
+    limit = rt.config.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise InputError(413, f"request body larger than {limit} bytes")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise InputError(413, f"request body larger than {limit} bytes") from None
+    if len(body) > limit:
+        raise InputError(413, f"request body larger than {limit} bytes")
+    if not body:
+        raise InputError(400, "empty request body")
+    return body
+
+
+def _require_json(request: web.Request) -> None:
+    if _media_type(request) != "application/json":
+        raise InputError(415, "Content-Type must be application/json")
+
+
+class _Timed:
+    """Count and time one webhook request by source and status code."""
+
+    def __init__(self, rt: Runtime, source: str) -> None:
+        self.rt, self.source, self.t0 = rt, source, time.perf_counter()
+
+    def done(self, status: int) -> None:
+        m = self.rt.metrics
+        m.webhooks.labels(self.source, str(status)).inc()
+        m.webhook_latency.labels(self.source).observe(time.perf_counter() - self.t0)
+
+
+async def _guard(rt: Runtime, source: str, coro) -> web.Response:
+    timer = _Timed(rt, source)
+    try:
+        resp = await coro
+    except InputError as exc:
+        timer.done(exc.status)
+        raise
+    except Exception:
+        timer.done(503)
+        raise
+    timer.done(resp.status)
+    return resp
+
+
+async def alertmanager_hook(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    return await _guard(rt, "alertmanager", _alertmanager(request, rt))
+
+
+async def _alertmanager(request: web.Request, rt: Runtime) -> web.Response:
+    cfg = rt.config.sources.alertmanager
+    if cfg is None or not cfg.enabled:
+        raise InputError(404, "the alertmanager source is not enabled")
+    check_source(request, cfg.auth)
+    _require_json(request)
+    body = await _body(request, rt)
+    alerts, facts = alertmanager.parse(body, dedup_by=cfg.dedup_by, strict=cfg.strict)
+    result = await ingest(rt.store, rt.metrics, rt.clock, Source.ALERTMANAGER, "application/json", body, alerts, facts)
+    return web.json_response({"status": "ok", "alerts": len(alerts), "duplicates": result.duplicates,
+                              "incidents": result.incident_ids})
+
+
+async def nagios_hook(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    return await _guard(rt, "nagios", _nagios(request, rt))
+
+
+async def _nagios(request: web.Request, rt: Runtime) -> web.Response:
+    cfg = rt.config.sources.nagios
+    if cfg is None or not cfg.enabled:
+        raise InputError(404, "the nagios source is not enabled")
+    check_source(request, cfg.auth)
+    media = _media_type(request)
+    body = await _body(request, rt)
+    if media == "application/json":
+        try:
+            macros = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(400, "malformed JSON", []) from exc
+        if not isinstance(macros, dict):
+            raise InputError(422, "expected a JSON object of macros")
+    elif media == "application/x-www-form-urlencoded":
+        try:
+            from urllib.parse import parse_qsl
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                              errors="strict", max_num_fields=1024)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InputError(400, f"malformed form body: {exc}") from None
+        macros = {}
+        for k, v in pairs:
+            if k in macros:
+                raise InputError(422, "duplicate macro", [])
+            macros[k] = v
+    else:
+        raise InputError(415, "Content-Type must be application/x-www-form-urlencoded or application/json")
+    alert = nagios.parse(macros)
+    result = await ingest(rt.store, rt.metrics, rt.clock, Source.NAGIOS, media, body, [alert])
+    return web.json_response({"status": "ok", "duplicates": result.duplicates, "incidents": result.incident_ids})
+
+
+async def events_v2_hook(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    try:
+        return await _guard(rt, "events_v2", _events_v2(request, rt))
+    except InputError as exc:
+        # PagerDuty's own error shape (status, message, errors) beside pagerd's (error, problems)
+        problems = [p.as_dict() for p in exc.problems]
+        return web.json_response(
+            {"status": "invalid event" if exc.status in (400, 422) else "error", "message": exc.message,
+             "errors": [f"{p['field']}: {p['message']}" for p in problems], "error": exc.message,
+             "problems": problems},
+            status=exc.status, headers={"WWW-Authenticate": 'Bearer realm="pagerd"'} if exc.status == 401 else None)
+
+
+async def _events_v2(request: web.Request, rt: Runtime) -> web.Response:
+    cfg = rt.config.sources.events_v2
+    if cfg is None or not cfg.enabled:
+        raise InputError(404, "the events_v2 source is not enabled")
+    _require_json(request)
+    body = await _body(request, rt)
+    event, alert = events_v2.parse(body)
+    check_routing_key(event.routing_key, cfg.routing_keys)
+    await ingest(rt.store, rt.metrics, rt.clock, Source.EVENTS_V2, "application/json", body, [alert])
+    return web.json_response({"status": "success", "message": "Event processed", "dedup_key": alert.dedup_key},
+                             status=202)

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Install the real peer programs pagerd's integration tests talk to (DESIGN.md section 5).
+#
+#   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium
+#   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
+#   scripts/peers.sh all       both
+#
+# Idempotent and quiet: a fast no-op when everything is present; one line of output.
+# Runs as root without stdin (CI). Exits non-zero with a message on failure.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian package -> a file it installs (proof that it is there and usable).
+DEB_PACKAGES=(
+  "prometheus-alertmanager:/usr/bin/prometheus-alertmanager"
+  "prometheus:/usr/bin/prometheus"
+  "nagios4:/usr/sbin/nagios4"
+  "wrk:/usr/bin/wrk"
+  "chromium:/usr/bin/chromium"
+)
+PRISM_DIR="$ROOT/var/peers/prism"
+PRISM_PKG="@stoplight/prism-cli"
+
+die() { echo "peers.sh: $*" >&2; exit 1; }
+
+deb_installed() {
+  # dpkg says installed and the program file exists.
+  local pkg="$1" file="$2"
+  [[ -x "$file" ]] || return 1
+  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]]
+}
+
+install_debs() {
+  local missing=() entry pkg file
+  for entry in "${DEB_PACKAGES[@]}"; do
+    pkg="${entry%%:*}"; file="${entry#*:}"
+    deb_installed "$pkg" "$file" || missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "peers: debian packages present"
+    return 0
+  fi
+  command -v apt-get >/dev/null || die "apt-get not found; install by hand: ${missing[*]}"
+  [[ "$(id -u)" == 0 ]] || die "must run as root to install: ${missing[*]}"
+  local log
+  log="$(mktemp -t peers-apt.XXXXXX)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get update -qq >"$log" 2>&1; then
+    tail -n 20 "$log" >&2; rm -f "$log"; die "apt-get update failed"
+  fi
+  if ! apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "${missing[@]}" </dev/null >"$log" 2>&1; then
+    tail -n 20 "$log" >&2; rm -f "$log"; die "apt-get install failed: ${missing[*]}"
+  fi
+  rm -f "$log"
+  for entry in "${DEB_PACKAGES[@]}"; do
+    pkg="${entry%%:*}"; file="${entry#*:}"
+    deb_installed "$pkg" "$file" || die "$pkg installed but $file is missing"
+  done
+  echo "peers: installed ${missing[*]}"
+}
+
+install_prism() {
+  local bin="$PRISM_DIR/node_modules/.bin/prism"
+  if [[ -x "$bin" ]]; then
+    echo "peers: prism present"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm not found (Debian package npm) - needed for $PRISM_PKG"
+  mkdir -p "$PRISM_DIR"
+  [[ -f "$PRISM_DIR/package.json" ]] || echo '{"name":"pagerd-peers-prism","private":true}' >"$PRISM_DIR/package.json"
+  local log
+  log="$(mktemp -t peers-npm.XXXXXX)"
+  if ! (cd "$PRISM_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+          "$PRISM_PKG" </dev/null >"$log" 2>&1); then
+    tail -n 20 "$log" >&2; rm -f "$log"; die "npm install $PRISM_PKG failed"
+  fi
+  rm -f "$log"
+  [[ -x "$bin" ]] || die "npm install finished but $bin is missing"
+  echo "peers: installed prism into ${PRISM_DIR#"$ROOT"/}"
+}
+
+case "${1:-}" in
+  install) install_debs ;;
+  prism) install_prism ;;
+  all) install_debs; install_prism ;;
+  *) echo "usage: $0 install|prism|all" >&2; exit 2 ;;
+esac

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.harness.pagerd import PagerdProcess
+
+
+def require_binary(path: str) -> str:
+    """The path of a peer program; in CI (CI=true) a missing peer fails the test, elsewhere it skips."""
+    found = shutil.which(path) or (path if os.path.exists(path) else None)
+    if found:
+        return found
+    msg = f"peer {path} is not installed (run scripts/peers.sh install)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def pagerd(tmp_path):
+    """A running pagerd daemon on the example config, SQLite in tmp_path, dry-run notifier."""
+    p = PagerdProcess(workdir=tmp_path / "pagerd").start()
+    yield p
+    p.stop()
