@@ -5,7 +5,7 @@ import re
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -29,6 +29,21 @@ def _duration(v: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _secret(v: SecretStr) -> SecretStr:
+    if len(v.get_secret_value()) < 8:
+        raise ValueError("must be at least 8 characters long")
+    return v
+
+
+def _nonempty_secret(v: SecretStr) -> SecretStr:
+    if not v.get_secret_value():
+        raise ValueError("must not be empty")
+    return v
+
+
+Secret = Annotated[SecretStr, AfterValidator(_secret)]
 
 
 class Strict(BaseModel):
@@ -82,16 +97,16 @@ class Storage(Strict):
 
 class BasicAuth(Strict):
     username: str = Field(min_length=1)
-    password: SecretStr = Field(min_length=1)
+    password: Annotated[SecretStr, AfterValidator(_nonempty_secret)]
 
 
 class SourceAuth(Strict):
-    bearer: SecretStr | None = Field(default=None, min_length=8)
+    bearer: Secret | None = None
     basic: BasicAuth | None = None
 
 
 class Auth(Strict):
-    admin_token: SecretStr = Field(min_length=8)
+    admin_token: Secret
 
 
 class AlertmanagerSource(Strict):
@@ -108,7 +123,7 @@ class NagiosSource(Strict):
 
 class EventsV2Source(Strict):
     enabled: bool = True
-    routing_keys: list[Annotated[SecretStr, Field(min_length=8)]] = Field(min_length=1)
+    routing_keys: list[Secret] = Field(min_length=1)
     duplicate_window: Duration = timedelta(minutes=5)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
 
@@ -335,29 +335,20 @@ def shifts(
             break
         if a < b:
             pieces.append((a, b, person, None))
-        k = max(k, plan.k0) + 1
+        k += 1
     if not pieces:
         return []
     if cal is not None:
         windows = cal.windows(pieces[0][0], pieces[-1][1], rotation.restrict_to)  # type: ignore[arg-type]
         pieces = _restrict(pieces, windows)
-    pieces = _apply_overrides(
-        pieces, _relevant(rotation, overrides, pieces[0][0], pieces[-1][1]) if pieces else []
-    )
+    if pieces:
+        pieces = _apply_overrides(
+            pieces, _relevant(rotation, overrides, pieces[0][0], pieces[-1][1])
+        )
     return [
         Shift(rotation.name, who, lo, hi, oid)
         for lo, hi, who, oid in pieces
         if hi > s and lo < e
-    ]
-
-
-def handoff_dates(rotation: Rotation, start: datetime, end: datetime) -> list[date]:
-    """Local dates (rotation time zone) of the hand-offs in [start, end); for displays."""
-    plan = rotation._plan
-    return [
-        local_wall(sh.start, plan.zone).date()
-        for sh in shifts(rotation, start, end)
-        if sh.start >= to_utc(start) and sh.start != plan.start
     ]
 
 
