@@ -281,6 +281,7 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
     open_cache: dict[str, IncidentView | None] = {}
     received: dict[int, dict[str, int]] = {}
     applied: list[Applied] = []
+    resolved_now: list[int] = []
     if d.source is Source.EVENTS_V2:
         cutoff = iso(now - policy.events_v2_duplicate_window)
     else:
@@ -326,7 +327,7 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
                 if firing is None:
                     conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, "
                                  "updated_at = ? WHERE id = ?", (at, d.source.value, at, iid))
-                    _event(conn, iid, at, "resolved", d.source.value, {"via": d.source.value, "delivery_id": delivery_id})
+                    resolved_now.append(iid)
                     open_cache[key] = None
         elif out is Outcome.ACKNOWLEDGE:
             assert iid is not None
@@ -345,6 +346,8 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
         _event(conn, iid, at, "alerts_received", d.source.value, {"delivery_id": delivery_id, **counts})
         conn.execute("UPDATE incidents SET updated_at = ?, alert_count = "
                      "(SELECT count(*) FROM alerts WHERE incident_id = ?) WHERE id = ?", (at, iid, iid))
+    for iid in resolved_now:  # after the alerts that resolved it, on the timeline
+        _event(conn, iid, at, "resolved", d.source.value, {"via": d.source.value, "delivery_id": delivery_id})
     return IngestResult(delivery_id, tuple(applied))
 
 

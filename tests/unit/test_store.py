@@ -1,0 +1,175 @@
+"""The SQLite store against a real database file: group commit, idempotency, incident lifecycle."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pager.domain.alert import Source
+from pager.domain.incident import State
+from pager.sources import alertmanager, events_v2, nagios
+from pager.storage.port import Conflict, Delivery, IngestPolicy, NotFound
+from pager.storage.sqlite import SqliteStore
+
+FIRING = (Path(__file__).resolve().parents[1] / "testdata" / "alertmanager" / "firing.json").read_bytes()
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
+POLICY = IngestPolicy(reopen_window=timedelta(hours=1), events_v2_duplicate_window=timedelta(minutes=5))
+
+
+def am_body(statuses: tuple[str, str], starts: str = "2026-11-25T14:00:00.000Z") -> bytes:
+    d = json.loads(FIRING)
+    for a, st in zip(d["alerts"], statuses):
+        a["status"] = st
+        a["startsAt"] = starts
+        if st == "resolved":
+            a["endsAt"] = "2026-11-25T14:20:00Z"
+    d["status"] = "firing" if "firing" in statuses else "resolved"
+    return json.dumps(d).encode()
+
+
+def delivery(body: bytes, at: datetime, source: Source = Source.ALERTMANAGER) -> Delivery:
+    if source is Source.ALERTMANAGER:
+        alerts, facts = alertmanager.parse(body)
+    elif source is Source.EVENTS_V2:
+        alerts, facts = [events_v2.parse(body)[1]], {}
+    else:
+        alerts, facts = [nagios.parse(json.loads(body))], {}
+    return Delivery(source, "application/json", body, tuple(alerts), at, facts)
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = SqliteStore(str(tmp_path / "p.db"), POLICY)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_grouped_lifecycle(store: SqliteStore) -> None:
+    r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
+    [iid] = r.incident_ids
+    inc = await store.get_incident(iid)
+    assert (inc["state"], inc["alert_count"]) == ("triggered", 2)
+    await store.ingest(delivery(am_body(("resolved", "firing")), T0 + timedelta(minutes=20)))
+    inc = await store.get_incident(iid)
+    assert inc["state"] == "triggered"
+    assert [a["status"] for a in inc["alerts"]] == ["resolved", "firing"]
+    await store.ingest(delivery(am_body(("resolved", "resolved")), T0 + timedelta(minutes=25)))
+    inc = await store.get_incident(iid)
+    assert inc["state"] == "resolved" and inc["resolved_at"].startswith("2026-11-25T14:25")
+    kinds = [e["kind"] for e in inc["timeline"]]
+    assert kinds == ["opened", "alerts_received", "alerts_received", "alerts_received", "resolved"]
+
+
+async def test_redelivery_changes_nothing(store: SqliteStore) -> None:
+    body = am_body(("firing", "firing"))
+    first = await store.ingest(delivery(body, T0))
+    before = await store.get_incident(first.incident_ids[0])
+    again = await store.ingest(delivery(body, T0 + timedelta(minutes=5)))
+    assert again.duplicates == 2
+    after = await store.get_incident(first.incident_ids[0])
+    assert after["timeline"] == before["timeline"] and after["alert_count"] == 2
+    assert len(await store.list_incidents()) == 1
+
+
+async def test_reopen_within_window_and_new_incident_after(store: SqliteStore) -> None:
+    r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
+    await store.ingest(delivery(am_body(("resolved", "resolved")), T0 + timedelta(minutes=20)))
+    r2 = await store.ingest(delivery(am_body(("firing", "firing"), "2026-11-25T14:30:00Z"), T0 + timedelta(minutes=30)))
+    assert r2.incident_ids == r.incident_ids
+    inc = await store.get_incident(r.incident_ids[0])
+    assert inc["state"] == "triggered" and inc["reopen_count"] == 1
+    await store.ingest(delivery(am_body(("resolved", "resolved"), "2026-11-25T14:30:00Z"), T0 + timedelta(minutes=40)))
+    r3 = await store.ingest(delivery(am_body(("firing", "firing"), "2026-11-25T16:00:00Z"), T0 + timedelta(hours=2)))
+    assert r3.incident_ids != r.incident_ids
+
+
+async def test_resolve_for_unknown_key_opens_nothing(store: SqliteStore) -> None:
+    r = await store.ingest(delivery(am_body(("resolved", "resolved")), T0))
+    assert r.incident_ids == [] and await store.list_incidents() == []
+
+
+async def test_concurrent_ingests_are_group_committed_and_exact(store: SqliteStore, tmp_path) -> None:
+    batches = []
+    store._on_commit = lambda n, s: batches.append(n)
+    bodies = []
+    for i in range(300):
+        d = json.loads(FIRING)
+        d["groupKey"] = f"g{i}"
+        bodies.append(json.dumps(d).encode())
+    results = await asyncio.gather(*(store.ingest(delivery(b, T0)) for b in bodies))
+    assert len({r.incident_ids[0] for r in results}) == 300
+    assert sum(batches) == 300 and max(batches) > 1  # several requests shared a commit
+    conn = sqlite3.connect(tmp_path / "p.db")
+    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 300
+    assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 600
+
+
+async def test_one_failing_job_fails_alone(store: SqliteStore) -> None:
+    def boom(conn):
+        conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (999999, 'x', 'x', NULL, '{}')")
+    good = [store.ingest(delivery(am_body(("firing", "firing")), T0))]
+    bad = store._write(boom)  # violates the foreign key: rolled back to its savepoint
+    res = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert isinstance(res[1], sqlite3.IntegrityError)
+    assert len(await store.list_incidents()) == 1
+
+
+async def test_manual_transitions(store: SqliteStore) -> None:
+    r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
+    iid = r.incident_ids[0]
+    inc = await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment="on it", now=T0)
+    assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == "anna"
+    await store.transition(iid, State.ACKNOWLEDGED, actor="bram", via="api", comment=None, now=T0)  # idempotent
+    inc = await store.transition(iid, State.RESOLVED, actor="anna", via="cli", comment=None, now=T0)
+    assert inc["state"] == "resolved"
+    with pytest.raises(Conflict):
+        await store.transition(iid, State.ACKNOWLEDGED, actor="x", via="api", comment=None, now=T0)
+    with pytest.raises(NotFound):
+        await store.transition(424242, State.RESOLVED, actor="x", via="api", comment=None, now=T0)
+    inc = await store.add_note(iid, actor="anna", text="root cause: full disk", now=T0)
+    assert inc["timeline"][-1]["data"]["text"] == "root cause: full disk"
+
+
+async def test_events_v2_duplicate_window(store: SqliteStore) -> None:
+    body = json.dumps({"routing_key": "routing-key-0001", "event_action": "trigger", "dedup_key": "k",
+                       "payload": {"summary": "s", "source": "h", "severity": "error"}}).encode()
+    resolve = json.dumps({"routing_key": "routing-key-0001", "event_action": "resolve", "dedup_key": "k"}).encode()
+    r1 = await store.ingest(delivery(body, T0, Source.EVENTS_V2))
+    r2 = await store.ingest(delivery(body, T0 + timedelta(minutes=1), Source.EVENTS_V2))
+    assert r2.duplicates == 1
+    await store.ingest(delivery(resolve, T0 + timedelta(minutes=2), Source.EVENTS_V2))
+    # the same trigger after the window is the alert firing again: the incident reopens
+    r3 = await store.ingest(delivery(body, T0 + timedelta(minutes=10), Source.EVENTS_V2))
+    assert r3.duplicates == 0 and r3.incident_ids == r1.incident_ids
+    assert (await store.get_incident(r1.incident_ids[0]))["state"] == "triggered"
+
+
+async def test_nagios_ack_and_annotations(store: SqliteStore) -> None:
+    base = {"HOSTNAME": "web1", "SERVICEDESC": "HTTP", "SERVICESTATE": "CRITICAL", "SERVICEPROBLEMID": "5",
+            "NOTIFICATIONNUMBER": "1", "TIMET": "1795600000"}
+    r = await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "PROBLEM"}).encode(), T0, Source.NAGIOS))
+    iid = r.incident_ids[0]
+    await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "DOWNTIMESTART"}).encode(), T0, Source.NAGIOS))
+    assert (await store.get_incident(iid))["state"] == "triggered"
+    await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "ACKNOWLEDGEMENT",
+                                            "NOTIFICATIONAUTHOR": "anna", "NOTIFICATIONCOMMENT": "looking"}).encode(),
+                                T0, Source.NAGIOS))
+    inc = await store.get_incident(iid)
+    assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == "anna"
+    await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "RECOVERY", "SERVICESTATE": "OK",
+                                            "TIMET": "1795600300"}).encode(), T0, Source.NAGIOS))
+    assert (await store.get_incident(iid))["state"] == "resolved"
+
+
+async def test_raw_body_kept_once_per_content(store: SqliteStore, tmp_path) -> None:
+    body = am_body(("firing", "firing"))
+    await store.ingest(delivery(body, T0))
+    await store.ingest(delivery(body, T0 + timedelta(seconds=3)))
+    conn = sqlite3.connect(tmp_path / "p.db")
+    rows = conn.execute("SELECT body, seen_count FROM deliveries").fetchall()
+    assert rows == [(body, 2)]
