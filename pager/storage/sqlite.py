@@ -239,6 +239,23 @@ class SqliteStore:
         return await self._read(lambda c: dict(c.execute(
             "SELECT state, count(*) FROM incidents GROUP BY state").fetchall()))
 
+    # -- rotation overrides and hand-over notices ----------------------------------------------
+    async def add_override(self, *, rotation: str, start: datetime, end: datetime, person: str,
+                           replaces: str | None, created_by: str, now: datetime) -> dict:
+        oid = await self._write(_add_override, rotation, start, end, person, replaces, created_by, now)
+        return (await self._read(_overrides, None, oid, True))[0]
+
+    async def list_overrides(self, rotation: str | None = None, *, include_removed: bool = False) -> list[dict]:
+        return await self._read(_overrides, rotation, None, include_removed)
+
+    async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> dict:
+        await self._write(_remove_override, override_id, removed_by, now)
+        return (await self._read(_overrides, None, override_id, True))[0]
+
+    async def claim_handover(self, rotation: str, shift_start: datetime, person: str, now: datetime) -> bool:
+        """True exactly once per (rotation, shift start): the caller then gives the notice."""
+        return await self._write(_claim_handover, rotation, shift_start, person, now)
+
 
 def _settle(batch: list[_Job]) -> None:
     for job in batch:
@@ -343,7 +360,10 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
                     "via": d.source.value})
         applied.append(Applied(iid, out))
     for iid, counts in received.items():
-        _event(conn, iid, at, "alerts_received", d.source.value, {"delivery_id": delivery_id, **counts})
+        data = {"delivery_id": delivery_id, **counts}
+        if d.facts.get("truncated_alerts"):
+            data["truncated_alerts"] = d.facts["truncated_alerts"]
+        _event(conn, iid, at, "alerts_received", d.source.value, data)
         conn.execute("UPDATE incidents SET updated_at = ?, alert_count = "
                      "(SELECT count(*) FROM alerts WHERE incident_id = ?) WHERE id = ?", (at, iid, iid))
     for iid in resolved_now:  # after the alerts that resolved it, on the timeline
@@ -392,7 +412,52 @@ def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: dateti
     conn.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (at, iid))
 
 
+def _add_override(conn: sqlite3.Connection, rotation: str, start: datetime, end: datetime, person: str,
+                  replaces: str | None, created_by: str, now: datetime) -> int:
+    if end <= start:
+        raise Conflict("an override ends after it starts")
+    return conn.execute(
+        "INSERT INTO overrides (rotation, start_at, end_at, person, replaces, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (rotation, iso(start), iso(end), person, replaces, created_by, iso(now))).fetchone()[0]
+
+
+def _remove_override(conn: sqlite3.Connection, oid: int, removed_by: str, now: datetime) -> None:
+    row = conn.execute("SELECT removed_at FROM overrides WHERE id = ?", (oid,)).fetchone()
+    if row is None:
+        raise NotFound(f"override {oid} not found")
+    if row[0] is None:
+        conn.execute("UPDATE overrides SET removed_by = ?, removed_at = ? WHERE id = ?", (removed_by, iso(now), oid))
+
+
+def _claim_handover(conn: sqlite3.Connection, rotation: str, shift_start: datetime, person: str,
+                    now: datetime) -> bool:
+    return conn.execute("INSERT INTO handover_notices (rotation, shift_start, person, notified_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (rotation, iso(shift_start), person, iso(now))).rowcount == 1
+
+
 # -- reads -----------------------------------------------------------------------------------------
+
+def _overrides(conn: sqlite3.Connection, rotation: str | None, oid: int | None, include_removed: bool) -> list[dict]:
+    where, args = [], []
+    if rotation is not None:
+        where.append("rotation = ?")
+        args.append(rotation)
+    if oid is not None:
+        where.append("id = ?")
+        args.append(oid)
+    if not include_removed:
+        where.append("removed_at IS NULL")
+    sql = ("SELECT id, rotation, start_at, end_at, person, replaces, created_by, created_at, removed_by, removed_at "
+           "FROM overrides")
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY start_at, id"
+    return [{"id": r[0], "rotation": r[1], "start": r[2], "end": r[3], "person": r[4], "replaces": r[5],
+             "created_by": r[6], "created_at": r[7], "removed_by": r[8], "removed_at": r[9]}
+            for r in conn.execute(sql, args)]
+
 
 _COLS = ("id, source, dedup_key, state, summary, severity, labels, alert_count, reopen_count, created_at, "
          "updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by")

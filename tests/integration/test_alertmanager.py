@@ -152,7 +152,8 @@ def test_grouped_alerts_open_one_incident_and_resolve_with_their_alerts(pagerd, 
     # Resolve one alert: the incident stays open, that alert is resolved, the other still fires.
     am.resolve(a1)
     d = pagerd.wait_for(
-        lambda p: (x := detail(p, inc["id"])) and alert_with(x, instance="db1")["status"] == "resolved" and x,
+        lambda p: (x := detail(p, inc["id"])) and (a := alert_with(x, instance="db1"))
+        and a["status"] == "resolved" and x,
         NOTIFY_TIMEOUT)
     assert d["state"] == "triggered", d
     assert alert_with(d, instance="db2")["status"] == "firing"
@@ -196,9 +197,6 @@ def test_redeliveries_do_not_duplicate(pagerd, am_for):
     # Wait for two more deliveries of the very same group, all accepted by pagerd.
     sent, failed = am.wait_for(lambda a: (n := a.notifications("webhook"))[0] >= 3 and n, 15.0)
     assert failed == 0, "pagerd refused a re-delivery (see Alertmanager log)"
-    # A re-post by the source (as Prometheus re-sends every resend-delay) changes nothing either.
-    am.fire_many([(a1, {"summary": "w1 stuck"}), (a2, {"summary": "w2 stuck"})])
-    am.wait_for(lambda a: a.notifications("webhook")[0] >= sent + 1, 10.0)
 
     incidents = pagerd.incidents()
     assert len(incidents) == 1, incidents

@@ -17,6 +17,7 @@ NOTIFY_TIMEOUT = 12.0
 
 @pytest.fixture
 def am(tmp_path, pagerd):
+    """An Alertmanager whose pagerduty_configs point at pagerd with the routing key pagerd accepts."""
     require_binary(ALERTMANAGER_BIN)
     a = Alertmanager(tmp_path / "alertmanager", target=pagerd.url, token=pagerd.webhook_token,
                      receiver="events_v2").start()
@@ -66,3 +67,17 @@ def test_second_group_is_a_second_dedup_key(pagerd, am):
     incidents = pagerd.wait_for(lambda p: len(i := events_v2(p)) >= 2 and i, NOTIFY_TIMEOUT)
     assert sorted(i["dedup_key"] for i in incidents) == sorted([am.dedup_key(x), am.dedup_key(y)])
     assert all(i["state"] == "triggered" for i in incidents)
+
+
+def test_unknown_routing_key_is_refused_and_nothing_stored(pagerd):
+    require_binary(ALERTMANAGER_BIN)
+    a = Alertmanager(pagerd.workdir.parent / "alertmanager-badkey", target=pagerd.url,
+                     token="no-such-routing-key", receiver="events_v2").start()
+    try:
+        a.fire({"alertname": "Spoofed", "group": "x", "instance": "y"}, {"summary": "should not land"})
+        # A 4xx is not retried by pagerduty_configs: the first delivery (~1 s) counts as failed.
+        a.wait_for(lambda am_: am_.notifications("pagerduty")[1] >= 1, NOTIFY_TIMEOUT)
+        assert "unexpected status code 4" in a.log_tail(20000), a.log_tail(3000)
+        assert pagerd.incidents() == []
+    finally:
+        a.stop()
