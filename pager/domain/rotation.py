@@ -18,6 +18,9 @@ to those runs. Overrides substitute a person inside existing coverage: they neve
 remove on-call time, so they cannot leave a gap. They apply in order of creation (created_at,
 then id), each to the result of the earlier ones, so the latest word wins.
 
+A Layered rotation stacks rotations: where a later layer has someone on call, it wins
+(e.g. a weekly base layer and a weekend layer on top, restricted to ``weekend``).
+
 `on_call` does arithmetic on the shift index (O(1) in the age of the rotation and in the
 number of shifts); `shifts` returns every shift overlapping a range with its true bounds
 (the first may start before the range, the last end after it). Both build a shift through
@@ -29,10 +32,11 @@ Pure: no clock reads, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
+from typing import Optional, Union
 
 from pager.domain.calendar import (
     Calendar,
@@ -60,13 +64,14 @@ _UNIT_DELTA = {
 @dataclass(frozen=True)
 class Shift:
     """One person on call for [start, end), aware UTC. `override_id` names the override that
-    put them there, if any."""
+    put them there, if any; `layer` the layer of a Layered rotation it comes from."""
 
     rotation: str
     person: str
     start: datetime
     end: datetime
     override_id: str | None = None
+    layer: str | None = None
 
     @property
     def duration(self) -> timedelta:
@@ -177,19 +182,18 @@ class _Plan:
 
     Hand-off k (any integer) is at wall time w_k = first + k·step, resolved to the instant
     b_k = first_instant_at(w_k); b is non-decreasing in k. The shift of instant t is found
-    from k = max{k : b_k <= t}, estimated from t's wall time and corrected by a step or two.
+    from k = max{k : b_k <= t}, estimated from t's wall time and corrected upwards in a fold.
     `k0` is the hand-off index of the rotation's own start: the shift containing `start`
     belongs to participant 0 and runs from `start` (not from b_k0).
     """
 
-    __slots__ = ("zone", "step", "first", "start", "k0", "people", "name")
+    __slots__ = ("zone", "step", "first", "start", "k0", "people")
 
     def __init__(self, rot: Rotation) -> None:
         self.zone = zone_of(rot.tz)
         self.step = rot.shift_length * _UNIT_DELTA[rot.shift_unit]
         self.start = rot.start
         self.people = rot.participants
-        self.name = rot.name
         wall = local_wall(rot.start, self.zone)
         base = datetime.combine(wall.date(), rot.handoff_time)
         if rot.shift_unit is ShiftUnit.HOURS:
@@ -202,39 +206,201 @@ class _Plan:
             base -= timedelta(days=(base.weekday() - weekday) % 7)
         # The first hand-off wall time at or after the start's wall time.
         self.first = base + -((base - wall) // grid) * grid
-        self.k0 = self.index(rot.start)
+        self.k0 = self.locate(rot.start)[0]
 
     def handoff(self, k: int) -> datetime:
         return first_instant_at(self.first + k * self.step, self.zone)
 
-    def index(self, t: datetime) -> int:
-        """max{k : b_k <= t}."""
+    def locate(self, t: datetime) -> tuple[int, datetime, datetime]:
+        """k = max{k : b_k <= t}, with b_k and b_k+1.
+
+        The estimate from t's wall time never overshoots (w_k <= wall(t) implies
+        b_k <= t); it falls short by one while the clock repeats an hour (autumn fold)."""
         k = (local_wall(t, self.zone) - self.first) // self.step
-        while self.handoff(k) > t:
-            k -= 1
-        while self.handoff(k + 1) <= t:
-            k += 1
-        return k
+        lo, hi = self.handoff(k), self.handoff(k + 1)
+        while lo > t:  # never taken; kept as a guard
+            k, hi, lo = k - 1, lo, self.handoff(k - 1)
+        while hi <= t:
+            k, lo, hi = k + 1, hi, self.handoff(k + 2)
+        return k, lo, hi
 
-    def shift(self, k: int) -> tuple[datetime, datetime, str]:
-        """Base shift k (k >= k0): bounds and person; may be empty (start == end)."""
+    def shift_at(self, t: datetime) -> tuple[datetime, datetime, str]:
+        """The base shift holding t (t >= start): bounds and person."""
+        k, lo, hi = self.locate(t)
         if k <= self.k0:
-            return self.start, self.handoff(self.k0 + 1), self.people[0]
-        return self.handoff(k), self.handoff(k + 1), self.people[(k - self.k0) % len(self.people)]
+            return self.start, (hi if k == self.k0 else self.handoff(self.k0 + 1)), self.people[0]
+        return lo, hi, self.people[(k - self.k0) % len(self.people)]
 
 
-# A piece of coverage: start, end, person, override id.
-_Piece = tuple[datetime, datetime, str, "str | None"]
+# ---------------------------------------------------------------------------- layers
+
+
+@dataclass(frozen=True)
+class Layered:
+    """A rotation made of layers (as in PagerDuty schedules): where a later layer has
+    someone on call, it wins over the earlier ones. E.g. a weekly base layer with a weekend
+    layer on top (restricted to ``weekend``). Overrides name the layered rotation."""
+
+    name: str
+    layers: tuple[Rotation, ...]
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a rotation needs a name")
+        layers = tuple(self.layers)
+        if not layers or not all(isinstance(r, Rotation) for r in layers):
+            raise ValueError(f"rotation {self.name}: layers must be one or more Rotations")
+        object.__setattr__(self, "layers", layers)
+
+    @property
+    def restricted(self) -> bool:
+        return any(r.restrict_to is not None for r in self.layers)
+
+
+AnyRotation = Union[Rotation, Layered]
+
+
+# ---------------------------------------------------------------------------- pieces
+
+# A piece of coverage: start, end, person, override id, layer name.
+_Piece = tuple[datetime, datetime, str, Optional[str], Optional[str]]
+
+
+def _rotation_piece_at(
+    rot: Rotation, t: datetime, cal: Calendar | None, layer: str | None
+) -> _Piece | None:
+    """The base shift holding t, cut to the run of allowed periods holding t."""
+    plan = rot._plan
+    if t < plan.start:
+        return None
+    a, b, person = plan.shift_at(t)
+    if rot.restrict_to is not None:
+        assert cal is not None
+        if cal.period_at(t) not in rot.restrict_to:
+            return None
+        for lo, hi in cal.windows(a, b, rot.restrict_to):
+            if lo <= t < hi:
+                return (lo, hi, person, None, layer)
+        return None  # unreachable: t's period is allowed
+    return (a, b, person, None, layer)
+
+
+def _rotation_pieces(
+    rot: Rotation, s: datetime, e: datetime, cal: Calendar | None, layer: str | None
+) -> list[_Piece]:
+    """The base shifts overlapping [s, e) (unclipped), cut to the allowed runs."""
+    plan = rot._plan
+    s = max(s, plan.start)
+    if s >= e:
+        return []
+    pieces: list[_Piece] = []
+    k, lo, hi = plan.locate(s)
+    n = len(plan.people)
+    while lo < e:
+        if k == plan.k0:
+            pieces.append((plan.start, hi, plan.people[0], None, layer))
+        elif lo < hi:  # a shift swallowed by a DST jump is empty: skipped
+            pieces.append((lo, hi, plan.people[(k - plan.k0) % n], None, layer))
+        k, lo, hi = k + 1, hi, plan.handoff(k + 2)
+    if rot.restrict_to is not None and pieces:
+        assert cal is not None
+        windows = cal.windows(pieces[0][0], pieces[-1][1], rot.restrict_to)
+        pieces = _restrict(pieces, windows)
+    return pieces
+
+
+def _restrict(
+    pieces: list[_Piece], windows: Sequence[tuple[datetime, datetime]]
+) -> list[_Piece]:
+    """Cut pieces to the allowed windows (both sorted, non-overlapping)."""
+    out: list[_Piece] = []
+    j = 0
+    for a, b, person, oid, layer in pieces:
+        while j < len(windows) and windows[j][1] <= a:
+            j += 1
+        i = j
+        while i < len(windows) and windows[i][0] < b:
+            lo, hi = max(a, windows[i][0]), min(b, windows[i][1])
+            if lo < hi:
+                out.append((lo, hi, person, oid, layer))
+            i += 1
+    return out
+
+
+def _layered_piece_at(lay: Layered, t: datetime, cal: Calendar | None) -> _Piece | None:
+    """The top layer's piece holding t, cut where a higher layer takes over."""
+    for i in range(len(lay.layers) - 1, -1, -1):
+        layer = lay.layers[i]
+        piece = _rotation_piece_at(layer, t, cal, layer.name)
+        if piece is None:
+            continue
+        a, b, person, _, label = piece
+        lo, hi = a, b
+        for higher in lay.layers[i + 1 :]:
+            for c0, c1, *_ in _rotation_pieces(higher, a, b, cal, None):
+                if c1 <= t:  # higher layers are off at t, so their pieces lie to one side
+                    lo = max(lo, c1)
+                elif c0 > t:
+                    pass
+        return (lo, hi, person, None, label)
+    return None
+
+
+def _layered_pieces(lay: Layered, s: datetime, e: datetime, cal: Calendar | None) -> list[_Piece]:
+    """Paint the layers bottom-up over the span their pieces touch, so that each piece
+    overlapping [s, e) gets its true bounds."""
+    per_layer = [_rotation_pieces(r, s, e, cal, r.name) for r in lay.layers]
+    starts = [p[0][0] for p in per_layer if p]
+    if not starts:
+        return []
+    hull = (min(starts), max(p[-1][1] for p in per_layer if p))
+    per_layer = [_rotation_pieces(r, hull[0], hull[1], cal, r.name) for r in lay.layers]
+    out: list[_Piece] = []
+    covered: list[tuple[datetime, datetime]] = []  # union of the layers above, sorted
+    for pieces in reversed(per_layer):
+        for a, b, person, oid, label in pieces:
+            for lo, hi in _subtract((a, b), covered):
+                out.append((lo, hi, person, oid, label))
+        covered = _union(covered + [(p[0], p[1]) for p in pieces])
+    out.sort(key=lambda p: p[0])
+    return out
+
+
+def _union(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _subtract(
+    span: tuple[datetime, datetime], covered: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    a, b = span
+    out = []
+    for c0, c1 in covered:
+        if c1 <= a or c0 >= b:
+            continue
+        if c0 > a:
+            out.append((a, c0))
+        a = max(a, c1)
+        if a >= b:
+            break
+    if a < b:
+        out.append((a, b))
+    return out
+
+
+# ---------------------------------------------------------------------------- overrides
 
 
 def _relevant(
-    rotation: Rotation, overrides: Iterable[Override], start: datetime, end: datetime
+    name: str, overrides: Iterable[Override], start: datetime, end: datetime
 ) -> list[Override]:
-    found = [
-        o
-        for o in overrides
-        if o.rotation == rotation.name and o.start < end and o.end > start
-    ]
+    found = [o for o in overrides if o.rotation == name and o.start < end and o.end > start]
     found.sort(key=lambda o: o.order)
     return found
 
@@ -243,49 +409,37 @@ def _apply_overrides(pieces: list[_Piece], overrides: Sequence[Override]) -> lis
     for o in overrides:
         out: list[_Piece] = []
         for piece in pieces:
-            a, b, person, oid = piece
+            a, b, person, oid, layer = piece
             if o.end <= a or o.start >= b or (o.replaces is not None and o.replaces != person):
                 out.append(piece)
                 continue
             lo, hi = max(a, o.start), min(b, o.end)
             if a < lo:
-                out.append((a, lo, person, oid))
-            out.append((lo, hi, o.person, o.id))
+                out.append((a, lo, person, oid, layer))
+            out.append((lo, hi, o.person, o.id, layer))
             if hi < b:
-                out.append((hi, b, person, oid))
+                out.append((hi, b, person, oid, layer))
         pieces = out
     return pieces
 
 
-def _restrict(
-    pieces: list[_Piece], windows: Sequence[tuple[datetime, datetime]]
-) -> list[_Piece]:
-    """Cut base pieces to the allowed windows (both sorted, non-overlapping)."""
-    out: list[_Piece] = []
-    j = 0
-    for a, b, person, oid in pieces:
-        while j < len(windows) and windows[j][1] <= a:
-            j += 1
-        i = j
-        while i < len(windows) and windows[i][0] < b:
-            lo, hi = max(a, windows[i][0]), min(b, windows[i][1])
-            if lo < hi:
-                out.append((lo, hi, person, oid))
-            i += 1
-    return out
+# ---------------------------------------------------------------------------- queries
 
 
-def _need_calendar(rotation: Rotation, calendar: Calendar | None) -> Calendar | None:
-    if rotation.restrict_to is not None and calendar is None:
-        raise ValueError(
-            f"rotation {rotation.name} is restricted to {sorted(rotation.restrict_to)}:"
-            " pass a calendar"
-        )
-    return calendar if rotation.restrict_to is not None else None
+def _need_calendar(rotation: AnyRotation, calendar: Calendar | None) -> Calendar | None:
+    if isinstance(rotation, Layered):
+        restricted = rotation.restricted
+    elif isinstance(rotation, Rotation):
+        restricted = rotation.restrict_to is not None
+    else:
+        raise TypeError(f"expected a Rotation or Layered, not {type(rotation).__name__}")
+    if restricted and calendar is None:
+        raise ValueError(f"rotation {rotation.name} is restricted to periods: pass a calendar")
+    return calendar if restricted else None
 
 
 def on_call(
-    rotation: Rotation,
+    rotation: AnyRotation,
     at: datetime,
     overrides: Iterable[Override] = (),
     calendar: Calendar | None = None,
@@ -294,24 +448,21 @@ def on_call(
     when nobody is on call then (before the start, or outside the rotation's periods)."""
     t = to_utc(at, "at")
     cal = _need_calendar(rotation, calendar)
-    plan = rotation._plan
-    if t < plan.start:
+    if isinstance(rotation, Layered):
+        piece = _layered_piece_at(rotation, t, cal)
+    else:
+        piece = _rotation_piece_at(rotation, t, cal, None)
+    if piece is None:
         return None
-    a, b, person = plan.shift(plan.index(t))
-    pieces: list[_Piece] = [(a, b, person, None)]
-    if cal is not None:
-        if cal.period_at(t) not in rotation.restrict_to:  # type: ignore[operator]
-            return None
-        pieces = _restrict(pieces, cal.windows(a, b, rotation.restrict_to))  # type: ignore[arg-type]
-    pieces = _apply_overrides(pieces, _relevant(rotation, overrides, a, b))
-    for lo, hi, who, oid in pieces:
+    pieces = _apply_overrides([piece], _relevant(rotation.name, overrides, piece[0], piece[1]))
+    for lo, hi, who, oid, layer in pieces:
         if lo <= t < hi:
-            return Shift(rotation.name, who, lo, hi, oid)
+            return Shift(rotation.name, who, lo, hi, oid, layer)
     return None  # unreachable: the pieces cover t
 
 
 def shifts(
-    rotation: Rotation,
+    rotation: AnyRotation,
     start: datetime,
     end: datetime,
     overrides: Iterable[Override] = (),
@@ -323,33 +474,30 @@ def shifts(
     if e < s:
         raise ValueError(f"end {e.isoformat()} is before start {s.isoformat()}")
     cal = _need_calendar(rotation, calendar)
-    plan = rotation._plan
-    s = max(s, plan.start)
-    if s >= e:
+    if s == e:
         return []
-    pieces: list[_Piece] = []
-    k = plan.index(s)
-    while True:
-        a, b, person = plan.shift(k)
-        if a >= e:
-            break
-        if a < b:
-            pieces.append((a, b, person, None))
-        k += 1
-    if not pieces:
-        return []
-    if cal is not None:
-        windows = cal.windows(pieces[0][0], pieces[-1][1], rotation.restrict_to)  # type: ignore[arg-type]
-        pieces = _restrict(pieces, windows)
+    if isinstance(rotation, Layered):
+        pieces = _layered_pieces(rotation, s, e, cal)
+    else:
+        pieces = _rotation_pieces(rotation, s, e, cal, None)
     if pieces:
         pieces = _apply_overrides(
-            pieces, _relevant(rotation, overrides, pieces[0][0], pieces[-1][1])
+            pieces, _relevant(rotation.name, overrides, pieces[0][0], pieces[-1][1])
         )
     return [
-        Shift(rotation.name, who, lo, hi, oid)
-        for lo, hi, who, oid in pieces
+        Shift(rotation.name, who, lo, hi, oid, layer)
+        for lo, hi, who, oid, layer in pieces
         if hi > s and lo < e
     ]
 
 
-__all__ = ["Override", "Rotation", "Shift", "ShiftUnit", "on_call", "shifts"]
+__all__ = [
+    "AnyRotation",
+    "Layered",
+    "Override",
+    "Rotation",
+    "Shift",
+    "ShiftUnit",
+    "on_call",
+    "shifts",
+]

@@ -89,7 +89,9 @@ def parse(macros: Mapping[str, object]) -> Alert:
         what = f"host {host}"
     output = output.split("|", 1)[0].strip()
     long_output = long_output.replace("\\n", "\n").split("|", 1)[0].strip()
-    summary = f"{what} is {state}: {output}" if state else f"{what}: {output}"
+    summary = f"{what} is {state}" if state else what
+    if output:
+        summary += f": {output}"
     labels = {"host": host}
     if service:
         labels["service"] = service

@@ -25,6 +25,7 @@ from pager.domain.incident import IncidentView, Outcome, State, can_move, decide
 from .port import Applied, Conflict, Delivery, IngestPolicy, IngestResult, NotFound
 
 MAX_BATCH = 2000
+_RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
 _STOP = object()
 
 
@@ -336,6 +337,14 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
         if out in (Outcome.OPEN, Outcome.REOPEN, Outcome.APPEND, Outcome.RESOLVE_ALERT):
             assert iid is not None
             _upsert_alert(conn, iid, alert, at, delivery_id)
+            if out in (Outcome.REOPEN, Outcome.APPEND) and alert.fingerprint == alert.dedup_key:
+                # a single-alert incident (Nagios, Events v2) shows its latest state: WARNING -> CRITICAL
+                conn.execute("UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
+                             (alert.summary, alert.severity, _dumps(dict(alert.labels)), iid))
+            elif out is Outcome.APPEND:  # a group's severity is its worst alert's: it rises, never falls
+                current = conn.execute("SELECT severity FROM incidents WHERE id = ?", (iid,)).fetchone()[0]
+                if _RANK.get(alert.severity, 0) > _RANK.get(current, 0):
+                    conn.execute("UPDATE incidents SET severity = ? WHERE id = ?", (alert.severity, iid))
             counts = received.setdefault(iid, {"firing": 0, "resolved": 0})
             counts[alert.status] += 1
             if out is Outcome.RESOLVE_ALERT:

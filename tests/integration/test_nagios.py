@@ -11,16 +11,19 @@ after the state file changes, a RECOVERY ~0.1 s. Every wait below is bounded.
 """
 from __future__ import annotations
 
-import json
+import fcntl
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_binary
-from tests.harness.nagios import NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, AlertReceiver, NagiosProcess
+from tests.harness.nagios import (NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, PAGERD_CFG, AlertReceiver,
+                                  NagiosProcess)
 
 ROOT = Path(__file__).resolve().parents[2]
 DAEMON_PRESENT = (ROOT / "pager" / "cli.py").exists()
@@ -145,6 +148,37 @@ def test_delivers_env_macros_as_form_without_prefix(tmp_path, stand_in):
     }  # not SERVICEPERFDATA / SOMETHINGELSE (not on the list), CUSTOMER (--macro) is
     assert spooled(tmp_path / "spool") == []
     assert "test-webhook-token" not in r.stderr + r.stdout
+
+
+def test_values_pagerd_would_refuse_are_cleaned_not_lost(tmp_path, stand_in):
+    env = {k: v for k, v in service_env("PROBLEM", "CRITICAL", "x").items()}
+    env_b = {k.encode(): v.encode() for k, v in env.items()}
+    env_b[b"NAGIOS_SERVICEOUTPUT"] = b"CRITICAL - Temperatur 41\xb0C"  # Latin-1 plugin output
+    env_b[b"NAGIOS_LONGSERVICEOUTPUT"] = b"\x1b[31mred\x1b[0m\ttab"  # ANSI colours
+    env_b[b"PATH"], env_b[b"PAGERD_WEBHOOK_TOKEN"] = b"/usr/bin:/bin", b"test-webhook-token"
+    r = subprocess.run([PYTHON, str(NOTIFY_SCRIPT), "--spool", str(tmp_path / "spool"), "--url", stand_in.alerts_url,
+                        "--macro", "HOSTALIAS=" + "y" * 40000], env=env_b, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    (req,) = stand_in.received
+    assert req.fields["SERVICEOUTPUT"] == "CRITICAL - Temperatur 41\u00b0C"
+    assert req.fields["LONGSERVICEOUTPUT"] == "\ufffd[31mred\ufffd[0m\ttab"
+    assert len(req.fields["HOSTALIAS"]) == 32768 and req.fields["HOSTALIAS"].endswith("[...truncated]")
+
+
+def test_odd_but_real_values_are_accepted_by_pagerd(tmp_path, receiver):
+    """Through the real daemon when it exists: what plugins print must not get a page rejected."""
+    env_b = {k.encode(): v.encode() for k, v in service_env("PROBLEM", "CRITICAL", "x").items()}
+    env_b[b"NAGIOS_SERVICEDESC"] = "Disk /var & ü".encode()
+    env_b[b"NAGIOS_SERVICEOUTPUT"] = b"DISK CRITICAL - 97% used; a=b&c=d +x %41 \xb0"
+    env_b[b"NAGIOS_LONGSERVICEOUTPUT"] = "\x1b[1m/var\x1b[0m\\n\u65e5\u672c\t\x07".encode()
+    env_b[b"PATH"], env_b[b"PAGERD_WEBHOOK_TOKEN"] = b"/usr/bin:/bin", receiver.webhook_token.encode()
+    spool = tmp_path / "spool"
+    r = subprocess.run([PYTHON, str(NOTIFY_SCRIPT), "--spool", str(spool), "--url", receiver.url + NAGIOS_ALERTS_PATH],
+                       env=env_b, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert spooled(spool) == [] and not list((spool / "rejected").glob("*")), r.stderr
+    inc = receiver.wait_for(incident(receiver, "web01/Disk /var & \u00fc", "triggered"), 5)
+    assert "97% used; a=b&c=d +x %41" in inc["summary"], inc
 
 
 def test_macro_arguments_win_over_environment(tmp_path, stand_in):
@@ -296,7 +330,27 @@ def test_bad_invocations(tmp_path, stand_in):
     assert spooled(spool) == []
     r = run_notify(tmp_path / "nonexistent", "--flush", url=stand_in.alerts_url)
     assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "nonexistent").exists()  # a flush (maybe as root) does not create the spool
     assert stand_in.received == []
+
+
+def test_a_run_waits_for_the_lock_only_within_its_budget(tmp_path, stand_in):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    fd = os.open(spool, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another run is delivering
+        t0 = time.monotonic()
+        r = run_notify(spool, "--timeout", "0.5", env=service_env("PROBLEM", "CRITICAL", "x"),
+                       url=stand_in.alerts_url)
+        assert r.returncode == 0, r.stderr
+        assert time.monotonic() - t0 < 2.0
+        assert "locked" in r.stderr
+        assert len(spooled(spool)) == 1 and stand_in.received == []
+    finally:
+        os.close(fd)
+    r = run_notify(spool, "--flush", url=stand_in.alerts_url)
+    assert r.returncode == 0 and len(stand_in.accepted()) == 1 and spooled(spool) == []
 
 
 def test_unreadable_spool_file_is_rejected_not_blocking(tmp_path, stand_in):
@@ -339,6 +393,25 @@ def test_harness_config_validates_with_the_shipped_pagerd_cfg(stand_in):
 
 
 @pytest.mark.peer("nagios")
+def test_shipped_pagerd_cfg_drops_into_debians_stock_config_unchanged():
+    require_binary(NAGIOS_BIN)
+    stock = Path("/etc/nagios4/nagios.cfg")
+    if not stock.exists():
+        pytest.skip("no stock /etc/nagios4/nagios.cfg")
+    d = Path(tempfile.mkdtemp(prefix="pagerd-nagios-stock-", dir="/tmp"))
+    try:
+        os.chmod(d, 0o755)  # nagios4 -v reads the file again as user nagios
+        text = stock.read_text() + f"\ncfg_file={PAGERD_CFG}\n"
+        (d / "nagios.cfg").write_text(text)
+        os.chmod(d / "nagios.cfg", 0o644)
+        r = subprocess.run([NAGIOS_BIN, "-v", str(d / "nagios.cfg")], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout[-3000:]
+        assert "Total Warnings: 0" in r.stdout and "Total Errors:   0" in r.stdout, r.stdout[-3000:]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.peer("nagios")
 def test_service_problem_ack_and_recovery_reach_pagerd(nagios, receiver):
     n = nagios()
     n.set_service("WARNING", "WARNING - login slow|time=2.1s;2;5\nfirst 'detail' line\nsecond & <line>")
@@ -352,7 +425,9 @@ def test_service_problem_ack_and_recovery_reach_pagerd(nagios, receiver):
            NOTIFY_TIMEOUT, "second PROBLEM delivered")
 
     n.command(f"ACKNOWLEDGE_SVC_PROBLEM;{n.host};{n.service};2;1;0;alice;on it, looking")
-    receiver.wait_for(incident(receiver, SERVICE_KEY, "acknowledged"), NOTIFY_TIMEOUT)
+    inc = receiver.wait_for(incident(receiver, SERVICE_KEY, "acknowledged"), NOTIFY_TIMEOUT)
+    if "acknowledged_by" in inc:  # pagerd names who acknowledged (NOTIFICATIONAUTHOR)
+        assert inc["acknowledged_by"] == "alice", inc
 
     n.set_service("OK", "OK - login works")
     inc = receiver.wait_for(incident(receiver, SERVICE_KEY, "resolved"), NOTIFY_TIMEOUT)

@@ -173,3 +173,30 @@ async def test_raw_body_kept_once_per_content(store: SqliteStore, tmp_path) -> N
     conn = sqlite3.connect(tmp_path / "p.db")
     rows = conn.execute("SELECT body, seen_count FROM deliveries").fetchall()
     assert rows == [(body, 2)]
+
+
+async def test_nagios_warning_to_critical_updates_the_incident(store: SqliteStore) -> None:
+    base = {"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "web1", "SERVICEDESC": "HTTP", "SERVICEPROBLEMID": "5",
+            "SERVICEOUTPUT": "slow"}
+    r = await store.ingest(delivery(json.dumps({**base, "SERVICESTATE": "WARNING", "NOTIFICATIONNUMBER": "1"}).encode(),
+                                    T0, Source.NAGIOS))
+    await store.ingest(delivery(json.dumps({**base, "SERVICESTATE": "CRITICAL", "NOTIFICATIONNUMBER": "2",
+                                            "SERVICEOUTPUT": "down"}).encode(), T0, Source.NAGIOS))
+    inc = await store.get_incident(r.incident_ids[0])
+    assert (inc["severity"], inc["labels"]["state"], inc["summary"]) == ("critical", "CRITICAL",
+                                                                         "HTTP on web1 is CRITICAL: down")
+
+
+async def test_alertmanager_group_severity_rises_never_falls(store: SqliteStore) -> None:
+    d = json.loads(FIRING)
+    for a in d["alerts"]:
+        a["labels"]["severity"] = "warning"
+    r = await store.ingest(delivery(json.dumps(d).encode(), T0))
+    d["alerts"][1]["labels"]["severity"] = "critical"
+    d["alerts"][1]["fingerprint"] = "new-one"
+    await store.ingest(delivery(json.dumps(d).encode(), T0))
+    assert (await store.get_incident(r.incident_ids[0]))["severity"] == "critical"
+    d["alerts"][0]["fingerprint"] = "third"
+    d["alerts"][0]["labels"]["severity"] = "info"
+    await store.ingest(delivery(json.dumps(d).encode(), T0))
+    assert (await store.get_incident(r.incident_ids[0]))["severity"] == "critical"

@@ -1,0 +1,97 @@
+"""The notifier contract: one message in, one two-value answer out (sent? worth retrying?).
+
+Like Alertmanager's `notify.Notifier`: a notifier never raises for a failed delivery; it says whether
+the message went out and, if not, whether a later retry could succeed. The outbox (the caller) owns
+retries, backoff and idempotency; `Message.id` is its stable key and travels to the provider where
+the provider can carry it (callback URLs, the e-mail Message-ID).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import structlog
+
+CHANNELS = frozenset({"sms", "voice", "email"})
+
+log = structlog.get_logger("pagerd.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str            # idempotency key from the outbox, stable across retries
+    channel: str       # "sms" | "voice" | "email"
+    to: str            # E.164 phone or e-mail address
+    body: str          # SMS text / spoken summary / e-mail text
+    subject: str = ""  # e-mail subject
+    incident_id: int | None = None
+    short_code: str = ""    # the incident's short code people reply with
+    links: Mapping[str, str] = field(default_factory=dict)  # e.g. {"ack": signed URL, "resolve": ...}
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    sent: bool
+    recoverable: bool      # worth retrying later (network, 5xx, 429); False for 4xx contract errors
+    provider_id: str | None = None   # Twilio SID, SMTP message-id
+    error: str | None = None         # short, never contains credentials
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    channels: frozenset[str]
+
+    async def send(self, msg: Message) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+def short_error(text: str, secrets: Iterable[str | None] = (), limit: int = 300) -> str:
+    """One line, at most `limit` characters, with every non-empty secret replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class MultiNotifier:
+    """Routes each message to the one notifier that handles its channel.
+
+    Two notifiers claiming the same channel is a wiring error (ValueError), not a silent choice.
+    A message for a channel nobody handles is answered sent=False, recoverable=False; a notifier
+    that raises despite the contract is answered sent=False, recoverable=True (and logged)."""
+
+    def __init__(self, notifiers: Iterable[Notifier]) -> None:
+        self._notifiers: tuple[Notifier, ...] = tuple(notifiers)
+        routes: dict[str, Notifier] = {}
+        for n in self._notifiers:
+            for ch in n.channels:
+                if ch in routes:
+                    raise ValueError(f"channel {ch!r} is handled by both {type(routes[ch]).__name__} "
+                                     f"and {type(n).__name__}")
+                routes[ch] = n
+        self._routes = routes
+        self.channels: frozenset[str] = frozenset(routes)
+
+    def notifier_for(self, channel: str) -> Notifier | None:
+        return self._routes.get(channel)
+
+    async def send(self, msg: Message) -> SendResult:
+        notifier = self._routes.get(msg.channel)
+        if notifier is None:
+            return SendResult(sent=False, recoverable=False, error=f"no notifier for channel {msg.channel!r}")
+        try:
+            return await notifier.send(msg)
+        except Exception as e:  # a notifier broke its contract; keep the outbox going
+            log.error("notify_unexpected_error", channel=msg.channel, message_id=msg.id,
+                      incident_id=msg.incident_id, notifier=type(notifier).__name__, error_type=type(e).__name__)
+            return SendResult(sent=False, recoverable=True, error=f"unexpected {type(e).__name__}")
+
+    async def close(self) -> None:
+        for n in self._notifiers:
+            try:
+                await n.close()
+            except Exception as e:
+                log.warning("notify_close_failed", notifier=type(n).__name__, error_type=type(e).__name__)

@@ -1,0 +1,21 @@
+"""The dry-run notifier: logs every page instead of sending it (the `make run` default)."""
+from __future__ import annotations
+
+import structlog
+
+from .base import CHANNELS, Message, SendResult
+
+log = structlog.get_logger("pagerd.notify")
+
+
+class DryRunNotifier:
+    def __init__(self, channels: frozenset[str] = CHANNELS) -> None:
+        self.channels: frozenset[str] = frozenset(channels)
+
+    async def send(self, msg: Message) -> SendResult:
+        log.info("page_dry_run", channel=msg.channel, to=msg.to, incident_id=msg.incident_id,
+                 message_id=msg.id, body=msg.body)
+        return SendResult(sent=True, recoverable=False, provider_id=f"dry-{msg.id}")
+
+    async def close(self) -> None:
+        return None
