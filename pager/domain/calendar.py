@@ -128,7 +128,8 @@ def offset_changes(start: datetime, end: datetime, zone: ZoneInfo) -> list[datet
 # --------------------------------------------------------------------------- rules
 
 
-def _parse_weekday(value: Union[int, str]) -> int:
+def parse_weekday(value: Union[int, str]) -> int:
+    """0 (Monday) .. 6 (Sunday) from an int or a name ("mon", "Monday")."""
     if isinstance(value, bool):
         raise ValueError(f"bad weekday {value!r}")
     if isinstance(value, int):
@@ -188,7 +189,7 @@ class CalendarRules:
 
     def __post_init__(self) -> None:
         zone_of(self.tz)
-        days = frozenset(_parse_weekday(d) for d in self.office_days)
+        days = frozenset(parse_weekday(d) for d in self.office_days)
         object.__setattr__(self, "office_days", days)
         for name in ("office_start", "office_end", "weekend_start", "weekend_end"):
             object.__setattr__(self, name, _parse_time(getattr(self, name), name))
@@ -406,6 +407,51 @@ class Calendar:
                 out.append((st.start, st.end))
         return out
 
+    def window_at(
+        self,
+        instant: datetime,
+        periods: Iterable[Period],
+        lo: datetime,
+        hi: datetime,
+    ) -> tuple[datetime, datetime] | None:
+        """The window of `windows(lo, hi, periods)` that holds `instant`, or None; found by
+        looking outwards from `instant` only (cheap for a long [lo, hi))."""
+        s, lo, hi = to_utc(instant), to_utc(lo, "lo"), to_utc(hi, "hi")
+        wanted = frozenset(Period(p) for p in periods)
+        if not lo <= s < hi or self.period_at(s) not in wanted:
+            return None
+        home = self._day_containing(s)
+        # Backwards: the run starts after the last change into a period not wanted.
+        start: datetime | None = None
+        candidate, day = s, home
+        while start is None:
+            for at, period in reversed(self._day_plan(day).changes):
+                if at > s:
+                    continue
+                if period not in wanted:
+                    start = candidate
+                    break
+                if at <= lo:
+                    start = lo
+                    break
+                candidate = at
+            day -= _ONE_DAY
+        # Forwards: it ends at the first change into a period not wanted.
+        end: datetime | None = None
+        day = home
+        while end is None:
+            for at, period in self._day_plan(day).changes:
+                if at <= s:
+                    continue
+                if at >= hi:
+                    end = hi
+                    break
+                if period not in wanted:
+                    end = at
+                    break
+            day += _ONE_DAY
+        return start, end
+
     def next_office_opening(self, instant: datetime) -> datetime | None:
         """The first instant at or after `instant` when the office is open: `instant` itself
         during office hours, else the start of the next office stretch (weekends and holidays
@@ -479,6 +525,7 @@ __all__ = [
     "first_instant_at",
     "local_wall",
     "offset_changes",
+    "parse_weekday",
     "to_utc",
     "zone_of",
 ]

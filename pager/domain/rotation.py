@@ -38,11 +38,12 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Optional, Union
 
-from pager.domain.calendar import (
+from .calendar import (
     Calendar,
     Period,
     first_instant_at,
     local_wall,
+    parse_weekday,
     to_utc,
     zone_of,
 )
@@ -96,6 +97,8 @@ class Override:
     replaces: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.id or not self.rotation:
+            raise ValueError("an override needs an id and a rotation")
         object.__setattr__(self, "start", to_utc(self.start, "override start"))
         object.__setattr__(self, "end", to_utc(self.end, "override end"))
         object.__setattr__(self, "created_at", to_utc(self.created_at, "override created_at"))
@@ -114,8 +117,8 @@ class Override:
 @dataclass(frozen=True)
 class Rotation:
     """A rotation: participants take turns of `shift_length` `shift_unit`s, handing off at
-    the local `handoff_time` (and `handoff_weekday`, 0 = Monday, for weekly shifts; default:
-    the weekday of `start`) in time zone `tz`, from `start` on. `restrict_to`: the periods in
+    the local `handoff_time` (and `handoff_weekday`, 0 = Monday or a name, for weekly shifts;
+    default: the weekday of `start`) in time zone `tz`, from `start` on. `restrict_to`: the periods in
     which the rotation is on call (None: always)."""
 
     name: str
@@ -161,11 +164,15 @@ class Rotation:
                 raise ValueError(
                     f"rotation {self.name}: handoff_weekday only applies to weekly shifts"
                 )
-            if isinstance(self.handoff_weekday, bool) or self.handoff_weekday not in range(7):
-                raise ValueError(f"rotation {self.name}: handoff_weekday must be 0..6")
+            try:
+                weekday = parse_weekday(self.handoff_weekday)
+            except ValueError as exc:
+                raise ValueError(f"rotation {self.name}: handoff_weekday: {exc}") from exc
+            object.__setattr__(self, "handoff_weekday", weekday)
         zone_of(self.tz)
         if self.restrict_to is not None:
-            periods = frozenset(Period(p) for p in self.restrict_to)
+            given = (self.restrict_to,) if isinstance(self.restrict_to, str) else self.restrict_to
+            periods = frozenset(Period(p) for p in given)
             if not periods:
                 raise ValueError(f"rotation {self.name}: restrict_to must name a period")
             object.__setattr__(
@@ -278,10 +285,10 @@ def _rotation_piece_at(
         assert cal is not None
         if cal.period_at(t) not in rot.restrict_to:
             return None
-        for lo, hi in cal.windows(a, b, rot.restrict_to):
-            if lo <= t < hi:
-                return (lo, hi, person, None, layer)
-        return None  # unreachable: t's period is allowed
+        window = cal.window_at(t, rot.restrict_to, a, b)
+        if window is None:
+            return None  # unreachable: t's period is allowed
+        return (window[0], window[1], person, None, layer)
     return (a, b, person, None, layer)
 
 
@@ -341,7 +348,7 @@ def _layered_piece_at(lay: Layered, t: datetime, cal: Calendar | None) -> _Piece
                 if c1 <= t:  # higher layers are off at t, so their pieces lie to one side
                     lo = max(lo, c1)
                 elif c0 > t:
-                    pass
+                    hi = min(hi, c0)
         return (lo, hi, person, None, label)
     return None
 

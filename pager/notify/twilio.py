@@ -16,6 +16,7 @@ integrations: HTTP 429 and 5xx and network failures are recoverable, any other 4
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -38,7 +39,13 @@ log = structlog.get_logger("pagerd.notify.twilio")
 
 SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies (error 21617)
 CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+# Twilio answers 400 (21211) for anything else; Prism does not check `format: phone-number`.
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?=[/?#]|$)")
+
+
+def basic_auth_header(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode("utf-8")).decode("ascii")
 
 
 class _BaseUrlHttpClient(AsyncTwilioHttpClient):
@@ -46,7 +53,8 @@ class _BaseUrlHttpClient(AsyncTwilioHttpClient):
 
     - a real timeout: the SDK passes `timeout=None` per request, which aiohttp reads as "no
       timeout at all"; here every request is bounded by the client's `timeout`;
-    - an optional base URL: `https://<any>.twilio.com/<path>` becomes `<api_base>/<path>`.
+    - an optional base URL: `https://<any>.twilio.com/<path>` becomes `<api_base>/<path>`;
+    - Basic auth sent as a header (aiohttp deprecates its `auth=` argument).
     The aiohttp session is created on first use, inside the running event loop."""
 
     def __init__(self, *, timeout: float, api_base: str | None = None) -> None:
@@ -62,8 +70,11 @@ class _BaseUrlHttpClient(AsyncTwilioHttpClient):
                       timeout: float | None = None, allow_redirects: bool = False) -> TwilioResponse:
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        if auth is not None:
+            # As a header: aiohttp deprecates its `auth=` argument. The SDK never logs Authorization.
+            headers = {**(headers or {}), "Authorization": basic_auth_header(auth[0], auth[1])}
         return await super().request(method, self.rewrite(url), params=params, data=data, headers=headers,
-                                     auth=auth, timeout=timeout or self.timeout,
+                                     auth=None, timeout=timeout or self.timeout,
                                      allow_redirects=allow_redirects)
 
     async def close(self) -> None:
@@ -109,6 +120,10 @@ class TwilioNotifier:
     async def send(self, msg: Message) -> SendResult:
         if msg.channel not in self.channels:
             return SendResult(sent=False, recoverable=False, error=f"twilio does not send {msg.channel!r}")
+        if not E164.match(msg.to):
+            log.warning("twilio_send_failed", channel=msg.channel, message_id=msg.id,
+                        incident_id=msg.incident_id, recoverable=False, error="invalid phone number")
+            return SendResult(sent=False, recoverable=False, error="invalid phone number (E.164 expected, e.g. +31612345678)")
         try:
             # The HTTP client bounds each request; this bounds the whole call as a backstop.
             async with asyncio.timeout(self.timeout + 5):

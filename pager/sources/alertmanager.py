@@ -5,11 +5,11 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import InputError, Problem, check_text, from_pydantic
+from .errors import InputError, Problem, check_text, validate_json
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_LABELS = 128
@@ -19,11 +19,11 @@ MAX_ALERTS = 10000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 def _models(base: type[BaseModel]):
@@ -71,11 +71,12 @@ def _check_labels(labels: dict[str, str], where: str, problems: list[Problem]) -
 def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> tuple[list[Alert], dict]:
     """Alerts from a webhook body; raises InputError. Returns (alerts, delivery facts)."""
     model = _STRICT if strict else _LENIENT
-    try:
-        hook = model.model_validate_json(body)
-    except ValidationError as exc:
-        raise from_pydantic(exc) from None
+    hook = validate_json(model, body)
     problems: list[Problem] = []
+    for field, value in (("groupKey", hook.groupKey), ("receiver", hook.receiver)):
+        p = check_text(value, field, max_len=16384, multiline=False)
+        if p:
+            problems.append(p)
     _check_labels(hook.groupLabels, "groupLabels", problems)
     _check_labels(hook.commonLabels, "commonLabels", problems)
     alerts: list[Alert] = []

@@ -62,3 +62,43 @@ def check_text(value: str, field: str, *, max_len: int, multiline: bool = True) 
         if 0xD800 <= o <= 0xDFFF:
             return Problem(field, "lone surrogate (not valid UTF-8)")
     return None
+
+
+def validate_json(model, body: bytes):
+    """`model` from JSON bytes. pydantic's parser refuses lone surrogates as broken JSON; Python's
+    accepts them, so on that error the body is re-read to name the field that holds one (422)."""
+    from pydantic import ValidationError
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        err = from_pydantic(exc)
+        if err.status == 400:
+            import json
+            try:
+                obj = json.loads(body.decode("utf-8"))  # strict: UTF-8-encoded surrogate bytes stay a 400
+            except ValueError:
+                raise err from None
+            where = _find_surrogate(obj, ())
+            if where is not None:
+                raise InputError(422, "invalid payload", [Problem(where, "lone surrogate (not valid UTF-8)")]) from None
+        raise err from None
+
+
+def _find_surrogate(obj, path: tuple) -> str | None:
+    def bad(s: str) -> bool:
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in s)
+    if isinstance(obj, str):
+        return ".".join(map(str, path)) or "body" if bad(obj) else None
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if bad(k):
+                return ".".join(map(str, path + (k.encode("utf-8", "replace").decode(),))) or "body"
+            found = _find_surrogate(v, path + (k,))
+            if found:
+                return found
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = _find_surrogate(v, path + (i,))
+            if found:
+                return found
+    return None

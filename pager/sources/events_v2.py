@@ -4,17 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import InputError, Problem, check_text, from_pydantic
+from .errors import InputError, Problem, check_text, validate_json
 
 _ACTIONS = {"trigger": Action.TRIGGER, "acknowledge": Action.ACKNOWLEDGE, "resolve": Action.RESOLVE}
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Link(_Base):
@@ -49,24 +49,19 @@ class Event(_Base):
     client: str | None = Field(default=None, max_length=1024)
     client_url: str | None = Field(default=None, max_length=2048)
 
-    @model_validator(mode="after")
-    def _needs(self) -> "Event":
-        if self.event_action == "trigger" and self.payload is None:
-            raise ValueError("payload is required for event_action trigger")
-        if self.event_action != "trigger" and not self.dedup_key:
-            raise ValueError(f"dedup_key is required for event_action {self.event_action}")
-        return self
-
 
 def parse(body: bytes) -> tuple[Event, Alert]:
     """The event and its alert; raises InputError (routing key not checked here)."""
-    try:
-        ev = Event.model_validate_json(body)
-    except ValidationError as exc:
-        raise from_pydantic(exc) from None
+    ev = validate_json(Event, body)
     problems: list[Problem] = []
-    for field, value in (("dedup_key", ev.dedup_key), ("payload.summary", ev.payload and ev.payload.summary),
-                         ("payload.source", ev.payload and ev.payload.source)):
+    if ev.event_action == "trigger" and ev.payload is None:
+        problems.append(Problem("payload", "required for event_action trigger"))
+    if ev.event_action != "trigger" and not ev.dedup_key:
+        problems.append(Problem("dedup_key", f"required for event_action {ev.event_action}"))
+    pl = ev.payload
+    for field, value in (("dedup_key", ev.dedup_key), ("payload.summary", pl and pl.summary),
+                         ("payload.source", pl and pl.source), ("payload.component", pl and pl.component),
+                         ("payload.group", pl and pl.group), ("payload.class", pl and pl.class_)):
         if value:
             p = check_text(value, field, max_len=1024, multiline=field == "payload.summary")
             if p:
@@ -97,7 +92,7 @@ def parse(body: bytes) -> tuple[Event, Alert]:
         action=_ACTIONS[ev.event_action],
         event_id=stable_id("ev2", ev.model_dump(mode="json", by_alias=True)),
         summary=p.summary if p else "",
-        severity=p.severity if p else "critical",
+        severity=p.severity if p else "",  # a resolve or ack without payload keeps the alert's severity
         labels=labels,
         starts_at=p.timestamp if p else None,
         details=details,

@@ -305,15 +305,21 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
     else:
         cutoff = ""  # never: these sources name each notification exactly
     for alert in d.alerts:
+        key = alert.dedup_key
+        window_cutoff = cutoff
+        if d.source is Source.EVENTS_V2 and alert.action is Action.TRIGGER:
+            if key not in open_cache:
+                open_cache[key] = _open_view(conn, d.source.value, key)
+            if open_cache[key] is None:
+                window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
         fresh = conn.execute(
             "INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, delivery_id = excluded.delivery_id "
             "WHERE alert_events.seen_at < ?",
-            (alert.event_id, d.source.value, at, delivery_id, cutoff)).rowcount
+            (alert.event_id, d.source.value, at, delivery_id, window_cutoff)).rowcount
         if not fresh:
             applied.append(Applied(None, None))
             continue
-        key = alert.dedup_key
         if key not in open_cache:
             open_cache[key] = _open_view(conn, d.source.value, key)
         current = open_cache[key]
@@ -325,7 +331,8 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
             iid = conn.execute(
                 "INSERT INTO incidents (source, dedup_key, state, summary, severity, labels, created_at, updated_at) "
                 "VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?) RETURNING id",
-                (d.source.value, key, alert.summary, alert.severity, _dumps(dict(alert.labels)), at, at)).fetchone()[0]
+                (d.source.value, key, alert.summary, alert.severity or "critical", _dumps(dict(alert.labels)), at, at)
+            ).fetchone()[0]
             _event(conn, iid, at, "opened", None, {"summary": alert.summary, "delivery_id": delivery_id, **d.facts})
             open_cache[key] = IncidentView(iid, State.TRIGGERED, None)
         elif out is Outcome.REOPEN:
@@ -384,12 +391,19 @@ def _upsert_alert(conn: sqlite3.Connection, iid: int, a: Alert, at: str, deliver
     conn.execute(
         "INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, details, "
         "starts_at, ends_at, first_seen, last_seen, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status, summary = excluded.summary, "
-        "severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations, "
-        "details = excluded.details, starts_at = coalesce(excluded.starts_at, alerts.starts_at), "
+        "ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status, "
+        "summary = coalesce(nullif(excluded.summary, ''), alerts.summary), "
+        "severity = coalesce(nullif(excluded.severity, ''), alerts.severity), "
+        "labels = coalesce(nullif(excluded.labels, '{}'), alerts.labels), "
+        "annotations = coalesce(nullif(excluded.annotations, '{}'), alerts.annotations), "
+        "details = coalesce(nullif(excluded.details, '{}'), alerts.details), "
+        "starts_at = coalesce(excluded.starts_at, alerts.starts_at), "
         "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id",
         (iid, a.fingerprint, a.status, a.summary, a.severity, _dumps(dict(a.labels)), _dumps(dict(a.annotations)),
          _dumps(dict(a.details)), iso(a.starts_at), iso(a.ends_at), at, at, delivery_id))
+    # a first sight of an alert by its resolve has no severity of its own
+    conn.execute("UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AND fingerprint = ? AND severity = ''",
+                 (iid, a.fingerprint)) if not a.severity else None
 
 
 def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, via: str,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import structlog
@@ -16,6 +17,7 @@ from .keys import RUNTIME, Runtime
 
 MAX_API_BODY = 64 * 1024
 _STATES = {s.value for s in State}
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _SOURCES = {"alertmanager", "nagios", "events_v2", "heartbeat"}
 
 
@@ -27,7 +29,7 @@ def _rt(request: web.Request) -> Runtime:
 
 def _incident_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not _DIGITS.fullmatch(raw):
         raise InputError(400, "incident id must be a positive integer", [Problem("id", "not a positive integer")])
     return int(raw)
 
@@ -35,11 +37,11 @@ def _incident_id(request: web.Request) -> int:
 def _since(value: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if dt.tzinfo is None:
+            raise InputError(400, "invalid query", [Problem("since", "timestamp needs a time zone")])
+        return dt.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise InputError(400, "invalid query", [Problem("since", "expected an ISO 8601 timestamp")]) from None
-    if dt.tzinfo is None:
-        raise InputError(400, "invalid query", [Problem("since", "timestamp needs a time zone")])
-    return dt.astimezone(timezone.utc)
 
 
 async def list_incidents(request: web.Request) -> web.Response:
@@ -54,10 +56,10 @@ async def list_incidents(request: web.Request) -> web.Response:
     if source is not None and source not in _SOURCES:
         raise InputError(400, "invalid query", [Problem("source", f"one of {', '.join(sorted(_SOURCES))}")])
     limit_raw = q.get("limit", "100")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 1000:
+    if not _DIGITS.fullmatch(limit_raw) or not 1 <= int(limit_raw) <= 1000:
         raise InputError(400, "invalid query", [Problem("limit", "an integer from 1 to 1000")])
     before = q.get("before_id")
-    if before is not None and not before.isdigit():
+    if before is not None and not _DIGITS.fullmatch(before):
         raise InputError(400, "invalid query", [Problem("before_id", "a positive integer")])
     rows = await rt.store.list_incidents(state=state, source=source,
                                          since=_since(q["since"]) if "since" in q else None,
