@@ -64,6 +64,36 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "show":
             s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who (default: $USER)")
             s.add_argument("--comment")
+    s = sub.add_parser("calendar", help="the period (office, weekend, evening_night, holiday) of an instant")
+    _config_arg(s)
+    s.add_argument("--at", help="ISO 8601 instant (default: now); without offset: calendar time zone")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("oncall", help="who is on call, and until when")
+    _config_arg(s)
+    s.add_argument("--at", help="ISO 8601 instant (default: now)")
+    s.add_argument("--rotation")
+    s.add_argument("--json", action="store_true")
+
+    ov = sub.add_parser("override", help="take over (part of) a rotation for a time range")
+    osub = ov.add_subparsers(dest="override_cmd", required=True)
+    s = osub.add_parser("add")
+    _config_arg(s)
+    s.add_argument("--rotation", required=True)
+    s.add_argument("--from", dest="start", required=True, help="ISO 8601 instant")
+    s.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
+    s.add_argument("--person", required=True, help="who takes over")
+    s.add_argument("--replaces", help="only replace this person (default: whoever is on call)")
+    s.add_argument("--by", default=os.environ.get("USER") or "cli")
+    s.add_argument("--json", action="store_true")
+    s = osub.add_parser("list")
+    _config_arg(s)
+    s.add_argument("--rotation")
+    s.add_argument("--json", action="store_true")
+    s = osub.add_parser("remove")
+    _config_arg(s)
+    s.add_argument("id", type=int)
+    s.add_argument("--by", default=os.environ.get("USER") or "cli")
     return p
 
 
@@ -86,7 +116,86 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.cmd == "incidents":
         return asyncio.run(_incidents(args))
+    if args.cmd in ("calendar", "oncall", "override"):
+        return asyncio.run(_schedule(args))
     return 2
+
+
+def _instant(value: str | None, tz: str) -> datetime:
+    from pager.service.schedule import parse_instant
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        return parse_instant(value, tz)
+    except (ValueError, OverflowError):
+        raise SystemExit(f"pagerd: not an ISO 8601 instant: {value!r}") from None
+
+
+async def _schedule(args: argparse.Namespace) -> int:
+    from pager.service.schedule import Schedule, overrides_from
+    cfg = _load(args)
+    sched = Schedule(cfg)
+    tz = sched.calendar.rules.tz
+    if args.cmd == "calendar":
+        info = sched.describe(_instant(args.at, tz))
+        if args.json:
+            print(json.dumps(info, ensure_ascii=False))
+        else:
+            print(f"{info['local']}  {info['period']}" + (f"  ({info['holiday']})" if info["holiday"] else ""))
+        return 0
+    from pager.app import make_store
+    store = make_store(cfg)
+    await store.open()
+    try:
+        if args.cmd == "oncall":
+            if args.rotation and args.rotation not in sched.rotations:
+                print(f"pagerd: unknown rotation {args.rotation!r}", file=sys.stderr)
+                return 1
+            rows = sched.on_call(_instant(args.at, tz), overrides_from(await store.list_overrides()), args.rotation)
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False))
+            else:
+                for r in rows:
+                    who = f"{r['name']} ({r['person']}) until {r['end']}" if r["person"] else "nobody (outside its hours)"
+                    print(f"{r['rotation']:<12} {who}")
+            return 0
+        if args.override_cmd == "add":
+            if args.rotation not in sched.rotations:
+                print(f"pagerd: unknown rotation {args.rotation!r}", file=sys.stderr)
+                return 1
+            for who in filter(None, (args.person, args.replaces)):
+                if who not in cfg.people:
+                    print(f"pagerd: unknown person {who!r}", file=sys.stderr)
+                    return 1
+            start, end = _instant(args.start, tz), _instant(args.end, tz)
+            if end <= start:
+                print("pagerd: --to must be after --from", file=sys.stderr)
+                return 1
+            row = await store.add_override(rotation=args.rotation, start=start, end=end, person=args.person,
+                                           replaces=args.replaces, created_by=args.by,
+                                           now=datetime.now(timezone.utc))
+            print(json.dumps(row) if args.json else f"override {row['id']}: {row['person']} on {row['rotation']} "
+                  f"from {row['start']} to {row['end']}")
+            return 0
+        if args.override_cmd == "list":
+            rows = await store.list_overrides(args.rotation)
+            if args.json:
+                print(json.dumps(rows))
+            else:
+                for r in rows:
+                    print(f"{r['id']:>4}  {r['rotation']:<12} {r['person']:<10} {r['start']} .. {r['end']}"
+                          f"  replaces {r['replaces'] or '-'}  by {r['created_by']}")
+            return 0
+        from pager.storage.port import NotFound
+        try:
+            await store.remove_override(args.id, removed_by=args.by, now=datetime.now(timezone.utc))
+        except NotFound as exc:
+            print(f"pagerd: {exc}", file=sys.stderr)
+            return 1
+        print(f"override {args.id} removed")
+        return 0
+    finally:
+        await store.close()
 
 
 async def _incidents(args: argparse.Namespace) -> int:

@@ -63,4 +63,16 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             issue(("sources", name, "auth"), "needs bearer or basic credentials")
     if src.alertmanager is None and src.nagios is None and src.events_v2 is None:
         issue(("sources",), "no alert source configured")
+    if not out:
+        # the domain's own checks (holiday country, windows, rotations) with the config's lines
+        from pager.service.schedule import calendar_from, rotations_from
+        try:
+            calendar_from(cfg)
+        except ValueError as exc:
+            issue(("calendar",), str(exc))
+        for rname in cfg.rotations:
+            try:
+                rotations_from(cfg.model_copy(update={"rotations": {rname: cfg.rotations[rname]}}))
+            except ValueError as exc:
+                issue(("rotations", rname), str(exc))
     return out

@@ -160,7 +160,7 @@ class Calendar(Strict):
     @field_validator("office_hours", "weekend_hours")
     @classmethod
     def _hours(cls, v: str) -> str:
-        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$", v):
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", v):
             raise ValueError(f"expected HH:MM-HH:MM, got {v!r}")
         return v
 
@@ -178,6 +178,8 @@ class RotationConfig(Strict):
     start: date = date(2026, 1, 5)
     timezone: str | None = None
     restrict_to: list[Literal["office", "weekend", "evening_night", "holiday", "outside_office"]] = []
+    # tell the incoming engineer at each hand-off; default: rotations that are not office-only
+    handover_notice: bool | None = None
 
     @field_validator("handoff")
     @classmethod

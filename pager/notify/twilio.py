@@ -49,7 +49,7 @@ def basic_auth_header(login: str, password: str) -> str:
 
 
 class _BaseUrlHttpClient(AsyncTwilioHttpClient):
-    """The SDK's async HTTP client with two fixes for a daemon:
+    """The SDK's async HTTP client with three changes for a daemon:
 
     - a real timeout: the SDK passes `timeout=None` per request, which aiohttp reads as "no
       timeout at all"; here every request is bounded by the client's `timeout`;
@@ -123,7 +123,8 @@ class TwilioNotifier:
         if not E164.match(msg.to):
             log.warning("twilio_send_failed", channel=msg.channel, message_id=msg.id,
                         incident_id=msg.incident_id, recoverable=False, error="invalid phone number")
-            return SendResult(sent=False, recoverable=False, error="invalid phone number (E.164 expected, e.g. +31612345678)")
+            return SendResult(sent=False, recoverable=False,
+                              error="invalid phone number (E.164 expected, e.g. +31612345678)")
         try:
             # The HTTP client bounds each request; this bounds the whole call as a backstop.
             async with asyncio.timeout(self.timeout + 5):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from datetime import datetime, timezone
 
 import structlog
 from aiohttp import web
@@ -13,11 +14,13 @@ from pager.app import make_clock, make_store
 from pager.observe import logging as plog
 from pager.observe import systemd
 from pager.observe.metrics import Metrics
+from pager.service.schedule import Schedule
 from pager.web.app import build_app
 from pager.web.keys import Runtime
 
 log = structlog.get_logger("pagerd")
 
+ENGINE_TICK_SECONDS = 5
 _RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage",), ("server", "access_log"))
 
 
@@ -29,7 +32,8 @@ async def serve(config_path: str) -> int:
     metrics.reload_time.set(time.time())
     store = make_store(cfg, metrics)
     await store.open()
-    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=make_clock())
+    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=make_clock(),
+                      schedule=Schedule(cfg))
     app = build_app(runtime)
     runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
                            __import__("logging").getLogger("aiohttp.access"),
@@ -56,6 +60,14 @@ async def serve(config_path: str) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload)
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from pager.service.engine import Engine
+    engine = Engine(store, runtime.clock, lambda: runtime.schedule)
+    scheduler = AsyncIOScheduler(event_loop=loop)
+    scheduler.add_job(engine.tick, "interval", seconds=ENGINE_TICK_SECONDS, id="engine", max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(timezone.utc))
+    scheduler.start()
     runtime.ready = True
     interval = systemd.watchdog_interval()
     if interval:
@@ -67,6 +79,7 @@ async def serve(config_path: str) -> int:
     runtime.ready = False
     systemd.notify("STOPPING=1")
     log.info("stopping", drain_seconds=cfg.server.shutdown_timeout.total_seconds())
+    scheduler.shutdown(wait=False)
     for t in list(tasks):
         t.cancel()
     await runner.cleanup()  # stops accepting, lets in-flight requests finish (up to shutdown_timeout)
@@ -78,6 +91,7 @@ async def serve(config_path: str) -> int:
 async def _reload(rt: Runtime) -> None:
     try:
         new = await asyncio.get_running_loop().run_in_executor(None, config_mod.load, rt.config_path)
+        schedule = Schedule(new)
     except config_mod.ConfigError as exc:
         rt.metrics.reload_ok.set(0)
         log.error("config_reload_failed", config=rt.config_path, problems=[str(i) for i in exc.issues][:20])
@@ -93,6 +107,7 @@ async def _reload(rt: Runtime) -> None:
         if old_v != new_v:
             log.warning("config_change_needs_restart", key=".".join(path))
     rt.config = new
+    rt.schedule = schedule
     rt.metrics.reload_ok.set(1)
     rt.metrics.reload_time.set(time.time())
     plog.setup(new.logging.level, new.logging.format)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, ops, webhooks
+from . import api, ops, schedule_api, webhooks
 from .errors import errors_middleware
 from .keys import RUNTIME, Runtime
 
@@ -21,6 +21,14 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_post("/api/v1/incidents/{id}/ack", api.ack)
     r.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
     r.add_post("/api/v1/incidents/{id}/notes", api.notes)
+    r.add_get("/api/v1/calendar", schedule_api.calendar)
+    r.add_get("/api/v1/oncall", schedule_api.oncall)
+    r.add_get("/api/v1/rotations", schedule_api.rotations)
+    r.add_get("/api/v1/rotations/{name}/shifts", schedule_api.rotation_shifts)
+    r.add_get("/api/v1/overrides", schedule_api.list_overrides)
+    r.add_post("/api/v1/overrides", schedule_api.add_override)
+    r.add_delete("/api/v1/overrides/{id}", schedule_api.remove_override)
+    r.add_get("/ical/{kind}/{name}.ics", schedule_api.ical_feed)
     r.add_get("/healthz", ops.healthz)
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)

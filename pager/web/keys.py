@@ -8,6 +8,7 @@ from aiohttp import web
 from pager.clock import Clock
 from pager.config import Config
 from pager.observe.metrics import Metrics
+from pager.service.schedule import Schedule
 from pager.storage.port import Store
 
 
@@ -20,6 +21,7 @@ class Runtime:
     store: Store
     metrics: Metrics
     clock: Clock
+    schedule: Schedule
     ready: bool = False
 
 

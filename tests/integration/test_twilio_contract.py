@@ -195,7 +195,7 @@ async def test_dead_port_is_recoverable(make, caplog, capfd):
 @pytest.fixture
 async def stub_twilio():
     """A loopback server answering every request with the status the test sets, Twilio-style JSON."""
-    state = {"status": 503, "delay": 0.0}
+    state: dict = {"status": 503, "delay": 0.0, "bodies": []}
     release = asyncio.Event()  # set at teardown, so a slow handler never holds up the shutdown
 
     async def handler(request: web.Request) -> web.Response:
@@ -204,7 +204,10 @@ async def stub_twilio():
                 await asyncio.wait_for(release.wait(), state["delay"])
             except asyncio.TimeoutError:
                 pass
+        state["bodies"].append(await request.text())
         s = state["status"]
+        if s == 201:
+            return web.json_response({"sid": "CAstub", "status": "queued"}, status=201)
         return web.json_response({"code": 20000 + s, "message": f"stub says {s}", "status": s}, status=s)
 
     app = web.Application()
@@ -233,6 +236,20 @@ async def test_http_status_classification(stub_twilio, status, recoverable):
         await n.close()
     assert (result.sent, result.recoverable) == (False, recoverable)
     assert result.error == f"twilio http {status} code {20000 + status}: Unable to create record: stub says {status}"
+
+
+async def test_call_status_events_go_as_repeated_form_keys(stub_twilio):
+    # What Twilio documents and Prism accepts only with the patched spec (see tests/harness/prism.py).
+    base, state = stub_twilio
+    state["status"] = 201
+    n = notifier(base)
+    try:
+        assert (await n.send(call())).sent
+    finally:
+        await n.close()
+    (body,) = state["bodies"]
+    assert ("StatusCallbackEvent=initiated&StatusCallbackEvent=ringing"
+            "&StatusCallbackEvent=answered&StatusCallbackEvent=completed") in body
 
 
 async def test_slow_api_times_out_recoverably(stub_twilio):

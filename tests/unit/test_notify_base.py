@@ -38,7 +38,8 @@ def test_message_and_result_are_frozen_value_objects():
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.body = "x"  # type: ignore[misc]
     assert m.subject == "" and dict(m.links) == {}
-    assert Message(id="a", channel="sms", to="+1", body="b").links is not Message(id="a", channel="sms", to="+1", body="b").links
+    a, b = Message(id="a", channel="sms", to="+1", body="b"), Message(id="a", channel="sms", to="+1", body="b")
+    assert a == b and a.links is not b.links  # no shared mutable default
     assert SendResult(sent=False, recoverable=True).provider_id is None
 
 

@@ -1,0 +1,119 @@
+"""Calendar and rotations built from config; who is on call, with the overrides from the store."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from pager.config import Config
+from pager.domain.calendar import Calendar, CalendarRules, Period
+from pager.domain.rotation import Override, Rotation, Shift, ShiftUnit, on_call, shifts
+
+_OUTSIDE_OFFICE = frozenset({Period.WEEKEND, Period.EVENING_NIGHT, Period.HOLIDAY})
+
+
+def calendar_from(cfg: Config) -> Calendar:
+    c = cfg.calendar
+    o_start, o_end = c.office_hours.split("-")
+    w_start, w_end = c.weekend_hours.split("-")
+    return Calendar(CalendarRules(
+        tz=c.timezone, office_days=frozenset(c.office_days), office_start=o_start, office_end=o_end,
+        weekend_start=w_start, weekend_end=w_end, country=c.holiday_country,
+        subdivision=c.holiday_subdivision, exclude=tuple(c.holidays_exclude),
+        extra=tuple(c.holidays_extra.items())))
+
+
+def rotations_from(cfg: Config) -> dict[str, Rotation]:
+    out: dict[str, Rotation] = {}
+    for name, r in cfg.rotations.items():
+        secs = int(r.shift.total_seconds())
+        if secs % 604800 == 0:
+            length, unit = secs // 604800, ShiftUnit.WEEKS
+        elif secs % 86400 == 0:
+            length, unit = secs // 86400, ShiftUnit.DAYS
+        else:
+            length, unit = max(1, secs // 3600), ShiftUnit.HOURS
+        parts = r.handoff.split()
+        weekday = parts[0] if len(parts) == 2 else None
+        hand = time.fromisoformat(parts[-1])
+        tz = r.timezone or cfg.calendar.timezone
+        start = datetime.combine(r.start, hand, tzinfo=ZoneInfo(tz))
+        restrict: frozenset[Period] | None = None
+        if r.restrict_to:
+            periods: set[Period] = set()
+            for p in r.restrict_to:
+                periods |= _OUTSIDE_OFFICE if p == "outside_office" else {Period(p)}
+            restrict = frozenset(periods)
+        out[name] = Rotation(name=name, participants=tuple(r.participants), start=start, shift_length=length,
+                             shift_unit=unit, handoff_time=hand,
+                             handoff_weekday=weekday if unit is ShiftUnit.WEEKS else None,
+                             tz=tz, restrict_to=restrict)
+    return out
+
+
+def overrides_from(rows: list[dict]) -> list[Override]:
+    return [Override(id=str(r["id"]), rotation=r["rotation"], start=_ts(r["start"]), end=_ts(r["end"]),
+                     person=r["person"], replaces=r["replaces"], created_by=r["created_by"],
+                     created_at=_ts(r["created_at"]))
+            for r in rows if r.get("removed_at") is None]
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+class Schedule:
+    """The calendar and rotations of one config (rebuilt on reload)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.config = cfg
+        self.calendar = calendar_from(cfg)
+        self.rotations = rotations_from(cfg)
+
+    def describe(self, at: datetime) -> dict:
+        period = self.calendar.period_at(at)
+        local = at.astimezone(self.calendar.zone)
+        return {"at": iso(at), "local": local.isoformat(), "timezone": self.calendar.rules.tz,
+                "period": period.value, "holiday": self.calendar.holiday_name(local.date())}
+
+    def on_call(self, at: datetime, overrides: list[Override], rotation: str | None = None) -> list[dict]:
+        out = []
+        for name, rot in self.rotations.items():
+            if rotation is not None and name != rotation:
+                continue
+            mine = [o for o in overrides if o.rotation == name]
+            s = on_call(rot, at, mine, self.calendar)
+            out.append(self._shift_dict(name, s))
+        return out
+
+    def shifts(self, rotation: str, start: datetime, end: datetime, overrides: list[Override]) -> list[dict]:
+        rot = self.rotations[rotation]
+        mine = [o for o in overrides if o.rotation == rotation]
+        return [self._shift_dict(rotation, s) for s in shifts(rot, start, end, mine, self.calendar)]
+
+    def handoff_shift(self, rotation: str, at: datetime, overrides: list[Override]) -> Shift | None:
+        """The shift of `rotation` at `at` as handed over (before the period restriction cuts it up)."""
+        rot = dataclasses.replace(self.rotations[rotation], restrict_to=None)
+        return on_call(rot, at, [o for o in overrides if o.rotation == rotation], None)
+
+    def _shift_dict(self, name: str, s: Shift | None) -> dict:
+        if s is None:
+            return {"rotation": name, "person": None, "name": None, "start": None, "end": None}
+        person = self.config.people.get(s.person)
+        return {"rotation": name, "person": s.person, "name": person.name if person else s.person,
+                "start": iso(s.start), "end": iso(s.end), "override_id": s.override_id}
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(value: str, tz: str) -> datetime:
+    """An ISO 8601 instant; without an offset it is read as wall time in `tz`."""
+    dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(tz))
+    return dt.astimezone(timezone.utc)
+
+
+HANDOVER_CATCH_UP = timedelta(hours=12)

@@ -1,0 +1,156 @@
+"""Calendar, on-call, shifts, overrides (admin API) and the iCalendar feeds (token in the URL)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from pager.service import ical
+from pager.service.schedule import overrides_from, parse_instant
+from pager.sources.errors import InputError, Problem
+
+from .api import _DIGITS, _json_body, _rt
+from .keys import RUNTIME, Runtime
+
+MAX_RANGE = timedelta(days=400)
+
+
+def _instant(rt: Runtime, value: str | None, field: str) -> datetime:
+    if value is None:
+        return rt.clock.now()
+    try:
+        return parse_instant(value, rt.schedule.calendar.rules.tz)
+    except (ValueError, OverflowError):
+        raise InputError(400, "invalid query", [Problem(field, "expected an ISO 8601 instant")]) from None
+
+
+def _only(request: web.Request, allowed: set[str]) -> None:
+    unknown = set(request.query) - allowed
+    if unknown:
+        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
+
+
+async def _overrides(rt: Runtime):
+    return overrides_from(await rt.store.list_overrides())
+
+
+async def calendar(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    _only(request, {"at"})
+    return web.json_response(rt.schedule.describe(_instant(rt, request.query.get("at"), "at")))
+
+
+async def oncall(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    _only(request, {"at", "rotation"})
+    at = _instant(rt, request.query.get("at"), "at")
+    rotation = request.query.get("rotation")
+    if rotation is not None and rotation not in rt.schedule.rotations:
+        raise InputError(404, f"unknown rotation {rotation[:64]!r}")
+    return web.json_response(rt.schedule.on_call(at, await _overrides(rt), rotation))
+
+
+def _rotation(rt: Runtime, request: web.Request) -> str:
+    name = request.match_info["name"]
+    if name not in rt.schedule.rotations:
+        raise InputError(404, f"unknown rotation {name[:64]!r}")
+    return name
+
+
+async def rotations(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    secret = rt.config.auth.admin_token.get_secret_value()
+    base = rt.config.server.public_url
+    return web.json_response([
+        {"name": name, "participants": list(rot.participants), "timezone": rot.tz,
+         "restrict_to": sorted(p.value for p in rot.restrict_to) if rot.restrict_to else None,
+         "ical_url": f"{base}/ical/rotations/{name}.ics?token={ical.feed_token(secret, 'rotation', name)}"}
+        for name, rot in rt.schedule.rotations.items()])
+
+
+async def rotation_shifts(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    _only(request, {"from", "to"})
+    name = _rotation(rt, request)
+    now = rt.clock.now()
+    start = _instant(rt, request.query.get("from"), "from") if "from" in request.query else now
+    end = _instant(rt, request.query.get("to"), "to") if "to" in request.query else start + timedelta(days=28)
+    if end <= start:
+        raise InputError(400, "invalid query", [Problem("to", "must be after from")])
+    if end - start > MAX_RANGE:
+        raise InputError(400, "invalid query", [Problem("to", "at most 400 days after from")])
+    return web.json_response(rt.schedule.shifts(name, start, end, await _overrides(rt)))
+
+
+async def list_overrides(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    _only(request, {"rotation", "include_removed"})
+    return web.json_response(await rt.store.list_overrides(
+        request.query.get("rotation"), include_removed=request.query.get("include_removed") in ("1", "true")))
+
+
+async def add_override(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    data = await _json_body(request, {"rotation": True, "start": True, "end": True, "person": True,
+                                      "replaces": False, "by": False})
+    problems = []
+    if data["rotation"] not in rt.schedule.rotations:
+        problems.append(Problem("rotation", "unknown rotation"))
+    for key in ("person", "replaces"):
+        if key in data and data[key] not in rt.config.people:
+            problems.append(Problem(key, "unknown person (not under people)"))
+    times = {}
+    for key in ("start", "end"):
+        try:
+            times[key] = parse_instant(data[key], rt.schedule.calendar.rules.tz)
+        except (ValueError, OverflowError):
+            problems.append(Problem(key, "expected an ISO 8601 instant"))
+    if len(times) == 2 and times["end"] <= times["start"]:
+        problems.append(Problem("end", "must be after start"))
+    if len(times) == 2 and times["end"] - times["start"] > MAX_RANGE:
+        problems.append(Problem("end", "an override lasts at most 400 days"))
+    if problems:
+        raise InputError(422, "invalid override", problems)
+    row = await rt.store.add_override(rotation=data["rotation"], start=times["start"], end=times["end"],
+                                      person=data["person"], replaces=data.get("replaces"),
+                                      created_by=data.get("by") or "api", now=rt.clock.now())
+    return web.json_response(row, status=201)
+
+
+async def remove_override(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    raw = request.match_info["id"]
+    if not _DIGITS.fullmatch(raw):
+        raise InputError(400, "override id must be a positive integer", [Problem("id", "not a positive integer")])
+    row = await rt.store.remove_override(int(raw), removed_by=request.query.get("by", "api")[:64], now=rt.clock.now())
+    return web.json_response(row)
+
+
+async def ical_feed(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    kind = request.match_info["kind"]
+    name = request.match_info["name"]
+    kind = {"rotations": "rotation", "people": "person"}.get(kind, "")
+    secret = rt.config.auth.admin_token.get_secret_value()
+    if not kind or not ical.token_ok(secret, kind, name, request.query.get("token", "")):
+        raise InputError(404, "no such feed")  # wrong token and unknown feed look the same
+    now = rt.clock.now()
+    start, end = now - timedelta(days=30), now + timedelta(days=365)
+    overrides = await _overrides(rt)
+    if kind == "rotation":
+        if name not in rt.schedule.rotations:
+            raise InputError(404, "no such feed")
+        rows = rt.schedule.shifts(name, start, end, overrides)
+        title = f"On call: {name}"
+    else:
+        if name not in rt.config.people:
+            raise InputError(404, "no such feed")
+        rows = [s for r in rt.schedule.rotations for s in rt.schedule.shifts(r, start, end, overrides)
+                if s["person"] == name]
+        title = f"On call: {rt.config.people[name].name}"
+    return web.Response(body=ical.render(title, rows, now), content_type="text/calendar", charset="utf-8")
+
+
+def person_feed_url(rt: Runtime, person: str) -> str:
+    secret = rt.config.auth.admin_token.get_secret_value()
+    return f"{rt.config.server.public_url}/ical/people/{person}.ics?token={ical.feed_token(secret, 'person', person)}"
