@@ -63,6 +63,32 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             issue(("sources", name, "auth"), "needs bearer or basic credentials")
     if src.alertmanager is None and src.nagios is None and src.events_v2 is None:
         issue(("sources",), "no alert source configured")
+    projects = {f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects}
+    for i, route in enumerate(cfg.routes):
+        if route.project not in projects:
+            issue(("routes", i, "project"), f"unknown project {route.project!r} (expected CUSTOMER/PROJECT under customers)")
+    if cfg.paging.default_project and cfg.paging.default_project not in projects:
+        issue(("paging", "default_project"), f"unknown project {cfg.paging.default_project!r}")
+    for c, cust in cfg.customers.items():
+        for pname, proj in cust.projects.items():
+            if proj.policy != "default" and proj.policy not in cfg.escalation_policies:
+                issue(("customers", c, "projects", pname, "policy"), f"unknown escalation policy {proj.policy!r}")
+    for pname, pol in cfg.escalation_policies.items():
+        for si, step in enumerate(pol.steps):
+            for ti, t in enumerate(step.targets):
+                kind, _, name = t.partition(":")
+                if kind == "rotation" and name not in cfg.rotations:
+                    issue(("escalation_policies", pname, "steps", si, "targets", ti), f"unknown rotation {name!r}")
+                if kind == "person" and name not in cfg.people:
+                    issue(("escalation_policies", pname, "steps", si, "targets", ti), f"unknown person {name!r}")
+    for i, who in enumerate(cfg.desk.people):
+        if who not in cfg.people:
+            issue(("desk", "people", i), f"unknown person {who!r} (not under people)")
+    if cfg.rotations and cfg.customers:
+        for key in ("office_rotation", "standby_rotation"):
+            name = getattr(cfg.paging, key)
+            if name not in cfg.rotations:
+                issue(("paging", key), f"unknown rotation {name!r}")
     if not out:
         # the domain's own checks (holiday country, windows, rotations) with the config's lines
         from pager.service.schedule import calendar_from, rotations_from

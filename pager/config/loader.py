@@ -109,8 +109,8 @@ def _build(node: yaml.Node, path: tuple, lines: dict, issues: list, fname: str, 
         for name in missing:
             issues.append(ConfigIssue(fname, node.start_mark.line + 1, _dotted(path),
                                       f"environment variable {name} is not set (use ${{{name}:-default}})"))
-        if node.style in ("'", '"', "|", ">"):
-            return text
+        if node.style in ("'", '"', "|", ">") or text == "":
+            return text  # an empty substitution is an empty string, not YAML null
         tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))
     else:
         if node.style in ("'", '"', "|", ">"):

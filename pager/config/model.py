@@ -169,6 +169,7 @@ class Person(Strict):
     name: str = Field(min_length=1)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    contact_rules: list[ContactRuleConfig] | None = None   # default: paging.contact_rules
 
 
 class RotationConfig(Strict):
@@ -189,8 +190,118 @@ class RotationConfig(Strict):
         return v
 
 
+class TwilioConfig(Strict):
+    # empty account_sid: pages go to the dry-run notifier (the example config's default)
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")
+    from_: str = Field(default="", alias="from")
+    api_base: str = ""
+    timeout: Duration = timedelta(seconds=10)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.account_sid)
+
+
+class SmtpConfig(Strict):
+    host: str = ""
+    port: int = Field(default=25, ge=1, le=65535)
+    from_: str = Field(default="pagerd@localhost", alias="from")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    starttls: bool = False
+    ssl: bool = False
+    timeout: Duration = timedelta(seconds=10)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
 class Notifier(Strict):
-    kind: Literal["dry_run"] = "dry_run"
+    kind: Literal["auto", "dry_run"] = "auto"   # auto: Twilio/SMTP where configured, dry-run for the rest
+    twilio: TwilioConfig = TwilioConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    link_ttl: Duration = timedelta(hours=24)
+
+
+class ContactRuleConfig(Strict):
+    channel: Literal["sms", "voice", "email"]
+    after: Duration = timedelta(0)
+
+
+class ThrottleConfig(Strict):
+    max: int = Field(ge=1)
+    per: Duration
+
+
+class StepConfig(Strict):
+    targets: list[str] = Field(min_length=1)   # oncall | desk | rotation:NAME | person:ID
+    wait: Duration = timedelta(minutes=15)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if t not in ("oncall", "desk") and not re.match(r"^(rotation|person):[A-Za-z0-9_.-]+$", t):
+                raise ValueError(f"target {t!r}: expected oncall, desk, rotation:NAME or person:ID")
+        return v
+
+
+class PolicyConfig(Strict):
+    steps: list[StepConfig] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, le=20)
+
+
+class ProjectConfig(Strict):
+    coverage: Literal["always", "office_hours", "standby"] = "office_hours"
+    standby: list[Literal["weekend", "evening_night", "holiday"]] = []
+    policy: str = "default"
+
+
+class CustomerConfig(Strict):
+    name: str = Field(min_length=1)
+    email: str | None = None
+    phone: str | None = None
+    response_target: Duration = timedelta(minutes=30)
+    projects: dict[str, ProjectConfig] = Field(min_length=1)
+
+
+class RouteConfig(Strict):
+    match: dict[str, str] = {}
+    match_re: dict[str, str] = {}
+    project: str
+
+    @field_validator("match_re")
+    @classmethod
+    def _regex(cls, v: dict[str, str]) -> dict[str, str]:
+        for k, pattern in v.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{k}: invalid regular expression: {exc}") from None
+        return v
+
+
+class DeskConfig(Strict):
+    people: list[str] = []
+    email: str | None = None
+
+
+class PagingConfig(Strict):
+    office_rotation: str = "office"
+    standby_rotation: str = "standby"
+    escalate_at: Duration | None = timedelta(minutes=15)
+    contact_rules: list[ContactRuleConfig] = [ContactRuleConfig(channel="sms"),
+                                              ContactRuleConfig(channel="voice", after=timedelta(minutes=2))]
+    throttles: dict[Literal["sms", "voice", "email"], ThrottleConfig] = {}
+    default_project: str = ""
+
+
+class HeartbeatConfig(Strict):
+    timeout: Duration = timedelta(minutes=5)
+    labels: dict[str, str] = {}
 
 
 class Config(Strict):
@@ -204,3 +315,9 @@ class Config(Strict):
     calendar: Calendar = Calendar()
     people: dict[str, Person] = {}
     rotations: dict[str, RotationConfig] = {}
+    paging: PagingConfig = PagingConfig()
+    desk: DeskConfig = DeskConfig()
+    customers: dict[str, CustomerConfig] = {}
+    routes: list[RouteConfig] = []
+    escalation_policies: dict[str, PolicyConfig] = {}
+    heartbeats: dict[str, HeartbeatConfig] = {}
