@@ -23,3 +23,28 @@ def make_store(cfg: Config, metrics: Metrics | None = None) -> Store:
 
 def make_clock() -> Clock:
     return SystemClock()
+
+
+def make_notifier(cfg: Config):
+    """Twilio for SMS and voice when configured, SMTP for e-mail when configured, dry-run for the rest."""
+    from pager.notify.base import MultiNotifier
+    from pager.notify.dry_run import DryRunNotifier
+    parts = []
+    rest = {"sms", "voice", "email"}
+    tw = cfg.notifier.twilio
+    if cfg.notifier.kind == "auto" and tw.enabled:
+        from pager.notify.twilio import TwilioNotifier
+        parts.append(TwilioNotifier(account_sid=tw.account_sid, auth_token=tw.auth_token.get_secret_value(),
+                                    from_number=tw.from_, public_url=cfg.server.public_url,
+                                    api_base=tw.api_base or None, timeout=tw.timeout.total_seconds()))
+        rest -= {"sms", "voice"}
+    sm = cfg.notifier.smtp
+    if cfg.notifier.kind == "auto" and sm.enabled:
+        from pager.notify.smtp import SmtpNotifier
+        parts.append(SmtpNotifier(host=sm.host, port=sm.port, from_address=sm.from_, username=sm.username or None,
+                                  password=sm.password.get_secret_value() or None, starttls=sm.starttls, ssl=sm.ssl,
+                                  timeout=sm.timeout.total_seconds()))
+        rest -= {"email"}
+    if rest:
+        parts.append(DryRunNotifier(channels=frozenset(rest)))
+    return MultiNotifier(parts)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from pager import __version__
@@ -128,7 +128,7 @@ def _instant(value: str | None, tz: str) -> datetime:
     try:
         return parse_instant(value, tz)
     except (ValueError, OverflowError):
-        raise SystemExit(f"pagerd: not an ISO 8601 instant: {value!r}") from None
+        raise SystemExit(f"pagerd: not an ISO 8601 instant (years 1900-2199): {value!r}") from None
 
 
 async def _schedule(args: argparse.Namespace) -> int:
@@ -170,6 +170,9 @@ async def _schedule(args: argparse.Namespace) -> int:
             start, end = _instant(args.start, tz), _instant(args.end, tz)
             if end <= start:
                 print("pagerd: --to must be after --from", file=sys.stderr)
+                return 1
+            if end - start > timedelta(days=400):  # the API's limit too
+                print("pagerd: an override lasts at most 400 days", file=sys.stderr)
                 return 1
             row = await store.add_override(rotation=args.rotation, start=start, end=end, person=args.person,
                                            replaces=args.replaces, created_by=args.by,

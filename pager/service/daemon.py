@@ -62,9 +62,31 @@ async def serve(config_path: str) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload)
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from pager.app import make_notifier
     from pager.service.engine import Engine
+    from pager.service.ingest import ingest as ingest_fn
+    from pager.service.paging import PagingEngine
+
+    notifier = make_notifier(cfg)
+
+    async def ingest_alerts(source, alerts):
+        import json as _json
+        body = _json.dumps([{"dedup_key": a.dedup_key, "action": a.action.value, "summary": a.summary}
+                            for a in alerts]).encode()
+        result = await ingest_fn(store, metrics, runtime.clock, source, "application/json", body, alerts)
+        paging.poke()
+        return result
+
+    paging = PagingEngine(store, runtime.clock, metrics, notifier, lambda: (runtime.config, runtime.schedule),
+                          ingest=ingest_alerts)
+    runtime.engine = paging
+    paging_task = loop.create_task(paging.run())
+    tasks.add(paging_task)
     engine = Engine(store, runtime.clock, lambda: runtime.schedule)
     scheduler = AsyncIOScheduler(event_loop=loop)
+    # APScheduler drives the ticks: the paging engine every second (webhooks and replies poke it sooner),
+    # the hand-over notices every ENGINE_TICK_SECONDS.
+    scheduler.add_job(paging.poke, "interval", seconds=1, id="paging", max_instances=1, coalesce=True)
     scheduler.add_job(engine.tick, "interval", seconds=ENGINE_TICK_SECONDS, id="engine", max_instances=1,
                       coalesce=True, next_run_time=datetime.now(timezone.utc))
     scheduler.start()
@@ -83,6 +105,7 @@ async def serve(config_path: str) -> int:
     for t in list(tasks):
         t.cancel()
     await runner.cleanup()  # stops accepting, lets in-flight requests finish (up to shutdown_timeout)
+    await notifier.close()
     await store.close()
     log.info("stopped")
     return 0

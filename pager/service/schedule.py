@@ -98,7 +98,7 @@ class Schedule:
 
     def _shift_dict(self, name: str, s: Shift | None) -> dict:
         if s is None:
-            return {"rotation": name, "person": None, "name": None, "start": None, "end": None}
+            return {"rotation": name, "person": None, "name": None, "start": None, "end": None, "override_id": None}
         person = self.config.people.get(s.person)
         return {"rotation": name, "person": s.person, "name": person.name if person else s.person,
                 "start": iso(s.start), "end": iso(s.end), "override_id": s.override_id}
@@ -108,12 +108,22 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+# Instants the schedule answers for: far enough either way for any real question, and clear of
+# datetime's year-1/year-9999 edges, where local-time arithmetic overflows (a 503, a CLI traceback).
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
 def parse_instant(value: str, tz: str) -> datetime:
-    """An ISO 8601 instant; without an offset it is read as wall time in `tz`."""
+    """An ISO 8601 instant; without an offset it is read as wall time in `tz`. ValueError outside
+    [EARLIEST, LATEST)."""
     dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(tz))
-    return dt.astimezone(timezone.utc)
+    dt = dt.astimezone(timezone.utc)
+    if not EARLIEST <= dt < LATEST:
+        raise ValueError(f"instant {value!r} is outside the years 1900-2199")
+    return dt
 
 
 HANDOVER_CATCH_UP = timedelta(hours=12)

@@ -23,6 +23,7 @@ from pager.domain.alert import Action, Alert, Source
 from pager.domain.incident import IncidentView, Outcome, State, can_move, decide
 
 from .port import Applied, Conflict, Delivery, IngestPolicy, IngestResult, NotFound
+from .sqlite_paging import PagingStore, quiet
 
 MAX_BATCH = 2000
 _RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
@@ -114,7 +115,7 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore:
+class SqliteStore(PagingStore):
     def __init__(self, path: str, policy: IngestPolicy, *, synchronous: str = "FULL",
                  on_commit: Callable[[int, float], None] | None = None) -> None:
         self.path = path
@@ -361,6 +362,7 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
                     conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, "
                                  "updated_at = ? WHERE id = ?", (at, d.source.value, at, iid))
                     resolved_now.append(iid)
+                    quiet(conn, iid, at, "incident resolved")
                     open_cache[key] = None
         elif out is Outcome.ACKNOWLEDGE:
             assert iid is not None
@@ -368,6 +370,7 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
                          "updated_at = ? WHERE id = ?", (at, alert.actor or d.source.value, at, iid))
             _event(conn, iid, at, "acknowledged", alert.actor or d.source.value,
                    {"via": d.source.value, "comment": alert.comment})
+            quiet(conn, iid, at, "incident acknowledged")
             open_cache[key] = IncidentView(iid, State.ACKNOWLEDGED, None)
         elif out is Outcome.ANNOTATE:
             assert iid is not None
@@ -421,10 +424,12 @@ def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, v
         conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
                      "updated_at = ? WHERE id = ?", (at, actor, at, iid))
         _event(conn, iid, at, "acknowledged", actor, {"via": via, "comment": comment})
+        quiet(conn, iid, at, "incident acknowledged")
     elif target is State.RESOLVED:
         conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
                      "WHERE id = ?", (at, actor, at, iid))
         _event(conn, iid, at, "resolved", actor, {"via": via, "comment": comment})
+        quiet(conn, iid, at, "incident resolved")
 
 
 def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: datetime) -> None:

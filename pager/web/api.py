@@ -73,7 +73,27 @@ async def get_incident(request: web.Request) -> web.Response:
     inc = await rt.store.get_incident(iid)
     if inc is None:
         raise NotFound(f"incident {iid} not found")
+    inc["response"] = await response_of(rt, inc)
     return web.json_response(inc)
+
+
+async def response_of(rt: Runtime, inc: dict) -> dict | None:
+    """The response target of an incident: deadline, and met | at_risk | breached | running | pending."""
+    from datetime import timedelta
+
+    from pager.domain import paging as dp
+    esc = await rt.store.escalation_of(inc["id"])
+    if esc is None:
+        return None
+    ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None  # noqa: E731
+    target = dp.ResponseTarget(target=timedelta(seconds=esc["target_seconds"]), escalate_at=rt.config.paging.escalate_at)
+    first = ts(esc["first_page_at"])
+    acked = ts(inc["acknowledged_at"])
+    return {"project": esc["project"], "rotation": esc["rotation"], "reason": esc["reason"],
+            "first_page_at": esc["first_page_at"], "deadline": esc["deadline_at"],
+            "target_seconds": esc["target_seconds"], "acknowledged_at": inc["acknowledged_at"],
+            "status": dp.target_status(target, first, acked, rt.clock.now()).value,
+            "breached_at": esc["breached_at"], "escalation": esc["status"], "step": esc["step"]}
 
 
 async def _json_body(request: web.Request, allowed: dict[str, bool]) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, ops, schedule_api, webhooks
+from . import api, ops, schedule_api, twilio_hooks, webhooks
 from .errors import errors_middleware
 from .keys import RUNTIME, Runtime
 
@@ -29,6 +29,12 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_post("/api/v1/overrides", schedule_api.add_override)
     r.add_delete("/api/v1/overrides/{id}", schedule_api.remove_override)
     r.add_get("/ical/{kind}/{name}.ics", schedule_api.ical_feed)
+    r.add_post("/api/v1/heartbeat/{name}", webhooks.heartbeat)
+    r.add_post("/twilio/sms", twilio_hooks.sms)
+    r.add_post("/twilio/voice", twilio_hooks.voice)
+    r.add_post("/twilio/status", twilio_hooks.status)
+    r.add_get("/l/{token}", twilio_hooks.link_get)
+    r.add_post("/l/{token}", twilio_hooks.link_post)
     r.add_get("/healthz", ops.healthz)
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)

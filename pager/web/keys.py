@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ class Runtime:
     clock: Clock
     schedule: Schedule
     ready: bool = False
+    engine: Any = None  # the PagingEngine (poke() after a change), None in tools that run no engine
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -21,7 +21,8 @@ def _instant(rt: Runtime, value: str | None, field: str) -> datetime:
     try:
         return parse_instant(value, rt.schedule.calendar.rules.tz)
     except (ValueError, OverflowError):
-        raise InputError(400, "invalid query", [Problem(field, "expected an ISO 8601 instant")]) from None
+        raise InputError(400, "invalid query",
+                         [Problem(field, "expected an ISO 8601 instant (years 1900-2199)")]) from None
 
 
 def _only(request: web.Request, allowed: set[str]) -> None:
@@ -59,6 +60,7 @@ def _rotation(rt: Runtime, request: web.Request) -> str:
 
 async def rotations(request: web.Request) -> web.Response:
     rt = _rt(request)
+    _only(request, set())
     secret = rt.config.auth.admin_token.get_secret_value()
     base = rt.config.server.public_url
     return web.json_response([
@@ -104,7 +106,7 @@ async def add_override(request: web.Request) -> web.Response:
         try:
             times[key] = parse_instant(data[key], rt.schedule.calendar.rules.tz)
         except (ValueError, OverflowError):
-            problems.append(Problem(key, "expected an ISO 8601 instant"))
+            problems.append(Problem(key, "expected an ISO 8601 instant (years 1900-2199)"))
     if len(times) == 2 and times["end"] <= times["start"]:
         problems.append(Problem("end", "must be after start"))
     if len(times) == 2 and times["end"] - times["start"] > MAX_RANGE:
@@ -119,6 +121,7 @@ async def add_override(request: web.Request) -> web.Response:
 
 async def remove_override(request: web.Request) -> web.Response:
     rt = _rt(request)
+    _only(request, {"by"})
     raw = request.match_info["id"]
     if not _DIGITS.fullmatch(raw):
         raise InputError(400, "override id must be a positive integer", [Problem("id", "not a positive integer")])

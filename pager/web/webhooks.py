@@ -78,9 +78,45 @@ async def _alertmanager(request: web.Request, rt: Runtime) -> web.Response:
     _require_json(request)
     body = await _body(request, rt)
     alerts, facts = alertmanager.parse(body, dedup_by=cfg.dedup_by, strict=cfg.strict)
+    # Alertmanager's always-firing Watchdog is a heartbeat, never an incident
+    watchdog = [a for a in alerts if a.labels.get("alertname") == WATCHDOG]
+    if watchdog:
+        alerts = [a for a in alerts if a.labels.get("alertname") != WATCHDOG]
+        if rt.engine is not None and any(a.status == "firing" for a in watchdog):
+            await rt.engine.heartbeat_received("alertmanager", "alertmanager")
+        if not alerts:
+            return web.json_response({"status": "ok", "alerts": 0, "heartbeat": "alertmanager", "incidents": []})
     result = await ingest(rt.store, rt.metrics, rt.clock, Source.ALERTMANAGER, "application/json", body, alerts, facts)
+    _poke(rt, result)
     return web.json_response({"status": "ok", "alerts": len(alerts), "duplicates": result.duplicates,
                               "incidents": result.incident_ids})
+
+
+WATCHDOG = "Watchdog"
+
+
+def _poke(rt: Runtime, result) -> None:
+    if rt.engine is not None and any(a.outcome is not None and a.outcome.value in ("open", "reopen")
+                                     for a in result.applied):
+        rt.engine.poke()
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    src = rt.config.sources
+    auth = (src.alertmanager or src.nagios)
+    if auth is not None:
+        check_source(request, auth.auth)
+    elif src.events_v2 is not None:
+        from .auth import bearer_token
+        check_routing_key(bearer_token(request) or "", src.events_v2.routing_keys)
+    name = request.match_info["name"]
+    if name not in rt.config.heartbeats:
+        raise InputError(404, f"unknown heartbeat {name[:64]!r} (not under heartbeats in the config)")
+    if rt.engine is None:
+        raise InputError(503, "the engine is not running")
+    await rt.engine.heartbeat_received(name, "http")
+    return web.json_response({"status": "ok", "heartbeat": name})
 
 
 async def nagios_hook(request: web.Request) -> web.Response:
@@ -118,6 +154,7 @@ async def _nagios(request: web.Request, rt: Runtime) -> web.Response:
         raise InputError(415, "Content-Type must be application/x-www-form-urlencoded or application/json")
     alert = nagios.parse(macros)
     result = await ingest(rt.store, rt.metrics, rt.clock, Source.NAGIOS, media, body, [alert])
+    _poke(rt, result)
     return web.json_response({"status": "ok", "duplicates": result.duplicates, "incidents": result.incident_ids})
 
 
@@ -143,6 +180,6 @@ async def _events_v2(request: web.Request, rt: Runtime) -> web.Response:
     body = await _body(request, rt)
     event, alert = events_v2.parse(body)
     check_routing_key(event.routing_key, cfg.routing_keys)
-    await ingest(rt.store, rt.metrics, rt.clock, Source.EVENTS_V2, "application/json", body, [alert])
+    _poke(rt, await ingest(rt.store, rt.metrics, rt.clock, Source.EVENTS_V2, "application/json", body, [alert]))
     return web.json_response({"status": "success", "message": "Event processed", "dedup_key": alert.dedup_key},
                              status=202)

@@ -171,7 +171,7 @@ def test_kill_9_during_burst_loses_and_doubles_nothing(pagerd):
 
     # Alertmanager re-sends every group (retries and group_interval): nothing doubles
     con = db(pagerd)
-    before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("incidents", "alerts", "events")}
+    before = counts(con)
     con.close()
     resend = Burst(pagerd.port, requests)
     resend.run()
@@ -184,7 +184,7 @@ def test_kill_9_during_burst_loses_and_doubles_nothing(pagerd):
     assert all(len(v) == 1 and v[0][1] == 2 for v in stored.values())
     con = db(pagerd)
     try:
-        after = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("incidents", "alerts", "events")}
+        after = counts(con)
         assert after["incidents"] == BURST and after["alerts"] == 2 * BURST
         # what had been stored before the re-send did not change; only the missing groups were added
         new = BURST - before["incidents"]
@@ -247,3 +247,13 @@ def test_kill_9_during_mixed_burst_of_all_sources(pagerd):
     assert sorted(stored) == sorted(k for k, *_ in requests)
     assert all(len(v) == 1 for v in stored.values())
     assert time.monotonic() - t0 < BUDGET
+
+
+ENGINE_KINDS = "('routed', 'paging', 'paged', 'escalated', 'delivery', 'desk_notified', 'escalation_exhausted', 'response_target_breached', 'escalate_requested')"
+
+
+def counts(con) -> dict:
+    """Rows ingestion wrote (the paging engine adds timeline entries of its own on its own schedule)."""
+    out = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("incidents", "alerts")}
+    out["events"] = con.execute(f"SELECT count(*) FROM events WHERE kind NOT IN {ENGINE_KINDS}").fetchone()[0]
+    return out

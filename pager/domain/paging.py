@@ -1,0 +1,716 @@
+"""The page (issue 4, DESIGN.md §2): routing, coverage, escalation steps, the response target,
+contact rules, storm control (throttles and bundles) and the replies that acknowledge.
+
+Pure: every function takes the data it decides on and `now`, and returns a decision as data;
+the engine, the store and the notifiers act on it. Instants are aware datetimes (UTC stored).
+
+Reading order follows an alert:
+
+1. ``route_for``       labels -> project (first matching route wins, like Alertmanager's tree)
+2. ``decide_coverage`` project coverage x calendar period -> page the office or the standby
+                       rotation, or nobody (and tell the support desk at the next office opening)
+3. ``step_at``         the escalation policy's k-th step (across repeats) and when it fires
+4. ``target_status``   the 30-minute response target: running, at risk, met or breached
+5. ``contact_plan``    one person's channels and when each is due
+6. ``next_send_slot``  per address+channel throttle;  ``bundle`` many pages into one message
+7. ``parse_reply``     SMS text / voice digits back into a command
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from .calendar import Calendar, Period, local_wall, to_utc
+
+# =========================================================================== routing
+
+
+@dataclass(frozen=True)
+class Route:
+    """Label matchers leading to a project. A route matches when every `match` label equals
+    its value and every `match_re` label fully matches its regex (``re.fullmatch``). As in
+    Alertmanager, a missing label reads as "" (so ``match={"x": ""}`` means "x is unset").
+    A route without matchers matches every alert (a catch-all)."""
+
+    project: str
+    match: Mapping[str, str] = field(default_factory=dict)
+    match_re: Mapping[str, str] = field(default_factory=dict)
+    _compiled: tuple[tuple[str, re.Pattern[str]], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.project, str) or not self.project.strip():
+            raise ValueError("route: project must be a non-empty string")
+        compiled = []
+        for label, pattern in self.match_re.items():
+            try:
+                compiled.append((label, re.compile(pattern)))
+            except re.error as exc:
+                raise ValueError(f"route {self.project}: match_re {label}: bad regex {pattern!r}: {exc}") from exc
+        object.__setattr__(self, "_compiled", tuple(compiled))
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        for label, value in self.match.items():
+            if labels.get(label, "") != value:
+                return False
+        for label, rx in self._compiled:
+            if rx.fullmatch(labels.get(label, "")) is None:
+                return False
+        return True
+
+
+def first_route(routes: Sequence[Route], labels: Mapping[str, str]) -> Route | None:
+    """The first route that matches, or None."""
+    for route in routes:
+        if route.matches(labels):
+            return route
+    return None
+
+
+def route_for(routes: Sequence[Route], labels: Mapping[str, str], default_project: str) -> str:
+    """The project of the first matching route, else `default_project`."""
+    route = first_route(routes, labels)
+    return route.project if route is not None else default_project
+
+
+# =========================================================================== coverage
+
+
+class Coverage(StrEnum):
+    ALWAYS = "always"              # the agency's own infrastructure: page 24/7
+    OFFICE_HOURS = "office_hours"  # page in office hours; otherwise tell the desk at opening
+    STANDBY = "standby"            # as office_hours, and page during standby coverage
+
+
+OFFICE_ROTATION = "office"
+STANDBY_ROTATION = "standby"
+
+
+@dataclass(frozen=True)
+class ProjectCoverage:
+    project: str
+    mode: Coverage
+    # Recurring standby coverage outside office hours (e.g. every evening_night).
+    standby_periods: frozenset[Period] = frozenset()
+    # Dated standby bookings [start, end), aware; normalised to UTC and sorted.
+    bookings: tuple[tuple[datetime, datetime], ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", Coverage(self.mode))
+        except ValueError as exc:
+            known = ", ".join(c.value for c in Coverage)
+            raise ValueError(f"project {self.project}: unknown coverage {self.mode!r} (known: {known})") from exc
+        try:
+            periods = frozenset(Period(p) for p in self.standby_periods)
+        except ValueError as exc:
+            raise ValueError(f"project {self.project}: standby_periods: {exc}") from exc
+        object.__setattr__(self, "standby_periods", periods)
+        books = []
+        for start, end in self.bookings:
+            s, e = to_utc(start, "booking start"), to_utc(end, "booking end")
+            if not s < e:
+                raise ValueError(
+                    f"project {self.project}: booking end {e.isoformat()} is not after its start {s.isoformat()}"
+                )
+            books.append((s, e))
+        object.__setattr__(self, "bookings", tuple(sorted(books)))
+
+    def booking_at(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The booking [start, end) holding `now`, or None."""
+        for start, end in self.bookings:
+            if start <= now < end:
+                return start, end
+        return None
+
+
+@dataclass(frozen=True)
+class CoverageDecision:
+    page: bool
+    rotation: str | None            # "office" / "standby", None when not paging
+    period: Period
+    reason: str                     # a sentence for the timeline
+    notify_desk_at: datetime | None  # when not paging: the next office opening, else None
+    booking: tuple[datetime, datetime] | None = None  # the standby booking that covers now, if any
+
+
+def _local_text(calendar: Calendar, instant: datetime) -> str:
+    return f"{local_wall(instant, calendar.zone):%a %Y-%m-%d %H:%M} {calendar.rules.tz}"
+
+
+def decide_coverage(cov: ProjectCoverage, calendar: Calendar, now: datetime) -> CoverageDecision:
+    """Whom an alert for `cov.project` pages at `now` (DESIGN.md §2, "Coverage")."""
+    now = to_utc(now, "now")
+    period = calendar.period_at(now)
+    head = f"{period.value}, project {cov.project}"
+
+    def page(rotation: str, why: str, booking: tuple[datetime, datetime] | None = None) -> CoverageDecision:
+        return CoverageDecision(True, rotation, period, f"{head} {why}: paging the {rotation} rotation", None, booking)
+
+    if period is Period.OFFICE:
+        return page(OFFICE_ROTATION, f"has coverage {cov.mode.value}, office hours")
+    if cov.mode is Coverage.ALWAYS:
+        return page(STANDBY_ROTATION, "has coverage always")
+    if cov.mode is Coverage.STANDBY:
+        if period in cov.standby_periods:
+            return page(STANDBY_ROTATION, "has standby")
+        booking = cov.booking_at(now)
+        if booking is not None:
+            start, end = booking
+            span = f"{_local_text(calendar, start)} - {_local_text(calendar, end)}"
+            return page(STANDBY_ROTATION, f"has standby booked {span}", booking)
+        why = "has no standby now"
+    else:
+        why = "has coverage office_hours"
+    opening = calendar.next_office_opening(now)
+    if opening is None:
+        tail = "nobody paged; no office opening within a year to tell the support desk"
+    else:
+        tail = f"nobody paged; the support desk is told at the next office opening, {_local_text(calendar, opening)}"
+    return CoverageDecision(False, None, period, f"{head} {why}: {tail}", opening)
+
+
+# =========================================================================== escalation
+
+
+class TargetKind(StrEnum):
+    ONCALL = "oncall"      # the rotation chosen by coverage
+    ROTATION = "rotation"  # a named rotation
+    PERSON = "person"      # a person id
+    DESK = "desk"          # the support desk
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # a TargetKind (a str)
+    name: str = ""  # rotation name or person id; "" for oncall/desk
+
+    def __post_init__(self) -> None:
+        try:
+            kind = TargetKind(self.kind)
+        except ValueError as exc:
+            known = ", ".join(k.value for k in TargetKind)
+            raise ValueError(f"target: unknown kind {self.kind!r} (known: {known})") from exc
+        object.__setattr__(self, "kind", kind)
+        if not isinstance(self.name, str):
+            raise ValueError(f"target {kind.value}: name must be a string")
+        if kind in (TargetKind.ROTATION, TargetKind.PERSON) and not self.name.strip():
+            raise ValueError(f"target {kind.value}: needs a name")
+        if kind in (TargetKind.ONCALL, TargetKind.DESK) and self.name:
+            raise ValueError(f"target {kind.value}: takes no name (got {self.name!r})")
+
+
+@dataclass(frozen=True)
+class Step:
+    targets: tuple[Target, ...]
+    wait: timedelta  # before the next step
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "targets", tuple(self.targets))
+        if not isinstance(self.wait, timedelta) or self.wait < timedelta(0):
+            raise ValueError(f"step: wait must be a non-negative timedelta, got {self.wait!r}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    steps: tuple[Step, ...]
+    repeat: int = 0  # the whole list runs 1 + repeat times
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
+            raise ValueError(f"policy {self.name}: repeat must be an integer >= 0, got {self.repeat!r}")
+
+    @property
+    def total_steps(self) -> int:
+        """How many steps fire in all, across rounds (k runs 0 .. total_steps - 1)."""
+        return len(self.steps) * (1 + self.repeat)
+
+    @property
+    def round_length(self) -> timedelta:
+        """The sum of the waits of one pass through the list."""
+        return sum((s.wait for s in self.steps), timedelta(0))
+
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot stored with the incident (waits in seconds)."""
+        return {
+            "name": self.name,
+            "repeat": self.repeat,
+            "steps": [
+                {
+                    "targets": [{"kind": t.kind.value, "name": t.name} for t in s.targets],  # type: ignore[attr-defined]
+                    "wait_seconds": _seconds(s.wait),
+                }
+                for s in self.steps
+            ],
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> Policy:
+        """The inverse of to_json; a malformed snapshot is a ValueError."""
+        try:
+            steps = tuple(
+                Step(
+                    targets=tuple(Target(t["kind"], t.get("name", "")) for t in s["targets"]),
+                    wait=timedelta(seconds=s["wait_seconds"]),
+                )
+                for s in d["steps"]
+            )
+            return Policy(name=d["name"], steps=steps, repeat=d.get("repeat", 0))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"bad policy snapshot: {exc!r}") from exc
+
+
+def _seconds(td: timedelta) -> int | float:
+    s = td.total_seconds()
+    return int(s) if s == int(s) else s
+
+
+@dataclass(frozen=True)
+class StepDue:
+    index: int     # step index within the list
+    round: int     # 0-based repetition
+    at: datetime   # when this step fires
+
+
+def step_at(policy: Policy, first_page_at: datetime, k: int) -> StepDue | None:
+    """The k-th step overall (k counts across rounds), None past the end (or k < 0). Step k
+    fires at first_page_at + the waits of all earlier steps, the last step's wait included
+    between rounds."""
+    n = len(policy.steps)
+    if k < 0 or k >= policy.total_steps:
+        return None
+    rnd, index = divmod(k, n)
+    before = sum((s.wait for s in policy.steps[:index]), timedelta(0))
+    return StepDue(index=index, round=rnd, at=first_page_at + rnd * policy.round_length + before)
+
+
+def next_step(policy: Policy, first_page_at: datetime, after_k: int) -> StepDue | None:
+    """The step after step `after_k` (after_k = -1 gives the first), None past the end."""
+    return step_at(policy, first_page_at, after_k + 1)
+
+
+# =========================================================================== response target
+
+
+@dataclass(frozen=True)
+class ResponseTarget:
+    target: timedelta = timedelta(minutes=30)
+    # Escalate to the next step at this point if not acked (before the target is missed).
+    escalate_at: timedelta | None = timedelta(minutes=15)
+
+    def __post_init__(self) -> None:
+        if self.target <= timedelta(0):
+            raise ValueError(f"response target must be positive, got {self.target}")
+        if self.escalate_at is not None and not timedelta(0) <= self.escalate_at <= self.target:
+            raise ValueError(
+                f"response target: escalate_at {self.escalate_at} must lie within the target {self.target}"
+            )
+
+
+class TargetStatus(StrEnum):
+    PENDING = "pending"    # no page yet
+    RUNNING = "running"
+    AT_RISK = "at_risk"    # past escalate_at, not acked
+    MET = "met"
+    BREACHED = "breached"
+
+
+def deadline(rt: ResponseTarget, first_page_at: datetime) -> datetime:
+    return first_page_at + rt.target
+
+
+def escalate_due_at(rt: ResponseTarget, first_page_at: datetime) -> datetime | None:
+    """When the response target asks for an escalation if nobody has acked, or None."""
+    return None if rt.escalate_at is None else first_page_at + rt.escalate_at
+
+
+def target_status(
+    rt: ResponseTarget,
+    first_page_at: datetime | None,
+    acknowledged_at: datetime | None,
+    now: datetime,
+) -> TargetStatus:
+    if first_page_at is None:
+        return TargetStatus.PENDING
+    due = deadline(rt, first_page_at)
+    if acknowledged_at is not None:
+        return TargetStatus.MET if acknowledged_at <= due else TargetStatus.BREACHED
+    if now > due:
+        return TargetStatus.BREACHED
+    risk = escalate_due_at(rt, first_page_at)
+    if risk is not None and now >= risk:
+        return TargetStatus.AT_RISK
+    return TargetStatus.RUNNING
+
+
+# =========================================================================== contact rules
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class ContactRule:
+    channel: str  # a Channel (a str)
+    after: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "channel", Channel(self.channel))
+        except ValueError as exc:
+            known = ", ".join(c.value for c in Channel)
+            raise ValueError(f"contact rule: unknown channel {self.channel!r} (known: {known})") from exc
+        if not isinstance(self.after, timedelta) or self.after < timedelta(0):
+            raise ValueError(f"contact rule {self.channel}: after must be a non-negative timedelta")
+
+
+def contact_plan(rules: Sequence[ContactRule], paged_at: datetime) -> list[tuple[str, datetime]]:
+    """(channel, due) for each rule, sorted by due, then by rule order."""
+    plan = [(str(r.channel), paged_at + r.after) for r in rules]
+    plan.sort(key=lambda item: item[1])  # stable: ties keep rule order
+    return plan
+
+
+# =========================================================================== storm control
+
+
+@dataclass(frozen=True)
+class Throttle:
+    max: int        # at most `max` messages
+    per: timedelta  # in any window of this length
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max, bool) or not isinstance(self.max, int) or self.max < 1:
+            raise ValueError(f"throttle: max must be an integer >= 1, got {self.max!r}")
+        if not isinstance(self.per, timedelta) or self.per <= timedelta(0):
+            raise ValueError(f"throttle: per must be a positive timedelta, got {self.per!r}")
+
+
+DEFAULT_THROTTLES: Mapping[str, Throttle] = MappingProxyType(
+    {
+        "sms": Throttle(5, timedelta(minutes=15)),
+        "voice": Throttle(1, timedelta(minutes=5)),
+        "email": Throttle(20, timedelta(minutes=15)),
+    }
+)
+
+
+def next_send_slot(throttle: Throttle, sent_at: Sequence[datetime], now: datetime) -> datetime:
+    """The earliest instant >= now at which one more message keeps every window of length
+    `per` (half-open: t and u share one iff |t - u| < per) at `max` messages or fewer.
+
+    With only past sends that is `now` when fewer than `max` lie in (now - per, now], else the
+    instant the oldest of the last `max` leaves the window. Sends after `now` (slots already
+    handed out to queued messages) count too, so the engine may hand out several slots in one
+    tick by appending each to `sent_at`.
+    """
+    per, m = throttle.per, throttle.max
+    near = sorted(t for t in sent_at if t > now - per)
+    if len(near) < m:
+        return now
+    # Any m sends spanning less than `per` forbid the open interval (last - per, first + per).
+    blocked = [
+        (near[i + m - 1] - per, near[i] + per)
+        for i in range(len(near) - m + 1)
+        if near[i + m - 1] - near[i] < per
+    ]
+    slot = now
+    moved = True
+    while moved:
+        moved = False
+        for lo, hi in blocked:
+            if lo < slot < hi:
+                slot, moved = hi, True
+    return slot
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An outbox message waiting for one address+channel."""
+
+    id: int
+    incident_id: int
+    short_code: str
+    summary: str
+    project: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    ids: tuple[int, ...]           # every outbox id this message carries (never drop)
+    incident_ids: tuple[int, ...]  # distinct, ascending
+    body: str
+    subject: str = ""              # for e-mail (and logs)
+
+
+# In a bundle, how long one incident's summary may get, and how many a voice call reads out.
+BUNDLE_SUMMARY_CHARS = 60
+VOICE_LIST_MAX = 5
+MIN_SMS_CHARS = 70
+_ELLIPSIS = "…"
+
+
+def short_code(incident_id: int) -> str:
+    """The code a person types in an SMS reply to name an incident."""
+    return str(int(incident_id))
+
+
+def _clean(text: str) -> str:
+    return " ".join(str(text).split()) or "(no summary)"
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    return text[: limit - 1].rstrip() + _ELLIPSIS
+
+
+def _projects(items: Sequence[Pending]) -> list[str]:
+    return sorted({p.project for p in items})
+
+
+def bundle(channel: str, pending: Sequence[Pending], max_sms_chars: int = 320) -> Bundle:
+    """One message for all of `pending` on one address+channel. One incident: its own message;
+    several: one message naming the count and the projects and listing the incidents by id
+    (SMS: trimmed to `max_sms_chars` with "…and N more"; voice: the first few). `ids` always
+    holds every pending id, whatever the body shows."""
+    ch = Channel(channel)
+    if max_sms_chars < MIN_SMS_CHARS:
+        raise ValueError(f"bundle: max_sms_chars must be at least {MIN_SMS_CHARS}, got {max_sms_chars}")
+    if not pending:
+        raise ValueError("bundle: nothing pending")
+    items = sorted(pending, key=lambda p: (p.incident_id, p.id))
+    ids = tuple(sorted(p.id for p in items))
+    # One line per incident: the latest pending message of it (highest outbox id) speaks for it.
+    latest: dict[int, Pending] = {}
+    for p in items:
+        latest[p.incident_id] = p
+    incidents = [latest[i] for i in sorted(latest)]
+    incident_ids = tuple(p.incident_id for p in incidents)
+    if len(incidents) == 1:
+        body, subject = _single(ch, incidents[0], max_sms_chars)
+    else:
+        body, subject = _many(ch, incidents, max_sms_chars)
+    return Bundle(ids=ids, incident_ids=incident_ids, body=body, subject=subject)
+
+
+def _single(ch: Channel, p: Pending, limit: int) -> tuple[str, str]:
+    summary = _clean(p.summary)
+    subject = f"[pagerd #{p.short_code}] {summary}"
+    if ch is Channel.SMS:
+        head, tail = f"[pagerd #{p.short_code}] ", " — reply 1 to ack, 2 to resolve"
+        body = head + _cut(summary, limit - len(head) - len(tail)) + tail
+        return _cut(body, limit), subject
+    if ch is Channel.VOICE:
+        return (
+            f"This is pager D. Incident {p.short_code} for project {p.project}: {summary}. "
+            "Press 1 to acknowledge, 2 to resolve, 3 to escalate.",
+            subject,
+        )
+    return (
+        f"{subject}\n\n"
+        f"Incident: #{p.short_code}\n"
+        f"Project:  {p.project}\n"
+        f"Summary:  {summary}\n\n"
+        f"By SMS: reply 1 to acknowledge, 2 to resolve (\"ack {p.short_code}\" when several are open).\n",
+        subject,
+    )
+
+
+def _many(ch: Channel, incidents: Sequence[Pending], limit: int) -> tuple[str, str]:
+    n = len(incidents)
+    projects = _projects(incidents)
+    subject = f"[pagerd] {n} new incidents for {', '.join(projects)}"
+    if ch is Channel.EMAIL:
+        lines = [f"{n} new incidents for {', '.join(projects)}:", ""]
+        lines += [f"  #{p.short_code}  {p.project}  {_clean(p.summary)}" for p in incidents]
+        lines += ["", "Reply 1 to acknowledge all of them, or \"ack CODE\" for one."]
+        return "\n".join(lines) + "\n", subject
+    if ch is Channel.VOICE:
+        shown = incidents[:VOICE_LIST_MAX]
+        said = " ".join(
+            f"Incident {p.short_code}: {_cut(_clean(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown
+        )
+        more = f" And {n - len(shown)} more." if n > len(shown) else ""
+        return (
+            f"This is pager D. {n} new incidents for {_spoken_list(projects)}. {said}{more} "
+            "Press 1 to acknowledge all of them.",
+            subject,
+        )
+    return _sms_many(incidents, projects, limit), subject
+
+
+def _spoken_list(names: Sequence[str]) -> str:
+    if len(names) <= VOICE_LIST_MAX:
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names[:VOICE_LIST_MAX]) + f" and {len(names) - VOICE_LIST_MAX} more projects"
+
+
+def _sms_many(incidents: Sequence[Pending], projects: Sequence[str], limit: int) -> str:
+    n = len(incidents)
+    tail = "; reply 1 to ack all"
+    # The projects, shortened to what leaves room for at least one incident.
+    room = max(limit // 2, 0)
+    shown_projects = list(projects)
+    proj_text = ", ".join(shown_projects)
+    while len(proj_text) > room and len(shown_projects) > 1:
+        shown_projects.pop()
+        proj_text = ", ".join(shown_projects) + f" +{len(projects) - len(shown_projects)} more"
+    head = f"{n} new incidents for {_cut(proj_text, room)}: "
+    entries = [f"#{p.short_code} {_cut(_clean(p.summary), BUNDLE_SUMMARY_CHARS)}" for p in incidents]
+    # As many entries as fit (at least the first, cut to fit), then "…and N more".
+    best, listed_len = 1, 0
+    for k, entry in enumerate(entries, start=1):
+        listed_len += len(entry) + (2 if k > 1 else 0)
+        more = f"; …and {n - k} more" if n - k else ""
+        if listed_len <= limit - len(head) - len(more) - len(tail):
+            best = k
+    rest = n - best
+    more = f"; …and {rest} more" if rest else ""
+    budget = limit - len(head) - len(more) - len(tail)
+    body = head + _cut("; ".join(entries[:best]), budget) + more + tail
+    return _cut(body, limit)
+
+
+# =========================================================================== replies
+
+
+class Command(StrEnum):
+    ACK = "ack"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    WORKED = "worked"
+
+
+@dataclass(frozen=True)
+class Reply:
+    command: Command | None        # None: not understood
+    short_code: str | None = None
+    minutes: int | None = None     # for "worked 45"
+
+
+# Words (and digits) a person may reply with; case-insensitive.
+REPLY_WORDS: Mapping[str, Command] = MappingProxyType(
+    {
+        "1": Command.ACK,
+        "ack": Command.ACK,
+        "acked": Command.ACK,
+        "acknowledge": Command.ACK,
+        "2": Command.RESOLVE,
+        "res": Command.RESOLVE,
+        "resolve": Command.RESOLVE,
+        "resolved": Command.RESOLVE,
+        "3": Command.ESCALATE,
+        "esc": Command.ESCALATE,
+        "escalate": Command.ESCALATE,
+    }
+)
+DIGITS: Mapping[str, Command] = MappingProxyType(
+    {"1": Command.ACK, "2": Command.RESOLVE, "3": Command.ESCALATE}
+)
+MAX_WORKED_MINUTES = 24 * 60
+
+_CODE = r"\#?\s*0*(?P<code>[0-9]{1,18})"
+# A word command may touch its code ("ack42"); a digit command needs a space or '#' ("1 42",
+# "1#42"), so "142" is not read as "1 42".
+_WORD_REPLY = re.compile(rf"(?P<word>[a-z]+)\s*(?:{_CODE})?")
+_DIGIT_REPLY = re.compile(rf"(?P<word>[123])(?:(?:\s+|(?=\#)){_CODE})?")
+# "worked 45", "worked 1h30", "worked 1:30", "worked 90m", "worked 2h", optionally a code.
+_DURATION = (
+    r"(?:(?P<h>[0-9]{1,2})\s*(?::|h|u)\s*(?P<hm>[0-9]{1,2})?\s*(?:m|min)?"
+    r"|(?P<m>[0-9]{1,4})\s*(?:m|min|mins|minutes)?)"
+)
+_WORKED_REPLY = re.compile(rf"worked\s*{_DURATION}(?:\s+{_CODE})?")
+_TRAILING = ".!?,;"
+
+
+def parse_reply(text: str) -> Reply:
+    """An SMS reply: "1", "ack", "ACK 42", "1 42", " Ack  #42 ", "2", "resolve 42", "3", "esc",
+    "escalate 7", "worked 45", "worked 1h30 #42" ... Case, '#', extra spaces and a trailing
+    full stop are tolerated; anything else is Reply(None)."""
+    s = " ".join(str(text).split()).lower().rstrip(_TRAILING).strip()
+    if not s:
+        return Reply(None)
+    m = _WORKED_REPLY.fullmatch(s)
+    if m is not None:
+        if m["m"] is not None:
+            minutes = int(m["m"])
+        else:
+            extra = int(m["hm"]) if m["hm"] else 0
+            if extra >= 60:
+                return Reply(None)
+            minutes = int(m["h"]) * 60 + extra
+        if not 0 < minutes <= MAX_WORKED_MINUTES:
+            return Reply(None)
+        return Reply(Command.WORKED, _code(m["code"]), minutes)
+    for rx in (_DIGIT_REPLY, _WORD_REPLY):
+        m = rx.fullmatch(s)
+        if m is not None and m["word"] in REPLY_WORDS:
+            return Reply(REPLY_WORDS[m["word"]], _code(m["code"]))
+    return Reply(None)
+
+
+def _code(digits: str | None) -> str | None:
+    return None if digits is None else short_code(int(digits))
+
+
+def parse_digits(digits: str) -> Command | None:
+    """A voice keypress from <Gather>: "1" ack, "2" resolve, "3" escalate; else None."""
+    return DIGITS.get(str(digits).strip().rstrip("#"))
+
+
+__all__ = [
+    "BUNDLE_SUMMARY_CHARS",
+    "Bundle",
+    "Channel",
+    "Command",
+    "ContactRule",
+    "Coverage",
+    "CoverageDecision",
+    "DEFAULT_THROTTLES",
+    "MAX_WORKED_MINUTES",
+    "MIN_SMS_CHARS",
+    "OFFICE_ROTATION",
+    "Pending",
+    "Policy",
+    "ProjectCoverage",
+    "Reply",
+    "ResponseTarget",
+    "Route",
+    "STANDBY_ROTATION",
+    "Step",
+    "StepDue",
+    "Target",
+    "TargetKind",
+    "TargetStatus",
+    "Throttle",
+    "VOICE_LIST_MAX",
+    "bundle",
+    "contact_plan",
+    "deadline",
+    "decide_coverage",
+    "escalate_due_at",
+    "first_route",
+    "next_send_slot",
+    "next_step",
+    "parse_digits",
+    "parse_reply",
+    "route_for",
+    "short_code",
+    "step_at",
+    "target_status",
+]

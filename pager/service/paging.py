@@ -1,0 +1,331 @@
+"""The paging engine: one repeatable tick over due work in the store (routing, escalation steps,
+the response target, the outbox, heartbeats). A restart or a crash loses nothing: every decision is
+re-derived from stored state; messages carry a stable id (at-least-once, never silently dropped)."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import structlog
+
+from pager.clock import Clock
+from pager.config import Config
+from pager.domain import paging as dp
+from pager.domain.alert import Action, Alert, Source, stable_id
+from pager.notify.base import Message, Notifier
+from pager.observe.metrics import Metrics
+from pager.service import links
+from pager.service.schedule import Schedule, overrides_from
+
+log = structlog.get_logger("pagerd.engine")
+
+UNROUTED = "unrouted"
+DEFAULT_POLICY = {"name": "default", "repeat": 1,
+                  "steps": [{"targets": [{"kind": "oncall", "name": ""}], "wait_seconds": 900},
+                            {"targets": [{"kind": "oncall", "name": ""}, {"kind": "desk", "name": ""}], "wait_seconds": 900}]}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The config turned into domain objects, once per config."""
+
+    routes: tuple
+    coverage: dict
+    policies: dict
+    policy_of: dict
+    targets: dict
+    throttles: dict
+    default_project: str
+
+
+def plan_of(cfg: Config) -> Plan:
+    routes = tuple(dp.Route(project=r.project, match=dict(r.match), match_re=dict(r.match_re)) for r in cfg.routes)
+    coverage, policy_of, targets = {}, {}, {}
+    for cid, cust in cfg.customers.items():
+        for pid, proj in cust.projects.items():
+            name = f"{cid}/{pid}"
+            from pager.domain.calendar import Period
+            coverage[name] = dp.ProjectCoverage(project=name, mode=dp.Coverage(proj.coverage),
+                                                standby_periods=frozenset(Period(p) for p in proj.standby))
+            policy_of[name] = proj.policy
+            targets[name] = dp.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
+    policies = {"default": dp.Policy.from_json(DEFAULT_POLICY)}
+    for pname, pol in cfg.escalation_policies.items():
+        steps = tuple(dp.Step(targets=tuple(dp.Target(*t.partition(":")[::2]) for t in st.targets), wait=st.wait)
+                      for st in pol.steps)
+        policies[pname] = dp.Policy(name=pname, steps=steps, repeat=pol.repeat)
+    throttles = dict(dp.DEFAULT_THROTTLES)
+    for ch, th in cfg.paging.throttles.items():
+        throttles[ch] = dp.Throttle(th.max, th.per)
+    return Plan(routes, coverage, policies, policy_of, targets, throttles,
+                cfg.paging.default_project or UNROUTED)
+
+
+class PagingEngine:
+    def __init__(self, store, clock: Clock, metrics: Metrics, notifier: Notifier,
+                 current: Callable[[], tuple[Config, Schedule]], ingest: Callable | None = None) -> None:
+        self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
+        self._current = current
+        self._ingest = ingest
+        self._plans: dict[int, Plan] = {}
+        self.wake = asyncio.Event()
+        self.started_at = clock.now()
+        self._sending = asyncio.Semaphore(16)
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def plan(self, cfg: Config) -> Plan:
+        key = id(cfg)
+        if key not in self._plans:
+            self._plans = {key: plan_of(cfg)}
+        return self._plans[key]
+
+    async def run(self, idle: float = 1.0) -> None:
+        """Tick whenever poked (a new incident, a reply) and at least every `idle` seconds."""
+        await self.store.recover_sending(self.clock.now())
+        while True:
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=idle)
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+            await self.tick()
+
+    async def tick(self) -> None:
+        now = self.clock.now()
+        cfg, schedule = self._current()
+        for name, step in (("route", self.route), ("stop", self.stop), ("steps", self.fire_steps),
+                           ("target", self.response_target), ("dispatch", self.dispatch),
+                           ("heartbeats", self.heartbeats)):
+            try:
+                await step(cfg, schedule, now)
+            except Exception:  # one failing stage must not stop the others; the next tick retries
+                log.exception("engine_stage_failed", stage=name)
+
+    # -- route: a new (or reopened) incident gets its coverage decision and a policy snapshot ----------
+    async def route(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        plan = self.plan(cfg)
+        for inc in await self.store.unrouted_incidents():
+            project = dp.route_for(plan.routes, inc["labels"], plan.default_project)
+            cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
+            decision = dp.decide_coverage(cov, schedule.calendar, now)
+            policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
+            target = plan.targets.get(project) or dp.ResponseTarget(escalate_at=cfg.paging.escalate_at)
+            rotation = None
+            if decision.page:
+                rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
+            await self.store.create_escalation(
+                incident_id=inc["id"], generation=inc["generation"], project=project, rotation=rotation,
+                policy=policy.to_json(), status="active" if decision.page else "waiting",
+                next_at=now if decision.page else decision.notify_desk_at,
+                target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now)
+            structlog.contextvars.bind_contextvars(incident_id=inc["id"])
+            log.info("incident_routed", project=project, paging=decision.page, reason=decision.reason)
+            structlog.contextvars.unbind_contextvars("incident_id")
+
+    async def stop(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        await self.store.stop_settled(now)
+
+    # -- escalation steps ------------------------------------------------------------------------------
+    async def fire_steps(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        overrides = None
+        for esc in await self.store.due_escalations(now):
+            if overrides is None:
+                overrides = overrides_from(await self.store.list_overrides())
+            if esc["status"] == "waiting":
+                await self._desk_notice(cfg, esc, now)
+                continue
+            policy = dp.Policy.from_json(esc["policy"])
+            first = _ts(esc["first_page_at"]) or now
+            k = esc["step"] + 1
+            due = dp.step_at(policy, first, k)
+            if due is None:
+                await self.store.fire_step(incident_id=esc["incident_id"], generation=esc["generation"], k=k,
+                                           next_at=None, messages=[], now=now, first_page=False, deadline=None,
+                                           escalate_at=None, early=False, final_status="done",
+                                           event={"kind": "escalation_exhausted", "steps": k})
+                continue
+            people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc["rotation"], now)
+            messages = self._messages(cfg, esc, k, people, now)
+            target = timedelta(seconds=esc["target_seconds"])
+            nxt = dp.step_at(policy, first, k + 1)
+            next_at = nxt.at if nxt else None
+            early = False
+            esc_at = first + cfg.paging.escalate_at if cfg.paging.escalate_at is not None else None
+            if k == 0 and esc_at is not None and esc_at < first + target and (next_at is None or next_at > esc_at):
+                next_at, early = esc_at, True  # escalate before the response target is missed
+            await self.store.fire_step(
+                incident_id=esc["incident_id"], generation=esc["generation"], k=k, next_at=next_at,
+                messages=messages, now=now, first_page=(k == 0), deadline=first + target if k == 0 else None,
+                escalate_at=esc_at if k == 0 else None, early=early,
+                final_status=None if next_at is not None else "done",
+                event={"kind": "paging" if k == 0 else "escalated", "step": due.index, "round": due.round,
+                       "people": people, "notes": notes, "messages": len(messages)})
+
+    def _targets(self, cfg: Config, schedule: Schedule, overrides, step, rotation: str | None,
+                 now: datetime) -> tuple[list[str], list[str]]:
+        people: list[str] = []
+        notes: list[str] = []
+
+        def on_call(name: str | None) -> str | None:
+            if not name or name not in schedule.rotations:
+                return None
+            return schedule.on_call(now, overrides, name)[0]["person"]
+
+        for t in step.targets:
+            who: list[str] = []
+            if t.kind == "oncall":
+                p = on_call(rotation)
+                if p is None:  # coverage is re-checked as time passes: the rotation on call right now
+                    other = cfg.paging.standby_rotation if rotation == cfg.paging.office_rotation else cfg.paging.office_rotation
+                    p = on_call(other)
+                    if p is not None:
+                        notes.append(f"{rotation or 'no rotation'} has nobody now; paging {other}")
+                who = [p] if p else []
+            elif t.kind == "rotation":
+                p = on_call(t.name)
+                who = [p] if p else []
+            elif t.kind == "person":
+                who = [t.name]
+            elif t.kind == "desk":
+                who = list(cfg.desk.people)
+            if not who:
+                notes.append(f"target {t.kind}{':' + t.name if t.name else ''} has nobody to page")
+            people += [p for p in who if p not in people and p in cfg.people]
+        if not people:  # never page nobody silently: fall back to the desk
+            people = [p for p in cfg.desk.people if p in cfg.people]
+            notes.append("nobody to page in this step: the support desk is paged instead")
+        return people, notes
+
+    def _messages(self, cfg: Config, esc: dict, k: int, people: list[str], now: datetime) -> list[dict]:
+        out = []
+        for person in people:
+            p = cfg.people[person]
+            rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
+            for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
+                address = p.email if channel == "email" else p.phone
+                if not address:
+                    continue
+                out.append({"idem_key": f"{esc['incident_id']}:{esc['generation']}:{k}:{person}:{channel}:{i}",
+                            "person": person, "channel": channel, "address": address, "kind": "page",
+                            "due_at": due})
+        return out
+
+    async def _desk_notice(self, cfg: Config, esc: dict, now: datetime) -> None:
+        messages = []
+        for person in cfg.desk.people:
+            p = cfg.people.get(person)
+            if p and p.email:
+                messages.append({"idem_key": f"{esc['incident_id']}:{esc['generation']}:desk:{person}",
+                                 "person": person, "channel": "email", "address": p.email, "kind": "desk",
+                                 "due_at": now})
+        if cfg.desk.email:
+            messages.append({"idem_key": f"{esc['incident_id']}:{esc['generation']}:desk:address",
+                             "person": None, "channel": "email", "address": cfg.desk.email, "kind": "desk",
+                             "due_at": now})
+        await self.store.fire_step(incident_id=esc["incident_id"], generation=esc["generation"], k=esc["step"] + 1,
+                                   next_at=None, messages=messages, now=now, first_page=False, deadline=None,
+                                   escalate_at=None, early=False, final_status="done",
+                                   event={"kind": "desk_notified", "to": [m["address"] for m in messages]})
+
+    # -- the response target ---------------------------------------------------------------------------
+    async def response_target(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        for b in await self.store.record_breaches(now):
+            self.metrics.breaches.inc()
+            log.warning("response_target_breached", incident_id=b["incident_id"], deadline=b["deadline"])
+        for r in await self.store.unobserved_responses():
+            seconds = (_ts(r["acknowledged_at"]) - _ts(r["first_page_at"])).total_seconds()
+            self.metrics.response.observe(max(0.0, seconds))
+
+    # -- the outbox ------------------------------------------------------------------------------------
+    async def dispatch(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        plan = self.plan(cfg)
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for m in await self.store.due_messages(now):
+            if m["kind"] == "page" and m["state"] != "triggered":
+                continue  # acknowledged or resolved: stop_settled cancels it
+            groups.setdefault((m["channel"], m["address"]), []).append(m)
+        if groups:
+            await asyncio.gather(*(self._send_group(cfg, plan, ch, addr, msgs, now)
+                                   for (ch, addr), msgs in groups.items()))
+
+    async def _send_group(self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[dict],
+                          now: datetime) -> None:
+        async with self._sending:
+            th = plan.throttles.get(channel)
+            if th is not None:
+                sent = [_ts(s) for s in await self.store.sent_since(address, channel, now - th.per)]
+                if dp.next_send_slot(th, sent, now) > now:
+                    return  # throttled: stays pending, and is bundled with what comes next
+            pend = [dp.Pending(id=m["id"], incident_id=m["incident_id"] or 0,
+                               short_code=dp.short_code(m["incident_id"]) if m["incident_id"] else "",
+                               summary=m["summary"] or m["body"], project=m.get("project") or "")
+                    for m in msgs]
+            b = dp.bundle(channel, pend)
+            carrier = min(b.ids)
+            if not await self.store.claim_messages(carrier, list(b.ids), b.body, now):
+                return
+            person = msgs[0]["person"] or ""
+            first_incident = b.incident_ids[0] if b.incident_ids else None
+            link_map = {}
+            secret = cfg.auth.admin_token.get_secret_value()
+            if len(b.incident_ids) == 1 and first_incident:
+                exp = now + cfg.notifier.link_ttl
+                for action in links.ACTIONS:
+                    link_map[action] = f"{cfg.server.public_url}/l/{links.sign(secret, first_incident, action, person, exp)}"
+            body = b.body
+            if channel == "sms" and "ack" in link_map:
+                body = f"{body} {link_map['ack']}"
+            subject = ""
+            if channel == "email":
+                subject = (f"[pagerd #{dp.short_code(first_incident)}] {msgs[0]['summary']}" if len(b.incident_ids) == 1
+                           else f"[pagerd] {len(b.incident_ids)} incidents")
+            msg = Message(id=str(carrier), channel=channel, to=address, body=body, subject=subject[:200],
+                          incident_id=first_incident, short_code=dp.short_code(first_incident) if first_incident else "",
+                          links=link_map)
+            result = await self.notifier.send(msg)
+            retry_at = None
+            attempts = max(m["attempts"] for m in msgs if m["id"] == carrier) + 1
+            if not result.sent and result.recoverable and attempts < cfg.notifier.max_attempts:
+                retry_at = now + timedelta(seconds=min(300, 5 * 2 ** attempts))
+            await self.store.finish_message(carrier, sent=result.sent, provider_id=result.provider_id,
+                                            error=result.error, retry_at=retry_at, now=self.clock.now())
+            self.metrics.messages.labels(channel, "sent" if result.sent else ("retry" if retry_at else "failed")).inc()
+            log.info("message_sent" if result.sent else "message_failed", channel=channel, message_id=carrier,
+                     incidents=list(b.incident_ids)[:20], bundled=len(b.ids), error=result.error)
+
+    # -- heartbeats ------------------------------------------------------------------------------------
+    async def heartbeats(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if not cfg.heartbeats or self._ingest is None:
+            return
+        seen = await self.store.heartbeats()
+        for name, hb in cfg.heartbeats.items():
+            last = _ts(seen.get(name)) or self.started_at
+            if now - last > hb.timeout:
+                labels = {"heartbeat": name, **hb.labels}
+                alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.TRIGGER,
+                              event_id=stable_id("hb", name, seen.get(name) or self.started_at.isoformat()),
+                              summary=f"heartbeat {name} silent since {last.isoformat(timespec='seconds')}",
+                              severity="critical", labels=labels)
+                await self._ingest(Source.HEARTBEAT, [alert])
+
+    async def heartbeat_received(self, name: str, source: str) -> None:
+        """A check-in: store it, and resolve the silence incident if one is open."""
+        now = self.clock.now()
+        await self.store.beat(name, source, now)
+        open_ = [i for i in await self.store.list_incidents(source="heartbeat", limit=1000)
+                 if i["dedup_key"] == name and i["state"] != "resolved"]
+        if open_ and self._ingest is not None:
+            alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.RESOLVE,
+                          event_id=stable_id("hb-ok", name, now.isoformat()), summary=f"heartbeat {name} is back",
+                          severity="", labels={})
+            await self._ingest(Source.HEARTBEAT, [alert])
+
+
+def _ts(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)

@@ -1,0 +1,308 @@
+"""The paging half of the SQLite store: escalations, the outbox, heartbeats. Mixed into SqliteStore."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from .port import NotFound
+
+
+def _iso(dt: datetime | None) -> str | None:
+    from .sqlite import iso
+    return iso(dt)
+
+
+def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | None, data: dict) -> None:
+    from .sqlite import _event as ev
+    ev(conn, iid, at, kind, actor, data)
+
+
+def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str) -> int:
+    """Stop an incident's escalation and cancel its queued pages (ack or resolve). Returns pages cancelled."""
+    conn.execute("UPDATE escalations SET status = 'stopped', next_at = NULL WHERE incident_id = ? "
+                 "AND status IN ('active', 'waiting')", (iid,))
+    n = conn.execute("UPDATE outbox SET status = 'cancelled', error = ? WHERE incident_id = ? AND kind = 'page' "
+                     "AND status = 'pending'", (why, iid)).rowcount
+    return n
+
+
+_ESC_COLS = ("incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
+             "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at")
+
+
+def _esc_row(r: tuple) -> dict:
+    keys = [k.strip() for k in _ESC_COLS.split(",")]
+    d = dict(zip(keys, r))
+    d["policy"] = json.loads(d["policy"])
+    return d
+
+
+class PagingStore:
+    """Methods of SqliteStore for the engine (`_read`/`_write` come from SqliteStore)."""
+
+    # -- routing -----------------------------------------------------------------------------------
+    async def unrouted_incidents(self, limit: int = 500) -> list[dict]:
+        def q(c: sqlite3.Connection) -> list[dict]:
+            rows = c.execute(
+                "SELECT i.id, i.reopen_count, i.labels, i.summary, i.source, i.severity, i.dedup_key FROM incidents i "
+                "WHERE i.state = 'triggered' AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = i.id "
+                "AND e.generation = i.reopen_count) ORDER BY i.id LIMIT ?", (limit,)).fetchall()
+            return [{"id": r[0], "generation": r[1], "labels": json.loads(r[2]), "summary": r[3], "source": r[4],
+                     "severity": r[5], "dedup_key": r[6]} for r in rows]
+        return await self._read(q)  # type: ignore[attr-defined]
+
+    async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
+                                policy: dict, status: str, next_at: datetime | None, target_seconds: int,
+                                reason: str, now: datetime) -> bool:
+        def w(c: sqlite3.Connection) -> bool:
+            at = _iso(now)
+            state = c.execute("SELECT state FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if state is None or state[0] != "triggered":
+                return False
+            n = c.execute(f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
+                          "NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
+                          (incident_id, generation, project, rotation, json.dumps(policy), status, _iso(next_at),
+                           target_seconds, reason, at)).rowcount
+            if n:
+                _event(c, incident_id, at, "routed", "pagerd",
+                       {"project": project, "rotation": rotation, "paging": status == "active", "reason": reason,
+                        "policy": policy.get("name")})
+            return bool(n)
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    # -- escalation steps --------------------------------------------------------------------------
+    async def due_escalations(self, now: datetime, limit: int = 500) -> list[dict]:
+        def q(c: sqlite3.Connection) -> list[dict]:
+            rows = c.execute(f"SELECT {', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, "
+                             "i.labels FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                             "WHERE e.status IN ('active', 'waiting') AND e.next_at <= ? ORDER BY e.next_at LIMIT ?",
+                             (_iso(now), limit)).fetchall()
+            out = []
+            for r in rows:
+                d = _esc_row(r[:16])
+                d.update(state=r[16], summary=r[17], labels=json.loads(r[18]))
+                out.append(d)
+            return out
+        return await self._read(q)  # type: ignore[attr-defined]
+
+    async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
+                        messages: list[dict], now: datetime, first_page: bool, deadline: datetime | None,
+                        escalate_at: datetime | None, early: bool, event: dict, final_status: str | None) -> bool:
+        """Step k of an escalation: queue its messages; idempotent (only from step k-1)."""
+        def w(c: sqlite3.Connection) -> bool:
+            at = _iso(now)
+            row = c.execute("SELECT e.step, e.status, i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                            "WHERE e.incident_id = ? AND e.generation = ?", (incident_id, generation)).fetchone()
+            if row is None or row[0] != k - 1 or row[1] not in ("active", "waiting"):
+                return False
+            if row[2] != "triggered" and row[1] == "active":
+                quiet(c, incident_id, at, "incident no longer triggered")
+                return False
+            for m in messages:
+                c.execute("INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, subject, body, "
+                          "due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
+                          "ON CONFLICT (idem_key) DO NOTHING",
+                          (m["idem_key"], incident_id, m.get("person"), m["channel"], m["address"], m["kind"],
+                           m.get("subject", ""), m.get("body", ""), _iso(m["due_at"]), at))
+            sets = ["step = ?", "next_at = ?"]
+            args: list[Any] = [k, _iso(next_at)]
+            if first_page:
+                sets += ["first_page_at = ?", "deadline_at = ?", "escalate_at = ?"]
+                args += [at, _iso(deadline), _iso(escalate_at)]
+            if early:
+                sets.append("escalated_early = 1")
+            if final_status:
+                sets.append("status = ?")
+                args.append(final_status)
+            c.execute(f"UPDATE escalations SET {', '.join(sets)} WHERE incident_id = ? AND generation = ?",
+                      (*args, incident_id, generation))
+            _event(c, incident_id, at, event.pop("kind"), "pagerd", event)
+            return True
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def stop_settled(self, now: datetime) -> list[int]:
+        """Escalations of incidents acknowledged or resolved by any path: stop them, cancel their pages."""
+        def w(c: sqlite3.Connection) -> list[int]:
+            at = _iso(now)
+            ids = [r[0] for r in c.execute(
+                "SELECT e.incident_id FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered'")]
+            for iid in ids:
+                quiet(c, iid, at, "incident acknowledged or resolved")
+            return ids
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def record_breaches(self, now: datetime) -> list[dict]:
+        def w(c: sqlite3.Connection) -> list[dict]:
+            at = _iso(now)
+            rows = c.execute(
+                "SELECT e.incident_id, e.generation, e.deadline_at FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.breached_at IS NULL AND e.deadline_at IS NOT NULL AND e.deadline_at < ? "
+                "AND (i.acknowledged_at IS NULL OR i.acknowledged_at > e.deadline_at)", (at,)).fetchall()
+            out = []
+            for iid, gen, deadline in rows:
+                c.execute("UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?", (at, iid, gen))
+                _event(c, iid, at, "response_target_breached", "pagerd", {"deadline": deadline})
+                out.append({"incident_id": iid, "deadline": deadline})
+            return out
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def unobserved_responses(self) -> list[dict]:
+        def w(c: sqlite3.Connection) -> list[dict]:
+            rows = c.execute(
+                "SELECT e.incident_id, e.generation, e.first_page_at, i.acknowledged_at FROM escalations e "
+                "JOIN incidents i ON i.id = e.incident_id WHERE e.response_observed = 0 AND e.first_page_at IS NOT NULL "
+                "AND i.acknowledged_at IS NOT NULL AND i.acknowledged_at >= e.first_page_at").fetchall()
+            for iid, gen, _, _ in rows:
+                c.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",
+                          (iid, gen))
+            return [{"incident_id": r[0], "first_page_at": r[2], "acknowledged_at": r[3]} for r in rows]
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def escalation_of(self, incident_id: int) -> dict | None:
+        def q(c: sqlite3.Connection) -> dict | None:
+            r = c.execute(f"SELECT {_ESC_COLS} FROM escalations WHERE incident_id = ? ORDER BY generation DESC LIMIT 1",
+                          (incident_id,)).fetchone()
+            return _esc_row(r) if r else None
+        return await self._read(q)  # type: ignore[attr-defined]
+
+    # -- the outbox --------------------------------------------------------------------------------
+    async def due_messages(self, now: datetime, limit: int = 2000) -> list[dict]:
+        def q(c: sqlite3.Connection) -> list[dict]:
+            rows = c.execute(
+                "SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, o.attempts, "
+                "o.due_at, i.state, i.summary, i.labels, (SELECT e.project FROM escalations e WHERE e.incident_id = "
+                "o.incident_id ORDER BY e.generation DESC LIMIT 1) FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id "
+                "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?", (_iso(now), limit)).fetchall()
+            keys = ("id", "incident_id", "person", "channel", "address", "kind", "subject", "body", "attempts",
+                    "due_at", "state", "summary", "labels", "project")
+            return [dict(zip(keys, r)) for r in rows]
+        return await self._read(q)  # type: ignore[attr-defined]
+
+    async def sent_since(self, address: str, channel: str, since: datetime) -> list[str]:
+        return await self._read(lambda c: [r[0] for r in c.execute(  # type: ignore[attr-defined]
+            "SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status = 'sent' AND bundle_id IS NULL "
+            "AND sent_at >= ? ORDER BY sent_at", (address, channel, _iso(since)))])
+
+    async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
+        """Mark `carrier` sending (with the bundle's body) and the rest bundled into it, if all still pending."""
+        def w(c: sqlite3.Connection) -> bool:
+            marks = ",".join("?" * len(ids))
+            n = c.execute(f"SELECT count(*) FROM outbox WHERE id IN ({marks}) AND status = 'pending'", ids).fetchone()[0]
+            if n != len(ids):
+                return False
+            c.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1, body = ? WHERE id = ?",
+                      (body, carrier))
+            others = [i for i in ids if i != carrier]
+            if others:
+                c.execute(f"UPDATE outbox SET status = 'bundled', bundle_id = ? WHERE id IN "
+                          f"({','.join('?' * len(others))})", (carrier, *others))
+            return True
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
+                             retry_at: datetime | None, now: datetime) -> None:
+        def w(c: sqlite3.Connection) -> None:
+            at = _iso(now)
+            members = [carrier] + [r[0] for r in c.execute("SELECT id FROM outbox WHERE bundle_id = ?", (carrier,))]
+            rows = c.execute(f"SELECT id, incident_id, person, channel, address FROM outbox WHERE id IN "
+                             f"({','.join('?' * len(members))})", members).fetchall()
+            if sent:
+                c.execute("UPDATE outbox SET status = 'sent', sent_at = ?, provider_id = ?, error = NULL WHERE id = ?",
+                          (at, provider_id, carrier))
+                c.execute("UPDATE outbox SET sent_at = ? WHERE bundle_id = ?", (at, carrier))
+            elif retry_at is not None:  # recoverable: the whole bundle goes back to pending, to be rebundled
+                c.execute("UPDATE outbox SET status = 'pending', due_at = ?, error = ? WHERE id = ?",
+                          (_iso(retry_at), error, carrier))
+                c.execute("UPDATE outbox SET status = 'pending', bundle_id = NULL, due_at = ? WHERE bundle_id = ?",
+                          (_iso(retry_at), carrier))
+            else:
+                c.execute("UPDATE outbox SET status = 'failed', error = ? WHERE id = ? OR bundle_id = ?",
+                          (error, carrier, carrier))
+                _advance_contacts(c, rows, at)
+            for mid, iid, person, channel, address in rows:
+                if iid is None or retry_at is not None:
+                    continue
+                _event(c, iid, at, "paged", "pagerd",
+                       {"message_id": carrier, "channel": channel, "person": person, "to": address,
+                        "status": "sent" if sent else "failed", "provider_id": provider_id, "error": error,
+                        "bundled": carrier != mid or len(rows) > 1})
+        await self._write(w)  # type: ignore[attr-defined]
+
+    async def recover_sending(self, now: datetime) -> int:
+        """After a crash: messages caught in 'sending' go out again (at least once; same message id)."""
+        def w(c: sqlite3.Connection) -> int:
+            return c.execute("UPDATE outbox SET status = 'pending', due_at = ? WHERE status = 'sending'",
+                             (_iso(now),)).rowcount
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def message(self, message_id: int) -> dict | None:
+        def q(c: sqlite3.Connection) -> dict | None:
+            r = c.execute("SELECT id, incident_id, person, channel, address, kind, body, status, bundle_id FROM outbox "
+                          "WHERE id = ?", (message_id,)).fetchone()
+            if r is None:
+                return None
+            carrier = r[8] or r[0]
+            incidents = sorted({x[0] for x in c.execute(
+                "SELECT incident_id FROM outbox WHERE (id = ? OR bundle_id = ?) AND incident_id IS NOT NULL",
+                (carrier, carrier))})
+            return {"id": r[0], "incident_id": r[1], "person": r[2], "channel": r[3], "address": r[4], "kind": r[5],
+                    "body": r[6], "status": r[7], "carrier": carrier, "incident_ids": incidents}
+        return await self._read(q)  # type: ignore[attr-defined]
+
+    async def last_message_to(self, address: str) -> dict | None:
+        r = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+            "SELECT id FROM outbox WHERE address = ? AND status = 'sent' AND bundle_id IS NULL "
+            "AND channel IN ('sms', 'voice') ORDER BY sent_at DESC, id DESC LIMIT 1", (address,)).fetchone())
+        return await self.message(r[0]) if r else None
+
+    async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> dict:
+        def w(c: sqlite3.Connection) -> dict:
+            at = _iso(now)
+            r = c.execute("SELECT id FROM outbox WHERE id = ?", (message_id,)).fetchone()
+            if r is None:
+                raise NotFound(f"message {message_id} not found")
+            c.execute("UPDATE outbox SET delivery_status = ? WHERE id = ?", (status, message_id))
+            rows = c.execute("SELECT id, incident_id, person, channel, address FROM outbox WHERE id = ? OR bundle_id = ?",
+                             (message_id, message_id)).fetchall()
+            for _, iid, person, channel, _addr in rows:
+                if iid is not None:
+                    _event(c, iid, at, "delivery", "twilio", {"message_id": message_id, "channel": channel,
+                                                              "person": person, "status": status})
+            moved = _advance_contacts(c, rows, at) if failed else 0
+            return {"rows": len(rows), "advanced": moved}
+        return await self._write(w)  # type: ignore[attr-defined]
+
+    async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None:
+        def w(c: sqlite3.Connection) -> None:
+            at = _iso(now)
+            n = c.execute("UPDATE escalations SET next_at = ? WHERE incident_id = ? AND status = 'active'",
+                          (at, incident_id)).rowcount
+            if c.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
+                raise NotFound(f"incident {incident_id} not found")
+            _event(c, incident_id, at, "escalate_requested", actor, {"via": via, "active": bool(n)})
+        await self._write(w)  # type: ignore[attr-defined]
+
+    # -- heartbeats --------------------------------------------------------------------------------
+    async def beat(self, name: str, source: str, now: datetime) -> None:
+        await self._write(lambda c: c.execute(  # type: ignore[attr-defined]
+            "INSERT INTO heartbeats (name, last_seen, source) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "last_seen = excluded.last_seen, source = excluded.source", (name, _iso(now), source)))
+
+    async def heartbeats(self) -> dict[str, str]:
+        return await self._read(lambda c: dict(c.execute("SELECT name, last_seen FROM heartbeats")))  # type: ignore
+
+
+def _advance_contacts(c: sqlite3.Connection, rows: list[tuple], at: str) -> int:
+    """A message that failed (or a call busy / not answered): the person's next contact method goes out now."""
+    moved = 0
+    for _, iid, person, _channel, _addr in rows:
+        if iid is None or person is None:
+            continue
+        nxt = c.execute("SELECT id FROM outbox WHERE incident_id = ? AND person = ? AND status = 'pending' "
+                        "AND due_at > ? ORDER BY due_at, id LIMIT 1", (iid, person, at)).fetchone()
+        if nxt:
+            moved += c.execute("UPDATE outbox SET due_at = ? WHERE id = ?", (at, nxt[0])).rowcount
+    return moved

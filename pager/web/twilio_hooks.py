@@ -1,0 +1,160 @@
+"""Twilio callbacks (signed): inbound SMS replies, the voice call flow, delivery status; one-tap links."""
+from __future__ import annotations
+
+import html
+
+import structlog
+from aiohttp import web
+
+from pager.domain import paging as dp
+from pager.domain.incident import State
+from pager.notify.twilio import gather_reply_twiml, sms_reply_twiml, verify_signature, voice_twiml
+from pager.service import links
+from pager.sources.errors import InputError
+from pager.storage.port import Conflict, NotFound
+
+from .keys import RUNTIME, Runtime
+
+log = structlog.get_logger("pagerd.twilio")
+_FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled"}
+
+
+def _twiml(body: str) -> web.Response:
+    return web.Response(text=body, content_type="application/xml")
+
+
+async def _signed_form(request: web.Request, rt: Runtime):
+    """The form of a Twilio request whose X-Twilio-Signature is valid for our public URL; else 403."""
+    token = rt.config.notifier.twilio.auth_token.get_secret_value()
+    if request.content_length is not None and request.content_length > 64 * 1024:
+        raise InputError(413, "request body too large")
+    form = await request.post()
+    url = rt.config.server.public_url + request.path_qs
+    if not token or not verify_signature(token, url, form, request.headers.get("X-Twilio-Signature", "")):
+        raise InputError(403, "invalid Twilio signature")
+    return form
+
+
+def _person_by_phone(rt: Runtime, phone: str) -> str | None:
+    for pid, p in rt.config.people.items():
+        if p.phone and p.phone == phone.strip():
+            return pid
+    return None
+
+
+async def _act(rt: Runtime, incident_ids: list[int], command: dp.Command, person: str, via: str) -> list[str]:
+    """Apply a command to incidents; returns one line per incident for the reply."""
+    out = []
+    now = rt.clock.now()
+    for iid in incident_ids:
+        try:
+            if command is dp.Command.ACK:
+                await rt.store.transition(iid, State.ACKNOWLEDGED, actor=person, via=via, comment=None, now=now)
+                out.append(f"#{dp.short_code(iid)} acknowledged")
+            elif command is dp.Command.RESOLVE:
+                await rt.store.transition(iid, State.RESOLVED, actor=person, via=via, comment=None, now=now)
+                out.append(f"#{dp.short_code(iid)} resolved")
+            elif command is dp.Command.ESCALATE:
+                await rt.store.escalate_now(iid, actor=person, via=via, now=now)
+                out.append(f"#{dp.short_code(iid)} escalated")
+        except (Conflict, NotFound) as exc:
+            out.append(f"#{dp.short_code(iid)}: {exc}")
+    if rt.engine is not None:
+        rt.engine.poke()
+    return out
+
+
+async def sms(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    form = await _signed_form(request, rt)
+    person = _person_by_phone(rt, form.get("From", ""))
+    if person is None:
+        return _twiml(sms_reply_twiml(""))  # unknown numbers learn nothing
+    reply = dp.parse_reply(form.get("Body", ""))
+    structlog.contextvars.bind_contextvars(person=person)
+    if reply.command is None:
+        return _twiml(sms_reply_twiml("Reply 1 (ack), 2 (resolve) or 3 (escalate), optionally with the incident "
+                                      "number, e.g. 'ack 42'."))
+    if reply.short_code:
+        if not reply.short_code.isdigit():
+            return _twiml(sms_reply_twiml(f"No incident #{reply.short_code}."))
+        targets = [int(reply.short_code)]
+        if await rt.store.get_incident(targets[0]) is None:
+            return _twiml(sms_reply_twiml(f"No incident #{reply.short_code}."))
+    else:
+        last = await rt.store.last_message_to(form.get("From", ""))
+        targets = last["incident_ids"] if last else []
+        if not targets:
+            return _twiml(sms_reply_twiml("No page to answer; add the incident number, e.g. 'ack 42'."))
+    if reply.command is dp.Command.WORKED:
+        return _twiml(sms_reply_twiml("Worked time is logged through the API or CLI for now."))
+    lines = await _act(rt, targets, reply.command, person, "sms")
+    log.info("sms_reply", command=reply.command.value, incidents=targets[:20])
+    return _twiml(sms_reply_twiml("; ".join(lines)[:1500]))
+
+
+async def voice(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    form = await _signed_form(request, rt)
+    mid = request.query.get("msg", "")
+    msg = await rt.store.message(int(mid)) if mid.isdigit() else None
+    if msg is None or not msg["incident_ids"]:
+        return _twiml(gather_reply_twiml("This page is no longer known. Goodbye."))
+    digits = form.get("Digits")
+    if digits is None:
+        inc = await rt.store.get_incident(msg["incident_ids"][0])
+        n = len(msg["incident_ids"])
+        summary = inc["summary"] if n == 1 else f"{n} incidents, the first: {inc['summary']}"
+        gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg['carrier']}"
+        return _twiml(voice_twiml(summary, dp.short_code(msg["incident_ids"][0]), gather))
+    command = dp.parse_digits(digits)
+    if command is None:
+        return _twiml(gather_reply_twiml("Unknown key. Goodbye."))
+    lines = await _act(rt, msg["incident_ids"], command, msg["person"] or "voice", "voice")
+    return _twiml(gather_reply_twiml(". ".join(lines) + ". Goodbye."))
+
+
+async def status(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    form = await _signed_form(request, rt)
+    mid = request.query.get("msg", "")
+    st = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
+    if not mid.isdigit() or not st:
+        raise InputError(422, "callback needs ?msg= and MessageStatus or CallStatus")
+    try:
+        res = await rt.store.delivery_update(int(mid), st, failed=st in _FAILED, now=rt.clock.now())
+    except NotFound:
+        return web.Response(status=204)
+    if res["advanced"] and rt.engine is not None:
+        rt.engine.poke()
+    return web.Response(status=204)
+
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>pagerd</title><style>body{{font-family:sans-serif;margin:2em;max-width:30em}}button{{font-size:1.3em;padding:.6em 1.2em}}</style>
+</head><body>{body}</body></html>"""
+
+
+async def link_get(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    found = links.verify(rt.config.auth.admin_token.get_secret_value(), request.match_info["token"], rt.clock.now())
+    if found is None:
+        return web.Response(text=_PAGE.format(body="<p>This link is invalid or has expired.</p>"),
+                            content_type="text/html", status=404)
+    iid, action, _ = found
+    inc = await rt.store.get_incident(iid)
+    label = "Acknowledge" if action == "ack" else "Resolve"
+    body = (f"<h1>#{iid}</h1><p>{html.escape(inc['summary'] if inc else '')}</p><p>State: {inc['state'] if inc else '?'}</p>"
+            f'<form method="post"><button type="submit">{label}</button></form>')
+    return web.Response(text=_PAGE.format(body=body), content_type="text/html")
+
+
+async def link_post(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    found = links.verify(rt.config.auth.admin_token.get_secret_value(), request.match_info["token"], rt.clock.now())
+    if found is None:
+        return web.Response(text=_PAGE.format(body="<p>This link is invalid or has expired.</p>"),
+                            content_type="text/html", status=404)
+    iid, action, person = found
+    lines = await _act(rt, [iid], dp.Command.ACK if action == "ack" else dp.Command.RESOLVE, person or "link", "link")
+    return web.Response(text=_PAGE.format(body=f"<p>{html.escape('; '.join(lines))}</p>"), content_type="text/html")
