@@ -1,7 +1,8 @@
 """Every error answer is JSON that says what is wrong; nothing escapes as a bare 500."""
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 
 import structlog
 from aiohttp import web
@@ -10,6 +11,9 @@ from pager.sources.errors import InputError
 from pager.storage.port import Conflict, NotFound
 
 log = structlog.get_logger("pagerd.web")
+# request ids: a per-process prefix and a counter (uuid4 per request cost 6% of a webhook's CPU)
+_PREFIX = os.urandom(4).hex()
+_COUNTER = itertools.count(1)
 
 
 def json_error(status: int, message: str, problems: list | None = None, **extra) -> web.Response:
@@ -20,7 +24,7 @@ def json_error(status: int, message: str, problems: list | None = None, **extra)
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler):
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    request_id = request.headers.get("X-Request-Id", "")[:64] or f"{_PREFIX}-{next(_COUNTER)}"
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
