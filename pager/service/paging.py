@@ -108,6 +108,7 @@ class PagingEngine:
     # -- route: a new (or reopened) incident gets its coverage decision and a policy snapshot ----------
     async def route(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         plan = self.plan(cfg)
+        writes = []
         for inc in await self.store.unrouted_incidents():
             project = dp.route_for(plan.routes, inc["labels"], plan.default_project)
             cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
@@ -117,53 +118,58 @@ class PagingEngine:
             rotation = None
             if decision.page:
                 rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
-            await self.store.create_escalation(
+            writes.append(self.store.create_escalation(
                 incident_id=inc["id"], generation=inc["generation"], project=project, rotation=rotation,
                 policy=policy.to_json(), status="active" if decision.page else "waiting",
                 next_at=now if decision.page else decision.notify_desk_at,
-                target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now)
-            structlog.contextvars.bind_contextvars(incident_id=inc["id"])
-            log.info("incident_routed", project=project, paging=decision.page, reason=decision.reason)
-            structlog.contextvars.unbind_contextvars("incident_id")
+                target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now))
+            log.info("incident_routed", incident_id=inc["id"], project=project, paging=decision.page,
+                     reason=decision.reason)
+        # queued together, they share one group commit
+        await asyncio.gather(*writes)
 
     async def stop(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self.store.stop_settled(now)
 
     # -- escalation steps ------------------------------------------------------------------------------
     async def fire_steps(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        overrides = None
-        for esc in await self.store.due_escalations(now):
-            if overrides is None:
-                overrides = overrides_from(await self.store.list_overrides())
-            if esc["status"] == "waiting":
-                await self._desk_notice(cfg, esc, now)
-                continue
-            policy = dp.Policy.from_json(esc["policy"])
-            first = _ts(esc["first_page_at"]) or now
-            k = esc["step"] + 1
-            due = dp.step_at(policy, first, k)
-            if due is None:
-                await self.store.fire_step(incident_id=esc["incident_id"], generation=esc["generation"], k=k,
-                                           next_at=None, messages=[], now=now, first_page=False, deadline=None,
-                                           escalate_at=None, early=False, final_status="done",
-                                           event={"kind": "escalation_exhausted", "steps": k})
-                continue
-            people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc["rotation"], now)
-            messages = self._messages(cfg, esc, k, people, now)
-            target = timedelta(seconds=esc["target_seconds"])
-            nxt = dp.step_at(policy, first, k + 1)
-            next_at = nxt.at if nxt else None
-            early = False
-            esc_at = first + cfg.paging.escalate_at if cfg.paging.escalate_at is not None else None
-            if k == 0 and esc_at is not None and esc_at < first + target and (next_at is None or next_at > esc_at):
-                next_at, early = esc_at, True  # escalate before the response target is missed
-            await self.store.fire_step(
-                incident_id=esc["incident_id"], generation=esc["generation"], k=k, next_at=next_at,
-                messages=messages, now=now, first_page=(k == 0), deadline=first + target if k == 0 else None,
-                escalate_at=esc_at if k == 0 else None, early=early,
-                final_status=None if next_at is not None else "done",
-                event={"kind": "paging" if k == 0 else "escalated", "step": due.index, "round": due.round,
-                       "people": people, "notes": notes, "messages": len(messages)})
+        due = await self.store.due_escalations(now)
+        if not due:
+            return
+        overrides = overrides_from(await self.store.list_overrides())
+        # each escalation's step is decided on its own; the writes are queued together (one group commit)
+        await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now) for esc in due))
+
+    async def _fire(self, cfg: Config, schedule: Schedule, overrides, esc: dict, now: datetime) -> None:
+        if esc["status"] == "waiting":
+            await self._desk_notice(cfg, esc, now)
+            return
+        policy = dp.Policy.from_json(esc["policy"])
+        first = _ts(esc["first_page_at"]) or now
+        k = esc["step"] + 1
+        due = dp.step_at(policy, first, k)
+        if due is None:
+            await self.store.fire_step(incident_id=esc["incident_id"], generation=esc["generation"], k=k,
+                                       next_at=None, messages=[], now=now, first_page=False, deadline=None,
+                                       escalate_at=None, early=False, final_status="done",
+                                       event={"kind": "escalation_exhausted", "steps": k})
+            return
+        people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc["rotation"], now)
+        messages = self._messages(cfg, esc, k, people, now)
+        target = timedelta(seconds=esc["target_seconds"])
+        nxt = dp.step_at(policy, first, k + 1)
+        next_at = nxt.at if nxt else None
+        early = False
+        esc_at = first + cfg.paging.escalate_at if cfg.paging.escalate_at is not None else None
+        if k == 0 and esc_at is not None and esc_at < first + target and (next_at is None or next_at > esc_at):
+            next_at, early = esc_at, True  # escalate before the response target is missed
+        await self.store.fire_step(
+            incident_id=esc["incident_id"], generation=esc["generation"], k=k, next_at=next_at,
+            messages=messages, now=now, first_page=(k == 0), deadline=first + target if k == 0 else None,
+            escalate_at=esc_at if k == 0 else None, early=early,
+            final_status=None if next_at is not None else "done",
+            event={"kind": "paging" if k == 0 else "escalated", "step": due.index, "round": due.round,
+                   "people": people, "notes": notes, "messages": len(messages)})
 
     def _targets(self, cfg: Config, schedule: Schedule, overrides, step, rotation: str | None,
                  now: datetime) -> tuple[list[str], list[str]]:
