@@ -38,7 +38,7 @@ check-config: venv
 	@$(VENV)/bin/pagerd check-config $(CONFIG)
 
 peers:
-	@scripts/peers.sh install
+	@scripts/peers.sh all
 
 test: venv peers
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -163,7 +163,10 @@ def send(p: PagerdProcess, method: str, path: str, *, auth: str | None = None, c
         conn.close()
 
 
-TABLES = ("deliveries", "incidents", "alerts", "alert_events", "events")
+TABLES = ("deliveries", "incidents", "alerts", "alert_events")
+# timeline entries the paging engine adds on its own schedule (routing and paging the seeded incidents)
+ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
+                "response_target_breached", "escalate_requested")
 
 
 def db_state(p: PagerdProcess) -> dict:
@@ -171,6 +174,7 @@ def db_state(p: PagerdProcess) -> dict:
     con = sqlite3.connect(p.db_path, timeout=10)
     try:
         state = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        state["events"] = con.execute(f"SELECT count(*) FROM events WHERE kind NOT IN {ENGINE_KINDS}").fetchone()[0]
         state["incident_rows"] = con.execute(
             "SELECT id, state, alert_count, reopen_count, updated_at FROM incidents ORDER BY id").fetchall()
         state["seen_counts"] = con.execute("SELECT id, seen_count FROM deliveries ORDER BY id").fetchall()
