@@ -135,12 +135,20 @@ class PagingStore:
         return await self._write(w)  # type: ignore[attr-defined]
 
     async def record_breaches(self, now: datetime) -> list[dict]:
+        """Escalations whose deadline passed with nobody answering: no acknowledgement and no resolution
+        between the first page and the deadline. Read from the timeline, not from the incident's
+        acknowledged_at: that is never set when an incident is resolved straight away, and a reopen
+        clears it, which would turn an earlier generation that was answered in time into a breach."""
         def w(c: sqlite3.Connection) -> list[dict]:
             at = _iso(now)
+            due = "e.target_settled = 0 AND e.deadline_at IS NOT NULL AND e.deadline_at < ?"
             rows = c.execute(
-                "SELECT e.incident_id, e.generation, e.deadline_at FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                "WHERE e.breached_at IS NULL AND e.deadline_at IS NOT NULL AND e.deadline_at < ? "
-                "AND (i.acknowledged_at IS NULL OR i.acknowledged_at > e.deadline_at)", (at,)).fetchall()
+                f"SELECT e.incident_id, e.generation, e.deadline_at FROM escalations e WHERE {due} "
+                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.incident_id = e.incident_id "
+                "AND v.kind IN ('acknowledged', 'resolved') AND v.at >= e.first_page_at AND v.at <= e.deadline_at)",
+                (at,)).fetchall()
+            # every deadline is judged once: the met ones are settled too, so the scan stays small
+            c.execute(f"UPDATE escalations AS e SET target_settled = 1 WHERE {due}", (at,))
             out = []
             for iid, gen, deadline in rows:
                 c.execute("UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?", (at, iid, gen))
@@ -154,6 +162,7 @@ class PagingStore:
             rows = c.execute(
                 "SELECT e.incident_id, e.generation, e.first_page_at, i.acknowledged_at FROM escalations e "
                 "JOIN incidents i ON i.id = e.incident_id WHERE e.response_observed = 0 AND e.first_page_at IS NOT NULL "
+                "AND e.generation = i.reopen_count "  # the incident's acknowledged_at is the current generation's
                 "AND i.acknowledged_at IS NOT NULL AND i.acknowledged_at >= e.first_page_at").fetchall()
             for iid, gen, _, _ in rows:
                 c.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",

@@ -14,12 +14,14 @@ CREATE TABLE escalations (
     escalated_early   INTEGER NOT NULL DEFAULT 0,
     breached_at       TEXT,
     response_observed INTEGER NOT NULL DEFAULT 0,
+    target_settled    INTEGER NOT NULL DEFAULT 0,  -- the deadline passed and met/breached was recorded
     target_seconds    INTEGER NOT NULL,
     reason            TEXT NOT NULL,
     created_at        TEXT NOT NULL,
     PRIMARY KEY (incident_id, generation)
 );
 CREATE INDEX escalations_due ON escalations (status, next_at);
+CREATE INDEX escalations_deadline ON escalations (target_settled, deadline_at);
 
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
