@@ -1,7 +1,7 @@
 """The engine: one repeatable tick over due work kept in the store. APScheduler only drives the tick."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import structlog
 
@@ -26,14 +26,44 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
         shift = schedule.handoff_shift(name, now, overrides)
         if shift is None or now - shift.start > HANDOVER_CATCH_UP:
             continue
-        if await store.claim_handover(name, shift.start, shift.person, now):
+        # a shift (or an override) that the rotation's hours leave empty for this person is no hand-over:
+        # e.g. a standby override that lies wholly inside office hours
+        base = schedule.handoff_shift(name, now, [])
+        horizon = max(shift.end, base.end) if base is not None else shift.end
+        pieces = schedule.shifts(name, shift.start, horizon, overrides)
+        if not any(p["person"] == shift.person and _ts(p["start"]) < horizon and _ts(p["end"]) > shift.start
+                   for p in pieces):
+            continue
+        # the rotation's own person coming back after an override was told at the hand-off: one claim per hand-off
+        key = base.start if base is not None and base.person == shift.person else shift.start
+        if await store.claim_handover(name, key, shift.person, now):
             person = schedule.config.people.get(shift.person)
             notice = {"rotation": name, "person": shift.person, "name": person.name if person else shift.person,
                       "start": shift.start.isoformat(), "end": shift.end.isoformat()}
-            # the paging notifiers take this over once they are wired; until then the log is the channel
             log.info("handover_notice", **notice)
+            if person is not None:
+                text = (f"pagerd: you are on call for {name} from {_local(schedule, shift.start)} "
+                        f"until {_local(schedule, shift.end)}.")
+                for channel, address in (("sms", person.phone), ("email", person.email)):
+                    if address:
+                        await store.queue_message(
+                            idem_key=f"handover:{name}:{_z(shift.start)}:{shift.person}:{channel}",
+                            person=shift.person, channel=channel, address=address, kind="handover",
+                            subject=f"[pagerd] on call: {name}", body=text, due_at=now, now=now)
             given.append(notice)
     return given
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _z(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _local(schedule: Schedule, dt: datetime) -> str:
+    return dt.astimezone(schedule.calendar.zone).strftime("%a %d %b %H:%M")
 
 
 class Engine:

@@ -266,6 +266,15 @@ class PagingEngine:
                 sent = [_ts(s) for s in await self.store.sent_since(address, channel, now - th.per)]
                 if dp.next_send_slot(th, sent, now) > now:
                     return  # throttled: stays pending, and is bundled with what comes next
+            plain = [m for m in msgs if m["incident_id"] is None]
+            if plain:  # a notice of its own (hand-over): sent as written; incident pages wait for the next slot
+                m = plain[0]
+                if await self.store.claim_messages(m["id"], [m["id"]], m["body"], now):
+                    result = await self.notifier.send(Message(id=str(m["id"]), channel=channel, to=address,
+                                                              body=m["body"], subject=m["subject"]))
+                    await self.store.finish_message(m["id"], sent=result.sent, provider_id=result.provider_id,
+                                                    error=result.error, retry_at=None, now=self.clock.now())
+                return
             pend = [dp.Pending(id=m["id"], incident_id=m["incident_id"] or 0,
                                short_code=dp.short_code(m["incident_id"]) if m["incident_id"] else "",
                                summary=m["summary"] or m["body"], project=m.get("project") or "")

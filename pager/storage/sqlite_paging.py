@@ -177,6 +177,14 @@ class PagingStore:
             return _esc_row(r) if r else None
         return await self._read(q)  # type: ignore[attr-defined]
 
+    async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
+                            subject: str, body: str, due_at: datetime, now: datetime) -> bool:
+        """A message not tied to an incident (hand-over notices): into the outbox, once per idem_key."""
+        return await self._write(lambda c: c.execute(  # type: ignore[attr-defined]
+            "INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, subject, body, due_at, status, "
+            "created_at) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (idem_key) DO NOTHING",
+            (idem_key, person, channel, address, kind, subject, body, _iso(due_at), _iso(now))).rowcount == 1)
+
     # -- the outbox --------------------------------------------------------------------------------
     async def due_messages(self, now: datetime, limit: int = 2000) -> list[dict]:
         def q(c: sqlite3.Connection) -> list[dict]:
