@@ -94,6 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("id", type=int)
     s.add_argument("--by", default=os.environ.get("USER") or "cli")
+
+    bill = sub.add_parser("billing", help="what standby and call-outs cost")
+    bsub = bill.add_subparsers(dest="billing_cmd", required=True)
+    s = bsub.add_parser("quote", help="what a standby booking would cost (config only for the calendar)")
+    _config_arg(s)
+    s.add_argument("--rate", required=True, help="standard hourly rate, e.g. 100 or 97.50")
+    s.add_argument("--currency", default="EUR")
+    s.add_argument("--from", dest="start", required=True,
+                   help="ISO 8601 instant; without offset: calendar time zone")
+    s.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
+    s.add_argument("--callout", action="append", default=[], metavar="START/END",
+                   help="a call-out during the booking (repeatable), e.g. 2026-11-28T23:00/2026-11-28T23:20")
+    s.add_argument("--callout-overlap", choices=["merge", "separate"], default="merge",
+                   help="call-outs within the billed hour of another: one call-out (merge) or each its own minimum")
+    s.add_argument("--json", action="store_true")
     return p
 
 
@@ -118,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_incidents(args))
     if args.cmd in ("calendar", "oncall", "override"):
         return asyncio.run(_schedule(args))
+    if args.cmd == "billing":
+        return _billing(args)
     return 2
 
 
@@ -199,6 +216,85 @@ async def _schedule(args: argparse.Namespace) -> int:
         return 0
     finally:
         await store.close()
+
+
+# A quote covers at most this much: a year's booking, with room; longer is a typo.
+_QUOTE_MAX = timedelta(days=400)
+
+
+def _billing(args: argparse.Namespace) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from pager.domain.billing import Terms, decimal_str, hours_str, quote
+    from pager.service.schedule import calendar_from, parse_instant
+
+    def bad(msg: str) -> int:
+        print(f"pagerd billing quote: {msg}", file=sys.stderr)
+        return 2
+
+    cfg = _load(args)
+    calendar = calendar_from(cfg)
+    tz = calendar.rules.tz
+
+    def instant(value: str, what: str) -> datetime:
+        try:
+            return parse_instant(value, tz)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{what}: not an ISO 8601 instant (years 1900-2199): {value!r}") from None
+
+    try:
+        rate = Decimal(args.rate.strip())
+    except (InvalidOperation, ValueError):
+        return bad(f"--rate: not a number: {args.rate!r}")
+    if not rate.is_finite() or rate < 0:
+        return bad(f"--rate must be a finite number of at least 0, got {args.rate!r}")
+    try:
+        start, end = instant(args.start, "--from"), instant(args.end, "--to")
+        if end <= start:
+            return bad(f"--to ({args.end}) must be after --from ({args.start})")
+        if end - start > _QUOTE_MAX:
+            return bad(f"a quote covers at most {_QUOTE_MAX.days} days")
+        callouts = []
+        for spec in args.callout:
+            parts = spec.split("/")
+            if len(parts) != 2 or not all(p.strip() for p in parts):
+                return bad(f"--callout must be START/END (two ISO 8601 instants), got {spec!r}")
+            cs, ce = instant(parts[0], "--callout start"), instant(parts[1], "--callout end")
+            if ce < cs:
+                return bad(f"--callout {spec!r}: its end is before its start")
+            if ce - cs > _QUOTE_MAX:
+                return bad(f"--callout {spec!r}: lasts more than {_QUOTE_MAX.days} days")
+            callouts.append((cs, ce))
+        terms = Terms(rate=rate, currency=args.currency, callout_overlap=args.callout_overlap)
+    except ValueError as exc:
+        return bad(str(exc))
+    q = quote(calendar, start, end, terms, callouts)
+    if args.json:
+        print(json.dumps(q.as_dict()))
+        return 0
+    zone = calendar.zone
+
+    def local(dt: datetime) -> str:
+        return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
+
+    cur = q.currency
+    print(f"Standby quote {local(start)} .. {local(end)} ({tz}), rate {cur} {decimal_str(q.rate)}/h")
+    print(f"{'PERIOD':<14} {'FROM':<20} {'TO':<20} {'HOURS':>7} {'BILLED':>7} {'x':>5} {'FEE':>12}")
+    for b in q.blocks:
+        print(f"{b.period:<14} {local(b.start):<20} {local(b.end):<20} {hours_str(b.hours):>7} "
+              f"{hours_str(b.billed_hours):>7} {decimal_str(b.multiplier):>5} {decimal_str(b.fee):>12}")
+    if not q.blocks:
+        print("  (no standby: the range is office time only)")
+    if q.callouts:
+        print()
+        print(f"{'CALL-OUT':<14} {'FROM':<20} {'TO':<20} {'WORKED':>7} {'BILLED':>7} {'':>5} {'AMOUNT':>12}")
+        for c in q.callouts:
+            where = f"block {c.block_index + 1}" if c.block_index is not None else "outside"
+            print(f"{where:<14} {local(c.start):<20} {local(c.end):<20} {hours_str(c.worked_hours):>7} "
+                  f"{hours_str(c.billed_hours):>7} {'':>5} {decimal_str(c.amount):>12}"
+                  + (f"  {c.ref}" if c.ref else ""))
+    print(f"{'TOTAL':<14} {'':<20} {'':<20} {'':>7} {'':>7} {cur:>5} {decimal_str(q.total):>12}")
+    return 0
 
 
 async def _incidents(args: argparse.Namespace) -> int:

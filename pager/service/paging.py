@@ -86,6 +86,7 @@ class PagingEngine:
     async def run(self, idle: float = 1.0) -> None:
         """Tick whenever poked (a new incident, a reply) and at least every `idle` seconds."""
         await self.store.recover_sending(self.clock.now())
+        await self.tick()  # at once: work that fell due while pagerd was down goes out now
         while True:
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=idle)
@@ -298,6 +299,12 @@ class PagingEngine:
             if channel == "email":
                 subject = (f"[pagerd #{dp.short_code(first_incident)}] {msgs[0]['summary']}" if len(b.incident_ids) == 1
                            else f"[pagerd] {len(b.incident_ids)} incidents")
+            if channel == "email" and len(b.incident_ids) == 1 and first_incident:
+                inc = await self.store.get_incident(first_incident)
+                if inc is not None:
+                    lines = [f"  {e['at'][:19].replace('T', ' ')}Z  {e['kind']:<16} {e['actor'] or ''}"
+                             for e in inc["timeline"][-30:]]
+                    body = f"{body}\nTimeline:\n" + "\n".join(lines) + "\n"
             msg = Message(id=str(carrier), channel=channel, to=address, body=body, subject=subject[:200],
                           incident_id=first_incident, short_code=dp.short_code(first_incident) if first_incident else "",
                           links=link_map)

@@ -275,6 +275,13 @@ class PagingStore:
             "AND channel IN ('sms', 'voice') ORDER BY sent_at DESC, id DESC LIMIT 1", (address,)).fetchone())
         return await self.message(r[0]) if r else None
 
+    async def open_incidents_paged_to(self, address: str) -> list[int]:
+        """Incidents still triggered that a sent message reached at this address."""
+        return await self._read(lambda c: [r[0] for r in c.execute(  # type: ignore[attr-defined]
+            "SELECT DISTINCT o.incident_id FROM outbox o JOIN incidents i ON i.id = o.incident_id "
+            "WHERE o.address = ? AND o.sent_at IS NOT NULL AND i.state = 'triggered' ORDER BY o.incident_id",
+            (address,))])
+
     async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> dict:
         def w(c: sqlite3.Connection) -> dict:
             at = _iso(now)

@@ -86,6 +86,12 @@ async def sms(request: web.Request) -> web.Response:
         targets = last["incident_ids"] if last else []
         if not targets:
             return _twiml(sms_reply_twiml("No page to answer; add the incident number, e.g. 'ack 42'."))
+        open_ = await rt.store.open_incidents_paged_to(form.get("From", ""))
+        if len(targets) == 1 and len(open_) > 1:
+            # several open incidents paged one by one: a bare reply is ambiguous (a bundle is not: "ack all")
+            codes = ", ".join(f"#{dp.short_code(i)}" for i in open_[:8])
+            return _twiml(sms_reply_twiml(f"You have {len(open_)} open incidents ({codes}). "
+                                          f"Reply with the number, e.g. 'ack {dp.short_code(open_[-1])}'."))
     if reply.command is dp.Command.WORKED:
         return _twiml(sms_reply_twiml("Worked time is logged through the API or CLI for now."))
     lines = await _act(rt, targets, reply.command, person, "sms")

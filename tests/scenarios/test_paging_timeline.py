@@ -278,3 +278,16 @@ async def test_a_storm_of_500_incidents_is_throttled_per_phone_and_every_inciden
         await s.at("11:30")
         assert s.query("SELECT status, count(*) FROM outbox WHERE status NOT IN ('sent', 'bundled') "
                        "GROUP BY status") == []
+
+
+async def test_a_bare_reply_with_several_incidents_open_asks_which_one(tmp_path):
+    async with Scenario(tmp_path, "2026-11-24 10:00") as s:  # a Tuesday: chris is on the office rotation
+        first = await s.fire(AGENCY, group="first")
+        await s.at("10:01")
+        second = await s.fire(AGENCY, group="second")
+        answer = await s.reply("chris", "1")
+        assert answer == f"You have 2 open incidents (#{first}, #{second}). Reply with the number, e.g. 'ack {second}'."
+        assert [(await s.incident(i))["state"] for i in (first, second)] == ["triggered", "triggered"]
+        assert await s.reply("chris", f"ack {first}") == f"#{first} acknowledged"
+        assert (await s.incident(second))["state"] == "triggered"
+        assert await s.reply("chris", "1") == f"#{second} acknowledged"  # one open left: no doubt

@@ -1,0 +1,101 @@
+"""The real daemon's page e-mail, received by a real SMTP server (aiosmtpd) on loopback.
+
+The example config pages by e-mail at once (contact rule `email` after 0m) and sends through SMTP
+when PAGERD_SMTP_HOST / PAGERD_SMTP_PORT are set; SMS and voice stay on the dry-run notifier here.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.harness.pagerd import PagerdProcess
+from tests.harness.paging import events, fire, incident, short_config, wait_event
+from tests.harness.ports import free_port
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_paging(tmp_path):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    controller.start()
+    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml"),
+                      extra_env={"PAGERD_SMTP_HOST": "127.0.0.1", "PAGERD_SMTP_PORT": str(controller.port)})
+    try:
+        d.start()
+        yield d, inbox
+    finally:
+        d.stop()
+        controller.stop()
+        print(f"--- pagerd log (tail) ---\n{d.log_path.read_text(errors='replace')[-3000:]}")
+
+
+def wait_mail(inbox: Inbox, to: str, count: int = 1, timeout: float = 10.0) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = [m for rcpts, m in inbox.messages if to in rcpts]
+        if len(got) >= count:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"no e-mail to {to} in {timeout}s; inbox: {[(r, m['Subject']) for r, m in inbox.messages]}")
+
+
+def test_page_email_is_received_with_subject_summary_and_one_tap_links(smtp_paging):
+    d, inbox = smtp_paging
+    iid = fire(d, "SmtpDiskFull", "Disk almost full on mail1")
+    inc = wait_event(d, iid, "paged", channel="email")
+    (paging_ev,) = events(inc, "paging")
+    person = paging_ev["data"]["people"][0]
+    (paged,) = events(inc, "paged", channel="email", person=person)
+    address = paged["data"]["to"]
+    assert paged["data"]["status"] == "sent" and "@" in address
+
+    (m,) = wait_mail(inbox, address)
+    assert m["Subject"] == f"[pagerd #{iid}] Disk almost full on mail1"
+    assert m["To"] == address and "pagerd@example.nl" in m["From"]
+    assert paged["data"]["provider_id"] == m["Message-ID"]  # the SMTP message-id is the provider id
+    text = m.get_body(preferencelist=("plain",)).get_content()
+    assert "Disk almost full on mail1" in text and f"#{iid}" in text
+    found = dict(re.findall(r"^(Acknowledge|Resolve): (\S+)\r?$", text, re.M))
+    assert set(found) == {"Acknowledge", "Resolve"}, text
+    for url in found.values():
+        assert url.startswith(f"{d.url}/l/")
+    html = m.get_body(preferencelist=("html",)).get_content()
+    assert found["Acknowledge"] in html
+
+    # The links work: the page shows the incident; the acknowledge link acknowledges it as the person.
+    ack_path = found["Acknowledge"][len(d.url):]
+    status, page = d.request("GET", ack_path)
+    assert status == 200 and "Disk almost full on mail1" in page
+    status, page = d.request("POST", ack_path, b"", content_type="application/x-www-form-urlencoded")
+    assert status == 200 and "acknowledged" in page
+    inc = incident(d, iid)
+    assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == person
+    assert all(e["data"]["status"] == "sent" for e in events(inc, "paged"))
+
+
+def test_resolve_link_from_the_email_resolves(smtp_paging):
+    d, inbox = smtp_paging
+    iid = fire(d, "SmtpBackupLate", "Backup of nas1 is late")
+    inc = wait_event(d, iid, "paged", channel="email")
+    address = events(inc, "paged", channel="email")[0]["data"]["to"]
+    (m,) = wait_mail(inbox, address)
+    text = m.get_body(preferencelist=("plain",)).get_content()
+    (url,) = re.findall(r"^Resolve: (\S+)\r?$", text, re.M)
+    status, page = d.request("POST", url[len(d.url):], b"", content_type="application/x-www-form-urlencoded")
+    assert status == 200 and "resolved" in page
+    assert incident(d, iid)["state"] == "resolved"
