@@ -290,6 +290,8 @@ class DeskConfig(Strict):
 
 
 class PagingConfig(Strict):
+    # run the paging engine on this node; false: this node only takes webhooks (another node pages)
+    engine: bool = True
     office_rotation: str = "office"
     standby_rotation: str = "standby"
     escalate_at: Duration | None = timedelta(minutes=15)

@@ -52,7 +52,10 @@ class Alert:
         return "resolved" if self.action is Action.RESOLVE else "firing"
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def stable_id(*parts: object) -> str:
     """A short, stable hash of the parts (JSON-encoded), used as idempotency key."""
-    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
+    raw = _ENCODER.encode(parts).encode()
     return hashlib.blake2b(raw, digest_size=16).hexdigest()

@@ -10,7 +10,7 @@ The rules
   evening_night 1 / 2 h, holiday 1 / 8 h). Two adjacent holidays (25 and 26 December) are one
   holiday stretch, so one block with one 8-h minimum.
 - Hours are real elapsed time (a night across the spring DST change is 13.5 h, across the
-  autumn change 15.5 h), kept as exact Decimals (28+ significant digits when a duration has no
+  autumn change 15.5 h), kept as exact Decimals (40 significant digits when a duration has no
   finite decimal form, e.g. 20 minutes). Money is computed from the exact duration, never from
   a rounded hour figure, and each line (block fee, call-out amount) is rounded half-up to cents
   once; the total is the sum of the rounded lines, as on an invoice.
@@ -31,14 +31,16 @@ The choices the rules leave open, and what this module does
    - ``"merge"`` (default, fairer to the customer): a call that starts while an earlier
      call-out is still being worked, or within the time already billed for it (its 1-h minimum
      rounded up to the increment), is folded into it. The merged call-out runs from the first
-     call's start to the last one's end and is billed once: max(span, minimum) rounded up. Any
-     gap it bills lies inside the minimum hour that was billed anyway, so merging never costs
-     the customer more than ``"separate"`` and never bills the same minute twice.
+     call's start to the last one's end (its worked_hours is that span) and is billed once:
+     max(span, minimum) rounded up. Any gap between the calls lies inside time that was billed
+     anyway, so merging never costs the customer more than ``"separate"`` (a property test
+     checks this) and never bills the same minute twice.
      Calls merge across block boundaries (the engineer is still on it); a merged call-out
      belongs to the block of its first call. In-booking and out-of-booking calls never merge.
    - ``"separate"``: the literal reading: each call-out on its own, each with its own minimum,
      overlaps billed twice.
-   Either way call-outs are returned sorted by start.
+   Either way call-outs are returned sorted by start; a call-out may carry a ref (an incident
+   id) as a third element, merged call-outs join their refs.
 4. A booking cancelled before it starts costs nothing: the caller does not quote it. An empty
    range (start == end) quotes to zero.
 5. Display: ``Quote.as_dict()`` gives amounts as cents strings ("250.00") and hours rounded

@@ -79,9 +79,9 @@ async def serve(config_path: str) -> int:
 
     paging = PagingEngine(store, runtime.clock, metrics, notifier, lambda: (runtime.config, runtime.schedule),
                           ingest=ingest_alerts)
-    runtime.engine = paging
-    paging_task = loop.create_task(paging.run())
-    tasks.add(paging_task)
+    if cfg.paging.engine:
+        runtime.engine = paging
+        tasks.add(loop.create_task(paging.run()))
     engine = Engine(store, runtime.clock, lambda: runtime.schedule)
     scheduler = AsyncIOScheduler(event_loop=loop)
     # APScheduler drives the ticks: the paging engine every second (webhooks and replies poke it sooner),

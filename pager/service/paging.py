@@ -83,8 +83,10 @@ class PagingEngine:
             self._plans = {key: plan_of(cfg)}
         return self._plans[key]
 
-    async def run(self, idle: float = 1.0) -> None:
-        """Tick whenever poked (a new incident, a reply) and at least every `idle` seconds."""
+    async def run(self, idle: float = 1.0, pace: float = 0.02) -> None:
+        """Tick whenever poked (a new incident, a reply) and at least every `idle` seconds; pokes that
+        come while a tick runs, or within `pace` seconds after it, are served by one next tick, so a
+        storm of webhooks is handled in batches instead of one tick per request."""
         await self.store.recover_sending(self.clock.now())
         await self.tick()  # at once: work that fell due while pagerd was down goes out now
         while True:
@@ -92,6 +94,7 @@ class PagingEngine:
                 await asyncio.wait_for(self.wake.wait(), timeout=idle)
             except asyncio.TimeoutError:
                 pass
+            await asyncio.sleep(pace)
             self.wake.clear()
             await self.tick()
 
@@ -265,8 +268,10 @@ class PagingEngine:
             th = plan.throttles.get(channel)
             if th is not None:
                 sent = [_ts(s) for s in await self.store.sent_since(address, channel, now - th.per)]
-                if dp.next_send_slot(th, sent, now) > now:
-                    return  # throttled: stays pending, and is bundled with what comes next
+                slot = dp.next_send_slot(th, sent, now)
+                if slot > now:  # throttled: waits for the slot, then goes out bundled with what came meanwhile
+                    await self.store.defer(channel, address, slot)
+                    return
             plain = [m for m in msgs if m["incident_id"] is None]
             if plain:  # a notice of its own (hand-over): sent as written; incident pages wait for the next slot
                 m = plain[0]

@@ -124,6 +124,12 @@ class PagingStore:
 
     async def stop_settled(self, now: datetime) -> list[int]:
         """Escalations of incidents acknowledged or resolved by any path: stop them, cancel their pages."""
+        found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+            "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+            "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1").fetchone())
+        if found is None:
+            return []
+
         def w(c: sqlite3.Connection) -> list[int]:
             at = _iso(now)
             ids = [r[0] for r in c.execute(
@@ -135,6 +141,14 @@ class PagingStore:
         return await self._write(w)  # type: ignore[attr-defined]
 
     async def record_breaches(self, now: datetime) -> list[dict]:
+        found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+            "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? "
+            "LIMIT 1", (_iso(now),)).fetchone())
+        if found is None:
+            return []
+        return await self._record_breaches(now)
+
+    async def _record_breaches(self, now: datetime) -> list[dict]:
         """Escalations whose deadline passed with nobody answering: no acknowledgement and no resolution
         between the first page and the deadline. Read from the timeline, not from the incident's
         acknowledged_at: that is never set when an incident is resolved straight away, and a reopen
@@ -158,6 +172,13 @@ class PagingStore:
         return await self._write(w)  # type: ignore[attr-defined]
 
     async def unobserved_responses(self) -> list[dict]:
+        found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+            "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id WHERE e.response_observed = 0 "
+            "AND e.first_page_at IS NOT NULL AND e.generation = i.reopen_count AND i.acknowledged_at IS NOT NULL "
+            "LIMIT 1").fetchone())
+        if found is None:
+            return []
+
         def w(c: sqlite3.Connection) -> list[dict]:
             rows = c.execute(
                 "SELECT e.incident_id, e.generation, e.first_page_at, i.acknowledged_at FROM escalations e "
@@ -197,6 +218,13 @@ class PagingStore:
                     "due_at", "state", "summary", "labels", "project")
             return [dict(zip(keys, r)) for r in rows]
         return await self._read(q)  # type: ignore[attr-defined]
+
+    async def defer(self, channel: str, address: str, until: datetime) -> int:
+        """Throttled: this address's pending messages wait for its next slot (then go out as one bundle).
+        Stored, so the due scan stays small in a storm and a restart keeps the throttle."""
+        return await self._write(lambda c: c.execute(  # type: ignore[attr-defined]
+            "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND channel = ? AND address = ? AND due_at < ?",
+            (_iso(until), channel, address, _iso(until))).rowcount)
 
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[str]:
         return await self._read(lambda c: [r[0] for r in c.execute(  # type: ignore[attr-defined]
