@@ -45,9 +45,16 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
         out.append(ConfigIssue(fname, line_of(lines, loc), ".".join(str(x) for x in loc), msg))
 
     for rname, rot in cfg.rotations.items():
+        if bool(rot.participants) == bool(rot.layers):
+            issue(("rotations", rname), "needs participants or layers (one of the two)")
         for i, who in enumerate(rot.participants):
             if who not in cfg.people:
                 issue(("rotations", rname, "participants", i), f"unknown person {who!r} (not under people)")
+        for li, layer in enumerate(rot.layers):
+            for i, who in enumerate(layer.participants):
+                if who not in cfg.people:
+                    issue(("rotations", rname, "layers", li, "participants", i),
+                          f"unknown person {who!r} (not under people)")
         if rot.timezone is not None:
             try:
                 from zoneinfo import ZoneInfo

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from pager.config import Config
 from pager.domain.calendar import Calendar, CalendarRules, Period
-from pager.domain.rotation import Override, Rotation, Shift, ShiftUnit, on_call, shifts
+from pager.domain.rotation import Layered, Override, Rotation, Shift, ShiftUnit, on_call, shifts
 
 _OUTSIDE_OFFICE = frozenset({Period.WEEKEND, Period.EVENING_NIGHT, Period.HOLIDAY})
 
@@ -23,32 +23,40 @@ def calendar_from(cfg: Config) -> Calendar:
         extra=tuple(c.holidays_extra.items())))
 
 
-def rotations_from(cfg: Config) -> dict[str, Rotation]:
-    out: dict[str, Rotation] = {}
+def rotations_from(cfg: Config) -> dict[str, Rotation | Layered]:
+    out: dict[str, Rotation | Layered] = {}
     for name, r in cfg.rotations.items():
-        secs = int(r.shift.total_seconds())
-        if secs % 604800 == 0:
-            length, unit = secs // 604800, ShiftUnit.WEEKS
-        elif secs % 86400 == 0:
-            length, unit = secs // 86400, ShiftUnit.DAYS
-        else:
-            length, unit = max(1, secs // 3600), ShiftUnit.HOURS
-        parts = r.handoff.split()
-        weekday = parts[0] if len(parts) == 2 else None
-        hand = time.fromisoformat(parts[-1])
         tz = r.timezone or cfg.calendar.timezone
-        start = datetime.combine(r.start, hand, tzinfo=ZoneInfo(tz))
-        restrict: frozenset[Period] | None = None
-        if r.restrict_to:
-            periods: set[Period] = set()
-            for p in r.restrict_to:
-                periods |= _OUTSIDE_OFFICE if p == "outside_office" else {Period(p)}
-            restrict = frozenset(periods)
-        out[name] = Rotation(name=name, participants=tuple(r.participants), start=start, shift_length=length,
-                             shift_unit=unit, handoff_time=hand,
-                             handoff_weekday=weekday if unit is ShiftUnit.WEEKS else None,
-                             tz=tz, restrict_to=restrict)
+        if r.layers:
+            out[name] = Layered(name=name, layers=tuple(_rotation(f"{name}/{i}", layer, tz)
+                                                        for i, layer in enumerate(r.layers)))
+        else:
+            out[name] = _rotation(name, r, tz)
     return out
+
+
+def _rotation(name: str, r, tz: str) -> Rotation:
+    secs = int(r.shift.total_seconds())
+    if secs % 604800 == 0:
+        length, unit = secs // 604800, ShiftUnit.WEEKS
+    elif secs % 86400 == 0:
+        length, unit = secs // 86400, ShiftUnit.DAYS
+    else:
+        length, unit = max(1, secs // 3600), ShiftUnit.HOURS
+    parts = r.handoff.split()
+    weekday = parts[0] if len(parts) == 2 else None
+    hand = time.fromisoformat(parts[-1])
+    start = datetime.combine(r.start, hand, tzinfo=ZoneInfo(tz))
+    restrict: frozenset[Period] | None = None
+    if r.restrict_to:
+        periods: set[Period] = set()
+        for p in r.restrict_to:
+            periods |= _OUTSIDE_OFFICE if p == "outside_office" else {Period(p)}
+        restrict = frozenset(periods)
+    return Rotation(name=name, participants=tuple(r.participants), start=start, shift_length=length,
+                    shift_unit=unit, handoff_time=hand,
+                    handoff_weekday=weekday if unit is ShiftUnit.WEEKS else None,
+                    tz=tz, restrict_to=restrict)
 
 
 def overrides_from(rows: list[dict]) -> list[Override]:
@@ -64,6 +72,12 @@ def _ts(s: str) -> datetime:
 
 class Schedule:
     """The calendar and rotations of one config (rebuilt on reload)."""
+
+    def participants(self, rotation: str) -> list[str]:
+        rot = self.rotations[rotation]
+        if isinstance(rot, Layered):
+            return list(dict.fromkeys(p for layer in rot.layers for p in layer.participants))
+        return list(rot.participants)
 
     def __init__(self, cfg: Config) -> None:
         self.config = cfg
@@ -93,8 +107,11 @@ class Schedule:
 
     def handoff_shift(self, rotation: str, at: datetime, overrides: list[Override]) -> Shift | None:
         """The shift of `rotation` at `at` as handed over (before the period restriction cuts it up)."""
-        rot = dataclasses.replace(self.rotations[rotation], restrict_to=None)
-        return on_call(rot, at, [o for o in overrides if o.rotation == rotation], None)
+        rot = self.rotations[rotation]
+        mine = [o for o in overrides if o.rotation == rotation]
+        if isinstance(rot, Layered):  # layers hand off on their own: the piece on call now
+            return on_call(rot, at, mine, self.calendar)
+        return on_call(dataclasses.replace(rot, restrict_to=None), at, mine, None)
 
     def _shift_dict(self, name: str, s: Shift | None) -> dict:
         if s is None:

@@ -64,8 +64,10 @@ async def rotations(request: web.Request) -> web.Response:
     secret = rt.config.auth.admin_token.get_secret_value()
     base = rt.config.server.public_url
     return web.json_response([
-        {"name": name, "participants": list(rot.participants), "timezone": rot.tz,
-         "restrict_to": sorted(p.value for p in rot.restrict_to) if rot.restrict_to else None,
+        {"name": name, "participants": rt.schedule.participants(name),
+         "timezone": getattr(rot, "tz", None) or rot.layers[0].tz,
+         "restrict_to": sorted(p.value for p in rot.restrict_to) if getattr(rot, "restrict_to", None) else None,
+         "layers": len(getattr(rot, "layers", ())) or 1,
          "ical_url": f"{base}/ical/rotations/{name}.ics?token={ical.feed_token(secret, 'rotation', name)}"}
         for name, rot in rt.schedule.rotations.items()])
 
