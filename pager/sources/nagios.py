@@ -23,6 +23,7 @@ _TYPES: dict[str, tuple[Action, str | None]] = {
 _SEVERITY = {"CRITICAL": "critical", "WARNING": "warning", "UNKNOWN": "warning", "OK": "info",
              "DOWN": "critical", "UNREACHABLE": "critical", "UP": "info"}
 MAX_MACROS = 512
+_LABEL_MACROS = frozenset({"HOSTNAME", "SERVICEDESC", "SERVICESTATE", "HOSTSTATE", "NOTIFICATIONTYPE"})
 MAX_VALUE = 65536
 KEPT = ("NOTIFICATIONTYPE", "HOSTNAME", "HOSTALIAS", "HOSTADDRESS", "HOSTSTATE", "SERVICEDESC",
         "SERVICESTATE", "NOTIFICATIONNUMBER", "SERVICEPROBLEMID", "HOSTPROBLEMID", "LASTHOSTPROBLEMID",
@@ -43,7 +44,9 @@ def parse(macros: Mapping[str, object]) -> Alert:
         if not name or not name.replace("_", "").isalnum() or not name.isascii():
             problems.append(Problem(name[:64] or "(empty)", "macro name must be letters, digits and _"))
             continue
-        p = check_text(value, name, max_len=MAX_VALUE)
+        # macros that become labels are one line without control characters; outputs may be multi-line
+        one_line = name.upper() in _LABEL_MACROS
+        p = check_text(value, name, max_len=MAX_VALUE, multiline=not one_line)
         if p:
             problems.append(p)
             continue

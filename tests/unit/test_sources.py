@@ -146,6 +146,8 @@ def test_nagios_repeat_notification_is_a_new_event_retry_is_not() -> None:
     ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "a\nb"}, "HOSTNAME"),
     ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "TIMET": "soon"}, "TIMET"),
     ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "SERVICEOUTPUT": "a\u0000b"}, "SERVICEOUTPUT"),
+    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "SERVICEDESC": "y", "SERVICESTATE": "\n"}, "SERVICESTATE"),
+    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "HOSTSTATE": "DO\tWN"}, "HOSTSTATE"),
 ])
 def test_nagios_bad(macros, field) -> None:
     with pytest.raises(InputError) as info:
