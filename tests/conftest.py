@@ -4,8 +4,14 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings
 
 from tests.harness.pagerd import PagerdProcess
+
+# CI replays the same examples every run (a red build is always reproducible); developers' runs explore
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI", "").lower() == "true":
+    settings.load_profile("ci")
 
 
 def require_binary(path: str) -> str:
