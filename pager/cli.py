@@ -95,6 +95,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("id", type=int)
     s.add_argument("--by", default=os.environ.get("USER") or "cli")
 
+    bk = sub.add_parser("booking", help="dated standby bookings of a customer")
+    bksub = bk.add_subparsers(dest="booking_cmd", required=True)
+    s = bksub.add_parser("add")
+    _config_arg(s)
+    s.add_argument("--customer", required=True, help="customer id (under customers)")
+    s.add_argument("--from", dest="start", required=True,
+                   help="ISO 8601 instant; without offset: calendar time zone")
+    s.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
+    s.add_argument("--by", default=os.environ.get("USER") or "cli")
+    s.add_argument("--json", action="store_true")
+    s = bksub.add_parser("list")
+    _config_arg(s)
+    s.add_argument("--customer")
+    s.add_argument("--all", action="store_true", help="include cancelled bookings")
+    s.add_argument("--json", action="store_true")
+    s = bksub.add_parser("remove", help="cancel a booking")
+    _config_arg(s)
+    s.add_argument("id", type=int)
+    s.add_argument("--by", default=os.environ.get("USER") or "cli")
+    s.add_argument("--json", action="store_true")
+
+    wk = sub.add_parser("work", help="worked time on incidents")
+    wksub = wk.add_subparsers(dest="work_cmd", required=True)
+    s = wksub.add_parser("log", help="log worked time: --minutes N, or --from and --to")
+    _config_arg(s)
+    s.add_argument("incident", type=int)
+    s.add_argument("--minutes", type=int)
+    s.add_argument("--from", dest="start", help="ISO 8601 instant; without offset: calendar time zone")
+    s.add_argument("--to", dest="end", help="ISO 8601 instant")
+    s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who worked (default: $USER)")
+    s.add_argument("--note")
+    s.add_argument("--json", action="store_true")
+    s = wksub.add_parser("list")
+    _config_arg(s)
+    s.add_argument("incident", type=int)
+    s.add_argument("--json", action="store_true")
+
     bill = sub.add_parser("billing", help="what standby and call-outs cost")
     bsub = bill.add_subparsers(dest="billing_cmd", required=True)
     s = bsub.add_parser("quote", help="what a standby booking would cost (config only for the calendar)")
@@ -135,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_schedule(args))
     if args.cmd == "billing":
         return _billing(args)
+    if args.cmd in ("booking", "work"):
+        return asyncio.run(_bookings(args))
     return 2
 
 
@@ -213,6 +252,92 @@ async def _schedule(args: argparse.Namespace) -> int:
             print(f"pagerd: {exc}", file=sys.stderr)
             return 1
         print(f"override {args.id} removed")
+        return 0
+    finally:
+        await store.close()
+
+
+async def _bookings(args: argparse.Namespace) -> int:
+    from pager.app import make_store
+    from pager.domain.paging import MAX_WORKED_MINUTES
+    from pager.service.schedule import calendar_from
+    from pager.storage.port import NotFound
+    cfg = _load(args)
+    tz = calendar_from(cfg).rules.tz
+
+    def fail(msg: str) -> int:
+        print(f"pagerd: {msg}", file=sys.stderr)
+        return 1
+
+    start = end = None
+    if args.cmd == "booking" and args.booking_cmd == "add":
+        if args.customer not in cfg.customers:
+            return fail(f"unknown customer {args.customer!r}")
+        start, end = _instant(args.start, tz), _instant(args.end, tz)
+        if end <= start:
+            return fail("--to must be after --from")
+        if end - start > timedelta(days=400):  # the API's limit too
+            return fail("a booking lasts at most 400 days")
+    if args.cmd == "work" and args.work_cmd == "log":
+        span = args.start is not None or args.end is not None
+        if (args.minutes is None) == (not span) or (span and (args.start is None or args.end is None)):
+            return fail("give either --minutes N or both --from and --to")
+        if args.minutes is not None and not 1 <= args.minutes <= MAX_WORKED_MINUTES:
+            return fail(f"--minutes must be from 1 to {MAX_WORKED_MINUTES}")
+        if span:
+            start, end = _instant(args.start, tz), _instant(args.end, tz)
+            if end <= start:
+                return fail("--to must be after --from")
+            if end - start > timedelta(minutes=MAX_WORKED_MINUTES):
+                return fail(f"a time entry covers at most {MAX_WORKED_MINUTES} minutes")
+    store = make_store(cfg)
+    await store.open()
+    now = datetime.now(timezone.utc)
+    try:
+        if args.cmd == "booking":
+            if args.booking_cmd == "add":
+                row = await store.add_booking(customer=args.customer, start=start, end=end, created_by=args.by, now=now)
+                print(json.dumps(row) if args.json else
+                      f"booking {row['id']}: {row['customer']} from {row['start']} to {row['end']}")
+                return 0
+            if args.booking_cmd == "list":
+                rows = await store.list_bookings(args.customer, include_cancelled=args.all)
+                if args.json:
+                    print(json.dumps(rows))
+                else:
+                    for r in rows:
+                        cancelled = f"  cancelled {r['cancelled_at']} by {r['cancelled_by']}" if r["cancelled_at"] else ""
+                        print(f"{r['id']:>4}  {r['customer']:<12} {r['start']} .. {r['end']}  by {r['created_by']}"
+                              + cancelled)
+                return 0
+            try:
+                row = await store.cancel_booking(args.id, by=args.by, now=now)
+            except NotFound as exc:
+                return fail(str(exc))
+            print(json.dumps(row) if args.json else f"booking {args.id} cancelled")
+            return 0
+        try:
+            if args.work_cmd == "list":
+                if await store.get_incident(args.incident) is None:
+                    raise NotFound(f"incident {args.incident} not found")
+                rows = await store.list_work(args.incident)
+                if args.json:
+                    print(json.dumps(rows))
+                else:
+                    for r in rows:
+                        span = f"{r['start']} .. {r['end']}" if r["start"] else "-"
+                        print(f"{r['id']:>4}  {r['person']:<12} {r['minutes']:>5} min  {span}  {r['note'] or ''}")
+                return 0
+            from pager.sources.errors import check_text
+            problem = check_text(args.note, "--note", max_len=16384) if args.note else None
+            if problem is not None:
+                return fail(f"{problem.field}: {problem.message}")
+            row = await store.add_work(args.incident, person=args.by, start=start, end=end, minutes=args.minutes,
+                                       note=args.note, by=args.by, now=now)
+        except NotFound as exc:
+            return fail(str(exc))
+        print(json.dumps(row) if args.json else
+              f"work {row['id']}: {row['minutes']} minutes on incident {row['incident_id']} by {row['person']}")
         return 0
     finally:
         await store.close()

@@ -4,7 +4,7 @@ re-derived from stored state; messages carry a stable id (at-least-once, never s
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -38,14 +38,16 @@ class Plan:
     targets: dict
     throttles: dict
     default_project: str
+    customer_of: dict = field(default_factory=dict)  # project -> customer id
 
 
 def plan_of(cfg: Config) -> Plan:
     routes = tuple(dp.Route(project=r.project, match=dict(r.match), match_re=dict(r.match_re)) for r in cfg.routes)
-    coverage, policy_of, targets = {}, {}, {}
+    coverage, policy_of, targets, customer_of = {}, {}, {}, {}
     for cid, cust in cfg.customers.items():
         for pid, proj in cust.projects.items():
             name = f"{cid}/{pid}"
+            customer_of[name] = cid
             from pager.domain.calendar import Period
             coverage[name] = dp.ProjectCoverage(project=name, mode=dp.Coverage(proj.coverage),
                                                 standby_periods=frozenset(Period(p) for p in proj.standby))
@@ -60,7 +62,7 @@ def plan_of(cfg: Config) -> Plan:
     for ch, th in cfg.paging.throttles.items():
         throttles[ch] = dp.Throttle(th.max, th.per)
     return Plan(routes, coverage, policies, policy_of, targets, throttles,
-                cfg.paging.default_project or UNROUTED)
+                cfg.paging.default_project or UNROUTED, customer_of)
 
 
 class PagingEngine:
@@ -113,10 +115,24 @@ class PagingEngine:
     async def route(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         plan = self.plan(cfg)
         writes = []
-        for inc in await self.store.unrouted_incidents():
+        unrouted = await self.store.unrouted_incidents()
+        if not unrouted:
+            return
+        # the customers' dated standby bookings still running or to come: read once per tick
+        booked: dict[str, list[dict]] = {}
+        for b in await self.store.list_bookings(ending_after=now):
+            booked.setdefault(b["customer"], []).append(b)
+        for inc in unrouted:
             project = dp.route_for(plan.routes, inc["labels"], plan.default_project)
             cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
+            rows = booked.get(plan.customer_of.get(project, ""), [])
+            if rows:
+                cov = replace(cov, bookings=tuple((_ts(b["start"]), _ts(b["end"])) for b in rows))
             decision = dp.decide_coverage(cov, schedule.calendar, now)
+            booking = None
+            if decision.booking is not None:
+                booking = next(({"id": b["id"], "start": b["start"], "end": b["end"]} for b in rows
+                                if (_ts(b["start"]), _ts(b["end"])) == decision.booking), None)
             policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
             target = plan.targets.get(project) or dp.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             rotation = None
@@ -126,7 +142,8 @@ class PagingEngine:
                 incident_id=inc["id"], generation=inc["generation"], project=project, rotation=rotation,
                 policy=policy.to_json(), status="active" if decision.page else "waiting",
                 next_at=now if decision.page else decision.notify_desk_at,
-                target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now))
+                target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now,
+                booking=booking))
             log.info("incident_routed", incident_id=inc["id"], project=project, paging=decision.page,
                      reason=decision.reason)
         # queued together, they share one group commit

@@ -55,7 +55,7 @@ class PagingStore:
 
     async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
                                 policy: dict, status: str, next_at: datetime | None, target_seconds: int,
-                                reason: str, now: datetime) -> bool:
+                                reason: str, now: datetime, booking: dict | None = None) -> bool:
         def w(c: sqlite3.Connection) -> bool:
             at = _iso(now)
             state = c.execute("SELECT state FROM incidents WHERE id = ?", (incident_id,)).fetchone()
@@ -68,7 +68,7 @@ class PagingStore:
             if n:
                 _event(c, incident_id, at, "routed", "pagerd",
                        {"project": project, "rotation": rotation, "paging": status == "active", "reason": reason,
-                        "policy": policy.get("name")})
+                        "policy": policy.get("name"), **({"booking": booking} if booking else {})})
             return bool(n)
         return await self._write(w)  # type: ignore[attr-defined]
 

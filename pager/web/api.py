@@ -96,8 +96,9 @@ async def response_of(rt: Runtime, inc: dict) -> dict | None:
             "breached_at": esc["breached_at"], "escalation": esc["status"], "step": esc["step"]}
 
 
-async def _json_body(request: web.Request, allowed: dict[str, bool]) -> dict:
-    """A small JSON object with only `allowed` keys (name -> required); empty body = {}."""
+async def _json_body(request: web.Request, allowed: dict[str, bool], ints: frozenset[str] = frozenset()) -> dict:
+    """A small JSON object with only `allowed` keys (name -> required); empty body = {}. Fields named
+    in `ints` are integers, the rest strings."""
     if request.content_length is not None and request.content_length > MAX_API_BODY:
         raise InputError(413, f"request body larger than {MAX_API_BODY} bytes")
     raw = await request.content.read(MAX_API_BODY + 1)
@@ -118,10 +119,13 @@ async def _json_body(request: web.Request, allowed: dict[str, bool]) -> dict:
     problems = [Problem(k[:64], "unknown field") for k in data if k not in allowed]
     problems += [Problem(k, "required field is missing") for k, req in allowed.items() if req and k not in data]
     for k, v in data.items():
-        if k in allowed and not isinstance(v, str):
+        if k in ints:
+            if isinstance(v, bool) or not isinstance(v, int):
+                problems.append(Problem(k, "must be an integer"))
+        elif k in allowed and not isinstance(v, str):
             problems.append(Problem(k, "must be a string"))
         elif k in allowed:
-            p = check_text(v, k, max_len=16384 if k in ("text", "comment") else 256, multiline=k in ("text", "comment"))
+            p = check_text(v, k, max_len=16384 if k in ("text", "comment", "note") else 256, multiline=k in ("text", "comment", "note"))
             if p:
                 problems.append(p)
     if problems:

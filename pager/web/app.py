@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, ops, schedule_api, twilio_hooks, webhooks
+from . import api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
 from .errors import errors_middleware
 from .keys import RUNTIME, Runtime
 
@@ -21,6 +21,11 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_post("/api/v1/incidents/{id}/ack", api.ack)
     r.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
     r.add_post("/api/v1/incidents/{id}/notes", api.notes)
+    r.add_get("/api/v1/incidents/{id}/work", bookings_api.list_work)
+    r.add_post("/api/v1/incidents/{id}/work", bookings_api.add_work)
+    r.add_get("/api/v1/bookings", bookings_api.list_bookings)
+    r.add_post("/api/v1/bookings", bookings_api.add_booking)
+    r.add_delete("/api/v1/bookings/{id}", bookings_api.cancel_booking)
     r.add_get("/api/v1/calendar", schedule_api.calendar)
     r.add_get("/api/v1/oncall", schedule_api.oncall)
     r.add_get("/api/v1/rotations", schedule_api.rotations)

@@ -74,7 +74,7 @@ async def sms(request: web.Request) -> web.Response:
     structlog.contextvars.bind_contextvars(person=person)
     if reply.command is None:
         return _twiml(sms_reply_twiml("Reply 1 (ack), 2 (resolve) or 3 (escalate), optionally with the incident "
-                                      "number, e.g. 'ack 42'."))
+                                      "number, e.g. 'ack 42'; 'worked 45' logs 45 minutes."))
     if reply.short_code:
         if not reply.short_code.isdigit():
             return _twiml(sms_reply_twiml(f"No incident #{reply.short_code}."))
@@ -93,7 +93,17 @@ async def sms(request: web.Request) -> web.Response:
             return _twiml(sms_reply_twiml(f"You have {len(open_)} open incidents ({codes}). "
                                           f"Reply with the number, e.g. 'ack {dp.short_code(open_[-1])}'."))
     if reply.command is dp.Command.WORKED:
-        return _twiml(sms_reply_twiml("Worked time is logged through the API or CLI for now."))
+        if len(targets) != 1:
+            codes = ", ".join(f"#{dp.short_code(i)}" for i in targets[:8])
+            return _twiml(sms_reply_twiml(f"Your last page named {len(targets)} incidents ({codes}). Reply with "
+                                          f"the number, e.g. 'worked {reply.minutes} {dp.short_code(targets[0])}'."))
+        try:
+            await rt.store.add_work(targets[0], person=person, minutes=reply.minutes, note=None, by=person,
+                                    now=rt.clock.now())
+        except NotFound:
+            return _twiml(sms_reply_twiml(f"No incident #{dp.short_code(targets[0])}."))
+        log.info("sms_reply", command=reply.command.value, incidents=targets, minutes=reply.minutes)
+        return _twiml(sms_reply_twiml(f"#{dp.short_code(targets[0])}: {reply.minutes} minutes logged for {person}"))
     lines = await _act(rt, targets, reply.command, person, "sms")
     log.info("sms_reply", command=reply.command.value, incidents=targets[:20])
     return _twiml(sms_reply_twiml("; ".join(lines)[:1500]))

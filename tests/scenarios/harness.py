@@ -338,6 +338,12 @@ class Scenario:
         assert resp.status == 200, await resp.text()
         return await resp.json()
 
+    async def api(self, method: str, path: str, payload: object | None = None) -> tuple[int, object]:
+        """An admin API call through pagerd's own application: (status, parsed JSON)."""
+        resp = await self.http.request(method, path, json=payload, headers={
+            "Authorization": f"Bearer {self.config.auth.admin_token.get_secret_value()}"})
+        return resp.status, await resp.json()
+
     async def events(self, iid: int, *kinds: str) -> list[tuple[str, str]]:
         """(local time, kind) of the incident's timeline, optionally only these kinds."""
         return [(local_text(_parse_iso(e["at"])), e["kind"]) for e in (await self.incident(iid))["timeline"]

@@ -291,3 +291,71 @@ async def test_a_bare_reply_with_several_incidents_open_asks_which_one(tmp_path)
         assert await s.reply("chris", f"ack {first}") == f"#{first} acknowledged"
         assert (await s.incident(second))["state"] == "triggered"
         assert await s.reply("chris", "1") == f"#{second} acknowledged"  # one open left: no doubt
+
+
+def booked_only_config(tmp_path):
+    """The example config, but acme/webshop has coverage standby with no recurring periods: only a
+    dated booking puts it on standby."""
+    from tests.scenarios.harness import EXAMPLE_CONFIG
+    text = EXAMPLE_CONFIG.read_text()
+    old = "webshop: {coverage: standby, standby: [evening_night, weekend, holiday], policy: default}"
+    assert old in text
+    path = tmp_path / "booked-only.yaml"
+    path.write_text(text.replace(old, "webshop: {coverage: standby, standby: [], policy: default}"))
+    return path
+
+
+async def test_standby_project_without_a_booking_waits_for_the_desk(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 23:00", config_path=booked_only_config(tmp_path)) as s:
+        iid = await s.fire(WEBSHOP)
+        assert s.log() == []
+        await s.at("2026-12-10 08:29:30")
+        assert s.log() == []  # the whole night: nobody is woken
+        await s.at("2026-12-10 08:30")
+        assert s.log() == [("Thu 08:30", "email", "anna"), ("Thu 08:30", "email", "desk")]
+        (routed,) = [e for e in (await s.incident(iid))["timeline"] if e["kind"] == "routed"]
+        assert routed["data"]["paging"] is False and "booking" not in routed["data"]
+        assert routed["data"]["reason"].startswith("evening_night, project acme/webshop has no standby now")
+
+
+async def test_a_dated_booking_pages_the_standby_on_call_and_the_worked_time_is_logged_by_sms(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=booked_only_config(tmp_path)) as s:
+        status, booking = await s.api("POST", "/api/v1/bookings", {
+            "customer": "acme", "start": "2026-12-09T18:00", "end": "2026-12-10T08:30", "by": "anna"})
+        assert status == 201, booking
+        assert (booking["start"], booking["end"]) == ("2026-12-09T17:00:00.000000Z", "2026-12-10T07:30:00.000000Z")
+        # a booking of another customer changes nothing for acme
+        status, _ = await s.api("POST", "/api/v1/bookings", {
+            "customer": "agency", "start": "2026-12-09T18:00", "end": "2026-12-10T08:30"})
+        assert status == 201
+
+        await s.at("23:00")
+        assert s.on_call("standby") == "dewi"
+        iid = await s.fire(WEBSHOP)
+        assert s.log() == [("Wed 23:00", "email", "dewi"), ("Wed 23:00", "sms", "dewi")]
+        (routed,) = [e for e in (await s.incident(iid))["timeline"] if e["kind"] == "routed"]
+        assert routed["data"]["rotation"] == "standby"
+        assert routed["data"]["booking"] == {"id": booking["id"], "start": booking["start"], "end": booking["end"]}
+        assert routed["data"]["reason"] == (
+            "evening_night, project acme/webshop has standby booked Wed 2026-12-09 18:00 Europe/Amsterdam - "
+            "Thu 2026-12-10 08:30 Europe/Amsterdam: paging the standby rotation")
+
+        await s.at("23:01")
+        assert await s.reply("dewi", "1") == f"#{iid} acknowledged"
+        await s.at("23:50")
+        assert await s.reply("dewi", "2") == f"#{iid} resolved"
+        assert await s.reply("dewi", "worked 45") == f"#{iid}: 45 minutes logged for dewi"
+
+        status, work = await s.api("GET", f"/api/v1/incidents/{iid}/work")
+        assert status == 200
+        assert [(w["person"], w["minutes"], w["created_at"]) for w in work] == [
+            ("dewi", 45, "2026-12-09T22:50:00.000000Z")]
+        assert await s.events(iid, "work_logged") == [("Wed 23:50", "work_logged")]
+
+        # cancelled, the booking no longer covers the next night's alert
+        status, gone = await s.api("DELETE", f"/api/v1/bookings/{booking['id']}")
+        assert status == 200 and gone["cancelled_at"] == "2026-12-09T22:50:00.000000Z"
+        second = await s.fire({**WEBSHOP, "alertname": "Other"})
+        assert s.log(since="23:50") == []
+        (routed,) = [e for e in (await s.incident(second))["timeline"] if e["kind"] == "routed"]
+        assert routed["data"]["paging"] is False

@@ -1,0 +1,106 @@
+"""Dated standby bookings and worked time on incidents (admin API)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from pager.domain.paging import MAX_WORKED_MINUTES
+from pager.service.schedule import parse_instant
+from pager.sources.errors import InputError, Problem
+from pager.storage.port import NotFound
+
+from .api import _DIGITS, _incident_id, _json_body, _rt
+from .keys import Runtime
+
+MAX_BOOKING = timedelta(days=400)
+
+
+def _times(rt: Runtime, data: dict, keys: tuple[str, str], problems: list[Problem]) -> dict[str, datetime]:
+    times = {}
+    for key in keys:
+        if key not in data:
+            continue
+        try:
+            times[key] = parse_instant(data[key], rt.schedule.calendar.rules.tz)
+        except (ValueError, OverflowError):
+            problems.append(Problem(key, "expected an ISO 8601 instant (years 1900-2199)"))
+    return times
+
+
+async def list_bookings(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    unknown = set(request.query) - {"customer", "include_cancelled"}
+    if unknown:
+        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
+    return web.json_response(await rt.store.list_bookings(
+        request.query.get("customer"), include_cancelled=request.query.get("include_cancelled") in ("1", "true")))
+
+
+async def add_booking(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    data = await _json_body(request, {"customer": True, "start": True, "end": True, "by": False})
+    problems: list[Problem] = []
+    if data["customer"] not in rt.config.customers:
+        problems.append(Problem("customer", "unknown customer (not under customers)"))
+    times = _times(rt, data, ("start", "end"), problems)
+    if len(times) == 2 and times["end"] <= times["start"]:
+        problems.append(Problem("end", "must be after start"))
+    if len(times) == 2 and times["end"] - times["start"] > MAX_BOOKING:
+        problems.append(Problem("end", "a booking lasts at most 400 days"))
+    if problems:
+        raise InputError(422, "invalid booking", problems)
+    row = await rt.store.add_booking(customer=data["customer"], start=times["start"], end=times["end"],
+                                     created_by=data.get("by") or "api", now=rt.clock.now())
+    return web.json_response(row, status=201)
+
+
+async def cancel_booking(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    unknown = set(request.query) - {"by"}
+    if unknown:
+        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
+    raw = request.match_info["id"]
+    if not _DIGITS.fullmatch(raw):
+        raise InputError(400, "booking id must be a positive integer", [Problem("id", "not a positive integer")])
+    row = await rt.store.cancel_booking(int(raw), by=request.query.get("by", "api")[:64], now=rt.clock.now())
+    return web.json_response(row)
+
+
+async def add_work(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    iid = _incident_id(request)
+    data = await _json_body(request, {"minutes": False, "start": False, "end": False, "by": False, "note": False},
+                            ints=frozenset({"minutes"}))
+    problems: list[Problem] = []
+    has_span = "start" in data or "end" in data
+    if "minutes" in data and has_span:
+        problems.append(Problem("minutes", "give either minutes or start and end, not both"))
+    elif "minutes" not in data and not has_span:
+        problems.append(Problem("minutes", "give either minutes or start and end"))
+    elif has_span:
+        for key in ("start", "end"):
+            if key not in data:
+                problems.append(Problem(key, "required with " + ("end" if key == "start" else "start")))
+    if "minutes" in data and not 1 <= data["minutes"] <= MAX_WORKED_MINUTES:
+        problems.append(Problem("minutes", f"an integer from 1 to {MAX_WORKED_MINUTES}"))
+    times = _times(rt, data, ("start", "end"), problems)
+    if len(times) == 2:
+        if times["end"] <= times["start"]:
+            problems.append(Problem("end", "must be after start"))
+        elif times["end"] - times["start"] > timedelta(minutes=MAX_WORKED_MINUTES):
+            problems.append(Problem("end", f"an entry covers at most {MAX_WORKED_MINUTES} minutes"))
+    if problems:
+        raise InputError(422, "invalid time entry", problems)
+    by = data.get("by") or "api"
+    row = await rt.store.add_work(iid, person=by, start=times.get("start"), end=times.get("end"),
+                                  minutes=data.get("minutes"), note=data.get("note"), by=by, now=rt.clock.now())
+    return web.json_response(row, status=201)
+
+
+async def list_work(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    iid = _incident_id(request)
+    if await rt.store.get_incident(iid) is None:
+        raise NotFound(f"incident {iid} not found")
+    return web.json_response(await rt.store.list_work(iid))
