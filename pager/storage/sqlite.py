@@ -312,16 +312,15 @@ def _event(conn: sqlite3.Connection, incident_id: int, at: str, kind: str, actor
                  (incident_id, at, kind, actor, _dumps(data)))
 
 
-def _open_view(conn: sqlite3.Connection, source: str, key: str) -> IncidentView | None:
-    row = conn.execute("SELECT id, state FROM incidents WHERE source = ? AND dedup_key = ? AND state != 'resolved'",
-                       (source, key)).fetchone()
-    return IncidentView(row[0], State(row[1]), None) if row else None
-
-
-def _last_resolved(conn: sqlite3.Connection, source: str, key: str) -> IncidentView | None:
-    row = conn.execute("SELECT id, resolved_at FROM incidents WHERE source = ? AND dedup_key = ? "
-                       "AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1", (source, key)).fetchone()
-    return IncidentView(row[0], State.RESOLVED, parse_iso(row[1])) if row else None
+def _key_views(conn: sqlite3.Connection, source: str, key: str) -> tuple[IncidentView | None, IncidentView | None]:
+    """(the open incident of a key, else None; the last resolved one when none is open) in one query."""
+    row = conn.execute("SELECT id, state, resolved_at FROM incidents WHERE source = ? AND dedup_key = ? "
+                       "ORDER BY state = 'resolved', resolved_at DESC LIMIT 1", (source, key)).fetchone()
+    if row is None:
+        return None, None
+    if row[1] != "resolved":
+        return IncidentView(row[0], State(row[1]), None), None
+    return None, IncidentView(row[0], State.RESOLVED, parse_iso(row[2]))
 
 
 def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> IngestResult:
@@ -334,6 +333,12 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
         "seen_count = seen_count + 1, last_seen_at = excluded.last_seen_at RETURNING id",
         (d.source.value, at, at, d.content_type, sha, len(d.alerts), d.body)).fetchone()[0]
     open_cache: dict[str, IncidentView | None] = {}
+    last_cache: dict[str, IncidentView | None] = {}
+
+    def views(key: str) -> None:
+        if key not in open_cache:
+            open_cache[key], last_cache[key] = _key_views(conn, d.source.value, key)
+
     received: dict[int, dict[str, int]] = {}
     applied: list[Applied] = []
     resolved_now: list[int] = []
@@ -345,8 +350,7 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
         key = alert.dedup_key
         window_cutoff = cutoff
         if d.source is Source.EVENTS_V2 and alert.action is Action.TRIGGER:
-            if key not in open_cache:
-                open_cache[key] = _open_view(conn, d.source.value, key)
+            views(key)
             if open_cache[key] is None:
                 window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
         fresh = conn.execute(
@@ -357,10 +361,9 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
         if not fresh:
             applied.append(Applied(None, None))
             continue
-        if key not in open_cache:
-            open_cache[key] = _open_view(conn, d.source.value, key)
+        views(key)
         current = open_cache[key]
-        last = _last_resolved(conn, d.source.value, key) if current is None and alert.action is Action.TRIGGER else None
+        last = last_cache.get(key) if current is None and alert.action is Action.TRIGGER else None
         decision = decide(current, last, alert, now, policy.reopen_window)
         out = decision.outcome
         iid = decision.incident_id
@@ -400,6 +403,7 @@ def _ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy) -> Inge
                     resolved_now.append(iid)
                     quiet(conn, iid, at, "incident resolved")
                     open_cache[key] = None
+                    last_cache[key] = IncidentView(iid, State.RESOLVED, now)
         elif out is Outcome.ACKNOWLEDGE:
             assert iid is not None
             conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
