@@ -23,6 +23,10 @@ def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str) -> int:
     """Stop an incident's escalation and cancel its queued pages (ack or resolve). Returns pages cancelled."""
     conn.execute("UPDATE escalations SET status = 'stopped', next_at = NULL WHERE incident_id = ? "
                  "AND status IN ('active', 'waiting')", (iid,))
+    # resolved without an acknowledgement: no time-to-acknowledge to observe (keeps that scan small)
+    conn.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND response_observed = 0 "
+                 "AND (SELECT acknowledged_at FROM incidents WHERE id = ?) IS NULL "
+                 "AND (SELECT state FROM incidents WHERE id = ?) = 'resolved'", (iid, iid, iid))
     n = conn.execute("UPDATE outbox SET status = 'cancelled', error = ? WHERE incident_id = ? AND kind = 'page' "
                      "AND status = 'pending'", (why, iid)).rowcount
     return n

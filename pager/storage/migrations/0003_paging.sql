@@ -22,6 +22,7 @@ CREATE TABLE escalations (
 );
 CREATE INDEX escalations_due ON escalations (status, next_at);
 CREATE INDEX escalations_deadline ON escalations (target_settled, deadline_at);
+CREATE INDEX escalations_unobserved ON escalations (incident_id) WHERE response_observed = 0;
 
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
