@@ -146,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--callout-overlap", choices=["merge", "separate"], default="merge",
                    help="call-outs within the billed hour of another: one call-out (merge) or each its own minimum")
     s.add_argument("--json", action="store_true")
+    s = bsub.add_parser("statement", help="a customer's monthly statement: standby, call-outs, response record")
+    _config_arg(s)
+    s.add_argument("--customer", required=True, help="customer id (under customers)")
+    s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
+    s.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    s.add_argument("-o", "--output", help="write to this file instead of standard output")
+    s = bsub.add_parser("engineers", help="hours each engineer stood by, per period kind, and their call-outs")
+    _config_arg(s)
+    s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
+    s.add_argument("--json", action="store_true")
     return p
 
 
@@ -171,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd in ("calendar", "oncall", "override"):
         return asyncio.run(_schedule(args))
     if args.cmd == "billing":
+        if args.billing_cmd in ("statement", "engineers"):
+            return asyncio.run(_billing_report(args))
         return _billing(args)
     if args.cmd in ("booking", "work"):
         return asyncio.run(_bookings(args))
@@ -419,6 +431,58 @@ def _billing(args: argparse.Namespace) -> int:
                   f"{hours_str(c.billed_hours):>7} {'':>5} {decimal_str(c.amount):>12}"
                   + (f"  {c.ref}" if c.ref else ""))
     print(f"{'TOTAL':<14} {'':<20} {'':<20} {'':>7} {'':>7} {cur:>5} {decimal_str(q.total):>12}")
+    return 0
+
+
+async def _billing_report(args: argparse.Namespace) -> int:
+    from pager.app import make_store
+    from pager.service.schedule import Schedule
+    from pager.service.statements import StatementError, engineers, month_range, statement
+    cfg = _load(args)
+    sched = Schedule(cfg)
+    cmd = f"pagerd billing {args.billing_cmd}"
+    try:
+        month_range(args.month, sched.calendar)
+        if args.billing_cmd == "statement":
+            if args.customer not in cfg.customers:
+                raise StatementError(f"unknown customer {args.customer!r}")
+            if cfg.customers[args.customer].rate is None:
+                raise StatementError(f"customer {args.customer!r} has no rate (customers.{args.customer}.rate)")
+    except StatementError as exc:
+        print(f"{cmd}: {exc}", file=sys.stderr)
+        return 2
+    store = make_store(cfg)
+    await store.open()
+    now = datetime.now(timezone.utc)
+    try:
+        if args.billing_cmd == "engineers":
+            rep = await engineers(store, cfg, sched, args.month, now)
+            if args.json:
+                print(json.dumps(rep, ensure_ascii=False))
+                return 0
+            print(f"Standby {rep['month']} ({rep['timezone']}), rotation {rep['rotation']}")
+            print(f"{'ENGINEER':<20} {'WEEKEND':>8} {'EVE/NIGHT':>9} {'HOLIDAY':>8} {'TOTAL':>8} {'CALL-OUTS':>9}"
+                  f" {'WORKED':>7}")
+            for r in rep["engineers"]:
+                h = r["standby_hours"]
+                print(f"{r['name'][:20]:<20} {h['weekend']:>8} {h['evening_night']:>9} {h['holiday']:>8} "
+                      f"{r['standby_hours_total']:>8} {r['callout_count']:>9} {r['callout_worked_minutes']:>5} m")
+            if not rep["engineers"]:
+                print("  (no booked standby and no call-outs this month)")
+            return 0
+        st = await statement(store, cfg, sched, args.customer, args.month, now)
+    finally:
+        await store.close()
+    if args.format == "json":
+        out = json.dumps(st, ensure_ascii=False) + "\n"
+    else:
+        from pager.service.statement_render import to_csv, to_html
+        out = to_csv(st) if args.format == "csv" else to_html(st)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(out)
+    else:
+        sys.stdout.write(out)
     return 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
@@ -277,12 +278,50 @@ class ProjectConfig(Strict):
     policy: str = "default"
 
 
+def _money(v: object) -> object:
+    """A rate as a Decimal: from a string ("95.00") or an int; a float (95.1 in YAML) is refused,
+    since its binary value is not the price that was written."""
+    if isinstance(v, bool) or isinstance(v, float):
+        raise ValueError("expected a decimal amount as a string, e.g. \"95.00\" (quote it in YAML)")
+    if isinstance(v, (int, str, Decimal)):
+        try:
+            d = v if isinstance(v, Decimal) else Decimal(str(v).strip())
+        except (InvalidOperation, ValueError):
+            raise ValueError(f"not a decimal amount: {v!r}") from None
+        if not d.is_finite() or d < 0 or d >= Decimal(10) ** 9:
+            raise ValueError(f"expected an amount from 0 to 999999999, got {v!r}")
+        return d
+    raise ValueError("expected a decimal amount such as \"95.00\"")
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+
+
+class TariffConfig(Strict):
+    """An override of one period's standby tariff (defaults: DESIGN.md §1, pager.domain.billing)."""
+    multiplier: Money | None = None
+    minimum: Duration | None = None
+
+
+class TariffsConfig(Strict):
+    weekend: TariffConfig | None = None
+    evening_night: TariffConfig | None = None
+    holiday: TariffConfig | None = None
+
+
 class CustomerConfig(Strict):
     name: str = Field(min_length=1)
     email: str | None = None
     phone: str | None = None
     response_target: Duration = timedelta(minutes=30)
     projects: dict[str, ProjectConfig] = Field(min_length=1)
+    # billing: the standard hourly rate (no rate: the customer is not billed; statements refuse)
+    rate: Money | None = None
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    billing_increment: Duration = timedelta(minutes=15)
+    tariffs: TariffsConfig = TariffsConfig()
+    # two call-outs within one billed hour: one call-out (merge) or each its own minimum (separate)
+    callout_overlap: Literal["merge", "separate"] = "merge"
 
 
 class RouteConfig(Strict):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
+from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
 from .errors import errors_middleware
 from .keys import RUNTIME, Runtime
 
@@ -26,6 +26,8 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_get("/api/v1/bookings", bookings_api.list_bookings)
     r.add_post("/api/v1/bookings", bookings_api.add_booking)
     r.add_delete("/api/v1/bookings/{id}", bookings_api.cancel_booking)
+    r.add_get("/api/v1/billing/statements/{customer}", billing_api.customer_statement)
+    r.add_get("/api/v1/billing/engineers", billing_api.engineers_report)
     r.add_get("/api/v1/calendar", schedule_api.calendar)
     r.add_get("/api/v1/oncall", schedule_api.oncall)
     r.add_get("/api/v1/rotations", schedule_api.rotations)

@@ -1,0 +1,327 @@
+"""Monthly statements (what a customer is invoiced) and the engineers' standby report.
+
+Reads the store (bookings, escalations, incidents, worked time) and applies the pure billing
+engine (pager.domain.billing). The choices made here, besides those of the engine:
+
+- The month is the calendar month in the calendar's time zone: [1st 00:00, next 1st 00:00).
+- Overlapping or touching bookings of one customer are one booked range (never billed twice).
+  Cancelled bookings are not billed (whenever they were cancelled).
+- A standby block belongs to the month in which it *starts*: a night that runs from 31 January
+  into 1 February is one block with one minimum on the January statement, not two halves that
+  each pay a minimum.
+- A call-out is an incident of one of the customer's projects (escalation project
+  ``"<customer>/..."``) that was paged (its first page) inside a booked standby block and that an
+  engineer answered (acknowledged it, or logged work on it). Its call-out starts at the page.
+  Worked time: the sum of the time logged on the incident; none logged: acknowledgement to
+  resolve (the proposal an engineer can correct by logging time); neither: the 1-h minimum.
+  Close call-outs are merged or not per the customer's ``callout_overlap`` (engine choice 3).
+- Out-of-contract work: time logged on the customer's incidents that were not paged inside a
+  booked block (outside every booking, or in office time), at the standard rate, rounded up to
+  the billing increment, no minimum. Without logged time such an incident bills nothing.
+- The response record: for every call-out incident, paged at, acknowledged at and by whom, the
+  minutes in between and met/breached against the customer's response_target.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from pager.config.model import Config, CustomerConfig
+from pager.domain.billing import (
+    DEFAULT_TARIFFS,
+    Block,
+    Tariff,
+    Terms,
+    decimal_str,
+    hours_of,
+    hours_str,
+    iso_utc,
+    money,
+    quote,
+    round_up,
+    standby_blocks,
+)
+from pager.domain.calendar import Calendar, Period
+
+from .schedule import Schedule, overrides_from
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_ZERO = Decimal(0)
+
+
+class StatementError(ValueError):
+    """A statement cannot be made (unknown customer, no rate, bad month)."""
+
+
+def month_range(month: str, calendar: Calendar) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of a "YYYY-MM" month in the calendar's time zone."""
+    m = _MONTH.match(month or "")
+    if not m or not 1900 <= int(m.group(1)) <= 2199:
+        raise StatementError(f"month must be YYYY-MM (years 1900-2199), got {month!r}")
+    y, mo = int(m.group(1)), int(m.group(2))
+    zone = calendar.zone
+    start = datetime(y, mo, 1, tzinfo=zone)
+    end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def terms_of(customer: CustomerConfig) -> Terms:
+    if customer.rate is None:
+        raise StatementError("the customer has no rate (customers.<id>.rate)")
+    tariffs = dict(DEFAULT_TARIFFS)
+    for period in (Period.WEEKEND, Period.EVENING_NIGHT, Period.HOLIDAY):
+        over = getattr(customer.tariffs, period.value)
+        if over is None:
+            continue
+        base = tariffs[period]
+        tariffs[period] = Tariff(over.multiplier if over.multiplier is not None else base.multiplier,
+                                 over.minimum if over.minimum is not None else base.minimum)
+    return Terms(rate=customer.rate, currency=customer.currency, increment=customer.billing_increment,
+                 tariffs=tariffs, callout_overlap=customer.callout_overlap)
+
+
+def _ts(s: str | None) -> datetime | None:
+    if s is None:
+        return None
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _union(ranges: list[tuple[datetime, datetime, list[int]]]) -> list[tuple[datetime, datetime, list[int]]]:
+    out: list[tuple[datetime, datetime, list[int]]] = []
+    for s, e, ids in sorted(ranges, key=lambda r: (r[0], r[1])):
+        if out and s <= out[-1][1]:
+            ps, pe, pids = out[-1]
+            out[-1] = (ps, max(pe, e), pids + ids)
+        else:
+            out.append((s, e, list(ids)))
+    return out
+
+
+async def _booked(store: Any, customer: str | None, start: datetime, end: datetime
+                  ) -> list[tuple[datetime, datetime, list[int]]]:
+    """The active bookings (of one customer, or all) that overlap [start, end), merged."""
+    rows = await store.list_bookings(customer, ending_after=start)
+    ranges = []
+    for b in rows:
+        bs, be = _ts(b["start"]), _ts(b["end"])
+        assert bs is not None and be is not None
+        if bs < end and be > start:
+            ranges.append((bs, be, [b["id"]]))
+    return _union(ranges)
+
+
+def _worked(inc: dict) -> tuple[timedelta, str]:
+    """(worked time, where it came from): logged | proposed (ack -> resolve) | none."""
+    if inc["work"]:
+        return timedelta(minutes=sum(w["minutes"] for w in inc["work"])), "logged"
+    ack, res = _ts(inc["acknowledged_at"]), _ts(inc["resolved_at"])
+    if ack is not None and res is not None and res > ack:
+        return res - ack, "proposed"
+    return timedelta(0), "none"
+
+
+def _in_blocks(blocks: list[Block], at: datetime) -> bool:
+    return any(b.start <= at < b.end for b in blocks)
+
+
+def _answered(inc: dict) -> bool:
+    return inc["acknowledged_at"] is not None or bool(inc["work"])
+
+
+def _response(inc: dict, target: timedelta) -> dict:
+    paged = _ts(inc["first_page_at"])
+    ack = _ts(inc["acknowledged_at"])
+    assert paged is not None
+    if ack is None:
+        secs, outcome = None, "breached"
+    else:
+        secs = max(0.0, (ack - paged).total_seconds())
+        outcome = "met" if ack - paged <= target else "breached"
+    return {"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
+            "paged_at": iso_utc(paged), "acknowledged_at": iso_utc(ack) if ack else None,
+            "acknowledged_by": inc["acknowledged_by"],
+            "minutes_to_acknowledge": None if secs is None else round(secs / 60, 1),
+            "target_minutes": round(target.total_seconds() / 60, 1), "outcome": outcome}
+
+
+async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer: str, start: datetime,
+                          end: datetime) -> tuple[list[tuple[datetime, datetime, list[int]]], list[Block],
+                                                  list[Block], list[dict], list[dict]]:
+    """(booked ranges, all blocks of those bookings, this month's blocks, call-out incidents, other
+    incidents) of a customer."""
+    booked = await _booked(store, customer, start, end)
+    all_blocks: list[Block] = []
+    for bs, be, _ids in booked:
+        all_blocks.extend(standby_blocks(calendar, bs, be, terms))
+    month_blocks = [b for b in all_blocks if start <= b.start < end]
+    incidents = await store.customer_incidents(f"{customer}/", start, end)
+    callouts, others = [], []
+    for inc in incidents:
+        paged = _ts(inc["first_page_at"])
+        if paged is not None and _in_blocks(all_blocks, paged) and _answered(inc):
+            callouts.append(inc)
+        else:
+            others.append(inc)
+    return booked, all_blocks, month_blocks, callouts, others
+
+
+async def statement(store: Any, config: Config, schedule: Schedule, customer: str, month: str,
+                    now: datetime) -> dict:
+    """A customer's statement for a month: standby blocks, call-outs, out-of-contract work, totals
+    and the response record. Amounts are decimal strings, instants ISO 8601 UTC."""
+    if customer not in config.customers:
+        raise StatementError(f"unknown customer {customer!r}")
+    cust = config.customers[customer]
+    terms = terms_of(cust)
+    calendar = schedule.calendar
+    start, end = month_range(month, calendar)
+    booked, all_blocks, blocks, callout_incs, others = await _customer_facts(store, calendar, terms, customer, start, end)
+
+    # call-outs through the engine (its merge policy): a call-out paged in a block that started last
+    # month (a night across the 1st) is billed on this month's statement, the month of its page.
+    per_incident: dict[int, dict] = {}
+    calls = []
+    for inc in callout_incs:
+        paged = _ts(inc["first_page_at"])
+        assert paged is not None
+        worked, source = _worked(inc)
+        calls.append((paged, paged + worked, f"#{inc['incident_id']}"))
+        per_incident[inc["incident_id"]] = {"id": inc["incident_id"], "summary": inc["summary"],
+                                            "project": inc["project"], "worked_minutes": _minutes(worked),
+                                            "worked_source": source}
+    callout_lines = []
+    if calls:
+        q = _quote_in_blocks(calendar, all_blocks, terms, calls)
+        for c in q:
+            ids = [int(r.strip().lstrip("#")) for r in c.ref.split(",") if r.strip()]
+            callout_lines.append({
+                "start": iso_utc(c.start), "end": iso_utc(c.end), "worked_hours": hours_str(c.worked_hours),
+                "billed_hours": hours_str(c.billed_hours), "amount": decimal_str(c.amount), "_amount": c.amount,
+                "incidents": [per_incident[i] for i in ids if i in per_incident]})
+
+    ooc_lines = []
+    for inc in others:
+        if not inc["work"]:
+            continue
+        worked = timedelta(minutes=sum(w["minutes"] for w in inc["work"]))
+        billed = round_up(max(worked, terms.outside_minimum), terms.increment)
+        amount = money(terms.rate * hours_of(billed))
+        at = _ts(inc["first_page_at"] or inc["created_at"])
+        assert at is not None
+        ooc_lines.append({"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
+                          "at": iso_utc(at), "worked_hours": hours_str(hours_of(worked)),
+                          "billed_hours": hours_str(hours_of(billed)), "amount": decimal_str(amount),
+                          "_amount": amount})
+
+    standby_total = sum((b.fee for b in blocks), _ZERO)
+    callout_total = sum((c.pop("_amount") for c in callout_lines), _ZERO)
+    ooc_total = sum((c.pop("_amount") for c in ooc_lines), _ZERO)
+    responses = [_response(inc, cust.response_target) for inc in callout_incs]
+    return {
+        "customer": customer,
+        "name": cust.name,
+        "email": cust.email,
+        "month": month,
+        "timezone": calendar.rules.tz,
+        "from": iso_utc(start),
+        "to": iso_utc(end),
+        "currency": terms.currency,
+        "rate": decimal_str(terms.rate),
+        "response_target_minutes": round(cust.response_target.total_seconds() / 60, 1),
+        "bookings": [{"ids": ids, "start": iso_utc(s), "end": iso_utc(e)} for s, e, ids in booked],
+        "blocks": [{"period": str(b.period), "start": iso_utc(b.start), "end": iso_utc(b.end),
+                    "hours": hours_str(b.hours), "billed_hours": hours_str(b.billed_hours),
+                    "multiplier": decimal_str(b.multiplier), "fee": decimal_str(b.fee)} for b in blocks],
+        "callouts": callout_lines,
+        "out_of_contract": ooc_lines,
+        "responses": responses,
+        "totals": {"standby": decimal_str(money(standby_total)), "callouts": decimal_str(money(callout_total)),
+                   "out_of_contract": decimal_str(money(ooc_total)),
+                   "total": decimal_str(money(standby_total + callout_total + ooc_total))},
+        "responses_met": sum(1 for r in responses if r["outcome"] == "met"),
+        "responses_breached": sum(1 for r in responses if r["outcome"] == "breached"),
+        "generated_at": iso_utc(now),
+    }
+
+
+def _minutes(d: timedelta) -> int:
+    return int(-(-d.total_seconds() // 60))
+
+
+def _quote_in_blocks(calendar: Calendar, blocks: list[Block], terms: Terms, calls: list) -> list:
+    """Bill call-outs that are known to start inside standby blocks (the engine's merge policy
+    applies across them): quote each maximal run of adjacent blocks with its calls, keep the
+    call-out lines."""
+    runs: list[tuple[datetime, datetime]] = []
+    for b in sorted(blocks, key=lambda b: b.start):
+        if runs and b.start <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], b.end))
+        else:
+            runs.append((b.start, b.end))
+    out = []
+    for rs, re_ in runs:
+        mine = [c for c in calls if rs <= c[0] < re_]
+        if mine:
+            q = quote(calendar, rs, re_, terms, mine)
+            out.extend(replace(c, block_index=None) for c in q.callouts)
+    return sorted(out, key=lambda c: c.start)
+
+
+async def engineers(store: Any, config: Config, schedule: Schedule, month: str, now: datetime) -> dict:
+    """The hours each engineer of the standby rotation stood by during booked standby in the month,
+    per period kind (clipped to the month; bookings of all customers merged, so one hour of standby
+    counts once however many customers booked it), and their call-outs (incidents they acknowledged
+    that were call-outs on a statement)."""
+    calendar = schedule.calendar
+    start, end = month_range(month, calendar)
+    rotation = config.paging.standby_rotation
+    booked = await _booked(store, None, start, end)
+    overrides = overrides_from(await store.list_overrides(rotation)) if rotation in schedule.rotations else []
+    seconds: dict[str, dict[str, float]] = {}
+    for bs, be, _ids in booked:
+        s, e = max(bs, start), min(be, end)
+        if rotation not in schedule.rotations or s >= e:
+            continue
+        for sh in schedule.shifts(rotation, s, e, overrides):
+            if sh["person"] is None:
+                continue
+            ss, se = max(_ts(sh["start"]), s), min(_ts(sh["end"]), e)  # type: ignore[type-var]
+            if ss >= se:
+                continue
+            for st in calendar.stretches(ss, se):
+                if st.period is Period.OFFICE:
+                    continue
+                per = seconds.setdefault(sh["person"], {})
+                per[str(st.period)] = per.get(str(st.period), 0.0) + (st.end - st.start).total_seconds()
+    callouts: dict[str, list[dict]] = {}
+    for cid, cust in config.customers.items():
+        terms = terms_of(cust) if cust.rate is not None else Terms(rate=0)
+        _b, _all, _blocks, incs, _others = await _customer_facts(store, calendar, terms, cid, start, end)
+        for inc in incs:
+            worked, source = _worked(inc)
+            who = inc["acknowledged_by"] or (inc["work"][0]["person"] if inc["work"] else "unknown")
+            callouts.setdefault(who, []).append({
+                "customer": cid, "incident": inc["incident_id"], "summary": inc["summary"],
+                "paged_at": inc["first_page_at"], "acknowledged_at": inc["acknowledged_at"],
+                "worked_minutes": _minutes(worked), "worked_source": source})
+    people = sorted(set(seconds) | set(callouts))
+    rows = []
+    for p in people:
+        per = seconds.get(p, {})
+        hours = {k: f"{Decimal(str(round(per.get(k, 0.0) / 3600, 2))):.2f}"
+                 for k in ("weekend", "evening_night", "holiday")}
+        total = round(sum(per.values()) / 3600, 2)
+        person = config.people.get(p)
+        mine = sorted(callouts.get(p, []), key=lambda c: c["paged_at"] or "")
+        rows.append({"person": p, "name": person.name if person else p, "standby_hours": hours,
+                     "standby_hours_total": f"{total:.2f}", "callouts": mine,
+                     "callout_count": len(mine),
+                     "callout_worked_minutes": sum(c["worked_minutes"] for c in mine)})
+    return {"month": month, "timezone": calendar.rules.tz, "from": iso_utc(start), "to": iso_utc(end),
+            "rotation": rotation, "engineers": rows, "generated_at": iso_utc(now)}
+
+
+__all__ = ["StatementError", "engineers", "month_range", "statement", "terms_of"]

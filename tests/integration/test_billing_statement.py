@@ -1,0 +1,150 @@
+"""`pagerd billing statement` / `billing engineers` and /api/v1/billing/... (issue 5).
+
+The month's facts are made through the real pipeline on a manual clock (tests.scenarios.harness:
+a booking, an alert that pages the standby engineer, an SMS acknowledgement, resolve, worked time);
+then the real `pagerd` command reads the same database file as a subprocess, and the HTML statement
+is rendered by a real headless Chromium and checked for its totals.
+
+Example config: acme rate 95.00 EUR; standby week of 2026-12-07: dewi.
+  Wed 9 Dec 18:00 -> Thu 10 Dec 08:30 CET: evening_night 14.5 h x 95           = 1377.50
+  call-out paged Wed 20:00, acked 20:12 by dewi (met), 70 min logged: 1.25 h x 95 =  118.75
+  total                                                                           1496.25
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_binary
+from tests.scenarios.harness import Scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = "config/pagerd.example.yaml"
+CHROMIUM = "/usr/bin/chromium"
+TOTAL = "1496.25"
+
+
+def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
+    env["PAGERD_DB"] = str(db)
+    return subprocess.run([sys.executable, "-m", "pager", "billing", *args, "-c", CONFIG], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+async def _month(s: Scenario) -> int:
+    status, _ = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": "2026-12-09T18:00:00+01:00",
+                                                         "end": "2026-12-10T08:30:00+01:00", "by": "desk"})
+    assert status == 201
+    await s.at("20:00")
+    iid = await s.fire({"customer": "acme", "service": "webshop"}, summary="Webshop <checkout> & payments down")
+    await s.at("20:12")
+    await s.reply("dewi", "1")
+    await s.at("20:50")
+    assert (await s.api("POST", f"/api/v1/incidents/{iid}/resolve", {"by": "dewi"}))[0] == 200
+    assert (await s.api("POST", f"/api/v1/incidents/{iid}/work", {"minutes": 70, "by": "dewi"}))[0] == 201
+    return iid
+
+
+@pytest.fixture
+async def month(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00") as s:
+        iid = await _month(s)
+        yield s, iid
+
+
+async def test_cli_json_csv_and_engineers(month):
+    s, iid = month
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    st = json.loads(run.stdout)
+    assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00", "total": TOTAL}
+    assert [b["fee"] for b in st["blocks"]] == ["1377.50"]
+    assert st["responses"][0]["incident"] == iid
+    assert (st["responses"][0]["acknowledged_by"], st["responses"][0]["outcome"]) == ("dewi", "met")
+
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert [(r["kind"], r["amount"]) for r in rows] == [
+        ("standby", "1377.50"), ("callout", "118.75"), ("response", ""), ("subtotal_standby", "1377.50"),
+        ("subtotal_callouts", "118.75"), ("subtotal_out_of_contract", "0.00"), ("total", TOTAL)]
+    assert rows[2]["outcome"] == "met" and rows[2]["minutes_to_acknowledge"] == "12.0"
+
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-11", "--format", "json")
+    assert json.loads(run.stdout)["totals"]["total"] == "0.00"  # nothing booked in November
+
+    run = cli(s.db, "engineers", "--month", "2026-12", "--json")
+    assert run.returncode == 0, run.stderr
+    (dewi,) = json.loads(run.stdout)["engineers"]
+    assert (dewi["person"], dewi["standby_hours"], dewi["callout_count"], dewi["callout_worked_minutes"]) == (
+        "dewi", {"weekend": "0.00", "evening_night": "14.50", "holiday": "0.00"}, 1, 70)
+    run = cli(s.db, "engineers", "--month", "2026-12")
+    assert run.returncode == 0 and "Dewi Visser" in run.stdout and "14.50" in run.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("statement", "--customer", "nope", "--month", "2026-12"), "unknown customer"),
+    (("statement", "--customer", "agency", "--month", "2026-12"), "has no rate"),
+    (("statement", "--customer", "acme", "--month", "2026-13"), "YYYY-MM"),
+    (("engineers", "--month", "december"), "YYYY-MM"),
+])
+def test_cli_refusals(tmp_path, args, message):
+    run = cli(tmp_path / "pagerd.db", *args)
+    assert run.returncode == 2 and message in run.stderr, (run.stdout, run.stderr)
+
+
+async def test_api(month):
+    s, iid = month
+    status, st = await s.api("GET", "/api/v1/billing/statements/acme?month=2026-12")
+    assert status == 200 and st["totals"]["total"] == TOTAL and st["callouts"][0]["incidents"][0]["id"] == iid
+    status, rep = await s.api("GET", "/api/v1/billing/engineers?month=2026-12")
+    assert status == 200 and rep["engineers"][0]["standby_hours"]["evening_night"] == "14.50"
+    assert (await s.api("GET", "/api/v1/billing/statements/nope?month=2026-12"))[0] == 404
+    assert (await s.api("GET", "/api/v1/billing/statements/agency?month=2026-12"))[0] == 422
+    assert (await s.api("GET", "/api/v1/billing/statements/acme?month=12-2026"))[0] == 400
+    assert (await s.api("GET", "/api/v1/billing/statements/acme"))[0] == 400
+    assert (await s.api("GET", "/api/v1/billing/engineers?month=2026-12&x=1"))[0] == 400
+    resp = await s.http.get("/api/v1/billing/statements/acme?month=2026-12")
+    assert resp.status == 401
+    token = s.config.auth.admin_token.get_secret_value()
+    resp = await s.http.get("/api/v1/billing/statements/acme?month=2026-12&format=html",
+                            headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200 and resp.content_type == "text/html" and TOTAL in await resp.text()
+
+
+def test_api_on_the_real_daemon(pagerd):
+    status, st = pagerd.api("GET", "/api/v1/billing/statements/acme?month=2026-12")
+    assert status == 200 and st["totals"]["total"] == "0.00" and st["currency"] == "EUR"
+    status, rep = pagerd.api("GET", "/api/v1/billing/engineers?month=2026-12")
+    assert status == 200 and rep["engineers"] == []
+
+
+async def test_html_statement_in_headless_chromium(month, tmp_path):
+    s, iid = month
+    chromium = require_binary(CHROMIUM)
+    out = tmp_path / "statement.html"
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "html", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    page = out.read_text()
+    assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external assets
+    assert "&lt;checkout&gt; &amp; payments" in page  # escaped
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
+                          out.as_uri()], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    total = re.search(r'<td class="num" id="total">([^<]*)</td>', html)
+    assert total is not None, html[:2000]
+    assert total.group(1) == f"EUR {TOTAL}"
+    assert "1377.50" in html and "118.75" in html
+    assert html.count("<rect") == 1 and "target 30 min" in html  # one call-out bar against the target line
+    assert f"#{iid} Webshop &lt;checkout&gt; &amp; payments down" in html
+    assert ">met<" in html

@@ -1,0 +1,147 @@
+"""Monthly statements through the real pipeline (issue 5): a booking, an alert during it that pages
+the standby engineer, an SMS acknowledgement, resolve, worked time logged -> the statement has the
+block and the call-out with the right amounts and the response record; the same kind of alert
+outside any booking, for an office-hours project, bills nothing.
+
+Example config: acme rate 95.00 EUR, increment 15m, response target 30m; standby rotation week of
+2026-12-07: dewi. Amounts by hand in the comments."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from pager.service.statements import StatementError, engineers, month_range, statement
+from tests.scenarios.harness import Scenario
+
+WEBSHOP = {"customer": "acme", "service": "webshop"}
+INTRANET = {"customer": "acme", "service": "intranet"}
+NOW = datetime(2027, 1, 2, 12, 0, tzinfo=timezone.utc)
+
+
+async def _book(s: Scenario, start: str, end: str) -> dict:
+    status, row = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": start, "end": end,
+                                                           "by": "desk"})
+    assert status == 201, row
+    return row
+
+
+async def test_a_booked_night_with_one_callout(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00") as s:  # Wednesday
+        # Wed 18:00 -> Thu 08:30 CET: one evening_night block of 14.5 h x 1 x 95 = 1377.50
+        await _book(s, "2026-12-09T18:00:00+01:00", "2026-12-10T08:30:00+01:00")
+        await s.at("20:00")
+        iid = await s.fire(WEBSHOP)
+        assert ("Wed 20:00", "sms", "dewi") in s.log()
+        await s.at("20:12")
+        assert (await s.reply("dewi", "1")).endswith("acknowledged")
+        await s.at("20:50")
+        status, _ = await s.api("POST", f"/api/v1/incidents/{iid}/resolve", {"by": "dewi"})
+        assert status == 200
+        # worked 70 min -> 1.25 h x 95 = 118.75
+        status, _ = await s.api("POST", f"/api/v1/incidents/{iid}/work", {"minutes": 70, "by": "dewi"})
+        assert status == 201
+
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert st["blocks"] == [{"period": "evening_night", "start": "2026-12-09T17:00:00Z",
+                                 "end": "2026-12-10T07:30:00Z", "hours": "14.50", "billed_hours": "14.50",
+                                 "multiplier": "1.00", "fee": "1377.50"}]
+        (call,) = st["callouts"]
+        assert (call["start"], call["worked_hours"], call["billed_hours"], call["amount"]) == (
+            "2026-12-09T19:00:00Z", "1.17", "1.25", "118.75")
+        assert call["incidents"] == [{"id": iid, "summary": "ScenarioAlert for acme webshop",
+                                      "project": "acme/webshop", "worked_minutes": 70, "worked_source": "logged"}]
+        assert st["out_of_contract"] == []
+        assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00",
+                                "total": "1496.25"}
+        (resp,) = st["responses"]
+        assert resp == {"incident": iid, "summary": "ScenarioAlert for acme webshop", "project": "acme/webshop",
+                        "paged_at": "2026-12-09T19:00:00Z", "acknowledged_at": "2026-12-09T19:12:00Z",
+                        "acknowledged_by": "dewi", "minutes_to_acknowledge": 12.0, "target_minutes": 30.0,
+                        "outcome": "met"}
+        assert (st["currency"], st["rate"], st["responses_met"], st["responses_breached"]) == ("EUR", "95.00", 1, 0)
+
+        # the same night without logged work: acknowledgement -> resolve (20:12 -> 20:50, 38 min) is
+        # the proposal, billed at the 1-h minimum: 95.00
+        await s.at("2026-12-10 01:00")
+        iid2 = await s.fire(WEBSHOP, group="second")
+        await s.at("2026-12-10 01:40")  # 40 min: breached
+        await s.reply("dewi", "1")
+        await s.at("2026-12-10 02:00")
+        await s.api("POST", f"/api/v1/incidents/{iid2}/resolve", {"by": "dewi"})
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert [c["amount"] for c in st["callouts"]] == ["118.75", "95.00"]
+        assert st["callouts"][1]["incidents"][0]["worked_source"] == "proposed"
+        assert st["callouts"][1]["incidents"][0]["worked_minutes"] == 20
+        assert [r["outcome"] for r in st["responses"]] == ["met", "breached"]
+        assert st["totals"]["total"] == "1591.25"
+
+        eng = await engineers(s.store, s.config, s.schedule, "2026-12", NOW)
+        (dewi,) = eng["engineers"]
+        assert (dewi["person"], dewi["standby_hours"]["evening_night"], dewi["callout_count"]) == ("dewi", "14.50", 2)
+
+
+async def test_an_office_hours_project_alert_outside_any_booking_bills_nothing(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 20:00") as s:  # Wednesday evening, no booking
+        iid = await s.fire(INTRANET)
+        assert s.log() == []  # office-hours coverage: nobody is woken
+        await s.at("2026-12-10 09:00")
+        await s.api("POST", f"/api/v1/incidents/{iid}/ack", {"by": "anna"})
+        await s.api("POST", f"/api/v1/incidents/{iid}/resolve", {"by": "anna"})
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert (st["blocks"], st["callouts"], st["out_of_contract"], st["responses"]) == ([], [], [], [])
+        assert st["totals"]["total"] == "0.00"
+
+        # time logged on it is out-of-contract work at the standard rate, no minimum: 20 min, rounded
+        # up to the 15-min increment -> 0.5 h x 95 = 47.50
+        await s.api("POST", f"/api/v1/incidents/{iid}/work", {"minutes": 20, "by": "anna"})
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        (line,) = st["out_of_contract"]
+        assert (line["incident"], line["billed_hours"], line["amount"]) == (iid, "0.50", "47.50")
+        assert st["totals"]["total"] == "47.50"
+
+
+async def test_refusals(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 20:00") as s:
+        with pytest.raises(StatementError, match="unknown customer"):
+            await statement(s.store, s.config, s.schedule, "nope", "2026-12", NOW)
+        with pytest.raises(StatementError, match="no rate"):
+            await statement(s.store, s.config, s.schedule, "agency", "2026-12", NOW)
+        for bad in ("2026-13", "2026-1", "26-12", ""):
+            with pytest.raises(StatementError, match="YYYY-MM"):
+                month_range(bad, s.schedule.calendar)
+
+
+def test_month_range_is_local_midnights(tmp_path):
+    from pager.domain.calendar import Calendar
+    start, end = month_range("2026-03", Calendar())  # default rules: Europe/Amsterdam
+    assert (start.isoformat(), end.isoformat()) == ("2026-02-28T23:00:00+00:00", "2026-03-31T22:00:00+00:00")
+
+
+def test_terms_from_customer_config():
+    from decimal import Decimal
+
+    import pydantic
+
+    from pager.config.model import CustomerConfig
+    from pager.domain.calendar import Period
+    from pager.service.statements import terms_of
+
+    base = {"name": "C", "projects": {"web": {}}}
+    c = CustomerConfig.model_validate({**base, "rate": "97.50", "currency": "USD", "billing_increment": "6m",
+                                       "tariffs": {"weekend": {"multiplier": "0.6"},
+                                                   "holiday": {"minimum": "4h"}}})
+    t = terms_of(c)
+    assert (t.rate, t.currency, t.increment.total_seconds()) == (Decimal("97.50"), "USD", 360)
+    assert (t.tariff(Period.WEEKEND).multiplier, t.tariff(Period.WEEKEND).minimum.total_seconds()) == (
+        Decimal("0.6"), 4 * 3600)  # minimum kept from the default
+    assert (t.tariff(Period.HOLIDAY).multiplier, t.tariff(Period.HOLIDAY).minimum.total_seconds()) == (
+        Decimal("1"), 4 * 3600)
+    assert CustomerConfig.model_validate({**base, "rate": 95}).rate == Decimal(95)
+    for bad in (95.5, "abc", "-1", "NaN", True):
+        with pytest.raises(pydantic.ValidationError):
+            CustomerConfig.model_validate({**base, "rate": bad})
+    with pytest.raises(pydantic.ValidationError):
+        CustomerConfig.model_validate({**base, "tariffs": {"office": {"multiplier": "1"}}})
+    with pytest.raises(StatementError, match="no rate"):
+        terms_of(CustomerConfig.model_validate(base))
