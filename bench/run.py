@@ -19,7 +19,8 @@ Then the server is stopped (SIGTERM, by PID) and its database is checked: every 
 sent must be stored exactly once (rows == requests sent), so in particular every 2xx is there.
 
 After the servers: bench/paging_latency.py (webhook arrival -> Twilio request, own pagerd + fake Twilio
-API on loopback, at 10, 100 and 1,000 new incidents/s) and bench/bench_oncall.py (issue 3).
+API on loopback, at 10, 100 and 1,000 new incidents/s), bench/bench_oncall.py (issue 3) and
+bench/bench_statements.py (issue 5: a year of statements for 100 customers).
 
 Every loop is bounded (phase durations, fill iterations, start/stop timeouts, a global deadline).
 Tunables (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (3), BENCH_CONNECTIONS (32),
@@ -738,6 +739,23 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
                      "one-off cold figures, which the targets do not count but an operator may meet once per process "
                      "or calendar: " + "; ".join(colds) + ".")
     L.append("")
+    sb = meta.get("statements") or {}
+    L.append("## Monthly statements (issue 5): `bench/bench_statements.py`")
+    L.append("")
+    if not sb.get("rows"):
+        L.append("Not measured in this run (see `bench/out/bench_statements.txt`).")
+    else:
+        secs = sb.get("shared_s")
+        verdict = "not measured" if secs is None else "met" if secs <= 2.0 else "missed"
+        L.append(f"Target: a year of statements for 100 customers (1,200 statements) ≤ 2 s — **{verdict}**"
+                 f"{'' if secs is None else f' ({secs:.3f} s)'}. Pinned to CPU 1 after the servers stopped. "
+                 f"{sb.get('header', '')}")
+        L.append("")
+        L.append("| variant | statements | total (s) | per statement (ms) | target ≤ 2 s |")
+        L.append("|---|---:|---:|---:|---|")
+        for r in sb["rows"]:
+            L.append("| " + " | ".join(r) + " |")
+    L.append("")
     L.append("## Write check (a benchmark that loses writes is void)")
     L.append("")
     L.append("After each durable server was stopped (SIGTERM, by PID), its database was opened with `sqlite3`. "
@@ -890,6 +908,35 @@ def oncall_stage(errors: list[str]) -> dict:
     return {"rows": rows, "header": header, "worst_oncall_us": worst_oncall, "worst_shifts_us": worst_shifts}
 
 
+def statements_stage(errors: list[str]) -> dict:
+    """bench/bench_statements.py (issue 5), on the server CPU (no server runs any more)."""
+    argv = pinned(SERVER_CPU, [PY, str(BENCH / "bench_statements.py")])
+    log("statements benchmark: bench/bench_statements.py")
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        errors.append("bench_statements.py did not finish within 180 s")
+        return {}
+    (OUT / "bench_statements.txt").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        errors.append(f"bench_statements.py failed ({proc.returncode}): {proc.stderr[-400:]}")
+        return {}
+    rows, shared = [], None
+    for line in proc.stdout.splitlines():
+        if not line.startswith("| ") or line.startswith("| variant") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows.append(cells)
+        if cells[0].startswith("shared"):
+            try:
+                shared = float(cells[2])
+            except ValueError:
+                pass
+    header = next((l for l in proc.stdout.splitlines() if l.startswith("Python ")), "")
+    log(f"  1,200 statements: {shared} s")
+    return {"rows": rows, "header": header, "shared_s": shared}
+
+
 def wait_quiet() -> str:
     """Wait (at most QUIET_WAIT s) until other processes use < 10% of CPU 1 over one second. Bounded."""
     if not PIN:
@@ -943,6 +990,7 @@ def main() -> int:
         else:
             errors.append("paging latency stage skipped: global deadline")
         meta["oncall"] = oncall_stage(errors)
+        meta["statements"] = statements_stage(errors)
     except KeyboardInterrupt:
         errors.append("interrupted")
     finally:

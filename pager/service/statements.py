@@ -6,17 +6,26 @@ engine (pager.domain.billing). The choices made here, besides those of the engin
 - The month is the calendar month in the calendar's time zone: [1st 00:00, next 1st 00:00).
 - Overlapping or touching bookings of one customer are one booked range (never billed twice).
   Cancelled bookings are not billed (whenever they were cancelled).
+- Recurring standby: a project with ``coverage: standby`` and a ``standby`` list (e.g.
+  ``[evening_night, weekend, holiday]``) bought standby for every such period. Those periods
+  (calendar stretches around the month, so a block across the 1st keeps its true extent) are laid
+  over the dated bookings as one set of ranges before blocks are cut: no hour is billed twice and
+  a block covered by several projects, or by a project and a booking, is one block with one
+  minimum. Other coverage modes never bill recurring standby.
 - A standby block belongs to the month in which it *starts*: a night that runs from 31 January
   into 1 February is one block with one minimum on the January statement, not two halves that
   each pay a minimum.
 - A call-out is an incident of one of the customer's projects (escalation project
-  ``"<customer>/..."``) that was paged (its first page) inside a booked standby block and that an
-  engineer answered (acknowledged it, or logged work on it). Its call-out starts at the page.
+  ``"<customer>/..."``) that was paged (its first page) inside a standby block and that an
+  engineer answered: inside a dated booking for any of the customer's projects, inside recurring
+  standby only for a project that has that period as recurring standby (so an office-hours
+  project's alert at night is not a call-out because another project has nights). Answered:
+  acknowledged, or work logged on it. Its call-out starts at the page.
   Worked time: the sum of the time logged on the incident; none logged: acknowledgement to
   resolve (the proposal an engineer can correct by logging time); neither: the 1-h minimum.
   Close call-outs are merged or not per the customer's ``callout_overlap`` (engine choice 3).
-- Out-of-contract work: time logged on the customer's incidents that were not paged inside a
-  booked block (outside every booking, or in office time), at the standard rate, rounded up to
+- Out-of-contract work: time logged on the customer's incidents that were not call-outs (paged
+  outside every booking and recurring standby of their project, or in office time), at the standard rate, rounded up to
   the billing increment, no minimum. Without logged time such an incident bills nothing.
 - The response record: for every call-out incident, paged at, acknowledged at and by whom, the
   minutes in between and met/breached against the customer's response_target.
@@ -123,10 +132,6 @@ def _worked(inc: dict) -> tuple[timedelta, str]:
     return timedelta(0), "none"
 
 
-def _in_blocks(blocks: list[Block], at: datetime) -> bool:
-    return any(b.start <= at < b.end for b in blocks)
-
-
 def _answered(inc: dict) -> bool:
     return inc["acknowledged_at"] is not None or bool(inc["work"])
 
@@ -147,25 +152,84 @@ def _response(inc: dict, target: timedelta) -> dict:
             "target_minutes": round(target.total_seconds() / 60, 1), "outcome": outcome}
 
 
+# Recurring standby is laid over the month widened by this much on both sides, so that a block
+# across the month's edge (a night from the 31st into the 1st, a weekend) keeps its true extent.
+_MARGIN = timedelta(days=8)
+
+
+def recurring_periods(customer: CustomerConfig) -> dict[str, frozenset[Period]]:
+    """project id -> the periods it has recurring standby for (projects with coverage standby and
+    a non-empty ``standby`` list only)."""
+    out = {}
+    for pid, proj in customer.projects.items():
+        if proj.coverage == "standby" and proj.standby:
+            out[pid] = frozenset(Period(p) for p in proj.standby)
+    return out
+
+
+def _recurring_ranges(calendar: Calendar, periods: frozenset[Period], start: datetime, end: datetime
+                      ) -> list[tuple[datetime, datetime, Period]]:
+    """The stretches of the recurring periods around [start, end) (widened by _MARGIN)."""
+    if not periods:
+        return []
+    return [(st.start, st.end, st.period) for st in calendar.stretches(start - _MARGIN, end + _MARGIN)
+            if st.period in periods]
+
+
+def _covering(blocks: list[Block], at: datetime) -> Block | None:
+    for b in blocks:
+        if b.start <= at < b.end:
+            return b
+    return None
+
+
 async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer: str, start: datetime,
-                          end: datetime) -> tuple[list[tuple[datetime, datetime, list[int]]], list[Block],
-                                                  list[Block], list[dict], list[dict]]:
-    """(booked ranges, all blocks of those bookings, this month's blocks, call-out incidents, other
-    incidents) of a customer."""
+                          end: datetime, recurring: dict[str, frozenset[Period]] | None = None
+                          ) -> tuple[list[tuple[datetime, datetime, list[int]]], list[Block],
+                                     list[Block], list[dict], list[dict]]:
+    """(booked ranges, all standby blocks, this month's blocks, call-out incidents, other incidents)
+    of a customer. The standby blocks are those of the dated bookings and of the recurring standby
+    (`recurring`: project id -> periods), laid over one another as one set of ranges so that no hour
+    is billed twice and a block that several projects (or a booking and a project) cover is one
+    block with one minimum."""
     booked = await _booked(store, customer, start, end)
+    recurring = recurring or {}
+    every = frozenset().union(*recurring.values()) if recurring else frozenset()
+    rec = _recurring_ranges(calendar, every, start, end)
+    ranges = booked
+    if rec:
+        # merged, then only the ranges that touch the month (the margin only keeps edges true)
+        ranges = [r for r in _union([(bs, be, ids) for bs, be, ids in booked] + [(s, e, []) for s, e, _p in rec])
+                  if r[0] < end and r[1] > start]
     all_blocks: list[Block] = []
-    for bs, be, _ids in booked:
+    for bs, be, _ids in ranges:
         all_blocks.extend(standby_blocks(calendar, bs, be, terms))
     month_blocks = [b for b in all_blocks if start <= b.start < end]
     incidents = await store.customer_incidents(f"{customer}/", start, end)
     callouts, others = [], []
     for inc in incidents:
         paged = _ts(inc["first_page_at"])
-        if paged is not None and _in_blocks(all_blocks, paged) and _answered(inc):
+        if paged is not None and _answered(inc) and _callout_at(inc, paged, all_blocks, booked, customer,
+                                                                recurring):
             callouts.append(inc)
         else:
             others.append(inc)
     return booked, all_blocks, month_blocks, callouts, others
+
+
+def _callout_at(inc: dict, paged: datetime, blocks: list[Block], booked: list, customer: str,
+                recurring: dict[str, frozenset[Period]]) -> bool:
+    """Was the page inside standby the customer bought for this incident: a block of a dated
+    booking (any project of the customer), or a block of a period its own project has recurring
+    standby for (another project's recurring standby does not cover it)."""
+    block = _covering(blocks, paged)
+    if block is None:
+        return False
+    if any(bs <= paged < be for bs, be, _ids in booked):
+        return True
+    project = inc["project"] or ""
+    pid = project[len(customer) + 1:] if project.startswith(f"{customer}/") else project
+    return block.period in recurring.get(pid, frozenset())
 
 
 async def statement(store: Any, config: Config, schedule: Schedule, customer: str, month: str,
@@ -178,7 +242,9 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     terms = terms_of(cust)
     calendar = schedule.calendar
     start, end = month_range(month, calendar)
-    booked, all_blocks, blocks, callout_incs, others = await _customer_facts(store, calendar, terms, customer, start, end)
+    recurring = recurring_periods(cust)
+    booked, all_blocks, blocks, callout_incs, others = await _customer_facts(store, calendar, terms, customer,
+                                                                             start, end, recurring)
 
     # call-outs through the engine (its merge policy): a call-out paged in a block that started last
     # month (a night across the 1st) is billed on this month's statement, the month of its page.
@@ -232,6 +298,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         "rate": decimal_str(terms.rate),
         "response_target_minutes": round(cust.response_target.total_seconds() / 60, 1),
         "bookings": [{"ids": ids, "start": iso_utc(s), "end": iso_utc(e)} for s, e, ids in booked],
+        "recurring_standby": {pid: sorted(str(p) for p in ps) for pid, ps in sorted(recurring.items())},
         "blocks": [{"period": str(b.period), "start": iso_utc(b.start), "end": iso_utc(b.end),
                     "hours": hours_str(b.hours), "billed_hours": hours_str(b.billed_hours),
                     "multiplier": decimal_str(b.multiplier), "fee": decimal_str(b.fee)} for b in blocks],
@@ -271,14 +338,19 @@ def _quote_in_blocks(calendar: Calendar, blocks: list[Block], terms: Terms, call
 
 
 async def engineers(store: Any, config: Config, schedule: Schedule, month: str, now: datetime) -> dict:
-    """The hours each engineer of the standby rotation stood by during booked standby in the month,
-    per period kind (clipped to the month; bookings of all customers merged, so one hour of standby
+    """The hours each engineer of the standby rotation stood by during booked or recurring standby in
+    the month, per period kind (clipped to the month; bookings and recurring standby of all customers merged, so one hour of standby
     counts once however many customers booked it), and their call-outs (incidents they acknowledged
     that were call-outs on a statement)."""
     calendar = schedule.calendar
     start, end = month_range(month, calendar)
     rotation = config.paging.standby_rotation
     booked = await _booked(store, None, start, end)
+    recurring = [(s, e, []) for cust in config.customers.values()
+                 for s, e, _p in _recurring_ranges(calendar, frozenset().union(*recurring_periods(cust).values()),
+                                                   start, end)]
+    if recurring:
+        booked = _union(booked + recurring)
     overrides = overrides_from(await store.list_overrides(rotation)) if rotation in schedule.rotations else []
     seconds: dict[str, dict[str, float]] = {}
     for bs, be, _ids in booked:
@@ -299,7 +371,8 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
     callouts: dict[str, list[dict]] = {}
     for cid, cust in config.customers.items():
         terms = terms_of(cust) if cust.rate is not None else Terms(rate=0)
-        _b, _all, _blocks, incs, _others = await _customer_facts(store, calendar, terms, cid, start, end)
+        _b, _all, _blocks, incs, _others = await _customer_facts(store, calendar, terms, cid, start, end,
+                                                                 recurring_periods(cust))
         for inc in incs:
             worked, source = _worked(inc)
             who = inc["acknowledged_by"] or (inc["work"][0]["person"] if inc["work"] else "unknown")
@@ -324,4 +397,4 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
             "rotation": rotation, "engineers": rows, "generated_at": iso_utc(now)}
 
 
-__all__ = ["StatementError", "engineers", "month_range", "statement", "terms_of"]
+__all__ = ["StatementError", "engineers", "month_range", "recurring_periods", "statement", "terms_of"]

@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import require_binary
 from tests.scenarios.harness import Scenario
+from tests.unit.test_statements import config_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "config/pagerd.example.yaml"
@@ -32,10 +33,10 @@ CHROMIUM = "/usr/bin/chromium"
 TOTAL = "1496.25"
 
 
-def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
+def cli(db: Path, *args: str, config: str | Path = CONFIG) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
     env["PAGERD_DB"] = str(db)
-    return subprocess.run([sys.executable, "-m", "pager", "billing", *args, "-c", CONFIG], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "pager", "billing", *args, "-c", str(config)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
@@ -55,14 +56,15 @@ async def _month(s: Scenario) -> int:
 
 @pytest.fixture
 async def month(tmp_path):
-    async with Scenario(tmp_path, "2026-12-09 17:00") as s:
+    # dated bookings only (webshop's recurring standby left out), so the month has one block
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:
         iid = await _month(s)
         yield s, iid
 
 
 async def test_cli_json_csv_and_engineers(month):
     s, iid = month
-    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "json")
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "json", config=s.config_path)
     assert run.returncode == 0, run.stderr
     st = json.loads(run.stdout)
     assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00", "total": TOTAL}
@@ -70,7 +72,7 @@ async def test_cli_json_csv_and_engineers(month):
     assert st["responses"][0]["incident"] == iid
     assert (st["responses"][0]["acknowledged_by"], st["responses"][0]["outcome"]) == ("dewi", "met")
 
-    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv")
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv", config=s.config_path)
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert [(r["kind"], r["amount"]) for r in rows] == [
@@ -78,15 +80,15 @@ async def test_cli_json_csv_and_engineers(month):
         ("subtotal_callouts", "118.75"), ("subtotal_out_of_contract", "0.00"), ("total", TOTAL)]
     assert rows[2]["outcome"] == "met" and rows[2]["minutes_to_acknowledge"] == "12.0"
 
-    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-11", "--format", "json")
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-11", "--format", "json", config=s.config_path)
     assert json.loads(run.stdout)["totals"]["total"] == "0.00"  # nothing booked in November
 
-    run = cli(s.db, "engineers", "--month", "2026-12", "--json")
+    run = cli(s.db, "engineers", "--month", "2026-12", "--json", config=s.config_path)
     assert run.returncode == 0, run.stderr
     (dewi,) = json.loads(run.stdout)["engineers"]
     assert (dewi["person"], dewi["standby_hours"], dewi["callout_count"], dewi["callout_worked_minutes"]) == (
         "dewi", {"weekend": "0.00", "evening_night": "14.50", "holiday": "0.00"}, 1, 70)
-    run = cli(s.db, "engineers", "--month", "2026-12")
+    run = cli(s.db, "engineers", "--month", "2026-12", config=s.config_path)
     assert run.returncode == 0 and "Dewi Visser" in run.stdout and "14.50" in run.stdout
 
 
@@ -121,17 +123,30 @@ async def test_api(month):
 
 
 def test_api_on_the_real_daemon(pagerd):
+    # The example config: acme's webshop has recurring standby every evening_night, weekend and
+    # holiday, so December 2026 bills them with no booking at all (rate 95.00):
+    #   26 nights 18:00-08:30 (14.5 h x 95 = 1377.50)                          35815.00
+    #   24 and 30 Dec 18:00-24:00 before a holiday (6 h x 95 = 570.00)           1140.00
+    #   27 Dec 00:00-08:30 after the holiday (8.5 h x 95)                          807.50
+    #   7 weekend days 08:30-18:00 (9.5 h x 0.5 x 95 = 451.25)                  3158.75
+    #   25-26 Dec and 31 Dec-1 Jan holidays (48 h x 95 = 4560.00, both start in Dec) 9120.00
+    #   (the night from 30 Nov into 1 Dec belongs to November)                  50041.25
     status, st = pagerd.api("GET", "/api/v1/billing/statements/acme?month=2026-12")
-    assert status == 200 and st["totals"]["total"] == "0.00" and st["currency"] == "EUR"
+    assert status == 200 and st["totals"]["total"] == "50041.25" and st["currency"] == "EUR"
+    assert len(st["blocks"]) == 38 and st["callouts"] == []
+    # the engineers stood by those hours clipped to the month: 560 h above + 8.5 h of the night into
+    # 1 Dec - 24 h of 1 Jan = 544.5 h, and took no call-outs
     status, rep = pagerd.api("GET", "/api/v1/billing/engineers?month=2026-12")
-    assert status == 200 and rep["engineers"] == []
+    assert status == 200 and sum(float(e["standby_hours_total"]) for e in rep["engineers"]) == 544.5
+    assert all(e["callout_count"] == 0 for e in rep["engineers"])
 
 
 async def test_html_statement_in_headless_chromium(month, tmp_path):
     s, iid = month
     chromium = require_binary(CHROMIUM)
     out = tmp_path / "statement.html"
-    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "html", "-o", str(out))
+    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "html", "-o", str(out),
+              config=s.config_path)
     assert run.returncode == 0, run.stderr
     page = out.read_text()
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external assets

@@ -12,7 +12,23 @@ from datetime import datetime, timezone
 import pytest
 
 from pager.service.statements import StatementError, engineers, month_range, statement
-from tests.scenarios.harness import Scenario
+from tests.scenarios.harness import EXAMPLE_CONFIG, Scenario
+
+RECURRING = "standby: [evening_night, weekend, holiday], "
+
+
+def config_variant(tmp_path, webshop: str = "", extra: str = "") -> str:
+    """The example config with acme's webshop recurring standby replaced (default: none, dated
+    bookings only) and `extra` lines added to acme's projects."""
+    text = EXAMPLE_CONFIG.read_text()
+    assert RECURRING in text
+    text = text.replace(RECURRING, webshop)
+    if extra:
+        text = text.replace("      intranet: {coverage: office_hours}\n",
+                            "      intranet: {coverage: office_hours}\n" + extra)
+    path = tmp_path / "pagerd.yaml"
+    path.write_text(text)
+    return path
 
 WEBSHOP = {"customer": "acme", "service": "webshop"}
 INTRANET = {"customer": "acme", "service": "intranet"}
@@ -27,7 +43,7 @@ async def _book(s: Scenario, start: str, end: str) -> dict:
 
 
 async def test_a_booked_night_with_one_callout(tmp_path):
-    async with Scenario(tmp_path, "2026-12-09 17:00") as s:  # Wednesday
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:  # Wednesday
         # Wed 18:00 -> Thu 08:30 CET: one evening_night block of 14.5 h x 1 x 95 = 1377.50
         await _book(s, "2026-12-09T18:00:00+01:00", "2026-12-10T08:30:00+01:00")
         await s.at("20:00")
@@ -82,7 +98,7 @@ async def test_a_booked_night_with_one_callout(tmp_path):
 
 
 async def test_an_office_hours_project_alert_outside_any_booking_bills_nothing(tmp_path):
-    async with Scenario(tmp_path, "2026-12-09 20:00") as s:  # Wednesday evening, no booking
+    async with Scenario(tmp_path, "2026-12-09 20:00", config_path=config_variant(tmp_path)) as s:  # Wednesday evening, no booking
         iid = await s.fire(INTRANET)
         assert s.log() == []  # office-hours coverage: nobody is woken
         await s.at("2026-12-10 09:00")
@@ -102,7 +118,7 @@ async def test_an_office_hours_project_alert_outside_any_booking_bills_nothing(t
 
 
 async def test_refusals(tmp_path):
-    async with Scenario(tmp_path, "2026-12-09 20:00") as s:
+    async with Scenario(tmp_path, "2026-12-09 20:00", config_path=config_variant(tmp_path)) as s:
         with pytest.raises(StatementError, match="unknown customer"):
             await statement(s.store, s.config, s.schedule, "nope", "2026-12", NOW)
         with pytest.raises(StatementError, match="no rate"):
@@ -145,3 +161,70 @@ def test_terms_from_customer_config():
         CustomerConfig.model_validate({**base, "tariffs": {"office": {"multiplier": "1"}}})
     with pytest.raises(StatementError, match="no rate"):
         terms_of(CustomerConfig.model_validate(base))
+
+
+# --------------------------------------------------------------------------- recurring standby
+# acme, rate 95.00; calendar Europe/Amsterdam, office Mon-Fri 08:30-18:00, weekend days 08:30-18:00,
+# holidays whole days (25-26 Dec; 31 Dec is a company day off, so 31 Dec-1 Jan is one 48-h run).
+HOLIDAY_ONLY = "standby: [holiday], "
+RECURRING_CASES = [
+    # (webshop's recurring standby, extra projects, month, dated bookings (local), blocks, total)
+    pytest.param(HOLIDAY_ONLY, "", "2026-12", [],
+                 # 25-26 Dec 48 h x 95 = 4560.00; 31 Dec-1 Jan 48 h, starts in Dec: 4560.00
+                 [("holiday", "48.00", "4560.00")] * 2, "9120.00", id="holidays-dec"),
+    pytest.param(HOLIDAY_ONLY, "", "2027-01", [], [], "0.00", id="new-year-run-belongs-to-dec"),
+    pytest.param("standby: [weekend], ", "", "2027-02", [],
+                 # Sat/Sun 6-7, 13-14, 20-21, 27-28 Feb, 08:30-18:00: 9.5 h x 0.5 x 95 = 451.25, x 8
+                 [("weekend", "9.50", "451.25")] * 8, "3610.00", id="weekends-feb"),
+    pytest.param(HOLIDAY_ONLY, "", "2026-12", [("2026-12-24T18:00:00+01:00", "2026-12-27T12:00:00+01:00")],
+                 # booking Thu 24 Dec 18:00 -> Sun 27 Dec 12:00 merged with the recurring holidays:
+                 # evening 6 h x 95 = 570.00; holiday once 4560.00; night 8.5 h x 95 = 807.50;
+                 # Sunday 08:30-12:00 3.5 h -> 4-h minimum x 0.5 x 95 = 190.00; 31 Dec run 4560.00
+                 [("evening_night", "6.00", "570.00"), ("holiday", "48.00", "4560.00"),
+                  ("evening_night", "8.50", "807.50"), ("weekend", "3.50", "190.00"),
+                  ("holiday", "48.00", "4560.00")], "10687.50", id="booking-over-recurring-billed-once"),
+    pytest.param(HOLIDAY_ONLY, "      api: {coverage: standby, standby: [holiday]}\n", "2026-12", [],
+                 [("holiday", "48.00", "4560.00")] * 2, "9120.00", id="two-projects-one-block"),
+    pytest.param("", "      ops: {coverage: always, standby: [holiday]}\n", "2026-12", [],
+                 [], "0.00", id="only-coverage-standby-is-recurring"),
+]
+
+
+@pytest.mark.parametrize("webshop, extra, month, bookings, blocks, total", RECURRING_CASES)
+async def test_recurring_standby_is_billed(tmp_path, webshop, extra, month, bookings, blocks, total):
+    async with Scenario(tmp_path, "2026-11-02 10:00", config_path=config_variant(tmp_path, webshop, extra)) as s:
+        for start, end in bookings:
+            status, row = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": start, "end": end,
+                                                                   "by": "desk"})
+            assert status == 201, row
+        st = await statement(s.store, s.config, s.schedule, "acme", month, NOW)
+        assert [(b["period"], b["hours"], b["fee"]) for b in st["blocks"]] == blocks
+        assert st["totals"]["total"] == total
+        starts = [b["start"] for b in st["blocks"]]
+        assert len(starts) == len(set(starts))  # no hour twice
+
+
+async def test_callouts_in_recurring_standby(tmp_path):
+    """webshop: recurring holiday standby. Christmas Day (Fri 25 Dec 2026): a webshop alert pages the
+    standby rotation and is a call-out; an intranet alert (office hours) is not, its logged time is
+    out-of-contract work."""
+    async with Scenario(tmp_path, "2026-12-25 10:00", config_path=config_variant(tmp_path, HOLIDAY_ONLY)) as s:
+        iid = await s.fire(WEBSHOP)
+        assert s.log(), "the recurring holiday standby pages"
+        await s.at("10:10")
+        await s.api("POST", f"/api/v1/incidents/{iid}/ack", {"by": "eva"})
+        await s.at("10:50")
+        await s.api("POST", f"/api/v1/incidents/{iid}/resolve", {"by": "eva"})
+        other = await s.fire(INTRANET, group="intranet")
+        await s.api("POST", f"/api/v1/incidents/{other}/work", {"minutes": 20, "by": "eva"})
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        # ack -> resolve 40 min proposed -> 1-h minimum x 95 = 95.00
+        (call,) = st["callouts"]
+        assert (call["start"], call["billed_hours"], call["amount"]) == ("2026-12-25T09:00:00Z", "1.00", "95.00")
+        assert call["incidents"][0]["id"] == iid
+        # intranet: 20 min -> 0.5 h x 95 = 47.50 out of contract
+        assert [(x["incident"], x["amount"]) for x in st["out_of_contract"]] == [(other, "47.50")]
+        assert [r["outcome"] for r in st["responses"]] == ["met"]
+        assert st["recurring_standby"] == {"webshop": ["holiday"]}
+        assert st["totals"] == {"standby": "9120.00", "callouts": "95.00", "out_of_contract": "47.50",
+                                "total": "9262.50"}
