@@ -228,3 +228,16 @@ async def test_callouts_in_recurring_standby(tmp_path):
         assert st["recurring_standby"] == {"webshop": ["holiday"]}
         assert st["totals"] == {"standby": "9120.00", "callouts": "95.00", "out_of_contract": "47.50",
                                 "total": "9262.50"}
+
+
+async def test_a_booking_cancelled_before_it_starts_bills_nothing_and_pages_nobody(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 12:00", config_path=config_variant(tmp_path)) as s:  # Wednesday noon
+        row = await _book(s, "2026-12-09T18:00:00+01:00", "2026-12-10T08:30:00+01:00")
+        status, _ = await s.api("DELETE", f"/api/v1/bookings/{row['id']}?by=desk")
+        assert status == 200
+        await s.at("20:00")
+        await s.fire(WEBSHOP)  # no booking and no recurring standby: nobody is woken
+        assert s.log() == []
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert (st["blocks"], st["callouts"]) == ([], [])
+        assert st["totals"]["total"] == "0.00"
