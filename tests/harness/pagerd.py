@@ -16,6 +16,10 @@ from .ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "pagerd.example.yaml"
+# Timeline entries the paging engine writes on its own schedule; tests about ingestion leave them out.
+# (A tuple: `kind in ENGINE_KINDS` in Python, and f"... NOT IN {ENGINE_KINDS}" is valid SQL.)
+ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
+                "response_target_breached", "escalate_requested")
 
 
 @dataclass

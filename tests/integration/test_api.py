@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from tests.harness.pagerd import ENGINE_KINDS
+
 ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
 AM = "/api/v1/alerts/alertmanager"
@@ -75,11 +77,6 @@ def post_ng(p, form: bool, **macros) -> dict:
     status, answer = p.request("POST", NG, body, token=p.webhook_token, content_type=ctype)
     assert status == 200, answer
     return answer  # type: ignore[return-value]
-
-
-# what the paging engine adds on its own schedule; these tests are about the incident's own life
-ENGINE_KINDS = {"routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
-                "response_target_breached", "escalate_requested"}
 
 
 def show(p, iid: int) -> dict:

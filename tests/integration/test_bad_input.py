@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.harness.pagerd import PagerdProcess
+from tests.harness.pagerd import ENGINE_KINDS, PagerdProcess
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 FIRING = (TESTDATA / "alertmanager" / "firing.json").read_bytes()
@@ -164,9 +164,6 @@ def send(p: PagerdProcess, method: str, path: str, *, auth: str | None = None, c
 
 
 TABLES = ("deliveries", "incidents", "alerts", "alert_events")
-# timeline entries the paging engine adds on its own schedule (routing and paging the seeded incidents)
-ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
-                "response_target_breached", "escalate_requested")
 
 
 def db_state(p: PagerdProcess) -> dict:

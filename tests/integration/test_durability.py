@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from tests.harness.pagerd import ENGINE_KINDS
+
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
@@ -249,7 +251,6 @@ def test_kill_9_during_mixed_burst_of_all_sources(pagerd):
     assert time.monotonic() - t0 < BUDGET
 
 
-ENGINE_KINDS = "('routed', 'paging', 'paged', 'escalated', 'delivery', 'desk_notified', 'escalation_exhausted', 'response_target_breached', 'escalate_requested')"
 
 
 def counts(con) -> dict:

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.harness.pagerd import PagerdProcess
+from tests.harness.pagerd import ENGINE_KINDS, PagerdProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
@@ -239,7 +239,6 @@ def parsed(body: bytes):
 
 # -- plumbing ---------------------------------------------------------------------------------------
 TABLES = ("deliveries", "incidents", "alerts", "alert_events", "events")
-ENGINE_KINDS = "('routed', 'paging', 'paged', 'escalated', 'delivery', 'desk_notified', 'escalation_exhausted', 'response_target_breached', 'escalate_requested')"
 
 
 def snapshot(con: sqlite3.Connection) -> dict:
