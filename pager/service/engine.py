@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import structlog
 
 from pager.clock import Clock
-from pager.service.schedule import HANDOVER_CATCH_UP, Schedule, overrides_from
+from pager.service.schedule import HANDOVER_CATCH_UP, Schedule, overrides_from, parse_utc
 from pager.storage.port import Store
 
 log = structlog.get_logger("pagerd.engine")
@@ -31,7 +31,7 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
         base = schedule.handoff_shift(name, now, [])
         horizon = max(shift.end, base.end) if base is not None else shift.end
         pieces = schedule.shifts(name, shift.start, horizon, overrides)
-        if not any(p["person"] == shift.person and _ts(p["start"]) < horizon and _ts(p["end"]) > shift.start
+        if not any(p["person"] == shift.person and parse_utc(p["start"]) < horizon and parse_utc(p["end"]) > shift.start
                    for p in pieces):
             continue
         # the rotation's own person coming back after an override was told at the hand-off: one claim per hand-off
@@ -53,9 +53,6 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
             given.append(notice)
     return given
 
-
-def _ts(s: str) -> datetime:
-    return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
 def _z(dt: datetime) -> str:

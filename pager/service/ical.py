@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from icalendar import Calendar as ICal
 from icalendar import Event
 
+from pager.service.schedule import parse_utc
+
 
 def feed_token(secret: str, kind: str, name: str) -> str:
     """The token of one feed: derived from the admin token, so rotating that rotates every feed URL."""
@@ -27,11 +29,11 @@ def render(title: str, shifts: list[dict], now: datetime) -> bytes:
     cal.add("x-published-ttl", "PT1H")
     for s in shifts:
         ev = Event()
-        start = _dt(s["start"])
+        start = parse_utc(s["start"])
         ev.add("uid", f"{s['rotation']}-{s['person']}-{start.strftime('%Y%m%dT%H%M%SZ')}@pagerd")
         ev.add("summary", f"On call: {s['rotation']} ({s['name']})")
         ev.add("dtstart", start)
-        ev.add("dtend", _dt(s["end"]))
+        ev.add("dtend", parse_utc(s["end"]))
         ev.add("dtstamp", now.astimezone(timezone.utc))
         ev.add("description", f"{s['name']} is on call for rotation {s['rotation']}."
                + (f" Override {s['override_id']}." if s.get("override_id") else ""))
@@ -39,6 +41,3 @@ def render(title: str, shifts: list[dict], now: datetime) -> bytes:
         cal.add_component(ev)
     return cal.to_ical()
 
-
-def _dt(s: str) -> datetime:
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 import structlog
@@ -17,7 +17,7 @@ from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
 from pager.service import links
-from pager.service.schedule import Schedule, overrides_from
+from pager.service.schedule import Schedule, overrides_from, parse_utc
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -127,12 +127,12 @@ class PagingEngine:
             cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
             rows = booked.get(plan.customer_of.get(project, ""), [])
             if rows:
-                cov = replace(cov, bookings=tuple((_ts(b["start"]), _ts(b["end"])) for b in rows))
+                cov = replace(cov, bookings=tuple((parse_utc(b["start"]), parse_utc(b["end"])) for b in rows))
             decision = dp.decide_coverage(cov, schedule.calendar, now)
             booking = None
             if decision.booking is not None:
                 booking = next(({"id": b["id"], "start": b["start"], "end": b["end"]} for b in rows
-                                if (_ts(b["start"]), _ts(b["end"])) == decision.booking), None)
+                                if (parse_utc(b["start"]), parse_utc(b["end"])) == decision.booking), None)
             policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
             target = plan.targets.get(project) or dp.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             rotation = None
@@ -166,7 +166,7 @@ class PagingEngine:
             await self._desk_notice(cfg, esc, now)
             return
         policy = dp.Policy.from_json(esc["policy"])
-        first = _ts(esc["first_page_at"]) or now
+        first = parse_utc(esc["first_page_at"]) or now
         k = esc["step"] + 1
         due = dp.step_at(policy, first, k)
         if due is None:
@@ -264,7 +264,7 @@ class PagingEngine:
             self.metrics.breaches.inc()
             log.warning("response_target_breached", incident_id=b["incident_id"], deadline=b["deadline"])
         for r in await self.store.unobserved_responses():
-            seconds = (_ts(r["acknowledged_at"]) - _ts(r["first_page_at"])).total_seconds()
+            seconds = (parse_utc(r["acknowledged_at"]) - parse_utc(r["first_page_at"])).total_seconds()
             self.metrics.response.observe(max(0.0, seconds))
 
     # -- the outbox ------------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class PagingEngine:
         async with self._sending:
             th = plan.throttles.get(channel)
             if th is not None:
-                sent = [_ts(s) for s in await self.store.sent_since(address, channel, now - th.per)]
+                sent = [parse_utc(s) for s in await self.store.sent_since(address, channel, now - th.per)]
                 slot = dp.next_send_slot(th, sent, now)
                 if slot > now:  # throttled: waits for the slot, then goes out bundled with what came meanwhile
                     await self.store.defer(channel, address, slot)
@@ -347,7 +347,7 @@ class PagingEngine:
             return
         seen = await self.store.heartbeats()
         for name, hb in cfg.heartbeats.items():
-            last = _ts(seen.get(name)) or self.started_at
+            last = parse_utc(seen.get(name)) or self.started_at
             if now - last > hb.timeout:
                 labels = {"heartbeat": name, **hb.labels}
                 alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.TRIGGER,
@@ -368,8 +368,3 @@ class PagingEngine:
                           severity="", labels={})
             await self._ingest(Source.HEARTBEAT, [alert])
 
-
-def _ts(s: str | None) -> datetime | None:
-    if not s:
-        return None
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)

@@ -60,14 +60,18 @@ def _rotation(name: str, r, tz: str) -> Rotation:
 
 
 def overrides_from(rows: list[dict]) -> list[Override]:
-    return [Override(id=str(r["id"]), rotation=r["rotation"], start=_ts(r["start"]), end=_ts(r["end"]),
+    return [Override(id=str(r["id"]), rotation=r["rotation"], start=parse_utc(r["start"]), end=parse_utc(r["end"]),
                      person=r["person"], replaces=r["replaces"], created_by=r["created_by"],
-                     created_at=_ts(r["created_at"]))
+                     created_at=parse_utc(r["created_at"]))
             for r in rows if r.get("removed_at") is None]
 
 
-def _ts(s: str) -> datetime:
+def parse_utc(s: str | None) -> datetime | None:
+    """A timestamp as pagerd stores and answers it (ISO 8601, 'Z' or an offset) as aware UTC; empty is None."""
+    if not s:
+        return None
     return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
+
 
 
 class Schedule:

@@ -55,7 +55,7 @@ from pager.domain.billing import (
 )
 from pager.domain.calendar import Calendar, Period
 
-from .schedule import Schedule, overrides_from
+from .schedule import Schedule, overrides_from, parse_utc
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _ZERO = Decimal(0)
@@ -92,11 +92,6 @@ def terms_of(customer: CustomerConfig) -> Terms:
                  tariffs=tariffs, callout_overlap=customer.callout_overlap)
 
 
-def _ts(s: str | None) -> datetime | None:
-    if s is None:
-        return None
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
-
 
 def _union(ranges: list[tuple[datetime, datetime, list[int]]]) -> list[tuple[datetime, datetime, list[int]]]:
     out: list[tuple[datetime, datetime, list[int]]] = []
@@ -115,7 +110,7 @@ async def _booked(store: Any, customer: str | None, start: datetime, end: dateti
     rows = await store.list_bookings(customer, ending_after=start)
     ranges = []
     for b in rows:
-        bs, be = _ts(b["start"]), _ts(b["end"])
+        bs, be = parse_utc(b["start"]), parse_utc(b["end"])
         assert bs is not None and be is not None
         if bs < end and be > start:
             ranges.append((bs, be, [b["id"]]))
@@ -126,7 +121,7 @@ def _worked(inc: dict) -> tuple[timedelta, str]:
     """(worked time, where it came from): logged | proposed (ack -> resolve) | none."""
     if inc["work"]:
         return timedelta(minutes=sum(w["minutes"] for w in inc["work"])), "logged"
-    ack, res = _ts(inc["acknowledged_at"]), _ts(inc["resolved_at"])
+    ack, res = parse_utc(inc["acknowledged_at"]), parse_utc(inc["resolved_at"])
     if ack is not None and res is not None and res > ack:
         return res - ack, "proposed"
     return timedelta(0), "none"
@@ -137,8 +132,8 @@ def _answered(inc: dict) -> bool:
 
 
 def _response(inc: dict, target: timedelta) -> dict:
-    paged = _ts(inc["first_page_at"])
-    ack = _ts(inc["acknowledged_at"])
+    paged = parse_utc(inc["first_page_at"])
+    ack = parse_utc(inc["acknowledged_at"])
     assert paged is not None
     if ack is None:
         secs, outcome = None, "breached"
@@ -208,7 +203,7 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     incidents = await store.customer_incidents(f"{customer}/", start, end)
     callouts, others = [], []
     for inc in incidents:
-        paged = _ts(inc["first_page_at"])
+        paged = parse_utc(inc["first_page_at"])
         if paged is not None and _answered(inc) and _callout_at(inc, paged, all_blocks, booked, customer,
                                                                 recurring):
             callouts.append(inc)
@@ -251,7 +246,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     per_incident: dict[int, dict] = {}
     calls = []
     for inc in callout_incs:
-        paged = _ts(inc["first_page_at"])
+        paged = parse_utc(inc["first_page_at"])
         assert paged is not None
         worked, source = _worked(inc)
         calls.append((paged, paged + worked, f"#{inc['incident_id']}"))
@@ -275,7 +270,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         worked = timedelta(minutes=sum(w["minutes"] for w in inc["work"]))
         billed = round_up(max(worked, terms.outside_minimum), terms.increment)
         amount = money(terms.rate * hours_of(billed))
-        at = _ts(inc["first_page_at"] or inc["created_at"])
+        at = parse_utc(inc["first_page_at"] or inc["created_at"])
         assert at is not None
         ooc_lines.append({"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
                           "at": iso_utc(at), "worked_hours": hours_str(hours_of(worked)),
@@ -360,7 +355,7 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
         for sh in schedule.shifts(rotation, s, e, overrides):
             if sh["person"] is None:
                 continue
-            ss, se = max(_ts(sh["start"]), s), min(_ts(sh["end"]), e)  # type: ignore[type-var]
+            ss, se = max(parse_utc(sh["start"]), s), min(parse_utc(sh["end"]), e)  # type: ignore[type-var]
             if ss >= se:
                 continue
             for st in calendar.stretches(ss, se):

@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 
 from pager.domain.incident import State
+from pager.service.schedule import parse_utc
 from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.port import NotFound
 
@@ -85,10 +86,9 @@ async def response_of(rt: Runtime, inc: dict) -> dict | None:
     esc = await rt.store.escalation_of(inc["id"])
     if esc is None:
         return None
-    ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None  # noqa: E731
     target = dp.ResponseTarget(target=timedelta(seconds=esc["target_seconds"]), escalate_at=rt.config.paging.escalate_at)
-    first = ts(esc["first_page_at"])
-    acked = ts(inc["acknowledged_at"] or inc["resolved_at"])  # resolving answers the page as well
+    first = parse_utc(esc["first_page_at"])
+    acked = parse_utc(inc["acknowledged_at"] or inc["resolved_at"])  # resolving answers the page as well
     return {"project": esc["project"], "rotation": esc["rotation"], "reason": esc["reason"],
             "first_page_at": esc["first_page_at"], "deadline": esc["deadline_at"],
             "target_seconds": esc["target_seconds"], "acknowledged_at": inc["acknowledged_at"],
