@@ -41,6 +41,22 @@ class Metrics:
                                 ["channel", "result"], registry=r)
         for state in ("triggered", "acknowledged", "resolved"):
             self.incidents.labels(state)
+        # labelled children by label values: `labels()` costs more than the increment it leads to
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *values: str):
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    def webhook_done(self, source: str, code: int, seconds: float) -> None:
+        self._child(self.webhooks, source, str(code)).inc()
+        self._child(self.webhook_latency, source).observe(seconds)
+
+    def alerts_received(self, source: str, outcome: str, n: int) -> None:
+        self._child(self.alerts, source, outcome).inc(n)
 
     def on_commit(self, batch: int, seconds: float) -> None:
         self.commit_batch.observe(batch)

@@ -127,7 +127,8 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
 
 
 def test_logs_are_json_and_hold_no_secrets(tmp_path: Path) -> None:
-    p = PagerdProcess(workdir=tmp_path / "d", webhook_token="webhook-secret-5f3a9", admin_token="admin-secret-77c1e")
+    p = PagerdProcess(workdir=tmp_path / "d", webhook_token="webhook-secret-5f3a9", admin_token="admin-secret-77c1e",
+                      extra_env={"PAGERD_LOG_LEVEL": "debug"})  # alerts_ingested is a debug line
     p.start()
     try:
         p.request("POST", "/api/v1/alerts/alertmanager", FIRING, token=p.webhook_token)

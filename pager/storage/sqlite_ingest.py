@@ -1,0 +1,298 @@
+"""Ingest on the SQLite writer: deliveries -> incidents, their alerts and their timeline.
+
+One group commit holds many deliveries, and a webhook's cost is mostly the number of statements
+it runs (each one a round trip through the sqlite3 module and a hand-over of the GIL between the
+writer thread and the event loop). So an `IngestBatch` serves all the deliveries of one commit:
+
+- reads are done for the whole batch up front, three queries: which raw bodies, which alert
+  notifications (event ids) and which incident keys the store already holds;
+- the common writes (a delivery, its event ids, a new incident, its alerts, timeline events) are
+  buffered, with row ids assigned here (the writer holds the write lock), and written with one
+  executemany per table when the batch commits;
+- anything else (reopen, resolve, acknowledge, a severity that rises, a recount) first flushes the
+  buffers and then runs its statements at once, so every statement sees exactly the rows that a
+  statement-per-row version would have seen.
+
+Other jobs in the same commit (the paging engine, API writes) run between deliveries; the writer
+calls `invalidate()` before each of them, which flushes and forgets what was read.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+from pager.domain.alert import Action, Alert, Source
+from pager.domain.incident import IncidentView, Outcome, State, decide
+
+from .codec import dumps, iso, parse_iso
+from .port import Applied, Delivery, IngestPolicy, IngestResult
+from .sqlite_paging import quiet
+
+_RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
+
+_INSERT_DELIVERY = ("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, "
+                    "alert_count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_SEEN_DELIVERY = "UPDATE deliveries SET seen_count = seen_count + 1, last_seen_at = ? WHERE id = ?"
+_INSERT_INCIDENT = ("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
+                    "created_at, updated_at) VALUES (?, ?, ?, 'triggered', ?, ?, ?, ?, ?, ?)")
+_UPSERT_EVENT_ID = ("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, "
+                    "delivery_id = excluded.delivery_id")
+_UPSERT_ALERT = (
+    "INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, details, "
+    "starts_at, ends_at, first_seen, last_seen, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status, "
+    "summary = coalesce(nullif(excluded.summary, ''), alerts.summary), "
+    "severity = coalesce(nullif(excluded.severity, ''), alerts.severity), "
+    "labels = coalesce(nullif(excluded.labels, '{}'), alerts.labels), "
+    "annotations = coalesce(nullif(excluded.annotations, '{}'), alerts.annotations), "
+    "details = coalesce(nullif(excluded.details, '{}'), alerts.details), "
+    "starts_at = coalesce(excluded.starts_at, alerts.starts_at), "
+    "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id")
+# a first sight of an alert by its resolve has no severity of its own
+_NO_SEVERITY = "UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AND fingerprint = ? AND severity = ''"
+_INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
+_SET_COUNT = "UPDATE incidents SET alert_count = ? WHERE id = ?"
+_RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
+            "WHERE id = ?")
+# the open incident of a key, else its last resolved one: per key, through the (source, dedup_key) index
+_KEY_VIEWS = ("SELECT k.value, i.id, i.state, i.resolved_at FROM json_each(?) AS k JOIN incidents AS i ON i.id = "
+              "(SELECT id FROM incidents WHERE source = ? AND dedup_key = k.value "
+              "ORDER BY state = 'resolved', resolved_at DESC LIMIT 1)")
+_KNOWN_EVENTS = "SELECT event_id, seen_at FROM alert_events WHERE event_id IN (SELECT value FROM json_each(?))"
+_KNOWN_BODIES = "SELECT sha256, id FROM deliveries WHERE source = ? AND sha256 IN (SELECT value FROM json_each(?))"
+
+Views = tuple[IncidentView | None, IncidentView | None]  # (open incident, last resolved when none is open)
+
+
+def _views(row: tuple | None) -> Views:
+    if row is None:
+        return None, None
+    if row[1] != "resolved":
+        return IncidentView(row[0], State(row[1]), None), None
+    return None, IncidentView(row[0], State.RESOLVED, parse_iso(row[2]))
+
+
+class IngestBatch:
+    """What one transaction of the writer knows and has yet to write for the deliveries in it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._forget()
+        self._clear()
+
+    # -- what is known ---------------------------------------------------------------------------
+    def _forget(self) -> None:
+        self.bodies: dict[tuple[str, str], int | None] = {}        # (source, sha256) -> delivery id
+        self.event_ids: dict[str, str | None] = {}                   # event id -> seen_at
+        self.keys: dict[tuple[str, str], Views] = {}                 # (source, key) -> views
+        self.severity: dict[int, str] = {}                           # incident id -> severity
+        self._next_id: dict[str, int] = {}
+
+    def prefetch(self, deliveries: list[Delivery]) -> None:
+        """Read, in three queries, what the store holds of these deliveries' bodies, events and keys."""
+        bodies: dict[str, list[str]] = {}
+        keys: dict[str, list[str]] = {}
+        events: list[str] = []
+        for d in deliveries:
+            src = d.source.value
+            bodies.setdefault(src, []).append(_sha(d))
+            keys.setdefault(src, []).extend(a.dedup_key for a in d.alerts)
+            events.extend(a.event_id for a in d.alerts)
+        for src, shas in bodies.items():
+            found = dict(self.conn.execute(_KNOWN_BODIES, (src, dumps(shas))))
+            for sha in shas:
+                self.bodies[(src, sha)] = found.get(sha)
+        for src, ks in keys.items():
+            unique = list(dict.fromkeys(ks))
+            found = {r[0]: r[1:] for r in self.conn.execute(_KEY_VIEWS, (dumps(unique), src))}
+            for k in unique:
+                self.keys[(src, k)] = _views(found.get(k))
+        if events:
+            found = dict(self.conn.execute(_KNOWN_EVENTS, (dumps(list(dict.fromkeys(events))),)))
+            for e in events:
+                self.event_ids[e] = found.get(e)
+
+    def key_views(self, source: str, key: str) -> Views:
+        v = self.keys.get((source, key))
+        if v is None:  # not prefetched: any incident of this key made in this batch would be known
+            row = self.conn.execute(_KEY_VIEWS, (dumps([key]), source)).fetchone()
+            v = self.keys[(source, key)] = _views(row[1:] if row else None)
+        return v
+
+    def _event_seen(self, event_id: str) -> str | None:
+        if event_id in self.event_ids:
+            return self.event_ids[event_id]
+        row = self.conn.execute("SELECT seen_at FROM alert_events WHERE event_id = ?", (event_id,)).fetchone()
+        return row[0] if row else None
+
+    def _new_id(self, table: str) -> int:
+        n = self._next_id.get(table)
+        if n is None:
+            n = (self.conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
+        self._next_id[table] = n + 1
+        return n
+
+    # -- what is to be written -------------------------------------------------------------------
+    def _clear(self) -> None:
+        self._rows: dict[str, list[tuple]] = {sql: [] for sql in _FLUSH_ORDER}
+
+    def add(self, sql: str, row: tuple) -> None:
+        self._rows[sql].append(row)
+
+    def flush(self) -> None:
+        """Write what is buffered, table by table in dependency order (each table's rows in order)."""
+        for sql, rows in self._rows.items():
+            if rows:
+                self.conn.executemany(sql, rows)
+                rows.clear()
+
+    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        """A statement that must see every row written before it: flushes first."""
+        self.flush()
+        return self.conn.execute(sql, params)
+
+    def invalidate(self) -> None:
+        """Before another kind of job writes in the same transaction: write out, forget what was read."""
+        self.flush()
+        self._forget()
+
+    def discard(self) -> None:
+        """After a job failed and its savepoint was rolled back: drop its buffered rows and knowledge."""
+        self._clear()
+        self._forget()
+
+
+_FLUSH_ORDER = (_INSERT_DELIVERY, _SEEN_DELIVERY, _INSERT_INCIDENT, _UPSERT_EVENT_ID, _UPSERT_ALERT, _NO_SEVERITY,
+                _INSERT_EVENT, _SET_COUNT, _RECOUNT)
+
+
+def _sha(d: Delivery) -> str:
+    return hashlib.sha256(d.body).hexdigest()
+
+
+def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
+    """Apply one delivery: store its body, then each alert in order (decided by `decide`)."""
+    now = d.received_at
+    at = iso(now)
+    src = d.source.value
+    sha = _sha(d)
+    delivery_id = b.bodies.get((src, sha))
+    if delivery_id is None and (src, sha) not in b.bodies:
+        row = b.conn.execute("SELECT id FROM deliveries WHERE source = ? AND sha256 = ?", (src, sha)).fetchone()
+        delivery_id = row[0] if row else None
+    if delivery_id is None:
+        delivery_id = b._new_id("deliveries")
+        b.add(_INSERT_DELIVERY, (delivery_id, src, at, at, d.content_type, sha, len(d.alerts), d.body))
+        b.bodies[(src, sha)] = delivery_id
+    else:
+        b.add(_SEEN_DELIVERY, (at, delivery_id))
+
+    received: dict[int, dict[str, int]] = {}
+    opened: dict[int, set[str]] = {}  # incidents opened by this delivery -> their alerts' fingerprints
+    applied: list[Applied] = []
+    resolved_now: list[int] = []
+    events_v2 = d.source is Source.EVENTS_V2
+    # Events v2 carries no event id: the same event again counts as a re-delivery only for a while.
+    # The other sources name each notification exactly: a known event id is never applied again.
+    cutoff = iso(now - policy.events_v2_duplicate_window) if events_v2 else ""
+    for alert in d.alerts:
+        key = alert.dedup_key
+        current, last = b.key_views(src, key)
+        window_cutoff = cutoff
+        if events_v2 and alert.action is Action.TRIGGER and current is None:
+            window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
+        seen = b._event_seen(alert.event_id)
+        if seen is not None and not seen < window_cutoff:
+            applied.append(Applied(None, None))
+            continue
+        b.add(_UPSERT_EVENT_ID, (alert.event_id, src, at, delivery_id))
+        b.event_ids[alert.event_id] = at
+        if not (current is None and alert.action is Action.TRIGGER):
+            last = None
+        decision = decide(current, last, alert, now, policy.reopen_window)
+        out = decision.outcome
+        iid = decision.incident_id
+        labels_json = None
+        if out is Outcome.OPEN:
+            labels_json = dumps(dict(alert.labels))
+            iid = b._new_id("incidents")
+            sev = alert.severity or "critical"
+            b.add(_INSERT_INCIDENT, (iid, src, key, alert.summary, sev, labels_json, 1, at, at))
+            b.add(_INSERT_EVENT, (iid, at, "opened", None,
+                                  dumps({"summary": alert.summary, "delivery_id": delivery_id, **d.facts})))
+            b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
+            opened[iid] = set()
+            b.severity[iid] = sev
+        elif out is Outcome.REOPEN:
+            b.execute("UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, resolved_at = NULL, "
+                      "resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, updated_at = ? WHERE id = ?",
+                      (at, iid))
+            b.add(_INSERT_EVENT, (iid, at, "reopened", None, dumps({"delivery_id": delivery_id})))
+            b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
+        if out in (Outcome.OPEN, Outcome.REOPEN, Outcome.APPEND, Outcome.RESOLVE_ALERT):
+            assert iid is not None
+            _upsert_alert(b, iid, alert, at, delivery_id, labels_json)
+            if iid in opened:
+                opened[iid].add(alert.fingerprint)
+            if out in (Outcome.REOPEN, Outcome.APPEND) and alert.fingerprint == alert.dedup_key:
+                # a single-alert incident (Nagios, Events v2) shows its latest state: WARNING -> CRITICAL
+                b.execute("UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
+                          (alert.summary, alert.severity, labels_json or dumps(dict(alert.labels)), iid))
+                b.severity[iid] = alert.severity
+            elif out is Outcome.APPEND:  # a group's severity is its worst alert's: it rises, never falls
+                worst = b.severity.get(iid)
+                if worst is None:
+                    worst = b.execute("SELECT severity FROM incidents WHERE id = ?", (iid,)).fetchone()[0]
+                if _RANK.get(alert.severity, 0) > _RANK.get(worst, 0):
+                    b.execute("UPDATE incidents SET severity = ? WHERE id = ?", (alert.severity, iid))
+                    worst = alert.severity
+                b.severity[iid] = worst
+            counts = received.setdefault(iid, {"firing": 0, "resolved": 0})
+            counts[alert.status] += 1
+            if out is Outcome.RESOLVE_ALERT:
+                firing = b.execute("SELECT 1 FROM alerts WHERE incident_id = ? AND status = 'firing' LIMIT 1",
+                                   (iid,)).fetchone()
+                if firing is None:
+                    b.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, "
+                              "updated_at = ? WHERE id = ?", (at, src, at, iid))
+                    resolved_now.append(iid)
+                    quiet(b.conn, iid, at, "incident resolved")
+                    b.keys[(src, key)] = (None, IncidentView(iid, State.RESOLVED, now))
+        elif out is Outcome.ACKNOWLEDGE:
+            assert iid is not None
+            b.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
+                      "updated_at = ? WHERE id = ?", (at, alert.actor or src, at, iid))
+            b.add(_INSERT_EVENT, (iid, at, "acknowledged", alert.actor or src,
+                                  dumps({"via": src, "comment": alert.comment})))
+            quiet(b.conn, iid, at, "incident acknowledged")
+            b.keys[(src, key)] = (IncidentView(iid, State.ACKNOWLEDGED, None), None)
+        elif out is Outcome.ANNOTATE:
+            assert iid is not None
+            b.add(_INSERT_EVENT, (iid, at, "note", alert.actor or src,
+                                  dumps({"kind": alert.note_kind or alert.action.value,
+                                         "text": alert.comment or alert.summary, "via": src})))
+        applied.append(Applied(iid, out))
+    truncated = d.facts.get("truncated_alerts")
+    for iid, counts in received.items():
+        data = {"delivery_id": delivery_id, **counts}
+        if truncated:
+            data["truncated_alerts"] = truncated
+        b.add(_INSERT_EVENT, (iid, at, "alerts_received", src, dumps(data)))
+        fingerprints = opened.get(iid)
+        if fingerprints is None:
+            b.add(_RECOUNT, (at, iid, iid))
+        elif len(fingerprints) != 1:  # opened here with alert_count 1 and updated_at now
+            b.add(_SET_COUNT, (len(fingerprints), iid))
+    for iid in resolved_now:  # after the alerts that resolved it, on the timeline
+        b.add(_INSERT_EVENT, (iid, at, "resolved", src, dumps({"via": src, "delivery_id": delivery_id})))
+    return IngestResult(delivery_id, tuple(applied))
+
+
+def _upsert_alert(b: IngestBatch, iid: int, a: Alert, at: str, delivery_id: int, labels_json: str | None) -> None:
+    b.add(_UPSERT_ALERT, (iid, a.fingerprint, a.status, a.summary, a.severity, labels_json or dumps(dict(a.labels)),
+                          dumps(dict(a.annotations)) if a.annotations else "{}",
+                          dumps(dict(a.details)) if a.details else "{}",
+                          iso(a.starts_at), iso(a.ends_at), at, at, delivery_id))
+    if not a.severity:
+        b.add(_NO_SEVERITY, (iid, a.fingerprint))
