@@ -166,3 +166,24 @@ def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
     tables = {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
     assert tables == _run(str(tmp_path / "reference.db"), jobs, None)[1]  # the others as if it never ran
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_event_ids_stored_before_the_keyed_layout_still_count(tmp_path, batched: bool) -> None:
+    """Stores written by an earlier pagerd hold bare event ids: a re-delivery of one is still a duplicate."""
+    path = str(tmp_path / "p.db")
+    migrate(path)
+    conn = _connect(path, synchronous="OFF")
+    d = _am(random.Random(3), T0)
+    for a in d.alerts:  # as the earlier layout stored them
+        conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, 1)",
+                     (a.event_id, "alertmanager", "2026-11-25T23:00:00.000000Z"))
+    later = Delivery(d.source, d.content_type, d.body, d.alerts, T0 + timedelta(minutes=5), d.facts)
+    jobs = [_Job(ingest, (later, POLICY), None)]  # type: ignore[arg-type]
+    if batched:  # the same notification twice in one commit, after an unrelated job forgot what was read
+        jobs = [_Job(_transition, (1, State.RESOLVED, "anna", "api", None, T0), None),  # type: ignore[arg-type]
+                jobs[0], _Job(ingest, (later, POLICY), None)]  # type: ignore[arg-type]
+    _commit_batch(conn, jobs)
+    results = [j.result for j in jobs if j.fn is ingest]
+    assert results and all(r.duplicates == len(d.alerts) for r in results)
+    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
