@@ -23,6 +23,7 @@ before this layout are still found: lookups ask for both forms.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
 
@@ -70,8 +71,18 @@ _KNOWN_BODIES = "SELECT sha256, id FROM deliveries WHERE source = ? AND sha256 I
 Views = tuple[IncidentView | None, IncidentView | None]  # (open incident, last resolved when none is open)
 
 
+@functools.lru_cache(maxsize=4096)
+def _key_prefix(source: str, key: str) -> str:
+    return hashlib.blake2b(f"{source}\0{key}".encode(), digest_size=6).hexdigest() + ":"
+
+
 def _stored_id(source: str, key: str, event_id: str) -> str:
-    return hashlib.blake2b(f"{source}\0{key}".encode(), digest_size=6).hexdigest() + ":" + event_id
+    return _key_prefix(source, key) + event_id
+
+
+def _json_map(m) -> str:
+    """A label/annotation mapping as stored (parsers hand over dicts; anything else is copied first)."""
+    return dumps(m if type(m) is dict else dict(m))
 
 
 def _views(row: tuple | None) -> Views:
@@ -232,7 +243,7 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
         iid = decision.incident_id
         labels_json = None
         if out is Outcome.OPEN:
-            labels_json = dumps(dict(alert.labels))
+            labels_json = _json_map(alert.labels)
             iid = b._new_id("incidents")
             sev = alert.severity or "critical"
             b.add(_INSERT_INCIDENT, (iid, src, key, alert.summary, sev, labels_json, 1, at, at))
@@ -255,7 +266,7 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             if out in (Outcome.REOPEN, Outcome.APPEND) and alert.fingerprint == alert.dedup_key:
                 # a single-alert incident (Nagios, Events v2) shows its latest state: WARNING -> CRITICAL
                 b.execute("UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
-                          (alert.summary, alert.severity, labels_json or dumps(dict(alert.labels)), iid))
+                          (alert.summary, alert.severity, labels_json or _json_map(alert.labels), iid))
                 b.severity[iid] = alert.severity
             elif out is Outcome.APPEND:  # a group's severity is its worst alert's: it rises, never falls
                 worst = b.severity.get(iid)
@@ -307,9 +318,9 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
 
 
 def _upsert_alert(b: IngestBatch, iid: int, a: Alert, at: str, delivery_id: int, labels_json: str | None) -> None:
-    b.add(_UPSERT_ALERT, (iid, a.fingerprint, a.status, a.summary, a.severity, labels_json or dumps(dict(a.labels)),
-                          dumps(dict(a.annotations)) if a.annotations else "{}",
-                          dumps(dict(a.details)) if a.details else "{}",
+    b.add(_UPSERT_ALERT, (iid, a.fingerprint, a.status, a.summary, a.severity, labels_json or _json_map(a.labels),
+                          _json_map(a.annotations) if a.annotations else "{}",
+                          _json_map(a.details) if a.details else "{}",
                           iso(a.starts_at), iso(a.ends_at), at, at, delivery_id))
     if not a.severity:
         b.add(_NO_SEVERITY, (iid, a.fingerprint))
