@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from datetime import datetime, timezone
@@ -48,6 +49,10 @@ async def serve(config_path: str) -> int:
         await store.close()
         return 1
 
+    # What the started daemon holds (config, app, modules) lives as long as the process: frozen, full
+    # collections no longer walk it; young collections every 50,000 allocations instead of 700.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     tasks: set[asyncio.Task] = set()
