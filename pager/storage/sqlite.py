@@ -91,6 +91,8 @@ def migrate(path: str) -> list[int]:
     """Apply pending migrations; returns the versions applied."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path, synchronous="FULL")
+    # off while tables are rebuilt (SQLite's documented way); every migration is checked before it commits
+    conn.execute("PRAGMA foreign_keys=OFF")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                      "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
@@ -103,6 +105,9 @@ def migrate(path: str) -> list[int]:
             try:
                 for stmt in _statements(sql):
                     conn.execute(stmt)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+                if broken:
+                    raise sqlite3.IntegrityError(f"migration {name} breaks foreign keys: {broken}")
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                              (version, name, iso(datetime.now(timezone.utc))))
                 conn.execute("COMMIT")

@@ -4,8 +4,8 @@ One group commit holds many deliveries, and a webhook's cost is mostly the numbe
 it runs (each one a round trip through the sqlite3 module and a hand-over of the GIL between the
 writer thread and the event loop). So an `IngestBatch` serves all the deliveries of one commit:
 
-- reads are done for the whole batch up front, three queries: which raw bodies, which alert
-  notifications (event ids) and which incident keys the store already holds;
+- reads are done for the whole batch up front, two queries: which alert notifications (event ids,
+  with the delivery that carried each) and which incident keys the store already holds;
 - the common writes (a delivery, its event ids, a new incident, its alerts, timeline events) are
   buffered, with row ids assigned here (the writer holds the write lock), and written with one
   executemany per table when the batch commits;
@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import sqlite3
+from typing import NamedTuple
 
 from pager.domain.alert import Action, Alert, Source
 from pager.domain.incident import IncidentView, Outcome, State, decide
@@ -65,10 +66,17 @@ _RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*)
 _KEY_VIEWS = ("SELECT k.value, i.id, i.state, i.resolved_at FROM json_each(?) AS k JOIN incidents AS i ON i.id = "
               "(SELECT id FROM incidents WHERE source = ? AND dedup_key = k.value "
               "ORDER BY state = 'resolved', resolved_at DESC LIMIT 1)")
-_KNOWN_EVENTS = "SELECT event_id, seen_at FROM alert_events WHERE event_id IN (SELECT value FROM json_each(?))"
-_KNOWN_BODIES = "SELECT sha256, id FROM deliveries WHERE source = ? AND sha256 IN (SELECT value FROM json_each(?))"
+_KNOWN_EVENTS = ("SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
+                 "LEFT JOIN deliveries AS d ON d.id = e.delivery_id WHERE e.event_id IN ")
 
 Views = tuple[IncidentView | None, IncidentView | None]  # (open incident, last resolved when none is open)
+
+
+class Seen(NamedTuple):
+    """A notification already applied: when last, and the delivery (and its body's sha256) that carried it."""
+    at: str
+    delivery_id: int
+    sha256: str | None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -103,34 +111,28 @@ class IngestBatch:
 
     # -- what is known ---------------------------------------------------------------------------
     def _forget(self) -> None:
-        self.bodies: dict[tuple[str, str], int | None] = {}        # (source, sha256) -> delivery id
-        self.event_ids: dict[str, str | None] = {}                   # event id -> seen_at
+        self.event_ids: dict[str, Seen | None] = {}                  # stored event id -> when, carried by
         self.keys: dict[tuple[str, str], Views] = {}                 # (source, key) -> views
         self.severity: dict[int, str] = {}                           # incident id -> severity
         self._next_id: dict[str, int] = {}
 
     def prefetch(self, deliveries: list[Delivery]) -> None:
-        """Read, in three queries, what the store holds of these deliveries' bodies, events and keys."""
-        bodies: dict[str, list[str]] = {}
+        """Read, in two queries, what the store holds of these deliveries' notifications and keys."""
         keys: dict[str, list[str]] = {}
         events: list[str] = []
         for d in deliveries:
             src = d.source.value
-            bodies.setdefault(src, []).append(_sha(d))
             keys.setdefault(src, []).extend(a.dedup_key for a in d.alerts)
             for a in d.alerts:
                 events += (_stored_id(src, a.dedup_key, a.event_id), a.event_id)
-        for src, shas in bodies.items():
-            found = dict(self.conn.execute(_KNOWN_BODIES, (src, dumps(shas))))
-            for sha in shas:
-                self.bodies[(src, sha)] = found.get(sha)
         for src, ks in keys.items():
             unique = list(dict.fromkeys(ks))
             found = {r[0]: r[1:] for r in self.conn.execute(_KEY_VIEWS, (dumps(unique), src))}
             for k in unique:
                 self.keys[(src, k)] = _views(found.get(k))
         if events:
-            found = dict(self.conn.execute(_KNOWN_EVENTS, (dumps(list(dict.fromkeys(events))),)))
+            found = {r[0]: Seen(*r[1:]) for r in self.conn.execute(
+                _KNOWN_EVENTS + "(SELECT value FROM json_each(?))", (dumps(list(dict.fromkeys(events))),))}
             for e in events:
                 self.event_ids[e] = found.get(e)
 
@@ -141,16 +143,17 @@ class IngestBatch:
             v = self.keys[(source, key)] = _views(row[1:] if row else None)
         return v
 
-    def event_seen(self, stored: str, legacy: str) -> str | None:
-        """When a notification was last applied (its id in the stored form, and as stored before it)."""
-        missing = [e for e in (stored, legacy) if e not in self.event_ids]  # known: read, or written here
-        if missing:
-            found = dict(self.conn.execute(
-                f"SELECT event_id, seen_at FROM alert_events WHERE event_id IN ({','.join('?' * len(missing))})",
-                missing))
+    def event_seen(self, stored: str, legacy: str) -> Seen | None:
+        """When a notification was last applied and by which delivery (its id in the stored form, and
+        as stored before that form), or None."""
+        ids = self.event_ids
+        if stored not in ids or legacy not in ids:  # known: read, or written in this batch
+            missing = [e for e in (stored, legacy) if e not in ids]
+            found = {r[0]: Seen(*r[1:]) for r in self.conn.execute(
+                _KNOWN_EVENTS + f"({','.join('?' * len(missing))})", missing)}
             for e in missing:
-                self.event_ids[e] = found.get(e)
-        a, b = self.event_ids[stored], self.event_ids[legacy]
+                ids[e] = found.get(e)
+        a, b = ids[stored], ids[legacy]
         return a if b is None else b if a is None else max(a, b)
 
     def _new_id(self, table: str) -> int:
@@ -204,14 +207,18 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     at = iso(now)
     src = d.source.value
     sha = _sha(d)
-    delivery_id = b.bodies.get((src, sha))
-    if delivery_id is None and (src, sha) not in b.bodies:
-        row = b.conn.execute("SELECT id FROM deliveries WHERE source = ? AND sha256 = ?", (src, sha)).fetchone()
-        delivery_id = row[0] if row else None
+    stored_ids = [_stored_id(src, a.dedup_key, a.event_id) for a in d.alerts]
+    # A byte-identical re-delivery carries notifications already applied, from the delivery that
+    # stored these very bytes: it is counted there instead of storing the body again.
+    delivery_id = None
+    for stored, alert in zip(stored_ids, d.alerts):
+        seen = b.event_seen(stored, alert.event_id)
+        if seen is not None and seen.sha256 == sha:
+            delivery_id = seen.delivery_id
+            break
     if delivery_id is None:
         delivery_id = b._new_id("deliveries")
         b.add(_INSERT_DELIVERY, (delivery_id, src, at, at, d.content_type, sha, len(d.alerts), d.body))
-        b.bodies[(src, sha)] = delivery_id
     else:
         b.add(_SEEN_DELIVERY, (at, delivery_id))
 
@@ -223,19 +230,18 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # Events v2 carries no event id: the same event again counts as a re-delivery only for a while.
     # The other sources name each notification exactly: a known event id is never applied again.
     cutoff = iso(now - policy.events_v2_duplicate_window) if events_v2 else ""
-    for alert in d.alerts:
+    for stored, alert in zip(stored_ids, d.alerts):
         key = alert.dedup_key
         current, last = b.key_views(src, key)
         window_cutoff = cutoff
         if events_v2 and alert.action is Action.TRIGGER and current is None:
             window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
-        stored = _stored_id(src, key, alert.event_id)
         seen = b.event_seen(stored, alert.event_id)
-        if seen is not None and not seen < window_cutoff:
+        if seen is not None and not seen.at < window_cutoff:
             applied.append(Applied(None, None))
             continue
         b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
-        b.event_ids[stored] = at
+        b.event_ids[stored] = Seen(at, delivery_id, sha)
         if not (current is None and alert.action is Action.TRIGGER):
             last = None
         decision = decide(current, last, alert, now, policy.reopen_window)

@@ -187,3 +187,53 @@ def test_event_ids_stored_before_the_keyed_layout_still_count(tmp_path, batched:
     results = [j.result for j in jobs if j.fn is ingest]
     assert results and all(r.duplicates == len(d.alerts) for r in results)
     assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
+
+
+def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -> None:
+    from pager.storage.sqlite import _statements, migrations
+    path = str(tmp_path / "v4.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at TEXT NOT NULL)")
+    for version, name, sql in migrations():
+        if version <= 4:
+            for stmt in _statements(sql):
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
+    conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, seen_count, content_type, sha256, "
+                 "alert_count, body) VALUES (7, 'nagios', 'a', 'b', 3, 'application/json', 'ab12', 1, x'7b7d')")
+    conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+                 "updated_at) VALUES (1, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'a', 'a')")
+    conn.execute("INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, "
+                 "details, first_seen, last_seen, delivery_id) VALUES (1, 'f', 'firing', 's', 'critical', '{}', '{}', "
+                 "'{}', 'a', 'a', 7)")
+    conn.close()
+    assert migrate(path) == [5]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT id, source, seen_count, sha256, body FROM deliveries").fetchall() == \
+        [(7, "nagios", 3, "ab12", b"{}")]
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'"
+                        ).fetchone()[0] == 0
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert "REFERENCES deliveries" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'alerts'").fetchone()[0]
+    assert migrate(path) == []
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_every_body_is_kept_and_the_same_bytes_are_counted_where_first_stored(tmp_path, batched: bool) -> None:
+    path = str(tmp_path / "p.db")
+    migrate(path)
+    conn = _connect(path, synchronous="OFF")
+    first = _am(random.Random(8), T0)
+    # the same notifications, other bytes (key order): a body of its own, nothing applied twice
+    other = json.dumps(dict(reversed(list(json.loads(first.body).items())))).encode()
+    second = Delivery(first.source, first.content_type, other, first.alerts, T0 + timedelta(minutes=1), first.facts)
+    again = Delivery(first.source, first.content_type, first.body, first.alerts, T0 + timedelta(minutes=2),
+                     first.facts)
+    jobs = [_Job(ingest, (d, POLICY), None) for d in (first, second, again, again)]  # type: ignore[arg-type]
+    for group in ([jobs] if batched else [[j] for j in jobs]):
+        _commit_batch(conn, group)
+    assert [j.error for j in jobs] == [None] * 4
+    rows = conn.execute("SELECT id, seen_count, body FROM deliveries ORDER BY id").fetchall()
+    assert rows == [(1, 3, first.body), (2, 1, other)]
+    assert all(j.result.duplicates == len(first.alerts) for j in jobs[1:])
