@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from pager.domain.incident import State, can_move
 
-from .codec import dumps, iso, parse_iso  # noqa: F401  (iso, parse_iso: used by sibling modules)
+from .codec import dumps, iso  # iso: also used by sqlite_paging
 from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound
 from .sqlite_ingest import IngestBatch, ingest
 from .sqlite_paging import PagingStore, quiet
@@ -64,9 +64,6 @@ class _Checkpointer:
         self._stop.set()
         self.committed.set()
         self._thread.join(30)
-
-
-_dumps = dumps
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -406,7 +403,7 @@ def _settle(batch: list[_Job]) -> None:
 
 def _event(conn: sqlite3.Connection, incident_id: int, at: str, kind: str, actor: str | None, data: dict) -> None:
     conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
-                 (incident_id, at, kind, actor, _dumps(data)))
+                 (incident_id, at, kind, actor, dumps(data)))
 
 
 def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, via: str,

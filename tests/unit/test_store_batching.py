@@ -93,6 +93,12 @@ def stream(seed: int, n: int) -> list[tuple]:
     return jobs
 
 
+def _fresh(tmp_path) -> sqlite3.Connection:
+    path = str(tmp_path / "p.db")
+    migrate(path)
+    return _connect(path, synchronous="OFF")
+
+
 def _run(path: str, jobs: list[tuple], sizes: random.Random | None) -> tuple[list, dict]:
     migrate(path)
     conn = _connect(path, synchronous="OFF")
@@ -137,8 +143,7 @@ def test_the_streams_cover_every_path(tmp_path) -> None:
 def test_a_failing_job_in_a_batch_fails_alone_and_the_rest_commit(tmp_path) -> None:
     jobs = stream(99, 30)
     jobs.insert(5, (_transition, (10_000, State.RESOLVED, "anna", "api", None, T0)))  # NotFound
-    migrate(str(tmp_path / "p.db"))
-    conn = _connect(str(tmp_path / "p.db"), synchronous="OFF")
+    conn = _fresh(tmp_path)
     batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
     _commit_batch(conn, batch)
     errors = [type(j.error).__name__ for j in batch if j.error is not None]
@@ -149,9 +154,7 @@ def test_a_failing_job_in_a_batch_fails_alone_and_the_rest_commit(tmp_path) -> N
 
 
 def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None:
-    path = str(tmp_path / "p.db")
-    migrate(path)
-    conn = _connect(path, synchronous="OFF")
+    conn = _fresh(tmp_path)
     jobs = stream(5, 12)
 
     def writes_then_fails(c: sqlite3.Connection) -> None:
@@ -171,9 +174,7 @@ def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None
 @pytest.mark.parametrize("batched", [False, True])
 def test_event_ids_stored_before_the_keyed_layout_still_count(tmp_path, batched: bool) -> None:
     """Stores written by an earlier pagerd hold bare event ids: a re-delivery of one is still a duplicate."""
-    path = str(tmp_path / "p.db")
-    migrate(path)
-    conn = _connect(path, synchronous="OFF")
+    conn = _fresh(tmp_path)
     d = _am(random.Random(3), T0)
     for a in d.alerts:  # as the earlier layout stored them
         conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, 1)",
@@ -221,9 +222,7 @@ def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -
 
 @pytest.mark.parametrize("batched", [False, True])
 def test_every_body_is_kept_and_the_same_bytes_are_counted_where_first_stored(tmp_path, batched: bool) -> None:
-    path = str(tmp_path / "p.db")
-    migrate(path)
-    conn = _connect(path, synchronous="OFF")
+    conn = _fresh(tmp_path)
     first = _am(random.Random(8), T0)
     # the same notifications, other bytes (key order): a body of its own, nothing applied twice
     other = json.dumps(dict(reversed(list(json.loads(first.body).items())))).encode()
