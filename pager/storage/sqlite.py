@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+import structlog
+
 from pager.domain.incident import State, can_move
 
 from .codec import dumps, iso  # iso: also used by sqlite_paging
@@ -26,6 +28,7 @@ from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound
 from .sqlite_ingest import IngestBatch, ingest
 from .sqlite_paging import PagingStore, quiet
 
+_log = structlog.get_logger("pagerd.store")
 MAX_BATCH = 2000         # jobs per commit
 MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long its requests wait)
 _STOP = object()
@@ -55,8 +58,8 @@ class _Checkpointer:
             self.committed.clear()
             try:
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error:
-                pass  # busy or failing now: the next commit tries again; the writer's safety net stays
+            except sqlite3.Error as exc:  # the next commit tries again; the writer's safety net stays
+                _log.warning("checkpoint_failed", error=str(exc))
             self._stop.wait(CHECKPOINT_EVERY)
         self.conn.close()
 
