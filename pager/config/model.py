@@ -173,8 +173,8 @@ class Person(Strict):
     contact_rules: list[ContactRuleConfig] | None = None   # default: paging.contact_rules
 
 
-class LayerConfig(Strict):
-    participants: list[str] = Field(min_length=1)
+class ShiftPattern(Strict):
+    """When shifts hand off: what a rotation and each of its layers have in common."""
     shift: Duration = timedelta(weeks=1)
     handoff: str = "mon 08:30"
     start: date = date(2026, 1, 5)
@@ -188,24 +188,17 @@ class LayerConfig(Strict):
         return v
 
 
-class RotationConfig(Strict):
+class LayerConfig(ShiftPattern):
+    participants: list[str] = Field(min_length=1)
+
+
+class RotationConfig(ShiftPattern):
     # either participants (one layer) or layers (a later layer wins where it has someone on call)
     participants: list[str] = []
     layers: list[LayerConfig] = []
-    shift: Duration = timedelta(weeks=1)
-    handoff: str = "mon 08:30"
-    start: date = date(2026, 1, 5)
     timezone: str | None = None
-    restrict_to: list[Literal["office", "weekend", "evening_night", "holiday", "outside_office"]] = []
     # tell the incoming engineer at each hand-off; default: rotations that are not office-only
     handover_notice: bool | None = None
-
-    @field_validator("handoff")
-    @classmethod
-    def _handoff(cls, v: str) -> str:
-        if not re.match(r"^((mon|tue|wed|thu|fri|sat|sun) )?([01]\d|2[0-3]):[0-5]\d$", v):
-            raise ValueError(f"expected e.g. 'mon 08:30' or '08:30', got {v!r}")
-        return v
 
 
 class TwilioConfig(Strict):
