@@ -28,11 +28,23 @@ def _rt(request: web.Request) -> Runtime:
     return rt
 
 
-def _incident_id(request: web.Request) -> int:
+def _path_id(request: web.Request, what: str) -> int:
+    """The `{id}` of the path: a positive integer, else 400 naming what it identifies."""
     raw = request.match_info["id"]
     if not _DIGITS.fullmatch(raw):
-        raise InputError(400, "incident id must be a positive integer", [Problem("id", "not a positive integer")])
+        raise InputError(400, f"{what} id must be a positive integer", [Problem("id", "not a positive integer")])
     return int(raw)
+
+
+def _incident_id(request: web.Request) -> int:
+    return _path_id(request, "incident")
+
+
+def _only(request: web.Request, allowed: set[str]) -> None:
+    """400 naming every query parameter that is not in `allowed`."""
+    unknown = set(request.query) - allowed
+    if unknown:
+        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
 
 
 def _since(value: str) -> datetime:

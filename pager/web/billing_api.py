@@ -8,13 +8,11 @@ from pager.service.statements import StatementError, engineers, month_range, sta
 from pager.sources.errors import InputError, Problem
 from pager.storage.port import NotFound
 
-from .api import _rt
+from .api import _only, _rt
 
 
 def _query(request: web.Request, allowed: set[str]) -> str:
-    unknown = set(request.query) - allowed
-    if unknown:
-        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
+    _only(request, allowed)
     month = request.query.get("month")
     if month is None:
         raise InputError(400, "invalid query", [Problem("month", "required: YYYY-MM")])

@@ -10,7 +10,7 @@ from pager.service.schedule import parse_instant
 from pager.sources.errors import InputError, Problem
 from pager.storage.port import NotFound
 
-from .api import _DIGITS, _incident_id, _json_body, _rt
+from .api import _incident_id, _json_body, _only, _path_id, _rt
 from .keys import Runtime
 
 MAX_BOOKING = timedelta(days=400)
@@ -30,9 +30,7 @@ def _times(rt: Runtime, data: dict, keys: tuple[str, str], problems: list[Proble
 
 async def list_bookings(request: web.Request) -> web.Response:
     rt = _rt(request)
-    unknown = set(request.query) - {"customer", "include_cancelled"}
-    if unknown:
-        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
+    _only(request, {"customer", "include_cancelled"})
     return web.json_response(await rt.store.list_bookings(
         request.query.get("customer"), include_cancelled=request.query.get("include_cancelled") in ("1", "true")))
 
@@ -57,13 +55,8 @@ async def add_booking(request: web.Request) -> web.Response:
 
 async def cancel_booking(request: web.Request) -> web.Response:
     rt = _rt(request)
-    unknown = set(request.query) - {"by"}
-    if unknown:
-        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
-    raw = request.match_info["id"]
-    if not _DIGITS.fullmatch(raw):
-        raise InputError(400, "booking id must be a positive integer", [Problem("id", "not a positive integer")])
-    row = await rt.store.cancel_booking(int(raw), by=request.query.get("by", "api")[:64], now=rt.clock.now())
+    _only(request, {"by"})
+    row = await rt.store.cancel_booking(_path_id(request, "booking"), by=request.query.get("by", "api")[:64], now=rt.clock.now())
     return web.json_response(row)
 
 

@@ -1,7 +1,7 @@
 """Calendar, on-call, shifts, overrides (admin API) and the iCalendar feeds (token in the URL)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -9,7 +9,7 @@ from pager.service import ical
 from pager.service.schedule import overrides_from, parse_instant
 from pager.sources.errors import InputError, Problem
 
-from .api import _DIGITS, _json_body, _rt
+from .api import _json_body, _only, _path_id, _rt
 from .keys import RUNTIME, Runtime
 
 MAX_RANGE = timedelta(days=400)
@@ -23,12 +23,6 @@ def _instant(rt: Runtime, value: str | None, field: str) -> datetime:
     except (ValueError, OverflowError):
         raise InputError(400, "invalid query",
                          [Problem(field, "expected an ISO 8601 instant (years 1900-2199)")]) from None
-
-
-def _only(request: web.Request, allowed: set[str]) -> None:
-    unknown = set(request.query) - allowed
-    if unknown:
-        raise InputError(400, "invalid query", [Problem(k[:64], "unknown parameter") for k in sorted(unknown)])
 
 
 async def _overrides(rt: Runtime):
@@ -124,10 +118,7 @@ async def add_override(request: web.Request) -> web.Response:
 async def remove_override(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"by"})
-    raw = request.match_info["id"]
-    if not _DIGITS.fullmatch(raw):
-        raise InputError(400, "override id must be a positive integer", [Problem("id", "not a positive integer")])
-    row = await rt.store.remove_override(int(raw), removed_by=request.query.get("by", "api")[:64], now=rt.clock.now())
+    row = await rt.store.remove_override(_path_id(request, "override"), removed_by=request.query.get("by", "api")[:64], now=rt.clock.now())
     return web.json_response(row)
 
 
