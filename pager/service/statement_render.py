@@ -129,6 +129,13 @@ def _chart(st: dict) -> str:
     return "".join(parts)
 
 
+def _rows_with_sum(rows: list[str], cols: int, label: str, total: str, empty: str) -> str:
+    """Table rows and their total as the last row; one row saying `empty` when there are none."""
+    if not rows:
+        return f'<tr><td colspan="{cols}" class="empty">{empty}</td></tr>'
+    return "".join(rows) + f'<tr class="sum"><td colspan="{cols - 1}">{label}</td><td class="num">{total}</td></tr>'
+
+
 def to_html(st: dict) -> str:
     e = escape
     zone = ZoneInfo(st["timezone"])
@@ -139,9 +146,7 @@ def to_html(st: dict) -> str:
                     f'<td>{e(_local(b["end"], zone))}</td><td class="num">{e(b["hours"])}</td>'
                     f'<td class="num">{e(b["billed_hours"])}</td><td class="num">{e(b["multiplier"])}</td>'
                     f'<td class="num">{e(b["fee"])}</td></tr>')
-    standby = ("".join(rows) + f'<tr class="sum"><td colspan="6">Standby</td>'
-               f'<td class="num">{e(st["totals"]["standby"])}</td></tr>') if rows else \
-        '<tr><td colspan="7" class="empty">No standby booked this month.</td></tr>'
+    standby = _rows_with_sum(rows, 7, "Standby", e(st["totals"]["standby"]), "No standby booked this month.")
     rows = []
     for c in st["callouts"]:
         incs = "<br>".join(f'#{i["id"]} {e(i["summary"])} <span class="muted">({i["worked_minutes"]} min, '
@@ -149,9 +154,7 @@ def to_html(st: dict) -> str:
         rows.append(f'<tr><td>{incs}</td><td>{e(_local(c["start"], zone))}</td>'
                     f'<td class="num">{e(c["worked_hours"])}</td><td class="num">{e(c["billed_hours"])}</td>'
                     f'<td class="num">{e(c["amount"])}</td></tr>')
-    callouts = ("".join(rows) + f'<tr class="sum"><td colspan="4">Call-outs</td>'
-                f'<td class="num">{e(st["totals"]["callouts"])}</td></tr>') if rows else \
-        '<tr><td colspan="5" class="empty">No call-outs this month.</td></tr>'
+    callouts = _rows_with_sum(rows, 5, "Call-outs", e(st["totals"]["callouts"]), "No call-outs this month.")
     rows = []
     for o in st["out_of_contract"]:
         rows.append(f'<tr><td>#{o["incident"]} {e(o["summary"])}</td><td>{e(_local(o["at"], zone))}</td>'
@@ -161,9 +164,9 @@ def to_html(st: dict) -> str:
     if rows:
         ooc = ('<h2>Work outside the standby contract</h2><table><thead><tr><th>Incident</th><th>At</th>'
                '<th class="num">Worked h</th><th class="num">Billed h</th>'
-               f'<th class="num">Amount ({cur})</th></tr></thead><tbody>{"".join(rows)}'
-               f'<tr class="sum"><td colspan="4">Out of contract</td>'
-               f'<td class="num">{e(st["totals"]["out_of_contract"])}</td></tr></tbody></table>')
+               f'<th class="num">Amount ({cur})</th></tr></thead><tbody>'
+               f'{_rows_with_sum(rows, 5, "Out of contract", e(st["totals"]["out_of_contract"]), "")}'
+               '</tbody></table>')
     rows = []
     for r in st["responses"]:
         mins = "—" if r["minutes_to_acknowledge"] is None else f'{r["minutes_to_acknowledge"]:g}'
