@@ -151,26 +151,32 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta name="viewport
 </head><body>{body}</body></html>"""
 
 
+def _verify_link(rt, request: web.Request):
+    return links.verify(rt.config.auth.admin_token.get_secret_value(), request.match_info["token"], rt.clock.now())
+
+
+def _page(body: str, status: int = 200) -> web.Response:
+    return web.Response(text=_PAGE.format(body=body), content_type="text/html", status=status)
+
+
 async def link_get(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    found = links.verify(rt.config.auth.admin_token.get_secret_value(), request.match_info["token"], rt.clock.now())
+    found = _verify_link(rt, request)
     if found is None:
-        return web.Response(text=_PAGE.format(body="<p>This link is invalid or has expired.</p>"),
-                            content_type="text/html", status=404)
+        return _page("<p>This link is invalid or has expired.</p>", status=404)
     iid, action, _ = found
     inc = await rt.store.get_incident(iid)
     label = "Acknowledge" if action == "ack" else "Resolve"
     body = (f"<h1>#{iid}</h1><p>{html.escape(inc['summary'] if inc else '')}</p><p>State: {inc['state'] if inc else '?'}</p>"
             f'<form method="post"><button type="submit">{label}</button></form>')
-    return web.Response(text=_PAGE.format(body=body), content_type="text/html")
+    return _page(body)
 
 
 async def link_post(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    found = links.verify(rt.config.auth.admin_token.get_secret_value(), request.match_info["token"], rt.clock.now())
+    found = _verify_link(rt, request)
     if found is None:
-        return web.Response(text=_PAGE.format(body="<p>This link is invalid or has expired.</p>"),
-                            content_type="text/html", status=404)
+        return _page("<p>This link is invalid or has expired.</p>", status=404)
     iid, action, person = found
     lines = await _act(rt, [iid], dp.Command.ACK if action == "ack" else dp.Command.RESOLVE, person or "link", "link")
-    return web.Response(text=_PAGE.format(body=f"<p>{html.escape('; '.join(lines))}</p>"), content_type="text/html")
+    return _page(f"<p>{html.escape('; '.join(lines))}</p>")
