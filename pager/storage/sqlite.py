@@ -23,10 +23,10 @@ import structlog
 
 from pager.domain.incident import State, can_move
 
-from .codec import dumps, iso  # iso: also used by sqlite_paging
+from .codec import iso
 from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound
 from .sqlite_ingest import IngestBatch, ingest
-from .sqlite_paging import PagingStore, quiet
+from .sqlite_paging import PagingStore, _event, quiet
 
 _log = structlog.get_logger("pagerd.store")
 MAX_BATCH = 2000         # jobs per commit
@@ -403,11 +403,6 @@ def _settle(batch: list[_Job]) -> None:
 
 
 # -- write transactions (run on the writer thread, inside a savepoint) ---------------------------
-
-def _event(conn: sqlite3.Connection, incident_id: int, at: str, kind: str, actor: str | None, data: dict) -> None:
-    conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
-                 (incident_id, at, kind, actor, dumps(data)))
-
 
 def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, via: str,
                 comment: str | None, now: datetime) -> None:

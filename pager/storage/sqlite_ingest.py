@@ -33,6 +33,7 @@ from pager.domain.incident import IncidentView, Outcome, State, decide
 
 from .codec import dumps, iso, parse_iso
 from .port import Applied, Delivery, IngestPolicy, IngestResult
+from .sqlite_paging import INSERT_EVENT as _INSERT_EVENT
 from .sqlite_paging import quiet
 
 _RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
@@ -58,7 +59,6 @@ _UPSERT_ALERT = (
     "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id")
 # a first sight of an alert by its resolve has no severity of its own
 _NO_SEVERITY = "UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AND fingerprint = ? AND severity = ''"
-_INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 _SET_COUNT = "UPDATE incidents SET alert_count = ? WHERE id = ?"
 _RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
             "WHERE id = ?")

@@ -6,17 +6,16 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from .codec import dumps
+from .codec import iso as _iso
 from .port import NotFound
 
-
-def _iso(dt: datetime | None) -> str | None:
-    from .sqlite import iso
-    return iso(dt)
+INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 
 
 def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | None, data: dict) -> None:
-    from .sqlite import _event as ev
-    ev(conn, iid, at, kind, actor, data)
+    """One entry on an incident's timeline."""
+    conn.execute(INSERT_EVENT, (iid, at, kind, actor, dumps(data)))
 
 
 def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str) -> int:
