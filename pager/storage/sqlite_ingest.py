@@ -122,8 +122,9 @@ class IngestBatch:
         events: list[str] = []
         for d in deliveries:
             src = d.source.value
-            keys.setdefault(src, []).extend(a.dedup_key for a in d.alerts)
+            ks = keys.setdefault(src, [])
             for a in d.alerts:
+                ks.append(a.dedup_key)
                 events += (_stored_id(src, a.dedup_key, a.event_id), a.event_id)
         for src, ks in keys.items():
             unique = list(dict.fromkeys(ks))
@@ -197,16 +198,12 @@ _FLUSH_ORDER = (_INSERT_DELIVERY, _SEEN_DELIVERY, _INSERT_INCIDENT, _UPSERT_EVEN
                 _INSERT_EVENT, _SET_COUNT, _RECOUNT)
 
 
-def _sha(d: Delivery) -> str:
-    return hashlib.sha256(d.body).hexdigest()
-
-
 def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     """Apply one delivery: store its body, then each alert in order (decided by `decide`)."""
     now = d.received_at
     at = iso(now)
     src = d.source.value
-    sha = _sha(d)
+    sha = hashlib.sha256(d.body).hexdigest()
     stored_ids = [_stored_id(src, a.dedup_key, a.event_id) for a in d.alerts]
     # A byte-identical re-delivery carries notifications already applied, from the delivery that
     # stored these very bytes: it is counted there instead of storing the body again.
