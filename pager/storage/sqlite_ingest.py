@@ -16,10 +16,13 @@ writer thread and the event loop). So an `IngestBatch` serves all the deliveries
 Other jobs in the same commit (the paging engine, API writes) run between deliveries; the writer
 calls `invalidate()` before each of them, which flushes and forgets what was read.
 
-Event ids are stored behind a short hash of their incident key (`_stored_id`): the notifications of
-one Alertmanager group then sit side by side in the alert_events index, and a 100-alert webhook
-writes a few index pages instead of a hundred scattered ones (measured: bench/). Ids stored
-before this layout are still found: lookups ask for both forms.
+Event ids are stored behind their incident key, so that the notifications of one key sit side by
+side in the alert_events index (a 100-alert webhook writes a few index pages, not a hundred
+scattered ones): behind the id of the key's first incident (`i<hex id>:`) once the key has one,
+else behind a short hash of the key. The first form also puts the notifications of new keys at the
+end of the index, where one page takes a whole commit's new rows instead of one scattered page
+each (measured: bench/). A lookup asks for every form an id may have been stored in (these two,
+and the bare id of stores written before either), so nothing stored earlier is missed.
 """
 from __future__ import annotations
 
@@ -62,9 +65,12 @@ _NO_SEVERITY = "UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AN
 _SET_COUNT = "UPDATE incidents SET alert_count = ? WHERE id = ?"
 _RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
             "WHERE id = ?")
-# the open incident of a key, else its last resolved one: per key, through the (source, dedup_key) index
-_KEY_VIEWS = ("SELECT k.value, i.id, i.state, i.resolved_at FROM json_each(?) AS k JOIN incidents AS i ON i.id = "
-              "(SELECT id FROM incidents WHERE source = ? AND dedup_key = k.value "
+# per key, through the (source, dedup_key) index: the open incident, else the last resolved one, and
+# the key's first incident (its notifications are stored behind that id)
+_KEY_VIEWS = ("SELECT k.value, i.id, i.state, i.resolved_at, "
+              "(SELECT min(id) FROM incidents WHERE source = ?2 AND dedup_key = k.value) "
+              "FROM json_each(?1) AS k JOIN incidents AS i ON i.id = "
+              "(SELECT id FROM incidents WHERE source = ?2 AND dedup_key = k.value "
               "ORDER BY state = 'resolved', resolved_at DESC LIMIT 1)")
 _KNOWN_EVENTS = ("SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
                  "LEFT JOIN deliveries AS d ON d.id = e.delivery_id WHERE e.event_id IN ")
@@ -84,8 +90,9 @@ def _key_prefix(source: str, key: str) -> str:
     return hashlib.blake2b(f"{source}\0{key}".encode(), digest_size=6).hexdigest() + ":"
 
 
-def _stored_id(source: str, key: str, event_id: str) -> str:
-    return _key_prefix(source, key) + event_id
+def _by_incident(first: int, event_id: str) -> str:
+    """An event id as stored for a key whose first incident is `first`."""
+    return f"i{first:010x}:{event_id}"
 
 
 def _json_map(m) -> str:
@@ -113,49 +120,67 @@ class IngestBatch:
     def _forget(self) -> None:
         self.event_ids: dict[str, Seen | None] = {}                  # stored event id -> when, carried by
         self.keys: dict[tuple[str, str], Views] = {}                 # (source, key) -> views
+        self.first: dict[tuple[str, str], int | None] = {}           # (source, key) -> its first incident
         self.severity: dict[int, str] = {}                           # incident id -> severity
         self._next_id: dict[str, int] = {}
 
     def prefetch(self, deliveries: list[Delivery]) -> None:
         """Read, in two queries, what the store holds of these deliveries' notifications and keys."""
         keys: dict[str, list[str]] = {}
-        events: list[str] = []
         for d in deliveries:
-            src = d.source.value
-            ks = keys.setdefault(src, [])
-            for a in d.alerts:
-                ks.append(a.dedup_key)
-                events += (_stored_id(src, a.dedup_key, a.event_id), a.event_id)
+            keys.setdefault(d.source.value, []).extend(a.dedup_key for a in d.alerts)
         for src, ks in keys.items():
             unique = list(dict.fromkeys(ks))
             found = {r[0]: r[1:] for r in self.conn.execute(_KEY_VIEWS, (dumps(unique), src))}
             for k in unique:
-                self.keys[(src, k)] = _views(found.get(k))
+                self._know(src, k, found.get(k))
+        events: list[str] = []
+        for d in deliveries:
+            src = d.source.value
+            for a in d.alerts:
+                events += self.candidates(src, a.dedup_key, a.event_id)
         if events:
             found = {r[0]: Seen(*r[1:]) for r in self.conn.execute(
                 _KNOWN_EVENTS + "(SELECT value FROM json_each(?))", (dumps(list(dict.fromkeys(events))),))}
             for e in events:
                 self.event_ids[e] = found.get(e)
 
+    def _know(self, source: str, key: str, row: tuple | None) -> None:
+        self.keys[(source, key)] = _views(row)
+        self.first[(source, key)] = row[3] if row else None
+
     def key_views(self, source: str, key: str) -> Views:
         v = self.keys.get((source, key))
         if v is None:  # not prefetched: any incident of this key made in this batch would be known
             row = self.conn.execute(_KEY_VIEWS, (dumps([key]), source)).fetchone()
-            v = self.keys[(source, key)] = _views(row[1:] if row else None)
+            self._know(source, key, row[1:] if row else None)
+            v = self.keys[(source, key)]
         return v
 
-    def event_seen(self, stored: str, legacy: str) -> Seen | None:
-        """When a notification was last applied and by which delivery (its id in the stored form, and
-        as stored before that form), or None."""
+    def candidates(self, source: str, key: str, event_id: str) -> tuple[str, ...]:
+        """Every form in which this notification may have been stored; the form it is stored in now first."""
+        if (source, key) not in self.first:
+            self.key_views(source, key)
+        first = self.first[(source, key)]
+        hashed = _key_prefix(source, key) + event_id
+        return (hashed, event_id) if first is None else (_by_incident(first, event_id), hashed, event_id)
+
+    def event_seen(self, candidates: tuple[str, ...]) -> Seen | None:
+        """When a notification was last applied and by which delivery (asked in every form it may have
+        been stored in), or None."""
         ids = self.event_ids
-        if stored not in ids or legacy not in ids:  # known: read, or written in this batch
-            missing = [e for e in (stored, legacy) if e not in ids]
+        missing = [e for e in candidates if e not in ids]  # known: read, or written in this batch
+        if missing:
             found = {r[0]: Seen(*r[1:]) for r in self.conn.execute(
                 _KNOWN_EVENTS + f"({','.join('?' * len(missing))})", missing)}
             for e in missing:
                 ids[e] = found.get(e)
-        a, b = ids[stored], ids[legacy]
-        return a if b is None else b if a is None else max(a, b)
+        seen = None
+        for e in candidates:
+            s = ids[e]
+            if s is not None and (seen is None or s > seen):
+                seen = s
+        return seen
 
     def _new_id(self, table: str) -> int:
         n = self._next_id.get(table)
@@ -204,12 +229,11 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     at = iso(now)
     src = d.source.value
     sha = hashlib.sha256(d.body).hexdigest()
-    stored_ids = [_stored_id(src, a.dedup_key, a.event_id) for a in d.alerts]
     # A byte-identical re-delivery carries notifications already applied, from the delivery that
     # stored these very bytes: it is counted there instead of storing the body again.
     delivery_id = None
-    for stored, alert in zip(stored_ids, d.alerts):
-        seen = b.event_seen(stored, alert.event_id)
+    for alert in d.alerts:
+        seen = b.event_seen(b.candidates(src, alert.dedup_key, alert.event_id))
         if seen is not None and seen.sha256 == sha:
             delivery_id = seen.delivery_id
             break
@@ -227,18 +251,16 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # Events v2 carries no event id: the same event again counts as a re-delivery only for a while.
     # The other sources name each notification exactly: a known event id is never applied again.
     cutoff = iso(now - policy.events_v2_duplicate_window) if events_v2 else ""
-    for stored, alert in zip(stored_ids, d.alerts):
+    for alert in d.alerts:
         key = alert.dedup_key
         current, last = b.key_views(src, key)
         window_cutoff = cutoff
         if events_v2 and alert.action is Action.TRIGGER and current is None:
             window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
-        seen = b.event_seen(stored, alert.event_id)
+        seen = b.event_seen(b.candidates(src, key, alert.event_id))
         if seen is not None and not seen.at < window_cutoff:
             applied.append(Applied(None, None))
             continue
-        b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
-        b.event_ids[stored] = Seen(at, delivery_id, sha)
         if not (current is None and alert.action is Action.TRIGGER):
             last = None
         decision = decide(current, last, alert, now, policy.reopen_window)
@@ -253,6 +275,8 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             b.add(_INSERT_EVENT, (iid, at, "opened", None,
                                   dumps({"summary": alert.summary, "delivery_id": delivery_id, **d.facts})))
             b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
+            if b.first[(src, key)] is None:  # the key's first incident: its notifications go behind it
+                b.first[(src, key)] = iid
             opened[iid] = set()
             b.severity[iid] = sev
         elif out is Outcome.REOPEN:
@@ -303,6 +327,9 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             b.add(_INSERT_EVENT, (iid, at, "note", alert.actor or src,
                                   dumps({"kind": alert.note_kind or alert.action.value,
                                          "text": alert.comment or alert.summary, "via": src})))
+        stored = b.candidates(src, key, alert.event_id)[0]
+        b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
+        b.event_ids[stored] = Seen(at, delivery_id, sha)
         applied.append(Applied(iid, out))
     truncated = d.facts.get("truncated_alerts")
     for iid, counts in received.items():

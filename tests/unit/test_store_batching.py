@@ -236,3 +236,76 @@ def test_every_body_is_kept_and_the_same_bytes_are_counted_where_first_stored(tm
     rows = conn.execute("SELECT id, seen_count, body FROM deliveries ORDER BY id").fetchall()
     assert rows == [(1, 3, first.body), (2, 1, other)]
     assert all(j.result.duplicates == len(first.alerts) for j in jobs[1:])
+
+
+def _am_one(group: str, fp: str, status: str, starts: str) -> Delivery:
+    alert = {"status": status, "labels": {"alertname": group, "fp": fp}, "annotations": {"summary": group},
+             "startsAt": starts, "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+             "fingerprint": fp}
+    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0, "status": status,
+            "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "", "alerts": [alert]}
+    raw = json.dumps(body).encode()
+    parsed, facts = alertmanager.parse(raw)
+    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), T0, facts)
+
+
+def _at(d: Delivery, at: datetime) -> Delivery:
+    return Delivery(d.source, d.content_type, d.body, d.alerts, at, d.facts)
+
+
+def _apply(conn: sqlite3.Connection, *deliveries: Delivery, one_commit: bool = False):
+    jobs = [_Job(ingest, (d, POLICY), None) for d in deliveries]  # type: ignore[arg-type]
+    for part in ([jobs] if one_commit else [[j] for j in jobs]):
+        _commit_batch(conn, part)
+    assert all(j.error is None for j in jobs), [j.error for j in jobs]
+    return [j.result for j in jobs]
+
+
+def test_notifications_are_stored_behind_their_keys_first_incident(tmp_path) -> None:
+    """New keys' notifications go to the end of the index, in incident order; every later notification
+    of a key, whichever of its incidents it belongs to, sits behind that key's first incident."""
+    conn = _fresh(tmp_path)
+    fire = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z")
+    other = _am_one("g2", "f1", "firing", "2026-11-25T20:00:00Z")
+    resolve = _am_one("g1", "f1", "resolved", "2026-11-25T20:00:00Z")
+    again = _am_one("g1", "f1", "firing", "2026-11-25T22:00:00Z")  # a new firing, after the reopen window
+    _apply(conn, fire, other, _at(resolve, T0 + timedelta(minutes=1)), _at(again, T0 + timedelta(hours=2)))
+    assert conn.execute("SELECT id, dedup_key FROM incidents ORDER BY id").fetchall() == \
+        [(1, fire.alerts[0].dedup_key), (2, other.alerts[0].dedup_key), (3, fire.alerts[0].dedup_key)]
+    stored = sorted(r[0] for r in conn.execute("SELECT event_id FROM alert_events"))
+    g1 = [a.event_id for a in (fire.alerts[0], resolve.alerts[0], again.alerts[0])]
+    assert stored == sorted([f"i{1:010x}:{e}" for e in g1] + [f"i{2:010x}:{other.alerts[0].event_id}"])
+
+
+@pytest.mark.parametrize("one_commit", [False, True])
+def test_a_stale_notification_of_an_earlier_incident_of_the_key_is_still_a_duplicate(tmp_path, one_commit) -> None:
+    """The first incident of a key resolved, a second one opened: a late re-delivery of the first
+    incident's firing notification changes nothing (no third incident, no reopen)."""
+    conn = _fresh(tmp_path)
+    fire = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z")
+    resolve = _am_one("g1", "f1", "resolved", "2026-11-25T20:00:00Z")
+    again = _am_one("g1", "f1", "firing", "2026-11-25T22:00:00Z")
+    _apply(conn, fire, _at(resolve, T0 + timedelta(minutes=1)), _at(again, T0 + timedelta(hours=2)))
+    stale = Delivery(fire.source, fire.content_type, fire.body + b" ", fire.alerts, T0 + timedelta(hours=3),
+                     fire.facts)  # other bytes, same notification
+    results = _apply(conn, stale, _at(stale, T0 + timedelta(hours=3)), one_commit=one_commit)
+    assert [r.duplicates for r in results] == [1, 1]
+    assert conn.execute("SELECT id, state, reopen_count FROM incidents ORDER BY id").fetchall() == \
+        [(1, "resolved", 0), (2, "triggered", 0)]
+
+
+@pytest.mark.parametrize("one_commit", [False, True])
+def test_notifications_stored_behind_the_key_hash_are_found_once_the_key_has_an_incident(
+        tmp_path, one_commit) -> None:
+    """A notification that found no incident (a resolve for an unknown key) is stored behind a hash of
+    its key; when the key later gets its first incident, a re-delivery of it is still a duplicate."""
+    conn = _fresh(tmp_path)
+    orphan = _am_one("g1", "f2", "resolved", "2026-11-25T19:00:00Z")
+    fire = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z")
+    results = _apply(conn, orphan, _at(fire, T0 + timedelta(minutes=1)),
+                     _at(orphan, T0 + timedelta(minutes=2)), one_commit=one_commit)
+    assert [r.duplicates for r in results] == [0, 0, 1]
+    forms = sorted(r[0][:1] for r in conn.execute("SELECT event_id FROM alert_events"))
+    assert forms == [forms[0], "i"] and forms[0] != "i"  # the orphan behind the hash, the firing behind #1
+    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
