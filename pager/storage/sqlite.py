@@ -568,6 +568,8 @@ def _list(conn: sqlite3.Connection, state: str | None, source: str | None, since
         where.append("source = ?")
         args.append(source)
     if since:
+        if not state:  # through the (state, created_at) index
+            where.append("state IN ('triggered', 'acknowledged', 'resolved')")
         where.append("created_at >= ?")
         args.append(iso(since))
     if before_id:

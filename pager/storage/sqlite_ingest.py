@@ -65,13 +65,15 @@ _NO_SEVERITY = "UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AN
 _SET_COUNT = "UPDATE incidents SET alert_count = ? WHERE id = ?"
 _RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
             "WHERE id = ?")
-# per key, through the (source, dedup_key) index: the open incident, else the last resolved one, and
-# the key's first incident (its notifications are stored behind that id)
-_KEY_VIEWS = ("SELECT k.value, i.id, i.state, i.resolved_at, "
-              "(SELECT min(id) FROM incidents WHERE source = ?2 AND dedup_key = k.value) "
-              "FROM json_each(?1) AS k JOIN incidents AS i ON i.id = "
-              "(SELECT id FROM incidents WHERE source = ?2 AND dedup_key = k.value "
-              "ORDER BY state = 'resolved', resolved_at DESC LIMIT 1)")
+# per key: the open incident (incidents_open_key), else the last resolved one (incidents_key_resolved),
+# and the key's first incident (its notifications are stored behind that id)
+_OF_KEY = "FROM incidents WHERE source = ?2 AND dedup_key = k.value AND state "
+_KEY_VIEWS = (f"SELECT k.value, i.id, i.state, i.resolved_at, "
+              f"(SELECT min(id) FROM (SELECT id {_OF_KEY} != 'resolved' UNION ALL "
+              f"SELECT min(id) {_OF_KEY} = 'resolved')) "
+              f"FROM json_each(?1) AS k JOIN incidents AS i ON i.id = coalesce("
+              f"(SELECT id {_OF_KEY} != 'resolved'), "
+              f"(SELECT id {_OF_KEY} = 'resolved' ORDER BY resolved_at DESC LIMIT 1))")
 _KNOWN_EVENTS = ("SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
                  "LEFT JOIN deliveries AS d ON d.id = e.delivery_id WHERE e.event_id IN ")
 

@@ -209,7 +209,7 @@ def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -
                  "details, first_seen, last_seen, delivery_id) VALUES (1, 'f', 'firing', 's', 'critical', '{}', '{}', "
                  "'{}', 'a', 'a', 7)")
     conn.close()
-    assert migrate(path) == [5]
+    assert migrate(path) == [5, 6]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT id, source, seen_count, sha256, body FROM deliveries").fetchall() == \
         [(7, "nagios", 3, "ab12", b"{}")]
@@ -309,3 +309,35 @@ def test_notifications_stored_behind_the_key_hash_are_found_once_the_key_has_an_
     forms = sorted(r[0][:1] for r in conn.execute("SELECT event_id FROM alert_events"))
     assert forms == [forms[0], "i"] and forms[0] != "i"  # the orphan behind the hash, the firing behind #1
     assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
+
+
+def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_incident(tmp_path) -> None:
+    from pager.storage.sqlite import _statements, migrations
+    from pager.storage.sqlite_ingest import _KEY_VIEWS
+    path = str(tmp_path / "v5.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at TEXT NOT NULL)")
+    for version, name, sql in migrations():
+        if version <= 5:
+            for stmt in _statements(sql):
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
+    rows = [(1, "k1", "resolved", "2026-11-01T10:00:00Z"), (2, "k1", "resolved", "2026-11-02T10:00:00Z"),
+            (3, "k1", "triggered", None), (4, "k2", "resolved", "2026-11-03T10:00:00Z"),
+            (5, "k2", "resolved", "2026-11-04T10:00:00Z"), (6, "k3", "acknowledged", None)]
+    for iid, key, state, resolved in rows:
+        conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+                     "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', "
+                     "'2026-11-01T00:00:00Z', 'x', ?)", (iid, key, state, resolved))
+    conn.close()
+    assert migrate(path) == [6]
+    conn = sqlite3.connect(path)
+    indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                                "AND tbl_name = 'incidents' AND sql IS NOT NULL")}
+    assert set(indexes) == {"incidents_open_key", "incidents_key_resolved", "incidents_state"}
+    assert "WHERE state = 'resolved'" in indexes["incidents_key_resolved"]
+    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 6
+    found = conn.execute(_KEY_VIEWS, (json.dumps(["k1", "k2", "k3", "k4"]), "alertmanager")).fetchall()
+    assert sorted(found) == [("k1", 3, "triggered", None, 1), ("k2", 5, "resolved", "2026-11-04T10:00:00Z", 4),
+                             ("k3", 6, "acknowledged", None, 6)]
