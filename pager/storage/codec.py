@@ -16,7 +16,7 @@ def iso(dt: datetime | None) -> str | None:
         return None
     if dt.utcoffset() != _ZERO:  # another zone, or naive (local time)
         dt = dt.astimezone(timezone.utc)
-    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return dt.isoformat(timespec="microseconds")[:-6] + "Z"  # an aware UTC instant ends in +00:00
 
 
 def parse_iso(s: str | None) -> datetime | None:

@@ -234,8 +234,11 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # A byte-identical re-delivery carries notifications already applied, from the delivery that
     # stored these very bytes: it is counted there instead of storing the body again.
     delivery_id = None
+    looked_up: list[tuple[tuple[str, ...], Seen | None]] = []  # per alert, before any of them is applied
     for alert in d.alerts:
-        seen = b.event_seen(b.candidates(src, alert.dedup_key, alert.event_id))
+        candidates = b.candidates(src, alert.dedup_key, alert.event_id)
+        seen = b.event_seen(candidates)
+        looked_up.append((candidates, seen))
         if seen is not None and seen.sha256 == sha:
             delivery_id = seen.delivery_id
             break
@@ -253,13 +256,18 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # Events v2 carries no event id: the same event again counts as a re-delivery only for a while.
     # The other sources name each notification exactly: a known event id is never applied again.
     cutoff = iso(now - policy.events_v2_duplicate_window) if events_v2 else ""
-    for alert in d.alerts:
+    unchanged = True
+    for n, alert in enumerate(d.alerts):
         key = alert.dedup_key
         current, last = b.key_views(src, key)
         window_cutoff = cutoff
         if events_v2 and alert.action is Action.TRIGGER and current is None:
             window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
-        seen = b.event_seen(b.candidates(src, key, alert.event_id))
+        if n < len(looked_up) and unchanged:  # nothing applied since it was looked up
+            candidates, seen = looked_up[n]
+        else:
+            candidates = b.candidates(src, key, alert.event_id)
+            seen = b.event_seen(candidates)
         if seen is not None and not seen.at < window_cutoff:
             applied.append(Applied(None, None))
             continue
@@ -279,6 +287,7 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
             if b.first[(src, key)] is None:  # the key's first incident: its notifications go behind it
                 b.first[(src, key)] = iid
+                candidates = (_by_incident(iid, alert.event_id),)
             opened[iid] = set()
             b.severity[iid] = sev
         elif out is Outcome.REOPEN:
@@ -329,9 +338,10 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             b.add(_INSERT_EVENT, (iid, at, "note", alert.actor or src,
                                   dumps({"kind": alert.note_kind or alert.action.value,
                                          "text": alert.comment or alert.summary, "via": src})))
-        stored = b.candidates(src, key, alert.event_id)[0]
+        stored = candidates[0]
         b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
         b.event_ids[stored] = Seen(at, delivery_id, sha)
+        unchanged = False
         applied.append(Applied(iid, out))
     truncated = d.facts.get("truncated_alerts")
     for iid, counts in received.items():
