@@ -341,3 +341,27 @@ def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_inc
     found = conn.execute(_KEY_VIEWS, (json.dumps(["k1", "k2", "k3", "k4"]), "alertmanager")).fetchall()
     assert sorted(found) == [("k1", 3, "triggered", None, 1), ("k2", 5, "resolved", "2026-11-04T10:00:00Z", 4),
                              ("k3", 6, "acknowledged", None, 6)]
+
+
+def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> None:
+    """Inserts are flushed as multi-row statements (chunks of 64, 16, 4): rows of one statement that
+    hit the same alert or the same notification upsert in order, as separate statements would."""
+    jobs = []
+    for n in range(70):  # 64 + 4 + 2 rows of each table in one commit
+        status = "resolved" if n % 9 == 8 else "firing"
+        d = _am_one("g1", f"f{n % 3}", status, f"2026-11-25T{10 + n % 5}:00:00Z")
+        summary = json.loads(d.body)
+        summary["alerts"][0]["annotations"]["summary"] = f"take {n}"
+        raw = json.dumps(summary).encode()
+        parsed, facts = alertmanager.parse(raw)
+        jobs.append((ingest, (Delivery(d.source, d.content_type, raw, tuple(parsed), T0 + timedelta(seconds=n),
+                                       facts), POLICY)))
+    jobs += jobs[:20]  # re-deliveries of the same bytes
+    one_by_one = _run(str(tmp_path / "single.db"), jobs, None)
+
+    class All(random.Random):
+        def choice(self, seq):  # one commit for everything
+            return len(jobs)
+    batched = _run(str(tmp_path / "batched.db"), jobs, All())
+    assert batched == one_by_one
+    assert {r[2] for r in one_by_one[1]["alerts"]} == {"f0", "f1", "f2"}
