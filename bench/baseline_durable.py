@@ -7,6 +7,11 @@ default), one writer thread, group commit (the writer takes everything queued, u
 inserts it in one transaction and commits once; the next commit starts as soon as the previous
 one returns), and every request is answered only after the commit that holds its rows.
 
+The writer thread runs under the same scheduling policy as pagerd's (SCHED_BATCH: waking up does
+not preempt the event loop; see pager/storage/sqlite.py `yield_on_wakeup`), so that both servers get
+the same treatment from the scheduler. Measured on this baseline: no change either way (its writer
+does little per request); `--writer-sched other` runs it under the default policy.
+
 What is stored per request: the raw body in `deliveries` and one row per alert in `alerts`
 (group key, fingerprint, status, labels as JSON). No validation, no dedup, no incident logic:
 the least a durable receiver of the same bodies can do.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -34,8 +40,9 @@ CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, delivery_id INTEGER N
 
 
 class Writer:
-    def __init__(self, path: str, synchronous: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, path: str, synchronous: str, loop: asyncio.AbstractEventLoop, sched_batch: bool) -> None:
         self.loop = loop
+        self.sched_batch = sched_batch
         self.q: queue.SimpleQueue = queue.SimpleQueue()
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -45,6 +52,8 @@ class Writer:
         self.thread.start()
 
     def _run(self, conn: sqlite3.Connection) -> None:
+        if self.sched_batch and hasattr(os, "sched_setscheduler"):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))  # 0: this thread
         stop = False
         while not stop:
             first = self.q.get()
@@ -120,11 +129,13 @@ def main() -> None:
     ap.add_argument("--listen", default="127.0.0.1:8082")
     ap.add_argument("--db", required=True)
     ap.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL", "EXTRA"])
+    ap.add_argument("--writer-sched", default="batch", choices=["batch", "other"],
+                    help="scheduling policy of the writer thread (batch: as pagerd's)")
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
 
     async def start_writer(app: web.Application) -> None:
-        app[WRITER] = Writer(args.db, args.synchronous, asyncio.get_running_loop())
+        app[WRITER] = Writer(args.db, args.synchronous, asyncio.get_running_loop(), args.writer_sched == "batch")
 
     async def stop_writer(app: web.Application) -> None:
         await asyncio.get_running_loop().run_in_executor(None, app[WRITER].stop)

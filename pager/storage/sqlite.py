@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -36,6 +37,26 @@ CHECKPOINT_EVERY = 0.5      # s: a passive checkpoint at most this often, when s
 WAL_SAFETY_PAGES = 100_000  # the writer checkpoints by itself only if the checkpointer fell this far behind
 
 
+def yield_on_wakeup() -> None:
+    """Run the calling thread under Linux's SCHED_BATCH policy: the same share of the CPU as any
+    other thread (nice 0), but waking up does not preempt a running thread.
+
+    Without it, on a busy core every job handed to the writer wakes it and the scheduler switches
+    to it at once: the writer commits one or two jobs while the event loop, its request parsing cut
+    short, holds the rest; then the loop takes the core back, and so on. With it, the loop finishes
+    what it has read before the writer runs, commits hold more jobs and the core switches less.
+    Measured (bench/, single-alert webhooks, one core): 22% more webhooks/s and a lower median at a
+    fixed 1,000 requests/s; the durable baseline, whose writer does little, measured the same either
+    way. Where the policy does not exist (not Linux) nothing changes."""
+    setter = getattr(os, "sched_setscheduler", None)
+    if setter is None:
+        return
+    try:
+        setter(0, os.SCHED_BATCH, os.sched_param(0))  # 0: the calling thread
+    except OSError as exc:
+        _log.debug("sched_batch_unavailable", error=str(exc))
+
+
 class _Checkpointer:
     """Copies committed WAL pages back into the database on its own thread and connection.
 
@@ -52,6 +73,7 @@ class _Checkpointer:
         self._thread.start()
 
     def _run(self) -> None:
+        yield_on_wakeup()
         while not self._stop.is_set():
             if not self.committed.wait(CHECKPOINT_EVERY):
                 continue
@@ -247,6 +269,7 @@ class SqliteStore(PagingStore):
     # -- the writer --------------------------------------------------------------------------
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         assert self._loop is not None
+        yield_on_wakeup()
         pending: list[_Job] = []
         stop = False
         while not stop or pending:

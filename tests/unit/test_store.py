@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -223,3 +224,14 @@ async def test_checkpoints_run_beside_the_writer(tmp_path) -> None:
         assert grown > 200_000, f"the database file grew {grown} bytes: no checkpoint ran"
     finally:
         await s.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="scheduling policies are Linux-only")
+async def test_writer_and_checkpointer_do_not_preempt_the_event_loop_on_wakeup(store: SqliteStore) -> None:
+    """SCHED_BATCH on the writer and checkpointer threads (see yield_on_wakeup); the loop's own thread
+    keeps the default policy."""
+    assert store._writer is not None and store._checkpointer is not None
+    await store.ingest(delivery(am_body(("firing", "firing")), T0))  # the writer has run
+    assert os.sched_getscheduler(store._writer.native_id) == os.SCHED_BATCH
+    assert os.sched_getscheduler(store._checkpointer._thread.native_id) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
