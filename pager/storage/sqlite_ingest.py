@@ -125,6 +125,7 @@ class IngestBatch:
         self.event_ids: dict[str, Seen | None] = {}                  # stored event id -> when, carried by
         self.keys: dict[tuple[str, str], Views] = {}                 # (source, key) -> views
         self.first: dict[tuple[str, str], int | None] = {}           # (source, key) -> its first incident
+        self.first_new: set[tuple[str, str]] = set()                 # keys whose first incident is in this batch
         self.severity: dict[int, str] = {}                           # incident id -> severity
         self._next_id: dict[str, int] = {}
 
@@ -167,7 +168,12 @@ class IngestBatch:
             self.key_views(source, key)
         first = self.first[(source, key)]
         hashed = _key_prefix(source, key) + event_id
-        return (hashed, event_id) if first is None else (_by_incident(first, event_id), hashed, event_id)
+        if first is None:
+            return hashed, event_id
+        by_incident = _by_incident(first, event_id)
+        if (source, key) in self.first_new:  # nothing can be stored behind an incident this batch made
+            self.event_ids.setdefault(by_incident, None)
+        return by_incident, hashed, event_id
 
     def event_seen(self, candidates: tuple[str, ...]) -> Seen | None:
         """When a notification was last applied and by which delivery (asked in every form it may have
@@ -325,6 +331,7 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
             if b.first[(src, key)] is None:  # the key's first incident: its notifications go behind it
                 b.first[(src, key)] = iid
+                b.first_new.add((src, key))
                 candidates = (_by_incident(iid, alert.event_id),)
             opened[iid] = set()
             b.severity[iid] = sev

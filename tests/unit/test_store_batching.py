@@ -365,3 +365,26 @@ def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> N
     batched = _run(str(tmp_path / "batched.db"), jobs, All())
     assert batched == one_by_one
     assert {r[2] for r in one_by_one[1]["alerts"]} == {"f0", "f1", "f2"}
+
+
+def test_a_100_alert_webhook_reads_a_fixed_number_of_times(tmp_path) -> None:
+    """Reads are per commit, not per alert: a group's first incident made in this commit has nothing
+    stored behind it yet, so its alerts' notifications are not looked up one by one."""
+    conn = _fresh(tmp_path)
+    alerts = [{"status": "firing", "labels": {"alertname": "g100", "fp": f"f{i}"}, "annotations": {},
+               "startsAt": "2026-11-25T20:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": f"f{i}"}
+              for i in range(100)]
+    body = {"version": "4", "groupKey": "{}:{alertname=\"g100\"}", "truncatedAlerts": 0, "status": "firing",
+            "receiver": "pagerd", "groupLabels": {"alertname": "g100"}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "", "alerts": alerts}
+    raw = json.dumps(body).encode()
+    parsed, facts = alertmanager.parse(raw)
+    d = Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), T0, facts)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    [r] = _apply(conn, d, _at(d, T0 + timedelta(minutes=1)), one_commit=True)[:1]
+    conn.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 6, selects  # keys, notifications, two next ids (+ the re-delivery's none)
+    assert r.duplicates == 0 and len(r.incident_ids) == 1
+    assert conn.execute("SELECT count(*) FROM alert_events").fetchone()[0] == 100
