@@ -190,17 +190,23 @@ def test_event_ids_stored_before_the_keyed_layout_still_count(tmp_path, batched:
     assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
 
 
-def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -> None:
+def _store_at_version(path: str, last: int) -> sqlite3.Connection:
+    """A database as an earlier pagerd left it: migrations up to `last` applied."""
     from pager.storage.sqlite import _statements, migrations
-    path = str(tmp_path / "v4.db")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                  "applied_at TEXT NOT NULL)")
     for version, name, sql in migrations():
-        if version <= 4:
+        if version <= last:
             for stmt in _statements(sql):
                 conn.execute(stmt)
             conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
+    return conn
+
+
+def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -> None:
+    path = str(tmp_path / "v4.db")
+    conn = _store_at_version(path, 4)
     conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, seen_count, content_type, sha256, "
                  "alert_count, body) VALUES (7, 'nagios', 'a', 'b', 3, 'application/json', 'ab12', 1, x'7b7d')")
     conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
@@ -312,17 +318,9 @@ def test_notifications_stored_behind_the_key_hash_are_found_once_the_key_has_an_
 
 
 def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_incident(tmp_path) -> None:
-    from pager.storage.sqlite import _statements, migrations
     from pager.storage.sqlite_ingest import _KEY_VIEWS
     path = str(tmp_path / "v5.db")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at TEXT NOT NULL)")
-    for version, name, sql in migrations():
-        if version <= 5:
-            for stmt in _statements(sql):
-                conn.execute(stmt)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
+    conn = _store_at_version(path, 5)
     rows = [(1, "k1", "resolved", "2026-11-01T10:00:00Z"), (2, "k1", "resolved", "2026-11-02T10:00:00Z"),
             (3, "k1", "triggered", None), (4, "k2", "resolved", "2026-11-03T10:00:00Z"),
             (5, "k2", "resolved", "2026-11-04T10:00:00Z"), (6, "k3", "acknowledged", None)]
