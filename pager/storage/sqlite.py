@@ -33,11 +33,7 @@ _log = structlog.get_logger("pagerd.store")
 MAX_BATCH = 2000         # jobs per commit
 MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long its requests wait)
 _STOP = object()
-# s: a passive checkpoint at most this often, when something was committed. A checkpoint's fsync of the
-# database file holds up the commits (their WAL fsync) running at the same time on the same disk: at a
-# fixed 1,000 webhooks/s the p99 answer time measured 44-153 ms with a checkpoint every 0.5 s and
-# 19-22 ms every 2 s (three runs each), at the same throughput under load.
-CHECKPOINT_EVERY = 2.0
+CHECKPOINT_EVERY = 0.5      # s: a passive checkpoint at most this often, when something was committed
 WAL_SAFETY_PAGES = 100_000  # the writer checkpoints by itself only if the checkpointer fell this far behind
 
 
