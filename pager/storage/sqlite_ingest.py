@@ -234,8 +234,7 @@ def _write_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
     row than n steps of executemany (each step a call into SQLite and a hand-over of the GIL).
     Row counts are cut into chunks of 64, 16 and 4 (then single rows), so that a few statement texts
     per table serve every batch size from SQLite's statement cache."""
-    head = _VALUES.get(sql)
-    if head is None or len(rows) < 4:
+    if sql not in _VALUES or len(rows) < 4:  # an UPDATE, or too few rows to gain
         conn.executemany(sql, rows)
         return
     i, n = 0, len(rows)
