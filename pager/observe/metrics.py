@@ -65,11 +65,7 @@ class _PerRequest:
         self.alerts: dict[tuple[str, str], list] = {}    # (source, outcome) -> [count, created]
 
     def webhook_done(self, source: str, code: int, seconds: float) -> None:
-        key = (source, str(code))
-        c = self.requests.get(key)
-        if c is None:
-            c = self.requests[key] = [0, time.time()]
-        c[0] += 1
+        _count(self.requests, (source, str(code)), 1)
         h = self.latency.get(source)
         if h is None:
             h = self.latency[source] = [0] * (len(_LATENCY) + 1) + [0.0, time.time()]
@@ -77,28 +73,19 @@ class _PerRequest:
         h[-2] += seconds
 
     def alerts_received(self, source: str, outcome: str, n: int) -> None:
-        c = self.alerts.get((source, outcome))
-        if c is None:
-            c = self.alerts[(source, outcome)] = [0, time.time()]
-        c[0] += n
+        _count(self.alerts, (source, outcome), n)
 
     def collect(self):
-        alerts = CounterMetricFamily("pagerd_alerts_received",
-                                     "Alert notifications received, by source and what they did to incidents",
-                                     labels=["source", "outcome"])
-        for (source, outcome), (n, created) in self.alerts.items():
-            alerts.add_metric([source, outcome], n, created=created)
-        yield alerts
-        requests = CounterMetricFamily("pagerd_webhook_requests", "Webhook requests by source and HTTP status code",
-                                       labels=["source", "code"])
-        for (source, code), (n, created) in self.requests.items():
-            requests.add_metric([source, code], n, created=created)
-        yield requests
+        yield _counter_family("pagerd_alerts_received",
+                              "Alert notifications received, by source and what they did to incidents",
+                              ["source", "outcome"], self.alerts)
+        yield _counter_family("pagerd_webhook_requests", "Webhook requests by source and HTTP status code",
+                              ["source", "code"], self.requests)
         latency = HistogramMetricFamily("pagerd_webhook_duration_seconds",
                                         "Time from request to answer of webhook requests", labels=["source"])
         for source, h in self.latency.items():
             cumulative, buckets = 0, []
-            for bound, n in zip((*(repr(float(b)) for b in _LATENCY), "+Inf"), h):
+            for bound, n in zip(_LATENCY_LE, h):
                 cumulative += n
                 buckets.append((bound, cumulative))
             latency.add_metric([source], buckets, h[-2])
@@ -110,3 +97,20 @@ class _PerRequest:
             created.add_metric([source], h[-1])
         if self.latency:
             yield created
+
+
+_LATENCY_LE = (*(repr(float(b)) for b in _LATENCY), "+Inf")  # bucket labels as prometheus_client writes them
+
+
+def _count(counts: dict[tuple[str, str], list], key: tuple[str, str], n: int) -> None:
+    c = counts.get(key)
+    if c is None:
+        c = counts[key] = [0, time.time()]
+    c[0] += n
+
+
+def _counter_family(name: str, doc: str, labels: list[str], counts: dict[tuple[str, str], list]):
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for values, (n, created) in counts.items():
+        family.add_metric(list(values), n, created=created)
+    return family
