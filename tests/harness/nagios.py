@@ -126,6 +126,14 @@ class NagiosProcess:
     def notify_log(self) -> Path:
         return self.workdir / "notify.log"
 
+    def notify_log_text(self) -> str:
+        """The notify script's log so far; empty until its first line (the script spools an event
+        before it logs the failed delivery, so a poll can see the spool before the log exists)."""
+        try:
+            return self.notify_log.read_text()
+        except FileNotFoundError:
+            return ""
+
     @property
     def capture_file(self) -> Path:
         return self.var / "captured.jsonl"

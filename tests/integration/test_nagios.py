@@ -502,7 +502,7 @@ def test_events_spooled_while_pagerd_is_down_arrive_once_after_flush(nagios, rec
     n = nagios()
     receiver.stop()
     n.set_service("CRITICAL", "CRITICAL - while pagerd was down")
-    n.wait(lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log.read_text(),
+    n.wait(lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log_text(),
            NOTIFY_TIMEOUT, "the PROBLEM in the spool")
     receiver.start()
     assert nagios_incidents(receiver) == []
@@ -523,7 +523,7 @@ def test_next_notification_delivers_the_spooled_problem_before_its_recovery(nagi
     n = nagios()
     receiver.stop()
     n.set_service("CRITICAL", "CRITICAL - while pagerd was down")
-    n.wait(lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log.read_text(),
+    n.wait(lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log_text(),
            NOTIFY_TIMEOUT, "the PROBLEM in the spool")
     receiver.start()
 
