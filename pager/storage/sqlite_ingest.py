@@ -128,6 +128,9 @@ class IngestBatch:
         self.first_new: set[tuple[str, str]] = set()                 # keys whose first incident is in this batch
         self.severity: dict[int, str] = {}                           # incident id -> severity
         self._next_id: dict[str, int] = {}
+        # an alert's candidate ids as prefetched (by id(alert)); valid while its key's first incident
+        # is unchanged, i.e. while the key is not in first_new
+        self.prefetched: dict[int, tuple[str, ...]] = {}
 
     def prefetch(self, deliveries: list[Delivery]) -> None:
         """Read, in two queries, what the store holds of these deliveries' notifications and keys."""
@@ -140,10 +143,12 @@ class IngestBatch:
             for k in unique:
                 self._know(src, k, found.get(k))
         events: list[str] = []
+        prefetched = self.prefetched
         for d in deliveries:
             src = d.source.value
             for a in d.alerts:
-                events += self.candidates(src, a.dedup_key, a.event_id)
+                c = prefetched[id(a)] = self.candidates(src, a.dedup_key, a.event_id)
+                events += c
         if events:
             found = {r[0]: Seen(*r[1:]) for r in self.conn.execute(
                 _KNOWN_EVENTS + "(SELECT value FROM json_each(?))", (dumps(list(dict.fromkeys(events))),))}
@@ -278,8 +283,11 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # stored these very bytes: it is counted there instead of storing the body again.
     delivery_id = None
     looked_up: list[tuple[tuple[str, ...], Seen | None]] = []  # per alert, before any of them is applied
+    prefetched, first_new = b.prefetched, b.first_new
     for alert in d.alerts:
-        candidates = b.candidates(src, alert.dedup_key, alert.event_id)
+        candidates = prefetched.get(id(alert))
+        if candidates is None or (src, alert.dedup_key) in first_new:
+            candidates = b.candidates(src, alert.dedup_key, alert.event_id)
         seen = b.event_seen(candidates)
         looked_up.append((candidates, seen))
         if seen is not None and seen.sha256 == sha:
@@ -299,15 +307,27 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # Events v2 carries no event id: the same event again counts as a re-delivery only for a while.
     # The other sources name each notification exactly: a known event id is never applied again.
     cutoff = iso(now - policy.events_v2_duplicate_window) if events_v2 else ""
-    unchanged = True
+    # What applying this delivery's alerts changes for the lookups above: the ids it stores, and the
+    # keys whose first incident it makes (their ids are stored behind it from then on).
+    stored_here: set[str] = set()
+    made_first: dict[str, int] = {}
     for n, alert in enumerate(d.alerts):
         key = alert.dedup_key
         current, last = b.key_views(src, key)
         window_cutoff = cutoff
         if events_v2 and alert.action is Action.TRIGGER and current is None:
             window_cutoff = "9999"  # nothing open: the same trigger again is a new firing (flapping)
-        if n < len(looked_up) and unchanged:  # nothing applied since it was looked up
+        if n < len(looked_up):  # looked up before any alert was applied: add what was applied since
             candidates, seen = looked_up[n]
+            first = made_first.get(key)
+            if first is not None:  # nothing was stored behind it but by this delivery
+                candidates = (_by_incident(first, alert.event_id), *candidates)
+            if stored_here:
+                for e in candidates:
+                    if e in stored_here:
+                        s = b.event_ids[e]
+                        if seen is None or s > seen:
+                            seen = s
         else:
             candidates = b.candidates(src, key, alert.event_id)
             seen = b.event_seen(candidates)
@@ -331,6 +351,7 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
             if b.first[(src, key)] is None:  # the key's first incident: its notifications go behind it
                 b.first[(src, key)] = iid
                 b.first_new.add((src, key))
+                made_first[key] = iid
                 candidates = (_by_incident(iid, alert.event_id),)
             opened[iid] = set()
             b.severity[iid] = sev
@@ -385,7 +406,7 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
         stored = candidates[0]
         b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
         b.event_ids[stored] = Seen(at, delivery_id, sha)
-        unchanged = False
+        stored_here.add(stored)
         applied.append(Applied(iid, out))
     truncated = d.facts.get("truncated_alerts")
     for iid, counts in received.items():

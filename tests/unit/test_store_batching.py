@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pager.domain.alert import Source
-from pager.domain.incident import State
+from pager.domain.incident import Outcome, State
 from pager.sources import alertmanager, events_v2, nagios
 from pager.storage.port import Delivery, IngestPolicy
 from pager.storage.sqlite import _commit_batch, _Job, _transition, ingest, migrate, _connect
@@ -386,3 +386,34 @@ def test_a_100_alert_webhook_reads_a_fixed_number_of_times(tmp_path) -> None:
     assert len(selects) <= 6, selects  # keys, notifications, two next ids (+ the re-delivery's none)
     assert r.duplicates == 0 and len(r.incident_ids) == 1
     assert conn.execute("SELECT count(*) FROM alert_events").fetchone()[0] == 100
+
+
+def _am_group(group: str, fps: list[str], at: datetime = T0) -> Delivery:
+    """One webhook of a group with one firing alert per fingerprint given (a repeated one repeats it)."""
+    alerts = [{"status": "firing", "labels": {"alertname": group, "fp": fp}, "annotations": {},
+               "startsAt": "2026-11-25T20:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fp} for fp in fps]
+    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0, "status": "firing",
+            "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "", "alerts": alerts}
+    raw = json.dumps(body).encode()
+    parsed, facts = alertmanager.parse(raw)
+    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), at, facts)
+
+
+@pytest.mark.parametrize("one_commit", [False, True])
+def test_what_a_webhook_applies_counts_for_its_own_later_alerts(tmp_path, one_commit) -> None:
+    """A webhook's alerts are looked up before any of them is applied; what applying them changes is
+    taken into account for the later ones: a notification repeated in the same webhook is a
+    duplicate, and every notification of a new key is stored behind the incident the webhook opened
+    (also for the next webhook of that key in the same commit)."""
+    conn = _fresh(tmp_path)
+    first = _am_group("g1", ["f1", "f2", "f1", "f3"])
+    second = _am_group("g1", ["f3", "f4", "f4"], T0 + timedelta(seconds=1))
+    r1, r2 = _apply(conn, first, second, one_commit=one_commit)
+    assert [a.outcome for a in r1.applied] == [Outcome.OPEN, Outcome.APPEND, None, Outcome.APPEND]
+    assert [a.outcome for a in r2.applied] == [None, Outcome.APPEND, None]
+    assert (r1.duplicates, r2.duplicates) == (1, 2)
+    assert conn.execute("SELECT id, alert_count FROM incidents").fetchall() == [(1, 4)]
+    stored = sorted(r[0] for r in conn.execute("SELECT event_id FROM alert_events"))
+    ids = {a.event_id for a in first.alerts + second.alerts}
+    assert stored == sorted(f"i{1:010x}:{e}" for e in ids)
