@@ -695,3 +695,25 @@ def test_many_bad_requests_in_a_row_leave_the_daemon_healthy(daemon):
     status, _, ready = send(daemon, "GET", "/readyz")
     assert status == 200, ready
     assert_serving(daemon)
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", AM, {"POST"}),
+    ("PUT", "/api/v1/incidents/1/ack", {"POST"}),
+    ("DELETE", "/api/v1/incidents", {"GET", "HEAD"}),
+    ("PATCH", "/metrics", {"GET", "HEAD"}),
+])
+def test_a_wrong_method_names_the_allowed_ones(daemon, method, path, allow):
+    """405 from the catch-all route keeps the Allow header of the route that has the path."""
+    got, headers, answer = send(daemon, method, path, auth=ADMIN)
+    assert got == 405 and isinstance(answer, dict) and answer["error"], answer
+    assert set(headers.get("allow", "").replace(" ", "").split(",")) == allow, headers
+
+
+@pytest.mark.parametrize("path", ["/", "/api", "/api/v1/incidents/1/nope", "/%2e%2e/etc/passwd", "/" + "x" * 2000])
+def test_unknown_paths_are_json_404s_for_any_method(daemon, path):
+    for method in ("GET", "POST", "DELETE"):
+        got, headers, answer = send(daemon, method, path, auth=ADMIN)
+        assert got == 404 and headers.get("content-type", "").startswith("application/json"), (method, path, got)
+        assert isinstance(answer, dict) and answer["error"] and answer["problems"] == [], answer
+    assert_serving(daemon)
