@@ -14,15 +14,15 @@ log = structlog.get_logger("pagerd.ingest")
 
 async def ingest(store: Store, metrics: Metrics, clock: Clock, source: Source, content_type: str,
                  body: bytes, alerts: list[Alert], facts: dict | None = None) -> IngestResult:
-    delivery = Delivery(source=source, content_type=content_type, body=body, alerts=tuple(alerts),
-                        received_at=clock.now(), facts=facts or {})
-    result = await store.ingest(delivery)
+    result = await store.ingest(Delivery(source, content_type, body, tuple(alerts), clock.now(), facts or {}))
     counts: dict[str, int] = {}
     for a in result.applied:
-        outcome = a.outcome.value if a.outcome is not None else "duplicate"
+        # _value_, the member's value as stored on it: `.value` is a property call, per alert here
+        outcome = a.outcome._value_ if a.outcome is not None else "duplicate"
         counts[outcome] = counts.get(outcome, 0) + 1
+    src = source._value_
     for outcome, n in counts.items():
-        metrics.alerts_received(source.value, outcome, n)
+        metrics.alerts_received(src, outcome, n)
     # debug, not info: one line per webhook costs as much as a third of storing it (see bench/);
     # the incident's timeline and pagerd_alerts_received_total keep the same facts.
     if debug_enabled():
