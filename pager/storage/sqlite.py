@@ -35,6 +35,7 @@ MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long i
 _STOP = object()
 CHECKPOINT_EVERY = 0.5      # s: a passive checkpoint at most this often, when something was committed
 WAL_SAFETY_PAGES = 100_000  # the writer checkpoints by itself only if the checkpointer fell this far behind
+WAL_RESTART_FRAMES = 4_000  # a WAL this long (16 MB of 4 KB pages), once checkpointed, is started over
 
 
 def yield_on_wakeup() -> None:
@@ -62,14 +63,24 @@ def yield_on_wakeup() -> None:
 class _Checkpointer:
     """Copies committed WAL pages back into the database on its own thread and connection.
 
-    PASSIVE checkpoints never block the writer or the readers; SQLite starts the WAL file over at
-    the next commit once everything in it was copied. Measured against SQLite's automatic
+    PASSIVE checkpoints never block the writer or the readers. Measured against SQLite's automatic
     checkpoint in the writer (every 1,000 pages): less writer CPU per webhook (a page that many
-    commits wrote is copied once per checkpoint) and no commit waits for a checkpoint (bench/)."""
+    commits wrote is copied once per checkpoint) and no commit waits for a checkpoint (bench/).
+
+    SQLite starts the WAL over at a write transaction that finds everything in it copied; under a
+    steady load commits keep coming while a checkpoint runs, so that never happens by itself and
+    the WAL grows until the writer's safety checkpoint (WAL_SAFETY_PAGES, 400 MB), every commit
+    appending to a longer file (each fsync then also writes the file's new size and blocks).
+    So once a checkpoint has copied a WAL of WAL_RESTART_FRAMES or more, `restart_due` asks the
+    writer to copy the few frames committed meanwhile itself, between two commits; its next commit
+    then starts the WAL over, and commits overwrite the same 16 MB from then on. Measured (paired
+    runs, one core): +4.8% single-alert webhooks/s, +6.7% alerts/s in 100-alert batches, and a
+    WAL file of ~16 MB instead of up to 400 MB."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.committed = threading.Event()
+        self.restart_due = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pagerd-checkpoint", daemon=True)
         self._thread.start()
@@ -81,9 +92,12 @@ class _Checkpointer:
                 continue
             self.committed.clear()
             try:
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                busy, frames, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:  # the next commit tries again; the writer's safety net stays
                 _log.warning("checkpoint_failed", error=str(exc))
+            else:
+                if not busy and frames >= WAL_RESTART_FRAMES and copied == frames:
+                    self.restart_due.set()
             self._stop.wait(CHECKPOINT_EVERY)
         self.conn.close()
 
@@ -91,6 +105,15 @@ class _Checkpointer:
         self._stop.set()
         self.committed.set()
         self._thread.join(30)
+
+
+def _catch_up(conn: sqlite3.Connection) -> None:
+    """On the writer, between commits: copy the frames committed since the checkpointer's last
+    checkpoint, so that the next commit starts the WAL over (see _Checkpointer)."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error as exc:  # nothing lost: the WAL just grows on until the next try
+        _log.warning("checkpoint_failed", error=str(exc))
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -289,6 +312,9 @@ class SqliteStore(PagingStore):
                     stop = True
                     break
                 pending.append(nxt)
+            if self._checkpointer is not None and self._checkpointer.restart_due.is_set():
+                self._checkpointer.restart_due.clear()
+                _catch_up(conn)
             batch = _take(pending)
             t0 = time.perf_counter()
             try:
