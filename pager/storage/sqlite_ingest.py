@@ -296,6 +296,8 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     if delivery_id is None:
         delivery_id = b._new_id("deliveries")
         b.add(_INSERT_DELIVERY, (delivery_id, src, at, at, d.content_type, sha, len(d.alerts), d.body))
+        if _opens_a_new_key(b, src, d.alerts, looked_up):
+            return _open_new_key(b, d, src, at, sha, delivery_id)
     else:
         b.add(_SEEN_DELIVERY, (at, delivery_id))
 
@@ -422,6 +424,58 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     for iid in resolved_now:  # after the alerts that resolved it, on the timeline
         b.add(_INSERT_EVENT, (iid, at, "resolved", src, dumps({"via": src, "delivery_id": delivery_id})))
     return IngestResult(delivery_id, tuple(applied))
+
+
+def _opens_a_new_key(b: IngestBatch, src: str, alerts: tuple[Alert, ...],
+                     looked_up: list[tuple[tuple[str, ...], Seen | None]]) -> bool:
+    """The most common webhook: a group (or a single alert) starts firing. Every alert triggers, all
+    for one key that has no incident yet, each with its own fingerprint and notification, none seen
+    before; so the first opens the incident and the others append to it, and `_open_new_key` writes
+    that at once instead of deciding alert by alert (tests/unit/test_store_batching.py checks that
+    both write the same rows)."""
+    key = alerts[0].dedup_key
+    if len(looked_up) != len(alerts) or b.key_views(src, key) != (None, None):
+        return False
+    fingerprints: set[str] = set()  # (a notification names its alert: other fingerprints, other ids)
+    for n, (a, (_, seen)) in enumerate(zip(alerts, looked_up)):
+        if (seen is not None or a.action is not Action.TRIGGER or a.dedup_key != key or a.fingerprint in fingerprints
+                or (n and a.fingerprint == key)):  # an alert named as its key updates the incident (see ingest)
+            return False
+        fingerprints.add(a.fingerprint)
+    return True
+
+
+def _open_new_key(b: IngestBatch, d: Delivery, src: str, at: str, sha: str, delivery_id: int) -> IngestResult:
+    """What `ingest` writes for a delivery that `_opens_a_new_key`: the incident with its worst
+    severity and alert count as they end up, its alerts, their notifications, two timeline events."""
+    alerts = d.alerts
+    first = alerts[0]
+    key = first.dedup_key
+    iid = b._new_id("incidents")
+    labels_json = _json_map(first.labels)
+    worst = first.severity or "critical"
+    for a in alerts[1:]:  # a group's severity is its worst alert's (the first of the worst rank)
+        if _RANK.get(a.severity, 0) > _RANK.get(worst, 0):
+            worst = a.severity
+    b.add(_INSERT_INCIDENT, (iid, src, key, first.summary, worst, labels_json, len(alerts), at, at))
+    b.add(_INSERT_EVENT, (iid, at, "opened", None,
+                          dumps({"summary": first.summary, "delivery_id": delivery_id, **d.facts})))
+    b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
+    b.first[(src, key)] = iid
+    b.first_new.add((src, key))
+    b.severity[iid] = worst
+    seen = Seen(at, delivery_id, sha)
+    for a in alerts:
+        _upsert_alert(b, iid, a, at, delivery_id, labels_json if a is first else None)
+        stored = _by_incident(iid, a.event_id)
+        b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
+        b.event_ids[stored] = seen
+    data = {"delivery_id": delivery_id, "firing": len(alerts), "resolved": 0}
+    truncated = d.facts.get("truncated_alerts")
+    if truncated:
+        data["truncated_alerts"] = truncated
+    b.add(_INSERT_EVENT, (iid, at, "alerts_received", src, dumps(data)))
+    return IngestResult(delivery_id, (Applied(iid, Outcome.OPEN), *[Applied(iid, Outcome.APPEND)] * (len(alerts) - 1)))
 
 
 def _upsert_alert(b: IngestBatch, iid: int, a: Alert, at: str, delivery_id: int, labels_json: str | None) -> None:

@@ -31,8 +31,8 @@ TABLES = {
 }
 
 
-def _am(rng: random.Random, at: datetime) -> Delivery:
-    group = rng.choice(["g1", "g2"])
+def _am(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
+    group = f"g{rng.randint(1, groups)}"
     alerts = []
     for fp in rng.sample(["f1", "f2", "f3", "f4"], rng.randint(1, 3)):
         status = rng.choice(["firing", "firing", "firing", "firing", "resolved"])
@@ -42,7 +42,8 @@ def _am(rng: random.Random, at: datetime) -> Delivery:
                        "startsAt": f"2026-11-25T2{rng.randint(0, 1)}:00:00Z",
                        "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
                        "fingerprint": fp})
-    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0,
+    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group,
+            "truncatedAlerts": rng.choice([0, 0, 0, 7]),
             "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "alerts": alerts}
@@ -51,9 +52,9 @@ def _am(rng: random.Random, at: datetime) -> Delivery:
     return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), at, facts)
 
 
-def _nagios(rng: random.Random, at: datetime) -> Delivery:
+def _nagios(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
     kind = rng.choice(["PROBLEM", "PROBLEM", "RECOVERY", "ACKNOWLEDGEMENT", "DOWNTIMESTART"])
-    macros = {"NOTIFICATIONTYPE": kind, "HOSTNAME": rng.choice(["web1", "db1"]), "SERVICEDESC": "HTTP",
+    macros = {"NOTIFICATIONTYPE": kind, "HOSTNAME": f"web{rng.randint(1, groups)}", "SERVICEDESC": "HTTP",
               "SERVICESTATE": "OK" if kind == "RECOVERY" else rng.choice(["WARNING", "CRITICAL"]),
               "SERVICEPROBLEMID": str(rng.randint(1, 2)), "NOTIFICATIONNUMBER": str(rng.randint(1, 3)),
               "SERVICEOUTPUT": rng.choice(["slow", "down"]), "NOTIFICATIONAUTHOR": "anna",
@@ -62,17 +63,18 @@ def _nagios(rng: random.Random, at: datetime) -> Delivery:
     return Delivery(Source.NAGIOS, "application/json", raw, (nagios.parse(macros),), at, {})
 
 
-def _events_v2(rng: random.Random, at: datetime) -> Delivery:
+def _events_v2(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
     action = rng.choice(["trigger", "trigger", "acknowledge", "resolve"])
-    event = {"routing_key": "routing-key-0001", "event_action": action, "dedup_key": rng.choice(["d1", "d2"])}
+    event = {"routing_key": "routing-key-0001", "event_action": action, "dedup_key": f"d{rng.randint(1, groups)}"}
     if action == "trigger":
         event["payload"] = {"summary": "disk", "source": "h", "severity": rng.choice(["error", "critical"])}
     raw = json.dumps(event).encode()
     return Delivery(Source.EVENTS_V2, "application/json", raw, (events_v2.parse(raw)[1],), at, {})
 
 
-def stream(seed: int, n: int) -> list[tuple]:
-    """(fn, args) jobs: deliveries, some repeated byte for byte, with manual transitions between."""
+def stream(seed: int, n: int, groups: int = 2) -> list[tuple]:
+    """(fn, args) jobs: deliveries, some repeated byte for byte, with manual transitions between;
+    `groups` keys per source (few: mostly repeats, reopens and resolves; many: mostly new keys)."""
     rng = random.Random(seed)
     at, jobs, seen = T0, [], []
     for _ in range(n):
@@ -87,7 +89,7 @@ def stream(seed: int, n: int) -> list[tuple]:
             # incident ids 1..6 exist by then or not: a missing one fails that job alone (NotFound)
             jobs.append((_transition, (rng.randint(1, 6), target, "anna", "api", None, at)))
         else:
-            d = rng.choice([_am, _am, _nagios, _events_v2])(rng, at)
+            d = rng.choice([_am, _am, _nagios, _events_v2])(rng, at, groups)
             seen.append(d)
             jobs.append((ingest, (d, POLICY)))
     return jobs
@@ -417,3 +419,65 @@ def test_what_a_webhook_applies_counts_for_its_own_later_alerts(tmp_path, one_co
     stored = sorted(r[0] for r in conn.execute("SELECT event_id FROM alert_events"))
     ids = {a.event_id for a in first.alerts + second.alerts}
     assert stored == sorted(f"i{1:010x}:{e}" for e in ids)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_a_new_keys_first_webhook_takes_the_short_path_to_the_same_rows(tmp_path, monkeypatch, seed: int) -> None:
+    """`_open_new_key` (a group or alert that starts firing) writes what deciding alert by alert
+    writes: the same streams, mostly new keys, with and without it."""
+    from pager.storage import sqlite_ingest
+    taken = []
+    check = sqlite_ingest._opens_a_new_key
+
+    def counted(*args) -> bool:
+        taken.append(check(*args))
+        return taken[-1]
+
+    jobs = stream(seed, 200, groups=40)
+    monkeypatch.setattr(sqlite_ingest, "_opens_a_new_key", counted)
+    short = _run(str(tmp_path / "short.db"), jobs, random.Random(seed))
+    monkeypatch.setattr(sqlite_ingest, "_opens_a_new_key", lambda *args: False)
+    long = _run(str(tmp_path / "long.db"), jobs, random.Random(seed))
+    assert short[0] == long[0]
+    for name in TABLES:
+        assert short[1][name] == long[1][name], name
+    assert sum(taken) >= 40 and not all(taken)  # both paths taken, many times
+
+
+def _store_bare_id(conn: sqlite3.Connection, event_id: str) -> None:
+    """A notification id as stores before the key layout wrote it (bare), with a delivery to point at."""
+    conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, "
+                 "body) VALUES (900, 'alertmanager', 'x', 'x', 'application/json', 'old', 1, x'7b7d')")
+    conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, 'alertmanager', "
+                 "'2026-11-01T00:00:00.000000Z', 900)", (event_id,))
+
+
+def _am_alerts(group: str, alerts: list[tuple[str, str]]) -> Delivery:
+    """A firing group of (fingerprint, startsAt) alerts."""
+    body = {"version": "4", "groupKey": group, "truncatedAlerts": 0, "status": "firing", "receiver": "pagerd",
+            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+            "alerts": [{"status": "firing", "labels": {"alertname": "a", "fp": fp, "severity": sev},
+                        "annotations": {}, "startsAt": starts, "fingerprint": fp}
+                       for fp, starts, sev in ((fp, starts, ("warning", "critical")[i % 2])
+                                               for i, (fp, starts) in enumerate(alerts))]}
+    raw = json.dumps(body).encode()
+    parsed, facts = alertmanager.parse(raw)
+    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), T0, facts)
+
+
+def test_what_the_short_path_leaves_to_the_alert_by_alert_one(tmp_path, monkeypatch) -> None:
+    """A new key's webhook that repeats a fingerprint, names an alert after the key, or carries a
+    notification stored before: deciding alert by alert, with or without the short path, ends alike
+    (and the stored notification is a duplicate)."""
+    from pager.storage import sqlite_ingest
+    repeat = _am_alerts("k-repeat", [("f1", "2026-11-25T20:00:00Z"), ("f1", "2026-11-25T21:00:00Z")])
+    named = _am_alerts("k-named", [("f1", "2026-11-25T20:00:00Z"), ("k-named", "2026-11-25T20:00:00Z")])
+    stored = _am_alerts("k-stored", [("f1", "2026-11-25T20:00:00Z"), ("f2", "2026-11-25T20:00:00Z")])
+    jobs = [(_store_bare_id, (stored.alerts[1].event_id,))] + [(ingest, (d, POLICY)) for d in (repeat, named, stored)]
+    short = _run(str(tmp_path / "short.db"), jobs, None)
+    monkeypatch.setattr(sqlite_ingest, "_opens_a_new_key", lambda *args: False)
+    long = _run(str(tmp_path / "long.db"), jobs, None)
+    assert short == long
+    incidents = {r[2]: r for r in long[1]["incidents"]}
+    assert incidents["k-repeat"][7] == 1 and incidents["k-named"][7] == 2  # alert_count
+    assert [a.outcome for a in long[0][3][0].applied] == [Outcome.OPEN, None]
