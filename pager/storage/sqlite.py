@@ -91,11 +91,9 @@ class _Checkpointer:
             if not self.committed.wait(CHECKPOINT_EVERY):
                 continue
             self.committed.clear()
-            try:
-                busy, frames, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as exc:  # the next commit tries again; the writer's safety net stays
-                _log.warning("checkpoint_failed", error=str(exc))
-            else:
+            done = _checkpoint(self.conn)  # on failure the next commit tries again
+            if done is not None:
+                busy, frames, copied = done
                 if not busy and frames >= WAL_RESTART_FRAMES and copied == frames:
                     self.restart_due.set()
             self._stop.wait(CHECKPOINT_EVERY)
@@ -107,13 +105,14 @@ class _Checkpointer:
         self._thread.join(30)
 
 
-def _catch_up(conn: sqlite3.Connection) -> None:
-    """On the writer, between commits: copy the frames committed since the checkpointer's last
-    checkpoint, so that the next commit starts the WAL over (see _Checkpointer)."""
+def _checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int] | None:
+    """A PASSIVE checkpoint: (busy, frames in the WAL, frames copied), or None when it failed (nothing
+    is lost: the WAL grows on until the next one; the writer's safety checkpoint stays)."""
     try:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error as exc:  # nothing lost: the WAL just grows on until the next try
+        return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error as exc:
         _log.warning("checkpoint_failed", error=str(exc))
+        return None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -314,7 +313,7 @@ class SqliteStore(PagingStore):
                 pending.append(nxt)
             if self._checkpointer is not None and self._checkpointer.restart_due.is_set():
                 self._checkpointer.restart_due.clear()
-                _catch_up(conn)
+                _checkpoint(conn)  # the frames committed since: the next commit starts the WAL over
             batch = _take(pending)
             t0 = time.perf_counter()
             try:
