@@ -344,19 +344,12 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
         labels_json = None
         if out is Outcome.OPEN:
             labels_json = _json_map(alert.labels)
-            iid = b._new_id("incidents")
-            sev = alert.severity or "critical"
-            b.add(_INSERT_INCIDENT, (iid, src, key, alert.summary, sev, labels_json, 1, at, at))
-            b.add(_INSERT_EVENT, (iid, at, "opened", None,
-                                  dumps({"summary": alert.summary, "delivery_id": delivery_id, **d.facts})))
-            b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
-            if b.first[(src, key)] is None:  # the key's first incident: its notifications go behind it
-                b.first[(src, key)] = iid
-                b.first_new.add((src, key))
+            first_of_key = b.first[(src, key)] is None
+            iid = _open_incident(b, d, src, alert, alert.severity or "critical", labels_json, 1, at, delivery_id)
+            if first_of_key:  # the key's first incident: its notifications go behind it
                 made_first[key] = iid
                 candidates = (_by_incident(iid, alert.event_id),)
             opened[iid] = set()
-            b.severity[iid] = sev
         elif out is Outcome.REOPEN:
             b.execute("UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, resolved_at = NULL, "
                       "resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, updated_at = ? WHERE id = ?",
@@ -410,12 +403,8 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
         b.event_ids[stored] = Seen(at, delivery_id, sha)
         stored_here.add(stored)
         applied.append(Applied(iid, out))
-    truncated = d.facts.get("truncated_alerts")
     for iid, counts in received.items():
-        data = {"delivery_id": delivery_id, **counts}
-        if truncated:
-            data["truncated_alerts"] = truncated
-        b.add(_INSERT_EVENT, (iid, at, "alerts_received", src, dumps(data)))
+        _alerts_received(b, d, src, iid, counts, at, delivery_id)
         fingerprints = opened.get(iid)
         if fingerprints is None:
             b.add(_RECOUNT, (at, iid, iid))
@@ -450,32 +439,46 @@ def _open_new_key(b: IngestBatch, d: Delivery, src: str, at: str, sha: str, deli
     severity and alert count as they end up, its alerts, their notifications, two timeline events."""
     alerts = d.alerts
     first = alerts[0]
-    key = first.dedup_key
-    iid = b._new_id("incidents")
     labels_json = _json_map(first.labels)
     worst = first.severity or "critical"
     for a in alerts[1:]:  # a group's severity is its worst alert's (the first of the worst rank)
         if _RANK.get(a.severity, 0) > _RANK.get(worst, 0):
             worst = a.severity
-    b.add(_INSERT_INCIDENT, (iid, src, key, first.summary, worst, labels_json, len(alerts), at, at))
-    b.add(_INSERT_EVENT, (iid, at, "opened", None,
-                          dumps({"summary": first.summary, "delivery_id": delivery_id, **d.facts})))
-    b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
-    b.first[(src, key)] = iid
-    b.first_new.add((src, key))
-    b.severity[iid] = worst
+    iid = _open_incident(b, d, src, first, worst, labels_json, len(alerts), at, delivery_id)
     seen = Seen(at, delivery_id, sha)
     for a in alerts:
         _upsert_alert(b, iid, a, at, delivery_id, labels_json if a is first else None)
         stored = _by_incident(iid, a.event_id)
         b.add(_UPSERT_EVENT_ID, (stored, src, at, delivery_id))
         b.event_ids[stored] = seen
-    data = {"delivery_id": delivery_id, "firing": len(alerts), "resolved": 0}
+    _alerts_received(b, d, src, iid, {"firing": len(alerts), "resolved": 0}, at, delivery_id)
+    return IngestResult(delivery_id, (Applied(iid, Outcome.OPEN), *[Applied(iid, Outcome.APPEND)] * (len(alerts) - 1)))
+
+
+def _open_incident(b: IngestBatch, d: Delivery, src: str, alert: Alert, severity: str, labels_json: str,
+                   alert_count: int, at: str, delivery_id: int) -> int:
+    """A new incident for `alert`'s key, its "opened" event, and what the batch knows of it
+    (the key's first incident when it had none). Returns its id."""
+    key = alert.dedup_key
+    iid = b._new_id("incidents")
+    b.add(_INSERT_INCIDENT, (iid, src, key, alert.summary, severity, labels_json, alert_count, at, at))
+    b.add(_INSERT_EVENT, (iid, at, "opened", None,
+                          dumps({"summary": alert.summary, "delivery_id": delivery_id, **d.facts})))
+    b.keys[(src, key)] = (IncidentView(iid, State.TRIGGERED, None), None)
+    if b.first[(src, key)] is None:
+        b.first[(src, key)] = iid
+        b.first_new.add((src, key))
+    b.severity[iid] = severity
+    return iid
+
+
+def _alerts_received(b: IngestBatch, d: Delivery, src: str, iid: int, counts: dict[str, int], at: str,
+                     delivery_id: int) -> None:
+    data = {"delivery_id": delivery_id, **counts}
     truncated = d.facts.get("truncated_alerts")
     if truncated:
         data["truncated_alerts"] = truncated
     b.add(_INSERT_EVENT, (iid, at, "alerts_received", src, dumps(data)))
-    return IngestResult(delivery_id, (Applied(iid, Outcome.OPEN), *[Applied(iid, Outcome.APPEND)] * (len(alerts) - 1)))
 
 
 def _upsert_alert(b: IngestBatch, iid: int, a: Alert, at: str, delivery_id: int, labels_json: str | None) -> None:
