@@ -128,9 +128,7 @@ class IngestBatch:
         self.first_new: set[tuple[str, str]] = set()                 # keys whose first incident is in this batch
         self.severity: dict[int, str] = {}                           # incident id -> severity
         self._next_id: dict[str, int] = {}
-        # an alert's candidate ids as prefetched (by id(alert)); valid while its key's first incident
-        # is unchanged, i.e. while the key is not in first_new
-        self.prefetched: dict[int, tuple[str, ...]] = {}
+        self._prefetched: dict[int, tuple[str, ...]] = {}            # id(alert) -> its candidates, as prefetched
 
     def prefetch(self, deliveries: list[Delivery]) -> None:
         """Read, in two queries, what the store holds of these deliveries' notifications and keys."""
@@ -143,7 +141,7 @@ class IngestBatch:
             for k in unique:
                 self._know(src, k, found.get(k))
         events: list[str] = []
-        prefetched = self.prefetched
+        prefetched = self._prefetched
         for d in deliveries:
             src = d.source.value
             for a in d.alerts:
@@ -179,6 +177,14 @@ class IngestBatch:
         if (source, key) in self.first_new:  # nothing can be stored behind an incident this batch made
             self.event_ids.setdefault(by_incident, None)
         return by_incident, hashed, event_id
+
+    def alert_candidates(self, source: str, alert: Alert) -> tuple[str, ...]:
+        """`candidates` of an alert, as prefetched while its key's first incident is unchanged (the
+        key not in first_new)."""
+        c = self._prefetched.get(id(alert))
+        if c is None or (source, alert.dedup_key) in self.first_new:
+            c = self.candidates(source, alert.dedup_key, alert.event_id)
+        return c
 
     def event_seen(self, candidates: tuple[str, ...]) -> Seen | None:
         """When a notification was last applied and by which delivery (asked in every form it may have
@@ -283,11 +289,8 @@ def ingest(b: IngestBatch, d: Delivery, policy: IngestPolicy) -> IngestResult:
     # stored these very bytes: it is counted there instead of storing the body again.
     delivery_id = None
     looked_up: list[tuple[tuple[str, ...], Seen | None]] = []  # per alert, before any of them is applied
-    prefetched, first_new = b.prefetched, b.first_new
     for alert in d.alerts:
-        candidates = prefetched.get(id(alert))
-        if candidates is None or (src, alert.dedup_key) in first_new:
-            candidates = b.candidates(src, alert.dedup_key, alert.event_id)
+        candidates = b.alert_candidates(src, alert)
         seen = b.event_seen(candidates)
         looked_up.append((candidates, seen))
         if seen is not None and seen.sha256 == sha:
