@@ -76,7 +76,7 @@ async def _alertmanager(request: web.Request, rt: Runtime) -> web.Response:
     # Alertmanager's always-firing Watchdog is a heartbeat, never an incident (its name is in the
     # body as it is, or written with JSON escapes)
     watchdog = ([a for a in alerts if a.labels.get("alertname") == WATCHDOG]
-                if b"Watchdog" in body or b"\\u" in body else None)
+                if _WATCHDOG_RAW in body or b"\\u" in body else None)
     if watchdog:
         alerts = [a for a in alerts if a.labels.get("alertname") != WATCHDOG]
         if rt.engine is not None and any(a.status == "firing" for a in watchdog):
@@ -90,6 +90,7 @@ async def _alertmanager(request: web.Request, rt: Runtime) -> web.Response:
 
 
 WATCHDOG = "Watchdog"
+_WATCHDOG_RAW = WATCHDOG.encode()  # as it stands in a body without JSON escapes
 
 
 def _poke(rt: Runtime, result) -> None:

@@ -717,3 +717,15 @@ def test_unknown_paths_are_json_404s_for_any_method(daemon, path):
         assert got == 404 and headers.get("content-type", "").startswith("application/json"), (method, path, got)
         assert isinstance(answer, dict) and answer["error"] and answer["problems"] == [], answer
     assert_serving(daemon)
+
+
+@pytest.mark.parametrize("name", ["Watchdog", "\\u0057atchdog", "Watch\\u0064og"])
+def test_the_watchdog_is_a_heartbeat_however_its_name_is_written(daemon, name):
+    """Alertmanager's Watchdog never opens an incident, also when JSON escapes spell its name."""
+    d = json.loads(am(groupKey="{}:{alertname=\"wd\"}", labels0={"alertname": "WATCHDOG_NAME"}))
+    d["alerts"] = d["alerts"][:1]  # the Watchdog alone
+    body = json.dumps(d).encode().replace(b"WATCHDOG_NAME", name.encode())
+    before = db_state(daemon)["incident_rows"]
+    got, _, answer = send(daemon, "POST", AM, auth=HOOK, ctype=JSON, body=body)
+    assert got == 200 and answer["alerts"] == 0 and answer["incidents"] == [], answer
+    assert db_state(daemon)["incident_rows"] == before
