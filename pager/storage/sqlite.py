@@ -1,8 +1,8 @@
 """SQLite (WAL) store: one writer thread with group commit, readers on their own connections.
 
 Requests hand their write to the writer and wait for the commit that holds it. The writer takes
-everything queued, applies the jobs in one transaction (again with a savepoint per job when one
-fails, so that one bad job fails alone), commits once, and answers all of them; the next commit
+everything queued, applies the jobs in one transaction (a savepoint per job, so that one bad job
+fails alone), commits once, and answers all of them; the next commit
 starts as soon as the previous one returns. SQLite's own automatic checkpoint (run by the writer
 after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
 and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`.
@@ -102,55 +102,32 @@ def _statements(sql: str) -> list[str]:
 
 
 def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
-    """Apply a batch in one transaction and commit once.
-
-    Fast path: every job runs straight in the transaction. Savepoints would let one bad job fail
-    alone, but SQLite copies each page a savepoint touches into a sub-journal, which measured at a
-    fifth of a webhook's write cost; jobs rarely fail. So a failure rolls the whole transaction back
-    and the batch runs again with a savepoint per job: the bad job fails alone, the others commit.
-    Jobs are functions of the connection and their arguments only, so running them again is safe.
-    Webhook deliveries share one `IngestBatch` (reads up front, inserts written behind)."""
+    """Apply a batch in one transaction, each job in a savepoint of its own (a job that fails is
+    rolled back alone and the others commit), and commit once. Webhook deliveries share one
+    `IngestBatch` (reads up front, each delivery's inserts written at the end of its savepoint)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
-        try:
-            _run_jobs(conn, batch, savepoints=False)
-        except Exception:
-            _rollback(conn)
-        else:
-            conn.execute("COMMIT")
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        _run_jobs(conn, batch, savepoints=True)
+        ib = IngestBatch(conn)
+        ib.prefetch([job.args[0] for job in batch if job.fn is ingest])
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                if job.fn is ingest:
+                    job.result = ingest(ib, *job.args)
+                else:
+                    ib.invalidate()
+                    job.result = job.fn(conn, *job.args)
+                ib.flush()
+                conn.execute("RELEASE job")
+            except Exception as exc:
+                ib.discard()  # one bad job fails alone
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                job.error = exc
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
         raise
-
-
-def _run_jobs(conn: sqlite3.Connection, batch: list["_Job"], *, savepoints: bool) -> None:
-    ib = IngestBatch(conn)
-    ib.prefetch([job.args[0] for job in batch if job.fn is ingest])
-    for job in batch:
-        job.result, job.error = None, None
-        if savepoints:
-            conn.execute("SAVEPOINT job")
-        try:
-            if job.fn is ingest:
-                job.result = ingest(ib, *job.args)
-            else:
-                ib.invalidate()
-                job.result = job.fn(conn, *job.args)
-            if savepoints:
-                ib.flush()
-                conn.execute("RELEASE job")
-        except Exception as exc:
-            if not savepoints:
-                raise
-            ib.discard()  # one bad job fails alone
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            job.error = exc
-    ib.flush()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
