@@ -4,14 +4,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
-from .errors import guarded, unmatched
+from .errors import json_errors
 from .keys import RUNTIME, Runtime
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(client_max_size=runtime.config.server.max_body_bytes)
+    # the first middleware is the outermost: webhook metrics see the status the errors middleware answered
+    app = web.Application(client_max_size=runtime.config.server.max_body_bytes,
+                          middlewares=[webhooks.count_webhooks, json_errors])
     app[RUNTIME] = runtime
-    r = _Guarded(app.router)  # every handler answers errors as JSON (errors.guarded)
+    r = app.router
     r.add_post("/api/v1/alerts/alertmanager", webhooks.alertmanager_hook)
     r.add_post("/api/v1/alerts/nagios", webhooks.nagios_hook)
     r.add_post("/v2/enqueue", webhooks.events_v2_hook)
@@ -44,24 +46,4 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_get("/healthz", ops.healthz)
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)
-    r.add_route("*", "/{path:.*}", unmatched)  # last: 404, or 405 where another route has the path
     return app
-
-
-class _Guarded:
-    """The router's add_* methods, each handler wrapped by `guarded`."""
-
-    def __init__(self, router: web.UrlDispatcher) -> None:
-        self.router = router
-
-    def add_get(self, path: str, handler) -> None:
-        self.router.add_get(path, guarded(handler))
-
-    def add_post(self, path: str, handler) -> None:
-        self.router.add_post(path, guarded(handler))
-
-    def add_delete(self, path: str, handler) -> None:
-        self.router.add_delete(path, guarded(handler))
-
-    def add_route(self, method: str, path: str, handler) -> None:
-        self.router.add_route(method, path, guarded(handler))

@@ -1,10 +1,11 @@
 """Group commit must not change what ingest does: many deliveries in one commit (reads up front,
-inserts written behind) end in exactly the rows that one commit per delivery writes.
+each delivery's inserts written at the end of its savepoint) end in exactly the rows that one
+commit per delivery writes.
 
 Random streams over a few keys mix every path: new incidents, appends, partial and full resolves,
 reopens inside the window, Nagios acknowledgements and annotations, Events-v2 re-sends inside and
 after the duplicate window, byte-identical re-deliveries, manual transitions between deliveries in
-the same commit, and jobs that fail (so the commit falls back to one savepoint per job)."""
+the same commit, and jobs that fail (rolled back to their own savepoint)."""
 from __future__ import annotations
 
 import json
