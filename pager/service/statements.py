@@ -389,7 +389,8 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
             who = (ack.by if ack else None) or (inc["work"][0]["person"] if inc["work"] else "unknown")
             callouts.setdefault(who, []).append({
                 "customer": cid, "incident": inc["incident_id"], "summary": inc["summary"],
-                "paged_at": iso_utc(parse_utc(inc["first_page_at"])), "acknowledged_at": iso_utc(ack.at) if ack else None,
+                "paged_at": iso_utc(parse_utc(inc["first_page_at"])),
+                "acknowledged_at": iso_utc(ack.at) if ack else None,
                 "worked_minutes": _minutes(worked), "worked_source": source})
     people = sorted(set(seconds) | set(callouts))
     rows = []

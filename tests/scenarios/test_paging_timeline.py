@@ -188,6 +188,19 @@ async def test_a_page_resolved_by_sms_reply_is_answered_in_time_not_breached(tmp
             (1, "resolved", "met"), (2, "acknowledged", "met")]
 
 
+async def test_an_alert_that_clears_by_itself_answers_the_page(tmp_path):
+    async with Scenario(tmp_path, "2026-11-24 10:00") as s:
+        iid = await s.fire(AGENCY, group="flapping")
+        await s.at("10:04")
+        assert await s.fire(AGENCY, group="flapping", resolved=True) == iid  # Alertmanager: resolved
+        await s.at("11:00")
+        assert s.log(since="10:03") == []
+        current = (await s.incident(iid))["response"]["current"]
+        assert (current["answered_by"], current["answered_via"], current["answered_kind"], current["outcome"],
+                current["seconds"]) == ("alertmanager", "alertmanager", "resolved", "met", 4 * 60)
+        assert await s.events(iid, "response_target_breached") == []
+
+
 async def test_a_reopened_incident_keeps_the_record_of_its_first_round(tmp_path):
     async with Scenario(tmp_path, "2026-11-24 10:00") as s:
         iid = await s.fire(AGENCY, group="disk-web1")

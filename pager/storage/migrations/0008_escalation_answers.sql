@@ -26,4 +26,5 @@ UPDATE escalations SET response_observed = 1 WHERE answered_at IS NOT NULL;
 
 -- The metric's scan looks for answered rounds not yet observed (unanswered ones no longer count).
 DROP INDEX escalations_unobserved;
-CREATE INDEX escalations_unobserved ON escalations (incident_id) WHERE response_observed = 0 AND answered_at IS NOT NULL;
+CREATE INDEX escalations_unobserved ON escalations (incident_id)
+    WHERE response_observed = 0 AND answered_at IS NOT NULL;
