@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from pager.config.model import Config, CustomerConfig
+from pager.domain import response
 from pager.domain.billing import (
     DEFAULT_TARIFFS,
     Block,
@@ -56,7 +57,6 @@ from pager.domain.billing import (
     round_up,
     standby_blocks,
 )
-from pager.domain import response
 from pager.domain.calendar import Calendar, Period
 
 from .schedule import Schedule, overrides_from, parse_utc

@@ -96,9 +96,10 @@ async def response_of(rt: Runtime, inc: dict) -> dict:
     pager.domain.response, and the current round (that of its reopen count; null when that one has
     not been routed)."""
     now = rt.clock.now()
-    rounds = [_round_json(row, response.judge(row["round"], now)) for row in await rt.store.rounds_of(inc["id"])]
-    current = next((r for r in rounds if r["round"] == inc["reopen_count"] + 1), None)
-    return {"rounds": rounds, "current": current}
+    rows = await rt.store.rounds_of(inc["id"])
+    shown = {row["round"].generation: _round_json(row, response.judge(row["round"], now)) for row in rows}
+    current = response.current([row["round"] for row in rows], inc["reopen_count"])
+    return {"rounds": list(shown.values()), "current": None if current is None else shown[current.generation]}
 
 
 def _round_json(row: dict, record: response.Record) -> dict:

@@ -209,7 +209,10 @@ async def test_a_reopened_incident_keeps_the_record_of_its_first_round(tmp_path)
         await s.at("10:10")
         assert await s.reply("chris", "2") == f"#{iid} resolved"
         await s.at("10:40")  # after round one's deadline (10:30) the alert fires again
-        assert await s.fire(AGENCY, group="disk-web1") == iid
+        assert await s.fire(AGENCY, group="disk-web1", settle=False) == iid
+        response = (await s.incident(iid))["response"]  # reopened, not routed yet: no current round
+        assert ([r["outcome"] for r in response["rounds"]], response["current"]) == (["met"], None)
+        await s.settle()
         await s.at("10:45")
         assert await s.reply("chris", "1") == f"#{iid} acknowledged"  # round two: met
         await s.at("11:30")
