@@ -16,8 +16,9 @@ CSV_COLUMNS = ("kind", "period", "start", "end", "incidents", "round", "descript
 
 
 def to_csv(st: dict) -> str:
-    """One row per line: standby, callout, out_of_contract, response (one per round of a call-out:
-    its opening and each reopen), then the totals."""
+    """One row per line: standby, callout, out_of_contract, response (one per paged round of a
+    call-out, its opening and each reopen: start is its first page, end its deadline), then the
+    totals."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()

@@ -160,6 +160,28 @@ async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(tmp_path,
         assert f"Met {2 - breaches}, breached {breaches} (rounds)" in page
 
 
+async def test_a_round_that_was_never_paged_is_pending_and_left_out_of_the_statement(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:  # Wednesday
+        await _book(s, "2026-12-09T18:00:00+01:00", "2026-12-09T22:00:00+01:00")  # the evening only
+        await s.at("21:00")
+        iid = await s.fire(WEBSHOP, group="checkout")
+        await s.at("21:10")
+        assert await s.reply("dewi", "1") == f"#{iid} acknowledged"
+        await s.at("21:30")
+        assert await s.reply("dewi", "2") == f"#{iid} resolved"
+        await s.at("22:15")  # fires again after the booking: nobody is paged, the desk hears at 08:30
+        assert await s.fire(WEBSHOP, group="checkout") == iid
+        assert s.log(since="22:00") == []
+
+        response = (await s.incident(iid))["response"]
+        assert [(r["round"], r["first_page_at"], r["deadline"], r["outcome"]) for r in response["rounds"]] == [
+            (1, "2026-12-09T20:00:00.000000Z", "2026-12-09T20:30:00.000000Z", "met"), (2, None, None, "pending")]
+        assert response["current"]["escalation"] == "waiting"
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert [(r["incident"], r["round"], r["outcome"]) for r in st["responses"]] == [(iid, 1, "met")]
+        assert [r["round"] for r in st["callouts"][0]["incidents"][0]["rounds"]] == [1]
+
+
 async def test_an_office_hours_project_alert_outside_any_booking_bills_nothing(tmp_path):
     async with Scenario(tmp_path, "2026-12-09 20:00", config_path=config_variant(tmp_path)) as s:  # Wednesday evening, no booking
         iid = await s.fire(INTRANET)
