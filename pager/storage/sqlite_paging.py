@@ -40,9 +40,11 @@ def _keep_answer(conn: sqlite3.Connection, iid: int, via: str | None) -> None:
     A round answered before its first page has no response time to observe."""
     row = conn.execute("SELECT state, reopen_count, acknowledged_at, acknowledged_by, resolved_at, resolved_by, "
                        "source FROM incidents WHERE id = ?", (iid,)).fetchone()
-    if row is None or row[0] == "triggered":
+    if row is None:
         return
     state, generation, acked_at, acked_by, resolved_at, resolved_by, source = row
+    if state == "triggered":
+        return
     if acked_at is not None:  # acknowledged, or resolved after an acknowledgement of this round
         kind, at, by = "acknowledged", acked_at, acked_by
     else:
