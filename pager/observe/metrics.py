@@ -33,10 +33,12 @@ class Metrics:
                                registry=r)
         self.reload_time = Gauge("pagerd_config_last_reload_success_timestamp_seconds",
                                  "Time of the last successful configuration load, Unix seconds", registry=r)
-        self.response = Histogram("pagerd_response_seconds", "Time from the first page to the acknowledgement",
+        self.response = Histogram("pagerd_response_seconds",
+                                  "Time from a round's first page to its answer (acknowledgement or resolve)",
                                   buckets=(30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200), registry=r)
         self.breaches = Counter("pagerd_response_target_breaches_total",
-                                "Incidents whose response target passed without an acknowledgement", registry=r)
+                                "Rounds (an incident's opening or a reopen) whose response target was missed",
+                                registry=r)
         self.messages = Counter("pagerd_messages_total", "Outgoing messages by channel and result",
                                 ["channel", "result"], registry=r)
         for state in ("triggered", "acknowledged", "resolved"):

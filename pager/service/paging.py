@@ -13,6 +13,7 @@ import structlog
 from pager.clock import Clock
 from pager.config import Config
 from pager.domain import paging as dp
+from pager.domain import response
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
@@ -52,7 +53,7 @@ def plan_of(cfg: Config) -> Plan:
             coverage[name] = dp.ProjectCoverage(project=name, mode=dp.Coverage(proj.coverage),
                                                 standby_periods=frozenset(Period(p) for p in proj.standby))
             policy_of[name] = proj.policy
-            targets[name] = dp.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
+            targets[name] = response.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
     policies = {"default": dp.Policy.from_json(DEFAULT_POLICY)}
     for pname, pol in cfg.escalation_policies.items():
         steps = tuple(dp.Step(targets=tuple(dp.Target(*t.partition(":")[::2]) for t in st.targets), wait=st.wait)
@@ -134,7 +135,7 @@ class PagingEngine:
                 booking = next(({"id": b["id"], "start": b["start"], "end": b["end"]} for b in rows
                                 if (parse_utc(b["start"]), parse_utc(b["end"])) == decision.booking), None)
             policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
-            target = plan.targets.get(project) or dp.ResponseTarget(escalate_at=cfg.paging.escalate_at)
+            target = plan.targets.get(project) or response.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             rotation = None
             if decision.page:
                 rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
@@ -260,12 +261,16 @@ class PagingEngine:
 
     # -- the response target ---------------------------------------------------------------------------
     async def response_target(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        """Breaches: the store judges each round whose deadline passed (response.judge, in the
+        transaction that reads its answer). Response times: each newly answered round, judged here."""
         for b in await self.store.record_breaches(now):
             self.metrics.breaches.inc()
-            log.warning("response_target_breached", incident_id=b["incident_id"], deadline=b["deadline"])
-        for r in await self.store.unobserved_responses():
-            seconds = (parse_utc(r["acknowledged_at"]) - parse_utc(r["first_page_at"])).total_seconds()
-            self.metrics.response.observe(max(0.0, seconds))
+            log.warning("response_target_breached", incident_id=b["incident_id"], round=b["round"],
+                        deadline=b["deadline"])
+        for rnd in await self.store.unobserved_responses():
+            record = response.judge(rnd, now)
+            if record.seconds is not None:  # an answer that answers the page (response.RESOLVE_ANSWERS_PAGE)
+                self.metrics.response.observe(record.seconds)
 
     # -- the outbox ------------------------------------------------------------------------------------
     async def dispatch(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

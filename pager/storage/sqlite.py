@@ -354,12 +354,12 @@ def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, v
         conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
                      "updated_at = ? WHERE id = ?", (at, actor, at, iid))
         _event(conn, iid, at, "acknowledged", actor, {"via": via, "comment": comment})
-        quiet(conn, iid, at, "incident acknowledged")
+        quiet(conn, iid, at, "incident acknowledged", via=via)
     elif target is State.RESOLVED:
         conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
                      "WHERE id = ?", (at, actor, at, iid))
         _event(conn, iid, at, "resolved", actor, {"via": via, "comment": comment})
-        quiet(conn, iid, at, "incident resolved")
+        quiet(conn, iid, at, "incident resolved", via=via)
 
 
 def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: datetime) -> None:
