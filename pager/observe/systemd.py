@@ -1,7 +1,6 @@
 """systemd notify protocol (Type=notify readiness, WatchdogSec keep-alives), without a dependency."""
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 
@@ -34,8 +33,14 @@ def watchdog_interval() -> float | None:
         return None
 
 
-async def watchdog_loop(interval: float) -> None:
-    """Send WATCHDOG=1 from the event loop itself: a hung loop stops the keep-alives and gets restarted."""
-    while True:
-        notify("WATCHDOG=1")
-        await asyncio.sleep(interval)
+class Watchdog:
+    """The keep-alives of systemd's WatchdogSec. Nothing sends them on a timer: `kick()` is called after
+    each good tick of the engine, so an engine that hangs or keeps failing (or a blocked event loop)
+    stops them, and systemd kills and restarts pagerd."""
+
+    def __init__(self) -> None:
+        self.interval = watchdog_interval()  # None: no watchdog asked for
+
+    def kick(self) -> None:
+        if self.interval is not None:
+            notify("WATCHDOG=1")

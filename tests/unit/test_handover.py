@@ -14,7 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from pager.config import load
-from pager.service.engine import handover_notices
+from pager.service.handover import handover_notices
 from pager.service.schedule import HANDOVER_CATCH_UP, Schedule
 from pager.storage.port import IngestPolicy
 from pager.storage.sqlite import SqliteStore
