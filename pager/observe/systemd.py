@@ -6,7 +6,9 @@ import socket
 
 
 def notify(message: str) -> bool:
-    """Send `message` (e.g. READY=1) to $NOTIFY_SOCKET; False when not under systemd."""
+    """Send `message` (e.g. READY=1) to $NOTIFY_SOCKET; False when not under systemd, or when the
+    listener's queue is full (the send never blocks the event loop; a lost keep-alive is followed by
+    the next good tick's)."""
     addr = os.environ.get("NOTIFY_SOCKET")
     if not addr:
         return False
@@ -14,6 +16,7 @@ def notify(message: str) -> bool:
         addr = "\0" + addr[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.setblocking(False)
             s.connect(addr)
             s.sendall(message.encode())
         return True

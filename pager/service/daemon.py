@@ -59,6 +59,7 @@ async def serve(config_path: str) -> int:
         runtime.engine = engine
         run_engine(app, engine.run)
     else:
+        metrics.registry.unregister(metrics.engine_last_good_tick)  # no engine here: no "last good tick" of one
         run_engine(app, lambda: _store_keepalive(store, watchdog))
     runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
                            logging.getLogger("aiohttp.access"),
