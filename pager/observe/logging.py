@@ -35,4 +35,3 @@ def setup(level: str = "info", fmt: str = "auto", stream=None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -44,6 +44,25 @@ class Metrics:
         for state in ("triggered", "acknowledged", "resolved"):
             self.incidents.labels(state)
 
+        # -- the engine, its outbox and the heartbeats: what alerts on the alerter read (names are a contract)
+        self.engine_last_good_tick = Gauge(
+            "pagerd_engine_last_tick_success_timestamp_seconds",
+            "When the engine last finished a tick in which every stage succeeded, Unix seconds", registry=r)
+        self.engine_stage_failures = Counter(
+            "pagerd_engine_stage_failures", "Engine stages that raised, by stage (retried by the next tick)",
+            ["stage"], registry=r)
+        # read from the store at scrape time: they keep moving when the engine has stopped
+        self.outbox_pending = Gauge(
+            "pagerd_outbox_pending", "Outgoing messages due and not yet sent, by channel", ["channel"], registry=r)
+        self.outbox_oldest_age = Gauge(
+            "pagerd_outbox_oldest_pending_age_seconds",
+            "How long the longest-waiting due message has waited (0 when none waits)", registry=r)
+        self.heartbeat_last_seen = Gauge(
+            "pagerd_heartbeat_last_seen_timestamp_seconds", "Last check-in of each heartbeat, Unix seconds",
+            ["name"], registry=r)
+        for channel in ("sms", "voice", "email"):
+            self.outbox_pending.labels(channel)
+
     def webhook_done(self, source: str, code: int, seconds: float) -> None:
         self.webhook_requests.labels(source, str(code)).inc()
         self.webhook_duration.labels(source).observe(seconds)

@@ -11,7 +11,7 @@ from pager.domain import response
 from .codec import dumps
 from .codec import iso as _iso
 from .codec import parse_iso
-from .port import NotFound
+from .port import NotFound, OutboxBacklog
 
 INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 
@@ -353,6 +353,15 @@ class PagingStore:
                         "status": "sent" if sent else "failed", "provider_id": provider_id, "error": error,
                         "bundled": carrier != mid or len(rows) > 1})
         await self._write(w)  # type: ignore[attr-defined]
+
+    async def outbox_backlog(self, now: datetime) -> OutboxBacklog:
+        """Messages due by `now` and not yet sent (pending, or claimed and not finished), per channel."""
+        def q(c: sqlite3.Connection) -> OutboxBacklog:
+            rows = c.execute("SELECT channel, count(*), min(due_at) FROM outbox WHERE status IN ('pending', 'sending') "
+                             "AND due_at <= ? GROUP BY channel", (_iso(now),)).fetchall()
+            oldest = min((r[2] for r in rows), default=None)
+            return OutboxBacklog(pending={r[0]: r[1] for r in rows}, oldest_due_at=parse_iso(oldest))
+        return await self._read(q)  # type: ignore[attr-defined]
 
     async def recover_sending(self, now: datetime) -> int:
         """After a crash: messages caught in 'sending' go out again (at least once; same message id)."""

@@ -45,6 +45,8 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
 
 
 def test_ready_and_watchdog_notifications(tmp_path: Path) -> None:
+    # the keep-alives follow the engine's good ticks (at least one a second; here a tick every 0.15 s,
+    # half of WATCHDOG_USEC); tests/integration/test_engine_supervision.py stops them
     sock_path = str(tmp_path / "notify.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     srv.bind(sock_path)

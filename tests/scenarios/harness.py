@@ -306,14 +306,17 @@ class Scenario:
         return "desk" if address == self.config.desk.email else address
 
     def sent(self, *, to: str | None = None, channel: str | None = None, since: str | None = None,
-             until: str | None = None, failed: bool = False) -> list[Sent]:
+             until: str | None = None, failed: bool = False, handovers: bool = False) -> list[Sent]:
         """Messages delivered (or, with failed=True, attempts that failed), filtered by person id,
-        "desk" or address, by channel, and by [since, until] (local times, as for `at`)."""
+        "desk" or address, by channel, and by [since, until] (local times, as for `at`). The engine's
+        hand-over notices (tied to no incident; tests/unit/test_handover.py) only with handovers=True."""
         lo = self.instant(since) if since else None
         hi = self.instant(until) if until else None
         out = []
         for a in self.notifier.attempts:
             if a.ok == failed:
+                continue
+            if a.message.incident_id is None and not handovers:
                 continue
             if to is not None and to not in (a.to, self.who(a.to)):
                 continue
