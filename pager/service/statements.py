@@ -110,10 +110,8 @@ async def _booked(store: Any, customer: str | None, start: datetime, end: dateti
     rows = await store.list_bookings(customer, ending_after=start)
     ranges = []
     for b in rows:
-        bs, be = parse_utc(b["start"]), parse_utc(b["end"])
-        assert bs is not None and be is not None
-        if bs < end and be > start:
-            ranges.append((bs, be, [b["id"]]))
+        if b.start < end and b.end > start:
+            ranges.append((b.start, b.end, [b.id]))
     return _union(ranges)
 
 
