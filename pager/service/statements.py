@@ -54,6 +54,7 @@ from pager.domain.billing import (
     standby_blocks,
 )
 from pager.domain.calendar import Calendar, Period
+from pager.storage.port import CustomerIncident, json_instant
 
 from .schedule import Schedule, overrides_from, parse_utc
 
@@ -115,32 +116,32 @@ async def _booked(store: Any, customer: str | None, start: datetime, end: dateti
     return _union(ranges)
 
 
-def _worked(inc: dict) -> tuple[timedelta, str]:
+def _worked(inc: CustomerIncident) -> tuple[timedelta, str]:
     """(worked time, where it came from): logged | proposed (ack -> resolve) | none."""
-    if inc["work"]:
-        return timedelta(minutes=sum(w["minutes"] for w in inc["work"])), "logged"
-    ack, res = parse_utc(inc["acknowledged_at"]), parse_utc(inc["resolved_at"])
+    if inc.work:
+        return timedelta(minutes=sum(w.minutes for w in inc.work)), "logged"
+    ack, res = inc.acknowledged_at, inc.resolved_at
     if ack is not None and res is not None and res > ack:
         return res - ack, "proposed"
     return timedelta(0), "none"
 
 
-def _answered(inc: dict) -> bool:
-    return inc["acknowledged_at"] is not None or bool(inc["work"])
+def _answered(inc: CustomerIncident) -> bool:
+    return inc.acknowledged_at is not None or bool(inc.work)
 
 
-def _response(inc: dict, target: timedelta) -> dict:
-    paged = parse_utc(inc["first_page_at"])
-    ack = parse_utc(inc["acknowledged_at"])
+def _response(inc: CustomerIncident, target: timedelta) -> dict:
+    paged = inc.first_page_at
+    ack = inc.acknowledged_at
     assert paged is not None
     if ack is None:
         secs, outcome = None, "breached"
     else:
         secs = max(0.0, (ack - paged).total_seconds())
         outcome = "met" if ack - paged <= target else "breached"
-    return {"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
+    return {"incident": inc.incident_id, "summary": inc.summary, "project": inc.project,
             "paged_at": iso_utc(paged), "acknowledged_at": iso_utc(ack) if ack else None,
-            "acknowledged_by": inc["acknowledged_by"],
+            "acknowledged_by": inc.acknowledged_by,
             "minutes_to_acknowledge": None if secs is None else round(secs / 60, 1),
             "target_minutes": round(target.total_seconds() / 60, 1), "outcome": outcome}
 
@@ -179,7 +180,7 @@ def _covering(blocks: list[Block], at: datetime) -> Block | None:
 async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer: str, start: datetime,
                           end: datetime, recurring: dict[str, frozenset[Period]] | None = None
                           ) -> tuple[list[tuple[datetime, datetime, list[int]]], list[Block],
-                                     list[Block], list[dict], list[dict]]:
+                                     list[Block], list[CustomerIncident], list[CustomerIncident]]:
     """(booked ranges, all standby blocks, this month's blocks, call-out incidents, other incidents)
     of a customer. The standby blocks are those of the dated bookings and of the recurring standby
     (`recurring`: project id -> periods), laid over one another as one set of ranges so that no hour
@@ -201,7 +202,7 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     incidents = await store.customer_incidents(f"{customer}/", start, end)
     callouts, others = [], []
     for inc in incidents:
-        paged = parse_utc(inc["first_page_at"])
+        paged = inc.first_page_at
         if paged is not None and _answered(inc) and _callout_at(inc, paged, all_blocks, booked, customer,
                                                                 recurring):
             callouts.append(inc)
@@ -210,7 +211,7 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     return booked, all_blocks, month_blocks, callouts, others
 
 
-def _callout_at(inc: dict, paged: datetime, blocks: list[Block], booked: list, customer: str,
+def _callout_at(inc: CustomerIncident, paged: datetime, blocks: list[Block], booked: list, customer: str,
                 recurring: dict[str, frozenset[Period]]) -> bool:
     """Was the page inside standby the customer bought for this incident: a block of a dated
     booking (any project of the customer), or a block of a period its own project has recurring
@@ -220,7 +221,7 @@ def _callout_at(inc: dict, paged: datetime, blocks: list[Block], booked: list, c
         return False
     if any(bs <= paged < be for bs, be, _ids in booked):
         return True
-    project = inc["project"] or ""
+    project = inc.project or ""
     pid = project[len(customer) + 1:] if project.startswith(f"{customer}/") else project
     return block.period in recurring.get(pid, frozenset())
 
@@ -244,14 +245,14 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     per_incident: dict[int, dict] = {}
     calls = []
     for inc in callout_incs:
-        paged = parse_utc(inc["first_page_at"])
+        paged = inc.first_page_at
         assert paged is not None
         worked, source = _worked(inc)
-        calls.append((paged, paged + worked, f"#{inc['incident_id']}"))
-        per_incident[inc["incident_id"]] = {"id": inc["incident_id"], "summary": inc["summary"],
-                                            "project": inc["project"], "worked_minutes": _minutes(worked),
-                                            "worked_source": source}
-    callout_lines = []
+        calls.append((paged, paged + worked, f"#{inc.incident_id}"))
+        per_incident[inc.incident_id] = {"id": inc.incident_id, "summary": inc.summary,
+                                         "project": inc.project, "worked_minutes": _minutes(worked),
+                                         "worked_source": source}
+    callout_lines: list[dict[str, Any]] = []
     if calls:
         q = _quote_in_blocks(calendar, all_blocks, terms, calls)
         for c in q:
@@ -261,16 +262,16 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
                 "billed_hours": hours_str(c.billed_hours), "amount": decimal_str(c.amount), "_amount": c.amount,
                 "incidents": [per_incident[i] for i in ids if i in per_incident]})
 
-    ooc_lines = []
+    ooc_lines: list[dict[str, Any]] = []
     for inc in others:
-        if not inc["work"]:
+        if not inc.work:
             continue
-        worked = timedelta(minutes=sum(w["minutes"] for w in inc["work"]))
+        worked = timedelta(minutes=sum(w.minutes for w in inc.work))
         billed = round_up(max(worked, terms.outside_minimum), terms.increment)
         amount = money(terms.rate * hours_of(billed))
-        at = parse_utc(inc["first_page_at"] or inc["created_at"])
+        at = inc.first_page_at or inc.created_at
         assert at is not None
-        ooc_lines.append({"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
+        ooc_lines.append({"incident": inc.incident_id, "summary": inc.summary, "project": inc.project,
                           "at": iso_utc(at), "worked_hours": hours_str(hours_of(worked)),
                           "billed_hours": hours_str(hours_of(billed)), "amount": decimal_str(amount),
                           "_amount": amount})
@@ -368,10 +369,10 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
                                                                  recurring_periods(cust))
         for inc in incs:
             worked, source = _worked(inc)
-            who = inc["acknowledged_by"] or (inc["work"][0]["person"] if inc["work"] else "unknown")
+            who = inc.acknowledged_by or (inc.work[0].person if inc.work else "unknown")
             callouts.setdefault(who, []).append({
-                "customer": cid, "incident": inc["incident_id"], "summary": inc["summary"],
-                "paged_at": inc["first_page_at"], "acknowledged_at": inc["acknowledged_at"],
+                "customer": cid, "incident": inc.incident_id, "summary": inc.summary,
+                "paged_at": json_instant(inc.first_page_at), "acknowledged_at": json_instant(inc.acknowledged_at),
                 "worked_minutes": _minutes(worked), "worked_source": source})
     people = sorted(set(seconds) | set(callouts))
     rows = []

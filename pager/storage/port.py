@@ -154,6 +154,30 @@ def work_minutes(start: datetime | None, end: datetime | None, minutes: int | No
     return max(1, -(-int((end - start).total_seconds()) // 60))
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerIncident(_Record):
+    """What a statement needs of one of a customer's incidents: its first escalation in the range
+    (project, first page, deadline, breach), the incident's acknowledgement and resolution (as they
+    stand now) and the time logged on it."""
+
+    incident_id: int
+    generation: int
+    project: str
+    rotation: str | None
+    first_page_at: datetime | None
+    deadline_at: datetime | None
+    breached_at: datetime | None
+    target_seconds: int
+    created_at: datetime
+    summary: str
+    state: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    work: tuple[WorkEntry, ...]
+
+
 # -- the port, per aggregate ----------------------------------------------------------------------------
 # Every method here has a test in tests/contract (or is listed there as pending), which any store
 # must pass unchanged.
@@ -257,7 +281,7 @@ class BillingStore(Protocol):
         ...
 
     async def customer_incidents(self, project_prefix: str, start: datetime,
-                                 end: datetime) -> list[dict]:
+                                 end: datetime) -> list[CustomerIncident]:
         """The incidents routed to projects starting with `project_prefix` (taken literally) whose
         escalation was paged (first_page_at) or, never paged, routed (created_at) in [start, end): one
         per incident (its first escalation in the range), in the order of those instants."""

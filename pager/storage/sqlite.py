@@ -28,8 +28,8 @@ from pager.domain.incident import State, can_move
 from .codec import iso
 from . import sqlite_billing as billing
 from . import sqlite_schedule as schedule
-from .port import (Booking, Conflict, Delivery, IngestPolicy, IngestResult, NotFound, OverrideRecord, WorkEntry,
-                   work_minutes)
+from .port import (Booking, Conflict, CustomerIncident, Delivery, IngestPolicy, IngestResult, NotFound,
+                   OverrideRecord, WorkEntry, work_minutes)
 from .sqlite_ingest import IngestBatch, ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -421,6 +421,10 @@ class SqliteStore(PagingStore):
 
     async def list_work(self, incident_id: int) -> list[WorkEntry]:
         return await self._read(billing.work_entries, incident_id)
+
+    async def customer_incidents(self, project_prefix: str, start: datetime,
+                                 end: datetime) -> list[CustomerIncident]:
+        return await self._read(billing.customer_incidents, project_prefix, start, end)
 
 
 def _take(pending: list["_Job"]) -> list["_Job"]:

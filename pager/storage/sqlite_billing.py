@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 
 from .codec import iso, parse_iso
-from .port import Booking, Conflict, NotFound, WorkEntry
+from .port import Booking, Conflict, CustomerIncident, NotFound, WorkEntry
 from .sqlite_paging import _event
 
 
@@ -86,3 +86,25 @@ def work_entries(conn: sqlite3.Connection, iid: int) -> list[WorkEntry]:
 
 def work_entry(conn: sqlite3.Connection, wid: int) -> WorkEntry:
     return _work_entry(conn.execute(_WORK + "WHERE id = ?", (wid,)).fetchone())
+
+
+def customer_incidents(conn: sqlite3.Connection, project_prefix: str, start: datetime,
+                       end: datetime) -> list[CustomerIncident]:
+    like = project_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        "SELECT e.incident_id, e.generation, e.project, e.rotation, e.first_page_at, e.deadline_at, "
+        "e.breached_at, e.target_seconds, e.created_at, i.summary, i.state, i.acknowledged_at, "
+        "i.acknowledged_by, i.resolved_at, i.resolved_by FROM escalations e "
+        "JOIN incidents i ON i.id = e.incident_id WHERE e.project LIKE ? ESCAPE '\\' "
+        "AND COALESCE(e.first_page_at, e.created_at) >= ? AND COALESCE(e.first_page_at, e.created_at) < ? "
+        "ORDER BY COALESCE(e.first_page_at, e.created_at), e.incident_id, e.generation",
+        (like, iso(start), iso(end))).fetchall()
+    first: dict[int, tuple] = {}
+    for r in rows:
+        first.setdefault(r[0], r)  # the incident's first escalation in the range
+    return [CustomerIncident(
+        incident_id=r[0], generation=r[1], project=r[2], rotation=r[3], first_page_at=parse_iso(r[4]),
+        deadline_at=parse_iso(r[5]), breached_at=parse_iso(r[6]), target_seconds=r[7], created_at=parse_iso(r[8]),
+        summary=r[9], state=r[10], acknowledged_at=parse_iso(r[11]), acknowledged_by=r[12],
+        resolved_at=parse_iso(r[13]), resolved_by=r[14], work=tuple(work_entries(conn, iid)))
+        for iid, r in first.items()]

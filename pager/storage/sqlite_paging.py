@@ -79,36 +79,6 @@ class PagingStore:
             return bool(n)
         return await self._write(w)
 
-    # -- billing -------------------------------------------------------------------------------------
-    async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[dict]:
-        """The incidents routed to projects starting with `project_prefix` whose escalation was paged
-        (first_page_at) or, never paged, routed (created_at) in [start, end): one row per incident (its
-        first escalation in the range), with the incident's acknowledgement and resolution and its
-        logged work (`work`: list of time entries). For statements and the engineers' report."""
-        def q(c: sqlite3.Connection) -> list[dict]:
-            like = project_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = c.execute(
-                "SELECT e.incident_id, e.generation, e.project, e.rotation, e.first_page_at, e.deadline_at, "
-                "e.breached_at, e.target_seconds, e.created_at, i.summary, i.state, i.acknowledged_at, "
-                "i.acknowledged_by, i.resolved_at, i.resolved_by FROM escalations e "
-                "JOIN incidents i ON i.id = e.incident_id WHERE e.project LIKE ? ESCAPE '\\' "
-                "AND COALESCE(e.first_page_at, e.created_at) >= ? AND COALESCE(e.first_page_at, e.created_at) < ? "
-                "ORDER BY COALESCE(e.first_page_at, e.created_at), e.incident_id, e.generation",
-                (like, _iso(start), _iso(end))).fetchall()
-            keys = ("incident_id", "generation", "project", "rotation", "first_page_at", "deadline_at", "breached_at",
-                    "target_seconds", "created_at", "summary", "state", "acknowledged_at", "acknowledged_by",
-                    "resolved_at", "resolved_by")
-            out: dict[int, dict] = {}
-            for r in rows:
-                if r[0] not in out:
-                    out[r[0]] = dict(zip(keys, r))
-            for iid, d in out.items():
-                d["work"] = [{"person": w[0], "start": w[1], "end": w[2], "minutes": w[3]} for w in c.execute(
-                    "SELECT person, start_at, end_at, minutes FROM work_entries WHERE incident_id = ? ORDER BY id",
-                    (iid,))]
-            return list(out.values())
-        return await self._read(q)
-
     # -- escalation steps --------------------------------------------------------------------------
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[dict]:
         def q(c: sqlite3.Connection) -> list[dict]:

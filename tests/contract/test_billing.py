@@ -5,9 +5,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pager.storage.port import Booking, Conflict, NotFound, Store, WorkEntry
+from pager.domain.incident import State
+from pager.storage.port import Booking, Conflict, CustomerIncident, NotFound, Store, WorkEntry
 
-from .seed import T0, UTC, open_incident
+from .seed import T0, UTC, open_incident, resolve_alert, route
 
 S1, E1 = datetime(2026, 12, 4, 17, tzinfo=UTC), datetime(2026, 12, 7, 7, 30, tzinfo=UTC)
 S2, E2 = datetime(2026, 12, 1, 17, tzinfo=UTC), datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
@@ -173,3 +174,70 @@ async def test_list_work_of_an_incident_without_any_is_empty(store: Store) -> No
     iid = await open_incident(store, "web1")
     assert await store.list_work(iid) == []
     assert await store.list_work(424242) == []
+
+
+# -- customer_incidents -----------------------------------------------------------------------------
+
+MONTH = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+
+
+async def test_customer_incidents_answers_what_a_statement_needs(store: Store) -> None:
+    iid = await open_incident(store, "web1", summary="web1 is down")
+    paged = T0 + timedelta(hours=6)
+    await route(store, iid, "acme/webshop", paged, target=timedelta(minutes=30))
+    await store.transition(iid, State.ACKNOWLEDGED, actor="dewi", via="sms", comment=None,
+                           now=paged + timedelta(minutes=12))
+    await store.transition(iid, State.RESOLVED, actor="dewi", via="api", comment=None, now=paged + timedelta(hours=1))
+    w = await store.add_work(iid, person="dewi", minutes=70, by="dewi", now=paged + timedelta(hours=2))
+    assert await store.customer_incidents("acme/", *MONTH) == [CustomerIncident(
+        incident_id=iid, generation=0, project="acme/webshop", rotation="standby", first_page_at=paged,
+        deadline_at=paged + timedelta(minutes=30), breached_at=None, target_seconds=1800, created_at=paged,
+        summary="web1 is down", state="resolved", acknowledged_at=paged + timedelta(minutes=12),
+        acknowledged_by="dewi", resolved_at=paged + timedelta(hours=1), resolved_by="dewi", work=(w,))]
+
+
+async def test_customer_incidents_in_the_range_by_first_page_or_routing(store: Store) -> None:
+    start, end = MONTH
+    inside = await open_incident(store, "a")
+    await route(store, inside, "acme/webshop", start)                                    # paged at the start: in
+    waiting = await open_incident(store, "b")
+    await route(store, waiting, "acme/intranet", T0, paged=False)                        # never paged: routed at T0
+    at_end = await open_incident(store, "c")
+    await route(store, at_end, "acme/webshop", end)                                      # paged at the end: out
+    before = await open_incident(store, "d")
+    await route(store, before, "acme/webshop", start - timedelta(microseconds=1))        # out
+    unrouted = await open_incident(store, "e")                                           # no escalation: out
+    rows = await store.customer_incidents("acme/", start, end)
+    assert [(r.incident_id, r.first_page_at, r.work) for r in rows] == [(inside, start, ()), (waiting, None, ())]
+    assert unrouted not in [r.incident_id for r in rows]
+    assert [r.incident_id for r in await store.customer_incidents("acme/", end, end + timedelta(days=1))] == [at_end]
+    assert [r.incident_id for r in await store.customer_incidents("acme/", start - timedelta(days=1), start)] == [
+        before]
+
+
+async def test_customer_incidents_prefix_is_taken_literally(store: Store) -> None:
+    plain = await open_incident(store, "a")
+    await route(store, plain, "acme/webshop", T0)
+    odd = await open_incident(store, "b")
+    await route(store, odd, "a_me%/webshop", T0 + timedelta(minutes=1))
+    assert [r.incident_id for r in await store.customer_incidents("acme/", *MONTH)] == [plain]
+    assert [r.incident_id for r in await store.customer_incidents("a_me%/", *MONTH)] == [odd]
+    assert await store.customer_incidents("a_me/", *MONTH) == []
+    assert await store.customer_incidents("%", *MONTH) == []
+    assert [r.incident_id for r in await store.customer_incidents("", *MONTH)] == [plain, odd]
+
+
+async def test_customer_incidents_one_per_incident_its_first_escalation_in_the_range(store: Store) -> None:
+    iid = await open_incident(store, "web1", T0)
+    await route(store, iid, "acme/webshop", T0)
+    await resolve_alert(store, "web1", T0 + timedelta(minutes=20))
+    assert await open_incident(store, "web1", T0 + timedelta(minutes=40)) == iid  # reopened within the window
+    await route(store, iid, "acme/webshop", T0 + timedelta(minutes=41), generation=1)
+    (both,) = await store.customer_incidents("acme/", *MONTH)
+    assert (both.incident_id, both.generation, both.first_page_at) == (iid, 0, T0)
+    (second,) = await store.customer_incidents("acme/", T0 + timedelta(minutes=30), MONTH[1])
+    assert (second.incident_id, second.generation, second.first_page_at) == (iid, 1, T0 + timedelta(minutes=41))
+
+
+async def test_customer_incidents_of_an_empty_store_is_empty(store: Store) -> None:
+    assert await store.customer_incidents("acme/", *MONTH) == []

@@ -31,7 +31,7 @@ PENDING = {
     EscalationStore: {"fire_step", "stop_settled", "record_breaches", "unobserved_responses", "escalate_now",
                       "defer", "claim_messages", "finish_message", "recover_sending", "delivery_update"},
     ScheduleStore: set(),
-    BillingStore: {"customer_incidents"},
+    BillingStore: set(),
     Store: set(),
 }
 
