@@ -25,9 +25,9 @@ import structlog
 
 from pager.domain.incident import State, can_move
 
-from .codec import iso
 from . import sqlite_billing as billing
 from . import sqlite_schedule as schedule
+from .codec import iso
 from .port import (Booking, Conflict, CustomerIncident, Delivery, IngestPolicy, IngestResult, NotFound,
                    OverrideRecord, WorkEntry, work_minutes)
 from .sqlite_ingest import IngestBatch, ingest
