@@ -18,6 +18,7 @@ from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
 from pager.service import links
 from pager.service.schedule import Schedule, overrides_from, parse_utc
+from pager.service.signing import Keyring
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -309,11 +310,11 @@ class PagingEngine:
             person = msgs[0]["person"] or ""
             first_incident = b.incident_ids[0] if b.incident_ids else None
             link_map = {}
-            secret = cfg.auth.admin_token.get_secret_value()
+            keys = Keyring.of(cfg.auth)
             if len(b.incident_ids) == 1 and first_incident:
                 exp = now + cfg.notifier.link_ttl
                 for action in links.ACTIONS:
-                    link_map[action] = f"{cfg.server.public_url}/l/{links.sign(secret, first_incident, action, person, exp)}"
+                    link_map[action] = f"{cfg.server.public_url}/l/{links.sign(keys, first_incident, action, person, exp)}"
             body = b.body
             if channel == "sms" and "ack" in link_map:
                 body = f"{body} {link_map['ack']}"
