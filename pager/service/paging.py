@@ -16,7 +16,7 @@ from pager.domain import paging as dp
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
-from pager.service import links
+from pager.service import links, retention
 from pager.service.schedule import Schedule, overrides_from, parse_utc
 from pager.service.signing import Keyring
 
@@ -106,6 +106,7 @@ class PagingEngine:
         cfg, schedule = self._current()
         for name, step in (("route", self.route), ("stop", self.stop), ("steps", self.fire_steps),
                            ("target", self.response_target), ("dispatch", self.dispatch),
+                           ("retention", lambda cfg, _schedule, now: retention.prune_retention(self.store, cfg, now)),
                            ("heartbeats", self.heartbeats)):
             try:
                 await step(cfg, schedule, now)

@@ -51,6 +51,13 @@ class IngestPolicy:
     events_v2_duplicate_window: timedelta
 
 
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention batch removed."""
+    bodies: int        # raw webhook bodies emptied (the delivery's row stays)
+    delivery_ids: int  # delivery idempotency rows deleted (a notification re-sent after this is applied again)
+
+
 class NotFound(Exception):
     pass
 
@@ -86,3 +93,8 @@ class Store(Protocol):
                        by: str, now: datetime) -> dict: ...
     async def list_work(self, incident_id: int) -> list[dict]: ...
     async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[dict]: ...
+    # retention: one bounded batch (at most `limit` rows of each kind, the oldest first), and when a
+    # retention run last finished
+    async def prune(self, before_raw: datetime, before_ids: datetime, limit: int) -> Pruned: ...
+    async def pruned_at(self) -> datetime | None: ...
+    async def mark_pruned(self, at: datetime) -> None: ...

@@ -24,8 +24,9 @@ import structlog
 
 from pager.domain.incident import State, can_move
 
+from . import sqlite_retention as retention
 from .codec import iso
-from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound
+from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound, Pruned
 from .sqlite_ingest import IngestBatch, ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -426,6 +427,16 @@ class SqliteStore(PagingStore):
 
     async def list_work(self, incident_id: int) -> list[dict]:
         return await self._read(_work, incident_id, None)
+
+    # -- retention (sqlite_retention) ------------------------------------------------------------
+    async def prune(self, before_raw: datetime, before_ids: datetime, limit: int) -> Pruned:
+        return await self._write(retention.prune, before_raw, before_ids, limit)
+
+    async def pruned_at(self) -> datetime | None:
+        return await self._read(retention.finished_at, retention.RETENTION_JOB)
+
+    async def mark_pruned(self, at: datetime) -> None:
+        await self._write(retention.mark_finished, retention.RETENTION_JOB, at)
 
 
 def _take(pending: list["_Job"]) -> list["_Job"]:
