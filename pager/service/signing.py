@@ -11,6 +11,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from pager.config.model import Auth
+
 LINK = "one-tap-link"
 ICAL_FEED = "ical-feed"
 PURPOSES = (LINK, ICAL_FEED)
@@ -45,7 +47,7 @@ class Keyring:
     previous: tuple[bytes, ...] = ()
 
     @classmethod
-    def of(cls, auth) -> "Keyring":
+    def of(cls, auth: Auth) -> "Keyring":
         """From the config's `auth` section."""
         return cls(auth.signing_key.get_secret_value().encode(),
                    tuple(k.get_secret_value().encode() for k in auth.previous_signing_keys))
