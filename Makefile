@@ -8,6 +8,7 @@ CONFIG ?= config/pagerd.example.yaml
 export PAGERD_LISTEN ?= 127.0.0.1:8080
 export PAGERD_WEBHOOK_TOKEN ?= dev-webhook-token
 export PAGERD_ADMIN_TOKEN ?= dev-admin-token
+export PAGERD_SIGNING_KEY ?= dev-signing-key-not-for-production
 
 .PHONY: run test bench bench-full-node venv peers clean check-config
 

@@ -148,7 +148,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
         cfg_path, ids, recurring = make_config(tmp, args.customers, rng)
-        config = config_mod.load(str(cfg_path), env={"TWILIO_AUTH_TOKEN": "bench"})
+        config = config_mod.load(str(cfg_path), env={"TWILIO_AUTH_TOKEN": "bench",
+                                                     "PAGERD_SIGNING_KEY": "bench-signing-key-0123456789abcdef"})
         schedule = Schedule(config)
         cal = schedule.calendar
         store = SqliteStore(str(tmp / "bench.db"), policy(config), synchronous="OFF")

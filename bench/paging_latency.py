@@ -49,6 +49,7 @@ BENCH = ROOT / "bench"
 CONFIG = ROOT / "config" / "pagerd.example.yaml"
 TOKEN = "bench-webhook-token-0123456789"
 ADMIN = "bench-admin-token-0123456789"
+SIGNING_KEY = "bench-signing-key-0123456789abcdef"
 ACCOUNT_SID = "AC" + "a" * 32
 PATH = "/api/v1/alerts/alertmanager"
 
@@ -384,7 +385,7 @@ def main() -> int:
     env["PYTHONUNBUFFERED"] = "1"
     db = tmp / "pagerd.db"
     pd_env = dict(env, PAGERD_LISTEN=f"127.0.0.1:{pd_port}", PAGERD_DB=str(db), PAGERD_WEBHOOK_TOKEN=TOKEN,
-                  PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{pd_port}",
+                  PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{pd_port}",
                   TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN="bench-twilio-auth-token-0123456789",
                   TWILIO_FROM="+15005550006", PAGERD_TWILIO_API_BASE=twilio)
     pagerd_bin = Path(py).parent / "pagerd"

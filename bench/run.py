@@ -55,6 +55,7 @@ CONFIG = ROOT / "config" / "pagerd.example.yaml"
 PATH = "/api/v1/alerts/alertmanager"
 TOKEN = "bench-webhook-token-0123456789"
 ADMIN = "bench-admin-token-0123456789"
+SIGNING_KEY = "bench-signing-key-0123456789abcdef"
 
 
 def env_num(name: str, default: float) -> float:
@@ -221,7 +222,7 @@ def make_servers(tmp: Path) -> list[Server]:
     p = free_port()
     db_c = tmp / "pagerd" / "pagerd.db"
     env = dict(base_env, PAGERD_LISTEN=f"127.0.0.1:{p}", PAGERD_DB=str(db_c), PAGERD_WEBHOOK_TOKEN=TOKEN,
-               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}")
+               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}")
     pagerd_bin = Path(PY).parent / "pagerd"
     argv = [str(pagerd_bin)] if pagerd_bin.exists() else [PY, "-m", "pager"]
     servers.append(Server("c", "pagerd", [*argv, "serve", "-c", str(CONFIG)], env, p, db_c, tmp))
@@ -230,7 +231,8 @@ def make_servers(tmp: Path) -> list[Server]:
     p = free_port()
     db_d = tmp / "pagerd-webhook" / "pagerd.db"
     env = dict(base_env, PAGERD_LISTEN=f"127.0.0.1:{p}", PAGERD_DB=str(db_d), PAGERD_WEBHOOK_TOKEN=TOKEN,
-               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}", PAGERD_PAGING_ENGINE="false")
+               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
+               PAGERD_PAGING_ENGINE="false")
     servers.append(Server("d", "pagerd webhook-only", [*argv, "serve", "-c", str(CONFIG)], env, p, db_d, tmp))
     return servers
 

@@ -6,12 +6,14 @@ import shutil
 import pytest
 from hypothesis import settings
 
-from tests.harness.pagerd import PagerdProcess
+from tests.harness.pagerd import SIGNING_KEY, PagerdProcess
 
 # CI replays the same examples every run (a red build is always reproducible); developers' runs explore
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI", "").lower() == "true":
     settings.load_profile("ci")
+# the example config's secret without a default, for the `pagerd` commands that tests run on it
+os.environ.setdefault("PAGERD_SIGNING_KEY", SIGNING_KEY)
 
 
 def require_binary(path: str) -> str:

@@ -1,6 +1,7 @@
 """Configuration: `load(path)` returns a frozen Config or raises ConfigError naming file, line and key."""
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 from typing import Mapping
@@ -70,6 +71,8 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             issue(("sources", name, "auth"), "needs bearer or basic credentials")
     if src.alertmanager is None and src.nagios is None and src.events_v2 is None:
         issue(("sources",), "no alert source configured")
+    _signing_keys(cfg, issue)
+    _retention(cfg, issue)
     projects = {f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects}
     for i, route in enumerate(cfg.routes):
         if route.project not in projects:
@@ -109,3 +112,47 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             except ValueError as exc:
                 issue(("rotations", rname), str(exc))
     return out
+
+
+def _other_secrets(cfg: Config) -> list[tuple[str, str]]:
+    """(key path, value) of every configured secret that is not a signing key."""
+    out = [("auth.admin_token", cfg.auth.admin_token.get_secret_value())]
+    src = cfg.sources
+    for name in ("alertmanager", "nagios"):
+        s = getattr(src, name)
+        if s is not None:
+            if s.auth.bearer is not None:
+                out.append((f"sources.{name}.auth.bearer", s.auth.bearer.get_secret_value()))
+            if s.auth.basic is not None:
+                out.append((f"sources.{name}.auth.basic.password", s.auth.basic.password.get_secret_value()))
+    if src.events_v2 is not None:
+        out += [(f"sources.events_v2.routing_keys.{i}", k.get_secret_value())
+                for i, k in enumerate(src.events_v2.routing_keys)]
+    if cfg.notifier.twilio.auth_token.get_secret_value():
+        out.append(("notifier.twilio.auth_token", cfg.notifier.twilio.auth_token.get_secret_value()))
+    return out
+
+
+def _signing_keys(cfg: Config, issue) -> None:
+    """The signing key is a secret of its own: rotating the admin token (or a webhook token) must change
+    no signed link, and no one who holds one of those tokens may sign a link."""
+    others = _other_secrets(cfg)
+    current = cfg.auth.signing_key.get_secret_value()
+    keys = [(("auth", "signing_key"), current)] + [
+        (("auth", "previous_signing_keys", i), k.get_secret_value()) for i, k in enumerate(cfg.auth.previous_signing_keys)]
+    for loc, key in keys:
+        if loc[1] == "previous_signing_keys" and hmac.compare_digest(key.encode(), current.encode()):
+            issue(loc, "is the current auth.signing_key (list only keys that no longer sign)")
+            continue
+        for name, value in others:
+            if hmac.compare_digest(key.encode(), value.encode()):
+                issue(loc, f"must differ from {name} (the signing key is a secret of its own)")
+
+
+def _retention(cfg: Config, issue) -> None:
+    """A delivery id must be kept longer than the Events v2 duplicate window, which looks it up."""
+    ev2 = cfg.sources.events_v2
+    kept = cfg.storage.retention.delivery_ids
+    if ev2 is not None and kept <= ev2.duplicate_window:
+        issue(("storage", "retention", "delivery_ids"),
+              "must be longer than sources.events_v2.duplicate_window (a duplicate is found by its delivery id)")

@@ -97,9 +97,29 @@ class SqliteStorage(Strict):
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
+MIN_RETENTION = timedelta(days=1)
+
+
+def _retention(v: timedelta) -> timedelta:
+    if v < MIN_RETENTION:
+        raise ValueError("must be at least 1d (longer than any source's retry horizon)")
+    return v
+
+
+Retained = Annotated[Duration, AfterValidator(_retention)]
+
+
+class Retention(Strict):
+    """How long raw webhook bodies and delivery idempotency rows are kept (incidents, alerts, their
+    timeline and billing data are kept for good)."""
+    raw_bodies: Retained = timedelta(days=30)
+    delivery_ids: Retained = timedelta(days=30)
+
+
 class Storage(Strict):
     backend: Literal["sqlite"] = "sqlite"
     sqlite: SqliteStorage = SqliteStorage()
+    retention: Retention = Retention()
 
 
 class BasicAuth(Strict):
@@ -112,8 +132,24 @@ class SourceAuth(Strict):
     basic: BasicAuth | None = None
 
 
+MIN_SIGNING_KEY = 32
+
+
+def _signing_key(v: SecretStr) -> SecretStr:
+    if len(v.get_secret_value()) < MIN_SIGNING_KEY:
+        raise ValueError(f"must be at least {MIN_SIGNING_KEY} characters long (e.g. openssl rand -base64 32)")
+    return v
+
+
+SigningKey = Annotated[SecretStr, AfterValidator(_signing_key)]
+
+
 class Auth(Strict):
     admin_token: Secret
+    # signs one-tap links and iCal feed URLs; a secret of its own (never the admin or a webhook token)
+    signing_key: SigningKey
+    # accepted while a rotation runs (links and feeds they signed keep working), never used to sign
+    previous_signing_keys: tuple[SigningKey, ...] = ()
 
 
 class AlertmanagerSource(Strict):

@@ -25,7 +25,8 @@ from pager.web.keys import ENGINE_TASK, Runtime
 
 log = structlog.get_logger("pagerd")
 
-_RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage",), ("server", "access_log"))
+_RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage", "backend"), ("storage", "sqlite"),
+                 ("server", "access_log"))
 
 
 async def serve(config_path: str) -> int:

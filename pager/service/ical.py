@@ -1,23 +1,37 @@
 """iCalendar feeds of rotation shifts, behind a per-feed secret token (Google Calendar, Outlook subscribe)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime, timezone
 
 from icalendar import Calendar as ICal
 from icalendar import Event
 
 from pager.service.schedule import parse_utc
+from pager.service.signing import ICAL_FEED, Keyring
+
+TOKEN_BYTES = 16  # 32 hex characters
 
 
-def feed_token(secret: str, kind: str, name: str) -> str:
-    """The token of one feed: derived from the admin token, so rotating that rotates every feed URL."""
-    return hmac.new(secret.encode(), f"ical:{kind}:{name}".encode(), hashlib.sha256).hexdigest()[:32]
+def _message(kind: str, name: str) -> bytes:
+    return f"{kind}:{name}".encode("utf-8", "surrogatepass")
 
 
-def token_ok(secret: str, kind: str, name: str, given: str) -> bool:
-    return hmac.compare_digest(feed_token(secret, kind, name).encode(), given.encode("utf-8", "surrogatepass"))
+def feed_token(keys: Keyring, kind: str, name: str) -> str:
+    """The token of one feed under the current signing key (the URLs the API shows)."""
+    return keys.sign(ICAL_FEED, _message(kind, name))[:TOKEN_BYTES].hex()
+
+
+def token_ok(keys: Keyring, kind: str, name: str, given: str) -> bool:
+    """Whether `given` is this feed's token under the current or a previous signing key."""
+    if len(given) != 2 * TOKEN_BYTES:
+        return False
+    try:
+        mac = bytes.fromhex(given)
+    except ValueError:
+        return False
+    if mac.hex() != given:  # tokens are lower-case hex, as issued
+        return False
+    return keys.verify(ICAL_FEED, _message(kind, name), mac)
 
 
 def render(title: str, shifts: list[dict], now: datetime) -> bytes:
@@ -40,4 +54,3 @@ def render(title: str, shifts: list[dict], now: datetime) -> bytes:
         ev.add("transp", "TRANSPARENT")
         cal.add_component(ev)
     return cal.to_ical()
-

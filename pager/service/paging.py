@@ -18,9 +18,10 @@ from pager.domain import response
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
-from pager.service import links
+from pager.service import links, retention
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from, parse_utc
+from pager.service.signing import Keyring
 from pager.storage.port import Booking, json_instant
 
 log = structlog.get_logger("pagerd.engine")
@@ -100,6 +101,7 @@ class PagingEngine:
             ("target", self.response_target),  # response targets missed; time to acknowledge observed
             ("dispatch", self.dispatch),       # the outbox: throttle, bundle, send
             ("heartbeats", self.heartbeats),   # a heartbeat silent past its timeout opens an incident
+            ("retention", self.retention),     # raw bodies and delivery ids past storage.retention pruned
             ("handover", self.handover),       # the incoming engineer of a rotation is told once
         )
         for name, _ in self.stages:
@@ -107,6 +109,9 @@ class PagingEngine:
 
     def poke(self) -> None:
         self.wake.set()
+
+    async def retention(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        await retention.prune_retention(self.store, cfg, now)
 
     def plan(self, cfg: Config) -> Plan:
         key = id(cfg)
@@ -359,11 +364,11 @@ class PagingEngine:
             person = msgs[0]["person"] or ""
             first_incident = b.incident_ids[0] if b.incident_ids else None
             link_map = {}
-            secret = cfg.auth.admin_token.get_secret_value()
+            keys = Keyring.of(cfg.auth)
             if len(b.incident_ids) == 1 and first_incident:
                 exp = now + cfg.notifier.link_ttl
                 for action in links.ACTIONS:
-                    link_map[action] = f"{cfg.server.public_url}/l/{links.sign(secret, first_incident, action, person, exp)}"
+                    link_map[action] = f"{cfg.server.public_url}/l/{links.sign(keys, first_incident, action, person, exp)}"
             body = b.body
             if channel == "sms" and "ack" in link_map:
                 body = f"{body} {link_map['ack']}"

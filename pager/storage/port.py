@@ -66,6 +66,13 @@ class OutboxBacklog:
     oldest_due_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention batch removed."""
+    bodies: int        # raw webhook bodies emptied (the delivery's row stays)
+    delivery_ids: int  # delivery idempotency rows deleted (a notification re-sent after this is applied again)
+
+
 class NotFound(Exception):
     pass
 
@@ -204,6 +211,11 @@ class IncidentStore(Protocol):
                              before_id: int | None = None) -> list[dict]: ...
     async def get_incident(self, incident_id: int) -> dict | None: ...
     async def count_by_state(self) -> dict[str, int]: ...
+    # retention of what ingest keeps for idempotency and audit: one bounded batch (at most `limit` rows
+    # of each kind, the oldest first), and when a retention run last finished
+    async def prune(self, before_raw: datetime, before_ids: datetime, limit: int) -> Pruned: ...
+    async def pruned_at(self) -> datetime | None: ...
+    async def mark_pruned(self, at: datetime) -> None: ...
 
 
 class EscalationStore(Protocol):

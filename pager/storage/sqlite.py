@@ -27,10 +27,11 @@ import structlog
 from pager.domain.incident import State, can_move
 
 from . import sqlite_billing as billing
+from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
 from .codec import iso
 from .port import (Booking, Conflict, CustomerIncident, Delivery, IngestPolicy, IngestResult, NotFound,
-                   OverrideRecord, WorkEntry, work_minutes)
+                   OverrideRecord, Pruned, WorkEntry, work_minutes)
 from .sqlite_ingest import IngestBatch, ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -310,6 +311,16 @@ class SqliteStore(PagingStore):
     async def customer_incidents(self, project_prefix: str, start: datetime,
                                  end: datetime) -> list[CustomerIncident]:
         return await self._read(billing.customer_incidents, project_prefix, start, end)
+
+    # -- retention (sqlite_retention) ------------------------------------------------------------
+    async def prune(self, before_raw: datetime, before_ids: datetime, limit: int) -> Pruned:
+        return await self._write(retention.prune, before_raw, before_ids, limit)
+
+    async def pruned_at(self) -> datetime | None:
+        return await self._read(retention.finished_at, retention.RETENTION_JOB)
+
+    async def mark_pruned(self, at: datetime) -> None:
+        await self._write(retention.mark_finished, retention.RETENTION_JOB, at)
 
 
 def _take(pending: list["_Job"]) -> list["_Job"]:

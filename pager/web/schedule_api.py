@@ -7,12 +7,17 @@ from aiohttp import web
 
 from pager.service import ical
 from pager.service.schedule import overrides_from, parse_instant
+from pager.service.signing import Keyring
 from pager.sources.errors import InputError, Problem
 
 from .api import _json_body, _only, _path_id, _rt
 from .keys import RUNTIME, Runtime
 
 MAX_RANGE = timedelta(days=400)
+# a wrong token and an unknown feed look the same; a feed URL also stops working once the signing key
+# that made its token is no longer accepted
+NO_FEED = ("no such feed, or its URL is no longer valid (feed URLs change when the signing key is rotated: "
+           "get the current one from GET /api/v1/rotations)")
 
 
 def _instant(rt: Runtime, value: str | None, field: str) -> datetime:
@@ -55,14 +60,14 @@ def _rotation(rt: Runtime, request: web.Request) -> str:
 async def rotations(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, set())
-    secret = rt.config.auth.admin_token.get_secret_value()
+    keys = Keyring.of(rt.config.auth)
     base = rt.config.server.public_url
     return web.json_response([
         {"name": name, "participants": rt.schedule.participants(name),
          "timezone": getattr(rot, "tz", None) or rot.layers[0].tz,
          "restrict_to": sorted(p.value for p in rot.restrict_to) if getattr(rot, "restrict_to", None) else None,
          "layers": len(getattr(rot, "layers", ())) or 1,
-         "ical_url": f"{base}/ical/rotations/{name}.ics?token={ical.feed_token(secret, 'rotation', name)}"}
+         "ical_url": f"{base}/ical/rotations/{name}.ics?token={ical.feed_token(keys, 'rotation', name)}"}
         for name, rot in rt.schedule.rotations.items()])
 
 
@@ -128,20 +133,19 @@ async def ical_feed(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     name = request.match_info["name"]
     kind = {"rotations": "rotation", "people": "person"}.get(kind, "")
-    secret = rt.config.auth.admin_token.get_secret_value()
-    if not kind or not ical.token_ok(secret, kind, name, request.query.get("token", "")):
-        raise InputError(404, "no such feed")  # wrong token and unknown feed look the same
+    if not kind or not ical.token_ok(Keyring.of(rt.config.auth), kind, name, request.query.get("token", "")):
+        raise InputError(404, NO_FEED)  # wrong token and unknown feed look the same
     now = rt.clock.now()
     start, end = now - timedelta(days=30), now + timedelta(days=365)
     overrides = await _overrides(rt)
     if kind == "rotation":
         if name not in rt.schedule.rotations:
-            raise InputError(404, "no such feed")
+            raise InputError(404, NO_FEED)
         rows = rt.schedule.shifts(name, start, end, overrides)
         title = f"On call: {name}"
     else:
         if name not in rt.config.people:
-            raise InputError(404, "no such feed")
+            raise InputError(404, NO_FEED)
         rows = [s for r in rt.schedule.rotations for s in rt.schedule.shifts(r, start, end, overrides)
                 if s["person"] == name]
         title = f"On call: {rt.config.people[name].name}"
@@ -149,5 +153,5 @@ async def ical_feed(request: web.Request) -> web.Response:
 
 
 def person_feed_url(rt: Runtime, person: str) -> str:
-    secret = rt.config.auth.admin_token.get_secret_value()
-    return f"{rt.config.server.public_url}/ical/people/{person}.ics?token={ical.feed_token(secret, 'person', person)}"
+    token = ical.feed_token(Keyring.of(rt.config.auth), 'person', person)
+    return f"{rt.config.server.public_url}/ical/people/{person}.ics?token={token}"

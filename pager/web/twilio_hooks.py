@@ -10,6 +10,7 @@ from pager.domain import paging as dp
 from pager.domain.incident import State
 from pager.notify.twilio import gather_reply_twiml, sms_reply_twiml, verify_signature, voice_twiml
 from pager.service import links
+from pager.service.signing import Keyring
 from pager.sources.errors import InputError
 from pager.storage.port import Conflict, NotFound
 
@@ -151,8 +152,15 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta name="viewport
 </head><body>{body}</body></html>"""
 
 
-def _verify_link(rt, request: web.Request):
-    return links.verify(rt.config.auth.admin_token.get_secret_value(), request.match_info["token"], rt.clock.now())
+def _verify_link(rt, request: web.Request) -> links.Link:
+    return links.verify(Keyring.of(rt.config.auth), request.match_info["token"], rt.clock.now())
+
+
+def _link_refused(exc: links.InvalidLink) -> web.Response:
+    """A link that does not act: why, and what to do instead (never a traceback, never a 500)."""
+    return _page(f"<h1>Link not valid</h1><p>{html.escape(str(exc))}</p>"
+                 "<p>Acknowledge or resolve the incident by replying to the SMS, through the API, "
+                 "or with <code>pagerd incidents ack</code>.</p>", status=404)
 
 
 def _page(body: str, status: int = 200) -> web.Response:
@@ -161,10 +169,11 @@ def _page(body: str, status: int = 200) -> web.Response:
 
 async def link_get(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    found = _verify_link(rt, request)
-    if found is None:
-        return _page("<p>This link is invalid or has expired.</p>", status=404)
-    iid, action, _ = found
+    try:
+        link = _verify_link(rt, request)
+    except links.InvalidLink as exc:
+        return _link_refused(exc)
+    iid, action = link.incident_id, link.action
     inc = await rt.store.get_incident(iid)
     label = "Acknowledge" if action == "ack" else "Resolve"
     body = (f"<h1>#{iid}</h1><p>{html.escape(inc['summary'] if inc else '')}</p><p>State: {inc['state'] if inc else '?'}</p>"
@@ -174,9 +183,10 @@ async def link_get(request: web.Request) -> web.Response:
 
 async def link_post(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    found = _verify_link(rt, request)
-    if found is None:
-        return _page("<p>This link is invalid or has expired.</p>", status=404)
-    iid, action, person = found
+    try:
+        link = _verify_link(rt, request)
+    except links.InvalidLink as exc:
+        return _link_refused(exc)
+    iid, action, person = link.incident_id, link.action, link.person
     lines = await _act(rt, [iid], dp.Command.ACK if action == "ack" else dp.Command.RESOLVE, person or "link", "link")
     return _page(f"<p>{html.escape('; '.join(lines))}</p>")

@@ -1,6 +1,7 @@
 """BillingStore: standby bookings, time logged on incidents, a customer's incidents for its statement."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -189,7 +190,12 @@ async def test_customer_incidents_answers_what_a_statement_needs(store: Store) -
                            now=paged + timedelta(minutes=12))
     await store.transition(iid, State.RESOLVED, actor="dewi", via="api", comment=None, now=paged + timedelta(hours=1))
     w = await store.add_work(iid, person="dewi", minutes=70, by="dewi", now=paged + timedelta(hours=2))
-    assert await store.customer_incidents("acme/", *MONTH) == [CustomerIncident(
+    [got] = await store.customer_incidents("acme/", *MONTH)
+    [rnd] = got.rounds  # the round's own first answer: the acknowledgement
+    assert (rnd.incident_id, rnd.generation, rnd.first_page_at, rnd.target) == (iid, 0, paged, timedelta(minutes=30))
+    assert rnd.answer is not None
+    assert (rnd.answer.at, rnd.answer.by, rnd.answer.kind) == (paged + timedelta(minutes=12), "dewi", "acknowledged")
+    assert [replace(got, rounds=())] == [CustomerIncident(
         incident_id=iid, generation=0, project="acme/webshop", rotation="standby", first_page_at=paged,
         deadline_at=paged + timedelta(minutes=30), breached_at=None, target_seconds=1800, created_at=paged,
         summary="web1 is down", state="resolved", acknowledged_at=paged + timedelta(minutes=12),

@@ -102,3 +102,58 @@ async def test_add_note_goes_on_the_timeline(store: Store) -> None:
 async def test_add_note_unknown_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.add_note(424242, actor="anna", text="x", now=T0)
+
+
+# -- retention: prune, pruned_at, mark_pruned --------------------------------------------------------
+
+async def test_prune_forgets_old_delivery_ids_and_keeps_the_incident(store: Store) -> None:
+    from pager.domain.alert import Action
+    from pager.storage.port import Pruned
+
+    from .seed import delivery
+    old = delivery("web1", Action.TRIGGER, T0 - timedelta(days=31))
+    first = await store.ingest(old)
+    assert (await store.ingest(old)).duplicates == 1
+    fresh = delivery("web2", Action.TRIGGER, T0)
+    await store.ingest(fresh)
+    cutoff = T0 - timedelta(days=30)
+    assert await store.prune(cutoff, cutoff, 100) == Pruned(bodies=1, delivery_ids=1)
+    assert await store.prune(cutoff, cutoff, 100) == Pruned(bodies=0, delivery_ids=0)  # nothing left to take
+    again = await store.ingest(old)  # its id was pruned: applied again, to the same open incident
+    assert again.duplicates == 0 and again.incident_ids == first.incident_ids
+    assert (await store.ingest(fresh)).duplicates == 1  # younger than the cutoff: still known
+    assert (await store.get_incident(first.incident_ids[0])) is not None
+
+
+async def test_prune_takes_at_most_limit_rows_of_each_kind(store: Store) -> None:
+    from pager.domain.alert import Action
+
+    from .seed import delivery
+    for n in range(3):
+        await store.ingest(delivery(f"k{n}", Action.TRIGGER, T0 - timedelta(days=40, minutes=n)))
+    cutoff = T0 - timedelta(days=30)
+    first = await store.prune(cutoff, cutoff, 2)
+    assert (first.bodies, first.delivery_ids) == (2, 2)
+    rest = await store.prune(cutoff, cutoff, 2)
+    assert (rest.bodies, rest.delivery_ids) == (1, 1)
+
+
+async def test_pruned_at_and_mark_pruned_survive_a_restart(make_store) -> None:
+    s = make_store()
+    await s.open()
+    assert await s.pruned_at() is None
+    await s.mark_pruned(T0)
+    assert await s.pruned_at() == T0
+    await s.close()
+    s = make_store()
+    await s.open()
+    try:
+        assert await s.pruned_at() == T0
+    finally:
+        await s.close()
+
+
+async def test_mark_pruned_keeps_the_latest_run(store: Store) -> None:
+    await store.mark_pruned(T0)
+    await store.mark_pruned(T0 + timedelta(minutes=5))
+    assert await store.pruned_at() == T0 + timedelta(minutes=5)

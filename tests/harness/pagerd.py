@@ -16,6 +16,7 @@ from .ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "pagerd.example.yaml"
+SIGNING_KEY = "test-signing-key-0123456789abcdef"  # the example config reads it from PAGERD_SIGNING_KEY
 # Timeline entries the paging engine writes on its own schedule; tests about ingestion leave them out.
 # (A tuple: `kind in ENGINE_KINDS` in Python, and f"... NOT IN {ENGINE_KINDS}" is valid SQL.)
 ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
@@ -31,6 +32,7 @@ class PagerdProcess:
     port: int = field(default_factory=free_port)
     webhook_token: str = "test-webhook-token"
     admin_token: str = "test-admin-token"
+    signing_key: str = SIGNING_KEY
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -55,6 +57,7 @@ class PagerdProcess:
             PAGERD_DB=str(self.db_path),
             PAGERD_WEBHOOK_TOKEN=self.webhook_token,
             PAGERD_ADMIN_TOKEN=self.admin_token,
+            PAGERD_SIGNING_KEY=self.signing_key,
             PAGERD_PUBLIC_URL=self.url,
             PYTHONUNBUFFERED="1",
         )

@@ -130,6 +130,7 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
 
 def test_logs_are_json_and_hold_no_secrets(tmp_path: Path) -> None:
     p = PagerdProcess(workdir=tmp_path / "d", webhook_token="webhook-secret-5f3a9", admin_token="admin-secret-77c1e",
+                      signing_key="signing-secret-0c4d2-0123456789abcdef",
                       extra_env={"PAGERD_LOG_LEVEL": "debug"})  # alerts_ingested is a debug line
     p.start()
     try:
@@ -144,7 +145,7 @@ def test_logs_are_json_and_hold_no_secrets(tmp_path: Path) -> None:
     for line in log.splitlines():
         if line.strip():
             json.loads(line)
-    assert "webhook-secret-5f3a9" not in log and "admin-secret-77c1e" not in log
+    assert "webhook-secret-5f3a9" not in log and "admin-secret-77c1e" not in log and "signing-secret-0c4d2" not in log
     assert "alerts_ingested" in log and "request_id" in log
 
 

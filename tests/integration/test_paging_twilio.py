@@ -18,6 +18,7 @@ import yaml
 from twilio.request_validator import RequestValidator
 
 from pager.service import links
+from pager.service.signing import Keyring
 from tests.conftest import require_binary
 from tests.harness.alertmanager import ALERTMANAGER_BIN, Alertmanager
 from tests.harness.pagerd import PagerdProcess
@@ -300,11 +301,13 @@ def test_one_tap_link_from_the_sms(paging):
     for t in tampered:
         assert d.request("GET", t)[0] == 404, t
         assert d.request("POST", t, b"")[0] == 404, t
-    # Validly signed but expired, or signed with another secret: 404 as well.
+    # Validly signed but expired, or signed with another key (the admin token is none): 404 as well.
     iid_person_exp = (iid, "ack", person)
     past = datetime.now(timezone.utc) - timedelta(minutes=1)
     later = datetime.now(timezone.utc) + timedelta(hours=1)
-    for token in (links.sign(d.admin_token, *iid_person_exp, past), links.sign("other-secret", *iid_person_exp, later)):
+    for token in (links.sign(Keyring(d.signing_key.encode()), *iid_person_exp, past),
+                  links.sign(Keyring(b"another-signing-key-0123456789abcdef"), *iid_person_exp, later),
+                  links.sign(Keyring(d.admin_token.encode()), *iid_person_exp, later)):
         assert d.request("GET", f"/l/{token}")[0] == 404
         assert d.request("POST", f"/l/{token}", b"")[0] == 404
     assert incident(d, iid)["state"] == "triggered"

@@ -18,12 +18,18 @@ import pytest
 from icalendar import Calendar as ICal
 
 from pager.service.ical import feed_token
+from pager.service.signing import Keyring
 from tests.harness.pagerd import PagerdProcess
 
 UTC = timezone.utc
 CAL, ONCALL, ROT, OVR = "/api/v1/calendar", "/api/v1/oncall", "/api/v1/rotations", "/api/v1/overrides"
 PEOPLE = {"anna": "Anna de Vries", "bram": "Bram Jansen", "chris": "Chris Bakker", "dewi": "Dewi Visser",
           "eva": "Eva Smit"}
+
+
+def keys(p: PagerdProcess) -> Keyring:
+    """The daemon's signing keys (PAGERD_SIGNING_KEY)."""
+    return Keyring(p.signing_key.encode())
 
 
 def q(path: str, **params: str) -> str:
@@ -187,9 +193,9 @@ def test_rotations(daemon):
     assert office["restrict_to"] == ["office"]
     assert sorted(standby["restrict_to"]) == ["evening_night", "holiday", "weekend"]
     for r in rows:
-        token = feed_token(daemon.admin_token, "rotation", r["name"])
+        token = feed_token(keys(daemon), "rotation", r["name"])
         assert r["ical_url"] == f"{daemon.url}/ical/rotations/{r['name']}.ics?token={token}"
-        assert daemon.admin_token not in r["ical_url"]
+        assert daemon.admin_token not in r["ical_url"] and daemon.signing_key not in r["ical_url"]
         with urllib.request.urlopen(r["ical_url"], timeout=10) as resp:  # the URL works as given, no Bearer
             assert resp.status == 200
             assert ICal.from_ical(resp.read()).get("x-wr-calname") == f"On call: {r['name']}"
@@ -457,7 +463,7 @@ def test_many_bad_requests_leave_the_daemon_healthy(daemon):
 
 # -- iCalendar feeds -----------------------------------------------------------------------------------
 def fetch_feed(p: PagerdProcess, kind: str, name: str, token: str | None = None) -> tuple[int, str, bytes]:
-    token = feed_token(p.admin_token, kind[:-1] if kind == "rotations" else "person", name) if token is None else token
+    token = feed_token(keys(p), kind[:-1] if kind == "rotations" else "person", name) if token is None else token
     url = f"{p.url}/ical/{kind}/{name}.ics" + (f"?token={token}" if token != "" else "")
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
@@ -569,11 +575,11 @@ def test_ical_uids_are_stable(daemon):
 def test_ical_wrong_token_is_404(daemon, kind, name, token):
     if token.startswith("TOKEN:"):
         _, k, n = token.split(":")
-        token = feed_token(daemon.admin_token, k, n)
+        token = feed_token(keys(daemon), k, n)
     elif token == "ADMIN":
         token = daemon.admin_token
     elif token == "UPPER":
-        token = feed_token(daemon.admin_token, "rotation", name).upper()
+        token = feed_token(keys(daemon), "rotation", name).upper()
     status, _, raw = fetch_feed(daemon, kind, name, token)
     assert status == 404, raw[:300]
     assert b"BEGIN:VCALENDAR" not in raw

@@ -1,0 +1,49 @@
+"""Retention: raw webhook bodies and delivery ids older than `storage.retention` are pruned.
+
+A stage of the paging engine. It runs at most every PRUNE_EVERY (when it last finished is kept in the
+store, so a restart does not run it again at once), in batches of BATCH rows, each its own short write
+that webhooks interleave with, and at most MAX_BATCHES per tick: a backlog (the first run on an old
+database) is worked off over the next ticks and only then counts as finished.
+
+Incidents, alerts, their timeline and billing data are kept. A delivery id is what makes a re-sent
+notification change nothing; one pruned is applied again if its notification comes once more. That is
+safe only because every retention is at least a day (check-config refuses less, and less than the
+Events v2 duplicate window): longer than any source retries a webhook it got no answer to. README,
+"Retention", lists the sources' horizons and the one repeat that can come later.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+
+from pager.config import Config
+from pager.storage.port import Pruned, Store
+
+log = structlog.get_logger("pagerd.retention")
+
+PRUNE_EVERY = timedelta(minutes=5)
+BATCH = 500
+MAX_BATCHES = 20
+
+
+async def prune_retention(store: Store, cfg: Config, now: datetime) -> Pruned | None:
+    """Prune what is past its retention, if the last run finished PRUNE_EVERY ago or more.
+    Returns what this call pruned, or None when it was not due."""
+    last = await store.pruned_at()
+    if last is not None and now - last < PRUNE_EVERY:
+        return None
+    kept = cfg.storage.retention
+    before_raw, before_ids = now - kept.raw_bodies, now - kept.delivery_ids
+    bodies = ids = 0
+    for _ in range(MAX_BATCHES):
+        batch = await store.prune(before_raw, before_ids, BATCH)
+        bodies += batch.bodies
+        ids += batch.delivery_ids
+        if batch.bodies < BATCH and batch.delivery_ids < BATCH:
+            await store.mark_pruned(now)
+            break
+    if bodies or ids:
+        log.info("retention_pruned", bodies=bodies, delivery_ids=ids,
+                 before_raw=before_raw.isoformat(), before_ids=before_ids.isoformat())
+    return Pruned(bodies=bodies, delivery_ids=ids)
