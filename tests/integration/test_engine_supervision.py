@@ -54,7 +54,7 @@ class Node:
 
     def __init__(self, tmp_path: Path) -> None:
         self.db = tmp_path / "pagerd.db"
-        self.config = config_mod.load(str(EXAMPLE_CONFIG), env={})
+        self.config = config_mod.load(str(EXAMPLE_CONFIG), env={"PAGERD_SIGNING_KEY": "test-signing-key-0123456789abcdef"})
         self.schedule = Schedule(self.config)
         # a Wednesday afternoon: no rotation hands off, so the hand-over stage only looks
         self.clock = ManualClock(datetime(2026, 12, 2, 14, 0, tzinfo=timezone.utc))
