@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "serve":
         cfg_path = _config_path(args)
         _load(args)  # fail fast with file:line errors before the event loop starts
-        from pager.service.daemon import serve
+        from pager.daemon import serve
         return asyncio.run(serve(cfg_path))
     if args.cmd == "check-config":
         cfg = _load(args)

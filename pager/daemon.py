@@ -1,4 +1,5 @@
-"""`pagerd serve`: run the HTTP application until SIGTERM; SIGHUP reloads the config."""
+"""`pagerd serve`: run the HTTP application until SIGTERM; SIGHUP reloads the config. Beside the composition
+root (app.py), above the layers it starts (web, service): pager.service never imports pager.web."""
 from __future__ import annotations
 
 import asyncio
