@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from pager import config as config_mod  # noqa: E402
 from pager.app import policy  # noqa: E402
+from pager.clock import SystemClock  # noqa: E402
 from pager.domain.alert import Action, Alert, Source  # noqa: E402
 from pager.domain.calendar import Calendar, Period  # noqa: E402
 from pager.domain.incident import State  # noqa: E402
@@ -151,7 +152,7 @@ async def main() -> None:
         config = config_mod.load(str(cfg_path), env={"TWILIO_AUTH_TOKEN": "bench"})
         schedule = Schedule(config)
         cal = schedule.calendar
-        store = SqliteStore(str(tmp / "bench.db"), policy(config), synchronous="OFF")
+        store = SqliteStore(str(tmp / "bench.db"), policy(config), clock=SystemClock(), synchronous="OFF")
         await store.open()
         try:
             t0 = time.perf_counter()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import time
-from datetime import datetime, timezone
 
 import structlog
 from aiohttp import web
@@ -30,11 +28,12 @@ async def serve(config_path: str) -> int:
     cfg = config_mod.load(config_path)
     plog.setup(cfg.logging.level, cfg.logging.format)
     metrics = Metrics()
+    clock = make_clock(cfg)
     metrics.reload_ok.set(1)
-    metrics.reload_time.set(time.time())
-    store = make_store(cfg, metrics)
+    metrics.reload_time.set(clock.now().timestamp())
+    store = make_store(cfg, clock, metrics)
     await store.open()
-    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=make_clock(),
+    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock,
                       schedule=Schedule(cfg))
     app = build_app(runtime)
     runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
@@ -73,7 +72,7 @@ async def serve(config_path: str) -> int:
     from pager.service.ingest import ingest as ingest_fn
     from pager.service.paging import PagingEngine
 
-    notifier = make_notifier(cfg)
+    notifier = make_notifier(cfg, runtime.clock)
 
     async def ingest_alerts(source, alerts):
         import json as _json
@@ -94,7 +93,8 @@ async def serve(config_path: str) -> int:
     # the hand-over notices every ENGINE_TICK_SECONDS.
     scheduler.add_job(paging.poke, "interval", seconds=1, id="paging", max_instances=1, coalesce=True)
     scheduler.add_job(engine.tick, "interval", seconds=ENGINE_TICK_SECONDS, id="engine", max_instances=1,
-                      coalesce=True, next_run_time=datetime.now(timezone.utc))
+                      coalesce=True)
+    scheduler.add_job(engine.tick, id="engine-first")  # and once at start (APScheduler runs it at once)
     scheduler.start()
     runtime.ready = True
     interval = systemd.watchdog_interval()
@@ -138,6 +138,6 @@ async def _reload(rt: Runtime) -> None:
     rt.config = new
     rt.schedule = schedule
     rt.metrics.reload_ok.set(1)
-    rt.metrics.reload_time.set(time.time())
+    rt.metrics.reload_time.set(rt.clock.now().timestamp())
     plog.setup(new.logging.level, new.logging.format)
     log.info("config_reloaded", config=rt.config_path)

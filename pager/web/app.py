@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
+from . import testing_api
 from .errors import guarded, unmatched
 from .keys import RUNTIME, Runtime
 
@@ -44,6 +45,7 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_get("/healthz", ops.healthz)
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)
+    testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     r.add_route("*", "/{path:.*}", unmatched)  # last: 404, or 405 where another route has the path
     return app
 

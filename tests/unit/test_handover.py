@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
+from pager.clock import ManualClock
 from pager.config import load
 from pager.service.engine import handover_notices
 from pager.service.schedule import HANDOVER_CATCH_UP, Schedule
@@ -47,7 +48,7 @@ class Stores:
     async def restart(self) -> SqliteStore:
         if self.current is not None:
             await self.current.close()
-        self.current = SqliteStore(str(self.path), POLICY)
+        self.current = SqliteStore(str(self.path), POLICY, clock=ManualClock(HANDOFF))
         await self.current.open()
         self.opened += 1
         return self.current

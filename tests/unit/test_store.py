@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pager.clock import ManualClock
 from pager.domain.alert import Source
 from pager.domain.incident import State
 from pager.sources import alertmanager, events_v2, nagios
@@ -44,7 +45,7 @@ def delivery(body: bytes, at: datetime, source: Source = Source.ALERTMANAGER) ->
 
 @pytest.fixture
 async def store(tmp_path):
-    s = SqliteStore(str(tmp_path / "p.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "p.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     yield s
     await s.close()
@@ -207,7 +208,7 @@ async def test_checkpoints_run_beside_the_writer(tmp_path) -> None:
     """The checkpoint thread copies the WAL back into the database file within a second or so of the
     commits (the writer copies at most what was committed during the last checkpoint)."""
     import os
-    s = SqliteStore(str(tmp_path / "c.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "c.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     try:
         start = os.path.getsize(tmp_path / "c.db")
@@ -233,7 +234,7 @@ async def test_the_wal_is_started_over_under_a_steady_load(tmp_path, monkeypatch
     import pager.storage.sqlite as S
     monkeypatch.setattr(S, "WAL_RESTART_FRAMES", 200)
     monkeypatch.setattr(S, "CHECKPOINT_EVERY", 0.02)
-    s = SqliteStore(str(tmp_path / "w.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "w.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     d = json.loads(FIRING)
     written = [0]

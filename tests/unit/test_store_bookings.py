@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from pager.clock import ManualClock
 from pager.storage.port import NotFound
 from pager.storage.sqlite import SqliteStore
 from tests.unit.test_store import POLICY, T0, am_body, delivery
@@ -14,7 +15,7 @@ UTC = timezone.utc
 
 @pytest.fixture
 async def store(tmp_path):
-    s = SqliteStore(str(tmp_path / "w.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "w.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     yield s
     await s.close()

@@ -1,0 +1,84 @@
+"""The test clock's handle: GET and POST /api/v1/testing/clock (admin token).
+
+Only a daemon started on the manual clock (config `testing.clock: manual`, itself refused unless
+PAGERD_ALLOW_TEST_CLOCK=1) has these routes; anywhere else the path answers 404. A test moves time
+forward with `{"advance": "15m"}` or to an instant with `{"set": "2026-01-05T09:15:00Z"}`; the answer is
+the new now, and the paging engine is poked so that what fell due runs on its next tick.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
+
+from pager.clock import ManualClock
+from pager.config.model import Duration
+from pager.sources.errors import InputError, Problem
+
+from .api import _json_body, _rt
+from .keys import Runtime
+
+PATH = "/api/v1/testing/clock"
+# One move covers at most this much: a year and a bit; more is a typo in a test.
+MAX_MOVE = timedelta(days=400)
+_DURATION = TypeAdapter(Duration)
+log = structlog.get_logger("pagerd.testing")
+
+
+def add_routes(router, runtime: Runtime) -> None:
+    """Register the clock routes on `router` if the daemon runs on the manual clock; else nothing."""
+    if not isinstance(runtime.clock, ManualClock):
+        return
+    log.warning("test_clock_in_use", now=_iso(runtime.clock.now()), path=PATH,
+                message="pagerd runs on a manual clock that moves only when told to: a test setup, never production")
+    router.add_get(PATH, get_clock)
+    router.add_post(PATH, move_clock)
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    return web.json_response({"now": _iso(_rt(request).clock.now())})
+
+
+async def move_clock(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    data = await _json_body(request, {"advance": False, "set": False})
+    if len(data) != 1:
+        raise InputError(422, "invalid request", [Problem("body", "give exactly one of advance or set")])
+    clock: ManualClock = rt.clock  # type: ignore[assignment]  # the route exists only for a ManualClock
+    before = clock.now()
+    if "advance" in data:
+        delta = _advance(data["advance"])
+    else:
+        delta = _instant(data["set"]) - before
+        if delta < timedelta(0):
+            raise InputError(422, "invalid request", [Problem("set", f"time does not go backwards (now {_iso(before)})")])
+    if delta > MAX_MOVE:
+        raise InputError(422, "invalid request", [Problem(next(iter(data)), f"moves at most {MAX_MOVE.days} days at once")])
+    now = clock.advance(delta)
+    log.info("test_clock_moved", before=_iso(before), now=_iso(now))
+    if rt.engine is not None:
+        rt.engine.poke()
+    return web.json_response({"now": _iso(now)})
+
+
+def _advance(value: str) -> timedelta:
+    try:
+        return _DURATION.validate_python(value)
+    except (ValidationError, OverflowError):
+        raise InputError(422, "invalid request", [Problem("advance", "expected a duration such as 30s, 15m, 2h")]) from None
+
+
+def _instant(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        dt = None
+    if dt is None or dt.tzinfo is None:
+        raise InputError(422, "invalid request", [Problem("set", "expected an ISO 8601 instant with offset")])
+    return dt.astimezone(timezone.utc)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
