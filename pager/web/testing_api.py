@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
-from pager.clock import ManualClock
+from pager.clock import MovableClock
 from pager.config.model import Duration
 from pager.sources.errors import InputError, Problem
 
@@ -28,8 +28,8 @@ log = structlog.get_logger("pagerd.testing")
 
 
 def add_routes(router, runtime: Runtime) -> None:
-    """Register the clock routes on `router` if the daemon runs on the manual clock; else nothing."""
-    if not isinstance(runtime.clock, ManualClock):
+    """Register the clock routes on `router` if the daemon runs on a movable clock; else nothing."""
+    if not isinstance(runtime.clock, MovableClock):
         return
     log.warning("test_clock_in_use", now=_iso(runtime.clock.now()), path=PATH,
                 message="pagerd runs on a manual clock that moves only when told to: a test setup, never production")
@@ -46,7 +46,7 @@ async def move_clock(request: web.Request) -> web.Response:
     data = await _json_body(request, {"advance": False, "set": False})
     if len(data) != 1:
         raise InputError(422, "invalid request", [Problem("body", "give exactly one of advance or set")])
-    clock: ManualClock = rt.clock  # type: ignore[assignment]  # the route exists only for a ManualClock
+    clock: MovableClock = rt.clock  # type: ignore[assignment]  # the routes exist only for one
     before = clock.now()
     if "advance" in data:
         delta = _advance(data["advance"])
