@@ -28,9 +28,11 @@ log = structlog.get_logger("pagerd.testing")
 
 
 def add_routes(router, runtime: Runtime) -> None:
-    """Register the clock routes on `router` if the daemon runs on a movable clock; else nothing."""
-    if not isinstance(runtime.clock, MovableClock):
+    """Register the clock routes on `router` if the config sets testing.clock: manual; else nothing."""
+    if runtime.config.testing.clock != "manual":
         return
+    if not isinstance(runtime.clock, MovableClock):
+        raise TypeError("testing.clock: manual needs a movable clock (pager.app.make_clock makes one)")
     log.warning("test_clock_in_use", now=_iso(runtime.clock.now()), path=PATH,
                 message="pagerd runs on a manual clock that moves only when told to: a test setup, never production")
     router.add_get(PATH, get_clock)
