@@ -2,11 +2,13 @@
 
 Only a daemon started on the manual clock (config `testing.clock: manual`, itself refused unless
 PAGERD_ALLOW_TEST_CLOCK=1) has these routes; anywhere else the path answers 404. A test moves time
-forward with `{"advance": "15m"}` or to an instant with `{"set": "2026-01-05T09:15:00Z"}`; the answer is
-the new now, and the paging engine is poked so that what fell due runs on its next tick.
+forward with `{"advance": "15m"}` or to an instant with `{"set": "2026-01-05T09:15:00Z"}`. The paging
+engine is poked, and the answer (the new now) comes once the engine has run a whole tick at the new now
+(`"ticked": true`), so a test reads what fell due, or that nothing did, without sleeping.
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import structlog
@@ -23,6 +25,8 @@ from .keys import Runtime
 PATH = "/api/v1/testing/clock"
 # One move covers at most this much: a year and a bit; more is a typo in a test.
 MAX_MOVE = timedelta(days=400)
+# How long a move waits for the engine's tick at the new now (the answer says if it did not come).
+TICK_WAIT_SECONDS = 10.0
 _DURATION = TypeAdapter(Duration)
 log = structlog.get_logger("pagerd.testing")
 
@@ -59,10 +63,27 @@ async def move_clock(request: web.Request) -> web.Response:
     if delta > MAX_MOVE:
         raise InputError(422, "invalid request", [Problem(next(iter(data)), f"moves at most {MAX_MOVE.days} days at once")])
     now = clock.advance(delta)
-    log.info("test_clock_moved", before=_iso(before), now=_iso(now))
+    ticked = False
     if rt.engine is not None:
-        rt.engine.poke()
-    return web.json_response({"now": _iso(now)})
+        try:
+            await asyncio.wait_for(_tick_at_now(rt.engine), TICK_WAIT_SECONDS)
+            ticked = True
+        except asyncio.TimeoutError:
+            pass
+    log.info("test_clock_moved", before=_iso(before), now=_iso(now), ticked=ticked)
+    return web.json_response({"now": _iso(now), "ticked": ticked})
+
+
+async def _tick_at_now(engine) -> None:
+    """Return once the paging engine has run a whole tick that started after the clock moved.
+
+    The engine's loop clears its `wake` event right before each tick, and a tick reads the clock first
+    thing: a poke seen taken means a tick at the new now has begun. The loop takes a poke only between
+    ticks, so a second poke seen taken means that tick has ended."""
+    for _ in range(2):
+        engine.poke()
+        while engine.wake.is_set():
+            await asyncio.sleep(0.002)
 
 
 def _advance(value: str) -> timedelta:

@@ -2,6 +2,7 @@
 PAGERD_ALLOW_TEST_CLOCK=1, and only then does the daemon have POST/GET /api/v1/testing/clock."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -45,10 +46,17 @@ def test_check_config_refuses_the_test_clock_unless_the_environment_allows_it(en
 
 
 class Engine:
-    pokes = 0
+    """Stands in for the paging engine's loop: takes every poke at once (`wake` is cleared before a
+    tick), unless `stuck`."""
+
+    def __init__(self) -> None:
+        self.pokes, self.stuck = 0, False
+        self.wake = asyncio.Event()
 
     def poke(self) -> None:
         self.pokes += 1
+        if self.stuck:
+            self.wake.set()
 
 
 async def _client(cfg_path: Path, env: dict) -> tuple[TestClient, Runtime]:
@@ -66,11 +74,24 @@ async def test_advance_and_set_move_the_clock_answer_the_new_now_and_poke_the_en
         r = await client.get("/api/v1/testing/clock", headers=ADMIN)
         assert (r.status, await r.json()) == (200, {"now": "2026-01-05T08:00:00Z"})
         r = await client.post("/api/v1/testing/clock", json={"advance": "15m"}, headers=ADMIN)
-        assert (r.status, await r.json()) == (200, {"now": "2026-01-05T08:15:00Z"})
-        assert rt.clock.now() == START + timedelta(minutes=15) and rt.engine.pokes == 1
+        assert (r.status, await r.json()) == (200, {"now": "2026-01-05T08:15:00Z", "ticked": True})
+        # poked twice: once for a tick at the new now, once more to see that tick end
+        assert rt.clock.now() == START + timedelta(minutes=15) and rt.engine.pokes == 2
         r = await client.post("/api/v1/testing/clock", json={"set": "2026-01-05T10:00:00+01:00"}, headers=ADMIN)
-        assert (r.status, await r.json()) == (200, {"now": "2026-01-05T09:00:00Z"})
-        assert rt.clock.monotonic() == 3600.0 and rt.engine.pokes == 2
+        assert (r.status, await r.json()) == (200, {"now": "2026-01-05T09:00:00Z", "ticked": True})
+        assert rt.clock.monotonic() == 3600.0 and rt.engine.pokes == 4
+    finally:
+        await client.close()
+
+
+async def test_a_move_says_so_when_the_engine_does_not_tick_in_time(monkeypatch):
+    from pager.web import testing_api
+    monkeypatch.setattr(testing_api, "TICK_WAIT_SECONDS", 0.05)
+    client, rt = await _client(TESTING, ALLOW)
+    rt.engine.stuck = True
+    try:
+        r = await client.post("/api/v1/testing/clock", json={"advance": "1s"}, headers=ADMIN)
+        assert (r.status, await r.json()) == (200, {"now": "2026-01-05T08:00:01Z", "ticked": False})
     finally:
         await client.close()
 
