@@ -23,6 +23,13 @@ ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_noti
                 "response_target_breached", "escalate_requested")
 
 
+def manual_clock_config(dest: Path, start: datetime, config: Path = EXAMPLE_CONFIG) -> Path:
+    """A copy of `config` (the example config) that runs pagerd on the manual clock from `start`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(config.read_text() + f"\ntesting:\n  clock: manual\n  start: {start.isoformat()}\n")
+    return dest
+
+
 @dataclass
 class PagerdProcess:
     """One pagerd daemon: `start()`, `stop()` (SIGTERM), `kill()` (SIGKILL), `api()` for the admin API."""
