@@ -138,6 +138,7 @@ def incidents_by_key(p) -> dict[str, list[tuple[int, int, str]]]:
 
 
 def test_kill_9_during_burst_loses_and_doubles_nothing(pagerd):
+    t0 = time.monotonic()  # for the log line: when the kill landed
     auth = {"Authorization": f"Bearer {pagerd.webhook_token}", "Content-Type": "application/json"}
     groups = [am_group(i) for i in range(BURST)]
     requests = [(key, "/api/v1/alerts/alertmanager", body, auth) for key, body in groups]
