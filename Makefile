@@ -9,7 +9,7 @@ export PAGERD_LISTEN ?= 127.0.0.1:8080
 export PAGERD_WEBHOOK_TOKEN ?= dev-webhook-token
 export PAGERD_ADMIN_TOKEN ?= dev-admin-token
 
-.PHONY: run test bench venv peers clean check-config
+.PHONY: run test bench bench-full-node venv peers clean check-config
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ test: venv peers
 
 bench: venv peers
 	@$(PY) bench/run.py
+
+# the full node (paging on) of git revision BEFORE and of this tree, side by side in paired rounds
+bench-full-node: venv peers
+	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

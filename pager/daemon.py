@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import logging
 import signal
 
 import structlog
 from aiohttp import web
 
 from pager import config as config_mod
-from pager.app import make_clock, make_store
+from pager.app import make_clock, make_notifier, make_store
 from pager.observe import logging as plog
 from pager.observe import systemd
 from pager.observe.metrics import Metrics
+from pager.service.ingest import ingest
+from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
-from pager.web.app import build_app
-from pager.web.keys import Runtime
+from pager.storage.port import Store
+from pager.web.app import build_app, run_engine
+from pager.web.keys import ENGINE_TASK, Runtime
 
 log = structlog.get_logger("pagerd")
 
-ENGINE_TICK_SECONDS = 5
 _RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage",), ("server", "access_log"))
 
 
 async def serve(config_path: str) -> int:
+    """Exit status: 0 after SIGTERM/SIGINT; 1 when it cannot listen, or when the engine task ended (it
+    raised): systemd then restarts pagerd."""
     cfg = config_mod.load(config_path)
     plog.setup(cfg.logging.level, cfg.logging.format)
     metrics = Metrics()
@@ -35,17 +41,38 @@ async def serve(config_path: str) -> int:
     await store.open()
     runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock,
                       schedule=Schedule(cfg))
+    notifier = make_notifier(cfg, runtime.clock)
+    watchdog = systemd.Watchdog()
     app = build_app(runtime)
+    if cfg.paging.engine:
+        async def ingest_alerts(source, alerts):  # the heartbeats stage opens and resolves incidents
+            body = json.dumps([{"dedup_key": a.dedup_key, "action": a.action.value, "summary": a.summary}
+                               for a in alerts]).encode()
+            result = await ingest(store, metrics, runtime.clock, source, "application/json", body, alerts)
+            engine.poke()
+            return result
+
+        # ticks when poked (webhooks, replies) and at least every second, or more often when systemd's
+        # watchdog wants its keep-alives sooner
+        engine = PagingEngine(store, runtime.clock, metrics, notifier, lambda: (runtime.config, runtime.schedule),
+                              ingest=ingest_alerts, on_good_tick=watchdog.kick,
+                              idle=min(1.0, watchdog.interval or 1.0))
+        runtime.engine = engine
+        run_engine(app, engine.run)
+    else:
+        metrics.registry.unregister(metrics.engine_last_good_tick)  # no engine here: no "last good tick" of one
+        run_engine(app, lambda: _store_keepalive(store, watchdog))
     runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
-                           __import__("logging").getLogger("aiohttp.access"),
+                           logging.getLogger("aiohttp.access"),
                            shutdown_timeout=cfg.server.shutdown_timeout.total_seconds())
-    await runner.setup()
+    await runner.setup()  # starts the engine (cleanup_ctx)
     site = web.TCPSite(runner, cfg.server.host, cfg.server.port, backlog=2048, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:
         log.error("listen_failed", listen=cfg.server.listen, error=str(exc))
         await runner.cleanup()
+        await notifier.close()
         await store.close()
         return 1
 
@@ -65,56 +92,43 @@ async def serve(config_path: str) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload)
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from pager.app import make_notifier
-    from pager.service.engine import Engine
-    from pager.service.ingest import ingest as ingest_fn
-    from pager.service.paging import PagingEngine
-
-    notifier = make_notifier(cfg, runtime.clock)
-
-    async def ingest_alerts(source, alerts):
-        import json as _json
-        body = _json.dumps([{"dedup_key": a.dedup_key, "action": a.action.value, "summary": a.summary}
-                            for a in alerts]).encode()
-        result = await ingest_fn(store, metrics, runtime.clock, source, "application/json", body, alerts)
-        paging.poke()
-        return result
-
-    paging = PagingEngine(store, runtime.clock, metrics, notifier, lambda: (runtime.config, runtime.schedule),
-                          ingest=ingest_alerts)
-    if cfg.paging.engine:
-        runtime.engine = paging
-        tasks.add(loop.create_task(paging.run()))
-    engine = Engine(store, runtime.clock, lambda: runtime.schedule)
-    scheduler = AsyncIOScheduler(event_loop=loop)
-    # APScheduler drives the ticks: the paging engine every second (webhooks and replies poke it sooner),
-    # the hand-over notices every ENGINE_TICK_SECONDS.
-    scheduler.add_job(paging.poke, "interval", seconds=1, id="paging", max_instances=1, coalesce=True)
-    scheduler.add_job(engine.tick, "interval", seconds=ENGINE_TICK_SECONDS, id="engine", max_instances=1,
-                      coalesce=True)
-    scheduler.add_job(engine.tick, id="engine-first")  # and once at start (APScheduler runs it at once)
-    scheduler.start()
     runtime.ready = True
-    interval = systemd.watchdog_interval()
-    if interval:
-        wd = loop.create_task(systemd.watchdog_loop(interval))
-        tasks.add(wd)
     systemd.notify("READY=1\nSTATUS=serving")
     log.info("serving", listen=cfg.server.listen, db=cfg.storage.sqlite.path, config=config_path)
-    await stop.wait()
+    engine_task = app[ENGINE_TASK]
+    stopping = loop.create_task(stop.wait())
+    await asyncio.wait((stopping, engine_task), return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    status = 0
+    if engine_task.done():  # it runs until cancelled: ending by itself means it raised
+        exc = None if engine_task.cancelled() else engine_task.exception()
+        log.error("engine_died", error=repr(exc), exc_info=exc)
+        systemd.notify(f"STATUS=engine died: {exc!r}"[:200])
+        status = 1
     runtime.ready = False
     systemd.notify("STOPPING=1")
     log.info("stopping", drain_seconds=cfg.server.shutdown_timeout.total_seconds())
-    scheduler.shutdown(wait=False)
     for t in list(tasks):
         t.cancel()
-    await runner.cleanup()  # stops accepting, lets in-flight requests finish (up to shutdown_timeout)
+    await runner.cleanup()  # stops accepting, lets in-flight requests finish (up to shutdown_timeout), stops the engine
     await notifier.close()
     await store.close()
-    log.info("stopped")
-    return 0
+    log.info("stopped", status=status)
+    return status
+
+
+async def _store_keepalive(store: Store, watchdog: systemd.Watchdog, every: float = 1.0) -> None:
+    """A webhook-only node (paging.engine: false) runs no engine: its keep-alive follows a store ping,
+    the one thing besides the event loop that it needs to take webhooks."""
+    every = min(every, watchdog.interval or every)
+    while True:
+        try:
+            await asyncio.wait_for(store.ping(), timeout=every * 5)
+        except Exception as exc:  # no keep-alive: if the store stays away, systemd restarts pagerd
+            log.warning("store_ping_failed", error=repr(exc))
+        else:
+            watchdog.kick()
+        await asyncio.sleep(every)
 
 
 async def _reload(rt: Runtime) -> None:

@@ -32,6 +32,12 @@ def _duration(v: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+def _positive(v: timedelta) -> timedelta:
+    if v <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return v
+
+
 def _secret(v: SecretStr) -> SecretStr:
     if len(v.get_secret_value()) < 8:
         raise ValueError("must be at least 8 characters long")
@@ -348,6 +354,8 @@ class PagingConfig(Strict):
                                               ContactRuleConfig(channel="voice", after=timedelta(minutes=2))]
     throttles: dict[Literal["sms", "voice", "email"], ThrottleConfig] = {}
     default_project: str = ""
+    # /readyz answers 503 when the engine's last good tick (every stage succeeded) is older than this
+    engine_stall_after: Annotated[Duration, AfterValidator(_positive)] = timedelta(seconds=30)
 
 
 class HeartbeatConfig(Strict):

@@ -1,4 +1,4 @@
-"""The page (issue 4, DESIGN.md §2): routing, coverage, escalation steps, the response target,
+"""The page (issue 4, DESIGN.md §2): routing, coverage, escalation steps,
 contact rules, storm control (throttles and bundles) and the replies that acknowledge.
 
 Pure: every function takes the data it decides on and `now`, and returns a decision as data;
@@ -10,10 +10,11 @@ Reading order follows an alert:
 2. ``decide_coverage`` project coverage x calendar period -> page the office or the standby
                        rotation, or nobody (and tell the support desk at the next office opening)
 3. ``step_at``         the escalation policy's k-th step (across repeats) and when it fires
-4. ``target_status``   the 30-minute response target: running, at risk, met or breached
-5. ``contact_plan``    one person's channels and when each is due
-6. ``next_send_slot``  per address+channel throttle;  ``bundle`` many pages into one message
-7. ``parse_reply``     SMS text / voice digits back into a command
+4. ``contact_plan``    one person's channels and when each is due
+5. ``next_send_slot``  per address+channel throttle;  ``bundle`` many pages into one message
+6. ``parse_reply``     SMS text / voice digits back into a command
+
+The response target (was a page answered in time?) is ``pager.domain.response``.
 """
 
 from __future__ import annotations
@@ -296,60 +297,6 @@ def step_at(policy: Policy, first_page_at: datetime, k: int) -> StepDue | None:
 def next_step(policy: Policy, first_page_at: datetime, after_k: int) -> StepDue | None:
     """The step after step `after_k` (after_k = -1 gives the first), None past the end."""
     return step_at(policy, first_page_at, after_k + 1)
-
-
-# =========================================================================== response target
-
-
-@dataclass(frozen=True)
-class ResponseTarget:
-    target: timedelta = timedelta(minutes=30)
-    # Escalate to the next step at this point if not acked (before the target is missed).
-    escalate_at: timedelta | None = timedelta(minutes=15)
-
-    def __post_init__(self) -> None:
-        if self.target <= timedelta(0):
-            raise ValueError(f"response target must be positive, got {self.target}")
-        if self.escalate_at is not None and not timedelta(0) <= self.escalate_at <= self.target:
-            raise ValueError(
-                f"response target: escalate_at {self.escalate_at} must lie within the target {self.target}"
-            )
-
-
-class TargetStatus(StrEnum):
-    PENDING = "pending"    # no page yet
-    RUNNING = "running"
-    AT_RISK = "at_risk"    # past escalate_at, not acked
-    MET = "met"
-    BREACHED = "breached"
-
-
-def deadline(rt: ResponseTarget, first_page_at: datetime) -> datetime:
-    return first_page_at + rt.target
-
-
-def escalate_due_at(rt: ResponseTarget, first_page_at: datetime) -> datetime | None:
-    """When the response target asks for an escalation if nobody has acked, or None."""
-    return None if rt.escalate_at is None else first_page_at + rt.escalate_at
-
-
-def target_status(
-    rt: ResponseTarget,
-    first_page_at: datetime | None,
-    acknowledged_at: datetime | None,
-    now: datetime,
-) -> TargetStatus:
-    if first_page_at is None:
-        return TargetStatus.PENDING
-    due = deadline(rt, first_page_at)
-    if acknowledged_at is not None:
-        return TargetStatus.MET if acknowledged_at <= due else TargetStatus.BREACHED
-    if now > due:
-        return TargetStatus.BREACHED
-    risk = escalate_due_at(rt, first_page_at)
-    if risk is not None and now >= risk:
-        return TargetStatus.AT_RISK
-    return TargetStatus.RUNNING
 
 
 # =========================================================================== contact rules
@@ -689,21 +636,17 @@ __all__ = [
     "Policy",
     "ProjectCoverage",
     "Reply",
-    "ResponseTarget",
     "Route",
     "STANDBY_ROTATION",
     "Step",
     "StepDue",
     "Target",
     "TargetKind",
-    "TargetStatus",
     "Throttle",
     "VOICE_LIST_MAX",
     "bundle",
     "contact_plan",
-    "deadline",
     "decide_coverage",
-    "escalate_due_at",
     "first_route",
     "next_send_slot",
     "next_step",
@@ -712,5 +655,4 @@ __all__ = [
     "route_for",
     "short_code",
     "step_at",
-    "target_status",
 ]

@@ -1,13 +1,14 @@
 """systemd notify protocol (Type=notify readiness, WatchdogSec keep-alives), without a dependency."""
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 
 
 def notify(message: str) -> bool:
-    """Send `message` (e.g. READY=1) to $NOTIFY_SOCKET; False when not under systemd."""
+    """Send `message` (e.g. READY=1) to $NOTIFY_SOCKET; False when not under systemd, or when the
+    listener's queue is full (the send never blocks the event loop; a lost keep-alive is followed by
+    the next good tick's)."""
     addr = os.environ.get("NOTIFY_SOCKET")
     if not addr:
         return False
@@ -15,6 +16,7 @@ def notify(message: str) -> bool:
         addr = "\0" + addr[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.setblocking(False)
             s.connect(addr)
             s.sendall(message.encode())
         return True
@@ -34,8 +36,14 @@ def watchdog_interval() -> float | None:
         return None
 
 
-async def watchdog_loop(interval: float) -> None:
-    """Send WATCHDOG=1 from the event loop itself: a hung loop stops the keep-alives and gets restarted."""
-    while True:
-        notify("WATCHDOG=1")
-        await asyncio.sleep(interval)
+class Watchdog:
+    """The keep-alives of systemd's WatchdogSec. Nothing sends them on a timer: `kick()` is called after
+    each good tick of the engine, so an engine that hangs or keeps failing (or a blocked event loop)
+    stops them, and systemd kills and restarts pagerd."""
+
+    def __init__(self) -> None:
+        self.interval = watchdog_interval()  # None: no watchdog asked for
+
+    def kick(self) -> None:
+        if self.interval is not None:
+            notify("WATCHDOG=1")

@@ -1,22 +1,25 @@
-"""The paging engine: one repeatable tick over due work in the store (routing, escalation steps,
-the response target, the outbox, heartbeats). A restart or a crash loses nothing: every decision is
-re-derived from stored state; messages carry a stable id (at-least-once, never silently dropped)."""
+"""The engine: one repeatable tick over due work in the store, in ordered stages (routing, stopping,
+escalation steps, the response target, the outbox, heartbeats, hand-over notices). A restart or a crash
+loses nothing: every decision is re-derived from stored state; messages carry a stable id (at-least-once,
+never silently dropped)."""
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Awaitable, Callable
 
 import structlog
 
 from pager.clock import Clock
 from pager.config import Config
 from pager.domain import paging as dp
+from pager.domain import response
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
 from pager.service import links
+from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from, parse_utc
 
 log = structlog.get_logger("pagerd.engine")
@@ -52,7 +55,7 @@ def plan_of(cfg: Config) -> Plan:
             coverage[name] = dp.ProjectCoverage(project=name, mode=dp.Coverage(proj.coverage),
                                                 standby_periods=frozenset(Period(p) for p in proj.standby))
             policy_of[name] = proj.policy
-            targets[name] = dp.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
+            targets[name] = response.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
     policies = {"default": dp.Policy.from_json(DEFAULT_POLICY)}
     for pname, pol in cfg.escalation_policies.items():
         steps = tuple(dp.Step(targets=tuple(dp.Target(*t.partition(":")[::2]) for t in st.targets), wait=st.wait)
@@ -65,16 +68,41 @@ def plan_of(cfg: Config) -> Plan:
                 cfg.paging.default_project or UNROUTED, customer_of)
 
 
+# a stage: reconcile one kind of due work with the stored state, at `now`
+Stage = Callable[[Config, Schedule, datetime], Awaitable[None]]
+
+
 class PagingEngine:
+    """The one engine. `run()` is its only driver; each tick runs the stages in order. A failing stage is
+    logged, counted (pagerd_engine_stage_failures_total) and retried by the next tick, and that tick is
+    not a good one: only a good tick moves `last_good_tick` and calls `on_good_tick` (the systemd
+    watchdog's keep-alive), so an engine that keeps failing or hangs is noticed."""
+
     def __init__(self, store, clock: Clock, metrics: Metrics, notifier: Notifier,
-                 current: Callable[[], tuple[Config, Schedule]], ingest: Callable | None = None) -> None:
+                 current: Callable[[], tuple[Config, Schedule]], ingest: Callable | None = None, *,
+                 on_good_tick: Callable[[], None] | None = None, idle: float = 1.0) -> None:
         self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
         self._current = current
         self._ingest = ingest
+        self._on_good_tick = on_good_tick
+        self.idle = idle
         self._plans: dict[int, Plan] = {}
         self.wake = asyncio.Event()
         self.started_at = clock.now()
+        self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
+        # every tick, in this order
+        self.stages: tuple[tuple[str, Stage], ...] = (
+            ("route", self.route),             # new and reopened incidents: coverage decision, policy snapshot
+            ("stop", self.stop),               # acknowledged or resolved: stop escalating, cancel queued pages
+            ("steps", self.fire_steps),        # due escalation steps and desk notices into the outbox
+            ("target", self.response_target),  # response targets missed; time to acknowledge observed
+            ("dispatch", self.dispatch),       # the outbox: throttle, bundle, send
+            ("heartbeats", self.heartbeats),   # a heartbeat silent past its timeout opens an incident
+            ("handover", self.handover),       # the incoming engineer of a rotation is told once
+        )
+        for name, _ in self.stages:
+            metrics.engine_stage_failures.labels(name)
 
     def poke(self) -> None:
         self.wake.set()
@@ -85,31 +113,48 @@ class PagingEngine:
             self._plans = {key: plan_of(cfg)}
         return self._plans[key]
 
-    async def run(self, idle: float = 1.0, pace: float = 0.02) -> None:
-        """Tick whenever poked (a new incident, a reply) and at least every `idle` seconds; pokes that
-        come while a tick runs, or within `pace` seconds after it, are served by one next tick, so a
-        storm of webhooks is handled in batches instead of one tick per request."""
+    async def run(self, pace: float = 0.02) -> None:
+        """Recover the outbox, then tick at once (work that fell due while pagerd was down goes out now),
+        then whenever poked (a new incident, a reply) and at least every `idle` seconds; pokes that come
+        while a tick runs, or within `pace` seconds after it, are served by one next tick, so a storm of
+        webhooks is handled in batches instead of one tick per request. Runs until cancelled; anything
+        that raises outside a stage (the recovery, say) ends it: the daemon then exits non-zero."""
         await self.store.recover_sending(self.clock.now())
-        await self.tick()  # at once: work that fell due while pagerd was down goes out now
+        await self.tick()
         while True:
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=idle)
+                await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
             except asyncio.TimeoutError:
                 pass
             await asyncio.sleep(pace)
             self.wake.clear()
             await self.tick()
 
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """Run every stage once; True when all of them succeeded (a good tick)."""
         now = self.clock.now()
         cfg, schedule = self._current()
-        for name, step in (("route", self.route), ("stop", self.stop), ("steps", self.fire_steps),
-                           ("target", self.response_target), ("dispatch", self.dispatch),
-                           ("heartbeats", self.heartbeats)):
+        good = True
+        for name, stage in self.stages:
             try:
-                await step(cfg, schedule, now)
-            except Exception:  # one failing stage must not stop the others; the next tick retries
+                await stage(cfg, schedule, now)
+            except Exception:  # one failing stage must not stop the others; the next tick retries it
+                good = False
+                self.metrics.engine_stage_failures.labels(name).inc()
                 log.exception("engine_stage_failed", stage=name)
+        if good:
+            self.last_good_tick = self.clock.now()
+            self.metrics.engine_last_good_tick.set(self.last_good_tick.timestamp())
+            if self._on_good_tick is not None:
+                self._on_good_tick()
+        return good
+
+    def since_good_tick(self, now: datetime) -> timedelta:
+        """How long ago the last good tick ended (before the first one: since the engine was made)."""
+        return now - (self.last_good_tick or self.started_at)
+
+    async def handover(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        await handover_notices(self.store, schedule, now)
 
     # -- route: a new (or reopened) incident gets its coverage decision and a policy snapshot ----------
     async def route(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
@@ -134,7 +179,7 @@ class PagingEngine:
                 booking = next(({"id": b["id"], "start": b["start"], "end": b["end"]} for b in rows
                                 if (parse_utc(b["start"]), parse_utc(b["end"])) == decision.booking), None)
             policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
-            target = plan.targets.get(project) or dp.ResponseTarget(escalate_at=cfg.paging.escalate_at)
+            target = plan.targets.get(project) or response.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             rotation = None
             if decision.page:
                 rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
@@ -260,12 +305,16 @@ class PagingEngine:
 
     # -- the response target ---------------------------------------------------------------------------
     async def response_target(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        """Breaches: the store judges each round whose deadline passed (response.judge, in the
+        transaction that reads its answer). Response times: each newly answered round, judged here."""
         for b in await self.store.record_breaches(now):
             self.metrics.breaches.inc()
-            log.warning("response_target_breached", incident_id=b["incident_id"], deadline=b["deadline"])
-        for r in await self.store.unobserved_responses():
-            seconds = (parse_utc(r["acknowledged_at"]) - parse_utc(r["first_page_at"])).total_seconds()
-            self.metrics.response.observe(max(0.0, seconds))
+            log.warning("response_target_breached", incident_id=b["incident_id"], round=b["round"],
+                        deadline=b["deadline"])
+        for rnd in await self.store.unobserved_responses():
+            record = response.judge(rnd, now)
+            if record.seconds is not None:  # an answer that answers the page (response.RESOLVE_ANSWERS_PAGE)
+                self.metrics.response.observe(record.seconds)
 
     # -- the outbox ------------------------------------------------------------------------------------
     async def dispatch(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

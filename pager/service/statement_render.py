@@ -11,12 +11,14 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-CSV_COLUMNS = ("kind", "period", "start", "end", "incidents", "description", "hours", "billed_hours", "multiplier",
-               "amount", "acknowledged_at", "acknowledged_by", "minutes_to_acknowledge", "outcome")
+CSV_COLUMNS = ("kind", "period", "start", "end", "incidents", "round", "description", "hours", "billed_hours",
+               "multiplier", "amount", "answered_at", "answered_by", "answered_via", "minutes_to_answer", "outcome")
 
 
 def to_csv(st: dict) -> str:
-    """One row per line: standby, callout, out_of_contract, response, then the totals."""
+    """One row per line: standby, callout, out_of_contract, response (one per paged round of a
+    call-out, its opening and each reopen: start is its first page, end its deadline), then the
+    totals."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -34,11 +36,11 @@ def to_csv(st: dict) -> str:
                     "description": o["summary"], "hours": o["worked_hours"], "billed_hours": o["billed_hours"],
                     "amount": o["amount"]})
     for r in st["responses"]:
-        w.writerow({"kind": "response", "start": r["paged_at"], "incidents": r["incident"],
-                    "description": r["summary"], "acknowledged_at": r["acknowledged_at"] or "",
-                    "acknowledged_by": r["acknowledged_by"] or "",
-                    "minutes_to_acknowledge": "" if r["minutes_to_acknowledge"] is None
-                    else r["minutes_to_acknowledge"], "outcome": r["outcome"]})
+        w.writerow({"kind": "response", "start": r["paged_at"], "end": r["deadline"], "incidents": r["incident"],
+                    "round": r["round"], "description": r["summary"], "answered_at": r["answered_at"] or "",
+                    "answered_by": r["answered_by"] or "", "answered_via": r["answered_via"] or "",
+                    "minutes_to_answer": "" if r["minutes_to_answer"] is None else r["minutes_to_answer"],
+                    "outcome": r["outcome"]})
     for key in ("standby", "callouts", "out_of_contract", "total"):
         w.writerow({"kind": "total" if key == "total" else f"subtotal_{key}", "amount": st["totals"][key]})
     return buf.getvalue()
@@ -51,6 +53,22 @@ def _local(value: str | None, zone: ZoneInfo, fmt: str = "%a %d %b %H:%M") -> st
 
 
 _PERIOD = {"evening_night": "Evening/night", "weekend": "Weekend", "holiday": "Public holiday"}
+_OUTCOME = {"met": "met", "breached": "breached", "running": "running", "at_risk": "at risk"}
+
+
+def _round_name(r: dict) -> str:
+    """ "#12" for an incident's first round, "#12 round 2" after its first reopen."""
+    return f'#{r["incident"]}' + (f' round {r["round"]}' if r["round"] > 1 else "")
+
+
+def _answer_text(r: dict, zone: ZoneInfo) -> str:
+    """ "Wed 09 Dec 20:12 by dewi (sms)", or "—" when not answered."""
+    if not r["answered_at"]:
+        return "—"
+    kind = "resolved" if r["answered_kind"] == "resolved" else ""
+    who = f' by {r["answered_by"]}' if r["answered_by"] else ""
+    via = f' ({r["answered_via"]})' if r["answered_via"] else ""
+    return " ".join(x for x in (kind, _local(r["answered_at"], zone)) if x) + who + via
 
 _CSS = """
 @page { size: A4; margin: 16mm 14mm; }
@@ -78,13 +96,13 @@ footer { margin-top: 26px; font-size: 8.5pt; color: #5b6472; }
 
 
 def _chart(st: dict) -> str:
-    """Time to acknowledge per call-out (bars) against the response target (dashed line)."""
+    """Time to answer per round of a call-out (bars) against the response target (dashed line)."""
     rs = st["responses"]
     target = float(st["response_target_minutes"])
     if not rs:
         return '<p class="empty">No call-outs this month.</p>'
     width, height, left, bottom, top = 640, 220, 44, 36, 14
-    vals = [r["minutes_to_acknowledge"] for r in rs]
+    vals = [r["minutes_to_answer"] for r in rs]
     vmax = max([target * 1.25] + [v * 1.1 for v in vals if v is not None]) or 1.0
     plot_w, plot_h = width - left - 10, height - top - bottom
     slot = plot_w / len(rs)
@@ -94,7 +112,7 @@ def _chart(st: dict) -> str:
         return top + plot_h - plot_h * v / vmax
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="Time to acknowledge per call-out">']
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="Time to answer per round of a call-out">']
     for frac in (0, 0.25, 0.5, 0.75, 1):
         v = vmax * frac
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e6ea"/>'
@@ -103,19 +121,21 @@ def _chart(st: dict) -> str:
     zone = ZoneInfo(st["timezone"])
     for i, r in enumerate(rs):
         x = left + slot * i + (slot - bar) / 2
-        v = r["minutes_to_acknowledge"]
+        v = r["minutes_to_answer"]
         label = escape(_local(r["paged_at"], zone, "%d %b %H:%M"))
-        if v is None:
+        name = _round_name(r)
+        if v is None:  # not answered: breached, or still running when the statement was made
+            said, fill = ("no answer", "#b42318") if r["outcome"] == "breached" else (_OUTCOME[r["outcome"]], "#5b6472")
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - 4}" font-size="9" text-anchor="middle" '
-                         f'fill="#b42318">no ack</text>')
+                         f'fill="{fill}">{said}</text>')
         else:
             color = "#1a7f37" if r["outcome"] == "met" else "#b42318"
             parts.append(f'<rect x="{x:.1f}" y="{y(v):.1f}" width="{bar:.1f}" height="{top + plot_h - y(v):.1f}" '
-                         f'fill="{color}"><title>#{r["incident"]}: {v:g} min</title></rect>'
+                         f'fill="{color}"><title>{name}: {v:g} min</title></rect>'
                          f'<text x="{x + bar / 2:.1f}" y="{y(v) - 3:.1f}" font-size="9" text-anchor="middle">'
                          f'{v:g}</text>')
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" font-size="9" text-anchor="middle" '
-                     f'fill="#5b6472">#{r["incident"]}</text>')
+                     f'fill="#5b6472">{name}</text>')
         if len(rs) <= 12:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 26}" font-size="8" '
                          f'text-anchor="middle" fill="#5b6472">{label}</text>')
@@ -150,7 +170,12 @@ def to_html(st: dict) -> str:
     rows = []
     for c in st["callouts"]:
         incs = "<br>".join(f'#{i["id"]} {e(i["summary"])} <span class="muted">({i["worked_minutes"]} min, '
-                           f'{e(i["worked_source"])})</span>' for i in c["incidents"])
+                           f'{e(i["worked_source"])})</span>' + "".join(
+                               f'<br><span class="muted">round {r["round"]}: paged {e(_local(r["paged_at"], zone))}, '
+                               f'answered {e(_answer_text(r, zone))}</span> '
+                               f'<span class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</span>'
+                               for r in i["rounds"])
+                           for i in c["incidents"])
         rows.append(f'<tr><td>{incs}</td><td>{e(_local(c["start"], zone))}</td>'
                     f'<td class="num">{e(c["worked_hours"])}</td><td class="num">{e(c["billed_hours"])}</td>'
                     f'<td class="num">{e(c["amount"])}</td></tr>')
@@ -169,10 +194,11 @@ def to_html(st: dict) -> str:
                '</tbody></table>')
     rows = []
     for r in st["responses"]:
-        mins = "—" if r["minutes_to_acknowledge"] is None else f'{r["minutes_to_acknowledge"]:g}'
-        rows.append(f'<tr><td>#{r["incident"]} {e(r["summary"])}</td><td>{e(_local(r["paged_at"], zone))}</td>'
-                    f'<td>{e(_local(r["acknowledged_at"], zone))}</td><td>{e(r["acknowledged_by"] or "—")}</td>'
-                    f'<td class="num">{e(mins)}</td><td class="{e(r["outcome"])}">{e(r["outcome"])}</td></tr>')
+        mins = "—" if r["minutes_to_answer"] is None else f'{r["minutes_to_answer"]:g}'
+        rows.append(f'<tr><td>#{r["incident"]} {e(r["summary"])}</td><td class="num">{r["round"]}</td>'
+                    f'<td>{e(_local(r["paged_at"], zone))}</td><td>{e(_answer_text(r, zone))}</td>'
+                    f'<td class="num">{e(mins)}</td>'
+                    f'<td class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</td></tr>')
     responses = "".join(rows) or '<tr><td colspan="6" class="empty">No call-outs this month.</td></tr>'
     t = st["totals"]
     return f"""<!DOCTYPE html>
@@ -204,11 +230,12 @@ def to_html(st: dict) -> str:
 </tbody></table>
 
 <h2>Response record</h2>
-<p class="muted">Target: acknowledged within {st["response_target_minutes"]:g} minutes of the first page.
-Met {st["responses_met"]}, breached {st["responses_breached"]}.</p>
+<p class="muted">Target: answered (acknowledged, or resolved) within {st["response_target_minutes"]:g} minutes of
+the first page. An incident that fires again after it was resolved is paged afresh: each round is judged on its own.
+Met {st["responses_met"]}, breached {st["responses_breached"]} (rounds).</p>
 {_chart(st)}
-<table><thead><tr><th>Incident</th><th>Paged</th><th>Acknowledged</th><th>By</th><th class="num">Minutes</th>
-<th>Outcome</th></tr></thead><tbody>{responses}</tbody></table>
+<table><thead><tr><th>Incident</th><th class="num">Round</th><th>Paged</th><th>Answered</th>
+<th class="num">Minutes</th><th>Outcome</th></tr></thead><tbody>{responses}</tbody></table>
 
 <footer>Standby blocks: multiplier × rate × max(hours, minimum). Call-outs: max(worked, 1 h) rounded up to
 the billing increment × rate. Amounts rounded half-up to cents per line. Generated {e(st["generated_at"])}.

@@ -19,16 +19,19 @@ engine (pager.domain.billing). The choices made here, besides those of the engin
   ``"<customer>/..."``) that was paged (its first page) inside a standby block and that an
   engineer answered: inside a dated booking for any of the customer's projects, inside recurring
   standby only for a project that has that period as recurring standby (so an office-hours
-  project's alert at night is not a call-out because another project has nights). Answered:
-  acknowledged, or work logged on it. Its call-out starts at the page.
+  project's alert at night is not a call-out because another project has nights). Answered: one
+  of its rounds in the month acknowledged, or work logged on it (a resolve alone is not: alerts
+  that clear by themselves are resolved by the monitoring source). Its call-out starts at the page.
   Worked time: the sum of the time logged on the incident; none logged: acknowledgement to
   resolve (the proposal an engineer can correct by logging time); neither: the 1-h minimum.
   Close call-outs are merged or not per the customer's ``callout_overlap`` (engine choice 3).
 - Out-of-contract work: time logged on the customer's incidents that were not call-outs (paged
   outside every booking and recurring standby of their project, or in office time), at the standard rate, rounded up to
   the billing increment, no minimum. Without logged time such an incident bills nothing.
-- The response record: for every call-out incident, paged at, acknowledged at and by whom, the
-  minutes in between and met/breached against the customer's response_target.
+- The response record: every paged round of every call-out incident (its opening and each reopen
+  in the month, each judged on its own by pager.domain.response): paged at, answered at, by whom
+  and how, the minutes in between, and the outcome against the round's response target. Rounds
+  never paged are left out. Met and breached are counted per round.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from pager.config.model import Config, CustomerConfig
+from pager.domain import response
 from pager.domain.billing import (
     DEFAULT_TARIFFS,
     Block,
@@ -127,24 +131,34 @@ def _worked(inc: dict) -> tuple[timedelta, str]:
     return timedelta(0), "none"
 
 
+def _acknowledgement(inc: dict) -> response.Answer | None:
+    """The first acknowledgement among the incident's rounds in the month, None without one."""
+    return next((r.answer for r in inc["rounds"]
+                 if r.answer is not None and r.answer.kind is response.AnswerKind.ACKNOWLEDGED), None)
+
+
 def _answered(inc: dict) -> bool:
-    return inc["acknowledged_at"] is not None or bool(inc["work"])
+    return _acknowledgement(inc) is not None or bool(inc["work"])
 
 
-def _response(inc: dict, target: timedelta) -> dict:
-    paged = parse_utc(inc["first_page_at"])
-    ack = parse_utc(inc["acknowledged_at"])
-    assert paged is not None
-    if ack is None:
-        secs, outcome = None, "breached"
-    else:
-        secs = max(0.0, (ack - paged).total_seconds())
-        outcome = "met" if ack - paged <= target else "breached"
-    return {"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
-            "paged_at": iso_utc(paged), "acknowledged_at": iso_utc(ack) if ack else None,
-            "acknowledged_by": inc["acknowledged_by"],
-            "minutes_to_acknowledge": None if secs is None else round(secs / 60, 1),
-            "target_minutes": round(target.total_seconds() / 60, 1), "outcome": outcome}
+def _round_lines(inc: dict, now: datetime) -> list[dict]:
+    """Each paged round of an incident judged at `now` (pager.domain.response), as statement lines."""
+    lines = []
+    for rnd in inc["rounds"]:
+        record = response.judge(rnd, now)
+        if record.outcome is response.Outcome.PENDING:
+            continue  # never paged: no response to account for
+        answer = rnd.answer
+        assert rnd.first_page_at is not None and record.deadline is not None
+        lines.append({"round": rnd.number, "paged_at": iso_utc(rnd.first_page_at),
+                      "deadline": iso_utc(record.deadline),
+                      "answered_at": iso_utc(answer.at) if answer else None,
+                      "answered_by": answer.by if answer else None, "answered_via": answer.via if answer else None,
+                      "answered_kind": answer.kind.value if answer else None,
+                      "minutes_to_answer": None if record.seconds is None else round(record.seconds / 60, 1),
+                      "target_minutes": round(rnd.target.total_seconds() / 60, 1),
+                      "outcome": record.outcome.value})
+    return lines
 
 
 # Recurring standby is laid over the month widened by this much on both sides, so that a block
@@ -252,7 +266,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         calls.append((paged, paged + worked, f"#{inc['incident_id']}"))
         per_incident[inc["incident_id"]] = {"id": inc["incident_id"], "summary": inc["summary"],
                                             "project": inc["project"], "worked_minutes": _minutes(worked),
-                                            "worked_source": source}
+                                            "worked_source": source, "rounds": _round_lines(inc, now)}
     callout_lines = []
     if calls:
         q = _quote_in_blocks(calendar, all_blocks, terms, calls)
@@ -280,7 +294,8 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     standby_total = sum((b.fee for b in blocks), _ZERO)
     callout_total = sum((c.pop("_amount") for c in callout_lines), _ZERO)
     ooc_total = sum((c.pop("_amount") for c in ooc_lines), _ZERO)
-    responses = [_response(inc, cust.response_target) for inc in callout_incs]
+    responses = [{"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"], **line}
+                 for inc in callout_incs for line in _round_lines(inc, now)]
     return {
         "customer": customer,
         "name": cust.name,
@@ -370,10 +385,12 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
                                                                  recurring_periods(cust))
         for inc in incs:
             worked, source = _worked(inc)
-            who = inc["acknowledged_by"] or (inc["work"][0]["person"] if inc["work"] else "unknown")
+            ack = _acknowledgement(inc)
+            who = (ack.by if ack else None) or (inc["work"][0]["person"] if inc["work"] else "unknown")
             callouts.setdefault(who, []).append({
                 "customer": cid, "incident": inc["incident_id"], "summary": inc["summary"],
-                "paged_at": inc["first_page_at"], "acknowledged_at": inc["acknowledged_at"],
+                "paged_at": iso_utc(parse_utc(inc["first_page_at"])),
+                "acknowledged_at": iso_utc(ack.at) if ack else None,
                 "worked_minutes": _minutes(worked), "worked_source": source})
     people = sorted(set(seconds) | set(callouts))
     rows = []

@@ -51,6 +51,14 @@ class IngestPolicy:
     events_v2_duplicate_window: timedelta
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """The outbox's messages that are due and not yet sent: how many per channel, and the oldest due time."""
+
+    pending: Mapping[str, int]
+    oldest_due_at: datetime | None
+
+
 class NotFound(Exception):
     pass
 
@@ -86,3 +94,6 @@ class Store(Protocol):
                        by: str, now: datetime) -> dict: ...
     async def list_work(self, incident_id: int) -> list[dict]: ...
     async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[dict]: ...
+    # what /metrics reads at scrape time
+    async def outbox_backlog(self, now: datetime) -> OutboxBacklog: ...
+    async def heartbeats(self) -> dict[str, str]: ...

@@ -1,15 +1,16 @@
 """SQLite (WAL) store: one writer thread with group commit, readers on their own connections.
 
 Requests hand their write to the writer and wait for the commit that holds it. The writer takes
-everything queued, applies the jobs in one transaction (again with a savepoint per job when one
-fails, so that one bad job fails alone), commits once, and answers all of them; the next commit
-starts as soon as the previous one returns. Webhook ingest: `sqlite_ingest`.
+everything queued, applies the jobs in one transaction (a savepoint per job, so that one bad job
+fails alone), commits once, and answers all of them; the next commit
+starts as soon as the previous one returns. SQLite's own automatic checkpoint (run by the writer
+after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
+and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`.
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import sqlite3
 import threading
@@ -33,86 +34,6 @@ _log = structlog.get_logger("pagerd.store")
 MAX_BATCH = 2000         # jobs per commit
 MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long its requests wait)
 _STOP = object()
-CHECKPOINT_EVERY = 0.5      # s: a passive checkpoint at most this often, when something was committed
-WAL_SAFETY_PAGES = 100_000  # the writer checkpoints by itself only if the checkpointer fell this far behind
-WAL_RESTART_FRAMES = 4_000  # a WAL this long (16 MB of 4 KB pages), once checkpointed, is started over
-
-
-def yield_on_wakeup() -> None:
-    """Run the calling thread under Linux's SCHED_BATCH policy: the same share of the CPU as any
-    other thread (nice 0), but waking up does not preempt a running thread.
-
-    Without it, on a busy core every job handed to the writer wakes it and the scheduler switches
-    to it at once: the writer commits one or two jobs while the event loop, its request parsing cut
-    short, holds the rest; then the loop takes the core back, and so on. With it, the loop finishes
-    what it has read before the writer runs, commits hold more jobs and the core switches less.
-    Measured (single-alert webhooks, one core, paired runs): 5%, 8% and 22% more webhooks/s, commits
-    of 32 jobs instead of 15 at 32 connections; the durable baseline (bench/), whose writer does
-    little, measured the same either way. Where the policy does not exist (not Linux) nothing
-    changes; where the call is refused (a seccomp filter with an error number) it is logged. The
-    systemd unit allows it (deploy/systemd/pagerd.service)."""
-    setter = getattr(os, "sched_setscheduler", None)
-    if setter is None:
-        return
-    try:
-        setter(0, os.SCHED_BATCH, os.sched_param(0))  # 0: the calling thread
-    except OSError as exc:
-        _log.debug("sched_batch_unavailable", error=str(exc))
-
-
-class _Checkpointer:
-    """Copies committed WAL pages back into the database on its own thread and connection.
-
-    PASSIVE checkpoints never block the writer or the readers. Measured against SQLite's automatic
-    checkpoint in the writer (every 1,000 pages): less writer CPU per webhook (a page that many
-    commits wrote is copied once per checkpoint) and no commit waits for a checkpoint (bench/).
-
-    SQLite starts the WAL over at a write transaction that finds everything in it copied; under a
-    steady load commits keep coming while a checkpoint runs, so that never happens by itself and
-    the WAL grows until the writer's safety checkpoint (WAL_SAFETY_PAGES, 400 MB), every commit
-    appending to a longer file (each fsync then also writes the file's new size and blocks).
-    So once a checkpoint has copied a WAL of WAL_RESTART_FRAMES or more, `restart_due` asks the
-    writer to copy the few frames committed meanwhile itself, between two commits; its next commit
-    then starts the WAL over, and commits overwrite the same 16 MB from then on. Measured (paired
-    runs, one core): +4.8% single-alert webhooks/s, +6.7% alerts/s in 100-alert batches, and a
-    WAL file of ~16 MB instead of up to 400 MB."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.committed = threading.Event()
-        self.restart_due = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pagerd-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        yield_on_wakeup()
-        while not self._stop.is_set():
-            if not self.committed.wait(CHECKPOINT_EVERY):
-                continue
-            self.committed.clear()
-            done = _checkpoint(self.conn)  # on failure the next commit tries again
-            if done is not None:
-                busy, frames, copied = done
-                if not busy and frames >= WAL_RESTART_FRAMES and copied == frames:
-                    self.restart_due.set()
-            self._stop.wait(CHECKPOINT_EVERY)
-        self.conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.committed.set()
-        self._thread.join(30)
-
-
-def _checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int] | None:
-    """A PASSIVE checkpoint: (busy, frames in the WAL, frames copied), or None when it failed (nothing
-    is lost: the WAL grows on until the next one; the writer's safety checkpoint stays)."""
-    try:
-        return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error as exc:
-        _log.warning("checkpoint_failed", error=str(exc))
-        return None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -181,55 +102,32 @@ def _statements(sql: str) -> list[str]:
 
 
 def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
-    """Apply a batch in one transaction and commit once.
-
-    Fast path: every job runs straight in the transaction. Savepoints would let one bad job fail
-    alone, but SQLite copies each page a savepoint touches into a sub-journal, which measured at a
-    fifth of a webhook's write cost; jobs rarely fail. So a failure rolls the whole transaction back
-    and the batch runs again with a savepoint per job: the bad job fails alone, the others commit.
-    Jobs are functions of the connection and their arguments only, so running them again is safe.
-    Webhook deliveries share one `IngestBatch` (reads up front, inserts written behind)."""
+    """Apply a batch in one transaction, each job in a savepoint of its own (a job that fails is
+    rolled back alone and the others commit), and commit once. Webhook deliveries share one
+    `IngestBatch` (reads up front, each delivery's inserts written at the end of its savepoint)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
-        try:
-            _run_jobs(conn, batch, savepoints=False)
-        except Exception:
-            _rollback(conn)
-        else:
-            conn.execute("COMMIT")
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        _run_jobs(conn, batch, savepoints=True)
+        ib = IngestBatch(conn)
+        ib.prefetch([job.args[0] for job in batch if job.fn is ingest])
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                if job.fn is ingest:
+                    job.result = ingest(ib, *job.args)
+                else:
+                    ib.invalidate()
+                    job.result = job.fn(conn, *job.args)
+                ib.flush()
+                conn.execute("RELEASE job")
+            except Exception as exc:
+                ib.discard()  # one bad job fails alone
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                job.error = exc
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
         raise
-
-
-def _run_jobs(conn: sqlite3.Connection, batch: list["_Job"], *, savepoints: bool) -> None:
-    ib = IngestBatch(conn)
-    ib.prefetch([job.args[0] for job in batch if job.fn is ingest])
-    for job in batch:
-        job.result, job.error = None, None
-        if savepoints:
-            conn.execute("SAVEPOINT job")
-        try:
-            if job.fn is ingest:
-                job.result = ingest(ib, *job.args)
-            else:
-                ib.invalidate()
-                job.result = job.fn(conn, *job.args)
-            if savepoints:
-                ib.flush()
-                conn.execute("RELEASE job")
-        except Exception as exc:
-            if not savepoints:
-                raise
-            ib.discard()  # one bad job fails alone
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            job.error = exc
-    ib.flush()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -263,7 +161,6 @@ class SqliteStore(PagingStore):
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._on_commit = on_commit
-        self._checkpointer: _Checkpointer | None = None
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -271,10 +168,6 @@ class SqliteStore(PagingStore):
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(None, migrate, self.path, self.clock.now())
         conn = _connect(self.path, synchronous=self.synchronous)
-        # Checkpoints (copying the WAL back into the database) run on their own thread, so that a
-        # commit never waits for one; the writer's own automatic checkpoint is only a safety net.
-        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_SAFETY_PAGES}")
-        self._checkpointer = _Checkpointer(_connect(self.path, synchronous=self.synchronous))
         self._writer = threading.Thread(target=self._run_writer, args=(conn,), name="pagerd-writer", daemon=True)
         self._writer.start()
 
@@ -285,8 +178,6 @@ class SqliteStore(PagingStore):
         if self._writer is not None:
             self._queue.put(_STOP)
             await asyncio.get_running_loop().run_in_executor(None, self._writer.join, 30)
-        if self._checkpointer is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.stop)
         self._readers.shutdown(wait=True)
         for c in self._reader_conns:
             c.close()
@@ -294,7 +185,6 @@ class SqliteStore(PagingStore):
     # -- the writer --------------------------------------------------------------------------
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         assert self._loop is not None
-        yield_on_wakeup()
         pending: list[_Job] = []
         stop = False
         while not stop or pending:
@@ -312,9 +202,6 @@ class SqliteStore(PagingStore):
                     stop = True
                     break
                 pending.append(nxt)
-            if self._checkpointer is not None and self._checkpointer.restart_due.is_set():
-                self._checkpointer.restart_due.clear()
-                _checkpoint(conn)  # the frames committed since: the next commit starts the WAL over
             batch = _take(pending)
             t0 = self.clock.monotonic()
             try:
@@ -325,8 +212,6 @@ class SqliteStore(PagingStore):
             if self._on_commit is not None:
                 self._on_commit(len(batch), self.clock.monotonic() - t0)
             self._loop.call_soon_threadsafe(_settle, batch)
-            if self._checkpointer is not None:
-                self._checkpointer.committed.set()
         conn.close()
 
     async def _write(self, fn: Callable, *args: Any) -> Any:
@@ -470,12 +355,12 @@ def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, v
         conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
                      "updated_at = ? WHERE id = ?", (at, actor, at, iid))
         _event(conn, iid, at, "acknowledged", actor, {"via": via, "comment": comment})
-        quiet(conn, iid, at, "incident acknowledged")
+        quiet(conn, iid, at, "incident acknowledged", via=via)
     elif target is State.RESOLVED:
         conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
                      "WHERE id = ?", (at, actor, at, iid))
         _event(conn, iid, at, "resolved", actor, {"via": via, "comment": comment})
-        quiet(conn, iid, at, "incident resolved")
+        quiet(conn, iid, at, "incident resolved", via=via)
 
 
 def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: datetime) -> None:

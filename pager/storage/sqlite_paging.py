@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pager.domain import response
 
 from .codec import dumps
 from .codec import iso as _iso
-from .port import NotFound
+from .codec import parse_iso
+from .port import NotFound, OutboxBacklog
 
 INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 
@@ -18,17 +21,52 @@ def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | 
     conn.execute(INSERT_EVENT, (iid, at, kind, actor, dumps(data)))
 
 
-def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str) -> int:
-    """Stop an incident's escalation and cancel its queued pages (ack or resolve). Returns pages cancelled."""
+def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str, *, via: str | None = None) -> int:
+    """At an acknowledgement or resolve (in its transaction): keep the current round's first answer,
+    stop the incident's escalation and cancel its queued pages. `via`: how it was answered (sms,
+    voice, link, api, cli); None: through the monitoring source (the incident's source). Returns the
+    pages cancelled."""
+    _keep_answer(conn, iid, via)
     conn.execute("UPDATE escalations SET status = 'stopped', next_at = NULL WHERE incident_id = ? "
                  "AND status IN ('active', 'waiting')", (iid,))
-    # resolved without an acknowledgement: no time-to-acknowledge to observe (keeps that scan small)
-    conn.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND response_observed = 0 "
-                 "AND (SELECT acknowledged_at FROM incidents WHERE id = ?) IS NULL "
-                 "AND (SELECT state FROM incidents WHERE id = ?) = 'resolved'", (iid, iid, iid))
     n = conn.execute("UPDATE outbox SET status = 'cancelled', error = ? WHERE incident_id = ? AND kind = 'page' "
                      "AND status = 'pending'", (why, iid)).rowcount
     return n
+
+
+def _keep_answer(conn: sqlite3.Connection, iid: int, via: str | None) -> None:
+    """The first acknowledgement or resolve of the incident's current round (generation = its reopen
+    count), as the incident row holds it now, on that round's escalation; a later one changes nothing.
+    A round answered before its first page has no response time to observe."""
+    row = conn.execute("SELECT state, reopen_count, acknowledged_at, acknowledged_by, resolved_at, resolved_by, "
+                       "source FROM incidents WHERE id = ?", (iid,)).fetchone()
+    if row is None:
+        return
+    state, generation, acked_at, acked_by, resolved_at, resolved_by, source = row
+    if state == "triggered":
+        return
+    if acked_at is not None:  # acknowledged, or resolved after an acknowledgement of this round
+        kind, at, by = "acknowledged", acked_at, acked_by
+    else:
+        kind, at, by = "resolved", resolved_at, resolved_by
+    conn.execute("UPDATE escalations SET answered_at = ?, answered_by = ?, answered_via = ?, answered_kind = ?, "
+                 "response_observed = CASE WHEN first_page_at IS NULL THEN 1 ELSE response_observed END "
+                 "WHERE incident_id = ? AND generation = ? AND answered_at IS NULL",
+                 (at, by, via or source, kind, iid, generation))
+
+
+_ROUND_COLS = ("incident_id, generation, target_seconds, first_page_at, escalate_at, answered_at, answered_by, "
+               "answered_via, answered_kind")
+
+
+def _round(r: tuple) -> response.Round:
+    """A response.Round from the columns _ROUND_COLS, in that order."""
+    iid, generation, target_seconds, first_page_at, escalate_at, answered_at, by, via, kind = r
+    answer = None
+    if answered_at is not None:
+        answer = response.Answer(at=parse_iso(answered_at), by=by, via=via, kind=kind)
+    return response.Round(incident_id=iid, generation=generation, target=timedelta(seconds=target_seconds),
+                          first_page_at=parse_iso(first_page_at), at_risk_at=parse_iso(escalate_at), answer=answer)
 
 
 _ESC_COLS = ("incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
@@ -78,15 +116,17 @@ class PagingStore:
     # -- billing -------------------------------------------------------------------------------------
     async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[dict]:
         """The incidents routed to projects starting with `project_prefix` whose escalation was paged
-        (first_page_at) or, never paged, routed (created_at) in [start, end): one row per incident (its
-        first escalation in the range), with the incident's acknowledgement and resolution and its
+        (first_page_at) or, never paged, routed (created_at) in [start, end): one row per incident (the
+        columns of its first escalation in the range), with `rounds` (a response.Round for each of its
+        escalations in the range, in order), the incident's acknowledgement and resolution and its
         logged work (`work`: list of time entries). For statements and the engineers' report."""
         def q(c: sqlite3.Connection) -> list[dict]:
             like = project_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             rows = c.execute(
                 "SELECT e.incident_id, e.generation, e.project, e.rotation, e.first_page_at, e.deadline_at, "
                 "e.breached_at, e.target_seconds, e.created_at, i.summary, i.state, i.acknowledged_at, "
-                "i.acknowledged_by, i.resolved_at, i.resolved_by FROM escalations e "
+                "i.acknowledged_by, i.resolved_at, i.resolved_by, "
+                f"{', '.join('e.' + k.strip() for k in _ROUND_COLS.split(','))} FROM escalations e "
                 "JOIN incidents i ON i.id = e.incident_id WHERE e.project LIKE ? ESCAPE '\\' "
                 "AND COALESCE(e.first_page_at, e.created_at) >= ? AND COALESCE(e.first_page_at, e.created_at) < ? "
                 "ORDER BY COALESCE(e.first_page_at, e.created_at), e.incident_id, e.generation",
@@ -97,8 +137,11 @@ class PagingStore:
             out: dict[int, dict] = {}
             for r in rows:
                 if r[0] not in out:
-                    out[r[0]] = dict(zip(keys, r))
+                    out[r[0]] = dict(zip(keys, r[:15]))
+                    out[r[0]]["rounds"] = []
+                out[r[0]]["rounds"].append(_round(r[15:]))
             for iid, d in out.items():
+                d["rounds"].sort(key=lambda rnd: rnd.generation)
                 d["work"] = [{"person": w[0], "start": w[1], "end": w[2], "minutes": w[3]} for w in c.execute(
                     "SELECT person, start_at, end_at, minutes FROM work_entries WHERE incident_id = ? ORDER BY id",
                     (iid,))]
@@ -182,53 +225,55 @@ class PagingStore:
         return await self._record_breaches(now)
 
     async def _record_breaches(self, now: datetime) -> list[dict]:
-        """Escalations whose deadline passed with nobody answering: no acknowledgement and no resolution
-        between the first page and the deadline. Read from the timeline, not from the incident's
-        acknowledged_at: that is never set when an incident is resolved straight away, and a reopen
-        clears it, which would turn an earlier generation that was answered in time into a breach."""
+        """The rounds whose deadline has passed, judged once each by response.judge in the same
+        transaction as the answers they read: a breach is recorded (breached_at, a
+        `response_target_breached` event) for each one judged breached; every one of them is settled,
+        met or breached, so the scan stays small. Returns the breaches."""
         def w(c: sqlite3.Connection) -> list[dict]:
             at = _iso(now)
-            due = "e.target_settled = 0 AND e.deadline_at IS NOT NULL AND e.deadline_at < ?"
-            rows = c.execute(
-                f"SELECT e.incident_id, e.generation, e.deadline_at FROM escalations e WHERE {due} "
-                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.incident_id = e.incident_id "
-                "AND v.kind IN ('acknowledged', 'resolved') AND v.at >= e.first_page_at AND v.at <= e.deadline_at)",
-                (at,)).fetchall()
-            # every deadline is judged once: the met ones are settled too, so the scan stays small
-            c.execute(f"UPDATE escalations AS e SET target_settled = 1 WHERE {due}", (at,))
+            rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE target_settled = 0 "
+                             "AND deadline_at IS NOT NULL AND deadline_at < ?", (at,)).fetchall()
             out = []
-            for iid, gen, deadline in rows:
-                c.execute("UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?", (at, iid, gen))
-                _event(c, iid, at, "response_target_breached", "pagerd", {"deadline": deadline})
-                out.append({"incident_id": iid, "deadline": deadline})
+            for r in rows:
+                record = response.judge(_round(r), now)
+                c.execute("UPDATE escalations SET target_settled = 1 WHERE incident_id = ? AND generation = ?",
+                          (r[0], r[1]))
+                if record.outcome is not response.Outcome.BREACHED:
+                    continue
+                deadline = _iso(record.deadline)
+                c.execute("UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?",
+                          (at, r[0], r[1]))
+                _event(c, r[0], at, "response_target_breached", "pagerd",
+                       {"round": record.round.number, "deadline": deadline})
+                out.append({"incident_id": r[0], "round": record.round.number, "deadline": deadline})
             return out
         return await self._write(w)  # type: ignore[attr-defined]
 
-    async def unobserved_responses(self) -> list[dict]:
+    async def unobserved_responses(self) -> list[response.Round]:
+        """The paged rounds answered since the last call (each round once), for the response-time
+        metric."""
+        cond = "response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL"
         found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
-            "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id WHERE e.response_observed = 0 "
-            "AND e.first_page_at IS NOT NULL AND e.generation = i.reopen_count AND i.acknowledged_at IS NOT NULL "
-            "LIMIT 1").fetchone())
+            f"SELECT 1 FROM escalations WHERE {cond} LIMIT 1").fetchone())
         if found is None:
             return []
 
-        def w(c: sqlite3.Connection) -> list[dict]:
-            rows = c.execute(
-                "SELECT e.incident_id, e.generation, e.first_page_at, i.acknowledged_at FROM escalations e "
-                "JOIN incidents i ON i.id = e.incident_id WHERE e.response_observed = 0 AND e.first_page_at IS NOT NULL "
-                "AND e.generation = i.reopen_count "  # the incident's acknowledged_at is the current generation's
-                "AND i.acknowledged_at IS NOT NULL AND i.acknowledged_at >= e.first_page_at").fetchall()
-            for iid, gen, _, _ in rows:
+        def w(c: sqlite3.Connection) -> list[response.Round]:
+            rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE {cond}").fetchall()
+            for r in rows:
                 c.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",
-                          (iid, gen))
-            return [{"incident_id": r[0], "first_page_at": r[2], "acknowledged_at": r[3]} for r in rows]
+                          (r[0], r[1]))
+            return [_round(r) for r in rows]
         return await self._write(w)  # type: ignore[attr-defined]
 
-    async def escalation_of(self, incident_id: int) -> dict | None:
-        def q(c: sqlite3.Connection) -> dict | None:
-            r = c.execute(f"SELECT {_ESC_COLS} FROM escalations WHERE incident_id = ? ORDER BY generation DESC LIMIT 1",
-                          (incident_id,)).fetchone()
-            return _esc_row(r) if r else None
+    async def rounds_of(self, incident_id: int) -> list[dict]:
+        """The incident's escalations, one per round in order: `round` (a response.Round) and what the
+        escalation shows besides (project, rotation, reason, escalation status, step, breached_at)."""
+        def q(c: sqlite3.Connection) -> list[dict]:
+            rows = c.execute(f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at "
+                             "FROM escalations WHERE incident_id = ? ORDER BY generation", (incident_id,)).fetchall()
+            return [{"round": _round(r[:9]), "project": r[9], "rotation": r[10], "reason": r[11],
+                     "escalation": r[12], "step": r[13], "breached_at": r[14]} for r in rows]
         return await self._read(q)  # type: ignore[attr-defined]
 
     async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
@@ -308,6 +353,15 @@ class PagingStore:
                         "status": "sent" if sent else "failed", "provider_id": provider_id, "error": error,
                         "bundled": carrier != mid or len(rows) > 1})
         await self._write(w)  # type: ignore[attr-defined]
+
+    async def outbox_backlog(self, now: datetime) -> OutboxBacklog:
+        """Messages due by `now` and not yet sent (pending, or claimed and not finished), per channel."""
+        def q(c: sqlite3.Connection) -> OutboxBacklog:
+            rows = c.execute("SELECT channel, count(*), min(due_at) FROM outbox WHERE status IN ('pending', 'sending') "
+                             "AND due_at <= ? GROUP BY channel", (_iso(now),)).fetchall()
+            oldest = min((r[2] for r in rows), default=None)
+            return OutboxBacklog(pending={r[0]: r[1] for r in rows}, oldest_due_at=parse_iso(oldest))
+        return await self._read(q)  # type: ignore[attr-defined]
 
     async def recover_sending(self, now: datetime) -> int:
         """After a crash: messages caught in 'sending' go out again (at least once; same message id)."""

@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 import structlog
 from aiohttp import web
 
+from pager.domain import response
 from pager.domain.incident import State
-from pager.service.schedule import parse_utc
 from pager.sources.errors import InputError, Problem, check_text
+from pager.storage.codec import iso
 from pager.storage.port import NotFound
 
 from .auth import check_admin
@@ -90,22 +91,32 @@ async def get_incident(request: web.Request) -> web.Response:
     return web.json_response(inc)
 
 
-async def response_of(rt: Runtime, inc: dict) -> dict | None:
-    """The response target of an incident: deadline, and met | at_risk | breached | running | pending."""
-    from datetime import timedelta
+async def response_of(rt: Runtime, inc: dict) -> dict:
+    """The response record of an incident: each round (the opening, then each reopen) judged now by
+    pager.domain.response, and the current round (that of its reopen count; null when that one has
+    not been routed)."""
+    now = rt.clock.now()
+    rows = await rt.store.rounds_of(inc["id"])
+    shown = {row["round"].generation: _round_json(row, response.judge(row["round"], now)) for row in rows}
+    current = response.current([row["round"] for row in rows], inc["reopen_count"])
+    return {"rounds": list(shown.values()), "current": None if current is None else shown[current.generation]}
 
-    from pager.domain import paging as dp
-    esc = await rt.store.escalation_of(inc["id"])
-    if esc is None:
-        return None
-    target = dp.ResponseTarget(target=timedelta(seconds=esc["target_seconds"]), escalate_at=rt.config.paging.escalate_at)
-    first = parse_utc(esc["first_page_at"])
-    acked = parse_utc(inc["acknowledged_at"] or inc["resolved_at"])  # resolving answers the page as well
-    return {"project": esc["project"], "rotation": esc["rotation"], "reason": esc["reason"],
-            "first_page_at": esc["first_page_at"], "deadline": esc["deadline_at"],
-            "target_seconds": esc["target_seconds"], "acknowledged_at": inc["acknowledged_at"],
-            "status": dp.target_status(target, first, acked, rt.clock.now()).value,
-            "breached_at": esc["breached_at"], "escalation": esc["status"], "step": esc["step"]}
+
+def _round_json(row: dict, record: response.Record) -> dict:
+    rnd, answer = record.round, record.round.answer
+    return {"round": rnd.number, "project": row["project"], "rotation": row["rotation"], "reason": row["reason"],
+            "escalation": row["escalation"], "step": row["step"],
+            "first_page_at": iso(rnd.first_page_at), "target_seconds": _int(rnd.target.total_seconds()),
+            "at_risk_at": iso(rnd.at_risk_at), "deadline": iso(record.deadline),
+            "answered_at": iso(answer.at) if answer else None, "answered_by": answer.by if answer else None,
+            "answered_via": answer.via if answer else None,
+            "answered_kind": answer.kind.value if answer else None,
+            "outcome": record.outcome.value, "seconds": None if record.seconds is None else _int(record.seconds),
+            "breached_at": row["breached_at"]}
+
+
+def _int(seconds: float) -> int | float:
+    return int(seconds) if seconds == int(seconds) else seconds
 
 
 async def _json_body(request: web.Request, allowed: dict[str, bool], ints: frozenset[str] = frozenset()) -> dict:

@@ -1,18 +1,23 @@
 """The one aiohttp application: routes in the order an alert travels."""
 from __future__ import annotations
 
+import asyncio
+from typing import AsyncIterator, Awaitable, Callable
+
 from aiohttp import web
 
 from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
 from . import testing_api
-from .errors import guarded, unmatched
-from .keys import RUNTIME, Runtime
+from .errors import json_errors
+from .keys import ENGINE_TASK, RUNTIME, Runtime
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(client_max_size=runtime.config.server.max_body_bytes)
+    # the first middleware is the outermost: webhook metrics see the status the errors middleware answered
+    app = web.Application(client_max_size=runtime.config.server.max_body_bytes,
+                          middlewares=[webhooks.count_webhooks, json_errors])
     app[RUNTIME] = runtime
-    r = _Guarded(app.router)  # every handler answers errors as JSON (errors.guarded)
+    r = app.router
     r.add_post("/api/v1/alerts/alertmanager", webhooks.alertmanager_hook)
     r.add_post("/api/v1/alerts/nagios", webhooks.nagios_hook)
     r.add_post("/v2/enqueue", webhooks.events_v2_hook)
@@ -46,24 +51,18 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
-    r.add_route("*", "/{path:.*}", unmatched)  # last: 404, or 405 where another route has the path
     return app
 
 
-class _Guarded:
-    """The router's add_* methods, each handler wrapped by `guarded`."""
+def run_engine(app: web.Application, run: Callable[[], Awaitable[None]]) -> None:
+    """The node's engine task lives as long as the application (a cleanup_ctx): `run()` is started on
+    start-up as app[ENGINE_TASK] and cancelled on clean-up. The daemon watches the task: if it ends by
+    itself, the process exits non-zero."""
+    async def engine_task(app: web.Application) -> AsyncIterator[None]:
+        task = app[ENGINE_TASK] = asyncio.create_task(run(), name="engine")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # its end (or death) is the daemon's to report
 
-    def __init__(self, router: web.UrlDispatcher) -> None:
-        self.router = router
+    app.cleanup_ctx.append(engine_task)
 
-    def add_get(self, path: str, handler) -> None:
-        self.router.add_get(path, guarded(handler))
-
-    def add_post(self, path: str, handler) -> None:
-        self.router.add_post(path, guarded(handler))
-
-    def add_delete(self, path: str, handler) -> None:
-        self.router.add_delete(path, guarded(handler))
-
-    def add_route(self, method: str, path: str, handler) -> None:
-        self.router.add_route(method, path, guarded(handler))

@@ -1,8 +1,9 @@
 """Typed application keys: all state hangs off the aiohttp Application."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -11,6 +12,9 @@ from pager.config import Config
 from pager.observe.metrics import Metrics
 from pager.service.schedule import Schedule
 from pager.storage.port import Store
+
+if TYPE_CHECKING:
+    from pager.service.paging import PagingEngine
 
 
 @dataclass
@@ -24,7 +28,12 @@ class Runtime:
     clock: Clock
     schedule: Schedule
     ready: bool = False
-    engine: Any = None  # the PagingEngine (poke() after a change), None in tools that run no engine
+    # the engine when it runs on this node (poke() it after a change); None on a webhook-only node
+    # (paging.engine: false) and in tools that run no engine
+    engine: PagingEngine | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+# the node's engine task (the engine, or a webhook-only node's keep-alive): started and cancelled by the
+# application's cleanup_ctx (pager.web.app.run_engine); when it ends by itself, the daemon exits non-zero
+ENGINE_TASK = web.AppKey("engine_task", asyncio.Task)

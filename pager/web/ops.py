@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .keys import RUNTIME
+from .keys import ENGINE_TASK, RUNTIME
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -18,6 +19,14 @@ async def readyz(request: web.Request) -> web.Response:
     problems = []
     if not rt.ready:
         problems.append("starting or stopping")
+    task = request.app.get(ENGINE_TASK)
+    if task is not None and task.done():
+        problems.append("engine stopped")
+    elif rt.engine is not None:  # a webhook-only node (paging.engine: false) runs no engine
+        quiet, bound = rt.engine.since_good_tick(rt.clock.now()), rt.config.paging.engine_stall_after
+        if quiet > bound:
+            problems.append(f"engine stalled: no good tick for {quiet.total_seconds():.0f}s "
+                            f"(paging.engine_stall_after: {bound.total_seconds():g}s)")
     try:
         await asyncio.wait_for(rt.store.ping(), timeout=2)
     except Exception as exc:  # any failure means not ready
@@ -29,11 +38,31 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
+    m = rt.metrics
+    # what the store holds is read at scrape time: the outbox's backlog keeps growing on the scrape
+    # while the engine that should send it has stopped
     try:
         counts = await asyncio.wait_for(rt.store.count_by_state(), timeout=5)
         for state in ("triggered", "acknowledged", "resolved"):
-            rt.metrics.incidents.labels(state).set(counts.get(state, 0))
+            m.incidents.labels(state).set(counts.get(state, 0))
     except Exception:  # scrape still answers; the gauge keeps its last value
         pass
-    body = generate_latest(rt.metrics.registry)
+    try:
+        now = rt.clock.now()
+        backlog = await asyncio.wait_for(rt.store.outbox_backlog(now), timeout=5)
+        for channel in ("sms", "voice", "email"):
+            m.outbox_pending.labels(channel).set(backlog.pending.get(channel, 0))
+        oldest = backlog.oldest_due_at
+        m.outbox_oldest_age.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
+    except Exception:  # as above
+        pass
+    try:
+        seen = await asyncio.wait_for(rt.store.heartbeats(), timeout=5)
+        m.heartbeat_last_seen.clear()  # only the configured heartbeats that ever checked in
+        for name in rt.config.heartbeats:
+            if name in seen:
+                m.heartbeat_last_seen.labels(name).set(datetime.fromisoformat(seen[name]).timestamp())
+    except Exception:  # as above
+        pass
+    body = generate_latest(m.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

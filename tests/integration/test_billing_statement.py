@@ -70,7 +70,10 @@ async def test_cli_json_csv_and_engineers(month):
     assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00", "total": TOTAL}
     assert [b["fee"] for b in st["blocks"]] == ["1377.50"]
     assert st["responses"][0]["incident"] == iid
-    assert (st["responses"][0]["acknowledged_by"], st["responses"][0]["outcome"]) == ("dewi", "met")
+    (resp,) = st["responses"]
+    assert (resp["round"], resp["answered_by"], resp["answered_via"], resp["outcome"]) == (1, "dewi", "sms", "met")
+    assert st["callouts"][0]["incidents"][0]["rounds"] == [{k: v for k, v in resp.items()
+                                                           if k not in ("incident", "summary", "project")}]
 
     run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv", config=s.config_path)
     assert run.returncode == 0, run.stderr
@@ -78,7 +81,8 @@ async def test_cli_json_csv_and_engineers(month):
     assert [(r["kind"], r["amount"]) for r in rows] == [
         ("standby", "1377.50"), ("callout", "118.75"), ("response", ""), ("subtotal_standby", "1377.50"),
         ("subtotal_callouts", "118.75"), ("subtotal_out_of_contract", "0.00"), ("total", TOTAL)]
-    assert rows[2]["outcome"] == "met" and rows[2]["minutes_to_acknowledge"] == "12.0"
+    assert (rows[2]["round"], rows[2]["outcome"], rows[2]["minutes_to_answer"], rows[2]["answered_by"]) == (
+        "1", "met", "12.0", "dewi")
 
     run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-11", "--format", "json", config=s.config_path)
     assert json.loads(run.stdout)["totals"]["total"] == "0.00"  # nothing booked in November

@@ -68,7 +68,7 @@ def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack
     d = daemon(steps=STEPS, voice_after="2m")
     iid = fire(d, "RestartMidEscalation", "api1 answers 502")
     inc = wait_event(d, iid, "paged", channel="sms")
-    first = ts(inc["response"]["first_page_at"])
+    first = ts(inc["response"]["current"]["first_page_at"])
     assert first == START
     step0 = events(inc, "paging")[0]["data"]["people"]
 
@@ -122,7 +122,7 @@ def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack
     for p in step1:  # their calls were due after the acknowledgement
         expected.update({("sms", p): 1, ("email", p): 1})
     assert Counter((e["data"]["channel"], e["data"]["person"]) for e in paged) == expected
-    assert inc["response"]["escalation"] == "stopped" and inc["response"]["status"] == "met"
+    assert (inc["response"]["current"]["escalation"], inc["response"]["current"]["outcome"]) == ("stopped", "met")
 
     # What the notifier actually sent, across both processes: each paged message once, nothing else.
     sent = [line for line in dry_run_lines(d) if line.get("incident_id") == iid]

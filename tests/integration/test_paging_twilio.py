@@ -92,7 +92,7 @@ def test_pages_sms_at_once_and_voice_after_its_delay_through_the_contract(paging
     t0 = d.now()
     iid = fire(d, "TwilioOut", "web1 is down")
     person, phone, inc = first_paged_person(d, iid)
-    first = ts(inc["response"]["first_page_at"])
+    first = ts(inc["response"]["current"]["first_page_at"])
     (sms,) = events(inc, "paged", channel="sms", person=person)
     assert first == ts(sms["at"]) == t0  # the SMS at once
 
@@ -114,7 +114,8 @@ def test_pages_sms_at_once_and_voice_after_its_delay_through_the_contract(paging
     assert sms_req["form"]["StatusCallback"] == [f"{d.url}/twilio/status?msg={sms['data']['message_id']}"]
     (call_req,) = tap.sent("voice", to=phone)
     assert call_req["form"]["Url"] == [f"{d.url}/twilio/voice?msg={voice['data']['message_id']}"]
-    assert inc["response"]["status"] in ("running", "at_risk") and inc["response"]["deadline"]
+    current = inc["response"]["current"]
+    assert current["outcome"] in ("running", "at_risk") and current["deadline"]
     assert_contract_kept(d, tap, [iid])
 
 
@@ -123,7 +124,7 @@ def test_sms_reply_acknowledges_and_forged_or_unknown_ones_change_nothing(paging
     d, tap = paging
     iid = fire(d, "TwilioReply", "db1 replication broken")
     person, phone, before = first_paged_person(d, iid)
-    first = ts(before["response"]["first_page_at"])
+    first = ts(before["response"]["current"]["first_page_at"])
 
     # Unsigned, wrongly signed (other token; right token but other body): 403, nothing changes.
     reply = {"From": phone, "To": FROM_NUMBER, "Body": "1", "MessageSid": "SMx1"}
@@ -164,7 +165,7 @@ def test_sms_reply_acknowledges_and_forged_or_unknown_ones_change_nothing(paging
     inc = incident(d, iid)
     assert [e for e in events(inc, "paged") if ts(e["at"]) > acked_at] == []
     assert events(inc, "escalated") == [] and events(inc, "paged", channel="voice") == []
-    assert inc["response"]["escalation"] == "stopped" and inc["response"]["status"] == "met"
+    assert (inc["response"]["current"]["escalation"], inc["response"]["current"]["outcome"]) == ("stopped", "met")
     assert [e for e in events(incident(d, iid2), "paged") if ts(e["at"]) > acked2_at] == []
     # Twilio heard of the first incident once: one SMS to the person, no call.
     assert len([r for r in tap.sent("sms", to=phone) if f"[pagerd #{iid}]" in r["form"]["Body"][0]]) == 1
@@ -175,7 +176,7 @@ def test_sms_reply_3_escalates_at_once_and_2_resolves(paging):
     d, tap = paging
     iid = fire(d, "TwilioEscalate", "mq1 disk full")
     person, phone, inc = first_paged_person(d, iid)
-    first = ts(inc["response"]["first_page_at"])
+    first = ts(inc["response"]["current"]["first_page_at"])
     # From an unknown number even a well-formed, signed command does nothing.
     status, twiml = twilio_post(d, "/twilio/sms", {"From": "+31699999999", "To": FROM_NUMBER, "Body": f"3 {iid}"})
     assert status == 200 and list(ET.fromstring(twiml)) == []
@@ -258,7 +259,7 @@ def test_undelivered_sms_moves_on_to_the_next_contact_method_at_once(paging):
     d, tap = paging
     iid = fire(d, "TwilioStatus", "queue backlog")
     person, phone, before = first_paged_person(d, iid)
-    first = ts(before["response"]["first_page_at"])
+    first = ts(before["response"]["current"]["first_page_at"])
     mid = events(before, "paged", channel="sms")[0]["data"]["message_id"]
     path = f"/twilio/status?msg={mid}"
     cb = {"MessageSid": PRISM_MESSAGE_SID, "AccountSid": Prism.ACCOUNT_SID, "From": FROM_NUMBER, "To": phone,

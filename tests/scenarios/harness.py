@@ -197,10 +197,10 @@ class Scenario:
 
     # -- alerts in -------------------------------------------------------------------------------
     async def fire(self, labels: dict[str, str], *, group: str | None = None, summary: str | None = None,
-                   settle: bool = True) -> int:
+                   settle: bool = True, resolved: bool = False) -> int:
         """An Alertmanager notification (tests/testdata/alertmanager/firing.json, one alert with
         `labels`) through the ingest pipeline; then the engine ticks, as the webhook's poke makes it.
-        Returns the incident id."""
+        With `resolved`, the notification that the group's alert has cleared. Returns the incident id."""
         self._fired += 1
         group = group or f'{{}}:{{scenario="{self._fired}"}}'
         labels = {"alertname": "ScenarioAlert", "severity": "critical", **labels}
@@ -208,11 +208,13 @@ class Scenario:
             f" {labels['service']}" if "service" in labels else "")
         doc = json.loads(FIRING.read_text())
         alert = dict(doc["alerts"][0])
-        alert.update(labels=labels, annotations={"summary": summary},
-                     startsAt=self.clock.now().isoformat().replace("+00:00", "Z"),
+        now = self.clock.now().isoformat().replace("+00:00", "Z")
+        alert.update(labels=labels, annotations={"summary": summary}, startsAt=now,
                      fingerprint=hashlib.sha256(group.encode()).hexdigest()[:16])
+        if resolved:
+            alert.update(status="resolved", endsAt=now)
         doc.update(groupKey=group, groupLabels={"alertname": labels["alertname"]}, commonLabels=labels,
-                   commonAnnotations={"summary": summary}, alerts=[alert])
+                   commonAnnotations={"summary": summary}, alerts=[alert], status=alert["status"])
         body = json.dumps(doc).encode()
         alerts, facts = alertmanager.parse(body)
         result = await ingest(self.store, self.metrics, self.clock, Source.ALERTMANAGER, "application/json",
@@ -280,7 +282,7 @@ class Scenario:
     def _next_due(self) -> datetime | None:
         """The earliest instant at which a tick would change something, by what each engine stage
         reads: new incidents to route, settled ones to stop, escalation steps and desk notices,
-        pending messages, response deadlines, acknowledgements to observe. (No heartbeats: the
+        pending messages, response deadlines to judge, answers to observe. (No heartbeats: the
         scenario's engine has no ingest, so it never opens heartbeat incidents.)"""
         row = self.query("""
             SELECT min(t) FROM (
@@ -290,13 +292,9 @@ class Scenario:
                 WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered'
               UNION ALL SELECT min(next_at) FROM escalations WHERE status IN ('active', 'waiting')
               UNION ALL SELECT min(due_at) FROM outbox WHERE status = 'pending'
-              UNION ALL SELECT min(e.deadline_at) FROM escalations e
-                WHERE e.breached_at IS NULL AND e.deadline_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events v
-                  WHERE v.incident_id = e.incident_id AND v.kind IN ('acknowledged', 'resolved')
-                  AND v.at >= e.first_page_at AND v.at <= e.deadline_at)
-              UNION ALL SELECT min(i.acknowledged_at) FROM escalations e JOIN incidents i ON i.id = e.incident_id
-                WHERE e.response_observed = 0 AND e.first_page_at IS NOT NULL AND e.generation = i.reopen_count
-                AND i.acknowledged_at IS NOT NULL AND i.acknowledged_at >= e.first_page_at)""")
+              UNION ALL SELECT min(deadline_at) FROM escalations WHERE target_settled = 0
+              UNION ALL SELECT min(answered_at) FROM escalations
+                WHERE response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL)""")
         return _parse_iso(row[0][0]) if row and row[0][0] else None
 
     # -- what happened ---------------------------------------------------------------------------
@@ -308,14 +306,17 @@ class Scenario:
         return "desk" if address == self.config.desk.email else address
 
     def sent(self, *, to: str | None = None, channel: str | None = None, since: str | None = None,
-             until: str | None = None, failed: bool = False) -> list[Sent]:
+             until: str | None = None, failed: bool = False, handovers: bool = False) -> list[Sent]:
         """Messages delivered (or, with failed=True, attempts that failed), filtered by person id,
-        "desk" or address, by channel, and by [since, until] (local times, as for `at`)."""
+        "desk" or address, by channel, and by [since, until] (local times, as for `at`). The engine's
+        hand-over notices (tied to no incident; tests/unit/test_handover.py) only with handovers=True."""
         lo = self.instant(since) if since else None
         hi = self.instant(until) if until else None
         out = []
         for a in self.notifier.attempts:
             if a.ok == failed:
+                continue
+            if a.message.incident_id is None and not handovers:
                 continue
             if to is not None and to not in (a.to, self.who(a.to)):
                 continue

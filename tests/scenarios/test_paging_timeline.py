@@ -56,10 +56,14 @@ async def test_weekday_alert_sms_then_voice_then_the_backup_and_a_reply_stops_ev
             ("bram", "voice", "cancelled"), ("chris", "voice", "cancelled")]
 
         response = (await s.incident(iid))["response"]
-        assert response["status"] == "met"
-        assert (response["first_page_at"], response["deadline"], response["acknowledged_at"]) == (
-            "2026-11-24T09:00:00.000000Z", "2026-11-24T09:30:00.000000Z", "2026-11-24T09:16:00.000000Z")
-        assert response["breached_at"] is None
+        assert response["rounds"] == [response["current"]]
+        assert response["current"] == {
+            "round": 1, "project": "agency/infra", "rotation": "office", "escalation": "stopped", "step": 1,
+            "reason": "office, project agency/infra has coverage always, office hours: paging the office rotation",
+            "first_page_at": "2026-11-24T09:00:00.000000Z", "target_seconds": 1800,
+            "at_risk_at": "2026-11-24T09:15:00.000000Z", "deadline": "2026-11-24T09:30:00.000000Z",
+            "answered_at": "2026-11-24T09:16:00.000000Z", "answered_by": "bram", "answered_via": "sms",
+            "answered_kind": "acknowledged", "outcome": "met", "seconds": 16 * 60, "breached_at": None}
         assert s.metrics.registry.get_sample_value("pagerd_response_seconds_count") == 1
         assert s.metrics.registry.get_sample_value("pagerd_response_seconds_sum") == 16 * 60
         assert s.metrics.registry.get_sample_value("pagerd_response_target_breaches_total") == 0
@@ -131,7 +135,7 @@ async def test_no_acknowledgement_breaches_the_response_target_and_every_step_fi
     async with Scenario(tmp_path, "2026-11-24 10:00") as s:  # chris on office duty
         iid = await s.fire(AGENCY)
         await s.at("10:29:30")
-        assert (await s.incident(iid))["response"]["status"] == "at_risk"
+        assert (await s.incident(iid))["response"]["current"]["outcome"] == "at_risk"
         await s.at("11:30")
 
         assert await s.steps(iid) == [  # +0, +15 (escalate_at), +25, +30 (round two), +45, +55
@@ -145,8 +149,10 @@ async def test_no_acknowledgement_breaches_the_response_target_and_every_step_fi
         # The target is missed the moment after 10:30:00 (an ack at 10:30:00 would meet it); the
         # engine notices at its next tick (every 30 s here, every second in the daemon).
         assert await s.events(iid, "response_target_breached") == [("Tue 10:30:30", "response_target_breached")]
-        response = (await s.incident(iid))["response"]
-        assert (response["status"], response["deadline"]) == ("breached", "2026-11-24T09:30:00.000000Z")
+        response = (await s.incident(iid))["response"]["current"]
+        assert (response["outcome"], response["deadline"], response["answered_at"], response["seconds"]) == (
+            "breached", "2026-11-24T09:30:00.000000Z", None, None)
+        assert response["breached_at"] == "2026-11-24T09:30:30.000000Z"
         assert s.metrics.registry.get_sample_value("pagerd_response_target_breaches_total") == 1
 
         assert s.log(to="chris", channel="sms") == [
@@ -163,7 +169,9 @@ async def test_a_page_resolved_by_sms_reply_is_answered_in_time_not_breached(tmp
         assert await s.reply("chris", "2") == f"#{iid} resolved"  # fixed it straight away, never acked
         await s.at("10:39")
         assert await s.events(iid, "response_target_breached") == []
-        assert (await s.incident(iid))["response"]["status"] == "met"
+        response = (await s.incident(iid))["response"]["current"]
+        assert (response["outcome"], response["answered_kind"], response["answered_via"], response["seconds"]) == (
+            "met", "resolved", "sms", 5 * 60)
 
         assert await s.fire(AGENCY, group="disk-web1") == iid  # it fires again: reopened, paged afresh
         await s.at("10:45")
@@ -172,9 +180,25 @@ async def test_a_page_resolved_by_sms_reply_is_answered_in_time_not_breached(tmp
         assert await s.events(iid, "resolved", "reopened", "acknowledged", "response_target_breached") == [
             ("Tue 10:05", "resolved"), ("Tue 10:39", "reopened"), ("Tue 10:45", "acknowledged")]
         assert s.metrics.registry.get_sample_value("pagerd_response_target_breaches_total") == 0
-        # One acknowledgement, one response time: round two's 6 minutes (round one had no ack).
-        assert s.metrics.registry.get_sample_value("pagerd_response_seconds_count") == 1
-        assert s.metrics.registry.get_sample_value("pagerd_response_seconds_sum") == 6 * 60
+        # A response time per round: round one answered by its resolve (5 min), round two's ack (6 min).
+        assert s.metrics.registry.get_sample_value("pagerd_response_seconds_count") == 2
+        assert s.metrics.registry.get_sample_value("pagerd_response_seconds_sum") == 11 * 60
+        rounds = (await s.incident(iid))["response"]["rounds"]
+        assert [(r["round"], r["answered_kind"], r["outcome"]) for r in rounds] == [
+            (1, "resolved", "met"), (2, "acknowledged", "met")]
+
+
+async def test_an_alert_that_clears_by_itself_answers_the_page(tmp_path):
+    async with Scenario(tmp_path, "2026-11-24 10:00") as s:
+        iid = await s.fire(AGENCY, group="flapping")
+        await s.at("10:04")
+        assert await s.fire(AGENCY, group="flapping", resolved=True) == iid  # Alertmanager: resolved
+        await s.at("11:00")
+        assert s.log(since="10:03") == []
+        current = (await s.incident(iid))["response"]["current"]
+        assert (current["answered_by"], current["answered_via"], current["answered_kind"], current["outcome"],
+                current["seconds"]) == ("alertmanager", "alertmanager", "resolved", "met", 4 * 60)
+        assert await s.events(iid, "response_target_breached") == []
 
 
 async def test_a_reopened_incident_keeps_the_record_of_its_first_round(tmp_path):
@@ -185,7 +209,10 @@ async def test_a_reopened_incident_keeps_the_record_of_its_first_round(tmp_path)
         await s.at("10:10")
         assert await s.reply("chris", "2") == f"#{iid} resolved"
         await s.at("10:40")  # after round one's deadline (10:30) the alert fires again
-        assert await s.fire(AGENCY, group="disk-web1") == iid
+        assert await s.fire(AGENCY, group="disk-web1", settle=False) == iid
+        response = (await s.incident(iid))["response"]  # reopened, not routed yet: no current round
+        assert ([r["outcome"] for r in response["rounds"]], response["current"]) == (["met"], None)
+        await s.settle()
         await s.at("10:45")
         assert await s.reply("chris", "1") == f"#{iid} acknowledged"  # round two: met
         await s.at("11:30")
@@ -194,6 +221,11 @@ async def test_a_reopened_incident_keeps_the_record_of_its_first_round(tmp_path)
         assert await s.events(iid, "response_target_breached") == []
         assert s.metrics.registry.get_sample_value("pagerd_response_target_breaches_total") == 0
         assert s.metrics.registry.get_sample_value("pagerd_response_seconds_count") == 2
+        response = (await s.incident(iid))["response"]
+        assert [(r["round"], r["first_page_at"], r["answered_at"], r["outcome"]) for r in response["rounds"]] == [
+            (1, "2026-11-24T09:00:00.000000Z", "2026-11-24T09:05:00.000000Z", "met"),
+            (2, "2026-11-24T09:40:00.000000Z", "2026-11-24T09:45:00.000000Z", "met")]
+        assert response["current"] == response["rounds"][1]
 
 
 async def test_a_restart_in_the_middle_of_an_escalation_loses_nothing_and_doubles_nothing(tmp_path):
@@ -224,7 +256,7 @@ async def test_a_restart_in_the_middle_of_an_escalation_loses_nothing_and_double
         ids = [a.message.id for a in s.sent()]
         assert len(ids) == len(set(ids)) == 9  # every outbox message went out exactly once
         assert s.restarts == 4
-        assert (await s.incident(iid))["response"]["status"] == "met"
+        assert (await s.incident(iid))["response"]["current"]["outcome"] == "met"
 
 
 async def test_an_sms_that_cannot_be_delivered_moves_on_to_the_voice_call_at_once(tmp_path):

@@ -15,7 +15,10 @@ from structlog.testing import capture_logs
 
 from pager.clock import ManualClock
 from pager.config import load
-from pager.service.engine import handover_notices
+from pager.notify.base import SendResult
+from pager.observe.metrics import Metrics
+from pager.service.handover import handover_notices
+from pager.service.paging import PagingEngine
 from pager.service.schedule import HANDOVER_CATCH_UP, Schedule
 from pager.storage.port import IngestPolicy
 from pager.storage.sqlite import SqliteStore
@@ -206,3 +209,35 @@ async def test_a_notice_goes_out_as_sms_and_email_through_the_outbox(stores, sch
     assert all("on call for standby" in r["body"] for r in rows)
     await notices(stores.current, schedule, HANDOFF + timedelta(minutes=5))
     assert len(await stores.current.due_messages(now + timedelta(minutes=5))) == 2  # not queued twice
+
+
+class Phone:
+    """A notifier that keeps what it was given (the Notifier contract, every channel)."""
+
+    channels = frozenset({"sms", "voice", "email"})
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def send(self, msg):
+        self.sent.append(msg)
+        return SendResult(sent=True, recoverable=False, provider_id=f"p{len(self.sent)}")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_notice_is_the_engines_last_stage_and_the_next_tick_sends_it(stores, schedule):
+    clock = ManualClock(HANDOFF)
+    phone = Phone()
+    engine = PagingEngine(stores.current, clock, Metrics(), phone, lambda: (schedule.config, schedule))
+    assert [name for name, _ in engine.stages][-1] == "handover"  # after dispatch: queued in one tick
+    assert await engine.tick() is True
+    assert phone.sent == []
+    clock.advance(1)
+    assert await engine.tick() is True  # ... sent by the next
+    assert sorted((m.channel, m.to) for m in phone.sent) == [("email", "chris@example.nl"), ("sms", "+31612345003")]
+    assert all(m.incident_id is None and "on call for standby" in m.body for m in phone.sent)
+    clock.advance(60)
+    assert await engine.tick() is True
+    assert len(phone.sent) == 2  # once per hand-off

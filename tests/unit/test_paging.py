@@ -1,4 +1,4 @@
-"""The page (issue 4): routing, coverage, escalation steps, response target, contact rules,
+"""The page (issue 4): routing, coverage, escalation steps, contact rules,
 throttles, bundles, replies. Literal cases first (one per row), then properties."""
 
 from __future__ import annotations
@@ -21,16 +21,13 @@ from pager.domain.paging import (
     Policy,
     ProjectCoverage,
     Reply,
-    ResponseTarget,
     Route,
     Step,
     StepDue,
     Target,
-    TargetStatus,
     Throttle,
     bundle,
     contact_plan,
-    deadline,
     decide_coverage,
     first_route,
     next_send_slot,
@@ -40,7 +37,6 @@ from pager.domain.paging import (
     route_for,
     short_code,
     step_at,
-    target_status,
 )
 
 UTC = timezone.utc
@@ -360,58 +356,6 @@ def test_bad_targets(kind, name, message):
 def test_target_kind_is_a_plain_string_too():
     assert Target("person", "piet").kind == "person"
     assert Target("oncall") == ONCALL
-
-
-# =========================================================================== response target
-
-RT = ResponseTarget()  # 30 min, escalate at 15
-RT_NO_ESC = ResponseTarget(timedelta(minutes=30), None)
-F = T("2026-01-12T22:00:00+00:00")
-
-
-@pytest.mark.parametrize(
-    "rt, first, acked, now, expected",
-    [
-        (RT, None, None, F, TargetStatus.PENDING),
-        (RT, None, F, F, TargetStatus.PENDING),
-        (RT, F, None, F, TargetStatus.RUNNING),
-        (RT, F, None, F - M, TargetStatus.RUNNING),
-        (RT, F, None, F + 15 * M - S, TargetStatus.RUNNING),
-        (RT, F, None, F + 15 * M, TargetStatus.AT_RISK),
-        (RT, F, None, F + 30 * M, TargetStatus.AT_RISK),
-        (RT, F, None, F + 30 * M + S, TargetStatus.BREACHED),
-        (RT, F, None, F + 5 * 60 * M, TargetStatus.BREACHED),
-        (RT, F, F + 3 * M, F + 60 * M, TargetStatus.MET),
-        (RT, F, F + 20 * M, F + 21 * M, TargetStatus.MET),
-        (RT, F, F + 30 * M, F + 31 * M, TargetStatus.MET),
-        (RT, F, F + 30 * M + S, F + 31 * M, TargetStatus.BREACHED),
-        (RT, F, F - M, F, TargetStatus.MET),  # acked before the first page went out
-        (RT_NO_ESC, F, None, F + 29 * M, TargetStatus.RUNNING),
-        (RT_NO_ESC, F, None, F + 31 * M, TargetStatus.BREACHED),
-        (ResponseTarget(timedelta(hours=1), timedelta(minutes=45)), F, None, F + 40 * M, TargetStatus.RUNNING),
-        (ResponseTarget(timedelta(hours=1), timedelta(minutes=45)), F, None, F + 50 * M, TargetStatus.AT_RISK),
-    ],
-)
-def test_target_status(rt, first, acked, now, expected):
-    assert target_status(rt, first, acked, now) is expected
-
-
-def test_deadline():
-    assert deadline(RT, F) == T("2026-01-12T22:30:00+00:00")
-    assert deadline(ResponseTarget(timedelta(hours=2)), F) == T("2026-01-13T00:00:00+00:00")
-
-
-@pytest.mark.parametrize(
-    "target, escalate_at, message",
-    [
-        (timedelta(0), None, "must be positive"),
-        (timedelta(minutes=30), timedelta(minutes=31), "must lie within the target"),
-        (timedelta(minutes=30), timedelta(minutes=-1), "must lie within the target"),
-    ],
-)
-def test_bad_response_targets(target, escalate_at, message):
-    with pytest.raises(ValueError, match=message):
-        ResponseTarget(target, escalate_at)
 
 
 # =========================================================================== contact rules

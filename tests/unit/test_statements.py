@@ -7,10 +7,13 @@ Example config: acme rate 95.00 EUR, increment 15m, response target 30m; standby
 2026-12-07: dewi. Amounts by hand in the comments."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timezone
 
 import pytest
 
+from pager.service.statement_render import to_csv, to_html
 from pager.service.statements import StatementError, engineers, month_range, statement
 from tests.scenarios.harness import EXAMPLE_CONFIG, Scenario
 
@@ -65,16 +68,19 @@ async def test_a_booked_night_with_one_callout(tmp_path):
         (call,) = st["callouts"]
         assert (call["start"], call["worked_hours"], call["billed_hours"], call["amount"]) == (
             "2026-12-09T19:00:00Z", "1.17", "1.25", "118.75")
+        round_one = {"round": 1, "paged_at": "2026-12-09T19:00:00Z", "deadline": "2026-12-09T19:30:00Z",
+                     "answered_at": "2026-12-09T19:12:00Z", "answered_by": "dewi", "answered_via": "sms",
+                     "answered_kind": "acknowledged", "minutes_to_answer": 12.0, "target_minutes": 30.0,
+                     "outcome": "met"}
         assert call["incidents"] == [{"id": iid, "summary": "ScenarioAlert for acme webshop",
-                                      "project": "acme/webshop", "worked_minutes": 70, "worked_source": "logged"}]
+                                      "project": "acme/webshop", "worked_minutes": 70, "worked_source": "logged",
+                                      "rounds": [round_one]}]
         assert st["out_of_contract"] == []
         assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00",
                                 "total": "1496.25"}
         (resp,) = st["responses"]
         assert resp == {"incident": iid, "summary": "ScenarioAlert for acme webshop", "project": "acme/webshop",
-                        "paged_at": "2026-12-09T19:00:00Z", "acknowledged_at": "2026-12-09T19:12:00Z",
-                        "acknowledged_by": "dewi", "minutes_to_acknowledge": 12.0, "target_minutes": 30.0,
-                        "outcome": "met"}
+                        **round_one}
         assert (st["currency"], st["rate"], st["responses_met"], st["responses_breached"]) == ("EUR", "95.00", 1, 0)
 
         # the same night without logged work: acknowledgement -> resolve (20:12 -> 20:50, 38 min) is
@@ -95,6 +101,85 @@ async def test_a_booked_night_with_one_callout(tmp_path):
         eng = await engineers(s.store, s.config, s.schedule, "2026-12", NOW)
         (dewi,) = eng["engineers"]
         assert (dewi["person"], dewi["standby_hours"]["evening_night"], dewi["callout_count"]) == ("dewi", "14.50", 2)
+
+
+@pytest.mark.parametrize("second_ack, outcome, seconds, breaches", [
+    ("21:40", "breached", 55 * 60, 1),  # 55 min after the page at 20:45: the target (30 min) is missed
+    ("21:10", "met", 25 * 60, 0),
+])
+async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(tmp_path, second_ack, outcome, seconds,
+                                                                     breaches):
+    """Paged 20:00, acknowledged 20:05, resolved; fires again 20:45 and is paged afresh, acknowledged
+    at `second_ack`. The first round is met whatever the second does (the first page is never paired
+    with the last acknowledgement)."""
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:  # Wednesday
+        await _book(s, "2026-12-09T18:00:00+01:00", "2026-12-10T08:30:00+01:00")
+        await s.at("20:00")
+        iid = await s.fire(WEBSHOP, group="checkout")
+        await s.at("20:05")
+        assert await s.reply("dewi", "1") == f"#{iid} acknowledged"
+        await s.at("20:10")
+        assert await s.reply("dewi", "2") == f"#{iid} resolved"
+        await s.at("20:45")
+        assert await s.fire(WEBSHOP, group="checkout") == iid  # reopened: round two
+        assert s.log(since="20:45") == [("Wed 20:45", "email", "dewi"), ("Wed 20:45", "sms", "dewi")]
+        await s.at(second_ack)
+        assert await s.reply("dewi", "1") == f"#{iid} acknowledged"
+        await s.at("22:00")
+        assert await s.fire(WEBSHOP, group="checkout", resolved=True) == iid  # the alert clears
+        await s.at("22:30")
+
+        response = (await s.incident(iid))["response"]
+        assert [(r["round"], r["first_page_at"], r["deadline"], r["answered_at"], r["answered_by"],
+                 r["answered_via"], r["answered_kind"], r["outcome"], r["seconds"]) for r in response["rounds"]] == [
+            (1, "2026-12-09T19:00:00.000000Z", "2026-12-09T19:30:00.000000Z", "2026-12-09T19:05:00.000000Z",
+             "dewi", "sms", "acknowledged", "met", 5 * 60),
+            (2, "2026-12-09T19:45:00.000000Z", "2026-12-09T20:15:00.000000Z",
+             s.instant(second_ack).strftime("%Y-%m-%dT%H:%M:%S.000000Z"), "dewi", "sms", "acknowledged", outcome,
+             seconds)]
+        assert response["current"] == response["rounds"][1]
+        assert len(await s.events(iid, "response_target_breached")) == breaches
+        assert s.metrics.registry.get_sample_value("pagerd_response_target_breaches_total") == breaches
+        assert s.metrics.registry.get_sample_value("pagerd_response_seconds_count") == 2
+
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        (call,) = st["callouts"]
+        (inc,) = call["incidents"]
+        assert [(r["round"], r["paged_at"], r["minutes_to_answer"], r["outcome"]) for r in inc["rounds"]] == [
+            (1, "2026-12-09T19:00:00Z", 5.0, "met"), (2, "2026-12-09T19:45:00Z", seconds / 60, outcome)]
+        assert [(r["incident"], r["round"], r["outcome"]) for r in st["responses"]] == [
+            (iid, 1, "met"), (iid, 2, outcome)]
+        assert (st["responses_met"], st["responses_breached"]) == (2 - breaches, breaches)
+
+        rows = [r for r in csv.DictReader(io.StringIO(to_csv(st))) if r["kind"] == "response"]
+        assert [(r["incidents"], r["round"], r["start"], r["answered_by"], r["answered_via"], r["outcome"])
+                for r in rows] == [(str(iid), "1", "2026-12-09T19:00:00Z", "dewi", "sms", "met"),
+                                   (str(iid), "2", "2026-12-09T19:45:00Z", "dewi", "sms", outcome)]
+        page = to_html(st)
+        assert f"#{iid} round 2" in page and "round 1: paged Wed 09 Dec 20:00" in page
+        assert f"Met {2 - breaches}, breached {breaches} (rounds)" in page
+
+
+async def test_a_round_that_was_never_paged_is_pending_and_left_out_of_the_statement(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:  # Wednesday
+        await _book(s, "2026-12-09T18:00:00+01:00", "2026-12-09T22:00:00+01:00")  # the evening only
+        await s.at("21:00")
+        iid = await s.fire(WEBSHOP, group="checkout")
+        await s.at("21:10")
+        assert await s.reply("dewi", "1") == f"#{iid} acknowledged"
+        await s.at("21:30")
+        assert await s.reply("dewi", "2") == f"#{iid} resolved"
+        await s.at("22:15")  # fires again after the booking: nobody is paged, the desk hears at 08:30
+        assert await s.fire(WEBSHOP, group="checkout") == iid
+        assert s.log(since="22:00") == []
+
+        response = (await s.incident(iid))["response"]
+        assert [(r["round"], r["first_page_at"], r["deadline"], r["outcome"]) for r in response["rounds"]] == [
+            (1, "2026-12-09T20:00:00.000000Z", "2026-12-09T20:30:00.000000Z", "met"), (2, None, None, "pending")]
+        assert response["current"]["escalation"] == "waiting"
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert [(r["incident"], r["round"], r["outcome"]) for r in st["responses"]] == [(iid, 1, "met")]
+        assert [r["round"] for r in st["callouts"][0]["incidents"][0]["rounds"]] == [1]
 
 
 async def test_an_office_hours_project_alert_outside_any_booking_bills_nothing(tmp_path):

@@ -1,10 +1,11 @@
 """Group commit must not change what ingest does: many deliveries in one commit (reads up front,
-inserts written behind) end in exactly the rows that one commit per delivery writes.
+each delivery's inserts written at the end of its savepoint) end in exactly the rows that one
+commit per delivery writes.
 
 Random streams over a few keys mix every path: new incidents, appends, partial and full resolves,
 reopens inside the window, Nagios acknowledgements and annotations, Events-v2 re-sends inside and
 after the duplicate window, byte-identical re-deliveries, manual transitions between deliveries in
-the same commit, and jobs that fail (so the commit falls back to one savepoint per job)."""
+the same commit, and jobs that fail (rolled back to their own savepoint)."""
 from __future__ import annotations
 
 import json
@@ -217,7 +218,7 @@ def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -
                  "details, first_seen, last_seen, delivery_id) VALUES (1, 'f', 'firing', 's', 'critical', '{}', '{}', "
                  "'{}', 'a', 'a', 7)")
     conn.close()
-    assert migrate(path, T0) == [5, 6]
+    assert migrate(path, T0)[:2] == [5, 6]  # and any later ones
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT id, source, seen_count, sha256, body FROM deliveries").fetchall() == \
         [(7, "nagios", 3, "ab12", b"{}")]
@@ -331,7 +332,7 @@ def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_inc
                      "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', "
                      "'2026-11-01T00:00:00Z', 'x', ?)", (iid, key, state, resolved))
     conn.close()
-    assert migrate(path, T0) == [6]
+    assert migrate(path, T0)[:1] == [6]  # and any later ones
     conn = sqlite3.connect(path)
     indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                                                 "AND tbl_name = 'incidents' AND sql IS NOT NULL")}

@@ -1,11 +1,10 @@
-"""The engine: one repeatable tick over due work kept in the store. APScheduler only drives the tick."""
+"""The engine's hand-over stage: the incoming engineer of a rotation is told once per hand-off."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import structlog
 
-from pager.clock import Clock
 from pager.service.schedule import HANDOVER_CATCH_UP, Schedule, overrides_from, parse_utc
 from pager.storage.port import Store
 
@@ -54,22 +53,9 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
     return given
 
 
-
 def _z(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _local(schedule: Schedule, dt: datetime) -> str:
     return dt.astimezone(schedule.calendar.zone).strftime("%a %d %b %H:%M")
-
-
-class Engine:
-    def __init__(self, store: Store, clock: Clock, schedule_of) -> None:
-        self.store, self.clock, self._schedule_of = store, clock, schedule_of
-
-    async def tick(self) -> None:
-        now = self.clock.now()
-        try:
-            await handover_notices(self.store, self._schedule_of(), now)
-        except Exception:  # a failed tick is retried by the next one; it must not kill the scheduler
-            log.exception("engine_tick_failed")
