@@ -208,6 +208,7 @@ def _instant(value: str | None, tz: str, now: datetime) -> datetime:
 
 async def _schedule(args: argparse.Namespace) -> int:
     from pager.service.schedule import Schedule, overrides_from
+    from pager.storage.port import json_instant
     cfg = _load(args)
     clock = _clock(cfg)
     now = clock.now()
@@ -251,19 +252,20 @@ async def _schedule(args: argparse.Namespace) -> int:
             if end - start > timedelta(days=400):  # the API's limit too
                 print("pagerd: an override lasts at most 400 days", file=sys.stderr)
                 return 1
-            row = await store.add_override(rotation=args.rotation, start=start, end=end, person=args.person,
-                                           replaces=args.replaces, created_by=args.by, now=now)
-            print(json.dumps(row) if args.json else f"override {row['id']}: {row['person']} on {row['rotation']} "
-                  f"from {row['start']} to {row['end']}")
+            override = await store.add_override(rotation=args.rotation, start=start, end=end, person=args.person,
+                                                replaces=args.replaces, created_by=args.by, now=now)
+            print(json.dumps(override.to_json()) if args.json else
+                  f"override {override.id}: {override.person} on {override.rotation} "
+                  f"from {json_instant(override.start)} to {json_instant(override.end)}")
             return 0
         if args.override_cmd == "list":
-            rows = await store.list_overrides(args.rotation)
+            overrides = await store.list_overrides(args.rotation)
             if args.json:
-                print(json.dumps(rows))
+                print(json.dumps([o.to_json() for o in overrides]))
             else:
-                for r in rows:
-                    print(f"{r['id']:>4}  {r['rotation']:<12} {r['person']:<10} {r['start']} .. {r['end']}"
-                          f"  replaces {r['replaces'] or '-'}  by {r['created_by']}")
+                for o in overrides:
+                    print(f"{o.id:>4}  {o.rotation:<12} {o.person:<10} {json_instant(o.start)} .. {json_instant(o.end)}"
+                          f"  replaces {o.replaces or '-'}  by {o.created_by}")
             return 0
         from pager.storage.port import NotFound
         try:
@@ -281,7 +283,7 @@ async def _bookings(args: argparse.Namespace) -> int:
     from pager.app import make_store
     from pager.domain.paging import MAX_WORKED_MINUTES
     from pager.config.domain import calendar_from
-    from pager.storage.port import NotFound
+    from pager.storage.port import NotFound, json_instant
     cfg = _load(args)
     clock = _clock(cfg)
     now = clock.now()
@@ -317,48 +319,51 @@ async def _bookings(args: argparse.Namespace) -> int:
     try:
         if args.cmd == "booking":
             if args.booking_cmd == "add":
-                row = await store.add_booking(customer=args.customer, start=start, end=end, created_by=args.by, now=now)
-                print(json.dumps(row) if args.json else
-                      f"booking {row['id']}: {row['customer']} from {row['start']} to {row['end']}")
+                assert start is not None and end is not None
+                booking = await store.add_booking(customer=args.customer, start=start, end=end, created_by=args.by,
+                                                  now=now)
+                print(json.dumps(booking.to_json()) if args.json else
+                      f"booking {booking.id}: {booking.customer} from {json_instant(booking.start)} "
+                      f"to {json_instant(booking.end)}")
                 return 0
             if args.booking_cmd == "list":
-                rows = await store.list_bookings(args.customer, include_cancelled=args.all)
+                bookings = await store.list_bookings(args.customer, include_cancelled=args.all)
                 if args.json:
-                    print(json.dumps(rows))
+                    print(json.dumps([b.to_json() for b in bookings]))
                 else:
-                    for r in rows:
-                        cancelled = f"  cancelled {r['cancelled_at']} by {r['cancelled_by']}" if r["cancelled_at"] else ""
-                        print(f"{r['id']:>4}  {r['customer']:<12} {r['start']} .. {r['end']}  by {r['created_by']}"
+                    for b in bookings:
+                        cancelled = f"  cancelled {json_instant(b.cancelled_at)} by {b.cancelled_by}" if b.cancelled_at else ""
+                        print(f"{b.id:>4}  {b.customer:<12} {json_instant(b.start)} .. {json_instant(b.end)}  by {b.created_by}"
                               + cancelled)
                 return 0
             try:
-                row = await store.cancel_booking(args.id, by=args.by, now=now)
+                cancelled_booking = await store.cancel_booking(args.id, by=args.by, now=now)
             except NotFound as exc:
                 return fail(str(exc))
-            print(json.dumps(row) if args.json else f"booking {args.id} cancelled")
+            print(json.dumps(cancelled_booking.to_json()) if args.json else f"booking {args.id} cancelled")
             return 0
         try:
             if args.work_cmd == "list":
                 if await store.get_incident(args.incident) is None:
                     raise NotFound(f"incident {args.incident} not found")
-                rows = await store.list_work(args.incident)
+                entries = await store.list_work(args.incident)
                 if args.json:
-                    print(json.dumps(rows))
+                    print(json.dumps([w.to_json() for w in entries]))
                 else:
-                    for r in rows:
-                        span = f"{r['start']} .. {r['end']}" if r["start"] else "-"
-                        print(f"{r['id']:>4}  {r['person']:<12} {r['minutes']:>5} min  {span}  {r['note'] or ''}")
+                    for w in entries:
+                        span = f"{json_instant(w.start)} .. {json_instant(w.end)}" if w.start else "-"
+                        print(f"{w.id:>4}  {w.person:<12} {w.minutes:>5} min  {span}  {w.note or ''}")
                 return 0
             from pager.sources.errors import check_text
             problem = check_text(args.note, "--note", max_len=16384) if args.note else None
             if problem is not None:
                 return fail(f"{problem.field}: {problem.message}")
-            row = await store.add_work(args.incident, person=args.by, start=start, end=end, minutes=args.minutes,
-                                       note=args.note, by=args.by, now=now)
+            entry = await store.add_work(args.incident, person=args.by, start=start, end=end, minutes=args.minutes,
+                                         note=args.note, by=args.by, now=now)
         except NotFound as exc:
             return fail(str(exc))
-        print(json.dumps(row) if args.json else
-              f"work {row['id']}: {row['minutes']} minutes on incident {row['incident_id']} by {row['person']}")
+        print(json.dumps(entry.to_json()) if args.json else
+              f"work {entry.id}: {entry.minutes} minutes on incident {entry.incident_id} by {entry.person}")
         return 0
     finally:
         await store.close()

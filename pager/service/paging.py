@@ -21,6 +21,7 @@ from pager.observe.metrics import Metrics
 from pager.service import links
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from, parse_utc
+from pager.storage.port import Booking, json_instant
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -164,20 +165,20 @@ class PagingEngine:
         if not unrouted:
             return
         # the customers' dated standby bookings still running or to come: read once per tick
-        booked: dict[str, list[dict]] = {}
+        booked: dict[str, list[Booking]] = {}
         for b in await self.store.list_bookings(ending_after=now):
-            booked.setdefault(b["customer"], []).append(b)
+            booked.setdefault(b.customer, []).append(b)
         for inc in unrouted:
             project = dp.route_for(plan.routes, inc["labels"], plan.default_project)
             cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
             rows = booked.get(plan.customer_of.get(project, ""), [])
             if rows:
-                cov = replace(cov, bookings=tuple((parse_utc(b["start"]), parse_utc(b["end"])) for b in rows))
+                cov = replace(cov, bookings=tuple((b.start, b.end) for b in rows))
             decision = dp.decide_coverage(cov, schedule.calendar, now)
             booking = None
             if decision.booking is not None:
-                booking = next(({"id": b["id"], "start": b["start"], "end": b["end"]} for b in rows
-                                if (parse_utc(b["start"]), parse_utc(b["end"])) == decision.booking), None)
+                booking = next(({"id": b.id, "start": json_instant(b.start), "end": json_instant(b.end)} for b in rows
+                                if (b.start, b.end) == decision.booking), None)
             policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
             target = plan.targets.get(project) or response.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             rotation = None

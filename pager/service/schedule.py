@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 from pager.config import Config
 from pager.config.domain import calendar_from, rotations_from
 from pager.domain.rotation import Layered, Override, Shift, on_call, shifts
+from pager.storage.port import OverrideRecord
 
 
-def overrides_from(rows: list[dict]) -> list[Override]:
-    return [Override(id=str(r["id"]), rotation=r["rotation"], start=parse_utc(r["start"]), end=parse_utc(r["end"]),
-                     person=r["person"], replaces=r["replaces"], created_by=r["created_by"],
-                     created_at=parse_utc(r["created_at"]))
-            for r in rows if r.get("removed_at") is None]
+def overrides_from(rows: list[OverrideRecord]) -> list[Override]:
+    return [Override(id=str(r.id), rotation=r.rotation, start=r.start, end=r.end, person=r.person,
+                     replaces=r.replaces, created_by=r.created_by, created_at=r.created_at)
+            for r in rows if r.removed_at is None]
 
 
 def parse_utc(s: str | None) -> datetime | None:

@@ -58,6 +58,7 @@ from pager.domain.billing import (
     standby_blocks,
 )
 from pager.domain.calendar import Calendar, Period
+from pager.storage.port import CustomerIncident
 
 from .schedule import Schedule, overrides_from, parse_utc
 
@@ -114,37 +115,35 @@ async def _booked(store: Any, customer: str | None, start: datetime, end: dateti
     rows = await store.list_bookings(customer, ending_after=start)
     ranges = []
     for b in rows:
-        bs, be = parse_utc(b["start"]), parse_utc(b["end"])
-        assert bs is not None and be is not None
-        if bs < end and be > start:
-            ranges.append((bs, be, [b["id"]]))
+        if b.start < end and b.end > start:
+            ranges.append((b.start, b.end, [b.id]))
     return _union(ranges)
 
 
-def _worked(inc: dict) -> tuple[timedelta, str]:
+def _worked(inc: CustomerIncident) -> tuple[timedelta, str]:
     """(worked time, where it came from): logged | proposed (ack -> resolve) | none."""
-    if inc["work"]:
-        return timedelta(minutes=sum(w["minutes"] for w in inc["work"])), "logged"
-    ack, res = parse_utc(inc["acknowledged_at"]), parse_utc(inc["resolved_at"])
+    if inc.work:
+        return timedelta(minutes=sum(w.minutes for w in inc.work)), "logged"
+    ack, res = inc.acknowledged_at, inc.resolved_at
     if ack is not None and res is not None and res > ack:
         return res - ack, "proposed"
     return timedelta(0), "none"
 
 
-def _acknowledgement(inc: dict) -> response.Answer | None:
+def _acknowledgement(inc: CustomerIncident) -> response.Answer | None:
     """The first acknowledgement among the incident's rounds in the month, None without one."""
-    return next((r.answer for r in inc["rounds"]
+    return next((r.answer for r in inc.rounds
                  if r.answer is not None and r.answer.kind is response.AnswerKind.ACKNOWLEDGED), None)
 
 
-def _answered(inc: dict) -> bool:
-    return _acknowledgement(inc) is not None or bool(inc["work"])
+def _answered(inc: CustomerIncident) -> bool:
+    return _acknowledgement(inc) is not None or bool(inc.work)
 
 
-def _round_lines(inc: dict, now: datetime) -> list[dict]:
+def _round_lines(inc: CustomerIncident, now: datetime) -> list[dict]:
     """Each paged round of an incident judged at `now` (pager.domain.response), as statement lines."""
     lines = []
-    for rnd in inc["rounds"]:
+    for rnd in inc.rounds:
         record = response.judge(rnd, now)
         if record.outcome is response.Outcome.PENDING:
             continue  # never paged: no response to account for
@@ -195,7 +194,7 @@ def _covering(blocks: list[Block], at: datetime) -> Block | None:
 async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer: str, start: datetime,
                           end: datetime, recurring: dict[str, frozenset[Period]] | None = None
                           ) -> tuple[list[tuple[datetime, datetime, list[int]]], list[Block],
-                                     list[Block], list[dict], list[dict]]:
+                                     list[Block], list[CustomerIncident], list[CustomerIncident]]:
     """(booked ranges, all standby blocks, this month's blocks, call-out incidents, other incidents)
     of a customer. The standby blocks are those of the dated bookings and of the recurring standby
     (`recurring`: project id -> periods), laid over one another as one set of ranges so that no hour
@@ -217,7 +216,7 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     incidents = await store.customer_incidents(f"{customer}/", start, end)
     callouts, others = [], []
     for inc in incidents:
-        paged = parse_utc(inc["first_page_at"])
+        paged = inc.first_page_at
         if paged is not None and _answered(inc) and _callout_at(inc, paged, all_blocks, booked, customer,
                                                                 recurring):
             callouts.append(inc)
@@ -226,7 +225,7 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     return booked, all_blocks, month_blocks, callouts, others
 
 
-def _callout_at(inc: dict, paged: datetime, blocks: list[Block], booked: list, customer: str,
+def _callout_at(inc: CustomerIncident, paged: datetime, blocks: list[Block], booked: list, customer: str,
                 recurring: dict[str, frozenset[Period]]) -> bool:
     """Was the page inside standby the customer bought for this incident: a block of a dated
     booking (any project of the customer), or a block of a period its own project has recurring
@@ -236,7 +235,7 @@ def _callout_at(inc: dict, paged: datetime, blocks: list[Block], booked: list, c
         return False
     if any(bs <= paged < be for bs, be, _ids in booked):
         return True
-    project = inc["project"] or ""
+    project = inc.project or ""
     pid = project[len(customer) + 1:] if project.startswith(f"{customer}/") else project
     return block.period in recurring.get(pid, frozenset())
 
@@ -260,14 +259,14 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     per_incident: dict[int, dict] = {}
     calls = []
     for inc in callout_incs:
-        paged = parse_utc(inc["first_page_at"])
+        paged = inc.first_page_at
         assert paged is not None
         worked, source = _worked(inc)
-        calls.append((paged, paged + worked, f"#{inc['incident_id']}"))
-        per_incident[inc["incident_id"]] = {"id": inc["incident_id"], "summary": inc["summary"],
-                                            "project": inc["project"], "worked_minutes": _minutes(worked),
-                                            "worked_source": source, "rounds": _round_lines(inc, now)}
-    callout_lines = []
+        calls.append((paged, paged + worked, f"#{inc.incident_id}"))
+        per_incident[inc.incident_id] = {"id": inc.incident_id, "summary": inc.summary,
+                                         "project": inc.project, "worked_minutes": _minutes(worked),
+                                         "worked_source": source, "rounds": _round_lines(inc, now)}
+    callout_lines: list[dict[str, Any]] = []
     if calls:
         q = _quote_in_blocks(calendar, all_blocks, terms, calls)
         for c in q:
@@ -277,16 +276,16 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
                 "billed_hours": hours_str(c.billed_hours), "amount": decimal_str(c.amount), "_amount": c.amount,
                 "incidents": [per_incident[i] for i in ids if i in per_incident]})
 
-    ooc_lines = []
+    ooc_lines: list[dict[str, Any]] = []
     for inc in others:
-        if not inc["work"]:
+        if not inc.work:
             continue
-        worked = timedelta(minutes=sum(w["minutes"] for w in inc["work"]))
+        worked = timedelta(minutes=sum(w.minutes for w in inc.work))
         billed = round_up(max(worked, terms.outside_minimum), terms.increment)
         amount = money(terms.rate * hours_of(billed))
-        at = parse_utc(inc["first_page_at"] or inc["created_at"])
+        at = inc.first_page_at or inc.created_at
         assert at is not None
-        ooc_lines.append({"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"],
+        ooc_lines.append({"incident": inc.incident_id, "summary": inc.summary, "project": inc.project,
                           "at": iso_utc(at), "worked_hours": hours_str(hours_of(worked)),
                           "billed_hours": hours_str(hours_of(billed)), "amount": decimal_str(amount),
                           "_amount": amount})
@@ -294,7 +293,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     standby_total = sum((b.fee for b in blocks), _ZERO)
     callout_total = sum((c.pop("_amount") for c in callout_lines), _ZERO)
     ooc_total = sum((c.pop("_amount") for c in ooc_lines), _ZERO)
-    responses = [{"incident": inc["incident_id"], "summary": inc["summary"], "project": inc["project"], **line}
+    responses = [{"incident": inc.incident_id, "summary": inc.summary, "project": inc.project, **line}
                  for inc in callout_incs for line in _round_lines(inc, now)]
     return {
         "customer": customer,
@@ -386,10 +385,10 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
         for inc in incs:
             worked, source = _worked(inc)
             ack = _acknowledgement(inc)
-            who = (ack.by if ack else None) or (inc["work"][0]["person"] if inc["work"] else "unknown")
+            who = (ack.by if ack else None) or (inc.work[0].person if inc.work else "unknown")
             callouts.setdefault(who, []).append({
-                "customer": cid, "incident": inc["incident_id"], "summary": inc["summary"],
-                "paged_at": iso_utc(parse_utc(inc["first_page_at"])),
+                "customer": cid, "incident": inc.incident_id, "summary": inc.summary,
+                "paged_at": iso_utc(inc.first_page_at),
                 "acknowledged_at": iso_utc(ack.at) if ack else None,
                 "worked_minutes": _minutes(worked), "worked_source": source})
     people = sorted(set(seconds) | set(callouts))

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
 _ZERO = timedelta(0)
 
 
+@overload
+def iso(dt: datetime) -> str: ...
+@overload
+def iso(dt: None) -> None: ...
+@overload
+def iso(dt: datetime | None) -> str | None: ...
 def iso(dt: datetime | None) -> str | None:
     """UTC as stored: 2026-11-25T14:00:00.000000Z (isoformat: a third of strftime's cost)."""
     if dt is None:
@@ -19,6 +25,12 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="microseconds")[:-6] + "Z"  # an aware UTC instant ends in +00:00
 
 
+@overload
+def parse_iso(s: str) -> datetime: ...
+@overload
+def parse_iso(s: None) -> None: ...
+@overload
+def parse_iso(s: str | None) -> datetime | None: ...
 def parse_iso(s: str | None) -> datetime | None:
     if s is None:
         return None

@@ -1,13 +1,20 @@
-"""The storage port: what the service needs from a store, whatever the database."""
+"""The storage port: what the service needs from a store, whatever the database.
+
+One Protocol per aggregate (incidents, escalation and outbox, schedule, billing); `Store` is all of
+them. Schedule and billing answer frozen dataclasses (records); incidents and escalation still
+answer dicts. tests/contract holds the suite every store must pass."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, fields
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Protocol
+from typing import Any, ClassVar, Mapping, NamedTuple, Protocol
 
+from pager.domain import response
 from pager.domain.alert import Alert, Source
 from pager.domain.incident import Outcome, State
+
+from .codec import iso
 
 
 _NO_FACTS: Mapping[str, Any] = MappingProxyType({})
@@ -67,33 +74,233 @@ class Conflict(Exception):
     pass
 
 
-class Store(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def ping(self) -> None: ...
+# -- records: what the store answers, whatever the database ------------------------------------------
+
+class _Record:
+    """A stored row as a frozen dataclass. `to_json()` is what the API and the CLI print: the field
+    names and their order are a contract, instants are UTC text with microseconds."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every record is a dataclass
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return json_instant(value)
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, _Record):
+        return value.to_json()
+    return value
+
+
+def json_instant(at: datetime | None) -> str | None:
+    """An instant as records answer it in JSON: 2026-11-25T14:00:00.000000Z."""
+    return iso(at)
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRecord(_Record):
+    """A rotation override as stored (pager.service.schedule.overrides_from makes the domain's
+    Override of it); removed ones are kept with who removed them and when."""
+
+    id: int
+    rotation: str
+    start: datetime
+    end: datetime
+    person: str
+    replaces: str | None
+    created_by: str
+    created_at: datetime
+    removed_by: str | None
+    removed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Booking(_Record):
+    """A customer's dated standby booking [start, end); cancelled ones are kept."""
+
+    id: int
+    customer: str
+    start: datetime
+    end: datetime
+    created_by: str
+    created_at: datetime
+    cancelled_by: str | None
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkEntry(_Record):
+    """Time logged on an incident: `minutes`, and the span it came from when one was given."""
+
+    id: int
+    incident_id: int
+    person: str
+    start: datetime | None
+    end: datetime | None
+    minutes: int
+    note: str | None
+    created_by: str
+    created_at: datetime
+
+
+def work_minutes(start: datetime | None, end: datetime | None, minutes: int | None) -> int:
+    """The minutes of a time entry: `minutes`, or the span [start, end) rounded up to whole minutes.
+    ValueError unless exactly one of the two forms is given, and given well."""
+    if (minutes is None) == (start is None or end is None) or (start is None) != (end is None):
+        raise ValueError("give either minutes or start and end")
+    if minutes is not None:
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError("minutes must be a positive integer")
+        return minutes
+    assert start is not None and end is not None
+    if end <= start:
+        raise ValueError("end must be after start")
+    return max(1, -(-int((end - start).total_seconds()) // 60))
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIncident(_Record):
+    """What a statement needs of one of a customer's incidents: its first escalation in the range
+    (project, first page, deadline, breach), the incident's acknowledgement and resolution (as they
+    stand now) and the time logged on it."""
+
+    incident_id: int
+    generation: int
+    project: str
+    rotation: str | None
+    first_page_at: datetime | None
+    deadline_at: datetime | None
+    breached_at: datetime | None
+    target_seconds: int
+    created_at: datetime
+    summary: str
+    state: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    work: tuple[WorkEntry, ...]
+    rounds: tuple[response.Round, ...] = ()  # its escalation rounds in the range, in order
+
+
+# -- the port, per aggregate ----------------------------------------------------------------------------
+# Every method here has a test in tests/contract (or is listed there as pending), which any store
+# must pass unchanged.
+
+class IncidentStore(Protocol):
+    """Incidents and their alerts: webhook ingest, manual transitions, notes, reads."""
+
     async def ingest(self, delivery: Delivery) -> IngestResult: ...
     async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
                          comment: str | None, now: datetime) -> dict: ...
     async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> dict: ...
-    async def list_incidents(self, *, state: str | None, source: str | None, since: datetime | None,
-                             limit: int, before_id: int | None) -> list[dict]: ...
+    async def list_incidents(self, *, state: str | None = None, source: str | None = None,
+                             since: datetime | None = None, limit: int = 100,
+                             before_id: int | None = None) -> list[dict]: ...
     async def get_incident(self, incident_id: int) -> dict | None: ...
     async def count_by_state(self) -> dict[str, int]: ...
-    async def add_override(self, *, rotation: str, start: datetime, end: datetime, person: str,
-                           replaces: str | None, created_by: str, now: datetime) -> dict: ...
-    async def list_overrides(self, rotation: str | None = None, *, include_removed: bool = False) -> list[dict]: ...
-    async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> dict: ...
-    async def claim_handover(self, rotation: str, shift_start: datetime, person: str, now: datetime) -> bool: ...
-    async def add_booking(self, *, customer: str, start: datetime, end: datetime, created_by: str,
-                          now: datetime) -> dict: ...
-    async def list_bookings(self, customer: str | None = None, *, include_cancelled: bool = False,
-                            ending_after: datetime | None = None) -> list[dict]: ...
-    async def cancel_booking(self, booking_id: int, *, by: str, now: datetime) -> dict: ...
-    async def add_work(self, incident_id: int, *, person: str, start: datetime | None = None,
-                       end: datetime | None = None, minutes: int | None = None, note: str | None = None,
-                       by: str, now: datetime) -> dict: ...
-    async def list_work(self, incident_id: int) -> list[dict]: ...
-    async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[dict]: ...
+
+
+class EscalationStore(Protocol):
+    """The paging engine's state: escalations, the outbox of messages, heartbeats."""
+
+    async def unrouted_incidents(self, limit: int = 500) -> list[dict]: ...
+    async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
+                                policy: dict, status: str, next_at: datetime | None, target_seconds: int,
+                                reason: str, now: datetime, booking: dict | None = None) -> bool: ...
+    async def due_escalations(self, now: datetime, limit: int = 500) -> list[dict]: ...
+    async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
+                        messages: list[dict], now: datetime, first_page: bool, deadline: datetime | None,
+                        escalate_at: datetime | None, early: bool, event: dict, final_status: str | None) -> bool: ...
+    async def stop_settled(self, now: datetime) -> list[int]: ...
+    async def record_breaches(self, now: datetime) -> list[dict]: ...
+    async def unobserved_responses(self) -> list[response.Round]: ...
+    async def rounds_of(self, incident_id: int) -> list[dict]: ...
+    async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None: ...
+    async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
+                            subject: str, body: str, due_at: datetime, now: datetime) -> bool: ...
+    async def due_messages(self, now: datetime, limit: int = 2000) -> list[dict]: ...
+    async def defer(self, channel: str, address: str, until: datetime) -> int: ...
+    async def sent_since(self, address: str, channel: str, since: datetime) -> list[str]: ...
+    async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool: ...
+    async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
+                             retry_at: datetime | None, now: datetime) -> None: ...
+    async def recover_sending(self, now: datetime) -> int: ...
+    async def message(self, message_id: int) -> dict | None: ...
+    async def last_message_to(self, address: str) -> dict | None: ...
+    async def open_incidents_paged_to(self, address: str) -> list[int]: ...
+    async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> dict: ...
+    async def beat(self, name: str, source: str, now: datetime) -> None: ...
+    async def heartbeats(self) -> dict[str, str]: ...
     # what /metrics reads at scrape time
     async def outbox_backlog(self, now: datetime) -> OutboxBacklog: ...
-    async def heartbeats(self) -> dict[str, str]: ...
+
+
+class ScheduleStore(Protocol):
+    """Rotation overrides and the hand-over notices given."""
+
+    async def add_override(self, *, rotation: str, start: datetime, end: datetime, person: str,
+                           replaces: str | None, created_by: str, now: datetime) -> OverrideRecord:
+        """Conflict when it does not end after it starts."""
+        ...
+
+    async def list_overrides(self, rotation: str | None = None, *,
+                             include_removed: bool = False) -> list[OverrideRecord]:
+        """By start, then id; removed ones only with include_removed."""
+        ...
+
+    async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> OverrideRecord:
+        """NotFound for an unknown id; removing it again keeps the first removal."""
+        ...
+
+    async def claim_handover(self, rotation: str, shift_start: datetime, person: str, now: datetime) -> bool:
+        """True exactly once per (rotation, shift start): the caller then gives the notice."""
+        ...
+
+
+class BillingStore(Protocol):
+    """Standby bookings, time logged on incidents, and what a statement reads of a customer's incidents."""
+
+    async def add_booking(self, *, customer: str, start: datetime, end: datetime, created_by: str,
+                          now: datetime) -> Booking:
+        """Conflict when it does not end after it starts."""
+        ...
+
+    async def list_bookings(self, customer: str | None = None, *, include_cancelled: bool = False,
+                            ending_after: datetime | None = None) -> list[Booking]:
+        """By start, then id; cancelled ones only with include_cancelled; with ending_after only those
+        still running or to come at that instant."""
+        ...
+
+    async def cancel_booking(self, booking_id: int, *, by: str, now: datetime) -> Booking:
+        """NotFound for an unknown id; cancelling it again keeps the first cancellation."""
+        ...
+
+    async def add_work(self, incident_id: int, *, person: str, start: datetime | None = None,
+                       end: datetime | None = None, minutes: int | None = None, note: str | None = None,
+                       by: str, now: datetime) -> WorkEntry:
+        """Minutes as `work_minutes` says (ValueError otherwise); NotFound for an unknown incident. Adds a
+        work_logged event to the incident's timeline."""
+        ...
+
+    async def list_work(self, incident_id: int) -> list[WorkEntry]:
+        """In the order logged; none (also for an unknown incident): []."""
+        ...
+
+    async def customer_incidents(self, project_prefix: str, start: datetime,
+                                 end: datetime) -> list[CustomerIncident]:
+        """The incidents routed to projects starting with `project_prefix` (taken literally) whose
+        escalation was paged (first_page_at) or, never paged, routed (created_at) in [start, end): one
+        per incident (its first escalation in the range), in the order of those instants."""
+        ...
+
+
+class Store(IncidentStore, EscalationStore, ScheduleStore, BillingStore, Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...

@@ -5,7 +5,8 @@ everything queued, applies the jobs in one transaction (a savepoint per job, so 
 fails alone), commits once, and answers all of them; the next commit
 starts as soon as the previous one returns. SQLite's own automatic checkpoint (run by the writer
 after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
-and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`.
+and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`; the paging engine's
+state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`.
 """
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ import structlog
 from pager.clock import Clock
 from pager.domain.incident import State, can_move
 
+from . import sqlite_billing as billing
+from . import sqlite_schedule as schedule
 from .codec import iso
-from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound
+from .port import (Booking, Conflict, CustomerIncident, Delivery, IngestPolicy, IngestResult, NotFound,
+                   OverrideRecord, WorkEntry, work_minutes)
 from .sqlite_ingest import IngestBatch, ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -263,55 +267,50 @@ class SqliteStore(PagingStore):
         return await self._read(lambda c: dict(c.execute(
             "SELECT state, count(*) FROM incidents GROUP BY state").fetchall()))
 
-    # -- rotation overrides and hand-over notices ----------------------------------------------
+    # -- rotation overrides and hand-over notices (sqlite_schedule) ---------------------------------
     async def add_override(self, *, rotation: str, start: datetime, end: datetime, person: str,
-                           replaces: str | None, created_by: str, now: datetime) -> dict:
-        oid = await self._write(_add_override, rotation, start, end, person, replaces, created_by, now)
-        return (await self._read(_overrides, None, oid, True))[0]
+                           replaces: str | None, created_by: str, now: datetime) -> OverrideRecord:
+        oid = await self._write(schedule.add_override, rotation, start, end, person, replaces, created_by, now)
+        return (await self._read(schedule.overrides, None, oid, True))[0]
 
-    async def list_overrides(self, rotation: str | None = None, *, include_removed: bool = False) -> list[dict]:
-        return await self._read(_overrides, rotation, None, include_removed)
+    async def list_overrides(self, rotation: str | None = None, *,
+                             include_removed: bool = False) -> list[OverrideRecord]:
+        return await self._read(schedule.overrides, rotation, None, include_removed)
 
-    async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> dict:
-        await self._write(_remove_override, override_id, removed_by, now)
-        return (await self._read(_overrides, None, override_id, True))[0]
+    async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> OverrideRecord:
+        await self._write(schedule.remove_override, override_id, removed_by, now)
+        return (await self._read(schedule.overrides, None, override_id, True))[0]
 
     async def claim_handover(self, rotation: str, shift_start: datetime, person: str, now: datetime) -> bool:
-        """True exactly once per (rotation, shift start): the caller then gives the notice."""
-        return await self._write(_claim_handover, rotation, shift_start, person, now)
+        return await self._write(schedule.claim_handover, rotation, shift_start, person, now)
 
-    # -- standby bookings and worked time ------------------------------------------------------
+    # -- standby bookings and worked time (sqlite_billing) --------------------------------------------
     async def add_booking(self, *, customer: str, start: datetime, end: datetime, created_by: str,
-                          now: datetime) -> dict:
-        bid = await self._write(_add_booking, customer, start, end, created_by, now)
-        return (await self._read(_bookings, None, bid, True, None))[0]
+                          now: datetime) -> Booking:
+        bid = await self._write(billing.add_booking, customer, start, end, created_by, now)
+        return (await self._read(billing.bookings, None, bid, True, None))[0]
 
     async def list_bookings(self, customer: str | None = None, *, include_cancelled: bool = False,
-                            ending_after: datetime | None = None) -> list[dict]:
-        """Bookings by start; without include_cancelled only the active ones; with ending_after only
-        those still running or to come at that instant."""
-        return await self._read(_bookings, customer, None, include_cancelled, ending_after)
+                            ending_after: datetime | None = None) -> list[Booking]:
+        return await self._read(billing.bookings, customer, None, include_cancelled, ending_after)
 
-    async def cancel_booking(self, booking_id: int, *, by: str, now: datetime) -> dict:
-        await self._write(_cancel_booking, booking_id, by, now)
-        return (await self._read(_bookings, None, booking_id, True, None))[0]
+    async def cancel_booking(self, booking_id: int, *, by: str, now: datetime) -> Booking:
+        await self._write(billing.cancel_booking, booking_id, by, now)
+        return (await self._read(billing.bookings, None, booking_id, True, None))[0]
 
     async def add_work(self, incident_id: int, *, person: str, start: datetime | None = None,
                        end: datetime | None = None, minutes: int | None = None, note: str | None = None,
-                       by: str, now: datetime) -> dict:
-        """A time entry on an incident: either `minutes` or `start` and `end` (minutes then follow,
-        rounded up to whole minutes). Adds a work_logged event to the timeline."""
-        if (minutes is None) == (start is None or end is None) or (start is None) != (end is None):
-            raise ValueError("give either minutes or start and end")
-        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
-            raise ValueError("minutes must be a positive integer")
-        if start is not None and end is not None and end <= start:
-            raise ValueError("end must be after start")
-        wid = await self._write(_add_work, incident_id, person, start, end, minutes, note, by, now)
-        return (await self._read(_work, None, wid))[0]
+                       by: str, now: datetime) -> WorkEntry:
+        minutes = work_minutes(start, end, minutes)
+        wid = await self._write(billing.add_work, incident_id, person, start, end, minutes, note, by, now)
+        return await self._read(billing.work_entry, wid)
 
-    async def list_work(self, incident_id: int) -> list[dict]:
-        return await self._read(_work, incident_id, None)
+    async def list_work(self, incident_id: int) -> list[WorkEntry]:
+        return await self._read(billing.work_entries, incident_id)
+
+    async def customer_incidents(self, project_prefix: str, start: datetime,
+                                 end: datetime) -> list[CustomerIncident]:
+        return await self._read(billing.customer_incidents, project_prefix, start, end)
 
 
 def _take(pending: list["_Job"]) -> list["_Job"]:
@@ -371,117 +370,7 @@ def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: dateti
     conn.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (at, iid))
 
 
-def _add_override(conn: sqlite3.Connection, rotation: str, start: datetime, end: datetime, person: str,
-                  replaces: str | None, created_by: str, now: datetime) -> int:
-    if end <= start:
-        raise Conflict("an override ends after it starts")
-    return conn.execute(
-        "INSERT INTO overrides (rotation, start_at, end_at, person, replaces, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (rotation, iso(start), iso(end), person, replaces, created_by, iso(now))).fetchone()[0]
-
-
-def _remove_override(conn: sqlite3.Connection, oid: int, removed_by: str, now: datetime) -> None:
-    row = conn.execute("SELECT removed_at FROM overrides WHERE id = ?", (oid,)).fetchone()
-    if row is None:
-        raise NotFound(f"override {oid} not found")
-    if row[0] is None:
-        conn.execute("UPDATE overrides SET removed_by = ?, removed_at = ? WHERE id = ?", (removed_by, iso(now), oid))
-
-
-def _claim_handover(conn: sqlite3.Connection, rotation: str, shift_start: datetime, person: str,
-                    now: datetime) -> bool:
-    return conn.execute("INSERT INTO handover_notices (rotation, shift_start, person, notified_at) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (rotation, iso(shift_start), person, iso(now))).rowcount == 1
-
-
-def _add_booking(conn: sqlite3.Connection, customer: str, start: datetime, end: datetime, created_by: str,
-                 now: datetime) -> int:
-    if end <= start:
-        raise Conflict("a booking ends after it starts")
-    return conn.execute(
-        "INSERT INTO bookings (customer, start_at, end_at, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (customer, iso(start), iso(end), created_by, iso(now))).fetchone()[0]
-
-
-def _cancel_booking(conn: sqlite3.Connection, bid: int, by: str, now: datetime) -> None:
-    row = conn.execute("SELECT cancelled_at FROM bookings WHERE id = ?", (bid,)).fetchone()
-    if row is None:
-        raise NotFound(f"booking {bid} not found")
-    if row[0] is None:  # cancelling twice keeps the first cancellation
-        conn.execute("UPDATE bookings SET cancelled_by = ?, cancelled_at = ? WHERE id = ?", (by, iso(now), bid))
-
-
-def _add_work(conn: sqlite3.Connection, iid: int, person: str, start: datetime | None, end: datetime | None,
-              minutes: int | None, note: str | None, by: str, now: datetime) -> int:
-    if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (iid,)).fetchone() is None:
-        raise NotFound(f"incident {iid} not found")
-    if minutes is None:
-        assert start is not None and end is not None
-        minutes = max(1, -(-int((end - start).total_seconds()) // 60))  # whole minutes, rounded up
-    at = iso(now)
-    wid = conn.execute(
-        "INSERT INTO work_entries (incident_id, person, start_at, end_at, minutes, note, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (iid, person, iso(start), iso(end), minutes, note, by, at)).fetchone()[0]
-    _event(conn, iid, at, "work_logged", by, {"work_id": wid, "person": person, "minutes": minutes,
-                                               "start": iso(start), "end": iso(end), "note": note})
-    conn.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (at, iid))
-    return wid
-
-
 # -- reads -----------------------------------------------------------------------------------------
-
-def _overrides(conn: sqlite3.Connection, rotation: str | None, oid: int | None, include_removed: bool) -> list[dict]:
-    where, args = [], []
-    if rotation is not None:
-        where.append("rotation = ?")
-        args.append(rotation)
-    if oid is not None:
-        where.append("id = ?")
-        args.append(oid)
-    if not include_removed:
-        where.append("removed_at IS NULL")
-    sql = ("SELECT id, rotation, start_at, end_at, person, replaces, created_by, created_at, removed_by, removed_at "
-           "FROM overrides")
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY start_at, id"
-    return [{"id": r[0], "rotation": r[1], "start": r[2], "end": r[3], "person": r[4], "replaces": r[5],
-             "created_by": r[6], "created_at": r[7], "removed_by": r[8], "removed_at": r[9]}
-            for r in conn.execute(sql, args)]
-
-
-def _bookings(conn: sqlite3.Connection, customer: str | None, bid: int | None, include_cancelled: bool,
-              ending_after: datetime | None) -> list[dict]:
-    where, args = [], []
-    if customer is not None:
-        where.append("customer = ?")
-        args.append(customer)
-    if bid is not None:
-        where.append("id = ?")
-        args.append(bid)
-    if not include_cancelled:
-        where.append("cancelled_at IS NULL")
-    if ending_after is not None:
-        where.append("end_at > ?")
-        args.append(iso(ending_after))
-    sql = "SELECT id, customer, start_at, end_at, created_by, created_at, cancelled_by, cancelled_at FROM bookings"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY start_at, id"
-    return [{"id": r[0], "customer": r[1], "start": r[2], "end": r[3], "created_by": r[4], "created_at": r[5],
-             "cancelled_by": r[6], "cancelled_at": r[7]} for r in conn.execute(sql, args)]
-
-
-def _work(conn: sqlite3.Connection, iid: int | None, wid: int | None) -> list[dict]:
-    sql = ("SELECT id, incident_id, person, start_at, end_at, minutes, note, created_by, created_at FROM work_entries "
-           "WHERE " + ("incident_id = ?" if iid is not None else "id = ?") + " ORDER BY id")
-    return [{"id": r[0], "incident_id": r[1], "person": r[2], "start": r[3], "end": r[4], "minutes": r[5],
-             "note": r[6], "created_by": r[7], "created_at": r[8]}
-            for r in conn.execute(sql, (iid if iid is not None else wid,))]
-
 
 _COLS = ("id, source, dedup_key, state, summary, severity, labels, alert_count, reopen_count, created_at, "
          "updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pager.domain import response
 
@@ -83,6 +83,10 @@ def _esc_row(r: tuple) -> dict:
 class PagingStore:
     """Methods of SqliteStore for the engine (`_read`/`_write` come from SqliteStore)."""
 
+    if TYPE_CHECKING:
+        async def _read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+        async def _write(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
     # -- routing -----------------------------------------------------------------------------------
     async def unrouted_incidents(self, limit: int = 500) -> list[dict]:
         def q(c: sqlite3.Connection) -> list[dict]:
@@ -92,7 +96,7 @@ class PagingStore:
                 "AND e.generation = i.reopen_count) ORDER BY i.id LIMIT ?", (limit,)).fetchall()
             return [{"id": r[0], "generation": r[1], "labels": json.loads(r[2]), "summary": r[3], "source": r[4],
                      "severity": r[5], "dedup_key": r[6]} for r in rows]
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._read(q)
 
     async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
                                 policy: dict, status: str, next_at: datetime | None, target_seconds: int,
@@ -111,42 +115,7 @@ class PagingStore:
                        {"project": project, "rotation": rotation, "paging": status == "active", "reason": reason,
                         "policy": policy.get("name"), **({"booking": booking} if booking else {})})
             return bool(n)
-        return await self._write(w)  # type: ignore[attr-defined]
-
-    # -- billing -------------------------------------------------------------------------------------
-    async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[dict]:
-        """The incidents routed to projects starting with `project_prefix` whose escalation was paged
-        (first_page_at) or, never paged, routed (created_at) in [start, end): one row per incident (the
-        columns of its first escalation in the range), with `rounds` (a response.Round for each of its
-        escalations in the range, in order), the incident's acknowledgement and resolution and its
-        logged work (`work`: list of time entries). For statements and the engineers' report."""
-        def q(c: sqlite3.Connection) -> list[dict]:
-            like = project_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = c.execute(
-                "SELECT e.incident_id, e.generation, e.project, e.rotation, e.first_page_at, e.deadline_at, "
-                "e.breached_at, e.target_seconds, e.created_at, i.summary, i.state, i.acknowledged_at, "
-                "i.acknowledged_by, i.resolved_at, i.resolved_by, "
-                f"{', '.join('e.' + k.strip() for k in _ROUND_COLS.split(','))} FROM escalations e "
-                "JOIN incidents i ON i.id = e.incident_id WHERE e.project LIKE ? ESCAPE '\\' "
-                "AND COALESCE(e.first_page_at, e.created_at) >= ? AND COALESCE(e.first_page_at, e.created_at) < ? "
-                "ORDER BY COALESCE(e.first_page_at, e.created_at), e.incident_id, e.generation",
-                (like, _iso(start), _iso(end))).fetchall()
-            keys = ("incident_id", "generation", "project", "rotation", "first_page_at", "deadline_at", "breached_at",
-                    "target_seconds", "created_at", "summary", "state", "acknowledged_at", "acknowledged_by",
-                    "resolved_at", "resolved_by")
-            out: dict[int, dict] = {}
-            for r in rows:
-                if r[0] not in out:
-                    out[r[0]] = dict(zip(keys, r[:15]))
-                    out[r[0]]["rounds"] = []
-                out[r[0]]["rounds"].append(_round(r[15:]))
-            for iid, d in out.items():
-                d["rounds"].sort(key=lambda rnd: rnd.generation)
-                d["work"] = [{"person": w[0], "start": w[1], "end": w[2], "minutes": w[3]} for w in c.execute(
-                    "SELECT person, start_at, end_at, minutes FROM work_entries WHERE incident_id = ? ORDER BY id",
-                    (iid,))]
-            return list(out.values())
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     # -- escalation steps --------------------------------------------------------------------------
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[dict]:
@@ -161,7 +130,7 @@ class PagingStore:
                 d.update(state=r[16], summary=r[17], labels=json.loads(r[18]))
                 out.append(d)
             return out
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._read(q)
 
     async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
                         messages: list[dict], now: datetime, first_page: bool, deadline: datetime | None,
@@ -196,11 +165,11 @@ class PagingStore:
                       (*args, incident_id, generation))
             _event(c, incident_id, at, event.pop("kind"), "pagerd", event)
             return True
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     async def stop_settled(self, now: datetime) -> list[int]:
         """Escalations of incidents acknowledged or resolved by any path: stop them, cancel their pages."""
-        found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+        found = await self._read(lambda c: c.execute(
             "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
             "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1").fetchone())
         if found is None:
@@ -214,7 +183,7 @@ class PagingStore:
             for iid in ids:
                 quiet(c, iid, at, "incident acknowledged or resolved")
             return ids
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     async def record_breaches(self, now: datetime) -> list[dict]:
         found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
@@ -274,12 +243,12 @@ class PagingStore:
                              "FROM escalations WHERE incident_id = ? ORDER BY generation", (incident_id,)).fetchall()
             return [{"round": _round(r[:9]), "project": r[9], "rotation": r[10], "reason": r[11],
                      "escalation": r[12], "step": r[13], "breached_at": r[14]} for r in rows]
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._read(q)
 
     async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
                             subject: str, body: str, due_at: datetime, now: datetime) -> bool:
         """A message not tied to an incident (hand-over notices): into the outbox, once per idem_key."""
-        return await self._write(lambda c: c.execute(  # type: ignore[attr-defined]
+        return await self._write(lambda c: c.execute(
             "INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, subject, body, due_at, status, "
             "created_at) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (idem_key) DO NOTHING",
             (idem_key, person, channel, address, kind, subject, body, _iso(due_at), _iso(now))).rowcount == 1)
@@ -295,17 +264,17 @@ class PagingStore:
             keys = ("id", "incident_id", "person", "channel", "address", "kind", "subject", "body", "attempts",
                     "due_at", "state", "summary", "labels", "project")
             return [dict(zip(keys, r)) for r in rows]
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._read(q)
 
     async def defer(self, channel: str, address: str, until: datetime) -> int:
         """Throttled: this address's pending messages wait for its next slot (then go out as one bundle).
         Stored, so the due scan stays small in a storm and a restart keeps the throttle."""
-        return await self._write(lambda c: c.execute(  # type: ignore[attr-defined]
+        return await self._write(lambda c: c.execute(
             "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND channel = ? AND address = ? AND due_at < ?",
             (_iso(until), channel, address, _iso(until))).rowcount)
 
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[str]:
-        return await self._read(lambda c: [r[0] for r in c.execute(  # type: ignore[attr-defined]
+        return await self._read(lambda c: [r[0] for r in c.execute(
             "SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status = 'sent' AND bundle_id IS NULL "
             "AND sent_at >= ? ORDER BY sent_at", (address, channel, _iso(since)))])
 
@@ -323,7 +292,7 @@ class PagingStore:
                 c.execute(f"UPDATE outbox SET status = 'bundled', bundle_id = ? WHERE id IN "
                           f"({','.join('?' * len(others))})", (carrier, *others))
             return True
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
                              retry_at: datetime | None, now: datetime) -> None:
@@ -352,7 +321,7 @@ class PagingStore:
                        {"message_id": carrier, "channel": channel, "person": person, "to": address,
                         "status": "sent" if sent else "failed", "provider_id": provider_id, "error": error,
                         "bundled": carrier != mid or len(rows) > 1})
-        await self._write(w)  # type: ignore[attr-defined]
+        await self._write(w)
 
     async def outbox_backlog(self, now: datetime) -> OutboxBacklog:
         """Messages due by `now` and not yet sent (pending, or claimed and not finished), per channel."""
@@ -368,7 +337,7 @@ class PagingStore:
         def w(c: sqlite3.Connection) -> int:
             return c.execute("UPDATE outbox SET status = 'pending', due_at = ? WHERE status = 'sending'",
                              (_iso(now),)).rowcount
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     async def message(self, message_id: int) -> dict | None:
         def q(c: sqlite3.Connection) -> dict | None:
@@ -382,17 +351,17 @@ class PagingStore:
                 (carrier, carrier))})
             return {"id": r[0], "incident_id": r[1], "person": r[2], "channel": r[3], "address": r[4], "kind": r[5],
                     "body": r[6], "status": r[7], "carrier": carrier, "incident_ids": incidents}
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._read(q)
 
     async def last_message_to(self, address: str) -> dict | None:
-        r = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+        r = await self._read(lambda c: c.execute(
             "SELECT id FROM outbox WHERE address = ? AND status = 'sent' AND bundle_id IS NULL "
             "AND channel IN ('sms', 'voice') ORDER BY sent_at DESC, id DESC LIMIT 1", (address,)).fetchone())
         return await self.message(r[0]) if r else None
 
     async def open_incidents_paged_to(self, address: str) -> list[int]:
         """Incidents still triggered that a sent message reached at this address."""
-        return await self._read(lambda c: [r[0] for r in c.execute(  # type: ignore[attr-defined]
+        return await self._read(lambda c: [r[0] for r in c.execute(
             "SELECT DISTINCT o.incident_id FROM outbox o JOIN incidents i ON i.id = o.incident_id "
             "WHERE o.address = ? AND o.sent_at IS NOT NULL AND i.state = 'triggered' ORDER BY o.incident_id",
             (address,))])
@@ -412,7 +381,7 @@ class PagingStore:
                                                               "person": person, "status": status})
             moved = _advance_contacts(c, rows, at) if failed else 0
             return {"rows": len(rows), "advanced": moved}
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None:
         def w(c: sqlite3.Connection) -> None:
@@ -422,16 +391,16 @@ class PagingStore:
             if c.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
                 raise NotFound(f"incident {incident_id} not found")
             _event(c, incident_id, at, "escalate_requested", actor, {"via": via, "active": bool(n)})
-        await self._write(w)  # type: ignore[attr-defined]
+        await self._write(w)
 
     # -- heartbeats --------------------------------------------------------------------------------
     async def beat(self, name: str, source: str, now: datetime) -> None:
-        await self._write(lambda c: c.execute(  # type: ignore[attr-defined]
+        await self._write(lambda c: c.execute(
             "INSERT INTO heartbeats (name, last_seen, source) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "last_seen = excluded.last_seen, source = excluded.source", (name, _iso(now), source)))
 
     async def heartbeats(self) -> dict[str, str]:
-        return await self._read(lambda c: dict(c.execute("SELECT name, last_seen FROM heartbeats")))  # type: ignore
+        return await self._read(lambda c: dict(c.execute("SELECT name, last_seen FROM heartbeats")))
 
 
 def _advance_contacts(c: sqlite3.Connection, rows: list[tuple], at: str) -> int:

@@ -31,8 +31,9 @@ def _times(rt: Runtime, data: dict, keys: tuple[str, str], problems: list[Proble
 async def list_bookings(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"customer", "include_cancelled"})
-    return web.json_response(await rt.store.list_bookings(
-        request.query.get("customer"), include_cancelled=request.query.get("include_cancelled") in ("1", "true")))
+    rows = await rt.store.list_bookings(
+        request.query.get("customer"), include_cancelled=request.query.get("include_cancelled") in ("1", "true"))
+    return web.json_response([r.to_json() for r in rows])
 
 
 async def add_booking(request: web.Request) -> web.Response:
@@ -50,14 +51,14 @@ async def add_booking(request: web.Request) -> web.Response:
         raise InputError(422, "invalid booking", problems)
     row = await rt.store.add_booking(customer=data["customer"], start=times["start"], end=times["end"],
                                      created_by=data.get("by") or "api", now=rt.clock.now())
-    return web.json_response(row, status=201)
+    return web.json_response(row.to_json(), status=201)
 
 
 async def cancel_booking(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"by"})
     row = await rt.store.cancel_booking(_path_id(request, "booking"), by=request.query.get("by", "api")[:64], now=rt.clock.now())
-    return web.json_response(row)
+    return web.json_response(row.to_json())
 
 
 async def add_work(request: web.Request) -> web.Response:
@@ -88,7 +89,7 @@ async def add_work(request: web.Request) -> web.Response:
     by = data.get("by") or "api"
     row = await rt.store.add_work(iid, person=by, start=times.get("start"), end=times.get("end"),
                                   minutes=data.get("minutes"), note=data.get("note"), by=by, now=rt.clock.now())
-    return web.json_response(row, status=201)
+    return web.json_response(row.to_json(), status=201)
 
 
 async def list_work(request: web.Request) -> web.Response:
@@ -96,4 +97,4 @@ async def list_work(request: web.Request) -> web.Response:
     iid = _incident_id(request)
     if await rt.store.get_incident(iid) is None:
         raise NotFound(f"incident {iid} not found")
-    return web.json_response(await rt.store.list_work(iid))
+    return web.json_response([w.to_json() for w in await rt.store.list_work(iid)])

@@ -83,8 +83,9 @@ async def rotation_shifts(request: web.Request) -> web.Response:
 async def list_overrides(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"rotation", "include_removed"})
-    return web.json_response(await rt.store.list_overrides(
-        request.query.get("rotation"), include_removed=request.query.get("include_removed") in ("1", "true")))
+    rows = await rt.store.list_overrides(
+        request.query.get("rotation"), include_removed=request.query.get("include_removed") in ("1", "true"))
+    return web.json_response([r.to_json() for r in rows])
 
 
 async def add_override(request: web.Request) -> web.Response:
@@ -112,14 +113,14 @@ async def add_override(request: web.Request) -> web.Response:
     row = await rt.store.add_override(rotation=data["rotation"], start=times["start"], end=times["end"],
                                       person=data["person"], replaces=data.get("replaces"),
                                       created_by=data.get("by") or "api", now=rt.clock.now())
-    return web.json_response(row, status=201)
+    return web.json_response(row.to_json(), status=201)
 
 
 async def remove_override(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"by"})
     row = await rt.store.remove_override(_path_id(request, "override"), removed_by=request.query.get("by", "api")[:64], now=rt.clock.now())
-    return web.json_response(row)
+    return web.json_response(row.to_json())
 
 
 async def ical_feed(request: web.Request) -> web.Response:

@@ -156,7 +156,7 @@ async def test_an_override_starting_at_1800_tells_the_override_person(stores, sc
     assert await notices(store, schedule, evening + timedelta(minutes=10)) == ([], [])
     store = await stores.restart()
     assert await notices(store, schedule, evening + timedelta(hours=1)) == ([], [])
-    assert row["id"] >= 1
+    assert row.id >= 1
 
 
 async def test_a_week_of_ticks_gives_exactly_the_monday_notices(stores, schedule):

@@ -1,4 +1,5 @@
-"""The SQLite store against a real database file: group commit, idempotency, incident lifecycle."""
+"""The SQLite store against a real database file: group commit, idempotency, incident lifecycle.
+What every store must do through the port (transitions, notes, reads, ...) is in tests/contract."""
 from __future__ import annotations
 
 import asyncio
@@ -12,9 +13,8 @@ import pytest
 
 from pager.clock import ManualClock
 from pager.domain.alert import Source
-from pager.domain.incident import State
 from pager.sources import alertmanager, events_v2, nagios
-from pager.storage.port import Conflict, Delivery, IngestPolicy, NotFound
+from pager.storage.port import Delivery, IngestPolicy
 from pager.storage.sqlite import SqliteStore
 
 FIRING = (Path(__file__).resolve().parents[1] / "testdata" / "alertmanager" / "firing.json").read_bytes()
@@ -119,22 +119,6 @@ async def test_one_failing_job_fails_alone(store: SqliteStore) -> None:
     res = await asyncio.gather(*good, bad, return_exceptions=True)
     assert isinstance(res[1], sqlite3.IntegrityError)
     assert len(await store.list_incidents()) == 1
-
-
-async def test_manual_transitions(store: SqliteStore) -> None:
-    r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
-    iid = r.incident_ids[0]
-    inc = await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment="on it", now=T0)
-    assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == "anna"
-    await store.transition(iid, State.ACKNOWLEDGED, actor="bram", via="api", comment=None, now=T0)  # idempotent
-    inc = await store.transition(iid, State.RESOLVED, actor="anna", via="cli", comment=None, now=T0)
-    assert inc["state"] == "resolved"
-    with pytest.raises(Conflict):
-        await store.transition(iid, State.ACKNOWLEDGED, actor="x", via="api", comment=None, now=T0)
-    with pytest.raises(NotFound):
-        await store.transition(424242, State.RESOLVED, actor="x", via="api", comment=None, now=T0)
-    inc = await store.add_note(iid, actor="anna", text="root cause: full disk", now=T0)
-    assert inc["timeline"][-1]["data"]["text"] == "root cause: full disk"
 
 
 async def test_events_v2_duplicate_window(store: SqliteStore) -> None:
