@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from pager import config as config_mod  # noqa: E402
 from pager.app import policy  # noqa: E402
+from pager.clock import SystemClock  # noqa: E402
 from pager.domain.alert import Action, Alert, Source  # noqa: E402
 from pager.domain.calendar import Calendar, Period  # noqa: E402
 from pager.domain.incident import State  # noqa: E402
@@ -152,7 +153,7 @@ async def main() -> None:
                                                      "PAGERD_SIGNING_KEY": "bench-signing-key-0123456789abcdef"})
         schedule = Schedule(config)
         cal = schedule.calendar
-        store = SqliteStore(str(tmp / "bench.db"), policy(config), synchronous="OFF")
+        store = SqliteStore(str(tmp / "bench.db"), policy(config), clock=SystemClock(), synchronous="OFF")
         await store.open()
         try:
             t0 = time.perf_counter()

@@ -1,39 +1,53 @@
-"""Composition root: the only module that names concrete adapters."""
+"""Composition root: the only module that names concrete adapters (the store, the clock, the notifier).
+The daemon (pager/daemon.py) and every CLI command get theirs from here."""
 from __future__ import annotations
 
-from pager.clock import Clock, SystemClock
+from datetime import timedelta
+
+from pager.clock import Clock, ManualClock, SystemClock
 from pager.config import Config
+from pager.notify.base import MultiNotifier, Notifier
+from pager.notify.dry_run import DryRunNotifier
 from pager.observe.metrics import Metrics
 from pager.storage.port import IngestPolicy, Store
 from pager.storage.sqlite import SqliteStore
+from pager.storage.sqlite import migrate as sqlite_migrate
+
+
+def make_clock(cfg: Config) -> Clock:
+    """The system clock; the manual one, standing at `testing.start` until a test moves it, when the
+    config's test-only `testing.clock: manual` asks for it (pager.config.load refuses that setting
+    unless PAGERD_ALLOW_TEST_CLOCK=1)."""
+    if cfg.testing.clock == "manual":
+        assert cfg.testing.start is not None  # the loader requires it
+        return ManualClock(cfg.testing.start)
+    return SystemClock()
 
 
 def policy(cfg: Config) -> IngestPolicy:
     ev2 = cfg.sources.events_v2
-    from datetime import timedelta
     return IngestPolicy(reopen_window=cfg.incidents.reopen_window,
                         events_v2_duplicate_window=ev2.duplicate_window if ev2 else timedelta(minutes=5))
 
 
-def make_store(cfg: Config, metrics: Metrics | None = None) -> Store:
+def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None) -> Store:
     s = cfg.storage.sqlite
-    return SqliteStore(s.path, policy(cfg), synchronous=s.synchronous,
+    return SqliteStore(s.path, policy(cfg), clock=clock, synchronous=s.synchronous,
                        on_commit=metrics.on_commit if metrics else None)
 
 
-def make_clock() -> Clock:
-    return SystemClock()
+def migrate(cfg: Config, clock: Clock) -> list[int]:
+    """Apply the store's pending migrations; returns the versions applied."""
+    return sqlite_migrate(cfg.storage.sqlite.path, clock.now())
 
 
-def make_notifier(cfg: Config):
+def make_notifier(cfg: Config, clock: Clock) -> Notifier:
     """Twilio for SMS and voice when configured, SMTP for e-mail when configured, dry-run for the rest."""
-    from pager.notify.base import MultiNotifier
-    from pager.notify.dry_run import DryRunNotifier
-    parts = []
+    parts: list[Notifier] = []
     rest = {"sms", "voice", "email"}
     tw = cfg.notifier.twilio
     if cfg.notifier.kind == "auto" and tw.enabled:
-        from pager.notify.twilio import TwilioNotifier
+        from pager.notify.twilio import TwilioNotifier  # imported only when used: the SDKs are slow to import
         parts.append(TwilioNotifier(account_sid=tw.account_sid, auth_token=tw.auth_token.get_secret_value(),
                                     from_number=tw.from_, public_url=cfg.server.public_url,
                                     api_base=tw.api_base or None, timeout=tw.timeout.total_seconds()))
@@ -43,7 +57,7 @@ def make_notifier(cfg: Config):
         from pager.notify.smtp import SmtpNotifier
         parts.append(SmtpNotifier(host=sm.host, port=sm.port, from_address=sm.from_, username=sm.username or None,
                                   password=sm.password.get_secret_value() or None, starttls=sm.starttls, ssl=sm.ssl,
-                                  timeout=sm.timeout.total_seconds()))
+                                  timeout=sm.timeout.total_seconds(), clock=clock))
         rest -= {"email"}
     if rest:
         parts.append(DryRunNotifier(channels=frozenset(rest)))

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from pager import __version__
@@ -33,6 +33,12 @@ def _load(args: argparse.Namespace):
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _clock(cfg):
+    """The clock of this command: the composition root's (the system clock, or a test config's manual one)."""
+    from pager.app import make_clock
+    return make_clock(cfg)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,16 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "serve":
         cfg_path = _config_path(args)
         _load(args)  # fail fast with file:line errors before the event loop starts
-        from pager.service.daemon import serve
+        from pager.daemon import serve
         return asyncio.run(serve(cfg_path))
     if args.cmd == "check-config":
         cfg = _load(args)
         print(f"{_config_path(args)}: OK ({len(cfg.people)} people, {len(cfg.rotations)} rotations)")
         return 0
     if args.cmd == "migrate":
-        from pager.storage.sqlite import migrate
+        from pager.app import migrate
         cfg = _load(args)
-        applied = migrate(cfg.storage.sqlite.path)
+        applied = migrate(cfg, _clock(cfg))
         print(f"{cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
         return 0
     if args.cmd == "incidents":
@@ -189,10 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _instant(value: str | None, tz: str) -> datetime:
+def _instant(value: str | None, tz: str, now: datetime) -> datetime:
+    """`value` as an instant (wall time in `tz` without an offset); `now` when not given."""
     from pager.service.schedule import parse_instant
     if value is None:
-        return datetime.now(timezone.utc)
+        return now
     try:
         return parse_instant(value, tz)
     except (ValueError, OverflowError):
@@ -203,24 +210,26 @@ async def _schedule(args: argparse.Namespace) -> int:
     from pager.service.schedule import Schedule, overrides_from
     from pager.storage.port import json_instant
     cfg = _load(args)
+    clock = _clock(cfg)
+    now = clock.now()
     sched = Schedule(cfg)
     tz = sched.calendar.rules.tz
     if args.cmd == "calendar":
-        info = sched.describe(_instant(args.at, tz))
+        info = sched.describe(_instant(args.at, tz, now))
         if args.json:
             print(json.dumps(info, ensure_ascii=False))
         else:
             print(f"{info['local']}  {info['period']}" + (f"  ({info['holiday']})" if info["holiday"] else ""))
         return 0
     from pager.app import make_store
-    store = make_store(cfg)
+    store = make_store(cfg, clock)
     await store.open()
     try:
         if args.cmd == "oncall":
             if args.rotation and args.rotation not in sched.rotations:
                 print(f"pagerd: unknown rotation {args.rotation!r}", file=sys.stderr)
                 return 1
-            rows = sched.on_call(_instant(args.at, tz), overrides_from(await store.list_overrides()), args.rotation)
+            rows = sched.on_call(_instant(args.at, tz, now), overrides_from(await store.list_overrides()), args.rotation)
             if args.json:
                 print(json.dumps(rows, ensure_ascii=False))
             else:
@@ -236,7 +245,7 @@ async def _schedule(args: argparse.Namespace) -> int:
                 if who not in cfg.people:
                     print(f"pagerd: unknown person {who!r}", file=sys.stderr)
                     return 1
-            start, end = _instant(args.start, tz), _instant(args.end, tz)
+            start, end = _instant(args.start, tz, now), _instant(args.end, tz, now)
             if end <= start:
                 print("pagerd: --to must be after --from", file=sys.stderr)
                 return 1
@@ -244,8 +253,7 @@ async def _schedule(args: argparse.Namespace) -> int:
                 print("pagerd: an override lasts at most 400 days", file=sys.stderr)
                 return 1
             override = await store.add_override(rotation=args.rotation, start=start, end=end, person=args.person,
-                                                replaces=args.replaces, created_by=args.by,
-                                                now=datetime.now(timezone.utc))
+                                                replaces=args.replaces, created_by=args.by, now=now)
             print(json.dumps(override.to_json()) if args.json else
                   f"override {override.id}: {override.person} on {override.rotation} "
                   f"from {json_instant(override.start)} to {json_instant(override.end)}")
@@ -261,7 +269,7 @@ async def _schedule(args: argparse.Namespace) -> int:
             return 0
         from pager.storage.port import NotFound
         try:
-            await store.remove_override(args.id, removed_by=args.by, now=datetime.now(timezone.utc))
+            await store.remove_override(args.id, removed_by=args.by, now=now)
         except NotFound as exc:
             print(f"pagerd: {exc}", file=sys.stderr)
             return 1
@@ -274,9 +282,11 @@ async def _schedule(args: argparse.Namespace) -> int:
 async def _bookings(args: argparse.Namespace) -> int:
     from pager.app import make_store
     from pager.domain.paging import MAX_WORKED_MINUTES
-    from pager.service.schedule import calendar_from
+    from pager.config.domain import calendar_from
     from pager.storage.port import NotFound, json_instant
     cfg = _load(args)
+    clock = _clock(cfg)
+    now = clock.now()
     tz = calendar_from(cfg).rules.tz
 
     def fail(msg: str) -> int:
@@ -287,7 +297,7 @@ async def _bookings(args: argparse.Namespace) -> int:
     if args.cmd == "booking" and args.booking_cmd == "add":
         if args.customer not in cfg.customers:
             return fail(f"unknown customer {args.customer!r}")
-        start, end = _instant(args.start, tz), _instant(args.end, tz)
+        start, end = _instant(args.start, tz, now), _instant(args.end, tz, now)
         if end <= start:
             return fail("--to must be after --from")
         if end - start > timedelta(days=400):  # the API's limit too
@@ -299,14 +309,13 @@ async def _bookings(args: argparse.Namespace) -> int:
         if args.minutes is not None and not 1 <= args.minutes <= MAX_WORKED_MINUTES:
             return fail(f"--minutes must be from 1 to {MAX_WORKED_MINUTES}")
         if span:
-            start, end = _instant(args.start, tz), _instant(args.end, tz)
+            start, end = _instant(args.start, tz, now), _instant(args.end, tz, now)
             if end <= start:
                 return fail("--to must be after --from")
             if end - start > timedelta(minutes=MAX_WORKED_MINUTES):
                 return fail(f"a time entry covers at most {MAX_WORKED_MINUTES} minutes")
-    store = make_store(cfg)
+    store = make_store(cfg, clock)
     await store.open()
-    now = datetime.now(timezone.utc)
     try:
         if args.cmd == "booking":
             if args.booking_cmd == "add":
@@ -368,7 +377,8 @@ def _billing(args: argparse.Namespace) -> int:
     from decimal import Decimal, InvalidOperation
 
     from pager.domain.billing import Terms, decimal_str, hours_str, quote
-    from pager.service.schedule import calendar_from, parse_instant
+    from pager.config.domain import calendar_from
+    from pager.service.schedule import parse_instant
 
     def bad(msg: str) -> int:
         print(f"pagerd billing quote: {msg}", file=sys.stderr)
@@ -456,9 +466,10 @@ async def _billing_report(args: argparse.Namespace) -> int:
     except StatementError as exc:
         print(f"{cmd}: {exc}", file=sys.stderr)
         return 2
-    store = make_store(cfg)
+    clock = _clock(cfg)
+    store = make_store(cfg, clock)
     await store.open()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     try:
         if args.billing_cmd == "engineers":
             rep = await engineers(store, cfg, sched, args.month, now)
@@ -496,7 +507,8 @@ async def _incidents(args: argparse.Namespace) -> int:
     from pager.domain.incident import State
     from pager.storage.port import Conflict, NotFound
     cfg = _load(args)
-    store = make_store(cfg)
+    clock = _clock(cfg)
+    store = make_store(cfg, clock)
     await store.open()
     try:
         if args.incidents_cmd == "list":
@@ -523,7 +535,7 @@ async def _incidents(args: argparse.Namespace) -> int:
             else:
                 target = State.ACKNOWLEDGED if args.incidents_cmd == "ack" else State.RESOLVED
                 inc = await store.transition(args.id, target, actor=args.by, via="cli", comment=args.comment,
-                                             now=datetime.now(timezone.utc))
+                                             now=clock.now())
         except NotFound as exc:
             print(f"pagerd: {exc}", file=sys.stderr)
             return 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
@@ -12,6 +12,14 @@ class Clock(Protocol):
 
     def monotonic(self) -> float:
         """Seconds from an arbitrary origin, for measuring intervals."""
+
+
+@runtime_checkable
+class MovableClock(Clock, Protocol):
+    """A clock a test can move (ManualClock): the daemon's test-only clock routes need one."""
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move forward by `delta` (never backwards); returns the new now."""
 
 
 class SystemClock:

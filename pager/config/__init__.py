@@ -8,6 +8,7 @@ from typing import Mapping
 
 from pydantic import ValidationError
 
+from .domain import calendar_from, rotations_from
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
 from .model import Config
 
@@ -33,9 +34,34 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
             issues.append(ConfigIssue(fname, line_of(lines, loc), ".".join(str(x) for x in loc), msg))
         raise ConfigError(sorted(issues, key=lambda i: i.line)) from None
     issues.extend(_references(cfg, fname, lines))
+    issues.extend(_testing(cfg, fname, lines, env if env is not None else os.environ))
     if issues:
         raise ConfigError(sorted(issues, key=lambda i: i.line))
     return cfg
+
+
+# The one switch that lets a config run pagerd on the movable test clock (testing.clock: manual).
+ALLOW_TEST_CLOCK = "PAGERD_ALLOW_TEST_CLOCK"
+
+
+def _testing(cfg: Config, fname: str, lines: dict, env: Mapping[str, str]) -> list[ConfigIssue]:
+    """The test-only clock is refused unless the environment allows it: a production config never
+    runs on a clock that stands still."""
+    t = cfg.testing
+    out: list[ConfigIssue] = []
+
+    def issue(key: str, msg: str) -> None:
+        out.append(ConfigIssue(fname, line_of(lines, ("testing", key)), f"testing.{key}", msg))
+
+    if t.clock == "manual":
+        if env.get(ALLOW_TEST_CLOCK) != "1":
+            issue("clock", f"manual is a test-only setting (time stands still until a test moves it); "
+                           f"refused unless {ALLOW_TEST_CLOCK}=1 is set in the environment")
+        if t.start is None:
+            issue("start", "required with testing.clock: manual (an ISO 8601 instant with offset)")
+    elif t.start is not None:
+        issue("start", "only with testing.clock: manual")
+    return out
 
 
 def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
@@ -101,7 +127,6 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
                 issue(("paging", key), f"unknown rotation {name!r}")
     if not out:
         # the domain's own checks (holiday country, windows, rotations) with the config's lines
-        from pager.service.schedule import calendar_from, rotations_from
         try:
             calendar_from(cfg)
         except ValueError as exc:

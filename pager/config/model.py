@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -399,6 +399,14 @@ class HeartbeatConfig(Strict):
     labels: dict[str, str] = {}
 
 
+class TestingConfig(Strict):
+    """Test-only: `clock: manual` runs pagerd on a clock that moves only when a test says so (from `start`,
+    through POST /api/v1/testing/clock). Refused unless PAGERD_ALLOW_TEST_CLOCK=1 (pager.config.load)."""
+
+    clock: Literal["system", "manual"] = "system"
+    start: AwareDatetime | None = None
+
+
 class Config(Strict):
     server: Server = Server()
     logging: Logging = Logging()
@@ -416,3 +424,4 @@ class Config(Strict):
     routes: list[RouteConfig] = []
     escalation_policies: dict[str, PolicyConfig] = {}
     heartbeats: dict[str, HeartbeatConfig] = {}
+    testing: TestingConfig = TestingConfig()

@@ -1,7 +1,7 @@
 """E-mail pages through SMTP (`aiosmtplib`): plain text plus a simple HTML alternative with one-tap links.
 
     notifier = SmtpNotifier(host="smtp.example.com", port=587, from_address="pagerd <pager@example.com>",
-                            username="pager", password="...", starttls=True)
+                            username="pager", password="...", starttls=True, clock=clock)
 
 The Message-ID is derived from `Message.id` (the outbox's idempotency key), so a retried send carries
 the same Message-ID and the receiving side can recognise the duplicate. Errors: connection trouble,
@@ -20,7 +20,7 @@ from email.utils import format_datetime, parseaddr
 import aiosmtplib
 import structlog
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
 from .base import Message, SendResult, short_error
 
 log = structlog.get_logger("pagerd.notify.smtp")
@@ -83,7 +83,7 @@ class SmtpNotifier:
     def __init__(self, *, host: str, from_address: str, port: int = 25, username: str | None = None,
                  password: str | None = None, starttls: bool = False, ssl: bool = False,
                  timeout: float = 10.0, validate_certs: bool = True, message_id_domain: str | None = None,
-                 clock: Clock | None = None, channels: frozenset[str] = frozenset({"email"})) -> None:
+                 clock: Clock, channels: frozenset[str] = frozenset({"email"})) -> None:
         if starttls and ssl:
             raise ValueError("choose one of starttls (upgrade a plain connection) and ssl (implicit TLS)")
         if (username is None) != (password is None):
@@ -103,7 +103,7 @@ class SmtpNotifier:
         self.validate_certs = validate_certs
         addr = parseaddr(from_address)[1]
         self.domain = message_id_domain or (addr.rpartition("@")[2] if "@" in addr else "") or "pagerd.invalid"
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock
 
     def __repr__(self) -> str:
         return (f"SmtpNotifier(host={self.host!r}, port={self.port}, from_address={self.from_address!r}, "

@@ -15,15 +15,15 @@ import json
 import queue
 import sqlite3
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
 import structlog
 
+from pager.clock import Clock
 from pager.domain.incident import State, can_move
 
 from . import sqlite_billing as billing
@@ -59,8 +59,8 @@ def _connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def migrate(path: str) -> list[int]:
-    """Apply pending migrations; returns the versions applied."""
+def migrate(path: str, now: datetime) -> list[int]:
+    """Apply pending migrations, stamped `now`; returns the versions applied."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path, synchronous="FULL")
     # off while tables are rebuilt (SQLite's documented way); every migration is checked before it commits
@@ -81,7 +81,7 @@ def migrate(path: str) -> list[int]:
                 if broken:
                     raise sqlite3.IntegrityError(f"migration {name} breaks foreign keys: {broken}")
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                             (version, name, iso(datetime.now(timezone.utc))))
+                             (version, name, iso(now)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -153,10 +153,11 @@ class _Job:
 
 
 class SqliteStore(PagingStore):
-    def __init__(self, path: str, policy: IngestPolicy, *, synchronous: str = "FULL",
+    def __init__(self, path: str, policy: IngestPolicy, *, clock: Clock, synchronous: str = "FULL",
                  on_commit: Callable[[int, float], None] | None = None) -> None:
         self.path = path
         self.policy = policy
+        self.clock = clock  # stamps migrations, times commits for on_commit
         self.synchronous = synchronous
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -170,7 +171,7 @@ class SqliteStore(PagingStore):
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._loop.run_in_executor(None, migrate, self.path)
+        await self._loop.run_in_executor(None, migrate, self.path, self.clock.now())
         conn = _connect(self.path, synchronous=self.synchronous)
         self._writer = threading.Thread(target=self._run_writer, args=(conn,), name="pagerd-writer", daemon=True)
         self._writer.start()
@@ -207,14 +208,14 @@ class SqliteStore(PagingStore):
                     break
                 pending.append(nxt)
             batch = _take(pending)
-            t0 = time.perf_counter()
+            t0 = self.clock.monotonic()
             try:
                 _commit_batch(conn, batch)
             except Exception as exc:
                 for job in batch:
                     job.error = exc
             if self._on_commit is not None:
-                self._on_commit(len(batch), time.perf_counter() - t0)
+                self._on_commit(len(batch), self.clock.monotonic() - t0)
             self._loop.call_soon_threadsafe(_settle, batch)
         conn.close()
 

@@ -7,6 +7,7 @@ from typing import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
+from . import testing_api
 from .errors import json_errors
 from .keys import ENGINE_TASK, RUNTIME, Runtime
 
@@ -49,6 +50,7 @@ def build_app(runtime: Runtime) -> web.Application:
     r.add_get("/healthz", ops.healthz)
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)
+    testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     return app
 
 

@@ -5,20 +5,22 @@ store made there finds an empty database, a later one the same database (a resta
 (PostgreSQL), add its factory here; nothing else in the package names a concrete store."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 import pytest
 
+from pager.clock import ManualClock
 from pager.storage.port import IngestPolicy, Store
 from pager.storage.sqlite import SqliteStore
 
+MIGRATED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)  # the store's clock: it stamps the migrations
 POLICY = IngestPolicy(reopen_window=timedelta(hours=1), events_v2_duplicate_window=timedelta(minutes=5))
 
 
 def sqlite(place: Path) -> Store:
-    return SqliteStore(str(place / "contract.db"), POLICY)
+    return SqliteStore(str(place / "contract.db"), POLICY, clock=ManualClock(MIGRATED_AT))
 
 
 FACTORIES: dict[str, Callable[[Path], Store]] = {"sqlite": sqlite}

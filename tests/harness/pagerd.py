@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .ports import free_port
@@ -21,6 +22,13 @@ SIGNING_KEY = "test-signing-key-0123456789abcdef"  # the example config reads it
 # (A tuple: `kind in ENGINE_KINDS` in Python, and f"... NOT IN {ENGINE_KINDS}" is valid SQL.)
 ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
                 "response_target_breached", "escalate_requested")
+
+
+def manual_clock_config(dest: Path, start: datetime, config: Path = EXAMPLE_CONFIG) -> Path:
+    """A copy of `config` (the example config) that runs pagerd on the manual clock from `start`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(config.read_text() + f"\ntesting:\n  clock: manual\n  start: {start.isoformat()}\n")
+    return dest
 
 
 @dataclass
@@ -59,6 +67,7 @@ class PagerdProcess:
             PAGERD_ADMIN_TOKEN=self.admin_token,
             PAGERD_SIGNING_KEY=self.signing_key,
             PAGERD_PUBLIC_URL=self.url,
+            PAGERD_ALLOW_TEST_CLOCK="1",  # a config with testing.clock: manual runs (never set in production)
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
@@ -144,3 +153,30 @@ class PagerdProcess:
                 return last
             time.sleep(interval)
         raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
+
+    # -- the manual clock (config testing.clock: manual) -------------------------------------------------
+    def now(self) -> datetime:
+        """The daemon's now on its manual clock."""
+        status, body = self.api("GET", "/api/v1/testing/clock")
+        assert status == 200, (status, body)
+        return _instant(body["now"])  # type: ignore[index]
+
+    def advance(self, by: str | timedelta) -> datetime:
+        """Move the daemon's manual clock forward by `by` ("15m", "2s", or a timedelta) and return the new
+        now, once the paging engine has run a whole tick at it: what fell due has happened."""
+        by = f"{by.total_seconds():g}s" if isinstance(by, timedelta) else by
+        return self._move({"advance": by})
+
+    def set_clock(self, to: datetime) -> datetime:
+        """Move the daemon's manual clock forward to `to` (aware); as `advance`."""
+        return self._move({"set": to.isoformat()})
+
+    def _move(self, body: dict) -> datetime:
+        status, answer = self.api("POST", "/api/v1/testing/clock", body)
+        assert status == 200, (status, answer)
+        assert answer["ticked"], f"the engine ran no tick at the new now: {answer}"  # type: ignore[index]
+        return _instant(answer["now"])  # type: ignore[index]
+
+
+def _instant(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))

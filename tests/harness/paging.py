@@ -46,9 +46,11 @@ _Dumper.add_representer(str, lambda d, s: d.represent_scalar(
 
 
 def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | None = None, repeat: int = 0,
-                 heartbeats: dict | None = None, contact_rules: list[dict] | None = None) -> Path:
+                 heartbeats: dict | None = None, contact_rules: list[dict] | None = None,
+                 clock_start: str | None = None) -> Path:
     """A copy of the example config with second-scale waits: contact rules sms 0 s, voice `voice_after`,
-    e-mail 0 s; policy `default` = `steps` (4 s / 4 s), `repeat`; no early escalation."""
+    e-mail 0 s; policy `default` = `steps` (4 s / 4 s), `repeat`; no early escalation. `clock_start`
+    (an ISO instant, or a ${VAR}): the daemon runs on the manual clock from there (PagerdProcess.advance)."""
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     cfg = copy.deepcopy(cfg)
     cfg["paging"]["contact_rules"] = contact_rules or [
@@ -59,6 +61,8 @@ def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | Non
     cfg["escalation_policies"]["default"] = {"steps": steps or SHORT_STEPS, "repeat": repeat}
     if heartbeats is not None:
         cfg["heartbeats"] = heartbeats
+    if clock_start is not None:
+        cfg["testing"] = {"clock": "manual", "start": clock_start}
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(yaml.dump(cfg, Dumper=_Dumper, sort_keys=False))
     return dest

@@ -62,13 +62,13 @@ class Node:
         self.opened: list = []
 
     async def __aenter__(self) -> Node:
-        self.store = SqliteStore(str(self.db), policy(self.config), synchronous="NORMAL")
+        self.store = SqliteStore(str(self.db), policy(self.config), clock=self.clock, synchronous="NORMAL")
         await self.store.open()
 
         async def ingest(source, alerts):  # the heartbeats stage's way in; recorded, not stored
             self.opened.extend(alerts)
 
-        self.engine = PagingEngine(self.store, self.clock, self.metrics, make_notifier(self.config),
+        self.engine = PagingEngine(self.store, self.clock, self.metrics, make_notifier(self.config, self.clock),
                                    lambda: (self.config, self.schedule), ingest=ingest)
         runtime = Runtime(config=self.config, config_path=str(EXAMPLE_CONFIG), store=self.store,
                           metrics=self.metrics, clock=self.clock, schedule=self.schedule, ready=True,

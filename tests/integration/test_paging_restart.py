@@ -2,32 +2,36 @@
 no step or message goes out twice, and nothing follows an acknowledgement. Plus heartbeats: silence
 opens an incident, a check-in resolves it, and Alertmanager's Watchdog is a check-in, never an incident.
 
-Dry-run notifier (every message it "sends" is a `page_dry_run` log line) and a short-waits copy of
-the example config: sms and e-mail at once, voice after 3 s; steps at 0 s, 4 s, 8 s; no repeat.
+Dry-run notifier (every message it "sends" is a `page_dry_run` log line) and a copy of the example
+config on the manual clock: sms and e-mail at once, voice after 2 min; steps at 0, 15 and 30 min; no
+repeat. Each start of the daemon puts its clock where the test says (PAGERD_TEST_CLOCK_START): a
+restart is a later instant, as it would be; the tests move time instead of sleeping.
 """
 from __future__ import annotations
 
 import json
 import signal
 import sqlite3
-import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tests.harness.pagerd import PagerdProcess
 from tests.harness.paging import events, fire, incident, short_config, ts, wait_event
 
-STEP_WAIT = 4.0
-VOICE_AFTER = 3.0
-STEPS = [{"targets": ["oncall"], "wait": "4s"},
-         {"targets": ["oncall", "person:bram"], "wait": "4s"},
-         {"targets": ["oncall", "person:bram", "desk"], "wait": "4s"}]
-ON_TIME = 2.0  # a step or message counts as on time within this many seconds of its due time
+START = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)  # a Wednesday, 10:00 in Amsterdam
+STEP_WAIT = timedelta(minutes=15)
+VOICE_AFTER = timedelta(minutes=2)
+STEPS = [{"targets": ["oncall"], "wait": "15m"},
+         {"targets": ["oncall", "person:bram"], "wait": "15m"},
+         {"targets": ["oncall", "person:bram", "desk"], "wait": "15m"}]
+CLOCK_START = "PAGERD_TEST_CLOCK_START"
 
 
-def sleep_until(t: float) -> None:
-    time.sleep(max(0.0, t - time.time()))
+def start_clock_at(d: PagerdProcess, when: datetime) -> None:
+    """The daemon's next start puts its manual clock at `when`."""
+    d.extra_env[CLOCK_START] = when.isoformat()
 
 
 def dry_run_lines(d: PagerdProcess) -> list[dict]:
@@ -43,7 +47,9 @@ def daemon(tmp_path):
     started: list[PagerdProcess] = []
 
     def start(**cfg) -> PagerdProcess:
-        d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", **cfg))
+        d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml",
+                                                                    clock_start=f"${{{CLOCK_START}}}", **cfg))
+        start_clock_at(d, START)
         started.append(d)
         return d.start()
 
@@ -54,52 +60,59 @@ def daemon(tmp_path):
         print(f"--- pagerd log (tail) ---\n{started[0].log_path.read_text(errors='replace')[-4000:]}")
 
 
-@pytest.mark.parametrize("restart_at", [2.0, 4.5], ids=["back-before-due", "down-across-due"])
+@pytest.mark.parametrize("restart_at", [timedelta(minutes=1), timedelta(minutes=16)],
+                         ids=["back-before-due", "down-across-due"])
 def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack(daemon, restart_at):
-    """restart_at: seconds after the first page at which the killed daemon is started again; 4.5 s means
-    step 0's call (+3 s) and step 1 (+4 s) fell due while it was down."""
-    d = daemon(steps=STEPS, voice_after=f"{VOICE_AFTER:g}s")
+    """restart_at: how long after the first page the killed daemon is started again; 16 min means step 0's
+    call (+2 min) and step 1 (+15 min) fell due while it was down."""
+    d = daemon(steps=STEPS, voice_after="2m")
     iid = fire(d, "RestartMidEscalation", "api1 answers 502")
     inc = wait_event(d, iid, "paged", channel="sms")
-    first = ts(inc["response"]["current"]["first_page_at"]).timestamp()
+    first = ts(inc["response"]["current"]["first_page_at"])
+    assert first == START
     step0 = events(inc, "paging")[0]["data"]["people"]
 
-    # kill -9 while step 0's voice (due +3 s) and step 1 (due +4 s) are still ahead.
-    sleep_until(first + 1.5)
+    # kill -9 while step 0's voice (due +2 min) and step 1 (due +15 min) are still ahead.
+    d.advance("30s")
     d.proc.send_signal(signal.SIGKILL)
     assert d.proc.wait(5) == -signal.SIGKILL
-    sleep_until(first + restart_at)
+    up = first + restart_at
+    start_clock_at(d, up)
     d.start()
-    up = time.time()
+    assert d.now() == up
+    # Time goes on to each due instant still ahead; what fell due while pagerd was down goes out at once.
+    for due in (first + VOICE_AFTER, first + STEP_WAIT):
+        if due > d.now():
+            d.set_clock(due)
+    d.advance("0s")  # (and the start's own first tick is over)
 
-    def on_time(t: float, due: float) -> bool:  # not early; late only by the restart and a tick or two
-        return due - 0.05 <= t <= max(due, up) + ON_TIME
+    def on_time(due: datetime) -> datetime:  # not early; late only by the restart
+        return max(due, up)
 
-    inc = wait_event(d, iid, "escalated", timeout=STEP_WAIT + ON_TIME + 3)
+    inc = incident(d, iid)
     (esc,) = events(inc, "escalated")
     assert esc["data"]["step"] == 1
-    at = ts(esc["at"]).timestamp()
-    assert on_time(at, first + STEP_WAIT), f"step 1 fired at +{at - first:.2f}s, daemon up at +{up - first:.2f}s"
+    at = ts(esc["at"])
+    assert at == on_time(first + STEP_WAIT), f"step 1 fired at {at}, daemon up at {up}"
     step1 = esc["data"]["people"]
     for p in step0:  # step 0's call, due while the daemon was restarting, went out on time too
-        inc = wait_event(d, iid, "paged", channel="voice", person=p, timeout=5)  # (same tick: after the step)
         (call,) = events(inc, "paged", channel="voice", person=p)
-        assert on_time(ts(call["at"]).timestamp(), first + VOICE_AFTER), call
-    # Step 1's SMS and e-mails are out; then acknowledge through the API.
+        assert ts(call["at"]) == on_time(first + VOICE_AFTER), call
+    # Step 1's SMS and e-mails went out with it; then acknowledge through the API.
     for p in step1:
-        wait_event(d, iid, "paged", channel="sms", person=p, count=2 if p in step0 else 1, timeout=5)
+        assert len(events(inc, "paged", channel="sms", person=p)) == (2 if p in step0 else 1), p
     status, body = d.api("POST", f"/api/v1/incidents/{iid}/ack", {"by": "tester"})
     assert status == 200, body
-    acked_at = ts(incident(d, iid)["acknowledged_at"]).timestamp()
-    # Step 1's calls are due VOICE_AFTER after step 1 fired: the acknowledgement must come before them.
-    assert acked_at < at + VOICE_AFTER - 0.5, "acknowledged too late for the test to mean anything"
+    acked_at = ts(incident(d, iid)["acknowledged_at"])
+    # Step 1's calls are due VOICE_AFTER after step 1 fired: the acknowledgement comes before them.
+    assert acked_at == at
 
-    # Past step 1's calls and step 2 (+8 s): nothing more.
-    sleep_until(max(first + 2 * STEP_WAIT, at + VOICE_AFTER) + 1.5)
+    # Past step 1's calls and step 2 (+30 min): nothing more.
+    d.set_clock(max(first + 2 * STEP_WAIT, at + VOICE_AFTER) + timedelta(minutes=1))
     inc = incident(d, iid)
     assert len(events(inc, "paging")) == 1 and len(events(inc, "escalated")) == 1  # no step twice, no step 2
     paged = events(inc, "paged")
-    assert [e for e in paged if ts(e["at"]).timestamp() > acked_at] == []
+    assert [e for e in paged if ts(e["at"]) > acked_at] == []
     assert all(e["data"]["status"] == "sent" for e in paged)
     ids = [e["data"]["message_id"] for e in paged]
     assert len(ids) == len(set(ids)), f"a message paged twice: {ids}"
@@ -111,10 +124,9 @@ def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack
     assert Counter((e["data"]["channel"], e["data"]["person"]) for e in paged) == expected
     assert (inc["response"]["current"]["escalation"], inc["response"]["current"]["outcome"]) == ("stopped", "met")
 
-    # What the notifier actually sent, across both processes: each message once, none after the ack.
+    # What the notifier actually sent, across both processes: each paged message once, nothing else.
     sent = [line for line in dry_run_lines(d) if line.get("incident_id") == iid]
     assert Counter(line["message_id"] for line in sent) == Counter(str(i) for i in ids)
-    assert [line for line in sent if ts(line["timestamp"]).timestamp() > acked_at] == []
     # The store agrees: per step, person and channel at most one message sent; step 1's calls cancelled.
     with sqlite3.connect(f"file:{d.db_path}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT idem_key, channel, status FROM outbox WHERE incident_id = ?", (iid,)).fetchall()
@@ -126,7 +138,8 @@ def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack
 
 
 # -- heartbeats ---------------------------------------------------------------------------------------
-HEARTBEATS = {"alertmanager": {"timeout": "3s", "labels": {"customer": "agency", "alertname": "WatchdogSilent"}}}
+HEARTBEAT_TIMEOUT = timedelta(minutes=5)
+HEARTBEATS = {"alertmanager": {"timeout": "5m", "labels": {"customer": "agency", "alertname": "WatchdogSilent"}}}
 
 
 def watchdog_payload(extra_alerts: list[dict] | None = None) -> bytes:
@@ -150,13 +163,15 @@ def no_watchdog_incident(d: PagerdProcess) -> None:
 
 
 def test_heartbeat_silence_opens_an_incident_and_a_beat_resolves_it(daemon):
-    before_start = time.time()
     d = daemon(heartbeats=HEARTBEATS)
     assert d.request("POST", "/api/v1/heartbeat/alertmanager", b"")[0] == 401  # the webhook token is needed
     assert d.request("POST", "/api/v1/heartbeat/nosuch", b"", token=d.webhook_token)[0] == 404
 
-    (inc,) = d.wait_for(lambda p: heartbeat_incidents(p), timeout=8)
-    assert ts(inc["created_at"]).timestamp() - before_start >= 3.0  # not before the timeout
+    d.set_clock(START + HEARTBEAT_TIMEOUT)  # silent for exactly the timeout: not yet
+    assert heartbeat_incidents(d) == []
+    silent_at = d.advance("1s")
+    (inc,) = heartbeat_incidents(d)
+    assert ts(inc["created_at"]) == silent_at
     assert inc["state"] == "triggered" and inc["dedup_key"] == "alertmanager"
     assert inc["labels"]["alertname"] == "WatchdogSilent" and inc["labels"]["customer"] == "agency"
     wait_event(d, inc["id"], "paging", timeout=5)  # it pages, like any agency incident
@@ -170,18 +185,18 @@ def test_heartbeat_silence_opens_an_incident_and_a_beat_resolves_it(daemon):
 def test_watchdog_alert_is_a_heartbeat_never_an_incident(daemon):
     d = daemon(heartbeats=HEARTBEATS)
     # Silence first: the heartbeat incident opens ...
-    (inc,) = d.wait_for(lambda p: heartbeat_incidents(p), timeout=8)
+    d.set_clock(START + HEARTBEAT_TIMEOUT + timedelta(seconds=1))
+    (inc,) = heartbeat_incidents(d)
     # ... and Alertmanager's Watchdog, through the ordinary webhook, is the check-in that resolves it.
     status, body = d.request("POST", "/api/v1/alerts/alertmanager", watchdog_payload(), token=d.webhook_token)
     assert status == 200 and body["incidents"] == [], body
     d.wait_for(lambda p: incident(p, inc["id"])["state"] == "resolved", timeout=5)
     no_watchdog_incident(d)
 
-    # Watchdog every second, longer than the timeout: no silence incident comes back, no Watchdog incident.
-    until = time.time() + 4.5
-    while time.time() < until:
+    # Watchdog every minute for twice the timeout: no silence incident comes back, no Watchdog incident.
+    for _ in range(2 * int(HEARTBEAT_TIMEOUT / timedelta(minutes=1))):
         assert d.request("POST", "/api/v1/alerts/alertmanager", watchdog_payload(), token=d.webhook_token)[0] == 200
-        time.sleep(1.0)
+        d.advance("1m")
     assert [i["state"] for i in heartbeat_incidents(d)] == ["resolved"]
     no_watchdog_incident(d)
 

@@ -2,6 +2,7 @@
 
 The example config pages by e-mail at once (contact rule `email` after 0m) and sends through SMTP
 when PAGERD_SMTP_HOST / PAGERD_SMTP_PORT are set; SMS and voice stay on the dry-run notifier here.
+The daemon runs on the manual clock: the e-mail's Date is the daemon's now, not the machine's.
 """
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import email
 import email.policy
 import re
 import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from tests.harness.pagerd import PagerdProcess
-from tests.harness.paging import events, fire, incident, short_config, wait_event
+from tests.harness.paging import events, fire, incident, short_config, ts, wait_event
 from tests.harness.ports import free_port
+
+START = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)
 
 
 class Inbox:
@@ -33,7 +38,7 @@ def smtp_paging(tmp_path):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
     controller.start()
-    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml"),
+    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", clock_start=START.isoformat()),
                       extra_env={"PAGERD_SMTP_HOST": "127.0.0.1", "PAGERD_SMTP_PORT": str(controller.port)})
     try:
         d.start()
@@ -67,6 +72,7 @@ def test_page_email_is_received_with_subject_summary_and_one_tap_links(smtp_pagi
     (m,) = wait_mail(inbox, address)
     assert m["Subject"] == f"[pagerd #{iid}] Disk almost full on mail1"
     assert m["To"] == address and "pagerd@example.nl" in m["From"]
+    assert parsedate_to_datetime(m["Date"]) == START == ts(paged["at"])  # the clock the composition root chose
     assert paged["data"]["provider_id"] == m["Message-ID"]  # the SMTP message-id is the provider id
     text = m.get_body(preferencelist=("plain",)).get_content()
     assert "Disk almost full on mail1" in text and f"#{iid}" in text

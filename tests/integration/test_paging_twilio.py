@@ -2,15 +2,16 @@
 and acts on Twilio's callbacks signed the way Twilio signs them: SMS replies, the voice <Gather>,
 delivery status; plus the one-tap links in the SMS, and the whole path from a real Alertmanager.
 
-Every daemon runs a short-waits copy of the example config (tests/harness/paging.py): sms at once,
-voice after 3 s, e-mail at once (dry-run), policy steps 4 s / 4 s, no repeat. Between pagerd and
-Prism sits a recording tap: it shows what pagerd sent, and any request Prism rejects fails the test.
+Every daemon runs a copy of the example config (tests/harness/paging.py) on the manual clock, from
+Wednesday 2026-01-07 10:00 in Amsterdam (office hours): sms at once, voice after 2 min, e-mail at once
+(dry-run), policy steps 15 min / 15 min, no repeat. The tests move the clock (PagerdProcess.advance)
+and see the pages at their exact instants. Between pagerd and Prism sits a recording tap: it shows
+what pagerd sent, and any request Prism rejects fails the test.
 """
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -32,8 +33,11 @@ pytestmark = pytest.mark.peer("prism")
 
 PRISM_MESSAGE_SID = "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # the spec's example bodies (Prism without -d)
 PRISM_CALL_SID = "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-STEP_WAIT = 4.0
-VOICE_AFTER = 3.0
+START = "2026-01-07T09:00:00Z"  # a Wednesday, 10:00 in Amsterdam
+VOICE_AFTER = timedelta(minutes=2)
+STEP_WAIT = timedelta(minutes=15)
+STEPS = [{"targets": ["oncall"], "wait": "15m"}, {"targets": ["oncall", "person:bram"], "wait": "15m"}]
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,8 @@ def prism(tmp_path_factory):
 def paging(prism, tmp_path):
     """(daemon, tap): a pagerd paging through Twilio at Prism via a recording tap."""
     tap = TwilioTap(prism.url).start()
-    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml"),
+    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", voice_after="2m",
+                                                                steps=STEPS, clock_start=START),
                       extra_env=twilio_env(tap.url))
     d.start()
     yield d, tap
@@ -85,26 +90,30 @@ def assert_nothing_changed(d: PagerdProcess, iid: int, before: dict) -> None:
 # -- outbound ---------------------------------------------------------------------------------------
 def test_pages_sms_at_once_and_voice_after_its_delay_through_the_contract(paging):
     d, tap = paging
+    t0 = d.now()
     iid = fire(d, "TwilioOut", "web1 is down")
     person, phone, inc = first_paged_person(d, iid)
-    inc = wait_event(d, iid, "paged", channel="voice", person=person, timeout=VOICE_AFTER + 5)
-
+    first = ts(inc["response"]["current"]["first_page_at"])
     (sms,) = events(inc, "paged", channel="sms", person=person)
+    assert first == ts(sms["at"]) == t0  # the SMS at once
+
+    d.advance(VOICE_AFTER - SECOND)  # a second before the call is due: no call yet
+    assert events(incident(d, iid), "paged", channel="voice") == []
+    d.advance(SECOND)
+    inc = incident(d, iid)
     (voice,) = events(inc, "paged", channel="voice", person=person)
+    assert ts(voice["at"]) == first + VOICE_AFTER  # the call on the dot
     assert sms["data"]["status"] == voice["data"]["status"] == "sent"
     assert sms["data"]["provider_id"] == PRISM_MESSAGE_SID and voice["data"]["provider_id"] == PRISM_CALL_SID
     assert sms["data"]["to"] == voice["data"]["to"] == phone
-    first = ts(inc["response"]["current"]["first_page_at"])
-    assert (ts(sms["at"]) - first).total_seconds() < 1.5
-    assert VOICE_AFTER - 0.05 <= (ts(voice["at"]) - first).total_seconds() < VOICE_AFTER + 2.5
 
     # What went to Twilio: to the paged person, from our number, naming the incident and its summary.
-    sms_req = tap.sent("sms", to=phone)[0]  # (step 1, at +4 s, may have sent a second one by now)
+    (sms_req,) = tap.sent("sms", to=phone)  # (step 1 is 13 minutes away)
     assert sms_req["form"]["From"] == [FROM_NUMBER]
     body = sms_req["form"]["Body"][0]
     assert f"#{iid}" in body and "web1 is down" in body and f"{d.url}/l/" in body
     assert sms_req["form"]["StatusCallback"] == [f"{d.url}/twilio/status?msg={sms['data']['message_id']}"]
-    call_req = tap.sent("voice", to=phone)[0]
+    (call_req,) = tap.sent("voice", to=phone)
     assert call_req["form"]["Url"] == [f"{d.url}/twilio/voice?msg={voice['data']['message_id']}"]
     current = inc["response"]["current"]
     assert current["outcome"] in ("running", "at_risk") and current["deadline"]
@@ -153,7 +162,7 @@ def test_sms_reply_acknowledges_and_forged_or_unknown_ones_change_nothing(paging
     acked2_at = ts(events(incident(d, iid2), "acknowledged")[0]["at"])
 
     # Past the voice delay and the next step of the first incident: nothing more for it (nor for #2).
-    time.sleep(max(0.0, (first.timestamp() + STEP_WAIT + 1.5) - time.time()))
+    d.set_clock(first + STEP_WAIT + SECOND)
     inc = incident(d, iid)
     assert [e for e in events(inc, "paged") if ts(e["at"]) > acked_at] == []
     assert events(inc, "escalated") == [] and events(inc, "paged", channel="voice") == []
@@ -176,10 +185,10 @@ def test_sms_reply_3_escalates_at_once_and_2_resolves(paging):
 
     status, twiml = twilio_post(d, "/twilio/sms", {"From": phone, "To": FROM_NUMBER, "Body": "3"})
     assert status == 200 and f"#{iid} escalated" in twiml
-    inc = wait_event(d, iid, "escalated", timeout=3)
+    inc = wait_event(d, iid, "escalated", timeout=5)
     (esc,) = events(inc, "escalated")
     assert esc["actor"] == "pagerd" and esc["data"]["step"] == 1
-    assert (ts(esc["at"]) - first).total_seconds() < STEP_WAIT - 1.0  # not at its 4 s wait
+    assert ts(esc["at"]) == first  # at once, not at its 15 min wait: the clock has not moved
     assert "bram" in esc["data"]["people"]
     wait_event(d, iid, "paged", channel="sms", person="bram", timeout=5)
 
@@ -188,8 +197,9 @@ def test_sms_reply_3_escalates_at_once_and_2_resolves(paging):
     inc = incident(d, iid)
     assert inc["state"] == "resolved" and inc["resolved_by"] == person
     resolved_at = ts(events(inc, "resolved")[0]["at"])
-    time.sleep(max(0.0, (ts(esc["at"]).timestamp() + VOICE_AFTER + 1.0) - time.time()))  # past step 1's calls
+    d.set_clock(ts(esc["at"]) + VOICE_AFTER + SECOND)  # past step 1's calls
     assert [e for e in events(incident(d, iid), "paged") if ts(e["at"]) > resolved_at] == []
+    assert events(incident(d, iid), "paged", channel="voice") == []
     assert_contract_kept(d, tap, [iid])
 
 
@@ -216,7 +226,8 @@ def test_voice_call_flow_gathers_and_digit_1_acknowledges(paging):
     d, tap = paging
     iid = fire(d, "TwilioVoice", "lb1 certificate expired")
     person, phone, _ = first_paged_person(d, iid)
-    inc = wait_event(d, iid, "paged", channel="voice", timeout=VOICE_AFTER + 5)
+    d.advance(VOICE_AFTER)
+    inc = incident(d, iid)
     mid = events(inc, "paged", channel="voice")[0]["data"]["message_id"]
     path = f"/twilio/voice?msg={mid}"
     call = {"CallSid": PRISM_CALL_SID, "AccountSid": Prism.ACCOUNT_SID, "From": FROM_NUMBER, "To": phone,
@@ -261,21 +272,20 @@ def test_undelivered_sms_moves_on_to_the_next_contact_method_at_once(paging):
 
     # A good status ("sent") is recorded and moves nothing forward.
     assert twilio_post(d, path, {**cb, "MessageStatus": "sent", "ErrorCode": ""})[0] in (200, 204)
-    time.sleep(1.0)
+    d.advance("10s")
     inc = incident(d, iid)
     assert [e["data"]["status"] for e in events(inc, "delivery")] == ["sent"]
     assert events(inc, "paged", channel="voice") == []
 
     status, _ = twilio_post(d, path, cb)
     assert status in (200, 204)
-    sent_cb = time.time()
-    inc = wait_event(d, iid, "paged", channel="voice", timeout=VOICE_AFTER + 3)
+    callback_at = d.now()
+    inc = wait_event(d, iid, "paged", channel="voice", timeout=5)
     delivery = events(inc, "delivery")[-1]
     assert delivery["data"]["status"] == "undelivered" and delivery["data"]["person"] == person
     (voice,) = events(inc, "paged", channel="voice")
-    # The call went out right after the callback, not at its 3 s delay.
-    assert ts(voice["at"]).timestamp() - sent_cb < 1.5
-    assert (ts(voice["at"]) - first).total_seconds() < VOICE_AFTER - 0.5, (voice["at"], first)
+    # The call went out at the callback, not at its 2 min delay (the clock stands still meanwhile).
+    assert ts(voice["at"]) == callback_at == first + timedelta(seconds=10), (voice["at"], first)
     assert voice["data"]["status"] == "sent" and len(tap.sent("voice", to=phone)) == 1
     assert_contract_kept(d, tap, [iid])
 
@@ -303,8 +313,8 @@ def test_one_tap_link_from_the_sms(paging):
         assert d.request("POST", t, b"")[0] == 404, t
     # Validly signed but expired, or signed with another key (the admin token is none): 404 as well.
     iid_person_exp = (iid, "ack", person)
-    past = datetime.now(timezone.utc) - timedelta(minutes=1)
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    past = d.now() - timedelta(minutes=1)  # the daemon's now: its manual clock
+    later = d.now() + timedelta(hours=1)
     for token in (links.sign(Keyring(d.signing_key.encode()), *iid_person_exp, past),
                   links.sign(Keyring(b"another-signing-key-0123456789abcdef"), *iid_person_exp, later),
                   links.sign(Keyring(d.admin_token.encode()), *iid_person_exp, later)):

@@ -4,6 +4,7 @@ only; standby: dewi, eva, bram, chris weekly from Monday 2026-01-05 08:30, outsi
 
 Expected values are literal instants worked out by hand from that config, not from the code under test.
 Read-only tables share one daemon per module; tests that change overrides get their own (`pagerd`).
+Both run on the manual clock, at NOW unless a test moves it: "now" in an answer is exact.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from icalendar import Calendar as ICal
 
 from pager.service.ical import feed_token
 from pager.service.signing import Keyring
-from tests.harness.pagerd import PagerdProcess
+from tests.harness.pagerd import PagerdProcess, manual_clock_config
 
 UTC = timezone.utc
 CAL, ONCALL, ROT, OVR = "/api/v1/calendar", "/api/v1/oncall", "/api/v1/rotations", "/api/v1/overrides"
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Amsterdam: office hours
 PEOPLE = {"anna": "Anna de Vries", "bram": "Bram Jansen", "chris": "Chris Bakker", "dewi": "Dewi Visser",
           "eva": "Eva Smit"}
 
@@ -61,7 +63,16 @@ def assert_serving(p: PagerdProcess) -> None:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     """One daemon for the read-only tables (nothing here adds an override that stays)."""
-    p = PagerdProcess(workdir=tmp_path_factory.mktemp("pagerd-schedule")).start()
+    work = tmp_path_factory.mktemp("pagerd-schedule")
+    p = PagerdProcess(workdir=work, config=manual_clock_config(work / "pagerd.yaml", NOW)).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def pagerd(tmp_path):
+    """A daemon of its own, for the tests that change overrides."""
+    p = PagerdProcess(workdir=tmp_path / "pagerd", config=manual_clock_config(tmp_path / "pagerd.yaml", NOW)).start()
     yield p
     p.stop()
 
@@ -131,11 +142,8 @@ def test_calendar(daemon, at, utc, local, period, holiday):
 
 
 def test_calendar_without_at_is_now(daemon):
-    before = datetime.now(UTC).replace(microsecond=0)
-    body = ok(daemon, CAL)
-    after = datetime.now(UTC) + timedelta(seconds=1)
-    assert before <= z(body["at"]) <= after, body
-    assert body["period"] in {"office", "weekend", "evening_night", "holiday"}
+    assert ok(daemon, CAL) == {"at": "2026-11-25T09:00:00Z", "local": "2026-11-25T10:00:00+01:00",
+                               "timezone": "Europe/Amsterdam", "period": "office", "holiday": None}
 
 
 # -- on call -------------------------------------------------------------------------------------------
@@ -275,9 +283,9 @@ def test_shifts_agree_with_oncall(daemon):
 
 def test_shifts_defaults_and_limits(daemon):
     rows = ok(daemon, f"{ROT}/standby/shifts")  # from now, 28 days
-    now = datetime.now(UTC)
-    assert rows and z(rows[0]["end"]) > now - timedelta(seconds=5)
-    assert z(rows[-1]["start"]) < now + timedelta(days=28, seconds=5)
+    assert rows and z(rows[0]["end"]) > NOW and z(rows[-1]["start"]) < NOW + timedelta(days=28)
+    # the first is tonight's: Wednesday 18:00 to Thursday 08:30 in Amsterdam
+    assert (rows[0]["start"], rows[0]["end"]) == ("2026-11-25T17:00:00Z", "2026-11-26T07:30:00Z")
     exactly = ok(daemon, q(f"{ROT}/standby/shifts", **{"from": "2026-01-01T00:00:00Z",
                                                        "to": "2027-02-05T00:00:00Z"}))  # 400 days
     assert len(exactly) > 250  # about five nights and a weekend a week, fewer where holidays join them
@@ -299,7 +307,7 @@ def test_override_add_list_delete_changes_oncall_and_restores_it(pagerd):
     assert isinstance(row["id"], int) and row["id"] >= 1
     assert (row["rotation"], row["person"], row["replaces"], row["created_by"]) == ("standby", "anna", None, "tester")
     assert z(row["start"]) == z("2026-11-27T17:00:00Z") and z(row["end"]) == z("2026-11-28T17:00:00Z")
-    assert abs(z(row["created_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
+    assert z(row["created_at"]) == NOW
     assert row["removed_at"] is None and row["removed_by"] is None
 
     assert ok(pagerd, OVR) == [row]
@@ -323,10 +331,11 @@ def test_override_add_list_delete_changes_oncall_and_restores_it(pagerd):
         ("bram", "2026-11-28T17:00:00Z", "2026-11-30T07:30:00Z"),
     ]
 
+    removed_at = pagerd.advance("1h")
     status, removed = pagerd.api("DELETE", q(f"{OVR}/{row['id']}", by="tester"))
     assert status == 200, removed
     assert removed["id"] == row["id"] and removed["removed_at"] is not None and removed["removed_by"] == "tester"
-    assert abs(z(removed["removed_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
+    assert z(removed["removed_at"]) == removed_at == NOW + timedelta(hours=1)
     assert ok(pagerd, OVR) == []
     assert ok(pagerd, q(OVR, include_removed="1")) == [removed]
     assert ok(pagerd, at) == before
@@ -510,8 +519,8 @@ def shifts_for(p: PagerdProcess, rotation: str, lo: datetime, hi: datetime) -> l
 
 def test_ical_feeds_match_shifts(pagerd):
     # one override in the feed window, so the feeds show one too
-    now = datetime.now(UTC)
-    start = (now + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    now = pagerd.now()
+    start = now + timedelta(days=3)
     status, ovr = pagerd.api("POST", OVR, {"rotation": "standby", "person": "anna", "start": start.isoformat(),
                                            "end": (start + timedelta(days=2)).isoformat()})
     assert status == 201, ovr
@@ -524,7 +533,7 @@ def test_ical_feeds_match_shifts(pagerd):
             assert ctype.startswith("text/calendar"), ctype
             feeds[kind, name] = events(raw)
     stamps = [stamp for stamp, _ in feeds.values()]
-    assert all(abs(stamp - now) < timedelta(minutes=1) for stamp in stamps), stamps
+    assert set(stamps) == {now} == {NOW}, stamps  # DTSTAMP: the daemon's now
     lo, hi = inner(max(stamps))[0], inner(min(stamps))[1]  # inside every feed's window
     rows = {r: shifts_for(pagerd, r, lo, hi) for r in ("office", "standby")}
     assert len(rows["office"]) > 200 and len(rows["standby"]) > 250

@@ -8,10 +8,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from tests.harness.pagerd import manual_clock_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "config/pagerd.example.yaml"
@@ -36,8 +38,8 @@ def ok_json(db: Path, *args: str):
     return json.loads(run.stdout)
 
 
-def refused(db: Path, *args: str, says: str) -> None:
-    run = cli(db, *args)
+def refused(db: Path, *args: str, says: str, config: str = CONFIG) -> None:
+    run = cli(db, *args, config=config)
     assert run.returncode != 0, (args, run.stdout)
     assert says in run.stderr, run.stderr
     assert "Traceback" not in run.stderr, run.stderr
@@ -68,13 +70,20 @@ def test_calendar_json(db, at, utc, local, period, holiday):
         "at": utc, "local": local, "timezone": "Europe/Amsterdam", "period": period, "holiday": holiday}
 
 
-def test_calendar_text_and_now(db):
+def test_calendar_text_and_now(db, tmp_path, monkeypatch):
     run = cli(db, "calendar", "--at", "2026-04-27T10:00")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["2026-04-27T10:00:00+02:00", "holiday", "(King's", "Day)"]
-    now = ok_json(db, "calendar", "--json")
-    assert abs(datetime.fromisoformat(now["at"].replace("Z", "+00:00")) - datetime.now(UTC)) < timedelta(minutes=1)
-    assert now["period"] in {"office", "weekend", "evening_night", "holiday"} and "holiday" in now
+    # Without --at: now, on the clock the composition root gives the CLI (here a test config's manual one).
+    clocked = manual_clock_config(tmp_path / "clocked.yaml", datetime(2026, 4, 27, 8, 0, tzinfo=UTC),
+                                  ROOT / CONFIG)
+    monkeypatch.setenv("PAGERD_ALLOW_TEST_CLOCK", "1")
+    run = cli(db, "calendar", "--json", config=str(clocked))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"at": "2026-04-27T08:00:00Z", "local": "2026-04-27T10:00:00+02:00",
+                                      "timezone": "Europe/Amsterdam", "period": "holiday", "holiday": "King's Day"}
+    monkeypatch.delenv("PAGERD_ALLOW_TEST_CLOCK")
+    refused(db, "calendar", "--json", config=str(clocked), says="testing.clock: manual is a test-only setting")
 
 
 # -- on call ---------------------------------------------------------------------------------------------

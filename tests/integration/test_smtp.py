@@ -183,6 +183,6 @@ async def test_dead_port_is_recoverable():
 
 def test_config_errors():
     with pytest.raises(ValueError):
-        SmtpNotifier(host="h", from_address="a@b", starttls=True, ssl=True)
+        notifier(25, host="h", from_address="a@b", starttls=True, ssl=True)
     with pytest.raises(ValueError):
-        SmtpNotifier(host="h", from_address="a@b", username="u")
+        notifier(25, host="h", from_address="a@b", username="u")

@@ -168,7 +168,7 @@ class Scenario:
         await self._shutdown()
 
     async def _boot(self) -> None:
-        self.store = SqliteStore(str(self.db), policy(self.config), synchronous="NORMAL")
+        self.store = SqliteStore(str(self.db), policy(self.config), clock=self.clock, synchronous="NORMAL")
         await self.store.open()
         self.engine = PagingEngine(self.store, self.clock, self.metrics, self.notifier,
                                    lambda: (self.config, self.schedule))  # no ingest: no heartbeat pages

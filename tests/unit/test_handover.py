@@ -52,7 +52,7 @@ class Stores:
     async def restart(self) -> SqliteStore:
         if self.current is not None:
             await self.current.close()
-        self.current = SqliteStore(str(self.path), POLICY)
+        self.current = SqliteStore(str(self.path), POLICY, clock=ManualClock(HANDOFF))
         await self.current.open()
         self.opened += 1
         return self.current

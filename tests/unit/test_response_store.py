@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pager.domain.incident import State
 from pager.storage.sqlite import _statements, _transition, migrate, migrations
 
+MIGRATED_AT = datetime(2026, 12, 9, 18, 0, tzinfo=timezone.utc)  # when the migrations say they ran
+
 ANSWER = "SELECT incident_id, generation, answered_at, answered_by, answered_via, answered_kind, response_observed " \
          "FROM escalations ORDER BY incident_id, generation"
 
@@ -65,7 +67,7 @@ def test_migration_8_keeps_each_rounds_first_answer_from_the_timeline(tmp_path):
     _escalation(conn, 3, 0, "2026-12-09T19:00:00.000000Z", "2026-12-09T19:00:00.000000Z")
     conn.close()
 
-    assert 8 in migrate(path)
+    assert 8 in migrate(path, MIGRATED_AT)
     conn = sqlite3.connect(path)
     assert conn.execute(ANSWER).fetchall() == [
         (1, 0, "2026-12-09T19:05:00.000000Z", "dewi", "sms", "acknowledged", 1),
@@ -74,12 +76,12 @@ def test_migration_8_keeps_each_rounds_first_answer_from_the_timeline(tmp_path):
         (3, 0, None, None, None, None, 0),
     ]
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert migrate(path) == []
+    assert migrate(path, MIGRATED_AT) == []
 
 
 def test_an_acknowledgement_or_resolve_keeps_the_current_rounds_first_answer(tmp_path):
     path = str(tmp_path / "pagerd.db")
-    migrate(path)
+    migrate(path, MIGRATED_AT)
     conn = sqlite3.connect(path, isolation_level=None)
     _incident(conn, 1, "triggered", reopen_count=1)
     _escalation(conn, 1, 0, "2026-12-09T19:00:00.000000Z", "2026-12-09T19:00:00.000000Z")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from pager.clock import ManualClock
 from pager.config.model import Retention
 from pager.domain.incident import State
 from pager.service import retention
@@ -36,7 +37,7 @@ def body(n: int, status: str = "firing") -> bytes:
 
 @pytest.fixture
 async def store(tmp_path):
-    s = SqliteStore(str(tmp_path / "p.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "p.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     yield s
     await s.close()

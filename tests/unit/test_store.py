@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pager.clock import ManualClock
 from pager.domain.alert import Source
 from pager.sources import alertmanager, events_v2, nagios
 from pager.storage.port import Delivery, IngestPolicy
@@ -44,7 +45,7 @@ def delivery(body: bytes, at: datetime, source: Source = Source.ALERTMANAGER) ->
 
 @pytest.fixture
 async def store(tmp_path):
-    s = SqliteStore(str(tmp_path / "p.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "p.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     yield s
     await s.close()
@@ -191,7 +192,7 @@ async def test_the_wal_is_started_over_under_a_steady_load(tmp_path) -> None:
     """With commits back to back, SQLite's automatic checkpoint (1,000 pages) copies the WAL back
     and a later commit starts it over: the WAL file stays near that length instead of growing
     with every commit."""
-    s = SqliteStore(str(tmp_path / "w.db"), POLICY)
+    s = SqliteStore(str(tmp_path / "w.db"), POLICY, clock=ManualClock(T0))
     await s.open()
     d = json.loads(FIRING)
     written = [0]

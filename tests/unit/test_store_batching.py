@@ -98,12 +98,12 @@ def stream(seed: int, n: int, groups: int = 2) -> list[tuple]:
 
 def _fresh(tmp_path) -> sqlite3.Connection:
     path = str(tmp_path / "p.db")
-    migrate(path)
+    migrate(path, T0)
     return _connect(path, synchronous="OFF")
 
 
 def _run(path: str, jobs: list[tuple], sizes: random.Random | None) -> tuple[list, dict]:
-    migrate(path)
+    migrate(path, T0)
     conn = _connect(path, synchronous="OFF")
     results, i = [], 0
     while i < len(jobs):
@@ -218,7 +218,7 @@ def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -
                  "details, first_seen, last_seen, delivery_id) VALUES (1, 'f', 'firing', 's', 'critical', '{}', '{}', "
                  "'{}', 'a', 'a', 7)")
     conn.close()
-    assert migrate(path)[:2] == [5, 6]  # and any later ones
+    assert migrate(path, T0)[:2] == [5, 6]  # and any later ones
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT id, source, seen_count, sha256, body FROM deliveries").fetchall() == \
         [(7, "nagios", 3, "ab12", b"{}")]
@@ -226,7 +226,7 @@ def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -
                         "AND (sql IS NULL OR sql LIKE '%sha256%')").fetchone()[0] == 0  # none on sha256
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert "REFERENCES deliveries" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'alerts'").fetchone()[0]
-    assert migrate(path) == []
+    assert migrate(path, T0) == []
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -332,7 +332,7 @@ def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_inc
                      "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', "
                      "'2026-11-01T00:00:00Z', 'x', ?)", (iid, key, state, resolved))
     conn.close()
-    assert migrate(path)[:1] == [6]  # and any later ones
+    assert migrate(path, T0)[:1] == [6]  # and any later ones
     conn = sqlite3.connect(path)
     indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                                                 "AND tbl_name = 'incidents' AND sql IS NOT NULL")}

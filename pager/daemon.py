@@ -1,4 +1,5 @@
-"""`pagerd serve`: run the HTTP application until SIGTERM; SIGHUP reloads the config."""
+"""`pagerd serve`: run the HTTP application until SIGTERM; SIGHUP reloads the config. Beside the composition
+root (app.py), above the layers it starts (web, service): pager.service never imports pager.web."""
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +7,6 @@ import gc
 import json
 import logging
 import signal
-import time
 
 import structlog
 from aiohttp import web
@@ -35,13 +35,14 @@ async def serve(config_path: str) -> int:
     cfg = config_mod.load(config_path)
     plog.setup(cfg.logging.level, cfg.logging.format)
     metrics = Metrics()
+    clock = make_clock(cfg)
     metrics.reload_ok.set(1)
-    metrics.reload_time.set(time.time())
-    store = make_store(cfg, metrics)
+    metrics.reload_time.set(clock.now().timestamp())
+    store = make_store(cfg, clock, metrics)
     await store.open()
-    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=make_clock(),
+    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock,
                       schedule=Schedule(cfg))
-    notifier = make_notifier(cfg)
+    notifier = make_notifier(cfg, runtime.clock)
     watchdog = systemd.Watchdog()
     app = build_app(runtime)
     if cfg.paging.engine:
@@ -152,6 +153,6 @@ async def _reload(rt: Runtime) -> None:
     rt.config = new
     rt.schedule = schedule
     rt.metrics.reload_ok.set(1)
-    rt.metrics.reload_time.set(time.time())
+    rt.metrics.reload_time.set(rt.clock.now().timestamp())
     plog.setup(new.logging.level, new.logging.format)
     log.info("config_reloaded", config=rt.config_path)
