@@ -26,7 +26,7 @@ from pager.domain.incident import State, can_move
 
 from .codec import iso
 from .port import Conflict, Delivery, IngestPolicy, IngestResult, NotFound
-from .sqlite_ingest import IngestBatch, ingest
+from .sqlite_ingest import ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
 _log = structlog.get_logger("pagerd.store")
@@ -187,8 +187,7 @@ def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
     alone, but SQLite copies each page a savepoint touches into a sub-journal, which measured at a
     fifth of a webhook's write cost; jobs rarely fail. So a failure rolls the whole transaction back
     and the batch runs again with a savepoint per job: the bad job fails alone, the others commit.
-    Jobs are functions of the connection and their arguments only, so running them again is safe.
-    Webhook deliveries share one `IngestBatch` (reads up front, inserts written behind)."""
+    Jobs are functions of the connection and their arguments only, so running them again is safe."""
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -207,29 +206,20 @@ def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
 
 
 def _run_jobs(conn: sqlite3.Connection, batch: list["_Job"], *, savepoints: bool) -> None:
-    ib = IngestBatch(conn)
-    ib.prefetch([job.args[0] for job in batch if job.fn is ingest])
     for job in batch:
         job.result, job.error = None, None
         if savepoints:
             conn.execute("SAVEPOINT job")
         try:
-            if job.fn is ingest:
-                job.result = ingest(ib, *job.args)
-            else:
-                ib.invalidate()
-                job.result = job.fn(conn, *job.args)
+            job.result = job.fn(conn, *job.args)
             if savepoints:
-                ib.flush()
                 conn.execute("RELEASE job")
         except Exception as exc:
             if not savepoints:
                 raise
-            ib.discard()  # one bad job fails alone
-            conn.execute("ROLLBACK TO job")
+            conn.execute("ROLLBACK TO job")  # one bad job fails alone
             conn.execute("RELEASE job")
             job.error = exc
-    ib.flush()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
