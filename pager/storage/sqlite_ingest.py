@@ -27,13 +27,13 @@ from .sqlite_paging import _event, quiet
 
 _SEEN = ("SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
          "LEFT JOIN deliveries AS d ON d.id = e.delivery_id WHERE e.event_id IN (SELECT value FROM json_each(?))")
-_OPEN = ("SELECT i.dedup_key, i.id, i.state, i.severity, i.group_key FROM json_each(?1) AS k "
-         "JOIN incidents AS i ON i.source = ?2 AND i.dedup_key = k.value AND i.state != 'resolved'")
+_OPEN = ("SELECT dedup_key, id, state, severity, group_key FROM incidents "
+         "WHERE source = ?2 AND dedup_key IN (SELECT value FROM json_each(?1)) AND state != 'resolved'")
 _OPEN_OF_GROUP = ("SELECT dedup_key, id, state, severity, group_key FROM incidents "
                   "WHERE source = ? AND group_key = ? AND state != 'resolved' AND group_key IS NOT NULL")
-_LAST_RESOLVED = ("SELECT i.dedup_key, i.id, max(i.resolved_at) FROM json_each(?1) AS k "
-                  "JOIN incidents AS i ON i.source = ?2 AND i.dedup_key = k.value AND i.state = 'resolved' "
-                  "GROUP BY i.dedup_key")
+_LAST_RESOLVED = ("SELECT dedup_key, id, max(resolved_at) FROM incidents "
+                  "WHERE source = ?2 AND dedup_key IN (SELECT value FROM json_each(?1)) AND state = 'resolved' "
+                  "GROUP BY dedup_key")
 _FIRING = ("SELECT incident_id, fingerprint FROM alerts "
            "WHERE incident_id IN (SELECT value FROM json_each(?)) AND status = 'firing'")
 
