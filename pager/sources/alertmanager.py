@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import InputError, Problem, check_text, validate_json
+from .errors import InputError, Problem, check_text, clean_texts, validate_json
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_LABELS = 128
@@ -64,11 +64,27 @@ def _check_labels(labels: dict[str, str], where: str, problems: list[Problem]) -
     if len(labels) > MAX_LABELS:
         problems.append(Problem(where, f"more than {MAX_LABELS} labels"))
         return
+    if all(map(LABEL_NAME.match, labels)):
+        _check_texts(labels, where, MAX_LABEL_VALUE, False, problems)
+        return
     for name, value in labels.items():
         if not LABEL_NAME.match(name):
             problems.append(Problem(f"{where}.{name[:64]!r}", "label name must match [a-zA-Z_][a-zA-Z0-9_]*"))
             continue
         p = check_text(value, f"{where}.{name}", max_len=MAX_LABEL_VALUE, multiline=False)
+        if p:
+            problems.append(p)
+
+
+def _check_texts(texts: dict[str, str], where: str, max_len: int, multiline: bool, problems: list[Problem]) -> None:
+    """`check_text` on each value of `texts`, named `where.key`. All of them are looked at in one
+    pass first (most payloads have nothing to name), each on its own only when that pass finds
+    something."""
+    values = texts.values()
+    if max(map(len, values), default=0) <= max_len and clean_texts(values, multiline=multiline):
+        return
+    for key, value in texts.items():
+        p = check_text(value, f"{where}.{key}", max_len=max_len, multiline=multiline)
         if p:
             problems.append(p)
 
@@ -91,10 +107,7 @@ def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> t
         if not a.labels:
             problems.append(Problem(f"{where}.labels", "an alert needs at least one label"))
         _check_labels(a.labels, f"{where}.labels", problems)
-        for k, v in a.annotations.items():
-            p = check_text(v, f"{where}.annotations.{k}", max_len=MAX_ANNOTATION)
-            if p:
-                problems.append(p)
+        _check_texts(a.annotations, f"{where}.annotations", MAX_ANNOTATION, True, problems)
         if a.startsAt.tzinfo is None:
             problems.append(Problem(f"{where}.startsAt", "timestamp needs a time zone (RFC 3339)"))
             continue
