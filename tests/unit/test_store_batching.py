@@ -348,3 +348,34 @@ def test_what_a_webhook_applies_counts_for_its_own_later_alerts(tmp_path, one_co
     assert stored == sorted(ids)
 
 
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_rows_written_together_are_the_rows_written_one_by_one(tmp_path, seed: int) -> None:
+    """The ingest fast path (`_Rows`: a delivery's alerts, notifications and timeline entries as
+    multi-row INSERT statements) ends in the very rows that writing each row at once does; the
+    streams mix few keys (appends, resolves, group resolves) and many (new groups)."""
+    import functools
+    jobs = stream(seed, 200, groups=2 if seed % 2 else 40)
+    direct = [((functools.partial(ingest, direct=True) if fn is ingest else fn), args) for fn, args in jobs]
+    together = _run(str(tmp_path / "together.db"), jobs, random.Random(seed))
+    one_by_one = _run(str(tmp_path / "direct.db"), direct, random.Random(seed))
+    assert together == one_by_one
+
+
+def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> None:
+    """Rows of one multi-row statement (chunks of 64, 16 and 4) that hit the same alert or the same
+    notification upsert in order, as separate statements would."""
+    import functools
+    alerts = [{"status": "resolved" if n % 9 == 8 else "firing", "labels": {"alertname": "g1", "fp": f"f{n % 3}"},
+               "annotations": {"summary": f"take {n}"}, "startsAt": f"2026-11-25T{10 + n % 5}:00:00Z",
+               "endsAt": "2026-11-25T23:00:00Z" if n % 9 == 8 else "0001-01-01T00:00:00Z", "fingerprint": f"f{n % 3}"}
+              for n in range(90)]  # 64 + 16 + 4 + 6 rows
+    body = {"version": "4", "groupKey": "{}:{alertname=\"g1\"}", "truncatedAlerts": 0, "status": "firing",
+            "receiver": "pagerd", "groupLabels": {"alertname": "g1"}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "", "alerts": alerts}
+    d = _am_delivery(json.dumps(body).encode(), T0)
+    together = _run(str(tmp_path / "together.db"), [(ingest, (d, POLICY))], None)
+    one_by_one = _run(str(tmp_path / "direct.db"), [(functools.partial(ingest, direct=True), (d, POLICY))], None)
+    assert together == one_by_one
+    assert {r[2] for r in together[1]["alerts"]} == {"f0", "f1", "f2"}
