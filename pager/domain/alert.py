@@ -23,15 +23,12 @@ class Source(StrEnum):
     HEARTBEAT = "heartbeat"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert notification from a source, already validated; treat it as read-only.
+    """One alert notification from a source, already validated.
 
     `dedup_key` decides the incident; `fingerprint` names the alert inside it; `event_id`
     names this very notification, so a re-delivery of it changes nothing.
-
-    Not `frozen`: a frozen dataclass sets every field through object.__setattr__, 1.3 µs per
-    Alert, a fifth of the time it takes to parse one from an Alertmanager webhook.
     """
 
     source: Source

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from hashlib import blake2b
-from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
-from pager.domain.alert import _ENCODER, Action, Alert, Source, stable_id
+from pager.domain.alert import Action, Alert, Source, stable_id
 
 from .errors import InputError, Problem, check_text, clean_texts, validate_json
 
@@ -95,7 +93,7 @@ def parse(body: bytes) -> tuple[Event, Alert]:
         dedup_key=dedup,
         fingerprint=dedup,
         action=_ACTIONS[ev.event_action],
-        event_id=_event_id(ev),
+        event_id=stable_id("ev2", ev.model_dump(mode="json", by_alias=True)),  # the whole event
         summary=p.summary if p else "",
         severity=p.severity if p else "",  # a resolve or ack without payload keeps the alert's severity
         labels=labels,
@@ -103,34 +101,3 @@ def parse(body: bytes) -> tuple[Event, Alert]:
         details=details,
     )
     return ev, alert
-
-
-_ANY = TypeAdapter(Any)
-_TIME = TypeAdapter(datetime)
-
-
-def _event_id(ev: Event) -> str:
-    """stable_id("ev2", ev.model_dump(mode="json", by_alias=True)): the same JSON text (sorted keys,
-    every field), written out field by field instead of by the generic dump and encoder, which took
-    half of parse(). A new model field must be added here (tests/unit/test_parse_fastpath.py fails)."""
-    p = ev.payload
-    if p is None:
-        payload = "null"
-    else:
-        details = ("null" if p.custom_details is None  # dumped by pydantic first: NaN becomes null
-                   else _ENCODER.encode(_ANY.dump_python(p.custom_details, mode="json")))
-        ts = "null" if p.timestamp is None else _json_str(_TIME.dump_python(p.timestamp, mode="json"))
-        payload = (f'{{"class":{_str(p.class_)},"component":{_str(p.component)},"custom_details":{details},'
-                   f'"group":{_str(p.group)},"severity":{_json_str(p.severity)},"source":{_json_str(p.source)},'
-                   f'"summary":{_json_str(p.summary)},"timestamp":{ts}}}')
-    images = ",".join(f'{{"alt":{_json_str(i.alt)},"href":{_json_str(i.href)},"src":{_json_str(i.src)}}}'
-                      for i in ev.images)
-    links = ",".join(f'{{"href":{_json_str(k.href)},"text":{_json_str(k.text)}}}' for k in ev.links)
-    raw = (f'["ev2",{{"client":{_str(ev.client)},"client_url":{_str(ev.client_url)},'
-           f'"dedup_key":{_str(ev.dedup_key)},"event_action":{_json_str(ev.event_action)},'
-           f'"images":[{images}],"links":[{links}],"payload":{payload},"routing_key":{_json_str(ev.routing_key)}}}]')
-    return blake2b(raw.encode(), digest_size=16).hexdigest()  # as stable_id hashes
-
-
-def _str(value: str | None) -> str:
-    return "null" if value is None else _json_str(value)

@@ -5,57 +5,50 @@ them. Schedule and billing answer frozen dataclasses (records); incidents and es
 answer dicts. tests/contract holds the suite every store must pass."""
 from __future__ import annotations
 
-from dataclasses import Field, dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from datetime import datetime, timedelta
-from types import MappingProxyType
-from typing import Any, ClassVar, Mapping, NamedTuple, Protocol
+from typing import Any, ClassVar, Mapping, Protocol
 
 from pager.domain import response
 from pager.domain.alert import Alert, Source
-from pager.domain.incident import Outcome, State
+from pager.domain.incident import Group, IngestPolicy, Outcome, State  # noqa: F401  (IngestPolicy: re-exported)
 
 from .codec import iso
 
 
-_NO_FACTS: Mapping[str, Any] = MappingProxyType({})
-
-
-# Delivery, Applied and IngestResult are NamedTuples, not frozen dataclasses: as immutable, and built
-# at a fifth of the cost (one of each per webhook, one Applied per alert)
-class Delivery(NamedTuple):
-    """One accepted webhook: its raw body and the alerts parsed from it."""
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One accepted webhook: its raw body, the alerts parsed from it, and for Alertmanager what the
+    notification says of its group (`groupKey`, top-level `status`)."""
 
     source: Source
     content_type: str
     body: bytes
     alerts: tuple[Alert, ...]
     received_at: datetime
-    facts: Mapping[str, Any] = _NO_FACTS
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    group: Group | None = None
 
 
-class Applied(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one alert of a delivery did, and to which incident (None: orphan or duplicate)."""
     incident_id: int | None
-    outcome: Outcome | None  # None: a duplicate of a notification already applied
+    outcome: Outcome
 
 
-class IngestResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class IngestResult:
     delivery_id: int
     applied: tuple[Applied, ...]
 
     @property
     def duplicates(self) -> int:
-        return sum(1 for a in self.applied if a.outcome is None)
+        return sum(1 for a in self.applied if a.outcome is Outcome.DUPLICATE)
 
     @property
     def incident_ids(self) -> list[int]:
         return sorted({a.incident_id for a in self.applied if a.incident_id is not None})
-
-
-@dataclass(frozen=True, slots=True)
-class IngestPolicy:
-    reopen_window: timedelta
-    # how long an identical Events-v2 event counts as a re-delivery (Events v2 carries no event id)
-    events_v2_duplicate_window: timedelta
 
 
 @dataclass(frozen=True, slots=True)

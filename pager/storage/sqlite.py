@@ -32,7 +32,7 @@ from . import sqlite_schedule as schedule
 from .codec import iso
 from .port import (Booking, Conflict, CustomerIncident, Delivery, IngestPolicy, IngestResult, NotFound,
                    OverrideRecord, Pruned, WorkEntry, work_minutes)
-from .sqlite_ingest import IngestBatch, ingest
+from .sqlite_ingest import ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
 _log = structlog.get_logger("pagerd.store")
@@ -108,25 +108,16 @@ def _statements(sql: str) -> list[str]:
 
 def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
     """Apply a batch in one transaction, each job in a savepoint of its own (a job that fails is
-    rolled back alone and the others commit), and commit once. Webhook deliveries share one
-    `IngestBatch` (reads up front, each delivery's inserts written at the end of its savepoint)."""
+    rolled back alone and the others commit), and commit once."""
     try:
         conn.execute("BEGIN IMMEDIATE")
-        ib = IngestBatch(conn)
-        ib.prefetch([job.args[0] for job in batch if job.fn is ingest])
         for job in batch:
             conn.execute("SAVEPOINT job")
             try:
-                if job.fn is ingest:
-                    job.result = ingest(ib, *job.args)
-                else:
-                    ib.invalidate()
-                    job.result = job.fn(conn, *job.args)
-                ib.flush()
+                job.result = job.fn(conn, *job.args)
                 conn.execute("RELEASE job")
             except Exception as exc:
-                ib.discard()  # one bad job fails alone
-                conn.execute("ROLLBACK TO job")
+                conn.execute("ROLLBACK TO job")  # one bad job fails alone
                 conn.execute("RELEASE job")
                 job.error = exc
         conn.execute("COMMIT")

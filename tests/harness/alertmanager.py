@@ -4,6 +4,8 @@
     am.fire({"alertname": "DiskFull", "group": "db"}, {"summary": "disk full"})
     ...
     am.resolve({"alertname": "DiskFull", "group": "db"})
+    am.silence({"instance": "db2"})          # POST /api/v2/silences
+    am.wait_suppressed({"instance": "db2"})  # until Alertmanager itself reports it silenced/inhibited
     am.stop()
 
 The config has two receivers, both aimed at `target` (pagerd's base URL):
@@ -22,7 +24,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -186,6 +188,7 @@ class Alertmanager(PeerProcess):
     def __init__(self, workdir: Path, *, target: str, token: str, receiver: str = "webhook",
                  group_by: Sequence[str] = ("alertname", "group"),
                  group_wait: str = "1s", group_interval: str = "3s", repeat_interval: str = "4h",
+                 inhibit_rules: Sequence[Mapping[str, Any]] = (),
                  port: int | None = None, binary: str = ALERTMANAGER_BIN) -> None:
         super().__init__(workdir, port)
         if receiver not in RECEIVERS:
@@ -197,6 +200,7 @@ class Alertmanager(PeerProcess):
         self.group_wait = group_wait
         self.group_interval = group_interval
         self.repeat_interval = repeat_interval
+        self.inhibit_rules = [dict(r) for r in inhibit_rules]
         self.binary = binary
         self._annotations: dict[tuple, dict[str, str]] = {}  # last annotations posted per label set
 
@@ -214,6 +218,12 @@ class Alertmanager(PeerProcess):
         return self.target + "/v2/enqueue"
 
     def config(self) -> dict:
+        cfg = self._config()
+        if self.inhibit_rules:
+            cfg["inhibit_rules"] = self.inhibit_rules
+        return cfg
+
+    def _config(self) -> dict:
         return {
             "route": {
                 "receiver": RECEIVERS[self.receiver],
@@ -339,6 +349,27 @@ class Alertmanager(PeerProcess):
         status, body = self.get("/api/v2/alerts" + (f"?{qs}" if qs else ""))
         assert status == 200, body
         return body
+
+    def silence(self, matchers: Mapping[str, str], *, minutes: int = 60, comment: str = "test") -> str:
+        """POST /api/v2/silences: silence alerts whose labels equal `matchers`; returns the silence id."""
+        now = datetime.now(timezone.utc)
+        payload = {"matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True}
+                                for k, v in matchers.items()],
+                   "startsAt": rfc3339(now), "endsAt": rfc3339(now + timedelta(minutes=minutes)),
+                   "createdBy": "pagerd-tests", "comment": comment}
+        status, body = http_json("POST", self.url + "/api/v2/silences", payload)
+        if status != 200:
+            raise AssertionError(f"POST /api/v2/silences -> {status}: {body}")
+        return body["silenceID"]
+
+    def suppressed(self, labels: Mapping[str, str]) -> list[dict]:
+        """The alerts holding `labels` that Alertmanager reports silenced or inhibited."""
+        return [a for a in self.alerts(silenced="true", inhibited="true", active="true")
+                if all(a["labels"].get(k) == v for k, v in labels.items())
+                and a["status"]["state"] == "suppressed"]
+
+    def wait_suppressed(self, labels: Mapping[str, str], timeout: float = 10.0) -> list[dict]:
+        return self.wait_for(lambda am: am.suppressed(labels), timeout, 0.1)
 
     def notifications(self, integration: str = "webhook") -> tuple[float, float]:
         """(notifications sent, notifications failed) for one integration (`webhook`, `pagerduty`),

@@ -6,13 +6,17 @@ arrive at the next group_interval tick (3 s). Every wait below is bounded.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.conftest import require_binary
 from tests.harness.alertmanager import ALERTMANAGER_BIN, AMTOOL_BIN, Alertmanager
+from tests.harness.paging import ts
 
 pytestmark = pytest.mark.peer("alertmanager")
 
@@ -231,3 +235,112 @@ def test_wrong_bearer_token_is_refused_and_nothing_stored(pagerd, am_for):
     status, body = pagerd.request("POST", "/api/v1/alerts/alertmanager", json.dumps(payload).encode())
     assert status == 401, (status, body)
     assert pagerd.incidents() == []
+
+
+# -- a group resolves: silenced and inhibited alerts are never mentioned again ---------------------
+# Alertmanager drops a silenced or inhibited alert from its group's later notifications and never
+# sends a "resolved" for it: when the group's other alert resolves, the notification has top-level
+# status "resolved" and lists only that one. pagerd then closes the unlisted alert as resolved by
+# the group, resolves the incident(s) and pages nobody any more.
+
+STEP_WAIT = 4  # s: each escalation step of the short config; a step due after the resolve would page
+DISK_A = {"alertname": "DiskFull", "group": "db", "instance": "db1", "customer": "agency", "severity": "critical"}
+DISK_B = {"alertname": "DiskFull", "group": "db", "instance": "db2", "customer": "agency", "severity": "critical"}
+NODE_DOWN = {"alertname": "NodeDown", "group": "db", "instance": "db2", "customer": "agency", "severity": "critical"}
+INHIBIT_DISK_BY_NODE = [{"source_matchers": ['alertname="NodeDown"'], "target_matchers": ['alertname="DiskFull"'],
+                         "equal": ["instance"]}]
+AFTER_RESOLVE = ("paging", "paged", "escalated", "escalate_requested")
+
+
+@pytest.fixture(params=["group_key", "fingerprint"])
+def paging_pagerd(request, tmp_path):
+    """pagerd that pages (no Twilio or SMTP set: the dry-run notifier logs every page and records it
+    as sent), with
+    second-scale escalation steps and `sources.alertmanager.dedup_by` as the test's parameter."""
+    import yaml
+
+    from tests.harness.pagerd import PagerdProcess
+    from tests.harness.paging import short_config
+    cfg = short_config(tmp_path / "pagerd.yaml", contact_rules=[{"channel": "sms", "after": "0s"}],
+                       steps=[{"targets": ["oncall"], "wait": f"{STEP_WAIT}s"},
+                              {"targets": ["oncall", "person:bram"], "wait": f"{STEP_WAIT}s"}], repeat=2)
+    doc = yaml.safe_load(cfg.read_text())
+    doc["sources"]["alertmanager"]["dedup_by"] = request.param
+    cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
+    p = PagerdProcess(workdir=tmp_path / "pagerd", config=cfg).start()
+    p.dedup_by = request.param  # type: ignore[attr-defined]
+    yield p
+    p.stop()
+    print(f"--- pagerd log (tail) ---\n{p.log_path.read_text(errors='replace')[-3000:]}")
+
+
+def _db(p) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{p.db_path}?mode=ro", uri=True, timeout=10)
+
+
+def disk_incidents(p) -> list[dict]:
+    return [detail(p, i["id"]) for i in incidents_of(p) if i["summary"].startswith("disk full")]
+
+
+def _fire_two_and_wait_for_pages(p, am) -> list[dict]:
+    """DISK_A and DISK_B fire in one group; returns their incident(s) once each has paged."""
+    am.fire_many([(DISK_A, {"summary": "disk full on db1"}), (DISK_B, {"summary": "disk full on db2"})])
+    want = 1 if p.dedup_by == "group_key" else 2
+    return p.wait_for(lambda q: len(incs := disk_incidents(q)) == want and sum(len(i["alerts"]) for i in incs) == 2
+                      and all(any(e["kind"] == "paged" for e in i["timeline"]) for i in incs) and incs,
+                      NOTIFY_TIMEOUT)
+
+
+def _resolve_a_and_expect_the_group_resolved(p, am, incidents: list[dict]) -> None:
+    """DISK_A resolves; B, suppressed meanwhile, is never mentioned again: every incident of the group
+    resolves (B's alert by the group), its escalation stops, its pages are cancelled, and nothing
+    pages after that, also past the time its next escalation step was due."""
+    am.resolve(DISK_A)
+    ids = [i["id"] for i in incidents]
+    done = p.wait_for(lambda q: all((d := detail(q, i))["state"] == "resolved" for i in ids)
+                      and [detail(q, i) for i in ids], NOTIFY_TIMEOUT)
+    b = next(d for d in done if alert_with(d, instance="db2"))
+    assert alert_with(b, instance="db2")["status"] == "resolved"
+    by_group = [e for e in b["timeline"] if e["kind"] == "alert_resolved_by_group"]
+    assert len(by_group) == 1 and by_group[0]["data"]["group_key"] == am.group_key(DISK_B), b["timeline"]
+    assert b["timeline"][-1]["kind"] == "resolved" and b["timeline"][-1]["data"]["reason"] == "group_resolved"
+    if p.dedup_by == "group_key":
+        assert alert_with(b, instance="db1")["status"] == "resolved"
+    # the engine stops settled incidents on its next tick (every second)
+    p.wait_for(lambda q: _db(q).execute(
+        f"SELECT count(*) FROM escalations WHERE incident_id IN ({','.join('?' * len(ids))}) "
+        "AND status IN ('active', 'waiting')", ids).fetchone()[0] == 0, 10.0)
+    resolved_at = max(ts(d["resolved_at"]) for d in done)
+    deadline = time.monotonic() + 30
+    while datetime.now(timezone.utc) < resolved_at + timedelta(seconds=STEP_WAIT + 2) and time.monotonic() < deadline:
+        time.sleep(0.2)  # past the moment the next escalation step would have paged
+    for iid in ids:
+        d = detail(p, iid)
+        assert d["state"] == "resolved", d
+        kinds = [e["kind"] for e in d["timeline"]]
+        after = kinds[kinds.index("resolved") + 1:]
+        assert not set(after) & set(AFTER_RESOLVE), d["timeline"]
+    pending = _db(p).execute(f"SELECT id, kind, status FROM outbox WHERE incident_id IN ({','.join('?' * len(ids))}) "
+                             "AND status IN ('pending', 'sending')", ids).fetchall()
+    assert pending == []
+
+
+def test_a_silenced_alert_ends_with_its_group(paging_pagerd, alertmanager):
+    p = paging_pagerd
+    am = alertmanager(target=p.url, token=p.webhook_token, group_wait="1s", group_interval="1s")
+    incidents = _fire_two_and_wait_for_pages(p, am)
+    am.silence({"alertname": "DiskFull", "instance": "db2"})
+    am.wait_suppressed(DISK_B)
+    _resolve_a_and_expect_the_group_resolved(p, am, incidents)
+
+
+def test_an_inhibited_alert_ends_with_its_group(paging_pagerd, alertmanager):
+    p = paging_pagerd
+    am = alertmanager(target=p.url, token=p.webhook_token, group_wait="1s", group_interval="1s",
+                inhibit_rules=INHIBIT_DISK_BY_NODE)
+    incidents = _fire_two_and_wait_for_pages(p, am)
+    am.fire(NODE_DOWN, {"summary": "db2 is down"})  # its own group: it inhibits DISK_B
+    am.wait_suppressed(DISK_B)
+    _resolve_a_and_expect_the_group_resolved(p, am, incidents)
+    node = [i for i in incidents_of(p) if i["summary"] == "db2 is down"]
+    assert [i["state"] for i in node] == ["triggered"]  # the inhibiting alert's own incident goes on

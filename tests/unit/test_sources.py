@@ -199,3 +199,52 @@ def test_events_v2_bad(body: bytes, field: str) -> None:
         events_v2.parse(body)
     assert info.value.status == 422
     assert field in [p.field for p in info.value.problems]
+
+
+@pytest.mark.parametrize("body,field,message", [
+    (am(alerts__0__labels={"alertname": "X", "x": "a\u0000b"}), "alerts.0.labels.x", "control character U+0000 not allowed"),
+    (am(alerts__0__labels={"alertname": "X", "x": "a\tb"}), "alerts.0.labels.x", "control character U+0009 not allowed"),
+    (am(alerts__0__labels={"alertname": "X", "x": "\udfff"}), "alerts.0.labels.x", "lone surrogate (not valid UTF-8)"),
+    (am(alerts__0__annotations={"description": "bell\u0007"}), "alerts.0.annotations.description",
+     "control character U+0007 not allowed"),
+    (am(alerts__0__labels={"alertname": "X", "bad name": "v"}), "alerts.0.labels.'bad name'",
+     "label name must match [a-zA-Z_][a-zA-Z0-9_]*"),
+    (am(alerts__0__labels={f"l{i}": "v" for i in range(129)}), "alerts.0.labels", "more than 128 labels"),
+    (am(alerts__0__labels={"alertname": "X", "x": "v" * 4097}), "alerts.0.labels.x", "longer than 4096 characters"),
+    (am(alerts__0__annotations={"d": "d" * 65537}), "alerts.0.annotations.d", "longer than 65536 characters"),
+    (am(groupLabels={"alertname": "Disk\u0001"}), "groupLabels.alertname", "control character U+0001 not allowed"),
+    (am(commonLabels={"0": "y"}), "commonLabels.'0'", "label name must match [a-zA-Z_][a-zA-Z0-9_]*"),
+    (am(receiver="pagerd\n"), "receiver", "control character U+000A not allowed"),
+    (am(alerts__0__startsAt="2026-11-25T14:00:00"), "alerts.0.startsAt", "timestamp needs a time zone (RFC 3339)"),
+    (am(alerts__0__labels={}), "alerts.0.labels", "an alert needs at least one label"),
+])
+def test_alertmanager_bad_texts_are_named(body: bytes, field: str, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        alertmanager.parse(body)
+    assert (info.value.status, info.value.message) == (422, "invalid payload")
+    assert (field, message) in [(p.field, p.message) for p in info.value.problems]
+
+
+def test_alertmanager_names_every_problem_of_a_payload() -> None:
+    body = am(receiver="r\u0000", groupLabels={"-": "x"}, alerts__0__labels={},
+              alerts__1__annotations={"summary": "\u0000"})
+    with pytest.raises(InputError) as info:
+        alertmanager.parse(body)
+    assert [p.field for p in info.value.problems] == [
+        "receiver", "groupLabels.'-'", "alerts.0.labels", "alerts.1.annotations.summary"]
+
+
+@pytest.mark.parametrize("status,resolved", [("firing", False), ("resolved", True)])
+def test_alertmanager_facts_say_what_the_notification_says_of_its_group(status: str, resolved: bool) -> None:
+    from pager.domain.incident import Group
+    from pager.service.ingest import group_of
+    _, facts = alertmanager.parse(am(status=status))
+    assert group_of(facts) == Group('{}:{alertname="DiskFull"}', resolved)
+    assert group_of({}) is None  # Nagios and Events v2 name no group
+
+
+def test_alert_is_frozen() -> None:
+    import dataclasses
+    alerts, _ = alertmanager.parse(FIRING)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alerts[0].summary = "changed"  # type: ignore[misc]

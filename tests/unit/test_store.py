@@ -13,6 +13,7 @@ import pytest
 
 from pager.clock import ManualClock
 from pager.domain.alert import Source
+from pager.service.ingest import group_of
 from pager.sources import alertmanager, events_v2, nagios
 from pager.storage.port import Delivery, IngestPolicy
 from pager.storage.sqlite import SqliteStore
@@ -33,9 +34,10 @@ def am_body(statuses: tuple[str, str], starts: str = "2026-11-25T14:00:00.000Z")
     return json.dumps(d).encode()
 
 
-def delivery(body: bytes, at: datetime, source: Source = Source.ALERTMANAGER) -> Delivery:
+def delivery(body: bytes, at: datetime, source: Source = Source.ALERTMANAGER, dedup_by: str = "group_key") -> Delivery:
     if source is Source.ALERTMANAGER:
-        alerts, facts = alertmanager.parse(body)
+        alerts, facts = alertmanager.parse(body, dedup_by=dedup_by)
+        return Delivery(source, "application/json", body, tuple(alerts), at, facts, group_of(facts))
     elif source is Source.EVENTS_V2:
         alerts, facts = [events_v2.parse(body)[1]], {}
     else:
@@ -65,6 +67,71 @@ async def test_grouped_lifecycle(store: SqliteStore) -> None:
     assert inc["state"] == "resolved" and inc["resolved_at"].startswith("2026-11-25T14:25")
     kinds = [e["kind"] for e in inc["timeline"]]
     assert kinds == ["opened", "alerts_received", "alerts_received", "alerts_received", "resolved"]
+    assert inc["timeline"][-1]["data"]["reason"] == "alerts_resolved"
+
+
+def silenced_b_then_a_resolves() -> bytes:
+    """What Alertmanager sends after the group's second alert was silenced (or inhibited) and the
+    first resolved: top-level status resolved, only the first alert listed."""
+    d = json.loads(am_body(("resolved", "firing")))
+    d["alerts"] = d["alerts"][:1]
+    d["status"] = "resolved"
+    return json.dumps(d).encode()
+
+
+async def test_a_resolved_group_resolves_the_alerts_it_no_longer_lists(store: SqliteStore) -> None:
+    r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
+    [iid] = r.incident_ids
+    done = await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=20)))
+    assert [a.outcome.value for a in done.applied] == ["resolve_alert"]
+    inc = await store.get_incident(iid)
+    assert inc["state"] == "resolved" and inc["resolved_by"] == "alertmanager"
+    assert [a["status"] for a in inc["alerts"]] == ["resolved", "resolved"]
+    kinds = [e["kind"] for e in inc["timeline"]]
+    assert kinds == ["opened", "alerts_received", "alert_resolved_by_group", "alerts_received", "resolved"]
+    by_group = inc["timeline"][2]
+    assert by_group["data"]["fingerprint"] == "6d2b3c4d5e6f7081"
+    assert by_group["data"]["group_key"] == '{}:{alertname="DiskFull"}'
+    assert inc["timeline"][-1]["data"]["reason"] == "group_resolved"
+    again = await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=21)))
+    assert again.duplicates == 1 and (await store.get_incident(iid))["timeline"] == inc["timeline"]
+
+
+async def test_a_resolved_group_resolves_its_alerts_incidents_by_fingerprint(store: SqliteStore) -> None:
+    r = await store.ingest(delivery(am_body(("firing", "firing")), T0, dedup_by="fingerprint"))
+    first, second = r.incident_ids
+    other = json.loads(am_body(("firing", "firing")))
+    other["groupKey"] = '{}:{alertname="Other"}'
+    for a, fp in zip(other["alerts"], ("o1", "o2")):
+        a["fingerprint"] = fp
+    r_other = await store.ingest(delivery(json.dumps(other).encode(), T0, dedup_by="fingerprint"))
+    await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=20), dedup_by="fingerprint"))
+    a, b = await store.get_incident(first), await store.get_incident(second)
+    assert (a["state"], b["state"]) == ("resolved", "resolved")
+    assert a["timeline"][-1]["data"]["reason"] == "alerts_resolved"
+    assert [e["kind"] for e in b["timeline"]][-2:] == ["alert_resolved_by_group", "resolved"]
+    assert b["timeline"][-1]["data"]["reason"] == "group_resolved"
+    assert {(await store.get_incident(i))["state"] for i in r_other.incident_ids} == {"triggered"}
+
+
+async def test_a_group_resolve_stops_the_incidents_escalation(store: SqliteStore, tmp_path) -> None:
+    r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
+    [iid] = r.incident_ids
+    await store.create_escalation(incident_id=iid, generation=0, project="agency/infra", rotation="office",
+                                  policy={"name": "default"}, status="active", next_at=T0 + timedelta(minutes=5),
+                                  target_seconds=1800, reason="test", now=T0)
+    assert await store.fire_step(
+        incident_id=iid, generation=0, k=0, next_at=T0 + timedelta(minutes=15), now=T0, first_page=True,
+        messages=[{"idem_key": "page-1", "person": "anna", "channel": "sms", "address": "+31612345001",
+                   "kind": "page", "body": "disk", "due_at": T0 + timedelta(minutes=1)}],
+        deadline=T0 + timedelta(minutes=30), escalate_at=None, early=False, event={"kind": "paging"},
+        final_status=None)
+    await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=1)))
+    conn = sqlite3.connect(tmp_path / "p.db")
+    assert conn.execute("SELECT status, next_at FROM escalations WHERE incident_id = ?", (iid,)).fetchall() == \
+        [("stopped", None)]
+    assert conn.execute("SELECT status FROM outbox WHERE incident_id = ?", (iid,)).fetchall() == [("cancelled",)]
+    assert await store.due_escalations(T0 + timedelta(hours=1)) == []
 
 
 async def test_redelivery_changes_nothing(store: SqliteStore) -> None:

@@ -1,13 +1,14 @@
-"""Group commit must not change what ingest does: many deliveries in one commit (reads up front,
-each delivery's inserts written at the end of its savepoint) end in exactly the rows that one
-commit per delivery writes.
+"""Group commit must not change what ingest does: many deliveries in one commit end in exactly the
+rows that one commit per delivery writes.
 
 Random streams over a few keys mix every path: new incidents, appends, partial and full resolves,
-reopens inside the window, Nagios acknowledgements and annotations, Events-v2 re-sends inside and
-after the duplicate window, byte-identical re-deliveries, manual transitions between deliveries in
-the same commit, and jobs that fail (rolled back to their own savepoint)."""
+resolved Alertmanager groups (by group key and by fingerprint), reopens inside the window, Nagios
+acknowledgements and annotations, Events-v2 re-sends inside and after the duplicate window,
+byte-identical re-deliveries, manual transitions between deliveries in the same commit, and jobs
+that fail (rolled back to their own savepoint). Also: the migrations of the store."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sqlite3
@@ -17,6 +18,7 @@ import pytest
 
 from pager.domain.alert import Source
 from pager.domain.incident import Outcome, State
+from pager.service.ingest import group_of
 from pager.sources import alertmanager, events_v2, nagios
 from pager.storage.port import Delivery, IngestPolicy
 from pager.storage.sqlite import _commit_batch, _Job, _transition, ingest, migrate, _connect
@@ -48,9 +50,12 @@ def _am(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
             "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "alerts": alerts}
-    raw = json.dumps(body).encode()
-    parsed, facts = alertmanager.parse(raw)
-    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), at, facts)
+    return _am_delivery(json.dumps(body).encode(), at, rng.choice(["group_key", "group_key", "fingerprint"]))
+
+
+def _am_delivery(raw: bytes, at: datetime, dedup_by: str = "group_key") -> Delivery:
+    parsed, facts = alertmanager.parse(raw, dedup_by=dedup_by)
+    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), at, facts, group_of(facts))
 
 
 def _nagios(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
@@ -83,8 +88,7 @@ def stream(seed: int, n: int, groups: int = 2) -> list[tuple]:
         r = rng.random()
         if r < 0.1 and seen:
             old = rng.choice(seen)  # a retry of an earlier delivery (same bytes, later)
-            jobs.append((ingest, (Delivery(old.source, old.content_type, old.body, old.alerts, at, old.facts),
-                                  POLICY)))
+            jobs.append((ingest, (dataclasses.replace(old, received_at=at), POLICY)))
         elif r < 0.18:
             target = rng.choice([State.ACKNOWLEDGED, State.RESOLVED])
             # incident ids 1..6 exist by then or not: a missing one fails that job alone (NotFound)
@@ -138,8 +142,9 @@ def test_the_streams_cover_every_path(tmp_path) -> None:
                      for a in res.applied}
         errors |= {e for _, e in results if e}
         assert any(r[4] > 1 for r in tables["deliveries"])  # seen_count: a byte-identical re-delivery
-    assert kinds >= {"opened", "alerts_received", "reopened", "acknowledged", "note", "resolved"}
-    assert None in outcomes and len(outcomes) >= 7  # duplicates and (nearly) every decision
+    assert kinds >= {"opened", "alerts_received", "reopened", "acknowledged", "note", "resolved",
+                     "alert_resolved_by_group"}
+    assert outcomes == set(Outcome)
     assert errors == {"NotFound"} or errors >= {"NotFound"}
 
 
@@ -172,25 +177,6 @@ def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
     tables = {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
     assert tables == _run(str(tmp_path / "reference.db"), jobs, None)[1]  # the others as if it never ran
-
-
-@pytest.mark.parametrize("batched", [False, True])
-def test_event_ids_stored_before_the_keyed_layout_still_count(tmp_path, batched: bool) -> None:
-    """Stores written by an earlier pagerd hold bare event ids: a re-delivery of one is still a duplicate."""
-    conn = _fresh(tmp_path)
-    d = _am(random.Random(3), T0)
-    for a in d.alerts:  # as the earlier layout stored them
-        conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, 1)",
-                     (a.event_id, "alertmanager", "2026-11-25T23:00:00.000000Z"))
-    later = Delivery(d.source, d.content_type, d.body, d.alerts, T0 + timedelta(minutes=5), d.facts)
-    jobs = [_Job(ingest, (later, POLICY), None)]  # type: ignore[arg-type]
-    if batched:  # the same notification twice in one commit, after an unrelated job forgot what was read
-        jobs = [_Job(_transition, (1, State.RESOLVED, "anna", "api", None, T0), None),  # type: ignore[arg-type]
-                jobs[0], _Job(ingest, (later, POLICY), None)]  # type: ignore[arg-type]
-    _commit_batch(conn, jobs)
-    results = [j.result for j in jobs if j.fn is ingest]
-    assert results and all(r.duplicates == len(d.alerts) for r in results)
-    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
 
 
 def _store_at_version(path: str, last: int) -> sqlite3.Connection:
@@ -235,9 +221,8 @@ def test_every_body_is_kept_and_the_same_bytes_are_counted_where_first_stored(tm
     first = _am(random.Random(8), T0)
     # the same notifications, other bytes (key order): a body of its own, nothing applied twice
     other = json.dumps(dict(reversed(list(json.loads(first.body).items())))).encode()
-    second = Delivery(first.source, first.content_type, other, first.alerts, T0 + timedelta(minutes=1), first.facts)
-    again = Delivery(first.source, first.content_type, first.body, first.alerts, T0 + timedelta(minutes=2),
-                     first.facts)
+    second = dataclasses.replace(first, body=other, received_at=T0 + timedelta(minutes=1))
+    again = dataclasses.replace(first, received_at=T0 + timedelta(minutes=2))
     jobs = [_Job(ingest, (d, POLICY), None) for d in (first, second, again, again)]  # type: ignore[arg-type]
     for group in ([jobs] if batched else [[j] for j in jobs]):
         _commit_batch(conn, group)
@@ -254,13 +239,11 @@ def _am_one(group: str, fp: str, status: str, starts: str) -> Delivery:
     body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0, "status": status,
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "alerts": [alert]}
-    raw = json.dumps(body).encode()
-    parsed, facts = alertmanager.parse(raw)
-    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), T0, facts)
+    return _am_delivery(json.dumps(body).encode(), T0)
 
 
 def _at(d: Delivery, at: datetime) -> Delivery:
-    return Delivery(d.source, d.content_type, d.body, d.alerts, at, d.facts)
+    return dataclasses.replace(d, received_at=at)
 
 
 def _apply(conn: sqlite3.Connection, *deliveries: Delivery, one_commit: bool = False):
@@ -269,22 +252,6 @@ def _apply(conn: sqlite3.Connection, *deliveries: Delivery, one_commit: bool = F
         _commit_batch(conn, part)
     assert all(j.error is None for j in jobs), [j.error for j in jobs]
     return [j.result for j in jobs]
-
-
-def test_notifications_are_stored_behind_their_keys_first_incident(tmp_path) -> None:
-    """New keys' notifications go to the end of the index, in incident order; every later notification
-    of a key, whichever of its incidents it belongs to, sits behind that key's first incident."""
-    conn = _fresh(tmp_path)
-    fire = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z")
-    other = _am_one("g2", "f1", "firing", "2026-11-25T20:00:00Z")
-    resolve = _am_one("g1", "f1", "resolved", "2026-11-25T20:00:00Z")
-    again = _am_one("g1", "f1", "firing", "2026-11-25T22:00:00Z")  # a new firing, after the reopen window
-    _apply(conn, fire, other, _at(resolve, T0 + timedelta(minutes=1)), _at(again, T0 + timedelta(hours=2)))
-    assert conn.execute("SELECT id, dedup_key FROM incidents ORDER BY id").fetchall() == \
-        [(1, fire.alerts[0].dedup_key), (2, other.alerts[0].dedup_key), (3, fire.alerts[0].dedup_key)]
-    stored = sorted(r[0] for r in conn.execute("SELECT event_id FROM alert_events"))
-    g1 = [a.event_id for a in (fire.alerts[0], resolve.alerts[0], again.alerts[0])]
-    assert stored == sorted([f"i{1:010x}:{e}" for e in g1] + [f"i{2:010x}:{other.alerts[0].event_id}"])
 
 
 @pytest.mark.parametrize("one_commit", [False, True])
@@ -296,38 +263,17 @@ def test_a_stale_notification_of_an_earlier_incident_of_the_key_is_still_a_dupli
     resolve = _am_one("g1", "f1", "resolved", "2026-11-25T20:00:00Z")
     again = _am_one("g1", "f1", "firing", "2026-11-25T22:00:00Z")
     _apply(conn, fire, _at(resolve, T0 + timedelta(minutes=1)), _at(again, T0 + timedelta(hours=2)))
-    stale = Delivery(fire.source, fire.content_type, fire.body + b" ", fire.alerts, T0 + timedelta(hours=3),
-                     fire.facts)  # other bytes, same notification
+    stale = dataclasses.replace(fire, body=fire.body + b" ", received_at=T0 + timedelta(hours=3))  # same notification
     results = _apply(conn, stale, _at(stale, T0 + timedelta(hours=3)), one_commit=one_commit)
     assert [r.duplicates for r in results] == [1, 1]
     assert conn.execute("SELECT id, state, reopen_count FROM incidents ORDER BY id").fetchall() == \
         [(1, "resolved", 0), (2, "triggered", 0)]
 
 
-@pytest.mark.parametrize("one_commit", [False, True])
-def test_notifications_stored_behind_the_key_hash_are_found_once_the_key_has_an_incident(
-        tmp_path, one_commit) -> None:
-    """A notification that found no incident (a resolve for an unknown key) is stored behind a hash of
-    its key; when the key later gets its first incident, a re-delivery of it is still a duplicate."""
-    conn = _fresh(tmp_path)
-    orphan = _am_one("g1", "f2", "resolved", "2026-11-25T19:00:00Z")
-    fire = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z")
-    results = _apply(conn, orphan, _at(fire, T0 + timedelta(minutes=1)),
-                     _at(orphan, T0 + timedelta(minutes=2)), one_commit=one_commit)
-    assert [r.duplicates for r in results] == [0, 0, 1]
-    forms = sorted(r[0][:1] for r in conn.execute("SELECT event_id FROM alert_events"))
-    assert forms == [forms[0], "i"] and forms[0] != "i"  # the orphan behind the hash, the firing behind #1
-    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
-
-
-def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_incident(tmp_path) -> None:
-    from pager.storage.sqlite_ingest import _KEY_VIEWS
+def test_migration_6_keeps_incidents_and_splits_the_key_indexes(tmp_path) -> None:
     path = str(tmp_path / "v5.db")
     conn = _store_at_version(path, 5)
-    rows = [(1, "k1", "resolved", "2026-11-01T10:00:00Z"), (2, "k1", "resolved", "2026-11-02T10:00:00Z"),
-            (3, "k1", "triggered", None), (4, "k2", "resolved", "2026-11-03T10:00:00Z"),
-            (5, "k2", "resolved", "2026-11-04T10:00:00Z"), (6, "k3", "acknowledged", None)]
-    for iid, key, state, resolved in rows:
+    for iid, key, state, resolved in [(1, "k1", "resolved", "2026-11-01T10:00:00Z"), (2, "k1", "triggered", None)]:
         conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
                      "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', "
                      "'2026-11-01T00:00:00Z', 'x', ?)", (iid, key, state, resolved))
@@ -336,59 +282,43 @@ def test_migration_6_keeps_incidents_and_finds_each_keys_open_last_and_first_inc
     conn = sqlite3.connect(path)
     indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                                                 "AND tbl_name = 'incidents' AND sql IS NOT NULL")}
-    assert set(indexes) == {"incidents_open_key", "incidents_key_resolved", "incidents_state"}
+    assert set(indexes) == {"incidents_open_key", "incidents_key_resolved", "incidents_state", "incidents_open_group"}
     assert "WHERE state = 'resolved'" in indexes["incidents_key_resolved"]
-    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 6
-    found = conn.execute(_KEY_VIEWS, (json.dumps(["k1", "k2", "k3", "k4"]), "alertmanager")).fetchall()
-    assert sorted(found) == [("k1", 3, "triggered", None, 1), ("k2", 5, "resolved", "2026-11-04T10:00:00Z", 4),
-                             ("k3", 6, "acknowledged", None, 6)]
+    assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 2
 
 
-def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> None:
-    """Inserts are flushed as multi-row statements (chunks of 64, 16, 4): rows of one statement that
-    hit the same alert or the same notification upsert in order, as separate statements would."""
-    jobs = []
-    for n in range(70):  # 64 + 4 + 2 rows of each table in one commit
-        status = "resolved" if n % 9 == 8 else "firing"
-        d = _am_one("g1", f"f{n % 3}", status, f"2026-11-25T{10 + n % 5}:00:00Z")
-        summary = json.loads(d.body)
-        summary["alerts"][0]["annotations"]["summary"] = f"take {n}"
-        raw = json.dumps(summary).encode()
-        parsed, facts = alertmanager.parse(raw)
-        jobs.append((ingest, (Delivery(d.source, d.content_type, raw, tuple(parsed), T0 + timedelta(seconds=n),
-                                       facts), POLICY)))
-    jobs += jobs[:20]  # re-deliveries of the same bytes
-    one_by_one = _run(str(tmp_path / "single.db"), jobs, None)
-
-    class All(random.Random):
-        def choice(self, seq):  # one commit for everything
-            return len(jobs)
-    batched = _run(str(tmp_path / "batched.db"), jobs, All())
-    assert batched == one_by_one
-    assert {r[2] for r in one_by_one[1]["alerts"]} == {"f0", "f1", "f2"}
-
-
-def test_a_100_alert_webhook_reads_a_fixed_number_of_times(tmp_path) -> None:
-    """Reads are per commit, not per alert: a group's first incident made in this commit has nothing
-    stored behind it yet, so its alerts' notifications are not looked up one by one."""
-    conn = _fresh(tmp_path)
-    alerts = [{"status": "firing", "labels": {"alertname": "g100", "fp": f"f{i}"}, "annotations": {},
-               "startsAt": "2026-11-25T20:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": f"f{i}"}
-              for i in range(100)]
-    body = {"version": "4", "groupKey": "{}:{alertname=\"g100\"}", "truncatedAlerts": 0, "status": "firing",
-            "receiver": "pagerd", "groupLabels": {"alertname": "g100"}, "commonLabels": {}, "commonAnnotations": {},
-            "externalURL": "", "alerts": alerts}
-    raw = json.dumps(body).encode()
-    parsed, facts = alertmanager.parse(raw)
-    d = Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), T0, facts)
-    statements: list[str] = []
-    conn.set_trace_callback(statements.append)
-    [r] = _apply(conn, d, _at(d, T0 + timedelta(minutes=1)), one_commit=True)[:1]
-    conn.set_trace_callback(None)
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 6, selects  # keys, notifications, two next ids (+ the re-delivery's none)
-    assert r.duplicates == 0 and len(r.incident_ids) == 1
-    assert conn.execute("SELECT count(*) FROM alert_events").fetchone()[0] == 100
+def test_migration_7_stores_event_ids_bare_and_gives_alertmanager_incidents_their_group(tmp_path) -> None:
+    """Event ids stored behind a key's first incident (`i<10 hex>:`) or a hash of the key (`<12 hex>:`)
+    become bare ids; an id stored in two forms keeps its latest application. Alertmanager incidents
+    take the groupKey their "opened" event recorded (by group key and by fingerprint alike)."""
+    path = str(tmp_path / "v6.db")
+    conn = _store_at_version(path, 6)
+    conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, "
+                 "body) VALUES (1, 'alertmanager', 'a', 'a', 'application/json', 's1', 1, x'7b7d'), "
+                 "(2, 'alertmanager', 'b', 'b', 'application/json', 's2', 1, x'7b7d')")
+    e1, e2, e3 = "a" * 32, "b" * 32, "c" * 32
+    for event_id, seen_at, delivery in [(f"i{1:010x}:{e1}", "2026-11-01T10:00:00.000000Z", 1),
+                                        (f"{'0123456789ab'}:{e2}", "2026-11-01T10:00:00.000000Z", 1),
+                                        (e3, "2026-11-01T10:00:00.000000Z", 1),
+                                        (f"i{2:010x}:{e3}", "2026-11-02T10:00:00.000000Z", 2)]:
+        conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, 'alertmanager', "
+                     "?, ?)", (event_id, seen_at, delivery))
+    for iid, source, key, group in [(1, "alertmanager", 'g:{a="1"}', 'g:{a="1"}'), (2, "alertmanager", "fp1", "g:{}"),
+                                    (3, "nagios", "web1/HTTP", None)]:
+        conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+                     "updated_at) VALUES (?, ?, ?, 'triggered', 's', 'critical', '{}', 'a', 'a')", (iid, source, key))
+        facts = {"summary": "s", "delivery_id": 1, **({"group_key": group} if group else {})}
+        conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, 'a', 'opened', NULL, ?)",
+                     (iid, json.dumps(facts)))
+    conn.close()
+    assert migrate(path, T0)[:1] == [7]  # and any later ones
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT event_id, seen_at, delivery_id FROM alert_events ORDER BY event_id").fetchall() == [
+        (e1, "2026-11-01T10:00:00.000000Z", 1), (e2, "2026-11-01T10:00:00.000000Z", 1),
+        (e3, "2026-11-02T10:00:00.000000Z", 2)]
+    assert conn.execute("SELECT id, group_key FROM incidents ORDER BY id").fetchall() == [
+        (1, 'g:{a="1"}'), (2, "g:{}"), (3, None)]
+    assert migrate(path, T0) == []
 
 
 def _am_group(group: str, fps: list[str], at: datetime = T0) -> Delivery:
@@ -398,87 +328,54 @@ def _am_group(group: str, fps: list[str], at: datetime = T0) -> Delivery:
     body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0, "status": "firing",
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "alerts": alerts}
-    raw = json.dumps(body).encode()
-    parsed, facts = alertmanager.parse(raw)
-    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), at, facts)
+    return _am_delivery(json.dumps(body).encode(), at)
 
 
 @pytest.mark.parametrize("one_commit", [False, True])
 def test_what_a_webhook_applies_counts_for_its_own_later_alerts(tmp_path, one_commit) -> None:
-    """A webhook's alerts are looked up before any of them is applied; what applying them changes is
-    taken into account for the later ones: a notification repeated in the same webhook is a
-    duplicate, and every notification of a new key is stored behind the incident the webhook opened
-    (also for the next webhook of that key in the same commit)."""
+    """A notification repeated in the same webhook is a duplicate, as is one repeated by the next
+    webhook in the same commit; every applied notification is stored once, by its bare id."""
     conn = _fresh(tmp_path)
     first = _am_group("g1", ["f1", "f2", "f1", "f3"])
     second = _am_group("g1", ["f3", "f4", "f4"], T0 + timedelta(seconds=1))
     r1, r2 = _apply(conn, first, second, one_commit=one_commit)
-    assert [a.outcome for a in r1.applied] == [Outcome.OPEN, Outcome.APPEND, None, Outcome.APPEND]
-    assert [a.outcome for a in r2.applied] == [None, Outcome.APPEND, None]
+    assert [a.outcome for a in r1.applied] == [Outcome.OPEN, Outcome.APPEND, Outcome.DUPLICATE, Outcome.APPEND]
+    assert [a.outcome for a in r2.applied] == [Outcome.DUPLICATE, Outcome.APPEND, Outcome.DUPLICATE]
     assert (r1.duplicates, r2.duplicates) == (1, 2)
     assert conn.execute("SELECT id, alert_count FROM incidents").fetchall() == [(1, 4)]
     stored = sorted(r[0] for r in conn.execute("SELECT event_id FROM alert_events"))
     ids = {a.event_id for a in first.alerts + second.alerts}
-    assert stored == sorted(f"i{1:010x}:{e}" for e in ids)
+    assert stored == sorted(ids)
+
+
 
 
 @pytest.mark.parametrize("seed", range(16))
-def test_a_new_keys_first_webhook_takes_the_short_path_to_the_same_rows(tmp_path, monkeypatch, seed: int) -> None:
-    """`_open_new_key` (a group or alert that starts firing) writes what deciding alert by alert
-    writes: the same streams, mostly new keys, with and without it."""
-    from pager.storage import sqlite_ingest
-    taken = []
-    check = sqlite_ingest._opens_a_new_key
-
-    def counted(*args) -> bool:
-        taken.append(check(*args))
-        return taken[-1]
-
-    jobs = stream(seed, 200, groups=40)
-    monkeypatch.setattr(sqlite_ingest, "_opens_a_new_key", counted)
-    short = _run(str(tmp_path / "short.db"), jobs, random.Random(seed))
-    monkeypatch.setattr(sqlite_ingest, "_opens_a_new_key", lambda *args: False)
-    long = _run(str(tmp_path / "long.db"), jobs, random.Random(seed))
-    assert short[0] == long[0]
-    for name in TABLES:
-        assert short[1][name] == long[1][name], name
-    assert sum(taken) >= 40 and not all(taken)  # both paths taken, many times
+def test_rows_written_together_are_the_rows_written_one_by_one(tmp_path, seed: int) -> None:
+    """The ingest fast path (`_Rows`: a delivery's alerts, notifications and timeline entries as
+    multi-row INSERT statements) ends in the very rows that writing each row at once does; the
+    streams mix few keys (appends, resolves, group resolves) and many (new groups)."""
+    import functools
+    jobs = stream(seed, 200, groups=2 if seed % 2 else 40)
+    direct = [((functools.partial(ingest, direct=True) if fn is ingest else fn), args) for fn, args in jobs]
+    together = _run(str(tmp_path / "together.db"), jobs, random.Random(seed))
+    one_by_one = _run(str(tmp_path / "direct.db"), direct, random.Random(seed))
+    assert together == one_by_one
 
 
-def _store_bare_id(conn: sqlite3.Connection, event_id: str) -> None:
-    """A notification id as stores before the key layout wrote it (bare), with a delivery to point at."""
-    conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, "
-                 "body) VALUES (900, 'alertmanager', 'x', 'x', 'application/json', 'old', 1, x'7b7d')")
-    conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, 'alertmanager', "
-                 "'2026-11-01T00:00:00.000000Z', 900)", (event_id,))
-
-
-def _am_alerts(group: str, alerts: list[tuple[str, str]]) -> Delivery:
-    """A firing group of (fingerprint, startsAt) alerts."""
-    body = {"version": "4", "groupKey": group, "truncatedAlerts": 0, "status": "firing", "receiver": "pagerd",
-            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
-            "alerts": [{"status": "firing", "labels": {"alertname": "a", "fp": fp, "severity": sev},
-                        "annotations": {}, "startsAt": starts, "fingerprint": fp}
-                       for fp, starts, sev in ((fp, starts, ("warning", "critical")[i % 2])
-                                               for i, (fp, starts) in enumerate(alerts))]}
-    raw = json.dumps(body).encode()
-    parsed, facts = alertmanager.parse(raw)
-    return Delivery(Source.ALERTMANAGER, "application/json", raw, tuple(parsed), T0, facts)
-
-
-def test_what_the_short_path_leaves_to_the_alert_by_alert_one(tmp_path, monkeypatch) -> None:
-    """A new key's webhook that repeats a fingerprint, names an alert after the key, or carries a
-    notification stored before: deciding alert by alert, with or without the short path, ends alike
-    (and the stored notification is a duplicate)."""
-    from pager.storage import sqlite_ingest
-    repeat = _am_alerts("k-repeat", [("f1", "2026-11-25T20:00:00Z"), ("f1", "2026-11-25T21:00:00Z")])
-    named = _am_alerts("k-named", [("f1", "2026-11-25T20:00:00Z"), ("k-named", "2026-11-25T20:00:00Z")])
-    stored = _am_alerts("k-stored", [("f1", "2026-11-25T20:00:00Z"), ("f2", "2026-11-25T20:00:00Z")])
-    jobs = [(_store_bare_id, (stored.alerts[1].event_id,))] + [(ingest, (d, POLICY)) for d in (repeat, named, stored)]
-    short = _run(str(tmp_path / "short.db"), jobs, None)
-    monkeypatch.setattr(sqlite_ingest, "_opens_a_new_key", lambda *args: False)
-    long = _run(str(tmp_path / "long.db"), jobs, None)
-    assert short == long
-    incidents = {r[2]: r for r in long[1]["incidents"]}
-    assert incidents["k-repeat"][7] == 1 and incidents["k-named"][7] == 2  # alert_count
-    assert [a.outcome for a in long[0][3][0].applied] == [Outcome.OPEN, None]
+def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> None:
+    """Rows of one multi-row statement (chunks of 64, 16 and 4) that hit the same alert or the same
+    notification upsert in order, as separate statements would."""
+    import functools
+    alerts = [{"status": "resolved" if n % 9 == 8 else "firing", "labels": {"alertname": "g1", "fp": f"f{n % 3}"},
+               "annotations": {"summary": f"take {n}"}, "startsAt": f"2026-11-25T{10 + n % 5}:00:00Z",
+               "endsAt": "2026-11-25T23:00:00Z" if n % 9 == 8 else "0001-01-01T00:00:00Z", "fingerprint": f"f{n % 3}"}
+              for n in range(90)]  # 64 + 16 + 4 + 6 rows
+    body = {"version": "4", "groupKey": "{}:{alertname=\"g1\"}", "truncatedAlerts": 0, "status": "firing",
+            "receiver": "pagerd", "groupLabels": {"alertname": "g1"}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "", "alerts": alerts}
+    d = _am_delivery(json.dumps(body).encode(), T0)
+    together = _run(str(tmp_path / "together.db"), [(ingest, (d, POLICY))], None)
+    one_by_one = _run(str(tmp_path / "direct.db"), [(functools.partial(ingest, direct=True), (d, POLICY))], None)
+    assert together == one_by_one
+    assert {r[2] for r in together[1]["alerts"]} == {"f0", "f1", "f2"}
