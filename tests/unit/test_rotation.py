@@ -755,9 +755,11 @@ def test_hand_offs_happen_at_the_local_wall_time_in_turn(data, rot):
             # Next in turn (an hour swallowed by the spring change may skip someone).
             assert rot.participants.index(y.person) == (rot.participants.index(x.person) + 1) % n
         if rot.shift_unit is ShiftUnit.WEEKS and x.start != rot.start:
-            assert x.duration in {
-                timedelta(weeks=rot.shift_length) + d for d in (-H, timedelta(0), H)
-            }
+            # A DST change makes a week an hour shorter or longer; a hand-off time inside the
+            # spring gap starts its shift when the clock jumps (03:00 for 02:30), so that week
+            # is shorter by less than the hour.
+            week = timedelta(weeks=rot.shift_length)
+            assert week - H <= x.duration <= week + H
 
 
 @st.composite
