@@ -69,7 +69,7 @@ async def test_an_answer_passes_through_with_a_new_request_id_bound() -> None:
 
     async def handler(request: web.Request) -> web.Response:
         bound = structlog.contextvars.get_contextvars()
-        assert list(bound) == ["request_id"] and len(bound["request_id"]) == 32
+        assert list(bound) == ["request_id"] and bound["request_id"] not in ("", "of-an-earlier-request")
         return web.json_response({"status": "ok"})
 
     resp = await json_errors(make_mocked_request("GET", "/x"), handler)
@@ -113,3 +113,15 @@ async def test_the_application_answers_and_counts_what_the_middleware_answered(c
     assert resp.status == 404 and (await resp.json())["error"] == "Not Found"
     # a 405 on a webhook path reaches no webhook handler: it is not a webhook request
     assert _requests_counted(runtime) == {("alertmanager", "503"): 1, ("alertmanager", "400"): 1}
+
+
+async def test_requests_without_an_id_get_ids_of_their_own() -> None:
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(structlog.contextvars.get_contextvars()["request_id"])
+        return web.json_response({"status": "ok"})
+
+    for _ in range(3):
+        await json_errors(make_mocked_request("GET", "/x"), handler)
+    assert len(set(seen)) == 3 and all(seen)
