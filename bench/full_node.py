@@ -77,29 +77,13 @@ class TreeServer(B.Server):
                          env, port, db, workdir)
         self.tree = tree
         self.py = py
+        self.cwd = tree
 
     def start(self) -> None:
         self.db.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([str(self.py), "-m", "pager", "migrate", "-c", str(self.tree / "config" / "pagerd.example.yaml")],
                        cwd=self.tree, env=self.env, check=True, capture_output=True, timeout=60)
-        B.log(f"start ({self.key}) {self.name} on 127.0.0.1:{self.port}")
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(B.pinned(B.SERVER_CPU, self.argv), cwd=self.tree, env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise B.BenchError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                import urllib.request
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise B.BenchError(f"{self.name} not ready within 30 s; see {self.log_path}")
+        super().start()
 
 
 def per_request_us(r: dict) -> float | None:

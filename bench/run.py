@@ -161,6 +161,7 @@ class Server:
                  db: Path | None, workdir: Path) -> None:
         self.key, self.name, self.argv, self.env, self.port, self.db = key, name, argv, env, port, db
         self.workdir = workdir
+        self.cwd = ROOT
         self.proc: subprocess.Popen | None = None
         self.killed = False
         self.log_path = OUT / f"server-{key}.log"
@@ -169,7 +170,7 @@ class Server:
     def start(self) -> None:
         log(f"start ({self.key}) {self.name} on 127.0.0.1:{self.port}")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(pinned(SERVER_CPU, self.argv), cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen(pinned(SERVER_CPU, self.argv), cwd=self.cwd, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
