@@ -1,16 +1,16 @@
-"""IncidentStore: reads, manual transitions and notes. (Ingest itself is still tested in
-tests/unit/test_store.py; see PENDING in test_port.py.)"""
+"""IncidentStore: webhook ingest, reads, manual transitions and notes."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from pager.domain.alert import Source
-from pager.domain.incident import State
+from pager.domain.alert import Action, Source
+from pager.domain.incident import Group, State
 from pager.storage.port import Conflict, NotFound, Store
 
-from .seed import T0, open_incident
+from .seed import T0, notification, open_incident, resolve_alert, route
 
 
 # -- get_incident -----------------------------------------------------------------------------------
@@ -157,3 +157,91 @@ async def test_mark_pruned_keeps_the_latest_run(store: Store) -> None:
     await store.mark_pruned(T0)
     await store.mark_pruned(T0 + timedelta(minutes=5))
     assert await store.pruned_at() == T0 + timedelta(minutes=5)
+
+
+# -- ingest -----------------------------------------------------------------------------------------
+
+def _outcomes(result) -> list[str]:
+    return [str(a.outcome) for a in result.applied]
+
+
+async def test_ingest_opens_an_incident_then_appends_to_it(store: Store) -> None:
+    first = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0))
+    assert _outcomes(first) == ["open"] and len(first.incident_ids) == 1
+    (iid,) = first.incident_ids
+    more = await store.ingest(notification([("web", "fp-2", Action.TRIGGER), ("web", "fp-1", Action.TRIGGER)],
+                                           T0 + timedelta(minutes=1)))
+    assert _outcomes(more) == ["append", "append"] and more.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert inc is not None
+    assert (inc["state"], inc["alert_count"], sorted(a["fingerprint"] for a in inc["alerts"])) == (
+        "triggered", 2, ["fp-1", "fp-2"])
+    assert [i["id"] for i in await store.list_incidents()] == [iid]  # one incident per key
+
+
+async def test_ingest_resolves_the_incident_with_its_last_firing_alert(store: Store) -> None:
+    iid = (await store.ingest(notification([("web", "fp-1", Action.TRIGGER), ("web", "fp-2", Action.TRIGGER)],
+                                           T0))).incident_ids[0]
+    one = await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=1)))
+    assert _outcomes(one) == ["resolve_alert"]
+    assert (await store.get_incident(iid))["state"] == "triggered"  # fp-2 still fires
+    last = await store.ingest(notification([("web", "fp-2", Action.RESOLVE)], T0 + timedelta(minutes=2)))
+    assert _outcomes(last) == ["resolve_alert"] and last.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert (inc["state"], inc["resolved_by"]) == ("resolved", "alertmanager")
+    assert inc["timeline"][-1]["kind"] == "resolved" and inc["timeline"][-1]["data"]["reason"] == "alerts_resolved"
+
+
+async def test_ingest_a_resolved_group_resolves_the_alerts_it_no_longer_lists(store: Store) -> None:
+    firing, resolved = Group("g", resolved=False), Group("g", resolved=True)
+    iid = (await store.ingest(notification([("g", "a", Action.TRIGGER), ("g", "b", Action.TRIGGER)], T0,
+                                           group=firing))).incident_ids[0]
+    # b was silenced meanwhile: the resolved notification lists only a
+    done = await store.ingest(notification([("g", "a", Action.RESOLVE)], T0 + timedelta(minutes=5), group=resolved))
+    assert _outcomes(done) == ["resolve_alert"] and done.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert inc["state"] == "resolved"
+    assert {a["fingerprint"]: a["status"] for a in inc["alerts"]} == {"a": "resolved", "b": "resolved"}
+    kinds = [e["kind"] for e in inc["timeline"]]
+    assert "alert_resolved_by_group" in kinds and inc["timeline"][-1]["data"]["reason"] == "group_resolved"
+
+
+async def test_ingest_the_same_notification_twice_is_applied_once(store: Store) -> None:
+    d = notification([("web", "fp-1", Action.TRIGGER)], T0)
+    first = await store.ingest(d)
+    again = await store.ingest(d)
+    assert _outcomes(again) == ["duplicate"] and again.duplicates == 1 and again.incident_ids == []
+    assert again.delivery_id == first.delivery_id  # byte-identical: the delivery already stored
+    inc = await store.get_incident(first.incident_ids[0])
+    assert inc["alert_count"] == 1 and [e["kind"] for e in inc["timeline"]].count("opened") == 1
+    # the same notification in another body (a re-sent webhook) is still a duplicate
+    other = await store.ingest(replace(d, body=d.body + b" "))
+    assert _outcomes(other) == ["duplicate"]
+
+
+async def test_ingest_fires_again_inside_the_reopen_window_reopens_and_after_it_opens(store: Store) -> None:
+    iid = (await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0))).incident_ids[0]
+    await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=1)))
+    again = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(minutes=30)))
+    assert _outcomes(again) == ["reopen"] and again.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert (inc["state"], inc["resolved_at"]) == ("triggered", None)
+    assert inc["timeline"][-1]["kind"] in ("reopened", "alerts_received")
+    await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=31)))
+    late = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(hours=3)))
+    assert _outcomes(late) == ["open"] and late.incident_ids != [iid]  # past the reopen window (1 h)
+
+
+async def test_ingest_a_resolve_without_an_open_incident_is_an_orphan(store: Store) -> None:
+    result = await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0))
+    assert _outcomes(result) == ["orphan"] and result.incident_ids == []
+    assert await store.list_incidents() == []
+
+
+async def test_ingest_a_reopened_incident_is_unrouted_again_for_its_new_round(store: Store) -> None:
+    iid = await open_incident(store, "web")
+    await route(store, iid, "acme/webshop", T0)
+    assert await store.unrouted_incidents() == []
+    await resolve_alert(store, "web", T0 + timedelta(minutes=1))
+    await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(minutes=2)))
+    assert [(r["id"], r["generation"]) for r in await store.unrouted_incidents()] == [(iid, 1)]
