@@ -12,7 +12,7 @@ from pager.domain import response
 from pager.domain.incident import State
 from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.codec import iso
-from pager.storage.port import NotFound
+from pager.storage.port import NotFound, RoundRow
 
 from .auth import check_admin
 from .keys import RUNTIME, Runtime
@@ -97,22 +97,22 @@ async def response_of(rt: Runtime, inc: dict) -> dict:
     not been routed)."""
     now = rt.clock.now()
     rows = await rt.store.rounds_of(inc["id"])
-    shown = {row["round"].generation: _round_json(row, response.judge(row["round"], now)) for row in rows}
-    current = response.current([row["round"] for row in rows], inc["reopen_count"])
+    shown = {row.round.generation: _round_json(row, response.judge(row.round, now)) for row in rows}
+    current = response.current([row.round for row in rows], inc["reopen_count"])
     return {"rounds": list(shown.values()), "current": None if current is None else shown[current.generation]}
 
 
-def _round_json(row: dict, record: response.Record) -> dict:
+def _round_json(row: RoundRow, record: response.Record) -> dict:
     rnd, answer = record.round, record.round.answer
-    return {"round": rnd.number, "project": row["project"], "rotation": row["rotation"], "reason": row["reason"],
-            "escalation": row["escalation"], "step": row["step"],
+    return {"round": rnd.number, "project": row.project, "rotation": row.rotation, "reason": row.reason,
+            "escalation": row.escalation, "step": row.step,
             "first_page_at": iso(rnd.first_page_at), "target_seconds": _int(rnd.target.total_seconds()),
             "at_risk_at": iso(rnd.at_risk_at), "deadline": iso(record.deadline),
             "answered_at": iso(answer.at) if answer else None, "answered_by": answer.by if answer else None,
             "answered_via": answer.via if answer else None,
             "answered_kind": answer.kind.value if answer else None,
             "outcome": record.outcome.value, "seconds": None if record.seconds is None else _int(record.seconds),
-            "breached_at": row["breached_at"]}
+            "breached_at": iso(row.breached_at)}
 
 
 def _int(seconds: float) -> int | float:

@@ -244,4 +244,4 @@ async def test_ingest_a_reopened_incident_is_unrouted_again_for_its_new_round(st
     assert await store.unrouted_incidents() == []
     await resolve_alert(store, "web", T0 + timedelta(minutes=1))
     await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(minutes=2)))
-    assert [(r["id"], r["generation"]) for r in await store.unrouted_incidents()] == [(iid, 1)]
+    assert [(r.id, r.generation) for r in await store.unrouted_incidents()] == [(iid, 1)]
