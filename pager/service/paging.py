@@ -379,8 +379,7 @@ class PagingEngine:
             if channel == "email" and len(b.incident_ids) == 1 and first_incident:
                 inc = await self.store.get_incident(first_incident)
                 if inc is not None:
-                    lines = [f"  {e['at'][:19].replace('T', ' ')}Z  {e['kind']:<16} {e['actor'] or ''}"
-                             for e in inc["timeline"][-30:]]
+                    lines = [f"  {e.at:%Y-%m-%d %H:%M:%S}Z  {e.kind:<16} {e.actor or ''}" for e in inc.timeline[-30:]]
                     body = f"{body}\nTimeline:\n" + "\n".join(lines) + "\n"
             msg = Message(id=str(carrier), channel=channel, to=address, body=body, subject=subject[:200],
                           incident_id=first_incident, short_code=dp.short_code(first_incident) if first_incident else "",
@@ -417,7 +416,7 @@ class PagingEngine:
         now = self.clock.now()
         await self.store.beat(name, source, now)
         open_ = [i for i in await self.store.list_incidents(source="heartbeat", limit=1000)
-                 if i["dedup_key"] == name and i["state"] != "resolved"]
+                 if i.dedup_key == name and i.state != "resolved"]
         if open_ and self._ingest is not None:
             alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.RESOLVE,
                           event_id=stable_id("hb-ok", name, now.isoformat()), summary=f"heartbeat {name} is back",

@@ -1,8 +1,7 @@
 """The storage port: what the service needs from a store, whatever the database.
 
 One Protocol per aggregate (incidents, escalation and outbox, schedule, billing); `Store` is all of
-them. Schedule, billing and the escalation aggregate answer frozen dataclasses (records), instants
-as aware UTC datetimes; incidents still answer dicts. tests/contract holds the suite every store must pass."""
+them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
 from __future__ import annotations
 
 from dataclasses import Field, dataclass, field, fields
@@ -100,6 +99,62 @@ def _json_value(value: Any) -> Any:
 def json_instant(at: datetime | None) -> str | None:
     """An instant as records answer it in JSON: 2026-11-25T14:00:00.000000Z."""
     return iso(at)
+
+
+@dataclass(frozen=True, slots=True)
+class Incident(_Record):
+    """An incident as listed: one per source and dedup key at a time (a reopen keeps its id)."""
+
+    id: int
+    source: str
+    dedup_key: str
+    state: str
+    summary: str
+    severity: str
+    labels: Mapping[str, str]
+    alert_count: int
+    reopen_count: int
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAlert(_Record):
+    """One alert (by fingerprint) of an incident, as its latest notification left it."""
+
+    fingerprint: str
+    status: str  # firing, resolved
+    summary: str
+    severity: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, Any]
+    details: Mapping[str, Any]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent(_Record):
+    """One entry of an incident's timeline; `data` depends on the kind (opened, paged, note, ...)."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail(Incident):
+    """An incident with its alerts (in the order first seen) and its timeline (in the order written)."""
+
+    alerts: tuple[IncidentAlert, ...] = ()
+    timeline: tuple[TimelineEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,12 +360,12 @@ class IncidentStore(Protocol):
 
     async def ingest(self, delivery: Delivery) -> IngestResult: ...
     async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
-                         comment: str | None, now: datetime) -> dict: ...
-    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> dict: ...
+                         comment: str | None, now: datetime) -> IncidentDetail: ...
+    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> IncidentDetail: ...
     async def list_incidents(self, *, state: str | None = None, source: str | None = None,
                              since: datetime | None = None, limit: int = 100,
-                             before_id: int | None = None) -> list[dict]: ...
-    async def get_incident(self, incident_id: int) -> dict | None: ...
+                             before_id: int | None = None) -> list[Incident]: ...
+    async def get_incident(self, incident_id: int) -> IncidentDetail | None: ...
     async def count_by_state(self) -> dict[str, int]: ...
     # retention of what ingest keeps for idempotency and audit: one bounded batch (at most `limit` rows
     # of each kind, the oldest first), and when a retention run last finished

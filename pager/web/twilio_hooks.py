@@ -121,7 +121,7 @@ async def voice(request: web.Request) -> web.Response:
     if digits is None:
         inc = await rt.store.get_incident(msg.incident_ids[0])
         n = len(msg.incident_ids)
-        summary = inc["summary"] if n == 1 else f"{n} incidents, the first: {inc['summary']}"
+        summary = inc.summary if n == 1 else f"{n} incidents, the first: {inc.summary}"
         gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg.carrier}"
         return _twiml(voice_twiml(summary, dp.short_code(msg.incident_ids[0]), gather))
     command = dp.parse_digits(digits)
@@ -176,7 +176,7 @@ async def link_get(request: web.Request) -> web.Response:
     iid, action = link.incident_id, link.action
     inc = await rt.store.get_incident(iid)
     label = "Acknowledge" if action == "ack" else "Resolve"
-    body = (f"<h1>#{iid}</h1><p>{html.escape(inc['summary'] if inc else '')}</p><p>State: {inc['state'] if inc else '?'}</p>"
+    body = (f"<h1>#{iid}</h1><p>{html.escape(inc.summary if inc else '')}</p><p>State: {inc.state if inc else '?'}</p>"
             f'<form method="post"><button type="submit">{label}</button></form>')
     return _page(body)
 

@@ -182,7 +182,7 @@ async def test_fire_step_queues_its_messages_and_moves_the_escalation_on(store: 
     (rnd,) = await store.rounds_of(iid)
     assert (rnd.round.first_page_at, rnd.step, rnd.escalation) == (T0, 0, "active")
     assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(minutes=15))] == [iid]
-    assert (await store.get_incident(iid))["timeline"][-1]["kind"] == "paging"
+    assert (await store.get_incident(iid)).timeline[-1].kind == "paging"
 
 
 async def test_fire_step_twice_writes_once(store: Store) -> None:
@@ -190,7 +190,7 @@ async def test_fire_step_twice_writes_once(store: Store) -> None:
     assert await _step(store, iid, 0, [_page(iid, 0)]) is False  # step 0 again: already taken
     assert await _step(store, iid, 2, [_page(iid, 2)]) is False  # not the next step
     assert len(await store.due_messages(T0)) == 1
-    assert [e["kind"] for e in (await store.get_incident(iid))["timeline"]].count("paging") == 1
+    assert [e.kind for e in (await store.get_incident(iid)).timeline].count("paging") == 1
     assert await _step(store, iid, 1, [_page(iid, 1)], final_status="done") is True
     assert await _step(store, iid, 2, [_page(iid, 2)]) is False  # done: no more steps
     assert (await store.rounds_of(iid))[0].escalation == "done"
@@ -251,7 +251,7 @@ async def test_record_breaches_once_per_round_past_its_deadline(store: Store) ->
     assert await store.record_breaches(at + timedelta(minutes=1)) == []
     assert [r.breached_at for r in await store.rounds_of(late)] == [at]
     assert [r.breached_at for r in await store.rounds_of(answered)] == [None]
-    kinds = [e["kind"] for e in (await store.get_incident(late))["timeline"]]
+    kinds = [e.kind for e in (await store.get_incident(late)).timeline]
     assert kinds.count("response_target_breached") == 1
 
 
@@ -278,8 +278,8 @@ async def test_escalate_now_makes_the_next_step_due_now(store: Store) -> None:
     assert await store.due_escalations(at) == []
     await store.escalate_now(iid, actor="anna", via="sms", now=at)
     assert [e.incident_id for e in await store.due_escalations(at)] == [iid]
-    last = (await store.get_incident(iid))["timeline"][-1]
-    assert (last["kind"], last["actor"], last["data"]) == ("escalate_requested", "anna", {"via": "sms", "active": True})
+    last = (await store.get_incident(iid)).timeline[-1]
+    assert (last.kind, last.actor, last.data) == ("escalate_requested", "anna", {"via": "sms", "active": True})
 
 
 async def test_escalate_now_of_an_unknown_incident_is_not_found(store: Store) -> None:
@@ -340,8 +340,8 @@ async def test_finish_message_sent_marks_the_bundle_sent(store: Store) -> None:
     assert await store.sent_since("+31612345001", "sms", at + timedelta(seconds=1)) == []
     assert (await store.last_message_to("+31612345001")).id == ids[0]
     assert await store.open_incidents_paged_to("+31612345001") == iids
-    paged = [e for e in (await store.get_incident(iids[1]))["timeline"] if e["kind"] == "paged"]
-    assert [(e["data"]["status"], e["data"]["message_id"], e["data"]["bundled"]) for e in paged] == [
+    paged = [e for e in (await store.get_incident(iids[1])).timeline if e.kind == "paged"]
+    assert [(e.data["status"], e.data["message_id"], e.data["bundled"]) for e in paged] == [
         ("sent", ids[0], True)]
 
 
@@ -354,7 +354,7 @@ async def test_finish_message_retry_puts_the_whole_bundle_back(store: Store) -> 
         assert (m.status, m.carrier) == ("pending", mid)
     assert await store.due_messages(T0) == []
     assert [m.id for m in await store.due_messages(retry)] == ids
-    assert not any(e["kind"] == "paged" for e in (await store.get_incident(iids[0]))["timeline"])
+    assert not any(e.kind == "paged" for e in (await store.get_incident(iids[0])).timeline)
 
 
 async def test_finish_message_failed_fails_the_bundle_and_moves_each_person_on(store: Store) -> None:
@@ -367,8 +367,8 @@ async def test_finish_message_failed_fails_the_bundle_and_moves_each_person_on(s
     await store.finish_message(sms.id, sent=False, provider_id=None, error="invalid number", retry_at=None, now=at)
     assert (await store.message(sms.id)).status == "failed"
     assert [(m.incident_id, m.channel) for m in await store.due_messages(at)] == [(iid, "email")]
-    last = [e for e in (await store.get_incident(iid))["timeline"] if e["kind"] == "paged"][-1]
-    assert (last["data"]["status"], last["data"]["error"]) == ("failed", "invalid number")
+    last = [e for e in (await store.get_incident(iid)).timeline if e.kind == "paged"][-1]
+    assert (last.data["status"], last.data["error"]) == ("failed", "invalid number")
 
 
 async def test_recover_sending_after_a_crash_sends_again_with_the_same_id(make_store) -> None:
@@ -402,8 +402,8 @@ async def test_delivery_update_failed_moves_the_person_on(store: Store) -> None:
     assert await store.due_messages(at) == []
     assert await store.delivery_update(sms.id, "undelivered", failed=True, now=at) == DeliveryUpdate(rows=1, advanced=1)
     assert [(m.incident_id, m.channel) for m in await store.due_messages(at)] == [(iid, "email")]
-    events = [e for e in (await store.get_incident(iid))["timeline"] if e["kind"] == "delivery"]
-    assert [(e["actor"], e["data"]["status"]) for e in events] == [("twilio", "delivered"), ("twilio", "undelivered")]
+    events = [e for e in (await store.get_incident(iid)).timeline if e.kind == "delivery"]
+    assert [(e.actor, e.data["status"]) for e in events] == [("twilio", "delivered"), ("twilio", "undelivered")]
 
 
 async def test_delivery_update_of_an_unknown_message_is_not_found(store: Store) -> None:
