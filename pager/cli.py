@@ -517,8 +517,8 @@ async def _incidents(args: argparse.Namespace) -> int:
                 since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
                 if since.tzinfo is None:
                     raise SystemExit("pagerd: --since needs a time zone")
-            rows = await store.list_incidents(state=args.state, source=args.source, since=since,
-                                              limit=args.limit, before_id=None)
+            rows = [r.to_json() for r in await store.list_incidents(state=args.state, source=args.source, since=since,
+                                                                    limit=args.limit, before_id=None)]
             if args.json:
                 print(json.dumps(rows, indent=2, ensure_ascii=False))
             else:
@@ -543,15 +543,16 @@ async def _incidents(args: argparse.Namespace) -> int:
             print(f"pagerd: {exc}", file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps(inc, indent=2, ensure_ascii=False))
+            print(json.dumps(inc.to_json(), indent=2, ensure_ascii=False))
         else:
-            _print_incident(inc)
+            _print_incident(inc.to_json())
         return 0
     finally:
         await store.close()
 
 
 def _print_incident(inc: dict) -> None:
+    """An incident as text, from its JSON (instants as the JSON writes them)."""
     print(f"#{inc['id']} [{inc['state']}] {inc['summary']}")
     print(f"  source {inc['source']}  key {inc['dedup_key']}  alerts {inc['alert_count']}")
     print(f"  created {inc['created_at']}  acknowledged {inc['acknowledged_at'] or '-'} by "

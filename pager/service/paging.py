@@ -20,9 +20,9 @@ from pager.notify.base import Message, Notifier
 from pager.observe.metrics import Metrics
 from pager.service import links, retention
 from pager.service.handover import handover_notices
-from pager.service.schedule import Schedule, overrides_from, parse_utc
+from pager.service.schedule import Schedule, overrides_from
 from pager.service.signing import Keyring
-from pager.storage.port import Booking, json_instant
+from pager.storage.port import Booking, DueMessage, Escalation, json_instant
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -174,7 +174,7 @@ class PagingEngine:
         for b in await self.store.list_bookings(ending_after=now):
             booked.setdefault(b.customer, []).append(b)
         for inc in unrouted:
-            project = dp.route_for(plan.routes, inc["labels"], plan.default_project)
+            project = dp.route_for(plan.routes, inc.labels, plan.default_project)
             cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
             rows = booked.get(plan.customer_of.get(project, ""), [])
             if rows:
@@ -190,12 +190,12 @@ class PagingEngine:
             if decision.page:
                 rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
             writes.append(self.store.create_escalation(
-                incident_id=inc["id"], generation=inc["generation"], project=project, rotation=rotation,
+                incident_id=inc.id, generation=inc.generation, project=project, rotation=rotation,
                 policy=policy.to_json(), status="active" if decision.page else "waiting",
                 next_at=now if decision.page else decision.notify_desk_at,
                 target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now,
                 booking=booking))
-            log.info("incident_routed", incident_id=inc["id"], project=project, paging=decision.page,
+            log.info("incident_routed", incident_id=inc.id, project=project, paging=decision.page,
                      reason=decision.reason)
         # queued together, they share one group commit
         await asyncio.gather(*writes)
@@ -212,23 +212,23 @@ class PagingEngine:
         # each escalation's step is decided on its own; the writes are queued together (one group commit)
         await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now) for esc in due))
 
-    async def _fire(self, cfg: Config, schedule: Schedule, overrides, esc: dict, now: datetime) -> None:
-        if esc["status"] == "waiting":
+    async def _fire(self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime) -> None:
+        if esc.status == "waiting":
             await self._desk_notice(cfg, esc, now)
             return
-        policy = dp.Policy.from_json(esc["policy"])
-        first = parse_utc(esc["first_page_at"]) or now
-        k = esc["step"] + 1
+        policy = dp.Policy.from_json(esc.policy)
+        first = esc.first_page_at or now
+        k = esc.step + 1
         due = dp.step_at(policy, first, k)
         if due is None:
-            await self.store.fire_step(incident_id=esc["incident_id"], generation=esc["generation"], k=k,
+            await self.store.fire_step(incident_id=esc.incident_id, generation=esc.generation, k=k,
                                        next_at=None, messages=[], now=now, first_page=False, deadline=None,
                                        escalate_at=None, early=False, final_status="done",
                                        event={"kind": "escalation_exhausted", "steps": k})
             return
-        people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc["rotation"], now)
+        people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now)
         messages = self._messages(cfg, esc, k, people, now)
-        target = timedelta(seconds=esc["target_seconds"])
+        target = timedelta(seconds=esc.target_seconds)
         nxt = dp.step_at(policy, first, k + 1)
         next_at = nxt.at if nxt else None
         early = False
@@ -236,7 +236,7 @@ class PagingEngine:
         if k == 0 and esc_at is not None and esc_at < first + target and (next_at is None or next_at > esc_at):
             next_at, early = esc_at, True  # escalate before the response target is missed
         await self.store.fire_step(
-            incident_id=esc["incident_id"], generation=esc["generation"], k=k, next_at=next_at,
+            incident_id=esc.incident_id, generation=esc.generation, k=k, next_at=next_at,
             messages=messages, now=now, first_page=(k == 0), deadline=first + target if k == 0 else None,
             escalate_at=esc_at if k == 0 else None, early=early,
             final_status=None if next_at is not None else "done",
@@ -278,7 +278,7 @@ class PagingEngine:
             notes.append("nobody to page in this step: the support desk is paged instead")
         return people, notes
 
-    def _messages(self, cfg: Config, esc: dict, k: int, people: list[str], now: datetime) -> list[dict]:
+    def _messages(self, cfg: Config, esc: Escalation, k: int, people: list[str], now: datetime) -> list[dict]:
         out = []
         for person in people:
             p = cfg.people[person]
@@ -287,24 +287,24 @@ class PagingEngine:
                 address = p.email if channel == "email" else p.phone
                 if not address:
                     continue
-                out.append({"idem_key": f"{esc['incident_id']}:{esc['generation']}:{k}:{person}:{channel}:{i}",
+                out.append({"idem_key": f"{esc.incident_id}:{esc.generation}:{k}:{person}:{channel}:{i}",
                             "person": person, "channel": channel, "address": address, "kind": "page",
                             "due_at": due})
         return out
 
-    async def _desk_notice(self, cfg: Config, esc: dict, now: datetime) -> None:
+    async def _desk_notice(self, cfg: Config, esc: Escalation, now: datetime) -> None:
         messages = []
         for person in cfg.desk.people:
             p = cfg.people.get(person)
             if p and p.email:
-                messages.append({"idem_key": f"{esc['incident_id']}:{esc['generation']}:desk:{person}",
+                messages.append({"idem_key": f"{esc.incident_id}:{esc.generation}:desk:{person}",
                                  "person": person, "channel": "email", "address": p.email, "kind": "desk",
                                  "due_at": now})
         if cfg.desk.email:
-            messages.append({"idem_key": f"{esc['incident_id']}:{esc['generation']}:desk:address",
+            messages.append({"idem_key": f"{esc.incident_id}:{esc.generation}:desk:address",
                              "person": None, "channel": "email", "address": cfg.desk.email, "kind": "desk",
                              "due_at": now})
-        await self.store.fire_step(incident_id=esc["incident_id"], generation=esc["generation"], k=esc["step"] + 1,
+        await self.store.fire_step(incident_id=esc.incident_id, generation=esc.generation, k=esc.step + 1,
                                    next_at=None, messages=messages, now=now, first_page=False, deadline=None,
                                    escalate_at=None, early=False, final_status="done",
                                    event={"kind": "desk_notified", "to": [m["address"] for m in messages]})
@@ -315,8 +315,8 @@ class PagingEngine:
         transaction that reads its answer). Response times: each newly answered round, judged here."""
         for b in await self.store.record_breaches(now):
             self.metrics.breaches.inc()
-            log.warning("response_target_breached", incident_id=b["incident_id"], round=b["round"],
-                        deadline=b["deadline"])
+            log.warning("response_target_breached", incident_id=b.incident_id, round=b.round,
+                        deadline=json_instant(b.deadline))
         for rnd in await self.store.unobserved_responses():
             record = response.judge(rnd, now)
             if record.seconds is not None:  # an answer that answers the page (response.RESOLVE_ANSWERS_PAGE)
@@ -325,43 +325,43 @@ class PagingEngine:
     # -- the outbox ------------------------------------------------------------------------------------
     async def dispatch(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         plan = self.plan(cfg)
-        groups: dict[tuple[str, str], list[dict]] = {}
+        groups: dict[tuple[str, str], list[DueMessage]] = {}
         for m in await self.store.due_messages(now):
-            if m["kind"] == "page" and m["state"] != "triggered":
+            if m.kind == "page" and m.state != "triggered":
                 continue  # acknowledged or resolved: stop_settled cancels it
-            groups.setdefault((m["channel"], m["address"]), []).append(m)
+            groups.setdefault((m.channel, m.address), []).append(m)
         if groups:
             await asyncio.gather(*(self._send_group(cfg, plan, ch, addr, msgs, now)
                                    for (ch, addr), msgs in groups.items()))
 
-    async def _send_group(self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[dict],
+    async def _send_group(self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[DueMessage],
                           now: datetime) -> None:
         async with self._sending:
             th = plan.throttles.get(channel)
             if th is not None:
-                sent = [parse_utc(s) for s in await self.store.sent_since(address, channel, now - th.per)]
+                sent = await self.store.sent_since(address, channel, now - th.per)
                 slot = dp.next_send_slot(th, sent, now)
                 if slot > now:  # throttled: waits for the slot, then goes out bundled with what came meanwhile
                     await self.store.defer(channel, address, slot)
                     return
-            plain = [m for m in msgs if m["incident_id"] is None]
+            plain = [m for m in msgs if m.incident_id is None]
             if plain:  # a notice of its own (hand-over): sent as written; incident pages wait for the next slot
                 m = plain[0]
-                if await self.store.claim_messages(m["id"], [m["id"]], m["body"], now):
-                    result = await self.notifier.send(Message(id=str(m["id"]), channel=channel, to=address,
-                                                              body=m["body"], subject=m["subject"]))
-                    await self.store.finish_message(m["id"], sent=result.sent, provider_id=result.provider_id,
+                if await self.store.claim_messages(m.id, [m.id], m.body, now):
+                    result = await self.notifier.send(Message(id=str(m.id), channel=channel, to=address,
+                                                              body=m.body, subject=m.subject))
+                    await self.store.finish_message(m.id, sent=result.sent, provider_id=result.provider_id,
                                                     error=result.error, retry_at=None, now=self.clock.now())
                 return
-            pend = [dp.Pending(id=m["id"], incident_id=m["incident_id"] or 0,
-                               short_code=dp.short_code(m["incident_id"]) if m["incident_id"] else "",
-                               summary=m["summary"] or m["body"], project=m.get("project") or "")
+            pend = [dp.Pending(id=m.id, incident_id=m.incident_id or 0,
+                               short_code=dp.short_code(m.incident_id) if m.incident_id else "",
+                               summary=m.summary or m.body, project=m.project or "")
                     for m in msgs]
             b = dp.bundle(channel, pend)
             carrier = min(b.ids)
             if not await self.store.claim_messages(carrier, list(b.ids), b.body, now):
                 return
-            person = msgs[0]["person"] or ""
+            person = msgs[0].person or ""
             first_incident = b.incident_ids[0] if b.incident_ids else None
             link_map = {}
             keys = Keyring.of(cfg.auth)
@@ -374,20 +374,19 @@ class PagingEngine:
                 body = f"{body} {link_map['ack']}"
             subject = ""
             if channel == "email":
-                subject = (f"[pagerd #{dp.short_code(first_incident)}] {msgs[0]['summary']}" if len(b.incident_ids) == 1
+                subject = (f"[pagerd #{dp.short_code(first_incident)}] {msgs[0].summary}" if len(b.incident_ids) == 1
                            else f"[pagerd] {len(b.incident_ids)} incidents")
             if channel == "email" and len(b.incident_ids) == 1 and first_incident:
                 inc = await self.store.get_incident(first_incident)
                 if inc is not None:
-                    lines = [f"  {e['at'][:19].replace('T', ' ')}Z  {e['kind']:<16} {e['actor'] or ''}"
-                             for e in inc["timeline"][-30:]]
+                    lines = [f"  {e.at:%Y-%m-%d %H:%M:%S}Z  {e.kind:<16} {e.actor or ''}" for e in inc.timeline[-30:]]
                     body = f"{body}\nTimeline:\n" + "\n".join(lines) + "\n"
             msg = Message(id=str(carrier), channel=channel, to=address, body=body, subject=subject[:200],
                           incident_id=first_incident, short_code=dp.short_code(first_incident) if first_incident else "",
                           links=link_map)
             result = await self.notifier.send(msg)
             retry_at = None
-            attempts = max(m["attempts"] for m in msgs if m["id"] == carrier) + 1
+            attempts = max(m.attempts for m in msgs if m.id == carrier) + 1
             if not result.sent and result.recoverable and attempts < cfg.notifier.max_attempts:
                 retry_at = now + timedelta(seconds=min(300, 5 * 2 ** attempts))
             await self.store.finish_message(carrier, sent=result.sent, provider_id=result.provider_id,
@@ -402,11 +401,12 @@ class PagingEngine:
             return
         seen = await self.store.heartbeats()
         for name, hb in cfg.heartbeats.items():
-            last = parse_utc(seen.get(name)) or self.started_at
+            last = seen.get(name) or self.started_at
             if now - last > hb.timeout:
                 labels = {"heartbeat": name, **hb.labels}
                 alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.TRIGGER,
-                              event_id=stable_id("hb", name, seen.get(name) or self.started_at.isoformat()),
+                              event_id=stable_id("hb", name, json_instant(seen[name]) if name in seen
+                                                 else self.started_at.isoformat()),
                               summary=f"heartbeat {name} silent since {last.isoformat(timespec='seconds')}",
                               severity="critical", labels=labels)
                 await self._ingest(Source.HEARTBEAT, [alert])
@@ -416,7 +416,7 @@ class PagingEngine:
         now = self.clock.now()
         await self.store.beat(name, source, now)
         open_ = [i for i in await self.store.list_incidents(source="heartbeat", limit=1000)
-                 if i["dedup_key"] == name and i["state"] != "resolved"]
+                 if i.dedup_key == name and i.state != "resolved"]
         if open_ and self._ingest is not None:
             alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.RESOLVE,
                           event_id=stable_id("hb-ok", name, now.isoformat()), summary=f"heartbeat {name} is back",

@@ -1,8 +1,7 @@
 """The storage port: what the service needs from a store, whatever the database.
 
 One Protocol per aggregate (incidents, escalation and outbox, schedule, billing); `Store` is all of
-them. Schedule and billing answer frozen dataclasses (records); incidents and escalation still
-answer dicts. tests/contract holds the suite every store must pass."""
+them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
 from __future__ import annotations
 
 from dataclasses import Field, dataclass, field, fields
@@ -103,6 +102,62 @@ def json_instant(at: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Incident(_Record):
+    """An incident as listed: one per source and dedup key at a time (a reopen keeps its id)."""
+
+    id: int
+    source: str
+    dedup_key: str
+    state: str
+    summary: str
+    severity: str
+    labels: Mapping[str, str]
+    alert_count: int
+    reopen_count: int
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAlert(_Record):
+    """One alert (by fingerprint) of an incident, as its latest notification left it."""
+
+    fingerprint: str
+    status: str  # firing, resolved
+    summary: str
+    severity: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, Any]
+    details: Mapping[str, Any]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent(_Record):
+    """One entry of an incident's timeline; `data` depends on the kind (opened, paged, note, ...)."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail(Incident):
+    """An incident with its alerts (in the order first seen) and its timeline (in the order written)."""
+
+    alerts: tuple[IncidentAlert, ...] = ()
+    timeline: tuple[TimelineEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OverrideRecord(_Record):
     """A rotation override as stored (pager.service.schedule.overrides_from makes the domain's
     Override of it); removed ones are kept with who removed them and when."""
@@ -188,6 +243,114 @@ class CustomerIncident(_Record):
     rounds: tuple[response.Round, ...] = ()  # its escalation rounds in the range, in order
 
 
+@dataclass(frozen=True, slots=True)
+class UnroutedIncident(_Record):
+    """A triggered incident whose current round (generation = its reopen count) has no escalation yet."""
+
+    id: int
+    generation: int
+    labels: Mapping[str, str]
+    summary: str
+    source: str
+    severity: str
+    dedup_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation(_Record):
+    """An escalation (one per incident and round) due for its next step, with what the step needs of
+    its incident (state, summary, labels). `step` is the last step fired (-1: none yet)."""
+
+    incident_id: int
+    generation: int
+    project: str
+    rotation: str | None
+    policy: Mapping[str, Any]  # the policy's snapshot taken at routing (pager.domain.paging.Policy.to_json)
+    status: str  # active, waiting (for the desk's notice), done, stopped
+    step: int
+    next_at: datetime | None
+    first_page_at: datetime | None
+    deadline_at: datetime | None
+    escalate_at: datetime | None
+    escalated_early: bool
+    breached_at: datetime | None
+    target_seconds: int
+    reason: str
+    created_at: datetime
+    state: str
+    summary: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Breach(_Record):
+    """A round whose response target was missed, as record_breaches recorded it."""
+
+    incident_id: int
+    round: int  # 1 for the opening, 2 for the first reopen, ...
+    deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRow(_Record):
+    """One escalation of an incident as its response record shows it: the round, and what the
+    escalation shows besides."""
+
+    round: response.Round
+    project: str
+    rotation: str | None
+    reason: str
+    escalation: str  # the escalation's status
+    step: int
+    breached_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueMessage(_Record):
+    """A pending message of the outbox that is due, with what a bundle needs of its incident (none for
+    a notice of its own, a hand-over say: incident_id, state, summary and project are then None)."""
+
+    id: int
+    incident_id: int | None
+    person: str | None
+    channel: str
+    address: str
+    kind: str  # page, desk, handover
+    subject: str
+    body: str
+    attempts: int
+    due_at: datetime
+    state: str | None
+    summary: str | None
+    project: str | None  # of the incident's latest escalation
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage(_Record):
+    """A message of the outbox; `carrier` is the message it went out in (itself unless bundled) and
+    `incident_ids` the incidents of that whole bundle."""
+
+    id: int
+    incident_id: int | None
+    person: str | None
+    channel: str
+    address: str
+    kind: str
+    body: str
+    status: str  # pending, sending, sent, bundled, failed, cancelled
+    carrier: int
+    incident_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """What a delivery report changed: the messages it covers (the carrier and its bundle) and how many
+    next contacts it made due now (a failed delivery)."""
+
+    rows: int
+    advanced: int
+
+
 # -- the port, per aggregate ----------------------------------------------------------------------------
 # Every method here has a test in tests/contract (or is listed there as pending), which any store
 # must pass unchanged.
@@ -197,12 +360,12 @@ class IncidentStore(Protocol):
 
     async def ingest(self, delivery: Delivery) -> IngestResult: ...
     async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
-                         comment: str | None, now: datetime) -> dict: ...
-    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> dict: ...
+                         comment: str | None, now: datetime) -> IncidentDetail: ...
+    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> IncidentDetail: ...
     async def list_incidents(self, *, state: str | None = None, source: str | None = None,
                              since: datetime | None = None, limit: int = 100,
-                             before_id: int | None = None) -> list[dict]: ...
-    async def get_incident(self, incident_id: int) -> dict | None: ...
+                             before_id: int | None = None) -> list[Incident]: ...
+    async def get_incident(self, incident_id: int) -> IncidentDetail | None: ...
     async def count_by_state(self) -> dict[str, int]: ...
     # retention of what ingest keeps for idempotency and audit: one bounded batch (at most `limit` rows
     # of each kind, the oldest first), and when a retention run last finished
@@ -214,34 +377,35 @@ class IncidentStore(Protocol):
 class EscalationStore(Protocol):
     """The paging engine's state: escalations, the outbox of messages, heartbeats."""
 
-    async def unrouted_incidents(self, limit: int = 500) -> list[dict]: ...
+    async def unrouted_incidents(self, limit: int = 500) -> list[UnroutedIncident]: ...
     async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
                                 policy: dict, status: str, next_at: datetime | None, target_seconds: int,
                                 reason: str, now: datetime, booking: dict | None = None) -> bool: ...
-    async def due_escalations(self, now: datetime, limit: int = 500) -> list[dict]: ...
+    async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]: ...
     async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
                         messages: list[dict], now: datetime, first_page: bool, deadline: datetime | None,
                         escalate_at: datetime | None, early: bool, event: dict, final_status: str | None) -> bool: ...
     async def stop_settled(self, now: datetime) -> list[int]: ...
-    async def record_breaches(self, now: datetime) -> list[dict]: ...
+    async def record_breaches(self, now: datetime) -> list[Breach]: ...
     async def unobserved_responses(self) -> list[response.Round]: ...
-    async def rounds_of(self, incident_id: int) -> list[dict]: ...
+    async def rounds_of(self, incident_id: int) -> list[RoundRow]: ...
     async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None: ...
     async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
                             subject: str, body: str, due_at: datetime, now: datetime) -> bool: ...
-    async def due_messages(self, now: datetime, limit: int = 2000) -> list[dict]: ...
+    async def due_messages(self, now: datetime, limit: int = 2000) -> list[DueMessage]: ...
     async def defer(self, channel: str, address: str, until: datetime) -> int: ...
-    async def sent_since(self, address: str, channel: str, since: datetime) -> list[str]: ...
+    async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]: ...
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool: ...
     async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
                              retry_at: datetime | None, now: datetime) -> None: ...
     async def recover_sending(self, now: datetime) -> int: ...
-    async def message(self, message_id: int) -> dict | None: ...
-    async def last_message_to(self, address: str) -> dict | None: ...
+    async def message(self, message_id: int) -> OutboxMessage | None: ...
+    async def last_message_to(self, address: str) -> OutboxMessage | None: ...
     async def open_incidents_paged_to(self, address: str) -> list[int]: ...
-    async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> dict: ...
+    async def delivery_update(self, message_id: int, status: str, *, failed: bool,
+                              now: datetime) -> DeliveryUpdate: ...
     async def beat(self, name: str, source: str, now: datetime) -> None: ...
-    async def heartbeats(self) -> dict[str, str]: ...
+    async def heartbeats(self) -> dict[str, datetime]: ...  # the last check-in of each heartbeat name
     # what /metrics reads at scrape time
     async def outbox_backlog(self, now: datetime) -> OutboxBacklog: ...
 

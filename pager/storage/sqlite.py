@@ -29,9 +29,9 @@ from pager.domain.incident import State, can_move
 from . import sqlite_billing as billing
 from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
-from .codec import iso
-from .port import (Booking, Conflict, CustomerIncident, Delivery, IngestPolicy, IngestResult, NotFound,
-                   OverrideRecord, Pruned, WorkEntry, work_minutes)
+from .codec import iso, parse_iso
+from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
+                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, WorkEntry, work_minutes)
 from .sqlite_ingest import ingest
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -239,20 +239,27 @@ class SqliteStore(PagingStore):
         return await self._write(ingest, delivery, self.policy)
 
     async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
-                         comment: str | None, now: datetime) -> dict:
+                         comment: str | None, now: datetime) -> IncidentDetail:
         await self._write(_transition, incident_id, target, actor, via, comment, now)
-        return await self.get_incident(incident_id)  # type: ignore[return-value]
+        return await self._detail(incident_id)
 
-    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> dict:
+    async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> IncidentDetail:
         await self._write(_note, incident_id, actor, text, now)
-        return await self.get_incident(incident_id)  # type: ignore[return-value]
+        return await self._detail(incident_id)
+
+    async def _detail(self, incident_id: int) -> IncidentDetail:
+        """An incident just written (incidents are never deleted)."""
+        inc = await self.get_incident(incident_id)
+        if inc is None:
+            raise NotFound(f"incident {incident_id} not found")
+        return inc
 
     async def list_incidents(self, *, state: str | None = None, source: str | None = None,
                              since: datetime | None = None, limit: int = 100,
-                             before_id: int | None = None) -> list[dict]:
+                             before_id: int | None = None) -> list[Incident]:
         return await self._read(_list, state, source, since, limit, before_id)
 
-    async def get_incident(self, incident_id: int) -> dict | None:
+    async def get_incident(self, incident_id: int) -> IncidentDetail | None:
         return await self._read(_get, incident_id)
 
     async def count_by_state(self) -> dict[str, int]:
@@ -378,15 +385,16 @@ _COLS = ("id, source, dedup_key, state, summary, severity, labels, alert_count, 
          "updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by")
 
 
-def _incident_row(r: tuple) -> dict:
+def _incident_fields(r: tuple) -> dict[str, Any]:
+    """The fields of an Incident from the columns _COLS, in that order."""
     return {"id": r[0], "source": r[1], "dedup_key": r[2], "state": r[3], "summary": r[4], "severity": r[5],
-            "labels": json.loads(r[6]), "alert_count": r[7], "reopen_count": r[8], "created_at": r[9],
-            "updated_at": r[10], "acknowledged_at": r[11], "acknowledged_by": r[12], "resolved_at": r[13],
-            "resolved_by": r[14]}
+            "labels": json.loads(r[6]), "alert_count": r[7], "reopen_count": r[8], "created_at": parse_iso(r[9]),
+            "updated_at": parse_iso(r[10]), "acknowledged_at": parse_iso(r[11]), "acknowledged_by": r[12],
+            "resolved_at": parse_iso(r[13]), "resolved_by": r[14]}
 
 
 def _list(conn: sqlite3.Connection, state: str | None, source: str | None, since: datetime | None,
-          limit: int, before_id: int | None) -> list[dict]:
+          limit: int, before_id: int | None) -> list[Incident]:
     where, args = [], []
     if state:
         where.append("state = ?")
@@ -407,22 +415,21 @@ def _list(conn: sqlite3.Connection, state: str | None, source: str | None, since
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id DESC LIMIT ?"
     args.append(limit)
-    return [_incident_row(r) for r in conn.execute(sql, args)]
+    return [Incident(**_incident_fields(r)) for r in conn.execute(sql, args)]
 
 
-def _get(conn: sqlite3.Connection, iid: int) -> dict | None:
+def _get(conn: sqlite3.Connection, iid: int) -> IncidentDetail | None:
     r = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (iid,)).fetchone()
     if r is None:
         return None
-    inc = _incident_row(r)
-    inc["alerts"] = [
-        {"fingerprint": a[0], "status": a[1], "summary": a[2], "severity": a[3], "labels": json.loads(a[4]),
-         "annotations": json.loads(a[5]), "details": json.loads(a[6]), "starts_at": a[7], "ends_at": a[8],
-         "first_seen": a[9], "last_seen": a[10]}
+    alerts = tuple(
+        IncidentAlert(fingerprint=a[0], status=a[1], summary=a[2], severity=a[3], labels=json.loads(a[4]),
+                      annotations=json.loads(a[5]), details=json.loads(a[6]), starts_at=parse_iso(a[7]),
+                      ends_at=parse_iso(a[8]), first_seen=parse_iso(a[9]), last_seen=parse_iso(a[10]))
         for a in conn.execute("SELECT fingerprint, status, summary, severity, labels, annotations, details, "
                               "starts_at, ends_at, first_seen, last_seen FROM alerts WHERE incident_id = ? "
-                              "ORDER BY id", (iid,))]
-    inc["timeline"] = [
-        {"at": e[0], "kind": e[1], "actor": e[2], "data": json.loads(e[3])}
-        for e in conn.execute("SELECT at, kind, actor, data FROM events WHERE incident_id = ? ORDER BY id", (iid,))]
-    return inc
+                              "ORDER BY id", (iid,)))
+    timeline = tuple(
+        TimelineEvent(at=parse_iso(e[0]), kind=e[1], actor=e[2], data=json.loads(e[3]))
+        for e in conn.execute("SELECT at, kind, actor, data FROM events WHERE incident_id = ? ORDER BY id", (iid,)))
+    return IncidentDetail(**_incident_fields(r), alerts=alerts, timeline=timeline)

@@ -11,7 +11,8 @@ from pager.domain import response
 from .codec import dumps
 from .codec import iso as _iso
 from .codec import parse_iso
-from .port import NotFound, OutboxBacklog
+from .port import (Breach, DeliveryUpdate, DueMessage, Escalation, NotFound, OutboxBacklog, OutboxMessage, RoundRow,
+                   UnroutedIncident)
 
 INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 
@@ -73,11 +74,16 @@ _ESC_COLS = ("incident_id, generation, project, rotation, policy, status, step, 
              "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at")
 
 
-def _esc_row(r: tuple) -> dict:
-    keys = [k.strip() for k in _ESC_COLS.split(",")]
-    d = dict(zip(keys, r))
-    d["policy"] = json.loads(d["policy"])
-    return d
+def _escalation(r: tuple) -> Escalation:
+    """An Escalation from the columns _ESC_COLS, then the incident's state, summary and labels."""
+    (iid, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, escalate_at,
+     early, breached_at, target_seconds, reason, created_at, state, summary, labels) = r
+    return Escalation(incident_id=iid, generation=generation, project=project, rotation=rotation,
+                      policy=json.loads(policy), status=status, step=step, next_at=parse_iso(next_at),
+                      first_page_at=parse_iso(first_page_at), deadline_at=parse_iso(deadline_at),
+                      escalate_at=parse_iso(escalate_at), escalated_early=bool(early),
+                      breached_at=parse_iso(breached_at), target_seconds=target_seconds, reason=reason,
+                      created_at=parse_iso(created_at), state=state, summary=summary, labels=json.loads(labels))
 
 
 class PagingStore:
@@ -88,14 +94,14 @@ class PagingStore:
         async def _write(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
     # -- routing -----------------------------------------------------------------------------------
-    async def unrouted_incidents(self, limit: int = 500) -> list[dict]:
-        def q(c: sqlite3.Connection) -> list[dict]:
+    async def unrouted_incidents(self, limit: int = 500) -> list[UnroutedIncident]:
+        def q(c: sqlite3.Connection) -> list[UnroutedIncident]:
             rows = c.execute(
                 "SELECT i.id, i.reopen_count, i.labels, i.summary, i.source, i.severity, i.dedup_key FROM incidents i "
                 "WHERE i.state = 'triggered' AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = i.id "
                 "AND e.generation = i.reopen_count) ORDER BY i.id LIMIT ?", (limit,)).fetchall()
-            return [{"id": r[0], "generation": r[1], "labels": json.loads(r[2]), "summary": r[3], "source": r[4],
-                     "severity": r[5], "dedup_key": r[6]} for r in rows]
+            return [UnroutedIncident(id=r[0], generation=r[1], labels=json.loads(r[2]), summary=r[3], source=r[4],
+                                     severity=r[5], dedup_key=r[6]) for r in rows]
         return await self._read(q)
 
     async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
@@ -118,18 +124,13 @@ class PagingStore:
         return await self._write(w)
 
     # -- escalation steps --------------------------------------------------------------------------
-    async def due_escalations(self, now: datetime, limit: int = 500) -> list[dict]:
-        def q(c: sqlite3.Connection) -> list[dict]:
+    async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:
+        def q(c: sqlite3.Connection) -> list[Escalation]:
             rows = c.execute(f"SELECT {', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, "
                              "i.labels FROM escalations e JOIN incidents i ON i.id = e.incident_id "
                              "WHERE e.status IN ('active', 'waiting') AND e.next_at <= ? ORDER BY e.next_at LIMIT ?",
                              (_iso(now), limit)).fetchall()
-            out = []
-            for r in rows:
-                d = _esc_row(r[:16])
-                d.update(state=r[16], summary=r[17], labels=json.loads(r[18]))
-                out.append(d)
-            return out
+            return [_escalation(r) for r in rows]
         return await self._read(q)
 
     async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
@@ -185,20 +186,20 @@ class PagingStore:
             return ids
         return await self._write(w)
 
-    async def record_breaches(self, now: datetime) -> list[dict]:
-        found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+    async def record_breaches(self, now: datetime) -> list[Breach]:
+        found = await self._read(lambda c: c.execute(
             "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? "
             "LIMIT 1", (_iso(now),)).fetchone())
         if found is None:
             return []
         return await self._record_breaches(now)
 
-    async def _record_breaches(self, now: datetime) -> list[dict]:
+    async def _record_breaches(self, now: datetime) -> list[Breach]:
         """The rounds whose deadline has passed, judged once each by response.judge in the same
         transaction as the answers they read: a breach is recorded (breached_at, a
         `response_target_breached` event) for each one judged breached; every one of them is settled,
         met or breached, so the scan stays small. Returns the breaches."""
-        def w(c: sqlite3.Connection) -> list[dict]:
+        def w(c: sqlite3.Connection) -> list[Breach]:
             at = _iso(now)
             rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE target_settled = 0 "
                              "AND deadline_at IS NOT NULL AND deadline_at < ?", (at,)).fetchall()
@@ -209,20 +210,19 @@ class PagingStore:
                           (r[0], r[1]))
                 if record.outcome is not response.Outcome.BREACHED:
                     continue
-                deadline = _iso(record.deadline)
                 c.execute("UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?",
                           (at, r[0], r[1]))
                 _event(c, r[0], at, "response_target_breached", "pagerd",
-                       {"round": record.round.number, "deadline": deadline})
-                out.append({"incident_id": r[0], "round": record.round.number, "deadline": deadline})
+                       {"round": record.round.number, "deadline": _iso(record.deadline)})
+                out.append(Breach(incident_id=r[0], round=record.round.number, deadline=record.deadline))
             return out
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
     async def unobserved_responses(self) -> list[response.Round]:
         """The paged rounds answered since the last call (each round once), for the response-time
         metric."""
         cond = "response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL"
-        found = await self._read(lambda c: c.execute(  # type: ignore[attr-defined]
+        found = await self._read(lambda c: c.execute(
             f"SELECT 1 FROM escalations WHERE {cond} LIMIT 1").fetchone())
         if found is None:
             return []
@@ -233,16 +233,15 @@ class PagingStore:
                 c.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",
                           (r[0], r[1]))
             return [_round(r) for r in rows]
-        return await self._write(w)  # type: ignore[attr-defined]
+        return await self._write(w)
 
-    async def rounds_of(self, incident_id: int) -> list[dict]:
-        """The incident's escalations, one per round in order: `round` (a response.Round) and what the
-        escalation shows besides (project, rotation, reason, escalation status, step, breached_at)."""
-        def q(c: sqlite3.Connection) -> list[dict]:
+    async def rounds_of(self, incident_id: int) -> list[RoundRow]:
+        """The incident's escalations, one per round in order."""
+        def q(c: sqlite3.Connection) -> list[RoundRow]:
             rows = c.execute(f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at "
                              "FROM escalations WHERE incident_id = ? ORDER BY generation", (incident_id,)).fetchall()
-            return [{"round": _round(r[:9]), "project": r[9], "rotation": r[10], "reason": r[11],
-                     "escalation": r[12], "step": r[13], "breached_at": r[14]} for r in rows]
+            return [RoundRow(round=_round(r[:9]), project=r[9], rotation=r[10], reason=r[11], escalation=r[12],
+                             step=r[13], breached_at=parse_iso(r[14])) for r in rows]
         return await self._read(q)
 
     async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
@@ -254,16 +253,16 @@ class PagingStore:
             (idem_key, person, channel, address, kind, subject, body, _iso(due_at), _iso(now))).rowcount == 1)
 
     # -- the outbox --------------------------------------------------------------------------------
-    async def due_messages(self, now: datetime, limit: int = 2000) -> list[dict]:
-        def q(c: sqlite3.Connection) -> list[dict]:
+    async def due_messages(self, now: datetime, limit: int = 2000) -> list[DueMessage]:
+        def q(c: sqlite3.Connection) -> list[DueMessage]:
             rows = c.execute(
                 "SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, o.attempts, "
-                "o.due_at, i.state, i.summary, i.labels, (SELECT e.project FROM escalations e WHERE e.incident_id = "
+                "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
                 "o.incident_id ORDER BY e.generation DESC LIMIT 1) FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id "
                 "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?", (_iso(now), limit)).fetchall()
-            keys = ("id", "incident_id", "person", "channel", "address", "kind", "subject", "body", "attempts",
-                    "due_at", "state", "summary", "labels", "project")
-            return [dict(zip(keys, r)) for r in rows]
+            return [DueMessage(id=r[0], incident_id=r[1], person=r[2], channel=r[3], address=r[4], kind=r[5],
+                               subject=r[6], body=r[7], attempts=r[8], due_at=parse_iso(r[9]), state=r[10],
+                               summary=r[11], project=r[12]) for r in rows]
         return await self._read(q)
 
     async def defer(self, channel: str, address: str, until: datetime) -> int:
@@ -273,8 +272,8 @@ class PagingStore:
             "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND channel = ? AND address = ? AND due_at < ?",
             (_iso(until), channel, address, _iso(until))).rowcount)
 
-    async def sent_since(self, address: str, channel: str, since: datetime) -> list[str]:
-        return await self._read(lambda c: [r[0] for r in c.execute(
+    async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]:
+        return await self._read(lambda c: [parse_iso(r[0]) for r in c.execute(
             "SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status = 'sent' AND bundle_id IS NULL "
             "AND sent_at >= ? ORDER BY sent_at", (address, channel, _iso(since)))])
 
@@ -330,7 +329,7 @@ class PagingStore:
                              "AND due_at <= ? GROUP BY channel", (_iso(now),)).fetchall()
             oldest = min((r[2] for r in rows), default=None)
             return OutboxBacklog(pending={r[0]: r[1] for r in rows}, oldest_due_at=parse_iso(oldest))
-        return await self._read(q)  # type: ignore[attr-defined]
+        return await self._read(q)
 
     async def recover_sending(self, now: datetime) -> int:
         """After a crash: messages caught in 'sending' go out again (at least once; same message id)."""
@@ -339,21 +338,21 @@ class PagingStore:
                              (_iso(now),)).rowcount
         return await self._write(w)
 
-    async def message(self, message_id: int) -> dict | None:
-        def q(c: sqlite3.Connection) -> dict | None:
+    async def message(self, message_id: int) -> OutboxMessage | None:
+        def q(c: sqlite3.Connection) -> OutboxMessage | None:
             r = c.execute("SELECT id, incident_id, person, channel, address, kind, body, status, bundle_id FROM outbox "
                           "WHERE id = ?", (message_id,)).fetchone()
             if r is None:
                 return None
             carrier = r[8] or r[0]
-            incidents = sorted({x[0] for x in c.execute(
+            incidents = tuple(sorted({x[0] for x in c.execute(
                 "SELECT incident_id FROM outbox WHERE (id = ? OR bundle_id = ?) AND incident_id IS NOT NULL",
-                (carrier, carrier))})
-            return {"id": r[0], "incident_id": r[1], "person": r[2], "channel": r[3], "address": r[4], "kind": r[5],
-                    "body": r[6], "status": r[7], "carrier": carrier, "incident_ids": incidents}
+                (carrier, carrier))}))
+            return OutboxMessage(id=r[0], incident_id=r[1], person=r[2], channel=r[3], address=r[4], kind=r[5],
+                                 body=r[6], status=r[7], carrier=carrier, incident_ids=incidents)
         return await self._read(q)
 
-    async def last_message_to(self, address: str) -> dict | None:
+    async def last_message_to(self, address: str) -> OutboxMessage | None:
         r = await self._read(lambda c: c.execute(
             "SELECT id FROM outbox WHERE address = ? AND status = 'sent' AND bundle_id IS NULL "
             "AND channel IN ('sms', 'voice') ORDER BY sent_at DESC, id DESC LIMIT 1", (address,)).fetchone())
@@ -366,8 +365,9 @@ class PagingStore:
             "WHERE o.address = ? AND o.sent_at IS NOT NULL AND i.state = 'triggered' ORDER BY o.incident_id",
             (address,))])
 
-    async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> dict:
-        def w(c: sqlite3.Connection) -> dict:
+    async def delivery_update(self, message_id: int, status: str, *, failed: bool,
+                              now: datetime) -> DeliveryUpdate:
+        def w(c: sqlite3.Connection) -> DeliveryUpdate:
             at = _iso(now)
             r = c.execute("SELECT id FROM outbox WHERE id = ?", (message_id,)).fetchone()
             if r is None:
@@ -380,7 +380,7 @@ class PagingStore:
                     _event(c, iid, at, "delivery", "twilio", {"message_id": message_id, "channel": channel,
                                                               "person": person, "status": status})
             moved = _advance_contacts(c, rows, at) if failed else 0
-            return {"rows": len(rows), "advanced": moved}
+            return DeliveryUpdate(rows=len(rows), advanced=moved)
         return await self._write(w)
 
     async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None:
@@ -399,8 +399,9 @@ class PagingStore:
             "INSERT INTO heartbeats (name, last_seen, source) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "last_seen = excluded.last_seen, source = excluded.source", (name, _iso(now), source)))
 
-    async def heartbeats(self) -> dict[str, str]:
-        return await self._read(lambda c: dict(c.execute("SELECT name, last_seen FROM heartbeats")))
+    async def heartbeats(self) -> dict[str, datetime]:
+        return await self._read(lambda c: {name: parse_iso(last_seen) for name, last_seen in c.execute(
+            "SELECT name, last_seen FROM heartbeats")})
 
 
 def _advance_contacts(c: sqlite3.Connection, rows: list[tuple], at: str) -> int:

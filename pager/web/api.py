@@ -12,7 +12,7 @@ from pager.domain import response
 from pager.domain.incident import State
 from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.codec import iso
-from pager.storage.port import NotFound
+from pager.storage.port import Incident, NotFound, RoundRow
 
 from .auth import check_admin
 from .keys import RUNTIME, Runtime
@@ -78,7 +78,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     rows = await rt.store.list_incidents(state=state, source=source,
                                          since=_since(q["since"]) if "since" in q else None,
                                          limit=int(limit_raw), before_id=int(before) if before else None)
-    return web.json_response(rows)
+    return web.json_response([r.to_json() for r in rows])
 
 
 async def get_incident(request: web.Request) -> web.Response:
@@ -87,32 +87,33 @@ async def get_incident(request: web.Request) -> web.Response:
     inc = await rt.store.get_incident(iid)
     if inc is None:
         raise NotFound(f"incident {iid} not found")
-    inc["response"] = await response_of(rt, inc)
-    return web.json_response(inc)
+    body = inc.to_json()
+    body["response"] = await response_of(rt, inc)
+    return web.json_response(body)
 
 
-async def response_of(rt: Runtime, inc: dict) -> dict:
+async def response_of(rt: Runtime, inc: Incident) -> dict:
     """The response record of an incident: each round (the opening, then each reopen) judged now by
     pager.domain.response, and the current round (that of its reopen count; null when that one has
     not been routed)."""
     now = rt.clock.now()
-    rows = await rt.store.rounds_of(inc["id"])
-    shown = {row["round"].generation: _round_json(row, response.judge(row["round"], now)) for row in rows}
-    current = response.current([row["round"] for row in rows], inc["reopen_count"])
+    rows = await rt.store.rounds_of(inc.id)
+    shown = {row.round.generation: _round_json(row, response.judge(row.round, now)) for row in rows}
+    current = response.current([row.round for row in rows], inc.reopen_count)
     return {"rounds": list(shown.values()), "current": None if current is None else shown[current.generation]}
 
 
-def _round_json(row: dict, record: response.Record) -> dict:
+def _round_json(row: RoundRow, record: response.Record) -> dict:
     rnd, answer = record.round, record.round.answer
-    return {"round": rnd.number, "project": row["project"], "rotation": row["rotation"], "reason": row["reason"],
-            "escalation": row["escalation"], "step": row["step"],
+    return {"round": rnd.number, "project": row.project, "rotation": row.rotation, "reason": row.reason,
+            "escalation": row.escalation, "step": row.step,
             "first_page_at": iso(rnd.first_page_at), "target_seconds": _int(rnd.target.total_seconds()),
             "at_risk_at": iso(rnd.at_risk_at), "deadline": iso(record.deadline),
             "answered_at": iso(answer.at) if answer else None, "answered_by": answer.by if answer else None,
             "answered_via": answer.via if answer else None,
             "answered_kind": answer.kind.value if answer else None,
             "outcome": record.outcome.value, "seconds": None if record.seconds is None else _int(record.seconds),
-            "breached_at": row["breached_at"]}
+            "breached_at": iso(row.breached_at)}
 
 
 def _int(seconds: float) -> int | float:
@@ -164,7 +165,7 @@ async def _move(request: web.Request, target: State) -> web.Response:
     inc = await rt.store.transition(iid, target, actor=data.get("by") or "api", via="api",
                                     comment=data.get("comment"), now=rt.clock.now())
     structlog.get_logger("pagerd.api").info("incident_" + target.value, by=data.get("by") or "api")
-    return web.json_response(inc)
+    return web.json_response(inc.to_json())
 
 
 async def ack(request: web.Request) -> web.Response:
@@ -182,4 +183,4 @@ async def notes(request: web.Request) -> web.Response:
     if not data["text"].strip():
         raise InputError(422, "invalid request", [Problem("text", "must not be empty")])
     inc = await rt.store.add_note(iid, actor=data.get("by") or "api", text=data["text"], now=rt.clock.now())
-    return web.json_response(inc, status=201)
+    return web.json_response(inc.to_json(), status=201)

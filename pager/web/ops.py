@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -61,7 +60,7 @@ async def metrics(request: web.Request) -> web.Response:
         m.heartbeat_last_seen.clear()  # only the configured heartbeats that ever checked in
         for name in rt.config.heartbeats:
             if name in seen:
-                m.heartbeat_last_seen.labels(name).set(datetime.fromisoformat(seen[name]).timestamp())
+                m.heartbeat_last_seen.labels(name).set(seen[name].timestamp())
     except Exception:  # as above
         pass
     body = generate_latest(m.registry)

@@ -84,7 +84,7 @@ async def sms(request: web.Request) -> web.Response:
             return _twiml(sms_reply_twiml(f"No incident #{reply.short_code}."))
     else:
         last = await rt.store.last_message_to(form.get("From", ""))
-        targets = last["incident_ids"] if last else []
+        targets = list(last.incident_ids) if last else []
         if not targets:
             return _twiml(sms_reply_twiml("No page to answer; add the incident number, e.g. 'ack 42'."))
         open_ = await rt.store.open_incidents_paged_to(form.get("From", ""))
@@ -115,19 +115,19 @@ async def voice(request: web.Request) -> web.Response:
     form = await _signed_form(request, rt)
     mid = request.query.get("msg", "")
     msg = await rt.store.message(int(mid)) if mid.isdigit() else None
-    if msg is None or not msg["incident_ids"]:
+    if msg is None or not msg.incident_ids:
         return _twiml(gather_reply_twiml("This page is no longer known. Goodbye."))
     digits = form.get("Digits")
     if digits is None:
-        inc = await rt.store.get_incident(msg["incident_ids"][0])
-        n = len(msg["incident_ids"])
-        summary = inc["summary"] if n == 1 else f"{n} incidents, the first: {inc['summary']}"
-        gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg['carrier']}"
-        return _twiml(voice_twiml(summary, dp.short_code(msg["incident_ids"][0]), gather))
+        inc = await rt.store.get_incident(msg.incident_ids[0])
+        n = len(msg.incident_ids)
+        summary = inc.summary if n == 1 else f"{n} incidents, the first: {inc.summary}"
+        gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg.carrier}"
+        return _twiml(voice_twiml(summary, dp.short_code(msg.incident_ids[0]), gather))
     command = dp.parse_digits(digits)
     if command is None:
         return _twiml(gather_reply_twiml("Unknown key. Goodbye."))
-    lines = await _act(rt, msg["incident_ids"], command, msg["person"] or "voice", "voice")
+    lines = await _act(rt, list(msg.incident_ids), command, msg.person or "voice", "voice")
     return _twiml(gather_reply_twiml(". ".join(lines) + ". Goodbye."))
 
 
@@ -142,7 +142,7 @@ async def status(request: web.Request) -> web.Response:
         res = await rt.store.delivery_update(int(mid), st, failed=st in _FAILED, now=rt.clock.now())
     except NotFound:
         return web.Response(status=204)
-    if res["advanced"] and rt.engine is not None:
+    if res.advanced and rt.engine is not None:
         rt.engine.poke()
     return web.Response(status=204)
 
@@ -176,7 +176,7 @@ async def link_get(request: web.Request) -> web.Response:
     iid, action = link.incident_id, link.action
     inc = await rt.store.get_incident(iid)
     label = "Acknowledge" if action == "ack" else "Resolve"
-    body = (f"<h1>#{iid}</h1><p>{html.escape(inc['summary'] if inc else '')}</p><p>State: {inc['state'] if inc else '?'}</p>"
+    body = (f"<h1>#{iid}</h1><p>{html.escape(inc.summary if inc else '')}</p><p>State: {inc.state if inc else '?'}</p>"
             f'<form method="post"><button type="submit">{label}</button></form>')
     return _page(body)
 

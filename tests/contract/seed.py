@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from pager.domain.alert import Action, Alert, Source
+from pager.domain.incident import Group
 from pager.storage.port import Delivery, Store
 
 UTC = timezone.utc
@@ -19,6 +20,18 @@ def delivery(key: str, action: Action, at: datetime, *, summary: str = "", sourc
                   labels={"alertname": key, "customer": "acme"}, starts_at=at)
     body = json.dumps({"key": key, "action": str(action), "at": at.isoformat()}).encode()
     return Delivery(source, "application/json", body, (alert,), at)
+
+
+def notification(alerts: list[tuple[str, str, Action]], at: datetime, *, group: Group | None = None,
+                 tag: str = "") -> Delivery:
+    """One Alertmanager notification of several alerts, each (dedup key, fingerprint, action); `tag`
+    makes its event ids its own (two notifications alike but for their tag are not duplicates)."""
+    alerts_ = tuple(Alert(source=Source.ALERTMANAGER, dedup_key=key, fingerprint=fp, action=action,
+                          event_id=f"{key}/{fp}/{action}/{at.isoformat()}{tag}", summary=f"{key} {fp}",
+                          labels={"alertname": key, "customer": "acme"}, starts_at=at)
+                    for key, fp, action in alerts)
+    body = json.dumps({"alerts": [list(map(str, a)) for a in alerts], "at": at.isoformat(), "tag": tag}).encode()
+    return Delivery(Source.ALERTMANAGER, "application/json", body, alerts_, at, group=group)
 
 
 async def open_incident(store: Store, key: str, at: datetime = T0, **kw) -> int:

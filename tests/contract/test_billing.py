@@ -115,8 +115,8 @@ async def test_add_work_in_minutes_is_stored_and_on_the_timeline(store: Store) -
         ("note", "restarted php-fpm"), ("created_by", "dewi"), ("created_at", "2026-11-25T15:00:00.000000Z")]
     incident = await store.get_incident(iid)
     assert incident is not None
-    (ev,) = [e for e in incident["timeline"] if e["kind"] == "work_logged"]
-    assert (ev["actor"], ev["data"]["minutes"], ev["data"]["work_id"]) == ("dewi", 45, w.id)
+    (ev,) = [e for e in incident.timeline if e.kind == "work_logged"]
+    assert (ev.actor, ev.data["minutes"], ev.data["work_id"]) == ("dewi", 45, w.id)
 
 
 async def test_add_work_from_a_span_rounds_up_to_whole_minutes(store: Store) -> None:

@@ -1,13 +1,14 @@
-"""EscalationStore: the reads and simple writes whose behaviour is settled. The step, breach, response
-and delivery methods are listed as PENDING in test_port.py (they are being reworked)."""
+"""EscalationStore: routing, escalation steps, response targets, the outbox and heartbeats."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-from pager.domain.incident import State
-from pager.storage.port import Store
+import pytest
 
-from .seed import T0, open_incident, route
+from pager.domain.incident import State
+from pager.storage.port import Breach, DeliveryUpdate, NotFound, Store
+
+from .seed import T0, open_incident, resolve_alert, route
 
 
 # -- unrouted_incidents / create_escalation ---------------------------------------------------------
@@ -19,10 +20,11 @@ async def test_unrouted_incidents_are_the_triggered_ones_without_an_escalation(s
     c = await open_incident(store, "c")
     await store.transition(c, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
     rows = await store.unrouted_incidents()
-    assert [(r["id"], r["generation"], r["dedup_key"]) for r in rows] == [(a, 0, "a"), (b, 0, "b")]
+    assert [(r.id, r.generation, r.dedup_key) for r in rows] == [(a, 0, "a"), (b, 0, "b")]
+    assert (rows[0].source, rows[0].summary, rows[0].labels["alertname"]) == ("alertmanager", "a is down", "a")
     await route(store, a, "acme/webshop", T0)
-    assert [r["id"] for r in await store.unrouted_incidents()] == [b]
-    assert [r["id"] for r in await store.unrouted_incidents(limit=0)] == []
+    assert [r.id for r in await store.unrouted_incidents()] == [b]
+    assert [r.id for r in await store.unrouted_incidents(limit=0)] == []
 
 
 async def test_create_escalation_once_per_generation_and_only_while_triggered(store: Store) -> None:
@@ -46,9 +48,9 @@ async def test_rounds_of_answers_one_round_per_generation_in_order(store: Store)
     rows = await store.rounds_of(iid)
     assert len(rows) == 1
     row = rows[0]
-    assert (row["round"].incident_id, row["round"].generation, row["project"], row["escalation"]) == (
+    assert (row.round.incident_id, row.round.generation, row.project, row.escalation) == (
         iid, 0, "acme/webshop", "waiting")
-    assert row["round"].first_page_at is None and row["round"].answer is None
+    assert row.round.first_page_at is None and row.round.answer is None
     assert await store.rounds_of(424242) == []
 
 
@@ -60,8 +62,13 @@ async def test_due_escalations_are_those_whose_time_has_come(store: Store) -> No
                                              policy={"name": "default"}, status="waiting", next_at=at,
                                              target_seconds=1800, reason="test", now=T0)
     assert await store.due_escalations(T0) == []
-    assert [e["incident_id"] for e in await store.due_escalations(T0 + timedelta(minutes=5))] == [b]
-    assert [e["incident_id"] for e in await store.due_escalations(T0 + timedelta(hours=1))] == [b, a]  # by due time
+    assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(minutes=5))] == [b]
+    assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(hours=1))] == [b, a]  # by due time
+    esc = (await store.due_escalations(T0 + timedelta(minutes=5)))[0]
+    assert (esc.generation, esc.project, esc.rotation, esc.policy, esc.status, esc.step, esc.next_at) == (
+        0, "acme/webshop", None, {"name": "default"}, "waiting", -1, T0 + timedelta(minutes=5))
+    assert (esc.first_page_at, esc.deadline_at, esc.breached_at, esc.created_at) == (None, None, None, T0)
+    assert (esc.state, esc.summary, esc.labels["alertname"]) == ("triggered", "b is down", "b")
 
 
 # -- the outbox: queue_message, due_messages, message, sent_since, last_message_to ---------------------
@@ -81,20 +88,21 @@ async def test_due_messages_are_the_pending_ones_due(store: Store) -> None:
     assert await store.due_messages(T0) == []
     await _queue(store, "later", timedelta(minutes=5))
     await _queue(store, "now")
-    assert [m["body"] for m in await store.due_messages(T0)] == ["body now"]
+    assert [m.body for m in await store.due_messages(T0)] == ["body now"]
     due = await store.due_messages(T0 + timedelta(minutes=5))
-    assert [m["body"] for m in due] == ["body later", "body now"]  # in the order queued
-    assert (due[1]["channel"], due[1]["address"], due[1]["kind"], due[1]["incident_id"]) == (
+    assert [m.body for m in due] == ["body later", "body now"]  # in the order queued
+    assert (due[1].channel, due[1].address, due[1].kind, due[1].incident_id) == (
         "sms", "+31612345003", "handover", None)
+    assert (due[0].due_at, due[0].state, due[0].summary, due[0].project) == (T0 + timedelta(minutes=5), None, None, None)
 
 
 async def test_message_answers_a_queued_message_or_none(store: Store) -> None:
     assert await store.message(424242) is None
     await _queue(store, "now")
     (m,) = await store.due_messages(T0)
-    msg = await store.message(m["id"])
+    msg = await store.message(m.id)
     assert msg is not None
-    assert (msg["id"], msg["status"], msg["carrier"], msg["incident_ids"]) == (m["id"], "pending", m["id"], [])
+    assert (msg.id, msg.status, msg.carrier, msg.incident_ids) == (m.id, "pending", m.id, ())
 
 
 async def test_sent_since_is_empty_before_anything_is_sent(store: Store) -> None:
@@ -120,7 +128,7 @@ async def test_beat_keeps_the_last_one_per_name(store: Store) -> None:
     await store.beat("backup", "url", T0)
     beats = await store.heartbeats()
     assert set(beats) == {"watchdog", "backup"}
-    assert beats["watchdog"].startswith("2026-11-25T14:01")
+    assert beats == {"watchdog": T0 + timedelta(minutes=1), "backup": T0}
 
 
 async def test_heartbeats_of_an_empty_store_is_empty(store: Store) -> None:
@@ -136,3 +144,268 @@ async def test_outbox_backlog_counts_due_unsent_messages_per_channel(store: Stor
     assert (dict(backlog.pending), backlog.oldest_due_at) == ({"sms": 1}, T0)
     backlog = await store.outbox_backlog(T0 + timedelta(minutes=5))
     assert dict(backlog.pending) == {"sms": 2}
+
+
+# -- fire_step --------------------------------------------------------------------------------------
+
+def _page(iid: int, k: int, channel: str = "sms", due_in: timedelta = timedelta(0), person: str = "anna",
+          address: str = "+31612345001") -> dict:
+    return {"idem_key": f"{iid}:0:{k}:{person}:{channel}", "person": person, "channel": channel,
+            "address": address, "kind": "page", "subject": "", "body": f"page {iid}", "due_at": T0 + due_in}
+
+
+async def _step(store: Store, iid: int, k: int, messages: list[dict], *, at=T0, next_at=None,
+                final_status: str | None = None) -> bool:
+    return await store.fire_step(incident_id=iid, generation=0, k=k, next_at=next_at, messages=messages, now=at,
+                                 first_page=k == 0, deadline=at + timedelta(minutes=30) if k == 0 else None,
+                                 escalate_at=None, early=False, event={"kind": "paging", "step": k},
+                                 final_status=final_status)
+
+
+async def _paged(store: Store, key: str, messages=None, *, address: str = "+31612345001") -> int:
+    """An incident whose escalation fired step 0 at T0 with `messages` (default: one sms to `address`, due now)."""
+    iid = await open_incident(store, key)
+    assert await store.create_escalation(incident_id=iid, generation=0, project="acme/webshop", rotation="standby",
+                                         policy={"name": "default"}, status="active", next_at=T0,
+                                         target_seconds=1800, reason="test", now=T0)
+    msgs = messages(iid) if messages else [_page(iid, 0, address=address)]
+    assert await _step(store, iid, 0, msgs, next_at=T0 + timedelta(minutes=15))
+    return iid
+
+
+async def test_fire_step_queues_its_messages_and_moves_the_escalation_on(store: Store) -> None:
+    iid = await _paged(store, "a", lambda i: [_page(i, 0), _page(i, 0, "email", timedelta(minutes=5))])
+    assert [(m.incident_id, m.channel, m.kind) for m in await store.due_messages(T0)] == [(iid, "sms", "page")]
+    (m,) = await store.due_messages(T0)
+    assert (m.due_at, m.attempts, m.state, m.summary, m.project) == (T0, 0, "triggered", "a is down", "acme/webshop")
+    assert len(await store.due_messages(T0 + timedelta(minutes=5))) == 2
+    (rnd,) = await store.rounds_of(iid)
+    assert (rnd.round.first_page_at, rnd.step, rnd.escalation) == (T0, 0, "active")
+    assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(minutes=15))] == [iid]
+    assert (await store.get_incident(iid)).timeline[-1].kind == "paging"
+
+
+async def test_fire_step_twice_writes_once(store: Store) -> None:
+    iid = await _paged(store, "a")
+    assert await _step(store, iid, 0, [_page(iid, 0)]) is False  # step 0 again: already taken
+    assert await _step(store, iid, 2, [_page(iid, 2)]) is False  # not the next step
+    assert len(await store.due_messages(T0)) == 1
+    assert [e.kind for e in (await store.get_incident(iid)).timeline].count("paging") == 1
+    assert await _step(store, iid, 1, [_page(iid, 1)], final_status="done") is True
+    assert await _step(store, iid, 2, [_page(iid, 2)]) is False  # done: no more steps
+    assert (await store.rounds_of(iid))[0].escalation == "done"
+
+
+async def test_fire_step_queues_a_message_once_per_idempotency_key(store: Store) -> None:
+    iid = await _paged(store, "a")
+    assert await _step(store, iid, 1, [_page(iid, 0)]) is True  # step 1 carries step 0's message again
+    assert len(await store.due_messages(T0)) == 1
+
+
+async def test_fire_step_of_a_settled_incident_pages_nobody(store: Store) -> None:
+    iid = await open_incident(store, "a")
+    assert await store.create_escalation(incident_id=iid, generation=0, project="acme/webshop", rotation="standby",
+                                         policy={"name": "default"}, status="active", next_at=T0,
+                                         target_seconds=1800, reason="test", now=T0)
+    await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    assert await _step(store, iid, 0, [_page(iid, 0)]) is False
+    assert await store.due_messages(T0) == [] and await store.due_escalations(T0 + timedelta(hours=1)) == []
+
+
+# -- stop_settled -----------------------------------------------------------------------------------
+
+async def test_stop_settled_leaves_no_queued_page_or_due_step_of_a_settled_incident(store: Store) -> None:
+    def later(i: int) -> list[dict]:
+        return [_page(i, 0, due_in=timedelta(minutes=1)), _page(i, 0, "email", timedelta(minutes=5))]
+    acked = await _paged(store, "acked", later)
+    resolved = await _paged(store, "resolved", later)
+    firing = await _paged(store, "firing", later)
+    await store.transition(acked, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    await resolve_alert(store, "resolved", T0)
+    stopped = await store.stop_settled(T0)
+    assert set(stopped) <= {acked, resolved}  # a store may have stopped them at the acknowledgement already
+    assert await store.stop_settled(T0) == []  # nothing left to stop
+    later_on = T0 + timedelta(hours=1)
+    assert {m.incident_id for m in await store.due_messages(later_on)} == {firing}
+    assert [e.incident_id for e in await store.due_escalations(later_on)] == [firing]
+    assert (await store.rounds_of(acked))[0].escalation == "stopped"
+    assert (await store.rounds_of(resolved))[0].escalation == "stopped"
+
+
+async def test_stop_settled_of_a_store_with_nothing_to_stop_is_empty(store: Store) -> None:
+    assert await store.stop_settled(T0) == []
+    await _paged(store, "a")
+    assert await store.stop_settled(T0) == []
+
+
+# -- record_breaches / unobserved_responses ---------------------------------------------------------
+
+async def test_record_breaches_once_per_round_past_its_deadline(store: Store) -> None:
+    late = await _paged(store, "late")
+    answered = await _paged(store, "answered")
+    await store.transition(answered, State.ACKNOWLEDGED, actor="anna", via="api", comment=None,
+                           now=T0 + timedelta(minutes=10))
+    assert await store.record_breaches(T0 + timedelta(minutes=29)) == []  # the deadline is T0 + 30 min
+    at = T0 + timedelta(minutes=31)
+    assert await store.record_breaches(at) == [Breach(incident_id=late, round=1, deadline=T0 + timedelta(minutes=30))]
+    assert await store.record_breaches(at + timedelta(minutes=1)) == []
+    assert [r.breached_at for r in await store.rounds_of(late)] == [at]
+    assert [r.breached_at for r in await store.rounds_of(answered)] == [None]
+    kinds = [e.kind for e in (await store.get_incident(late)).timeline]
+    assert kinds.count("response_target_breached") == 1
+
+
+async def test_unobserved_responses_answers_each_answered_paged_round_once(store: Store) -> None:
+    paged = await _paged(store, "paged")
+    never_paged = await open_incident(store, "quiet")
+    await route(store, never_paged, "acme/webshop", T0, paged=False)
+    assert await store.unobserved_responses() == []
+    at = T0 + timedelta(minutes=4)
+    await store.transition(paged, State.ACKNOWLEDGED, actor="anna", via="sms", comment=None, now=at)
+    await store.transition(never_paged, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=at)
+    (rnd,) = await store.unobserved_responses()
+    assert (rnd.incident_id, rnd.generation, rnd.first_page_at) == (paged, 0, T0)
+    assert rnd.answer is not None and (rnd.answer.at, rnd.answer.by, rnd.answer.via, rnd.answer.kind) == (
+        at, "anna", "sms", "acknowledged")
+    assert await store.unobserved_responses() == []
+
+
+# -- escalate_now -----------------------------------------------------------------------------------
+
+async def test_escalate_now_makes_the_next_step_due_now(store: Store) -> None:
+    iid = await _paged(store, "a")  # its next step is due at T0 + 15 min
+    at = T0 + timedelta(minutes=2)
+    assert await store.due_escalations(at) == []
+    await store.escalate_now(iid, actor="anna", via="sms", now=at)
+    assert [e.incident_id for e in await store.due_escalations(at)] == [iid]
+    last = (await store.get_incident(iid)).timeline[-1]
+    assert (last.kind, last.actor, last.data) == ("escalate_requested", "anna", {"via": "sms", "active": True})
+
+
+async def test_escalate_now_of_an_unknown_incident_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.escalate_now(424242, actor="anna", via="sms", now=T0)
+
+
+# -- defer ------------------------------------------------------------------------------------------
+
+async def test_defer_moves_an_addresses_pending_messages_to_its_next_slot(store: Store) -> None:
+    a = await _paged(store, "a")
+    b = await _paged(store, "b")
+    c = await _paged(store, "c", address="+31612345002")
+    slot = T0 + timedelta(minutes=1)
+    assert await store.defer("sms", "+31612345001", slot) == 2
+    assert [m.incident_id for m in await store.due_messages(T0)] == [c]
+    assert [m.incident_id for m in await store.due_messages(slot)] == [a, b, c]
+    assert await store.defer("sms", "+31612345001", slot) == 0  # already waiting for it
+    assert await store.defer("email", "+31612345001", slot + timedelta(minutes=1)) == 0
+
+
+# -- claim_messages / finish_message / recover_sending ----------------------------------------------
+
+async def _bundle(store: Store) -> tuple[list[int], list[int]]:
+    """Three incidents paged by sms to one address: (incident ids, message ids), claimed as one bundle."""
+    iids = [await _paged(store, k) for k in ("a", "b", "c")]
+    ids = [m.id for m in await store.due_messages(T0)]
+    assert await store.claim_messages(ids[0], ids, "3 incidents", T0) is True
+    return iids, ids
+
+
+async def test_claim_messages_makes_the_carrier_sending_and_bundles_the_rest(store: Store) -> None:
+    iids, ids = await _bundle(store)
+    carrier = await store.message(ids[0])
+    assert (carrier.status, carrier.body, carrier.carrier, carrier.incident_ids) == (
+        "sending", "3 incidents", ids[0], tuple(iids))
+    member = await store.message(ids[1])
+    assert (member.status, member.carrier, member.incident_ids) == ("bundled", ids[0], tuple(iids))
+    assert await store.due_messages(T0) == []
+    assert await store.claim_messages(ids[1], ids[1:], "again", T0) is False  # no longer pending
+
+
+async def test_claim_messages_of_one_message_sends_it_alone(store: Store) -> None:
+    assert await _queue(store, "notice")
+    (m,) = await store.due_messages(T0)
+    assert await store.claim_messages(m.id, [m.id], m.body, T0) is True
+    assert (await store.message(m.id)).status == "sending"
+    assert await store.claim_messages(m.id, [m.id], m.body, T0) is False
+
+
+async def test_finish_message_sent_marks_the_bundle_sent(store: Store) -> None:
+    iids, ids = await _bundle(store)
+    at = T0 + timedelta(seconds=2)
+    await store.finish_message(ids[0], sent=True, provider_id="SM1", error=None, retry_at=None, now=at)
+    assert (await store.message(ids[0])).status == "sent"
+    assert (await store.message(ids[1])).status == "bundled"  # went out inside the carrier
+    assert await store.sent_since("+31612345001", "sms", T0) == [at]
+    assert await store.sent_since("+31612345001", "sms", at + timedelta(seconds=1)) == []
+    assert (await store.last_message_to("+31612345001")).id == ids[0]
+    assert await store.open_incidents_paged_to("+31612345001") == iids
+    paged = [e for e in (await store.get_incident(iids[1])).timeline if e.kind == "paged"]
+    assert [(e.data["status"], e.data["message_id"], e.data["bundled"]) for e in paged] == [
+        ("sent", ids[0], True)]
+
+
+async def test_finish_message_retry_puts_the_whole_bundle_back(store: Store) -> None:
+    iids, ids = await _bundle(store)
+    retry = T0 + timedelta(seconds=10)
+    await store.finish_message(ids[0], sent=False, provider_id=None, error="503", retry_at=retry, now=T0)
+    for mid in ids:
+        m = await store.message(mid)
+        assert (m.status, m.carrier) == ("pending", mid)
+    assert await store.due_messages(T0) == []
+    assert [m.id for m in await store.due_messages(retry)] == ids
+    assert not any(e.kind == "paged" for e in (await store.get_incident(iids[0])).timeline)
+
+
+async def test_finish_message_failed_fails_the_bundle_and_moves_each_person_on(store: Store) -> None:
+    def sms_then_email(i: int) -> list[dict]:
+        return [_page(i, 0), _page(i, 0, "email", timedelta(minutes=5), address="anna@example.com")]
+    iid = await _paged(store, "a", sms_then_email)
+    (sms,) = await store.due_messages(T0)
+    assert await store.claim_messages(sms.id, [sms.id], "page", T0)
+    at = T0 + timedelta(seconds=3)
+    await store.finish_message(sms.id, sent=False, provider_id=None, error="invalid number", retry_at=None, now=at)
+    assert (await store.message(sms.id)).status == "failed"
+    assert [(m.incident_id, m.channel) for m in await store.due_messages(at)] == [(iid, "email")]
+    last = [e for e in (await store.get_incident(iid)).timeline if e.kind == "paged"][-1]
+    assert (last.data["status"], last.data["error"]) == ("failed", "invalid number")
+
+
+async def test_recover_sending_after_a_crash_sends_again_with_the_same_id(make_store) -> None:
+    s = make_store()
+    await s.open()
+    _, ids = await _bundle(s)
+    await s.close()  # the process died while the bundle was being sent
+    s = make_store()
+    await s.open()
+    try:
+        at = T0 + timedelta(minutes=1)
+        assert await s.recover_sending(at) == 1
+        assert (await s.message(ids[0])).status == "pending"
+        assert ids[0] in [m.id for m in await s.due_messages(at)]
+        assert await s.recover_sending(at) == 0
+    finally:
+        await s.close()
+
+
+# -- delivery_update --------------------------------------------------------------------------------
+
+async def test_delivery_update_failed_moves_the_person_on(store: Store) -> None:
+    def sms_then_email(i: int) -> list[dict]:
+        return [_page(i, 0), _page(i, 0, "email", timedelta(minutes=5), address="anna@example.com")]
+    iid = await _paged(store, "a", sms_then_email)
+    (sms,) = await store.due_messages(T0)
+    assert await store.claim_messages(sms.id, [sms.id], "page", T0)
+    await store.finish_message(sms.id, sent=True, provider_id="SM1", error=None, retry_at=None, now=T0)
+    at = T0 + timedelta(seconds=30)
+    assert await store.delivery_update(sms.id, "delivered", failed=False, now=at) == DeliveryUpdate(rows=1, advanced=0)
+    assert await store.due_messages(at) == []
+    assert await store.delivery_update(sms.id, "undelivered", failed=True, now=at) == DeliveryUpdate(rows=1, advanced=1)
+    assert [(m.incident_id, m.channel) for m in await store.due_messages(at)] == [(iid, "email")]
+    events = [e for e in (await store.get_incident(iid)).timeline if e.kind == "delivery"]
+    assert [(e.actor, e.data["status"]) for e in events] == [("twilio", "delivered"), ("twilio", "undelivered")]
+
+
+async def test_delivery_update_of_an_unknown_message_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.delivery_update(424242, "delivered", failed=False, now=T0)

@@ -1,16 +1,16 @@
-"""IncidentStore: reads, manual transitions and notes. (Ingest itself is still tested in
-tests/unit/test_store.py; see PENDING in test_port.py.)"""
+"""IncidentStore: webhook ingest, reads, manual transitions and notes."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from pager.domain.alert import Source
-from pager.domain.incident import State
+from pager.domain.alert import Action, Source
+from pager.domain.incident import Group, State
 from pager.storage.port import Conflict, NotFound, Store
 
-from .seed import T0, open_incident
+from .seed import T0, notification, open_incident, resolve_alert, route
 
 
 # -- get_incident -----------------------------------------------------------------------------------
@@ -19,10 +19,28 @@ async def test_get_incident_answers_the_incident_its_alerts_and_timeline(store: 
     iid = await open_incident(store, "web1", summary="web1 is down")
     inc = await store.get_incident(iid)
     assert inc is not None
-    assert (inc["id"], inc["state"], inc["source"], inc["dedup_key"], inc["summary"], inc["alert_count"]) == (
+    assert (inc.id, inc.state, inc.source, inc.dedup_key, inc.summary, inc.alert_count) == (
         iid, "triggered", "alertmanager", "web1", "web1 is down", 1)
-    assert [a["fingerprint"] for a in inc["alerts"]] == ["fp-1"]
-    assert inc["timeline"] and all({"at", "kind", "actor", "data"} <= set(e) for e in inc["timeline"])
+    assert [a.fingerprint for a in inc.alerts] == ["fp-1"]
+    assert (inc.created_at, inc.updated_at, inc.alerts[0].first_seen, inc.alerts[0].starts_at) == (T0, T0, T0, T0)
+    assert (inc.timeline[0].at, inc.timeline[0].kind, inc.timeline[0].actor) == (T0, "opened", None)
+
+
+async def test_get_incident_to_json_is_what_the_api_and_the_cli_print(store: Store) -> None:
+    iid = await open_incident(store, "web1", summary="web1 is down")
+    body = (await store.get_incident(iid)).to_json()
+    assert list(body) == ["id", "source", "dedup_key", "state", "summary", "severity", "labels", "alert_count",
+                          "reopen_count", "created_at", "updated_at", "acknowledged_at", "acknowledged_by",
+                          "resolved_at", "resolved_by", "alerts", "timeline"]
+    assert (body["created_at"], body["acknowledged_at"], body["labels"]) == (
+        "2026-11-25T14:00:00.000000Z", None, {"alertname": "web1", "customer": "acme"})
+    assert list(body["alerts"][0]) == ["fingerprint", "status", "summary", "severity", "labels", "annotations",
+                                       "details", "starts_at", "ends_at", "first_seen", "last_seen"]
+    assert (body["alerts"][0]["starts_at"], body["alerts"][0]["ends_at"]) == ("2026-11-25T14:00:00.000000Z", None)
+    assert body["timeline"][0] == {"at": "2026-11-25T14:00:00.000000Z", "kind": "opened", "actor": None,
+                                   "data": body["timeline"][0]["data"]}
+    listed = (await store.list_incidents())[0].to_json()
+    assert listed == {k: v for k, v in body.items() if k not in ("alerts", "timeline")}
 
 
 async def test_get_incident_unknown_is_none(store: Store) -> None:
@@ -36,12 +54,12 @@ async def test_list_incidents_newest_first_with_filters(store: Store) -> None:
     b = await open_incident(store, "b", T0 + timedelta(minutes=1))
     c = await open_incident(store, "c", T0 + timedelta(minutes=2), source=Source.NAGIOS)
     await store.transition(b, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
-    assert [i["id"] for i in await store.list_incidents()] == [c, b, a]
-    assert [i["id"] for i in await store.list_incidents(state="triggered")] == [c, a]
-    assert [i["id"] for i in await store.list_incidents(source="nagios")] == [c]
-    assert [i["id"] for i in await store.list_incidents(limit=2)] == [c, b]
-    assert [i["id"] for i in await store.list_incidents(before_id=c)] == [b, a]
-    assert [i["id"] for i in await store.list_incidents(since=T0 + timedelta(minutes=1))] == [c, b]
+    assert [i.id for i in await store.list_incidents()] == [c, b, a]
+    assert [i.id for i in await store.list_incidents(state="triggered")] == [c, a]
+    assert [i.id for i in await store.list_incidents(source="nagios")] == [c]
+    assert [i.id for i in await store.list_incidents(limit=2)] == [c, b]
+    assert [i.id for i in await store.list_incidents(before_id=c)] == [b, a]
+    assert [i.id for i in await store.list_incidents(since=T0 + timedelta(minutes=1))] == [c, b]
     assert await store.list_incidents(state="resolved") == []
 
 
@@ -64,10 +82,10 @@ async def test_count_by_state(store: Store) -> None:
 async def test_transition_acknowledge_then_resolve(store: Store) -> None:
     iid = await open_incident(store, "web1")
     inc = await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment="on it", now=T0)
-    assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == "anna"
-    assert inc["timeline"][-1]["kind"] == "acknowledged"
+    assert inc.state == "acknowledged" and inc.acknowledged_by == "anna"
+    assert inc.timeline[-1].kind == "acknowledged"
     inc = await store.transition(iid, State.RESOLVED, actor="anna", via="cli", comment=None, now=T0)
-    assert inc["state"] == "resolved" and inc["resolved_by"] == "anna"
+    assert inc.state == "resolved" and inc.resolved_by == "anna"
 
 
 async def test_transition_to_the_same_state_changes_nothing(store: Store) -> None:
@@ -95,7 +113,7 @@ async def test_transition_unknown_is_not_found(store: Store) -> None:
 async def test_add_note_goes_on_the_timeline(store: Store) -> None:
     iid = await open_incident(store, "web1")
     inc = await store.add_note(iid, actor="anna", text="root cause: full disk", now=T0)
-    assert (inc["timeline"][-1]["kind"], inc["timeline"][-1]["actor"], inc["timeline"][-1]["data"]["text"]) == (
+    assert (inc.timeline[-1].kind, inc.timeline[-1].actor, inc.timeline[-1].data["text"]) == (
         "note", "anna", "root cause: full disk")
 
 
@@ -157,3 +175,91 @@ async def test_mark_pruned_keeps_the_latest_run(store: Store) -> None:
     await store.mark_pruned(T0)
     await store.mark_pruned(T0 + timedelta(minutes=5))
     assert await store.pruned_at() == T0 + timedelta(minutes=5)
+
+
+# -- ingest -----------------------------------------------------------------------------------------
+
+def _outcomes(result) -> list[str]:
+    return [str(a.outcome) for a in result.applied]
+
+
+async def test_ingest_opens_an_incident_then_appends_to_it(store: Store) -> None:
+    first = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0))
+    assert _outcomes(first) == ["open"] and len(first.incident_ids) == 1
+    (iid,) = first.incident_ids
+    more = await store.ingest(notification([("web", "fp-2", Action.TRIGGER), ("web", "fp-1", Action.TRIGGER)],
+                                           T0 + timedelta(minutes=1)))
+    assert _outcomes(more) == ["append", "append"] and more.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert inc is not None
+    assert (inc.state, inc.alert_count, sorted(a.fingerprint for a in inc.alerts)) == (
+        "triggered", 2, ["fp-1", "fp-2"])
+    assert [i.id for i in await store.list_incidents()] == [iid]  # one incident per key
+
+
+async def test_ingest_resolves_the_incident_with_its_last_firing_alert(store: Store) -> None:
+    iid = (await store.ingest(notification([("web", "fp-1", Action.TRIGGER), ("web", "fp-2", Action.TRIGGER)],
+                                           T0))).incident_ids[0]
+    one = await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=1)))
+    assert _outcomes(one) == ["resolve_alert"]
+    assert (await store.get_incident(iid)).state == "triggered"  # fp-2 still fires
+    last = await store.ingest(notification([("web", "fp-2", Action.RESOLVE)], T0 + timedelta(minutes=2)))
+    assert _outcomes(last) == ["resolve_alert"] and last.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert (inc.state, inc.resolved_by) == ("resolved", "alertmanager")
+    assert inc.timeline[-1].kind == "resolved" and inc.timeline[-1].data["reason"] == "alerts_resolved"
+
+
+async def test_ingest_a_resolved_group_resolves_the_alerts_it_no_longer_lists(store: Store) -> None:
+    firing, resolved = Group("g", resolved=False), Group("g", resolved=True)
+    iid = (await store.ingest(notification([("g", "a", Action.TRIGGER), ("g", "b", Action.TRIGGER)], T0,
+                                           group=firing))).incident_ids[0]
+    # b was silenced meanwhile: the resolved notification lists only a
+    done = await store.ingest(notification([("g", "a", Action.RESOLVE)], T0 + timedelta(minutes=5), group=resolved))
+    assert _outcomes(done) == ["resolve_alert"] and done.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert inc.state == "resolved"
+    assert {a.fingerprint: a.status for a in inc.alerts} == {"a": "resolved", "b": "resolved"}
+    kinds = [e.kind for e in inc.timeline]
+    assert "alert_resolved_by_group" in kinds and inc.timeline[-1].data["reason"] == "group_resolved"
+
+
+async def test_ingest_the_same_notification_twice_is_applied_once(store: Store) -> None:
+    d = notification([("web", "fp-1", Action.TRIGGER)], T0)
+    first = await store.ingest(d)
+    again = await store.ingest(d)
+    assert _outcomes(again) == ["duplicate"] and again.duplicates == 1 and again.incident_ids == []
+    assert again.delivery_id == first.delivery_id  # byte-identical: the delivery already stored
+    inc = await store.get_incident(first.incident_ids[0])
+    assert inc.alert_count == 1 and [e.kind for e in inc.timeline].count("opened") == 1
+    # the same notification in another body (a re-sent webhook) is still a duplicate
+    other = await store.ingest(replace(d, body=d.body + b" "))
+    assert _outcomes(other) == ["duplicate"]
+
+
+async def test_ingest_fires_again_inside_the_reopen_window_reopens_and_after_it_opens(store: Store) -> None:
+    iid = (await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0))).incident_ids[0]
+    await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=1)))
+    again = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(minutes=30)))
+    assert _outcomes(again) == ["reopen"] and again.incident_ids == [iid]
+    inc = await store.get_incident(iid)
+    assert (inc.state, inc.resolved_at) == ("triggered", None)
+    assert inc.timeline[-1].kind in ("reopened", "alerts_received")
+    await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=31)))
+    late = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(hours=3)))
+    assert _outcomes(late) == ["open"] and late.incident_ids != [iid]  # past the reopen window (1 h)
+
+
+async def test_ingest_a_resolve_without_an_open_incident_is_an_orphan(store: Store) -> None:
+    result = await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0))
+    assert _outcomes(result) == ["orphan"] and result.incident_ids == []
+    assert await store.list_incidents() == []
+
+
+async def test_ingest_a_reopened_incident_is_unrouted_again_for_its_new_round(store: Store) -> None:
+    iid = await open_incident(store, "web")
+    await route(store, iid, "acme/webshop", T0)
+    assert await store.unrouted_incidents() == []
+    await resolve_alert(store, "web", T0 + timedelta(minutes=1))
+    await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0 + timedelta(minutes=2)))
+    assert [(r.id, r.generation) for r in await store.unrouted_incidents()] == [(iid, 1)]

@@ -205,9 +205,9 @@ async def test_a_notice_goes_out_as_sms_and_email_through_the_outbox(stores, sch
     assert [n["person"] for n in given] == ["chris"]
     now = HANDOFF.astimezone(UTC) + timedelta(seconds=1)
     rows = await stores.current.due_messages(now)
-    assert sorted((r["channel"], r["address"], r["kind"]) for r in rows) == [
+    assert sorted((r.channel, r.address, r.kind) for r in rows) == [
         ("email", "chris@example.nl", "handover"), ("sms", "+31612345003", "handover")]
-    assert all("on call for standby" in r["body"] for r in rows)
+    assert all("on call for standby" in r.body for r in rows)
     await notices(stores.current, schedule, HANDOFF + timedelta(minutes=5))
     assert len(await stores.current.due_messages(now + timedelta(minutes=5))) == 2  # not queued twice
 

@@ -74,7 +74,7 @@ async def test_prune_takes_what_is_older_and_keeps_the_rest(store) -> None:
     assert counts(store) == before  # incidents, alerts, timeline and delivery rows all stay
     with db(store) as c:
         assert all(len(sha) == 64 for (sha,) in c.execute("SELECT sha256 FROM deliveries"))
-    assert (await store.get_incident(1))["state"] == "resolved"
+    assert (await store.get_incident(1)).state == "resolved"
     assert await store.prune(T0 - 30 * DAY, T0 - 30 * DAY, 100) == Pruned(0, 0)  # nothing left to take
 
 

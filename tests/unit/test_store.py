@@ -15,7 +15,7 @@ from pager.clock import ManualClock
 from pager.domain.alert import Source
 from pager.service.ingest import group_of
 from pager.sources import alertmanager, events_v2, nagios
-from pager.storage.port import Delivery, IngestPolicy
+from pager.storage.port import Delivery, IngestPolicy, json_instant
 from pager.storage.sqlite import SqliteStore
 
 FIRING = (Path(__file__).resolve().parents[1] / "testdata" / "alertmanager" / "firing.json").read_bytes()
@@ -57,17 +57,17 @@ async def test_grouped_lifecycle(store: SqliteStore) -> None:
     r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
     [iid] = r.incident_ids
     inc = await store.get_incident(iid)
-    assert (inc["state"], inc["alert_count"]) == ("triggered", 2)
+    assert (inc.state, inc.alert_count) == ("triggered", 2)
     await store.ingest(delivery(am_body(("resolved", "firing")), T0 + timedelta(minutes=20)))
     inc = await store.get_incident(iid)
-    assert inc["state"] == "triggered"
-    assert [a["status"] for a in inc["alerts"]] == ["resolved", "firing"]
+    assert inc.state == "triggered"
+    assert [a.status for a in inc.alerts] == ["resolved", "firing"]
     await store.ingest(delivery(am_body(("resolved", "resolved")), T0 + timedelta(minutes=25)))
     inc = await store.get_incident(iid)
-    assert inc["state"] == "resolved" and inc["resolved_at"].startswith("2026-11-25T14:25")
-    kinds = [e["kind"] for e in inc["timeline"]]
+    assert inc.state == "resolved" and json_instant(inc.resolved_at).startswith("2026-11-25T14:25")
+    kinds = [e.kind for e in inc.timeline]
     assert kinds == ["opened", "alerts_received", "alerts_received", "alerts_received", "resolved"]
-    assert inc["timeline"][-1]["data"]["reason"] == "alerts_resolved"
+    assert inc.timeline[-1].data["reason"] == "alerts_resolved"
 
 
 def silenced_b_then_a_resolves() -> bytes:
@@ -85,16 +85,16 @@ async def test_a_resolved_group_resolves_the_alerts_it_no_longer_lists(store: Sq
     done = await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=20)))
     assert [a.outcome.value for a in done.applied] == ["resolve_alert"]
     inc = await store.get_incident(iid)
-    assert inc["state"] == "resolved" and inc["resolved_by"] == "alertmanager"
-    assert [a["status"] for a in inc["alerts"]] == ["resolved", "resolved"]
-    kinds = [e["kind"] for e in inc["timeline"]]
+    assert inc.state == "resolved" and inc.resolved_by == "alertmanager"
+    assert [a.status for a in inc.alerts] == ["resolved", "resolved"]
+    kinds = [e.kind for e in inc.timeline]
     assert kinds == ["opened", "alerts_received", "alert_resolved_by_group", "alerts_received", "resolved"]
-    by_group = inc["timeline"][2]
-    assert by_group["data"]["fingerprint"] == "6d2b3c4d5e6f7081"
-    assert by_group["data"]["group_key"] == '{}:{alertname="DiskFull"}'
-    assert inc["timeline"][-1]["data"]["reason"] == "group_resolved"
+    by_group = inc.timeline[2]
+    assert by_group.data["fingerprint"] == "6d2b3c4d5e6f7081"
+    assert by_group.data["group_key"] == '{}:{alertname="DiskFull"}'
+    assert inc.timeline[-1].data["reason"] == "group_resolved"
     again = await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=21)))
-    assert again.duplicates == 1 and (await store.get_incident(iid))["timeline"] == inc["timeline"]
+    assert again.duplicates == 1 and (await store.get_incident(iid)).timeline == inc.timeline
 
 
 async def test_a_resolved_group_resolves_its_alerts_incidents_by_fingerprint(store: SqliteStore) -> None:
@@ -107,11 +107,12 @@ async def test_a_resolved_group_resolves_its_alerts_incidents_by_fingerprint(sto
     r_other = await store.ingest(delivery(json.dumps(other).encode(), T0, dedup_by="fingerprint"))
     await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=20), dedup_by="fingerprint"))
     a, b = await store.get_incident(first), await store.get_incident(second)
-    assert (a["state"], b["state"]) == ("resolved", "resolved")
-    assert a["timeline"][-1]["data"]["reason"] == "alerts_resolved"
-    assert [e["kind"] for e in b["timeline"]][-2:] == ["alert_resolved_by_group", "resolved"]
-    assert b["timeline"][-1]["data"]["reason"] == "group_resolved"
-    assert {(await store.get_incident(i))["state"] for i in r_other.incident_ids} == {"triggered"}
+    assert a is not None and b is not None
+    assert (a.state, b.state) == ("resolved", "resolved")
+    assert a.timeline[-1].data["reason"] == "alerts_resolved"
+    assert [e.kind for e in b.timeline][-2:] == ["alert_resolved_by_group", "resolved"]
+    assert b.timeline[-1].data["reason"] == "group_resolved"
+    assert {(await store.get_incident(i)).state for i in r_other.incident_ids} == {"triggered"}
 
 
 async def test_a_group_resolve_stops_the_incidents_escalation(store: SqliteStore, tmp_path) -> None:
@@ -141,7 +142,7 @@ async def test_redelivery_changes_nothing(store: SqliteStore) -> None:
     again = await store.ingest(delivery(body, T0 + timedelta(minutes=5)))
     assert again.duplicates == 2
     after = await store.get_incident(first.incident_ids[0])
-    assert after["timeline"] == before["timeline"] and after["alert_count"] == 2
+    assert after.timeline == before.timeline and after.alert_count == 2
     assert len(await store.list_incidents()) == 1
 
 
@@ -151,7 +152,7 @@ async def test_reopen_within_window_and_new_incident_after(store: SqliteStore) -
     r2 = await store.ingest(delivery(am_body(("firing", "firing"), "2026-11-25T14:30:00Z"), T0 + timedelta(minutes=30)))
     assert r2.incident_ids == r.incident_ids
     inc = await store.get_incident(r.incident_ids[0])
-    assert inc["state"] == "triggered" and inc["reopen_count"] == 1
+    assert inc.state == "triggered" and inc.reopen_count == 1
     await store.ingest(delivery(am_body(("resolved", "resolved"), "2026-11-25T14:30:00Z"), T0 + timedelta(minutes=40)))
     r3 = await store.ingest(delivery(am_body(("firing", "firing"), "2026-11-25T16:00:00Z"), T0 + timedelta(hours=2)))
     assert r3.incident_ids != r.incident_ids
@@ -199,7 +200,7 @@ async def test_events_v2_duplicate_window(store: SqliteStore) -> None:
     # the same trigger after the window is the alert firing again: the incident reopens
     r3 = await store.ingest(delivery(body, T0 + timedelta(minutes=10), Source.EVENTS_V2))
     assert r3.duplicates == 0 and r3.incident_ids == r1.incident_ids
-    assert (await store.get_incident(r1.incident_ids[0]))["state"] == "triggered"
+    assert (await store.get_incident(r1.incident_ids[0])).state == "triggered"
 
 
 async def test_nagios_ack_and_annotations(store: SqliteStore) -> None:
@@ -208,15 +209,15 @@ async def test_nagios_ack_and_annotations(store: SqliteStore) -> None:
     r = await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "PROBLEM"}).encode(), T0, Source.NAGIOS))
     iid = r.incident_ids[0]
     await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "DOWNTIMESTART"}).encode(), T0, Source.NAGIOS))
-    assert (await store.get_incident(iid))["state"] == "triggered"
+    assert (await store.get_incident(iid)).state == "triggered"
     await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "ACKNOWLEDGEMENT",
                                             "NOTIFICATIONAUTHOR": "anna", "NOTIFICATIONCOMMENT": "looking"}).encode(),
                                 T0, Source.NAGIOS))
     inc = await store.get_incident(iid)
-    assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == "anna"
+    assert inc.state == "acknowledged" and inc.acknowledged_by == "anna"
     await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "RECOVERY", "SERVICESTATE": "OK",
                                             "TIMET": "1795600300"}).encode(), T0, Source.NAGIOS))
-    assert (await store.get_incident(iid))["state"] == "resolved"
+    assert (await store.get_incident(iid)).state == "resolved"
 
 
 async def test_raw_body_kept_once_per_content(store: SqliteStore, tmp_path) -> None:
@@ -236,7 +237,7 @@ async def test_nagios_warning_to_critical_updates_the_incident(store: SqliteStor
     await store.ingest(delivery(json.dumps({**base, "SERVICESTATE": "CRITICAL", "NOTIFICATIONNUMBER": "2",
                                             "SERVICEOUTPUT": "down"}).encode(), T0, Source.NAGIOS))
     inc = await store.get_incident(r.incident_ids[0])
-    assert (inc["severity"], inc["labels"]["state"], inc["summary"]) == ("critical", "CRITICAL",
+    assert (inc.severity, inc.labels["state"], inc.summary) == ("critical", "CRITICAL",
                                                                          "HTTP on web1 is CRITICAL: down")
 
 
@@ -248,11 +249,11 @@ async def test_alertmanager_group_severity_rises_never_falls(store: SqliteStore)
     d["alerts"][1]["labels"]["severity"] = "critical"
     d["alerts"][1]["fingerprint"] = "new-one"
     await store.ingest(delivery(json.dumps(d).encode(), T0))
-    assert (await store.get_incident(r.incident_ids[0]))["severity"] == "critical"
+    assert (await store.get_incident(r.incident_ids[0])).severity == "critical"
     d["alerts"][0]["fingerprint"] = "third"
     d["alerts"][0]["labels"]["severity"] = "info"
     await store.ingest(delivery(json.dumps(d).encode(), T0))
-    assert (await store.get_incident(r.incident_ids[0]))["severity"] == "critical"
+    assert (await store.get_incident(r.incident_ids[0])).severity == "critical"
 
 
 async def test_the_wal_is_started_over_under_a_steady_load(tmp_path) -> None:
