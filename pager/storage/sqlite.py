@@ -32,7 +32,7 @@ from . import sqlite_schedule as schedule
 from .codec import iso, parse_iso
 from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
                    IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, WorkEntry, work_minutes)
-from .sqlite_ingest import ingest
+from .sqlite_ingest import ingest, key_prefix
 from .sqlite_paging import PagingStore, _event, quiet
 
 _log = structlog.get_logger("pagerd.store")
@@ -59,12 +59,20 @@ def _connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+def migration_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions migrations call: migration 7 stores notification ids behind their key
+    (sqlite_ingest.stored_id)."""
+    conn.create_function("pagerd_key_prefix", 2, key_prefix, deterministic=True)
+    conn.create_function("pagerd_hex", 1, lambda h: int(h, 16), deterministic=True)
+
+
 def migrate(path: str, now: datetime) -> list[int]:
     """Apply pending migrations, stamped `now`; returns the versions applied."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path, synchronous="FULL")
     # off while tables are rebuilt (SQLite's documented way); every migration is checked before it commits
     conn.execute("PRAGMA foreign_keys=OFF")
+    migration_functions(conn)
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                      "name TEXT NOT NULL, applied_at TEXT NOT NULL)")

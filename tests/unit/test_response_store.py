@@ -7,25 +7,13 @@ import sqlite3
 from datetime import datetime, timezone
 
 from pager.domain.incident import State
-from pager.storage.sqlite import _statements, _transition, migrate, migrations
+from pager.storage.sqlite import _transition, migrate
+from tests.unit.test_store_batching import _store_at_version
 
 MIGRATED_AT = datetime(2026, 12, 9, 18, 0, tzinfo=timezone.utc)  # when the migrations say they ran
 
 ANSWER = "SELECT incident_id, generation, answered_at, answered_by, answered_via, answered_kind, response_observed " \
          "FROM escalations ORDER BY incident_id, generation"
-
-
-def _at_version(path: str, last: int) -> sqlite3.Connection:
-    """A database as an earlier pagerd left it: the migrations up to `last` applied."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at TEXT NOT NULL)")
-    for version, name, sql in migrations():
-        if version <= last:
-            for stmt in _statements(sql):
-                conn.execute(stmt)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
-    return conn
 
 
 def _incident(conn: sqlite3.Connection, iid: int, state: str, reopen_count: int = 0) -> None:
@@ -48,7 +36,7 @@ def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | 
 
 def test_migration_8_keeps_each_rounds_first_answer_from_the_timeline(tmp_path):
     path = str(tmp_path / "v7.db")
-    conn = _at_version(path, 7)
+    conn = _store_at_version(path, 7)
     # 1: the reopen story. Paged 20:00, acknowledged 20:05 by SMS, resolved 20:10; reopened 20:45,
     #    acknowledged 21:40 through the API, resolved by Alertmanager 22:00.
     _incident(conn, 1, "resolved", reopen_count=1)

@@ -22,6 +22,7 @@ from pager.service.ingest import group_of
 from pager.sources import alertmanager, events_v2, nagios
 from pager.storage.port import Delivery, IngestPolicy
 from pager.storage.sqlite import _commit_batch, _Job, _transition, ingest, migrate, _connect
+from pager.storage.sqlite_ingest import key_prefix, stored_id
 
 T0 = datetime(2026, 11, 25, 23, 50, tzinfo=timezone.utc)  # the stream runs over midnight
 POLICY = IngestPolicy(reopen_window=timedelta(minutes=20), events_v2_duplicate_window=timedelta(minutes=5))
@@ -181,8 +182,9 @@ def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None
 
 def _store_at_version(path: str, last: int) -> sqlite3.Connection:
     """A database as an earlier pagerd left it: migrations up to `last` applied."""
-    from pager.storage.sqlite import _statements, migrations
+    from pager.storage.sqlite import _statements, migration_functions, migrations
     conn = sqlite3.connect(path, isolation_level=None)
+    migration_functions(conn)
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                  "applied_at TEXT NOT NULL)")
     for version, name, sql in migrations():
@@ -287,10 +289,11 @@ def test_migration_6_keeps_incidents_and_splits_the_key_indexes(tmp_path) -> Non
     assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 2
 
 
-def test_migration_7_stores_event_ids_bare_and_gives_alertmanager_incidents_their_group(tmp_path) -> None:
-    """Event ids stored behind a key's first incident (`i<10 hex>:`) or a hash of the key (`<12 hex>:`)
-    become bare ids; an id stored in two forms keeps its latest application. Alertmanager incidents
-    take the groupKey their "opened" event recorded (by group key and by fingerprint alike)."""
+def test_migration_7_stores_event_ids_behind_their_key_and_gives_alertmanager_incidents_their_group(tmp_path) -> None:
+    """Event ids stored behind a key's first incident (`i<10 hex>:`) are stored behind a hash of the
+    key (`<12 hex>:`, kept as it is); bare ids, which name no key, are dropped; an id stored in two
+    forms keeps its latest application. Alertmanager incidents take the groupKey their "opened" event
+    recorded (by group key and by fingerprint alike)."""
     path = str(tmp_path / "v6.db")
     conn = _store_at_version(path, 6)
     conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, "
@@ -313,9 +316,10 @@ def test_migration_7_stores_event_ids_bare_and_gives_alertmanager_incidents_thei
     conn.close()
     assert migrate(path, T0)[:1] == [7]  # and any later ones
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT event_id, seen_at, delivery_id FROM alert_events ORDER BY event_id").fetchall() == [
-        (e1, "2026-11-01T10:00:00.000000Z", 1), (e2, "2026-11-01T10:00:00.000000Z", 1),
-        (e3, "2026-11-02T10:00:00.000000Z", 2)]
+    assert sorted(conn.execute("SELECT event_id, seen_at, delivery_id FROM alert_events").fetchall()) == sorted([
+        (key_prefix("alertmanager", 'g:{a="1"}') + e1, "2026-11-01T10:00:00.000000Z", 1),
+        ("0123456789ab:" + e2, "2026-11-01T10:00:00.000000Z", 1),
+        (key_prefix("alertmanager", "fp1") + e3, "2026-11-02T10:00:00.000000Z", 2)])
     assert conn.execute("SELECT id, group_key FROM incidents ORDER BY id").fetchall() == [
         (1, 'g:{a="1"}'), (2, "g:{}"), (3, None)]
     assert migrate(path, T0) == []
@@ -344,8 +348,9 @@ def test_what_a_webhook_applies_counts_for_its_own_later_alerts(tmp_path, one_co
     assert (r1.duplicates, r2.duplicates) == (1, 2)
     assert conn.execute("SELECT id, alert_count FROM incidents").fetchall() == [(1, 4)]
     stored = sorted(r[0] for r in conn.execute("SELECT event_id FROM alert_events"))
-    ids = {a.event_id for a in first.alerts + second.alerts}
-    assert stored == sorted(ids)
+    ids = {stored_id("alertmanager", a) for a in first.alerts + second.alerts}
+    assert stored == sorted(ids)  # each behind its key, which all share
+    assert {i[:13] for i in stored} == {key_prefix("alertmanager", first.alerts[0].dedup_key)}
 
 
 
