@@ -12,8 +12,9 @@ percent within minutes: each round gives each server the same
   rate    bench/openloop.py at BENCH_RATE req/s (default 1,000), latency from due time (p50, p99)
   batch   wrk -t2 -c32, 100-alert webhooks, alerts/s
 and the server's CPU seconds per request. After the rounds each server is stopped (SIGTERM by PID) and
-its database checked: incidents stored == requests sent, and every incident routed (an escalation row)
-and paged (outbox rows), so a faster "after" cannot come from paging less.
+its database checked (after waiting up to 20 s for the engine to route the last ones): incidents
+stored == requests sent, and every incident routed (an escalation row) and paged (outbox rows), so a
+faster "after" cannot come from paging less.
 
 Writes the section "Full node before and after" of bench/RESULTS.md (between its markers; the rest of
 the file is left as bench/run.py wrote it). Tunables: BEFORE (git rev, required), BENCH_ROUNDS (3),
@@ -91,6 +92,16 @@ def per_request_us(r: dict) -> float | None:
     return 1e6 * r["server_cpu_s"] / n if n else None
 
 
+def wait_routed(server: TreeServer, timeout: float = 20.0) -> None:
+    """Give the engine time to route and page what the last phase stored (at most `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.proc is not None and server.proc.poll() is None:
+        if server.db.exists() and B.db_scalar(server.db, "SELECT count(*) FROM incidents WHERE id NOT IN "
+                                              "(SELECT incident_id FROM escalations)") == 0:
+            return
+        time.sleep(0.5)
+
+
 def check(server: TreeServer, sent: int) -> str:
     incidents = B.db_scalar(server.db, "SELECT count(*) FROM incidents")
     routed = B.db_scalar(server.db, "SELECT count(DISTINCT incident_id) FROM escalations")
@@ -136,6 +147,7 @@ def main() -> int:
                 res[s.key]["rounds"].append({"single": single, "rate": rate, "batch": batch})
     finally:
         for s in servers:
+            wait_routed(s)
             code = s.stop()
             if s.db is not None and s.db.exists():
                 B.wait_settled(s.db, "incidents")
