@@ -93,6 +93,7 @@ class PagingEngine:
         self.started_at = clock.now()
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
+        self._retention = retention.RetentionStage(store)
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
             ("route", self.route),             # new and reopened incidents: coverage decision, policy snapshot
@@ -111,7 +112,7 @@ class PagingEngine:
         self.wake.set()
 
     async def retention(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        await retention.prune_retention(self.store, cfg, now)
+        await self._retention(cfg, now)
 
     def plan(self, cfg: Config) -> Plan:
         key = id(cfg)

@@ -28,11 +28,33 @@ MAX_BATCHES = 20
 
 
 async def prune_retention(store: Store, cfg: Config, now: datetime) -> Pruned | None:
-    """Prune what is past its retention, if the last run finished PRUNE_EVERY ago or more.
-    Returns what this call pruned, or None when it was not due."""
-    last = await store.pruned_at()
-    if last is not None and now - last < PRUNE_EVERY:
-        return None
+    """Prune what is past its retention, if the last run (as the store keeps it) finished PRUNE_EVERY
+    ago or more. Returns what this call pruned, or None when it was not due."""
+    pruned, _ = await _prune_if_due(store, cfg, now, await store.pruned_at())
+    return pruned
+
+
+class RetentionStage:
+    """`prune_retention` as a stage of the engine: when the last run finished is read from the store
+    once (a restart does not prune again at once), then kept here, not read again on every tick."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.finished: datetime | None = None
+        self._read = False
+
+    async def __call__(self, cfg: Config, now: datetime) -> Pruned | None:
+        if not self._read:
+            self.finished, self._read = await self.store.pruned_at(), True
+        pruned, self.finished = await _prune_if_due(self.store, cfg, now, self.finished)
+        return pruned
+
+
+async def _prune_if_due(store: Store, cfg: Config, now: datetime,
+                        finished: datetime | None) -> tuple[Pruned | None, datetime | None]:
+    """What was pruned (None when not due), and when the last run finished afterwards."""
+    if finished is not None and now - finished < PRUNE_EVERY:
+        return None, finished
     kept = cfg.storage.retention
     before_raw, before_ids = now - kept.raw_bodies, now - kept.delivery_ids
     bodies = ids = 0
@@ -42,8 +64,9 @@ async def prune_retention(store: Store, cfg: Config, now: datetime) -> Pruned | 
         ids += batch.delivery_ids
         if batch.bodies < BATCH and batch.delivery_ids < BATCH:
             await store.mark_pruned(now)
+            finished = now
             break
     if bodies or ids:
         log.info("retention_pruned", bodies=bodies, delivery_ids=ids,
                  before_raw=before_raw.isoformat(), before_ids=before_ids.isoformat())
-    return Pruned(bodies=bodies, delivery_ids=ids)
+    return Pruned(bodies=bodies, delivery_ids=ids), finished

@@ -200,3 +200,25 @@ async def test_the_engine_prunes_as_time_passes(tmp_path) -> None:
         assert s.query("SELECT count(*) FROM deliveries") == [(1,)]
         assert (await s.incident(iid))["state"] == "acknowledged"
         assert len(await s.events(iid, "acknowledged")) == 1
+
+
+async def test_the_engine_stage_reads_when_the_last_run_finished_once() -> None:
+    """Not once per tick: the stage keeps it after reading it from the store at its first tick."""
+    s = CountingStore([T0 - 40 * DAY], [T0 - 40 * DAY])
+    s.finished = T0 - timedelta(minutes=1)  # an earlier process finished a run a minute ago
+    reads = 0
+    pruned_at = s.pruned_at
+
+    async def counted() -> datetime | None:
+        nonlocal reads
+        reads += 1
+        return await pruned_at()
+    s.pruned_at = counted
+    stage = retention.RetentionStage(s)
+    assert await stage(config(), T0) is None  # a restart does not prune again at once
+    for seconds in range(1, 240, 7):
+        assert await stage(config(), T0 + timedelta(seconds=seconds)) is None
+    assert await stage(config(), T0 + timedelta(minutes=4)) == Pruned(1, 1)
+    assert await stage(config(), T0 + timedelta(minutes=5)) is None  # it finished at +4 min
+    assert await stage(config(), T0 + timedelta(minutes=9)) == Pruned(0, 0)
+    assert reads == 1 and s.finished == T0 + timedelta(minutes=9)
