@@ -1,4 +1,5 @@
-"""How the SQLite store writes instants and JSON: one text form each, shared by its modules."""
+"""How the SQLite store writes instants and JSON (one text form each) and its filtered reads, shared by its
+modules."""
 from __future__ import annotations
 
 import json
@@ -48,3 +49,12 @@ def dumps(obj: Any) -> str:
         return orjson.dumps(obj, default=str, option=_ORJSON_OPTS).decode()
     except TypeError:
         return _ENCODER.encode(obj)
+
+
+def where(*filters: tuple[bool, str, tuple]) -> tuple[str, list]:
+    """The WHERE clause of a read from the filters that apply (each: applies?, condition, its
+    arguments), joined by AND, and the arguments in order; ("", []) when none applies."""
+    used = [(cond, args) for applies, cond, args in filters if applies]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(c for c, _ in used), [a for _, args in used for a in args]

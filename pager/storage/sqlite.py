@@ -29,7 +29,7 @@ from pager.domain.incident import State, can_move
 from . import sqlite_billing as billing
 from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
-from .codec import iso, parse_iso
+from .codec import iso, parse_iso, where
 from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
                    IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, WorkEntry, work_minutes)
 from .sqlite_ingest import ingest, key_prefix
@@ -403,25 +403,13 @@ def _incident_fields(r: tuple) -> dict[str, Any]:
 
 def _list(conn: sqlite3.Connection, state: str | None, source: str | None, since: datetime | None,
           limit: int, before_id: int | None) -> list[Incident]:
-    where, args = [], []
-    if state:
-        where.append("state = ?")
-        args.append(state)
-    if source:
-        where.append("source = ?")
-        args.append(source)
-    if since:
-        if not state:  # through the (state, created_at) index
-            where.append("state IN ('triggered', 'acknowledged', 'resolved')")
-        where.append("created_at >= ?")
-        args.append(iso(since))
-    if before_id:
-        where.append("id < ?")
-        args.append(before_id)
-    sql = f"SELECT {_COLS} FROM incidents"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC LIMIT ?"
+    clause, args = where((bool(state), "state = ?", (state,)),
+                         (bool(source), "source = ?", (source,)),
+                         # through the (state, created_at) index
+                         (bool(since) and not state, "state IN ('triggered', 'acknowledged', 'resolved')", ()),
+                         (bool(since), "created_at >= ?", (iso(since),)),
+                         (bool(before_id), "id < ?", (before_id,)))
+    sql = f"SELECT {_COLS} FROM incidents{clause} ORDER BY id DESC LIMIT ?"
     args.append(limit)
     return [Incident(**_incident_fields(r)) for r in conn.execute(sql, args)]
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pager.domain import response
 
-from .codec import iso, parse_iso
+from .codec import iso, parse_iso, where
 from .port import Booking, Conflict, CustomerIncident, NotFound, WorkEntry
 from .sqlite_paging import _ROUND_COLS, _event, _round
 
@@ -52,23 +52,12 @@ def add_work(conn: sqlite3.Connection, iid: int, person: str, start: datetime | 
 
 def bookings(conn: sqlite3.Connection, customer: str | None, bid: int | None, include_cancelled: bool,
              ending_after: datetime | None) -> list[Booking]:
-    where: list[str] = []
-    args: list[object] = []
-    if customer is not None:
-        where.append("customer = ?")
-        args.append(customer)
-    if bid is not None:
-        where.append("id = ?")
-        args.append(bid)
-    if not include_cancelled:
-        where.append("cancelled_at IS NULL")
-    if ending_after is not None:
-        where.append("end_at > ?")
-        args.append(iso(ending_after))
-    sql = "SELECT id, customer, start_at, end_at, created_by, created_at, cancelled_by, cancelled_at FROM bookings"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY start_at, id"
+    clause, args = where((customer is not None, "customer = ?", (customer,)),
+                         (bid is not None, "id = ?", (bid,)),
+                         (not include_cancelled, "cancelled_at IS NULL", ()),
+                         (ending_after is not None, "end_at > ?", (iso(ending_after),)))
+    sql = ("SELECT id, customer, start_at, end_at, created_by, created_at, cancelled_by, cancelled_at FROM bookings"
+           + clause + " ORDER BY start_at, id")
     return [Booking(id=r[0], customer=r[1], start=parse_iso(r[2]), end=parse_iso(r[3]), created_by=r[4],
                     created_at=parse_iso(r[5]), cancelled_by=r[6], cancelled_at=parse_iso(r[7]))
             for r in conn.execute(sql, args)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from .codec import iso, parse_iso
+from .codec import iso, parse_iso, where
 from .port import Conflict, NotFound, OverrideRecord
 
 
@@ -41,21 +41,11 @@ def claim_handover(conn: sqlite3.Connection, rotation: str, shift_start: datetim
 
 def overrides(conn: sqlite3.Connection, rotation: str | None, oid: int | None,
               include_removed: bool) -> list[OverrideRecord]:
-    where: list[str] = []
-    args: list[object] = []
-    if rotation is not None:
-        where.append("rotation = ?")
-        args.append(rotation)
-    if oid is not None:
-        where.append("id = ?")
-        args.append(oid)
-    if not include_removed:
-        where.append("removed_at IS NULL")
+    clause, args = where((rotation is not None, "rotation = ?", (rotation,)),
+                         (oid is not None, "id = ?", (oid,)),
+                         (not include_removed, "removed_at IS NULL", ()))
     sql = ("SELECT id, rotation, start_at, end_at, person, replaces, created_by, created_at, removed_by, removed_at "
-           "FROM overrides")
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY start_at, id"
+           "FROM overrides" + clause + " ORDER BY start_at, id")
     return [OverrideRecord(id=r[0], rotation=r[1], start=parse_iso(r[2]), end=parse_iso(r[3]),
                            person=r[4], replaces=r[5], created_by=r[6], created_at=parse_iso(r[7]),
                            removed_by=r[8], removed_at=parse_iso(r[9]))
