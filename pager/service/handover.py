@@ -1,11 +1,11 @@
 """The engine's hand-over stage: the incoming engineer of a rotation is told once per hand-off."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import structlog
 
-from pager.service.schedule import HANDOVER_CATCH_UP, Schedule, overrides_from, parse_utc
+from pager.service.schedule import HANDOVER_CATCH_UP, Schedule, iso, overrides_from, parse_utc
 from pager.storage.port import Store
 
 log = structlog.get_logger("pagerd.engine")
@@ -46,15 +46,11 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
                 for channel, address in (("sms", person.phone), ("email", person.email)):
                     if address:
                         await store.queue_message(
-                            idem_key=f"handover:{name}:{_z(shift.start)}:{shift.person}:{channel}",
+                            idem_key=f"handover:{name}:{iso(shift.start)}:{shift.person}:{channel}",
                             person=shift.person, channel=channel, address=address, kind="handover",
                             subject=f"[pagerd] on call: {name}", body=text, due_at=now, now=now)
             given.append(notice)
     return given
-
-
-def _z(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _local(schedule: Schedule, dt: datetime) -> str:

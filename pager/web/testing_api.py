@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from pager.clock import MovableClock
 from pager.config.model import Duration
+from pager.service.schedule import iso as _iso
 from pager.sources.errors import InputError, Problem
 
 from .api import _json_body, _rt
@@ -101,7 +102,3 @@ def _instant(value: str) -> datetime:
     if dt is None or dt.tzinfo is None:
         raise InputError(422, "invalid request", [Problem("set", "expected an ISO 8601 instant with offset")])
     return dt.astimezone(timezone.utc)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
