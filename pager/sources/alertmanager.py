@@ -6,6 +6,7 @@ One parser: the pydantic models below check the shape, then every text is checke
 from __future__ import annotations
 
 import re
+from itertools import chain
 from datetime import datetime
 from typing import Literal
 
@@ -60,6 +61,30 @@ _STRICT = _models(_Strict)
 _LENIENT = _models(_Lenient)
 
 
+# A decoded JSON string can hold a control character or a lone surrogate only where the body has an
+# escape for one, or a raw DEL: the JSON parser refuses raw U+0000..U+001F and bytes that are not UTF-8.
+_ESCAPE = re.compile(rb"\\[ubfnrt]")
+
+
+def _all_clean(body: bytes, hook) -> bool:
+    """True when no check of a text below (`check_text`, `_check_labels`, `_check_texts`) can find a
+    problem in the payload: its label counts, names and lengths and its control characters looked at
+    once for the whole payload. Most payloads have nothing to name; the others are checked text by
+    text, and every problem named."""
+    maps = [hook.groupLabels, hook.commonLabels, *(a.labels for a in hook.alerts)]
+    if max(map(len, maps)) > MAX_LABELS or not all(map(LABEL_NAME.match, set().union(*maps))):
+        return False
+    if 0x7F in body or _ESCAPE.search(body) is not None:
+        return False
+    if len(body) > MAX_LABEL_VALUE:  # else no text in it can be that long
+        if len(hook.receiver) > MAX_KEY or max(map(len, chain.from_iterable(m.values() for m in maps)), default=0) > MAX_LABEL_VALUE:
+            return False
+        if len(body) > MAX_ANNOTATION and max(
+                map(len, chain.from_iterable(a.annotations.values() for a in hook.alerts)), default=0) > MAX_ANNOTATION:
+            return False
+    return True
+
+
 def _check_labels(labels: dict[str, str], where: str, problems: list[Problem]) -> None:
     if len(labels) > MAX_LABELS:
         problems.append(Problem(where, f"more than {MAX_LABELS} labels"))
@@ -95,19 +120,22 @@ def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> t
     model = _STRICT if strict else _LENIENT
     hook = validate_json(model, body)
     problems: list[Problem] = []
-    for field, value in (("groupKey", hook.groupKey), ("receiver", hook.receiver)):
-        p = check_text(value, field, max_len=MAX_KEY, multiline=False)
-        if p:
-            problems.append(p)
-    _check_labels(hook.groupLabels, "groupLabels", problems)
-    _check_labels(hook.commonLabels, "commonLabels", problems)
+    check = not _all_clean(body, hook)  # each text on its own only when the whole payload may hold a problem
+    if check:
+        for field, value in (("groupKey", hook.groupKey), ("receiver", hook.receiver)):
+            p = check_text(value, field, max_len=MAX_KEY, multiline=False)
+            if p:
+                problems.append(p)
+        _check_labels(hook.groupLabels, "groupLabels", problems)
+        _check_labels(hook.commonLabels, "commonLabels", problems)
     alerts: list[Alert] = []
     for i, a in enumerate(hook.alerts):
         where = f"alerts.{i}"
         if not a.labels:
             problems.append(Problem(f"{where}.labels", "an alert needs at least one label"))
-        _check_labels(a.labels, f"{where}.labels", problems)
-        _check_texts(a.annotations, f"{where}.annotations", MAX_ANNOTATION, True, problems)
+        if check:
+            _check_labels(a.labels, f"{where}.labels", problems)
+            _check_texts(a.annotations, f"{where}.annotations", MAX_ANNOTATION, True, problems)
         if a.startsAt.tzinfo is None:
             problems.append(Problem(f"{where}.startsAt", "timestamp needs a time zone (RFC 3339)"))
             continue

@@ -1,6 +1,6 @@
 """Ingest on the SQLite writer: load, decide, persist.
 
-For one delivery, inside the writer's transaction:
+For a delivery, inside the writer's transaction:
 1. load which of its notifications were already applied (alert_events, by event id) and the state
    of the keys its alerts name (open incident with its firing alerts, else the last resolved one),
    plus, for a resolved Alertmanager group, the keys of the group's other open incidents;
@@ -13,12 +13,19 @@ one key sit side by side in the alert_events index, so a 100-alert webhook of on
 index pages instead of a hundred scattered ones (on the full node, 30% more 100-alert webhooks per
 second than bare ids, which are random hashes; bench/RESULTS.md). It is the one stored form.
 
-The one fast path: the rows a delivery inserts into `alerts`, `alert_events` and `events` (two or
-three per alert) are collected and written as multi-row INSERT statements (`_Rows`), not one
-statement per row. Each statement hands the GIL from the writer thread to the event loop and back;
-on the full node (paging on) row-by-row writes cost a third of the 100-alert webhooks per second
-(measured). `tests/unit/test_store_batching.py` checks that `_Rows` ends in the very rows that
-writing each row at once (`_Rows(direct=True)`) does.
+The one fast path, `ingest_together`: the consecutive deliveries of one commit are applied together.
+They are cut into parts in which no two deliveries share an incident key (`_parts`), so nothing one
+of them writes is read by another of its part: each part is loaded with one query per kind
+(`_Loaded`) instead of four or five per delivery, each delivery is then decided on its own, and
+the rows they insert (deliveries, incidents, alerts, alert_events, events) and the recount of each
+incident are collected across the part and written as multi-row statements (`_Rows`), new rows
+numbered here. Each statement hands the GIL from the writer thread to the event loop and back; on
+the full node (paging on) about ten statements per single-alert webhook cost a quarter of its
+webhooks per second, and row-by-row writes a third of the 100-alert webhooks per second (measured,
+bench/RESULTS.md). `ingest` of one delivery is the same code with a part of one.
+`tests/unit/test_store_batching.py` checks that many deliveries per commit end in the very rows
+that one commit per delivery writes, and that `_Rows` ends in the very rows that writing each row
+at once (`_Rows(direct=True)`) does.
 """
 from __future__ import annotations
 
@@ -65,6 +72,12 @@ _UPSERT_ALERT = (
     "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id")
 # an alert first seen by a resolve without a severity of its own
 _NO_SEVERITY = "UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AND fingerprint = ? AND severity = ''"
+_INSERT_DELIVERY = ("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, "
+                    "alert_count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_INCIDENT = ("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
+                    "created_at, updated_at, group_key) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 0, ?, ?, ?)")
+_RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
+            "WHERE id = ?")
 _APPLIED = ("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, delivery_id = excluded.delivery_id")
 
@@ -81,31 +94,63 @@ def stored_id(source: str, alert: Alert) -> str:
     return key_prefix(source, alert.dedup_key) + alert.event_id
 
 
+def ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy, *, direct: bool = False) -> IngestResult:
+    """Apply one delivery (a job of the writer: runs inside its transaction). `direct`: write each
+    row at once instead of collecting them (the reference for the equivalence test)."""
+    return ingest_together(conn, [d], policy, direct=direct)[0]
+
+
+def ingest_together(conn: sqlite3.Connection, deliveries: list[Delivery], policy: IngestPolicy, *,
+                    direct: bool = False) -> list[IngestResult]:
+    """Apply consecutive deliveries of one commit, in order, ending in exactly what `ingest` of each
+    one after the other does (the fast path; see the module's doc). Each part of deliveries whose
+    keys are disjoint (`_parts`) is loaded at once; each delivery is then decided on its own."""
+    rows = _Rows(conn, direct=direct)
+    results = []
+    for part in _parts(deliveries):
+        rows.flush()  # the load sees every row written before
+        loaded = _Loaded(conn, part)
+        for d in part:
+            seen = loaded.seen_of(d)
+            delivery_id = _store_body(rows, d, seen)
+            ids, stored = loaded.state_of(d, seen)
+            changes = decide(stored, d.alerts, d.received_at, policy, d.group)
+            results.append(_Persist(rows, d, delivery_id, ids).apply(changes))
+    rows.flush()
+    return results
+
+
+def _keys(d: Delivery) -> list[str]:
+    return list(dict.fromkeys(a.dedup_key for a in d.alerts))
+
+
+def _group_resolves(d: Delivery) -> bool:
+    return d.group is not None and d.group.resolved
+
+
+def _parts(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """The deliveries cut into consecutive parts in which no two share an incident key (so what one
+    writes is nothing another one of its part reads); a resolved Alertmanager group, which may close
+    any open incident of its group, is a part of its own."""
+    parts: list[list[Delivery]] = []
+    keys: set[tuple[str, str]] = set()
+    for d in deliveries:
+        own = {(d.source.value, k) for k in _keys(d)}
+        if not parts or _group_resolves(d) or _group_resolves(parts[-1][-1]) or not keys.isdisjoint(own):
+            parts.append([])
+            keys = set()
+        parts[-1].append(d)
+        keys |= own
+    return parts
+
+
+# -- load ------------------------------------------------------------------------------------------
+
 class Seen(NamedTuple):
     """A notification already applied: when last, and the delivery (and its body's sha256) that carried it."""
     at: str
     delivery_id: int
     sha256: str | None
-
-
-def ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy, *, direct: bool = False) -> IngestResult:
-    """Apply one delivery (a job of the writer: runs inside its transaction). `direct`: write each
-    row at once instead of collecting them (the reference for the equivalence test)."""
-    seen = _seen(conn, d.source.value, d.alerts)
-    delivery_id = _store_body(conn, d, seen)
-    ids, stored = _load(conn, d, seen)
-    changes = decide(stored, d.alerts, d.received_at, policy, d.group)
-    return _Persist(conn, d, delivery_id, ids, _Rows(conn, direct=direct)).apply(changes)
-
-
-# -- load ------------------------------------------------------------------------------------------
-
-def _seen(conn: sqlite3.Connection, source: str, alerts: tuple[Alert, ...]) -> dict[str, Seen]:
-    """The delivery's notifications already applied, by event id."""
-    if not alerts:
-        return {}
-    wanted = {stored_id(source, a): a.event_id for a in alerts}
-    return {wanted[r[0]]: Seen(*r[1:]) for r in conn.execute(_SEEN, (dumps(list(wanted)),))}
 
 
 class _Ids:
@@ -116,29 +161,64 @@ class _Ids:
         self.last: dict[str, int] = {}
 
 
-def _load(conn: sqlite3.Connection, d: Delivery, seen: dict[str, Seen]) -> tuple[_Ids, Stored]:
-    src = d.source.value
-    keys = list(dict.fromkeys(a.dedup_key for a in d.alerts))
-    open_rows = conn.execute(_OPEN, (dumps(keys), src)).fetchall()
-    if d.group is not None and d.group.resolved:
-        open_rows += [r for r in conn.execute(_OPEN_OF_GROUP, (src, d.group.key)) if r[0] not in keys]
-        keys += [r[0] for r in open_rows if r[0] not in keys]
-    ids = _Ids()
-    firing: dict[int, set[str]] = {r[1]: set() for r in open_rows}
-    if firing:
-        for iid, fingerprint in conn.execute(_FIRING, (dumps(list(firing)),)):
-            firing[iid].add(fingerprint)
-    states: dict[str, KeyState] = {}
-    for key, iid, state, severity, group_key in open_rows:
-        ids.open[key] = iid
-        states[key] = KeyState(open=IncidentState(State(state), severity, frozenset(firing[iid]), group_key))
-    no_open = [k for k in keys if k not in states]
-    if no_open:
-        for key, iid, resolved_at in conn.execute(_LAST_RESOLVED, (dumps(no_open), src)):
-            ids.last[key] = iid
-            states[key] = KeyState(last_resolved=IncidentState(State.RESOLVED, resolved_at=parse_iso(resolved_at)))
-    applied_at = {e: _utc(s.at) for e, s in seen.items()}
-    return ids, Stored(keys=states, seen=applied_at)
+class _Loaded:
+    """What the store holds for a part of deliveries (`_parts`), read in one query per kind: which
+    of their notifications were already applied (by stored id), and per source and key the open
+    incident with its firing alerts, else the last resolved one; for a resolved Alertmanager group,
+    also the group's other open incidents."""
+
+    def __init__(self, conn: sqlite3.Connection, part: list[Delivery]) -> None:
+        wanted = [stored_id(d.source.value, a) for d in part for a in d.alerts]
+        self.seen: dict[str, Seen] = {}
+        if wanted:
+            self.seen = {r[0]: Seen(*r[1:]) for r in conn.execute(_SEEN, (dumps(wanted),))}
+        self.open: dict[tuple[str, str], tuple[int, IncidentState]] = {}
+        self.last: dict[tuple[str, str], tuple[int, IncidentState]] = {}
+        self.of_group: list[str] = []  # for a resolved group (alone in its part): its other open keys
+        by_source: dict[str, list[str]] = {}
+        for d in part:
+            by_source.setdefault(d.source.value, []).extend(_keys(d))
+        for src, keys in by_source.items():
+            keys = list(dict.fromkeys(keys))
+            open_rows = conn.execute(_OPEN, (dumps(keys), src)).fetchall()
+            if len(part) == 1 and _group_resolves(part[0]):
+                assert part[0].group is not None
+                extra = [r for r in conn.execute(_OPEN_OF_GROUP, (src, part[0].group.key)) if r[0] not in keys]
+                open_rows += extra
+                self.of_group = [r[0] for r in extra]
+            firing: dict[int, set[str]] = {r[1]: set() for r in open_rows}
+            if firing:
+                for iid, fingerprint in conn.execute(_FIRING, (dumps(list(firing)),)):
+                    firing[iid].add(fingerprint)
+            for key, iid, state, severity, group_key in open_rows:
+                self.open[(src, key)] = iid, IncidentState(State(state), severity, frozenset(firing[iid]), group_key)
+            no_open = [k for k in keys if (src, k) not in self.open]
+            if no_open:
+                for key, iid, resolved_at in conn.execute(_LAST_RESOLVED, (dumps(no_open), src)):
+                    self.last[(src, key)] = iid, IncidentState(State.RESOLVED, resolved_at=parse_iso(resolved_at))
+
+    def seen_of(self, d: Delivery) -> dict[str, Seen]:
+        """The delivery's notifications already applied, by event id."""
+        src = d.source.value
+        out = {}
+        for a in d.alerts:
+            s = self.seen.get(stored_id(src, a))
+            if s is not None:
+                out[a.event_id] = s
+        return out
+
+    def state_of(self, d: Delivery, seen: dict[str, Seen]) -> tuple[_Ids, Stored]:
+        src = d.source.value
+        ids = _Ids()
+        states: dict[str, KeyState] = {}
+        for key in _keys(d) + self.of_group:
+            if (src, key) in self.open:
+                ids.open[key], s = self.open[(src, key)]
+                states[key] = KeyState(open=s)
+            elif (src, key) in self.last:
+                ids.last[key], s = self.last[(src, key)]
+                states[key] = KeyState(last_resolved=s)
+        return ids, Stored(keys=states, seen={e: _utc(s.at) for e, s in seen.items()})
 
 
 def _utc(at: str) -> datetime:
@@ -147,7 +227,7 @@ def _utc(at: str) -> datetime:
     return t
 
 
-def _store_body(conn: sqlite3.Connection, d: Delivery, seen: dict[str, Seen]) -> int:
+def _store_body(rows: _Rows, d: Delivery, seen: dict[str, Seen]) -> int:
     """The delivery's id: its body stored now, or, for a byte-identical re-delivery, the delivery that
     stored these very bytes (found through a notification it carried), counted once more."""
     at = iso(d.received_at)
@@ -155,13 +235,12 @@ def _store_body(conn: sqlite3.Connection, d: Delivery, seen: dict[str, Seen]) ->
     for a in d.alerts:
         s = seen.get(a.event_id)
         if s is not None and s.sha256 == sha:
-            conn.execute("UPDATE deliveries SET seen_count = seen_count + 1, last_seen_at = ? WHERE id = ?",
+            rows.execute("UPDATE deliveries SET seen_count = seen_count + 1, last_seen_at = ? WHERE id = ?",
                          (at, s.delivery_id))
             return s.delivery_id
-    return conn.execute(
-        "INSERT INTO deliveries (source, received_at, last_seen_at, content_type, sha256, alert_count, body) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (d.source.value, at, at, d.content_type, sha, len(d.alerts), d.body)).fetchone()[0]
+    delivery_id = rows.next_id("deliveries")
+    rows.add(_INSERT_DELIVERY, (delivery_id, d.source.value, at, at, d.content_type, sha, len(d.alerts), d.body))
+    return delivery_id
 
 
 # -- persist ---------------------------------------------------------------------------------------
@@ -169,8 +248,8 @@ def _store_body(conn: sqlite3.Connection, d: Delivery, seen: dict[str, Seen]) ->
 class _Persist:
     """Writes the changes of one delivery, in order."""
 
-    def __init__(self, conn: sqlite3.Connection, d: Delivery, delivery_id: int, ids: _Ids, rows: _Rows) -> None:
-        self.conn, self.d, self.delivery_id, self.ids, self.rows = conn, d, delivery_id, ids, rows
+    def __init__(self, rows: _Rows, d: Delivery, delivery_id: int, ids: _Ids) -> None:
+        self.rows, self.d, self.delivery_id, self.ids = rows, d, delivery_id, ids
         self.at = iso(d.received_at)
         self.src = d.source.value
         self.touched: dict[int, None] = {}  # incidents whose alerts changed: recounted at the end
@@ -186,11 +265,8 @@ class _Persist:
                 self.notification_applied(change.alert)
             key = getattr(change, "key", None)
             applied.append(Applied(self.ids.open.get(key) if key is not None else None, outcome))
-        self.rows.flush()
         for iid in self.touched:
-            self.conn.execute("UPDATE incidents SET updated_at = ?, alert_count = "
-                              "(SELECT count(*) FROM alerts WHERE incident_id = ?) WHERE id = ?",
-                              (self.at, iid, iid))
+            self.rows.add(_RECOUNT, (self.at, iid, iid))
         return IngestResult(self.delivery_id, tuple(applied))
 
     def event(self, iid: int, kind: str, actor: str | None, data: dict) -> None:
@@ -211,11 +287,9 @@ class _Persist:
     # -- one method per kind of change ---------------------------------------------------------------
     def open_incident(self, c: OpenIncident) -> None:
         a = c.alert
-        iid = self.conn.execute(
-            "INSERT INTO incidents (source, dedup_key, state, summary, severity, labels, alert_count, created_at, "
-            "updated_at, group_key) VALUES (?, ?, 'triggered', ?, ?, ?, 0, ?, ?, ?) RETURNING id",
-            (self.src, c.key, a.summary, a.severity or "critical", dumps(dict(a.labels)), self.at, self.at,
-             c.group_key)).fetchone()[0]
+        iid = self.rows.next_id("incidents")
+        self.rows.add(_INSERT_INCIDENT, (iid, self.src, c.key, a.summary, a.severity or "critical",
+                                         dumps(dict(a.labels)), self.at, self.at, c.group_key))
         self.ids.open[c.key] = iid
         self.event(iid, "opened", None, {"summary": a.summary, "delivery_id": self.delivery_id, **self.d.facts})
         self.upsert_alert(iid, a)
@@ -223,7 +297,7 @@ class _Persist:
     def reopen(self, c: Reopen) -> None:
         iid = self.ids.last.pop(c.key)
         self.ids.open[c.key] = iid
-        self.conn.execute("UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, "
+        self.rows.execute("UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, "
                           "resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, "
                           "updated_at = ?, group_key = coalesce(?, group_key) WHERE id = ?",
                           (self.at, c.group_key, iid))
@@ -239,10 +313,10 @@ class _Persist:
     def acknowledge(self, c: Acknowledge) -> None:
         iid = self.ids.open[c.key]
         by = c.alert.actor or self.src
-        self.conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
+        self.rows.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
                           "updated_at = ? WHERE id = ?", (self.at, by, self.at, iid))
         self.event(iid, "acknowledged", by, {"via": self.src, "comment": c.alert.comment})
-        quiet(self.conn, iid, self.at, "incident acknowledged")
+        quiet(self.rows.written(), iid, self.at, "incident acknowledged")
 
     def note(self, c: Note) -> None:
         self.event(self.ids.open[c.key], "note", c.alert.actor or self.src,
@@ -252,11 +326,11 @@ class _Persist:
         pass
 
     def set_severity(self, c: SetSeverity) -> None:
-        self.conn.execute("UPDATE incidents SET severity = ? WHERE id = ?", (c.severity, self.ids.open[c.key]))
+        self.rows.execute("UPDATE incidents SET severity = ? WHERE id = ?", (c.severity, self.ids.open[c.key]))
 
     def show_latest(self, c: ShowLatest) -> None:
         a = c.alert
-        self.conn.execute("UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
+        self.rows.execute("UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
                           (a.summary, a.severity, dumps(dict(a.labels)), self.ids.open[c.key]))
 
     def alerts_received(self, c: AlertsReceived) -> None:
@@ -268,8 +342,7 @@ class _Persist:
 
     def resolve_alert_by_group(self, c: ResolveAlertByGroup) -> None:
         iid = self.ids.open[c.key]
-        self.rows.flush()  # an UPDATE of alerts sees every row written before it
-        self.conn.execute("UPDATE alerts SET status = 'resolved', last_seen = ?, delivery_id = ? "
+        self.rows.execute("UPDATE alerts SET status = 'resolved', last_seen = ?, delivery_id = ? "
                           "WHERE incident_id = ? AND fingerprint = ?", (self.at, self.delivery_id, iid, c.fingerprint))
         self.event(iid, "alert_resolved_by_group", self.src,
                    {"fingerprint": c.fingerprint, "group_key": c.group_key, "delivery_id": self.delivery_id})
@@ -278,28 +351,48 @@ class _Persist:
     def resolve_incident(self, c: ResolveIncident) -> None:
         iid = self.ids.open.pop(c.key)
         self.ids.last[c.key] = iid
-        self.conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
+        self.rows.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
                           "WHERE id = ?", (self.at, self.src, self.at, iid))
-        quiet(self.conn, iid, self.at, "incident resolved")
+        quiet(self.rows.written(), iid, self.at, "incident resolved")
         self.event(iid, "resolved", self.src, {"via": self.src, "reason": c.reason.value,
                                                 "delivery_id": self.delivery_id})
 
 
 class _Rows:
-    """Rows to insert (alerts, alert_events, events), written table by table in this order, each
-    table's rows in the order given, as multi-row INSERT statements. Row counts are cut into chunks
-    of 64, 16 and 4 (then single rows), so a few statement texts per table serve every size from
-    SQLite's statement cache. An UPDATE (`_NO_SEVERITY`) is written after the inserts, row by row."""
+    """Rows to insert (deliveries, incidents, alerts, alert_events, events) and the recount of each
+    incident whose alerts changed, written table by table in this order, each table's rows in the
+    order given, inserts as multi-row INSERT statements. Row counts are cut into chunks of 64, 16 and
+    4 (then single rows), so a few statement texts per table serve every size from SQLite's statement
+    cache. The UPDATEs (`_NO_SEVERITY`, `_RECOUNT`) are written after the inserts, row by row.
+    A statement that must see every row added before it goes through `execute`, which writes them
+    first. New deliveries and incidents get their ids here (the writer holds the write lock): the
+    next after the largest, as SQLite itself would give."""
 
     def __init__(self, conn: sqlite3.Connection, *, direct: bool = False) -> None:
         self.conn, self.direct = conn, direct
         self.pending: dict[str, list[tuple]] = {sql: [] for sql in _ROW_ORDER}
+        self.ids: dict[str, int] = {}
 
     def add(self, sql: str, row: tuple) -> None:
         if self.direct:
             self.conn.execute(sql, row)
         else:
             self.pending[sql].append(row)
+
+    def next_id(self, table: str) -> int:
+        n = self.ids.get(table)
+        if n is None:
+            n = (self.conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
+        self.ids[table] = n + 1
+        return n
+
+    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        return self.written().execute(sql, params)
+
+    def written(self) -> sqlite3.Connection:
+        """The connection, once every row added so far is written."""
+        self.flush()
+        return self.conn
 
     def flush(self) -> None:
         for sql, rows in self.pending.items():
@@ -316,7 +409,7 @@ class _Rows:
 
 
 _CHUNKS = (64, 16, 4)
-_ROW_ORDER = (_UPSERT_ALERT, _NO_SEVERITY, _APPLIED, INSERT_EVENT)
+_ROW_ORDER = (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _NO_SEVERITY, _APPLIED, INSERT_EVENT, _RECOUNT)
 
 
 def _split_values(sql: str) -> tuple[str, str, str]:
@@ -326,7 +419,8 @@ def _split_values(sql: str) -> tuple[str, str, str]:
     return sql[:m.start(1)], m.group(1), sql[m.end(1):]
 
 
-_VALUES = {sql: _split_values(sql) for sql in (_UPSERT_ALERT, _APPLIED, INSERT_EVENT)}
+_VALUES = {sql: _split_values(sql) for sql in (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _APPLIED,
+                                                INSERT_EVENT)}
 
 
 @functools.lru_cache(maxsize=64)

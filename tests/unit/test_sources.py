@@ -248,3 +248,38 @@ def test_alert_is_frozen() -> None:
     alerts, _ = alertmanager.parse(FIRING)
     with pytest.raises(dataclasses.FrozenInstanceError):
         alerts[0].summary = "changed"  # type: ignore[misc]
+
+
+def _outcome(body: bytes):
+    try:
+        return alertmanager.parse(body)
+    except InputError as exc:
+        return exc.status, exc.message, [(p.field, p.message) for p in exc.problems]
+
+
+_PAYLOADS = [FIRING, am(alerts__0__annotations={"description": "two\nlines\tand a tab"}),
+             am(alerts__0__labels={"alertname": "X", "city": "Zürich"}), am(receiver="r" * 5000),
+             am(alerts__0__labels={"alertname": "X", "x": "v" * 4096}), am(alerts__0__annotations={"d": "d" * 65536}),
+             am(groupLabels={"alertname": "a\\ub"}), am(commonLabels={"x": "del\u007f"}),
+             am(alerts__0__labels={f"l{i}": "v" for i in range(128)}),
+             am(alerts=[{**json.loads(FIRING)["alerts"][0], "fingerprint": f"f{i}"} for i in range(100)]),
+             *(case[0] for case in test_alertmanager_bad_texts_are_named.pytestmark[0].args[1]),
+             am(receiver="r\u0000", groupLabels={"-": "x"}, alerts__0__labels={},
+                alerts__1__annotations={"summary": "\u0000"})]
+
+
+@pytest.mark.parametrize("body", _PAYLOADS)
+def test_the_whole_payload_check_decides_as_the_checks_of_each_text(body: bytes, monkeypatch) -> None:
+    """`_all_clean` (every text of a payload looked at at once) only spares the checks of each text:
+    the parser answers the same with it as when every text is checked on its own."""
+    once = _outcome(body)
+    monkeypatch.setattr(alertmanager, "_all_clean", lambda body, hook: False)
+    assert _outcome(body) == once
+
+
+def test_a_clean_payload_is_checked_at_once() -> None:
+    hook = alertmanager.validate_json(alertmanager._STRICT, FIRING)
+    assert alertmanager._all_clean(FIRING, hook)
+    for body in (am(alerts__0__annotations={"description": "a\nb"}), am(commonLabels={"0": "y"}),
+                 am(alerts__0__labels={"alertname": "X", "x": "v" * 4097})):
+        assert not alertmanager._all_clean(body, alertmanager.validate_json(alertmanager._STRICT, body))

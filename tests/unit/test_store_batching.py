@@ -124,7 +124,10 @@ def _run(path: str, jobs: list[tuple], sizes: random.Random | None) -> tuple[lis
 
 @pytest.mark.parametrize("seed", range(40))
 def test_batched_commits_write_what_single_commits_write(tmp_path, seed: int) -> None:
-    jobs = stream(seed, 200)
+    """Consecutive deliveries of a commit are applied together (`ingest_together`: loaded a part of
+    disjoint keys at once, rows written across deliveries); one commit per delivery is the reference.
+    Odd seeds mix few keys (parts of one or two deliveries), even seeds many (long parts)."""
+    jobs = stream(seed, 200, groups=2 if seed % 2 else 40)
     one_by_one = _run(str(tmp_path / "single.db"), jobs, None)
     batched = _run(str(tmp_path / "batched.db"), jobs, random.Random(seed))
     assert batched[0] == one_by_one[0]
@@ -384,3 +387,31 @@ def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> N
     one_by_one = _run(str(tmp_path / "direct.db"), [(functools.partial(ingest, direct=True), (d, POLICY))], None)
     assert together == one_by_one
     assert {r[2] for r in together[1]["alerts"]} == {"f0", "f1", "f2"}
+
+
+def test_deliveries_are_loaded_together_in_parts_of_disjoint_keys() -> None:
+    from pager.storage.sqlite_ingest import _parts
+    a1, a2, b = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z"), _am_one("g1", "f2", "firing",
+                                                                                 "2026-11-25T20:00:00Z"), \
+        _am_one("g2", "f1", "firing", "2026-11-25T20:00:00Z")
+    gone = _am_one("g3", "f1", "resolved", "2026-11-25T20:00:00Z")  # a resolved group: may close any of g3
+    assert gone.group is not None and gone.group.resolved
+    parts = list(_parts([a1, b, a2, b, gone, a1, b]))
+    assert parts == [[a1, b], [a2, b], [gone], [a1, b]]
+
+
+def test_a_failing_delivery_among_others_fails_alone(tmp_path) -> None:
+    """Deliveries applied together are undone together when one fails; then each runs alone, in a
+    savepoint of its own: the bad one fails, the others end as if it had never come."""
+    jobs = [job for job in stream(4, 60, groups=40) if job[0] is ingest]
+    bad = dataclasses.replace(jobs[3][1][0], body=None)  # no bytes to hash: fails in the store
+    batch = [_Job(fn, args, None) for fn, args in jobs[:7]] + [_Job(ingest, (bad, POLICY), None)] + \
+        [_Job(fn, args, None) for fn, args in jobs[7:]]  # type: ignore[arg-type]
+    conn = _fresh(tmp_path)
+    _commit_batch(conn, batch)
+    assert isinstance(batch[7].error, TypeError)
+    assert all(j.error is None and j.result is not None for j in batch if j is not batch[7])
+    tables = {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
+    reference = _run(str(tmp_path / "reference.db"), jobs, None)
+    assert tables == reference[1]
+    assert [j.result for j in batch if j is not batch[7]] == [r for r, _ in reference[0]]
