@@ -59,7 +59,7 @@ def _connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     # Savepoints (one per job of a group commit) keep the pages they change in a sub-journal, which
     # SQLite spills to a temporary file past 64 KiB: a write system call per page, many per commit.
-    # In memory, it is never written (on the full node, that file took most of the writer's syscalls).
+    # In memory, it is never written (on the full node: 11 write calls per webhook instead of 63).
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 

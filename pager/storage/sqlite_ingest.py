@@ -19,10 +19,11 @@ of them writes is read by another of its part: each part is loaded with one quer
 (`_Loaded`) instead of four or five per delivery, each delivery is then decided on its own, and
 the rows they insert (deliveries, incidents, alerts, alert_events, events) and the recount of each
 incident are collected across the part and written as multi-row statements (`_Rows`), new rows
-numbered here. Each statement hands the GIL from the writer thread to the event loop and back; on
-the full node (paging on) about ten statements per single-alert webhook cost a quarter of its
-webhooks per second, and row-by-row writes a third of the 100-alert webhooks per second (measured,
-bench/RESULTS.md). `ingest` of one delivery is the same code with a part of one.
+numbered here. Each statement hands the GIL from the writer thread to the event loop and back:
+about ten statements per single-alert webhook took the writer twice the CPU time per webhook that
+this does (commits of 32), and on the full node (paging on) row-by-row writes cost a third of the
+100-alert webhooks per second (bench/RESULTS.md). `ingest` of one delivery is the same code with a
+part of one.
 `tests/unit/test_store_batching.py` checks that many deliveries per commit end in the very rows
 that one commit per delivery writes, and that `_Rows` ends in the very rows that writing each row
 at once (`_Rows(direct=True)`) does.

@@ -415,3 +415,9 @@ def test_a_failing_delivery_among_others_fails_alone(tmp_path) -> None:
     reference = _run(str(tmp_path / "reference.db"), jobs, None)
     assert tables == reference[1]
     assert [j.result for j in batch if j is not batch[7]] == [r for r, _ in reference[0]]
+
+
+def test_savepoints_keep_their_sub_journal_in_memory(tmp_path) -> None:
+    """A savepoint per job: its sub-journal stays in memory, never a temporary file (temp_store 2)."""
+    conn = _fresh(tmp_path)
+    assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2
