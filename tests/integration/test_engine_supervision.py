@@ -40,7 +40,7 @@ from pager.service.schedule import Schedule
 from pager.storage.sqlite import SqliteStore
 from pager.web.app import build_app
 from pager.web.keys import Runtime
-from tests.harness.pagerd import EXAMPLE_CONFIG, ROOT, PagerdProcess
+from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV, ROOT, PagerdProcess
 
 STAGES = ("route", "stop", "steps", "target", "dispatch", "heartbeats", "handover")
 BOUND = 30  # seconds: paging.engine_stall_after in the example config
@@ -54,7 +54,7 @@ class Node:
 
     def __init__(self, tmp_path: Path) -> None:
         self.db = tmp_path / "pagerd.db"
-        self.config = config_mod.load(str(EXAMPLE_CONFIG), env={"PAGERD_SIGNING_KEY": "test-signing-key-0123456789abcdef"})
+        self.config = config_mod.load(str(EXAMPLE_CONFIG), env=EXAMPLE_ENV)
         self.schedule = Schedule(self.config)
         # a Wednesday afternoon: no rotation hands off, so the hand-over stage only looks
         self.clock = ManualClock(datetime(2026, 12, 2, 14, 0, tzinfo=timezone.utc))
