@@ -6,9 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= config/pagerd.example.yaml
 export PAGERD_LISTEN ?= 127.0.0.1:8080
-export PAGERD_WEBHOOK_TOKEN ?= dev-webhook-token
-export PAGERD_ADMIN_TOKEN ?= dev-admin-token
-export PAGERD_SIGNING_KEY ?= dev-signing-key-not-for-production
+# Development secrets for `make run` only: published here, so `pagerd serve` refuses them unless it listens
+# on loopback (pager/config/secrets.py lists them). A deployment sets its own (README: Security).
+export PAGERD_WEBHOOK_TOKEN ?= make-run-development-webhook-token-not-a-secret
+export PAGERD_ADMIN_TOKEN ?= make-run-development-admin-token-not-a-secret
+export PAGERD_SIGNING_KEY ?= make-run-development-signing-key-not-a-secret
+DEV_SECRETS := $(foreach v,PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNING_KEY,$(if $(filter file,$(origin $(v))),$(v)))
+# every page simulated on purpose: logged and recorded as `simulated`, never sent
+export PAGERD_NOTIFIER ?= dry_run
 
 .PHONY: run test bench bench-full-node venv peers clean check-config
 
@@ -25,7 +30,8 @@ run: venv
 	@$(VENV)/bin/pagerd check-config $(CONFIG)
 	@$(VENV)/bin/pagerd migrate -c $(CONFIG)
 	@echo
-	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (dry-run notifier, SQLite in $${PAGERD_DB:-var/pagerd.db})."
+	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (notifier: $(PAGERD_NOTIFIER), SQLite in $${PAGERD_DB:-var/pagerd.db})."
+	@$(if $(DEV_SECRETS),echo "It uses the Makefile's DEVELOPMENT secrets for $(DEV_SECRETS) (published, accepted on loopback only): never deploy them.")
 	@echo "Fire a test alert:"
 	@echo "  curl -sS -X POST http://$(PAGERD_LISTEN)/api/v1/alerts/alertmanager \\"
 	@echo "    -H 'Authorization: Bearer $(PAGERD_WEBHOOK_TOKEN)' -H 'Content-Type: application/json' \\"

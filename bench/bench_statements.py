@@ -150,7 +150,10 @@ async def main() -> None:
         tmp = Path(tmpd)
         cfg_path, ids, recurring = make_config(tmp, args.customers, rng)
         config = config_mod.load(str(cfg_path), env={"TWILIO_AUTH_TOKEN": "bench",
-                                                     "PAGERD_SIGNING_KEY": "bench-signing-key-0123456789abcdef"})
+                                                     "PAGERD_SIGNING_KEY": "bench-signing-key-0123456789abcdef",
+                                                     "PAGERD_ADMIN_TOKEN": "bench-admin-token-0123456789",
+                                                     "PAGERD_WEBHOOK_TOKEN": "bench-webhook-token-0123456789",
+                                                     "PAGERD_NOTIFIER": "dry_run"})
         schedule = Schedule(config)
         cal = schedule.calendar
         store = SqliteStore(str(tmp / "bench.db"), policy(config), clock=SystemClock(), synchronous="OFF")

@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0, help="requests per second")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of schedule")
     ap.add_argument("--prefix", default="r", help="prefix of the unique alert identities")
-    ap.add_argument("--token", default="dev-webhook-token")
+    ap.add_argument("--token", default="make-run-development-webhook-token-not-a-secret")  # `make run`'s
     ap.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
     ap.add_argument("--max-connections", type=int, default=256)
     args = ap.parse_args()

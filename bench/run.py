@@ -223,7 +223,8 @@ def make_servers(tmp: Path) -> list[Server]:
     p = free_port()
     db_c = tmp / "pagerd" / "pagerd.db"
     env = dict(base_env, PAGERD_LISTEN=f"127.0.0.1:{p}", PAGERD_DB=str(db_c), PAGERD_WEBHOOK_TOKEN=TOKEN,
-               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}")
+               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
+               PAGERD_NOTIFIER="dry_run")
     pagerd_bin = Path(PY).parent / "pagerd"
     argv = [str(pagerd_bin)] if pagerd_bin.exists() else [PY, "-m", "pager"]
     servers.append(Server("c", "pagerd", [*argv, "serve", "-c", str(CONFIG)], env, p, db_c, tmp))
@@ -233,7 +234,7 @@ def make_servers(tmp: Path) -> list[Server]:
     db_d = tmp / "pagerd-webhook" / "pagerd.db"
     env = dict(base_env, PAGERD_LISTEN=f"127.0.0.1:{p}", PAGERD_DB=str(db_d), PAGERD_WEBHOOK_TOKEN=TOKEN,
                PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
-               PAGERD_PAGING_ENGINE="false")
+               PAGERD_PAGING_ENGINE="false", PAGERD_NOTIFIER="dry_run")
     servers.append(Server("d", "pagerd webhook-only", [*argv, "serve", "-c", str(CONFIG)], env, p, db_d, tmp))
     return servers
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from pager.clock import Clock, ManualClock, SystemClock
 from pager.config import Config
+from pager.config.channels import providers
 from pager.notify.base import MultiNotifier, Notifier
 from pager.notify.dry_run import DryRunNotifier
 from pager.observe.metrics import Metrics
@@ -42,23 +43,26 @@ def migrate(cfg: Config, clock: Clock) -> list[int]:
 
 
 def make_notifier(cfg: Config, clock: Clock) -> Notifier:
-    """Twilio for SMS and voice when configured, SMTP for e-mail when configured, dry-run for the rest."""
+    """Each channel's provider as pager.config.channels.providers decides: Twilio for SMS and voice, SMTP for
+    e-mail, the dry-run notifier for simulated channels; a channel without a provider gets no notifier (its
+    messages fail, and pager.config.load refuses a config whose contact rules use such a channel)."""
+    plan = providers(cfg.notifier)
     parts: list[Notifier] = []
-    rest = {"sms", "voice", "email"}
     tw = cfg.notifier.twilio
-    if cfg.notifier.kind == "auto" and tw.enabled:
+    twilio_channels = frozenset(ch for ch, p in plan.items() if p == "twilio")
+    if twilio_channels:
         from pager.notify.twilio import TwilioNotifier  # imported only when used: the SDKs are slow to import
         parts.append(TwilioNotifier(account_sid=tw.account_sid, auth_token=tw.auth_token.get_secret_value(),
                                     from_number=tw.from_, public_url=cfg.server.public_url,
-                                    api_base=tw.api_base or None, timeout=tw.timeout.total_seconds()))
-        rest -= {"sms", "voice"}
+                                    api_base=tw.api_base or None, timeout=tw.timeout.total_seconds(),
+                                    channels=twilio_channels))
     sm = cfg.notifier.smtp
-    if cfg.notifier.kind == "auto" and sm.enabled:
+    if "smtp" in plan.values():
         from pager.notify.smtp import SmtpNotifier
         parts.append(SmtpNotifier(host=sm.host, port=sm.port, from_address=sm.from_, username=sm.username or None,
                                   password=sm.password.get_secret_value() or None, starttls=sm.starttls, ssl=sm.ssl,
                                   timeout=sm.timeout.total_seconds(), clock=clock))
-        rest -= {"email"}
-    if rest:
-        parts.append(DryRunNotifier(channels=frozenset(rest)))
+    simulated = frozenset(ch for ch, p in plan.items() if p == "dry_run")
+    if simulated:
+        parts.append(DryRunNotifier(channels=simulated))
     return MultiNotifier(parts)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from pager import config as config_mod
 from pager.app import make_clock, make_notifier, make_store
+from pager.config.channels import providers
 from pager.observe import logging as plog
 from pager.observe import systemd
 from pager.observe.metrics import Metrics
@@ -25,8 +26,11 @@ from pager.web.keys import ENGINE_TASK, Runtime
 
 log = structlog.get_logger("pagerd")
 
+# Keys read once at start (the listener, the store, the notifier's providers and their credentials): a reload
+# that changes one is refused whole, so the running config is never half applied.
 _RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage", "backend"), ("storage", "sqlite"),
-                 ("server", "access_log"))
+                 ("server", "access_log"), ("notifier", "kind"), ("notifier", "simulate"), ("notifier", "twilio"),
+                 ("notifier", "smtp"))
 
 
 async def serve(config_path: str) -> int:
@@ -43,6 +47,8 @@ async def serve(config_path: str) -> int:
     runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock,
                       schedule=Schedule(cfg))
     notifier = make_notifier(cfg, runtime.clock)
+    runtime.channels = providers(cfg.notifier)
+    metrics.notifier_channels(runtime.channels)
     watchdog = systemd.Watchdog()
     app = build_app(runtime)
     if cfg.paging.engine:
@@ -95,7 +101,12 @@ async def serve(config_path: str) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload)
     runtime.ready = True
     systemd.notify("READY=1\nSTATUS=serving")
-    log.info("serving", listen=cfg.server.listen, db=cfg.storage.sqlite.path, config=config_path)
+    log.info("serving", listen=cfg.server.listen, db=cfg.storage.sqlite.path, config=config_path,
+             channels=runtime.channels)
+    simulated = sorted(ch for ch, p in runtime.channels.items() if p == "dry_run")
+    if simulated:
+        log.warning("channels_simulated", channels=simulated,
+                    reason="notifier.kind: dry_run" if cfg.notifier.kind == "dry_run" else "notifier.simulate")
     engine_task = app[ENGINE_TASK]
     stopping = loop.create_task(stop.wait())
     await asyncio.wait((stopping, engine_task), return_when=asyncio.FIRST_COMPLETED)
@@ -144,15 +155,28 @@ async def _reload(rt: Runtime) -> None:
         rt.metrics.reload_ok.set(0)
         log.error("config_reload_failed", config=rt.config_path, error=str(exc))
         return
-    for path in _RESTART_ONLY:
-        old_v, new_v = rt.config, new
-        for p in path:
-            old_v, new_v = getattr(old_v, p), getattr(new_v, p)
-        if old_v != new_v:
-            log.warning("config_change_needs_restart", key=".".join(path))
+    changed = [".".join(path) for path in _RESTART_ONLY if _at(rt.config, path) != _at(new, path)]
+    if changed:
+        rt.metrics.reload_ok.set(0)
+        log.error("config_reload_refused", config=rt.config_path, needs_restart=changed,
+                  reason="these keys are read at start only; the running config is kept whole: restart to apply")
+        systemd.notify(f"STATUS=reload refused: {', '.join(changed)} need a restart"[:200])
+        return
     rt.config = new
     rt.schedule = schedule
     rt.metrics.reload_ok.set(1)
     rt.metrics.reload_time.set(rt.clock.now().timestamp())
     plog.setup(new.logging.level, new.logging.format)
-    log.info("config_reloaded", config=rt.config_path)
+    origins = new.secret_origins
+    # secrets from files were read again (a rotation takes effect now); the environment of a running process
+    # never changes, so secrets from it stay as they were at start whatever an environment file says now
+    log.info("config_reloaded", config=rt.config_path,
+             secrets_reread=sorted(k for k, o in origins.items() if o.startswith("file ")),
+             secrets_fixed_until_restart=sorted(k for k, o in origins.items() if o.startswith("environment ")))
+    systemd.notify("STATUS=serving")
+
+
+def _at(cfg: object, path: tuple[str, ...]) -> object:
+    for p in path:
+        cfg = getattr(cfg, p)
+    return cfg

@@ -12,8 +12,12 @@ from tests.harness.pagerd import SIGNING_KEY, PagerdProcess
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI", "").lower() == "true":
     settings.load_profile("ci")
-# the example config's secret without a default, for the `pagerd` commands that tests run on it
+# the example config's secrets (they have no default) and its notifier, for the `pagerd` commands that tests
+# run on it: every page simulated on purpose
 os.environ.setdefault("PAGERD_SIGNING_KEY", SIGNING_KEY)
+os.environ.setdefault("PAGERD_ADMIN_TOKEN", "test-admin-token")
+os.environ.setdefault("PAGERD_WEBHOOK_TOKEN", "test-webhook-token")
+os.environ.setdefault("PAGERD_NOTIFIER", "dry_run")
 
 
 def require_binary(path: str) -> str:
@@ -29,7 +33,7 @@ def require_binary(path: str) -> str:
 
 @pytest.fixture
 def pagerd(tmp_path):
-    """A running pagerd daemon on the example config, SQLite in tmp_path, dry-run notifier."""
+    """A running pagerd daemon on the example config, SQLite in tmp_path, every channel simulated (dry run)."""
     p = PagerdProcess(workdir=tmp_path / "pagerd").start()
     yield p
     p.stop()

@@ -1,7 +1,6 @@
 """Configuration: `load(path)` returns a frozen Config or raises ConfigError naming file, line and key."""
 from __future__ import annotations
 
-import hmac
 import os
 from pathlib import Path
 from typing import Mapping
@@ -9,18 +8,23 @@ from typing import Mapping
 from pydantic import ValidationError
 
 from .domain import calendar_from, rotations_from
+from .channels import check_channels
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
 from .model import Config
+from .secrets import check_secrets, configured_secrets, read_secret_files
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "load"]
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     fname = str(path)
-    data, lines = load_yaml(path, env if env is not None else os.environ)
+    refs: dict[tuple, list[str]] = {}
+    data, lines = load_yaml(path, env if env is not None else os.environ, refs)
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(fname, 1, "", "the top level must be a mapping")])
-    issues: list[ConfigIssue] = []
+    issues, from_files = read_secret_files(data, lines, fname)
+    if issues:
+        raise ConfigError(sorted(issues, key=lambda i: i.line))
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
@@ -37,6 +41,12 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     issues.extend(_testing(cfg, fname, lines, env if env is not None else os.environ))
     if issues:
         raise ConfigError(sorted(issues, key=lambda i: i.line))
+    for s in configured_secrets(cfg):
+        file_origin = from_files.get(s.key) or from_files.get(".".join(str(p) for p in s.loc[:-1]))
+        if file_origin:
+            cfg.secret_origins[s.key] = file_origin
+        elif refs.get(s.loc):
+            cfg.secret_origins[s.key] = "environment " + ", ".join(refs[s.loc])
     return cfg
 
 
@@ -97,7 +107,8 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             issue(("sources", name, "auth"), "needs bearer or basic credentials")
     if src.alertmanager is None and src.nagios is None and src.events_v2 is None:
         issue(("sources",), "no alert source configured")
-    _signing_keys(cfg, issue)
+    check_secrets(cfg, issue)
+    check_channels(cfg, issue)
     _retention(cfg, issue)
     projects = {f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects}
     for i, route in enumerate(cfg.routes):
@@ -137,41 +148,6 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             except ValueError as exc:
                 issue(("rotations", rname), str(exc))
     return out
-
-
-def _other_secrets(cfg: Config) -> list[tuple[str, str]]:
-    """(key path, value) of every configured secret that is not a signing key."""
-    out = [("auth.admin_token", cfg.auth.admin_token.get_secret_value())]
-    src = cfg.sources
-    for name in ("alertmanager", "nagios"):
-        s = getattr(src, name)
-        if s is not None:
-            if s.auth.bearer is not None:
-                out.append((f"sources.{name}.auth.bearer", s.auth.bearer.get_secret_value()))
-            if s.auth.basic is not None:
-                out.append((f"sources.{name}.auth.basic.password", s.auth.basic.password.get_secret_value()))
-    if src.events_v2 is not None:
-        out += [(f"sources.events_v2.routing_keys.{i}", k.get_secret_value())
-                for i, k in enumerate(src.events_v2.routing_keys)]
-    if cfg.notifier.twilio.auth_token.get_secret_value():
-        out.append(("notifier.twilio.auth_token", cfg.notifier.twilio.auth_token.get_secret_value()))
-    return out
-
-
-def _signing_keys(cfg: Config, issue) -> None:
-    """The signing key is a secret of its own: rotating the admin token (or a webhook token) must change
-    no signed link, and no one who holds one of those tokens may sign a link."""
-    others = _other_secrets(cfg)
-    current = cfg.auth.signing_key.get_secret_value()
-    keys = [(("auth", "signing_key"), current)] + [
-        (("auth", "previous_signing_keys", i), k.get_secret_value()) for i, k in enumerate(cfg.auth.previous_signing_keys)]
-    for loc, key in keys:
-        if loc[1] == "previous_signing_keys" and hmac.compare_digest(key.encode(), current.encode()):
-            issue(loc, "is the current auth.signing_key (list only keys that no longer sign)")
-            continue
-        for name, value in others:
-            if hmac.compare_digest(key.encode(), value.encode()):
-                issue(loc, f"must differ from {name} (the signing key is a secret of its own)")
 
 
 def _retention(cfg: Config, issue) -> None:

@@ -49,8 +49,10 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _VAR.sub(repl, text), missing
 
 
-def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> tuple[Any, dict[tuple, int]]:
-    """The document as plain Python values, and a map from key path (tuple) to its line (1-based)."""
+def load_yaml(path: str | Path, env: Mapping[str, str] | None = None,
+              env_refs: dict[tuple, list[str]] | None = None) -> tuple[Any, dict[tuple, int]]:
+    """The document as plain Python values, and a map from key path (tuple) to its line (1-based).
+    `env_refs`, when given, receives the names of the environment variables each value read."""
     env = os.environ if env is None else env
     fname = str(path)
     try:
@@ -74,7 +76,7 @@ def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> tuple[A
     issues: list[ConfigIssue] = []
     if node is None:
         return {}, lines
-    value = _build(node, (), lines, issues, fname, env)
+    value = _build(node, (), lines, issues, fname, env, {} if env_refs is None else env_refs)
     if issues:
         raise ConfigError(issues)
     return value, lines
@@ -83,7 +85,8 @@ def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> tuple[A
 _resolver = yaml.resolver.Resolver()
 
 
-def _build(node: yaml.Node, path: tuple, lines: dict, issues: list, fname: str, env: Mapping[str, str]) -> Any:
+def _build(node: yaml.Node, path: tuple, lines: dict, issues: list, fname: str, env: Mapping[str, str],
+           refs: dict[tuple, list[str]]) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -98,13 +101,14 @@ def _build(node: yaml.Node, path: tuple, lines: dict, issues: list, fname: str, 
             if key in out:
                 issues.append(ConfigIssue(fname, knode.start_mark.line + 1, _dotted(path + (key,)), "duplicate key"))
                 continue
-            out[key] = _build(vnode, path + (key,), lines, issues, fname, env)
+            out[key] = _build(vnode, path + (key,), lines, issues, fname, env, refs)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(v, path + (i,), lines, issues, fname, env) for i, v in enumerate(node.value)]
+        return [_build(v, path + (i,), lines, issues, fname, env, refs) for i, v in enumerate(node.value)]
     # scalar: substitute variables inside the text, then resolve its YAML type as if written so
     text = node.value
     if "${" in text:
+        refs[path] = [m.group(1) for m in _VAR.finditer(text)]
         text, missing = substitute(text, env)
         for name in missing:
             issues.append(ConfigIssue(fname, node.start_mark.line + 1, _dotted(path),

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr,
+                      field_validator)
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -244,7 +245,7 @@ class RotationConfig(ShiftPattern):
 
 
 class TwilioConfig(Strict):
-    # empty account_sid: pages go to the dry-run notifier (the example config's default)
+    # empty account_sid: no Twilio (sms and voice need notifier.kind: dry_run or notifier.simulate)
     account_sid: str = ""
     auth_token: SecretStr = SecretStr("")
     from_: str = Field(default="", alias="from")
@@ -272,7 +273,12 @@ class SmtpConfig(Strict):
 
 
 class Notifier(Strict):
-    kind: Literal["auto", "dry_run"] = "auto"   # auto: Twilio/SMTP where configured, dry-run for the rest
+    # auto: Twilio for sms/voice, SMTP for email, where configured; a channel a contact rule uses without
+    # its provider is a start-up error (pager.config.channels). dry_run: every channel simulated on purpose.
+    kind: Literal["auto", "dry_run"] = "auto"
+    # with kind auto: channels simulated on purpose although a contact rule may use them (a staging node
+    # with SMTP but no Twilio); their messages are recorded as `simulated`
+    simulate: list[Literal["sms", "voice", "email"]] = []
     twilio: TwilioConfig = TwilioConfig()
     smtp: SmtpConfig = SmtpConfig()
     max_attempts: int = Field(default=5, ge=1, le=50)
@@ -425,3 +431,10 @@ class Config(Strict):
     escalation_policies: dict[str, PolicyConfig] = {}
     heartbeats: dict[str, HeartbeatConfig] = {}
     testing: TestingConfig = TestingConfig()
+    # where each secret key's value came from: "environment NAME" or "file PATH" (set by pager.config.load;
+    # a reload re-reads files, never the environment)
+    _secret_origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def secret_origins(self) -> dict[str, str]:
+        return self._secret_origins

@@ -36,6 +36,7 @@ class SendResult:
     recoverable: bool      # worth retrying later (network, 5xx, 429); False for 4xx contract errors
     provider_id: str | None = None   # Twilio SID, SMTP message-id
     error: str | None = None         # short, never contains credentials
+    simulated: bool = False          # the dry-run notifier: nothing left pagerd (recorded `simulated`, never `sent`)
 
 
 @runtime_checkable
@@ -60,7 +61,8 @@ class MultiNotifier:
     """Routes each message to the one notifier that handles its channel.
 
     Two notifiers claiming the same channel is a wiring error (ValueError), not a silent choice.
-    A message for a channel nobody handles is answered sent=False, recoverable=False; a notifier
+    A message for a channel nobody handles (notifier.kind auto without that channel's provider) is
+    answered sent=False, recoverable=False; a notifier
     that raises despite the contract is answered sent=False, recoverable=True (and logged)."""
 
     def __init__(self, notifiers: Iterable[Notifier]) -> None:
@@ -81,7 +83,8 @@ class MultiNotifier:
     async def send(self, msg: Message) -> SendResult:
         notifier = self._routes.get(msg.channel)
         if notifier is None:
-            return SendResult(sent=False, recoverable=False, error=f"no notifier for channel {msg.channel!r}")
+            return SendResult(sent=False, recoverable=False,
+                              error=f"no provider for channel {msg.channel!r} (configure one under notifier)")
         try:
             return await notifier.send(msg)
         except Exception as e:  # a notifier broke its contract; keep the outbox going

@@ -62,6 +62,15 @@ class Metrics:
             ["name"], registry=r)
         for channel in ("sms", "voice", "email"):
             self.outbox_pending.labels(channel)
+        self.channel_live = Gauge(
+            "pagerd_notifier_channel_live",
+            "Whether each channel's messages leave pagerd (1) or are simulated or have no provider (0), "
+            "by channel and provider (twilio, smtp, dry_run, none)", ["channel", "provider"], registry=r)
+
+    def notifier_channels(self, providers: dict[str, str]) -> None:
+        self.channel_live.clear()
+        for channel, provider in providers.items():
+            self.channel_live.labels(channel, provider).set(1 if provider in ("twilio", "smtp") else 0)
 
     def webhook_done(self, source: str, code: int, seconds: float) -> None:
         self.webhook_requests.labels(source, str(code)).inc()

@@ -16,7 +16,7 @@ from pager.config import Config
 from pager.domain import paging as dp
 from pager.domain import response
 from pager.domain.alert import Action, Alert, Source, stable_id
-from pager.notify.base import Message, Notifier
+from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
 from pager.service import links, retention
 from pager.service.handover import handover_notices
@@ -30,6 +30,13 @@ UNROUTED = "unrouted"
 DEFAULT_POLICY = {"name": "default", "repeat": 1,
                   "steps": [{"targets": [{"kind": "oncall", "name": ""}], "wait_seconds": 900},
                             {"targets": [{"kind": "oncall", "name": ""}, {"kind": "desk", "name": ""}], "wait_seconds": 900}]}
+
+
+def outcome(result: SendResult, retry_at: datetime | None) -> str:
+    """The `result` label of pagerd_messages_total: sent, simulated (the dry-run notifier), retry, failed."""
+    if result.sent:
+        return "simulated" if result.simulated else "sent"
+    return "retry" if retry_at is not None else "failed"
 
 
 @dataclass(frozen=True)
@@ -352,7 +359,9 @@ class PagingEngine:
                     result = await self.notifier.send(Message(id=str(m.id), channel=channel, to=address,
                                                               body=m.body, subject=m.subject))
                     await self.store.finish_message(m.id, sent=result.sent, provider_id=result.provider_id,
-                                                    error=result.error, retry_at=None, now=self.clock.now())
+                                                    error=result.error, retry_at=None, now=self.clock.now(),
+                                                    simulated=result.simulated)
+                    self.metrics.messages.labels(channel, outcome(result, None)).inc()
                 return
             pend = [dp.Pending(id=m.id, incident_id=m.incident_id or 0,
                                short_code=dp.short_code(m.incident_id) if m.incident_id else "",
@@ -391,9 +400,12 @@ class PagingEngine:
             if not result.sent and result.recoverable and attempts < cfg.notifier.max_attempts:
                 retry_at = now + timedelta(seconds=min(300, 5 * 2 ** attempts))
             await self.store.finish_message(carrier, sent=result.sent, provider_id=result.provider_id,
-                                            error=result.error, retry_at=retry_at, now=self.clock.now())
-            self.metrics.messages.labels(channel, "sent" if result.sent else ("retry" if retry_at else "failed")).inc()
-            log.info("message_sent" if result.sent else "message_failed", channel=channel, message_id=carrier,
+                                            error=result.error, retry_at=retry_at, now=self.clock.now(),
+                                            simulated=result.simulated)
+            result_label = outcome(result, retry_at)
+            self.metrics.messages.labels(channel, result_label).inc()
+            log.info("message_failed" if not result.sent else f"message_{result_label}", channel=channel,
+                     message_id=carrier,
                      incidents=list(b.incident_ids)[:20], bundled=len(b.ids), error=result.error)
 
     # -- heartbeats ------------------------------------------------------------------------------------

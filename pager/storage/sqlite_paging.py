@@ -14,6 +14,9 @@ from .codec import parse_iso
 from .port import (Breach, DeliveryUpdate, DueMessage, Escalation, NotFound, OutboxBacklog, OutboxMessage, RoundRow,
                    UnroutedIncident)
 
+# a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
+# and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
+DELIVERED = "('sent', 'simulated')"
 INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -274,7 +277,7 @@ class PagingStore:
 
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]:
         return await self._read(lambda c: [parse_iso(r[0]) for r in c.execute(
-            "SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status = 'sent' AND bundle_id IS NULL "
+            f"SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
             "AND sent_at >= ? ORDER BY sent_at", (address, channel, _iso(since)))])
 
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
@@ -294,15 +297,17 @@ class PagingStore:
         return await self._write(w)
 
     async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
-                             retry_at: datetime | None, now: datetime) -> None:
+                             retry_at: datetime | None, now: datetime, simulated: bool = False) -> None:
+        status = ("simulated" if simulated else "sent") if sent else "failed"
+
         def w(c: sqlite3.Connection) -> None:
             at = _iso(now)
             members = [carrier] + [r[0] for r in c.execute("SELECT id FROM outbox WHERE bundle_id = ?", (carrier,))]
             rows = c.execute(f"SELECT id, incident_id, person, channel, address FROM outbox WHERE id IN "
                              f"({','.join('?' * len(members))})", members).fetchall()
             if sent:
-                c.execute("UPDATE outbox SET status = 'sent', sent_at = ?, provider_id = ?, error = NULL WHERE id = ?",
-                          (at, provider_id, carrier))
+                c.execute("UPDATE outbox SET status = ?, sent_at = ?, provider_id = ?, error = NULL WHERE id = ?",
+                          (status, at, provider_id, carrier))
                 c.execute("UPDATE outbox SET sent_at = ? WHERE bundle_id = ?", (at, carrier))
             elif retry_at is not None:  # recoverable: the whole bundle goes back to pending, to be rebundled
                 c.execute("UPDATE outbox SET status = 'pending', due_at = ?, error = ? WHERE id = ?",
@@ -318,7 +323,7 @@ class PagingStore:
                     continue
                 _event(c, iid, at, "paged", "pagerd",
                        {"message_id": carrier, "channel": channel, "person": person, "to": address,
-                        "status": "sent" if sent else "failed", "provider_id": provider_id, "error": error,
+                        "status": status, "provider_id": provider_id, "error": error,
                         "bundled": carrier != mid or len(rows) > 1})
         await self._write(w)
 
@@ -354,7 +359,7 @@ class PagingStore:
 
     async def last_message_to(self, address: str) -> OutboxMessage | None:
         r = await self._read(lambda c: c.execute(
-            "SELECT id FROM outbox WHERE address = ? AND status = 'sent' AND bundle_id IS NULL "
+            f"SELECT id FROM outbox WHERE address = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
             "AND channel IN ('sms', 'voice') ORDER BY sent_at DESC, id DESC LIMIT 1", (address,)).fetchone())
         return await self.message(r[0]) if r else None
 

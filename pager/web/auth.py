@@ -8,7 +8,7 @@ import hmac
 from aiohttp import web
 from pydantic import SecretStr
 
-from pager.config.model import SourceAuth
+from pager.config.model import SourceAuth, Sources
 from pager.sources.errors import InputError
 
 
@@ -25,6 +25,11 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 def check_source(request: web.Request, auth: SourceAuth) -> None:
+    if not source_accepts(request, auth):
+        raise InputError(401, "missing or wrong credentials")
+
+
+def source_accepts(request: web.Request, auth: SourceAuth) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     ok = False
@@ -37,6 +42,21 @@ def check_source(request: web.Request, auth: SourceAuth) -> None:
             user, password = "", ""
         # evaluate both comparisons always: no early exit on the user name
         ok = hmac.compare_digest(user.encode(), auth.basic.username.encode()) & _eq(password, auth.basic.password)
+    return ok
+
+
+def check_heartbeat(request: web.Request, sources: Sources) -> None:
+    """A heartbeat check-in carries the credentials of an enabled source (Alertmanager's or Nagios' bearer
+    or basic credentials, or an Events v2 routing key as a bearer token); a disabled source's never count."""
+    ok = False
+    for s in (sources.alertmanager, sources.nagios):
+        if s is not None and s.enabled:
+            ok |= source_accepts(request, s.auth)
+    ev2 = sources.events_v2
+    if ev2 is not None and ev2.enabled:
+        given = bearer_token(request) or ""
+        for k in ev2.routing_keys:
+            ok |= _eq(given, k)
     if not ok:
         raise InputError(401, "missing or wrong credentials")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -31,6 +31,9 @@ class Runtime:
     # the engine when it runs on this node (poke() it after a change); None on a webhook-only node
     # (paging.engine: false) and in tools that run no engine
     engine: PagingEngine | None = None
+    # each channel's provider as the running notifier was built (pager.config.channels.providers): twilio,
+    # smtp (live), dry_run (simulated) or none; fixed until a restart
+    channels: dict[str, str] = field(default_factory=dict)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -30,9 +30,11 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.wait_for(rt.store.ping(), timeout=2)
     except Exception as exc:  # any failure means not ready
         problems.append(f"store unreachable: {type(exc).__name__}")
+    # which channels page for real and which are simulated (or have no provider)
+    channels = {ch: {"provider": p, "live": p in ("twilio", "smtp")} for ch, p in rt.channels.items()}
     if problems:
-        return web.json_response({"status": "not ready", "problems": problems}, status=503)
-    return web.json_response({"status": "ready"})
+        return web.json_response({"status": "not ready", "problems": problems, "channels": channels}, status=503)
+    return web.json_response({"status": "ready", "channels": channels})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from pager.service.ingest import ingest
 from pager.sources import alertmanager, events_v2, nagios
 from pager.sources.errors import InputError
 
-from .auth import check_routing_key, check_source
+from .auth import check_heartbeat, check_routing_key, check_source
 from .keys import RUNTIME, Runtime
 
 
@@ -69,13 +69,7 @@ def _poke(rt: Runtime, result) -> None:
 
 async def heartbeat(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    src = rt.config.sources
-    auth = (src.alertmanager or src.nagios)
-    if auth is not None:
-        check_source(request, auth.auth)
-    elif src.events_v2 is not None:
-        from .auth import bearer_token
-        check_routing_key(bearer_token(request) or "", src.events_v2.routing_keys)
+    check_heartbeat(request, rt.config.sources)
     name = request.match_info["name"]
     if name not in rt.config.heartbeats:
         raise InputError(404, f"unknown heartbeat {name[:64]!r} (not under heartbeats in the config)")

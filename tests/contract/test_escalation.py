@@ -345,6 +345,23 @@ async def test_finish_message_sent_marks_the_bundle_sent(store: Store) -> None:
         ("sent", ids[0], True)]
 
 
+async def test_finish_message_simulated_is_never_sent_and_throttles_as_sent(store: Store) -> None:
+    """The dry-run notifier's message: recorded `simulated` (outbox and timeline), and counted by the throttle,
+    the bundling and an SMS reply exactly as a sent one (a dry-run node behaves as a real one)."""
+    iids, ids = await _bundle(store)
+    at = T0 + timedelta(seconds=2)
+    await store.finish_message(ids[0], sent=True, provider_id="dry-1", error=None, retry_at=None, now=at,
+                               simulated=True)
+    assert (await store.message(ids[0])).status == "simulated"
+    assert (await store.message(ids[1])).status == "bundled"
+    assert await store.sent_since("+31612345001", "sms", T0) == [at]
+    assert (await store.last_message_to("+31612345001")).id == ids[0]
+    assert await store.open_incidents_paged_to("+31612345001") == iids
+    for iid in iids:
+        paged = [e for e in (await store.get_incident(iid)).timeline if e.kind == "paged"]
+        assert [e.data["status"] for e in paged] == ["simulated"]
+
+
 async def test_finish_message_retry_puts_the_whole_bundle_back(store: Store) -> None:
     iids, ids = await _bundle(store)
     retry = T0 + timedelta(seconds=10)

@@ -18,6 +18,10 @@ from .ports import free_port
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "pagerd.example.yaml"
 SIGNING_KEY = "test-signing-key-0123456789abcdef"  # the example config reads it from PAGERD_SIGNING_KEY
+# What the example config needs from the environment (its secrets have no default), for tests that load it
+# in-process: every page simulated on purpose (notifier.kind: dry_run).
+EXAMPLE_ENV = {"PAGERD_SIGNING_KEY": SIGNING_KEY, "PAGERD_ADMIN_TOKEN": "test-admin-token",
+               "PAGERD_WEBHOOK_TOKEN": "test-webhook-token", "PAGERD_NOTIFIER": "dry_run"}
 # Timeline entries the paging engine writes on its own schedule; tests about ingestion leave them out.
 # (A tuple: `kind in ENGINE_KINDS` in Python, and f"... NOT IN {ENGINE_KINDS}" is valid SQL.)
 ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
@@ -41,6 +45,9 @@ class PagerdProcess:
     webhook_token: str = "test-webhook-token"
     admin_token: str = "test-admin-token"
     signing_key: str = SIGNING_KEY
+    # notifier.kind of the example config: dry_run simulates every channel; a test that pages through Twilio
+    # or SMTP says auto (tests/harness/paging.py: twilio_env, smtp_env)
+    notifier: str = "dry_run"
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -58,7 +65,7 @@ class PagerdProcess:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        for k in ("TWILIO_ACCOUNT_SID", "PAGERD_CONFIG"):
+        for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "PAGERD_SMTP_HOST", "PAGERD_CONFIG"):
             env.pop(k, None)
         env.update(
             PAGERD_LISTEN=f"127.0.0.1:{self.port}",
@@ -66,6 +73,7 @@ class PagerdProcess:
             PAGERD_WEBHOOK_TOKEN=self.webhook_token,
             PAGERD_ADMIN_TOKEN=self.admin_token,
             PAGERD_SIGNING_KEY=self.signing_key,
+            PAGERD_NOTIFIER=self.notifier,
             PAGERD_PUBLIC_URL=self.url,
             PAGERD_ALLOW_TEST_CLOCK="1",  # a config with testing.clock: manual runs (never set in production)
             PYTHONUNBUFFERED="1",

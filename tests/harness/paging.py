@@ -47,10 +47,11 @@ _Dumper.add_representer(str, lambda d, s: d.represent_scalar(
 
 def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | None = None, repeat: int = 0,
                  heartbeats: dict | None = None, contact_rules: list[dict] | None = None,
-                 clock_start: str | None = None) -> Path:
+                 clock_start: str | None = None, simulate: list[str] | None = None) -> Path:
     """A copy of the example config with second-scale waits: contact rules sms 0 s, voice `voice_after`,
     e-mail 0 s; policy `default` = `steps` (4 s / 4 s), `repeat`; no early escalation. `clock_start`
-    (an ISO instant, or a ${VAR}): the daemon runs on the manual clock from there (PagerdProcess.advance)."""
+    (an ISO instant, or a ${VAR}): the daemon runs on the manual clock from there (PagerdProcess.advance).
+    `simulate`: notifier.simulate, the channels simulated on purpose beside a live provider (with auto)."""
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     cfg = copy.deepcopy(cfg)
     cfg["paging"]["contact_rules"] = contact_rules or [
@@ -61,6 +62,8 @@ def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | Non
     cfg["escalation_policies"]["default"] = {"steps": steps or SHORT_STEPS, "repeat": repeat}
     if heartbeats is not None:
         cfg["heartbeats"] = heartbeats
+    if simulate is not None:
+        cfg["notifier"]["simulate"] = simulate
     if clock_start is not None:
         cfg["testing"] = {"clock": "manual", "start": clock_start}
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +72,16 @@ def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | Non
 
 
 def twilio_env(api_base: str, account_sid: str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") -> dict[str, str]:
-    """What the example config reads to page through Twilio (the SDK pointed at `api_base`)."""
-    return {"TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": FROM_NUMBER,
+    """What the example config reads to page through Twilio (the SDK pointed at `api_base`); e-mail needs a
+    mail server too (smtp_env) or notifier.simulate: [email]."""
+    return {"PAGERD_NOTIFIER": "auto", "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": FROM_NUMBER,
             "PAGERD_TWILIO_API_BASE": api_base}
+
+
+def smtp_env(port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """What the example config reads to send e-mail through SMTP; sms and voice need Twilio too (twilio_env)
+    or notifier.simulate: [sms, voice]."""
+    return {"PAGERD_NOTIFIER": "auto", "PAGERD_SMTP_HOST": host, "PAGERD_SMTP_PORT": str(port)}
 
 
 # -- a recording tap in front of Prism ----------------------------------------------------------------
@@ -172,7 +182,7 @@ def wait_event(d: PagerdProcess, iid: int, kind: str, timeout: float = 10.0, cou
 
 
 def failed_pages(inc: dict) -> list[dict]:
-    return [e for e in events(inc, "paged") if e["data"]["status"] != "sent"]
+    return [e for e in events(inc, "paged") if e["data"]["status"] not in ("sent", "simulated")]
 
 
 # -- Twilio callbacks, signed the way Twilio signs them ------------------------------------------------

@@ -254,8 +254,8 @@ AFTER_RESOLVE = ("paging", "paged", "escalated", "escalate_requested")
 
 @pytest.fixture(params=["group_key", "fingerprint"])
 def paging_pagerd(request, tmp_path):
-    """pagerd that pages (no Twilio or SMTP set: the dry-run notifier logs every page and records it
-    as sent), with
+    """pagerd that pages (PAGERD_NOTIFIER=dry_run: the dry-run notifier logs every page and records it
+    as simulated), with
     second-scale escalation steps and `sources.alertmanager.dedup_by` as the test's parameter."""
     import yaml
 

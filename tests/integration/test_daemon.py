@@ -34,8 +34,10 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze missing")
     unit = (ROOT / "deploy" / "systemd" / "pagerd.service").read_text()
     for key in ("Type=notify", "WatchdogSec=", "ProtectSystem=strict", "NoNewPrivileges=yes", "StateDirectory=pagerd",
-                "User=pagerd"):
+                "User=pagerd", "\nEnvironmentFile=/etc/pagerd/pagerd.env\n", "#LoadCredential=admin_token:",
+                "admin_token_file: ${CREDENTIALS_DIRECTORY}/admin_token"):
         assert key in unit
+    assert "EnvironmentFile=-" not in unit  # required: no start on the example's missing secrets
     # verify checks that ExecStart exists: point it at this checkout's pagerd
     local = tmp_path / "pagerd.service"
     local.write_text(unit.replace("/opt/pagerd/bin/pagerd", str(Path(os.sys.executable).parent / "pagerd")))
@@ -88,7 +90,7 @@ def test_sighup_reload_keeps_running_config_on_error(tmp_path: Path) -> None:
         assert status == 200  # still serving on the old config
         assert "config_reload_failed" in p.log_path.read_text()
         # a good new config is taken: here a changed reopen window, and a new admin token
-        cfg.write_text(EXAMPLE_CONFIG.read_text().replace("${PAGERD_ADMIN_TOKEN:-dev-admin-token}", "rotated-admin-token"))
+        cfg.write_text(EXAMPLE_CONFIG.read_text().replace("${PAGERD_ADMIN_TOKEN}", "rotated-admin-token"))
         p.proc.send_signal(signal.SIGHUP)
         p.wait_for(lambda q: _metric(q, "pagerd_config_last_reload_successful") == 1, timeout=10)
         assert p.request("GET", "/api/v1/incidents", token=p.admin_token)[0] == 401

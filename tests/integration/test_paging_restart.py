@@ -113,7 +113,7 @@ def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack
     assert len(events(inc, "paging")) == 1 and len(events(inc, "escalated")) == 1  # no step twice, no step 2
     paged = events(inc, "paged")
     assert [e for e in paged if ts(e["at"]) > acked_at] == []
-    assert all(e["data"]["status"] == "sent" for e in paged)
+    assert all(e["data"]["status"] == "simulated" for e in paged)  # the dry-run notifier: never "sent"
     ids = [e["data"]["message_id"] for e in paged]
     assert len(ids) == len(set(ids)), f"a message paged twice: {ids}"
     expected = Counter()
@@ -131,7 +131,7 @@ def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack
     with sqlite3.connect(f"file:{d.db_path}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT idem_key, channel, status FROM outbox WHERE incident_id = ?", (iid,)).fetchall()
     keyed = [(key.split(":"), status) for key, _, status in rows]  # incident:generation:step:person:channel:i
-    per_step = Counter((k[2], k[3], k[4]) for k, status in keyed if status == "sent")
+    per_step = Counter((k[2], k[3], k[4]) for k, status in keyed if status == "simulated")
     assert per_step and max(per_step.values()) == 1, per_step
     assert {k[2] for k, _ in keyed} == {"0", "1"}  # step 2 never queued anything
     assert sorted(status for k, status in keyed if k[2] == "1" and k[4] == "voice") == ["cancelled"] * len(step1)

@@ -52,7 +52,8 @@ def paging(prism, tmp_path):
     """(daemon, tap): a pagerd paging through Twilio at Prism via a recording tap."""
     tap = TwilioTap(prism.url).start()
     d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", voice_after="2m",
-                                                                steps=STEPS, clock_start=START),
+                                                                steps=STEPS, clock_start=START,
+                                                                simulate=["email"]),
                       extra_env=twilio_env(tap.url))
     d.start()
     yield d, tap
@@ -204,9 +205,17 @@ def test_sms_reply_3_escalates_at_once_and_2_resolves(paging):
 
 
 def test_the_example_config_pages_through_twilio_when_the_sid_is_set(prism, tmp_path):
-    """The shipped example config, unchanged, with a real E.164 TWILIO_FROM: SMS through Prism at once."""
+    """The shipped example config, unchanged, with a real E.164 TWILIO_FROM: SMS through Prism at once (and
+    e-mail through a real SMTP server: with notifier.kind auto every channel of its contact rules is live)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    from tests.harness.paging import smtp_env
+    from tests.harness.ports import free_port
     tap = TwilioTap(prism.url).start()
-    d = PagerdProcess(tmp_path / "pagerd", extra_env=twilio_env(tap.url))
+    mail = Controller(Sink(), hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    mail.start()
+    d = PagerdProcess(tmp_path / "pagerd", extra_env={**twilio_env(tap.url), **smtp_env(mail.port)})
     try:
         d.start()
         iid = fire(d, "ExampleConfig", "example config page")
@@ -216,9 +225,13 @@ def test_the_example_config_pages_through_twilio_when_the_sid_is_set(prism, tmp_
         (req,) = tap.sent("sms", to=phone)
         assert req["form"]["From"] == [FROM_NUMBER]
         assert_contract_kept(d, tap, [iid])
+        assert d.request("GET", "/readyz")[1]["channels"] == {
+            "sms": {"provider": "twilio", "live": True}, "voice": {"provider": "twilio", "live": True},
+            "email": {"provider": "smtp", "live": True}}
     finally:
         d.stop()
         tap.stop()
+        mail.stop()
 
 
 # -- voice ------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from pager.sources import alertmanager
 from pager.storage.sqlite import SqliteStore
 from pager.web.app import build_app
 from pager.web.keys import Runtime
-from tests.harness.pagerd import SIGNING_KEY
+from tests.harness.pagerd import EXAMPLE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "pagerd.example.yaml"
@@ -141,7 +141,8 @@ class Scenario:
     def __init__(self, tmp_path: Path, start: str, *, fast_forward: bool = True, step: timedelta = STEP,
                  config_path: Path = EXAMPLE_CONFIG) -> None:
         self.db = tmp_path / "pagerd.db"
-        env = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "PAGERD_SIGNING_KEY": SIGNING_KEY}
+        # the notifier is the scenario's recorder; the config's own is dry_run (EXAMPLE_ENV)
+        env = {**EXAMPLE_ENV, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
         self.config = config_mod.load(str(config_path), env=env)
         self.config_path = str(config_path)
         self.schedule = Schedule(self.config)

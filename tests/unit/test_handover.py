@@ -22,7 +22,7 @@ from pager.service.paging import PagingEngine
 from pager.service.schedule import HANDOVER_CATCH_UP, Schedule
 from pager.storage.port import IngestPolicy
 from pager.storage.sqlite import SqliteStore
-from tests.harness.pagerd import SIGNING_KEY
+from tests.harness.pagerd import EXAMPLE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -40,7 +40,7 @@ def standby_person(monday: date) -> str:
 
 @pytest.fixture(scope="module")
 def schedule() -> Schedule:
-    return Schedule(load(ROOT / "config" / "pagerd.example.yaml", env={"PAGERD_SIGNING_KEY": SIGNING_KEY}))
+    return Schedule(load(ROOT / "config" / "pagerd.example.yaml", env=EXAMPLE_ENV))
 
 
 class Stores:

@@ -65,7 +65,8 @@ async def test_multi_routes_by_channel(channel, expect):
 async def test_multi_unknown_channel_is_not_recoverable():
     multi = MultiNotifier([Recorder("sms")])
     result = await multi.send(msg("email"))
-    assert result == SendResult(sent=False, recoverable=False, error="no notifier for channel 'email'")
+    assert result == SendResult(sent=False, recoverable=False,
+                                error="no provider for channel 'email' (configure one under notifier)")
 
 
 def test_multi_refuses_two_notifiers_for_one_channel():
@@ -94,13 +95,13 @@ async def test_multi_close_closes_every_notifier_once():
     assert (a.closed, b.closed) == (1, 1)
 
 
-async def test_dry_run_logs_and_reports_sent():
+async def test_dry_run_logs_and_reports_simulated():
     dry = DryRunNotifier()
     assert isinstance(dry, Notifier)
     assert dry.channels == {"sms", "voice", "email"}
     with capture_logs() as logs:
         result = await dry.send(msg("voice", id="o-99"))
-    assert result == SendResult(sent=True, recoverable=False, provider_id="dry-o-99")
+    assert result == SendResult(sent=True, recoverable=False, provider_id="dry-o-99", simulated=True)
     assert logs == [{
         "event": "page_dry_run", "log_level": "info", "channel": "voice", "to": "+31612345678",
         "incident_id": 42, "message_id": "o-99", "body": "[K7] disk full on db1",
