@@ -16,6 +16,7 @@ from pager.app import make_clock, make_notifier, make_store
 from pager.observe import logging as plog
 from pager.observe import systemd
 from pager.observe.metrics import Metrics
+from pager.observe.redact import Redactor, config_secrets
 from pager.service.ingest import ingest
 from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
@@ -33,7 +34,7 @@ async def serve(config_path: str) -> int:
     """Exit status: 0 after SIGTERM/SIGINT; 1 when it cannot listen, or when the engine task ended (it
     raised): systemd then restarts pagerd."""
     cfg = config_mod.load(config_path)
-    plog.setup(cfg.logging.level, cfg.logging.format)
+    plog.setup(cfg.logging.level, cfg.logging.format, redactor=Redactor.of(cfg))
     metrics = Metrics()
     clock = make_clock(cfg)
     metrics.reload_ok.set(1)
@@ -150,9 +151,11 @@ async def _reload(rt: Runtime) -> None:
             old_v, new_v = getattr(old_v, p), getattr(new_v, p)
         if old_v != new_v:
             log.warning("config_change_needs_restart", key=".".join(path))
+    old = rt.config
     rt.config = new
     rt.schedule = schedule
     rt.metrics.reload_ok.set(1)
     rt.metrics.reload_time.set(rt.clock.now().timestamp())
-    plog.setup(new.logging.level, new.logging.format)
+    # the secrets the reload replaced stay redacted: a client may still send them
+    plog.setup(new.logging.level, new.logging.format, redactor=Redactor.of(new, also=config_secrets(old)))
     log.info("config_reloaded", config=rt.config_path)

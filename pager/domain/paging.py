@@ -414,8 +414,19 @@ def short_code(incident_id: int) -> str:
     return str(int(incident_id))
 
 
-def _clean(text: str) -> str:
+def one_line(text: str) -> str:
+    """Alert text folded to one line (every run of whitespace, line breaks included, one space): what
+    a subject, an SMS or a spoken message carries. An e-mail header never gets a line break from it."""
     return " ".join(str(text).split()) or "(no summary)"
+
+
+_clean = one_line
+
+
+def _text_block(text: str, indent: str) -> str:
+    """Alert text with its own lines kept (for an e-mail body), each after the first indented."""
+    lines = [line.rstrip() for line in str(text).strip().splitlines()]
+    return f"\n{indent}".join(lines) or "(no summary)"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -468,11 +479,11 @@ def _single(ch: Channel, p: Pending, limit: int) -> tuple[str, str]:
             "Press 1 to acknowledge, 2 to resolve, 3 to escalate.",
             subject,
         )
-    return (
+    return (  # e-mail: the subject on one line, the summary in full below
         f"{subject}\n\n"
         f"Incident: #{p.short_code}\n"
         f"Project:  {p.project}\n"
-        f"Summary:  {summary}\n\n"
+        f"Summary:  {_text_block(p.summary, ' ' * 10)}\n\n"
         f"By SMS: reply 1 to acknowledge, 2 to resolve (\"ack {p.short_code}\" when several are open).\n",
         subject,
     )
@@ -650,6 +661,7 @@ __all__ = [
     "first_route",
     "next_send_slot",
     "next_step",
+    "one_line",
     "parse_digits",
     "parse_reply",
     "route_for",

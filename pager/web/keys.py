@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -10,6 +10,7 @@ from aiohttp import web
 from pager.clock import Clock
 from pager.config import Config
 from pager.observe.metrics import Metrics
+from pager.observe.redact import Redactor
 from pager.service.schedule import Schedule
 from pager.storage.port import Store
 
@@ -31,6 +32,14 @@ class Runtime:
     # the engine when it runs on this node (poke() it after a change); None on a webhook-only node
     # (paging.engine: false) and in tools that run no engine
     engine: PagingEngine | None = None
+    _redactor: tuple[Config, Redactor] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def redactor(self) -> Redactor:
+        """What error answers and stored raw bodies must not hold: the secrets of the config in force."""
+        if self._redactor is None or self._redactor[0] is not self.config:
+            self._redactor = (self.config, Redactor.of(self.config))
+        return self._redactor[1]
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
