@@ -33,7 +33,11 @@ def csv_cell(column: str, value: object) -> object:
     text = str(value)
     if column in NUMERIC_COLUMNS and _NUMBER.fullmatch(text):
         return text
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    # a bare CR would not be quoted by the csv module (it quotes "\n", the line terminator) and would
+    # split the row in a reader: line breaks are written as "\n", inside a quoted cell
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class _SafeWriter(csv.DictWriter):
