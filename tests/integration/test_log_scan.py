@@ -11,6 +11,8 @@ stored raw bodies."""
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import re
 import sqlite3
@@ -19,6 +21,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from twilio.request_validator import RequestValidator
 
 from pager.config.model import Auth
@@ -26,7 +30,9 @@ from pager.observe.redact import MARKER
 from pager.service import links
 from pager.service.signing import Keyring
 from tests.harness.pagerd import PagerdProcess
-from tests.harness.paging import FORM, events, fire, incident, short_config, wait_event
+from tests.harness.paging import FORM, FROM_NUMBER, TwilioTap, events, fire, incident, short_config, wait_event
+from tests.harness.ports import free_port
+from tests.harness.prism import Prism
 
 START = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Amsterdam: the office pages
 ADMIN = "scan-admin-token-7f3a9c1e5b2d4f60a8e1"
@@ -45,7 +51,7 @@ SECRETS = (ADMIN, WEBHOOK, NAGIOS_PASSWORD, ROUTING_KEY, SIGNING_KEY, PREVIOUS_S
            base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode())
 
 
-def scan_config(tmp_path) -> str:
+def scan_config(tmp_path, notifier: dict | None = None) -> str:
     path = short_config(tmp_path / "pagerd.yaml", clock_start=START.isoformat())
     cfg = yaml.safe_load(path.read_text())
     cfg["server"]["access_log"] = True
@@ -54,9 +60,10 @@ def scan_config(tmp_path) -> str:
     cfg["sources"]["alertmanager"]["auth"] = {"bearer": WEBHOOK}
     cfg["sources"]["nagios"]["auth"] = {"basic": {"username": NAGIOS_USER, "password": NAGIOS_PASSWORD}}
     cfg["sources"]["events_v2"]["routing_keys"] = [ROUTING_KEY]
-    cfg["notifier"]["kind"] = "dry_run"  # every page simulated and logged, links included
-    cfg["notifier"]["twilio"].update(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN)
-    cfg["notifier"]["smtp"] = {"password": SMTP_PASSWORD}
+    cfg["notifier"].update(notifier or {
+        "kind": "dry_run",  # every page simulated and logged, links included
+        "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN},  # signs the callbacks
+        "smtp": {"password": SMTP_PASSWORD}})
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return str(path)
 
@@ -212,6 +219,10 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
 
     places = {"log": log, "metrics": metrics, "errors": "\n".join(body for _, _, body in run.errors),
               "timelines": "\n".join(timelines), "raw bodies": b"\n".join(bodies).decode(errors="replace")}
+    assert_no_leaks(places, tokens, feed_tokens)
+
+
+def assert_no_leaks(places: dict[str, str], tokens: set[str], feed_tokens: set[str] = frozenset()) -> None:
     wanted = {"secret": SECRETS, "link token": tokens, "link signature": {t.rpartition(".")[2] for t in tokens},
               "feed token": feed_tokens}
     leaks = [(where, what, value) for where, text in places.items() for what, values in wanted.items()
@@ -221,3 +232,70 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
     for where, text in places.items():
         assert re.findall(r"/l/(?!\[redacted\])[^\s\"'<>]+", text) == [], where
         assert re.findall(r"token=(?!\[redacted\])[0-9a-f]{8,}", text) == [], where
+
+
+@pytest.fixture(scope="module")
+def prism(tmp_path_factory):
+    p = Prism(tmp_path_factory.mktemp("prism")).start()
+    yield p
+    p.stop()
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+def _smtp_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    ok = auth_data.login == b"pager" and auth_data.password == SMTP_PASSWORD.encode()
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.mark.peer("prism")
+def test_nothing_secret_leaks_when_pages_go_out_through_twilio_and_smtp(prism, tmp_path):
+    """The same scan with the real providers: SMS and voice through Twilio's contract (Prism, behind a
+    recording tap that shows the links as the phones got them), e-mail through an SMTP server with AUTH."""
+    tap = TwilioTap(prism.url).start()
+    inbox = Inbox()
+    smtpd = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5, authenticator=_smtp_login,
+                       auth_require_tls=False)
+    smtpd.start()
+    notifier = {"kind": "auto",
+                "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from": FROM_NUMBER,
+                           "api_base": tap.url},
+                "smtp": {"host": "127.0.0.1", "port": smtpd.port, "username": "pager", "password": SMTP_PASSWORD,
+                         "from": "pagerd@example.nl"}}
+    d = PagerdProcess(tmp_path / "pagerd", config=scan_config(tmp_path, notifier), webhook_token=WEBHOOK,
+                      admin_token=ADMIN, signing_key=SIGNING_KEY)
+    try:
+        d.start()
+        run = Run(d)
+        iid = fire(d, "ScanProviders", "Disk full on db2")
+        wait_event(d, iid, "paged", channel="sms")
+        wait_event(d, iid, "paged", channel="email")
+        d.advance("5s")
+        inc = wait_event(d, iid, "paged", channel="voice")
+        assert all(e["data"]["status"] == "sent" for e in events(inc, "paged")), events(inc, "paged")
+        texts = [r["form"]["Body"][0] for r in tap.sent("sms")] + [
+            m.get_body(preferencelist=("plain",)).get_content() for m in inbox.messages]
+        tokens = {t for text in texts for t in re.findall(r"/l/([^\s/]+)", text)}
+        assert len(tokens) >= 2, texts  # acknowledge and resolve, as the phone and the mailbox got them
+        ack = re.search(r"/l/(\S+)", tap.sent("sms")[0]["form"]["Body"][0]).group(1)
+        status, page = run.request("POST", f"/l/{ack}", b"", content_type=FORM)
+        assert status == 200 and "acknowledged" in page
+        assert run.request("GET", "/api/v1/incidents", token=WRONG[0])[0] == 401
+        status, metrics = run.request("GET", "/metrics")
+        timeline = json.dumps(incident(d, iid)["timeline"])
+    finally:
+        d.stop()
+        tap.stop()
+        smtpd.stop()
+    log = d.log_path.read_text(errors="replace")
+    assert 'POST /l/[redacted] HTTP/1.1' in log and "smtp_sent" in log and "twilio_sent" in log
+    assert_no_leaks({"log": log, "metrics": metrics, "timeline": timeline,
+                     "errors": "\n".join(body for _, _, body in run.errors)}, tokens)
