@@ -11,7 +11,8 @@ What is replaced by ``[redacted]``:
   user/password pair;
 - issued tokens, whatever their format: the token of a one-tap link path (``/l/<token>``), the rest
   of an iCal feed path (``/ical/...``) and every URL query string (``?token=``, Twilio's ``?msg=``);
-- the credential of an ``Authorization``-style ``Bearer`` / ``Basic`` value.
+- the credential of an ``Authorization``-style ``Bearer`` / ``Basic`` value, and the ``user:password@``
+  of a URL.
 
     r = Redactor.of(config)
     r.text("GET /l/MTIuYWNr.xyz HTTP/1.1")          # 'GET /l/[redacted] HTTP/1.1'
@@ -39,9 +40,14 @@ _PATTERNS = (
     r"(?P<ical>/ical/)[^\s\"'<>\\]+",
     # a URL query string: "?name=..." right after a path or host character, up to a space or quote
     r"(?<=[\w/.\-])(?P<query>\?)(?=[\w.%\-\[\]]+=)[^\s\"'<>\\#]+",
+    # the user:password part of a URL (http://user:secret@host/...)
+    r"(?P<userinfo>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s\"'<>@:\\]+:[^/\s\"'<>@\\]+@",
     # an Authorization-style credential
     r"(?P<auth>\b(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}",
 )
+
+
+_USERINFO = re.compile(rb"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s\"'<>@:\\]+:[^/\s\"'<>@\\]+@")
 
 
 def _variants(secret: str) -> set[str]:
@@ -98,6 +104,8 @@ class Redactor:
 
     @staticmethod
     def _replace(m: re.Match[str]) -> str:
+        if m.group("userinfo"):
+            return m.group("userinfo") + MARKER + "@"
         kept = m.group("link") or m.group("ical") or m.group("query") or m.group("auth") or ""
         return kept + MARKER
 
@@ -115,11 +123,14 @@ class Redactor:
         return v
 
     def bytes(self, b: bytes) -> bytes:
-        """The configured secrets (as written) replaced in raw bytes; nothing else is touched."""
+        """A raw body as it may be stored: the configured secrets (as written) and the user:password
+        part of any URL in it replaced; every other byte kept."""
         for s in sorted(self.secrets, key=len, reverse=True):
             raw = s.encode("utf-8", "surrogatepass")
             if len(raw) >= MIN_SECRET and raw in b:
                 b = b.replace(raw, MARKER.encode())
+        if b"@" in b:
+            b = _USERINFO.sub(rb"\1" + MARKER.encode() + b"@", b)
         return b
 
 

@@ -35,7 +35,9 @@ SIG = LINK.split(".")[1]
     ("GET /api/v1/incidents?state=triggered HTTP/1.1", f"GET /api/v1/incidents?{MARKER} HTTP/1.1"),
     ("Authorization: Bearer abcdefgh12345678", f"Authorization: Bearer {MARKER}"),
     ("basic YW06czNjcmV0LXBhc3M=", f"basic {MARKER}"),
+    ("see http://am:s3cret@alertmanager:9093/#/alerts", f"see http://{MARKER}@alertmanager:9093/#/alerts"),
     # what is not a token stays readable
+    ("mail dewi@example.nl at http://h/x", "mail dewi@example.nl at http://h/x"),
     ("what now? nothing", "what now? nothing"),
     ("GET /api/v1/incidents/12 HTTP/1.1", "GET /api/v1/incidents/12 HTTP/1.1"),
     ("Bearer realm", "Bearer realm"),
@@ -52,6 +54,14 @@ def test_configured_secrets_in_every_form():
     assert r.value({"a": ["s3cr\"et/value+1", 3], "b": ("s3cr\"et/value+1",)}) == {"a": [MARKER, 3], "b": (MARKER,)}
     assert r.bytes(b'{"k": "s3cr\\"et/value+1", "v": "s3cr"et/value+1"}') == b'{"k": "s3cr\\"et/value+1", "v": "' + \
         MARKER.encode() + b'"}'  # bytes: as written only (the JSON-escaped form is the source's to find)
+
+
+def test_a_stored_body_loses_url_credentials_and_configured_secrets_only():
+    body = (b'{"externalURL": "http://am:pa55word@alertmanager:9093", "generatorURL": "https://prom/graph?g0=1",'
+            b' "labels": {"team": "ops@example.nl", "note": "token tok-0123456789 here"}}')
+    assert Redactor(["tok-0123456789"]).bytes(body) == (
+        b'{"externalURL": "http://[redacted]@alertmanager:9093", "generatorURL": "https://prom/graph?g0=1",'
+        b' "labels": {"team": "ops@example.nl", "note": "token [redacted] here"}}')
 
 
 def test_config_secrets_are_every_secretstr_and_basic_auth_forms():
