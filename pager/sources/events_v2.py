@@ -122,10 +122,7 @@ def without_routing_key(body: bytes, marker: str = MARKER) -> bytes:
     last = i = 0
     n = len(text)
     try:
-        while i < n:
-            if text[i] != '"':
-                i += 1
-                continue
+        while (i := text.find('"', i)) >= 0:  # from string to string; scanstring reads each one whole
             key, end = scanstring(text, i + 1)
             j = end
             while j < n and text[j] in _WS:
