@@ -420,9 +420,6 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split()) or "(no summary)"
 
 
-_clean = one_line
-
-
 def _text_block(text: str, indent: str) -> str:
     """Alert text with its own lines kept (for an e-mail body), each after the first indented."""
     lines = [line.rstrip() for line in str(text).strip().splitlines()]
@@ -467,7 +464,7 @@ def bundle(channel: str, pending: Sequence[Pending], max_sms_chars: int = 320) -
 
 
 def _single(ch: Channel, p: Pending, limit: int) -> tuple[str, str]:
-    summary = _clean(p.summary)
+    summary = one_line(p.summary)
     subject = f"[pagerd #{p.short_code}] {summary}"
     if ch is Channel.SMS:
         head, tail = f"[pagerd #{p.short_code}] ", " — reply 1 to ack, 2 to resolve"
@@ -495,13 +492,13 @@ def _many(ch: Channel, incidents: Sequence[Pending], limit: int) -> tuple[str, s
     subject = f"[pagerd] {n} new incidents for {', '.join(projects)}"
     if ch is Channel.EMAIL:
         lines = [f"{n} new incidents for {', '.join(projects)}:", ""]
-        lines += [f"  #{p.short_code}  {p.project}  {_clean(p.summary)}" for p in incidents]
+        lines += [f"  #{p.short_code}  {p.project}  {one_line(p.summary)}" for p in incidents]
         lines += ["", "Reply 1 to acknowledge all of them, or \"ack CODE\" for one."]
         return "\n".join(lines) + "\n", subject
     if ch is Channel.VOICE:
         shown = incidents[:VOICE_LIST_MAX]
         said = " ".join(
-            f"Incident {p.short_code}: {_cut(_clean(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown
+            f"Incident {p.short_code}: {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown
         )
         more = f" And {n - len(shown)} more." if n > len(shown) else ""
         return (
@@ -529,7 +526,7 @@ def _sms_many(incidents: Sequence[Pending], projects: Sequence[str], limit: int)
         shown_projects.pop()
         proj_text = ", ".join(shown_projects) + f" +{len(projects) - len(shown_projects)} more"
     head = f"{n} new incidents for {_cut(proj_text, room)}: "
-    entries = [f"#{p.short_code} {_cut(_clean(p.summary), BUNDLE_SUMMARY_CHARS)}" for p in incidents]
+    entries = [f"#{p.short_code} {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}" for p in incidents]
     # As many entries as fit (at least the first, cut to fit), then "…and N more".
     best, listed_len = 1, 0
     for k, entry in enumerate(entries, start=1):

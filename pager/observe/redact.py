@@ -118,8 +118,10 @@ class Redactor:
             return self.text(v)
         if isinstance(v, dict):
             return {self.value(k) if isinstance(k, str) else k: self.value(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return type(v)(self.value(x) for x in v)
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if isinstance(v, tuple):
+            return tuple(self.value(x) for x in v)
         return v
 
     def bytes(self, b: bytes) -> bytes:
