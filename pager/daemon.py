@@ -17,6 +17,7 @@ from pager.config.channels import providers
 from pager.observe import logging as plog
 from pager.observe import systemd
 from pager.observe.metrics import Metrics
+from pager.observe.redact import Redactor, config_secrets
 from pager.service.ingest import ingest
 from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
@@ -37,7 +38,7 @@ async def serve(config_path: str) -> int:
     """Exit status: 0 after SIGTERM/SIGINT; 1 when it cannot listen, or when the engine task ended (it
     raised): systemd then restarts pagerd."""
     cfg = config_mod.load(config_path)
-    plog.setup(cfg.logging.level, cfg.logging.format)
+    plog.setup(cfg.logging.level, cfg.logging.format, redactor=Redactor.of(cfg))
     metrics = Metrics()
     clock = make_clock(cfg)
     metrics.reload_ok.set(1)
@@ -162,11 +163,13 @@ async def _reload(rt: Runtime) -> None:
                   reason="these keys are read at start only; the running config is kept whole: restart to apply")
         systemd.notify(f"STATUS=reload refused: {', '.join(changed)} need a restart"[:200])
         return
+    old = rt.config
     rt.config = new
     rt.schedule = schedule
     rt.metrics.reload_ok.set(1)
     rt.metrics.reload_time.set(rt.clock.now().timestamp())
-    plog.setup(new.logging.level, new.logging.format)
+    # the secrets the reload replaced stay redacted: a client may still send them
+    plog.setup(new.logging.level, new.logging.format, redactor=Redactor.of(new, also=config_secrets(old)))
     origins = new.secret_origins
     # secrets from files were read again (a rotation takes effect now); the environment of a running process
     # never changes, so secrets from it stay as they were at start whatever an environment file says now

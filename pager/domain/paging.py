@@ -414,8 +414,16 @@ def short_code(incident_id: int) -> str:
     return str(int(incident_id))
 
 
-def _clean(text: str) -> str:
+def one_line(text: str) -> str:
+    """Alert text folded to one line (every run of whitespace, line breaks included, one space): what
+    a subject, an SMS or a spoken message carries. An e-mail header never gets a line break from it."""
     return " ".join(str(text).split()) or "(no summary)"
+
+
+def _text_block(text: str, indent: str) -> str:
+    """Alert text with its own lines kept (for an e-mail body), each after the first indented."""
+    lines = [line.rstrip() for line in str(text).strip().splitlines()]
+    return f"\n{indent}".join(lines) or "(no summary)"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -456,7 +464,7 @@ def bundle(channel: str, pending: Sequence[Pending], max_sms_chars: int = 320) -
 
 
 def _single(ch: Channel, p: Pending, limit: int) -> tuple[str, str]:
-    summary = _clean(p.summary)
+    summary = one_line(p.summary)
     subject = f"[pagerd #{p.short_code}] {summary}"
     if ch is Channel.SMS:
         head, tail = f"[pagerd #{p.short_code}] ", " — reply 1 to ack, 2 to resolve"
@@ -468,11 +476,11 @@ def _single(ch: Channel, p: Pending, limit: int) -> tuple[str, str]:
             "Press 1 to acknowledge, 2 to resolve, 3 to escalate.",
             subject,
         )
-    return (
+    return (  # e-mail: the subject on one line, the summary in full below
         f"{subject}\n\n"
         f"Incident: #{p.short_code}\n"
         f"Project:  {p.project}\n"
-        f"Summary:  {summary}\n\n"
+        f"Summary:  {_text_block(p.summary, ' ' * 10)}\n\n"
         f"By SMS: reply 1 to acknowledge, 2 to resolve (\"ack {p.short_code}\" when several are open).\n",
         subject,
     )
@@ -484,13 +492,13 @@ def _many(ch: Channel, incidents: Sequence[Pending], limit: int) -> tuple[str, s
     subject = f"[pagerd] {n} new incidents for {', '.join(projects)}"
     if ch is Channel.EMAIL:
         lines = [f"{n} new incidents for {', '.join(projects)}:", ""]
-        lines += [f"  #{p.short_code}  {p.project}  {_clean(p.summary)}" for p in incidents]
+        lines += [f"  #{p.short_code}  {p.project}  {one_line(p.summary)}" for p in incidents]
         lines += ["", "Reply 1 to acknowledge all of them, or \"ack CODE\" for one."]
         return "\n".join(lines) + "\n", subject
     if ch is Channel.VOICE:
         shown = incidents[:VOICE_LIST_MAX]
         said = " ".join(
-            f"Incident {p.short_code}: {_cut(_clean(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown
+            f"Incident {p.short_code}: {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown
         )
         more = f" And {n - len(shown)} more." if n > len(shown) else ""
         return (
@@ -518,7 +526,7 @@ def _sms_many(incidents: Sequence[Pending], projects: Sequence[str], limit: int)
         shown_projects.pop()
         proj_text = ", ".join(shown_projects) + f" +{len(projects) - len(shown_projects)} more"
     head = f"{n} new incidents for {_cut(proj_text, room)}: "
-    entries = [f"#{p.short_code} {_cut(_clean(p.summary), BUNDLE_SUMMARY_CHARS)}" for p in incidents]
+    entries = [f"#{p.short_code} {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}" for p in incidents]
     # As many entries as fit (at least the first, cut to fit), then "…and N more".
     best, listed_len = 1, 0
     for k, entry in enumerate(entries, start=1):
@@ -650,6 +658,7 @@ __all__ = [
     "first_route",
     "next_send_slot",
     "next_step",
+    "one_line",
     "parse_digits",
     "parse_reply",
     "route_for",

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import structlog
 
+from pager.observe.redact import Redactor
+
 CHANNELS = frozenset({"sms", "voice", "email"})
 
 log = structlog.get_logger("pagerd.notify")
@@ -49,11 +51,9 @@ class Notifier(Protocol):
 
 
 def short_error(text: str, secrets: Iterable[str | None] = (), limit: int = 300) -> str:
-    """One line, at most `limit` characters, with every non-empty secret replaced by `***`."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    """One line, at most `limit` characters, redacted (pager.observe.redact): the notifier's own
+    `secrets`, and any one-tap link or query string a provider's answer may echo from the message."""
+    text = " ".join(Redactor(secrets).text(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -45,7 +45,8 @@ def build_email(msg: Message, *, from_address: str, domain: str, clock: Clock) -
     em["From"] = from_address
     em["To"] = msg.to
     first_line = msg.body.strip().splitlines()[0] if msg.body.strip() else "pagerd notification"
-    em["Subject"] = msg.subject or first_line[:120]
+    # one line whatever the caller passed: a line break in a header would end it (header injection)
+    em["Subject"] = " ".join((msg.subject or first_line[:120]).split()) or "pagerd notification"
     em["Date"] = format_datetime(clock.now())
     em["Message-ID"] = message_id_for(msg.id, domain)
     if msg.incident_id is not None:

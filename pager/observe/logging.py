@@ -1,4 +1,9 @@
-"""structlog set-up: JSON off a terminal, console on one; context (request id, incident id) via contextvars."""
+"""structlog set-up: JSON off a terminal, console on one; context (request id, incident id) via contextvars.
+
+Every line, pagerd's own and the standard library's (aiohttp's access log and errors, asyncio), passes
+through `redactor` (pager.observe.redact) just before it is rendered, at every level: no configured
+secret, one-tap link token, iCal feed token or query string reaches the log.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,8 +11,28 @@ import sys
 
 import structlog
 
+from .redact import PATTERNS_ONLY, Redactor
 
-def setup(level: str = "info", fmt: str = "auto", stream=None) -> None:
+
+_PLAIN = (str, int, float, bool, type(None), dict, list, tuple)
+
+
+def redacting(redactor: Redactor):
+    """A structlog processor: every string in the event (its message, values, formatted exception)
+    redacted; any other object as its repr (what the renderers would print), redacted."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v if isinstance(v, _PLAIN) else repr(v)
+
+    def redact(logger, method_name, event_dict):
+        return redactor.value(plain(event_dict))
+    return redact
+
+
+def setup(level: str = "info", fmt: str = "auto", stream=None, redactor: Redactor = PATTERNS_ONLY) -> None:
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
@@ -17,6 +42,7 @@ def setup(level: str = "info", fmt: str = "auto", stream=None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redacting(redactor),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
@@ -29,7 +55,8 @@ def setup(level: str = "info", fmt: str = "auto", stream=None) -> None:
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.processors.add_log_level,
                            structlog.processors.TimeStamper(fmt="iso", utc=True)],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
+                    redacting(redactor), renderer]))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -382,10 +382,7 @@ class PagingEngine:
             body = b.body
             if channel == "sms" and "ack" in link_map:
                 body = f"{body} {link_map['ack']}"
-            subject = ""
-            if channel == "email":
-                subject = (f"[pagerd #{dp.short_code(first_incident)}] {msgs[0].summary}" if len(b.incident_ids) == 1
-                           else f"[pagerd] {len(b.incident_ids)} incidents")
+            subject = b.subject if channel == "email" else ""  # one line (pager.domain.paging.one_line)
             if channel == "email" and len(b.incident_ids) == 1 and first_incident:
                 inc = await self.store.get_incident(first_incident)
                 if inc is not None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
+from decimal import Decimal
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -15,12 +17,40 @@ CSV_COLUMNS = ("kind", "period", "start", "end", "incidents", "round", "descript
                "multiplier", "amount", "answered_at", "answered_by", "answered_via", "minutes_to_answer", "outcome")
 
 
+# Columns that hold numbers (amounts, hours, counts, incident ids); every other column holds text.
+NUMERIC_COLUMNS = frozenset({"incidents", "round", "hours", "billed_hours", "multiplier", "amount",
+                             "minutes_to_answer"})
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?( [0-9]+)*")  # 12, -3.50, "4 7 9" (incident ids)
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(column: str, value: object) -> object:
+    """A cell as written to the CSV: text that a spreadsheet would take for a formula gets a leading
+    "'" (OWASP's rule); a number in a number column stays a number (an amount, a negative amount)."""
+    if value is None or isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if column in NUMERIC_COLUMNS and _NUMBER.fullmatch(text):
+        return text
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    # a bare CR would not be quoted by the csv module (it quotes "\n", the line terminator) and would
+    # split the row in a reader: line breaks are written as "\n", inside a quoted cell
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class _SafeWriter(csv.DictWriter):
+    def writerow(self, rowdict):
+        return super().writerow({k: csv_cell(k, v) for k, v in rowdict.items()})
+
+
 def to_csv(st: dict) -> str:
     """One row per line: standby, callout, out_of_contract, response (one per paged round of a
     call-out, its opening and each reopen: start is its first page, end its deadline), then the
-    totals."""
+    totals. Every cell passes csv_cell: alert text never reaches a spreadsheet as a formula."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w = _SafeWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for b in st["blocks"]:
         w.writerow({"kind": "standby", "period": b["period"], "start": b["start"], "end": b["end"],
@@ -244,4 +274,4 @@ the billing increment × rate. Amounts rounded half-up to cents per line. Genera
 """
 
 
-__all__ = ["CSV_COLUMNS", "to_csv", "to_html"]
+__all__ = ["CSV_COLUMNS", "FORMULA_STARTS", "NUMERIC_COLUMNS", "csv_cell", "to_csv", "to_html"]

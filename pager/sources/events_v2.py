@@ -1,12 +1,15 @@
 """PagerDuty Events API v2 compatible: what Grafana, Zabbix and Alertmanager's pagerduty_configs send."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from json.decoder import scanstring
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
+from pager.observe.redact import MARKER
 
 from .errors import InputError, Problem, check_text, clean_texts, validate_json
 
@@ -101,3 +104,39 @@ def parse(body: bytes) -> tuple[Event, Alert]:
         details=details,
     )
     return ev, alert
+
+
+_WS = " \t\n\r"
+
+
+def without_routing_key(body: bytes, marker: str = MARKER) -> bytes:
+    """The raw body as it is stored: the value of every "routing_key" member (the sender's credential,
+    however its JSON spells it, escapes included) replaced by the JSON string `marker`; every other byte
+    as received. The same body always gives the same bytes, so a byte-identical re-delivery stays one.
+    For a body `parse` accepted (UTF-8 JSON); anything else comes back as it is."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    out: list[str] = []
+    last = i = 0
+    n = len(text)
+    try:
+        while (i := text.find('"', i)) >= 0:  # from string to string; scanstring reads each one whole
+            key, end = scanstring(text, i + 1)
+            j = end
+            while j < n and text[j] in _WS:
+                j += 1
+            if key == "routing_key" and j < n and text[j] == ":":
+                k = j + 1
+                while k < n and text[k] in _WS:
+                    k += 1
+                if k < n and text[k] == '"':
+                    _, end = scanstring(text, k + 1)
+                    out += [text[last:k], json.dumps(marker)]
+                    last = end
+            i = end
+    except ValueError:  # not JSON after all: nothing to find in it
+        return body
+    out.append(text[last:])
+    return "".join(out).encode("utf-8")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -51,7 +52,26 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
+def create_private(path: str) -> None:
+    """The database file, if it does not exist yet, created empty with mode 0600 (SQLite gives its -wal
+    and -shm files the database file's mode), in a folder created with mode 0700: incidents, phone
+    numbers and raw webhook bodies are for pagerd's user alone. An existing file keeps its mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    folder = Path(path).parent
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
+        p.chmod(0o700)  # mkdir's mode is narrowed by the umask; set it as meant
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)
+
+
 def _connect(path: str, *, synchronous: str) -> sqlite3.Connection:
+    create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -73,7 +93,6 @@ def migration_functions(conn: sqlite3.Connection) -> None:
 
 def migrate(path: str, now: datetime) -> list[int]:
     """Apply pending migrations, stamped `now`; returns the versions applied."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path, synchronous="FULL")
     # off while tables are rebuilt (SQLite's documented way); every migration is checked before it commits
     conn.execute("PRAGMA foreign_keys=OFF")

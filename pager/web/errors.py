@@ -7,8 +7,11 @@ import secrets
 import structlog
 from aiohttp import web
 
+from pager.observe.redact import PATTERNS_ONLY
 from pager.sources.errors import InputError
 from pager.storage.port import Conflict, NotFound
+
+from .keys import RUNTIME, Runtime
 
 log = structlog.get_logger("pagerd.web")
 
@@ -32,6 +35,14 @@ def json_error(status: int, message: str, problems: list | None = None, *, heade
     return web.json_response(body, status=status, headers=headers)
 
 
+def redacted(request: web.Request, message: str, problems: list | None = None) -> tuple[str, list]:
+    """An error's message and problems as they may be answered: an error that echoes its input never
+    echoes a secret or a token (pager.observe.redact)."""
+    rt = request.app.get(RUNTIME)
+    r = rt.redactor if isinstance(rt, Runtime) else PATTERNS_ONLY
+    return r.text(message), r.value(problems or [])
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """Binds a request id for the request's log lines and answers every error as JSON: the input
@@ -43,11 +54,11 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except InputError as exc:
-        return json_error(exc.status, exc.message, [p.as_dict() for p in exc.problems])
+        return json_error(exc.status, *redacted(request, exc.message, [p.as_dict() for p in exc.problems]))
     except NotFound as exc:
-        return json_error(404, str(exc))
+        return json_error(404, *redacted(request, str(exc)))
     except Conflict as exc:
-        return json_error(409, str(exc))
+        return json_error(409, *redacted(request, str(exc)))
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, f"request body larger than {request.client_max_size} bytes")
     except web.HTTPException as exc:

@@ -10,6 +10,7 @@ from aiohttp import web
 from pager.clock import Clock
 from pager.config import Config
 from pager.observe.metrics import Metrics
+from pager.observe.redact import Redactor
 from pager.service.schedule import Schedule
 from pager.storage.port import Store
 
@@ -34,6 +35,14 @@ class Runtime:
     # each channel's provider as the running notifier was built (pager.config.channels.providers): twilio,
     # smtp (live), dry_run (simulated) or none; fixed until a restart
     channels: dict[str, str] = field(default_factory=dict)
+    _redactor: tuple[Config, Redactor] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def redactor(self) -> Redactor:
+        """What error answers and stored raw bodies must not hold: the secrets of the config in force."""
+        if self._redactor is None or self._redactor[0] is not self.config:
+            self._redactor = (self.config, Redactor.of(self.config))
+        return self._redactor[1]
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -11,6 +11,7 @@ from pager.sources import alertmanager, events_v2, nagios
 from pager.sources.errors import InputError
 
 from .auth import check_heartbeat, check_routing_key, check_source
+from .errors import redacted
 from .keys import RUNTIME, Runtime
 
 
@@ -28,6 +29,13 @@ async def _body(request: web.Request) -> bytes:
     if not body:
         raise InputError(400, "empty request body")
     return body
+
+
+def _stored(rt: Runtime, body: bytes) -> bytes:
+    """The raw body as it is stored (deliveries.body): any configured secret in it (a token a sender
+    copied into a label, an annotation or a macro) replaced (pager.observe.redact). Deterministic, so
+    the stored bytes of a byte-identical re-delivery are identical too."""
+    return rt.redactor.bytes(body)
 
 
 def _require_json(request: web.Request) -> None:
@@ -52,7 +60,8 @@ async def alertmanager_hook(request: web.Request) -> web.Response:
             await rt.engine.heartbeat_received("alertmanager", "alertmanager")
         if not alerts:
             return web.json_response({"status": "ok", "alerts": 0, "heartbeat": "alertmanager", "incidents": []})
-    result = await ingest(rt.store, rt.metrics, rt.clock, Source.ALERTMANAGER, "application/json", body, alerts, facts)
+    result = await ingest(rt.store, rt.metrics, rt.clock, Source.ALERTMANAGER, "application/json", _stored(rt, body),
+                          alerts, facts)
     _poke(rt, result)
     return web.json_response({"status": "ok", "alerts": len(alerts), "duplicates": result.duplicates,
                               "incidents": result.incident_ids})
@@ -109,7 +118,7 @@ async def nagios_hook(request: web.Request) -> web.Response:
     else:
         raise InputError(415, "Content-Type must be application/x-www-form-urlencoded or application/json")
     alert = nagios.parse(macros)
-    result = await ingest(rt.store, rt.metrics, rt.clock, Source.NAGIOS, media, body, [alert])
+    result = await ingest(rt.store, rt.metrics, rt.clock, Source.NAGIOS, media, _stored(rt, body), [alert])
     _poke(rt, result)
     return web.json_response({"status": "ok", "duplicates": result.duplicates, "incidents": result.incident_ids})
 
@@ -119,10 +128,10 @@ async def events_v2_hook(request: web.Request) -> web.Response:
         return await _events_v2(request, request.app[RUNTIME])
     except InputError as exc:
         # PagerDuty's own error shape (status, message, errors) beside pagerd's (error, problems)
-        problems = [p.as_dict() for p in exc.problems]
+        message, problems = redacted(request, exc.message, [p.as_dict() for p in exc.problems])
         return web.json_response(
-            {"status": "invalid event" if exc.status in (400, 422) else "error", "message": exc.message,
-             "errors": [f"{p['field']}: {p['message']}" for p in problems], "error": exc.message,
+            {"status": "invalid event" if exc.status in (400, 422) else "error", "message": message,
+             "errors": [f"{p['field']}: {p['message']}" for p in problems], "error": message,
              "problems": problems},
             status=exc.status, headers={"WWW-Authenticate": 'Bearer realm="pagerd"'} if exc.status == 401 else None)
 
@@ -135,7 +144,8 @@ async def _events_v2(request: web.Request, rt: Runtime) -> web.Response:
     body = await _body(request)
     event, alert = events_v2.parse(body)
     check_routing_key(event.routing_key, cfg.routing_keys)
-    _poke(rt, await ingest(rt.store, rt.metrics, rt.clock, Source.EVENTS_V2, "application/json", body, [alert]))
+    stored = _stored(rt, events_v2.without_routing_key(body))
+    _poke(rt, await ingest(rt.store, rt.metrics, rt.clock, Source.EVENTS_V2, "application/json", stored, [alert]))
     return web.json_response({"status": "success", "message": "Event processed", "dedup_key": alert.dedup_key},
                              status=202)
 

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,68 @@ async def test_html_statement_in_headless_chromium(month, tmp_path):
     assert html.count("<rect") == 1 and "target 30 min" in html  # one call-out bar against the target line
     assert f"#{iid} Webshop &lt;checkout&gt; &amp; payments down" in html
     assert ">met<" in html
+
+
+# Alert text a spreadsheet would run as a formula: one summary per character OWASP names.
+FORMULAS = {"=": "=HYPERLINK(\"http://evil.example\",\"webshop\")", "+": "+31 webshop down", "-": "-2+3 checkout",
+            "@": "@SUM(1+1)*cmd|' /C calc'!A0", "\t": "\t=1+1 payments", "\r": "\r=1+1 search"}
+
+
+async def _fire_through_the_webhook(s: Scenario, n: int, summary: str) -> int:
+    """An Alertmanager notification POSTed to /api/v1/alerts/alertmanager, as Alertmanager sends it."""
+    labels = {"alertname": f"Formula{n}", "severity": "critical", "customer": "acme", "service": "webshop"}
+    now = s.clock.now().isoformat().replace("+00:00", "Z")
+    doc = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
+    alert = {**doc["alerts"][0], "labels": labels, "annotations": {"summary": summary}, "startsAt": now,
+             "fingerprint": f"{n:016x}"}
+    doc.update(groupKey=f'{{}}:{{alertname="Formula{n}"}}', groupLabels={"alertname": labels["alertname"]},
+               commonLabels=labels, commonAnnotations={"summary": summary}, alerts=[alert], status="firing")
+    token = s.config.sources.alertmanager.auth.bearer.get_secret_value()
+    resp = await s.http.post("/api/v1/alerts/alertmanager", data=json.dumps(doc),
+                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert resp.status == 200, await resp.text()
+    (iid,) = (await resp.json())["incidents"]
+    await s.settle()
+    return iid
+
+
+async def test_csv_statement_neutralises_alert_text_that_reads_as_a_formula(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:
+        status, _ = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": "2026-12-09T18:00:00+01:00",
+                                                             "end": "2026-12-10T08:30:00+01:00", "by": "desk"})
+        assert status == 201
+        fired = {}
+        for n, (start, summary) in enumerate(FORMULAS.items()):
+            await s.at(f"{18 + n}:10")  # one call-out per hour, each answered and resolved
+            iid = await _fire_through_the_webhook(s, n, summary)
+            fired[iid] = start
+            await s.at(f"{18 + n}:15")
+            assert (await s.reply("dewi", f"ack {iid}")).endswith("acknowledged")
+            assert (await s.api("POST", f"/api/v1/incidents/{iid}/resolve", {"by": "dewi"}))[0] == 200
+
+        run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv",
+                  config=s.config_path)
+        assert run.returncode == 0, run.stderr
+        token = s.config.auth.admin_token.get_secret_value()
+        resp = await s.http.get("/api/v1/billing/statements/acme?month=2026-12&format=csv",
+                                headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200 and resp.content_type == "text/csv"
+        api_csv = await resp.text()
+        assert api_csv == run.stdout  # one renderer behind the CLI and the API
+
+        rows = list(csv.DictReader(io.StringIO(api_csv, newline="")))
+        responses = {int(r["incidents"]): r for r in rows if r["kind"] == "response"}
+        assert set(responses) == set(fired)
+        for iid, start in fired.items():
+            text = responses[iid]["description"]
+            assert text == ("'" + FORMULAS[start]).replace("\r", "\n"), (start, text)
+        for r in rows:  # no cell a spreadsheet would run, whichever column it is in
+            for column, value in r.items():
+                assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (r["kind"], column, value)
+        callouts = [r for r in rows if r["kind"] == "callout"]  # two pages within one billed hour: one call-out
+        assert callouts and all(r["description"].startswith("'") for r in callouts)
+        assert sorted(int(i) for r in callouts for i in r["incidents"].split()) == sorted(fired)
+        # the amounts stay numbers
+        assert all(re.fullmatch(r"[0-9]+\.[0-9]{2}", r["amount"]) for r in rows if r["amount"]), rows
+        totals = {r["kind"]: Decimal(r["amount"]) for r in rows if r["kind"].startswith(("subtotal", "total"))}
+        assert totals["total"] == totals["subtotal_standby"] + totals["subtotal_callouts"] > Decimal("1377.50")

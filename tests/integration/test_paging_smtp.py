@@ -110,3 +110,30 @@ def test_resolve_link_from_the_email_resolves(smtp_paging):
     status, page = d.request("POST", url[len(d.url):], b"", content_type="application/x-www-form-urlencoded")
     assert status == 200 and "resolved" in page
     assert incident(d, iid)["state"] == "resolved"
+
+
+def test_a_multi_line_summary_reaches_the_mailbox_with_a_one_line_subject(smtp_paging):
+    """The subject is the summary folded to one line; the body has it in full; an attempt to add a header
+    through the alert text (CR LF, then "Bcc:") stays text. And the log holds none of the mail's links."""
+    d, inbox = smtp_paging
+    lines = ["Disk almost full on mail1", "filesystem /var at 97%", "Bcc: victim@example.org", "X-Injected: yes"]
+    iid = fire(d, "SmtpMultiLine", lines[0] + "\n" + lines[1] + "\r\n" + lines[2] + "\r\n" + lines[3])
+    inc = wait_event(d, iid, "paged", channel="email")
+    (paged,) = events(inc, "paged", channel="email", person=events(inc, "paging")[0]["data"]["people"][0])
+    assert paged["data"]["status"] == "sent", paged  # not refused as a bad header, not failed for good
+    address = paged["data"]["to"]
+
+    (m,) = wait_mail(inbox, address)
+    assert m["Subject"] == f"[pagerd #{iid}] " + " ".join(lines)
+    assert m["Bcc"] is None and m["X-Injected"] is None
+    assert [rcpts for rcpts, _ in inbox.messages if "victim@example.org" in rcpts] == []
+    text = m.get_body(preferencelist=("plain",)).get_content()
+    for line in lines:
+        assert re.search(rf"^\s*(Summary:\s+)?{re.escape(line)}\r?$", text, re.M), (line, text)
+
+    links = re.findall(r"^(?:Acknowledge|Resolve): \S+/l/(\S+?)\r?$", text, re.M)
+    assert len(links) == 2
+    log = d.log_path.read_text(errors="replace")
+    assert "page_dry_run" in log and "/l/[redacted]" in log  # the SMS page (dry-run) with its link, redacted
+    for token in links:
+        assert token not in log and token.rpartition(".")[2] not in log

@@ -117,7 +117,9 @@ async def test_dry_run_behind_multi():
 @pytest.mark.parametrize(
     "text, secrets, expect",
     [
-        ("auth failed for tok123", ["tok123"], "auth failed for ***"),
+        ("auth failed for tok123", ["tok123"], "auth failed for [redacted]"),
+        ("21617: body 'ack http://x/l/MTIuYWNr.c2ln' too long", [], "21617: body 'ack http://x/l/[redacted]' too long"),
+        ("POST http://x/twilio/status?msg=17 failed", [], "POST http://x/twilio/status?[redacted] failed"),
         ("two\nlines\t here", [], "two lines here"),
         ("nothing secret", [None, ""], "nothing secret"),
         ("x" * 400, [], "x" * 299 + "…"),
