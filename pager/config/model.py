@@ -275,7 +275,7 @@ class Notifier(Strict):
     kind: Literal["auto", "dry_run"] = "auto"   # auto: Twilio/SMTP where configured, dry-run for the rest
     twilio: TwilioConfig = TwilioConfig()
     smtp: SmtpConfig = SmtpConfig()
-    max_attempts: int = Field(default=5, ge=1, le=50)
+    max_attempts: int = Field(default=20, ge=1, le=50)
     link_ttl: Duration = timedelta(hours=24)
 
 

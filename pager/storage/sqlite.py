@@ -31,7 +31,7 @@ from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
 from .codec import iso, parse_iso, where
 from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
-                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, WorkEntry, work_minutes)
+                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, Unavailable, WorkEntry, work_minutes)
 from .sqlite_ingest import ingest, key_prefix
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -125,6 +125,8 @@ def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
                 job.result = job.fn(conn, *job.args)
                 conn.execute("RELEASE job")
             except Exception as exc:
+                if not conn.in_transaction:  # SQLite rolled the whole transaction back (disk full, I/O error)
+                    raise
                 conn.execute("ROLLBACK TO job")  # one bad job fails alone
                 conn.execute("RELEASE job")
                 job.error = exc
@@ -140,6 +142,24 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+# SQLite's primary result codes of a write that a later retry can get through (https://sqlite.org/rescode.html)
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 10, 13
+# what a sender is told to wait: another process's lock is usually short; a full disk needs someone to act
+_UNAVAILABLE = {_SQLITE_FULL: ("the database's disk is full; nothing was stored, retry later", 60),
+                _SQLITE_IOERR: ("the database could not be written (I/O error); nothing was stored, retry later", 60),
+                _SQLITE_BUSY: ("the database is locked by another process; nothing was stored, retry later", 5),
+                _SQLITE_LOCKED: ("the database is locked; nothing was stored, retry later", 5)}
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> Unavailable | None:
+    """The port's Unavailable for a write that failed as a whole and may succeed later; None for others."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    found = _UNAVAILABLE.get(code & 0xFF)
+    return Unavailable(*found) if found else None
 
 
 class _Job:
@@ -223,7 +243,14 @@ class SqliteStore(PagingStore):
             raise RuntimeError("store is closed")
         fut = asyncio.get_running_loop().create_future()
         self._queue.put(_Job(fn, args, fut))
-        return await fut
+        try:
+            return await fut
+        except sqlite3.OperationalError as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            _log.warning("store_unavailable", error=str(exc), retry_after=unavailable.retry_after)
+            raise unavailable from exc
 
     # -- readers -----------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
