@@ -11,9 +11,12 @@ state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import queue
 import sqlite3
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -98,6 +101,50 @@ def migrate(path: str, now: datetime) -> list[int]:
         return applied
     finally:
         conn.close()
+
+
+def backup(path: str, dest: str, *, force: bool = False) -> int:
+    """SQLite's online backup of the database at `path` into the file `dest`; returns its size in bytes.
+
+    The copy is one consistent snapshot: all pages in one step under one read transaction, so in WAL
+    mode the daemon's writes go on meanwhile and never restart the copy. It is written to a temporary
+    file beside `dest` (mode 0600), switched to a self-contained rollback journal, checked
+    (`PRAGMA quick_check`), synced, and only then renamed to `dest`: `dest` is either the old file or
+    the whole new copy, never half of one. An existing `dest` is refused (FileExistsError) unless `force`."""
+    target = Path(dest)
+    if target.exists() and not force:
+        raise FileExistsError(f"{dest} exists (--force replaces it)")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    if not (target.parent or Path(".")).is_dir():
+        raise FileNotFoundError(f"no folder {target.parent} for {dest}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")  # mode 0600
+    os.close(fd)
+    try:
+        src = _connect(path, synchronous="FULL")
+        dst = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            src.backup(dst)  # pages=-1: the whole database in one step, one snapshot
+            dst.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
+            problems = [r[0] for r in dst.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"the copy fails its check: {problems[:5]}")
+        finally:
+            dst.close()
+            src.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    folder = os.open(target.parent or ".", os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
+    return target.stat().st_size
 
 
 def _statements(sql: str) -> list[str]:
