@@ -26,7 +26,6 @@ import asyncio
 import socket
 import struct
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -220,7 +219,7 @@ class FaultProxy:
             status, answer = await self._forward(method, target, headers, body)
             with self._lock:
                 self._records.append({"method": method, "path": path, "query": parse_qs(urlsplit(target).query),
-                                      "form": form, "status": status, "at": time.monotonic()})
+                                      "form": form, "status": status})
             writer.write(answer)
             await writer.drain()
             return  # the answer says Connection: close
