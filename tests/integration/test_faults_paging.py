@@ -102,7 +102,7 @@ def sent_pages(inc: dict, channel: str) -> list[dict]:
 
 def attempts_by(d: PagerdProcess, proxy: FaultProxy, count: int, what: str) -> None:
     """Wait until the proxy has seen `count` attempts (faults taken + requests forwarded, or connections)."""
-    d.wait_for(lambda _: proxy.connections >= count, timeout=10, interval=0.05)
+    d.wait_for(lambda _: proxy.connections >= count, timeout=30, interval=0.05)
     assert proxy.connections == count, f"{what}: {proxy.connections} attempts, expected {count}"
 
 
@@ -116,8 +116,7 @@ def test_sms_is_retried_with_backoff_honouring_retry_after_and_reaches_twilio_on
         t0 = d.now()
         iid = fire(d, "FaultySms", "api1 answers 502")
         # The SMS fails at once (503); the person is moved on to the call at once, not after its 2 minutes.
-        d.wait_for(lambda _: twilio.forwarded("/Calls.json"), timeout=10, interval=0.05)
-        inc = incident(d, iid)
+        inc = d.wait_for(lambda p: (lambda i: i if sent_pages(i, "voice") else None)(incident(p, iid)), timeout=30)
         (call,) = sent_pages(inc, "voice")
         assert (call["data"]["status"], ts(call["at"])) == ("sent", t0)
         assert sent_pages(inc, "sms") == []
@@ -170,7 +169,7 @@ def test_email_is_retried_with_backoff_and_delivered_once(peers, tmp_path):
             assert smtp.connections == n - 1, f"attempt {n} came before its {wait} s"
             d.advance(SECOND)
             attempts_by(d, smtp, n, f"attempt {n}")
-        d.wait_for(lambda _: inbox.messages, timeout=10, interval=0.05)
+        d.wait_for(lambda _: inbox.messages, timeout=30, interval=0.05)
         inc = incident(d, iid)
         (mail,) = sent_pages(inc, "email")
         assert (mail["data"]["status"], ts(mail["at"])) == ("sent", t0 + timedelta(seconds=70))
@@ -194,7 +193,7 @@ def test_providers_down_for_minutes_nothing_lost_nothing_doubled_backlog_shown(p
     try:
         t0 = d.now()
         iids = [fire(d, f"Outage{n}", f"site{n} unreachable") for n in range(3)]
-        d.wait_for(lambda _: outbox_metrics(d)[0] == {"sms": 3.0, "voice": 3.0, "email": 3.0}, timeout=10,
+        d.wait_for(lambda _: outbox_metrics(d)[0] == {"sms": 3.0, "voice": 3.0, "email": 3.0}, timeout=30,
                    interval=0.1)  # the calls were brought forward at the SMS's first failure
         for minute in range(1, 11):  # ten minutes down: the backlog stays, and ages with the clock
             now = d.advance("1m")
@@ -209,9 +208,9 @@ def test_providers_down_for_minutes_nothing_lost_nothing_doubled_backlog_shown(p
         twilio.up()
         smtp.up()
         d.advance("5m")  # the longest wait between two attempts
-        d.wait_for(lambda _: outbox_metrics(d) == ({"sms": 0.0, "voice": 0.0, "email": 0.0}, 0.0), timeout=10,
+        d.wait_for(lambda _: outbox_metrics(d) == ({"sms": 0.0, "voice": 0.0, "email": 0.0}, 0.0), timeout=30,
                    interval=0.1)
-        d.wait_for(lambda _: len(inbox.messages) >= 1, timeout=10, interval=0.05)
+        d.wait_for(lambda _: len(inbox.messages) >= 1, timeout=30, interval=0.05)
 
         sms_ids = [msg_of(r) for r in twilio.forwarded("/Messages.json")]
         call_ids = [msg_of(r) for r in twilio.forwarded("/Calls.json")]
