@@ -12,6 +12,7 @@ from pager.notify.dry_run import DryRunNotifier
 from pager.observe.metrics import Metrics
 from pager.storage.port import IngestPolicy, Store
 from pager.storage.sqlite import SqliteStore
+from pager.storage.sqlite import backup as sqlite_backup
 from pager.storage.sqlite import migrate as sqlite_migrate
 
 
@@ -40,6 +41,12 @@ def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None) -> Sto
 def migrate(cfg: Config, clock: Clock) -> list[int]:
     """Apply the store's pending migrations; returns the versions applied."""
     return sqlite_migrate(cfg.storage.sqlite.path, clock.now())
+
+
+def backup(cfg: Config, dest: str, *, force: bool = False) -> tuple[str, int]:
+    """An online backup of the store's database into the file `dest`: (the database's path, the copy's size)."""
+    path = cfg.storage.sqlite.path
+    return path, sqlite_backup(path, dest, force=force)
 
 
 def make_notifier(cfg: Config, clock: Clock) -> Notifier:

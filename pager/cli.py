@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s, positional=True)
     s = sub.add_parser("migrate", help="apply database migrations")
     _config_arg(s)
+    s = sub.add_parser("backup", help="copy the database, online, into FILE (mode 0600)")
+    _config_arg(s)
+    s.add_argument("file", help="the copy to write; an existing file is refused unless --force")
+    s.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     inc = sub.add_parser("incidents", help="list, show, acknowledge, resolve incidents")
     isub = inc.add_subparsers(dest="incidents_cmd", required=True)
@@ -182,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         applied = migrate(cfg, _clock(cfg))
         print(f"{cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
         return 0
+    if args.cmd == "backup":
+        return _backup(args)
     if args.cmd == "incidents":
         return asyncio.run(_incidents(args))
     if args.cmd in ("calendar", "oncall", "override"):
@@ -193,6 +199,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd in ("booking", "work"):
         return asyncio.run(_bookings(args))
     return 2
+
+
+def _backup(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from pager.app import backup
+    cfg = _load(args)
+    try:
+        path, size = backup(cfg, args.file, force=args.force)
+    except (FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError, sqlite3.Error) as exc:
+        print(f"pagerd: backup failed: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. no such folder, disk full
+        print(f"pagerd: backup failed: {exc.strerror or exc}: {exc.filename or args.file}", file=sys.stderr)
+        return 1
+    print(f"{path}: backed up to {args.file} ({size} bytes, checked)")
+    return 0
 
 
 def _instant(value: str | None, tz: str, now: datetime) -> datetime:

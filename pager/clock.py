@@ -21,6 +21,9 @@ class MovableClock(Clock, Protocol):
     def advance(self, delta: timedelta | float) -> datetime:
         """Move forward by `delta` (never backwards); returns the new now."""
 
+    def set(self, when: datetime) -> datetime:
+        """Step the wall clock to `when`, forward or back (as NTP steps a system clock); returns the new now."""
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -55,4 +58,12 @@ class ManualClock:
         return self._now
 
     def set(self, when: datetime) -> datetime:
-        return self.advance(when.astimezone(timezone.utc) - self._now)
+        """Step to `when`, forward or back: a wall clock stepped back (NTP) goes back in `now()`, while
+        `monotonic()` never does (it stands still)."""
+        if when.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        delta = when.astimezone(timezone.utc) - self._now
+        if delta >= timedelta(0):
+            return self.advance(delta)
+        self._now += delta
+        return self._now

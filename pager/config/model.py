@@ -281,7 +281,7 @@ class Notifier(Strict):
     simulate: list[Literal["sms", "voice", "email"]] = []
     twilio: TwilioConfig = TwilioConfig()
     smtp: SmtpConfig = SmtpConfig()
-    max_attempts: int = Field(default=5, ge=1, le=50)
+    max_attempts: int = Field(default=20, ge=1, le=50)
     link_ttl: Duration = timedelta(hours=24)
 
 

@@ -12,7 +12,8 @@ Reading order follows an alert:
 3. ``step_at``         the escalation policy's k-th step (across repeats) and when it fires
 4. ``contact_plan``    one person's channels and when each is due
 5. ``next_send_slot``  per address+channel throttle;  ``bundle`` many pages into one message
-6. ``parse_reply``     SMS text / voice digits back into a command
+6. ``next_attempt_at`` a message that failed and may succeed later: when it is tried again
+7. ``parse_reply``     SMS text / voice digits back into a command
 
 The response target (was a page answered in time?) is ``pager.domain.response``.
 """
@@ -541,6 +542,30 @@ def _sms_many(incidents: Sequence[Pending], projects: Sequence[str], limit: int)
     return _cut(body, limit)
 
 
+# =========================================================================== retries
+
+RETRY_BASE = timedelta(seconds=5)         # the wait after the n-th failed attempt: RETRY_BASE x 2^n ...
+RETRY_CAP = timedelta(minutes=5)          # ... at most this
+RETRY_AFTER_CAP = timedelta(hours=1)      # a provider's Retry-After is honoured up to this
+
+
+def next_attempt_at(now: datetime, attempts: int, max_attempts: int,
+                    retry_after: timedelta | None = None) -> datetime | None:
+    """When a message whose `attempts`-th attempt failed (recoverably: the provider was down, slow, or
+    said "later") is tried again: after 5 s x 2^attempts, at most 5 minutes, and never before the
+    provider's `retry_after` (HTTP Retry-After, itself capped at an hour). None once `attempts` reached
+    `max_attempts`: the message is given up (failed). With the default 20 attempts, a message is
+    retried for about 75 minutes."""
+    if attempts < 1:
+        raise ValueError(f"next_attempt_at: attempts must be at least 1, got {attempts}")
+    if attempts >= max_attempts:
+        return None
+    wait = min(RETRY_CAP, RETRY_BASE * 2 ** min(attempts, 16))
+    if retry_after is not None and retry_after > wait:
+        wait = min(retry_after, RETRY_AFTER_CAP)
+    return now + wait
+
+
 # =========================================================================== replies
 
 
@@ -656,6 +681,7 @@ __all__ = [
     "contact_plan",
     "decide_coverage",
     "first_route",
+    "next_attempt_at",
     "next_send_slot",
     "next_step",
     "one_line",

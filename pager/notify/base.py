@@ -39,6 +39,7 @@ class SendResult:
     provider_id: str | None = None   # Twilio SID, SMTP message-id
     error: str | None = None         # short, never contains credentials
     simulated: bool = False          # the dry-run notifier: nothing left pagerd (recorded `simulated`, never `sent`)
+    retry_after: float | None = None  # seconds the provider asked us to wait (HTTP Retry-After), if it said
 
 
 @runtime_checkable
@@ -48,6 +49,23 @@ class Notifier(Protocol):
     async def send(self, msg: Message) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
+    """An HTTP `Retry-After` as seconds: delta-seconds ("120"), or an HTTP-date taken relative to the
+    answer's own `Date` header (the provider's clock, not ours); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    if not date:
+        return None
+    from email.utils import parsedate_to_datetime
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - parsedate_to_datetime(date)).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def short_error(text: str, secrets: Iterable[str | None] = (), limit: int = 300) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +35,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from .base import Message, SendResult, short_error
+from .base import Message, SendResult, retry_after_seconds, short_error
 
 log = structlog.get_logger("pagerd.notify.twilio")
 
@@ -41,6 +43,9 @@ SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies (error 21617)
 CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 # Twilio answers 400 (21211) for anything else; Prism does not check `format: phone-number`.
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# What the HTTP client saw of the answer to the send in progress (its Retry-After): the SDK's exceptions
+# carry no headers. One dict per send(), set in its task's context.
+_ANSWER: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("pagerd_twilio_answer")
 _TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?=[/?#]|$)")
 
 
@@ -73,9 +78,14 @@ class _BaseUrlHttpClient(AsyncTwilioHttpClient):
         if auth is not None:
             # As a header: aiohttp deprecates its `auth=` argument. The SDK never logs Authorization.
             headers = {**(headers or {}), "Authorization": basic_auth_header(auth[0], auth[1])}
-        return await super().request(method, self.rewrite(url), params=params, data=data, headers=headers,
-                                     auth=None, timeout=timeout or self.timeout,
-                                     allow_redirects=allow_redirects)
+        response = await super().request(method, self.rewrite(url), params=params, data=data, headers=headers,
+                                         auth=None, timeout=timeout or self.timeout,
+                                         allow_redirects=allow_redirects)
+        answer = _ANSWER.get(None)
+        if answer is not None and response.headers is not None and response.status_code in (429, 503):
+            answer["retry_after"] = retry_after_seconds(response.headers.get("Retry-After"),
+                                                        response.headers.get("Date"))
+        return response
 
     async def close(self) -> None:
         if self.session is not None:
@@ -125,6 +135,8 @@ class TwilioNotifier:
                         incident_id=msg.incident_id, recoverable=False, error="invalid phone number")
             return SendResult(sent=False, recoverable=False,
                               error="invalid phone number (E.164 expected, e.g. +31612345678)")
+        answer: dict[str, Any] = {}
+        token = _ANSWER.set(answer)
         try:
             # The HTTP client bounds each request; this bounds the whole call as a backstop.
             async with asyncio.timeout(self.timeout + 5):
@@ -134,9 +146,13 @@ class TwilioNotifier:
                     instance = await self._send_call(msg)
         except Exception as e:
             result = self._classify(e)
+            if result.recoverable and answer.get("retry_after") is not None:
+                result = dataclasses.replace(result, retry_after=answer["retry_after"])
             log.warning("twilio_send_failed", channel=msg.channel, message_id=msg.id,
                         incident_id=msg.incident_id, recoverable=result.recoverable, error=result.error)
             return result
+        finally:
+            _ANSWER.reset(token)
         sid = getattr(instance, "sid", None)
         log.info("twilio_sent", channel=msg.channel, message_id=msg.id, incident_id=msg.incident_id,
                  provider_id=sid, status=getattr(instance, "status", None))

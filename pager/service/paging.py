@@ -77,6 +77,15 @@ def plan_of(cfg: Config) -> Plan:
                 cfg.paging.default_project or UNROUTED, customer_of)
 
 
+def _retry_at(cfg: Config, now: datetime, attempts: int, result: SendResult) -> datetime | None:
+    """When a message whose `attempts`-th attempt just ended in `result` is tried again (None: it went out,
+    or it failed for good)."""
+    if result.sent or not result.recoverable:
+        return None
+    wait = timedelta(seconds=result.retry_after) if result.retry_after is not None else None
+    return dp.next_attempt_at(now, attempts, cfg.notifier.max_attempts, wait)
+
+
 # a stage: reconcile one kind of due work with the stored state, at `now`
 Stage = Callable[[Config, Schedule, datetime], Awaitable[None]]
 
@@ -359,9 +368,10 @@ class PagingEngine:
                     result = await self.notifier.send(Message(id=str(m.id), channel=channel, to=address,
                                                               body=m.body, subject=m.subject))
                     await self.store.finish_message(m.id, sent=result.sent, provider_id=result.provider_id,
-                                                    error=result.error, retry_at=None, now=self.clock.now(),
+                                                    error=result.error, now=self.clock.now(),
+                                                    retry_at=(retry_at := _retry_at(cfg, now, m.attempts + 1, result)),
                                                     simulated=result.simulated)
-                    self.metrics.messages.labels(channel, outcome(result, None)).inc()
+                    self.metrics.messages.labels(channel, outcome(result, retry_at)).inc()
                 return
             pend = [dp.Pending(id=m.id, incident_id=m.incident_id or 0,
                                short_code=dp.short_code(m.incident_id) if m.incident_id else "",
@@ -392,18 +402,16 @@ class PagingEngine:
                           incident_id=first_incident, short_code=dp.short_code(first_incident) if first_incident else "",
                           links=link_map)
             result = await self.notifier.send(msg)
-            retry_at = None
-            attempts = max(m.attempts for m in msgs if m.id == carrier) + 1
-            if not result.sent and result.recoverable and attempts < cfg.notifier.max_attempts:
-                retry_at = now + timedelta(seconds=min(300, 5 * 2 ** attempts))
+            attempts = max(m.attempts for m in msgs) + 1  # a bundle's retries go on from its most-tried page
+            retry_at = _retry_at(cfg, now, attempts, result)
             await self.store.finish_message(carrier, sent=result.sent, provider_id=result.provider_id,
                                             error=result.error, retry_at=retry_at, now=self.clock.now(),
                                             simulated=result.simulated)
             result_label = outcome(result, retry_at)
             self.metrics.messages.labels(channel, result_label).inc()
             log.info("message_failed" if not result.sent else f"message_{result_label}", channel=channel,
-                     message_id=carrier,
-                     incidents=list(b.incident_ids)[:20], bundled=len(b.ids), error=result.error)
+                     message_id=carrier, incidents=list(b.incident_ids)[:20], bundled=len(b.ids), error=result.error,
+                     attempts=attempts, retry_at=json_instant(retry_at) if retry_at else None)
 
     # -- heartbeats ------------------------------------------------------------------------------------
     async def heartbeats(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

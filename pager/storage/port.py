@@ -73,6 +73,16 @@ class Conflict(Exception):
     pass
 
 
+class Unavailable(Exception):
+    """The store cannot take a write now and nothing of it was written (the database's disk is full, another
+    process held the write lock past the busy timeout, an I/O error): the same write may succeed later.
+    `retry_after`: the seconds a sender is told to wait (HTTP 503 Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 # -- records: what the store answers, whatever the database ------------------------------------------
 
 class _Record:

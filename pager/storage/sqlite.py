@@ -12,10 +12,12 @@ state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
 import sqlite3
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -33,7 +35,7 @@ from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
 from .codec import iso, parse_iso, where
 from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
-                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, WorkEntry, work_minutes)
+                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, Unavailable, WorkEntry, work_minutes)
 from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -124,6 +126,50 @@ def migrate(path: str, now: datetime) -> list[int]:
         conn.close()
 
 
+def backup(path: str, dest: str, *, force: bool = False) -> int:
+    """SQLite's online backup of the database at `path` into the file `dest`; returns its size in bytes.
+
+    The copy is one consistent snapshot: all pages in one step under one read transaction, so in WAL
+    mode the daemon's writes go on meanwhile and never restart the copy. It is written to a temporary
+    file beside `dest` (mode 0600), switched to a self-contained rollback journal, checked
+    (`PRAGMA quick_check`), synced, and only then renamed to `dest`: `dest` is either the old file or
+    the whole new copy, never half of one. An existing `dest` is refused (FileExistsError) unless `force`."""
+    target = Path(dest)
+    if target.exists() and not force:
+        raise FileExistsError(f"{dest} exists (--force replaces it)")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    if not (target.parent or Path(".")).is_dir():
+        raise FileNotFoundError(f"no folder {target.parent} for {dest}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")  # mode 0600
+    os.close(fd)
+    try:
+        src = _connect(path, synchronous="FULL")
+        dst = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            src.backup(dst)  # pages=-1: the whole database in one step, one snapshot
+            dst.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
+            problems = [r[0] for r in dst.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"the copy fails its check: {problems[:5]}")
+        finally:
+            dst.close()
+            src.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    folder = os.open(target.parent or ".", os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
+    return target.stat().st_size
+
+
 def _statements(sql: str) -> list[str]:
     out, buf = [], ""
     for line in sql.splitlines(keepends=True):
@@ -161,6 +207,8 @@ def _run_job(conn: sqlite3.Connection, job: "_Job") -> None:
         job.result = job.fn(conn, *job.args)
         conn.execute("RELEASE job")
     except Exception as exc:
+        if not conn.in_transaction:  # SQLite rolled the whole transaction back (disk full, I/O error)
+            raise
         conn.execute("ROLLBACK TO job")  # one bad job fails alone
         conn.execute("RELEASE job")
         job.error = exc
@@ -192,6 +240,8 @@ def _ingest_together(conn: sqlite3.Connection, run: list["_Job"]) -> bool:
     try:
         results = ingest_together(conn, [job.args[0] for job in run], run[0].args[1])
     except Exception:
+        if not conn.in_transaction:  # SQLite rolled the whole transaction back (disk full, I/O error)
+            raise
         conn.execute("ROLLBACK TO deliveries")
         conn.execute("RELEASE deliveries")
         return False
@@ -207,6 +257,24 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+# SQLite's primary result codes of a write that a later retry can get through (https://sqlite.org/rescode.html)
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 10, 13
+# what a sender is told to wait: another process's lock is usually short; a full disk needs someone to act
+_UNAVAILABLE = {_SQLITE_FULL: ("the database's disk is full; nothing was stored, retry later", 60),
+                _SQLITE_IOERR: ("the database could not be written (I/O error); nothing was stored, retry later", 60),
+                _SQLITE_BUSY: ("the database is locked by another process; nothing was stored, retry later", 5),
+                _SQLITE_LOCKED: ("the database is locked; nothing was stored, retry later", 5)}
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> Unavailable | None:
+    """The port's Unavailable for a write that failed as a whole and may succeed later; None for others."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    found = _UNAVAILABLE.get(code & 0xFF)
+    return Unavailable(*found) if found else None
 
 
 class _Job:
@@ -290,7 +358,14 @@ class SqliteStore(PagingStore):
             raise RuntimeError("store is closed")
         fut = asyncio.get_running_loop().create_future()
         self._queue.put(_Job(fn, args, fut))
-        return await fut
+        try:
+            return await fut
+        except sqlite3.OperationalError as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            _log.warning("store_unavailable", error=str(exc), retry_after=unavailable.retry_after)
+            raise unavailable from exc
 
     # -- readers -----------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:

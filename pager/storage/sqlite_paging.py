@@ -287,8 +287,10 @@ class PagingStore:
             n = c.execute(f"SELECT count(*) FROM outbox WHERE id IN ({marks}) AND status = 'pending'", ids).fetchone()[0]
             if n != len(ids):
                 return False
-            c.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1, body = ? WHERE id = ?",
-                      (body, carrier))
+            c.execute("UPDATE outbox SET status = 'sending', body = ? WHERE id = ?", (body, carrier))
+            # every message in the bundle is tried once more (a failed bundle is rebundled; its retries go on)
+            c.execute(f"UPDATE outbox SET attempts = attempts + 1, first_tried_at = coalesce(first_tried_at, ?) "
+                      f"WHERE id IN ({marks})", (_iso(now), *ids))
             others = [i for i in ids if i != carrier]
             if others:
                 c.execute(f"UPDATE outbox SET status = 'bundled', bundle_id = ? WHERE id IN "
@@ -303,7 +305,7 @@ class PagingStore:
         def w(c: sqlite3.Connection) -> None:
             at = _iso(now)
             members = [carrier] + [r[0] for r in c.execute("SELECT id FROM outbox WHERE bundle_id = ?", (carrier,))]
-            rows = c.execute(f"SELECT id, incident_id, person, channel, address FROM outbox WHERE id IN "
+            rows = c.execute(f"SELECT id, incident_id, person, channel, address, attempts FROM outbox WHERE id IN "
                              f"({','.join('?' * len(members))})", members).fetchall()
             if sent:
                 c.execute("UPDATE outbox SET status = ?, sent_at = ?, provider_id = ?, error = NULL WHERE id = ?",
@@ -314,11 +316,14 @@ class PagingStore:
                           (_iso(retry_at), error, carrier))
                 c.execute("UPDATE outbox SET status = 'pending', bundle_id = NULL, due_at = ? WHERE bundle_id = ?",
                           (_iso(retry_at), carrier))
+                # the person was not reached: their next contact method goes out now, while this one is
+                # retried (once per message: at its first failed attempt)
+                _advance_contacts(c, [r[:5] for r in rows if r[5] == 1], at)
             else:
                 c.execute("UPDATE outbox SET status = 'failed', error = ? WHERE id = ? OR bundle_id = ?",
                           (error, carrier, carrier))
-                _advance_contacts(c, rows, at)
-            for mid, iid, person, channel, address in rows:
+                _advance_contacts(c, [r[:5] for r in rows], at)
+            for mid, iid, person, channel, address, _attempts in rows:
                 if iid is None or retry_at is not None:
                     continue
                 _event(c, iid, at, "paged", "pagerd",
@@ -328,10 +333,12 @@ class PagingStore:
         await self._write(w)
 
     async def outbox_backlog(self, now: datetime) -> OutboxBacklog:
-        """Messages due by `now` and not yet sent (pending, or claimed and not finished), per channel."""
+        """Messages due by `now` and not yet sent (pending, or claimed and not finished), per channel; a
+        message that failed and waits for its retry is among them, waiting since its first attempt."""
         def q(c: sqlite3.Connection) -> OutboxBacklog:
-            rows = c.execute("SELECT channel, count(*), min(due_at) FROM outbox WHERE status IN ('pending', 'sending') "
-                             "AND due_at <= ? GROUP BY channel", (_iso(now),)).fetchall()
+            rows = c.execute("SELECT channel, count(*), min(coalesce(first_tried_at, due_at)) FROM outbox "
+                             "WHERE status IN ('pending', 'sending') AND (due_at <= ? OR first_tried_at IS NOT NULL) "
+                             "GROUP BY channel", (_iso(now),)).fetchall()
             oldest = min((r[2] for r in rows), default=None)
             return OutboxBacklog(pending={r[0]: r[1] for r in rows}, oldest_due_at=parse_iso(oldest))
         return await self._read(q)
@@ -416,7 +423,8 @@ def _advance_contacts(c: sqlite3.Connection, rows: list[tuple], at: str) -> int:
         if iid is None or person is None:
             continue
         nxt = c.execute("SELECT id FROM outbox WHERE incident_id = ? AND person = ? AND status = 'pending' "
-                        "AND due_at > ? ORDER BY due_at, id LIMIT 1", (iid, person, at)).fetchone()
+                        "AND first_tried_at IS NULL AND due_at > ? ORDER BY due_at, id LIMIT 1",
+                        (iid, person, at)).fetchone()
         if nxt:
             moved += c.execute("UPDATE outbox SET due_at = ? WHERE id = ?", (at, nxt[0])).rowcount
     return moved

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from pager.observe.redact import PATTERNS_ONLY
 from pager.sources.errors import InputError
-from pager.storage.port import Conflict, NotFound
+from pager.storage.port import Conflict, NotFound, Unavailable
 
 from .keys import RUNTIME, Runtime
 
@@ -59,6 +59,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return json_error(404, *redacted(request, str(exc)))
     except Conflict as exc:
         return json_error(409, *redacted(request, str(exc)))
+    except Unavailable as exc:  # disk full, database locked too long: a retry later gets through
+        return json_error(503, str(exc), headers={"Retry-After": str(exc.retry_after)})
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, f"request body larger than {request.client_max_size} bytes")
     except web.HTTPException as exc:

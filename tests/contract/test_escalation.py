@@ -374,6 +374,46 @@ async def test_finish_message_retry_puts_the_whole_bundle_back(store: Store) -> 
     assert not any(e.kind == "paged" for e in (await store.get_incident(iids[0])).timeline)
 
 
+async def test_finish_message_retry_moves_the_person_on_at_the_first_failure_only(store: Store) -> None:
+    def sms_voice_email(i: int) -> list[dict]:
+        return [_page(i, 0), _page(i, 0, "voice", timedelta(minutes=2)),
+                _page(i, 0, "email", timedelta(minutes=10), address="anna@example.com")]
+    iid = await _paged(store, "a", sms_voice_email)
+    (sms,) = await store.due_messages(T0)
+    assert await store.claim_messages(sms.id, [sms.id], "page", T0)
+    await store.finish_message(sms.id, sent=False, provider_id=None, error="503", retry_at=T0 + timedelta(seconds=10),
+                               now=T0)
+    # the SMS waits for its retry; the call goes out now instead of in 2 minutes; the e-mail keeps its time
+    assert [(m.channel, m.attempts) for m in await store.due_messages(T0)] == [("voice", 0)]
+    at = T0 + timedelta(seconds=10)
+    assert [(m.channel, m.attempts) for m in await store.due_messages(at)] == [("sms", 1), ("voice", 0)]
+    assert await store.claim_messages(sms.id, [sms.id], "page", at)
+    await store.finish_message(sms.id, sent=False, provider_id=None, error="503", retry_at=at + timedelta(seconds=20),
+                               now=at)
+    # a second failure of the same SMS moves nobody on (the e-mail is still due at 10 minutes)
+    assert [m.channel for m in await store.due_messages(at + timedelta(minutes=9))] == ["sms", "voice"]
+    assert [m.channel for m in await store.due_messages(T0 + timedelta(minutes=10))] == ["sms", "voice", "email"]
+    assert not any(e.kind == "paged" for e in (await store.get_incident(iid)).timeline)
+
+
+async def test_outbox_backlog_counts_a_message_waiting_for_its_retry_from_its_first_attempt(store: Store) -> None:
+    iid = await _paged(store, "a")
+    (sms,) = await store.due_messages(T0)
+    first = T0 + timedelta(seconds=1)
+    assert await store.claim_messages(sms.id, [sms.id], "page", first)
+    await store.finish_message(sms.id, sent=False, provider_id=None, error="503", now=first,
+                               retry_at=first + timedelta(minutes=5))
+    later = T0 + timedelta(minutes=3)  # before its retry is due: still backlog, waiting since its first attempt
+    backlog = await store.outbox_backlog(later)
+    assert (dict(backlog.pending), backlog.oldest_due_at) == ({"sms": 1}, first)
+    assert await store.claim_messages(sms.id, [sms.id], "page", first + timedelta(minutes=5))
+    await store.finish_message(sms.id, sent=True, provider_id="SM1", error=None, retry_at=None,
+                               now=first + timedelta(minutes=5))
+    backlog = await store.outbox_backlog(first + timedelta(minutes=5))
+    assert (dict(backlog.pending), backlog.oldest_due_at) == ({}, None)
+    assert iid
+
+
 async def test_finish_message_failed_fails_the_bundle_and_moves_each_person_on(store: Store) -> None:
     def sms_then_email(i: int) -> list[dict]:
         return [_page(i, 0), _page(i, 0, "email", timedelta(minutes=5), address="anna@example.com")]

@@ -176,7 +176,8 @@ class PagerdProcess:
         return self._move({"advance": by})
 
     def set_clock(self, to: datetime) -> datetime:
-        """Move the daemon's manual clock forward to `to` (aware); as `advance`."""
+        """Move the daemon's manual clock to `to` (aware), forward or back (a wall clock stepped back, as NTP
+        does); as `advance`."""
         return self._move({"set": to.isoformat()})
 
     def _move(self, body: dict) -> datetime:

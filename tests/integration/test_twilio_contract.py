@@ -208,7 +208,8 @@ async def stub_twilio():
         s = state["status"]
         if s == 201:
             return web.json_response({"sid": "CAstub", "status": "queued"}, status=201)
-        return web.json_response({"code": 20000 + s, "message": f"stub says {s}", "status": s}, status=s)
+        return web.json_response({"code": 20000 + s, "message": f"stub says {s}", "status": s}, status=s,
+                                 headers=state.get("headers"))
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
@@ -236,6 +237,23 @@ async def test_http_status_classification(stub_twilio, status, recoverable):
         await n.close()
     assert (result.sent, result.recoverable) == (False, recoverable)
     assert result.error == f"twilio http {status} code {20000 + status}: Unable to create record: stub says {status}"
+
+
+@pytest.mark.parametrize("status, headers, retry_after", [
+    (429, {"Retry-After": "7"}, 7.0),
+    (503, {"Retry-After": "120"}, 120.0),
+    (503, {}, None),
+    (400, {"Retry-After": "7"}, None),  # not worth retrying at all
+])
+async def test_retry_after_of_a_refused_request_is_passed_on(stub_twilio, status, headers, retry_after):
+    base, state = stub_twilio
+    state["status"], state["headers"] = status, headers
+    n = notifier(base)
+    try:
+        result = await n.send(sms())
+    finally:
+        await n.close()
+    assert (result.sent, result.retry_after) == (False, retry_after)
 
 
 async def test_call_status_events_go_as_repeated_form_keys(stub_twilio):

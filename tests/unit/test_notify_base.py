@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 from structlog.testing import capture_logs
 
-from pager.notify.base import Message, MultiNotifier, Notifier, SendResult, short_error
+from pager.notify.base import Message, MultiNotifier, Notifier, SendResult, retry_after_seconds, short_error
 from pager.notify.dry_run import DryRunNotifier
 
 
@@ -127,3 +127,18 @@ async def test_dry_run_behind_multi():
 )
 def test_short_error(text, secrets, expect):
     assert short_error(text, secrets) == expect
+
+
+@pytest.mark.parametrize("value, date, seconds", [
+    ("120", None, 120.0),
+    (" 0 ", None, 0.0),
+    ("Wed, 07 Jan 2026 09:02:00 GMT", "Wed, 07 Jan 2026 09:00:00 GMT", 120.0),  # relative to the answer's Date
+    ("Wed, 07 Jan 2026 08:59:00 GMT", "Wed, 07 Jan 2026 09:00:00 GMT", 0.0),    # in the past: at once
+    ("Wed, 07 Jan 2026 09:02:00 GMT", None, None),                               # no Date to measure from
+    ("soon", "Wed, 07 Jan 2026 09:00:00 GMT", None),
+    ("-5", None, None),
+    ("", None, None),
+    (None, None, None),
+])
+def test_retry_after_seconds(value, date, seconds):
+    assert retry_after_seconds(value, date) == seconds

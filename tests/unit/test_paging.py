@@ -789,3 +789,40 @@ def test_parse_reply_reads_what_we_tell_people_to_send(word, incident_id, sep):
     r = parse_reply(text)
     assert r.command is not None
     assert r.short_code == (None if incident_id is None else short_code(incident_id))
+
+
+# -- next_attempt_at: when a message that failed recoverably is tried again ---------------------------
+import pager.domain.paging as dp  # noqa: E402
+
+_T = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("attempts, max_attempts, retry_after, wait", [
+    (1, 20, None, timedelta(seconds=10)),                       # 5 s x 2^1
+    (2, 20, None, timedelta(seconds=20)),
+    (3, 20, None, timedelta(seconds=40)),
+    (5, 20, None, timedelta(seconds=160)),
+    (6, 20, None, timedelta(minutes=5)),                        # capped at 5 minutes
+    (19, 20, None, timedelta(minutes=5)),
+    (40, 50, None, timedelta(minutes=5)),                       # no overflow far out
+    (1, 20, timedelta(seconds=100), timedelta(seconds=100)),    # the provider's Retry-After, when later
+    (3, 20, timedelta(seconds=5), timedelta(seconds=40)),       # ... never sooner than the backoff
+    (1, 20, timedelta(hours=5), timedelta(hours=1)),            # a Retry-After is honoured up to an hour
+    (20, 20, None, None),                                       # the last attempt failed: given up
+    (1, 1, timedelta(seconds=30), None),
+])
+def test_next_attempt_at(attempts, max_attempts, retry_after, wait):
+    got = dp.next_attempt_at(_T, attempts, max_attempts, retry_after)
+    assert got == (None if wait is None else _T + wait)
+
+
+def test_next_attempt_at_needs_an_attempt():
+    with pytest.raises(ValueError):
+        dp.next_attempt_at(_T, 0, 20)
+
+
+def test_default_retries_last_about_75_minutes():
+    at, attempts = _T, 1
+    while (nxt := dp.next_attempt_at(at, attempts, 20)) is not None:
+        at, attempts = nxt, attempts + 1
+    assert (attempts, at - _T) == (20, timedelta(minutes=75, seconds=10))
