@@ -1,14 +1,13 @@
 """PagerDuty Events API v2 compatible: what Grafana, Zabbix and Alertmanager's pagerduty_configs send."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import InputError, Problem, check_text, clean_texts, validate_json
+from .errors import Instant, InputError, Problem, check_text, clean_texts, validate_json
 
 _ACTIONS = {"trigger": Action.TRIGGER, "acknowledge": Action.ACKNOWLEDGE, "resolve": Action.RESOLVE}
 
@@ -32,7 +31,7 @@ class Payload(_Base):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1, max_length=1024)
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: datetime | None = None
+    timestamp: Instant | None = None
     component: str | None = Field(default=None, max_length=1024)
     group: str | None = Field(default=None, max_length=1024)
     class_: str | None = Field(default=None, alias="class", max_length=1024)
