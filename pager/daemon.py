@@ -23,6 +23,7 @@ from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
 from pager.storage.port import Store
 from pager.web.app import build_app, run_engine
+from pager.web.connections import FD_RESERVE, ConnectionGuard, GuardedSite, file_limit
 from pager.web.keys import ENGINE_TASK, Runtime
 
 log = structlog.get_logger("pagerd")
@@ -30,8 +31,9 @@ log = structlog.get_logger("pagerd")
 # Keys read once at start (the listener, the store, the notifier's providers and their credentials): a reload
 # that changes one is refused whole, so the running config is never half applied.
 _RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage", "backend"), ("storage", "sqlite"),
-                 ("server", "access_log"), ("notifier", "kind"), ("notifier", "simulate"), ("notifier", "twilio"),
-                 ("notifier", "smtp"))
+                 ("server", "access_log"), ("server", "timeouts", "header"), ("server", "timeouts", "keepalive"),
+                 ("server", "max_connections_per_client"), ("notifier", "kind"), ("notifier", "simulate"),
+                 ("notifier", "twilio"), ("notifier", "smtp"))
 
 
 async def serve(config_path: str) -> int:
@@ -51,7 +53,10 @@ async def serve(config_path: str) -> int:
     runtime.channels = providers(cfg.notifier)
     metrics.notifier_channels(runtime.channels)
     watchdog = systemd.Watchdog()
-    app = build_app(runtime)
+    connections = ConnectionGuard(header_timeout=cfg.server.timeouts.header.total_seconds(),
+                                  per_client=cfg.server.max_connections_per_client,
+                                  max_open=max(16, file_limit() - FD_RESERVE))
+    app = build_app(runtime, connections)
     if cfg.paging.engine:
         async def ingest_alerts(source, alerts):  # the heartbeats stage opens and resolves incidents
             body = json.dumps([{"dedup_key": a.dedup_key, "action": a.action.value, "summary": a.summary}
@@ -72,9 +77,10 @@ async def serve(config_path: str) -> int:
         run_engine(app, lambda: _store_keepalive(store, watchdog))
     runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
                            logging.getLogger("aiohttp.access"),
-                           shutdown_timeout=cfg.server.shutdown_timeout.total_seconds())
+                           shutdown_timeout=cfg.server.shutdown_timeout.total_seconds(),
+                           keepalive_timeout=cfg.server.timeouts.keepalive.total_seconds())
     await runner.setup()  # starts the engine (cleanup_ctx)
-    site = web.TCPSite(runner, cfg.server.host, cfg.server.port, backlog=2048, reuse_address=True)
+    site = GuardedSite(runner, connections, cfg.server.host, cfg.server.port, backlog=2048)
     try:
         await site.start()
     except OSError as exc:

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr,
                       field_validator)
 
+from pager.domain.paging import compile_matcher
+
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -65,12 +67,26 @@ def _listen(v: str) -> str:
     return v
 
 
+class ServerTimeouts(Strict):
+    # a request head (request line and headers) must be complete this long after the connection opened
+    # or after its first byte on a kept-alive connection
+    header: Annotated[Duration, AfterValidator(_positive)] = timedelta(seconds=10)
+    # a request body must be complete this long after its head (else 408)
+    body: Annotated[Duration, AfterValidator(_positive)] = timedelta(seconds=30)
+    # an idle kept-alive connection is closed after this long
+    keepalive: Annotated[Duration, AfterValidator(_positive)] = timedelta(seconds=75)
+
+
 class Server(Strict):
     listen: Annotated[str, BeforeValidator(lambda v: _listen(str(v)))] = "127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
     access_log: bool = False
     shutdown_timeout: Duration = timedelta(seconds=10)
+    timeouts: ServerTimeouts = ServerTimeouts()
+    # open connections from one client address; at the cap a new one takes the place of that client's
+    # oldest connection that is not in a request (idle, or its head still coming), else it is refused
+    max_connections_per_client: int = Field(default=128, ge=1, le=65536)
 
     @property
     def host(self) -> str:
@@ -375,9 +391,9 @@ class RouteConfig(Strict):
     def _regex(cls, v: dict[str, str]) -> dict[str, str]:
         for k, pattern in v.items():
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{k}: invalid regular expression: {exc}") from None
+                compile_matcher(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{k}: {exc}") from None
         return v
 
 

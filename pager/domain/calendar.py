@@ -166,6 +166,25 @@ def _parse_date(value: Union[date, str], what: str) -> date:
         raise ValueError(f"{what}: bad date {value!r}") from exc
 
 
+# Instants pagerd reasons about, from any input (webhook timestamps, API and CLI times): far enough
+# either way for any real question, and clear of datetime's year-1/year-9999 edges, where converting to
+# UTC or adding a day overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+def utc_in_range(dt: datetime) -> datetime:
+    """`dt` (aware) in UTC; ValueError when it lies outside [EARLIEST, LATEST) or has no offset."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("timestamp needs a time zone (RFC 3339)")
+    try:
+        dt = dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("outside the years 1900-2199") from None
+    if not EARLIEST <= dt < LATEST:
+        raise ValueError("outside the years 1900-2199")
+    return dt
+
 @dataclass(frozen=True)
 class CalendarRules:
     """The configurable rules of DESIGN.md §2. Lists given to the constructor are normalised

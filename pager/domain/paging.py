@@ -28,6 +28,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+import re2
+
 from .calendar import Calendar, Period, local_wall, to_utc
 
 # =========================================================================== routing
@@ -36,14 +38,14 @@ from .calendar import Calendar, Period, local_wall, to_utc
 @dataclass(frozen=True)
 class Route:
     """Label matchers leading to a project. A route matches when every `match` label equals
-    its value and every `match_re` label fully matches its regex (``re.fullmatch``). As in
+    its value and every `match_re` label fully matches its regex (RE2, see compile_matcher). As in
     Alertmanager, a missing label reads as "" (so ``match={"x": ""}`` means "x is unset").
     A route without matchers matches every alert (a catch-all)."""
 
     project: str
     match: Mapping[str, str] = field(default_factory=dict)
     match_re: Mapping[str, str] = field(default_factory=dict)
-    _compiled: tuple[tuple[str, re.Pattern[str]], ...] = field(
+    _compiled: tuple[tuple[str, Any], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
 
@@ -53,9 +55,9 @@ class Route:
         compiled = []
         for label, pattern in self.match_re.items():
             try:
-                compiled.append((label, re.compile(pattern)))
-            except re.error as exc:
-                raise ValueError(f"route {self.project}: match_re {label}: bad regex {pattern!r}: {exc}") from exc
+                compiled.append((label, compile_matcher(pattern)))
+            except ValueError as exc:
+                raise ValueError(f"route {self.project}: match_re {label}: {pattern!r}: {exc}") from None
         object.__setattr__(self, "_compiled", tuple(compiled))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -66,6 +68,22 @@ class Route:
             if rx.fullmatch(labels.get(label, "")) is None:
                 return False
         return True
+
+
+def compile_matcher(pattern: str):
+    """A route's `match_re`, compiled with RE2: the syntax and semantics of Go's regexp, which
+    Alertmanager's matchers use, and matching in time linear in the label's length whatever the pattern
+    (Python's `re` backtracks: `(a+)+b` against forty a's stalls the event loop). ValueError with RE2's
+    words for what it does not take (backreferences, lookaround)."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"not a valid RE2 regular expression: {why}") from None
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # its refusals reach the config's error, not stderr
 
 
 def first_route(routes: Sequence[Route], labels: Mapping[str, str]) -> Route | None:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from pager.config import Config
 from pager.config.domain import calendar_from, rotations_from
+from pager.domain.calendar import EARLIEST, LATEST
 from pager.domain.rotation import Layered, Override, Shift, on_call, shifts
 from pager.storage.port import OverrideRecord
 
@@ -78,12 +79,6 @@ class Schedule:
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-# Instants the schedule answers for: far enough either way for any real question, and clear of
-# datetime's year-1/year-9999 edges, where local-time arithmetic overflows (a 503, a CLI traceback).
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_instant(value: str, tz: str) -> datetime:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 from itertools import chain
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import InputError, Problem, check_text, clean_texts, validate_json
+from .errors import Instant, InstantOrZero, InputError, Problem, check_text, clean_texts, validate_json
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_LABELS = 128
@@ -37,8 +36,8 @@ def _models(base: type[BaseModel]):
         status: Literal["firing", "resolved"]
         labels: dict[str, str]
         annotations: dict[str, str] = Field(default_factory=dict)
-        startsAt: datetime
-        endsAt: datetime | None = None
+        startsAt: Instant
+        endsAt: InstantOrZero | None = None
         generatorURL: str = ""
         fingerprint: str = ""
 
@@ -136,14 +135,11 @@ def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> t
         if check:
             _check_labels(a.labels, f"{where}.labels", problems)
             _check_texts(a.annotations, f"{where}.annotations", MAX_ANNOTATION, True, problems)
-        if a.startsAt.tzinfo is None:
-            problems.append(Problem(f"{where}.startsAt", "timestamp needs a time zone (RFC 3339)"))
-            continue
         if problems:
             continue
         fp = a.fingerprint or stable_id(sorted(a.labels.items()))[:16]
         resolved = a.status == "resolved"
-        ends = a.endsAt if (resolved and a.endsAt is not None and a.endsAt.year > 1) else None
+        ends = a.endsAt if resolved else None  # Go's zero time (no end) reads as None
         dedup = hook.groupKey if dedup_by == "group_key" else fp
         summary = (a.annotations.get("summary") or a.annotations.get("description")
                    or hook.commonAnnotations.get("summary") or _label_summary(a.labels))

@@ -1,9 +1,17 @@
 """Input errors a source parser raises; the web edge turns them into 4xx JSON bodies."""
 from __future__ import annotations
 
+import json
+import operator
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from datetime import datetime, timedelta
+from itertools import accumulate, repeat
+from typing import Annotated, Iterable
+
+from pydantic import AfterValidator
+
+from pager.domain.calendar import utc_in_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,8 @@ def from_pydantic(exc, *, prefix: str = "") -> InputError:
             msg = "unknown field"
         elif err.get("type") == "missing":
             msg = "required field is missing"
+        elif err.get("type") == "value_error" and "error" in err.get("ctx", {}):
+            msg = str(err["ctx"]["error"])  # our own validators' words, without pydantic's "Value error, "
         problems.append(Problem(prefix + loc, msg))
     message = "malformed JSON" if status == 400 else "invalid payload"
     return InputError(status, message, problems[:50])
@@ -78,9 +88,66 @@ def clean_texts(values: Iterable[str], *, multiline: bool = True) -> bool:
     return (_BAD_MULTI if multiline else _BAD_LINE).search(" ".join(values)) is None
 
 
+# -- JSON from the network: depth first, then one parser ----------------------------------------------
+# Every JSON body pagerd reads (webhooks, the API) goes through check_depth before any parser sees it:
+# parsers recurse per level, and a body nested 100,000 deep would end in a RecursionError (or worse)
+# instead of a 400. Real payloads nest a few levels (an Events v2 custom_details a few more).
+MAX_JSON_DEPTH = 64
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[{]}')
+_QUOTED = re.compile(rb'"[^"]*"')
+_BRACKETS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def check_depth(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """InputError 400 when `body`, read as JSON, nests arrays and objects deeper than `max_depth`.
+
+    Linear and without recursion, in C loops: a body with no more brackets than the bound passes at
+    once. Else, without its escaped backslashes and quotes, every '"' opens or closes a string; of the
+    quotes and brackets alone, the strings are dropped, each bracket left becomes +1 or -1, and the
+    deepest running sum is the depth. (Dropping two adjacent quotes first, an empty string or the seam
+    between two strings, moves no bracket in or out of a string.) Malformed JSON is left to the parser,
+    which fails no later than where this reading of it could go wrong."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = _QUOTED.sub(b"", structure)
+    brackets = structure.translate(_BRACKETS)
+    depth = max(accumulate(map(operator.sub, brackets, repeat(1))), default=0)
+    if depth > max_depth:
+        raise InputError(400, "malformed JSON", [Problem("body", f"nested deeper than {max_depth} levels")])
+
+
+def load_json(body: bytes) -> object:
+    """A JSON document from bytes (strict UTF-8), depth checked first; InputError 400 when malformed."""
+    check_depth(body)
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise InputError(400, "malformed JSON", [Problem("body", "not valid JSON")]) from None
+
+
+# A timestamp in a payload: with an offset, read in UTC, within the years pagerd reasons about
+# (pager.domain.calendar); else the payload is refused 422 naming the field.
+Instant = Annotated[datetime, AfterValidator(utc_in_range)]
+
+
+def _instant_or_zero(dt: datetime) -> datetime | None:
+    """Go's zero time (0001-01-01T00:00:00Z, what Alertmanager sends for "no end") reads as None."""
+    if dt.utcoffset() == timedelta(0) and dt.replace(tzinfo=None) == datetime(1, 1, 1):
+        return None
+    return utc_in_range(dt)
+
+
+InstantOrZero = Annotated[datetime, AfterValidator(_instant_or_zero)]
+
+
 def validate_json(model, body: bytes):
-    """`model` from JSON bytes. pydantic's parser refuses lone surrogates as broken JSON; Python's
-    accepts them, so on that error the body is re-read to name the field that holds one (422)."""
+    """`model` from JSON bytes, depth checked first. pydantic's parser refuses lone surrogates as broken
+    JSON; Python's accepts them, so on that error the body is re-read to name the field that holds one (422)."""
+    check_depth(body)
     try:
         return model.model_validate_json(body)
     except Exception as exc:
@@ -89,10 +156,9 @@ def validate_json(model, body: bytes):
             raise
         err = from_pydantic(exc)
         if err.status == 400:
-            import json
             try:
                 obj = json.loads(body.decode("utf-8"))  # strict: UTF-8-encoded surrogate bytes stay a 400
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise err from None
             where = _find_surrogate(obj, ())
             if where is not None:

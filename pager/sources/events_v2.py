@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from json.decoder import scanstring
 from typing import Any, Literal
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.observe.redact import MARKER
 
-from .errors import InputError, Problem, check_text, clean_texts, validate_json
+from .errors import Instant, InputError, Problem, check_text, clean_texts, validate_json
 
 _ACTIONS = {"trigger": Action.TRIGGER, "acknowledge": Action.ACKNOWLEDGE, "resolve": Action.RESOLVE}
 
@@ -35,7 +34,7 @@ class Payload(_Base):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1, max_length=1024)
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: datetime | None = None
+    timestamp: Instant | None = None
     component: str | None = Field(default=None, max_length=1024)
     group: str | None = Field(default=None, max_length=1024)
     class_: str | None = Field(default=None, alias="class", max_length=1024)

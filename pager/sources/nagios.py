@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from pager.domain.alert import Action, Alert, Source, stable_id
+from pager.domain.calendar import utc_in_range
 
 from .errors import InputError, Problem, check_text
 
@@ -67,9 +68,9 @@ def parse(macros: Mapping[str, object]) -> Alert:
     when: datetime | None = None
     if m.get("TIMET"):
         try:
-            when = datetime.fromtimestamp(int(m["TIMET"]), tz=timezone.utc)
+            when = utc_in_range(datetime.fromtimestamp(int(m["TIMET"]), tz=timezone.utc))
         except (ValueError, OverflowError, OSError):
-            problems.append(Problem("TIMET", "must be a Unix timestamp"))
+            problems.append(Problem("TIMET", "must be a Unix timestamp in the years 1900-2199"))
     if problems:
         raise InputError(422, "invalid notification", problems[:50])
 

@@ -1,7 +1,6 @@
 """The JSON API (admin token): incidents, acknowledgement, resolve, notes."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 
@@ -10,11 +9,12 @@ from aiohttp import web
 
 from pager.domain import response
 from pager.domain.incident import State
-from pager.sources.errors import InputError, Problem, check_text
+from pager.sources.errors import InputError, Problem, check_text, load_json
 from pager.storage.codec import iso
 from pager.storage.port import Incident, NotFound, RoundRow
 
 from .auth import check_admin
+from .body import read_body
 from .keys import RUNTIME, Runtime
 
 MAX_API_BODY = 64 * 1024
@@ -123,21 +123,14 @@ def _int(seconds: float) -> int | float:
 async def _json_body(request: web.Request, allowed: dict[str, bool], ints: frozenset[str] = frozenset()) -> dict:
     """A small JSON object with only `allowed` keys (name -> required); empty body = {}. Fields named
     in `ints` are integers, the rest strings."""
-    if request.content_length is not None and request.content_length > MAX_API_BODY:
-        raise InputError(413, f"request body larger than {MAX_API_BODY} bytes")
-    raw = await request.content.read(MAX_API_BODY + 1)
-    if len(raw) > MAX_API_BODY:
-        raise InputError(413, f"request body larger than {MAX_API_BODY} bytes")
+    raw = await read_body(request, MAX_API_BODY)
     if not raw.strip():
         data: object = {}
     else:
         media = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
             raise InputError(415, "Content-Type must be application/json")
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise InputError(400, "malformed JSON", [Problem("body", "not valid JSON")]) from None
+        data = load_json(raw)
     if not isinstance(data, dict):
         raise InputError(422, "expected a JSON object")
     problems = [Problem(k[:64], "unknown field") for k in data if k not in allowed]

@@ -8,14 +8,19 @@ from aiohttp import web
 
 from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
 from . import testing_api
+from .connections import ConnectionGuard
 from .errors import json_errors
 from .keys import ENGINE_TASK, RUNTIME, Runtime
 
 
-def build_app(runtime: Runtime) -> web.Application:
+def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> web.Application:
+    """The application; `connections`, the daemon's connection guard, learns from its middleware when a
+    request is in the application."""
     # the first middleware is the outermost: webhook metrics see the status the errors middleware answered
-    app = web.Application(client_max_size=runtime.config.server.max_body_bytes,
-                          middlewares=[webhooks.count_webhooks, json_errors])
+    middlewares = [webhooks.count_webhooks, json_errors]
+    if connections is not None:
+        middlewares.insert(0, connections.middleware)
+    app = web.Application(client_max_size=runtime.config.server.max_body_bytes, middlewares=middlewares)
     app[RUNTIME] = runtime
     r = app.router
     r.add_post("/api/v1/alerts/alertmanager", webhooks.alertmanager_hook)

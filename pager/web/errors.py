@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import sqlite3
 
 import structlog
 from aiohttp import web
@@ -21,6 +22,7 @@ log = structlog.get_logger("pagerd.web")
 # put 13% of the loop's samples in uuid4 under single-alert load (bench/RESULTS.md).
 _ID_PREFIX = secrets.token_hex(6)
 _ID_COUNTER = itertools.count(1)
+RETRY_AFTER = "5"  # seconds, on every 503
 
 
 def new_request_id() -> str:
@@ -32,6 +34,8 @@ def json_error(status: int, message: str, problems: list | None = None, *, heade
     body = {"error": message, "problems": problems or [], **extra}
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="pagerd"'}
+    elif status == 503:  # only for what a retry can fix: say when
+        headers = {"Retry-After": RETRY_AFTER, **(headers or {})}
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -46,8 +50,9 @@ def redacted(request: web.Request, message: str, problems: list | None = None) -
 @web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """Binds a request id for the request's log lines and answers every error as JSON: the input
-    errors with their status and problems, unknown paths 404, a wrong method 405 with Allow, and an
-    unexpected failure 503 (nothing was stored: a write is answered only after its commit)."""
+    errors with their status and problems, unknown paths 404, a wrong method 405 with Allow, a failure
+    a retry can fix 503 with Retry-After, and any other failure 500 (nothing was stored either way: a
+    write is answered only after its commit)."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -68,6 +73,15 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
             raise
         allow = exc.headers.get("Allow")
         return json_error(exc.status, exc.reason, headers={"Allow": allow} if allow else None)
-    except Exception:
+    except Exception as exc:
         log.exception("request_failed", path=request.path, method=request.method)
-        return json_error(503, "internal error; nothing was stored, retry later", request_id=request_id)
+        if retryable(exc):
+            return json_error(503, "storage unavailable; nothing was stored, retry later", request_id=request_id)
+        return json_error(500, "internal error; nothing was stored", request_id=request_id)
+
+
+def retryable(exc: BaseException) -> bool:
+    """A failure that a retry can fix: the store busy (locked), unavailable or out of space, an OS
+    error (a full disk, a file the store cannot open now), a timeout. Anything else is a fault of
+    pagerd that the same request meets again."""
+    return isinstance(exc, (sqlite3.OperationalError, OSError, TimeoutError))

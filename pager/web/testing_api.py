@@ -10,7 +10,7 @@ engine is poked, and the answer (the new now) comes once the engine has run a wh
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import structlog
 from aiohttp import web
@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from pager.clock import MovableClock
 from pager.config.model import Duration
+from pager.domain.calendar import utc_in_range
 from pager.service.schedule import iso as _iso
 from pager.sources.errors import InputError, Problem
 
@@ -95,9 +96,7 @@ def _advance(value: str) -> timedelta:
 
 def _instant(value: str) -> datetime:
     try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return utc_in_range(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
     except (ValueError, OverflowError):
-        dt = None
-    if dt is None or dt.tzinfo is None:
-        raise InputError(422, "invalid request", [Problem("set", "expected an ISO 8601 instant with offset")])
-    return dt.astimezone(timezone.utc)
+        raise InputError(422, "invalid request", [Problem("set", "expected an ISO 8601 instant with offset, "
+                                                                 "in the years 1900-2199")]) from None

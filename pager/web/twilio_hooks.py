@@ -14,10 +14,12 @@ from pager.service.signing import Keyring
 from pager.sources.errors import InputError
 from pager.storage.port import Conflict, NotFound
 
+from .body import read_body
 from .keys import RUNTIME, Runtime
 
 log = structlog.get_logger("pagerd.twilio")
 _FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled"}
+MAX_CALLBACK_BODY = 64 * 1024
 
 
 def _twiml(body: str) -> web.Response:
@@ -25,13 +27,17 @@ def _twiml(body: str) -> web.Response:
 
 
 async def _signed_form(request: web.Request, rt: Runtime):
-    """The form of a Twilio request whose X-Twilio-Signature is valid for our public URL; else 403."""
+    """The form of a Twilio request whose X-Twilio-Signature is valid for our public URL; else 403.
+    The HMAC covers the form, so the body is read first, but only when a signature is there to check
+    and the body is small (Twilio's callbacks are a few hundred bytes)."""
     token = rt.config.notifier.twilio.auth_token.get_secret_value()
-    if request.content_length is not None and request.content_length > 64 * 1024:
-        raise InputError(413, "request body too large")
-    form = await request.post()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        raise InputError(403, "invalid Twilio signature")
+    await read_body(request, MAX_CALLBACK_BODY)
+    form = await request.post()  # the body read above, as a form
     url = rt.config.server.public_url + request.path_qs
-    if not token or not verify_signature(token, url, form, request.headers.get("X-Twilio-Signature", "")):
+    if not verify_signature(token, url, form, signature):
         raise InputError(403, "invalid Twilio signature")
     return form
 

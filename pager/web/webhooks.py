@@ -1,16 +1,15 @@
 """The webhook edge: authenticate, bound, parse, store durably, then answer."""
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from pager.domain.alert import Source
 from pager.service.ingest import ingest
 from pager.sources import alertmanager, events_v2, nagios
-from pager.sources.errors import InputError
+from pager.sources.errors import InputError, load_json
 
 from .auth import check_heartbeat, check_routing_key, check_source
+from .body import read_body
 from .errors import redacted
 from .keys import RUNTIME, Runtime
 
@@ -20,12 +19,9 @@ def _media_type(request: web.Request) -> str:
 
 
 async def _body(request: web.Request) -> bytes:
-    """The body; aiohttp refuses one beyond server.max_body_bytes (the application's client_max_size),
-    said here as an InputError so that Events v2 senders get it in their shape as well."""
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise InputError(413, f"request body larger than {request.client_max_size} bytes") from None
+    """The body, at most server.max_body_bytes (the application's client_max_size); its errors are
+    InputErrors so that Events v2 senders get them in their shape as well."""
+    body = await read_body(request, request.client_max_size)
     if not body:
         raise InputError(400, "empty request body")
     return body
@@ -97,10 +93,7 @@ async def nagios_hook(request: web.Request) -> web.Response:
     media = _media_type(request)
     body = await _body(request)
     if media == "application/json":
-        try:
-            macros = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(400, "malformed JSON", []) from exc
+        macros = load_json(body)
         if not isinstance(macros, dict):
             raise InputError(422, "expected a JSON object of macros")
     elif media == "application/x-www-form-urlencoded":

@@ -49,6 +49,8 @@ class PagerdProcess:
     # or SMTP says auto (tests/harness/paging.py: twilio_env, smtp_env)
     notifier: str = "dry_run"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # the daemon's file descriptor limit (RLIMIT_NOFILE, soft and hard), as `ulimit -n` would set it
+    nofile: int | None = None
     proc: subprocess.Popen | None = None
 
     @property
@@ -87,7 +89,7 @@ class PagerdProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pager", "serve", "-c", str(self.config)],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, preexec_fn=None if self.nofile is None else self._limit_files,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -103,6 +105,10 @@ class PagerdProcess:
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"pagerd not ready in {timeout}s:\n{self.log_path.read_text()[-4000:]}")
+
+    def _limit_files(self) -> None:  # in the child, before exec
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:

@@ -106,13 +106,43 @@ def test_first_route_returns_the_route():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"project": "x/y", "match_re": {"instance": "db[0-9"}}, "route x/y: match_re instance: bad regex"),
+        ({"project": "x/y", "match_re": {"instance": "db[0-9"}},
+         "route x/y: match_re instance: 'db\\[0-9': not a valid RE2 regular expression: missing \\]"),
+        ({"project": "x/y", "match_re": {"instance": r"(db)\1"}},
+         "route x/y: match_re instance: .*not a valid RE2 regular expression: invalid escape sequence"),
         ({"project": ""}, "project must be a non-empty string"),
     ],
 )
 def test_bad_routes(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Route(**kwargs)
+
+
+# Patterns on which a backtracking engine (Python's re) takes time exponential in the value's length;
+# RE2 matches in time linear in it. Each row: pattern, a value that makes a backtracker explore every
+# way to split it, whether it matches.
+CATASTROPHIC = [
+    (r"(a+)+b", "a" * 50_000, False),
+    (r"(a|aa)+b", "a" * 50_000, False),
+    (r"(x+x+)+y", "x" * 50_000, False),
+    (r"(\w+\s?)+$", "word " * 10_000 + "!", False),
+    (r"(a+)+", "a" * 50_000, True),
+]
+
+
+@pytest.mark.parametrize("pattern, value, matches", CATASTROPHIC, ids=[p for p, _, _ in CATASTROPHIC])
+def test_a_catastrophic_match_re_is_matched_in_linear_time(pattern, value, matches):
+    """Python's re needs more than 2**40 steps for the first row at 50 a's; here 50,000 a's, twenty
+    times, in a worker thread that must finish within a generous 20 s (RE2 needs milliseconds)."""
+    import threading
+    route = Route("x/y", match_re={"instance": pattern})
+    results: list[bool] = []
+    worker = threading.Thread(target=lambda: results.extend(route.matches({"instance": value}) for _ in range(20)),
+                              daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), f"matching {pattern!r} did not finish: a backtracking engine"
+    assert results == [matches] * 20
 
 
 # =========================================================================== coverage

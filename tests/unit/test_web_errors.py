@@ -3,6 +3,7 @@ count the status it answered."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -53,15 +54,37 @@ async def test_an_error_is_answered_as_json(exc, status, error, problems, header
         assert resp.headers[key] == value
 
 
-async def test_an_unexpected_failure_is_a_503_naming_the_request_id() -> None:
+@pytest.mark.parametrize("exc,status,error,headers", [
+    # a fault of pagerd: the same request meets it again
+    (RuntimeError("boom"), 500, "internal error; nothing was stored", {}),
+    (RecursionError("deep"), 500, "internal error; nothing was stored", {}),
+    # what a retry can fix: the store busy or out of space
+    (sqlite3.OperationalError("database is locked"), 503, "storage unavailable; nothing was stored, retry later",
+     {"Retry-After": "5"}),
+    (sqlite3.OperationalError("database or disk is full"), 503,
+     "storage unavailable; nothing was stored, retry later", {"Retry-After": "5"}),
+    (OSError(28, "No space left on device"), 503, "storage unavailable; nothing was stored, retry later",
+     {"Retry-After": "5"}),
+], ids=["fault", "recursion", "locked", "disk-full", "enospc"])
+async def test_an_unexpected_failure_names_the_request_id_and_only_a_retryable_one_is_a_503(
+        exc, status, error, headers) -> None:
     async def handler(request: web.Request) -> web.Response:
         assert structlog.contextvars.get_contextvars() == {"request_id": "req-42"}
-        raise RuntimeError("boom")
+        raise exc
 
     resp = await json_errors(make_mocked_request("POST", "/x", headers={"X-Request-Id": "req-42"}), handler)
-    assert resp.status == 503
-    assert json.loads(resp.body) == {"error": "internal error; nothing was stored, retry later", "problems": [],
-                                     "request_id": "req-42"}
+    assert resp.status == status
+    assert json.loads(resp.body) == {"error": error, "problems": [], "request_id": "req-42"}
+    assert {k: resp.headers[k] for k in headers} == headers
+    assert ("Retry-After" in resp.headers) == (status == 503)
+
+
+async def test_an_input_error_503_says_when_to_retry() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        raise InputError(503, "the engine is not running")
+
+    resp = await json_errors(make_mocked_request("POST", "/x"), handler)
+    assert resp.status == 503 and resp.headers["Retry-After"] == "5"
 
 
 async def test_an_answer_passes_through_with_a_new_request_id_bound() -> None:
@@ -104,7 +127,7 @@ async def test_the_application_answers_and_counts_what_the_middleware_answered(c
     c, runtime = client
     hook = {"Authorization": "Bearer minimal-webhook-token", "Content-Type": "application/json"}
     resp = await c.post("/api/v1/alerts/alertmanager", data=FIRING, headers=hook)
-    assert resp.status == 503 and (await resp.json())["request_id"]
+    assert resp.status == 500 and (await resp.json())["request_id"]
     resp = await c.post("/api/v1/alerts/alertmanager", data=b"{not json", headers=hook)
     assert resp.status == 400 and (await resp.json())["error"]
     resp = await c.get("/api/v1/alerts/alertmanager")
@@ -112,7 +135,7 @@ async def test_the_application_answers_and_counts_what_the_middleware_answered(c
     resp = await c.delete("/nowhere")
     assert resp.status == 404 and (await resp.json())["error"] == "Not Found"
     # a 405 on a webhook path reaches no webhook handler: it is not a webhook request
-    assert _requests_counted(runtime) == {("alertmanager", "503"): 1, ("alertmanager", "400"): 1}
+    assert _requests_counted(runtime) == {("alertmanager", "500"): 1, ("alertmanager", "400"): 1}
 
 
 async def test_requests_without_an_id_get_ids_of_their_own() -> None:

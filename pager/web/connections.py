@@ -1,0 +1,288 @@
+"""The connection guard: what a connection may hold before it has sent a whole request.
+
+aiohttp closes idle kept-alive connections (its keepalive_timeout) but has no bound on how long a
+request head may take, nor on how many connections one client holds: a few hundred connections that
+send nothing, or half a head, hold as many file descriptors until the process can accept no more and a
+valid webhook waits behind them. The guard wraps each connection's aiohttp protocol:
+
+- header timeout: a connection's request head (request line and headers) must be complete
+  `header_timeout` seconds after the connection opened, or after the first byte of its next request
+  on a kept-alive connection; else it is answered 408 (when it sent something) and closed;
+- per-client cap: a client address holds at most `per_client` connections. At the cap, a new one takes
+  the place of that client's oldest connection that is not in a request (idle, or its head still
+  coming), which is closed; when all of them are in a request, the new one is answered 503 with
+  Retry-After and closed.
+
+- file descriptors: the site accepts a connection only while fewer than `max_open` are open (the
+  process's file limit less a reserve for the store, logs and outgoing calls); at that bound it first
+  closes the oldest connection of any client that is not in a request, or waits for one to end, and
+  new connections wait in the kernel's listen queue meanwhile. (asyncio's own accept loop takes all
+  it can and, out of file descriptors, logs an error for each try.)
+
+A request is "in" from the moment aiohttp hands its parsed head to the application (the guard's
+middleware, the outermost) until the handler returned. The body's own bound is
+`server.timeouts.body` (pager/web/body.py); idle kept-alive connections are aiohttp's.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import errno
+import json
+import resource
+import socket
+from typing import Callable
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger("pagerd.web")
+
+_REFUSED = json.dumps({"error": "too many connections from this address", "problems": []}).encode()
+REFUSED_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSED), _REFUSED))
+
+
+def _timed_out(seconds: float) -> bytes:
+    body = json.dumps({"error": f"request head not received within {seconds:g}s", "problems": []}).encode()
+    return (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+class State(enum.Enum):
+    WAITING = "waiting"  # for a request head (a new connection, or bytes of the next request)
+    IN_REQUEST = "in_request"  # the application has the request
+    IDLE = "idle"  # kept alive between requests (aiohttp's keepalive_timeout bounds it)
+    REFUSED = "refused"  # over the cap: answered 503, never handed to aiohttp
+
+
+class ConnectionGuard:
+    """Protocol factory for `loop.create_server` (wrapping aiohttp's, set as `server` before the site
+    starts) and the middleware that tells it when a request is in the application. Counts in `closed`
+    the connections it closed, by reason."""
+
+    def __init__(self, *, header_timeout: float, per_client: int, max_open: int) -> None:
+        self.header_timeout = header_timeout
+        self.per_client = per_client
+        self.max_open = max_open
+        self.server: Callable[[], asyncio.Protocol] | None = None
+        self._clients: dict[str, dict[Guarded, None]] = {}  # insertion order: oldest first
+        self._open: dict[Guarded, None] = {}  # every admitted connection, oldest first
+        self._closed_one = asyncio.Event()
+        self._by_transport: dict[asyncio.BaseTransport, Guarded] = {}
+        self.closed = {"header_timeout": 0, "evicted": 0, "refused": 0}
+        self._timed_out = _timed_out(header_timeout)
+
+    def __call__(self) -> asyncio.Protocol:
+        assert self.server is not None, "set ConnectionGuard.server (the runner's server) first"
+        return Guarded(self, self.server())
+
+    def open_connections(self, client: str | None = None) -> int:
+        return len(self._open) if client is None else len(self._clients.get(client, ()))
+
+    async def room(self) -> None:
+        """Return once fewer than max_open connections are open: closes the oldest one that is not in
+        a request, or waits for one to end."""
+        while len(self._open) >= self.max_open:
+            victim = next((c for c in self._open if c.state is not State.IN_REQUEST), None)
+            if victim is not None:
+                self.closed["evicted"] += 1
+                victim.close()
+                await asyncio.sleep(0)  # its socket closes on the loop's next turn
+                continue
+            self._closed_one.clear()
+            await self._closed_one.wait()
+
+    @property
+    def middleware(self):
+        @web.middleware
+        async def connection_guard(request: web.Request, handler):
+            conn = self._by_transport.get(request.transport)  # type: ignore[arg-type]
+            if conn is None:
+                return await handler(request)
+            conn.request_started()
+            try:
+                return await handler(request)
+            finally:
+                conn.request_ended()
+        return connection_guard
+
+    def _admit(self, conn: Guarded) -> bool:
+        conns = self._clients.setdefault(conn.client, {})
+        if len(conns) >= self.per_client:
+            victim = next((c for c in conns if c.state is not State.IN_REQUEST), None)
+            if victim is None:
+                return False
+            self.closed["evicted"] += 1
+            victim.close()
+        conns[conn] = None
+        self._open[conn] = None
+        assert conn.transport is not None
+        self._by_transport[conn.transport] = conn
+        return True
+
+    def _forget(self, conn: Guarded) -> None:
+        conns = self._clients.get(conn.client)
+        if conns is not None:
+            conns.pop(conn, None)
+            if not conns:
+                del self._clients[conn.client]
+        if self._open.pop(conn, False) is None:
+            self._closed_one.set()
+        if conn.transport is not None:
+            self._by_transport.pop(conn.transport, None)
+
+
+class Guarded(asyncio.Protocol):
+    """One connection: aiohttp's protocol (`inner`) behind the guard's bounds."""
+
+    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
+        self.guard = guard
+        self.inner = inner
+        self.transport: asyncio.Transport | None = None
+        self.client = ""
+        self.state = State.WAITING
+        self._timer: asyncio.TimerHandle | None = None
+        self._got_bytes = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not self.guard._admit(self):
+            self.state = State.REFUSED
+            self.guard.closed["refused"] += 1
+            transport.write(REFUSED_RESPONSE)  # type: ignore[attr-defined]
+            transport.close()
+            return
+        self.inner.connection_made(transport)
+        self._wait_for_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self.state is State.REFUSED:
+            return
+        if self.state is State.IDLE:
+            self._wait_for_head()
+        self._got_bytes = True
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None if self.state is State.REFUSED else self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self.guard._forget(self)
+        if self.state is not State.REFUSED:
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.state is not State.REFUSED:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.state is not State.REFUSED:
+            self.inner.resume_writing()
+
+    # -- the guard's view ------------------------------------------------------------------------------
+    def request_started(self) -> None:
+        self._cancel_timer()
+        self.state = State.IN_REQUEST
+
+    def request_ended(self) -> None:
+        self.state = State.IDLE
+        self._got_bytes = False
+
+    def close(self) -> None:
+        """Close now (evicted); the rest happens in connection_lost."""
+        self._cancel_timer()
+        self.guard._forget(self)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _wait_for_head(self) -> None:
+        self.state = State.WAITING
+        self._cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(self.guard.header_timeout, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._timer = None
+        if self.state is not State.WAITING or self.transport is None or self.transport.is_closing():
+            return
+        self.guard.closed["header_timeout"] += 1
+        if self._got_bytes:
+            self.transport.write(self.guard._timed_out)
+        self.transport.close()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class GuardedSite(web.BaseSite):
+    """aiohttp's TCPSite with each connection behind the guard, accepted by the guard's own loop
+    (`ConnectionGuard.room` before each accept)."""
+
+    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int, *,
+                 backlog: int = 128) -> None:
+        super().__init__(runner, backlog=backlog)
+        self._guard = guard
+        self._host = host
+        self._port = port
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        self._guard.server = self._runner.server
+        family, *_ = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.create_server((self._host, self._port), family=family, backlog=self._backlog)
+        sock.setblocking(False)
+        self._server = _Listener(sock, asyncio.get_running_loop().create_task(self._accept(sock), name="accept"))
+
+    async def _accept(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._guard.room()
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError as exc:  # out of file descriptors after all (the reserve used up): wait a little
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                log.warning("accept_failed", error=str(exc), open_connections=self._guard.open_connections())
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await loop.connect_accepted_socket(self._guard, conn)
+            except OSError:  # the peer went away in between
+                conn.close()
+
+
+class _Listener:
+    """What BaseSite.stop closes: the listening socket and its accept loop."""
+
+    def __init__(self, sock: socket.socket, task: asyncio.Task) -> None:
+        self.sock, self.task = sock, task
+        self.sockets = [sock]
+
+    def close(self) -> None:
+        self.task.cancel()
+        self.sock.close()
+
+
+def file_limit() -> int:
+    """The process's limit on open files, first raised to the hard limit (as Go programs do)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
+
+
+# file descriptors kept for what is not a client connection: the store's files, logs, outgoing
+# calls to Twilio and SMTP, the event loop's own
+FD_RESERVE = 64
