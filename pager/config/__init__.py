@@ -1,6 +1,8 @@
 """Configuration: `load(path)` returns a frozen Config or raises ConfigError naming file, line and key."""
 from __future__ import annotations
 
+import hmac
+import re
 import os
 from pathlib import Path
 from typing import Mapping
@@ -10,7 +12,7 @@ from pydantic import ValidationError
 from .domain import calendar_from, rotations_from
 from .channels import check_channels
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
-from .model import Config
+from .model import ID_CHARS, Config
 from .secrets import check_secrets, configured_secrets, read_secret_files
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "load"]
@@ -81,6 +83,16 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
     def issue(loc: tuple, msg: str) -> None:
         out.append(ConfigIssue(fname, line_of(lines, loc), ".".join(str(x) for x in loc), msg))
 
+    phones: dict[str, str] = {}
+    for pid, person in cfg.people.items():
+        if not re.fullmatch(ID_CHARS, pid):
+            issue(("people", pid), "a person id is made of letters, digits, '.', '-' and '_' (it names the person "
+                                   "in person:ID targets, one-tap links and feed URLs)")
+        if person.phone and person.phone in phones:
+            issue(("people", pid, "phone"), f"the same phone as people.{phones[person.phone]} (an SMS reply is "
+                                            "known by the phone it comes from: each person needs their own)")
+        elif person.phone:
+            phones[person.phone] = pid
     for rname, rot in cfg.rotations.items():
         if bool(rot.participants) == bool(rot.layers):
             issue(("rotations", rname), "needs participants or layers (one of the two)")

@@ -34,6 +34,11 @@ def _duration(v: object) -> object:
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
+# What a person id (a key under people) and a target's name are made of: letters, digits, '.', '-', '_'.
+# Such an id names its person in escalation targets (person:ID), SMS replies, one-tap links and feed
+# URLs (/ical/people/ID.ics) without any escaping.
+ID_CHARS = r"[A-Za-z0-9_.-]+"
+
 
 def _positive(v: timedelta) -> timedelta:
     if v <= timedelta(0):
@@ -319,7 +324,7 @@ class StepConfig(Strict):
     @classmethod
     def _targets(cls, v: list[str]) -> list[str]:
         for t in v:
-            if t not in ("oncall", "desk") and not re.match(r"^(rotation|person):[A-Za-z0-9_.-]+$", t):
+            if t not in ("oncall", "desk") and not re.fullmatch(rf"(rotation|person):{ID_CHARS}", t):
                 raise ValueError(f"target {t!r}: expected oncall, desk, rotation:NAME or person:ID")
         return v
 

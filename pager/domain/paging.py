@@ -13,7 +13,8 @@ Reading order follows an alert:
 4. ``contact_plan``    one person's channels and when each is due
 5. ``next_send_slot``  per address+channel throttle;  ``bundle`` many pages into one message
 6. ``next_attempt_at`` a message that failed and may succeed later: when it is tried again
-7. ``parse_reply``     SMS text / voice digits back into a command
+7. ``parse_reply``     SMS text / voice digits back into a command; ``may_answer`` whether
+                       that person may act on that incident (or a link on that round)
 
 The response target (was a page answered in time?) is ``pager.domain.response``.
 """
@@ -21,7 +22,7 @@ The response target (was a page answered in time?) is ``pager.domain.response``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -671,6 +672,39 @@ def parse_digits(digits: str) -> Command | None:
     return DIGITS.get(str(digits).strip().rstrip("#"))
 
 
+# =========================================================================== who may answer
+
+
+class Refusal(StrEnum):
+    """Why an SMS reply, a voice keypress or a one-tap link does not act on an incident."""
+
+    NOT_PAGED = "not_paged"          # the incident's escalation never reached this person
+    EARLIER_ROUND = "earlier_round"  # it reached them for an earlier alert; the incident has reopened since
+
+
+def may_answer(command: Command, current_round: int, rounds: Collection[int], *, named: bool) -> Refusal | None:
+    """Whether a person may act on an incident by SMS, voice or one-tap link: None, or why not.
+
+    `rounds` are the incident's rounds (generations: 0 for its opening, n after its n-th reopen)
+    whose escalation reached the person, by a page or a desk notice, sent or still queued (for a
+    one-tap link: the one round it was signed for); `current_round` is the incident's own (its
+    reopen count). `named`: the person named the incident ("ack 42") rather than answering the page
+    they got (a bare "1", a keypress in the call, a link).
+
+    - An incident that never reached the person: refused (another engineer's incident; the portal,
+      the API and the CLI remain, behind their own credentials).
+    - Worked time: on any round that reached them (the work may have been for an earlier alert).
+    - Naming the incident: any round that reached them (they chose this incident knowingly).
+    - Answering the page they got: only while its round is the current one. A page for an earlier
+      alert (a late reply, an old link) does not answer the alert the incident reopened with.
+    """
+    if not rounds:
+        return Refusal.NOT_PAGED
+    if command is Command.WORKED or named or current_round in rounds:
+        return None
+    return Refusal.EARLIER_ROUND
+
+
 __all__ = [
     "BUNDLE_SUMMARY_CHARS",
     "Bundle",
@@ -686,6 +720,7 @@ __all__ = [
     "Pending",
     "Policy",
     "ProjectCoverage",
+    "Refusal",
     "Reply",
     "Route",
     "STANDBY_ROTATION",
@@ -699,6 +734,7 @@ __all__ = [
     "contact_plan",
     "decide_coverage",
     "first_route",
+    "may_answer",
     "next_attempt_at",
     "next_send_slot",
     "next_step",

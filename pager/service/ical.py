@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from icalendar import Calendar as ICal
 from icalendar import Event
@@ -19,6 +20,16 @@ def _message(kind: str, name: str) -> bytes:
 def feed_token(keys: Keyring, kind: str, name: str) -> str:
     """The token of one feed under the current signing key (the URLs the API shows)."""
     return keys.sign(ICAL_FEED, _message(kind, name))[:TOKEN_BYTES].hex()
+
+
+FOLDERS = {"rotation": "rotations", "person": "people"}  # kind -> the folder of its feeds in the URL
+
+
+def feed_url(keys: Keyring, base: str, kind: str, name: str) -> str:
+    """The URL of one feed: `{base}/ical/{rotations|people}/{name}.ics?token=...`. The name is
+    percent-encoded, so any name makes a URL the route `/ical/{kind}/{name}.ics` reads back as it was
+    (person ids need none: they are letters, digits, '.', '-' and '_', see pager.config.model.ID_CHARS)."""
+    return f"{base}/ical/{FOLDERS[kind]}/{quote(name, safe='')}.ics?token={feed_token(keys, kind, name)}"
 
 
 def token_ok(keys: Keyring, kind: str, name: str, given: str) -> bool:

@@ -1,7 +1,12 @@
 """Signed, expiring one-tap links (acknowledge / resolve) for SMS and e-mail: `/l/<token>`.
 
-A token is `base64url(payload) "." base64url(mac)`: the payload `incident.action.person.expiry` in
-clear, the MAC its first 16 bytes of HMAC-SHA256 under the signing key's one-tap-link key (signing.py).
+A token is `base64url(payload) "." base64url(mac)`: the payload `incident.round.action.expiry.person`
+in clear, the MAC its first 16 bytes of HMAC-SHA256 under the signing key's one-tap-link key
+(signing.py). `round` is the escalation round the link was sent for (the incident's generation: 0
+for its opening, n after its n-th reopen): once the incident reopens, the link no longer acts
+(pager.domain.paging.may_answer). The person id comes last and is everything after the fourth dot,
+so any person id (dots included) survives; base64url keeps the token to `A-Z a-z 0-9 - _` and one
+dot, which needs no escaping in a URL path.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ MAC_BYTES = 16
 @dataclass(frozen=True)
 class Link:
     incident_id: int
+    generation: int  # the round it was sent for
     action: str
     person: str
     expires: datetime
@@ -30,6 +36,9 @@ class InvalidLink(Exception):
 NOT_VALID = ("This link is not valid. One-tap links are signed; a link stops working when the signing key "
              "that made it is no longer accepted (after a key rotation) or when it was changed on the way.")
 EXPIRED = "This link has expired."
+EARLIER_ROUND = ("This link is for an earlier alert of incident #{incident}: it was sent for its alert #{sent} "
+                 "and the incident has reopened since (now alert #{current}). An old link does not answer a "
+                 "new alert, so nothing was changed. The page for the new alert has a link of its own.")
 
 
 def _b64(raw: bytes) -> str:
@@ -40,10 +49,13 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(keys: Keyring, incident_id: int, action: str, person: str, expires: datetime) -> str:
+def sign(keys: Keyring, incident_id: int, action: str, person: str, expires: datetime, *, generation: int) -> str:
+    """The token of a link to `action` the incident's round `generation`, for `person`, until `expires`."""
     if action not in ACTIONS:
         raise ValueError(action)
-    payload = f"{incident_id}.{action}.{person}.{int(expires.timestamp())}".encode()
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise ValueError(f"generation must be an integer >= 0, got {generation!r}")
+    payload = f"{incident_id}.{generation}.{action}.{int(expires.timestamp())}.{person}".encode()
     return _b64(payload) + "." + _b64(keys.sign(LINK, payload)[:MAC_BYTES])
 
 
@@ -58,9 +70,10 @@ def verify(keys: Keyring, token: str, now: datetime) -> Link:
     if not dot or len(mac) != MAC_BYTES or not keys.verify(LINK, payload, mac):
         raise InvalidLink(NOT_VALID)
     try:
-        iid, action, rest = payload.decode().split(".", 2)
-        person, exp = rest.rsplit(".", 1)
-        link = Link(int(iid), action, person, datetime.fromtimestamp(int(exp), tz=timezone.utc))
+        iid, generation, action, exp, person = payload.decode().split(".", 4)
+        if not (iid.isdigit() and generation.isdigit() and exp.isdigit()):
+            raise ValueError("not a number")
+        link = Link(int(iid), int(generation), action, person, datetime.fromtimestamp(int(exp), tz=timezone.utc))
     except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         raise InvalidLink(NOT_VALID) from None
     if action not in ACTIONS:

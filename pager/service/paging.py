@@ -387,8 +387,11 @@ class PagingEngine:
             keys = Keyring.of(cfg.auth)
             if len(b.incident_ids) == 1 and first_incident:
                 exp = now + cfg.notifier.link_ttl
+                # signed for the round whose escalation queued the page: it stops acting once the incident reopens
+                generation = max(m.generation or 0 for m in msgs if m.incident_id == first_incident)
                 for action in links.ACTIONS:
-                    link_map[action] = f"{cfg.server.public_url}/l/{links.sign(keys, first_incident, action, person, exp)}"
+                    token = links.sign(keys, first_incident, action, person, exp, generation=generation)
+                    link_map[action] = f"{cfg.server.public_url}/l/{token}"
             body = b.body
             if channel == "sms" and "ack" in link_map:
                 body = f"{body} {link_map['ack']}"

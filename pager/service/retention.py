@@ -1,4 +1,5 @@
-"""Retention: raw webhook bodies and delivery ids older than `storage.retention` are pruned.
+"""Retention: raw webhook bodies, delivery ids and Twilio callback ids older than `storage.retention` are
+pruned (callback ids with the delivery ids, at `storage.retention.delivery_ids`).
 
 A stage of the paging engine. It runs at most every PRUNE_EVERY (when it last finished is kept in the
 store, so a restart does not run it again at once), in batches of BATCH rows, each its own short write
@@ -57,16 +58,17 @@ async def _prune_if_due(store: Store, cfg: Config, now: datetime,
         return None, finished
     kept = cfg.storage.retention
     before_raw, before_ids = now - kept.raw_bodies, now - kept.delivery_ids
-    bodies = ids = 0
+    bodies = ids = callbacks = 0
     for _ in range(MAX_BATCHES):
         batch = await store.prune(before_raw, before_ids, BATCH)
         bodies += batch.bodies
         ids += batch.delivery_ids
-        if batch.bodies < BATCH and batch.delivery_ids < BATCH:
+        callbacks += batch.callbacks
+        if batch.bodies < BATCH and batch.delivery_ids < BATCH and batch.callbacks < BATCH:
             await store.mark_pruned(now)
             finished = now
             break
-    if bodies or ids:
-        log.info("retention_pruned", bodies=bodies, delivery_ids=ids,
+    if bodies or ids or callbacks:
+        log.info("retention_pruned", bodies=bodies, delivery_ids=ids, callbacks=callbacks,
                  before_raw=before_raw.isoformat(), before_ids=before_ids.isoformat())
-    return Pruned(bodies=bodies, delivery_ids=ids), finished
+    return Pruned(bodies=bodies, delivery_ids=ids, callbacks=callbacks), finished

@@ -63,6 +63,7 @@ class Pruned:
     """What one retention batch removed."""
     bodies: int        # raw webhook bodies emptied (the delivery's row stays)
     delivery_ids: int  # delivery idempotency rows deleted (a notification re-sent after this is applied again)
+    callbacks: int = 0  # Twilio callback ids deleted (pruned with the delivery ids: a replay after this is new)
 
 
 class NotFound(Exception):
@@ -333,6 +334,7 @@ class DueMessage(_Record):
     state: str | None
     summary: str | None
     project: str | None  # of the incident's latest escalation
+    generation: int | None  # the round whose escalation queued it (None: no incident)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +352,27 @@ class OutboxMessage(_Record):
     status: str  # pending, sending, sent, bundled, failed, cancelled
     carrier: int
     incident_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundsPaged(_Record):
+    """Which rounds of an incident reached one person (rounds are generations: 0 for the incident's opening,
+    n after its n-th reopen), and the incident's current round (its reopen count)."""
+
+    incident_id: int
+    current: int
+    rounds: tuple[int, ...]  # in order; empty: the incident never reached the person
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackClaim(_Record):
+    """A Twilio callback as claim_callback found it. `first`: this call claimed it, so the caller applies
+    it and then stores its answer (answer_callback). Otherwise it was claimed before (a retry or a
+    replay): it changes nothing, and `reply` is the answer given the first time (None while the first
+    one is still being applied, or when applying it failed)."""
+
+    first: bool
+    reply: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,8 +434,22 @@ class EscalationStore(Protocol):
                              retry_at: datetime | None, now: datetime, simulated: bool = False) -> None: ...
     async def recover_sending(self, now: datetime) -> int: ...
     async def message(self, message_id: int) -> OutboxMessage | None: ...
-    async def last_message_to(self, address: str) -> OutboxMessage | None: ...
+    async def last_message_to(self, address: str) -> OutboxMessage | None:
+        """The newest page (an SMS or call of an incident) sent to this address, as its bundle went out."""
+        ...
+
     async def open_incidents_paged_to(self, address: str) -> list[int]: ...
+
+    async def rounds_paged(self, person: str, incident_ids: list[int]) -> list[RoundsPaged]:
+        """For each of the incidents that exist (in id order), its current round and the rounds in which its
+        escalation reached the person (queued a page or a desk notice to them, sent or not)."""
+        ...
+
+    # Twilio callbacks, applied once each: (kind, key) is what makes a replay identical
+    async def claim_callback(self, kind: str, key: str, now: datetime) -> CallbackClaim: ...
+    async def answer_callback(self, kind: str, key: str, reply: str) -> None:
+        """The answer a claimed callback was given (what a replay of it is answered)."""
+        ...
     async def delivery_update(self, message_id: int, status: str, *, failed: bool,
                               now: datetime) -> DeliveryUpdate: ...
     async def beat(self, name: str, source: str, now: datetime) -> None: ...

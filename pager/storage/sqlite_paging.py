@@ -11,12 +11,13 @@ from pager.domain import response
 from .codec import dumps
 from .codec import iso as _iso
 from .codec import parse_iso
-from .port import (Breach, DeliveryUpdate, DueMessage, Escalation, NotFound, OutboxBacklog, OutboxMessage, RoundRow,
-                   UnroutedIncident)
+from .port import (Breach, CallbackClaim, DeliveryUpdate, DueMessage, Escalation, NotFound, OutboxBacklog, OutboxMessage,
+                   RoundRow, RoundsPaged, UnroutedIncident)
 
 # a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
 # and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
 DELIVERED = "('sent', 'simulated')"
+CALLBACK_KINDS = ("sms", "voice", "status")  # as migration 0010's CHECK says
 INSERT_EVENT = "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -150,11 +151,11 @@ class PagingStore:
                 quiet(c, incident_id, at, "incident no longer triggered")
                 return False
             for m in messages:
-                c.execute("INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, subject, body, "
-                          "due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
+                c.execute("INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, "
+                          "subject, body, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
                           "ON CONFLICT (idem_key) DO NOTHING",
-                          (m["idem_key"], incident_id, m.get("person"), m["channel"], m["address"], m["kind"],
-                           m.get("subject", ""), m.get("body", ""), _iso(m["due_at"]), at))
+                          (m["idem_key"], incident_id, generation, m.get("person"), m["channel"], m["address"],
+                           m["kind"], m.get("subject", ""), m.get("body", ""), _iso(m["due_at"]), at))
             sets = ["step = ?", "next_at = ?"]
             args: list[Any] = [k, _iso(next_at)]
             if first_page:
@@ -261,11 +262,12 @@ class PagingStore:
             rows = c.execute(
                 "SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, o.attempts, "
                 "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
-                "o.incident_id ORDER BY e.generation DESC LIMIT 1) FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id "
+                "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation FROM outbox o "
+                "LEFT JOIN incidents i ON i.id = o.incident_id "
                 "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?", (_iso(now), limit)).fetchall()
             return [DueMessage(id=r[0], incident_id=r[1], person=r[2], channel=r[3], address=r[4], kind=r[5],
                                subject=r[6], body=r[7], attempts=r[8], due_at=parse_iso(r[9]), state=r[10],
-                               summary=r[11], project=r[12]) for r in rows]
+                               summary=r[11], project=r[12], generation=r[13]) for r in rows]
         return await self._read(q)
 
     async def defer(self, channel: str, address: str, until: datetime) -> int:
@@ -367,7 +369,8 @@ class PagingStore:
     async def last_message_to(self, address: str) -> OutboxMessage | None:
         r = await self._read(lambda c: c.execute(
             f"SELECT id FROM outbox WHERE address = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
-            "AND channel IN ('sms', 'voice') ORDER BY sent_at DESC, id DESC LIMIT 1", (address,)).fetchone())
+            "AND channel IN ('sms', 'voice') AND incident_id IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
+            (address,)).fetchone())
         return await self.message(r[0]) if r else None
 
     async def open_incidents_paged_to(self, address: str) -> list[int]:
@@ -376,6 +379,51 @@ class PagingStore:
             "SELECT DISTINCT o.incident_id FROM outbox o JOIN incidents i ON i.id = o.incident_id "
             "WHERE o.address = ? AND o.sent_at IS NOT NULL AND i.state = 'triggered' ORDER BY o.incident_id",
             (address,))])
+
+    async def rounds_paged(self, person: str, incident_ids: list[int]) -> list[RoundsPaged]:
+        ids = sorted(set(incident_ids))
+        if not ids:
+            return []
+
+        def q(c: sqlite3.Connection) -> list[RoundsPaged]:
+            marks = ",".join("?" * len(ids))
+            reached: dict[int, set[int]] = {}
+            for iid, generation in c.execute(
+                    f"SELECT DISTINCT incident_id, generation FROM outbox WHERE incident_id IN ({marks}) "
+                    "AND person = ? AND generation IS NOT NULL", (*ids, person)):
+                reached.setdefault(iid, set()).add(generation)
+            return [RoundsPaged(incident_id=iid, current=current, rounds=tuple(sorted(reached.get(iid, ()))))
+                    for iid, current in c.execute(
+                        f"SELECT id, reopen_count FROM incidents WHERE id IN ({marks}) ORDER BY id", ids)]
+        return await self._read(q)
+
+    # -- Twilio callbacks ----------------------------------------------------------------------------
+    async def claim_callback(self, kind: str, key: str, now: datetime) -> CallbackClaim:
+        """The first claim inserts the callback's row; a later one finds it, keeps it (its seen_at moves
+        on, so a callback replayed again and again is kept as long as it keeps coming) and answers the
+        reply stored for it."""
+        if kind not in CALLBACK_KINDS:
+            raise ValueError(f"unknown callback kind {kind!r} (known: {', '.join(CALLBACK_KINDS)})")
+
+        def w(c: sqlite3.Connection) -> CallbackClaim:
+            at = _iso(now)
+            row = c.execute("SELECT reply FROM twilio_callbacks WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            if row is None:
+                c.execute("INSERT INTO twilio_callbacks (kind, key, reply, seen_at) VALUES (?, ?, NULL, ?)",
+                          (kind, key, at))
+                return CallbackClaim(first=True, reply=None)
+            c.execute("UPDATE twilio_callbacks SET seen_at = max(seen_at, ?) WHERE kind = ? AND key = ?",
+                      (at, kind, key))
+            return CallbackClaim(first=False, reply=row[0])
+        return await self._write(w)
+
+    async def answer_callback(self, kind: str, key: str, reply: str) -> None:
+        def w(c: sqlite3.Connection) -> None:
+            if c.execute("UPDATE twilio_callbacks SET reply = ? WHERE kind = ? AND key = ? AND reply IS NULL",
+                         (reply, kind, key)).rowcount == 0 and c.execute(
+                    "SELECT 1 FROM twilio_callbacks WHERE kind = ? AND key = ?", (kind, key)).fetchone() is None:
+                raise NotFound(f"callback {kind} {key!r} was not claimed")
+        await self._write(w)
 
     async def delivery_update(self, message_id: int, status: str, *, failed: bool,
                               now: datetime) -> DeliveryUpdate:

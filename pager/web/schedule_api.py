@@ -67,7 +67,7 @@ async def rotations(request: web.Request) -> web.Response:
          "timezone": getattr(rot, "tz", None) or rot.layers[0].tz,
          "restrict_to": sorted(p.value for p in rot.restrict_to) if getattr(rot, "restrict_to", None) else None,
          "layers": len(getattr(rot, "layers", ())) or 1,
-         "ical_url": f"{base}/ical/rotations/{name}.ics?token={ical.feed_token(keys, 'rotation', name)}"}
+         "ical_url": ical.feed_url(keys, base, "rotation", name)}
         for name, rot in rt.schedule.rotations.items()])
 
 
@@ -132,7 +132,7 @@ async def ical_feed(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     kind = request.match_info["kind"]
     name = request.match_info["name"]
-    kind = {"rotations": "rotation", "people": "person"}.get(kind, "")
+    kind = {folder: k for k, folder in ical.FOLDERS.items()}.get(kind, "")
     if not kind or not ical.token_ok(Keyring.of(rt.config.auth), kind, name, request.query.get("token", "")):
         raise InputError(404, NO_FEED)  # wrong token and unknown feed look the same
     now = rt.clock.now()
@@ -153,5 +153,4 @@ async def ical_feed(request: web.Request) -> web.Response:
 
 
 def person_feed_url(rt: Runtime, person: str) -> str:
-    token = ical.feed_token(Keyring.of(rt.config.auth), 'person', person)
-    return f"{rt.config.server.public_url}/ical/people/{person}.ics?token={token}"
+    return ical.feed_url(Keyring.of(rt.config.auth), rt.config.server.public_url, "person", person)

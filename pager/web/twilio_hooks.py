@@ -1,4 +1,27 @@
-"""Twilio callbacks (signed): inbound SMS replies, the voice call flow, delivery status; one-tap links."""
+"""Twilio callbacks (signed): inbound SMS replies, the voice call flow, delivery status; one-tap links.
+
+A callback that changes something is applied once. It is claimed in the store under the key that
+makes a repeat of it identical (Twilio retrying it, or someone replaying a captured signed request);
+a claimed callback changes nothing and is answered what it was answered the first time:
+
+- /twilio/sms     its MessageSid (one per inbound message).
+- /twilio/status  ?msg=, its MessageSid or CallSid, and the status: a message or a call legitimately
+                  reports several statuses (queued, sent, delivered; initiated, ringing, answered,
+                  completed), each of them once.
+- /twilio/voice   with Digits: its CallSid, ?msg= and the Digits. One call posts several callbacks with
+                  its CallSid: the call flow is fetched without Digits (a read that changes nothing, so
+                  it is not claimed: fetched again, it is answered again) and the keypress posts Digits
+                  to the <Gather> action. The answer to a keypress hangs up, so a call has one keypress
+                  at most and another post of the same digits in the same call is a repeat. CallStatus
+                  is left out of the key on purpose: a keypress always comes while the call is in
+                  progress, and a key with the status would let the same keypress under another
+                  status act twice (escalate twice).
+
+Who may act: an SMS acts only when it comes from a phone of a person in the config (any other number
+is refused with an empty answer: no SMS goes back to a number we do not know), and only on incidents
+whose escalation reached that person; a keypress only on what reached the person called; a one-tap
+link only on the round it was signed for. pager.domain.paging.may_answer decides all of them.
+"""
 from __future__ import annotations
 
 import html
@@ -20,6 +43,9 @@ from .keys import RUNTIME, Runtime
 log = structlog.get_logger("pagerd.twilio")
 _FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled"}
 MAX_CALLBACK_BODY = 64 * 1024
+MAX_SID = 64  # Twilio's SIDs are 34 characters
+SMS_HELP = ("Reply 1 (ack), 2 (resolve) or 3 (escalate), optionally with the incident number, e.g. 'ack 42'; "
+            "'worked 45' logs 45 minutes.")
 
 
 def _twiml(body: str) -> web.Response:
@@ -40,6 +66,17 @@ async def _signed_form(request: web.Request, rt: Runtime):
     if not verify_signature(token, url, form, signature):
         raise InputError(403, "invalid Twilio signature")
     return form
+
+
+def _sid(form, *names: str) -> str:
+    """The first of the SIDs `names` the callback carries (what a repeat of it is known by); else 422."""
+    for name in names:
+        value = form.get(name, "")
+        if value:
+            if len(value) > MAX_SID:
+                raise InputError(422, f"{name} is longer than {MAX_SID} characters")
+            return value
+    raise InputError(422, f"a Twilio callback here carries {' or '.join(names)}")
 
 
 def _person_by_phone(rt: Runtime, phone: str) -> str | None:
@@ -71,49 +108,91 @@ async def _act(rt: Runtime, incident_ids: list[int], command: dp.Command, person
     return out
 
 
+async def _answerable(rt: Runtime, person: str | None, command: dp.Command, incident_ids: list[int], *,
+                      named: bool) -> tuple[list[int], list[str]]:
+    """Of `incident_ids`, those the person may act on with `command` (dp.may_answer), and one line for each
+    refused one that says why (the reply they read)."""
+    found = {r.incident_id: r for r in await rt.store.rounds_paged(person or "", incident_ids)}
+    allowed, refused = [], []
+    for iid in incident_ids:
+        paged = found.get(iid)
+        if paged is None:
+            refused.append(f"No incident #{dp.short_code(iid)}.")
+            continue
+        why = dp.may_answer(command, paged.current, paged.rounds if person else (), named=named)
+        if why is None:
+            allowed.append(iid)
+            continue
+        code = dp.short_code(iid)
+        log.info("reply_refused", incident_id=iid, command=command.value, reason=why.value)
+        if why is dp.Refusal.NOT_PAGED:
+            refused.append(f"#{code} did not page you ({person or 'unknown'}): nothing changed. Only the people "
+                           "its escalation reached can answer it by SMS or phone.")
+        else:
+            refused.append(f"#{code} has reopened since it paged you and its new alert did not page you: "
+                           f"nothing changed. Reply '{command.value} {code}' to act on it anyway.")
+    return allowed, refused
+
+
 async def sms(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     form = await _signed_form(request, rt)
-    person = _person_by_phone(rt, form.get("From", ""))
+    sid = _sid(form, "MessageSid")
+    phone = form.get("From", "").strip()
+    person = _person_by_phone(rt, phone)
     if person is None:
-        return _twiml(sms_reply_twiml(""))  # unknown numbers learn nothing
-    reply = dp.parse_reply(form.get("Body", ""))
+        log.info("sms_refused", reason="unknown_number")
+        return _twiml(sms_reply_twiml(""))  # unknown numbers learn nothing, and cost nothing
     structlog.contextvars.bind_contextvars(person=person)
+    claim = await rt.store.claim_callback("sms", sid, rt.clock.now())
+    if not claim.first:
+        log.info("twilio_callback_repeated", callback="sms")
+        return _twiml(claim.reply if claim.reply is not None else sms_reply_twiml(""))
+    answer = sms_reply_twiml((await _sms_command(rt, person, phone, form.get("Body", "")))[:1500])
+    await rt.store.answer_callback("sms", sid, answer)
+    return _twiml(answer)
+
+
+async def _sms_command(rt: Runtime, person: str, phone: str, text: str) -> str:
+    """Apply an SMS reply of `person` (from `phone`); returns the text of the answer."""
+    reply = dp.parse_reply(text)
     if reply.command is None:
-        return _twiml(sms_reply_twiml("Reply 1 (ack), 2 (resolve) or 3 (escalate), optionally with the incident "
-                                      "number, e.g. 'ack 42'; 'worked 45' logs 45 minutes."))
+        return SMS_HELP
+    named = bool(reply.short_code)
     if reply.short_code:
         if not reply.short_code.isdigit():
-            return _twiml(sms_reply_twiml(f"No incident #{reply.short_code}."))
+            return f"No incident #{reply.short_code}."
         targets = [int(reply.short_code)]
-        if await rt.store.get_incident(targets[0]) is None:
-            return _twiml(sms_reply_twiml(f"No incident #{reply.short_code}."))
     else:
-        last = await rt.store.last_message_to(form.get("From", ""))
+        # the page the person answers: the newest one that reached this phone, with its whole bundle
+        last = await rt.store.last_message_to(phone)
         targets = list(last.incident_ids) if last else []
         if not targets:
-            return _twiml(sms_reply_twiml("No page to answer; add the incident number, e.g. 'ack 42'."))
-        open_ = await rt.store.open_incidents_paged_to(form.get("From", ""))
+            return "No page to answer; add the incident number, e.g. 'ack 42'."
+        open_ = await rt.store.open_incidents_paged_to(phone)
         if len(targets) == 1 and len(open_) > 1:
             # several open incidents paged one by one: a bare reply is ambiguous (a bundle is not: "ack all")
             codes = ", ".join(f"#{dp.short_code(i)}" for i in open_[:8])
-            return _twiml(sms_reply_twiml(f"You have {len(open_)} open incidents ({codes}). "
-                                          f"Reply with the number, e.g. 'ack {dp.short_code(open_[-1])}'."))
+            return (f"You have {len(open_)} open incidents ({codes}). "
+                    f"Reply with the number, e.g. 'ack {dp.short_code(open_[-1])}'.")
+    if reply.command is dp.Command.WORKED and len(targets) != 1:
+        codes = ", ".join(f"#{dp.short_code(i)}" for i in targets[:8])
+        return (f"Your last page named {len(targets)} incidents ({codes}). Reply with "
+                f"the number, e.g. 'worked {reply.minutes} {dp.short_code(targets[0])}'.")
+    allowed, refused = await _answerable(rt, person, reply.command, targets, named=named)
+    if not allowed:
+        return " ".join(refused)
     if reply.command is dp.Command.WORKED:
-        if len(targets) != 1:
-            codes = ", ".join(f"#{dp.short_code(i)}" for i in targets[:8])
-            return _twiml(sms_reply_twiml(f"Your last page named {len(targets)} incidents ({codes}). Reply with "
-                                          f"the number, e.g. 'worked {reply.minutes} {dp.short_code(targets[0])}'."))
         try:
-            await rt.store.add_work(targets[0], person=person, minutes=reply.minutes, note=None, by=person,
+            await rt.store.add_work(allowed[0], person=person, minutes=reply.minutes, note=None, by=person,
                                     now=rt.clock.now())
         except NotFound:
-            return _twiml(sms_reply_twiml(f"No incident #{dp.short_code(targets[0])}."))
-        log.info("sms_reply", command=reply.command.value, incidents=targets, minutes=reply.minutes)
-        return _twiml(sms_reply_twiml(f"#{dp.short_code(targets[0])}: {reply.minutes} minutes logged for {person}"))
-    lines = await _act(rt, targets, reply.command, person, "sms")
-    log.info("sms_reply", command=reply.command.value, incidents=targets[:20])
-    return _twiml(sms_reply_twiml("; ".join(lines)[:1500]))
+            return f"No incident #{dp.short_code(allowed[0])}."
+        log.info("sms_reply", command=reply.command.value, incidents=allowed, minutes=reply.minutes)
+        return f"#{dp.short_code(allowed[0])}: {reply.minutes} minutes logged for {person}"
+    lines = await _act(rt, allowed, reply.command, person, "sms")
+    log.info("sms_reply", command=reply.command.value, incidents=allowed[:20], refused=len(refused))
+    return "; ".join(lines + refused)
 
 
 async def voice(request: web.Request) -> web.Response:
@@ -124,17 +203,26 @@ async def voice(request: web.Request) -> web.Response:
     if msg is None or not msg.incident_ids:
         return _twiml(gather_reply_twiml("This page is no longer known. Goodbye."))
     digits = form.get("Digits")
-    if digits is None:
+    if digits is None:  # the call flow: a read, answered again when fetched again
         inc = await rt.store.get_incident(msg.incident_ids[0])
         n = len(msg.incident_ids)
         summary = inc.summary if n == 1 else f"{n} incidents, the first: {inc.summary}"
         gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg.carrier}"
         return _twiml(voice_twiml(summary, dp.short_code(msg.incident_ids[0]), gather))
+    key = f"{_sid(form, 'CallSid')}:{msg.id}:{digits}"
+    claim = await rt.store.claim_callback("voice", key, rt.clock.now())
+    if not claim.first:
+        log.info("twilio_callback_repeated", callback="voice")
+        return _twiml(claim.reply if claim.reply is not None else gather_reply_twiml(""))
     command = dp.parse_digits(digits)
     if command is None:
-        return _twiml(gather_reply_twiml("Unknown key. Goodbye."))
-    lines = await _act(rt, list(msg.incident_ids), command, msg.person or "voice", "voice")
-    return _twiml(gather_reply_twiml(". ".join(lines) + ". Goodbye."))
+        answer = gather_reply_twiml("Unknown key. Goodbye.")
+    else:
+        allowed, refused = await _answerable(rt, msg.person, command, list(msg.incident_ids), named=False)
+        lines = (await _act(rt, allowed, command, msg.person or "voice", "voice") if allowed else []) + refused
+        answer = gather_reply_twiml(". ".join(line.rstrip(".") for line in lines) + ". Goodbye.")
+    await rt.store.answer_callback("voice", key, answer)
+    return _twiml(answer)
 
 
 async def status(request: web.Request) -> web.Response:
@@ -144,11 +232,17 @@ async def status(request: web.Request) -> web.Response:
     st = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
     if not mid.isdigit() or not st:
         raise InputError(422, "callback needs ?msg= and MessageStatus or CallStatus")
+    key = f"{int(mid)}:{_sid(form, 'MessageSid', 'CallSid')}:{st}"
+    claim = await rt.store.claim_callback("status", key, rt.clock.now())
+    if not claim.first:
+        log.info("twilio_callback_repeated", callback="status")
+        return web.Response(status=204)
     try:
         res = await rt.store.delivery_update(int(mid), st, failed=st in _FAILED, now=rt.clock.now())
     except NotFound:
-        return web.Response(status=204)
-    if res.advanced and rt.engine is not None:
+        res = None
+    await rt.store.answer_callback("status", key, "")
+    if res is not None and res.advanced and rt.engine is not None:
         rt.engine.poke()
     return web.Response(status=204)
 
@@ -169,6 +263,17 @@ def _link_refused(exc: links.InvalidLink) -> web.Response:
                  "or with <code>pagerd incidents ack</code>.</p>", status=404)
 
 
+def _earlier_round(link: links.Link, inc) -> web.Response | None:
+    """The page for a link signed for an earlier round of its incident (410: it no longer acts), else None."""
+    if inc is None or dp.may_answer(dp.Command.ACK, inc.reopen_count, {link.generation}, named=False) is None:
+        return None
+    text = links.EARLIER_ROUND.format(incident=link.incident_id, sent=link.generation + 1,
+                                      current=inc.reopen_count + 1)
+    log.info("link_refused", incident_id=link.incident_id, reason=dp.Refusal.EARLIER_ROUND.value)
+    return _page(f"<h1>Link for an earlier alert of incident #{link.incident_id}</h1><p>{html.escape(text)}</p>"
+                 f"<p>{html.escape(inc.summary)}</p><p>State now: {html.escape(inc.state)}</p>", status=410)
+
+
 def _page(body: str, status: int = 200) -> web.Response:
     return web.Response(text=_PAGE.format(body=body), content_type="text/html", status=status)
 
@@ -179,10 +284,12 @@ async def link_get(request: web.Request) -> web.Response:
         link = _verify_link(rt, request)
     except links.InvalidLink as exc:
         return _link_refused(exc)
-    iid, action = link.incident_id, link.action
-    inc = await rt.store.get_incident(iid)
-    label = "Acknowledge" if action == "ack" else "Resolve"
-    body = (f"<h1>#{iid}</h1><p>{html.escape(inc.summary if inc else '')}</p><p>State: {inc.state if inc else '?'}</p>"
+    inc = await rt.store.get_incident(link.incident_id)
+    if (earlier := _earlier_round(link, inc)) is not None:
+        return earlier
+    label = "Acknowledge" if link.action == "ack" else "Resolve"
+    body = (f"<h1>#{link.incident_id}</h1><p>{html.escape(inc.summary if inc else '')}</p>"
+            f"<p>State: {html.escape(inc.state) if inc else '?'}</p>"
             f'<form method="post"><button type="submit">{label}</button></form>')
     return _page(body)
 
@@ -193,6 +300,9 @@ async def link_post(request: web.Request) -> web.Response:
         link = _verify_link(rt, request)
     except links.InvalidLink as exc:
         return _link_refused(exc)
-    iid, action, person = link.incident_id, link.action, link.person
-    lines = await _act(rt, [iid], dp.Command.ACK if action == "ack" else dp.Command.RESOLVE, person or "link", "link")
+    inc = await rt.store.get_incident(link.incident_id)
+    if (earlier := _earlier_round(link, inc)) is not None:
+        return earlier
+    command = dp.Command.ACK if link.action == "ack" else dp.Command.RESOLVE
+    lines = await _act(rt, [link.incident_id], command, link.person or "link", "link")
     return _page(f"<p>{html.escape('; '.join(lines))}</p>")

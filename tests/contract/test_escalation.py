@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from pager.domain.incident import State
-from pager.storage.port import Breach, DeliveryUpdate, NotFound, Store
+from pager.storage.port import Breach, CallbackClaim, DeliveryUpdate, NotFound, RoundsPaged, Store
 
 from .seed import T0, open_incident, resolve_alert, route
 
@@ -466,3 +466,101 @@ async def test_delivery_update_failed_moves_the_person_on(store: Store) -> None:
 async def test_delivery_update_of_an_unknown_message_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.delivery_update(424242, "delivered", failed=False, now=T0)
+
+
+# -- rounds_paged: whom each round of an incident reached ---------------------------------------------
+
+async def test_rounds_paged_answers_the_rounds_whose_escalation_reached_the_person(store: Store) -> None:
+    iid = await _paged(store, "web1", lambda i: [_page(i, 0, person="anna"),
+                                                 _page(i, 0, "email", person="bram", address="bram@example.com")])
+    other = await _paged(store, "db1", lambda i: [_page(i, 0, person="chris", address="+31612345003")])
+    assert {m.generation for m in await store.due_messages(T0)} == {0}
+    # resolved, then fires again: its second round pages bram only
+    await resolve_alert(store, "web1", T0 + timedelta(minutes=10))
+    assert await open_incident(store, "web1", T0 + timedelta(minutes=20)) == iid
+    at = T0 + timedelta(minutes=21)
+    assert await store.create_escalation(incident_id=iid, generation=1, project="acme/webshop", rotation="standby",
+                                         policy={"name": "default"}, status="active", next_at=at,
+                                         target_seconds=1800, reason="test", now=at)
+    page = {**_page(iid, 0, person="bram", address="+31612345002"), "idem_key": f"{iid}:1:0:bram:sms", "due_at": at}
+    assert await store.fire_step(incident_id=iid, generation=1, k=0, next_at=None, messages=[page], now=at,
+                                 first_page=True, deadline=at + timedelta(minutes=30), escalate_at=None, early=False,
+                                 event={"kind": "paging", "step": 0}, final_status=None)
+    assert [(m.incident_id, m.person, m.generation) for m in await store.due_messages(at)
+            if m.person == "bram" and m.channel == "sms"] == [(iid, "bram", 1)]
+
+    assert await store.rounds_paged("anna", [other, iid]) == [RoundsPaged(iid, 1, (0,)), RoundsPaged(other, 0, ())]
+    assert await store.rounds_paged("bram", [iid]) == [RoundsPaged(iid, 1, (0, 1))]  # sent or not
+    assert await store.rounds_paged("chris", [iid, other, other]) == [RoundsPaged(iid, 1, ()),
+                                                                     RoundsPaged(other, 0, (0,))]
+    assert await store.rounds_paged("dewi", [iid]) == [RoundsPaged(iid, 1, ())]
+    assert await store.rounds_paged("anna", []) == []
+    assert await store.rounds_paged("anna", [424242, other]) == [RoundsPaged(other, 0, ())]  # only those that exist
+
+
+async def test_rounds_paged_leaves_out_messages_of_no_incident(store: Store) -> None:
+    assert await _queue(store, "handover")  # to chris, of no incident
+    iid = await _paged(store, "a", lambda i: [_page(i, 0, person="chris")])
+    assert await store.rounds_paged("chris", [iid]) == [RoundsPaged(iid, 0, (0,))]
+    assert [m.generation for m in await store.due_messages(T0) if m.incident_id is None] == [None]
+
+
+# -- last_message_to after a page and a notice --------------------------------------------------------
+
+async def test_last_message_to_is_the_newest_page_not_a_notice(store: Store) -> None:
+    iid = await _paged(store, "a", lambda i: [_page(i, 0, address="+31612345003", person="chris")])
+    (page,) = [m for m in await store.due_messages(T0) if m.incident_id == iid]
+    assert await store.claim_messages(page.id, [page.id], page.body, T0)
+    await store.finish_message(page.id, sent=True, provider_id="SM1", error=None, retry_at=None, now=T0)
+    assert await _queue(store, "handover")  # a hand-over SMS to the same phone, sent after the page
+    (notice,) = [m for m in await store.due_messages(T0) if m.incident_id is None]
+    later = T0 + timedelta(minutes=1)
+    assert await store.claim_messages(notice.id, [notice.id], notice.body, later)
+    await store.finish_message(notice.id, sent=True, provider_id="SM2", error=None, retry_at=None, now=later)
+    last = await store.last_message_to("+31612345003")
+    assert (last.id, last.incident_ids) == (page.id, (iid,))
+
+
+# -- Twilio callbacks: claim_callback, answer_callback ----------------------------------------------
+
+async def test_claim_callback_once_then_every_repeat_gets_the_first_answer(make_store) -> None:
+    s = make_store()
+    await s.open()
+    try:
+        assert await s.claim_callback("sms", "SM1", T0) == CallbackClaim(first=True, reply=None)
+        # a repeat while the first is being applied: claimed, no answer yet
+        assert await s.claim_callback("sms", "SM1", T0) == CallbackClaim(first=False, reply=None)
+        await s.answer_callback("sms", "SM1", "<Response><Message>#1 acknowledged</Message></Response>")
+        assert await s.claim_callback("sms", "SM1", T0 + timedelta(seconds=5)) == CallbackClaim(
+            first=False, reply="<Response><Message>#1 acknowledged</Message></Response>")
+        # the key is per kind: the same text under another kind is another callback
+        assert (await s.claim_callback("status", "SM1", T0)).first is True
+        assert (await s.claim_callback("voice", "SM1", T0)).first is True
+        assert (await s.claim_callback("sms", "SM2", T0)).first is True
+    finally:
+        await s.close()
+    s = make_store()  # a restart remembers every claim
+    await s.open()
+    try:
+        assert (await s.claim_callback("sms", "SM1", T0 + timedelta(days=1))).reply == (
+            "<Response><Message>#1 acknowledged</Message></Response>")
+        assert (await s.claim_callback("status", "SM1", T0)).first is False
+    finally:
+        await s.close()
+
+
+async def test_claim_callback_of_an_unknown_kind_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.claim_callback("fax", "x", T0)
+
+
+async def test_answer_callback_keeps_the_first_answer(store: Store) -> None:
+    assert (await store.claim_callback("voice", "CA1:7:1", T0)).first
+    await store.answer_callback("voice", "CA1:7:1", "first")
+    await store.answer_callback("voice", "CA1:7:1", "second")
+    assert (await store.claim_callback("voice", "CA1:7:1", T0)).reply == "first"
+
+
+async def test_answer_callback_of_an_unclaimed_callback_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.answer_callback("sms", "never-claimed", "x")

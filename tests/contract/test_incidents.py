@@ -156,6 +156,24 @@ async def test_prune_takes_at_most_limit_rows_of_each_kind(store: Store) -> None
     assert (rest.bodies, rest.delivery_ids) == (1, 1)
 
 
+async def test_prune_forgets_twilio_callbacks_last_seen_before_the_delivery_ids_cutoff(store: Store) -> None:
+    """Callback ids go with the delivery ids (before_ids), a repeat keeps one (it moves its last sighting),
+    and a callback pruned is a new one if it comes again."""
+    from pager.storage.port import Pruned
+    old, recent = T0 - timedelta(days=40), T0 - timedelta(days=1)
+    for n in range(3):
+        assert (await store.claim_callback("sms", f"SM{n}", old)).first
+    assert not (await store.claim_callback("sms", "SM2", recent)).first  # repeated lately: kept
+    assert (await store.claim_callback("status", "7:SM9:delivered", recent)).first
+    cutoff = T0 - timedelta(days=30)
+    assert await store.prune(T0 - timedelta(days=365), cutoff, 1) == Pruned(bodies=0, delivery_ids=0, callbacks=1)
+    assert await store.prune(T0 - timedelta(days=365), cutoff, 100) == Pruned(bodies=0, delivery_ids=0, callbacks=1)
+    assert await store.prune(T0 - timedelta(days=365), cutoff, 100) == Pruned(0, 0, 0)
+    assert (await store.claim_callback("sms", "SM0", T0)).first  # pruned: new again
+    assert not (await store.claim_callback("sms", "SM2", T0)).first
+    assert not (await store.claim_callback("status", "7:SM9:delivered", T0)).first
+
+
 async def test_pruned_at_and_mark_pruned_survive_a_restart(make_store) -> None:
     s = make_store()
     await s.open()

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import http.server
+import itertools
 import threading
 import time
 import urllib.error
@@ -47,11 +48,13 @@ _Dumper.add_representer(str, lambda d, s: d.represent_scalar(
 
 def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | None = None, repeat: int = 0,
                  heartbeats: dict | None = None, contact_rules: list[dict] | None = None,
-                 clock_start: str | None = None, simulate: list[str] | None = None) -> Path:
+                 clock_start: str | None = None, simulate: list[str] | None = None,
+                 rename: dict[str, str] | None = None) -> Path:
     """A copy of the example config with second-scale waits: contact rules sms 0 s, voice `voice_after`,
     e-mail 0 s; policy `default` = `steps` (4 s / 4 s), `repeat`; no early escalation. `clock_start`
     (an ISO instant, or a ${VAR}): the daemon runs on the manual clock from there (PagerdProcess.advance).
-    `simulate`: notifier.simulate, the channels simulated on purpose beside a live provider (with auto)."""
+    `simulate`: notifier.simulate, the channels simulated on purpose beside a live provider (with auto).
+    `rename` (old id -> new id): person ids renamed wherever the config names them."""
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     cfg = copy.deepcopy(cfg)
     cfg["paging"]["contact_rules"] = contact_rules or [
@@ -66,9 +69,25 @@ def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | Non
         cfg["notifier"]["simulate"] = simulate
     if clock_start is not None:
         cfg["testing"] = {"clock": "manual", "start": clock_start}
+    if rename:
+        _rename_people(cfg, rename)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(yaml.dump(cfg, Dumper=_Dumper, sort_keys=False))
     return dest
+
+
+def _rename_people(cfg: dict, rename: dict[str, str]) -> None:
+    def one(pid: str) -> str:
+        return rename.get(pid, pid)
+    cfg["people"] = {one(pid): p for pid, p in cfg["people"].items()}
+    for rot in cfg.get("rotations", {}).values():
+        for holder in [rot, *rot.get("layers", [])]:
+            if "participants" in holder:
+                holder["participants"] = [one(p) for p in holder["participants"]]
+    cfg["desk"]["people"] = [one(p) for p in cfg["desk"].get("people", [])]
+    for pol in cfg.get("escalation_policies", {}).values():  # new step dicts: the caller's stay as they were
+        pol["steps"] = [{**step, "targets": [f"person:{one(t[len('person:'):])}" if t.startswith("person:") else t
+                                             for t in step["targets"]]} for step in pol["steps"]]
 
 
 def twilio_env(api_base: str, account_sid: str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") -> dict[str, str]:
@@ -186,6 +205,20 @@ def failed_pages(inc: dict) -> list[dict]:
 
 
 # -- Twilio callbacks, signed the way Twilio signs them ------------------------------------------------
+_sids = itertools.count(1)
+
+
+def new_sid(prefix: str = "SM") -> str:
+    """A fresh Twilio SID (`SM...` a message, `CA...` a call): each inbound SMS Twilio posts has its own."""
+    return f"{prefix}{next(_sids):032x}"
+
+
+def sms_in(phone: str, body: str, sid: str | None = None) -> dict[str, str]:
+    """The form Twilio posts to /twilio/sms for an SMS from `phone` to our number (a new MessageSid)."""
+    return {"MessageSid": sid or new_sid(), "AccountSid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "From": phone,
+            "To": FROM_NUMBER, "Body": body}
+
+
 def twilio_post(d: PagerdProcess, path_qs: str, params: dict[str, str], *, token: str = AUTH_TOKEN,
                 signature: str | None = None, signed: bool = True) -> tuple[int, object]:
     """POST a form to pagerd as Twilio would: X-Twilio-Signature over PAGERD_PUBLIC_URL + path and query.
@@ -197,15 +230,16 @@ def twilio_post(d: PagerdProcess, path_qs: str, params: dict[str, str], *, token
     return d.request("POST", path_qs, urlencode(params).encode(), content_type=FORM, headers=headers)
 
 
-def fire(d: PagerdProcess, name: str, summary: str, **labels: str) -> int:
-    """Post one firing Alertmanager group (customer=agency unless given); returns its incident id."""
+def fire(d: PagerdProcess, name: str, summary: str, *, starts_at: str = "2026-01-01T00:00:00Z", **labels: str) -> int:
+    """Post one firing Alertmanager group (customer=agency unless given); returns its incident id. Another
+    `starts_at` makes it another firing of the same alert (one that reopens its resolved incident)."""
     labels = {"alertname": name, "customer": "agency", "severity": "critical", **labels}
     body = {
         "version": "4", "groupKey": f'{{}}:{{alertname="{name}"}}', "truncatedAlerts": 0, "status": "firing",
         "receiver": "pagerd", "groupLabels": {"alertname": name}, "commonLabels": labels,
         "commonAnnotations": {"summary": summary}, "externalURL": "http://alertmanager.example:9093",
         "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": summary},
-                    "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "startsAt": starts_at, "endsAt": "0001-01-01T00:00:00Z",
                     "generatorURL": "", "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16]}],
     }
     status, answer = d.request("POST", "/api/v1/alerts/alertmanager", json.dumps(body).encode(),

@@ -24,8 +24,8 @@ from tests.conftest import require_binary
 from tests.harness.alertmanager import ALERTMANAGER_BIN, Alertmanager
 from tests.harness.pagerd import PagerdProcess
 from tests.harness.paging import (
-    AUTH_TOKEN, FROM_NUMBER, TwilioTap, events, failed_pages, fire, incident, short_config, ts, twilio_env,
-    twilio_post, wait_event,
+    AUTH_TOKEN, FROM_NUMBER, TwilioTap, events, failed_pages, fire, incident, new_sid, short_config, sms_in, ts,
+    twilio_env, twilio_post, wait_event,
 )
 from tests.harness.prism import Prism
 
@@ -156,7 +156,7 @@ def test_sms_reply_acknowledges_and_forged_or_unknown_ones_change_nothing(paging
     first_paged_person(d, iid2)
     iid3 = fire(d, "TwilioReply3", "db3 replication broken")
     first_paged_person(d, iid3)
-    status, twiml = twilio_post(d, "/twilio/sms", {**reply, "Body": f"ack {iid2}"})
+    status, twiml = twilio_post(d, "/twilio/sms", {**reply, "Body": f"ack {iid2}", "MessageSid": new_sid()})
     assert status == 200 and f"#{iid2} acknowledged" in twiml
     assert incident(d, iid2)["state"] == "acknowledged" and incident(d, iid2)["acknowledged_by"] == person
     assert incident(d, iid3)["state"] == "triggered"  # only the named one
@@ -180,11 +180,11 @@ def test_sms_reply_3_escalates_at_once_and_2_resolves(paging):
     person, phone, inc = first_paged_person(d, iid)
     first = ts(inc["response"]["current"]["first_page_at"])
     # From an unknown number even a well-formed, signed command does nothing.
-    status, twiml = twilio_post(d, "/twilio/sms", {"From": "+31699999999", "To": FROM_NUMBER, "Body": f"3 {iid}"})
+    status, twiml = twilio_post(d, "/twilio/sms", sms_in("+31699999999", f"3 {iid}"))
     assert status == 200 and list(ET.fromstring(twiml)) == []
     assert events(incident(d, iid), "escalate_requested") == []
 
-    status, twiml = twilio_post(d, "/twilio/sms", {"From": phone, "To": FROM_NUMBER, "Body": "3"})
+    status, twiml = twilio_post(d, "/twilio/sms", sms_in(phone, "3"))
     assert status == 200 and f"#{iid} escalated" in twiml
     inc = wait_event(d, iid, "escalated", timeout=5)
     (esc,) = events(inc, "escalated")
@@ -193,7 +193,7 @@ def test_sms_reply_3_escalates_at_once_and_2_resolves(paging):
     assert "bram" in esc["data"]["people"]
     wait_event(d, iid, "paged", channel="sms", person="bram", timeout=5)
 
-    status, twiml = twilio_post(d, "/twilio/sms", {"From": phone, "To": FROM_NUMBER, "Body": f"resolve {iid}"})
+    status, twiml = twilio_post(d, "/twilio/sms", sms_in(phone, f"resolve {iid}"))
     assert status == 200 and f"#{iid} resolved" in twiml
     inc = incident(d, iid)
     assert inc["state"] == "resolved" and inc["resolved_by"] == person
@@ -326,11 +326,12 @@ def test_one_tap_link_from_the_sms(paging):
         assert d.request("POST", t, b"")[0] == 404, t
     # Validly signed but expired, or signed with another key (the admin token is none): 404 as well.
     iid_person_exp = (iid, "ack", person)
+    round_ = {"generation": 0}
     past = d.now() - timedelta(minutes=1)  # the daemon's now: its manual clock
     later = d.now() + timedelta(hours=1)
-    for token in (links.sign(Keyring(d.signing_key.encode()), *iid_person_exp, past),
-                  links.sign(Keyring(b"another-signing-key-0123456789abcdef"), *iid_person_exp, later),
-                  links.sign(Keyring(d.admin_token.encode()), *iid_person_exp, later)):
+    for token in (links.sign(Keyring(d.signing_key.encode()), *iid_person_exp, past, **round_),
+                  links.sign(Keyring(b"another-signing-key-0123456789abcdef"), *iid_person_exp, later, **round_),
+                  links.sign(Keyring(d.admin_token.encode()), *iid_person_exp, later, **round_)):
         assert d.request("GET", f"/l/{token}")[0] == 404
         assert d.request("POST", f"/l/{token}", b"")[0] == 404
     assert incident(d, iid)["state"] == "triggered"
@@ -358,7 +359,7 @@ def test_alertmanager_to_twilio_sms_to_signed_reply(paging, tmp_path):
         (req,) = d.wait_for(lambda _: tap.sent("sms", to=phone), timeout=5)
         assert req["status"] == 201 and "Disk full on web9" in req["form"]["Body"][0]
 
-        status, twiml = twilio_post(d, "/twilio/sms", {"From": phone, "To": FROM_NUMBER, "Body": "1"})
+        status, twiml = twilio_post(d, "/twilio/sms", sms_in(phone, "1"))
         assert status == 200 and f"#{iid} acknowledged" in twiml
         inc = incident(d, iid)
         assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == person

@@ -228,12 +228,13 @@ class Scenario:
         return iid
 
     # -- replies in ------------------------------------------------------------------------------
-    async def reply(self, person: str, text: str = "1") -> str:
+    async def reply(self, person: str, text: str = "1", *, sid: str | None = None) -> str:
         """`person` answers the last message on their phone with an SMS: a Twilio-signed POST to
-        /twilio/sms, handled by pagerd's own handler. Returns pagerd's answer text."""
+        /twilio/sms, handled by pagerd's own handler. Returns pagerd's answer text. `sid`: the
+        MessageSid (a new one for each reply unless given: the same one again is a repeat)."""
         self._replies += 1
         url = self.config.server.public_url + "/twilio/sms"
-        form = {"AccountSid": "AC" + "0" * 32, "MessageSid": f"SM{self._replies:032x}",
+        form = {"AccountSid": "AC" + "0" * 32, "MessageSid": sid or f"SM{self._replies:032x}",
                 "From": self.config.people[person].phone, "To": "+3197010000000", "Body": text}
         signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
         resp = await self.http.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})

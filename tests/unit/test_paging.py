@@ -20,6 +20,7 @@ from pager.domain.paging import (
     Pending,
     Policy,
     ProjectCoverage,
+    Refusal,
     Reply,
     Route,
     Step,
@@ -32,6 +33,7 @@ from pager.domain.paging import (
     first_route,
     next_send_slot,
     next_step,
+    may_answer,
     parse_digits,
     parse_reply,
     route_for,
@@ -692,6 +694,35 @@ def test_parse_reply(text, expected):
 )
 def test_parse_digits(digits, expected):
     assert parse_digits(digits) is expected
+
+
+NOT_PAGED, EARLIER = Refusal.NOT_PAGED, Refusal.EARLIER_ROUND
+
+
+@pytest.mark.parametrize(
+    "command, current, rounds, named, expected",
+    [
+        # answering the page they got (a bare reply, a keypress, a one-tap link)
+        (Command.ACK, 0, {0}, False, None),
+        (Command.RESOLVE, 1, {0, 1}, False, None),
+        (Command.ESCALATE, 2, {2}, False, None),
+        (Command.ACK, 1, {0}, False, EARLIER),       # reopened since it paged them
+        (Command.RESOLVE, 3, {0, 1, 2}, False, EARLIER),
+        (Command.ACK, 0, set(), False, NOT_PAGED),   # another engineer's incident
+        # naming the incident ("ack 42"): any round that reached them
+        (Command.ACK, 1, {0}, True, None),
+        (Command.ESCALATE, 5, {1}, True, None),
+        (Command.ACK, 1, set(), True, NOT_PAGED),
+        (Command.RESOLVE, 0, set(), True, NOT_PAGED),
+        # worked time: any round that reached them, named or not
+        (Command.WORKED, 1, {0}, False, None),
+        (Command.WORKED, 1, {0}, True, None),
+        (Command.WORKED, 0, set(), False, NOT_PAGED),
+        (Command.WORKED, 0, set(), True, NOT_PAGED),
+    ],
+)
+def test_may_answer(command, current, rounds, named, expected):
+    assert may_answer(command, current, frozenset(rounds), named=named) is expected
 
 
 @pytest.mark.parametrize("incident_id, code", [(1, "1"), (42, "42"), (123456, "123456")])

@@ -52,9 +52,9 @@ ROTATION = [
 
 @pytest.mark.parametrize("signer,verifier,valid", ROTATION)
 def test_links_across_a_rotation(signer, verifier, valid) -> None:
-    token = links.sign(signer, 42, "ack", "anna", NOW + timedelta(hours=1))
+    token = links.sign(signer, 42, "ack", "anna", NOW + timedelta(hours=1), generation=2)
     if valid:
-        assert links.verify(verifier, token, NOW) == links.Link(42, "ack", "anna", NOW + timedelta(hours=1))
+        assert links.verify(verifier, token, NOW) == links.Link(42, 2, "ack", "anna", NOW + timedelta(hours=1))
     else:
         with pytest.raises(links.InvalidLink, match="not valid"):
             links.verify(verifier, token, NOW)
@@ -79,7 +79,7 @@ def _tamper(token: str, part: int) -> str:
     return ".".join(pieces)
 
 
-GOOD = links.sign(Keyring(NEW), 7, "resolve", "bram", NOW + timedelta(minutes=5))
+GOOD = links.sign(Keyring(NEW), 7, "resolve", "bram", NOW + timedelta(minutes=5), generation=0)
 
 
 @pytest.mark.parametrize("token,now,reason", [
@@ -103,8 +103,10 @@ def test_link_tokens(token, now, reason) -> None:
         assert str(info.value) == reason
 
 
-@pytest.mark.parametrize("payload", [b"7.delete.bram.9999999999", b"x.ack.bram.9999999999", b"7.ack.bram",
-                                     b"7.ack.bram.99999999999999999999", b"\xff.ack.b.1"])
+@pytest.mark.parametrize("payload", [b"7.0.delete.9999999999.bram", b"x.0.ack.9999999999.bram", b"7.0.ack.bram",
+                                     b"7.ack.9999999999.bram", b"7.x.ack.9999999999.bram", b"7.-1.ack.9999999999.bram",
+                                     b"7.0.ack.99999999999999999999.bram", b"7.0.ack.+9999999999.bram",
+                                     b"\xff.0.ack.1.b", b"7.ack.bram.9999999999"])
 def test_a_well_signed_but_malformed_payload_is_not_valid(payload) -> None:
     keys = Keyring(NEW)
     token = links._b64(payload) + "." + links._b64(keys.sign(LINK, payload)[:links.MAC_BYTES])
@@ -112,9 +114,28 @@ def test_a_well_signed_but_malformed_payload_is_not_valid(payload) -> None:
         links.verify(keys, token, NOW)
 
 
-def test_a_person_id_with_dots_survives() -> None:
-    token = links.sign(Keyring(NEW), 1, "ack", "anna.de.vries", NOW + timedelta(hours=1))
-    assert links.verify(Keyring(NEW), token, NOW).person == "anna.de.vries"
+@pytest.mark.parametrize("person", ["anna.de.vries", "anna-de_vries", "ops.2nd-line_7", "007", ".", "a..b.",
+                                    "jan.1234567890", "x.ack.9.y"])
+def test_every_person_id_survives_and_the_token_needs_no_escaping(person) -> None:
+    token = links.sign(Keyring(NEW), 1, "ack", person, NOW + timedelta(hours=1), generation=3)
+    assert links.verify(Keyring(NEW), token, NOW) == links.Link(1, 3, "ack", person, NOW + timedelta(hours=1))
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    assert token.count(".") == 1
+
+
+def test_the_round_is_signed() -> None:
+    """The round is part of what the MAC covers: a link for round 1 cannot be made into one for round 2."""
+    token = links.sign(Keyring(NEW), 7, "ack", "bram", NOW + timedelta(hours=1), generation=0)
+    body, _, mac = token.partition(".")
+    forged = links._b64(links._unb64(body).replace(b"7.0.", b"7.1.", 1)) + "." + mac
+    with pytest.raises(links.InvalidLink, match="not valid"):
+        links.verify(Keyring(NEW), forged, NOW)
+
+
+@pytest.mark.parametrize("generation", [-1, True, 1.0, None])
+def test_a_link_needs_a_round(generation) -> None:
+    with pytest.raises(ValueError):
+        links.sign(Keyring(NEW), 7, "ack", "bram", NOW, generation=generation)
 
 
 @pytest.mark.parametrize("given", ["", "x" * 32, "AB" * 16, " " + "ab" * 15 + " ", "ab" * 17, "ab" * 15])

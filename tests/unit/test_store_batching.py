@@ -198,6 +198,26 @@ def _store_at_version(path: str, last: int) -> sqlite3.Connection:
     return conn
 
 
+def test_migration_10_gives_every_message_of_an_incident_its_round(tmp_path) -> None:
+    path = str(tmp_path / "v9.db")
+    conn = _store_at_version(path, 9)
+    conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+                 "updated_at) VALUES (12, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'a', 'a')")
+    for idem_key, iid in (("12:0:0:anna:sms:0", 12), ("12:3:1:bram:voice:1", 12), ("12:10:desk:address", 12),
+                          ("handover:office:2026-01-05T07:30:00Z:anna", None)):
+        conn.execute("INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, due_at, status, "
+                     "created_at) VALUES (?, ?, 'anna', 'sms', '+31612345001', 'page', 'a', 'sent', 'a')",
+                     (idem_key, iid))
+    conn.close()
+    assert migrate(path, T0)[:1] == [10]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT idem_key, generation FROM outbox ORDER BY id").fetchall() == [
+        ("12:0:0:anna:sms:0", 0), ("12:3:1:bram:voice:1", 3), ("12:10:desk:address", 10),
+        ("handover:office:2026-01-05T07:30:00Z:anna", None)]
+    assert conn.execute("SELECT count(*) FROM twilio_callbacks").fetchone() == (0,)
+    conn.close()
+
+
 def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -> None:
     path = str(tmp_path / "v4.db")
     conn = _store_at_version(path, 4)

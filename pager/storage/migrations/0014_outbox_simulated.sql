@@ -21,14 +21,16 @@ CREATE TABLE outbox_v14 (
     error           TEXT,
     created_at      TEXT NOT NULL,
     sent_at         TEXT,
-    first_tried_at  TEXT
+    first_tried_at  TEXT,
+    generation      INTEGER
 );
 INSERT INTO outbox_v14 (id, idem_key, incident_id, person, channel, address, kind, subject, body, due_at, status,
                         attempts, bundle_id, provider_id, delivery_status, error, created_at, sent_at,
-                        first_tried_at)
+                        first_tried_at, generation)
     SELECT id, idem_key, incident_id, person, channel, address, kind, subject, body, due_at,
            CASE WHEN status = 'sent' AND provider_id LIKE 'dry-%' THEN 'simulated' ELSE status END,
-           attempts, bundle_id, provider_id, delivery_status, error, created_at, sent_at, first_tried_at
+           attempts, bundle_id, provider_id, delivery_status, error, created_at, sent_at, first_tried_at,
+           generation
     FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_v14 RENAME TO outbox;
