@@ -108,7 +108,8 @@ def link_tokens(iids: list[int], people: list[str], instants: list[datetime], tt
             for person in people:
                 for action in links.ACTIONS:
                     for at in instants:
-                        out.add(links.sign(keys, iid, action, person, at + ttl))
+                        for generation in (0, 1):  # the opening round, and a reopen's
+                            out.add(links.sign(keys, iid, action, person, at + ttl, generation=generation))
     return out
 
 
@@ -162,7 +163,7 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
     # -- the links in use: the page, a bogus token, the acknowledge by link ---------------------------------
     inc = incident(d, am)
     person = events(inc, "paging")[0]["data"]["people"][0]
-    ack = links.sign(Keyring(SIGNING_KEY.encode()), am, "ack", person, START + ttl)
+    ack = links.sign(Keyring(SIGNING_KEY.encode()), am, "ack", person, START + ttl, generation=0)
     assert ack in tokens
     assert run.request("GET", f"/l/{ack}")[0] == 200
     assert run.request("GET", f"/l/{ack[:-4]}AAAA")[0] == 404
