@@ -18,7 +18,7 @@ export PAGERD_WEBHOOK_TOKEN ?= dev-webhook-token
 export PAGERD_ADMIN_TOKEN ?= dev-admin-token
 export PAGERD_SIGNING_KEY ?= dev-signing-key-not-for-production
 
-.PHONY: run test bench bench-full-node venv lock peers clean check-config
+.PHONY: run test lint bench bench-full-node venv lock peers clean check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -80,7 +80,13 @@ check-config: $(RUN_STAMP)
 peers:
 	@scripts/peers.sh all
 
-test: venv peers
+# ruff (lint rules and format) on the whole tree, mypy --strict on the pure core and the store port
+lint: venv
+	@$(VENV)/bin/ruff check --quiet
+	@$(VENV)/bin/ruff format --check --quiet --output-format concise || { echo "lint: run '$(VENV)/bin/ruff format'"; exit 1; }
+	@$(VENV)/bin/mypy
+
+test: venv lint peers
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv peers
@@ -91,4 +97,4 @@ bench-full-node: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var build *.egg-info
+	rm -rf $(VENV) $(TOOLS) var build *.egg-info .mypy_cache .ruff_cache
