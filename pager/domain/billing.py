@@ -55,7 +55,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from types import MappingProxyType
-from typing import Union
 
 from .calendar import Calendar, Period, to_utc
 
@@ -71,7 +70,7 @@ SEPARATE = "separate"
 OVERLAP_POLICIES = (MERGE, SEPARATE)
 OUTSIDE_BOOKING = "outside booking"
 
-DecimalLike = Union[Decimal, int, str]
+DecimalLike = Decimal | int | str
 
 
 def _decimal(value: DecimalLike, what: str) -> Decimal:

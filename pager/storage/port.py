@@ -4,9 +4,10 @@ One Protocol per aggregate (incidents, escalation and outbox, schedule, billing)
 them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, Mapping, Protocol
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
 
 from pager.domain import response
 from pager.domain.alert import Alert, Source

@@ -15,11 +15,12 @@ import json
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 
@@ -30,8 +31,23 @@ from . import sqlite_billing as billing
 from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
 from .codec import iso, parse_iso, where
-from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
-                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, WorkEntry, work_minutes)
+from .port import (
+    Booking,
+    Conflict,
+    CustomerIncident,
+    Delivery,
+    Incident,
+    IncidentAlert,
+    IncidentDetail,
+    IngestPolicy,
+    IngestResult,
+    NotFound,
+    OverrideRecord,
+    Pruned,
+    TimelineEvent,
+    WorkEntry,
+    work_minutes,
+)
 from .sqlite_ingest import ingest, key_prefix
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -114,7 +130,7 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
+def _commit_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
     """Apply a batch in one transaction, each job in a savepoint of its own (a job that fails is
     rolled back alone and the others commit), and commit once."""
     try:
@@ -330,7 +346,7 @@ class SqliteStore(PagingStore):
         await self._write(retention.mark_finished, retention.RETENTION_JOB, at)
 
 
-def _take(pending: list["_Job"]) -> list["_Job"]:
+def _take(pending: list[_Job]) -> list[_Job]:
     """The next batch off the front of `pending` (at least one job)."""
     n = alerts = 0
     for job in pending:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
-from . import testing_api
+from . import api, billing_api, bookings_api, ops, schedule_api, testing_api, twilio_hooks, webhooks
 from .errors import json_errors
 from .keys import ENGINE_TASK, RUNTIME, Runtime
 

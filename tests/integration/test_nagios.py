@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
-from tests.harness.nagios import (NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, PAGERD_CFG, AlertReceiver,
-                                  NagiosProcess)
+from tests.harness.nagios import NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, PAGERD_CFG, AlertReceiver, NagiosProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DAEMON_PRESENT = (ROOT / "pager" / "cli.py").exists()

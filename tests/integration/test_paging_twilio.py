@@ -11,8 +11,8 @@ what pagerd sent, and any request Prism rejects fails the test.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -24,8 +24,18 @@ from tests.conftest import require_binary
 from tests.harness.alertmanager import ALERTMANAGER_BIN, Alertmanager
 from tests.harness.pagerd import PagerdProcess
 from tests.harness.paging import (
-    AUTH_TOKEN, FROM_NUMBER, TwilioTap, events, failed_pages, fire, incident, short_config, ts, twilio_env,
-    twilio_post, wait_event,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    TwilioTap,
+    events,
+    failed_pages,
+    fire,
+    incident,
+    short_config,
+    ts,
+    twilio_env,
+    twilio_post,
+    wait_event,
 )
 from tests.harness.prism import Prism
 

@@ -39,7 +39,7 @@ def project() -> dict:
 
 
 def requirements_in(path: Path) -> list[str]:
-    return [l.strip() for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    return [s.strip() for s in path.read_text().splitlines() if s.strip() and not s.lstrip().startswith("#")]
 
 
 def assert_locked(lock: Path, wanted: list[str]) -> None:
