@@ -18,7 +18,7 @@ export PAGERD_WEBHOOK_TOKEN ?= dev-webhook-token
 export PAGERD_ADMIN_TOKEN ?= dev-admin-token
 export PAGERD_SIGNING_KEY ?= dev-signing-key-not-for-production
 
-.PHONY: run test lint bench bench-full-node venv lock peers clean check-config
+.PHONY: run test lint bench bench-full-node venv lock audit peers clean check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -58,6 +58,11 @@ lock: $(TOOLS_STAMP)
 	$(call lock_file,requirements/run.txt,pyproject.toml requirements/build.in -c requirements/test.txt)
 	$(call lock_file,requirements/tools.txt,requirements/tools.in)
 	@echo "lock: requirements/run.txt requirements/test.txt requirements/tools.txt up to date"
+
+# known vulnerabilities of every locked package, asked of an advisory service over the network
+# (AUDIT_SERVICE=pypi, the default, or osv); exits 2 and says so when the service cannot be reached
+audit: $(TOOLS_STAMP)
+	@$(TOOLS)/bin/python scripts/audit.py $(TOOLS)/bin/pip-audit requirements/test.txt requirements/tools.txt
 
 run: $(RUN_STAMP)
 	@mkdir -p var
