@@ -399,8 +399,13 @@ def test_shipped_pagerd_cfg_drops_into_debians_stock_config_unchanged():
         pytest.skip("no stock /etc/nagios4/nagios.cfg")
     d = Path(tempfile.mkdtemp(prefix="pagerd-nagios-stock-", dir="/tmp"))
     try:
-        os.chmod(d, 0o755)  # nagios4 -v reads the file again as user nagios
-        text = stock.read_text() + f"\ncfg_file={PAGERD_CFG}\n"
+        # nagios4 -v reads the files again as user nagios, who may not reach the checkout (a clone
+        # in root's home folder): it gets a byte-for-byte copy of pagerd.cfg in a folder it can read
+        os.chmod(d, 0o755)
+        shutil.copyfile(PAGERD_CFG, d / "pagerd.cfg")
+        os.chmod(d / "pagerd.cfg", 0o644)
+        assert (d / "pagerd.cfg").read_bytes() == PAGERD_CFG.read_bytes()
+        text = stock.read_text() + f"\ncfg_file={d / 'pagerd.cfg'}\n"
         (d / "nagios.cfg").write_text(text)
         os.chmod(d / "nagios.cfg", 0o644)
         r = subprocess.run([NAGIOS_BIN, "-v", str(d / "nagios.cfg")], capture_output=True, text=True, timeout=30)
