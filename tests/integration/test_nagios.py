@@ -333,6 +333,21 @@ def test_bad_invocations(tmp_path, stand_in):
     assert stand_in.received == []
 
 
+@pytest.mark.parametrize("scheme", ["file", "ftp"])
+def test_url_that_is_not_http_is_never_opened_and_the_event_stays(tmp_path, stand_in, scheme):
+    """urllib opens file: and ftp: URLs too; the script posts only to http(s) and keeps the event."""
+    spool = tmp_path / "spool"
+    url = (tmp_path / "secret.txt").as_uri() if scheme == "file" else "ftp://127.0.0.1:9/api/v1/alerts/nagios"
+    (tmp_path / "secret.txt").write_text("not for pagerd\n")
+    r = run_notify(spool, env=service_env("PROBLEM", "CRITICAL", "x"), url=url)
+    assert r.returncode == 0, r.stderr
+    assert f"--url must be http:// or https://, not {scheme}" in r.stderr
+    assert len(spooled(spool)) == 1  # kept for a run with a good --url
+    r = run_notify(spool, "--flush", url=stand_in.alerts_url)
+    assert r.returncode == 0 and spooled(spool) == [], r.stderr
+    assert [x.fields["SERVICEOUTPUT"] for x in stand_in.received] == ["x"]
+
+
 def test_a_run_waits_for_the_lock_only_within_its_budget(tmp_path, stand_in):
     spool = tmp_path / "spool"
     spool.mkdir()
