@@ -1,9 +1,17 @@
 # pagerd: `make run` starts the daemon on the example config; `make test` runs the whole suite.
+# Both install exact versions with hashes from the lock files in requirements/ (`make lock` writes them).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# uv (writes the locks) and pip-audit live in a venv of their own, installed from requirements/tools.txt
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+UV_COMPILE := $(TOOLS)/bin/uv pip compile --quiet --no-config --universal --python-version 3.11 \
+	--generate-hashes --annotation-style line --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 CONFIG ?= config/pagerd.example.yaml
 export PAGERD_LISTEN ?= 127.0.0.1:8080
 # Development secrets for `make run` only: published here, so `pagerd serve` refuses them unless it listens
@@ -15,17 +23,53 @@ DEV_SECRETS := $(foreach v,PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNIN
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test bench bench-full-node venv peers clean check-config
+.PHONY: run test lint bench bench-full-node venv lock audit peers clean check-config
 
-venv: $(STAMP)
+# the development environment: runtime and test locks
+venv: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
+$(PY):
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
-	@touch $(STAMP)
 
-run: venv
+# each lock installs with --require-hashes (setuptools is in it, so the project builds without
+# fetching anything unpinned), then the project itself without dependencies
+$(RUN_STAMP): requirements/run.txt pyproject.toml | $(PY)
+	@$(PIP) --require-hashes -r requirements/run.txt
+	@$(PIP) --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(TEST_STAMP): requirements/test.txt pyproject.toml | $(PY)
+	@$(PIP) --require-hashes -r requirements/test.txt
+	@$(PIP) --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(TOOLS_STAMP): requirements/tools.txt
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/tools.txt
+	@touch $@
+
+# lock FILE INPUTS...: resolve into FILE.new (starting from FILE's pins), replace FILE only if it
+# changed, so an unchanged lock leaves the venvs that depend on it alone
+define lock_file
+	@cp $(1) $(1).new 2>/dev/null || true
+	@$(UV_COMPILE) -o $(1).new $(2)
+	@if cmp -s $(1).new $(1); then rm $(1).new; else mv $(1).new $(1); echo "lock: $(1) changed"; fi
+endef
+
+# the lock files from pyproject.toml: test (runtime + test extra) first, then runtime constrained
+# to the same versions; existing pins are kept unless `make lock UPGRADE=1`
+lock: $(TOOLS_STAMP)
+	$(call lock_file,requirements/test.txt,pyproject.toml --extra test requirements/build.in)
+	$(call lock_file,requirements/run.txt,pyproject.toml requirements/build.in -c requirements/test.txt)
+	$(call lock_file,requirements/tools.txt,requirements/tools.in)
+	@echo "lock: requirements/run.txt requirements/test.txt requirements/tools.txt up to date"
+
+# known vulnerabilities of every locked package, asked of an advisory service over the network
+# (AUDIT_SERVICE=pypi, the default, or osv); exits 2 and says so when the service cannot be reached
+audit: $(TOOLS_STAMP)
+	@$(TOOLS)/bin/python scripts/audit.py $(TOOLS)/bin/pip-audit requirements/test.txt requirements/tools.txt
+
+run: $(RUN_STAMP)
 	@mkdir -p var
 	@$(VENV)/bin/pagerd check-config $(CONFIG)
 	@$(VENV)/bin/pagerd migrate -c $(CONFIG)
@@ -41,13 +85,19 @@ run: venv
 	@echo
 	@exec $(VENV)/bin/pagerd serve -c $(CONFIG)
 
-check-config: venv
+check-config: $(RUN_STAMP)
 	@$(VENV)/bin/pagerd check-config $(CONFIG)
 
 peers:
 	@scripts/peers.sh all
 
-test: venv peers
+# ruff (lint rules and format) on the whole tree, mypy --strict on the pure core and the store port
+lint: venv
+	@$(VENV)/bin/ruff check --quiet
+	@$(VENV)/bin/ruff format --check --quiet --output-format concise || { echo "lint: run '$(VENV)/bin/ruff format'"; exit 1; }
+	@$(VENV)/bin/mypy
+
+test: venv lint peers
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv peers
@@ -58,4 +108,4 @@ bench-full-node: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) $(TOOLS) var build *.egg-info .mypy_cache .ruff_cache

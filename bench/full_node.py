@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("BENCH_RATE_DURATION", "5")
-import run as B  # noqa: E402  (bench/run.py: servers, wrk, openloop, pinning)
+import run as B
 
 ROUNDS = int(B.env_num("BENCH_ROUNDS", 3))
 SECONDS = B.env_num("BENCH_SECONDS", 5)
@@ -183,14 +183,14 @@ def write(servers, res, checks, commit, after_commit, dirty, wall, la0, la1) -> 
          f"- {ROUNDS} paired rounds, alternating which server goes first; each cell is the median of the rounds "
          "(min–max in brackets).", "",
          "| Measure | before | after | after / before |", "|---|---:|---:|---:|"]
-    for label, phase, f, fmt, higher_better in measures:
+    for label, phase, f, fmt, _higher_better in measures:
         b, a = col("before", phase, f), col("after", phase, f)
         if not b or not a:
             L.append(f"| {label} | – | – | – |")
             continue
         mb, ma = statistics.median(b), statistics.median(a)
 
-        def cell(xs, m):
+        def cell(xs, m, fmt=fmt):
             return f"{fmt.format(m)} ({fmt.format(min(xs))}–{fmt.format(max(xs))})"
         L.append(f"| {label} | {cell(b, mb)} | {cell(a, ma)} | {100 * ma / mb:.0f}% |")
     L += ["", "Write and paging check after the rounds (requests sent, including warm-up and non-2xx): "

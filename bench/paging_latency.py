@@ -180,7 +180,6 @@ async def one_rate(session, url: str, twilio: str, rate: float, duration: float,
                    records: list[dict], drain_timeout: float) -> dict:
     """Open loop at `rate` for `duration` s; then wait (bounded) until the SMS requests account for every
     incident opened. Returns the sends (incident ids and send times) of this rate."""
-    import aiohttp
     total = int(rate * duration)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
     bodies = [webhook_body(prefix, i) for i in range(total)]
@@ -254,7 +253,7 @@ async def client_main(url: str, twilio: str, rates: list[float], durations: list
         await one_rate(session, url, twilio, 20, 1, "plw", records, drain_timeout)
         print(f"[paging_latency] warm-up: {len(records)} Twilio requests", flush=True)
         runs = []
-        for k, (rate, dur) in enumerate(zip(rates, durations)):
+        for k, (rate, dur) in enumerate(zip(rates, durations, strict=True)):
             runs.append(await one_rate(session, url, twilio, rate, dur, f"pl{k}", records, drain_timeout))
             print(f"[paging_latency] rate {rate:g}/s: {runs[-1]['sent']} webhooks, "
                   f"{runs[-1]['records_to'] - runs[-1]['records_from']} Twilio requests", flush=True)
@@ -275,7 +274,7 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
     # incident -> time of the first Twilio request that carried one of its outbox rows
     carried_at: dict[int, float] = {}
     carried_by: dict[int, str] = {}
-    for oid, inc, channel, kind, status, bundle_id, provider_id in rows:
+    for oid, inc, _channel, kind, _status, bundle_id, _provider_id in rows:
         if inc is None or kind != "page":
             continue
         carrier = outbox.get(bundle_id) if bundle_id else outbox[oid]

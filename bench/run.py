@@ -62,7 +62,7 @@ def env_num(name: str, default: float) -> float:
     try:
         return float(os.environ.get(name, default))
     except ValueError:
-        raise SystemExit(f"bench: {name} must be a number")
+        raise SystemExit(f"bench: {name} must be a number") from None
 
 
 DURATION = env_num("BENCH_DURATION", 10)
@@ -703,12 +703,12 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
 
     def cpu_fmt(x):
         return "–" if x is None else f"{x:,.0f} µs"
-    L.append(f"| Server CPU per single-alert request (32 conns; all threads) | "
+    L.append("| Server CPU per single-alert request (32 conns; all threads) | "
              + " | ".join(cpu_fmt(cpu_us(x, 'single')) for x in (a, b, c, d)) + " | | | | | (context) | | |")
     L.append(f"| Server CPU per request at a fixed {RATE:,.0f} req/s (share of the core) | "
              + " | ".join(f"{cpu_fmt(cpu_us(x, 'rate'))}{core_share(x)}" for x in (a, b, c, d))
              + " | | | | | (context) | | |")
-    L.append(f"| Server CPU per alert in 100-alert batches | "
+    L.append("| Server CPU per alert in 100-alert batches | "
              + " | ".join(cpu_fmt(cpu_us(x, 'batch', True)) for x in (a, b, c, d)) + " | | | | | (context) | | |")
     L.append("")
     if rps_b is not None and (rps_c is not None or rps_d is not None):
@@ -982,7 +982,7 @@ def oncall_stage(errors: list[str]) -> dict:
             worst_oncall = max(worst_oncall or 0, v)
         elif "shifts()" in cells[0]:
             worst_shifts = max(worst_shifts or 0, v)
-    header = next((l for l in proc.stdout.splitlines() if l.startswith("Python ")), "")
+    header = next((line for line in proc.stdout.splitlines() if line.startswith("Python ")), "")
     log(f"  on_call worst {worst_oncall} µs, shifts worst {worst_shifts} µs")
     return {"rows": rows, "header": header, "worst_oncall_us": worst_oncall, "worst_shifts_us": worst_shifts}
 
@@ -1011,7 +1011,7 @@ def statements_stage(errors: list[str]) -> dict:
                 shared = float(cells[2])
             except ValueError:
                 pass
-    header = next((l for l in proc.stdout.splitlines() if l.startswith("Python ")), "")
+    header = next((line for line in proc.stdout.splitlines() if line.startswith("Python ")), "")
     log(f"  1,200 statements: {shared} s")
     return {"rows": rows, "header": header, "shared_s": shared}
 

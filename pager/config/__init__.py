@@ -4,8 +4,8 @@ from __future__ import annotations
 import hmac
 import re
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from pydantic import ValidationError
 

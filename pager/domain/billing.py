@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from types import MappingProxyType
-from typing import Union
+from typing import Any
 
 from .calendar import Calendar, Period, to_utc
 
@@ -71,7 +71,7 @@ SEPARATE = "separate"
 OVERLAP_POLICIES = (MERGE, SEPARATE)
 OUTSIDE_BOOKING = "outside booking"
 
-DecimalLike = Union[Decimal, int, str]
+DecimalLike = Decimal | int | str
 
 
 def _decimal(value: DecimalLike, what: str) -> Decimal:
@@ -242,7 +242,7 @@ class Quote:
     def callout_total(self) -> Decimal:
         return sum((c.amount for c in self.callouts), _ZERO)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `pagerd billing quote --json` and the API: amounts and hours as
         decimal strings, instants ISO 8601 UTC with Z."""
         return {

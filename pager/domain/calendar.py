@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
-from typing import Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_pkg
@@ -128,7 +127,7 @@ def offset_changes(start: datetime, end: datetime, zone: ZoneInfo) -> list[datet
 # --------------------------------------------------------------------------- rules
 
 
-def parse_weekday(value: Union[int, str]) -> int:
+def parse_weekday(value: int | str) -> int:
     """0 (Monday) .. 6 (Sunday) from an int or a name ("mon", "Monday")."""
     if isinstance(value, bool):
         raise ValueError(f"bad weekday {value!r}")
@@ -142,7 +141,7 @@ def parse_weekday(value: Union[int, str]) -> int:
     raise ValueError(f"bad weekday {value!r}")
 
 
-def _parse_time(value: Union[time, str], what: str) -> time:
+def _parse_time(value: time | str, what: str) -> time:
     if isinstance(value, str):
         try:
             value = time.fromisoformat(value)
@@ -155,7 +154,7 @@ def _parse_time(value: Union[time, str], what: str) -> time:
     return value
 
 
-def _parse_date(value: Union[date, str], what: str) -> date:
+def _parse_date(value: date | str, what: str) -> date:
     if isinstance(value, datetime):
         raise ValueError(f"{what}: expected a date, got a datetime {value!r}")
     if isinstance(value, date):
@@ -202,7 +201,7 @@ class CalendarRules:
     language: str = "en_US"
     # Holidays to leave out: a date (or "YYYY-MM-DD") drops that date; any other string drops
     # every holiday of that name (case-insensitive, in `language`).
-    exclude: tuple[Union[date, str], ...] = ()
+    exclude: tuple[date | str, ...] = ()
     # Extra company days off: (date, name) pairs; a mapping is accepted too.
     extra: tuple[tuple[date, str], ...] = ()
 
@@ -242,7 +241,7 @@ class CalendarRules:
                 )
         elif self.subdivision is not None:
             raise ValueError("subdivision given without a country")
-        excl: list[Union[date, str]] = []
+        excl: list[date | str] = []
         for item in ((self.exclude,) if isinstance(self.exclude, str) else self.exclude):
             if isinstance(item, date) or (isinstance(item, str) and _ISO_DATE.match(item)):
                 excl.append(_parse_date(item, "exclude"))

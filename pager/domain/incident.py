@@ -13,10 +13,11 @@ ResolveIncident). Changes name the incident by its key: a key has at most one op
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Callable, ClassVar, Mapping
+from typing import ClassVar
 
 from .alert import Action, Alert, Source
 

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Optional, Union
 
 from .calendar import (
     Calendar,
@@ -264,13 +263,13 @@ class Layered:
         return any(r.restrict_to is not None for r in self.layers)
 
 
-AnyRotation = Union[Rotation, Layered]
+AnyRotation = Rotation | Layered
 
 
 # ---------------------------------------------------------------------------- pieces
 
 # A piece of coverage: start, end, person, override id, layer name.
-_Piece = tuple[datetime, datetime, str, Optional[str], Optional[str]]
+_Piece = tuple[datetime, datetime, str, str | None, str | None]
 
 
 def _rotation_piece_at(

@@ -50,7 +50,7 @@ _TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?=[/?#]|$)"
 
 
 def basic_auth_header(login: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode("utf-8")).decode("ascii")
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 class _BaseUrlHttpClient(AsyncTwilioHttpClient):

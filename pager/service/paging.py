@@ -5,9 +5,9 @@ never silently dropped)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable
 
 import structlog
 
@@ -147,7 +147,7 @@ class PagingEngine:
         while True:
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await asyncio.sleep(pace)
             self.wake.clear()

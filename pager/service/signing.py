@@ -47,7 +47,7 @@ class Keyring:
     previous: tuple[bytes, ...] = ()
 
     @classmethod
-    def of(cls, auth: Auth) -> "Keyring":
+    def of(cls, auth: Auth) -> Keyring:
         """From the config's `auth` section."""
         return cls(auth.signing_key.get_secret_value().encode(),
                    tuple(k.get_secret_value().encode() for k in auth.previous_signing_keys))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import accumulate, repeat

@@ -1,8 +1,8 @@
 """Nagios / Icinga notifications: the notification macros, form-encoded or JSON."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Mapping
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.domain.calendar import utc_in_range

@@ -4,9 +4,10 @@ One Protocol per aggregate (incidents, escalation and outbox, schedule, billing)
 them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, Mapping, Protocol
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
 
 from pager.domain import response
 from pager.domain.alert import Alert, Source
@@ -412,12 +413,12 @@ class EscalationStore(Protocol):
 
     async def unrouted_incidents(self, limit: int = 500) -> list[UnroutedIncident]: ...
     async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
-                                policy: dict, status: str, next_at: datetime | None, target_seconds: int,
-                                reason: str, now: datetime, booking: dict | None = None) -> bool: ...
+                                policy: dict[str, Any], status: str, next_at: datetime | None, target_seconds: int,
+                                reason: str, now: datetime, booking: dict[str, Any] | None = None) -> bool: ...
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]: ...
     async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
-                        messages: list[dict], now: datetime, first_page: bool, deadline: datetime | None,
-                        escalate_at: datetime | None, early: bool, event: dict, final_status: str | None) -> bool: ...
+                        messages: list[dict[str, Any]], now: datetime, first_page: bool, deadline: datetime | None,
+                        escalate_at: datetime | None, early: bool, event: dict[str, Any], final_status: str | None) -> bool: ...
     async def stop_settled(self, now: datetime) -> list[int]: ...
     async def record_breaches(self, now: datetime) -> list[Breach]: ...
     async def unobserved_responses(self) -> list[response.Round]: ...

@@ -19,6 +19,7 @@ import queue
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib import resources
@@ -184,7 +185,7 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-def _commit_batch(conn: sqlite3.Connection, batch: list["_Job"]) -> None:
+def _commit_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
     """Apply a batch in one transaction, each job in a savepoint of its own (a job that fails is
     rolled back alone and the others commit), and commit once. Consecutive deliveries are applied
     together in one savepoint (`_ingest_together`)."""
@@ -472,7 +473,7 @@ class SqliteStore(PagingStore):
         await self._write(retention.mark_finished, retention.RETENTION_JOB, at)
 
 
-def _take(pending: list["_Job"]) -> list["_Job"]:
+def _take(pending: list[_Job]) -> list[_Job]:
     """The next batch off the front of `pending` (at least one job)."""
     n = alerts = 0
     for job in pending:

@@ -12,7 +12,6 @@ from .codec import iso, parse_iso, where
 from .port import Booking, Conflict, CustomerIncident, NotFound, WorkEntry
 from .sqlite_paging import _ROUND_COLS, _event, _round
 
-
 # -- writes ----------------------------------------------------------------------------------------
 
 def add_booking(conn: sqlite3.Connection, customer: str, start: datetime, end: datetime, created_by: str,

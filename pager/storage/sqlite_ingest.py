@@ -34,15 +34,34 @@ import functools
 import hashlib
 import re
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from itertools import chain
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from pager.domain.alert import Alert
-from pager.domain.incident import (Acknowledge, AlertsReceived, AppendAlert, Change, Duplicate, IncidentState,
-                                   IngestPolicy, KeyState, Note, OpenIncident, Orphan, Reopen, ResolveAlert,
-                                   ResolveAlertByGroup, ResolveIncident, SetSeverity, ShowLatest, State, Stored,
-                                   decide)
+from pager.domain.incident import (
+    Acknowledge,
+    AlertsReceived,
+    AppendAlert,
+    Change,
+    Duplicate,
+    IncidentState,
+    IngestPolicy,
+    KeyState,
+    Note,
+    OpenIncident,
+    Orphan,
+    Reopen,
+    ResolveAlert,
+    ResolveAlertByGroup,
+    ResolveIncident,
+    SetSeverity,
+    ShowLatest,
+    State,
+    Stored,
+    decide,
+)
 
 from .codec import dumps, iso, parse_iso
 from .port import Applied, Delivery, IngestResult

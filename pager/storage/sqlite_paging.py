@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pager.domain import response
 
-from .codec import dumps
+from .codec import dumps, parse_iso
 from .codec import iso as _iso
 from .codec import parse_iso
 from .port import (Breach, CallbackClaim, DeliveryUpdate, DueMessage, Escalation, NotFound, OutboxBacklog, OutboxMessage,

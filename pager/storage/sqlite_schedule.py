@@ -9,7 +9,6 @@ from datetime import datetime
 from .codec import iso, parse_iso, where
 from .port import Conflict, NotFound, OverrideRecord
 
-
 # -- writes ----------------------------------------------------------------------------------------
 
 def add_override(conn: sqlite3.Connection, rotation: str, start: datetime, end: datetime, person: str,

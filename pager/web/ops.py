@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .keys import ENGINE_TASK, RUNTIME
+
+log = structlog.get_logger("pagerd.web")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -46,8 +49,8 @@ async def metrics(request: web.Request) -> web.Response:
         counts = await asyncio.wait_for(rt.store.count_by_state(), timeout=5)
         for state in ("triggered", "acknowledged", "resolved"):
             m.incidents.labels(state).set(counts.get(state, 0))
-    except Exception:  # scrape still answers; the gauge keeps its last value
-        pass
+    except Exception as exc:  # scrape still answers; the gauge keeps its last value
+        log.warning("metrics_store_read_failed", gauge="incidents", error=repr(exc))
     try:
         now = rt.clock.now()
         backlog = await asyncio.wait_for(rt.store.outbox_backlog(now), timeout=5)
@@ -55,15 +58,15 @@ async def metrics(request: web.Request) -> web.Response:
             m.outbox_pending.labels(channel).set(backlog.pending.get(channel, 0))
         oldest = backlog.oldest_due_at
         m.outbox_oldest_age.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
-    except Exception:  # as above
-        pass
+    except Exception as exc:  # as above
+        log.warning("metrics_store_read_failed", gauge="outbox", error=repr(exc))
     try:
         seen = await asyncio.wait_for(rt.store.heartbeats(), timeout=5)
         m.heartbeat_last_seen.clear()  # only the configured heartbeats that ever checked in
         for name in rt.config.heartbeats:
             if name in seen:
                 m.heartbeat_last_seen.labels(name).set(seen[name].timestamp())
-    except Exception:  # as above
-        pass
+    except Exception as exc:  # as above
+        log.warning("metrics_store_read_failed", gauge="heartbeats", error=repr(exc))
     body = generate_latest(m.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

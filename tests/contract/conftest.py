@@ -5,9 +5,9 @@ store made there finds an empty database, a later one the same database (a resta
 (PostgreSQL), add its factory here; nothing else in the package names a concrete store."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import pytest
 

@@ -10,7 +10,6 @@ from pager.storage.port import Breach, CallbackClaim, DeliveryUpdate, NotFound, 
 
 from .seed import T0, open_incident, resolve_alert, route
 
-
 # -- unrouted_incidents / create_escalation ---------------------------------------------------------
 
 async def test_unrouted_incidents_are_the_triggered_ones_without_an_escalation(store: Store) -> None:

@@ -12,7 +12,6 @@ from pager.storage.port import Conflict, NotFound, Store
 
 from .seed import T0, notification, open_incident, resolve_alert, route
 
-
 # -- get_incident -----------------------------------------------------------------------------------
 
 async def test_get_incident_answers_the_incident_its_alerts_and_timeline(store: Store) -> None:

@@ -150,7 +150,7 @@ class NagiosProcess:
         return self.workdir / "state" / kind
 
     # ---- config
-    def write_config(self) -> "NagiosProcess":
+    def write_config(self) -> NagiosProcess:
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="pagerd-nagios-", dir="/tmp"))
             self._owned_dir = True
@@ -170,7 +170,7 @@ class NagiosProcess:
         _write(w / "objects.cfg", self._objects_cfg())
         _write(w / "pagerd.cfg", self._pagerd_cfg())
         uid, gid = _nagios_ids()
-        for dirpath, dirnames, filenames in os.walk(w):
+        for dirpath, _dirnames, filenames in os.walk(w):
             os.chown(dirpath, uid, gid)
             os.chmod(dirpath, 0o755)
             for name in filenames:
@@ -317,7 +317,7 @@ define service {{
         subs = {"_PAGERD_URL": self.alerts_url, "_PAGERD_TOKEN_FILE": str(self.token_file),
                 "_PAGERD_SPOOL": str(self.spool)}
         for var, value in subs.items():
-            text, n = re.subn(rf"(?m)^(\s*{var}\s+)\S+\s*$", lambda m: m.group(1) + value, text)
+            text, n = re.subn(rf"(?m)^(\s*{var}\s+)\S+\s*$", lambda m, value=value: m.group(1) + value, text)
             assert n == 1, f"pagerd.cfg: custom variable {var} not found exactly once"
         if self.env_macros_only:
             text, n = re.subn(r" --macro '[A-Z]+=\$[A-Z]+\$'", "", text)
@@ -354,7 +354,7 @@ define service {{
             raise RuntimeError(f"nagios4 -v failed ({r.returncode}):\n{r.stdout[-4000:]}{r.stderr[-2000:]}")
         return r.stdout
 
-    def start(self, timeout: float = 20.0) -> "NagiosProcess":
+    def start(self, timeout: float = 20.0) -> NagiosProcess:
         if self.workdir is None or not self.cfg.exists():
             self.write_config()
         self.validate()
@@ -415,12 +415,12 @@ define service {{
             lines = self.log_file.read_text(errors="replace").splitlines()
         except FileNotFoundError:
             return []
-        return [l for l in lines if " NOTIFICATION: pagerd;" in l]
+        return [line for line in lines if " NOTIFICATION: pagerd;" in line]
 
     def captured(self) -> list[dict]:
         """Environments recorded by the envcapture contact, oldest first."""
         try:
-            return [json.loads(l) for l in self.capture_file.read_text().splitlines() if l.strip()]
+            return [json.loads(line) for line in self.capture_file.read_text().splitlines() if line.strip()]
         except FileNotFoundError:
             return []
 
@@ -504,7 +504,7 @@ class AlertReceiver:
     def wait_for(self, predicate, timeout: float = 30.0, interval: float = 0.1):
         return _bounded_wait(lambda: predicate(self), timeout, interval)
 
-    def start(self) -> "AlertReceiver":
+    def start(self) -> AlertReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -521,7 +521,7 @@ class AlertReceiver:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 if self.headers.get("Authorization") != f"Bearer {receiver.admin_token}":
                     return self._answer(401, {"error": "unauthorized"})
                 if self.path.split("?")[0] == "/api/v1/incidents":
@@ -530,7 +530,7 @@ class AlertReceiver:
                     return self._answer(200, {"ready": True})
                 return self._answer(404, {"error": "not found"})
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if receiver.delay:
                     time.sleep(receiver.delay)

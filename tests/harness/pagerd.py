@@ -83,7 +83,7 @@ class PagerdProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 20.0) -> "PagerdProcess":
+    def start(self, timeout: float = 20.0) -> PagerdProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

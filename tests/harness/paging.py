@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import http.server
 import itertools
+import json
 import threading
 import time
 import urllib.error
@@ -154,7 +154,7 @@ class TwilioTap:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> "TwilioTap":
+    def start(self) -> TwilioTap:
         self.thread.start()
         return self
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import subprocess
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 

@@ -297,7 +297,7 @@ def _resolve_a_and_expect_the_group_resolved(p, am, incidents: list[dict]) -> No
     pages after that, also past the time its next escalation step was due."""
     am.resolve(DISK_A)
     ids = [i["id"] for i in incidents]
-    done = p.wait_for(lambda q: all((d := detail(q, i))["state"] == "resolved" for i in ids)
+    done = p.wait_for(lambda q: all(detail(q, i)["state"] == "resolved" for i in ids)
                       and [detail(q, i) for i in ids], NOTIFY_TIMEOUT)
     b = next(d for d in done if alert_with(d, instance="db2"))
     assert alert_with(b, instance="db2")["status"] == "resolved"

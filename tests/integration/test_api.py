@@ -31,11 +31,11 @@ def group(key: str = "{}:{alertname=\"DiskFull\"}", *statuses: str, starts: tupl
     d = json.loads(json.dumps(FIRING))
     d["groupKey"] = key
     statuses = statuses or ("firing", "firing")
-    for a, st in zip(d["alerts"], statuses):
+    for a, st in zip(d["alerts"], statuses, strict=False):  # fewer statuses: the rest as given
         a["status"] = st
         a["endsAt"] = "2026-11-25T14:30:00.000Z" if st == "resolved" else ZERO
     if starts:
-        for a, s in zip(d["alerts"], starts):
+        for a, s in zip(d["alerts"], starts, strict=True):
             a["startsAt"] = s
     d["status"] = "firing" if "firing" in statuses else "resolved"
     return d

@@ -12,6 +12,7 @@ Example config: acme rate 95.00 EUR; standby week of 2026-12-07: dewi.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -156,9 +157,10 @@ async def test_html_statement_in_headless_chromium(month, tmp_path):
     page = out.read_text()
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external assets
     assert "&lt;checkout&gt; &amp; payments" in page  # escaped
-    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
-                          out.as_uri()], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", out.as_uri()]
+    dom = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=120,
+                                  stdin=subprocess.DEVNULL)
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     total = re.search(r'<td class="num" id="total">([^<]*)</td>', html)

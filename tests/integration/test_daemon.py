@@ -61,7 +61,7 @@ def test_ready_and_watchdog_notifications(tmp_path: Path) -> None:
         while time.monotonic() < deadline and sum("WATCHDOG=1" in m for m in msgs) < 3:
             try:
                 msgs.append(srv.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 pass
         assert any(m.startswith("READY=1") for m in msgs), msgs
         assert sum("WATCHDOG=1" in m for m in msgs) >= 3, msgs
@@ -69,7 +69,7 @@ def test_ready_and_watchdog_notifications(tmp_path: Path) -> None:
         try:
             while True:
                 msgs.append(srv.recv(4096).decode())
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
         assert any("STOPPING=1" in m for m in msgs), msgs
     finally:

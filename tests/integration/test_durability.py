@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from tests.harness.pagerd import ENGINE_KINDS
 
-
 ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
 

@@ -251,7 +251,7 @@ class NotifySocket:
             assert time.monotonic() < deadline, f"{count} x {text!r} not received in {timeout}s: {self.messages[-5:]}"
             try:
                 m = self.sock.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.messages.append(m)
             seen += text in m

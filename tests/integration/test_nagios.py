@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
-from tests.harness.nagios import (NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, PAGERD_CFG, AlertReceiver,
-                                  NagiosProcess)
+from tests.harness.nagios import NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, PAGERD_CFG, AlertReceiver, NagiosProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DAEMON_PRESENT = (ROOT / "pager" / "cli.py").exists()
@@ -334,6 +333,21 @@ def test_bad_invocations(tmp_path, stand_in):
     assert stand_in.received == []
 
 
+@pytest.mark.parametrize("scheme", ["file", "ftp"])
+def test_url_that_is_not_http_is_never_opened_and_the_event_stays(tmp_path, stand_in, scheme):
+    """urllib opens file: and ftp: URLs too; the script posts only to http(s) and keeps the event."""
+    spool = tmp_path / "spool"
+    url = (tmp_path / "secret.txt").as_uri() if scheme == "file" else "ftp://127.0.0.1:9/api/v1/alerts/nagios"
+    (tmp_path / "secret.txt").write_text("not for pagerd\n")
+    r = run_notify(spool, env=service_env("PROBLEM", "CRITICAL", "x"), url=url)
+    assert r.returncode == 0, r.stderr
+    assert f"--url must be http:// or https://, not {scheme}" in r.stderr
+    assert len(spooled(spool)) == 1  # kept for a run with a good --url
+    r = run_notify(spool, "--flush", url=stand_in.alerts_url)
+    assert r.returncode == 0 and spooled(spool) == [], r.stderr
+    assert [x.fields["SERVICEOUTPUT"] for x in stand_in.received] == ["x"]
+
+
 def test_a_run_waits_for_the_lock_only_within_its_budget(tmp_path, stand_in):
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -400,8 +414,13 @@ def test_shipped_pagerd_cfg_drops_into_debians_stock_config_unchanged():
         pytest.skip("no stock /etc/nagios4/nagios.cfg")
     d = Path(tempfile.mkdtemp(prefix="pagerd-nagios-stock-", dir="/tmp"))
     try:
-        os.chmod(d, 0o755)  # nagios4 -v reads the file again as user nagios
-        text = stock.read_text() + f"\ncfg_file={PAGERD_CFG}\n"
+        # nagios4 -v reads the files again as user nagios, who may not reach the checkout (a clone
+        # in root's home folder): it gets a byte-for-byte copy of pagerd.cfg in a folder it can read
+        os.chmod(d, 0o755)
+        shutil.copyfile(PAGERD_CFG, d / "pagerd.cfg")
+        os.chmod(d / "pagerd.cfg", 0o644)
+        assert (d / "pagerd.cfg").read_bytes() == PAGERD_CFG.read_bytes()
+        text = stock.read_text() + f"\ncfg_file={d / 'pagerd.cfg'}\n"
         (d / "nagios.cfg").write_text(text)
         os.chmod(d / "nagios.cfg", 0o644)
         r = subprocess.run([NAGIOS_BIN, "-v", str(d / "nagios.cfg")], capture_output=True, text=True, timeout=30)

@@ -11,8 +11,8 @@ what pagerd sent, and any request Prism rejects fails the test.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 
 import pytest
 import yaml

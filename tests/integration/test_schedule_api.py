@@ -13,6 +13,7 @@ import sqlite3
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from urllib.parse import urlencode
 
 import pytest
@@ -221,7 +222,7 @@ def test_shifts_over_the_dst_week_tile_time(daemon):
     pieces = sorted(office + standby, key=lambda r: z(r["start"]))
     assert z(pieces[0]["start"]) == z("2026-10-19T06:30:00Z")  # Monday 08:30 CEST
     assert z(pieces[-1]["end"]) >= z("2026-11-02T07:30:00Z")   # Monday 08:30 CET
-    for a, b in zip(pieces, pieces[1:]):
+    for a, b in pairwise(pieces):
         assert a["end"] == b["start"], f"gap or overlap between {a} and {b}"
         assert a["rotation"] != b["rotation"], f"two pieces of one rotation touch: {a} {b}"
     for r in pieces:
@@ -543,7 +544,7 @@ def test_ical_feeds_match_shifts(pagerd):
         got = sorted((e for e in got if e["start"] < hi and e["end"] > lo), key=key)
         want = sorted((expected_event(r) for r in rows[rotation]), key=key)
         assert len(got) == len(want), (rotation, len(got), len(want))
-        for g, w in zip(got, want):  # event by event
+        for g, w in zip(got, want, strict=True):  # event by event
             assert key(g) == key(w), (g, w)
             assert (f"Override {w['override_id']}" in g["description"]) == (w["override_id"] is not None), g
             assert g["uid"].startswith(f"{rotation}-") and g["uid"].endswith("@pagerd"), g["uid"]

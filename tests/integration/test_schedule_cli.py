@@ -197,7 +197,7 @@ def test_override_replaces(db):
     (("--rotation", "standby", "--person", "anna", "--from", "9999-12-31T22:00"), "ISO 8601"),
 ])
 def test_override_add_refused(db, args, says):
-    given = dict(zip(args[::2], args[1::2]))
+    given = dict(zip(args[::2], args[1::2], strict=True))
     full = {"--from": "2026-12-01T18:00", "--to": "2026-12-02T08:30", **given}
     refused(db, "override", "add", *[x for kv in full.items() for x in kv], says=says)
     assert ok_json(db, "override", "list", "--json") == []

@@ -17,7 +17,11 @@ from structlog.testing import capture_logs
 
 from pager.notify.base import Message, SendResult
 from pager.notify.twilio import (
-    TwilioNotifier, gather_reply_twiml, sms_reply_twiml, verify_signature, voice_twiml,
+    TwilioNotifier,
+    gather_reply_twiml,
+    sms_reply_twiml,
+    verify_signature,
+    voice_twiml,
 )
 from tests.harness.ports import free_port
 from tests.harness.prism import SPEC, Prism, patch_spec
@@ -202,7 +206,7 @@ async def stub_twilio():
         if state["delay"]:
             try:
                 await asyncio.wait_for(release.wait(), state["delay"])
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         state["bodies"].append(await request.text())
         s = state["status"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -485,7 +486,7 @@ def test_blocks_cover_exactly_the_non_office_time(start, span, rate):
         assert b.start < b.end and b.period is not OFFICE
         assert NL.period_at(b.start) is b.period
         assert NL.period_at(b.end - timedelta(microseconds=1)) is b.period
-    for a, b in zip(blocks, blocks[1:]):
+    for a, b in pairwise(blocks):
         assert a.end < b.start or a.period is not b.period
     # Every gap between blocks (and at the edges) is office time.
     gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]

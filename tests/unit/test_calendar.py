@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -864,7 +865,7 @@ def _check_cover(cal: Calendar, start: datetime, end: datetime, got: list[Stretc
         assert cal.period_at(s.start) is s.period
         assert cal.period_at(s.end - TICK) is s.period
         assert cal.period_at(s.start + (s.end - s.start) / 2) is s.period
-    for a, b in zip(got, got[1:]):
+    for a, b in pairwise(got):
         assert a.end == b.start
         assert a.period is not b.period
         assert cal.period_at(b.start - TICK) is a.period

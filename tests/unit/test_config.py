@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pager.config import ConfigError, load
 from pager.config.channels import providers
@@ -112,7 +113,7 @@ def test_bad_configs_fail_with_exact_errors(path: Path) -> None:
 
 def test_frozen() -> None:
     cfg = load(DATA / "good" / "minimal.yaml", env={})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.server.listen = "0.0.0.0:1"  # type: ignore[misc]
 
 

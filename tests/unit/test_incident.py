@@ -9,10 +9,32 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pager.domain.alert import Action, Alert, Source
-from pager.domain.incident import (TABLE, Acknowledge, AlertsReceived, AppendAlert, Duplicate, Group, IncidentState,
-                                   IngestPolicy, KeyState, Note, OpenIncident, Orphan, Outcome, Reason, Reopen,
-                                   ResolveAlert, ResolveAlertByGroup, ResolveIncident, SetSeverity, ShowLatest, State,
-                                   Stored, can_move, decide)
+from pager.domain.incident import (
+    TABLE,
+    Acknowledge,
+    AlertsReceived,
+    AppendAlert,
+    Duplicate,
+    Group,
+    IncidentState,
+    IngestPolicy,
+    KeyState,
+    Note,
+    OpenIncident,
+    Orphan,
+    Outcome,
+    Reason,
+    Reopen,
+    ResolveAlert,
+    ResolveAlertByGroup,
+    ResolveIncident,
+    SetSeverity,
+    ShowLatest,
+    State,
+    Stored,
+    can_move,
+    decide,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 POLICY = IngestPolicy(reopen_window=timedelta(hours=1), events_v2_duplicate_window=timedelta(minutes=5))

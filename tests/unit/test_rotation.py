@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, time, timedelta, timezone
+from itertools import pairwise
 from unittest import mock
 
 import pytest
@@ -389,7 +390,7 @@ def test_standby_and_office_together_cover_every_instant_after_the_start():
         shifts(OFFICE, a, b, calendar=NL) + shifts(STANDBY_OUTSIDE_OFFICE, a, b, calendar=NL),
         key=lambda s: s.start,
     )
-    for x, y in zip(both, both[1:]):
+    for x, y in pairwise(both):
         assert x.end == y.start
 
 
@@ -700,7 +701,7 @@ def _check_tiles(rot, a, b, got):
     for s in got:
         assert s.start < s.end
         assert s.start.tzinfo is UTC
-    for x, y in zip(got, got[1:]):
+    for x, y in pairwise(got):
         assert x.end == y.start
 
 
@@ -740,7 +741,7 @@ def test_hand_offs_happen_at_the_local_wall_time_in_turn(data, rot):
     got = shifts(rot, a, b)
     zone = zone_of(rot.tz)
     n = len(rot.participants)
-    for x, y in zip(got, got[1:]):
+    for x, y in pairwise(got):
         wall = local_wall(y.start, zone)
         if rot.shift_unit is not ShiftUnit.HOURS:
             # The hand-off is the local hand-off time of that date (or when the clock
@@ -832,7 +833,7 @@ def test_restricted_rotations_cover_exactly_their_periods(data, rot):
     b = min(b, a + timedelta(days=60))
     overrides = data.draw(override_lists(rot, a, b))
     got = shifts(rot, a, b, overrides, calendar=NL)
-    for x, y in zip(got, got[1:]):
+    for x, y in pairwise(got):
         assert x.end <= y.start
     for s in got:
         assert s.start < s.end
@@ -975,7 +976,7 @@ def test_layers_stack_without_gaps_or_overlaps(data, layers):
     b = min(b, a + timedelta(days=40))
     overrides = data.draw(override_lists(layers[0], a, b))
     got = shifts(lay, a, b, overrides, calendar=NL)
-    for x, y in zip(got, got[1:]):
+    for x, y in pairwise(got):
         assert x.end <= y.start
     assert all(s.start < s.end for s in got)
     for t in _instants_in(data.draw, a, b, got):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,6 @@ def test_layers(schedule: Schedule, local: str, person: str | None) -> None:
 def test_shifts_of_a_layered_rotation_tile_its_hours(schedule: Schedule) -> None:
     start = datetime(2026, 1, 5, 8, 30, tzinfo=AMS)
     rows = schedule.shifts("standby", start, start + timedelta(days=14), [])
-    assert rows and all(a["end"] <= b["start"] for a, b in zip(rows, rows[1:]))
+    assert rows and all(a["end"] <= b["start"] for a, b in pairwise(rows))
     assert {r["person"] for r in rows} == {"anna", "bram", "chris"}
     assert schedule.participants("standby") == ["anna", "bram", "chris"]

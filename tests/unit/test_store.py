@@ -25,7 +25,7 @@ POLICY = IngestPolicy(reopen_window=timedelta(hours=1), events_v2_duplicate_wind
 
 def am_body(statuses: tuple[str, str], starts: str = "2026-11-25T14:00:00.000Z") -> bytes:
     d = json.loads(FIRING)
-    for a, st in zip(d["alerts"], statuses):
+    for a, st in zip(d["alerts"], statuses, strict=True):
         a["status"] = st
         a["startsAt"] = starts
         if st == "resolved":
@@ -102,7 +102,7 @@ async def test_a_resolved_group_resolves_its_alerts_incidents_by_fingerprint(sto
     first, second = r.incident_ids
     other = json.loads(am_body(("firing", "firing")))
     other["groupKey"] = '{}:{alertname="Other"}'
-    for a, fp in zip(other["alerts"], ("o1", "o2")):
+    for a, fp in zip(other["alerts"], ("o1", "o2"), strict=True):
         a["fingerprint"] = fp
     r_other = await store.ingest(delivery(json.dumps(other).encode(), T0, dedup_by="fingerprint"))
     await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=20), dedup_by="fingerprint"))
@@ -273,7 +273,7 @@ async def test_the_wal_is_started_over_under_a_steady_load(tmp_path) -> None:
 
     try:
         await asyncio.gather(*(client(c) for c in range(16)))  # 2,400 webhooks, commits back to back
-        wal = os.path.getsize(tmp_path / "w.db-wal")
+        wal = os.path.getsize(tmp_path / "w.db-wal")  # noqa: ASYNC240 (a stat between awaits)
         frames = wal // (4096 + 24)
         assert written[0] == 2400 and (await s.count_by_state())["triggered"] == 2400
         assert frames < 1500, f"the WAL grew to {frames} frames: it was not started over"

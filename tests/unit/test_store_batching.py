@@ -21,7 +21,7 @@ from pager.domain.incident import Outcome, State
 from pager.service.ingest import group_of
 from pager.sources import alertmanager, events_v2, nagios
 from pager.storage.port import Delivery, IngestPolicy
-from pager.storage.sqlite import _commit_batch, _Job, _transition, ingest, migrate, _connect
+from pager.storage.sqlite import _commit_batch, _connect, _Job, _transition, ingest, migrate
 from pager.storage.sqlite_ingest import key_prefix, stored_id
 
 T0 = datetime(2026, 11, 25, 23, 50, tzinfo=timezone.utc)  # the stream runs over midnight
@@ -46,7 +46,7 @@ def _am(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
                        "startsAt": f"2026-11-25T2{rng.randint(0, 1)}:00:00Z",
                        "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
                        "fingerprint": fp})
-    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group,
+    body = {"version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}',
             "truncatedAlerts": rng.choice([0, 0, 0, 7]),
             "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
@@ -261,7 +261,7 @@ def _am_one(group: str, fp: str, status: str, starts: str) -> Delivery:
     alert = {"status": status, "labels": {"alertname": group, "fp": fp}, "annotations": {"summary": group},
              "startsAt": starts, "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
              "fingerprint": fp}
-    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0, "status": status,
+    body = {"version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}', "truncatedAlerts": 0, "status": status,
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "alerts": [alert]}
     return _am_delivery(json.dumps(body).encode(), T0)
@@ -352,7 +352,7 @@ def _am_group(group: str, fps: list[str], at: datetime = T0) -> Delivery:
     """One webhook of a group with one firing alert per fingerprint given (a repeated one repeats it)."""
     alerts = [{"status": "firing", "labels": {"alertname": group, "fp": fp}, "annotations": {},
                "startsAt": "2026-11-25T20:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fp} for fp in fps]
-    body = {"version": "4", "groupKey": "{}:{alertname=\"%s\"}" % group, "truncatedAlerts": 0, "status": "firing",
+    body = {"version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}', "truncatedAlerts": 0, "status": "firing",
             "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "alerts": alerts}
     return _am_delivery(json.dumps(body).encode(), at)
