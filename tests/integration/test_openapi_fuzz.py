@@ -49,7 +49,7 @@ from tests.harness.pagerd import ROOT, SIGNING_KEY, PagerdProcess, manual_clock_
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 TWILIO_TOKEN = "fuzz-twilio-auth-token-0123456789abcdef"
 # examples per operation and generation mode; the whole file stays near a minute on a loaded 2-core machine
-EXAMPLES = 12
+EXAMPLES = 10
 STATEFUL_SCENARIOS = 20
 STATEFUL_STEPS = 6
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
