@@ -55,6 +55,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/healthz", ops.healthz)
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)
+    r.add_get("/api/v1/openapi.yaml", ops.openapi)  # the contract of every route here
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     return app
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import resources
 
 import structlog
 from aiohttp import web
@@ -70,3 +71,9 @@ async def metrics(request: web.Request) -> web.Response:
         log.warning("metrics_store_read_failed", gauge="heartbeats", error=repr(exc))
     body = generate_latest(m.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The HTTP contract (pager/web/openapi.yaml): public, like the routes it describes."""
+    body = resources.files(__package__).joinpath("openapi.yaml").read_bytes()
+    return web.Response(body=body, content_type="application/yaml", charset="utf-8")
