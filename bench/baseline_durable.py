@@ -17,6 +17,7 @@ What is stored per request: the raw body in `deliveries` and one row per alert i
 the least a durable receiver of the same bodies can do.
 `GET /healthz` answers 200. SIGTERM/SIGINT stop it (the writer finishes its queue first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,10 +75,14 @@ class Writer:
                 conn.execute("BEGIN IMMEDIATE")
                 for job in batch:
                     group_key, body, alerts = job[0], job[1], job[2]
-                    did = conn.execute("INSERT INTO deliveries (group_key, body) VALUES (?, ?)",
-                                       (group_key, body)).lastrowid
-                    conn.executemany("INSERT INTO alerts (delivery_id, group_key, fingerprint, status, labels) "
-                                     "VALUES (?, ?, ?, ?, ?)", [(did, group_key, *a) for a in alerts])
+                    did = conn.execute(
+                        "INSERT INTO deliveries (group_key, body) VALUES (?, ?)", (group_key, body)
+                    ).lastrowid
+                    conn.executemany(
+                        "INSERT INTO alerts (delivery_id, group_key, fingerprint, status, labels) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(did, group_key, *a) for a in alerts],
+                    )
                 conn.execute("COMMIT")
             except Exception as exc:
                 error = exc
@@ -114,8 +119,9 @@ WRITER = web.AppKey("writer", Writer)
 async def alertmanager(request: web.Request) -> web.Response:
     body = await request.read()
     hook = json.loads(body)
-    alerts = [(a.get("fingerprint", ""), a["status"], json.dumps(a["labels"], separators=(",", ":")))
-              for a in hook["alerts"]]
+    alerts = [
+        (a.get("fingerprint", ""), a["status"], json.dumps(a["labels"], separators=(",", ":"))) for a in hook["alerts"]
+    ]
     await request.app[WRITER].write(hook["groupKey"], body, alerts)
     return web.json_response({"status": "ok", "alerts": len(alerts)})
 
@@ -129,8 +135,12 @@ def main() -> None:
     ap.add_argument("--listen", default="127.0.0.1:8082")
     ap.add_argument("--db", required=True)
     ap.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL", "EXTRA"])
-    ap.add_argument("--writer-sched", default="batch", choices=["batch", "other"],
-                    help="scheduling policy of the writer thread (batch: as pagerd's)")
+    ap.add_argument(
+        "--writer-sched",
+        default="batch",
+        choices=["batch", "other"],
+        help="scheduling policy of the writer thread (batch: as pagerd's)",
+    )
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
 

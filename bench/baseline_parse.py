@@ -6,6 +6,7 @@ No auth, no validation, no storage, no access log: whatever pagerd does on top o
 throughput, so this is the most a single-process aiohttp server on this core can answer.
 `GET /healthz` answers 200 for the readiness probe of bench/run.py. SIGTERM/SIGINT stop it.
 """
+
 from __future__ import annotations
 
 import argparse

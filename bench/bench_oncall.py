@@ -36,8 +36,14 @@ def make_rotations(rng: random.Random, n: int, restrict: bool = False) -> list[R
     out = []
     for i in range(n):
         unit, length = rng.choice(
-            [(ShiftUnit.WEEKS, 1), (ShiftUnit.WEEKS, 2), (ShiftUnit.DAYS, 1), (ShiftUnit.DAYS, 3),
-             (ShiftUnit.HOURS, 12), (ShiftUnit.HOURS, 8)]
+            [
+                (ShiftUnit.WEEKS, 1),
+                (ShiftUnit.WEEKS, 2),
+                (ShiftUnit.DAYS, 1),
+                (ShiftUnit.DAYS, 3),
+                (ShiftUnit.HOURS, 12),
+                (ShiftUnit.HOURS, 8),
+            ]
         )
         start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 60 * 24 * 180))
         out.append(
@@ -135,7 +141,14 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     fast = per_lookup_us(rots, instants, on_call)
     slow = per_lookup_us(rots, naive_instants, naive_on_call, repeat=1)
-    rows.append((f"`on_call`, 100 rotations x {len(instants)} random instants in 2026", f"{fast:.1f} µs", f"{slow:.1f} µs", f"{slow / fast:.0f}x"))
+    rows.append(
+        (
+            f"`on_call`, 100 rotations x {len(instants)} random instants in 2026",
+            f"{fast:.1f} µs",
+            f"{slow:.1f} µs",
+            f"{slow / fast:.0f}x",
+        )
+    )
 
     calendar = Calendar()
     restricted = make_rotations(random.Random(args.seed + 1), 100, restrict=True)
@@ -147,7 +160,14 @@ def main() -> None:
     cold_us = (time.perf_counter() - t0) / 100 * 1e6
     calendar.stretches(YEAR_START - timedelta(days=30), YEAR_END + timedelta(days=30))  # warm
     fast_r = per_lookup_us(restricted, instants, on_call, calendar=calendar)
-    rows.append((f"`on_call`, 100 rotations restricted to office / outside office (calendar warm; cold {cold_us:.0f} µs)", f"{fast_r:.1f} µs", "-", "-"))
+    rows.append(
+        (
+            f"`on_call`, 100 rotations restricted to office / outside office (calendar warm; cold {cold_us:.0f} µs)",
+            f"{fast_r:.1f} µs",
+            "-",
+            "-",
+        )
+    )
 
     overrides = [
         Override(
@@ -171,24 +191,50 @@ def main() -> None:
     cases = [
         ("weekly", Rotation("w", ("a", "b", "c"), start, handoff_weekday=0)),
         ("daily", Rotation("d", ("a", "b", "c"), start, shift_unit="days")),
-        ("12-hourly", Rotation("h", ("a", "b", "c"), start, shift_length=12, shift_unit="hours", handoff_time=wall_time(8))),
+        (
+            "12-hourly",
+            Rotation("h", ("a", "b", "c"), start, shift_length=12, shift_unit="hours", handoff_time=wall_time(8)),
+        ),
     ]
     for label, rot in cases:
         n = len(shifts(rot, YEAR_START, YEAR_END))
         assert shifts(rot, YEAR_START, YEAR_END) == naive_shifts(rot, YEAR_START, YEAR_END)
         ms = best_of(year(rot), 5) * 1e3
         naive_ms = best_of(lambda rot=rot: naive_shifts(rot, YEAR_START, YEAR_END), 5) * 1e3
-        rows.append((f"`shifts()` for 2026, {label} ({n} shifts)", f"{ms:.2f} ms", f"{naive_ms:.2f} ms", f"{naive_ms / ms:.1f}x"))
+        rows.append(
+            (
+                f"`shifts()` for 2026, {label} ({n} shifts)",
+                f"{ms:.2f} ms",
+                f"{naive_ms:.2f} ms",
+                f"{naive_ms / ms:.1f}x",
+            )
+        )
 
     standby = Rotation("s", ("a", "b", "c"), start, handoff_weekday=0, restrict_to=OUTSIDE_OFFICE)
     cold_ms = best_of(lambda: shifts(standby, YEAR_START, YEAR_END, calendar=Calendar()), 3) * 1e3
     warm_ms = best_of(year(standby, calendar=calendar), 5) * 1e3
     n = len(shifts(standby, YEAR_START, YEAR_END, calendar=calendar))
-    rows.append((f"`shifts()` for 2026, weekly outside office ({n} pieces; new calendar {cold_ms:.1f} ms)", f"{warm_ms:.2f} ms", "-", "-"))
+    rows.append(
+        (
+            f"`shifts()` for 2026, weekly outside office ({n} pieces; new calendar {cold_ms:.1f} ms)",
+            f"{warm_ms:.2f} ms",
+            "-",
+            "-",
+        )
+    )
     ov_ms = best_of(year(rots[0], overrides=overrides), 5) * 1e3
-    rows.append((f"`shifts()` for 2026, {rots[0].shift_length}-{rots[0].shift_unit} shifts + 50 overrides", f"{ov_ms:.2f} ms", "-", "-"))
+    rows.append(
+        (
+            f"`shifts()` for 2026, {rots[0].shift_length}-{rots[0].shift_unit} shifts + 50 overrides",
+            f"{ov_ms:.2f} ms",
+            "-",
+            "-",
+        )
+    )
 
-    print(f"Python {platform.python_version()} on {platform.machine()} ({platform.platform(terse=True)}), seed {args.seed}; best of several runs")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()} ({platform.platform(terse=True)}), seed {args.seed}; best of several runs"
+    )
     print()
     print("| case | pagerd | naive walk from start | speed-up |")
     print("|---|---:|---:|---:|")

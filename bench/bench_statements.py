@@ -57,8 +57,10 @@ def make_config(tmp: Path, n: int, rng: random.Random) -> tuple[Path, list[str],
         web = "{coverage: standby, standby: [evening_night, weekend, holiday]}" if rec else "{coverage: standby}"
         if rec:
             recurring.add(cid)
-        lines.append(f"  {cid}:\n    name: Customer {i}\n    rate: \"{rate}\"\n    projects:\n"
-                     f"      web: {web}\n      intranet: {{coverage: office_hours}}\n")
+        lines.append(
+            f"  {cid}:\n    name: Customer {i}\n    rate: \"{rate}\"\n    projects:\n"
+            f"      web: {web}\n      intranet: {{coverage: office_hours}}\n"
+        )
     text = text.replace("customers:\n", "customers:\n" + "".join(lines), 1)
     path = tmp / "bench.yaml"
     path.write_text(text)
@@ -69,8 +71,7 @@ def local(cal: Calendar, y: int, m: int, d: int, hh: int, mm: int) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=cal.zone).astimezone(UTC)
 
 
-async def generate(store: SqliteStore, cal: Calendar, ids: list[str], recurring: set[str],
-                   rng: random.Random) -> dict:
+async def generate(store: SqliteStore, cal: Calendar, ids: list[str], recurring: set[str], rng: random.Random) -> dict:
     start = datetime(YEAR, 1, 1)
     days = [start + timedelta(days=k) for k in range((datetime(YEAR + 1, 1, 1) - start).days)]
     now = datetime(YEAR - 1, 12, 1, tzinfo=UTC)
@@ -79,18 +80,24 @@ async def generate(store: SqliteStore, cal: Calendar, ids: list[str], recurring:
     for cid in ids:
         ranges: list[tuple[datetime, datetime]] = []
         if cid in recurring:
-            ranges = [(st.start, st.end) for st in cal.stretches(local(cal, YEAR, 1, 1, 0, 0),
-                                                                 local(cal, YEAR + 1, 1, 1, 0, 0))
-                      if st.period in standby_periods]
+            ranges = [
+                (st.start, st.end)
+                for st in cal.stretches(local(cal, YEAR, 1, 1, 0, 0), local(cal, YEAR + 1, 1, 1, 0, 0))
+                if st.period in standby_periods
+            ]
         else:
             for d in days:
                 wd = d.weekday()
                 if wd == 4 and rng.random() < 0.8:  # most weekends: Fri 18:00 -> Mon 08:30
                     e = d + timedelta(days=3)
-                    ranges.append((local(cal, d.year, d.month, d.day, 18, 0), local(cal, e.year, e.month, e.day, 8, 30)))
+                    ranges.append(
+                        (local(cal, d.year, d.month, d.day, 18, 0), local(cal, e.year, e.month, e.day, 8, 30))
+                    )
                 elif wd < 4 and rng.random() < 0.12:  # some weeknights
                     e = d + timedelta(days=1)
-                    ranges.append((local(cal, d.year, d.month, d.day, 18, 0), local(cal, e.year, e.month, e.day, 8, 30)))
+                    ranges.append(
+                        (local(cal, d.year, d.month, d.day, 18, 0), local(cal, e.year, e.month, e.day, 8, 30))
+                    )
             for s, e in ranges:
                 await store.add_booking(customer=cid, start=s, end=e, created_by="desk", now=now)
                 n_book += 1
@@ -111,17 +118,44 @@ async def generate(store: SqliteStore, cal: Calendar, ids: list[str], recurring:
 
 async def callout(store: SqliteStore, cid: str, at: datetime, rng: random.Random) -> None:
     key = f"{cid}-{at.timestamp()}-{rng.random()}"
-    alert = Alert(source=Source.EVENTS_V2, dedup_key=key, fingerprint=key, action=Action.TRIGGER, event_id=key,
-                  summary=f"{cid} webshop down", labels={"customer": cid, "service": "web"})
+    alert = Alert(
+        source=Source.EVENTS_V2,
+        dedup_key=key,
+        fingerprint=key,
+        action=Action.TRIGGER,
+        event_id=key,
+        summary=f"{cid} webshop down",
+        labels={"customer": cid, "service": "web"},
+    )
     res = await store.ingest(Delivery(Source.EVENTS_V2, "application/json", b"{}", (alert,), at, {}))
     iid = res.applied[0].incident_id
     assert iid is not None
-    await store.create_escalation(incident_id=iid, generation=0, project=f"{cid}/web", rotation="standby",
-                                  policy={"name": "default"}, status="active", next_at=at, target_seconds=1800,
-                                  reason="bench", now=at)
-    await store.fire_step(incident_id=iid, generation=0, k=0, next_at=None, messages=[], now=at, first_page=True,
-                          deadline=at + timedelta(minutes=30), escalate_at=None, early=False, final_status="done",
-                          event={"kind": "paging", "step": 0, "round": 0, "people": [], "notes": [], "messages": 0})
+    await store.create_escalation(
+        incident_id=iid,
+        generation=0,
+        project=f"{cid}/web",
+        rotation="standby",
+        policy={"name": "default"},
+        status="active",
+        next_at=at,
+        target_seconds=1800,
+        reason="bench",
+        now=at,
+    )
+    await store.fire_step(
+        incident_id=iid,
+        generation=0,
+        k=0,
+        next_at=None,
+        messages=[],
+        now=at,
+        first_page=True,
+        deadline=at + timedelta(minutes=30),
+        escalate_at=None,
+        early=False,
+        final_status="done",
+        event={"kind": "paging", "step": 0, "round": 0, "people": [], "notes": [], "messages": 0},
+    )
     who = rng.choice(ENGINEERS)
     ack = at + timedelta(minutes=rng.randint(3, 40))
     await store.transition(iid, State.ACKNOWLEDGED, actor=who, via="sms", comment=None, now=ack)
@@ -149,11 +183,16 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
         cfg_path, ids, recurring = make_config(tmp, args.customers, rng)
-        config = config_mod.load(str(cfg_path), env={"TWILIO_AUTH_TOKEN": "bench",
-                                                     "PAGERD_SIGNING_KEY": "bench-signing-key-0123456789abcdef",
-                                                     "PAGERD_ADMIN_TOKEN": "bench-admin-token-0123456789",
-                                                     "PAGERD_WEBHOOK_TOKEN": "bench-webhook-token-0123456789",
-                                                     "PAGERD_NOTIFIER": "dry_run"})
+        config = config_mod.load(
+            str(cfg_path),
+            env={
+                "TWILIO_AUTH_TOKEN": "bench",
+                "PAGERD_SIGNING_KEY": "bench-signing-key-0123456789abcdef",
+                "PAGERD_ADMIN_TOKEN": "bench-admin-token-0123456789",
+                "PAGERD_WEBHOOK_TOKEN": "bench-webhook-token-0123456789",
+                "PAGERD_NOTIFIER": "dry_run",
+            },
+        )
         schedule = Schedule(config)
         cal = schedule.calendar
         store = SqliteStore(str(tmp / "bench.db"), policy(config), clock=SystemClock(), synchronous="OFF")
@@ -173,14 +212,15 @@ async def main() -> None:
     blocks = sum(len(s["blocks"]) for s in out)
     calls = sum(len(s["callouts"]) for s in out)
     print(f"# Statements benchmark (issue 5): {args.customers} customers x 12 months of {YEAR}\n")
-    print(f"Python {platform.python_version()} on {platform.machine()}; seed {args.seed}; store generated through "
-          f"the store API in {gen_s:.1f} s: {facts['bookings']} bookings, {facts['incidents']} call-out incidents "
-          f"({len(recurring)} customers on recurring standby); statements hold {blocks} blocks, {calls} call-out "
-          f"lines.\n")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}; seed {args.seed}; store generated through "
+        f"the store API in {gen_s:.1f} s: {facts['bookings']} bookings, {facts['incidents']} call-out incidents "
+        f"({len(recurring)} customers on recurring standby); statements hold {blocks} blocks, {calls} call-out "
+        f"lines.\n"
+    )
     print("| variant | statements | total (s) | per statement (ms) | target ≤ 2 s |")
     print("|---|---:|---:|---:|---|")
-    for name, secs in (("shared calendar (as the daemon)", shared_s),
-                       ("naive: fresh Calendar per statement", base_s)):
+    for name, secs in (("shared calendar (as the daemon)", shared_s), ("naive: fresh Calendar per statement", base_s)):
         verdict = "met" if secs <= TARGET_S else "missed"
         print(f"| {name} | {n} | {secs:.3f} | {secs / n * 1000:.2f} | {verdict} |")
 

@@ -20,6 +20,7 @@ Writes the section "Full node before and after" of bench/RESULTS.md (between its
 the file is left as bench/run.py wrote it). Tunables: BEFORE (git rev, required), BENCH_ROUNDS (3),
 BENCH_SECONDS (5), BENCH_RATE (1000), BENCH_RATE_DURATION (5).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,8 +59,9 @@ def before_tree(rev: str) -> tuple[Path, Path, str]:
     if not (venv / ".installed").exists():
         B.log(f"installing {commit[:12]} into {venv.relative_to(B.ROOT)}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(tree)],
-                       check=True, timeout=900)
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(tree)], check=True, timeout=900
+        )
         (venv / ".installed").touch()
     return tree, py, commit
 
@@ -71,19 +73,39 @@ class TreeServer(B.Server):
         port = B.free_port()
         db = workdir / key / "pagerd.db"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERD_")}
-        env.update(PYTHONUNBUFFERED="1", PAGERD_LISTEN=f"127.0.0.1:{port}", PAGERD_DB=str(db),
-                   PAGERD_WEBHOOK_TOKEN=B.TOKEN, PAGERD_ADMIN_TOKEN=B.ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY,
-                   PAGERD_PUBLIC_URL=f"http://127.0.0.1:{port}", PAGERD_NOTIFIER="dry_run")
-        super().__init__(key, name, [str(py), "-m", "pager", "serve", "-c", str(tree / "config" / "pagerd.example.yaml")],
-                         env, port, db, workdir)
+        env.update(
+            PYTHONUNBUFFERED="1",
+            PAGERD_LISTEN=f"127.0.0.1:{port}",
+            PAGERD_DB=str(db),
+            PAGERD_WEBHOOK_TOKEN=B.TOKEN,
+            PAGERD_ADMIN_TOKEN=B.ADMIN,
+            PAGERD_SIGNING_KEY=SIGNING_KEY,
+            PAGERD_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            PAGERD_NOTIFIER="dry_run",
+        )
+        super().__init__(
+            key,
+            name,
+            [str(py), "-m", "pager", "serve", "-c", str(tree / "config" / "pagerd.example.yaml")],
+            env,
+            port,
+            db,
+            workdir,
+        )
         self.tree = tree
         self.py = py
         self.cwd = tree
 
     def start(self) -> None:
         self.db.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(self.py), "-m", "pager", "migrate", "-c", str(self.tree / "config" / "pagerd.example.yaml")],
-                       cwd=self.tree, env=self.env, check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [str(self.py), "-m", "pager", "migrate", "-c", str(self.tree / "config" / "pagerd.example.yaml")],
+            cwd=self.tree,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         super().start()
 
 
@@ -96,8 +118,13 @@ def wait_routed(server: TreeServer, timeout: float = 20.0) -> None:
     """Give the engine time to route and page what the last phase stored (at most `timeout` s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.proc is not None and server.proc.poll() is None:
-        if server.db.exists() and B.db_scalar(server.db, "SELECT count(*) FROM incidents WHERE id NOT IN "
-                                              "(SELECT incident_id FROM escalations)") == 0:
+        if (
+            server.db.exists()
+            and B.db_scalar(
+                server.db, "SELECT count(*) FROM incidents WHERE id NOT IN (SELECT incident_id FROM escalations)"
+            )
+            == 0
+        ):
             return
         time.sleep(0.5)
 
@@ -107,8 +134,10 @@ def check(server: TreeServer, sent: int) -> str:
     routed = B.db_scalar(server.db, "SELECT count(DISTINCT incident_id) FROM escalations")
     paged = B.db_scalar(server.db, "SELECT count(DISTINCT incident_id) FROM outbox WHERE kind = 'page'")
     ok = incidents == sent and routed == incidents and paged == incidents
-    return (f"({server.key}) {'OK' if ok else 'MISMATCH'}: {sent:,} incident-opening requests sent, "
-            f"{incidents:,} incidents stored, {routed:,} routed, {paged:,} with page messages")
+    return (
+        f"({server.key}) {'OK' if ok else 'MISMATCH'}: {sent:,} incident-opening requests sent, "
+        f"{incidents:,} incidents stored, {routed:,} routed, {paged:,} with page messages"
+    )
 
 
 def main() -> int:
@@ -123,9 +152,16 @@ def main() -> int:
     t0 = time.monotonic()
     la0 = B.loadavg()
     tmp = Path(tempfile.mkdtemp(prefix="pagerd-fullnode-"))
-    servers = [TreeServer("before", f"full node at {commit[:12]}", tree, py, tmp),
-               TreeServer("after", f"full node at {after_commit[:12]}{' + changes' if dirty else ''}", B.ROOT,
-                          Path(sys.executable), tmp)]
+    servers = [
+        TreeServer("before", f"full node at {commit[:12]}", tree, py, tmp),
+        TreeServer(
+            "after",
+            f"full node at {after_commit[:12]}{' + changes' if dirty else ''}",
+            B.ROOT,
+            Path(sys.executable),
+            tmp,
+        ),
+    ]
     res: dict[str, dict] = {s.key: {"runs": [], "rounds": []} for s in servers}
     sent = {s.key: 0 for s in servers}
     checks = []
@@ -162,27 +198,53 @@ def write(servers, res, checks, commit, after_commit, dirty, wall, la0, la1) -> 
         return [v for v in (f(r[phase]) for r in res[key]["rounds"]) if v is not None]
 
     measures = [
-        ("Single-alert webhooks/s, 32 connections (2xx/s; each a new, paged incident)", "single",
-         lambda r: r["rps_2xx"], "{:,.0f}", True),
+        (
+            "Single-alert webhooks/s, 32 connections (2xx/s; each a new, paged incident)",
+            "single",
+            lambda r: r["rps_2xx"],
+            "{:,.0f}",
+            True,
+        ),
         ("Server CPU per single-alert request (all threads)", "single", per_request_us, "{:,.0f} µs", False),
-        (f"p50 latency at a fixed {B.RATE:,.0f} req/s (open loop, from due time)", "rate",
-         lambda r: r["lat_p50_us"] / 1000, "{:.1f} ms", False),
-        (f"p99 latency at a fixed {B.RATE:,.0f} req/s (open loop, from due time)", "rate",
-         lambda r: r["lat_p99_us"] / 1000, "{:.1f} ms", False),
+        (
+            f"p50 latency at a fixed {B.RATE:,.0f} req/s (open loop, from due time)",
+            "rate",
+            lambda r: r["lat_p50_us"] / 1000,
+            "{:.1f} ms",
+            False,
+        ),
+        (
+            f"p99 latency at a fixed {B.RATE:,.0f} req/s (open loop, from due time)",
+            "rate",
+            lambda r: r["lat_p99_us"] / 1000,
+            "{:.1f} ms",
+            False,
+        ),
         ("Alerts/s in 100-alert webhooks, 32 connections", "batch", lambda r: r["rps_2xx"] * 100, "{:,.0f}", True),
-        ("Server CPU per alert in 100-alert webhooks", "batch",
-         lambda r: (per_request_us(r) or 0) / 100 or None, "{:.1f} µs", False),
+        (
+            "Server CPU per alert in 100-alert webhooks",
+            "batch",
+            lambda r: (per_request_us(r) or 0) / 100 or None,
+            "{:.1f} µs",
+            False,
+        ),
     ]
-    L = [BEGIN, "## Full node before and after", "",
-         f"- Command: `make bench-full-node BEFORE={commit[:12]}` → `.venv/bin/python bench/full_node.py` "
-         f"(BENCH_ROUNDS={ROUNDS}, BENCH_SECONDS={SECONDS:g}, BENCH_RATE={B.RATE:g}); wall time {wall:.0f} s",
-         f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC; load average at start {la0}, at end {la1}",
-         f"- before: git {commit[:12]} in its own venv; after: git {after_commit[:12]}"
-         f"{' with uncommitted changes' if dirty else ''}. Both: `config/pagerd.example.yaml` of their tree, "
-         "paging on (the default), dry-run notifier, fresh SQLite database, server pinned to CPU 1, load to CPU 0.",
-         f"- {ROUNDS} paired rounds, alternating which server goes first; each cell is the median of the rounds "
-         "(min–max in brackets).", "",
-         "| Measure | before | after | after / before |", "|---|---:|---:|---:|"]
+    L = [
+        BEGIN,
+        "## Full node before and after",
+        "",
+        f"- Command: `make bench-full-node BEFORE={commit[:12]}` → `.venv/bin/python bench/full_node.py` "
+        f"(BENCH_ROUNDS={ROUNDS}, BENCH_SECONDS={SECONDS:g}, BENCH_RATE={B.RATE:g}); wall time {wall:.0f} s",
+        f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC; load average at start {la0}, at end {la1}",
+        f"- before: git {commit[:12]} in its own venv; after: git {after_commit[:12]}"
+        f"{' with uncommitted changes' if dirty else ''}. Both: `config/pagerd.example.yaml` of their tree, "
+        "paging on (the default), dry-run notifier, fresh SQLite database, server pinned to CPU 1, load to CPU 0.",
+        f"- {ROUNDS} paired rounds, alternating which server goes first; each cell is the median of the rounds "
+        "(min–max in brackets).",
+        "",
+        "| Measure | before | after | after / before |",
+        "|---|---:|---:|---:|",
+    ]
     for label, phase, f, fmt, _higher_better in measures:
         b, a = col("before", phase, f), col("after", phase, f)
         if not b or not a:
@@ -192,9 +254,15 @@ def write(servers, res, checks, commit, after_commit, dirty, wall, la0, la1) -> 
 
         def cell(xs, m, fmt=fmt):
             return f"{fmt.format(m)} ({fmt.format(min(xs))}–{fmt.format(max(xs))})"
+
         L.append(f"| {label} | {cell(b, mb)} | {cell(a, ma)} | {100 * ma / mb:.0f}% |")
-    L += ["", "Write and paging check after the rounds (requests sent, including warm-up and non-2xx): "
-          + "; ".join(checks) + ".", END]
+    L += [
+        "",
+        "Write and paging check after the rounds (requests sent, including warm-up and non-2xx): "
+        + "; ".join(checks)
+        + ".",
+        END,
+    ]
     section = "\n".join(L) + "\n"
     text = B.RESULTS.read_text() if B.RESULTS.exists() else "# pagerd benchmark results\n"
     if BEGIN in text and END in text:

@@ -16,6 +16,7 @@ Bounded: exactly rate*duration requests, each with a timeout; the run ends at mo
 duration + timeout + 5 s after it starts. Prints one line `BENCHJSON {...}` with the counts and
 latency percentiles (microseconds).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-async def run(url: str, rate: float, duration: float, prefix: str, token: str, timeout: float,
-              max_connections: int) -> dict:
+async def run(
+    url: str, rate: float, duration: float, prefix: str, token: str, timeout: float, max_connections: int
+) -> dict:
     total = int(rate * duration)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     bodies = [body(prefix, i) for i in range(total)]  # built up front: no JSON work on the schedule
@@ -107,14 +109,22 @@ async def run(url: str, rate: float, duration: float, prefix: str, token: str, t
     ok = sum(n for s, n in statuses.items() if s.startswith("2"))
     us = 1e6
     return {
-        "target_rate": rate, "duration_s": duration, "sent": total, "ok_2xx": ok,
+        "target_rate": rate,
+        "duration_s": duration,
+        "sent": total,
+        "ok_2xx": ok,
         "non_2xx": sum(n for s, n in statuses.items() if not s.startswith("2")),
-        "statuses": statuses, "errors": errors,
-        "achieved_send_rate": total / max(1e-9, send_end - t0), "wall_s": wall,
-        "lat_p50_us": pct(latencies, 50) * us, "lat_p90_us": pct(latencies, 90) * us,
-        "lat_p99_us": pct(latencies, 99) * us, "lat_p999_us": pct(latencies, 99.9) * us,
+        "statuses": statuses,
+        "errors": errors,
+        "achieved_send_rate": total / max(1e-9, send_end - t0),
+        "wall_s": wall,
+        "lat_p50_us": pct(latencies, 50) * us,
+        "lat_p90_us": pct(latencies, 90) * us,
+        "lat_p99_us": pct(latencies, 99) * us,
+        "lat_p999_us": pct(latencies, 99.9) * us,
         "lat_max_us": (latencies[-1] * us) if latencies else float("nan"),
-        "lag_p50_us": pct(lags, 50) * us, "lag_p99_us": pct(lags, 99) * us,
+        "lag_p50_us": pct(lags, 50) * us,
+        "lag_p99_us": pct(lags, 99) * us,
         "lag_max_us": (lags[-1] * us) if lags else float("nan"),
         "peak_in_flight": peak_in_flight,
     }
@@ -132,8 +142,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.rate <= 0 or args.duration <= 0 or args.rate * args.duration > 1_000_000:
         raise SystemExit("openloop: need 0 < rate*duration <= 1,000,000")
-    result = asyncio.run(run(args.url, args.rate, args.duration, args.prefix, args.token, args.timeout,
-                             args.max_connections))
+    result = asyncio.run(
+        run(args.url, args.rate, args.duration, args.prefix, args.token, args.timeout, args.max_connections)
+    )
     print("BENCHJSON " + json.dumps(result), flush=True)
 
 

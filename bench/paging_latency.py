@@ -24,6 +24,7 @@ the SMS bodies ("[pagerd #ID]" single vs "N new incidents") are parsed as a cros
 On a machine with >= 2 CPUs pagerd runs on --server-cpu (default 1); this process and the fake Twilio
 on --client-cpu (default 0). Prints `BENCHJSON {...}` and a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,6 +73,7 @@ def free_port() -> int:
 
 # -- the fake Twilio API ------------------------------------------------------------------------
 
+
 def fake_twilio_main(port: int) -> None:
     from aiohttp import web
 
@@ -87,13 +89,31 @@ def fake_twilio_main(port: int) -> None:
         acct = request.match_info["sid"]
         records.append({"t": t, "kind": "sms", "sid": sid, "to": form.get("To"), "body": form.get("Body")})
         d = now_rfc2822()
-        return web.json_response({
-            "account_sid": acct, "api_version": "2010-04-01", "body": form.get("Body"), "date_created": d,
-            "date_sent": None, "date_updated": d, "direction": "outbound-api", "error_code": None,
-            "error_message": None, "from": form.get("From"), "num_media": "0", "num_segments": "1",
-            "price": None, "price_unit": "USD", "messaging_service_sid": None, "sid": sid, "status": "queued",
-            "subresource_uris": {"media": f"/2010-04-01/Accounts/{acct}/Messages/{sid}/Media.json"},
-            "to": form.get("To"), "uri": f"/2010-04-01/Accounts/{acct}/Messages/{sid}.json"}, status=201)
+        return web.json_response(
+            {
+                "account_sid": acct,
+                "api_version": "2010-04-01",
+                "body": form.get("Body"),
+                "date_created": d,
+                "date_sent": None,
+                "date_updated": d,
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": form.get("From"),
+                "num_media": "0",
+                "num_segments": "1",
+                "price": None,
+                "price_unit": "USD",
+                "messaging_service_sid": None,
+                "sid": sid,
+                "status": "queued",
+                "subresource_uris": {"media": f"/2010-04-01/Accounts/{acct}/Messages/{sid}/Media.json"},
+                "to": form.get("To"),
+                "uri": f"/2010-04-01/Accounts/{acct}/Messages/{sid}.json",
+            },
+            status=201,
+        )
 
     async def calls(request: web.Request) -> web.Response:
         t = time.monotonic()
@@ -102,10 +122,21 @@ def fake_twilio_main(port: int) -> None:
         acct = request.match_info["sid"]
         records.append({"t": t, "kind": "voice", "sid": sid, "to": form.get("To"), "body": form.get("Url")})
         d = now_rfc2822()
-        return web.json_response({
-            "account_sid": acct, "api_version": "2010-04-01", "date_created": d, "date_updated": d,
-            "direction": "outbound-api", "from": form.get("From"), "to": form.get("To"), "sid": sid,
-            "status": "queued", "uri": f"/2010-04-01/Accounts/{acct}/Calls/{sid}.json"}, status=201)
+        return web.json_response(
+            {
+                "account_sid": acct,
+                "api_version": "2010-04-01",
+                "date_created": d,
+                "date_updated": d,
+                "direction": "outbound-api",
+                "from": form.get("From"),
+                "to": form.get("To"),
+                "sid": sid,
+                "status": "queued",
+                "uri": f"/2010-04-01/Accounts/{acct}/Calls/{sid}.json",
+            },
+            status=201,
+        )
 
     async def dump(request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
@@ -120,17 +151,24 @@ def fake_twilio_main(port: int) -> None:
 
 # -- setup ---------------------------------------------------------------------------------------
 
+
 def write_config(dst: Path) -> None:
     text = CONFIG.read_text()
-    rules_old = ("  contact_rules:\n    - {channel: sms, after: 0m}\n    - {channel: voice, after: 2m}\n"
-                 "    - {channel: email, after: 0m}\n")
-    thr_old = ("  throttles:\n    sms: {max: 5, per: 15m}\n    voice: {max: 1, per: 5m}\n"
-               "    email: {max: 20, per: 15m}\n")
+    rules_old = (
+        "  contact_rules:\n    - {channel: sms, after: 0m}\n    - {channel: voice, after: 2m}\n"
+        "    - {channel: email, after: 0m}\n"
+    )
+    thr_old = (
+        "  throttles:\n    sms: {max: 5, per: 15m}\n    voice: {max: 1, per: 5m}\n    email: {max: 20, per: 15m}\n"
+    )
     if rules_old not in text or thr_old not in text:
         raise SystemExit("paging_latency: config/pagerd.example.yaml changed; update write_config()")
     text = text.replace(rules_old, "  contact_rules:\n    - {channel: sms, after: 0m}\n")
-    text = text.replace(thr_old, "  throttles:\n    sms: {max: 100000, per: 1m}\n    voice: {max: 100000, per: 1m}\n"
-                                 "    email: {max: 100000, per: 1m}\n")
+    text = text.replace(
+        thr_old,
+        "  throttles:\n    sms: {max: 100000, per: 1m}\n    voice: {max: 100000, per: 1m}\n"
+        "    email: {max: 100000, per: 1m}\n",
+    )
     dst.write_text(text)
 
 
@@ -176,8 +214,9 @@ async def fetch_records(session, twilio: str, since: int) -> list[dict]:
         return await r.json()
 
 
-async def one_rate(session, url: str, twilio: str, rate: float, duration: float, prefix: str,
-                   records: list[dict], drain_timeout: float) -> dict:
+async def one_rate(
+    session, url: str, twilio: str, rate: float, duration: float, prefix: str, records: list[dict], drain_timeout: float
+) -> dict:
     """Open loop at `rate` for `duration` s; then wait (bounded) until the SMS requests account for every
     incident opened. Returns the sends (incident ids and send times) of this rate."""
     total = int(rate * duration)
@@ -238,14 +277,24 @@ async def one_rate(session, url: str, twilio: str, rate: float, duration: float,
         if len(opened - named) <= more or time.monotonic() - last_new > 3.0:
             break
         await asyncio.sleep(0.2)
-    return {"rate": rate, "duration_s": duration, "sent": total, "sends": sends, "errors": errors,
-            "achieved_send_rate": total / max(1e-9, send_end - t0), "records_from": first,
-            "records_to": len(records), "opened": sorted(opened)}
+    return {
+        "rate": rate,
+        "duration_s": duration,
+        "sent": total,
+        "sends": sends,
+        "errors": errors,
+        "achieved_send_rate": total / max(1e-9, send_end - t0),
+        "records_from": first,
+        "records_to": len(records),
+        "opened": sorted(opened),
+    }
 
 
-async def client_main(url: str, twilio: str, rates: list[float], durations: list[float],
-                      drain_timeout: float) -> tuple[list[dict], list[dict]]:
+async def client_main(
+    url: str, twilio: str, rates: list[float], durations: list[float], drain_timeout: float
+) -> tuple[list[dict], list[dict]]:
     import aiohttp
+
     records: list[dict] = []
     conn = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=10)) as session:
@@ -255,19 +304,25 @@ async def client_main(url: str, twilio: str, rates: list[float], durations: list
         runs = []
         for k, (rate, dur) in enumerate(zip(rates, durations, strict=True)):
             runs.append(await one_rate(session, url, twilio, rate, dur, f"pl{k}", records, drain_timeout))
-            print(f"[paging_latency] rate {rate:g}/s: {runs[-1]['sent']} webhooks, "
-                  f"{runs[-1]['records_to'] - runs[-1]['records_from']} Twilio requests", flush=True)
+            print(
+                f"[paging_latency] rate {rate:g}/s: {runs[-1]['sent']} webhooks, "
+                f"{runs[-1]['records_to'] - runs[-1]['records_from']} Twilio requests",
+                flush=True,
+            )
         records.extend(await fetch_records(session, twilio, len(records)))
     return runs, records
 
 
 # -- analysis ------------------------------------------------------------------------------------
 
+
 def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
     by_sid = {r["sid"]: r for r in records}
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = conn.execute("SELECT id, incident_id, channel, kind, status, bundle_id, provider_id FROM outbox").fetchall()
+        rows = conn.execute(
+            "SELECT id, incident_id, channel, kind, status, bundle_id, provider_id FROM outbox"
+        ).fetchall()
     finally:
         conn.close()
     outbox = {r[0]: r for r in rows}
@@ -286,7 +341,7 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
             carried_at[inc], carried_by[inc] = rec["t"], sid
     out = []
     for run in runs:
-        recs = [r for r in records[run["records_from"]:run["records_to"]] if r["kind"] == "sms"]
+        recs = [r for r in records[run["records_from"] : run["records_to"]] if r["kind"] == "sms"]
         # requests of this rate: also any later request that carried one of its incidents
         sids = {carried_by[i] for i in run["opened"] if i in carried_by}
         recs_all = {r["sid"]: r for r in recs}
@@ -318,36 +373,52 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
         n_inc = len(run["opened"])
         phones = {r["to"] for r in recs_all.values()}
         ms = 1000.0
-        out.append({
-            "rate": run["rate"], "duration_s": run["duration_s"], "webhooks_sent": run["sent"],
-            "achieved_send_rate": run["achieved_send_rate"], "incidents": n_inc,
-            "webhook_2xx": sum(1 for s in run["sends"] if s["status"] and 200 <= s["status"] < 300),
-            "errors": run["errors"], "sms_requests": len(recs_all), "single_sms": singles, "bundle_sms": bundles,
-            "incidents_per_sms_mean": (sum(per_bundle) / len(per_bundle)) if per_bundle else None,
-            "incidents_per_sms_max": max(per_bundle) if per_bundle else None,
-            "incidents_per_sms_from_bodies": sum(per_bundle),
-            "messages_per_incident": len(recs_all) / n_inc if n_inc else None,
-            "phones": sorted(p for p in phones if p),
-            "paged": len(lat), "not_paged": missing,
-            "p50_ms": pct(lat, 50) * ms, "p90_ms": pct(lat, 90) * ms, "p99_ms": pct(lat, 99) * ms,
-            "max_ms": (lat[-1] * ms) if lat else float("nan"),
-            "webhook_p50_ms": pct(webhook, 50) * ms, "webhook_p99_ms": pct(webhook, 99) * ms,
-        })
+        out.append(
+            {
+                "rate": run["rate"],
+                "duration_s": run["duration_s"],
+                "webhooks_sent": run["sent"],
+                "achieved_send_rate": run["achieved_send_rate"],
+                "incidents": n_inc,
+                "webhook_2xx": sum(1 for s in run["sends"] if s["status"] and 200 <= s["status"] < 300),
+                "errors": run["errors"],
+                "sms_requests": len(recs_all),
+                "single_sms": singles,
+                "bundle_sms": bundles,
+                "incidents_per_sms_mean": (sum(per_bundle) / len(per_bundle)) if per_bundle else None,
+                "incidents_per_sms_max": max(per_bundle) if per_bundle else None,
+                "incidents_per_sms_from_bodies": sum(per_bundle),
+                "messages_per_incident": len(recs_all) / n_inc if n_inc else None,
+                "phones": sorted(p for p in phones if p),
+                "paged": len(lat),
+                "not_paged": missing,
+                "p50_ms": pct(lat, 50) * ms,
+                "p90_ms": pct(lat, 90) * ms,
+                "p99_ms": pct(lat, 99) * ms,
+                "max_ms": (lat[-1] * ms) if lat else float("nan"),
+                "webhook_p50_ms": pct(webhook, 50) * ms,
+                "webhook_p99_ms": pct(webhook, 99) * ms,
+            }
+        )
     return out
 
 
 def table(results: list[dict]) -> str:
-    L = ["| new incidents/s (target → achieved) | incidents | paged | p50 | p90 | p99 | max | SMS requests "
-         "(single + bundle) | incidents per SMS (mean / max) | messages per incident | webhook answer p50 / p99 |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    L = [
+        "| new incidents/s (target → achieved) | incidents | paged | p50 | p90 | p99 | max | SMS requests "
+        "(single + bundle) | incidents per SMS (mean / max) | messages per incident | webhook answer p50 / p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         mean = "–" if r["incidents_per_sms_mean"] is None else f"{r['incidents_per_sms_mean']:.1f}"
         mpi = "–" if r["messages_per_incident"] is None else f"{r['messages_per_incident']:.3f}"
-        L.append(f"| {r['rate']:,.0f} → {r['achieved_send_rate']:,.0f} ({r['duration_s']:g} s) | {r['incidents']:,} | "
-                 f"{r['paged']:,} | {r['p50_ms']:.1f} ms | {r['p90_ms']:.1f} ms | {r['p99_ms']:.1f} ms | "
-                 f"{r['max_ms']:.1f} ms | {r['sms_requests']:,} ({r['single_sms']:,} + {r['bundle_sms']:,}) | "
-                 f"{mean} / {r['incidents_per_sms_max'] or '–'} | {mpi} | "
-                 f"{r['webhook_p50_ms']:.1f} / {r['webhook_p99_ms']:.1f} ms |")
+        L.append(
+            f"| {r['rate']:,.0f} → {r['achieved_send_rate']:,.0f} ({r['duration_s']:g} s) | {r['incidents']:,} | "
+            f"{r['paged']:,} | {r['p50_ms']:.1f} ms | {r['p90_ms']:.1f} ms | {r['p99_ms']:.1f} ms | "
+            f"{r['max_ms']:.1f} ms | {r['sms_requests']:,} ({r['single_sms']:,} + {r['bundle_sms']:,}) | "
+            f"{mean} / {r['incidents_per_sms_max'] or '–'} | {mpi} | "
+            f"{r['webhook_p50_ms']:.1f} / {r['webhook_p99_ms']:.1f} ms |"
+        )
     return "\n".join(L)
 
 
@@ -383,25 +454,46 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERD_", "TWILIO_"))}
     env["PYTHONUNBUFFERED"] = "1"
     db = tmp / "pagerd.db"
-    pd_env = dict(env, PAGERD_LISTEN=f"127.0.0.1:{pd_port}", PAGERD_DB=str(db), PAGERD_WEBHOOK_TOKEN=TOKEN,
-                  PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{pd_port}",
-                  TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN="bench-twilio-auth-token-0123456789",
-                  TWILIO_FROM="+15005550006", PAGERD_TWILIO_API_BASE=twilio)
+    pd_env = dict(
+        env,
+        PAGERD_LISTEN=f"127.0.0.1:{pd_port}",
+        PAGERD_DB=str(db),
+        PAGERD_WEBHOOK_TOKEN=TOKEN,
+        PAGERD_ADMIN_TOKEN=ADMIN,
+        PAGERD_SIGNING_KEY=SIGNING_KEY,
+        PAGERD_PUBLIC_URL=f"http://127.0.0.1:{pd_port}",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN="bench-twilio-auth-token-0123456789",
+        TWILIO_FROM="+15005550006",
+        PAGERD_TWILIO_API_BASE=twilio,
+    )
     pagerd_bin = Path(py).parent / "pagerd"
     pd_argv = [str(pagerd_bin)] if pagerd_bin.exists() else [py, "-m", "pager"]
     log_path = Path(args.log) if args.log else tmp / "pagerd.log"
     tw_proc = pd_proc = None
     logf = open(log_path, "wb")
     try:
-        tw_proc = subprocess.Popen(pinned(client_cpu, [py, __file__, "--fake-twilio", str(tw_port)]), env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        tw_proc = subprocess.Popen(
+            pinned(client_cpu, [py, __file__, "--fake-twilio", str(tw_port)]),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_http(f"{twilio}/_records", tw_proc, "fake Twilio")
-        pd_proc = subprocess.Popen(pinned(server_cpu, [*pd_argv, "serve", "-c", str(cfg)]), cwd=ROOT, env=pd_env,
-                                   stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        pd_proc = subprocess.Popen(
+            pinned(server_cpu, [*pd_argv, "serve", "-c", str(cfg)]),
+            cwd=ROOT,
+            env=pd_env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_http(f"http://127.0.0.1:{pd_port}/healthz", pd_proc, "pagerd")
         time.sleep(1.0)  # the first engine ticks (hand-over notices) pass before measuring
-        runs, records = asyncio.run(client_main(f"http://127.0.0.1:{pd_port}{PATH}", twilio, rates, durations,
-                                                args.drain_timeout))
+        runs, records = asyncio.run(
+            client_main(f"http://127.0.0.1:{pd_port}{PATH}", twilio, rates, durations, args.drain_timeout)
+        )
         pd_exit = stop(pd_proc)
         results = analyse(runs, records, db)
     finally:
@@ -411,8 +503,12 @@ def main() -> int:
             stop(tw_proc)
         logf.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    out = {"results": results, "pagerd_exit": pd_exit, "twilio_requests": len(records),
-           "voice_requests": sum(1 for r in records if r["kind"] == "voice")}
+    out = {
+        "results": results,
+        "pagerd_exit": pd_exit,
+        "twilio_requests": len(records),
+        "voice_requests": sum(1 for r in records if r["kind"] == "voice"),
+    }
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     print(table(results))

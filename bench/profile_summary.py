@@ -6,6 +6,7 @@ Prints, per thread, its share of samples; then the top functions by self samples
 samples (each function counted once per stack), optionally only frames whose file contains --focus.
 Used by bench/run.py when BENCH_PROFILE=1 and by hand when looking for a bottleneck.
 """
+
 from __future__ import annotations
 
 import argparse

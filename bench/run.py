@@ -29,6 +29,7 @@ BENCH_FILL (servers to fill, "d"), BENCH_PAGING_RATES ("10,100,1000"), BENCH_PAG
 BENCH_QUIET_WAIT (s, 20), BENCH_PROFILE=1 (py-spy profile of pagerd after the measured phases, if py-spy is in the venv).
 Raw outputs (wrk JSON lines, server logs, profiles) go to bench/out/ (git-ignored).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -110,8 +111,10 @@ def remaining() -> float:
 
 def check_deadline(need: float) -> None:
     if remaining() < need:
-        raise BenchError(f"global deadline BENCH_DEADLINE={DEADLINE:.0f}s would be exceeded "
-                         f"(need ~{need:.0f}s, {remaining():.0f}s left)")
+        raise BenchError(
+            f"global deadline BENCH_DEADLINE={DEADLINE:.0f}s would be exceeded "
+            f"(need ~{need:.0f}s, {remaining():.0f}s left)"
+        )
 
 
 def pinned(cpu: str, argv: list[str]) -> list[str]:
@@ -156,9 +159,11 @@ def proc_status_kb(pid: int, key: str) -> int | None:
 
 # -- servers ------------------------------------------------------------------------------------
 
+
 class Server:
-    def __init__(self, key: str, name: str, argv: list[str], env: dict[str, str], port: int,
-                 db: Path | None, workdir: Path) -> None:
+    def __init__(
+        self, key: str, name: str, argv: list[str], env: dict[str, str], port: int, db: Path | None, workdir: Path
+    ) -> None:
         self.key, self.name, self.argv, self.env, self.port, self.db = key, name, argv, env, port, db
         self.workdir = workdir
         self.cwd = ROOT
@@ -170,8 +175,14 @@ class Server:
     def start(self) -> None:
         log(f"start ({self.key}) {self.name} on 127.0.0.1:{self.port}")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(pinned(SERVER_CPU, self.argv), cwd=self.cwd, env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            pinned(SERVER_CPU, self.argv),
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -213,18 +224,51 @@ def make_servers(tmp: Path) -> list[Server]:
     base_env["PYTHONUNBUFFERED"] = "1"
     servers = []
     p = free_port()
-    servers.append(Server("a", "baseline_parse", [PY, str(BENCH / "baseline_parse.py"), "--listen", f"127.0.0.1:{p}"],
-                          base_env, p, None, tmp))
+    servers.append(
+        Server(
+            "a",
+            "baseline_parse",
+            [PY, str(BENCH / "baseline_parse.py"), "--listen", f"127.0.0.1:{p}"],
+            base_env,
+            p,
+            None,
+            tmp,
+        )
+    )
     p = free_port()
     db_b = tmp / "baseline_durable.db"
-    servers.append(Server("b", "baseline_durable", [PY, str(BENCH / "baseline_durable.py"), "--listen",
-                                                     f"127.0.0.1:{p}", "--db", str(db_b), "--synchronous", "FULL"],
-                          base_env, p, db_b, tmp))
+    servers.append(
+        Server(
+            "b",
+            "baseline_durable",
+            [
+                PY,
+                str(BENCH / "baseline_durable.py"),
+                "--listen",
+                f"127.0.0.1:{p}",
+                "--db",
+                str(db_b),
+                "--synchronous",
+                "FULL",
+            ],
+            base_env,
+            p,
+            db_b,
+            tmp,
+        )
+    )
     p = free_port()
     db_c = tmp / "pagerd" / "pagerd.db"
-    env = dict(base_env, PAGERD_LISTEN=f"127.0.0.1:{p}", PAGERD_DB=str(db_c), PAGERD_WEBHOOK_TOKEN=TOKEN,
-               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
-               PAGERD_NOTIFIER="dry_run")
+    env = dict(
+        base_env,
+        PAGERD_LISTEN=f"127.0.0.1:{p}",
+        PAGERD_DB=str(db_c),
+        PAGERD_WEBHOOK_TOKEN=TOKEN,
+        PAGERD_ADMIN_TOKEN=ADMIN,
+        PAGERD_SIGNING_KEY=SIGNING_KEY,
+        PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
+        PAGERD_NOTIFIER="dry_run",
+    )
     pagerd_bin = Path(PY).parent / "pagerd"
     argv = [str(pagerd_bin)] if pagerd_bin.exists() else [PY, "-m", "pager"]
     servers.append(Server("c", "pagerd", [*argv, "serve", "-c", str(CONFIG)], env, p, db_c, tmp))
@@ -232,30 +276,54 @@ def make_servers(tmp: Path) -> list[Server]:
     # but runs no paging engine (no routing, no pages); a real mode of a multi-node deployment.
     p = free_port()
     db_d = tmp / "pagerd-webhook" / "pagerd.db"
-    env = dict(base_env, PAGERD_LISTEN=f"127.0.0.1:{p}", PAGERD_DB=str(db_d), PAGERD_WEBHOOK_TOKEN=TOKEN,
-               PAGERD_ADMIN_TOKEN=ADMIN, PAGERD_SIGNING_KEY=SIGNING_KEY, PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
-               PAGERD_PAGING_ENGINE="false", PAGERD_NOTIFIER="dry_run")
+    env = dict(
+        base_env,
+        PAGERD_LISTEN=f"127.0.0.1:{p}",
+        PAGERD_DB=str(db_d),
+        PAGERD_WEBHOOK_TOKEN=TOKEN,
+        PAGERD_ADMIN_TOKEN=ADMIN,
+        PAGERD_SIGNING_KEY=SIGNING_KEY,
+        PAGERD_PUBLIC_URL=f"http://127.0.0.1:{p}",
+        PAGERD_PAGING_ENGINE="false",
+        PAGERD_NOTIFIER="dry_run",
+    )
     servers.append(Server("d", "pagerd webhook-only", [*argv, "serve", "-c", str(CONFIG)], env, p, db_d, tmp))
     return servers
 
 
 # -- load generators ----------------------------------------------------------------------------
 
+
 def parse_benchjson(text: str) -> dict:
     for line in text.splitlines():
         if line.startswith("BENCHJSON "):
-            return json.loads(line[len("BENCHJSON "):])
+            return json.loads(line[len("BENCHJSON ") :])
     raise BenchError("no BENCHJSON line in generator output:\n" + text[-2000:])
 
 
-def wrk(server: Server, res: dict, script: str, seconds: float, prefix: str, label: str,
-        extra: list[str] = ()) -> dict:
+def wrk(server: Server, res: dict, script: str, seconds: float, prefix: str, label: str, extra: list[str] = ()) -> dict:
     """One wrk run, recorded in res["runs"]: its BENCHJSON plus server CPU seconds used during the run.
     Raises BenchError when the server answered nothing at all (hung), after recording the run."""
     check_deadline(seconds + 15)
     secs = max(1, int(round(seconds)))
-    argv = pinned(CLIENT_CPU, ["wrk", "-t2", f"-c{CONNS}", f"-d{secs}s", "--timeout", "10s",
-                               "-s", str(BENCH / script), server.url, "--", prefix, TOKEN, *extra])
+    argv = pinned(
+        CLIENT_CPU,
+        [
+            "wrk",
+            "-t2",
+            f"-c{CONNS}",
+            f"-d{secs}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(BENCH / script),
+            server.url,
+            "--",
+            prefix,
+            TOKEN,
+            *extra,
+        ],
+    )
     la = loadavg()
     cpu0, busy0, t0 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
@@ -274,12 +342,16 @@ def wrk(server: Server, res: dict, script: str, seconds: float, prefix: str, lab
     r["other_load"] = other_load(busy1 - busy0, cpu1 - cpu0, t1 - t0)
     r["errors_total"] = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
     res["runs"].append(r)
-    log(f"  {server.key} {label:8s} {r['rps_2xx']:9.0f} 2xx/s  p50 {r['lat_p50_us']/1000:6.2f} ms  "
-        f"p99 {r['lat_p99_us']/1000:6.2f} ms  non-2xx {r['non_2xx']}  socket errors {r['errors_total']}  "
-        f"(other load on server CPU {100 * (r['other_load'] or 0):.0f}%)")
+    log(
+        f"  {server.key} {label:8s} {r['rps_2xx']:9.0f} 2xx/s  p50 {r['lat_p50_us'] / 1000:6.2f} ms  "
+        f"p99 {r['lat_p99_us'] / 1000:6.2f} ms  non-2xx {r['non_2xx']}  socket errors {r['errors_total']}  "
+        f"(other load on server CPU {100 * (r['other_load'] or 0):.0f}%)"
+    )
     if r["requests"] == 0 and r["sent_effective"] > 0:
-        raise BenchError(f"{server.name} stopped answering: 0 responses to {r['sent_effective']} requests in the "
-                         f"{r['seconds']:.0f} s run '{label}' (see bench/out/server-{server.key}.log)")
+        raise BenchError(
+            f"{server.name} stopped answering: 0 responses to {r['sent_effective']} requests in the "
+            f"{r['seconds']:.0f} s run '{label}' (see bench/out/server-{server.key}.log)"
+        )
     return r
 
 
@@ -292,9 +364,25 @@ def other_load(cpu_busy: float, server_cpu: float, wall: float) -> float | None:
 
 def openloop(server: Server, res: dict, prefix: str) -> dict:
     check_deadline(RATE_DURATION + 25)
-    argv = pinned(CLIENT_CPU, [PY, str(BENCH / "openloop.py"), "--url", server.url, "--rate", str(RATE),
-                               "--duration", str(RATE_DURATION), "--prefix", prefix, "--token", TOKEN,
-                               "--timeout", "10"])
+    argv = pinned(
+        CLIENT_CPU,
+        [
+            PY,
+            str(BENCH / "openloop.py"),
+            "--url",
+            server.url,
+            "--rate",
+            str(RATE),
+            "--duration",
+            str(RATE_DURATION),
+            "--prefix",
+            prefix,
+            "--token",
+            TOKEN,
+            "--timeout",
+            "10",
+        ],
+    )
     la = loadavg()
     cpu0, busy0, t0 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=RATE_DURATION + 40)
@@ -310,15 +398,20 @@ def openloop(server: Server, res: dict, prefix: str) -> dict:
     r["label"] = f"rate {RATE:,.0f}/s open loop"
     if r["ok_2xx"] == 0:
         res["runs"].append(r)
-        raise BenchError(f"{server.name} answered no request of the open-loop run (see bench/out/server-{server.key}.log)")
+        raise BenchError(
+            f"{server.name} answered no request of the open-loop run (see bench/out/server-{server.key}.log)"
+        )
     res["runs"].append(r)
-    log(f"  {server.key} rate     {r['achieved_send_rate']:9.0f} req/s  p50 {r['lat_p50_us']/1000:6.2f} ms  "
-        f"p99 {r['lat_p99_us']/1000:6.2f} ms  2xx {r['ok_2xx']}/{r['sent']}  errors {r['errors']}  "
-        f"(other load on server CPU {100 * (r['other_load'] or 0):.0f}%)")
+    log(
+        f"  {server.key} rate     {r['achieved_send_rate']:9.0f} req/s  p50 {r['lat_p50_us'] / 1000:6.2f} ms  "
+        f"p99 {r['lat_p99_us'] / 1000:6.2f} ms  2xx {r['ok_2xx']}/{r['sent']}  errors {r['errors']}  "
+        f"(other load on server CPU {100 * (r['other_load'] or 0):.0f}%)"
+    )
     return r
 
 
 # -- database checks ----------------------------------------------------------------------------
+
 
 def db_scalar(db: Path, sql: str) -> int:
     """Read with the sqlite3 CLI when present (what an operator would do), else the Python module."""
@@ -348,6 +441,7 @@ def wait_settled(db: Path, table: str, timeout: float = 10.0) -> int:
 
 # -- the run ------------------------------------------------------------------------------------
 
+
 def bench_server(server: Server, res: dict) -> None:
     """Runs every phase against one server, filling `res` as it goes: a failure keeps what was measured,
     and the server is still stopped and its database still checked."""
@@ -375,8 +469,10 @@ def bench_server(server: Server, res: dict) -> None:
             res["vmrss_kb"] = proc_status_kb(server.pid, "VmRSS")
             if server.db is not None:
                 res["rss_rows"] = wait_settled(server.db, "incidents", timeout=5)
-            log(f"  {server.key} VmHWM {res['vmhwm_kb'] / 1024:.1f} MB, VmRSS {res['vmrss_kb'] / 1024:.1f} MB "
-                f"with {res.get('rss_rows')} incidents stored")
+            log(
+                f"  {server.key} VmHWM {res['vmhwm_kb'] / 1024:.1f} MB, VmRSS {res['vmrss_kb'] / 1024:.1f} MB "
+                f"with {res.get('rss_rows')} incidents stored"
+            )
         if server.db is not None and failure is None:
             table = "incidents" if server.key in ("c", "d") else "deliveries"
             wait_settled(server.db, table)
@@ -384,8 +480,10 @@ def bench_server(server: Server, res: dict) -> None:
         res["exit_code"] = server.stop()
         res["stop_seconds"] = time.monotonic() - t0
         res["killed"] = server.killed
-    log(f"stopped ({server.key}) {server.name}: exit code {res['exit_code']}"
-        + (" (did not stop within 20 s of SIGTERM: SIGKILL)" if server.killed else ""))
+    log(
+        f"stopped ({server.key}) {server.name}: exit code {res['exit_code']}"
+        + (" (did not stop within 20 s of SIGTERM: SIGKILL)" if server.killed else "")
+    )
     if server.db is not None:
         verify(server, res)
     if failure is not None:
@@ -411,7 +509,7 @@ def paired_stage(tmp: Path, errors: list[str]) -> dict:
             wrk(s, out["res"][s.key], "single.lua", WARMUP, "pw", "paired-warmup")
         for rnd in range(PAIRED_ROUNDS):
             pair = {}
-            for s in (servers if rnd % 2 == 0 else servers[::-1]):
+            for s in servers if rnd % 2 == 0 else servers[::-1]:
                 r = wrk(s, out["res"][s.key], "single.lua", PAIRED_SECONDS, f"p{rnd}", f"paired-{rnd + 1}")
                 pair[s.key] = r["rps_2xx"]
             out["rounds"].append(pair)
@@ -431,8 +529,10 @@ def paired_stage(tmp: Path, errors: list[str]) -> dict:
         out["b_rps"], out["d_rps"] = sums["b"] / len(measured), sums["d"] / len(measured)
         out["ratio"] = sums["d"] / sums["b"]
         out["ratios"] = [r["d"] / r["b"] for r in measured]
-        log(f"paired: (d) / (b) = {100 * out['ratio']:.1f}% over {len(measured)} rounds "
-            f"(per round {', '.join(f'{100 * x:.0f}%' for x in out['ratios'])})")
+        log(
+            f"paired: (d) / (b) = {100 * out['ratio']:.1f}% over {len(measured)} rounds "
+            f"(per round {', '.join(f'{100 * x:.0f}%' for x in out['ratios'])})"
+        )
     return out
 
 
@@ -453,8 +553,9 @@ def fill(server: Server, res: dict) -> None:
         rate = max(200.0, r["rps_2xx"])
     res["fill_rows"] = wait_settled(server.db, "incidents", timeout=5)
     if res["fill_rows"] < INCIDENTS:
-        raise BenchError(f"could not reach {INCIDENTS} incidents in {FILL_MAX_ROUNDS} bounded rounds "
-                         f"({res['fill_rows']} stored)")
+        raise BenchError(
+            f"could not reach {INCIDENTS} incidents in {FILL_MAX_ROUNDS} bounded rounds ({res['fill_rows']} stored)"
+        )
 
 
 def profile(server: Server, res: dict) -> None:
@@ -467,10 +568,30 @@ def profile(server: Server, res: dict) -> None:
     for script, label, extra in (("single.lua", "single", []), ("batch.lua", "batch", ["100"])):
         raw = OUT / f"profile-pagerd-{label}.txt"  # (c) only
         secs = 8
-        spy_proc = subprocess.Popen(pinned(CLIENT_CPU, [str(spy), "record", "-p", str(server.pid), "-r", "250",
-                                                        "-d", str(secs), "--threads", "--gil", "-f", "raw",
-                                                        "-o", str(raw), "--nonblocking"]),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy_proc = subprocess.Popen(
+            pinned(
+                CLIENT_CPU,
+                [
+                    str(spy),
+                    "record",
+                    "-p",
+                    str(server.pid),
+                    "-r",
+                    "250",
+                    "-d",
+                    str(secs),
+                    "--threads",
+                    "--gil",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(raw),
+                    "--nonblocking",
+                ],
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wrk(server, res, script, secs, f"p{label[0]}", f"profile-{label}", extra)
         try:
             spy_proc.wait(timeout=30)
@@ -478,8 +599,12 @@ def profile(server: Server, res: dict) -> None:
             spy_proc.kill()
             spy_proc.wait(timeout=5)
         if raw.exists():
-            out = subprocess.run([PY, str(BENCH / "profile_summary.py"), str(raw), "--top", "30"],
-                                 capture_output=True, text=True, timeout=60)
+            out = subprocess.run(
+                [PY, str(BENCH / "profile_summary.py"), str(raw), "--top", "30"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             (OUT / f"profile-pagerd-{label}.summary.txt").write_text(out.stdout + out.stderr)
             log(f"  profile written: {raw.relative_to(ROOT)} (+ .summary.txt)")
 
@@ -502,26 +627,39 @@ def verify(server: Server, res: dict) -> None:
         alerts = db_scalar(server.db, "SELECT count(*) FROM alerts")
         batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
         expected_alerts = (sent - batch_sent) + 100 * batch_sent
-    v = {"rows": rows, "distinct_keys": distinct, "sent": sent, "ok_2xx": ok, "non_2xx": non2xx,
-         "unanswered": sent - ok - non2xx, "alerts_rows": alerts, "expected_alerts": expected_alerts}
+    v = {
+        "rows": rows,
+        "distinct_keys": distinct,
+        "sent": sent,
+        "ok_2xx": ok,
+        "non_2xx": non2xx,
+        "unanswered": sent - ok - non2xx,
+        "alerts_rows": alerts,
+        "expected_alerts": expected_alerts,
+    }
     # exact: every request sent is stored once (so every 2xx is there). acked: no answered write is lost,
     # but some requests were neither answered nor stored (a server that hung and was stopped).
-    v["exact"] = (rows == sent and distinct == rows and non2xx == 0 and alerts == expected_alerts)
-    v["acked"] = (ok <= rows <= sent and distinct == rows and non2xx == 0)
+    v["exact"] = rows == sent and distinct == rows and non2xx == 0 and alerts == expected_alerts
+    v["acked"] = ok <= rows <= sent and distinct == rows and non2xx == 0
     v["ok"] = v["exact"] or v["acked"]
     if v["exact"]:
         v["verdict"] = "OK: every request sent is stored exactly once, so every 2xx is"
     elif v["acked"]:
-        v["verdict"] = (f"no answered write lost (rows ≥ 2xx, no duplicates), but {sent - rows:,} requests sent to the "
-                        "hung server were neither answered nor stored")
+        v["verdict"] = (
+            f"no answered write lost (rows ≥ 2xx, no duplicates), but {sent - rows:,} requests sent to the "
+            "hung server were neither answered nor stored"
+        )
     else:
         v["verdict"] = "**MISMATCH: writes lost or doubled — this benchmark is void**"
     res["verify"] = v
-    log(f"verify ({server.key}): rows {rows} (distinct {distinct}), requests sent {sent}, 2xx {ok}, "
-        f"sent but unanswered {v['unanswered']}, alerts {alerts}/{expected_alerts} -> {v['verdict']}")
+    log(
+        f"verify ({server.key}): rows {rows} (distinct {distinct}), requests sent {sent}, 2xx {ok}, "
+        f"sent but unanswered {v['unanswered']}, alerts {alerts}/{expected_alerts} -> {v['verdict']}"
+    )
 
 
 # -- report -------------------------------------------------------------------------------------
+
 
 def sh(argv: list[str]) -> str:
     try:
@@ -532,8 +670,10 @@ def sh(argv: list[str]) -> str:
 
 def versions() -> dict:
     import aiohttp
+
     try:
         import pydantic
+
         pyd = pydantic.VERSION
     except ImportError:
         pyd = "?"
@@ -556,11 +696,18 @@ def versions() -> dict:
     except (OSError, ValueError, IndexError):
         mem_total = 0
     return {
-        "python": platform.python_version(), "aiohttp": aiohttp.__version__, "pydantic": pyd,
-        "sqlite": sqlite3.sqlite_version, "sqlite_cli": sh(["sqlite3", "--version"]).split(" ")[0] or "?",
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "pydantic": pyd,
+        "sqlite": sqlite3.sqlite_version,
+        "sqlite_cli": sh(["sqlite3", "--version"]).split(" ")[0] or "?",
         "wrk": (sh(["wrk", "-v"]).splitlines() or ["?"])[0].split(" [")[0],
-        "pagerd": pv, "commit": commit + (" (+ uncommitted changes in tracked files)" if dirty else ""),
-        "nproc": CPUS, "cpu": cpu_model, "kernel": platform.release(), "mem_mb": mem_total,
+        "pagerd": pv,
+        "commit": commit + (" (+ uncommitted changes in tracked files)" if dirty else ""),
+        "nproc": CPUS,
+        "cpu": cpu_model,
+        "kernel": platform.release(),
+        "mem_mb": mem_total,
     }
 
 
@@ -608,14 +755,18 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
         rss_mb = x["vmhwm_kb"] / 1024 if x.get("vmhwm_kb") else None
         reached = (x.get("rss_rows") or 0) >= INCIDENTS
         return {
-            "t1": None if (rps_b is None or rps is None) else (rps >= TARGET_FRACTION_DURABLE * rps_b
-                                                               and rps >= TARGET_MIN_DURABLE_RPS),
+            "t1": None
+            if (rps_b is None or rps is None)
+            else (rps >= TARGET_FRACTION_DURABLE * rps_b and rps >= TARGET_MIN_DURABLE_RPS),
             "t2": None if p99r is None else p99r / 1000 <= TARGET_P99_MS,
             "t3": None if al is None else al >= TARGET_ALERTS_PER_S,
-            "t4": None if rss_mb is None else (rss_mb <= TARGET_RSS_MB if reached else
-                                               (False if rss_mb > TARGET_RSS_MB else None)),
-            "rss_mb": rss_mb, "reached": reached,
+            "t4": None
+            if rss_mb is None
+            else (rss_mb <= TARGET_RSS_MB if reached else (False if rss_mb > TARGET_RSS_MB else None)),
+            "rss_mb": rss_mb,
+            "reached": reached,
         }
+
     tc, td = targets(c), targets(d)
     paired = meta.get("paired") or {}
     if paired.get("ratio") is not None:  # the like-for-like ratio decides for (d): see paired_stage
@@ -624,26 +775,36 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     L: list[str] = []
     L.append("# pagerd benchmark results")
     L.append("")
-    L.append("Generated by `make bench` (`.venv/bin/python bench/run.py`); overwritten on every run. "
-             "Raw outputs of this run: `bench/out/` (git-ignored).")
+    L.append(
+        "Generated by `make bench` (`.venv/bin/python bench/run.py`); overwritten on every run. "
+        "Raw outputs of this run: `bench/out/` (git-ignored)."
+    )
     L.append("")
     if error:
         L.append(f"> **This run did not complete:** {error}. Values below are what was measured before that.")
         L.append("")
-    L.append(f"- Command: `make bench` → `{Path(PY).relative_to(ROOT) if str(PY).startswith(str(ROOT)) else PY} "
-             f"bench/run.py` (BENCH_DURATION={DURATION:g}, BENCH_CONNECTIONS={CONNS}, BENCH_RATE={RATE:g}, "
-             f"BENCH_RATE_DURATION={RATE_DURATION:g}, BENCH_INCIDENTS={INCIDENTS})")
+    L.append(
+        f"- Command: `make bench` → `{Path(PY).relative_to(ROOT) if str(PY).startswith(str(ROOT)) else PY} "
+        f"bench/run.py` (BENCH_DURATION={DURATION:g}, BENCH_CONNECTIONS={CONNS}, BENCH_RATE={RATE:g}, "
+        f"BENCH_RATE_DURATION={RATE_DURATION:g}, BENCH_INCIDENTS={INCIDENTS})"
+    )
     L.append(f"- Date: {meta['date']}; wall time of bench/run.py: {wall:.0f} s")
     v = meta["versions"]
-    L.append(f"- Versions: Python {v['python']}, aiohttp {v['aiohttp']}, pydantic {v['pydantic']}, "
-             f"SQLite {v['sqlite']} (library used by Python; CLI {v['sqlite_cli']}), {v['wrk']}, "
-             f"pagerd {v['pagerd']} at git commit {v['commit']}")
-    L.append(f"- Machine: nproc {v['nproc']}, CPU {v['cpu']}, {v['mem_mb']:,} MB RAM, Linux {v['kernel']}; "
-             f"load average at start {meta['load_start']}, at end {meta['load_end']}; {meta.get('quiet', '')}")
+    L.append(
+        f"- Versions: Python {v['python']}, aiohttp {v['aiohttp']}, pydantic {v['pydantic']}, "
+        f"SQLite {v['sqlite']} (library used by Python; CLI {v['sqlite_cli']}), {v['wrk']}, "
+        f"pagerd {v['pagerd']} at git commit {v['commit']}"
+    )
+    L.append(
+        f"- Machine: nproc {v['nproc']}, CPU {v['cpu']}, {v['mem_mb']:,} MB RAM, Linux {v['kernel']}; "
+        f"load average at start {meta['load_start']}, at end {meta['load_end']}; {meta.get('quiet', '')}"
+    )
     if PIN:
-        L.append("- Pinning: every server process (all its threads, including the SQLite writer thread) runs on "
-                 "CPU 1 (`taskset -c 1`); wrk, the open-loop generator and this script run on CPU 0 "
-                 "(`taskset -c 0`). So each server has exactly one core.")
+        L.append(
+            "- Pinning: every server process (all its threads, including the SQLite writer thread) runs on "
+            "CPU 1 (`taskset -c 1`); wrk, the open-loop generator and this script run on CPU 0 "
+            "(`taskset -c 0`). So each server has exactly one core."
+        )
     else:
         L.append(f"- Pinning: **none** (only {CPUS} CPU); server and load generator share the machine.")
     L.append("- Network: loopback only (127.0.0.1); databases in a fresh temp dir on the local disk.")
@@ -652,50 +813,98 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     L.append("")
     L.append("What the two pagerd servers do (same binary, same `config/pagerd.example.yaml`, fresh database each):")
     L.append("")
-    L.append("- **(c) pagerd, full node** (`paging.engine: true`, the default): every webhook is stored and every new "
-             "incident is then routed, matched to the on-call engineer and paged (SMS, voice, e-mail per the contact "
-             "rules, bundled under the throttles) through the dry-run notifier, which only logs the page. The paging "
-             "engine works in the same process and on the same single core as the webhook handler.")
-    L.append("- **(d) pagerd, webhook-only node** (`PAGERD_PAGING_ENGINE=false` → `paging.engine: false`): takes "
-             "webhooks and stores incidents and alerts exactly as (c), but runs no paging engine on this node (a "
-             "multi-node deployment runs the engine elsewhere). This is the ingest spine that the issue-2 targets "
-             "are about, so the verdicts are given for (d) first; (c) shows what the same core does when it also "
-             "pages every new incident.")
+    L.append(
+        "- **(c) pagerd, full node** (`paging.engine: true`, the default): every webhook is stored and every new "
+        "incident is then routed, matched to the on-call engineer and paged (SMS, voice, e-mail per the contact "
+        "rules, bundled under the throttles) through the dry-run notifier, which only logs the page. The paging "
+        "engine works in the same process and on the same single core as the webhook handler."
+    )
+    L.append(
+        "- **(d) pagerd, webhook-only node** (`PAGERD_PAGING_ENGINE=false` → `paging.engine: false`): takes "
+        "webhooks and stores incidents and alerts exactly as (c), but runs no paging engine on this node (a "
+        "multi-node deployment runs the engine elsewhere). This is the ingest spine that the issue-2 targets "
+        "are about, so the verdicts are given for (d) first; (c) shows what the same core does when it also "
+        "pages every new incident."
+    )
     L.append("")
-    L.append("| Measure | (a) parse-only ceiling | (b) durable ceiling | (c) pagerd full | (d) pagerd webhook-only "
-             "| (c) / (a) | (c) / (b) | (d) / (a) | (d) / (b) | Target (issue 2) | (d) | (c) |")
+    L.append(
+        "| Measure | (a) parse-only ceiling | (b) durable ceiling | (c) pagerd full | (d) pagerd webhook-only "
+        "| (c) / (a) | (c) / (b) | (d) / (a) | (d) / (b) | Target (issue 2) | (d) | (c) |"
+    )
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
 
-    def row(measure: str, va, vb, vc, vd, fmt, fr: bool = False, target: str = "", key: str | None = None,
-            why: str = "not measured") -> None:
-        fr_txt = (f"{frac(vc, va)} | {frac(vc, vb)} | {frac(vd, va)} | {frac(vd, vb)}" if fr else " | | | ")
+    def row(
+        measure: str,
+        va,
+        vb,
+        vc,
+        vd,
+        fmt,
+        fr: bool = False,
+        target: str = "",
+        key: str | None = None,
+        why: str = "not measured",
+    ) -> None:
+        fr_txt = f"{frac(vc, va)} | {frac(vc, vb)} | {frac(vd, va)} | {frac(vd, vb)}" if fr else " | | | "
         vtxt = f"{verdict(td[key], why)} | {verdict(tc[key], why)}" if key else " | "
         L.append(f"| {measure} | {fmt(va)} | {fmt(vb)} | {fmt(vc)} | {fmt(vd)} | {fr_txt} | {target} | {vtxt} |")
 
-    row(f"Single-alert webhooks/s, {CONNS} connections (2xx/s)", rps_a, rps_b, rps_c, rps_d, fmt_rate, True,
+    row(
+        f"Single-alert webhooks/s, {CONNS} connections (2xx/s)",
+        rps_a,
+        rps_b,
+        rps_c,
+        rps_d,
+        fmt_rate,
+        True,
         "≥ 50% of (b) and ≥ 2,000/s" + ("; (d): paired rounds below" if paired.get("ratio") is not None else ""),
-        "t1")
+        "t1",
+    )
     if paired.get("ratio") is not None:
-        L.append(f"| Single-alert webhooks/s, {CONNS} connections, **paired rounds** of (b) and (d) (mean of "
-                 f"{len(paired['ratios'])} rounds) | | {fmt_rate(paired['b_rps'])} | | {fmt_rate(paired['d_rps'])} "
-                 f"| | | | {100 * paired['ratio']:.0f}% | ≥ 50% of (b) and ≥ 2,000/s | {verdict(td['t1'])} | |")
-    for lab, ph, k in ((f"p50 latency at {CONNS} connections", "single", "lat_p50_us"),
-                       (f"p99 latency at {CONNS} connections", "single", "lat_p99_us")):
+        L.append(
+            f"| Single-alert webhooks/s, {CONNS} connections, **paired rounds** of (b) and (d) (mean of "
+            f"{len(paired['ratios'])} rounds) | | {fmt_rate(paired['b_rps'])} | | {fmt_rate(paired['d_rps'])} "
+            f"| | | | {100 * paired['ratio']:.0f}% | ≥ 50% of (b) and ≥ 2,000/s | {verdict(td['t1'])} | |"
+        )
+    for lab, ph, k in (
+        (f"p50 latency at {CONNS} connections", "single", "lat_p50_us"),
+        (f"p99 latency at {CONNS} connections", "single", "lat_p99_us"),
+    ):
         row(lab, *(g(x, ph, k) for x in (a, b, c, d)), fmt_ms)
-    row(f"p99 latency at a fixed {RATE:,.0f} req/s (open loop, from due time)",
-        *(g(x, "rate", "lat_p99_us") for x in (a, b, c, d)), fmt_ms, False, "≤ 15 ms", "t2")
+    row(
+        f"p99 latency at a fixed {RATE:,.0f} req/s (open loop, from due time)",
+        *(g(x, "rate", "lat_p99_us") for x in (a, b, c, d)),
+        fmt_ms,
+        False,
+        "≤ 15 ms",
+        "t2",
+    )
     row(f"p50 latency at a fixed {RATE:,.0f} req/s", *(g(x, "rate", "lat_p50_us") for x in (a, b, c, d)), fmt_ms)
-    row(f"Alerts/s in 100-alert Alertmanager batches, {CONNS} connections", al_a, al_b, al_c, al_d, fmt_rate, True,
-        "≥ 25,000/s", "t3")
+    row(
+        f"Alerts/s in 100-alert Alertmanager batches, {CONNS} connections",
+        al_a,
+        al_b,
+        al_c,
+        al_d,
+        fmt_rate,
+        True,
+        "≥ 25,000/s",
+        "t3",
+    )
 
     def rss_txt(x: dict, t: dict):
         if t["rss_mb"] is None:
             return None
-        return (f"{t['rss_mb']:.0f} MB (VmHWM; VmRSS {x['vmrss_kb'] / 1024:.0f} MB) with "
-                f"{x.get('rss_rows') or 0:,} incidents stored" + ("" if t["reached"] else " — no fill"))
-    L.append(f"| Peak RSS after ≥ {INCIDENTS:,} incidents (fill on {', '.join(f'({k})' for k in FILL_SERVERS) or 'none'}"
-             f" only, to keep `make bench` short) | | | {rss_txt(c, tc) or '–'} | {rss_txt(d, td) or '–'} | | | | | "
-             f"≤ 150 MB | {verdict(td['t4'], 'not measured (no fill)')} | {verdict(tc['t4'], 'not measured (no fill)')} |")
+        return (
+            f"{t['rss_mb']:.0f} MB (VmHWM; VmRSS {x['vmrss_kb'] / 1024:.0f} MB) with "
+            f"{x.get('rss_rows') or 0:,} incidents stored" + ("" if t["reached"] else " — no fill")
+        )
+
+    L.append(
+        f"| Peak RSS after ≥ {INCIDENTS:,} incidents (fill on {', '.join(f'({k})' for k in FILL_SERVERS) or 'none'}"
+        f" only, to keep `make bench` short) | | | {rss_txt(c, tc) or '–'} | {rss_txt(d, td) or '–'} | | | | | "
+        f"≤ 150 MB | {verdict(td['t4'], 'not measured (no fill)')} | {verdict(tc['t4'], 'not measured (no fill)')} |"
+    )
 
     def core_share(res: dict) -> str:
         r = res.get("rate")
@@ -703,54 +912,78 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
 
     def cpu_fmt(x):
         return "–" if x is None else f"{x:,.0f} µs"
-    L.append("| Server CPU per single-alert request (32 conns; all threads) | "
-             + " | ".join(cpu_fmt(cpu_us(x, 'single')) for x in (a, b, c, d)) + " | | | | | (context) | | |")
-    L.append(f"| Server CPU per request at a fixed {RATE:,.0f} req/s (share of the core) | "
-             + " | ".join(f"{cpu_fmt(cpu_us(x, 'rate'))}{core_share(x)}" for x in (a, b, c, d))
-             + " | | | | | (context) | | |")
-    L.append("| Server CPU per alert in 100-alert batches | "
-             + " | ".join(cpu_fmt(cpu_us(x, 'batch', True)) for x in (a, b, c, d)) + " | | | | | (context) | | |")
+
+    L.append(
+        "| Server CPU per single-alert request (32 conns; all threads) | "
+        + " | ".join(cpu_fmt(cpu_us(x, 'single')) for x in (a, b, c, d))
+        + " | | | | | (context) | | |"
+    )
+    L.append(
+        f"| Server CPU per request at a fixed {RATE:,.0f} req/s (share of the core) | "
+        + " | ".join(f"{cpu_fmt(cpu_us(x, 'rate'))}{core_share(x)}" for x in (a, b, c, d))
+        + " | | | | | (context) | | |"
+    )
+    L.append(
+        "| Server CPU per alert in 100-alert batches | "
+        + " | ".join(cpu_fmt(cpu_us(x, 'batch', True)) for x in (a, b, c, d))
+        + " | | | | | (context) | | |"
+    )
     L.append("")
     if rps_b is not None and (rps_c is not None or rps_d is not None):
-        L.append(f"Single-alert webhooks: (d) webhook-only reached {frac(rps_d, rps_b)} of the durable ceiling and "
-                 f"{frac(rps_d, rps_a)} of the parse-only ceiling; (c) full pagerd {frac(rps_c, rps_b)} / "
-                 f"{frac(rps_c, rps_a)}. Alerts/s in 100-alert batches: (d) {frac(al_d, al_b)} / {frac(al_d, al_a)}, "
-                 f"(c) {frac(al_c, al_b)} / {frac(al_c, al_a)}. A target marked **missed** is missed in this run.")
+        L.append(
+            f"Single-alert webhooks: (d) webhook-only reached {frac(rps_d, rps_b)} of the durable ceiling and "
+            f"{frac(rps_d, rps_a)} of the parse-only ceiling; (c) full pagerd {frac(rps_c, rps_b)} / "
+            f"{frac(rps_c, rps_a)}. Alerts/s in 100-alert batches: (d) {frac(al_d, al_b)} / {frac(al_d, al_a)}, "
+            f"(c) {frac(al_c, al_b)} / {frac(al_c, al_a)}. A target marked **missed** is missed in this run."
+        )
         L.append("")
 
     if paired.get("rounds"):
-        L.append(f"**Paired rounds** (`paired_stage`): after the phases above, (b) and (d) were started again side by side "
-                 f"on fresh databases, warmed up ({WARMUP:g} s each), then given {PAIRED_SECONDS:g} s of the same "
-                 f"single-alert load in turn, {PAIRED_ROUNDS} times, alternating which goes first. This machine's speed "
-                 "drifts by tens of percent within minutes, and the phases above measure (b) and (d) minutes apart; "
-                 "the paired rounds see the same drift, so the (d) row of the single-alert target is judged on their "
-                 "ratio (total 2xx of (d) / total 2xx of (b)). The sequential figures stay in the table above.")
+        L.append(
+            f"**Paired rounds** (`paired_stage`): after the phases above, (b) and (d) were started again side by side "
+            f"on fresh databases, warmed up ({WARMUP:g} s each), then given {PAIRED_SECONDS:g} s of the same "
+            f"single-alert load in turn, {PAIRED_ROUNDS} times, alternating which goes first. This machine's speed "
+            "drifts by tens of percent within minutes, and the phases above measure (b) and (d) minutes apart; "
+            "the paired rounds see the same drift, so the (d) row of the single-alert target is judged on their "
+            "ratio (total 2xx of (d) / total 2xx of (b)). The sequential figures stay in the table above."
+        )
         L.append("")
         L.append("| round | (b) durable ceiling, 2xx/s | (d) pagerd webhook-only, 2xx/s | (d) / (b) |")
         L.append("|---:|---:|---:|---:|")
         for i, r in enumerate(paired["rounds"], 1):
             L.append(f"| {i} | {fmt_rate(r.get('b'))} | {fmt_rate(r.get('d'))} | {frac(r.get('d'), r.get('b'))} |")
         if paired.get("ratio") is not None:
-            L.append(f"| all | {fmt_rate(paired['b_rps'])} | {fmt_rate(paired['d_rps'])} | "
-                     f"**{100 * paired['ratio']:.1f}%** |")
+            L.append(
+                f"| all | {fmt_rate(paired['b_rps'])} | {fmt_rate(paired['d_rps'])} | "
+                f"**{100 * paired['ratio']:.1f}%** |"
+            )
         checks = [f"({k}) {x['verify']['verdict']}" for k, x in paired["res"].items() if x.get("verify")]
         if checks:
             L.append("")
             L.append("Write check of the paired servers (rows = requests sent): " + "; ".join(checks) + ".")
         L.append("")
 
-    disturbed = [f"({k}) {r['label']} {100 * r['other_load']:.0f}%" for k, res in (("a", a), ("b", b), ("c", c), ("d", d))
-                 for r in res.get("runs", []) if (r.get("other_load") or 0) > 0.15]
+    disturbed = [
+        f"({k}) {r['label']} {100 * r['other_load']:.0f}%"
+        for k, res in (("a", a), ("b", b), ("c", c), ("d", d))
+        for r in res.get("runs", [])
+        if (r.get("other_load") or 0) > 0.15
+    ]
     if disturbed:
-        L.append("> **Disturbed runs:** other processes took more than 15% of the server's CPU during: "
-                 + ", ".join(disturbed) + ". Throughput and latency of those runs are lower than this machine "
-                 "gives when quiet; compare the CPU-per-request rows, which depend much less on it.")
+        L.append(
+            "> **Disturbed runs:** other processes took more than 15% of the server's CPU during: "
+            + ", ".join(disturbed)
+            + ". Throughput and latency of those runs are lower than this machine "
+            "gives when quiet; compare the CPU-per-request rows, which depend much less on it."
+        )
         L.append("")
     for key, x in (("c", c), ("d", d)):
         if x.get("exit_code") is not None:
-            L.append(f"({key}) {x['name']} stopped on SIGTERM with exit code {x['exit_code']} after "
-                     f"{x.get('stop_seconds', 0):.1f} s"
-                     + (" — **it did not stop within 20 s and was killed with SIGKILL**." if x.get("killed") else "."))
+            L.append(
+                f"({key}) {x['name']} stopped on SIGTERM with exit code {x['exit_code']} after "
+                f"{x.get('stop_seconds', 0):.1f} s"
+                + (" — **it did not stop within 20 s and was killed with SIGKILL**." if x.get("killed") else ".")
+            )
             L.append("")
     pg = meta.get("paging") or {}
     L.append("## Paging latency (webhook arrival → Twilio API request leaving pagerd)")
@@ -760,36 +993,42 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     else:
         at100 = next((r for r in pg["results"] if r["rate"] == 100), None)
         ok100 = None if at100 is None or at100["paged"] == 0 else at100["p99_ms"] <= 100.0
-        L.append(f"Target: p99 ≤ 100 ms at 100 new incidents/s — **{verdict(ok100)[2:-2] if ok100 is not None else 'not measured'}**"
-                 + (f" (p99 {at100['p99_ms']:.1f} ms)." if at100 else "."))
+        L.append(
+            f"Target: p99 ≤ 100 ms at 100 new incidents/s — **{verdict(ok100)[2:-2] if ok100 is not None else 'not measured'}**"
+            + (f" (p99 {at100['p99_ms']:.1f} ms)." if at100 else ".")
+        )
         L.append("")
         L.append(table_paging(pg["results"]))
         L.append("")
         unpaged = [r for r in pg["results"] if r["not_paged"]]
         if unpaged:
-            L.append("> **Not every incident was paged within the drain time:** "
-                     + ", ".join(f"{r['rate']:,.0f}/s: {r['not_paged']:,} of {r['incidents']:,}" for r in unpaged)
-                     + ". Their latency is not in the percentiles above (which are then too good).")
+            L.append(
+                "> **Not every incident was paged within the drain time:** "
+                + ", ".join(f"{r['rate']:,.0f}/s: {r['not_paged']:,} of {r['incidents']:,}" for r in unpaged)
+                + ". Their latency is not in the percentiles above (which are then too good)."
+            )
             L.append("")
-        L.append(f"`bench/paging_latency.py`, run by this script after the four servers: its own pagerd (full node, "
-                 "paging engine on) on a temp copy of `config/pagerd.example.yaml` with two changes — contact rules "
-                 "SMS only (`[{channel: sms, after: 0m}]`) and throttles 100,000 per 1m — and the Twilio notifier "
-                 "pointed at a fake Twilio REST API on loopback (`PAGERD_TWILIO_API_BASE`; `TWILIO_ACCOUNT_SID`=AC+32×a, "
-                 "`TWILIO_FROM`=+15005550006) that answers `Messages.json`/`Calls.json` with 201 and a Twilio-like body "
-                 "(unique sid, status `queued`) and records each request's arrival time, `To` and `Body`. Load: an open-"
-                 "loop client sends single-alert Alertmanager webhooks at the fixed rate (each its own group, label "
-                 "`customer=agency` → project agency/infra, coverage always), after a 1 s warm-up at 20/s that is not "
-                 "reported. Latency per incident = arrival at the fake Twilio of the SMS request that carried it − the "
-                 "client's send time of the webhook that opened it. All pages go to one phone (the on-call engineer), "
-                 "so when several incidents are pending at one engine tick pagerd bundles them into one SMS "
-                 "(\"N new incidents for …\"); each incident of a bundle gets the bundle request's time. Which request "
-                 "carried which incident is taken from pagerd's outbox after it stopped (`bundle_id` → carrier row → "
-                 "`provider_id` = the sid the fake answered); the \"incidents per SMS\" columns come from parsing the "
-                 "bodies (`[pagerd #ID]` = 1, `N new incidents` = N). pagerd on CPU 1; the client and the fake Twilio "
-                 f"share CPU 0. Load average before: {pg.get('loadavg_before', '?')}; CPU 1 busy during the stage "
-                 f"(pagerd + others): {100 * pg.get('cpu1_busy_share', 0):.0f}%; wall {pg.get('wall_s', 0):.0f} s; "
-                 f"pagerd exit code {pg.get('pagerd_exit')}; voice requests: {pg.get('voice_requests', 0)}. "
-                 "Log: `bench/out/server-paging.log`.")
+        L.append(
+            f"`bench/paging_latency.py`, run by this script after the four servers: its own pagerd (full node, "
+            "paging engine on) on a temp copy of `config/pagerd.example.yaml` with two changes — contact rules "
+            "SMS only (`[{channel: sms, after: 0m}]`) and throttles 100,000 per 1m — and the Twilio notifier "
+            "pointed at a fake Twilio REST API on loopback (`PAGERD_TWILIO_API_BASE`; `TWILIO_ACCOUNT_SID`=AC+32×a, "
+            "`TWILIO_FROM`=+15005550006) that answers `Messages.json`/`Calls.json` with 201 and a Twilio-like body "
+            "(unique sid, status `queued`) and records each request's arrival time, `To` and `Body`. Load: an open-"
+            "loop client sends single-alert Alertmanager webhooks at the fixed rate (each its own group, label "
+            "`customer=agency` → project agency/infra, coverage always), after a 1 s warm-up at 20/s that is not "
+            "reported. Latency per incident = arrival at the fake Twilio of the SMS request that carried it − the "
+            "client's send time of the webhook that opened it. All pages go to one phone (the on-call engineer), "
+            "so when several incidents are pending at one engine tick pagerd bundles them into one SMS "
+            "(\"N new incidents for …\"); each incident of a bundle gets the bundle request's time. Which request "
+            "carried which incident is taken from pagerd's outbox after it stopped (`bundle_id` → carrier row → "
+            "`provider_id` = the sid the fake answered); the \"incidents per SMS\" columns come from parsing the "
+            "bodies (`[pagerd #ID]` = 1, `N new incidents` = N). pagerd on CPU 1; the client and the fake Twilio "
+            f"share CPU 0. Load average before: {pg.get('loadavg_before', '?')}; CPU 1 busy during the stage "
+            f"(pagerd + others): {100 * pg.get('cpu1_busy_share', 0):.0f}%; wall {pg.get('wall_s', 0):.0f} s; "
+            f"pagerd exit code {pg.get('pagerd_exit')}; voice requests: {pg.get('voice_requests', 0)}. "
+            "Log: `bench/out/server-paging.log`."
+        )
     L.append("")
     oc = meta.get("oncall") or {}
     L.append("## Who is on call (issue 3): `bench/bench_oncall.py`")
@@ -799,24 +1038,33 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     else:
         ok1 = None if oc["worst_oncall_us"] is None else oc["worst_oncall_us"] <= 50
         ok2 = None if oc["worst_shifts_us"] is None else oc["worst_shifts_us"] <= 20_000
-        L.append(f"Targets: `on_call` ≤ 50 µs per lookup — **{'met' if ok1 else 'missed' if ok1 is not None else 'not measured'}** "
-                 f"(worst case below {oc['worst_oncall_us']:.1f} µs); a year of `shifts()` for one rotation ≤ 20 ms — "
-                 f"**{'met' if ok2 else 'missed' if ok2 is not None else 'not measured'}** (worst case below "
-                 f"{(oc['worst_shifts_us'] or 0) / 1000:.2f} ms). Pinned to CPU 1 after the servers stopped. "
-                 f"{oc['header']}.")
+        L.append(
+            f"Targets: `on_call` ≤ 50 µs per lookup — **{'met' if ok1 else 'missed' if ok1 is not None else 'not measured'}** "
+            f"(worst case below {oc['worst_oncall_us']:.1f} µs); a year of `shifts()` for one rotation ≤ 20 ms — "
+            f"**{'met' if ok2 else 'missed' if ok2 is not None else 'not measured'}** (worst case below "
+            f"{(oc['worst_shifts_us'] or 0) / 1000:.2f} ms). Pinned to CPU 1 after the servers stopped. "
+            f"{oc['header']}."
+        )
         L.append("")
         L.append("| case | pagerd | naive walk from start | speed-up |")
         L.append("|---|---:|---:|---:|")
         for r in oc["rows"]:
             L.append("| " + " | ".join(r) + " |")
         import re
-        colds = [f"{m.group(0)} ({r[0].split(',')[0].replace('`', '').strip()})" for r in oc["rows"]
-                 for m in [re.search(r"(cold|new calendar) [0-9.,]+ (µs|ms)", r[0])] if m]
+
+        colds = [
+            f"{m.group(0)} ({r[0].split(',')[0].replace('`', '').strip()})"
+            for r in oc["rows"]
+            for m in [re.search(r"(cold|new calendar) [0-9.,]+ (µs|ms)", r[0])]
+            if m
+        ]
         if colds:
             L.append("")
-            L.append("The targets are judged on the measured columns (warm calendar). The case labels also name "
-                     "one-off cold figures, which the targets do not count but an operator may meet once per process "
-                     "or calendar: " + "; ".join(colds) + ".")
+            L.append(
+                "The targets are judged on the measured columns (warm calendar). The case labels also name "
+                "one-off cold figures, which the targets do not count but an operator may meet once per process "
+                "or calendar: " + "; ".join(colds) + "."
+            )
     L.append("")
     sb = meta.get("statements") or {}
     L.append("## Monthly statements (issue 5): `bench/bench_statements.py`")
@@ -826,9 +1074,11 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     else:
         secs = sb.get("shared_s")
         verdict = "not measured" if secs is None else "met" if secs <= 2.0 else "missed"
-        L.append(f"Target: a year of statements for 100 customers (1,200 statements) ≤ 2 s — **{verdict}**"
-                 f"{'' if secs is None else f' ({secs:.3f} s)'}. Pinned to CPU 1 after the servers stopped. "
-                 f"{sb.get('header', '')}")
+        L.append(
+            f"Target: a year of statements for 100 customers (1,200 statements) ≤ 2 s — **{verdict}**"
+            f"{'' if secs is None else f' ({secs:.3f} s)'}. Pinned to CPU 1 after the servers stopped. "
+            f"{sb.get('header', '')}"
+        )
         L.append("")
         L.append("| variant | statements | total (s) | per statement (ms) | target ≤ 2 s |")
         L.append("|---|---:|---:|---:|---|")
@@ -837,76 +1087,104 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     L.append("")
     L.append("## Write check (a benchmark that loses writes is void)")
     L.append("")
-    L.append("After each durable server was stopped (SIGTERM, by PID), its database was opened with `sqlite3`. "
-             "wrk stops with requests still in flight: the server commits them, but wrk never sees the answer. "
-             "So the exact check is *rows = requests sent*, which implies *rows ≥ 2xx answers*; "
-             "the difference rows − 2xx must equal the requests wrk left unanswered at its stop. "
-             "(wrk calls `request()` once on its first thread to check the script and never sends that one; "
-             "it is not counted as sent.)")
+    L.append(
+        "After each durable server was stopped (SIGTERM, by PID), its database was opened with `sqlite3`. "
+        "wrk stops with requests still in flight: the server commits them, but wrk never sees the answer. "
+        "So the exact check is *rows = requests sent*, which implies *rows ≥ 2xx answers*; "
+        "the difference rows − 2xx must equal the requests wrk left unanswered at its stop. "
+        "(wrk calls `request()` once on its first thread to check the script and never sends that one; "
+        "it is not counted as sent.)"
+    )
     L.append("")
-    L.append("| Server | rows stored | distinct keys | requests sent | 2xx answers | non-2xx | unanswered at wrk stop "
-             "| alert rows / expected | Result |")
+    L.append(
+        "| Server | rows stored | distinct keys | requests sent | 2xx answers | non-2xx | unanswered at wrk stop "
+        "| alert rows / expected | Result |"
+    )
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, res in (("b", b), ("c", c), ("d", d)):
         vv = res.get("verify")
         if not vv:
             continue
         table = "incidents" if key in ("c", "d") else "deliveries"
-        L.append(f"| ({key}) {res['name']} (`{table}`) | {vv['rows']:,} | {vv['distinct_keys']:,} | {vv['sent']:,} | "
-                 f"{vv['ok_2xx']:,} | {vv['non_2xx']} | {vv['unanswered']} | {vv['alerts_rows']:,} / "
-                 f"{vv['expected_alerts']:,} | {vv['verdict']} |")
+        L.append(
+            f"| ({key}) {res['name']} (`{table}`) | {vv['rows']:,} | {vv['distinct_keys']:,} | {vv['sent']:,} | "
+            f"{vv['ok_2xx']:,} | {vv['non_2xx']} | {vv['unanswered']} | {vv['alerts_rows']:,} / "
+            f"{vv['expected_alerts']:,} | {vv['verdict']} |"
+        )
     L.append("")
     L.append("## Per-run detail")
     L.append("")
-    L.append("| Server | run | duration | 2xx | 2xx/s | p50 | p90 | p99 | max | non-2xx | socket errors | "
-             "server CPU | other load on server's CPU | load avg before |")
+    L.append(
+        "| Server | run | duration | 2xx | 2xx/s | p50 | p90 | p99 | max | non-2xx | socket errors | "
+        "server CPU | other load on server's CPU | load avg before |"
+    )
     L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, res in (("a", a), ("b", b), ("c", c), ("d", d)):
         for r in res.get("runs", []):
             if "target_rate" in r:
-                L.append(f"| ({key}) | {r['label']} | {r['duration_s']:.0f} s | {r['ok_2xx']:,} | "
-                         f"{r['achieved_send_rate']:,.0f} sent/s | {fmt_ms(r['lat_p50_us'])} | "
-                         f"{fmt_ms(r['lat_p90_us'])} | {fmt_ms(r['lat_p99_us'])} | {fmt_ms(r['lat_max_us'])} | "
-                         f"{r['non_2xx']} | {sum(r['errors'].values())} | {r['server_cpu_s']:.1f} s | "
-                         f"{pct_txt(r.get('other_load'))} | {r['loadavg_before']} |")
+                L.append(
+                    f"| ({key}) | {r['label']} | {r['duration_s']:.0f} s | {r['ok_2xx']:,} | "
+                    f"{r['achieved_send_rate']:,.0f} sent/s | {fmt_ms(r['lat_p50_us'])} | "
+                    f"{fmt_ms(r['lat_p90_us'])} | {fmt_ms(r['lat_p99_us'])} | {fmt_ms(r['lat_max_us'])} | "
+                    f"{r['non_2xx']} | {sum(r['errors'].values())} | {r['server_cpu_s']:.1f} s | "
+                    f"{pct_txt(r.get('other_load'))} | {r['loadavg_before']} |"
+                )
             else:
                 L.append(_detail_row(key, r["label"], r))
     L.append("")
     ra = a.get("rate")
     L.append("## Method")
     L.append("")
-    L.append(f"- Load generator for throughput: Debian `wrk` ({v['wrk']}), `-t2 -c{CONNS}`, {DURATION:g} s per run "
-             f"after a {WARMUP:g} s warm-up, scripts `bench/single.lua` and `bench/batch.lua`. Each single-alert "
-             "request is an Alertmanager v4 webhook with its own `groupKey` and `fingerprint` "
-             "(`<run>-<thread>-<n>`), so every request opens a new incident in pagerd (`dedup_by: group_key`). "
-             "Each batch request is one group of 100 firing alerts (own groupKey, 100 own fingerprints): one incident "
-             "with 100 alerts in pagerd. All four servers get the same bodies. The thread identities are globals "
-             "set by `thread:set()` (no chunk-level `local` shadows them); the write check above proves uniqueness "
-             "(distinct keys = rows).")
-    L.append(f"- Fixed rate: wrk 4.1 cannot hold a fixed rate (wrk2 is not in Debian) and a Lua `delay()` only "
-             "spaces requests after each answer, so it slows down with the server and hides queueing "
-             f"(coordinated omission). `bench/openloop.py` (aiohttp client, bounded: exactly "
-             f"{int(RATE * RATE_DURATION):,} requests, 10 s timeout each) starts request *i* at t0 + i/{RATE:g} s "
-             "whatever the answers do and measures latency from that due time. Its own floor is the parse-only "
-             "server's number" + (f" (p99 {fmt_ms(ra['lat_p99_us'])}; the generator started requests up to "
-                                   f"{fmt_ms(ra['lag_p99_us'])} late at p99)" if ra else "") + ".")
-    L.append("- Server CPU: utime+stime of the server process from `/proc/PID/stat` across a run, divided by the "
-             "requests (or alerts) sent; it does not depend on other load on the machine the way throughput does.")
-    L.append(f"- RSS: the server(s) in BENCH_FILL ({', '.join(FILL_SERVERS) or 'none'}) kept running after the measured phases and got single-alert wrk load in at most "
-             f"{FILL_MAX_ROUNDS} bounded rounds until ≥ {INCIDENTS:,} incidents were stored (counted with `sqlite3` "
-             "on its WAL database); then `VmHWM` (peak resident set) and `VmRSS` were read from `/proc/PID/status`. "
-             "VmHWM covers the whole life of the process, including the 100-alert batch phase.")
-    L.append("- (b) stores per request the raw body and one row per alert (group key, fingerprint, status, labels) "
-             "with one writer thread, group commit (up to 2,000 requests per transaction), WAL, synchronous=FULL, "
-             "and answers after the commit. (c) runs unchanged on `config/pagerd.example.yaml` (synchronous FULL, "
-             "structured logging to a file: `bench/out/server-c.log`). (d) is the same command and config with "
-             "`PAGERD_PAGING_ENGINE=false` (`bench/out/server-d.log`).")
-    L.append("- Noise: the machine is shared (other sessions' test suites may run at the same time) and pinning does "
-             "not keep other processes off CPU 1. \"Other load on server's CPU\" in the per-run table is the busy time "
-             "of CPU 1 (`/proc/stat`) minus the server's own CPU time, as a share of the run: the CPU that other "
-             "processes (and kernel threads, e.g. the file system journal working for the server's fsyncs) took from "
-             "the server's core. Throughput and tail latency move with it; CPU per request much "
-             "less.")
+    L.append(
+        f"- Load generator for throughput: Debian `wrk` ({v['wrk']}), `-t2 -c{CONNS}`, {DURATION:g} s per run "
+        f"after a {WARMUP:g} s warm-up, scripts `bench/single.lua` and `bench/batch.lua`. Each single-alert "
+        "request is an Alertmanager v4 webhook with its own `groupKey` and `fingerprint` "
+        "(`<run>-<thread>-<n>`), so every request opens a new incident in pagerd (`dedup_by: group_key`). "
+        "Each batch request is one group of 100 firing alerts (own groupKey, 100 own fingerprints): one incident "
+        "with 100 alerts in pagerd. All four servers get the same bodies. The thread identities are globals "
+        "set by `thread:set()` (no chunk-level `local` shadows them); the write check above proves uniqueness "
+        "(distinct keys = rows)."
+    )
+    L.append(
+        f"- Fixed rate: wrk 4.1 cannot hold a fixed rate (wrk2 is not in Debian) and a Lua `delay()` only "
+        "spaces requests after each answer, so it slows down with the server and hides queueing "
+        f"(coordinated omission). `bench/openloop.py` (aiohttp client, bounded: exactly "
+        f"{int(RATE * RATE_DURATION):,} requests, 10 s timeout each) starts request *i* at t0 + i/{RATE:g} s "
+        "whatever the answers do and measures latency from that due time. Its own floor is the parse-only "
+        "server's number"
+        + (
+            f" (p99 {fmt_ms(ra['lat_p99_us'])}; the generator started requests up to "
+            f"{fmt_ms(ra['lag_p99_us'])} late at p99)"
+            if ra
+            else ""
+        )
+        + "."
+    )
+    L.append(
+        "- Server CPU: utime+stime of the server process from `/proc/PID/stat` across a run, divided by the "
+        "requests (or alerts) sent; it does not depend on other load on the machine the way throughput does."
+    )
+    L.append(
+        f"- RSS: the server(s) in BENCH_FILL ({', '.join(FILL_SERVERS) or 'none'}) kept running after the measured phases and got single-alert wrk load in at most "
+        f"{FILL_MAX_ROUNDS} bounded rounds until ≥ {INCIDENTS:,} incidents were stored (counted with `sqlite3` "
+        "on its WAL database); then `VmHWM` (peak resident set) and `VmRSS` were read from `/proc/PID/status`. "
+        "VmHWM covers the whole life of the process, including the 100-alert batch phase."
+    )
+    L.append(
+        "- (b) stores per request the raw body and one row per alert (group key, fingerprint, status, labels) "
+        "with one writer thread, group commit (up to 2,000 requests per transaction), WAL, synchronous=FULL, "
+        "and answers after the commit. (c) runs unchanged on `config/pagerd.example.yaml` (synchronous FULL, "
+        "structured logging to a file: `bench/out/server-c.log`). (d) is the same command and config with "
+        "`PAGERD_PAGING_ENGINE=false` (`bench/out/server-d.log`)."
+    )
+    L.append(
+        "- Noise: the machine is shared (other sessions' test suites may run at the same time) and pinning does "
+        "not keep other processes off CPU 1. \"Other load on server's CPU\" in the per-run table is the busy time "
+        "of CPU 1 (`/proc/stat`) minus the server's own CPU time, as a share of the run: the CPU that other "
+        "processes (and kernel threads, e.g. the file system journal working for the server's fsyncs) took from "
+        "the server's core. Throughput and tail latency move with it; CPU per request much "
+        "less."
+    )
     L.append("")
     RESULTS.write_text("\n".join(L) + "\n")
 
@@ -914,14 +1192,17 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
 def table_paging(results: list[dict]) -> str:
     sys.path.insert(0, str(BENCH))
     from paging_latency import table
+
     return table(results)
 
 
 def _detail_row(key: str, name: str, r: dict) -> str:
-    return (f"| ({key}) | {name} | {r['seconds']:.1f} s | {r['ok_2xx']:,} | {r['rps_2xx']:,.0f} | "
-            f"{fmt_ms(r['lat_p50_us'])} | {fmt_ms(r['lat_p90_us'])} | {fmt_ms(r['lat_p99_us'])} | "
-            f"{fmt_ms(r['lat_max_us'])} | {r['non_2xx']} | {r['errors_total']} | {r['server_cpu_s']:.1f} s | "
-            f"{pct_txt(r.get('other_load'))} | {r['loadavg_before']} |")
+    return (
+        f"| ({key}) | {name} | {r['seconds']:.1f} s | {r['ok_2xx']:,} | {r['rps_2xx']:,.0f} | "
+        f"{fmt_ms(r['lat_p50_us'])} | {fmt_ms(r['lat_p90_us'])} | {fmt_ms(r['lat_p99_us'])} | "
+        f"{fmt_ms(r['lat_max_us'])} | {r['non_2xx']} | {r['errors_total']} | {r['server_cpu_s']:.1f} s | "
+        f"{pct_txt(r.get('other_load'))} | {r['loadavg_before']} |"
+    )
 
 
 def pct_txt(x: float | None) -> str:
@@ -930,9 +1211,22 @@ def pct_txt(x: float | None) -> str:
 
 def paging_stage(errors: list[str]) -> dict:
     """bench/paging_latency.py: webhook arrival -> Twilio request (fake Twilio on loopback), own pagerd."""
-    argv = [PY, str(BENCH / "paging_latency.py"), "--rates", PAGING_RATES, "--durations", PAGING_DURATIONS,
-            "--server-cpu", SERVER_CPU, "--client-cpu", CLIENT_CPU, "--json", str(OUT / "paging_latency.json"),
-            "--log", str(OUT / "server-paging.log")]
+    argv = [
+        PY,
+        str(BENCH / "paging_latency.py"),
+        "--rates",
+        PAGING_RATES,
+        "--durations",
+        PAGING_DURATIONS,
+        "--server-cpu",
+        SERVER_CPU,
+        "--client-cpu",
+        CLIENT_CPU,
+        "--json",
+        str(OUT / "paging_latency.json"),
+        "--log",
+        str(OUT / "server-paging.log"),
+    ]
     log("paging latency: " + " ".join(argv[1:]))
     la, busy0, t0 = loadavg(), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     timeout = max(60.0, min(240.0, remaining() - 15))
@@ -949,8 +1243,10 @@ def paging_stage(errors: list[str]) -> dict:
     out = parse_benchjson(proc.stdout)
     out.update({"loadavg_before": la, "wall_s": wall, "cpu1_busy_share": (cpu_busy_seconds(SERVER_CPU) - busy0) / wall})
     for r in out["results"]:
-        log(f"  paging {r['rate']:6.0f}/s: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms max {r['max_ms']:.1f} ms, "
-            f"{r['sms_requests']} SMS for {r['incidents']} incidents")
+        log(
+            f"  paging {r['rate']:6.0f}/s: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms max {r['max_ms']:.1f} ms, "
+            f"{r['sms_requests']} SMS for {r['incidents']} incidents"
+        )
     return out
 
 
@@ -969,6 +1265,7 @@ def oncall_stage(errors: list[str]) -> dict:
         return {}
     rows, worst_oncall, worst_shifts = [], None, None
     import re
+
     for line in proc.stdout.splitlines():
         if not line.startswith("| ") or line.startswith("| case") or line.startswith("|---"):
             continue
@@ -1029,7 +1326,9 @@ def wait_quiet() -> str:
             msg = f"CPU 1 quiet ({100 * share:.0f}% busy) at start"
             break
         if time.monotonic() >= deadline:
-            msg = f"CPU 1 still {100 * share:.0f}% busy with other work after waiting {QUIET_WAIT:.0f} s; started anyway"
+            msg = (
+                f"CPU 1 still {100 * share:.0f}% busy with other work after waiting {QUIET_WAIT:.0f} s; started anyway"
+            )
             break
     log(msg)
     return msg
@@ -1048,8 +1347,11 @@ def main() -> int:
     for old in OUT.iterdir():
         if old.is_file():
             old.unlink()
-    meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), "versions": versions(),
-            "load_start": loadavg()}
+    meta = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "versions": versions(),
+        "load_start": loadavg(),
+    }
     log(f"pinning: {'server CPU 1, load CPU 0' if PIN else 'none (1 CPU)'}; load average {meta['load_start']}")
     meta["quiet"] = wait_quiet()
     all_res: dict[str, dict] = {}
@@ -1083,13 +1385,17 @@ def main() -> int:
     meta["load_end"] = loadavg()
     wall = time.monotonic() - T_START
     write_results(all_res, meta, wall, error)
-    (OUT / "results.json").write_text(json.dumps({"meta": meta, "results": all_res, "wall_s": wall}, indent=1,
-                                                 default=str))
+    (OUT / "results.json").write_text(
+        json.dumps({"meta": meta, "results": all_res, "wall_s": wall}, indent=1, default=str)
+    )
     log(f"wrote {RESULTS.relative_to(ROOT)} in {wall:.0f} s")
     print(RESULTS.read_text())
     bad = [k for k, r in all_res.items() if r.get("verify") and not r["verify"]["ok"]]
-    bad += [f"paired {k}" for k, r in (meta.get("paired") or {}).get("res", {}).items()
-            if r.get("verify") and not r["verify"]["ok"]]
+    bad += [
+        f"paired {k}"
+        for k, r in (meta.get("paired") or {}).get("res", {}).items()
+        if r.get("verify") and not r["verify"]["ok"]
+    ]
     if error or bad:
         return 1
     return 0

@@ -1,5 +1,6 @@
 """Composition root: the only module that names concrete adapters (the store, the clock, the notifier).
 The daemon (pager/daemon.py) and every CLI command get theirs from here."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,14 +29,17 @@ def make_clock(cfg: Config) -> Clock:
 
 def policy(cfg: Config) -> IngestPolicy:
     ev2 = cfg.sources.events_v2
-    return IngestPolicy(reopen_window=cfg.incidents.reopen_window,
-                        events_v2_duplicate_window=ev2.duplicate_window if ev2 else timedelta(minutes=5))
+    return IngestPolicy(
+        reopen_window=cfg.incidents.reopen_window,
+        events_v2_duplicate_window=ev2.duplicate_window if ev2 else timedelta(minutes=5),
+    )
 
 
 def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None) -> Store:
     s = cfg.storage.sqlite
-    return SqliteStore(s.path, policy(cfg), clock=clock, synchronous=s.synchronous,
-                       on_commit=metrics.on_commit if metrics else None)
+    return SqliteStore(
+        s.path, policy(cfg), clock=clock, synchronous=s.synchronous, on_commit=metrics.on_commit if metrics else None
+    )
 
 
 def migrate(cfg: Config, clock: Clock) -> list[int]:
@@ -59,16 +63,35 @@ def make_notifier(cfg: Config, clock: Clock) -> Notifier:
     twilio_channels = frozenset(ch for ch, p in plan.items() if p == "twilio")
     if twilio_channels:
         from pager.notify.twilio import TwilioNotifier  # imported only when used: the SDKs are slow to import
-        parts.append(TwilioNotifier(account_sid=tw.account_sid, auth_token=tw.auth_token.get_secret_value(),
-                                    from_number=tw.from_, public_url=cfg.server.public_url,
-                                    api_base=tw.api_base or None, timeout=tw.timeout.total_seconds(),
-                                    channels=twilio_channels))
+
+        parts.append(
+            TwilioNotifier(
+                account_sid=tw.account_sid,
+                auth_token=tw.auth_token.get_secret_value(),
+                from_number=tw.from_,
+                public_url=cfg.server.public_url,
+                api_base=tw.api_base or None,
+                timeout=tw.timeout.total_seconds(),
+                channels=twilio_channels,
+            )
+        )
     sm = cfg.notifier.smtp
     if "smtp" in plan.values():
         from pager.notify.smtp import SmtpNotifier
-        parts.append(SmtpNotifier(host=sm.host, port=sm.port, from_address=sm.from_, username=sm.username or None,
-                                  password=sm.password.get_secret_value() or None, starttls=sm.starttls, ssl=sm.ssl,
-                                  timeout=sm.timeout.total_seconds(), clock=clock))
+
+        parts.append(
+            SmtpNotifier(
+                host=sm.host,
+                port=sm.port,
+                from_address=sm.from_,
+                username=sm.username or None,
+                password=sm.password.get_secret_value() or None,
+                starttls=sm.starttls,
+                ssl=sm.ssl,
+                timeout=sm.timeout.total_seconds(),
+                clock=clock,
+            )
+        )
     simulated = frozenset(ch for ch, p in plan.items() if p == "dry_run")
     if simulated:
         parts.append(DryRunNotifier(channels=simulated))

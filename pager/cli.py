@@ -1,4 +1,5 @@
 """The `pagerd` command. Parses arguments and hands over; no work at import time."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ def _config_path(args: argparse.Namespace) -> str:
 
 def _load(args: argparse.Namespace):
     from pager.config import ConfigError, load
+
     path = _config_path(args)
     try:
         return load(path)
@@ -38,6 +40,7 @@ def _load(args: argparse.Namespace):
 def _clock(cfg):
     """The clock of this command: the composition root's (the system clock, or a test config's manual one)."""
     from pager.app import make_clock
+
     return make_clock(cfg)
 
 
@@ -110,8 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = bksub.add_parser("add")
     _config_arg(s)
     s.add_argument("--customer", required=True, help="customer id (under customers)")
-    s.add_argument("--from", dest="start", required=True,
-                   help="ISO 8601 instant; without offset: calendar time zone")
+    s.add_argument("--from", dest="start", required=True, help="ISO 8601 instant; without offset: calendar time zone")
     s.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
     s.add_argument("--by", default=os.environ.get("USER") or "cli")
     s.add_argument("--json", action="store_true")
@@ -148,13 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--rate", required=True, help="standard hourly rate, e.g. 100 or 97.50")
     s.add_argument("--currency", default="EUR")
-    s.add_argument("--from", dest="start", required=True,
-                   help="ISO 8601 instant; without offset: calendar time zone")
+    s.add_argument("--from", dest="start", required=True, help="ISO 8601 instant; without offset: calendar time zone")
     s.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
-    s.add_argument("--callout", action="append", default=[], metavar="START/END",
-                   help="a call-out during the booking (repeatable), e.g. 2026-11-28T23:00/2026-11-28T23:20")
-    s.add_argument("--callout-overlap", choices=["merge", "separate"], default="merge",
-                   help="call-outs within the billed hour of another: one call-out (merge) or each its own minimum")
+    s.add_argument(
+        "--callout",
+        action="append",
+        default=[],
+        metavar="START/END",
+        help="a call-out during the booking (repeatable), e.g. 2026-11-28T23:00/2026-11-28T23:20",
+    )
+    s.add_argument(
+        "--callout-overlap",
+        choices=["merge", "separate"],
+        default="merge",
+        help="call-outs within the billed hour of another: one call-out (merge) or each its own minimum",
+    )
     s.add_argument("--json", action="store_true")
     s = bsub.add_parser("statement", help="a customer's monthly statement: standby, call-outs, response record")
     _config_arg(s)
@@ -175,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg_path = _config_path(args)
         _load(args)  # fail fast with file:line errors before the event loop starts
         from pager.daemon import serve
+
         return asyncio.run(serve(cfg_path))
     if args.cmd == "check-config":
         cfg = _load(args)
@@ -182,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.cmd == "migrate":
         from pager.app import migrate
+
         cfg = _load(args)
         applied = migrate(cfg, _clock(cfg))
         print(f"{cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
@@ -205,6 +217,7 @@ def _backup(args: argparse.Namespace) -> int:
     import sqlite3
 
     from pager.app import backup
+
     cfg = _load(args)
     try:
         path, size = backup(cfg, args.file, force=args.force)
@@ -221,6 +234,7 @@ def _backup(args: argparse.Namespace) -> int:
 def _instant(value: str | None, tz: str, now: datetime) -> datetime:
     """`value` as an instant (wall time in `tz` without an offset); `now` when not given."""
     from pager.service.schedule import parse_instant
+
     if value is None:
         return now
     try:
@@ -232,6 +246,7 @@ def _instant(value: str | None, tz: str, now: datetime) -> datetime:
 async def _schedule(args: argparse.Namespace) -> int:
     from pager.service.schedule import Schedule, overrides_from
     from pager.storage.port import json_instant
+
     cfg = _load(args)
     clock = _clock(cfg)
     now = clock.now()
@@ -245,6 +260,7 @@ async def _schedule(args: argparse.Namespace) -> int:
             print(f"{info['local']}  {info['period']}" + (f"  ({info['holiday']})" if info["holiday"] else ""))
         return 0
     from pager.app import make_store
+
     store = make_store(cfg, clock)
     await store.open()
     try:
@@ -252,12 +268,16 @@ async def _schedule(args: argparse.Namespace) -> int:
             if args.rotation and args.rotation not in sched.rotations:
                 print(f"pagerd: unknown rotation {args.rotation!r}", file=sys.stderr)
                 return 1
-            rows = sched.on_call(_instant(args.at, tz, now), overrides_from(await store.list_overrides()), args.rotation)
+            rows = sched.on_call(
+                _instant(args.at, tz, now), overrides_from(await store.list_overrides()), args.rotation
+            )
             if args.json:
                 print(json.dumps(rows, ensure_ascii=False))
             else:
                 for r in rows:
-                    who = f"{r['name']} ({r['person']}) until {r['end']}" if r["person"] else "nobody (outside its hours)"
+                    who = (
+                        f"{r['name']} ({r['person']}) until {r['end']}" if r["person"] else "nobody (outside its hours)"
+                    )
                     print(f"{r['rotation']:<12} {who}")
             return 0
         if args.override_cmd == "add":
@@ -275,11 +295,21 @@ async def _schedule(args: argparse.Namespace) -> int:
             if end - start > timedelta(days=400):  # the API's limit too
                 print("pagerd: an override lasts at most 400 days", file=sys.stderr)
                 return 1
-            override = await store.add_override(rotation=args.rotation, start=start, end=end, person=args.person,
-                                                replaces=args.replaces, created_by=args.by, now=now)
-            print(json.dumps(override.to_json()) if args.json else
-                  f"override {override.id}: {override.person} on {override.rotation} "
-                  f"from {json_instant(override.start)} to {json_instant(override.end)}")
+            override = await store.add_override(
+                rotation=args.rotation,
+                start=start,
+                end=end,
+                person=args.person,
+                replaces=args.replaces,
+                created_by=args.by,
+                now=now,
+            )
+            print(
+                json.dumps(override.to_json())
+                if args.json
+                else f"override {override.id}: {override.person} on {override.rotation} "
+                f"from {json_instant(override.start)} to {json_instant(override.end)}"
+            )
             return 0
         if args.override_cmd == "list":
             overrides = await store.list_overrides(args.rotation)
@@ -287,10 +317,13 @@ async def _schedule(args: argparse.Namespace) -> int:
                 print(json.dumps([o.to_json() for o in overrides]))
             else:
                 for o in overrides:
-                    print(f"{o.id:>4}  {o.rotation:<12} {o.person:<10} {json_instant(o.start)} .. {json_instant(o.end)}"
-                          f"  replaces {o.replaces or '-'}  by {o.created_by}")
+                    print(
+                        f"{o.id:>4}  {o.rotation:<12} {o.person:<10} {json_instant(o.start)} .. {json_instant(o.end)}"
+                        f"  replaces {o.replaces or '-'}  by {o.created_by}"
+                    )
             return 0
         from pager.storage.port import NotFound
+
         try:
             await store.remove_override(args.id, removed_by=args.by, now=now)
         except NotFound as exc:
@@ -307,6 +340,7 @@ async def _bookings(args: argparse.Namespace) -> int:
     from pager.config.domain import calendar_from
     from pager.domain.paging import MAX_WORKED_MINUTES
     from pager.storage.port import NotFound, json_instant
+
     cfg = _load(args)
     clock = _clock(cfg)
     now = clock.now()
@@ -343,11 +377,15 @@ async def _bookings(args: argparse.Namespace) -> int:
         if args.cmd == "booking":
             if args.booking_cmd == "add":
                 assert start is not None and end is not None
-                booking = await store.add_booking(customer=args.customer, start=start, end=end, created_by=args.by,
-                                                  now=now)
-                print(json.dumps(booking.to_json()) if args.json else
-                      f"booking {booking.id}: {booking.customer} from {json_instant(booking.start)} "
-                      f"to {json_instant(booking.end)}")
+                booking = await store.add_booking(
+                    customer=args.customer, start=start, end=end, created_by=args.by, now=now
+                )
+                print(
+                    json.dumps(booking.to_json())
+                    if args.json
+                    else f"booking {booking.id}: {booking.customer} from {json_instant(booking.start)} "
+                    f"to {json_instant(booking.end)}"
+                )
                 return 0
             if args.booking_cmd == "list":
                 bookings = await store.list_bookings(args.customer, include_cancelled=args.all)
@@ -355,9 +393,13 @@ async def _bookings(args: argparse.Namespace) -> int:
                     print(json.dumps([b.to_json() for b in bookings]))
                 else:
                     for b in bookings:
-                        cancelled = f"  cancelled {json_instant(b.cancelled_at)} by {b.cancelled_by}" if b.cancelled_at else ""
-                        print(f"{b.id:>4}  {b.customer:<12} {json_instant(b.start)} .. {json_instant(b.end)}  by {b.created_by}"
-                              + cancelled)
+                        cancelled = (
+                            f"  cancelled {json_instant(b.cancelled_at)} by {b.cancelled_by}" if b.cancelled_at else ""
+                        )
+                        print(
+                            f"{b.id:>4}  {b.customer:<12} {json_instant(b.start)} .. {json_instant(b.end)}  by {b.created_by}"
+                            + cancelled
+                        )
                 return 0
             try:
                 cancelled_booking = await store.cancel_booking(args.id, by=args.by, now=now)
@@ -378,15 +420,27 @@ async def _bookings(args: argparse.Namespace) -> int:
                         print(f"{w.id:>4}  {w.person:<12} {w.minutes:>5} min  {span}  {w.note or ''}")
                 return 0
             from pager.sources.errors import check_text
+
             problem = check_text(args.note, "--note", max_len=16384) if args.note else None
             if problem is not None:
                 return fail(f"{problem.field}: {problem.message}")
-            entry = await store.add_work(args.incident, person=args.by, start=start, end=end, minutes=args.minutes,
-                                         note=args.note, by=args.by, now=now)
+            entry = await store.add_work(
+                args.incident,
+                person=args.by,
+                start=start,
+                end=end,
+                minutes=args.minutes,
+                note=args.note,
+                by=args.by,
+                now=now,
+            )
         except NotFound as exc:
             return fail(str(exc))
-        print(json.dumps(entry.to_json()) if args.json else
-              f"work {entry.id}: {entry.minutes} minutes on incident {entry.incident_id} by {entry.person}")
+        print(
+            json.dumps(entry.to_json())
+            if args.json
+            else f"work {entry.id}: {entry.minutes} minutes on incident {entry.incident_id} by {entry.person}"
+        )
         return 0
     finally:
         await store.close()
@@ -456,8 +510,10 @@ def _billing(args: argparse.Namespace) -> int:
     print(f"Standby quote {local(start)} .. {local(end)} ({tz}), rate {cur} {decimal_str(q.rate)}/h")
     print(f"{'PERIOD':<14} {'FROM':<20} {'TO':<20} {'HOURS':>7} {'BILLED':>7} {'x':>5} {'FEE':>12}")
     for b in q.blocks:
-        print(f"{b.period:<14} {local(b.start):<20} {local(b.end):<20} {hours_str(b.hours):>7} "
-              f"{hours_str(b.billed_hours):>7} {decimal_str(b.multiplier):>5} {decimal_str(b.fee):>12}")
+        print(
+            f"{b.period:<14} {local(b.start):<20} {local(b.end):<20} {hours_str(b.hours):>7} "
+            f"{hours_str(b.billed_hours):>7} {decimal_str(b.multiplier):>5} {decimal_str(b.fee):>12}"
+        )
     if not q.blocks:
         print("  (no standby: the range is office time only)")
     if q.callouts:
@@ -465,9 +521,10 @@ def _billing(args: argparse.Namespace) -> int:
         print(f"{'CALL-OUT':<14} {'FROM':<20} {'TO':<20} {'WORKED':>7} {'BILLED':>7} {'':>5} {'AMOUNT':>12}")
         for c in q.callouts:
             where = f"block {c.block_index + 1}" if c.block_index is not None else "outside"
-            print(f"{where:<14} {local(c.start):<20} {local(c.end):<20} {hours_str(c.worked_hours):>7} "
-                  f"{hours_str(c.billed_hours):>7} {'':>5} {decimal_str(c.amount):>12}"
-                  + (f"  {c.ref}" if c.ref else ""))
+            print(
+                f"{where:<14} {local(c.start):<20} {local(c.end):<20} {hours_str(c.worked_hours):>7} "
+                f"{hours_str(c.billed_hours):>7} {'':>5} {decimal_str(c.amount):>12}" + (f"  {c.ref}" if c.ref else "")
+            )
     print(f"{'TOTAL':<14} {'':<20} {'':<20} {'':>7} {'':>7} {cur:>5} {decimal_str(q.total):>12}")
     return 0
 
@@ -476,6 +533,7 @@ async def _billing_report(args: argparse.Namespace) -> int:
     from pager.app import make_store
     from pager.service.schedule import Schedule
     from pager.service.statements import StatementError, engineers, month_range, statement
+
     cfg = _load(args)
     sched = Schedule(cfg)
     cmd = f"pagerd billing {args.billing_cmd}"
@@ -500,12 +558,16 @@ async def _billing_report(args: argparse.Namespace) -> int:
                 print(json.dumps(rep, ensure_ascii=False))
                 return 0
             print(f"Standby {rep['month']} ({rep['timezone']}), rotation {rep['rotation']}")
-            print(f"{'ENGINEER':<20} {'WEEKEND':>8} {'EVE/NIGHT':>9} {'HOLIDAY':>8} {'TOTAL':>8} {'CALL-OUTS':>9}"
-                  f" {'WORKED':>7}")
+            print(
+                f"{'ENGINEER':<20} {'WEEKEND':>8} {'EVE/NIGHT':>9} {'HOLIDAY':>8} {'TOTAL':>8} {'CALL-OUTS':>9}"
+                f" {'WORKED':>7}"
+            )
             for r in rep["engineers"]:
                 h = r["standby_hours"]
-                print(f"{r['name'][:20]:<20} {h['weekend']:>8} {h['evening_night']:>9} {h['holiday']:>8} "
-                      f"{r['standby_hours_total']:>8} {r['callout_count']:>9} {r['callout_worked_minutes']:>5} m")
+                print(
+                    f"{r['name'][:20]:<20} {h['weekend']:>8} {h['evening_night']:>9} {h['holiday']:>8} "
+                    f"{r['standby_hours_total']:>8} {r['callout_count']:>9} {r['callout_worked_minutes']:>5} m"
+                )
             if not rep["engineers"]:
                 print("  (no booked standby and no call-outs this month)")
             return 0
@@ -516,6 +578,7 @@ async def _billing_report(args: argparse.Namespace) -> int:
         out = json.dumps(st, ensure_ascii=False) + "\n"
     else:
         from pager.service.statement_render import to_csv, to_html
+
         out = to_csv(st) if args.format == "csv" else to_html(st)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 (the CLI's loop runs nothing else)
@@ -529,6 +592,7 @@ async def _incidents(args: argparse.Namespace) -> int:
     from pager.app import make_store
     from pager.domain.incident import State
     from pager.storage.port import Conflict, NotFound
+
     cfg = _load(args)
     clock = _clock(cfg)
     store = make_store(cfg, clock)
@@ -540,15 +604,21 @@ async def _incidents(args: argparse.Namespace) -> int:
                 since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
                 if since.tzinfo is None:
                     raise SystemExit("pagerd: --since needs a time zone")
-            rows = [r.to_json() for r in await store.list_incidents(state=args.state, source=args.source, since=since,
-                                                                    limit=args.limit, before_id=None)]
+            rows = [
+                r.to_json()
+                for r in await store.list_incidents(
+                    state=args.state, source=args.source, since=since, limit=args.limit, before_id=None
+                )
+            ]
             if args.json:
                 print(json.dumps(rows, indent=2, ensure_ascii=False))
             else:
                 print(f"{'ID':>6}  {'STATE':<12} {'SOURCE':<12} {'ALERTS':>6}  {'CREATED':<20} SUMMARY")
                 for r in rows:
-                    print(f"{r['id']:>6}  {r['state']:<12} {r['source']:<12} {r['alert_count']:>6}  "
-                          f"{r['created_at'][:19]:<20} {r['summary'][:80]}")
+                    print(
+                        f"{r['id']:>6}  {r['state']:<12} {r['source']:<12} {r['alert_count']:>6}  "
+                        f"{r['created_at'][:19]:<20} {r['summary'][:80]}"
+                    )
             return 0
         try:
             if args.incidents_cmd == "show":
@@ -557,8 +627,9 @@ async def _incidents(args: argparse.Namespace) -> int:
                     raise NotFound(f"incident {args.id} not found")
             else:
                 target = State.ACKNOWLEDGED if args.incidents_cmd == "ack" else State.RESOLVED
-                inc = await store.transition(args.id, target, actor=args.by, via="cli", comment=args.comment,
-                                             now=clock.now())
+                inc = await store.transition(
+                    args.id, target, actor=args.by, via="cli", comment=args.comment, now=clock.now()
+                )
         except NotFound as exc:
             print(f"pagerd: {exc}", file=sys.stderr)
             return 1
@@ -578,9 +649,13 @@ def _print_incident(inc: dict) -> None:
     """An incident as text, from its JSON (instants as the JSON writes them)."""
     print(f"#{inc['id']} [{inc['state']}] {inc['summary']}")
     print(f"  source {inc['source']}  key {inc['dedup_key']}  alerts {inc['alert_count']}")
-    print(f"  created {inc['created_at']}  acknowledged {inc['acknowledged_at'] or '-'} by "
-          f"{inc['acknowledged_by'] or '-'}  resolved {inc['resolved_at'] or '-'}")
+    print(
+        f"  created {inc['created_at']}  acknowledged {inc['acknowledged_at'] or '-'} by "
+        f"{inc['acknowledged_by'] or '-'}  resolved {inc['resolved_at'] or '-'}"
+    )
     for a in inc.get("alerts", []):
         print(f"  alert {a['fingerprint']} {a['status']}: {a['summary'][:100]}")
     for e in inc.get("timeline", []):
-        print(f"  {e['at'][:19]}  {e['kind']:<16} {e['actor'] or '':<14} {json.dumps(e['data'], ensure_ascii=False)[:100]}")
+        print(
+            f"  {e['at'][:19]}  {e['kind']:<16} {e['actor'] or '':<14} {json.dumps(e['data'], ensure_ascii=False)[:100]}"
+        )

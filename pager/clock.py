@@ -1,4 +1,5 @@
 """The only module that reads the real clock. Everything else takes a Clock or a `now`."""
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """`pagerd serve`: run the HTTP application until SIGTERM; SIGHUP reloads the config. Beside the composition
 root (app.py), above the layers it starts (web, service): pager.service never imports pager.web."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,10 +31,20 @@ log = structlog.get_logger("pagerd")
 
 # Keys read once at start (the listener, the store, the notifier's providers and their credentials): a reload
 # that changes one is refused whole, so the running config is never half applied.
-_RESTART_ONLY = (("server", "listen"), ("server", "max_body_bytes"), ("storage", "backend"), ("storage", "sqlite"),
-                 ("server", "access_log"), ("server", "timeouts", "header"), ("server", "timeouts", "keepalive"),
-                 ("server", "max_connections_per_client"), ("notifier", "kind"), ("notifier", "simulate"),
-                 ("notifier", "twilio"), ("notifier", "smtp"))
+_RESTART_ONLY = (
+    ("server", "listen"),
+    ("server", "max_body_bytes"),
+    ("storage", "backend"),
+    ("storage", "sqlite"),
+    ("server", "access_log"),
+    ("server", "timeouts", "header"),
+    ("server", "timeouts", "keepalive"),
+    ("server", "max_connections_per_client"),
+    ("notifier", "kind"),
+    ("notifier", "simulate"),
+    ("notifier", "twilio"),
+    ("notifier", "smtp"),
+)
 
 
 async def serve(config_path: str) -> int:
@@ -47,38 +58,53 @@ async def serve(config_path: str) -> int:
     metrics.reload_time.set(clock.now().timestamp())
     store = make_store(cfg, clock, metrics)
     await store.open()
-    runtime = Runtime(config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock,
-                      schedule=Schedule(cfg))
+    runtime = Runtime(
+        config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock, schedule=Schedule(cfg)
+    )
     notifier = make_notifier(cfg, runtime.clock)
     runtime.channels = providers(cfg.notifier)
     metrics.notifier_channels(runtime.channels)
     watchdog = systemd.Watchdog()
-    connections = ConnectionGuard(header_timeout=cfg.server.timeouts.header.total_seconds(),
-                                  per_client=cfg.server.max_connections_per_client,
-                                  max_open=max(16, file_limit() - FD_RESERVE))
+    connections = ConnectionGuard(
+        header_timeout=cfg.server.timeouts.header.total_seconds(),
+        per_client=cfg.server.max_connections_per_client,
+        max_open=max(16, file_limit() - FD_RESERVE),
+    )
     app = build_app(runtime, connections)
     if cfg.paging.engine:
+
         async def ingest_alerts(source, alerts):  # the heartbeats stage opens and resolves incidents
-            body = json.dumps([{"dedup_key": a.dedup_key, "action": a.action.value, "summary": a.summary}
-                               for a in alerts]).encode()
+            body = json.dumps(
+                [{"dedup_key": a.dedup_key, "action": a.action.value, "summary": a.summary} for a in alerts]
+            ).encode()
             result = await ingest(store, metrics, runtime.clock, source, "application/json", body, alerts)
             engine.poke()
             return result
 
         # ticks when poked (webhooks, replies) and at least every second, or more often when systemd's
         # watchdog wants its keep-alives sooner
-        engine = PagingEngine(store, runtime.clock, metrics, notifier, lambda: (runtime.config, runtime.schedule),
-                              ingest=ingest_alerts, on_good_tick=watchdog.kick,
-                              idle=min(1.0, watchdog.interval or 1.0))
+        engine = PagingEngine(
+            store,
+            runtime.clock,
+            metrics,
+            notifier,
+            lambda: (runtime.config, runtime.schedule),
+            ingest=ingest_alerts,
+            on_good_tick=watchdog.kick,
+            idle=min(1.0, watchdog.interval or 1.0),
+        )
         runtime.engine = engine
         run_engine(app, engine.run)
     else:
         metrics.registry.unregister(metrics.engine_last_good_tick)  # no engine here: no "last good tick" of one
         run_engine(app, lambda: _store_keepalive(store, watchdog))
-    runner = web.AppRunner(app, handle_signals=False, access_log=None if not cfg.server.access_log else
-                           logging.getLogger("aiohttp.access"),
-                           shutdown_timeout=cfg.server.shutdown_timeout.total_seconds(),
-                           keepalive_timeout=cfg.server.timeouts.keepalive.total_seconds())
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None if not cfg.server.access_log else logging.getLogger("aiohttp.access"),
+        shutdown_timeout=cfg.server.shutdown_timeout.total_seconds(),
+        keepalive_timeout=cfg.server.timeouts.keepalive.total_seconds(),
+    )
     await runner.setup()  # starts the engine (cleanup_ctx)
     site = GuardedSite(runner, connections, cfg.server.host, cfg.server.port, backlog=2048)
     try:
@@ -108,12 +134,16 @@ async def serve(config_path: str) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload)
     runtime.ready = True
     systemd.notify("READY=1\nSTATUS=serving")
-    log.info("serving", listen=cfg.server.listen, db=cfg.storage.sqlite.path, config=config_path,
-             channels=runtime.channels)
+    log.info(
+        "serving", listen=cfg.server.listen, db=cfg.storage.sqlite.path, config=config_path, channels=runtime.channels
+    )
     simulated = sorted(ch for ch, p in runtime.channels.items() if p == "dry_run")
     if simulated:
-        log.warning("channels_simulated", channels=simulated,
-                    reason="notifier.kind: dry_run" if cfg.notifier.kind == "dry_run" else "notifier.simulate")
+        log.warning(
+            "channels_simulated",
+            channels=simulated,
+            reason="notifier.kind: dry_run" if cfg.notifier.kind == "dry_run" else "notifier.simulate",
+        )
     engine_task = app[ENGINE_TASK]
     stopping = loop.create_task(stop.wait())
     await asyncio.wait((stopping, engine_task), return_when=asyncio.FIRST_COMPLETED)
@@ -165,8 +195,12 @@ async def _reload(rt: Runtime) -> None:
     changed = [".".join(path) for path in _RESTART_ONLY if _at(rt.config, path) != _at(new, path)]
     if changed:
         rt.metrics.reload_ok.set(0)
-        log.error("config_reload_refused", config=rt.config_path, needs_restart=changed,
-                  reason="these keys are read at start only; the running config is kept whole: restart to apply")
+        log.error(
+            "config_reload_refused",
+            config=rt.config_path,
+            needs_restart=changed,
+            reason="these keys are read at start only; the running config is kept whole: restart to apply",
+        )
         systemd.notify(f"STATUS=reload refused: {', '.join(changed)} need a restart"[:200])
         return
     old = rt.config
@@ -179,9 +213,12 @@ async def _reload(rt: Runtime) -> None:
     origins = new.secret_origins
     # secrets from files were read again (a rotation takes effect now); the environment of a running process
     # never changes, so secrets from it stay as they were at start whatever an environment file says now
-    log.info("config_reloaded", config=rt.config_path,
-             secrets_reread=sorted(k for k, o in origins.items() if o.startswith("file ")),
-             secrets_fixed_until_restart=sorted(k for k, o in origins.items() if o.startswith("environment ")))
+    log.info(
+        "config_reloaded",
+        config=rt.config_path,
+        secrets_reread=sorted(k for k, o in origins.items() if o.startswith("file ")),
+        secrets_fixed_until_restart=sorted(k for k, o in origins.items() if o.startswith("environment ")),
+    )
     systemd.notify("STATUS=serving")
 
 

@@ -12,6 +12,7 @@ and says which of three things happened:
     exit 2  the audit could not run or is incomplete: packages the service gave no answer for
             (as where only a package index is reachable and not the advisory service)
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,25 @@ def audit(pip_audit: str, lock: Path, service: str) -> tuple[list[str], list[str
     with tempfile.TemporaryDirectory(prefix="pagerd-audit-") as tmp:
         report = Path(tmp) / "report.json"
         proc = subprocess.run(  # noqa: S603 (the tools venv's pip-audit, arguments from the Makefile)
-            [pip_audit, "--requirement", str(lock), "--require-hashes", "--disable-pip",
-             "--vulnerability-service", service, "--progress-spinner", "off",
-             "--format", "json", "--output", str(report)],
-            capture_output=True, text=True, timeout=600)
+            [
+                pip_audit,
+                "--requirement",
+                str(lock),
+                "--require-hashes",
+                "--disable-pip",
+                "--vulnerability-service",
+                service,
+                "--progress-spinner",
+                "off",
+                "--format",
+                "json",
+                "--output",
+                str(report),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         try:
             data = json.loads(report.read_text())
         except (OSError, ValueError):
@@ -43,8 +59,10 @@ def audit(pip_audit: str, lock: Path, service: str) -> tuple[list[str], list[str
         for v in dep.get("vulns", []):
             fixes = ", ".join(v.get("fix_versions") or []) or "none yet"
             aliases = ", ".join(v.get("aliases") or [])
-            vulns.append(f"{dep['name']}=={dep.get('version', '?')}: {v['id']}"
-                         f"{f' ({aliases})' if aliases else ''}, fixed in: {fixes}")
+            vulns.append(
+                f"{dep['name']}=={dep.get('version', '?')}: {v['id']}"
+                f"{f' ({aliases})' if aliases else ''}, fixed in: {fixes}"
+            )
     return vulns, skipped, None
 
 
@@ -66,16 +84,20 @@ def main(argv: list[str]) -> int:
         found = found or bool(vulns)
         if skipped:
             incomplete = True
-            print(f"audit: {lock}: NOT AUDITED: the '{service}' advisory service gave no answer for "
-                  f"{len(skipped)} package(s), e.g. {skipped[0]}")
+            print(
+                f"audit: {lock}: NOT AUDITED: the '{service}' advisory service gave no answer for "
+                f"{len(skipped)} package(s), e.g. {skipped[0]}"
+            )
         elif not vulns:
             print(f"audit: {lock}: no known vulnerabilities")
     if found:
         return 1
     if incomplete:
-        print("audit: INCOMPLETE: the advisory service is not reachable from this machine (a package index "
-              "alone is not enough); run `make audit` where it is"
-              + (", or with AUDIT_SERVICE=osv" if service != "osv" else ""))
+        print(
+            "audit: INCOMPLETE: the advisory service is not reachable from this machine (a package index "
+            "alone is not enough); run `make audit` where it is"
+            + (", or with AUDIT_SERVICE=osv" if service != "osv" else "")
+        )
         return 2
     return 0
 

@@ -1,16 +1,16 @@
 """Configuration: `load(path)` returns a frozen Config or raises ConfigError naming file, line and key."""
+
 from __future__ import annotations
 
-import hmac
-import re
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .domain import calendar_from, rotations_from
 from .channels import check_channels
+from .domain import calendar_from, rotations_from
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
 from .model import ID_CHARS, Config
 from .secrets import check_secrets, configured_secrets, read_secret_files
@@ -67,8 +67,11 @@ def _testing(cfg: Config, fname: str, lines: dict, env: Mapping[str, str]) -> li
 
     if t.clock == "manual":
         if env.get(ALLOW_TEST_CLOCK) != "1":
-            issue("clock", f"manual is a test-only setting (time stands still until a test moves it); "
-                           f"refused unless {ALLOW_TEST_CLOCK}=1 is set in the environment")
+            issue(
+                "clock",
+                f"manual is a test-only setting (time stands still until a test moves it); "
+                f"refused unless {ALLOW_TEST_CLOCK}=1 is set in the environment",
+            )
         if t.start is None:
             issue("start", "required with testing.clock: manual (an ISO 8601 instant with offset)")
     elif t.start is not None:
@@ -86,11 +89,17 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
     phones: dict[str, str] = {}
     for pid, person in cfg.people.items():
         if not re.fullmatch(ID_CHARS, pid):
-            issue(("people", pid), "a person id is made of letters, digits, '.', '-' and '_' (it names the person "
-                                   "in person:ID targets, one-tap links and feed URLs)")
+            issue(
+                ("people", pid),
+                "a person id is made of letters, digits, '.', '-' and '_' (it names the person "
+                "in person:ID targets, one-tap links and feed URLs)",
+            )
         if person.phone and person.phone in phones:
-            issue(("people", pid, "phone"), f"the same phone as people.{phones[person.phone]} (an SMS reply is "
-                                            "known by the phone it comes from: each person needs their own)")
+            issue(
+                ("people", pid, "phone"),
+                f"the same phone as people.{phones[person.phone]} (an SMS reply is "
+                "known by the phone it comes from: each person needs their own)",
+            )
         elif person.phone:
             phones[person.phone] = pid
     for rname, rot in cfg.rotations.items():
@@ -102,11 +111,14 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
         for li, layer in enumerate(rot.layers):
             for i, who in enumerate(layer.participants):
                 if who not in cfg.people:
-                    issue(("rotations", rname, "layers", li, "participants", i),
-                          f"unknown person {who!r} (not under people)")
+                    issue(
+                        ("rotations", rname, "layers", li, "participants", i),
+                        f"unknown person {who!r} (not under people)",
+                    )
         if rot.timezone is not None:
             try:
                 from zoneinfo import ZoneInfo
+
                 ZoneInfo(rot.timezone)
             except Exception:
                 issue(("rotations", rname, "timezone"), f"unknown time zone {rot.timezone!r}")
@@ -125,7 +137,10 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
     projects = {f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects}
     for i, route in enumerate(cfg.routes):
         if route.project not in projects:
-            issue(("routes", i, "project"), f"unknown project {route.project!r} (expected CUSTOMER/PROJECT under customers)")
+            issue(
+                ("routes", i, "project"),
+                f"unknown project {route.project!r} (expected CUSTOMER/PROJECT under customers)",
+            )
     if cfg.paging.default_project and cfg.paging.default_project not in projects:
         issue(("paging", "default_project"), f"unknown project {cfg.paging.default_project!r}")
     for c, cust in cfg.customers.items():
@@ -167,5 +182,7 @@ def _retention(cfg: Config, issue) -> None:
     ev2 = cfg.sources.events_v2
     kept = cfg.storage.retention.delivery_ids
     if ev2 is not None and kept <= ev2.duplicate_window:
-        issue(("storage", "retention", "delivery_ids"),
-              "must be longer than sources.events_v2.duplicate_window (a duplicate is found by its delivery id)")
+        issue(
+            ("storage", "retention", "delivery_ids"),
+            "must be longer than sources.events_v2.duplicate_window (a duplicate is found by its delivery id)",
+        )

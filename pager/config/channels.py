@@ -1,5 +1,6 @@
 """Which provider carries each channel, and which channels the contact rules use: one place for the
 notifier's wiring (pager.app), the start-up check (pager.config.load), /readyz and /metrics."""
+
 from __future__ import annotations
 
 from .model import Config, Notifier
@@ -32,7 +33,7 @@ def used_channels(cfg: Config) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for pid, person in cfg.people.items():
         own = person.contact_rules is not None
-        for rule in (person.contact_rules if own else cfg.paging.contact_rules):
+        for rule in person.contact_rules if own else cfg.paging.contact_rules:
             where = f"people.{pid}.contact_rules" if own else "paging.contact_rules"
             if where not in out.setdefault(rule.channel, []):
                 out[rule.channel].append(where)
@@ -41,7 +42,7 @@ def used_channels(cfg: Config) -> dict[str, list[str]]:
 
 _WHAT_TO_SET = {
     "twilio": "notifier.twilio.account_sid, auth_token and from (the example config reads TWILIO_ACCOUNT_SID, "
-              "TWILIO_AUTH_TOKEN, TWILIO_FROM)",
+    "TWILIO_AUTH_TOKEN, TWILIO_FROM)",
     "smtp": "notifier.smtp.host (the example config reads PAGERD_SMTP_HOST)",
 }
 
@@ -60,14 +61,19 @@ def check_channels(cfg: Config, issue) -> None:
     plan = providers(n)
     for ch in n.simulate:
         real = PROVIDER_OF[ch]
-        if (n.twilio.enabled if real == "twilio" else n.smtp.enabled):
-            issue(("notifier", "simulate"), f"channel {ch} has a live provider ({real}); simulate lists only "
-                                            f"channels without one")
+        if n.twilio.enabled if real == "twilio" else n.smtp.enabled:
+            issue(
+                ("notifier", "simulate"),
+                f"channel {ch} has a live provider ({real}); simulate lists only channels without one",
+            )
     for ch, where in used_channels(cfg).items():
         if plan[ch] != "none":
             continue
         provider = PROVIDER_OF[ch]
         key = ("notifier", "twilio", "account_sid") if provider == "twilio" else ("notifier", "smtp", "host")
-        issue(key, f"channel {ch} is used by {', '.join(where[:3])} but has no provider: set "
-                   f"{_WHAT_TO_SET[provider]}, or simulate every channel on purpose with notifier.kind: dry_run "
-                   f"(PAGERD_NOTIFIER=dry_run)")
+        issue(
+            key,
+            f"channel {ch} is used by {', '.join(where[:3])} but has no provider: set "
+            f"{_WHAT_TO_SET[provider]}, or simulate every channel on purpose with notifier.kind: dry_run "
+            f"(PAGERD_NOTIFIER=dry_run)",
+        )

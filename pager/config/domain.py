@@ -1,6 +1,7 @@
 """The config's calendar and rotations as domain objects. Here, beside the model, so that loading a
 config can run the domain's own checks (holiday country, windows, rotations) without importing the
 service layer; pager.service.schedule builds its Schedule from these."""
+
 from __future__ import annotations
 
 from datetime import datetime, time
@@ -18,11 +19,20 @@ def calendar_from(cfg: Config) -> Calendar:
     c = cfg.calendar
     o_start, o_end = c.office_hours.split("-")
     w_start, w_end = c.weekend_hours.split("-")
-    return Calendar(CalendarRules(
-        tz=c.timezone, office_days=frozenset(c.office_days), office_start=o_start, office_end=o_end,
-        weekend_start=w_start, weekend_end=w_end, country=c.holiday_country,
-        subdivision=c.holiday_subdivision, exclude=tuple(c.holidays_exclude),
-        extra=tuple(c.holidays_extra.items())))
+    return Calendar(
+        CalendarRules(
+            tz=c.timezone,
+            office_days=frozenset(c.office_days),
+            office_start=o_start,
+            office_end=o_end,
+            weekend_start=w_start,
+            weekend_end=w_end,
+            country=c.holiday_country,
+            subdivision=c.holiday_subdivision,
+            exclude=tuple(c.holidays_exclude),
+            extra=tuple(c.holidays_extra.items()),
+        )
+    )
 
 
 def rotations_from(cfg: Config) -> dict[str, Rotation | Layered]:
@@ -30,8 +40,9 @@ def rotations_from(cfg: Config) -> dict[str, Rotation | Layered]:
     for name, r in cfg.rotations.items():
         tz = r.timezone or cfg.calendar.timezone
         if r.layers:
-            out[name] = Layered(name=name, layers=tuple(_rotation(f"{name}/{i}", layer, tz)
-                                                        for i, layer in enumerate(r.layers)))
+            out[name] = Layered(
+                name=name, layers=tuple(_rotation(f"{name}/{i}", layer, tz) for i, layer in enumerate(r.layers))
+            )
         else:
             out[name] = _rotation(name, r, tz)
     return out
@@ -55,7 +66,14 @@ def _rotation(name: str, r, tz: str) -> Rotation:
         for p in r.restrict_to:
             periods |= _OUTSIDE_OFFICE if p == "outside_office" else {Period(p)}
         restrict = frozenset(periods)
-    return Rotation(name=name, participants=tuple(r.participants), start=start, shift_length=length,
-                    shift_unit=unit, handoff_time=hand,
-                    handoff_weekday=weekday if unit is ShiftUnit.WEEKS else None,
-                    tz=tz, restrict_to=restrict)
+    return Rotation(
+        name=name,
+        participants=tuple(r.participants),
+        start=start,
+        shift_length=length,
+        shift_unit=unit,
+        handoff_time=hand,
+        handoff_weekday=weekday if unit is ShiftUnit.WEEKS else None,
+        tz=tz,
+        restrict_to=restrict,
+    )

@@ -1,4 +1,5 @@
 """Strict YAML loading: ${VAR} substitution, duplicate keys refused, every value's line remembered."""
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,9 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _VAR.sub(repl, text), missing
 
 
-def load_yaml(path: str | Path, env: Mapping[str, str] | None = None,
-              env_refs: dict[tuple, list[str]] | None = None) -> tuple[Any, dict[tuple, int]]:
+def load_yaml(
+    path: str | Path, env: Mapping[str, str] | None = None, env_refs: dict[tuple, list[str]] | None = None
+) -> tuple[Any, dict[tuple, int]]:
     """The document as plain Python values, and a map from key path (tuple) to its line (1-based).
     `env_refs`, when given, receives the names of the environment variables each value read."""
     env = os.environ if env is None else env
@@ -86,18 +88,29 @@ def load_yaml(path: str | Path, env: Mapping[str, str] | None = None,
 _resolver = yaml.resolver.Resolver()
 
 
-def _build(node: yaml.Node, path: tuple, lines: dict, issues: list, fname: str, env: Mapping[str, str],
-           refs: dict[tuple, list[str]]) -> Any:
+def _build(
+    node: yaml.Node,
+    path: tuple,
+    lines: dict,
+    issues: list,
+    fname: str,
+    env: Mapping[str, str],
+    refs: dict[tuple, list[str]],
+) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode):
-                issues.append(ConfigIssue(fname, knode.start_mark.line + 1, _dotted(path), "keys must be plain strings"))
+                issues.append(
+                    ConfigIssue(fname, knode.start_mark.line + 1, _dotted(path), "keys must be plain strings")
+                )
                 continue
             key = knode.value
             if key == "<<":
-                issues.append(ConfigIssue(fname, knode.start_mark.line + 1, _dotted(path), "merge keys are not supported"))
+                issues.append(
+                    ConfigIssue(fname, knode.start_mark.line + 1, _dotted(path), "merge keys are not supported")
+                )
                 continue
             if key in out:
                 issues.append(ConfigIssue(fname, knode.start_mark.line + 1, _dotted(path + (key,)), "duplicate key"))
@@ -112,8 +125,14 @@ def _build(node: yaml.Node, path: tuple, lines: dict, issues: list, fname: str, 
         refs[path] = [m.group(1) for m in _VAR.finditer(text)]
         text, missing = substitute(text, env)
         for name in missing:
-            issues.append(ConfigIssue(fname, node.start_mark.line + 1, _dotted(path),
-                                      f"environment variable {name} is not set (use ${{{name}:-default}})"))
+            issues.append(
+                ConfigIssue(
+                    fname,
+                    node.start_mark.line + 1,
+                    _dotted(path),
+                    f"environment variable {name} is not set (use ${{{name}:-default}})",
+                )
+            )
         if node.style in ("'", '"', "|", ">") or text == "":
             return text  # an empty substitution is an empty string, not YAML null
         tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))

@@ -1,4 +1,5 @@
 """The configuration as typed, frozen objects. Unknown keys, wrong types and dangling references are errors."""
+
 from __future__ import annotations
 
 import re
@@ -6,8 +7,17 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr,
-                      field_validator)
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
 
 from pager.domain.paging import compile_matcher
 
@@ -134,6 +144,7 @@ Retained = Annotated[Duration, AfterValidator(_retention)]
 class Retention(Strict):
     """How long raw webhook bodies and delivery idempotency rows are kept (incidents, alerts, their
     timeline and billing data are kept for good)."""
+
     raw_bodies: Retained = timedelta(days=30)
     delivery_ids: Retained = timedelta(days=30)
 
@@ -216,6 +227,7 @@ class Calendar(Strict):
     @classmethod
     def _tz(cls, v: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
@@ -234,11 +246,12 @@ class Person(Strict):
     name: str = Field(min_length=1)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
-    contact_rules: list[ContactRuleConfig] | None = None   # default: paging.contact_rules
+    contact_rules: list[ContactRuleConfig] | None = None  # default: paging.contact_rules
 
 
 class ShiftPattern(Strict):
     """When shifts hand off: what a rotation and each of its layers have in common."""
+
     shift: Duration = timedelta(weeks=1)
     handoff: str = "mon 08:30"
     start: date = date(2026, 1, 5)
@@ -317,7 +330,7 @@ class ThrottleConfig(Strict):
 
 
 class StepConfig(Strict):
-    targets: list[str] = Field(min_length=1)   # oncall | desk | rotation:NAME | person:ID
+    targets: list[str] = Field(min_length=1)  # oncall | desk | rotation:NAME | person:ID
     wait: Duration = timedelta(minutes=15)
 
     @field_validator("targets")
@@ -361,6 +374,7 @@ Money = Annotated[Decimal, BeforeValidator(_money)]
 
 class TariffConfig(Strict):
     """An override of one period's standby tariff (defaults: DESIGN.md §1, pager.domain.billing)."""
+
     multiplier: Money | None = None
     minimum: Duration | None = None
 
@@ -413,8 +427,10 @@ class PagingConfig(Strict):
     office_rotation: str = "office"
     standby_rotation: str = "standby"
     escalate_at: Duration | None = timedelta(minutes=15)
-    contact_rules: list[ContactRuleConfig] = [ContactRuleConfig(channel="sms"),
-                                              ContactRuleConfig(channel="voice", after=timedelta(minutes=2))]
+    contact_rules: list[ContactRuleConfig] = [
+        ContactRuleConfig(channel="sms"),
+        ContactRuleConfig(channel="voice", after=timedelta(minutes=2)),
+    ]
     throttles: dict[Literal["sms", "voice", "email"], ThrottleConfig] = {}
     default_project: str = ""
     # /readyz answers 503 when the engine's last good tick (every stage succeeded) is older than this

@@ -9,13 +9,15 @@
 - Unless the server listens on loopback only, none of them is a known development value and each has at
   least MIN_SECRET characters.
 """
+
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .loader import ConfigIssue, line_of
 from .model import MIN_SIGNING_KEY, Config
@@ -25,12 +27,16 @@ MIN_SECRET = MIN_SIGNING_KEY
 
 # Values that were printed in this repository (the Makefile's `make run` values, older defaults): known to
 # anyone, refused unless the server listens on loopback only.
-DEVELOPMENT_SECRETS = frozenset({
-    "dev-admin-token", "dev-webhook-token", "dev-signing-key-not-for-production",
-    "make-run-development-admin-token-not-a-secret",
-    "make-run-development-webhook-token-not-a-secret",
-    "make-run-development-signing-key-not-a-secret",
-})
+DEVELOPMENT_SECRETS = frozenset(
+    {
+        "dev-admin-token",
+        "dev-webhook-token",
+        "dev-signing-key-not-for-production",
+        "make-run-development-admin-token-not-a-secret",
+        "make-run-development-webhook-token-not-a-secret",
+        "make-run-development-signing-key-not-a-secret",
+    }
+)
 
 # Every secret key of the config model; "*" stands for any source name. Lists hold several secrets.
 SECRET_KEYS: tuple[tuple[str, ...], ...] = (
@@ -76,7 +82,7 @@ def read_secret_files(data: Any, lines: dict[tuple, int], fname: str) -> tuple[l
             floc = parent_path + (fkey,)
             dotted = ".".join(parent_path + (fkey,))
 
-            def issue(msg: str) -> None:
+            def issue(msg: str, floc: tuple = floc, dotted: str = dotted) -> None:
                 issues.append(ConfigIssue(fname, line_of(lines, floc), dotted, msg))
 
             path = parent.pop(fkey)
@@ -109,8 +115,8 @@ def read_secret_files(data: Any, lines: dict[tuple, int], fname: str) -> tuple[l
 
 @dataclass(frozen=True)
 class SecretValue:
-    loc: tuple          # key path in the config, e.g. ("auth", "admin_token")
-    kind: str           # admin | webhook | signing | provider
+    loc: tuple  # key path in the config, e.g. ("auth", "admin_token")
+    kind: str  # admin | webhook | signing | provider
     value: str
 
     @property
@@ -126,18 +132,31 @@ def configured_secrets(cfg: Config) -> list[SecretValue]:
         s = getattr(src, name)
         if s is not None:
             if s.auth.bearer is not None:
-                out.append(SecretValue(("sources", name, "auth", "bearer"), "webhook", s.auth.bearer.get_secret_value()))
+                out.append(
+                    SecretValue(("sources", name, "auth", "bearer"), "webhook", s.auth.bearer.get_secret_value())
+                )
             if s.auth.basic is not None:
-                out.append(SecretValue(("sources", name, "auth", "basic", "password"), "webhook",
-                                       s.auth.basic.password.get_secret_value()))
+                out.append(
+                    SecretValue(
+                        ("sources", name, "auth", "basic", "password"),
+                        "webhook",
+                        s.auth.basic.password.get_secret_value(),
+                    )
+                )
     if src.events_v2 is not None:
-        out += [SecretValue(("sources", "events_v2", "routing_keys", i), "webhook", k.get_secret_value())
-                for i, k in enumerate(src.events_v2.routing_keys)]
+        out += [
+            SecretValue(("sources", "events_v2", "routing_keys", i), "webhook", k.get_secret_value())
+            for i, k in enumerate(src.events_v2.routing_keys)
+        ]
     out.append(SecretValue(("auth", "signing_key"), "signing", cfg.auth.signing_key.get_secret_value()))
-    out += [SecretValue(("auth", "previous_signing_keys", i), "signing", k.get_secret_value())
-            for i, k in enumerate(cfg.auth.previous_signing_keys)]
-    for loc, secret in ((("notifier", "twilio", "auth_token"), cfg.notifier.twilio.auth_token),
-                        (("notifier", "smtp", "password"), cfg.notifier.smtp.password)):
+    out += [
+        SecretValue(("auth", "previous_signing_keys", i), "signing", k.get_secret_value())
+        for i, k in enumerate(cfg.auth.previous_signing_keys)
+    ]
+    for loc, secret in (
+        (("notifier", "twilio", "auth_token"), cfg.notifier.twilio.auth_token),
+        (("notifier", "smtp", "password"), cfg.notifier.smtp.password),
+    ):
         if secret.get_secret_value():
             out.append(SecretValue(loc, "provider", secret.get_secret_value()))
     return out
@@ -153,8 +172,12 @@ def is_loopback(host: str) -> bool:
         return False  # a host name other than localhost may resolve to any address
 
 
-_KIND = {"admin": "the admin token", "webhook": "a webhook credential", "signing": "a signing key",
-         "provider": "a provider's credential"}
+_KIND = {
+    "admin": "the admin token",
+    "webhook": "a webhook credential",
+    "signing": "a signing key",
+    "provider": "a provider's credential",
+}
 
 
 def check_secrets(cfg: Config, issue: Callable[[tuple, str], None]) -> None:
@@ -167,8 +190,10 @@ def check_secrets(cfg: Config, issue: Callable[[tuple, str], None]) -> None:
             continue
         for other in secrets[:i]:
             if other.kind != s.kind and hmac.compare_digest(other.value.encode(), s.value.encode()):
-                issue(s.loc, f"must differ from {other.key} ({_KIND[s.kind]} is a secret of its own, "
-                             f"never {_KIND[other.kind]})")
+                issue(
+                    s.loc,
+                    f"must differ from {other.key} ({_KIND[s.kind]} is a secret of its own, never {_KIND[other.kind]})",
+                )
     if is_loopback(cfg.server.host):
         return
     where = f"server.listen {cfg.server.listen} is not a loopback address"
@@ -176,8 +201,14 @@ def check_secrets(cfg: Config, issue: Callable[[tuple, str], None]) -> None:
         if s.kind == "provider":
             continue  # issued by the provider: its length is theirs to choose
         if s.value in DEVELOPMENT_SECRETS:
-            issue(s.loc, f"is a published development value, refused when {where}; "
-                         f"set a secret of your own (e.g. openssl rand -base64 32)")
+            issue(
+                s.loc,
+                f"is a published development value, refused when {where}; "
+                f"set a secret of your own (e.g. openssl rand -base64 32)",
+            )
         elif len(s.value) < MIN_SECRET:
-            issue(s.loc, f"is {len(s.value)} characters long; at least {MIN_SECRET} are required when {where} "
-                         f"(e.g. openssl rand -base64 32)")
+            issue(
+                s.loc,
+                f"is {len(s.value)} characters long; at least {MIN_SECRET} are required when {where} "
+                f"(e.g. openssl rand -base64 32)",
+            )

@@ -1,4 +1,5 @@
 """The normalized alert: what every source parser produces, whatever the monitoring system."""
+
 from __future__ import annotations
 
 import hashlib

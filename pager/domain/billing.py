@@ -142,11 +142,13 @@ class Tariff:
         _duration(self.minimum, "minimum")
 
 
-DEFAULT_TARIFFS: Mapping[Period, Tariff] = MappingProxyType({
-    Period.WEEKEND: Tariff(Decimal("0.5"), timedelta(hours=4)),
-    Period.EVENING_NIGHT: Tariff(Decimal("1"), timedelta(hours=2)),
-    Period.HOLIDAY: Tariff(Decimal("1"), timedelta(hours=8)),
-})
+DEFAULT_TARIFFS: Mapping[Period, Tariff] = MappingProxyType(
+    {
+        Period.WEEKEND: Tariff(Decimal("0.5"), timedelta(hours=4)),
+        Period.EVENING_NIGHT: Tariff(Decimal("1"), timedelta(hours=2)),
+        Period.HOLIDAY: Tariff(Decimal("1"), timedelta(hours=8)),
+    }
+)
 _BILLED_PERIODS = frozenset(DEFAULT_TARIFFS)
 
 
@@ -313,15 +315,17 @@ def standby_blocks(calendar: Calendar, start: datetime, end: datetime, terms: Te
         tariff = terms.tariff(st.period)
         duration = st.end - st.start
         billed = max(duration, tariff.minimum)
-        blocks.append(Block(
-            period=st.period,
-            start=st.start,
-            end=st.end,
-            hours=hours_of(duration),
-            billed_hours=hours_of(billed),
-            multiplier=tariff.multiplier,
-            fee=_charge(tariff.multiplier * terms.rate, billed),
-        ))
+        blocks.append(
+            Block(
+                period=st.period,
+                start=st.start,
+                end=st.end,
+                hours=hours_of(duration),
+                billed_hours=hours_of(billed),
+                multiplier=tariff.multiplier,
+                fee=_charge(tariff.multiplier * terms.rate, billed),
+            )
+        )
     return blocks
 
 

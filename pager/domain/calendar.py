@@ -184,6 +184,7 @@ def utc_in_range(dt: datetime) -> datetime:
         raise ValueError("outside the years 1900-2199")
     return dt
 
+
 @dataclass(frozen=True)
 class CalendarRules:
     """The configurable rules of DESIGN.md §2. Lists given to the constructor are normalised
@@ -236,13 +237,12 @@ class CalendarRules:
             langs = getattr(cls, "supported_languages", ())
             if langs and self.language not in langs:
                 raise ValueError(
-                    f"holidays: language {self.language!r} not supported for {self.country}"
-                    f" (known: {', '.join(langs)})"
+                    f"holidays: language {self.language!r} not supported for {self.country} (known: {', '.join(langs)})"
                 )
         elif self.subdivision is not None:
             raise ValueError("subdivision given without a country")
         excl: list[date | str] = []
-        for item in ((self.exclude,) if isinstance(self.exclude, str) else self.exclude):
+        for item in (self.exclude,) if isinstance(self.exclude, str) else self.exclude:
             if isinstance(item, date) or (isinstance(item, str) and _ISO_DATE.match(item)):
                 excl.append(_parse_date(item, "exclude"))
             elif isinstance(item, str) and item.strip():
@@ -307,9 +307,7 @@ class Calendar:
         self._office_days = r.office_days
         self._office = (r.office_start, r.office_end)
         self._weekend = (r.weekend_start, r.weekend_end)
-        self._boundaries = tuple(
-            sorted({_MIDNIGHT, r.office_start, r.office_end, r.weekend_start, r.weekend_end})
-        )
+        self._boundaries = tuple(sorted({_MIDNIGHT, r.office_start, r.office_end, r.weekend_start, r.weekend_end}))
         self._excluded_dates = frozenset(x for x in r.exclude if isinstance(x, date))
         self._excluded_names = frozenset(x.casefold() for x in r.exclude if isinstance(x, str))
         self._extra: dict[int, dict[date, str]] = {}
@@ -409,9 +407,7 @@ class Calendar:
         out.append(Stretch(current, since, e))  # type: ignore[arg-type]
         return out
 
-    def windows(
-        self, start: datetime, end: datetime, periods: Iterable[Period]
-    ) -> list[tuple[datetime, datetime]]:
+    def windows(self, start: datetime, end: datetime, periods: Iterable[Period]) -> list[tuple[datetime, datetime]]:
         """Maximal contiguous ranges inside [start, end) whose period is one of `periods`
         (e.g. "outside office" = weekend, evening_night and holiday run together)."""
         wanted = frozenset(Period(p) for p in periods)

@@ -11,6 +11,7 @@ ResolveAlert, Acknowledge, Note, Orphan, Duplicate: its `outcome`), possibly fol
 ResolveIncident). Changes name the incident by its key: a key has at most one open incident, and
 `Reopen` reopens the key's last resolved one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -30,20 +31,22 @@ class State(StrEnum):
 
 class Outcome(StrEnum):
     """What one alert did (the `outcome` label of pagerd_alerts_received_total)."""
-    OPEN = "open"                # a new incident
-    REOPEN = "reopen"            # the recently resolved incident of this key fires again
-    APPEND = "append"            # one more (or a repeated) alert on an open incident; pages nobody
+
+    OPEN = "open"  # a new incident
+    REOPEN = "reopen"  # the recently resolved incident of this key fires again
+    APPEND = "append"  # one more (or a repeated) alert on an open incident; pages nobody
     RESOLVE_ALERT = "resolve_alert"  # an alert of an open incident is resolved
     ACKNOWLEDGE = "acknowledge"
     ANNOTATE = "annotate"
-    ORPHAN = "orphan"            # resolve/ack/annotate for a key with no open incident: kept, changes nothing
-    DUPLICATE = "duplicate"      # a re-delivery of a notification already applied: changes nothing
+    ORPHAN = "orphan"  # resolve/ack/annotate for a key with no open incident: kept, changes nothing
+    DUPLICATE = "duplicate"  # a re-delivery of a notification already applied: changes nothing
 
 
 class Reason(StrEnum):
     """Why an incident resolved by itself (the `reason` of its `resolved` timeline event)."""
+
     ALERTS_RESOLVED = "alerts_resolved"  # its last firing alert was resolved
-    GROUP_RESOLVED = "group_resolved"    # Alertmanager said the whole group resolved (see Group)
+    GROUP_RESOLVED = "group_resolved"  # Alertmanager said the whole group resolved (see Group)
 
 
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
@@ -62,24 +65,26 @@ class Group:
     top-level `status` is `resolved`. A resolved notification lists only the alerts that resolved
     since the last one; an alert silenced or inhibited meanwhile is never mentioned again, so every
     alert of the group that it does not list is closed too (`ResolveAlertByGroup`)."""
+
     key: str
     resolved: bool
 
 
 # -- the stored state of a key (input) -----------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class IncidentState:
     state: State
     severity: str = "critical"
     firing: frozenset[str] = frozenset()  # fingerprints of its alerts that fire; the others are resolved
-    group_key: str | None = None          # the Alertmanager group its alerts came in
+    group_key: str | None = None  # the Alertmanager group its alerts came in
     resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class KeyState:
-    open: IncidentState | None = None           # the key's open incident (triggered or acknowledged)
+    open: IncidentState | None = None  # the key's open incident (triggered or acknowledged)
     last_resolved: IncidentState | None = None  # else its most recently resolved one
 
 
@@ -88,11 +93,13 @@ class Stored:
     """What the store holds for one delivery: the state of every key its alerts name (and, for a
     resolved Alertmanager group, of every key with an open incident of that group), and when each
     of its notifications (by event id) was last applied, for those that were."""
+
     keys: Mapping[str, KeyState] = field(default_factory=dict)
     seen: Mapping[str, datetime] = field(default_factory=dict)
 
 
 # -- the changes (output) ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class OpenIncident:
@@ -105,6 +112,7 @@ class OpenIncident:
 @dataclass(frozen=True, slots=True)
 class Reopen:
     """The key's last resolved incident fires again (triggered, not acknowledged) with `alert`."""
+
     outcome: ClassVar[Outcome] = Outcome.REOPEN
     key: str
     alert: Alert
@@ -128,6 +136,7 @@ class ResolveAlert:
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
     """The source acknowledged (Nagios ACKNOWLEDGEMENT, Events v2 acknowledge): alert.actor, alert.comment."""
+
     outcome: ClassVar[Outcome] = Outcome.ACKNOWLEDGE
     key: str
     alert: Alert
@@ -136,6 +145,7 @@ class Acknowledge:
 @dataclass(frozen=True, slots=True)
 class Note:
     """A timeline note from the source (downtime, flapping, a second acknowledgement...)."""
+
     outcome: ClassVar[Outcome] = Outcome.ANNOTATE
     key: str
     alert: Alert
@@ -164,6 +174,7 @@ class Duplicate:
 @dataclass(frozen=True, slots=True)
 class SetSeverity:
     """A group's severity is its worst alert's: it rises, never falls."""
+
     key: str
     severity: str
 
@@ -172,6 +183,7 @@ class SetSeverity:
 class ShowLatest:
     """A single-alert incident (Nagios, Events v2, Alertmanager by fingerprint) shows its alert's
     latest summary, severity and labels: WARNING -> CRITICAL."""
+
     key: str
     alert: Alert
 
@@ -180,6 +192,7 @@ class ShowLatest:
 class AlertsReceived:
     """How many firing and resolved alerts this delivery brought to the key's incident (one
     timeline entry; written before the incident resolves, and at the end of the delivery)."""
+
     key: str
     firing: int
     resolved: int
@@ -188,6 +201,7 @@ class AlertsReceived:
 @dataclass(frozen=True, slots=True)
 class ResolveAlertByGroup:
     """An alert the resolved group notification does not list: closed as `resolved_by_group`."""
+
     key: str
     fingerprint: str
     group_key: str
@@ -223,8 +237,13 @@ TABLE: dict[tuple[State | None, Action], Outcome] = {
 }
 
 
-def decide(stored: Stored, alerts: tuple[Alert, ...] | list[Alert], received_at: datetime,
-           policy: IngestPolicy, group: Group | None = None) -> tuple[Change, ...]:
+def decide(
+    stored: Stored,
+    alerts: tuple[Alert, ...] | list[Alert],
+    received_at: datetime,
+    policy: IngestPolicy,
+    group: Group | None = None,
+) -> tuple[Change, ...]:
     """Every change the delivery of `alerts` at `received_at` makes, in order."""
     d = _Deciding(stored, received_at, policy)
     for alert in alerts:
@@ -237,6 +256,7 @@ def decide(stored: Stored, alerts: tuple[Alert, ...] | list[Alert], received_at:
 
 class _Incident:
     """An incident as the decision goes (a working copy of IncidentState)."""
+
     __slots__ = ("state", "severity", "firing", "group_key", "resolved_at")
 
     def __init__(self, s: IncidentState) -> None:
@@ -300,12 +320,16 @@ class _Deciding:
         return self.now - at <= self.policy.events_v2_duplicate_window
 
     def within_reopen_window(self, last: _Incident | None) -> bool:
-        return (last is not None and last.resolved_at is not None
-                and self.now - last.resolved_at <= self.policy.reopen_window)
+        return (
+            last is not None
+            and last.resolved_at is not None
+            and self.now - last.resolved_at <= self.policy.reopen_window
+        )
 
     def on_open(self, k: _Key, alert: Alert, group_key: str | None) -> None:
-        k.open = _Incident(IncidentState(State.TRIGGERED, alert.severity or "critical",
-                                         frozenset({alert.fingerprint}), group_key))
+        k.open = _Incident(
+            IncidentState(State.TRIGGERED, alert.severity or "critical", frozenset({alert.fingerprint}), group_key)
+        )
         self.changes.append(OpenIncident(alert.dedup_key, alert, group_key))
         self.count(alert.dedup_key, firing=1)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import re2
 
@@ -46,9 +46,7 @@ class Route:
     project: str
     match: Mapping[str, str] = field(default_factory=dict)
     match_re: Mapping[str, str] = field(default_factory=dict)
-    _compiled: tuple[tuple[str, Any], ...] = field(
-        init=False, repr=False, compare=False, default=()
-    )
+    _compiled: tuple[tuple[str, Any], ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not self.project.strip():
@@ -71,13 +69,20 @@ class Route:
         return True
 
 
-def compile_matcher(pattern: str):
+class Matcher(Protocol):
+    """A compiled `match_re` (RE2's pattern object)."""
+
+    def fullmatch(self, text: str) -> object | None: ...
+
+
+def compile_matcher(pattern: str) -> Matcher:
     """A route's `match_re`, compiled with RE2: the syntax and semantics of Go's regexp, which
     Alertmanager's matchers use, and matching in time linear in the label's length whatever the pattern
     (Python's `re` backtracks: `(a+)+b` against forty a's stalls the event loop). ValueError with RE2's
     words for what it does not take (backreferences, lookaround)."""
     try:
-        return re2.compile(pattern, _RE2_OPTIONS)
+        compiled: Matcher = re2.compile(pattern, _RE2_OPTIONS)
+        return compiled
     except re2.error as exc:
         why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ValueError(f"not a valid RE2 regular expression: {why}") from None
@@ -105,9 +110,9 @@ def route_for(routes: Sequence[Route], labels: Mapping[str, str], default_projec
 
 
 class Coverage(StrEnum):
-    ALWAYS = "always"              # the agency's own infrastructure: page 24/7
+    ALWAYS = "always"  # the agency's own infrastructure: page 24/7
     OFFICE_HOURS = "office_hours"  # page in office hours; otherwise tell the desk at opening
-    STANDBY = "standby"            # as office_hours, and page during standby coverage
+    STANDBY = "standby"  # as office_hours, and page during standby coverage
 
 
 OFFICE_ROTATION = "office"
@@ -155,9 +160,9 @@ class ProjectCoverage:
 @dataclass(frozen=True)
 class CoverageDecision:
     page: bool
-    rotation: str | None            # "office" / "standby", None when not paging
+    rotation: str | None  # "office" / "standby", None when not paging
     period: Period
-    reason: str                     # a sentence for the timeline
+    reason: str  # a sentence for the timeline
     notify_desk_at: datetime | None  # when not paging: the next office opening, else None
     booking: tuple[datetime, datetime] | None = None  # the standby booking that covers now, if any
 
@@ -202,10 +207,10 @@ def decide_coverage(cov: ProjectCoverage, calendar: Calendar, now: datetime) -> 
 
 
 class TargetKind(StrEnum):
-    ONCALL = "oncall"      # the rotation chosen by coverage
+    ONCALL = "oncall"  # the rotation chosen by coverage
     ROTATION = "rotation"  # a named rotation
-    PERSON = "person"      # a person id
-    DESK = "desk"          # the support desk
+    PERSON = "person"  # a person id
+    DESK = "desk"  # the support desk
 
 
 @dataclass(frozen=True)
@@ -297,9 +302,9 @@ def _seconds(td: timedelta) -> int | float:
 
 @dataclass(frozen=True)
 class StepDue:
-    index: int     # step index within the list
-    round: int     # 0-based repetition
-    at: datetime   # when this step fires
+    index: int  # step index within the list
+    round: int  # 0-based repetition
+    at: datetime  # when this step fires
 
 
 def step_at(policy: Policy, first_page_at: datetime, k: int) -> StepDue | None:
@@ -355,7 +360,7 @@ def contact_plan(rules: Sequence[ContactRule], paged_at: datetime) -> list[tuple
 
 @dataclass(frozen=True)
 class Throttle:
-    max: int        # at most `max` messages
+    max: int  # at most `max` messages
     per: timedelta  # in any window of this length
 
     def __post_init__(self) -> None:
@@ -389,9 +394,7 @@ def next_send_slot(throttle: Throttle, sent_at: Sequence[datetime], now: datetim
         return now
     # Any m sends spanning less than `per` forbid the open interval (last - per, first + per).
     blocked = [
-        (near[i + m - 1] - per, near[i] + per)
-        for i in range(len(near) - m + 1)
-        if near[i + m - 1] - near[i] < per
+        (near[i + m - 1] - per, near[i] + per) for i in range(len(near) - m + 1) if near[i + m - 1] - near[i] < per
     ]
     slot = now
     moved = True
@@ -416,10 +419,10 @@ class Pending:
 
 @dataclass(frozen=True)
 class Bundle:
-    ids: tuple[int, ...]           # every outbox id this message carries (never drop)
+    ids: tuple[int, ...]  # every outbox id this message carries (never drop)
     incident_ids: tuple[int, ...]  # distinct, ascending
     body: str
-    subject: str = ""              # for e-mail (and logs)
+    subject: str = ""  # for e-mail (and logs)
 
 
 # In a bundle, how long one incident's summary may get, and how many a voice call reads out.
@@ -517,9 +520,7 @@ def _many(ch: Channel, incidents: Sequence[Pending], limit: int) -> tuple[str, s
         return "\n".join(lines) + "\n", subject
     if ch is Channel.VOICE:
         shown = incidents[:VOICE_LIST_MAX]
-        said = " ".join(
-            f"Incident {p.short_code}: {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown
-        )
+        said = " ".join(f"Incident {p.short_code}: {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown)
         more = f" And {n - len(shown)} more." if n > len(shown) else ""
         return (
             f"This is pager D. {n} new incidents for {_spoken_list(projects)}. {said}{more} "
@@ -563,13 +564,14 @@ def _sms_many(incidents: Sequence[Pending], projects: Sequence[str], limit: int)
 
 # =========================================================================== retries
 
-RETRY_BASE = timedelta(seconds=5)         # the wait after the n-th failed attempt: RETRY_BASE x 2^n ...
-RETRY_CAP = timedelta(minutes=5)          # ... at most this
-RETRY_AFTER_CAP = timedelta(hours=1)      # a provider's Retry-After is honoured up to this
+RETRY_BASE = timedelta(seconds=5)  # the wait after the n-th failed attempt: RETRY_BASE x 2^n ...
+RETRY_CAP = timedelta(minutes=5)  # ... at most this
+RETRY_AFTER_CAP = timedelta(hours=1)  # a provider's Retry-After is honoured up to this
 
 
-def next_attempt_at(now: datetime, attempts: int, max_attempts: int,
-                    retry_after: timedelta | None = None) -> datetime | None:
+def next_attempt_at(
+    now: datetime, attempts: int, max_attempts: int, retry_after: timedelta | None = None
+) -> datetime | None:
     """When a message whose `attempts`-th attempt failed (recoverably: the provider was down, slow, or
     said "later") is tried again: after 5 s x 2^attempts, at most 5 minutes, and never before the
     provider's `retry_after` (HTTP Retry-After, itself capped at an hour). None once `attempts` reached
@@ -579,7 +581,7 @@ def next_attempt_at(now: datetime, attempts: int, max_attempts: int,
         raise ValueError(f"next_attempt_at: attempts must be at least 1, got {attempts}")
     if attempts >= max_attempts:
         return None
-    wait = min(RETRY_CAP, RETRY_BASE * 2 ** min(attempts, 16))
+    wait = min(RETRY_CAP, RETRY_BASE * (1 << min(attempts, 16)))
     if retry_after is not None and retry_after > wait:
         wait = min(retry_after, RETRY_AFTER_CAP)
     return now + wait
@@ -597,9 +599,9 @@ class Command(StrEnum):
 
 @dataclass(frozen=True)
 class Reply:
-    command: Command | None        # None: not understood
+    command: Command | None  # None: not understood
     short_code: str | None = None
-    minutes: int | None = None     # for "worked 45"
+    minutes: int | None = None  # for "worked 45"
 
 
 # Words (and digits) a person may reply with; case-insensitive.
@@ -618,9 +620,7 @@ REPLY_WORDS: Mapping[str, Command] = MappingProxyType(
         "escalate": Command.ESCALATE,
     }
 )
-DIGITS: Mapping[str, Command] = MappingProxyType(
-    {"1": Command.ACK, "2": Command.RESOLVE, "3": Command.ESCALATE}
-)
+DIGITS: Mapping[str, Command] = MappingProxyType({"1": Command.ACK, "2": Command.RESOLVE, "3": Command.ESCALATE})
 MAX_WORKED_MINUTES = 24 * 60
 
 _CODE = r"\#?\s*0*(?P<code>[0-9]{1,18})"
@@ -678,7 +678,7 @@ def parse_digits(digits: str) -> Command | None:
 class Refusal(StrEnum):
     """Why an SMS reply, a voice keypress or a one-tap link does not act on an incident."""
 
-    NOT_PAGED = "not_paged"          # the incident's escalation never reached this person
+    NOT_PAGED = "not_paged"  # the incident's escalation never reached this person
     EARLIER_ROUND = "earlier_round"  # it reached them for an earlier alert; the incident has reopened since
 
 

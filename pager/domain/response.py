@@ -28,6 +28,7 @@ Pure: frozen dataclasses in, a decision out, ``now`` passed in, no I/O. Instants
 datetimes (normalised to UTC); durations are real elapsed time, so a round across a DST change
 is judged on the minutes that really passed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,9 +54,9 @@ class AnswerKind(StrEnum):
 
 
 class Outcome(StrEnum):
-    PENDING = "pending"    # no page in this round (yet)
+    PENDING = "pending"  # no page in this round (yet)
     RUNNING = "running"
-    AT_RISK = "at_risk"    # past the escalation point, not answered
+    AT_RISK = "at_risk"  # past the escalation point, not answered
     MET = "met"
     BREACHED = "breached"
 
@@ -82,8 +83,8 @@ class Answer:
     """The first acknowledgement or resolve of a round."""
 
     at: datetime
-    by: str | None       # who: a person id, an API caller, the monitoring source
-    via: str | None      # how: sms, voice, link, api, cli, or the source (alertmanager, nagios, ...)
+    by: str | None  # who: a person id, an API caller, the monitoring source
+    via: str | None  # how: sms, voice, link, api, cli, or the source (alertmanager, nagios, ...)
     kind: AnswerKind
 
     def __post_init__(self) -> None:
@@ -101,7 +102,7 @@ class Round:
     risk (None: never, no escalation point configured) and its first answer (None: none yet)."""
 
     incident_id: int
-    generation: int                      # 0 for the opening, n for the n-th reopen
+    generation: int  # 0 for the opening, n for the n-th reopen
     target: timedelta
     first_page_at: datetime | None = None
     at_risk_at: datetime | None = None

@@ -133,9 +133,7 @@ class Rotation:
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a rotation needs a name")
-        people = (
-            (self.participants,) if isinstance(self.participants, str) else self.participants
-        )
+        people = (self.participants,) if isinstance(self.participants, str) else self.participants
         people = tuple(people)
         if not people or not all(isinstance(p, str) and p for p in people):
             raise ValueError(f"rotation {self.name}: participants must be non-empty names")
@@ -148,9 +146,7 @@ class Rotation:
         try:
             unit = ShiftUnit(self.shift_unit)
         except ValueError as exc:
-            raise ValueError(
-                f"rotation {self.name}: shift_unit must be hours, days or weeks"
-            ) from exc
+            raise ValueError(f"rotation {self.name}: shift_unit must be hours, days or weeks") from exc
         object.__setattr__(self, "shift_unit", unit)
         handoff = self.handoff_time
         if isinstance(handoff, str):
@@ -160,9 +156,7 @@ class Rotation:
         object.__setattr__(self, "handoff_time", handoff)
         if self.handoff_weekday is not None:
             if unit is not ShiftUnit.WEEKS:
-                raise ValueError(
-                    f"rotation {self.name}: handoff_weekday only applies to weekly shifts"
-                )
+                raise ValueError(f"rotation {self.name}: handoff_weekday only applies to weekly shifts")
             try:
                 weekday = parse_weekday(self.handoff_weekday)
             except ValueError as exc:
@@ -174,9 +168,7 @@ class Rotation:
             periods = frozenset(Period(p) for p in given)
             if not periods:
                 raise ValueError(f"rotation {self.name}: restrict_to must name a period")
-            object.__setattr__(
-                self, "restrict_to", None if periods == frozenset(Period) else periods
-            )
+            object.__setattr__(self, "restrict_to", None if periods == frozenset(Period) else periods)
 
     @cached_property
     def _plan(self) -> _Plan:
@@ -272,9 +264,7 @@ AnyRotation = Rotation | Layered
 _Piece = tuple[datetime, datetime, str, str | None, str | None]
 
 
-def _rotation_piece_at(
-    rot: Rotation, t: datetime, cal: Calendar | None, layer: str | None
-) -> _Piece | None:
+def _rotation_piece_at(rot: Rotation, t: datetime, cal: Calendar | None, layer: str | None) -> _Piece | None:
     """The base shift holding t, cut to the run of allowed periods holding t."""
     plan = rot._plan
     if t < plan.start:
@@ -291,9 +281,7 @@ def _rotation_piece_at(
     return (a, b, person, None, layer)
 
 
-def _rotation_pieces(
-    rot: Rotation, s: datetime, e: datetime, cal: Calendar | None, layer: str | None
-) -> list[_Piece]:
+def _rotation_pieces(rot: Rotation, s: datetime, e: datetime, cal: Calendar | None, layer: str | None) -> list[_Piece]:
     """The base shifts overlapping [s, e) (unclipped), cut to the allowed runs."""
     plan = rot._plan
     s = max(s, plan.start)
@@ -315,9 +303,7 @@ def _rotation_pieces(
     return pieces
 
 
-def _restrict(
-    pieces: list[_Piece], windows: Sequence[tuple[datetime, datetime]]
-) -> list[_Piece]:
+def _restrict(pieces: list[_Piece], windows: Sequence[tuple[datetime, datetime]]) -> list[_Piece]:
     """Cut pieces to the allowed windows (both sorted, non-overlapping)."""
     out: list[_Piece] = []
     j = 0
@@ -403,9 +389,7 @@ def _subtract(
 # ---------------------------------------------------------------------------- overrides
 
 
-def _relevant(
-    name: str, overrides: Iterable[Override], start: datetime, end: datetime
-) -> list[Override]:
+def _relevant(name: str, overrides: Iterable[Override], start: datetime, end: datetime) -> list[Override]:
     found = [o for o in overrides if o.rotation == name and o.start < end and o.end > start]
     found.sort(key=lambda o: o.order)
     return found
@@ -487,14 +471,8 @@ def shifts(
     else:
         pieces = _rotation_pieces(rotation, s, e, cal, None)
     if pieces:
-        pieces = _apply_overrides(
-            pieces, _relevant(rotation.name, overrides, pieces[0][0], pieces[-1][1])
-        )
-    return [
-        Shift(rotation.name, who, lo, hi, oid, layer)
-        for lo, hi, who, oid, layer in pieces
-        if hi > s and lo < e
-    ]
+        pieces = _apply_overrides(pieces, _relevant(rotation.name, overrides, pieces[0][0], pieces[-1][1]))
+    return [Shift(rotation.name, who, lo, hi, oid, layer) for lo, hi, who, oid, layer in pieces if hi > s and lo < e]
 
 
 __all__ = [

@@ -5,6 +5,7 @@ the message went out and, if not, whether a later retry could succeed. The outbo
 retries, backoff and idempotency; `Message.id` is its stable key and travels to the provider where
 the provider can carry it (callback URLs, the e-mail Message-ID).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -22,23 +23,23 @@ log = structlog.get_logger("pagerd.notify")
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    id: str            # idempotency key from the outbox, stable across retries
-    channel: str       # "sms" | "voice" | "email"
-    to: str            # E.164 phone or e-mail address
-    body: str          # SMS text / spoken summary / e-mail text
+    id: str  # idempotency key from the outbox, stable across retries
+    channel: str  # "sms" | "voice" | "email"
+    to: str  # E.164 phone or e-mail address
+    body: str  # SMS text / spoken summary / e-mail text
     subject: str = ""  # e-mail subject
     incident_id: int | None = None
-    short_code: str = ""    # the incident's short code people reply with
+    short_code: str = ""  # the incident's short code people reply with
     links: Mapping[str, str] = field(default_factory=dict)  # e.g. {"ack": signed URL, "resolve": ...}
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
     sent: bool
-    recoverable: bool      # worth retrying later (network, 5xx, 429); False for 4xx contract errors
-    provider_id: str | None = None   # Twilio SID, SMTP message-id
-    error: str | None = None         # short, never contains credentials
-    simulated: bool = False          # the dry-run notifier: nothing left pagerd (recorded `simulated`, never `sent`)
+    recoverable: bool  # worth retrying later (network, 5xx, 429); False for 4xx contract errors
+    provider_id: str | None = None  # Twilio SID, SMTP message-id
+    error: str | None = None  # short, never contains credentials
+    simulated: bool = False  # the dry-run notifier: nothing left pagerd (recorded `simulated`, never `sent`)
     retry_after: float | None = None  # seconds the provider asked us to wait (HTTP Retry-After), if it said
 
 
@@ -62,6 +63,7 @@ def retry_after_seconds(value: str | None, date: str | None = None) -> float | N
     if not date:
         return None
     from email.utils import parsedate_to_datetime
+
     try:
         return max(0.0, (parsedate_to_datetime(value) - parsedate_to_datetime(date)).total_seconds())
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -89,8 +91,9 @@ class MultiNotifier:
         for n in self._notifiers:
             for ch in n.channels:
                 if ch in routes:
-                    raise ValueError(f"channel {ch!r} is handled by both {type(routes[ch]).__name__} "
-                                     f"and {type(n).__name__}")
+                    raise ValueError(
+                        f"channel {ch!r} is handled by both {type(routes[ch]).__name__} and {type(n).__name__}"
+                    )
                 routes[ch] = n
         self._routes = routes
         self.channels: frozenset[str] = frozenset(routes)
@@ -101,13 +104,22 @@ class MultiNotifier:
     async def send(self, msg: Message) -> SendResult:
         notifier = self._routes.get(msg.channel)
         if notifier is None:
-            return SendResult(sent=False, recoverable=False,
-                              error=f"no provider for channel {msg.channel!r} (configure one under notifier)")
+            return SendResult(
+                sent=False,
+                recoverable=False,
+                error=f"no provider for channel {msg.channel!r} (configure one under notifier)",
+            )
         try:
             return await notifier.send(msg)
         except Exception as e:  # a notifier broke its contract; keep the outbox going
-            log.error("notify_unexpected_error", channel=msg.channel, message_id=msg.id,
-                      incident_id=msg.incident_id, notifier=type(notifier).__name__, error_type=type(e).__name__)
+            log.error(
+                "notify_unexpected_error",
+                channel=msg.channel,
+                message_id=msg.id,
+                incident_id=msg.incident_id,
+                notifier=type(notifier).__name__,
+                error_type=type(e).__name__,
+            )
             return SendResult(sent=False, recoverable=True, error=f"unexpected {type(e).__name__}")
 
     async def close(self) -> None:

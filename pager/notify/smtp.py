@@ -8,6 +8,7 @@ the same Message-ID and the receiving side can recognise the duplicate. Errors: 
 timeouts and 4xx SMTP replies are recoverable; 5xx replies (permanent) and missing server features
 (STARTTLS or AUTH not offered) are not.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,7 +57,7 @@ def build_email(msg: Message, *, from_address: str, domain: str, clock: Clock) -
     if msg.short_code:
         em["X-Pagerd-Short-Code"] = msg.short_code
     em["X-Pagerd-Message"] = msg.id
-    em["Auto-Submitted"] = "auto-generated"   # RFC 3834: no vacation replies back into the support inbox
+    em["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies back into the support inbox
     em["X-Auto-Response-Suppress"] = "All"
 
     text = msg.body.rstrip("\n")
@@ -81,10 +82,22 @@ def build_email(msg: Message, *, from_address: str, domain: str, clock: Clock) -
 
 
 class SmtpNotifier:
-    def __init__(self, *, host: str, from_address: str, port: int = 25, username: str | None = None,
-                 password: str | None = None, starttls: bool = False, ssl: bool = False,
-                 timeout: float = 10.0, validate_certs: bool = True, message_id_domain: str | None = None,
-                 clock: Clock, channels: frozenset[str] = frozenset({"email"})) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        from_address: str,
+        port: int = 25,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        ssl: bool = False,
+        timeout: float = 10.0,
+        validate_certs: bool = True,
+        message_id_domain: str | None = None,
+        clock: Clock,
+        channels: frozenset[str] = frozenset({"email"}),
+    ) -> None:
         if starttls and ssl:
             raise ValueError("choose one of starttls (upgrade a plain connection) and ssl (implicit TLS)")
         if (username is None) != (password is None):
@@ -107,8 +120,10 @@ class SmtpNotifier:
         self.clock = clock
 
     def __repr__(self) -> str:
-        return (f"SmtpNotifier(host={self.host!r}, port={self.port}, from_address={self.from_address!r}, "
-                f"username={self.username!r}, starttls={self.starttls}, ssl={self.ssl})")
+        return (
+            f"SmtpNotifier(host={self.host!r}, port={self.port}, from_address={self.from_address!r}, "
+            f"username={self.username!r}, starttls={self.starttls}, ssl={self.ssl})"
+        )
 
     def build(self, msg: Message) -> EmailMessage:
         return build_email(msg, from_address=self.from_address, domain=self.domain, clock=self.clock)
@@ -125,14 +140,25 @@ class SmtpNotifier:
             # aiosmtplib bounds each step by `timeout`; this bounds the whole exchange as a backstop.
             async with asyncio.timeout(self.timeout * 4):
                 await aiosmtplib.send(
-                    em, hostname=self.host, port=self.port, username=self.username, password=self._password,
-                    use_tls=self.ssl, start_tls=self.starttls, timeout=self.timeout,
+                    em,
+                    hostname=self.host,
+                    port=self.port,
+                    username=self.username,
+                    password=self._password,
+                    use_tls=self.ssl,
+                    start_tls=self.starttls,
+                    timeout=self.timeout,
                     validate_certs=self.validate_certs,
                 )
         except Exception as e:
             result = self._classify(e)
-            log.warning("smtp_send_failed", message_id=msg.id, incident_id=msg.incident_id,
-                        recoverable=result.recoverable, error=result.error)
+            log.warning(
+                "smtp_send_failed",
+                message_id=msg.id,
+                incident_id=msg.incident_id,
+                recoverable=result.recoverable,
+                error=result.error,
+            )
             return result
         log.info("smtp_sent", message_id=msg.id, incident_id=msg.incident_id, provider_id=message_id)
         return SendResult(sent=True, recoverable=False, provider_id=message_id)
@@ -142,25 +168,30 @@ class SmtpNotifier:
         if isinstance(e, aiosmtplib.SMTPRecipientsRefused):
             codes = [r.code for r in e.recipients]
             text = "; ".join(f"{r.code} {r.message}" for r in e.recipients)
-            return SendResult(sent=False, recoverable=bool(codes) and all(400 <= c < 500 for c in codes),
-                              error=short_error(f"smtp recipients refused: {text}", secrets))
+            return SendResult(
+                sent=False,
+                recoverable=bool(codes) and all(400 <= c < 500 for c in codes),
+                error=short_error(f"smtp recipients refused: {text}", secrets),
+            )
         if isinstance(e, aiosmtplib.SMTPResponseException):
             recoverable = not (500 <= e.code < 600)  # 4xx transient; 5xx permanent
-            return SendResult(sent=False, recoverable=recoverable,
-                              error=short_error(f"smtp {e.code}: {e.message}", secrets))
+            return SendResult(
+                sent=False, recoverable=recoverable, error=short_error(f"smtp {e.code}: {e.message}", secrets)
+            )
         if isinstance(e, aiosmtplib.SMTPNotSupported) or (
-                type(e) is aiosmtplib.SMTPException and "not supported" in str(e)):
+            type(e) is aiosmtplib.SMTPException and "not supported" in str(e)
+        ):
             # The server lacks what the config asks for (STARTTLS, AUTH, SMTPUTF8): a config error.
             return SendResult(sent=False, recoverable=False, error=short_error(f"smtp: {e}", secrets))
         if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
             return SendResult(sent=False, recoverable=True, error=f"smtp timeout after {self.timeout}s")
         if isinstance(e, (aiosmtplib.SMTPException, OSError)):
-            return SendResult(sent=False, recoverable=True,
-                              error=short_error(f"smtp {type(e).__name__}: {e}", secrets))
+            return SendResult(sent=False, recoverable=True, error=short_error(f"smtp {type(e).__name__}: {e}", secrets))
         if isinstance(e, ValueError):  # e.g. no usable sender or recipient address
             return SendResult(sent=False, recoverable=False, error=short_error(f"smtp: {e}", secrets))
-        return SendResult(sent=False, recoverable=True,
-                          error=short_error(f"smtp unexpected {type(e).__name__}: {e}", secrets))
+        return SendResult(
+            sent=False, recoverable=True, error=short_error(f"smtp unexpected {type(e).__name__}: {e}", secrets)
+        )
 
     async def close(self) -> None:
         return None  # one connection per message; nothing held open

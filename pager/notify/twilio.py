@@ -13,6 +13,7 @@ integrations: HTTP 429 and 5xx and network failures are recoverable, any other 4
 `https://*.twilio.com` to it. The SDK is given an empty environment, so `TWILIO_EDGE`,
 `TWILIO_REGION` and `TWILIO_*` credentials in os.environ never change where or as whom it sends.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,20 +72,37 @@ class _BaseUrlHttpClient(AsyncTwilioHttpClient):
             return url
         return _TWILIO_HOST.sub(self.api_base, url, count=1)
 
-    async def request(self, method: str, url: str, params=None, data=None, headers=None, auth=None,
-                      timeout: float | None = None, allow_redirects: bool = False) -> TwilioResponse:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         if auth is not None:
             # As a header: aiohttp deprecates its `auth=` argument. The SDK never logs Authorization.
             headers = {**(headers or {}), "Authorization": basic_auth_header(auth[0], auth[1])}
-        response = await super().request(method, self.rewrite(url), params=params, data=data, headers=headers,
-                                         auth=None, timeout=timeout or self.timeout,
-                                         allow_redirects=allow_redirects)
+        response = await super().request(
+            method,
+            self.rewrite(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout or self.timeout,
+            allow_redirects=allow_redirects,
+        )
         answer = _ANSWER.get(None)
         if answer is not None and response.headers is not None and response.status_code in (429, 503):
-            answer["retry_after"] = retry_after_seconds(response.headers.get("Retry-After"),
-                                                        response.headers.get("Date"))
+            answer["retry_after"] = retry_after_seconds(
+                response.headers.get("Retry-After"), response.headers.get("Date")
+            )
         return response
 
     async def close(self) -> None:
@@ -96,9 +114,18 @@ class _BaseUrlHttpClient(AsyncTwilioHttpClient):
 class TwilioNotifier:
     """SMS (`channel="sms"`) and voice calls (`channel="voice"`) through Twilio's REST API."""
 
-    def __init__(self, *, account_sid: str, auth_token: str, from_number: str, public_url: str,
-                 api_base: str | None = None, timeout: float = 10.0, call_timeout: int = 30,
-                 channels: frozenset[str] = frozenset({"sms", "voice"})) -> None:
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        public_url: str,
+        api_base: str | None = None,
+        timeout: float = 10.0,
+        call_timeout: int = 30,
+        channels: frozenset[str] = frozenset({"sms", "voice"}),
+    ) -> None:
         unknown = set(channels) - {"sms", "voice"}
         if unknown:
             raise ValueError(f"TwilioNotifier handles sms and voice, not {sorted(unknown)}")
@@ -112,12 +139,15 @@ class TwilioNotifier:
         self.call_timeout = call_timeout
         self._http = _BaseUrlHttpClient(timeout=timeout, api_base=self.api_base)
         # A non-empty environment without TWILIO_* keys: the SDK reads nothing from os.environ.
-        self._client = Client(account_sid, auth_token, http_client=self._http,
-                              environment={"PAGERD_TWILIO_ISOLATED": "1"})
+        self._client = Client(
+            account_sid, auth_token, http_client=self._http, environment={"PAGERD_TWILIO_ISOLATED": "1"}
+        )
 
     def __repr__(self) -> str:
-        return (f"TwilioNotifier(account_sid={self.account_sid!r}, from_number={self.from_number!r}, "
-                f"api_base={self.api_base!r}, channels={sorted(self.channels)})")
+        return (
+            f"TwilioNotifier(account_sid={self.account_sid!r}, from_number={self.from_number!r}, "
+            f"api_base={self.api_base!r}, channels={sorted(self.channels)})"
+        )
 
     # -- URLs Twilio calls back -------------------------------------------------------------------
     def status_callback(self, msg: Message) -> str:
@@ -131,10 +161,17 @@ class TwilioNotifier:
         if msg.channel not in self.channels:
             return SendResult(sent=False, recoverable=False, error=f"twilio does not send {msg.channel!r}")
         if not E164.match(msg.to):
-            log.warning("twilio_send_failed", channel=msg.channel, message_id=msg.id,
-                        incident_id=msg.incident_id, recoverable=False, error="invalid phone number")
-            return SendResult(sent=False, recoverable=False,
-                              error="invalid phone number (E.164 expected, e.g. +31612345678)")
+            log.warning(
+                "twilio_send_failed",
+                channel=msg.channel,
+                message_id=msg.id,
+                incident_id=msg.incident_id,
+                recoverable=False,
+                error="invalid phone number",
+            )
+            return SendResult(
+                sent=False, recoverable=False, error="invalid phone number (E.164 expected, e.g. +31612345678)"
+            )
         answer: dict[str, Any] = {}
         token = _ANSWER.set(answer)
         try:
@@ -148,14 +185,26 @@ class TwilioNotifier:
             result = self._classify(e)
             if result.recoverable and answer.get("retry_after") is not None:
                 result = dataclasses.replace(result, retry_after=answer["retry_after"])
-            log.warning("twilio_send_failed", channel=msg.channel, message_id=msg.id,
-                        incident_id=msg.incident_id, recoverable=result.recoverable, error=result.error)
+            log.warning(
+                "twilio_send_failed",
+                channel=msg.channel,
+                message_id=msg.id,
+                incident_id=msg.incident_id,
+                recoverable=result.recoverable,
+                error=result.error,
+            )
             return result
         finally:
             _ANSWER.reset(token)
         sid = getattr(instance, "sid", None)
-        log.info("twilio_sent", channel=msg.channel, message_id=msg.id, incident_id=msg.incident_id,
-                 provider_id=sid, status=getattr(instance, "status", None))
+        log.info(
+            "twilio_sent",
+            channel=msg.channel,
+            message_id=msg.id,
+            incident_id=msg.incident_id,
+            provider_id=sid,
+            status=getattr(instance, "status", None),
+        )
         return SendResult(sent=True, recoverable=False, provider_id=sid)
 
     async def _send_sms(self, msg: Message) -> Any:
@@ -163,17 +212,22 @@ class TwilioNotifier:
             log.warning("twilio_sms_without_short_code", message_id=msg.id, incident_id=msg.incident_id)
         body = msg.body if len(msg.body) <= SMS_MAX_CHARS else msg.body[: SMS_MAX_CHARS - 1] + "…"
         sender: dict[str, str] = (
-            {"messaging_service_sid": self.from_number} if self.from_number.startswith("MG")
+            {"messaging_service_sid": self.from_number}
+            if self.from_number.startswith("MG")
             else {"from_": self.from_number}
         )
         return await self._client.messages.create_async(
-            to=msg.to, body=body, status_callback=self.status_callback(msg), **sender)
+            to=msg.to, body=body, status_callback=self.status_callback(msg), **sender
+        )
 
     async def _send_call(self, msg: Message) -> Any:
         return await self._client.calls.create_async(
-            to=msg.to, from_=self.from_number,
-            url=self.voice_url(msg), method="POST",
-            status_callback=self.status_callback(msg), status_callback_method="POST",
+            to=msg.to,
+            from_=self.from_number,
+            url=self.voice_url(msg),
+            method="POST",
+            status_callback=self.status_callback(msg),
+            status_callback_method="POST",
             status_callback_event=list(CALL_STATUS_EVENTS),
             timeout=self.call_timeout,
         )
@@ -184,24 +238,25 @@ class TwilioNotifier:
             status = int(e.status or 0)
             code = f" code {e.code}" if e.code and e.code != e.status else ""
             text = f"twilio http {status}{code}: {e.msg}"
-            return SendResult(sent=False, recoverable=status == 429 or status >= 500,
-                              error=short_error(text, secrets))
+            return SendResult(sent=False, recoverable=status == 429 or status >= 500, error=short_error(text, secrets))
         if isinstance(e, TwilioServiceException):
             status = int(getattr(e, "status", 0) or 0)
             text = f"twilio http {status} code {getattr(e, 'code', '')}: {getattr(e, 'title', '')}"
-            return SendResult(sent=False, recoverable=status == 429 or status >= 500,
-                              error=short_error(text, secrets))
+            return SendResult(sent=False, recoverable=status == 429 or status >= 500, error=short_error(text, secrets))
         if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
             return SendResult(sent=False, recoverable=True, error=f"twilio timeout after {self.timeout}s")
         if isinstance(e, (aiohttp.ClientError, OSError)):
-            return SendResult(sent=False, recoverable=True,
-                              error=short_error(f"twilio network: {type(e).__name__}: {e}", secrets))
+            return SendResult(
+                sent=False, recoverable=True, error=short_error(f"twilio network: {type(e).__name__}: {e}", secrets)
+            )
         if isinstance(e, TwilioException):  # SDK-side misuse, e.g. a non-async http client
-            return SendResult(sent=False, recoverable=False,
-                              error=short_error(f"twilio sdk: {type(e).__name__}: {e}", secrets))
+            return SendResult(
+                sent=False, recoverable=False, error=short_error(f"twilio sdk: {type(e).__name__}: {e}", secrets)
+            )
         # A garbled answer (e.g. a proxy's HTML page the SDK cannot parse): try again later.
-        return SendResult(sent=False, recoverable=True,
-                          error=short_error(f"twilio unexpected {type(e).__name__}: {e}", secrets))
+        return SendResult(
+            sent=False, recoverable=True, error=short_error(f"twilio unexpected {type(e).__name__}: {e}", secrets)
+        )
 
     async def close(self) -> None:
         await self._http.close()
@@ -259,7 +314,7 @@ def verify_signature(auth_token: str, url: str, params: Any, signature: str | No
     elif isinstance(params, Mapping) and not hasattr(params, "getall"):
         md: MultiDict[str] = MultiDict()
         for k, v in params.items():
-            for item in (v if isinstance(v, (list, tuple)) else [v]):
+            for item in v if isinstance(v, (list, tuple)) else [v]:
                 md.add(str(k), str(item))
         params = md
     if isinstance(params, str) and "bodySHA256=" not in url:

@@ -4,6 +4,7 @@ Every line, pagerd's own and the standard library's (aiohttp's access log and er
 through `redactor` (pager.observe.redact) just before it is rendered, at every level: no configured
 secret, one-tap link token, iCal feed token or query string reaches the log.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,13 +14,13 @@ import structlog
 
 from .redact import PATTERNS_ONLY, Redactor
 
-
 _PLAIN = (str, int, float, bool, type(None), dict, list, tuple)
 
 
 def redacting(redactor: Redactor):
     """A structlog processor: every string in the event (its message, values, formatted exception)
     redacted; any other object as its repr (what the renderers would print), redacted."""
+
     def plain(v):
         if isinstance(v, dict):
             return {k: plain(x) for k, x in v.items()}
@@ -29,6 +30,7 @@ def redacting(redactor: Redactor):
 
     def redact(logger, method_name, event_dict):
         return redactor.value(plain(event_dict))
+
     return redact
 
 
@@ -52,11 +54,21 @@ def setup(level: str = "info", fmt: str = "auto", stream=None, redactor: Redacto
     # the standard library's loggers (aiohttp, asyncio, tzlocal, ...) write through the same renderer,
     # so that the log stays one JSON object per line at every level
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.processors.add_log_level,
-                           structlog.processors.TimeStamper(fmt="iso", utc=True)],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
-                    redacting(redactor), renderer]))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redacting(redactor),
+                renderer,
+            ],
+        )
+    )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

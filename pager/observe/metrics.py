@@ -1,4 +1,5 @@
 """pagerd's own Prometheus metrics, on a registry passed in (no global state)."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -14,58 +15,98 @@ class Metrics:
         r = self.registry
         self.build = Info("pagerd_build", "pagerd version", registry=r)
         self.build.info({"version": __version__})
-        self.alerts_received = Counter("pagerd_alerts_received",
-                                       "Alert notifications received, by source and what they did to incidents",
-                                       ["source", "outcome"], registry=r)
-        self.webhook_requests = Counter("pagerd_webhook_requests", "Webhook requests by source and HTTP status code",
-                                        ["source", "code"], registry=r)
-        self.webhook_duration = Histogram("pagerd_webhook_duration_seconds",
-                                          "Time from request to answer of webhook requests", ["source"],
-                                          buckets=_LATENCY, registry=r)
+        self.alerts_received = Counter(
+            "pagerd_alerts_received",
+            "Alert notifications received, by source and what they did to incidents",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.webhook_requests = Counter(
+            "pagerd_webhook_requests", "Webhook requests by source and HTTP status code", ["source", "code"], registry=r
+        )
+        self.webhook_duration = Histogram(
+            "pagerd_webhook_duration_seconds",
+            "Time from request to answer of webhook requests",
+            ["source"],
+            buckets=_LATENCY,
+            registry=r,
+        )
         self.incidents = Gauge("pagerd_incidents", "Incidents in the store by state", ["state"], registry=r)
-        self.commit_latency = Histogram("pagerd_store_commit_duration_seconds",
-                                        "Duration of one group commit of the store writer",
-                                        buckets=_LATENCY, registry=r)
-        self.commit_batch = Histogram("pagerd_store_commit_batch_size", "Jobs per group commit",
-                                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), registry=r)
-        self.reload_ok = Gauge("pagerd_config_last_reload_successful",
-                               "Whether the last configuration load or reload succeeded (1) or failed (0)",
-                               registry=r)
-        self.reload_time = Gauge("pagerd_config_last_reload_success_timestamp_seconds",
-                                 "Time of the last successful configuration load, Unix seconds", registry=r)
-        self.response = Histogram("pagerd_response_seconds",
-                                  "Time from a round's first page to its answer (acknowledgement or resolve)",
-                                  buckets=(30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200), registry=r)
-        self.breaches = Counter("pagerd_response_target_breaches_total",
-                                "Rounds (an incident's opening or a reopen) whose response target was missed",
-                                registry=r)
-        self.messages = Counter("pagerd_messages_total", "Outgoing messages by channel and result",
-                                ["channel", "result"], registry=r)
+        self.commit_latency = Histogram(
+            "pagerd_store_commit_duration_seconds",
+            "Duration of one group commit of the store writer",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.commit_batch = Histogram(
+            "pagerd_store_commit_batch_size",
+            "Jobs per group commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+            registry=r,
+        )
+        self.reload_ok = Gauge(
+            "pagerd_config_last_reload_successful",
+            "Whether the last configuration load or reload succeeded (1) or failed (0)",
+            registry=r,
+        )
+        self.reload_time = Gauge(
+            "pagerd_config_last_reload_success_timestamp_seconds",
+            "Time of the last successful configuration load, Unix seconds",
+            registry=r,
+        )
+        self.response = Histogram(
+            "pagerd_response_seconds",
+            "Time from a round's first page to its answer (acknowledgement or resolve)",
+            buckets=(30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200),
+            registry=r,
+        )
+        self.breaches = Counter(
+            "pagerd_response_target_breaches_total",
+            "Rounds (an incident's opening or a reopen) whose response target was missed",
+            registry=r,
+        )
+        self.messages = Counter(
+            "pagerd_messages_total", "Outgoing messages by channel and result", ["channel", "result"], registry=r
+        )
         for state in ("triggered", "acknowledged", "resolved"):
             self.incidents.labels(state)
 
         # -- the engine, its outbox and the heartbeats: what alerts on the alerter read (names are a contract)
         self.engine_last_good_tick = Gauge(
             "pagerd_engine_last_tick_success_timestamp_seconds",
-            "When the engine last finished a tick in which every stage succeeded, Unix seconds", registry=r)
+            "When the engine last finished a tick in which every stage succeeded, Unix seconds",
+            registry=r,
+        )
         self.engine_stage_failures = Counter(
-            "pagerd_engine_stage_failures", "Engine stages that raised, by stage (retried by the next tick)",
-            ["stage"], registry=r)
+            "pagerd_engine_stage_failures",
+            "Engine stages that raised, by stage (retried by the next tick)",
+            ["stage"],
+            registry=r,
+        )
         # read from the store at scrape time: they keep moving when the engine has stopped
         self.outbox_pending = Gauge(
-            "pagerd_outbox_pending", "Outgoing messages due and not yet sent, by channel", ["channel"], registry=r)
+            "pagerd_outbox_pending", "Outgoing messages due and not yet sent, by channel", ["channel"], registry=r
+        )
         self.outbox_oldest_age = Gauge(
             "pagerd_outbox_oldest_pending_age_seconds",
-            "How long the longest-waiting due message has waited (0 when none waits)", registry=r)
+            "How long the longest-waiting due message has waited (0 when none waits)",
+            registry=r,
+        )
         self.heartbeat_last_seen = Gauge(
-            "pagerd_heartbeat_last_seen_timestamp_seconds", "Last check-in of each heartbeat, Unix seconds",
-            ["name"], registry=r)
+            "pagerd_heartbeat_last_seen_timestamp_seconds",
+            "Last check-in of each heartbeat, Unix seconds",
+            ["name"],
+            registry=r,
+        )
         for channel in ("sms", "voice", "email"):
             self.outbox_pending.labels(channel)
         self.channel_live = Gauge(
             "pagerd_notifier_channel_live",
             "Whether each channel's messages leave pagerd (1) or are simulated or have no provider (0), "
-            "by channel and provider (twilio, smtp, dry_run, none)", ["channel", "provider"], registry=r)
+            "by channel and provider (twilio, smtp, dry_run, none)",
+            ["channel", "provider"],
+            registry=r,
+        )
 
     def notifier_channels(self, providers: dict[str, str]) -> None:
         self.channel_live.clear()

@@ -18,6 +18,7 @@ What is replaced by ``[redacted]``:
     r.text("GET /l/MTIuYWNr.xyz HTTP/1.1")          # 'GET /l/[redacted] HTTP/1.1'
     r.value({"error": f"bad key {secret}"})         # {'error': 'bad key [redacted]'}
 """
+
 from __future__ import annotations
 
 import base64

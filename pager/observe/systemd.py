@@ -1,4 +1,5 @@
 """systemd notify protocol (Type=notify readiness, WatchdogSec keep-alives), without a dependency."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The engine's hand-over stage: the incoming engineer of a rotation is told once per hand-off."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,25 +31,41 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
         base = schedule.handoff_shift(name, now, [])
         horizon = max(shift.end, base.end) if base is not None else shift.end
         pieces = schedule.shifts(name, shift.start, horizon, overrides)
-        if not any(p["person"] == shift.person and parse_utc(p["start"]) < horizon and parse_utc(p["end"]) > shift.start
-                   for p in pieces):
+        if not any(
+            p["person"] == shift.person and parse_utc(p["start"]) < horizon and parse_utc(p["end"]) > shift.start
+            for p in pieces
+        ):
             continue
         # the rotation's own person coming back after an override was told at the hand-off: one claim per hand-off
         key = base.start if base is not None and base.person == shift.person else shift.start
         if await store.claim_handover(name, key, shift.person, now):
             person = schedule.config.people.get(shift.person)
-            notice = {"rotation": name, "person": shift.person, "name": person.name if person else shift.person,
-                      "start": shift.start.isoformat(), "end": shift.end.isoformat()}
+            notice = {
+                "rotation": name,
+                "person": shift.person,
+                "name": person.name if person else shift.person,
+                "start": shift.start.isoformat(),
+                "end": shift.end.isoformat(),
+            }
             log.info("handover_notice", **notice)
             if person is not None:
-                text = (f"pagerd: you are on call for {name} from {_local(schedule, shift.start)} "
-                        f"until {_local(schedule, shift.end)}.")
+                text = (
+                    f"pagerd: you are on call for {name} from {_local(schedule, shift.start)} "
+                    f"until {_local(schedule, shift.end)}."
+                )
                 for channel, address in (("sms", person.phone), ("email", person.email)):
                     if address:
                         await store.queue_message(
                             idem_key=f"handover:{name}:{iso(shift.start)}:{shift.person}:{channel}",
-                            person=shift.person, channel=channel, address=address, kind="handover",
-                            subject=f"[pagerd] on call: {name}", body=text, due_at=now, now=now)
+                            person=shift.person,
+                            channel=channel,
+                            address=address,
+                            kind="handover",
+                            subject=f"[pagerd] on call: {name}",
+                            body=text,
+                            due_at=now,
+                            now=now,
+                        )
             given.append(notice)
     return given
 

@@ -1,4 +1,5 @@
 """iCalendar feeds of rotation shifts, behind a per-feed secret token (Google Calendar, Outlook subscribe)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -60,8 +61,11 @@ def render(title: str, shifts: list[dict], now: datetime) -> bytes:
         ev.add("dtstart", start)
         ev.add("dtend", parse_utc(s["end"]))
         ev.add("dtstamp", now.astimezone(timezone.utc))
-        ev.add("description", f"{s['name']} is on call for rotation {s['rotation']}."
-               + (f" Override {s['override_id']}." if s.get("override_id") else ""))
+        ev.add(
+            "description",
+            f"{s['name']} is on call for rotation {s['rotation']}."
+            + (f" Override {s['override_id']}." if s.get("override_id") else ""),
+        )
         ev.add("transp", "TRANSPARENT")
         cal.add_component(ev)
     return cal.to_ical()

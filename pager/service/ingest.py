@@ -1,4 +1,5 @@
 """The ingest pipeline: parsed alerts -> one durable transaction -> what happened, counted and logged."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -22,15 +23,29 @@ def group_of(facts: Mapping[str, Any]) -> Group | None:
     return Group(key, facts.get("status") == "resolved") if key else None
 
 
-async def ingest(store: Store, metrics: Metrics, clock: Clock, source: Source, content_type: str,
-                 body: bytes, alerts: list[Alert], facts: dict | None = None) -> IngestResult:
+async def ingest(
+    store: Store,
+    metrics: Metrics,
+    clock: Clock,
+    source: Source,
+    content_type: str,
+    body: bytes,
+    alerts: list[Alert],
+    facts: dict | None = None,
+) -> IngestResult:
     facts = facts or {}
-    result = await store.ingest(Delivery(source, content_type, body, tuple(alerts), clock.now(), facts,
-                                         group_of(facts)))
+    result = await store.ingest(
+        Delivery(source, content_type, body, tuple(alerts), clock.now(), facts, group_of(facts))
+    )
     counts = Counter(a.outcome.value for a in result.applied)
     for outcome, n in counts.items():
         metrics.alerts_received.labels(source.value, outcome).inc(n)
     # debug: the incident's timeline and pagerd_alerts_received_total keep the same facts
-    log.debug("alerts_ingested", source=source.value, delivery_id=result.delivery_id,
-              incident_ids=result.incident_ids[:20], **counts)
+    log.debug(
+        "alerts_ingested",
+        source=source.value,
+        delivery_id=result.delivery_id,
+        incident_ids=result.incident_ids[:20],
+        **counts,
+    )
     return result

@@ -8,6 +8,7 @@ for its opening, n after its n-th reopen): once the incident reopens, the link n
 so any person id (dots included) survives; base64url keeps the token to `A-Z a-z 0-9 - _` and one
 dot, which needs no escaping in a URL path.
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,12 +34,16 @@ class InvalidLink(Exception):
     """A link that does not act; its message is what the person who tapped it reads."""
 
 
-NOT_VALID = ("This link is not valid. One-tap links are signed; a link stops working when the signing key "
-             "that made it is no longer accepted (after a key rotation) or when it was changed on the way.")
+NOT_VALID = (
+    "This link is not valid. One-tap links are signed; a link stops working when the signing key "
+    "that made it is no longer accepted (after a key rotation) or when it was changed on the way."
+)
 EXPIRED = "This link has expired."
-EARLIER_ROUND = ("This link is for an earlier alert of incident #{incident}: it was sent for its alert #{sent} "
-                 "and the incident has reopened since (now alert #{current}). An old link does not answer a "
-                 "new alert, so nothing was changed. The page for the new alert has a link of its own.")
+EARLIER_ROUND = (
+    "This link is for an earlier alert of incident #{incident}: it was sent for its alert #{sent} "
+    "and the incident has reopened since (now alert #{current}). An old link does not answer a "
+    "new alert, so nothing was changed. The page for the new alert has a link of its own."
+)
 
 
 def _b64(raw: bytes) -> str:

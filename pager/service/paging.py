@@ -2,6 +2,7 @@
 escalation steps, the response target, the outbox, heartbeats, hand-over notices). A restart or a crash
 loses nothing: every decision is re-derived from stored state; messages carry a stable id (at-least-once,
 never silently dropped)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,14 @@ from pager.storage.port import Booking, DueMessage, Escalation, json_instant
 log = structlog.get_logger("pagerd.engine")
 
 UNROUTED = "unrouted"
-DEFAULT_POLICY = {"name": "default", "repeat": 1,
-                  "steps": [{"targets": [{"kind": "oncall", "name": ""}], "wait_seconds": 900},
-                            {"targets": [{"kind": "oncall", "name": ""}, {"kind": "desk", "name": ""}], "wait_seconds": 900}]}
+DEFAULT_POLICY = {
+    "name": "default",
+    "repeat": 1,
+    "steps": [
+        {"targets": [{"kind": "oncall", "name": ""}], "wait_seconds": 900},
+        {"targets": [{"kind": "oncall", "name": ""}, {"kind": "desk", "name": ""}], "wait_seconds": 900},
+    ],
+}
 
 
 def outcome(result: SendResult, retry_at: datetime | None) -> str:
@@ -61,20 +67,27 @@ def plan_of(cfg: Config) -> Plan:
             name = f"{cid}/{pid}"
             customer_of[name] = cid
             from pager.domain.calendar import Period
-            coverage[name] = dp.ProjectCoverage(project=name, mode=dp.Coverage(proj.coverage),
-                                                standby_periods=frozenset(Period(p) for p in proj.standby))
+
+            coverage[name] = dp.ProjectCoverage(
+                project=name,
+                mode=dp.Coverage(proj.coverage),
+                standby_periods=frozenset(Period(p) for p in proj.standby),
+            )
             policy_of[name] = proj.policy
             targets[name] = response.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
     policies = {"default": dp.Policy.from_json(DEFAULT_POLICY)}
     for pname, pol in cfg.escalation_policies.items():
-        steps = tuple(dp.Step(targets=tuple(dp.Target(*t.partition(":")[::2]) for t in st.targets), wait=st.wait)
-                      for st in pol.steps)
+        steps = tuple(
+            dp.Step(targets=tuple(dp.Target(*t.partition(":")[::2]) for t in st.targets), wait=st.wait)
+            for st in pol.steps
+        )
         policies[pname] = dp.Policy(name=pname, steps=steps, repeat=pol.repeat)
     throttles = dict(dp.DEFAULT_THROTTLES)
     for ch, th in cfg.paging.throttles.items():
         throttles[ch] = dp.Throttle(th.max, th.per)
-    return Plan(routes, coverage, policies, policy_of, targets, throttles,
-                cfg.paging.default_project or UNROUTED, customer_of)
+    return Plan(
+        routes, coverage, policies, policy_of, targets, throttles, cfg.paging.default_project or UNROUTED, customer_of
+    )
 
 
 def _retry_at(cfg: Config, now: datetime, attempts: int, result: SendResult) -> datetime | None:
@@ -96,9 +109,18 @@ class PagingEngine:
     not a good one: only a good tick moves `last_good_tick` and calls `on_good_tick` (the systemd
     watchdog's keep-alive), so an engine that keeps failing or hangs is noticed."""
 
-    def __init__(self, store, clock: Clock, metrics: Metrics, notifier: Notifier,
-                 current: Callable[[], tuple[Config, Schedule]], ingest: Callable | None = None, *,
-                 on_good_tick: Callable[[], None] | None = None, idle: float = 1.0) -> None:
+    def __init__(
+        self,
+        store,
+        clock: Clock,
+        metrics: Metrics,
+        notifier: Notifier,
+        current: Callable[[], tuple[Config, Schedule]],
+        ingest: Callable | None = None,
+        *,
+        on_good_tick: Callable[[], None] | None = None,
+        idle: float = 1.0,
+    ) -> None:
         self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
         self._current = current
         self._ingest = ingest
@@ -112,14 +134,14 @@ class PagingEngine:
         self._retention = retention.RetentionStage(store)
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
-            ("route", self.route),             # new and reopened incidents: coverage decision, policy snapshot
-            ("stop", self.stop),               # acknowledged or resolved: stop escalating, cancel queued pages
-            ("steps", self.fire_steps),        # due escalation steps and desk notices into the outbox
+            ("route", self.route),  # new and reopened incidents: coverage decision, policy snapshot
+            ("stop", self.stop),  # acknowledged or resolved: stop escalating, cancel queued pages
+            ("steps", self.fire_steps),  # due escalation steps and desk notices into the outbox
             ("target", self.response_target),  # response targets missed; time to acknowledge observed
-            ("dispatch", self.dispatch),       # the outbox: throttle, bundle, send
-            ("heartbeats", self.heartbeats),   # a heartbeat silent past its timeout opens an incident
-            ("retention", self.retention),     # raw bodies and delivery ids past storage.retention pruned
-            ("handover", self.handover),       # the incoming engineer of a rotation is told once
+            ("dispatch", self.dispatch),  # the outbox: throttle, bundle, send
+            ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
+            ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
+            ("handover", self.handover),  # the incoming engineer of a rotation is told once
         )
         for name, _ in self.stages:
             metrics.engine_stage_failures.labels(name)
@@ -199,21 +221,37 @@ class PagingEngine:
             decision = dp.decide_coverage(cov, schedule.calendar, now)
             booking = None
             if decision.booking is not None:
-                booking = next(({"id": b.id, "start": json_instant(b.start), "end": json_instant(b.end)} for b in rows
-                                if (b.start, b.end) == decision.booking), None)
+                booking = next(
+                    (
+                        {"id": b.id, "start": json_instant(b.start), "end": json_instant(b.end)}
+                        for b in rows
+                        if (b.start, b.end) == decision.booking
+                    ),
+                    None,
+                )
             policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
             target = plan.targets.get(project) or response.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             rotation = None
             if decision.page:
                 rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
-            writes.append(self.store.create_escalation(
-                incident_id=inc.id, generation=inc.generation, project=project, rotation=rotation,
-                policy=policy.to_json(), status="active" if decision.page else "waiting",
-                next_at=now if decision.page else decision.notify_desk_at,
-                target_seconds=int(target.target.total_seconds()), reason=decision.reason, now=now,
-                booking=booking))
-            log.info("incident_routed", incident_id=inc.id, project=project, paging=decision.page,
-                     reason=decision.reason)
+            writes.append(
+                self.store.create_escalation(
+                    incident_id=inc.id,
+                    generation=inc.generation,
+                    project=project,
+                    rotation=rotation,
+                    policy=policy.to_json(),
+                    status="active" if decision.page else "waiting",
+                    next_at=now if decision.page else decision.notify_desk_at,
+                    target_seconds=int(target.target.total_seconds()),
+                    reason=decision.reason,
+                    now=now,
+                    booking=booking,
+                )
+            )
+            log.info(
+                "incident_routed", incident_id=inc.id, project=project, paging=decision.page, reason=decision.reason
+            )
         # queued together, they share one group commit
         await asyncio.gather(*writes)
 
@@ -238,10 +276,20 @@ class PagingEngine:
         k = esc.step + 1
         due = dp.step_at(policy, first, k)
         if due is None:
-            await self.store.fire_step(incident_id=esc.incident_id, generation=esc.generation, k=k,
-                                       next_at=None, messages=[], now=now, first_page=False, deadline=None,
-                                       escalate_at=None, early=False, final_status="done",
-                                       event={"kind": "escalation_exhausted", "steps": k})
+            await self.store.fire_step(
+                incident_id=esc.incident_id,
+                generation=esc.generation,
+                k=k,
+                next_at=None,
+                messages=[],
+                now=now,
+                first_page=False,
+                deadline=None,
+                escalate_at=None,
+                early=False,
+                final_status="done",
+                event={"kind": "escalation_exhausted", "steps": k},
+            )
             return
         people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now)
         messages = self._messages(cfg, esc, k, people, now)
@@ -253,15 +301,30 @@ class PagingEngine:
         if k == 0 and esc_at is not None and esc_at < first + target and (next_at is None or next_at > esc_at):
             next_at, early = esc_at, True  # escalate before the response target is missed
         await self.store.fire_step(
-            incident_id=esc.incident_id, generation=esc.generation, k=k, next_at=next_at,
-            messages=messages, now=now, first_page=(k == 0), deadline=first + target if k == 0 else None,
-            escalate_at=esc_at if k == 0 else None, early=early,
+            incident_id=esc.incident_id,
+            generation=esc.generation,
+            k=k,
+            next_at=next_at,
+            messages=messages,
+            now=now,
+            first_page=(k == 0),
+            deadline=first + target if k == 0 else None,
+            escalate_at=esc_at if k == 0 else None,
+            early=early,
             final_status=None if next_at is not None else "done",
-            event={"kind": "paging" if k == 0 else "escalated", "step": due.index, "round": due.round,
-                   "people": people, "notes": notes, "messages": len(messages)})
+            event={
+                "kind": "paging" if k == 0 else "escalated",
+                "step": due.index,
+                "round": due.round,
+                "people": people,
+                "notes": notes,
+                "messages": len(messages),
+            },
+        )
 
-    def _targets(self, cfg: Config, schedule: Schedule, overrides, step, rotation: str | None,
-                 now: datetime) -> tuple[list[str], list[str]]:
+    def _targets(
+        self, cfg: Config, schedule: Schedule, overrides, step, rotation: str | None, now: datetime
+    ) -> tuple[list[str], list[str]]:
         people: list[str] = []
         notes: list[str] = []
 
@@ -275,7 +338,11 @@ class PagingEngine:
             if t.kind == "oncall":
                 p = on_call(rotation)
                 if p is None:  # coverage is re-checked as time passes: the rotation on call right now
-                    other = cfg.paging.standby_rotation if rotation == cfg.paging.office_rotation else cfg.paging.office_rotation
+                    other = (
+                        cfg.paging.standby_rotation
+                        if rotation == cfg.paging.office_rotation
+                        else cfg.paging.office_rotation
+                    )
                     p = on_call(other)
                     if p is not None:
                         notes.append(f"{rotation or 'no rotation'} has nobody now; paging {other}")
@@ -304,9 +371,16 @@ class PagingEngine:
                 address = p.email if channel == "email" else p.phone
                 if not address:
                     continue
-                out.append({"idem_key": f"{esc.incident_id}:{esc.generation}:{k}:{person}:{channel}:{i}",
-                            "person": person, "channel": channel, "address": address, "kind": "page",
-                            "due_at": due})
+                out.append(
+                    {
+                        "idem_key": f"{esc.incident_id}:{esc.generation}:{k}:{person}:{channel}:{i}",
+                        "person": person,
+                        "channel": channel,
+                        "address": address,
+                        "kind": "page",
+                        "due_at": due,
+                    }
+                )
         return out
 
     async def _desk_notice(self, cfg: Config, esc: Escalation, now: datetime) -> None:
@@ -314,17 +388,41 @@ class PagingEngine:
         for person in cfg.desk.people:
             p = cfg.people.get(person)
             if p and p.email:
-                messages.append({"idem_key": f"{esc.incident_id}:{esc.generation}:desk:{person}",
-                                 "person": person, "channel": "email", "address": p.email, "kind": "desk",
-                                 "due_at": now})
+                messages.append(
+                    {
+                        "idem_key": f"{esc.incident_id}:{esc.generation}:desk:{person}",
+                        "person": person,
+                        "channel": "email",
+                        "address": p.email,
+                        "kind": "desk",
+                        "due_at": now,
+                    }
+                )
         if cfg.desk.email:
-            messages.append({"idem_key": f"{esc.incident_id}:{esc.generation}:desk:address",
-                             "person": None, "channel": "email", "address": cfg.desk.email, "kind": "desk",
-                             "due_at": now})
-        await self.store.fire_step(incident_id=esc.incident_id, generation=esc.generation, k=esc.step + 1,
-                                   next_at=None, messages=messages, now=now, first_page=False, deadline=None,
-                                   escalate_at=None, early=False, final_status="done",
-                                   event={"kind": "desk_notified", "to": [m["address"] for m in messages]})
+            messages.append(
+                {
+                    "idem_key": f"{esc.incident_id}:{esc.generation}:desk:address",
+                    "person": None,
+                    "channel": "email",
+                    "address": cfg.desk.email,
+                    "kind": "desk",
+                    "due_at": now,
+                }
+            )
+        await self.store.fire_step(
+            incident_id=esc.incident_id,
+            generation=esc.generation,
+            k=esc.step + 1,
+            next_at=None,
+            messages=messages,
+            now=now,
+            first_page=False,
+            deadline=None,
+            escalate_at=None,
+            early=False,
+            final_status="done",
+            event={"kind": "desk_notified", "to": [m["address"] for m in messages]},
+        )
 
     # -- the response target ---------------------------------------------------------------------------
     async def response_target(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
@@ -332,8 +430,9 @@ class PagingEngine:
         transaction that reads its answer). Response times: each newly answered round, judged here."""
         for b in await self.store.record_breaches(now):
             self.metrics.breaches.inc()
-            log.warning("response_target_breached", incident_id=b.incident_id, round=b.round,
-                        deadline=json_instant(b.deadline))
+            log.warning(
+                "response_target_breached", incident_id=b.incident_id, round=b.round, deadline=json_instant(b.deadline)
+            )
         for rnd in await self.store.unobserved_responses():
             record = response.judge(rnd, now)
             if record.seconds is not None:  # an answer that answers the page (response.RESOLVE_ANSWERS_PAGE)
@@ -348,11 +447,13 @@ class PagingEngine:
                 continue  # acknowledged or resolved: stop_settled cancels it
             groups.setdefault((m.channel, m.address), []).append(m)
         if groups:
-            await asyncio.gather(*(self._send_group(cfg, plan, ch, addr, msgs, now)
-                                   for (ch, addr), msgs in groups.items()))
+            await asyncio.gather(
+                *(self._send_group(cfg, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
+            )
 
-    async def _send_group(self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[DueMessage],
-                          now: datetime) -> None:
+    async def _send_group(
+        self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[DueMessage], now: datetime
+    ) -> None:
         async with self._sending:
             th = plan.throttles.get(channel)
             if th is not None:
@@ -365,18 +466,30 @@ class PagingEngine:
             if plain:  # a notice of its own (hand-over): sent as written; incident pages wait for the next slot
                 m = plain[0]
                 if await self.store.claim_messages(m.id, [m.id], m.body, now):
-                    result = await self.notifier.send(Message(id=str(m.id), channel=channel, to=address,
-                                                              body=m.body, subject=m.subject))
-                    await self.store.finish_message(m.id, sent=result.sent, provider_id=result.provider_id,
-                                                    error=result.error, now=self.clock.now(),
-                                                    retry_at=(retry_at := _retry_at(cfg, now, m.attempts + 1, result)),
-                                                    simulated=result.simulated)
+                    result = await self.notifier.send(
+                        Message(id=str(m.id), channel=channel, to=address, body=m.body, subject=m.subject)
+                    )
+                    await self.store.finish_message(
+                        m.id,
+                        sent=result.sent,
+                        provider_id=result.provider_id,
+                        error=result.error,
+                        now=self.clock.now(),
+                        retry_at=(retry_at := _retry_at(cfg, now, m.attempts + 1, result)),
+                        simulated=result.simulated,
+                    )
                     self.metrics.messages.labels(channel, outcome(result, retry_at)).inc()
                 return
-            pend = [dp.Pending(id=m.id, incident_id=m.incident_id or 0,
-                               short_code=dp.short_code(m.incident_id) if m.incident_id else "",
-                               summary=m.summary or m.body, project=m.project or "")
-                    for m in msgs]
+            pend = [
+                dp.Pending(
+                    id=m.id,
+                    incident_id=m.incident_id or 0,
+                    short_code=dp.short_code(m.incident_id) if m.incident_id else "",
+                    summary=m.summary or m.body,
+                    project=m.project or "",
+                )
+                for m in msgs
+            ]
             b = dp.bundle(channel, pend)
             carrier = min(b.ids)
             if not await self.store.claim_messages(carrier, list(b.ids), b.body, now):
@@ -401,20 +514,40 @@ class PagingEngine:
                 if inc is not None:
                     lines = [f"  {e.at:%Y-%m-%d %H:%M:%S}Z  {e.kind:<16} {e.actor or ''}" for e in inc.timeline[-30:]]
                     body = f"{body}\nTimeline:\n" + "\n".join(lines) + "\n"
-            msg = Message(id=str(carrier), channel=channel, to=address, body=body, subject=subject[:200],
-                          incident_id=first_incident, short_code=dp.short_code(first_incident) if first_incident else "",
-                          links=link_map)
+            msg = Message(
+                id=str(carrier),
+                channel=channel,
+                to=address,
+                body=body,
+                subject=subject[:200],
+                incident_id=first_incident,
+                short_code=dp.short_code(first_incident) if first_incident else "",
+                links=link_map,
+            )
             result = await self.notifier.send(msg)
             attempts = max(m.attempts for m in msgs) + 1  # a bundle's retries go on from its most-tried page
             retry_at = _retry_at(cfg, now, attempts, result)
-            await self.store.finish_message(carrier, sent=result.sent, provider_id=result.provider_id,
-                                            error=result.error, retry_at=retry_at, now=self.clock.now(),
-                                            simulated=result.simulated)
+            await self.store.finish_message(
+                carrier,
+                sent=result.sent,
+                provider_id=result.provider_id,
+                error=result.error,
+                retry_at=retry_at,
+                now=self.clock.now(),
+                simulated=result.simulated,
+            )
             result_label = outcome(result, retry_at)
             self.metrics.messages.labels(channel, result_label).inc()
-            log.info("message_failed" if not result.sent else f"message_{result_label}", channel=channel,
-                     message_id=carrier, incidents=list(b.incident_ids)[:20], bundled=len(b.ids), error=result.error,
-                     attempts=attempts, retry_at=json_instant(retry_at) if retry_at else None)
+            log.info(
+                "message_failed" if not result.sent else f"message_{result_label}",
+                channel=channel,
+                message_id=carrier,
+                incidents=list(b.incident_ids)[:20],
+                bundled=len(b.ids),
+                error=result.error,
+                attempts=attempts,
+                retry_at=json_instant(retry_at) if retry_at else None,
+            )
 
     # -- heartbeats ------------------------------------------------------------------------------------
     async def heartbeats(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
@@ -425,22 +558,38 @@ class PagingEngine:
             last = seen.get(name) or self.started_at
             if now - last > hb.timeout:
                 labels = {"heartbeat": name, **hb.labels}
-                alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.TRIGGER,
-                              event_id=stable_id("hb", name, json_instant(seen[name]) if name in seen
-                                                 else self.started_at.isoformat()),
-                              summary=f"heartbeat {name} silent since {last.isoformat(timespec='seconds')}",
-                              severity="critical", labels=labels)
+                alert = Alert(
+                    source=Source.HEARTBEAT,
+                    dedup_key=name,
+                    fingerprint=name,
+                    action=Action.TRIGGER,
+                    event_id=stable_id(
+                        "hb", name, json_instant(seen[name]) if name in seen else self.started_at.isoformat()
+                    ),
+                    summary=f"heartbeat {name} silent since {last.isoformat(timespec='seconds')}",
+                    severity="critical",
+                    labels=labels,
+                )
                 await self._ingest(Source.HEARTBEAT, [alert])
 
     async def heartbeat_received(self, name: str, source: str) -> None:
         """A check-in: store it, and resolve the silence incident if one is open."""
         now = self.clock.now()
         await self.store.beat(name, source, now)
-        open_ = [i for i in await self.store.list_incidents(source="heartbeat", limit=1000)
-                 if i.dedup_key == name and i.state != "resolved"]
+        open_ = [
+            i
+            for i in await self.store.list_incidents(source="heartbeat", limit=1000)
+            if i.dedup_key == name and i.state != "resolved"
+        ]
         if open_ and self._ingest is not None:
-            alert = Alert(source=Source.HEARTBEAT, dedup_key=name, fingerprint=name, action=Action.RESOLVE,
-                          event_id=stable_id("hb-ok", name, now.isoformat()), summary=f"heartbeat {name} is back",
-                          severity="", labels={})
+            alert = Alert(
+                source=Source.HEARTBEAT,
+                dedup_key=name,
+                fingerprint=name,
+                action=Action.RESOLVE,
+                event_id=stable_id("hb-ok", name, now.isoformat()),
+                summary=f"heartbeat {name} is back",
+                severity="",
+                labels={},
+            )
             await self._ingest(Source.HEARTBEAT, [alert])
-

@@ -12,6 +12,7 @@ safe only because every retention is at least a day (check-config refuses less, 
 Events v2 duplicate window): longer than any source retries a webhook it got no answer to. README,
 "Retention", lists the sources' horizons and the one repeat that can come later.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -51,8 +52,9 @@ class RetentionStage:
         return pruned
 
 
-async def _prune_if_due(store: Store, cfg: Config, now: datetime,
-                        finished: datetime | None) -> tuple[Pruned | None, datetime | None]:
+async def _prune_if_due(
+    store: Store, cfg: Config, now: datetime, finished: datetime | None
+) -> tuple[Pruned | None, datetime | None]:
     """What was pruned (None when not due), and when the last run finished afterwards."""
     if finished is not None and now - finished < PRUNE_EVERY:
         return None, finished
@@ -69,6 +71,12 @@ async def _prune_if_due(store: Store, cfg: Config, now: datetime,
             finished = now
             break
     if bodies or ids or callbacks:
-        log.info("retention_pruned", bodies=bodies, delivery_ids=ids, callbacks=callbacks,
-                 before_raw=before_raw.isoformat(), before_ids=before_ids.isoformat())
+        log.info(
+            "retention_pruned",
+            bodies=bodies,
+            delivery_ids=ids,
+            callbacks=callbacks,
+            before_raw=before_raw.isoformat(),
+            before_ids=before_ids.isoformat(),
+        )
     return Pruned(bodies=bodies, delivery_ids=ids, callbacks=callbacks), finished

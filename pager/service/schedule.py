@@ -1,4 +1,5 @@
 """Calendar and rotations built from config; who is on call, with the overrides from the store."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,9 +14,20 @@ from pager.storage.port import OverrideRecord
 
 
 def overrides_from(rows: list[OverrideRecord]) -> list[Override]:
-    return [Override(id=str(r.id), rotation=r.rotation, start=r.start, end=r.end, person=r.person,
-                     replaces=r.replaces, created_by=r.created_by, created_at=r.created_at)
-            for r in rows if r.removed_at is None]
+    return [
+        Override(
+            id=str(r.id),
+            rotation=r.rotation,
+            start=r.start,
+            end=r.end,
+            person=r.person,
+            replaces=r.replaces,
+            created_by=r.created_by,
+            created_at=r.created_at,
+        )
+        for r in rows
+        if r.removed_at is None
+    ]
 
 
 def parse_utc(s: str | None) -> datetime | None:
@@ -23,7 +35,6 @@ def parse_utc(s: str | None) -> datetime | None:
     if not s:
         return None
     return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
-
 
 
 class Schedule:
@@ -43,8 +54,13 @@ class Schedule:
     def describe(self, at: datetime) -> dict:
         period = self.calendar.period_at(at)
         local = at.astimezone(self.calendar.zone)
-        return {"at": iso(at), "local": local.isoformat(), "timezone": self.calendar.rules.tz,
-                "period": period.value, "holiday": self.calendar.holiday_name(local.date())}
+        return {
+            "at": iso(at),
+            "local": local.isoformat(),
+            "timezone": self.calendar.rules.tz,
+            "period": period.value,
+            "holiday": self.calendar.holiday_name(local.date()),
+        }
 
     def on_call(self, at: datetime, overrides: list[Override], rotation: str | None = None) -> list[dict]:
         out = []
@@ -73,8 +89,14 @@ class Schedule:
         if s is None:
             return {"rotation": name, "person": None, "name": None, "start": None, "end": None, "override_id": None}
         person = self.config.people.get(s.person)
-        return {"rotation": name, "person": s.person, "name": person.name if person else s.person,
-                "start": iso(s.start), "end": iso(s.end), "override_id": s.override_id}
+        return {
+            "rotation": name,
+            "person": s.person,
+            "name": person.name if person else s.person,
+            "start": iso(s.start),
+            "end": iso(s.end),
+            "override_id": s.override_id,
+        }
 
 
 def iso(dt: datetime) -> str:

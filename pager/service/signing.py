@@ -5,6 +5,7 @@ the purpose as its label, so a token made for one purpose is never valid for ano
 HMAC-SHA256 under that derived key. `auth.previous_signing_keys` are still accepted while a rotation
 runs, never used to sign. The admin API token has no part in any of it: rotating it changes no token.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,10 @@ class Keyring:
     @classmethod
     def of(cls, auth: Auth) -> Keyring:
         """From the config's `auth` section."""
-        return cls(auth.signing_key.get_secret_value().encode(),
-                   tuple(k.get_secret_value().encode() for k in auth.previous_signing_keys))
+        return cls(
+            auth.signing_key.get_secret_value().encode(),
+            tuple(k.get_secret_value().encode() for k in auth.previous_signing_keys),
+        )
 
     def sign(self, purpose: str, message: bytes) -> bytes:
         return _mac(self.current, purpose, message)
@@ -62,7 +65,7 @@ class Keyring:
             return False
         ok = False
         for key in (self.current, *self.previous):
-            ok |= hmac.compare_digest(_mac(key, purpose, message)[:len(mac)], mac)
+            ok |= hmac.compare_digest(_mac(key, purpose, message)[: len(mac)], mac)
         return ok
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 The HTML page stands alone: inline CSS, an inline SVG chart, no scripts, no external assets, so it
 can be mailed to the customer or printed to PDF as it is. Times are shown in the calendar's zone.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,13 +14,30 @@ from decimal import Decimal
 from html import escape
 from zoneinfo import ZoneInfo
 
-CSV_COLUMNS = ("kind", "period", "start", "end", "incidents", "round", "description", "hours", "billed_hours",
-               "multiplier", "amount", "answered_at", "answered_by", "answered_via", "minutes_to_answer", "outcome")
+CSV_COLUMNS = (
+    "kind",
+    "period",
+    "start",
+    "end",
+    "incidents",
+    "round",
+    "description",
+    "hours",
+    "billed_hours",
+    "multiplier",
+    "amount",
+    "answered_at",
+    "answered_by",
+    "answered_via",
+    "minutes_to_answer",
+    "outcome",
+)
 
 
 # Columns that hold numbers (amounts, hours, counts, incident ids); every other column holds text.
-NUMERIC_COLUMNS = frozenset({"incidents", "round", "hours", "billed_hours", "multiplier", "amount",
-                             "minutes_to_answer"})
+NUMERIC_COLUMNS = frozenset(
+    {"incidents", "round", "hours", "billed_hours", "multiplier", "amount", "minutes_to_answer"}
+)
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?( [0-9]+)*")  # 12, -3.50, "4 7 9" (incident ids)
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -53,24 +71,59 @@ def to_csv(st: dict) -> str:
     w = _SafeWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for b in st["blocks"]:
-        w.writerow({"kind": "standby", "period": b["period"], "start": b["start"], "end": b["end"],
-                    "hours": b["hours"], "billed_hours": b["billed_hours"], "multiplier": b["multiplier"],
-                    "amount": b["fee"]})
+        w.writerow(
+            {
+                "kind": "standby",
+                "period": b["period"],
+                "start": b["start"],
+                "end": b["end"],
+                "hours": b["hours"],
+                "billed_hours": b["billed_hours"],
+                "multiplier": b["multiplier"],
+                "amount": b["fee"],
+            }
+        )
     for c in st["callouts"]:
-        w.writerow({"kind": "callout", "start": c["start"], "end": c["end"],
-                    "incidents": " ".join(str(i["id"]) for i in c["incidents"]),
-                    "description": "; ".join(i["summary"] for i in c["incidents"]),
-                    "hours": c["worked_hours"], "billed_hours": c["billed_hours"], "amount": c["amount"]})
+        w.writerow(
+            {
+                "kind": "callout",
+                "start": c["start"],
+                "end": c["end"],
+                "incidents": " ".join(str(i["id"]) for i in c["incidents"]),
+                "description": "; ".join(i["summary"] for i in c["incidents"]),
+                "hours": c["worked_hours"],
+                "billed_hours": c["billed_hours"],
+                "amount": c["amount"],
+            }
+        )
     for o in st["out_of_contract"]:
-        w.writerow({"kind": "out_of_contract", "start": o["at"], "incidents": o["incident"],
-                    "description": o["summary"], "hours": o["worked_hours"], "billed_hours": o["billed_hours"],
-                    "amount": o["amount"]})
+        w.writerow(
+            {
+                "kind": "out_of_contract",
+                "start": o["at"],
+                "incidents": o["incident"],
+                "description": o["summary"],
+                "hours": o["worked_hours"],
+                "billed_hours": o["billed_hours"],
+                "amount": o["amount"],
+            }
+        )
     for r in st["responses"]:
-        w.writerow({"kind": "response", "start": r["paged_at"], "end": r["deadline"], "incidents": r["incident"],
-                    "round": r["round"], "description": r["summary"], "answered_at": r["answered_at"] or "",
-                    "answered_by": r["answered_by"] or "", "answered_via": r["answered_via"] or "",
-                    "minutes_to_answer": "" if r["minutes_to_answer"] is None else r["minutes_to_answer"],
-                    "outcome": r["outcome"]})
+        w.writerow(
+            {
+                "kind": "response",
+                "start": r["paged_at"],
+                "end": r["deadline"],
+                "incidents": r["incident"],
+                "round": r["round"],
+                "description": r["summary"],
+                "answered_at": r["answered_at"] or "",
+                "answered_by": r["answered_by"] or "",
+                "answered_via": r["answered_via"] or "",
+                "minutes_to_answer": "" if r["minutes_to_answer"] is None else r["minutes_to_answer"],
+                "outcome": r["outcome"],
+            }
+        )
     for key in ("standby", "callouts", "out_of_contract", "total"):
         w.writerow({"kind": "total" if key == "total" else f"subtotal_{key}", "amount": st["totals"][key]})
     return buf.getvalue()
@@ -99,6 +152,7 @@ def _answer_text(r: dict, zone: ZoneInfo) -> str:
     who = f' by {r["answered_by"]}' if r["answered_by"] else ""
     via = f' ({r["answered_via"]})' if r["answered_via"] else ""
     return " ".join(x for x in (kind, _local(r["answered_at"], zone)) if x) + who + via
+
 
 _CSS = """
 @page { size: A4; margin: 16mm 14mm; }
@@ -141,13 +195,17 @@ def _chart(st: dict) -> str:
     def y(v: float) -> float:
         return top + plot_h - plot_h * v / vmax
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="Time to answer per round of a call-out">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="Time to answer per round of a call-out">'
+    ]
     for frac in (0, 0.25, 0.5, 0.75, 1):
         v = vmax * frac
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e6ea"/>'
-                     f'<text x="{left - 6}" y="{y(v) + 3:.1f}" font-size="9" text-anchor="end" '
-                     f'fill="#5b6472">{v:.0f}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e6ea"/>'
+            f'<text x="{left - 6}" y="{y(v) + 3:.1f}" font-size="9" text-anchor="end" '
+            f'fill="#5b6472">{v:.0f}</text>'
+        )
     zone = ZoneInfo(st["timezone"])
     for i, r in enumerate(rs):
         x = left + slot * i + (slot - bar) / 2
@@ -156,26 +214,36 @@ def _chart(st: dict) -> str:
         name = _round_name(r)
         if v is None:  # not answered: breached, or still running when the statement was made
             said, fill = ("no answer", "#b42318") if r["outcome"] == "breached" else (_OUTCOME[r["outcome"]], "#5b6472")
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - 4}" font-size="9" text-anchor="middle" '
-                         f'fill="{fill}">{said}</text>')
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - 4}" font-size="9" text-anchor="middle" '
+                f'fill="{fill}">{said}</text>'
+            )
         else:
             color = "#1a7f37" if r["outcome"] == "met" else "#b42318"
-            parts.append(f'<rect x="{x:.1f}" y="{y(v):.1f}" width="{bar:.1f}" height="{top + plot_h - y(v):.1f}" '
-                         f'fill="{color}"><title>{name}: {v:g} min</title></rect>'
-                         f'<text x="{x + bar / 2:.1f}" y="{y(v) - 3:.1f}" font-size="9" text-anchor="middle">'
-                         f'{v:g}</text>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" font-size="9" text-anchor="middle" '
-                     f'fill="#5b6472">{name}</text>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y(v):.1f}" width="{bar:.1f}" height="{top + plot_h - y(v):.1f}" '
+                f'fill="{color}"><title>{name}: {v:g} min</title></rect>'
+                f'<text x="{x + bar / 2:.1f}" y="{y(v) - 3:.1f}" font-size="9" text-anchor="middle">'
+                f'{v:g}</text>'
+            )
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" font-size="9" text-anchor="middle" '
+            f'fill="#5b6472">{name}</text>'
+        )
         if len(rs) <= 12:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 26}" font-size="8" '
-                         f'text-anchor="middle" fill="#5b6472">{label}</text>')
-    parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(target):.1f}" y2="{y(target):.1f}" stroke="#1d2430" '
-                 f'stroke-width="1.5" stroke-dasharray="6 4"/>'
-                 f'<text x="{width - 12}" y="{y(target) - 4:.1f}" font-size="9" text-anchor="end">'
-                 f'target {target:g} min</text>'
-                 f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#5b6472"/>'
-                 f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="9" fill="#5b6472" '
-                 f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">minutes</text></svg>')
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 26}" font-size="8" '
+                f'text-anchor="middle" fill="#5b6472">{label}</text>'
+            )
+    parts.append(
+        f'<line x1="{left}" x2="{width - 10}" y1="{y(target):.1f}" y2="{y(target):.1f}" stroke="#1d2430" '
+        f'stroke-width="1.5" stroke-dasharray="6 4"/>'
+        f'<text x="{width - 12}" y="{y(target) - 4:.1f}" font-size="9" text-anchor="end">'
+        f'target {target:g} min</text>'
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#5b6472"/>'
+        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="9" fill="#5b6472" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">minutes</text></svg>'
+    )
     return "".join(parts)
 
 
@@ -192,43 +260,57 @@ def to_html(st: dict) -> str:
     cur = e(st["currency"])
     rows = []
     for b in st["blocks"]:
-        rows.append(f'<tr><td>{e(_PERIOD.get(b["period"], b["period"]))}</td><td>{e(_local(b["start"], zone))}</td>'
-                    f'<td>{e(_local(b["end"], zone))}</td><td class="num">{e(b["hours"])}</td>'
-                    f'<td class="num">{e(b["billed_hours"])}</td><td class="num">{e(b["multiplier"])}</td>'
-                    f'<td class="num">{e(b["fee"])}</td></tr>')
+        rows.append(
+            f'<tr><td>{e(_PERIOD.get(b["period"], b["period"]))}</td><td>{e(_local(b["start"], zone))}</td>'
+            f'<td>{e(_local(b["end"], zone))}</td><td class="num">{e(b["hours"])}</td>'
+            f'<td class="num">{e(b["billed_hours"])}</td><td class="num">{e(b["multiplier"])}</td>'
+            f'<td class="num">{e(b["fee"])}</td></tr>'
+        )
     standby = _rows_with_sum(rows, 7, "Standby", e(st["totals"]["standby"]), "No standby booked this month.")
     rows = []
     for c in st["callouts"]:
-        incs = "<br>".join(f'#{i["id"]} {e(i["summary"])} <span class="muted">({i["worked_minutes"]} min, '
-                           f'{e(i["worked_source"])})</span>' + "".join(
-                               f'<br><span class="muted">round {r["round"]}: paged {e(_local(r["paged_at"], zone))}, '
-                               f'answered {e(_answer_text(r, zone))}</span> '
-                               f'<span class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</span>'
-                               for r in i["rounds"])
-                           for i in c["incidents"])
-        rows.append(f'<tr><td>{incs}</td><td>{e(_local(c["start"], zone))}</td>'
-                    f'<td class="num">{e(c["worked_hours"])}</td><td class="num">{e(c["billed_hours"])}</td>'
-                    f'<td class="num">{e(c["amount"])}</td></tr>')
+        incs = "<br>".join(
+            f'#{i["id"]} {e(i["summary"])} <span class="muted">({i["worked_minutes"]} min, '
+            f'{e(i["worked_source"])})</span>'
+            + "".join(
+                f'<br><span class="muted">round {r["round"]}: paged {e(_local(r["paged_at"], zone))}, '
+                f'answered {e(_answer_text(r, zone))}</span> '
+                f'<span class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</span>'
+                for r in i["rounds"]
+            )
+            for i in c["incidents"]
+        )
+        rows.append(
+            f'<tr><td>{incs}</td><td>{e(_local(c["start"], zone))}</td>'
+            f'<td class="num">{e(c["worked_hours"])}</td><td class="num">{e(c["billed_hours"])}</td>'
+            f'<td class="num">{e(c["amount"])}</td></tr>'
+        )
     callouts = _rows_with_sum(rows, 5, "Call-outs", e(st["totals"]["callouts"]), "No call-outs this month.")
     rows = []
     for o in st["out_of_contract"]:
-        rows.append(f'<tr><td>#{o["incident"]} {e(o["summary"])}</td><td>{e(_local(o["at"], zone))}</td>'
-                    f'<td class="num">{e(o["worked_hours"])}</td><td class="num">{e(o["billed_hours"])}</td>'
-                    f'<td class="num">{e(o["amount"])}</td></tr>')
+        rows.append(
+            f'<tr><td>#{o["incident"]} {e(o["summary"])}</td><td>{e(_local(o["at"], zone))}</td>'
+            f'<td class="num">{e(o["worked_hours"])}</td><td class="num">{e(o["billed_hours"])}</td>'
+            f'<td class="num">{e(o["amount"])}</td></tr>'
+        )
     ooc = ""
     if rows:
-        ooc = ('<h2>Work outside the standby contract</h2><table><thead><tr><th>Incident</th><th>At</th>'
-               '<th class="num">Worked h</th><th class="num">Billed h</th>'
-               f'<th class="num">Amount ({cur})</th></tr></thead><tbody>'
-               f'{_rows_with_sum(rows, 5, "Out of contract", e(st["totals"]["out_of_contract"]), "")}'
-               '</tbody></table>')
+        ooc = (
+            '<h2>Work outside the standby contract</h2><table><thead><tr><th>Incident</th><th>At</th>'
+            '<th class="num">Worked h</th><th class="num">Billed h</th>'
+            f'<th class="num">Amount ({cur})</th></tr></thead><tbody>'
+            f'{_rows_with_sum(rows, 5, "Out of contract", e(st["totals"]["out_of_contract"]), "")}'
+            '</tbody></table>'
+        )
     rows = []
     for r in st["responses"]:
         mins = "—" if r["minutes_to_answer"] is None else f'{r["minutes_to_answer"]:g}'
-        rows.append(f'<tr><td>#{r["incident"]} {e(r["summary"])}</td><td class="num">{r["round"]}</td>'
-                    f'<td>{e(_local(r["paged_at"], zone))}</td><td>{e(_answer_text(r, zone))}</td>'
-                    f'<td class="num">{e(mins)}</td>'
-                    f'<td class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</td></tr>')
+        rows.append(
+            f'<tr><td>#{r["incident"]} {e(r["summary"])}</td><td class="num">{r["round"]}</td>'
+            f'<td>{e(_local(r["paged_at"], zone))}</td><td>{e(_answer_text(r, zone))}</td>'
+            f'<td class="num">{e(mins)}</td>'
+            f'<td class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</td></tr>'
+        )
     responses = "".join(rows) or '<tr><td colspan="6" class="empty">No call-outs this month.</td></tr>'
     t = st["totals"]
     return f"""<!DOCTYPE html>

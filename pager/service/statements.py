@@ -33,6 +33,7 @@ engine (pager.domain.billing). The choices made here, besides those of the engin
   and how, the minutes in between, and the outcome against the round's response target. Rounds
   never paged are left out. Met and breached are counted per round.
 """
+
 from __future__ import annotations
 
 import re
@@ -91,11 +92,17 @@ def terms_of(customer: CustomerConfig) -> Terms:
         if over is None:
             continue
         base = tariffs[period]
-        tariffs[period] = Tariff(over.multiplier if over.multiplier is not None else base.multiplier,
-                                 over.minimum if over.minimum is not None else base.minimum)
-    return Terms(rate=customer.rate, currency=customer.currency, increment=customer.billing_increment,
-                 tariffs=tariffs, callout_overlap=customer.callout_overlap)
-
+        tariffs[period] = Tariff(
+            over.multiplier if over.multiplier is not None else base.multiplier,
+            over.minimum if over.minimum is not None else base.minimum,
+        )
+    return Terms(
+        rate=customer.rate,
+        currency=customer.currency,
+        increment=customer.billing_increment,
+        tariffs=tariffs,
+        callout_overlap=customer.callout_overlap,
+    )
 
 
 def _union(ranges: list[tuple[datetime, datetime, list[int]]]) -> list[tuple[datetime, datetime, list[int]]]:
@@ -109,8 +116,9 @@ def _union(ranges: list[tuple[datetime, datetime, list[int]]]) -> list[tuple[dat
     return out
 
 
-async def _booked(store: Any, customer: str | None, start: datetime, end: datetime
-                  ) -> list[tuple[datetime, datetime, list[int]]]:
+async def _booked(
+    store: Any, customer: str | None, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, list[int]]]:
     """The active bookings (of one customer, or all) that overlap [start, end), merged."""
     rows = await store.list_bookings(customer, ending_after=start)
     ranges = []
@@ -132,8 +140,10 @@ def _worked(inc: CustomerIncident) -> tuple[timedelta, str]:
 
 def _acknowledgement(inc: CustomerIncident) -> response.Answer | None:
     """The first acknowledgement among the incident's rounds in the month, None without one."""
-    return next((r.answer for r in inc.rounds
-                 if r.answer is not None and r.answer.kind is response.AnswerKind.ACKNOWLEDGED), None)
+    return next(
+        (r.answer for r in inc.rounds if r.answer is not None and r.answer.kind is response.AnswerKind.ACKNOWLEDGED),
+        None,
+    )
 
 
 def _answered(inc: CustomerIncident) -> bool:
@@ -149,14 +159,20 @@ def _round_lines(inc: CustomerIncident, now: datetime) -> list[dict]:
             continue  # never paged: no response to account for
         answer = rnd.answer
         assert rnd.first_page_at is not None and record.deadline is not None
-        lines.append({"round": rnd.number, "paged_at": iso_utc(rnd.first_page_at),
-                      "deadline": iso_utc(record.deadline),
-                      "answered_at": iso_utc(answer.at) if answer else None,
-                      "answered_by": answer.by if answer else None, "answered_via": answer.via if answer else None,
-                      "answered_kind": answer.kind.value if answer else None,
-                      "minutes_to_answer": None if record.seconds is None else round(record.seconds / 60, 1),
-                      "target_minutes": round(rnd.target.total_seconds() / 60, 1),
-                      "outcome": record.outcome.value})
+        lines.append(
+            {
+                "round": rnd.number,
+                "paged_at": iso_utc(rnd.first_page_at),
+                "deadline": iso_utc(record.deadline),
+                "answered_at": iso_utc(answer.at) if answer else None,
+                "answered_by": answer.by if answer else None,
+                "answered_via": answer.via if answer else None,
+                "answered_kind": answer.kind.value if answer else None,
+                "minutes_to_answer": None if record.seconds is None else round(record.seconds / 60, 1),
+                "target_minutes": round(rnd.target.total_seconds() / 60, 1),
+                "outcome": record.outcome.value,
+            }
+        )
     return lines
 
 
@@ -175,13 +191,17 @@ def recurring_periods(customer: CustomerConfig) -> dict[str, frozenset[Period]]:
     return out
 
 
-def _recurring_ranges(calendar: Calendar, periods: frozenset[Period], start: datetime, end: datetime
-                      ) -> list[tuple[datetime, datetime, Period]]:
+def _recurring_ranges(
+    calendar: Calendar, periods: frozenset[Period], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, Period]]:
     """The stretches of the recurring periods around [start, end) (widened by _MARGIN)."""
     if not periods:
         return []
-    return [(st.start, st.end, st.period) for st in calendar.stretches(start - _MARGIN, end + _MARGIN)
-            if st.period in periods]
+    return [
+        (st.start, st.end, st.period)
+        for st in calendar.stretches(start - _MARGIN, end + _MARGIN)
+        if st.period in periods
+    ]
 
 
 def _covering(blocks: list[Block], at: datetime) -> Block | None:
@@ -191,10 +211,17 @@ def _covering(blocks: list[Block], at: datetime) -> Block | None:
     return None
 
 
-async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer: str, start: datetime,
-                          end: datetime, recurring: dict[str, frozenset[Period]] | None = None
-                          ) -> tuple[list[tuple[datetime, datetime, list[int]]], list[Block],
-                                     list[Block], list[CustomerIncident], list[CustomerIncident]]:
+async def _customer_facts(
+    store: Any,
+    calendar: Calendar,
+    terms: Terms,
+    customer: str,
+    start: datetime,
+    end: datetime,
+    recurring: dict[str, frozenset[Period]] | None = None,
+) -> tuple[
+    list[tuple[datetime, datetime, list[int]]], list[Block], list[Block], list[CustomerIncident], list[CustomerIncident]
+]:
     """(booked ranges, all standby blocks, this month's blocks, call-out incidents, other incidents)
     of a customer. The standby blocks are those of the dated bookings and of the recurring standby
     (`recurring`: project id -> periods), laid over one another as one set of ranges so that no hour
@@ -207,8 +234,11 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     ranges = booked
     if rec:
         # merged, then only the ranges that touch the month (the margin only keeps edges true)
-        ranges = [r for r in _union([(bs, be, ids) for bs, be, ids in booked] + [(s, e, []) for s, e, _p in rec])
-                  if r[0] < end and r[1] > start]
+        ranges = [
+            r
+            for r in _union([(bs, be, ids) for bs, be, ids in booked] + [(s, e, []) for s, e, _p in rec])
+            if r[0] < end and r[1] > start
+        ]
     all_blocks: list[Block] = []
     for bs, be, _ids in ranges:
         all_blocks.extend(standby_blocks(calendar, bs, be, terms))
@@ -217,16 +247,21 @@ async def _customer_facts(store: Any, calendar: Calendar, terms: Terms, customer
     callouts, others = [], []
     for inc in incidents:
         paged = inc.first_page_at
-        if paged is not None and _answered(inc) and _callout_at(inc, paged, all_blocks, booked, customer,
-                                                                recurring):
+        if paged is not None and _answered(inc) and _callout_at(inc, paged, all_blocks, booked, customer, recurring):
             callouts.append(inc)
         else:
             others.append(inc)
     return booked, all_blocks, month_blocks, callouts, others
 
 
-def _callout_at(inc: CustomerIncident, paged: datetime, blocks: list[Block], booked: list, customer: str,
-                recurring: dict[str, frozenset[Period]]) -> bool:
+def _callout_at(
+    inc: CustomerIncident,
+    paged: datetime,
+    blocks: list[Block],
+    booked: list,
+    customer: str,
+    recurring: dict[str, frozenset[Period]],
+) -> bool:
     """Was the page inside standby the customer bought for this incident: a block of a dated
     booking (any project of the customer), or a block of a period its own project has recurring
     standby for (another project's recurring standby does not cover it)."""
@@ -236,12 +271,11 @@ def _callout_at(inc: CustomerIncident, paged: datetime, blocks: list[Block], boo
     if any(bs <= paged < be for bs, be, _ids in booked):
         return True
     project = inc.project or ""
-    pid = project[len(customer) + 1:] if project.startswith(f"{customer}/") else project
+    pid = project[len(customer) + 1 :] if project.startswith(f"{customer}/") else project
     return block.period in recurring.get(pid, frozenset())
 
 
-async def statement(store: Any, config: Config, schedule: Schedule, customer: str, month: str,
-                    now: datetime) -> dict:
+async def statement(store: Any, config: Config, schedule: Schedule, customer: str, month: str, now: datetime) -> dict:
     """A customer's statement for a month: standby blocks, call-outs, out-of-contract work, totals
     and the response record. Amounts are decimal strings, instants ISO 8601 UTC."""
     if customer not in config.customers:
@@ -251,8 +285,9 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     calendar = schedule.calendar
     start, end = month_range(month, calendar)
     recurring = recurring_periods(cust)
-    booked, all_blocks, blocks, callout_incs, others = await _customer_facts(store, calendar, terms, customer,
-                                                                             start, end, recurring)
+    booked, all_blocks, blocks, callout_incs, others = await _customer_facts(
+        store, calendar, terms, customer, start, end, recurring
+    )
 
     # call-outs through the engine (its merge policy): a call-out paged in a block that started last
     # month (a night across the 1st) is billed on this month's statement, the month of its page.
@@ -263,18 +298,30 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         assert paged is not None
         worked, source = _worked(inc)
         calls.append((paged, paged + worked, f"#{inc.incident_id}"))
-        per_incident[inc.incident_id] = {"id": inc.incident_id, "summary": inc.summary,
-                                         "project": inc.project, "worked_minutes": _minutes(worked),
-                                         "worked_source": source, "rounds": _round_lines(inc, now)}
+        per_incident[inc.incident_id] = {
+            "id": inc.incident_id,
+            "summary": inc.summary,
+            "project": inc.project,
+            "worked_minutes": _minutes(worked),
+            "worked_source": source,
+            "rounds": _round_lines(inc, now),
+        }
     callout_lines: list[dict[str, Any]] = []
     if calls:
         q = _quote_in_blocks(calendar, all_blocks, terms, calls)
         for c in q:
             ids = [int(r.strip().lstrip("#")) for r in c.ref.split(",") if r.strip()]
-            callout_lines.append({
-                "start": iso_utc(c.start), "end": iso_utc(c.end), "worked_hours": hours_str(c.worked_hours),
-                "billed_hours": hours_str(c.billed_hours), "amount": decimal_str(c.amount), "_amount": c.amount,
-                "incidents": [per_incident[i] for i in ids if i in per_incident]})
+            callout_lines.append(
+                {
+                    "start": iso_utc(c.start),
+                    "end": iso_utc(c.end),
+                    "worked_hours": hours_str(c.worked_hours),
+                    "billed_hours": hours_str(c.billed_hours),
+                    "amount": decimal_str(c.amount),
+                    "_amount": c.amount,
+                    "incidents": [per_incident[i] for i in ids if i in per_incident],
+                }
+            )
 
     ooc_lines: list[dict[str, Any]] = []
     for inc in others:
@@ -285,16 +332,27 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         amount = money(terms.rate * hours_of(billed))
         at = inc.first_page_at or inc.created_at
         assert at is not None
-        ooc_lines.append({"incident": inc.incident_id, "summary": inc.summary, "project": inc.project,
-                          "at": iso_utc(at), "worked_hours": hours_str(hours_of(worked)),
-                          "billed_hours": hours_str(hours_of(billed)), "amount": decimal_str(amount),
-                          "_amount": amount})
+        ooc_lines.append(
+            {
+                "incident": inc.incident_id,
+                "summary": inc.summary,
+                "project": inc.project,
+                "at": iso_utc(at),
+                "worked_hours": hours_str(hours_of(worked)),
+                "billed_hours": hours_str(hours_of(billed)),
+                "amount": decimal_str(amount),
+                "_amount": amount,
+            }
+        )
 
     standby_total = sum((b.fee for b in blocks), _ZERO)
     callout_total = sum((c.pop("_amount") for c in callout_lines), _ZERO)
     ooc_total = sum((c.pop("_amount") for c in ooc_lines), _ZERO)
-    responses = [{"incident": inc.incident_id, "summary": inc.summary, "project": inc.project, **line}
-                 for inc in callout_incs for line in _round_lines(inc, now)]
+    responses = [
+        {"incident": inc.incident_id, "summary": inc.summary, "project": inc.project, **line}
+        for inc in callout_incs
+        for line in _round_lines(inc, now)
+    ]
     return {
         "customer": customer,
         "name": cust.name,
@@ -308,15 +366,27 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         "response_target_minutes": round(cust.response_target.total_seconds() / 60, 1),
         "bookings": [{"ids": ids, "start": iso_utc(s), "end": iso_utc(e)} for s, e, ids in booked],
         "recurring_standby": {pid: sorted(str(p) for p in ps) for pid, ps in sorted(recurring.items())},
-        "blocks": [{"period": str(b.period), "start": iso_utc(b.start), "end": iso_utc(b.end),
-                    "hours": hours_str(b.hours), "billed_hours": hours_str(b.billed_hours),
-                    "multiplier": decimal_str(b.multiplier), "fee": decimal_str(b.fee)} for b in blocks],
+        "blocks": [
+            {
+                "period": str(b.period),
+                "start": iso_utc(b.start),
+                "end": iso_utc(b.end),
+                "hours": hours_str(b.hours),
+                "billed_hours": hours_str(b.billed_hours),
+                "multiplier": decimal_str(b.multiplier),
+                "fee": decimal_str(b.fee),
+            }
+            for b in blocks
+        ],
         "callouts": callout_lines,
         "out_of_contract": ooc_lines,
         "responses": responses,
-        "totals": {"standby": decimal_str(money(standby_total)), "callouts": decimal_str(money(callout_total)),
-                   "out_of_contract": decimal_str(money(ooc_total)),
-                   "total": decimal_str(money(standby_total + callout_total + ooc_total))},
+        "totals": {
+            "standby": decimal_str(money(standby_total)),
+            "callouts": decimal_str(money(callout_total)),
+            "out_of_contract": decimal_str(money(ooc_total)),
+            "total": decimal_str(money(standby_total + callout_total + ooc_total)),
+        },
         "responses_met": sum(1 for r in responses if r["outcome"] == "met"),
         "responses_breached": sum(1 for r in responses if r["outcome"] == "breached"),
         "generated_at": iso_utc(now),
@@ -355,9 +425,11 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
     start, end = month_range(month, calendar)
     rotation = config.paging.standby_rotation
     booked = await _booked(store, None, start, end)
-    recurring = [(s, e, []) for cust in config.customers.values()
-                 for s, e, _p in _recurring_ranges(calendar, frozenset().union(*recurring_periods(cust).values()),
-                                                   start, end)]
+    recurring = [
+        (s, e, [])
+        for cust in config.customers.values()
+        for s, e, _p in _recurring_ranges(calendar, frozenset().union(*recurring_periods(cust).values()), start, end)
+    ]
     if recurring:
         booked = _union(booked + recurring)
     overrides = overrides_from(await store.list_overrides(rotation)) if rotation in schedule.rotations else []
@@ -380,32 +452,54 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
     callouts: dict[str, list[dict]] = {}
     for cid, cust in config.customers.items():
         terms = terms_of(cust) if cust.rate is not None else Terms(rate=0)
-        _b, _all, _blocks, incs, _others = await _customer_facts(store, calendar, terms, cid, start, end,
-                                                                 recurring_periods(cust))
+        _b, _all, _blocks, incs, _others = await _customer_facts(
+            store, calendar, terms, cid, start, end, recurring_periods(cust)
+        )
         for inc in incs:
             worked, source = _worked(inc)
             ack = _acknowledgement(inc)
             who = (ack.by if ack else None) or (inc.work[0].person if inc.work else "unknown")
-            callouts.setdefault(who, []).append({
-                "customer": cid, "incident": inc.incident_id, "summary": inc.summary,
-                "paged_at": iso_utc(inc.first_page_at),
-                "acknowledged_at": iso_utc(ack.at) if ack else None,
-                "worked_minutes": _minutes(worked), "worked_source": source})
+            callouts.setdefault(who, []).append(
+                {
+                    "customer": cid,
+                    "incident": inc.incident_id,
+                    "summary": inc.summary,
+                    "paged_at": iso_utc(inc.first_page_at),
+                    "acknowledged_at": iso_utc(ack.at) if ack else None,
+                    "worked_minutes": _minutes(worked),
+                    "worked_source": source,
+                }
+            )
     people = sorted(set(seconds) | set(callouts))
     rows = []
     for p in people:
         per = seconds.get(p, {})
-        hours = {k: f"{Decimal(str(round(per.get(k, 0.0) / 3600, 2))):.2f}"
-                 for k in ("weekend", "evening_night", "holiday")}
+        hours = {
+            k: f"{Decimal(str(round(per.get(k, 0.0) / 3600, 2))):.2f}" for k in ("weekend", "evening_night", "holiday")
+        }
         total = round(sum(per.values()) / 3600, 2)
         person = config.people.get(p)
         mine = sorted(callouts.get(p, []), key=lambda c: c["paged_at"] or "")
-        rows.append({"person": p, "name": person.name if person else p, "standby_hours": hours,
-                     "standby_hours_total": f"{total:.2f}", "callouts": mine,
-                     "callout_count": len(mine),
-                     "callout_worked_minutes": sum(c["worked_minutes"] for c in mine)})
-    return {"month": month, "timezone": calendar.rules.tz, "from": iso_utc(start), "to": iso_utc(end),
-            "rotation": rotation, "engineers": rows, "generated_at": iso_utc(now)}
+        rows.append(
+            {
+                "person": p,
+                "name": person.name if person else p,
+                "standby_hours": hours,
+                "standby_hours_total": f"{total:.2f}",
+                "callouts": mine,
+                "callout_count": len(mine),
+                "callout_worked_minutes": sum(c["worked_minutes"] for c in mine),
+            }
+        )
+    return {
+        "month": month,
+        "timezone": calendar.rules.tz,
+        "from": iso_utc(start),
+        "to": iso_utc(end),
+        "rotation": rotation,
+        "engineers": rows,
+        "generated_at": iso_utc(now),
+    }
 
 
 __all__ = ["StatementError", "engineers", "month_range", "recurring_periods", "statement", "terms_of"]

@@ -3,6 +3,7 @@
 One parser: the pydantic models below check the shape, then every text is checked on its own
 (length, control characters, label names) and every problem is named in the 422 answer.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import Instant, InstantOrZero, InputError, Problem, check_text, clean_texts, validate_json
+from .errors import InputError, Instant, InstantOrZero, Problem, check_text, clean_texts, validate_json
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_LABELS = 128
@@ -76,10 +77,16 @@ def _all_clean(body: bytes, hook) -> bool:
     if 0x7F in body or _ESCAPE.search(body) is not None:
         return False
     if len(body) > MAX_LABEL_VALUE:  # else no text in it can be that long
-        if len(hook.receiver) > MAX_KEY or max(map(len, chain.from_iterable(m.values() for m in maps)), default=0) > MAX_LABEL_VALUE:
+        if (
+            len(hook.receiver) > MAX_KEY
+            or max(map(len, chain.from_iterable(m.values() for m in maps)), default=0) > MAX_LABEL_VALUE
+        ):
             return False
-        if len(body) > MAX_ANNOTATION and max(
-                map(len, chain.from_iterable(a.annotations.values() for a in hook.alerts)), default=0) > MAX_ANNOTATION:
+        if (
+            len(body) > MAX_ANNOTATION
+            and max(map(len, chain.from_iterable(a.annotations.values() for a in hook.alerts)), default=0)
+            > MAX_ANNOTATION
+        ):
             return False
     return True
 
@@ -141,27 +148,39 @@ def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> t
         resolved = a.status == "resolved"
         ends = a.endsAt if resolved else None  # Go's zero time (no end) reads as None
         dedup = hook.groupKey if dedup_by == "group_key" else fp
-        summary = (a.annotations.get("summary") or a.annotations.get("description")
-                   or hook.commonAnnotations.get("summary") or _label_summary(a.labels))
-        alerts.append(Alert(
-            source=Source.ALERTMANAGER,
-            dedup_key=dedup,
-            fingerprint=fp,
-            action=Action.RESOLVE if resolved else Action.TRIGGER,
-            event_id=stable_id("am", dedup, fp, a.status, a.startsAt.isoformat(),
-                               ends.isoformat() if ends else None),
-            summary=summary[:1024],
-            severity=a.labels.get("severity", "critical"),
-            labels=a.labels,
-            annotations=a.annotations,
-            starts_at=a.startsAt,
-            ends_at=ends,
-            details={"generatorURL": a.generatorURL} if a.generatorURL else {},
-        ))
+        summary = (
+            a.annotations.get("summary")
+            or a.annotations.get("description")
+            or hook.commonAnnotations.get("summary")
+            or _label_summary(a.labels)
+        )
+        alerts.append(
+            Alert(
+                source=Source.ALERTMANAGER,
+                dedup_key=dedup,
+                fingerprint=fp,
+                action=Action.RESOLVE if resolved else Action.TRIGGER,
+                event_id=stable_id(
+                    "am", dedup, fp, a.status, a.startsAt.isoformat(), ends.isoformat() if ends else None
+                ),
+                summary=summary[:1024],
+                severity=a.labels.get("severity", "critical"),
+                labels=a.labels,
+                annotations=a.annotations,
+                starts_at=a.startsAt,
+                ends_at=ends,
+                details={"generatorURL": a.generatorURL} if a.generatorURL else {},
+            )
+        )
     if problems:
         raise InputError(422, "invalid payload", problems[:50])
-    facts = {"group_key": hook.groupKey, "receiver": hook.receiver, "status": hook.status,
-             "truncated_alerts": hook.truncatedAlerts, "external_url": hook.externalURL}
+    facts = {
+        "group_key": hook.groupKey,
+        "receiver": hook.receiver,
+        "status": hook.status,
+        "truncated_alerts": hook.truncatedAlerts,
+        "external_url": hook.externalURL,
+    }
     return alerts, facts
 
 

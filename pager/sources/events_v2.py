@@ -1,4 +1,5 @@
 """PagerDuty Events API v2 compatible: what Grafana, Zabbix and Alertmanager's pagerduty_configs send."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.observe.redact import MARKER
 
-from .errors import Instant, InputError, Problem, check_text, clean_texts, validate_json
+from .errors import InputError, Instant, Problem, check_text, clean_texts, validate_json
 
 _ACTIONS = {"trigger": Action.TRIGGER, "acknowledge": Action.ACKNOWLEDGE, "resolve": Action.RESOLVE}
 
@@ -61,9 +62,14 @@ def parse(body: bytes) -> tuple[Event, Alert]:
     if ev.event_action != "trigger" and not ev.dedup_key:
         problems.append(Problem("dedup_key", f"required for event_action {ev.event_action}"))
     pl = ev.payload
-    texts = (("dedup_key", ev.dedup_key), ("payload.summary", pl and pl.summary),
-             ("payload.source", pl and pl.source), ("payload.component", pl and pl.component),
-             ("payload.group", pl and pl.group), ("payload.class", pl and pl.class_))
+    texts = (
+        ("dedup_key", ev.dedup_key),
+        ("payload.summary", pl and pl.summary),
+        ("payload.source", pl and pl.source),
+        ("payload.component", pl and pl.component),
+        ("payload.group", pl and pl.group),
+        ("payload.class", pl and pl.class_),
+    )
     # the model caps them all at 1024 characters; one search over all of them usually suffices
     if not clean_texts([value for _, value in texts if value], multiline=False):
         for field, value in texts:
@@ -77,8 +83,11 @@ def parse(body: bytes) -> tuple[Event, Alert]:
     dedup = ev.dedup_key or stable_id("ev2", ev.routing_key, p.summary if p else "", p.source if p else "")
     labels: dict[str, str] = {}
     if p is not None:
-        labels = {k: v for k, v in (("source", p.source), ("component", p.component),
-                                    ("group", p.group), ("class", p.class_)) if v}
+        labels = {
+            k: v
+            for k, v in (("source", p.source), ("component", p.component), ("group", p.group), ("class", p.class_))
+            if v
+        }
     details: dict[str, Any] = {}
     if p is not None and p.custom_details is not None:
         details["custom_details"] = p.custom_details

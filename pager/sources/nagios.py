@@ -1,4 +1,5 @@
 """Nagios / Icinga notifications: the notification macros, form-encoded or JSON."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -21,14 +22,34 @@ _TYPES: dict[str, tuple[Action, str | None]] = {
     "DOWNTIMECANCELLED": (Action.ANNOTATE, "downtime_cancelled"),
     "CUSTOM": (Action.ANNOTATE, "custom"),
 }
-_SEVERITY = {"CRITICAL": "critical", "WARNING": "warning", "UNKNOWN": "warning", "OK": "info",
-             "DOWN": "critical", "UNREACHABLE": "critical", "UP": "info"}
+_SEVERITY = {
+    "CRITICAL": "critical",
+    "WARNING": "warning",
+    "UNKNOWN": "warning",
+    "OK": "info",
+    "DOWN": "critical",
+    "UNREACHABLE": "critical",
+    "UP": "info",
+}
 MAX_MACROS = 512
 _LABEL_MACROS = frozenset({"HOSTNAME", "SERVICEDESC", "SERVICESTATE", "HOSTSTATE", "NOTIFICATIONTYPE"})
 MAX_VALUE = 65536
-KEPT = ("NOTIFICATIONTYPE", "HOSTNAME", "HOSTALIAS", "HOSTADDRESS", "HOSTSTATE", "SERVICEDESC",
-        "SERVICESTATE", "NOTIFICATIONNUMBER", "SERVICEPROBLEMID", "HOSTPROBLEMID", "LASTHOSTPROBLEMID",
-        "LASTSERVICEPROBLEMID", "CONTACTNAME", "TIMET")
+KEPT = (
+    "NOTIFICATIONTYPE",
+    "HOSTNAME",
+    "HOSTALIAS",
+    "HOSTADDRESS",
+    "HOSTSTATE",
+    "SERVICEDESC",
+    "SERVICESTATE",
+    "NOTIFICATIONNUMBER",
+    "SERVICEPROBLEMID",
+    "HOSTPROBLEMID",
+    "LASTHOSTPROBLEMID",
+    "LASTSERVICEPROBLEMID",
+    "CONTACTNAME",
+    "TIMET",
+)
 
 
 def parse(macros: Mapping[str, object]) -> Alert:
@@ -57,7 +78,9 @@ def parse(macros: Mapping[str, object]) -> Alert:
     if not ntype:
         problems.append(Problem("NOTIFICATIONTYPE", "required field is missing"))
     elif ntype not in _TYPES:
-        problems.append(Problem("NOTIFICATIONTYPE", f"unknown type {ntype[:40]!r}; expected one of {', '.join(_TYPES)}"))
+        problems.append(
+            Problem("NOTIFICATIONTYPE", f"unknown type {ntype[:40]!r}; expected one of {', '.join(_TYPES)}")
+        )
     if not host:
         problems.append(Problem("HOSTNAME", "required field is missing"))
     elif "\n" in host or "\r" in host or len(host) > 255:
@@ -107,9 +130,17 @@ def parse(macros: Mapping[str, object]) -> Alert:
         dedup_key=dedup,
         fingerprint=dedup,
         action=action,
-        event_id=stable_id("nagios", ntype, host, service, state, problem_id,
-                           m.get("NOTIFICATIONNUMBER", ""), m.get("TIMET", ""),
-                           m.get("NOTIFICATIONCOMMENT", "")),
+        event_id=stable_id(
+            "nagios",
+            ntype,
+            host,
+            service,
+            state,
+            problem_id,
+            m.get("NOTIFICATIONNUMBER", ""),
+            m.get("TIMET", ""),
+            m.get("NOTIFICATIONCOMMENT", ""),
+        ),
         summary=summary.strip()[:1024],
         severity=_SEVERITY.get(state, "critical"),
         labels=labels,

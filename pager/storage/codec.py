@@ -1,5 +1,6 @@
 """How the SQLite store writes instants and JSON (one text form each) and its filtered reads, shared by its
 modules."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 One Protocol per aggregate (incidents, escalation and outbox, schedule, billing); `Store` is all of
 them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ class Delivery:
 @dataclass(frozen=True, slots=True)
 class Applied:
     """What one alert of a delivery did, and to which incident (None: orphan or duplicate)."""
+
     incident_id: int | None
     outcome: Outcome
 
@@ -62,7 +64,8 @@ class OutboxBacklog:
 @dataclass(frozen=True, slots=True)
 class Pruned:
     """What one retention batch removed."""
-    bodies: int        # raw webhook bodies emptied (the delivery's row stays)
+
+    bodies: int  # raw webhook bodies emptied (the delivery's row stays)
     delivery_ids: int  # delivery idempotency rows deleted (a notification re-sent after this is applied again)
     callbacks: int = 0  # Twilio callback ids deleted (pruned with the delivery ids: a replay after this is new)
 
@@ -86,6 +89,7 @@ class Unavailable(Exception):
 
 
 # -- records: what the store answers, whatever the database ------------------------------------------
+
 
 class _Record:
     """A stored row as a frozen dataclass. `to_json()` is what the API and the CLI print: the field
@@ -389,16 +393,24 @@ class DeliveryUpdate:
 # Every method here has a test in tests/contract (or is listed there as pending), which any store
 # must pass unchanged.
 
+
 class IncidentStore(Protocol):
     """Incidents and their alerts: webhook ingest, manual transitions, notes, reads."""
 
     async def ingest(self, delivery: Delivery) -> IngestResult: ...
-    async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
-                         comment: str | None, now: datetime) -> IncidentDetail: ...
+    async def transition(
+        self, incident_id: int, target: State, *, actor: str, via: str, comment: str | None, now: datetime
+    ) -> IncidentDetail: ...
     async def add_note(self, incident_id: int, *, actor: str, text: str, now: datetime) -> IncidentDetail: ...
-    async def list_incidents(self, *, state: str | None = None, source: str | None = None,
-                             since: datetime | None = None, limit: int = 100,
-                             before_id: int | None = None) -> list[Incident]: ...
+    async def list_incidents(
+        self,
+        *,
+        state: str | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Incident]: ...
     async def get_incident(self, incident_id: int) -> IncidentDetail | None: ...
     async def count_by_state(self) -> dict[str, int]: ...
     # retention of what ingest keeps for idempotency and audit: one bounded batch (at most `limit` rows
@@ -412,27 +424,72 @@ class EscalationStore(Protocol):
     """The paging engine's state: escalations, the outbox of messages, heartbeats."""
 
     async def unrouted_incidents(self, limit: int = 500) -> list[UnroutedIncident]: ...
-    async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
-                                policy: dict[str, Any], status: str, next_at: datetime | None, target_seconds: int,
-                                reason: str, now: datetime, booking: dict[str, Any] | None = None) -> bool: ...
+    async def create_escalation(
+        self,
+        *,
+        incident_id: int,
+        generation: int,
+        project: str,
+        rotation: str | None,
+        policy: dict[str, Any],
+        status: str,
+        next_at: datetime | None,
+        target_seconds: int,
+        reason: str,
+        now: datetime,
+        booking: dict[str, Any] | None = None,
+    ) -> bool: ...
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]: ...
-    async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
-                        messages: list[dict[str, Any]], now: datetime, first_page: bool, deadline: datetime | None,
-                        escalate_at: datetime | None, early: bool, event: dict[str, Any], final_status: str | None) -> bool: ...
+    async def fire_step(
+        self,
+        *,
+        incident_id: int,
+        generation: int,
+        k: int,
+        next_at: datetime | None,
+        messages: list[dict[str, Any]],
+        now: datetime,
+        first_page: bool,
+        deadline: datetime | None,
+        escalate_at: datetime | None,
+        early: bool,
+        event: dict[str, Any],
+        final_status: str | None,
+    ) -> bool: ...
     async def stop_settled(self, now: datetime) -> list[int]: ...
     async def record_breaches(self, now: datetime) -> list[Breach]: ...
     async def unobserved_responses(self) -> list[response.Round]: ...
     async def rounds_of(self, incident_id: int) -> list[RoundRow]: ...
     async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None: ...
-    async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
-                            subject: str, body: str, due_at: datetime, now: datetime) -> bool: ...
+    async def queue_message(
+        self,
+        *,
+        idem_key: str,
+        person: str | None,
+        channel: str,
+        address: str,
+        kind: str,
+        subject: str,
+        body: str,
+        due_at: datetime,
+        now: datetime,
+    ) -> bool: ...
     async def due_messages(self, now: datetime, limit: int = 2000) -> list[DueMessage]: ...
     async def defer(self, channel: str, address: str, until: datetime) -> int: ...
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]: ...
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool: ...
     # sent and simulated (the dry-run notifier): status `simulated`, which throttles and bundles as `sent`
-    async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
-                             retry_at: datetime | None, now: datetime, simulated: bool = False) -> None: ...
+    async def finish_message(
+        self,
+        carrier: int,
+        *,
+        sent: bool,
+        provider_id: str | None,
+        error: str | None,
+        retry_at: datetime | None,
+        now: datetime,
+        simulated: bool = False,
+    ) -> None: ...
     async def recover_sending(self, now: datetime) -> int: ...
     async def message(self, message_id: int) -> OutboxMessage | None: ...
     async def last_message_to(self, address: str) -> OutboxMessage | None:
@@ -451,8 +508,8 @@ class EscalationStore(Protocol):
     async def answer_callback(self, kind: str, key: str, reply: str) -> None:
         """The answer a claimed callback was given (what a replay of it is answered)."""
         ...
-    async def delivery_update(self, message_id: int, status: str, *, failed: bool,
-                              now: datetime) -> DeliveryUpdate: ...
+
+    async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> DeliveryUpdate: ...
     async def beat(self, name: str, source: str, now: datetime) -> None: ...
     async def heartbeats(self) -> dict[str, datetime]: ...  # the last check-in of each heartbeat name
     # what /metrics reads at scrape time
@@ -462,13 +519,23 @@ class EscalationStore(Protocol):
 class ScheduleStore(Protocol):
     """Rotation overrides and the hand-over notices given."""
 
-    async def add_override(self, *, rotation: str, start: datetime, end: datetime, person: str,
-                           replaces: str | None, created_by: str, now: datetime) -> OverrideRecord:
+    async def add_override(
+        self,
+        *,
+        rotation: str,
+        start: datetime,
+        end: datetime,
+        person: str,
+        replaces: str | None,
+        created_by: str,
+        now: datetime,
+    ) -> OverrideRecord:
         """Conflict when it does not end after it starts."""
         ...
 
-    async def list_overrides(self, rotation: str | None = None, *,
-                             include_removed: bool = False) -> list[OverrideRecord]:
+    async def list_overrides(
+        self, rotation: str | None = None, *, include_removed: bool = False
+    ) -> list[OverrideRecord]:
         """By start, then id; removed ones only with include_removed."""
         ...
 
@@ -484,13 +551,15 @@ class ScheduleStore(Protocol):
 class BillingStore(Protocol):
     """Standby bookings, time logged on incidents, and what a statement reads of a customer's incidents."""
 
-    async def add_booking(self, *, customer: str, start: datetime, end: datetime, created_by: str,
-                          now: datetime) -> Booking:
+    async def add_booking(
+        self, *, customer: str, start: datetime, end: datetime, created_by: str, now: datetime
+    ) -> Booking:
         """Conflict when it does not end after it starts."""
         ...
 
-    async def list_bookings(self, customer: str | None = None, *, include_cancelled: bool = False,
-                            ending_after: datetime | None = None) -> list[Booking]:
+    async def list_bookings(
+        self, customer: str | None = None, *, include_cancelled: bool = False, ending_after: datetime | None = None
+    ) -> list[Booking]:
         """By start, then id; cancelled ones only with include_cancelled; with ending_after only those
         still running or to come at that instant."""
         ...
@@ -499,9 +568,18 @@ class BillingStore(Protocol):
         """NotFound for an unknown id; cancelling it again keeps the first cancellation."""
         ...
 
-    async def add_work(self, incident_id: int, *, person: str, start: datetime | None = None,
-                       end: datetime | None = None, minutes: int | None = None, note: str | None = None,
-                       by: str, now: datetime) -> WorkEntry:
+    async def add_work(
+        self,
+        incident_id: int,
+        *,
+        person: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        minutes: int | None = None,
+        note: str | None = None,
+        by: str,
+        now: datetime,
+    ) -> WorkEntry:
         """Minutes as `work_minutes` says (ValueError otherwise); NotFound for an unknown incident. Adds a
         work_logged event to the incident's timeline."""
         ...
@@ -510,8 +588,7 @@ class BillingStore(Protocol):
         """In the order logged; none (also for an unknown incident): []."""
         ...
 
-    async def customer_incidents(self, project_prefix: str, start: datetime,
-                                 end: datetime) -> list[CustomerIncident]:
+    async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[CustomerIncident]:
         """The incidents routed to projects starting with `project_prefix` (taken literally) whose
         escalation was paged (first_page_at) or, never paged, routed (created_at) in [start, end): one
         per incident (its first escalation in the range), in the order of those instants."""

@@ -9,6 +9,7 @@ after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back i
 and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`; the paging engine's
 state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,12 +20,12 @@ import queue
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import structlog
 
@@ -35,13 +36,29 @@ from . import sqlite_billing as billing
 from . import sqlite_retention as retention
 from . import sqlite_schedule as schedule
 from .codec import iso, parse_iso, where
-from .port import (Booking, Conflict, CustomerIncident, Delivery, Incident, IncidentAlert, IncidentDetail, IngestPolicy,
-                   IngestResult, NotFound, OverrideRecord, Pruned, TimelineEvent, Unavailable, WorkEntry, work_minutes)
+from .port import (
+    Booking,
+    Conflict,
+    CustomerIncident,
+    Delivery,
+    Incident,
+    IncidentAlert,
+    IncidentDetail,
+    IngestPolicy,
+    IngestResult,
+    NotFound,
+    OverrideRecord,
+    Pruned,
+    TimelineEvent,
+    Unavailable,
+    WorkEntry,
+    work_minutes,
+)
 from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_paging import PagingStore, _event, quiet
 
 _log = structlog.get_logger("pagerd.store")
-MAX_BATCH = 2000         # jobs per commit
+MAX_BATCH = 2000  # jobs per commit
 MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long its requests wait)
 _STOP = object()
 
@@ -101,8 +118,10 @@ def migrate(path: str, now: datetime) -> list[int]:
     conn.execute("PRAGMA foreign_keys=OFF")
     migration_functions(conn)
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                     "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         applied = []
         for version, name, sql in migrations():
@@ -115,8 +134,7 @@ def migrate(path: str, now: datetime) -> list[int]:
                 broken = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
                 if broken:
                     raise sqlite3.IntegrityError(f"migration {name} breaks foreign keys: {broken}")
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                             (version, name, iso(now)))
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, iso(now)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -202,7 +220,7 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
         raise
 
 
-def _run_job(conn: sqlite3.Connection, job: "_Job") -> None:
+def _run_job(conn: sqlite3.Connection, job: _Job) -> None:
     conn.execute("SAVEPOINT job")
     try:
         job.result = job.fn(conn, *job.args)
@@ -215,7 +233,7 @@ def _run_job(conn: sqlite3.Connection, job: "_Job") -> None:
         job.error = exc
 
 
-def _runs(batch: list["_Job"]) -> Iterator[list["_Job"]]:
+def _runs(batch: list[_Job]) -> Iterator[list[_Job]]:
     """The batch in order, consecutive deliveries (ingest jobs) as one run, every other job alone."""
     run: list[_Job] = []
     for job in batch:
@@ -232,7 +250,7 @@ def _runs(batch: list["_Job"]) -> Iterator[list["_Job"]]:
         yield run
 
 
-def _ingest_together(conn: sqlite3.Connection, run: list["_Job"]) -> bool:
+def _ingest_together(conn: sqlite3.Connection, run: list[_Job]) -> bool:
     """The ingest fast path: the deliveries of a run applied by one `ingest_together` in one
     savepoint, ending in what a savepoint and an `ingest` per delivery would
     (tests/unit/test_store_batching.py). False when anything in it failed: then nothing of it is
@@ -247,7 +265,7 @@ def _ingest_together(conn: sqlite3.Connection, run: list["_Job"]) -> bool:
         conn.execute("RELEASE deliveries")
         return False
     conn.execute("RELEASE deliveries")
-    for job, result in zip(run, results):
+    for job, result in zip(run, results, strict=True):
         job.result = result
     return True
 
@@ -263,10 +281,12 @@ def _rollback(conn: sqlite3.Connection) -> None:
 # SQLite's primary result codes of a write that a later retry can get through (https://sqlite.org/rescode.html)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 10, 13
 # what a sender is told to wait: another process's lock is usually short; a full disk needs someone to act
-_UNAVAILABLE = {_SQLITE_FULL: ("the database's disk is full; nothing was stored, retry later", 60),
-                _SQLITE_IOERR: ("the database could not be written (I/O error); nothing was stored, retry later", 60),
-                _SQLITE_BUSY: ("the database is locked by another process; nothing was stored, retry later", 5),
-                _SQLITE_LOCKED: ("the database is locked; nothing was stored, retry later", 5)}
+_UNAVAILABLE = {
+    _SQLITE_FULL: ("the database's disk is full; nothing was stored, retry later", 60),
+    _SQLITE_IOERR: ("the database could not be written (I/O error); nothing was stored, retry later", 60),
+    _SQLITE_BUSY: ("the database is locked by another process; nothing was stored, retry later", 5),
+    _SQLITE_LOCKED: ("the database is locked; nothing was stored, retry later", 5),
+}
 
 
 def _unavailable(exc: sqlite3.OperationalError) -> Unavailable | None:
@@ -288,8 +308,15 @@ class _Job:
 
 
 class SqliteStore(PagingStore):
-    def __init__(self, path: str, policy: IngestPolicy, *, clock: Clock, synchronous: str = "FULL",
-                 on_commit: Callable[[int, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        policy: IngestPolicy,
+        *,
+        clock: Clock,
+        synchronous: str = "FULL",
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.path = path
         self.policy = policy
         self.clock = clock  # stamps migrations, times commits for on_commit
@@ -389,8 +416,9 @@ class SqliteStore(PagingStore):
     async def ingest(self, delivery: Delivery) -> IngestResult:
         return await self._write(ingest, delivery, self.policy)
 
-    async def transition(self, incident_id: int, target: State, *, actor: str, via: str,
-                         comment: str | None, now: datetime) -> IncidentDetail:
+    async def transition(
+        self, incident_id: int, target: State, *, actor: str, via: str, comment: str | None, now: datetime
+    ) -> IncidentDetail:
         await self._write(_transition, incident_id, target, actor, via, comment, now)
         return await self._detail(incident_id)
 
@@ -405,26 +433,43 @@ class SqliteStore(PagingStore):
             raise NotFound(f"incident {incident_id} not found")
         return inc
 
-    async def list_incidents(self, *, state: str | None = None, source: str | None = None,
-                             since: datetime | None = None, limit: int = 100,
-                             before_id: int | None = None) -> list[Incident]:
+    async def list_incidents(
+        self,
+        *,
+        state: str | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Incident]:
         return await self._read(_list, state, source, since, limit, before_id)
 
     async def get_incident(self, incident_id: int) -> IncidentDetail | None:
         return await self._read(_get, incident_id)
 
     async def count_by_state(self) -> dict[str, int]:
-        return await self._read(lambda c: dict(c.execute(
-            "SELECT state, count(*) FROM incidents GROUP BY state").fetchall()))
+        return await self._read(
+            lambda c: dict(c.execute("SELECT state, count(*) FROM incidents GROUP BY state").fetchall())
+        )
 
     # -- rotation overrides and hand-over notices (sqlite_schedule) ---------------------------------
-    async def add_override(self, *, rotation: str, start: datetime, end: datetime, person: str,
-                           replaces: str | None, created_by: str, now: datetime) -> OverrideRecord:
+    async def add_override(
+        self,
+        *,
+        rotation: str,
+        start: datetime,
+        end: datetime,
+        person: str,
+        replaces: str | None,
+        created_by: str,
+        now: datetime,
+    ) -> OverrideRecord:
         oid = await self._write(schedule.add_override, rotation, start, end, person, replaces, created_by, now)
         return (await self._read(schedule.overrides, None, oid, True))[0]
 
-    async def list_overrides(self, rotation: str | None = None, *,
-                             include_removed: bool = False) -> list[OverrideRecord]:
+    async def list_overrides(
+        self, rotation: str | None = None, *, include_removed: bool = False
+    ) -> list[OverrideRecord]:
         return await self._read(schedule.overrides, rotation, None, include_removed)
 
     async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> OverrideRecord:
@@ -435,22 +480,33 @@ class SqliteStore(PagingStore):
         return await self._write(schedule.claim_handover, rotation, shift_start, person, now)
 
     # -- standby bookings and worked time (sqlite_billing) --------------------------------------------
-    async def add_booking(self, *, customer: str, start: datetime, end: datetime, created_by: str,
-                          now: datetime) -> Booking:
+    async def add_booking(
+        self, *, customer: str, start: datetime, end: datetime, created_by: str, now: datetime
+    ) -> Booking:
         bid = await self._write(billing.add_booking, customer, start, end, created_by, now)
         return (await self._read(billing.bookings, None, bid, True, None))[0]
 
-    async def list_bookings(self, customer: str | None = None, *, include_cancelled: bool = False,
-                            ending_after: datetime | None = None) -> list[Booking]:
+    async def list_bookings(
+        self, customer: str | None = None, *, include_cancelled: bool = False, ending_after: datetime | None = None
+    ) -> list[Booking]:
         return await self._read(billing.bookings, customer, None, include_cancelled, ending_after)
 
     async def cancel_booking(self, booking_id: int, *, by: str, now: datetime) -> Booking:
         await self._write(billing.cancel_booking, booking_id, by, now)
         return (await self._read(billing.bookings, None, booking_id, True, None))[0]
 
-    async def add_work(self, incident_id: int, *, person: str, start: datetime | None = None,
-                       end: datetime | None = None, minutes: int | None = None, note: str | None = None,
-                       by: str, now: datetime) -> WorkEntry:
+    async def add_work(
+        self,
+        incident_id: int,
+        *,
+        person: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        minutes: int | None = None,
+        note: str | None = None,
+        by: str,
+        now: datetime,
+    ) -> WorkEntry:
         minutes = work_minutes(start, end, minutes)
         wid = await self._write(billing.add_work, incident_id, person, start, end, minutes, note, by, now)
         return await self._read(billing.work_entry, wid)
@@ -458,8 +514,7 @@ class SqliteStore(PagingStore):
     async def list_work(self, incident_id: int) -> list[WorkEntry]:
         return await self._read(billing.work_entries, incident_id)
 
-    async def customer_incidents(self, project_prefix: str, start: datetime,
-                                 end: datetime) -> list[CustomerIncident]:
+    async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[CustomerIncident]:
         return await self._read(billing.customer_incidents, project_prefix, start, end)
 
     # -- retention (sqlite_retention) ------------------------------------------------------------
@@ -499,8 +554,10 @@ def _settle(batch: list[_Job]) -> None:
 
 # -- write transactions (run on the writer thread, inside a savepoint) ---------------------------
 
-def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, via: str,
-                comment: str | None, now: datetime) -> None:
+
+def _transition(
+    conn: sqlite3.Connection, iid: int, target: State, actor: str, via: str, comment: str | None, now: datetime
+) -> None:
     row = conn.execute("SELECT state FROM incidents WHERE id = ?", (iid,)).fetchone()
     if row is None:
         raise NotFound(f"incident {iid} not found")
@@ -511,13 +568,18 @@ def _transition(conn: sqlite3.Connection, iid: int, target: State, actor: str, v
         raise Conflict(f"incident {iid} is {current.value}; cannot move to {target.value}")
     at = iso(now)
     if target is State.ACKNOWLEDGED:
-        conn.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
-                     "updated_at = ? WHERE id = ?", (at, actor, at, iid))
+        conn.execute(
+            "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
+            "updated_at = ? WHERE id = ?",
+            (at, actor, at, iid),
+        )
         _event(conn, iid, at, "acknowledged", actor, {"via": via, "comment": comment})
         quiet(conn, iid, at, "incident acknowledged", via=via)
     elif target is State.RESOLVED:
-        conn.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
-                     "WHERE id = ?", (at, actor, at, iid))
+        conn.execute(
+            "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?",
+            (at, actor, at, iid),
+        )
         _event(conn, iid, at, "resolved", actor, {"via": via, "comment": comment})
         quiet(conn, iid, at, "incident resolved", via=via)
 
@@ -532,26 +594,49 @@ def _note(conn: sqlite3.Connection, iid: int, actor: str, text: str, now: dateti
 
 # -- reads -----------------------------------------------------------------------------------------
 
-_COLS = ("id, source, dedup_key, state, summary, severity, labels, alert_count, reopen_count, created_at, "
-         "updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by")
+_COLS = (
+    "id, source, dedup_key, state, summary, severity, labels, alert_count, reopen_count, created_at, "
+    "updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by"
+)
 
 
 def _incident_fields(r: tuple) -> dict[str, Any]:
     """The fields of an Incident from the columns _COLS, in that order."""
-    return {"id": r[0], "source": r[1], "dedup_key": r[2], "state": r[3], "summary": r[4], "severity": r[5],
-            "labels": json.loads(r[6]), "alert_count": r[7], "reopen_count": r[8], "created_at": parse_iso(r[9]),
-            "updated_at": parse_iso(r[10]), "acknowledged_at": parse_iso(r[11]), "acknowledged_by": r[12],
-            "resolved_at": parse_iso(r[13]), "resolved_by": r[14]}
+    return {
+        "id": r[0],
+        "source": r[1],
+        "dedup_key": r[2],
+        "state": r[3],
+        "summary": r[4],
+        "severity": r[5],
+        "labels": json.loads(r[6]),
+        "alert_count": r[7],
+        "reopen_count": r[8],
+        "created_at": parse_iso(r[9]),
+        "updated_at": parse_iso(r[10]),
+        "acknowledged_at": parse_iso(r[11]),
+        "acknowledged_by": r[12],
+        "resolved_at": parse_iso(r[13]),
+        "resolved_by": r[14],
+    }
 
 
-def _list(conn: sqlite3.Connection, state: str | None, source: str | None, since: datetime | None,
-          limit: int, before_id: int | None) -> list[Incident]:
-    clause, args = where((bool(state), "state = ?", (state,)),
-                         (bool(source), "source = ?", (source,)),
-                         # through the (state, created_at) index
-                         (bool(since) and not state, "state IN ('triggered', 'acknowledged', 'resolved')", ()),
-                         (bool(since), "created_at >= ?", (iso(since),)),
-                         (bool(before_id), "id < ?", (before_id,)))
+def _list(
+    conn: sqlite3.Connection,
+    state: str | None,
+    source: str | None,
+    since: datetime | None,
+    limit: int,
+    before_id: int | None,
+) -> list[Incident]:
+    clause, args = where(
+        (bool(state), "state = ?", (state,)),
+        (bool(source), "source = ?", (source,)),
+        # through the (state, created_at) index
+        (bool(since) and not state, "state IN ('triggered', 'acknowledged', 'resolved')", ()),
+        (bool(since), "created_at >= ?", (iso(since),)),
+        (bool(before_id), "id < ?", (before_id,)),
+    )
     sql = f"SELECT {_COLS} FROM incidents{clause} ORDER BY id DESC LIMIT ?"
     args.append(limit)
     return [Incident(**_incident_fields(r)) for r in conn.execute(sql, args)]
@@ -562,13 +647,28 @@ def _get(conn: sqlite3.Connection, iid: int) -> IncidentDetail | None:
     if r is None:
         return None
     alerts = tuple(
-        IncidentAlert(fingerprint=a[0], status=a[1], summary=a[2], severity=a[3], labels=json.loads(a[4]),
-                      annotations=json.loads(a[5]), details=json.loads(a[6]), starts_at=parse_iso(a[7]),
-                      ends_at=parse_iso(a[8]), first_seen=parse_iso(a[9]), last_seen=parse_iso(a[10]))
-        for a in conn.execute("SELECT fingerprint, status, summary, severity, labels, annotations, details, "
-                              "starts_at, ends_at, first_seen, last_seen FROM alerts WHERE incident_id = ? "
-                              "ORDER BY id", (iid,)))
+        IncidentAlert(
+            fingerprint=a[0],
+            status=a[1],
+            summary=a[2],
+            severity=a[3],
+            labels=json.loads(a[4]),
+            annotations=json.loads(a[5]),
+            details=json.loads(a[6]),
+            starts_at=parse_iso(a[7]),
+            ends_at=parse_iso(a[8]),
+            first_seen=parse_iso(a[9]),
+            last_seen=parse_iso(a[10]),
+        )
+        for a in conn.execute(
+            "SELECT fingerprint, status, summary, severity, labels, annotations, details, "
+            "starts_at, ends_at, first_seen, last_seen FROM alerts WHERE incident_id = ? "
+            "ORDER BY id",
+            (iid,),
+        )
+    )
     timeline = tuple(
         TimelineEvent(at=parse_iso(e[0]), kind=e[1], actor=e[2], data=json.loads(e[3]))
-        for e in conn.execute("SELECT at, kind, actor, data FROM events WHERE incident_id = ? ORDER BY id", (iid,)))
+        for e in conn.execute("SELECT at, kind, actor, data FROM events WHERE incident_id = ? ORDER BY id", (iid,))
+    )
     return IncidentDetail(**_incident_fields(r), alerts=alerts, timeline=timeline)

@@ -28,6 +28,7 @@ part of one.
 that one commit per delivery writes, and that `_Rows` ends in the very rows that writing each row
 at once (`_Rows(direct=True)`) does.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,17 +68,27 @@ from .codec import dumps, iso, parse_iso
 from .port import Applied, Delivery, IngestResult
 from .sqlite_paging import INSERT_EVENT, quiet
 
-_SEEN = ("SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
-         "LEFT JOIN deliveries AS d ON d.id = e.delivery_id WHERE e.event_id IN (SELECT value FROM json_each(?))")
-_OPEN = ("SELECT dedup_key, id, state, severity, group_key FROM incidents "
-         "WHERE source = ?2 AND dedup_key IN (SELECT value FROM json_each(?1)) AND state != 'resolved'")
-_OPEN_OF_GROUP = ("SELECT dedup_key, id, state, severity, group_key FROM incidents "
-                  "WHERE source = ? AND group_key = ? AND state != 'resolved' AND group_key IS NOT NULL")
-_LAST_RESOLVED = ("SELECT dedup_key, id, max(resolved_at) FROM incidents "
-                  "WHERE source = ?2 AND dedup_key IN (SELECT value FROM json_each(?1)) AND state = 'resolved' "
-                  "GROUP BY dedup_key")
-_FIRING = ("SELECT incident_id, fingerprint FROM alerts "
-           "WHERE incident_id IN (SELECT value FROM json_each(?)) AND status = 'firing'")
+_SEEN = (
+    "SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
+    "LEFT JOIN deliveries AS d ON d.id = e.delivery_id WHERE e.event_id IN (SELECT value FROM json_each(?))"
+)
+_OPEN = (
+    "SELECT dedup_key, id, state, severity, group_key FROM incidents "
+    "WHERE source = ?2 AND dedup_key IN (SELECT value FROM json_each(?1)) AND state != 'resolved'"
+)
+_OPEN_OF_GROUP = (
+    "SELECT dedup_key, id, state, severity, group_key FROM incidents "
+    "WHERE source = ? AND group_key = ? AND state != 'resolved' AND group_key IS NOT NULL"
+)
+_LAST_RESOLVED = (
+    "SELECT dedup_key, id, max(resolved_at) FROM incidents "
+    "WHERE source = ?2 AND dedup_key IN (SELECT value FROM json_each(?1)) AND state = 'resolved' "
+    "GROUP BY dedup_key"
+)
+_FIRING = (
+    "SELECT incident_id, fingerprint FROM alerts "
+    "WHERE incident_id IN (SELECT value FROM json_each(?)) AND status = 'firing'"
+)
 
 _UPSERT_ALERT = (
     "INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, details, "
@@ -89,17 +100,26 @@ _UPSERT_ALERT = (
     "annotations = coalesce(nullif(excluded.annotations, '{}'), alerts.annotations), "
     "details = coalesce(nullif(excluded.details, '{}'), alerts.details), "
     "starts_at = coalesce(excluded.starts_at, alerts.starts_at), "
-    "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id")
+    "ends_at = excluded.ends_at, last_seen = excluded.last_seen, delivery_id = excluded.delivery_id"
+)
 # an alert first seen by a resolve without a severity of its own
 _NO_SEVERITY = "UPDATE alerts SET severity = 'critical' WHERE incident_id = ? AND fingerprint = ? AND severity = ''"
-_INSERT_DELIVERY = ("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, "
-                    "alert_count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_INCIDENT = ("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
-                    "created_at, updated_at, group_key) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 0, ?, ?, ?)")
-_RECOUNT = ("UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
-            "WHERE id = ?")
-_APPLIED = ("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, delivery_id = excluded.delivery_id")
+_INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, "
+    "alert_count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_INCIDENT = (
+    "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
+    "created_at, updated_at, group_key) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 0, ?, ?, ?)"
+)
+_RECOUNT = (
+    "UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
+    "WHERE id = ?"
+)
+_APPLIED = (
+    "INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, delivery_id = excluded.delivery_id"
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -120,8 +140,9 @@ def ingest(conn: sqlite3.Connection, d: Delivery, policy: IngestPolicy, *, direc
     return ingest_together(conn, [d], policy, direct=direct)[0]
 
 
-def ingest_together(conn: sqlite3.Connection, deliveries: list[Delivery], policy: IngestPolicy, *,
-                    direct: bool = False) -> list[IngestResult]:
+def ingest_together(
+    conn: sqlite3.Connection, deliveries: list[Delivery], policy: IngestPolicy, *, direct: bool = False
+) -> list[IngestResult]:
     """Apply consecutive deliveries of one commit, in order, ending in exactly what `ingest` of each
     one after the other does (the fast path; see the module's doc). Each part of deliveries whose
     keys are disjoint (`_parts`) is loaded at once; each delivery is then decided on its own."""
@@ -166,8 +187,10 @@ def _parts(deliveries: list[Delivery]) -> list[list[Delivery]]:
 
 # -- load ------------------------------------------------------------------------------------------
 
+
 class Seen(NamedTuple):
     """A notification already applied: when last, and the delivery (and its body's sha256) that carried it."""
+
     at: str
     delivery_id: int
     sha256: str | None
@@ -255,8 +278,9 @@ def _store_body(rows: _Rows, d: Delivery, seen: dict[str, Seen]) -> int:
     for a in d.alerts:
         s = seen.get(a.event_id)
         if s is not None and s.sha256 == sha:
-            rows.execute("UPDATE deliveries SET seen_count = seen_count + 1, last_seen_at = ? WHERE id = ?",
-                         (at, s.delivery_id))
+            rows.execute(
+                "UPDATE deliveries SET seen_count = seen_count + 1, last_seen_at = ? WHERE id = ?", (at, s.delivery_id)
+            )
             return s.delivery_id
     delivery_id = rows.next_id("deliveries")
     rows.add(_INSERT_DELIVERY, (delivery_id, d.source.value, at, at, d.content_type, sha, len(d.alerts), d.body))
@@ -264,6 +288,7 @@ def _store_body(rows: _Rows, d: Delivery, seen: dict[str, Seen]) -> int:
 
 
 # -- persist ---------------------------------------------------------------------------------------
+
 
 class _Persist:
     """Writes the changes of one delivery, in order."""
@@ -296,10 +321,24 @@ class _Persist:
         self.rows.add(_APPLIED, (stored_id(self.src, alert), self.src, self.at, self.delivery_id))
 
     def upsert_alert(self, iid: int, a: Alert) -> None:
-        self.rows.add(_UPSERT_ALERT, (
-            iid, a.fingerprint, a.status, a.summary, a.severity, dumps(dict(a.labels)),
-            dumps(dict(a.annotations)) if a.annotations else "{}", dumps(dict(a.details)) if a.details else "{}",
-            iso(a.starts_at), iso(a.ends_at), self.at, self.at, self.delivery_id))
+        self.rows.add(
+            _UPSERT_ALERT,
+            (
+                iid,
+                a.fingerprint,
+                a.status,
+                a.summary,
+                a.severity,
+                dumps(dict(a.labels)),
+                dumps(dict(a.annotations)) if a.annotations else "{}",
+                dumps(dict(a.details)) if a.details else "{}",
+                iso(a.starts_at),
+                iso(a.ends_at),
+                self.at,
+                self.at,
+                self.delivery_id,
+            ),
+        )
         if not a.severity:
             self.rows.add(_NO_SEVERITY, (iid, a.fingerprint))
         self.touched[iid] = None
@@ -308,8 +347,20 @@ class _Persist:
     def open_incident(self, c: OpenIncident) -> None:
         a = c.alert
         iid = self.rows.next_id("incidents")
-        self.rows.add(_INSERT_INCIDENT, (iid, self.src, c.key, a.summary, a.severity or "critical",
-                                         dumps(dict(a.labels)), self.at, self.at, c.group_key))
+        self.rows.add(
+            _INSERT_INCIDENT,
+            (
+                iid,
+                self.src,
+                c.key,
+                a.summary,
+                a.severity or "critical",
+                dumps(dict(a.labels)),
+                self.at,
+                self.at,
+                c.group_key,
+            ),
+        )
         self.ids.open[c.key] = iid
         self.event(iid, "opened", None, {"summary": a.summary, "delivery_id": self.delivery_id, **self.d.facts})
         self.upsert_alert(iid, a)
@@ -317,10 +368,12 @@ class _Persist:
     def reopen(self, c: Reopen) -> None:
         iid = self.ids.last.pop(c.key)
         self.ids.open[c.key] = iid
-        self.rows.execute("UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, "
-                          "resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, "
-                          "updated_at = ?, group_key = coalesce(?, group_key) WHERE id = ?",
-                          (self.at, c.group_key, iid))
+        self.rows.execute(
+            "UPDATE incidents SET state = 'triggered', reopen_count = reopen_count + 1, "
+            "resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, "
+            "updated_at = ?, group_key = coalesce(?, group_key) WHERE id = ?",
+            (self.at, c.group_key, iid),
+        )
         self.event(iid, "reopened", None, {"delivery_id": self.delivery_id})
         self.upsert_alert(iid, c.alert)
 
@@ -333,14 +386,18 @@ class _Persist:
     def acknowledge(self, c: Acknowledge) -> None:
         iid = self.ids.open[c.key]
         by = c.alert.actor or self.src
-        self.rows.execute("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
-                          "updated_at = ? WHERE id = ?", (self.at, by, self.at, iid))
+        self.rows.execute(
+            "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, "
+            "updated_at = ? WHERE id = ?",
+            (self.at, by, self.at, iid),
+        )
         self.event(iid, "acknowledged", by, {"via": self.src, "comment": c.alert.comment})
         quiet(self.rows.written(), iid, self.at, "incident acknowledged")
 
     def note(self, c: Note) -> None:
-        self.event(self.ids.open[c.key], "note", c.alert.actor or self.src,
-                   {"kind": c.kind, "text": c.text, "via": self.src})
+        self.event(
+            self.ids.open[c.key], "note", c.alert.actor or self.src, {"kind": c.kind, "text": c.text, "via": self.src}
+        )
 
     def nothing(self, c: Orphan | Duplicate) -> None:
         pass
@@ -350,8 +407,10 @@ class _Persist:
 
     def show_latest(self, c: ShowLatest) -> None:
         a = c.alert
-        self.rows.execute("UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
-                          (a.summary, a.severity, dumps(dict(a.labels)), self.ids.open[c.key]))
+        self.rows.execute(
+            "UPDATE incidents SET summary = ?, severity = ?, labels = ? WHERE id = ?",
+            (a.summary, a.severity, dumps(dict(a.labels)), self.ids.open[c.key]),
+        )
 
     def alerts_received(self, c: AlertsReceived) -> None:
         data = {"delivery_id": self.delivery_id, "firing": c.firing, "resolved": c.resolved}
@@ -362,20 +421,30 @@ class _Persist:
 
     def resolve_alert_by_group(self, c: ResolveAlertByGroup) -> None:
         iid = self.ids.open[c.key]
-        self.rows.execute("UPDATE alerts SET status = 'resolved', last_seen = ?, delivery_id = ? "
-                          "WHERE incident_id = ? AND fingerprint = ?", (self.at, self.delivery_id, iid, c.fingerprint))
-        self.event(iid, "alert_resolved_by_group", self.src,
-                   {"fingerprint": c.fingerprint, "group_key": c.group_key, "delivery_id": self.delivery_id})
+        self.rows.execute(
+            "UPDATE alerts SET status = 'resolved', last_seen = ?, delivery_id = ? "
+            "WHERE incident_id = ? AND fingerprint = ?",
+            (self.at, self.delivery_id, iid, c.fingerprint),
+        )
+        self.event(
+            iid,
+            "alert_resolved_by_group",
+            self.src,
+            {"fingerprint": c.fingerprint, "group_key": c.group_key, "delivery_id": self.delivery_id},
+        )
         self.touched[iid] = None
 
     def resolve_incident(self, c: ResolveIncident) -> None:
         iid = self.ids.open.pop(c.key)
         self.ids.last[c.key] = iid
-        self.rows.execute("UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? "
-                          "WHERE id = ?", (self.at, self.src, self.at, iid))
+        self.rows.execute(
+            "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?",
+            (self.at, self.src, self.at, iid),
+        )
         quiet(self.rows.written(), iid, self.at, "incident resolved")
-        self.event(iid, "resolved", self.src, {"via": self.src, "reason": c.reason.value,
-                                                "delivery_id": self.delivery_id})
+        self.event(
+            iid, "resolved", self.src, {"via": self.src, "reason": c.reason.value, "delivery_id": self.delivery_id}
+        )
 
 
 class _Rows:
@@ -422,7 +491,7 @@ class _Rows:
             if sql in _VALUES:
                 for size in _CHUNKS:
                     while len(rows) - i >= size:
-                        self.conn.execute(_multi_row(sql, size), list(chain.from_iterable(rows[i:i + size])))
+                        self.conn.execute(_multi_row(sql, size), list(chain.from_iterable(rows[i : i + size])))
                         i += size
             self.conn.executemany(sql, rows[i:])
             rows.clear()
@@ -436,11 +505,12 @@ def _split_values(sql: str) -> tuple[str, str, str]:
     """An INSERT ... VALUES (...) [ON CONFLICT ...] as (text before the row, the row, text after)."""
     m = re.search(r"VALUES (\([^()]*\))", sql)
     assert m is not None, sql
-    return sql[:m.start(1)], m.group(1), sql[m.end(1):]
+    return sql[: m.start(1)], m.group(1), sql[m.end(1) :]
 
 
-_VALUES = {sql: _split_values(sql) for sql in (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _APPLIED,
-                                                INSERT_EVENT)}
+_VALUES = {
+    sql: _split_values(sql) for sql in (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _APPLIED, INSERT_EVENT)
+}
 
 
 @functools.lru_cache(maxsize=64)

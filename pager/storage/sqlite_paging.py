@@ -1,4 +1,5 @@
 """The paging half of the SQLite store: escalations, the outbox, heartbeats. Mixed into SqliteStore."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,19 @@ from pager.domain import response
 
 from .codec import dumps, parse_iso
 from .codec import iso as _iso
-from .codec import parse_iso
-from .port import (Breach, CallbackClaim, DeliveryUpdate, DueMessage, Escalation, NotFound, OutboxBacklog, OutboxMessage,
-                   RoundRow, RoundsPaged, UnroutedIncident)
+from .port import (
+    Breach,
+    CallbackClaim,
+    DeliveryUpdate,
+    DueMessage,
+    Escalation,
+    NotFound,
+    OutboxBacklog,
+    OutboxMessage,
+    RoundRow,
+    RoundsPaged,
+    UnroutedIncident,
+)
 
 # a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
 # and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
@@ -33,10 +44,16 @@ def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str, *, via: str | N
     voice, link, api, cli); None: through the monitoring source (the incident's source). Returns the
     pages cancelled."""
     _keep_answer(conn, iid, via)
-    conn.execute("UPDATE escalations SET status = 'stopped', next_at = NULL WHERE incident_id = ? "
-                 "AND status IN ('active', 'waiting')", (iid,))
-    n = conn.execute("UPDATE outbox SET status = 'cancelled', error = ? WHERE incident_id = ? AND kind = 'page' "
-                     "AND status = 'pending'", (why, iid)).rowcount
+    conn.execute(
+        "UPDATE escalations SET status = 'stopped', next_at = NULL WHERE incident_id = ? "
+        "AND status IN ('active', 'waiting')",
+        (iid,),
+    )
+    n = conn.execute(
+        "UPDATE outbox SET status = 'cancelled', error = ? WHERE incident_id = ? AND kind = 'page' "
+        "AND status = 'pending'",
+        (why, iid),
+    ).rowcount
     return n
 
 
@@ -44,8 +61,11 @@ def _keep_answer(conn: sqlite3.Connection, iid: int, via: str | None) -> None:
     """The first acknowledgement or resolve of the incident's current round (generation = its reopen
     count), as the incident row holds it now, on that round's escalation; a later one changes nothing.
     A round answered before its first page has no response time to observe."""
-    row = conn.execute("SELECT state, reopen_count, acknowledged_at, acknowledged_by, resolved_at, resolved_by, "
-                       "source FROM incidents WHERE id = ?", (iid,)).fetchone()
+    row = conn.execute(
+        "SELECT state, reopen_count, acknowledged_at, acknowledged_by, resolved_at, resolved_by, "
+        "source FROM incidents WHERE id = ?",
+        (iid,),
+    ).fetchone()
     if row is None:
         return
     state, generation, acked_at, acked_by, resolved_at, resolved_by, source = row
@@ -55,14 +75,18 @@ def _keep_answer(conn: sqlite3.Connection, iid: int, via: str | None) -> None:
         kind, at, by = "acknowledged", acked_at, acked_by
     else:
         kind, at, by = "resolved", resolved_at, resolved_by
-    conn.execute("UPDATE escalations SET answered_at = ?, answered_by = ?, answered_via = ?, answered_kind = ?, "
-                 "response_observed = CASE WHEN first_page_at IS NULL THEN 1 ELSE response_observed END "
-                 "WHERE incident_id = ? AND generation = ? AND answered_at IS NULL",
-                 (at, by, via or source, kind, iid, generation))
+    conn.execute(
+        "UPDATE escalations SET answered_at = ?, answered_by = ?, answered_via = ?, answered_kind = ?, "
+        "response_observed = CASE WHEN first_page_at IS NULL THEN 1 ELSE response_observed END "
+        "WHERE incident_id = ? AND generation = ? AND answered_at IS NULL",
+        (at, by, via or source, kind, iid, generation),
+    )
 
 
-_ROUND_COLS = ("incident_id, generation, target_seconds, first_page_at, escalate_at, answered_at, answered_by, "
-               "answered_via, answered_kind")
+_ROUND_COLS = (
+    "incident_id, generation, target_seconds, first_page_at, escalate_at, answered_at, answered_by, "
+    "answered_via, answered_kind"
+)
 
 
 def _round(r: tuple) -> response.Round:
@@ -71,30 +95,73 @@ def _round(r: tuple) -> response.Round:
     answer = None
     if answered_at is not None:
         answer = response.Answer(at=parse_iso(answered_at), by=by, via=via, kind=kind)
-    return response.Round(incident_id=iid, generation=generation, target=timedelta(seconds=target_seconds),
-                          first_page_at=parse_iso(first_page_at), at_risk_at=parse_iso(escalate_at), answer=answer)
+    return response.Round(
+        incident_id=iid,
+        generation=generation,
+        target=timedelta(seconds=target_seconds),
+        first_page_at=parse_iso(first_page_at),
+        at_risk_at=parse_iso(escalate_at),
+        answer=answer,
+    )
 
 
-_ESC_COLS = ("incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
-             "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at")
+_ESC_COLS = (
+    "incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
+    "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at"
+)
 
 
 def _escalation(r: tuple) -> Escalation:
     """An Escalation from the columns _ESC_COLS, then the incident's state, summary and labels."""
-    (iid, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, escalate_at,
-     early, breached_at, target_seconds, reason, created_at, state, summary, labels) = r
-    return Escalation(incident_id=iid, generation=generation, project=project, rotation=rotation,
-                      policy=json.loads(policy), status=status, step=step, next_at=parse_iso(next_at),
-                      first_page_at=parse_iso(first_page_at), deadline_at=parse_iso(deadline_at),
-                      escalate_at=parse_iso(escalate_at), escalated_early=bool(early),
-                      breached_at=parse_iso(breached_at), target_seconds=target_seconds, reason=reason,
-                      created_at=parse_iso(created_at), state=state, summary=summary, labels=json.loads(labels))
+    (
+        iid,
+        generation,
+        project,
+        rotation,
+        policy,
+        status,
+        step,
+        next_at,
+        first_page_at,
+        deadline_at,
+        escalate_at,
+        early,
+        breached_at,
+        target_seconds,
+        reason,
+        created_at,
+        state,
+        summary,
+        labels,
+    ) = r
+    return Escalation(
+        incident_id=iid,
+        generation=generation,
+        project=project,
+        rotation=rotation,
+        policy=json.loads(policy),
+        status=status,
+        step=step,
+        next_at=parse_iso(next_at),
+        first_page_at=parse_iso(first_page_at),
+        deadline_at=parse_iso(deadline_at),
+        escalate_at=parse_iso(escalate_at),
+        escalated_early=bool(early),
+        breached_at=parse_iso(breached_at),
+        target_seconds=target_seconds,
+        reason=reason,
+        created_at=parse_iso(created_at),
+        state=state,
+        summary=summary,
+        labels=json.loads(labels),
+    )
 
 
 class PagingStore:
     """Methods of SqliteStore for the engine (`_read`/`_write` come from SqliteStore)."""
 
     if TYPE_CHECKING:
+
         async def _read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
         async def _write(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
@@ -104,59 +171,142 @@ class PagingStore:
             rows = c.execute(
                 "SELECT i.id, i.reopen_count, i.labels, i.summary, i.source, i.severity, i.dedup_key FROM incidents i "
                 "WHERE i.state = 'triggered' AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = i.id "
-                "AND e.generation = i.reopen_count) ORDER BY i.id LIMIT ?", (limit,)).fetchall()
-            return [UnroutedIncident(id=r[0], generation=r[1], labels=json.loads(r[2]), summary=r[3], source=r[4],
-                                     severity=r[5], dedup_key=r[6]) for r in rows]
+                "AND e.generation = i.reopen_count) ORDER BY i.id LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [
+                UnroutedIncident(
+                    id=r[0],
+                    generation=r[1],
+                    labels=json.loads(r[2]),
+                    summary=r[3],
+                    source=r[4],
+                    severity=r[5],
+                    dedup_key=r[6],
+                )
+                for r in rows
+            ]
+
         return await self._read(q)
 
-    async def create_escalation(self, *, incident_id: int, generation: int, project: str, rotation: str | None,
-                                policy: dict, status: str, next_at: datetime | None, target_seconds: int,
-                                reason: str, now: datetime, booking: dict | None = None) -> bool:
+    async def create_escalation(
+        self,
+        *,
+        incident_id: int,
+        generation: int,
+        project: str,
+        rotation: str | None,
+        policy: dict,
+        status: str,
+        next_at: datetime | None,
+        target_seconds: int,
+        reason: str,
+        now: datetime,
+        booking: dict | None = None,
+    ) -> bool:
         def w(c: sqlite3.Connection) -> bool:
             at = _iso(now)
             state = c.execute("SELECT state FROM incidents WHERE id = ?", (incident_id,)).fetchone()
             if state is None or state[0] != "triggered":
                 return False
-            n = c.execute(f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
-                          "NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
-                          (incident_id, generation, project, rotation, json.dumps(policy), status, _iso(next_at),
-                           target_seconds, reason, at)).rowcount
+            n = c.execute(
+                f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
+                "NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    incident_id,
+                    generation,
+                    project,
+                    rotation,
+                    json.dumps(policy),
+                    status,
+                    _iso(next_at),
+                    target_seconds,
+                    reason,
+                    at,
+                ),
+            ).rowcount
             if n:
-                _event(c, incident_id, at, "routed", "pagerd",
-                       {"project": project, "rotation": rotation, "paging": status == "active", "reason": reason,
-                        "policy": policy.get("name"), **({"booking": booking} if booking else {})})
+                _event(
+                    c,
+                    incident_id,
+                    at,
+                    "routed",
+                    "pagerd",
+                    {
+                        "project": project,
+                        "rotation": rotation,
+                        "paging": status == "active",
+                        "reason": reason,
+                        "policy": policy.get("name"),
+                        **({"booking": booking} if booking else {}),
+                    },
+                )
             return bool(n)
+
         return await self._write(w)
 
     # -- escalation steps --------------------------------------------------------------------------
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:
         def q(c: sqlite3.Connection) -> list[Escalation]:
-            rows = c.execute(f"SELECT {', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, "
-                             "i.labels FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                             "WHERE e.status IN ('active', 'waiting') AND e.next_at <= ? ORDER BY e.next_at LIMIT ?",
-                             (_iso(now), limit)).fetchall()
+            rows = c.execute(
+                f"SELECT {', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, "
+                "i.labels FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.status IN ('active', 'waiting') AND e.next_at <= ? ORDER BY e.next_at LIMIT ?",
+                (_iso(now), limit),
+            ).fetchall()
             return [_escalation(r) for r in rows]
+
         return await self._read(q)
 
-    async def fire_step(self, *, incident_id: int, generation: int, k: int, next_at: datetime | None,
-                        messages: list[dict], now: datetime, first_page: bool, deadline: datetime | None,
-                        escalate_at: datetime | None, early: bool, event: dict, final_status: str | None) -> bool:
+    async def fire_step(
+        self,
+        *,
+        incident_id: int,
+        generation: int,
+        k: int,
+        next_at: datetime | None,
+        messages: list[dict],
+        now: datetime,
+        first_page: bool,
+        deadline: datetime | None,
+        escalate_at: datetime | None,
+        early: bool,
+        event: dict,
+        final_status: str | None,
+    ) -> bool:
         """Step k of an escalation: queue its messages; idempotent (only from step k-1)."""
+
         def w(c: sqlite3.Connection) -> bool:
             at = _iso(now)
-            row = c.execute("SELECT e.step, e.status, i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                            "WHERE e.incident_id = ? AND e.generation = ?", (incident_id, generation)).fetchone()
+            row = c.execute(
+                "SELECT e.step, e.status, i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.incident_id = ? AND e.generation = ?",
+                (incident_id, generation),
+            ).fetchone()
             if row is None or row[0] != k - 1 or row[1] not in ("active", "waiting"):
                 return False
             if row[2] != "triggered" and row[1] == "active":
                 quiet(c, incident_id, at, "incident no longer triggered")
                 return False
             for m in messages:
-                c.execute("INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, "
-                          "subject, body, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
-                          "ON CONFLICT (idem_key) DO NOTHING",
-                          (m["idem_key"], incident_id, generation, m.get("person"), m["channel"], m["address"],
-                           m["kind"], m.get("subject", ""), m.get("body", ""), _iso(m["due_at"]), at))
+                c.execute(
+                    "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, "
+                    "subject, body, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
+                    "ON CONFLICT (idem_key) DO NOTHING",
+                    (
+                        m["idem_key"],
+                        incident_id,
+                        generation,
+                        m.get("person"),
+                        m["channel"],
+                        m["address"],
+                        m["kind"],
+                        m.get("subject", ""),
+                        m.get("body", ""),
+                        _iso(m["due_at"]),
+                        at,
+                    ),
+                )
             sets = ["step = ?", "next_at = ?"]
             args: list[Any] = [k, _iso(next_at)]
             if first_page:
@@ -167,34 +317,49 @@ class PagingStore:
             if final_status:
                 sets.append("status = ?")
                 args.append(final_status)
-            c.execute(f"UPDATE escalations SET {', '.join(sets)} WHERE incident_id = ? AND generation = ?",
-                      (*args, incident_id, generation))
+            c.execute(
+                f"UPDATE escalations SET {', '.join(sets)} WHERE incident_id = ? AND generation = ?",
+                (*args, incident_id, generation),
+            )
             _event(c, incident_id, at, event.pop("kind"), "pagerd", event)
             return True
+
         return await self._write(w)
 
     async def stop_settled(self, now: datetime) -> list[int]:
         """Escalations of incidents acknowledged or resolved by any path: stop them, cancel their pages."""
-        found = await self._read(lambda c: c.execute(
-            "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-            "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1").fetchone())
+        found = await self._read(
+            lambda c: c.execute(
+                "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1"
+            ).fetchone()
+        )
         if found is None:
             return []
 
         def w(c: sqlite3.Connection) -> list[int]:
             at = _iso(now)
-            ids = [r[0] for r in c.execute(
-                "SELECT e.incident_id FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered'")]
+            ids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT e.incident_id FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                    "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered'"
+                )
+            ]
             for iid in ids:
                 quiet(c, iid, at, "incident acknowledged or resolved")
             return ids
+
         return await self._write(w)
 
     async def record_breaches(self, now: datetime) -> list[Breach]:
-        found = await self._read(lambda c: c.execute(
-            "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? "
-            "LIMIT 1", (_iso(now),)).fetchone())
+        found = await self._read(
+            lambda c: c.execute(
+                "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? "
+                "LIMIT 1",
+                (_iso(now),),
+            ).fetchone()
+        )
         if found is None:
             return []
         return await self._record_breaches(now)
@@ -204,58 +369,105 @@ class PagingStore:
         transaction as the answers they read: a breach is recorded (breached_at, a
         `response_target_breached` event) for each one judged breached; every one of them is settled,
         met or breached, so the scan stays small. Returns the breaches."""
+
         def w(c: sqlite3.Connection) -> list[Breach]:
             at = _iso(now)
-            rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE target_settled = 0 "
-                             "AND deadline_at IS NOT NULL AND deadline_at < ?", (at,)).fetchall()
+            rows = c.execute(
+                f"SELECT {_ROUND_COLS} FROM escalations WHERE target_settled = 0 "
+                "AND deadline_at IS NOT NULL AND deadline_at < ?",
+                (at,),
+            ).fetchall()
             out = []
             for r in rows:
                 record = response.judge(_round(r), now)
-                c.execute("UPDATE escalations SET target_settled = 1 WHERE incident_id = ? AND generation = ?",
-                          (r[0], r[1]))
+                c.execute(
+                    "UPDATE escalations SET target_settled = 1 WHERE incident_id = ? AND generation = ?", (r[0], r[1])
+                )
                 if record.outcome is not response.Outcome.BREACHED:
                     continue
-                c.execute("UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?",
-                          (at, r[0], r[1]))
-                _event(c, r[0], at, "response_target_breached", "pagerd",
-                       {"round": record.round.number, "deadline": _iso(record.deadline)})
+                c.execute(
+                    "UPDATE escalations SET breached_at = ? WHERE incident_id = ? AND generation = ?", (at, r[0], r[1])
+                )
+                _event(
+                    c,
+                    r[0],
+                    at,
+                    "response_target_breached",
+                    "pagerd",
+                    {"round": record.round.number, "deadline": _iso(record.deadline)},
+                )
                 out.append(Breach(incident_id=r[0], round=record.round.number, deadline=record.deadline))
             return out
+
         return await self._write(w)
 
     async def unobserved_responses(self) -> list[response.Round]:
         """The paged rounds answered since the last call (each round once), for the response-time
         metric."""
         cond = "response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL"
-        found = await self._read(lambda c: c.execute(
-            f"SELECT 1 FROM escalations WHERE {cond} LIMIT 1").fetchone())
+        found = await self._read(lambda c: c.execute(f"SELECT 1 FROM escalations WHERE {cond} LIMIT 1").fetchone())
         if found is None:
             return []
 
         def w(c: sqlite3.Connection) -> list[response.Round]:
             rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE {cond}").fetchall()
             for r in rows:
-                c.execute("UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",
-                          (r[0], r[1]))
+                c.execute(
+                    "UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",
+                    (r[0], r[1]),
+                )
             return [_round(r) for r in rows]
+
         return await self._write(w)
 
     async def rounds_of(self, incident_id: int) -> list[RoundRow]:
         """The incident's escalations, one per round in order."""
+
         def q(c: sqlite3.Connection) -> list[RoundRow]:
-            rows = c.execute(f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at "
-                             "FROM escalations WHERE incident_id = ? ORDER BY generation", (incident_id,)).fetchall()
-            return [RoundRow(round=_round(r[:9]), project=r[9], rotation=r[10], reason=r[11], escalation=r[12],
-                             step=r[13], breached_at=parse_iso(r[14])) for r in rows]
+            rows = c.execute(
+                f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at "
+                "FROM escalations WHERE incident_id = ? ORDER BY generation",
+                (incident_id,),
+            ).fetchall()
+            return [
+                RoundRow(
+                    round=_round(r[:9]),
+                    project=r[9],
+                    rotation=r[10],
+                    reason=r[11],
+                    escalation=r[12],
+                    step=r[13],
+                    breached_at=parse_iso(r[14]),
+                )
+                for r in rows
+            ]
+
         return await self._read(q)
 
-    async def queue_message(self, *, idem_key: str, person: str | None, channel: str, address: str, kind: str,
-                            subject: str, body: str, due_at: datetime, now: datetime) -> bool:
+    async def queue_message(
+        self,
+        *,
+        idem_key: str,
+        person: str | None,
+        channel: str,
+        address: str,
+        kind: str,
+        subject: str,
+        body: str,
+        due_at: datetime,
+        now: datetime,
+    ) -> bool:
         """A message not tied to an incident (hand-over notices): into the outbox, once per idem_key."""
-        return await self._write(lambda c: c.execute(
-            "INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, subject, body, due_at, status, "
-            "created_at) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (idem_key) DO NOTHING",
-            (idem_key, person, channel, address, kind, subject, body, _iso(due_at), _iso(now))).rowcount == 1)
+        return await self._write(
+            lambda c: (
+                c.execute(
+                    "INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, subject, body, due_at, status, "
+                    "created_at) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (idem_key) DO NOTHING",
+                    (idem_key, person, channel, address, kind, subject, body, _iso(due_at), _iso(now)),
+                ).rowcount
+                == 1
+            )
+        )
 
     # -- the outbox --------------------------------------------------------------------------------
     async def due_messages(self, now: datetime, limit: int = 2000) -> list[DueMessage]:
@@ -265,121 +477,234 @@ class PagingStore:
                 "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
                 "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation FROM outbox o "
                 "LEFT JOIN incidents i ON i.id = o.incident_id "
-                "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?", (_iso(now), limit)).fetchall()
-            return [DueMessage(id=r[0], incident_id=r[1], person=r[2], channel=r[3], address=r[4], kind=r[5],
-                               subject=r[6], body=r[7], attempts=r[8], due_at=parse_iso(r[9]), state=r[10],
-                               summary=r[11], project=r[12], generation=r[13]) for r in rows]
+                "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?",
+                (_iso(now), limit),
+            ).fetchall()
+            return [
+                DueMessage(
+                    id=r[0],
+                    incident_id=r[1],
+                    person=r[2],
+                    channel=r[3],
+                    address=r[4],
+                    kind=r[5],
+                    subject=r[6],
+                    body=r[7],
+                    attempts=r[8],
+                    due_at=parse_iso(r[9]),
+                    state=r[10],
+                    summary=r[11],
+                    project=r[12],
+                    generation=r[13],
+                )
+                for r in rows
+            ]
+
         return await self._read(q)
 
     async def defer(self, channel: str, address: str, until: datetime) -> int:
         """Throttled: this address's pending messages wait for its next slot (then go out as one bundle).
         Stored, so the due scan stays small in a storm and a restart keeps the throttle."""
-        return await self._write(lambda c: c.execute(
-            "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND channel = ? AND address = ? AND due_at < ?",
-            (_iso(until), channel, address, _iso(until))).rowcount)
+        return await self._write(
+            lambda c: (
+                c.execute(
+                    "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND channel = ? AND address = ? AND due_at < ?",
+                    (_iso(until), channel, address, _iso(until)),
+                ).rowcount
+            )
+        )
 
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]:
-        return await self._read(lambda c: [parse_iso(r[0]) for r in c.execute(
-            f"SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
-            "AND sent_at >= ? ORDER BY sent_at", (address, channel, _iso(since)))])
+        return await self._read(
+            lambda c: [
+                parse_iso(r[0])
+                for r in c.execute(
+                    f"SELECT sent_at FROM outbox WHERE address = ? AND channel = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
+                    "AND sent_at >= ? ORDER BY sent_at",
+                    (address, channel, _iso(since)),
+                )
+            ]
+        )
 
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
         """Mark `carrier` sending (with the bundle's body) and the rest bundled into it, if all still pending."""
+
         def w(c: sqlite3.Connection) -> bool:
             marks = ",".join("?" * len(ids))
-            n = c.execute(f"SELECT count(*) FROM outbox WHERE id IN ({marks}) AND status = 'pending'", ids).fetchone()[0]
+            n = c.execute(f"SELECT count(*) FROM outbox WHERE id IN ({marks}) AND status = 'pending'", ids).fetchone()[
+                0
+            ]
             if n != len(ids):
                 return False
             c.execute("UPDATE outbox SET status = 'sending', body = ? WHERE id = ?", (body, carrier))
             # every message in the bundle is tried once more (a failed bundle is rebundled; its retries go on)
-            c.execute(f"UPDATE outbox SET attempts = attempts + 1, first_tried_at = coalesce(first_tried_at, ?) "
-                      f"WHERE id IN ({marks})", (_iso(now), *ids))
+            c.execute(
+                f"UPDATE outbox SET attempts = attempts + 1, first_tried_at = coalesce(first_tried_at, ?) "
+                f"WHERE id IN ({marks})",
+                (_iso(now), *ids),
+            )
             others = [i for i in ids if i != carrier]
             if others:
-                c.execute(f"UPDATE outbox SET status = 'bundled', bundle_id = ? WHERE id IN "
-                          f"({','.join('?' * len(others))})", (carrier, *others))
+                c.execute(
+                    f"UPDATE outbox SET status = 'bundled', bundle_id = ? WHERE id IN ({','.join('?' * len(others))})",
+                    (carrier, *others),
+                )
             return True
+
         return await self._write(w)
 
-    async def finish_message(self, carrier: int, *, sent: bool, provider_id: str | None, error: str | None,
-                             retry_at: datetime | None, now: datetime, simulated: bool = False) -> None:
+    async def finish_message(
+        self,
+        carrier: int,
+        *,
+        sent: bool,
+        provider_id: str | None,
+        error: str | None,
+        retry_at: datetime | None,
+        now: datetime,
+        simulated: bool = False,
+    ) -> None:
         status = ("simulated" if simulated else "sent") if sent else "failed"
 
         def w(c: sqlite3.Connection) -> None:
             at = _iso(now)
             members = [carrier] + [r[0] for r in c.execute("SELECT id FROM outbox WHERE bundle_id = ?", (carrier,))]
-            rows = c.execute(f"SELECT id, incident_id, person, channel, address, attempts FROM outbox WHERE id IN "
-                             f"({','.join('?' * len(members))})", members).fetchall()
+            rows = c.execute(
+                f"SELECT id, incident_id, person, channel, address, attempts FROM outbox WHERE id IN "
+                f"({','.join('?' * len(members))})",
+                members,
+            ).fetchall()
             if sent:
-                c.execute("UPDATE outbox SET status = ?, sent_at = ?, provider_id = ?, error = NULL WHERE id = ?",
-                          (status, at, provider_id, carrier))
+                c.execute(
+                    "UPDATE outbox SET status = ?, sent_at = ?, provider_id = ?, error = NULL WHERE id = ?",
+                    (status, at, provider_id, carrier),
+                )
                 c.execute("UPDATE outbox SET sent_at = ? WHERE bundle_id = ?", (at, carrier))
             elif retry_at is not None:  # recoverable: the whole bundle goes back to pending, to be rebundled
-                c.execute("UPDATE outbox SET status = 'pending', due_at = ?, error = ? WHERE id = ?",
-                          (_iso(retry_at), error, carrier))
-                c.execute("UPDATE outbox SET status = 'pending', bundle_id = NULL, due_at = ? WHERE bundle_id = ?",
-                          (_iso(retry_at), carrier))
+                c.execute(
+                    "UPDATE outbox SET status = 'pending', due_at = ?, error = ? WHERE id = ?",
+                    (_iso(retry_at), error, carrier),
+                )
+                c.execute(
+                    "UPDATE outbox SET status = 'pending', bundle_id = NULL, due_at = ? WHERE bundle_id = ?",
+                    (_iso(retry_at), carrier),
+                )
                 # the person was not reached: their next contact method goes out now, while this one is
                 # retried (once per message: at its first failed attempt)
                 _advance_contacts(c, [r[:5] for r in rows if r[5] == 1], at)
             else:
-                c.execute("UPDATE outbox SET status = 'failed', error = ? WHERE id = ? OR bundle_id = ?",
-                          (error, carrier, carrier))
+                c.execute(
+                    "UPDATE outbox SET status = 'failed', error = ? WHERE id = ? OR bundle_id = ?",
+                    (error, carrier, carrier),
+                )
                 _advance_contacts(c, [r[:5] for r in rows], at)
             for mid, iid, person, channel, address, _attempts in rows:
                 if iid is None or retry_at is not None:
                     continue
-                _event(c, iid, at, "paged", "pagerd",
-                       {"message_id": carrier, "channel": channel, "person": person, "to": address,
-                        "status": status, "provider_id": provider_id, "error": error,
-                        "bundled": carrier != mid or len(rows) > 1})
+                _event(
+                    c,
+                    iid,
+                    at,
+                    "paged",
+                    "pagerd",
+                    {
+                        "message_id": carrier,
+                        "channel": channel,
+                        "person": person,
+                        "to": address,
+                        "status": status,
+                        "provider_id": provider_id,
+                        "error": error,
+                        "bundled": carrier != mid or len(rows) > 1,
+                    },
+                )
+
         await self._write(w)
 
     async def outbox_backlog(self, now: datetime) -> OutboxBacklog:
         """Messages due by `now` and not yet sent (pending, or claimed and not finished), per channel; a
         message that failed and waits for its retry is among them, waiting since its first attempt."""
+
         def q(c: sqlite3.Connection) -> OutboxBacklog:
-            rows = c.execute("SELECT channel, count(*), min(coalesce(first_tried_at, due_at)) FROM outbox "
-                             "WHERE status IN ('pending', 'sending') AND (due_at <= ? OR first_tried_at IS NOT NULL) "
-                             "GROUP BY channel", (_iso(now),)).fetchall()
+            rows = c.execute(
+                "SELECT channel, count(*), min(coalesce(first_tried_at, due_at)) FROM outbox "
+                "WHERE status IN ('pending', 'sending') AND (due_at <= ? OR first_tried_at IS NOT NULL) "
+                "GROUP BY channel",
+                (_iso(now),),
+            ).fetchall()
             oldest = min((r[2] for r in rows), default=None)
             return OutboxBacklog(pending={r[0]: r[1] for r in rows}, oldest_due_at=parse_iso(oldest))
+
         return await self._read(q)
 
     async def recover_sending(self, now: datetime) -> int:
         """After a crash: messages caught in 'sending' go out again (at least once; same message id)."""
+
         def w(c: sqlite3.Connection) -> int:
-            return c.execute("UPDATE outbox SET status = 'pending', due_at = ? WHERE status = 'sending'",
-                             (_iso(now),)).rowcount
+            return c.execute(
+                "UPDATE outbox SET status = 'pending', due_at = ? WHERE status = 'sending'", (_iso(now),)
+            ).rowcount
+
         return await self._write(w)
 
     async def message(self, message_id: int) -> OutboxMessage | None:
         def q(c: sqlite3.Connection) -> OutboxMessage | None:
-            r = c.execute("SELECT id, incident_id, person, channel, address, kind, body, status, bundle_id FROM outbox "
-                          "WHERE id = ?", (message_id,)).fetchone()
+            r = c.execute(
+                "SELECT id, incident_id, person, channel, address, kind, body, status, bundle_id FROM outbox "
+                "WHERE id = ?",
+                (message_id,),
+            ).fetchone()
             if r is None:
                 return None
             carrier = r[8] or r[0]
-            incidents = tuple(sorted({x[0] for x in c.execute(
-                "SELECT incident_id FROM outbox WHERE (id = ? OR bundle_id = ?) AND incident_id IS NOT NULL",
-                (carrier, carrier))}))
-            return OutboxMessage(id=r[0], incident_id=r[1], person=r[2], channel=r[3], address=r[4], kind=r[5],
-                                 body=r[6], status=r[7], carrier=carrier, incident_ids=incidents)
+            incidents = tuple(
+                sorted(
+                    {
+                        x[0]
+                        for x in c.execute(
+                            "SELECT incident_id FROM outbox WHERE (id = ? OR bundle_id = ?) AND incident_id IS NOT NULL",
+                            (carrier, carrier),
+                        )
+                    }
+                )
+            )
+            return OutboxMessage(
+                id=r[0],
+                incident_id=r[1],
+                person=r[2],
+                channel=r[3],
+                address=r[4],
+                kind=r[5],
+                body=r[6],
+                status=r[7],
+                carrier=carrier,
+                incident_ids=incidents,
+            )
+
         return await self._read(q)
 
     async def last_message_to(self, address: str) -> OutboxMessage | None:
-        r = await self._read(lambda c: c.execute(
-            f"SELECT id FROM outbox WHERE address = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
-            "AND channel IN ('sms', 'voice') AND incident_id IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
-            (address,)).fetchone())
+        r = await self._read(
+            lambda c: c.execute(
+                f"SELECT id FROM outbox WHERE address = ? AND status IN {DELIVERED} AND bundle_id IS NULL "
+                "AND channel IN ('sms', 'voice') AND incident_id IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
+                (address,),
+            ).fetchone()
+        )
         return await self.message(r[0]) if r else None
 
     async def open_incidents_paged_to(self, address: str) -> list[int]:
         """Incidents still triggered that a sent message reached at this address."""
-        return await self._read(lambda c: [r[0] for r in c.execute(
-            "SELECT DISTINCT o.incident_id FROM outbox o JOIN incidents i ON i.id = o.incident_id "
-            "WHERE o.address = ? AND o.sent_at IS NOT NULL AND i.state = 'triggered' ORDER BY o.incident_id",
-            (address,))])
+        return await self._read(
+            lambda c: [
+                r[0]
+                for r in c.execute(
+                    "SELECT DISTINCT o.incident_id FROM outbox o JOIN incidents i ON i.id = o.incident_id "
+                    "WHERE o.address = ? AND o.sent_at IS NOT NULL AND i.state = 'triggered' ORDER BY o.incident_id",
+                    (address,),
+                )
+            ]
+        )
 
     async def rounds_paged(self, person: str, incident_ids: list[int]) -> list[RoundsPaged]:
         ids = sorted(set(incident_ids))
@@ -390,12 +715,18 @@ class PagingStore:
             marks = ",".join("?" * len(ids))
             reached: dict[int, set[int]] = {}
             for iid, generation in c.execute(
-                    f"SELECT DISTINCT incident_id, generation FROM outbox WHERE incident_id IN ({marks}) "
-                    "AND person = ? AND generation IS NOT NULL", (*ids, person)):
+                f"SELECT DISTINCT incident_id, generation FROM outbox WHERE incident_id IN ({marks}) "
+                "AND person = ? AND generation IS NOT NULL",
+                (*ids, person),
+            ):
                 reached.setdefault(iid, set()).add(generation)
-            return [RoundsPaged(incident_id=iid, current=current, rounds=tuple(sorted(reached.get(iid, ()))))
-                    for iid, current in c.execute(
-                        f"SELECT id, reopen_count FROM incidents WHERE id IN ({marks}) ORDER BY id", ids)]
+            return [
+                RoundsPaged(incident_id=iid, current=current, rounds=tuple(sorted(reached.get(iid, ()))))
+                for iid, current in c.execute(
+                    f"SELECT id, reopen_count FROM incidents WHERE id IN ({marks}) ORDER BY id", ids
+                )
+            ]
+
         return await self._read(q)
 
     # -- Twilio callbacks ----------------------------------------------------------------------------
@@ -410,59 +741,86 @@ class PagingStore:
             at = _iso(now)
             row = c.execute("SELECT reply FROM twilio_callbacks WHERE kind = ? AND key = ?", (kind, key)).fetchone()
             if row is None:
-                c.execute("INSERT INTO twilio_callbacks (kind, key, reply, seen_at) VALUES (?, ?, NULL, ?)",
-                          (kind, key, at))
+                c.execute(
+                    "INSERT INTO twilio_callbacks (kind, key, reply, seen_at) VALUES (?, ?, NULL, ?)", (kind, key, at)
+                )
                 return CallbackClaim(first=True, reply=None)
-            c.execute("UPDATE twilio_callbacks SET seen_at = max(seen_at, ?) WHERE kind = ? AND key = ?",
-                      (at, kind, key))
+            c.execute(
+                "UPDATE twilio_callbacks SET seen_at = max(seen_at, ?) WHERE kind = ? AND key = ?", (at, kind, key)
+            )
             return CallbackClaim(first=False, reply=row[0])
+
         return await self._write(w)
 
     async def answer_callback(self, kind: str, key: str, reply: str) -> None:
         def w(c: sqlite3.Connection) -> None:
-            if c.execute("UPDATE twilio_callbacks SET reply = ? WHERE kind = ? AND key = ? AND reply IS NULL",
-                         (reply, kind, key)).rowcount == 0 and c.execute(
-                    "SELECT 1 FROM twilio_callbacks WHERE kind = ? AND key = ?", (kind, key)).fetchone() is None:
+            if (
+                c.execute(
+                    "UPDATE twilio_callbacks SET reply = ? WHERE kind = ? AND key = ? AND reply IS NULL",
+                    (reply, kind, key),
+                ).rowcount
+                == 0
+                and c.execute("SELECT 1 FROM twilio_callbacks WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+                is None
+            ):
                 raise NotFound(f"callback {kind} {key!r} was not claimed")
+
         await self._write(w)
 
-    async def delivery_update(self, message_id: int, status: str, *, failed: bool,
-                              now: datetime) -> DeliveryUpdate:
+    async def delivery_update(self, message_id: int, status: str, *, failed: bool, now: datetime) -> DeliveryUpdate:
         def w(c: sqlite3.Connection) -> DeliveryUpdate:
             at = _iso(now)
             r = c.execute("SELECT id FROM outbox WHERE id = ?", (message_id,)).fetchone()
             if r is None:
                 raise NotFound(f"message {message_id} not found")
             c.execute("UPDATE outbox SET delivery_status = ? WHERE id = ?", (status, message_id))
-            rows = c.execute("SELECT id, incident_id, person, channel, address FROM outbox WHERE id = ? OR bundle_id = ?",
-                             (message_id, message_id)).fetchall()
+            rows = c.execute(
+                "SELECT id, incident_id, person, channel, address FROM outbox WHERE id = ? OR bundle_id = ?",
+                (message_id, message_id),
+            ).fetchall()
             for _, iid, person, channel, _addr in rows:
                 if iid is not None:
-                    _event(c, iid, at, "delivery", "twilio", {"message_id": message_id, "channel": channel,
-                                                              "person": person, "status": status})
+                    _event(
+                        c,
+                        iid,
+                        at,
+                        "delivery",
+                        "twilio",
+                        {"message_id": message_id, "channel": channel, "person": person, "status": status},
+                    )
             moved = _advance_contacts(c, rows, at) if failed else 0
             return DeliveryUpdate(rows=len(rows), advanced=moved)
+
         return await self._write(w)
 
     async def escalate_now(self, incident_id: int, *, actor: str, via: str, now: datetime) -> None:
         def w(c: sqlite3.Connection) -> None:
             at = _iso(now)
-            n = c.execute("UPDATE escalations SET next_at = ? WHERE incident_id = ? AND status = 'active'",
-                          (at, incident_id)).rowcount
+            n = c.execute(
+                "UPDATE escalations SET next_at = ? WHERE incident_id = ? AND status = 'active'", (at, incident_id)
+            ).rowcount
             if c.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
                 raise NotFound(f"incident {incident_id} not found")
             _event(c, incident_id, at, "escalate_requested", actor, {"via": via, "active": bool(n)})
+
         await self._write(w)
 
     # -- heartbeats --------------------------------------------------------------------------------
     async def beat(self, name: str, source: str, now: datetime) -> None:
-        await self._write(lambda c: c.execute(
-            "INSERT INTO heartbeats (name, last_seen, source) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-            "last_seen = excluded.last_seen, source = excluded.source", (name, _iso(now), source)))
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO heartbeats (name, last_seen, source) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "last_seen = excluded.last_seen, source = excluded.source",
+                (name, _iso(now), source),
+            )
+        )
 
     async def heartbeats(self) -> dict[str, datetime]:
-        return await self._read(lambda c: {name: parse_iso(last_seen) for name, last_seen in c.execute(
-            "SELECT name, last_seen FROM heartbeats")})
+        return await self._read(
+            lambda c: {
+                name: parse_iso(last_seen) for name, last_seen in c.execute("SELECT name, last_seen FROM heartbeats")
+            }
+        )
 
 
 def _advance_contacts(c: sqlite3.Connection, rows: list[tuple], at: str) -> int:
@@ -471,9 +829,11 @@ def _advance_contacts(c: sqlite3.Connection, rows: list[tuple], at: str) -> int:
     for _, iid, person, _channel, _addr in rows:
         if iid is None or person is None:
             continue
-        nxt = c.execute("SELECT id FROM outbox WHERE incident_id = ? AND person = ? AND status = 'pending' "
-                        "AND first_tried_at IS NULL AND due_at > ? ORDER BY due_at, id LIMIT 1",
-                        (iid, person, at)).fetchone()
+        nxt = c.execute(
+            "SELECT id FROM outbox WHERE incident_id = ? AND person = ? AND status = 'pending' "
+            "AND first_tried_at IS NULL AND due_at > ? ORDER BY due_at, id LIMIT 1",
+            (iid, person, at),
+        ).fetchone()
         if nxt:
             moved += c.execute("UPDATE outbox SET due_at = ? WHERE id = ?", (at, nxt[0])).rowcount
     return moved

@@ -7,6 +7,7 @@ the notification a re-sent webhook must not apply twice) is deleted, and so is a
 timeline and billing data are never touched. Each batch takes the oldest rows through an index
 (migration 0009), so a batch costs the rows it prunes, whatever the size of the tables.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -17,12 +18,18 @@ from .port import Pruned
 
 RETENTION_JOB = "retention"
 
-_PRUNE_BODIES = ("UPDATE deliveries SET body = X'' WHERE id IN (SELECT id FROM deliveries "
-                 "WHERE body != X'' AND received_at < ? ORDER BY received_at LIMIT ?)")
-_PRUNE_IDS = ("DELETE FROM alert_events WHERE event_id IN (SELECT event_id FROM alert_events "
-              "WHERE seen_at < ? ORDER BY seen_at LIMIT ?)")
-_PRUNE_CALLBACKS = ("DELETE FROM twilio_callbacks WHERE (kind, key) IN (SELECT kind, key FROM twilio_callbacks "
-                    "WHERE seen_at < ? ORDER BY seen_at LIMIT ?)")
+_PRUNE_BODIES = (
+    "UPDATE deliveries SET body = X'' WHERE id IN (SELECT id FROM deliveries "
+    "WHERE body != X'' AND received_at < ? ORDER BY received_at LIMIT ?)"
+)
+_PRUNE_IDS = (
+    "DELETE FROM alert_events WHERE event_id IN (SELECT event_id FROM alert_events "
+    "WHERE seen_at < ? ORDER BY seen_at LIMIT ?)"
+)
+_PRUNE_CALLBACKS = (
+    "DELETE FROM twilio_callbacks WHERE (kind, key) IN (SELECT kind, key FROM twilio_callbacks "
+    "WHERE seen_at < ? ORDER BY seen_at LIMIT ?)"
+)
 
 
 def prune(conn: sqlite3.Connection, before_raw: datetime, before_ids: datetime, limit: int) -> Pruned:
@@ -42,5 +49,8 @@ def finished_at(conn: sqlite3.Connection, job: str) -> datetime | None:
 
 
 def mark_finished(conn: sqlite3.Connection, job: str, at: datetime) -> None:
-    conn.execute("INSERT INTO maintenance_runs (job, finished_at) VALUES (?, ?) "
-                 "ON CONFLICT (job) DO UPDATE SET finished_at = excluded.finished_at", (job, iso(at)))
+    conn.execute(
+        "INSERT INTO maintenance_runs (job, finished_at) VALUES (?, ?) "
+        "ON CONFLICT (job) DO UPDATE SET finished_at = excluded.finished_at",
+        (job, iso(at)),
+    )

@@ -1,6 +1,7 @@
 """Rotation overrides and hand-over notices in the SQLite store (the port's ScheduleStore).
 
 Writes run on the store's writer thread inside its transaction; reads on a reader connection."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -11,14 +12,24 @@ from .port import Conflict, NotFound, OverrideRecord
 
 # -- writes ----------------------------------------------------------------------------------------
 
-def add_override(conn: sqlite3.Connection, rotation: str, start: datetime, end: datetime, person: str,
-                 replaces: str | None, created_by: str, now: datetime) -> int:
+
+def add_override(
+    conn: sqlite3.Connection,
+    rotation: str,
+    start: datetime,
+    end: datetime,
+    person: str,
+    replaces: str | None,
+    created_by: str,
+    now: datetime,
+) -> int:
     if end <= start:
         raise Conflict("an override ends after it starts")
     return conn.execute(
         "INSERT INTO overrides (rotation, start_at, end_at, person, replaces, created_by, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (rotation, iso(start), iso(end), person, replaces, created_by, iso(now))).fetchone()[0]
+        (rotation, iso(start), iso(end), person, replaces, created_by, iso(now)),
+    ).fetchone()[0]
 
 
 def remove_override(conn: sqlite3.Connection, oid: int, removed_by: str, now: datetime) -> None:
@@ -29,23 +40,44 @@ def remove_override(conn: sqlite3.Connection, oid: int, removed_by: str, now: da
         conn.execute("UPDATE overrides SET removed_by = ?, removed_at = ? WHERE id = ?", (removed_by, iso(now), oid))
 
 
-def claim_handover(conn: sqlite3.Connection, rotation: str, shift_start: datetime, person: str,
-                   now: datetime) -> bool:
-    return conn.execute("INSERT INTO handover_notices (rotation, shift_start, person, notified_at) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (rotation, iso(shift_start), person, iso(now))).rowcount == 1
+def claim_handover(conn: sqlite3.Connection, rotation: str, shift_start: datetime, person: str, now: datetime) -> bool:
+    return (
+        conn.execute(
+            "INSERT INTO handover_notices (rotation, shift_start, person, notified_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (rotation, iso(shift_start), person, iso(now)),
+        ).rowcount
+        == 1
+    )
 
 
 # -- reads -----------------------------------------------------------------------------------------
 
-def overrides(conn: sqlite3.Connection, rotation: str | None, oid: int | None,
-              include_removed: bool) -> list[OverrideRecord]:
-    clause, args = where((rotation is not None, "rotation = ?", (rotation,)),
-                         (oid is not None, "id = ?", (oid,)),
-                         (not include_removed, "removed_at IS NULL", ()))
-    sql = ("SELECT id, rotation, start_at, end_at, person, replaces, created_by, created_at, removed_by, removed_at "
-           "FROM overrides" + clause + " ORDER BY start_at, id")
-    return [OverrideRecord(id=r[0], rotation=r[1], start=parse_iso(r[2]), end=parse_iso(r[3]),
-                           person=r[4], replaces=r[5], created_by=r[6], created_at=parse_iso(r[7]),
-                           removed_by=r[8], removed_at=parse_iso(r[9]))
-            for r in conn.execute(sql, args)]
+
+def overrides(
+    conn: sqlite3.Connection, rotation: str | None, oid: int | None, include_removed: bool
+) -> list[OverrideRecord]:
+    clause, args = where(
+        (rotation is not None, "rotation = ?", (rotation,)),
+        (oid is not None, "id = ?", (oid,)),
+        (not include_removed, "removed_at IS NULL", ()),
+    )
+    sql = (
+        "SELECT id, rotation, start_at, end_at, person, replaces, created_by, created_at, removed_by, removed_at "
+        "FROM overrides" + clause + " ORDER BY start_at, id"
+    )
+    return [
+        OverrideRecord(
+            id=r[0],
+            rotation=r[1],
+            start=parse_iso(r[2]),
+            end=parse_iso(r[3]),
+            person=r[4],
+            replaces=r[5],
+            created_by=r[6],
+            created_at=parse_iso(r[7]),
+            removed_by=r[8],
+            removed_at=parse_iso(r[9]),
+        )
+        for r in conn.execute(sql, args)
+    ]

@@ -1,4 +1,5 @@
 """The JSON API (admin token): incidents, acknowledgement, resolve, notes."""
+
 from __future__ import annotations
 
 import re
@@ -75,9 +76,13 @@ async def list_incidents(request: web.Request) -> web.Response:
     before = q.get("before_id")
     if before is not None and not _DIGITS.fullmatch(before):
         raise InputError(400, "invalid query", [Problem("before_id", "a positive integer")])
-    rows = await rt.store.list_incidents(state=state, source=source,
-                                         since=_since(q["since"]) if "since" in q else None,
-                                         limit=int(limit_raw), before_id=int(before) if before else None)
+    rows = await rt.store.list_incidents(
+        state=state,
+        source=source,
+        since=_since(q["since"]) if "since" in q else None,
+        limit=int(limit_raw),
+        before_id=int(before) if before else None,
+    )
     return web.json_response([r.to_json() for r in rows])
 
 
@@ -105,15 +110,25 @@ async def response_of(rt: Runtime, inc: Incident) -> dict:
 
 def _round_json(row: RoundRow, record: response.Record) -> dict:
     rnd, answer = record.round, record.round.answer
-    return {"round": rnd.number, "project": row.project, "rotation": row.rotation, "reason": row.reason,
-            "escalation": row.escalation, "step": row.step,
-            "first_page_at": iso(rnd.first_page_at), "target_seconds": _int(rnd.target.total_seconds()),
-            "at_risk_at": iso(rnd.at_risk_at), "deadline": iso(record.deadline),
-            "answered_at": iso(answer.at) if answer else None, "answered_by": answer.by if answer else None,
-            "answered_via": answer.via if answer else None,
-            "answered_kind": answer.kind.value if answer else None,
-            "outcome": record.outcome.value, "seconds": None if record.seconds is None else _int(record.seconds),
-            "breached_at": iso(row.breached_at)}
+    return {
+        "round": rnd.number,
+        "project": row.project,
+        "rotation": row.rotation,
+        "reason": row.reason,
+        "escalation": row.escalation,
+        "step": row.step,
+        "first_page_at": iso(rnd.first_page_at),
+        "target_seconds": _int(rnd.target.total_seconds()),
+        "at_risk_at": iso(rnd.at_risk_at),
+        "deadline": iso(record.deadline),
+        "answered_at": iso(answer.at) if answer else None,
+        "answered_by": answer.by if answer else None,
+        "answered_via": answer.via if answer else None,
+        "answered_kind": answer.kind.value if answer else None,
+        "outcome": record.outcome.value,
+        "seconds": None if record.seconds is None else _int(record.seconds),
+        "breached_at": iso(row.breached_at),
+    }
 
 
 def _int(seconds: float) -> int | float:
@@ -142,7 +157,12 @@ async def _json_body(request: web.Request, allowed: dict[str, bool], ints: froze
         elif k in allowed and not isinstance(v, str):
             problems.append(Problem(k, "must be a string"))
         elif k in allowed:
-            p = check_text(v, k, max_len=16384 if k in ("text", "comment", "note") else 256, multiline=k in ("text", "comment", "note"))
+            p = check_text(
+                v,
+                k,
+                max_len=16384 if k in ("text", "comment", "note") else 256,
+                multiline=k in ("text", "comment", "note"),
+            )
             if p:
                 problems.append(p)
     if problems:
@@ -155,8 +175,9 @@ async def _move(request: web.Request, target: State) -> web.Response:
     iid = _incident_id(request)
     data = await _json_body(request, {"by": False, "comment": False})
     structlog.contextvars.bind_contextvars(incident_id=iid)
-    inc = await rt.store.transition(iid, target, actor=data.get("by") or "api", via="api",
-                                    comment=data.get("comment"), now=rt.clock.now())
+    inc = await rt.store.transition(
+        iid, target, actor=data.get("by") or "api", via="api", comment=data.get("comment"), now=rt.clock.now()
+    )
     structlog.get_logger("pagerd.api").info("incident_" + target.value, by=data.get("by") or "api")
     return web.json_response(inc.to_json())
 

@@ -1,4 +1,5 @@
 """The one aiohttp application: routes in the order an alert travels."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from . import api, billing_api, bookings_api, ops, schedule_api, twilio_hooks, webhooks
-from . import testing_api
+from . import api, billing_api, bookings_api, ops, schedule_api, testing_api, twilio_hooks, webhooks
 from .connections import ConnectionGuard
 from .errors import json_errors
 from .keys import ENGINE_TASK, RUNTIME, Runtime
@@ -64,6 +64,7 @@ def run_engine(app: web.Application, run: Callable[[], Awaitable[None]]) -> None
     """The node's engine task lives as long as the application (a cleanup_ctx): `run()` is started on
     start-up as app[ENGINE_TASK] and cancelled on clean-up. The daemon watches the task: if it ends by
     itself, the process exits non-zero."""
+
     async def engine_task(app: web.Application) -> AsyncIterator[None]:
         task = app[ENGINE_TASK] = asyncio.create_task(run(), name="engine")
         yield
@@ -71,4 +72,3 @@ def run_engine(app: web.Application, run: Callable[[], Awaitable[None]]) -> None
         await asyncio.gather(task, return_exceptions=True)  # its end (or death) is the daemon's to report
 
     app.cleanup_ctx.append(engine_task)
-

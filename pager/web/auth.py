@@ -1,4 +1,5 @@
 """Credentials checks, in constant time."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Monthly statements and the engineers' standby report (admin API)."""
+
 from __future__ import annotations
 
 from aiohttp import web

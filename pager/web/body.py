@@ -2,6 +2,7 @@
 size bound (checked against Content-Length before a byte is read) and a time bound
 (`server.timeouts.body`, from the moment the handler starts: a sender that stalls half way gets 408 and
 the connection is closed)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Dated standby bookings and worked time on incidents (admin API)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -32,7 +33,8 @@ async def list_bookings(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"customer", "include_cancelled"})
     rows = await rt.store.list_bookings(
-        request.query.get("customer"), include_cancelled=request.query.get("include_cancelled") in ("1", "true"))
+        request.query.get("customer"), include_cancelled=request.query.get("include_cancelled") in ("1", "true")
+    )
     return web.json_response([r.to_json() for r in rows])
 
 
@@ -49,23 +51,33 @@ async def add_booking(request: web.Request) -> web.Response:
         problems.append(Problem("end", "a booking lasts at most 400 days"))
     if problems:
         raise InputError(422, "invalid booking", problems)
-    row = await rt.store.add_booking(customer=data["customer"], start=times["start"], end=times["end"],
-                                     created_by=data.get("by") or "api", now=rt.clock.now())
+    row = await rt.store.add_booking(
+        customer=data["customer"],
+        start=times["start"],
+        end=times["end"],
+        created_by=data.get("by") or "api",
+        now=rt.clock.now(),
+    )
     return web.json_response(row.to_json(), status=201)
 
 
 async def cancel_booking(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"by"})
-    row = await rt.store.cancel_booking(_path_id(request, "booking"), by=request.query.get("by", "api")[:64], now=rt.clock.now())
+    row = await rt.store.cancel_booking(
+        _path_id(request, "booking"), by=request.query.get("by", "api")[:64], now=rt.clock.now()
+    )
     return web.json_response(row.to_json())
 
 
 async def add_work(request: web.Request) -> web.Response:
     rt = _rt(request)
     iid = _incident_id(request)
-    data = await _json_body(request, {"minutes": False, "start": False, "end": False, "by": False, "note": False},
-                            ints=frozenset({"minutes"}))
+    data = await _json_body(
+        request,
+        {"minutes": False, "start": False, "end": False, "by": False, "note": False},
+        ints=frozenset({"minutes"}),
+    )
     problems: list[Problem] = []
     has_span = "start" in data or "end" in data
     if "minutes" in data and has_span:
@@ -87,8 +99,16 @@ async def add_work(request: web.Request) -> web.Response:
     if problems:
         raise InputError(422, "invalid time entry", problems)
     by = data.get("by") or "api"
-    row = await rt.store.add_work(iid, person=by, start=times.get("start"), end=times.get("end"),
-                                  minutes=data.get("minutes"), note=data.get("note"), by=by, now=rt.clock.now())
+    row = await rt.store.add_work(
+        iid,
+        person=by,
+        start=times.get("start"),
+        end=times.get("end"),
+        minutes=data.get("minutes"),
+        note=data.get("note"),
+        by=by,
+        now=rt.clock.now(),
+    )
     return web.json_response(row.to_json(), status=201)
 
 

@@ -23,6 +23,7 @@ A request is "in" from the moment aiohttp hands its parsed head to the applicati
 middleware, the outermost) until the handler returned. The body's own bound is
 `server.timeouts.body` (pager/web/body.py); idle kept-alive connections are aiohttp's.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,7 @@ import errno
 import json
 import resource
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
@@ -40,14 +41,18 @@ from aiohttp import web
 log = structlog.get_logger("pagerd.web")
 
 _REFUSED = json.dumps({"error": "too many connections from this address", "problems": []}).encode()
-REFUSED_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: application/json\r\n"
-                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSED), _REFUSED))
+REFUSED_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSED), _REFUSED)
+)
 
 
 def _timed_out(seconds: float) -> bytes:
     body = json.dumps({"error": f"request head not received within {seconds:g}s", "problems": []}).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
 
 
 class State(enum.Enum):
@@ -106,6 +111,7 @@ class ConnectionGuard:
                 return await handler(request)
             finally:
                 conn.request_ended()
+
         return connection_guard
 
     def _admit(self, conn: Guarded) -> bool:
@@ -224,8 +230,9 @@ class GuardedSite(web.BaseSite):
     """aiohttp's TCPSite with each connection behind the guard, accepted by the guard's own loop
     (`ConnectionGuard.room` before each accept)."""
 
-    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int, *,
-                 backlog: int = 128) -> None:
+    def __init__(
+        self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int, *, backlog: int = 128
+    ) -> None:
         super().__init__(runner, backlog=backlog)
         self._guard = guard
         self._host = host

@@ -1,4 +1,5 @@
 """Every error answer is JSON that says what is wrong; nothing escapes as a bare 500."""
+
 from __future__ import annotations
 
 import itertools
@@ -29,8 +30,9 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}-{next(_ID_COUNTER)}"
 
 
-def json_error(status: int, message: str, problems: list | None = None, *, headers: dict[str, str] | None = None,
-               **extra) -> web.Response:
+def json_error(
+    status: int, message: str, problems: list | None = None, *, headers: dict[str, str] | None = None, **extra
+) -> web.Response:
     body = {"error": message, "problems": problems or [], **extra}
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="pagerd"'}

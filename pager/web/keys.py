@@ -1,4 +1,5 @@
 """Typed application keys: all state hangs off the aiohttp Application."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Operational endpoints: liveness, readiness, metrics."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,10 @@ async def readyz(request: web.Request) -> web.Response:
     elif rt.engine is not None:  # a webhook-only node (paging.engine: false) runs no engine
         quiet, bound = rt.engine.since_good_tick(rt.clock.now()), rt.config.paging.engine_stall_after
         if quiet > bound:
-            problems.append(f"engine stalled: no good tick for {quiet.total_seconds():.0f}s "
-                            f"(paging.engine_stall_after: {bound.total_seconds():g}s)")
+            problems.append(
+                f"engine stalled: no good tick for {quiet.total_seconds():.0f}s "
+                f"(paging.engine_stall_after: {bound.total_seconds():g}s)"
+            )
     try:
         await asyncio.wait_for(rt.store.ping(), timeout=2)
     except Exception as exc:  # any failure means not ready

@@ -1,4 +1,5 @@
 """Calendar, on-call, shifts, overrides (admin API) and the iCalendar feeds (token in the URL)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -16,8 +17,10 @@ from .keys import RUNTIME, Runtime
 MAX_RANGE = timedelta(days=400)
 # a wrong token and an unknown feed look the same; a feed URL also stops working once the signing key
 # that made its token is no longer accepted
-NO_FEED = ("no such feed, or its URL is no longer valid (feed URLs change when the signing key is rotated: "
-           "get the current one from GET /api/v1/rotations)")
+NO_FEED = (
+    "no such feed, or its URL is no longer valid (feed URLs change when the signing key is rotated: "
+    "get the current one from GET /api/v1/rotations)"
+)
 
 
 def _instant(rt: Runtime, value: str | None, field: str) -> datetime:
@@ -26,8 +29,9 @@ def _instant(rt: Runtime, value: str | None, field: str) -> datetime:
     try:
         return parse_instant(value, rt.schedule.calendar.rules.tz)
     except (ValueError, OverflowError):
-        raise InputError(400, "invalid query",
-                         [Problem(field, "expected an ISO 8601 instant (years 1900-2199)")]) from None
+        raise InputError(
+            400, "invalid query", [Problem(field, "expected an ISO 8601 instant (years 1900-2199)")]
+        ) from None
 
 
 async def _overrides(rt: Runtime):
@@ -62,13 +66,19 @@ async def rotations(request: web.Request) -> web.Response:
     _only(request, set())
     keys = Keyring.of(rt.config.auth)
     base = rt.config.server.public_url
-    return web.json_response([
-        {"name": name, "participants": rt.schedule.participants(name),
-         "timezone": getattr(rot, "tz", None) or rot.layers[0].tz,
-         "restrict_to": sorted(p.value for p in rot.restrict_to) if getattr(rot, "restrict_to", None) else None,
-         "layers": len(getattr(rot, "layers", ())) or 1,
-         "ical_url": ical.feed_url(keys, base, "rotation", name)}
-        for name, rot in rt.schedule.rotations.items()])
+    return web.json_response(
+        [
+            {
+                "name": name,
+                "participants": rt.schedule.participants(name),
+                "timezone": getattr(rot, "tz", None) or rot.layers[0].tz,
+                "restrict_to": sorted(p.value for p in rot.restrict_to) if getattr(rot, "restrict_to", None) else None,
+                "layers": len(getattr(rot, "layers", ())) or 1,
+                "ical_url": ical.feed_url(keys, base, "rotation", name),
+            }
+            for name, rot in rt.schedule.rotations.items()
+        ]
+    )
 
 
 async def rotation_shifts(request: web.Request) -> web.Response:
@@ -89,14 +99,16 @@ async def list_overrides(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"rotation", "include_removed"})
     rows = await rt.store.list_overrides(
-        request.query.get("rotation"), include_removed=request.query.get("include_removed") in ("1", "true"))
+        request.query.get("rotation"), include_removed=request.query.get("include_removed") in ("1", "true")
+    )
     return web.json_response([r.to_json() for r in rows])
 
 
 async def add_override(request: web.Request) -> web.Response:
     rt = _rt(request)
-    data = await _json_body(request, {"rotation": True, "start": True, "end": True, "person": True,
-                                      "replaces": False, "by": False})
+    data = await _json_body(
+        request, {"rotation": True, "start": True, "end": True, "person": True, "replaces": False, "by": False}
+    )
     problems = []
     if data["rotation"] not in rt.schedule.rotations:
         problems.append(Problem("rotation", "unknown rotation"))
@@ -115,16 +127,24 @@ async def add_override(request: web.Request) -> web.Response:
         problems.append(Problem("end", "an override lasts at most 400 days"))
     if problems:
         raise InputError(422, "invalid override", problems)
-    row = await rt.store.add_override(rotation=data["rotation"], start=times["start"], end=times["end"],
-                                      person=data["person"], replaces=data.get("replaces"),
-                                      created_by=data.get("by") or "api", now=rt.clock.now())
+    row = await rt.store.add_override(
+        rotation=data["rotation"],
+        start=times["start"],
+        end=times["end"],
+        person=data["person"],
+        replaces=data.get("replaces"),
+        created_by=data.get("by") or "api",
+        now=rt.clock.now(),
+    )
     return web.json_response(row.to_json(), status=201)
 
 
 async def remove_override(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, {"by"})
-    row = await rt.store.remove_override(_path_id(request, "override"), removed_by=request.query.get("by", "api")[:64], now=rt.clock.now())
+    row = await rt.store.remove_override(
+        _path_id(request, "override"), removed_by=request.query.get("by", "api")[:64], now=rt.clock.now()
+    )
     return web.json_response(row.to_json())
 
 
@@ -146,8 +166,12 @@ async def ical_feed(request: web.Request) -> web.Response:
     else:
         if name not in rt.config.people:
             raise InputError(404, NO_FEED)
-        rows = [s for r in rt.schedule.rotations for s in rt.schedule.shifts(r, start, end, overrides)
-                if s["person"] == name]
+        rows = [
+            s
+            for r in rt.schedule.rotations
+            for s in rt.schedule.shifts(r, start, end, overrides)
+            if s["person"] == name
+        ]
         title = f"On call: {rt.config.people[name].name}"
     return web.Response(body=ical.render(title, rows, now), content_type="text/calendar", charset="utf-8")
 

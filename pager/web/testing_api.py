@@ -7,6 +7,7 @@ also lie in the past: a wall clock stepped back (as NTP steps a system clock) fo
 engine is poked, and the answer (the new now) comes once the engine has run a whole tick at the new now
 (`"ticked": true`), so a test reads what fell due, or that nothing did, without sleeping.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,12 @@ def add_routes(router, runtime: Runtime) -> None:
         return
     if not isinstance(runtime.clock, MovableClock):
         raise TypeError("testing.clock: manual needs a movable clock (pager.app.make_clock makes one)")
-    log.warning("test_clock_in_use", now=_iso(runtime.clock.now()), path=PATH,
-                message="pagerd runs on a manual clock that moves only when told to: a test setup, never production")
+    log.warning(
+        "test_clock_in_use",
+        now=_iso(runtime.clock.now()),
+        path=PATH,
+        message="pagerd runs on a manual clock that moves only when told to: a test setup, never production",
+    )
     router.add_get(PATH, get_clock)
     router.add_post(PATH, move_clock)
 
@@ -62,7 +67,9 @@ async def move_clock(request: web.Request) -> web.Response:
     else:
         delta = _instant(data["set"]) - before
     if abs(delta) > MAX_MOVE:
-        raise InputError(422, "invalid request", [Problem(next(iter(data)), f"moves at most {MAX_MOVE.days} days at once")])
+        raise InputError(
+            422, "invalid request", [Problem(next(iter(data)), f"moves at most {MAX_MOVE.days} days at once")]
+        )
     now = clock.advance(delta) if "advance" in data else clock.set(before + delta)
     ticked = False
     if rt.engine is not None:
@@ -91,12 +98,15 @@ def _advance(value: str) -> timedelta:
     try:
         return _DURATION.validate_python(value)
     except (ValidationError, OverflowError):
-        raise InputError(422, "invalid request", [Problem("advance", "expected a duration such as 30s, 15m, 2h")]) from None
+        raise InputError(
+            422, "invalid request", [Problem("advance", "expected a duration such as 30s, 15m, 2h")]
+        ) from None
 
 
 def _instant(value: str) -> datetime:
     try:
         return utc_in_range(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
     except (ValueError, OverflowError):
-        raise InputError(422, "invalid request", [Problem("set", "expected an ISO 8601 instant with offset, "
-                                                                 "in the years 1900-2199")]) from None
+        raise InputError(
+            422, "invalid request", [Problem("set", "expected an ISO 8601 instant with offset, in the years 1900-2199")]
+        ) from None

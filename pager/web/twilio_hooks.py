@@ -22,6 +22,7 @@ is refused with an empty answer: no SMS goes back to a number we do not know), a
 whose escalation reached that person; a keypress only on what reached the person called; a one-tap
 link only on the round it was signed for. pager.domain.paging.may_answer decides all of them.
 """
+
 from __future__ import annotations
 
 import html
@@ -44,8 +45,10 @@ log = structlog.get_logger("pagerd.twilio")
 _FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled"}
 MAX_CALLBACK_BODY = 64 * 1024
 MAX_SID = 64  # Twilio's SIDs are 34 characters
-SMS_HELP = ("Reply 1 (ack), 2 (resolve) or 3 (escalate), optionally with the incident number, e.g. 'ack 42'; "
-            "'worked 45' logs 45 minutes.")
+SMS_HELP = (
+    "Reply 1 (ack), 2 (resolve) or 3 (escalate), optionally with the incident number, e.g. 'ack 42'; "
+    "'worked 45' logs 45 minutes."
+)
 
 
 def _twiml(body: str) -> web.Response:
@@ -108,8 +111,9 @@ async def _act(rt: Runtime, incident_ids: list[int], command: dp.Command, person
     return out
 
 
-async def _answerable(rt: Runtime, person: str | None, command: dp.Command, incident_ids: list[int], *,
-                      named: bool) -> tuple[list[int], list[str]]:
+async def _answerable(
+    rt: Runtime, person: str | None, command: dp.Command, incident_ids: list[int], *, named: bool
+) -> tuple[list[int], list[str]]:
     """Of `incident_ids`, those the person may act on with `command` (dp.may_answer), and one line for each
     refused one that says why (the reply they read)."""
     found = {r.incident_id: r for r in await rt.store.rounds_paged(person or "", incident_ids)}
@@ -126,11 +130,15 @@ async def _answerable(rt: Runtime, person: str | None, command: dp.Command, inci
         code = dp.short_code(iid)
         log.info("reply_refused", incident_id=iid, command=command.value, reason=why.value)
         if why is dp.Refusal.NOT_PAGED:
-            refused.append(f"#{code} did not page you ({person or 'unknown'}): nothing changed. Only the people "
-                           "its escalation reached can answer it by SMS or phone.")
+            refused.append(
+                f"#{code} did not page you ({person or 'unknown'}): nothing changed. Only the people "
+                "its escalation reached can answer it by SMS or phone."
+            )
         else:
-            refused.append(f"#{code} has reopened since it paged you and its new alert did not page you: "
-                           f"nothing changed. Reply '{command.value} {code}' to act on it anyway.")
+            refused.append(
+                f"#{code} has reopened since it paged you and its new alert did not page you: "
+                f"nothing changed. Reply '{command.value} {code}' to act on it anyway."
+            )
     return allowed, refused
 
 
@@ -173,19 +181,24 @@ async def _sms_command(rt: Runtime, person: str, phone: str, text: str) -> str:
         if len(targets) == 1 and len(open_) > 1:
             # several open incidents paged one by one: a bare reply is ambiguous (a bundle is not: "ack all")
             codes = ", ".join(f"#{dp.short_code(i)}" for i in open_[:8])
-            return (f"You have {len(open_)} open incidents ({codes}). "
-                    f"Reply with the number, e.g. 'ack {dp.short_code(open_[-1])}'.")
+            return (
+                f"You have {len(open_)} open incidents ({codes}). "
+                f"Reply with the number, e.g. 'ack {dp.short_code(open_[-1])}'."
+            )
     if reply.command is dp.Command.WORKED and len(targets) != 1:
         codes = ", ".join(f"#{dp.short_code(i)}" for i in targets[:8])
-        return (f"Your last page named {len(targets)} incidents ({codes}). Reply with "
-                f"the number, e.g. 'worked {reply.minutes} {dp.short_code(targets[0])}'.")
+        return (
+            f"Your last page named {len(targets)} incidents ({codes}). Reply with "
+            f"the number, e.g. 'worked {reply.minutes} {dp.short_code(targets[0])}'."
+        )
     allowed, refused = await _answerable(rt, person, reply.command, targets, named=named)
     if not allowed:
         return " ".join(refused)
     if reply.command is dp.Command.WORKED:
         try:
-            await rt.store.add_work(allowed[0], person=person, minutes=reply.minutes, note=None, by=person,
-                                    now=rt.clock.now())
+            await rt.store.add_work(
+                allowed[0], person=person, minutes=reply.minutes, note=None, by=person, now=rt.clock.now()
+            )
         except NotFound:
             return f"No incident #{dp.short_code(allowed[0])}."
         log.info("sms_reply", command=reply.command.value, incidents=allowed, minutes=reply.minutes)
@@ -258,20 +271,25 @@ def _verify_link(rt, request: web.Request) -> links.Link:
 
 def _link_refused(exc: links.InvalidLink) -> web.Response:
     """A link that does not act: why, and what to do instead (never a traceback, never a 500)."""
-    return _page(f"<h1>Link not valid</h1><p>{html.escape(str(exc))}</p>"
-                 "<p>Acknowledge or resolve the incident by replying to the SMS, through the API, "
-                 "or with <code>pagerd incidents ack</code>.</p>", status=404)
+    return _page(
+        f"<h1>Link not valid</h1><p>{html.escape(str(exc))}</p>"
+        "<p>Acknowledge or resolve the incident by replying to the SMS, through the API, "
+        "or with <code>pagerd incidents ack</code>.</p>",
+        status=404,
+    )
 
 
 def _earlier_round(link: links.Link, inc) -> web.Response | None:
     """The page for a link signed for an earlier round of its incident (410: it no longer acts), else None."""
     if inc is None or dp.may_answer(dp.Command.ACK, inc.reopen_count, {link.generation}, named=False) is None:
         return None
-    text = links.EARLIER_ROUND.format(incident=link.incident_id, sent=link.generation + 1,
-                                      current=inc.reopen_count + 1)
+    text = links.EARLIER_ROUND.format(incident=link.incident_id, sent=link.generation + 1, current=inc.reopen_count + 1)
     log.info("link_refused", incident_id=link.incident_id, reason=dp.Refusal.EARLIER_ROUND.value)
-    return _page(f"<h1>Link for an earlier alert of incident #{link.incident_id}</h1><p>{html.escape(text)}</p>"
-                 f"<p>{html.escape(inc.summary)}</p><p>State now: {html.escape(inc.state)}</p>", status=410)
+    return _page(
+        f"<h1>Link for an earlier alert of incident #{link.incident_id}</h1><p>{html.escape(text)}</p>"
+        f"<p>{html.escape(inc.summary)}</p><p>State now: {html.escape(inc.state)}</p>",
+        status=410,
+    )
 
 
 def _page(body: str, status: int = 200) -> web.Response:
@@ -288,9 +306,11 @@ async def link_get(request: web.Request) -> web.Response:
     if (earlier := _earlier_round(link, inc)) is not None:
         return earlier
     label = "Acknowledge" if link.action == "ack" else "Resolve"
-    body = (f"<h1>#{link.incident_id}</h1><p>{html.escape(inc.summary if inc else '')}</p>"
-            f"<p>State: {html.escape(inc.state) if inc else '?'}</p>"
-            f'<form method="post"><button type="submit">{label}</button></form>')
+    body = (
+        f"<h1>#{link.incident_id}</h1><p>{html.escape(inc.summary if inc else '')}</p>"
+        f"<p>State: {html.escape(inc.state) if inc else '?'}</p>"
+        f'<form method="post"><button type="submit">{label}</button></form>'
+    )
     return _page(body)
 
 

@@ -1,4 +1,5 @@
 """The webhook edge: authenticate, bound, parse, store durably, then answer."""
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -56,19 +57,22 @@ async def alertmanager_hook(request: web.Request) -> web.Response:
             await rt.engine.heartbeat_received("alertmanager", "alertmanager")
         if not alerts:
             return web.json_response({"status": "ok", "alerts": 0, "heartbeat": "alertmanager", "incidents": []})
-    result = await ingest(rt.store, rt.metrics, rt.clock, Source.ALERTMANAGER, "application/json", _stored(rt, body),
-                          alerts, facts)
+    result = await ingest(
+        rt.store, rt.metrics, rt.clock, Source.ALERTMANAGER, "application/json", _stored(rt, body), alerts, facts
+    )
     _poke(rt, result)
-    return web.json_response({"status": "ok", "alerts": len(alerts), "duplicates": result.duplicates,
-                              "incidents": result.incident_ids})
+    return web.json_response(
+        {"status": "ok", "alerts": len(alerts), "duplicates": result.duplicates, "incidents": result.incident_ids}
+    )
 
 
 WATCHDOG = "Watchdog"
 
 
 def _poke(rt: Runtime, result) -> None:
-    if rt.engine is not None and any(a.outcome is not None and a.outcome.value in ("open", "reopen")
-                                     for a in result.applied):
+    if rt.engine is not None and any(
+        a.outcome is not None and a.outcome.value in ("open", "reopen") for a in result.applied
+    ):
         rt.engine.poke()
 
 
@@ -99,8 +103,10 @@ async def nagios_hook(request: web.Request) -> web.Response:
     elif media == "application/x-www-form-urlencoded":
         try:
             from urllib.parse import parse_qsl
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                              errors="strict", max_num_fields=1024)
+
+            pairs = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict", max_num_fields=1024
+            )
         except (UnicodeDecodeError, ValueError) as exc:
             raise InputError(400, f"malformed form body: {exc}") from None
         macros = {}
@@ -123,10 +129,16 @@ async def events_v2_hook(request: web.Request) -> web.Response:
         # PagerDuty's own error shape (status, message, errors) beside pagerd's (error, problems)
         message, problems = redacted(request, exc.message, [p.as_dict() for p in exc.problems])
         return web.json_response(
-            {"status": "invalid event" if exc.status in (400, 422) else "error", "message": message,
-             "errors": [f"{p['field']}: {p['message']}" for p in problems], "error": message,
-             "problems": problems},
-            status=exc.status, headers={"WWW-Authenticate": 'Bearer realm="pagerd"'} if exc.status == 401 else None)
+            {
+                "status": "invalid event" if exc.status in (400, 422) else "error",
+                "message": message,
+                "errors": [f"{p['field']}: {p['message']}" for p in problems],
+                "error": message,
+                "problems": problems,
+            },
+            status=exc.status,
+            headers={"WWW-Authenticate": 'Bearer realm="pagerd"'} if exc.status == 401 else None,
+        )
 
 
 async def _events_v2(request: web.Request, rt: Runtime) -> web.Response:
@@ -139,8 +151,9 @@ async def _events_v2(request: web.Request, rt: Runtime) -> web.Response:
     check_routing_key(event.routing_key, cfg.routing_keys)
     stored = _stored(rt, events_v2.without_routing_key(body))
     _poke(rt, await ingest(rt.store, rt.metrics, rt.clock, Source.EVENTS_V2, "application/json", stored, [alert]))
-    return web.json_response({"status": "success", "message": "Event processed", "dedup_key": alert.dedup_key},
-                             status=202)
+    return web.json_response(
+        {"status": "success", "message": "Event processed", "dedup_key": alert.dedup_key}, status=202
+    )
 
 
 _SOURCE_OF = {alertmanager_hook: "alertmanager", nagios_hook: "nagios", events_v2_hook: "events_v2"}

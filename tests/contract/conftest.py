@@ -3,6 +3,7 @@
 A factory makes a store on the database kept at a place (a per-test temporary directory): the first
 store made there finds an empty database, a later one the same database (a restart). To add a store
 (PostgreSQL), add its factory here; nothing else in the package names a concrete store."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable

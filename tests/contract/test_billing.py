@@ -1,4 +1,5 @@
 """BillingStore: standby bookings, time logged on incidents, a customer's incidents for its statement."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,10 +22,19 @@ async def _book(store: Store, start: datetime, end: datetime, customer: str = "a
 
 # -- add_booking ------------------------------------------------------------------------------------
 
+
 async def test_add_booking_answers_the_stored_record(store: Store) -> None:
     b = await _book(store, S1, E1)
-    assert b == Booking(id=b.id, customer="acme", start=S1, end=E1, created_by="desk", created_at=T0,
-                        cancelled_by=None, cancelled_at=None)
+    assert b == Booking(
+        id=b.id,
+        customer="acme",
+        start=S1,
+        end=E1,
+        created_by="desk",
+        created_at=T0,
+        cancelled_by=None,
+        cancelled_at=None,
+    )
     assert isinstance(b.id, int)
     with pytest.raises(AttributeError):
         b.customer = "other"  # type: ignore[misc]  # frozen
@@ -33,9 +43,15 @@ async def test_add_booking_answers_the_stored_record(store: Store) -> None:
 async def test_add_booking_json_keeps_the_api_fields_and_their_order(store: Store) -> None:
     b = await _book(store, S1, E1)
     assert list(b.to_json().items()) == [
-        ("id", b.id), ("customer", "acme"), ("start", "2026-12-04T17:00:00.000000Z"),
-        ("end", "2026-12-07T07:30:00.000000Z"), ("created_by", "desk"), ("created_at", "2026-11-25T14:00:00.000000Z"),
-        ("cancelled_by", None), ("cancelled_at", None)]
+        ("id", b.id),
+        ("customer", "acme"),
+        ("start", "2026-12-04T17:00:00.000000Z"),
+        ("end", "2026-12-07T07:30:00.000000Z"),
+        ("created_by", "desk"),
+        ("created_at", "2026-11-25T14:00:00.000000Z"),
+        ("cancelled_by", None),
+        ("cancelled_at", None),
+    ]
 
 
 @pytest.mark.parametrize("length", [timedelta(0), timedelta(minutes=-30)])
@@ -46,6 +62,7 @@ async def test_add_booking_that_does_not_end_after_it_starts_is_a_conflict(store
 
 
 # -- list_bookings ----------------------------------------------------------------------------------
+
 
 async def test_list_bookings_of_an_empty_store_is_empty(store: Store) -> None:
     assert await store.list_bookings() == []
@@ -82,11 +99,20 @@ async def test_list_bookings_include_cancelled(store: Store) -> None:
 
 # -- cancel_booking ---------------------------------------------------------------------------------
 
+
 async def test_cancel_booking_records_who_and_when(store: Store) -> None:
     b = await _book(store, S1, E1)
     gone = await store.cancel_booking(b.id, by="anna", now=T0 + timedelta(hours=1))
-    assert gone == Booking(id=b.id, customer="acme", start=S1, end=E1, created_by="desk", created_at=T0,
-                           cancelled_by="anna", cancelled_at=T0 + timedelta(hours=1))
+    assert gone == Booking(
+        id=b.id,
+        customer="acme",
+        start=S1,
+        end=E1,
+        created_by="desk",
+        created_at=T0,
+        cancelled_by="anna",
+        cancelled_at=T0 + timedelta(hours=1),
+    )
     assert gone.to_json()["cancelled_at"] == "2026-11-25T15:00:00.000000Z"
 
 
@@ -104,15 +130,34 @@ async def test_cancel_booking_unknown_is_not_found(store: Store) -> None:
 
 # -- add_work ---------------------------------------------------------------------------------------
 
+
 async def test_add_work_in_minutes_is_stored_and_on_the_timeline(store: Store) -> None:
     iid = await open_incident(store, "web1")
-    w = await store.add_work(iid, person="dewi", minutes=45, note="restarted php-fpm", by="dewi",
-                             now=T0 + timedelta(hours=1))
-    assert w == WorkEntry(id=w.id, incident_id=iid, person="dewi", start=None, end=None, minutes=45,
-                          note="restarted php-fpm", created_by="dewi", created_at=T0 + timedelta(hours=1))
+    w = await store.add_work(
+        iid, person="dewi", minutes=45, note="restarted php-fpm", by="dewi", now=T0 + timedelta(hours=1)
+    )
+    assert w == WorkEntry(
+        id=w.id,
+        incident_id=iid,
+        person="dewi",
+        start=None,
+        end=None,
+        minutes=45,
+        note="restarted php-fpm",
+        created_by="dewi",
+        created_at=T0 + timedelta(hours=1),
+    )
     assert list(w.to_json().items()) == [
-        ("id", w.id), ("incident_id", iid), ("person", "dewi"), ("start", None), ("end", None), ("minutes", 45),
-        ("note", "restarted php-fpm"), ("created_by", "dewi"), ("created_at", "2026-11-25T15:00:00.000000Z")]
+        ("id", w.id),
+        ("incident_id", iid),
+        ("person", "dewi"),
+        ("start", None),
+        ("end", None),
+        ("minutes", 45),
+        ("note", "restarted php-fpm"),
+        ("created_by", "dewi"),
+        ("created_at", "2026-11-25T15:00:00.000000Z"),
+    ]
     incident = await store.get_incident(iid)
     assert incident is not None
     (ev,) = [e for e in incident.timeline if e.kind == "work_logged"]
@@ -122,28 +167,37 @@ async def test_add_work_in_minutes_is_stored_and_on_the_timeline(store: Store) -
 async def test_add_work_from_a_span_rounds_up_to_whole_minutes(store: Store) -> None:
     iid = await open_incident(store, "web1")
     start = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
-    w = await store.add_work(iid, person="anna", start=start, end=start + timedelta(minutes=70, seconds=1),
-                             by="api", now=T0)
+    w = await store.add_work(
+        iid, person="anna", start=start, end=start + timedelta(minutes=70, seconds=1), by="api", now=T0
+    )
     assert (w.minutes, w.start, w.end, w.person, w.created_by) == (
-        71, start, start + timedelta(minutes=70, seconds=1), "anna", "api")
+        71,
+        start,
+        start + timedelta(minutes=70, seconds=1),
+        "anna",
+        "api",
+    )
     assert (w.to_json()["start"], w.to_json()["end"]) == ("2026-11-25T22:00:00.000000Z", "2026-11-25T23:10:01.000000Z")
     short = await store.add_work(iid, person="anna", start=start, end=start + timedelta(seconds=1), by="api", now=T0)
     assert short.minutes == 1
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},                                                              # neither
-    {"minutes": 10, "start": T0, "end": T0 + timedelta(minutes=5)},  # both
-    {"start": T0},                                                   # start without end
-    {"end": T0},                                                     # end without start
-    {"minutes": 10, "start": T0},
-    {"minutes": 0},
-    {"minutes": -5},
-    {"minutes": True},
-    {"minutes": 1.5},
-    {"start": T0, "end": T0},                                        # empty span
-    {"start": T0, "end": T0 - timedelta(minutes=5)},                 # backwards
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # neither
+        {"minutes": 10, "start": T0, "end": T0 + timedelta(minutes=5)},  # both
+        {"start": T0},  # start without end
+        {"end": T0},  # end without start
+        {"minutes": 10, "start": T0},
+        {"minutes": 0},
+        {"minutes": -5},
+        {"minutes": True},
+        {"minutes": 1.5},
+        {"start": T0, "end": T0},  # empty span
+        {"start": T0, "end": T0 - timedelta(minutes=5)},  # backwards
+    ],
+)
 async def test_add_work_bad_arguments_store_nothing(store: Store, kwargs: dict) -> None:
     iid = await open_incident(store, "web1")
     with pytest.raises(ValueError):
@@ -158,6 +212,7 @@ async def test_add_work_on_an_unknown_incident_is_not_found(store: Store) -> Non
 
 
 # -- list_work --------------------------------------------------------------------------------------
+
 
 async def test_list_work_in_the_order_logged_per_incident(store: Store) -> None:
     iid = await open_incident(store, "web1")
@@ -186,8 +241,9 @@ async def test_customer_incidents_answers_what_a_statement_needs(store: Store) -
     iid = await open_incident(store, "web1", summary="web1 is down")
     paged = T0 + timedelta(hours=6)
     await route(store, iid, "acme/webshop", paged, target=timedelta(minutes=30))
-    await store.transition(iid, State.ACKNOWLEDGED, actor="dewi", via="sms", comment=None,
-                           now=paged + timedelta(minutes=12))
+    await store.transition(
+        iid, State.ACKNOWLEDGED, actor="dewi", via="sms", comment=None, now=paged + timedelta(minutes=12)
+    )
     await store.transition(iid, State.RESOLVED, actor="dewi", via="api", comment=None, now=paged + timedelta(hours=1))
     w = await store.add_work(iid, person="dewi", minutes=70, by="dewi", now=paged + timedelta(hours=2))
     [got] = await store.customer_incidents("acme/", *MONTH)
@@ -195,30 +251,46 @@ async def test_customer_incidents_answers_what_a_statement_needs(store: Store) -
     assert (rnd.incident_id, rnd.generation, rnd.first_page_at, rnd.target) == (iid, 0, paged, timedelta(minutes=30))
     assert rnd.answer is not None
     assert (rnd.answer.at, rnd.answer.by, rnd.answer.kind) == (paged + timedelta(minutes=12), "dewi", "acknowledged")
-    assert [replace(got, rounds=())] == [CustomerIncident(
-        incident_id=iid, generation=0, project="acme/webshop", rotation="standby", first_page_at=paged,
-        deadline_at=paged + timedelta(minutes=30), breached_at=None, target_seconds=1800, created_at=paged,
-        summary="web1 is down", state="resolved", acknowledged_at=paged + timedelta(minutes=12),
-        acknowledged_by="dewi", resolved_at=paged + timedelta(hours=1), resolved_by="dewi", work=(w,))]
+    assert [replace(got, rounds=())] == [
+        CustomerIncident(
+            incident_id=iid,
+            generation=0,
+            project="acme/webshop",
+            rotation="standby",
+            first_page_at=paged,
+            deadline_at=paged + timedelta(minutes=30),
+            breached_at=None,
+            target_seconds=1800,
+            created_at=paged,
+            summary="web1 is down",
+            state="resolved",
+            acknowledged_at=paged + timedelta(minutes=12),
+            acknowledged_by="dewi",
+            resolved_at=paged + timedelta(hours=1),
+            resolved_by="dewi",
+            work=(w,),
+        )
+    ]
 
 
 async def test_customer_incidents_in_the_range_by_first_page_or_routing(store: Store) -> None:
     start, end = MONTH
     inside = await open_incident(store, "a")
-    await route(store, inside, "acme/webshop", start)                                    # paged at the start: in
+    await route(store, inside, "acme/webshop", start)  # paged at the start: in
     waiting = await open_incident(store, "b")
-    await route(store, waiting, "acme/intranet", T0, paged=False)                        # never paged: routed at T0
+    await route(store, waiting, "acme/intranet", T0, paged=False)  # never paged: routed at T0
     at_end = await open_incident(store, "c")
-    await route(store, at_end, "acme/webshop", end)                                      # paged at the end: out
+    await route(store, at_end, "acme/webshop", end)  # paged at the end: out
     before = await open_incident(store, "d")
-    await route(store, before, "acme/webshop", start - timedelta(microseconds=1))        # out
-    unrouted = await open_incident(store, "e")                                           # no escalation: out
+    await route(store, before, "acme/webshop", start - timedelta(microseconds=1))  # out
+    unrouted = await open_incident(store, "e")  # no escalation: out
     rows = await store.customer_incidents("acme/", start, end)
     assert [(r.incident_id, r.first_page_at, r.work) for r in rows] == [(inside, start, ()), (waiting, None, ())]
     assert unrouted not in [r.incident_id for r in rows]
     assert [r.incident_id for r in await store.customer_incidents("acme/", end, end + timedelta(days=1))] == [at_end]
     assert [r.incident_id for r in await store.customer_incidents("acme/", start - timedelta(days=1), start)] == [
-        before]
+        before
+    ]
 
 
 async def test_customer_incidents_prefix_is_taken_literally(store: Store) -> None:

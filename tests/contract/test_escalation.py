@@ -1,4 +1,5 @@
 """EscalationStore: routing, escalation steps, response targets, the outbox and heartbeats."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,6 +12,7 @@ from pager.storage.port import Breach, CallbackClaim, DeliveryUpdate, NotFound, 
 from .seed import T0, open_incident, resolve_alert, route
 
 # -- unrouted_incidents / create_escalation ---------------------------------------------------------
+
 
 async def test_unrouted_incidents_are_the_triggered_ones_without_an_escalation(store: Store) -> None:
     assert await store.unrouted_incidents() == []
@@ -28,8 +30,18 @@ async def test_unrouted_incidents_are_the_triggered_ones_without_an_escalation(s
 
 async def test_create_escalation_once_per_generation_and_only_while_triggered(store: Store) -> None:
     iid = await open_incident(store, "a")
-    kw = dict(incident_id=iid, generation=0, project="acme/webshop", rotation=None, policy={"name": "default"},
-              status="waiting", next_at=T0 + timedelta(hours=1), target_seconds=1800, reason="test", now=T0)
+    kw = dict(
+        incident_id=iid,
+        generation=0,
+        project="acme/webshop",
+        rotation=None,
+        policy={"name": "default"},
+        status="waiting",
+        next_at=T0 + timedelta(hours=1),
+        target_seconds=1800,
+        reason="test",
+        now=T0,
+    )
     assert await store.create_escalation(**kw) is True
     assert await store.create_escalation(**kw) is False
     other = await open_incident(store, "b")
@@ -40,6 +52,7 @@ async def test_create_escalation_once_per_generation_and_only_while_triggered(st
 
 # -- rounds_of / due_escalations --------------------------------------------------------------------
 
+
 async def test_rounds_of_answers_one_round_per_generation_in_order(store: Store) -> None:
     iid = await open_incident(store, "a")
     assert await store.rounds_of(iid) == []
@@ -48,7 +61,11 @@ async def test_rounds_of_answers_one_round_per_generation_in_order(store: Store)
     assert len(rows) == 1
     row = rows[0]
     assert (row.round.incident_id, row.round.generation, row.project, row.escalation) == (
-        iid, 0, "acme/webshop", "waiting")
+        iid,
+        0,
+        "acme/webshop",
+        "waiting",
+    )
     assert row.round.first_page_at is None and row.round.answer is None
     assert await store.rounds_of(424242) == []
 
@@ -57,24 +74,50 @@ async def test_due_escalations_are_those_whose_time_has_come(store: Store) -> No
     a = await open_incident(store, "a")
     b = await open_incident(store, "b")
     for iid, at in ((a, T0 + timedelta(minutes=10)), (b, T0 + timedelta(minutes=5))):
-        assert await store.create_escalation(incident_id=iid, generation=0, project="acme/webshop", rotation=None,
-                                             policy={"name": "default"}, status="waiting", next_at=at,
-                                             target_seconds=1800, reason="test", now=T0)
+        assert await store.create_escalation(
+            incident_id=iid,
+            generation=0,
+            project="acme/webshop",
+            rotation=None,
+            policy={"name": "default"},
+            status="waiting",
+            next_at=at,
+            target_seconds=1800,
+            reason="test",
+            now=T0,
+        )
     assert await store.due_escalations(T0) == []
     assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(minutes=5))] == [b]
     assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(hours=1))] == [b, a]  # by due time
     esc = (await store.due_escalations(T0 + timedelta(minutes=5)))[0]
     assert (esc.generation, esc.project, esc.rotation, esc.policy, esc.status, esc.step, esc.next_at) == (
-        0, "acme/webshop", None, {"name": "default"}, "waiting", -1, T0 + timedelta(minutes=5))
+        0,
+        "acme/webshop",
+        None,
+        {"name": "default"},
+        "waiting",
+        -1,
+        T0 + timedelta(minutes=5),
+    )
     assert (esc.first_page_at, esc.deadline_at, esc.breached_at, esc.created_at) == (None, None, None, T0)
     assert (esc.state, esc.summary, esc.labels["alertname"]) == ("triggered", "b is down", "b")
 
 
 # -- the outbox: queue_message, due_messages, message, sent_since, last_message_to ---------------------
 
+
 async def _queue(store: Store, key: str, due_in: timedelta = timedelta(0)) -> bool:
-    return await store.queue_message(idem_key=key, person="chris", channel="sms", address="+31612345003",
-                                     kind="handover", subject="s", body=f"body {key}", due_at=T0 + due_in, now=T0)
+    return await store.queue_message(
+        idem_key=key,
+        person="chris",
+        channel="sms",
+        address="+31612345003",
+        kind="handover",
+        subject="s",
+        body=f"body {key}",
+        due_at=T0 + due_in,
+        now=T0,
+    )
 
 
 async def test_queue_message_once_per_idempotency_key(store: Store) -> None:
@@ -91,8 +134,17 @@ async def test_due_messages_are_the_pending_ones_due(store: Store) -> None:
     due = await store.due_messages(T0 + timedelta(minutes=5))
     assert [m.body for m in due] == ["body later", "body now"]  # in the order queued
     assert (due[1].channel, due[1].address, due[1].kind, due[1].incident_id) == (
-        "sms", "+31612345003", "handover", None)
-    assert (due[0].due_at, due[0].state, due[0].summary, due[0].project) == (T0 + timedelta(minutes=5), None, None, None)
+        "sms",
+        "+31612345003",
+        "handover",
+        None,
+    )
+    assert (due[0].due_at, due[0].state, due[0].summary, due[0].project) == (
+        T0 + timedelta(minutes=5),
+        None,
+        None,
+        None,
+    )
 
 
 async def test_message_answers_a_queued_message_or_none(store: Store) -> None:
@@ -121,6 +173,7 @@ async def test_open_incidents_paged_to_is_empty_before_anything_is_sent(store: S
 
 # -- heartbeats -------------------------------------------------------------------------------------
 
+
 async def test_beat_keeps_the_last_one_per_name(store: Store) -> None:
     await store.beat("watchdog", "alertmanager", T0)
     await store.beat("watchdog", "alertmanager", T0 + timedelta(minutes=1))
@@ -147,26 +200,61 @@ async def test_outbox_backlog_counts_due_unsent_messages_per_channel(store: Stor
 
 # -- fire_step --------------------------------------------------------------------------------------
 
-def _page(iid: int, k: int, channel: str = "sms", due_in: timedelta = timedelta(0), person: str = "anna",
-          address: str = "+31612345001") -> dict:
-    return {"idem_key": f"{iid}:0:{k}:{person}:{channel}", "person": person, "channel": channel,
-            "address": address, "kind": "page", "subject": "", "body": f"page {iid}", "due_at": T0 + due_in}
+
+def _page(
+    iid: int,
+    k: int,
+    channel: str = "sms",
+    due_in: timedelta = timedelta(0),
+    person: str = "anna",
+    address: str = "+31612345001",
+) -> dict:
+    return {
+        "idem_key": f"{iid}:0:{k}:{person}:{channel}",
+        "person": person,
+        "channel": channel,
+        "address": address,
+        "kind": "page",
+        "subject": "",
+        "body": f"page {iid}",
+        "due_at": T0 + due_in,
+    }
 
 
-async def _step(store: Store, iid: int, k: int, messages: list[dict], *, at=T0, next_at=None,
-                final_status: str | None = None) -> bool:
-    return await store.fire_step(incident_id=iid, generation=0, k=k, next_at=next_at, messages=messages, now=at,
-                                 first_page=k == 0, deadline=at + timedelta(minutes=30) if k == 0 else None,
-                                 escalate_at=None, early=False, event={"kind": "paging", "step": k},
-                                 final_status=final_status)
+async def _step(
+    store: Store, iid: int, k: int, messages: list[dict], *, at=T0, next_at=None, final_status: str | None = None
+) -> bool:
+    return await store.fire_step(
+        incident_id=iid,
+        generation=0,
+        k=k,
+        next_at=next_at,
+        messages=messages,
+        now=at,
+        first_page=k == 0,
+        deadline=at + timedelta(minutes=30) if k == 0 else None,
+        escalate_at=None,
+        early=False,
+        event={"kind": "paging", "step": k},
+        final_status=final_status,
+    )
 
 
 async def _paged(store: Store, key: str, messages=None, *, address: str = "+31612345001") -> int:
     """An incident whose escalation fired step 0 at T0 with `messages` (default: one sms to `address`, due now)."""
     iid = await open_incident(store, key)
-    assert await store.create_escalation(incident_id=iid, generation=0, project="acme/webshop", rotation="standby",
-                                         policy={"name": "default"}, status="active", next_at=T0,
-                                         target_seconds=1800, reason="test", now=T0)
+    assert await store.create_escalation(
+        incident_id=iid,
+        generation=0,
+        project="acme/webshop",
+        rotation="standby",
+        policy={"name": "default"},
+        status="active",
+        next_at=T0,
+        target_seconds=1800,
+        reason="test",
+        now=T0,
+    )
     msgs = messages(iid) if messages else [_page(iid, 0, address=address)]
     assert await _step(store, iid, 0, msgs, next_at=T0 + timedelta(minutes=15))
     return iid
@@ -203,9 +291,18 @@ async def test_fire_step_queues_a_message_once_per_idempotency_key(store: Store)
 
 async def test_fire_step_of_a_settled_incident_pages_nobody(store: Store) -> None:
     iid = await open_incident(store, "a")
-    assert await store.create_escalation(incident_id=iid, generation=0, project="acme/webshop", rotation="standby",
-                                         policy={"name": "default"}, status="active", next_at=T0,
-                                         target_seconds=1800, reason="test", now=T0)
+    assert await store.create_escalation(
+        incident_id=iid,
+        generation=0,
+        project="acme/webshop",
+        rotation="standby",
+        policy={"name": "default"},
+        status="active",
+        next_at=T0,
+        target_seconds=1800,
+        reason="test",
+        now=T0,
+    )
     await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
     assert await _step(store, iid, 0, [_page(iid, 0)]) is False
     assert await store.due_messages(T0) == [] and await store.due_escalations(T0 + timedelta(hours=1)) == []
@@ -213,9 +310,11 @@ async def test_fire_step_of_a_settled_incident_pages_nobody(store: Store) -> Non
 
 # -- stop_settled -----------------------------------------------------------------------------------
 
+
 async def test_stop_settled_leaves_no_queued_page_or_due_step_of_a_settled_incident(store: Store) -> None:
     def later(i: int) -> list[dict]:
         return [_page(i, 0, due_in=timedelta(minutes=1)), _page(i, 0, "email", timedelta(minutes=5))]
+
     acked = await _paged(store, "acked", later)
     resolved = await _paged(store, "resolved", later)
     firing = await _paged(store, "firing", later)
@@ -239,11 +338,13 @@ async def test_stop_settled_of_a_store_with_nothing_to_stop_is_empty(store: Stor
 
 # -- record_breaches / unobserved_responses ---------------------------------------------------------
 
+
 async def test_record_breaches_once_per_round_past_its_deadline(store: Store) -> None:
     late = await _paged(store, "late")
     answered = await _paged(store, "answered")
-    await store.transition(answered, State.ACKNOWLEDGED, actor="anna", via="api", comment=None,
-                           now=T0 + timedelta(minutes=10))
+    await store.transition(
+        answered, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0 + timedelta(minutes=10)
+    )
     assert await store.record_breaches(T0 + timedelta(minutes=29)) == []  # the deadline is T0 + 30 min
     at = T0 + timedelta(minutes=31)
     assert await store.record_breaches(at) == [Breach(incident_id=late, round=1, deadline=T0 + timedelta(minutes=30))]
@@ -265,11 +366,16 @@ async def test_unobserved_responses_answers_each_answered_paged_round_once(store
     (rnd,) = await store.unobserved_responses()
     assert (rnd.incident_id, rnd.generation, rnd.first_page_at) == (paged, 0, T0)
     assert rnd.answer is not None and (rnd.answer.at, rnd.answer.by, rnd.answer.via, rnd.answer.kind) == (
-        at, "anna", "sms", "acknowledged")
+        at,
+        "anna",
+        "sms",
+        "acknowledged",
+    )
     assert await store.unobserved_responses() == []
 
 
 # -- escalate_now -----------------------------------------------------------------------------------
+
 
 async def test_escalate_now_makes_the_next_step_due_now(store: Store) -> None:
     iid = await _paged(store, "a")  # its next step is due at T0 + 15 min
@@ -288,6 +394,7 @@ async def test_escalate_now_of_an_unknown_incident_is_not_found(store: Store) ->
 
 # -- defer ------------------------------------------------------------------------------------------
 
+
 async def test_defer_moves_an_addresses_pending_messages_to_its_next_slot(store: Store) -> None:
     a = await _paged(store, "a")
     b = await _paged(store, "b")
@@ -302,6 +409,7 @@ async def test_defer_moves_an_addresses_pending_messages_to_its_next_slot(store:
 
 # -- claim_messages / finish_message / recover_sending ----------------------------------------------
 
+
 async def _bundle(store: Store) -> tuple[list[int], list[int]]:
     """Three incidents paged by sms to one address: (incident ids, message ids), claimed as one bundle."""
     iids = [await _paged(store, k) for k in ("a", "b", "c")]
@@ -314,7 +422,11 @@ async def test_claim_messages_makes_the_carrier_sending_and_bundles_the_rest(sto
     iids, ids = await _bundle(store)
     carrier = await store.message(ids[0])
     assert (carrier.status, carrier.body, carrier.carrier, carrier.incident_ids) == (
-        "sending", "3 incidents", ids[0], tuple(iids))
+        "sending",
+        "3 incidents",
+        ids[0],
+        tuple(iids),
+    )
     member = await store.message(ids[1])
     assert (member.status, member.carrier, member.incident_ids) == ("bundled", ids[0], tuple(iids))
     assert await store.due_messages(T0) == []
@@ -340,8 +452,7 @@ async def test_finish_message_sent_marks_the_bundle_sent(store: Store) -> None:
     assert (await store.last_message_to("+31612345001")).id == ids[0]
     assert await store.open_incidents_paged_to("+31612345001") == iids
     paged = [e for e in (await store.get_incident(iids[1])).timeline if e.kind == "paged"]
-    assert [(e.data["status"], e.data["message_id"], e.data["bundled"]) for e in paged] == [
-        ("sent", ids[0], True)]
+    assert [(e.data["status"], e.data["message_id"], e.data["bundled"]) for e in paged] == [("sent", ids[0], True)]
 
 
 async def test_finish_message_simulated_is_never_sent_and_throttles_as_sent(store: Store) -> None:
@@ -349,8 +460,9 @@ async def test_finish_message_simulated_is_never_sent_and_throttles_as_sent(stor
     the bundling and an SMS reply exactly as a sent one (a dry-run node behaves as a real one)."""
     iids, ids = await _bundle(store)
     at = T0 + timedelta(seconds=2)
-    await store.finish_message(ids[0], sent=True, provider_id="dry-1", error=None, retry_at=None, now=at,
-                               simulated=True)
+    await store.finish_message(
+        ids[0], sent=True, provider_id="dry-1", error=None, retry_at=None, now=at, simulated=True
+    )
     assert (await store.message(ids[0])).status == "simulated"
     assert (await store.message(ids[1])).status == "bundled"
     assert await store.sent_since("+31612345001", "sms", T0) == [at]
@@ -375,20 +487,26 @@ async def test_finish_message_retry_puts_the_whole_bundle_back(store: Store) -> 
 
 async def test_finish_message_retry_moves_the_person_on_at_the_first_failure_only(store: Store) -> None:
     def sms_voice_email(i: int) -> list[dict]:
-        return [_page(i, 0), _page(i, 0, "voice", timedelta(minutes=2)),
-                _page(i, 0, "email", timedelta(minutes=10), address="anna@example.com")]
+        return [
+            _page(i, 0),
+            _page(i, 0, "voice", timedelta(minutes=2)),
+            _page(i, 0, "email", timedelta(minutes=10), address="anna@example.com"),
+        ]
+
     iid = await _paged(store, "a", sms_voice_email)
     (sms,) = await store.due_messages(T0)
     assert await store.claim_messages(sms.id, [sms.id], "page", T0)
-    await store.finish_message(sms.id, sent=False, provider_id=None, error="503", retry_at=T0 + timedelta(seconds=10),
-                               now=T0)
+    await store.finish_message(
+        sms.id, sent=False, provider_id=None, error="503", retry_at=T0 + timedelta(seconds=10), now=T0
+    )
     # the SMS waits for its retry; the call goes out now instead of in 2 minutes; the e-mail keeps its time
     assert [(m.channel, m.attempts) for m in await store.due_messages(T0)] == [("voice", 0)]
     at = T0 + timedelta(seconds=10)
     assert [(m.channel, m.attempts) for m in await store.due_messages(at)] == [("sms", 1), ("voice", 0)]
     assert await store.claim_messages(sms.id, [sms.id], "page", at)
-    await store.finish_message(sms.id, sent=False, provider_id=None, error="503", retry_at=at + timedelta(seconds=20),
-                               now=at)
+    await store.finish_message(
+        sms.id, sent=False, provider_id=None, error="503", retry_at=at + timedelta(seconds=20), now=at
+    )
     # a second failure of the same SMS moves nobody on (the e-mail is still due at 10 minutes)
     assert [m.channel for m in await store.due_messages(at + timedelta(minutes=9))] == ["sms", "voice"]
     assert [m.channel for m in await store.due_messages(T0 + timedelta(minutes=10))] == ["sms", "voice", "email"]
@@ -400,14 +518,16 @@ async def test_outbox_backlog_counts_a_message_waiting_for_its_retry_from_its_fi
     (sms,) = await store.due_messages(T0)
     first = T0 + timedelta(seconds=1)
     assert await store.claim_messages(sms.id, [sms.id], "page", first)
-    await store.finish_message(sms.id, sent=False, provider_id=None, error="503", now=first,
-                               retry_at=first + timedelta(minutes=5))
+    await store.finish_message(
+        sms.id, sent=False, provider_id=None, error="503", now=first, retry_at=first + timedelta(minutes=5)
+    )
     later = T0 + timedelta(minutes=3)  # before its retry is due: still backlog, waiting since its first attempt
     backlog = await store.outbox_backlog(later)
     assert (dict(backlog.pending), backlog.oldest_due_at) == ({"sms": 1}, first)
     assert await store.claim_messages(sms.id, [sms.id], "page", first + timedelta(minutes=5))
-    await store.finish_message(sms.id, sent=True, provider_id="SM1", error=None, retry_at=None,
-                               now=first + timedelta(minutes=5))
+    await store.finish_message(
+        sms.id, sent=True, provider_id="SM1", error=None, retry_at=None, now=first + timedelta(minutes=5)
+    )
     backlog = await store.outbox_backlog(first + timedelta(minutes=5))
     assert (dict(backlog.pending), backlog.oldest_due_at) == ({}, None)
     assert iid
@@ -416,6 +536,7 @@ async def test_outbox_backlog_counts_a_message_waiting_for_its_retry_from_its_fi
 async def test_finish_message_failed_fails_the_bundle_and_moves_each_person_on(store: Store) -> None:
     def sms_then_email(i: int) -> list[dict]:
         return [_page(i, 0), _page(i, 0, "email", timedelta(minutes=5), address="anna@example.com")]
+
     iid = await _paged(store, "a", sms_then_email)
     (sms,) = await store.due_messages(T0)
     assert await store.claim_messages(sms.id, [sms.id], "page", T0)
@@ -446,9 +567,11 @@ async def test_recover_sending_after_a_crash_sends_again_with_the_same_id(make_s
 
 # -- delivery_update --------------------------------------------------------------------------------
 
+
 async def test_delivery_update_failed_moves_the_person_on(store: Store) -> None:
     def sms_then_email(i: int) -> list[dict]:
         return [_page(i, 0), _page(i, 0, "email", timedelta(minutes=5), address="anna@example.com")]
+
     iid = await _paged(store, "a", sms_then_email)
     (sms,) = await store.due_messages(T0)
     assert await store.claim_messages(sms.id, [sms.id], "page", T0)
@@ -469,29 +592,58 @@ async def test_delivery_update_of_an_unknown_message_is_not_found(store: Store) 
 
 # -- rounds_paged: whom each round of an incident reached ---------------------------------------------
 
+
 async def test_rounds_paged_answers_the_rounds_whose_escalation_reached_the_person(store: Store) -> None:
-    iid = await _paged(store, "web1", lambda i: [_page(i, 0, person="anna"),
-                                                 _page(i, 0, "email", person="bram", address="bram@example.com")])
+    iid = await _paged(
+        store,
+        "web1",
+        lambda i: [_page(i, 0, person="anna"), _page(i, 0, "email", person="bram", address="bram@example.com")],
+    )
     other = await _paged(store, "db1", lambda i: [_page(i, 0, person="chris", address="+31612345003")])
     assert {m.generation for m in await store.due_messages(T0)} == {0}
     # resolved, then fires again: its second round pages bram only
     await resolve_alert(store, "web1", T0 + timedelta(minutes=10))
     assert await open_incident(store, "web1", T0 + timedelta(minutes=20)) == iid
     at = T0 + timedelta(minutes=21)
-    assert await store.create_escalation(incident_id=iid, generation=1, project="acme/webshop", rotation="standby",
-                                         policy={"name": "default"}, status="active", next_at=at,
-                                         target_seconds=1800, reason="test", now=at)
+    assert await store.create_escalation(
+        incident_id=iid,
+        generation=1,
+        project="acme/webshop",
+        rotation="standby",
+        policy={"name": "default"},
+        status="active",
+        next_at=at,
+        target_seconds=1800,
+        reason="test",
+        now=at,
+    )
     page = {**_page(iid, 0, person="bram", address="+31612345002"), "idem_key": f"{iid}:1:0:bram:sms", "due_at": at}
-    assert await store.fire_step(incident_id=iid, generation=1, k=0, next_at=None, messages=[page], now=at,
-                                 first_page=True, deadline=at + timedelta(minutes=30), escalate_at=None, early=False,
-                                 event={"kind": "paging", "step": 0}, final_status=None)
-    assert [(m.incident_id, m.person, m.generation) for m in await store.due_messages(at)
-            if m.person == "bram" and m.channel == "sms"] == [(iid, "bram", 1)]
+    assert await store.fire_step(
+        incident_id=iid,
+        generation=1,
+        k=0,
+        next_at=None,
+        messages=[page],
+        now=at,
+        first_page=True,
+        deadline=at + timedelta(minutes=30),
+        escalate_at=None,
+        early=False,
+        event={"kind": "paging", "step": 0},
+        final_status=None,
+    )
+    assert [
+        (m.incident_id, m.person, m.generation)
+        for m in await store.due_messages(at)
+        if m.person == "bram" and m.channel == "sms"
+    ] == [(iid, "bram", 1)]
 
     assert await store.rounds_paged("anna", [other, iid]) == [RoundsPaged(iid, 1, (0,)), RoundsPaged(other, 0, ())]
     assert await store.rounds_paged("bram", [iid]) == [RoundsPaged(iid, 1, (0, 1))]  # sent or not
-    assert await store.rounds_paged("chris", [iid, other, other]) == [RoundsPaged(iid, 1, ()),
-                                                                     RoundsPaged(other, 0, (0,))]
+    assert await store.rounds_paged("chris", [iid, other, other]) == [
+        RoundsPaged(iid, 1, ()),
+        RoundsPaged(other, 0, (0,)),
+    ]
     assert await store.rounds_paged("dewi", [iid]) == [RoundsPaged(iid, 1, ())]
     assert await store.rounds_paged("anna", []) == []
     assert await store.rounds_paged("anna", [424242, other]) == [RoundsPaged(other, 0, ())]  # only those that exist
@@ -505,6 +657,7 @@ async def test_rounds_paged_leaves_out_messages_of_no_incident(store: Store) -> 
 
 
 # -- last_message_to after a page and a notice --------------------------------------------------------
+
 
 async def test_last_message_to_is_the_newest_page_not_a_notice(store: Store) -> None:
     iid = await _paged(store, "a", lambda i: [_page(i, 0, address="+31612345003", person="chris")])
@@ -522,6 +675,7 @@ async def test_last_message_to_is_the_newest_page_not_a_notice(store: Store) -> 
 
 # -- Twilio callbacks: claim_callback, answer_callback ----------------------------------------------
 
+
 async def test_claim_callback_once_then_every_repeat_gets_the_first_answer(make_store) -> None:
     s = make_store()
     await s.open()
@@ -531,7 +685,8 @@ async def test_claim_callback_once_then_every_repeat_gets_the_first_answer(make_
         assert await s.claim_callback("sms", "SM1", T0) == CallbackClaim(first=False, reply=None)
         await s.answer_callback("sms", "SM1", "<Response><Message>#1 acknowledged</Message></Response>")
         assert await s.claim_callback("sms", "SM1", T0 + timedelta(seconds=5)) == CallbackClaim(
-            first=False, reply="<Response><Message>#1 acknowledged</Message></Response>")
+            first=False, reply="<Response><Message>#1 acknowledged</Message></Response>"
+        )
         # the key is per kind: the same text under another kind is another callback
         assert (await s.claim_callback("status", "SM1", T0)).first is True
         assert (await s.claim_callback("voice", "SM1", T0)).first is True
@@ -542,7 +697,8 @@ async def test_claim_callback_once_then_every_repeat_gets_the_first_answer(make_
     await s.open()
     try:
         assert (await s.claim_callback("sms", "SM1", T0 + timedelta(days=1))).reply == (
-            "<Response><Message>#1 acknowledged</Message></Response>")
+            "<Response><Message>#1 acknowledged</Message></Response>"
+        )
         assert (await s.claim_callback("status", "SM1", T0)).first is False
     finally:
         await s.close()

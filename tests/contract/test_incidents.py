@@ -1,4 +1,5 @@
 """IncidentStore: webhook ingest, reads, manual transitions and notes."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,12 +15,19 @@ from .seed import T0, notification, open_incident, resolve_alert, route
 
 # -- get_incident -----------------------------------------------------------------------------------
 
+
 async def test_get_incident_answers_the_incident_its_alerts_and_timeline(store: Store) -> None:
     iid = await open_incident(store, "web1", summary="web1 is down")
     inc = await store.get_incident(iid)
     assert inc is not None
     assert (inc.id, inc.state, inc.source, inc.dedup_key, inc.summary, inc.alert_count) == (
-        iid, "triggered", "alertmanager", "web1", "web1 is down", 1)
+        iid,
+        "triggered",
+        "alertmanager",
+        "web1",
+        "web1 is down",
+        1,
+    )
     assert [a.fingerprint for a in inc.alerts] == ["fp-1"]
     assert (inc.created_at, inc.updated_at, inc.alerts[0].first_seen, inc.alerts[0].starts_at) == (T0, T0, T0, T0)
     assert (inc.timeline[0].at, inc.timeline[0].kind, inc.timeline[0].actor) == (T0, "opened", None)
@@ -28,16 +36,50 @@ async def test_get_incident_answers_the_incident_its_alerts_and_timeline(store: 
 async def test_get_incident_to_json_is_what_the_api_and_the_cli_print(store: Store) -> None:
     iid = await open_incident(store, "web1", summary="web1 is down")
     body = (await store.get_incident(iid)).to_json()
-    assert list(body) == ["id", "source", "dedup_key", "state", "summary", "severity", "labels", "alert_count",
-                          "reopen_count", "created_at", "updated_at", "acknowledged_at", "acknowledged_by",
-                          "resolved_at", "resolved_by", "alerts", "timeline"]
+    assert list(body) == [
+        "id",
+        "source",
+        "dedup_key",
+        "state",
+        "summary",
+        "severity",
+        "labels",
+        "alert_count",
+        "reopen_count",
+        "created_at",
+        "updated_at",
+        "acknowledged_at",
+        "acknowledged_by",
+        "resolved_at",
+        "resolved_by",
+        "alerts",
+        "timeline",
+    ]
     assert (body["created_at"], body["acknowledged_at"], body["labels"]) == (
-        "2026-11-25T14:00:00.000000Z", None, {"alertname": "web1", "customer": "acme"})
-    assert list(body["alerts"][0]) == ["fingerprint", "status", "summary", "severity", "labels", "annotations",
-                                       "details", "starts_at", "ends_at", "first_seen", "last_seen"]
+        "2026-11-25T14:00:00.000000Z",
+        None,
+        {"alertname": "web1", "customer": "acme"},
+    )
+    assert list(body["alerts"][0]) == [
+        "fingerprint",
+        "status",
+        "summary",
+        "severity",
+        "labels",
+        "annotations",
+        "details",
+        "starts_at",
+        "ends_at",
+        "first_seen",
+        "last_seen",
+    ]
     assert (body["alerts"][0]["starts_at"], body["alerts"][0]["ends_at"]) == ("2026-11-25T14:00:00.000000Z", None)
-    assert body["timeline"][0] == {"at": "2026-11-25T14:00:00.000000Z", "kind": "opened", "actor": None,
-                                   "data": body["timeline"][0]["data"]}
+    assert body["timeline"][0] == {
+        "at": "2026-11-25T14:00:00.000000Z",
+        "kind": "opened",
+        "actor": None,
+        "data": body["timeline"][0]["data"],
+    }
     listed = (await store.list_incidents())[0].to_json()
     assert listed == {k: v for k, v in body.items() if k not in ("alerts", "timeline")}
 
@@ -47,6 +89,7 @@ async def test_get_incident_unknown_is_none(store: Store) -> None:
 
 
 # -- list_incidents ---------------------------------------------------------------------------------
+
 
 async def test_list_incidents_newest_first_with_filters(store: Store) -> None:
     a = await open_incident(store, "a", T0)
@@ -68,6 +111,7 @@ async def test_list_incidents_of_an_empty_store_is_empty(store: Store) -> None:
 
 # -- count_by_state ---------------------------------------------------------------------------------
 
+
 async def test_count_by_state(store: Store) -> None:
     assert await store.count_by_state() == {}
     a = await open_incident(store, "a")
@@ -77,6 +121,7 @@ async def test_count_by_state(store: Store) -> None:
 
 
 # -- transition -------------------------------------------------------------------------------------
+
 
 async def test_transition_acknowledge_then_resolve(store: Store) -> None:
     iid = await open_incident(store, "web1")
@@ -90,8 +135,9 @@ async def test_transition_acknowledge_then_resolve(store: Store) -> None:
 async def test_transition_to_the_same_state_changes_nothing(store: Store) -> None:
     iid = await open_incident(store, "web1")
     first = await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
-    again = await store.transition(iid, State.ACKNOWLEDGED, actor="bram", via="api", comment=None,
-                                   now=T0 + timedelta(minutes=1))
+    again = await store.transition(
+        iid, State.ACKNOWLEDGED, actor="bram", via="api", comment=None, now=T0 + timedelta(minutes=1)
+    )
     assert again == first
 
 
@@ -109,11 +155,15 @@ async def test_transition_unknown_is_not_found(store: Store) -> None:
 
 # -- add_note ---------------------------------------------------------------------------------------
 
+
 async def test_add_note_goes_on_the_timeline(store: Store) -> None:
     iid = await open_incident(store, "web1")
     inc = await store.add_note(iid, actor="anna", text="root cause: full disk", now=T0)
     assert (inc.timeline[-1].kind, inc.timeline[-1].actor, inc.timeline[-1].data["text"]) == (
-        "note", "anna", "root cause: full disk")
+        "note",
+        "anna",
+        "root cause: full disk",
+    )
 
 
 async def test_add_note_unknown_is_not_found(store: Store) -> None:
@@ -123,11 +173,13 @@ async def test_add_note_unknown_is_not_found(store: Store) -> None:
 
 # -- retention: prune, pruned_at, mark_pruned --------------------------------------------------------
 
+
 async def test_prune_forgets_old_delivery_ids_and_keeps_the_incident(store: Store) -> None:
     from pager.domain.alert import Action
     from pager.storage.port import Pruned
 
     from .seed import delivery
+
     old = delivery("web1", Action.TRIGGER, T0 - timedelta(days=31))
     first = await store.ingest(old)
     assert (await store.ingest(old)).duplicates == 1
@@ -146,6 +198,7 @@ async def test_prune_takes_at_most_limit_rows_of_each_kind(store: Store) -> None
     from pager.domain.alert import Action
 
     from .seed import delivery
+
     for n in range(3):
         await store.ingest(delivery(f"k{n}", Action.TRIGGER, T0 - timedelta(days=40, minutes=n)))
     cutoff = T0 - timedelta(days=30)
@@ -159,6 +212,7 @@ async def test_prune_forgets_twilio_callbacks_last_seen_before_the_delivery_ids_
     """Callback ids go with the delivery ids (before_ids), a repeat keeps one (it moves its last sighting),
     and a callback pruned is a new one if it comes again."""
     from pager.storage.port import Pruned
+
     old, recent = T0 - timedelta(days=40), T0 - timedelta(days=1)
     for n in range(3):
         assert (await store.claim_callback("sms", f"SM{n}", old)).first
@@ -196,6 +250,7 @@ async def test_mark_pruned_keeps_the_latest_run(store: Store) -> None:
 
 # -- ingest -----------------------------------------------------------------------------------------
 
+
 def _outcomes(result) -> list[str]:
     return [str(a.outcome) for a in result.applied]
 
@@ -204,19 +259,20 @@ async def test_ingest_opens_an_incident_then_appends_to_it(store: Store) -> None
     first = await store.ingest(notification([("web", "fp-1", Action.TRIGGER)], T0))
     assert _outcomes(first) == ["open"] and len(first.incident_ids) == 1
     (iid,) = first.incident_ids
-    more = await store.ingest(notification([("web", "fp-2", Action.TRIGGER), ("web", "fp-1", Action.TRIGGER)],
-                                           T0 + timedelta(minutes=1)))
+    more = await store.ingest(
+        notification([("web", "fp-2", Action.TRIGGER), ("web", "fp-1", Action.TRIGGER)], T0 + timedelta(minutes=1))
+    )
     assert _outcomes(more) == ["append", "append"] and more.incident_ids == [iid]
     inc = await store.get_incident(iid)
     assert inc is not None
-    assert (inc.state, inc.alert_count, sorted(a.fingerprint for a in inc.alerts)) == (
-        "triggered", 2, ["fp-1", "fp-2"])
+    assert (inc.state, inc.alert_count, sorted(a.fingerprint for a in inc.alerts)) == ("triggered", 2, ["fp-1", "fp-2"])
     assert [i.id for i in await store.list_incidents()] == [iid]  # one incident per key
 
 
 async def test_ingest_resolves_the_incident_with_its_last_firing_alert(store: Store) -> None:
-    iid = (await store.ingest(notification([("web", "fp-1", Action.TRIGGER), ("web", "fp-2", Action.TRIGGER)],
-                                           T0))).incident_ids[0]
+    iid = (
+        await store.ingest(notification([("web", "fp-1", Action.TRIGGER), ("web", "fp-2", Action.TRIGGER)], T0))
+    ).incident_ids[0]
     one = await store.ingest(notification([("web", "fp-1", Action.RESOLVE)], T0 + timedelta(minutes=1)))
     assert _outcomes(one) == ["resolve_alert"]
     assert (await store.get_incident(iid)).state == "triggered"  # fp-2 still fires
@@ -229,8 +285,9 @@ async def test_ingest_resolves_the_incident_with_its_last_firing_alert(store: St
 
 async def test_ingest_a_resolved_group_resolves_the_alerts_it_no_longer_lists(store: Store) -> None:
     firing, resolved = Group("g", resolved=False), Group("g", resolved=True)
-    iid = (await store.ingest(notification([("g", "a", Action.TRIGGER), ("g", "b", Action.TRIGGER)], T0,
-                                           group=firing))).incident_ids[0]
+    iid = (
+        await store.ingest(notification([("g", "a", Action.TRIGGER), ("g", "b", Action.TRIGGER)], T0, group=firing))
+    ).incident_ids[0]
     # b was silenced meanwhile: the resolved notification lists only a
     done = await store.ingest(notification([("g", "a", Action.RESOLVE)], T0 + timedelta(minutes=5), group=resolved))
     assert _outcomes(done) == ["resolve_alert"] and done.incident_ids == [iid]

@@ -1,4 +1,5 @@
 """Store: open, close, ping."""
+
 from __future__ import annotations
 
 from datetime import datetime

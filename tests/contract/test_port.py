@@ -1,6 +1,7 @@
 """The contract suite covers the port: every method of every protocol in pager/storage/port.py has a
 test named test_<method> or test_<method>_... in its protocol's module, or is listed in PENDING; and
 every store in FACTORIES has every method with the protocol's parameters."""
+
 from __future__ import annotations
 
 import inspect
@@ -35,8 +36,9 @@ PENDING: dict[type, set[str]] = {
 
 def methods(protocol: type) -> list[str]:
     """The methods a protocol declares itself (not those it inherits)."""
-    return sorted(name for name, value in vars(protocol).items()
-                  if inspect.isfunction(value) and not name.startswith("_"))
+    return sorted(
+        name for name, value in vars(protocol).items() if inspect.isfunction(value) and not name.startswith("_")
+    )
 
 
 def contract_tests(module: str) -> list[str]:
@@ -80,4 +82,6 @@ def test_every_store_has_every_method_with_the_protocols_parameters(name: str, t
         for method in methods(protocol):
             impl = getattr(type(store), method, None)
             assert impl is not None and inspect.iscoroutinefunction(impl), f"{name}: {method} is missing or not async"
-            assert _parameters(impl) == _parameters(getattr(protocol, method)), f"{name}: {method} differs from the port"
+            assert _parameters(impl) == _parameters(getattr(protocol, method)), (
+                f"{name}: {method} differs from the port"
+            )

@@ -1,4 +1,5 @@
 """ScheduleStore: rotation overrides and hand-over claims."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,18 +18,37 @@ SAT_18 = datetime(2026, 11, 28, 18, 0, tzinfo=AMS)
 MON_0830 = datetime(2026, 11, 30, 8, 30, tzinfo=AMS)
 
 
-async def _add(store: Store, start: datetime, end: datetime, *, rotation: str = "standby", person: str = "anna",
-               replaces: str | None = None) -> OverrideRecord:
-    return await store.add_override(rotation=rotation, start=start, end=end, person=person, replaces=replaces,
-                                    created_by="desk", now=T0)
+async def _add(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    *,
+    rotation: str = "standby",
+    person: str = "anna",
+    replaces: str | None = None,
+) -> OverrideRecord:
+    return await store.add_override(
+        rotation=rotation, start=start, end=end, person=person, replaces=replaces, created_by="desk", now=T0
+    )
 
 
 # -- add_override -----------------------------------------------------------------------------------
 
+
 async def test_add_override_answers_the_stored_record(store: Store) -> None:
     o = await _add(store, FRI_18, SAT_18, replaces="dewi")
-    assert o == OverrideRecord(id=o.id, rotation="standby", start=FRI_18, end=SAT_18, person="anna", replaces="dewi",
-                               created_by="desk", created_at=T0, removed_by=None, removed_at=None)
+    assert o == OverrideRecord(
+        id=o.id,
+        rotation="standby",
+        start=FRI_18,
+        end=SAT_18,
+        person="anna",
+        replaces="dewi",
+        created_by="desk",
+        created_at=T0,
+        removed_by=None,
+        removed_at=None,
+    )
     assert isinstance(o.id, int)
     assert o.start.utcoffset() == timedelta(0) and o.created_at.utcoffset() == timedelta(0)  # answered in UTC
     with pytest.raises(AttributeError):
@@ -38,9 +58,17 @@ async def test_add_override_answers_the_stored_record(store: Store) -> None:
 async def test_add_override_json_keeps_the_api_fields_and_their_order(store: Store) -> None:
     o = await _add(store, FRI_18, SAT_18)
     assert list(o.to_json().items()) == [
-        ("id", o.id), ("rotation", "standby"), ("start", "2026-11-27T17:00:00.000000Z"),
-        ("end", "2026-11-28T17:00:00.000000Z"), ("person", "anna"), ("replaces", None), ("created_by", "desk"),
-        ("created_at", "2026-11-25T14:00:00.000000Z"), ("removed_by", None), ("removed_at", None)]
+        ("id", o.id),
+        ("rotation", "standby"),
+        ("start", "2026-11-27T17:00:00.000000Z"),
+        ("end", "2026-11-28T17:00:00.000000Z"),
+        ("person", "anna"),
+        ("replaces", None),
+        ("created_by", "desk"),
+        ("created_at", "2026-11-25T14:00:00.000000Z"),
+        ("removed_by", None),
+        ("removed_at", None),
+    ]
 
 
 async def test_add_override_keeps_microseconds(store: Store) -> None:
@@ -57,6 +85,7 @@ async def test_add_override_that_does_not_end_after_it_starts_is_a_conflict(stor
 
 
 # -- list_overrides ---------------------------------------------------------------------------------
+
 
 async def test_list_overrides_of_an_empty_store_is_empty(store: Store) -> None:
     assert await store.list_overrides() == []
@@ -85,12 +114,22 @@ async def test_list_overrides_include_removed(store: Store) -> None:
 
 # -- remove_override --------------------------------------------------------------------------------
 
+
 async def test_remove_override_records_who_and_when(store: Store) -> None:
     o = await _add(store, FRI_18, SAT_18)
     gone = await store.remove_override(o.id, removed_by="anna", now=T0 + timedelta(hours=1))
-    assert gone == OverrideRecord(id=o.id, rotation=o.rotation, start=o.start, end=o.end, person=o.person,
-                                  replaces=None, created_by="desk", created_at=T0, removed_by="anna",
-                                  removed_at=T0 + timedelta(hours=1))
+    assert gone == OverrideRecord(
+        id=o.id,
+        rotation=o.rotation,
+        start=o.start,
+        end=o.end,
+        person=o.person,
+        replaces=None,
+        created_by="desk",
+        created_at=T0,
+        removed_by="anna",
+        removed_at=T0 + timedelta(hours=1),
+    )
     assert gone.to_json()["removed_at"] == "2026-11-25T15:00:00.000000Z"
 
 
@@ -107,6 +146,7 @@ async def test_remove_override_unknown_is_not_found(store: Store) -> None:
 
 
 # -- claim_handover ---------------------------------------------------------------------------------
+
 
 async def test_claim_handover_is_true_exactly_once(store: Store) -> None:
     assert await store.claim_handover("standby", MON_0830, "chris", T0) is True

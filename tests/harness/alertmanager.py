@@ -14,6 +14,7 @@ The config has two receivers, both aimed at `target` (pagerd's base URL):
 `receiver="webhook"` or `receiver="events_v2"` picks the one the root route uses.
 Facts about the binary (flags, timings, retries) are in shared/PEERS.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,9 @@ def rfc3339(t: datetime | None = None) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def http_json(method: str, url: str, payload: Any = None, *, timeout: float = 5.0,
-              headers: Mapping[str, str] | None = None) -> tuple[int, Any]:
+def http_json(
+    method: str, url: str, payload: Any = None, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
     """A small JSON HTTP client (stdlib only): returns (status, parsed JSON or text)."""
     data = None if payload is None else json.dumps(payload).encode()
     req = urllib.request.Request(url, data=data, method=method)
@@ -116,8 +118,11 @@ class PeerProcess:
         self.prepare()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv(), cwd=self.workdir, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
+                self.argv(),
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -176,8 +181,10 @@ class PeerProcess:
             if last:
                 return last
             time.sleep(interval)
-        raise AssertionError(f"{self.name}: condition not met in {timeout}s; last value: {last!r}\n"
-                             f"--- {self.name} log ---\n{self.log_tail(2000)}")
+        raise AssertionError(
+            f"{self.name}: condition not met in {timeout}s; last value: {last!r}\n"
+            f"--- {self.name} log ---\n{self.log_tail(2000)}"
+        )
 
 
 class Alertmanager(PeerProcess):
@@ -185,11 +192,21 @@ class Alertmanager(PeerProcess):
 
     name = "alertmanager"
 
-    def __init__(self, workdir: Path, *, target: str, token: str, receiver: str = "webhook",
-                 group_by: Sequence[str] = ("alertname", "group"),
-                 group_wait: str = "1s", group_interval: str = "3s", repeat_interval: str = "4h",
-                 inhibit_rules: Sequence[Mapping[str, Any]] = (),
-                 port: int | None = None, binary: str = ALERTMANAGER_BIN) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        target: str,
+        token: str,
+        receiver: str = "webhook",
+        group_by: Sequence[str] = ("alertname", "group"),
+        group_wait: str = "1s",
+        group_interval: str = "3s",
+        repeat_interval: str = "4h",
+        inhibit_rules: Sequence[Mapping[str, Any]] = (),
+        port: int | None = None,
+        binary: str = ALERTMANAGER_BIN,
+    ) -> None:
         super().__init__(workdir, port)
         if receiver not in RECEIVERS:
             raise ValueError(f"receiver must be one of {sorted(RECEIVERS)}")
@@ -235,20 +252,24 @@ class Alertmanager(PeerProcess):
             "receivers": [
                 {
                     "name": RECEIVERS["webhook"],
-                    "webhook_configs": [{
-                        "url": self.webhook_url,
-                        "send_resolved": True,
-                        "http_config": {"authorization": {"type": "Bearer", "credentials": self.token}},
-                    }],
+                    "webhook_configs": [
+                        {
+                            "url": self.webhook_url,
+                            "send_resolved": True,
+                            "http_config": {"authorization": {"type": "Bearer", "credentials": self.token}},
+                        }
+                    ],
                 },
                 {
                     "name": RECEIVERS["events_v2"],
-                    "pagerduty_configs": [{
-                        "url": self.enqueue_url,
-                        "routing_key": self.token,
-                        "send_resolved": True,
-                        "severity": "critical",
-                    }],
+                    "pagerduty_configs": [
+                        {
+                            "url": self.enqueue_url,
+                            "routing_key": self.token,
+                            "send_resolved": True,
+                            "severity": "critical",
+                        }
+                    ],
                 },
             ],
         }
@@ -265,8 +286,13 @@ class Alertmanager(PeerProcess):
     def check_config(self, amtool: str = AMTOOL_BIN) -> subprocess.CompletedProcess:
         """`amtool check-config` on the generated file."""
         self.write_config()
-        return subprocess.run([amtool, "check-config", str(self.config_path)], capture_output=True,
-                              text=True, timeout=30, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [amtool, "check-config", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
 
     def argv(self) -> list[str]:
         return [
@@ -301,9 +327,14 @@ class Alertmanager(PeerProcess):
             raise AssertionError(f"POST /api/v2/alerts -> {status}: {body}")
 
     @staticmethod
-    def alert(labels: Mapping[str, str], annotations: Mapping[str, str] | None = None, *,
-              starts_at: datetime | str | None = None, ends_at: datetime | str | None = None,
-              generator_url: str | None = None) -> dict:
+    def alert(
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str] | None = None,
+        *,
+        starts_at: datetime | str | None = None,
+        ends_at: datetime | str | None = None,
+        generator_url: str | None = None,
+    ) -> dict:
         a: dict[str, Any] = {"labels": dict(labels), "annotations": dict(annotations or {})}
         if starts_at is not None:
             a["startsAt"] = starts_at if isinstance(starts_at, str) else rfc3339(starts_at)
@@ -313,8 +344,13 @@ class Alertmanager(PeerProcess):
             a["generatorURL"] = generator_url
         return a
 
-    def fire(self, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None, *,
-             starts_at: datetime | str | None = None) -> dict:
+    def fire(
+        self,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str] | None = None,
+        *,
+        starts_at: datetime | str | None = None,
+    ) -> dict:
         """Post one firing alert (startsAt defaults to now); returns what was posted."""
         a = self.alert(labels, annotations, starts_at=starts_at or datetime.now(timezone.utc))
         self.post_alerts([a])
@@ -353,10 +389,13 @@ class Alertmanager(PeerProcess):
     def silence(self, matchers: Mapping[str, str], *, minutes: int = 60, comment: str = "test") -> str:
         """POST /api/v2/silences: silence alerts whose labels equal `matchers`; returns the silence id."""
         now = datetime.now(timezone.utc)
-        payload = {"matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True}
-                                for k, v in matchers.items()],
-                   "startsAt": rfc3339(now), "endsAt": rfc3339(now + timedelta(minutes=minutes)),
-                   "createdBy": "pagerd-tests", "comment": comment}
+        payload = {
+            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
+            "startsAt": rfc3339(now),
+            "endsAt": rfc3339(now + timedelta(minutes=minutes)),
+            "createdBy": "pagerd-tests",
+            "comment": comment,
+        }
         status, body = http_json("POST", self.url + "/api/v2/silences", payload)
         if status != 200:
             raise AssertionError(f"POST /api/v2/silences -> {status}: {body}")
@@ -364,9 +403,11 @@ class Alertmanager(PeerProcess):
 
     def suppressed(self, labels: Mapping[str, str]) -> list[dict]:
         """The alerts holding `labels` that Alertmanager reports silenced or inhibited."""
-        return [a for a in self.alerts(silenced="true", inhibited="true", active="true")
-                if all(a["labels"].get(k) == v for k, v in labels.items())
-                and a["status"]["state"] == "suppressed"]
+        return [
+            a
+            for a in self.alerts(silenced="true", inhibited="true", active="true")
+            if all(a["labels"].get(k) == v for k, v in labels.items()) and a["status"]["state"] == "suppressed"
+        ]
 
     def wait_suppressed(self, labels: Mapping[str, str], timeout: float = 10.0) -> list[dict]:
         return self.wait_for(lambda am: am.suppressed(labels), timeout, 0.1)

@@ -20,6 +20,7 @@ An HTTP request that takes no fault is forwarded on a connection of its own and 
 answer; a TCP connection that takes no fault is piped both ways. The proxy runs its own event loop in a
 thread of the test process, so it works beside a daemon in a subprocess and beside synchronous tests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,30 +34,35 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str                       # status | smtp | hang | reset
+    kind: str  # status | smtp | hang | reset
     code: int = 0
     retry_after: int | None = None
-    path: str | None = None         # HTTP: only requests whose path (without query) ends with this
+    path: str | None = None  # HTTP: only requests whose path (without query) ends with this
 
     @staticmethod
-    def status(code: int, retry_after: int | None = None) -> "Fault":
+    def status(code: int, retry_after: int | None = None) -> Fault:
         return Fault("status", code, retry_after)
 
     @staticmethod
-    def smtp(code: int = 421) -> "Fault":
+    def smtp(code: int = 421) -> Fault:
         return Fault("smtp", code)
 
     @staticmethod
-    def hang() -> "Fault":
+    def hang() -> Fault:
         return Fault("hang")
 
     @staticmethod
-    def reset() -> "Fault":
+    def reset() -> Fault:
         return Fault("reset")
 
 
-_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
+_REASONS = {
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class FaultProxy:
@@ -68,8 +74,8 @@ class FaultProxy:
         self._faults: list[Fault] = []
         self._down = False
         self._lock = threading.Lock()
-        self._records: list[dict[str, Any]] = []   # HTTP requests forwarded to the peer, with its answer
-        self._taken: list[dict[str, Any]] = []     # faults taken, in order
+        self._records: list[dict[str, Any]] = []  # HTTP requests forwarded to the peer, with its answer
+        self._taken: list[dict[str, Any]] = []  # faults taken, in order
         self._connections = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="faultproxy", daemon=True)
@@ -81,10 +87,11 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop).result(10)
+            asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop
+        ).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -94,6 +101,7 @@ class FaultProxy:
             self._server.close()
             for w in list(self._hung):
                 w.close()
+
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -136,13 +144,15 @@ class FaultProxy:
             if self._down:
                 fault = Fault("reset")
             else:
-                fault = next((f for f in self._faults
-                              if f.path is None or (path is not None and path.endswith(f.path))), None)
+                fault = next(
+                    (f for f in self._faults if f.path is None or (path is not None and path.endswith(f.path))), None
+                )
                 if fault is not None:
                     self._faults.remove(fault)
             if fault is not None:
-                self._taken.append({"kind": fault.kind, "code": fault.code, "path": path, "down": self._down,
-                                    "form": form or {}})
+                self._taken.append(
+                    {"kind": fault.kind, "code": fault.code, "path": path, "down": self._down, "form": form or {}}
+                )
             return fault
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -171,10 +181,15 @@ class FaultProxy:
             writer.write(f"{fault.code} 4.3.2 service not available, try again later\r\n".encode())
             await writer.drain()
         elif fault.kind == "status":
-            body = (f'{{"code": {20000 + fault.code}, "message": "injected {fault.code}", "status": {fault.code}}}'
-                    ).encode()
-            head = [f"HTTP/1.1 {fault.code} {_REASONS.get(fault.code, 'Error')}", "Content-Type: application/json",
-                    f"Content-Length: {len(body)}", "Connection: close"]
+            body = (
+                f'{{"code": {20000 + fault.code}, "message": "injected {fault.code}", "status": {fault.code}}}'
+            ).encode()
+            head = [
+                f"HTTP/1.1 {fault.code} {_REASONS.get(fault.code, 'Error')}",
+                "Content-Type: application/json",
+                f"Content-Length: {len(body)}",
+                "Connection: close",
+            ]
             if fault.retry_after is not None:
                 head.append(f"Retry-After: {fault.retry_after}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
@@ -218,8 +233,15 @@ class FaultProxy:
                 return
             status, answer = await self._forward(method, target, headers, body)
             with self._lock:
-                self._records.append({"method": method, "path": path, "query": parse_qs(urlsplit(target).query),
-                                      "form": form, "status": status})
+                self._records.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "query": parse_qs(urlsplit(target).query),
+                        "form": form,
+                        "status": status,
+                    }
+                )
             writer.write(answer)
             await writer.drain()
             return  # the answer says Connection: close
@@ -228,8 +250,12 @@ class FaultProxy:
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         try:
             keep = [(k, v) for k, v in headers if k.lower() not in ("connection", "keep-alive", "host")]
-            head = [f"{method} {target} HTTP/1.1", f"Host: {self.upstream[0]}:{self.upstream[1]}",
-                    *(f"{k}: {v}" for k, v in keep), "Connection: close"]
+            head = [
+                f"{method} {target} HTTP/1.1",
+                f"Host: {self.upstream[0]}:{self.upstream[1]}",
+                *(f"{k}: {v}" for k, v in keep),
+                "Connection: close",
+            ]
             up_writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
             await up_writer.drain()
             raw = await up_reader.read()  # until the peer closes (Connection: close)

@@ -11,6 +11,7 @@ through the external command file, so a PROBLEM arrives ~1-2 s later.
 integration needs (POST /api/v1/alerts/nagios, GET /api/v1/incidents), records every request and
 can be told what status to answer. It has the same test-facing interface as `PagerdProcess`.
 """
+
 from __future__ import annotations
 
 import grp
@@ -88,7 +89,7 @@ class NagiosProcess:
     token: str
     host: str = "web01"
     service: str = "HTTP login"
-    capture_env: bool = True       # a second contact that records each notification's environment
+    capture_env: bool = True  # a second contact that records each notification's environment
     env_macros_only: bool = False  # strip the --macro arguments: the script must use NAGIOS_*
     check_interval: int = 5
     retry_interval: int = 1
@@ -155,8 +156,7 @@ class NagiosProcess:
             self.workdir = Path(tempfile.mkdtemp(prefix="pagerd-nagios-", dir="/tmp"))
             self._owned_dir = True
         w = self.workdir
-        for d in (w, w / "state", self.var, self.var / "rw", self.var / "checkresults",
-                  self.var / "tmp", self.spool):
+        for d in (w, w / "state", self.var, self.var / "rw", self.var / "checkresults", self.var / "tmp", self.spool):
             d.mkdir(parents=True, exist_ok=True)
         shutil.copy2(NOTIFY_SCRIPT, self.script)
         os.chmod(self.script, 0o755)
@@ -314,8 +314,11 @@ define service {{
         text = PAGERD_CFG.read_text()
         assert SHIPPED_SCRIPT_PATH in text, "pagerd.cfg no longer names the script path the harness replaces"
         text = text.replace(SHIPPED_SCRIPT_PATH, f"{self.script} --log-file {self.notify_log}")
-        subs = {"_PAGERD_URL": self.alerts_url, "_PAGERD_TOKEN_FILE": str(self.token_file),
-                "_PAGERD_SPOOL": str(self.spool)}
+        subs = {
+            "_PAGERD_URL": self.alerts_url,
+            "_PAGERD_TOKEN_FILE": str(self.token_file),
+            "_PAGERD_SPOOL": str(self.spool),
+        }
         for var, value in subs.items():
             text, n = re.subn(rf"(?m)^(\s*{var}\s+)\S+\s*$", lambda m, value=value: m.group(1) + value, text)
             assert n == 1, f"pagerd.cfg: custom variable {var} not found exactly once"
@@ -361,14 +364,24 @@ define service {{
         out = open(self.stdout_file, "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("NAGIOS_")}
         env.pop("PAGERD_WEBHOOK_TOKEN", None)  # the script must use the token file
-        self.proc = subprocess.Popen([NAGIOS_BIN, str(self.cfg)], stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
+        self.proc = subprocess.Popen(
+            [NAGIOS_BIN, str(self.cfg)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env=env,
+        )
         out.close()
 
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nagios4 exited with {self.proc.returncode}:\n{self.tail()}")
-            return self.command_file.exists() and self.command_file.is_fifo() and self._logged("Successfully launched command file worker")
+            return (
+                self.command_file.exists()
+                and self.command_file.is_fifo()
+                and self._logged("Successfully launched command file worker")
+            )
 
         try:
             _bounded_wait(ready, timeout, 0.05, "nagios4 ready")
@@ -435,6 +448,7 @@ define service {{
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"nagios4 exited with {self.proc.returncode}:\n{self.tail()}")
             return predicate()
+
         try:
             return _bounded_wait(check, timeout, 0.1, what)
         except AssertionError as e:
@@ -443,11 +457,27 @@ define service {{
     def flush(self, timeout: float = 15.0) -> subprocess.CompletedProcess:
         """Run `pagerd-notify --flush` as user nagios, as a cron job or timer would."""
         return subprocess.run(
-            ["/usr/bin/python3", str(self.script), "--flush", "--url", self.alerts_url,
-             "--token-file", str(self.token_file), "--spool", str(self.spool),
-             "--log-file", str(self.notify_log)],
-            user="nagios", group="nagios", capture_output=True, text=True, timeout=timeout,
-            env={"PATH": "/usr/bin:/bin"}, cwd="/")
+            [
+                "/usr/bin/python3",
+                str(self.script),
+                "--flush",
+                "--url",
+                self.alerts_url,
+                "--token-file",
+                str(self.token_file),
+                "--spool",
+                str(self.spool),
+                "--log-file",
+                str(self.notify_log),
+            ],
+            user="nagios",
+            group="nagios",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={"PATH": "/usr/bin:/bin"},
+            cwd="/",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,8 +499,14 @@ class AlertReceiver:
     pagerd (PROBLEM opens, RECOVERY resolves, ACKNOWLEDGEMENT acknowledges; key HOSTNAME/SERVICEDESC
     or HOSTNAME) and serves them at GET /api/v1/incidents. Same interface as PagerdProcess."""
 
-    def __init__(self, port: int | None = None, *, webhook_token: str = "test-webhook-token",
-                 admin_token: str = "test-admin-token", delay: float = 0.0):
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        webhook_token: str = "test-webhook-token",
+        admin_token: str = "test-admin-token",
+        delay: float = 0.0,
+    ):
         self.port = port or free_port()
         self.webhook_token = webhook_token
         self.admin_token = admin_token
@@ -541,8 +577,12 @@ class AlertReceiver:
                     if ctype.startswith("application/json"):
                         fields = {k: str(v) for k, v in json.loads(raw).items()}
                     else:
-                        fields = {k: v[-1] for k, v in urllib.parse.parse_qs(
-                            raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw)).items()}
+                        fields = {
+                            k: v[-1]
+                            for k, v in urllib.parse.parse_qs(
+                                raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw)
+                            ).items()
+                        }
                 except ValueError as e:
                     return self._answer(400, {"error": f"bad body: {e}"})
                 with receiver._lock:
@@ -561,8 +601,12 @@ class AlertReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name=f"alert-receiver-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"alert-receiver-{self.port}",
+        )
         self._thread.start()
         return self
 
@@ -582,10 +626,18 @@ class AlertReceiver:
             if open_:  # a repeat (e.g. WARNING -> CRITICAL) updates the incident's one alert
                 open_[0]["summary"] = f.get("SERVICEOUTPUT") or f.get("HOSTOUTPUT", "")
             else:
-                self._incidents.append({
-                    "id": len(self._incidents) + 1, "state": "triggered", "source": "nagios",
-                    "dedup_key": key, "summary": f.get("SERVICEOUTPUT") or f.get("HOSTOUTPUT", ""),
-                    "alert_count": 1, "created_at": now, "resolved_at": None})
+                self._incidents.append(
+                    {
+                        "id": len(self._incidents) + 1,
+                        "state": "triggered",
+                        "source": "nagios",
+                        "dedup_key": key,
+                        "summary": f.get("SERVICEOUTPUT") or f.get("HOSTOUTPUT", ""),
+                        "alert_count": 1,
+                        "created_at": now,
+                        "resolved_at": None,
+                    }
+                )
         elif kind == "RECOVERY" and open_:
             open_[0].update(state="resolved", resolved_at=now)
         elif kind == "ACKNOWLEDGEMENT" and open_:

@@ -1,4 +1,5 @@
 """Start the real pagerd daemon as a subprocess on a loopback port, for integration tests."""
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,25 @@ EXAMPLE_CONFIG = ROOT / "config" / "pagerd.example.yaml"
 SIGNING_KEY = "test-signing-key-0123456789abcdef"  # the example config reads it from PAGERD_SIGNING_KEY
 # What the example config needs from the environment (its secrets have no default), for tests that load it
 # in-process: every page simulated on purpose (notifier.kind: dry_run).
-EXAMPLE_ENV = {"PAGERD_SIGNING_KEY": SIGNING_KEY, "PAGERD_ADMIN_TOKEN": "test-admin-token",
-               "PAGERD_WEBHOOK_TOKEN": "test-webhook-token", "PAGERD_NOTIFIER": "dry_run"}
+EXAMPLE_ENV = {
+    "PAGERD_SIGNING_KEY": SIGNING_KEY,
+    "PAGERD_ADMIN_TOKEN": "test-admin-token",
+    "PAGERD_WEBHOOK_TOKEN": "test-webhook-token",
+    "PAGERD_NOTIFIER": "dry_run",
+}
 # Timeline entries the paging engine writes on its own schedule; tests about ingestion leave them out.
 # (A tuple: `kind in ENGINE_KINDS` in Python, and f"... NOT IN {ENGINE_KINDS}" is valid SQL.)
-ENGINE_KINDS = ("routed", "paging", "paged", "escalated", "delivery", "desk_notified", "escalation_exhausted",
-                "response_target_breached", "escalate_requested")
+ENGINE_KINDS = (
+    "routed",
+    "paging",
+    "paged",
+    "escalated",
+    "delivery",
+    "desk_notified",
+    "escalation_exhausted",
+    "response_target_breached",
+    "escalate_requested",
+)
 
 
 def manual_clock_config(dest: Path, start: datetime, config: Path = EXAMPLE_CONFIG) -> Path:
@@ -88,8 +102,12 @@ class PagerdProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pager", "serve", "-c", str(self.config)],
-            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, preexec_fn=None if self.nofile is None else self._limit_files,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=None if self.nofile is None else self._limit_files,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -108,6 +126,7 @@ class PagerdProcess:
 
     def _limit_files(self) -> None:  # in the child, before exec
         import resource
+
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stop(self, timeout: float = 15.0) -> int | None:
@@ -125,9 +144,16 @@ class PagerdProcess:
             self.proc.kill()
             self.proc.wait(5)
 
-    def request(self, method: str, path: str, body: bytes | None = None, *,
-                token: str | None = None, content_type: str = "application/json",
-                headers: dict[str, str] | None = None) -> tuple[int, object]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        token: str | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, object]:
         """Plain HTTP request; returns (status, parsed JSON or text)."""
         req = urllib.request.Request(self.url + path, data=body, method=method)
         if body is not None:

@@ -6,6 +6,7 @@ a recording tap in front of Prism, timeline readers and Twilio-signed callbacks.
     d = PagerdProcess(tmp_path / "d", config=cfg, extra_env=twilio_env(tap.url)).start()
     status, twiml = twilio_post(d, "/twilio/sms", {"From": phone, "Body": "1"})
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,7 @@ from twilio.request_validator import RequestValidator
 from .pagerd import EXAMPLE_CONFIG, PagerdProcess
 
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
-FROM_NUMBER = "+15005550006"   # an E.164 number, as a real deployment sets it
+FROM_NUMBER = "+15005550006"  # an E.164 number, as a real deployment sets it
 FORM = "application/x-www-form-urlencoded"
 
 SHORT_STEPS = [{"targets": ["oncall"], "wait": "4s"}, {"targets": ["oncall", "person:bram"], "wait": "4s"}]
@@ -42,14 +43,23 @@ class _Dumper(yaml.SafeDumper):
 
 # ${VAR} placeholders stay quoted: the loader types an unquoted substitution as YAML would
 # (an E.164 "+3197..." would become an integer).
-_Dumper.add_representer(str, lambda d, s: d.represent_scalar(
-    "tag:yaml.org,2002:str", s, style='"' if "${" in s else None))
+_Dumper.add_representer(
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"' if "${" in s else None)
+)
 
 
-def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | None = None, repeat: int = 0,
-                 heartbeats: dict | None = None, contact_rules: list[dict] | None = None,
-                 clock_start: str | None = None, simulate: list[str] | None = None,
-                 rename: dict[str, str] | None = None) -> Path:
+def short_config(
+    dest: Path,
+    *,
+    voice_after: str = "3s",
+    steps: list[dict] | None = None,
+    repeat: int = 0,
+    heartbeats: dict | None = None,
+    contact_rules: list[dict] | None = None,
+    clock_start: str | None = None,
+    simulate: list[str] | None = None,
+    rename: dict[str, str] | None = None,
+) -> Path:
     """A copy of the example config with second-scale waits: contact rules sms 0 s, voice `voice_after`,
     e-mail 0 s; policy `default` = `steps` (4 s / 4 s), `repeat`; no early escalation. `clock_start`
     (an ISO instant, or a ${VAR}): the daemon runs on the manual clock from there (PagerdProcess.advance).
@@ -58,8 +68,10 @@ def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | Non
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     cfg = copy.deepcopy(cfg)
     cfg["paging"]["contact_rules"] = contact_rules or [
-        {"channel": "sms", "after": "0s"}, {"channel": "voice", "after": voice_after},
-        {"channel": "email", "after": "0s"}]
+        {"channel": "sms", "after": "0s"},
+        {"channel": "voice", "after": voice_after},
+        {"channel": "email", "after": "0s"},
+    ]
     cfg["paging"]["escalate_at"] = None
     cfg["paging"]["throttles"] = LOOSE_THROTTLES
     cfg["escalation_policies"]["default"] = {"steps": steps or SHORT_STEPS, "repeat": repeat}
@@ -79,6 +91,7 @@ def short_config(dest: Path, *, voice_after: str = "3s", steps: list[dict] | Non
 def _rename_people(cfg: dict, rename: dict[str, str]) -> None:
     def one(pid: str) -> str:
         return rename.get(pid, pid)
+
     cfg["people"] = {one(pid): p for pid, p in cfg["people"].items()}
     for rot in cfg.get("rotations", {}).values():
         for holder in [rot, *rot.get("layers", [])]:
@@ -86,15 +99,27 @@ def _rename_people(cfg: dict, rename: dict[str, str]) -> None:
                 holder["participants"] = [one(p) for p in holder["participants"]]
     cfg["desk"]["people"] = [one(p) for p in cfg["desk"].get("people", [])]
     for pol in cfg.get("escalation_policies", {}).values():  # new step dicts: the caller's stay as they were
-        pol["steps"] = [{**step, "targets": [f"person:{one(t[len('person:'):])}" if t.startswith("person:") else t
-                                             for t in step["targets"]]} for step in pol["steps"]]
+        pol["steps"] = [
+            {
+                **step,
+                "targets": [
+                    f"person:{one(t[len('person:') :])}" if t.startswith("person:") else t for t in step["targets"]
+                ],
+            }
+            for step in pol["steps"]
+        ]
 
 
 def twilio_env(api_base: str, account_sid: str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") -> dict[str, str]:
     """What the example config reads to page through Twilio (the SDK pointed at `api_base`); e-mail needs a
     mail server too (smtp_env) or notifier.simulate: [email]."""
-    return {"PAGERD_NOTIFIER": "auto", "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": FROM_NUMBER,
-            "PAGERD_TWILIO_API_BASE": api_base}
+    return {
+        "PAGERD_NOTIFIER": "auto",
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM": FROM_NUMBER,
+        "PAGERD_TWILIO_API_BASE": api_base,
+    }
 
 
 def smtp_env(port: int, host: str = "127.0.0.1") -> dict[str, str]:
@@ -133,9 +158,16 @@ class TwilioTap:
                     status, raw, ctype = 599, str(e).encode(), "text/plain"
                 form = parse_qs(body.decode(), keep_blank_values=True) if body else {}
                 with tap.lock:
-                    tap.requests.append({"at": time.time(), "method": self.command, "path": self.path.split("?")[0],
-                                         "form": form, "status": status,
-                                         "answer": raw.decode("utf-8", "replace")[:2000]})
+                    tap.requests.append(
+                        {
+                            "at": time.time(),
+                            "method": self.command,
+                            "path": self.path.split("?")[0],
+                            "form": form,
+                            "status": status,
+                            "answer": raw.decode("utf-8", "replace")[:2000],
+                        }
+                    )
                 self.send_response(status)
                 self.send_header("Content-Type", ctype or "application/json")
                 self.send_header("Content-Length", str(len(raw)))
@@ -186,8 +218,11 @@ def incident(d: PagerdProcess, iid: int) -> dict:
 
 def events(inc: dict, kind: str | None = None, **data: Any) -> list[dict]:
     """Timeline events of `kind` whose data has all of `data`."""
-    return [e for e in inc["timeline"] if (kind is None or e["kind"] == kind)
-            and all(e["data"].get(k) == v for k, v in data.items())]
+    return [
+        e
+        for e in inc["timeline"]
+        if (kind is None or e["kind"] == kind) and all(e["data"].get(k) == v for k, v in data.items())
+    ]
 
 
 def ts(s: str) -> datetime:
@@ -196,8 +231,11 @@ def ts(s: str) -> datetime:
 
 def wait_event(d: PagerdProcess, iid: int, kind: str, timeout: float = 10.0, count: int = 1, **data: Any) -> dict:
     """Poll the incident until it has `count` events of `kind` (with `data`); returns the incident."""
-    return d.wait_for(lambda p: (lambda inc: inc if len(events(inc, kind, **data)) >= count else None)(
-        incident(p, iid)), timeout=timeout, interval=0.1)
+    return d.wait_for(
+        lambda p: (lambda inc: inc if len(events(inc, kind, **data)) >= count else None)(incident(p, iid)),
+        timeout=timeout,
+        interval=0.1,
+    )
 
 
 def failed_pages(inc: dict) -> list[dict]:
@@ -215,12 +253,24 @@ def new_sid(prefix: str = "SM") -> str:
 
 def sms_in(phone: str, body: str, sid: str | None = None) -> dict[str, str]:
     """The form Twilio posts to /twilio/sms for an SMS from `phone` to our number (a new MessageSid)."""
-    return {"MessageSid": sid or new_sid(), "AccountSid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "From": phone,
-            "To": FROM_NUMBER, "Body": body}
+    return {
+        "MessageSid": sid or new_sid(),
+        "AccountSid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "From": phone,
+        "To": FROM_NUMBER,
+        "Body": body,
+    }
 
 
-def twilio_post(d: PagerdProcess, path_qs: str, params: dict[str, str], *, token: str = AUTH_TOKEN,
-                signature: str | None = None, signed: bool = True) -> tuple[int, object]:
+def twilio_post(
+    d: PagerdProcess,
+    path_qs: str,
+    params: dict[str, str],
+    *,
+    token: str = AUTH_TOKEN,
+    signature: str | None = None,
+    signed: bool = True,
+) -> tuple[int, object]:
     """POST a form to pagerd as Twilio would: X-Twilio-Signature over PAGERD_PUBLIC_URL + path and query.
     `signature` overrides the computed one; `signed=False` sends no signature header at all."""
     url = d.url + path_qs  # the harness sets PAGERD_PUBLIC_URL to the daemon's own URL
@@ -235,15 +285,28 @@ def fire(d: PagerdProcess, name: str, summary: str, *, starts_at: str = "2026-01
     `starts_at` makes it another firing of the same alert (one that reopens its resolved incident)."""
     labels = {"alertname": name, "customer": "agency", "severity": "critical", **labels}
     body = {
-        "version": "4", "groupKey": f'{{}}:{{alertname="{name}"}}', "truncatedAlerts": 0, "status": "firing",
-        "receiver": "pagerd", "groupLabels": {"alertname": name}, "commonLabels": labels,
-        "commonAnnotations": {"summary": summary}, "externalURL": "http://alertmanager.example:9093",
-        "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": summary},
-                    "startsAt": starts_at, "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "", "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16]}],
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "pagerd",
+        "groupLabels": {"alertname": name},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": summary},
+        "externalURL": "http://alertmanager.example:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {"summary": summary},
+                "startsAt": starts_at,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
+            }
+        ],
     }
-    status, answer = d.request("POST", "/api/v1/alerts/alertmanager", json.dumps(body).encode(),
-                               token=d.webhook_token)
+    status, answer = d.request("POST", "/api/v1/alerts/alertmanager", json.dumps(body).encode(), token=d.webhook_token)
     assert status == 200, answer
     (iid,) = answer["incidents"]  # type: ignore[index]
     return iid

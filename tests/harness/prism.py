@@ -13,6 +13,7 @@ default encoding (`style: form, explode: true`), so Prism accepts repeated keys 
 see ../shared/twilio-oai/README.md). Prism is installed by `scripts/peers.sh prism` into var/peers/prism;
 `ensure_prism()` runs that when the binary is missing.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,9 @@ def ensure_prism() -> Path:
         if shutil.which(tool) is None:
             _unavailable(f"peer prism needs {tool} (Debian packages nodejs, npm); run scripts/peers.sh prism")
     try:
-        proc = subprocess.run([str(PEERS_SH), "prism"], cwd=ROOT, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [str(PEERS_SH), "prism"], cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300
+        )
     except subprocess.TimeoutExpired:
         _unavailable("scripts/peers.sh prism did not finish in 300 s")
     if proc.returncode != 0 or not PRISM_BIN.exists():
@@ -97,8 +99,9 @@ class Prism(PeerProcess):
     name = "prism"
     ACCOUNT_SID = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # matches the spec's ^AC[0-9a-fA-F]{32}$
 
-    def __init__(self, workdir: Path, port: int | None = None, binary: Path | None = None,
-                 dynamic: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, binary: Path | None = None, dynamic: bool = False
+    ) -> None:
         super().__init__(workdir, port)
         self.binary = binary
         self.dynamic = dynamic  # -d: random bodies (SIDs) instead of the spec's examples
@@ -134,8 +137,9 @@ class Prism(PeerProcess):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.prepare()
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv(), cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.argv(), cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

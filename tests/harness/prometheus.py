@@ -7,6 +7,7 @@ an Alertmanager harness, with a rule file the test writes.
 Flags and timings are in shared/PEERS.md (resend delay 5 s; a `for: 2s` rule reaches
 Alertmanager 6-10 s after start).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -33,19 +34,27 @@ DEFAULT_RULE = {
 
 def promtool_check_metrics(text: str, promtool: str = PROMTOOL_BIN) -> subprocess.CompletedProcess:
     """`promtool check metrics` with exposition `text` on stdin (exit 0 and no output when clean)."""
-    return subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
 
 
 class Prometheus(PeerProcess):
     name = "prometheus"
 
-    def __init__(self, workdir: Path, *, scrape_target: str | None = None,
-                 alertmanager: Alertmanager | str | None = None,
-                 rules: Sequence[dict] | None = (DEFAULT_RULE,),
-                 job: str = "pagerd", metrics_path: str = "/metrics", bearer_token: str | None = None,
-                 scrape_interval: str = "1s", evaluation_interval: str = "1s",
-                 port: int | None = None, binary: str = PROMETHEUS_BIN) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        scrape_target: str | None = None,
+        alertmanager: Alertmanager | str | None = None,
+        rules: Sequence[dict] | None = (DEFAULT_RULE,),
+        job: str = "pagerd",
+        metrics_path: str = "/metrics",
+        bearer_token: str | None = None,
+        scrape_interval: str = "1s",
+        evaluation_interval: str = "1s",
+        port: int | None = None,
+        binary: str = PROMETHEUS_BIN,
+    ) -> None:
         super().__init__(workdir, port)
         self.scrape_target = scrape_target
         self.alertmanager = alertmanager
@@ -83,10 +92,14 @@ class Prometheus(PeerProcess):
             cfg["rule_files"] = [str(self.rules_path)]
         if self.alertmanager is not None:
             am_url = self.alertmanager.url if isinstance(self.alertmanager, Alertmanager) else self.alertmanager
-            cfg["alerting"] = {"alertmanagers": [{
-                "api_version": "v2",
-                "static_configs": [{"targets": [self._hostport(am_url)]}],
-            }]}
+            cfg["alerting"] = {
+                "alertmanagers": [
+                    {
+                        "api_version": "v2",
+                        "static_configs": [{"targets": [self._hostport(am_url)]}],
+                    }
+                ]
+            }
         if self.scrape_target is not None:
             job: dict[str, Any] = {
                 "job_name": self.job,
@@ -100,8 +113,7 @@ class Prometheus(PeerProcess):
         return cfg
 
     def rules_config(self) -> dict:
-        return {"groups": [{"name": "pagerd-harness", "interval": self.evaluation_interval,
-                            "rules": self.rules}]}
+        return {"groups": [{"name": "pagerd-harness", "interval": self.evaluation_interval, "rules": self.rules}]}
 
     def write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -117,8 +129,13 @@ class Prometheus(PeerProcess):
     def check_config(self, promtool: str = PROMTOOL_BIN) -> subprocess.CompletedProcess:
         """`promtool check config` (it checks the rule files too)."""
         self.write_config()
-        return subprocess.run([promtool, "check", "config", str(self.config_path)], capture_output=True,
-                              text=True, timeout=30, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [promtool, "check", "config", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
 
     def argv(self) -> list[str]:
         return [

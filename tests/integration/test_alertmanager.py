@@ -3,6 +3,7 @@
 Timings (shared/PEERS.md): group_wait 1 s -> first webhook ~1 s after the alerts; resolved alerts
 arrive at the next group_interval tick (3 s). Every wait below is bounded.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,7 @@ class Recorder:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests.append({"path": self.path, "headers": dict(self.headers),
-                                       "body": json.loads(body)})
+                outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
                 self.send_response(202 if self.path == "/v2/enqueue" else 200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -142,8 +142,7 @@ def test_grouped_alerts_open_one_incident_and_resolve_with_their_alerts(pagerd, 
     a2 = {"alertname": "DiskFull", "group": "db", "instance": "db2", "severity": "critical"}
     am.fire_many([(a1, {"summary": "disk full on db1"}), (a2, {"summary": "disk full on db2"})])
 
-    inc = pagerd.wait_for(
-        lambda p: (i := incidents_of(p)) and i[0]["alert_count"] == 2 and i[0], NOTIFY_TIMEOUT)
+    inc = pagerd.wait_for(lambda p: (i := incidents_of(p)) and i[0]["alert_count"] == 2 and i[0], NOTIFY_TIMEOUT)
     all_incidents = pagerd.incidents()
     assert len(all_incidents) == 1, all_incidents
     assert inc["state"] == "triggered"
@@ -156,9 +155,11 @@ def test_grouped_alerts_open_one_incident_and_resolve_with_their_alerts(pagerd, 
     # Resolve one alert: the incident stays open, that alert is resolved, the other still fires.
     am.resolve(a1)
     d = pagerd.wait_for(
-        lambda p: (x := detail(p, inc["id"])) and (a := alert_with(x, instance="db1"))
-        and a["status"] == "resolved" and x,
-        NOTIFY_TIMEOUT)
+        lambda p: (
+            (x := detail(p, inc["id"])) and (a := alert_with(x, instance="db1")) and a["status"] == "resolved" and x
+        ),
+        NOTIFY_TIMEOUT,
+    )
     assert d["state"] == "triggered", d
     assert alert_with(d, instance="db2")["status"] == "firing"
     assert alert_with(d, instance="db1")["ends_at"], alert_with(d, instance="db1")
@@ -222,14 +223,31 @@ def test_wrong_bearer_token_is_refused_and_nothing_stored(pagerd, am_for):
     assert pagerd.incidents() == []
 
     # The same refusal, seen directly: a version-4 body with the wrong token gets a JSON 401.
-    payload = {"version": "4", "groupKey": "{}:{alertname=\"Intruder\"}", "status": "firing",
-               "receiver": "pagerd-webhook", "groupLabels": {"alertname": "Intruder"},
-               "commonLabels": {}, "commonAnnotations": {}, "externalURL": am.url, "truncatedAlerts": 0,
-               "alerts": [{"status": "firing", "labels": {"alertname": "Intruder"}, "annotations": {},
-                           "startsAt": "2024-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                           "generatorURL": "", "fingerprint": "0123456789abcdef"}]}
-    status, body = pagerd.request("POST", "/api/v1/alerts/alertmanager", json.dumps(payload).encode(),
-                                  token="not-the-webhook-token")
+    payload = {
+        "version": "4",
+        "groupKey": "{}:{alertname=\"Intruder\"}",
+        "status": "firing",
+        "receiver": "pagerd-webhook",
+        "groupLabels": {"alertname": "Intruder"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": am.url,
+        "truncatedAlerts": 0,
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Intruder"},
+                "annotations": {},
+                "startsAt": "2024-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": "0123456789abcdef",
+            }
+        ],
+    }
+    status, body = pagerd.request(
+        "POST", "/api/v1/alerts/alertmanager", json.dumps(payload).encode(), token="not-the-webhook-token"
+    )
     assert status == 401, (status, body)
     assert isinstance(body, dict), body
     status, body = pagerd.request("POST", "/api/v1/alerts/alertmanager", json.dumps(payload).encode())
@@ -247,8 +265,9 @@ STEP_WAIT = 4  # s: each escalation step of the short config; a step due after t
 DISK_A = {"alertname": "DiskFull", "group": "db", "instance": "db1", "customer": "agency", "severity": "critical"}
 DISK_B = {"alertname": "DiskFull", "group": "db", "instance": "db2", "customer": "agency", "severity": "critical"}
 NODE_DOWN = {"alertname": "NodeDown", "group": "db", "instance": "db2", "customer": "agency", "severity": "critical"}
-INHIBIT_DISK_BY_NODE = [{"source_matchers": ['alertname="NodeDown"'], "target_matchers": ['alertname="DiskFull"'],
-                         "equal": ["instance"]}]
+INHIBIT_DISK_BY_NODE = [
+    {"source_matchers": ['alertname="NodeDown"'], "target_matchers": ['alertname="DiskFull"'], "equal": ["instance"]}
+]
 AFTER_RESOLVE = ("paging", "paged", "escalated", "escalate_requested")
 
 
@@ -261,9 +280,16 @@ def paging_pagerd(request, tmp_path):
 
     from tests.harness.pagerd import PagerdProcess
     from tests.harness.paging import short_config
-    cfg = short_config(tmp_path / "pagerd.yaml", contact_rules=[{"channel": "sms", "after": "0s"}],
-                       steps=[{"targets": ["oncall"], "wait": f"{STEP_WAIT}s"},
-                              {"targets": ["oncall", "person:bram"], "wait": f"{STEP_WAIT}s"}], repeat=2)
+
+    cfg = short_config(
+        tmp_path / "pagerd.yaml",
+        contact_rules=[{"channel": "sms", "after": "0s"}],
+        steps=[
+            {"targets": ["oncall"], "wait": f"{STEP_WAIT}s"},
+            {"targets": ["oncall", "person:bram"], "wait": f"{STEP_WAIT}s"},
+        ],
+        repeat=2,
+    )
     doc = yaml.safe_load(cfg.read_text())
     doc["sources"]["alertmanager"]["dedup_by"] = request.param
     cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -286,9 +312,15 @@ def _fire_two_and_wait_for_pages(p, am) -> list[dict]:
     """DISK_A and DISK_B fire in one group; returns their incident(s) once each has paged."""
     am.fire_many([(DISK_A, {"summary": "disk full on db1"}), (DISK_B, {"summary": "disk full on db2"})])
     want = 1 if p.dedup_by == "group_key" else 2
-    return p.wait_for(lambda q: len(incs := disk_incidents(q)) == want and sum(len(i["alerts"]) for i in incs) == 2
-                      and all(any(e["kind"] == "paged" for e in i["timeline"]) for i in incs) and incs,
-                      NOTIFY_TIMEOUT)
+    return p.wait_for(
+        lambda q: (
+            len(incs := disk_incidents(q)) == want
+            and sum(len(i["alerts"]) for i in incs) == 2
+            and all(any(e["kind"] == "paged" for e in i["timeline"]) for i in incs)
+            and incs
+        ),
+        NOTIFY_TIMEOUT,
+    )
 
 
 def _resolve_a_and_expect_the_group_resolved(p, am, incidents: list[dict]) -> None:
@@ -297,8 +329,9 @@ def _resolve_a_and_expect_the_group_resolved(p, am, incidents: list[dict]) -> No
     pages after that, also past the time its next escalation step was due."""
     am.resolve(DISK_A)
     ids = [i["id"] for i in incidents]
-    done = p.wait_for(lambda q: all(detail(q, i)["state"] == "resolved" for i in ids)
-                      and [detail(q, i) for i in ids], NOTIFY_TIMEOUT)
+    done = p.wait_for(
+        lambda q: all(detail(q, i)["state"] == "resolved" for i in ids) and [detail(q, i) for i in ids], NOTIFY_TIMEOUT
+    )
     b = next(d for d in done if alert_with(d, instance="db2"))
     assert alert_with(b, instance="db2")["status"] == "resolved"
     by_group = [e for e in b["timeline"] if e["kind"] == "alert_resolved_by_group"]
@@ -307,9 +340,19 @@ def _resolve_a_and_expect_the_group_resolved(p, am, incidents: list[dict]) -> No
     if p.dedup_by == "group_key":
         assert alert_with(b, instance="db1")["status"] == "resolved"
     # the engine stops settled incidents on its next tick (every second)
-    p.wait_for(lambda q: _db(q).execute(
-        f"SELECT count(*) FROM escalations WHERE incident_id IN ({','.join('?' * len(ids))}) "
-        "AND status IN ('active', 'waiting')", ids).fetchone()[0] == 0, 10.0)
+    p.wait_for(
+        lambda q: (
+            _db(q)
+            .execute(
+                f"SELECT count(*) FROM escalations WHERE incident_id IN ({','.join('?' * len(ids))}) "
+                "AND status IN ('active', 'waiting')",
+                ids,
+            )
+            .fetchone()[0]
+            == 0
+        ),
+        10.0,
+    )
     resolved_at = max(ts(d["resolved_at"]) for d in done)
     deadline = time.monotonic() + 30
     while datetime.now(timezone.utc) < resolved_at + timedelta(seconds=STEP_WAIT + 2) and time.monotonic() < deadline:
@@ -318,10 +361,17 @@ def _resolve_a_and_expect_the_group_resolved(p, am, incidents: list[dict]) -> No
         d = detail(p, iid)
         assert d["state"] == "resolved", d
         kinds = [e["kind"] for e in d["timeline"]]
-        after = kinds[kinds.index("resolved") + 1:]
+        after = kinds[kinds.index("resolved") + 1 :]
         assert not set(after) & set(AFTER_RESOLVE), d["timeline"]
-    pending = _db(p).execute(f"SELECT id, kind, status FROM outbox WHERE incident_id IN ({','.join('?' * len(ids))}) "
-                             "AND status IN ('pending', 'sending')", ids).fetchall()
+    pending = (
+        _db(p)
+        .execute(
+            f"SELECT id, kind, status FROM outbox WHERE incident_id IN ({','.join('?' * len(ids))}) "
+            "AND status IN ('pending', 'sending')",
+            ids,
+        )
+        .fetchall()
+    )
     assert pending == []
 
 
@@ -336,8 +386,9 @@ def test_a_silenced_alert_ends_with_its_group(paging_pagerd, alertmanager):
 
 def test_an_inhibited_alert_ends_with_its_group(paging_pagerd, alertmanager):
     p = paging_pagerd
-    am = alertmanager(target=p.url, token=p.webhook_token, group_wait="1s", group_interval="1s",
-                inhibit_rules=INHIBIT_DISK_BY_NODE)
+    am = alertmanager(
+        target=p.url, token=p.webhook_token, group_wait="1s", group_interval="1s", inhibit_rules=INHIBIT_DISK_BY_NODE
+    )
     incidents = _fire_two_and_wait_for_pages(p, am)
     am.fire(NODE_DOWN, {"summary": "db2 is down"})  # its own group: it inhibits DISK_B
     am.wait_suppressed(DISK_B)

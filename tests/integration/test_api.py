@@ -3,6 +3,7 @@ the incidents API lists, shows, acknowledges, resolves and annotates them, and t
 
 Each test gets its own daemon (the conftest `pagerd` fixture) so counts and lists are exact.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,17 +55,18 @@ def post_ev(p, **event) -> dict:
     return body  # type: ignore[return-value]
 
 
-def ev_trigger(p, dedup_key: str | None, summary: str = "CPU high on db1", severity: str = "critical",
-               **extra) -> dict:
-    event = {"event_action": "trigger",
-             "payload": {"summary": summary, "source": "db1", "severity": severity}, **extra}
+def ev_trigger(p, dedup_key: str | None, summary: str = "CPU high on db1", severity: str = "critical", **extra) -> dict:
+    event = {"event_action": "trigger", "payload": {"summary": summary, "source": "db1", "severity": severity}, **extra}
     if dedup_key is not None:
         event["dedup_key"] = dedup_key
     return post_ev(p, **event)
 
 
 NAGIOS_SERVICE = {
-    "HOSTNAME": "web01", "HOSTSTATE": "UP", "SERVICEDESC": "HTTP login", "SERVICEPROBLEMID": "4711",
+    "HOSTNAME": "web01",
+    "HOSTSTATE": "UP",
+    "SERVICEDESC": "HTTP login",
+    "SERVICEPROBLEMID": "4711",
     "NOTIFICATIONNUMBER": "1",
 }
 
@@ -122,12 +124,14 @@ def test_list_filters_state_source_since_limit(pagerd):
     everything = pagerd.incidents()
     assert [i["id"] for i in everything] == sorted(ids.values(), reverse=True), "newest first"
     for inc in everything:
-        assert {"id", "state", "source", "dedup_key", "summary", "alert_count", "created_at",
-                "resolved_at"} <= set(inc), inc
+        assert {"id", "state", "source", "dedup_key", "summary", "alert_count", "created_at", "resolved_at"} <= set(
+            inc
+        ), inc
     assert {i["source"] for i in everything} == {"alertmanager", "nagios", "events_v2"}
 
     assert [i["id"] for i in pagerd.incidents(state="triggered")] == sorted(
-        [am_id, ids["web01/HTTP login"]], reverse=True)
+        [am_id, ids["web01/HTTP login"]], reverse=True
+    )
     assert [i["dedup_key"] for i in pagerd.incidents(state="acknowledged")] == ["ev/one"]
     resolved = pagerd.incidents(state="resolved")
     assert [i["dedup_key"] for i in resolved] == ["ev/two"] and resolved[0]["resolved_at"]
@@ -246,10 +250,16 @@ def test_events_v2_answer_shape_and_lifecycle(pagerd):
     assert alert["details"]["links"] == [{"href": "https://grafana.example/d/1", "text": "dash"}]
 
     assert post_ev(pagerd, event_action="acknowledge", dedup_key="db1/cpu") == {
-        "status": "success", "message": "Event processed", "dedup_key": "db1/cpu"}
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "db1/cpu",
+    }
     assert only(pagerd)["state"] == "acknowledged"
     assert post_ev(pagerd, event_action="resolve", dedup_key="db1/cpu") == {
-        "status": "success", "message": "Event processed", "dedup_key": "db1/cpu"}
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "db1/cpu",
+    }
     inc = show(pagerd, inc["id"])
     assert inc["state"] == "resolved" and inc["resolved_by"] == "events_v2"
     assert [a["status"] for a in inc["alerts"]] == ["resolved"]
@@ -257,8 +267,9 @@ def test_events_v2_answer_shape_and_lifecycle(pagerd):
 
 def test_events_v2_resolve_keeps_what_the_trigger_said(pagerd):
     """A resolve event carries only the key: it must not blank the alert's summary, severity and links."""
-    ev_trigger(pagerd, "db1/mem", summary="memory 95%", severity="warning",
-               links=[{"href": "https://grafana.example/d/2"}])
+    ev_trigger(
+        pagerd, "db1/mem", summary="memory 95%", severity="warning", links=[{"href": "https://grafana.example/d/2"}]
+    )
     iid = only(pagerd)["id"]
     triggered = show(pagerd, iid)["alerts"][0]
     post_ev(pagerd, event_action="resolve", dedup_key="db1/mem")
@@ -315,7 +326,9 @@ def test_grouped_firing_partly_resolved_resolved(pagerd):
     inc = show(pagerd, iid)
     assert inc["state"] == "triggered" and inc["alert_count"] == 2
     assert [(a["fingerprint"], a["status"]) for a in inc["alerts"]] == [
-        ("5c1a2b3c4d5e6f70", "resolved"), ("6d2b3c4d5e6f7081", "firing")]
+        ("5c1a2b3c4d5e6f70", "resolved"),
+        ("6d2b3c4d5e6f7081", "firing"),
+    ]
     assert inc["alerts"][0]["ends_at"].startswith("2026-11-25T14:30:00")
 
     # the next group_interval: the resolved alert is dropped, web2 still fires: nothing changes
@@ -346,7 +359,9 @@ def test_two_groups_are_two_incidents(pagerd):
     b = post_am(pagerd, group("{}:{alertname=\"DiskFull\",team=\"b\"}"))["incidents"]
     assert a != b
     assert sorted(i["dedup_key"] for i in pagerd.incidents()) == [
-        "{}:{alertname=\"DiskFull\",team=\"a\"}", "{}:{alertname=\"DiskFull\",team=\"b\"}"]
+        "{}:{alertname=\"DiskFull\",team=\"a\"}",
+        "{}:{alertname=\"DiskFull\",team=\"b\"}",
+    ]
 
 
 def test_redelivered_identical_webhook_changes_nothing(pagerd):
@@ -414,39 +429,67 @@ def test_reopen_window_after_manual_resolve(pagerd):
 
 # -- Nagios -------------------------------------------------------------------------------------------
 def _nagios_lifecycle(pagerd, form: bool) -> None:
-    post_ng(pagerd, form, NOTIFICATIONTYPE="PROBLEM", SERVICESTATE="CRITICAL",
-            SERVICEOUTPUT="HTTP CRITICAL - 500|time=0.1s", TIMET="1764079200", **NAGIOS_SERVICE)
+    post_ng(
+        pagerd,
+        form,
+        NOTIFICATIONTYPE="PROBLEM",
+        SERVICESTATE="CRITICAL",
+        SERVICEOUTPUT="HTTP CRITICAL - 500|time=0.1s",
+        TIMET="1764079200",
+        **NAGIOS_SERVICE,
+    )
     inc = only(pagerd, source="nagios")
     assert inc["dedup_key"] == "web01/HTTP login" and inc["state"] == "triggered"
     assert inc["summary"] == "HTTP login on web01 is CRITICAL: HTTP CRITICAL - 500"
     assert inc["labels"] == {"host": "web01", "service": "HTTP login", "state": "CRITICAL"}
 
-    post_ng(pagerd, form, NOTIFICATIONTYPE="DOWNTIMESTART", SERVICESTATE="CRITICAL", TIMET="1764079260",
-            NOTIFICATIONAUTHOR="anna", NOTIFICATIONCOMMENT="planned maintenance", **NAGIOS_SERVICE)
+    post_ng(
+        pagerd,
+        form,
+        NOTIFICATIONTYPE="DOWNTIMESTART",
+        SERVICESTATE="CRITICAL",
+        TIMET="1764079260",
+        NOTIFICATIONAUTHOR="anna",
+        NOTIFICATIONCOMMENT="planned maintenance",
+        **NAGIOS_SERVICE,
+    )
     inc = show(pagerd, inc["id"])
     assert inc["state"] == "triggered", "DOWNTIMESTART must not change the state"
     note = last(inc)
     assert note["kind"] == "note" and note["data"]["kind"] == "downtime_start"
     assert note["actor"] == "anna" and note["data"]["text"] == "planned maintenance"
 
-    post_ng(pagerd, form, NOTIFICATIONTYPE="ACKNOWLEDGEMENT", SERVICESTATE="CRITICAL", TIMET="1764079320",
-            NOTIFICATIONAUTHOR="bram", NOTIFICATIONCOMMENT="on it", **NAGIOS_SERVICE)
+    post_ng(
+        pagerd,
+        form,
+        NOTIFICATIONTYPE="ACKNOWLEDGEMENT",
+        SERVICESTATE="CRITICAL",
+        TIMET="1764079320",
+        NOTIFICATIONAUTHOR="bram",
+        NOTIFICATIONCOMMENT="on it",
+        **NAGIOS_SERVICE,
+    )
     inc = show(pagerd, inc["id"])
     assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == "bram"
     ack = last(inc)
     assert ack["kind"] == "acknowledged" and ack["actor"] == "bram" and ack["data"]["comment"] == "on it"
 
-    post_ng(pagerd, form, NOTIFICATIONTYPE="DOWNTIMEEND", SERVICESTATE="CRITICAL", TIMET="1764079380",
-            **NAGIOS_SERVICE)
+    post_ng(pagerd, form, NOTIFICATIONTYPE="DOWNTIMEEND", SERVICESTATE="CRITICAL", TIMET="1764079380", **NAGIOS_SERVICE)
     assert show(pagerd, inc["id"])["state"] == "acknowledged"
 
     recovery = dict(NAGIOS_SERVICE, NOTIFICATIONNUMBER="2")
-    post_ng(pagerd, form, NOTIFICATIONTYPE="RECOVERY", SERVICESTATE="OK", SERVICEOUTPUT="HTTP OK",
-            TIMET="1764079440", **recovery)
+    post_ng(
+        pagerd,
+        form,
+        NOTIFICATIONTYPE="RECOVERY",
+        SERVICESTATE="OK",
+        SERVICEOUTPUT="HTTP OK",
+        TIMET="1764079440",
+        **recovery,
+    )
     inc = show(pagerd, inc["id"])
     assert inc["state"] == "resolved" and inc["resolved_by"] == "nagios"
-    assert kinds(inc) == ["opened", "alerts_received", "note", "acknowledged", "note", "alerts_received",
-                          "resolved"]
+    assert kinds(inc) == ["opened", "alerts_received", "note", "acknowledged", "note", "alerts_received", "resolved"]
     assert len(pagerd.incidents(source="nagios")) == 1
 
 
@@ -460,14 +503,30 @@ def test_nagios_problem_ack_recovery_form(pagerd):
 
 def test_nagios_host_problem_and_recovery_with_last_problem_id(pagerd):
     host = {"HOSTNAME": "db02", "HOSTOUTPUT": "PING CRITICAL - Packet loss = 100%"}
-    post_ng(pagerd, True, NOTIFICATIONTYPE="PROBLEM", HOSTSTATE="DOWN", HOSTPROBLEMID="900",
-            NOTIFICATIONNUMBER="1", TIMET="1764079200", **host)
+    post_ng(
+        pagerd,
+        True,
+        NOTIFICATIONTYPE="PROBLEM",
+        HOSTSTATE="DOWN",
+        HOSTPROBLEMID="900",
+        NOTIFICATIONNUMBER="1",
+        TIMET="1764079200",
+        **host,
+    )
     inc = only(pagerd)
     assert inc["dedup_key"] == "db02" and inc["state"] == "triggered"
     assert inc["summary"].startswith("host db02 is DOWN")
-    post_ng(pagerd, True, NOTIFICATIONTYPE="RECOVERY", HOSTSTATE="UP", HOSTPROBLEMID="0",
-            LASTHOSTPROBLEMID="900", NOTIFICATIONNUMBER="2", TIMET="1764079300",
-            **dict(host, HOSTOUTPUT="PING OK"))
+    post_ng(
+        pagerd,
+        True,
+        NOTIFICATIONTYPE="RECOVERY",
+        HOSTSTATE="UP",
+        HOSTPROBLEMID="0",
+        LASTHOSTPROBLEMID="900",
+        NOTIFICATIONNUMBER="2",
+        TIMET="1764079300",
+        **dict(host, HOSTOUTPUT="PING OK"),
+    )
     inc = show(pagerd, inc["id"])
     assert inc["state"] == "resolved"
     assert inc["alerts"][0]["details"]["problem_id"] == "900"
@@ -494,8 +553,14 @@ def test_nagios_downtime_without_open_incident_changes_nothing(pagerd):
 # -- the CLI on the daemon's database -----------------------------------------------------------------
 def _cli(pagerd, *args: str) -> subprocess.CompletedProcess:
     env = pagerd.env()
-    return subprocess.run([sys.executable, "-m", "pager", *args, "-c", "config/pagerd.example.yaml"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pager", *args, "-c", "config/pagerd.example.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_cli_list_show_ack_resolve(pagerd):

@@ -1,6 +1,7 @@
 """`pagerd billing quote` as the support desk runs it: a real subprocess on the example config
 (which only supplies the calendar: Europe/Amsterdam, NL holidays without Good Friday, plus
 2026-12-31 as a company day off). Amounts worked out by hand in the comments."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,15 @@ CONFIG = "config/pagerd.example.yaml"
 def quote_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
     env["PAGERD_DB"] = str(tmp_path / "pagerd.db")  # never read: a quote touches no database
-    return subprocess.run([sys.executable, "-m", "pager", "billing", "quote", "-c", CONFIG, *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "pager", "billing", "quote", "-c", CONFIG, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def ok_json(tmp_path: Path, *args: str) -> dict:
@@ -37,13 +45,30 @@ def ok_json(tmp_path: Path, *args: str) -> dict:
 #   Sun 18:00-Mon 08:30 evening_night 14.5 h       = 1450.00
 # Call-outs Sat 23:00-23:20 and 23:40-00:10: the second starts within the first one's billed hour,
 # so (default "merge") one call-out 23:00-00:10 = 70 min -> 1.25 h = 125.00. Total 5425.00.
-WEEKEND_ARGS = ("--rate", "100", "--from", "2026-11-27T18:00", "--to", "2026-11-30T08:30",
-                "--callout", "2026-11-28T23:00/2026-11-28T23:20", "--callout", "2026-11-28T23:40/2026-11-29T00:10")
+WEEKEND_ARGS = (
+    "--rate",
+    "100",
+    "--from",
+    "2026-11-27T18:00",
+    "--to",
+    "2026-11-30T08:30",
+    "--callout",
+    "2026-11-28T23:00/2026-11-28T23:20",
+    "--callout",
+    "2026-11-28T23:40/2026-11-29T00:10",
+)
 
 
 def _block(period, start, end, hours, multiplier, fee, billed=None):
-    return {"period": period, "start": start, "end": end, "hours": hours, "billed_hours": billed or hours,
-            "multiplier": multiplier, "fee": fee}
+    return {
+        "period": period,
+        "start": start,
+        "end": end,
+        "hours": hours,
+        "billed_hours": billed or hours,
+        "multiplier": multiplier,
+        "fee": fee,
+    }
 
 
 def test_quote_friday_to_monday_json(tmp_path):
@@ -57,8 +82,15 @@ def test_quote_friday_to_monday_json(tmp_path):
             _block("weekend", "2026-11-29T07:30:00Z", "2026-11-29T17:00:00Z", "9.50", "0.50", "475.00"),
             _block("evening_night", "2026-11-29T17:00:00Z", "2026-11-30T07:30:00Z", "14.50", "1.00", "1450.00"),
         ],
-        "callouts": [{"start": "2026-11-28T22:00:00Z", "end": "2026-11-28T23:10:00Z", "worked_hours": "1.17",
-                      "billed_hours": "1.25", "amount": "125.00"}],
+        "callouts": [
+            {
+                "start": "2026-11-28T22:00:00Z",
+                "end": "2026-11-28T23:10:00Z",
+                "worked_hours": "1.17",
+                "billed_hours": "1.25",
+                "amount": "125.00",
+            }
+        ],
         "total": "5425.00",
     }
 
@@ -74,13 +106,29 @@ def test_quote_spring_dst_night_json(tmp_path):
     # Sat 28 Mar 2026 18:00 CET (17:00Z) -> Sun 29 Mar 08:30 CEST (06:30Z), given in UTC, rate 97.50:
     # the night lasts 13.5 h: 13.5 x 97.50 = 1316.25. A call-out 00:30Z-01:40Z (70 min, across the
     # jump) -> 1.25 h x 97.50 = 121.875 -> 121.88 (half-up). Total 1438.13.
-    assert ok_json(tmp_path, "--rate", "97.50", "--from", "2026-03-28T17:00:00Z", "--to", "2026-03-29T06:30:00Z",
-                   "--callout", "2026-03-29T00:30:00Z/2026-03-29T01:40:00Z") == {
+    assert ok_json(
+        tmp_path,
+        "--rate",
+        "97.50",
+        "--from",
+        "2026-03-28T17:00:00Z",
+        "--to",
+        "2026-03-29T06:30:00Z",
+        "--callout",
+        "2026-03-29T00:30:00Z/2026-03-29T01:40:00Z",
+    ) == {
         "currency": "EUR",
         "rate": "97.50",
         "blocks": [_block("evening_night", "2026-03-28T17:00:00Z", "2026-03-29T06:30:00Z", "13.50", "1.00", "1316.25")],
-        "callouts": [{"start": "2026-03-29T00:30:00Z", "end": "2026-03-29T01:40:00Z", "worked_hours": "1.17",
-                      "billed_hours": "1.25", "amount": "121.88"}],
+        "callouts": [
+            {
+                "start": "2026-03-29T00:30:00Z",
+                "end": "2026-03-29T01:40:00Z",
+                "worked_hours": "1.17",
+                "billed_hours": "1.25",
+                "amount": "121.88",
+            }
+        ],
         "total": "1438.13",
     }
 
@@ -88,9 +136,17 @@ def test_quote_spring_dst_night_json(tmp_path):
 def test_quote_uses_the_configured_calendar(tmp_path):
     # The example config adds 2026-12-31 as a company day off (holiday: 2 h -> 8-h minimum = 800.00)
     # and leaves Good Friday (3 Apr 2026) out (office: free).
-    assert ok_json(tmp_path, "--rate", "100", "--from", "2026-12-31T10:00", "--to", "2026-12-31T12:00")["total"] == "800.00"
+    assert (
+        ok_json(tmp_path, "--rate", "100", "--from", "2026-12-31T10:00", "--to", "2026-12-31T12:00")["total"]
+        == "800.00"
+    )
     assert ok_json(tmp_path, "--rate", "100", "--from", "2026-04-03T10:00", "--to", "2026-04-03T12:00") == {
-        "currency": "EUR", "rate": "100.00", "blocks": [], "callouts": [], "total": "0.00"}
+        "currency": "EUR",
+        "rate": "100.00",
+        "blocks": [],
+        "callouts": [],
+        "total": "0.00",
+    }
 
 
 def test_quote_table(tmp_path):
@@ -98,38 +154,97 @@ def test_quote_table(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert "Europe/Amsterdam" in lines[0] and "EUR 100.00/h" in lines[0]
-    assert [ln.split()[0] for ln in lines[2:7]] == ["evening_night", "weekend", "evening_night", "weekend",
-                                                    "evening_night"]
-    assert lines[2].split() == ["evening_night", "Fri", "2026-11-27", "18:00", "Sat", "2026-11-28", "08:30",
-                                "14.50", "14.50", "1.00", "1450.00"]
-    assert ["block", "3", "Sat", "2026-11-28", "23:00", "Sun", "2026-11-29", "00:10", "1.17", "1.25",
-            "125.00"] in [ln.split() for ln in lines]
+    assert [ln.split()[0] for ln in lines[2:7]] == [
+        "evening_night",
+        "weekend",
+        "evening_night",
+        "weekend",
+        "evening_night",
+    ]
+    assert lines[2].split() == [
+        "evening_night",
+        "Fri",
+        "2026-11-27",
+        "18:00",
+        "Sat",
+        "2026-11-28",
+        "08:30",
+        "14.50",
+        "14.50",
+        "1.00",
+        "1450.00",
+    ]
+    assert ["block", "3", "Sat", "2026-11-28", "23:00", "Sun", "2026-11-29", "00:10", "1.17", "1.25", "125.00"] in [
+        ln.split() for ln in lines
+    ]
     assert lines[-1].split() == ["TOTAL", "EUR", "5425.00"]
 
 
-@pytest.mark.parametrize("args, says", [
-    (("--rate", "100", "--from", "2026-11-28T12:00", "--to", "2026-11-28T10:00"), "must be after --from"),
-    (("--rate", "100", "--from", "2026-11-28T12:00", "--to", "2026-11-28T12:00"), "must be after --from"),
-    (("--rate", "abc", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate: not a number"),
-    (("--rate", "-5", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate must be"),
-    (("--rate", "NaN", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate must be"),
-    (("--rate", "1e40", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "rate must be below"),
-    (("--rate", "100", "--from", "yesterday", "--to", "2026-11-28T12:00"), "--from: not an ISO 8601 instant"),
-    (("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--callout", "2026-11-28T11:00"),
-     "--callout must be START/END"),
-    (("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--callout", "a/b/c"),
-     "--callout must be START/END"),
-    (("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--callout", "2026-11-28T11:00/"),
-     "--callout must be START/END"),
-    (("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--callout", "11:00/12:00"),
-     "--callout start: not an ISO 8601 instant"),
-    (("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00",
-      "--callout", "2026-11-28T11:30/2026-11-28T11:00"), "its end is before its start"),
-    (("--rate", "100", "--from", "2026-01-01T00:00", "--to", "2028-01-01T00:00"), "at most 400 days"),
-    (("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--currency", " "),
-     "currency must be"),
-    (("--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate"),  # missing: argparse says so
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (("--rate", "100", "--from", "2026-11-28T12:00", "--to", "2026-11-28T10:00"), "must be after --from"),
+        (("--rate", "100", "--from", "2026-11-28T12:00", "--to", "2026-11-28T12:00"), "must be after --from"),
+        (("--rate", "abc", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate: not a number"),
+        (("--rate", "-5", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate must be"),
+        (("--rate", "NaN", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate must be"),
+        (("--rate", "1e40", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "rate must be below"),
+        (("--rate", "100", "--from", "yesterday", "--to", "2026-11-28T12:00"), "--from: not an ISO 8601 instant"),
+        (
+            (
+                "--rate",
+                "100",
+                "--from",
+                "2026-11-28T10:00",
+                "--to",
+                "2026-11-28T12:00",
+                "--callout",
+                "2026-11-28T11:00",
+            ),
+            "--callout must be START/END",
+        ),
+        (
+            ("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--callout", "a/b/c"),
+            "--callout must be START/END",
+        ),
+        (
+            (
+                "--rate",
+                "100",
+                "--from",
+                "2026-11-28T10:00",
+                "--to",
+                "2026-11-28T12:00",
+                "--callout",
+                "2026-11-28T11:00/",
+            ),
+            "--callout must be START/END",
+        ),
+        (
+            ("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--callout", "11:00/12:00"),
+            "--callout start: not an ISO 8601 instant",
+        ),
+        (
+            (
+                "--rate",
+                "100",
+                "--from",
+                "2026-11-28T10:00",
+                "--to",
+                "2026-11-28T12:00",
+                "--callout",
+                "2026-11-28T11:30/2026-11-28T11:00",
+            ),
+            "its end is before its start",
+        ),
+        (("--rate", "100", "--from", "2026-01-01T00:00", "--to", "2028-01-01T00:00"), "at most 400 days"),
+        (
+            ("--rate", "100", "--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00", "--currency", " "),
+            "currency must be",
+        ),
+        (("--from", "2026-11-28T10:00", "--to", "2026-11-28T12:00"), "--rate"),  # missing: argparse says so
+    ],
+)
 def test_bad_input_exits_2(tmp_path, args, says):
     run = quote_cli(tmp_path, *args, "--json")
     assert run.returncode == 2, (args, run.stdout, run.stderr)

@@ -10,6 +10,7 @@ Example config: acme rate 95.00 EUR; standby week of 2026-12-07: dewi.
   call-out paged Wed 20:00, acked 20:12 by dewi (met), 70 min logged: 1.25 h x 95 =  118.75
   total                                                                           1496.25
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,13 +39,23 @@ TOTAL = "1496.25"
 def cli(db: Path, *args: str, config: str | Path = CONFIG) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
     env["PAGERD_DB"] = str(db)
-    return subprocess.run([sys.executable, "-m", "pager", "billing", *args, "-c", str(config)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "pager", "billing", *args, "-c", str(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def _month(s: Scenario) -> int:
-    status, _ = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": "2026-12-09T18:00:00+01:00",
-                                                         "end": "2026-12-10T08:30:00+01:00", "by": "desk"})
+    status, _ = await s.api(
+        "POST",
+        "/api/v1/bookings",
+        {"customer": "acme", "start": "2026-12-09T18:00:00+01:00", "end": "2026-12-10T08:30:00+01:00", "by": "desk"},
+    )
     assert status == 201
     await s.at("20:00")
     iid = await s.fire({"customer": "acme", "service": "webshop"}, summary="Webshop <checkout> & payments down")
@@ -74,17 +85,28 @@ async def test_cli_json_csv_and_engineers(month):
     assert st["responses"][0]["incident"] == iid
     (resp,) = st["responses"]
     assert (resp["round"], resp["answered_by"], resp["answered_via"], resp["outcome"]) == (1, "dewi", "sms", "met")
-    assert st["callouts"][0]["incidents"][0]["rounds"] == [{k: v for k, v in resp.items()
-                                                           if k not in ("incident", "summary", "project")}]
+    assert st["callouts"][0]["incidents"][0]["rounds"] == [
+        {k: v for k, v in resp.items() if k not in ("incident", "summary", "project")}
+    ]
 
     run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv", config=s.config_path)
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert [(r["kind"], r["amount"]) for r in rows] == [
-        ("standby", "1377.50"), ("callout", "118.75"), ("response", ""), ("subtotal_standby", "1377.50"),
-        ("subtotal_callouts", "118.75"), ("subtotal_out_of_contract", "0.00"), ("total", TOTAL)]
+        ("standby", "1377.50"),
+        ("callout", "118.75"),
+        ("response", ""),
+        ("subtotal_standby", "1377.50"),
+        ("subtotal_callouts", "118.75"),
+        ("subtotal_out_of_contract", "0.00"),
+        ("total", TOTAL),
+    ]
     assert (rows[2]["round"], rows[2]["outcome"], rows[2]["minutes_to_answer"], rows[2]["answered_by"]) == (
-        "1", "met", "12.0", "dewi")
+        "1",
+        "met",
+        "12.0",
+        "dewi",
+    )
 
     run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-11", "--format", "json", config=s.config_path)
     assert json.loads(run.stdout)["totals"]["total"] == "0.00"  # nothing booked in November
@@ -93,17 +115,24 @@ async def test_cli_json_csv_and_engineers(month):
     assert run.returncode == 0, run.stderr
     (dewi,) = json.loads(run.stdout)["engineers"]
     assert (dewi["person"], dewi["standby_hours"], dewi["callout_count"], dewi["callout_worked_minutes"]) == (
-        "dewi", {"weekend": "0.00", "evening_night": "14.50", "holiday": "0.00"}, 1, 70)
+        "dewi",
+        {"weekend": "0.00", "evening_night": "14.50", "holiday": "0.00"},
+        1,
+        70,
+    )
     run = cli(s.db, "engineers", "--month", "2026-12", config=s.config_path)
     assert run.returncode == 0 and "Dewi Visser" in run.stdout and "14.50" in run.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (("statement", "--customer", "nope", "--month", "2026-12"), "unknown customer"),
-    (("statement", "--customer", "agency", "--month", "2026-12"), "has no rate"),
-    (("statement", "--customer", "acme", "--month", "2026-13"), "YYYY-MM"),
-    (("engineers", "--month", "december"), "YYYY-MM"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("statement", "--customer", "nope", "--month", "2026-12"), "unknown customer"),
+        (("statement", "--customer", "agency", "--month", "2026-12"), "has no rate"),
+        (("statement", "--customer", "acme", "--month", "2026-13"), "YYYY-MM"),
+        (("engineers", "--month", "december"), "YYYY-MM"),
+    ],
+)
 def test_cli_refusals(tmp_path, args, message):
     run = cli(tmp_path / "pagerd.db", *args)
     assert run.returncode == 2 and message in run.stderr, (run.stdout, run.stderr)
@@ -123,8 +152,9 @@ async def test_api(month):
     resp = await s.http.get("/api/v1/billing/statements/acme?month=2026-12")
     assert resp.status == 401
     token = s.config.auth.admin_token.get_secret_value()
-    resp = await s.http.get("/api/v1/billing/statements/acme?month=2026-12&format=html",
-                            headers={"Authorization": f"Bearer {token}"})
+    resp = await s.http.get(
+        "/api/v1/billing/statements/acme?month=2026-12&format=html", headers={"Authorization": f"Bearer {token}"}
+    )
     assert resp.status == 200 and resp.content_type == "text/html" and TOTAL in await resp.text()
 
 
@@ -151,16 +181,37 @@ async def test_html_statement_in_headless_chromium(month, tmp_path):
     s, iid = month
     chromium = require_binary(CHROMIUM)
     out = tmp_path / "statement.html"
-    run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "html", "-o", str(out),
-              config=s.config_path)
+    run = cli(
+        s.db,
+        "statement",
+        "--customer",
+        "acme",
+        "--month",
+        "2026-12",
+        "--format",
+        "html",
+        "-o",
+        str(out),
+        config=s.config_path,
+    )
     assert run.returncode == 0, run.stderr
     page = out.read_text()
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external assets
     assert "&lt;checkout&gt; &amp; payments" in page  # escaped
-    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", out.as_uri()]
-    dom = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=120,
-                                  stdin=subprocess.DEVNULL)
+    argv = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--dump-dom",
+        out.as_uri(),
+    ]
+    dom = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     total = re.search(r'<td class="num" id="total">([^<]*)</td>', html)
@@ -173,8 +224,14 @@ async def test_html_statement_in_headless_chromium(month, tmp_path):
 
 
 # Alert text a spreadsheet would run as a formula: one summary per character OWASP names.
-FORMULAS = {"=": "=HYPERLINK(\"http://evil.example\",\"webshop\")", "+": "+31 webshop down", "-": "-2+3 checkout",
-            "@": "@SUM(1+1)*cmd|' /C calc'!A0", "\t": "\t=1+1 payments", "\r": "\r=1+1 search"}
+FORMULAS = {
+    "=": "=HYPERLINK(\"http://evil.example\",\"webshop\")",
+    "+": "+31 webshop down",
+    "-": "-2+3 checkout",
+    "@": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t": "\t=1+1 payments",
+    "\r": "\r=1+1 search",
+}
 
 
 async def _fire_through_the_webhook(s: Scenario, n: int, summary: str) -> int:
@@ -182,13 +239,27 @@ async def _fire_through_the_webhook(s: Scenario, n: int, summary: str) -> int:
     labels = {"alertname": f"Formula{n}", "severity": "critical", "customer": "acme", "service": "webshop"}
     now = s.clock.now().isoformat().replace("+00:00", "Z")
     doc = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
-    alert = {**doc["alerts"][0], "labels": labels, "annotations": {"summary": summary}, "startsAt": now,
-             "fingerprint": f"{n:016x}"}
-    doc.update(groupKey=f'{{}}:{{alertname="Formula{n}"}}', groupLabels={"alertname": labels["alertname"]},
-               commonLabels=labels, commonAnnotations={"summary": summary}, alerts=[alert], status="firing")
+    alert = {
+        **doc["alerts"][0],
+        "labels": labels,
+        "annotations": {"summary": summary},
+        "startsAt": now,
+        "fingerprint": f"{n:016x}",
+    }
+    doc.update(
+        groupKey=f'{{}}:{{alertname="Formula{n}"}}',
+        groupLabels={"alertname": labels["alertname"]},
+        commonLabels=labels,
+        commonAnnotations={"summary": summary},
+        alerts=[alert],
+        status="firing",
+    )
     token = s.config.sources.alertmanager.auth.bearer.get_secret_value()
-    resp = await s.http.post("/api/v1/alerts/alertmanager", data=json.dumps(doc),
-                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    resp = await s.http.post(
+        "/api/v1/alerts/alertmanager",
+        data=json.dumps(doc),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     assert resp.status == 200, await resp.text()
     (iid,) = (await resp.json())["incidents"]
     await s.settle()
@@ -197,8 +268,16 @@ async def _fire_through_the_webhook(s: Scenario, n: int, summary: str) -> int:
 
 async def test_csv_statement_neutralises_alert_text_that_reads_as_a_formula(tmp_path):
     async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:
-        status, _ = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": "2026-12-09T18:00:00+01:00",
-                                                             "end": "2026-12-10T08:30:00+01:00", "by": "desk"})
+        status, _ = await s.api(
+            "POST",
+            "/api/v1/bookings",
+            {
+                "customer": "acme",
+                "start": "2026-12-09T18:00:00+01:00",
+                "end": "2026-12-10T08:30:00+01:00",
+                "by": "desk",
+            },
+        )
         assert status == 201
         fired = {}
         for n, (start, summary) in enumerate(FORMULAS.items()):
@@ -209,12 +288,14 @@ async def test_csv_statement_neutralises_alert_text_that_reads_as_a_formula(tmp_
             assert (await s.reply("dewi", f"ack {iid}")).endswith("acknowledged")
             assert (await s.api("POST", f"/api/v1/incidents/{iid}/resolve", {"by": "dewi"}))[0] == 200
 
-        run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv",
-                  config=s.config_path)
+        run = cli(
+            s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "csv", config=s.config_path
+        )
         assert run.returncode == 0, run.stderr
         token = s.config.auth.admin_token.get_secret_value()
-        resp = await s.http.get("/api/v1/billing/statements/acme?month=2026-12&format=csv",
-                                headers={"Authorization": f"Bearer {token}"})
+        resp = await s.http.get(
+            "/api/v1/billing/statements/acme?month=2026-12&format=csv", headers={"Authorization": f"Bearer {token}"}
+        )
         assert resp.status == 200 and resp.content_type == "text/csv"
         api_csv = await resp.text()
         assert api_csv == run.stdout  # one renderer behind the CLI and the API

@@ -1,6 +1,7 @@
 """Standby bookings and worked time through the real daemon (admin API) and the real CLI (a subprocess
 on the example config, its database named by PAGERD_DB). Instants without an offset are Europe/Amsterdam
 wall time: 2026-12-09T18:00 is 17:00Z (CET, +01:00)."""
+
 from __future__ import annotations
 
 import json
@@ -25,14 +26,20 @@ def incident(p) -> int:
 
 # -- API -----------------------------------------------------------------------------------------------
 def test_booking_round_trip(pagerd):
-    status, row = pagerd.api("POST", BK, {"customer": "acme", "start": "2026-12-09T18:00",
-                                          "end": "2026-12-10T08:30+01:00", "by": "anna"})
+    status, row = pagerd.api(
+        "POST", BK, {"customer": "acme", "start": "2026-12-09T18:00", "end": "2026-12-10T08:30+01:00", "by": "anna"}
+    )
     assert status == 201, row
     assert {k: row[k] for k in ("customer", "start", "end", "created_by", "cancelled_at")} == {
-        "customer": "acme", "start": "2026-12-09T17:00:00.000000Z", "end": "2026-12-10T07:30:00.000000Z",
-        "created_by": "anna", "cancelled_at": None}
-    status, other = pagerd.api("POST", BK, {"customer": "agency", "start": "2026-12-01T18:00Z",
-                                            "end": "2026-12-02T07:30Z"})
+        "customer": "acme",
+        "start": "2026-12-09T17:00:00.000000Z",
+        "end": "2026-12-10T07:30:00.000000Z",
+        "created_by": "anna",
+        "cancelled_at": None,
+    }
+    status, other = pagerd.api(
+        "POST", BK, {"customer": "agency", "start": "2026-12-01T18:00Z", "end": "2026-12-02T07:30Z"}
+    )
     assert status == 201 and other["created_by"] == "api"
 
     assert [b["id"] for b in pagerd.api("GET", BK)[1]] == [other["id"], row["id"]]  # by start
@@ -72,8 +79,9 @@ def test_work_round_trip(pagerd):
     status, w1 = pagerd.api("POST", f"/api/v1/incidents/{iid}/work", {"minutes": 45, "by": "dewi", "note": "php-fpm"})
     assert status == 201, w1
     assert (w1["incident_id"], w1["person"], w1["minutes"], w1["note"]) == (iid, "dewi", 45, "php-fpm")
-    status, w2 = pagerd.api("POST", f"/api/v1/incidents/{iid}/work",
-                            {"start": "2026-12-09T23:00", "end": "2026-12-10T00:10"})
+    status, w2 = pagerd.api(
+        "POST", f"/api/v1/incidents/{iid}/work", {"start": "2026-12-09T23:00", "end": "2026-12-10T00:10"}
+    )
     assert status == 201, w2
     assert (w2["minutes"], w2["start"], w2["person"]) == (70, "2026-12-09T22:00:00.000000Z", "api")
     status, rows = pagerd.api("GET", f"/api/v1/incidents/{iid}/work")
@@ -115,8 +123,15 @@ def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
     env["PAGERD_DB"] = str(db)
     cmd, sub, *rest = args
-    return subprocess.run([sys.executable, "-m", "pager", cmd, sub, "-c", CONFIG, *rest], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "pager", cmd, sub, "-c", CONFIG, *rest],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def ok_json(db: Path, *args: str):
@@ -133,10 +148,25 @@ def refused(db: Path, *args: str, says: str) -> None:
 
 def test_booking_cli_round_trip(tmp_path):
     db = tmp_path / "cli" / "pagerd.db"
-    row = ok_json(db, "booking", "add", "--customer", "acme", "--from", "2026-12-09T18:00",
-                  "--to", "2026-12-10T08:30", "--by", "anna")
+    row = ok_json(
+        db,
+        "booking",
+        "add",
+        "--customer",
+        "acme",
+        "--from",
+        "2026-12-09T18:00",
+        "--to",
+        "2026-12-10T08:30",
+        "--by",
+        "anna",
+    )
     assert (row["customer"], row["start"], row["end"], row["created_by"]) == (
-        "acme", "2026-12-09T17:00:00.000000Z", "2026-12-10T07:30:00.000000Z", "anna")
+        "acme",
+        "2026-12-09T17:00:00.000000Z",
+        "2026-12-10T07:30:00.000000Z",
+        "anna",
+    )
     assert [b["id"] for b in ok_json(db, "booking", "list", "--customer", "acme")] == [row["id"]]
     plain = cli(db, "booking", "list")
     assert plain.returncode == 0 and "acme" in plain.stdout
@@ -145,14 +175,54 @@ def test_booking_cli_round_trip(tmp_path):
     assert ok_json(db, "booking", "list") == []
     assert [b["id"] for b in ok_json(db, "booking", "list", "--all")] == [row["id"]]
 
-    refused(db, "booking", "add", "--customer", "nobody", "--from", "2026-12-09T18:00", "--to", "2026-12-10T08:30",
-            says="unknown customer")
-    refused(db, "booking", "add", "--customer", "acme", "--from", "2026-12-10T08:30", "--to", "2026-12-09T18:00",
-            says="--to must be after --from")
-    refused(db, "booking", "add", "--customer", "acme", "--from", "2026-01-01", "--to", "2027-06-01",
-            says="at most 400 days")
-    refused(db, "booking", "add", "--customer", "acme", "--from", "tomorrow", "--to", "2026-12-10T08:30",
-            says="not an ISO 8601 instant")
+    refused(
+        db,
+        "booking",
+        "add",
+        "--customer",
+        "nobody",
+        "--from",
+        "2026-12-09T18:00",
+        "--to",
+        "2026-12-10T08:30",
+        says="unknown customer",
+    )
+    refused(
+        db,
+        "booking",
+        "add",
+        "--customer",
+        "acme",
+        "--from",
+        "2026-12-10T08:30",
+        "--to",
+        "2026-12-09T18:00",
+        says="--to must be after --from",
+    )
+    refused(
+        db,
+        "booking",
+        "add",
+        "--customer",
+        "acme",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2027-06-01",
+        says="at most 400 days",
+    )
+    refused(
+        db,
+        "booking",
+        "add",
+        "--customer",
+        "acme",
+        "--from",
+        "tomorrow",
+        "--to",
+        "2026-12-10T08:30",
+        says="not an ISO 8601 instant",
+    )
     refused(db, "booking", "remove", "999", says="booking 999 not found")
 
 
@@ -166,8 +236,19 @@ def test_work_cli_round_trip(pagerd, tmp_path):
     assert (w2["minutes"], w2["start"]) == (20, "2026-12-09T22:00:00.000000Z")
     assert [r["minutes"] for r in ok_json(db, "work", "list", str(iid))] == [45, 20]
     refused(db, "work", "log", str(iid), says="give either --minutes N or both --from and --to")
-    refused(db, "work", "log", str(iid), "--minutes", "5", "--from", "2026-12-09T23:00", "--to", "2026-12-09T23:20",
-            says="give either")
+    refused(
+        db,
+        "work",
+        "log",
+        str(iid),
+        "--minutes",
+        "5",
+        "--from",
+        "2026-12-09T23:00",
+        "--to",
+        "2026-12-09T23:20",
+        says="give either",
+    )
     refused(db, "work", "log", str(iid), "--from", "2026-12-09T23:00", says="give either")
     refused(db, "work", "log", str(iid), "--minutes", "0", says="--minutes must be from 1 to 1440")
     refused(db, "work", "log", "99999", "--minutes", "5", says="incident 99999 not found")

@@ -4,6 +4,7 @@ per-client cap (server.timeouts, server.max_connections_per_client; pager/web/co
 "In time" is the client's own socket timeout (a request that is not answered within it fails the
 test), never a measured wall-clock window.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,7 +30,7 @@ def with_server(dest: Path, **values: str) -> Path:
     for key, value in values.items():
         line = re.search(rf"^( +{key}: )\S+", text, re.M)
         assert line, key
-        text = text[:line.start()] + line.group(1) + value + text[line.end():]
+        text = text[: line.start()] + line.group(1) + value + text[line.end() :]
     dest.write_text(text)
     return dest
 
@@ -119,8 +120,11 @@ def test_300_stalled_connections_under_ulimit_256_do_not_stop_a_webhook_or_ready
 def short(tmp_path_factory):
     """A daemon with 1 s header and body bounds."""
     work = tmp_path_factory.mktemp("pagerd-short")
-    p = PagerdProcess(workdir=work, config=with_server(work / "pagerd.yaml", header="1s", body="1s"),
-                      extra_env={"TWILIO_AUTH_TOKEN": "twilio-auth-token-of-the-tests"})
+    p = PagerdProcess(
+        workdir=work,
+        config=with_server(work / "pagerd.yaml", header="1s", body="1s"),
+        extra_env={"TWILIO_AUTH_TOKEN": "twilio-auth-token-of-the-tests"},
+    )
     yield p.start()
     p.stop()
 
@@ -162,8 +166,10 @@ def test_twilio_callbacks_are_refused_before_their_body_is_read(short, path):
     unsigned = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{form}Content-Length: 1000\r\n\r\n".encode()
     status, _, body = request(short, unsigned)
     assert (status, body) == (403, {"error": "invalid Twilio signature", "problems": []})
-    big = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{form}X-Twilio-Signature: c2lnbmVk\r\n"
-           f"Content-Length: {64 * 1024 + 1}\r\n\r\n").encode()
+    big = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{form}X-Twilio-Signature: c2lnbmVk\r\n"
+        f"Content-Length: {64 * 1024 + 1}\r\n\r\n"
+    ).encode()
     status, _, body = request(short, big)
     assert (status, body) == (413, {"error": "request body larger than 65536 bytes", "problems": []})
 

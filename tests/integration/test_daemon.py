@@ -1,4 +1,5 @@
 """The daemon's life: systemd readiness and watchdog, SIGHUP reload, SIGTERM drain, logs without secrets."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,17 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
             pytest.fail("systemd-analyze missing")
         pytest.skip("systemd-analyze missing")
     unit = (ROOT / "deploy" / "systemd" / "pagerd.service").read_text()
-    for key in ("Type=notify", "WatchdogSec=", "ProtectSystem=strict", "NoNewPrivileges=yes", "StateDirectory=pagerd",
-                "User=pagerd", "\nEnvironmentFile=/etc/pagerd/pagerd.env\n", "#LoadCredential=admin_token:",
-                "admin_token_file: ${CREDENTIALS_DIRECTORY}/admin_token"):
+    for key in (
+        "Type=notify",
+        "WatchdogSec=",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "StateDirectory=pagerd",
+        "User=pagerd",
+        "\nEnvironmentFile=/etc/pagerd/pagerd.env\n",
+        "#LoadCredential=admin_token:",
+        "admin_token_file: ${CREDENTIALS_DIRECTORY}/admin_token",
+    ):
         assert key in unit
     assert "EnvironmentFile=-" not in unit  # required: no start on the example's missing secrets
     # verify checks that ExecStart exists: point it at this checkout's pagerd
@@ -107,8 +116,9 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
         d = json.loads(FIRING)
         d["groupKey"] = f"drain-{i}"
         try:
-            results.append(p.request("POST", "/api/v1/alerts/alertmanager", json.dumps(d).encode(),
-                                     token=p.webhook_token)[0])
+            results.append(
+                p.request("POST", "/api/v1/alerts/alertmanager", json.dumps(d).encode(), token=p.webhook_token)[0]
+            )
         except OSError:
             results.append(-1)  # refused after the listener closed: never answered, never claimed stored
 
@@ -131,9 +141,13 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
 
 
 def test_logs_are_json_and_hold_no_secrets(tmp_path: Path) -> None:
-    p = PagerdProcess(workdir=tmp_path / "d", webhook_token="webhook-secret-5f3a9", admin_token="admin-secret-77c1e",
-                      signing_key="signing-secret-0c4d2-0123456789abcdef",
-                      extra_env={"PAGERD_LOG_LEVEL": "debug"})  # alerts_ingested is a debug line
+    p = PagerdProcess(
+        workdir=tmp_path / "d",
+        webhook_token="webhook-secret-5f3a9",
+        admin_token="admin-secret-77c1e",
+        signing_key="signing-secret-0c4d2-0123456789abcdef",
+        extra_env={"PAGERD_LOG_LEVEL": "debug"},
+    )  # alerts_ingested is a debug line
     p.start()
     try:
         p.request("POST", "/api/v1/alerts/alertmanager", FIRING, token=p.webhook_token)
@@ -153,6 +167,7 @@ def test_logs_are_json_and_hold_no_secrets(tmp_path: Path) -> None:
 
 def test_python_m_pager_is_the_cli() -> None:
     import sys
+
     r = subprocess.run([sys.executable, "-m", "pager", "--version"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and r.stdout.startswith("pagerd ")
     exe = Path(sys.executable).parent / "pagerd"

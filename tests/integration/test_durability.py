@@ -4,6 +4,7 @@ Every request that was answered 2xx must be in the database after a restart, exa
 all of its alerts (a webhook is one transaction); the database must be consistent; and when the
 senders retry everything (Alertmanager re-sends on errors and every group_interval), nothing doubles.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -21,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
 
 THREADS = 16
-BURST = 2400          # requests in the burst
-KILL_AFTER = 500      # answered requests before the kill -9
+BURST = 2400  # requests in the burst
+KILL_AFTER = 500  # answered requests before the kill -9
 
 
 def am_group(i: int) -> tuple[str, bytes]:
@@ -45,8 +46,8 @@ class Burst:
         self.todo: queue.SimpleQueue = queue.SimpleQueue()
         for r in requests:
             self.todo.put(r)
-        self.ok: dict[str, dict] = {}        # key -> 2xx answer
-        self.failed: dict[str, str] = {}     # key -> error or non-2xx status
+        self.ok: dict[str, dict] = {}  # key -> 2xx answer
+        self.failed: dict[str, str] = {}  # key -> error or non-2xx status
         self.statuses: list[int] = []
         self.lock = threading.Lock()
 
@@ -106,20 +107,27 @@ def assert_consistent(p) -> None:
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
         mismatched = con.execute(
             "SELECT i.id, i.alert_count, (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) AS n "
-            "FROM incidents i WHERE i.alert_count != n").fetchall()
+            "FROM incidents i WHERE i.alert_count != n"
+        ).fetchall()
         assert mismatched == [], f"incidents.alert_count differs from their alerts rows: {mismatched[:10]}"
-        doubled = con.execute("SELECT source, dedup_key, count(*) FROM incidents GROUP BY source, dedup_key "
-                              "HAVING count(*) > 1").fetchall()
+        doubled = con.execute(
+            "SELECT source, dedup_key, count(*) FROM incidents GROUP BY source, dedup_key HAVING count(*) > 1"
+        ).fetchall()
         assert doubled == [], f"more than one incident per key: {doubled[:10]}"
-        no_open_event = con.execute("SELECT id FROM incidents i WHERE NOT EXISTS (SELECT 1 FROM events e "
-                                    "WHERE e.incident_id = i.id AND e.kind = 'opened')").fetchall()
+        no_open_event = con.execute(
+            "SELECT id FROM incidents i WHERE NOT EXISTS (SELECT 1 FROM events e "
+            "WHERE e.incident_id = i.id AND e.kind = 'opened')"
+        ).fetchall()
         assert no_open_event == [], f"incidents without their 'opened' event: {no_open_event[:10]}"
-        orphan_alerts = con.execute("SELECT count(*) FROM alerts a WHERE NOT EXISTS "
-                                    "(SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)").fetchone()[0]
+        orphan_alerts = con.execute(
+            "SELECT count(*) FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)"
+        ).fetchone()[0]
         assert orphan_alerts == 0
-        partial = con.execute("SELECT d.id, d.alert_count, (SELECT count(*) FROM alert_events e "
-                              "WHERE e.delivery_id = d.id) AS n FROM deliveries d WHERE n != d.alert_count "
-                              "AND d.seen_count = 1").fetchall()
+        partial = con.execute(
+            "SELECT d.id, d.alert_count, (SELECT count(*) FROM alert_events e "
+            "WHERE e.delivery_id = d.id) AS n FROM deliveries d WHERE n != d.alert_count "
+            "AND d.seen_count = 1"
+        ).fetchall()
         assert partial == [], f"deliveries with some of their alerts applied: {partial[:10]}"
     finally:
         con.close()
@@ -150,8 +158,7 @@ def test_kill_9_during_burst_loses_and_doubles_nothing(pagerd):
     assert len(answered) >= KILL_AFTER
     assert burst.failed, "every request was answered: the kill did not land in the middle of the burst"
     assert not [s for s in burst.statuses if s >= 500], "5xx before the kill"
-    print(f"burst: {len(answered)} answered 2xx, {len(burst.failed)} failed, kill after "
-          f"{killed_at - t0:.2f}s")
+    print(f"burst: {len(answered)} answered 2xx, {len(burst.failed)} failed, kill after {killed_at - t0:.2f}s")
 
     pagerd.start()
     assert_consistent(pagerd)
@@ -213,16 +220,36 @@ def test_kill_9_during_mixed_burst_of_all_sources(pagerd):
             requests.append((key, "/api/v1/alerts/alertmanager", body, {**hook, "Content-Type": "application/json"}))
         elif kind == 1:
             key = f"burst/ev/{i}"
-            body = json.dumps({"routing_key": pagerd.webhook_token, "event_action": "trigger", "dedup_key": key,
-                               "payload": {"summary": f"event {i}", "source": "burst", "severity": "error"}})
+            body = json.dumps(
+                {
+                    "routing_key": pagerd.webhook_token,
+                    "event_action": "trigger",
+                    "dedup_key": key,
+                    "payload": {"summary": f"event {i}", "source": "burst", "severity": "error"},
+                }
+            )
             requests.append((key, "/v2/enqueue", body.encode(), {"Content-Type": "application/json"}))
         else:
             host = f"burst-{i}"
-            body = urlencode({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": host, "SERVICEDESC": "Disk",
-                              "SERVICESTATE": "CRITICAL", "SERVICEPROBLEMID": str(i), "NOTIFICATIONNUMBER": "1",
-                              "TIMET": "1764079200"})
-            requests.append((f"{host}/Disk", "/api/v1/alerts/nagios", body.encode(),
-                             {**hook, "Content-Type": "application/x-www-form-urlencoded"}))
+            body = urlencode(
+                {
+                    "NOTIFICATIONTYPE": "PROBLEM",
+                    "HOSTNAME": host,
+                    "SERVICEDESC": "Disk",
+                    "SERVICESTATE": "CRITICAL",
+                    "SERVICEPROBLEMID": str(i),
+                    "NOTIFICATIONNUMBER": "1",
+                    "TIMET": "1764079200",
+                }
+            )
+            requests.append(
+                (
+                    f"{host}/Disk",
+                    "/api/v1/alerts/nagios",
+                    body.encode(),
+                    {**hook, "Content-Type": "application/x-www-form-urlencoded"},
+                )
+            )
 
     burst = Burst(pagerd.port, requests)
     killed_at = burst.run(kill_when=lambda b: len(b.ok) >= 200, kill=pagerd.kill)
@@ -243,8 +270,6 @@ def test_kill_9_during_mixed_burst_of_all_sources(pagerd):
     stored = incidents_by_key(pagerd)
     assert sorted(stored) == sorted(k for k, *_ in requests)
     assert all(len(v) == 1 for v in stored.values())
-
-
 
 
 def counts(con) -> dict:

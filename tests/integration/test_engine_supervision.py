@@ -12,6 +12,7 @@ wall-clock window (the in-process tests move a ManualClock; the daemon tests use
 - /metrics reads the outbox backlog and the heartbeats from the store;
 - under systemd, the watchdog restarts a pagerd whose event loop is blocked.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,6 +50,7 @@ BOUND = 30  # seconds: paging.engine_stall_after in the example config
 
 # -- in process: the engine, its metrics and /readyz on a manual clock -------------------------------
 
+
 class Node:
     """One engine and the application around it, on a real SQLite store and a manual clock; the engine
     ticks only when the test says so."""
@@ -69,11 +71,24 @@ class Node:
         async def ingest(source, alerts):  # the heartbeats stage's way in; recorded, not stored
             self.opened.extend(alerts)
 
-        self.engine = PagingEngine(self.store, self.clock, self.metrics, make_notifier(self.config, self.clock),
-                                   lambda: (self.config, self.schedule), ingest=ingest)
-        runtime = Runtime(config=self.config, config_path=str(EXAMPLE_CONFIG), store=self.store,
-                          metrics=self.metrics, clock=self.clock, schedule=self.schedule, ready=True,
-                          engine=self.engine)
+        self.engine = PagingEngine(
+            self.store,
+            self.clock,
+            self.metrics,
+            make_notifier(self.config, self.clock),
+            lambda: (self.config, self.schedule),
+            ingest=ingest,
+        )
+        runtime = Runtime(
+            config=self.config,
+            config_path=str(EXAMPLE_CONFIG),
+            store=self.store,
+            metrics=self.metrics,
+            clock=self.clock,
+            schedule=self.schedule,
+            ready=True,
+            engine=self.engine,
+        )
         self.http = TestClient(TestServer(build_app(runtime)))
         await self.http.start_server()
         return self
@@ -125,8 +140,13 @@ async def test_a_failing_stage_is_counted_and_retried_and_readiness_turns_503_af
         assert await n.engine.tick() is False
         assert n.failures()["heartbeats"] == 3.0
         assert n.sample("pagerd_engine_last_tick_success_timestamp_seconds") == good
-        assert await n.readyz() == (503, {"status": "not ready", "problems": [
-            f"engine stalled: no good tick for {BOUND + 1}s (paging.engine_stall_after: {BOUND}s)"]})
+        assert await n.readyz() == (
+            503,
+            {
+                "status": "not ready",
+                "problems": [f"engine stalled: no good tick for {BOUND + 1}s (paging.engine_stall_after: {BOUND}s)"],
+            },
+        )
 
         n.sql("ALTER TABLE heartbeats_away RENAME TO heartbeats")  # the fault is gone: the next tick is good
         n.clock.advance(1)
@@ -140,8 +160,15 @@ async def test_a_failing_stage_does_not_stop_the_stages_after_it(tmp_path):
     async with Node(tmp_path) as n:
         n.sql("ALTER TABLE escalations RENAME TO escalations_away")  # all but the last two stages read it
         assert await n.engine.tick() is False
-        assert n.failures() == {"route": 1.0, "stop": 1.0, "steps": 1.0, "target": 1.0, "dispatch": 1.0,
-                                "heartbeats": 0.0, "handover": 0.0}
+        assert n.failures() == {
+            "route": 1.0,
+            "stop": 1.0,
+            "steps": 1.0,
+            "target": 1.0,
+            "dispatch": 1.0,
+            "heartbeats": 0.0,
+            "handover": 0.0,
+        }
         # the heartbeats stage, after them, still runs: the Alertmanager heartbeat (timeout 5 min) has not
         # checked in since the engine started, so five minutes on its silence opens an incident
         n.clock.advance(timedelta(minutes=5, seconds=1))
@@ -155,14 +182,32 @@ async def test_metrics_read_the_outbox_backlog_and_the_heartbeats_at_scrape_time
         now = n.clock.now()
         m = await n.scrape()
         assert {k: v for k, v in m.items() if k.startswith("pagerd_outbox")} == {
-            'pagerd_outbox_pending{channel="sms"}': 0, 'pagerd_outbox_pending{channel="voice"}': 0,
-            'pagerd_outbox_pending{channel="email"}': 0, "pagerd_outbox_oldest_pending_age_seconds": 0}
+            'pagerd_outbox_pending{channel="sms"}': 0,
+            'pagerd_outbox_pending{channel="voice"}': 0,
+            'pagerd_outbox_pending{channel="email"}': 0,
+            "pagerd_outbox_oldest_pending_age_seconds": 0,
+        }
         assert not any(k.startswith("pagerd_heartbeat_last_seen") for k in m)  # never checked in: no sample
 
-        for i, (channel, due) in enumerate((("sms", now - timedelta(minutes=5)), ("sms", now - timedelta(minutes=1)),
-                                            ("email", now), ("voice", now + timedelta(minutes=2)))):
-            await n.store.queue_message(idem_key=f"m{i}", person="dewi", channel=channel, address=f"+3160000000{i}",
-                                        kind="handover", subject="", body="x", due_at=due, now=now)
+        for i, (channel, due) in enumerate(
+            (
+                ("sms", now - timedelta(minutes=5)),
+                ("sms", now - timedelta(minutes=1)),
+                ("email", now),
+                ("voice", now + timedelta(minutes=2)),
+            )
+        ):
+            await n.store.queue_message(
+                idem_key=f"m{i}",
+                person="dewi",
+                channel=channel,
+                address=f"+3160000000{i}",
+                kind="handover",
+                subject="",
+                body="x",
+                due_at=due,
+                now=now,
+            )
         await n.store.beat("alertmanager", "alertmanager", now - timedelta(seconds=42))
         await n.store.beat("not-configured", "http", now)
         m = await n.scrape()
@@ -182,6 +227,7 @@ async def test_metrics_read_the_outbox_backlog_and_the_heartbeats_at_scrape_time
 
 
 # -- the daemon process -------------------------------------------------------------------------------
+
 
 def parse_metrics(text: str) -> dict[str, float]:
     """Prometheus text exposition -> {'name{labels}': value}."""
@@ -213,8 +259,11 @@ def stall_config(tmp_path: Path, bound: str = "2s", simulate: str = "[]") -> Pat
     text = EXAMPLE_CONFIG.read_text()
     assert "  engine_stall_after: 30s\n" in text and "  simulate: []\n" in text
     path = tmp_path / "pagerd.yaml"
-    path.write_text(text.replace("  engine_stall_after: 30s\n", f"  engine_stall_after: {bound}\n")
-                    .replace("  simulate: []\n", f"  simulate: {simulate}\n"))
+    path.write_text(
+        text.replace("  engine_stall_after: 30s\n", f"  engine_stall_after: {bound}\n").replace(
+            "  simulate: []\n", f"  simulate: {simulate}\n"
+        )
+    )
     return path
 
 
@@ -295,8 +344,12 @@ def test_a_failing_stage_stops_good_ticks_readiness_and_keepalives_until_it_heal
         assert body["problems"][0].startswith("engine stalled: no good tick for ")
         assert body["problems"][0].endswith("s (paging.engine_stall_after: 2s)")
         assert not [m for m in ns.drain() if "WATCHDOG=1" in m]  # not one keep-alive since the fault
-        status, _ = p.request("POST", "/api/v1/alerts/alertmanager",
-                              (ROOT / "tests/testdata/alertmanager/firing.json").read_bytes(), token=p.webhook_token)
+        status, _ = p.request(
+            "POST",
+            "/api/v1/alerts/alertmanager",
+            (ROOT / "tests/testdata/alertmanager/firing.json").read_bytes(),
+            token=p.webhook_token,
+        )
         assert status == 200  # webhooks are still taken and stored
 
         with sqlite3.connect(p.db_path) as c:
@@ -324,14 +377,17 @@ def test_an_engine_stuck_on_a_silent_mail_server_sends_no_keepalives(tmp_path):
     text = config.read_text()
     assert "    from: pagerd@example.nl\n" in text
     config.write_text(text.replace("    from: pagerd@example.nl\n", "    from: pagerd@example.nl\n    timeout: 60s\n"))
-    p = PagerdProcess(workdir=tmp_path / "d", config=config,
-                      extra_env={**ns.env(), **smtp_env(mail.getsockname()[1])})
+    p = PagerdProcess(workdir=tmp_path / "d", config=config, extra_env={**ns.env(), **smtp_env(mail.getsockname()[1])})
     p.start()
     held = None
     try:
         ns.wait_for("WATCHDOG=1", count=2)
-        status, _ = p.request("POST", "/api/v1/alerts/alertmanager",
-                              (ROOT / "tests/testdata/alertmanager/firing.json").read_bytes(), token=p.webhook_token)
+        status, _ = p.request(
+            "POST",
+            "/api/v1/alerts/alertmanager",
+            (ROOT / "tests/testdata/alertmanager/firing.json").read_bytes(),
+            token=p.webhook_token,
+        )
         assert status == 200  # a new incident: its page goes out by SMS (dry run) and e-mail at once
         held, _ = mail.accept()  # the engine is inside its dispatch stage, waiting for the greeting
         ns.drain()
@@ -358,8 +414,14 @@ def test_a_failing_first_tick_ends_the_process_with_status_1(tmp_path):
     assert p.stop() == 0  # the database now exists, migrated
     with sqlite3.connect(p.db_path) as c:
         c.execute("ALTER TABLE outbox RENAME TO outbox_away")  # the recovery before the first tick needs it
-    proc = subprocess.Popen([sys.executable, "-m", "pager", "serve", "-c", str(p.config)], cwd=ROOT, env=p.env(),
-                            stdout=open(p.log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pager", "serve", "-c", str(p.config)],
+        cwd=ROOT,
+        env=p.env(),
+        stdout=open(p.log_path, "ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         assert proc.wait(30) == 1
     finally:
@@ -375,8 +437,9 @@ def test_a_failing_first_tick_ends_the_process_with_status_1(tmp_path):
 
 def test_a_webhook_only_node_stays_ready_and_keeps_its_keepalives(tmp_path):
     ns = NotifySocket(tmp_path / "notify.sock")
-    p = PagerdProcess(workdir=tmp_path / "d", config=stall_config(tmp_path),
-                      extra_env={**ns.env(), "PAGERD_PAGING_ENGINE": "false"})
+    p = PagerdProcess(
+        workdir=tmp_path / "d", config=stall_config(tmp_path), extra_env={**ns.env(), "PAGERD_PAGING_ENGINE": "false"}
+    )
     p.start()
     try:
         ns.wait_for("WATCHDOG=1", count=3)  # one a second, after a store ping: more than the 2 s stall bound
@@ -389,11 +452,16 @@ def test_a_webhook_only_node_stays_ready_and_keeps_its_keepalives(tmp_path):
 
 # -- under a real systemd ------------------------------------------------------------------------------
 
+
 def _cgroup2_child() -> Path | None:
     """A new cgroup (v2) under this process's own, for a systemd user manager to run in; None if none."""
-    mount = next((line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-                  if line.split()[2] == "cgroup2"), None)
-    own = next((line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines() if line.startswith("0::")), None)
+    mount = next(
+        (line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if line.split()[2] == "cgroup2"),
+        None,
+    )
+    own = next(
+        (line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines() if line.startswith("0::")), None
+    )
     if mount is None or own is None:
         return None
     path = Path(mount + own.rstrip("/")) / f"pagerd-test-{os.getpid()}"
@@ -413,9 +481,16 @@ def _unavailable(why: str):
 
 def _systemd_or_skip() -> tuple[str, Path]:
     systemd = next((p for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd") if os.path.exists(p)), None)
-    missing = [name for name, found in (("systemd", systemd), ("systemd-run", shutil.which("systemd-run")),
-                                        ("systemctl", shutil.which("systemctl")), ("unshare", shutil.which("unshare")))
-               if not found]
+    missing = [
+        name
+        for name, found in (
+            ("systemd", systemd),
+            ("systemd-run", shutil.which("systemd-run")),
+            ("systemctl", shutil.which("systemctl")),
+            ("unshare", shutil.which("unshare")),
+        )
+        if not found
+    ]
     if missing:
         _unavailable(f"no systemd to supervise pagerd here: {', '.join(missing)} not installed")
     if os.geteuid() != 0:
@@ -435,15 +510,26 @@ def test_under_systemd_the_watchdog_restarts_a_pagerd_whose_loop_is_blocked(tmp_
     systemd, cgroup = _systemd_or_skip()
     runtime_dir = tmp_path / "xdg"
     runtime_dir.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir), "SYSTEMD_LOG_TARGET": "console",
-           "SYSTEMD_LOG_LEVEL": "info"}
+    env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(runtime_dir),
+        "SYSTEMD_LOG_TARGET": "console",
+        "SYSTEMD_LOG_LEVEL": "info",
+    }
     manager_log = tmp_path / "systemd.log"
-    boot = (f"echo $$ > {cgroup}/cgroup.procs && "
-            "{ [ -d /run/systemd/system ] || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && "
-            "mkdir /run/systemd/system; }; } && "
-            f"exec {systemd} --user --log-target=console --log-level=info")
-    manager = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", boot], env=env,
-                               stdout=open(manager_log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    boot = (
+        f"echo $$ > {cgroup}/cgroup.procs && "
+        "{ [ -d /run/systemd/system ] || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && "
+        "mkdir /run/systemd/system; }; } && "
+        f"exec {systemd} --user --log-target=console --log-level=info"
+    )
+    manager = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", boot],
+        env=env,
+        stdout=open(manager_log, "wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     unit = f"pagerd-watchdog-{os.getpid()}"
     p = PagerdProcess(workdir=tmp_path / "d")
     p.workdir.mkdir()
@@ -453,31 +539,66 @@ def test_under_systemd_the_watchdog_restarts_a_pagerd_whose_loop_is_blocked(tmp_
     frozen = None
 
     def show(*props: str) -> dict[str, str]:
-        r = subprocess.run(["systemctl", "--user", "show", unit, *(f"-p{x}" for x in props)], env=env,
-                           capture_output=True, text=True, timeout=10)
+        r = subprocess.run(
+            ["systemctl", "--user", "show", unit, *(f"-p{x}" for x in props)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
 
     try:
         until(lambda: manager.poll() is not None or (runtime_dir / "systemd" / "private").exists(), timeout=15)
         if manager.poll() is not None:
             _unavailable(f"systemd --user did not start here: {manager_log.read_text()[-500:]}")
-        wanted = {k: v for k, v in p.env().items() if k.startswith("PAGERD_") or k in ("PYTHONPATH", "PYTHONUNBUFFERED")}
+        wanted = {
+            k: v for k, v in p.env().items() if k.startswith("PAGERD_") or k in ("PYTHONPATH", "PYTHONUNBUFFERED")
+        }
         r = subprocess.run(
-            ["systemd-run", "--user", f"--unit={unit}", "-pType=notify", "-pNotifyAccess=main", "-pWatchdogSec=3",
-             "-pRestart=on-failure", "-pRestartSec=1", "-pTimeoutAbortSec=2", "-pLimitCORE=0",
-             f"-pExecStopPost=/bin/sh {report}",
-             f"-pWorkingDirectory={ROOT}", f"-pStandardOutput=append:{p.log_path}",
-             f"-pStandardError=append:{p.log_path}", *(f"--setenv={k}={v}" for k, v in wanted.items()),
-             sys.executable, "-m", "pager", "serve", "-c", str(p.config)],
-            env=env, capture_output=True, text=True, timeout=30)
+            [
+                "systemd-run",
+                "--user",
+                f"--unit={unit}",
+                "-pType=notify",
+                "-pNotifyAccess=main",
+                "-pWatchdogSec=3",
+                "-pRestart=on-failure",
+                "-pRestartSec=1",
+                "-pTimeoutAbortSec=2",
+                "-pLimitCORE=0",
+                f"-pExecStopPost=/bin/sh {report}",
+                f"-pWorkingDirectory={ROOT}",
+                f"-pStandardOutput=append:{p.log_path}",
+                f"-pStandardError=append:{p.log_path}",
+                *(f"--setenv={k}={v}" for k, v in wanted.items()),
+                sys.executable,
+                "-m",
+                "pager",
+                "serve",
+                "-c",
+                str(p.config),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert r.returncode == 0, r.stderr
         first = until(lambda: (s := show("ActiveState", "MainPID"))["ActiveState"] == "active" and s["MainPID"])
         assert readyz(p) == (200, {"status": "ready"})  # Type=notify: active once pagerd sent READY=1
 
         frozen = int(first)
         os.kill(frozen, signal.SIGSTOP)  # the event loop is blocked: no tick, no keep-alive
-        restarted = until(lambda: (s := show("NRestarts", "MainPID", "ActiveState"))["NRestarts"] != "0"
-                          and s["MainPID"] not in ("0", first) and s["ActiveState"] == "active" and s, timeout=60)
+        restarted = until(
+            lambda: (
+                (s := show("NRestarts", "MainPID", "ActiveState"))["NRestarts"] != "0"
+                and s["MainPID"] not in ("0", first)
+                and s["ActiveState"] == "active"
+                and s
+            ),
+            timeout=60,
+        )
         assert until(lambda: readyz(p) == (200, {"status": "ready"}))
         assert int(restarted["NRestarts"]) >= 1
         assert ended.read_text().splitlines()[0] == "watchdog killed ABRT"  # WatchdogSignal= (SIGABRT) ended it

@@ -3,6 +3,7 @@
 Alertmanager sends one event per group: `event_action` trigger while any alert fires, resolve when
 all are resolved, with `dedup_key` = sha256 hex of the group key and `routing_key` from its config.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,9 @@ NOTIFY_TIMEOUT = 12.0
 def am(tmp_path, pagerd):
     """An Alertmanager whose pagerduty_configs point at pagerd with the routing key pagerd accepts."""
     require_binary(ALERTMANAGER_BIN)
-    a = Alertmanager(tmp_path / "alertmanager", target=pagerd.url, token=pagerd.webhook_token,
-                     receiver="events_v2").start()
+    a = Alertmanager(
+        tmp_path / "alertmanager", target=pagerd.url, token=pagerd.webhook_token, receiver="events_v2"
+    ).start()
     yield a
     a.stop()
     print(f"--- alertmanager log (tail) ---\n{a.log_tail(3000)}")
@@ -71,8 +73,12 @@ def test_second_group_is_a_second_dedup_key(pagerd, am):
 
 def test_unknown_routing_key_is_refused_and_nothing_stored(pagerd):
     require_binary(ALERTMANAGER_BIN)
-    a = Alertmanager(pagerd.workdir.parent / "alertmanager-badkey", target=pagerd.url,
-                     token="no-such-routing-key", receiver="events_v2").start()
+    a = Alertmanager(
+        pagerd.workdir.parent / "alertmanager-badkey",
+        target=pagerd.url,
+        token="no-such-routing-key",
+        receiver="events_v2",
+    ).start()
     try:
         a.fire({"alertname": "Spoofed", "group": "x", "instance": "y"}, {"summary": "should not land"})
         # A 4xx is not retried by pagerduty_configs: the first delivery (~1 s) counts as failed.

@@ -2,6 +2,7 @@
 moved with POST /api/v1/testing/clock, back as well as forward. Every escalation step fires once, in
 order: none twice when the clock passes its instant again, none skipped when a jump leaps over several.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,33 +21,40 @@ def steps_fired(inc: dict) -> list[tuple[int, int]]:
 
 
 def test_clock_jumps_forward_and_back_no_step_twice_none_skipped(tmp_path):
-    cfg = short_config(tmp_path / "pagerd.yaml", steps=STEPS, repeat=2, heartbeats={}, clock_start=START,
-                       contact_rules=[{"channel": "sms", "after": "0s"}])
+    cfg = short_config(
+        tmp_path / "pagerd.yaml",
+        steps=STEPS,
+        repeat=2,
+        heartbeats={},
+        clock_start=START,
+        contact_rules=[{"channel": "sms", "after": "0s"}],
+    )
     d = PagerdProcess(tmp_path / "pagerd", config=cfg).start()
     try:
         t0 = d.now()
         iid = fire(d, "ClockJumps", "ntp went wild")
         d.wait_for(lambda p: steps_fired(incident(p, iid)) == [(0, 0)], timeout=10)
 
-        d.set_clock(t0 + 16 * MINUTE)                 # forward past step 1
+        d.set_clock(t0 + 16 * MINUTE)  # forward past step 1
         assert steps_fired(incident(d, iid)) == [(0, 0), (0, 1)]
-        d.set_clock(t0 - timedelta(hours=1))          # back before the first page
-        d.advance("1s")                               # a tick or two in the past
+        d.set_clock(t0 - timedelta(hours=1))  # back before the first page
+        d.advance("1s")  # a tick or two in the past
         assert steps_fired(incident(d, iid)) == [(0, 0), (0, 1)]
-        d.set_clock(t0 + 16 * MINUTE)                 # past step 1's instant again: it does not fire again
+        d.set_clock(t0 + 16 * MINUTE)  # past step 1's instant again: it does not fire again
         d.set_clock(t0 + 29 * MINUTE + 59 * timedelta(seconds=1))
         assert steps_fired(incident(d, iid)) == [(0, 0), (0, 1)]
-        d.set_clock(t0 + 30 * MINUTE)                 # step 2 (round 2, step 0) on its instant
+        d.set_clock(t0 + 30 * MINUTE)  # step 2 (round 2, step 0) on its instant
         assert steps_fired(incident(d, iid)) == [(0, 0), (0, 1), (1, 0)]
-        d.set_clock(t0 + 5 * MINUTE)                  # back again
+        d.set_clock(t0 + 5 * MINUTE)  # back again
         assert steps_fired(incident(d, iid)) == [(0, 0), (0, 1), (1, 0)]
-        d.set_clock(t0 + timedelta(hours=3))          # one leap past the last three steps and the policy's end
+        d.set_clock(t0 + timedelta(hours=3))  # one leap past the last three steps and the policy's end
         done = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
-        inc = d.wait_for(lambda p: (lambda i: i if len(steps_fired(i)) >= len(done) else None)(incident(p, iid)),
-                         timeout=10)  # a step per tick: the last ones come on the next ticks
+        inc = d.wait_for(
+            lambda p: (lambda i: i if len(steps_fired(i)) >= len(done) else None)(incident(p, iid)), timeout=10
+        )  # a step per tick: the last ones come on the next ticks
         assert steps_fired(inc) == done  # each once, in order, none skipped
         assert inc["response"]["current"]["escalation"] == "done"
-        d.set_clock(t0 + 10 * MINUTE)                 # and back once more: the policy stays done
+        d.set_clock(t0 + 10 * MINUTE)  # and back once more: the policy stays done
         d.set_clock(t0 + timedelta(hours=4))
         inc = incident(d, iid)
         assert steps_fired(inc) == done

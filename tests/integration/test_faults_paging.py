@@ -9,6 +9,7 @@ the outbox gives each message (Twilio's StatusCallback and Url, the e-mail's X-P
 provider is down the outbox metrics show the backlog, counted from the first attempt; it drops to zero
 once the provider is back. The daemon runs on the manual clock: the retries are checked to the second.
 """
+
 from __future__ import annotations
 
 import email
@@ -40,8 +41,9 @@ class Inbox:
         self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                                      policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        )
         return "250 Message accepted for delivery"
 
     def ids(self) -> list[str]:
@@ -71,8 +73,9 @@ def peers(prism):
 
 def start_daemon(tmp_path: Path, twilio: FaultProxy, smtp: FaultProxy, contact_rules: list[dict]) -> PagerdProcess:
     """The example config on the manual clock, paging through the proxies; providers time out after 1 s."""
-    path = short_config(tmp_path / "pagerd.yaml", steps=STEPS, contact_rules=contact_rules, clock_start=START,
-                        heartbeats={})  # no heartbeat falls silent while the clock moves minutes
+    path = short_config(
+        tmp_path / "pagerd.yaml", steps=STEPS, contact_rules=contact_rules, clock_start=START, heartbeats={}
+    )  # no heartbeat falls silent while the clock moves minutes
     cfg = yaml.safe_load(path.read_text())
     cfg["notifier"]["twilio"]["timeout"] = "1s"
     cfg["notifier"]["smtp"]["timeout"] = "1s"
@@ -109,8 +112,9 @@ def attempts_by(d: PagerdProcess, proxy: FaultProxy, count: int, what: str) -> N
 # -- Twilio: 503, 429 with Retry-After, a hang, a reset, then through ----------------------------------
 def test_sms_is_retried_with_backoff_honouring_retry_after_and_reaches_twilio_once(peers, tmp_path):
     twilio, smtp, inbox = peers
-    twilio.plan(Fault.status(503), Fault.status(429, retry_after=100), Fault.hang(), Fault.reset(),
-                path="/Messages.json")
+    twilio.plan(
+        Fault.status(503), Fault.status(429, retry_after=100), Fault.hang(), Fault.reset(), path="/Messages.json"
+    )
     d = start_daemon(tmp_path, twilio, smtp, [{"channel": "sms", "after": "0s"}, {"channel": "voice", "after": "2m"}])
     try:
         t0 = d.now()
@@ -124,8 +128,10 @@ def test_sms_is_retried_with_backoff_honouring_retry_after_and_reaches_twilio_on
 
         # attempt n+1 is due 5 s x 2^n after attempt n (10 s, 20 s, 40 s, 80 s), but after the 429 not
         # before its Retry-After (100 s); one second before each, nothing is tried
-        sms_attempts = lambda: [t for t in twilio.taken() if t["path"].endswith("/Messages.json")] + \
-            twilio.forwarded("/Messages.json")  # noqa: E731
+        def sms_attempts() -> list:
+            messages = [t for t in twilio.taken() if t["path"].endswith("/Messages.json")]
+            return messages + twilio.forwarded("/Messages.json")
+
         elapsed = timedelta(0)
         for wait, fault_before in ((10, "503"), (100, "429"), (40, "hang"), (80, "reset")):
             tried = len(sms_attempts())
@@ -188,14 +194,19 @@ def test_providers_down_for_minutes_nothing_lost_nothing_doubled_backlog_shown(p
     twilio, smtp, inbox = peers
     twilio.down()
     smtp.down()
-    d = start_daemon(tmp_path, twilio, smtp, [{"channel": "sms", "after": "0s"}, {"channel": "voice", "after": "2m"},
-                                              {"channel": "email", "after": "0s"}])
+    d = start_daemon(
+        tmp_path,
+        twilio,
+        smtp,
+        [{"channel": "sms", "after": "0s"}, {"channel": "voice", "after": "2m"}, {"channel": "email", "after": "0s"}],
+    )
     try:
         t0 = d.now()
         iids = [fire(d, f"Outage{n}", f"site{n} unreachable") for n in range(3)]
-        d.wait_for(lambda _: outbox_metrics(d)[0] == {"sms": 3.0, "voice": 3.0, "email": 3.0}, timeout=30,
-                   interval=0.1)  # the calls were brought forward at the SMS's first failure
-        for minute in range(1, 11):  # ten minutes down: the backlog stays, and ages with the clock
+        d.wait_for(
+            lambda _: outbox_metrics(d)[0] == {"sms": 3.0, "voice": 3.0, "email": 3.0}, timeout=30, interval=0.1
+        )  # the calls were brought forward at the SMS's first failure
+        for _ in range(10):  # ten minutes down: the backlog stays, and ages with the clock
             now = d.advance("1m")
             assert outbox_metrics(d) == ({"sms": 3.0, "voice": 3.0, "email": 3.0}, (now - t0).total_seconds())
         down_attempts = len(twilio.taken()) + len(smtp.taken())
@@ -208,8 +219,9 @@ def test_providers_down_for_minutes_nothing_lost_nothing_doubled_backlog_shown(p
         twilio.up()
         smtp.up()
         d.advance("5m")  # the longest wait between two attempts
-        d.wait_for(lambda _: outbox_metrics(d) == ({"sms": 0.0, "voice": 0.0, "email": 0.0}, 0.0), timeout=30,
-                   interval=0.1)
+        d.wait_for(
+            lambda _: outbox_metrics(d) == ({"sms": 0.0, "voice": 0.0, "email": 0.0}, 0.0), timeout=30, interval=0.1
+        )
         d.wait_for(lambda _: len(inbox.messages) >= 1, timeout=30, interval=0.05)
 
         sms_ids = [msg_of(r) for r in twilio.forwarded("/Messages.json")]

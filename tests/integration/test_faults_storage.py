@@ -5,6 +5,7 @@ restored into a second daemon and checked.
 The full disk is a tmpfs with a size limit, mounted for the test (root; CI runs as root). In CI
 (CI=true) a machine that cannot mount one fails the test; elsewhere it skips.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,16 +29,36 @@ from tests.harness.pagerd import PagerdProcess
 def post_alert(d: PagerdProcess, name: str) -> tuple[int, dict, dict]:
     """POST one firing Alertmanager group named `name`: (status, headers, JSON answer)."""
     labels = {"alertname": name, "customer": "agency", "severity": "critical"}
-    body = json.dumps({
-        "version": "4", "groupKey": f'{{}}:{{alertname="{name}"}}', "truncatedAlerts": 0, "status": "firing",
-        "receiver": "pagerd", "groupLabels": {"alertname": name}, "commonLabels": labels,
-        "commonAnnotations": {"summary": f"{name} fired"}, "externalURL": "http://alertmanager.example:9093",
-        "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": f"{name} fired"},
-                    "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "",
-                    "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16]}]}).encode()
-    req = urllib.request.Request(d.url + "/api/v1/alerts/alertmanager", data=body, method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          "Authorization": f"Bearer {d.webhook_token}"})
+    body = json.dumps(
+        {
+            "version": "4",
+            "groupKey": f'{{}}:{{alertname="{name}"}}',
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "pagerd",
+            "groupLabels": {"alertname": name},
+            "commonLabels": labels,
+            "commonAnnotations": {"summary": f"{name} fired"},
+            "externalURL": "http://alertmanager.example:9093",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": labels,
+                    "annotations": {"summary": f"{name} fired"},
+                    "startsAt": "2026-01-01T00:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "",
+                    "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
+                }
+            ],
+        }
+    ).encode()
+    req = urllib.request.Request(
+        d.url + "/api/v1/alerts/alertmanager",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {d.webhook_token}"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, dict(r.headers), json.loads(r.read())
@@ -69,15 +90,20 @@ def check_database(db: Path) -> dict[str, int]:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        assert conn.execute("SELECT count(*) FROM deliveries d WHERE alert_count != "
-                            "(SELECT count(*) FROM alerts a WHERE a.delivery_id = d.id)").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM incidents i WHERE NOT EXISTS "
-                            "(SELECT 1 FROM alerts a WHERE a.incident_id = i.id)").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM incidents i WHERE NOT EXISTS "
-                            "(SELECT 1 FROM events e WHERE e.incident_id = i.id AND e.kind = 'opened')"
-                            ).fetchone() == (0,)
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("deliveries", "alerts", "incidents")}
+        assert conn.execute(
+            "SELECT count(*) FROM deliveries d WHERE alert_count != "
+            "(SELECT count(*) FROM alerts a WHERE a.delivery_id = d.id)"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM incidents i WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id)"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM incidents i WHERE NOT EXISTS "
+            "(SELECT 1 FROM events e WHERE e.incident_id = i.id AND e.kind = 'opened')"
+        ).fetchone() == (0,)
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("deliveries", "alerts", "incidents")
+        }
     finally:
         conn.close()
 
@@ -100,8 +126,12 @@ def small_disk(tmp_path):
         _cannot("a full-disk test needs root and mount(8) to mount a small tmpfs")
     disk = tmp_path / "disk"
     disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES},mode=0700", "pagerd-small-disk",
-                           str(disk)], capture_output=True, text=True, timeout=10)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES},mode=0700", "pagerd-small-disk", str(disk)],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     if done.returncode != 0:
         _cannot(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -161,8 +191,10 @@ def test_full_disk_answers_503_with_retry_after_writes_nothing_half_and_recovers
         assert stored == sorted(answered) and len(set(stored)) == len(stored)
         check_database(seen / "pagerd.db")
         last = max(i["id"] for i in d.incidents(limit="1000"))
-        d.wait_for(lambda p: any(e["kind"] == "paged" for e in p.api("GET", f"/api/v1/incidents/{last}")[1]["timeline"]),
-                   timeout=15)
+        d.wait_for(
+            lambda p: any(e["kind"] == "paged" for e in p.api("GET", f"/api/v1/incidents/{last}")[1]["timeline"]),
+            timeout=15,
+        )
     finally:
         d.stop()
         print(f"--- pagerd log (tail) ---\n{d.log_path.read_text(errors='replace')[-3000:]}")
@@ -184,8 +216,9 @@ conn.execute("COMMIT")
 def test_writes_wait_for_another_process_holding_the_write_lock(pagerd, tmp_path):
     d = pagerd
     assert post_alert(d, "BeforeLock")[0] == 200
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(d.db_path), "3"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(d.db_path), "3"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         released = threading.Event()
@@ -219,8 +252,13 @@ def test_writes_wait_for_another_process_holding_the_write_lock(pagerd, tmp_path
 
 # -- pagerd backup FILE, under load; the copy restored and checked ------------------------------------
 def backup(d: PagerdProcess, dest: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pager", "backup", "-c", str(d.config), str(dest), *extra],
-                          env=d.env(), capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pager", "backup", "-c", str(d.config), str(dest), *extra],
+        env=d.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_backup_under_webhook_load_is_a_consistent_copy_that_restores(pagerd, tmp_path):

@@ -8,6 +8,7 @@ Basic auth, an Events v2 routing_key, the signing key and a previous one, the Tw
 password; and wrong tokens in failing attempts (a header, a query string, a routing_key).
 Scanned: the daemon's stdout and stderr, /metrics, every error body, every incident's timeline, the
 stored raw bodies."""
+
 from __future__ import annotations
 
 import base64
@@ -25,7 +26,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from twilio.request_validator import RequestValidator
 
-from pager.config.model import Auth
 from pager.observe.redact import MARKER
 from pager.service import links
 from pager.service.signing import Keyring
@@ -43,12 +43,25 @@ SIGNING_KEY = "scan-signing-key-0a1b2c3d4e5f6a7b8c9d0e1f"
 PREVIOUS_SIGNING_KEY = "scan-previous-signing-key-f0e1d2c3b4a59687"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "5" * 32, "scan-twilio-auth-token-3c7e1a9b5d2f"
 SMTP_PASSWORD = "scan-smtp-password-8d2b6f0a4c1e"
-WRONG = ("scan-wrong-admin-token-1a2b3c4d5e6f", "scan-wrong-bearer-6f5e4d3c2b1a", "scan-wrong-routing-key-0f9e8d7c",
-         "scan-token-in-a-query-4b3a2c1d0e9f")
-SECRETS = (ADMIN, WEBHOOK, NAGIOS_PASSWORD, ROUTING_KEY, SIGNING_KEY, PREVIOUS_SIGNING_KEY, TWILIO_TOKEN,
-           SMTP_PASSWORD, *WRONG,
-           base64.b64encode(f"{NAGIOS_USER}:{NAGIOS_PASSWORD}".encode()).decode(),
-           base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode())
+WRONG = (
+    "scan-wrong-admin-token-1a2b3c4d5e6f",
+    "scan-wrong-bearer-6f5e4d3c2b1a",
+    "scan-wrong-routing-key-0f9e8d7c",
+    "scan-token-in-a-query-4b3a2c1d0e9f",
+)
+SECRETS = (
+    ADMIN,
+    WEBHOOK,
+    NAGIOS_PASSWORD,
+    ROUTING_KEY,
+    SIGNING_KEY,
+    PREVIOUS_SIGNING_KEY,
+    TWILIO_TOKEN,
+    SMTP_PASSWORD,
+    *WRONG,
+    base64.b64encode(f"{NAGIOS_USER}:{NAGIOS_PASSWORD}".encode()).decode(),
+    base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode(),
+)
 
 
 def scan_config(tmp_path, notifier: dict | None = None) -> str:
@@ -60,10 +73,14 @@ def scan_config(tmp_path, notifier: dict | None = None) -> str:
     cfg["sources"]["alertmanager"]["auth"] = {"bearer": WEBHOOK}
     cfg["sources"]["nagios"]["auth"] = {"basic": {"username": NAGIOS_USER, "password": NAGIOS_PASSWORD}}
     cfg["sources"]["events_v2"]["routing_keys"] = [ROUTING_KEY]
-    cfg["notifier"].update(notifier or {
-        "kind": "dry_run",  # every page simulated and logged, links included
-        "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN},  # signs the callbacks
-        "smtp": {"password": SMTP_PASSWORD}})
+    cfg["notifier"].update(
+        notifier
+        or {
+            "kind": "dry_run",  # every page simulated and logged, links included
+            "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN},  # signs the callbacks
+            "smtp": {"password": SMTP_PASSWORD},
+        }
+    )
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return str(path)
 
@@ -83,14 +100,20 @@ class Run:
 
     def twilio(self, path_qs: str, params: dict[str, str], *, token: str = TWILIO_TOKEN) -> tuple[int, object]:
         signature = RequestValidator(token).compute_signature(self.d.url + path_qs, params)
-        return self.request("POST", path_qs, urlencode(params).encode(), content_type=FORM,
-                            headers={"X-Twilio-Signature": signature})
+        return self.request(
+            "POST", path_qs, urlencode(params).encode(), content_type=FORM, headers={"X-Twilio-Signature": signature}
+        )
 
 
 @pytest.fixture
 def daemon(tmp_path):
-    d = PagerdProcess(tmp_path / "pagerd", config=scan_config(tmp_path), webhook_token=WEBHOOK, admin_token=ADMIN,
-                      signing_key=SIGNING_KEY)
+    d = PagerdProcess(
+        tmp_path / "pagerd",
+        config=scan_config(tmp_path),
+        webhook_token=WEBHOOK,
+        admin_token=ADMIN,
+        signing_key=SIGNING_KEY,
+    )
     try:
         d.start()
         yield d
@@ -124,16 +147,32 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
     # failing attempts with wrong ones
     am = fire(d, "ScanDiskFull", "Disk full on db1")
     wait_event(d, am, "paged", channel="sms")
-    ng_form = {"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "web01", "HOSTSTATE": "UP", "SERVICEDESC": "HTTP login",
-               "SERVICESTATE": "CRITICAL", "SERVICEPROBLEMID": "4711", "NOTIFICATIONNUMBER": "1"}
+    ng_form = {
+        "NOTIFICATIONTYPE": "PROBLEM",
+        "HOSTNAME": "web01",
+        "HOSTSTATE": "UP",
+        "SERVICEDESC": "HTTP login",
+        "SERVICESTATE": "CRITICAL",
+        "SERVICEPROBLEMID": "4711",
+        "NOTIFICATIONNUMBER": "1",
+    }
     basic = base64.b64encode(f"{NAGIOS_USER}:{NAGIOS_PASSWORD}".encode()).decode()
-    status, answer = run.request("POST", "/api/v1/alerts/nagios", urlencode(ng_form).encode(), content_type=FORM,
-                                 headers={"Authorization": f"Basic {basic}"})
+    status, answer = run.request(
+        "POST",
+        "/api/v1/alerts/nagios",
+        urlencode(ng_form).encode(),
+        content_type=FORM,
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert status == 200, answer
     (ng,) = answer["incidents"]
     wait_event(d, ng, "paged", channel="sms")
-    event = {"routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": "scan-ev2",
-             "payload": {"summary": "Queue backlog on mq1", "source": "mq1", "severity": "critical"}}
+    event = {
+        "routing_key": ROUTING_KEY,
+        "event_action": "trigger",
+        "dedup_key": "scan-ev2",
+        "payload": {"summary": "Queue backlog on mq1", "source": "mq1", "severity": "critical"},
+    }
     status, answer = run.request("POST", "/v2/enqueue", json.dumps(event).encode())
     assert status == 202, answer
     status, again = run.request("POST", "/v2/enqueue", json.dumps(event).encode())  # a re-delivery, byte for byte
@@ -143,11 +182,27 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
     assert run.request("GET", "/api/v1/incidents", token=WRONG[0])[0] == 401
     assert run.request("GET", f"/api/v1/incidents?access_token={WRONG[3]}")[0] in (400, 401)
     assert run.request("POST", "/api/v1/alerts/alertmanager", b"{}", token=WRONG[1])[0] == 401
-    assert run.request("POST", "/api/v1/alerts/nagios", urlencode(ng_form).encode(), content_type=FORM,
-                       headers={"Authorization": f"Basic {wrong_basic}"})[0] == 401
+    assert (
+        run.request(
+            "POST",
+            "/api/v1/alerts/nagios",
+            urlencode(ng_form).encode(),
+            content_type=FORM,
+            headers={"Authorization": f"Basic {wrong_basic}"},
+        )[0]
+        == 401
+    )
     assert run.request("POST", "/v2/enqueue", json.dumps({**event, "routing_key": WRONG[2]}).encode())[0] == 401
-    assert run.request("POST", "/v2/enqueue", json.dumps({**event, "routing_key": ROUTING_KEY, "payload": {
-        "summary": "x", "source": "y", "severity": "nope"}}).encode())[0] == 422
+    assert (
+        run.request(
+            "POST",
+            "/v2/enqueue",
+            json.dumps(
+                {**event, "routing_key": ROUTING_KEY, "payload": {"summary": "x", "source": "y", "severity": "nope"}}
+            ).encode(),
+        )[0]
+        == 422
+    )
 
     # -- pages (dry-run, each with its one-tap links), then the voice calls a few seconds later -------------
     iids = [am, ng, *[i["id"] for i in d.incidents() if i["source"] == "events_v2"]]
@@ -182,18 +237,33 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
 
     # -- Twilio callbacks, signed; one with a signature under a wrong token ---------------------------------
     phone = cfg["people"][events(incident(d, ng), "paging")[0]["data"]["people"][0]]["phone"]
-    status, twiml = run.twilio("/twilio/sms", {"From": phone, "To": "+15005550006", "Body": f"ack {ng}",
-                                               "MessageSid": "SM" + "1" * 32, "AccountSid": TWILIO_SID})
+    status, twiml = run.twilio(
+        "/twilio/sms",
+        {
+            "From": phone,
+            "To": "+15005550006",
+            "Body": f"ack {ng}",
+            "MessageSid": "SM" + "1" * 32,
+            "AccountSid": TWILIO_SID,
+        },
+    )
     assert status == 200 and "acknowledged" in twiml, twiml
     mid = str(events(incident(d, iids[2]), "paged", channel="voice")[0]["data"]["message_id"])
     assert run.twilio(f"/twilio/voice?msg={mid}", {"CallSid": "CA" + "2" * 32, "AccountSid": TWILIO_SID})[0] == 200
-    assert run.twilio(f"/twilio/status?msg={mid}", {"CallSid": "CA" + "2" * 32, "CallStatus": "completed",
-                                                    "AccountSid": TWILIO_SID})[0] == 204
+    assert (
+        run.twilio(
+            f"/twilio/status?msg={mid}",
+            {"CallSid": "CA" + "2" * 32, "CallStatus": "completed", "AccountSid": TWILIO_SID},
+        )[0]
+        == 204
+    )
     assert run.twilio("/twilio/sms", {"From": phone, "Body": "1"}, token=WRONG[1])[0] == 403
 
     # -- the admin API ---------------------------------------------------------------------------------------
-    assert run.request("POST", f"/api/v1/incidents/{iids[2]}/resolve", json.dumps({"by": "scan"}).encode(),
-                       token=ADMIN)[0] == 200
+    assert (
+        run.request("POST", f"/api/v1/incidents/{iids[2]}/resolve", json.dumps({"by": "scan"}).encode(), token=ADMIN)[0]
+        == 200
+    )
     assert run.request("GET", "/api/v1/incidents/999999", token=ADMIN)[0] == 404
     assert run.request("GET", "/api/v1/oncall", token=ADMIN)[0] == 200
     instants.append(d.advance("10s"))
@@ -218,16 +288,30 @@ def test_nothing_secret_reaches_a_log_line_metrics_an_error_body_or_a_timeline(d
         ev2 = [json.loads(b) for (s, b) in db.execute("SELECT source, body FROM deliveries") if s == "events_v2"]
     assert [e["routing_key"] for e in ev2] == [MARKER]  # stored once: the re-delivery matched its redacted bytes
 
-    places = {"log": log, "metrics": metrics, "errors": "\n".join(body for _, _, body in run.errors),
-              "timelines": "\n".join(timelines), "raw bodies": b"\n".join(bodies).decode(errors="replace")}
+    places = {
+        "log": log,
+        "metrics": metrics,
+        "errors": "\n".join(body for _, _, body in run.errors),
+        "timelines": "\n".join(timelines),
+        "raw bodies": b"\n".join(bodies).decode(errors="replace"),
+    }
     assert_no_leaks(places, tokens, feed_tokens)
 
 
 def assert_no_leaks(places: dict[str, str], tokens: set[str], feed_tokens: set[str] = frozenset()) -> None:
-    wanted = {"secret": SECRETS, "link token": tokens, "link signature": {t.rpartition(".")[2] for t in tokens},
-              "feed token": feed_tokens}
-    leaks = [(where, what, value) for where, text in places.items() for what, values in wanted.items()
-             for value in values if value in text]
+    wanted = {
+        "secret": SECRETS,
+        "link token": tokens,
+        "link signature": {t.rpartition(".")[2] for t in tokens},
+        "feed token": feed_tokens,
+    }
+    leaks = [
+        (where, what, value)
+        for where, text in places.items()
+        for what, values in wanted.items()
+        for value in values
+        if value in text
+    ]
     assert leaks == []
     # nothing that looks like a link or feed token either, whatever its format
     for where, text in places.items():
@@ -247,8 +331,9 @@ class Inbox:
         self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                                      policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        )
         return "250 Message accepted for delivery"
 
 
@@ -263,16 +348,33 @@ def test_nothing_secret_leaks_when_pages_go_out_through_twilio_and_smtp(prism, t
     recording tap that shows the links as the phones got them), e-mail through an SMTP server with AUTH."""
     tap = TwilioTap(prism.url).start()
     inbox = Inbox()
-    smtpd = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5, authenticator=_smtp_login,
-                       auth_require_tls=False)
+    smtpd = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        ready_timeout=5,
+        authenticator=_smtp_login,
+        auth_require_tls=False,
+    )
     smtpd.start()
-    notifier = {"kind": "auto",
-                "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from": FROM_NUMBER,
-                           "api_base": tap.url},
-                "smtp": {"host": "127.0.0.1", "port": smtpd.port, "username": "pager", "password": SMTP_PASSWORD,
-                         "from": "pagerd@example.nl"}}
-    d = PagerdProcess(tmp_path / "pagerd", config=scan_config(tmp_path, notifier), webhook_token=WEBHOOK,
-                      admin_token=ADMIN, signing_key=SIGNING_KEY)
+    notifier = {
+        "kind": "auto",
+        "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from": FROM_NUMBER, "api_base": tap.url},
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": smtpd.port,
+            "username": "pager",
+            "password": SMTP_PASSWORD,
+            "from": "pagerd@example.nl",
+        },
+    }
+    d = PagerdProcess(
+        tmp_path / "pagerd",
+        config=scan_config(tmp_path, notifier),
+        webhook_token=WEBHOOK,
+        admin_token=ADMIN,
+        signing_key=SIGNING_KEY,
+    )
     try:
         d.start()
         run = Run(d)
@@ -283,7 +385,8 @@ def test_nothing_secret_leaks_when_pages_go_out_through_twilio_and_smtp(prism, t
         inc = wait_event(d, iid, "paged", channel="voice")
         assert all(e["data"]["status"] == "sent" for e in events(inc, "paged")), events(inc, "paged")
         texts = [r["form"]["Body"][0] for r in tap.sent("sms")] + [
-            m.get_body(preferencelist=("plain",)).get_content() for m in inbox.messages]
+            m.get_body(preferencelist=("plain",)).get_content() for m in inbox.messages
+        ]
         tokens = {t for text in texts for t in re.findall(r"/l/([^\s/]+)", text)}
         assert len(tokens) >= 2, texts  # acknowledge and resolve, as the phone and the mailbox got them
         ack = re.search(r"/l/(\S+)", tap.sent("sms")[0]["form"]["Body"][0]).group(1)
@@ -298,5 +401,7 @@ def test_nothing_secret_leaks_when_pages_go_out_through_twilio_and_smtp(prism, t
         smtpd.stop()
     log = d.log_path.read_text(errors="replace")
     assert 'POST /l/[redacted] HTTP/1.1' in log and "smtp_sent" in log and "twilio_sent" in log
-    assert_no_leaks({"log": log, "metrics": metrics, "timeline": timeline,
-                     "errors": "\n".join(body for _, _, body in run.errors)}, tokens)
+    assert_no_leaks(
+        {"log": log, "metrics": metrics, "timeline": timeline, "errors": "\n".join(body for _, _, body in run.errors)},
+        tokens,
+    )

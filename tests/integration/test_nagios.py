@@ -9,6 +9,7 @@ Two groups:
 Timings (forced checks, retry_interval 1 s, 2 attempts): a PROBLEM reaches the receiver ~1 s
 after the state file changes, a RECOVERY ~0.1 s. Every wait below is bounded.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -80,16 +81,24 @@ def nagios_incidents(r) -> list[dict]:
 
 def incident(r, key: str, state: str | None = None):
     """Predicate for wait_for: the one incident with this dedup_key (in `state`), else None."""
+
     def pred(_):
         found = [i for i in nagios_incidents(r) if i["dedup_key"] == key]
         if len(found) == 1 and (state is None or found[0]["state"] == state):
             return found[0]
         return None
+
     return pred
 
 
-def run_notify(spool: Path, *args: str, env: dict[str, str] | None = None, url: str | None = None,
-               token: str | None = "test-webhook-token", timeout: float = 20.0) -> subprocess.CompletedProcess:
+def run_notify(
+    spool: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    url: str | None = None,
+    token: str | None = "test-webhook-token",
+    timeout: float = 20.0,
+) -> subprocess.CompletedProcess:
     """Run the shipped script as Nagios would (system python, a bare environment)."""
     full_env = {"PATH": "/usr/bin:/bin"}
     if token is not None:
@@ -103,9 +112,14 @@ def run_notify(spool: Path, *args: str, env: dict[str, str] | None = None, url: 
 
 def service_env(ntype: str, state: str, output: str, **extra: str) -> dict[str, str]:
     env = {
-        "NAGIOS_NOTIFICATIONTYPE": ntype, "NAGIOS_HOSTNAME": "web01", "NAGIOS_HOSTSTATE": "UP",
-        "NAGIOS_SERVICEDESC": "HTTP login", "NAGIOS_SERVICESTATE": state, "NAGIOS_SERVICEOUTPUT": output,
-        "NAGIOS_SERVICEPROBLEMID": "7", "NAGIOS_TIMET": str(int(time.time())),
+        "NAGIOS_NOTIFICATIONTYPE": ntype,
+        "NAGIOS_HOSTNAME": "web01",
+        "NAGIOS_HOSTSTATE": "UP",
+        "NAGIOS_SERVICEDESC": "HTTP login",
+        "NAGIOS_SERVICESTATE": state,
+        "NAGIOS_SERVICEOUTPUT": output,
+        "NAGIOS_SERVICEPROBLEMID": "7",
+        "NAGIOS_TIMET": str(int(time.time())),
         "NAGIOS_CONTACTNAME": "pagerd",
     }
     env.update({f"NAGIOS_{k}": v for k, v in extra.items()})
@@ -121,18 +135,35 @@ def test_script_is_executable_stdlib_only_and_uses_system_python():
     text = NOTIFY_SCRIPT.read_text()
     assert text.startswith("#!/usr/bin/python3\n")
     assert os.access(NOTIFY_SCRIPT, os.X_OK)
-    r = subprocess.run([PYTHON, "-I", "-S", str(NOTIFY_SCRIPT), "--help"], capture_output=True, text=True,
-                       timeout=10)  # -S: no site-packages, so only the standard library can import
+    r = subprocess.run(
+        [PYTHON, "-I", "-S", str(NOTIFY_SCRIPT), "--help"], capture_output=True, text=True, timeout=10
+    )  # -S: no site-packages, so only the standard library can import
     assert r.returncode == 0, r.stderr
     assert "--flush" in r.stdout
 
 
 def test_delivers_env_macros_as_form_without_prefix(tmp_path, stand_in):
-    env = service_env("PROBLEM", "CRITICAL", "CRITICAL - a=b&c ü", LONGSERVICEOUTPUT=r"two\nthree",
-                      SERVICEPERFDATA="t=1s", SOMETHINGELSE="x", HOSTPROBLEMID="0")
+    env = service_env(
+        "PROBLEM",
+        "CRITICAL",
+        "CRITICAL - a=b&c ü",
+        LONGSERVICEOUTPUT=r"two\nthree",
+        SERVICEPERFDATA="t=1s",
+        SOMETHINGELSE="x",
+        HOSTPROBLEMID="0",
+    )
     env["NAGIOS_HOSTALIAS"] = ""  # empty macros are left out
-    r = run_notify(tmp_path / "spool", "--macro", "HOSTNAME=web01", "--macro", "NAGIOS_SERVICEDESC=HTTP login",
-                   "--macro", "CUSTOMER=acme", env=env, url=stand_in.alerts_url)
+    r = run_notify(
+        tmp_path / "spool",
+        "--macro",
+        "HOSTNAME=web01",
+        "--macro",
+        "NAGIOS_SERVICEDESC=HTTP login",
+        "--macro",
+        "CUSTOMER=acme",
+        env=env,
+        url=stand_in.alerts_url,
+    )
     assert r.returncode == 0, r.stderr
     (req,) = stand_in.received
     assert req.status == 202
@@ -140,10 +171,18 @@ def test_delivers_env_macros_as_form_without_prefix(tmp_path, stand_in):
     assert req.headers["Authorization"] == "Bearer test-webhook-token"
     assert req.headers["Idempotency-Key"]
     assert req.fields == {
-        "NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "web01", "HOSTSTATE": "UP", "HOSTPROBLEMID": "0",
-        "SERVICEDESC": "HTTP login", "SERVICESTATE": "CRITICAL", "SERVICEOUTPUT": "CRITICAL - a=b&c ü",
-        "LONGSERVICEOUTPUT": r"two\nthree", "SERVICEPROBLEMID": "7", "TIMET": env["NAGIOS_TIMET"],
-        "CONTACTNAME": "pagerd", "CUSTOMER": "acme",
+        "NOTIFICATIONTYPE": "PROBLEM",
+        "HOSTNAME": "web01",
+        "HOSTSTATE": "UP",
+        "HOSTPROBLEMID": "0",
+        "SERVICEDESC": "HTTP login",
+        "SERVICESTATE": "CRITICAL",
+        "SERVICEOUTPUT": "CRITICAL - a=b&c ü",
+        "LONGSERVICEOUTPUT": r"two\nthree",
+        "SERVICEPROBLEMID": "7",
+        "TIMET": env["NAGIOS_TIMET"],
+        "CONTACTNAME": "pagerd",
+        "CUSTOMER": "acme",
     }  # not SERVICEPERFDATA / SOMETHINGELSE (not on the list), CUSTOMER (--macro) is
     assert spooled(tmp_path / "spool") == []
     assert "test-webhook-token" not in r.stderr + r.stdout
@@ -155,8 +194,22 @@ def test_values_pagerd_would_refuse_are_cleaned_not_lost(tmp_path, stand_in):
     env_b[b"NAGIOS_SERVICEOUTPUT"] = b"CRITICAL - Temperatur 41\xb0C"  # Latin-1 plugin output
     env_b[b"NAGIOS_LONGSERVICEOUTPUT"] = b"\x1b[31mred\x1b[0m\ttab"  # ANSI colours
     env_b[b"PATH"], env_b[b"PAGERD_WEBHOOK_TOKEN"] = b"/usr/bin:/bin", b"test-webhook-token"
-    r = subprocess.run([PYTHON, str(NOTIFY_SCRIPT), "--spool", str(tmp_path / "spool"), "--url", stand_in.alerts_url,
-                        "--macro", "HOSTALIAS=" + "y" * 40000], env=env_b, capture_output=True, text=True, timeout=20)
+    r = subprocess.run(
+        [
+            PYTHON,
+            str(NOTIFY_SCRIPT),
+            "--spool",
+            str(tmp_path / "spool"),
+            "--url",
+            stand_in.alerts_url,
+            "--macro",
+            "HOSTALIAS=" + "y" * 40000,
+        ],
+        env=env_b,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert r.returncode == 0, r.stderr
     (req,) = stand_in.received
     assert req.fields["SERVICEOUTPUT"] == "CRITICAL - Temperatur 41\u00b0C"
@@ -172,8 +225,13 @@ def test_odd_but_real_values_are_accepted_by_pagerd(tmp_path, receiver):
     env_b[b"NAGIOS_LONGSERVICEOUTPUT"] = "\x1b[1m/var\x1b[0m\\n\u65e5\u672c\t\x07".encode()
     env_b[b"PATH"], env_b[b"PAGERD_WEBHOOK_TOKEN"] = b"/usr/bin:/bin", receiver.webhook_token.encode()
     spool = tmp_path / "spool"
-    r = subprocess.run([PYTHON, str(NOTIFY_SCRIPT), "--spool", str(spool), "--url", receiver.url + NAGIOS_ALERTS_PATH],
-                       env=env_b, capture_output=True, text=True, timeout=20)
+    r = subprocess.run(
+        [PYTHON, str(NOTIFY_SCRIPT), "--spool", str(spool), "--url", receiver.url + NAGIOS_ALERTS_PATH],
+        env=env_b,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert r.returncode == 0, r.stderr
     assert spooled(spool) == [] and not list((spool / "rejected").glob("*")), r.stderr
     inc = receiver.wait_for(incident(receiver, "web01/Disk /var & \u00fc", "triggered"), 5)
@@ -182,8 +240,17 @@ def test_odd_but_real_values_are_accepted_by_pagerd(tmp_path, receiver):
 
 def test_macro_arguments_win_over_environment(tmp_path, stand_in):
     env = service_env("PROBLEM", "WARNING", "from env")
-    r = run_notify(tmp_path / "spool", "--macro", "SERVICEOUTPUT=from args", "--macro", "servicestate=CRITICAL",
-                   "--macro", "SERVICEPROBLEMID=", env=env, url=stand_in.alerts_url)
+    r = run_notify(
+        tmp_path / "spool",
+        "--macro",
+        "SERVICEOUTPUT=from args",
+        "--macro",
+        "servicestate=CRITICAL",
+        "--macro",
+        "SERVICEPROBLEMID=",
+        env=env,
+        url=stand_in.alerts_url,
+    )
     assert r.returncode == 0, r.stderr
     (req,) = stand_in.received
     assert req.fields["SERVICEOUTPUT"] == "from args"
@@ -248,8 +315,14 @@ def test_wrong_token_is_kept_and_never_printed(tmp_path, stand_in):
     spool = tmp_path / "spool"
     secret = "wrong-secret-token-123"
     (tmp_path / "token").write_text(secret + "\n")
-    r = run_notify(spool, "--token-file", str(tmp_path / "token"), env=service_env("PROBLEM", "CRITICAL", "x"),
-                   url=stand_in.alerts_url, token=None)
+    r = run_notify(
+        spool,
+        "--token-file",
+        str(tmp_path / "token"),
+        env=service_env("PROBLEM", "CRITICAL", "x"),
+        url=stand_in.alerts_url,
+        token=None,
+    )
     assert r.returncode == 0
     assert [x.status for x in stand_in.received] == [401]
     assert stand_in.received[0].headers["Authorization"] == f"Bearer {secret}"
@@ -277,8 +350,9 @@ def test_slow_pagerd_is_cut_off_by_the_time_budget(tmp_path):
     slow = AlertReceiver(delay=3.0).start()
     try:
         t0 = time.monotonic()
-        r = run_notify(tmp_path / "spool", "--timeout", "1", env=service_env("PROBLEM", "CRITICAL", "x"),
-                       url=slow.alerts_url)
+        r = run_notify(
+            tmp_path / "spool", "--timeout", "1", env=service_env("PROBLEM", "CRITICAL", "x"), url=slow.alerts_url
+        )
         took = time.monotonic() - t0
     finally:
         slow.stop()
@@ -293,10 +367,16 @@ def test_concurrent_runs_send_each_event_exactly_once(tmp_path):
     spool = tmp_path / "spool"
     try:
         base = {"PATH": "/usr/bin:/bin", "PAGERD_WEBHOOK_TOKEN": slowish.webhook_token}
-        procs = [subprocess.Popen(
-            [PYTHON, str(NOTIFY_SCRIPT), "--spool", str(spool), "--url", slowish.alerts_url, "--timeout", "10"],
-            env={**base, **service_env("PROBLEM", "CRITICAL", f"event {n}")},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(8)]
+        procs = [
+            subprocess.Popen(
+                [PYTHON, str(NOTIFY_SCRIPT), "--spool", str(spool), "--url", slowish.alerts_url, "--timeout", "10"],
+                env={**base, **service_env("PROBLEM", "CRITICAL", f"event {n}")},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(8)
+        ]
         for p in procs:
             p.wait(30)
             assert p.returncode == 0, p.stderr.read()
@@ -355,8 +435,7 @@ def test_a_run_waits_for_the_lock_only_within_its_budget(tmp_path, stand_in):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another run is delivering
         t0 = time.monotonic()
-        r = run_notify(spool, "--timeout", "0.5", env=service_env("PROBLEM", "CRITICAL", "x"),
-                       url=stand_in.alerts_url)
+        r = run_notify(spool, "--timeout", "0.5", env=service_env("PROBLEM", "CRITICAL", "x"), url=stand_in.alerts_url)
         assert r.returncode == 0, r.stderr
         assert time.monotonic() - t0 < 2.0
         assert "locked" in r.stderr
@@ -440,8 +519,11 @@ def test_service_problem_ack_and_recovery_reach_pagerd(nagios, receiver):
     # WARNING -> CRITICAL: a second PROBLEM with the same problem id; still one incident
     n.set_service("CRITICAL", "CRITICAL - login page 500")
     n.wait(lambda: len(n.notifications_logged()) >= 2, NOTIFY_TIMEOUT, "second PROBLEM")
-    n.wait(lambda: not n.spooled() and len([c for c in n.captured() if c["argv"] == ["service"]]) >= 2,
-           NOTIFY_TIMEOUT, "second PROBLEM delivered")
+    n.wait(
+        lambda: not n.spooled() and len([c for c in n.captured() if c["argv"] == ["service"]]) >= 2,
+        NOTIFY_TIMEOUT,
+        "second PROBLEM delivered",
+    )
 
     n.command(f"ACKNOWLEDGE_SVC_PROBLEM;{n.host};{n.service};2;1;0;alice;on it, looking")
     inc = receiver.wait_for(incident(receiver, SERVICE_KEY, "acknowledged"), NOTIFY_TIMEOUT)
@@ -458,8 +540,12 @@ def test_service_problem_ack_and_recovery_reach_pagerd(nagios, receiver):
     # What real Nagios put in the environment of those notifications (the envcapture contact).
     envs = [c["env"] for c in n.captured() if c["argv"] == ["service"]]
     kinds = [(e["NOTIFICATIONTYPE"], e["SERVICESTATE"]) for e in envs]
-    assert kinds == [("PROBLEM", "WARNING"), ("PROBLEM", "CRITICAL"), ("ACKNOWLEDGEMENT", "CRITICAL"),
-                     ("RECOVERY", "OK")], kinds
+    assert kinds == [
+        ("PROBLEM", "WARNING"),
+        ("PROBLEM", "CRITICAL"),
+        ("ACKNOWLEDGEMENT", "CRITICAL"),
+        ("RECOVERY", "OK"),
+    ], kinds
     problem_ids = {e["SERVICEPROBLEMID"] for e in envs}
     assert len(problem_ids) == 1 and problem_ids != {"0"}, problem_ids  # RECOVERY carries the problem's id
     assert envs[0]["LONGSERVICEOUTPUT"] == r"first 'detail' line\nsecond & <line>"  # literal backslash-n
@@ -470,8 +556,9 @@ def test_service_problem_ack_and_recovery_reach_pagerd(nagios, receiver):
     if isinstance(receiver, AlertReceiver):  # the exact form the shipped command sends
         sent = [r.fields for r in receiver.accepted()]
         assert [f["NOTIFICATIONTYPE"] for f in sent] == ["PROBLEM", "PROBLEM", "ACKNOWLEDGEMENT", "RECOVERY"]
-        assert all(f["CONTACTNAME"] == "pagerd" and f["HOSTNAME"] == "web01" and f["SERVICEDESC"] == "HTTP login"
-                   for f in sent)
+        assert all(
+            f["CONTACTNAME"] == "pagerd" and f["HOSTNAME"] == "web01" and f["SERVICEDESC"] == "HTTP login" for f in sent
+        )
         # the arguments lose illegal_macro_output_chars (`~$&|'"<>); the environment keeps them
         assert sent[0]["LONGSERVICEOUTPUT"] == r"first detail line\nsecond  line"
         assert sent[2]["NOTIFICATIONAUTHOR"] == "alice"
@@ -521,8 +608,11 @@ def test_events_spooled_while_pagerd_is_down_arrive_once_after_flush(nagios, rec
     n = nagios()
     receiver.stop()
     n.set_service("CRITICAL", "CRITICAL - while pagerd was down")
-    n.wait(lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log_text(),
-           NOTIFY_TIMEOUT, "the PROBLEM in the spool")
+    n.wait(
+        lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log_text(),
+        NOTIFY_TIMEOUT,
+        "the PROBLEM in the spool",
+    )
     receiver.start()
     assert nagios_incidents(receiver) == []
 
@@ -542,8 +632,11 @@ def test_next_notification_delivers_the_spooled_problem_before_its_recovery(nagi
     n = nagios()
     receiver.stop()
     n.set_service("CRITICAL", "CRITICAL - while pagerd was down")
-    n.wait(lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log_text(),
-           NOTIFY_TIMEOUT, "the PROBLEM in the spool")
+    n.wait(
+        lambda: len(n.spooled()) == 1 and "delivery failed" in n.notify_log_text(),
+        NOTIFY_TIMEOUT,
+        "the PROBLEM in the spool",
+    )
     receiver.start()
 
     n.set_service("OK", "OK - back")  # the RECOVERY's run sends the old PROBLEM first, then itself

@@ -7,6 +7,7 @@ config on the manual clock: sms and e-mail at once, voice after 2 min; steps at 
 repeat. Each start of the daemon puts its clock where the test says (PAGERD_TEST_CLOCK_START): a
 restart is a later instant, as it would be; the tests move time instead of sleeping.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,11 @@ from tests.harness.paging import events, fire, incident, short_config, ts, wait_
 START = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)  # a Wednesday, 10:00 in Amsterdam
 STEP_WAIT = timedelta(minutes=15)
 VOICE_AFTER = timedelta(minutes=2)
-STEPS = [{"targets": ["oncall"], "wait": "15m"},
-         {"targets": ["oncall", "person:bram"], "wait": "15m"},
-         {"targets": ["oncall", "person:bram", "desk"], "wait": "15m"}]
+STEPS = [
+    {"targets": ["oncall"], "wait": "15m"},
+    {"targets": ["oncall", "person:bram"], "wait": "15m"},
+    {"targets": ["oncall", "person:bram", "desk"], "wait": "15m"},
+]
 CLOCK_START = "PAGERD_TEST_CLOCK_START"
 
 
@@ -47,8 +50,9 @@ def daemon(tmp_path):
     started: list[PagerdProcess] = []
 
     def start(**cfg) -> PagerdProcess:
-        d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml",
-                                                                    clock_start=f"${{{CLOCK_START}}}", **cfg))
+        d = PagerdProcess(
+            tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", clock_start=f"${{{CLOCK_START}}}", **cfg)
+        )
         start_clock_at(d, START)
         started.append(d)
         return d.start()
@@ -60,8 +64,9 @@ def daemon(tmp_path):
         print(f"--- pagerd log (tail) ---\n{started[0].log_path.read_text(errors='replace')[-4000:]}")
 
 
-@pytest.mark.parametrize("restart_at", [timedelta(minutes=1), timedelta(minutes=16)],
-                         ids=["back-before-due", "down-across-due"])
+@pytest.mark.parametrize(
+    "restart_at", [timedelta(minutes=1), timedelta(minutes=16)], ids=["back-before-due", "down-across-due"]
+)
 def test_kill_9_mid_escalation_next_step_on_time_nothing_twice_nothing_after_ack(daemon, restart_at):
     """restart_at: how long after the first page the killed daemon is started again; 16 min means step 0's
     call (+2 min) and step 1 (+15 min) fell due while it was down."""
@@ -143,15 +148,30 @@ HEARTBEATS = {"alertmanager": {"timeout": "5m", "labels": {"customer": "agency",
 
 
 def watchdog_payload(extra_alerts: list[dict] | None = None) -> bytes:
-    watchdog = {"status": "firing", "labels": {"alertname": "Watchdog", "severity": "none", "customer": "agency"},
-                "annotations": {"summary": "An alert that should always be firing"},
-                "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "", "fingerprint": "00000000000000aa"}
+    watchdog = {
+        "status": "firing",
+        "labels": {"alertname": "Watchdog", "severity": "none", "customer": "agency"},
+        "annotations": {"summary": "An alert that should always be firing"},
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": "00000000000000aa",
+    }
     alerts = [watchdog] + (extra_alerts or [])
-    return json.dumps({"version": "4", "groupKey": '{}:{alertname="Watchdog"}', "truncatedAlerts": 0,
-                       "status": "firing", "receiver": "pagerd", "groupLabels": {},
-                       "commonLabels": {"customer": "agency"}, "commonAnnotations": {},
-                       "externalURL": "http://alertmanager.example:9093", "alerts": alerts}).encode()
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": '{}:{alertname="Watchdog"}',
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "pagerd",
+            "groupLabels": {},
+            "commonLabels": {"customer": "agency"},
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager.example:9093",
+            "alerts": alerts,
+        }
+    ).encode()
 
 
 def heartbeat_incidents(d: PagerdProcess) -> list[dict]:
@@ -201,9 +221,15 @@ def test_watchdog_alert_is_a_heartbeat_never_an_incident(daemon):
     no_watchdog_incident(d)
 
     # A Watchdog in the same notification as a real alert: the real one opens an incident, the Watchdog not.
-    real = {"status": "firing", "labels": {"alertname": "RealProblem", "customer": "agency"},
-            "annotations": {"summary": "a real problem"}, "startsAt": "2026-01-01T00:00:00Z",
-            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "00000000000000bb"}
+    real = {
+        "status": "firing",
+        "labels": {"alertname": "RealProblem", "customer": "agency"},
+        "annotations": {"summary": "a real problem"},
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": "00000000000000bb",
+    }
     status, body = d.request("POST", "/api/v1/alerts/alertmanager", watchdog_payload([real]), token=d.webhook_token)
     assert status == 200 and len(body["incidents"]) == 1, body
     assert incident(d, body["incidents"][0])["labels"].get("alertname") != "Watchdog"

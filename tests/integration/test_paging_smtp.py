@@ -5,6 +5,7 @@ when PAGERD_SMTP_HOST / PAGERD_SMTP_PORT are set; SMS and voice are simulated on
 (notifier.simulate), recorded as `simulated`.
 The daemon runs on the manual clock: the e-mail's Date is the daemon's now, not the machine's.
 """
+
 from __future__ import annotations
 
 import email
@@ -40,9 +41,11 @@ def smtp_paging(tmp_path):
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
     controller.start()
     # e-mail through the real SMTP server; sms and voice simulated on purpose (no Twilio here)
-    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", clock_start=START.isoformat(),
-                                                               simulate=["sms", "voice"]),
-                      extra_env=smtp_env(controller.port))
+    d = PagerdProcess(
+        tmp_path / "pagerd",
+        config=short_config(tmp_path / "pagerd.yaml", clock_start=START.isoformat(), simulate=["sms", "voice"]),
+        extra_env=smtp_env(controller.port),
+    )
     try:
         d.start()
         yield d, inbox
@@ -87,7 +90,7 @@ def test_page_email_is_received_with_subject_summary_and_one_tap_links(smtp_pagi
     assert found["Acknowledge"] in html
 
     # The links work: the page shows the incident; the acknowledge link acknowledges it as the person.
-    ack_path = found["Acknowledge"][len(d.url):]
+    ack_path = found["Acknowledge"][len(d.url) :]
     status, page = d.request("GET", ack_path)
     assert status == 200 and "Disk almost full on mail1" in page
     status, page = d.request("POST", ack_path, b"", content_type="application/x-www-form-urlencoded")
@@ -107,7 +110,7 @@ def test_resolve_link_from_the_email_resolves(smtp_paging):
     (m,) = wait_mail(inbox, address)
     text = m.get_body(preferencelist=("plain",)).get_content()
     (url,) = re.findall(r"^Resolve: (\S+)\r?$", text, re.M)
-    status, page = d.request("POST", url[len(d.url):], b"", content_type="application/x-www-form-urlencoded")
+    status, page = d.request("POST", url[len(d.url) :], b"", content_type="application/x-www-form-urlencoded")
     assert status == 200 and "resolved" in page
     assert incident(d, iid)["state"] == "resolved"
 

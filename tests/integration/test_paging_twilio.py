@@ -8,6 +8,7 @@ Wednesday 2026-01-07 10:00 in Amsterdam (office hours): sms at once, voice after
 and see the pages at their exact instants. Between pagerd and Prism sits a recording tap: it shows
 what pagerd sent, and any request Prism rejects fails the test.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,20 @@ from tests.conftest import require_binary
 from tests.harness.alertmanager import ALERTMANAGER_BIN, Alertmanager
 from tests.harness.pagerd import PagerdProcess
 from tests.harness.paging import (
-    AUTH_TOKEN, FROM_NUMBER, TwilioTap, events, failed_pages, fire, incident, new_sid, short_config, sms_in, ts,
-    twilio_env, twilio_post, wait_event,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    TwilioTap,
+    events,
+    failed_pages,
+    fire,
+    incident,
+    new_sid,
+    short_config,
+    sms_in,
+    ts,
+    twilio_env,
+    twilio_post,
+    wait_event,
 )
 from tests.harness.prism import Prism
 
@@ -51,10 +64,13 @@ def prism(tmp_path_factory):
 def paging(prism, tmp_path):
     """(daemon, tap): a pagerd paging through Twilio at Prism via a recording tap."""
     tap = TwilioTap(prism.url).start()
-    d = PagerdProcess(tmp_path / "pagerd", config=short_config(tmp_path / "pagerd.yaml", voice_after="2m",
-                                                                steps=STEPS, clock_start=START,
-                                                                simulate=["email"]),
-                      extra_env=twilio_env(tap.url))
+    d = PagerdProcess(
+        tmp_path / "pagerd",
+        config=short_config(
+            tmp_path / "pagerd.yaml", voice_after="2m", steps=STEPS, clock_start=START, simulate=["email"]
+        ),
+        extra_env=twilio_env(tap.url),
+    )
     d.start()
     yield d, tap
     d.stop()
@@ -212,6 +228,7 @@ def test_the_example_config_pages_through_twilio_when_the_sid_is_set(prism, tmp_
 
     from tests.harness.paging import smtp_env
     from tests.harness.ports import free_port
+
     tap = TwilioTap(prism.url).start()
     mail = Controller(Sink(), hostname="127.0.0.1", port=free_port(), ready_timeout=5)
     mail.start()
@@ -226,8 +243,10 @@ def test_the_example_config_pages_through_twilio_when_the_sid_is_set(prism, tmp_
         assert req["form"]["From"] == [FROM_NUMBER]
         assert_contract_kept(d, tap, [iid])
         assert d.request("GET", "/readyz")[1]["channels"] == {
-            "sms": {"provider": "twilio", "live": True}, "voice": {"provider": "twilio", "live": True},
-            "email": {"provider": "smtp", "live": True}}
+            "sms": {"provider": "twilio", "live": True},
+            "voice": {"provider": "twilio", "live": True},
+            "email": {"provider": "smtp", "live": True},
+        }
     finally:
         d.stop()
         tap.stop()
@@ -243,8 +262,14 @@ def test_voice_call_flow_gathers_and_digit_1_acknowledges(paging):
     inc = incident(d, iid)
     mid = events(inc, "paged", channel="voice")[0]["data"]["message_id"]
     path = f"/twilio/voice?msg={mid}"
-    call = {"CallSid": PRISM_CALL_SID, "AccountSid": Prism.ACCOUNT_SID, "From": FROM_NUMBER, "To": phone,
-            "CallStatus": "in-progress", "Direction": "outbound-api"}
+    call = {
+        "CallSid": PRISM_CALL_SID,
+        "AccountSid": Prism.ACCOUNT_SID,
+        "From": FROM_NUMBER,
+        "To": phone,
+        "CallStatus": "in-progress",
+        "Direction": "outbound-api",
+    }
 
     # Twilio fetches the call flow: the summary, read inside a <Gather> that posts back here.
     status, twiml = twilio_post(d, path, call)
@@ -276,8 +301,14 @@ def test_undelivered_sms_moves_on_to_the_next_contact_method_at_once(paging):
     first = ts(before["response"]["current"]["first_page_at"])
     mid = events(before, "paged", channel="sms")[0]["data"]["message_id"]
     path = f"/twilio/status?msg={mid}"
-    cb = {"MessageSid": PRISM_MESSAGE_SID, "AccountSid": Prism.ACCOUNT_SID, "From": FROM_NUMBER, "To": phone,
-          "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    cb = {
+        "MessageSid": PRISM_MESSAGE_SID,
+        "AccountSid": Prism.ACCOUNT_SID,
+        "From": FROM_NUMBER,
+        "To": phone,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+    }
 
     assert twilio_post(d, path, cb, signed=False)[0] == 403
     assert twilio_post(d, path, cb, token="wrong")[0] == 403
@@ -317,10 +348,12 @@ def test_one_tap_link_from_the_sms(paging):
     assert status == 200 and "vpn gateway unreachable" in page and "<form" in page
     assert incident(d, iid)["state"] == "triggered"  # GET only shows (link scanners must not ack)
 
-    body, _, mac = link[len("/l/"):].partition(".")
-    tampered = [f"/l/{body}.{mac[:-2]}{'AA' if mac[-2:] != 'AA' else 'BB'}",
-                f"/l/{body[:-2]}{'xx' if body[-2:] != 'xx' else 'yy'}.{mac}",
-                "/l/not-a-token"]
+    body, _, mac = link[len("/l/") :].partition(".")
+    tampered = [
+        f"/l/{body}.{mac[:-2]}{'AA' if mac[-2:] != 'AA' else 'BB'}",
+        f"/l/{body[:-2]}{'xx' if body[-2:] != 'xx' else 'yy'}.{mac}",
+        "/l/not-a-token",
+    ]
     for t in tampered:
         assert d.request("GET", t)[0] == 404, t
         assert d.request("POST", t, b"")[0] == 404, t
@@ -329,9 +362,11 @@ def test_one_tap_link_from_the_sms(paging):
     round_ = {"generation": 0}
     past = d.now() - timedelta(minutes=1)  # the daemon's now: its manual clock
     later = d.now() + timedelta(hours=1)
-    for token in (links.sign(Keyring(d.signing_key.encode()), *iid_person_exp, past, **round_),
-                  links.sign(Keyring(b"another-signing-key-0123456789abcdef"), *iid_person_exp, later, **round_),
-                  links.sign(Keyring(d.admin_token.encode()), *iid_person_exp, later, **round_)):
+    for token in (
+        links.sign(Keyring(d.signing_key.encode()), *iid_person_exp, past, **round_),
+        links.sign(Keyring(b"another-signing-key-0123456789abcdef"), *iid_person_exp, later, **round_),
+        links.sign(Keyring(d.admin_token.encode()), *iid_person_exp, later, **round_),
+    ):
         assert d.request("GET", f"/l/{token}")[0] == 404
         assert d.request("POST", f"/l/{token}", b"")[0] == 404
     assert incident(d, iid)["state"] == "triggered"
@@ -350,10 +385,13 @@ def test_alertmanager_to_twilio_sms_to_signed_reply(paging, tmp_path):
     d, tap = paging
     am = Alertmanager(tmp_path / "am", target=d.url, token=d.webhook_token).start()
     try:
-        am.fire({"alertname": "E2EDiskFull", "customer": "agency", "instance": "web9:9100"},
-                {"summary": "Disk full on web9"})
-        incs = d.wait_for(lambda p: [i for i in p.incidents() if i["labels"].get("alertname") == "E2EDiskFull"],
-                          timeout=12)
+        am.fire(
+            {"alertname": "E2EDiskFull", "customer": "agency", "instance": "web9:9100"},
+            {"summary": "Disk full on web9"},
+        )
+        incs = d.wait_for(
+            lambda p: [i for i in p.incidents() if i["labels"].get("alertname") == "E2EDiskFull"], timeout=12
+        )
         iid = incs[0]["id"]
         person, phone, _ = first_paged_person(d, iid)
         (req,) = d.wait_for(lambda _: tap.sent("sms", to=phone), timeout=5)

@@ -5,6 +5,7 @@ the same alert forever, blocking its whole group); nothing is stored and the dae
 One daemon for the module, on the manual clock (so that the test clock's route exists). Each row: the
 endpoint, its credentials, the payload, the exact status and the field the error must name.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,20 @@ import pytest
 
 from tests.harness.pagerd import PagerdProcess, manual_clock_config
 
-from .test_bad_input import (ADMIN, AM, EV, EV_TRIGGER, FIRING, HOOK, JSON, NG, NG_PROBLEM, assert_serving,
-                             db_state, send)
+from .test_bad_input import (
+    ADMIN,
+    AM,
+    EV,
+    EV_TRIGGER,
+    FIRING,
+    HOOK,
+    JSON,
+    NG,
+    NG_PROBLEM,
+    assert_serving,
+    db_state,
+    send,
+)
 
 START = "2026-11-25T09:00:00+00:00"
 N = 100_000
@@ -42,11 +55,21 @@ def ev_payload(**changes) -> bytes:
 CLOCK = "/api/v1/testing/clock"
 INCIDENT = "/api/v1/incidents/{open}"
 BOOKING = {"customer": "acme", "start": "2026-12-05T18:00:00+01:00", "end": "2026-12-06T08:00:00+01:00"}
-OVERRIDE = {"rotation": "standby", "person": "anna", "start": "2026-12-05T18:00:00+01:00",
-            "end": "2026-12-06T08:00:00+01:00"}
+OVERRIDE = {
+    "rotation": "standby",
+    "person": "anna",
+    "start": "2026-12-05T18:00:00+01:00",
+    "end": "2026-12-06T08:00:00+01:00",
+}
 WORK = {"start": "2026-11-25T09:00:00+00:00", "end": "2026-11-25T09:30:00+00:00"}
-EDGES = ["9999-12-31T23:00-05:00", "0001-01-01T00:00+05:00", "9999-12-31T23:59:59.999999Z",
-         "0001-01-01T00:00:00Z", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z"]
+EDGES = [
+    "9999-12-31T23:00-05:00",
+    "0001-01-01T00:00+05:00",
+    "9999-12-31T23:59:59.999999Z",
+    "0001-01-01T00:00:00Z",
+    "1899-12-31T23:59:59Z",
+    "2200-01-01T00:00:00Z",
+]
 
 # the JSON endpoints: (id, path, Authorization, a valid payload as a dict or None, the key a deep value goes in)
 ENDPOINTS = [
@@ -73,7 +96,9 @@ def _deep_rows():
         yield pytest.param(path, auth, DEEP_ARRAY, *big, id=f"{name}-array-100000-deep")
         yield pytest.param(path, auth, DEEP_OBJECT, *big, id=f"{name}-object-100000-deep")
         yield pytest.param(path, auth, DEEP_SMALL, 400, "body", id=f"{name}-array-20000-deep")
-        yield pytest.param(path, auth, inside(valid, key, DEEP_SMALL), 400, "body", id=f"{name}-deep-in-a-valid-payload")
+        yield pytest.param(
+            path, auth, inside(valid, key, DEEP_SMALL), 400, "body", id=f"{name}-deep-in-a-valid-payload"
+        )
 
 
 def _time_rows():
@@ -82,18 +107,22 @@ def _time_rows():
         if edge != "0001-01-01T00:00:00Z":  # Go's zero time: Alertmanager's "no end"
             yield pytest.param(AM, HOOK, am_alert(endsAt=edge), 422, "alerts.0.endsAt", id=f"am-endsAt-{edge}")
         yield pytest.param(EV, None, ev_payload(timestamp=edge), 422, "payload.timestamp", id=f"ev-timestamp-{edge}")
-        for name, path, valid, key in (("bookings", "/api/v1/bookings", BOOKING, "start"),
-                                       ("bookings", "/api/v1/bookings", BOOKING, "end"),
-                                       ("overrides", "/api/v1/overrides", OVERRIDE, "start"),
-                                       ("overrides", "/api/v1/overrides", OVERRIDE, "end"),
-                                       ("work", INCIDENT + "/work", WORK, "start"),
-                                       ("work", INCIDENT + "/work", WORK, "end"),
-                                       ("testing-clock", CLOCK, {}, "set")):
-            yield pytest.param(path, ADMIN, json.dumps({**valid, key: edge}).encode(), 422, key,
-                               id=f"{name}-{key}-{edge}")
+        for name, path, valid, key in (
+            ("bookings", "/api/v1/bookings", BOOKING, "start"),
+            ("bookings", "/api/v1/bookings", BOOKING, "end"),
+            ("overrides", "/api/v1/overrides", OVERRIDE, "start"),
+            ("overrides", "/api/v1/overrides", OVERRIDE, "end"),
+            ("work", INCIDENT + "/work", WORK, "start"),
+            ("work", INCIDENT + "/work", WORK, "end"),
+            ("testing-clock", CLOCK, {}, "set"),
+        ):
+            yield pytest.param(
+                path, ADMIN, json.dumps({**valid, key: edge}).encode(), 422, key, id=f"{name}-{key}-{edge}"
+            )
     for timet in ("253402300800", "-62135596800", "-2208988801", "7258118400"):  # years 10000, 1, 1899, 2200
-        yield pytest.param(NG, HOOK, json.dumps({**NG_PROBLEM, "TIMET": timet}).encode(), 422, "TIMET",
-                           id=f"nagios-TIMET-{timet}")
+        yield pytest.param(
+            NG, HOOK, json.dumps({**NG_PROBLEM, "TIMET": timet}).encode(), 422, "TIMET", id=f"nagios-TIMET-{timet}"
+        )
 
 
 @pytest.fixture(scope="module")

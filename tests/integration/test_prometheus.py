@@ -4,6 +4,7 @@ pagerd through a real Alertmanager.
 Timings (shared/PEERS.md): Prometheus applies new scrape targets on a 5 s tick, so the first scrape
 is ~5-6 s after start; a `for: 2s` rule reaches Alertmanager 6-10 s after start.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,16 +70,31 @@ def test_prometheus_scrapes_pagerd_metrics(pagerd, peers):
 def test_pagerd_metrics_pass_promtool_lint(pagerd):
     promtool = require_binary(PROMTOOL_BIN)
     # Some traffic first, so labelled series (per source, per status) exist when we lint.
-    payload = {"version": "4", "groupKey": "{}:{alertname=\"LintProbe\"}", "status": "firing",
-               "receiver": "pagerd-webhook", "groupLabels": {"alertname": "LintProbe"},
-               "commonLabels": {"alertname": "LintProbe"}, "commonAnnotations": {},
-               "externalURL": "http://127.0.0.1:9093", "truncatedAlerts": 0,
-               "alerts": [{"status": "firing", "labels": {"alertname": "LintProbe"},
-                           "annotations": {"summary": "lint probe"},
-                           "startsAt": "2024-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                           "generatorURL": "", "fingerprint": "0123456789abcdef"}]}
-    status, body = pagerd.request("POST", "/api/v1/alerts/alertmanager", json.dumps(payload).encode(),
-                                  token=pagerd.webhook_token)
+    payload = {
+        "version": "4",
+        "groupKey": "{}:{alertname=\"LintProbe\"}",
+        "status": "firing",
+        "receiver": "pagerd-webhook",
+        "groupLabels": {"alertname": "LintProbe"},
+        "commonLabels": {"alertname": "LintProbe"},
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:9093",
+        "truncatedAlerts": 0,
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "LintProbe"},
+                "annotations": {"summary": "lint probe"},
+                "startsAt": "2024-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": "0123456789abcdef",
+            }
+        ],
+    }
+    status, body = pagerd.request(
+        "POST", "/api/v1/alerts/alertmanager", json.dumps(payload).encode(), token=pagerd.webhook_token
+    )
     assert status == 200, (status, body)
     status, body = pagerd.request("POST", "/api/v1/alerts/alertmanager", b"{not json", token=pagerd.webhook_token)
     assert 400 <= status < 500, (status, body)
@@ -97,8 +113,9 @@ def test_prometheus_rule_reaches_pagerd_through_alertmanager(pagerd, peers):
     am = alertmanager()
     prom = prometheus(alertmanager=am)
 
-    inc = pagerd.wait_for(lambda p: (i := [x for x in p.incidents() if x["source"] == "alertmanager"]) and i[0],
-                          25.0, 0.25)
+    inc = pagerd.wait_for(
+        lambda p: (i := [x for x in p.incidents() if x["source"] == "alertmanager"]) and i[0], 25.0, 0.25
+    )
     assert inc["state"] == "triggered"
     assert inc["alert_count"] == 1
     status, d = pagerd.api("GET", f"/api/v1/incidents/{inc['id']}")

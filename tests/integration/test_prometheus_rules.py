@@ -2,6 +2,7 @@
 deploy/grafana/): promtool checks and unit-tests the rules, every metric they and the dashboard
 read is one a running pagerd exposes, and a real Prometheus loads the rule file and evaluates it.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,21 +46,28 @@ def promql_metric_names(expr: str) -> set[str]:
     names = set()
     for m in _PROMQL_TOKEN.finditer(s):
         name = m.group("name")
-        if name and name not in _PROMQL_KEYWORDS and not s[m.end():].lstrip().startswith("("):
+        if name and name not in _PROMQL_KEYWORDS and not s[m.end() :].lstrip().startswith("("):
             names.add(name)
     return names
 
 
-@pytest.mark.parametrize("expr, names", [
-    ('up{job="pagerd"} == 0', {"up"}),
-    ("time() - pagerd_a_seconds > 120", {"pagerd_a_seconds"}),
-    ('sum by (job, stage) (x_total unless x_total offset 15m) > 0 or sum by (job) (increase(x_total[15m])) > 0',
-     {"x_total"}),
-    ('histogram_quantile(0.99, sum by (source, le) (rate(h_bucket{instance=~"$instance"}[$__rate_interval])))',
-     {"h_bucket"}),
-    ("a > 1e3 and on (instance) b", {"a", "b"}),
-    ('count({__name__=~"pagerd_.*"})', set()),
-])
+@pytest.mark.parametrize(
+    "expr, names",
+    [
+        ('up{job="pagerd"} == 0', {"up"}),
+        ("time() - pagerd_a_seconds > 120", {"pagerd_a_seconds"}),
+        (
+            'sum by (job, stage) (x_total unless x_total offset 15m) > 0 or sum by (job) (increase(x_total[15m])) > 0',
+            {"x_total"},
+        ),
+        (
+            'histogram_quantile(0.99, sum by (source, le) (rate(h_bucket{instance=~"$instance"}[$__rate_interval])))',
+            {"h_bucket"},
+        ),
+        ("a > 1e3 and on (instance) b", {"a", "b"}),
+        ('count({__name__=~"pagerd_.*"})', set()),
+    ],
+)
 def test_promql_metric_names(expr, names):
     assert promql_metric_names(expr) == names
 
@@ -67,8 +75,12 @@ def test_promql_metric_names(expr, names):
 def exposed_metric_names(exposition: str) -> set[str]:
     """Every series name an exposition offers, also of families that have no sample yet (a labelled
     counter before its first increment)."""
-    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created"),
-                "summary": ("", "_count", "_sum", "_created"), "info": ("_info",)}
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+        "summary": ("", "_count", "_sum", "_created"),
+        "info": ("_info",),
+    }
     names = set()
     for family in text_string_to_metric_families(exposition):
         names.update(family.name + s for s in suffixes.get(family.type, ("",)))
@@ -114,16 +126,22 @@ def pagerd_metrics(tmp_path_factory) -> set[str]:
 # -- the rules -----------------------------------------------------------------------------------------
 def test_rules_pass_promtool_check():
     promtool = require_binary(PROMTOOL_BIN)
-    result = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rule_exprs())} rules found" in result.stdout, result.stdout
 
 
 def test_rules_unit_tests_pass_and_cover_every_rule():
     promtool = require_binary(PROMTOOL_BIN)
-    result = subprocess.run([promtool, "test", "rules", str(RULES_TEST)], capture_output=True, text=True,
-                            timeout=60, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [promtool, "test", "rules", str(RULES_TEST)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # each rule has a case where it fires (labels and annotations given) and one where it does not
     fires, silent = set(), set()
@@ -150,8 +168,9 @@ def test_rules_have_severity_and_short_annotations():
 def test_rules_read_only_metrics_that_pagerd_exposes(pagerd_metrics):
     used = {name: alert for alert, expr in rule_exprs().items() for name in promql_metric_names(expr)}
     assert used, "no metric found in the rules"
-    missing = sorted(f"{name} (in {alert})" for name, alert in used.items()
-                     if name not in pagerd_metrics | PROMETHEUS_SYNTHETIC)
+    missing = sorted(
+        f"{name} (in {alert})" for name, alert in used.items() if name not in pagerd_metrics | PROMETHEUS_SYNTHETIC
+    )
     assert not missing, f"not on pagerd's /metrics: {missing}"
 
 
@@ -190,8 +209,9 @@ def test_dashboard_queries_are_valid_promql(tmp_path):
     rules = [{"record": f"pagerd:dashboard:q{i}", "expr": grafana_to_promql(e)} for i, (_, e) in enumerate(exprs)]
     path = tmp_path / "dashboard-queries.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=30,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -199,8 +219,9 @@ def test_dashboard_reads_only_metrics_that_pagerd_exposes(pagerd_metrics):
     dash = json.loads(DASHBOARD.read_text())
     used = {name: where for where, expr in dashboard_exprs(dash) for name in promql_metric_names(expr)}
     assert used, "no metric found in the dashboard"
-    missing = sorted(f"{name} (in {where})" for name, where in used.items()
-                     if name not in pagerd_metrics | PROMETHEUS_SYNTHETIC)
+    missing = sorted(
+        f"{name} (in {where})" for name, where in used.items() if name not in pagerd_metrics | PROMETHEUS_SYNTHETIC
+    )
     assert not missing, f"not on pagerd's /metrics: {missing}"
     # and the dashboard shows what the rules alert on
     assert {n for e in rule_exprs().values() for n in promql_metric_names(e)} <= set(used)
@@ -222,19 +243,27 @@ def test_prometheus_loads_and_evaluates_the_rules(tmp_path, pagerd):
     require_binary(PROMETHEUS_BIN)
     prom = _PrometheusWithRuleFile(tmp_path / "prometheus", RULES, scrape_target=pagerd.url).start()
     try:
+
         def evaluated(p):
             groups = p.api("/api/v1/rules?type=alert")["groups"]
             rules = [r for g in groups for r in g["rules"]]
             # every rule evaluated at least once, after the first scrape of pagerd
-            done = rules and p.target_health() == "up" and all(r.get("lastEvaluation", "").startswith("20")
-                                                                 for r in rules)
+            done = (
+                rules and p.target_health() == "up" and all(r.get("lastEvaluation", "").startswith("20") for r in rules)
+            )
             return done and rules
+
         rules = prom.wait_for(evaluated, 20.0, 0.25)
         assert {r["name"] for r in rules} == set(rule_exprs())
         assert [(r["name"], r["health"], r["lastError"]) for r in rules if r["health"] != "ok"] == []
         # a healthy pagerd that just started (heartbeats left out: the example's has not checked in yet)
-        quiet = {"PagerdDown", "PagerdEngineStalled", "PagerdOutboxStale", "PagerdPagesFailing",
-                 "PagerdConfigReloadFailed"}
+        quiet = {
+            "PagerdDown",
+            "PagerdEngineStalled",
+            "PagerdOutboxStale",
+            "PagerdPagesFailing",
+            "PagerdConfigReloadFailed",
+        }
         assert {r["name"]: r["state"] for r in rules if r["name"] in quiet and r["state"] != "inactive"} == {}
     finally:
         prom.stop()

@@ -10,6 +10,7 @@ deleted fields, swapped types, renamed and added keys, strings replaced by unico
 characters, lone surrogates or huge values, duplicated list items, duplicated JSON keys, raw UTF-8
 with surrogates, truncated bytes. One daemon for the module; 150 examples per source.
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,9 +34,13 @@ ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
 TOKEN = "test-webhook-token"
 EXAMPLES = 150
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 _n = itertools.count()  # fixed-width uses only: the shape of a payload must not vary between runs
 
 # -- the real payloads -----------------------------------------------------------------------------
@@ -52,27 +57,47 @@ def am_base() -> dict:
 
 def ev_base(action: str) -> dict:
     n = next(_n)
-    d = {"routing_key": TOKEN, "event_action": action, "dedup_key": f"prop/{n % 40:02d}",
-         "client": "Grafana", "client_url": "https://grafana.example/alerting",
-         "links": [{"href": "https://grafana.example/d/abc", "text": "dashboard"}],
-         "images": [{"src": "https://grafana.example/render/1.png", "alt": "graph"}]}
+    d = {
+        "routing_key": TOKEN,
+        "event_action": action,
+        "dedup_key": f"prop/{n % 40:02d}",
+        "client": "Grafana",
+        "client_url": "https://grafana.example/alerting",
+        "links": [{"href": "https://grafana.example/d/abc", "text": "dashboard"}],
+        "images": [{"src": "https://grafana.example/render/1.png", "alt": "graph"}],
+    }
     if action == "trigger":
-        d["payload"] = {"summary": f"[FIRING:1] HighLatency api-{n:08d}", "source": "api.example",
-                        "severity": "error", "timestamp": "2026-11-25T14:00:00.000+01:00",
-                        "component": "api", "group": "prod", "class": "latency",
-                        "custom_details": {"firing": "Labels:\n - alertname = HighLatency", "num_firing": "1"}}
+        d["payload"] = {
+            "summary": f"[FIRING:1] HighLatency api-{n:08d}",
+            "source": "api.example",
+            "severity": "error",
+            "timestamp": "2026-11-25T14:00:00.000+01:00",
+            "component": "api",
+            "group": "prod",
+            "class": "latency",
+            "custom_details": {"firing": "Labels:\n - alertname = HighLatency", "num_firing": "1"},
+        }
     return d
 
 
 def ng_base(kind: str) -> dict:
     n = next(_n)
-    d = {"NOTIFICATIONTYPE": kind, "HOSTNAME": f"web{n % 30:02d}", "HOSTALIAS": "Web server",
-         "HOSTADDRESS": "192.0.2.10", "HOSTSTATE": "UP", "SERVICEDESC": "HTTP login",
-         "SERVICESTATE": "OK" if kind == "RECOVERY" else "CRITICAL",
-         "SERVICEOUTPUT": "HTTP CRITICAL: HTTP/1.1 500 - 512 bytes in 0.01 s|time=0.01s",
-         "LONGSERVICEOUTPUT": "line one\\nline two", "SERVICEPROBLEMID": f"{10_000_000 + n % 1_000_000}",
-         "LASTSERVICEPROBLEMID": f"{11_000_000 + n % 1_000_000}", "NOTIFICATIONNUMBER": "1",
-         "CONTACTNAME": "pagerd", "TIMET": str(1764079200 + n % 1_000_000 * 10)}
+    d = {
+        "NOTIFICATIONTYPE": kind,
+        "HOSTNAME": f"web{n % 30:02d}",
+        "HOSTALIAS": "Web server",
+        "HOSTADDRESS": "192.0.2.10",
+        "HOSTSTATE": "UP",
+        "SERVICEDESC": "HTTP login",
+        "SERVICESTATE": "OK" if kind == "RECOVERY" else "CRITICAL",
+        "SERVICEOUTPUT": "HTTP CRITICAL: HTTP/1.1 500 - 512 bytes in 0.01 s|time=0.01s",
+        "LONGSERVICEOUTPUT": "line one\\nline two",
+        "SERVICEPROBLEMID": f"{10_000_000 + n % 1_000_000}",
+        "LASTSERVICEPROBLEMID": f"{11_000_000 + n % 1_000_000}",
+        "NOTIFICATIONNUMBER": "1",
+        "CONTACTNAME": "pagerd",
+        "TIMET": str(1764079200 + n % 1_000_000 * 10),
+    }
     if kind in ("ACKNOWLEDGEMENT", "DOWNTIMESTART"):
         d["NOTIFICATIONAUTHOR"] = "anna"
         d["NOTIFICATIONCOMMENT"] = "on it"
@@ -80,26 +105,78 @@ def ng_base(kind: str) -> dict:
 
 
 # -- mutations -------------------------------------------------------------------------------------
-NASTY = ["", " ", "\x00", "a\x00b", "\x01", "\x07", "\x1b[31m", "\n", "\r\n", "\t", "\x7f", "\x85",
-         "\ud800", "\udfff", "x\ud83dy", "\ufeff", "\u202e", "\u2028", "\uffff", "🚨", "日本語", "Zürich",
-         "\U0010ffff", "%00", "%FF", "\\u0000", "${PAGERD_ADMIN_TOKEN}", "'; DROP TABLE incidents; --",
-         "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-11-25T14:00:00", "-1", "1e400", "NaN",
-         "firing", "resolved", "trigger", "resolve", "acknowledge", "PROBLEM", "RECOVERY", "4", "3"]
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x01",
+    "\x07",
+    "\x1b[31m",
+    "\n",
+    "\r\n",
+    "\t",
+    "\x7f",
+    "\x85",
+    "\ud800",
+    "\udfff",
+    "x\ud83dy",
+    "\ufeff",
+    "\u202e",
+    "\u2028",
+    "\uffff",
+    "🚨",
+    "日本語",
+    "Zürich",
+    "\U0010ffff",
+    "%00",
+    "%FF",
+    "\\u0000",
+    "${PAGERD_ADMIN_TOKEN}",
+    "'; DROP TABLE incidents; --",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2026-11-25T14:00:00",
+    "-1",
+    "1e400",
+    "NaN",
+    "firing",
+    "resolved",
+    "trigger",
+    "resolve",
+    "acknowledge",
+    "PROBLEM",
+    "RECOVERY",
+    "4",
+    "3",
+]
 SIZES = [255, 256, 1024, 1025, 4096, 4097, 16384, 16385, 65536, 65537, 300_000, 1_100_000]
 
-scalars = (st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12) | st.sampled_from(NASTY))
-json_values = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,
-                                                                                         max_size=3), max_leaves=6)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(NASTY)
+)
+json_values = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3), max_leaves=6
+)
 
 
 def strings(original: str | None = None):
-    base = [st.sampled_from(NASTY), st.text(max_size=40),
-            st.builds(lambda ch, k: ch * k, st.sampled_from(["x", "é", "🚨", "\x00"]), st.sampled_from(SIZES))]
+    base = [
+        st.sampled_from(NASTY),
+        st.text(max_size=40),
+        st.builds(lambda ch, k: ch * k, st.sampled_from(["x", "é", "🚨", "\x00"]), st.sampled_from(SIZES)),
+    ]
     if original is not None:
-        base += [st.builds(lambda s: original + s, st.sampled_from(NASTY) | st.text(max_size=8)),
-                 st.builds(lambda s: s + original, st.sampled_from(NASTY) | st.text(max_size=8)),
-                 st.integers(0, max(0, len(original))).map(lambda i: original[:i])]
+        base += [
+            st.builds(lambda s: original + s, st.sampled_from(NASTY) | st.text(max_size=8)),
+            st.builds(lambda s: s + original, st.sampled_from(NASTY) | st.text(max_size=8)),
+            st.integers(0, max(0, len(original))).map(lambda i: original[:i]),
+        ]
     return st.one_of(base)
 
 
@@ -134,8 +211,10 @@ def mutate(data, doc):
     """Apply 0-3 random tree mutations to `doc` (in place where possible); returns the new root."""
     for _ in range(data.draw(st.integers(0, 3), label="mutations")):
         all_paths = list(paths(doc))
-        op = data.draw(st.sampled_from(["delete", "retype", "string", "text", "text", "rename", "add", "dup-item",
-                                        "dup-key"]), label="op")
+        op = data.draw(
+            st.sampled_from(["delete", "retype", "string", "text", "text", "rename", "add", "dup-item", "dup-key"]),
+            label="op",
+        )
         if op == "delete":
             cands = [p for p, _ in all_paths if p]
             if not cands:
@@ -158,8 +237,13 @@ def mutate(data, doc):
             p = data.draw(st.sampled_from(cands), label="string")
             get(doc, p[:-1])[p[-1]] = data.draw(strings(get(doc, p)), label="new string")
         elif op == "text":  # the values a monitoring system fills in: labels, annotations, summaries, macros
-            cands = [p for p, v in all_paths if isinstance(v, str) and p and (
-                (len(p) >= 2 and p[-2] in TEXTY) or (len(p) == 1 and str(p[0]).isupper()))]
+            cands = [
+                p
+                for p, v in all_paths
+                if isinstance(v, str)
+                and p
+                and ((len(p) >= 2 and p[-2] in TEXTY) or (len(p) == 1 and str(p[0]).isupper()))
+            ]
             if not cands:
                 continue
             p = data.draw(st.sampled_from(cands), label="text")
@@ -205,8 +289,7 @@ def encode(obj, ensure_ascii: bool) -> str:
         pairs = obj.extra + pairs if obj.first else pairs + obj.extra
         return "{" + ",".join(f"{encode(str(k), ensure_ascii)}:{encode(v, ensure_ascii)}" for k, v in pairs) + "}"
     if isinstance(obj, dict):
-        return "{" + ",".join(f"{encode(str(k), ensure_ascii)}:{encode(v, ensure_ascii)}"
-                              for k, v in obj.items()) + "}"
+        return "{" + ",".join(f"{encode(str(k), ensure_ascii)}:{encode(v, ensure_ascii)}" for k, v in obj.items()) + "}"
     if isinstance(obj, list):
         return "[" + ",".join(encode(v, ensure_ascii) for v in obj) + "]"
     return json.dumps(obj, ensure_ascii=ensure_ascii)
@@ -222,10 +305,10 @@ def serialize(data, doc) -> bytes:
 def raw_mutation(data, raw: bytes) -> bytes:
     what = data.draw(st.sampled_from(["none", "none", "none", "truncate", "byte", "prefix"]), label="raw")
     if what == "truncate":
-        return raw[:data.draw(st.integers(0, max(0, len(raw) - 1)), label="cut at")]
+        return raw[: data.draw(st.integers(0, max(0, len(raw) - 1)), label="cut at")]
     if what == "byte" and raw:
         i = data.draw(st.integers(0, len(raw) - 1), label="at")
-        return raw[:i] + bytes([data.draw(st.integers(0, 255), label="byte")]) + raw[i + 1:]
+        return raw[:i] + bytes([data.draw(st.integers(0, 255), label="byte")]) + raw[i + 1 :]
     if what == "prefix":
         return data.draw(st.sampled_from([b"\xef\xbb\xbf", b" ", b"\x00", b"[", b"{"]), label="prefix") + raw
     return raw
@@ -248,17 +331,22 @@ def snapshot(con: sqlite3.Connection) -> dict:
     # the paging engine adds its own timeline entries on its own schedule; count what ingestion wrote
     s["events"] = con.execute(f"SELECT count(*) FROM events WHERE kind NOT IN {ENGINE_KINDS}").fetchone()[0]
     s["incident_rows"] = con.execute(
-        "SELECT id, state, alert_count, reopen_count, updated_at FROM incidents ORDER BY id").fetchall()
+        "SELECT id, state, alert_count, reopen_count, updated_at FROM incidents ORDER BY id"
+    ).fetchall()
     s["seen"] = con.execute("SELECT sum(seen_count) FROM deliveries").fetchone()[0] or 0
     return s
 
 
 def consistent(con: sqlite3.Connection) -> None:
-    bad = con.execute("SELECT i.id, i.alert_count, (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) n "
-                      "FROM incidents i WHERE i.alert_count != n").fetchall()
+    bad = con.execute(
+        "SELECT i.id, i.alert_count, (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) n "
+        "FROM incidents i WHERE i.alert_count != n"
+    ).fetchall()
     assert bad == [], f"incidents.alert_count differs from the alerts rows: {bad[:5]}"
-    doubled = con.execute("SELECT source, dedup_key FROM incidents WHERE state != 'resolved' "
-                          "GROUP BY source, dedup_key HAVING count(*) > 1").fetchall()
+    doubled = con.execute(
+        "SELECT source, dedup_key FROM incidents WHERE state != 'resolved' "
+        "GROUP BY source, dedup_key HAVING count(*) > 1"
+    ).fetchall()
     assert doubled == [], doubled
 
 
@@ -310,8 +398,10 @@ def assert_clean(p, sha: str, before: dict) -> None:
     con = p.con
     (delivery_id,) = con.execute("SELECT id FROM deliveries WHERE sha256 = ?", (sha,)).fetchone()
     old = {r[0] for r in before["incident_rows"]}
-    rows = [("alert", labels) for (labels,) in con.execute("SELECT labels FROM alerts WHERE delivery_id = ?",
-                                                           (delivery_id,))]
+    rows = [
+        ("alert", labels)
+        for (labels,) in con.execute("SELECT labels FROM alerts WHERE delivery_id = ?", (delivery_id,))
+    ]
     for iid, key, labels in con.execute("SELECT id, dedup_key, labels FROM incidents"):
         if iid not in old:
             assert not CONTROL.search(key), f"incident {iid}: control character in its key {key!r}"
@@ -323,7 +413,8 @@ def assert_clean(p, sha: str, before: dict) -> None:
 
 def incident(p, iid: int):
     return p.con.execute(  # type: ignore[attr-defined]
-        "SELECT source, dedup_key, state FROM incidents WHERE id = ?", (iid,)).fetchone()
+        "SELECT source, dedup_key, state FROM incidents WHERE id = ?", (iid,)
+    ).fetchone()
 
 
 # -- the properties -----------------------------------------------------------------------------------
@@ -346,8 +437,12 @@ def test_alertmanager_mutations(daemon, data):
             assert incident(daemon, iid)[:2] == ("alertmanager", meant["groupKey"])
         fingerprints = {(a.get("fingerprint") or None) for a in alerts}
         if answer["duplicates"] == 0 and answer["incidents"] and None not in fingerprints:
-            got = {r[0] for r in daemon.con.execute("SELECT fingerprint FROM alerts WHERE incident_id = ?",
-                                                    (answer["incidents"][0],))}
+            got = {
+                r[0]
+                for r in daemon.con.execute(
+                    "SELECT fingerprint FROM alerts WHERE incident_id = ?", (answer["incidents"][0],)
+                )
+            }
             firing = {a["fingerprint"] for a in alerts if a["status"] == "firing"}
             assert firing <= got, "a firing alert of an accepted webhook is not stored"
 
@@ -369,8 +464,10 @@ def test_events_v2_mutations(daemon, data, action):
         fresh = after["alert_events"] - before["alert_events"]
         assert fresh in (0, 1), fresh
         if meant["event_action"] == "trigger" and after["incident_rows"] != before["incident_rows"]:
-            row = daemon.con.execute("SELECT state FROM incidents WHERE source = 'events_v2' AND dedup_key = ? "
-                                     "AND state != 'resolved'", (answer["dedup_key"],)).fetchone()
+            row = daemon.con.execute(
+                "SELECT state FROM incidents WHERE source = 'events_v2' AND dedup_key = ? AND state != 'resolved'",
+                (answer["dedup_key"],),
+            ).fetchone()
             assert row is not None, "an accepted trigger left no open incident for its key"
 
 

@@ -6,6 +6,7 @@ Expected values are literal instants worked out by hand from that config, not fr
 Read-only tables share one daemon per module; tests that change overrides get their own (`pagerd`).
 Both run on the manual clock, at NOW unless a test moves it: "now" in an answer is exact.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ from tests.harness.pagerd import PagerdProcess, manual_clock_config
 UTC = timezone.utc
 CAL, ONCALL, ROT, OVR = "/api/v1/calendar", "/api/v1/oncall", "/api/v1/rotations", "/api/v1/overrides"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Amsterdam: office hours
-PEOPLE = {"anna": "Anna de Vries", "bram": "Bram Jansen", "chris": "Chris Bakker", "dewi": "Dewi Visser",
-          "eva": "Eva Smit"}
+PEOPLE = {
+    "anna": "Anna de Vries",
+    "bram": "Bram Jansen",
+    "chris": "Chris Bakker",
+    "dewi": "Dewi Visser",
+    "eva": "Eva Smit",
+}
 
 
 def keys(p: PagerdProcess) -> Keyring:
@@ -107,14 +113,18 @@ CALENDAR = [
     ("2026-04-26T23:59:59", "2026-04-26T21:59:59Z", "2026-04-26T23:59:59+02:00", "evening_night", None),
     ("2026-04-28T00:00", "2026-04-27T22:00:00Z", "2026-04-28T00:00:00+02:00", "evening_night", None),
     ("2026-12-25T12:00", "2026-12-25T11:00:00Z", "2026-12-25T12:00:00+01:00", "holiday", "Christmas Day"),
-    ("2026-12-26T12:00", "2026-12-26T11:00:00Z", "2026-12-26T12:00:00+01:00", "holiday",
-     "Second Day of Christmas"),
+    ("2026-12-26T12:00", "2026-12-26T11:00:00Z", "2026-12-26T12:00:00+01:00", "holiday", "Second Day of Christmas"),
     ("2026-12-27T12:00", "2026-12-27T11:00:00Z", "2026-12-27T12:00:00+01:00", "weekend", None),
     ("2026-04-05T10:00", "2026-04-05T08:00:00Z", "2026-04-05T10:00:00+02:00", "holiday", "Easter Sunday"),
     ("2026-05-14T10:00", "2026-05-14T08:00:00Z", "2026-05-14T10:00:00+02:00", "holiday", "Ascension Day"),
     ("2026-01-01T00:00", "2025-12-31T23:00:00Z", "2026-01-01T00:00:00+01:00", "holiday", "New Year's Day"),
-    ("2026-12-31T10:00", "2026-12-31T09:00:00Z", "2026-12-31T10:00:00+01:00", "holiday",
-     "Oudejaarsdag (kantoor dicht)"),
+    (
+        "2026-12-31T10:00",
+        "2026-12-31T09:00:00Z",
+        "2026-12-31T10:00:00+01:00",
+        "holiday",
+        "Oudejaarsdag (kantoor dicht)",
+    ),
     ("2026-04-03T10:00", "2026-04-03T08:00:00Z", "2026-04-03T10:00:00+02:00", "office", None),
     # the DST nights: on Saturday 24 Oct 08:30 is 06:30Z (CEST), on Sunday 25 Oct it is 07:30Z (CET) ...
     ("2026-10-24T06:29:59Z", "2026-10-24T06:29:59Z", "2026-10-24T08:29:59+02:00", "evening_night", None),
@@ -138,13 +148,17 @@ CALENDAR = [
 @pytest.mark.parametrize("at,utc,local,period,holiday", CALENDAR, ids=[c[0] for c in CALENDAR])
 def test_calendar(daemon, at, utc, local, period, holiday):
     body = ok(daemon, q(CAL, at=at))
-    assert body == {"at": utc, "local": local, "timezone": "Europe/Amsterdam", "period": period,
-                    "holiday": holiday}
+    assert body == {"at": utc, "local": local, "timezone": "Europe/Amsterdam", "period": period, "holiday": holiday}
 
 
 def test_calendar_without_at_is_now(daemon):
-    assert ok(daemon, CAL) == {"at": "2026-11-25T09:00:00Z", "local": "2026-11-25T10:00:00+01:00",
-                               "timezone": "Europe/Amsterdam", "period": "office", "holiday": None}
+    assert ok(daemon, CAL) == {
+        "at": "2026-11-25T09:00:00Z",
+        "local": "2026-11-25T10:00:00+01:00",
+        "timezone": "Europe/Amsterdam",
+        "period": "office",
+        "holiday": None,
+    }
 
 
 # -- on call -------------------------------------------------------------------------------------------
@@ -181,8 +195,14 @@ def _row(rotation: str, expected) -> dict:
     if expected is None:
         return {"rotation": rotation, "person": None, "name": None, "start": None, "end": None, "override_id": None}
     person, start, end = expected
-    return {"rotation": rotation, "person": person, "name": PEOPLE[person], "start": start, "end": end,
-            "override_id": None}
+    return {
+        "rotation": rotation,
+        "person": person,
+        "name": PEOPLE[person],
+        "start": start,
+        "end": end,
+        "override_id": None,
+    }
 
 
 @pytest.mark.parametrize("at,office,standby", ONCALL_CASES, ids=[c[0] for c in ONCALL_CASES])
@@ -221,7 +241,7 @@ def test_shifts_over_the_dst_week_tile_time(daemon):
     assert all(r["rotation"] == "office" for r in office) and all(r["rotation"] == "standby" for r in standby)
     pieces = sorted(office + standby, key=lambda r: z(r["start"]))
     assert z(pieces[0]["start"]) == z("2026-10-19T06:30:00Z")  # Monday 08:30 CEST
-    assert z(pieces[-1]["end"]) >= z("2026-11-02T07:30:00Z")   # Monday 08:30 CET
+    assert z(pieces[-1]["end"]) >= z("2026-11-02T07:30:00Z")  # Monday 08:30 CET
     for a, b in pairwise(pieces):
         assert a["end"] == b["start"], f"gap or overlap between {a} and {b}"
         assert a["rotation"] != b["rotation"], f"two pieces of one rotation touch: {a} {b}"
@@ -267,8 +287,10 @@ def test_shifts_over_the_dst_week_tile_time(daemon):
 def test_shifts_agree_with_oncall(daemon):
     """Sampled every 97 minutes over two weeks around the spring change: on-call is the shift holding it."""
     frm, to = z("2026-03-23T00:00:00Z"), z("2026-04-06T00:00:00Z")
-    shifts = {name: ok(daemon, q(f"{ROT}/{name}/shifts", **{"from": frm.isoformat(), "to": to.isoformat()}))
-              for name in ("office", "standby")}
+    shifts = {
+        name: ok(daemon, q(f"{ROT}/{name}/shifts", **{"from": frm.isoformat(), "to": to.isoformat()}))
+        for name in ("office", "standby")
+    }
     t = frm
     for _ in range(250):  # bounded: 14 days / 97 min is about 208 samples
         if t >= to:
@@ -287,8 +309,9 @@ def test_shifts_defaults_and_limits(daemon):
     assert rows and z(rows[0]["end"]) > NOW and z(rows[-1]["start"]) < NOW + timedelta(days=28)
     # the first is tonight's: Wednesday 18:00 to Thursday 08:30 in Amsterdam
     assert (rows[0]["start"], rows[0]["end"]) == ("2026-11-25T17:00:00Z", "2026-11-26T07:30:00Z")
-    exactly = ok(daemon, q(f"{ROT}/standby/shifts", **{"from": "2026-01-01T00:00:00Z",
-                                                       "to": "2027-02-05T00:00:00Z"}))  # 400 days
+    exactly = ok(
+        daemon, q(f"{ROT}/standby/shifts", **{"from": "2026-01-01T00:00:00Z", "to": "2027-02-05T00:00:00Z"})
+    )  # 400 days
     assert len(exactly) > 250  # about five nights and a weekend a week, fewer where holidays join them
     assert ok(daemon, q(f"{ROT}/standby/shifts", **{"from": "2025-01-01T00:00Z", "to": "2026-01-01T00:00Z"})) == []
 
@@ -298,12 +321,22 @@ def test_override_add_list_delete_changes_oncall_and_restores_it(pagerd):
     at = q(ONCALL, at="2026-11-27T23:00", rotation="standby")
     before = ok(pagerd, at)
     assert [(r["person"], r["start"], r["end"]) for r in before] == [
-        ("bram", "2026-11-27T17:00:00Z", "2026-11-30T07:30:00Z")]
+        ("bram", "2026-11-27T17:00:00Z", "2026-11-30T07:30:00Z")
+    ]
     shifts_q = q(f"{ROT}/standby/shifts", **{"from": "2026-11-27T00:00Z", "to": "2026-11-30T00:00Z"})
     shifts_before = ok(pagerd, shifts_q)
 
-    status, row = pagerd.api("POST", OVR, {"rotation": "standby", "start": "2026-11-27T18:00",
-                                           "end": "2026-11-28T18:00", "person": "anna", "by": "tester"})
+    status, row = pagerd.api(
+        "POST",
+        OVR,
+        {
+            "rotation": "standby",
+            "start": "2026-11-27T18:00",
+            "end": "2026-11-28T18:00",
+            "person": "anna",
+            "by": "tester",
+        },
+    )
     assert status == 201, row
     assert isinstance(row["id"], int) and row["id"] >= 1
     assert (row["rotation"], row["person"], row["replaces"], row["created_by"]) == ("standby", "anna", None, "tester")
@@ -315,13 +348,21 @@ def test_override_add_list_delete_changes_oncall_and_restores_it(pagerd):
     assert ok(pagerd, q(OVR, rotation="standby")) == [row]
     assert ok(pagerd, q(OVR, rotation="office")) == []
 
-    assert ok(pagerd, at) == [{"rotation": "standby", "person": "anna", "name": "Anna de Vries",
-                               "start": "2026-11-27T17:00:00Z", "end": "2026-11-28T17:00:00Z",
-                               "override_id": str(row["id"])}]
+    assert ok(pagerd, at) == [
+        {
+            "rotation": "standby",
+            "person": "anna",
+            "name": "Anna de Vries",
+            "start": "2026-11-27T17:00:00Z",
+            "end": "2026-11-28T17:00:00Z",
+            "override_id": str(row["id"]),
+        }
+    ]
     # after the override bram is back, until the hand-off
-    assert [(r["person"], r["start"], r["end"], r["override_id"]) for r in
-            ok(pagerd, q(ONCALL, at="2026-11-28T19:00", rotation="standby"))] == [
-        ("bram", "2026-11-28T17:00:00Z", "2026-11-30T07:30:00Z", None)]
+    assert [
+        (r["person"], r["start"], r["end"], r["override_id"])
+        for r in ok(pagerd, q(ONCALL, at="2026-11-28T19:00", rotation="standby"))
+    ] == [("bram", "2026-11-28T17:00:00Z", "2026-11-30T07:30:00Z", None)]
     # the office is untouched
     assert ok(pagerd, q(ONCALL, at="2026-11-27T10:00", rotation="office"))[0]["override_id"] is None
     # shifts: the override sits inside the weekend window, which is still covered without a gap
@@ -348,21 +389,35 @@ def test_override_add_list_delete_changes_oncall_and_restores_it(pagerd):
 
 def test_override_replaces_only_that_person(pagerd):
     # Wednesday 25 Nov is anna's office day, Thursday 26 bram's
-    status, row = pagerd.api("POST", OVR, {"rotation": "office", "start": "2026-11-25T00:00",
-                                           "end": "2026-11-27T00:00", "person": "eva", "replaces": "anna"})
+    status, row = pagerd.api(
+        "POST",
+        OVR,
+        {
+            "rotation": "office",
+            "start": "2026-11-25T00:00",
+            "end": "2026-11-27T00:00",
+            "person": "eva",
+            "replaces": "anna",
+        },
+    )
     assert status == 201 and row["replaces"] == "anna", row
     wed = ok(pagerd, q(ONCALL, at="2026-11-25T10:00", rotation="office"))[0]
     thu = ok(pagerd, q(ONCALL, at="2026-11-26T10:00", rotation="office"))[0]
     assert (wed["person"], wed["start"], wed["end"], wed["override_id"]) == (
-        "eva", "2026-11-25T07:30:00Z", "2026-11-25T17:00:00Z", str(row["id"]))
+        "eva",
+        "2026-11-25T07:30:00Z",
+        "2026-11-25T17:00:00Z",
+        str(row["id"]),
+    )
     assert (thu["person"], thu["override_id"]) == ("bram", None)
     # the standby rotation is another rotation: untouched
     assert ok(pagerd, q(ONCALL, at="2026-11-25T20:00", rotation="standby"))[0]["person"] == "bram"
 
 
 def test_overrides_survive_a_restart(pagerd):
-    status, row = pagerd.api("POST", OVR, {"rotation": "standby", "start": "2026-12-05T10:00",
-                                           "end": "2026-12-05T14:00", "person": "dewi"})
+    status, row = pagerd.api(
+        "POST", OVR, {"rotation": "standby", "start": "2026-12-05T10:00", "end": "2026-12-05T14:00", "person": "dewi"}
+    )
     assert status == 201, row
     pagerd.stop()
     pagerd.start()
@@ -444,8 +499,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("method,path,body,token,status,field", BAD,
-                         ids=[f"{m} {p} {(b or b'')[:40]!r} {t}" for m, p, b, t, _, _ in BAD])
+@pytest.mark.parametrize(
+    "method,path,body,token,status,field", BAD, ids=[f"{m} {p} {(b or b'')[:40]!r} {t}" for m, p, b, t, _, _ in BAD]
+)
 def test_bad_input(daemon, method, path, body, token, status, field):
     before = overrides_in_db(daemon)
     tok = {A: daemon.admin_token, None: None}.get(token, token)
@@ -491,8 +547,15 @@ def events(raw: bytes) -> tuple[datetime, list[dict]]:
         start, end = ev.decoded("dtstart"), ev.decoded("dtend")
         assert start.tzinfo is not None and start.utcoffset() == timedelta(0), ev.to_ical()
         stamps.add(ev.decoded("dtstamp"))
-        out.append({"uid": str(ev["uid"]), "start": start, "end": end, "summary": str(ev["summary"]),
-                    "description": str(ev["description"])})
+        out.append(
+            {
+                "uid": str(ev["uid"]),
+                "start": start,
+                "end": end,
+                "summary": str(ev["summary"]),
+                "description": str(ev["description"]),
+            }
+        )
     assert len(stamps) <= 1
     assert len({e["uid"] for e in out}) == len(out), "UIDs must be unique"
     return (stamps.pop() if stamps else None), out
@@ -503,8 +566,12 @@ def key(e: dict) -> tuple:
 
 
 def expected_event(row: dict) -> dict:
-    return {"start": z(row["start"]), "end": z(row["end"]),
-            "summary": f"On call: {row['rotation']} ({row['name']})", "override_id": row["override_id"]}
+    return {
+        "start": z(row["start"]),
+        "end": z(row["end"]),
+        "summary": f"On call: {row['rotation']} ({row['name']})",
+        "override_id": row["override_id"],
+    }
 
 
 def inner(stamp: datetime) -> tuple[datetime, datetime]:
@@ -522,8 +589,16 @@ def test_ical_feeds_match_shifts(pagerd):
     # one override in the feed window, so the feeds show one too
     now = pagerd.now()
     start = now + timedelta(days=3)
-    status, ovr = pagerd.api("POST", OVR, {"rotation": "standby", "person": "anna", "start": start.isoformat(),
-                                           "end": (start + timedelta(days=2)).isoformat()})
+    status, ovr = pagerd.api(
+        "POST",
+        OVR,
+        {
+            "rotation": "standby",
+            "person": "anna",
+            "start": start.isoformat(),
+            "end": (start + timedelta(days=2)).isoformat(),
+        },
+    )
     assert status == 201, ovr
 
     feeds = {}
@@ -558,8 +633,9 @@ def test_ical_feeds_match_shifts(pagerd):
         assert [key(e) for e in got] == [key(e) for e in want], person
     # the person feeds together hold exactly the rotation feeds' events
     union = sorted(key(e) for p in PEOPLE for e in feeds["people", p][1] if e["start"] < hi and e["end"] > lo)
-    whole = sorted(key(e) for r in ("office", "standby") for e in feeds["rotations", r][1]
-                   if e["start"] < hi and e["end"] > lo)
+    whole = sorted(
+        key(e) for r in ("office", "standby") for e in feeds["rotations", r][1] if e["start"] < hi and e["end"] > lo
+    )
     assert union == whole
 
 
@@ -569,19 +645,22 @@ def test_ical_uids_are_stable(daemon):
     assert {e["uid"]: key(e) for e in first} == {e["uid"]: key(e) for e in second}
 
 
-@pytest.mark.parametrize("kind,name,token", [
-    ("rotations", "standby", "wrong"),
-    ("rotations", "standby", ""),                                   # no token at all
-    ("rotations", "standby", "TOKEN:rotation:office"),              # another feed's token
-    ("rotations", "standby", "TOKEN:person:standby"),               # same name, other kind
-    ("rotations", "standby", "ADMIN"),                              # the admin token is not a feed token
-    ("rotations", "standby", "UPPER"),                              # tokens are case-sensitive
-    ("people", "bram", "TOKEN:rotation:bram"),
-    ("people", "bram", "TOKEN:person:anna"),
-    ("rotations", "nope", "TOKEN:rotation:nope"),                   # right token, unknown feed
-    ("people", "zed", "TOKEN:person:zed"),
-    ("teams", "ops", "TOKEN:team:ops"),
-])
+@pytest.mark.parametrize(
+    "kind,name,token",
+    [
+        ("rotations", "standby", "wrong"),
+        ("rotations", "standby", ""),  # no token at all
+        ("rotations", "standby", "TOKEN:rotation:office"),  # another feed's token
+        ("rotations", "standby", "TOKEN:person:standby"),  # same name, other kind
+        ("rotations", "standby", "ADMIN"),  # the admin token is not a feed token
+        ("rotations", "standby", "UPPER"),  # tokens are case-sensitive
+        ("people", "bram", "TOKEN:rotation:bram"),
+        ("people", "bram", "TOKEN:person:anna"),
+        ("rotations", "nope", "TOKEN:rotation:nope"),  # right token, unknown feed
+        ("people", "zed", "TOKEN:person:zed"),
+        ("teams", "ops", "TOKEN:team:ops"),
+    ],
+)
 def test_ical_wrong_token_is_404(daemon, kind, name, token):
     if token.startswith("TOKEN:"):
         _, k, n = token.split(":")

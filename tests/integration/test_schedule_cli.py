@@ -1,6 +1,7 @@
 """`pagerd calendar`, `pagerd oncall` and `pagerd override add|list|remove` as a user runs them: a real
 subprocess on the example config, its database named by PAGERD_DB (a tmp path). Literal instants and
 expected values worked out by hand from the example config (see test_schedule_api.py)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,15 @@ def cli(db: Path, *args: str, config: str = CONFIG) -> subprocess.CompletedProce
         argv = [cmd, rest[0], "-c", config, *rest[1:]]
     else:
         argv = [cmd, "-c", config, *rest]
-    return subprocess.run([sys.executable, "-m", "pager", *argv], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "pager", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def ok_json(db: Path, *args: str):
@@ -67,7 +75,12 @@ CALENDAR = [
 @pytest.mark.parametrize("at,utc,local,period,holiday", CALENDAR, ids=[c[0] for c in CALENDAR])
 def test_calendar_json(db, at, utc, local, period, holiday):
     assert ok_json(db, "calendar", "--at", at, "--json") == {
-        "at": utc, "local": local, "timezone": "Europe/Amsterdam", "period": period, "holiday": holiday}
+        "at": utc,
+        "local": local,
+        "timezone": "Europe/Amsterdam",
+        "period": period,
+        "holiday": holiday,
+    }
 
 
 def test_calendar_text_and_now(db, tmp_path, monkeypatch):
@@ -75,13 +88,17 @@ def test_calendar_text_and_now(db, tmp_path, monkeypatch):
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["2026-04-27T10:00:00+02:00", "holiday", "(King's", "Day)"]
     # Without --at: now, on the clock the composition root gives the CLI (here a test config's manual one).
-    clocked = manual_clock_config(tmp_path / "clocked.yaml", datetime(2026, 4, 27, 8, 0, tzinfo=UTC),
-                                  ROOT / CONFIG)
+    clocked = manual_clock_config(tmp_path / "clocked.yaml", datetime(2026, 4, 27, 8, 0, tzinfo=UTC), ROOT / CONFIG)
     monkeypatch.setenv("PAGERD_ALLOW_TEST_CLOCK", "1")
     run = cli(db, "calendar", "--json", config=str(clocked))
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == {"at": "2026-04-27T08:00:00Z", "local": "2026-04-27T10:00:00+02:00",
-                                      "timezone": "Europe/Amsterdam", "period": "holiday", "holiday": "King's Day"}
+    assert json.loads(run.stdout) == {
+        "at": "2026-04-27T08:00:00Z",
+        "local": "2026-04-27T10:00:00+02:00",
+        "timezone": "Europe/Amsterdam",
+        "period": "holiday",
+        "holiday": "King's Day",
+    }
     monkeypatch.delenv("PAGERD_ALLOW_TEST_CLOCK")
     refused(db, "calendar", "--json", config=str(clocked), says="testing.clock: manual is a test-only setting")
 
@@ -119,8 +136,9 @@ def test_oncall_json(db, at, office, standby):
 
 def test_oncall_one_rotation_and_now(db):
     rows = ok_json(db, "oncall", "--at", "2026-11-27T23:00", "--rotation", "standby", "--json")
-    assert _shape(rows) == [{"rotation": "standby", "person": "bram", "start": "2026-11-27T17:00:00Z",
-                             "end": "2026-11-30T07:30:00Z"}]
+    assert _shape(rows) == [
+        {"rotation": "standby", "person": "bram", "start": "2026-11-27T17:00:00Z", "end": "2026-11-30T07:30:00Z"}
+    ]
     assert rows[0]["name"] == "Bram Jansen"
     now = ok_json(db, "oncall", "--json")
     assert [r["rotation"] for r in now] == ["office", "standby"]
@@ -144,17 +162,40 @@ def test_override_add_list_remove_round_trip(db, tmp_path):
     assert before[0]["person"] == "bram"
     assert ok_json(db, "override", "list", "--json") == []
 
-    row = ok_json(db, "override", "add", "--rotation", "standby", "--from", "2026-11-27T18:00",
-                  "--to", "2026-11-28T18:00", "--person", "anna", "--by", "tester", "--json")
+    row = ok_json(
+        db,
+        "override",
+        "add",
+        "--rotation",
+        "standby",
+        "--from",
+        "2026-11-27T18:00",
+        "--to",
+        "2026-11-28T18:00",
+        "--person",
+        "anna",
+        "--by",
+        "tester",
+        "--json",
+    )
     assert (row["rotation"], row["person"], row["replaces"], row["created_by"], row["removed_at"]) == (
-        "standby", "anna", None, "tester", None)
+        "standby",
+        "anna",
+        None,
+        "tester",
+        None,
+    )
     assert row["start"].startswith("2026-11-27T17:00:00") and row["end"].startswith("2026-11-28T17:00:00")
     assert ok_json(db, "override", "list", "--json") == [row]
     assert ok_json(db, "override", "list", "--rotation", "standby", "--json") == [row]
     assert ok_json(db, "override", "list", "--rotation", "office", "--json") == []
     during = ok_json(db, *at)
     assert (during[0]["person"], during[0]["start"], during[0]["end"], during[0]["override_id"]) == (
-        "anna", "2026-11-27T17:00:00Z", "2026-11-28T17:00:00Z", str(row["id"]))
+        "anna",
+        "2026-11-27T17:00:00Z",
+        "2026-11-28T17:00:00Z",
+        str(row["id"]),
+    )
 
     # the database is the one PAGERD_DB names
     with sqlite3.connect(db) as c:
@@ -177,8 +218,22 @@ def test_override_add_list_remove_round_trip(db, tmp_path):
 
 
 def test_override_replaces(db):
-    row = ok_json(db, "override", "add", "--rotation", "office", "--from", "2026-11-25T00:00", "--to",
-                  "2026-11-27T00:00", "--person", "eva", "--replaces", "anna", "--json")
+    row = ok_json(
+        db,
+        "override",
+        "add",
+        "--rotation",
+        "office",
+        "--from",
+        "2026-11-25T00:00",
+        "--to",
+        "2026-11-27T00:00",
+        "--person",
+        "eva",
+        "--replaces",
+        "anna",
+        "--json",
+    )
     assert row["replaces"] == "anna"
     wed = ok_json(db, "oncall", "--at", "2026-11-25T10:00", "--rotation", "office", "--json")[0]
     thu = ok_json(db, "oncall", "--at", "2026-11-26T10:00", "--rotation", "office", "--json")[0]
@@ -186,16 +241,19 @@ def test_override_replaces(db):
     assert (thu["person"], thu["override_id"]) == ("bram", None)  # bram's day: not replaced
 
 
-@pytest.mark.parametrize("args,says", [
-    (("--rotation", "nope", "--person", "anna"), "unknown rotation"),
-    (("--rotation", "standby", "--person", "zed"), "unknown person"),
-    (("--rotation", "standby", "--person", "anna", "--replaces", "zed"), "unknown person"),
-    (("--rotation", "standby", "--person", "anna", "--to", "2026-12-01T18:00"), "after"),
-    (("--rotation", "standby", "--person", "anna", "--to", "2026-11-30T18:00"), "after"),
-    (("--rotation", "standby", "--person", "anna", "--to", "2028-01-05T18:00:01"), "400 days"),
-    (("--rotation", "standby", "--person", "anna", "--from", "soon"), "ISO 8601"),
-    (("--rotation", "standby", "--person", "anna", "--from", "9999-12-31T22:00"), "ISO 8601"),
-])
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (("--rotation", "nope", "--person", "anna"), "unknown rotation"),
+        (("--rotation", "standby", "--person", "zed"), "unknown person"),
+        (("--rotation", "standby", "--person", "anna", "--replaces", "zed"), "unknown person"),
+        (("--rotation", "standby", "--person", "anna", "--to", "2026-12-01T18:00"), "after"),
+        (("--rotation", "standby", "--person", "anna", "--to", "2026-11-30T18:00"), "after"),
+        (("--rotation", "standby", "--person", "anna", "--to", "2028-01-05T18:00:01"), "400 days"),
+        (("--rotation", "standby", "--person", "anna", "--from", "soon"), "ISO 8601"),
+        (("--rotation", "standby", "--person", "anna", "--from", "9999-12-31T22:00"), "ISO 8601"),
+    ],
+)
 def test_override_add_refused(db, args, says):
     given = dict(zip(args[::2], args[1::2], strict=True))
     full = {"--from": "2026-12-01T18:00", "--to": "2026-12-02T08:30", **given}
@@ -205,8 +263,20 @@ def test_override_add_refused(db, args, says):
 
 def test_cli_and_daemon_share_the_database(pagerd):
     """An override made with the CLI on the daemon's database is what the API answers with, and back."""
-    row = ok_json(pagerd.db_path, "override", "add", "--rotation", "standby", "--from", "2026-12-05T10:00",
-                  "--to", "2026-12-05T14:00", "--person", "dewi", "--json")
+    row = ok_json(
+        pagerd.db_path,
+        "override",
+        "add",
+        "--rotation",
+        "standby",
+        "--from",
+        "2026-12-05T10:00",
+        "--to",
+        "2026-12-05T14:00",
+        "--person",
+        "dewi",
+        "--json",
+    )
     status, listed = pagerd.api("GET", "/api/v1/overrides")
     assert status == 200 and listed == [row], listed
     status, rows = pagerd.api("GET", "/api/v1/oncall?at=2026-12-05T12:00&rotation=standby")

@@ -4,6 +4,7 @@ A one-tap link and an iCal feed URL taken from the daemon keep working when the 
 (it signs nothing), and when the signing key is rotated with the previous key listed; without it they
 fail with a page that says so (4xx, never a 500), and the API shows feed URLs of the new key.
 """
+
 from __future__ import annotations
 
 import email
@@ -47,14 +48,16 @@ class Inbox:
         self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                                      policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        )
         return "250 Message accepted for delivery"
 
 
 def mailed_link(p: PagerdProcess, inbox: Inbox, incident_id: int) -> str:
     """The acknowledge link of the first e-mail page for the incident, as the mailbox got it (the log
     never shows a link: pager/observe/redact.py)."""
+
     def found(q: PagerdProcess) -> str | None:
         for m in list(inbox.messages):
             if m["X-Pagerd-Incident"] == str(incident_id):
@@ -63,13 +66,17 @@ def mailed_link(p: PagerdProcess, inbox: Inbox, incident_id: int) -> str:
                 if hit:
                     return hit.group(1)
         return None
+
     return p.wait_for(found, timeout=20)
 
 
 def test_rotating_the_admin_token_and_the_signing_key(tmp_path: Path) -> None:
     rotating = tmp_path / "rotating.yaml"  # the example config with the previous key read from the environment
-    rotating.write_text(EXAMPLE_CONFIG.read_text().replace(
-        "previous_signing_keys: []", 'previous_signing_keys: ["${PAGERD_OLD_SIGNING_KEY}"]'))
+    rotating.write_text(
+        EXAMPLE_CONFIG.read_text().replace(
+            "previous_signing_keys: []", 'previous_signing_keys: ["${PAGERD_OLD_SIGNING_KEY}"]'
+        )
+    )
     port_and_db = {}
     inbox = Inbox()
     smtpd = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
@@ -77,8 +84,14 @@ def test_rotating_the_admin_token_and_the_signing_key(tmp_path: Path) -> None:
     mail = {"PAGERD_SMTP_HOST": "127.0.0.1", "PAGERD_SMTP_PORT": str(smtpd.port)}
 
     def daemon(admin: str, key: str, config: Path = EXAMPLE_CONFIG, **env: str) -> PagerdProcess:
-        p = PagerdProcess(workdir=tmp_path / "d", config=config, admin_token=admin, signing_key=key,
-                          extra_env={**mail, **env}, **port_and_db)
+        p = PagerdProcess(
+            workdir=tmp_path / "d",
+            config=config,
+            admin_token=admin,
+            signing_key=key,
+            extra_env={**mail, **env},
+            **port_and_db,
+        )
         port_and_db["port"] = p.port  # the same public URL across restarts
         return p.start()
 

@@ -1,4 +1,5 @@
 """E-mail pages received by a real SMTP server (aiosmtpd) on a loopback port."""
+
 from __future__ import annotations
 
 import email
@@ -51,8 +52,14 @@ def check_password(server, session, envelope, mechanism, auth_data) -> AuthResul
 def smtpd():
     inbox = Inbox()
     # Accepts AUTH without TLS (loopback test server only); sending without AUTH is allowed too.
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5,
-                            authenticator=check_password, auth_require_tls=False)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        ready_timeout=5,
+        authenticator=check_password,
+        auth_require_tls=False,
+    )
     controller.start()
     yield controller, inbox
     controller.stop()
@@ -67,16 +74,28 @@ def inbox(smtpd):
 
 
 def notifier(port: int, **kw) -> SmtpNotifier:
-    args = dict(host="127.0.0.1", port=port, from_address="pagerd <pager@agency.example>", timeout=3.0,
-                clock=ManualClock(datetime(2024, 3, 5, 2, 14, tzinfo=timezone.utc)))
+    args = dict(
+        host="127.0.0.1",
+        port=port,
+        from_address="pagerd <pager@agency.example>",
+        timeout=3.0,
+        clock=ManualClock(datetime(2024, 3, 5, 2, 14, tzinfo=timezone.utc)),
+    )
     args.update(kw)
     return SmtpNotifier(**args)
 
 
 def page(id: str = "o-7") -> Message:
-    return Message(id=id, channel="email", to="oncall@agency.example", subject="[K7] acme: disk full on db1",
-                   body="Incident K7 (acme)\nDisk full on db1 since 03:14.\n", incident_id=42, short_code="K7",
-                   links=LINKS)
+    return Message(
+        id=id,
+        channel="email",
+        to="oncall@agency.example",
+        subject="[K7] acme: disk full on db1",
+        body="Incident K7 (acme)\nDisk full on db1 since 03:14.\n",
+        incident_id=42,
+        short_code="K7",
+        links=LINKS,
+    )
 
 
 async def test_email_is_received_with_subject_body_and_links(smtpd, inbox):

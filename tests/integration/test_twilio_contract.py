@@ -1,6 +1,7 @@
 """The Twilio notifier through Twilio's real contract: the official SDK's async client against Prism
 serving Twilio's own OpenAPI spec (../shared/twilio-oai). Any request Prism rejects fails `send()`.
 Plus the pure helpers the /twilio/* callbacks use: TwiML and X-Twilio-Signature checking."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,15 +41,27 @@ def prism(tmp_path_factory):
 
 
 def notifier(api_base: str, **kw) -> TwilioNotifier:
-    args = dict(account_sid=Prism.ACCOUNT_SID, auth_token=TOKEN, from_number="+15005550006",
-                public_url=PUBLIC, api_base=api_base, timeout=5.0)
+    args = dict(
+        account_sid=Prism.ACCOUNT_SID,
+        auth_token=TOKEN,
+        from_number="+15005550006",
+        public_url=PUBLIC,
+        api_base=api_base,
+        timeout=5.0,
+    )
     args.update(kw)
     return TwilioNotifier(**args)
 
 
 def sms(id: str = "o-1", to: str = "+31612345678") -> Message:
-    return Message(id=id, channel="sms", to=to, body="[K7] acme: disk full on db1. Reply 1 K7 to ack",
-                   incident_id=42, short_code="K7")
+    return Message(
+        id=id,
+        channel="sms",
+        to=to,
+        body="[K7] acme: disk full on db1. Reply 1 K7 to ack",
+        incident_id=42,
+        short_code="K7",
+    )
 
 
 def call(id: str = "o-2", to: str = "+31612345678") -> Message:
@@ -67,8 +80,13 @@ def last_form(n: TwilioNotifier) -> tuple[str, dict[str, list[str]]]:
 
 def assert_no_token(result: SendResult, logs, caplog, capfd) -> None:
     out, err = capfd.readouterr()
-    for where, text in [("error", result.error or ""), ("structlog", repr(logs)), ("logging", caplog.text),
-                        ("stdout", out), ("stderr", err)]:
+    for where, text in [
+        ("error", result.error or ""),
+        ("structlog", repr(logs)),
+        ("logging", caplog.text),
+        ("stdout", out),
+        ("stderr", err),
+    ]:
         assert TOKEN not in text, f"auth token leaked into {where}"
 
 
@@ -76,7 +94,8 @@ def test_spec_patch_declares_exploded_form_arrays():
     spec = json.loads(SPEC.read_text())
     assert patch_spec(spec) > 0
     media = spec["paths"]["/2010-04-01/Accounts/{AccountSid}/Calls.json"]["post"]["requestBody"]["content"][
-        "application/x-www-form-urlencoded"]
+        "application/x-www-form-urlencoded"
+    ]
     assert media["encoding"]["StatusCallbackEvent"] == {"style": "form", "explode": True}
 
 
@@ -212,8 +231,9 @@ async def stub_twilio():
         s = state["status"]
         if s == 201:
             return web.json_response({"sid": "CAstub", "status": "queued"}, status=201)
-        return web.json_response({"code": 20000 + s, "message": f"stub says {s}", "status": s}, status=s,
-                                 headers=state.get("headers"))
+        return web.json_response(
+            {"code": 20000 + s, "message": f"stub says {s}", "status": s}, status=s, headers=state.get("headers")
+        )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
@@ -243,12 +263,15 @@ async def test_http_status_classification(stub_twilio, status, recoverable):
     assert result.error == f"twilio http {status} code {20000 + status}: Unable to create record: stub says {status}"
 
 
-@pytest.mark.parametrize("status, headers, retry_after", [
-    (429, {"Retry-After": "7"}, 7.0),
-    (503, {"Retry-After": "120"}, 120.0),
-    (503, {}, None),
-    (400, {"Retry-After": "7"}, None),  # not worth retrying at all
-])
+@pytest.mark.parametrize(
+    "status, headers, retry_after",
+    [
+        (429, {"Retry-After": "7"}, 7.0),
+        (503, {"Retry-After": "120"}, 120.0),
+        (503, {}, None),
+        (400, {"Retry-After": "7"}, None),  # not worth retrying at all
+    ],
+)
 async def test_retry_after_of_a_refused_request_is_passed_on(stub_twilio, status, headers, retry_after):
     base, state = stub_twilio
     state["status"], state["headers"] = status, headers
@@ -270,8 +293,10 @@ async def test_call_status_events_go_as_repeated_form_keys(stub_twilio):
     finally:
         await n.close()
     (body,) = state["bodies"]
-    assert ("StatusCallbackEvent=initiated&StatusCallbackEvent=ringing"
-            "&StatusCallbackEvent=answered&StatusCallbackEvent=completed") in body
+    assert (
+        "StatusCallbackEvent=initiated&StatusCallbackEvent=ringing"
+        "&StatusCallbackEvent=answered&StatusCallbackEvent=completed"
+    ) in body
 
 
 async def test_slow_api_times_out_recoverably(stub_twilio):
@@ -316,8 +341,13 @@ def test_reply_twiml():
 # -- X-Twilio-Signature: Twilio's published test vectors (twilio-python tests/unit/test_request_validator.py)
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 VECTOR_TOKEN = "12345"
-VECTOR_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
-                 "From": "+14158675309", "To": "+18005551212"}
+VECTOR_PARAMS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+14158675309",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+}
 VECTOR_SIG = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 
 
@@ -329,14 +359,14 @@ def test_signature_published_vector_passes():
 @pytest.mark.parametrize(
     "token, url, params, sig",
     [
-        (VECTOR_TOKEN, VECTOR_URL, {**VECTOR_PARAMS, "Digits": "1"}, VECTOR_SIG),          # tampered param
-        (VECTOR_TOKEN, VECTOR_URL, {**VECTOR_PARAMS, "Extra": "x"}, VECTOR_SIG),           # added param
-        (VECTOR_TOKEN, VECTOR_URL.replace("foo=1", "foo=2"), VECTOR_PARAMS, VECTOR_SIG),   # other URL
-        ("54321", VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG),                                  # other token
-        (VECTOR_TOKEN, VECTOR_URL, VECTOR_PARAMS, "RSOYDt4T1cUTdK1PDd93/VVr8B8"),          # truncated
-        (VECTOR_TOKEN, VECTOR_URL, VECTOR_PARAMS, ""),                                     # missing header
+        (VECTOR_TOKEN, VECTOR_URL, {**VECTOR_PARAMS, "Digits": "1"}, VECTOR_SIG),  # tampered param
+        (VECTOR_TOKEN, VECTOR_URL, {**VECTOR_PARAMS, "Extra": "x"}, VECTOR_SIG),  # added param
+        (VECTOR_TOKEN, VECTOR_URL.replace("foo=1", "foo=2"), VECTOR_PARAMS, VECTOR_SIG),  # other URL
+        ("54321", VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG),  # other token
+        (VECTOR_TOKEN, VECTOR_URL, VECTOR_PARAMS, "RSOYDt4T1cUTdK1PDd93/VVr8B8"),  # truncated
+        (VECTOR_TOKEN, VECTOR_URL, VECTOR_PARAMS, ""),  # missing header
         (VECTOR_TOKEN, VECTOR_URL, VECTOR_PARAMS, None),
-        ("", VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG),                                       # no token configured
+        ("", VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG),  # no token configured
     ],
 )
 def test_signature_tampered_fails(token, url, params, sig):
@@ -349,8 +379,9 @@ def test_signature_repeated_keys():
     expected = "IK+Dwps556ElfBT0I3Rgjkr1wJU="
     assert verify_signature(VECTOR_TOKEN, VECTOR_URL, MultiDict(pairs), expected)
     # a plain dict with list values means the same (the SDK alone would break on it)
-    assert verify_signature(VECTOR_TOKEN, VECTOR_URL,
-                            {"Sid": "CA123", "SidAccount": "AC123", "Digits": ["5678", "1234"]}, expected)
+    assert verify_signature(
+        VECTOR_TOKEN, VECTOR_URL, {"Sid": "CA123", "SidAccount": "AC123", "Digits": ["5678", "1234"]}, expected
+    )
     assert not verify_signature(VECTOR_TOKEN, VECTOR_URL, MultiDict(pairs[:3]), expected)
 
 

@@ -13,6 +13,7 @@ Callbacks are signed as Twilio signs them (the SDK's RequestValidator); every da
 config on the manual clock from Wednesday 2026-01-07 10:00 in Amsterdam (office hours), as
 test_paging_twilio.py describes; the tests move that clock, they never sleep for it.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,18 @@ from pager.service.ical import feed_token
 from pager.service.signing import Keyring
 from tests.harness.pagerd import PagerdProcess
 from tests.harness.paging import (
-    FROM_NUMBER, TwilioTap, events, failed_pages, fire, incident, new_sid, short_config, sms_in, ts, twilio_env,
-    twilio_post, wait_event,
+    FROM_NUMBER,
+    TwilioTap,
+    events,
+    failed_pages,
+    fire,
+    incident,
+    new_sid,
+    short_config,
+    sms_in,
+    twilio_env,
+    twilio_post,
+    wait_event,
 )
 from tests.harness.prism import Prism
 
@@ -40,8 +51,7 @@ START = "2026-01-07T09:00:00Z"  # a Wednesday, 10:00 in Amsterdam
 STEPS = [{"targets": ["oncall"], "wait": "15m"}, {"targets": ["oncall", "person:bram"], "wait": "15m"}]
 VOICE_AFTER = timedelta(minutes=2)
 # every person of the example config renamed to an id with dots, dashes, underscores and digits
-DOTTED = {"anna": "anna.de.vries", "bram": "bram-jansen_2", "chris": "chris.2", "dewi": "1.dewi",
-          "eva": "eva_9.x-y"}
+DOTTED = {"anna": "anna.de.vries", "bram": "bram-jansen_2", "chris": "chris.2", "dewi": "1.dewi", "eva": "eva_9.x-y"}
 ACTED = ("acknowledged", "resolved", "escalate_requested", "escalated", "work_logged", "delivery")
 
 
@@ -144,8 +154,14 @@ def test_replayed_delivery_status_and_keypress_change_nothing(paging):
     iid = fire(d, "ReplayCall", "db1 replication broken")
     person, phone = first_paged_person(d, iid)
     sms_mid = events(incident(d, iid), "paged", channel="sms")[0]["data"]["message_id"]
-    status_cb = {"MessageSid": new_sid(), "AccountSid": Prism.ACCOUNT_SID, "From": FROM_NUMBER, "To": phone,
-                 "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    status_cb = {
+        "MessageSid": new_sid(),
+        "AccountSid": Prism.ACCOUNT_SID,
+        "From": FROM_NUMBER,
+        "To": phone,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+    }
 
     # undelivered: the call goes out at once; the same report again moves nothing on
     assert twilio_post(d, f"/twilio/status?msg={sms_mid}", status_cb)[0] == 204
@@ -159,15 +175,25 @@ def test_replayed_delivery_status_and_keypress_change_nothing(paging):
     assert [e["data"]["status"] for e in events(before, "delivery")] == ["undelivered"]
     assert len(tap.sent("voice", to=phone)) == 1
     # another status of the same message is another report: recorded
-    assert twilio_post(d, f"/twilio/status?msg={sms_mid}",
-                       {**status_cb, "MessageStatus": "failed", "ErrorCode": "30008"})[0] == 204
+    assert (
+        twilio_post(d, f"/twilio/status?msg={sms_mid}", {**status_cb, "MessageStatus": "failed", "ErrorCode": "30008"})[
+            0
+        ]
+        == 204
+    )
     assert [e["data"]["status"] for e in events(incident(d, iid), "delivery")] == ["undelivered", "failed"]
 
     # the call: its flow is fetched (a read: fetched again, answered again), then 3 (escalate) is pressed
     voice_mid = events(inc, "paged", channel="voice")[0]["data"]["message_id"]
     path = f"/twilio/voice?msg={voice_mid}"
-    call = {"CallSid": new_sid("CA"), "AccountSid": Prism.ACCOUNT_SID, "From": FROM_NUMBER, "To": phone,
-            "CallStatus": "in-progress", "Direction": "outbound-api"}
+    call = {
+        "CallSid": new_sid("CA"),
+        "AccountSid": Prism.ACCOUNT_SID,
+        "From": FROM_NUMBER,
+        "To": phone,
+        "CallStatus": "in-progress",
+        "Direction": "outbound-api",
+    }
     status, flow = twilio_post(d, path, call)
     assert status == 200 and ET.fromstring(flow).findall("Gather")
     assert twilio_post(d, path, call) == (200, flow)
@@ -196,8 +222,10 @@ def test_a_reply_from_another_engineers_phone_is_refused_with_a_reply_saying_so(
     for body in (f"ack {iid}", f"resolve {iid}", f"3 {iid}", f"worked 30 {iid}"):
         status, twiml = twilio_post(d, "/twilio/sms", sms_in(other_phone, body))
         assert status == 200
-        assert message_text(twiml) == (f"#{iid} did not page you ({other}): nothing changed. Only the people its "
-                                       "escalation reached can answer it by SMS or phone.")
+        assert message_text(twiml) == (
+            f"#{iid} did not page you ({other}): nothing changed. Only the people its "
+            "escalation reached can answer it by SMS or phone."
+        )
     # a bare reply from them: nothing paged their phone
     status, twiml = twilio_post(d, "/twilio/sms", sms_in(other_phone, "1"))
     assert message_text(twiml) == "No page to answer; add the incident number, e.g. 'ack 42'."
@@ -237,8 +265,9 @@ def test_an_old_one_tap_link_does_not_acknowledge_the_alert_after_a_reopen(pagin
     assert new_link != old_link
 
     for method in ("GET", "POST"):
-        status, page = d.request(method, old_link, b"" if method == "POST" else None,
-                                 content_type="application/x-www-form-urlencoded")
+        status, page = d.request(
+            method, old_link, b"" if method == "POST" else None, content_type="application/x-www-form-urlencoded"
+        )
         assert status == 410, (method, status, page)
         assert f"Link for an earlier alert of incident #{iid}" in page
         assert "earlier alert" in page and "reopened since (now alert #2)" in page and "<form" not in page

@@ -18,6 +18,7 @@ daemon's 1-s ticks would). With `fast_forward` (the default) a step at which the
 due work is skipped: such a tick changes nothing, so skipping it changes nothing but the run time
 (the Wednesday-night story runs without it, every 30 s, as a cross-check).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -138,8 +139,15 @@ def _parse_iso(s: str) -> datetime:
 
 
 class Scenario:
-    def __init__(self, tmp_path: Path, start: str, *, fast_forward: bool = True, step: timedelta = STEP,
-                 config_path: Path = EXAMPLE_CONFIG) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        start: str,
+        *,
+        fast_forward: bool = True,
+        step: timedelta = STEP,
+        config_path: Path = EXAMPLE_CONFIG,
+    ) -> None:
         self.db = tmp_path / "pagerd.db"
         # the notifier is the scenario's recorder; the config's own is dry_run (EXAMPLE_ENV)
         env = {**EXAMPLE_ENV, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
@@ -171,12 +179,20 @@ class Scenario:
     async def _boot(self) -> None:
         self.store = SqliteStore(str(self.db), policy(self.config), clock=self.clock, synchronous="NORMAL")
         await self.store.open()
-        self.engine = PagingEngine(self.store, self.clock, self.metrics, self.notifier,
-                                   lambda: (self.config, self.schedule))  # no ingest: no heartbeat pages
+        self.engine = PagingEngine(
+            self.store, self.clock, self.metrics, self.notifier, lambda: (self.config, self.schedule)
+        )  # no ingest: no heartbeat pages
         await self.store.recover_sending(self.clock.now())  # what PagingEngine.run() does first
-        runtime = Runtime(config=self.config, config_path=self.config_path, store=self.store,
-                          metrics=self.metrics, clock=self.clock, schedule=self.schedule, ready=True,
-                          engine=self.engine)
+        runtime = Runtime(
+            config=self.config,
+            config_path=self.config_path,
+            store=self.store,
+            metrics=self.metrics,
+            clock=self.clock,
+            schedule=self.schedule,
+            ready=True,
+            engine=self.engine,
+        )
         self.http = TestClient(TestServer(build_app(runtime)))
         await self.http.start_server()
         self._db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
@@ -199,8 +215,15 @@ class Scenario:
         await self._boot()
 
     # -- alerts in -------------------------------------------------------------------------------
-    async def fire(self, labels: dict[str, str], *, group: str | None = None, summary: str | None = None,
-                   settle: bool = True, resolved: bool = False) -> int:
+    async def fire(
+        self,
+        labels: dict[str, str],
+        *,
+        group: str | None = None,
+        summary: str | None = None,
+        settle: bool = True,
+        resolved: bool = False,
+    ) -> int:
         """An Alertmanager notification (tests/testdata/alertmanager/firing.json, one alert with
         `labels`) through the ingest pipeline; then the engine ticks, as the webhook's poke makes it.
         With `resolved`, the notification that the group's alert has cleared. Returns the incident id."""
@@ -208,20 +231,32 @@ class Scenario:
         group = group or f'{{}}:{{scenario="{self._fired}"}}'
         labels = {"alertname": "ScenarioAlert", "severity": "critical", **labels}
         summary = summary or f"{labels['alertname']} for {labels.get('customer', '?')}" + (
-            f" {labels['service']}" if "service" in labels else "")
+            f" {labels['service']}" if "service" in labels else ""
+        )
         doc = json.loads(FIRING.read_text())
         alert = dict(doc["alerts"][0])
         now = self.clock.now().isoformat().replace("+00:00", "Z")
-        alert.update(labels=labels, annotations={"summary": summary}, startsAt=now,
-                     fingerprint=hashlib.sha256(group.encode()).hexdigest()[:16])
+        alert.update(
+            labels=labels,
+            annotations={"summary": summary},
+            startsAt=now,
+            fingerprint=hashlib.sha256(group.encode()).hexdigest()[:16],
+        )
         if resolved:
             alert.update(status="resolved", endsAt=now)
-        doc.update(groupKey=group, groupLabels={"alertname": labels["alertname"]}, commonLabels=labels,
-                   commonAnnotations={"summary": summary}, alerts=[alert], status=alert["status"])
+        doc.update(
+            groupKey=group,
+            groupLabels={"alertname": labels["alertname"]},
+            commonLabels=labels,
+            commonAnnotations={"summary": summary},
+            alerts=[alert],
+            status=alert["status"],
+        )
         body = json.dumps(doc).encode()
         alerts, facts = alertmanager.parse(body)
-        result = await ingest(self.store, self.metrics, self.clock, Source.ALERTMANAGER, "application/json",
-                              body, alerts, facts)
+        result = await ingest(
+            self.store, self.metrics, self.clock, Source.ALERTMANAGER, "application/json", body, alerts, facts
+        )
         (iid,) = result.incident_ids
         if settle:
             await self.settle()
@@ -234,8 +269,13 @@ class Scenario:
         MessageSid (a new one for each reply unless given: the same one again is a repeat)."""
         self._replies += 1
         url = self.config.server.public_url + "/twilio/sms"
-        form = {"AccountSid": "AC" + "0" * 32, "MessageSid": sid or f"SM{self._replies:032x}",
-                "From": self.config.people[person].phone, "To": "+3197010000000", "Body": text}
+        form = {
+            "AccountSid": "AC" + "0" * 32,
+            "MessageSid": sid or f"SM{self._replies:032x}",
+            "From": self.config.people[person].phone,
+            "To": "+3197010000000",
+            "Body": text,
+        }
         signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
         resp = await self.http.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})
         assert resp.status == 200, await resp.text()
@@ -309,8 +349,16 @@ class Scenario:
                 return pid
         return "desk" if address == self.config.desk.email else address
 
-    def sent(self, *, to: str | None = None, channel: str | None = None, since: str | None = None,
-             until: str | None = None, failed: bool = False, handovers: bool = False) -> list[Sent]:
+    def sent(
+        self,
+        *,
+        to: str | None = None,
+        channel: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        failed: bool = False,
+        handovers: bool = False,
+    ) -> list[Sent]:
         """Messages delivered (or, with failed=True, attempts that failed), filtered by person id,
         "desk" or address, by channel, and by [since, until] (local times, as for `at`). The engine's
         hand-over notices (tied to no incident; tests/unit/test_handover.py) only with handovers=True."""
@@ -338,26 +386,38 @@ class Scenario:
 
     async def incident(self, iid: int) -> dict:
         """The incident as the API shows it (GET /api/v1/incidents/{id}), with its `response`."""
-        resp = await self.http.get(f"/api/v1/incidents/{iid}", headers={
-            "Authorization": f"Bearer {self.config.auth.admin_token.get_secret_value()}"})
+        resp = await self.http.get(
+            f"/api/v1/incidents/{iid}",
+            headers={"Authorization": f"Bearer {self.config.auth.admin_token.get_secret_value()}"},
+        )
         assert resp.status == 200, await resp.text()
         return await resp.json()
 
     async def api(self, method: str, path: str, payload: object | None = None) -> tuple[int, object]:
         """An admin API call through pagerd's own application: (status, parsed JSON)."""
-        resp = await self.http.request(method, path, json=payload, headers={
-            "Authorization": f"Bearer {self.config.auth.admin_token.get_secret_value()}"})
+        resp = await self.http.request(
+            method,
+            path,
+            json=payload,
+            headers={"Authorization": f"Bearer {self.config.auth.admin_token.get_secret_value()}"},
+        )
         return resp.status, await resp.json()
 
     async def events(self, iid: int, *kinds: str) -> list[tuple[str, str]]:
         """(local time, kind) of the incident's timeline, optionally only these kinds."""
-        return [(local_text(_parse_iso(e["at"])), e["kind"]) for e in (await self.incident(iid))["timeline"]
-                if not kinds or e["kind"] in kinds]
+        return [
+            (local_text(_parse_iso(e["at"])), e["kind"])
+            for e in (await self.incident(iid))["timeline"]
+            if not kinds or e["kind"] in kinds
+        ]
 
     async def steps(self, iid: int) -> list[tuple[str, list[str]]]:
         """(local time, people) of each escalation step that fired for the incident."""
-        return [(local_text(_parse_iso(e["at"])), e["data"]["people"]) for e in (await self.incident(iid))["timeline"]
-                if e["kind"] in ("paging", "escalated")]
+        return [
+            (local_text(_parse_iso(e["at"])), e["data"]["people"])
+            for e in (await self.incident(iid))["timeline"]
+            if e["kind"] in ("paging", "escalated")
+        ]
 
     def query(self, sql: str, *args) -> list[tuple]:
         """A read-only look at the store's tables."""

@@ -3,6 +3,7 @@ known vulnerabilities and an audit that could not ask its advisory service about
 (pip-audit itself exits 0 and says "No known vulnerabilities found" then). The advisory services
 are not reachable from the test machines, so a stand-in for pip-audit writes the reports that
 pip-audit writes (the `skip_reason` one is what it wrote here, with only a package index reachable)."""
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,38 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "audit.py"
 
-CLEAN = {"dependencies": [{"name": "aiohttp", "version": "3.14.5", "vulns": []},
-                          {"name": "pyyaml", "version": "6.0.4", "vulns": []}], "fixes": []}
-VULNERABLE = {"dependencies": [
-    {"name": "aiohttp", "version": "3.9.0", "vulns": [
-        {"id": "PYSEC-2024-24", "fix_versions": ["3.9.2"], "aliases": ["CVE-2024-23334"],
-         "description": "path traversal"}]},
-    {"name": "pyyaml", "version": "6.0.4", "vulns": []}], "fixes": []}
-UNREACHED = {"dependencies": [
-    {"name": "aiohttp", "skip_reason": "Dependency not found on PyPI and could not be audited: aiohttp (3.14.5)"},
-    {"name": "pyyaml", "skip_reason": "Dependency not found on PyPI and could not be audited: pyyaml (6.0.4)"}],
-    "fixes": []}
+CLEAN = {
+    "dependencies": [
+        {"name": "aiohttp", "version": "3.14.5", "vulns": []},
+        {"name": "pyyaml", "version": "6.0.4", "vulns": []},
+    ],
+    "fixes": [],
+}
+VULNERABLE = {
+    "dependencies": [
+        {
+            "name": "aiohttp",
+            "version": "3.9.0",
+            "vulns": [
+                {
+                    "id": "PYSEC-2024-24",
+                    "fix_versions": ["3.9.2"],
+                    "aliases": ["CVE-2024-23334"],
+                    "description": "path traversal",
+                }
+            ],
+        },
+        {"name": "pyyaml", "version": "6.0.4", "vulns": []},
+    ],
+    "fixes": [],
+}
+UNREACHED = {
+    "dependencies": [
+        {"name": "aiohttp", "skip_reason": "Dependency not found on PyPI and could not be audited: aiohttp (3.14.5)"},
+        {"name": "pyyaml", "skip_reason": "Dependency not found on PyPI and could not be audited: pyyaml (6.0.4)"},
+    ],
+    "fixes": [],
+}
 
 
 STAND_IN = """#!{python}
@@ -46,8 +68,14 @@ sys.exit({code})
 def stand_in(tmp_path: Path, report: dict | None, exit_code: int = 0) -> Path:
     """An executable that takes pip-audit's arguments and writes `report` where --output says."""
     exe = tmp_path / "pip-audit"
-    exe.write_text(STAND_IN.format(python=sys.executable, tmp=str(tmp_path), code=exit_code,
-                                   report=None if report is None else json.dumps(report)))
+    exe.write_text(
+        STAND_IN.format(
+            python=sys.executable,
+            tmp=str(tmp_path),
+            code=exit_code,
+            report=None if report is None else json.dumps(report),
+        )
+    )
     exe.chmod(0o755)
     return exe
 
@@ -56,8 +84,9 @@ def run(tmp_path: Path, exe: Path, *env: str) -> subprocess.CompletedProcess:
     lock = tmp_path / "test.txt"
     lock.write_text("aiohttp==3.14.5 \\\n    --hash=sha256:" + "0" * 64 + "\n")
     environment = {"PATH": "/usr/bin:/bin", **dict(e.split("=", 1) for e in env)}
-    return subprocess.run([sys.executable, str(SCRIPT), str(exe), str(lock)], capture_output=True, text=True,
-                          timeout=30, env=environment)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(exe), str(lock)], capture_output=True, text=True, timeout=30, env=environment
+    )
 
 
 def test_clean_audit_exits_zero(tmp_path):

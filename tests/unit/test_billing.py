@@ -62,14 +62,32 @@ def shape(blocks) -> list[tuple]:
 
 BLOCK_CASES = [
     # Wed 25 Nov 2026 18:00-19:00: evening_night 1 h, under its 2-h minimum: 1 x 100 x 2 = 200.00.
-    ("partial_night_under_minimum", "100", "2026-11-25 18:00", "2026-11-25 19:00",
-     [(NIGHT, "2026-11-25 18:00", "2026-11-25 19:00", "1.00", "2.00", "200.00")], "200.00"),
+    (
+        "partial_night_under_minimum",
+        "100",
+        "2026-11-25 18:00",
+        "2026-11-25 19:00",
+        [(NIGHT, "2026-11-25 18:00", "2026-11-25 19:00", "1.00", "2.00", "200.00")],
+        "200.00",
+    ),
     # Sat 28 Nov 10:00-12:00: weekend 2 h, under its 4-h minimum: 0.5 x 100 x 4 = 200.00.
-    ("partial_weekend_under_minimum", "100", "2026-11-28 10:00", "2026-11-28 12:00",
-     [(WEEKEND, "2026-11-28 10:00", "2026-11-28 12:00", "2.00", "4.00", "200.00")], "200.00"),
+    (
+        "partial_weekend_under_minimum",
+        "100",
+        "2026-11-28 10:00",
+        "2026-11-28 12:00",
+        [(WEEKEND, "2026-11-28 10:00", "2026-11-28 12:00", "2.00", "4.00", "200.00")],
+        "200.00",
+    ),
     # Sat 28 Nov 09:00-14:30: weekend 5.5 h, over the minimum: 0.5 x 100 x 5.5 = 275.00.
-    ("weekend_over_minimum", "100", "2026-11-28 09:00", "2026-11-28 14:30",
-     [(WEEKEND, "2026-11-28 09:00", "2026-11-28 14:30", "5.50", "5.50", "275.00")], "275.00"),
+    (
+        "weekend_over_minimum",
+        "100",
+        "2026-11-28 09:00",
+        "2026-11-28 14:30",
+        [(WEEKEND, "2026-11-28 09:00", "2026-11-28 14:30", "5.50", "5.50", "275.00")],
+        "275.00",
+    ),
     # Fri 27 Nov 18:00 -> Mon 30 Nov 08:30 (CET, no holiday): five blocks
     #   Fri 18:00-Sat 08:30 evening_night 14.5 h x 100       = 1450.00
     #   Sat 08:30-18:00     weekend        9.5 h x 0.5 x 100 =  475.00
@@ -77,80 +95,170 @@ BLOCK_CASES = [
     #   Sun 08:30-18:00     weekend        9.5 h x 0.5 x 100 =  475.00
     #   Sun 18:00-Mon 08:30 evening_night 14.5 h x 100       = 1450.00
     #   total 3 x 1450 + 2 x 475 = 5300.00
-    ("friday_to_monday", "100", "2026-11-27 18:00", "2026-11-30 08:30",
-     [(NIGHT, "2026-11-27 18:00", "2026-11-28 08:30", "14.50", "14.50", "1450.00"),
-      (WEEKEND, "2026-11-28 08:30", "2026-11-28 18:00", "9.50", "9.50", "475.00"),
-      (NIGHT, "2026-11-28 18:00", "2026-11-29 08:30", "14.50", "14.50", "1450.00"),
-      (WEEKEND, "2026-11-29 08:30", "2026-11-29 18:00", "9.50", "9.50", "475.00"),
-      (NIGHT, "2026-11-29 18:00", "2026-11-30 08:30", "14.50", "14.50", "1450.00")], "5300.00"),
+    (
+        "friday_to_monday",
+        "100",
+        "2026-11-27 18:00",
+        "2026-11-30 08:30",
+        [
+            (NIGHT, "2026-11-27 18:00", "2026-11-28 08:30", "14.50", "14.50", "1450.00"),
+            (WEEKEND, "2026-11-28 08:30", "2026-11-28 18:00", "9.50", "9.50", "475.00"),
+            (NIGHT, "2026-11-28 18:00", "2026-11-29 08:30", "14.50", "14.50", "1450.00"),
+            (WEEKEND, "2026-11-29 08:30", "2026-11-29 18:00", "9.50", "9.50", "475.00"),
+            (NIGHT, "2026-11-29 18:00", "2026-11-30 08:30", "14.50", "14.50", "1450.00"),
+        ],
+        "5300.00",
+    ),
     # Wed 25 Nov 17:00 -> Thu 26 Nov 09:30: office 17:00-18:00 and 08:30-09:30 cost nothing;
     # the night 18:00-08:30 is 14.5 h = 1450.00.
-    ("crossing_office_hours", "100", "2026-11-25 17:00", "2026-11-26 09:30",
-     [(NIGHT, "2026-11-25 18:00", "2026-11-26 08:30", "14.50", "14.50", "1450.00")], "1450.00"),
+    (
+        "crossing_office_hours",
+        "100",
+        "2026-11-25 17:00",
+        "2026-11-26 09:30",
+        [(NIGHT, "2026-11-25 18:00", "2026-11-26 08:30", "14.50", "14.50", "1450.00")],
+        "1450.00",
+    ),
     # Mon 23 Nov 08:00-19:00: two evening_night blocks around the (free) office day, each with
     # its own 2-h minimum: 08:00-08:30 0.5 h -> 2 h = 200.00; 18:00-19:00 1 h -> 2 h = 200.00.
-    ("office_day_between_two_minimums", "100", "2026-11-23 08:00", "2026-11-23 19:00",
-     [(NIGHT, "2026-11-23 08:00", "2026-11-23 08:30", "0.50", "2.00", "200.00"),
-      (NIGHT, "2026-11-23 18:00", "2026-11-23 19:00", "1.00", "2.00", "200.00")], "400.00"),
+    (
+        "office_day_between_two_minimums",
+        "100",
+        "2026-11-23 08:00",
+        "2026-11-23 19:00",
+        [
+            (NIGHT, "2026-11-23 08:00", "2026-11-23 08:30", "0.50", "2.00", "200.00"),
+            (NIGHT, "2026-11-23 18:00", "2026-11-23 19:00", "1.00", "2.00", "200.00"),
+        ],
+        "400.00",
+    ),
     # Tue 24 Nov 09:00-17:00: office only, no standby at all.
     ("office_only", "100", "2026-11-24 09:00", "2026-11-24 17:00", [], "0.00"),
     # Christmas Day (Fri 25 Dec) 10:00-14:00: holiday 4 h, under its 8-h minimum: 1 x 100 x 8 = 800.00.
-    ("christmas_under_minimum", "100", "2026-12-25 10:00", "2026-12-25 14:00",
-     [(HOLIDAY, "2026-12-25 10:00", "2026-12-25 14:00", "4.00", "8.00", "800.00")], "800.00"),
+    (
+        "christmas_under_minimum",
+        "100",
+        "2026-12-25 10:00",
+        "2026-12-25 14:00",
+        [(HOLIDAY, "2026-12-25 10:00", "2026-12-25 14:00", "4.00", "8.00", "800.00")],
+        "800.00",
+    ),
     # Thu 24 Dec 18:00 -> Sun 27 Dec 08:30: Christmas Day and the Second Day of Christmas (a
     # Saturday) are one 48-h holiday stretch, so one block:
     #   Thu 18:00-Fri 00:00 evening_night  6 h x 100 =  600.00
     #   Fri 00:00-Sun 00:00 holiday       48 h x 100 = 4800.00
     #   Sun 00:00-08:30     evening_night 8.5 h x 100 = 850.00      total 6250.00
-    ("christmas_weekend", "100", "2026-12-24 18:00", "2026-12-27 08:30",
-     [(NIGHT, "2026-12-24 18:00", "2026-12-25 00:00", "6.00", "6.00", "600.00"),
-      (HOLIDAY, "2026-12-25 00:00", "2026-12-27 00:00", "48.00", "48.00", "4800.00"),
-      (NIGHT, "2026-12-27 00:00", "2026-12-27 08:30", "8.50", "8.50", "850.00")], "6250.00"),
+    (
+        "christmas_weekend",
+        "100",
+        "2026-12-24 18:00",
+        "2026-12-27 08:30",
+        [
+            (NIGHT, "2026-12-24 18:00", "2026-12-25 00:00", "6.00", "6.00", "600.00"),
+            (HOLIDAY, "2026-12-25 00:00", "2026-12-27 00:00", "48.00", "48.00", "4800.00"),
+            (NIGHT, "2026-12-27 00:00", "2026-12-27 08:30", "8.50", "8.50", "850.00"),
+        ],
+        "6250.00",
+    ),
     # King's Day 2026 is Monday 27 April (CEST). Sun 26 Apr 18:00 -> Tue 28 Apr 08:30:
     #   Sun 18:00-Mon 00:00 evening_night  6 h = 600.00
     #   Mon 00:00-Tue 00:00 holiday       24 h = 2400.00 (its office hours are holiday too)
     #   Tue 00:00-08:30     evening_night 8.5 h = 850.00       total 3850.00
-    ("kings_day", "100", "2026-04-26 18:00", "2026-04-28 08:30",
-     [(NIGHT, "2026-04-26 18:00", "2026-04-27 00:00", "6.00", "6.00", "600.00"),
-      (HOLIDAY, "2026-04-27 00:00", "2026-04-28 00:00", "24.00", "24.00", "2400.00"),
-      (NIGHT, "2026-04-28 00:00", "2026-04-28 08:30", "8.50", "8.50", "850.00")], "3850.00"),
+    (
+        "kings_day",
+        "100",
+        "2026-04-26 18:00",
+        "2026-04-28 08:30",
+        [
+            (NIGHT, "2026-04-26 18:00", "2026-04-27 00:00", "6.00", "6.00", "600.00"),
+            (HOLIDAY, "2026-04-27 00:00", "2026-04-28 00:00", "24.00", "24.00", "2400.00"),
+            (NIGHT, "2026-04-28 00:00", "2026-04-28 08:30", "8.50", "8.50", "850.00"),
+        ],
+        "3850.00",
+    ),
     # King's Day office hours 08:30-18:00 would be free office time on any other Monday;
     # on King's Day they are a 9.5-h holiday block: 950.00.
-    ("kings_day_office_hours", "100", "2026-04-27 08:30", "2026-04-27 18:00",
-     [(HOLIDAY, "2026-04-27 08:30", "2026-04-27 18:00", "9.50", "9.50", "950.00")], "950.00"),
+    (
+        "kings_day_office_hours",
+        "100",
+        "2026-04-27 08:30",
+        "2026-04-27 18:00",
+        [(HOLIDAY, "2026-04-27 08:30", "2026-04-27 18:00", "9.50", "9.50", "950.00")],
+        "950.00",
+    ),
     # Holiday on a weekend: Sat 26 Dec (Second Day of Christmas) 10:00-12:00 is holiday, not
     # weekend: 2 h -> 8-h minimum at 1 x = 800.00 (as weekend it would have been 200.00).
-    ("holiday_on_saturday", "100", "2026-12-26 10:00", "2026-12-26 12:00",
-     [(HOLIDAY, "2026-12-26 10:00", "2026-12-26 12:00", "2.00", "8.00", "800.00")], "800.00"),
+    (
+        "holiday_on_saturday",
+        "100",
+        "2026-12-26 10:00",
+        "2026-12-26 12:00",
+        [(HOLIDAY, "2026-12-26 10:00", "2026-12-26 12:00", "2.00", "8.00", "800.00")],
+        "800.00",
+    ),
     # Easter weekend: Sat 4 Apr 12:00 -> Easter Sunday 5 Apr 12:00 (CEST):
     #   Sat 12:00-18:00 weekend 6 h x 0.5 x 100 = 300.00
     #   Sat 18:00-Sun 00:00 evening_night 6 h   = 600.00
     #   Sun 00:00-12:00 holiday 12 h            = 1200.00       total 2100.00
-    ("holiday_on_sunday", "100", "2026-04-04 12:00", "2026-04-05 12:00",
-     [(WEEKEND, "2026-04-04 12:00", "2026-04-04 18:00", "6.00", "6.00", "300.00"),
-      (NIGHT, "2026-04-04 18:00", "2026-04-05 00:00", "6.00", "6.00", "600.00"),
-      (HOLIDAY, "2026-04-05 00:00", "2026-04-05 12:00", "12.00", "12.00", "1200.00")], "2100.00"),
+    (
+        "holiday_on_sunday",
+        "100",
+        "2026-04-04 12:00",
+        "2026-04-05 12:00",
+        [
+            (WEEKEND, "2026-04-04 12:00", "2026-04-04 18:00", "6.00", "6.00", "300.00"),
+            (NIGHT, "2026-04-04 18:00", "2026-04-05 00:00", "6.00", "6.00", "600.00"),
+            (HOLIDAY, "2026-04-05 00:00", "2026-04-05 12:00", "12.00", "12.00", "1200.00"),
+        ],
+        "2100.00",
+    ),
     # Spring DST: Sat 28 Mar 18:00 CET (17:00Z) -> Sun 29 Mar 08:30 CEST (06:30Z); the clock jumps
     # 02:00 -> 03:00, so the night lasts 13.5 h: 1350.00 (not 14.5 h / 1450.00).
-    ("night_across_spring_dst", "100", "2026-03-28 18:00", "2026-03-29 08:30",
-     [(NIGHT, "2026-03-28 18:00", "2026-03-29 08:30", "13.50", "13.50", "1350.00")], "1350.00"),
+    (
+        "night_across_spring_dst",
+        "100",
+        "2026-03-28 18:00",
+        "2026-03-29 08:30",
+        [(NIGHT, "2026-03-28 18:00", "2026-03-29 08:30", "13.50", "13.50", "1350.00")],
+        "1350.00",
+    ),
     # Autumn DST: Sat 24 Oct 18:00 CEST (16:00Z) -> Sun 25 Oct 08:30 CET (07:30Z); 03:00 -> 02:00
     # happens once more, so 15.5 h: 1550.00.
-    ("night_across_autumn_dst", "100", "2026-10-24 18:00", "2026-10-25 08:30",
-     [(NIGHT, "2026-10-24 18:00", "2026-10-25 08:30", "15.50", "15.50", "1550.00")], "1550.00"),
+    (
+        "night_across_autumn_dst",
+        "100",
+        "2026-10-24 18:00",
+        "2026-10-25 08:30",
+        [(NIGHT, "2026-10-24 18:00", "2026-10-25 08:30", "15.50", "15.50", "1550.00")],
+        "1550.00",
+    ),
     # Rounding half-up per line, rate 10.05: Sat 28 Nov 13:00 -> Sun 29 Nov 18:00
     #   Sat 13:00-18:00 weekend 5 h x 0.5 x 10.05      = 25.125   -> 25.13 (half-even would give 25.12)
     #   Sat 18:00-Sun 08:30 evening_night 14.5 x 10.05 = 145.725  -> 145.73
     #   Sun 08:30-18:00 weekend 9.5 x 0.5 x 10.05      = 47.7375  -> 47.74
     #   total of the rounded lines 218.60 (rounding the unrounded sum 218.5875 would give 218.59)
-    ("rounding_half_up_per_line", "10.05", "2026-11-28 13:00", "2026-11-29 18:00",
-     [(WEEKEND, "2026-11-28 13:00", "2026-11-28 18:00", "5.00", "5.00", "25.13"),
-      (NIGHT, "2026-11-28 18:00", "2026-11-29 08:30", "14.50", "14.50", "145.73"),
-      (WEEKEND, "2026-11-29 08:30", "2026-11-29 18:00", "9.50", "9.50", "47.74")], "218.60"),
+    (
+        "rounding_half_up_per_line",
+        "10.05",
+        "2026-11-28 13:00",
+        "2026-11-29 18:00",
+        [
+            (WEEKEND, "2026-11-28 13:00", "2026-11-28 18:00", "5.00", "5.00", "25.13"),
+            (NIGHT, "2026-11-28 18:00", "2026-11-29 08:30", "14.50", "14.50", "145.73"),
+            (WEEKEND, "2026-11-29 08:30", "2026-11-29 18:00", "9.50", "9.50", "47.74"),
+        ],
+        "218.60",
+    ),
     # A duration with no finite decimal form: Wed 25 Nov 18:00-20:20 is 7/3 h:
     # 100 x 7/3 = 233.333... -> 233.33 (hours shown as 2.33).
-    ("non_terminating_hours", "100", "2026-11-25 18:00", "2026-11-25 20:20",
-     [(NIGHT, "2026-11-25 18:00", "2026-11-25 20:20", "2.33", "2.33", "233.33")], "233.33"),
+    (
+        "non_terminating_hours",
+        "100",
+        "2026-11-25 18:00",
+        "2026-11-25 20:20",
+        [(NIGHT, "2026-11-25 18:00", "2026-11-25 20:20", "2.33", "2.33", "233.33")],
+        "233.33",
+    ),
 ]
 
 
@@ -183,8 +291,15 @@ def test_dst_hours_are_exact(start, end, hours):
 
 def test_block_fields():
     [b] = standby_blocks(NL, L("2026-11-28 10:00"), L("2026-11-28 12:00"), T100)
-    assert b == Block(period=WEEKEND, start=Z("2026-11-28T09:00:00Z"), end=Z("2026-11-28T11:00:00Z"),
-                      hours=D(2), billed_hours=D(4), multiplier=D("0.5"), fee=D("200.00"))
+    assert b == Block(
+        period=WEEKEND,
+        start=Z("2026-11-28T09:00:00Z"),
+        end=Z("2026-11-28T11:00:00Z"),
+        hours=D(2),
+        billed_hours=D(4),
+        multiplier=D("0.5"),
+        fee=D("200.00"),
+    )
 
 
 def test_fee_is_computed_from_the_exact_duration():
@@ -233,7 +348,15 @@ def test_a_booking_cancelled_before_it_starts_costs_nothing():
         # No increment: 70 min = 7/6 h x 100 = 116.666... -> 116.67.
         ("100", "2026-11-28T22:00:00Z", "2026-11-28T23:10:00Z", {"increment": timedelta(0)}, "1.17", "1.17", "116.67"),
         # A 30-minute increment: 70 min -> 1.5 h = 150.00.
-        ("100", "2026-11-28T22:00:00Z", "2026-11-28T23:10:00Z", {"increment": timedelta(minutes=30)}, "1.17", "1.50", "150.00"),
+        (
+            "100",
+            "2026-11-28T22:00:00Z",
+            "2026-11-28T23:10:00Z",
+            {"increment": timedelta(minutes=30)},
+            "1.17",
+            "1.50",
+            "150.00",
+        ),
         # Real time across the autumn change: 02:30 CEST (00:30Z) -> 02:40 CET (01:40Z) reads
         # as 10 minutes on the wall but is 70 minutes of work: 1.25 h = 125.00.
         ("100", "2026-10-25T00:30:00Z", "2026-10-25T01:40:00Z", {}, "1.17", "1.25", "125.00"),
@@ -255,65 +378,131 @@ NIGHT_START, NIGHT_END = "2026-11-28 18:00", "2026-11-29 08:30"
 
 CALLOUT_CASES = [
     # One call-out of 20 min: + 1 h = 100.00 -> 1550.00.
-    ("one_20min", "merge", [("2026-11-28 23:00", "2026-11-28 23:20")],
-     [("2026-11-28 23:00", "2026-11-28 23:20", "0.33", "1.00", "100.00", 0, "")], "1550.00"),
+    (
+        "one_20min",
+        "merge",
+        [("2026-11-28 23:00", "2026-11-28 23:20")],
+        [("2026-11-28 23:00", "2026-11-28 23:20", "0.33", "1.00", "100.00", 0, "")],
+        "1550.00",
+    ),
     # One of 70 min: + 1.25 h = 125.00 -> 1575.00.
-    ("one_70min", "merge", [("2026-11-28 23:00", "2026-11-29 00:10")],
-     [("2026-11-28 23:00", "2026-11-29 00:10", "1.17", "1.25", "125.00", 0, "")], "1575.00"),
+    (
+        "one_70min",
+        "merge",
+        [("2026-11-28 23:00", "2026-11-29 00:10")],
+        [("2026-11-28 23:00", "2026-11-29 00:10", "1.17", "1.25", "125.00", 0, "")],
+        "1575.00",
+    ),
     # Two call-outs in one block, 23:00-23:20 and 23:40-00:10.
     #   separate: 1 h + max(30 min, 1 h) = 2 x 100.00 -> 1650.00
-    ("two_in_the_hour_separate", "separate",
-     [("2026-11-28 23:40", "2026-11-29 00:10"), ("2026-11-28 23:00", "2026-11-28 23:20")],
-     [("2026-11-28 23:00", "2026-11-28 23:20", "0.33", "1.00", "100.00", 0, ""),
-      ("2026-11-28 23:40", "2026-11-29 00:10", "0.50", "1.00", "100.00", 0, "")], "1650.00"),
+    (
+        "two_in_the_hour_separate",
+        "separate",
+        [("2026-11-28 23:40", "2026-11-29 00:10"), ("2026-11-28 23:00", "2026-11-28 23:20")],
+        [
+            ("2026-11-28 23:00", "2026-11-28 23:20", "0.33", "1.00", "100.00", 0, ""),
+            ("2026-11-28 23:40", "2026-11-29 00:10", "0.50", "1.00", "100.00", 0, ""),
+        ],
+        "1650.00",
+    ),
     #   merge: the second starts inside the first one's billed hour (23:00-00:00): one call-out
     #   23:00-00:10 = 70 min -> 1.25 h = 125.00 -> 1575.00
-    ("two_in_the_hour_merge", "merge",
-     [("2026-11-28 23:40", "2026-11-29 00:10"), ("2026-11-28 23:00", "2026-11-28 23:20")],
-     [("2026-11-28 23:00", "2026-11-29 00:10", "1.17", "1.25", "125.00", 0, "")], "1575.00"),
+    (
+        "two_in_the_hour_merge",
+        "merge",
+        [("2026-11-28 23:40", "2026-11-29 00:10"), ("2026-11-28 23:00", "2026-11-28 23:20")],
+        [("2026-11-28 23:00", "2026-11-29 00:10", "1.17", "1.25", "125.00", 0, "")],
+        "1575.00",
+    ),
     # Overlapping 23:00-23:30 and 23:10-23:50: separate 2 x 100.00 -> 1650.00; merged
     # 23:00-23:50 -> 1 h = 100.00 -> 1550.00.
-    ("overlapping_separate", "separate",
-     [("2026-11-28 23:00", "2026-11-28 23:30"), ("2026-11-28 23:10", "2026-11-28 23:50")],
-     [("2026-11-28 23:00", "2026-11-28 23:30", "0.50", "1.00", "100.00", 0, ""),
-      ("2026-11-28 23:10", "2026-11-28 23:50", "0.67", "1.00", "100.00", 0, "")], "1650.00"),
-    ("overlapping_merge", "merge",
-     [("2026-11-28 23:00", "2026-11-28 23:30"), ("2026-11-28 23:10", "2026-11-28 23:50")],
-     [("2026-11-28 23:00", "2026-11-28 23:50", "0.83", "1.00", "100.00", 0, "")], "1550.00"),
+    (
+        "overlapping_separate",
+        "separate",
+        [("2026-11-28 23:00", "2026-11-28 23:30"), ("2026-11-28 23:10", "2026-11-28 23:50")],
+        [
+            ("2026-11-28 23:00", "2026-11-28 23:30", "0.50", "1.00", "100.00", 0, ""),
+            ("2026-11-28 23:10", "2026-11-28 23:50", "0.67", "1.00", "100.00", 0, ""),
+        ],
+        "1650.00",
+    ),
+    (
+        "overlapping_merge",
+        "merge",
+        [("2026-11-28 23:00", "2026-11-28 23:30"), ("2026-11-28 23:10", "2026-11-28 23:50")],
+        [("2026-11-28 23:00", "2026-11-28 23:50", "0.83", "1.00", "100.00", 0, "")],
+        "1550.00",
+    ),
     # Adjacent: the second starts exactly when the first one's billed hour ends (00:00): merged
     # 23:00-00:10 -> 1.25 h = 125.00 -> 1575.00.
-    ("adjacent_at_the_hour_merge", "merge",
-     [("2026-11-28 23:00", "2026-11-28 23:20"), ("2026-11-29 00:00", "2026-11-29 00:10")],
-     [("2026-11-28 23:00", "2026-11-29 00:10", "1.17", "1.25", "125.00", 0, "")], "1575.00"),
+    (
+        "adjacent_at_the_hour_merge",
+        "merge",
+        [("2026-11-28 23:00", "2026-11-28 23:20"), ("2026-11-29 00:00", "2026-11-29 00:10")],
+        [("2026-11-28 23:00", "2026-11-29 00:10", "1.17", "1.25", "125.00", 0, "")],
+        "1575.00",
+    ),
     # The billed time includes the rounding: 23:00-00:05 is billed 1.25 h (to 00:15), so a call
     # at 00:10-00:20 joins it: 23:00-00:20 = 80 min -> 1.5 h = 150.00 -> 1600.00.
     # (separate: 125.00 + 100.00 -> 1675.00)
-    ("inside_the_rounded_time_merge", "merge",
-     [("2026-11-28 23:00", "2026-11-29 00:05"), ("2026-11-29 00:10", "2026-11-29 00:20")],
-     [("2026-11-28 23:00", "2026-11-29 00:20", "1.33", "1.50", "150.00", 0, "")], "1600.00"),
-    ("inside_the_rounded_time_separate", "separate",
-     [("2026-11-28 23:00", "2026-11-29 00:05"), ("2026-11-29 00:10", "2026-11-29 00:20")],
-     [("2026-11-28 23:00", "2026-11-29 00:05", "1.08", "1.25", "125.00", 0, ""),
-      ("2026-11-29 00:10", "2026-11-29 00:20", "0.17", "1.00", "100.00", 0, "")], "1675.00"),
+    (
+        "inside_the_rounded_time_merge",
+        "merge",
+        [("2026-11-28 23:00", "2026-11-29 00:05"), ("2026-11-29 00:10", "2026-11-29 00:20")],
+        [("2026-11-28 23:00", "2026-11-29 00:20", "1.33", "1.50", "150.00", 0, "")],
+        "1600.00",
+    ),
+    (
+        "inside_the_rounded_time_separate",
+        "separate",
+        [("2026-11-28 23:00", "2026-11-29 00:05"), ("2026-11-29 00:10", "2026-11-29 00:20")],
+        [
+            ("2026-11-28 23:00", "2026-11-29 00:05", "1.08", "1.25", "125.00", 0, ""),
+            ("2026-11-29 00:10", "2026-11-29 00:20", "0.17", "1.00", "100.00", 0, ""),
+        ],
+        "1675.00",
+    ),
     # Far apart (23:00-23:20 and 00:30-00:40): two call-outs under either policy: 1650.00.
-    ("far_apart_merge", "merge",
-     [("2026-11-28 23:00", "2026-11-28 23:20"), ("2026-11-29 00:30", "2026-11-29 00:40")],
-     [("2026-11-28 23:00", "2026-11-28 23:20", "0.33", "1.00", "100.00", 0, ""),
-      ("2026-11-29 00:30", "2026-11-29 00:40", "0.17", "1.00", "100.00", 0, "")], "1650.00"),
+    (
+        "far_apart_merge",
+        "merge",
+        [("2026-11-28 23:00", "2026-11-28 23:20"), ("2026-11-29 00:30", "2026-11-29 00:40")],
+        [
+            ("2026-11-28 23:00", "2026-11-28 23:20", "0.33", "1.00", "100.00", 0, ""),
+            ("2026-11-29 00:30", "2026-11-29 00:40", "0.17", "1.00", "100.00", 0, ""),
+        ],
+        "1650.00",
+    ),
     # A call-out that starts in the block and runs past the booking's end (08:00-09:10) is that
     # block's, billed in full: 70 min -> 125.00 -> 1575.00.
-    ("runs_past_the_booking", "merge", [("2026-11-29 08:00", "2026-11-29 09:10")],
-     [("2026-11-29 08:00", "2026-11-29 09:10", "1.17", "1.25", "125.00", 0, "")], "1575.00"),
+    (
+        "runs_past_the_booking",
+        "merge",
+        [("2026-11-29 08:00", "2026-11-29 09:10")],
+        [("2026-11-29 08:00", "2026-11-29 09:10", "1.17", "1.25", "125.00", 0, "")],
+        "1575.00",
+    ),
     # Outside the booking (Sun 10:00-10:20): not a standby call-out; out-of-contract work at the
     # standard rate, rounded up to the increment, no 1-h minimum: 20 min -> 0.5 h = 50.00 -> 1500.00.
-    ("outside_the_booking", "merge", [("2026-11-29 10:00", "2026-11-29 10:20")],
-     [("2026-11-29 10:00", "2026-11-29 10:20", "0.33", "0.50", "50.00", None, OUTSIDE_BOOKING)], "1500.00"),
+    (
+        "outside_the_booking",
+        "merge",
+        [("2026-11-29 10:00", "2026-11-29 10:20")],
+        [("2026-11-29 10:00", "2026-11-29 10:20", "0.33", "0.50", "50.00", None, OUTSIDE_BOOKING)],
+        "1500.00",
+    ),
     # In-booking and out-of-booking calls never merge: 08:00-08:20 in the block (100.00) and
     # 08:40-08:50 after the booking (0.25 h = 25.00): 1450 + 100 + 25 = 1575.00.
-    ("inside_and_outside_do_not_merge", "merge",
-     [("2026-11-29 08:00", "2026-11-29 08:20"), ("2026-11-29 08:40", "2026-11-29 08:50")],
-     [("2026-11-29 08:00", "2026-11-29 08:20", "0.33", "1.00", "100.00", 0, ""),
-      ("2026-11-29 08:40", "2026-11-29 08:50", "0.17", "0.25", "25.00", None, OUTSIDE_BOOKING)], "1575.00"),
+    (
+        "inside_and_outside_do_not_merge",
+        "merge",
+        [("2026-11-29 08:00", "2026-11-29 08:20"), ("2026-11-29 08:40", "2026-11-29 08:50")],
+        [
+            ("2026-11-29 08:00", "2026-11-29 08:20", "0.33", "1.00", "100.00", 0, ""),
+            ("2026-11-29 08:40", "2026-11-29 08:50", "0.17", "0.25", "25.00", None, OUTSIDE_BOOKING),
+        ],
+        "1575.00",
+    ),
 ]
 
 
@@ -322,8 +511,10 @@ def test_quote_with_callouts(name, policy, calls, expected, total):
     terms = Terms(rate=D(100), callout_overlap=policy)
     q = quote(NL, L(NIGHT_START), L(NIGHT_END), terms, [(L(s), L(e)) for s, e in calls])
     assert [b.fee for b in q.blocks] == [D("1450.00")]
-    got = [(c.start, c.end, hours_str(c.worked_hours), hours_str(c.billed_hours), str(c.amount), c.block_index, c.ref)
-           for c in q.callouts]
+    got = [
+        (c.start, c.end, hours_str(c.worked_hours), hours_str(c.billed_hours), str(c.amount), c.block_index, c.ref)
+        for c in q.callouts
+    ]
     assert got == [(L(s), L(e), w, b, a, i, r) for s, e, w, b, a, i, r in expected]
     assert str(q.total) == total
 
@@ -331,10 +522,17 @@ def test_quote_with_callouts(name, policy, calls, expected, total):
 def test_callout_in_office_time_inside_a_booking_is_outside_standby():
     # Booking Mon 23 Nov 08:00-19:00 (two 200.00 night blocks). A call at 08:10-08:30 is in the
     # first block (100.00); one at 12:00-12:20 is office time, not standby: 0.5 h = 50.00.
-    q = quote(NL, L("2026-11-23 08:00"), L("2026-11-23 19:00"), T100,
-              [(L("2026-11-23 08:10"), L("2026-11-23 08:30")), (L("2026-11-23 12:00"), L("2026-11-23 12:20"))])
+    q = quote(
+        NL,
+        L("2026-11-23 08:00"),
+        L("2026-11-23 19:00"),
+        T100,
+        [(L("2026-11-23 08:10"), L("2026-11-23 08:30")), (L("2026-11-23 12:00"), L("2026-11-23 12:20"))],
+    )
     assert [(c.block_index, c.amount, c.ref) for c in q.callouts] == [
-        (0, D("100.00"), ""), (None, D("50.00"), OUTSIDE_BOOKING)]
+        (0, D("100.00"), ""),
+        (None, D("50.00"), OUTSIDE_BOOKING),
+    ]
     assert q.total == D("550.00")
 
 
@@ -346,30 +544,46 @@ def test_merge_across_blocks_keeps_the_first_block():
     merged = quote(NL, L("2026-11-27 18:00"), L("2026-11-28 18:00"), T100, calls)
     assert [(c.block_index, c.amount) for c in merged.callouts] == [(0, D("100.00"))]
     assert merged.total == D("2025.00")
-    separate = quote(NL, L("2026-11-27 18:00"), L("2026-11-28 18:00"), Terms(rate=D(100), callout_overlap="separate"), calls)
+    separate = quote(
+        NL, L("2026-11-27 18:00"), L("2026-11-28 18:00"), Terms(rate=D(100), callout_overlap="separate"), calls
+    )
     assert [(c.block_index, c.amount) for c in separate.callouts] == [(0, D("100.00")), (1, D("100.00"))]
     assert separate.total == D("2125.00")
 
 
 def test_refs_travel_with_their_callouts():
-    calls = [(L("2026-11-28 23:00"), L("2026-11-28 23:20"), "INC-7"),
-             (L("2026-11-28 23:30"), L("2026-11-28 23:45"), "INC-8"),
-             (L("2026-11-29 12:00"), L("2026-11-29 12:10"), "INC-9")]
+    calls = [
+        (L("2026-11-28 23:00"), L("2026-11-28 23:20"), "INC-7"),
+        (L("2026-11-28 23:30"), L("2026-11-28 23:45"), "INC-8"),
+        (L("2026-11-29 12:00"), L("2026-11-29 12:10"), "INC-9"),
+    ]
     q = quote(NL, L(NIGHT_START), L(NIGHT_END), T100, calls)
     assert [c.ref for c in q.callouts] == ["INC-7, INC-8", f"{OUTSIDE_BOOKING}: INC-9"]
 
 
 def test_outside_minimum_is_configurable():
     # An agency that bills out-of-contract work with a 1-h minimum too: 20 min -> 100.00.
-    q = quote(NL, L(NIGHT_START), L(NIGHT_END), Terms(rate=D(100), outside_minimum=timedelta(hours=1)),
-              [(L("2026-11-29 10:00"), L("2026-11-29 10:20"))])
+    q = quote(
+        NL,
+        L(NIGHT_START),
+        L(NIGHT_END),
+        Terms(rate=D(100), outside_minimum=timedelta(hours=1)),
+        [(L("2026-11-29 10:00"), L("2026-11-29 10:20"))],
+    )
     assert [c.amount for c in q.callouts] == [D("100.00")]
 
 
 def test_callout_dataclass():
     [c] = quote(NL, L(NIGHT_START), L(NIGHT_END), T100, [(L("2026-11-28 23:00"), L("2026-11-29 00:10"))]).callouts
-    assert c == Callout(start=Z("2026-11-28T22:00:00Z"), end=Z("2026-11-28T23:10:00Z"), worked_hours=hours_of(timedelta(minutes=70)),
-                        billed_hours=D("1.25"), amount=D("125.00"), block_index=0, ref="")
+    assert c == Callout(
+        start=Z("2026-11-28T22:00:00Z"),
+        end=Z("2026-11-28T23:10:00Z"),
+        worked_hours=hours_of(timedelta(minutes=70)),
+        billed_hours=D("1.25"),
+        amount=D("125.00"),
+        block_index=0,
+        ref="",
+    )
 
 
 # ---------------------------------------------------------------------------- JSON shape
@@ -381,23 +595,48 @@ def test_as_dict():
     assert q.as_dict() == {
         "currency": "EUR",
         "rate": "100.00",
-        "blocks": [{"period": "weekend", "start": "2026-11-28T09:00:00Z", "end": "2026-11-28T11:00:00Z",
-                    "hours": "2.00", "billed_hours": "4.00", "multiplier": "0.50", "fee": "200.00"}],
-        "callouts": [{"start": "2026-11-28T10:00:00Z", "end": "2026-11-28T10:20:00Z", "worked_hours": "0.33",
-                      "billed_hours": "1.00", "amount": "100.00"}],
+        "blocks": [
+            {
+                "period": "weekend",
+                "start": "2026-11-28T09:00:00Z",
+                "end": "2026-11-28T11:00:00Z",
+                "hours": "2.00",
+                "billed_hours": "4.00",
+                "multiplier": "0.50",
+                "fee": "200.00",
+            }
+        ],
+        "callouts": [
+            {
+                "start": "2026-11-28T10:00:00Z",
+                "end": "2026-11-28T10:20:00Z",
+                "worked_hours": "0.33",
+                "billed_hours": "1.00",
+                "amount": "100.00",
+            }
+        ],
         "total": "300.00",
     }
 
 
-@pytest.mark.parametrize("value, text", [
-    (D("100"), "100.00"), (D("97.5"), "97.50"), (D("12.345"), "12.345"), (D("0.5"), "0.50"),
-    (D("1E+3"), "1000.00"), (D("0.00"), "0.00"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (D("100"), "100.00"),
+        (D("97.5"), "97.50"),
+        (D("12.345"), "12.345"),
+        (D("0.5"), "0.50"),
+        (D("1E+3"), "1000.00"),
+        (D("0.00"), "0.00"),
+    ],
+)
 def test_decimal_str(value, text):
     assert decimal_str(value) == text
 
 
-@pytest.mark.parametrize("value, text", [(D("13.5"), "13.50"), (D(1) / D(3), "0.33"), (D("0.125"), "0.13"), (D(48), "48.00")])
+@pytest.mark.parametrize(
+    "value, text", [(D("13.5"), "13.50"), (D(1) / D(3), "0.33"), (D("0.125"), "0.13"), (D(48), "48.00")]
+)
 def test_hours_str(value, text):
     assert hours_str(value) == text
 
@@ -405,21 +644,24 @@ def test_hours_str(value, text):
 # ---------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"rate": D(-1)}, ValueError),
-    ({"rate": "abc"}, ValueError),
-    ({"rate": D("NaN")}, ValueError),
-    ({"rate": D("Infinity")}, ValueError),
-    ({"rate": D("1E+12")}, ValueError),
-    ({"rate": 0.1}, TypeError),
-    ({"rate": D(1), "currency": ""}, ValueError),
-    ({"rate": D(1), "increment": timedelta(minutes=-1)}, ValueError),
-    ({"rate": D(1), "callout_minimum": 60}, TypeError),
-    ({"rate": D(1), "callout_overlap": "sometimes"}, ValueError),
-    ({"rate": D(1), "tariffs": {WEEKEND: DEFAULT_TARIFFS[WEEKEND]}}, ValueError),
-    ({"rate": D(1), "tariffs": {**DEFAULT_TARIFFS, OFFICE: Tariff(D(1), timedelta(0))}}, ValueError),
-    ({"rate": D(1), "tariffs": {**DEFAULT_TARIFFS, "lunch": Tariff(D(1), timedelta(0))}}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"rate": D(-1)}, ValueError),
+        ({"rate": "abc"}, ValueError),
+        ({"rate": D("NaN")}, ValueError),
+        ({"rate": D("Infinity")}, ValueError),
+        ({"rate": D("1E+12")}, ValueError),
+        ({"rate": 0.1}, TypeError),
+        ({"rate": D(1), "currency": ""}, ValueError),
+        ({"rate": D(1), "increment": timedelta(minutes=-1)}, ValueError),
+        ({"rate": D(1), "callout_minimum": 60}, TypeError),
+        ({"rate": D(1), "callout_overlap": "sometimes"}, ValueError),
+        ({"rate": D(1), "tariffs": {WEEKEND: DEFAULT_TARIFFS[WEEKEND]}}, ValueError),
+        ({"rate": D(1), "tariffs": {**DEFAULT_TARIFFS, OFFICE: Tariff(D(1), timedelta(0))}}, ValueError),
+        ({"rate": D(1), "tariffs": {**DEFAULT_TARIFFS, "lunch": Tariff(D(1), timedelta(0))}}, ValueError),
+    ],
+)
 def test_bad_terms(kwargs, error):
     with pytest.raises(error):
         Terms(**kwargs)
@@ -511,7 +753,8 @@ def test_blocks_cover_exactly_the_non_office_time(start, span, rate):
 
 
 call = st.tuples(st.integers(0, 3 * 24 * 60), st.integers(0, 180)).map(
-    lambda t: (datetime(2026, 11, 27, 17, tzinfo=UTC) + t[0] * MINUTE, t[1] * MINUTE))
+    lambda t: (datetime(2026, 11, 27, 17, tzinfo=UTC) + t[0] * MINUTE, t[1] * MINUTE)
+)
 
 
 @SETTINGS
@@ -531,7 +774,9 @@ def test_merging_never_costs_more_than_separate(calls, rate):
             assert c.billed_hours >= (1 if c.block_index is not None else 0)
             assert c.billed_hours >= c.worked_hours
             assert c.amount == cents_half_up(Fraction(rate) * Fraction(c.billed_hours))
-            in_block = c.block_index is not None and q.blocks[c.block_index].start <= c.start < q.blocks[c.block_index].end
+            in_block = (
+                c.block_index is not None and q.blocks[c.block_index].start <= c.start < q.blocks[c.block_index].end
+            )
             assert in_block or (c.block_index is None and c.ref.startswith(OUTSIDE_BOOKING))
     # Every call lies inside one merged call-out.
     for s, e in pairs:

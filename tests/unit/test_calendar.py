@@ -405,9 +405,7 @@ def test_nights_across_dst_last_real_time(rules, start, end, hours):
 
 def test_holiday_on_the_spring_change_lasts_23_hours():
     easter = NL.stretches(T("2024-03-31T00:00:00+01:00"), T("2024-04-01T00:00:00+02:00"))
-    assert _rows(easter) == _expect(
-        (HOLIDAY, "2024-03-31T00:00:00+01:00", "2024-04-01T00:00:00+02:00")
-    )
+    assert _rows(easter) == _expect((HOLIDAY, "2024-03-31T00:00:00+01:00", "2024-04-01T00:00:00+02:00"))
     assert easter[0].hours == 23
 
 
@@ -686,9 +684,7 @@ def test_rules_are_normalised_and_hashable():
     rules = CalendarRules(office_days=["mon", "Tuesday", 2], extra={"2026-12-24": "Eve"})
     assert rules.office_days == frozenset({0, 1, 2})
     assert rules.extra == ((date(2026, 12, 24), "Eve"),)
-    assert hash(rules) == hash(
-        CalendarRules(office_days=(0, 1, 2), extra=((date(2026, 12, 24), "Eve"),))
-    )
+    assert hash(rules) == hash(CalendarRules(office_days=(0, 1, 2), extra=((date(2026, 12, 24), "Eve"),)))
 
 
 @pytest.mark.parametrize(
@@ -767,9 +763,7 @@ CALENDARS = {
     ),
     # DST at midnight; Holy Saturday 2026-04-04 is followed by the clocks going back
     # from Sunday 00:00 to Saturday 23:00, so that holiday lasts 25 hours.
-    "santiago": Calendar(
-        CalendarRules(tz="America/Santiago", country="CL", extra={"2026-09-06": "Spring"})
-    ),
+    "santiago": Calendar(CalendarRules(tz="America/Santiago", country="CL", extra={"2026-09-06": "Spring"})),
     # 30-minute DST at 02:00, with windows inside the gap and the fold.
     "lord-howe": Calendar(
         CalendarRules(
@@ -802,9 +796,7 @@ def _transitions(cal: Calendar) -> list[datetime]:
 
 
 TRANSITIONS = {name: _transitions(cal) for name, cal in CALENDARS.items()}
-broad_instants = st.datetimes(
-    min_value=datetime(2010, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
-)
+broad_instants = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC))
 near = st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(days=2))
 
 
@@ -816,9 +808,7 @@ def _instants(name: str):
     return st.one_of(broad_instants, close)
 
 
-cases = st.sampled_from(sorted(CALENDARS)).flatmap(
-    lambda name: st.tuples(st.just(CALENDARS[name]), _instants(name))
-)
+cases = st.sampled_from(sorted(CALENDARS)).flatmap(lambda name: st.tuples(st.just(CALENDARS[name]), _instants(name)))
 spans = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=9))
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TICK = timedelta(microseconds=1)
@@ -838,9 +828,7 @@ def _reference_periods(cal: Calendar, instant: datetime) -> list[Period]:
         found.append(OFFICE)
     if not holiday and not office_day and r.weekend_start <= t < r.weekend_end:
         found.append(WEEKEND)
-    in_day_window = (
-        r.office_start <= t < r.office_end if office_day else r.weekend_start <= t < r.weekend_end
-    )
+    in_day_window = r.office_start <= t < r.office_end if office_day else r.weekend_start <= t < r.weekend_end
     if not holiday and not in_day_window:
         found.append(NIGHT)
     return found

@@ -13,6 +13,7 @@ and blocking waits with a timeout. They pace the drivers (the engine loop, the s
 which the daemon needs even on a manual clock; what a driver then does asks the Clock what time it is.
 What libraries read inside (log timestamps, HTTP Date headers, APScheduler's timers) is theirs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -65,7 +66,8 @@ def _is_loop(node: ast.AST) -> bool:
     if isinstance(node, ast.Call):
         f = node.func
         return (isinstance(f, ast.Attribute) and f.attr in _LOOP_GETTERS) or (
-            isinstance(f, ast.Name) and f.id in _LOOP_GETTERS)
+            isinstance(f, ast.Name) and f.id in _LOOP_GETTERS
+        )
     name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
     return name.lstrip("_").endswith("loop")
 
@@ -93,8 +95,11 @@ def clock_reads(source: str) -> list[tuple[int, str]]:
 
 def _reads_in(path: Path) -> list[str]:
     rel = path.relative_to(PACKAGE).as_posix()
-    return [f"pager/{rel}:{line}: reads the clock ({what})"
-            for line, what in clock_reads(path.read_text(encoding="utf-8")) if (rel, what) not in ALLOWED]
+    return [
+        f"pager/{rel}:{line}: reads the clock ({what})"
+        for line, what in clock_reads(path.read_text(encoding="utf-8"))
+        if (rel, what) not in ALLOWED
+    ]
 
 
 def test_the_walk_covers_the_whole_package_cli_included():
@@ -117,28 +122,31 @@ def test_every_allowed_read_says_why():
         assert (PACKAGE / rel).is_file() and why.strip(), (rel, what)
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from datetime import datetime, timezone\nx = datetime.now(timezone.utc)\n", [(2, "datetime.now")]),
-    ("from datetime import datetime as D\nx = D.utcnow()\n", [(2, "datetime.utcnow")]),
-    ("import datetime\nx = datetime.datetime.now()\n", [(2, "datetime.now")]),
-    ("import datetime as dt\nx = dt.date.today()\n", [(2, "date.today")]),
-    ("from datetime import date\nx = date.today()\n", [(2, "date.today")]),
-    ("from datetime import datetime\nf = field(default_factory=datetime.now)\n", [(2, "datetime.now")]),
-    ("import time\nx = time.time()\n", [(2, "time.time")]),
-    ("import time as t\nx = t.perf_counter()\n", [(2, "time.perf_counter")]),
-    ("import time\nx = time.monotonic_ns()\n", [(2, "time.monotonic_ns")]),
-    ("from time import monotonic\n", [(1, "time.monotonic")]),
-    ("import time\ntime.sleep(1)\n", []),
-    ("import asyncio\nx = asyncio.get_running_loop().time()\n", [(2, "loop.time")]),
-    ("x = self._loop.time()\n", [(1, "loop.time")]),
-    ("x = loop.time()\n", [(1, "loop.time")]),
-    ("import asyncio\nawait asyncio.sleep(1)\nawait asyncio.wait_for(f, timeout=2)\n", []),
-    # a Clock's own methods, a datetime's .time() and a local named `now` are not reads
-    ("x = self.clock.now()\ny = rt.clock.monotonic()\n", []),
-    ("x = clock.now()\n", []),
-    ("from datetime import datetime\nx = datetime.fromisoformat(s).time()\n", []),
-    ("from datetime import time\nx = time(8, 30)\n", []),
-    ("x = wall.time()\nnow = 3\n", []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from datetime import datetime, timezone\nx = datetime.now(timezone.utc)\n", [(2, "datetime.now")]),
+        ("from datetime import datetime as D\nx = D.utcnow()\n", [(2, "datetime.utcnow")]),
+        ("import datetime\nx = datetime.datetime.now()\n", [(2, "datetime.now")]),
+        ("import datetime as dt\nx = dt.date.today()\n", [(2, "date.today")]),
+        ("from datetime import date\nx = date.today()\n", [(2, "date.today")]),
+        ("from datetime import datetime\nf = field(default_factory=datetime.now)\n", [(2, "datetime.now")]),
+        ("import time\nx = time.time()\n", [(2, "time.time")]),
+        ("import time as t\nx = t.perf_counter()\n", [(2, "time.perf_counter")]),
+        ("import time\nx = time.monotonic_ns()\n", [(2, "time.monotonic_ns")]),
+        ("from time import monotonic\n", [(1, "time.monotonic")]),
+        ("import time\ntime.sleep(1)\n", []),
+        ("import asyncio\nx = asyncio.get_running_loop().time()\n", [(2, "loop.time")]),
+        ("x = self._loop.time()\n", [(1, "loop.time")]),
+        ("x = loop.time()\n", [(1, "loop.time")]),
+        ("import asyncio\nawait asyncio.sleep(1)\nawait asyncio.wait_for(f, timeout=2)\n", []),
+        # a Clock's own methods, a datetime's .time() and a local named `now` are not reads
+        ("x = self.clock.now()\ny = rt.clock.monotonic()\n", []),
+        ("x = clock.now()\n", []),
+        ("from datetime import datetime\nx = datetime.fromisoformat(s).time()\n", []),
+        ("from datetime import time\nx = time(8, 30)\n", []),
+        ("x = wall.time()\nnow = 3\n", []),
+    ],
+)
 def test_the_checker_catches_what_it_should(source, expected):
     assert clock_reads(source) == expected

@@ -1,4 +1,5 @@
 """The config folder: every good file loads, every bad file fails with exactly its `# expect:` lines."""
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,12 @@ SIGNING_KEY = "signing-key-for-the-tests-0123456789"
 
 
 EXAMPLE = ROOT / "config" / "pagerd.example.yaml"
-EXAMPLE_ENV = {"PAGERD_SIGNING_KEY": SIGNING_KEY, "PAGERD_ADMIN_TOKEN": "admin-token-1",
-               "PAGERD_WEBHOOK_TOKEN": "hook-token-1", "PAGERD_NOTIFIER": "dry_run"}
+EXAMPLE_ENV = {
+    "PAGERD_SIGNING_KEY": SIGNING_KEY,
+    "PAGERD_ADMIN_TOKEN": "admin-token-1",
+    "PAGERD_WEBHOOK_TOKEN": "hook-token-1",
+    "PAGERD_NOTIFIER": "dry_run",
+}
 
 
 def test_example_config_loads() -> None:
@@ -53,18 +58,25 @@ def test_example_config_loads() -> None:
     assert cfg.auth.admin_token.get_secret_value() == "admin-token-1"
     assert [k.get_secret_value() for k in cfg.sources.events_v2.routing_keys] == ["hook-token-1"]
     assert cfg.secret_origins == {
-        "auth.admin_token": "environment PAGERD_ADMIN_TOKEN", "auth.signing_key": "environment PAGERD_SIGNING_KEY",
+        "auth.admin_token": "environment PAGERD_ADMIN_TOKEN",
+        "auth.signing_key": "environment PAGERD_SIGNING_KEY",
         "sources.alertmanager.auth.bearer": "environment PAGERD_WEBHOOK_TOKEN",
         "sources.nagios.auth.bearer": "environment PAGERD_WEBHOOK_TOKEN",
-        "sources.events_v2.routing_keys.0": "environment PAGERD_WEBHOOK_TOKEN"}
+        "sources.events_v2.routing_keys.0": "environment PAGERD_WEBHOOK_TOKEN",
+    }
 
 
-@pytest.mark.parametrize("var, keys", [
-    ("PAGERD_SIGNING_KEY", ["auth.signing_key"]),
-    ("PAGERD_ADMIN_TOKEN", ["auth.admin_token"]),
-    ("PAGERD_WEBHOOK_TOKEN", ["sources.alertmanager.auth.bearer", "sources.nagios.auth.bearer",
-                              "sources.events_v2.routing_keys.0"]),
-])
+@pytest.mark.parametrize(
+    "var, keys",
+    [
+        ("PAGERD_SIGNING_KEY", ["auth.signing_key"]),
+        ("PAGERD_ADMIN_TOKEN", ["auth.admin_token"]),
+        (
+            "PAGERD_WEBHOOK_TOKEN",
+            ["sources.alertmanager.auth.bearer", "sources.nagios.auth.bearer", "sources.events_v2.routing_keys.0"],
+        ),
+    ],
+)
 def test_example_config_has_no_default_secret(var: str, keys: list[str]) -> None:
     """A secret has no default: without its variable the example config names each line and key."""
     env = {k: v for k, v in EXAMPLE_ENV.items() if k != var}
@@ -74,7 +86,7 @@ def test_example_config_has_no_default_secret(var: str, keys: list[str]) -> None
     lines = EXAMPLE.read_text().splitlines()
     for issue in info.value.issues:
         assert f"{var} is not set" in issue.message
-        assert lines[issue.line - 1].strip().endswith("${%s}" % var)
+        assert lines[issue.line - 1].strip().endswith(f"${{{var}}}")
 
 
 def test_example_config_refuses_a_silent_notifier() -> None:
@@ -84,12 +96,23 @@ def test_example_config_refuses_a_silent_notifier() -> None:
     with pytest.raises(ConfigError) as info:
         load(EXAMPLE, env=env)
     got = {(i.key, i.message.split(" is used by")[0]) for i in info.value.issues}
-    assert got == {("notifier.twilio.account_sid", "channel sms"), ("notifier.twilio.account_sid", "channel voice"),
-                   ("notifier.smtp.host", "channel email")}
+    assert got == {
+        ("notifier.twilio.account_sid", "channel sms"),
+        ("notifier.twilio.account_sid", "channel voice"),
+        ("notifier.smtp.host", "channel email"),
+    }
     messages = "\n".join(i.message for i in info.value.issues)
     assert "TWILIO_ACCOUNT_SID" in messages and "PAGERD_SMTP_HOST" in messages and "dry_run" in messages
-    cfg = load(EXAMPLE, env={**env, "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "twilio-auth-token-0123",
-                             "TWILIO_FROM": "+15005550006", "PAGERD_SMTP_HOST": "127.0.0.1"})
+    cfg = load(
+        EXAMPLE,
+        env={
+            **env,
+            "TWILIO_ACCOUNT_SID": "AC123",
+            "TWILIO_AUTH_TOKEN": "twilio-auth-token-0123",
+            "TWILIO_FROM": "+15005550006",
+            "PAGERD_SMTP_HOST": "127.0.0.1",
+        },
+    )
     assert providers(cfg.notifier) == {"sms": "twilio", "voice": "twilio", "email": "smtp"}
 
 
@@ -122,13 +145,16 @@ def test_secrets_never_in_errors_or_repr(tmp_path: Path) -> None:
     key, old = "super-secret-signing-key-0123456789", "super-secret-old-signing-key-0123456789"
     auth = f"auth: {{admin_token: {secret}, signing_key: {key}, previous_signing_keys: [{old}]}}\n"
     p = tmp_path / "c.yaml"
-    p.write_text(auth + f"sources: {{alertmanager: {{auth: {{bearer: {secret}}}}}}}\n"
-                 "server: {max_body_bytes: nope}\n")
+    p.write_text(
+        auth + f"sources: {{alertmanager: {{auth: {{bearer: {secret}}}}}}}\nserver: {{max_body_bytes: nope}}\n"
+    )
     with pytest.raises(ConfigError) as info:
         load(p, env={})
     assert secret not in str(info.value)
-    for auth_bad, bearer in ((f"auth: {{admin_token: {secret}, signing_key: {secret}}}\n", key),  # too short
-                             (f"auth: {{admin_token: {secret}, signing_key: {key}}}\n", key)):  # a token too
+    for auth_bad, bearer in (
+        (f"auth: {{admin_token: {secret}, signing_key: {secret}}}\n", key),  # too short
+        (f"auth: {{admin_token: {secret}, signing_key: {key}}}\n", key),
+    ):  # a token too
         p.write_text(auth_bad + f"sources: {{alertmanager: {{auth: {{bearer: {bearer}}}}}}}\n")
         with pytest.raises(ConfigError) as info:
             load(p, env={})
@@ -143,8 +169,13 @@ def test_secrets_never_in_errors_or_repr(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name,code", [("good/minimal.yaml", 0), ("bad/unknown_key.yaml", 2)])
 def test_check_config_cli(name: str, code: int) -> None:
-    r = subprocess.run([sys.executable, "-m", "pager", "check-config", str(DATA / name)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "pager", "check-config", str(DATA / name)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert r.returncode == code, r.stderr
     if code:
         assert "unknown_key.yaml:8: server.listn: unknown key" in r.stderr
@@ -153,22 +184,27 @@ def test_check_config_cli(name: str, code: int) -> None:
 
 
 # -- secrets: development values, length off loopback, each kind its own ----------------------------------
-ADMIN = "admin-token-0123456789abcdef-0123456789"      # 40 characters each, all different
+ADMIN = "admin-token-0123456789abcdef-0123456789"  # 40 characters each, all different
 HOOK = "webhook-token-0123456789abcdef-012345678"
 SIGN = "signing-key-0123456789abcdef-0123456789a"
 
 
 def _write(tmp_path: Path, doc: dict) -> Path:
     import yaml
+
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump(doc, sort_keys=False))
     return p
 
 
-def _doc(listen: str = "127.0.0.1:8080", admin: str = ADMIN, bearer: str = HOOK, signing: str = SIGN,
-         **sources) -> dict:
-    return {"server": {"listen": listen}, "auth": {"admin_token": admin, "signing_key": signing},
-            "sources": {"alertmanager": {"auth": {"bearer": bearer}}, **sources}}
+def _doc(
+    listen: str = "127.0.0.1:8080", admin: str = ADMIN, bearer: str = HOOK, signing: str = SIGN, **sources
+) -> dict:
+    return {
+        "server": {"listen": listen},
+        "auth": {"admin_token": admin, "signing_key": signing},
+        "sources": {"alertmanager": {"auth": {"bearer": bearer}}, **sources},
+    }
 
 
 def _issues(tmp_path: Path, doc: dict, env: dict | None = None) -> list[tuple[str, str]]:
@@ -179,48 +215,69 @@ def _issues(tmp_path: Path, doc: dict, env: dict | None = None) -> list[tuple[st
     return []
 
 
-SHORT = "short-token-1234"   # 16 characters
+SHORT = "short-token-1234"  # 16 characters
 BASIC = {"basic": {"username": "am", "password": SHORT}}
 
 
-@pytest.mark.parametrize("doc, expect", [
-    # on loopback: short tokens and development values are fine
-    (_doc(admin=SHORT), []),
-    (_doc("[::1]:8080", admin=SHORT, bearer="dev-webhook-token"), []),
-    (_doc("127.9.9.9:8080", admin="dev-admin-token"), []),
-    (_doc("localhost:8080", bearer=SHORT), []),
-    # anywhere else: at least 32 characters, no development value
-    (_doc("0.0.0.0:8080"), []),
-    (_doc("10.1.2.3:8080"), []),
-    (_doc("0.0.0.0:8080", admin=SHORT), [("auth.admin_token", "is 16 characters long; at least 32")]),
-    (_doc("[::]:8080", bearer=SHORT), [("sources.alertmanager.auth.bearer", "is 16 characters long")]),
-    (_doc("192.0.2.7:8080", admin="dev-admin-token"), [("auth.admin_token", "published development value")]),
-    (_doc("pager.example.nl:8080", bearer="dev-webhook-token"),
-     [("sources.alertmanager.auth.bearer", "published development value")]),
-    (_doc("0.0.0.0:8080", admin="make-run-development-admin-token-not-a-secret"),
-     [("auth.admin_token", "published development value")]),
-    (_doc("0.0.0.0:8080", signing="make-run-development-signing-key-not-a-secret"),
-     [("auth.signing_key", "published development value")]),
-    (_doc("0.0.0.0:8080", nagios={"auth": BASIC}), [("sources.nagios.auth.basic.password", "is 16 characters")]),
-    (_doc("0.0.0.0:8080", events_v2={"routing_keys": [HOOK + "2", SHORT]}),
-     [("sources.events_v2.routing_keys.1", "is 16 characters long")]),
-    # the kinds always differ, on loopback too; two webhook credentials may be equal
-    (_doc(admin=HOOK), [("sources.alertmanager.auth.bearer", "must differ from auth.admin_token")]),
-    (_doc(signing=ADMIN), [("auth.signing_key", "must differ from auth.admin_token")]),
-    (_doc(signing=HOOK), [("auth.signing_key", "must differ from sources.alertmanager.auth.bearer")]),
-    (_doc(nagios={"auth": {"basic": {"username": "n", "password": ADMIN}}}),
-     [("sources.nagios.auth.basic.password", "must differ from auth.admin_token")]),
-    (_doc(events_v2={"routing_keys": [ADMIN]}), [("sources.events_v2.routing_keys.0", "must differ from auth.admin_token")]),
-    (_doc(nagios={"auth": {"bearer": HOOK}}, events_v2={"routing_keys": [HOOK]}), []),
-    ({**_doc(), "notifier": {"kind": "dry_run", "twilio": {"auth_token": ADMIN}}},
-     [("notifier.twilio.auth_token", "must differ from auth.admin_token")]),
-    ({**_doc(), "auth": {"admin_token": ADMIN, "signing_key": SIGN, "previous_signing_keys": [SIGN]}},
-     [("auth.previous_signing_keys.0", "is the current auth.signing_key")]),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "doc, expect",
+    [
+        # on loopback: short tokens and development values are fine
+        (_doc(admin=SHORT), []),
+        (_doc("[::1]:8080", admin=SHORT, bearer="dev-webhook-token"), []),
+        (_doc("127.9.9.9:8080", admin="dev-admin-token"), []),
+        (_doc("localhost:8080", bearer=SHORT), []),
+        # anywhere else: at least 32 characters, no development value
+        (_doc("0.0.0.0:8080"), []),
+        (_doc("10.1.2.3:8080"), []),
+        (_doc("0.0.0.0:8080", admin=SHORT), [("auth.admin_token", "is 16 characters long; at least 32")]),
+        (_doc("[::]:8080", bearer=SHORT), [("sources.alertmanager.auth.bearer", "is 16 characters long")]),
+        (_doc("192.0.2.7:8080", admin="dev-admin-token"), [("auth.admin_token", "published development value")]),
+        (
+            _doc("pager.example.nl:8080", bearer="dev-webhook-token"),
+            [("sources.alertmanager.auth.bearer", "published development value")],
+        ),
+        (
+            _doc("0.0.0.0:8080", admin="make-run-development-admin-token-not-a-secret"),
+            [("auth.admin_token", "published development value")],
+        ),
+        (
+            _doc("0.0.0.0:8080", signing="make-run-development-signing-key-not-a-secret"),
+            [("auth.signing_key", "published development value")],
+        ),
+        (_doc("0.0.0.0:8080", nagios={"auth": BASIC}), [("sources.nagios.auth.basic.password", "is 16 characters")]),
+        (
+            _doc("0.0.0.0:8080", events_v2={"routing_keys": [HOOK + "2", SHORT]}),
+            [("sources.events_v2.routing_keys.1", "is 16 characters long")],
+        ),
+        # the kinds always differ, on loopback too; two webhook credentials may be equal
+        (_doc(admin=HOOK), [("sources.alertmanager.auth.bearer", "must differ from auth.admin_token")]),
+        (_doc(signing=ADMIN), [("auth.signing_key", "must differ from auth.admin_token")]),
+        (_doc(signing=HOOK), [("auth.signing_key", "must differ from sources.alertmanager.auth.bearer")]),
+        (
+            _doc(nagios={"auth": {"basic": {"username": "n", "password": ADMIN}}}),
+            [("sources.nagios.auth.basic.password", "must differ from auth.admin_token")],
+        ),
+        (
+            _doc(events_v2={"routing_keys": [ADMIN]}),
+            [("sources.events_v2.routing_keys.0", "must differ from auth.admin_token")],
+        ),
+        (_doc(nagios={"auth": {"bearer": HOOK}}, events_v2={"routing_keys": [HOOK]}), []),
+        (
+            {**_doc(), "notifier": {"kind": "dry_run", "twilio": {"auth_token": ADMIN}}},
+            [("notifier.twilio.auth_token", "must differ from auth.admin_token")],
+        ),
+        (
+            {**_doc(), "auth": {"admin_token": ADMIN, "signing_key": SIGN, "previous_signing_keys": [SIGN]}},
+            [("auth.previous_signing_keys.0", "is the current auth.signing_key")],
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_secret_rules(tmp_path: Path, doc: dict, expect: list[tuple[str, str]]) -> None:
     got = _issues(tmp_path, doc)
     assert [k for k, _ in got] == [k for k, _ in expect], got
-    for (_, message), (_, part) in zip(got, expect):
+    for (_, message), (_, part) in zip(got, expect, strict=True):
         assert part in message
         for value in (ADMIN, HOOK, SIGN, SHORT, "dev-admin-token", "dev-webhook-token"):
             assert value not in message  # keys named, values never printed
@@ -228,6 +285,7 @@ def test_secret_rules(tmp_path: Path, doc: dict, expect: list[tuple[str, str]]) 
 
 def test_the_makefile_development_secrets_are_long_distinct_and_refused_off_loopback() -> None:
     from pager.config.secrets import DEVELOPMENT_SECRETS, MIN_SECRET
+
     makefile = (ROOT / "Makefile").read_text()
     values = dict(re.findall(r"^export (PAGERD_\w+) \?= (\S+)$", makefile, re.M))
     secrets = [values[k] for k in ("PAGERD_ADMIN_TOKEN", "PAGERD_WEBHOOK_TOKEN", "PAGERD_SIGNING_KEY")]
@@ -238,30 +296,40 @@ def test_the_makefile_development_secrets_are_long_distinct_and_refused_off_loop
 
 
 # -- secrets from files ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path, value", [
-    (("auth", "admin_token"), ADMIN),
-    (("auth", "signing_key"), SIGN),
-    (("auth", "previous_signing_keys"), ["old-signing-key-0123456789abcdef-01", "older-signing-key-0123456789abcdef"]),
-    (("sources", "alertmanager", "auth", "bearer"), HOOK),
-    (("sources", "nagios", "auth", "bearer"), HOOK),
-    (("sources", "nagios", "auth", "basic", "password"), "nagios-basic-password"),
-    (("sources", "events_v2", "routing_keys"), [HOOK + "1", HOOK + "2"]),
-    (("notifier", "twilio", "auth_token"), "twilio-auth-token-0123456789"),
-    (("notifier", "smtp", "password"), "smtp-password-0123"),
-], ids=lambda v: ".".join(v) if isinstance(v, tuple) else None)
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("auth", "admin_token"), ADMIN),
+        (("auth", "signing_key"), SIGN),
+        (
+            ("auth", "previous_signing_keys"),
+            ["old-signing-key-0123456789abcdef-01", "older-signing-key-0123456789abcdef"],
+        ),
+        (("sources", "alertmanager", "auth", "bearer"), HOOK),
+        (("sources", "nagios", "auth", "bearer"), HOOK),
+        (("sources", "nagios", "auth", "basic", "password"), "nagios-basic-password"),
+        (("sources", "events_v2", "routing_keys"), [HOOK + "1", HOOK + "2"]),
+        (("notifier", "twilio", "auth_token"), "twilio-auth-token-0123456789"),
+        (("notifier", "smtp", "password"), "smtp-password-0123"),
+    ],
+    ids=lambda v: ".".join(v) if isinstance(v, tuple) else None,
+)
 def test_every_secret_key_reads_a_file(tmp_path: Path, path: tuple, value) -> None:
     from pager.config.secrets import SECRET_KEYS
-    assert any(len(p) == len(path) and all(a in ("*", b) for a, b in zip(p, path)) for p in SECRET_KEYS)
+
+    assert any(len(p) == len(path) and all(a in ("*", b) for a, b in zip(p, path, strict=True)) for p in SECRET_KEYS)
     secret_file = tmp_path / "secret"
     secret_file.write_text("\n".join(value) + "\n\n" if isinstance(value, list) else f"  {value}\n")
-    doc = _doc(nagios={"auth": {"bearer": HOOK, "basic": {"username": "n", "password": "x" * 10}}},
-               events_v2={"routing_keys": [HOOK]})
+    doc = _doc(
+        nagios={"auth": {"bearer": HOOK, "basic": {"username": "n", "password": "x" * 10}}},
+        events_v2={"routing_keys": [HOOK]},
+    )
     doc["notifier"] = {"kind": "dry_run", "smtp": {"host": "127.0.0.1", "username": "u"}}
     parent = doc
     for p in path[:-1]:
         parent = parent.setdefault(p, {})
     parent.pop(path[-1], None)
-    parent[path[-1] + "_file"] = "${SECRETS}/secret"     # as with ${CREDENTIALS_DIRECTORY}/NAME
+    parent[path[-1] + "_file"] = "${SECRETS}/secret"  # as with ${CREDENTIALS_DIRECTORY}/NAME
     cfg = load(_write(tmp_path, doc), env={"SECRETS": str(tmp_path)})
     got = cfg
     for p in path:
@@ -272,13 +340,16 @@ def test_every_secret_key_reads_a_file(tmp_path: Path, path: tuple, value) -> No
     assert cfg.secret_origins[dotted] == f"file {secret_file}"
 
 
-@pytest.mark.parametrize("setup, expect", [
-    ("both", "auth.admin_token_file: set admin_token or admin_token_file, not both"),
-    ("missing", "auth.admin_token_file: cannot read {d}/nope: No such file or directory"),
-    ("empty", "auth.admin_token_file: {d}/secret is empty"),
-    ("unreadable", "auth.admin_token_file: cannot read {d}: Is a directory"),
-    ("not a path", "auth.admin_token_file: expected the path of a file that holds the secret"),
-])
+@pytest.mark.parametrize(
+    "setup, expect",
+    [
+        ("both", "auth.admin_token_file: set admin_token or admin_token_file, not both"),
+        ("missing", "auth.admin_token_file: cannot read {d}/nope: No such file or directory"),
+        ("empty", "auth.admin_token_file: {d}/secret is empty"),
+        ("unreadable", "auth.admin_token_file: cannot read {d}: Is a directory"),
+        ("not a path", "auth.admin_token_file: expected the path of a file that holds the secret"),
+    ],
+)
 def test_secret_file_problems(tmp_path: Path, setup: str, expect: str) -> None:
     doc = _doc()
     secret = tmp_path / "secret"
@@ -294,8 +365,14 @@ def test_secret_file_problems(tmp_path: Path, setup: str, expect: str) -> None:
 def test_an_empty_value_beside_a_file_is_no_value(tmp_path: Path) -> None:
     """`auth_token: "${TWILIO_AUTH_TOKEN:-}"` left empty beside auth_token_file: the file holds the secret."""
     (tmp_path / "tw").write_text("twilio-token-from-a-file-0123")
-    doc = {**_doc(), "notifier": {"kind": "dry_run", "twilio": {"auth_token": "", "auth_token_file": str(tmp_path / "tw")}}}
-    assert load(_write(tmp_path, doc), env={}).notifier.twilio.auth_token.get_secret_value() == "twilio-token-from-a-file-0123"
+    doc = {
+        **_doc(),
+        "notifier": {"kind": "dry_run", "twilio": {"auth_token": "", "auth_token_file": str(tmp_path / "tw")}},
+    }
+    assert (
+        load(_write(tmp_path, doc), env={}).notifier.twilio.auth_token.get_secret_value()
+        == "twilio-token-from-a-file-0123"
+    )
 
 
 # -- no silent notifier ------------------------------------------------------------------------------------
@@ -303,37 +380,78 @@ TWILIO = {"account_sid": "AC0123", "auth_token": "twilio-auth-token-0123456789",
 PEOPLE = {"anna": {"name": "Anna", "phone": "+31612345001", "email": "anna@example.nl"}}
 
 
-@pytest.mark.parametrize("notifier, people, rules, expect, plan", [
-    # no people: no contact rule pages on anything
-    ({}, {}, None, [], {"sms": "none", "voice": "none", "email": "none"}),
-    # the default rules (sms, voice) without Twilio
-    ({}, PEOPLE, None, [("notifier.twilio.account_sid", "channel sms is used by paging.contact_rules"),
-                        ("notifier.twilio.account_sid", "channel voice is used by paging.contact_rules")], None),
-    ({"kind": "dry_run"}, PEOPLE, None, [], {"sms": "dry_run", "voice": "dry_run", "email": "dry_run"}),
-    ({"twilio": TWILIO}, PEOPLE, None, [], {"sms": "twilio", "voice": "twilio", "email": "none"}),
-    ({"twilio": {**TWILIO, "auth_token": ""}}, PEOPLE, None,
-     [("notifier.twilio.auth_token", "required when notifier.twilio.account_sid is set")], None),
-    ({"twilio": {**TWILIO, "from": ""}}, PEOPLE, None, [("notifier.twilio.from", "required")], None),
-    # a person's own rules replace the defaults
-    ({"twilio": TWILIO}, {"anna": {**PEOPLE["anna"], "contact_rules": [{"channel": "email"}]}}, None,
-     [("notifier.smtp.host", "channel email is used by people.anna.contact_rules")], None),
-    ({"smtp": {"host": "127.0.0.1"}}, {"anna": {**PEOPLE["anna"], "contact_rules": [{"channel": "email"}]}}, None,
-     [], {"sms": "none", "voice": "none", "email": "smtp"}),
-    ({"twilio": TWILIO}, PEOPLE, [{"channel": "sms"}, {"channel": "email"}],
-     [("notifier.smtp.host", "PAGERD_SMTP_HOST")], None),
-    # simulated on purpose beside a live provider
-    ({"twilio": TWILIO, "simulate": ["email"]}, PEOPLE, [{"channel": "sms"}, {"channel": "email"}], [],
-     {"sms": "twilio", "voice": "twilio", "email": "dry_run"}),
-    ({"twilio": TWILIO, "simulate": ["sms"]}, PEOPLE, None,
-     [("notifier.simulate", "channel sms has a live provider (twilio)")], None),
-])
+@pytest.mark.parametrize(
+    "notifier, people, rules, expect, plan",
+    [
+        # no people: no contact rule pages on anything
+        ({}, {}, None, [], {"sms": "none", "voice": "none", "email": "none"}),
+        # the default rules (sms, voice) without Twilio
+        (
+            {},
+            PEOPLE,
+            None,
+            [
+                ("notifier.twilio.account_sid", "channel sms is used by paging.contact_rules"),
+                ("notifier.twilio.account_sid", "channel voice is used by paging.contact_rules"),
+            ],
+            None,
+        ),
+        ({"kind": "dry_run"}, PEOPLE, None, [], {"sms": "dry_run", "voice": "dry_run", "email": "dry_run"}),
+        ({"twilio": TWILIO}, PEOPLE, None, [], {"sms": "twilio", "voice": "twilio", "email": "none"}),
+        (
+            {"twilio": {**TWILIO, "auth_token": ""}},
+            PEOPLE,
+            None,
+            [("notifier.twilio.auth_token", "required when notifier.twilio.account_sid is set")],
+            None,
+        ),
+        ({"twilio": {**TWILIO, "from": ""}}, PEOPLE, None, [("notifier.twilio.from", "required")], None),
+        # a person's own rules replace the defaults
+        (
+            {"twilio": TWILIO},
+            {"anna": {**PEOPLE["anna"], "contact_rules": [{"channel": "email"}]}},
+            None,
+            [("notifier.smtp.host", "channel email is used by people.anna.contact_rules")],
+            None,
+        ),
+        (
+            {"smtp": {"host": "127.0.0.1"}},
+            {"anna": {**PEOPLE["anna"], "contact_rules": [{"channel": "email"}]}},
+            None,
+            [],
+            {"sms": "none", "voice": "none", "email": "smtp"},
+        ),
+        (
+            {"twilio": TWILIO},
+            PEOPLE,
+            [{"channel": "sms"}, {"channel": "email"}],
+            [("notifier.smtp.host", "PAGERD_SMTP_HOST")],
+            None,
+        ),
+        # simulated on purpose beside a live provider
+        (
+            {"twilio": TWILIO, "simulate": ["email"]},
+            PEOPLE,
+            [{"channel": "sms"}, {"channel": "email"}],
+            [],
+            {"sms": "twilio", "voice": "twilio", "email": "dry_run"},
+        ),
+        (
+            {"twilio": TWILIO, "simulate": ["sms"]},
+            PEOPLE,
+            None,
+            [("notifier.simulate", "channel sms has a live provider (twilio)")],
+            None,
+        ),
+    ],
+)
 def test_channel_rules(tmp_path: Path, notifier: dict, people: dict, rules, expect, plan) -> None:
     doc = {**_doc(), "notifier": notifier, "people": people}
     if rules is not None:
         doc["paging"] = {"contact_rules": rules}
     got = _issues(tmp_path, doc)
     assert [k for k, _ in got] == [k for k, _ in expect], got
-    for (_, message), (_, part) in zip(got, expect):
+    for (_, message), (_, part) in zip(got, expect, strict=True):
         assert part in message
     if plan is not None:
         assert providers(load(_write(tmp_path, doc), env={}).notifier) == plan
@@ -341,8 +459,9 @@ def test_channel_rules(tmp_path: Path, notifier: dict, people: dict, rules, expe
 
 def test_check_config_reports_the_secret_rules(tmp_path: Path) -> None:
     p = _write(tmp_path, _doc("0.0.0.0:8080", admin=SHORT, bearer=SHORT + "x"))
-    r = subprocess.run([sys.executable, "-m", "pager", "check-config", str(p)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "pager", "check-config", str(p)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert r.returncode == 2
     assert "auth.admin_token: is 16 characters long" in r.stderr
     assert "sources.alertmanager.auth.bearer: is 17 characters long" in r.stderr

@@ -4,6 +4,7 @@ catch-up window) nor doubles one. The office rotation (office hours only) gives 
 
 Example config: standby = [dewi, eva, bram, chris], weekly from Monday 2026-01-05 08:30 Amsterdam.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -84,9 +85,15 @@ def test_the_example_config_is_what_these_tests_assume(schedule):
 async def test_one_notice_at_the_handoff_then_none(stores, schedule):
     given, logged = await notices(stores.current, schedule, HANDOFF)
     person = standby_person(HANDOFF.date())
-    assert given == [{"rotation": "standby", "person": person, "name": "Chris Bakker",
-                      "start": HANDOFF.astimezone(UTC).isoformat(),
-                      "end": datetime(2026, 12, 7, 8, 30, tzinfo=AMS).astimezone(UTC).isoformat()}]
+    assert given == [
+        {
+            "rotation": "standby",
+            "person": person,
+            "name": "Chris Bakker",
+            "start": HANDOFF.astimezone(UTC).isoformat(),
+            "end": datetime(2026, 12, 7, 8, 30, tzinfo=AMS).astimezone(UTC).isoformat(),
+        }
+    ]
     assert len(logged) == 1
     assert {k: logged[0][k] for k in given[0]} == given[0]
     assert logged[0]["log_level"] == "info"
@@ -103,14 +110,18 @@ async def test_a_restart_does_not_double_it(stores, schedule):
     assert await notices(store, schedule, HANDOFF + timedelta(minutes=5)) == ([], [])
 
 
-@pytest.mark.parametrize("late,count", [
-    (timedelta(0), 1),
-    (timedelta(hours=3), 1),               # restart after three hours down: caught up
-    (timedelta(hours=12), 1),              # the edge of the catch-up window
-    (timedelta(hours=12, seconds=1), 0),
-    (timedelta(hours=13), 0),              # too late to still be useful
-    (timedelta(days=3), 0),
-], ids=["on-time", "3h-late", "12h-late", "12h1s-late", "13h-late", "3d-late"])
+@pytest.mark.parametrize(
+    "late,count",
+    [
+        (timedelta(0), 1),
+        (timedelta(hours=3), 1),  # restart after three hours down: caught up
+        (timedelta(hours=12), 1),  # the edge of the catch-up window
+        (timedelta(hours=12, seconds=1), 0),
+        (timedelta(hours=13), 0),  # too late to still be useful
+        (timedelta(days=3), 0),
+    ],
+    ids=["on-time", "3h-late", "12h-late", "12h1s-late", "13h-late", "3d-late"],
+)
 async def test_catching_up_after_downtime(stores, schedule, late, count):
     # the previous hand-off was notified before the downtime
     assert len((await notices(stores.current, schedule, HANDOFF - timedelta(days=7)))[0]) == 1
@@ -124,13 +135,16 @@ async def test_catching_up_after_downtime(stores, schedule, late, count):
         assert await notices(store, schedule, HANDOFF + late + timedelta(minutes=1)) == ([], [])
 
 
-@pytest.mark.parametrize("monday,person,start_utc", [
-    (date(2026, 1, 5), "dewi", "2026-01-05T07:30:00+00:00"),     # the rotation's first shift
-    (date(2026, 3, 30), "dewi", "2026-03-30T06:30:00+00:00"),    # the day after the spring change (CEST)
-    (date(2026, 10, 26), "bram", "2026-10-26T07:30:00+00:00"),   # the day after the autumn change (CET)
-    (date(2026, 11, 30), "chris", "2026-11-30T07:30:00+00:00"),
-    (date(2026, 12, 7), "dewi", "2026-12-07T07:30:00+00:00"),
-])
+@pytest.mark.parametrize(
+    "monday,person,start_utc",
+    [
+        (date(2026, 1, 5), "dewi", "2026-01-05T07:30:00+00:00"),  # the rotation's first shift
+        (date(2026, 3, 30), "dewi", "2026-03-30T06:30:00+00:00"),  # the day after the spring change (CEST)
+        (date(2026, 10, 26), "bram", "2026-10-26T07:30:00+00:00"),  # the day after the autumn change (CET)
+        (date(2026, 11, 30), "chris", "2026-11-30T07:30:00+00:00"),
+        (date(2026, 12, 7), "dewi", "2026-12-07T07:30:00+00:00"),
+    ],
+)
 async def test_the_right_person_at_monday_0830_local(stores, schedule, monday, person, start_utc):
     assert standby_person(monday) == person
     at = datetime(monday.year, monday.month, monday.day, 8, 30, tzinfo=AMS)
@@ -144,15 +158,22 @@ async def test_the_right_person_at_monday_0830_local(stores, schedule, monday, p
 async def test_an_override_starting_at_1800_tells_the_override_person(stores, schedule):
     store = stores.current
     evening = datetime(2026, 11, 30, 18, 0, tzinfo=AMS)
-    row = await store.add_override(rotation="standby", start=evening, end=datetime(2026, 12, 1, 8, 30, tzinfo=AMS),
-                                   person="anna", replaces=None, created_by="test",
-                                   now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    row = await store.add_override(
+        rotation="standby",
+        start=evening,
+        end=datetime(2026, 12, 1, 8, 30, tzinfo=AMS),
+        person="anna",
+        replaces=None,
+        created_by="test",
+        now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    )
     given, _ = await notices(store, schedule, HANDOFF)
     assert [n["person"] for n in given] == ["chris"]
     assert await notices(store, schedule, evening - timedelta(seconds=1)) == ([], [])
     given, logged = await notices(store, schedule, evening)
     assert [(n["rotation"], n["person"], n["name"], n["start"], n["end"]) for n in given] == [
-        ("standby", "anna", "Anna de Vries", "2026-11-30T17:00:00+00:00", "2026-12-01T07:30:00+00:00")]
+        ("standby", "anna", "Anna de Vries", "2026-11-30T17:00:00+00:00", "2026-12-01T07:30:00+00:00")
+    ]
     assert [e["person"] for e in logged] == ["anna"]
     assert await notices(store, schedule, evening + timedelta(minutes=10)) == ([], [])
     store = await stores.restart()
@@ -176,8 +197,7 @@ async def test_a_week_of_ticks_gives_exactly_the_monday_notices(stores, schedule
         seen += [(n["rotation"], n["person"], n["start"]) for n in given]
         t += timedelta(minutes=15)
     assert t > end
-    assert seen == [("standby", "chris", "2026-11-30T07:30:00+00:00"),
-                    ("standby", "dewi", "2026-12-07T07:30:00+00:00")]
+    assert seen == [("standby", "chris", "2026-11-30T07:30:00+00:00"), ("standby", "dewi", "2026-12-07T07:30:00+00:00")]
 
 
 async def test_the_office_rotation_never_gives_one(stores, schedule):
@@ -192,8 +212,15 @@ async def test_an_override_inside_office_hours_gives_no_standby_notice(stores, s
     store = stores.current
     await notices(store, schedule, HANDOFF)  # chris told on Monday
     ten, noon = datetime(2026, 12, 1, 10, 0, tzinfo=AMS), datetime(2026, 12, 1, 12, 0, tzinfo=AMS)
-    await store.add_override(rotation="standby", start=ten, end=noon, person="anna", replaces=None,
-                             created_by="test", now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    await store.add_override(
+        rotation="standby",
+        start=ten,
+        end=noon,
+        person="anna",
+        replaces=None,
+        created_by="test",
+        now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    )
     # standby is not on call 10:00-12:00 on a Tuesday: nothing changes for anyone
     assert schedule.shifts("standby", ten.astimezone(UTC), noon.astimezone(UTC), []) == []
     assert (await notices(store, schedule, ten))[0] == []
@@ -206,7 +233,9 @@ async def test_a_notice_goes_out_as_sms_and_email_through_the_outbox(stores, sch
     now = HANDOFF.astimezone(UTC) + timedelta(seconds=1)
     rows = await stores.current.due_messages(now)
     assert sorted((r.channel, r.address, r.kind) for r in rows) == [
-        ("email", "chris@example.nl", "handover"), ("sms", "+31612345003", "handover")]
+        ("email", "chris@example.nl", "handover"),
+        ("sms", "+31612345003", "handover"),
+    ]
     assert all("on call for standby" in r.body for r in rows)
     await notices(stores.current, schedule, HANDOFF + timedelta(minutes=5))
     assert len(await stores.current.due_messages(now + timedelta(minutes=5))) == 2  # not queued twice

@@ -8,6 +8,7 @@ functions included: an import moved into a function to dodge a cycle is still an
   notifiers, the system and manual clocks. Everything else gets them passed in.
 - The modules that used to be caught in a cycle import on their own in a fresh interpreter.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,9 +24,16 @@ PACKAGE = ROOT / "pager"
 # The concrete adapters (the classes, and the SQLite module as a whole) and the one module that may
 # import them. (pager.web.twilio_hooks imports the Twilio module's signature check and TwiML builders,
 # not the notifier.)
-ADAPTERS = {"pager.storage.sqlite", "pager.storage.sqlite.SqliteStore", "pager.storage.sqlite.migrate",
-            "pager.notify.twilio.TwilioNotifier", "pager.notify.smtp.SmtpNotifier",
-            "pager.notify.dry_run.DryRunNotifier", "pager.clock.SystemClock", "pager.clock.ManualClock"}
+ADAPTERS = {
+    "pager.storage.sqlite",
+    "pager.storage.sqlite.SqliteStore",
+    "pager.storage.sqlite.migrate",
+    "pager.notify.twilio.TwilioNotifier",
+    "pager.notify.smtp.SmtpNotifier",
+    "pager.notify.dry_run.DryRunNotifier",
+    "pager.clock.SystemClock",
+    "pager.clock.ManualClock",
+}
 COMPOSITION_ROOT = "pager.app"
 
 
@@ -122,20 +130,30 @@ def package_graph() -> dict[str, set[str]]:
 
 def test_the_graph_sees_imports_inside_functions_and_relative_ones():
     known = {"pager.config", "pager.config.model", "pager.service.schedule", "pager.web.keys", "pager.clock"}
-    src = ("from .model import Config\n"
-           "def f():\n    from pager.service.schedule import calendar_from\n"
-           "from ..web import keys\nfrom pager.clock import SystemClock\n")
+    src = (
+        "from .model import Config\n"
+        "def f():\n    from pager.service.schedule import calendar_from\n"
+        "from ..web import keys\nfrom pager.clock import SystemClock\n"
+    )
     assert imports_of("pager.config", src, True, known) >= {"pager.config.model", "pager.service.schedule"}
     assert imports_of("pager.config.x", src, False, known) >= {
-        "pager.config.model", "pager.service.schedule", "pager.web.keys", "pager.clock", "pager.clock.SystemClock"}
+        "pager.config.model",
+        "pager.service.schedule",
+        "pager.web.keys",
+        "pager.clock",
+        "pager.clock.SystemClock",
+    }
 
 
-@pytest.mark.parametrize("edges, expected", [
-    ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
-    ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
-    ({"a": {"a"}}, [["a"]]),
-])
+@pytest.mark.parametrize(
+    "edges, expected",
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+        ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+        ({"a": {"a"}}, [["a"]]),
+    ],
+)
 def test_the_cycle_finder(edges, expected):
     assert cycles(edges) == expected
 
@@ -148,8 +166,15 @@ def test_no_import_cycles_among_packages():
     assert cycles(package_graph()) == []
 
 
-@pytest.mark.parametrize("low, high", [("pager.config", "pager.service"), ("pager.service", "pager.web"),
-                                       ("pager.domain", "pager.config"), ("pager.service", "pager.daemon")])
+@pytest.mark.parametrize(
+    "low, high",
+    [
+        ("pager.config", "pager.service"),
+        ("pager.service", "pager.web"),
+        ("pager.domain", "pager.config"),
+        ("pager.service", "pager.daemon"),
+    ],
+)
 def test_a_lower_layer_does_not_import_a_higher_one(low, high):
     assert high not in package_graph().get(low, set())
 
@@ -160,9 +185,9 @@ def test_only_the_composition_root_names_concrete_adapters():
     assert set(named[COMPOSITION_ROOT]) == ADAPTERS
 
 
-@pytest.mark.parametrize("module", ["pager.config", "pager.service.schedule", "pager.web.app", "pager.daemon",
-                                    "pager.cli"])
+@pytest.mark.parametrize(
+    "module", ["pager.config", "pager.service.schedule", "pager.web.app", "pager.daemon", "pager.cli"]
+)
 def test_imports_on_its_own_in_a_fresh_interpreter(module):
-    r = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

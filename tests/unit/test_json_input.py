@@ -1,5 +1,6 @@
 """JSON from the network: the depth bound checked before any parser (pager.sources.errors.check_depth)
 and the range of timestamps (pager.domain.calendar.utc_in_range)."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,11 @@ def depth(value: object) -> int:
 
 # strings full of what could fool a scanner: brackets, quotes, backslashes
 TRICKY = st.text(alphabet='[]{}"\\ax', max_size=8)
-DOCS = st.recursive(st.none() | st.integers() | TRICKY,
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
-                    max_leaves=40)
+DOCS = st.recursive(
+    st.none() | st.integers() | TRICKY,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+    max_leaves=40,
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -41,16 +44,19 @@ def test_the_depth_check_agrees_with_a_recursive_reading(doc, bound):
         check_depth(body, bound)
 
 
-@pytest.mark.parametrize("body, ok", [
-    (b"[" * 100_000 + b"]" * 100_000, False),
-    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, False),
-    (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, True),
-    (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), False),
-    (b'["' + b"[" * 1000 + b'"]', True),  # brackets in a string are text
-    (b'["\\\\"' + b", [" * 100 + b"]" * 100 + b"]", False),  # an escaped backslash ends no string
-    (b'["\\"' + b"[" * 100 + b'"]', True),  # an escaped quote ends no string
-    (b"[" * 100_000, False),  # unclosed: still too deep before the parser sees it
-])
+@pytest.mark.parametrize(
+    "body, ok",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, False),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, False),
+        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, True),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), False),
+        (b'["' + b"[" * 1000 + b'"]', True),  # brackets in a string are text
+        (b'["\\\\"' + b", [" * 100 + b"]" * 100 + b"]", False),  # an escaped backslash ends no string
+        (b'["\\"' + b"[" * 100 + b'"]', True),  # an escaped quote ends no string
+        (b"[" * 100_000, False),  # unclosed: still too deep before the parser sees it
+    ],
+)
 def test_deep_bodies_are_refused_before_parsing(body, ok):
     if ok:
         check_depth(body)
@@ -69,18 +75,21 @@ def test_load_json_is_a_400_for_anything_malformed():
 UTC = timezone.utc
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("2026-11-25T14:00:00+01:00", datetime(2026, 11, 25, 13, 0, tzinfo=UTC)),
-    ("1900-01-01T00:00:00Z", datetime(1900, 1, 1, tzinfo=UTC)),
-    ("2199-12-31T23:59:59Z", datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)),
-    ("9999-12-31T23:00-05:00", "outside the years 1900-2199"),  # past year 9999 in UTC
-    ("0001-01-01T00:00+05:00", "outside the years 1900-2199"),  # before year 1 in UTC
-    ("9999-12-31T23:59:59.999999Z", "outside the years 1900-2199"),
-    ("0001-01-01T00:00:00Z", "outside the years 1900-2199"),
-    ("1899-12-31T23:59:59Z", "outside the years 1900-2199"),
-    ("2200-01-01T00:00:00Z", "outside the years 1900-2199"),
-    ("2026-11-25T14:00:00", "timestamp needs a time zone (RFC 3339)"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2026-11-25T14:00:00+01:00", datetime(2026, 11, 25, 13, 0, tzinfo=UTC)),
+        ("1900-01-01T00:00:00Z", datetime(1900, 1, 1, tzinfo=UTC)),
+        ("2199-12-31T23:59:59Z", datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("9999-12-31T23:00-05:00", "outside the years 1900-2199"),  # past year 9999 in UTC
+        ("0001-01-01T00:00+05:00", "outside the years 1900-2199"),  # before year 1 in UTC
+        ("9999-12-31T23:59:59.999999Z", "outside the years 1900-2199"),
+        ("0001-01-01T00:00:00Z", "outside the years 1900-2199"),
+        ("1899-12-31T23:59:59Z", "outside the years 1900-2199"),
+        ("2200-01-01T00:00:00Z", "outside the years 1900-2199"),
+        ("2026-11-25T14:00:00", "timestamp needs a time zone (RFC 3339)"),
+    ],
+)
 def test_utc_in_range(value, expected):
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(expected, datetime):

@@ -1,6 +1,7 @@
 """The lock files in requirements/ match pyproject.toml: `make run` and `make test` install only
 from them (exact versions, `--require-hashes`), so a dependency added to pyproject.toml without
 `make lock` would be missing from the environment the suite and the daemon run in."""
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,8 @@ def assert_locked(lock: Path, wanted: list[str]) -> None:
         assert name in locked, f"{spec!r} is not in requirements/{lock.name}: run `make lock`"
         version, _ = locked[name]
         assert req.specifier.contains(version, prereleases=True), (
-            f"requirements/{lock.name} pins {name}=={version}, outside {spec!r}: run `make lock`")
+            f"requirements/{lock.name} pins {name}=={version}, outside {spec!r}: run `make lock`"
+        )
 
 
 def test_every_pin_is_exact_and_hashed():
@@ -67,15 +69,17 @@ def test_runtime_lock_holds_the_dependencies_and_the_build_backend():
 
 def test_test_lock_holds_runtime_and_test_extra():
     p = project()
-    assert_locked(REQ / "test.txt",
-                  p["dependencies"] + p["optional-dependencies"]["test"] + requirements_in(REQ / "build.in"))
+    assert_locked(
+        REQ / "test.txt", p["dependencies"] + p["optional-dependencies"]["test"] + requirements_in(REQ / "build.in")
+    )
 
 
 def test_runtime_lock_is_the_test_lock_restricted_to_runtime():
     """`make run` gets the versions the suite ran with."""
     test = pins(REQ / "test.txt")
-    differ = {n: (v, test.get(n, (None,))[0]) for n, (v, _) in pins(REQ / "run.txt").items()
-              if test.get(n, (None,))[0] != v}
+    differ = {
+        n: (v, test.get(n, (None,))[0]) for n, (v, _) in pins(REQ / "run.txt").items() if test.get(n, (None,))[0] != v
+    }
     assert differ == {}, f"run.txt vs test.txt: {differ}: run `make lock`"
 
 

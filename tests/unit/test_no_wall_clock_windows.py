@@ -10,6 +10,7 @@ Comparing timestamps the daemon wrote on its manual clock is fine: they are exac
 wait for something and assert nothing about time: fine too, also when a loop fails by an assertion
 that its wait ran out (`assert time.monotonic() < deadline`: a bare clock read against a bare name).
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,10 +23,14 @@ MODULES = sorted(INTEGRATION.glob("*.py"))
 
 # (module, test function) -> why real time is what it measures. Only the timing of real peers.
 ALLOWED = {
-    ("test_nagios.py", "test_slow_pagerd_is_cut_off_by_the_time_budget"):
-        "the shipped Nagios notify script's own --timeout budget, kept by a real process against a slow receiver",
-    ("test_nagios.py", "test_a_run_waits_for_the_lock_only_within_its_budget"):
-        "the shipped Nagios notify script's own --timeout budget while another run holds the spool lock",
+    (
+        "test_nagios.py",
+        "test_slow_pagerd_is_cut_off_by_the_time_budget",
+    ): "the shipped Nagios notify script's own --timeout budget, kept by a real process against a slow receiver",
+    (
+        "test_nagios.py",
+        "test_a_run_waits_for_the_lock_only_within_its_budget",
+    ): "the shipped Nagios notify script's own --timeout budget while another run holds the spool lock",
 }
 
 _TIME_READS = {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"}
@@ -39,7 +44,9 @@ def _reads_clock(node: ast.AST, tainted: set[str]) -> bool:
             return True
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
             owner = n.func.value
-            owner_name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            owner_name = (
+                owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            )
             if owner_name == "time" and n.func.attr in _TIME_READS:
                 return True
             if owner_name in ("datetime", "date") and n.func.attr in _DATETIME_READS:
@@ -52,8 +59,10 @@ def _wait_ran_out(cmp: ast.Compare) -> bool:
     if len(cmp.ops) != 1:
         return False
     sides = (cmp.left, cmp.comparators[0])
-    return any(isinstance(a, ast.Call) and not a.args and _reads_clock(a, set()) and isinstance(b, ast.Name)
-               for a, b in (sides, sides[::-1]))
+    return any(
+        isinstance(a, ast.Call) and not a.args and _reads_clock(a, set()) and isinstance(b, ast.Name)
+        for a, b in (sides, sides[::-1])
+    )
 
 
 def _tainted(tree: ast.AST) -> set[str]:
@@ -84,16 +93,23 @@ def windows(source: str) -> list[tuple[str, int]]:
             if expr is None:
                 continue
             for cmp in ast.walk(expr):
-                if (isinstance(cmp, ast.Compare) and any(isinstance(op, _ORDER) for op in cmp.ops)
-                        and _reads_clock(cmp, tainted) and not _wait_ran_out(cmp)):
+                if (
+                    isinstance(cmp, ast.Compare)
+                    and any(isinstance(op, _ORDER) for op in cmp.ops)
+                    and _reads_clock(cmp, tainted)
+                    and not _wait_ran_out(cmp)
+                ):
                     found.append((owner, cmp.lineno))
     return sorted(set(found))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_no_integration_test_asserts_a_wall_clock_window(path):
-    found = [f"{path.name}:{line} in {fn}" for fn, line in windows(path.read_text(encoding="utf-8"))
-             if (path.name, fn) not in ALLOWED]
+    found = [
+        f"{path.name}:{line} in {fn}"
+        for fn, line in windows(path.read_text(encoding="utf-8"))
+        if (path.name, fn) not in ALLOWED
+    ]
     assert found == [], "move the daemon's clock (PagerdProcess.advance) instead of timing the wall clock"
 
 
@@ -102,23 +118,30 @@ def test_the_allowed_ones_are_still_there():
         assert why and fn in {f for f, _ in windows((INTEGRATION / module).read_text())}, (module, fn)
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("def t():\n    t0 = time.monotonic()\n    run()\n    took = time.monotonic() - t0\n    assert took < 2.5\n",
-     [("t", 5)]),
-    ("def t():\n    t0 = time.monotonic()\n    assert time.monotonic() - t0 < 2.0\n", [("t", 3)]),
-    ("def t():\n    sent = time.time()\n    assert ts(v).timestamp() - sent < 1.5\n", [("t", 3)]),
-    ("def t():\n    b = datetime.now(timezone.utc)\n    assert created - b >= timedelta(seconds=3)\n", [("t", 3)]),
-    ("def t():\n    up = time.time()\n    def on_time(x, due):\n        return due <= x <= up + 2\n", [("t", 4)]),
-    ("def t():\n    start = time.perf_counter()\n    c = start\n    assert c > 0\n", [("t", 4)]),
-    # not windows: polling, daemon timestamps on the manual clock, equality, no clock at all
-    ("def t():\n    deadline = time.monotonic() + 5\n    while time.monotonic() < deadline:\n        poll()\n", []),
-    ("def t():\n    assert ts(voice['at']) - first < STEP_WAIT\n", []),
-    ("def t():\n    x = d.advance('1m')\n    assert ts(e['at']) <= x\n", []),
-    ("def t():\n    assert killed_at is not None\n", []),
-    ("def t():\n    deadline = time.monotonic() + 20\n    while True:\n        assert time.monotonic() < deadline, 'x'\n",
-     []),
-    ("def t():\n    deadline = time.monotonic() + 20\n    assert deadline > time.monotonic()\n", []),
-    ("def t():\n    assert 400 <= status < 500\n", []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        (
+            "def t():\n    t0 = time.monotonic()\n    run()\n    took = time.monotonic() - t0\n    assert took < 2.5\n",
+            [("t", 5)],
+        ),
+        ("def t():\n    t0 = time.monotonic()\n    assert time.monotonic() - t0 < 2.0\n", [("t", 3)]),
+        ("def t():\n    sent = time.time()\n    assert ts(v).timestamp() - sent < 1.5\n", [("t", 3)]),
+        ("def t():\n    b = datetime.now(timezone.utc)\n    assert created - b >= timedelta(seconds=3)\n", [("t", 3)]),
+        ("def t():\n    up = time.time()\n    def on_time(x, due):\n        return due <= x <= up + 2\n", [("t", 4)]),
+        ("def t():\n    start = time.perf_counter()\n    c = start\n    assert c > 0\n", [("t", 4)]),
+        # not windows: polling, daemon timestamps on the manual clock, equality, no clock at all
+        ("def t():\n    deadline = time.monotonic() + 5\n    while time.monotonic() < deadline:\n        poll()\n", []),
+        ("def t():\n    assert ts(voice['at']) - first < STEP_WAIT\n", []),
+        ("def t():\n    x = d.advance('1m')\n    assert ts(e['at']) <= x\n", []),
+        ("def t():\n    assert killed_at is not None\n", []),
+        (
+            "def t():\n    deadline = time.monotonic() + 20\n    while True:\n        assert time.monotonic() < deadline, 'x'\n",
+            [],
+        ),
+        ("def t():\n    deadline = time.monotonic() + 20\n    assert deadline > time.monotonic()\n", []),
+        ("def t():\n    assert 400 <= status < 500\n", []),
+    ],
+)
 def test_the_checker_catches_what_it_should(source, expected):
     assert windows(source) == expected

@@ -1,4 +1,5 @@
 """The notifier contract: MultiNotifier routing, the dry-run notifier's result and log line."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,9 @@ class Recorder:
 
 
 def msg(channel: str, id: str = "o-1") -> Message:
-    return Message(id=id, channel=channel, to="+31612345678", body="[K7] disk full on db1",
-                   incident_id=42, short_code="K7")
+    return Message(
+        id=id, channel=channel, to="+31612345678", body="[K7] disk full on db1", incident_id=42, short_code="K7"
+    )
 
 
 def test_message_and_result_are_frozen_value_objects():
@@ -65,8 +67,9 @@ async def test_multi_routes_by_channel(channel, expect):
 async def test_multi_unknown_channel_is_not_recoverable():
     multi = MultiNotifier([Recorder("sms")])
     result = await multi.send(msg("email"))
-    assert result == SendResult(sent=False, recoverable=False,
-                                error="no provider for channel 'email' (configure one under notifier)")
+    assert result == SendResult(
+        sent=False, recoverable=False, error="no provider for channel 'email' (configure one under notifier)"
+    )
 
 
 def test_multi_refuses_two_notifiers_for_one_channel():
@@ -102,10 +105,17 @@ async def test_dry_run_logs_and_reports_simulated():
     with capture_logs() as logs:
         result = await dry.send(msg("voice", id="o-99"))
     assert result == SendResult(sent=True, recoverable=False, provider_id="dry-o-99", simulated=True)
-    assert logs == [{
-        "event": "page_dry_run", "log_level": "info", "channel": "voice", "to": "+31612345678",
-        "incident_id": 42, "message_id": "o-99", "body": "[K7] disk full on db1",
-    }]
+    assert logs == [
+        {
+            "event": "page_dry_run",
+            "log_level": "info",
+            "channel": "voice",
+            "to": "+31612345678",
+            "incident_id": 42,
+            "message_id": "o-99",
+            "body": "[K7] disk full on db1",
+        }
+    ]
     await dry.close()
 
 
@@ -129,16 +139,19 @@ def test_short_error(text, secrets, expect):
     assert short_error(text, secrets) == expect
 
 
-@pytest.mark.parametrize("value, date, seconds", [
-    ("120", None, 120.0),
-    (" 0 ", None, 0.0),
-    ("Wed, 07 Jan 2026 09:02:00 GMT", "Wed, 07 Jan 2026 09:00:00 GMT", 120.0),  # relative to the answer's Date
-    ("Wed, 07 Jan 2026 08:59:00 GMT", "Wed, 07 Jan 2026 09:00:00 GMT", 0.0),    # in the past: at once
-    ("Wed, 07 Jan 2026 09:02:00 GMT", None, None),                               # no Date to measure from
-    ("soon", "Wed, 07 Jan 2026 09:00:00 GMT", None),
-    ("-5", None, None),
-    ("", None, None),
-    (None, None, None),
-])
+@pytest.mark.parametrize(
+    "value, date, seconds",
+    [
+        ("120", None, 120.0),
+        (" 0 ", None, 0.0),
+        ("Wed, 07 Jan 2026 09:02:00 GMT", "Wed, 07 Jan 2026 09:00:00 GMT", 120.0),  # relative to the answer's Date
+        ("Wed, 07 Jan 2026 08:59:00 GMT", "Wed, 07 Jan 2026 09:00:00 GMT", 0.0),  # in the past: at once
+        ("Wed, 07 Jan 2026 09:02:00 GMT", None, None),  # no Date to measure from
+        ("soon", "Wed, 07 Jan 2026 09:00:00 GMT", None),
+        ("-5", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
 def test_retry_after_seconds(value, date, seconds):
     assert retry_after_seconds(value, date) == seconds

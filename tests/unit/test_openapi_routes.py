@@ -1,6 +1,7 @@
 """pager/web/openapi.yaml and the route table of the application agree, both ways: every route the
 application serves is described (method and path), every described operation is served, and the
 operations marked test-clock-only exist exactly on a daemon running on the manual clock."""
+
 from __future__ import annotations
 
 from importlib import resources
@@ -26,23 +27,39 @@ def _spec() -> dict:
 
 
 def _described(spec: dict, *, test_clock: bool) -> set[tuple[str, str]]:
-    return {(method.upper(), path) for path, item in spec["paths"].items() for method, op in item.items()
-            if method in METHODS and (test_clock or not op.get("x-pagerd-test-clock-only"))}
+    return {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in METHODS and (test_clock or not op.get("x-pagerd-test-clock-only"))
+    }
 
 
 def _served(config: Path, env: dict[str, str]) -> set[tuple[str, str]]:
     cfg = load(config, env=env)
-    rt = Runtime(config=cfg, config_path=str(config), store=None, metrics=Metrics(),  # type: ignore[arg-type]
-                 clock=make_clock(cfg), schedule=Schedule(cfg), ready=True, engine=None)
+    rt = Runtime(
+        config=cfg,
+        config_path=str(config),
+        store=None,
+        metrics=Metrics(),  # type: ignore[arg-type]
+        clock=make_clock(cfg),
+        schedule=Schedule(cfg),
+        ready=True,
+        engine=None,
+    )
     app = build_app(rt)
     # aiohttp answers HEAD on every GET route by itself; the contract lists the GETs
     return {(route.method, route.resource.canonical) for route in app.router.routes() if route.method != "HEAD"}
 
 
-@pytest.mark.parametrize("config, env, test_clock", [
-    (CONFIGS / "minimal.yaml", {}, False),
-    (CONFIGS / "testing_clock.yaml", {"PAGERD_ALLOW_TEST_CLOCK": "1"}, True),
-], ids=["system-clock", "manual-clock"])
+@pytest.mark.parametrize(
+    "config, env, test_clock",
+    [
+        (CONFIGS / "minimal.yaml", {}, False),
+        (CONFIGS / "testing_clock.yaml", {"PAGERD_ALLOW_TEST_CLOCK": "1"}, True),
+    ],
+    ids=["system-clock", "manual-clock"],
+)
 def test_the_route_table_and_the_contract_agree_both_ways(config, env, test_clock):
     served, described = _served(config, env), _described(_spec(), test_clock=test_clock)
     assert served - described == set(), "routes served but not described in pager/web/openapi.yaml"

@@ -31,9 +31,9 @@ from pager.domain.paging import (
     contact_plan,
     decide_coverage,
     first_route,
+    may_answer,
     next_send_slot,
     next_step,
-    may_answer,
     parse_digits,
     parse_reply,
     route_for,
@@ -91,7 +91,11 @@ def test_route_for(labels, expected):
     [
         ((), {"customer": "acme"}, "default/x"),
         ((Route("catch/all"),), {"anything": "at all"}, "catch/all"),
-        ((Route("catch/all"), Route("agency/infra", match={"customer": "agency"})), {"customer": "agency"}, "catch/all"),
+        (
+            (Route("catch/all"), Route("agency/infra", match={"customer": "agency"})),
+            {"customer": "agency"},
+            "catch/all",
+        ),
         ((Route("a/b", match={"x": "1"}, match_re={"x": "[0-9]"}),), {"x": "1"}, "a/b"),
         ((Route("a/b", match={"x": "1"}, match_re={"x": "[a-z]"}),), {"x": "1"}, "default/x"),
     ],
@@ -108,10 +112,14 @@ def test_first_route_returns_the_route():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"project": "x/y", "match_re": {"instance": "db[0-9"}},
-         "route x/y: match_re instance: 'db\\[0-9': not a valid RE2 regular expression: missing \\]"),
-        ({"project": "x/y", "match_re": {"instance": r"(db)\1"}},
-         "route x/y: match_re instance: .*not a valid RE2 regular expression: invalid escape sequence"),
+        (
+            {"project": "x/y", "match_re": {"instance": "db[0-9"}},
+            "route x/y: match_re instance: 'db\\[0-9': not a valid RE2 regular expression: missing \\]",
+        ),
+        (
+            {"project": "x/y", "match_re": {"instance": r"(db)\1"}},
+            "route x/y: match_re instance: .*not a valid RE2 regular expression: invalid escape sequence",
+        ),
         ({"project": ""}, "project must be a non-empty string"),
     ],
 )
@@ -137,10 +145,12 @@ def test_a_catastrophic_match_re_is_matched_in_linear_time(pattern, value, match
     """Python's re needs more than 2**40 steps for the first row at 50 a's; here 50,000 a's, twenty
     times, in a worker thread that must finish within a generous 20 s (RE2 needs milliseconds)."""
     import threading
+
     route = Route("x/y", match_re={"instance": pattern})
     results: list[bool] = []
-    worker = threading.Thread(target=lambda: results.extend(route.matches({"instance": value}) for _ in range(20)),
-                              daemon=True)
+    worker = threading.Thread(
+        target=lambda: results.extend(route.matches({"instance": value}) for _ in range(20)), daemon=True
+    )
     worker.start()
     worker.join(20)
     assert not worker.is_alive(), f"matching {pattern!r} did not finish: a backtracking engine"
@@ -165,51 +175,321 @@ COVERAGE_TABLE = [
     ("office/office_hours", "office_hours", (), (), "2026-01-12T10:00:00+01:00", True, "office", "office", None),
     ("office/standby", "standby", OUTSIDE, (), "2026-01-12T10:00:00+01:00", True, "office", "office", None),
     ("office opens 08:30", "office_hours", (), (), "2026-01-12T08:30:00+01:00", True, "office", "office", None),
-    ("office inside a booking", "standby", (), XMAS_BOOKING, "2026-12-23T12:00:00+01:00", True, "office", "office", None),
+    (
+        "office inside a booking",
+        "standby",
+        (),
+        XMAS_BOOKING,
+        "2026-12-23T12:00:00+01:00",
+        True,
+        "office",
+        "office",
+        None,
+    ),
     # ---- Friday 18:00 boundary
     ("fri 17:59:59 office_hours", "office_hours", (), (), "2026-01-09T17:59:59+01:00", True, "office", "office", None),
-    ("fri 18:00 office_hours", "office_hours", (), (), "2026-01-09T18:00:00+01:00", False, None, "evening_night", MON_0830),
+    (
+        "fri 18:00 office_hours",
+        "office_hours",
+        (),
+        (),
+        "2026-01-09T18:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        MON_0830,
+    ),
     ("fri 18:00 always", "always", (), (), "2026-01-09T18:00:00+01:00", True, "standby", "evening_night", None),
-    ("fri 18:00 standby evenings", "standby", EVENINGS, (), "2026-01-09T18:00:00+01:00", True, "standby", "evening_night", None),
+    (
+        "fri 18:00 standby evenings",
+        "standby",
+        EVENINGS,
+        (),
+        "2026-01-09T18:00:00+01:00",
+        True,
+        "standby",
+        "evening_night",
+        None,
+    ),
     ("fri 18:00 standby none", "standby", (), (), "2026-01-09T18:00:00+01:00", False, None, "evening_night", MON_0830),
     # ---- an ordinary evening, the desk is told the next morning
-    ("tue 22:00 office_hours", "office_hours", (), (), "2026-01-13T22:00:00+01:00", False, None, "evening_night", "2026-01-14T08:30:00+01:00"),
-    ("wed 03:00 office_hours", "office_hours", (), (), "2026-01-14T03:00:00+01:00", False, None, "evening_night", "2026-01-14T08:30:00+01:00"),
-    ("tue 22:00 standby evenings", "standby", EVENINGS, (), "2026-01-13T22:00:00+01:00", True, "standby", "evening_night", None),
+    (
+        "tue 22:00 office_hours",
+        "office_hours",
+        (),
+        (),
+        "2026-01-13T22:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        "2026-01-14T08:30:00+01:00",
+    ),
+    (
+        "wed 03:00 office_hours",
+        "office_hours",
+        (),
+        (),
+        "2026-01-14T03:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        "2026-01-14T08:30:00+01:00",
+    ),
+    (
+        "tue 22:00 standby evenings",
+        "standby",
+        EVENINGS,
+        (),
+        "2026-01-13T22:00:00+01:00",
+        True,
+        "standby",
+        "evening_night",
+        None,
+    ),
     # ---- Saturday: night and day
-    ("sat night office_hours", "office_hours", (), (), "2026-01-10T23:00:00+01:00", False, None, "evening_night", MON_0830),
+    (
+        "sat night office_hours",
+        "office_hours",
+        (),
+        (),
+        "2026-01-10T23:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        MON_0830,
+    ),
     ("sat night always", "always", (), (), "2026-01-10T23:00:00+01:00", True, "standby", "evening_night", None),
-    ("sat night standby evenings", "standby", EVENINGS, (), "2026-01-10T23:00:00+01:00", True, "standby", "evening_night", None),
-    ("sat night standby, weekend only", "standby", frozenset({Period.WEEKEND}), (), "2026-01-10T23:00:00+01:00", False, None, "evening_night", MON_0830),
-    ("sat day standby evenings", "standby", EVENINGS, (), "2026-01-10T12:00:00+01:00", False, None, "weekend", MON_0830),
-    ("sat day standby weekends", "standby", frozenset({Period.WEEKEND}), (), "2026-01-10T12:00:00+01:00", True, "standby", "weekend", None),
+    (
+        "sat night standby evenings",
+        "standby",
+        EVENINGS,
+        (),
+        "2026-01-10T23:00:00+01:00",
+        True,
+        "standby",
+        "evening_night",
+        None,
+    ),
+    (
+        "sat night standby, weekend only",
+        "standby",
+        frozenset({Period.WEEKEND}),
+        (),
+        "2026-01-10T23:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        MON_0830,
+    ),
+    (
+        "sat day standby evenings",
+        "standby",
+        EVENINGS,
+        (),
+        "2026-01-10T12:00:00+01:00",
+        False,
+        None,
+        "weekend",
+        MON_0830,
+    ),
+    (
+        "sat day standby weekends",
+        "standby",
+        frozenset({Period.WEEKEND}),
+        (),
+        "2026-01-10T12:00:00+01:00",
+        True,
+        "standby",
+        "weekend",
+        None,
+    ),
     ("sat day always", "always", (), (), "2026-01-10T12:00:00+01:00", True, "standby", "weekend", None),
     ("sun day office_hours", "office_hours", (), (), "2026-01-11T12:00:00+01:00", False, None, "weekend", MON_0830),
     # ---- a dated booking: inside, at its end, before its start
     ("sat day booked", "standby", (), SATURDAY_BOOKING, "2026-01-10T12:00:00+01:00", True, "standby", "weekend", None),
-    ("sat booking start", "standby", (), SATURDAY_BOOKING, "2026-01-10T08:30:00+01:00", True, "standby", "weekend", None),
-    ("sat booking end", "standby", (), SATURDAY_BOOKING, "2026-01-10T18:00:00+01:00", False, None, "evening_night", MON_0830),
-    ("sat before booking", "standby", (), SATURDAY_BOOKING, "2026-01-10T08:29:59+01:00", False, None, "evening_night", MON_0830),
-    ("booking ignored for office_hours", "office_hours", (), SATURDAY_BOOKING, "2026-01-10T12:00:00+01:00", False, None, "weekend", MON_0830),
+    (
+        "sat booking start",
+        "standby",
+        (),
+        SATURDAY_BOOKING,
+        "2026-01-10T08:30:00+01:00",
+        True,
+        "standby",
+        "weekend",
+        None,
+    ),
+    (
+        "sat booking end",
+        "standby",
+        (),
+        SATURDAY_BOOKING,
+        "2026-01-10T18:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        MON_0830,
+    ),
+    (
+        "sat before booking",
+        "standby",
+        (),
+        SATURDAY_BOOKING,
+        "2026-01-10T08:29:59+01:00",
+        False,
+        None,
+        "evening_night",
+        MON_0830,
+    ),
+    (
+        "booking ignored for office_hours",
+        "office_hours",
+        (),
+        SATURDAY_BOOKING,
+        "2026-01-10T12:00:00+01:00",
+        False,
+        None,
+        "weekend",
+        MON_0830,
+    ),
     # ---- Christmas 2026 (Fri 25 and Sat 26 are holidays): desk told Monday 28 Dec
-    ("xmas office_hours", "office_hours", (), (), "2026-12-25T12:00:00+01:00", False, None, "holiday", "2026-12-28T08:30:00+01:00"),
-    ("xmas eve night office_hours", "office_hours", (), (), "2026-12-24T20:00:00+01:00", False, None, "evening_night", "2026-12-28T08:30:00+01:00"),
+    (
+        "xmas office_hours",
+        "office_hours",
+        (),
+        (),
+        "2026-12-25T12:00:00+01:00",
+        False,
+        None,
+        "holiday",
+        "2026-12-28T08:30:00+01:00",
+    ),
+    (
+        "xmas eve night office_hours",
+        "office_hours",
+        (),
+        (),
+        "2026-12-24T20:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        "2026-12-28T08:30:00+01:00",
+    ),
     ("xmas always", "always", (), (), "2026-12-25T12:00:00+01:00", True, "standby", "holiday", None),
-    ("xmas standby evenings only", "standby", EVENINGS, (), "2026-12-25T12:00:00+01:00", False, None, "holiday", "2026-12-28T08:30:00+01:00"),
-    ("xmas standby holidays", "standby", frozenset({Period.HOLIDAY}), (), "2026-12-25T12:00:00+01:00", True, "standby", "holiday", None),
+    (
+        "xmas standby evenings only",
+        "standby",
+        EVENINGS,
+        (),
+        "2026-12-25T12:00:00+01:00",
+        False,
+        None,
+        "holiday",
+        "2026-12-28T08:30:00+01:00",
+    ),
+    (
+        "xmas standby holidays",
+        "standby",
+        frozenset({Period.HOLIDAY}),
+        (),
+        "2026-12-25T12:00:00+01:00",
+        True,
+        "standby",
+        "holiday",
+        None,
+    ),
     ("xmas standby booked", "standby", (), XMAS_BOOKING, "2026-12-25T12:00:00+01:00", True, "standby", "holiday", None),
     ("2nd xmas day booked", "standby", (), XMAS_BOOKING, "2026-12-26T03:00:00+01:00", True, "standby", "holiday", None),
-    ("last minute of xmas booking", "standby", (), XMAS_BOOKING, "2026-12-28T08:29:00+01:00", True, "standby", "evening_night", None),
-    ("xmas booking ends at opening", "standby", (), XMAS_BOOKING, "2026-12-28T08:30:00+01:00", True, "office", "office", None),
+    (
+        "last minute of xmas booking",
+        "standby",
+        (),
+        XMAS_BOOKING,
+        "2026-12-28T08:29:00+01:00",
+        True,
+        "standby",
+        "evening_night",
+        None,
+    ),
+    (
+        "xmas booking ends at opening",
+        "standby",
+        (),
+        XMAS_BOOKING,
+        "2026-12-28T08:30:00+01:00",
+        True,
+        "office",
+        "office",
+        None,
+    ),
     ("before xmas booking", "standby", (), XMAS_BOOKING, "2026-12-24T17:59:00+01:00", True, "office", "office", None),
-    ("night before xmas booking", "standby", (), XMAS_BOOKING, "2026-12-23T23:00:00+01:00", False, None, "evening_night", "2026-12-24T08:30:00+01:00"),
+    (
+        "night before xmas booking",
+        "standby",
+        (),
+        XMAS_BOOKING,
+        "2026-12-23T23:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        "2026-12-24T08:30:00+01:00",
+    ),
     # ---- holidays mid-week: the next working day
-    ("ascension thursday", "office_hours", (), (), "2026-05-14T10:00:00+02:00", False, None, "holiday", "2026-05-15T08:30:00+02:00"),
-    ("easter monday", "office_hours", (), (), "2026-04-06T10:00:00+02:00", False, None, "holiday", "2026-04-07T08:30:00+02:00"),
-    ("xmas 2025 thursday", "office_hours", (), (), "2025-12-25T09:00:00+01:00", False, None, "holiday", "2025-12-29T08:30:00+01:00"),
-    ("xmas 2025 wed night", "standby", (), (), "2025-12-24T23:00:00+01:00", False, None, "evening_night", "2025-12-29T08:30:00+01:00"),
+    (
+        "ascension thursday",
+        "office_hours",
+        (),
+        (),
+        "2026-05-14T10:00:00+02:00",
+        False,
+        None,
+        "holiday",
+        "2026-05-15T08:30:00+02:00",
+    ),
+    (
+        "easter monday",
+        "office_hours",
+        (),
+        (),
+        "2026-04-06T10:00:00+02:00",
+        False,
+        None,
+        "holiday",
+        "2026-04-07T08:30:00+02:00",
+    ),
+    (
+        "xmas 2025 thursday",
+        "office_hours",
+        (),
+        (),
+        "2025-12-25T09:00:00+01:00",
+        False,
+        None,
+        "holiday",
+        "2025-12-29T08:30:00+01:00",
+    ),
+    (
+        "xmas 2025 wed night",
+        "standby",
+        (),
+        (),
+        "2025-12-24T23:00:00+01:00",
+        False,
+        None,
+        "evening_night",
+        "2025-12-29T08:30:00+01:00",
+    ),
     # ---- across DST (Sunday 29 March 2026): office opens 08:30 CEST on Monday
-    ("dst sunday night", "office_hours", (), (), "2026-03-29T01:30:00+01:00", False, None, "evening_night", "2026-03-30T08:30:00+02:00"),
+    (
+        "dst sunday night",
+        "office_hours",
+        (),
+        (),
+        "2026-03-29T01:30:00+01:00",
+        False,
+        None,
+        "evening_night",
+        "2026-03-30T08:30:00+02:00",
+    ),
 ]
 
 
@@ -232,21 +512,51 @@ def test_decide_coverage(mode, periods, bookings, now, page, rotation, period, n
 @pytest.mark.parametrize(
     "mode, periods, bookings, now, reason",
     [
-        ("standby", EVENINGS, (), "2026-01-13T22:00:00+01:00",
-         "evening_night, project acme/webshop has standby: paging the standby rotation"),
-        ("always", (), (), "2026-01-10T12:00:00+01:00",
-         "weekend, project acme/webshop has coverage always: paging the standby rotation"),
-        ("office_hours", (), (), "2026-01-12T10:00:00+01:00",
-         "office, project acme/webshop has coverage office_hours, office hours: paging the office rotation"),
-        ("office_hours", (), (), "2026-01-09T18:00:00+01:00",
-         "evening_night, project acme/webshop has coverage office_hours: nobody paged; the support desk is told"
-         " at the next office opening, Mon 2026-01-12 08:30 Europe/Amsterdam"),
-        ("standby", (), (), "2026-12-25T12:00:00+01:00",
-         "holiday, project acme/webshop has no standby now: nobody paged; the support desk is told"
-         " at the next office opening, Mon 2026-12-28 08:30 Europe/Amsterdam"),
-        ("standby", (), XMAS_BOOKING, "2026-12-25T12:00:00+01:00",
-         "holiday, project acme/webshop has standby booked Thu 2026-12-24 18:00 Europe/Amsterdam"
-         " - Mon 2026-12-28 08:30 Europe/Amsterdam: paging the standby rotation"),
+        (
+            "standby",
+            EVENINGS,
+            (),
+            "2026-01-13T22:00:00+01:00",
+            "evening_night, project acme/webshop has standby: paging the standby rotation",
+        ),
+        (
+            "always",
+            (),
+            (),
+            "2026-01-10T12:00:00+01:00",
+            "weekend, project acme/webshop has coverage always: paging the standby rotation",
+        ),
+        (
+            "office_hours",
+            (),
+            (),
+            "2026-01-12T10:00:00+01:00",
+            "office, project acme/webshop has coverage office_hours, office hours: paging the office rotation",
+        ),
+        (
+            "office_hours",
+            (),
+            (),
+            "2026-01-09T18:00:00+01:00",
+            "evening_night, project acme/webshop has coverage office_hours: nobody paged; the support desk is told"
+            " at the next office opening, Mon 2026-01-12 08:30 Europe/Amsterdam",
+        ),
+        (
+            "standby",
+            (),
+            (),
+            "2026-12-25T12:00:00+01:00",
+            "holiday, project acme/webshop has no standby now: nobody paged; the support desk is told"
+            " at the next office opening, Mon 2026-12-28 08:30 Europe/Amsterdam",
+        ),
+        (
+            "standby",
+            (),
+            XMAS_BOOKING,
+            "2026-12-25T12:00:00+01:00",
+            "holiday, project acme/webshop has standby booked Thu 2026-12-24 18:00 Europe/Amsterdam"
+            " - Mon 2026-12-28 08:30 Europe/Amsterdam: paging the standby rotation",
+        ),
     ],
 )
 def test_coverage_reason(mode, periods, bookings, now, reason):
@@ -266,10 +576,16 @@ def test_coverage_decision_names_the_booking():
     [
         ({"mode": "sometimes"}, ValueError, "unknown coverage 'sometimes'"),
         ({"mode": "standby", "standby_periods": frozenset({"nights"})}, ValueError, "standby_periods"),
-        ({"mode": "standby", "bookings": ((T("2026-01-10T12:00:00+01:00"), T("2026-01-10T12:00:00+01:00")),)},
-         ValueError, "is not after its start"),
-        ({"mode": "standby", "bookings": ((datetime(2026, 1, 10), datetime(2026, 1, 11)),)},
-         ValueError, "timezone-aware"),
+        (
+            {"mode": "standby", "bookings": ((T("2026-01-10T12:00:00+01:00"), T("2026-01-10T12:00:00+01:00")),)},
+            ValueError,
+            "is not after its start",
+        ),
+        (
+            {"mode": "standby", "bookings": ((datetime(2026, 1, 10), datetime(2026, 1, 11)),)},
+            ValueError,
+            "timezone-aware",
+        ),
     ],
 )
 def test_bad_project_coverage(kwargs, error, message):
@@ -460,7 +776,12 @@ CALL1 = Throttle(1, timedelta(minutes=5))
         (SMS5, [-1, 0, 1, 2, 3], 0, 14),
         (Throttle(2, timedelta(minutes=10)), [-9, 8], 0, 0),  # -9, 0, +8: never three in 10 min
         (Throttle(2, timedelta(minutes=10)), [-9, -8, 8], 0, 1),
-        (Throttle(2, timedelta(minutes=10)), [-5, 5], 0, 0),  # -5 and +5 share no window: room between  # -8, +1, +8 fit; -9, -8, 0 would not
+        (
+            Throttle(2, timedelta(minutes=10)),
+            [-5, 5],
+            0,
+            0,
+        ),  # -5 and +5 share no window: room between  # -8, +1, +8 fit; -9, -8, 0 would not
     ],
 )
 def test_next_send_slot(throttle, sent_offsets_min, now_offset_min, expected_offset_min):
@@ -706,9 +1027,9 @@ NOT_PAGED, EARLIER = Refusal.NOT_PAGED, Refusal.EARLIER_ROUND
         (Command.ACK, 0, {0}, False, None),
         (Command.RESOLVE, 1, {0, 1}, False, None),
         (Command.ESCALATE, 2, {2}, False, None),
-        (Command.ACK, 1, {0}, False, EARLIER),       # reopened since it paged them
+        (Command.ACK, 1, {0}, False, EARLIER),  # reopened since it paged them
         (Command.RESOLVE, 3, {0, 1, 2}, False, EARLIER),
-        (Command.ACK, 0, set(), False, NOT_PAGED),   # another engineer's incident
+        (Command.ACK, 0, set(), False, NOT_PAGED),  # another engineer's incident
         # naming the incident ("ack 42"): any round that reached them
         (Command.ACK, 1, {0}, True, None),
         (Command.ESCALATE, 5, {1}, True, None),
@@ -858,20 +1179,23 @@ import pager.domain.paging as dp  # noqa: E402
 _T = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("attempts, max_attempts, retry_after, wait", [
-    (1, 20, None, timedelta(seconds=10)),                       # 5 s x 2^1
-    (2, 20, None, timedelta(seconds=20)),
-    (3, 20, None, timedelta(seconds=40)),
-    (5, 20, None, timedelta(seconds=160)),
-    (6, 20, None, timedelta(minutes=5)),                        # capped at 5 minutes
-    (19, 20, None, timedelta(minutes=5)),
-    (40, 50, None, timedelta(minutes=5)),                       # no overflow far out
-    (1, 20, timedelta(seconds=100), timedelta(seconds=100)),    # the provider's Retry-After, when later
-    (3, 20, timedelta(seconds=5), timedelta(seconds=40)),       # ... never sooner than the backoff
-    (1, 20, timedelta(hours=5), timedelta(hours=1)),            # a Retry-After is honoured up to an hour
-    (20, 20, None, None),                                       # the last attempt failed: given up
-    (1, 1, timedelta(seconds=30), None),
-])
+@pytest.mark.parametrize(
+    "attempts, max_attempts, retry_after, wait",
+    [
+        (1, 20, None, timedelta(seconds=10)),  # 5 s x 2^1
+        (2, 20, None, timedelta(seconds=20)),
+        (3, 20, None, timedelta(seconds=40)),
+        (5, 20, None, timedelta(seconds=160)),
+        (6, 20, None, timedelta(minutes=5)),  # capped at 5 minutes
+        (19, 20, None, timedelta(minutes=5)),
+        (40, 50, None, timedelta(minutes=5)),  # no overflow far out
+        (1, 20, timedelta(seconds=100), timedelta(seconds=100)),  # the provider's Retry-After, when later
+        (3, 20, timedelta(seconds=5), timedelta(seconds=40)),  # ... never sooner than the backoff
+        (1, 20, timedelta(hours=5), timedelta(hours=1)),  # a Retry-After is honoured up to an hour
+        (20, 20, None, None),  # the last attempt failed: given up
+        (1, 1, timedelta(seconds=30), None),
+    ],
+)
 def test_next_attempt_at(attempts, max_attempts, retry_after, wait):
     got = dp.next_attempt_at(_T, attempts, max_attempts, retry_after)
     assert got == (None if wait is None else _T + wait)

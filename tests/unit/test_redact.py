@@ -1,6 +1,7 @@
 """Redaction (pager/observe/redact.py) and where it applies: every log line (pagerd's own, the standard
 library's, the access log, exceptions), the dry-run notifier's message bodies, and the Events v2
 routing_key in a stored raw body."""
+
 from __future__ import annotations
 
 import base64
@@ -25,24 +26,27 @@ LINK = "MTIuYWNrLmRld2kuMTc2NzIyNTYwMA.q2l0Zy1zaWduYXR1cmUtMTY"
 SIG = LINK.split(".")[1]
 
 
-@pytest.mark.parametrize("text, expect", [
-    (f"GET /l/{LINK} HTTP/1.1", f"GET /l/{MARKER} HTTP/1.1"),
-    (f"ack: https://pager.example/l/{LINK} now", f"ack: https://pager.example/l/{MARKER} now"),
-    (f'"POST /l/{LINK}?x=1 HTTP/1.1" 200', f'"POST /l/{MARKER}?{MARKER} HTTP/1.1" 200'),
-    ("GET /ical/people/dewi.ics?token=0123456789abcdef0123456789abcdef HTTP/1.1", f"GET /ical/{MARKER} HTTP/1.1"),
-    ("https://p.example/ical/rotations/standby.ics?token=abc", f"https://p.example/ical/{MARKER}"),
-    ("POST /twilio/status?msg=17&x=2 HTTP/1.1", f"POST /twilio/status?{MARKER} HTTP/1.1"),
-    ("GET /api/v1/incidents?state=triggered HTTP/1.1", f"GET /api/v1/incidents?{MARKER} HTTP/1.1"),
-    ("Authorization: Bearer abcdefgh12345678", f"Authorization: Bearer {MARKER}"),
-    ("basic YW06czNjcmV0LXBhc3M=", f"basic {MARKER}"),
-    ("see http://am:s3cret@alertmanager:9093/#/alerts", f"see http://{MARKER}@alertmanager:9093/#/alerts"),
-    # what is not a token stays readable
-    ("mail dewi@example.nl at http://h/x", "mail dewi@example.nl at http://h/x"),
-    ("what now? nothing", "what now? nothing"),
-    ("GET /api/v1/incidents/12 HTTP/1.1", "GET /api/v1/incidents/12 HTTP/1.1"),
-    ("Bearer realm", "Bearer realm"),
-    ("disk /var/lib full", "disk /var/lib full"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        (f"GET /l/{LINK} HTTP/1.1", f"GET /l/{MARKER} HTTP/1.1"),
+        (f"ack: https://pager.example/l/{LINK} now", f"ack: https://pager.example/l/{MARKER} now"),
+        (f'"POST /l/{LINK}?x=1 HTTP/1.1" 200', f'"POST /l/{MARKER}?{MARKER} HTTP/1.1" 200'),
+        ("GET /ical/people/dewi.ics?token=0123456789abcdef0123456789abcdef HTTP/1.1", f"GET /ical/{MARKER} HTTP/1.1"),
+        ("https://p.example/ical/rotations/standby.ics?token=abc", f"https://p.example/ical/{MARKER}"),
+        ("POST /twilio/status?msg=17&x=2 HTTP/1.1", f"POST /twilio/status?{MARKER} HTTP/1.1"),
+        ("GET /api/v1/incidents?state=triggered HTTP/1.1", f"GET /api/v1/incidents?{MARKER} HTTP/1.1"),
+        ("Authorization: Bearer abcdefgh12345678", f"Authorization: Bearer {MARKER}"),
+        ("basic YW06czNjcmV0LXBhc3M=", f"basic {MARKER}"),
+        ("see http://am:s3cret@alertmanager:9093/#/alerts", f"see http://{MARKER}@alertmanager:9093/#/alerts"),
+        # what is not a token stays readable
+        ("mail dewi@example.nl at http://h/x", "mail dewi@example.nl at http://h/x"),
+        ("what now? nothing", "what now? nothing"),
+        ("GET /api/v1/incidents/12 HTTP/1.1", "GET /api/v1/incidents/12 HTTP/1.1"),
+        ("Bearer realm", "Bearer realm"),
+        ("disk /var/lib full", "disk /var/lib full"),
+    ],
+)
 def test_patterns(text, expect):
     assert PATTERNS_ONLY.text(text) == expect
 
@@ -52,23 +56,35 @@ def test_configured_secrets_in_every_form():
     for form in ('s3cr"et/value+1', 's3cr\\"et/value+1', "s3cr%22et%2Fvalue%2B1"):
         assert r.text(f"x {form} y") == f"x {MARKER} y", form
     assert r.value({"a": ["s3cr\"et/value+1", 3], "b": ("s3cr\"et/value+1",)}) == {"a": [MARKER, 3], "b": (MARKER,)}
-    assert r.bytes(b'{"k": "s3cr\\"et/value+1", "v": "s3cr"et/value+1"}') == b'{"k": "s3cr\\"et/value+1", "v": "' + \
-        MARKER.encode() + b'"}'  # bytes: as written only (the JSON-escaped form is the source's to find)
+    assert (
+        r.bytes(b'{"k": "s3cr\\"et/value+1", "v": "s3cr"et/value+1"}')
+        == b'{"k": "s3cr\\"et/value+1", "v": "' + MARKER.encode() + b'"}'
+    )  # bytes: as written only (the JSON-escaped form is the source's to find)
 
 
 def test_a_stored_body_loses_url_credentials_and_configured_secrets_only():
-    body = (b'{"externalURL": "http://am:pa55word@alertmanager:9093", "generatorURL": "https://prom/graph?g0=1",'
-            b' "labels": {"team": "ops@example.nl", "note": "token tok-0123456789 here"}}')
+    body = (
+        b'{"externalURL": "http://am:pa55word@alertmanager:9093", "generatorURL": "https://prom/graph?g0=1",'
+        b' "labels": {"team": "ops@example.nl", "note": "token tok-0123456789 here"}}'
+    )
     assert Redactor(["tok-0123456789"]).bytes(body) == (
         b'{"externalURL": "http://[redacted]@alertmanager:9093", "generatorURL": "https://prom/graph?g0=1",'
-        b' "labels": {"team": "ops@example.nl", "note": "token [redacted] here"}}')
+        b' "labels": {"team": "ops@example.nl", "note": "token [redacted] here"}}'
+    )
 
 
 def test_config_secrets_are_every_secretstr_and_basic_auth_forms():
     cfg = config_mod.load(str(GOOD / "basic_auth.yaml"), env={})
     found = config_secrets(cfg)
-    assert {"0123456789abcdef", "minimal-signing-key-0123456789abcdef", "s3cret-pass", "nagios-token-123",
-            "routing-key-0001", "routing-key-0002", basic_credentials("am", "s3cret-pass")} <= found
+    assert {
+        "0123456789abcdef",
+        "minimal-signing-key-0123456789abcdef",
+        "s3cret-pass",
+        "nagios-token-123",
+        "routing-key-0001",
+        "routing-key-0002",
+        basic_credentials("am", "s3cret-pass"),
+    } <= found
     assert base64.b64decode(basic_credentials("am", "s3cret-pass")) == b"am:s3cret-pass"
     assert "am" not in found  # a user name is not a secret
 
@@ -114,26 +130,41 @@ async def test_every_log_line_is_redacted_at_every_level(log_stream):
 
 async def test_the_dry_run_notifier_logs_the_page_without_its_links(log_stream):
     _setup(log_stream, PATTERNS_ONLY, level="info")
-    msg = Message(id="7", channel="sms", to="+31612345678", incident_id=12,
-                  body=f"[pagerd #12] disk full — reply 1 to ack, 2 to resolve http://p.example/l/{LINK}",
-                  links={"ack": f"http://p.example/l/{LINK}"})
+    msg = Message(
+        id="7",
+        channel="sms",
+        to="+31612345678",
+        incident_id=12,
+        body=f"[pagerd #12] disk full — reply 1 to ack, 2 to resolve http://p.example/l/{LINK}",
+        links={"ack": f"http://p.example/l/{LINK}"},
+    )
     assert (await DryRunNotifier().send(msg)).sent
     (line,) = [json.loads(x) for x in log_stream.getvalue().splitlines()]
     assert line["event"] == "page_dry_run" and line["body"].endswith(f"http://p.example/l/{MARKER}")
     assert LINK not in log_stream.getvalue()
 
 
-EVENT = {"routing_key": "routing-key-0001", "event_action": "trigger",
-         "payload": {"summary": "routing_key in a summary", "source": "db1", "severity": "critical",
-                     "custom_details": {"routing_key": "routing-key-0002"}}}
+EVENT = {
+    "routing_key": "routing-key-0001",
+    "event_action": "trigger",
+    "payload": {
+        "summary": "routing_key in a summary",
+        "source": "db1",
+        "severity": "critical",
+        "custom_details": {"routing_key": "routing-key-0002"},
+    },
+}
 
 
-@pytest.mark.parametrize("body", [
-    json.dumps(EVENT).encode(),
-    json.dumps(EVENT, indent=2).encode(),
-    json.dumps(EVENT, ensure_ascii=True).replace("routing-key-0001", "routing\\u002dkey-0001").encode(),
-    json.dumps({**EVENT, "payload": {**EVENT["payload"], "summary": "née \u2603"}}, ensure_ascii=False).encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(EVENT).encode(),
+        json.dumps(EVENT, indent=2).encode(),
+        json.dumps(EVENT, ensure_ascii=True).replace("routing-key-0001", "routing\\u002dkey-0001").encode(),
+        json.dumps({**EVENT, "payload": {**EVENT["payload"], "summary": "née \u2603"}}, ensure_ascii=False).encode(),
+    ],
+)
 def test_the_stored_events_v2_body_holds_no_routing_key(body):
     stored = events_v2.without_routing_key(body)
     doc = json.loads(stored)

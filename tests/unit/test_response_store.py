@@ -1,6 +1,7 @@
 """What the SQLite store keeps for the response record (migration 0008): each round's first answer,
 written in the acknowledgement's or resolve's own transaction, and backfilled from the timeline for
 rounds that were answered before the migration."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -12,26 +13,35 @@ from tests.unit.test_store_batching import _store_at_version
 
 MIGRATED_AT = datetime(2026, 12, 9, 18, 0, tzinfo=timezone.utc)  # when the migrations say they ran
 
-ANSWER = "SELECT incident_id, generation, answered_at, answered_by, answered_via, answered_kind, response_observed " \
-         "FROM escalations ORDER BY incident_id, generation"
+ANSWER = (
+    "SELECT incident_id, generation, answered_at, answered_by, answered_via, answered_kind, response_observed "
+    "FROM escalations ORDER BY incident_id, generation"
+)
 
 
 def _incident(conn: sqlite3.Connection, iid: int, state: str, reopen_count: int = 0) -> None:
-    conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, reopen_count, "
-                 "created_at, updated_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', ?, "
-                 "'2026-12-09T19:00:00.000000Z', 'x')", (iid, f"k{iid}", state, reopen_count))
+    conn.execute(
+        "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, reopen_count, "
+        "created_at, updated_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', ?, "
+        "'2026-12-09T19:00:00.000000Z', 'x')",
+        (iid, f"k{iid}", state, reopen_count),
+    )
 
 
 def _escalation(conn: sqlite3.Connection, iid: int, generation: int, created: str, first_page: str | None) -> None:
-    conn.execute("INSERT INTO escalations (incident_id, generation, project, policy, status, step, first_page_at, "
-                 "deadline_at, target_seconds, reason, created_at) VALUES (?, ?, 'acme/webshop', '{}', 'stopped', 0, "
-                 "?, NULL, 1800, 'r', ?)", (iid, generation, first_page, created))
+    conn.execute(
+        "INSERT INTO escalations (incident_id, generation, project, policy, status, step, first_page_at, "
+        "deadline_at, target_seconds, reason, created_at) VALUES (?, ?, 'acme/webshop', '{}', 'stopped', 0, "
+        "?, NULL, 1800, 'r', ?)",
+        (iid, generation, first_page, created),
+    )
 
 
 def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | None, via: str | None) -> None:
     data = "{}" if via is None else f'{{"via": "{via}"}}'
-    conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
-                 (iid, at, kind, actor, data))
+    conn.execute(
+        "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)", (iid, at, kind, actor, data)
+    )
 
 
 def test_migration_8_keeps_each_rounds_first_answer_from_the_timeline(tmp_path):
@@ -73,8 +83,10 @@ def test_an_acknowledgement_or_resolve_keeps_the_current_rounds_first_answer(tmp
     conn = sqlite3.connect(path, isolation_level=None)
     _incident(conn, 1, "triggered", reopen_count=1)
     _escalation(conn, 1, 0, "2026-12-09T19:00:00.000000Z", "2026-12-09T19:00:00.000000Z")
-    conn.execute("UPDATE escalations SET answered_at = '2026-12-09T19:05:00.000000Z', answered_by = 'dewi', "
-                 "answered_via = 'sms', answered_kind = 'acknowledged', response_observed = 1")
+    conn.execute(
+        "UPDATE escalations SET answered_at = '2026-12-09T19:05:00.000000Z', answered_by = 'dewi', "
+        "answered_via = 'sms', answered_kind = 'acknowledged', response_observed = 1"
+    )
     _escalation(conn, 1, 1, "2026-12-09T19:45:00.000000Z", "2026-12-09T19:45:00.000000Z")
     _incident(conn, 2, "triggered")
     _escalation(conn, 2, 0, "2026-12-09T19:00:00.000000Z", None)  # routed, not paged yet
@@ -89,4 +101,5 @@ def test_an_acknowledgement_or_resolve_keeps_the_current_rounds_first_answer(tmp
         (2, 0, "2026-12-09T20:40:00.000000Z", "bram", "link", "resolved", 1),  # never paged: nothing to observe
     ]
     assert conn.execute("SELECT status FROM escalations WHERE incident_id = 1 AND generation = 1").fetchone() == (
-        "stopped",)
+        "stopped",
+    )

@@ -1,5 +1,6 @@
 """Retention: raw bodies and delivery ids past their age are pruned in bounded batches, the rest is kept;
 the engine's stage runs at most every PRUNE_EVERY and works a backlog off over several ticks."""
+
 from __future__ import annotations
 
 import json
@@ -118,8 +119,9 @@ async def test_a_notification_re_sent_after_its_id_was_pruned_is_applied_again(s
 
 
 def config(raw_bodies: str = "30d", delivery_ids: str = "30d") -> SimpleNamespace:
-    return SimpleNamespace(storage=SimpleNamespace(retention=Retention(raw_bodies=raw_bodies,
-                                                                       delivery_ids=delivery_ids)))
+    return SimpleNamespace(
+        storage=SimpleNamespace(retention=Retention(raw_bodies=raw_bodies, delivery_ids=delivery_ids))
+    )
 
 
 class CountingStore:
@@ -134,7 +136,7 @@ class CountingStore:
         self.batches.append((before_raw, before_ids, limit))
         b = [t for t in self.bodies if t < before_raw][:limit]
         i = [t for t in self.ids if t < before_ids][:limit]
-        self.bodies, self.ids = self.bodies[len(b):], self.ids[len(i):]
+        self.bodies, self.ids = self.bodies[len(b) :], self.ids[len(i) :]
         return Pruned(len(b), len(i))
 
     async def pruned_at(self) -> datetime | None:
@@ -213,6 +215,7 @@ async def test_the_engine_stage_reads_when_the_last_run_finished_once() -> None:
         nonlocal reads
         reads += 1
         return await pruned_at()
+
     s.pruned_at = counted
     stage = retention.RetentionStage(s)
     assert await stage(config(), T0) is None  # a restart does not prune again at once

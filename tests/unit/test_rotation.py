@@ -356,16 +356,36 @@ def test_rotation_shapes(rot, at, expected):
         (OFFICE, "2026-01-12T08:30:00+01:00", ("piet", "2026-01-12T08:30:00+01:00", "2026-01-12T18:00:00+01:00")),
         (OFFICE, "2026-04-06T10:00:00+02:00", None),  # Easter Monday
         # The standby rotation only outside them: one evening ...
-        (STANDBY_OUTSIDE_OFFICE, "2026-01-07T20:00:00+01:00", ("alice", "2026-01-07T18:00:00+01:00", "2026-01-08T08:30:00+01:00")),
+        (
+            STANDBY_OUTSIDE_OFFICE,
+            "2026-01-07T20:00:00+01:00",
+            ("alice", "2026-01-07T18:00:00+01:00", "2026-01-08T08:30:00+01:00"),
+        ),
         (STANDBY_OUTSIDE_OFFICE, "2026-01-07T10:00:00+01:00", None),
         # ... the whole weekend, Friday 18:00 to the Monday 08:30 hand-off ...
-        (STANDBY_OUTSIDE_OFFICE, "2026-01-10T12:00:00+01:00", ("alice", "2026-01-09T18:00:00+01:00", "2026-01-12T08:30:00+01:00")),
+        (
+            STANDBY_OUTSIDE_OFFICE,
+            "2026-01-10T12:00:00+01:00",
+            ("alice", "2026-01-09T18:00:00+01:00", "2026-01-12T08:30:00+01:00"),
+        ),
         # ... across the spring change (61.5 h) ...
-        (STANDBY_OUTSIDE_OFFICE, "2026-03-28T12:00:00+01:00", ("carol", "2026-03-27T18:00:00+01:00", "2026-03-30T08:30:00+02:00")),
+        (
+            STANDBY_OUTSIDE_OFFICE,
+            "2026-03-28T12:00:00+01:00",
+            ("carol", "2026-03-27T18:00:00+01:00", "2026-03-30T08:30:00+02:00"),
+        ),
         # ... Easter: Good Friday to Easter Monday 08:30, where the next person takes over
         # until Tuesday 08:30 (Easter Monday is a holiday all day).
-        (STANDBY_OUTSIDE_OFFICE, "2026-04-03T12:00:00+02:00", ("alice", "2026-04-02T18:00:00+02:00", "2026-04-06T08:30:00+02:00")),
-        (STANDBY_OUTSIDE_OFFICE, "2026-04-06T12:00:00+02:00", ("bob", "2026-04-06T08:30:00+02:00", "2026-04-07T08:30:00+02:00")),
+        (
+            STANDBY_OUTSIDE_OFFICE,
+            "2026-04-03T12:00:00+02:00",
+            ("alice", "2026-04-02T18:00:00+02:00", "2026-04-06T08:30:00+02:00"),
+        ),
+        (
+            STANDBY_OUTSIDE_OFFICE,
+            "2026-04-06T12:00:00+02:00",
+            ("bob", "2026-04-06T08:30:00+02:00", "2026-04-07T08:30:00+02:00"),
+        ),
         (STANDBY_OUTSIDE_OFFICE, "2026-04-07T08:30:00+02:00", None),
         # Before the start nobody, even outside office hours.
         (STANDBY_OUTSIDE_OFFICE, "2026-01-03T12:00:00+01:00", None),
@@ -379,8 +399,7 @@ def test_restricted_on_call(rot, at, expected):
 def test_office_rotation_week_is_five_office_days():
     got = shifts(OFFICE, T("2026-01-05T00:00:00+01:00"), T("2026-01-12T00:00:00+01:00"), calendar=NL)
     assert [(s.person, s.start, s.end) for s in got] == [
-        ("olga", T(f"2026-01-{d:02d}T08:30:00+01:00"), T(f"2026-01-{d:02d}T18:00:00+01:00"))
-        for d in range(5, 10)
+        ("olga", T(f"2026-01-{d:02d}T08:30:00+01:00"), T(f"2026-01-{d:02d}T18:00:00+01:00")) for d in range(5, 10)
     ]
 
 
@@ -464,9 +483,28 @@ def _expect(*rows):
         ),
         pytest.param(
             [
-                _ov("late", "2026-01-06T00:00:00+01:00", "2026-01-07T00:00:00+01:00", "erin", created="2026-01-02T10:00:00+00:00"),
-                _ov("early", "2026-01-06T00:00:00+01:00", "2026-01-07T00:00:00+01:00", "gina", created="2026-01-02T09:00:00+00:00"),
-                _ov("later", "2026-01-06T12:00:00+01:00", "2026-01-06T13:00:00+01:00", "frank", replaces="erin", created="2026-01-02T11:00:00+00:00"),
+                _ov(
+                    "late",
+                    "2026-01-06T00:00:00+01:00",
+                    "2026-01-07T00:00:00+01:00",
+                    "erin",
+                    created="2026-01-02T10:00:00+00:00",
+                ),
+                _ov(
+                    "early",
+                    "2026-01-06T00:00:00+01:00",
+                    "2026-01-07T00:00:00+01:00",
+                    "gina",
+                    created="2026-01-02T09:00:00+00:00",
+                ),
+                _ov(
+                    "later",
+                    "2026-01-06T12:00:00+01:00",
+                    "2026-01-06T13:00:00+01:00",
+                    "frank",
+                    replaces="erin",
+                    created="2026-01-02T11:00:00+00:00",
+                ),
             ],
             "2026-01-05T08:30:00+01:00",
             "2026-01-12T08:30:00+01:00",
@@ -614,9 +652,7 @@ def test_rotations_are_frozen_hashable_and_normalised():
 def test_on_call_is_arithmetic_not_a_walk():
     """An hourly rotation started in 1990, asked about 2040: a handful of hand-off
     resolutions, not the 440,000 a walk from the start would take."""
-    rot = Rotation(
-        "h", ("a", "b", "c"), T("1990-01-01T00:00:00+01:00"), shift_unit="hours", handoff_time=time(0)
-    )
+    rot = Rotation("h", ("a", "b", "c"), T("1990-01-01T00:00:00+01:00"), shift_unit="hours", handoff_time=time(0))
     calls = []
     real = rotation_module.first_instant_at
 
@@ -643,17 +679,11 @@ TICK = timedelta(microseconds=1)
 def rotations(draw, zones=ZONES, restrict=False):
     unit = draw(st.sampled_from(list(ShiftUnit)))
     length = draw(st.integers(1, 12) if unit is ShiftUnit.HOURS else st.integers(1, 3))
-    start = draw(
-        st.datetimes(
-            min_value=datetime(2010, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
-        )
-    )
+    start = draw(st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)))
     n = draw(st.integers(1, len(NAMES)))
     restrict_to = None
     if restrict:
-        restrict_to = draw(
-            st.frozensets(st.sampled_from(list(Period)), min_size=1, max_size=3)
-        )
+        restrict_to = draw(st.frozensets(st.sampled_from(list(Period)), min_size=1, max_size=3))
     return Rotation(
         name="p",
         participants=tuple(NAMES[:n]),
@@ -746,9 +776,7 @@ def test_hand_offs_happen_at_the_local_wall_time_in_turn(data, rot):
         if rot.shift_unit is not ShiftUnit.HOURS:
             # The hand-off is the local hand-off time of that date (or when the clock
             # jumps past it, if it does not exist that day).
-            assert first_instant_at(
-                datetime.combine(wall.date(), rot.handoff_time), zone
-            ) == y.start
+            assert first_instant_at(datetime.combine(wall.date(), rot.handoff_time), zone) == y.start
             if rot.shift_unit is ShiftUnit.WEEKS and rot.handoff_weekday is not None:
                 assert wall.weekday() == rot.handoff_weekday
         skipped = rot.shift_unit is ShiftUnit.HOURS and rot.shift_length == 1
@@ -861,13 +889,25 @@ def test_restricted_rotations_cover_exactly_their_periods(data, rot):
         (TWELVE, "2026-03-28T00:00:00+01:00"),
         (HOURLY_AUTUMN, "2026-10-24T12:00:00+02:00"),
         (
-            Rotation("ny-daily", ("x", "y", "z"), T("2026-01-01T02:30:00-05:00"), shift_unit="days",
-                     handoff_time=time(2, 30), tz="America/New_York"),
+            Rotation(
+                "ny-daily",
+                ("x", "y", "z"),
+                T("2026-01-01T02:30:00-05:00"),
+                shift_unit="days",
+                handoff_time=time(2, 30),
+                tz="America/New_York",
+            ),
             "2026-03-06T00:00:00-05:00",
         ),
         (
-            Rotation("ny-daily", ("x", "y", "z"), T("2026-01-01T01:30:00-05:00"), shift_unit="days",
-                     handoff_time=time(1, 30), tz="America/New_York"),
+            Rotation(
+                "ny-daily",
+                ("x", "y", "z"),
+                T("2026-01-01T01:30:00-05:00"),
+                shift_unit="days",
+                handoff_time=time(1, 30),
+                tz="America/New_York",
+            ),
             "2026-10-30T00:00:00-04:00",
         ),
     ],
@@ -965,9 +1005,7 @@ def test_layered_validation():
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.data(),
-    layers=st.lists(
-        rotations(zones=["Europe/Amsterdam", "America/New_York"], restrict=True), min_size=1, max_size=3
-    ),
+    layers=st.lists(rotations(zones=["Europe/Amsterdam", "America/New_York"], restrict=True), min_size=1, max_size=3),
 )
 def test_layers_stack_without_gaps_or_overlaps(data, layers):
     layers = [dataclasses.replace(r, name=f"L{i}") for i, r in enumerate(layers)]

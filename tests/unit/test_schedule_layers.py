@@ -1,4 +1,5 @@
 """A layered rotation from config: a weekend layer on top of a weekly standby layer."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -20,14 +21,17 @@ def schedule() -> Schedule:
     return Schedule(load(CFG, env={}))
 
 
-@pytest.mark.parametrize("local,person", [
-    ("2026-01-07 20:00", "anna"),    # Wednesday night, week 1 of the base layer
-    ("2026-01-10 10:00", "chris"),   # Saturday day: the weekend layer wins
-    ("2026-01-10 20:00", "anna"),    # Saturday night: the weekend layer is off, the base layer on
-    ("2026-01-11 12:00", "chris"),   # Sunday day
-    ("2026-01-14 20:00", "bram"),    # the base layer handed off on Monday 12 January
-    ("2026-01-14 10:00", None),      # office hours: nobody on standby
-])
+@pytest.mark.parametrize(
+    "local,person",
+    [
+        ("2026-01-07 20:00", "anna"),  # Wednesday night, week 1 of the base layer
+        ("2026-01-10 10:00", "chris"),  # Saturday day: the weekend layer wins
+        ("2026-01-10 20:00", "anna"),  # Saturday night: the weekend layer is off, the base layer on
+        ("2026-01-11 12:00", "chris"),  # Sunday day
+        ("2026-01-14 20:00", "bram"),  # the base layer handed off on Monday 12 January
+        ("2026-01-14 10:00", None),  # office hours: nobody on standby
+    ],
+)
 def test_layers(schedule: Schedule, local: str, person: str | None) -> None:
     at = datetime.fromisoformat(local).replace(tzinfo=AMS)
     [row] = schedule.on_call(at, [], "standby")

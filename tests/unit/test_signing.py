@@ -1,4 +1,5 @@
 """Signed tokens: the key derivation, one-tap links and iCal feed tokens, across a signing-key rotation."""
+
 from __future__ import annotations
 
 import base64
@@ -17,12 +18,25 @@ ROTATING = Keyring(NEW, (OLD,))
 
 
 # RFC 5869 appendix A, test cases 1 and 3 (SHA-256)
-@pytest.mark.parametrize("ikm,salt,info,length,okm", [
-    (bytes([0x0b] * 22), bytes(range(13)), bytes(range(0xf0, 0xfa)), 42,
-     "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"),
-    (bytes([0x0b] * 22), b"", b"", 42,
-     "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"),
-])
+@pytest.mark.parametrize(
+    "ikm,salt,info,length,okm",
+    [
+        (
+            bytes([0x0B] * 22),
+            bytes(range(13)),
+            bytes(range(0xF0, 0xFA)),
+            42,
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+        ),
+        (
+            bytes([0x0B] * 22),
+            b"",
+            b"",
+            42,
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+        ),
+    ],
+)
 def test_hkdf_matches_rfc_5869(ikm, salt, info, length, okm) -> None:
     assert hkdf_sha256(ikm, salt, info, length).hex() == okm
 
@@ -40,12 +54,12 @@ def test_each_purpose_has_a_key_of_its_own() -> None:
 # (signed by, verified by, valid)
 ROTATION = [
     (Keyring(NEW), Keyring(NEW), True),
-    (Keyring(OLD), ROTATING, True),         # the previous key is still accepted
-    (ROTATING, Keyring(NEW), True),         # ... but never used to sign
+    (Keyring(OLD), ROTATING, True),  # the previous key is still accepted
+    (ROTATING, Keyring(NEW), True),  # ... but never used to sign
     (ROTATING, ROTATING, True),
-    (Keyring(OLD), Keyring(NEW), False),    # rotated without listing the previous key
+    (Keyring(OLD), Keyring(NEW), False),  # rotated without listing the previous key
     (Keyring(NEW), Keyring(OLD), False),
-    (Keyring(ADMIN), ROTATING, False),      # the admin token signs nothing
+    (Keyring(ADMIN), ROTATING, False),  # the admin token signs nothing
     (Keyring(NEW, (ADMIN,)), Keyring(ADMIN), False),
 ]
 
@@ -82,18 +96,21 @@ def _tamper(token: str, part: int) -> str:
 GOOD = links.sign(Keyring(NEW), 7, "resolve", "bram", NOW + timedelta(minutes=5), generation=0)
 
 
-@pytest.mark.parametrize("token,now,reason", [
-    (GOOD, NOW + timedelta(minutes=5), None),                      # valid up to its expiry
-    (GOOD, NOW + timedelta(minutes=5, seconds=1), links.EXPIRED),
-    (_tamper(GOOD, 0), NOW, links.NOT_VALID),                      # the payload changed
-    (_tamper(GOOD, 1), NOW, links.NOT_VALID),                      # the MAC changed
-    (GOOD.split(".")[0], NOW, links.NOT_VALID),                    # no MAC
-    (GOOD + "AA", NOW, links.NOT_VALID),                           # a longer MAC
-    ("not-a-token", NOW, links.NOT_VALID),
-    ("", NOW, links.NOT_VALID),
-    ("%%%.%%%", NOW, links.NOT_VALID),
-    ("é.é", NOW, links.NOT_VALID),
-])
+@pytest.mark.parametrize(
+    "token,now,reason",
+    [
+        (GOOD, NOW + timedelta(minutes=5), None),  # valid up to its expiry
+        (GOOD, NOW + timedelta(minutes=5, seconds=1), links.EXPIRED),
+        (_tamper(GOOD, 0), NOW, links.NOT_VALID),  # the payload changed
+        (_tamper(GOOD, 1), NOW, links.NOT_VALID),  # the MAC changed
+        (GOOD.split(".")[0], NOW, links.NOT_VALID),  # no MAC
+        (GOOD + "AA", NOW, links.NOT_VALID),  # a longer MAC
+        ("not-a-token", NOW, links.NOT_VALID),
+        ("", NOW, links.NOT_VALID),
+        ("%%%.%%%", NOW, links.NOT_VALID),
+        ("é.é", NOW, links.NOT_VALID),
+    ],
+)
 def test_link_tokens(token, now, reason) -> None:
     if reason is None:
         assert links.verify(Keyring(NEW), token, now).incident_id == 7
@@ -103,19 +120,31 @@ def test_link_tokens(token, now, reason) -> None:
         assert str(info.value) == reason
 
 
-@pytest.mark.parametrize("payload", [b"7.0.delete.9999999999.bram", b"x.0.ack.9999999999.bram", b"7.0.ack.bram",
-                                     b"7.ack.9999999999.bram", b"7.x.ack.9999999999.bram", b"7.-1.ack.9999999999.bram",
-                                     b"7.0.ack.99999999999999999999.bram", b"7.0.ack.+9999999999.bram",
-                                     b"\xff.0.ack.1.b", b"7.ack.bram.9999999999"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"7.0.delete.9999999999.bram",
+        b"x.0.ack.9999999999.bram",
+        b"7.0.ack.bram",
+        b"7.ack.9999999999.bram",
+        b"7.x.ack.9999999999.bram",
+        b"7.-1.ack.9999999999.bram",
+        b"7.0.ack.99999999999999999999.bram",
+        b"7.0.ack.+9999999999.bram",
+        b"\xff.0.ack.1.b",
+        b"7.ack.bram.9999999999",
+    ],
+)
 def test_a_well_signed_but_malformed_payload_is_not_valid(payload) -> None:
     keys = Keyring(NEW)
-    token = links._b64(payload) + "." + links._b64(keys.sign(LINK, payload)[:links.MAC_BYTES])
+    token = links._b64(payload) + "." + links._b64(keys.sign(LINK, payload)[: links.MAC_BYTES])
     with pytest.raises(links.InvalidLink, match="not valid"):
         links.verify(keys, token, NOW)
 
 
-@pytest.mark.parametrize("person", ["anna.de.vries", "anna-de_vries", "ops.2nd-line_7", "007", ".", "a..b.",
-                                    "jan.1234567890", "x.ack.9.y"])
+@pytest.mark.parametrize(
+    "person", ["anna.de.vries", "anna-de_vries", "ops.2nd-line_7", "007", ".", "a..b.", "jan.1234567890", "x.ack.9.y"]
+)
 def test_every_person_id_survives_and_the_token_needs_no_escaping(person) -> None:
     token = links.sign(Keyring(NEW), 1, "ack", person, NOW + timedelta(hours=1), generation=3)
     assert links.verify(Keyring(NEW), token, NOW) == links.Link(1, 3, "ack", person, NOW + timedelta(hours=1))

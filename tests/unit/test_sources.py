@@ -1,4 +1,5 @@
 """Source parsers: payload in, normalized alerts or a precise InputError out. No sockets."""
+
 from __future__ import annotations
 
 import json
@@ -66,26 +67,29 @@ def test_alertmanager_lenient_mode_ignores_unknown_fields() -> None:
     assert len(alerts) == 2
 
 
-@pytest.mark.parametrize("body,status,field", [
-    (b"{", 400, "body"),
-    (b"[]", 422, "body"),
-    (am(version="3"), 422, "version"),
-    (am(groupKey=DELETE), 422, "groupKey"),
-    (am(alerts=[]), 422, "alerts"),
-    (am(alerts__0__status="burning"), 422, "alerts.0.status"),
-    (am(alerts__0__startsAt="yesterday"), 422, "alerts.0.startsAt"),
-    (am(alerts__0__labels=[]), 422, "alerts.0.labels"),
-    (am(alerts__0__labels={}), 422, "alerts.0.labels"),
-    (am(alerts__0__labels={"alertname": 5}), 422, "alerts.0.labels.alertname"),
-    (am(alerts__0__labels={"bad-name": "x"}), 422, "alerts.0.labels.'bad-name'"),
-    (am(alerts__0__labels={"a": "x\u0000y"}), 422, "alerts.0.labels.a"),
-    (am(alerts__0__labels={"a": "line\nbreak"}), 422, "alerts.0.labels.a"),
-    (am(alerts__0__labels={"a": "\ud800"}), 422, "alerts.0.labels.a"),
-    (am(alerts__0__labels={"a": "x" * 5000}), 422, "alerts.0.labels.a"),
-    (am(alerts__0__annotations={"d": "bell\u0007"}), 422, "alerts.0.annotations.d"),
-    (am(alerts__0__extra=1), 422, "alerts.0.extra"),
-    (am(truncatedAlerts=-1), 422, "truncatedAlerts"),
-])
+@pytest.mark.parametrize(
+    "body,status,field",
+    [
+        (b"{", 400, "body"),
+        (b"[]", 422, "body"),
+        (am(version="3"), 422, "version"),
+        (am(groupKey=DELETE), 422, "groupKey"),
+        (am(alerts=[]), 422, "alerts"),
+        (am(alerts__0__status="burning"), 422, "alerts.0.status"),
+        (am(alerts__0__startsAt="yesterday"), 422, "alerts.0.startsAt"),
+        (am(alerts__0__labels=[]), 422, "alerts.0.labels"),
+        (am(alerts__0__labels={}), 422, "alerts.0.labels"),
+        (am(alerts__0__labels={"alertname": 5}), 422, "alerts.0.labels.alertname"),
+        (am(alerts__0__labels={"bad-name": "x"}), 422, "alerts.0.labels.'bad-name'"),
+        (am(alerts__0__labels={"a": "x\u0000y"}), 422, "alerts.0.labels.a"),
+        (am(alerts__0__labels={"a": "line\nbreak"}), 422, "alerts.0.labels.a"),
+        (am(alerts__0__labels={"a": "\ud800"}), 422, "alerts.0.labels.a"),
+        (am(alerts__0__labels={"a": "x" * 5000}), 422, "alerts.0.labels.a"),
+        (am(alerts__0__annotations={"d": "bell\u0007"}), 422, "alerts.0.annotations.d"),
+        (am(alerts__0__extra=1), 422, "alerts.0.extra"),
+        (am(truncatedAlerts=-1), 422, "truncatedAlerts"),
+    ],
+)
 def test_alertmanager_bad(body: bytes, status: int, field: str) -> None:
     with pytest.raises(InputError) as info:
         alertmanager.parse(body)
@@ -98,21 +102,31 @@ def test_alertmanager_unicode_label_values_are_fine() -> None:
     assert alerts[0].labels["alertname"] == "Schijf vol — ✓ 日本"
 
 
-SERVICE_PROBLEM = {"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "web1", "SERVICEDESC": "HTTP",
-                   "SERVICESTATE": "CRITICAL", "SERVICEOUTPUT": "connection refused|time=0.1s",
-                   "LONGSERVICEOUTPUT": "line one\\nline two", "SERVICEPROBLEMID": "41",
-                   "NOTIFICATIONNUMBER": "1", "TIMET": "1795600000"}
+SERVICE_PROBLEM = {
+    "NOTIFICATIONTYPE": "PROBLEM",
+    "HOSTNAME": "web1",
+    "SERVICEDESC": "HTTP",
+    "SERVICESTATE": "CRITICAL",
+    "SERVICEOUTPUT": "connection refused|time=0.1s",
+    "LONGSERVICEOUTPUT": "line one\\nline two",
+    "SERVICEPROBLEMID": "41",
+    "NOTIFICATIONNUMBER": "1",
+    "TIMET": "1795600000",
+}
 
 
-@pytest.mark.parametrize("changes,action,dedup,note_kind", [
-    ({}, Action.TRIGGER, "web1/HTTP", None),
-    ({"NOTIFICATIONTYPE": "RECOVERY", "SERVICESTATE": "OK"}, Action.RESOLVE, "web1/HTTP", None),
-    ({"NOTIFICATIONTYPE": "ACKNOWLEDGEMENT", "NOTIFICATIONAUTHOR": "anna"}, Action.ACKNOWLEDGE, "web1/HTTP", None),
-    ({"NOTIFICATIONTYPE": "DOWNTIMESTART"}, Action.ANNOTATE, "web1/HTTP", "downtime_start"),
-    ({"NOTIFICATIONTYPE": "FLAPPINGSTART"}, Action.ANNOTATE, "web1/HTTP", "flapping_start"),
-    ({"SERVICEDESC": "", "HOSTSTATE": "DOWN"}, Action.TRIGGER, "web1", None),
-    ({"NAGIOS_NOTIFICATIONTYPE": "PROBLEM"}, Action.TRIGGER, "web1/HTTP", None),
-])
+@pytest.mark.parametrize(
+    "changes,action,dedup,note_kind",
+    [
+        ({}, Action.TRIGGER, "web1/HTTP", None),
+        ({"NOTIFICATIONTYPE": "RECOVERY", "SERVICESTATE": "OK"}, Action.RESOLVE, "web1/HTTP", None),
+        ({"NOTIFICATIONTYPE": "ACKNOWLEDGEMENT", "NOTIFICATIONAUTHOR": "anna"}, Action.ACKNOWLEDGE, "web1/HTTP", None),
+        ({"NOTIFICATIONTYPE": "DOWNTIMESTART"}, Action.ANNOTATE, "web1/HTTP", "downtime_start"),
+        ({"NOTIFICATIONTYPE": "FLAPPINGSTART"}, Action.ANNOTATE, "web1/HTTP", "flapping_start"),
+        ({"SERVICEDESC": "", "HOSTSTATE": "DOWN"}, Action.TRIGGER, "web1", None),
+        ({"NAGIOS_NOTIFICATIONTYPE": "PROBLEM"}, Action.TRIGGER, "web1/HTTP", None),
+    ],
+)
 def test_nagios(changes, action, dedup, note_kind) -> None:
     a = nagios.parse({**SERVICE_PROBLEM, **changes})
     assert (a.action, a.dedup_key, a.note_kind) == (action, dedup, note_kind)
@@ -127,8 +141,15 @@ def test_nagios_output_and_ids() -> None:
 
 
 def test_nagios_host_recovery_takes_last_problem_id() -> None:
-    a = nagios.parse({"NOTIFICATIONTYPE": "RECOVERY", "HOSTNAME": "db1", "HOSTSTATE": "UP",
-                      "HOSTPROBLEMID": "0", "LASTHOSTPROBLEMID": "77"})
+    a = nagios.parse(
+        {
+            "NOTIFICATIONTYPE": "RECOVERY",
+            "HOSTNAME": "db1",
+            "HOSTSTATE": "UP",
+            "HOSTPROBLEMID": "0",
+            "LASTHOSTPROBLEMID": "77",
+        }
+    )
     assert a.details["problem_id"] == "77" and a.action is Action.RESOLVE
 
 
@@ -138,17 +159,20 @@ def test_nagios_repeat_notification_is_a_new_event_retry_is_not() -> None:
     assert a.event_id == b.event_id != c.event_id
 
 
-@pytest.mark.parametrize("macros,field", [
-    ({"HOSTNAME": "x"}, "NOTIFICATIONTYPE"),
-    ({"NOTIFICATIONTYPE": "PROBLEM"}, "HOSTNAME"),
-    ({"NOTIFICATIONTYPE": "EXPLODED", "HOSTNAME": "x"}, "NOTIFICATIONTYPE"),
-    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": 5}, "HOSTNAME"),
-    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "a\nb"}, "HOSTNAME"),
-    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "TIMET": "soon"}, "TIMET"),
-    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "SERVICEOUTPUT": "a\u0000b"}, "SERVICEOUTPUT"),
-    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "SERVICEDESC": "y", "SERVICESTATE": "\n"}, "SERVICESTATE"),
-    ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "HOSTSTATE": "DO\tWN"}, "HOSTSTATE"),
-])
+@pytest.mark.parametrize(
+    "macros,field",
+    [
+        ({"HOSTNAME": "x"}, "NOTIFICATIONTYPE"),
+        ({"NOTIFICATIONTYPE": "PROBLEM"}, "HOSTNAME"),
+        ({"NOTIFICATIONTYPE": "EXPLODED", "HOSTNAME": "x"}, "NOTIFICATIONTYPE"),
+        ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": 5}, "HOSTNAME"),
+        ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "a\nb"}, "HOSTNAME"),
+        ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "TIMET": "soon"}, "TIMET"),
+        ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "SERVICEOUTPUT": "a\u0000b"}, "SERVICEOUTPUT"),
+        ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "SERVICEDESC": "y", "SERVICESTATE": "\n"}, "SERVICESTATE"),
+        ({"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "x", "HOSTSTATE": "DO\tWN"}, "HOSTSTATE"),
+    ],
+)
 def test_nagios_bad(macros, field) -> None:
     with pytest.raises(InputError) as info:
         nagios.parse(macros)
@@ -156,10 +180,14 @@ def test_nagios_bad(macros, field) -> None:
     assert field in [p.field for p in info.value.problems]
 
 
-TRIGGER = {"routing_key": "routing-key-0001", "event_action": "trigger", "dedup_key": "db-down",
-           "payload": {"summary": "DB down", "source": "db1", "severity": "critical",
-                       "custom_details": {"x": 1}},
-           "links": [{"href": "http://x", "text": "runbook"}], "images": [{"src": "http://i"}]}
+TRIGGER = {
+    "routing_key": "routing-key-0001",
+    "event_action": "trigger",
+    "dedup_key": "db-down",
+    "payload": {"summary": "DB down", "source": "db1", "severity": "critical", "custom_details": {"x": 1}},
+    "links": [{"href": "http://x", "text": "runbook"}],
+    "images": [{"src": "http://i"}],
+}
 
 
 def ev(**changes) -> bytes:
@@ -184,16 +212,19 @@ def test_events_v2_without_dedup_key_gets_a_stable_one() -> None:
     assert a1.dedup_key == a2.dedup_key and a1.dedup_key
 
 
-@pytest.mark.parametrize("body,field", [
-    (ev(event_action="explode"), "event_action"),
-    (ev(payload=DELETE), "payload"),
-    (ev(event_action="resolve", dedup_key=DELETE, payload=DELETE), "dedup_key"),
-    (ev(routing_key=DELETE), "routing_key"),
-    (ev(payload={"summary": "x", "source": "y", "severity": "fatal"}), "payload.severity"),
-    (ev(payload={"summary": "", "source": "y", "severity": "info"}), "payload.summary"),
-    (ev(surprise=True), "surprise"),
-    (ev(links="nope"), "links"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        (ev(event_action="explode"), "event_action"),
+        (ev(payload=DELETE), "payload"),
+        (ev(event_action="resolve", dedup_key=DELETE, payload=DELETE), "dedup_key"),
+        (ev(routing_key=DELETE), "routing_key"),
+        (ev(payload={"summary": "x", "source": "y", "severity": "fatal"}), "payload.severity"),
+        (ev(payload={"summary": "", "source": "y", "severity": "info"}), "payload.summary"),
+        (ev(surprise=True), "surprise"),
+        (ev(links="nope"), "links"),
+    ],
+)
 def test_events_v2_bad(body: bytes, field: str) -> None:
     with pytest.raises(InputError) as info:
         events_v2.parse(body)
@@ -201,23 +232,44 @@ def test_events_v2_bad(body: bytes, field: str) -> None:
     assert field in [p.field for p in info.value.problems]
 
 
-@pytest.mark.parametrize("body,field,message", [
-    (am(alerts__0__labels={"alertname": "X", "x": "a\u0000b"}), "alerts.0.labels.x", "control character U+0000 not allowed"),
-    (am(alerts__0__labels={"alertname": "X", "x": "a\tb"}), "alerts.0.labels.x", "control character U+0009 not allowed"),
-    (am(alerts__0__labels={"alertname": "X", "x": "\udfff"}), "alerts.0.labels.x", "lone surrogate (not valid UTF-8)"),
-    (am(alerts__0__annotations={"description": "bell\u0007"}), "alerts.0.annotations.description",
-     "control character U+0007 not allowed"),
-    (am(alerts__0__labels={"alertname": "X", "bad name": "v"}), "alerts.0.labels.'bad name'",
-     "label name must match [a-zA-Z_][a-zA-Z0-9_]*"),
-    (am(alerts__0__labels={f"l{i}": "v" for i in range(129)}), "alerts.0.labels", "more than 128 labels"),
-    (am(alerts__0__labels={"alertname": "X", "x": "v" * 4097}), "alerts.0.labels.x", "longer than 4096 characters"),
-    (am(alerts__0__annotations={"d": "d" * 65537}), "alerts.0.annotations.d", "longer than 65536 characters"),
-    (am(groupLabels={"alertname": "Disk\u0001"}), "groupLabels.alertname", "control character U+0001 not allowed"),
-    (am(commonLabels={"0": "y"}), "commonLabels.'0'", "label name must match [a-zA-Z_][a-zA-Z0-9_]*"),
-    (am(receiver="pagerd\n"), "receiver", "control character U+000A not allowed"),
-    (am(alerts__0__startsAt="2026-11-25T14:00:00"), "alerts.0.startsAt", "timestamp needs a time zone (RFC 3339)"),
-    (am(alerts__0__labels={}), "alerts.0.labels", "an alert needs at least one label"),
-])
+@pytest.mark.parametrize(
+    "body,field,message",
+    [
+        (
+            am(alerts__0__labels={"alertname": "X", "x": "a\u0000b"}),
+            "alerts.0.labels.x",
+            "control character U+0000 not allowed",
+        ),
+        (
+            am(alerts__0__labels={"alertname": "X", "x": "a\tb"}),
+            "alerts.0.labels.x",
+            "control character U+0009 not allowed",
+        ),
+        (
+            am(alerts__0__labels={"alertname": "X", "x": "\udfff"}),
+            "alerts.0.labels.x",
+            "lone surrogate (not valid UTF-8)",
+        ),
+        (
+            am(alerts__0__annotations={"description": "bell\u0007"}),
+            "alerts.0.annotations.description",
+            "control character U+0007 not allowed",
+        ),
+        (
+            am(alerts__0__labels={"alertname": "X", "bad name": "v"}),
+            "alerts.0.labels.'bad name'",
+            "label name must match [a-zA-Z_][a-zA-Z0-9_]*",
+        ),
+        (am(alerts__0__labels={f"l{i}": "v" for i in range(129)}), "alerts.0.labels", "more than 128 labels"),
+        (am(alerts__0__labels={"alertname": "X", "x": "v" * 4097}), "alerts.0.labels.x", "longer than 4096 characters"),
+        (am(alerts__0__annotations={"d": "d" * 65537}), "alerts.0.annotations.d", "longer than 65536 characters"),
+        (am(groupLabels={"alertname": "Disk\u0001"}), "groupLabels.alertname", "control character U+0001 not allowed"),
+        (am(commonLabels={"0": "y"}), "commonLabels.'0'", "label name must match [a-zA-Z_][a-zA-Z0-9_]*"),
+        (am(receiver="pagerd\n"), "receiver", "control character U+000A not allowed"),
+        (am(alerts__0__startsAt="2026-11-25T14:00:00"), "alerts.0.startsAt", "timestamp needs a time zone (RFC 3339)"),
+        (am(alerts__0__labels={}), "alerts.0.labels", "an alert needs at least one label"),
+    ],
+)
 def test_alertmanager_bad_texts_are_named(body: bytes, field: str, message: str) -> None:
     with pytest.raises(InputError) as info:
         alertmanager.parse(body)
@@ -226,18 +278,24 @@ def test_alertmanager_bad_texts_are_named(body: bytes, field: str, message: str)
 
 
 def test_alertmanager_names_every_problem_of_a_payload() -> None:
-    body = am(receiver="r\u0000", groupLabels={"-": "x"}, alerts__0__labels={},
-              alerts__1__annotations={"summary": "\u0000"})
+    body = am(
+        receiver="r\u0000", groupLabels={"-": "x"}, alerts__0__labels={}, alerts__1__annotations={"summary": "\u0000"}
+    )
     with pytest.raises(InputError) as info:
         alertmanager.parse(body)
     assert [p.field for p in info.value.problems] == [
-        "receiver", "groupLabels.'-'", "alerts.0.labels", "alerts.1.annotations.summary"]
+        "receiver",
+        "groupLabels.'-'",
+        "alerts.0.labels",
+        "alerts.1.annotations.summary",
+    ]
 
 
 @pytest.mark.parametrize("status,resolved", [("firing", False), ("resolved", True)])
 def test_alertmanager_facts_say_what_the_notification_says_of_its_group(status: str, resolved: bool) -> None:
     from pager.domain.incident import Group
     from pager.service.ingest import group_of
+
     _, facts = alertmanager.parse(am(status=status))
     assert group_of(facts) == Group('{}:{alertname="DiskFull"}', resolved)
     assert group_of({}) is None  # Nagios and Events v2 name no group
@@ -245,6 +303,7 @@ def test_alertmanager_facts_say_what_the_notification_says_of_its_group(status: 
 
 def test_alert_is_frozen() -> None:
     import dataclasses
+
     alerts, _ = alertmanager.parse(FIRING)
     with pytest.raises(dataclasses.FrozenInstanceError):
         alerts[0].summary = "changed"  # type: ignore[misc]
@@ -257,15 +316,20 @@ def _outcome(body: bytes):
         return exc.status, exc.message, [(p.field, p.message) for p in exc.problems]
 
 
-_PAYLOADS = [FIRING, am(alerts__0__annotations={"description": "two\nlines\tand a tab"}),
-             am(alerts__0__labels={"alertname": "X", "city": "Zürich"}), am(receiver="r" * 5000),
-             am(alerts__0__labels={"alertname": "X", "x": "v" * 4096}), am(alerts__0__annotations={"d": "d" * 65536}),
-             am(groupLabels={"alertname": "a\\ub"}), am(commonLabels={"x": "del\u007f"}),
-             am(alerts__0__labels={f"l{i}": "v" for i in range(128)}),
-             am(alerts=[{**json.loads(FIRING)["alerts"][0], "fingerprint": f"f{i}"} for i in range(100)]),
-             *(case[0] for case in test_alertmanager_bad_texts_are_named.pytestmark[0].args[1]),
-             am(receiver="r\u0000", groupLabels={"-": "x"}, alerts__0__labels={},
-                alerts__1__annotations={"summary": "\u0000"})]
+_PAYLOADS = [
+    FIRING,
+    am(alerts__0__annotations={"description": "two\nlines\tand a tab"}),
+    am(alerts__0__labels={"alertname": "X", "city": "Zürich"}),
+    am(receiver="r" * 5000),
+    am(alerts__0__labels={"alertname": "X", "x": "v" * 4096}),
+    am(alerts__0__annotations={"d": "d" * 65536}),
+    am(groupLabels={"alertname": "a\\ub"}),
+    am(commonLabels={"x": "del\u007f"}),
+    am(alerts__0__labels={f"l{i}": "v" for i in range(128)}),
+    am(alerts=[{**json.loads(FIRING)["alerts"][0], "fingerprint": f"f{i}"} for i in range(100)]),
+    *(case[0] for case in test_alertmanager_bad_texts_are_named.pytestmark[0].args[1]),
+    am(receiver="r\u0000", groupLabels={"-": "x"}, alerts__0__labels={}, alerts__1__annotations={"summary": "\u0000"}),
+]
 
 
 @pytest.mark.parametrize("body", _PAYLOADS)
@@ -280,6 +344,9 @@ def test_the_whole_payload_check_decides_as_the_checks_of_each_text(body: bytes,
 def test_a_clean_payload_is_checked_at_once() -> None:
     hook = alertmanager.validate_json(alertmanager._STRICT, FIRING)
     assert alertmanager._all_clean(FIRING, hook)
-    for body in (am(alerts__0__annotations={"description": "a\nb"}), am(commonLabels={"0": "y"}),
-                 am(alerts__0__labels={"alertname": "X", "x": "v" * 4097})):
+    for body in (
+        am(alerts__0__annotations={"description": "a\nb"}),
+        am(commonLabels={"0": "y"}),
+        am(alerts__0__labels={"alertname": "X", "x": "v" * 4097}),
+    ):
         assert not alertmanager._all_clean(body, alertmanager.validate_json(alertmanager._STRICT, body))

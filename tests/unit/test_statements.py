@@ -5,6 +5,7 @@ outside any booking, for an office-hours project, bills nothing.
 
 Example config: acme rate 95.00 EUR, increment 15m, response target 30m; standby rotation week of
 2026-12-07: dewi. Amounts by hand in the comments."""
+
 from __future__ import annotations
 
 import csv
@@ -27,11 +28,13 @@ def config_variant(tmp_path, webshop: str = "", extra: str = "") -> str:
     assert RECURRING in text
     text = text.replace(RECURRING, webshop)
     if extra:
-        text = text.replace("      intranet: {coverage: office_hours}\n",
-                            "      intranet: {coverage: office_hours}\n" + extra)
+        text = text.replace(
+            "      intranet: {coverage: office_hours}\n", "      intranet: {coverage: office_hours}\n" + extra
+        )
     path = tmp_path / "pagerd.yaml"
     path.write_text(text)
     return path
+
 
 WEBSHOP = {"customer": "acme", "service": "webshop"}
 INTRANET = {"customer": "acme", "service": "intranet"}
@@ -39,8 +42,9 @@ NOW = datetime(2027, 1, 2, 12, 0, tzinfo=timezone.utc)
 
 
 async def _book(s: Scenario, start: str, end: str) -> dict:
-    status, row = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": start, "end": end,
-                                                           "by": "desk"})
+    status, row = await s.api(
+        "POST", "/api/v1/bookings", {"customer": "acme", "start": start, "end": end, "by": "desk"}
+    )
     assert status == 201, row
     return row
 
@@ -62,25 +66,60 @@ async def test_a_booked_night_with_one_callout(tmp_path):
         assert status == 201
 
         st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
-        assert st["blocks"] == [{"period": "evening_night", "start": "2026-12-09T17:00:00Z",
-                                 "end": "2026-12-10T07:30:00Z", "hours": "14.50", "billed_hours": "14.50",
-                                 "multiplier": "1.00", "fee": "1377.50"}]
+        assert st["blocks"] == [
+            {
+                "period": "evening_night",
+                "start": "2026-12-09T17:00:00Z",
+                "end": "2026-12-10T07:30:00Z",
+                "hours": "14.50",
+                "billed_hours": "14.50",
+                "multiplier": "1.00",
+                "fee": "1377.50",
+            }
+        ]
         (call,) = st["callouts"]
         assert (call["start"], call["worked_hours"], call["billed_hours"], call["amount"]) == (
-            "2026-12-09T19:00:00Z", "1.17", "1.25", "118.75")
-        round_one = {"round": 1, "paged_at": "2026-12-09T19:00:00Z", "deadline": "2026-12-09T19:30:00Z",
-                     "answered_at": "2026-12-09T19:12:00Z", "answered_by": "dewi", "answered_via": "sms",
-                     "answered_kind": "acknowledged", "minutes_to_answer": 12.0, "target_minutes": 30.0,
-                     "outcome": "met"}
-        assert call["incidents"] == [{"id": iid, "summary": "ScenarioAlert for acme webshop",
-                                      "project": "acme/webshop", "worked_minutes": 70, "worked_source": "logged",
-                                      "rounds": [round_one]}]
+            "2026-12-09T19:00:00Z",
+            "1.17",
+            "1.25",
+            "118.75",
+        )
+        round_one = {
+            "round": 1,
+            "paged_at": "2026-12-09T19:00:00Z",
+            "deadline": "2026-12-09T19:30:00Z",
+            "answered_at": "2026-12-09T19:12:00Z",
+            "answered_by": "dewi",
+            "answered_via": "sms",
+            "answered_kind": "acknowledged",
+            "minutes_to_answer": 12.0,
+            "target_minutes": 30.0,
+            "outcome": "met",
+        }
+        assert call["incidents"] == [
+            {
+                "id": iid,
+                "summary": "ScenarioAlert for acme webshop",
+                "project": "acme/webshop",
+                "worked_minutes": 70,
+                "worked_source": "logged",
+                "rounds": [round_one],
+            }
+        ]
         assert st["out_of_contract"] == []
-        assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00",
-                                "total": "1496.25"}
+        assert st["totals"] == {
+            "standby": "1377.50",
+            "callouts": "118.75",
+            "out_of_contract": "0.00",
+            "total": "1496.25",
+        }
         (resp,) = st["responses"]
-        assert resp == {"incident": iid, "summary": "ScenarioAlert for acme webshop", "project": "acme/webshop",
-                        **round_one}
+        assert resp == {
+            "incident": iid,
+            "summary": "ScenarioAlert for acme webshop",
+            "project": "acme/webshop",
+            **round_one,
+        }
         assert (st["currency"], st["rate"], st["responses_met"], st["responses_breached"]) == ("EUR", "95.00", 1, 0)
 
         # the same night without logged work: acknowledgement -> resolve (20:12 -> 20:50, 38 min) is
@@ -103,12 +142,16 @@ async def test_a_booked_night_with_one_callout(tmp_path):
         assert (dewi["person"], dewi["standby_hours"]["evening_night"], dewi["callout_count"]) == ("dewi", "14.50", 2)
 
 
-@pytest.mark.parametrize("second_ack, outcome, seconds, breaches", [
-    ("21:40", "breached", 55 * 60, 1),  # 55 min after the page at 20:45: the target (30 min) is missed
-    ("21:10", "met", 25 * 60, 0),
-])
-async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(tmp_path, second_ack, outcome, seconds,
-                                                                     breaches):
+@pytest.mark.parametrize(
+    "second_ack, outcome, seconds, breaches",
+    [
+        ("21:40", "breached", 55 * 60, 1),  # 55 min after the page at 20:45: the target (30 min) is missed
+        ("21:10", "met", 25 * 60, 0),
+    ],
+)
+async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(
+    tmp_path, second_ack, outcome, seconds, breaches
+):
     """Paged 20:00, acknowledged 20:05, resolved; fires again 20:45 and is paged afresh, acknowledged
     at `second_ack`. The first round is met whatever the second does (the first page is never paired
     with the last acknowledgement)."""
@@ -130,13 +173,43 @@ async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(tmp_path,
         await s.at("22:30")
 
         response = (await s.incident(iid))["response"]
-        assert [(r["round"], r["first_page_at"], r["deadline"], r["answered_at"], r["answered_by"],
-                 r["answered_via"], r["answered_kind"], r["outcome"], r["seconds"]) for r in response["rounds"]] == [
-            (1, "2026-12-09T19:00:00.000000Z", "2026-12-09T19:30:00.000000Z", "2026-12-09T19:05:00.000000Z",
-             "dewi", "sms", "acknowledged", "met", 5 * 60),
-            (2, "2026-12-09T19:45:00.000000Z", "2026-12-09T20:15:00.000000Z",
-             s.instant(second_ack).strftime("%Y-%m-%dT%H:%M:%S.000000Z"), "dewi", "sms", "acknowledged", outcome,
-             seconds)]
+        assert [
+            (
+                r["round"],
+                r["first_page_at"],
+                r["deadline"],
+                r["answered_at"],
+                r["answered_by"],
+                r["answered_via"],
+                r["answered_kind"],
+                r["outcome"],
+                r["seconds"],
+            )
+            for r in response["rounds"]
+        ] == [
+            (
+                1,
+                "2026-12-09T19:00:00.000000Z",
+                "2026-12-09T19:30:00.000000Z",
+                "2026-12-09T19:05:00.000000Z",
+                "dewi",
+                "sms",
+                "acknowledged",
+                "met",
+                5 * 60,
+            ),
+            (
+                2,
+                "2026-12-09T19:45:00.000000Z",
+                "2026-12-09T20:15:00.000000Z",
+                s.instant(second_ack).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+                "dewi",
+                "sms",
+                "acknowledged",
+                outcome,
+                seconds,
+            ),
+        ]
         assert response["current"] == response["rounds"][1]
         assert len(await s.events(iid, "response_target_breached")) == breaches
         assert s.metrics.registry.get_sample_value("pagerd_response_target_breaches_total") == breaches
@@ -146,15 +219,22 @@ async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(tmp_path,
         (call,) = st["callouts"]
         (inc,) = call["incidents"]
         assert [(r["round"], r["paged_at"], r["minutes_to_answer"], r["outcome"]) for r in inc["rounds"]] == [
-            (1, "2026-12-09T19:00:00Z", 5.0, "met"), (2, "2026-12-09T19:45:00Z", seconds / 60, outcome)]
+            (1, "2026-12-09T19:00:00Z", 5.0, "met"),
+            (2, "2026-12-09T19:45:00Z", seconds / 60, outcome),
+        ]
         assert [(r["incident"], r["round"], r["outcome"]) for r in st["responses"]] == [
-            (iid, 1, "met"), (iid, 2, outcome)]
+            (iid, 1, "met"),
+            (iid, 2, outcome),
+        ]
         assert (st["responses_met"], st["responses_breached"]) == (2 - breaches, breaches)
 
         rows = [r for r in csv.DictReader(io.StringIO(to_csv(st))) if r["kind"] == "response"]
-        assert [(r["incidents"], r["round"], r["start"], r["answered_by"], r["answered_via"], r["outcome"])
-                for r in rows] == [(str(iid), "1", "2026-12-09T19:00:00Z", "dewi", "sms", "met"),
-                                   (str(iid), "2", "2026-12-09T19:45:00Z", "dewi", "sms", outcome)]
+        assert [
+            (r["incidents"], r["round"], r["start"], r["answered_by"], r["answered_via"], r["outcome"]) for r in rows
+        ] == [
+            (str(iid), "1", "2026-12-09T19:00:00Z", "dewi", "sms", "met"),
+            (str(iid), "2", "2026-12-09T19:45:00Z", "dewi", "sms", outcome),
+        ]
         page = to_html(st)
         assert f"#{iid} round 2" in page and "round 1: paged Wed 09 Dec 20:00" in page
         assert f"Met {2 - breaches}, breached {breaches} (rounds)" in page
@@ -175,7 +255,9 @@ async def test_a_round_that_was_never_paged_is_pending_and_left_out_of_the_state
 
         response = (await s.incident(iid))["response"]
         assert [(r["round"], r["first_page_at"], r["deadline"], r["outcome"]) for r in response["rounds"]] == [
-            (1, "2026-12-09T20:00:00.000000Z", "2026-12-09T20:30:00.000000Z", "met"), (2, None, None, "pending")]
+            (1, "2026-12-09T20:00:00.000000Z", "2026-12-09T20:30:00.000000Z", "met"),
+            (2, None, None, "pending"),
+        ]
         assert response["current"]["escalation"] == "waiting"
         st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
         assert [(r["incident"], r["round"], r["outcome"]) for r in st["responses"]] == [(iid, 1, "met")]
@@ -183,7 +265,9 @@ async def test_a_round_that_was_never_paged_is_pending_and_left_out_of_the_state
 
 
 async def test_an_office_hours_project_alert_outside_any_booking_bills_nothing(tmp_path):
-    async with Scenario(tmp_path, "2026-12-09 20:00", config_path=config_variant(tmp_path)) as s:  # Wednesday evening, no booking
+    async with Scenario(
+        tmp_path, "2026-12-09 20:00", config_path=config_variant(tmp_path)
+    ) as s:  # Wednesday evening, no booking
         iid = await s.fire(INTRANET)
         assert s.log() == []  # office-hours coverage: nobody is woken
         await s.at("2026-12-10 09:00")
@@ -215,6 +299,7 @@ async def test_refusals(tmp_path):
 
 def test_month_range_is_local_midnights(tmp_path):
     from pager.domain.calendar import Calendar
+
     start, end = month_range("2026-03", Calendar())  # default rules: Europe/Amsterdam
     assert (start.isoformat(), end.isoformat()) == ("2026-02-28T23:00:00+00:00", "2026-03-31T22:00:00+00:00")
 
@@ -229,15 +314,25 @@ def test_terms_from_customer_config():
     from pager.service.statements import terms_of
 
     base = {"name": "C", "projects": {"web": {}}}
-    c = CustomerConfig.model_validate({**base, "rate": "97.50", "currency": "USD", "billing_increment": "6m",
-                                       "tariffs": {"weekend": {"multiplier": "0.6"},
-                                                   "holiday": {"minimum": "4h"}}})
+    c = CustomerConfig.model_validate(
+        {
+            **base,
+            "rate": "97.50",
+            "currency": "USD",
+            "billing_increment": "6m",
+            "tariffs": {"weekend": {"multiplier": "0.6"}, "holiday": {"minimum": "4h"}},
+        }
+    )
     t = terms_of(c)
     assert (t.rate, t.currency, t.increment.total_seconds()) == (Decimal("97.50"), "USD", 360)
     assert (t.tariff(Period.WEEKEND).multiplier, t.tariff(Period.WEEKEND).minimum.total_seconds()) == (
-        Decimal("0.6"), 4 * 3600)  # minimum kept from the default
+        Decimal("0.6"),
+        4 * 3600,
+    )  # minimum kept from the default
     assert (t.tariff(Period.HOLIDAY).multiplier, t.tariff(Period.HOLIDAY).minimum.total_seconds()) == (
-        Decimal("1"), 4 * 3600)
+        Decimal("1"),
+        4 * 3600,
+    )
     assert CustomerConfig.model_validate({**base, "rate": 95}).rate == Decimal(95)
     for bad in (95.5, "abc", "-1", "NaN", True):
         with pytest.raises(pydantic.ValidationError):
@@ -254,24 +349,63 @@ def test_terms_from_customer_config():
 HOLIDAY_ONLY = "standby: [holiday], "
 RECURRING_CASES = [
     # (webshop's recurring standby, extra projects, month, dated bookings (local), blocks, total)
-    pytest.param(HOLIDAY_ONLY, "", "2026-12", [],
-                 # 25-26 Dec 48 h x 95 = 4560.00; 31 Dec-1 Jan 48 h, starts in Dec: 4560.00
-                 [("holiday", "48.00", "4560.00")] * 2, "9120.00", id="holidays-dec"),
+    pytest.param(
+        HOLIDAY_ONLY,
+        "",
+        "2026-12",
+        [],
+        # 25-26 Dec 48 h x 95 = 4560.00; 31 Dec-1 Jan 48 h, starts in Dec: 4560.00
+        [("holiday", "48.00", "4560.00")] * 2,
+        "9120.00",
+        id="holidays-dec",
+    ),
     pytest.param(HOLIDAY_ONLY, "", "2027-01", [], [], "0.00", id="new-year-run-belongs-to-dec"),
-    pytest.param("standby: [weekend], ", "", "2027-02", [],
-                 # Sat/Sun 6-7, 13-14, 20-21, 27-28 Feb, 08:30-18:00: 9.5 h x 0.5 x 95 = 451.25, x 8
-                 [("weekend", "9.50", "451.25")] * 8, "3610.00", id="weekends-feb"),
-    pytest.param(HOLIDAY_ONLY, "", "2026-12", [("2026-12-24T18:00:00+01:00", "2026-12-27T12:00:00+01:00")],
-                 # booking Thu 24 Dec 18:00 -> Sun 27 Dec 12:00 merged with the recurring holidays:
-                 # evening 6 h x 95 = 570.00; holiday once 4560.00; night 8.5 h x 95 = 807.50;
-                 # Sunday 08:30-12:00 3.5 h -> 4-h minimum x 0.5 x 95 = 190.00; 31 Dec run 4560.00
-                 [("evening_night", "6.00", "570.00"), ("holiday", "48.00", "4560.00"),
-                  ("evening_night", "8.50", "807.50"), ("weekend", "3.50", "190.00"),
-                  ("holiday", "48.00", "4560.00")], "10687.50", id="booking-over-recurring-billed-once"),
-    pytest.param(HOLIDAY_ONLY, "      api: {coverage: standby, standby: [holiday]}\n", "2026-12", [],
-                 [("holiday", "48.00", "4560.00")] * 2, "9120.00", id="two-projects-one-block"),
-    pytest.param("", "      ops: {coverage: always, standby: [holiday]}\n", "2026-12", [],
-                 [], "0.00", id="only-coverage-standby-is-recurring"),
+    pytest.param(
+        "standby: [weekend], ",
+        "",
+        "2027-02",
+        [],
+        # Sat/Sun 6-7, 13-14, 20-21, 27-28 Feb, 08:30-18:00: 9.5 h x 0.5 x 95 = 451.25, x 8
+        [("weekend", "9.50", "451.25")] * 8,
+        "3610.00",
+        id="weekends-feb",
+    ),
+    pytest.param(
+        HOLIDAY_ONLY,
+        "",
+        "2026-12",
+        [("2026-12-24T18:00:00+01:00", "2026-12-27T12:00:00+01:00")],
+        # booking Thu 24 Dec 18:00 -> Sun 27 Dec 12:00 merged with the recurring holidays:
+        # evening 6 h x 95 = 570.00; holiday once 4560.00; night 8.5 h x 95 = 807.50;
+        # Sunday 08:30-12:00 3.5 h -> 4-h minimum x 0.5 x 95 = 190.00; 31 Dec run 4560.00
+        [
+            ("evening_night", "6.00", "570.00"),
+            ("holiday", "48.00", "4560.00"),
+            ("evening_night", "8.50", "807.50"),
+            ("weekend", "3.50", "190.00"),
+            ("holiday", "48.00", "4560.00"),
+        ],
+        "10687.50",
+        id="booking-over-recurring-billed-once",
+    ),
+    pytest.param(
+        HOLIDAY_ONLY,
+        "      api: {coverage: standby, standby: [holiday]}\n",
+        "2026-12",
+        [],
+        [("holiday", "48.00", "4560.00")] * 2,
+        "9120.00",
+        id="two-projects-one-block",
+    ),
+    pytest.param(
+        "",
+        "      ops: {coverage: always, standby: [holiday]}\n",
+        "2026-12",
+        [],
+        [],
+        "0.00",
+        id="only-coverage-standby-is-recurring",
+    ),
 ]
 
 
@@ -279,8 +413,9 @@ RECURRING_CASES = [
 async def test_recurring_standby_is_billed(tmp_path, webshop, extra, month, bookings, blocks, total):
     async with Scenario(tmp_path, "2026-11-02 10:00", config_path=config_variant(tmp_path, webshop, extra)) as s:
         for start, end in bookings:
-            status, row = await s.api("POST", "/api/v1/bookings", {"customer": "acme", "start": start, "end": end,
-                                                                   "by": "desk"})
+            status, row = await s.api(
+                "POST", "/api/v1/bookings", {"customer": "acme", "start": start, "end": end, "by": "desk"}
+            )
             assert status == 201, row
         st = await statement(s.store, s.config, s.schedule, "acme", month, NOW)
         assert [(b["period"], b["hours"], b["fee"]) for b in st["blocks"]] == blocks
@@ -311,8 +446,12 @@ async def test_callouts_in_recurring_standby(tmp_path):
         assert [(x["incident"], x["amount"]) for x in st["out_of_contract"]] == [(other, "47.50")]
         assert [r["outcome"] for r in st["responses"]] == ["met"]
         assert st["recurring_standby"] == {"webshop": ["holiday"]}
-        assert st["totals"] == {"standby": "9120.00", "callouts": "95.00", "out_of_contract": "47.50",
-                                "total": "9262.50"}
+        assert st["totals"] == {
+            "standby": "9120.00",
+            "callouts": "95.00",
+            "out_of_contract": "47.50",
+            "total": "9262.50",
+        }
 
 
 async def test_a_booking_cancelled_before_it_starts_bills_nothing_and_pages_nobody(tmp_path):

@@ -1,5 +1,6 @@
 """The SQLite store against a real database file: group commit, idempotency, incident lifecycle.
 What every store must do through the port (transitions, notes, reads, ...) is in tests/contract."""
+
 from __future__ import annotations
 
 import asyncio
@@ -118,19 +119,47 @@ async def test_a_resolved_group_resolves_its_alerts_incidents_by_fingerprint(sto
 async def test_a_group_resolve_stops_the_incidents_escalation(store: SqliteStore, tmp_path) -> None:
     r = await store.ingest(delivery(am_body(("firing", "firing")), T0))
     [iid] = r.incident_ids
-    await store.create_escalation(incident_id=iid, generation=0, project="agency/infra", rotation="office",
-                                  policy={"name": "default"}, status="active", next_at=T0 + timedelta(minutes=5),
-                                  target_seconds=1800, reason="test", now=T0)
+    await store.create_escalation(
+        incident_id=iid,
+        generation=0,
+        project="agency/infra",
+        rotation="office",
+        policy={"name": "default"},
+        status="active",
+        next_at=T0 + timedelta(minutes=5),
+        target_seconds=1800,
+        reason="test",
+        now=T0,
+    )
     assert await store.fire_step(
-        incident_id=iid, generation=0, k=0, next_at=T0 + timedelta(minutes=15), now=T0, first_page=True,
-        messages=[{"idem_key": "page-1", "person": "anna", "channel": "sms", "address": "+31612345001",
-                   "kind": "page", "body": "disk", "due_at": T0 + timedelta(minutes=1)}],
-        deadline=T0 + timedelta(minutes=30), escalate_at=None, early=False, event={"kind": "paging"},
-        final_status=None)
+        incident_id=iid,
+        generation=0,
+        k=0,
+        next_at=T0 + timedelta(minutes=15),
+        now=T0,
+        first_page=True,
+        messages=[
+            {
+                "idem_key": "page-1",
+                "person": "anna",
+                "channel": "sms",
+                "address": "+31612345001",
+                "kind": "page",
+                "body": "disk",
+                "due_at": T0 + timedelta(minutes=1),
+            }
+        ],
+        deadline=T0 + timedelta(minutes=30),
+        escalate_at=None,
+        early=False,
+        event={"kind": "paging"},
+        final_status=None,
+    )
     await store.ingest(delivery(silenced_b_then_a_resolves(), T0 + timedelta(minutes=1)))
     conn = sqlite3.connect(tmp_path / "p.db")
-    assert conn.execute("SELECT status, next_at FROM escalations WHERE incident_id = ?", (iid,)).fetchall() == \
-        [("stopped", None)]
+    assert conn.execute("SELECT status, next_at FROM escalations WHERE incident_id = ?", (iid,)).fetchall() == [
+        ("stopped", None)
+    ]
     assert conn.execute("SELECT status FROM outbox WHERE incident_id = ?", (iid,)).fetchall() == [("cancelled",)]
     assert await store.due_escalations(T0 + timedelta(hours=1)) == []
 
@@ -182,6 +211,7 @@ async def test_concurrent_ingests_are_group_committed_and_exact(store: SqliteSto
 async def test_one_failing_job_fails_alone(store: SqliteStore) -> None:
     def boom(conn):
         conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (999999, 'x', 'x', NULL, '{}')")
+
     good = [store.ingest(delivery(am_body(("firing", "firing")), T0))]
     bad = store._write(boom)  # violates the foreign key: rolled back to its savepoint
     res = await asyncio.gather(*good, bad, return_exceptions=True)
@@ -190,8 +220,14 @@ async def test_one_failing_job_fails_alone(store: SqliteStore) -> None:
 
 
 async def test_events_v2_duplicate_window(store: SqliteStore) -> None:
-    body = json.dumps({"routing_key": "routing-key-0001", "event_action": "trigger", "dedup_key": "k",
-                       "payload": {"summary": "s", "source": "h", "severity": "error"}}).encode()
+    body = json.dumps(
+        {
+            "routing_key": "routing-key-0001",
+            "event_action": "trigger",
+            "dedup_key": "k",
+            "payload": {"summary": "s", "source": "h", "severity": "error"},
+        }
+    ).encode()
     resolve = json.dumps({"routing_key": "routing-key-0001", "event_action": "resolve", "dedup_key": "k"}).encode()
     r1 = await store.ingest(delivery(body, T0, Source.EVENTS_V2))
     r2 = await store.ingest(delivery(body, T0 + timedelta(minutes=1), Source.EVENTS_V2))
@@ -204,19 +240,41 @@ async def test_events_v2_duplicate_window(store: SqliteStore) -> None:
 
 
 async def test_nagios_ack_and_annotations(store: SqliteStore) -> None:
-    base = {"HOSTNAME": "web1", "SERVICEDESC": "HTTP", "SERVICESTATE": "CRITICAL", "SERVICEPROBLEMID": "5",
-            "NOTIFICATIONNUMBER": "1", "TIMET": "1795600000"}
+    base = {
+        "HOSTNAME": "web1",
+        "SERVICEDESC": "HTTP",
+        "SERVICESTATE": "CRITICAL",
+        "SERVICEPROBLEMID": "5",
+        "NOTIFICATIONNUMBER": "1",
+        "TIMET": "1795600000",
+    }
     r = await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "PROBLEM"}).encode(), T0, Source.NAGIOS))
     iid = r.incident_ids[0]
     await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "DOWNTIMESTART"}).encode(), T0, Source.NAGIOS))
     assert (await store.get_incident(iid)).state == "triggered"
-    await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "ACKNOWLEDGEMENT",
-                                            "NOTIFICATIONAUTHOR": "anna", "NOTIFICATIONCOMMENT": "looking"}).encode(),
-                                T0, Source.NAGIOS))
+    await store.ingest(
+        delivery(
+            json.dumps(
+                {
+                    **base,
+                    "NOTIFICATIONTYPE": "ACKNOWLEDGEMENT",
+                    "NOTIFICATIONAUTHOR": "anna",
+                    "NOTIFICATIONCOMMENT": "looking",
+                }
+            ).encode(),
+            T0,
+            Source.NAGIOS,
+        )
+    )
     inc = await store.get_incident(iid)
     assert inc.state == "acknowledged" and inc.acknowledged_by == "anna"
-    await store.ingest(delivery(json.dumps({**base, "NOTIFICATIONTYPE": "RECOVERY", "SERVICESTATE": "OK",
-                                            "TIMET": "1795600300"}).encode(), T0, Source.NAGIOS))
+    await store.ingest(
+        delivery(
+            json.dumps({**base, "NOTIFICATIONTYPE": "RECOVERY", "SERVICESTATE": "OK", "TIMET": "1795600300"}).encode(),
+            T0,
+            Source.NAGIOS,
+        )
+    )
     assert (await store.get_incident(iid)).state == "resolved"
 
 
@@ -230,15 +288,31 @@ async def test_raw_body_kept_once_per_content(store: SqliteStore, tmp_path) -> N
 
 
 async def test_nagios_warning_to_critical_updates_the_incident(store: SqliteStore) -> None:
-    base = {"NOTIFICATIONTYPE": "PROBLEM", "HOSTNAME": "web1", "SERVICEDESC": "HTTP", "SERVICEPROBLEMID": "5",
-            "SERVICEOUTPUT": "slow"}
-    r = await store.ingest(delivery(json.dumps({**base, "SERVICESTATE": "WARNING", "NOTIFICATIONNUMBER": "1"}).encode(),
-                                    T0, Source.NAGIOS))
-    await store.ingest(delivery(json.dumps({**base, "SERVICESTATE": "CRITICAL", "NOTIFICATIONNUMBER": "2",
-                                            "SERVICEOUTPUT": "down"}).encode(), T0, Source.NAGIOS))
+    base = {
+        "NOTIFICATIONTYPE": "PROBLEM",
+        "HOSTNAME": "web1",
+        "SERVICEDESC": "HTTP",
+        "SERVICEPROBLEMID": "5",
+        "SERVICEOUTPUT": "slow",
+    }
+    r = await store.ingest(
+        delivery(json.dumps({**base, "SERVICESTATE": "WARNING", "NOTIFICATIONNUMBER": "1"}).encode(), T0, Source.NAGIOS)
+    )
+    await store.ingest(
+        delivery(
+            json.dumps(
+                {**base, "SERVICESTATE": "CRITICAL", "NOTIFICATIONNUMBER": "2", "SERVICEOUTPUT": "down"}
+            ).encode(),
+            T0,
+            Source.NAGIOS,
+        )
+    )
     inc = await store.get_incident(r.incident_ids[0])
-    assert (inc.severity, inc.labels["state"], inc.summary) == ("critical", "CRITICAL",
-                                                                         "HTTP on web1 is CRITICAL: down")
+    assert (inc.severity, inc.labels["state"], inc.summary) == (
+        "critical",
+        "CRITICAL",
+        "HTTP on web1 is CRITICAL: down",
+    )
 
 
 async def test_alertmanager_group_severity_rises_never_falls(store: SqliteStore) -> None:

@@ -6,6 +6,7 @@ resolved Alertmanager groups (by group key and by fingerprint), reopens inside t
 acknowledgements and annotations, Events-v2 re-sends inside and after the duplicate window,
 byte-identical re-deliveries, manual transitions between deliveries in the same commit, and jobs
 that fail (rolled back to their own savepoint). Also: the migrations of the store."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,17 +41,28 @@ def _am(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
     alerts = []
     for fp in rng.sample(["f1", "f2", "f3", "f4"], rng.randint(1, 3)):
         status = rng.choice(["firing", "firing", "firing", "firing", "resolved"])
-        alerts.append({"status": status, "labels": {"alertname": group, "fp": fp,
-                                                    "severity": rng.choice(["info", "warning", "critical"])},
-                       "annotations": {"summary": f"{group} {fp}"},
-                       "startsAt": f"2026-11-25T2{rng.randint(0, 1)}:00:00Z",
-                       "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-                       "fingerprint": fp})
-    body = {"version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}',
-            "truncatedAlerts": rng.choice([0, 0, 0, 7]),
-            "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
-            "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
-            "externalURL": "", "alerts": alerts}
+        alerts.append(
+            {
+                "status": status,
+                "labels": {"alertname": group, "fp": fp, "severity": rng.choice(["info", "warning", "critical"])},
+                "annotations": {"summary": f"{group} {fp}"},
+                "startsAt": f"2026-11-25T2{rng.randint(0, 1)}:00:00Z",
+                "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+                "fingerprint": fp,
+            }
+        )
+    body = {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{group}"}}',
+        "truncatedAlerts": rng.choice([0, 0, 0, 7]),
+        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+        "receiver": "pagerd",
+        "groupLabels": {"alertname": group},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "alerts": alerts,
+    }
     return _am_delivery(json.dumps(body).encode(), at, rng.choice(["group_key", "group_key", "fingerprint"]))
 
 
@@ -61,11 +73,17 @@ def _am_delivery(raw: bytes, at: datetime, dedup_by: str = "group_key") -> Deliv
 
 def _nagios(rng: random.Random, at: datetime, groups: int = 2) -> Delivery:
     kind = rng.choice(["PROBLEM", "PROBLEM", "RECOVERY", "ACKNOWLEDGEMENT", "DOWNTIMESTART"])
-    macros = {"NOTIFICATIONTYPE": kind, "HOSTNAME": f"web{rng.randint(1, groups)}", "SERVICEDESC": "HTTP",
-              "SERVICESTATE": "OK" if kind == "RECOVERY" else rng.choice(["WARNING", "CRITICAL"]),
-              "SERVICEPROBLEMID": str(rng.randint(1, 2)), "NOTIFICATIONNUMBER": str(rng.randint(1, 3)),
-              "SERVICEOUTPUT": rng.choice(["slow", "down"]), "NOTIFICATIONAUTHOR": "anna",
-              "NOTIFICATIONCOMMENT": "looking"}
+    macros = {
+        "NOTIFICATIONTYPE": kind,
+        "HOSTNAME": f"web{rng.randint(1, groups)}",
+        "SERVICEDESC": "HTTP",
+        "SERVICESTATE": "OK" if kind == "RECOVERY" else rng.choice(["WARNING", "CRITICAL"]),
+        "SERVICEPROBLEMID": str(rng.randint(1, 2)),
+        "NOTIFICATIONNUMBER": str(rng.randint(1, 3)),
+        "SERVICEOUTPUT": rng.choice(["slow", "down"]),
+        "NOTIFICATIONAUTHOR": "anna",
+        "NOTIFICATIONCOMMENT": "looking",
+    }
     raw = json.dumps(macros).encode()
     return Delivery(Source.NAGIOS, "application/json", raw, (nagios.parse(macros),), at, {})
 
@@ -113,7 +131,7 @@ def _run(path: str, jobs: list[tuple], sizes: random.Random | None) -> tuple[lis
     results, i = [], 0
     while i < len(jobs):
         k = 1 if sizes is None else sizes.choice([1, 2, 5, 12, 40])
-        batch = [_Job(fn, args, None) for fn, args in jobs[i:i + k]]  # type: ignore[arg-type]
+        batch = [_Job(fn, args, None) for fn, args in jobs[i : i + k]]  # type: ignore[arg-type]
         _commit_batch(conn, batch)
         results += [(j.result, type(j.error).__name__ if j.error else None) for j in batch]
         i += k
@@ -142,12 +160,20 @@ def test_the_streams_cover_every_path(tmp_path) -> None:
     for seed in range(12):
         results, tables = _run(str(tmp_path / f"{seed}.db"), stream(seed, 160), random.Random(seed))
         kinds |= {r[3] for r in tables["events"]}
-        outcomes |= {a.outcome for res, _ in results if res is not None and hasattr(res, "applied")
-                     for a in res.applied}
+        outcomes |= {
+            a.outcome for res, _ in results if res is not None and hasattr(res, "applied") for a in res.applied
+        }
         errors |= {e for _, e in results if e}
         assert any(r[4] > 1 for r in tables["deliveries"])  # seen_count: a byte-identical re-delivery
-    assert kinds >= {"opened", "alerts_received", "reopened", "acknowledged", "note", "resolved",
-                     "alert_resolved_by_group"}
+    assert kinds >= {
+        "opened",
+        "alerts_received",
+        "reopened",
+        "acknowledged",
+        "note",
+        "resolved",
+        "alert_resolved_by_group",
+    }
     assert outcomes == set(Outcome)
     assert errors == {"NotFound"} or errors >= {"NotFound"}
 
@@ -170,12 +196,17 @@ def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None
     jobs = stream(5, 12)
 
     def writes_then_fails(c: sqlite3.Connection) -> None:
-        c.execute("INSERT INTO overrides (rotation, start_at, end_at, person, created_by, created_at) "
-                  "VALUES ('r', 'a', 'b', 'p', 'x', 'y')")
+        c.execute(
+            "INSERT INTO overrides (rotation, start_at, end_at, person, created_by, created_at) "
+            "VALUES ('r', 'a', 'b', 'p', 'x', 'y')"
+        )
         raise RuntimeError("boom")
 
-    batch = [_Job(fn, args, None) for fn, args in jobs[:2]] + [_Job(writes_then_fails, (), None)] + \
-        [_Job(fn, args, None) for fn, args in jobs[2:]]  # type: ignore[arg-type]
+    batch = (
+        [_Job(fn, args, None) for fn, args in jobs[:2]]
+        + [_Job(writes_then_fails, (), None)]
+        + [_Job(fn, args, None) for fn, args in jobs[2:]]
+    )  # type: ignore[arg-type]
     _commit_batch(conn, batch)
     assert isinstance(batch[2].error, RuntimeError)
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
@@ -186,10 +217,12 @@ def test_a_job_that_raises_after_writing_leaves_nothing_behind(tmp_path) -> None
 def _store_at_version(path: str, last: int) -> sqlite3.Connection:
     """A database as an earlier pagerd left it: migrations up to `last` applied."""
     from pager.storage.sqlite import _statements, migration_functions, migrations
+
     conn = sqlite3.connect(path, isolation_level=None)
     migration_functions(conn)
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
     for version, name, sql in migrations():
         if version <= last:
             for stmt in _statements(sql):
@@ -201,19 +234,30 @@ def _store_at_version(path: str, last: int) -> sqlite3.Connection:
 def test_migration_10_gives_every_message_of_an_incident_its_round(tmp_path) -> None:
     path = str(tmp_path / "v9.db")
     conn = _store_at_version(path, 9)
-    conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
-                 "updated_at) VALUES (12, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'a', 'a')")
-    for idem_key, iid in (("12:0:0:anna:sms:0", 12), ("12:3:1:bram:voice:1", 12), ("12:10:desk:address", 12),
-                          ("handover:office:2026-01-05T07:30:00Z:anna", None)):
-        conn.execute("INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, due_at, status, "
-                     "created_at) VALUES (?, ?, 'anna', 'sms', '+31612345001', 'page', 'a', 'sent', 'a')",
-                     (idem_key, iid))
+    conn.execute(
+        "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+        "updated_at) VALUES (12, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'a', 'a')"
+    )
+    for idem_key, iid in (
+        ("12:0:0:anna:sms:0", 12),
+        ("12:3:1:bram:voice:1", 12),
+        ("12:10:desk:address", 12),
+        ("handover:office:2026-01-05T07:30:00Z:anna", None),
+    ):
+        conn.execute(
+            "INSERT INTO outbox (idem_key, incident_id, person, channel, address, kind, due_at, status, "
+            "created_at) VALUES (?, ?, 'anna', 'sms', '+31612345001', 'page', 'a', 'sent', 'a')",
+            (idem_key, iid),
+        )
     conn.close()
     assert migrate(path, T0)[:1] == [10]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT idem_key, generation FROM outbox ORDER BY id").fetchall() == [
-        ("12:0:0:anna:sms:0", 0), ("12:3:1:bram:voice:1", 3), ("12:10:desk:address", 10),
-        ("handover:office:2026-01-05T07:30:00Z:anna", None)]
+        ("12:0:0:anna:sms:0", 0),
+        ("12:3:1:bram:voice:1", 3),
+        ("12:10:desk:address", 10),
+        ("handover:office:2026-01-05T07:30:00Z:anna", None),
+    ]
     assert conn.execute("SELECT count(*) FROM twilio_callbacks").fetchone() == (0,)
     conn.close()
 
@@ -221,20 +265,32 @@ def test_migration_10_gives_every_message_of_an_incident_its_round(tmp_path) -> 
 def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -> None:
     path = str(tmp_path / "v4.db")
     conn = _store_at_version(path, 4)
-    conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, seen_count, content_type, sha256, "
-                 "alert_count, body) VALUES (7, 'nagios', 'a', 'b', 3, 'application/json', 'ab12', 1, x'7b7d')")
-    conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
-                 "updated_at) VALUES (1, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'a', 'a')")
-    conn.execute("INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, "
-                 "details, first_seen, last_seen, delivery_id) VALUES (1, 'f', 'firing', 's', 'critical', '{}', '{}', "
-                 "'{}', 'a', 'a', 7)")
+    conn.execute(
+        "INSERT INTO deliveries (id, source, received_at, last_seen_at, seen_count, content_type, sha256, "
+        "alert_count, body) VALUES (7, 'nagios', 'a', 'b', 3, 'application/json', 'ab12', 1, x'7b7d')"
+    )
+    conn.execute(
+        "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+        "updated_at) VALUES (1, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'a', 'a')"
+    )
+    conn.execute(
+        "INSERT INTO alerts (incident_id, fingerprint, status, summary, severity, labels, annotations, "
+        "details, first_seen, last_seen, delivery_id) VALUES (1, 'f', 'firing', 's', 'critical', '{}', '{}', "
+        "'{}', 'a', 'a', 7)"
+    )
     conn.close()
     assert migrate(path, T0)[:2] == [5, 6]  # and any later ones
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT id, source, seen_count, sha256, body FROM deliveries").fetchall() == \
-        [(7, "nagios", 3, "ab12", b"{}")]
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
-                        "AND (sql IS NULL OR sql LIKE '%sha256%')").fetchone()[0] == 0  # none on sha256
+    assert conn.execute("SELECT id, source, seen_count, sha256, body FROM deliveries").fetchall() == [
+        (7, "nagios", 3, "ab12", b"{}")
+    ]
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
+            "AND (sql IS NULL OR sql LIKE '%sha256%')"
+        ).fetchone()[0]
+        == 0
+    )  # none on sha256
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert "REFERENCES deliveries" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'alerts'").fetchone()[0]
     assert migrate(path, T0) == []
@@ -249,7 +305,7 @@ def test_every_body_is_kept_and_the_same_bytes_are_counted_where_first_stored(tm
     second = dataclasses.replace(first, body=other, received_at=T0 + timedelta(minutes=1))
     again = dataclasses.replace(first, received_at=T0 + timedelta(minutes=2))
     jobs = [_Job(ingest, (d, POLICY), None) for d in (first, second, again, again)]  # type: ignore[arg-type]
-    for group in ([jobs] if batched else [[j] for j in jobs]):
+    for group in [jobs] if batched else [[j] for j in jobs]:
         _commit_batch(conn, group)
     assert [j.error for j in jobs] == [None] * 4
     rows = conn.execute("SELECT id, seen_count, body FROM deliveries ORDER BY id").fetchall()
@@ -258,12 +314,26 @@ def test_every_body_is_kept_and_the_same_bytes_are_counted_where_first_stored(tm
 
 
 def _am_one(group: str, fp: str, status: str, starts: str) -> Delivery:
-    alert = {"status": status, "labels": {"alertname": group, "fp": fp}, "annotations": {"summary": group},
-             "startsAt": starts, "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-             "fingerprint": fp}
-    body = {"version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}', "truncatedAlerts": 0, "status": status,
-            "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
-            "externalURL": "", "alerts": [alert]}
+    alert = {
+        "status": status,
+        "labels": {"alertname": group, "fp": fp},
+        "annotations": {"summary": group},
+        "startsAt": starts,
+        "endsAt": "2026-11-25T23:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "fingerprint": fp,
+    }
+    body = {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{group}"}}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "pagerd",
+        "groupLabels": {"alertname": group},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "alerts": [alert],
+    }
     return _am_delivery(json.dumps(body).encode(), T0)
 
 
@@ -273,7 +343,7 @@ def _at(d: Delivery, at: datetime) -> Delivery:
 
 def _apply(conn: sqlite3.Connection, *deliveries: Delivery, one_commit: bool = False):
     jobs = [_Job(ingest, (d, POLICY), None) for d in deliveries]  # type: ignore[arg-type]
-    for part in ([jobs] if one_commit else [[j] for j in jobs]):
+    for part in [jobs] if one_commit else [[j] for j in jobs]:
         _commit_batch(conn, part)
     assert all(j.error is None for j in jobs), [j.error for j in jobs]
     return [j.result for j in jobs]
@@ -291,22 +361,31 @@ def test_a_stale_notification_of_an_earlier_incident_of_the_key_is_still_a_dupli
     stale = dataclasses.replace(fire, body=fire.body + b" ", received_at=T0 + timedelta(hours=3))  # same notification
     results = _apply(conn, stale, _at(stale, T0 + timedelta(hours=3)), one_commit=one_commit)
     assert [r.duplicates for r in results] == [1, 1]
-    assert conn.execute("SELECT id, state, reopen_count FROM incidents ORDER BY id").fetchall() == \
-        [(1, "resolved", 0), (2, "triggered", 0)]
+    assert conn.execute("SELECT id, state, reopen_count FROM incidents ORDER BY id").fetchall() == [
+        (1, "resolved", 0),
+        (2, "triggered", 0),
+    ]
 
 
 def test_migration_6_keeps_incidents_and_splits_the_key_indexes(tmp_path) -> None:
     path = str(tmp_path / "v5.db")
     conn = _store_at_version(path, 5)
     for iid, key, state, resolved in [(1, "k1", "resolved", "2026-11-01T10:00:00Z"), (2, "k1", "triggered", None)]:
-        conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
-                     "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', "
-                     "'2026-11-01T00:00:00Z', 'x', ?)", (iid, key, state, resolved))
+        conn.execute(
+            "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+            "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, 's', 'critical', '{}', "
+            "'2026-11-01T00:00:00Z', 'x', ?)",
+            (iid, key, state, resolved),
+        )
     conn.close()
     assert migrate(path, T0)[:1] == [6]  # and any later ones
     conn = sqlite3.connect(path)
-    indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                                                "AND tbl_name = 'incidents' AND sql IS NOT NULL")}
+    indexes = {
+        r[0]: r[1]
+        for r in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'incidents' AND sql IS NOT NULL"
+        )
+    }
     assert set(indexes) == {"incidents_open_key", "incidents_key_resolved", "incidents_state", "incidents_open_group"}
     assert "WHERE state = 'resolved'" in indexes["incidents_key_resolved"]
     assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 2
@@ -319,42 +398,80 @@ def test_migration_7_stores_event_ids_behind_their_key_and_gives_alertmanager_in
     recorded (by group key and by fingerprint alike)."""
     path = str(tmp_path / "v6.db")
     conn = _store_at_version(path, 6)
-    conn.execute("INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, "
-                 "body) VALUES (1, 'alertmanager', 'a', 'a', 'application/json', 's1', 1, x'7b7d'), "
-                 "(2, 'alertmanager', 'b', 'b', 'application/json', 's2', 1, x'7b7d')")
+    conn.execute(
+        "INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, "
+        "body) VALUES (1, 'alertmanager', 'a', 'a', 'application/json', 's1', 1, x'7b7d'), "
+        "(2, 'alertmanager', 'b', 'b', 'application/json', 's2', 1, x'7b7d')"
+    )
     e1, e2, e3 = "a" * 32, "b" * 32, "c" * 32
-    for event_id, seen_at, delivery in [(f"i{1:010x}:{e1}", "2026-11-01T10:00:00.000000Z", 1),
-                                        (f"{'0123456789ab'}:{e2}", "2026-11-01T10:00:00.000000Z", 1),
-                                        (e3, "2026-11-01T10:00:00.000000Z", 1),
-                                        (f"i{2:010x}:{e3}", "2026-11-02T10:00:00.000000Z", 2)]:
-        conn.execute("INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, 'alertmanager', "
-                     "?, ?)", (event_id, seen_at, delivery))
-    for iid, source, key, group in [(1, "alertmanager", 'g:{a="1"}', 'g:{a="1"}'), (2, "alertmanager", "fp1", "g:{}"),
-                                    (3, "nagios", "web1/HTTP", None)]:
-        conn.execute("INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
-                     "updated_at) VALUES (?, ?, ?, 'triggered', 's', 'critical', '{}', 'a', 'a')", (iid, source, key))
+    for event_id, seen_at, delivery in [
+        (f"i{1:010x}:{e1}", "2026-11-01T10:00:00.000000Z", 1),
+        (f"{'0123456789ab'}:{e2}", "2026-11-01T10:00:00.000000Z", 1),
+        (e3, "2026-11-01T10:00:00.000000Z", 1),
+        (f"i{2:010x}:{e3}", "2026-11-02T10:00:00.000000Z", 2),
+    ]:
+        conn.execute(
+            "INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, 'alertmanager', ?, ?)",
+            (event_id, seen_at, delivery),
+        )
+    for iid, source, key, group in [
+        (1, "alertmanager", 'g:{a="1"}', 'g:{a="1"}'),
+        (2, "alertmanager", "fp1", "g:{}"),
+        (3, "nagios", "web1/HTTP", None),
+    ]:
+        conn.execute(
+            "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+            "updated_at) VALUES (?, ?, ?, 'triggered', 's', 'critical', '{}', 'a', 'a')",
+            (iid, source, key),
+        )
         facts = {"summary": "s", "delivery_id": 1, **({"group_key": group} if group else {})}
-        conn.execute("INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, 'a', 'opened', NULL, ?)",
-                     (iid, json.dumps(facts)))
+        conn.execute(
+            "INSERT INTO events (incident_id, at, kind, actor, data) VALUES (?, 'a', 'opened', NULL, ?)",
+            (iid, json.dumps(facts)),
+        )
     conn.close()
     assert migrate(path, T0)[:1] == [7]  # and any later ones
     conn = sqlite3.connect(path)
-    assert sorted(conn.execute("SELECT event_id, seen_at, delivery_id FROM alert_events").fetchall()) == sorted([
-        (key_prefix("alertmanager", 'g:{a="1"}') + e1, "2026-11-01T10:00:00.000000Z", 1),
-        ("0123456789ab:" + e2, "2026-11-01T10:00:00.000000Z", 1),
-        (key_prefix("alertmanager", "fp1") + e3, "2026-11-02T10:00:00.000000Z", 2)])
+    assert sorted(conn.execute("SELECT event_id, seen_at, delivery_id FROM alert_events").fetchall()) == sorted(
+        [
+            (key_prefix("alertmanager", 'g:{a="1"}') + e1, "2026-11-01T10:00:00.000000Z", 1),
+            ("0123456789ab:" + e2, "2026-11-01T10:00:00.000000Z", 1),
+            (key_prefix("alertmanager", "fp1") + e3, "2026-11-02T10:00:00.000000Z", 2),
+        ]
+    )
     assert conn.execute("SELECT id, group_key FROM incidents ORDER BY id").fetchall() == [
-        (1, 'g:{a="1"}'), (2, "g:{}"), (3, None)]
+        (1, 'g:{a="1"}'),
+        (2, "g:{}"),
+        (3, None),
+    ]
     assert migrate(path, T0) == []
 
 
 def _am_group(group: str, fps: list[str], at: datetime = T0) -> Delivery:
     """One webhook of a group with one firing alert per fingerprint given (a repeated one repeats it)."""
-    alerts = [{"status": "firing", "labels": {"alertname": group, "fp": fp}, "annotations": {},
-               "startsAt": "2026-11-25T20:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fp} for fp in fps]
-    body = {"version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}', "truncatedAlerts": 0, "status": "firing",
-            "receiver": "pagerd", "groupLabels": {"alertname": group}, "commonLabels": {}, "commonAnnotations": {},
-            "externalURL": "", "alerts": alerts}
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": group, "fp": fp},
+            "annotations": {},
+            "startsAt": "2026-11-25T20:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": fp,
+        }
+        for fp in fps
+    ]
+    body = {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{group}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "pagerd",
+        "groupLabels": {"alertname": group},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "alerts": alerts,
+    }
     return _am_delivery(json.dumps(body).encode(), at)
 
 
@@ -376,14 +493,13 @@ def test_what_a_webhook_applies_counts_for_its_own_later_alerts(tmp_path, one_co
     assert {i[:13] for i in stored} == {key_prefix("alertmanager", first.alerts[0].dedup_key)}
 
 
-
-
 @pytest.mark.parametrize("seed", range(16))
 def test_rows_written_together_are_the_rows_written_one_by_one(tmp_path, seed: int) -> None:
     """The ingest fast path (`_Rows`: a delivery's alerts, notifications and timeline entries as
     multi-row INSERT statements) ends in the very rows that writing each row at once does; the
     streams mix few keys (appends, resolves, group resolves) and many (new groups)."""
     import functools
+
     jobs = stream(seed, 200, groups=2 if seed % 2 else 40)
     direct = [((functools.partial(ingest, direct=True) if fn is ingest else fn), args) for fn, args in jobs]
     together = _run(str(tmp_path / "together.db"), jobs, random.Random(seed))
@@ -395,13 +511,30 @@ def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> N
     """Rows of one multi-row statement (chunks of 64, 16 and 4) that hit the same alert or the same
     notification upsert in order, as separate statements would."""
     import functools
-    alerts = [{"status": "resolved" if n % 9 == 8 else "firing", "labels": {"alertname": "g1", "fp": f"f{n % 3}"},
-               "annotations": {"summary": f"take {n}"}, "startsAt": f"2026-11-25T{10 + n % 5}:00:00Z",
-               "endsAt": "2026-11-25T23:00:00Z" if n % 9 == 8 else "0001-01-01T00:00:00Z", "fingerprint": f"f{n % 3}"}
-              for n in range(90)]  # 64 + 16 + 4 + 6 rows
-    body = {"version": "4", "groupKey": "{}:{alertname=\"g1\"}", "truncatedAlerts": 0, "status": "firing",
-            "receiver": "pagerd", "groupLabels": {"alertname": "g1"}, "commonLabels": {}, "commonAnnotations": {},
-            "externalURL": "", "alerts": alerts}
+
+    alerts = [
+        {
+            "status": "resolved" if n % 9 == 8 else "firing",
+            "labels": {"alertname": "g1", "fp": f"f{n % 3}"},
+            "annotations": {"summary": f"take {n}"},
+            "startsAt": f"2026-11-25T{10 + n % 5}:00:00Z",
+            "endsAt": "2026-11-25T23:00:00Z" if n % 9 == 8 else "0001-01-01T00:00:00Z",
+            "fingerprint": f"f{n % 3}",
+        }
+        for n in range(90)
+    ]  # 64 + 16 + 4 + 6 rows
+    body = {
+        "version": "4",
+        "groupKey": "{}:{alertname=\"g1\"}",
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "pagerd",
+        "groupLabels": {"alertname": "g1"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "alerts": alerts,
+    }
     d = _am_delivery(json.dumps(body).encode(), T0)
     together = _run(str(tmp_path / "together.db"), [(ingest, (d, POLICY))], None)
     one_by_one = _run(str(tmp_path / "direct.db"), [(functools.partial(ingest, direct=True), (d, POLICY))], None)
@@ -411,9 +544,12 @@ def test_one_alert_upserted_many_times_in_one_multi_row_statement(tmp_path) -> N
 
 def test_deliveries_are_loaded_together_in_parts_of_disjoint_keys() -> None:
     from pager.storage.sqlite_ingest import _parts
-    a1, a2, b = _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z"), _am_one("g1", "f2", "firing",
-                                                                                 "2026-11-25T20:00:00Z"), \
-        _am_one("g2", "f1", "firing", "2026-11-25T20:00:00Z")
+
+    a1, a2, b = (
+        _am_one("g1", "f1", "firing", "2026-11-25T20:00:00Z"),
+        _am_one("g1", "f2", "firing", "2026-11-25T20:00:00Z"),
+        _am_one("g2", "f1", "firing", "2026-11-25T20:00:00Z"),
+    )
     gone = _am_one("g3", "f1", "resolved", "2026-11-25T20:00:00Z")  # a resolved group: may close any of g3
     assert gone.group is not None and gone.group.resolved
     parts = list(_parts([a1, b, a2, b, gone, a1, b]))
@@ -425,8 +561,11 @@ def test_a_failing_delivery_among_others_fails_alone(tmp_path) -> None:
     savepoint of its own: the bad one fails, the others end as if it had never come."""
     jobs = [job for job in stream(4, 60, groups=40) if job[0] is ingest]
     bad = dataclasses.replace(jobs[3][1][0], body=None)  # no bytes to hash: fails in the store
-    batch = [_Job(fn, args, None) for fn, args in jobs[:7]] + [_Job(ingest, (bad, POLICY), None)] + \
-        [_Job(fn, args, None) for fn, args in jobs[7:]]  # type: ignore[arg-type]
+    batch = (
+        [_Job(fn, args, None) for fn, args in jobs[:7]]
+        + [_Job(ingest, (bad, POLICY), None)]
+        + [_Job(fn, args, None) for fn, args in jobs[7:]]
+    )  # type: ignore[arg-type]
     conn = _fresh(tmp_path)
     _commit_batch(conn, batch)
     assert isinstance(batch[7].error, TypeError)

@@ -1,5 +1,6 @@
 """A write the database cannot take now (its file full, its lock held by another process) is the port's
 Unavailable, with the Retry-After a sender is told; nothing of it is stored, and the store goes on."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -35,7 +36,9 @@ def test_busy_and_full_are_unavailable_other_errors_are_not(tmp_path: Path) -> N
 
 
 async def test_a_write_on_a_full_database_is_unavailable_and_the_store_goes_on(tmp_path: Path) -> None:
-    store = SqliteStore(str(tmp_path / "pagerd.db"), IngestPolicy(timedelta(hours=1), timedelta(minutes=5)), clock=ManualClock(T0))
+    store = SqliteStore(
+        str(tmp_path / "pagerd.db"), IngestPolicy(timedelta(hours=1), timedelta(minutes=5)), clock=ManualClock(T0)
+    )
     await store.open()
     try:
         pages = await store._read(lambda c: c.execute("PRAGMA page_count").fetchone()[0])
@@ -50,9 +53,22 @@ async def test_a_write_on_a_full_database_is_unavailable_and_the_store_goes_on(t
         assert exc.value.retry_after == 60
         await store._write(lambda c: c.execute("PRAGMA max_page_count = 1073741823"))  # space returns
         # nothing of it was stored, and the next write goes through
-        assert await store._read(lambda c: c.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'filler'").fetchone()[0]) == 0
-        assert await store.queue_message(idem_key="k", person=None, channel="email", address="a@example.nl",
-                                         kind="handover", subject="s", body="b", due_at=T0, now=T0)
+        assert (
+            await store._read(
+                lambda c: c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'filler'").fetchone()[0]
+            )
+            == 0
+        )
+        assert await store.queue_message(
+            idem_key="k",
+            person=None,
+            channel="email",
+            address="a@example.nl",
+            kind="handover",
+            subject="s",
+            body="b",
+            due_at=T0,
+            now=T0,
+        )
     finally:
         await store.close()

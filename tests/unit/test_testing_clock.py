@@ -1,5 +1,6 @@
 """The test-only clock: the composition root chooses it from the config, the config refuses it unless
 PAGERD_ALLOW_TEST_CLOCK=1, and only then does the daemon have POST/GET /api/v1/testing/clock."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,7 @@ from pager.web.keys import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "tests" / "testdata" / "configs"
-TESTING = CONFIGS / "good" / "testing_clock.yaml"      # testing.start: 2026-01-05T09:00:00+01:00
+TESTING = CONFIGS / "good" / "testing_clock.yaml"  # testing.start: 2026-01-05T09:00:00+01:00
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 ALLOW = {"PAGERD_ALLOW_TEST_CLOCK": "1"}
 ADMIN = {"Authorization": "Bearer minimal-admin-token"}
@@ -36,9 +37,14 @@ def test_the_composition_root_chooses_the_clock_from_the_config():
 
 @pytest.mark.parametrize("env, code", [({}, 2), ({"PAGERD_ALLOW_TEST_CLOCK": "0"}, 2), (ALLOW, 0)])
 def test_check_config_refuses_the_test_clock_unless_the_environment_allows_it(env, code):
-    r = subprocess.run([sys.executable, "-m", "pager", "check-config", str(TESTING)], cwd=ROOT, text=True,
-                       capture_output=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env})
+    r = subprocess.run(
+        [sys.executable, "-m", "pager", "check-config", str(TESTING)],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+    )
     assert r.returncode == code, r.stderr
     if code:
         assert "testing_clock.yaml:8: testing.clock: manual is a test-only setting" in r.stderr
@@ -61,8 +67,16 @@ class Engine:
 
 async def _client(cfg_path: Path, env: dict) -> tuple[TestClient, Runtime]:
     cfg = load(cfg_path, env=env)
-    rt = Runtime(config=cfg, config_path=str(cfg_path), store=None, metrics=Metrics(),  # type: ignore[arg-type]
-                 clock=make_clock(cfg), schedule=Schedule(cfg), ready=True, engine=Engine())
+    rt = Runtime(
+        config=cfg,
+        config_path=str(cfg_path),
+        store=None,
+        metrics=Metrics(),  # type: ignore[arg-type]
+        clock=make_clock(cfg),
+        schedule=Schedule(cfg),
+        ready=True,
+        engine=Engine(),
+    )
     client = TestClient(TestServer(build_app(rt)))
     await client.start_server()
     return client, rt
@@ -99,6 +113,7 @@ async def test_set_steps_the_wall_clock_back_while_monotonic_time_stands_still()
 
 async def test_a_move_says_so_when_the_engine_does_not_tick_in_time(monkeypatch):
     from pager.web import testing_api
+
     monkeypatch.setattr(testing_api, "TICK_WAIT_SECONDS", 0.05)
     client, rt = await _client(TESTING, ALLOW)
     rt.engine.stuck = True
@@ -109,25 +124,29 @@ async def test_a_move_says_so_when_the_engine_does_not_tick_in_time(monkeypatch)
         await client.close()
 
 
-@pytest.mark.parametrize("body, headers, status, problem", [
-    ({"advance": "1m"}, {}, 401, None),
-    ({"advance": "1m"}, {"Authorization": "Bearer wrong-token-123"}, 401, None),
-    ({}, ADMIN, 422, "body"),
-    ({"advance": "1m", "set": "2026-01-05T09:00:00Z"}, ADMIN, 422, "body"),
-    ({"advance": "soon"}, ADMIN, 422, "advance"),
-    ({"advance": "-5m"}, ADMIN, 422, "advance"),
-    ({"advance": 60}, ADMIN, 422, "advance"),
-    ({"advance": "401d"}, ADMIN, 422, "advance"),
-    ({"set": "2024-11-01T08:00:00Z"}, ADMIN, 422, "set"),
-    ({"set": "2026-01-05T09:00:00"}, ADMIN, 422, "set"),
-    ({"set": "tomorrow"}, ADMIN, 422, "set"),
-    ({"rewind": "1m"}, ADMIN, 422, "rewind"),
-])
+@pytest.mark.parametrize(
+    "body, headers, status, problem",
+    [
+        ({"advance": "1m"}, {}, 401, None),
+        ({"advance": "1m"}, {"Authorization": "Bearer wrong-token-123"}, 401, None),
+        ({}, ADMIN, 422, "body"),
+        ({"advance": "1m", "set": "2026-01-05T09:00:00Z"}, ADMIN, 422, "body"),
+        ({"advance": "soon"}, ADMIN, 422, "advance"),
+        ({"advance": "-5m"}, ADMIN, 422, "advance"),
+        ({"advance": 60}, ADMIN, 422, "advance"),
+        ({"advance": "401d"}, ADMIN, 422, "advance"),
+        ({"set": "2024-11-01T08:00:00Z"}, ADMIN, 422, "set"),
+        ({"set": "2026-01-05T09:00:00"}, ADMIN, 422, "set"),
+        ({"set": "tomorrow"}, ADMIN, 422, "set"),
+        ({"rewind": "1m"}, ADMIN, 422, "rewind"),
+    ],
+)
 async def test_bad_moves_are_refused_and_leave_the_clock_alone(body, headers, status, problem):
     client, rt = await _client(TESTING, ALLOW)
     try:
-        r = await client.post("/api/v1/testing/clock", data=json.dumps(body),
-                              headers={"Content-Type": "application/json", **headers})
+        r = await client.post(
+            "/api/v1/testing/clock", data=json.dumps(body), headers={"Content-Type": "application/json", **headers}
+        )
         answer = await r.json()
         assert r.status == status, answer
         if problem:

@@ -1,5 +1,6 @@
 """Every error is answered as JSON by one middleware (pager/web/errors.py), and the webhook metrics
 count the status it answered."""
+
 from __future__ import annotations
 
 import json
@@ -28,15 +29,35 @@ FIRING = (Path(__file__).resolve().parents[1] / "testdata" / "alertmanager" / "f
 
 # what the handler raises -> status, error text, problems, headers the answer must carry
 CASES = [
-    (InputError(422, "invalid payload", [Problem("alerts.0.labels", "bad name")]), 422, "invalid payload",
-     [{"field": "alerts.0.labels", "message": "bad name"}], {}),
-    (InputError(401, "missing or wrong credentials"), 401, "missing or wrong credentials", [],
-     {"WWW-Authenticate": 'Bearer realm="pagerd"'}),
+    (
+        InputError(422, "invalid payload", [Problem("alerts.0.labels", "bad name")]),
+        422,
+        "invalid payload",
+        [{"field": "alerts.0.labels", "message": "bad name"}],
+        {},
+    ),
+    (
+        InputError(401, "missing or wrong credentials"),
+        401,
+        "missing or wrong credentials",
+        [],
+        {"WWW-Authenticate": 'Bearer realm="pagerd"'},
+    ),
     (NotFound("incident 9 not found"), 404, "incident 9 not found", [], {}),
-    (Conflict("incident 9 is resolved; cannot move to acknowledged"), 409,
-     "incident 9 is resolved; cannot move to acknowledged", [], {}),
-    (web.HTTPRequestEntityTooLarge(max_size=1024, actual_size=2048), 413, "request body larger than 1048576 bytes",
-     [], {}),
+    (
+        Conflict("incident 9 is resolved; cannot move to acknowledged"),
+        409,
+        "incident 9 is resolved; cannot move to acknowledged",
+        [],
+        {},
+    ),
+    (
+        web.HTTPRequestEntityTooLarge(max_size=1024, actual_size=2048),
+        413,
+        "request body larger than 1048576 bytes",
+        [],
+        {},
+    ),
     (web.HTTPMethodNotAllowed("PUT", ["POST"]), 405, "Method Not Allowed", [], {"Allow": "POST"}),
     (web.HTTPNotFound(), 404, "Not Found", [], {}),
 ]
@@ -54,20 +75,37 @@ async def test_an_error_is_answered_as_json(exc, status, error, problems, header
         assert resp.headers[key] == value
 
 
-@pytest.mark.parametrize("exc,status,error,headers", [
-    # a fault of pagerd: the same request meets it again
-    (RuntimeError("boom"), 500, "internal error; nothing was stored", {}),
-    (RecursionError("deep"), 500, "internal error; nothing was stored", {}),
-    # what a retry can fix: the store busy or out of space
-    (sqlite3.OperationalError("database is locked"), 503, "storage unavailable; nothing was stored, retry later",
-     {"Retry-After": "5"}),
-    (sqlite3.OperationalError("database or disk is full"), 503,
-     "storage unavailable; nothing was stored, retry later", {"Retry-After": "5"}),
-    (OSError(28, "No space left on device"), 503, "storage unavailable; nothing was stored, retry later",
-     {"Retry-After": "5"}),
-], ids=["fault", "recursion", "locked", "disk-full", "enospc"])
+@pytest.mark.parametrize(
+    "exc,status,error,headers",
+    [
+        # a fault of pagerd: the same request meets it again
+        (RuntimeError("boom"), 500, "internal error; nothing was stored", {}),
+        (RecursionError("deep"), 500, "internal error; nothing was stored", {}),
+        # what a retry can fix: the store busy or out of space
+        (
+            sqlite3.OperationalError("database is locked"),
+            503,
+            "storage unavailable; nothing was stored, retry later",
+            {"Retry-After": "5"},
+        ),
+        (
+            sqlite3.OperationalError("database or disk is full"),
+            503,
+            "storage unavailable; nothing was stored, retry later",
+            {"Retry-After": "5"},
+        ),
+        (
+            OSError(28, "No space left on device"),
+            503,
+            "storage unavailable; nothing was stored, retry later",
+            {"Retry-After": "5"},
+        ),
+    ],
+    ids=["fault", "recursion", "locked", "disk-full", "enospc"],
+)
 async def test_an_unexpected_failure_names_the_request_id_and_only_a_retryable_one_is_a_503(
-        exc, status, error, headers) -> None:
+    exc, status, error, headers
+) -> None:
     async def handler(request: web.Request) -> web.Response:
         assert structlog.contextvars.get_contextvars() == {"request_id": "req-42"}
         raise exc
@@ -107,9 +145,15 @@ class _FailingStore:
 @pytest.fixture
 async def client():
     cfg = config_mod.load(MINIMAL)
-    runtime = Runtime(config=cfg, config_path=str(MINIMAL), store=_FailingStore(), metrics=Metrics(),
-                      clock=ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)), schedule=Schedule(cfg),
-                      ready=True)
+    runtime = Runtime(
+        config=cfg,
+        config_path=str(MINIMAL),
+        store=_FailingStore(),
+        metrics=Metrics(),
+        clock=ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)),
+        schedule=Schedule(cfg),
+        ready=True,
+    )
     c = TestClient(TestServer(build_app(runtime)))
     await c.start_server()
     yield c, runtime
@@ -118,9 +162,14 @@ async def client():
 
 def _requests_counted(runtime: Runtime) -> dict[tuple[str, str], float]:
     from prometheus_client.parser import text_string_to_metric_families
+
     text = generate_latest(runtime.metrics.registry).decode()
-    return {(s.labels["source"], s.labels["code"]): s.value for f in text_string_to_metric_families(text)
-            for s in f.samples if s.name == "pagerd_webhook_requests_total"}
+    return {
+        (s.labels["source"], s.labels["code"]): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "pagerd_webhook_requests_total"
+    }
 
 
 async def test_the_application_answers_and_counts_what_the_middleware_answered(client) -> None:

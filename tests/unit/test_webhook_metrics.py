@@ -1,5 +1,6 @@
 """The metrics every webhook updates are a contract (dashboards and rules use them): names, types,
 help texts, labels and buckets, as /metrics writes them."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,13 +9,31 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pager.observe.metrics import Metrics
 
-LATENCY_LE = ["0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5",
-              "5.0", "+Inf"]
+LATENCY_LE = [
+    "0.0005",
+    "0.001",
+    "0.0025",
+    "0.005",
+    "0.01",
+    "0.025",
+    "0.05",
+    "0.1",
+    "0.25",
+    "0.5",
+    "1.0",
+    "2.5",
+    "5.0",
+    "+Inf",
+]
 
 # family name, type, help text, labels
 FAMILIES = [
-    ("pagerd_alerts_received", "counter",
-     "Alert notifications received, by source and what they did to incidents", {"source", "outcome"}),
+    (
+        "pagerd_alerts_received",
+        "counter",
+        "Alert notifications received, by source and what they did to incidents",
+        {"source", "outcome"},
+    ),
     ("pagerd_webhook_requests", "counter", "Webhook requests by source and HTTP status code", {"source", "code"}),
     ("pagerd_webhook_duration_seconds", "histogram", "Time from request to answer of webhook requests", {"source"}),
 ]
@@ -43,13 +62,19 @@ def test_family(name: str, kind: str, help_text: str, labels: set[str]) -> None:
 
 def test_counts_and_buckets() -> None:
     families = _families(_updated())
-    requests = {(s.labels["source"], s.labels["code"]): s.value for s in families["pagerd_webhook_requests"].samples
-                if s.name == "pagerd_webhook_requests_total"}
+    requests = {
+        (s.labels["source"], s.labels["code"]): s.value
+        for s in families["pagerd_webhook_requests"].samples
+        if s.name == "pagerd_webhook_requests_total"
+    }
     assert requests == {("alertmanager", "200"): 1, ("alertmanager", "400"): 1, ("nagios", "200"): 1}
     alerts = [s for s in families["pagerd_alerts_received"].samples if s.name == "pagerd_alerts_received_total"]
     assert [(s.labels, s.value) for s in alerts] == [({"source": "alertmanager", "outcome": "open"}, 2)]
-    buckets = {s.labels["le"]: s.value for s in families["pagerd_webhook_duration_seconds"].samples
-               if s.name == "pagerd_webhook_duration_seconds_bucket" and s.labels["source"] == "alertmanager"}
+    buckets = {
+        s.labels["le"]: s.value
+        for s in families["pagerd_webhook_duration_seconds"].samples
+        if s.name == "pagerd_webhook_duration_seconds_bucket" and s.labels["source"] == "alertmanager"
+    }
     assert list(buckets) == LATENCY_LE
     assert (buckets["0.0005"], buckets["0.0025"], buckets["0.005"], buckets["+Inf"]) == (1, 1, 2, 2)
 
