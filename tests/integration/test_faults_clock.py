@@ -59,7 +59,7 @@ def test_clock_jumps_forward_and_back_no_step_twice_none_skipped(tmp_path):
         inc = incident(d, iid)
         assert steps_fired(inc) == done
         pages = events(inc, "paged", channel="sms")
-        assert len(pages) == 6 and all(p["data"]["status"] == "sent" for p in pages)
+        assert len(pages) == 6 and all(p["data"]["status"] == "simulated" for p in pages)  # dry run
         assert len({p["data"]["message_id"] for p in pages}) == 6  # one message per step, none doubled
         fired_at = [ts(e["at"]) for e in inc["timeline"] if e["kind"] in ("paging", "escalated")]
         assert fired_at == [t0, t0 + 16 * MINUTE, t0 + 30 * MINUTE] + [t0 + timedelta(hours=3)] * 3

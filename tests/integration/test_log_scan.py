@@ -77,7 +77,11 @@ def scan_config(tmp_path, notifier: dict | None = None) -> str:
         notifier
         or {
             "kind": "dry_run",  # every page simulated and logged, links included
-            "twilio": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN},  # signs the callbacks
+            "twilio": {
+                "account_sid": TWILIO_SID,
+                "auth_token": TWILIO_TOKEN,
+                "from": FROM_NUMBER,
+            },  # signs the callbacks
             "smtp": {"password": SMTP_PASSWORD},
         }
     )

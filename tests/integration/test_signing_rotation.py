@@ -18,6 +18,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from tests.harness.pagerd import EXAMPLE_CONFIG, ROOT, PagerdProcess
+from tests.harness.paging import smtp_env
 from tests.harness.ports import free_port
 
 FIRING = (ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_bytes()
@@ -72,18 +73,19 @@ def mailed_link(p: PagerdProcess, inbox: Inbox, incident_id: int) -> str:
 
 def test_rotating_the_admin_token_and_the_signing_key(tmp_path: Path) -> None:
     rotating = tmp_path / "rotating.yaml"  # the example config with the previous key read from the environment
+    # pages by e-mail through a real SMTP server, where the links are read; sms and voice simulated on purpose
+    mailing = tmp_path / "mailing.yaml"
+    mailing.write_text(EXAMPLE_CONFIG.read_text().replace("simulate: []", "simulate: [sms, voice]"))
     rotating.write_text(
-        EXAMPLE_CONFIG.read_text().replace(
-            "previous_signing_keys: []", 'previous_signing_keys: ["${PAGERD_OLD_SIGNING_KEY}"]'
-        )
+        mailing.read_text().replace("previous_signing_keys: []", 'previous_signing_keys: ["${PAGERD_OLD_SIGNING_KEY}"]')
     )
     port_and_db = {}
     inbox = Inbox()
     smtpd = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
     smtpd.start()
-    mail = {"PAGERD_SMTP_HOST": "127.0.0.1", "PAGERD_SMTP_PORT": str(smtpd.port)}
+    mail = smtp_env(smtpd.port)
 
-    def daemon(admin: str, key: str, config: Path = EXAMPLE_CONFIG, **env: str) -> PagerdProcess:
+    def daemon(admin: str, key: str, config: Path = mailing, **env: str) -> PagerdProcess:
         p = PagerdProcess(
             workdir=tmp_path / "d",
             config=config,

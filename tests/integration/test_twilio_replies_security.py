@@ -64,7 +64,9 @@ def prism(tmp_path_factory):
 
 def start_daemon(prism: Prism, tmp_path, rename: dict[str, str] | None = None) -> tuple[PagerdProcess, TwilioTap]:
     tap = TwilioTap(prism.url).start()
-    cfg = short_config(tmp_path / "pagerd.yaml", voice_after="2m", steps=STEPS, clock_start=START, rename=rename)
+    cfg = short_config(
+        tmp_path / "pagerd.yaml", voice_after="2m", steps=STEPS, clock_start=START, rename=rename, simulate=["email"]
+    )
     d = PagerdProcess(tmp_path / "pagerd", config=cfg, extra_env=twilio_env(tap.url))
     try:
         d.start()
