@@ -9,13 +9,15 @@ valid webhook waits behind them. The guard wraps each connection's aiohttp proto
   `header_timeout` seconds after the connection opened, or after the first byte of its next request
   on a kept-alive connection; else it is answered 408 (when it sent something) and closed;
 - per-client cap: a client address holds at most `per_client` connections. At the cap, a new one takes
-  the place of that client's oldest connection that is not in a request (idle, or its head still
-  coming), which is closed; when all of them are in a request, the new one is answered 503 with
-  Retry-After and closed.
+  the place of that client's least recently active connection that is not in a request (idle, or its
+  head still coming), which is closed; when all of them are in a request, the new one is answered 503
+  with Retry-After and closed. Least recently active, not oldest: a kept-alive connection that has just
+  answered is the one a client is most likely to send its next request on at once, and closing it
+  would cut that request off unanswered (a client pool reuses its most recent connection first);
 
 - file descriptors: the site accepts a connection only while fewer than `max_open` are open (the
   process's file limit less a reserve for the store, logs and outgoing calls); at that bound it first
-  closes the oldest connection of any client that is not in a request, or waits for one to end, and
+  closes the least recently active connection of any client that is not in a request, or waits for one to end, and
   new connections wait in the kernel's listen queue meanwhile. (asyncio's own accept loop takes all
   it can and, out of file descriptors, logs an error for each try.)
 
@@ -30,6 +32,7 @@ import asyncio
 import contextlib
 import enum
 import errno
+import itertools
 import json
 import resource
 import socket
@@ -78,6 +81,7 @@ class ConnectionGuard:
         self._by_transport: dict[asyncio.BaseTransport, Guarded] = {}
         self.closed = {"header_timeout": 0, "evicted": 0, "refused": 0}
         self._timed_out = _timed_out(header_timeout)
+        self.activity = itertools.count()  # orders the connections' activity (no clock needed)
 
     def __call__(self) -> asyncio.Protocol:
         assert self.server is not None, "set ConnectionGuard.server (the runner's server) first"
@@ -90,7 +94,7 @@ class ConnectionGuard:
         """Return once fewer than max_open connections are open: closes the oldest one that is not in
         a request, or waits for one to end."""
         while len(self._open) >= self.max_open:
-            victim = next((c for c in self._open if c.state is not State.IN_REQUEST), None)
+            victim = self._least_recently_active(self._open)
             if victim is not None:
                 self.closed["evicted"] += 1
                 victim.close()
@@ -117,7 +121,7 @@ class ConnectionGuard:
     def _admit(self, conn: Guarded) -> bool:
         conns = self._clients.setdefault(conn.client, {})
         if len(conns) >= self.per_client:
-            victim = next((c for c in conns if c.state is not State.IN_REQUEST), None)
+            victim = self._least_recently_active(conns)
             if victim is None:
                 return False
             self.closed["evicted"] += 1
@@ -127,6 +131,12 @@ class ConnectionGuard:
         assert conn.transport is not None
         self._by_transport[conn.transport] = conn
         return True
+
+    @staticmethod
+    def _least_recently_active(conns: dict[Guarded, None]) -> Guarded | None:
+        """The connection to close for room: of those not in a request, the one whose last activity
+        (opened, bytes received, an answer finished) lies furthest back."""
+        return min((c for c in conns if c.state is not State.IN_REQUEST), key=lambda c: c.last_active, default=None)
 
     def _forget(self, conn: Guarded) -> None:
         conns = self._clients.get(conn.client)
@@ -151,6 +161,7 @@ class Guarded(asyncio.Protocol):
         self.state = State.WAITING
         self._timer: asyncio.TimerHandle | None = None
         self._got_bytes = False
+        self.last_active = next(guard.activity)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -171,6 +182,7 @@ class Guarded(asyncio.Protocol):
         if self.state is State.IDLE:
             self._wait_for_head()
         self._got_bytes = True
+        self.last_active = next(self.guard.activity)
         self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -198,6 +210,7 @@ class Guarded(asyncio.Protocol):
     def request_ended(self) -> None:
         self.state = State.IDLE
         self._got_bytes = False
+        self.last_active = next(self.guard.activity)
 
     def close(self) -> None:
         """Close now (evicted); the rest happens in connection_lost."""

@@ -196,6 +196,22 @@ def test_at_the_cap_a_new_connection_takes_the_place_of_the_oldest_idle_one(capp
         second.close()
 
 
+def test_at_the_cap_the_least_recently_active_connection_goes_not_the_one_that_just_answered(capped):
+    first = connect(capped)
+    second = connect(capped)  # opened after `first`, and silent since
+    try:
+        first.sendall(head("/healthz").replace(b"POST", b"GET"))
+        assert read_answer(first)[0] == 200  # `first`: the oldest, but it has just answered
+        status, _, body = request(capped, head("/readyz").replace(b"POST", b"GET"))
+        assert (status, body["status"]) == (200, "ready")
+        assert closed_by_server(second)
+        first.sendall(head("/healthz").replace(b"POST", b"GET"))  # its client's next request is answered
+        assert read_answer(first)[0] == 200
+    finally:
+        first.close()
+        second.close()
+
+
 def test_at_the_cap_with_every_connection_in_a_request_a_new_one_is_refused_503(capped):
     busy = [connect(capped) for _ in range(2)]
     try:
