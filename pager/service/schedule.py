@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pager.config import Config
 from pager.config.domain import calendar_from, rotations_from
-from pager.domain.calendar import EARLIEST, LATEST
+from pager.domain.calendar import utc_in_range
 from pager.domain.rotation import Layered, Override, Shift, on_call, shifts
 from pager.storage.port import OverrideRecord
 
@@ -105,14 +105,14 @@ def iso(dt: datetime) -> str:
 
 def parse_instant(value: str, tz: str) -> datetime:
     """An ISO 8601 instant; without an offset it is read as wall time in `tz`. ValueError outside
-    [EARLIEST, LATEST)."""
+    the years 1900-2199 (pager.domain.calendar.utc_in_range)."""
     dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(tz))
-    dt = dt.astimezone(timezone.utc)
-    if not EARLIEST <= dt < LATEST:
-        raise ValueError(f"instant {value!r} is outside the years 1900-2199")
-    return dt
+    try:
+        return utc_in_range(dt)
+    except ValueError:
+        raise ValueError(f"instant {value!r} is outside the years 1900-2199") from None
 
 
 HANDOVER_CATCH_UP = timedelta(hours=12)
