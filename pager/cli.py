@@ -9,8 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pager import __version__
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 
 def _config_arg(p: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -86,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--at", help="ISO 8601 instant (default: now)")
     s.add_argument("--rotation")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("ical-url", help="the signed iCal feed URL of a person or a rotation")
+    _config_arg(s)
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--person", help="a person id (under people)")
+    which.add_argument("--rotation", help="a rotation name (under rotations)")
     s.add_argument("--json", action="store_true")
 
     ov = sub.add_parser("override", help="take over (part of) a rotation for a time range")
@@ -204,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_incidents(args))
     if args.cmd in ("calendar", "oncall", "override"):
         return asyncio.run(_schedule(args))
+    if args.cmd == "ical-url":
+        return _ical_url(args)
     if args.cmd == "billing":
         if args.billing_cmd in ("statement", "engineers"):
             return asyncio.run(_billing_report(args))
@@ -243,9 +256,38 @@ def _instant(value: str | None, tz: str, now: datetime) -> datetime:
         raise SystemExit(f"pagerd: not an ISO 8601 instant (years 1900-2199): {value!r}") from None
 
 
+def _when(at: datetime | str | None, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """An instant (or an ISO 8601 string as the JSON writes it) as the operator reads it: local time in
+    the calendar's time zone with its offset (pager.domain.calendar.local_text); "-" for none."""
+    from pager.domain.calendar import local_text
+    from pager.service.schedule import parse_utc
+
+    instant = parse_utc(at) if isinstance(at, str) else at
+    return "-" if instant is None else local_text(instant, zone, seconds=seconds)
+
+
+def _ical_url(args: argparse.Namespace) -> int:
+    from pager.service.ical import UnknownFeed, url_for
+
+    cfg = _load(args)
+    kind, name = ("person", args.person) if args.person is not None else ("rotation", args.rotation)
+    try:
+        url = url_for(cfg, kind, name)
+    except UnknownFeed as exc:
+        print(f"pagerd: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"url": url}) if args.json else url)
+    return 0
+
+
+def _shift_text(row: dict, zone: ZoneInfo, width: int) -> str:
+    who = f"{row['name']} ({row['person']})"
+    text = f"{who:<{width}}  {_when(row['start'], zone)} .. {_when(row['end'], zone)}"
+    return text + (f"  (override {row['override_id']})" if row.get("override_id") else "")
+
+
 async def _schedule(args: argparse.Namespace) -> int:
     from pager.service.schedule import Schedule, overrides_from
-    from pager.storage.port import json_instant
 
     cfg = _load(args)
     clock = _clock(cfg)
@@ -257,7 +299,8 @@ async def _schedule(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(info, ensure_ascii=False))
         else:
-            print(f"{info['local']}  {info['period']}" + (f"  ({info['holiday']})" if info["holiday"] else ""))
+            local = _when(info["at"], sched.calendar.zone, seconds=True)
+            print(f"{local}  {info['period']}" + (f"  ({info['holiday']})" if info["holiday"] else ""))
         return 0
     from pager.app import make_store
 
@@ -268,17 +311,23 @@ async def _schedule(args: argparse.Namespace) -> int:
             if args.rotation and args.rotation not in sched.rotations:
                 print(f"pagerd: unknown rotation {args.rotation!r}", file=sys.stderr)
                 return 1
-            rows = sched.on_call(
-                _instant(args.at, tz, now), overrides_from(await store.list_overrides()), args.rotation
-            )
+            at = _instant(args.at, tz, now)
+            overrides = overrides_from(await store.list_overrides())
+            rows = sched.on_call(at, overrides, args.rotation)
             if args.json:
                 print(json.dumps(rows, ensure_ascii=False))
-            else:
-                for r in rows:
-                    who = (
-                        f"{r['name']} ({r['person']}) until {r['end']}" if r["person"] else "nobody (outside its hours)"
-                    )
-                    print(f"{r['rotation']:<12} {who}")
+                return 0
+            # the shift after the one on now, of the same rotations (pager.domain.rotation.next_shift)
+            upcoming = sched.next_on_call(at, overrides, args.rotation)
+            zone = sched.calendar.zone
+            print(f"on call at {_when(at, zone)} ({sched.calendar.period_at(at).value}, {tz})")
+            width = max((len(f"{r['name']} ({r['person']})") for r in rows + upcoming if r["person"]), default=0)
+            rot_width = max((len(r["rotation"]) for r in rows), default=0)
+            for cur, nxt in zip(rows, upcoming, strict=True):
+                on_now = _shift_text(cur, zone, width) if cur["person"] else "nobody (outside its hours)"
+                on_next = _shift_text(nxt, zone, width) if nxt["person"] else "nobody within a year"
+                print(f"{cur['rotation']:<{rot_width}}  now   {on_now}")
+                print(f"{'':<{rot_width}}  next  {on_next}")
             return 0
         if args.override_cmd == "add":
             if args.rotation not in sched.rotations:
@@ -308,7 +357,7 @@ async def _schedule(args: argparse.Namespace) -> int:
                 json.dumps(override.to_json())
                 if args.json
                 else f"override {override.id}: {override.person} on {override.rotation} "
-                f"from {json_instant(override.start)} to {json_instant(override.end)}"
+                f"from {_when(override.start, sched.calendar.zone)} to {_when(override.end, sched.calendar.zone)}"
             )
             return 0
         if args.override_cmd == "list":
@@ -317,9 +366,9 @@ async def _schedule(args: argparse.Namespace) -> int:
                 print(json.dumps([o.to_json() for o in overrides]))
             else:
                 for o in overrides:
+                    span = f"{_when(o.start, sched.calendar.zone)} .. {_when(o.end, sched.calendar.zone)}"
                     print(
-                        f"{o.id:>4}  {o.rotation:<12} {o.person:<10} {json_instant(o.start)} .. {json_instant(o.end)}"
-                        f"  replaces {o.replaces or '-'}  by {o.created_by}"
+                        f"{o.id:>4}  {o.rotation:<12} {o.person:<10} {span}  replaces {o.replaces or '-'}  by {o.created_by}"
                     )
             return 0
         from pager.storage.port import NotFound
@@ -339,12 +388,13 @@ async def _bookings(args: argparse.Namespace) -> int:
     from pager.app import make_store
     from pager.config.domain import calendar_from
     from pager.domain.paging import MAX_WORKED_MINUTES
-    from pager.storage.port import NotFound, json_instant
+    from pager.storage.port import NotFound
 
     cfg = _load(args)
     clock = _clock(cfg)
     now = clock.now()
-    tz = calendar_from(cfg).rules.tz
+    calendar = calendar_from(cfg)
+    tz, zone = calendar.rules.tz, calendar.zone
 
     def fail(msg: str) -> int:
         print(f"pagerd: {msg}", file=sys.stderr)
@@ -383,8 +433,8 @@ async def _bookings(args: argparse.Namespace) -> int:
                 print(
                     json.dumps(booking.to_json())
                     if args.json
-                    else f"booking {booking.id}: {booking.customer} from {json_instant(booking.start)} "
-                    f"to {json_instant(booking.end)}"
+                    else f"booking {booking.id}: {booking.customer} from {_when(booking.start, zone)} "
+                    f"to {_when(booking.end, zone)}"
                 )
                 return 0
             if args.booking_cmd == "list":
@@ -394,10 +444,10 @@ async def _bookings(args: argparse.Namespace) -> int:
                 else:
                     for b in bookings:
                         cancelled = (
-                            f"  cancelled {json_instant(b.cancelled_at)} by {b.cancelled_by}" if b.cancelled_at else ""
+                            f"  cancelled {_when(b.cancelled_at, zone)} by {b.cancelled_by}" if b.cancelled_at else ""
                         )
                         print(
-                            f"{b.id:>4}  {b.customer:<12} {json_instant(b.start)} .. {json_instant(b.end)}  by {b.created_by}"
+                            f"{b.id:>4}  {b.customer:<12} {_when(b.start, zone)} .. {_when(b.end, zone)}  by {b.created_by}"
                             + cancelled
                         )
                 return 0
@@ -416,7 +466,7 @@ async def _bookings(args: argparse.Namespace) -> int:
                     print(json.dumps([w.to_json() for w in entries]))
                 else:
                     for w in entries:
-                        span = f"{json_instant(w.start)} .. {json_instant(w.end)}" if w.start else "-"
+                        span = f"{_when(w.start, zone)} .. {_when(w.end, zone)}" if w.start else "-"
                         print(f"{w.id:>4}  {w.person:<12} {w.minutes:>5} min  {span}  {w.note or ''}")
                 return 0
             from pager.sources.errors import check_text
@@ -590,11 +640,13 @@ async def _billing_report(args: argparse.Namespace) -> int:
 
 async def _incidents(args: argparse.Namespace) -> int:
     from pager.app import make_store
+    from pager.config.domain import calendar_from
     from pager.domain.incident import State
     from pager.storage.port import Conflict, NotFound
 
     cfg = _load(args)
     clock = _clock(cfg)
+    zone = calendar_from(cfg).zone
     store = make_store(cfg, clock)
     await store.open()
     try:
@@ -613,11 +665,11 @@ async def _incidents(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(rows, indent=2, ensure_ascii=False))
             else:
-                print(f"{'ID':>6}  {'STATE':<12} {'SOURCE':<12} {'ALERTS':>6}  {'CREATED':<20} SUMMARY")
+                print(f"{'ID':>6}  {'STATE':<12} {'SOURCE':<12} {'ALERTS':>6}  {'CREATED':<23} SUMMARY")
                 for r in rows:
                     print(
                         f"{r['id']:>6}  {r['state']:<12} {r['source']:<12} {r['alert_count']:>6}  "
-                        f"{r['created_at'][:19]:<20} {r['summary'][:80]}"
+                        f"{_when(r['created_at'], zone):<23} {r['summary'][:80]}"
                     )
             return 0
         try:
@@ -639,23 +691,124 @@ async def _incidents(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(inc.to_json(), indent=2, ensure_ascii=False))
         else:
-            _print_incident(inc.to_json())
+            clock_lines = _response_lines(inc.state, inc.reopen_count, await store.rounds_of(inc.id), clock.now(), zone)
+            _print_incident(inc.to_json(), zone, clock_lines)
         return 0
     finally:
         await store.close()
 
 
-def _print_incident(inc: dict) -> None:
-    """An incident as text, from its JSON (instants as the JSON writes them)."""
+def _span(td: timedelta) -> str:
+    """A duration as people say it: 45 s, 12 min, 1 h 05 min, 2 d 3 h."""
+    seconds = int(abs(td).total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _response_lines(state: str, reopen_count: int, rounds: list, now: datetime, zone: ZoneInfo) -> list[str]:
+    """The response clock of the incident's current round (pager.domain.response.judge, as the API's
+    `response` and the statements judge it) and what the engine does next (pager.domain.paging.next_action,
+    read from the escalation the engine keeps)."""
+    from pager.domain import paging as dp
+    from pager.domain import response
+
+    current = response.current([r.round for r in rounds], reopen_count)
+    row = next((r for r in rounds if r.round is current), None)
+    lines = []
+    if row is None or current is None:
+        lines.append("response  not routed yet")
+    else:
+        rec = response.judge(current, now)
+        head = f"round {current.number}"
+        if rec.outcome is response.Outcome.PENDING:
+            lines.append(f"response  {head}: not paged ({row.reason})")
+        else:
+            assert rec.deadline is not None and current.first_page_at is not None
+            clock = (
+                f"paged {_when(current.first_page_at, zone)}, target {_span(current.target)}, "
+                f"deadline {_when(rec.deadline, zone)}"
+            )
+            answer = current.answer
+            if rec.answer is not None:
+                how = f"{rec.answer.kind.value} by {rec.answer.by or '?'} via {rec.answer.via or '?'}"
+                assert rec.seconds is not None
+                after = _span(timedelta(seconds=rec.seconds))
+                if rec.outcome is response.Outcome.MET:
+                    verdict = f"met: {how} {after} after the page"
+                else:
+                    verdict = f"breached: {how} {_span(rec.answer.at - rec.deadline)} late"
+            elif rec.outcome is response.Outcome.BREACHED:
+                verdict = f"breached: not acknowledged, {_span(now - rec.deadline)} past the deadline"
+                if answer is not None:  # a resolve that does not count as an answer
+                    verdict += f" ({answer.kind.value} by {answer.by or '?'})"
+            else:
+                left = _span(rec.deadline - now)
+                verdict = f"{rec.outcome.value.replace('_', ' ')}: {left} left"
+                if rec.outcome is response.Outcome.RUNNING and current.at_risk_at is not None:
+                    verdict += f", at risk from {_when(current.at_risk_at, zone)}"
+            lines.append(f"response  {head}: {verdict}")
+            lines.append(f"          {clock}")
+    policy = None
+    if row is not None and row.policy:
+        try:
+            policy = dp.Policy.from_json(dict(row.policy))
+        except ValueError:
+            policy = None
+    act = dp.next_action(
+        policy,
+        state=state,
+        status=None if row is None else row.escalation,
+        fired=-1 if row is None else row.step,
+        first_page_at=None if current is None else current.first_page_at,
+        next_at=None if row is None else row.next_at,
+    )
+    when = _when(act.at, zone)
+    overdue = "  (overdue: is the daemon's paging engine running?)" if act.at is not None and act.at < now else ""
+    if act.kind is dp.NextKind.ROUTE:
+        lines.append("next      routing (coverage, policy) on the paging engine's next tick")
+    elif act.kind is dp.NextKind.PAGE:
+        assert act.step is not None and policy is not None
+        step = f"step {act.step.index + 1} of {len(policy.steps)}"
+        if policy.repeat:
+            step += f", pass {act.step.round + 1} of {policy.repeat + 1}"
+        targets = ", ".join(t.label for t in act.targets)
+        first = "first page: " if row is not None and row.step < 0 else ""
+        oncall = f" (oncall: the {row.rotation} rotation)" if row is not None and row.rotation else ""
+        lines.append(f"next      {first}{step} ({targets}) at {when} unless acknowledged{oncall}{overdue}")
+    elif act.kind is dp.NextKind.DESK:
+        lines.append(f"next      the support desk is told at {when}{overdue}")
+    elif act.kind is dp.NextKind.END:
+        lines.append(f"next      the escalation ends at {when}: no further step{overdue}")
+    else:
+        lines.append(f"next      nothing: {act.why}")
+    return lines
+
+
+def _print_incident(inc: dict, zone: ZoneInfo, clock_lines: list[str]) -> None:
+    """An incident as text, from its JSON, its instants in local time; then its response clock and next
+    step (`clock_lines`), its alerts and its timeline."""
     print(f"#{inc['id']} [{inc['state']}] {inc['summary']}")
     print(f"  source {inc['source']}  key {inc['dedup_key']}  alerts {inc['alert_count']}")
+    acknowledged = _when(inc["acknowledged_at"], zone)
+    if inc["acknowledged_at"]:
+        acknowledged += f" by {inc['acknowledged_by'] or '-'}"
     print(
-        f"  created {inc['created_at']}  acknowledged {inc['acknowledged_at'] or '-'} by "
-        f"{inc['acknowledged_by'] or '-'}  resolved {inc['resolved_at'] or '-'}"
+        f"  created {_when(inc['created_at'], zone)}  acknowledged {acknowledged}  "
+        f"resolved {_when(inc['resolved_at'], zone)}"
     )
+    for line in clock_lines:
+        print(f"  {line}")
     for a in inc.get("alerts", []):
         print(f"  alert {a['fingerprint']} {a['status']}: {a['summary'][:100]}")
     for e in inc.get("timeline", []):
         print(
-            f"  {e['at'][:19]}  {e['kind']:<16} {e['actor'] or '':<14} {json.dumps(e['data'], ensure_ascii=False)[:100]}"
+            f"  {_when(e['at'], zone, seconds=True)}  {e['kind']:<16} {e['actor'] or '':<14} "
+            f"{json.dumps(e['data'], ensure_ascii=False)[:100]}"
         )

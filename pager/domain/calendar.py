@@ -76,6 +76,18 @@ def local_wall(instant_utc: datetime, zone: ZoneInfo) -> datetime:
     return instant_utc.astimezone(zone).replace(tzinfo=None)
 
 
+def local_text(instant: datetime, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """An instant as people read it: the wall time in `zone` with its UTC offset,
+    ``2026-12-03 18:00 +01:00`` (``seconds``: ``2026-12-03 18:00:05 +01:00``). The offset tells the two
+    readings of an autumn-fold hour apart (``02:30 +02:00`` comes before ``02:30 +01:00``)."""
+    local = to_utc(instant).astimezone(zone)
+    offset = local.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(offset) // timedelta(minutes=1)
+    wall = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{wall} {sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def first_instant_at(wall: datetime, zone: ZoneInfo) -> datetime:
     """The first instant (UTC) at which the clock in `zone` reads `wall` or later.
 
@@ -537,6 +549,7 @@ __all__ = [
     "Period",
     "Stretch",
     "first_instant_at",
+    "local_text",
     "local_wall",
     "offset_changes",
     "parse_weekday",

@@ -232,6 +232,12 @@ class Target:
         if kind in (TargetKind.ONCALL, TargetKind.DESK) and self.name:
             raise ValueError(f"target {kind.value}: takes no name (got {self.name!r})")
 
+    @property
+    def label(self) -> str:
+        """As the config writes it: ``oncall``, ``desk``, ``person:bram``, ``rotation:office``."""
+        kind = TargetKind(self.kind).value
+        return f"{kind}:{self.name}" if self.name else kind
+
 
 @dataclass(frozen=True)
 class Step:
@@ -322,6 +328,70 @@ def step_at(policy: Policy, first_page_at: datetime, k: int) -> StepDue | None:
 def next_step(policy: Policy, first_page_at: datetime, after_k: int) -> StepDue | None:
     """The step after step `after_k` (after_k = -1 gives the first), None past the end."""
     return step_at(policy, first_page_at, after_k + 1)
+
+
+class NextKind(StrEnum):
+    """What the engine does next for one round of an incident (``next_action``)."""
+
+    ROUTE = "route"  # not routed yet: the engine routes it (coverage, policy) on its next tick
+    PAGE = "page"  # an escalation step pages its targets (the first page, or a later step)
+    DESK = "desk"  # nobody paged: the support desk is told (at the next office opening)
+    END = "end"  # the policy has no further step: its escalation ends
+    NOTHING = "nothing"  # nothing more: acknowledged, resolved, or every step has fired
+
+
+# The status of a round's escalation as the store keeps it.
+ESCALATION_ACTIVE = "active"  # paging, or about to: its next step is due at next_at
+ESCALATION_WAITING = "waiting"  # paged nobody: the desk's notice is due at next_at
+ESCALATION_DONE = "done"  # every step fired (or the desk was told)
+ESCALATION_STOPPED = "stopped"  # acknowledged or resolved while it ran
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the engine will do next for the current round of an incident, and when. `step` and
+    `targets`: the escalation step that fires (kind PAGE). `why`: for NOTHING, the reason."""
+
+    kind: NextKind
+    at: datetime | None = None
+    step: StepDue | None = None
+    targets: tuple[Target, ...] = ()
+    why: str = ""
+
+
+def next_action(
+    policy: Policy | None,
+    *,
+    state: str,
+    status: str | None,
+    fired: int,
+    first_page_at: datetime | None,
+    next_at: datetime | None,
+) -> NextAction:
+    """What the engine does next for an incident's current round, read from what its escalation
+    stores: the incident's `state`, the escalation's `status` (None: not routed yet), the last step
+    `fired` (-1: none), the `first_page_at` and the `next_at` the engine set for itself.
+
+    The engine stops a round once its incident is no longer triggered; it fires, at `next_at`, the
+    step after the last one fired (``next_step``; `next_at` may come before that step's own instant
+    when the response target's escalation point brought it forward)."""
+    if state != "triggered":
+        return NextAction(NextKind.NOTHING, why=state)
+    if status is None:
+        return NextAction(NextKind.ROUTE)
+    if status == ESCALATION_WAITING:
+        if next_at is None:
+            return NextAction(NextKind.NOTHING, why="paged nobody; no office opening within a year")
+        return NextAction(NextKind.DESK, at=to_utc(next_at, "next_at"))
+    if status == ESCALATION_DONE:
+        return NextAction(NextKind.NOTHING, why="every step of the policy has fired")
+    if status != ESCALATION_ACTIVE or next_at is None or policy is None:
+        return NextAction(NextKind.NOTHING, why=f"escalation {status}")
+    at = to_utc(next_at, "next_at")
+    due = next_step(policy, first_page_at or at, fired)
+    if due is None:
+        return NextAction(NextKind.END, at=at)
+    return NextAction(NextKind.PAGE, at=at, step=due, targets=policy.steps[due.index].targets)
 
 
 # =========================================================================== contact rules
@@ -716,6 +786,8 @@ __all__ = [
     "DEFAULT_THROTTLES",
     "MAX_WORKED_MINUTES",
     "MIN_SMS_CHARS",
+    "NextAction",
+    "NextKind",
     "OFFICE_ROTATION",
     "Pending",
     "Policy",
@@ -736,6 +808,7 @@ __all__ = [
     "first_route",
     "may_answer",
     "next_attempt_at",
+    "next_action",
     "next_send_slot",
     "next_step",
     "one_line",

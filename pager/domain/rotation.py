@@ -475,6 +475,31 @@ def shifts(
     return [Shift(rotation.name, who, lo, hi, oid, layer) for lo, hi, who, oid, layer in pieces if hi > s and lo < e]
 
 
+# How far next_shift looks ahead: growing spans (a day first, so a daily or weekly rotation costs a few
+# shifts), at most a bit over a year.
+_NEXT_SPANS = (timedelta(days=1), timedelta(days=8), timedelta(days=36), timedelta(days=400))
+
+
+def next_shift(
+    rotation: AnyRotation,
+    at: datetime,
+    overrides: Iterable[Override] = (),
+    calendar: Calendar | None = None,
+) -> Shift | None:
+    """The shift that comes after the one covering `at` (after `at` when nobody is on call then):
+    the first shift of ``shifts`` starting at or after the end of ``on_call(at)``, e.g. tonight's
+    standby engineer while the standby rotation is off for office hours. None when there is none
+    within about a year."""
+    current = on_call(rotation, at, overrides, calendar)
+    after = current.end if current is not None else to_utc(at, "at")
+    overrides = tuple(overrides)
+    for span in _NEXT_SPANS:
+        for s in shifts(rotation, after, after + span, overrides, calendar):
+            if s.start >= after:
+                return s
+    return None
+
+
 __all__ = [
     "AnyRotation",
     "Layered",
@@ -482,6 +507,7 @@ __all__ = [
     "Rotation",
     "Shift",
     "ShiftUnit",
+    "next_shift",
     "on_call",
     "shifts",
 ]

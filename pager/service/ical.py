@@ -8,6 +8,7 @@ from urllib.parse import quote
 from icalendar import Calendar as ICal
 from icalendar import Event
 
+from pager.config import Config
 from pager.service.schedule import parse_utc
 from pager.service.signing import ICAL_FEED, Keyring
 
@@ -31,6 +32,22 @@ def feed_url(keys: Keyring, base: str, kind: str, name: str) -> str:
     percent-encoded, so any name makes a URL the route `/ical/{kind}/{name}.ics` reads back as it was
     (person ids need none: they are letters, digits, '.', '-' and '_', see pager.config.model.ID_CHARS)."""
     return f"{base}/ical/{FOLDERS[kind]}/{quote(name, safe='')}.ics?token={feed_token(keys, kind, name)}"
+
+
+class UnknownFeed(LookupError):
+    """No such person or rotation in the config; the message says which, and where to look."""
+
+
+def url_for(cfg: Config, kind: str, name: str) -> str:
+    """The signed feed URL of a person or a rotation of `cfg`: its `server.public_url`, the feed's
+    path and a token signed with `auth.signing_key`. What `pagerd ical-url`, `GET /api/v1/ical-url`
+    and `GET /api/v1/rotations` show, and what the daemon's feed route accepts."""
+    known = {"person": cfg.people, "rotation": cfg.rotations}[kind]
+    if name not in known:
+        where = "people" if kind == "person" else "rotations"
+        names = ", ".join(sorted(known)[:20]) or "none"
+        raise UnknownFeed(f"unknown {kind} {name[:64]!r} (not under {where}; known: {names})")
+    return feed_url(Keyring.of(cfg.auth), cfg.server.public_url, kind, name)
 
 
 def token_ok(keys: Keyring, kind: str, name: str, given: str) -> bool:

@@ -274,7 +274,7 @@ class PagingEngine:
         policy = dp.Policy.from_json(esc.policy)
         first = esc.first_page_at or now
         k = esc.step + 1
-        due = dp.step_at(policy, first, k)
+        due = dp.next_step(policy, first, esc.step)  # the step `incidents show` names as next (dp.next_action)
         if due is None:
             await self.store.fire_step(
                 incident_id=esc.incident_id,

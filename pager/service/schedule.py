@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pager.config import Config
 from pager.config.domain import calendar_from, rotations_from
 from pager.domain.calendar import utc_in_range
-from pager.domain.rotation import Layered, Override, Shift, on_call, shifts
+from pager.domain.rotation import Layered, Override, Shift, next_shift, on_call, shifts
 from pager.storage.port import OverrideRecord
 
 
@@ -70,6 +70,17 @@ class Schedule:
             mine = [o for o in overrides if o.rotation == name]
             s = on_call(rot, at, mine, self.calendar)
             out.append(self._shift_dict(name, s))
+        return out
+
+    def next_on_call(self, at: datetime, overrides: list[Override], rotation: str | None = None) -> list[dict]:
+        """Per rotation (or the one named), the shift that follows the one at `at`
+        (pager.domain.rotation.next_shift): who is on next and from when to when."""
+        out = []
+        for name, rot in self.rotations.items():
+            if rotation is not None and name != rotation:
+                continue
+            mine = [o for o in overrides if o.rotation == name]
+            out.append(self._shift_dict(name, next_shift(rot, at, mine, self.calendar)))
         return out
 
     def shifts(self, rotation: str, start: datetime, end: datetime, overrides: list[Override]) -> list[dict]:

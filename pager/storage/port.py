@@ -319,6 +319,8 @@ class RoundRow(_Record):
     escalation: str  # the escalation's status
     step: int
     breached_at: datetime | None
+    next_at: datetime | None  # when the engine acts on it next (its next step, or the desk's notice)
+    policy: Mapping[str, Any]  # the policy's snapshot taken at routing (pager.domain.paging.Policy.to_json)
 
 
 @dataclass(frozen=True, slots=True)

@@ -425,7 +425,7 @@ class PagingStore:
 
         def q(c: sqlite3.Connection) -> list[RoundRow]:
             rows = c.execute(
-                f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at "
+                f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at, next_at, policy "
                 "FROM escalations WHERE incident_id = ? ORDER BY generation",
                 (incident_id,),
             ).fetchall()
@@ -438,6 +438,8 @@ class PagingStore:
                     escalation=r[12],
                     step=r[13],
                     breached_at=parse_iso(r[14]),
+                    next_at=parse_iso(r[15]),
+                    policy=json.loads(r[16]),
                 )
                 for r in rows
             ]

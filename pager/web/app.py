@@ -45,6 +45,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/overrides", schedule_api.list_overrides)
     r.add_post("/api/v1/overrides", schedule_api.add_override)
     r.add_delete("/api/v1/overrides/{id}", schedule_api.remove_override)
+    r.add_get("/api/v1/ical-url", schedule_api.ical_url)
     r.add_get("/ical/{kind}/{name}.ics", schedule_api.ical_feed)
     r.add_post("/api/v1/heartbeat/{name}", webhooks.heartbeat)
     r.add_post("/twilio/sms", twilio_hooks.sms)

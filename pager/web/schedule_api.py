@@ -19,7 +19,7 @@ MAX_RANGE = timedelta(days=400)
 # that made its token is no longer accepted
 NO_FEED = (
     "no such feed, or its URL is no longer valid (feed URLs change when the signing key is rotated: "
-    "get the current one from GET /api/v1/rotations)"
+    "get the current one with `pagerd ical-url` or GET /api/v1/ical-url)"
 )
 
 
@@ -64,8 +64,6 @@ def _rotation(rt: Runtime, request: web.Request) -> str:
 async def rotations(request: web.Request) -> web.Response:
     rt = _rt(request)
     _only(request, set())
-    keys = Keyring.of(rt.config.auth)
-    base = rt.config.server.public_url
     return web.json_response(
         [
             {
@@ -74,7 +72,7 @@ async def rotations(request: web.Request) -> web.Response:
                 "timezone": getattr(rot, "tz", None) or rot.layers[0].tz,
                 "restrict_to": sorted(p.value for p in rot.restrict_to) if getattr(rot, "restrict_to", None) else None,
                 "layers": len(getattr(rot, "layers", ())) or 1,
-                "ical_url": ical.feed_url(keys, base, "rotation", name),
+                "ical_url": ical.url_for(rt.config, "rotation", name),
             }
             for name, rot in rt.schedule.rotations.items()
         ]
@@ -177,4 +175,20 @@ async def ical_feed(request: web.Request) -> web.Response:
 
 
 def person_feed_url(rt: Runtime, person: str) -> str:
-    return ical.feed_url(Keyring.of(rt.config.auth), rt.config.server.public_url, "person", person)
+    return ical.url_for(rt.config, "person", person)
+
+
+async def ical_url(request: web.Request) -> web.Response:
+    """The signed iCal feed URL of one person (`?person=ID`) or one rotation (`?rotation=NAME`)."""
+    rt = _rt(request)
+    _only(request, {"person", "rotation"})
+    given = [(kind, request.query.getall(kind)) for kind in ("person", "rotation") if kind in request.query]
+    if len(given) != 1:
+        raise InputError(400, "invalid query", [Problem("person", "give exactly one of person=ID and rotation=NAME")])
+    kind, values = given[0]
+    if len(values) != 1 or not values[0]:
+        raise InputError(400, "invalid query", [Problem(kind, "give one non-empty value")])
+    try:
+        return web.json_response({"url": ical.url_for(rt.config, kind, values[0])})
+    except ical.UnknownFeed as exc:
+        raise InputError(404, str(exc)) from None

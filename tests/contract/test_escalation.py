@@ -67,6 +67,8 @@ async def test_rounds_of_answers_one_round_per_generation_in_order(store: Store)
         "waiting",
     )
     assert row.round.first_page_at is None and row.round.answer is None
+    # what the engine does next, and by which policy: the waiting round's desk notice is due at T0
+    assert (row.next_at, row.policy, row.step) == (T0, {"name": "default", "steps": []}, -1)
     assert await store.rounds_of(424242) == []
 
 
@@ -268,6 +270,7 @@ async def test_fire_step_queues_its_messages_and_moves_the_escalation_on(store: 
     assert len(await store.due_messages(T0 + timedelta(minutes=5))) == 2
     (rnd,) = await store.rounds_of(iid)
     assert (rnd.round.first_page_at, rnd.step, rnd.escalation) == (T0, 0, "active")
+    assert rnd.next_at == T0 + timedelta(minutes=15)  # the next step, as fire_step set it
     assert [e.incident_id for e in await store.due_escalations(T0 + timedelta(minutes=15))] == [iid]
     assert (await store.get_incident(iid)).timeline[-1].kind == "paging"
 
