@@ -15,6 +15,7 @@ from pager.domain.calendar import (
     Period,
     Stretch,
     first_instant_at,
+    local_text,
     offset_changes,
     zone_of,
 )
@@ -1009,3 +1010,36 @@ def test_walk_dst_weeks_in_small_steps(name, start):
 )
 def test_stretches_in_odd_zones(name, start, end, expected):
     assert _rows(CALENDARS[name].stretches(T(start), T(end))) == _expect(*expected)
+
+
+# --------------------------------------------------------------------------- local time as people read it
+
+LOCAL_TEXT = [
+    # (instant, zone, text, with seconds)
+    ("2026-12-03T17:00:00+00:00", "Europe/Amsterdam", "2026-12-03 18:00 +01:00", "2026-12-03 18:00:00 +01:00"),
+    ("2026-07-01T06:30:00+00:00", "Europe/Amsterdam", "2026-07-01 08:30 +02:00", "2026-07-01 08:30:00 +02:00"),
+    # the autumn fold: 02:30 happens twice, the offset says which
+    ("2026-10-25T00:30:00+00:00", "Europe/Amsterdam", "2026-10-25 02:30 +02:00", "2026-10-25 02:30:00 +02:00"),
+    ("2026-10-25T01:30:00+00:00", "Europe/Amsterdam", "2026-10-25 02:30 +01:00", "2026-10-25 02:30:00 +01:00"),
+    # the spring gap: 02:00 jumps to 03:00
+    ("2026-03-29T00:59:59+00:00", "Europe/Amsterdam", "2026-03-29 01:59 +01:00", "2026-03-29 01:59:59 +01:00"),
+    ("2026-03-29T01:00:00+00:00", "Europe/Amsterdam", "2026-03-29 03:00 +02:00", "2026-03-29 03:00:00 +02:00"),
+    # midnight at a month's end and a year's end: the local date, not UTC's
+    ("2026-11-30T23:00:00+00:00", "Europe/Amsterdam", "2026-12-01 00:00 +01:00", "2026-12-01 00:00:00 +01:00"),
+    ("2026-12-31T23:30:00+00:00", "Europe/Amsterdam", "2027-01-01 00:30 +01:00", "2027-01-01 00:30:00 +01:00"),
+    # an aware instant in another zone, a negative offset with minutes, UTC itself
+    ("2026-12-03T12:00:00-05:00", "Europe/Amsterdam", "2026-12-03 18:00 +01:00", "2026-12-03 18:00:00 +01:00"),
+    ("2026-12-03T12:00:00+00:00", "America/St_Johns", "2026-12-03 08:30 -03:30", "2026-12-03 08:30:00 -03:30"),
+    ("2026-12-03T12:00:05+00:00", "UTC", "2026-12-03 12:00 +00:00", "2026-12-03 12:00:05 +00:00"),
+]
+
+
+@pytest.mark.parametrize("instant, zone, text, with_seconds", LOCAL_TEXT, ids=[c[0] + " " + c[1] for c in LOCAL_TEXT])
+def test_local_text(instant, zone, text, with_seconds):
+    assert local_text(T(instant), zone_of(zone)) == text
+    assert local_text(T(instant), zone_of(zone), seconds=True) == with_seconds
+
+
+def test_local_text_refuses_a_naive_instant():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        local_text(datetime(2026, 12, 3, 18, 0), zone_of("Europe/Amsterdam"))

@@ -17,6 +17,8 @@ from pager.domain.paging import (
     ContactRule,
     Coverage,
     CoverageDecision,
+    NextAction,
+    NextKind,
     Pending,
     Policy,
     ProjectCoverage,
@@ -32,6 +34,7 @@ from pager.domain.paging import (
     decide_coverage,
     first_route,
     may_answer,
+    next_action,
     next_send_slot,
     next_step,
     parse_digits,
@@ -45,6 +48,7 @@ UTC = timezone.utc
 T = datetime.fromisoformat
 M = timedelta(minutes=1)
 S = timedelta(seconds=1)
+H = timedelta(hours=1)
 NL = Calendar()
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -651,6 +655,104 @@ def test_step_at_over_repeats(k, expected):
 )
 def test_next_step(policy, after_k, expected):
     assert next_step(policy, P0, after_k) == expected
+
+
+# What the engine does next for an incident's current round (what `pagerd incidents show` says), from what
+# its escalation stores: (state, status, last step fired, first page, next_at) -> NextAction.
+NEXT = [
+    ("not routed", "triggered", None, -1, None, None, NextAction(NextKind.ROUTE)),
+    (
+        "routed, first page due",
+        "triggered",
+        "active",
+        -1,
+        None,
+        P0,
+        NextAction(NextKind.PAGE, P0, StepDue(0, 0, P0), (ONCALL,)),
+    ),
+    (
+        "paged, step 2 due",
+        "triggered",
+        "active",
+        0,
+        P0,
+        P0 + 15 * M,
+        NextAction(NextKind.PAGE, P0 + 15 * M, StepDue(1, 0, P0 + 15 * M), (BACKUP, DESK)),
+    ),
+    (  # the response target's escalation point brought step 2 forward: the engine fires it at next_at
+        "step 2 brought forward",
+        "triggered",
+        "active",
+        0,
+        P0,
+        P0 + 12 * M,
+        NextAction(NextKind.PAGE, P0 + 12 * M, StepDue(1, 0, P0 + 15 * M), (BACKUP, DESK)),
+    ),
+    (
+        "second pass",
+        "triggered",
+        "active",
+        2,
+        P0,
+        P0 + 30 * M,
+        NextAction(NextKind.PAGE, P0 + 30 * M, StepDue(0, 1, P0 + 30 * M), (ONCALL,)),
+    ),
+    ("last step fired, ends", "triggered", "active", 5, P0, P0 + 60 * M, NextAction(NextKind.END, P0 + 60 * M)),
+    (
+        "policy done",
+        "triggered",
+        "done",
+        5,
+        P0,
+        None,
+        NextAction(NextKind.NOTHING, why="every step of the policy has fired"),
+    ),
+    (
+        "paged nobody: desk at opening",
+        "triggered",
+        "waiting",
+        -1,
+        None,
+        P0 + 10 * H,
+        NextAction(NextKind.DESK, P0 + 10 * H),
+    ),
+    (
+        "paged nobody, no opening",
+        "triggered",
+        "waiting",
+        -1,
+        None,
+        None,
+        NextAction(NextKind.NOTHING, why="paged nobody; no office opening within a year"),
+    ),
+    ("acknowledged", "acknowledged", "active", 0, P0, P0 + 15 * M, NextAction(NextKind.NOTHING, why="acknowledged")),
+    ("resolved, stopped", "resolved", "stopped", 0, P0, None, NextAction(NextKind.NOTHING, why="resolved")),
+    ("resolved before routing", "resolved", None, -1, None, None, NextAction(NextKind.NOTHING, why="resolved")),
+    ("unknown status", "triggered", "paused", 0, P0, P0, NextAction(NextKind.NOTHING, why="escalation paused")),
+]
+
+
+@pytest.mark.parametrize(
+    "state, status, fired, first, next_at, expected", [c[1:] for c in NEXT], ids=[c[0] for c in NEXT]
+)
+def test_next_action(state, status, fired, first, next_at, expected):
+    assert (
+        next_action(POLICY, state=state, status=status, fired=fired, first_page_at=first, next_at=next_at) == expected
+    )
+
+
+def test_next_action_is_the_step_the_engine_fires():
+    """next_action names the step next_step gives after the last one fired, for every k of the policy."""
+    for fired in range(-1, POLICY.total_steps):
+        act = next_action(POLICY, state="triggered", status="active", fired=fired, first_page_at=P0, next_at=P0)
+        due = next_step(POLICY, P0, fired)
+        assert act.step == due and (act.kind is NextKind.END) == (due is None)
+        if due is not None:
+            assert act.targets == POLICY.steps[due.index].targets
+
+
+def test_target_labels_read_as_the_config_writes_them():
+    assert [t.label for t in (ONCALL, BACKUP, BOSS, DESK)] == ["oncall", "rotation:backup", "person:piet", "desk"]
 
 
 def test_policy_json_round_trip():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pager.domain import rotation as rotation_module
 from pager.domain.calendar import Calendar, Period, first_instant_at, local_wall, zone_of
-from pager.domain.rotation import Layered, Override, Rotation, Shift, ShiftUnit, on_call, shifts
+from pager.domain.rotation import Layered, Override, Rotation, Shift, ShiftUnit, next_shift, on_call, shifts
 
 UTC = timezone.utc
 T = datetime.fromisoformat
@@ -1030,3 +1030,89 @@ def test_layers_stack_without_gaps_or_overlaps(data, layers):
             name, top = on[-1]
             assert expected.layer == name
             assert expected.person == _reference_person(lay, t, overrides, top.person)
+
+
+# ---------------------------------------------------------------------------- who is next
+
+
+NEXT_SHIFT = [
+    # (case, rotation, at, overrides, expected next shift (person, start, end, override id) or None)
+    (
+        "weekly: the next week",
+        STANDBY,
+        "2026-01-07T10:00:00+01:00",
+        (),
+        ("bob", "2026-01-12T08:30:00+01:00", "2026-01-19T08:30:00+01:00", None),
+    ),
+    (
+        "standby in office hours: tonight",
+        STANDBY_OUTSIDE_OFFICE,
+        "2026-01-07T10:00:00+01:00",
+        (),
+        ("alice", "2026-01-07T18:00:00+01:00", "2026-01-08T08:30:00+01:00", None),
+    ),
+    (
+        "standby on Friday night: the next week's first night",
+        STANDBY_OUTSIDE_OFFICE,
+        "2026-01-09T23:00:00+01:00",
+        (),
+        ("bob", "2026-01-12T18:00:00+01:00", "2026-01-13T08:30:00+01:00", None),
+    ),
+    (
+        "office: tomorrow's office hours",
+        OFFICE,
+        "2026-01-07T10:00:00+01:00",
+        (),
+        ("olga", "2026-01-08T08:30:00+01:00", "2026-01-08T18:00:00+01:00", None),
+    ),
+    (
+        "the DST weekend: Friday 18:00 CEST to Monday 08:30 CET",
+        STANDBY_OUTSIDE_OFFICE,
+        "2026-10-23T10:00:00+02:00",
+        (),
+        ("carol", "2026-10-23T18:00:00+02:00", "2026-10-26T08:30:00+01:00", None),
+    ),
+    (
+        "an override takes tonight",
+        STANDBY_OUTSIDE_OFFICE,
+        "2026-01-07T10:00:00+01:00",
+        (_ov("7", "2026-01-07T18:00:00+01:00", "2026-01-08T08:30:00+01:00", "bob"),),
+        ("bob", "2026-01-07T18:00:00+01:00", "2026-01-08T08:30:00+01:00", "7"),
+    ),
+    (
+        "an override of part of the shift on now: its rest comes next",
+        STANDBY,
+        "2026-01-07T10:00:00+01:00",
+        (_ov("8", "2026-01-07T09:00:00+01:00", "2026-01-07T12:00:00+01:00", "bob"),),
+        ("alice", "2026-01-07T12:00:00+01:00", "2026-01-12T08:30:00+01:00", None),
+    ),
+    (
+        "before the rotation starts: its first shift",
+        STANDBY,
+        "2026-01-01T10:00:00+01:00",
+        (),
+        ("alice", "2026-01-05T08:30:00+01:00", "2026-01-12T08:30:00+01:00", None),
+    ),
+]
+
+
+@pytest.mark.parametrize("rot, at, overrides, expected", [c[1:] for c in NEXT_SHIFT], ids=[c[0] for c in NEXT_SHIFT])
+def test_next_shift(rot, at, overrides, expected):
+    got = next_shift(rot, T(at), overrides, NL)
+    person, start, end, oid = expected
+    assert got is not None
+    assert (got.person, got.start, got.end, got.override_id) == (person, T(start), T(end), oid)
+
+
+@PROPS
+@given(offset=st.integers(min_value=-3 * 24 * 60, max_value=400 * 24 * 60))
+def test_next_shift_is_the_shift_after_the_one_on_call(offset):
+    """next_shift is the first shift of shifts() that starts at or after the end of on_call(at) (after `at`
+    when nobody is on call): the same arithmetic, no second computation."""
+    for rot in (STANDBY, STANDBY_OUTSIDE_OFFICE, OFFICE):
+        at = T("2026-01-05T00:00:00+01:00") + offset * timedelta(minutes=1)
+        current = on_call(rot, at, (), NL)
+        after = current.end if current else at.astimezone(UTC)
+        following = [s for s in shifts(rot, after, after + timedelta(days=40), (), NL) if s.start >= after]
+        assert next_shift(rot, at, (), NL) == following[0]
+        assert following[0].start >= after and (current is None or following[0].start >= current.end)
