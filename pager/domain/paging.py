@@ -384,6 +384,8 @@ def next_action(
             return NextAction(NextKind.NOTHING, why="paged nobody; no office opening within a year")
         return NextAction(NextKind.DESK, at=to_utc(next_at, "next_at"))
     if status == ESCALATION_DONE:
+        if first_page_at is None:
+            return NextAction(NextKind.NOTHING, why="paged nobody; the support desk was told")
         return NextAction(NextKind.NOTHING, why="every step of the policy has fired")
     if status != ESCALATION_ACTIVE or next_at is None or policy is None:
         return NextAction(NextKind.NOTHING, why=f"escalation {status}")

@@ -708,6 +708,15 @@ NEXT = [
         NextAction(NextKind.NOTHING, why="every step of the policy has fired"),
     ),
     (
+        "desk told",
+        "triggered",
+        "done",
+        0,
+        None,
+        None,
+        NextAction(NextKind.NOTHING, why="paged nobody; the support desk was told"),
+    ),
+    (
         "paged nobody: desk at opening",
         "triggered",
         "waiting",
