@@ -152,6 +152,8 @@ class Client:
                 **(case.query or {}),
                 "token": ical.feed_token(self.keys, "rotation" if kind == "rotations" else "person", name),
             }
+        elif op_id == "icalUrl" and pick % 3:  # one known person or rotation: a 200 with its URL
+            case.query = {"person": PEOPLE[pick % len(PEOPLE)]} if pick % 3 == 1 else {"rotation": ROTATIONS[pick % 2]}
         elif op_id in ("linkPage", "linkAct"):
             expires = self.daemon.now() + timedelta(hours=1)
             case.path_parameters["token"] = links.sign(
