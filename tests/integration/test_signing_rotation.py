@@ -155,7 +155,7 @@ def _rotate(tmp_path: Path, rotating: Path, daemon, inbox: Inbox) -> None:
             status, ctype, text = fetch(url)
             assert status == 404 and ctype.startswith("application/json"), (status, text)
             answer = json.loads(text)
-            assert "no longer valid" in answer["error"] and "GET /api/v1/rotations" in answer["error"]
+            assert "no longer valid" in answer["error"] and "GET /api/v1/ical-url" in answer["error"]
             assert fetch(new_feeds[name])[0] == 200
         assert feed_urls(p) == new_feeds
         log = p.log_path.read_text()
