@@ -723,7 +723,9 @@ def _response_lines(state: str, reopen_count: int, rounds: list, now: datetime, 
     row = next((r for r in rounds if r.round is current), None)
     lines = []
     if row is None or current is None:
-        lines.append("response  not routed yet")
+        lines.append(
+            "response  not routed yet" if state == "triggered" else f"response  none: {state} before it was routed"
+        )
     else:
         rec = response.judge(current, now)
         head = f"round {current.number}"
@@ -780,7 +782,8 @@ def _response_lines(state: str, reopen_count: int, rounds: list, now: datetime, 
             step += f", pass {act.step.round + 1} of {policy.repeat + 1}"
         targets = ", ".join(t.label for t in act.targets)
         first = "first page: " if row is not None and row.step < 0 else ""
-        oncall = f" (oncall: the {row.rotation} rotation)" if row is not None and row.rotation else ""
+        paged_oncall = any(t.kind == dp.TargetKind.ONCALL for t in act.targets)
+        oncall = f" (oncall: the {row.rotation} rotation)" if paged_oncall and row is not None and row.rotation else ""
         lines.append(f"next      {first}{step} ({targets}) at {when} unless acknowledged{oncall}{overdue}")
     elif act.kind is dp.NextKind.DESK:
         lines.append(f"next      the support desk is told at {when}{overdue}")
