@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the real peer programs pagerd's integration tests talk to (DESIGN.md section 5).
 #
-#   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd
+#   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd, nginx
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh all       both
 #
@@ -19,6 +19,7 @@ DEB_PACKAGES=(
   "wrk:/usr/bin/wrk"
   "chromium:/usr/bin/chromium"
   "systemd:/lib/systemd/systemd"
+  "nginx:/usr/sbin/nginx"
 )
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli"

@@ -98,6 +98,13 @@ class Metrics:
             ["name"],
             registry=r,
         )
+        self.heartbeat_armed = Gauge(
+            "pagerd_heartbeat_armed",
+            "Whether each configured heartbeat is watched (1: it has checked in) or still waits for its "
+            "first check-in (0: its silence opens no incident)",
+            ["name"],
+            registry=r,
+        )
         for channel in ("sms", "voice", "email"):
             self.outbox_pending.labels(channel)
         self.channel_live = Gauge(

@@ -17,6 +17,7 @@ from pager.config import Config
 from pager.domain import paging as dp
 from pager.domain import response
 from pager.domain.alert import Action, Alert, Source, stable_id
+from pager.domain.heartbeat import HeartbeatState, heartbeat_status
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
 from pager.service import links, retention
@@ -555,17 +556,17 @@ class PagingEngine:
             return
         seen = await self.store.heartbeats()
         for name, hb in cfg.heartbeats.items():
-            last = seen.get(name) or self.started_at
-            if now - last > hb.timeout:
+            # armed by its first check-in: one that never checked in is waiting, not silent (domain.heartbeat)
+            status = heartbeat_status(seen.get(name), hb.timeout, now)
+            if status.state is HeartbeatState.OVERDUE and status.last_seen is not None:
+                last = status.last_seen
                 labels = {"heartbeat": name, **hb.labels}
                 alert = Alert(
                     source=Source.HEARTBEAT,
                     dedup_key=name,
                     fingerprint=name,
                     action=Action.TRIGGER,
-                    event_id=stable_id(
-                        "hb", name, json_instant(seen[name]) if name in seen else self.started_at.isoformat()
-                    ),
+                    event_id=stable_id("hb", name, json_instant(last)),
                     summary=f"heartbeat {name} silent since {last.isoformat(timespec='seconds')}",
                     severity="critical",
                     labels=labels,

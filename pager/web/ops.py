@@ -9,6 +9,9 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pager.domain.heartbeat import heartbeat_status
+from pager.storage.port import json_instant
+
 from .keys import ENGINE_TASK, RUNTIME
 
 log = structlog.get_logger("pagerd.web")
@@ -39,9 +42,33 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append(f"store unreachable: {type(exc).__name__}")
     # which channels page for real and which are simulated (or have no provider)
     channels = {ch: {"provider": p, "live": p in ("twilio", "smtp")} for ch, p in rt.channels.items()}
+    body = {"channels": channels, "heartbeats": await _heartbeats(rt)}
     if problems:
-        return web.json_response({"status": "not ready", "problems": problems, "channels": channels}, status=503)
-    return web.json_response({"status": "ready", "channels": channels})
+        return web.json_response({"status": "not ready", "problems": problems, **body}, status=503)
+    return web.json_response({"status": "ready", **body})
+
+
+async def _heartbeats(rt) -> dict[str, dict[str, object]]:
+    """Each configured heartbeat's state (pager.domain.heartbeat): `waiting` (never checked in: not
+    watched), `ok` or `overdue`, with its last check-in and deadline. Informative: a heartbeat never
+    makes pagerd unready (the load balancer must keep sending it the webhooks that feed it)."""
+    if not rt.config.heartbeats:
+        return {}
+    try:
+        seen = await asyncio.wait_for(rt.store.heartbeats(), timeout=2)
+    except Exception:  # the store problem is reported above
+        return {name: {"state": "unknown"} for name in rt.config.heartbeats}
+    now = rt.clock.now()
+    out: dict[str, dict[str, object]] = {}
+    for name, hb in rt.config.heartbeats.items():
+        s = heartbeat_status(seen.get(name), hb.timeout, now)
+        out[name] = {
+            "state": s.state.value,
+            "last_seen": json_instant(s.last_seen) if s.last_seen else None,
+            "deadline": json_instant(s.deadline) if s.deadline else None,
+            "timeout_seconds": hb.timeout.total_seconds(),
+        }
+    return out
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -67,9 +94,13 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         seen = await asyncio.wait_for(rt.store.heartbeats(), timeout=5)
         m.heartbeat_last_seen.clear()  # only the configured heartbeats that ever checked in
-        for name in rt.config.heartbeats:
-            if name in seen:
-                m.heartbeat_last_seen.labels(name).set(seen[name].timestamp())
+        m.heartbeat_armed.clear()  # every configured heartbeat: 0 while it waits for its first check-in
+        now = rt.clock.now()
+        for name, hb in rt.config.heartbeats.items():
+            status = heartbeat_status(seen.get(name), hb.timeout, now)
+            m.heartbeat_armed.labels(name).set(1 if status.armed else 0)
+            if status.last_seen is not None:
+                m.heartbeat_last_seen.labels(name).set(status.last_seen.timestamp())
     except Exception as exc:  # as above
         log.warning("metrics_store_read_failed", gauge="heartbeats", error=repr(exc))
     body = generate_latest(m.registry)

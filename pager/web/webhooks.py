@@ -119,7 +119,10 @@ async def nagios_hook(request: web.Request) -> web.Response:
     alert = nagios.parse(macros)
     result = await ingest(rt.store, rt.metrics, rt.clock, Source.NAGIOS, media, _stored(rt, body), [alert])
     _poke(rt, result)
-    return web.json_response({"status": "ok", "duplicates": result.duplicates, "incidents": result.incident_ids})
+    answer: dict[str, object] = {"status": "ok", "duplicates": result.duplicates, "incidents": result.incident_ids}
+    if alert.details.get("label_problems"):  # taken, but these labels were left out
+        answer["warnings"] = alert.details["label_problems"]
+    return web.json_response(answer)
 
 
 async def events_v2_hook(request: web.Request) -> web.Response:

@@ -81,6 +81,12 @@ def _bounded_wait(predicate, timeout: float, interval: float = 0.1, what: str = 
     raise AssertionError(f"{what} not met in {timeout}s; last value: {last!r}")
 
 
+def _custom_vars(variables: dict[str, str]) -> str:
+    for name, value in variables.items():
+        assert name.startswith("_") and "\n" not in value, (name, value)
+    return "".join(f"\n    {name:<24}{value}" for name, value in variables.items())
+
+
 @dataclass
 class NagiosProcess:
     """One Nagios 4 daemon notifying `alerts_url` with the shipped pagerd.cfg and pagerd-notify."""
@@ -91,6 +97,9 @@ class NagiosProcess:
     service: str = "HTTP login"
     capture_env: bool = True  # a second contact that records each notification's environment
     env_macros_only: bool = False  # strip the --macro arguments: the script must use NAGIOS_*
+    # custom variables of the host and the service, e.g. {"_CUSTOMER": "acme"} (names with their `_`)
+    host_vars: dict[str, str] = field(default_factory=dict)
+    service_vars: dict[str, str] = field(default_factory=dict)
     check_interval: int = 5
     retry_interval: int = 1
     max_check_attempts: int = 2
@@ -298,14 +307,14 @@ define host {{
     address                 127.0.0.1
     check_command           check-state!{self.state_file('host')}
     notification_options    d,u,r,f,s
-{common}
+{common}{_custom_vars(self.host_vars)}
 }}
 define service {{
     host_name               {self.host}
     service_description     {self.service}
     check_command           check-state!{self.state_file('service')}
     notification_options    w,u,c,r,f,s
-{common}
+{common}{_custom_vars(self.service_vars)}
 }}
 {capture}"""
 
@@ -323,7 +332,7 @@ define service {{
             text, n = re.subn(rf"(?m)^(\s*{var}\s+)\S+\s*$", lambda m, value=value: m.group(1) + value, text)
             assert n == 1, f"pagerd.cfg: custom variable {var} not found exactly once"
         if self.env_macros_only:
-            text, n = re.subn(r" --macro '[A-Z]+=\$[A-Z]+\$'", "", text)
+            text, n = re.subn(r" --macro '[A-Z_]+=\$[A-Z_]+\$'", "", text)
             assert n > 0
         return text
 

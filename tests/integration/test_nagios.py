@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import require_binary
 from tests.harness.nagios import NAGIOS_ALERTS_PATH, NAGIOS_BIN, NOTIFY_SCRIPT, PAGERD_CFG, AlertReceiver, NagiosProcess
+from tests.harness.paging import events, wait_event
 
 ROOT = Path(__file__).resolve().parents[2]
 DAEMON_PRESENT = (ROOT / "pager" / "cli.py").exists()
@@ -256,6 +257,42 @@ def test_macro_arguments_win_over_environment(tmp_path, stand_in):
     assert req.fields["SERVICEOUTPUT"] == "from args"
     assert req.fields["SERVICESTATE"] == "CRITICAL"
     assert "SERVICEPROBLEMID" not in req.fields  # an empty argument removes the macro
+
+
+def test_custom_variables_and_chosen_labels_are_sent(tmp_path, stand_in):
+    env = service_env("PROBLEM", "CRITICAL", "down")
+    env |= {
+        "NAGIOS__SERVICEPAGERD_TEAM": "web",  # with enable_environment_macros=1: every custom variable
+        "NAGIOS__HOSTCUSTOMER": "agency",
+        "NAGIOS__HOSTOTHER": "not a label",  # neither CUSTOMER, PROJECT nor PAGERD_*
+        "NAGIOS__CONTACTPAGERD_URL": "http://x",  # the contact's, not the host's or service's
+        "NAGIOS__SERVICEPAGERD_BAD-NAME": "x",
+    }
+    r = run_notify(
+        tmp_path / "spool",
+        "--macro",
+        "_SERVICECUSTOMER=acme",
+        "--macro",
+        "_SERVICEPROJECT=$_SERVICEPROJECT$",  # left unexpanded: no value
+        "--label",
+        "hostgroup=linux-servers",
+        "--log-file",
+        str(tmp_path / "notify.log"),
+        env=env,
+        url=stand_in.alerts_url,
+    )
+    assert r.returncode == 0, r.stderr
+    (req,) = stand_in.received
+    labels = {k: v for k, v in req.fields.items() if k.startswith(("_", "LABEL_"))}
+    assert labels == {
+        "_SERVICECUSTOMER": "acme",
+        "_SERVICEPAGERD_TEAM": "web",
+        "_HOSTCUSTOMER": "agency",
+        "LABEL_HOSTGROUP": "linux-servers",
+    }
+    assert "custom variable left out" in r.stderr and "NAGIOS__SERVICEPAGERD_BAD-NAME" in r.stderr
+    bad = run_notify(tmp_path / "spool", "--label", "no equals sign", env=env, url=stand_in.alerts_url)
+    assert bad.returncode == 2 and "--label wants NAME=VALUE" in bad.stderr
 
 
 def test_server_error_keeps_event_spooled_and_next_run_delivers_in_order(tmp_path, stand_in):
@@ -646,3 +683,76 @@ def test_next_notification_delivers_the_spooled_problem_before_its_recovery(nagi
     assert n.spooled() == []
     if isinstance(receiver, AlertReceiver):
         assert [r.fields["NOTIFICATIONTYPE"] for r in receiver.accepted()] == ["PROBLEM", "RECOVERY"]
+
+
+# -- routing by customer: custom variables become labels ------------------------------------------------
+def routed(receiver, key: str) -> tuple[dict, str]:
+    """The incident with this dedup_key once the engine routed it, and the project it was routed to."""
+    inc = receiver.wait_for(incident(receiver, key), NOTIFY_TIMEOUT)
+    inc = wait_event(receiver, inc["id"], "routed", timeout=NOTIFY_TIMEOUT)
+    return inc, events(inc, "routed")[0]["data"]["project"]
+
+
+@pytest.mark.peer("nagios")
+def test_a_hosts_customer_routes_its_services_and_itself(nagios, receiver):
+    if not DAEMON_PRESENT:
+        pytest.skip("routing needs the daemon")
+    n = nagios(service="webshop", host_vars={"_CUSTOMER": "acme"})
+    n.set_service("CRITICAL", "CRITICAL - checkout answers 500")
+    inc, project = routed(receiver, "web01/webshop")
+    assert inc["labels"]["customer"] == "acme", inc["labels"]
+    assert project == "acme/webshop"  # route {customer: acme, service: webshop}
+    n.set_host("DOWN", "CRITICAL - 127.0.0.1: rta nan, lost 100%")
+    inc, project = routed(receiver, HOST_KEY)
+    assert inc["labels"]["customer"] == "acme" and "service" not in inc["labels"], inc["labels"]
+    assert project == "acme/intranet"  # route match_re {customer: "acme.*"}
+
+
+@pytest.mark.peer("nagios")
+def test_a_services_variables_win_over_its_hosts_and_pagerd_variables_become_labels(nagios, receiver):
+    if not DAEMON_PRESENT:
+        pytest.skip("routing needs the daemon")
+    n = nagios(
+        host_vars={"_CUSTOMER": "agency", "_PAGERD_TEAM": "hosting"},
+        service_vars={"_CUSTOMER": "acme", "_PROJECT": "webshop", "_PAGERD_TEAM": "web"},
+    )
+    n.set_service("CRITICAL", "CRITICAL - login page 500")
+    inc, project = routed(receiver, SERVICE_KEY)
+    labels = inc["labels"]
+    assert (labels["customer"], labels["project"], labels["team"]) == ("acme", "webshop", "web"), labels
+    assert labels["host"] == "web01" and labels["service"] == "HTTP login"
+    assert project == "acme/webshop"  # route {customer: acme, project: webshop}
+    # what real Nagios handed the command: the custom variables in the environment, with their prefix
+    env = [c["env"] for c in n.captured() if c["argv"] == ["service"]][0]
+    assert env["_SERVICECUSTOMER"] == "acme" and env["_HOSTCUSTOMER"] == "agency", env
+    assert env["_SERVICEPAGERD_TEAM"] == "web"
+
+
+@pytest.mark.peer("nagios")
+def test_hostile_custom_variables_are_sanitised_or_left_out_and_the_page_goes_on(nagios, receiver, tmp_path):
+    if not DAEMON_PRESENT:
+        pytest.skip("labels are checked by the daemon")
+    marker = tmp_path / "pwned"
+    n = nagios(
+        service_vars={
+            "_CUSTOMER": f"acme' $(touch {marker}) `touch {marker}` '",  # a shell escape in the argument
+            "_PAGERD_NOTE": "x" * 5000,  # over the 4096 characters of a label value
+            "_PAGERD_HOST": "db01",  # would take the place of the host's own label
+            "_PAGERD_BAD-NAME": "x",  # not a label name
+        },
+    )
+    n.set_service("CRITICAL", "CRITICAL - login page 500")
+    inc, project = routed(receiver, SERVICE_KEY)
+    labels = inc["labels"]
+    # Nagios strips its illegal_macro_output_chars (`~$&|'"<>) from the argument: nothing ran, the rest stays
+    assert not marker.exists()
+    assert labels["customer"].startswith("acme") and not set("'`$") & set(labels["customer"]), labels
+    assert "note" not in labels and labels["host"] == "web01" and "bad-name" not in labels, labels
+    assert project == "acme/intranet"  # routed by the labels that were taken
+    # the page is not lost over a label, and both the incident and the script's log say what was left out
+    n.wait(lambda: "delivered without a label" in n.notify_log_text(), NOTIFY_TIMEOUT, "the warning logged")
+    log = n.notify_log_text()
+    assert "_SERVICEPAGERD_NOTE" in log and "longer than 4096 characters" in log and "_SERVICEPAGERD_HOST" in log
+    detail = receiver.api("GET", f"/api/v1/incidents/{inc['id']}")[1]
+    assert "_SERVICEPAGERD_NOTE" in str(detail), detail
+    assert n.rejected() == [] and not n.spooled()

@@ -1,6 +1,7 @@
 """The escalation survives kill -9 of the real daemon: the next step fires on time after a restart,
 no step or message goes out twice, and nothing follows an acknowledgement. Plus heartbeats: silence
-opens an incident, a check-in resolves it, and Alertmanager's Watchdog is a check-in, never an incident.
+after a first check-in opens an incident (one that never checked in waits), a check-in resolves it, and
+Alertmanager's Watchdog is a check-in, never an incident.
 
 Dry-run notifier (every message it "sends" is a `page_dry_run` log line) and a copy of the example
 config on the manual clock: sms and e-mail at once, voice after 2 min; steps at 0, 15 and 30 min; no
@@ -187,8 +188,16 @@ def test_heartbeat_silence_opens_an_incident_and_a_beat_resolves_it(daemon):
     assert d.request("POST", "/api/v1/heartbeat/alertmanager", b"")[0] == 401  # the webhook token is needed
     assert d.request("POST", "/api/v1/heartbeat/nosuch", b"", token=d.webhook_token)[0] == 404
 
-    d.set_clock(START + HEARTBEAT_TIMEOUT)  # silent for exactly the timeout: not yet
+    # Never checked in: waiting, not watched, however long it stays so.
+    d.set_clock(START + 3 * HEARTBEAT_TIMEOUT)
     assert heartbeat_incidents(d) == []
+    assert d.request("GET", "/readyz")[1]["heartbeats"]["alertmanager"]["state"] == "waiting"
+    # The first check-in arms it; silence from then on past the timeout opens an incident.
+    armed_at = d.now()
+    assert d.request("POST", "/api/v1/heartbeat/alertmanager", b"", token=d.webhook_token)[0] == 200
+    d.set_clock(armed_at + HEARTBEAT_TIMEOUT)  # silent for exactly the timeout: not yet
+    assert heartbeat_incidents(d) == []
+    assert d.request("GET", "/readyz")[1]["heartbeats"]["alertmanager"]["state"] == "ok"
     silent_at = d.advance("1s")
     (inc,) = heartbeat_incidents(d)
     assert ts(inc["created_at"]) == silent_at
@@ -204,7 +213,8 @@ def test_heartbeat_silence_opens_an_incident_and_a_beat_resolves_it(daemon):
 
 def test_watchdog_alert_is_a_heartbeat_never_an_incident(daemon):
     d = daemon(heartbeats=HEARTBEATS)
-    # Silence first: the heartbeat incident opens ...
+    # A first check-in arms it, then silence: the heartbeat incident opens ...
+    assert d.request("POST", "/api/v1/heartbeat/alertmanager", b"", token=d.webhook_token)[0] == 200
     d.set_clock(START + HEARTBEAT_TIMEOUT + timedelta(seconds=1))
     (inc,) = heartbeat_incidents(d)
     # ... and Alertmanager's Watchdog, through the ordinary webhook, is the check-in that resolves it.

@@ -133,6 +133,49 @@ def test_nagios(changes, action, dedup, note_kind) -> None:
     assert a.source is Source.NAGIOS
 
 
+@pytest.mark.parametrize(
+    "macros,labels",
+    [
+        ({"_SERVICECUSTOMER": "acme"}, {"customer": "acme"}),
+        ({"_HOSTCUSTOMER": "acme", "_HOSTPROJECT": "webshop"}, {"customer": "acme", "project": "webshop"}),
+        ({"_HOSTCUSTOMER": "agency", "_SERVICECUSTOMER": "acme"}, {"customer": "acme"}),  # the service wins
+        ({"LABEL_CUSTOMER": "agency", "_HOSTCUSTOMER": "acme"}, {"customer": "acme"}),  # variables win over --label
+        ({"_SERVICEPAGERD_TEAM": "web", "NAGIOS__HOSTPAGERD_TIER": "gold"}, {"team": "web", "tier": "gold"}),
+        ({"LABEL_HOSTGROUP": "linux-servers"}, {"hostgroup": "linux-servers"}),
+        ({"_SERVICECUSTOMER": "", "_HOSTCUSTOMER": "acme"}, {"customer": "acme"}),  # unset: empty, ignored
+        ({"_HOSTFOO": "x", "_SERVICEPAGERD_": "x"}, {}),  # other custom variables are no labels
+    ],
+)
+def test_nagios_custom_variables_become_labels(macros, labels) -> None:
+    a = nagios.parse({**SERVICE_PROBLEM, **macros})
+    assert {k: v for k, v in a.labels.items() if k not in ("host", "service", "state")} == labels
+    assert a.labels["host"] == "web1" and "label_problems" not in a.annotations
+
+
+def test_nagios_a_host_notification_takes_no_service_variables() -> None:
+    a = nagios.parse({**SERVICE_PROBLEM, "SERVICEDESC": "", "_SERVICECUSTOMER": "acme", "_HOSTCUSTOMER": "agency"})
+    assert a.labels["customer"] == "agency"
+
+
+@pytest.mark.parametrize(
+    "macro,value,problem",
+    [
+        ("_SERVICECUSTOMER", "acme\nx", "control character U+000A not allowed"),
+        ("_SERVICECUSTOMER", "a" * 4097, "longer than 4096 characters"),
+        ("_SERVICEPAGERD_HOST", "db1", "label 'host' is set by pagerd"),
+        ("_SERVICEPAGERD_9LIVES", "x", "label name must match"),
+        ("LABEL_" + "X" * 200, "x", "label name must match"),
+    ],
+)
+def test_nagios_a_bad_label_is_left_out_and_named_and_the_rest_is_taken(macro, value, problem) -> None:
+    a = nagios.parse({**SERVICE_PROBLEM, macro: value, "_HOSTPROJECT": "webshop"})
+    assert a.action is Action.TRIGGER and a.dedup_key == "web1/HTTP" and a.labels["host"] == "web1"
+    assert a.labels["project"] == "webshop" and a.labels.get("customer") is None
+    (p,) = a.details["label_problems"]
+    assert p["field"].startswith(macro[:80]) and problem in p["message"] and "label left out" in p["message"]
+    assert problem in a.annotations["label_problems"]
+
+
 def test_nagios_output_and_ids() -> None:
     a = nagios.parse(SERVICE_PROBLEM)
     assert a.summary == "HTTP on web1 is CRITICAL: connection refused"
