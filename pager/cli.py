@@ -170,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--customer", required=True, help="customer id (under customers)")
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
-    s.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    s.add_argument(
+        "--format",
+        choices=["json", "csv", "html", "pdf"],
+        default="json",
+        help="html and pdf: the page to send, in the customer's language (pdf needs -o or a redirect)",
+    )
     s.add_argument("-o", "--output", help="write to this file instead of standard output")
     s = bsub.add_parser("engineers", help="hours each engineer stood by, per period kind, and their call-outs")
     _config_arg(s)
@@ -577,8 +582,19 @@ async def _billing_report(args: argparse.Namespace) -> int:
     if args.format == "json":
         out = json.dumps(st, ensure_ascii=False) + "\n"
     else:
-        from pager.service.statement_render import to_csv, to_html
+        from pager.service.statement_render import to_csv, to_html, to_pdf
 
+        if args.format == "pdf":
+            pdf = to_pdf(st)
+            if args.output:
+                with open(args.output, "wb") as fb:  # noqa: ASYNC230 (the CLI's loop runs nothing else)
+                    fb.write(pdf)
+            elif sys.stdout.isatty():
+                print(f"{cmd}: a PDF is not for a terminal: give -o FILE or redirect the output", file=sys.stderr)
+                return 2
+            else:
+                sys.stdout.buffer.write(pdf)
+            return 0
         out = to_csv(st) if args.format == "csv" else to_html(st)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 (the CLI's loop runs nothing else)

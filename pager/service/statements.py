@@ -346,26 +346,45 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         )
 
     standby_total = sum((b.fee for b in blocks), _ZERO)
-    callout_total = sum((c.pop("_amount") for c in callout_lines), _ZERO)
-    ooc_total = sum((c.pop("_amount") for c in ooc_lines), _ZERO)
+    callout_amounts = [c.pop("_amount") for c in callout_lines]
+    ooc_amounts = [c.pop("_amount") for c in ooc_lines]
+    callout_total = sum(callout_amounts, _ZERO)
+    ooc_total = sum(ooc_amounts, _ZERO)
+    subtotal = money(standby_total + callout_total + ooc_total)
+    vat_rate = config.billing.vat_rate
+    vat = money(subtotal * vat_rate / 100)
     responses = [
         {"incident": inc.incident_id, "summary": inc.summary, "project": inc.project, **line}
         for inc in callout_incs
         for line in _round_lines(inc, now)
     ]
+    # the statement of a month that has ended is final: it gets its number (issued once, kept)
+    final = now >= end
+    issued = await store.issue_statement(customer, month, now=now) if final else None
+    agency = config.agency
+    due = None
+    if issued is not None and agency is not None:
+        due = (issued.issued_at.astimezone(calendar.zone).date() + agency.payment_terms).isoformat()
     return {
         "customer": customer,
         "name": cust.name,
         "email": cust.email,
+        "language": cust.language,
         "month": month,
         "timezone": calendar.rules.tz,
         "from": iso_utc(start),
         "to": iso_utc(end),
+        "final": final,
+        "number": issued.number if issued else None,
+        "issued_at": iso_utc(issued.issued_at) if issued else None,
+        "due_date": due,
+        "agency": _agency(config),
         "currency": terms.currency,
         "rate": decimal_str(terms.rate),
         "response_target_minutes": round(cust.response_target.total_seconds() / 60, 1),
         "bookings": [{"ids": ids, "start": iso_utc(s), "end": iso_utc(e)} for s, e, ids in booked],
         "recurring_standby": {pid: sorted(str(p) for p in ps) for pid, ps in sorted(recurring.items())},
+        "summary": _summary(blocks, callout_lines, callout_amounts, ooc_lines, ooc_amounts, now),
         "blocks": [
             {
                 "period": str(b.period),
@@ -375,6 +394,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
                 "billed_hours": hours_str(b.billed_hours),
                 "multiplier": decimal_str(b.multiplier),
                 "fee": decimal_str(b.fee),
+                "provisional": b.end > now,
             }
             for b in blocks
         ],
@@ -385,11 +405,73 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
             "standby": decimal_str(money(standby_total)),
             "callouts": decimal_str(money(callout_total)),
             "out_of_contract": decimal_str(money(ooc_total)),
-            "total": decimal_str(money(standby_total + callout_total + ooc_total)),
+            "total": decimal_str(subtotal),
+            "vat_rate": decimal_str(vat_rate),
+            "vat": decimal_str(vat),
+            "total_incl_vat": decimal_str(subtotal + vat),
         },
         "responses_met": sum(1 for r in responses if r["outcome"] == "met"),
         "responses_breached": sum(1 for r in responses if r["outcome"] == "breached"),
         "generated_at": iso_utc(now),
+    }
+
+
+# The order of the summary's lines: standby per period kind, then call-outs and out-of-contract work.
+SUMMARY_KINDS = ("evening_night", "weekend", "holiday", "callouts", "out_of_contract")
+
+
+def _summary(
+    blocks: list[Block],
+    callouts: list[dict],
+    callout_amounts: list,
+    ooc: list[dict],
+    ooc_amounts: list,
+    now: datetime,
+) -> list[dict]:
+    """One line per kind that has any: how many lines, their hours, billed hours and amount (the sum of
+    the rounded lines, as the totals), and how many of them are provisional (standby not yet over)."""
+    out = []
+    for kind in SUMMARY_KINDS:
+        if kind == "callouts":
+            rows = [
+                (Decimal(c["worked_hours"]), Decimal(c["billed_hours"]), a, False)
+                for c, a in zip(callouts, callout_amounts, strict=True)
+            ]
+        elif kind == "out_of_contract":
+            rows = [
+                (Decimal(o["worked_hours"]), Decimal(o["billed_hours"]), a, False)
+                for o, a in zip(ooc, ooc_amounts, strict=True)
+            ]
+        else:
+            rows = [(b.hours, b.billed_hours, b.fee, b.end > now) for b in blocks if str(b.period) == kind]
+        if not rows:
+            continue
+        out.append(
+            {
+                "kind": kind,
+                "count": len(rows),
+                "hours": hours_str(sum((r[0] for r in rows), _ZERO)),
+                "billed_hours": hours_str(sum((r[1] for r in rows), _ZERO)),
+                "amount": decimal_str(money(sum((r[2] for r in rows), _ZERO))),
+                "provisional": sum(1 for r in rows if r[3]),
+            }
+        )
+    return out
+
+
+def _agency(config: Config) -> dict | None:
+    a = config.agency
+    if a is None:
+        return None
+    return {
+        "name": a.name,
+        "address": list(a.address),
+        "kvk": a.kvk,
+        "btw": a.btw,
+        "email": a.email,
+        "phone": a.phone,
+        "iban": a.iban,
+        "payment_terms_days": a.payment_terms.days,
     }
 
 
