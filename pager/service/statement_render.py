@@ -155,6 +155,7 @@ LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Statement",
+        "title_provisional": "Provisional statement",
         "number": "Statement no.",
         "issued": "Date",
         "due": "Due",
@@ -230,6 +231,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "nl": {
         "title": "Factuur",
+        "title_provisional": "Voorlopig overzicht",
         "number": "Factuurnummer",
         "issued": "Factuurdatum",
         "due": "Vervaldatum",
@@ -238,7 +240,7 @@ WORDS: dict[str, dict[str, str]] = {
         "per_hour": "per uur",
         "to": "Aan",
         "provisional_note": "Voorlopig: de maand is nog niet voorbij. Blokken die nog komen zijn als voorlopig "
-        "gemarkeerd; het overzicht krijgt zijn factuurnummer zodra de maand voorbij is.",
+        "gemarkeerd; het factuurnummer volgt zodra de maand voorbij is.",
         "provisional": "voorlopig",
         "summary": "Samenvatting",
         "kind": "Soort",
@@ -482,6 +484,8 @@ def _context(st: dict) -> dict[str, Any]:
     t = dict(loc.t)
     totals = st["totals"]
     t["vat"] = t["vat"].format(rate=loc.factor(totals["vat_rate"]))
+    if not st.get("final", True):
+        t["title"] = t["title_provisional"]
     m = loc.money
     agency = dict(st["agency"]) if st.get("agency") else None
     if agency and agency.get("iban"):
