@@ -47,6 +47,8 @@ from pager.domain import response
 from pager.domain.billing import (
     DEFAULT_TARIFFS,
     Block,
+    Covered,
+    Quote,
     Tariff,
     Terms,
     decimal_str,
@@ -83,8 +85,10 @@ def month_range(month: str, calendar: Calendar) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def terms_of(customer: CustomerConfig) -> Terms:
-    if customer.rate is None:
+def terms_of(customer: CustomerConfig, rate: Decimal | None = None) -> Terms:
+    """A customer's billing terms from the config: rate, currency, increment, tariff overrides and
+    call-out overlap policy; `rate` (the desk's quote) replaces the rate and nothing else."""
+    if rate is None and customer.rate is None:
         raise StatementError("the customer has no rate (customers.<id>.rate)")
     tariffs = dict(DEFAULT_TARIFFS)
     for period in (Period.WEEKEND, Period.EVENING_NIGHT, Period.HOLIDAY):
@@ -97,7 +101,7 @@ def terms_of(customer: CustomerConfig) -> Terms:
             over.minimum if over.minimum is not None else base.minimum,
         )
     return Terms(
-        rate=customer.rate,
+        rate=rate if rate is not None else customer.rate,
         currency=customer.currency,
         increment=customer.billing_increment,
         tariffs=tariffs,
@@ -202,6 +206,43 @@ def _recurring_ranges(
         for st in calendar.stretches(start - _MARGIN, end + _MARGIN)
         if st.period in periods
     ]
+
+
+def recurring_cover(
+    calendar: Calendar, customer_id: str, customer: CustomerConfig, start: datetime, end: datetime
+) -> list[Covered]:
+    """The customer's recurring standby around [start, end) as covered ranges with their reason: the
+    hours its statement bills whatever is booked (the ranges `statement` lays over the bookings), so
+    a quote shows a block inside them as covered, at no charge."""
+    projects: dict[Period, list[str]] = {}
+    for pid, periods in recurring_periods(customer).items():
+        for period in periods:
+            projects.setdefault(period, []).append(f"{customer_id}/{pid}")
+    return [
+        (s, e, f"recurring {p} standby of {', '.join(sorted(projects[p]))}")
+        for s, e, p in _recurring_ranges(calendar, frozenset(projects), start, end)
+    ]
+
+
+def customer_quote(
+    config: Config,
+    calendar: Calendar,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    callouts: list[tuple[datetime, datetime]],
+    rate: Decimal | None = None,
+) -> Quote:
+    """What a booking of [start, end) costs a customer: its terms from the config (`rate` replaces
+    the rate only), the parts its recurring standby already covers shown as covered at no charge."""
+    if customer_id not in config.customers:
+        raise StatementError(f"unknown customer {customer_id[:64]!r}")
+    cust = config.customers[customer_id]
+    if rate is None and cust.rate is None:
+        raise StatementError(f"customer {customer_id!r} has no rate (customers.{customer_id}.rate): give --rate")
+    terms = terms_of(cust, rate)
+    covered = recurring_cover(calendar, customer_id, cust, start, end)
+    return quote(calendar, start, end, terms, callouts, covered)
 
 
 def _covering(blocks: list[Block], at: datetime) -> Block | None:
@@ -584,4 +625,13 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
     }
 
 
-__all__ = ["StatementError", "engineers", "month_range", "recurring_periods", "statement", "terms_of"]
+__all__ = [
+    "StatementError",
+    "customer_quote",
+    "engineers",
+    "month_range",
+    "recurring_cover",
+    "recurring_periods",
+    "statement",
+    "terms_of",
+]
