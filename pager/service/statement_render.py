@@ -379,6 +379,7 @@ h2 { font-size: 12pt; margin: 20px 0 6px; border-bottom: 1px solid #c9ced6; padd
 table { width: 100%; border-collapse: collapse; margin-bottom: 6px; }
 th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
 th { font-size: 8.5pt; text-transform: uppercase; letter-spacing: .03em; color: #5b6472; }
+td.when { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.sum td { font-weight: 600; border-top: 1px solid #1d2430; border-bottom: none; }
 .totals { margin-left: auto; width: 55%; }

@@ -184,3 +184,17 @@ async def test_pdf_through_the_cli_and_the_api(tmp_path):
 def test_an_unknown_format_is_refused(tmp_path):
     run = cli(tmp_path / "none.db", "statement", "--customer", "acme", "--month", "2026-12", "--format", "odt")
     assert run.returncode == 2 and "invalid choice" in run.stderr
+
+
+async def test_without_an_agency_section_the_statement_has_no_letterhead(tmp_path):
+    path = variant(tmp_path, language="en")
+    text = path.read_text()
+    start, end = text.index("agency:\n  name:"), text.index("billing:\n  vat_rate")
+    path.write_text(text[:start] + text[end:])
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=path) as s:
+        await _month(s)
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        text = pdf_text(to_pdf(st), tmp_path)
+    assert st["agency"] is None and st["number"] == "2026-12-0001" and st["due_date"] is None
+    assert "Statement no. 2026-12-0001" in text and "Total €1,810.46" in text
+    assert "Example Hosting" not in text and "KvK" not in text and "Please pay" not in text
