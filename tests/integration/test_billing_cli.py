@@ -398,3 +398,11 @@ def test_bad_customer_quotes_exit_2(tmp_path, args, says):
 def test_a_customer_without_a_rate_is_quoted_with_rate(tmp_path):
     out = ok_json(tmp_path, "--customer", "agency", "--rate", "80", *CUSTOMER_ARGS, config=customers_config(tmp_path))
     assert out["rate"] == "80.00" and out["total"] == "4240.00"  # 3 x 14.5 x 80 + 2 x 9.5 x 0.5 x 80
+
+
+def test_quote_help_says_what_rate_overrides(tmp_path):
+    run = quote_cli(tmp_path, "--help")
+    assert run.returncode == 0
+    text = " ".join(run.stdout.split())
+    assert "One of --customer and --rate is required" in text
+    assert "with --customer it overrides the customer's rate only" in text
