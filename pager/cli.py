@@ -157,10 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     bill = sub.add_parser("billing", help="what standby and call-outs cost")
     bsub = bill.add_subparsers(dest="billing_cmd", required=True)
-    s = bsub.add_parser("quote", help="what a standby booking would cost (config only for the calendar)")
+    s = bsub.add_parser(
+        "quote",
+        help="what a standby booking would cost: a customer's terms (--customer) or a bare --rate",
+        description="One of --customer and --rate is required. With --customer the customer's rate, currency, "
+        "tariff overrides, billing increment and call-out overlap come from the config, and blocks its recurring "
+        "standby already covers are shown as covered, at no charge.",
+    )
     _config_arg(s)
-    s.add_argument("--rate", required=True, help="standard hourly rate, e.g. 100 or 97.50")
-    s.add_argument("--currency", default="EUR")
+    s.add_argument(
+        "--customer",
+        help="customer id (under customers): its terms from the config, and what its recurring standby covers",
+    )
+    s.add_argument(
+        "--rate",
+        help="standard hourly rate, e.g. 100 or 97.50; with --customer it overrides the customer's rate only "
+        "(tariffs, increment, currency and what is covered stay the customer's)",
+    )
+    s.add_argument("--currency", help="without --customer (default EUR); a customer's currency is its own")
     s.add_argument("--from", dest="start", required=True, help="ISO 8601 instant; without offset: calendar time zone")
     s.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
     s.add_argument(
@@ -173,15 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--callout-overlap",
         choices=["merge", "separate"],
-        default="merge",
-        help="call-outs within the billed hour of another: one call-out (merge) or each its own minimum",
+        help="without --customer (default merge): call-outs within the billed hour of another: one call-out "
+        "(merge) or each its own minimum",
     )
     s.add_argument("--json", action="store_true")
     s = bsub.add_parser("statement", help="a customer's monthly statement: standby, call-outs, response record")
     _config_arg(s)
     s.add_argument("--customer", required=True, help="customer id (under customers)")
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
-    s.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    s.add_argument(
+        "--format",
+        choices=["json", "csv", "html", "pdf"],
+        default="json",
+        help="html and pdf: the page to send, in the customer's language (pdf needs -o or a redirect)",
+    )
     s.add_argument("-o", "--output", help="write to this file instead of standard output")
     s = bsub.add_parser("engineers", help="hours each engineer stood by, per period kind, and their call-outs")
     _config_arg(s)
@@ -506,11 +525,16 @@ def _billing(args: argparse.Namespace) -> int:
     from pager.config.domain import calendar_from
     from pager.domain.billing import Terms, decimal_str, hours_str, quote
     from pager.service.schedule import parse_instant
+    from pager.service.statements import StatementError, customer_quote
 
     def bad(msg: str) -> int:
         print(f"pagerd billing quote: {msg}", file=sys.stderr)
         return 2
 
+    if args.customer is None and args.rate is None:
+        return bad("give --customer ID (its terms from the config) or --rate")
+    if args.customer is not None and (args.currency is not None or args.callout_overlap is not None):
+        return bad("--currency and --callout-overlap are the customer's own with --customer (only --rate overrides)")
     cfg = _load(args)
     calendar = calendar_from(cfg)
     tz = calendar.rules.tz
@@ -521,12 +545,14 @@ def _billing(args: argparse.Namespace) -> int:
         except (ValueError, OverflowError):
             raise ValueError(f"{what}: not an ISO 8601 instant (years 1900-2199): {value!r}") from None
 
-    try:
-        rate = Decimal(args.rate.strip())
-    except (InvalidOperation, ValueError):
-        return bad(f"--rate: not a number: {args.rate!r}")
-    if not rate.is_finite() or rate < 0:
-        return bad(f"--rate must be a finite number of at least 0, got {args.rate!r}")
+    rate = None
+    if args.rate is not None:
+        try:
+            rate = Decimal(args.rate.strip())
+        except (InvalidOperation, ValueError):
+            return bad(f"--rate: not a number: {args.rate!r}")
+        if not rate.is_finite() or rate < 0:
+            return bad(f"--rate must be a finite number of at least 0, got {args.rate!r}")
     try:
         start, end = instant(args.start, "--from"), instant(args.end, "--to")
         if end <= start:
@@ -544,12 +570,21 @@ def _billing(args: argparse.Namespace) -> int:
             if ce - cs > _QUOTE_MAX:
                 return bad(f"--callout {spec!r}: lasts more than {_QUOTE_MAX.days} days")
             callouts.append((cs, ce))
-        terms = Terms(rate=rate, currency=args.currency, callout_overlap=args.callout_overlap)
+        if args.customer is not None:
+            q = customer_quote(cfg, calendar, args.customer, start, end, callouts, rate)
+        else:
+            assert rate is not None
+            terms = Terms(rate=rate, currency=args.currency or "EUR", callout_overlap=args.callout_overlap or "merge")
+            q = quote(calendar, start, end, terms, callouts)
+    except StatementError as exc:
+        return bad(str(exc))
     except ValueError as exc:
         return bad(str(exc))
-    q = quote(calendar, start, end, terms, callouts)
     if args.json:
-        print(json.dumps(q.as_dict()))
+        out = q.as_dict()
+        if args.customer is not None:
+            out = {"customer": args.customer, **out}
+        print(json.dumps(out))
         return 0
     zone = calendar.zone
 
@@ -557,12 +592,15 @@ def _billing(args: argparse.Namespace) -> int:
         return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
 
     cur = q.currency
-    print(f"Standby quote {local(start)} .. {local(end)} ({tz}), rate {cur} {decimal_str(q.rate)}/h")
+    who = f" for {args.customer}" if args.customer else ""
+    print(f"Standby quote{who} {local(start)} .. {local(end)} ({tz}), rate {cur} {decimal_str(q.rate)}/h")
     print(f"{'PERIOD':<14} {'FROM':<20} {'TO':<20} {'HOURS':>7} {'BILLED':>7} {'x':>5} {'FEE':>12}")
     for b in q.blocks:
+        fee = "covered" if b.covered else decimal_str(b.fee)
         print(
             f"{b.period:<14} {local(b.start):<20} {local(b.end):<20} {hours_str(b.hours):>7} "
-            f"{hours_str(b.billed_hours):>7} {decimal_str(b.multiplier):>5} {decimal_str(b.fee):>12}"
+            f"{hours_str(b.billed_hours):>7} {decimal_str(b.multiplier):>5} {fee:>12}"
+            + (f"  ({b.covered}: no charge)" if b.covered else "")
         )
     if not q.blocks:
         print("  (no standby: the range is office time only)")
@@ -627,8 +665,19 @@ async def _billing_report(args: argparse.Namespace) -> int:
     if args.format == "json":
         out = json.dumps(st, ensure_ascii=False) + "\n"
     else:
-        from pager.service.statement_render import to_csv, to_html
+        from pager.service.statement_render import to_csv, to_html, to_pdf
 
+        if args.format == "pdf":
+            pdf = to_pdf(st)
+            if args.output:
+                with open(args.output, "wb") as fb:  # noqa: ASYNC230 (the CLI's loop runs nothing else)
+                    fb.write(pdf)
+            elif sys.stdout.isatty():
+                print(f"{cmd}: a PDF is not for a terminal: give -o FILE or redirect the output", file=sys.stderr)
+                return 2
+            else:
+                sys.stdout.buffer.write(pdf)
+            return 0
         out = to_csv(st) if args.format == "csv" else to_html(st)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 (the CLI's loop runs nothing else)

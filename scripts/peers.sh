@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the real peer programs pagerd's integration tests talk to (DESIGN.md section 5).
 #
-#   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd, nginx
+#   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd, nginx,
+#                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext)
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh all       both
 #
@@ -20,6 +21,10 @@ DEB_PACKAGES=(
   "chromium:/usr/bin/chromium"
   "systemd:/lib/systemd/systemd"
   "nginx:/usr/sbin/nginx"
+  "libpango-1.0-0:/usr/lib/$(uname -m)-linux-gnu/libpango-1.0.so.0"
+  "libpangoft2-1.0-0:/usr/lib/$(uname -m)-linux-gnu/libpangoft2-1.0.so.0"
+  "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+  "poppler-utils:/usr/bin/pdftotext"
 )
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli"
@@ -27,9 +32,9 @@ PRISM_PKG="@stoplight/prism-cli"
 die() { echo "peers.sh: $*" >&2; exit 1; }
 
 deb_installed() {
-  # dpkg says installed and the program file exists.
+  # dpkg says installed and the program (or library, or font) file exists.
   local pkg="$1" file="$2"
-  [[ -x "$file" ]] || return 1
+  [[ -e "$file" ]] || return 1
   [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]]
 }
 

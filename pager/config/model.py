@@ -398,6 +398,62 @@ class CustomerConfig(Strict):
     tariffs: TariffsConfig = TariffsConfig()
     # two call-outs within one billed hour: one call-out (merge) or each its own minimum (separate)
     callout_overlap: Literal["merge", "separate"] = "merge"
+    # the language of its statements: nl (Dutch, the default: the agency's own market) or en
+    language: Literal["nl", "en"] = "nl"
+
+
+def _iban(v: str) -> str:
+    """An IBAN, spaces allowed, checked by its ISO 13616 mod-97 check digits; stored without spaces."""
+    compact = v.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", compact):
+        raise ValueError(f"not an IBAN: {v!r}")
+    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
+    if int(digits) % 97 != 1:
+        raise ValueError(f"IBAN {v!r}: its check digits do not match")
+    return compact
+
+
+def _whole_days(v: timedelta) -> timedelta:
+    if v % timedelta(days=1) or not timedelta(0) <= v <= timedelta(days=365):
+        raise ValueError("expected whole days from 0d to 365d, e.g. 14d")
+    return v
+
+
+def _percent(v: Decimal) -> Decimal:
+    if v > 100:
+        raise ValueError("a percentage from 0 to 100, e.g. \"21\"")
+    return v
+
+
+_LINE = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AgencyConfig(Strict):
+    """The sender on a customer's statement (its letterhead) and its payment terms."""
+
+    name: _LINE
+    address: list[_LINE] = Field(default=[], max_length=6)
+    # Kamer van Koophandel (Dutch chamber of commerce) number: 8 digits
+    kvk: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    # VAT identification number (btw-id), e.g. NL123456789B01
+    btw: str | None = Field(default=None, pattern=r"^[A-Z]{2}[0-9A-Z]{2,13}$")
+    email: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    iban: Annotated[str, AfterValidator(_iban)] | None = None
+    # how long the customer has to pay: the due date is the date of issue plus this
+    payment_terms: Annotated[Duration, AfterValidator(_whole_days)] = timedelta(days=14)
+
+    @field_validator("btw")
+    @classmethod
+    def _dutch_btw(cls, v: str | None) -> str | None:
+        if v is not None and v.startswith("NL") and not re.fullmatch(r"NL[0-9]{9}B[0-9]{2}", v):
+            raise ValueError(f"a Dutch btw-id is NL, 9 digits, B and 2 digits (NL123456789B01), got {v!r}")
+        return v
+
+
+class BillingConfig(Strict):
+    # VAT (btw) in percent, on every statement's subtotal
+    vat_rate: Annotated[Money, AfterValidator(_percent)] = Decimal("21")
 
 
 class RouteConfig(Strict):
@@ -464,6 +520,9 @@ class Config(Strict):
     paging: PagingConfig = PagingConfig()
     desk: DeskConfig = DeskConfig()
     customers: dict[str, CustomerConfig] = {}
+    # the sender on statements (none: statements carry no letterhead) and the billing defaults
+    agency: AgencyConfig | None = None
+    billing: BillingConfig = BillingConfig()
     routes: list[RouteConfig] = []
     escalation_policies: dict[str, PolicyConfig] = {}
     heartbeats: dict[str, HeartbeatConfig] = {}

@@ -43,7 +43,12 @@ The choices the rules leave open, and what this module does
    id) as a third element, merged call-outs join their refs.
 4. A booking cancelled before it starts costs nothing: the caller does not quote it. An empty
    range (start == end) quotes to zero.
-5. Display: ``Quote.as_dict()`` gives amounts as cents strings ("250.00") and hours rounded
+5. Standby the customer already pays for (its recurring standby, see pager.service.statements)
+   is passed as ``covered`` ranges, each with its reason: a block that lies inside one is shown
+   as covered, with that reason and no fee (the statement bills those hours anyway, once); a
+   call-out in it is still a call-out. A block only partly inside a covered range is billed in
+   full (recurring standby covers whole stretches of a period, so this does not arise from it).
+6. Display: ``Quote.as_dict()`` gives amounts as cents strings ("250.00") and hours rounded
    half-up to two decimals ("13.50", a 20-minute block "0.33"); the exact values stay on the
    dataclasses and the fees are computed from those.
 """
@@ -203,7 +208,8 @@ class Terms:
 @dataclass(frozen=True)
 class Block:
     """One standby block: [start, end) in UTC, its exact hours, the hours billed (at least the
-    minimum), the multiplier and the fee in cents."""
+    minimum), the multiplier and the fee in cents; `covered`: why it costs nothing (already paid
+    for, e.g. by recurring standby), "" when it is billed."""
 
     period: Period
     start: datetime
@@ -212,6 +218,7 @@ class Block:
     billed_hours: Decimal
     multiplier: Decimal
     fee: Decimal
+    covered: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,7 @@ class Quote:
                     "billed_hours": hours_str(b.billed_hours),
                     "multiplier": decimal_str(b.multiplier),
                     "fee": decimal_str(b.fee),
+                    "covered": b.covered or None,
                 }
                 for b in self.blocks
             ],
@@ -304,9 +312,22 @@ def _range(start: datetime, end: datetime, what: str) -> tuple[datetime, datetim
     return s, e
 
 
-def standby_blocks(calendar: Calendar, start: datetime, end: datetime, terms: Terms) -> list[Block]:
+Covered = tuple[datetime, datetime, str]  # [start, end) already paid for, and why
+
+
+def _covered_by(covered: Sequence[Covered], start: datetime, end: datetime) -> str:
+    for cs, ce, reason in covered:
+        if to_utc(cs, "covered start") <= start and end <= to_utc(ce, "covered end"):
+            return reason or "covered"
+    return ""
+
+
+def standby_blocks(
+    calendar: Calendar, start: datetime, end: datetime, terms: Terms, covered: Sequence[Covered] = ()
+) -> list[Block]:
     """The standby blocks of a booking of [start, end): one per maximal stretch of one non-office
-    period, in order; office stretches are skipped (never billed)."""
+    period, in order; office stretches are skipped (never billed). A block inside a `covered`
+    range costs nothing and carries that range's reason (choice 5)."""
     s, e = _range(start, end, "booking")
     blocks: list[Block] = []
     for st in calendar.stretches(s, e):
@@ -315,6 +336,7 @@ def standby_blocks(calendar: Calendar, start: datetime, end: datetime, terms: Te
         tariff = terms.tariff(st.period)
         duration = st.end - st.start
         billed = max(duration, tariff.minimum)
+        reason = _covered_by(covered, st.start, st.end)
         blocks.append(
             Block(
                 period=st.period,
@@ -323,7 +345,8 @@ def standby_blocks(calendar: Calendar, start: datetime, end: datetime, terms: Te
                 hours=hours_of(duration),
                 billed_hours=hours_of(billed),
                 multiplier=tariff.multiplier,
-                fee=_charge(tariff.multiplier * terms.rate, billed),
+                fee=_ZERO if reason else _charge(tariff.multiplier * terms.rate, billed),
+                covered=reason,
             )
         )
     return blocks
@@ -373,11 +396,13 @@ def quote(
     end: datetime,
     terms: Terms,
     callouts: Sequence[tuple[datetime, datetime] | tuple[datetime, datetime, str]] = (),
+    covered: Sequence[Covered] = (),
 ) -> Quote:
     """What a standby booking of [start, end) costs, with the given call-outs (start, end[, ref]).
     See the module docstring for the choices: the block of a call-out is the one it starts in;
-    a call-out outside every block is out-of-contract work; overlap policy per Terms."""
-    blocks = standby_blocks(calendar, start, end, terms)
+    a call-out outside every block is out-of-contract work; overlap policy per Terms; blocks inside
+    a `covered` range (already paid for) cost nothing."""
+    blocks = standby_blocks(calendar, start, end, terms, covered)
     calls: list[tuple[datetime, datetime, str]] = []
     for n, item in enumerate(callouts):
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
@@ -431,6 +456,7 @@ __all__ = [
     "SEPARATE",
     "Block",
     "Callout",
+    "Covered",
     "Quote",
     "Tariff",
     "Terms",

@@ -1,7 +1,11 @@
-"""A statement (pager.service.statements.statement) as CSV and as a printable HTML page.
+"""A statement (pager.service.statements.statement) as CSV, as a printable HTML page and as a PDF.
 
 The HTML page stands alone: inline CSS, an inline SVG chart, no scripts, no external assets, so it
-can be mailed to the customer or printed to PDF as it is. Times are shown in the calendar's zone.
+can be mailed to the customer or printed as it is. The PDF is the same page (the same template)
+laid out by WeasyPrint. Both speak the customer's language (nl or en): words from the tables below,
+amounts and dates in the locale's format by Babel (nl: "€ 50.041,25", "wo 9 dec 20:00"; en:
+"€50,041.25", "Wed 9 Dec 20:00"), every time in the calendar's time zone. The template is Jinja2
+with autoescaping: alert text and customer names are escaped wherever they appear.
 """
 
 from __future__ import annotations
@@ -9,10 +13,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 CSV_COLUMNS = (
     "kind",
@@ -66,7 +77,8 @@ class _SafeWriter(csv.DictWriter):
 def to_csv(st: dict) -> str:
     """One row per line: standby, callout, out_of_contract, response (one per paged round of a
     call-out, its opening and each reopen: start is its first page, end its deadline), then the
-    totals. Every cell passes csv_cell: alert text never reaches a spreadsheet as a formula."""
+    subtotals, the total without VAT, the VAT (its rate in percent in `multiplier`) and the total
+    with VAT. Every cell passes csv_cell: alert text never reaches a spreadsheet as a formula."""
     buf = io.StringIO()
     w = _SafeWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -124,72 +136,275 @@ def to_csv(st: dict) -> str:
                 "outcome": r["outcome"],
             }
         )
-    for key in ("standby", "callouts", "out_of_contract", "total"):
-        w.writerow({"kind": "total" if key == "total" else f"subtotal_{key}", "amount": st["totals"][key]})
+    for key in ("standby", "callouts", "out_of_contract", "total", "vat", "total_incl_vat"):
+        kind = key if key in ("total", "vat", "total_incl_vat") else f"subtotal_{key}"
+        w.writerow(
+            {
+                "kind": kind,
+                "multiplier": st["totals"]["vat_rate"] if key == "vat" else None,
+                "amount": st["totals"][key],
+            }
+        )
     return buf.getvalue()
 
 
-def _local(value: str | None, zone: ZoneInfo, fmt: str = "%a %d %b %H:%M") -> str:
-    if not value:
-        return "—"
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone).strftime(fmt)
+# --------------------------------------------------------------------------- words
+
+LOCALES = {"nl": "nl_NL", "en": "en_GB"}
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Statement",
+        "title_provisional": "Provisional statement",
+        "number": "Statement no.",
+        "issued": "Date",
+        "due": "Due",
+        "period": "Period",
+        "rate": "Rate",
+        "per_hour": "per hour",
+        "to": "To",
+        "provisional_note": "Provisional: the month is not over yet. Blocks still to come are marked provisional; "
+        "the statement gets its number once the month has ended.",
+        "provisional": "provisional",
+        "summary": "Summary",
+        "kind": "Kind",
+        "lines": "Lines",
+        "hours": "Hours",
+        "billed_hours": "Billed h",
+        "worked_hours": "Worked h",
+        "amount": "Amount",
+        "nothing": "Nothing to bill this month.",
+        "subtotal": "Subtotal",
+        "vat": "VAT {rate}%",
+        "total": "Total",
+        "payment": "Please pay {total} within {days} days, by {due}, to IBAN {iban} in the name of {name}, "
+        "quoting {number}.",
+        "standby_detail": "Standby blocks",
+        "period_kind": "Period",
+        "from": "From",
+        "until": "To",
+        "standby": "Standby",
+        "no_standby": "No standby this month.",
+        "callouts": "Call-outs",
+        "no_callouts": "No call-outs this month.",
+        "incidents": "Incidents",
+        "incident": "Incident",
+        "paged": "Paged",
+        "at": "At",
+        "out_of_contract": "Work outside the standby contract",
+        "out_of_contract_short": "Outside the contract",
+        "responses": "Response record",
+        "response_intro": "Target: answered (acknowledged, or resolved) within {target} minutes of the first page. "
+        "An incident that fires again after it was resolved is paged afresh: each round is judged on its own. "
+        "Met {met}, breached {breached} (rounds).",
+        "round": "Round",
+        "answered": "Answered",
+        "minutes": "Minutes",
+        "outcome": "Outcome",
+        "round_line": "round {round}: paged {paged}, answered {answered}",
+        "round_name": "round",
+        "by": "by",
+        "resolved": "resolved",
+        "no_answer": "no answer",
+        "target": "target",
+        "minutes_axis": "minutes",
+        "worked": "{minutes} min, {source}",
+        "logged": "logged",
+        "proposed": "acknowledged to resolved",
+        "none": "none logged",
+        "kvk": "Chamber of Commerce (KvK)",
+        "btw": "VAT no.",
+        "rules": "Standby blocks: multiplier × rate × max(hours, minimum). Call-outs: max(worked, 1 h) rounded up "
+        "to the billing increment × rate. Amounts rounded half-up to cents per line.",
+        "times_in": "Times in",
+        "made": "Made",
+        "evening_night": "Evening/night standby",
+        "weekend": "Weekend standby",
+        "holiday": "Public holiday standby",
+        "evening_night_short": "Evening/night",
+        "weekend_short": "Weekend",
+        "holiday_short": "Public holiday",
+        "met": "met",
+        "breached": "breached",
+        "running": "running",
+        "at_risk": "at risk",
+    },
+    "nl": {
+        "title": "Factuur",
+        "title_provisional": "Voorlopig overzicht",
+        "number": "Factuurnummer",
+        "issued": "Factuurdatum",
+        "due": "Vervaldatum",
+        "period": "Periode",
+        "rate": "Uurtarief",
+        "per_hour": "per uur",
+        "to": "Aan",
+        "provisional_note": "Voorlopig: de maand is nog niet voorbij. Blokken die nog komen zijn als voorlopig "
+        "gemarkeerd; het factuurnummer volgt zodra de maand voorbij is.",
+        "provisional": "voorlopig",
+        "summary": "Samenvatting",
+        "kind": "Soort",
+        "lines": "Aantal",
+        "hours": "Uren",
+        "billed_hours": "Gefact. uren",
+        "worked_hours": "Gewerkte uren",
+        "amount": "Bedrag",
+        "nothing": "Niets te factureren deze maand.",
+        "subtotal": "Subtotaal",
+        "vat": "Btw {rate}%",
+        "total": "Totaal",
+        "payment": "Graag {total} binnen {days} dagen, uiterlijk {due}, overmaken naar IBAN {iban} t.n.v. {name}, "
+        "onder vermelding van {number}.",
+        "standby_detail": "Standbyblokken",
+        "period_kind": "Periode",
+        "from": "Van",
+        "until": "Tot",
+        "standby": "Standby",
+        "no_standby": "Geen standby deze maand.",
+        "callouts": "Oproepen",
+        "no_callouts": "Geen oproepen deze maand.",
+        "incidents": "Storingen",
+        "incident": "Storing",
+        "paged": "Opgeroepen",
+        "at": "Op",
+        "out_of_contract": "Werk buiten het standbycontract",
+        "out_of_contract_short": "Buiten het contract",
+        "responses": "Reactietijden",
+        "response_intro": "Norm: beantwoord (bevestigd of opgelost) binnen {target} minuten na de eerste oproep. "
+        "Een storing die na het oplossen opnieuw afgaat wordt opnieuw opgeroepen: elke ronde telt apart. "
+        "Gehaald {met}, overschreden {breached} (rondes).",
+        "round": "Ronde",
+        "answered": "Beantwoord",
+        "minutes": "Minuten",
+        "outcome": "Resultaat",
+        "round_line": "ronde {round}: opgeroepen {paged}, beantwoord {answered}",
+        "round_name": "ronde",
+        "by": "door",
+        "resolved": "opgelost",
+        "no_answer": "geen antwoord",
+        "target": "norm",
+        "minutes_axis": "minuten",
+        "worked": "{minutes} min, {source}",
+        "logged": "geregistreerd",
+        "proposed": "bevestigd tot opgelost",
+        "none": "niets geregistreerd",
+        "kvk": "KvK",
+        "btw": "btw-id",
+        "rules": "Standbyblokken: factor × uurtarief × max(uren, minimum). Oproepen: max(gewerkt, 1 uur) naar boven "
+        "afgerond op de factureringseenheid × uurtarief. Bedragen per regel afgerond op centen.",
+        "times_in": "Tijden in",
+        "made": "Gemaakt op",
+        "evening_night": "Standby avond/nacht",
+        "weekend": "Standby weekend",
+        "holiday": "Standby feestdag",
+        "evening_night_short": "Avond/nacht",
+        "weekend_short": "Weekend",
+        "holiday_short": "Feestdag",
+        "met": "gehaald",
+        "breached": "overschreden",
+        "running": "loopt",
+        "at_risk": "in gevaar",
+    },
+}
 
 
-_PERIOD = {"evening_night": "Evening/night", "weekend": "Weekend", "holiday": "Public holiday"}
-_OUTCOME = {"met": "met", "breached": "breached", "running": "running", "at_risk": "at risk"}
+class Locale:
+    """Words, amounts, hours and times of one statement in its language and time zone."""
+
+    def __init__(self, language: str, zone: ZoneInfo, currency: str) -> None:
+        self.lang = language if language in WORDS else "nl"
+        self.t = WORDS[self.lang]
+        self.locale = LOCALES[self.lang]
+        self.zone = zone
+        self.currency = currency
+
+    def money(self, amount: str | Decimal) -> str:
+        return format_currency(Decimal(amount), self.currency, locale=self.locale)
+
+    def number(self, value: str | Decimal, pattern: str = "#,##0.00") -> str:
+        return format_decimal(Decimal(value), format=pattern, locale=self.locale)
+
+    def factor(self, value: str | Decimal) -> str:
+        return format_decimal(Decimal(value), locale=self.locale)
+
+    def when(self, value: str | None, pattern: str = "EEE d MMM HH:mm") -> str:
+        if not value:
+            return "—"
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return format_datetime(instant, pattern, tzinfo=self.zone, locale=self.locale)
+
+    def day(self, value: str | date) -> str:
+        d = date.fromisoformat(value) if isinstance(value, str) else value
+        return format_date(d, "long", locale=self.locale)
+
+    def month(self, month: str) -> str:
+        y, m = month.split("-")
+        return format_date(date(int(y), int(m), 1), "MMMM y", locale=self.locale)
+
+    def outcome(self, outcome: str) -> str:
+        return self.t.get(outcome, outcome)
 
 
-def _round_name(r: dict) -> str:
-    """ "#12" for an incident's first round, "#12 round 2" after its first reopen."""
-    return f'#{r["incident"]}' + (f' round {r["round"]}' if r["round"] > 1 else "")
+def _round_name(r: dict, loc: Locale) -> str:
+    """ "#12" for an incident's first round, "#12 ronde 2" after its first reopen."""
+    return f'#{r["incident"]}' + (f' {loc.t["round_name"]} {r["round"]}' if r["round"] > 1 else "")
 
 
-def _answer_text(r: dict, zone: ZoneInfo) -> str:
-    """ "Wed 09 Dec 20:12 by dewi (sms)", or "—" when not answered."""
+def _answer_text(r: dict, loc: Locale) -> str:
+    """ "wo 9 dec 20:12 door dewi (sms)", or "—" when not answered."""
     if not r["answered_at"]:
         return "—"
-    kind = "resolved" if r["answered_kind"] == "resolved" else ""
-    who = f' by {r["answered_by"]}' if r["answered_by"] else ""
+    kind = loc.t["resolved"] if r["answered_kind"] == "resolved" else ""
+    who = f' {loc.t["by"]} {r["answered_by"]}' if r["answered_by"] else ""
     via = f' ({r["answered_via"]})' if r["answered_via"] else ""
-    return " ".join(x for x in (kind, _local(r["answered_at"], zone)) if x) + who + via
+    return " ".join(x for x in (kind, loc.when(r["answered_at"])) if x) + who + via
 
 
 _CSS = """
 @page { size: A4; margin: 16mm 14mm; }
 * { box-sizing: border-box; }
-body { font: 10.5pt/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d2430;
+body { font: 10pt/1.45 -apple-system, "Segoe UI", Helvetica, Arial, "DejaVu Sans", sans-serif; color: #1d2430;
        max-width: 190mm; margin: 24px auto; padding: 0 12px; }
 header { display: flex; justify-content: space-between; align-items: flex-start;
-         border-bottom: 2px solid #1d2430; padding-bottom: 10px; margin-bottom: 18px; }
+         border-bottom: 2px solid #1d2430; padding-bottom: 10px; margin-bottom: 14px; }
+.agency { font-size: 13pt; font-weight: 700; }
+.doc { text-align: right; }
+.facts { width: auto; margin-left: auto; }
+.facts td { border: none; padding: 1px 0 1px 12px; }
+.facts td:first-child { color: #5b6472; }
+.to { margin-bottom: 10px; }
 h1 { font-size: 18pt; margin: 0 0 4px; }
-h2 { font-size: 12pt; margin: 22px 0 6px; border-bottom: 1px solid #c9ced6; padding-bottom: 3px; }
+h2 { font-size: 12pt; margin: 20px 0 6px; border-bottom: 1px solid #c9ced6; padding-bottom: 3px; }
 .muted { color: #5b6472; }
 table { width: 100%; border-collapse: collapse; margin-bottom: 6px; }
-th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
-th { font-size: 9pt; text-transform: uppercase; letter-spacing: .03em; color: #5b6472; }
+th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
+th { font-size: 8.5pt; text-transform: uppercase; letter-spacing: .03em; color: #5b6472; }
+td.when { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.sum td { font-weight: 600; border-top: 1px solid #1d2430; border-bottom: none; }
 .totals { margin-left: auto; width: 55%; }
-.totals tr.grand td { font-size: 13pt; font-weight: 700; border-top: 2px solid #1d2430; }
+.totals tr.grand td { font-size: 12pt; font-weight: 700; border-top: 2px solid #1d2430; }
+tr.provisional td { color: #5b6472; }
+.prov { color: #9a6700; font-style: italic; }
+.provisional-note { border: 1px solid #d4a72c; background: #fff8c5; padding: 6px 10px; }
+.pay { margin-top: 8px; }
 .met { color: #1a7f37; font-weight: 600; } .breached { color: #b42318; font-weight: 600; }
 .empty { color: #5b6472; font-style: italic; }
 svg { display: block; margin: 6px 0 0; }
-footer { margin-top: 26px; font-size: 8.5pt; color: #5b6472; }
+footer { margin-top: 26px; font-size: 8pt; color: #5b6472; border-top: 1px solid #c9ced6; padding-top: 6px; }
 @media print { body { margin: 0; } h2 { break-after: avoid; } tr { break-inside: avoid; } }
 """
 
 
-def _chart(st: dict) -> str:
+def _chart(st: dict, loc: Locale) -> str:
     """Time to answer per round of a call-out (bars) against the response target (dashed line)."""
     rs = st["responses"]
     target = float(st["response_target_minutes"])
-    if not rs:
-        return '<p class="empty">No call-outs this month.</p>'
     width, height, left, bottom, top = 640, 220, 44, 36, 14
     vals = [r["minutes_to_answer"] for r in rs]
     vmax = max([target * 1.25] + [v * 1.1 for v in vals if v is not None]) or 1.0
     plot_w, plot_h = width - left - 10, height - top - bottom
-    slot = plot_w / len(rs)
+    slot = plot_w / max(1, len(rs))
     bar = max(4.0, min(40.0, slot * 0.6))
 
     def y(v: float) -> float:
@@ -197,7 +412,7 @@ def _chart(st: dict) -> str:
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Time to answer per round of a call-out">'
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(loc.t["responses"])}">'
     ]
     for frac in (0, 0.25, 0.5, 0.75, 1):
         v = vmax * frac
@@ -206,17 +421,20 @@ def _chart(st: dict) -> str:
             f'<text x="{left - 6}" y="{y(v) + 3:.1f}" font-size="9" text-anchor="end" '
             f'fill="#5b6472">{v:.0f}</text>'
         )
-    zone = ZoneInfo(st["timezone"])
     for i, r in enumerate(rs):
         x = left + slot * i + (slot - bar) / 2
         v = r["minutes_to_answer"]
-        label = escape(_local(r["paged_at"], zone, "%d %b %H:%M"))
-        name = _round_name(r)
+        label = escape(loc.when(r["paged_at"], "d MMM HH:mm"))
+        name = escape(_round_name(r, loc))
         if v is None:  # not answered: breached, or still running when the statement was made
-            said, fill = ("no answer", "#b42318") if r["outcome"] == "breached" else (_OUTCOME[r["outcome"]], "#5b6472")
+            said, fill = (
+                (loc.t["no_answer"], "#b42318")
+                if r["outcome"] == "breached"
+                else (loc.outcome(r["outcome"]), "#5b6472")
+            )
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - 4}" font-size="9" text-anchor="middle" '
-                f'fill="{fill}">{said}</text>'
+                f'fill="{fill}">{escape(said)}</text>'
             )
         else:
             color = "#1a7f37" if r["outcome"] == "met" else "#b42318"
@@ -239,121 +457,178 @@ def _chart(st: dict) -> str:
         f'<line x1="{left}" x2="{width - 10}" y1="{y(target):.1f}" y2="{y(target):.1f}" stroke="#1d2430" '
         f'stroke-width="1.5" stroke-dasharray="6 4"/>'
         f'<text x="{width - 12}" y="{y(target) - 4:.1f}" font-size="9" text-anchor="end">'
-        f'target {target:g} min</text>'
+        f'{escape(loc.t["target"])} {target:g} min</text>'
         f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#5b6472"/>'
         f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="9" fill="#5b6472" '
-        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">minutes</text></svg>'
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(loc.t["minutes_axis"])}</text></svg>'
     )
     return "".join(parts)
 
 
-def _rows_with_sum(rows: list[str], cols: int, label: str, total: str, empty: str) -> str:
-    """Table rows and their total as the last row; one row saying `empty` when there are none."""
-    if not rows:
-        return f'<tr><td colspan="{cols}" class="empty">{empty}</td></tr>'
-    return "".join(rows) + f'<tr class="sum"><td colspan="{cols - 1}">{label}</td><td class="num">{total}</td></tr>'
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("pager.service", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _iban_display(iban: str) -> str:
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def _context(st: dict) -> dict[str, Any]:
+    """What the template shows: the statement's values in words, amounts and times of its locale."""
+    loc = Locale(st.get("language", "nl"), ZoneInfo(st["timezone"]), st["currency"])
+    t = dict(loc.t)
+    totals = st["totals"]
+    t["vat"] = t["vat"].format(rate=loc.factor(totals["vat_rate"]))
+    if not st.get("final", True):
+        t["title"] = t["title_provisional"]
+    m = loc.money
+    agency = dict(st["agency"]) if st.get("agency") else None
+    if agency and agency.get("iban"):
+        agency["iban_display"] = _iban_display(agency["iban"])
+    due = loc.day(st["due_date"]) if st.get("due_date") else None
+    payment = ""
+    if agency and agency.get("iban") and st.get("number") and due:
+        payment = t["payment"].format(
+            total=m(totals["total_incl_vat"]),
+            days=agency["payment_terms_days"],
+            due=due,
+            iban=agency["iban_display"],
+            name=agency["name"],
+            number=st["number"],
+        )
+    blocks = [
+        {
+            "period": t.get(f'{b["period"]}_short', b["period"]),
+            "start": loc.when(b["start"]),
+            "end": loc.when(b["end"]),
+            "hours": loc.number(b["hours"]),
+            "billed_hours": loc.number(b["billed_hours"]),
+            "multiplier": loc.factor(b["multiplier"]),
+            "fee": m(b["fee"]),
+            "provisional": b.get("provisional", False),
+        }
+        for b in st["blocks"]
+    ]
+
+    def rounds(i: dict) -> list[dict]:
+        return [
+            {
+                "line": t["round_line"].format(
+                    round=r["round"], paged=loc.when(r["paged_at"]), answered=_answer_text(r, loc)
+                ),
+                "outcome": loc.outcome(r["outcome"]),
+                "outcome_class": r["outcome"],
+            }
+            for r in i["rounds"]
+        ]
+
+    callouts = [
+        {
+            "incidents": [
+                {
+                    "id": i["id"],
+                    "summary": i["summary"],
+                    "worked": t["worked"].format(
+                        minutes=i["worked_minutes"], source=t.get(i["worked_source"], i["worked_source"])
+                    ),
+                    "rounds": rounds(i),
+                }
+                for i in c["incidents"]
+            ],
+            "start": loc.when(c["start"]),
+            "worked_hours": loc.number(c["worked_hours"]),
+            "billed_hours": loc.number(c["billed_hours"]),
+            "amount": m(c["amount"]),
+        }
+        for c in st["callouts"]
+    ]
+    ooc = [
+        {
+            "incident": o["incident"],
+            "summary": o["summary"],
+            "at": loc.when(o["at"]),
+            "worked_hours": loc.number(o["worked_hours"]),
+            "billed_hours": loc.number(o["billed_hours"]),
+            "amount": m(o["amount"]),
+        }
+        for o in st["out_of_contract"]
+    ]
+    responses = [
+        {
+            "incident": r["incident"],
+            "summary": r["summary"],
+            "round": r["round"],
+            "paged": loc.when(r["paged_at"]),
+            "answered": _answer_text(r, loc),
+            "minutes": "—" if r["minutes_to_answer"] is None else loc.factor(Decimal(str(r["minutes_to_answer"]))),
+            "outcome": loc.outcome(r["outcome"]),
+            "outcome_class": r["outcome"],
+        }
+        for r in st["responses"]
+    ]
+    summary = [
+        {
+            "kind": t.get(s["kind"], s["kind"]),
+            "count": s["count"],
+            "hours": loc.number(s["hours"]),
+            "billed_hours": loc.number(s["billed_hours"]),
+            "amount": m(s["amount"]),
+            "provisional": s["provisional"],
+        }
+        for s in st.get("summary", [])
+    ]
+    return {
+        "lang": loc.lang,
+        "t": t,
+        "css": Markup(_CSS),  # noqa: S704 (a constant of this module)
+        "st": st,
+        "agency": agency,
+        "month_name": loc.month(st["month"]),
+        "issued": loc.day(st["issued_at"][:10]) if st.get("issued_at") else None,
+        "due": due,
+        "payment": payment,
+        "rate": f'{m(st["rate"])} {t["per_hour"]}',
+        "summary": summary,
+        "totals": {k: (v if k == "vat_rate" else m(v)) for k, v in totals.items()},
+        "blocks": blocks,
+        "callouts": callouts,
+        "ooc": ooc,
+        "responses": responses,
+        "response_intro": t["response_intro"].format(
+            target=f'{st["response_target_minutes"]:g}', met=st["responses_met"], breached=st["responses_breached"]
+        ),
+        # built of escaped parts above: the chart's text is escaped where it is made
+        "chart": Markup(_chart(st, loc)) if st["responses"] else "",  # noqa: S704
+        "generated": loc.when(st["generated_at"], "d MMMM y HH:mm"),
+    }
 
 
 def to_html(st: dict) -> str:
-    e = escape
-    zone = ZoneInfo(st["timezone"])
-    cur = e(st["currency"])
-    rows = []
-    for b in st["blocks"]:
-        rows.append(
-            f'<tr><td>{e(_PERIOD.get(b["period"], b["period"]))}</td><td>{e(_local(b["start"], zone))}</td>'
-            f'<td>{e(_local(b["end"], zone))}</td><td class="num">{e(b["hours"])}</td>'
-            f'<td class="num">{e(b["billed_hours"])}</td><td class="num">{e(b["multiplier"])}</td>'
-            f'<td class="num">{e(b["fee"])}</td></tr>'
-        )
-    standby = _rows_with_sum(rows, 7, "Standby", e(st["totals"]["standby"]), "No standby booked this month.")
-    rows = []
-    for c in st["callouts"]:
-        incs = "<br>".join(
-            f'#{i["id"]} {e(i["summary"])} <span class="muted">({i["worked_minutes"]} min, '
-            f'{e(i["worked_source"])})</span>'
-            + "".join(
-                f'<br><span class="muted">round {r["round"]}: paged {e(_local(r["paged_at"], zone))}, '
-                f'answered {e(_answer_text(r, zone))}</span> '
-                f'<span class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</span>'
-                for r in i["rounds"]
-            )
-            for i in c["incidents"]
-        )
-        rows.append(
-            f'<tr><td>{incs}</td><td>{e(_local(c["start"], zone))}</td>'
-            f'<td class="num">{e(c["worked_hours"])}</td><td class="num">{e(c["billed_hours"])}</td>'
-            f'<td class="num">{e(c["amount"])}</td></tr>'
-        )
-    callouts = _rows_with_sum(rows, 5, "Call-outs", e(st["totals"]["callouts"]), "No call-outs this month.")
-    rows = []
-    for o in st["out_of_contract"]:
-        rows.append(
-            f'<tr><td>#{o["incident"]} {e(o["summary"])}</td><td>{e(_local(o["at"], zone))}</td>'
-            f'<td class="num">{e(o["worked_hours"])}</td><td class="num">{e(o["billed_hours"])}</td>'
-            f'<td class="num">{e(o["amount"])}</td></tr>'
-        )
-    ooc = ""
-    if rows:
-        ooc = (
-            '<h2>Work outside the standby contract</h2><table><thead><tr><th>Incident</th><th>At</th>'
-            '<th class="num">Worked h</th><th class="num">Billed h</th>'
-            f'<th class="num">Amount ({cur})</th></tr></thead><tbody>'
-            f'{_rows_with_sum(rows, 5, "Out of contract", e(st["totals"]["out_of_contract"]), "")}'
-            '</tbody></table>'
-        )
-    rows = []
-    for r in st["responses"]:
-        mins = "—" if r["minutes_to_answer"] is None else f'{r["minutes_to_answer"]:g}'
-        rows.append(
-            f'<tr><td>#{r["incident"]} {e(r["summary"])}</td><td class="num">{r["round"]}</td>'
-            f'<td>{e(_local(r["paged_at"], zone))}</td><td>{e(_answer_text(r, zone))}</td>'
-            f'<td class="num">{e(mins)}</td>'
-            f'<td class="{e(r["outcome"])}">{e(_OUTCOME[r["outcome"]])}</td></tr>'
-        )
-    responses = "".join(rows) or '<tr><td colspan="6" class="empty">No call-outs this month.</td></tr>'
-    t = st["totals"]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Statement {e(st["month"])} — {e(st["name"])}</title>
-<style>{_CSS}</style></head>
-<body>
-<header><div><h1>Standby statement</h1>
-<div><strong>{e(st["name"])}</strong> <span class="muted">({e(st["customer"])})</span></div>
-<div class="muted">{e(st["email"] or "")}</div></div>
-<div style="text-align:right"><div><strong>{e(st["month"])}</strong></div>
-<div class="muted">times in {e(st["timezone"])}</div>
-<div class="muted">rate {cur} {e(st["rate"])}/h</div></div></header>
-
-<h2>Standby</h2>
-<table><thead><tr><th>Period</th><th>From</th><th>To</th><th class="num">Hours</th><th class="num">Billed h</th>
-<th class="num">×</th><th class="num">Fee ({cur})</th></tr></thead><tbody>{standby}</tbody></table>
-
-<h2>Call-outs</h2>
-<table><thead><tr><th>Incidents</th><th>Paged</th><th class="num">Worked h</th><th class="num">Billed h</th>
-<th class="num">Amount ({cur})</th></tr></thead><tbody>{callouts}</tbody></table>
-{ooc}
-<h2>Totals</h2>
-<table class="totals"><tbody>
-<tr><td>Standby</td><td class="num">{cur} {e(t["standby"])}</td></tr>
-<tr><td>Call-outs</td><td class="num">{cur} {e(t["callouts"])}</td></tr>
-<tr><td>Out of contract</td><td class="num">{cur} {e(t["out_of_contract"])}</td></tr>
-<tr class="grand"><td>Total</td><td class="num" id="total">{cur} {e(t["total"])}</td></tr>
-</tbody></table>
-
-<h2>Response record</h2>
-<p class="muted">Target: answered (acknowledged, or resolved) within {st["response_target_minutes"]:g} minutes of
-the first page. An incident that fires again after it was resolved is paged afresh: each round is judged on its own.
-Met {st["responses_met"]}, breached {st["responses_breached"]} (rounds).</p>
-{_chart(st)}
-<table><thead><tr><th>Incident</th><th class="num">Round</th><th>Paged</th><th>Answered</th>
-<th class="num">Minutes</th><th>Outcome</th></tr></thead><tbody>{responses}</tbody></table>
-
-<footer>Standby blocks: multiplier × rate × max(hours, minimum). Call-outs: max(worked, 1 h) rounded up to
-the billing increment × rate. Amounts rounded half-up to cents per line. Generated {e(st["generated_at"])}.
-</footer>
-</body></html>
-"""
+    """The statement as one self-contained page in the customer's language (template statement.html)."""
+    return _environment().get_template("statement.html").render(_context(st))
 
 
-__all__ = ["CSV_COLUMNS", "FORMULA_STARTS", "NUMERIC_COLUMNS", "csv_cell", "to_csv", "to_html"]
+def to_pdf(st: dict) -> bytes:
+    """The same page as a PDF (A4), laid out by WeasyPrint: what the agency mails to the customer."""
+    from weasyprint import HTML  # imported on use: it loads Pango, which the other formats never need
+
+    return HTML(string=to_html(st)).write_pdf()
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMULA_STARTS",
+    "LOCALES",
+    "NUMERIC_COLUMNS",
+    "WORDS",
+    "csv_cell",
+    "to_csv",
+    "to_html",
+    "to_pdf",
+]

@@ -47,6 +47,8 @@ from pager.domain import response
 from pager.domain.billing import (
     DEFAULT_TARIFFS,
     Block,
+    Covered,
+    Quote,
     Tariff,
     Terms,
     decimal_str,
@@ -83,8 +85,10 @@ def month_range(month: str, calendar: Calendar) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def terms_of(customer: CustomerConfig) -> Terms:
-    if customer.rate is None:
+def terms_of(customer: CustomerConfig, rate: Decimal | None = None) -> Terms:
+    """A customer's billing terms from the config: rate, currency, increment, tariff overrides and
+    call-out overlap policy; `rate` (the desk's quote) replaces the rate and nothing else."""
+    if rate is None and customer.rate is None:
         raise StatementError("the customer has no rate (customers.<id>.rate)")
     tariffs = dict(DEFAULT_TARIFFS)
     for period in (Period.WEEKEND, Period.EVENING_NIGHT, Period.HOLIDAY):
@@ -97,7 +101,7 @@ def terms_of(customer: CustomerConfig) -> Terms:
             over.minimum if over.minimum is not None else base.minimum,
         )
     return Terms(
-        rate=customer.rate,
+        rate=rate if rate is not None else customer.rate,
         currency=customer.currency,
         increment=customer.billing_increment,
         tariffs=tariffs,
@@ -202,6 +206,43 @@ def _recurring_ranges(
         for st in calendar.stretches(start - _MARGIN, end + _MARGIN)
         if st.period in periods
     ]
+
+
+def recurring_cover(
+    calendar: Calendar, customer_id: str, customer: CustomerConfig, start: datetime, end: datetime
+) -> list[Covered]:
+    """The customer's recurring standby around [start, end) as covered ranges with their reason: the
+    hours its statement bills whatever is booked (the ranges `statement` lays over the bookings), so
+    a quote shows a block inside them as covered, at no charge."""
+    projects: dict[Period, list[str]] = {}
+    for pid, periods in recurring_periods(customer).items():
+        for period in periods:
+            projects.setdefault(period, []).append(f"{customer_id}/{pid}")
+    return [
+        (s, e, f"recurring {p} standby of {', '.join(sorted(projects[p]))}")
+        for s, e, p in _recurring_ranges(calendar, frozenset(projects), start, end)
+    ]
+
+
+def customer_quote(
+    config: Config,
+    calendar: Calendar,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    callouts: list[tuple[datetime, datetime]],
+    rate: Decimal | None = None,
+) -> Quote:
+    """What a booking of [start, end) costs a customer: its terms from the config (`rate` replaces
+    the rate only), the parts its recurring standby already covers shown as covered at no charge."""
+    if customer_id not in config.customers:
+        raise StatementError(f"unknown customer {customer_id[:64]!r}")
+    cust = config.customers[customer_id]
+    if rate is None and cust.rate is None:
+        raise StatementError(f"customer {customer_id!r} has no rate (customers.{customer_id}.rate): give --rate")
+    terms = terms_of(cust, rate)
+    covered = recurring_cover(calendar, customer_id, cust, start, end)
+    return quote(calendar, start, end, terms, callouts, covered)
 
 
 def _covering(blocks: list[Block], at: datetime) -> Block | None:
@@ -346,26 +387,45 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         )
 
     standby_total = sum((b.fee for b in blocks), _ZERO)
-    callout_total = sum((c.pop("_amount") for c in callout_lines), _ZERO)
-    ooc_total = sum((c.pop("_amount") for c in ooc_lines), _ZERO)
+    callout_amounts = [c.pop("_amount") for c in callout_lines]
+    ooc_amounts = [c.pop("_amount") for c in ooc_lines]
+    callout_total = sum(callout_amounts, _ZERO)
+    ooc_total = sum(ooc_amounts, _ZERO)
+    subtotal = money(standby_total + callout_total + ooc_total)
+    vat_rate = config.billing.vat_rate
+    vat = money(subtotal * vat_rate / 100)
     responses = [
         {"incident": inc.incident_id, "summary": inc.summary, "project": inc.project, **line}
         for inc in callout_incs
         for line in _round_lines(inc, now)
     ]
+    # the statement of a month that has ended is final: it gets its number (issued once, kept)
+    final = now >= end
+    issued = await store.issue_statement(customer, month, now=now) if final else None
+    agency = config.agency
+    due = None
+    if issued is not None and agency is not None:
+        due = (issued.issued_at.astimezone(calendar.zone).date() + agency.payment_terms).isoformat()
     return {
         "customer": customer,
         "name": cust.name,
         "email": cust.email,
+        "language": cust.language,
         "month": month,
         "timezone": calendar.rules.tz,
         "from": iso_utc(start),
         "to": iso_utc(end),
+        "final": final,
+        "number": issued.number if issued else None,
+        "issued_at": iso_utc(issued.issued_at) if issued else None,
+        "due_date": due,
+        "agency": _agency(config),
         "currency": terms.currency,
         "rate": decimal_str(terms.rate),
         "response_target_minutes": round(cust.response_target.total_seconds() / 60, 1),
         "bookings": [{"ids": ids, "start": iso_utc(s), "end": iso_utc(e)} for s, e, ids in booked],
         "recurring_standby": {pid: sorted(str(p) for p in ps) for pid, ps in sorted(recurring.items())},
+        "summary": _summary(blocks, callout_lines, callout_amounts, ooc_lines, ooc_amounts, now),
         "blocks": [
             {
                 "period": str(b.period),
@@ -375,6 +435,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
                 "billed_hours": hours_str(b.billed_hours),
                 "multiplier": decimal_str(b.multiplier),
                 "fee": decimal_str(b.fee),
+                "provisional": b.end > now,
             }
             for b in blocks
         ],
@@ -385,11 +446,73 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
             "standby": decimal_str(money(standby_total)),
             "callouts": decimal_str(money(callout_total)),
             "out_of_contract": decimal_str(money(ooc_total)),
-            "total": decimal_str(money(standby_total + callout_total + ooc_total)),
+            "total": decimal_str(subtotal),
+            "vat_rate": decimal_str(vat_rate),
+            "vat": decimal_str(vat),
+            "total_incl_vat": decimal_str(subtotal + vat),
         },
         "responses_met": sum(1 for r in responses if r["outcome"] == "met"),
         "responses_breached": sum(1 for r in responses if r["outcome"] == "breached"),
         "generated_at": iso_utc(now),
+    }
+
+
+# The order of the summary's lines: standby per period kind, then call-outs and out-of-contract work.
+SUMMARY_KINDS = ("evening_night", "weekend", "holiday", "callouts", "out_of_contract")
+
+
+def _summary(
+    blocks: list[Block],
+    callouts: list[dict],
+    callout_amounts: list,
+    ooc: list[dict],
+    ooc_amounts: list,
+    now: datetime,
+) -> list[dict]:
+    """One line per kind that has any: how many lines, their hours, billed hours and amount (the sum of
+    the rounded lines, as the totals), and how many of them are provisional (standby not yet over)."""
+    out = []
+    for kind in SUMMARY_KINDS:
+        if kind == "callouts":
+            rows = [
+                (Decimal(c["worked_hours"]), Decimal(c["billed_hours"]), a, False)
+                for c, a in zip(callouts, callout_amounts, strict=True)
+            ]
+        elif kind == "out_of_contract":
+            rows = [
+                (Decimal(o["worked_hours"]), Decimal(o["billed_hours"]), a, False)
+                for o, a in zip(ooc, ooc_amounts, strict=True)
+            ]
+        else:
+            rows = [(b.hours, b.billed_hours, b.fee, b.end > now) for b in blocks if str(b.period) == kind]
+        if not rows:
+            continue
+        out.append(
+            {
+                "kind": kind,
+                "count": len(rows),
+                "hours": hours_str(sum((r[0] for r in rows), _ZERO)),
+                "billed_hours": hours_str(sum((r[1] for r in rows), _ZERO)),
+                "amount": decimal_str(money(sum((r[2] for r in rows), _ZERO))),
+                "provisional": sum(1 for r in rows if r[3]),
+            }
+        )
+    return out
+
+
+def _agency(config: Config) -> dict | None:
+    a = config.agency
+    if a is None:
+        return None
+    return {
+        "name": a.name,
+        "address": list(a.address),
+        "kvk": a.kvk,
+        "btw": a.btw,
+        "email": a.email,
+        "phone": a.phone,
+        "iban": a.iban,
+        "payment_terms_days": a.payment_terms.days,
     }
 
 
@@ -502,4 +625,13 @@ async def engineers(store: Any, config: Config, schedule: Schedule, month: str, 
     }
 
 
-__all__ = ["StatementError", "engineers", "month_range", "recurring_periods", "statement", "terms_of"]
+__all__ = [
+    "StatementError",
+    "customer_quote",
+    "engineers",
+    "month_range",
+    "recurring_cover",
+    "recurring_periods",
+    "statement",
+    "terms_of",
+]

@@ -219,6 +219,16 @@ class WorkEntry(_Record):
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedStatement(_Record):
+    """The number of a customer's statement for a month (YYYY-MM), and when it was issued."""
+
+    customer: str
+    month: str
+    number: str
+    issued_at: datetime
+
+
 def work_minutes(start: datetime | None, end: datetime | None, minutes: int | None) -> int:
     """The minutes of a time entry: `minutes`, or the span [start, end) rounded up to whole minutes.
     ValueError unless exactly one of the two forms is given, and given well."""
@@ -588,6 +598,12 @@ class BillingStore(Protocol):
 
     async def list_work(self, incident_id: int) -> list[WorkEntry]:
         """In the order logged; none (also for an unknown incident): []."""
+        ...
+
+    async def issue_statement(self, customer: str, month: str, *, now: datetime) -> IssuedStatement:
+        """The number of `customer`'s statement for `month` ("YYYY-MM"): issued the first time, as the
+        month's next number "YYYY-MM-NNNN" (0001 first, no gaps) stamped `now`; the same record every
+        time after (a later `now` changes nothing). ValueError for a month that is not YYYY-MM."""
         ...
 
     async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[CustomerIncident]:

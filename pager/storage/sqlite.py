@@ -46,6 +46,7 @@ from .port import (
     IncidentDetail,
     IngestPolicy,
     IngestResult,
+    IssuedStatement,
     NotFound,
     OverrideRecord,
     Pruned,
@@ -513,6 +514,10 @@ class SqliteStore(PagingStore):
 
     async def list_work(self, incident_id: int) -> list[WorkEntry]:
         return await self._read(billing.work_entries, incident_id)
+
+    async def issue_statement(self, customer: str, month: str, *, now: datetime) -> IssuedStatement:
+        await self._write(billing.issue_statement, customer, month, now)
+        return await self._read(billing.issued_statement, customer, month)
 
     async def customer_incidents(self, project_prefix: str, start: datetime, end: datetime) -> list[CustomerIncident]:
         return await self._read(billing.customer_incidents, project_prefix, start, end)

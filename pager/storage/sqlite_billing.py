@@ -4,13 +4,14 @@ Writes run on the store's writer thread inside its transaction; reads on a reade
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import datetime
 
 from pager.domain import response
 
 from .codec import iso, parse_iso, where
-from .port import Booking, Conflict, CustomerIncident, NotFound, WorkEntry
+from .port import Booking, Conflict, CustomerIncident, IssuedStatement, NotFound, WorkEntry
 from .sqlite_paging import _ROUND_COLS, _event, _round
 
 # -- writes ----------------------------------------------------------------------------------------
@@ -33,6 +34,30 @@ def cancel_booking(conn: sqlite3.Connection, bid: int, by: str, now: datetime) -
         raise NotFound(f"booking {bid} not found")
     if row[0] is None:  # cancelling twice keeps the first cancellation
         conn.execute("UPDATE bookings SET cancelled_by = ?, cancelled_at = ? WHERE id = ?", (by, iso(now), bid))
+
+
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+def issue_statement(conn: sqlite3.Connection, customer: str, month: str, now: datetime) -> None:
+    """Issue the statement number of (customer, month) unless it has one: the month's next sequence
+    number, in the writer's transaction (so two issues never take the same number)."""
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+    if conn.execute("SELECT 1 FROM statements WHERE customer = ? AND month = ?", (customer, month)).fetchone():
+        return
+    seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM statements WHERE month = ?", (month,)).fetchone()[0]
+    conn.execute(
+        "INSERT INTO statements (customer, month, seq, number, issued_at) VALUES (?, ?, ?, ?, ?)",
+        (customer, month, seq, f"{month}-{seq:04d}", iso(now)),
+    )
+
+
+def issued_statement(conn: sqlite3.Connection, customer: str, month: str) -> IssuedStatement:
+    row = conn.execute(
+        "SELECT customer, month, number, issued_at FROM statements WHERE customer = ? AND month = ?", (customer, month)
+    ).fetchone()
+    return IssuedStatement(row[0], row[1], row[2], parse_iso(row[3]))
 
 
 def add_work(

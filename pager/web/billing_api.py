@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 from aiohttp import web
 
-from pager.service.statement_render import to_csv, to_html
+from pager.service.statement_render import to_csv, to_html, to_pdf
 from pager.service.statements import StatementError, engineers, month_range, statement
 from pager.sources.errors import InputError, Problem
 from pager.storage.port import NotFound
 
 from .api import _only, _rt
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")  # what a file name in a header may carry of a customer id
 
 
 def _query(request: web.Request, allowed: set[str]) -> str:
@@ -28,12 +33,12 @@ def _month(rt, month: str) -> None:
 
 
 async def customer_statement(request: web.Request) -> web.Response:
-    """GET /api/v1/billing/statements/{customer}?month=YYYY-MM[&format=json|csv|html]"""
+    """GET /api/v1/billing/statements/{customer}?month=YYYY-MM[&format=json|csv|html|pdf]"""
     rt = _rt(request)
     month = _query(request, {"month", "format"})
     fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv", "html"):
-        raise InputError(400, "invalid query", [Problem("format", "one of json, csv, html")])
+    if fmt not in ("json", "csv", "html", "pdf"):
+        raise InputError(400, "invalid query", [Problem("format", "one of json, csv, html, pdf")])
     _month(rt, month)
     customer = request.match_info["customer"]
     cust = rt.config.customers.get(customer)
@@ -46,6 +51,14 @@ async def customer_statement(request: web.Request) -> web.Response:
         return web.Response(text=to_csv(st), content_type="text/csv", charset="utf-8")
     if fmt == "html":
         return web.Response(text=to_html(st), content_type="text/html", charset="utf-8")
+    if fmt == "pdf":
+        # WeasyPrint lays the page out in a worker thread: the event loop keeps paging meanwhile
+        pdf = await asyncio.to_thread(to_pdf, st)
+        return web.Response(
+            body=pdf,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="statement-{_SAFE.sub("_", customer)}-{month}.pdf"'},
+        )
     return web.json_response(st)
 
 

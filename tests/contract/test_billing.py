@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from pager.domain.incident import State
-from pager.storage.port import Booking, Conflict, CustomerIncident, NotFound, Store, WorkEntry
+from pager.storage.port import Booking, Conflict, CustomerIncident, IssuedStatement, NotFound, Store, WorkEntry
 
 from .seed import T0, UTC, open_incident, resolve_alert, route
 
@@ -319,3 +320,42 @@ async def test_customer_incidents_one_per_incident_its_first_escalation_in_the_r
 
 async def test_customer_incidents_of_an_empty_store_is_empty(store: Store) -> None:
     assert await store.customer_incidents("acme/", *MONTH) == []
+
+
+# -- issue_statement -----------------------------------------------------------------------------------
+
+
+async def test_issue_statement_numbers_each_month_in_order_and_keeps_them(make_store) -> None:
+    store = make_store()
+    await store.open()
+    try:
+        first = await store.issue_statement("acme", "2026-12", now=T0)
+        assert first == IssuedStatement(customer="acme", month="2026-12", number="2026-12-0001", issued_at=T0)
+        assert list(first.to_json()) == ["customer", "month", "number", "issued_at"]
+        second = await store.issue_statement("globex", "2026-12", now=T0 + timedelta(hours=1))
+        assert second.number == "2026-12-0002"
+        assert (await store.issue_statement("acme", "2027-01", now=T0)).number == "2027-01-0001"
+        # issued again later: the same number and the same date of issue
+        assert await store.issue_statement("acme", "2026-12", now=T0 + timedelta(days=40)) == first
+    finally:
+        await store.close()
+    again = make_store()  # a restart keeps them
+    await again.open()
+    try:
+        assert await again.issue_statement("acme", "2026-12", now=T0 + timedelta(days=41)) == first
+        assert (await again.issue_statement("initech", "2026-12", now=T0)).number == "2026-12-0003"
+    finally:
+        await again.close()
+
+
+async def test_issue_statement_at_once_never_shares_a_number(store: Store) -> None:
+    issued = await asyncio.gather(*(store.issue_statement(f"c{n}", "2026-11", now=T0) for n in range(12)))
+    assert sorted(i.number for i in issued) == [f"2026-11-{n:04d}" for n in range(1, 13)]
+    assert await asyncio.gather(*(store.issue_statement("c3", "2026-11", now=T0) for _ in range(3))) == [issued[3]] * 3
+
+
+@pytest.mark.parametrize("month", ["2026-13", "26-12", "2026-1", "", "2026-12'; DROP TABLE statements; --"])
+async def test_issue_statement_refuses_a_month_that_is_not_yyyy_mm(store: Store, month: str) -> None:
+    with pytest.raises(ValueError):
+        await store.issue_statement("acme", month, now=T0)
+    assert (await store.issue_statement("acme", "2026-12", now=T0)).number == "2026-12-0001"

@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "config/pagerd.example.yaml"
 
 
-def quote_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def quote_cli(tmp_path: Path, *args: str, config: str | Path = CONFIG) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
     env["PAGERD_DB"] = str(tmp_path / "pagerd.db")  # never read: a quote touches no database
     return subprocess.run(
-        [sys.executable, "-m", "pager", "billing", "quote", "-c", CONFIG, *args],
+        [sys.executable, "-m", "pager", "billing", "quote", "-c", str(config), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -30,8 +30,8 @@ def quote_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def ok_json(tmp_path: Path, *args: str) -> dict:
-    run = quote_cli(tmp_path, *args, "--json")
+def ok_json(tmp_path: Path, *args: str, config: str | Path = CONFIG) -> dict:
+    run = quote_cli(tmp_path, *args, "--json", config=config)
     assert run.returncode == 0, (args, run.stdout, run.stderr)
     assert run.stdout.count("\n") == 1  # exactly one object
     return json.loads(run.stdout)
@@ -68,6 +68,7 @@ def _block(period, start, end, hours, multiplier, fee, billed=None):
         "billed_hours": billed or hours,
         "multiplier": multiplier,
         "fee": fee,
+        "covered": None,
     }
 
 
@@ -250,3 +251,158 @@ def test_bad_input_exits_2(tmp_path, args, says):
     assert run.returncode == 2, (args, run.stdout, run.stderr)
     assert says in run.stderr, run.stderr
     assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+# --- a customer's quote (--customer): its terms from the config, what its recurring standby covers ----
+#
+# acme (rate 95.00, increment 15m) with recurring standby for evening_night and holiday, and a weekend
+# tariff override of 0.6; globex (rate 120.00, increment 30m) with recurring weekend standby only.
+# Friday 27 Nov 2026 18:00 -> Monday 30 Nov 08:30 for acme:
+#   the three nights are covered (acme/webshop's recurring evening_night standby): no charge
+#   Sat and Sun 08:30-18:00 weekend 9.5 h x 0.6 x 95 = 541.50 each                  = 1083.00
+#   call-out Sat 23:00-23:20 in a covered night: still a call-out, 1 h x 95          =   95.00
+# The same for globex: the weekend days are covered, the nights 14.5 h x 120 = 1740.00 each (5220.00),
+#   the call-out's 1-h minimum rounded up to 30 min: 1 h x 120 = 120.00; 70 min: 1.5 h = 180.00.
+CUSTOMER_ARGS = ("--from", "2026-11-27T18:00", "--to", "2026-11-30T08:30")
+
+
+def customers_config(tmp_path: Path) -> Path:
+    text = (ROOT / CONFIG).read_text()
+    webshop = "      webshop: {coverage: standby, standby: [evening_night, weekend, holiday], policy: default}\n"
+    assert webshop in text and "  acme:\n" in text
+    assert text.count("    billing_increment: 15m\n") == 1
+    text = text.replace(
+        webshop, "      webshop: {coverage: standby, standby: [evening_night, holiday], policy: default}\n"
+    )
+    text = text.replace(
+        "    billing_increment: 15m\n", '    billing_increment: 15m\n    tariffs: {weekend: {multiplier: "0.6"}}\n'
+    )
+    text = text.replace(
+        "  acme:\n",
+        "  globex:\n"
+        "    name: Globex\n"
+        '    rate: "120.00"\n'
+        "    billing_increment: 30m\n"
+        "    projects:\n"
+        "      shop: {coverage: standby, standby: [weekend]}\n"
+        "      office: {coverage: office_hours}\n"
+        "  acme:\n",
+    )
+    path = tmp_path / "pagerd.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_quote_for_a_customer_uses_its_tariffs_and_shows_what_its_recurring_standby_covers(tmp_path):
+    config = customers_config(tmp_path)
+    out = ok_json(
+        tmp_path, "--customer", "acme", *CUSTOMER_ARGS, "--callout", "2026-11-28T23:00/2026-11-28T23:20", config=config
+    )
+    night = "recurring evening_night standby of acme/webshop"
+    assert out == {
+        "customer": "acme",
+        "currency": "EUR",
+        "rate": "95.00",
+        "blocks": [
+            {
+                **_block("evening_night", "2026-11-27T17:00:00Z", "2026-11-28T07:30:00Z", "14.50", "1.00", "0.00"),
+                "covered": night,
+            },
+            _block("weekend", "2026-11-28T07:30:00Z", "2026-11-28T17:00:00Z", "9.50", "0.60", "541.50"),
+            {
+                **_block("evening_night", "2026-11-28T17:00:00Z", "2026-11-29T07:30:00Z", "14.50", "1.00", "0.00"),
+                "covered": night,
+            },
+            _block("weekend", "2026-11-29T07:30:00Z", "2026-11-29T17:00:00Z", "9.50", "0.60", "541.50"),
+            {
+                **_block("evening_night", "2026-11-29T17:00:00Z", "2026-11-30T07:30:00Z", "14.50", "1.00", "0.00"),
+                "covered": night,
+            },
+        ],
+        "callouts": [
+            {
+                "start": "2026-11-28T22:00:00Z",
+                "end": "2026-11-28T22:20:00Z",
+                "worked_hours": "0.33",
+                "billed_hours": "1.00",
+                "amount": "95.00",
+            }
+        ],
+        "total": "1178.00",
+    }
+    # --rate with --customer replaces the rate only: the override and what is covered stay acme's
+    out = ok_json(tmp_path, "--customer", "acme", "--rate", "100", *CUSTOMER_ARGS, config=config)
+    assert [(b["fee"], b["covered"] is not None) for b in out["blocks"]] == [
+        ("0.00", True),
+        ("570.00", False),  # 9.5 h x 0.6 x 100
+        ("0.00", True),
+        ("570.00", False),
+        ("0.00", True),
+    ]
+    assert out["total"] == "1140.00"
+    # globex: its rate and increment, its weekend covered
+    out = ok_json(
+        tmp_path,
+        "--customer",
+        "globex",
+        *CUSTOMER_ARGS,
+        "--callout",
+        "2026-11-28T23:00/2026-11-29T00:10",
+        config=config,
+    )
+    assert [(b["period"], b["fee"], b["covered"]) for b in out["blocks"]] == [
+        ("evening_night", "1740.00", None),
+        ("weekend", "0.00", "recurring weekend standby of globex/shop"),
+        ("evening_night", "1740.00", None),
+        ("weekend", "0.00", "recurring weekend standby of globex/shop"),
+        ("evening_night", "1740.00", None),
+    ]
+    assert (out["callouts"][0]["billed_hours"], out["callouts"][0]["amount"], out["total"]) == (
+        "1.50",
+        "180.00",
+        "5400.00",
+    )
+
+
+def test_quote_table_for_a_customer_says_covered(tmp_path):
+    run = quote_cli(tmp_path, "--customer", "acme", *CUSTOMER_ARGS, config=customers_config(tmp_path))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "for acme" in lines[0] and "EUR 95.00/h" in lines[0]
+    assert lines[2].split()[:2] == ["evening_night", "Fri"]
+    assert lines[2].endswith("covered  (recurring evening_night standby of acme/webshop: no charge)"), lines[2]
+    assert lines[3].split()[-2:] == ["0.60", "541.50"]
+    assert lines[-1].split() == ["TOTAL", "EUR", "1083.00"]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (("--customer", "nope"), "unknown customer 'nope'"),
+        (("--customer", "x" * 5000), "unknown customer 'xxxx"),
+        (("--customer", "'; DROP TABLE bookings; --"), "unknown customer"),
+        (("--customer", "agency"), "has no rate"),  # the agency's own infrastructure is not billed
+        (("--customer", "acme", "--currency", "USD"), "the customer's own"),
+        (("--customer", "acme", "--callout-overlap", "separate"), "the customer's own"),
+        (("--customer", "acme", "--rate", "-1"), "--rate must be"),
+        ((), "give --customer ID"),
+    ],
+)
+def test_bad_customer_quotes_exit_2(tmp_path, args, says):
+    run = quote_cli(tmp_path, *args, *CUSTOMER_ARGS, "--json", config=customers_config(tmp_path))
+    assert run.returncode == 2, (args, run.stdout, run.stderr)
+    assert says in run.stderr and len(run.stderr) < 400, run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_a_customer_without_a_rate_is_quoted_with_rate(tmp_path):
+    out = ok_json(tmp_path, "--customer", "agency", "--rate", "80", *CUSTOMER_ARGS, config=customers_config(tmp_path))
+    assert out["rate"] == "80.00" and out["total"] == "4240.00"  # 3 x 14.5 x 80 + 2 x 9.5 x 0.5 x 80
+
+
+def test_quote_help_says_what_rate_overrides(tmp_path):
+    run = quote_cli(tmp_path, "--help")
+    assert run.returncode == 0
+    text = " ".join(run.stdout.split())
+    assert "One of --customer and --rate is required" in text
+    assert "with --customer it overrides the customer's rate only" in text

@@ -80,7 +80,15 @@ async def test_cli_json_csv_and_engineers(month):
     run = cli(s.db, "statement", "--customer", "acme", "--month", "2026-12", "--format", "json", config=s.config_path)
     assert run.returncode == 0, run.stderr
     st = json.loads(run.stdout)
-    assert st["totals"] == {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "0.00", "total": TOTAL}
+    assert st["totals"] == {
+        "standby": "1377.50",
+        "callouts": "118.75",
+        "out_of_contract": "0.00",
+        "total": TOTAL,
+        "vat_rate": "21.00",
+        "vat": "314.21",
+        "total_incl_vat": "1810.46",
+    }
     assert [b["fee"] for b in st["blocks"]] == ["1377.50"]
     assert st["responses"][0]["incident"] == iid
     (resp,) = st["responses"]
@@ -100,6 +108,8 @@ async def test_cli_json_csv_and_engineers(month):
         ("subtotal_callouts", "118.75"),
         ("subtotal_out_of_contract", "0.00"),
         ("total", TOTAL),
+        ("vat", "314.21"),
+        ("total_incl_vat", "1810.46"),
     ]
     assert (rows[2]["round"], rows[2]["outcome"], rows[2]["minutes_to_answer"], rows[2]["answered_by"]) == (
         "1",
@@ -155,7 +165,7 @@ async def test_api(month):
     resp = await s.http.get(
         "/api/v1/billing/statements/acme?month=2026-12&format=html", headers={"Authorization": f"Bearer {token}"}
     )
-    assert resp.status == 200 and resp.content_type == "text/html" and TOTAL in await resp.text()
+    assert resp.status == 200 and resp.content_type == "text/html" and "1.496,25" in await resp.text()  # nl
 
 
 def test_api_on_the_real_daemon(pagerd):
@@ -214,13 +224,12 @@ async def test_html_statement_in_headless_chromium(month, tmp_path):
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
-    total = re.search(r'<td class="num" id="total">([^<]*)</td>', html)
-    assert total is not None, html[:2000]
-    assert total.group(1) == f"EUR {TOTAL}"
-    assert "1377.50" in html and "118.75" in html
-    assert html.count("<rect") == 1 and "target 30 min" in html  # one call-out bar against the target line
+    amounts = dict(re.findall(r'<td class="num" id="(subtotal|vat|total)">([^<]*)</td>', html))
+    assert amounts == {"subtotal": "€&nbsp;1.496,25", "vat": "€&nbsp;314,21", "total": "€&nbsp;1.810,46"}, html[:2000]
+    assert "€&nbsp;1.377,50" in html and "€&nbsp;118,75" in html  # acme's statements are Dutch
+    assert html.count("<rect") == 1 and "norm 30 min" in html  # one call-out bar against the target line
     assert f"#{iid} Webshop &lt;checkout&gt; &amp; payments down" in html
-    assert ">met<" in html
+    assert ">gehaald<" in html
 
 
 # Alert text a spreadsheet would run as a formula: one summary per character OWASP names.

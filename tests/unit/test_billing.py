@@ -604,6 +604,7 @@ def test_as_dict():
                 "billed_hours": "4.00",
                 "multiplier": "0.50",
                 "fee": "200.00",
+                "covered": None,
             }
         ],
         "callouts": [
@@ -781,3 +782,33 @@ def test_merging_never_costs_more_than_separate(calls, rate):
     # Every call lies inside one merged call-out.
     for s, e in pairs:
         assert any(c.start <= s and e <= c.end for c in merged.callouts)
+
+
+# ---------------------------------------------------------------------------- covered (choice 5)
+
+
+def test_a_block_inside_a_covered_range_costs_nothing_and_says_why():
+    # Fri 27 Nov 18:00 -> Sat 28 Nov 18:00: the night (14.5 h) and Saturday 08:30-18:00 (9.5 h x 0.5).
+    night = (L("2026-11-27 18:00"), L("2026-11-28 08:30"), "recurring evening_night standby")
+    call = (L("2026-11-28 02:00"), L("2026-11-28 02:20"))
+    q = quote(NL, L("2026-11-27 18:00"), L("2026-11-28 18:00"), T100, [call], covered=[night])
+    assert [(b.period, b.fee, b.covered) for b in q.blocks] == [
+        (Period.EVENING_NIGHT, D("0"), "recurring evening_night standby"),
+        (Period.WEEKEND, D("475.00"), ""),
+    ]
+    # a call-out in a covered block is still a call-out (1-h minimum), billed on top
+    (c,) = q.callouts
+    assert (c.block_index, c.amount) == (0, D("100.00"))
+    assert q.total == D("575.00") and q.as_dict()["blocks"][0]["covered"] == "recurring evening_night standby"
+    # a range covering only part of a block covers nothing of it: the block is billed in full
+    part = (L("2026-11-27 20:00"), L("2026-11-28 08:30"), "part")
+    assert quote(NL, L("2026-11-27 18:00"), L("2026-11-28 08:30"), T100, covered=[part]).total == D("1450.00")
+    # a naive covered range is refused like any naive instant
+    with pytest.raises(ValueError):
+        quote(
+            NL,
+            L("2026-11-27 18:00"),
+            L("2026-11-28 08:30"),
+            T100,
+            covered=[(datetime(2026, 11, 27), L("2026-11-28 08:30"), "x")],
+        )

@@ -97,7 +97,15 @@ def _statement(summary: str) -> dict:
                 "outcome": "met",
             }
         ],
-        "totals": {"standby": "1377.50", "callouts": "118.75", "out_of_contract": "95.00", "total": "-1591.25"},
+        "totals": {
+            "standby": "1377.50",
+            "callouts": "118.75",
+            "out_of_contract": "95.00",
+            "total": "-1591.25",
+            "vat_rate": "21.00",
+            "vat": "-334.16",
+            "total_incl_vat": "-1925.41",
+        },
     }
 
 
@@ -108,7 +116,8 @@ def test_a_statement_with_formula_text_in_every_text_cell(start):
     assert [r["kind"] for r in rows][:4] == ["standby", "callout", "out_of_contract", "response"]
     for r in rows:
         for column in CSV_COLUMNS:
-            assert not r[column].startswith(FORMULA_STARTS) or r[column] == "-1591.25", (column, r[column])
+            negative_amounts = ("-1591.25", "-334.16", "-1925.41")  # numbers in number columns stay numbers
+            assert not r[column].startswith(FORMULA_STARTS) or r[column] in negative_amounts, (column, r[column])
     written = ("'" + summary).replace("\r", "\n")
     assert rows[1]["description"] == rows[2]["description"] == rows[3]["description"] == written
     assert rows[3]["answered_by"] == written
@@ -120,6 +129,8 @@ def test_a_statement_with_formula_text_in_every_text_cell(start):
         "118.75",
         "95.00",
         "-1591.25",
+        "-334.16",
+        "-1925.41",
     ]
 
 

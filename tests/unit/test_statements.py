@@ -75,6 +75,7 @@ async def test_a_booked_night_with_one_callout(tmp_path):
                 "billed_hours": "14.50",
                 "multiplier": "1.00",
                 "fee": "1377.50",
+                "provisional": False,
             }
         ]
         (call,) = st["callouts"]
@@ -112,6 +113,9 @@ async def test_a_booked_night_with_one_callout(tmp_path):
             "callouts": "118.75",
             "out_of_contract": "0.00",
             "total": "1496.25",
+            "vat_rate": "21.00",
+            "vat": "314.21",
+            "total_incl_vat": "1810.46",
         }
         (resp,) = st["responses"]
         assert resp == {
@@ -235,9 +239,9 @@ async def test_a_reopened_callout_is_two_rounds_each_judged_on_its_own(
             (str(iid), "1", "2026-12-09T19:00:00Z", "dewi", "sms", "met"),
             (str(iid), "2", "2026-12-09T19:45:00Z", "dewi", "sms", outcome),
         ]
-        page = to_html(st)
-        assert f"#{iid} round 2" in page and "round 1: paged Wed 09 Dec 20:00" in page
-        assert f"Met {2 - breaches}, breached {breaches} (rounds)" in page
+        page = to_html(st)  # acme's statements are in Dutch (its language)
+        assert f"#{iid} ronde 2" in page and "ronde 1: opgeroepen wo 9 dec 20:00" in page
+        assert f"Gehaald {2 - breaches}, overschreden {breaches} (rondes)" in page
 
 
 async def test_a_round_that_was_never_paged_is_pending_and_left_out_of_the_statement(tmp_path):
@@ -451,6 +455,9 @@ async def test_callouts_in_recurring_standby(tmp_path):
             "callouts": "95.00",
             "out_of_contract": "47.50",
             "total": "9262.50",
+            "vat_rate": "21.00",
+            "vat": "1945.13",  # 21% of 9262.50 = 1945.125, rounded half-up
+            "total_incl_vat": "11207.63",
         }
 
 
