@@ -23,7 +23,7 @@ DEV_SECRETS := $(foreach v,PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNIN
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test lint bench bench-full-node venv lock audit peers clean check-config
+.PHONY: run test lint bench bench-full-node bench-threads venv lock audit peers clean check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -106,6 +106,10 @@ bench: venv peers
 # the full node (paging on) of git revision BEFORE and of this tree, side by side in paired rounds
 bench-full-node: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
+
+# CPU per request of each server thread, before and after (needs py-spy in the venv; prints only)
+bench-threads: venv peers
+	@BEFORE=$(BEFORE) $(PY) bench/threads.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var build *.egg-info .mypy_cache .ruff_cache

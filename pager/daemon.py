@@ -69,6 +69,7 @@ async def serve(config_path: str) -> int:
         header_timeout=cfg.server.timeouts.header.total_seconds(),
         per_client=cfg.server.max_connections_per_client,
         max_open=max(16, file_limit() - FD_RESERVE),
+        on_close=lambda reason: metrics.connections_closed.labels(reason).inc(),
     )
     app = build_app(runtime, connections)
     if cfg.paging.engine:

@@ -100,8 +100,9 @@ class Server(Strict):
     shutdown_timeout: Duration = timedelta(seconds=10)
     timeouts: ServerTimeouts = ServerTimeouts()
     # open connections from one client address; at the cap a new one takes the place of that client's
-    # oldest connection that is not in a request (idle, or its head still coming), else it is refused
-    max_connections_per_client: int = Field(default=128, ge=1, le=65536)
+    # least recently active connection that carries no request (silent, or its head still coming), else
+    # it is refused (pager/web/connections.py); 1024: one per request in flight of a busy sender
+    max_connections_per_client: int = Field(default=1024, ge=1, le=65536)
 
     @property
     def host(self) -> str:

@@ -31,6 +31,14 @@ class Metrics:
             buckets=_LATENCY,
             registry=r,
         )
+        self.connections_closed = Counter(
+            "pagerd_connections_closed",
+            "Client connections the connection guard closed, by reason (header_timeout, evicted, refused)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("header_timeout", "evicted", "refused"):
+            self.connections_closed.labels(reason)
         self.incidents = Gauge("pagerd_incidents", "Incidents in the store by state", ["state"], registry=r)
         self.commit_latency = Histogram(
             "pagerd_store_commit_duration_seconds",

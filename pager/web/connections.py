@@ -9,11 +9,13 @@ valid webhook waits behind them. The guard wraps each connection's aiohttp proto
   `header_timeout` seconds after the connection opened, or after the first byte of its next request
   on a kept-alive connection; else it is answered 408 (when it sent something) and closed;
 - per-client cap: a client address holds at most `per_client` connections. At the cap, a new one takes
-  the place of that client's least recently active connection that is not in a request (idle, or its
-  head still coming), which is closed; when all of them are in a request, the new one is answered 503
-  with Retry-After and closed. Least recently active, not oldest: a kept-alive connection that has just
-  answered is the one a client is most likely to send its next request on at once, and closing it
-  would cut that request off unanswered (a client pool reuses its most recent connection first);
+  the place of that client's least recently active connection that carries no request of the client's
+  (silent since it opened, or with half a request head), which is closed; when there is none, the new
+  one is answered 503 with Retry-After and closed. A kept-alive connection between requests is never
+  closed for the cap: the client may have its next request on the way on it (a client's pool reuses its
+  connections at once, and the request would be cut off unanswered), so only a real shortage of file
+  descriptors (below) closes one. Nor is a connection whose whole request head is in but not yet taken
+  by the application (a busy event loop takes it a little later): that request is the client's too;
 
 - file descriptors: the site accepts a connection only while fewer than `max_open` are open (the
   process's file limit less a reserve for the store, logs and outgoing calls); at that bound it first
@@ -21,8 +23,8 @@ valid webhook waits behind them. The guard wraps each connection's aiohttp proto
   new connections wait in the kernel's listen queue meanwhile. (asyncio's own accept loop takes all
   it can and, out of file descriptors, logs an error for each try.)
 
-A request is "in" from the moment aiohttp hands its parsed head to the application (the guard's
-middleware, the outermost) until the handler returned. The body's own bound is
+A request is "in" from the moment its head is complete (the guard sees the blank line that ends it)
+until the handler returned (the guard's middleware, the outermost, tells it). The body's own bound is
 `server.timeouts.body` (pager/web/body.py); idle kept-alive connections are aiohttp's.
 """
 
@@ -60,6 +62,7 @@ def _timed_out(seconds: float) -> bytes:
 
 class State(enum.Enum):
     WAITING = "waiting"  # for a request head (a new connection, or bytes of the next request)
+    HEAD_IN = "head_in"  # the request head is complete; the application has not taken it yet
     IN_REQUEST = "in_request"  # the application has the request
     IDLE = "idle"  # kept alive between requests (aiohttp's keepalive_timeout bounds it)
     REFUSED = "refused"  # over the cap: answered 503, never handed to aiohttp
@@ -68,9 +71,17 @@ class State(enum.Enum):
 class ConnectionGuard:
     """Protocol factory for `loop.create_server` (wrapping aiohttp's, set as `server` before the site
     starts) and the middleware that tells it when a request is in the application. Counts in `closed`
-    the connections it closed, by reason."""
+    the connections it closed, by reason, and tells `on_close(reason)` of each (the daemon's
+    `pagerd_connections_closed_total{reason}`)."""
 
-    def __init__(self, *, header_timeout: float, per_client: int, max_open: int) -> None:
+    def __init__(
+        self,
+        *,
+        header_timeout: float,
+        per_client: int,
+        max_open: int,
+        on_close: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         self.header_timeout = header_timeout
         self.per_client = per_client
         self.max_open = max_open
@@ -80,6 +91,7 @@ class ConnectionGuard:
         self._closed_one = asyncio.Event()
         self._by_transport: dict[asyncio.BaseTransport, Guarded] = {}
         self.closed = {"header_timeout": 0, "evicted": 0, "refused": 0}
+        self._on_close = on_close
         self._timed_out = _timed_out(header_timeout)
         self.activity = itertools.count()  # orders the connections' activity (no clock needed)
 
@@ -87,16 +99,21 @@ class ConnectionGuard:
         assert self.server is not None, "set ConnectionGuard.server (the runner's server) first"
         return Guarded(self, self.server())
 
+    def count_close(self, reason: str) -> None:
+        self.closed[reason] += 1
+        self._on_close(reason)
+
     def open_connections(self, client: str | None = None) -> int:
         return len(self._open) if client is None else len(self._clients.get(client, ()))
 
     async def room(self) -> None:
-        """Return once fewer than max_open connections are open: closes the oldest one that is not in
-        a request, or waits for one to end."""
+        """Return once fewer than max_open connections are open: closes the least recently active one
+        that is not in a request (kept-alive ones too: file descriptors are short), or waits for one
+        to end."""
         while len(self._open) >= self.max_open:
-            victim = self._least_recently_active(self._open)
+            victim = self._least_recently_active(self._open, _NOT_IN_REQUEST)
             if victim is not None:
-                self.closed["evicted"] += 1
+                self.count_close("evicted")
                 victim.close()
                 await asyncio.sleep(0)  # its socket closes on the loop's next turn
                 continue
@@ -121,10 +138,10 @@ class ConnectionGuard:
     def _admit(self, conn: Guarded) -> bool:
         conns = self._clients.setdefault(conn.client, {})
         if len(conns) >= self.per_client:
-            victim = self._least_recently_active(conns)
+            victim = self._least_recently_active(conns, _NO_REQUEST_OF_THE_CLIENT)
             if victim is None:
                 return False
-            self.closed["evicted"] += 1
+            self.count_close("evicted")
             victim.close()
         conns[conn] = None
         self._open[conn] = None
@@ -133,10 +150,10 @@ class ConnectionGuard:
         return True
 
     @staticmethod
-    def _least_recently_active(conns: dict[Guarded, None]) -> Guarded | None:
-        """The connection to close for room: of those not in a request, the one whose last activity
+    def _least_recently_active(conns: dict[Guarded, None], states: frozenset[State]) -> Guarded | None:
+        """The connection to close for room: of those in one of `states`, the one whose last activity
         (opened, bytes received, an answer finished) lies furthest back."""
-        return min((c for c in conns if c.state is not State.IN_REQUEST), key=lambda c: c.last_active, default=None)
+        return min((c for c in conns if c.state in states), key=lambda c: c.last_active, default=None)
 
     def _forget(self, conn: Guarded) -> None:
         conns = self._clients.get(conn.client)
@@ -150,6 +167,12 @@ class ConnectionGuard:
             self._by_transport.pop(conn.transport, None)
 
 
+# what the per-client cap may close: silent or half-sent heads, never a kept-alive connection (IDLE)
+_NO_REQUEST_OF_THE_CLIENT = frozenset({State.WAITING})
+# what a shortage of file descriptors may close
+_NOT_IN_REQUEST = frozenset({State.WAITING, State.IDLE})
+
+
 class Guarded(asyncio.Protocol):
     """One connection: aiohttp's protocol (`inner`) behind the guard's bounds."""
 
@@ -161,6 +184,7 @@ class Guarded(asyncio.Protocol):
         self.state = State.WAITING
         self._timer: asyncio.TimerHandle | None = None
         self._got_bytes = False
+        self._tail = b""  # the last bytes of the head so far (its end may span two reads)
         self.last_active = next(guard.activity)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -169,7 +193,7 @@ class Guarded(asyncio.Protocol):
         self.client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         if not self.guard._admit(self):
             self.state = State.REFUSED
-            self.guard.closed["refused"] += 1
+            self.guard.count_close("refused")
             transport.write(REFUSED_RESPONSE)  # type: ignore[attr-defined]
             transport.close()
             return
@@ -181,7 +205,8 @@ class Guarded(asyncio.Protocol):
             return
         if self.state is State.IDLE:
             self._wait_for_head()
-        self._got_bytes = True
+        if self.state is State.WAITING:
+            self._look_for_head_end(data)
         self.last_active = next(self.guard.activity)
         self.inner.data_received(data)
 
@@ -210,7 +235,23 @@ class Guarded(asyncio.Protocol):
     def request_ended(self) -> None:
         self.state = State.IDLE
         self._got_bytes = False
+        self._tail = b""
         self.last_active = next(self.guard.activity)
+
+    def _look_for_head_end(self, data: bytes) -> None:
+        """HEAD_IN once the blank line that ends the head has come (empty lines before a request line
+        are not a head: HTTP/1.1 servers skip them)."""
+        if not self._got_bytes:
+            data = data.lstrip(b"\r\n")
+            if not data:
+                return
+            self._got_bytes = True
+        seen = self._tail + data
+        if b"\r\n\r\n" in seen:
+            self.state = State.HEAD_IN
+            self._tail = b""
+        else:
+            self._tail = seen[-3:]
 
     def close(self) -> None:
         """Close now (evicted); the rest happens in connection_lost."""
@@ -221,14 +262,15 @@ class Guarded(asyncio.Protocol):
 
     def _wait_for_head(self) -> None:
         self.state = State.WAITING
+        self._tail = b""
         self._cancel_timer()
         self._timer = asyncio.get_running_loop().call_later(self.guard.header_timeout, self._head_timed_out)
 
     def _head_timed_out(self) -> None:
         self._timer = None
-        if self.state is not State.WAITING or self.transport is None or self.transport.is_closing():
+        if self.state not in (State.WAITING, State.HEAD_IN) or self.transport is None or self.transport.is_closing():
             return
-        self.guard.closed["header_timeout"] += 1
+        self.guard.count_close("header_timeout")
         if self._got_bytes:
             self.transport.write(self.guard._timed_out)
         self.transport.close()

@@ -212,6 +212,41 @@ def test_at_the_cap_the_least_recently_active_connection_goes_not_the_one_that_j
         second.close()
 
 
+def closed_total(s: socket.socket) -> dict[str, float]:
+    """pagerd_connections_closed_total by reason, read on the kept-alive connection `s`."""
+    s.sendall(head("/metrics").replace(b"POST", b"GET"))
+    data = b""
+    for _ in range(1000):  # bounded: each recv waits at most the socket's timeout
+        data += s.recv(65536)
+        top, sep, rest = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length: (\d+)", top)
+        if sep and length and len(rest) >= int(length.group(1)):
+            break
+    found = re.findall(r'^pagerd_connections_closed_total\{reason="(\w+)"\} (\S+)$', rest.decode(), re.M)
+    return {reason: float(n) for reason, n in found}
+
+
+def test_at_the_cap_a_kept_alive_connection_is_never_closed_for_a_new_one(capped):
+    """Both connections have answered and are kept alive: their client may be sending its next request
+    on either right now, so the new connection is refused 503 (an answer) and neither is cut off."""
+    kept = [connect(capped), connect(capped)]
+    try:
+        for s in kept:
+            s.sendall(head("/healthz").replace(b"POST", b"GET"))
+            assert read_answer(s)[0] == 200
+        before = closed_total(kept[0])
+        status, headers, body = request(capped, head("/healthz").replace(b"POST", b"GET"))
+        assert status == 503 and headers["retry-after"] == "5", (status, body)
+        for s in kept:  # each client's next request is answered
+            s.sendall(head("/healthz").replace(b"POST", b"GET"))
+            assert read_answer(s)[0] == 200
+        after = closed_total(kept[1])
+        assert after["refused"] == before["refused"] + 1 and after["evicted"] == before["evicted"], (before, after)
+    finally:
+        for s in kept:
+            s.close()
+
+
 def test_at_the_cap_with_every_connection_in_a_request_a_new_one_is_refused_503(capped):
     busy = [connect(capped) for _ in range(2)]
     try:
