@@ -1,4 +1,4 @@
-"""Signed, expiring one-tap links (acknowledge / resolve) for SMS and e-mail: `/l/<token>`.
+"""Signed, expiring one-tap links (acknowledge / resolve / escalate) for SMS and e-mail: `/l/<token>`.
 
 A token is `base64url(payload) "." base64url(mac)`: the payload `incident.round.action.expiry.person`
 in clear, the MAC its first 16 bytes of HMAC-SHA256 under the signing key's one-tap-link key
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from pager.service.signing import LINK, Keyring
 
-ACTIONS = ("ack", "resolve")
+ACTIONS = ("ack", "resolve", "escalate")
 MAC_BYTES = 16
 
 
