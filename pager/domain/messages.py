@@ -152,7 +152,7 @@ def cut_gsm(text: str, septets: int) -> str:
 
 # =========================================================================== the SMS
 
-SMS_REPLY = "reply 1 ack, 2 resolve"
+SMS_REPLY = "1=ack 2=resolve"
 SMS_REPLY_ALL = "reply 1 to ack all"
 # the summary is shortened to fit one segment, but not below this (then the SMS takes two)
 MIN_SMS_SUMMARY = 24
@@ -160,15 +160,16 @@ NO_SUMMARY = "(no summary)"
 
 
 def sms_page(short_code: str, project: str, summary: str, link: str = "", *, target: int = GSM7_SINGLE) -> str:
-    """The SMS of one incident: `[pagerd #42] acme/webshop: <summary> - reply 1 ack, 2 resolve <link>`.
+    """The SMS of one incident: `[pagerd #42] acme/webshop: <summary> - 1=ack 2=resolve <link>` (reply
+    1 or 2, or tap the link).
 
     All GSM-7. The summary is shortened (ending in "...") so the whole SMS, link included, fits
     `target` septets (one segment), but never below MIN_SMS_SUMMARY; the number, the customer/project,
     the reply instructions and the link are never shortened: when they cannot fit with that much of
     the summary, the SMS takes a second segment."""
-    head = f"[pagerd #{short_code}] {to_gsm(_fold(project)) or '?'}: "
+    head = f"[pagerd #{short_code}] {_fold(to_gsm(project)) or '?'}: "
     tail = f" - {SMS_REPLY}" + (f" {link}" if link else "")
-    text = to_gsm(_fold(summary)) or NO_SUMMARY
+    text = _fold(to_gsm(summary)) or NO_SUMMARY
     room = max(target - gsm_len(head) - gsm_len(tail), MIN_SMS_SUMMARY)
     return head + cut_gsm(text, room) + tail
 
@@ -189,7 +190,7 @@ def sms_bundle(items: Sequence[SmsItem], *, target: int = GSM7_SINGLE) -> str:
     half of it, then as many incidents as fit (at least the first, its summary shortened), then how
     many more. The reply instruction is never shortened."""
     n = len(items)
-    projects = sorted({to_gsm(_fold(i.project)) or "?" for i in items})
+    projects = sorted({_fold(to_gsm(i.project)) or "?" for i in items})
     tail = f"; {SMS_REPLY_ALL}"
     room = max(target // 2, MIN_SMS_SUMMARY)
     shown = list(projects)
@@ -199,7 +200,7 @@ def sms_bundle(items: Sequence[SmsItem], *, target: int = GSM7_SINGLE) -> str:
         proj_text = ", ".join(shown) + f" +{len(projects) - len(shown)} more"
     head = f"{n} new incidents for {cut_gsm(proj_text, room)}: "
     entries = [
-        f"#{i.short_code} {cut_gsm(to_gsm(_fold(i.summary)) or NO_SUMMARY, BUNDLE_SUMMARY_SEPTETS)}" for i in items
+        f"#{i.short_code} {cut_gsm(_fold(to_gsm(i.summary)) or NO_SUMMARY, BUNDLE_SUMMARY_SEPTETS)}" for i in items
     ]
     best, listed = 1, 0
     for k, entry in enumerate(entries, start=1):

@@ -32,7 +32,7 @@ async def test_weekday_alert_sms_then_voice_then_the_backup_and_a_reply_stops_ev
         iid = await s.fire(AGENCY)
         assert s.log() == [("Tue 10:00", "email", "chris"), ("Tue 10:00", "sms", "chris")]
         (sms,) = s.sent(to="chris", channel="sms")
-        assert sms.body.startswith(f"[pagerd #{iid}] agency/infra: ScenarioAlert for agency - reply 1 ack, 2 resolve ")
+        assert sms.body.startswith(f"[pagerd #{iid}] agency/infra: ScenarioAlert for agency - 1=ack 2=resolve ")
         assert "/l/" in sms.body and sms_count(sms.body).segments == 1
 
         await s.at("10:01:30")

@@ -833,7 +833,7 @@ ONE = Pending(7, 41, "41", "disk full on web1", "acme/webshop")
     [
         (
             "sms",
-            "[pagerd #41] acme/webshop: disk full on web1 - reply 1 ack, 2 resolve",
+            "[pagerd #41] acme/webshop: disk full on web1 - 1=ack 2=resolve",
             "[pagerd #41] acme/webshop: disk full on web1",
         ),
         (
@@ -858,7 +858,7 @@ def test_bundle_of_one(channel, expected_body, expected_subject):
 def test_bundle_of_one_sms_carries_the_link_within_one_segment():
     link = "https://pagerd.example.com/l/NDEuMC5hY2suMTc2NTAwMDAwMC5hbGljZQ.AAAAAAAAAAAAAAAAAAAAAA"
     b = bundle("sms", [ONE], link=link)
-    assert b.body == f"[pagerd #41] acme/webshop: disk full on web1 - reply 1 ack, 2 resolve {link}"
+    assert b.body == f"[pagerd #41] acme/webshop: disk full on web1 - 1=ack 2=resolve {link}"
     assert sms_count(b.body).segments == 1
 
 
@@ -891,7 +891,7 @@ def test_two_messages_for_one_incident_make_a_single_page():
     b = Pending(2, 41, "41", "disk full on web1 (95%)", "acme/webshop")
     out = bundle("sms", [b, a])
     assert out.ids == (1, 2) and out.incident_ids == (41,)
-    assert out.body == "[pagerd #41] acme/webshop: disk full on web1 (95%) - reply 1 ack, 2 resolve"
+    assert out.body == "[pagerd #41] acme/webshop: disk full on web1 (95%) - 1=ack 2=resolve"
 
 
 def test_bundle_of_500():
@@ -917,7 +917,7 @@ def test_sms_bundle_aims_at_the_limit_and_keeps_the_reply_instructions(limit):
     for pending in (long, long[:1], long[:2]):
         b = bundle("sms", pending, max_sms_chars=limit)
         assert b.ids == tuple(p.id for p in pending)
-        assert b.body.endswith(("reply 1 ack, 2 resolve", "reply 1 to ack all"))
+        assert b.body.endswith(("1=ack 2=resolve", "reply 1 to ack all"))
         # the summaries are shortened to fit, down to a floor: below one segment the limit can be passed
         assert len(b.body) <= limit if limit >= 160 else sms_count(b.body).segments == 1
 
@@ -932,7 +932,7 @@ def test_many_projects_are_shortened():
 
 def test_summaries_are_cleaned_for_sms():
     p = Pending(1, 5, "5", "  disk\nfull\t on   web1 ", "a/b")
-    assert bundle("sms", [p]).body == "[pagerd #5] a/b: disk full on web1 - reply 1 ack, 2 resolve"
+    assert bundle("sms", [p]).body == "[pagerd #5] a/b: disk full on web1 - 1=ack 2=resolve"
     assert bundle("sms", [Pending(1, 5, "5", " ", "a/b")]).body.startswith("[pagerd #5] a/b: (no summary) - ")
 
 
@@ -1096,7 +1096,7 @@ def test_bundle_never_drops_an_id(pending, channel, limit):
     assert b.incident_ids == tuple(sorted({p.incident_id for p in pending}))
     assert b.body
     if channel == "sms":  # GSM-7, with its reply instructions whole however long the rest
-        assert is_gsm7(b.body) and b.body.endswith(("reply 1 ack, 2 resolve", "reply 1 to ack all"))
+        assert is_gsm7(b.body) and b.body.endswith(("1=ack 2=resolve", "reply 1 to ack all"))
     assert bundle(channel, list(reversed(pending)), limit) == b  # order of arrival does not matter
 
 
