@@ -147,7 +147,7 @@ def cut_gsm(text: str, septets: int) -> str:
         if room < 0:
             break
         kept.append(c)
-    return "".join(kept).rstrip() + ELLIPSIS
+    return "".join(kept).rstrip(" .,;:-") + ELLIPSIS
 
 
 # =========================================================================== the SMS
@@ -448,13 +448,17 @@ def _who(project: str, lang: Language) -> str:
     return _SAY[lang]["project"].format(customer=customer, project=name) if slash else project
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
+
+
 def _said(summary: str, now: datetime | None, zone: ZoneInfo | None, lang: Language) -> str:
     text = _fold(summary) or "-"
     if now is not None and zone is not None:
         text = speak_instants(text, now, zone, lang)
     if len(text) > VOICE_SUMMARY_CHARS:
         text = text[: VOICE_SUMMARY_CHARS - 1].rstrip() + "…"
-    return text.rstrip(".") + "."
+    return _sentence(text)
 
 
 def voice_script(
@@ -487,7 +491,7 @@ def voice_script(
 
     n = max(total or 0, len(items))
     if n == 1:
-        intro = f"{say['hello']} {incident(items[0])}. {_said(items[0].summary, now, zone, lang)}"
+        intro = f"{say['hello']} {_sentence(incident(items[0]))} {_said(items[0].summary, now, zone, lang)}"
     else:
         listed = " ".join(f"{incident(i)}: {_said(i.summary, now, zone, lang)}" for i in items[:VOICE_LIST_MAX])
         more = n - min(len(items), VOICE_LIST_MAX)
