@@ -508,6 +508,7 @@ _ANSWERS = {
         "resolve": "Incident {code} is opgelost.",
         "escalate": "Incident {code} wordt nu geëscaleerd.",
         "failed": "Incident {code}: dat kon niet, het is al {state}.",
+        "not_escalated": "Incident {code} is niet geëscaleerd: er is geen stap om nu op te roepen.",
         "refused": "Incident {code}: u bent hiervoor niet opgeroepen, er is niets veranderd.",
         "unknown_key": "Onbekende toets.",
         "bye": "Tot ziens.",
@@ -517,6 +518,7 @@ _ANSWERS = {
         "resolve": "Incident {code} resolved.",
         "escalate": "Incident {code} is escalated now.",
         "failed": "Incident {code}: that did not work, it is {state} already.",
+        "not_escalated": "Incident {code} was not escalated: there is no step to page now.",
         "refused": "Incident {code}: this page did not reach you for it, nothing changed.",
         "unknown_key": "Unknown key.",
         "bye": "Goodbye.",
@@ -527,7 +529,7 @@ _STATES = {"nl": {"acknowledged": "bevestigd", "resolved": "opgelost"}, "en": {}
 
 def voice_answer(lang: Language, done: Sequence[tuple[str, str, str | None]]) -> str:
     """What the call says after a keypress, then goodbye: per incident (short code, what happened:
-    ack / resolve / escalate / failed / refused, and for failed the state it is in)."""
+    ack / resolve / escalate / failed / not_escalated / refused, and for failed the state it is in)."""
     say = _ANSWERS[lang]
     lines = [
         say[what].format(code=code, state=_STATES[lang].get(state or "", state or "")) for code, what, state in done

@@ -107,6 +107,10 @@ async def _apply(
             elif command is dp.Command.RESOLVE:
                 await rt.store.transition(iid, State.RESOLVED, actor=person, via=via, comment=None, now=now)
             elif command is dp.Command.ESCALATE:
+                why = await _not_escalating(rt, iid)
+                if why is not None:  # nothing to move on: nobody is paged, nothing is recorded
+                    out.append((iid, why))
+                    continue
                 await rt.store.escalate_now(iid, actor=person, via=via, now=now)
             out.append((iid, None))
         except (Conflict, NotFound) as exc:
@@ -272,6 +276,8 @@ async def voice(request: web.Request) -> web.Response:
         for iid, why in await _apply(rt, allowed, command, msg.person or "voice", "voice") if allowed else []:
             if why is None:
                 done.append((dp.short_code(iid), command.value, None))
+            elif command is dp.Command.ESCALATE:
+                done.append((dp.short_code(iid), "not_escalated", None))
             else:
                 inc = await rt.store.get_incident(iid)
                 done.append((dp.short_code(iid), "failed", inc.state if inc else None))
@@ -414,26 +420,27 @@ async def link_post(request: web.Request) -> web.Response:
     command = _COMMANDS[link.action]
     if (earlier := _earlier_round(link, inc, command)) is not None:
         return earlier
-    code = dp.short_code(inc.id)
-    if command is dp.Command.ESCALATE and not await _escalating(rt, inc):
-        done = f"#{code} was not escalated: {_why_not_escalating(inc.state)}"
-    else:
-        (line,) = await _act(rt, [link.incident_id], command, link.person or "link", "link")
-        done = line + (": the next step is paged now" if command is dp.Command.ESCALATE else "")
+    (line,) = await _act(rt, [link.incident_id], command, link.person or "link", "link")
+    done = line + (": the next step is paged now" if line.endswith(" escalated") else "")
     log.info("link_used", incident_id=inc.id, command=command.value)
     after = await rt.store.get_incident(link.incident_id)
     return await _incident_page(rt, link, after or inc, done)
 
 
-async def _escalating(rt: Runtime, inc) -> bool:
-    """Whether the incident's current round still has an escalation step to page."""
+async def _not_escalating(rt: Runtime, incident_id: int) -> str | None:
+    """Why escalating the incident now would page nobody (it is no longer triggered, or its current
+    round has paged every step), or None: its next step can be paged now."""
+    inc = await rt.store.get_incident(incident_id)
+    if inc is None:
+        raise NotFound(f"incident {incident_id} not found")
     if inc.state != State.TRIGGERED.value:
-        return False
-    rounds = await rt.store.rounds_of(inc.id)
-    return bool(rounds) and rounds[-1].round.generation == inc.reopen_count and rounds[-1].escalation == "active"
-
-
-def _why_not_escalating(state: str) -> str:
-    if state != State.TRIGGERED.value:
-        return f"it is {state}, so its escalation has stopped"
-    return "its escalation has no further step (every step has paged)"
+        return f"not escalated: it is {inc.state}, so its escalation has stopped"
+    rounds = await rt.store.rounds_of(incident_id)
+    current = rounds[-1] if rounds and rounds[-1].round.generation == inc.reopen_count else None
+    if current is None:
+        return "not escalated: it is not routed yet, try again in a moment"
+    if current.escalation == "waiting":
+        return "not escalated: its coverage pages nobody now (the support desk is told at the next office opening)"
+    if current.escalation != "active":
+        return "not escalated: its escalation has no further step (every step has paged)"
+    return None

@@ -173,7 +173,7 @@ def test_the_page_offers_three_actions_a_get_acts_on_nothing_and_escalate_pages_
 
     # escalated as far as it goes: the button says so and pages nobody more
     status, page = post(d, buttons(page)["Escalate"])
-    assert status == 200 and "was not escalated: its escalation has no further step" in page
+    assert status == 200 and f"#{iid}: not escalated: its escalation has no further step" in page
     assert len(events(incident(d, iid), "escalated")) == 1
     assert tap.rejected() == [] and failed_pages(incident(d, iid)) == []
 
@@ -194,7 +194,7 @@ def test_acknowledge_then_resolve_from_the_page(paging):
 
     # a button from the first page, once the incident has moved on, changes nothing and says why
     status, page = post(d, offered["Escalate"])
-    assert status == 200 and "was not escalated: it is acknowledged" in page
+    assert status == 200 and f"#{iid}: not escalated: it is acknowledged" in page
     assert events(incident(d, iid), "escalate_requested") == []
 
     status, page = post(d, buttons(page)["Resolve"])

@@ -371,6 +371,9 @@ def test_voice_answers():
         "Incident 43: u bent hiervoor niet opgeroepen, er is niets veranderd. Tot ziens."
     )
     assert voice_answer("en", [("41", "escalate", None)]) == "Incident 41 is escalated now. Goodbye."
+    assert voice_answer("en", [("41", "not_escalated", None)]) == (
+        "Incident 41 was not escalated: there is no step to page now. Goodbye."
+    )
 
 
 @pytest.mark.parametrize(
