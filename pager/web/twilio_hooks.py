@@ -26,6 +26,7 @@ link only on the round it was signed for. pager.domain.paging.may_answer decides
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 import structlog
 from aiohttp import web
@@ -238,9 +239,13 @@ async def _voice_item(rt: Runtime, iid: int) -> messages.VoiceItem | None:
     if inc is None:
         return None
     rounds = await rt.store.rounds_of(iid)
+    return messages.VoiceItem(dp.short_code(iid), rounds[-1].project if rounds else "", page_summary(inc), _since(inc))
+
+
+def _since(inc) -> datetime:
+    """Since when an incident is about: its first still firing alert's start (the last change, when none fires)."""
     firing = [a.starts_at or a.first_seen for a in inc.alerts if a.status == "firing"]
-    since = min(firing) if firing else inc.updated_at
-    return messages.VoiceItem(dp.short_code(iid), rounds[-1].project if rounds else "", page_summary(inc), since)
+    return min(firing) if firing else inc.updated_at
 
 
 async def voice(request: web.Request) -> web.Response:
@@ -366,7 +371,7 @@ async def _incident_page(rt: Runtime, link: links.Link, inc, done: str = "") -> 
     rounds = await rt.store.rounds_of(inc.id)
     project = rounds[-1].project if rounds else ""
     zone = rt.schedule.calendar.zone
-    since = inc.created_at.astimezone(zone)
+    since = _since(inc).astimezone(zone)
     alerts = "".join(
         f"<li>{html.escape(a.summary)}{'' if a.status == 'firing' else ' (resolved)'}</li>" for a in inc.alerts[:20]
     )
