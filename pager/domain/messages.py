@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -369,9 +369,9 @@ ISO_INSTANT = re.compile(
 )
 
 
-def speak_instants(text: str, now: datetime, zone: ZoneInfo, lang: Language) -> str:
-    """Alert text with every ISO 8601 instant in it said as `spoken_time` (one without an offset is
-    wall time in `zone`, as everywhere in pagerd); what does not parse as a date stays as it was."""
+def _instants(text: str, zone: ZoneInfo, write: Callable[[datetime], str]) -> str:
+    """`text` with every ISO 8601 instant in it written by `write` (one without an offset is wall time
+    in `zone`, as everywhere in pagerd); what does not parse as a date stays as it was."""
 
     def say(m: re.Match[str]) -> str:
         raw = m.group(0).replace(" ", "T", 1).replace(",", ".")
@@ -385,9 +385,31 @@ def speak_instants(text: str, now: datetime, zone: ZoneInfo, lang: Language) -> 
             return m.group(0)
         if at.tzinfo is None:
             at = at.replace(tzinfo=zone)
-        return spoken_time(at, now, zone, lang)
+        return write(at)
 
     return ISO_INSTANT.sub(say, text)
+
+
+def speak_instants(text: str, now: datetime, zone: ZoneInfo, lang: Language) -> str:
+    """Alert text with every ISO 8601 instant in it said as `spoken_time`."""
+    return _instants(text, zone, lambda at: spoken_time(at, now, zone, lang))
+
+
+_MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def sms_instants(text: str, now: datetime, zone: ZoneInfo) -> str:
+    """Alert text for an SMS with every ISO 8601 instant in it as local time, short: `21:15` on the
+    same day, `2 Dec 21:15` on another, `31 Dec 2025 13:00` in another year."""
+
+    def write(at: datetime) -> str:
+        local, today = at.astimezone(zone), now.astimezone(zone).date()
+        if local.date() == today:
+            return f"{local:%H:%M}"
+        year = f" {local.year}" if local.year != today.year else ""
+        return f"{local.day} {_MONTHS_SHORT[local.month - 1]}{year} {local:%H:%M}"
+
+    return _instants(text, zone, write)
 
 
 # =========================================================================== the voice call
@@ -558,6 +580,7 @@ __all__ = [
     "is_gsm7",
     "sms_bundle",
     "sms_count",
+    "sms_instants",
     "sms_page",
     "speak_instants",
     "spoken_time",

@@ -98,6 +98,12 @@ def page_summary(inc: IncidentDetail) -> str:
     )
 
 
+def _sms_text(channel: str, summary: str, now: datetime, schedule: Schedule) -> str:
+    """An SMS says the instants in its alert text as short local time (an ISO 8601 timestamp takes 25
+    characters of a 160-character segment); other channels keep the text as it came."""
+    return messages.sms_instants(summary, now, schedule.calendar.zone) if channel == "sms" else summary
+
+
 def _retry_at(cfg: Config, now: datetime, attempts: int, result: SendResult) -> datetime | None:
     """When a message whose `attempts`-th attempt just ended in `result` is tried again (None: it went out,
     or it failed for good)."""
@@ -456,11 +462,18 @@ class PagingEngine:
             groups.setdefault((m.channel, m.address), []).append(m)
         if groups:
             await asyncio.gather(
-                *(self._send_group(cfg, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
+                *(self._send_group(cfg, schedule, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
             )
 
     async def _send_group(
-        self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[DueMessage], now: datetime
+        self,
+        cfg: Config,
+        schedule: Schedule,
+        plan: Plan,
+        channel: str,
+        address: str,
+        msgs: list[DueMessage],
+        now: datetime,
     ) -> None:
         async with self._sending:
             th = plan.throttles.get(channel)
@@ -498,7 +511,7 @@ class PagingEngine:
                     id=m.id,
                     incident_id=m.incident_id or 0,
                     short_code=dp.short_code(m.incident_id) if m.incident_id else "",
-                    summary=groups.get(m.incident_id) or m.summary or m.body,
+                    summary=_sms_text(channel, groups.get(m.incident_id) or m.summary or m.body, now, schedule),
                     project=m.project or "",
                 )
                 for m in msgs

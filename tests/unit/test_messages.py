@@ -20,6 +20,7 @@ from pager.domain.messages import (
     incident_summary,
     is_gsm7,
     sms_count,
+    sms_instants,
     sms_page,
     speak_instants,
     spoken_time,
@@ -381,3 +382,16 @@ def test_voice_answers():
 )
 def test_default_language(country, lang):
     assert default_language(country) == lang
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("heartbeat alertmanager silent since 2026-12-03T19:00:00+00:00", "heartbeat alertmanager silent since 20:00"),
+        ("since 2026-12-02T19:00:00Z", "since 2 Dec 20:00"),
+        ("since 2025-12-31 13:00", "since 31 Dec 2025 13:00"),  # no offset: Amsterdam wall time
+        ("build 2026-12-03 ok", "build 2026-12-03 ok"),
+    ],
+)
+def test_sms_instants(text, expected):
+    assert sms_instants(text, NOW, AMS) == expected
