@@ -248,6 +248,9 @@ class Person(Strict):
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     contact_rules: list[ContactRuleConfig] | None = None  # default: paging.contact_rules
+    # the language a voice call speaks to them; default: nl when calendar.holiday_country is NL, BE
+    # or SR, else en (pager.domain.messages.default_language)
+    language: Literal["nl", "en"] | None = None
 
 
 class ShiftPattern(Strict):

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import re2
 
+from . import messages
 from .calendar import Calendar, Period, local_wall, to_utc
 
 # =========================================================================== routing
@@ -497,11 +498,9 @@ class Bundle:
     subject: str = ""  # for e-mail (and logs)
 
 
-# In a bundle, how long one incident's summary may get, and how many a voice call reads out.
-BUNDLE_SUMMARY_CHARS = 60
-VOICE_LIST_MAX = 5
+# How many incidents a voice call reads out; the shortest SMS target a bundle takes.
+VOICE_LIST_MAX = messages.VOICE_LIST_MAX
 MIN_SMS_CHARS = 70
-_ELLIPSIS = "…"
 
 
 def short_code(incident_id: int) -> str:
@@ -521,23 +520,19 @@ def _text_block(text: str, indent: str) -> str:
     return f"\n{indent}".join(lines) or "(no summary)"
 
 
-def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    if limit <= 0:
-        return ""
-    return text[: limit - 1].rstrip() + _ELLIPSIS
-
-
 def _projects(items: Sequence[Pending]) -> list[str]:
     return sorted({p.project for p in items})
 
 
-def bundle(channel: str, pending: Sequence[Pending], max_sms_chars: int = 320) -> Bundle:
-    """One message for all of `pending` on one address+channel. One incident: its own message;
-    several: one message naming the count and the projects and listing the incidents by id
-    (SMS: trimmed to `max_sms_chars` with "…and N more"; voice: the first few). `ids` always
-    holds every pending id, whatever the body shows."""
+def bundle(
+    channel: str, pending: Sequence[Pending], max_sms_chars: int = messages.GSM7_SINGLE, link: str = ""
+) -> Bundle:
+    """One message for all of `pending` on one address+channel. One incident: its own message (an SMS
+    with `link`, the one-tap link, when given; pager.domain.messages.sms_page); several: one message
+    naming the count and the projects and listing the incidents by id (SMS: as many as fit with
+    "+N more", messages.sms_bundle; voice: the first few). An SMS aims at `max_sms_chars` GSM-7
+    septets (one segment): the summaries are shortened for it, never the reply instructions or the
+    link. `ids` always holds every pending id, whatever the body shows."""
     ch = Channel(channel)
     if max_sms_chars < MIN_SMS_CHARS:
         raise ValueError(f"bundle: max_sms_chars must be at least {MIN_SMS_CHARS}, got {max_sms_chars}")
@@ -552,25 +547,20 @@ def bundle(channel: str, pending: Sequence[Pending], max_sms_chars: int = 320) -
     incidents = [latest[i] for i in sorted(latest)]
     incident_ids = tuple(p.incident_id for p in incidents)
     if len(incidents) == 1:
-        body, subject = _single(ch, incidents[0], max_sms_chars)
+        body, subject = _single(ch, incidents[0], max_sms_chars, link)
     else:
         body, subject = _many(ch, incidents, max_sms_chars)
     return Bundle(ids=ids, incident_ids=incident_ids, body=body, subject=subject)
 
 
-def _single(ch: Channel, p: Pending, limit: int) -> tuple[str, str]:
+def _single(ch: Channel, p: Pending, limit: int, link: str) -> tuple[str, str]:
     summary = one_line(p.summary)
-    subject = f"[pagerd #{p.short_code}] {summary}"
+    subject = f"[pagerd #{p.short_code}] {p.project}: {summary}" if p.project else f"[pagerd #{p.short_code}] {summary}"
     if ch is Channel.SMS:
-        head, tail = f"[pagerd #{p.short_code}] ", " — reply 1 to ack, 2 to resolve"
-        body = head + _cut(summary, limit - len(head) - len(tail)) + tail
-        return _cut(body, limit), subject
+        return messages.sms_page(p.short_code, p.project, summary, link, target=limit), subject
     if ch is Channel.VOICE:
-        return (
-            f"This is pager D. Incident {p.short_code} for project {p.project}: {summary}. "
-            "Press 1 to acknowledge, 2 to resolve, 3 to escalate.",
-            subject,
-        )
+        script = messages.voice_script([messages.VoiceItem(p.short_code, p.project, summary)], "en")
+        return f"{script.intro} {script.menu}", subject
     return (  # e-mail: the subject on one line, the summary in full below
         f"{subject}\n\n"
         f"Incident: #{p.short_code}\n"
@@ -591,47 +581,12 @@ def _many(ch: Channel, incidents: Sequence[Pending], limit: int) -> tuple[str, s
         lines += ["", "Reply 1 to acknowledge all of them, or \"ack CODE\" for one."]
         return "\n".join(lines) + "\n", subject
     if ch is Channel.VOICE:
-        shown = incidents[:VOICE_LIST_MAX]
-        said = " ".join(f"Incident {p.short_code}: {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}." for p in shown)
-        more = f" And {n - len(shown)} more." if n > len(shown) else ""
-        return (
-            f"This is pager D. {n} new incidents for {_spoken_list(projects)}. {said}{more} "
-            "Press 1 to acknowledge all of them.",
-            subject,
+        script = messages.voice_script(
+            [messages.VoiceItem(p.short_code, p.project, p.summary) for p in incidents], "en"
         )
-    return _sms_many(incidents, projects, limit), subject
-
-
-def _spoken_list(names: Sequence[str]) -> str:
-    if len(names) <= VOICE_LIST_MAX:
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return ", ".join(names[:VOICE_LIST_MAX]) + f" and {len(names) - VOICE_LIST_MAX} more projects"
-
-
-def _sms_many(incidents: Sequence[Pending], projects: Sequence[str], limit: int) -> str:
-    n = len(incidents)
-    tail = "; reply 1 to ack all"
-    # The projects, shortened to what leaves room for at least one incident.
-    room = max(limit // 2, 0)
-    shown_projects = list(projects)
-    proj_text = ", ".join(shown_projects)
-    while len(proj_text) > room and len(shown_projects) > 1:
-        shown_projects.pop()
-        proj_text = ", ".join(shown_projects) + f" +{len(projects) - len(shown_projects)} more"
-    head = f"{n} new incidents for {_cut(proj_text, room)}: "
-    entries = [f"#{p.short_code} {_cut(one_line(p.summary), BUNDLE_SUMMARY_CHARS)}" for p in incidents]
-    # As many entries as fit (at least the first, cut to fit), then "…and N more".
-    best, listed_len = 1, 0
-    for k, entry in enumerate(entries, start=1):
-        listed_len += len(entry) + (2 if k > 1 else 0)
-        more = f"; …and {n - k} more" if n - k else ""
-        if listed_len <= limit - len(head) - len(more) - len(tail):
-            best = k
-    rest = n - best
-    more = f"; …and {rest} more" if rest else ""
-    budget = limit - len(head) - len(more) - len(tail)
-    body = head + _cut("; ".join(entries[:best]), budget) + more + tail
-    return _cut(body, limit)
+        return f"{script.intro} {script.menu}", subject
+    items = [messages.SmsItem(p.short_code, p.project, p.summary) for p in incidents]
+    return messages.sms_bundle(items, target=limit), subject
 
 
 # =========================================================================== retries
@@ -778,7 +733,6 @@ def may_answer(command: Command, current_round: int, rounds: Collection[int], *,
 
 
 __all__ = [
-    "BUNDLE_SUMMARY_CHARS",
     "Bundle",
     "Channel",
     "Command",

@@ -36,6 +36,8 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from pager.domain.messages import VoiceScript
+
 from .base import Message, SendResult, retry_after_seconds, short_error
 
 log = structlog.get_logger("pagerd.notify.twilio")
@@ -263,29 +265,29 @@ class TwilioNotifier:
 
 
 # -- TwiML and signatures: pure helpers for the /twilio/* callbacks ------------------------------------
-def voice_twiml(summary: str, short_code: str, gather_url: str) -> str:
-    """The call flow: read the summary and offer 1 acknowledge, 2 resolve, 3 escalate; ask twice, then hang up.
+def voice_twiml(script: VoiceScript, gather_url: str) -> str:
+    """The call flow (pager.domain.messages.voice_script): say the intro and offer 1 acknowledge,
+    2 resolve, 3 escalate; ask twice, then hang up. Every <Say> in the script's language and voice.
 
     Each <Gather> wraps its <Say>, so a key pressed while the summary is read counts at once."""
     r = VoiceResponse()
-    menu = "Press 1 to acknowledge, 2 to resolve, 3 to escalate."
-    intro = f"Page for incident {short_code}. {summary}" if short_code else f"Page. {summary}"
+    say = {"language": script.language, "voice": script.voice}
     first = r.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
-    first.say(intro)
-    first.say(menu)
+    first.say(script.intro, **say)
+    first.say(script.menu, **say)
     again = r.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
-    again.say(f"Again: {intro}" if summary else "Again.")
-    again.say(menu)
-    r.say("No key pressed. The incident stays open and escalation continues. Goodbye.")
+    again.say(f"{script.again} {script.intro}", **say)
+    again.say(script.menu, **say)
+    r.say(script.no_key, **say)
     r.hangup()
     return r.to_xml()
 
 
-def gather_reply_twiml(text: str) -> str:
-    """The answer to a <Gather> callback: say `text` (if any) and hang up."""
+def gather_reply_twiml(text: str, language: str | None = None, voice: str | None = None) -> str:
+    """The answer to a <Gather> callback: say `text` (if any; in `language` with `voice` when given) and hang up."""
     r = VoiceResponse()
     if text:
-        r.say(text)
+        r.say(text, **({"language": language, "voice": voice} if language and voice else {}))
     r.hangup()
     return r.to_xml()
 

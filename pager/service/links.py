@@ -1,8 +1,9 @@
-"""Signed, expiring one-tap links (acknowledge / resolve) for SMS and e-mail: `/l/<token>`.
+"""Signed, expiring one-tap links (acknowledge / resolve / escalate) for SMS and e-mail: `/l/<token>`.
 
 A token is `base64url(payload) "." base64url(mac)`: the payload `incident.round.action.expiry.person`
-in clear, the MAC its first 16 bytes of HMAC-SHA256 under the signing key's one-tap-link key
-(signing.py). `round` is the escalation round the link was sent for (the incident's generation: 0
+in clear (the action one letter, `a` `r` `e`; the expiry in Unix seconds, base 36: a token short
+enough to leave the SMS room for its alert in one segment), the MAC its first 16 bytes of
+HMAC-SHA256 under the signing key's one-tap-link key (signing.py). `round` is the escalation round the link was sent for (the incident's generation: 0
 for its opening, n after its n-th reopen): once the incident reopens, the link no longer acts
 (pager.domain.paging.may_answer). The person id comes last and is everything after the fourth dot,
 so any person id (dots included) survives; base64url keeps the token to `A-Z a-z 0-9 - _` and one
@@ -17,8 +18,20 @@ from datetime import datetime, timezone
 
 from pager.service.signing import LINK, Keyring
 
-ACTIONS = ("ack", "resolve")
+ACTIONS = ("ack", "resolve", "escalate")
+_CODES = {"ack": "a", "resolve": "r", "escalate": "e"}
+_ACTION_OF = {code: action for action, code in _CODES.items()}
 MAC_BYTES = 16
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, digit = divmod(n, 36)
+        out = _BASE36[digit] + out
+        if n == 0:
+            return out
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ def sign(keys: Keyring, incident_id: int, action: str, person: str, expires: dat
         raise ValueError(action)
     if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
         raise ValueError(f"generation must be an integer >= 0, got {generation!r}")
-    payload = f"{incident_id}.{generation}.{action}.{int(expires.timestamp())}.{person}".encode()
+    payload = f"{incident_id}.{generation}.{_CODES[action]}.{_base36(int(expires.timestamp()))}.{person}".encode()
     return _b64(payload) + "." + _b64(keys.sign(LINK, payload)[:MAC_BYTES])
 
 
@@ -75,14 +88,15 @@ def verify(keys: Keyring, token: str, now: datetime) -> Link:
     if not dot or len(mac) != MAC_BYTES or not keys.verify(LINK, payload, mac):
         raise InvalidLink(NOT_VALID)
     try:
-        iid, generation, action, exp, person = payload.decode().split(".", 4)
-        if not (iid.isdigit() and generation.isdigit() and exp.isdigit()):
+        iid, generation, code, exp, person = payload.decode().split(".", 4)
+        if not (iid.isdigit() and generation.isdigit() and exp and all(c in _BASE36 for c in exp)):
             raise ValueError("not a number")
-        link = Link(int(iid), int(generation), action, person, datetime.fromtimestamp(int(exp), tz=timezone.utc))
+        if code not in _ACTION_OF:
+            raise ValueError("not an action")
+        expires = datetime.fromtimestamp(int(exp, 36), tz=timezone.utc)
+        link = Link(int(iid), int(generation), _ACTION_OF[code], person, expires)
     except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         raise InvalidLink(NOT_VALID) from None
-    if action not in ACTIONS:
-        raise InvalidLink(NOT_VALID)
     if link.expires < now:
         raise InvalidLink(EXPIRED)
     return link

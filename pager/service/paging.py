@@ -14,8 +14,8 @@ import structlog
 
 from pager.clock import Clock
 from pager.config import Config
+from pager.domain import messages, response
 from pager.domain import paging as dp
-from pager.domain import response
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.domain.heartbeat import HeartbeatState, heartbeat_status
 from pager.notify.base import Message, Notifier, SendResult
@@ -24,7 +24,7 @@ from pager.service import links, retention
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
 from pager.service.signing import Keyring
-from pager.storage.port import Booking, DueMessage, Escalation, json_instant
+from pager.storage.port import Booking, DueMessage, Escalation, IncidentDetail, json_instant
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -89,6 +89,20 @@ def plan_of(cfg: Config) -> Plan:
     return Plan(
         routes, coverage, policies, policy_of, targets, throttles, cfg.paging.default_project or UNROUTED, customer_of
     )
+
+
+def page_summary(inc: IncidentDetail) -> str:
+    """What a page (SMS, call, e-mail, one-tap page) says an incident is about: a group of alerts
+    summarised (how many, what they share), a single alert by its summary."""
+    return messages.incident_summary(
+        inc.summary, [messages.AlertText(a.summary, a.labels, a.status == "firing") for a in inc.alerts]
+    )
+
+
+def _sms_text(channel: str, summary: str, now: datetime, schedule: Schedule) -> str:
+    """An SMS says the instants in its alert text as short local time (an ISO 8601 timestamp takes 25
+    characters of a 160-character segment); other channels keep the text as it came."""
+    return messages.sms_instants(summary, now, schedule.calendar.zone) if channel == "sms" else summary
 
 
 def _retry_at(cfg: Config, now: datetime, attempts: int, result: SendResult) -> datetime | None:
@@ -449,11 +463,18 @@ class PagingEngine:
             groups.setdefault((m.channel, m.address), []).append(m)
         if groups:
             await asyncio.gather(
-                *(self._send_group(cfg, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
+                *(self._send_group(cfg, schedule, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
             )
 
     async def _send_group(
-        self, cfg: Config, plan: Plan, channel: str, address: str, msgs: list[DueMessage], now: datetime
+        self,
+        cfg: Config,
+        schedule: Schedule,
+        plan: Plan,
+        channel: str,
+        address: str,
+        msgs: list[DueMessage],
+        now: datetime,
     ) -> None:
         async with self._sending:
             th = plan.throttles.get(channel)
@@ -481,34 +502,42 @@ class PagingEngine:
                     )
                     self.metrics.messages.labels(channel, outcome(result, retry_at)).inc()
                 return
+            groups = {
+                m.incident_id: await self.page_summary(m.incident_id)
+                for m in msgs
+                if m.incident_id is not None and (m.alert_count or 0) > 1
+            }
             pend = [
                 dp.Pending(
                     id=m.id,
                     incident_id=m.incident_id or 0,
                     short_code=dp.short_code(m.incident_id) if m.incident_id else "",
-                    summary=m.summary or m.body,
+                    summary=_sms_text(channel, groups.get(m.incident_id) or m.summary or m.body, now, schedule),
                     project=m.project or "",
                 )
                 for m in msgs
             ]
-            b = dp.bundle(channel, pend)
-            carrier = min(b.ids)
-            if not await self.store.claim_messages(carrier, list(b.ids), b.body, now):
-                return
             person = msgs[0].person or ""
-            first_incident = b.incident_ids[0] if b.incident_ids else None
+            incident_ids = sorted({p.incident_id for p in pend})
+            first_incident = incident_ids[0] if incident_ids else None
             link_map = {}
             keys = Keyring.of(cfg.auth)
-            if len(b.incident_ids) == 1 and first_incident:
+            if len(incident_ids) == 1 and first_incident:
                 exp = now + cfg.notifier.link_ttl
                 # signed for the round whose escalation queued the page: it stops acting once the incident reopens
                 generation = max(m.generation or 0 for m in msgs if m.incident_id == first_incident)
                 for action in links.ACTIONS:
                     token = links.sign(keys, first_incident, action, person, exp, generation=generation)
                     link_map[action] = f"{cfg.server.public_url}/l/{token}"
+            # the SMS carries one link: its page offers acknowledge, resolve and escalate
+            sms_link = link_map.get("ack", "") if channel == "sms" else ""
+            b = dp.bundle(channel, pend, link=sms_link)
+            carrier = min(b.ids)
+            # the outbox keeps the text without the link's token (a link acts for whoever holds it)
+            kept = b.body.replace(sms_link, f"{cfg.server.public_url}/l/[link]") if sms_link else b.body
+            if not await self.store.claim_messages(carrier, list(b.ids), kept, now):
+                return
             body = b.body
-            if channel == "sms" and "ack" in link_map:
-                body = f"{body} {link_map['ack']}"
             subject = b.subject if channel == "email" else ""  # one line (pager.domain.paging.one_line)
             if channel == "email" and len(b.incident_ids) == 1 and first_incident:
                 inc = await self.store.get_incident(first_incident)
@@ -549,6 +578,11 @@ class PagingEngine:
                 attempts=attempts,
                 retry_at=json_instant(retry_at) if retry_at else None,
             )
+
+    async def page_summary(self, incident_id: int) -> str | None:
+        """What a page says the incident is about (pager.domain.messages.incident_summary)."""
+        inc = await self.store.get_incident(incident_id)
+        return page_summary(inc) if inc is not None else None
 
     # -- heartbeats ------------------------------------------------------------------------------------
     async def heartbeats(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

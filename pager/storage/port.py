@@ -352,6 +352,7 @@ class DueMessage(_Record):
     summary: str | None
     project: str | None  # of the incident's latest escalation
     generation: int | None  # the round whose escalation queued it (None: no incident)
+    alert_count: int | None = None  # of its incident: more than one, and the page summarises the group
 
 
 @dataclass(frozen=True, slots=True)

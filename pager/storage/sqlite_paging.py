@@ -477,7 +477,7 @@ class PagingStore:
             rows = c.execute(
                 "SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, o.attempts, "
                 "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
-                "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation FROM outbox o "
+                "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation, i.alert_count FROM outbox o "
                 "LEFT JOIN incidents i ON i.id = o.incident_id "
                 "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?",
                 (_iso(now), limit),
@@ -498,6 +498,7 @@ class PagingStore:
                     summary=r[11],
                     project=r[12],
                     generation=r[13],
+                    alert_count=r[14],
                 )
                 for r in rows
             ]

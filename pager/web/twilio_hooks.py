@@ -26,14 +26,17 @@ link only on the round it was signed for. pager.domain.paging.may_answer decides
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 import structlog
 from aiohttp import web
 
+from pager.domain import messages
 from pager.domain import paging as dp
 from pager.domain.incident import State
 from pager.notify.twilio import gather_reply_twiml, sms_reply_twiml, verify_signature, voice_twiml
 from pager.service import links
+from pager.service.paging import page_summary
 from pager.service.signing import Keyring
 from pager.sources.errors import InputError
 from pager.storage.port import Conflict, NotFound
@@ -89,26 +92,41 @@ def _person_by_phone(rt: Runtime, phone: str) -> str | None:
     return None
 
 
-async def _act(rt: Runtime, incident_ids: list[int], command: dp.Command, person: str, via: str) -> list[str]:
-    """Apply a command to incidents; returns one line per incident for the reply."""
-    out = []
+_DONE = {dp.Command.ACK: "acknowledged", dp.Command.RESOLVE: "resolved", dp.Command.ESCALATE: "escalated"}
+
+
+async def _apply(
+    rt: Runtime, incident_ids: list[int], command: dp.Command, person: str, via: str
+) -> list[tuple[int, str | None]]:
+    """Apply a command to incidents: (incident, None when done, else why not) for each."""
+    out: list[tuple[int, str | None]] = []
     now = rt.clock.now()
     for iid in incident_ids:
         try:
             if command is dp.Command.ACK:
                 await rt.store.transition(iid, State.ACKNOWLEDGED, actor=person, via=via, comment=None, now=now)
-                out.append(f"#{dp.short_code(iid)} acknowledged")
             elif command is dp.Command.RESOLVE:
                 await rt.store.transition(iid, State.RESOLVED, actor=person, via=via, comment=None, now=now)
-                out.append(f"#{dp.short_code(iid)} resolved")
             elif command is dp.Command.ESCALATE:
+                why = await _not_escalating(rt, iid)
+                if why is not None:  # nothing to move on: nobody is paged, nothing is recorded
+                    out.append((iid, why))
+                    continue
                 await rt.store.escalate_now(iid, actor=person, via=via, now=now)
-                out.append(f"#{dp.short_code(iid)} escalated")
+            out.append((iid, None))
         except (Conflict, NotFound) as exc:
-            out.append(f"#{dp.short_code(iid)}: {exc}")
+            out.append((iid, str(exc)))
     if rt.engine is not None:
         rt.engine.poke()
     return out
+
+
+async def _act(rt: Runtime, incident_ids: list[int], command: dp.Command, person: str, via: str) -> list[str]:
+    """Apply a command to incidents; returns one line per incident for the reply."""
+    return [
+        f"#{dp.short_code(iid)} {_DONE[command]}" if why is None else f"#{dp.short_code(iid)}: {why}"
+        for iid, why in await _apply(rt, incident_ids, command, person, via)
+    ]
 
 
 async def _answerable(
@@ -208,20 +226,47 @@ async def _sms_command(rt: Runtime, person: str, phone: str, text: str) -> str:
     return "; ".join(lines + refused)
 
 
+def _language(rt: Runtime, person: str | None) -> messages.Language:
+    """The language a call speaks to `person` (people.<id>.language, else the calendar's default)."""
+    p = rt.config.people.get(person or "")
+    if p is not None and p.language is not None:
+        return p.language
+    return messages.default_language(rt.config.calendar.holiday_country)
+
+
+async def _voice_item(rt: Runtime, iid: int) -> messages.VoiceItem | None:
+    inc = await rt.store.get_incident(iid)
+    if inc is None:
+        return None
+    rounds = await rt.store.rounds_of(iid)
+    return messages.VoiceItem(dp.short_code(iid), rounds[-1].project if rounds else "", page_summary(inc), _since(inc))
+
+
+def _since(inc) -> datetime:
+    """Since when an incident is about: its first still firing alert's start (the last change, when none fires)."""
+    firing = [a.starts_at or a.first_seen for a in inc.alerts if a.status == "firing"]
+    return min(firing) if firing else inc.updated_at
+
+
 async def voice(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     form = await _signed_form(request, rt)
     mid = request.query.get("msg", "")
     msg = await rt.store.message(int(mid)) if mid.isdigit() else None
+    lang = _language(rt, msg.person if msg else None)
+    language, voice_name = messages.VOICES[lang]
     if msg is None or not msg.incident_ids:
         return _twiml(gather_reply_twiml("This page is no longer known. Goodbye."))
     digits = form.get("Digits")
     if digits is None:  # the call flow: a read, answered again when fetched again
-        inc = await rt.store.get_incident(msg.incident_ids[0])
-        n = len(msg.incident_ids)
-        summary = inc.summary if n == 1 else f"{n} incidents, the first: {inc.summary}"
+        items = [item for iid in msg.incident_ids[: messages.VOICE_LIST_MAX] if (item := await _voice_item(rt, iid))]
+        if not items:
+            return _twiml(gather_reply_twiml("This page is no longer known. Goodbye."))
+        script = messages.voice_script(
+            items, lang, rt.clock.now(), rt.schedule.calendar.zone, total=len(msg.incident_ids)
+        )
         gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg.carrier}"
-        return _twiml(voice_twiml(summary, dp.short_code(msg.incident_ids[0]), gather))
+        return _twiml(voice_twiml(script, gather))
     key = f"{_sid(form, 'CallSid')}:{msg.id}:{digits}"
     claim = await rt.store.claim_callback("voice", key, rt.clock.now())
     if not claim.first:
@@ -229,11 +274,21 @@ async def voice(request: web.Request) -> web.Response:
         return _twiml(claim.reply if claim.reply is not None else gather_reply_twiml(""))
     command = dp.parse_digits(digits)
     if command is None:
-        answer = gather_reply_twiml("Unknown key. Goodbye.")
+        answer = gather_reply_twiml(messages.voice_unknown_key(lang), language, voice_name)
     else:
         allowed, refused = await _answerable(rt, msg.person, command, list(msg.incident_ids), named=False)
-        lines = (await _act(rt, allowed, command, msg.person or "voice", "voice") if allowed else []) + refused
-        answer = gather_reply_twiml(". ".join(line.rstrip(".") for line in lines) + ". Goodbye.")
+        done: list[tuple[str, str, str | None]] = []
+        for iid, why in await _apply(rt, allowed, command, msg.person or "voice", "voice") if allowed else []:
+            if why is None:
+                done.append((dp.short_code(iid), command.value, None))
+            elif command is dp.Command.ESCALATE:
+                done.append((dp.short_code(iid), "not_escalated", None))
+            else:
+                inc = await rt.store.get_incident(iid)
+                done.append((dp.short_code(iid), "failed", inc.state if inc else None))
+        done += [(dp.short_code(iid), "refused", None) for iid in msg.incident_ids if iid not in allowed]
+        log.info("voice_reply", command=command.value, incidents=allowed[:20], refused=len(refused))
+        answer = gather_reply_twiml(messages.voice_answer(lang, done), language, voice_name)
     await rt.store.answer_callback("voice", key, answer)
     return _twiml(answer)
 
@@ -261,8 +316,14 @@ async def status(request: web.Request) -> web.Response:
 
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>pagerd</title><style>body{{font-family:sans-serif;margin:2em;max-width:30em}}button{{font-size:1.3em;padding:.6em 1.2em}}</style>
+<meta name="robots" content="noindex"><title>pagerd</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:30em}}form{{display:inline-block;margin:.3em .3em 0 0}}
+button{{font-size:1.3em;padding:.6em 1.2em}}.done{{background:#e6f4ea;padding:.6em}}</style>
 </head><body>{body}</body></html>"""
+# what the one-tap page offers in each state (escalate: page the next escalation step now)
+_OFFERED = {"triggered": ("ack", "resolve", "escalate"), "acknowledged": ("resolve",), "resolved": ()}
+_COMMANDS = {"ack": dp.Command.ACK, "resolve": dp.Command.RESOLVE, "escalate": dp.Command.ESCALATE}
+_LABELS = {"ack": "Acknowledge", "resolve": "Resolve", "escalate": "Escalate"}
 
 
 def _verify_link(rt, request: web.Request) -> links.Link:
@@ -279,9 +340,10 @@ def _link_refused(exc: links.InvalidLink) -> web.Response:
     )
 
 
-def _earlier_round(link: links.Link, inc) -> web.Response | None:
-    """The page for a link signed for an earlier round of its incident (410: it no longer acts), else None."""
-    if inc is None or dp.may_answer(dp.Command.ACK, inc.reopen_count, {link.generation}, named=False) is None:
+def _earlier_round(link: links.Link, inc, command: dp.Command) -> web.Response | None:
+    """The page for a link signed for an earlier round of its incident (410: it no longer acts), else None.
+    The rule is the SMS replies' (dp.may_answer): a link answers the page it came with, its round only."""
+    if inc is None or dp.may_answer(command, inc.reopen_count, {link.generation}, named=False) is None:
         return None
     text = links.EARLIER_ROUND.format(incident=link.incident_id, sent=link.generation + 1, current=inc.reopen_count + 1)
     log.info("link_refused", incident_id=link.incident_id, reason=dp.Refusal.EARLIER_ROUND.value)
@@ -293,36 +355,97 @@ def _earlier_round(link: links.Link, inc) -> web.Response | None:
 
 
 def _page(body: str, status: int = 200) -> web.Response:
-    return web.Response(text=_PAGE.format(body=body), content_type="text/html", status=status)
+    return web.Response(
+        text=_PAGE.format(body=body),
+        content_type="text/html",
+        status=status,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
-async def link_get(request: web.Request) -> web.Response:
-    rt = request.app[RUNTIME]
-    try:
-        link = _verify_link(rt, request)
-    except links.InvalidLink as exc:
-        return _link_refused(exc)
-    inc = await rt.store.get_incident(link.incident_id)
-    if (earlier := _earlier_round(link, inc)) is not None:
-        return earlier
-    label = "Acknowledge" if link.action == "ack" else "Resolve"
+async def _incident_page(rt: Runtime, link: links.Link, inc, done: str = "") -> web.Response:
+    """The incident as the one-tap page shows it: number, customer/project, since when, its summary
+    (a group's: how many alerts and what they share) and its alerts, and a button (a POST form, with a
+    token of the same incident, round, person and expiry) for each action its state still takes."""
+    keys = Keyring.of(rt.config.auth)
+    rounds = await rt.store.rounds_of(inc.id)
+    project = rounds[-1].project if rounds else ""
+    zone = rt.schedule.calendar.zone
+    since = _since(inc).astimezone(zone)
+    alerts = "".join(
+        f"<li>{html.escape(a.summary)}{'' if a.status == 'firing' else ' (resolved)'}</li>" for a in inc.alerts[:20]
+    )
+    more = f"<li>and {len(inc.alerts) - 20} more</li>" if len(inc.alerts) > 20 else ""
+    forms = "".join(
+        f'<form method="post" action="{links.sign(keys, inc.id, action, link.person, link.expires, generation=link.generation)}">'
+        f'<button type="submit">{_LABELS[action]}</button></form>'
+        for action in _OFFERED.get(inc.state, ())
+    )
     body = (
-        f"<h1>#{link.incident_id}</h1><p>{html.escape(inc.summary if inc else '')}</p>"
-        f"<p>State: {html.escape(inc.state) if inc else '?'}</p>"
-        f'<form method="post"><button type="submit">{label}</button></form>'
+        (f'<p class="done">{html.escape(done)}</p>' if done else "")
+        + f"<h1>#{inc.id} {html.escape(project)}</h1>"
+        + f"<p><strong>{html.escape(page_summary(inc))}</strong></p>"
+        + f"<p>State: {html.escape(inc.state)} &middot; since {since:%a %d %b %H:%M} ({html.escape(str(zone))})</p>"
+        + (f"<ul>{alerts}{more}</ul>" if len(inc.alerts) > 1 else "")
+        + (f"<p>{forms}</p>" if forms else "")
+        + (
+            "<p>Escalate pages the next step of the escalation now.</p>"
+            if "escalate" in _OFFERED.get(inc.state, ())
+            else ""
+        )
     )
     return _page(body)
 
 
-async def link_post(request: web.Request) -> web.Response:
+async def link_get(request: web.Request) -> web.Response:
+    """Shows the incident and its buttons; never acts (mail and chat apps fetch links to preview them)."""
     rt = request.app[RUNTIME]
     try:
         link = _verify_link(rt, request)
     except links.InvalidLink as exc:
         return _link_refused(exc)
     inc = await rt.store.get_incident(link.incident_id)
-    if (earlier := _earlier_round(link, inc)) is not None:
+    if inc is None:
+        return _page(f"<h1>No incident #{link.incident_id}</h1>", status=404)
+    if (earlier := _earlier_round(link, inc, _COMMANDS[link.action])) is not None:
         return earlier
-    command = dp.Command.ACK if link.action == "ack" else dp.Command.RESOLVE
-    lines = await _act(rt, [link.incident_id], command, link.person or "link", "link")
-    return _page(f"<p>{html.escape('; '.join(lines))}</p>")
+    return await _incident_page(rt, link, inc)
+
+
+async def link_post(request: web.Request) -> web.Response:
+    """The link's action (its token says which: ack, resolve or escalate) on the round it was sent for."""
+    rt = request.app[RUNTIME]
+    try:
+        link = _verify_link(rt, request)
+    except links.InvalidLink as exc:
+        return _link_refused(exc)
+    inc = await rt.store.get_incident(link.incident_id)
+    if inc is None:
+        return _page(f"<h1>No incident #{link.incident_id}</h1>", status=404)
+    command = _COMMANDS[link.action]
+    if (earlier := _earlier_round(link, inc, command)) is not None:
+        return earlier
+    (line,) = await _act(rt, [link.incident_id], command, link.person or "link", "link")
+    done = line + (": the next step is paged now" if line.endswith(" escalated") else "")
+    log.info("link_used", incident_id=inc.id, command=command.value)
+    after = await rt.store.get_incident(link.incident_id)
+    return await _incident_page(rt, link, after or inc, done)
+
+
+async def _not_escalating(rt: Runtime, incident_id: int) -> str | None:
+    """Why escalating the incident now would page nobody (it is no longer triggered, or its current
+    round has paged every step), or None: its next step can be paged now."""
+    inc = await rt.store.get_incident(incident_id)
+    if inc is None:
+        raise NotFound(f"incident {incident_id} not found")
+    if inc.state != State.TRIGGERED.value:
+        return f"not escalated: it is {inc.state}, so its escalation has stopped"
+    rounds = await rt.store.rounds_of(incident_id)
+    current = rounds[-1] if rounds and rounds[-1].round.generation == inc.reopen_count else None
+    if current is None:
+        return "not escalated: it is not routed yet, try again in a moment"
+    if current.escalation == "waiting":
+        return "not escalated: its coverage pages nobody now (the support desk is told at the next office opening)"
+    if current.escalation != "active":
+        return "not escalated: its escalation has no further step (every step has paged)"
+    return None

@@ -141,8 +141,9 @@ async def test_due_messages_are_the_pending_ones_due(store: Store) -> None:
         "handover",
         None,
     )
-    assert (due[0].due_at, due[0].state, due[0].summary, due[0].project) == (
+    assert (due[0].due_at, due[0].state, due[0].summary, due[0].project, due[0].alert_count) == (
         T0 + timedelta(minutes=5),
+        None,
         None,
         None,
         None,
@@ -267,6 +268,7 @@ async def test_fire_step_queues_its_messages_and_moves_the_escalation_on(store: 
     assert [(m.incident_id, m.channel, m.kind) for m in await store.due_messages(T0)] == [(iid, "sms", "page")]
     (m,) = await store.due_messages(T0)
     assert (m.due_at, m.attempts, m.state, m.summary, m.project) == (T0, 0, "triggered", "a is down", "acme/webshop")
+    assert m.alert_count == 1  # of its incident: a page of a group of alerts summarises the group
     assert len(await store.due_messages(T0 + timedelta(minutes=5))) == 2
     (rnd,) = await store.rounds_of(iid)
     assert (rnd.round.first_page_at, rnd.step, rnd.escalation) == (T0, 0, "active")

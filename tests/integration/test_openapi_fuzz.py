@@ -159,7 +159,7 @@ class Client:
             case.path_parameters["token"] = links.sign(
                 self.keys,
                 1 + pick % 3,
-                ("ack", "resolve")[pick % 2],
+                links.ACTIONS[pick % len(links.ACTIONS)],
                 PEOPLE[pick % len(PEOPLE)],
                 expires,
                 generation=0,  # the opening round of each incident

@@ -76,7 +76,7 @@ def test_page_email_is_received_with_subject_summary_and_one_tap_links(smtp_pagi
     assert paged["data"]["status"] == "sent" and "@" in address
 
     (m,) = wait_mail(inbox, address)
-    assert m["Subject"] == f"[pagerd #{iid}] Disk almost full on mail1"
+    assert m["Subject"] == f"[pagerd #{iid}] agency/infra: Disk almost full on mail1"
     assert m["To"] == address and "pagerd@example.nl" in m["From"]
     assert parsedate_to_datetime(m["Date"]) == START == ts(paged["at"])  # the clock the composition root chose
     assert paged["data"]["provider_id"] == m["Message-ID"]  # the SMTP message-id is the provider id
@@ -127,7 +127,7 @@ def test_a_multi_line_summary_reaches_the_mailbox_with_a_one_line_subject(smtp_p
     address = paged["data"]["to"]
 
     (m,) = wait_mail(inbox, address)
-    assert m["Subject"] == f"[pagerd #{iid}] " + " ".join(lines)
+    assert m["Subject"] == f"[pagerd #{iid}] agency/infra: " + " ".join(lines)
     assert m["Bcc"] is None and m["X-Injected"] is None
     assert [rcpts for rcpts, _ in inbox.messages if "victim@example.org" in rcpts] == []
     text = m.get_body(preferencelist=("plain",)).get_content()

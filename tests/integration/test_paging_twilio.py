@@ -278,7 +278,10 @@ def test_voice_call_flow_gathers_and_digit_1_acknowledges(paging):
     gathers = root.findall("Gather")
     assert gathers and gathers[0].get("action") == f"{d.url}{path}" and gathers[0].get("numDigits") == "1"
     said = " ".join(s.text or "" for s in gathers[0].findall("Say"))
-    assert "lb1 certificate expired" in said and "1 to acknowledge" in said
+    # in the person's language (Dutch: the calendar's country is NL), with no ISO timestamp read out
+    assert "lb1 certificate expired" in said and "Druk 1 om te bevestigen" in said
+    assert {s.get("language") for s in root.iter("Say")} == {"nl-NL"}
+    assert not re.search(r"T\d\d:|Z\b", said), said
 
     # A forged keypress changes nothing.
     assert twilio_post(d, path, {**call, "Digits": "1"}, signed=False)[0] == 403
@@ -286,7 +289,7 @@ def test_voice_call_flow_gathers_and_digit_1_acknowledges(paging):
     assert incident(d, iid)["state"] == "triggered"
 
     status, twiml = twilio_post(d, path, {**call, "Digits": "1"})
-    assert status == 200 and "acknowledged" in ET.fromstring(twiml).findtext("Say")
+    assert status == 200 and f"Incident {iid} is bevestigd." in ET.fromstring(twiml).findtext("Say")
     inc = incident(d, iid)
     assert inc["state"] == "acknowledged" and inc["acknowledged_by"] == person
     assert events(inc, "acknowledged")[0]["data"]["via"] == "voice"

@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import MultiDict
 from structlog.testing import capture_logs
 
+from pager.domain.messages import VoiceItem, voice_script
 from pager.notify.base import Message, SendResult
 from pager.notify.twilio import (
     TwilioNotifier,
@@ -312,9 +313,17 @@ async def test_slow_api_times_out_recoverably(stub_twilio):
 
 
 # -- TwiML ----------------------------------------------------------------------------------------
-def test_voice_twiml_reads_summary_and_offers_keys():
+@pytest.mark.parametrize(
+    "lang, language, voice, menu",
+    [
+        ("en", "en-GB", "Polly.Amy", ("1 to acknowledge", "2 to resolve", "3 to escalate")),
+        ("nl", "nl-NL", "Polly.Lotte", ("1 om te bevestigen", "2 om op te lossen", "3 om te escaleren")),
+    ],
+)
+def test_voice_twiml_reads_summary_and_offers_keys(lang, language, voice, menu):
     gather_url = "https://pagerd.example.com/twilio/voice?msg=o-2&step=gather"
-    root = ET.fromstring(voice_twiml("acme: disk full on db1 & db2", "K7", gather_url))
+    item = VoiceItem("K7", "acme/webshop", "disk full on db1 & db2")
+    root = ET.fromstring(voice_twiml(voice_script([item], lang), gather_url))
     assert root.tag == "Response"
     gathers = root.findall("Gather")
     assert len(gathers) == 2  # asked once, repeated once
@@ -323,11 +332,12 @@ def test_voice_twiml_reads_summary_and_offers_keys():
         assert g.get("action") == gather_url
         assert g.get("method") == "POST"
         said = " ".join(s.text or "" for s in g.findall("Say"))
-        assert "disk full on db1 & db2" in said and "K7" in said
-        assert "1 to acknowledge" in said and "2 to resolve" in said and "3 to escalate" in said
+        assert "disk full on db1 & db2" in said and "K7" in said and "acme, project webshop" in said
+        assert all(key in said for key in menu)
+    assert {(s.get("language"), s.get("voice")) for s in root.iter("Say")} == {(language, voice)}
     tail = list(root)[2:]
     assert [e.tag for e in tail] == ["Say", "Hangup"]
-    assert "Goodbye" in tail[0].text
+    assert ("Goodbye" if lang == "en" else "Tot ziens") in tail[0].text
 
 
 def test_reply_twiml():

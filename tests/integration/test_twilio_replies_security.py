@@ -200,7 +200,7 @@ def test_replayed_delivery_status_and_keypress_change_nothing(paging):
     assert status == 200 and ET.fromstring(flow).findall("Gather")
     assert twilio_post(d, path, call) == (200, flow)
     status, pressed = twilio_post(d, path, {**call, "Digits": "3"})
-    assert status == 200 and "escalated" in ET.fromstring(pressed).findtext("Say")
+    assert status == 200 and f"Incident {iid} wordt nu geëscaleerd." in ET.fromstring(pressed).findtext("Say")
     inc = wait_event(d, iid, "escalated")
     assert [k for k, _ in acted(inc) if k != "delivery"] == ["escalate_requested", "escalated"]
     for _ in range(2):  # replayed: the same answer, no second escalation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pager.domain.messages import sms_count
 from tests.scenarios.harness import Scenario
 
 AGENCY = {"customer": "agency"}
@@ -31,7 +32,8 @@ async def test_weekday_alert_sms_then_voice_then_the_backup_and_a_reply_stops_ev
         iid = await s.fire(AGENCY)
         assert s.log() == [("Tue 10:00", "email", "chris"), ("Tue 10:00", "sms", "chris")]
         (sms,) = s.sent(to="chris", channel="sms")
-        assert sms.body.startswith(f"[pagerd #{iid}] ScenarioAlert for agency — reply 1 to ack")
+        assert sms.body.startswith(f"[pagerd #{iid}] agency/infra: ScenarioAlert for agency - 1=ack 2=resolve ")
+        assert "/l/" in sms.body and sms_count(sms.body).segments == 1
 
         await s.at("10:01:30")
         assert s.log(since="10:00:01") == []
@@ -360,7 +362,7 @@ async def test_a_storm_of_500_incidents_is_throttled_per_phone_and_every_inciden
         assert reached == set(ids)
         first = s.sent(to=chris, channel="sms")[0]
         assert first.body.startswith("50 new incidents for agency/infra: #1 ")
-        assert first.body.endswith("; reply 1 to ack all")
+        assert first.body.endswith("; reply 1 to ack all") and sms_count(first.body).segments == 1
 
         # Nothing is dropped: once the throttles let it, every page went out (sent or bundled).
         await s.at("11:30")

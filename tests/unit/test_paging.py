@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pager.domain.calendar import Calendar, Period
+from pager.domain.messages import SmsCount, is_gsm7, sms_count
 from pager.domain.paging import (
     DEFAULT_THROTTLES,
     Bundle,
@@ -941,23 +942,35 @@ ONE = Pending(7, 41, "41", "disk full on web1", "acme/webshop")
 @pytest.mark.parametrize(
     "channel, expected_body, expected_subject",
     [
-        ("sms", "[pagerd #41] disk full on web1 — reply 1 to ack, 2 to resolve", "[pagerd #41] disk full on web1"),
+        (
+            "sms",
+            "[pagerd #41] acme/webshop: disk full on web1 - 1=ack 2=resolve",
+            "[pagerd #41] acme/webshop: disk full on web1",
+        ),
         (
             "voice",
-            "This is pager D. Incident 41 for project acme/webshop: disk full on web1. "
+            "This is pager D. Incident 41 for acme, project webshop. disk full on web1. "
             "Press 1 to acknowledge, 2 to resolve, 3 to escalate.",
-            "[pagerd #41] disk full on web1",
+            "[pagerd #41] acme/webshop: disk full on web1",
         ),
         (
             "email",
-            "[pagerd #41] disk full on web1\n\nIncident: #41\nProject:  acme/webshop\nSummary:  disk full on web1\n\n"
+            "[pagerd #41] acme/webshop: disk full on web1\n\nIncident: #41\nProject:  acme/webshop\n"
+            "Summary:  disk full on web1\n\n"
             'By SMS: reply 1 to acknowledge, 2 to resolve ("ack 41" when several are open).\n',
-            "[pagerd #41] disk full on web1",
+            "[pagerd #41] acme/webshop: disk full on web1",
         ),
     ],
 )
 def test_bundle_of_one(channel, expected_body, expected_subject):
     assert bundle(channel, [ONE]) == Bundle((7,), (41,), expected_body, expected_subject)
+
+
+def test_bundle_of_one_sms_carries_the_link_within_one_segment():
+    link = "https://pagerd.example.com/l/NDEuMC5hY2suMTc2NTAwMDAwMC5hbGljZQ.AAAAAAAAAAAAAAAAAAAAAA"
+    b = bundle("sms", [ONE], link=link)
+    assert b.body == f"[pagerd #41] acme/webshop: disk full on web1 - 1=ack 2=resolve {link}"
+    assert sms_count(b.body).segments == 1
 
 
 def test_bundle_of_two_sms():
@@ -973,8 +986,8 @@ def test_bundle_of_two_sms():
 def test_bundle_of_two_voice_and_email():
     two = _pending(2)
     assert bundle("voice", two).body == (
-        "This is pager D. 2 new incidents for acme/webshop and agency/infra. Incident 40: disk full on web0."
-        " Incident 41: disk full on web1. Press 1 to acknowledge all of them."
+        "This is pager D. 2 incidents. Incident 40 for acme, project webshop: disk full on web0. Incident 41 for"
+        " agency, project infra: disk full on web1. Press 1 to acknowledge, 2 to resolve, 3 to escalate."
     )
     assert bundle("email", two).body == (
         "2 new incidents for acme/webshop, agency/infra:\n\n"
@@ -989,7 +1002,7 @@ def test_two_messages_for_one_incident_make_a_single_page():
     b = Pending(2, 41, "41", "disk full on web1 (95%)", "acme/webshop")
     out = bundle("sms", [b, a])
     assert out.ids == (1, 2) and out.incident_ids == (41,)
-    assert out.body == "[pagerd #41] disk full on web1 (95%) — reply 1 to ack, 2 to resolve"
+    assert out.body == "[pagerd #41] acme/webshop: disk full on web1 (95%) - 1=ack 2=resolve"
 
 
 def test_bundle_of_500():
@@ -997,10 +1010,12 @@ def test_bundle_of_500():
     b = bundle("sms", pending)
     assert b.ids == tuple(range(1, 501))
     assert b.incident_ids == tuple(range(40, 540))
-    assert len(b.body) <= 320
+    assert sms_count(b.body) == SmsCount("GSM-7", len(b.body), 1)
     assert b.body.startswith("500 new incidents for acme/webshop, agency/infra, globex/db: #40 disk full on web0; #41 ")
     assert b.body.endswith(" more; reply 1 to ack all")
-    assert "…and 49" in b.body  # 10 listed with 60-odd characters of header
+    assert "+497 more" in b.body  # 3 listed after 60-odd characters of header
+    two_segments = bundle("sms", pending, 306)
+    assert sms_count(two_segments.body).segments == 2 and "+491 more" in two_segments.body
     voice = bundle("voice", pending)
     assert voice.ids == b.ids and voice.body.count("Incident ") == 5 and "And 495 more." in voice.body
     email = bundle("email", pending)
@@ -1008,24 +1023,28 @@ def test_bundle_of_500():
 
 
 @pytest.mark.parametrize("limit", [70, 100, 160, 320, 1600])
-def test_sms_bundle_respects_the_limit(limit):
+def test_sms_bundle_aims_at_the_limit_and_keeps_the_reply_instructions(limit):
     long = _pending(30, summary="x" * 200 + " {i}")
     for pending in (long, long[:1], long[:2]):
         b = bundle("sms", pending, max_sms_chars=limit)
-        assert len(b.body) <= limit
         assert b.ids == tuple(p.id for p in pending)
+        assert b.body.endswith(("1=ack 2=resolve", "reply 1 to ack all"))
+        # the summaries are shortened to fit, down to a floor: below one segment the limit can be passed
+        assert len(b.body) <= limit if limit >= 160 else sms_count(b.body).segments == 1
 
 
 def test_many_projects_are_shortened():
     pending = [Pending(i, i, str(i), "down", f"customer{i:03d}/project-with-a-long-name") for i in range(1, 40)]
     b = bundle("sms", pending)
-    assert len(b.body) <= 320 and "more" in b.body and b.body.startswith("39 new incidents for customer001/")
+    assert (
+        sms_count(b.body).segments == 1 and "more" in b.body and b.body.startswith("39 new incidents for customer001/")
+    )
 
 
 def test_summaries_are_cleaned_for_sms():
     p = Pending(1, 5, "5", "  disk\nfull\t on   web1 ", "a/b")
-    assert bundle("sms", [p]).body == "[pagerd #5] disk full on web1 — reply 1 to ack, 2 to resolve"
-    assert bundle("sms", [Pending(1, 5, "5", " ", "a/b")]).body.startswith("[pagerd #5] (no summary) — ")
+    assert bundle("sms", [p]).body == "[pagerd #5] a/b: disk full on web1 - 1=ack 2=resolve"
+    assert bundle("sms", [Pending(1, 5, "5", " ", "a/b")]).body.startswith("[pagerd #5] a/b: (no summary) - ")
 
 
 @pytest.mark.parametrize(
@@ -1187,8 +1206,8 @@ def test_bundle_never_drops_an_id(pending, channel, limit):
     assert b.ids == tuple(sorted(p.id for p in pending))
     assert b.incident_ids == tuple(sorted({p.incident_id for p in pending}))
     assert b.body
-    if channel == "sms":
-        assert len(b.body) <= limit
+    if channel == "sms":  # GSM-7, with its reply instructions whole however long the rest
+        assert is_gsm7(b.body) and b.body.endswith(("1=ack 2=resolve", "reply 1 to ack all"))
     assert bundle(channel, list(reversed(pending)), limit) == b  # order of arrival does not matter
 
 
