@@ -588,17 +588,17 @@ def _billing(args: argparse.Namespace) -> int:
         return 0
     zone = calendar.zone
 
-    def local(dt: datetime) -> str:
-        return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
+    def local(dt: datetime) -> str:  # the weekday helps a quote's reader: "Fri 2026-11-27 18:00 +01:00"
+        return f"{dt.astimezone(zone):%a} {_when(dt, zone)}"
 
     cur = q.currency
     who = f" for {args.customer}" if args.customer else ""
     print(f"Standby quote{who} {local(start)} .. {local(end)} ({tz}), rate {cur} {decimal_str(q.rate)}/h")
-    print(f"{'PERIOD':<14} {'FROM':<20} {'TO':<20} {'HOURS':>7} {'BILLED':>7} {'x':>5} {'FEE':>12}")
+    print(f"{'PERIOD':<14} {'FROM':<27} {'TO':<27} {'HOURS':>7} {'BILLED':>7} {'x':>5} {'FEE':>12}")
     for b in q.blocks:
         fee = "covered" if b.covered else decimal_str(b.fee)
         print(
-            f"{b.period:<14} {local(b.start):<20} {local(b.end):<20} {hours_str(b.hours):>7} "
+            f"{b.period:<14} {local(b.start):<27} {local(b.end):<27} {hours_str(b.hours):>7} "
             f"{hours_str(b.billed_hours):>7} {decimal_str(b.multiplier):>5} {fee:>12}"
             + (f"  ({b.covered}: no charge)" if b.covered else "")
         )
@@ -606,14 +606,14 @@ def _billing(args: argparse.Namespace) -> int:
         print("  (no standby: the range is office time only)")
     if q.callouts:
         print()
-        print(f"{'CALL-OUT':<14} {'FROM':<20} {'TO':<20} {'WORKED':>7} {'BILLED':>7} {'':>5} {'AMOUNT':>12}")
+        print(f"{'CALL-OUT':<14} {'FROM':<27} {'TO':<27} {'WORKED':>7} {'BILLED':>7} {'':>5} {'AMOUNT':>12}")
         for c in q.callouts:
             where = f"block {c.block_index + 1}" if c.block_index is not None else "outside"
             print(
-                f"{where:<14} {local(c.start):<20} {local(c.end):<20} {hours_str(c.worked_hours):>7} "
+                f"{where:<14} {local(c.start):<27} {local(c.end):<27} {hours_str(c.worked_hours):>7} "
                 f"{hours_str(c.billed_hours):>7} {'':>5} {decimal_str(c.amount):>12}" + (f"  {c.ref}" if c.ref else "")
             )
-    print(f"{'TOTAL':<14} {'':<20} {'':<20} {'':>7} {'':>7} {cur:>5} {decimal_str(q.total):>12}")
+    print(f"{'TOTAL':<14} {'':<27} {'':<27} {'':>7} {'':>7} {cur:>5} {decimal_str(q.total):>12}")
     return 0
 
 
@@ -714,11 +714,11 @@ async def _incidents(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(rows, indent=2, ensure_ascii=False))
             else:
-                print(f"{'ID':>6}  {'STATE':<12} {'SOURCE':<12} {'ALERTS':>6}  {'CREATED':<23} SUMMARY")
+                print(f"{'ID':>6}  {'STATE':<12} {'SOURCE':<12} {'ALERTS':>6}  {'CREATED':<27} SUMMARY")
                 for r in rows:
                     print(
                         f"{r['id']:>6}  {r['state']:<12} {r['source']:<12} {r['alert_count']:>6}  "
-                        f"{_when(r['created_at'], zone):<23} {r['summary'][:80]}"
+                        f"{_when(r['created_at'], zone):<27} {r['summary'][:80]}"
                     )
             return 0
         try:
