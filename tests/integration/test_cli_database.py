@@ -313,3 +313,25 @@ def test_since_takes_relative_times_on_the_commands_clock(tmp_path):
         )
         assert run.returncode == 0, (since, run.stderr)
         assert sorted(r["summary"] for r in json.loads(run.stdout)) == expect, since
+
+
+def test_a_store_error_is_one_line_and_its_traceback_only_when_asked(tmp_path):
+    config, home = site(tmp_path)
+    db = config.parent.parent / "var" / "pagerd.db"
+    db.parent.mkdir()
+    db.write_bytes(b"not a database, " * 512)
+    run = cli(home, "incidents", "list", "-c", str(config))
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.splitlines() == ["pagerd: database error: file is not a database"]
+    e = {**env(), "PAGERD_DEBUG": "1"}
+    debug = subprocess.run(
+        [sys.executable, "-m", "pager", "incidents", "list", "-c", str(config)],
+        cwd=home,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.splitlines()[-1] == "pagerd: database error: file is not a database"
+    assert db.read_bytes() == b"not a database, " * 512  # left as it was
