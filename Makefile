@@ -20,6 +20,7 @@ export PAGERD_WEBHOOK_TOKEN ?= make-run-development-webhook-token-not-a-secret
 export PAGERD_ADMIN_TOKEN ?= make-run-development-admin-token-not-a-secret
 export PAGERD_SIGNING_KEY ?= make-run-development-signing-key-not-a-secret
 DEV_SECRETS := $(foreach v,PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNING_KEY,$(if $(filter file,$(origin $(v))),$(v)))
+OWN_SECRETS := $(filter-out $(DEV_SECRETS),PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNING_KEY)
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
@@ -76,7 +77,10 @@ run: $(RUN_STAMP)
 	@$(VENV)/bin/pagerd migrate -c $(CONFIG)
 	@echo
 	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (notifier: $(PAGERD_NOTIFIER), the database migrate named above)."
-	@echo "The pagerd command is $(VENV)/bin/pagerd (or run 'source $(VENV)/bin/activate' first, then pagerd), e.g.:"
+	@echo "The pagerd command is $(VENV)/bin/pagerd (or 'source $(VENV)/bin/activate', then pagerd). In another terminal,"
+	@echo "with this environment (the config reads it):"
+	@echo "  export PAGERD_LISTEN=$(PAGERD_LISTEN) PAGERD_NOTIFIER=$(PAGERD_NOTIFIER) $(if $(PAGERD_DB),PAGERD_DB=$(PAGERD_DB) )$(foreach v,$(DEV_SECRETS),$(v)=$($(v)))"
+	@$(if $(OWN_SECRETS),echo "  and your own $(OWN_SECRETS)")
 	@echo "  $(VENV)/bin/pagerd incidents list -c $(CONFIG)"
 	@$(if $(DEV_SECRETS),echo "It uses the Makefile's DEVELOPMENT secrets for $(DEV_SECRETS) (published, accepted on loopback only): never deploy them.")
 	@echo "Fire a test alert:"
