@@ -263,7 +263,10 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(serve(cfg_path))
     if args.cmd == "check-config":
         cfg = _load(args)
-        print(f"{_config_path(args)}: OK ({len(cfg.people)} people, {len(cfg.rotations)} rotations)")
+        print(
+            f"{_config_path(args)}: OK ({len(cfg.people)} people, {len(cfg.rotations)} rotations; "
+            f"database {cfg.storage.sqlite.path}, links under {cfg.server.public_url})"
+        )
         return 0
     if args.cmd == "migrate":
         from pager.app import migrate

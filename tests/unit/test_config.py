@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -608,3 +609,21 @@ def test_example_pagerd_db_is_read_from_the_config_folder() -> None:
     assert load(EXAMPLE, env=EXAMPLE_ENV).storage.sqlite.path == str(ROOT / "var" / "pagerd.db")
     env = {**EXAMPLE_ENV, "PAGERD_DB": "test.db"}
     assert load(EXAMPLE, env=env).storage.sqlite.path == str(ROOT / "config" / "test.db")
+
+
+def test_check_config_names_the_database_and_the_links(tmp_path: Path) -> None:
+    """`PAGERD_LISTEN=127.0.0.1:8091 make run` runs check-config first: it says which database and which link
+    address the config gives, from any working folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERD_")}
+    env.update(EXAMPLE_ENV, PAGERD_LISTEN="127.0.0.1:8091", PYTHONPATH=str(ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "pager", "check-config", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"database {ROOT / 'var' / 'pagerd.db'}, links under http://127.0.0.1:8091)" in r.stdout
+    assert list(tmp_path.iterdir()) == []
