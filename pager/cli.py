@@ -208,15 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit status 0, or non-zero with a one-line message on standard error: no traceback reaches a user
     (PAGERD_DEBUG=1 or --debug adds the traceback of an unexpected error). A closed standard output
     (`pagerd incidents list | head -1`) ends the command quietly with status 141, as SIGPIPE would."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help, --version, a usage error: written, then the pipe may be gone
+        if not _flushed():
+            return 141
+        raise
     debug = args.debug or os.environ.get("PAGERD_DEBUG") == "1"
     try:
         status = _run(args)
-        sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
-        return status
+        return status if _flushed() else 141
     except BrokenPipeError:
-        # stdout's buffer cannot be written: point it at /dev/null so that the exit's flush is quiet
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _flushed()
         return 141
     except KeyboardInterrupt:
         return 130
@@ -229,6 +232,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"pagerd: {_error_text(exc, args, debug)}", file=sys.stderr)
         return 1
+
+
+def _flushed() -> bool:
+    """Standard output written out; False when its reader went away (`| head -1`): it then points at
+    /dev/null, so that the interpreter's own flush at exit is quiet too."""
+    try:
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
 
 
 def _error_text(exc: Exception, args: argparse.Namespace, debug: bool) -> str:

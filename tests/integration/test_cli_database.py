@@ -228,6 +228,8 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(busy):
         f"pagerd incidents show {many['id']} --json {c} | head -1",
         f"pagerd incidents show {many['id']} {c} | head -1",
         f"pagerd billing quote --rate 100 --from 2026-01-01 --to 2026-12-31 {c} | head -1",
+        "pagerd --help | head -c 0",
+        "pagerd incidents list --help | head -1",
     ):
         run = shell(d, pipeline)
         assert run.stderr == "", (pipeline, run.stderr)  # no traceback, no "Exception ignored"
