@@ -20,10 +20,11 @@ export PAGERD_WEBHOOK_TOKEN ?= make-run-development-webhook-token-not-a-secret
 export PAGERD_ADMIN_TOKEN ?= make-run-development-admin-token-not-a-secret
 export PAGERD_SIGNING_KEY ?= make-run-development-signing-key-not-a-secret
 DEV_SECRETS := $(foreach v,PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNING_KEY,$(if $(filter file,$(origin $(v))),$(v)))
+OWN_SECRETS := $(filter-out $(DEV_SECRETS),PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOKEN PAGERD_SIGNING_KEY)
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test lint bench bench-full-node bench-threads venv lock audit peers clean check-config
+.PHONY: run test lint bench bench-full-node bench-threads venv lock audit peers clean clean-data check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -69,12 +70,18 @@ lock: $(TOOLS_STAMP)
 audit: $(TOOLS_STAMP)
 	@$(TOOLS)/bin/python scripts/audit.py $(TOOLS)/bin/pip-audit requirements/test.txt requirements/tools.txt
 
+# the database is the config's storage.sqlite.path, read from the config file's folder: for the example
+# config var/pagerd.db here (PAGERD_DB, when set, is read from config/ too unless absolute)
 run: $(RUN_STAMP)
-	@mkdir -p var
 	@$(VENV)/bin/pagerd check-config $(CONFIG)
 	@$(VENV)/bin/pagerd migrate -c $(CONFIG)
 	@echo
-	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (notifier: $(PAGERD_NOTIFIER), SQLite in $${PAGERD_DB:-var/pagerd.db})."
+	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (notifier: $(PAGERD_NOTIFIER), the database migrate named above)."
+	@echo "The pagerd command is $(VENV)/bin/pagerd (or 'source $(VENV)/bin/activate', then pagerd). In another terminal,"
+	@echo "with this environment (the config reads it):"
+	@echo "  export PAGERD_LISTEN=$(PAGERD_LISTEN) PAGERD_NOTIFIER=$(PAGERD_NOTIFIER) $(if $(PAGERD_DB),PAGERD_DB=$(PAGERD_DB) )$(foreach v,$(DEV_SECRETS),$(v)=$($(v)))"
+	@$(if $(OWN_SECRETS),echo "  and your own $(OWN_SECRETS)")
+	@echo "  $(VENV)/bin/pagerd incidents list -c $(CONFIG)"
 	@$(if $(DEV_SECRETS),echo "It uses the Makefile's DEVELOPMENT secrets for $(DEV_SECRETS) (published, accepted on loopback only): never deploy them.")
 	@echo "Fire a test alert:"
 	@echo "  curl -sS -X POST http://$(PAGERD_LISTEN)/api/v1/alerts/alertmanager \\"
@@ -111,5 +118,18 @@ bench-full-node: venv peers
 bench-threads: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/threads.py
 
+# build output only: the venvs, caches, egg-info and build/. var/ (the database of `make run`, the peers
+# of the tests) is data, never removed here.
 clean:
-	rm -rf $(VENV) $(TOOLS) var build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# the database of `make run` (the example config's, with its -wal and -shm files): every incident, booking
+# and logged hour in it. Refused unless CONFIRM=1.
+DATA_DB ?= var/pagerd.db
+DATA_FILES = $(wildcard $(DATA_DB) $(DATA_DB)-wal $(DATA_DB)-shm)
+clean-data:
+	@if [ -z "$(DATA_FILES)" ]; then echo "clean-data: no $(DATA_DB): nothing to delete"; \
+	elif [ "$(CONFIRM)" != 1 ]; then \
+		echo "clean-data: would delete $(DATA_FILES): every incident, booking and logged hour in it."; \
+		echo "clean-data: refused without CONFIRM=1 (make clean-data CONFIRM=1)"; exit 1; \
+	else rm -f $(DATA_FILES) && echo "clean-data: deleted $(DATA_FILES)"; fi

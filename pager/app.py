@@ -3,6 +3,7 @@ The daemon (pager/daemon.py) and every CLI command get theirs from here."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from pager.clock import Clock, ManualClock, SystemClock
@@ -35,8 +36,31 @@ def policy(cfg: Config) -> IngestPolicy:
     )
 
 
-def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None) -> Store:
+class NoDatabase(Exception):
+    """No database at the configured path: only `pagerd migrate` and `pagerd serve` create one, so that a
+    command run with a wrong config or path never starts an empty database of its own."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no database at {path}")
+
+
+def require_database(cfg: Config) -> str:
+    """The database's path; NoDatabase (naming the absolute path) when no such file exists."""
+    path = cfg.storage.sqlite.path
+    if path == ":memory:" or path.startswith("file:"):
+        return path
+    if not os.path.isfile(path):
+        raise NoDatabase(os.path.abspath(path))
+    return path
+
+
+def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None, *, create: bool = False) -> Store:
+    """The store of the configured database. It must exist (require_database) unless `create`: the daemon,
+    which creates and migrates it on start, says so; every other command only opens an existing one."""
     s = cfg.storage.sqlite
+    if not create:
+        require_database(cfg)
     return SqliteStore(
         s.path, policy(cfg), clock=clock, synchronous=s.synchronous, on_commit=metrics.on_commit if metrics else None
     )
@@ -49,7 +73,7 @@ def migrate(cfg: Config, clock: Clock) -> list[int]:
 
 def backup(cfg: Config, dest: str, *, force: bool = False) -> tuple[str, int]:
     """An online backup of the store's database into the file `dest`: (the database's path, the copy's size)."""
-    path = cfg.storage.sqlite.path
+    path = require_database(cfg)
     return path, sqlite_backup(path, dest, force=force)
 
 

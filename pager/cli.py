@@ -41,6 +41,28 @@ def _load(args: argparse.Namespace):
         raise SystemExit(2) from None
 
 
+def _id(value: str) -> int:
+    """An id on the command line: a positive whole number (one SQLite can hold)."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n < 2**63:
+        raise argparse.ArgumentTypeError(f"not an id (a positive whole number): {value!r}")
+    return n
+
+
+def _count(value: str) -> int:
+    """A --limit: 1 to 10000."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 10000, got {value!r}")
+    return n
+
+
 def _clock(cfg):
     """The clock of this command: the composition root's (the system clock, or a test config's manual one)."""
     from pager.app import make_clock
@@ -51,6 +73,9 @@ def _clock(cfg):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pagerd", description="On-call pager daemon")
     p.add_argument("--version", action="version", version=f"pagerd {__version__}")
+    p.add_argument(
+        "--debug", action="store_true", help="print the traceback of an unexpected error (or PAGERD_DEBUG=1)"
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("serve", help="run the daemon")
@@ -70,13 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--state", choices=["triggered", "acknowledged", "resolved"])
     s.add_argument("--source", choices=["alertmanager", "nagios", "events_v2", "heartbeat"])
-    s.add_argument("--since", help="ISO 8601 instant")
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--since", help="30m, 2h, 3d, 1w, today, yesterday or an ISO 8601 instant")
+    s.add_argument("--limit", type=_count, default=50)
     s.add_argument("--json", action="store_true")
     for name in ("show", "ack", "resolve"):
         s = isub.add_parser(name)
         _config_arg(s)
-        s.add_argument("id", type=int)
+        s.add_argument("id", type=_id)
         s.add_argument("--json", action="store_true")
         if name != "show":
             s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who (default: $USER)")
@@ -116,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s = osub.add_parser("remove")
     _config_arg(s)
-    s.add_argument("id", type=int)
+    s.add_argument("id", type=_id)
     s.add_argument("--by", default=os.environ.get("USER") or "cli")
 
     bk = sub.add_parser("booking", help="dated standby bookings of a customer")
@@ -135,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s = bksub.add_parser("remove", help="cancel a booking")
     _config_arg(s)
-    s.add_argument("id", type=int)
+    s.add_argument("id", type=_id)
     s.add_argument("--by", default=os.environ.get("USER") or "cli")
     s.add_argument("--json", action="store_true")
 
@@ -143,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     wksub = wk.add_subparsers(dest="work_cmd", required=True)
     s = wksub.add_parser("log", help="log worked time: --minutes N, or --from and --to")
     _config_arg(s)
-    s.add_argument("incident", type=int)
+    s.add_argument("incident", type=_id)
     s.add_argument("--minutes", type=int)
     s.add_argument("--from", dest="start", help="ISO 8601 instant; without offset: calendar time zone")
     s.add_argument("--to", dest="end", help="ISO 8601 instant")
@@ -152,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s = wksub.add_parser("list")
     _config_arg(s)
-    s.add_argument("incident", type=int)
+    s.add_argument("incident", type=_id)
     s.add_argument("--json", action="store_true")
 
     bill = sub.add_parser("billing", help="what standby and call-outs cost")
@@ -210,7 +235,70 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Exit status 0, or non-zero with a one-line message on standard error: no traceback reaches a user
+    (PAGERD_DEBUG=1 or --debug adds the traceback of an unexpected error). A closed standard output
+    (`pagerd incidents list | head -1`) ends the command quietly with status 141, as SIGPIPE would."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help, --version, a usage error: written, then the pipe may be gone
+        if not _flushed():
+            return 141
+        raise
+    debug = args.debug or os.environ.get("PAGERD_DEBUG") == "1"
+    try:
+        status = _run(args)
+        return status if _flushed() else 141
+    except BrokenPipeError:
+        _flushed()
+        return 141
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.cmd == "serve":
+            raise  # the daemon's journal keeps the whole story
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"pagerd: {_error_text(exc, args, debug)}", file=sys.stderr)
+        return 1
+
+
+def _flushed() -> bool:
+    """Standard output written out; False when its reader went away (`| head -1`): it then points at
+    /dev/null, so that the interpreter's own flush at exit is quiet too."""
+    try:
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
+
+
+def _error_text(exc: Exception, args: argparse.Namespace, debug: bool) -> str:
+    """One line for an error that ended a command."""
+    import sqlite3
+
+    from pager.app import NoDatabase
+    from pager.storage.port import Unavailable
+
+    if isinstance(exc, NoDatabase):
+        config = os.path.abspath(_config_path(args))
+        return (
+            f"no database at {exc.path} (storage.sqlite.path in {config}, relative to its folder); "
+            f"`pagerd migrate -c {config}` creates it"
+        )
+    if isinstance(exc, Unavailable):
+        return f"the database is unavailable: {exc}"
+    if isinstance(exc, sqlite3.Error):
+        return f"database error: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    hint = "" if debug else " (PAGERD_DEBUG=1 shows the traceback)"
+    return f"unexpected error: {type(exc).__name__}: {exc}{hint}"
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.cmd == "serve":
         cfg_path = _config_path(args)
         _load(args)  # fail fast with file:line errors before the event loop starts
@@ -219,14 +307,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(serve(cfg_path))
     if args.cmd == "check-config":
         cfg = _load(args)
-        print(f"{_config_path(args)}: OK ({len(cfg.people)} people, {len(cfg.rotations)} rotations)")
+        print(
+            f"{_config_path(args)}: OK ({len(cfg.people)} people, {len(cfg.rotations)} rotations; "
+            f"database {cfg.storage.sqlite.path}, links under {cfg.server.public_url})"
+        )
         return 0
     if args.cmd == "migrate":
         from pager.app import migrate
 
         cfg = _load(args)
         applied = migrate(cfg, _clock(cfg))
-        print(f"{cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
+        print(f"database {cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
         return 0
     if args.cmd == "backup":
         return _backup(args)
@@ -702,9 +793,14 @@ async def _incidents(args: argparse.Namespace) -> int:
         if args.incidents_cmd == "list":
             since = None
             if args.since:
-                since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
-                if since.tzinfo is None:
-                    raise SystemExit("pagerd: --since needs a time zone")
+                from pager.config.domain import calendar_from
+                from pager.service.schedule import parse_since
+
+                try:
+                    since = parse_since(args.since, calendar_from(cfg).rules.tz, clock.now())
+                except ValueError as exc:
+                    print(f"pagerd: --since: {exc}", file=sys.stderr)
+                    return 2
             rows = [
                 r.to_json()
                 for r in await store.list_incidents(

@@ -56,7 +56,7 @@ async def serve(config_path: str) -> int:
     clock = make_clock(cfg)
     metrics.reload_ok.set(1)
     metrics.reload_time.set(clock.now().timestamp())
-    store = make_store(cfg, clock, metrics)
+    store = make_store(cfg, clock, metrics, create=True)  # created and migrated on start
     await store.open()
     runtime = Runtime(
         config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock, schedule=Schedule(cfg)

@@ -13,35 +13,43 @@ from .channels import check_channels
 from .domain import calendar_from, rotations_from
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
 from .model import ID_CHARS, Config
-from .secrets import check_secrets, configured_secrets, read_secret_files
+from .schema import schema_issues, validate_pruned
+from .secrets import FILE_SUFFIX, check_secrets, configured_secrets, read_secret_files
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "load"]
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Every problem of the file is reported at once: syntax errors end the reading, but a duplicate key,
+    an unset variable, an unreadable secret file, unknown keys, wrong types and bad values are collected
+    together, each once (a key's first problem hides what follows from it), and the references between
+    sections are checked too when what is left without the wrong keys and values still makes a config.
+    Relative paths (storage.sqlite.path, every `*_file` secret) are read from the config file's folder."""
     fname = str(path)
+    env = os.environ if env is None else env
     refs: dict[tuple, list[str]] = {}
-    data, lines = load_yaml(path, env if env is not None else os.environ, refs)
+    issues: list[ConfigIssue] = []
+    data, lines = load_yaml(path, env, refs, issues)
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(fname, 1, "", "the top level must be a mapping")])
-    issues, from_files = read_secret_files(data, lines, fname)
-    if issues:
-        raise ConfigError(sorted(issues, key=lambda i: i.line))
+    base = Path(os.path.abspath(fname)).parent
+    file_issues, from_files = read_secret_files(data, lines, fname, base)
+    issues += file_issues
+    # keys with a problem already: what pydantic or the reference checks say of them (or of what lies
+    # below them) follows from it
+    reported = {i.key.removesuffix(FILE_SUFFIX) for i in issues if i.key}
     try:
-        cfg = Config.model_validate(data)
+        cfg: Config | None = Config.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            loc = tuple(err.get("loc", ()))
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            issues.append(ConfigIssue(fname, line_of(lines, loc), ".".join(str(x) for x in loc), msg))
-        raise ConfigError(sorted(issues, key=lambda i: i.line)) from None
-    issues.extend(_references(cfg, fname, lines))
-    issues.extend(_testing(cfg, fname, lines, env if env is not None else os.environ))
-    if issues:
+        found, pruned = schema_issues(exc, data, lines, fname)
+        issues += [i for i in found if not _covered(i.key, reported)]
+        reported |= {i.key for i in found}
+        cfg = validate_pruned(data, pruned)
+    if cfg is not None:
+        cfg = _resolve_paths(cfg, base)
+        later = _references(cfg, fname, lines) + _testing(cfg, fname, lines, env)
+        issues += [i for i in later if not _covered(i.key, reported)]
+    if issues or cfg is None:
         raise ConfigError(sorted(issues, key=lambda i: i.line))
     for s in configured_secrets(cfg):
         file_origin = from_files.get(s.key) or from_files.get(".".join(str(p) for p in s.loc[:-1]))
@@ -50,6 +58,21 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
         elif refs.get(s.loc):
             cfg.secret_origins[s.key] = "environment " + ", ".join(refs[s.loc])
     return cfg
+
+
+def _covered(key: str, reported: set[str]) -> bool:
+    """Whether `key` is, or lies below, a key with a problem already."""
+    return any(key == r or key.startswith(r + ".") for r in reported if r)
+
+
+def _resolve_paths(cfg: Config, base: Path) -> Config:
+    """storage.sqlite.path relative to the config file's folder `base` (not the working folder): the daemon
+    and every command find the same database wherever they are started."""
+    db = cfg.storage.sqlite.path
+    if db == ":memory:" or db.startswith("file:") or os.path.isabs(db):
+        return cfg
+    sqlite = cfg.storage.sqlite.model_copy(update={"path": os.path.normpath(base / db)})
+    return cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"sqlite": sqlite})})
 
 
 # The one switch that lets a config run pagerd on the movable test clock (testing.clock: manual).
@@ -124,6 +147,12 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
                 issue(("rotations", rname, "timezone"), f"unknown time zone {rot.timezone!r}")
         if rot.shift.total_seconds() < 3600:
             issue(("rotations", rname, "shift"), "a shift lasts at least 1h")
+    if not cfg.server.public_url:
+        issue(
+            ("server", "public_url"),
+            f"required when server.listen ({cfg.server.listen}) is a wildcard address: the base URL others "
+            "reach this pagerd at (one-tap links, iCal feeds, Twilio callbacks), e.g. https://pagerd.example.nl",
+        )
     src = cfg.sources
     for name in ("alertmanager", "nagios"):
         s = getattr(src, name)

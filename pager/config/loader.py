@@ -52,10 +52,16 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
 
 def load_yaml(
-    path: str | Path, env: Mapping[str, str] | None = None, env_refs: dict[tuple, list[str]] | None = None
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    env_refs: dict[tuple, list[str]] | None = None,
+    problems: list[ConfigIssue] | None = None,
 ) -> tuple[Any, dict[tuple, int]]:
     """The document as plain Python values, and a map from key path (tuple) to its line (1-based).
-    `env_refs`, when given, receives the names of the environment variables each value read."""
+    `env_refs`, when given, receives the names of the environment variables each value read.
+    A file that cannot be read or parsed raises ConfigError. Problems of single keys (a duplicate key,
+    an unset environment variable) go into `problems` when given, the rest of the document still
+    loaded (so that every problem of the file is reported at once); without it they raise."""
     env = os.environ if env is None else env
     fname = str(path)
     try:
@@ -80,7 +86,9 @@ def load_yaml(
     if node is None:
         return {}, lines
     value = _build(node, (), lines, issues, fname, env, {} if env_refs is None else env_refs)
-    if issues:
+    if problems is not None:
+        problems.extend(issues)
+    elif issues:
         raise ConfigError(issues)
     return value, lines
 

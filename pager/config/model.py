@@ -17,6 +17,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from pager.domain.paging import compile_matcher
@@ -92,9 +93,25 @@ class ServerTimeouts(Strict):
     keepalive: Annotated[Duration, AfterValidator(_positive)] = timedelta(seconds=75)
 
 
+# Listen addresses that take connections on every interface: they name no host others can reach.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (recognised here, never bound)
+
+
+def public_url_of(listen: str) -> str:
+    """The base URL under which a server listening on `listen` (HOST:PORT) is reached: http://HOST:PORT;
+    "" for a wildcard address (0.0.0.0, ::), which names no host."""
+    host, _, port = listen.rpartition(":")
+    bare = host.strip("[]")
+    if bare in WILDCARD_HOSTS:
+        return ""
+    return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
+
+
 class Server(Strict):
     listen: Annotated[str, BeforeValidator(lambda v: _listen(str(v)))] = "127.0.0.1:8080"
-    public_url: str = "http://127.0.0.1:8080"
+    # empty or absent: follows listen (public_url_of); required when listen is a wildcard address
+    # (pager.config._references says so)
+    public_url: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
     access_log: bool = False
     shutdown_timeout: Duration = timedelta(seconds=10)
@@ -112,10 +129,21 @@ class Server(Strict):
     def port(self) -> int:
         return int(self.listen.rpartition(":")[2])
 
+    @model_validator(mode="before")
+    @classmethod
+    def _public_url_from_listen(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("public_url") in (None, ""):
+            try:
+                listen = _listen(str(data.get("listen", cls.model_fields["listen"].default)))
+            except ValueError:
+                return data  # the listen field reports it
+            data = {**data, "public_url": public_url_of(listen)}
+        return data
+
     @field_validator("public_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
+        if v and not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("must be an http:// or https:// URL")
         return v.rstrip("/")
 

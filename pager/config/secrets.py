@@ -64,9 +64,11 @@ def _expand(data: Any, pattern: tuple[str, ...], prefix: tuple = ()) -> list[tup
     return [p for n in names for p in _expand(data[n], rest, prefix + (n,))]
 
 
-def read_secret_files(data: Any, lines: dict[tuple, int], fname: str) -> tuple[list[ConfigIssue], dict[str, str]]:
+def read_secret_files(
+    data: Any, lines: dict[tuple, int], fname: str, base: Path | None = None
+) -> tuple[list[ConfigIssue], dict[str, str]]:
     """Replace each `KEY_file: PATH` of a secret key in `data` (in place) by `KEY: <the file's content>`.
-    Returns the problems (both keys given with a value, a file that cannot be read or is empty) and, per
+    A relative PATH is read from the folder `base` (the config file's). Returns the problems (both keys given with a value, a file that cannot be read or is empty) and, per
     secret key read from a file, "file PATH"."""
     issues: list[ConfigIssue] = []
     origins: dict[str, str] = {}
@@ -92,6 +94,8 @@ def read_secret_files(data: Any, lines: dict[tuple, int], fname: str) -> tuple[l
             if not isinstance(path, str) or not path.strip():
                 issue("expected the path of a file that holds the secret")
                 continue
+            if base is not None:
+                path = str(base / path)  # an absolute path stays as it is
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except OSError as exc:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from pager.config import Config
@@ -124,6 +125,35 @@ def parse_instant(value: str, tz: str) -> datetime:
         return utc_in_range(dt)
     except ValueError:
         raise ValueError(f"instant {value!r} is outside the years 1900-2199") from None
+
+
+# `--since 2h`: that long before now (minutes, hours, days, weeks)
+_AGO = re.compile(r"^(\d{1,6})\s*(m|h|d|w)$")
+_AGO_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+SINCE_FORMS = "30m, 2h, 3d, 1w, today, yesterday or an ISO 8601 instant"
+
+
+def parse_since(value: str, tz: str, now: datetime) -> datetime:
+    """The start of a time range as an operator writes it: `30m`, `2h`, `3d`, `1w` (that long before `now`),
+    `today` or `yesterday` (midnight of that day in `tz`), or an ISO 8601 instant (parse_instant: without
+    an offset it is wall time in `tz`). ValueError for anything else, or outside the years 1900-2199."""
+    text = value.strip().lower()
+    ago = _AGO.fullmatch(text)
+    if ago:
+        try:
+            return utc_in_range(now - int(ago.group(1)) * _AGO_UNIT[ago.group(2)])
+        except OverflowError:
+            raise ValueError(f"{value.strip()!r} ago is outside the years 1900-2199") from None
+    if text in ("today", "yesterday"):
+        zone = ZoneInfo(tz)
+        day = now.astimezone(zone).date() - timedelta(days=1 if text == "yesterday" else 0)
+        return utc_in_range(datetime.combine(day, time(0), zone))
+    try:
+        return parse_instant(value, tz)
+    except ValueError as exc:
+        if "outside" in str(exc):
+            raise
+        raise ValueError(f"expected {SINCE_FORMS}, got {value!r}") from None
 
 
 HANDOVER_CATCH_UP = timedelta(hours=12)

@@ -146,8 +146,23 @@ def refused(db: Path, *args: str, says: str) -> None:
     assert says in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
+def migrated(db: Path) -> Path:
+    """A new database at `db` (only `pagerd migrate` and `pagerd serve` create one)."""
+    env = {k: v for k, v in os.environ.items() if k != "PAGERD_CONFIG"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pager", "migrate", "-c", CONFIG],
+        cwd=ROOT,
+        env={**env, "PAGERD_DB": str(db)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    return db
+
+
 def test_booking_cli_round_trip(tmp_path):
-    db = tmp_path / "cli" / "pagerd.db"
+    db = migrated(tmp_path / "cli" / "pagerd.db")
     row = ok_json(
         db,
         "booking",

@@ -47,6 +47,8 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
     ):
         assert key in unit
     assert "EnvironmentFile=-" not in unit  # required: no start on the example's missing secrets
+    # the database's path is in the config, which an admin's pagerd commands read too, not in the unit's environment
+    assert "PAGERD_DB" not in unit and "storage.sqlite.path: /var/lib/pagerd/pagerd.db" in unit
     # verify checks that ExecStart exists: point it at this checkout's pagerd
     local = tmp_path / "pagerd.service"
     local.write_text(unit.replace("/opt/pagerd/bin/pagerd", str(Path(os.sys.executable).parent / "pagerd")))

@@ -53,9 +53,16 @@ def refused(db: Path, *args: str, says: str, config: str = CONFIG) -> None:
     assert "Traceback" not in run.stderr, run.stderr
 
 
+def migrated(db: Path) -> Path:
+    """A new database at `db` (only `pagerd migrate` and `pagerd serve` create one)."""
+    run = cli(db, "migrate")
+    assert run.returncode == 0, run.stderr
+    return db
+
+
 @pytest.fixture
 def db(tmp_path) -> Path:
-    return tmp_path / "cli" / "pagerd.db"
+    return migrated(tmp_path / "cli" / "pagerd.db")
 
 
 # -- calendar --------------------------------------------------------------------------------------------
@@ -201,7 +208,7 @@ def test_override_add_list_remove_round_trip(db, tmp_path):
     # the database is the one PAGERD_DB names
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT id, person, created_by FROM overrides").fetchall() == [(row["id"], "anna", "tester")]
-    other = tmp_path / "other" / "pagerd.db"
+    other = migrated(tmp_path / "other" / "pagerd.db")
     assert ok_json(other, "override", "list", "--json") == []
     assert ok_json(other, *at) == before
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -47,7 +48,8 @@ EXAMPLE_ENV = {
 def test_example_config_loads() -> None:
     cfg = load(EXAMPLE, env=EXAMPLE_ENV)
     assert cfg.server.listen == "127.0.0.1:8080"
-    assert cfg.storage.sqlite.path == "var/pagerd.db"
+    assert cfg.storage.sqlite.path == str(ROOT / "var" / "pagerd.db")  # from the config's folder
+    assert cfg.server.public_url == "http://127.0.0.1:8080"  # follows listen
     assert cfg.sources.alertmanager.auth.bearer.get_secret_value() == "hook-token-1"
     assert cfg.auth.signing_key.get_secret_value() == SIGNING_KEY and cfg.auth.previous_signing_keys == ()
     assert cfg.storage.retention.raw_bodies == cfg.storage.retention.delivery_ids == timedelta(days=30)
@@ -55,6 +57,7 @@ def test_example_config_loads() -> None:
     env = {**EXAMPLE_ENV, "PAGERD_LISTEN": "127.0.0.1:9999", "PAGERD_DB": "/tmp/x.db"}
     cfg = load(EXAMPLE, env=env)
     assert cfg.server.port == 9999 and cfg.storage.sqlite.path == "/tmp/x.db"
+    assert cfg.server.public_url == "http://127.0.0.1:9999"
     assert cfg.auth.admin_token.get_secret_value() == "admin-token-1"
     assert [k.get_secret_value() for k in cfg.sources.events_v2.routing_keys] == ["hook-token-1"]
     assert cfg.secret_origins == {
@@ -201,7 +204,7 @@ def _doc(
     listen: str = "127.0.0.1:8080", admin: str = ADMIN, bearer: str = HOOK, signing: str = SIGN, **sources
 ) -> dict:
     return {
-        "server": {"listen": listen},
+        "server": {"listen": listen, "public_url": "https://pagerd.example.nl"},
         "auth": {"admin_token": admin, "signing_key": signing},
         "sources": {"alertmanager": {"auth": {"bearer": bearer}}, **sources},
     }
@@ -466,3 +469,161 @@ def test_check_config_reports_the_secret_rules(tmp_path: Path) -> None:
     assert "auth.admin_token: is 16 characters long" in r.stderr
     assert "sources.alertmanager.auth.bearer: is 17 characters long" in r.stderr
     assert SHORT not in r.stderr
+
+
+# -- every problem at once, with "did you mean" -----------------------------------------------------------
+def test_check_config_reports_every_error_at_once_with_suggestions(tmp_path: Path) -> None:
+    """Two unknown keys (near misses) and a bad value in one file: all three, in file order, each with file,
+    line and key, the unknown keys with the key they probably meant."""
+    p = tmp_path / "three.yaml"
+    p.write_text(
+        "auth: {admin_token: minimal-admin-token, signing_key: minimal-signing-key-0123456789abcdef}\n"
+        "sources: {alertmanager: {auth: {bearer: minimal-webhook-token}}}\n"
+        "server:\n"
+        "  max_bodybytes: 2048\n"
+        "incidents:\n"
+        "  reopen_windw: 2h\n"
+        "storage:\n"
+        "  retention: {raw_bodies: 3 days}\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pager", "check-config", str(p)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        f"{p}:4: server.max_bodybytes: unknown key (did you mean max_body_bytes?)",
+        f"{p}:6: incidents.reopen_windw: unknown key (did you mean reopen_window?)",
+        f"{p}:8: storage.retention.raw_bodies: Value error, invalid duration '3 days'; expected e.g. 30s, 5m, 1h, 2d",
+    ]
+
+
+@pytest.mark.parametrize(
+    "doc, expect",
+    [
+        # a far miss gets no suggestion; a secret's KEY_file is a key too
+        ({"servr": {}}, [("servr", "unknown key (did you mean server?)")]),
+        ({"zzz": 1}, [("zzz", "unknown key")]),
+        (
+            {"auth": {"admin_token_fil": "/x"}},
+            [("auth.admin_token_fil", "unknown key (did you mean admin_token_file?)")],
+        ),
+        ({"notifier": {"twilio": {"form": "+15005550006"}}}, [("notifier.twilio.form", "(did you mean from?)")]),
+        ({"people": {"anna": {"name": "A", "emial": "a@x"}}}, [("people.anna.emial", "(did you mean email?)")]),
+        (
+            {"people": {"anna": {"nmae": "A"}}},  # the required key it misses is not reported twice
+            [("people.anna.nmae", "unknown key (did you mean name?)")],
+        ),
+        ({"notifier": {"kind": "dryrun"}}, [("notifier.kind", "(did you mean 'dry_run'?)")]),
+        # unknown keys, bad values and references of other sections together
+        (
+            {
+                "server": {"acces_log": True},
+                "people": {"anna": {"name": "A", "phone": "06"}},
+                "rotations": {"r": {"participants": ["anna", "zed"]}},
+            },
+            [
+                ("server.acces_log", "(did you mean access_log?)"),
+                ("people.anna.phone", "String should match pattern"),
+                ("rotations.r.participants.1", "unknown person 'zed'"),
+            ],
+        ),
+    ],
+)
+def test_unknown_keys_and_near_misses(tmp_path: Path, doc: dict, expect: list[tuple[str, str]]) -> None:
+    full = _doc()
+    for key, value in doc.items():
+        full[key] = {**full.get(key, {}), **value} if isinstance(value, dict) else value
+    if "people" in doc:  # people are paged by SMS and voice: simulated here
+        full.setdefault("notifier", {"kind": "dry_run"})
+    got = _issues(tmp_path, full)
+    assert [k for k, _ in got] == [k for k, _ in expect], got
+    for (_, message), (_, part) in zip(got, expect, strict=True):
+        assert part in message, message
+
+
+# -- links follow the listen address ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "server, url",
+    [
+        ({}, "http://127.0.0.1:8080"),
+        ({"listen": "127.0.0.1:8091"}, "http://127.0.0.1:8091"),
+        ({"listen": "[::1]:8091"}, "http://[::1]:8091"),
+        ({"listen": "pagerd.lan:80"}, "http://pagerd.lan:80"),
+        ({"listen": "10.1.2.3:8080", "public_url": ""}, "http://10.1.2.3:8080"),
+        ({"listen": "127.0.0.1:8091", "public_url": "https://pagerd.example.nl/"}, "https://pagerd.example.nl"),
+        ({"listen": "0.0.0.0:8080", "public_url": "https://pagerd.example.nl"}, "https://pagerd.example.nl"),
+    ],
+)
+def test_public_url_follows_listen_unless_set(tmp_path: Path, server: dict, url: str) -> None:
+    doc = _doc()
+    doc["server"] = server
+    assert load(_write(tmp_path, doc), env={}).server.public_url == url
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:8080", "[::]:8080"])
+def test_a_wildcard_listen_address_needs_a_public_url(tmp_path: Path, listen: str) -> None:
+    doc = _doc()
+    doc["server"] = {"listen": listen}
+    assert [k for k, _ in _issues(tmp_path, doc)] == ["server.public_url"]
+    assert "required when server.listen" in _issues(tmp_path, doc)[0][1]
+    doc["server"] = {"listen": listen, "public_url": "ftp://x"}
+    assert _issues(tmp_path, doc) == [("server.public_url", "Value error, must be an http:// or https:// URL")]
+
+
+def test_example_public_url_follows_pagerd_listen() -> None:
+    env = {**EXAMPLE_ENV, "PAGERD_LISTEN": "127.0.0.1:8091"}
+    assert load(EXAMPLE, env=env).server.public_url == "http://127.0.0.1:8091"
+    env["PAGERD_PUBLIC_URL"] = "https://pagerd.example.nl"
+    assert load(EXAMPLE, env=env).server.public_url == "https://pagerd.example.nl"
+
+
+# -- relative paths: from the config file's folder -------------------------------------------------------
+def test_relative_paths_are_read_from_the_config_files_folder(tmp_path: Path, monkeypatch) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "secrets").mkdir()
+    (etc / "secrets" / "admin").write_text(ADMIN + "\n")
+    doc = _doc()
+    doc["auth"] = {"admin_token_file": "secrets/admin", "signing_key": SIGN}
+    doc["storage"] = {"sqlite": {"path": "../var/pagerd.db"}}
+    config = _write(etc, doc)
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for name in (config, Path("../etc/c.yaml")):
+        cfg = load(name, env={})
+        assert cfg.storage.sqlite.path == str(tmp_path / "var" / "pagerd.db")
+        assert cfg.auth.admin_token.get_secret_value() == ADMIN
+        assert cfg.secret_origins["auth.admin_token"] == f"file {etc / 'secrets' / 'admin'}"
+    # absolute paths stay as they are; without the key the default var/pagerd.db is the config's folder's too
+    doc["storage"] = {"sqlite": {"path": str(tmp_path / "abs.db")}}
+    assert load(_write(etc, doc), env={}).storage.sqlite.path == str(tmp_path / "abs.db")
+    del doc["storage"]
+    assert load(_write(etc, doc), env={}).storage.sqlite.path == str(etc / "var" / "pagerd.db")
+    assert not (elsewhere / "var").exists() and not (etc / "var").exists()  # loading creates nothing
+
+
+def test_example_pagerd_db_is_read_from_the_config_folder() -> None:
+    """The example config's database is the repository's var/ (config/../var), whatever the working folder;
+    a relative PAGERD_DB is read from config/ as well."""
+    assert load(EXAMPLE, env=EXAMPLE_ENV).storage.sqlite.path == str(ROOT / "var" / "pagerd.db")
+    env = {**EXAMPLE_ENV, "PAGERD_DB": "test.db"}
+    assert load(EXAMPLE, env=env).storage.sqlite.path == str(ROOT / "config" / "test.db")
+
+
+def test_check_config_names_the_database_and_the_links(tmp_path: Path) -> None:
+    """`PAGERD_LISTEN=127.0.0.1:8091 make run` runs check-config first: it says which database and which link
+    address the config gives, from any working folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERD_")}
+    env.update(EXAMPLE_ENV, PAGERD_LISTEN="127.0.0.1:8091", PYTHONPATH=str(ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "pager", "check-config", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"database {ROOT / 'var' / 'pagerd.db'}, links under http://127.0.0.1:8091)" in r.stdout
+    assert list(tmp_path.iterdir()) == []
