@@ -46,11 +46,14 @@ class Route:
     project: str
     match: Mapping[str, str] = field(default_factory=dict)
     match_re: Mapping[str, str] = field(default_factory=dict)
+    urgency: str | None = None  # "high" / "low": every alert of the route has it (pager.domain.urgency)
     _compiled: tuple[tuple[str, Any], ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not self.project.strip():
             raise ValueError("route: project must be a non-empty string")
+        if self.urgency not in (None, "high", "low"):
+            raise ValueError(f"route {self.project}: urgency must be high or low, got {self.urgency!r}")
         compiled = []
         for label, pattern in self.match_re.items():
             try:
@@ -322,6 +325,21 @@ def step_at(policy: Policy, first_page_at: datetime, k: int) -> StepDue | None:
 def next_step(policy: Policy, first_page_at: datetime, after_k: int) -> StepDue | None:
     """The step after step `after_k` (after_k = -1 gives the first), None past the end."""
     return step_at(policy, first_page_at, after_k + 1)
+
+
+def next_fire(
+    policy: Policy, first_page_at: datetime, k: int, target: timedelta, escalate_at: timedelta | None
+) -> tuple[datetime | None, bool]:
+    """When the step after step `k` fires (None: step k was the last), and whether that is early: after
+    the first page (k = 0) the next step comes at `escalate_at` into the response target when that is
+    sooner than the policy's own wait and before the target is missed (escalate before it is missed)."""
+    nxt = step_at(policy, first_page_at, k + 1)
+    next_at = nxt.at if nxt else None
+    if k == 0 and escalate_at is not None:
+        esc_at = first_page_at + escalate_at
+        if esc_at < first_page_at + target and (next_at is None or next_at > esc_at):
+            return esc_at, True
+    return next_at, False
 
 
 # =========================================================================== contact rules
@@ -736,6 +754,7 @@ __all__ = [
     "first_route",
     "may_answer",
     "next_attempt_at",
+    "next_fire",
     "next_send_slot",
     "next_step",
     "one_line",
