@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
     s.add_argument("--json", action="store_true")
+    from pager import cli_maintenance
+
+    cli_maintenance.add_parsers(sub, _config_arg)
     return p
 
 
@@ -210,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _billing(args)
     if args.cmd in ("booking", "work"):
         return asyncio.run(_bookings(args))
+    if args.cmd in ("maintenance", "route"):
+        from pager import cli_maintenance
+
+        return asyncio.run(cli_maintenance.run(args, _load, _clock))
     return 2
 
 
