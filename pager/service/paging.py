@@ -138,7 +138,6 @@ def windows_of(rows: list[MaintenanceRecord]) -> list[MaintenanceWindow]:
 
 
 def decide(
-    cfg: Config,
     plan: Plan,
     schedule: Schedule,
     *,
@@ -388,7 +387,6 @@ class PagingEngine:
             project = route.project if route is not None else plan.default_project
             rows = booked.get(plan.customer_of.get(project, ""), [])
             decision = decide(
-                cfg,
                 plan,
                 schedule,
                 project=project,
@@ -451,10 +449,9 @@ class PagingEngine:
         if route is not None and route.project != esc.project:
             route = None  # the config changed since: the project stays, the route's urgency no longer applies
         customer = plan.customer_of.get(esc.project, "")
-        bookings = [b for b in await self.store.list_bookings(customer, ending_after=now)] if customer else []
+        bookings = await self.store.list_bookings(customer, ending_after=now) if customer else []
         windows = windows_of(await self.store.list_maintenance(ending_after=now))
         decision = decide(
-            cfg,
             plan,
             schedule,
             project=esc.project,

@@ -67,7 +67,6 @@ def preview(
     final: PagingDecision | None = None
     for _ in range(MAX_DECISIONS):
         d = decide(
-            cfg,
             plan,
             schedule,
             project=project,
