@@ -48,6 +48,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_delete("/api/v1/bookings/{id}", bookings_api.cancel_booking)
     r.add_get("/api/v1/maintenance", maintenance_api.list_maintenance)
     r.add_post("/api/v1/maintenance", maintenance_api.add_maintenance)
+    r.add_post("/api/v1/maintenance/match", maintenance_api.match_maintenance)
     r.add_get("/api/v1/maintenance/{id}", maintenance_api.get_maintenance)
     r.add_delete("/api/v1/maintenance/{id}", maintenance_api.remove_maintenance)
     r.add_get("/api/v1/billing/statements/{customer}", billing_api.customer_statement)

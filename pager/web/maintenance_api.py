@@ -113,3 +113,56 @@ async def add_maintenance(request: web.Request) -> web.Response:
         now=now,
     )
     return web.json_response(row.to_json(), status=201)
+
+
+MAX_LABELS = 64
+
+
+async def match_maintenance(request: web.Request) -> web.Response:
+    """Which window holds an alert with these labels (now, or `at`), routed as the engine routes it and
+    matched by the domain's window_at: {"project": ..., "window": the window or null}."""
+    from pager.domain import paging as dp
+    from pager.domain.maintenance import window_at
+    from pager.service.paging import plan_of, windows_of
+
+    rt = _rt(request)
+    raw = await read_body(request, MAX_API_BODY)
+    media = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise InputError(415, "Content-Type must be application/json")
+    data = load_json(raw) if raw.strip() else {}
+    if not isinstance(data, dict):
+        raise InputError(422, "expected a JSON object")
+    problems = [Problem(k[:64], "unknown field") for k in data if k not in ("labels", "at")]
+    labels = data.get("labels")
+    if not isinstance(labels, dict):
+        problems.append(Problem("labels", "required: an object of label names to values"))
+        labels = {}
+    elif len(labels) > MAX_LABELS:
+        problems.append(Problem("labels", f"at most {MAX_LABELS} labels"))
+    else:
+        for k, v in labels.items():
+            p = check_text(k, "labels", max_len=256) or (
+                check_text(v, f"labels.{k[:64]}", max_len=1024) if isinstance(v, str) else None
+            )
+            if not isinstance(v, str):
+                problems.append(Problem(f"labels.{k[:64]}", "must be a string"))
+            elif p:
+                problems.append(p)
+    now = rt.clock.now()
+    if "at" in data:
+        try:
+            if not isinstance(data["at"], str):
+                raise ValueError
+            now = parse_instant(data["at"], rt.schedule.calendar.rules.tz)
+        except (ValueError, OverflowError):
+            problems.append(Problem("at", "expected an ISO 8601 instant (years 1900-2199)"))
+    if problems:
+        raise InputError(422, "invalid labels", problems)
+    plan = plan_of(rt.config)
+    route = dp.first_route(plan.routes, labels)
+    project = route.project if route is not None else plan.default_project
+    rows = await rt.store.list_maintenance(ending_after=now)
+    held = window_at(windows_of(rows), project=project, customer=plan.customer(project), labels=labels, now=now)
+    window = next((r.to_json() for r in rows if held is not None and r.id == held.id), None)
+    return web.json_response({"project": project, "window": window})

@@ -224,3 +224,30 @@ def test_good_urgency_config_loads(tmp_path):
         doc["routes"][0]["urgency"] = "high"
 
     assert _issues(tmp_path, edit) == []
+
+
+async def test_the_api_says_which_window_holds_an_alert_as_the_engine_would(tmp_path):
+    async with Scenario(tmp_path, "2026-12-08 22:00") as s:
+        status, window = await s.api("POST", "/api/v1/maintenance", {**GOOD, "end": "2026-12-09T06:00"})
+        assert status == 201
+        webshop = {"labels": {"customer": "acme", "service": "webshop"}}
+        assert await s.api("POST", "/api/v1/maintenance/match", webshop) == (
+            200,
+            {"project": "acme/webshop", "window": window},
+        )
+        later = {**webshop, "at": "2026-12-09T06:00"}
+        assert await s.api("POST", "/api/v1/maintenance/match", later) == (
+            200,
+            {"project": "acme/webshop", "window": None},
+        )
+        intranet = {"labels": {"customer": "acme"}}
+        assert await s.api("POST", "/api/v1/maintenance/match", intranet) == (
+            200,
+            {"project": "acme/intranet", "window": None},
+        )
+        for bad, field in (({}, "labels"), ({"labels": {"a": 1}}, "labels.a"), ({**webshop, "at": "soon"}, "at")):
+            status, body = await s.api("POST", "/api/v1/maintenance/match", bad)
+            assert (status, body["problems"][0]["field"]) == (422, field)
+        iid = await s.fire({"customer": "acme", "service": "webshop"})  # and the engine agrees
+        routed = [e for e in (await s.incident(iid))["timeline"] if e["kind"] == "routed"][0]
+        assert routed["data"]["maintenance_window"] == window["id"]
