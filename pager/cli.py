@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
     s.add_argument("--json", action="store_true")
+    from pager import cli_maintenance
+
+    cli_maintenance.add_parsers(sub, _config_arg)
     return p
 
 
@@ -333,6 +336,10 @@ def _run(args: argparse.Namespace) -> int:
         return _billing(args)
     if args.cmd in ("booking", "work"):
         return asyncio.run(_bookings(args))
+    if args.cmd in ("maintenance", "route"):
+        from pager import cli_maintenance
+
+        return asyncio.run(cli_maintenance.run(args, _load, _clock))
     return 2
 
 
@@ -915,6 +922,7 @@ def _response_lines(state: str, reopen_count: int, rounds: list, now: datetime, 
         fired=-1 if row is None else row.step,
         first_page_at=None if current is None else current.first_page_at,
         next_at=None if row is None else row.next_at,
+        hold=None if row is None else row.hold,
     )
     when = _when(act.at, zone)
     overdue = "  (overdue: is the daemon's paging engine running?)" if act.at is not None and act.at < now else ""
@@ -930,6 +938,13 @@ def _response_lines(state: str, reopen_count: int, rounds: list, now: datetime, 
         paged_oncall = any(t.kind == dp.TargetKind.ONCALL for t in act.targets)
         oncall = f" (oncall: the {row.rotation} rotation)" if paged_oncall and row is not None and row.rotation else ""
         lines.append(f"next      {first}{step} ({targets}) at {when} unless acknowledged{oncall}{overdue}")
+    elif act.kind is dp.NextKind.RELEASE and act.why == "maintenance":
+        window = (
+            f"maintenance window #{row.maintenance_id}" if row is not None and row.maintenance_id else "maintenance"
+        )
+        lines.append(f"next      held by {window}: paged when it ends, {when}, if still open{overdue}")
+    elif act.kind is dp.NextKind.RELEASE:
+        lines.append(f"next      low urgency: paged at the office opening, {when}, if still open{overdue}")
     elif act.kind is dp.NextKind.DESK:
         lines.append(f"next      the support desk is told at {when}{overdue}")
     elif act.kind is dp.NextKind.END:

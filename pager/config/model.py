@@ -379,10 +379,33 @@ class PolicyConfig(Strict):
     repeat: int = Field(default=0, ge=0, le=20)
 
 
+_SEVERITY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+class UrgencyConfig(Strict):
+    """Which severities are low urgency: they page in office hours and otherwise wait for the next
+    office opening (the desk is e-mailed at once). Every other severity, unknown and missing ones
+    included, is high: it pages as coverage says (pager.domain.urgency)."""
+
+    low: list[str] = ["warning", "info"]
+
+    @field_validator("low")
+    @classmethod
+    def _low(cls, v: list[str]) -> list[str]:
+        if len(v) > 32:
+            raise ValueError("at most 32 severities")
+        for s in v:
+            if not isinstance(s, str) or not _SEVERITY.fullmatch(s):
+                raise ValueError(f"{str(s)[:64]!r}: a severity is lower-case letters, digits, '_', '.', '-'")
+        return v
+
+
 class ProjectConfig(Strict):
     coverage: Literal["always", "office_hours", "standby"] = "office_hours"
     standby: list[Literal["weekend", "evening_night", "holiday"]] = []
     policy: str = "default"
+    # this project's low severities instead of paging.urgency's
+    urgency: UrgencyConfig | None = None
 
 
 def _money(v: object) -> object:
@@ -492,6 +515,9 @@ class RouteConfig(Strict):
     match: dict[str, str] = {}
     match_re: dict[str, str] = {}
     project: str
+    # every alert of this route is high (pages as coverage says) or low (waits for office hours),
+    # whatever its severity; unset: by severity (the project's urgency, else paging.urgency)
+    urgency: Literal["high", "low"] | None = None
 
     @field_validator("match_re")
     @classmethod
@@ -521,6 +547,8 @@ class PagingConfig(Strict):
     ]
     throttles: dict[Literal["sms", "voice", "email"], ThrottleConfig] = {}
     default_project: str = ""
+    # severities that wait for office hours (README: Urgency and maintenance windows)
+    urgency: UrgencyConfig = UrgencyConfig()
     # /readyz answers 503 when the engine's last good tick (every stage succeeded) is older than this
     engine_stall_after: Annotated[Duration, AfterValidator(_positive)] = timedelta(seconds=30)
 

@@ -47,11 +47,14 @@ class Route:
     project: str
     match: Mapping[str, str] = field(default_factory=dict)
     match_re: Mapping[str, str] = field(default_factory=dict)
+    urgency: str | None = None  # "high" / "low": every alert of the route has it (pager.domain.urgency)
     _compiled: tuple[tuple[str, Any], ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not self.project.strip():
             raise ValueError("route: project must be a non-empty string")
+        if self.urgency not in (None, "high", "low"):
+            raise ValueError(f"route {self.project}: urgency must be high or low, got {self.urgency!r}")
         compiled = []
         for label, pattern in self.match_re.items():
             try:
@@ -337,6 +340,7 @@ class NextKind(StrEnum):
     ROUTE = "route"  # not routed yet: the engine routes it (coverage, policy) on its next tick
     PAGE = "page"  # an escalation step pages its targets (the first page, or a later step)
     DESK = "desk"  # nobody paged: the support desk is told (at the next office opening)
+    RELEASE = "release"  # held (low urgency, a maintenance window): decided again, and paged, at `at`
     END = "end"  # the policy has no further step: its escalation ends
     NOTHING = "nothing"  # nothing more: acknowledged, resolved, or every step has fired
 
@@ -368,10 +372,12 @@ def next_action(
     fired: int,
     first_page_at: datetime | None,
     next_at: datetime | None,
+    hold: str | None = None,
 ) -> NextAction:
     """What the engine does next for an incident's current round, read from what its escalation
     stores: the incident's `state`, the escalation's `status` (None: not routed yet), the last step
-    `fired` (-1: none), the `first_page_at` and the `next_at` the engine set for itself.
+    `fired` (-1: none), the `first_page_at`, the `next_at` the engine set for itself and a waiting
+    round's `hold` ("urgency", "maintenance"; None: not held).
 
     The engine stops a round once its incident is no longer triggered; it fires, at `next_at`, the
     step after the last one fired (``next_step``; `next_at` may come before that step's own instant
@@ -380,6 +386,10 @@ def next_action(
         return NextAction(NextKind.NOTHING, why=state)
     if status is None:
         return NextAction(NextKind.ROUTE)
+    if status == ESCALATION_WAITING and hold is not None:
+        # held by its urgency (until the office opening) or a maintenance window (until it ends): the
+        # engine decides it again then and pages it if it is still open
+        return NextAction(NextKind.RELEASE, at=None if next_at is None else to_utc(next_at, "next_at"), why=hold)
     if status == ESCALATION_WAITING:
         if next_at is None:
             return NextAction(NextKind.NOTHING, why="paged nobody; no office opening within a year")
@@ -395,6 +405,21 @@ def next_action(
     if due is None:
         return NextAction(NextKind.END, at=at)
     return NextAction(NextKind.PAGE, at=at, step=due, targets=policy.steps[due.index].targets)
+
+
+def next_fire(
+    policy: Policy, first_page_at: datetime, k: int, target: timedelta, escalate_at: timedelta | None
+) -> tuple[datetime | None, bool]:
+    """When the step after step `k` fires (None: step k was the last), and whether that is early: after
+    the first page (k = 0) the next step comes at `escalate_at` into the response target when that is
+    sooner than the policy's own wait and before the target is missed (escalate before it is missed)."""
+    nxt = step_at(policy, first_page_at, k + 1)
+    next_at = nxt.at if nxt else None
+    if k == 0 and escalate_at is not None:
+        esc_at = first_page_at + escalate_at
+        if esc_at < first_page_at + target and (next_at is None or next_at > esc_at):
+            return esc_at, True
+    return next_at, False
 
 
 # =========================================================================== contact rules
@@ -765,6 +790,7 @@ __all__ = [
     "may_answer",
     "next_attempt_at",
     "next_action",
+    "next_fire",
     "next_send_slot",
     "next_step",
     "one_line",

@@ -18,13 +18,16 @@ from pager.domain import messages, response
 from pager.domain import paging as dp
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.domain.heartbeat import HeartbeatState, heartbeat_status
+from pager.domain.maintenance import MaintenanceWindow
+from pager.domain.urgency import Action as Decision
+from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
 from pager.service import links, retention
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
 from pager.service.signing import Keyring
-from pager.storage.port import Booking, DueMessage, Escalation, IncidentDetail, json_instant
+from pager.storage.port import Booking, DueMessage, Escalation, IncidentDetail, MaintenanceRecord, json_instant
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -58,10 +61,33 @@ class Plan:
     throttles: dict
     default_project: str
     customer_of: dict = field(default_factory=dict)  # project -> customer id
+    urgency: dict = field(default_factory=dict)  # project -> UrgencyRule (its own, else paging.urgency's)
+    default_urgency: UrgencyRule = UrgencyRule()
+
+    def urgency_rule(self, project: str, route: dp.Route | None) -> UrgencyRule:
+        """The urgency rule of an alert of `project` that `route` (None: no route matched) led there."""
+        rule = self.urgency.get(project, self.default_urgency)
+        if route is not None and route.urgency is not None:
+            return replace(rule, force=route.urgency, source=f"route to {route.project}")
+        return rule
+
+    def customer(self, project: str) -> str | None:
+        return self.customer_of.get(project)
+
+    def coverage_of(self, project: str) -> dp.ProjectCoverage:
+        return self.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
+
+    def policy(self, project: str) -> dp.Policy:
+        return self.policies.get(self.policy_of.get(project, "default")) or self.policies["default"]
 
 
 def plan_of(cfg: Config) -> Plan:
-    routes = tuple(dp.Route(project=r.project, match=dict(r.match), match_re=dict(r.match_re)) for r in cfg.routes)
+    routes = tuple(
+        dp.Route(project=r.project, match=dict(r.match), match_re=dict(r.match_re), urgency=r.urgency)
+        for r in cfg.routes
+    )
+    default_urgency = UrgencyRule(low=frozenset(cfg.paging.urgency.low))
+    urgency: dict[str, UrgencyRule] = {}
     coverage, policy_of, targets, customer_of = {}, {}, {}, {}
     for cid, cust in cfg.customers.items():
         for pid, proj in cust.projects.items():
@@ -75,6 +101,8 @@ def plan_of(cfg: Config) -> Plan:
                 standby_periods=frozenset(Period(p) for p in proj.standby),
             )
             policy_of[name] = proj.policy
+            if proj.urgency is not None:
+                urgency[name] = UrgencyRule(low=frozenset(proj.urgency.low), source=f"project {name}")
             targets[name] = response.ResponseTarget(target=cust.response_target, escalate_at=cfg.paging.escalate_at)
     policies = {"default": dp.Policy.from_json(DEFAULT_POLICY)}
     for pname, pol in cfg.escalation_policies.items():
@@ -87,7 +115,16 @@ def plan_of(cfg: Config) -> Plan:
     for ch, th in cfg.paging.throttles.items():
         throttles[ch] = dp.Throttle(th.max, th.per)
     return Plan(
-        routes, coverage, policies, policy_of, targets, throttles, cfg.paging.default_project or UNROUTED, customer_of
+        routes,
+        coverage,
+        policies,
+        policy_of,
+        targets,
+        throttles,
+        cfg.paging.default_project or UNROUTED,
+        customer_of,
+        urgency,
+        default_urgency,
     )
 
 
@@ -103,6 +140,138 @@ def _sms_text(channel: str, summary: str, now: datetime, schedule: Schedule) -> 
     """An SMS says the instants in its alert text as short local time (an ISO 8601 timestamp takes 25
     characters of a 160-character segment); other channels keep the text as it came."""
     return messages.sms_instants(summary, now, schedule.calendar.zone) if channel == "sms" else summary
+
+
+def windows_of(rows: list[MaintenanceRecord]) -> list[MaintenanceWindow]:
+    """The stored maintenance windows as the domain's."""
+    return [
+        MaintenanceWindow(
+            id=w.id, start=w.start, end=w.end, customer=w.customer, project=w.project, match=w.match, reason=w.reason
+        )
+        for w in rows
+    ]
+
+
+def decide(
+    plan: Plan,
+    schedule: Schedule,
+    *,
+    project: str,
+    route: dp.Route | None,
+    labels,
+    severity: str | None,
+    bookings: list[Booking],
+    windows: list[MaintenanceWindow],
+    now: datetime,
+) -> PagingDecision:
+    """The routing decision for an incident of `project` at `now` (pager.domain.urgency.decide_paging on
+    the config's coverage, the customer's bookings, the urgency rule and the maintenance windows): what the
+    engine does with it, and what `pagerd route` previews."""
+    cov = plan.coverage_of(project)
+    if bookings:
+        cov = replace(cov, bookings=tuple((b.start, b.end) for b in bookings))
+    return decide_paging(
+        cov,
+        schedule.calendar,
+        now,
+        severity=severity,
+        rule=plan.urgency_rule(project, route),
+        windows=windows,
+        customer=plan.customer(project),
+        labels=labels,
+    )
+
+
+def rotation_name(cfg: Config, role: str | None) -> str | None:
+    """The configured rotation of a coverage role ("office" / "standby")."""
+    if role is None:
+        return None
+    return cfg.paging.office_rotation if role == dp.OFFICE_ROTATION else cfg.paging.standby_rotation
+
+
+def step_people(
+    cfg: Config, schedule: Schedule, overrides, step: dp.Step, rotation: str | None, now: datetime
+) -> tuple[list[str], list[str]]:
+    """Whom one escalation step pages at `now` (people ids, in order) and notes for the timeline."""
+    people: list[str] = []
+    notes: list[str] = []
+
+    def on_call(name: str | None) -> str | None:
+        if not name or name not in schedule.rotations:
+            return None
+        return schedule.on_call(now, overrides, name)[0]["person"]
+
+    for t in step.targets:
+        who: list[str] = []
+        if t.kind == "oncall":
+            p = on_call(rotation)
+            if p is None:  # coverage is re-checked as time passes: the rotation on call right now
+                other = (
+                    cfg.paging.standby_rotation
+                    if rotation == cfg.paging.office_rotation
+                    else cfg.paging.office_rotation
+                )
+                p = on_call(other)
+                if p is not None:
+                    notes.append(f"{rotation or 'no rotation'} has nobody now; paging {other}")
+            who = [p] if p else []
+        elif t.kind == "rotation":
+            p = on_call(t.name)
+            who = [p] if p else []
+        elif t.kind == "person":
+            who = [t.name]
+        elif t.kind == "desk":
+            who = list(cfg.desk.people)
+        if not who:
+            notes.append(f"target {t.kind}{':' + t.name if t.name else ''} has nobody to page")
+        people += [p for p in who if p not in people and p in cfg.people]
+    if not people:  # never page nobody silently: fall back to the desk
+        people = [p for p in cfg.desk.people if p in cfg.people]
+        notes.append("nobody to page in this step: the support desk is paged instead")
+    return people, notes
+
+
+def desk_messages(cfg: Config, incident_id: int, generation: int, now: datetime) -> list[dict]:
+    """The support desk's e-mail about an incident's round: to each desk person with an e-mail address,
+    and to the desk's own address."""
+    messages = []
+    for person in cfg.desk.people:
+        p = cfg.people.get(person)
+        if p and p.email:
+            messages.append(
+                {
+                    "idem_key": f"{incident_id}:{generation}:desk:{person}",
+                    "person": person,
+                    "channel": "email",
+                    "address": p.email,
+                    "kind": "desk",
+                    "due_at": now,
+                }
+            )
+    if cfg.desk.email:
+        messages.append(
+            {
+                "idem_key": f"{incident_id}:{generation}:desk:address",
+                "person": None,
+                "channel": "email",
+                "address": cfg.desk.email,
+                "kind": "desk",
+                "due_at": now,
+            }
+        )
+    return messages
+
+
+def _hold_of(d: PagingDecision) -> tuple[str, str | None, datetime | None, str | None, int | None]:
+    """How a decision is stored on an escalation: (status, rotation role, next_at, hold, maintenance id)."""
+    if d.action is Decision.PAGE:
+        return "active", d.rotation, d.next_at, None, None
+    if d.action is Decision.DEFER:
+        return "waiting", d.rotation, d.next_at, "urgency", None
+    if d.action is Decision.HOLD:
+        assert d.window is not None
+        return "waiting", None, d.next_at, "maintenance", d.window.id
+    return "waiting", None, d.next_at, None, None
 
 
 def _retry_at(cfg: Config, now: datetime, attempts: int, result: SendResult) -> datetime | None:
@@ -223,52 +392,124 @@ class PagingEngine:
         unrouted = await self.store.unrouted_incidents()
         if not unrouted:
             return
-        # the customers' dated standby bookings still running or to come: read once per tick
+        # the customers' dated standby bookings and the maintenance windows still running or to come: read once
         booked: dict[str, list[Booking]] = {}
         for b in await self.store.list_bookings(ending_after=now):
             booked.setdefault(b.customer, []).append(b)
+        windows = windows_of(await self.store.list_maintenance(ending_after=now))
         for inc in unrouted:
-            project = dp.route_for(plan.routes, inc.labels, plan.default_project)
-            cov = plan.coverage.get(project) or dp.ProjectCoverage(project=project, mode=dp.Coverage.ALWAYS)
+            route = dp.first_route(plan.routes, inc.labels)
+            project = route.project if route is not None else plan.default_project
             rows = booked.get(plan.customer_of.get(project, ""), [])
-            if rows:
-                cov = replace(cov, bookings=tuple((b.start, b.end) for b in rows))
-            decision = dp.decide_coverage(cov, schedule.calendar, now)
+            decision = decide(
+                plan,
+                schedule,
+                project=project,
+                route=route,
+                labels=inc.labels,
+                severity=inc.severity,
+                bookings=rows,
+                windows=windows,
+                now=now,
+            )
             booking = None
-            if decision.booking is not None:
+            if decision.coverage.booking is not None and decision.action is Decision.PAGE:
                 booking = next(
                     (
                         {"id": b.id, "start": json_instant(b.start), "end": json_instant(b.end)}
                         for b in rows
-                        if (b.start, b.end) == decision.booking
+                        if (b.start, b.end) == decision.coverage.booking
                     ),
                     None,
                 )
-            policy = plan.policies.get(plan.policy_of.get(project, "default")) or plan.policies["default"]
+            policy = plan.policy(project)
             target = plan.targets.get(project) or response.ResponseTarget(escalate_at=cfg.paging.escalate_at)
-            rotation = None
-            if decision.page:
-                rotation = cfg.paging.office_rotation if decision.rotation == "office" else cfg.paging.standby_rotation
+            status, role, next_at, hold, window_id = _hold_of(decision)
             writes.append(
                 self.store.create_escalation(
                     incident_id=inc.id,
                     generation=inc.generation,
                     project=project,
-                    rotation=rotation,
+                    rotation=rotation_name(cfg, role),
                     policy=policy.to_json(),
-                    status="active" if decision.page else "waiting",
-                    next_at=now if decision.page else decision.notify_desk_at,
+                    status=status,
+                    next_at=next_at,
                     target_seconds=int(target.target.total_seconds()),
                     reason=decision.reason,
                     now=now,
                     booking=booking,
+                    hold=hold,
+                    maintenance_id=window_id,
+                    severity=decision.severity,
+                    messages=desk_messages(cfg, inc.id, inc.generation, now) if hold == "urgency" else None,
                 )
             )
             log.info(
-                "incident_routed", incident_id=inc.id, project=project, paging=decision.page, reason=decision.reason
+                "incident_routed",
+                incident_id=inc.id,
+                project=project,
+                paging=decision.page,
+                action=decision.action.value,
+                reason=decision.reason,
             )
         # queued together, they share one group commit
         await asyncio.gather(*writes)
+
+    async def _redecide(self, cfg: Config, schedule: Schedule, esc: Escalation, now: datetime) -> Escalation | None:
+        """A held (maintenance) or deferred (low urgency) escalation that came due, or whose incident's
+        severity changed: decided again at `now`, as at routing. Returns the escalation when it now pages
+        (its first step fires at once), else None."""
+        plan = self.plan(cfg)
+        route = dp.first_route(plan.routes, esc.labels)
+        if route is not None and route.project != esc.project:
+            route = None  # the config changed since: the project stays, the route's urgency no longer applies
+        customer = plan.customer_of.get(esc.project, "")
+        bookings = await self.store.list_bookings(customer, ending_after=now) if customer else []
+        windows = windows_of(await self.store.list_maintenance(ending_after=now))
+        decision = decide(
+            plan,
+            schedule,
+            project=esc.project,
+            route=route,
+            labels=esc.labels,
+            severity=esc.incident_severity,
+            bookings=bookings,
+            windows=windows,
+            now=now,
+        )
+        if esc.hold == "maintenance":
+            window = await self.store.get_maintenance(esc.maintenance_id) if esc.maintenance_id is not None else None
+            if window is not None and window.removed_at is not None and window.removed_at <= now:
+                why = f"maintenance window #{window.id} removed by {window.removed_by}"
+            else:
+                why = f"maintenance window #{esc.maintenance_id} ended"
+            kind = "maintenance_ended"
+        elif esc.next_at is not None and esc.next_at <= now:
+            why, kind = "office opening", "office_opening"
+        else:
+            why, kind = f"severity now {decision.severity}", "urgency_raised"
+        status, role, next_at, hold, window_id = _hold_of(decision)
+        if (status, hold, window_id, next_at) == ("waiting", esc.hold, esc.maintenance_id, esc.next_at):
+            # nothing changes (a severity that is still low): only the severity it was decided on
+            kind = "urgency_checked"
+        ok = await self.store.reroute_escalation(
+            incident_id=esc.incident_id,
+            generation=esc.generation,
+            rotation=rotation_name(cfg, role),
+            status=status,
+            next_at=next_at,
+            hold=hold,
+            maintenance_id=window_id,
+            severity=decision.severity,
+            reason=decision.reason,
+            messages=desk_messages(cfg, esc.incident_id, esc.generation, now) if hold == "urgency" else [],
+            event={"kind": kind, "why": why, "action": decision.action.value, "reason": decision.reason},
+            now=now,
+        )
+        log.info("incident_rerouted", incident_id=esc.incident_id, why=why, action=decision.action.value, ok=ok)
+        if not ok or status != "active":
+            return None
+        return replace(esc, status="active", rotation=rotation_name(cfg, role), hold=None, maintenance_id=None)
 
     async def stop(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self.store.stop_settled(now)
@@ -283,7 +524,12 @@ class PagingEngine:
         await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now) for esc in due))
 
     async def _fire(self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime) -> None:
-        if esc.status == "waiting":
+        if esc.status == "waiting" and esc.hold is not None:
+            released = await self._redecide(cfg, schedule, esc, now)
+            if released is None:
+                return
+            esc = released
+        elif esc.status == "waiting":
             await self._desk_notice(cfg, esc, now)
             return
         policy = dp.Policy.from_json(esc.policy)
@@ -306,15 +552,12 @@ class PagingEngine:
                 event={"kind": "escalation_exhausted", "steps": k},
             )
             return
-        people, notes = self._targets(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now)
+        people, notes = step_people(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now)
         messages = self._messages(cfg, esc, k, people, now)
         target = timedelta(seconds=esc.target_seconds)
-        nxt = dp.step_at(policy, first, k + 1)
-        next_at = nxt.at if nxt else None
-        early = False
+        # escalate before the response target is missed
+        next_at, early = dp.next_fire(policy, first, k, target, cfg.paging.escalate_at)
         esc_at = first + cfg.paging.escalate_at if cfg.paging.escalate_at is not None else None
-        if k == 0 and esc_at is not None and esc_at < first + target and (next_at is None or next_at > esc_at):
-            next_at, early = esc_at, True  # escalate before the response target is missed
         await self.store.fire_step(
             incident_id=esc.incident_id,
             generation=esc.generation,
@@ -336,46 +579,6 @@ class PagingEngine:
                 "messages": len(messages),
             },
         )
-
-    def _targets(
-        self, cfg: Config, schedule: Schedule, overrides, step, rotation: str | None, now: datetime
-    ) -> tuple[list[str], list[str]]:
-        people: list[str] = []
-        notes: list[str] = []
-
-        def on_call(name: str | None) -> str | None:
-            if not name or name not in schedule.rotations:
-                return None
-            return schedule.on_call(now, overrides, name)[0]["person"]
-
-        for t in step.targets:
-            who: list[str] = []
-            if t.kind == "oncall":
-                p = on_call(rotation)
-                if p is None:  # coverage is re-checked as time passes: the rotation on call right now
-                    other = (
-                        cfg.paging.standby_rotation
-                        if rotation == cfg.paging.office_rotation
-                        else cfg.paging.office_rotation
-                    )
-                    p = on_call(other)
-                    if p is not None:
-                        notes.append(f"{rotation or 'no rotation'} has nobody now; paging {other}")
-                who = [p] if p else []
-            elif t.kind == "rotation":
-                p = on_call(t.name)
-                who = [p] if p else []
-            elif t.kind == "person":
-                who = [t.name]
-            elif t.kind == "desk":
-                who = list(cfg.desk.people)
-            if not who:
-                notes.append(f"target {t.kind}{':' + t.name if t.name else ''} has nobody to page")
-            people += [p for p in who if p not in people and p in cfg.people]
-        if not people:  # never page nobody silently: fall back to the desk
-            people = [p for p in cfg.desk.people if p in cfg.people]
-            notes.append("nobody to page in this step: the support desk is paged instead")
-        return people, notes
 
     def _messages(self, cfg: Config, esc: Escalation, k: int, people: list[str], now: datetime) -> list[dict]:
         out = []
@@ -399,31 +602,7 @@ class PagingEngine:
         return out
 
     async def _desk_notice(self, cfg: Config, esc: Escalation, now: datetime) -> None:
-        messages = []
-        for person in cfg.desk.people:
-            p = cfg.people.get(person)
-            if p and p.email:
-                messages.append(
-                    {
-                        "idem_key": f"{esc.incident_id}:{esc.generation}:desk:{person}",
-                        "person": person,
-                        "channel": "email",
-                        "address": p.email,
-                        "kind": "desk",
-                        "due_at": now,
-                    }
-                )
-        if cfg.desk.email:
-            messages.append(
-                {
-                    "idem_key": f"{esc.incident_id}:{esc.generation}:desk:address",
-                    "person": None,
-                    "channel": "email",
-                    "address": cfg.desk.email,
-                    "kind": "desk",
-                    "due_at": now,
-                }
-            )
+        messages = desk_messages(cfg, esc.incident_id, esc.generation, now)
         await self.store.fire_step(
             incident_id=esc.incident_id,
             generation=esc.generation,

@@ -306,6 +306,30 @@ class Escalation(_Record):
     state: str
     summary: str
     labels: Mapping[str, str]
+    # a waiting escalation's hold: None (the desk's notice is due at next_at), "urgency" (low urgency:
+    # paged at next_at, the office opening) or "maintenance" (held by window maintenance_id until next_at)
+    hold: str | None = None
+    maintenance_id: int | None = None
+    severity: str = ""  # the incident's severity the routing decision was taken on
+    incident_severity: str = ""  # the incident's severity now
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceRecord(_Record):
+    """A maintenance window as stored: its scope (exactly one of customer, project, match), [start, end),
+    why and by whom; removed ones are kept with who removed them and when."""
+
+    id: int
+    customer: str | None
+    project: str | None
+    match: Mapping[str, str]
+    start: datetime
+    end: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+    removed_by: str | None
+    removed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +355,8 @@ class RoundRow(_Record):
     breached_at: datetime | None
     next_at: datetime | None  # when the engine acts on it next (its next step, or the desk's notice)
     policy: Mapping[str, Any]  # the policy's snapshot taken at routing (pager.domain.paging.Policy.to_json)
+    hold: str | None = None  # a waiting round held: "urgency" (until the office opening), "maintenance"
+    maintenance_id: int | None = None  # the window that holds it (hold "maintenance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,8 +477,43 @@ class EscalationStore(Protocol):
         reason: str,
         now: datetime,
         booking: dict[str, Any] | None = None,
-    ) -> bool: ...
-    async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]: ...
+        hold: str | None = None,
+        maintenance_id: int | None = None,
+        severity: str = "",
+        messages: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """The incident's escalation for its round, with a `routed` event (and `messages` queued, e.g. the
+        desk's e-mail of a deferred incident), in one transaction; False (nothing written) when it exists
+        already or the incident is no longer triggered."""
+        ...
+
+    async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:
+        """Active and waiting escalations whose next_at has come, and those waiting for the office opening
+        (hold "urgency") whose incident's severity is no longer the one they were decided on."""
+        ...
+
+    async def reroute_escalation(
+        self,
+        *,
+        incident_id: int,
+        generation: int,
+        rotation: str | None,
+        status: str,
+        next_at: datetime | None,
+        hold: str | None,
+        maintenance_id: int | None,
+        severity: str,
+        reason: str,
+        messages: list[dict[str, Any]],
+        event: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """A held or deferred escalation (waiting, with a hold, no step fired) decided again: its new
+        rotation, status, next_at, hold and reason, `messages` queued and `event` on the timeline, in one
+        transaction. False (nothing written) when it is no longer such an escalation; when its incident is
+        no longer triggered, the escalation is stopped instead."""
+        ...
+
     async def fire_step(
         self,
         *,
@@ -614,7 +675,41 @@ class BillingStore(Protocol):
         ...
 
 
-class Store(IncidentStore, EscalationStore, ScheduleStore, BillingStore, Protocol):
+class MaintenanceStore(Protocol):
+    """Maintenance windows."""
+
+    async def add_maintenance(
+        self,
+        *,
+        customer: str | None,
+        project: str | None,
+        match: Mapping[str, str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+        created_by: str,
+        now: datetime,
+    ) -> MaintenanceRecord:
+        """Conflict when it does not end after it starts, or its scope is not exactly one of customer,
+        project and match."""
+        ...
+
+    async def list_maintenance(
+        self, customer: str | None = None, *, include_removed: bool = False, ending_after: datetime | None = None
+    ) -> list[MaintenanceRecord]:
+        """By start, then id; with `customer`, that customer's windows (its own and its projects'); removed
+        ones only with include_removed; with ending_after only those still running or to come then."""
+        ...
+
+    async def get_maintenance(self, window_id: int) -> MaintenanceRecord | None: ...
+
+    async def remove_maintenance(self, window_id: int, *, removed_by: str, now: datetime) -> MaintenanceRecord:
+        """NotFound for an unknown id; removing it again keeps the first removal. The escalations it holds
+        become due at once (the engine decides them again)."""
+        ...
+
+
+class Store(IncidentStore, EscalationStore, ScheduleStore, BillingStore, MaintenanceStore, Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

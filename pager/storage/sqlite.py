@@ -56,6 +56,7 @@ from .port import (
     work_minutes,
 )
 from .sqlite_ingest import ingest, ingest_together, key_prefix
+from .sqlite_maintenance import MaintenanceSqlite
 from .sqlite_paging import PagingStore, _event, quiet
 
 _log = structlog.get_logger("pagerd.store")
@@ -308,7 +309,7 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore(PagingStore):
+class SqliteStore(PagingStore, MaintenanceSqlite):
     def __init__(
         self,
         path: str,

@@ -107,12 +107,12 @@ def _round(r: tuple) -> response.Round:
 
 _ESC_COLS = (
     "incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
-    "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at"
+    "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at, hold, maintenance_id, severity"
 )
 
 
 def _escalation(r: tuple) -> Escalation:
-    """An Escalation from the columns _ESC_COLS, then the incident's state, summary and labels."""
+    """An Escalation from the columns _ESC_COLS, then the incident's state, summary, labels and severity."""
     (
         iid,
         generation,
@@ -130,9 +130,13 @@ def _escalation(r: tuple) -> Escalation:
         target_seconds,
         reason,
         created_at,
+        hold,
+        maintenance_id,
+        severity,
         state,
         summary,
         labels,
+        incident_severity,
     ) = r
     return Escalation(
         incident_id=iid,
@@ -154,7 +158,34 @@ def _escalation(r: tuple) -> Escalation:
         state=state,
         summary=summary,
         labels=json.loads(labels),
+        hold=hold,
+        maintenance_id=maintenance_id,
+        severity=severity,
+        incident_severity=incident_severity,
     )
+
+
+def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: list[dict], at: str) -> None:
+    """Messages of an incident's round into the outbox (once each: by idem_key)."""
+    for m in messages:
+        c.execute(
+            "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, "
+            "subject, body, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
+            "ON CONFLICT (idem_key) DO NOTHING",
+            (
+                m["idem_key"],
+                incident_id,
+                generation,
+                m.get("person"),
+                m["channel"],
+                m["address"],
+                m["kind"],
+                m.get("subject", ""),
+                m.get("body", ""),
+                _iso(m["due_at"]),
+                at,
+            ),
+        )
 
 
 class PagingStore:
@@ -203,6 +234,10 @@ class PagingStore:
         reason: str,
         now: datetime,
         booking: dict | None = None,
+        hold: str | None = None,
+        maintenance_id: int | None = None,
+        severity: str = "",
+        messages: list[dict] | None = None,
     ) -> bool:
         def w(c: sqlite3.Connection) -> bool:
             at = _iso(now)
@@ -211,7 +246,7 @@ class PagingStore:
                 return False
             n = c.execute(
                 f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
-                "NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     incident_id,
                     generation,
@@ -223,6 +258,9 @@ class PagingStore:
                     target_seconds,
                     reason,
                     at,
+                    hold,
+                    maintenance_id,
+                    severity,
                 ),
             ).rowcount
             if n:
@@ -239,8 +277,11 @@ class PagingStore:
                         "reason": reason,
                         "policy": policy.get("name"),
                         **({"booking": booking} if booking else {}),
+                        **({"hold": hold, "until": _iso(next_at)} if hold else {}),
+                        **({"maintenance_window": maintenance_id} if maintenance_id is not None else {}),
                     },
                 )
+                _queue(c, incident_id, generation, messages or [], at)
             return bool(n)
 
         return await self._write(w)
@@ -248,10 +289,19 @@ class PagingStore:
     # -- escalation steps --------------------------------------------------------------------------
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:
         def q(c: sqlite3.Connection) -> list[Escalation]:
+            cols = (
+                f"{', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, i.labels, i.severity"
+            )
             rows = c.execute(
-                f"SELECT {', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, "
-                "i.labels FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                f"SELECT {cols} FROM escalations e JOIN incidents i ON i.id = e.incident_id "
                 "WHERE e.status IN ('active', 'waiting') AND e.next_at <= ? ORDER BY e.next_at LIMIT ?",
+                (_iso(now), limit),
+            ).fetchall()
+            # deferred for the office opening, and the incident's severity has changed since: decided again now
+            rows += c.execute(
+                f"SELECT {cols} FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.hold = 'urgency' AND e.status = 'waiting' AND e.next_at > ? AND i.severity != e.severity "
+                "ORDER BY e.next_at LIMIT ?",
                 (_iso(now), limit),
             ).fetchall()
             return [_escalation(r) for r in rows]
@@ -288,25 +338,7 @@ class PagingStore:
             if row[2] != "triggered" and row[1] == "active":
                 quiet(c, incident_id, at, "incident no longer triggered")
                 return False
-            for m in messages:
-                c.execute(
-                    "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, "
-                    "subject, body, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
-                    "ON CONFLICT (idem_key) DO NOTHING",
-                    (
-                        m["idem_key"],
-                        incident_id,
-                        generation,
-                        m.get("person"),
-                        m["channel"],
-                        m["address"],
-                        m["kind"],
-                        m.get("subject", ""),
-                        m.get("body", ""),
-                        _iso(m["due_at"]),
-                        at,
-                    ),
-                )
+            _queue(c, incident_id, generation, messages, at)
             sets = ["step = ?", "next_at = ?"]
             args: list[Any] = [k, _iso(next_at)]
             if first_page:
@@ -322,6 +354,46 @@ class PagingStore:
                 (*args, incident_id, generation),
             )
             _event(c, incident_id, at, event.pop("kind"), "pagerd", event)
+            return True
+
+        return await self._write(w)
+
+    async def reroute_escalation(
+        self,
+        *,
+        incident_id: int,
+        generation: int,
+        rotation: str | None,
+        status: str,
+        next_at: datetime | None,
+        hold: str | None,
+        maintenance_id: int | None,
+        severity: str,
+        reason: str,
+        messages: list[dict],
+        event: dict,
+        now: datetime,
+    ) -> bool:
+        def w(c: sqlite3.Connection) -> bool:
+            at = _iso(now)
+            row = c.execute(
+                "SELECT e.step, e.status, e.hold, i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.incident_id = ? AND e.generation = ?",
+                (incident_id, generation),
+            ).fetchone()
+            if row is None or row[0] != -1 or row[1] != "waiting" or row[2] is None:
+                return False
+            if row[3] != "triggered":
+                quiet(c, incident_id, at, "incident no longer triggered")
+                return False
+            c.execute(
+                "UPDATE escalations SET rotation = ?, status = ?, next_at = ?, hold = ?, maintenance_id = ?, "
+                "severity = ?, reason = ? WHERE incident_id = ? AND generation = ?",
+                (rotation, status, _iso(next_at), hold, maintenance_id, severity, reason, incident_id, generation),
+            )
+            _queue(c, incident_id, generation, messages, at)
+            data = dict(event)
+            _event(c, incident_id, at, data.pop("kind"), "pagerd", data)
             return True
 
         return await self._write(w)
@@ -425,8 +497,8 @@ class PagingStore:
 
         def q(c: sqlite3.Connection) -> list[RoundRow]:
             rows = c.execute(
-                f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at, next_at, policy "
-                "FROM escalations WHERE incident_id = ? ORDER BY generation",
+                f"SELECT {_ROUND_COLS}, project, rotation, reason, status, step, breached_at, next_at, policy, "
+                "hold, maintenance_id FROM escalations WHERE incident_id = ? ORDER BY generation",
                 (incident_id,),
             ).fetchall()
             return [
@@ -440,6 +512,8 @@ class PagingStore:
                     breached_at=parse_iso(r[14]),
                     next_at=parse_iso(r[15]),
                     policy=json.loads(r[16]),
+                    hold=r[17],
+                    maintenance_id=r[18],
                 )
                 for r in rows
             ]

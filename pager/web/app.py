@@ -7,7 +7,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from . import api, billing_api, bookings_api, ops, schedule_api, testing_api, twilio_hooks, webhooks
+from . import (
+    api,
+    billing_api,
+    bookings_api,
+    maintenance_api,
+    ops,
+    schedule_api,
+    testing_api,
+    twilio_hooks,
+    webhooks,
+)
 from .connections import ConnectionGuard
 from .errors import json_errors
 from .keys import ENGINE_TASK, RUNTIME, Runtime
@@ -36,6 +46,11 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/bookings", bookings_api.list_bookings)
     r.add_post("/api/v1/bookings", bookings_api.add_booking)
     r.add_delete("/api/v1/bookings/{id}", bookings_api.cancel_booking)
+    r.add_get("/api/v1/maintenance", maintenance_api.list_maintenance)
+    r.add_post("/api/v1/maintenance", maintenance_api.add_maintenance)
+    r.add_post("/api/v1/maintenance/match", maintenance_api.match_maintenance)
+    r.add_get("/api/v1/maintenance/{id}", maintenance_api.get_maintenance)
+    r.add_delete("/api/v1/maintenance/{id}", maintenance_api.remove_maintenance)
     r.add_get("/api/v1/billing/statements/{customer}", billing_api.customer_statement)
     r.add_get("/api/v1/billing/engineers", billing_api.engineers_report)
     r.add_get("/api/v1/calendar", schedule_api.calendar)

@@ -69,6 +69,7 @@ async def test_rounds_of_answers_one_round_per_generation_in_order(store: Store)
     assert row.round.first_page_at is None and row.round.answer is None
     # what the engine does next, and by which policy: the waiting round's desk notice is due at T0
     assert (row.next_at, row.policy, row.step) == (T0, {"name": "default", "steps": []}, -1)
+    assert (row.hold, row.maintenance_id) == (None, None)
     assert await store.rounds_of(424242) == []
 
 
@@ -724,3 +725,142 @@ async def test_answer_callback_keeps_the_first_answer(store: Store) -> None:
 async def test_answer_callback_of_an_unclaimed_callback_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.answer_callback("sms", "never-claimed", "x")
+
+
+# -- held and deferred escalations: create_escalation's hold, due_escalations, reroute_escalation ------
+
+
+def _alert_delivery(key: str, severity: str, at):
+    import json as _json
+
+    from pager.domain.alert import Action, Alert, Source
+    from pager.storage.port import Delivery
+
+    alert = Alert(
+        source=Source.ALERTMANAGER,
+        dedup_key=key,
+        fingerprint=key,  # the incident is this one alert: it shows its latest severity
+        action=Action.TRIGGER,
+        event_id=f"{key}/{severity}/{at.isoformat()}",
+        summary=f"{key} is {severity}",
+        severity=severity,
+        labels={"alertname": key, "customer": "acme", "severity": severity},
+        starts_at=at,
+    )
+    body = _json.dumps({"key": key, "severity": severity, "at": at.isoformat()}).encode()
+    return Delivery(Source.ALERTMANAGER, "application/json", body, (alert,), at)
+
+
+async def _deferred(store: Store, key: str = "disk", severity: str = "warning") -> int:
+    (iid,) = (await store.ingest(_alert_delivery(key, severity, T0))).incident_ids
+    desk = {
+        "idem_key": f"{iid}:0:desk:address",
+        "person": None,
+        "channel": "email",
+        "address": "support@example.nl",
+        "kind": "desk",
+        "due_at": T0,
+    }
+    assert await store.create_escalation(
+        incident_id=iid,
+        generation=0,
+        project="acme/webshop",
+        rotation="office",
+        policy={"name": "default", "steps": []},
+        status="waiting",
+        next_at=T0 + timedelta(hours=18),
+        target_seconds=1800,
+        reason="low urgency",
+        now=T0,
+        hold="urgency",
+        severity=severity,
+        messages=[desk],
+    )
+    return iid
+
+
+async def test_create_escalation_with_a_hold_queues_its_messages_with_the_routed_event(store: Store) -> None:
+    iid = await _deferred(store)
+    (m,) = await store.due_messages(T0)
+    assert (m.incident_id, m.kind, m.channel, m.address) == (iid, "desk", "email", "support@example.nl")
+    inc = await store.get_incident(iid)
+    routed = [e for e in inc.timeline if e.kind == "routed"]
+    assert routed[0].data["hold"] == "urgency" and routed[0].data["paging"] is False
+    (row,) = await store.rounds_of(iid)
+    assert (row.escalation, row.hold, row.maintenance_id) == ("waiting", "urgency", None)
+
+
+async def test_due_escalations_include_a_deferred_one_whose_severity_rose(store: Store) -> None:
+    iid = await _deferred(store)
+    assert await store.due_escalations(T0 + timedelta(minutes=1)) == []
+    await store.ingest(_alert_delivery("disk", "critical", T0 + timedelta(minutes=1)))
+    (esc,) = await store.due_escalations(T0 + timedelta(minutes=1))
+    assert (esc.incident_id, esc.hold, esc.severity, esc.incident_severity) == (iid, "urgency", "warning", "critical")
+
+
+async def test_reroute_escalation_releases_a_held_one_once(store: Store) -> None:
+    iid = await _deferred(store)
+    kw = dict(
+        incident_id=iid,
+        generation=0,
+        rotation="standby",
+        status="active",
+        next_at=T0 + timedelta(minutes=1),
+        hold=None,
+        maintenance_id=None,
+        severity="critical",
+        reason="now critical",
+        messages=[],
+        event={"kind": "urgency_raised", "why": "severity now critical"},
+        now=T0 + timedelta(minutes=1),
+    )
+    assert await store.reroute_escalation(**kw) is True
+    (esc,) = await store.due_escalations(T0 + timedelta(minutes=1))
+    assert (esc.status, esc.rotation, esc.hold, esc.severity, esc.reason) == (
+        "active",
+        "standby",
+        None,
+        "critical",
+        "now critical",
+    )
+    assert await store.reroute_escalation(**kw) is False  # no longer held: nothing written
+    inc = await store.get_incident(iid)
+    assert [e.data["why"] for e in inc.timeline if e.kind == "urgency_raised"] == ["severity now critical"]
+
+
+async def test_reroute_escalation_of_a_settled_incident_stops_it(store: Store) -> None:
+    iid = await _deferred(store)
+    await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    ok = await store.reroute_escalation(
+        incident_id=iid,
+        generation=0,
+        rotation="office",
+        status="active",
+        next_at=T0,
+        hold=None,
+        maintenance_id=None,
+        severity="warning",
+        reason="opening",
+        messages=[],
+        event={"kind": "office_opening"},
+        now=T0 + timedelta(hours=18),
+    )
+    assert ok is False
+    assert await store.due_escalations(T0 + timedelta(days=2)) == []
+    assert (
+        await store.reroute_escalation(
+            incident_id=424242,
+            generation=0,
+            rotation=None,
+            status="active",
+            next_at=T0,
+            hold=None,
+            maintenance_id=None,
+            severity="",
+            reason="",
+            messages=[],
+            event={"kind": "office_opening"},
+            now=T0,
+        )
+        is False
+    )

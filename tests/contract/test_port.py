@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pager.storage.port import BillingStore, EscalationStore, IncidentStore, ScheduleStore, Store
+from pager.storage.port import BillingStore, EscalationStore, IncidentStore, MaintenanceStore, ScheduleStore, Store
 
 from .conftest import FACTORIES
 
@@ -21,6 +21,7 @@ MODULES = {
     EscalationStore: "test_escalation",
     ScheduleStore: "test_schedule",
     BillingStore: "test_billing",
+    MaintenanceStore: "test_maintenance",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -30,6 +31,7 @@ PENDING: dict[type, set[str]] = {
     EscalationStore: set(),
     ScheduleStore: set(),
     BillingStore: set(),
+    MaintenanceStore: set(),
     Store: set(),
 }
 

@@ -257,7 +257,10 @@ def valid_schema(daemon, schema):
     the scenarios it breaks the chains of links at their first step)."""
     answer = requests.get(daemon.url + "/api/v1/openapi.yaml", timeout=10)
     config = schemathesis.Config.from_dict({"generation": {"mode": "positive"}})
-    return schemathesis.openapi.from_dict(yaml.safe_load(answer.text), config=config)
+    # maintenance windows give and take no link (a valid one needs a project of the config): the first test's
+    return schemathesis.openapi.from_dict(yaml.safe_load(answer.text), config=config).exclude(
+        path_regex="^/api/v1/maintenance"
+    )
 
 
 def _operations(schema) -> list:

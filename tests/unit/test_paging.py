@@ -751,6 +751,20 @@ def test_next_action(state, status, fired, first, next_at, expected):
     )
 
 
+@pytest.mark.parametrize(
+    "hold, state, next_at, expected",
+    [
+        ("urgency", "triggered", P0 + 10 * H, NextAction(NextKind.RELEASE, P0 + 10 * H, why="urgency")),
+        ("maintenance", "triggered", P0 + 2 * H, NextAction(NextKind.RELEASE, P0 + 2 * H, why="maintenance")),
+        ("maintenance", "acknowledged", P0 + 2 * H, NextAction(NextKind.NOTHING, why="acknowledged")),
+    ],
+)
+def test_next_action_of_a_held_round_is_its_release(hold, state, next_at, expected):
+    """A waiting round held by its urgency or a maintenance window is decided again (and paged) at next_at."""
+    act = next_action(POLICY, state=state, status="waiting", fired=-1, first_page_at=None, next_at=next_at, hold=hold)
+    assert act == expected
+
+
 def test_next_action_is_the_step_the_engine_fires():
     """next_action names the step next_step gives after the last one fired, for every k of the policy."""
     for fired in range(-1, POLICY.total_steps):
