@@ -131,6 +131,21 @@ READERS = [
     ("billing", "statement", "--customer", "acme", "--month", "2026-12"),
     ("billing", "engineers", "--month", "2026-12"),
     ("backup", "copy.db"),
+    ("maintenance", "list"),
+    (
+        "maintenance",
+        "add",
+        "--customer",
+        "acme",
+        "--from",
+        "2026-12-05T10:00",
+        "--to",
+        "2026-12-05T14:00",
+        "--reason",
+        "x",
+    ),
+    ("maintenance", "remove", "1"),
+    ("route", "--labels", "customer=acme", "service=webshop"),
 ]
 
 
