@@ -124,11 +124,11 @@ class AtRisk:
 
     def __post_init__(self) -> None:
         if (self.percent is None) == (self.before is None):
-            raise ValueError("at_risk: give a percentage (80%) or a duration before the deadline (30m)")
+            raise ValueError("give a percentage (80%) or a duration before the deadline (30m), not both")
         if self.percent is not None and not 1 <= self.percent <= 100:
-            raise ValueError(f"at_risk: a percentage from 1% to 100%, got {self.percent}%")
+            raise ValueError(f"a percentage from 1% to 100%, got {self.percent}%")
         if self.before is not None and not _ZERO <= self.before <= MAX_TARGET:
-            raise ValueError(f"at_risk: a duration from 0s to {_hours(MAX_TARGET)} before the deadline")
+            raise ValueError(f"a duration from 0s to {_hours(MAX_TARGET)} before the deadline")
 
     def budget(self, target: timedelta) -> timedelta:
         """The office time used when a target of `target` turns at risk (0: from the start)."""
@@ -149,21 +149,20 @@ def parse_at_risk(value: object) -> AtRisk:
     if isinstance(value, str):
         m = _PERCENT.match(value)
         if not m:
-            raise ValueError(
-                f"at_risk: expected a percentage such as 80% or a duration such as 30m, got {value[:40]!r}"
-            )
+            raise ValueError(f"expected a percentage such as 80% or a duration such as 30m, got {value[:40]!r}")
         return AtRisk(percent=int(m.group(1)))
     if isinstance(value, timedelta):
         return AtRisk(percent=None, before=value)
-    raise ValueError("at_risk: expected a percentage such as 80% or a duration such as 30m")
+    raise ValueError("expected a percentage such as 80% or a duration such as 30m")
 
 
-def check_target(value: timedelta, what: str = "target") -> timedelta:
-    """A target as configured: longer than 0s, at most MAX_TARGET."""
+def check_target(value: timedelta, what: str = "") -> timedelta:
+    """A target as configured: longer than 0s, at most MAX_TARGET (`what` prefixes the error)."""
+    prefix = f"{what}: " if what else ""
     if value <= _ZERO:
-        raise ValueError(f"{what}: must be longer than 0s")
+        raise ValueError(f"{prefix}must be longer than 0s")
     if value > MAX_TARGET:
-        raise ValueError(f"{what}: at most {_hours(MAX_TARGET)} of office time")
+        raise ValueError(f"{prefix}at most {_hours(MAX_TARGET)} of office time")
     return value
 
 
