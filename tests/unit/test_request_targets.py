@@ -566,3 +566,29 @@ def test_at_risk_comes_no_later_than_the_deadline(start: datetime, target: timed
     risk = instant_at(NL, start, AtRisk(percent=percent).budget(target))
     due = deadline(NL, start, target)
     assert risk is not None and due is not None and start <= risk <= due
+
+
+STATUSES = ("open", "waiting_on_customer", "resolved", "closed")
+
+
+@st.composite
+def histories(draw: st.DrawFn, created: datetime) -> tuple[TicketEvent, ...]:
+    out = []
+    for _ in range(draw(st.integers(0, 6))):
+        at = created + draw(st.integers(0, 20 * 24 * 60)) * timedelta(minutes=1)
+        kind = draw(st.sampled_from(list(EventKind)))
+        out.append(TicketEvent(at, kind, draw(st.sampled_from(STATUSES)) if kind is EventKind.STATUS else None))
+    return tuple(out)
+
+
+@FAST
+@given(st.data(), instants, st.sampled_from(list(Priority)))
+def test_what_was_reached_stays_reached(data: st.DataObject, created: datetime, priority: Priority) -> None:
+    events = data.draw(histories(created))
+    a, b = sorted(data.draw(st.lists(st.integers(0, 25 * 24 * 60), min_size=2, max_size=2)))
+    early = judge_ticket(NL, TARGETS, priority, created, events, created + a * timedelta(minutes=1))
+    late = judge_ticket(NL, TARGETS, priority, created, events, created + b * timedelta(minutes=1))
+    for kind in TargetKind:
+        assert set(early[kind].reached) <= set(late[kind].reached), kind
+        if early[kind].outcome is Outcome.BREACHED:
+            assert late[kind].outcome is Outcome.BREACHED, kind
