@@ -391,11 +391,14 @@ class EventKind(StrEnum):
 
 WAITING = "waiting_on_customer"
 DONE = frozenset({"resolved", "closed"})
+STATUSES = frozenset({"new", "open", WAITING, *DONE})
 
 
 @dataclass(frozen=True)
 class TicketEvent:
-    """What the targets need of a ticket's timeline: when, what, and for STATUS the new status."""
+    """What the targets need of a ticket's timeline: when, what, and for STATUS the new status
+    (new, open, waiting_on_customer, resolved, closed). A customer's reply that reopens a ticket is
+    two events: the reply and the status it moved the ticket to."""
 
     at: datetime
     kind: EventKind
@@ -406,6 +409,8 @@ class TicketEvent:
         object.__setattr__(self, "kind", EventKind(self.kind))
         if (self.kind is EventKind.STATUS) != (self.status is not None):
             raise ValueError("a status event, and only a status event, names its status")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValueError(f"unknown ticket status {self.status[:40]!r} (known: {', '.join(sorted(STATUSES))})")
 
 
 @dataclass(frozen=True)
@@ -419,8 +424,8 @@ class Clock:
 
 def clocks_of(created_at: datetime, events: Sequence[TicketEvent], now: datetime) -> dict[TargetKind, Clock]:
     """The first-response and resolution clocks of a ticket created at `created_at`, from its
-    timeline up to `now` (events after `now` are not known yet). The one place that decides what
-    answers a target and what pauses it (module docstring)."""
+    timeline up to `now` (events after `now` are not known yet; events at one instant keep their
+    order). The one place that decides what answers a target and what pauses it (module docstring)."""
     n = to_utc(now, "now")
     history = sorted((e for e in events if e.at <= n), key=lambda e: e.at)
     first_reply: datetime | None = None

@@ -490,6 +490,8 @@ def test_judge_ticket(
         (lambda: RequestTargets(first_response={Priority.URGENT: H}), "missing"),
         (lambda: RequestTargets(first_response={**TARGETS.first_response, "asap": H}), "unknown"),
         (lambda: TicketEvent(L("2026-12-07 09:00"), EventKind.STATUS), "names its status"),
+        (lambda: TicketEvent(L("2026-12-07 09:00"), EventKind.STATUS, "pending"), "unknown ticket status 'pending'"),
+        (lambda: TicketEvent(L("2026-12-07 09:00"), EventKind.NOTE, "open"), "names its status"),
         (lambda: TicketEvent(L("2026-12-07 09:00"), "shout"), "not a valid EventKind"),  # type: ignore[arg-type]
     ],
 )
