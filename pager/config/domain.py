@@ -8,9 +8,17 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from pager.domain.calendar import Calendar, CalendarRules, Period
+from pager.domain.request_targets import (
+    DEFAULT_FIRST_RESPONSE,
+    DEFAULT_RESOLUTION,
+    AtRisk,
+    Priority,
+    RequestTargets,
+    TargetKind,
+)
 from pager.domain.rotation import Layered, Rotation, ShiftUnit
 
-from .model import Config
+from .model import Config, PriorityTargetsConfig
 
 _OUTSIDE_OFFICE = frozenset({Period.WEEKEND, Period.EVENING_NIGHT, Period.HOLIDAY})
 
@@ -76,4 +84,29 @@ def _rotation(name: str, r, tz: str) -> Rotation:
         handoff_weekday=weekday if unit is ShiftUnit.WEEKS else None,
         tz=tz,
         restrict_to=restrict,
+    )
+
+
+def request_targets_for(cfg: Config, customer: str | None) -> RequestTargets:
+    """A customer's request targets: its own `request_targets`, each unset key from
+    `desk.request_targets`, each still unset from the built-in defaults. An unknown customer (or
+    None: a ticket in triage) has the desk's."""
+    desk = cfg.desk.request_targets
+    own = cfg.customers[customer].request_targets if customer in cfg.customers else None
+    tables = {}
+    for kind, builtin in (
+        (TargetKind.FIRST_RESPONSE, DEFAULT_FIRST_RESPONSE),
+        (TargetKind.RESOLUTION, DEFAULT_RESOLUTION),
+    ):
+        layers: list[PriorityTargetsConfig] = [getattr(desk, kind.value)]
+        if own is not None:
+            layers.insert(0, getattr(own, kind.value))
+        table = {}
+        for p in Priority:
+            value = next((v for v in (getattr(layer, p.value) for layer in layers) if v is not None), None)
+            table[p] = value if value is not None else builtin[p]
+        tables[kind] = table
+    at_risk = (own.at_risk if own is not None else None) or desk.at_risk or AtRisk()
+    return RequestTargets(
+        first_response=tables[TargetKind.FIRST_RESPONSE], resolution=tables[TargetKind.RESOLUTION], at_risk=at_risk
     )

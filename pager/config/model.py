@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from pager.domain.paging import compile_matcher
+from pager.domain.request_targets import AtRisk, check_target, parse_at_risk
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -32,12 +33,18 @@ def _duration(v: object) -> object:
     if isinstance(v, (int, float)):
         if v < 0:
             raise ValueError("duration must not be negative")
-        return timedelta(seconds=v)
+        try:
+            return timedelta(seconds=v)
+        except (OverflowError, ValueError):
+            raise ValueError("duration is too long (or not a number)") from None
     if isinstance(v, str):
         m = _DUR.match(v)
         if not m:
             raise ValueError(f"invalid duration {v!r}; expected e.g. 30s, 5m, 1h, 2d")
-        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        try:
+            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        except OverflowError:
+            raise ValueError(f"duration {v[:40]!r} is too long") from None
     if isinstance(v, timedelta):
         return v
     raise ValueError("expected a duration such as 30s, 5m, 1h")
@@ -440,11 +447,48 @@ class TariffsConfig(Strict):
     holiday: TariffConfig | None = None
 
 
+def _office_target(v: timedelta) -> timedelta:
+    return check_target(v)
+
+
+def _at_risk(v: object) -> object:
+    if isinstance(v, str) and v.strip().endswith("%"):
+        return parse_at_risk(v)
+    if isinstance(v, AtRisk):
+        return v
+    return parse_at_risk(_duration(v))
+
+
+# A request target: office time (pager.domain.request_targets), longer than 0s, at most 2000h.
+OfficeTarget = Annotated[Duration, AfterValidator(_office_target)]
+
+
+class PriorityTargetsConfig(Strict):
+    """One request target per priority; an unset priority takes the default's (desk.request_targets,
+    else the built-in one)."""
+
+    urgent: OfficeTarget | None = None
+    high: OfficeTarget | None = None
+    normal: OfficeTarget | None = None
+    low: OfficeTarget | None = None
+
+
+class RequestTargetsConfig(Strict):
+    """Request targets in office time: first response and resolution per priority, and when a running
+    target turns at risk: "80%" (of the target used) or a duration (office time before the deadline)."""
+
+    first_response: PriorityTargetsConfig = PriorityTargetsConfig()
+    resolution: PriorityTargetsConfig = PriorityTargetsConfig()
+    at_risk: Annotated[AtRisk, BeforeValidator(_at_risk)] | None = None
+
+
 class CustomerConfig(Strict):
     name: str = Field(min_length=1)
     email: str | None = None
     phone: str | None = None
     response_target: Duration = timedelta(minutes=30)
+    # support requests: first response and resolution in office time; unset keys: desk.request_targets
+    request_targets: RequestTargetsConfig | None = None
     projects: dict[str, ProjectConfig] = Field(min_length=1)
     # billing: the standard hourly rate (no rate: the customer is not billed; statements refuse)
     rate: Money | None = None
@@ -533,6 +577,8 @@ class RouteConfig(Strict):
 class DeskConfig(Strict):
     people: list[str] = []
     email: str | None = None
+    # the request targets of every customer without their own (README: Request targets)
+    request_targets: RequestTargetsConfig = RequestTargetsConfig()
 
 
 class PagingConfig(Strict):
