@@ -73,7 +73,9 @@ def _get(conn: sqlite3.Connection, mail_id: int) -> StoredMail | None:
 
 
 def _mark(conn: sqlite3.Connection, mail_id: int, status: str, reason: str | None, now: datetime) -> None:
-    cur = conn.execute("UPDATE mail SET status = ?, reason = ?, updated_at = ? WHERE id = ?", (status, reason, iso(now), mail_id))
+    cur = conn.execute(
+        "UPDATE mail SET status = ?, reason = ?, updated_at = ? WHERE id = ?", (status, reason, iso(now), mail_id)
+    )
     if cur.rowcount == 0:
         raise NotFound(f"mail {mail_id} not found")
 
