@@ -177,3 +177,15 @@ def test_kill_9_right_after_250_loses_nothing_and_a_redelivery_doubles_nothing(t
         conn.close()
     finally:
         p.stop()
+
+
+def test_a_mail_port_in_use_stops_the_start_with_the_reason(tmp_path: Path) -> None:
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        p = PagerdProcess(tmp_path / "pagerd", mail_port=taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match="exited with 1"):
+            p.start()
+        log = p.log_path.read_text()
+        assert '"listen_failed"' in log and f"127.0.0.1:{p.mail_port}" in log and "Traceback" not in log
+    finally:
+        taken.close()
