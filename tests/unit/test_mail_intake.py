@@ -248,3 +248,104 @@ async def test_the_addresses_follow_the_running_config(make_rig) -> None:
     rig.config["addresses"] = ["new@example.nl"]  # as a reload changes them
     got = await lmtp(rig.port, message(), [SUPPORT, "new@example.nl"])
     assert [r[0] for r in got["rcpt"]] == [550, 250]
+
+
+def raw_session(port: int, script: list[bytes]) -> list[bytes]:
+    """Send each chunk and read the reply lines that follow it (a chunk None: read one more reply)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        f = s.makefile("rb")
+
+        def reply() -> bytes:
+            lines = b""
+            while True:
+                line = f.readline()
+                lines += line
+                if not line or line[3:4] != b"-":
+                    return lines
+
+        out = [reply()]
+        for chunk in script:
+            s.sendall(chunk)
+            out.append(reply())
+        return out
+
+
+async def test_hostile_sessions_get_clear_codes_and_store_nothing(make_rig) -> None:
+    rig = await make_rig()
+    got = await asyncio.to_thread(
+        raw_session,
+        rig.port,
+        [
+            b"DATA\r\n",  # before LHLO
+            b"LHLO client\r\n",
+            b"RCPT TO:<support@example.nl>\r\n",  # before MAIL
+            b"MAIL FROM:<klant@acme.nl>\r\n",
+            b"DATA\r\n",  # before RCPT
+            b"RCPT TO:<" + b"x" * 5000 + b"@example.nl>\r\n",  # a command line far too long
+            b"RCPT TO:<support@example.nl> NOTIFY=NEVER\r\n",  # a parameter it does not know
+            b"\xff\xfe\x00garbage\r\n",
+            b"RCPT TO:support@example.nl\r\n",  # without angle brackets: accepted as the address
+            b"QUIT\r\n",
+        ],
+    )
+    codes = [g[:3] for g in got]
+    assert codes == [b"220", b"503", b"250", b"503", b"250", b"503", b"500", b"555", b"500", b"250", b"221"], got
+    assert await rig.stored() == []
+
+
+async def test_more_than_100_recipients_get_452(make_rig) -> None:
+    rig = await make_rig()
+    script = [b"LHLO c\r\n", b"MAIL FROM:<k@acme.nl>\r\n"] + [b"RCPT TO:<support@example.nl>\r\n"] * 101
+    got = await asyncio.to_thread(raw_session, rig.port, script)
+    assert [g[:3] for g in got[3:]] == [b"250"] * 100 + [b"452"]
+    assert got[-1].startswith(b"452 4.5.3")
+
+
+async def test_a_client_that_hangs_up_mid_message_stores_nothing_and_the_listener_goes_on(make_rig) -> None:
+    rig = await make_rig()
+
+    def hang_up() -> None:
+        import socket
+
+        with socket.create_connection(("127.0.0.1", rig.port), timeout=30) as s:
+            f = s.makefile("rb")
+            f.readline()
+            for cmd in (b"LHLO c\r\n", b"MAIL FROM:<k@acme.nl>\r\n", b"RCPT TO:<support@example.nl>\r\n", b"DATA\r\n"):
+                s.sendall(cmd)
+                while (line := f.readline())[3:4] == b"-":
+                    pass
+            s.sendall(message()[:40])  # half a message, then gone
+
+    await asyncio.to_thread(hang_up)
+    got = await lmtp(rig.port, message(mid="<after@x>"))
+    assert got["replies"][0][0] == 250
+    assert [mid for mid, _ in await rig.stored()] == ["<after@x>"]
+
+
+async def test_close_answers_idle_sessions_421_and_stops_listening(make_rig) -> None:
+    rig = await make_rig()
+
+    def idle_then_read() -> bytes:
+        import socket
+
+        with socket.create_connection(("127.0.0.1", rig.port), timeout=30) as s:
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"LHLO c\r\n")
+            while f.readline()[3:4] == b"-":
+                pass
+            closing.set()
+            return f.readline()
+
+    import threading
+
+    closing = threading.Event()
+    reader = asyncio.ensure_future(asyncio.to_thread(idle_then_read))
+    await asyncio.to_thread(closing.wait, 10)
+    port = rig.port
+    await rig.listener.close()
+    assert (await reader).startswith(b"421 4.3.2")
+    with pytest.raises(OSError):
+        await asyncio.to_thread(lmtp_session, port, "k@acme.nl", [SUPPORT], message())
