@@ -314,7 +314,7 @@ async def test_a_client_that_hangs_up_mid_message_stores_nothing_and_the_listene
             f.readline()
             for cmd in (b"LHLO c\r\n", b"MAIL FROM:<k@acme.nl>\r\n", b"RCPT TO:<support@example.nl>\r\n", b"DATA\r\n"):
                 s.sendall(cmd)
-                while (line := f.readline())[3:4] == b"-":
+                while f.readline()[3:4] == b"-":
                     pass
             s.sendall(message()[:40])  # half a message, then gone
 
