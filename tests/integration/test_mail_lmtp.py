@@ -5,6 +5,7 @@ a 250 loses nothing."""
 from __future__ import annotations
 
 import shutil
+import signal
 import smtplib
 import socket
 import sqlite3
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.pagerd import PagerdProcess
+from tests.harness.pagerd import EXAMPLE_CONFIG, PagerdProcess
 
 SUPPORT = "support@example.nl"  # the example config's default PAGERD_SUPPORT_ADDRESS
 
@@ -189,3 +190,30 @@ def test_a_mail_port_in_use_stops_the_start_with_the_reason(tmp_path: Path) -> N
         assert '"listen_failed"' in log and f"127.0.0.1:{p.mail_port}" in log and "Traceback" not in log
     finally:
         taken.close()
+
+
+def test_a_reload_changes_the_addresses_and_refuses_a_new_listen_address(tmp_path: Path) -> None:
+    cfg = tmp_path / "pagerd.yaml"
+    text = EXAMPLE_CONFIG.read_text()  # the database: PAGERD_DB (the harness's)
+    cfg.write_text(text)
+    p = PagerdProcess(tmp_path / "pagerd", config=cfg).start()
+    try:
+        with smtplib.LMTP("127.0.0.1", p.mail_port, timeout=30) as c:
+            c.ehlo("mx")
+            c.mail("k@acme.nl")
+            assert c.rcpt("hulp@example.nl")[0] == 550
+        cfg.write_text(text.replace("- ${PAGERD_SUPPORT_ADDRESS:-support@example.nl}", "- hulp@example.nl"))
+        p.proc.send_signal(signal.SIGHUP)
+        p.wait_for(lambda q: '"config_reloaded"' in q.log_path.read_text(), timeout=20)
+        with smtplib.LMTP("127.0.0.1", p.mail_port, timeout=30) as c:
+            c.ehlo("mx")
+            c.mail("k@acme.nl")
+            assert c.rcpt("hulp@example.nl")[0] == 250
+            assert c.rcpt(SUPPORT)[0] == 550
+        cfg.write_text(text.replace("${PAGERD_MAIL_LISTEN:-127.0.0.1:2424}", "127.0.0.1:2999"))
+        p.proc.send_signal(signal.SIGHUP)
+        p.wait_for(lambda q: '"config_reload_refused"' in q.log_path.read_text(), timeout=20)
+        refused = [line for line in p.log_path.read_text().splitlines() if "config_reload_refused" in line]
+        assert "mail.listen" in refused[0]
+    finally:
+        p.stop()
