@@ -4,7 +4,6 @@ a 250 loses nothing."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import smtplib
 import socket
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_binary
 from tests.harness.pagerd import EXAMPLE_CONFIG, PagerdProcess
 
 SUPPORT = "support@example.nl"  # the example config's default PAGERD_SUPPORT_ADDRESS
@@ -39,20 +39,14 @@ def message(mid: str, body: str = "De webshop geeft een 500.") -> bytes:
     ).encode()
 
 
-@pytest.fixture
-def pagerd(tmp_path: Path):
-    p = PagerdProcess(tmp_path / "pagerd").start()
-    yield p
-    p.stop()
-
-
-@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks not installed (scripts/peers.sh install)")
+@pytest.mark.peer("swaks")
 def test_swaks_over_lmtp_stores_the_bytes_it_sent(pagerd: PagerdProcess, tmp_path: Path) -> None:
+    swaks = require_binary("/usr/bin/swaks")
     raw = message("swaks-1@acme.nl", body="Regel een.\r\n.Een regel met een punt.\r\nGroet, Klant")
     data = tmp_path / "mail.eml"
     data.write_bytes(raw.removesuffix(b"\r\n"))  # swaks ends the last line itself before the lone dot
     run = subprocess.run(
-        ["swaks", "--server", f"127.0.0.1:{pagerd.mail_port}", "--protocol", "LMTP", "--from", "klant@acme.nl",
+        [swaks, "--server", f"127.0.0.1:{pagerd.mail_port}", "--protocol", "LMTP", "--from", "klant@acme.nl",
          "--to", SUPPORT, "--data", str(data), "--timeout", "30"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -62,7 +56,7 @@ def test_swaks_over_lmtp_stores_the_bytes_it_sent(pagerd: PagerdProcess, tmp_pat
     assert stored(pagerd.db_path) == [("<swaks-1@acme.nl>", raw, "klant@acme.nl", "pending")]
     # an unknown recipient: 550 5.1.1, swaks exits non-zero (24: every recipient refused)
     run = subprocess.run(
-        ["swaks", "--server", f"127.0.0.1:{pagerd.mail_port}", "--protocol", "LMTP", "--from", "klant@acme.nl",
+        [swaks, "--server", f"127.0.0.1:{pagerd.mail_port}", "--protocol", "LMTP", "--from", "klant@acme.nl",
          "--to", "sales@example.nl", "--data", str(data), "--timeout", "30"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

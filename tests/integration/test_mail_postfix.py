@@ -5,7 +5,6 @@ refused by pagerd (550 5.1.1) and bounced by Postfix to its sender."""
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import time
 from email.message import EmailMessage
@@ -14,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_binary
 from tests.harness.pagerd import PagerdProcess
 from tests.harness.postfix import POSTFIX, PostfixInstance
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(POSTFIX) or os.geteuid() != 0 or shutil.which("swaks") is None,
-    reason="needs Debian postfix (scripts/peers.sh install) and root",
-)
+pytestmark = pytest.mark.peer("postfix")
 
 CUSTOMER = "klant@customer.test"  # a mailbox of the Postfix instance: bounces to it can be read
 
@@ -49,6 +46,9 @@ def wait(predicate, timeout: float = 30.0, what: str = ""):
 @pytest.fixture
 def wired(tmp_path: Path):
     """pagerd (the example config: mail for support@example.nl) behind a Postfix that hands example.nl to it."""
+    require_binary(POSTFIX)
+    if os.geteuid() != 0:
+        pytest.skip("a Postfix instance needs root (its master runs as root, its daemons as postfix)")
     p = PagerdProcess(tmp_path / "pagerd").start()
     mta = PostfixInstance(lmtp_port=p.mail_port, lmtp_domains=("example.nl",), mailboxes=(CUSTOMER,))
     try:
