@@ -1,8 +1,8 @@
 """The storage port: what the service needs from a store, whatever the database.
 
-One Protocol per aggregate (incidents, escalation and outbox, schedule, billing, maintenance, incoming mail);
-`Store` is all of
-them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
+One Protocol per aggregate (incidents, escalation and outbox, schedule, billing, maintenance, incoming
+mail); `Store` is all of them. They answer frozen dataclasses (records), instants as aware UTC datetimes.
+tests/contract holds the suite every store must pass."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ answers all of them; the next commit
 starts as soon as the previous one returns. SQLite's own automatic checkpoint (run by the writer
 after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
 and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`; the paging engine's
-state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`; incoming mail: `sqlite_mail`.
+state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`;
+incoming mail: `sqlite_mail`.
 """
 
 from __future__ import annotations
