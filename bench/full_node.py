@@ -76,6 +76,7 @@ class TreeServer(B.Server):
         env.update(
             PYTHONUNBUFFERED="1",
             PAGERD_LISTEN=f"127.0.0.1:{port}",
+            PAGERD_MAIL_LISTEN=f"127.0.0.1:{B.free_port()}",  # the example config's mail listener
             PAGERD_DB=str(db),
             PAGERD_WEBHOOK_TOKEN=B.TOKEN,
             PAGERD_ADMIN_TOKEN=B.ADMIN,

@@ -262,6 +262,7 @@ def make_servers(tmp: Path) -> list[Server]:
     env = dict(
         base_env,
         PAGERD_LISTEN=f"127.0.0.1:{p}",
+        PAGERD_MAIL_LISTEN=f"127.0.0.1:{free_port()}",  # the example config's mail listener, a port of its own
         PAGERD_DB=str(db_c),
         PAGERD_WEBHOOK_TOKEN=TOKEN,
         PAGERD_ADMIN_TOKEN=ADMIN,
@@ -279,6 +280,7 @@ def make_servers(tmp: Path) -> list[Server]:
     env = dict(
         base_env,
         PAGERD_LISTEN=f"127.0.0.1:{p}",
+        PAGERD_MAIL_LISTEN=f"127.0.0.1:{free_port()}",  # the example config's mail listener, a port of its own
         PAGERD_DB=str(db_d),
         PAGERD_WEBHOOK_TOKEN=TOKEN,
         PAGERD_ADMIN_TOKEN=ADMIN,

@@ -23,7 +23,7 @@ from pager.service.ingest import ingest
 from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
 from pager.storage.port import Store
-from pager.web.app import build_app, run_engine
+from pager.web.app import build_app, run_engine, run_listener
 from pager.web.connections import FD_RESERVE, ConnectionGuard, GuardedSite, file_limit
 from pager.web.keys import ENGINE_TASK, Runtime
 
@@ -44,6 +44,9 @@ _RESTART_ONLY = (
     ("notifier", "simulate"),
     ("notifier", "twilio"),
     ("notifier", "smtp"),
+    ("mail", "enabled"),
+    ("mail", "listen"),
+    ("mail", "protocol"),
 )
 
 
@@ -99,6 +102,13 @@ async def serve(config_path: str) -> int:
     else:
         metrics.registry.unregister(metrics.engine_last_good_tick)  # no engine here: no "last good tick" of one
         run_engine(app, lambda: _store_keepalive(store, watchdog))
+    if cfg.mail is not None and cfg.mail.enabled:
+        from pager.mail.intake import start_listener
+
+        run_listener(
+            app,
+            lambda: start_listener(store, runtime.clock, metrics, lambda: runtime.config.mail),
+        )
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -106,7 +116,14 @@ async def serve(config_path: str) -> int:
         shutdown_timeout=cfg.server.shutdown_timeout.total_seconds(),
         keepalive_timeout=cfg.server.timeouts.keepalive.total_seconds(),
     )
-    await runner.setup()  # starts the engine (cleanup_ctx)
+    try:
+        await runner.setup()  # starts the engine and the mail listener (cleanup_ctx)
+    except OSError as exc:  # the mail listener cannot listen
+        log.error("listen_failed", listen=cfg.mail.listen if cfg.mail else None, error=str(exc))
+        await runner.cleanup()
+        await notifier.close()
+        await store.close()
+        return 1
     site = GuardedSite(runner, connections, cfg.server.host, cfg.server.port, backlog=2048)
     try:
         await site.start()
@@ -225,5 +242,5 @@ async def _reload(rt: Runtime) -> None:
 
 def _at(cfg: object, path: tuple[str, ...]) -> object:
     for p in path:
-        cfg = getattr(cfg, p)
+        cfg = getattr(cfg, p, None)  # an absent section (mail: none) has no keys
     return cfg

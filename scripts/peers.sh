@@ -2,7 +2,8 @@
 # Install the real peer programs pagerd's integration tests talk to (DESIGN.md section 5).
 #
 #   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd, nginx,
-#                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext)
+#                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext),
+#                              swaks and Postfix (the mail tests: a real client and the agency's MTA)
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh all       both
 #
@@ -25,6 +26,8 @@ DEB_PACKAGES=(
   "libpangoft2-1.0-0:/usr/lib/$(uname -m)-linux-gnu/libpangoft2-1.0.so.0"
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   "poppler-utils:/usr/bin/pdftotext"
+  "swaks:/usr/bin/swaks"
+  "postfix:/usr/sbin/postfix"
 )
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli"
@@ -53,6 +56,9 @@ install_debs() {
   local log
   log="$(mktemp -t peers-apt.XXXXXX)"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks what kind of mail server to set up: none (the tests run instances of their own, each with
+  # its own config folder); debconf-set-selections comes with debconf, which apt-get needs anyway.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   # The test harnesses start each peer themselves, on loopback ports of their own: the packages' own
   # services (nginx on :80, prometheus on :9090, nagios4, alertmanager) are kept from starting during the
   # install by a policy-rc.d that denies every start, removed afterwards (one already there is left alone).

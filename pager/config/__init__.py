@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from .channels import check_channels
 from .domain import calendar_from, rotations_from
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
-from .model import ID_CHARS, Config
+from .model import ID_CHARS, WILDCARD_HOSTS, Config
 from .schema import schema_issues, validate_pruned
 from .secrets import FILE_SUFFIX, check_secrets, configured_secrets, read_secret_files
 
@@ -160,6 +160,10 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             issue(("sources", name, "auth"), "needs bearer or basic credentials")
     if src.alertmanager is None and src.nagios is None and src.events_v2 is None:
         issue(("sources",), "no alert source configured")
+    if cfg.mail is not None and cfg.mail.enabled and not cfg.mail.addresses:
+        issue(("mail", "addresses"), "at least one support address when the mail listener is enabled")
+    if cfg.mail is not None and cfg.mail.enabled and _same_port(cfg.mail.listen, cfg.server.listen):
+        issue(("mail", "listen"), f"the same port as server.listen ({cfg.server.listen}): each listener needs its own")
     check_secrets(cfg, issue)
     check_channels(cfg, issue)
     _retention(cfg, issue)
@@ -204,6 +208,14 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
             except ValueError as exc:
                 issue(("rotations", rname), str(exc))
     return out
+
+
+def _same_port(a: str, b: str) -> bool:
+    """Whether two HOST:PORT listen addresses would take the same port (a wildcard host takes it on every one)."""
+    ha, _, pa = a.rpartition(":")
+    hb, _, pb = b.rpartition(":")
+    ha, hb = ha.strip("[]"), hb.strip("[]")
+    return pa == pb and (ha == hb or ha in WILDCARD_HOSTS or hb in WILDCARD_HOSTS)
 
 
 def _retention(cfg: Config, issue) -> None:

@@ -604,6 +604,44 @@ class HeartbeatConfig(Strict):
     labels: dict[str, str] = {}
 
 
+# What a support address is: local@domain, without spaces, angle brackets or quotes (an RCPT TO path)
+_ADDRESS = re.compile(r"[^@\s<>\"(),;:\\]{1,64}@[A-Za-z0-9.-]{1,253}")
+
+
+class MailConfig(Strict):
+    """The mail listener: the agency's MTA hands mail for the support addresses over by LMTP (or SMTP).
+    Absent: no listener."""
+
+    enabled: bool = True
+    listen: Annotated[str, BeforeValidator(lambda v: _listen(str(v)))] = "127.0.0.1:2424"
+    protocol: Literal["lmtp", "smtp"] = "lmtp"
+    # RCPT is accepted for these only (compared without regard to case); others get 550 5.1.1. At least one
+    # when enabled (pager.config._references)
+    addresses: list[str] = Field(default=[], max_length=100)
+    # announced with SIZE; a larger message is refused with 552 5.3.4
+    max_message_bytes: int = Field(default=26_214_400, ge=65_536, le=104_857_600)
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for a in v:
+            if not isinstance(a, str) or not _ADDRESS.fullmatch(a) or ".." in a or a.endswith("."):
+                raise ValueError(f"{str(a)[:80]!r} is not an e-mail address (expected local@domain)")
+            if a.casefold() in seen:
+                raise ValueError(f"{a!r} is listed twice")
+            seen.add(a.casefold())
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
 class TestingConfig(Strict):
     """Test-only: `clock: manual` runs pagerd on a clock that moves only when a test says so (from `start`,
     through POST /api/v1/testing/clock). Refused unless PAGERD_ALLOW_TEST_CLOCK=1 (pager.config.load)."""
@@ -632,6 +670,8 @@ class Config(Strict):
     routes: list[RouteConfig] = []
     escalation_policies: dict[str, PolicyConfig] = {}
     heartbeats: dict[str, HeartbeatConfig] = {}
+    # the mail listener (none: no listener)
+    mail: MailConfig | None = None
     testing: TestingConfig = TestingConfig()
     # where each secret key's value came from: "environment NAME" or "file PATH" (set by pager.config.load;
     # a reload re-reads files, never the environment)

@@ -123,6 +123,19 @@ class Metrics:
             registry=r,
         )
 
+        # incoming mail (pager/mail/intake.py); processing adds its outcomes (ticket, reply, loop, bounce,
+        # unparseable) when it exists, each a stored message's fate: refused_* refine "refused"
+        self.mail_received = Counter(
+            "pagerd_mail_received",
+            "Incoming mail by outcome: stored, duplicate (a redelivery, stored once), refused_size (over "
+            "mail.max_message_bytes), refused_recipient (per RCPT to an unknown address), error (not stored: "
+            "answered 451)",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("stored", "duplicate", "refused_size", "refused_recipient", "error"):
+            self.mail_received.labels(outcome)
+
     def notifier_channels(self, providers: dict[str, str]) -> None:
         self.channel_live.clear()
         for channel, provider in providers.items():

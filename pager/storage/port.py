@@ -1,11 +1,12 @@
 """The storage port: what the service needs from a store, whatever the database.
 
-One Protocol per aggregate (incidents, escalation and outbox, schedule, billing); `Store` is all of
-them. They answer frozen dataclasses (records), instants as aware UTC datetimes. tests/contract holds the suite every store must pass."""
+One Protocol per aggregate (incidents, escalation and outbox, schedule, billing, maintenance, incoming
+mail); `Store` is all of them. They answer frozen dataclasses (records), instants as aware UTC datetimes.
+tests/contract holds the suite every store must pass."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -419,6 +420,36 @@ class CallbackClaim(_Record):
     reply: str | None
 
 
+# What a stored mail is waiting for or became. `pending`: stored, not yet processed. The processing of mail
+# adds its outcomes here (one place: the store refuses any other status).
+MAIL_STATUSES = ("pending",)
+
+
+@dataclass(frozen=True, slots=True)
+class MailRecord(_Record):
+    """One stored incoming mail without its bytes: `message_id` as its header says it (None when it has
+    none), `sha256` of its raw bytes, `envelope_from` '' for the null reverse-path (a bounce)."""
+
+    id: int
+    message_id: str | None
+    sha256: str
+    envelope_from: str
+    recipients: tuple[str, ...]
+    size: int
+    received_at: datetime
+    status: str
+    reason: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMail:
+    """A stored mail and its raw bytes, exactly as the MTA handed them over."""
+
+    record: MailRecord
+    raw: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryUpdate:
     """What a delivery report changed: the messages it covers (the carrier and its bundle) and how many
@@ -709,7 +740,37 @@ class MaintenanceStore(Protocol):
         ...
 
 
-class Store(IncidentStore, EscalationStore, ScheduleStore, BillingStore, MaintenanceStore, Protocol):
+class MailStore(Protocol):
+    """Incoming mail, stored raw before the listener accepts it."""
+
+    async def receive_mail(
+        self,
+        *,
+        message_id: str | None,
+        envelope_from: str,
+        recipients: Sequence[str],
+        raw: bytes,
+        received_at: datetime,
+    ) -> tuple[int, bool]:
+        """Store a message durably (committed when this returns): (its id, True), status `pending`. The same
+        message again (the same `message_id`; without one, the same bytes) stores nothing: (the stored
+        one's id, False)."""
+        ...
+
+    async def list_mail(
+        self, status: str | None = None, *, limit: int = 100, after_id: int | None = None
+    ) -> list[MailRecord]:
+        """By id (oldest first); with `status` only those; with `after_id` only those after it."""
+        ...
+
+    async def get_mail(self, mail_id: int) -> StoredMail | None: ...
+
+    async def mark_mail(self, mail_id: int, status: str, *, reason: str | None, now: datetime) -> MailRecord:
+        """Set its status (one of MAIL_STATUSES, else ValueError) and the reason; NotFound for an unknown id."""
+        ...
+
+
+class Store(IncidentStore, EscalationStore, ScheduleStore, BillingStore, MaintenanceStore, MailStore, Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

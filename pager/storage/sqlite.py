@@ -7,7 +7,8 @@ answers all of them; the next commit
 starts as soon as the previous one returns. SQLite's own automatic checkpoint (run by the writer
 after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
 and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`; the paging engine's
-state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`.
+state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`;
+incoming mail: `sqlite_mail`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .port import (
     work_minutes,
 )
 from .sqlite_ingest import ingest, ingest_together, key_prefix
+from .sqlite_mail import MailSqlite
 from .sqlite_maintenance import MaintenanceSqlite
 from .sqlite_paging import PagingStore, _event, quiet
 
@@ -309,7 +311,7 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore(PagingStore, MaintenanceSqlite):
+class SqliteStore(PagingStore, MaintenanceSqlite, MailSqlite):
     def __init__(
         self,
         path: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
@@ -88,3 +89,20 @@ def run_engine(app: web.Application, run: Callable[[], Awaitable[None]]) -> None
         await asyncio.gather(task, return_exceptions=True)  # its end (or death) is the daemon's to report
 
     app.cleanup_ctx.append(engine_task)
+
+
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+def run_listener(app: web.Application, start: Callable[[], Awaitable[Closable]]) -> None:
+    """Another listener of the node (the mail listener) lives as long as the application (a cleanup_ctx):
+    `start()` makes it listen on start-up (an OSError there fails the start-up) and its `close()` is awaited
+    on clean-up, after the HTTP site has stopped and before the store closes."""
+
+    async def listener(app: web.Application) -> AsyncIterator[None]:
+        running = await start()
+        yield
+        await running.close()
+
+    app.cleanup_ctx.append(listener)

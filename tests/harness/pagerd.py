@@ -56,6 +56,8 @@ class PagerdProcess:
     workdir: Path
     config: Path = EXAMPLE_CONFIG
     port: int = field(default_factory=free_port)
+    # the mail listener's (LMTP) port: the example config's mail.listen
+    mail_port: int = field(default_factory=free_port)
     webhook_token: str = "test-webhook-token"
     admin_token: str = "test-admin-token"
     signing_key: str = SIGNING_KEY
@@ -81,10 +83,18 @@ class PagerdProcess:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "PAGERD_SMTP_HOST", "PAGERD_CONFIG"):
+        for k in (
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_FROM",
+            "PAGERD_SMTP_HOST",
+            "PAGERD_CONFIG",
+            "PAGERD_SUPPORT_ADDRESS",
+        ):
             env.pop(k, None)
         env.update(
             PAGERD_LISTEN=f"127.0.0.1:{self.port}",
+            PAGERD_MAIL_LISTEN=f"127.0.0.1:{self.mail_port}",
             PAGERD_DB=str(self.db_path),
             PAGERD_WEBHOOK_TOKEN=self.webhook_token,
             PAGERD_ADMIN_TOKEN=self.admin_token,

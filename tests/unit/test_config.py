@@ -627,3 +627,66 @@ def test_check_config_names_the_database_and_the_links(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"database {ROOT / 'var' / 'pagerd.db'}, links under http://127.0.0.1:8091)" in r.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+# -- the mail listener ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mail, expect",
+    [
+        ({"addresses": ["support@example.nl"]}, []),
+        ({"enabled": False}, []),  # off: no addresses needed
+        ({}, [("mail.addresses", "at least one support address")]),
+        ({"addresses": []}, [("mail.addresses", "at least one support address")]),
+        ({"addresses": ["support"]}, [("mail.addresses", "'support' is not an e-mail address")]),
+        ({"addresses": ["<support@example.nl>"]}, [("mail.addresses", "is not an e-mail address")]),
+        ({"addresses": ["a b@example.nl"]}, [("mail.addresses", "is not an e-mail address")]),
+        ({"addresses": ["a@example..nl"]}, [("mail.addresses", "is not an e-mail address")]),
+        ({"addresses": ["x" * 5000 + "@example.nl"]}, [("mail.addresses", "is not an e-mail address")]),
+        ({"addresses": [["a@b.nl"]]}, [("mail.addresses.0", "Input should be a valid string")]),
+        ({"addresses": "support@example.nl"}, [("mail.addresses", "Input should be a valid list")]),
+        (
+            {"addresses": ["support@example.nl", "Support@Example.NL"]},
+            [("mail.addresses", "'Support@Example.NL' is listed twice")],
+        ),
+        ({"addresses": [f"s{i}@x.nl" for i in range(101)]}, [("mail.addresses", "at most 100 items")]),
+        ({"addresses": ["a@b.nl"], "listen": "2424"}, [("mail.listen", "expected HOST:PORT")]),
+        ({"addresses": ["a@b.nl"], "listen": "127.0.0.1:99999"}, [("mail.listen", "expected HOST:PORT")]),
+        (
+            {"addresses": ["a@b.nl"], "listen": "127.0.0.1:8080"},
+            [("mail.listen", "the same port as server.listen (127.0.0.1:8080)")],
+        ),
+        ({"addresses": ["a@b.nl"], "listen": "0.0.0.0:8080"}, [("mail.listen", "the same port as server.listen")]),
+        ({"addresses": ["a@b.nl"], "protocol": "esmtp"}, [("mail.protocol", "Input should be 'lmtp' or 'smtp'")]),
+        (
+            {"addresses": ["a@b.nl"], "max_message_bytes": 1000},
+            [("mail.max_message_bytes", "greater than or equal to 65536")],
+        ),
+        (
+            {"addresses": ["a@b.nl"], "max_message_bytes": 10**9},
+            [("mail.max_message_bytes", "less than or equal to 104857600")],
+        ),
+        ({"addresses": ["a@b.nl"], "max_message_bytes": "25MB"}, [("mail.max_message_bytes", "valid integer")]),
+        ({"addresses": ["a@b.nl"], "adresses": []}, [("mail.adresses", "unknown key (did you mean addresses?)")]),
+    ],
+)
+def test_mail_config(tmp_path: Path, mail: dict, expect: list[tuple[str, str]]) -> None:
+    doc = _doc()
+    doc["mail"] = mail
+    got = _issues(tmp_path, doc)
+    assert [k for k, _ in got] == [k for k, _ in expect], got
+    for (_, message), (_, part) in zip(got, expect, strict=True):
+        assert part in message, message
+
+
+def test_mail_config_defaults_and_the_example() -> None:
+    from pager.config.model import MailConfig
+
+    m = MailConfig(addresses=["support@example.nl"])
+    assert (m.enabled, m.listen, m.protocol, m.max_message_bytes) == (True, "127.0.0.1:2424", "lmtp", 26_214_400)
+    assert (m.host, m.port) == ("127.0.0.1", 2424)
+    cfg = load(EXAMPLE, env=EXAMPLE_ENV)
+    assert cfg.mail is not None and cfg.mail.listen == "127.0.0.1:2424" and cfg.mail.addresses == ["support@example.nl"]
+    env = {**EXAMPLE_ENV, "PAGERD_MAIL_LISTEN": "127.0.0.1:2525", "PAGERD_SUPPORT_ADDRESS": "hulp@bureau.nl"}
+    cfg = load(EXAMPLE, env=env)
+    assert cfg.mail is not None and (cfg.mail.port, cfg.mail.addresses) == (2525, ["hulp@bureau.nl"])
+    assert load(DATA / "good" / "minimal.yaml", env={}).mail is None  # no mail section: no listener
