@@ -249,7 +249,9 @@ class PagingEngine:
                     booking=booking,
                 )
             )
-            log.info(
+            # the project, the rotation and the reason are on the incident's timeline (its `routed` event)
+            # and in its response rounds; a line per new incident at info would repeat them under a storm
+            log.debug(
                 "incident_routed", incident_id=inc.id, project=project, paging=decision.page, reason=decision.reason
             )
         # queued together, they share one group commit
