@@ -444,7 +444,9 @@ class PagingEngine:
                     messages=desk_messages(cfg, inc.id, inc.generation, now) if hold == "urgency" else None,
                 )
             )
-            log.info(
+            # the project, the rotation and the reason are on the incident's timeline (its `routed` event)
+            # and in its response rounds; a line per new incident at info would repeat them under a storm
+            log.debug(
                 "incident_routed",
                 incident_id=inc.id,
                 project=project,

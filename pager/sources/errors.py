@@ -136,9 +136,13 @@ def load_json(body: bytes) -> object:
 Instant = Annotated[datetime, AfterValidator(utc_in_range)]
 
 
+_GO_ZERO = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
 def _instant_or_zero(dt: datetime) -> datetime | None:
-    """Go's zero time (0001-01-01T00:00:00Z, what Alertmanager sends for "no end") reads as None."""
-    if dt.utcoffset() == timedelta(0) and dt == datetime(1, 1, 1, tzinfo=timezone.utc):
+    """Go's zero time (0001-01-01T00:00:00Z, what Alertmanager sends for "no end") reads as None.
+    (Its year is 1 in any reading with offset zero: the year is looked at first, the cheapest test.)"""
+    if dt.year == 1 and dt.utcoffset() == timedelta(0) and dt == _GO_ZERO:
         return None
     return utc_in_range(dt)
 

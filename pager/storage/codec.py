@@ -19,12 +19,14 @@ def iso(dt: None) -> None: ...
 @overload
 def iso(dt: datetime | None) -> str | None: ...
 def iso(dt: datetime | None) -> str | None:
-    """UTC as stored: 2026-11-25T14:00:00.000000Z (isoformat: a third of strftime's cost)."""
+    """UTC as stored: 2026-11-25T14:00:00.000000Z (isoformat: a third of strftime's cost; without its
+    `timespec`, whose parsing costs a third of the call, it leaves out a zero microsecond part)."""
     if dt is None:
         return None
-    if dt.utcoffset() != _ZERO:  # another zone, or naive (local time)
+    if dt.tzinfo is not timezone.utc and dt.utcoffset() != _ZERO:  # another zone, or naive (local time)
         dt = dt.astimezone(timezone.utc)
-    return dt.isoformat(timespec="microseconds")[:-6] + "Z"  # an aware UTC instant ends in +00:00
+    text = dt.isoformat()[:-6]  # an aware UTC instant ends in +00:00
+    return text + "Z" if dt.microsecond else text + ".000000Z"
 
 
 @overload

@@ -110,7 +110,7 @@ _INSERT_DELIVERY = (
 )
 _INSERT_INCIDENT = (
     "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
-    "created_at, updated_at, group_key) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 0, ?, ?, ?)"
+    "created_at, updated_at, group_key) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 1, ?, ?, ?)"
 )
 _RECOUNT = (
     "UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
@@ -298,6 +298,9 @@ class _Persist:
         self.at = iso(d.received_at)
         self.src = d.source.value
         self.touched: dict[int, None] = {}  # incidents whose alerts changed: recounted at the end
+        # incidents this delivery opened (inserted with alert_count 1, the opening alert) and the
+        # fingerprints written to each: one needs no recount (its only alert rows are these)
+        self.opened: dict[int, set[str]] = {}
 
     def apply(self, changes: tuple[Change, ...]) -> IngestResult:
         applied: list[Applied] = []
@@ -311,7 +314,8 @@ class _Persist:
             key = getattr(change, "key", None)
             applied.append(Applied(self.ids.open.get(key) if key is not None else None, outcome))
         for iid in self.touched:
-            self.rows.add(_RECOUNT, (self.at, iid, iid))
+            if len(self.opened.get(iid, ())) != 1:
+                self.rows.add(_RECOUNT, (self.at, iid, iid))
         return IngestResult(self.delivery_id, tuple(applied))
 
     def event(self, iid: int, kind: str, actor: str | None, data: dict) -> None:
@@ -342,6 +346,8 @@ class _Persist:
         if not a.severity:
             self.rows.add(_NO_SEVERITY, (iid, a.fingerprint))
         self.touched[iid] = None
+        if iid in self.opened:
+            self.opened[iid].add(a.fingerprint)
 
     # -- one method per kind of change ---------------------------------------------------------------
     def open_incident(self, c: OpenIncident) -> None:
@@ -362,6 +368,7 @@ class _Persist:
             ),
         )
         self.ids.open[c.key] = iid
+        self.opened[iid] = set()
         self.event(iid, "opened", None, {"summary": a.summary, "delivery_id": self.delivery_id, **self.d.facts})
         self.upsert_alert(iid, a)
 

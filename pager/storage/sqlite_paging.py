@@ -252,7 +252,7 @@ class PagingStore:
                     generation,
                     project,
                     rotation,
-                    json.dumps(policy),
+                    dumps(policy),
                     status,
                     _iso(next_at),
                     target_seconds,

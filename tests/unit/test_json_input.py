@@ -97,3 +97,34 @@ def test_utc_in_range(value, expected):
     else:
         with pytest.raises(ValueError, match=re.escape(expected)):
             utc_in_range(dt)
+
+
+def test_go_zero_time_reads_as_before_for_any_instant_near_it():
+    """`_instant_or_zero` looks at the year first: the same answer as the comparison alone, for
+    instants around Go's zero time in any offset."""
+    from datetime import datetime, timedelta, timezone
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from pager.sources.errors import _instant_or_zero
+
+    def reference(dt):
+        if dt.utcoffset() == timedelta(0) and dt == datetime(1, 1, 1, tzinfo=timezone.utc):
+            return None
+        return "checked"
+
+    offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
+    near = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 3)) | st.datetimes()
+
+    @settings(max_examples=500, deadline=None)
+    @given(wall=near, tz=offsets | st.just(timezone.utc))
+    def check(wall, tz):
+        dt = wall.replace(tzinfo=tz)
+        try:
+            got = _instant_or_zero(dt)
+        except ValueError:
+            got = "checked"  # utc_in_range refused it: not the zero time
+        assert (got is None) == (reference(dt) is None)
+
+    check()

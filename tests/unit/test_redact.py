@@ -183,3 +183,124 @@ def test_a_body_that_is_not_json_comes_back_as_it_is():
     assert events_v2.without_routing_key(b"\xff\xfe") == b"\xff\xfe"
     with pytest.raises(InputError):
         events_v2.parse(b'{"routing_key": "abc')
+
+
+# -- the redaction regex is built from the alternatives a text can match: same output as all of them --
+
+_REFERENCE_PATTERNS = (  # the alternatives as one regex, tried at every character: the reference
+    r"(?P<link>/l/)[^\s/?#\"'<>\\]+",
+    r"(?P<ical>/ical/)[^\s\"'<>\\]+",
+    r"(?<=[\w/.\-])(?P<query>\?)(?=[\w.%\-\[\]]+=)[^\s\"'<>\\#]+",
+    r"(?P<userinfo>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s\"'<>@:\\]+:[^/\s\"'<>@\\]+@",
+    r"(?P<auth>\b(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}",
+)
+
+
+def _reference(secrets: list[str]):
+    import re
+
+    from pager.observe.redact import _variants
+
+    forms = sorted({v for s in secrets for v in _variants(s)}, key=len, reverse=True)
+    alternatives = [f"(?P<secret>{'|'.join(re.escape(f) for f in forms)})"] if forms else []
+    rx = re.compile("|".join(alternatives + list(_REFERENCE_PATTERNS)))
+
+    def replace(m):
+        if m.group("userinfo"):
+            return m.group("userinfo") + MARKER + "@"
+        return (m.group("link") or m.group("ical") or m.group("query") or m.group("auth") or "") + MARKER
+
+    return lambda s: rx.sub(replace, s)
+
+
+_SECRETS = ['s3cr"et/value+1', "tok-0123456789", "basic-pw", "l/ical"]
+_PIECES = [
+    "/l/",
+    "/ical/",
+    "?",
+    "=",
+    "://",
+    "@",
+    ":",
+    "/",
+    ".",
+    "-",
+    "#",
+    '"',
+    "'",
+    "<",
+    "\\",
+    " ",
+    "\t",
+    "\n",
+    "bearer ",
+    "Basic ",
+    "BASİC ",
+    "baſic ",
+    "BEARER\t",
+    "bearer",
+    "http",
+    "https://",
+    "a:b@",
+    "user:pw@h",
+    "x=1",
+    "token=abc",
+    "[0]=",
+    "%20",
+    "abcdefgh12345678",
+    "YW06czNjcmV0",
+    "ı",
+    "İ",
+    "ſ",
+    "K",
+    "é",
+    "😀",
+    "\ud800",
+    "\x00",
+    "\x7f",
+    "0",
+    "_",
+    "web",
+    "GET ",
+    "HTTP/1.1",
+    *_SECRETS,
+    's3cr\\"et/value+1',
+    "s3cr%22et%2Fvalue%2B1",
+]
+
+
+def _hostile_texts():
+    from hypothesis import strategies as st
+
+    pieces = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=4)), max_size=30).map("".join)
+    return st.one_of(pieces, st.text(max_size=60))
+
+
+def test_the_regex_of_the_present_alternatives_redacts_as_all_of_them():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cases = [([], PATTERNS_ONLY, _reference([])), (_SECRETS, Redactor(_SECRETS), _reference(_SECRETS))]
+
+    @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(text=_hostile_texts(), which=st.sampled_from([0, 1]))
+    def check(text, which):
+        _, redactor, reference = cases[which]
+        assert redactor.text(text) == reference(text)
+
+    check()
+
+
+def test_the_alternatives_are_the_reference_ones():
+    from pager.observe import redact
+
+    assert tuple(pattern for _, pattern, _ in redact._PATTERNS) == _REFERENCE_PATTERNS
+
+
+def test_only_b_and_B_read_as_b_for_the_credential_word():
+    """The credential alternative is looked for from [bB]: no other character matches a
+    case-insensitive "b" (unlike "s", "i" and "k", which "ſ", "İ", "ı" and "K" match)."""
+    import re
+    import sys
+
+    assert [c for c in range(sys.maxunicode + 1) if re.fullmatch("(?i:b)", chr(c))] == [ord("B"), ord("b")]

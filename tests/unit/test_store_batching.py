@@ -136,6 +136,11 @@ def _run(path: str, jobs: list[tuple], sizes: random.Random | None) -> tuple[lis
         results += [(j.result, type(j.error).__name__ if j.error else None) for j in batch]
         i += k
     tables = {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
+    # every incident's alert_count is the count of its alert rows (an incident opened with one
+    # alert is inserted with its count and not recounted)
+    assert not conn.execute(
+        "SELECT id FROM incidents i WHERE alert_count != (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id)"
+    ).fetchall()
     conn.close()
     return results, tables
 
