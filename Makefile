@@ -76,7 +76,7 @@ run: $(RUN_STAMP)
 	@$(VENV)/bin/pagerd check-config $(CONFIG)
 	@$(VENV)/bin/pagerd migrate -c $(CONFIG)
 	@echo
-	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (notifier: $(PAGERD_NOTIFIER), the database migrate named above)."
+	@echo "pagerd is starting on http://$(PAGERD_LISTEN) (notifier: $(PAGERD_NOTIFIER); its database is the one migrate named above)."
 	@echo "The pagerd command is $(VENV)/bin/pagerd (or 'source $(VENV)/bin/activate', then pagerd). In another terminal,"
 	@echo "with this environment (the config reads it):"
 	@echo "  export PAGERD_LISTEN=$(PAGERD_LISTEN) PAGERD_NOTIFIER=$(PAGERD_NOTIFIER) $(if $(PAGERD_DB),PAGERD_DB=$(PAGERD_DB) )$(foreach v,$(DEV_SECRETS),$(v)=$($(v)))"
