@@ -2,7 +2,8 @@
 # Install the real peer programs pagerd's integration tests talk to (DESIGN.md section 5).
 #
 #   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd, nginx,
-#                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext)
+#                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext),
+#                              CPython's email test messages (the incoming-mail parser's real-world corpus)
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh all       both
 #
@@ -25,6 +26,7 @@ DEB_PACKAGES=(
   "libpangoft2-1.0-0:/usr/lib/$(uname -m)-linux-gnu/libpangoft2-1.0.so.0"
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   "poppler-utils:/usr/bin/pdftotext"
+  "libpython3.11-testsuite:/usr/lib/python3.11/test/test_email/data/msg_01.txt"
 )
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli"
