@@ -17,7 +17,11 @@ from pager.mail.model import KINDS
 from pager.mail.parse import MailOptions, ParsedMail, parse
 
 MAIL = Path(__file__).resolve().parents[1] / "testdata" / "mail"
-SEEDS = [p.read_bytes() for p in sorted(MAIL.glob("*.eml"))]
+CORPUS = Path("/usr/lib/python3.11/test/test_email/data")  # CPython's email test messages (scripts/peers.sh)
+# the fixtures, and the real-world corpus where it is installed (test_mail_corpus.py insists on it in CI)
+SEEDS = [p.read_bytes() for p in sorted(MAIL.glob("*.eml"))] + [
+    p.read_bytes() for p in sorted(CORPUS.glob("msg_*.txt"))
+]
 HEAD = b"From: Jan <jan@klant.example>\r\nTo: support@example.nl\r\nSubject: x\r\n"
 SMALL = MailOptions(
     max_parts=5,

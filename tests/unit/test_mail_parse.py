@@ -320,6 +320,17 @@ def test_bounce_that_returns_only_the_headers():
     assert m.bounce.original_message_id == "ticket-1234.3@pagerd.example.nl"
 
 
+def test_a_delay_report_is_a_bounce_that_failed_nobody():
+    raw = (
+        (MAIL / "postfix-bounce.eml")
+        .read_bytes()
+        .replace(b"Action: failed\nStatus: 5.1.1", b"Action: delayed\nStatus: 4.4.1")
+    )
+    m = parse(raw)
+    assert m.kind == "bounce" and m.reason == "delivery-status report: jan@klant.example (4.4.1)"
+    assert m.bounce is not None and m.bounce.failed == () and m.bounce.recipients[0].action == "delayed"
+
+
 def test_exchange_out_of_office_is_an_auto_reply():
     m = fixture("exchange-ooo.eml")
     assert m.kind == "auto_reply" and not m.may_autoreply
