@@ -47,6 +47,7 @@ from .text import (
     one_line,
     repair,
     ticket_number,
+    unflow,
 )
 
 MiB = 1024 * 1024
@@ -444,7 +445,10 @@ class _Walk:
             if len(data) > limit * 4:
                 data = data[: limit * 4]
             decoded = decode_text(data, declared)
-            text = clean_body(decoded.text)
+            text = decoded.text
+            if _param(node, "format") == "flowed":
+                text = unflow(text, delsp=_param(node, "delsp") == "yes")
+            text = clean_body(text)
         if decoded.note:
             self.work.note(decoded.note)
         if text.strip():
@@ -545,6 +549,17 @@ def _charset(node: Message) -> str | None:
     if isinstance(value, tuple):  # an RFC 2231 value: (charset, language, text)
         value = value[2]
     return one_line(str(value), 60) if value else None
+
+
+def _param(node: Message, name: str) -> str:
+    """A Content-Type parameter, lowercased; "" when absent or unreadable."""
+    try:
+        value = node.get_param(name)
+    except Exception:
+        return ""
+    if isinstance(value, tuple):
+        value = value[2]
+    return one_line(str(value), 40).lower() if value else ""
 
 
 def _filename(node: Message) -> str | None:

@@ -4,6 +4,7 @@
 - ``repair``             a header string with raw 8-bit bytes (surrogate escapes) made into real text
 - ``one_line``           a header value as one clean line (no control characters, spaces collapsed)
 - ``clean_body``         body text with one kind of newline and no control characters
+- ``unflow``             ``format=flowed`` plain text with its soft line breaks joined
 - ``html_to_text``       an HTML body as readable text (inscriptis: paragraphs, lists and tables kept)
 - ``cut_quoted``         a reply without the quoted history below it, when that can be cut reliably
 - ``normalise_subject``  a subject without Re:/Fwd:/AW:/Antw:/SV: prefixes and the ticket tag
@@ -155,6 +156,32 @@ def clean_body(text: str) -> str:
     text = _BODY_CONTROL.sub("", text)
     text = _TRAILING_SPACE.sub("\n", text + "\n")
     return _BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+def unflow(text: str, delsp: bool) -> str:
+    """Plain text sent as ``format=flowed`` (RFC 3676, Thunderbird and Apple Mail) with its soft line
+    breaks joined: a line that ends in a space continues on the next line of the same quote depth
+    (with ``delsp=yes`` that space is not part of the text). The signature line "-- " stays a line."""
+    out: list[str] = []
+    pending: str | None = None
+    pending_depth = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        if body.startswith(" "):  # space-stuffing
+            body = body[1:]
+        if pending is not None and depth == pending_depth:
+            body = pending + body
+        elif pending is not None:
+            out.append(">" * pending_depth + (" " if pending_depth else "") + pending.rstrip())
+        pending = None
+        if body.endswith(" ") and body != "-- ":
+            pending, pending_depth = (body[:-1] if delsp else body), depth
+            continue
+        out.append(">" * depth + (" " if depth and body else "") + body)
+    if pending is not None:
+        out.append(">" * pending_depth + (" " if pending_depth else "") + pending.rstrip())
+    return "\n".join(out)
 
 
 # ============================================================================ HTML

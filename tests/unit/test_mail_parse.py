@@ -161,6 +161,22 @@ def test_part_limits_drop_the_part_and_keep_the_mail():
     assert "more than 2 parts: the rest of the message was not read" in m.notes
 
 
+def test_format_flowed_text_has_its_soft_line_breaks_joined():
+    raw = (
+        b"From: Jan <jan@klant.example>\r\nSubject: Re: [#7] Back-up\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=UTF-8; format=flowed; delsp=no\r\n\r\n"
+        b"De back-up van vannacht is mislukt, de melding staat \r\nhieronder.\r\n\r\n"
+        b" >From the log: disk full\r\n\r\n-- \r\nJan\r\n\r\n"
+        b"Op 02-12-2026 om 17:00 schreef Support:\r\n> Kunt u de \r\n> melding sturen?\r\n"
+    )
+    m = parse(raw)
+    assert (
+        m.text
+        == "De back-up van vannacht is mislukt, de melding staat hieronder.\n\n>From the log: disk full\n\n--\nJan"
+    )
+    assert m.text_full.endswith("> Kunt u de melding sturen?")
+
+
 @pytest.mark.parametrize(
     "text, forwarded, expected",
     [
