@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import textwrap
 from dataclasses import dataclass
 
 from inscriptis import Inscriptis
@@ -199,7 +200,8 @@ def html_to_text(html: str) -> str:
         html = re.sub(r"^<\?xml[^>]*\?>", "", html, count=1)
     try:
         tree = document_fromstring(html)
-        return clean_body(Inscriptis(tree).get_text())
+        # inscriptis indents the content of nested blocks; the indent they all share says nothing
+        return clean_body(textwrap.dedent(Inscriptis(tree).get_text()))
     except (ParserError, LxmlError, ValueError, RecursionError):
         return clean_body(re.sub(r"<[^>]{0,2000}>", " ", html))
 

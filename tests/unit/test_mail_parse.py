@@ -207,6 +207,35 @@ def test_cut_quoted(text, forwarded, expected):
     assert cut_quoted(text, forwarded=forwarded) == expected
 
 
+@pytest.mark.parametrize(
+    "html, expected",
+    [
+        (  # Gmail
+            '<div dir="ltr">Dank, het werkt weer.</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+            'Op wo 2 dec 2026 om 17:00 schreef Support &lt;<a href="mailto:support@example.nl">support@example.nl</a>'
+            '&gt;:<br></div><blockquote class="gmail_quote">Beste Jan,<br>Het is opgelost.</blockquote></div>',
+            "Dank, het werkt weer.",
+        ),
+        (  # Outlook
+            '<html><body><div>Ja, dat klopt.</div><div><br></div><hr style="display:inline-block;width:98%">'
+            '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri"><b>Van:</b> Support &lt;support@example.nl&gt;'
+            "<br><b>Verzonden:</b> woensdag 2 december 2026 17:00<br><b>Aan:</b> Klaus &lt;klaus@acme.example&gt;"
+            "<br><b>Onderwerp:</b> [#1234] Webshop traag</font></div><div>Oude tekst</div></body></html>",
+            "Ja, dat klopt.",
+        ),
+        (  # Apple Mail
+            '<html><body>Prima!<br><div><br><blockquote type="cite"><div>On 2 Dec 2026, at 17:00, Support '
+            "&lt;support@example.nl&gt; wrote:</div><br><div>oud</div></blockquote></div></body></html>",
+            "Prima!",
+        ),
+    ],
+)
+def test_html_replies_lose_their_quoted_history(html, expected):
+    raw = b"From: a@klant.example\nSubject: Re: x\nContent-Type: text/html; charset=utf-8\n\n" + html.encode()
+    m = parse(raw)
+    assert m.text == expected and len(m.text_full) > len(m.text)
+
+
 def test_reply_without_its_quoted_history_and_the_full_text_kept():
     m = fixture("gmail-reply.eml")
     assert m.text == "Dank je, het nieuwe certificaat werkt."
