@@ -3,7 +3,8 @@
 #
 #   scripts/peers.sh install   Debian packages: Alertmanager, Prometheus, Nagios 4, wrk, Chromium, systemd, nginx,
 #                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext),
-#                              swaks and Postfix (the mail tests: a real client and the agency's MTA)
+#                              swaks and Postfix (the mail tests: a real client and the agency's MTA),
+#                              CPython's email test messages (the incoming-mail parser's real-world corpus)
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh all       both
 #
@@ -28,6 +29,7 @@ DEB_PACKAGES=(
   "poppler-utils:/usr/bin/pdftotext"
   "swaks:/usr/bin/swaks"
   "postfix:/usr/sbin/postfix"
+  "libpython3.11-testsuite:/usr/lib/python3.11/test/test_email/data/msg_01.txt"
 )
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli"
