@@ -7,7 +7,8 @@ answers all of them; the next commit
 starts as soon as the previous one returns. SQLite's own automatic checkpoint (run by the writer
 after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
 and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`; the paging engine's
-state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`.
+state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`;
+the support desk's tickets and contacts: `sqlite_tickets`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from .port import (
 from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_maintenance import MaintenanceSqlite
 from .sqlite_paging import PagingStore, _event, quiet
+from .sqlite_tickets import TicketSqlite
 
 _log = structlog.get_logger("pagerd.store")
 MAX_BATCH = 2000  # jobs per commit
@@ -309,7 +311,7 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore(PagingStore, MaintenanceSqlite):
+class SqliteStore(PagingStore, MaintenanceSqlite, TicketSqlite):
     def __init__(
         self,
         path: str,
