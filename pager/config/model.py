@@ -440,6 +440,16 @@ class TariffsConfig(Strict):
     holiday: TariffConfig | None = None
 
 
+class ContactConfig(Strict):
+    """A person at a customer: tickets from their addresses or phone are theirs (README: Support desk)."""
+
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")  # default: customer.N (1-based)
+    name: str = Field(min_length=1, max_length=200)
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]] = []
+    phone: str | None = None  # any form phonenumbers reads; compared in E.164
+    language: Literal["nl", "en"] = "nl"
+
+
 class CustomerConfig(Strict):
     name: str = Field(min_length=1)
     email: str | None = None
@@ -455,6 +465,9 @@ class CustomerConfig(Strict):
     callout_overlap: Literal["merge", "separate"] = "merge"
     # the language of its statements: nl (Dutch, the default: the agency's own market) or en
     language: Literal["nl", "en"] = "nl"
+    # the support desk: its contacts, and the mail domains whose senders are this customer's
+    contacts: list[ContactConfig] = []
+    email_domains: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", max_length=253)]] = []
 
 
 def _iban(v: str) -> str:
@@ -533,6 +546,8 @@ class RouteConfig(Strict):
 class DeskConfig(Strict):
     people: list[str] = []
     email: str | None = None
+    # a resolved ticket closes by itself this long after it was resolved (the engine's tickets stage)
+    auto_close_after: Annotated[Duration, AfterValidator(_positive)] = timedelta(days=7)
 
 
 class PagingConfig(Strict):
