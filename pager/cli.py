@@ -231,9 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
     s.add_argument("--json", action="store_true")
-    from pager import cli_maintenance
+    from pager import cli_maintenance, cli_tickets
 
     cli_maintenance.add_parsers(sub, _config_arg)
+    cli_tickets.add_parsers(sub, _config_arg)
     return p
 
 
@@ -340,6 +341,10 @@ def _run(args: argparse.Namespace) -> int:
         from pager import cli_maintenance
 
         return asyncio.run(cli_maintenance.run(args, _load, _clock))
+    if args.cmd == "ticket":
+        from pager import cli_tickets
+
+        return asyncio.run(cli_tickets.run(args, _load, _clock))
     return 2
 
 

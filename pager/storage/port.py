@@ -877,7 +877,7 @@ class TicketStore(Protocol):
         self, number: int, *, labels: Mapping[str, str], severity: str, actor: str, now: datetime
     ) -> TicketDetail:
         """Turns a request into an incident with the ticket's own number (source `desk`): the engine routes
-        and pages it as any other. Conflict when it is an incident already, or closed."""
+        and pages it as any other. Conflict when it is an incident already, closed, or has no project."""
         ...
 
     async def close_resolved(self, before: datetime, *, now: datetime) -> list[int]:

@@ -232,7 +232,9 @@ def page(
     if current is Status.CLOSED:
         raise Conflict(f"ticket #{number} is closed")
     at = iso(now)
-    subject = conn.execute("SELECT subject FROM tickets WHERE number = ?", (number,)).fetchone()[0]
+    subject, project = conn.execute("SELECT subject, project FROM tickets WHERE number = ?", (number,)).fetchone()
+    if project is None:
+        raise Conflict(f"ticket #{number} has no project (triage): set its project first, it says whom to page")
     conn.execute(
         "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
         "created_at, updated_at) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 0, ?, ?)",

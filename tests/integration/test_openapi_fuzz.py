@@ -297,7 +297,9 @@ def _examples(client: Client, op, mode: GenerationMode, secured: bool, checks: l
 def test_every_operation_answers_as_its_contract_says(daemon, schema, record_property):
     client = Client(daemon)
     ops = _operations(schema)
-    described = sum(1 for item in schema.raw_schema["paths"].values() for m in item if m in ("get", "post", "patch", "delete"))
+    described = sum(
+        1 for item in schema.raw_schema["paths"].values() for m in item if m in ("get", "post", "patch", "delete")
+    )
     assert len(ops) == described, [op.label for op in ops]
     failures: list[str] = []
     spent: dict[str, float] = {}
