@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pager.storage.port import BillingStore, EscalationStore, IncidentStore, MaintenanceStore, ScheduleStore, Store
+from pager.storage.port import (
+    BillingStore,
+    EscalationStore,
+    IncidentStore,
+    MaintenanceStore,
+    ScheduleStore,
+    Store,
+    TicketStore,
+)
 
 from .conftest import FACTORIES
 
@@ -22,6 +30,7 @@ MODULES = {
     ScheduleStore: "test_schedule",
     BillingStore: "test_billing",
     MaintenanceStore: "test_maintenance",
+    TicketStore: "test_tickets",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -32,6 +41,7 @@ PENDING: dict[type, set[str]] = {
     ScheduleStore: set(),
     BillingStore: set(),
     MaintenanceStore: set(),
+    TicketStore: set(),
     Store: set(),
 }
 
