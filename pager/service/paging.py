@@ -327,7 +327,7 @@ class PagingEngine:
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
-            ("tickets", self.close_tickets),  # resolved tickets close after desk.auto_close_after
+            ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
         )
         for name, _ in self.stages:
             metrics.engine_stage_failures.labels(name)
@@ -385,6 +385,7 @@ class PagingEngine:
         return now - (self.last_good_tick or self.started_at)
 
     async def close_tickets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        await self.store.index_tickets()  # new incidents' subjects into the search index
         closed = await self.store.close_resolved(now - cfg.desk.auto_close_after, now=now)
         if closed:
             log.info("tickets_closed", numbers=closed[:50], count=len(closed))

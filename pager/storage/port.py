@@ -837,7 +837,8 @@ class TicketStore(Protocol):
         before: int | None = None,
     ) -> list[Ticket]:
         """Newest first (by number); `triage`: those without a project; `q`: full-text search over
-        subjects, replies and notes (every word must occur; taken literally, never as query syntax);
+        subjects, replies and notes (every word must occur; taken literally, never as query syntax; an
+        incident's subject once index_tickets took it);
         `before`: numbers below it (the next page)."""
         ...
 
@@ -882,6 +883,11 @@ class TicketStore(Protocol):
 
     async def close_resolved(self, before: datetime, *, now: datetime) -> list[int]:
         """Closes the tickets resolved before `before` (auto-close); answers their numbers."""
+        ...
+
+    async def index_tickets(self, limit: int = 5000) -> int:
+        """Puts the subjects of up to `limit` incidents opened since the last call into the search index
+        (kept off the ingest path; the engine calls it every tick); answers how many."""
         ...
 
     async def add_contact(

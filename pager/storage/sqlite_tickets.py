@@ -135,6 +135,7 @@ def create_ticket(
     )
     eid = _entry(conn, number, at, "created", actor, True, {"via": via, "text": body})
     _attach(conn, number, eid, attachments, at)
+    conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, subject))
     if body:
         conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, body))
     return number
@@ -259,6 +260,18 @@ def close_resolved(conn: sqlite3.Connection, before: datetime, now: datetime) ->
     for n in numbers:
         _move(conn, n, Status.RESOLVED, Status.CLOSED, "pagerd", at)
     return numbers
+
+
+def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
+    """Puts the subjects of the incidents numbered since the last call into the full-text index."""
+    last = conn.execute("SELECT last FROM ticket_text_indexed").fetchone()[0]
+    rows = conn.execute(
+        "SELECT number, subject FROM tickets WHERE number > ? AND via = 'alert' ORDER BY number LIMIT ?", (last, limit)
+    ).fetchall()
+    if rows:
+        conn.executemany("INSERT INTO ticket_text (number, text) VALUES (?, ?)", rows)
+        conn.execute("UPDATE ticket_text_indexed SET last = ?", (rows[-1][0],))
+    return len(rows)
 
 
 def add_contact(
@@ -481,6 +494,9 @@ class TicketSqlite:
 
     async def close_resolved(self, before: datetime, *, now: datetime) -> list[int]:
         return await self._write(close_resolved, before, now)  # type: ignore[no-any-return]
+
+    async def index_tickets(self, limit: int = 5000) -> int:
+        return await self._write(index_tickets, limit)  # type: ignore[no-any-return]
 
     async def add_contact(
         self,

@@ -307,3 +307,17 @@ async def test_list_contacts_survive_a_restart(make_store) -> None:
         assert [t.number for t in await s.list_tickets()] == [1]
     finally:
         await s.close()
+
+
+async def test_index_tickets_makes_new_incidents_searchable_once(store: Store) -> None:
+    await store.ingest(delivery("varnish-down", Action.TRIGGER, T0))
+    req = await _new(store, subject="Varnish question")
+    assert [t.number for t in await store.list_tickets(q="varnish")] == [req.number]  # a request at once
+    assert await store.index_tickets() == 1
+    assert [t.number for t in await store.list_tickets(q="varnish")] == [req.number, 1]
+    await store.ingest(delivery("varnish-slow", Action.TRIGGER, T0 + HOUR))
+    await store.ingest(delivery("db-slow", Action.TRIGGER, T0 + HOUR))
+    assert await store.index_tickets(limit=1) == 1
+    assert await store.index_tickets() == 1
+    assert await store.index_tickets() == 0
+    assert [t.number for t in await store.list_tickets(q="varnish")] == [3, req.number, 1]
