@@ -543,11 +543,17 @@ class RouteConfig(Strict):
         return v
 
 
+def _at_least_an_hour(v: timedelta) -> timedelta:
+    if v < timedelta(hours=1):
+        raise ValueError("at least 1h (a customer needs time to say it is not solved)")
+    return v
+
+
 class DeskConfig(Strict):
     people: list[str] = []
     email: str | None = None
     # a resolved ticket closes by itself this long after it was resolved (the engine's tickets stage)
-    auto_close_after: Annotated[Duration, AfterValidator(_positive)] = timedelta(days=7)
+    auto_close_after: Annotated[Duration, AfterValidator(_at_least_an_hour)] = timedelta(days=7)
 
 
 class PagingConfig(Strict):
