@@ -326,8 +326,8 @@ class PagingEngine:
             ("dispatch", self.dispatch),  # the outbox: throttle, bundle, send
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
-            ("handover", self.handover),  # the incoming engineer of a rotation is told once
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
+            ("handover", self.handover),  # the incoming engineer of a rotation is told once
         )
         for name, _ in self.stages:
             metrics.engine_stage_failures.labels(name)
