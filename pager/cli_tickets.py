@@ -113,8 +113,20 @@ def _line(t: dict) -> str:
     )
 
 
-def _show(t: dict) -> None:
+def _local(at: str | None, zone: Any) -> str:
+    """An instant of the JSON in the calendar's time zone with its offset: 2026-12-03 18:00:05 +01:00."""
+    from datetime import datetime
+
+    if at is None:
+        return "-"
+    wall = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone)
+    off = wall.strftime("%z")
+    return wall.strftime("%Y-%m-%d %H:%M:%S ") + off[:3] + ":" + off[3:]
+
+
+def _show(t: dict, zone: Any) -> None:
     print(_line(t))
+    print(f"created {_local(t['created_at'], zone)}, updated {_local(t['updated_at'], zone)}")
     r = t["requester"]
     print(f"requester: {r['name'] or '-'} <{r['email'] or '-'}> {r['phone'] or ''}".rstrip())
     if t["watchers"]:
@@ -123,7 +135,7 @@ def _show(t: dict) -> None:
         mark = "public  " if e["public"] else "internal"
         text = e["data"].get("text") if isinstance(e["data"], dict) else None
         detail = text if text is not None else json.dumps(e["data"], ensure_ascii=False)
-        print(f"  {e['at']}  {mark}  {e['kind']:<10} {e['actor'] or '-':<10} {detail}")
+        print(f"  {_local(e['at'], zone)}  {mark}  {e['kind']:<10} {e['actor'] or '-':<10} {detail}")
     for m in t.get("time", []):
         print(f"  time: {m['kind']} {m['minutes']} min by {m['by']}" + (f" ({m['note']})" if m["note"] else ""))
 
@@ -226,5 +238,7 @@ async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any
     elif cmd == "time":
         print(f"#{args.number}: {out['kind']} {out['minutes']} min by {out['by']}")
     else:
-        _show(out)
+        from pager.service.schedule import Schedule
+
+        _show(out, Schedule(cfg).calendar.zone)
     return 0
