@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = isub.add_parser("list")
     _config_arg(s)
     s.add_argument("--state", choices=["triggered", "acknowledged", "resolved"])
-    s.add_argument("--source", choices=["alertmanager", "nagios", "events_v2", "heartbeat"])
+    s.add_argument("--source", choices=["alertmanager", "nagios", "events_v2", "heartbeat", "desk"])
     s.add_argument("--since", help="30m, 2h, 3d, 1w, today, yesterday or an ISO 8601 instant")
     s.add_argument("--limit", type=_count, default=50)
     s.add_argument("--json", action="store_true")

@@ -24,7 +24,7 @@ from pager.domain.ticket import (
     Via,
 )
 from pager.sources.errors import InputError, Problem, check_text
-from pager.storage.port import ContactRecord, Requester, Store, Ticket, TicketDetail
+from pager.storage.port import Attachment, ContactRecord, Requester, Store, Ticket, TicketDetail
 
 MAX_ACTOR = 64
 MAX_QUERY = 256
@@ -123,7 +123,53 @@ def _unknown(data: Mapping[str, Any], allowed: set[str]) -> list[Problem]:
     return [Problem(str(k)[:64], "unknown field") for k in data if k not in allowed]
 
 
-_NEW = {"subject", "body", "project", "via", "from", "requester", "priority", "assignee", "watchers", "by"}
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENT_SIZE = 50 * 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _attachments(data: Mapping[str, Any], problems: list[Problem]) -> tuple[Attachment, ...]:
+    """Attachments' metadata: name, type (a media type), size in bytes, sha256 (64 lower-case hex digits)."""
+    v = data.get("attachments", [])
+    if not isinstance(v, list) or len(v) > MAX_ATTACHMENTS:
+        problems.append(Problem("attachments", f"expected a list of at most {MAX_ATTACHMENTS} attachments"))
+        return ()
+    out = []
+    for i, a in enumerate(v):
+        key = f"attachments.{i}"
+        if not isinstance(a, dict) or set(a) - {"name", "type", "size", "sha256"}:
+            problems.append(Problem(key, "expected {name, type, size, sha256}"))
+            continue
+        name, media, size, digest = a.get("name"), a.get("type"), a.get("size"), a.get("sha256")
+        found = len(problems)
+        if not isinstance(name, str) or not name.strip() or check_text(name, key, max_len=255, multiline=False):
+            problems.append(Problem(f"{key}.name", "required: one line of at most 255 characters"))
+        elif "/" in name or "\\" in name:
+            problems.append(Problem(f"{key}.name", "a file name, without a folder"))
+        if not isinstance(media, str) or not re.fullmatch(r"[a-z0-9.+-]{1,63}/[a-z0-9.+-]{1,63}", media):
+            problems.append(Problem(f"{key}.type", "required: a media type such as image/png"))
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_ATTACHMENT_SIZE:
+            problems.append(Problem(f"{key}.size", f"required: bytes from 0 to {MAX_ATTACHMENT_SIZE}"))
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            problems.append(Problem(f"{key}.sha256", "required: 64 lower-case hexadecimal digits"))
+        if len(problems) == found:
+            out.append(Attachment(name=name, type=media, size=size, sha256=digest))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+_NEW = {
+    "subject",
+    "body",
+    "project",
+    "via",
+    "from",
+    "requester",
+    "priority",
+    "assignee",
+    "watchers",
+    "attachments",
+    "by",
+}
 
 
 def new_ticket(cfg: Config, contacts: list[dc.Contact], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,6 +191,7 @@ def new_ticket(cfg: Config, contacts: list[dc.Contact], data: Mapping[str, Any])
     watchers = _watchers(cfg, data, problems) or ()
     actor = _text(data, "by", problems, max_len=MAX_ACTOR, line=True) or "api"
     sender = _text(data, "from", problems, max_len=254, line=True)
+    attachments = _attachments(data, problems)
     region = cfg.calendar.holiday_country
     requester = Requester()
     customer = project.split("/", 1)[0] if project else None
@@ -205,7 +252,7 @@ def new_ticket(cfg: Config, contacts: list[dc.Contact], data: Mapping[str, Any])
         "priority": priority,
         "assignee": assignee,
         "watchers": watchers,
-        "attachments": (),
+        "attachments": attachments,
         "actor": actor,
     }
 
@@ -260,12 +307,13 @@ def changes(cfg: Config, data: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 
 def entry(data: Mapping[str, Any], *, reply: bool) -> dict[str, Any]:
     """A reply's or note's fields: text (required), by, and for a reply from_customer; InputError 422."""
-    allowed = {"text", "by"} | ({"from_customer"} if reply else set())
+    allowed = {"text", "by"} | ({"from_customer", "attachments"} if reply else set())
     problems = _unknown(data, allowed)
     text = _text(data, "text", problems, max_len=MAX_BODY, line=False)
     if "text" not in data or (text is not None and not text.strip()):
         problems.append(Problem("text", "required: a non-empty string"))
     actor = _text(data, "by", problems, max_len=MAX_ACTOR, line=True) or "api"
+    attachments = _attachments(data, problems) if reply else ()
     from_customer = data.get("from_customer", False)
     if not isinstance(from_customer, bool):
         problems.append(Problem("from_customer", "must be true or false"))
@@ -274,6 +322,7 @@ def entry(data: Mapping[str, Any], *, reply: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"actor": actor, "text": text}
     if reply:
         out["from_customer"] = from_customer
+        out["attachments"] = attachments
     return out
 
 

@@ -73,7 +73,7 @@ async def add_reply(request: web.Request) -> web.Response:
         text=e["text"],
         from_customer=e["from_customer"],
         via="api",
-        attachments=(),
+        attachments=e["attachments"],
         now=rt.clock.now(),
     )
     return _answer(t, 201)

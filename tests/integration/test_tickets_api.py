@@ -58,6 +58,9 @@ async def test_a_phone_call_becomes_a_ticket_of_the_caller_and_moves_through_its
         assert status == 201 and t["status"] == "open"
         status, e = await s.api("POST", f"/api/v1/tickets/{n}/time", {"kind": "billable", "minutes": 30, "by": "bram"})
         assert status == 201 and (e["kind"], e["minutes"]) == ("billable", 30)
+        shot = {"name": "screen.png", "type": "image/png", "size": 2048, "sha256": "ab" * 32}
+        status, t = await s.api("POST", f"/api/v1/tickets/{n}/replies", {"text": "Screenshot", "attachments": [shot]})
+        assert status == 201 and t["attachments"] == [{**shot, "public": True}]
         status, t = await s.api("PATCH", f"/api/v1/tickets/{n}", {"status": "resolved"})
         assert status == 200 and t["status"] == "resolved"
         status, err = await s.api("PATCH", f"/api/v1/tickets/{n}", {"status": "waiting_on_customer"})
@@ -127,6 +130,33 @@ LONG = "x" * 70_000
         ({**GOOD, "body": "x" * 65_537}, 422, "body"),
         ({**GOOD, "body": "nul\x00"}, 422, "body"),
         ({**GOOD, "by": "y" * 65}, 422, "by"),
+        ({**GOOD, "attachments": {"name": "a"}}, 422, "attachments"),
+        ({**GOOD, "attachments": [{"name": "a.png", "type": "image/png", "size": 1}]}, 422, "attachments.0.sha256"),
+        (
+            {**GOOD, "attachments": [{"name": "../a", "type": "image/png", "size": 1, "sha256": "a" * 64}]},
+            422,
+            "attachments.0.name",
+        ),
+        (
+            {**GOOD, "attachments": [{"name": "a", "type": "png", "size": 1, "sha256": "a" * 64}]},
+            422,
+            "attachments.0.type",
+        ),
+        (
+            {**GOOD, "attachments": [{"name": "a", "type": "image/png", "size": -1, "sha256": "a" * 64}]},
+            422,
+            "attachments.0.size",
+        ),
+        (
+            {**GOOD, "attachments": [{"name": "a", "type": "image/png", "size": 1, "sha256": "A" * 64}]},
+            422,
+            "attachments.0.sha256",
+        ),
+        (
+            {**GOOD, "attachments": [{"name": "a", "type": "image/png", "size": 1, "sha256": "a" * 64, "x": 1}]},
+            422,
+            "attachments.0",
+        ),
         ("[1, 2", 400, "body"),
         ('["a list"]', 422, None),
         ("x" * 1_000_000, 413, None),
