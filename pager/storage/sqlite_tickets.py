@@ -75,6 +75,13 @@ def _attach(conn: sqlite3.Connection, number: int, entry_id: int, files: tuple[A
         )
 
 
+def _index(conn: sqlite3.Connection, number: int, text: str) -> None:
+    """Adds a text to the ticket's one search document."""
+    cur = conn.execute("UPDATE ticket_text SET text = text || char(10) || ? WHERE rowid = ?", (text, number))
+    if cur.rowcount == 0:
+        conn.execute("INSERT INTO ticket_text (rowid, text) VALUES (?, ?)", (number, text))
+
+
 def _status(conn: sqlite3.Connection, number: int) -> tuple[Status, str]:
     row = conn.execute("SELECT status, kind FROM tickets WHERE number = ?", (number,)).fetchone()
     if row is None:
@@ -135,9 +142,9 @@ def create_ticket(
     )
     eid = _entry(conn, number, at, "created", actor, True, {"via": via, "text": body})
     _attach(conn, number, eid, attachments, at)
-    conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, subject))
+    _index(conn, number, subject)
     if body:
-        conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, body))
+        _index(conn, number, body)
     return number
 
 
@@ -157,7 +164,7 @@ def add_reply(
     at = iso(now)
     eid = _entry(conn, number, at, "reply", actor, True, {"text": text, "via": via, "from_customer": from_customer})
     _attach(conn, number, eid, attachments, at)
-    conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, text))
+    _index(conn, number, text)
     conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
     if from_customer:
         _move(conn, number, current, after_customer_reply(current), actor, at)
@@ -167,7 +174,7 @@ def add_note(conn: sqlite3.Connection, number: int, actor: str, text: str, now: 
     _status(conn, number)
     at = iso(now)
     _entry(conn, number, at, "note", actor, False, {"text": text})
-    conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, text))
+    _index(conn, number, text)
     conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
 
 
@@ -205,7 +212,7 @@ def update_ticket(conn: sqlite3.Connection, number: int, changes: Mapping[str, A
         # what the customer may see: a change of subject; assignment, priority and watchers are internal
         _entry(conn, number, at, key, actor, key == "subject", {"from": before[key], "to": value})
         if key == "subject":
-            conn.execute("INSERT INTO ticket_text (number, text) VALUES (?, ?)", (number, value))
+            _index(conn, number, value)
     if "status" in changes:
         _move(conn, number, current, Status(changes["status"]), actor, at)
 
@@ -269,7 +276,8 @@ def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
         "SELECT number, subject FROM tickets WHERE number > ? AND via = 'alert' ORDER BY number LIMIT ?", (last, limit)
     ).fetchall()
     if rows:
-        conn.executemany("INSERT INTO ticket_text (number, text) VALUES (?, ?)", rows)
+        for number, subject in rows:
+            _index(conn, number, subject)
         conn.execute("UPDATE ticket_text_indexed SET last = ?", (rows[-1][0],))
     return len(rows)
 
@@ -321,14 +329,21 @@ def tickets(
     if q and match is None:
         return []
     clause, args = where(
-        (status is not None, "status = ?", (status,)),
-        (project is not None, "project = ?", (project,)),
-        (customer is not None, "customer = ?", (customer,)),
-        (triage, "project IS NULL", ()),
-        (before is not None, "number < ?", (before,)),
-        (match is not None, "number IN (SELECT number FROM ticket_text WHERE ticket_text MATCH ?)", (match,)),
+        (status is not None, "t.status = ?", (status,)),
+        (project is not None, "t.project = ?", (project,)),
+        (customer is not None, "t.customer = ?", (customer,)),
+        (triage, "t.project IS NULL", ()),
+        (before is not None, "t.number < ?", (before,)),
+        (match is not None, "ticket_text MATCH ?", (match,)),
     )
-    sql = f"SELECT {_COLS} FROM tickets{clause} ORDER BY number DESC LIMIT ?"
+    cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
+    if match is not None:  # driven by the search index, newest first: it stops at the page's end
+        sql = (
+            f"SELECT {cols} FROM ticket_text JOIN tickets AS t ON t.number = ticket_text.rowid{clause} "
+            "ORDER BY ticket_text.rowid DESC LIMIT ?"
+        )
+    else:
+        sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
     return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, [*args, limit])]
 
 

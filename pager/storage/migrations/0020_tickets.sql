@@ -87,8 +87,9 @@ CREATE TABLE contacts (
     created_at TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- full-text search over subjects, replies and notes: one row per text, `number` its ticket
-CREATE VIRTUAL TABLE ticket_text USING fts5 (number UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2');
+-- full-text search over subjects, replies and notes: one document per ticket (rowid = its number), each new
+-- text appended, so that a search walks the matches newest first and stops at the page's end
+CREATE VIRTUAL TABLE ticket_text USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
 
 -- the ticket of every incident, written with the incident
 CREATE TRIGGER incidents_ticket AFTER INSERT ON incidents
@@ -128,5 +129,5 @@ SELECT i.id, 'incident', 'alert', i.summary,
 FROM incidents AS i
 LEFT JOIN (SELECT incident_id, project, min(generation) FROM escalations GROUP BY incident_id) AS e
     ON e.incident_id = i.id;
-INSERT INTO ticket_text (number, text) SELECT number, subject FROM tickets;
+INSERT INTO ticket_text (rowid, text) SELECT number, subject FROM tickets;
 INSERT INTO ticket_text_indexed (one, last) SELECT 1, coalesce(max(number), 0) FROM tickets;
