@@ -31,7 +31,9 @@ def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
     s = tsub.add_parser("new", help="file a request (e.g. from a phone call: --via phone --from NUMBER)")
     config_arg(s)
     s.add_argument("--project", help="CUSTOMER/PROJECT (none: the triage queue)")
-    s.add_argument("--via", choices=["phone", "email", "api"], default="phone")
+    s.add_argument(
+        "--via", choices=["phone", "email", "api"], help="default: email when --from is an address, else phone"
+    )
     s.add_argument("--from", dest="sender", help="the caller's phone number (or sender's address): finds the contact")
     s.add_argument("--name", help="the requester's name, when not a known contact")
     s.add_argument("--subject", required=True)
@@ -163,7 +165,7 @@ async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any
             data: dict[str, Any] = {
                 "subject": args.subject,
                 "body": _text(args.body),
-                "via": args.via,
+                "via": args.via or ("email" if args.sender and "@" in args.sender else "phone"),
                 "priority": args.priority,
                 "by": args.by,
             }
