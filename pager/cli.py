@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = isub.add_parser("list")
     _config_arg(s)
     s.add_argument("--state", choices=["triggered", "acknowledged", "resolved"])
-    s.add_argument("--source", choices=["alertmanager", "nagios", "events_v2", "heartbeat"])
+    s.add_argument("--source", choices=["alertmanager", "nagios", "events_v2", "heartbeat", "desk"])
     s.add_argument("--since", help="30m, 2h, 3d, 1w, today, yesterday or an ISO 8601 instant")
     s.add_argument("--limit", type=_count, default=50)
     s.add_argument("--json", action="store_true")
@@ -231,9 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
     s.add_argument("--json", action="store_true")
-    from pager import cli_maintenance
+    from pager import cli_maintenance, cli_tickets
 
     cli_maintenance.add_parsers(sub, _config_arg)
+    cli_tickets.add_parsers(sub, _config_arg)
     return p
 
 
@@ -340,6 +341,10 @@ def _run(args: argparse.Namespace) -> int:
         from pager import cli_maintenance
 
         return asyncio.run(cli_maintenance.run(args, _load, _clock))
+    if args.cmd == "ticket":
+        from pager import cli_tickets
+
+        return asyncio.run(cli_tickets.run(args, _load, _clock))
     return 2
 
 

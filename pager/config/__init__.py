@@ -188,6 +188,7 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
                     issue(("escalation_policies", pname, "steps", si, "targets", ti), f"unknown rotation {name!r}")
                 if kind == "person" and name not in cfg.people:
                     issue(("escalation_policies", pname, "steps", si, "targets", ti), f"unknown person {name!r}")
+    _contacts(cfg, issue)
     for i, who in enumerate(cfg.desk.people):
         if who not in cfg.people:
             issue(("desk", "people", i), f"unknown person {who!r} (not under people)")
@@ -227,3 +228,30 @@ def _retention(cfg: Config, issue) -> None:
             ("storage", "retention", "delivery_ids"),
             "must be longer than sources.events_v2.duplicate_window (a duplicate is found by its delivery id)",
         )
+
+
+def _contacts(cfg: Config, issue) -> None:
+    """Contacts: phones that parse, ids and addresses each one contact's, mail domains that are no free-mail."""
+    from pager.domain.contacts import e164, is_free_mail
+
+    ids: dict[str, str] = {}
+    emails: dict[str, str] = {}
+    domains: dict[str, str] = {}
+    for c, cust in cfg.customers.items():
+        for i, contact in enumerate(cust.contacts):
+            cid = contact.id or f"{c}.{i + 1}"
+            if cid in ids:
+                issue(("customers", c, "contacts", i, "id"), f"the same id as {ids[cid]}")
+            ids[cid] = f"customers.{c}.contacts.{i}"
+            if contact.phone is not None and e164(contact.phone, cfg.calendar.holiday_country) is None:
+                issue(("customers", c, "contacts", i, "phone"), f"not a phone number: {contact.phone!r}")
+            for j, e in enumerate(contact.emails):
+                if e.lower() in emails:
+                    issue(("customers", c, "contacts", i, "emails", j), f"the same address as {emails[e.lower()]}")
+                emails[e.lower()] = f"customers.{c}.contacts.{i}"
+        for j, d in enumerate(cust.email_domains):
+            if is_free_mail(d):
+                issue(("customers", c, "email_domains", j), f"{d} is a free-mail domain: its senders are anybody's")
+            elif d.lower() in domains:
+                issue(("customers", c, "email_domains", j), f"{d} is customer {domains[d.lower()]}'s already")
+            domains[d.lower()] = c

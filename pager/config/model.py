@@ -482,6 +482,16 @@ class RequestTargetsConfig(Strict):
     at_risk: Annotated[AtRisk, BeforeValidator(_at_risk)] | None = None
 
 
+class ContactConfig(Strict):
+    """A person at a customer: tickets from their addresses or phone are theirs (README: Support desk)."""
+
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")  # default: customer.N (1-based)
+    name: str = Field(min_length=1, max_length=200)
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]] = []
+    phone: str | None = None  # any form phonenumbers reads; compared in E.164
+    language: Literal["nl", "en"] = "nl"
+
+
 class CustomerConfig(Strict):
     name: str = Field(min_length=1)
     email: str | None = None
@@ -499,6 +509,9 @@ class CustomerConfig(Strict):
     callout_overlap: Literal["merge", "separate"] = "merge"
     # the language of its statements: nl (Dutch, the default: the agency's own market) or en
     language: Literal["nl", "en"] = "nl"
+    # the support desk: its contacts, and the mail domains whose senders are this customer's
+    contacts: list[ContactConfig] = []
+    email_domains: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", max_length=253)]] = []
 
 
 def _iban(v: str) -> str:
@@ -574,11 +587,19 @@ class RouteConfig(Strict):
         return v
 
 
+def _at_least_an_hour(v: timedelta) -> timedelta:
+    if v < timedelta(hours=1):
+        raise ValueError("at least 1h (a customer needs time to say it is not solved)")
+    return v
+
+
 class DeskConfig(Strict):
     people: list[str] = []
     email: str | None = None
     # the request targets of every customer without their own (README: Request targets)
     request_targets: RequestTargetsConfig = RequestTargetsConfig()
+    # a resolved ticket closes by itself this long after it was resolved (the engine's tickets stage)
+    auto_close_after: Annotated[Duration, AfterValidator(_at_least_an_hour)] = timedelta(days=7)
 
 
 class PagingConfig(Strict):

@@ -55,6 +55,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .calendar import LATEST, Calendar, Period, to_utc
+from .ticket import Priority  # a ticket's priority: the targets are per priority
 
 # A resolve before any public reply answers the first response: the customer was told by the
 # resolved mail. False would make only a public reply by staff count.
@@ -68,13 +69,6 @@ _HORIZON = timedelta(days=400)
 _CHUNK = timedelta(days=14)
 _ZERO = timedelta(0)
 _OFFICE = (Period.OFFICE,)
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
 
 
 class TargetKind(StrEnum):

@@ -24,6 +24,7 @@ from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
 from pager.service import links, retention
+from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
 from pager.service.signing import Keyring
@@ -325,6 +326,7 @@ class PagingEngine:
             ("dispatch", self.dispatch),  # the outbox: throttle, bundle, send
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
+            ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
         )
         for name, _ in self.stages:
@@ -382,6 +384,12 @@ class PagingEngine:
         """How long ago the last good tick ended (before the first one: since the engine was made)."""
         return now - (self.last_good_tick or self.started_at)
 
+    async def close_tickets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        await self.store.index_tickets()  # new incidents' subjects into the search index
+        closed = await self.store.close_resolved(now - cfg.desk.auto_close_after, now=now)
+        if closed:
+            log.info("tickets_closed", numbers=closed[:50], count=len(closed))
+
     async def handover(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await handover_notices(self.store, schedule, now)
 
@@ -398,8 +406,10 @@ class PagingEngine:
             booked.setdefault(b.customer, []).append(b)
         windows = windows_of(await self.store.list_maintenance(ending_after=now))
         for inc in unrouted:
-            route = dp.first_route(plan.routes, inc.labels)
-            project = route.project if route is not None else plan.default_project
+            # a paged ticket goes to its own project; an alert to its first matching route's
+            desk = desk_project(inc.source, inc.labels, set(plan.customer_of))
+            route = None if desk is not None else dp.first_route(plan.routes, inc.labels)
+            project = desk or (route.project if route is not None else plan.default_project)
             rows = booked.get(plan.customer_of.get(project, ""), [])
             decision = decide(
                 plan,

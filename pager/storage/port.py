@@ -450,6 +450,97 @@ class StoredMail:
     raw: bytes
 
 
+# -- the support desk: tickets and contacts ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Requester(_Record):
+    """Who asked: a contact (its id, when known) as the ticket was filed."""
+
+    contact: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket(_Record):
+    """A ticket as listed: a request, or an incident (its number is the incident's id)."""
+
+    number: int
+    kind: str  # request, incident
+    status: str  # new, open, waiting_on_customer, resolved, closed (pager.domain.ticket.Status)
+    priority: str  # low, normal, high, urgent
+    project: str | None  # customer/project; None: triage
+    customer: str | None
+    requester: Requester
+    assignee: str | None
+    watchers: tuple[str, ...]
+    subject: str
+    via: str  # phone, email, api, alert
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEntry(_Record):
+    """One entry of a ticket's timeline. `public`: the customer may see it; an internal one never leaves."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    public: bool
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment(_Record):
+    """An attachment's metadata (its content is kept by its sha256)."""
+
+    name: str
+    type: str
+    size: int
+    sha256: str
+    public: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTime(_Record):
+    """A typed time entry: covered, billable or callout (pager.domain.ticket.TimeKind)."""
+
+    id: int
+    kind: str
+    minutes: int
+    by: str
+    note: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail(Ticket):
+    """A ticket with its timeline (the desk's entries and, for an incident, its events, by time), its
+    attachments and its time entries."""
+
+    timeline: tuple[TicketEntry, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    time: tuple[TicketTime, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord(_Record):
+    """A contact the desk made at runtime (configured contacts are in the config)."""
+
+    id: str
+    customer: str
+    name: str
+    emails: tuple[str, ...]
+    phone: str | None
+    language: str
+    created_by: str
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryUpdate:
     """What a delivery report changed: the messages it covers (the carrier and its bundle) and how many
@@ -770,7 +861,119 @@ class MailStore(Protocol):
         ...
 
 
-class Store(IncidentStore, EscalationStore, ScheduleStore, BillingStore, MaintenanceStore, MailStore, Protocol):
+class TicketStore(Protocol):
+    """The support desk's tickets (requests and incidents, one numbered series) and runtime contacts."""
+
+    async def create_ticket(
+        self,
+        *,
+        subject: str,
+        body: str,
+        via: str,
+        customer: str | None,
+        project: str | None,
+        requester: Requester,
+        priority: str,
+        assignee: str | None,
+        watchers: tuple[str, ...],
+        attachments: tuple[Attachment, ...],
+        actor: str,
+        now: datetime,
+    ) -> TicketDetail:
+        """A new request, numbered after every ticket and incident so far; `body` is its first public
+        entry (kind `created`)."""
+        ...
+
+    async def get_ticket(self, number: int) -> TicketDetail | None: ...
+
+    async def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        project: str | None = None,
+        customer: str | None = None,
+        triage: bool = False,
+        q: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> list[Ticket]:
+        """Newest first (by number); `triage`: those without a project; `q`: full-text search over
+        subjects, replies and notes (every word must occur; taken literally, never as query syntax; an
+        incident's subject once index_tickets took it);
+        `before`: numbers below it (the next page)."""
+        ...
+
+    async def add_ticket_reply(
+        self,
+        number: int,
+        *,
+        actor: str,
+        text: str,
+        from_customer: bool,
+        via: str,
+        attachments: tuple[Attachment, ...],
+        now: datetime,
+    ) -> TicketDetail:
+        """A public reply; one from the customer moves the ticket per pager.domain.ticket.after_customer_reply.
+        NotFound for an unknown number; Conflict on a closed ticket."""
+        ...
+
+    async def add_ticket_note(self, number: int, *, actor: str, text: str, now: datetime) -> TicketDetail:
+        """An internal note (never public). NotFound for an unknown number."""
+        ...
+
+    async def update_ticket(
+        self, number: int, changes: Mapping[str, Any], *, actor: str, now: datetime
+    ) -> TicketDetail:
+        """Changes any of status, priority, assignee, project (with customer), watchers, subject; each change
+        is a timeline entry. A status move the domain's table refuses: Conflict naming the allowed moves."""
+        ...
+
+    async def add_ticket_time(
+        self, number: int, *, kind: str, minutes: int, by: str, note: str | None, now: datetime
+    ) -> TicketTime:
+        """NotFound for an unknown number."""
+        ...
+
+    async def page_ticket(
+        self, number: int, *, labels: Mapping[str, str], severity: str, actor: str, now: datetime
+    ) -> TicketDetail:
+        """Turns a request into an incident with the ticket's own number (source `desk`): the engine routes
+        and pages it as any other. Conflict when it is an incident already, closed, or has no project."""
+        ...
+
+    async def close_resolved(self, before: datetime, *, now: datetime) -> list[int]:
+        """Closes the tickets resolved before `before` (auto-close); answers their numbers."""
+        ...
+
+    async def index_tickets(self, limit: int = 5000) -> int:
+        """Puts the subjects of up to `limit` incidents opened since the last call into the search index
+        (kept off the ingest path; the engine calls it every tick); answers how many."""
+        ...
+
+    async def add_contact(
+        self,
+        *,
+        id: str,
+        customer: str,
+        name: str,
+        emails: tuple[str, ...],
+        phone: str | None,
+        language: str,
+        created_by: str,
+        now: datetime,
+    ) -> ContactRecord:
+        """Conflict when the id is taken."""
+        ...
+
+    async def list_contacts(self, customer: str | None = None) -> list[ContactRecord]:
+        """By id; with `customer`, that customer's."""
+        ...
+
+
+class Store(
+    IncidentStore, EscalationStore, ScheduleStore, BillingStore, MaintenanceStore, MailStore, TicketStore, Protocol
+):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

@@ -462,7 +462,8 @@ class _Rows:
     cache. The UPDATEs (`_NO_SEVERITY`, `_RECOUNT`) are written after the inserts, row by row.
     A statement that must see every row added before it goes through `execute`, which writes them
     first. New deliveries and incidents get their ids here (the writer holds the write lock): the
-    next after the largest, as SQLite itself would give."""
+    next after the largest, as SQLite itself would give (an incident: after the largest ticket number,
+    one series with the desk's requests)."""
 
     def __init__(self, conn: sqlite3.Connection, *, direct: bool = False) -> None:
         self.conn, self.direct = conn, direct
@@ -478,7 +479,8 @@ class _Rows:
     def next_id(self, table: str) -> int:
         n = self.ids.get(table)
         if n is None:
-            n = (self.conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
+            # incidents are numbered in the tickets' one series (migration 0020): after the largest ticket
+            n = (self.conn.execute(_LARGEST[table]).fetchone()[0] or 0) + 1
         self.ids[table] = n + 1
         return n
 
@@ -504,6 +506,7 @@ class _Rows:
             rows.clear()
 
 
+_LARGEST = {"deliveries": "SELECT max(id) FROM deliveries", "incidents": "SELECT max(number) FROM tickets"}
 _CHUNKS = (64, 16, 4)
 _ROW_ORDER = (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _NO_SEVERITY, _APPLIED, INSERT_EVENT, _RECOUNT)
 

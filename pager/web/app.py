@@ -16,6 +16,7 @@ from . import (
     ops,
     schedule_api,
     testing_api,
+    tickets_api,
     twilio_hooks,
     webhooks,
 )
@@ -52,6 +53,16 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_post("/api/v1/maintenance/match", maintenance_api.match_maintenance)
     r.add_get("/api/v1/maintenance/{id}", maintenance_api.get_maintenance)
     r.add_delete("/api/v1/maintenance/{id}", maintenance_api.remove_maintenance)
+    r.add_get("/api/v1/tickets", tickets_api.list_tickets)
+    r.add_post("/api/v1/tickets", tickets_api.create_ticket)
+    r.add_get("/api/v1/tickets/{n}", tickets_api.get_ticket)
+    r.add_patch("/api/v1/tickets/{n}", tickets_api.update_ticket)
+    r.add_post("/api/v1/tickets/{n}/replies", tickets_api.add_reply)
+    r.add_post("/api/v1/tickets/{n}/notes", tickets_api.add_note)
+    r.add_post("/api/v1/tickets/{n}/time", tickets_api.add_time)
+    r.add_post("/api/v1/tickets/{n}/page", tickets_api.page_ticket)
+    r.add_get("/api/v1/contacts", tickets_api.list_contacts)
+    r.add_post("/api/v1/contacts", tickets_api.add_contact)
     r.add_get("/api/v1/billing/statements/{customer}", billing_api.customer_statement)
     r.add_get("/api/v1/billing/engineers", billing_api.engineers_report)
     r.add_get("/api/v1/calendar", schedule_api.calendar)

@@ -17,6 +17,7 @@ from pager.storage.port import (
     MaintenanceStore,
     ScheduleStore,
     Store,
+    TicketStore,
 )
 
 from .conftest import FACTORIES
@@ -31,6 +32,7 @@ MODULES = {
     BillingStore: "test_billing",
     MaintenanceStore: "test_maintenance",
     MailStore: "test_mail",
+    TicketStore: "test_tickets",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -42,6 +44,7 @@ PENDING: dict[type, set[str]] = {
     BillingStore: set(),
     MaintenanceStore: set(),
     MailStore: set(),
+    TicketStore: set(),
     Store: set(),
 }
 

@@ -146,6 +146,15 @@ READERS = [
     ),
     ("maintenance", "remove", "1"),
     ("route", "--labels", "customer=acme", "service=webshop"),
+    ("ticket", "new", "--project", "acme/webshop", "--from", "+31201234567", "--subject", "x"),
+    ("ticket", "list"),
+    ("ticket", "show", "1"),
+    ("ticket", "reply", "1", "x"),
+    ("ticket", "note", "1", "x"),
+    ("ticket", "assign", "1", "anna"),
+    ("ticket", "status", "1", "open"),
+    ("ticket", "time", "1", "--kind", "covered", "--minutes", "5"),
+    ("ticket", "page", "1"),
 ]
 
 

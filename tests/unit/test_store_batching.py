@@ -585,3 +585,45 @@ def test_savepoints_keep_their_sub_journal_in_memory(tmp_path) -> None:
     """A savepoint per job: its sub-journal stays in memory, never a temporary file (temp_store 2)."""
     conn = _fresh(tmp_path)
     assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2
+
+
+def test_migration_20_gives_every_incident_its_ticket_and_the_next_number_follows_them(tmp_path) -> None:
+    path = str(tmp_path / "v16.db")
+    conn = _store_at_version(path, 16)
+    for iid, state, resolved in [
+        (1, "resolved", "2026-11-01T10:00:00.000000Z"),
+        (2, "acknowledged", None),
+        (5, "triggered", None),
+    ]:
+        conn.execute(
+            "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+            "updated_at, resolved_at) VALUES (?, 'alertmanager', ?, ?, ?, 'critical', '{}', "
+            "'2026-11-01T00:00:00.000000Z', '2026-11-01T00:00:00.000000Z', ?)",
+            (iid, f"k{iid}", state, f"disk full on web{iid}", resolved),
+        )
+    conn.execute(
+        "INSERT INTO escalations (incident_id, generation, project, policy, status, target_seconds, reason, "
+        "created_at) VALUES (2, 0, 'acme/webshop', '{}', 'stopped', 1800, 'r', 'x')"
+    )
+    conn.close()
+    assert 20 in migrate(path, T0)
+    conn = sqlite3.connect(path)
+    assert conn.execute(
+        "SELECT number, kind, via, status, project, customer, subject, resolved_at FROM tickets ORDER BY number"
+    ).fetchall() == [
+        (1, "incident", "alert", "resolved", None, None, "disk full on web1", "2026-11-01T10:00:00.000000Z"),
+        (2, "incident", "alert", "open", "acme/webshop", "acme", "disk full on web2", None),
+        (5, "incident", "alert", "new", None, None, "disk full on web5", None),
+    ]
+    assert conn.execute("SELECT rowid FROM ticket_text WHERE ticket_text MATCH 'web2'").fetchall() == [(2,)]
+    assert conn.execute("SELECT last FROM ticket_text_indexed").fetchall() == [(5,)]
+    conn.close()
+    from pager.domain.alert import Action
+    from tests.contract.seed import delivery
+
+    conn = _connect(path, synchronous="FULL")
+    conn.execute("BEGIN IMMEDIATE")
+    assert ingest(conn, delivery("new-key", Action.TRIGGER, T0), POLICY).incident_ids == [6]
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT number, kind FROM tickets WHERE number = 6").fetchall() == [(6, "incident")]
+    conn.close()

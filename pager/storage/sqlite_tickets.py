@@ -1,0 +1,532 @@
+"""The support desk's tickets and contacts in the SQLite store (the port's TicketStore). Mixed into SqliteStore.
+
+Requests and incidents are one numbered series (migration 0020): a request takes the number after the
+largest ticket, as the ingest path numbers incidents; an incident's ticket row is written by a trigger
+with the incident. Status moves are the domain's (pager.domain.ticket), checked inside the write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pager.domain.ticket import MoveRefused, Status, after_customer_reply, check_move
+
+from .codec import dumps, iso, parse_iso, where
+from .port import (
+    Attachment,
+    Conflict,
+    ContactRecord,
+    NotFound,
+    Requester,
+    Ticket,
+    TicketDetail,
+    TicketEntry,
+    TicketTime,
+)
+from .sqlite_paging import INSERT_EVENT
+
+DESK_SOURCE = "desk"
+_COLS = (
+    "number, kind, status, priority, project, customer, requester_contact, requester_name, requester_email, "
+    "requester_phone, assignee, watchers, subject, via, created_at, updated_at, resolved_at"
+)
+_UPDATABLE = {"status", "priority", "assignee", "project", "customer", "watchers", "subject"}
+
+
+def _ticket_fields(r: tuple) -> dict[str, Any]:
+    return {
+        "number": r[0],
+        "kind": r[1],
+        "status": r[2],
+        "priority": r[3],
+        "project": r[4],
+        "customer": r[5],
+        "requester": Requester(contact=r[6], name=r[7], email=r[8], phone=r[9]),
+        "assignee": r[10],
+        "watchers": tuple(json.loads(r[11])),
+        "subject": r[12],
+        "via": r[13],
+        "created_at": parse_iso(r[14]),
+        "updated_at": parse_iso(r[15]),
+        "resolved_at": parse_iso(r[16]),
+    }
+
+
+def _entry(
+    conn: sqlite3.Connection, number: int, at: str, kind: str, actor: str | None, public: bool, data: dict
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO ticket_entries (number, at, kind, actor, public, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (number, at, kind, actor, int(public), dumps(data)),
+    )
+    return int(cur.fetchone()[0])
+
+
+def _attach(conn: sqlite3.Connection, number: int, entry_id: int, files: tuple[Attachment, ...], at: str) -> None:
+    for f in files:
+        conn.execute(
+            "INSERT INTO ticket_attachments (number, entry_id, name, type, size, sha256, public, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, entry_id, f.name, f.type, f.size, f.sha256, int(f.public), at),
+        )
+
+
+def _index(conn: sqlite3.Connection, number: int, text: str) -> None:
+    """Adds a text to the ticket's one search document."""
+    cur = conn.execute("UPDATE ticket_text SET text = text || char(10) || ? WHERE rowid = ?", (text, number))
+    if cur.rowcount == 0:
+        conn.execute("INSERT INTO ticket_text (rowid, text) VALUES (?, ?)", (number, text))
+
+
+def _status(conn: sqlite3.Connection, number: int) -> tuple[Status, str]:
+    row = conn.execute("SELECT status, kind FROM tickets WHERE number = ?", (number,)).fetchone()
+    if row is None:
+        raise NotFound(f"ticket #{number} not found")
+    return Status(row[0]), row[1]
+
+
+def _move(conn: sqlite3.Connection, number: int, current: Status, target: Status, actor: str, at: str) -> None:
+    """Moves the status (already checked) and writes it on the timeline (a status change is public)."""
+    if target is current:
+        return
+    conn.execute(
+        "UPDATE tickets SET status = ?, updated_at = ?, resolved_at = CASE WHEN ? = 'resolved' THEN ? "
+        "WHEN ? = 'closed' THEN resolved_at END WHERE number = ?",
+        (target.value, at, target.value, at, target.value, number),
+    )
+    _entry(conn, number, at, "status", actor, True, {"from": current.value, "to": target.value})
+
+
+# -- writes (on the writer thread, inside a savepoint) ----------------------------------------------
+
+
+def create_ticket(
+    conn: sqlite3.Connection,
+    subject: str,
+    body: str,
+    via: str,
+    customer: str | None,
+    project: str | None,
+    requester: Requester,
+    priority: str,
+    assignee: str | None,
+    watchers: tuple[str, ...],
+    attachments: tuple[Attachment, ...],
+    actor: str,
+    now: datetime,
+) -> int:
+    at = iso(now)
+    number = (conn.execute("SELECT max(number) FROM tickets").fetchone()[0] or 0) + 1
+    conn.execute(
+        f"INSERT INTO tickets ({_COLS}) VALUES (?, 'request', 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        (
+            number,
+            priority,
+            project,
+            customer,
+            requester.contact,
+            requester.name,
+            requester.email,
+            requester.phone,
+            assignee,
+            dumps(list(watchers)),
+            subject,
+            via,
+            at,
+            at,
+        ),
+    )
+    eid = _entry(conn, number, at, "created", actor, True, {"via": via, "text": body})
+    _attach(conn, number, eid, attachments, at)
+    _index(conn, number, subject)
+    if body:
+        _index(conn, number, body)
+    return number
+
+
+def add_reply(
+    conn: sqlite3.Connection,
+    number: int,
+    actor: str,
+    text: str,
+    from_customer: bool,
+    via: str,
+    attachments: tuple[Attachment, ...],
+    now: datetime,
+) -> None:
+    current, _ = _status(conn, number)
+    if current is Status.CLOSED:
+        raise Conflict(f"ticket #{number} is closed; a reply opens a new ticket")
+    at = iso(now)
+    eid = _entry(conn, number, at, "reply", actor, True, {"text": text, "via": via, "from_customer": from_customer})
+    _attach(conn, number, eid, attachments, at)
+    _index(conn, number, text)
+    conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
+    if from_customer:
+        _move(conn, number, current, after_customer_reply(current), actor, at)
+
+
+def add_note(conn: sqlite3.Connection, number: int, actor: str, text: str, now: datetime) -> None:
+    _status(conn, number)
+    at = iso(now)
+    _entry(conn, number, at, "note", actor, False, {"text": text})
+    _index(conn, number, text)
+    conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
+
+
+def update_ticket(conn: sqlite3.Connection, number: int, changes: Mapping[str, Any], actor: str, now: datetime) -> None:
+    unknown = set(changes) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    current, _ = _status(conn, number)
+    at = iso(now)
+    row = conn.execute(
+        "SELECT priority, assignee, project, customer, watchers, subject FROM tickets WHERE number = ?", (number,)
+    ).fetchone()
+    before = {
+        "priority": row[0],
+        "assignee": row[1],
+        "project": row[2],
+        "customer": row[3],
+        "watchers": json.loads(row[4]),
+        "subject": row[5],
+    }
+    if "status" in changes:
+        target = Status(changes["status"])
+        try:
+            check_move(number, current, target)
+        except MoveRefused as exc:
+            raise Conflict(str(exc)) from None
+    for key in ("priority", "assignee", "project", "customer", "watchers", "subject"):
+        if key not in changes:
+            continue
+        value = list(changes[key]) if key == "watchers" else changes[key]
+        if value == before[key]:
+            continue
+        stored = dumps(value) if key == "watchers" else value
+        conn.execute(f"UPDATE tickets SET {key} = ?, updated_at = ? WHERE number = ?", (stored, at, number))
+        # what the customer may see: a change of subject; assignment, priority and watchers are internal
+        _entry(conn, number, at, key, actor, key == "subject", {"from": before[key], "to": value})
+        if key == "subject":
+            _index(conn, number, value)
+    if "status" in changes:
+        _move(conn, number, current, Status(changes["status"]), actor, at)
+
+
+def add_time(
+    conn: sqlite3.Connection, number: int, kind: str, minutes: int, by: str, note: str | None, now: datetime
+) -> int:
+    _status(conn, number)
+    at = iso(now)
+    tid = conn.execute(
+        "INSERT INTO ticket_time (number, kind, minutes, by, note, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (number, kind, minutes, by, note, at),
+    ).fetchone()[0]
+    _entry(conn, number, at, "time", by, False, {"kind": kind, "minutes": minutes, "note": note})
+    conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
+    return int(tid)
+
+
+def page(
+    conn: sqlite3.Connection, number: int, labels: Mapping[str, str], severity: str, actor: str, now: datetime
+) -> None:
+    current, kind = _status(conn, number)
+    if kind == "incident":
+        raise Conflict(f"ticket #{number} is an incident already")
+    if current is Status.CLOSED:
+        raise Conflict(f"ticket #{number} is closed")
+    at = iso(now)
+    subject, project = conn.execute("SELECT subject, project FROM tickets WHERE number = ?", (number,)).fetchone()
+    if project is None:
+        raise Conflict(f"ticket #{number} has no project (triage): set its project first, it says whom to page")
+    conn.execute(
+        "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
+        "created_at, updated_at) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 0, ?, ?)",
+        (number, DESK_SOURCE, f"ticket-{number}", subject, severity, dumps(dict(labels)), at, at),
+    )
+    conn.execute(INSERT_EVENT, (number, at, "opened", actor, dumps({"summary": subject, "via": "ticket"})))
+    conn.execute("UPDATE tickets SET kind = 'incident', updated_at = ? WHERE number = ?", (at, number))
+    _entry(conn, number, at, "paged", actor, False, {"severity": severity})
+    if current is not Status.OPEN:
+        _move(conn, number, current, Status.OPEN, actor, at)
+
+
+def close_resolved(conn: sqlite3.Connection, before: datetime, now: datetime) -> list[int]:
+    at = iso(now)
+    numbers = [
+        r[0]
+        for r in conn.execute(
+            "SELECT number FROM tickets WHERE status = 'resolved' AND resolved_at <= ? ORDER BY number",
+            (iso(before),),
+        )
+    ]
+    for n in numbers:
+        _move(conn, n, Status.RESOLVED, Status.CLOSED, "pagerd", at)
+    return numbers
+
+
+def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
+    """Puts the subjects of the incidents numbered since the last call into the full-text index."""
+    last = conn.execute("SELECT last FROM ticket_text_indexed").fetchone()[0]
+    rows = conn.execute(
+        "SELECT number, subject FROM tickets WHERE number > ? AND via = 'alert' ORDER BY number LIMIT ?", (last, limit)
+    ).fetchall()
+    if rows:
+        for number, subject in rows:
+            _index(conn, number, subject)
+        conn.execute("UPDATE ticket_text_indexed SET last = ?", (rows[-1][0],))
+    return len(rows)
+
+
+def add_contact(
+    conn: sqlite3.Connection,
+    cid: str,
+    customer: str,
+    name: str,
+    emails: tuple[str, ...],
+    phone: str | None,
+    language: str,
+    created_by: str,
+    now: datetime,
+) -> None:
+    try:
+        conn.execute(
+            "INSERT INTO contacts (id, customer, name, emails, phone, language, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (cid, customer, name, dumps([e.lower() for e in emails]), phone, language, created_by, iso(now)),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(f"contact {cid} exists already") from exc
+
+
+# -- reads ----------------------------------------------------------------------------------------
+
+
+def fts_query(q: str) -> str | None:
+    """A search text as an FTS5 query of its words, each quoted (every word must occur; nothing in it is
+    query syntax); None when it has no word."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in q).split() if w]
+    if not words:
+        return None
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words[:32])
+
+
+def tickets(
+    conn: sqlite3.Connection,
+    status: str | None,
+    project: str | None,
+    customer: str | None,
+    triage: bool,
+    q: str | None,
+    limit: int,
+    before: int | None,
+) -> list[Ticket]:
+    match = fts_query(q) if q else None
+    if q and match is None:
+        return []
+    clause, args = where(
+        (status is not None, "t.status = ?", (status,)),
+        (project is not None, "t.project = ?", (project,)),
+        (customer is not None, "t.customer = ?", (customer,)),
+        (triage, "t.project IS NULL", ()),
+        (before is not None, "t.number < ?", (before,)),
+        (match is not None, "ticket_text MATCH ?", (match,)),
+    )
+    cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
+    if match is not None:  # driven by the search index, newest first: it stops at the page's end
+        sql = (
+            f"SELECT {cols} FROM ticket_text JOIN tickets AS t ON t.number = ticket_text.rowid{clause} "
+            "ORDER BY ticket_text.rowid DESC LIMIT ?"
+        )
+    else:
+        sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
+    return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, [*args, limit])]
+
+
+def ticket(conn: sqlite3.Connection, number: int) -> TicketDetail | None:
+    r = conn.execute(f"SELECT {_COLS} FROM tickets WHERE number = ?", (number,)).fetchone()
+    if r is None:
+        return None
+    entries = [
+        (e[0], e[5], TicketEntry(at=parse_iso(e[0]), kind=e[1], actor=e[2], public=bool(e[3]), data=json.loads(e[4])))
+        for e in conn.execute(
+            "SELECT at, kind, actor, public, data, id FROM ticket_entries WHERE number = ? ORDER BY id", (number,)
+        )
+    ]
+    if r[1] == "incident":  # the incident's own events: internal
+        entries += [
+            (e[0], e[4], TicketEntry(at=parse_iso(e[0]), kind=e[1], actor=e[2], public=False, data=json.loads(e[3])))
+            for e in conn.execute(
+                "SELECT at, kind, actor, data, id FROM events WHERE incident_id = ? ORDER BY id", (number,)
+            )
+        ]
+    entries.sort(key=lambda x: x[0])  # by time; stable: each source keeps its own order
+    files = tuple(
+        Attachment(name=a[0], type=a[1], size=a[2], sha256=a[3], public=bool(a[4]))
+        for a in conn.execute(
+            "SELECT name, type, size, sha256, public FROM ticket_attachments WHERE number = ? ORDER BY id", (number,)
+        )
+    )
+    return TicketDetail(
+        **_ticket_fields(r),
+        timeline=tuple(e[2] for e in entries),
+        attachments=files,
+        time=tuple(time_entries(conn, number)),
+    )
+
+
+def time_entries(conn: sqlite3.Connection, number: int, tid: int | None = None) -> list[TicketTime]:
+    clause, args = where((True, "number = ?", (number,)), (tid is not None, "id = ?", (tid,)))
+    return [
+        TicketTime(id=t[0], kind=t[1], minutes=t[2], by=t[3], note=t[4], at=parse_iso(t[5]))
+        for t in conn.execute(f"SELECT id, kind, minutes, by, note, at FROM ticket_time{clause} ORDER BY id", args)
+    ]
+
+
+def contacts(conn: sqlite3.Connection, customer: str | None, cid: str | None = None) -> list[ContactRecord]:
+    clause, args = where((customer is not None, "customer = ?", (customer,)), (cid is not None, "id = ?", (cid,)))
+    return [
+        ContactRecord(
+            id=c[0],
+            customer=c[1],
+            name=c[2],
+            emails=tuple(json.loads(c[3])),
+            phone=c[4],
+            language=c[5],
+            created_by=c[6],
+            created_at=parse_iso(c[7]),
+        )
+        for c in conn.execute(
+            f"SELECT id, customer, name, emails, phone, language, created_by, created_at FROM contacts{clause} "
+            "ORDER BY id",
+            args,
+        )
+    ]
+
+
+class TicketSqlite:
+    """Methods of SqliteStore for tickets and contacts (`_read`/`_write` come from SqliteStore)."""
+
+    if TYPE_CHECKING:
+
+        async def _read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+        async def _write(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    async def _ticket(self, number: int) -> TicketDetail:
+        found = await self._read(ticket, number)
+        if found is None:
+            raise NotFound(f"ticket #{number} not found")
+        return found  # type: ignore[no-any-return]
+
+    async def create_ticket(
+        self,
+        *,
+        subject: str,
+        body: str,
+        via: str,
+        customer: str | None,
+        project: str | None,
+        requester: Requester,
+        priority: str,
+        assignee: str | None,
+        watchers: tuple[str, ...],
+        attachments: tuple[Attachment, ...],
+        actor: str,
+        now: datetime,
+    ) -> TicketDetail:
+        number = await self._write(
+            create_ticket,
+            subject,
+            body,
+            via,
+            customer,
+            project,
+            requester,
+            priority,
+            assignee,
+            watchers,
+            attachments,
+            actor,
+            now,
+        )
+        return await self._ticket(number)
+
+    async def get_ticket(self, number: int) -> TicketDetail | None:
+        return await self._read(ticket, number)  # type: ignore[no-any-return]
+
+    async def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        project: str | None = None,
+        customer: str | None = None,
+        triage: bool = False,
+        q: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> list[Ticket]:
+        return await self._read(tickets, status, project, customer, triage, q, limit, before)  # type: ignore[no-any-return]
+
+    async def add_ticket_reply(
+        self,
+        number: int,
+        *,
+        actor: str,
+        text: str,
+        from_customer: bool,
+        via: str,
+        attachments: tuple[Attachment, ...],
+        now: datetime,
+    ) -> TicketDetail:
+        await self._write(add_reply, number, actor, text, from_customer, via, attachments, now)
+        return await self._ticket(number)
+
+    async def add_ticket_note(self, number: int, *, actor: str, text: str, now: datetime) -> TicketDetail:
+        await self._write(add_note, number, actor, text, now)
+        return await self._ticket(number)
+
+    async def update_ticket(
+        self, number: int, changes: Mapping[str, Any], *, actor: str, now: datetime
+    ) -> TicketDetail:
+        await self._write(update_ticket, number, dict(changes), actor, now)
+        return await self._ticket(number)
+
+    async def add_ticket_time(
+        self, number: int, *, kind: str, minutes: int, by: str, note: str | None, now: datetime
+    ) -> TicketTime:
+        tid = await self._write(add_time, number, kind, minutes, by, note, now)
+        return (await self._read(time_entries, number, tid))[0]  # type: ignore[no-any-return]
+
+    async def page_ticket(
+        self, number: int, *, labels: Mapping[str, str], severity: str, actor: str, now: datetime
+    ) -> TicketDetail:
+        await self._write(page, number, dict(labels), severity, actor, now)
+        return await self._ticket(number)
+
+    async def close_resolved(self, before: datetime, *, now: datetime) -> list[int]:
+        return await self._write(close_resolved, before, now)  # type: ignore[no-any-return]
+
+    async def index_tickets(self, limit: int = 5000) -> int:
+        return await self._write(index_tickets, limit)  # type: ignore[no-any-return]
+
+    async def add_contact(
+        self,
+        *,
+        id: str,
+        customer: str,
+        name: str,
+        emails: tuple[str, ...],
+        phone: str | None,
+        language: str,
+        created_by: str,
+        now: datetime,
+    ) -> ContactRecord:
+        await self._write(add_contact, id, customer, name, emails, phone, language, created_by, now)
+        return (await self._read(contacts, None, id))[0]  # type: ignore[no-any-return]
+
+    async def list_contacts(self, customer: str | None = None) -> list[ContactRecord]:
+        return await self._read(contacts, customer)  # type: ignore[no-any-return]

@@ -1,0 +1,160 @@
+"""The support desk's tickets and contacts (admin API). Every check is pager.service.desk's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from pager.service import desk
+from pager.sources.errors import InputError, Problem, load_json
+from pager.storage.port import NotFound
+
+from .api import _only, _rt
+from .body import read_body
+
+# a ticket's body may hold up to 64 KiB of text (pager.domain.ticket.MAX_BODY), escaped in JSON
+MAX_TICKET_BODY = 256 * 1024
+
+
+def _number(request: web.Request) -> int:
+    raw = request.match_info["n"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 15 or int(raw) == 0:
+        raise InputError(400, "ticket number must be a positive integer", [Problem("n", "not a positive integer")])
+    return int(raw)
+
+
+async def _json(request: web.Request, *, required: bool = True) -> dict[str, Any]:
+    raw = await read_body(request, MAX_TICKET_BODY)
+    media = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if raw.strip() or required:
+        if media != "application/json":
+            raise InputError(415, "Content-Type must be application/json")
+    data = load_json(raw) if raw.strip() else {}
+    if not isinstance(data, dict):
+        raise InputError(422, "expected a JSON object")
+    return data
+
+
+def _answer(t: Any, status: int = 200) -> web.Response:
+    return web.json_response(desk.ticket_json(t), status=status)
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    data = await _json(request)
+    t = await desk.file_ticket(rt.store, rt.config, data, rt.clock.now())
+    return _answer(t, 201)
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    _only(request, {"status", "project", "q", "limit", "before"})
+    rows = await rt.store.list_tickets(**desk.list_filters(rt.config, request.query))
+    return web.json_response([desk.ticket_json(t) for t in rows])
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    n = _number(request)
+    t = await rt.store.get_ticket(n)
+    if t is None:
+        raise NotFound(f"ticket #{n} not found")
+    return _answer(t)
+
+
+async def add_reply(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    n = _number(request)
+    e = desk.entry(await _json(request), reply=True)
+    t = await rt.store.add_ticket_reply(
+        n,
+        actor=e["actor"],
+        text=e["text"],
+        from_customer=e["from_customer"],
+        via="api",
+        attachments=e["attachments"],
+        now=rt.clock.now(),
+    )
+    return _answer(t, 201)
+
+
+async def add_note(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    n = _number(request)
+    e = desk.entry(await _json(request), reply=False)
+    t = await rt.store.add_ticket_note(n, actor=e["actor"], text=e["text"], now=rt.clock.now())
+    return _answer(t, 201)
+
+
+async def add_time(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    n = _number(request)
+    e = desk.time_entry(await _json(request))
+    row = await rt.store.add_ticket_time(n, now=rt.clock.now(), **e)
+    return web.json_response(row.to_json(), status=201)
+
+
+async def update_ticket(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    n = _number(request)
+    changes, actor = desk.changes(rt.config, await _json(request))
+    t = await rt.store.update_ticket(n, changes, actor=actor, now=rt.clock.now())
+    return _answer(t)
+
+
+async def page_ticket(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    n = _number(request)
+    data = await _json(request, required=False)
+    problems = [Problem(str(k)[:64], "unknown field") for k in data if k not in ("severity", "by")]
+    severity = data.get("severity", "critical")
+    if not isinstance(severity, str) or severity not in ("critical", "warning", "info"):
+        problems.append(Problem("severity", "expected one of critical, warning, info"))
+    by = data.get("by", "api")
+    if not isinstance(by, str) or not by.strip() or len(by) > desk.MAX_ACTOR or not by.isprintable():
+        problems.append(Problem("by", f"a printable name of at most {desk.MAX_ACTOR} characters"))
+    if problems:
+        raise InputError(422, "invalid page", problems)
+    t = await rt.store.get_ticket(n)
+    if t is None:
+        raise NotFound(f"ticket #{n} not found")
+    paged = await rt.store.page_ticket(
+        n, labels=desk.page_labels(rt.config, t), severity=severity, actor=by, now=rt.clock.now()
+    )
+    if rt.engine is not None:
+        rt.engine.poke()  # routed and paged on the next tick
+    return _answer(paged)
+
+
+async def list_contacts(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    _only(request, {"customer"})
+    customer = request.query.get("customer") or None
+    if customer is not None and customer not in rt.config.customers:
+        raise InputError(400, "invalid query", [Problem("customer", f"unknown customer {customer[:64]!r}")])
+    runtime = await rt.store.list_contacts(customer)
+    rows = [
+        {
+            "id": c.id,
+            "customer": c.customer,
+            "name": c.name,
+            "emails": list(c.emails),
+            "phone": c.phone,
+            "language": c.language,
+            "origin": "config",
+        }
+        for c in desk.configured_contacts(rt.config)
+        if customer is None or c.customer == customer
+    ]
+    rows += [{**r.to_json(), "origin": "desk"} for r in runtime]
+    return web.json_response(rows)
+
+
+async def add_contact(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    data = await _json(request)
+    taken = {c.id for c in desk.all_contacts(rt.config, await rt.store.list_contacts())}
+    fields = desk.contact(rt.config, taken, data)
+    row = await rt.store.add_contact(**fields, now=rt.clock.now())
+    return web.json_response({**row.to_json(), "origin": "desk"}, status=201)

@@ -1,0 +1,323 @@
+"""TicketStore: requests and incidents in one numbered series, their timeline, status moves, search,
+time entries, paging a request, auto-close, and the desk's contacts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from pager.domain.alert import Action
+from pager.domain.incident import State
+from pager.storage.port import Attachment, Conflict, NotFound, Requester, Store
+
+from .seed import T0, delivery
+
+HOUR = timedelta(hours=1)
+JAN = Requester(contact="acme.jan", name="Jan Pietersen", email="jan@acme.example", phone="+31201234567")
+
+
+async def _new(store: Store, subject: str = "Checkout hangs", **kw):
+    args = dict(
+        subject=subject,
+        body="The customer called: the checkout hangs after payment.",
+        via="phone",
+        customer="acme",
+        project="acme/webshop",
+        requester=JAN,
+        priority="normal",
+        assignee=None,
+        watchers=(),
+        attachments=(),
+        actor="anna",
+        now=T0,
+    )
+    args.update(kw)
+    return await store.create_ticket(**args)
+
+
+async def test_create_ticket_answers_the_stored_request_with_its_first_entry(store: Store) -> None:
+    pdf = Attachment(name="screen.png", type="image/png", size=1234, sha256="a" * 64)
+    t = await _new(store, watchers=("bram",), assignee="anna", attachments=(pdf,))
+    assert (t.number, t.kind, t.status, t.priority, t.project, t.customer) == (
+        1,
+        "request",
+        "new",
+        "normal",
+        "acme/webshop",
+        "acme",
+    )
+    assert (t.requester, t.assignee, t.watchers, t.via, t.created_at, t.resolved_at) == (
+        JAN,
+        "anna",
+        ("bram",),
+        "phone",
+        T0,
+        None,
+    )
+    assert [(e.kind, e.actor, e.public, e.data["text"]) for e in t.timeline] == [
+        ("created", "anna", True, "The customer called: the checkout hangs after payment.")
+    ]
+    assert t.attachments == (pdf,)
+    j = t.to_json()
+    assert j["requester"] == {
+        "contact": "acme.jan",
+        "name": "Jan Pietersen",
+        "email": "jan@acme.example",
+        "phone": "+31201234567",
+    }
+    assert j["timeline"][0]["public"] is True
+
+
+async def test_create_ticket_numbers_requests_and_incidents_in_one_series(store: Store) -> None:
+    first = await store.ingest(delivery("db-down", Action.TRIGGER, T0))
+    assert first.incident_ids == [1]
+    req = await _new(store)
+    second = await store.ingest(delivery("web-down", Action.TRIGGER, T0 + HOUR))
+    assert (req.number, second.incident_ids) == (2, [3])
+    rows = await store.list_tickets()
+    assert [(t.number, t.kind) for t in rows] == [(3, "incident"), (2, "request"), (1, "incident")]
+    inc = await store.get_ticket(3)
+    assert inc is not None and (inc.subject, inc.via, inc.status) == ("web-down is down", "alert", "new")
+    assert (await store.get_incident(3)) is not None and (await store.get_incident(2)) is None
+
+
+async def test_get_ticket_of_an_incident_follows_it_and_merges_its_events_as_internal(store: Store) -> None:
+    await store.ingest(delivery("db-down", Action.TRIGGER, T0))
+    await store.transition(
+        1,
+        State.ACKNOWLEDGED,
+        actor="anna",
+        via="api",
+        comment=None,
+        now=T0 + HOUR,
+    )
+    t = await store.get_ticket(1)
+    assert t is not None and t.status == "open"
+    await store.add_ticket_reply(
+        1, actor="anna", text="We are on it.", from_customer=False, via="api", attachments=(), now=T0 + 2 * HOUR
+    )
+    t = await store.get_ticket(1)
+    assert t is not None
+    assert [(e.kind, e.public) for e in t.timeline] == [
+        ("opened", False),
+        ("alerts_received", False),
+        ("acknowledged", False),
+        ("reply", True),
+    ]
+    assert await store.get_ticket(99) is None
+
+
+async def test_list_tickets_filters_by_status_project_customer_triage_and_pages(store: Store) -> None:
+    a = await _new(store)
+    b = await _new(store, project=None, customer=None, subject="Who am I")
+    c = await _new(store, project="acme/intranet")
+    await store.update_ticket(c.number, {"status": "open"}, actor="anna", now=T0)
+    assert [t.number for t in await store.list_tickets(status="new")] == [b.number, a.number]
+    assert [t.number for t in await store.list_tickets(project="acme/webshop")] == [a.number]
+    assert [t.number for t in await store.list_tickets(customer="acme")] == [c.number, a.number]
+    assert [t.number for t in await store.list_tickets(triage=True)] == [b.number]
+    assert [t.number for t in await store.list_tickets(limit=1)] == [c.number]
+    assert [t.number for t in await store.list_tickets(before=c.number)] == [b.number, a.number]
+
+
+async def test_list_tickets_searches_subjects_replies_and_notes_literally(store: Store) -> None:
+    a = await _new(store, subject="Mailbox full", body="Inbox of Piet is vol")
+    b = await _new(store, subject="Checkout hangs", body="after payment")
+    await store.add_ticket_note(b.number, actor="anna", text="varnish cache purge helped", now=T0)
+    await store.add_ticket_reply(
+        a.number, actor="anna", text="Quota raised to 10 GB", from_customer=False, via="api", attachments=(), now=T0
+    )
+    assert [t.number for t in await store.list_tickets(q="checkout")] == [b.number]
+    assert [t.number for t in await store.list_tickets(q="Varnish")] == [b.number]
+    assert [t.number for t in await store.list_tickets(q="quota GB")] == [a.number]
+    assert [t.number for t in await store.list_tickets(q="quota checkout")] == []  # every word
+    assert [t.number for t in await store.list_tickets(q="piet")] == [a.number]
+    # query syntax is taken literally, never an error
+    for hostile in ('"', "NEAR(", "a OR", "*", "-", "col:x", "')--", "\x00"):
+        await store.list_tickets(q=hostile)
+    assert [t.number for t in await store.list_tickets(q="checkout", status="closed")] == []
+
+
+async def test_add_ticket_reply_from_the_customer_reopens_waiting_and_resolved(store: Store) -> None:
+    t = await _new(store)
+    await store.update_ticket(t.number, {"status": "waiting_on_customer"}, actor="anna", now=T0)
+    r = await store.add_ticket_reply(
+        t.number, actor="Jan", text="Still broken", from_customer=True, via="phone", attachments=(), now=T0 + HOUR
+    )
+    assert r.status == "open" and r.updated_at == T0 + HOUR
+    await store.update_ticket(t.number, {"status": "resolved"}, actor="anna", now=T0 + 2 * HOUR)
+    r = await store.add_ticket_reply(
+        t.number, actor="anna", text="Fixed", from_customer=False, via="api", attachments=(), now=T0 + 3 * HOUR
+    )
+    assert r.status == "resolved"  # the desk's own reply moves nothing
+    r = await store.add_ticket_reply(
+        t.number, actor="Jan", text="Not fixed", from_customer=True, via="email", attachments=(), now=T0 + 4 * HOUR
+    )
+    assert r.status == "open" and r.resolved_at is None
+    assert [e.kind for e in r.timeline if e.public] == [
+        "created",
+        "status",
+        "reply",
+        "status",
+        "status",
+        "reply",
+        "reply",
+        "status",
+    ]
+    await store.update_ticket(t.number, {"status": "closed"}, actor="anna", now=T0 + 5 * HOUR)
+    with pytest.raises(Conflict):
+        await store.add_ticket_reply(
+            t.number, actor="Jan", text="again", from_customer=True, via="email", attachments=(), now=T0 + 6 * HOUR
+        )
+    with pytest.raises(NotFound):
+        await store.add_ticket_reply(99, actor="a", text="x", from_customer=False, via="api", attachments=(), now=T0)
+
+
+async def test_add_ticket_note_is_internal(store: Store) -> None:
+    t = await _new(store)
+    n = await store.add_ticket_note(t.number, actor="anna", text="customer is difficult", now=T0 + HOUR)
+    assert [(e.kind, e.public, e.data) for e in n.timeline][-1] == ("note", False, {"text": "customer is difficult"})
+    assert n.status == "new"
+    with pytest.raises(NotFound):
+        await store.add_ticket_note(99, actor="anna", text="x", now=T0)
+
+
+async def test_update_ticket_moves_by_the_table_and_records_each_change(store: Store) -> None:
+    t = await _new(store)
+    u = await store.update_ticket(
+        t.number,
+        {"assignee": "bram", "priority": "high", "watchers": ("anna",), "subject": "Checkout down"},
+        actor="anna",
+        now=T0 + HOUR,
+    )
+    assert (u.assignee, u.priority, u.watchers, u.subject) == ("bram", "high", ("anna",), "Checkout down")
+    assert [(e.kind, e.public) for e in u.timeline[1:]] == [
+        ("priority", False),
+        ("assignee", False),
+        ("watchers", False),
+        ("subject", True),
+    ]
+    u = await store.update_ticket(t.number, {"status": "resolved"}, actor="anna", now=T0 + 2 * HOUR)
+    assert (u.status, u.resolved_at) == ("resolved", T0 + 2 * HOUR)
+    with pytest.raises(Conflict, match="allowed: closed, open"):
+        await store.update_ticket(t.number, {"status": "waiting_on_customer"}, actor="anna", now=T0 + 3 * HOUR)
+    u = await store.update_ticket(t.number, {"project": None, "customer": None}, actor="anna", now=T0 + 3 * HOUR)
+    assert (u.project, u.customer, u.status) == (None, None, "resolved")
+    with pytest.raises(NotFound):
+        await store.update_ticket(99, {"status": "open"}, actor="anna", now=T0)
+
+
+async def test_add_ticket_time_stores_typed_minutes(store: Store) -> None:
+    t = await _new(store)
+    e = await store.add_ticket_time(t.number, kind="billable", minutes=45, by="anna", note="config change", now=T0)
+    assert (e.kind, e.minutes, e.by, e.note, e.at) == ("billable", 45, "anna", "config change", T0)
+    await store.add_ticket_time(t.number, kind="covered", minutes=15, by="bram", note=None, now=T0)
+    d = await store.get_ticket(t.number)
+    assert d is not None and [(x.kind, x.minutes) for x in d.time] == [("billable", 45), ("covered", 15)]
+    assert [e.public for e in d.timeline if e.kind == "time"] == [False, False]
+    with pytest.raises(NotFound):
+        await store.add_ticket_time(99, kind="covered", minutes=1, by="a", note=None, now=T0)
+
+
+async def test_page_ticket_makes_the_request_an_incident_on_its_own_number(store: Store) -> None:
+    await store.ingest(delivery("db-down", Action.TRIGGER, T0))
+    t = await _new(store)
+    p = await store.page_ticket(
+        t.number, labels={"customer": "acme", "project": "webshop"}, severity="critical", actor="anna", now=T0 + HOUR
+    )
+    assert (p.number, p.kind, p.status) == (2, "incident", "open")
+    inc = await store.get_incident(2)
+    assert inc is not None and (inc.source, inc.state, inc.summary, inc.severity) == (
+        "desk",
+        "triggered",
+        "Checkout hangs",
+        "critical",
+    )
+    assert [u.id for u in await store.unrouted_incidents()] == [1, 2]
+    nxt = await store.ingest(delivery("web-down", Action.TRIGGER, T0 + 2 * HOUR))
+    assert nxt.incident_ids == [3]
+    with pytest.raises(Conflict):
+        await store.page_ticket(2, labels={}, severity="critical", actor="anna", now=T0)
+    triage = await _new(store, project=None, customer=None)
+    with pytest.raises(Conflict, match="no project"):
+        await store.page_ticket(triage.number, labels={}, severity="critical", actor="anna", now=T0)
+    with pytest.raises(NotFound):
+        await store.page_ticket(99, labels={}, severity="critical", actor="anna", now=T0)
+
+
+async def test_close_resolved_closes_what_was_resolved_before(store: Store) -> None:
+    a = await _new(store)
+    b = await _new(store)
+    await store.update_ticket(a.number, {"status": "resolved"}, actor="anna", now=T0)
+    await store.update_ticket(b.number, {"status": "resolved"}, actor="anna", now=T0 + 2 * HOUR)
+    assert await store.close_resolved(T0 + HOUR, now=T0 + 3 * HOUR) == [a.number]
+    got = await store.get_ticket(a.number)
+    assert got is not None and got.status == "closed"
+    assert (got.timeline[-1].kind, got.timeline[-1].actor, got.timeline[-1].data) == (
+        "status",
+        "pagerd",
+        {"from": "resolved", "to": "closed"},
+    )
+    assert await store.close_resolved(T0 + HOUR, now=T0 + 4 * HOUR) == []
+
+
+async def test_add_contact_and_list_contacts(store: Store) -> None:
+    c = await store.add_contact(
+        id="acme.d1",
+        customer="acme",
+        name="Piet",
+        emails=("Piet@Acme.example",),
+        phone="+31612345699",
+        language="en",
+        created_by="anna",
+        now=T0,
+    )
+    assert (c.id, c.customer, c.name, c.emails, c.phone, c.language, c.created_by, c.created_at) == (
+        "acme.d1",
+        "acme",
+        "Piet",
+        ("piet@acme.example",),
+        "+31612345699",
+        "en",
+        "anna",
+        T0,
+    )
+    with pytest.raises(Conflict):
+        await store.add_contact(
+            id="acme.d1", customer="acme", name="X", emails=(), phone=None, language="nl", created_by="a", now=T0
+        )
+    await store.add_contact(
+        id="globex.d1", customer="globex", name="G", emails=(), phone=None, language="nl", created_by="a", now=T0
+    )
+    assert [x.id for x in await store.list_contacts()] == ["acme.d1", "globex.d1"]
+    assert await store.list_contacts("acme") == [c]
+
+
+async def test_list_contacts_survive_a_restart(make_store) -> None:
+    s = make_store()
+    await s.open()
+    await s.add_contact(id="x", customer="acme", name="X", emails=(), phone=None, language="nl", created_by="a", now=T0)
+    await _new(s)
+    await s.close()
+    s = make_store()
+    await s.open()
+    try:
+        assert [c.id for c in await s.list_contacts()] == ["x"]
+        assert [t.number for t in await s.list_tickets()] == [1]
+    finally:
+        await s.close()
+
+
+async def test_index_tickets_makes_new_incidents_searchable_once(store: Store) -> None:
+    await store.ingest(delivery("varnish-down", Action.TRIGGER, T0))
+    req = await _new(store, subject="Varnish question")
+    assert [t.number for t in await store.list_tickets(q="varnish")] == [req.number]  # a request at once
+    assert await store.index_tickets() == 1
+    assert [t.number for t in await store.list_tickets(q="varnish")] == [req.number, 1]
+    await store.ingest(delivery("varnish-slow", Action.TRIGGER, T0 + HOUR))
+    await store.ingest(delivery("db-slow", Action.TRIGGER, T0 + HOUR))
+    assert await store.index_tickets(limit=1) == 1
+    assert await store.index_tickets() == 1
+    assert await store.index_tickets() == 0
+    assert [t.number for t in await store.list_tickets(q="varnish")] == [3, req.number, 1]
