@@ -518,6 +518,14 @@ class TicketTime(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerTicketTime(TicketTime):
+    """A time entry with its ticket's number and subject (what a customer's statement lists)."""
+
+    number: int
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
 class TicketDetail(Ticket):
     """A ticket with its timeline (the desk's entries and, for an incident, its events, by time), its
     attachments and its time entries."""
@@ -933,6 +941,11 @@ class TicketStore(Protocol):
         self, number: int, *, kind: str, minutes: int, by: str, note: str | None, now: datetime
     ) -> TicketTime:
         """NotFound for an unknown number."""
+        ...
+
+    async def customer_ticket_time(self, customer: str, start: datetime, end: datetime) -> list[CustomerTicketTime]:
+        """The time entries (of every kind) made in [start, end) on the tickets that belong to `customer`
+        now (tickets in triage belong to none), by ticket number and entry id."""
         ...
 
     async def page_ticket(

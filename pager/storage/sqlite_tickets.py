@@ -20,6 +20,7 @@ from .port import (
     Attachment,
     Conflict,
     ContactRecord,
+    CustomerTicketTime,
     NotFound,
     Requester,
     Ticket,
@@ -387,6 +388,21 @@ def time_entries(conn: sqlite3.Connection, number: int, tid: int | None = None) 
     ]
 
 
+def customer_time(conn: sqlite3.Connection, customer: str, start: datetime, end: datetime) -> list[CustomerTicketTime]:
+    rows = conn.execute(
+        "SELECT t.id, t.kind, t.minutes, t.by, t.note, t.at, k.number, k.subject FROM ticket_time t "
+        "JOIN tickets k ON k.number = t.number WHERE k.customer = ? AND t.at >= ? AND t.at < ? "
+        "ORDER BY t.number, t.id",
+        (customer, iso(start), iso(end)),
+    )
+    return [
+        CustomerTicketTime(
+            id=r[0], kind=r[1], minutes=r[2], by=r[3], note=r[4], at=parse_iso(r[5]), number=r[6], subject=r[7]
+        )
+        for r in rows
+    ]
+
+
 def contacts(conn: sqlite3.Connection, customer: str | None, cid: str | None = None) -> list[ContactRecord]:
     clause, args = where((customer is not None, "customer = ?", (customer,)), (cid is not None, "id = ?", (cid,)))
     return [
@@ -500,6 +516,9 @@ class TicketSqlite:
     ) -> TicketTime:
         tid = await self._write(add_time, number, kind, minutes, by, note, now)
         return (await self._read(time_entries, number, tid))[0]  # type: ignore[no-any-return]
+
+    async def customer_ticket_time(self, customer: str, start: datetime, end: datetime) -> list[CustomerTicketTime]:
+        return await self._read(customer_time, customer, start, end)  # type: ignore[no-any-return]
 
     async def page_ticket(
         self, number: int, *, labels: Mapping[str, str], severity: str, actor: str, now: datetime

@@ -220,6 +220,34 @@ async def test_add_ticket_time_stores_typed_minutes(store: Store) -> None:
         await store.add_ticket_time(99, kind="covered", minutes=1, by="a", note=None, now=T0)
 
 
+async def test_customer_ticket_time_answers_the_entries_in_the_range_of_the_customers_tickets(store: Store) -> None:
+    a = await _new(store, "Checkout hangs")
+    b = await _new(store, "New SSL certificate")
+    other = await _new(store, "Other customer", customer="globex", project="globex/site")
+    triage = await _new(store, "Unknown sender", customer=None, project=None)
+    await store.add_ticket_time(b.number, kind="billable", minutes=20, by="anna", note=None, now=T0 + HOUR)
+    await store.add_ticket_time(a.number, kind="covered", minutes=15, by="bram", note="x", now=T0)
+    await store.add_ticket_time(a.number, kind="callout", minutes=60, by="bram", note=None, now=T0 + 2 * HOUR)
+    await store.add_ticket_time(a.number, kind="billable", minutes=30, by="anna", note=None, now=T0 - HOUR)  # before
+    await store.add_ticket_time(
+        a.number, kind="billable", minutes=45, by="anna", note=None, now=T0 + 3 * HOUR
+    )  # at end
+    await store.add_ticket_time(other.number, kind="billable", minutes=10, by="anna", note=None, now=T0)
+    await store.add_ticket_time(triage.number, kind="billable", minutes=10, by="anna", note=None, now=T0)
+    got = await store.customer_ticket_time("acme", T0, T0 + 3 * HOUR)
+    assert [(e.number, e.subject, e.kind, e.minutes, e.by, e.at) for e in got] == [
+        (a.number, "Checkout hangs", "covered", 15, "bram", T0),
+        (a.number, "Checkout hangs", "callout", 60, "bram", T0 + 2 * HOUR),
+        (b.number, "New SSL certificate", "billable", 20, "anna", T0 + HOUR),
+    ]
+    assert got[0].note == "x"
+    assert [e.number for e in await store.customer_ticket_time("globex", T0, T0 + HOUR)] == [other.number]
+    assert await store.customer_ticket_time("nobody", T0 - HOUR, T0 + 4 * HOUR) == []
+    # a ticket moved to triage belongs to no customer's time any more
+    await store.update_ticket(b.number, {"project": None, "customer": None}, actor="anna", now=T0)
+    assert [e.number for e in await store.customer_ticket_time("acme", T0, T0 + 3 * HOUR)] == [a.number, a.number]
+
+
 async def test_page_ticket_makes_the_request_an_incident_on_its_own_number(store: Store) -> None:
     await store.ingest(delivery("db-down", Action.TRIGGER, T0))
     t = await _new(store)
