@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from html import escape
@@ -24,6 +24,8 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+
+from pager.domain.billing import hours_of, hours_str
 
 CSV_COLUMNS = (
     "kind",
@@ -74,6 +76,11 @@ class _SafeWriter(csv.DictWriter):
         return super().writerow({k: csv_cell(k, v) for k, v in rowdict.items()})
 
 
+def _hours(minutes: int) -> str:
+    """Minutes as hours with two decimals, half-up (20 -> "0.33")."""
+    return hours_str(hours_of(timedelta(minutes=minutes)))
+
+
 def to_csv(st: dict) -> str:
     """One row per line: standby, callout, out_of_contract, response (one per paged round of a
     call-out, its opening and each reopen: start is its first page, end its deadline), then the
@@ -120,6 +127,28 @@ def to_csv(st: dict) -> str:
                 "amount": o["amount"],
             }
         )
+    for k in st["ticket_hours"]:
+        w.writerow(
+            {
+                "kind": "ticket",
+                "incidents": k["number"],
+                "description": k["subject"],
+                "hours": _hours(k["billable_minutes"]),
+                "billed_hours": k["billed_hours"],
+                "amount": k["amount"],
+            }
+        )
+        if k["covered_minutes"]:
+            w.writerow(
+                {
+                    "kind": "ticket_covered",
+                    "incidents": k["number"],
+                    "description": k["subject"],
+                    "hours": _hours(k["covered_minutes"]),
+                    "billed_hours": "0.00",
+                    "amount": "0.00",
+                }
+            )
     for r in st["responses"]:
         w.writerow(
             {
@@ -136,7 +165,7 @@ def to_csv(st: dict) -> str:
                 "outcome": r["outcome"],
             }
         )
-    for key in ("standby", "callouts", "out_of_contract", "total", "vat", "total_incl_vat"):
+    for key in ("standby", "callouts", "out_of_contract", "tickets", "total", "vat", "total_incl_vat"):
         kind = key if key in ("total", "vat", "total_incl_vat") else f"subtotal_{key}"
         w.writerow(
             {
@@ -193,6 +222,14 @@ WORDS: dict[str, dict[str, str]] = {
         "at": "At",
         "out_of_contract": "Work outside the standby contract",
         "out_of_contract_short": "Outside the contract",
+        "ticket_hours": "Hours on tickets",
+        "ticket": "Ticket",
+        "billable_hours": "Billable hours",
+        "covered_hours": "Covered (not charged)",
+        "tickets": "Hours on tickets",
+        "ticket_hours_note": "Billable time per ticket, rounded up to the billing increment, at the hourly rate. "
+        "Time covered by the contract is shown for information and not charged. Time logged as call-out is "
+        "billed under Call-outs, not here.",
         "responses": "Response record",
         "response_intro": "Target: answered (acknowledged, or resolved) within {target} minutes of the first page. "
         "An incident that fires again after it was resolved is paged afresh: each round is judged on its own. "
@@ -269,6 +306,14 @@ WORDS: dict[str, dict[str, str]] = {
         "at": "Op",
         "out_of_contract": "Werk buiten het standbycontract",
         "out_of_contract_short": "Buiten het contract",
+        "ticket_hours": "Uren op tickets",
+        "ticket": "Ticket",
+        "billable_hours": "Factureerbare uren",
+        "covered_hours": "Gedekt (niet berekend)",
+        "tickets": "Uren op tickets",
+        "ticket_hours_note": "Factureerbare tijd per ticket, naar boven afgerond op de factureringseenheid, tegen "
+        "het uurtarief. Tijd die het contract dekt staat er ter informatie en wordt niet berekend. Tijd die als "
+        "oproep is geschreven staat onder Oproepen, niet hier.",
         "responses": "Reactietijden",
         "response_intro": "Norm: beantwoord (bevestigd of opgelost) binnen {target} minuten na de eerste oproep. "
         "Een storing die na het oplossen opnieuw afgaat wordt opnieuw opgeroepen: elke ronde telt apart. "
@@ -559,6 +604,17 @@ def _context(st: dict) -> dict[str, Any]:
         }
         for o in st["out_of_contract"]
     ]
+    tickets = [
+        {
+            "number": k["number"],
+            "subject": k["subject"],
+            "billable_hours": loc.number(_hours(k["billable_minutes"])),
+            "billed_hours": loc.number(k["billed_hours"]),
+            "covered_hours": loc.number(_hours(k["covered_minutes"])) if k["covered_minutes"] else "—",
+            "amount": m(k["amount"]),
+        }
+        for k in st.get("ticket_hours", [])
+    ]
     responses = [
         {
             "incident": r["incident"],
@@ -599,6 +655,7 @@ def _context(st: dict) -> dict[str, Any]:
         "blocks": blocks,
         "callouts": callouts,
         "ooc": ooc,
+        "tickets": tickets,
         "responses": responses,
         "response_intro": t["response_intro"].format(
             target=f'{st["response_target_minutes"]:g}', met=st["responses_met"], breached=st["responses_breached"]

@@ -28,6 +28,11 @@ engine (pager.domain.billing). The choices made here, besides those of the engin
 - Out-of-contract work: time logged on the customer's incidents that were not call-outs (paged
   outside every booking and recurring standby of their project, or in office time), at the standard rate, rounded up to
   the billing increment, no minimum. Without logged time such an incident bills nothing.
+- Ticket hours: the time entries on the customer's tickets (requests and incidents; a ticket in triage
+  belongs to no customer) made in the month. Per ticket its ``billable`` minutes are summed, rounded up
+  to the billing increment (the engine's round_up, as worked time) and charged at the rate, no minimum;
+  its ``covered`` minutes (the contract or project covers them) are listed for information only;
+  ``callout`` entries are left out: the call-out section bills that work.
 - The response record: every paged round of every call-out incident (its opening and each reopen
   in the month, each judged on its own by pager.domain.response): paged at, answered at, by whom
   and how, the minutes in between, and the outcome against the round's response target. Rounds
@@ -61,7 +66,7 @@ from pager.domain.billing import (
     standby_blocks,
 )
 from pager.domain.calendar import Calendar, Period
-from pager.storage.port import CustomerIncident
+from pager.storage.port import CustomerIncident, CustomerTicketTime
 
 from .schedule import Schedule, overrides_from, parse_utc
 
@@ -386,12 +391,16 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
             }
         )
 
+    ticket_lines = ticket_hours(await store.customer_ticket_time(customer, start, end), terms)
+    ticket_amounts = [t.pop("_amount") for t in ticket_lines]
+    ticket_total = sum(ticket_amounts, _ZERO)
+
     standby_total = sum((b.fee for b in blocks), _ZERO)
     callout_amounts = [c.pop("_amount") for c in callout_lines]
     ooc_amounts = [c.pop("_amount") for c in ooc_lines]
     callout_total = sum(callout_amounts, _ZERO)
     ooc_total = sum(ooc_amounts, _ZERO)
-    subtotal = money(standby_total + callout_total + ooc_total)
+    subtotal = money(standby_total + callout_total + ooc_total + ticket_total)
     vat_rate = config.billing.vat_rate
     vat = money(subtotal * vat_rate / 100)
     responses = [
@@ -425,7 +434,7 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         "response_target_minutes": round(cust.response_target.total_seconds() / 60, 1),
         "bookings": [{"ids": ids, "start": iso_utc(s), "end": iso_utc(e)} for s, e, ids in booked],
         "recurring_standby": {pid: sorted(str(p) for p in ps) for pid, ps in sorted(recurring.items())},
-        "summary": _summary(blocks, callout_lines, callout_amounts, ooc_lines, ooc_amounts, now),
+        "summary": _summary(blocks, callout_lines, callout_amounts, ooc_lines, ooc_amounts, ticket_lines, now),
         "blocks": [
             {
                 "period": str(b.period),
@@ -441,11 +450,13 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
         ],
         "callouts": callout_lines,
         "out_of_contract": ooc_lines,
+        "ticket_hours": ticket_lines,
         "responses": responses,
         "totals": {
             "standby": decimal_str(money(standby_total)),
             "callouts": decimal_str(money(callout_total)),
             "out_of_contract": decimal_str(money(ooc_total)),
+            "tickets": decimal_str(money(ticket_total)),
             "total": decimal_str(subtotal),
             "vat_rate": decimal_str(vat_rate),
             "vat": decimal_str(vat),
@@ -457,8 +468,41 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     }
 
 
-# The order of the summary's lines: standby per period kind, then call-outs and out-of-contract work.
-SUMMARY_KINDS = ("evening_night", "weekend", "holiday", "callouts", "out_of_contract")
+def ticket_hours(entries: list[CustomerTicketTime], terms: Terms) -> list[dict[str, Any]]:
+    """One line per ticket with billable or covered time, by number: its billable minutes summed and
+    rounded up to the increment (round_up, as worked time), charged at the rate with no minimum; its
+    covered minutes for information. Call-out entries count nowhere here (the call-out bills them).
+    Each line carries its amount as a Decimal in ``_amount`` (the caller pops it)."""
+    per: dict[int, dict[str, Any]] = {}
+    for e in entries:
+        if e.kind not in ("billable", "covered"):
+            continue
+        line = per.setdefault(e.number, {"number": e.number, "subject": e.subject, "billable": 0, "covered": 0})
+        line[e.kind] += e.minutes
+    out = []
+    for number in sorted(per):
+        line = per[number]
+        worked = timedelta(minutes=line["billable"])
+        billed = round_up(worked, terms.increment) if line["billable"] else timedelta(0)
+        amount = money(terms.rate * hours_of(billed))
+        out.append(
+            {
+                "number": number,
+                "subject": line["subject"],
+                "billable_minutes": line["billable"],
+                "billed_minutes": _minutes(billed),
+                "billed_hours": hours_str(hours_of(billed)),
+                "amount": decimal_str(amount),
+                "covered_minutes": line["covered"],
+                "_amount": amount,
+            }
+        )
+    return out
+
+
+# The order of the summary's lines: standby per period kind, then call-outs, out-of-contract work and
+# billable ticket hours.
+SUMMARY_KINDS = ("evening_night", "weekend", "holiday", "callouts", "out_of_contract", "tickets")
 
 
 def _summary(
@@ -467,6 +511,7 @@ def _summary(
     callout_amounts: list,
     ooc: list[dict],
     ooc_amounts: list,
+    tickets: list[dict],
     now: datetime,
 ) -> list[dict]:
     """One line per kind that has any: how many lines, their hours, billed hours and amount (the sum of
@@ -482,6 +527,17 @@ def _summary(
             rows = [
                 (Decimal(o["worked_hours"]), Decimal(o["billed_hours"]), a, False)
                 for o, a in zip(ooc, ooc_amounts, strict=True)
+            ]
+        elif kind == "tickets":
+            rows = [
+                (
+                    hours_of(timedelta(minutes=t["billable_minutes"])),
+                    Decimal(t["billed_hours"]),
+                    Decimal(t["amount"]),
+                    False,
+                )
+                for t in tickets
+                if t["billable_minutes"]
             ]
         else:
             rows = [(b.hours, b.billed_hours, b.fee, b.end > now) for b in blocks if str(b.period) == kind]

@@ -84,6 +84,7 @@ async def test_cli_json_csv_and_engineers(month):
         "standby": "1377.50",
         "callouts": "118.75",
         "out_of_contract": "0.00",
+        "tickets": "0.00",
         "total": TOTAL,
         "vat_rate": "21.00",
         "vat": "314.21",

@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from pager.service.statement_render import to_csv, to_html
 from pager.service.statements import StatementError, engineers, month_range, statement
+from pager.storage.port import Requester
 from tests.scenarios.harness import EXAMPLE_CONFIG, Scenario
 
 RECURRING = "standby: [evening_night, weekend, holiday], "
@@ -112,6 +114,7 @@ async def test_a_booked_night_with_one_callout(tmp_path):
             "standby": "1377.50",
             "callouts": "118.75",
             "out_of_contract": "0.00",
+            "tickets": "0.00",
             "total": "1496.25",
             "vat_rate": "21.00",
             "vat": "314.21",
@@ -454,6 +457,7 @@ async def test_callouts_in_recurring_standby(tmp_path):
             "standby": "9120.00",
             "callouts": "95.00",
             "out_of_contract": "47.50",
+            "tickets": "0.00",
             "total": "9262.50",
             "vat_rate": "21.00",
             "vat": "1945.13",  # 21% of 9262.50 = 1945.125, rounded half-up
@@ -472,3 +476,116 @@ async def test_a_booking_cancelled_before_it_starts_bills_nothing_and_pages_nobo
         st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
         assert (st["blocks"], st["callouts"]) == ([], [])
         assert st["totals"]["total"] == "0.00"
+
+
+async def _ticket(s: Scenario, subject: str, customer: str | None = "acme") -> int:
+    t = await s.store.create_ticket(
+        subject=subject,
+        body="The customer called.",
+        via="phone",
+        customer=customer,
+        project=f"{customer}/webshop" if customer else None,
+        requester=Requester(contact=None, name="Jan", email="jan@acme.example", phone=None),
+        priority="normal",
+        assignee=None,
+        watchers=(),
+        attachments=(),
+        actor="anna",
+        now=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc),
+    )
+    return t.number
+
+
+def _local(text: str) -> datetime:
+    """A wall-clock time in Amsterdam (the example calendar's zone) as an instant."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
+
+
+async def ticket_month(s: Scenario) -> tuple[int, int]:
+    """December 2026 of acme: billable time on two tickets, covered and call-out time, triage time, and
+    entries either side of the month's local edges. Rate 95.00, increment 15m:
+      #a "Checkout hangs":  billable 20 min -> 0.50 h x 95 = 47.50; covered 30 min (not charged);
+                            call-out 60 min (left out: the call-out section bills it)
+      #b "New certificate": billable 50 + 25 (Thu 31 Dec 23:30 local) = 75 min -> 1.25 h x 95 = 118.75
+      tickets 166.25"""
+    a = await _ticket(s, "Checkout hangs")
+    b = await _ticket(s, "New certificate")
+    triage = await _ticket(s, "Who is this?", customer=None)
+    only_callout = await _ticket(s, "Night alarm")
+
+    async def log(number: int, kind: str, minutes: int, at: str) -> None:
+        await s.store.add_ticket_time(number, kind=kind, minutes=minutes, by="anna", note=None, now=_local(at))
+
+    await log(a, "billable", 20, "2026-12-10T10:00")
+    await log(a, "covered", 30, "2026-12-10T11:00")
+    await log(a, "callout", 60, "2026-12-12T03:00")
+    await log(b, "billable", 50, "2026-12-01T00:00")  # the month's first instant (local)
+    await log(b, "billable", 25, "2026-12-31T23:30")  # 22:30 UTC: still December here
+    await log(b, "billable", 10, "2027-01-01T00:10")  # 31 Dec 23:10 UTC, but January here
+    await log(b, "billable", 40, "2026-11-30T23:59")  # November
+    await log(triage, "billable", 40, "2026-12-10T10:00")
+    await log(only_callout, "callout", 90, "2026-12-12T03:00")
+    return a, b
+
+
+async def test_billable_ticket_time_is_billed_per_ticket_rounded_up_and_covered_time_listed(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:
+        a, b = await ticket_month(s)
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert st["ticket_hours"] == [
+            {
+                "number": a,
+                "subject": "Checkout hangs",
+                "billable_minutes": 20,
+                "billed_minutes": 30,
+                "billed_hours": "0.50",
+                "amount": "47.50",
+                "covered_minutes": 30,
+            },
+            {
+                "number": b,
+                "subject": "New certificate",
+                "billable_minutes": 75,
+                "billed_minutes": 75,
+                "billed_hours": "1.25",
+                "amount": "118.75",
+                "covered_minutes": 0,
+            },
+        ]
+        totals = st["totals"]
+        assert (totals["tickets"], totals["total"], totals["vat"], totals["total_incl_vat"]) == (
+            "166.25",
+            "166.25",
+            "34.91",  # 21 % of 166.25 = 34.9125
+            "201.16",
+        )
+        (line,) = [x for x in st["summary"] if x["kind"] == "tickets"]
+        assert (line["count"], line["hours"], line["billed_hours"], line["amount"]) == (2, "1.58", "1.75", "166.25")
+        # call-out time bills nothing here and triage time is on no statement
+        assert not st["callouts"] and not st["out_of_contract"]
+
+        rows = list(csv.DictReader(io.StringIO(to_csv(st))))
+        mine = [(r["kind"], r["incidents"], r["description"], r["hours"], r["billed_hours"], r["amount"]) for r in rows]
+        assert ("ticket", str(a), "Checkout hangs", "0.33", "0.50", "47.50") in mine
+        assert ("ticket_covered", str(a), "Checkout hangs", "0.50", "0.00", "0.00") in mine
+        assert ("ticket", str(b), "New certificate", "1.25", "1.25", "118.75") in mine
+        assert ("subtotal_tickets", "", "", "", "", "166.25") in mine
+        html = to_html(st)
+        assert "Uren op tickets" in html and "Checkout hangs" in html and "Who is this?" not in html
+        assert "Night alarm" not in html and "staat onder Oproepen" in html
+
+        # January has the entry made at 00:10 local on the 1st: 10 min -> 15 min -> 0.25 h x 95 = 23.75
+        jan = await statement(s.store, s.config, s.schedule, "acme", "2027-01", NOW)
+        assert [(x["number"], x["billable_minutes"], x["amount"]) for x in jan["ticket_hours"]] == [(b, 10, "23.75")]
+        # another customer's statement has none of it
+        other = [c for c in s.config.customers if c not in ("acme", "agency") and s.config.customers[c].rate]
+        for cid in other:
+            assert (await statement(s.store, s.config, s.schedule, cid, "2026-12", NOW))["ticket_hours"] == []
+
+
+async def test_a_month_without_ticket_time_has_no_ticket_section(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        assert st["ticket_hours"] == [] and st["totals"]["tickets"] == "0.00"
+        assert all(x["kind"] != "tickets" for x in st["summary"])
+        assert "Uren op tickets" not in to_html(st)
