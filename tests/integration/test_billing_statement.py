@@ -108,6 +108,7 @@ async def test_cli_json_csv_and_engineers(month):
         ("subtotal_standby", "1377.50"),
         ("subtotal_callouts", "118.75"),
         ("subtotal_out_of_contract", "0.00"),
+        ("subtotal_tickets", "0.00"),
         ("total", TOTAL),
         ("vat", "314.21"),
         ("total_incl_vat", "1810.46"),

@@ -21,7 +21,7 @@ from pager.service.statements import statement
 from tests.conftest import require_binary
 from tests.integration.test_billing_statement import _month, cli
 from tests.scenarios.harness import Scenario
-from tests.unit.test_statements import config_variant
+from tests.unit.test_statements import config_variant, ticket_month
 
 NOW = datetime(2027, 1, 2, 12, 0, tzinfo=timezone.utc)
 
@@ -69,6 +69,28 @@ async def test_a_dutch_pdf_statement_has_the_letterhead_amounts_vat_and_terms(tm
     assert f"#{iid} Webshop <checkout> &" in text  # the alert's text, as written (the cell wraps after it)
     assert not re.search(r"\d{2}:\d{2}:\d{2}|T\d{2}:|Z\b|UTC", text), text
     assert "voorlopig" not in text.lower()  # the month is over: nothing provisional
+
+
+async def test_the_ticket_hours_in_dutch_and_english(tmp_path):
+    """tests.unit.test_statements.ticket_month: #a 20 min billable -> 0,50 h = 47,50 with 30 min covered,
+    #b 75 min -> 1,25 h = 118,75; subtotal 166,25, btw 21 % 34,91, total 201,16."""
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=variant(tmp_path)) as s:
+        a, b = await ticket_month(s)
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        text = pdf_text(to_pdf(st), tmp_path)
+        en = dict(st, language="en")
+        english = pdf_text(to_pdf(en), tmp_path)
+    assert "Uren op tickets" in text and "Tijd die het contract dekt" in text
+    # the subject may wrap in its cell: its second word then follows the row's numbers
+    assert re.search(rf"#{a} Checkout (hangs )?0,33 0,50 0,50 € 47,50", text), text
+    assert re.search(rf"#{b} New (certificate )?1,25 1,25 — € 118,75", text), text
+    assert "Uren op tickets € 166,25" in text
+    assert re.search(r"Uren op tickets 2 1,58 1,75 € 166,25", text), text  # the summary line
+    assert "Subtotaal € 166,25" in text and "Btw 21% € 34,91" in text and "Totaal € 201,16" in text
+    assert "Who is this?" not in text and "Night alarm" not in text
+    assert "Hours on tickets" in english and "is billed under Call" in english, english
+    assert re.search(rf"#{b} New (certificate )?1.25 1.25 — €118.75", english), english
+    assert "Total €201.16" in english
 
 
 async def test_an_english_customer_gets_an_english_statement(tmp_path):
