@@ -589,3 +589,17 @@ async def test_a_month_without_ticket_time_has_no_ticket_section(tmp_path):
         assert st["ticket_hours"] == [] and st["totals"]["tickets"] == "0.00"
         assert all(x["kind"] != "tickets" for x in st["summary"])
         assert "Uren op tickets" not in to_html(st)
+
+
+async def test_a_hostile_ticket_subject_is_text_in_the_csv_and_the_page(tmp_path):
+    async with Scenario(tmp_path, "2026-12-09 17:00", config_path=config_variant(tmp_path)) as s:
+        hostile = "=HYPERLINK(\"http://x\") <b>bold</b>"
+        n = await _ticket(s, hostile)
+        await s.store.add_ticket_time(
+            n, kind="billable", minutes=15, by="anna", note=None, now=_local("2026-12-10T10:00")
+        )
+        st = await statement(s.store, s.config, s.schedule, "acme", "2026-12", NOW)
+        (row,) = [r for r in csv.DictReader(io.StringIO(to_csv(st))) if r["kind"] == "ticket"]
+        assert row["description"] == "'" + hostile and row["amount"] == "23.75"
+        page = to_html(st)
+        assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
