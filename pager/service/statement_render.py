@@ -83,7 +83,9 @@ def _hours(minutes: int) -> str:
 
 def to_csv(st: dict) -> str:
     """One row per line: standby, callout, out_of_contract, response (one per paged round of a
-    call-out, its opening and each reopen: start is its first page, end its deadline), then the
+    call-out, its opening and each reopen: start is its first page, end its deadline), ticket (a
+    ticket's billable hours; its number in `incidents`) and ticket_covered (its covered hours, amount
+    0.00), then the
     subtotals, the total without VAT, the VAT (its rate in percent in `multiplier`) and the total
     with VAT. Every cell passes csv_cell: alert text never reaches a spreadsheet as a formula."""
     buf = io.StringIO()
@@ -127,6 +129,22 @@ def to_csv(st: dict) -> str:
                 "amount": o["amount"],
             }
         )
+    for r in st["responses"]:
+        w.writerow(
+            {
+                "kind": "response",
+                "start": r["paged_at"],
+                "end": r["deadline"],
+                "incidents": r["incident"],
+                "round": r["round"],
+                "description": r["summary"],
+                "answered_at": r["answered_at"] or "",
+                "answered_by": r["answered_by"] or "",
+                "answered_via": r["answered_via"] or "",
+                "minutes_to_answer": "" if r["minutes_to_answer"] is None else r["minutes_to_answer"],
+                "outcome": r["outcome"],
+            }
+        )
     for k in st["ticket_hours"]:
         w.writerow(
             {
@@ -149,22 +167,6 @@ def to_csv(st: dict) -> str:
                     "amount": "0.00",
                 }
             )
-    for r in st["responses"]:
-        w.writerow(
-            {
-                "kind": "response",
-                "start": r["paged_at"],
-                "end": r["deadline"],
-                "incidents": r["incident"],
-                "round": r["round"],
-                "description": r["summary"],
-                "answered_at": r["answered_at"] or "",
-                "answered_by": r["answered_by"] or "",
-                "answered_via": r["answered_via"] or "",
-                "minutes_to_answer": "" if r["minutes_to_answer"] is None else r["minutes_to_answer"],
-                "outcome": r["outcome"],
-            }
-        )
     for key in ("standby", "callouts", "out_of_contract", "tickets", "total", "vat", "total_incl_vat"):
         kind = key if key in ("total", "vat", "total_incl_vat") else f"subtotal_{key}"
         w.writerow(

@@ -97,10 +97,22 @@ def _statement(summary: str) -> dict:
                 "outcome": "met",
             }
         ],
+        "ticket_hours": [
+            {
+                "number": 7,
+                "subject": summary,
+                "billable_minutes": 60,
+                "billed_minutes": 60,
+                "billed_hours": "1.00",
+                "amount": "95.00",
+                "covered_minutes": 30,
+            }
+        ],
         "totals": {
             "standby": "1377.50",
             "callouts": "118.75",
             "out_of_contract": "95.00",
+            "tickets": "95.00",
             "total": "-1591.25",
             "vat_rate": "21.00",
             "vat": "-334.16",
@@ -121,12 +133,17 @@ def test_a_statement_with_formula_text_in_every_text_cell(start):
     written = ("'" + summary).replace("\r", "\n")
     assert rows[1]["description"] == rows[2]["description"] == rows[3]["description"] == written
     assert rows[3]["answered_by"] == written
+    assert [r["kind"] for r in rows][4:6] == ["ticket", "ticket_covered"]
+    assert rows[4]["description"] == rows[5]["description"] == written
     assert [r["amount"] for r in rows if r["amount"]] == [
         "1377.50",
         "118.75",
         "95.00",
+        "95.00",
+        "0.00",
         "1377.50",
         "118.75",
+        "95.00",
         "95.00",
         "-1591.25",
         "-334.16",
