@@ -23,7 +23,7 @@ from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
-from pager.service import links, retention
+from pager.service import links, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
@@ -327,6 +327,7 @@ class PagingEngine:
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
+            ("targets", self.request_targets),  # request targets turned at risk or breached: on the timeline once
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
         )
         for name, _ in self.stages:
@@ -389,6 +390,9 @@ class PagingEngine:
         closed = await self.store.close_resolved(now - cfg.desk.auto_close_after, now=now)
         if closed:
             log.info("tickets_closed", numbers=closed[:50], count=len(closed))
+
+    async def request_targets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        await targets.record_due(self.store, self.metrics, cfg, schedule.calendar, now)
 
     async def handover(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await handover_notices(self.store, schedule, now)
