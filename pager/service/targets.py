@@ -20,7 +20,7 @@ from pager.domain.calendar import Calendar
 from pager.domain.request_targets import EventKind, Outcome, Reached, Status, TargetKind, TicketEvent, judge_ticket
 from pager.domain.ticket import Kind
 from pager.observe.metrics import Metrics
-from pager.storage.port import TargetFact, TicketDetail, TicketEntry, TicketStore
+from pager.storage.port import TargetFact, TicketDetail, TicketEntry, TicketStore, json_instant
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -89,13 +89,13 @@ def targets_json(statuses: dict[TargetKind, Status] | None) -> dict[str, Any] | 
     for kind, s in statuses.items():
         out[kind.value] = {
             "outcome": s.outcome.value,
-            "deadline": s.deadline.isoformat().replace("+00:00", "Z") if s.deadline else None,
-            "at_risk_at": s.at_risk_at.isoformat().replace("+00:00", "Z") if s.at_risk_at else None,
+            "deadline": json_instant(s.deadline),
+            "at_risk_at": json_instant(s.at_risk_at),
             "target_seconds": _seconds(s.target),
             "used_seconds": _seconds(s.elapsed),
             "left_seconds": _seconds(s.remaining),
             "paused": s.paused,
-            "answered_at": s.answered_at.isoformat().replace("+00:00", "Z") if s.answered_at else None,
+            "answered_at": json_instant(s.answered_at),
         }
     return out
 
