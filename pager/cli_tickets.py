@@ -135,9 +135,12 @@ def _office(seconds: int) -> str:
 
 def _target_line(kind: str, g: dict, zone: Any) -> str:
     """first_response  at_risk   due 2026-12-07 11:00 +01:00  used 3h20m, left 40m (paused)"""
-    from pager.cli import _when
+    from datetime import datetime
 
-    due = _when(g["deadline"], zone) if g["deadline"] else "- (paused)"
+    from pager.domain.calendar import local_text
+
+    deadline = g["deadline"]
+    due = local_text(datetime.fromisoformat(deadline.replace("Z", "+00:00")), zone) if deadline else "- (paused)"
     left = g["left_seconds"]
     rest = f"left {_office(left)}" if left >= 0 else f"over {_office(-left)}"
     return f"{kind:<15} {g['outcome']:<9} due {due}  used {_office(g['used_seconds'])} of office time, {rest}" + (
