@@ -317,6 +317,7 @@ class PagingEngine:
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
+        self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
             ("route", self.route),  # new and reopened incidents: coverage decision, policy snapshot
@@ -392,6 +393,9 @@ class PagingEngine:
             log.info("tickets_closed", numbers=closed[:50], count=len(closed))
 
     async def request_targets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if self._targets_cfg is not cfg:  # started, or a reload may have changed the targets or the calendar
+            await self.store.rejudge_request_targets()
+            self._targets_cfg = cfg  # held, not its id: a new config may reuse a freed one's id
         await targets.record_due(self.store, self.metrics, cfg, schedule.calendar, now)
 
     async def handover(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

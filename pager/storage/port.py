@@ -967,6 +967,11 @@ class TicketStore(Protocol):
         or deadline is at or before `now`; the longest due first."""
         ...
 
+    async def rejudge_request_targets(self) -> int:
+        """Makes every live request due for judging again (the targets in the config changed, or
+        the engine started); answers how many."""
+        ...
+
     async def record_target_facts(
         self, number: int, facts: Sequence[TargetFact], *, next_at: datetime | None, now: datetime
     ) -> list[TargetFact]:

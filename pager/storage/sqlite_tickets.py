@@ -287,6 +287,14 @@ def due_target_tickets(conn: sqlite3.Connection, now: datetime, limit: int) -> l
     ]
 
 
+def rejudge_request_targets(conn: sqlite3.Connection) -> int:
+    cur = conn.execute(
+        f"UPDATE tickets SET targets_next_at = NULL WHERE kind = 'request' AND status IN {_LIVE} "
+        "AND targets_next_at IS NOT NULL"
+    )
+    return cur.rowcount
+
+
 def record_target_facts(
     conn: sqlite3.Connection, number: int, facts: Sequence[TargetFact], next_at: datetime | None, now: datetime
 ) -> list[TargetFact]:
@@ -555,6 +563,9 @@ class TicketSqlite:
 
     async def due_target_tickets(self, now: datetime, limit: int = 500) -> list[int]:
         return await self._read(due_target_tickets, now, limit)  # type: ignore[no-any-return]
+
+    async def rejudge_request_targets(self) -> int:
+        return await self._write(rejudge_request_targets)  # type: ignore[no-any-return]
 
     async def record_target_facts(
         self, number: int, facts: Sequence[TargetFact], *, next_at: datetime | None, now: datetime

@@ -378,3 +378,16 @@ async def test_record_target_facts_writes_each_fact_once_as_an_internal_entry(st
 async def test_record_target_facts_unknown_ticket_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.record_target_facts(999, [], next_at=None, now=T0)
+
+
+async def test_rejudge_request_targets_makes_every_live_request_due_again(store: Store) -> None:
+    a = await _new(store, "First")
+    b = await _new(store, "Second")
+    done = await _new(store, "Resolved")
+    await store.update_ticket(done.number, {"status": "resolved"}, actor="anna", now=T0)
+    await store.record_target_facts(a.number, [], next_at=T0 + HOUR, now=T0)
+    await store.record_target_facts(b.number, [], next_at=None, now=T0)
+    assert await store.due_target_tickets(T0) == []
+    assert await store.rejudge_request_targets() == 2
+    assert sorted(await store.due_target_tickets(T0)) == [a.number, b.number]
+    assert await store.rejudge_request_targets() == 0  # nothing left to reset

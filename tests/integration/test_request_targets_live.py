@@ -167,3 +167,31 @@ async def test_waiting_on_the_customer_pauses_the_clock_and_moves_the_deadline(t
             ("target_breached", "first_response", False),
         ]
         assert _count(s, BREACHES) == 1
+
+
+async def test_a_reload_with_tighter_targets_is_judged_at_once(tmp_path):
+    import yaml
+
+    from pager import config as config_mod
+    from tests.harness.pagerd import EXAMPLE_ENV
+    from tests.scenarios.harness import EXAMPLE_CONFIG, TWILIO_TOKEN
+
+    async with Scenario(tmp_path, FRIDAY_1700) as s:
+        n = await _file(s)
+        await s.at("2026-12-07 09:00")  # 1h30m used of 4h: the engine next looks at 10:42
+        assert _marks(await _show(s, n)) == []
+        raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+        raw["desk"]["request_targets"]["first_response"]["normal"] = "2h"
+        path = tmp_path / "tighter.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        s.config = config_mod.load(str(path), env={**EXAMPLE_ENV, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN})
+        # 2h: at risk once 1h36m is used (Friday's hour, then 36 minutes: 09:06), due 09:30
+        await s.at("2026-12-07 09:05")
+        assert _marks(await _show(s, n)) == []
+        await s.at("2026-12-07 09:06")  # not 10:42, the instant of the old targets
+        t = await _show(s, n)
+        assert _marks(t) == [("target_at_risk", "first_response", False)]
+        risk = next(e for e in t["timeline"] if e["kind"] == "target_at_risk")
+        assert risk["data"]["due"] == "2026-12-07T08:06:00.000000Z"
+        await s.at("2026-12-07 09:31")
+        assert _marks(await _show(s, n))[-1] == ("target_breached", "first_response", False)
