@@ -280,8 +280,9 @@ def due_target_tickets(conn: sqlite3.Connection, now: datetime, limit: int) -> l
     return [
         r[0]
         for r in conn.execute(
-            f"SELECT number FROM tickets WHERE kind = 'request' AND status IN {_LIVE} "
-            "AND (targets_next_at IS NULL OR targets_next_at <= ?) ORDER BY targets_next_at LIMIT ?",
+            # INDEXED BY: without statistics the planner would walk every live ticket by status
+            f"SELECT number FROM tickets INDEXED BY tickets_targets_due WHERE kind = 'request' AND status IN {_LIVE} "
+            "AND targets_next_at <= ? ORDER BY targets_next_at LIMIT ?",
             (iso(now), limit),
         )
     ]
@@ -289,8 +290,8 @@ def due_target_tickets(conn: sqlite3.Connection, now: datetime, limit: int) -> l
 
 def rejudge_request_targets(conn: sqlite3.Connection) -> int:
     cur = conn.execute(
-        f"UPDATE tickets SET targets_next_at = NULL WHERE kind = 'request' AND status IN {_LIVE} "
-        "AND targets_next_at IS NOT NULL"
+        f"UPDATE tickets SET targets_next_at = '' WHERE kind = 'request' AND status IN {_LIVE} "
+        "AND targets_next_at != ''"
     )
     return cur.rowcount
 
@@ -309,7 +310,7 @@ def record_target_facts(
         if cur.rowcount:
             _entry(conn, number, at, f"target_{f.fact}", "pagerd", False, {"target": f.target, "due": iso(f.due)})
             written.append(f)
-    # after the entries: their trigger sets targets_next_at back to NULL
+    # after the entries: their trigger sets targets_next_at back to '' (due)
     conn.execute(
         "UPDATE tickets SET targets_next_at = ? WHERE number = ?",
         (iso(next_at) if next_at is not None else NOTHING_DUE, number),

@@ -341,7 +341,7 @@ class Scenario:
               UNION ALL SELECT min(answered_at) FROM escalations
                 WHERE response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL
               UNION ALL SELECT min(targets_next_at) FROM tickets WHERE kind = 'request'
-                AND status IN ('new', 'open', 'waiting_on_customer') AND targets_next_at < '9999')""")
+                AND status IN ('new', 'open', 'waiting_on_customer') AND targets_next_at BETWEEN '0' AND '9999')""")
         return _parse_iso(row[0][0]) if row and row[0][0] else None
 
     # -- what happened ---------------------------------------------------------------------------

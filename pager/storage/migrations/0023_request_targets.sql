@@ -2,9 +2,10 @@
 -- `target_breached` on a request's timeline once each per target: `ticket_target_facts` holds what
 -- was written (its primary key makes a second write a no-op, whatever the clock does).
 -- `targets_next_at` is when the engine next needs to judge a request: the earliest at-risk instant
--- or deadline still ahead; NULL: judge it on the next tick. Any new timeline entry (a reply, a status
--- move, a change of priority or customer) sets it back to NULL, so a ticket is judged again after
--- every change and otherwise only when an instant falls due: the stage reads only those rows.
+-- or deadline still ahead; '' (before every instant): judge it on the next tick. Any new timeline
+-- entry (a reply, a status move, a change of priority or customer) sets it back to '', so a ticket is
+-- judged again after every change and otherwise only when an instant falls due: the stage reads a
+-- range of the partial index below, only the rows that are due.
 CREATE TABLE ticket_target_facts (
     number  INTEGER NOT NULL REFERENCES tickets (number),
     target  TEXT NOT NULL CHECK (target IN ('first_response', 'resolution')),
@@ -13,11 +14,11 @@ CREATE TABLE ticket_target_facts (
     PRIMARY KEY (number, target, fact)
 ) WITHOUT ROWID;
 
-ALTER TABLE tickets ADD COLUMN targets_next_at TEXT;
+ALTER TABLE tickets ADD COLUMN targets_next_at TEXT NOT NULL DEFAULT '';
 CREATE INDEX tickets_targets_due ON tickets (targets_next_at)
     WHERE kind = 'request' AND status IN ('new', 'open', 'waiting_on_customer');
 
 CREATE TRIGGER ticket_entries_targets AFTER INSERT ON ticket_entries
 BEGIN
-    UPDATE tickets SET targets_next_at = NULL WHERE number = NEW.number AND targets_next_at IS NOT NULL;
+    UPDATE tickets SET targets_next_at = '' WHERE number = NEW.number AND targets_next_at != '';
 END;
