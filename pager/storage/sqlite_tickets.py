@@ -276,16 +276,16 @@ NOTHING_DUE = "9999-12-31T23:59:59.999999Z"
 _LIVE = "('new', 'open', 'waiting_on_customer')"
 
 
+# the live requests due for judging, longest due first; INDEXED BY: without statistics the planner
+# would walk every live ticket by status
+DUE_TARGETS = (
+    f"SELECT number FROM tickets INDEXED BY tickets_targets_due WHERE kind = 'request' AND status IN {_LIVE} "
+    "AND targets_next_at <= ? ORDER BY targets_next_at LIMIT ?"
+)
+
+
 def due_target_tickets(conn: sqlite3.Connection, now: datetime, limit: int) -> list[int]:
-    return [
-        r[0]
-        for r in conn.execute(
-            # INDEXED BY: without statistics the planner would walk every live ticket by status
-            f"SELECT number FROM tickets INDEXED BY tickets_targets_due WHERE kind = 'request' AND status IN {_LIVE} "
-            "AND targets_next_at <= ? ORDER BY targets_next_at LIMIT ?",
-            (iso(now), limit),
-        )
-    ]
+    return [r[0] for r in conn.execute(DUE_TARGETS, (iso(now), limit))]
 
 
 def rejudge_request_targets(conn: sqlite3.Connection) -> int:

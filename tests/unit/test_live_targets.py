@@ -113,3 +113,18 @@ def test_targets_json_and_the_cli_line() -> None:
     paused = _target_line("first_response", fr | {"deadline": None, "paused": True}, AMS)
     assert "due - (paused)" in paused and paused.endswith("(paused)")
     assert targets_json(None) is None
+
+
+def test_the_due_query_reads_a_range_of_its_partial_index(tmp_path) -> None:
+    """The engine's targets stage runs every tick: it must not walk every live ticket."""
+    import sqlite3
+
+    from pager.storage.sqlite import migrate
+    from pager.storage.sqlite_tickets import DUE_TARGETS, due_target_tickets
+
+    db = str(tmp_path / "pagerd.db")
+    migrate(db, T0)
+    conn = sqlite3.connect(db)
+    assert due_target_tickets(conn, T0, 10) == []
+    plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + DUE_TARGETS, ("2026", 10)))
+    assert "tickets_targets_due (targets_next_at<?)" in plan and "TEMP B-TREE" not in plan
