@@ -195,3 +195,48 @@ async def test_a_reload_with_tighter_targets_is_judged_at_once(tmp_path):
         assert risk["data"]["due"] == "2026-12-07T08:06:00.000000Z"
         await s.at("2026-12-07 09:31")
         assert _marks(await _show(s, n))[-1] == ("target_breached", "first_response", False)
+
+
+def test_the_daemon_on_the_manual_clock_writes_and_counts_a_breach_once(tmp_path):
+    """The same Friday 17:00 request, `pagerd serve` on the manual clock (testing: {clock: manual}),
+    moved with POST /api/v1/testing/clock, forward past the deadline, back, and forward again."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.harness.pagerd import PagerdProcess
+    from tests.harness.paging import short_config
+
+    ams = ZoneInfo("Europe/Amsterdam")
+    cfg = short_config(tmp_path / "pagerd.yaml", heartbeats={}, clock_start="2026-12-04T16:00:00Z")
+    d = PagerdProcess(tmp_path / "pagerd", config=cfg).start()
+    try:
+        status, t = d.api("POST", "/api/v1/tickets", PHONE)
+        assert status == 201, t
+        n = t["number"]
+
+        def show() -> dict:
+            status, body = d.api("GET", f"/api/v1/tickets/{n}")
+            assert status == 200, body
+            return body  # type: ignore[return-value]
+
+        def breaches() -> str:
+            status, text = d.request("GET", "/metrics")
+            assert status == 200
+            return "\n".join(
+                line for line in str(text).splitlines() if line.startswith("pagerd_request_target_breaches_total{")
+            )
+
+        d.set_clock(datetime(2026, 12, 7, 10, 41, tzinfo=ams))
+        assert _marks(show()) == []
+        d.set_clock(datetime(2026, 12, 7, 10, 42, tzinfo=ams))
+        assert _marks(show()) == [("target_at_risk", "first_response", False)]
+        d.set_clock(datetime(2026, 12, 7, 11, 31, tzinfo=ams))
+        both = [("target_at_risk", "first_response", False), ("target_breached", "first_response", False)]
+        assert _marks(show()) == both
+        assert breaches() == 'pagerd_request_target_breaches_total{customer="acme",target="first_response"} 1.0'
+        d.set_clock(datetime(2026, 12, 7, 9, 0, tzinfo=ams))  # a clock stepped back, then forward again
+        d.set_clock(datetime(2026, 12, 7, 12, 0, tzinfo=ams))
+        assert _marks(show()) == both
+        assert breaches() == 'pagerd_request_target_breaches_total{customer="acme",target="first_response"} 1.0'
+    finally:
+        d.stop()
