@@ -126,6 +126,28 @@ def _local(at: str | None, zone: Any) -> str:
     return wall.strftime("%Y-%m-%d %H:%M:%S ") + off[:3] + ":" + off[3:]
 
 
+def _office(seconds: int) -> str:
+    """Office time as 3h20m (a negative amount: over by that much)."""
+    sign, s = ("-" if seconds < 0 else ""), abs(seconds)
+    h, m = s // 3600, (s % 3600) // 60
+    return sign + (f"{h}h{m:02d}m" if h else f"{m}m")
+
+
+def _target_line(kind: str, g: dict, zone: Any) -> str:
+    """first_response  at_risk   due 2026-12-07 11:00 +01:00  used 3h20m, left 40m (paused)"""
+    from datetime import datetime
+
+    from pager.domain.calendar import local_text
+
+    deadline = g["deadline"]
+    due = local_text(datetime.fromisoformat(deadline.replace("Z", "+00:00")), zone) if deadline else "- (paused)"
+    left = g["left_seconds"]
+    rest = f"left {_office(left)}" if left >= 0 else f"over {_office(-left)}"
+    return f"{kind:<15} {g['outcome']:<9} due {due}  used {_office(g['used_seconds'])} of office time, {rest}" + (
+        " (paused)" if g["paused"] else ""
+    )
+
+
 def _show(t: dict, zone: Any) -> None:
     print(_line(t))
     print(f"created {_local(t['created_at'], zone)}, updated {_local(t['updated_at'], zone)}")
@@ -133,6 +155,8 @@ def _show(t: dict, zone: Any) -> None:
     print(f"requester: {r['name'] or '-'} <{r['email'] or '-'}> {r['phone'] or ''}".rstrip())
     if t["watchers"]:
         print("watchers: " + ", ".join(t["watchers"]))
+    for kind, g in (t.get("targets") or {}).items():
+        print(f"target {_target_line(kind, g, zone)}")
     for e in t.get("timeline", []):
         mark = "public  " if e["public"] else "internal"
         text = e["data"].get("text") if isinstance(e["data"], dict) else None
@@ -184,7 +208,11 @@ async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any
             t = await store.get_ticket(args.number)
             if t is None:
                 return fail(f"ticket #{args.number} not found")
+            from pager.service.schedule import Schedule
+            from pager.service.targets import targets_json, ticket_targets
+
             out = desk.ticket_json(t)
+            out["targets"] = targets_json(ticket_targets(cfg, Schedule(cfg).calendar, t, now))
         elif cmd in ("reply", "note"):
             fields: dict[str, Any] = {"text": _text(args.text), "by": args.by}
             if cmd == "reply":

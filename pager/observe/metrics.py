@@ -73,6 +73,18 @@ class Metrics:
             "Rounds (an incident's opening or a reopen) whose response target was missed",
             registry=r,
         )
+        self.request_breaches = Counter(
+            "pagerd_request_target_breaches_total",
+            "Request tickets whose first-response or resolution target (office time) was breached",
+            ["target", "customer"],
+            registry=r,
+        )
+        self.request_at_risk = Counter(
+            "pagerd_request_target_at_risk_total",
+            "Request tickets whose first-response or resolution target turned at risk",
+            ["target", "customer"],
+            registry=r,
+        )
         self.messages = Counter(
             "pagerd_messages_total", "Outgoing messages by channel and result", ["channel", "result"], registry=r
         )

@@ -23,7 +23,7 @@ from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
-from pager.service import links, retention
+from pager.service import links, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
@@ -317,6 +317,7 @@ class PagingEngine:
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
+        self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
             ("route", self.route),  # new and reopened incidents: coverage decision, policy snapshot
@@ -327,6 +328,7 @@ class PagingEngine:
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
+            ("targets", self.request_targets),  # request targets turned at risk or breached: on the timeline once
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
         )
         for name, _ in self.stages:
@@ -389,6 +391,12 @@ class PagingEngine:
         closed = await self.store.close_resolved(now - cfg.desk.auto_close_after, now=now)
         if closed:
             log.info("tickets_closed", numbers=closed[:50], count=len(closed))
+
+    async def request_targets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if self._targets_cfg is not cfg:  # started, or a reload may have changed the targets or the calendar
+            await self.store.rejudge_request_targets()
+            self._targets_cfg = cfg  # held, not its id: a new config may reuse a freed one's id
+        await targets.record_due(self.store, self.metrics, cfg, schedule.calendar, now)
 
     async def handover(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await handover_notices(self.store, schedule, now)

@@ -450,6 +450,16 @@ class StoredMail:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class TargetFact(_Record):
+    """A request target that turned at risk or breached (pager.domain.request_targets.Reached):
+    `target` first_response or resolution, `fact` at_risk or breached, `due` the instant it did."""
+
+    target: str
+    fact: str
+    due: datetime
+
+
 # -- the support desk: tickets and contacts ------------------------------------------------------------
 
 
@@ -962,6 +972,27 @@ class TicketStore(Protocol):
     async def index_tickets(self, limit: int = 5000) -> int:
         """Puts the subjects of up to `limit` incidents opened since the last call into the search index
         (kept off the ingest path; the engine calls it every tick); answers how many."""
+        ...
+
+    async def due_target_tickets(self, now: datetime, limit: int = 500) -> list[int]:
+        """Up to `limit` numbers of live requests (new, open, waiting_on_customer) whose targets need
+        judging at `now`: never judged since their last timeline entry, or their next at-risk instant
+        or deadline is at or before `now`; the longest due first."""
+        ...
+
+    async def rejudge_request_targets(self) -> int:
+        """Makes every live request due for judging again (the targets in the config changed, or
+        the engine started); answers how many."""
+        ...
+
+    async def record_target_facts(
+        self, number: int, facts: Sequence[TargetFact], *, next_at: datetime | None, now: datetime
+    ) -> list[TargetFact]:
+        """Writes each fact not written before on the ticket's timeline (internal entry
+        `target_at_risk` or `target_breached`, at `now`, data {target, due}), once per ticket, target
+        and fact whatever is asked again; stores `next_at` (None: nothing due until the ticket
+        changes) as when the ticket needs judging next. Answers the facts written now.
+        NotFound for an unknown number."""
         ...
 
     async def add_contact(

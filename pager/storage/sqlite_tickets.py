@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from .port import (
     CustomerTicketTime,
     NotFound,
     Requester,
+    TargetFact,
     Ticket,
     TicketDetail,
     TicketEntry,
@@ -268,6 +269,54 @@ def close_resolved(conn: sqlite3.Connection, before: datetime, now: datetime) ->
     for n in numbers:
         _move(conn, n, Status.RESOLVED, Status.CLOSED, "pagerd", at)
     return numbers
+
+
+# targets_next_at of a request with nothing due until it changes (waiting on the customer, both targets
+# answered or breached): after every stored instant, so the due query passes it by
+NOTHING_DUE = "9999-12-31T23:59:59.999999Z"
+_LIVE = "('new', 'open', 'waiting_on_customer')"
+
+
+# the live requests due for judging, longest due first; INDEXED BY: without statistics the planner
+# would walk every live ticket by status
+DUE_TARGETS = (
+    f"SELECT number FROM tickets INDEXED BY tickets_targets_due WHERE kind = 'request' AND status IN {_LIVE} "
+    "AND targets_next_at <= ? ORDER BY targets_next_at LIMIT ?"
+)
+
+
+def due_target_tickets(conn: sqlite3.Connection, now: datetime, limit: int) -> list[int]:
+    return [r[0] for r in conn.execute(DUE_TARGETS, (iso(now), limit))]
+
+
+def rejudge_request_targets(conn: sqlite3.Connection) -> int:
+    cur = conn.execute(
+        f"UPDATE tickets SET targets_next_at = '' WHERE kind = 'request' AND status IN {_LIVE} "
+        "AND targets_next_at != ''"
+    )
+    return cur.rowcount
+
+
+def record_target_facts(
+    conn: sqlite3.Connection, number: int, facts: Sequence[TargetFact], next_at: datetime | None, now: datetime
+) -> list[TargetFact]:
+    _status(conn, number)
+    at = iso(now)
+    written: list[TargetFact] = []
+    for f in facts:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO ticket_target_facts (number, target, fact, at) VALUES (?, ?, ?, ?)",
+            (number, f.target, f.fact, at),
+        )
+        if cur.rowcount:
+            _entry(conn, number, at, f"target_{f.fact}", "pagerd", False, {"target": f.target, "due": iso(f.due)})
+            written.append(f)
+    # after the entries: their trigger sets targets_next_at back to '' (due)
+    conn.execute(
+        "UPDATE tickets SET targets_next_at = ? WHERE number = ?",
+        (iso(next_at) if next_at is not None else NOTHING_DUE, number),
+    )
+    return written
 
 
 def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
@@ -531,6 +580,17 @@ class TicketSqlite:
 
     async def index_tickets(self, limit: int = 5000) -> int:
         return await self._write(index_tickets, limit)  # type: ignore[no-any-return]
+
+    async def due_target_tickets(self, now: datetime, limit: int = 500) -> list[int]:
+        return await self._read(due_target_tickets, now, limit)  # type: ignore[no-any-return]
+
+    async def rejudge_request_targets(self) -> int:
+        return await self._write(rejudge_request_targets)  # type: ignore[no-any-return]
+
+    async def record_target_facts(
+        self, number: int, facts: Sequence[TargetFact], *, next_at: datetime | None, now: datetime
+    ) -> list[TargetFact]:
+        return await self._write(record_target_facts, number, list(facts), next_at, now)  # type: ignore[no-any-return]
 
     async def add_contact(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from pager.service import desk
+from pager.service.targets import targets_json, ticket_targets
 from pager.sources.errors import InputError, Problem, load_json
 from pager.storage.port import NotFound
 
@@ -60,7 +61,9 @@ async def get_ticket(request: web.Request) -> web.Response:
     t = await rt.store.get_ticket(n)
     if t is None:
         raise NotFound(f"ticket #{n} not found")
-    return _answer(t)
+    out = desk.ticket_json(t)
+    out["targets"] = targets_json(ticket_targets(rt.config, rt.schedule.calendar, t, rt.clock.now()))
+    return web.json_response(out)
 
 
 async def add_reply(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ import pytest
 
 from pager.domain.alert import Action
 from pager.domain.incident import State
-from pager.storage.port import Attachment, Conflict, NotFound, Requester, Store
+from pager.storage.port import Attachment, Conflict, NotFound, Requester, Store, TargetFact
 
 from .seed import T0, delivery
 
@@ -349,3 +349,73 @@ async def test_index_tickets_makes_new_incidents_searchable_once(store: Store) -
     assert await store.index_tickets() == 1
     assert await store.index_tickets() == 0
     assert [t.number for t in await store.list_tickets(q="varnish")] == [3, req.number, 1]
+
+
+# -- request targets: which requests the engine judges, and their facts written once ----------------
+
+
+async def test_due_target_tickets_answers_live_requests_changed_since_judged_or_due(store: Store) -> None:
+    a = await _new(store, "First")
+    b = await _new(store, "Second")
+    done = await _new(store, "Resolved")
+    await store.update_ticket(done.number, {"status": "resolved"}, actor="anna", now=T0)
+    # never judged: every live request is due; a resolved one never
+    assert sorted(await store.due_target_tickets(T0)) == [a.number, b.number]
+    await store.record_target_facts(a.number, [], next_at=T0 + HOUR, now=T0)
+    await store.record_target_facts(b.number, [], next_at=None, now=T0)  # nothing due until it changes
+    assert await store.due_target_tickets(T0) == []
+    assert await store.due_target_tickets(T0 + HOUR) == [a.number]  # its instant has come
+    assert await store.due_target_tickets(T0 + 1000 * HOUR) == [a.number]
+    # a change of the ticket (any new timeline entry) makes it due again
+    await store.add_ticket_reply(
+        b.number, actor="jan", text="Any news?", from_customer=True, via="api", attachments=(), now=T0
+    )
+    assert sorted(await store.due_target_tickets(T0)) == [b.number]
+    assert await store.due_target_tickets(T0 + HOUR, limit=1) in ([a.number], [b.number])
+
+
+async def test_due_target_tickets_leaves_incidents_out(store: Store) -> None:
+    t = await _new(store)
+    await store.page_ticket(t.number, labels={"project": "acme/webshop"}, severity="critical", actor="anna", now=T0)
+    assert await store.due_target_tickets(T0) == []
+
+
+async def test_record_target_facts_writes_each_fact_once_as_an_internal_entry(store: Store) -> None:
+    t = await _new(store)
+    risk = TargetFact(target="first_response", fact="at_risk", due=T0 + HOUR)
+    breach = TargetFact(target="first_response", fact="breached", due=T0 + 2 * HOUR)
+    assert await store.record_target_facts(t.number, [risk], next_at=T0 + 2 * HOUR, now=T0 + HOUR) == [risk]
+    # asked again (a clock stepped back, a second tick): nothing new
+    assert await store.record_target_facts(t.number, [risk, breach], next_at=None, now=T0 + 3 * HOUR) == [breach]
+    assert await store.record_target_facts(t.number, [risk, breach], next_at=None, now=T0 + 4 * HOUR) == []
+    got = await store.get_ticket(t.number)
+    assert got is not None
+    marks = [e for e in got.timeline if e.kind.startswith("target_")]
+    assert [(e.kind, e.public, e.actor, dict(e.data)) for e in marks] == [
+        ("target_at_risk", False, "pagerd", {"target": "first_response", "due": "2026-11-25T15:00:00.000000Z"}),
+        ("target_breached", False, "pagerd", {"target": "first_response", "due": "2026-11-25T16:00:00.000000Z"}),
+    ]
+    assert [e.at for e in marks] == [T0 + HOUR, T0 + 3 * HOUR]
+    # the other target's facts are its own
+    other = TargetFact(target="resolution", fact="at_risk", due=T0)
+    assert await store.record_target_facts(t.number, [other], next_at=None, now=T0) == [other]
+    # writing its own entries does not make the ticket due again
+    assert await store.due_target_tickets(T0 + 4 * HOUR) == []
+
+
+async def test_record_target_facts_unknown_ticket_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.record_target_facts(999, [], next_at=None, now=T0)
+
+
+async def test_rejudge_request_targets_makes_every_live_request_due_again(store: Store) -> None:
+    a = await _new(store, "First")
+    b = await _new(store, "Second")
+    done = await _new(store, "Resolved")
+    await store.update_ticket(done.number, {"status": "resolved"}, actor="anna", now=T0)
+    await store.record_target_facts(a.number, [], next_at=T0 + HOUR, now=T0)
+    await store.record_target_facts(b.number, [], next_at=None, now=T0)
+    assert await store.due_target_tickets(T0) == []
+    assert await store.rejudge_request_targets() == 2
+    assert sorted(await store.due_target_tickets(T0)) == [a.number, b.number]
+    assert await store.rejudge_request_targets() == 0  # nothing left to reset

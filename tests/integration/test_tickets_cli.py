@@ -158,3 +158,24 @@ def test_an_impossible_status_move_names_the_allowed_ones(desk: Path) -> None:
     triage = ok(desk, "ticket", "new", *C, "--subject", "Who?")
     run = pagerd(desk, "ticket", "page", *C, str(triage["number"]))
     assert run.returncode == 1 and "no project (triage)" in run.stderr
+
+
+def test_ticket_show_has_the_request_targets_in_json_and_text(desk: Path) -> None:
+    import re
+
+    t = ok(desk, "ticket", "new", *C, "--project", "acme/webshop", "--via", "phone", "--subject", "Slow", "--body", "x")
+    n = str(t["number"])
+    shown = ok(desk, "ticket", "show", *C, n)
+    assert set(shown["targets"]) == {"first_response", "resolution"}
+    fr = shown["targets"]["first_response"]
+    assert fr["outcome"] in ("running", "at_risk") and fr["target_seconds"] == 4 * 3600
+    assert fr["deadline"].endswith("Z") and fr["paused"] is False and fr["answered_at"] is None
+    text = pagerd(desk, "ticket", "show", *C, n)
+    assert text.returncode == 0 and text.stderr == ""
+    lines = [line for line in text.stdout.splitlines() if line.startswith("target ")]
+    assert [line.split()[1] for line in lines] == ["first_response", "resolution"]
+    # the deadline in the calendar's time zone with its offset; office time used and left
+    assert re.search(r"due \d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d  used \S+ of office time, left \S+", lines[0])
+    # an incident has no request targets
+    ok(desk, "ticket", "page", *C, n, "--by", "anna")
+    assert ok(desk, "ticket", "show", *C, n)["targets"] is None

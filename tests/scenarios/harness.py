@@ -326,7 +326,8 @@ class Scenario:
     def _next_due(self) -> datetime | None:
         """The earliest instant at which a tick would change something, by what each engine stage
         reads: new incidents to route, settled ones to stop, escalation steps and desk notices,
-        pending messages, response deadlines to judge, answers to observe. (No heartbeats: the
+        pending messages, response deadlines to judge, answers to observe, request targets turning at
+        risk or breached. (No heartbeats: the
         scenario's engine has no ingest, so it never opens heartbeat incidents.)"""
         row = self.query("""
             SELECT min(t) FROM (
@@ -338,7 +339,9 @@ class Scenario:
               UNION ALL SELECT min(due_at) FROM outbox WHERE status = 'pending'
               UNION ALL SELECT min(deadline_at) FROM escalations WHERE target_settled = 0
               UNION ALL SELECT min(answered_at) FROM escalations
-                WHERE response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL)""")
+                WHERE response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL
+              UNION ALL SELECT min(targets_next_at) FROM tickets WHERE kind = 'request'
+                AND status IN ('new', 'open', 'waiting_on_customer') AND targets_next_at BETWEEN '0' AND '9999')""")
         return _parse_iso(row[0][0]) if row and row[0][0] else None
 
     # -- what happened ---------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Request targets of live tickets: a ticket's stored timeline as the domain's events, its targets
+judged (pager.domain.request_targets decides; this module only reads the ticket and the config), and
+the engine's `targets` work: `target_at_risk` and `target_breached` written once each per ticket and
+target, and the breach metric.
+
+Only requests have these targets; an incident keeps its response target (pager.domain.response).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from pager.config.domain import request_targets_for
+from pager.config.model import Config
+from pager.domain.calendar import Calendar
+from pager.domain.request_targets import EventKind, Outcome, Reached, Status, TargetKind, TicketEvent, judge_ticket
+from pager.domain.ticket import Kind
+from pager.observe.metrics import Metrics
+from pager.storage.port import TargetFact, TicketDetail, TicketEntry, TicketStore, json_instant
+
+log = structlog.get_logger("pagerd.engine")
+
+# The timeline entry kinds the engine writes (internal) when a target turns at risk or breaches.
+FACT_ENTRY = {Reached.AT_RISK: "target_at_risk", Reached.BREACHED: "target_breached"}
+
+
+def ticket_events(timeline: Sequence[TicketEntry]) -> list[TicketEvent]:
+    """The events of a ticket's stored timeline that the targets need, in order. A reply is a staff
+    reply or a customer reply (`from_customer`); a note is a note; a status entry is the move to its
+    `to`. A customer's reply that reopens the ticket is stored as the reply and then the status entry,
+    so it becomes the two events. Everything else (time, assignment, the engine's own target entries,
+    an incident's events) does not touch the targets."""
+    out: list[TicketEvent] = []
+    for e in timeline:
+        data: Mapping[str, Any] = e.data if isinstance(e.data, Mapping) else {}
+        if e.kind == "reply":
+            out.append(
+                TicketEvent(e.at, EventKind.CUSTOMER_REPLY if data.get("from_customer") else EventKind.STAFF_REPLY)
+            )
+        elif e.kind == "note":
+            out.append(TicketEvent(e.at, EventKind.NOTE))
+        elif e.kind == "status" and isinstance(data.get("to"), str):
+            out.append(TicketEvent(e.at, EventKind.STATUS, status=data["to"]))
+    return out
+
+
+def ticket_targets(cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> dict[TargetKind, Status] | None:
+    """Both targets of a request at `now`; None for an incident (its response target is its own)."""
+    if t.kind != Kind.REQUEST.value:
+        return None
+    return judge_ticket(
+        calendar,
+        request_targets_for(cfg, t.customer),
+        t.priority,
+        t.created_at,
+        ticket_events(t.timeline),
+        now,
+    )
+
+
+def next_instant(statuses: dict[TargetKind, Status]) -> datetime | None:
+    """The next instant at which a fact may become true (an at-risk instant or a deadline not yet
+    passed, of a target not yet answered); None: nothing pending until the ticket moves."""
+    pending: list[datetime] = []
+    for s in statuses.values():
+        if s.answered_at is not None or s.outcome is Outcome.BREACHED:
+            continue
+        if Reached.AT_RISK not in s.reached and s.at_risk_at is not None:
+            pending.append(s.at_risk_at)
+        elif s.deadline is not None:
+            pending.append(s.deadline)
+    return min(pending) if pending else None
+
+
+def _seconds(d: Any) -> int:
+    return int(d.total_seconds())
+
+
+def targets_json(statuses: dict[TargetKind, Status] | None) -> dict[str, Any] | None:
+    """`targets` of the single ticket view: per target its outcome, deadline (ISO, UTC; null while
+    paused before it), the office time used and left (seconds; left is negative when over), paused."""
+    if statuses is None:
+        return None
+    out: dict[str, Any] = {}
+    for kind, s in statuses.items():
+        out[kind.value] = {
+            "outcome": s.outcome.value,
+            "deadline": json_instant(s.deadline),
+            "at_risk_at": json_instant(s.at_risk_at),
+            "target_seconds": _seconds(s.target),
+            "used_seconds": _seconds(s.elapsed),
+            "left_seconds": _seconds(s.remaining),
+            "paused": s.paused,
+            "answered_at": json_instant(s.answered_at),
+        }
+    return out
+
+
+# The most requests the stage judges per tick (the rest, due as well, come on the next ticks).
+PER_TICK = 200
+
+
+async def record_due(store: TicketStore, metrics: Metrics, cfg: Config, calendar: Calendar, now: datetime) -> int:
+    """The engine's `targets` stage: judges the live requests that are due (store.due_target_tickets:
+    changed since last judged, or an at-risk instant or deadline has come), writes the facts reached
+    (once each: the store keeps them) and counts the new ones. Answers how many were judged."""
+    numbers = await store.due_target_tickets(now, PER_TICK)
+    for n in numbers:
+        t = await store.get_ticket(n)
+        if t is None:
+            continue
+        statuses = ticket_targets(cfg, calendar, t, now)
+        if statuses is None:
+            continue
+        facts = [
+            TargetFact(
+                target=kind.value,
+                fact=fact.value,
+                due=(s.at_risk_at if fact is Reached.AT_RISK else s.deadline) or now,
+            )
+            for kind, s in statuses.items()
+            for fact in s.reached
+        ]
+        written = await store.record_target_facts(n, facts, next_at=next_instant(statuses), now=now)
+        customer = t.customer or "none"
+        for f in written:
+            counter = metrics.request_breaches if f.fact == Reached.BREACHED.value else metrics.request_at_risk
+            counter.labels(f.target, customer).inc()
+        if written:
+            log.info("request_target", number=n, facts=[f"{f.target}:{f.fact}" for f in written])
+    return len(numbers)
