@@ -311,7 +311,7 @@ class PagingEngine:
         self._ingest = ingest
         self._on_good_tick = on_good_tick
         self.idle = idle
-        self._plans: dict[int, Plan] = {}
+        self._plan: tuple[Config, Plan] | None = None  # the plan of the config it was made from
         self.wake = asyncio.Event()
         self.started_at = clock.now()
         self.last_good_tick: datetime | None = None
@@ -341,10 +341,11 @@ class PagingEngine:
         await self._retention(cfg, now)
 
     def plan(self, cfg: Config) -> Plan:
-        key = id(cfg)
-        if key not in self._plans:
-            self._plans = {key: plan_of(cfg)}
-        return self._plans[key]
+        """The routing plan of `cfg`, made once per config. The config object itself is kept with it (not
+        its id(): a reloaded config may be given the id of the freed one it replaced)."""
+        if self._plan is None or self._plan[0] is not cfg:
+            self._plan = (cfg, plan_of(cfg))
+        return self._plan[1]
 
     async def run(self, pace: float = 0.02) -> None:
         """Recover the outbox, then tick at once (work that fell due while pagerd was down goes out now),

@@ -1355,3 +1355,20 @@ def test_default_retries_last_about_75_minutes():
     while (nxt := dp.next_attempt_at(at, attempts, 20)) is not None:
         at, attempts = nxt, attempts + 1
     assert (attempts, at - _T) == (20, timedelta(minutes=75, seconds=10))
+
+
+def test_the_engine_makes_a_new_plan_for_a_new_config_even_at_a_reused_address(monkeypatch):
+    """A reloaded config may be allocated where the freed one was (the same id()); the engine's routing
+    plan follows the config object, never its id."""
+    from types import SimpleNamespace
+
+    from pager.service import paging as service_paging
+
+    made: list[object] = []
+    monkeypatch.setattr(service_paging, "plan_of", lambda cfg: made.append(cfg) or ("plan", cfg))
+    engine = SimpleNamespace(_plan=None)
+    plan = service_paging.PagingEngine.plan
+    a, b = object(), object()
+    assert plan(engine, a) == ("plan", a) and plan(engine, a) == ("plan", a)
+    assert plan(engine, b) == ("plan", b)
+    assert made == [a, b]
