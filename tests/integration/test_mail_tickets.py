@@ -3,12 +3,15 @@ mail to the listener, the engine's mail stage files it; read back through the ti
 
 from __future__ import annotations
 
+import json
 import smtplib
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import require_binary
-from tests.harness.pagerd import PagerdProcess
+from tests.harness.pagerd import EXAMPLE_CONFIG, PagerdProcess
+from tests.scenarios.harness import ROOT
 
 SUPPORT = "support@example.nl"
 
@@ -125,6 +128,32 @@ def test_mail_becomes_tickets_and_replies_thread(pagerd: PagerdProcess, tmp_path
     assert status == 200 and [m["id"] for m in listed] == [7]  # type: ignore[union-attr,index]
     status, raw = p.request("GET", "/api/v1/mail/7/raw", token=p.admin_token)
     assert status == 200 and raw == junk.decode()
+    # the same list from the command line, and the raw bytes
+    env = {**p.env(), "PYTHONPATH": str(ROOT)}
+    cli = [sys.executable, "-m", "pager", "mail"]
+    run = subprocess.run([*cli, "list", "--status", "unparseable", "--json", "-c", str(EXAMPLE_CONFIG)],
+                         env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert [(m["id"], m["status"]) for m in json.loads(run.stdout)] == [(7, "unparseable")]
+    run = subprocess.run([*cli, "list", "-c", str(EXAMPLE_CONFIG)], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 7 and "unparseable" in run.stdout
+    run = subprocess.run([*cli, "raw", "7", "-c", str(EXAMPLE_CONFIG)], env=env, capture_output=True, timeout=60)
+    assert (run.returncode, run.stdout) == (0, junk)
+    for bad in (["list", "--limit", "0"], ["list", "--limit", "x" * 5000], ["list", "--after", "-1"], ["raw", "0"],
+                ["raw", "../etc"], ["raw", "999"]):  # fmt: skip
+        run = subprocess.run(
+            [*cli, *bad, "-c", str(EXAMPLE_CONFIG)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == 1 and "Traceback" not in run.stderr and len(run.stderr.splitlines()) == 1, bad
+    run = subprocess.run([*cli, "list", "--status", "eaten", "-c", str(EXAMPLE_CONFIG)], env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    # the API refuses bad queries and ids, and without the admin token
+    for path, code in (("/api/v1/mail?status=eaten", 400), ("/api/v1/mail?limit=0", 400), ("/api/v1/mail?x=1", 400),
+                       ("/api/v1/mail/0/raw", 400), ("/api/v1/mail/abc/raw", 400), ("/api/v1/mail/999/raw", 404)):  # fmt: skip
+        assert p.api("GET", path)[0] == code, path
+    assert p.request("GET", "/api/v1/mail")[0] == 401
+    assert p.request("GET", "/api/v1/mail/7/raw")[0] == 401
 
     # 7. a redelivery (same Message-ID, by swaks) doubles nothing
     before = p.api("GET", "/api/v1/tickets")[1]
