@@ -44,7 +44,7 @@ from pager.web.keys import Runtime
 from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV, ROOT, PagerdProcess
 from tests.harness.paging import smtp_env
 
-STAGES = ("route", "stop", "steps", "target", "dispatch", "heartbeats", "tickets", "handover")
+STAGES = ("route", "stop", "steps", "target", "dispatch", "heartbeats", "mail", "tickets", "handover")
 BOUND = 30  # seconds: paging.engine_stall_after in the example config
 
 
