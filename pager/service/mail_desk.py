@@ -75,12 +75,17 @@ def closed_at(t: TicketDetail) -> datetime:
     return t.updated_at
 
 
+def _line(text: str, limit: int) -> str:
+    """One printable line of at most `limit` characters (a header may carry control characters)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+
+
 def _attachments(mail: ParsedMail) -> tuple[Attachment, ...]:
     return tuple(
-        Attachment(name=(p.name or "attachment")[:255], type=p.content_type, size=p.size, sha256=p.sha256, public=True)
+        Attachment(name=_line(p.name or "", 255) or "attachment", type=p.content_type, size=p.size, sha256=p.sha256)
         for p in mail.parts
-        if p.sha256 is not None
-    )[: desk.MAX_ATTACHMENTS]
+        if p.sha256 is not None  # a part dropped over the size limits: the parser's notes say so
+    )
 
 
 async def decide(store: Store, cfg: Config, mail_id: int, raw: bytes, envelope_from: str, now: datetime) -> MailFiling:
@@ -175,8 +180,10 @@ async def decide(store: Store, cfg: Config, mail_id: int, raw: bytes, envelope_f
             contact=found.contact.id, name=found.contact.name, email=sender, phone=found.contact.phone
         )
     else:
-        requester = Requester(name=(mail.sender.name[:200] or None) if mail.sender else None, email=sender or None)
-    subject = " ".join((mail.subject_normalised or mail.subject).split())[:MAX_SUBJECT] or "(no subject)"
+        requester = Requester(
+            name=(_line(mail.sender.name, 200) or None) if mail.sender else None, email=sender or None
+        )
+    subject = _line(mail.subject_normalised or mail.subject, MAX_SUBJECT) or "(no subject)"
     return MailFiling(
         status="ticket",
         reason=why,
