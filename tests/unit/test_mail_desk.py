@@ -122,13 +122,13 @@ def test_list_filters_name_the_bad_value() -> None:
 
 async def test_a_new_mail_keeps_its_attachments_metadata_and_a_clean_subject(store, cfg) -> None:
     raw = (
-        "Message-ID: <att@x>\r\nFrom: =?utf-8?q?Jan_=07Pietersen?= <jan@acme.example>\r\nTo: support@example.nl\r\n"
-        "Subject: =?utf-8?q?Re=3A_Factuur=09=1B[31m_kwijt?=\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
-        "Zie bijlage.\r\n--b\r\nContent-Type: application/pdf\r\n"
-        'Content-Disposition: attachment; filename="../factuur 12.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-        "JVBERi0xLjQK\r\n--b--\r\n"
-    ).encode()
+        b"Message-ID: <att@x>\r\nFrom: =?utf-8?q?Jan_=07Pietersen?= <jan@acme.example>\r\nTo: support@example.nl\r\n"
+        b"Subject: =?utf-8?q?Re=3A_Factuur=09=1B[31m_kwijt?=\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
+        b"Zie bijlage.\r\n--b\r\nContent-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="../factuur 12.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        b"JVBERi0xLjQK\r\n--b--\r\n"
+    )
     m = await deliver(store, cfg, raw)
     t = await store.get_ticket(m["ticket"])
     assert t is not None
