@@ -167,3 +167,7 @@ def test_mail_becomes_tickets_and_replies_thread(pagerd: PagerdProcess, tmp_path
     )  # fmt: skip
     assert "Already stored as mail 1" in run.stdout, run.stdout + run.stderr
     assert p.api("GET", "/api/v1/tickets")[1] == before
+    metrics = p.request("GET", "/metrics")[1]
+    for outcome, n in (("ticket", 2), ("reply", 2), ("auto_reply", 1), ("bounce", 1), ("unparseable", 1),
+                       ("loop", 0), ("refused", 0), ("stored", 7), ("duplicate", 1)):  # fmt: skip
+        assert f'pagerd_mail_received_total{{outcome="{outcome}"}} {float(n)}' in metrics, outcome
