@@ -16,6 +16,7 @@ from pager.service import mail_desk
 from pager.sources.errors import InputError
 from pager.storage.port import IngestPolicy
 from pager.storage.sqlite import SqliteStore
+from tests.conftest import require_binary
 from tests.harness.pagerd import EXAMPLE_ENV
 from tests.scenarios.harness import EXAMPLE_CONFIG
 
@@ -136,3 +137,27 @@ async def test_a_new_mail_keeps_its_attachments_metadata_and_a_clean_subject(sto
     assert [(a.name, a.type, a.size) for a in t.attachments] == [("factuur 12.pdf", "application/pdf", 9)]
     assert t.attachments[0].sha256 is not None and len(t.attachments[0].sha256) == 64
     assert "Zie bijlage." in t.timeline[0].data["text"]
+
+
+async def test_every_corpus_message_is_filed_or_set_aside_with_a_reason(store, cfg) -> None:
+    """CPython's own e-mail test data (Debian's libpython3.11-testsuite): each message becomes a ticket or a
+    reply, or is set aside with its reason; never a crash, never left pending."""
+    from tests.unit.test_mail_corpus import CORPUS, MESSAGES
+
+    require_binary(str(CORPUS / "msg_01.txt"))
+    for path in MESSAGES:
+        await store.receive_mail(
+            message_id=None, envelope_from="x@y.nl", recipients=["support@example.nl"], raw=path.read_bytes(),
+            received_at=T0,
+        )  # fmt: skip
+    metrics = Metrics()
+    while await mail_desk.process(store, cfg, metrics, T0) == mail_desk.BATCH:
+        pass
+    rows = await store.list_mail(limit=1000)
+    assert len(rows) == len(MESSAGES)
+    for r in rows:
+        assert r.status in ("ticket", "reply", "auto_reply", "bounce", "refused", "unparseable", "loop"), r
+        assert r.status in ("ticket", "reply") or r.reason, r
+        assert (r.ticket is not None) == (r.status in ("ticket", "reply", "auto_reply", "bounce")), r
+    assert any(r.status == "ticket" for r in rows)
+    assert not [r for r in rows if (r.reason or "").startswith("could not be processed")]
