@@ -88,9 +88,8 @@ def _attachments(mail: ParsedMail) -> tuple[Attachment, ...]:
     )
 
 
-async def decide(store: Store, cfg: Config, mail_id: int, raw: bytes, envelope_from: str, now: datetime) -> MailFiling:
-    """What to do with one stored mail (reads only)."""
-    mail = parse(raw, options(cfg), envelope_from=envelope_from)
+async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime) -> MailFiling:
+    """What to do with one parsed mail (reads only; a store error propagates: the next tick tries again)."""
     kind = mail.classification.kind
     if kind == "unparseable":
         return MailFiling(status="unparseable", reason=mail.reason[:500])
@@ -204,10 +203,12 @@ async def process(store: Store, cfg: Config, metrics: Metrics, now: datetime, li
         if stored is None:
             continue
         try:
-            filing = await decide(store, cfg, record.id, stored.raw, record.envelope_from, now)
+            mail = parse(stored.raw, options(cfg), envelope_from=record.envelope_from)
         except Exception as exc:  # never a crash loop on one mail: kept, listed for the desk
-            log.exception("mail_processing_failed", mail_id=record.id)
-            filing = MailFiling(status="unparseable", reason=f"could not be processed: {type(exc).__name__}")
+            log.exception("mail_parse_failed", mail_id=record.id)
+            filing = MailFiling(status="unparseable", reason=f"could not be read: {type(exc).__name__}")
+        else:
+            filing = await decide(store, cfg, mail, now)
         done = await store.file_mail(record.id, filing, now=now)
         metrics.mail_received.labels(done.status).inc()
         log.info("mail_processed", mail_id=record.id, outcome=done.status, ticket=done.ticket, reason=done.reason)

@@ -108,7 +108,7 @@ async def test_a_mail_that_breaks_processing_is_kept_as_unparseable(store, cfg, 
 
     monkeypatch.setattr(mail_desk, "parse", boom)
     m = await deliver(store, cfg, mail("a@x", "jan@acme.example", "hallo"))
-    assert (m["status"], m["reason"]) == ("unparseable", "could not be processed: RuntimeError")
+    assert (m["status"], m["reason"]) == ("unparseable", "could not be read: RuntimeError")
 
 
 def test_list_filters_name_the_bad_value() -> None:
@@ -160,4 +160,24 @@ async def test_every_corpus_message_is_filed_or_set_aside_with_a_reason(store, c
         assert r.status in ("ticket", "reply") or r.reason, r
         assert (r.ticket is not None) == (r.status in ("ticket", "reply", "auto_reply", "bounce")), r
     assert any(r.status == "ticket" for r in rows)
-    assert not [r for r in rows if (r.reason or "").startswith("could not be processed")]
+    assert not [r for r in rows if (r.reason or "").startswith("could not be read")]
+
+
+async def test_a_store_failure_leaves_the_mail_pending_for_the_next_tick(store, cfg, monkeypatch) -> None:
+    mail_id, _ = await store.receive_mail(
+        message_id=None, envelope_from="x@y.nl", recipients=["support@example.nl"],
+        raw=mail("p@x", "jan@acme.example", "Re: hallo", "In-Reply-To: <a@x>\r\n"), received_at=T0,
+    )  # fmt: skip
+
+    async def down(ids):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(store, "mail_ticket", down)
+    with pytest.raises(RuntimeError):
+        await mail_desk.process(store, cfg, Metrics(), T0)
+    got = await store.get_mail(mail_id)
+    assert got is not None and got.record.status == "pending"
+    monkeypatch.undo()
+    assert await mail_desk.process(store, cfg, Metrics(), T0) == 1
+    got = await store.get_mail(mail_id)
+    assert got is not None and got.record.status == "ticket"
