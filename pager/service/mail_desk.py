@@ -31,7 +31,7 @@ import structlog
 
 from pager.config import Config
 from pager.domain import contacts as dc
-from pager.domain.ticket import MAX_BODY, MAX_SUBJECT, Status
+from pager.domain.ticket import MAX_BODY, MAX_SUBJECT, Status, mail_reopens
 from pager.mail.model import ParsedMail
 from pager.mail.parse import MailOptions, parse
 from pager.observe.metrics import Metrics
@@ -160,7 +160,7 @@ async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime) -> 
                 data=data,
                 message_ids=ids,
             )
-        if now - closed_at(t) <= cfg.desk.reopen_closed_within:
+        if mail_reopens(closed_at(t), now, cfg.desk.reopen_closed_within):
             return MailFiling(
                 status="reply",
                 reason="reopened a closed ticket",
