@@ -235,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_maintenance.add_parsers(sub, _config_arg)
     cli_tickets.add_parsers(sub, _config_arg)
+    cli_tickets.add_mail_parsers(sub, _config_arg)
     return p
 
 
@@ -345,6 +346,10 @@ def _run(args: argparse.Namespace) -> int:
         from pager import cli_tickets
 
         return asyncio.run(cli_tickets.run(args, _load, _clock))
+    if args.cmd == "mail":
+        from pager import cli_tickets
+
+        return asyncio.run(cli_tickets.run_mail(args, _load, _clock))
     return 2
 
 

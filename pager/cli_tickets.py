@@ -97,6 +97,61 @@ def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
     s.add_argument("--json", action="store_true")
 
 
+def add_mail_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    from pager.storage.port import MAIL_STATUSES
+
+    m = sub.add_parser("mail", help="stored incoming mail: list it (unparseable: the desk's to look at), show raw")
+    msub = m.add_subparsers(dest="mail_cmd", required=True)
+    s = msub.add_parser("list", help="stored mail, oldest first")
+    config_arg(s)
+    s.add_argument("--status", choices=list(MAIL_STATUSES))
+    s.add_argument("--limit", default="100")
+    s.add_argument("--after", help="only mail with a larger id (the next page)")
+    s.add_argument("--json", action="store_true")
+    s = msub.add_parser("raw", help="one stored mail's bytes exactly as received, to standard output")
+    config_arg(s)
+    s.add_argument("id", help="the mail's id")
+
+
+async def run_mail(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any], make_clock: Callable) -> int:
+    from pager.app import make_store
+    from pager.service import mail_desk
+    from pager.sources.errors import InputError
+
+    cfg = load(args)
+    store = make_store(cfg, make_clock(cfg))
+    await store.open()
+    try:
+        if args.mail_cmd == "raw":
+            raw_id = args.id
+            if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 15 or int(raw_id) == 0:
+                print(f"pagerd: mail id must be a positive integer: {raw_id[:40]!r}", file=sys.stderr)
+                return 1
+            found = await store.get_mail(int(raw_id))
+            if found is None:
+                print(f"pagerd: mail {int(raw_id)} not found", file=sys.stderr)
+                return 1
+            sys.stdout.buffer.write(found.raw)
+            sys.stdout.buffer.flush()
+            return 0
+        query = {k: v for k, v in (("status", args.status), ("limit", args.limit), ("after", args.after)) if v}
+        try:
+            rows = await store.list_mail(**mail_desk.list_filters(query))
+        except InputError as exc:
+            print(f"pagerd: {_problems(exc)}", file=sys.stderr)
+            return 1
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps([m.to_json() for m in rows], ensure_ascii=False))
+        return 0
+    for m in rows:
+        ticket = f"#{m.ticket}" if m.ticket else "-"
+        print(f"{m.id:>6}  {m.status:<12} {ticket:<8} {m.received_at:%Y-%m-%d %H:%M}  {m.envelope_from or '<>'}"
+              f"  {(m.reason or '')[:80]}")  # fmt: skip
+    return 0
+
+
 def _text(value: str) -> str:
     return sys.stdin.read() if value == "-" else value
 

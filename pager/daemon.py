@@ -107,7 +107,13 @@ async def serve(config_path: str) -> int:
 
         run_listener(
             app,
-            lambda: start_listener(store, runtime.clock, metrics, lambda: runtime.config.mail),
+            lambda: start_listener(
+                store,
+                runtime.clock,
+                metrics,
+                lambda: runtime.config.mail,
+                on_stored=engine.poke if cfg.paging.engine else None,  # the engine's mail stage files it
+            ),
         )
     runner = web.AppRunner(
         app,

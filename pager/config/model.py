@@ -600,6 +600,10 @@ class DeskConfig(Strict):
     request_targets: RequestTargetsConfig = RequestTargetsConfig()
     # a resolved ticket closes by itself this long after it was resolved (the engine's tickets stage)
     auto_close_after: Annotated[Duration, AfterValidator(_at_least_an_hour)] = timedelta(days=7)
+    # the subject tag of a ticket in mail: prefix + number + "]", e.g. "[#1234]" (README: Support desk)
+    subject_tag_prefix: str = Field(default="[#", min_length=1, max_length=32, pattern=r"^(\S.*)?[^\s\d]$")
+    # a mail to a closed ticket reopens it when the ticket closed at most this long ago; else a new linked ticket
+    reopen_closed_within: Annotated[Duration, AfterValidator(_positive)] = timedelta(days=14)
 
 
 class PagingConfig(Strict):

@@ -96,6 +96,12 @@ def after_customer_reply(current: Status) -> Status:
     return Status.OPEN if current in REOPENED_BY_CUSTOMER else current
 
 
+def mail_reopens(closed_at: datetime, now: datetime, within: timedelta) -> bool:
+    """Whether a customer's mail to a closed ticket reopens it (closed at most `within` ago; the one move out
+    of `closed`, made by mail only) or opens a new ticket linked to it."""
+    return now - closed_at <= within
+
+
 def closes_at(status: Status, resolved_at: datetime | None, after: timedelta) -> datetime | None:
     """When a resolved ticket closes by itself (None: it does not)."""
     if status is not Status.RESOLVED or resolved_at is None:

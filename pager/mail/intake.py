@@ -14,6 +14,8 @@ Built on aiosmtpd's LMTP and SMTP servers, in the daemon's event loop. What it a
   the MTA makes nothing twice. When the store cannot take it (disk full, locked, closed, too slow), the
   answer is `451 4.3.0` and the MTA tries again later; never 250.
 
+A new message pokes the engine, whose `mail` stage files it (pager/service/mail_desk.py).
+
 Counted in `pagerd_mail_received_total{outcome}`: `stored`, `duplicate` (per message), `refused_size` (per
 message), `refused_recipient` (per refused RCPT), `error` (per message the store did not take).
 """
@@ -83,9 +85,15 @@ class Intake:
     """aiosmtpd's handler: which recipients are accepted, and storing a message."""
 
     def __init__(
-        self, store: MailStore, clock: Clock, metrics: Metrics, settings: Callable[[], MailConfig | None]
+        self,
+        store: MailStore,
+        clock: Clock,
+        metrics: Metrics,
+        settings: Callable[[], MailConfig | None],
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_stored = on_stored  # told of each new message (the engine's poke: it files the mail at once)
         self.clock = clock
         self.metrics = metrics
         self.settings = settings  # the running config's mail: section (a reload changes the addresses)
@@ -149,6 +157,8 @@ class Intake:
             )
             return "451 4.3.0 Mail not stored (the store is unavailable); try again later"
         self.count("stored" if new else "duplicate")
+        if new and self.on_stored is not None:
+            self.on_stored()
         log.info(
             "mail_received",
             mail_id=mail_id,
@@ -291,13 +301,17 @@ class MailListener:
 
 
 async def start_listener(
-    store: MailStore, clock: Clock, metrics: Metrics, settings: Callable[[], MailConfig | None]
+    store: MailStore,
+    clock: Clock,
+    metrics: Metrics,
+    settings: Callable[[], MailConfig | None],
+    on_stored: Callable[[], None] | None = None,
 ) -> MailListener:
     """The mail listener of `settings()` (enabled), listening. OSError when it cannot listen."""
     cfg = settings()
     assert cfg is not None and cfg.enabled
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
-    listener = MailListener(Intake(store, clock, metrics, settings), settings, cfg.protocol)
+    listener = MailListener(Intake(store, clock, metrics, settings, on_stored), settings, cfg.protocol)
     listener.server = await asyncio.get_running_loop().create_server(listener.session, cfg.host, cfg.port)
     log.info(
         "mail_listening",

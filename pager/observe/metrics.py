@@ -135,17 +135,20 @@ class Metrics:
             registry=r,
         )
 
-        # incoming mail (pager/mail/intake.py); processing adds its outcomes (ticket, reply, loop, bounce,
-        # unparseable) when it exists, each a stored message's fate: refused_* refine "refused"
+        # incoming mail: the listener's outcomes (pager/mail/intake.py) and each stored message's fate when
+        # processed (pager/service/mail_desk.py: ticket, reply, auto_reply, bounce, loop, refused, unparseable)
         self.mail_received = Counter(
             "pagerd_mail_received",
             "Incoming mail by outcome: stored, duplicate (a redelivery, stored once), refused_size (over "
             "mail.max_message_bytes), refused_recipient (per RCPT to an unknown address), error (not stored: "
-            "answered 451)",
+            "answered 451); processed: ticket, reply, auto_reply, bounce, loop, refused, unparseable",
             ["outcome"],
             registry=r,
         )
-        for outcome in ("stored", "duplicate", "refused_size", "refused_recipient", "error"):
+        for outcome in (
+            *("stored", "duplicate", "refused_size", "refused_recipient", "error"),
+            *("ticket", "reply", "auto_reply", "bounce", "loop", "refused", "unparseable"),
+        ):
             self.mail_received.labels(outcome)
 
     def notifier_channels(self, providers: dict[str, str]) -> None:

@@ -23,7 +23,7 @@ from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
-from pager.service import links, retention, targets
+from pager.service import links, mail_desk, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
@@ -327,6 +327,7 @@ class PagingEngine:
             ("dispatch", self.dispatch),  # the outbox: throttle, bundle, send
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
+            ("mail", self.mail),  # stored incoming mail filed as tickets, replies, bounces (mail_desk)
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
             ("targets", self.request_targets),  # request targets turned at risk or breached: on the timeline once
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
@@ -386,6 +387,10 @@ class PagingEngine:
     def since_good_tick(self, now: datetime) -> timedelta:
         """How long ago the last good tick ended (before the first one: since the engine was made)."""
         return now - (self.last_good_tick or self.started_at)
+
+    async def mail(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if await mail_desk.process(self.store, cfg, self.metrics, now) == mail_desk.BATCH:
+            self.poke()  # more waiting: the next tick takes the next batch
 
     async def close_tickets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self.store.index_tickets()  # new incidents' subjects into the search index

@@ -420,9 +420,16 @@ class CallbackClaim(_Record):
     reply: str | None
 
 
-# What a stored mail is waiting for or became. `pending`: stored, not yet processed. The processing of mail
-# adds its outcomes here (one place: the store refuses any other status).
-MAIL_STATUSES = ("pending",)
+# What a stored mail is waiting for or became (one place: the store refuses any other status):
+# pending      stored, not yet processed
+# ticket       a new ticket was filed from it (a linked one when it answered a ticket it may not reach)
+# reply        added to an existing ticket as the customer's reply
+# auto_reply   an automatic answer (out of office) kept on its ticket, the ticket's status unchanged
+# bounce       a delivery-status report recorded on the ticket whose mail bounced
+# loop         mail from pagerd's own support address: kept, nothing filed (it would loop)
+# refused      kept, nothing filed, for the reason given (an automatic mail or bounce that matches no ticket)
+# unparseable  the bytes are no mail pagerd can read: kept raw with the reason, listed for the desk
+MAIL_STATUSES = ("pending", "ticket", "reply", "auto_reply", "bounce", "loop", "refused", "unparseable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +447,41 @@ class MailRecord(_Record):
     status: str
     reason: str | None
     updated_at: datetime
+    ticket: int | None = None  # the ticket it was filed on (None while pending, or when nothing was filed)
+
+
+@dataclass(frozen=True, slots=True)
+class MailFiling:
+    """What processing one mail does, applied by MailStore.file_mail in one transaction with marking it.
+
+    - `new` set: a new request ticket (via email) with `text` as its first entry; `linked_to` names the
+      ticket it answered but could not reach (a `linked` entry goes on both).
+    - `number` set, `entry` "reply": the customer's public reply (moves waiting_on_customer/resolved to open);
+      with `reopen` a closed ticket is opened first (a mail within desk.reopen_closed_within).
+    - `number` set, `entry` "auto_reply" or "bounce": an internal entry, the status unchanged.
+    - neither: the mail is only marked.
+    Every entry's data carries `mail_id`, `message_id` and `may_autoreply`; `message_ids` are recorded as
+    the ticket's incoming Message-IDs (threading)."""
+
+    status: str
+    reason: str | None = None
+    new: NewMailTicket | None = None
+    number: int | None = None
+    entry: str | None = None  # reply, auto_reply, bounce
+    reopen: bool = False
+    linked_to: int | None = None
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+    message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NewMailTicket:
+    subject: str
+    customer: str | None
+    project: str | None
+    requester: Requester
 
 
 @dataclass(frozen=True, slots=True)
@@ -876,6 +918,17 @@ class MailStore(Protocol):
 
     async def mark_mail(self, mail_id: int, status: str, *, reason: str | None, now: datetime) -> MailRecord:
         """Set its status (one of MAIL_STATUSES, else ValueError) and the reason; NotFound for an unknown id."""
+        ...
+
+    async def mail_ticket(self, message_ids: Sequence[str]) -> int | None:
+        """The ticket one of these Message-IDs (without angle brackets) belongs to: the first one listed
+        that is known wins; None when none is."""
+        ...
+
+    async def file_mail(self, mail_id: int, filing: MailFiling, *, now: datetime) -> MailRecord:
+        """Apply `filing` (a new ticket, or an entry on one) and mark the mail with its status, in one
+        transaction. A mail no longer `pending` is left as it is (processing it again makes nothing twice).
+        NotFound for an unknown mail or ticket; ValueError for an unknown status or entry."""
         ...
 
 

@@ -13,10 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .codec import iso, parse_iso, where
-from .port import MAIL_STATUSES, MailRecord, NotFound, StoredMail
+from pager.domain.ticket import Status
 
-_COLS = "id, message_id, sha256, envelope_from, recipients, size, received_at, status, reason, updated_at"
+from . import sqlite_tickets as tk
+from .codec import dumps, iso, parse_iso, where
+from .port import MAIL_STATUSES, MailFiling, MailRecord, NotFound, StoredMail
+
+_COLS = "id, message_id, sha256, envelope_from, recipients, size, received_at, status, reason, updated_at, ticket"
 # bytes hashed on the event loop; larger messages are hashed on a thread (hashlib releases the GIL)
 _HASH_INLINE = 256 * 1024
 
@@ -33,6 +36,7 @@ def _record(r: tuple) -> MailRecord:
         status=r[7],
         reason=r[8],
         updated_at=parse_iso(r[9]),
+        ticket=r[10],
     )
 
 
@@ -80,6 +84,84 @@ def _mark(conn: sqlite3.Connection, mail_id: int, status: str, reason: str | Non
         raise NotFound(f"mail {mail_id} not found")
 
 
+_ENTRIES = ("reply", "auto_reply", "bounce")
+
+
+def _thread(conn: sqlite3.Connection, message_ids: list[str]) -> int | None:
+    for mid in message_ids:
+        row = conn.execute("SELECT number FROM ticket_messages WHERE message_id = ?", (mid,)).fetchone()
+        if row is not None:
+            return int(row[0])
+    return None
+
+
+def _file(conn: sqlite3.Connection, mail_id: int, f: MailFiling, now: datetime) -> None:
+    row = conn.execute("SELECT status FROM mail WHERE id = ?", (mail_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"mail {mail_id} not found")
+    if row[0] != "pending":
+        return  # processed before (a crash after the commit, a second worker): nothing twice
+    at = iso(now)
+    data = {**f.data, "mail_id": mail_id}
+    number: int | None = None
+    if f.new is not None:
+        n = f.new
+        number = tk.create_ticket(
+            conn,
+            n.subject,
+            f.text,
+            "email",
+            n.customer,
+            n.project,
+            n.requester,
+            "normal",
+            None,
+            (),
+            f.attachments,
+            "mail",
+            now,
+        )
+        conn.execute(
+            "UPDATE ticket_entries SET data = json_patch(data, ?) WHERE number = ? AND kind = 'created'",
+            (dumps(data), number),
+        )
+        if f.linked_to is not None:
+            tk._status(conn, f.linked_to)
+            tk._entry(conn, number, at, "linked", "mail", False, {"ticket": f.linked_to, "why": f.reason})
+            tk._entry(conn, f.linked_to, at, "linked", "mail", False, {"ticket": number, "why": f.reason})
+    elif f.number is not None:
+        number = f.number
+        if f.entry not in _ENTRIES:
+            raise ValueError(f"unknown mail entry {f.entry!r} (one of {', '.join(_ENTRIES)})")
+        current, _ = tk._status(conn, number)
+        if f.entry == "reply":
+            if f.reopen and current is Status.CLOSED:
+                tk._move(conn, number, current, Status.OPEN, "mail", at)
+            tk.add_reply(conn, number, "customer", f.text, True, "email", f.attachments, now)
+            conn.execute(
+                "UPDATE ticket_entries SET data = json_patch(data, ?) WHERE id = "
+                "(SELECT max(id) FROM ticket_entries WHERE number = ? AND kind = 'reply')",
+                (dumps(data), number),
+            )
+        else:  # kept on the ticket, internal, its status unchanged
+            eid = tk._entry(conn, number, at, f.entry, "mail", False, {"text": f.text, **data})
+            tk._attach(conn, number, eid, f.attachments, at)
+            conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
+    elif f.entry is not None:
+        raise ValueError("a mail entry needs a ticket number")
+    if number is not None:
+        for mid in f.message_ids:
+            conn.execute(
+                "INSERT OR IGNORE INTO ticket_messages (message_id, number, direction, mail_id, at) "
+                "VALUES (?, ?, 'in', ?, ?)",
+                (mid, number, mail_id, at),
+            )
+    conn.execute(
+        "UPDATE mail SET status = ?, reason = ?, ticket = ?, updated_at = ? WHERE id = ?",
+        (f.status, f.reason, number, at, mail_id),
+    )
+
+
 class MailSqlite:
     """Methods of SqliteStore for incoming mail (`_read`/`_write` come from SqliteStore)."""
 
@@ -118,6 +200,18 @@ class MailSqlite:
         if status not in MAIL_STATUSES:
             raise ValueError(f"unknown mail status {status!r} (one of {', '.join(MAIL_STATUSES)})")
         await self._write(_mark, mail_id, status, reason, now)
+        found = await self.get_mail(mail_id)
+        assert found is not None
+        return found.record
+
+    async def mail_ticket(self, message_ids: Sequence[str]) -> int | None:
+        ids = [m for m in message_ids if m][:200]
+        return await self._read(_thread, ids) if ids else None
+
+    async def file_mail(self, mail_id: int, filing: MailFiling, *, now: datetime) -> MailRecord:
+        if filing.status not in MAIL_STATUSES or filing.status == "pending":
+            raise ValueError(f"unknown mail status {filing.status!r} (one of {', '.join(MAIL_STATUSES[1:])})")
+        await self._write(_file, mail_id, filing, now)
         found = await self.get_mail(mail_id)
         assert found is not None
         return found.record

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pager.service import desk
+from pager.service import desk, mail_desk
 from pager.service.targets import targets_json, ticket_targets
 from pager.sources.errors import InputError, Problem, load_json
 from pager.storage.port import NotFound
@@ -161,3 +161,32 @@ async def add_contact(request: web.Request) -> web.Response:
     fields = desk.contact(rt.config, taken, data)
     row = await rt.store.add_contact(**fields, now=rt.clock.now())
     return web.json_response({**row.to_json(), "origin": "desk"}, status=201)
+
+
+def _mail_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 15 or int(raw) == 0:
+        raise InputError(400, "mail id must be a positive integer", [Problem("id", "not a positive integer")])
+    return int(raw)
+
+
+async def list_mail(request: web.Request) -> web.Response:
+    """Stored incoming mail, oldest first; `status=unparseable` is the desk's list of mail to look at."""
+    rt = _rt(request)
+    _only(request, {"status", "limit", "after"})
+    rows = await rt.store.list_mail(**mail_desk.list_filters(request.query))
+    return web.json_response([m.to_json() for m in rows])
+
+
+async def mail_raw(request: web.Request) -> web.Response:
+    """One stored mail's bytes exactly as the MTA handed them over (message/rfc822)."""
+    rt = _rt(request)
+    mail_id = _mail_id(request)
+    found = await rt.store.get_mail(mail_id)
+    if found is None:
+        raise NotFound(f"mail {mail_id} not found")
+    return web.Response(
+        body=found.raw,
+        content_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="mail-{mail_id}.eml"'},
+    )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pager.storage.port import NotFound, Store
+from pager.storage.port import Attachment, MailFiling, NewMailTicket, NotFound, Requester, Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 RAW = b"Message-ID: <a@example.nl>\r\nFrom: Klant <klant@acme.nl>\r\nSubject: hallo\r\n\r\nDe site is traag.\r\n"
@@ -103,3 +103,107 @@ async def test_mark_mail_sets_status_and_reason(store: Store) -> None:
         await store.mark_mail(mail_id, "eaten", reason=None, now=later)
     with pytest.raises(NotFound):
         await store.mark_mail(999, "pending", reason=None, now=later)
+
+
+NEW = NewMailTicket(
+    subject="Webshop traag", customer="acme", project=None, requester=Requester(contact="acme.jan", email="jan@acme.nl")
+)
+FILE = Attachment(name="log.txt", type="text/plain", size=3, sha256="a" * 64)
+
+
+async def _filed(store: Store, mid: str, filing: MailFiling, at=T0) -> tuple[int, int | None]:
+    mail_id, _ = await receive(store, raw=mid.encode(), message_id=f"<{mid}>")
+    r = await store.file_mail(mail_id, filing, now=at)
+    return mail_id, r.ticket
+
+
+async def test_file_mail_files_a_new_ticket_and_marks_the_mail_in_one_go(store: Store) -> None:
+    filing = MailFiling(
+        status="ticket", new=NEW, text="De site is traag.", attachments=(FILE,),
+        data={"may_autoreply": True, "message_id": "m1@acme.nl"}, message_ids=("m1@acme.nl",),
+    )  # fmt: skip
+    mail_id, number = await _filed(store, "m1@acme.nl", filing)
+    assert number is not None
+    t = await store.get_ticket(number)
+    assert t is not None
+    assert (t.kind, t.status, t.via, t.customer, t.project, t.subject) == (
+        "request", "new", "email", "acme", None, "Webshop traag"
+    )  # fmt: skip
+    assert t.requester.contact == "acme.jan" and t.attachments[0].name == "log.txt"
+    first = t.timeline[0]
+    assert first.kind == "created" and first.public and first.data["text"] == "De site is traag."
+    assert (first.data["mail_id"], first.data["may_autoreply"]) == (mail_id, True)
+    got = await store.get_mail(mail_id)
+    assert got is not None and (got.record.status, got.record.ticket, got.record.reason) == ("ticket", number, None)
+    # filed once: the same mail again changes nothing (it is no longer pending)
+    again = await store.file_mail(mail_id, filing, now=T0 + timedelta(minutes=1))
+    assert (again.status, again.ticket, again.updated_at) == ("ticket", number, T0)
+    assert [x.number for x in await store.list_tickets()] == [number]
+
+
+async def test_file_mail_replies_reopen_a_closed_ticket_and_keep_automatic_mail_internal(store: Store) -> None:
+    _, number = await _filed(store, "m1@x", MailFiling(status="ticket", new=NEW, text="a", message_ids=("m1@x",)))
+    assert number is not None
+    await store.update_ticket(number, {"status": "resolved"}, actor="anna", now=T0)
+    _, n = await _filed(
+        store,
+        "m2@x",
+        MailFiling(status="reply", number=number, entry="reply", text="nog steeds", message_ids=("m2@x",)),
+    )
+    t = await store.get_ticket(number)
+    assert n == number and t is not None and t.status == "open"
+    assert [e.kind for e in t.timeline][-2:] == ["reply", "status"]
+    await store.update_ticket(number, {"status": "closed"}, actor="anna", now=T0)
+    await _filed(store, "m3@x", MailFiling(status="reply", number=number, entry="reply", reopen=True, text="weer"))
+    t = await store.get_ticket(number)
+    assert t is not None and t.status == "open"
+    await store.update_ticket(number, {"status": "waiting_on_customer"}, actor="anna", now=T0)
+    for entry in ("auto_reply", "bounce"):
+        await _filed(store, f"{entry}@x", MailFiling(status=entry, number=number, entry=entry, text="afwezig",
+                                                     data={"may_autoreply": False}))  # fmt: skip
+    t = await store.get_ticket(number)
+    assert t is not None and t.status == "waiting_on_customer"
+    kept = [e for e in t.timeline if e.kind in ("auto_reply", "bounce")]
+    assert [(e.kind, e.public, e.data["may_autoreply"]) for e in kept] == [
+        ("auto_reply", False, False), ("bounce", False, False)
+    ]  # fmt: skip
+
+
+async def test_file_mail_links_a_new_ticket_to_the_one_it_answered(store: Store) -> None:
+    _, old = await _filed(store, "m1@x", MailFiling(status="ticket", new=NEW, text="a"))
+    _, new = await _filed(
+        store, "m2@x", MailFiling(status="ticket", reason="stranger", new=NEW, text="b", linked_to=old)
+    )
+    assert old is not None and new is not None and old != new
+    for a, b in ((old, new), (new, old)):
+        t = await store.get_ticket(a)
+        assert t is not None
+        assert [(e.kind, e.public, e.data["ticket"]) for e in t.timeline if e.kind == "linked"] == [
+            ("linked", False, b)
+        ]
+
+
+async def test_file_mail_only_marks_and_refuses_what_it_cannot_do(store: Store) -> None:
+    mail_id, number = await _filed(store, "m1@x", MailFiling(status="unparseable", reason="no header section"))
+    got = await store.get_mail(mail_id)
+    assert number is None and got is not None and (got.record.status, got.record.reason) == (
+        "unparseable", "no header section"
+    )  # fmt: skip
+    other, _ = await receive(store, raw=b"x", message_id="<m2@x>")
+    with pytest.raises(ValueError, match="unknown mail status"):
+        await store.file_mail(other, MailFiling(status="pending"), now=T0)
+    with pytest.raises(ValueError):
+        await store.file_mail(other, MailFiling(status="reply", entry="reply"), now=T0)
+    with pytest.raises(NotFound):
+        await store.file_mail(other, MailFiling(status="reply", number=999, entry="reply", text="x"), now=T0)
+    with pytest.raises(NotFound):
+        await store.file_mail(12345, MailFiling(status="loop"), now=T0)
+    got = await store.get_mail(other)
+    assert got is not None and got.record.status == "pending"  # nothing half done
+
+
+async def test_mail_ticket_finds_the_ticket_of_a_message_id(store: Store) -> None:
+    _, number = await _filed(store, "m1@x", MailFiling(status="ticket", new=NEW, text="a", message_ids=("m1@x",)))
+    assert await store.mail_ticket(["nope@x", "m1@x"]) == number
+    assert await store.mail_ticket(["nope@x"]) is None
+    assert await store.mail_ticket([]) is None

@@ -44,7 +44,7 @@ from pager.web.keys import Runtime
 from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV, ROOT, PagerdProcess
 from tests.harness.paging import smtp_env
 
-STAGES = ("route", "stop", "steps", "target", "dispatch", "heartbeats", "tickets", "handover")
+STAGES = ("route", "stop", "steps", "target", "dispatch", "heartbeats", "mail", "tickets", "targets", "handover")
 BOUND = 30  # seconds: paging.engine_stall_after in the example config
 
 
@@ -159,7 +159,7 @@ async def test_a_failing_stage_is_counted_and_retried_and_readiness_turns_503_af
 
 async def test_a_failing_stage_does_not_stop_the_stages_after_it(tmp_path):
     async with Node(tmp_path) as n:
-        n.sql("ALTER TABLE escalations RENAME TO escalations_away")  # all but the last three stages read it
+        n.sql("ALTER TABLE escalations RENAME TO escalations_away")  # the stages before heartbeats read it
         assert await n.engine.tick() is False
         assert n.failures() == {
             "route": 1.0,
@@ -168,7 +168,9 @@ async def test_a_failing_stage_does_not_stop_the_stages_after_it(tmp_path):
             "target": 1.0,
             "dispatch": 1.0,
             "heartbeats": 0.0,
+            "mail": 0.0,
             "tickets": 0.0,
+            "targets": 0.0,
             "handover": 0.0,
         }
         # the heartbeats stage, after them, still runs: the Alertmanager heartbeat (timeout 5 min) checked

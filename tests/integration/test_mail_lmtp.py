@@ -53,7 +53,9 @@ def test_swaks_over_lmtp_stores_the_bytes_it_sent(pagerd: PagerdProcess, tmp_pat
     assert run.returncode == 0, run.stdout + run.stderr
     assert "250-SIZE 26214400" in run.stdout  # the limit, announced in the LHLO answer
     assert "250 2.0.0 Stored as mail 1" in run.stdout
-    assert stored(pagerd.db_path) == [("<swaks-1@acme.nl>", raw, "klant@acme.nl", "pending")]
+    [(mid, got, sender, status)] = stored(pagerd.db_path)
+    assert (mid, got, sender) == ("<swaks-1@acme.nl>", raw, "klant@acme.nl")
+    assert status in ("pending", "ticket")  # the engine files it as a ticket soon after
     # an unknown recipient: 550 5.1.1, swaks exits non-zero (24: every recipient refused)
     run = subprocess.run(
         [swaks, "--server", f"127.0.0.1:{pagerd.mail_port}", "--protocol", "LMTP", "--from", "klant@acme.nl",

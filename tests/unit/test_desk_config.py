@@ -75,3 +75,29 @@ def test_the_example_config_has_a_customer_with_contacts_and_mail_domains() -> N
     acme = cfg.customers["acme"]
     assert acme.email_domains and acme.contacts
     assert all(c.phone is None or c.phone.startswith("+") for c in configured_contacts(cfg))
+
+
+def test_subject_tag_prefix_and_reopen_window_load_with_defaults(tmp_path: Path) -> None:
+    cfg = load(_write(tmp_path, _doc()), env={})
+    assert (cfg.desk.subject_tag_prefix, cfg.desk.reopen_closed_within) == ("[#", timedelta(days=14))
+    doc = {**_doc(), "desk": {"subject_tag_prefix": "[ACME-#", "reopen_closed_within": "30d"}}
+    cfg = load(_write(tmp_path, doc), env={})
+    assert (cfg.desk.subject_tag_prefix, cfg.desk.reopen_closed_within) == ("[ACME-#", timedelta(days=30))
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("subject_tag_prefix", ""),
+        ("subject_tag_prefix", " [#"),
+        ("subject_tag_prefix", "[#1"),
+        ("subject_tag_prefix", "x" * 33),
+        ("subject_tag_prefix", 5),
+        ("reopen_closed_within", "0s"),
+        ("reopen_closed_within", "-1d"),
+        ("reopen_closed_within", "soon"),
+    ],
+)
+def test_bad_mail_threading_settings_are_refused_with_their_key(tmp_path: Path, key: str, value: object) -> None:
+    issues = _issues(tmp_path, {**_doc(), "desk": {key: value}})
+    assert [k for k, _ in issues] == [f"desk.{key}"], issues

@@ -159,3 +159,15 @@ def test_sender_lookups_never_raise(text: str) -> None:
     dc.sender_by_email(text, CONTACTS, DOMAINS)
     dc.sender_by_phone(text, CONTACTS, "NL")
     parse_ref(text)
+
+
+def test_mail_reopens_a_closed_ticket_within_the_window_only() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from pager.domain.ticket import mail_reopens
+
+    closed = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    within = timedelta(days=14)
+    assert mail_reopens(closed, closed, within)
+    assert mail_reopens(closed, closed + within, within)
+    assert not mail_reopens(closed, closed + within + timedelta(seconds=1), within)
