@@ -39,7 +39,7 @@ def test_full_disk_answers_451_stores_nothing_half_and_recovers(small_disk, tmp_
                     break
         finally:
             os.close(fd)
-        answers = [send(d.mail_port, f"full-{i}@x", 200_000) for i in range(20)]
+        answers = [send(d.mail_port, f"full-{i}@x", 100_000) for i in range(20)]
         refused = [f"full-{i}@x" for i, (code, _) in enumerate(answers) if code != 250]
         assert refused, "the disk never filled up"
         for code, reply in answers:
@@ -51,7 +51,7 @@ def test_full_disk_answers_451_stores_nothing_half_and_recovers(small_disk, tmp_
         assert got == {"<before@x>"} | {f"<full-{i}@x>" for i, (code, _) in enumerate(answers) if code == 250}
         os.unlink(filler)  # room again: the MTA's retry is stored, and each message once
         for i in range(20):
-            assert send(d.mail_port, f"full-{i}@x", 200_000)[0] == 250
+            assert send(d.mail_port, f"full-{i}@x", 100_000)[0] == 250
         conn = sqlite3.connect(small_disk / "pagerd.db", timeout=30)
         rows = [r[0] for r in conn.execute("SELECT message_id FROM mail")]
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
