@@ -63,10 +63,11 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def _local(at: datetime | None, zone: Any) -> str | None:
     """An instant in local time with its offset: "Tue 2026-12-08 22:00 +01:00"."""
+    from pager.domain.calendar import local_text
+
     if at is None:
         return None
-    wall = at.astimezone(zone)
-    return wall.strftime("%a %Y-%m-%d %H:%M ") + wall.strftime("%z")[:3] + ":" + wall.strftime("%z")[3:]
+    return f"{at.astimezone(zone):%a} {local_text(at, zone)}"
 
 
 def _json_ready(value: Any) -> Any:

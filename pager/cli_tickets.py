@@ -172,13 +172,10 @@ def _line(t: dict) -> str:
 
 def _local(at: str | None, zone: Any) -> str:
     """An instant of the JSON in the calendar's time zone with its offset: 2026-12-03 18:00:05 +01:00."""
-    from datetime import datetime
+    from pager.domain.calendar import local_text
+    from pager.service.schedule import parse_utc
 
-    if at is None:
-        return "-"
-    wall = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone)
-    off = wall.strftime("%z")
-    return wall.strftime("%Y-%m-%d %H:%M:%S ") + off[:3] + ":" + off[3:]
+    return "-" if at is None else local_text(parse_utc(at), zone, seconds=True)
 
 
 def _office(seconds: int) -> str:

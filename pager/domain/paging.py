@@ -171,7 +171,8 @@ class CoverageDecision:
     booking: tuple[datetime, datetime] | None = None  # the standby booking that covers now, if any
 
 
-def _local_text(calendar: Calendar, instant: datetime) -> str:
+def timeline_time(calendar: Calendar, instant: datetime) -> str:
+    """An instant as the timeline says it: "Tue 2026-12-08 08:30 Europe/Amsterdam"."""
     return f"{local_wall(instant, calendar.zone):%a %Y-%m-%d %H:%M} {calendar.rules.tz}"
 
 
@@ -194,7 +195,7 @@ def decide_coverage(cov: ProjectCoverage, calendar: Calendar, now: datetime) -> 
         booking = cov.booking_at(now)
         if booking is not None:
             start, end = booking
-            span = f"{_local_text(calendar, start)} - {_local_text(calendar, end)}"
+            span = f"{timeline_time(calendar, start)} - {timeline_time(calendar, end)}"
             return page(STANDBY_ROTATION, f"has standby booked {span}", booking)
         why = "has no standby now"
     else:
@@ -203,7 +204,7 @@ def decide_coverage(cov: ProjectCoverage, calendar: Calendar, now: datetime) -> 
     if opening is None:
         tail = "nobody paged; no office opening within a year to tell the support desk"
     else:
-        tail = f"nobody paged; the support desk is told at the next office opening, {_local_text(calendar, opening)}"
+        tail = f"nobody paged; the support desk is told at the next office opening, {timeline_time(calendar, opening)}"
     return CoverageDecision(False, None, period, f"{head} {why}: {tail}", opening)
 
 
@@ -793,6 +794,7 @@ __all__ = [
     "next_fire",
     "next_send_slot",
     "next_step",
+    "timeline_time",
     "one_line",
     "parse_digits",
     "parse_reply",

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from .calendar import Calendar, Period, local_wall, to_utc
+from .calendar import Calendar, Period, to_utc
 from .maintenance import MaintenanceWindow, window_at
-from .paging import OFFICE_ROTATION, CoverageDecision, ProjectCoverage, decide_coverage
+from .paging import OFFICE_ROTATION, CoverageDecision, ProjectCoverage, decide_coverage, timeline_time
 
 DEFAULT_LOW = frozenset({"warning", "info"})
 
@@ -82,11 +82,6 @@ class PagingDecision:
         return self.action is Action.PAGE
 
 
-def local_text(calendar: Calendar, instant: datetime) -> str:
-    """An instant as the timeline says it: "Tue 2026-12-08 08:30 Europe/Amsterdam"."""
-    return f"{local_wall(instant, calendar.zone):%a %Y-%m-%d %H:%M} {calendar.rules.tz}"
-
-
 def decide_paging(
     cov: ProjectCoverage,
     calendar: Calendar,
@@ -115,7 +110,7 @@ def decide_paging(
     )
     window = window_at(windows, project=cov.project, customer=customer, labels=labels or {}, now=now)
     if window is not None:
-        text = f"in maintenance window #{window.id} until {local_text(calendar, window.end)}"
+        text = f"in maintenance window #{window.id} until {timeline_time(calendar, window.end)}"
         if window.reason:
             text += f" ({window.reason})"
         return PagingDecision(Action.HOLD, coverage, sev, urgency, window, None, window.end, f"{text}: not paged")
@@ -126,7 +121,7 @@ def decide_paging(
         if opening is not None:
             reason = (
                 f"{coverage.period.value}, project {cov.project}, {why_urgency}: the support desk is e-mailed now; "
-                f"paging the office rotation at the next office opening, {local_text(calendar, opening)}"
+                f"paging the office rotation at the next office opening, {timeline_time(calendar, opening)}"
             )
             return PagingDecision(Action.DEFER, coverage, sev, urgency, None, OFFICE_ROTATION, opening, reason)
     reason = coverage.reason if urgency is Urgency.HIGH else f"{coverage.reason} ({why_urgency})"
@@ -140,7 +135,6 @@ __all__ = [
     "Urgency",
     "UrgencyRule",
     "decide_paging",
-    "local_text",
     "normal_severity",
     "urgency_of",
 ]
