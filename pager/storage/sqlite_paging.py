@@ -553,7 +553,8 @@ class PagingStore:
                 "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
                 "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation, i.alert_count FROM outbox o "
                 "LEFT JOIN incidents i ON i.id = o.incident_id "
-                "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?",
+                # customer mail (kind 'customer') is the outgoing-mail stage's (sqlite_customer_mail)
+                "WHERE o.status = 'pending' AND o.due_at <= ? AND o.kind <> 'customer' ORDER BY o.id LIMIT ?",
                 (_iso(now), limit),
             ).fetchall()
             return [
