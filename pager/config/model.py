@@ -129,11 +129,6 @@ class Server(Strict):
     max_connections_per_client: int = Field(default=1024, ge=1, le=65536)
 
     @property
-    def sender(self) -> str | None:
-        """The From of mail to customers: `from`, else the first support address (None: neither)."""
-        return self.from_ or (self.addresses[0] if self.addresses else None)
-
-    @property
     def host(self) -> str:
         return self.listen.rpartition(":")[0].strip("[]")
 
@@ -678,6 +673,11 @@ class MailConfig(Strict):
     # automatic mail (acknowledgements) to one address: at most auto_mail_limit per auto_mail_per
     auto_mail_limit: int = Field(default=5, ge=1, le=1000)
     auto_mail_per: Annotated[Duration, AfterValidator(_positive)] = timedelta(hours=1)
+
+    @property
+    def sender(self) -> str | None:
+        """The From of mail to customers: `from`, else the first support address (None: neither)."""
+        return self.from_ or (self.addresses[0] if self.addresses else None)
 
     @field_validator("addresses")
     @classmethod

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any, Protocol
 
 import structlog
@@ -128,9 +128,9 @@ def build(cfg: Config, m: CustomerMailDue, now: datetime) -> EmailMessage:
         em["Auto-Submitted"] = m.auto_submitted  # RFC 3834: no automatic answer back to it
         em["X-Auto-Response-Suppress"] = "All"
     em["X-Pagerd-Ticket"] = str(m.number)
-    em["Content-Language"] = m.language
     em.set_content(m.text)
     em.add_alternative(m.html, subtype="html")
+    em["Content-Language"] = m.language  # after the body: set_content moves Content-* headers into the part
     return em
 
 

@@ -30,6 +30,7 @@ STRANGER = Recipient("x@elsewhere.example", None, "nl", "requester")
 BRAM = Recipient("bram@example.nl", "Bram", "en", "watcher", person="bram")
 PEOPLE = {"anna": "anna@example.nl", "bram": "bram@example.nl"}
 TICKET = TicketView(7, "Webshop traag", JAN, (BRAM,))
+DEFAULT = Limits()
 MAIL = {"via": "email", "may_autoreply": True, "from": "jan@acme.example", "classification": "normal"}
 
 
@@ -65,7 +66,7 @@ def test_which_change_makes_a_mail(entry: Change, kind: MailKind | None) -> None
     assert mail_kind(entry) is kind
 
 
-def run(entry: Change, ticket: TicketView = TICKET, *, bounced=(), auto_sent=None, limits=Limits()) -> list:
+def run(entry: Change, ticket: TicketView = TICKET, *, bounced=(), auto_sent=None, limits=DEFAULT) -> list:
     return decide(entry, ticket, people=PEOPLE, bounced=bounced, auto_sent=auto_sent or {}, limits=limits, now=NOW)
 
 
