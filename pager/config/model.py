@@ -639,7 +639,8 @@ class OutgoingMailConfig(Strict):
 
     enabled: bool = False
     host: str = ""
-    port: int | None = Field(default=None, ge=1, le=65535)  # default: 25, or notifier.smtp.port with its host
+    # default: 25, or notifier.smtp.port with its host ("" from an unset environment variable: the default)
+    port: Annotated[int | None, BeforeValidator(lambda v: None if v == "" else v)] = Field(default=None, ge=1, le=65535)
     starttls: bool = False
     timeout: Duration = timedelta(seconds=10)
 
