@@ -145,8 +145,9 @@ class OutgoingMail:
     async def __call__(self, cfg: Config, now: datetime) -> bool:
         """One tick: answers whether more changes wait (the engine ticks again at once)."""
         more = await self.decide(cfg, now)
-        await self.send(cfg, now)
-        self.metrics.mail_outgoing_pending.set(await self.store.customer_mail_pending(now))
+        if self.sender is not None:  # off: nothing is queued, nothing owed is counted
+            await self.send(cfg, now)
+            self.metrics.mail_outgoing_pending.set(await self.store.customer_mail_pending(now))
         return more
 
     async def decide(self, cfg: Config, now: datetime) -> bool:
