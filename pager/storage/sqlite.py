@@ -56,8 +56,8 @@ from .port import (
     WorkEntry,
     work_minutes,
 )
-from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_customer_mail import CustomerMailSqlite
+from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_mail import MailSqlite
 from .sqlite_maintenance import MaintenanceSqlite
 from .sqlite_paging import PagingStore, _event, quiet

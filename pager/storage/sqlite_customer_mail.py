@@ -121,9 +121,7 @@ def _automatic(conn: sqlite3.Connection, addresses: list[str], since: datetime) 
 
 
 def _bounced(conn: sqlite3.Connection, addresses: list[str]) -> list[str]:
-    return sorted(
-        a for a in addresses if conn.execute("SELECT 1 FROM mail_bounced WHERE address = ?", (a,)).fetchone()
-    )
+    return sorted(a for a in addresses if conn.execute("SELECT 1 FROM mail_bounced WHERE address = ?", (a,)).fetchone())
 
 
 _DUE = (

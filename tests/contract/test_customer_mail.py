@@ -28,7 +28,9 @@ async def ticket(store: Store) -> int:
     return t.number
 
 
-def out(number: int, entry_id: int, address: str = "Jan@acme.example", kind: str = "acknowledgement") -> CustomerMailOut:
+def out(
+    number: int, entry_id: int, address: str = "Jan@acme.example", kind: str = "acknowledgement"
+) -> CustomerMailOut:
     return CustomerMailOut(
         idem_key=f"customer:{entry_id}:{address.lower()}",
         number=number,

@@ -75,7 +75,9 @@ def wired(tmp_path_factory: pytest.TempPathFactory):
             ("Weg", GONE, "nl"),
         ):
             status, body = p.api(
-                "POST", "/api/v1/contacts", {"customer": "acme", "name": name, "emails": [address], "language": language}
+                "POST",
+                "/api/v1/contacts",
+                {"customer": "acme", "name": name, "emails": [address], "language": language},
             )
             assert status == 201, body
         yield p, mta
