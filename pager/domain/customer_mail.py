@@ -2,7 +2,7 @@
 threaded, and when an automatic answer is withheld (RFC 3834).
 
 A change is one entry of a ticket's timeline. Only a public entry of these kinds ever makes a mail:
-- `created` of a ticket opened by mail (`via: email`) from a known contact: an acknowledgement with the
+- `created` of a ticket opened by a mail (filed by the intake) from a known contact: an acknowledgement with the
   ticket's number, to that contact only, and only when the mail may be answered automatically
   (`may_autoreply`: not a bounce, an automatic reply, generated or bulk mail, or a loop-risk sender);
 - `reply`: every public reply, to the requester and the watchers;
@@ -137,8 +137,9 @@ def mail_kind(change: Change) -> MailKind | None:
     """The kind of customer mail a change makes, None for none. Internal entries never make one."""
     if not change.public:
         return None
-    if change.kind == "created":
-        return MailKind.ACKNOWLEDGEMENT if change.data.get("via") == "email" else None
+    if change.kind == "created":  # opened by a mail (the intake filed it: its mail_id), not typed in by the desk
+        by_mail = change.data.get("via") == "email" and change.data.get("mail_id") is not None
+        return MailKind.ACKNOWLEDGEMENT if by_mail else None
     if change.kind == "reply":
         return MailKind.REPLY
     if change.kind == "status" and change.data.get("to") in STATUSES_MAILED:

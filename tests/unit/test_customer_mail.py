@@ -31,7 +31,7 @@ BRAM = Recipient("bram@example.nl", "Bram", "en", "watcher", person="bram")
 PEOPLE = {"anna": "anna@example.nl", "bram": "bram@example.nl"}
 TICKET = TicketView(7, "Webshop traag", JAN, (BRAM,))
 DEFAULT = Limits()
-MAIL = {"via": "email", "may_autoreply": True, "from": "jan@acme.example", "classification": "normal"}
+MAIL = {"via": "email", "mail_id": 3, "may_autoreply": True, "from": "jan@acme.example", "classification": "normal"}
 
 
 def change(kind: str, public: bool = True, actor: str | None = "anna", **data) -> Change:
@@ -41,7 +41,8 @@ def change(kind: str, public: bool = True, actor: str | None = "anna", **data) -
 @pytest.mark.parametrize(
     ("entry", "kind"),
     [
-        (change("created", via="email"), MailKind.ACKNOWLEDGEMENT),
+        (change("created", via="email", mail_id=3), MailKind.ACKNOWLEDGEMENT),
+        (change("created", via="email"), None),  # the desk typed in a mail's request: no mail of it
         (change("created", via="phone"), None),
         (change("created", via="api"), None),
         (change("reply", text="Opgelost"), MailKind.REPLY),
@@ -121,7 +122,7 @@ def test_recipients(entry: Change, ticket: TicketView, bounced: tuple, expected:
 
 def test_an_internal_note_makes_no_mail_by_any_path() -> None:
     for kind in ("note", "reply", "status", "created", "subject", "time", "assignee", "bounce", "auto_reply"):
-        entry = change(kind, public=False, text="GEHEIM", to="resolved", via="email", may_autoreply=True)
+        entry = change(kind, public=False, text="GEHEIM", to="resolved", via="email", mail_id=1, may_autoreply=True)
         assert run(entry) == [], kind
 
 
