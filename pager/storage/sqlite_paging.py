@@ -676,6 +676,17 @@ class PagingStore:
                     (error, carrier, carrier),
                 )
                 _advance_contacts(c, [r[:5] for r in rows], at)
+            if not sent and retry_at is None:  # a customer's mail given up: the desk sees it on the ticket
+                for number, kind, address, mid in c.execute(
+                    "SELECT c.number, c.kind, o.address, c.message_id FROM customer_mail c JOIN outbox o "
+                    "ON o.id = c.outbox_id WHERE c.outbox_id = ?",
+                    (carrier,),
+                ).fetchall():
+                    c.execute(
+                        "INSERT INTO ticket_entries (number, at, kind, actor, public, data) "
+                        "VALUES (?, ?, 'mail_failed', 'pagerd', 0, ?)",
+                        (number, at, dumps({"kind": kind, "to": address, "message_id": mid, "error": error})),
+                    )
             for mid, iid, person, channel, address, _attempts in rows:
                 if iid is None or retry_at is not None:
                     continue

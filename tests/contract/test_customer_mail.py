@@ -177,3 +177,18 @@ async def test_customer_mail_pending_counts_unsent_customer_mail(store: Store) -
     later = T0 + timedelta(minutes=5)
     await store.finish_message(second.id, sent=False, provider_id=None, error="451", retry_at=later, now=T0)
     assert await store.customer_mail_pending(T0) == 1  # waiting for its retry: still owed
+
+
+async def test_due_customer_mail_given_up_is_a_mail_failed_entry_on_its_ticket(store: Store) -> None:
+    n = await ticket(store)
+    (created,) = await store.ticket_changes()
+    await store.queue_customer_mail(created.id, [out(n, created.id)], [], now=T0)
+    (due,) = await store.due_customer_mail(T0)
+    await store.claim_messages(due.id, [due.id], due.text, T0)
+    await store.finish_message(due.id, sent=False, provider_id=None, error="550 no such user", retry_at=None, now=T0)
+    t = await store.get_ticket(n)
+    assert t is not None
+    (failed,) = [e for e in t.timeline if e.kind == "mail_failed"]
+    assert failed.public is False and failed.data["error"] == "550 no such user"
+    assert failed.data["to"] == "jan@acme.example" and failed.data["message_id"] == due.message_id
+    assert await store.customer_mail_pending(T0) == 0
