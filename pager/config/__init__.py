@@ -162,6 +162,11 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
         issue(("sources",), "no alert source configured")
     if cfg.mail is not None and cfg.mail.enabled and not cfg.mail.addresses:
         issue(("mail", "addresses"), "at least one support address when the mail listener is enabled")
+    if cfg.mail is not None and cfg.mail.outgoing.enabled:
+        if not cfg.mail.outgoing.host and not cfg.notifier.smtp.host:
+            issue(("mail", "outgoing", "host"), "a mail server for mail to customers: this host, or notifier.smtp.host")
+        if cfg.mail.sender is None:
+            issue(("mail", "from"), "the sender of mail to customers: mail.from or a support address")
     if cfg.mail is not None and cfg.mail.enabled and _same_port(cfg.mail.listen, cfg.server.listen):
         issue(("mail", "listen"), f"the same port as server.listen ({cfg.server.listen}): each listener needs its own")
     check_secrets(cfg, issue)

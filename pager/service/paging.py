@@ -23,7 +23,7 @@ from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
-from pager.service import links, mail_desk, retention, targets
+from pager.service import customer_mail, links, mail_desk, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
@@ -305,6 +305,7 @@ class PagingEngine:
         *,
         on_good_tick: Callable[[], None] | None = None,
         idle: float = 1.0,
+        mail_sender: customer_mail.MailSender | None = None,
     ) -> None:
         self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
         self._current = current
@@ -317,6 +318,7 @@ class PagingEngine:
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
+        self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender)
         self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
@@ -328,6 +330,7 @@ class PagingEngine:
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
             ("mail", self.mail),  # stored incoming mail filed as tickets, replies, bounces (mail_desk)
+            ("outmail", self.outmail),  # mail to customers about their tickets queued and sent (customer_mail)
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
             ("targets", self.request_targets),  # request targets turned at risk or breached: on the timeline once
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
@@ -340,6 +343,10 @@ class PagingEngine:
 
     async def retention(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self._retention(cfg, now)
+
+    async def outmail(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if await self._outmail(cfg, now):
+            self.poke()  # more changes waiting: the next tick takes the next batch
 
     def plan(self, cfg: Config) -> Plan:
         """The routing plan of `cfg`, made once per config. The config object itself is kept with it (not

@@ -610,6 +610,73 @@ class DeliveryUpdate:
     advanced: int
 
 
+# -- mail to customers (pager/service/customer_mail.py) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChange(_Record):
+    """One timeline entry of a ticket (the desk's own entries, by id), as the outgoing-mail stage reads them."""
+
+    id: int
+    number: int
+    kind: str
+    public: bool
+    actor: str | None
+    at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMailOut(_Record):
+    """A customer mail to queue: the outbox message (kind `customer`, channel email, once per `idem_key`) and
+    what it carries besides its text: the HTML alternative and its headers (Message-IDs without brackets)."""
+
+    idem_key: str
+    number: int
+    entry_id: int
+    kind: str  # acknowledgement, reply, status
+    address: str
+    person: str | None
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    auto_submitted: str | None
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldMail(_Record):
+    """A customer mail the rules kept back: an internal `mail_withheld` entry on its ticket."""
+
+    number: int
+    entry_id: int
+    kind: str
+    address: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMailDue(_Record):
+    """A queued customer mail that is due: its outbox message and its headers."""
+
+    id: int  # the outbox message's id
+    number: int
+    kind: str
+    address: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    auto_submitted: str | None
+    language: str
+    attempts: int
+
+
 # -- the port, per aggregate ----------------------------------------------------------------------------
 # Every method here has a test in tests/contract (or is listed there as pending), which any store
 # must pass unchanged.
@@ -1068,8 +1135,59 @@ class TicketStore(Protocol):
         ...
 
 
+class CustomerMailStore(Protocol):
+    """Mail to customers about their tickets: the changes after the stage's cursor, the mails queued from them,
+    the thread of a ticket, the cap's and the bounces' state."""
+
+    async def ticket_changes(self, limit: int = 200) -> list[TicketChange]:
+        """Up to `limit` timeline entries of tickets after the cursor (every entry, public or not), by id."""
+        ...
+
+    async def queue_customer_mail(
+        self, through: int, mails: Sequence[CustomerMailOut], withheld: Sequence[WithheldMail], *, now: datetime
+    ) -> int:
+        """In one transaction: each mail into the outbox (kind `customer`, due now, once per idem_key) with its
+        headers, its Message-ID into its ticket's thread (direction out) and an internal `mail_queued` entry
+        on the ticket; each withheld one as an internal `mail_withheld` entry; the cursor moved to `through`.
+        Nothing when the cursor is at or past `through` already (decided before). Answers the mails queued."""
+        ...
+
+    async def ticket_thread(self, number: int) -> list[str]:
+        """The Message-IDs of a ticket's mail, in and out (without angle brackets), oldest first."""
+        ...
+
+    async def automatic_mail_since(self, addresses: Sequence[str], since: datetime) -> dict[str, list[datetime]]:
+        """For each address (lower case) that was queued automatic customer mail (acknowledgements) after
+        `since`: when, oldest first."""
+        ...
+
+    async def bounced_addresses(self, addresses: Sequence[str]) -> list[str]:
+        """Those of `addresses` (compared in lower case) a delivery-status report marked as failed, lower case,
+        sorted. An address is marked when a bounce naming it is filed (MailStore.file_mail) and unmarked when
+        a mail from it that a person wrote is filed."""
+        ...
+
+    async def due_customer_mail(self, now: datetime, limit: int = 100) -> list[CustomerMailDue]:
+        """Queued customer mails that are pending and due at `now`, oldest first (they are claimed and finished
+        as other outbox messages: claim_messages, finish_message)."""
+        ...
+
+    async def customer_mail_pending(self, now: datetime) -> int:
+        """Customer mails not yet sent: pending (due, or waiting for a retry after a first attempt) or being
+        sent."""
+        ...
+
+
 class Store(
-    IncidentStore, EscalationStore, ScheduleStore, BillingStore, MaintenanceStore, MailStore, TicketStore, Protocol
+    IncidentStore,
+    EscalationStore,
+    ScheduleStore,
+    BillingStore,
+    MaintenanceStore,
+    MailStore,
+    TicketStore,
+    CustomerMailStore,
+    Protocol,
 ):
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -11,6 +11,7 @@ import pytest
 
 from pager.storage.port import (
     BillingStore,
+    CustomerMailStore,
     EscalationStore,
     IncidentStore,
     MailStore,
@@ -33,6 +34,7 @@ MODULES = {
     MaintenanceStore: "test_maintenance",
     MailStore: "test_mail",
     TicketStore: "test_tickets",
+    CustomerMailStore: "test_customer_mail",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -45,6 +47,7 @@ PENDING: dict[type, set[str]] = {
     MaintenanceStore: set(),
     MailStore: set(),
     TicketStore: set(),
+    CustomerMailStore: set(),
     Store: set(),
 }
 
