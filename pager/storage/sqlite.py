@@ -56,6 +56,7 @@ from .port import (
     WorkEntry,
     work_minutes,
 )
+from .sqlite_hotline import HotlineSqlite
 from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_mail import MailSqlite
 from .sqlite_maintenance import MaintenanceSqlite
@@ -312,7 +313,7 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore(PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite):
+class SqliteStore(PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite, HotlineSqlite):
     def __init__(
         self,
         path: str,

@@ -12,6 +12,7 @@ import pytest
 from pager.storage.port import (
     BillingStore,
     EscalationStore,
+    HotlineStore,
     IncidentStore,
     MailStore,
     MaintenanceStore,
@@ -33,6 +34,7 @@ MODULES = {
     MaintenanceStore: "test_maintenance",
     MailStore: "test_mail",
     TicketStore: "test_tickets",
+    HotlineStore: "test_hotline",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -45,6 +47,7 @@ PENDING: dict[type, set[str]] = {
     MaintenanceStore: set(),
     MailStore: set(),
     TicketStore: set(),
+    HotlineStore: set(),
     Store: set(),
 }
 
