@@ -641,7 +641,9 @@ class HotlineStep(_Record):
 @dataclass(frozen=True, slots=True)
 class HotlineIncident:
     """A standby call's incident: the ticket paged at the call, its escalation's first step fired then
-    (so the response target starts at the call), as the engine would have routed and fired it."""
+    (so the response target starts at the call), as the engine would have routed and fired it. The
+    incident's number is the ticket's, known only in the store's transaction: the store sets the label
+    `ticket` to it and keys each message by it (an idem_key starts with the incident id, then `:`)."""
 
     labels: Mapping[str, str]
     severity: str

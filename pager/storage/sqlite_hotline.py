@@ -118,7 +118,8 @@ def open_ticket(
     if incident is None:
         return
     actor = str(ticket.get("actor", "hotline"))
-    page(conn, number, incident.labels, incident.severity, actor, now)
+    page(conn, number, {**incident.labels, "ticket": str(number)}, incident.severity, actor, now)
+    messages = [{**m, "idem_key": f"{number}:{m['idem_key'].partition(':')[2]}"} for m in incident.messages]
     project = ticket["project"]
     # the escalation as the engine's route stage writes it, its first step fired at the call (fire_step)
     conn.execute(
@@ -151,7 +152,7 @@ def open_ticket(
     if incident.booking:
         routed["booking"] = incident.booking
     _event(conn, number, at, "routed", "pagerd", routed)
-    _queue(conn, number, 0, incident.messages, at)
+    _queue(conn, number, 0, messages, at)
     _event(
         conn,
         number,
@@ -163,7 +164,7 @@ def open_ticket(
             "round": 0,
             "people": list(incident.people),
             "notes": list(incident.notes),
-            "messages": len(incident.messages),
+            "messages": len(messages),
             "via": "hotline",
         },
     )

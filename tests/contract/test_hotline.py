@@ -57,7 +57,7 @@ def _incident(**kw) -> HotlineIncident:
         notes=(),
         messages=[
             {
-                "idem_key": "1:0:0:bram:sms:0",
+                "idem_key": "0:0:0:bram:sms:0",
                 "person": "bram",
                 "channel": "sms",
                 "address": "+31611111111",
@@ -129,6 +129,11 @@ async def test_open_hotline_ticket_fires_the_first_step_at_the_call(store: Store
     assert await store.unrouted_incidents() == []  # the engine does not route it again
     due = await store.due_messages(T0)
     assert [(m.channel, m.address, m.incident_id) for m in due] == [("sms", "+31611111111", 1)]
+    inc = await store.get_incident(1)
+    assert inc is not None and inc.labels["ticket"] == "1" and inc.source == "desk"
+    # a call-out like any other: the statement finds it by its first page
+    [callout] = await store.customer_incidents("acme/", T0 - 60 * MIN, T0 + 60 * MIN)
+    assert (callout.incident_id, callout.first_page_at) == (1, T0)
     assert [e.incident_id for e in await store.due_escalations(T0 + 15 * MIN)] == [1]
     with pytest.raises(Conflict):
         await store.open_hotline_ticket("CA1", ticket=_ticket(), incident=None, now=T0)
