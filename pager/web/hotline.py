@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from pager.domain import hotline as dh
+from pager.domain import messages
 from pager.domain.incident import State
 from pager.notify import hotline_twiml as twiml
 from pager.service import desk
@@ -155,11 +156,11 @@ async def answered(request: web.Request) -> web.Response:
         if rt.engine is not None:
             rt.engine.poke()
     log.info("hotline_answered", person=person, first=first)
-    p = rt.config.people[person]
-    lang = p.language or "nl"
+    lang = rt.config.people[person].language or messages.default_language(rt.config.calendar.holiday_country)
     who = call.caller or "unknown"
     if call.contact is not None:
-        found = next((c for c in desk.configured_contacts(rt.config) if c.id == call.contact), None)
+        contacts = desk.all_contacts(rt.config, await rt.store.list_contacts(call.customer))
+        found = next((c for c in contacts if c.id == call.contact), None)
         who = f"{found.name}, {found.customer}" if found is not None else call.contact
     return _twiml(twiml.whisper(lang, dh.prompt(lang, "whisper", who=who, ref=_ref(call) or "-")))
 

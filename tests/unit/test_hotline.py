@@ -165,3 +165,68 @@ def test_prompts_in_both_languages():
     assert prompt("nl", "standby", ref="#7").endswith("ticket #7.")
     assert "ticket #7" in prompt("en", "standby", ref="#7")
     assert prompt("fr", "greeting") == prompt("nl", "greeting")
+
+
+# -- the config: desk.phone and customers.<id>.standby_project ------------------------------------------
+
+
+def _customer(**extra) -> dict:
+    return {
+        "acme": {
+            "name": "Acme",
+            "projects": {"intranet": {"coverage": "office_hours"}, "webshop": {"coverage": "standby"}},
+            **extra,
+        }
+    }
+
+
+def test_config_checks_the_desk_phone_and_the_standby_project(tmp_path):
+    from tests.unit.test_config import _doc, _issues
+
+    doc = {**_doc(), "desk": {"phone": "not a number"}, "customers": _customer(standby_project="shop")}
+    issues = dict(_issues(tmp_path, doc))
+    assert "not a phone number" in issues["desk.phone"]
+    assert "unknown project 'shop'" in issues["customers.acme.standby_project"]
+    assert "intranet, webshop" in issues["customers.acme.standby_project"]
+    assert _issues(tmp_path, {**_doc(), "desk": {"phone": "020 123 0000"}, "customers": _customer()}) == []
+
+
+def test_the_example_configs_customers_as_the_number_sees_them():
+    from pager.config import load
+    from pager.service import hotline as sh
+    from tests.harness.pagerd import EXAMPLE_ENV
+    from tests.scenarios.harness import EXAMPLE_CONFIG
+
+    cfg = load(EXAMPLE_CONFIG, env=EXAMPLE_ENV)
+    assert cfg.desk.phone is not None
+    found = sh.customers(cfg, [])
+    assert {cid: c.coverage.project for cid, c in found.items()} == {
+        "agency": "agency/infra",
+        "acme": "acme/webshop",
+    }
+    assert found["acme"].coverage.mode is Coverage.STANDBY
+    assert found["acme"].coverage.standby_periods == {Period.EVENING_NIGHT, Period.WEEKEND, Period.HOLIDAY}
+
+
+def test_ticket_fields_of_a_call():
+    from pager.service import hotline as sh
+
+    at = datetime(2026, 12, 3, 20, 0, tzinfo=CET)
+    standby = sh.ticket_fields(decide_call("+31201234567", at, CAL, CONTACTS, CUSTOMERS, desk_phone=DESK))
+    assert (standby["subject"], standby["priority"], standby["project"], standby["customer"], standby["via"]) == (
+        "Standby call from Jan Pietersen",
+        "urgent",
+        "acme/webshop",
+        "acme",
+        "phone",
+    )
+    assert standby["requester"].contact == "acme.jan"
+    stranger = sh.ticket_fields(decide_call("+31209999999", at, CAL, CONTACTS, CUSTOMERS, desk_phone=DESK))
+    assert (stranger["subject"], stranger["project"], stranger["customer"]) == (
+        "Voicemail from +31209999999",
+        None,
+        None,
+    )
+    assert stranger["requester"].phone == "+31209999999"
+    withheld = sh.ticket_fields(decide_call("anonymous", at, CAL, CONTACTS, CUSTOMERS, desk_phone=DESK))
+    assert withheld["subject"] == "Voicemail from a withheld number" and withheld["requester"].phone is None
