@@ -192,6 +192,11 @@ def test_standby_call_rings_the_engineer_and_opens_ticket_and_incident(hotline):
         assert kind in timeline, (kind, timeline)
     d.advance("30m")
     assert incident(d, n)["response"]["current"]["outcome"] == "met"
+    # billed like any other call-out: on acme's statement of the month, its response met
+    status, st = d.api("GET", "/api/v1/billing/statements/acme?month=2026-01")
+    assert status == 200, st
+    assert [i["id"] for c in st["callouts"] for i in c["incidents"]] == [n]  # type: ignore[index]
+    assert [r["incident"] for r in st["responses"]] == [n]  # type: ignore[index]
     assert tap.rejected() == []
 
 
