@@ -88,7 +88,7 @@ async def incoming(request: web.Request) -> web.Response:
     structlog.contextvars.bind_contextvars(call_sid=sid)
     if not first:  # the same call again while its first request is still being answered
         return _twiml(twiml.say_and_hang_up(call.language, ""))
-    log.info("hotline_call", action=d.action.value, customer=d.customer, project=d.project, reason=d.reason)
+    log.info("hotline_call", action=d.action.value, customer=d.customer, project=d.project)  # no number, no name
     lang = d.language
     if d.action is dh.CallAction.FORWARD:
         assert d.forward_to is not None
