@@ -512,6 +512,9 @@ class CustomerConfig(Strict):
     # the support desk: its contacts, and the mail domains whose senders are this customer's
     contacts: list[ContactConfig] = []
     email_domains: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", max_length=253)]] = []
+    # the project a call to the standby number opens its ticket and incident on (README: The standby number);
+    # unset: the customer's first project with coverage standby or always
+    standby_project: str | None = None
 
 
 def _iban(v: str) -> str:
@@ -596,6 +599,9 @@ def _at_least_an_hour(v: timedelta) -> timedelta:
 class DeskConfig(Strict):
     people: list[str] = []
     email: str | None = None
+    # the desk's phone number (any form phonenumbers reads): the standby number forwards calls to it in office
+    # hours (README: The standby number)
+    phone: str | None = Field(default=None, max_length=64)
     # the request targets of every customer without their own (README: Request targets)
     request_targets: RequestTargetsConfig = RequestTargetsConfig()
     # a resolved ticket closes by itself this long after it was resolved (the engine's tickets stage)

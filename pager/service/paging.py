@@ -263,6 +263,32 @@ def desk_messages(cfg: Config, incident_id: int, generation: int, now: datetime)
     return messages
 
 
+def page_messages(
+    cfg: Config, incident_id: int, generation: int, k: int, people: list[str], now: datetime
+) -> list[dict]:
+    """The pages of escalation step `k` of an incident's round to `people`: each person's contact rules
+    (their own, else paging.contact_rules), one message per channel and when it is due."""
+    out = []
+    for person in people:
+        p = cfg.people[person]
+        rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
+        for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
+            address = p.email if channel == "email" else p.phone
+            if not address:
+                continue
+            out.append(
+                {
+                    "idem_key": f"{incident_id}:{generation}:{k}:{person}:{channel}:{i}",
+                    "person": person,
+                    "channel": channel,
+                    "address": address,
+                    "kind": "page",
+                    "due_at": due,
+                }
+            )
+    return out
+
+
 def _hold_of(d: PagingDecision) -> tuple[str, str | None, datetime | None, str | None, int | None]:
     """How a decision is stored on an escalation: (status, rotation role, next_at, hold, maintenance id)."""
     if d.action is Decision.PAGE:
@@ -614,25 +640,7 @@ class PagingEngine:
         )
 
     def _messages(self, cfg: Config, esc: Escalation, k: int, people: list[str], now: datetime) -> list[dict]:
-        out = []
-        for person in people:
-            p = cfg.people[person]
-            rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
-            for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
-                address = p.email if channel == "email" else p.phone
-                if not address:
-                    continue
-                out.append(
-                    {
-                        "idem_key": f"{esc.incident_id}:{esc.generation}:{k}:{person}:{channel}:{i}",
-                        "person": person,
-                        "channel": channel,
-                        "address": address,
-                        "kind": "page",
-                        "due_at": due,
-                    }
-                )
-        return out
+        return page_messages(cfg, esc.incident_id, esc.generation, k, people, now)
 
     async def _desk_notice(self, cfg: Config, esc: Escalation, now: datetime) -> None:
         messages = desk_messages(cfg, esc.incident_id, esc.generation, now)

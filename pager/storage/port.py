@@ -601,6 +601,66 @@ class ContactRecord(_Record):
     created_at: datetime
 
 
+# -- the standby number ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineCall(_Record):
+    """A call to the standby number (pager.domain.hotline decided its `action` at the call)."""
+
+    call_sid: str
+    caller: str | None  # E.164; None: withheld
+    contact: str | None
+    customer: str | None
+    project: str | None  # customer/project; None: triage
+    action: str  # forward, standby, voicemail
+    language: str  # nl, en: what the caller hears
+    reason: str
+    ticket: int | None
+    outcome: str  # forwarded, ringing, answered, voicemail, no_answer
+    answered_by: str | None
+    answered_at: datetime | None
+    recording_url: str | None
+    recording_seconds: int | None
+    reply: str | None  # the TwiML the call was answered with first
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineStep(_Record):
+    """An escalation step a standby call dialled: the people rung and how the <Dial> ended."""
+
+    step: int
+    people: tuple[str, ...]
+    status: str | None  # Twilio's DialCallStatus; None while it rings
+    dialled_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineIncident:
+    """A standby call's incident: the ticket paged at the call, its escalation's first step fired then
+    (so the response target starts at the call), as the engine would have routed and fired it. The
+    incident's number is the ticket's, known only in the store's transaction: the store sets the label
+    `ticket` to it and keys each message by it (an idem_key starts with the incident id, then `:`)."""
+
+    labels: Mapping[str, str]
+    severity: str
+    rotation: str | None
+    policy: dict[str, Any]
+    target_seconds: int
+    reason: str
+    deadline: datetime
+    escalate_at: datetime | None
+    next_at: datetime | None  # the next step (None: the policy has no other)
+    early: bool
+    people: tuple[str, ...]
+    notes: tuple[str, ...]
+    messages: list[dict[str, Any]]  # the first step's pages, as fire_step queues them
+    booking: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryUpdate:
     """What a delivery report changed: the messages it covers (the carrier and its bundle) and how many
@@ -1178,6 +1238,77 @@ class CustomerMailStore(Protocol):
         ...
 
 
+class HotlineStore(Protocol):
+    """Calls to the standby number, their tickets and incidents (README: The standby number)."""
+
+    async def start_hotline_call(
+        self,
+        *,
+        call_sid: str,
+        caller: str | None,
+        contact: str | None,
+        customer: str | None,
+        project: str | None,
+        action: str,
+        language: str,
+        reason: str,
+        now: datetime,
+    ) -> tuple[HotlineCall, bool]:
+        """The call, claimed by its CallSid, and whether this made it (False: Twilio retrying it, or a
+        replay: the stored call, unchanged). A forwarded call's outcome is `forwarded`, any other `ringing`."""
+        ...
+
+    async def open_hotline_ticket(
+        self, call_sid: str, *, ticket: Mapping[str, Any], incident: HotlineIncident | None, now: datetime
+    ) -> HotlineCall:
+        """In one transaction: the call's phone ticket (`ticket`: create_ticket's fields) with an internal
+        `call` entry; with `incident`, the ticket made an incident (source desk) whose escalation is routed
+        and fires its first step at `now` (first page, deadline and escalation point from the call), its
+        pages queued, `routed` and `paging` on the timeline. Conflict when the call has a ticket already;
+        NotFound for an unknown call."""
+        ...
+
+    async def answer_hotline_call(self, call_sid: str, reply: str) -> None:
+        """The TwiML the call was answered with (what a repeat of its first request is answered)."""
+        ...
+
+    async def hotline_dial(self, call_sid: str, step: int, people: Sequence[str], *, now: datetime) -> bool:
+        """Step `step` dialled to `people`; False when it was dialled already. NotFound for an unknown call."""
+        ...
+
+    async def hotline_dial_ended(self, call_sid: str, step: int, status: str, *, now: datetime) -> bool:
+        """How the <Dial> of step `step` ended (DialCallStatus), once: True the first time (with a
+        `call_unanswered` entry on the ticket unless it connected); False for a repeat or an unknown step."""
+        ...
+
+    async def hotline_answered(self, call_sid: str, person: str, *, now: datetime) -> tuple[HotlineCall, bool]:
+        """`person` took the call: outcome `answered`, a `call_answered` entry on the ticket; True the
+        first time (a second pick-up changes nothing). NotFound for an unknown call."""
+        ...
+
+    async def hotline_voicemail(
+        self, call_sid: str, *, recording_sid: str, url: str, seconds: int | None, now: datetime
+    ) -> tuple[HotlineCall, bool]:
+        """The caller's message: its recording on the call and a `voicemail` entry (its URL) on the ticket;
+        True the first time (a repeat of the same recording changes nothing). NotFound for an unknown call."""
+        ...
+
+    async def hotline_hung_up(self, call_sid: str, *, now: datetime) -> bool:
+        """The caller left without being answered or leaving a message: outcome `no_answer` (only from
+        `ringing`), with a `call_ended` entry on the ticket; True when it changed."""
+        ...
+
+    async def get_hotline_call(self, call_sid: str) -> HotlineCall | None: ...
+
+    async def hotline_steps(self, call_sid: str) -> list[HotlineStep]:
+        """The steps dialled, in order."""
+        ...
+
+    async def hotline_calls(self, *, ticket: int | None = None, limit: int = 100) -> list[HotlineCall]:
+        """Newest first; with `ticket`, that ticket's calls."""
+        ...
+
+
 class Store(
     IncidentStore,
     EscalationStore,
@@ -1187,6 +1318,7 @@ class Store(
     MailStore,
     TicketStore,
     CustomerMailStore,
+    HotlineStore,
     Protocol,
 ):
     async def open(self) -> None: ...

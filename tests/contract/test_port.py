@@ -13,6 +13,7 @@ from pager.storage.port import (
     BillingStore,
     CustomerMailStore,
     EscalationStore,
+    HotlineStore,
     IncidentStore,
     MailStore,
     MaintenanceStore,
@@ -35,6 +36,7 @@ MODULES = {
     MailStore: "test_mail",
     TicketStore: "test_tickets",
     CustomerMailStore: "test_customer_mail",
+    HotlineStore: "test_hotline",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -48,6 +50,7 @@ PENDING: dict[type, set[str]] = {
     MailStore: set(),
     TicketStore: set(),
     CustomerMailStore: set(),
+    HotlineStore: set(),
     Store: set(),
 }
 
