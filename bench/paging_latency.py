@@ -711,7 +711,8 @@ def main() -> int:
     else:
         print(table(outs["this tree"][0]["results"]))
     if args.results:
-        write_results("bench/paging_latency.py " + " ".join(sys.argv[1:]), rows, pooled, (la0, la1), heads)
+        command = ".venv/bin/python bench/paging_latency.py " + " ".join(sys.argv[1:])
+        write_results(command, rows, pooled, (la0, la1), heads)
     if len(trees) == 1 and args.rounds == 1 and not args.idle:
         print("BENCHJSON " + json.dumps(outs["this tree"][0]), flush=True)  # as bench/run.py reads it
     else:  # the samples stay in --json
