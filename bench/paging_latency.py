@@ -660,7 +660,7 @@ def main() -> int:
     ap.add_argument("--idle", action="store_true", help="50 incidents 200 ms apart (rate 5/s for 10 s)")
     ap.add_argument("--before", metavar="REV", help="also measure the tree of git revision REV, in the same run")
     ap.add_argument("--rounds", type=int, default=1, help="rounds per tree (alternating which goes first)")
-    ap.add_argument("--results", action="store_true", help="write the idle section of bench/RESULTS.md")
+    ap.add_argument("--results", action="store_true", help="with --idle: write its section of bench/RESULTS.md")
     ap.add_argument("--drain-timeout", type=float, default=20.0)
     ap.add_argument("--server-cpu", default="1")
     ap.add_argument("--client-cpu", default="0")
@@ -703,18 +703,23 @@ def main() -> int:
     rows = [(label, r) for label, lst in outs.items() for o in lst for r in o["results"]]
     pooled = {label: pooled_result([r for o in lst for r in o["results"]]) for label, lst in outs.items()}
     out_all["pooled"] = pooled
+    single = len(trees) == 1 and args.rounds == 1 and not args.idle  # the shape bench/run.py reads
     if args.json:
-        Path(args.json).write_text(json.dumps(out_all, indent=1))
-    if args.idle or args.before:
+        Path(args.json).write_text(json.dumps(outs["this tree"][0] if single else out_all, indent=1))
+    if args.idle:
         print(idle_table([(k, {**v, "round": "all"}) for k, v in pooled.items()]))
         print(idle_table(rows))
-    else:
-        print(table(outs["this tree"][0]["results"]))
-    if args.results:
+    else:  # one table per tree and round, a row per rate
+        for label, lst in outs.items():
+            for o in lst:
+                if len(outs) > 1 or len(lst) > 1:
+                    print(f"\n{label}, round {o['results'][0]['round']}:")
+                print(table(o["results"]))
+    if args.results and args.idle:
         command = ".venv/bin/python bench/paging_latency.py " + " ".join(sys.argv[1:])
         write_results(command, rows, pooled, (la0, la1), heads)
-    if len(trees) == 1 and args.rounds == 1 and not args.idle:
-        print("BENCHJSON " + json.dumps(outs["this tree"][0]), flush=True)  # as bench/run.py reads it
+    if single:
+        print("BENCHJSON " + json.dumps(outs["this tree"][0]), flush=True)
     else:  # the samples stay in --json
         print("BENCHJSON " + json.dumps({k: v for k, v in out_all.items() if k != "runs"}), flush=True)
     return 0
