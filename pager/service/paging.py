@@ -355,8 +355,8 @@ class PagingEngine:
         non-zero.
 
         How ticks are paced adapts to the load. A poke that finds the engine waiting (no poke came while
-        the tick before it ran) is served by a tick at once, so an alert on a quiet node is paged within
-        milliseconds. Pokes that came while a tick ran mean load: the engine then pauses `pace` seconds
+        the tick before it ran) is served by a tick at once, so on a quiet node a page waits only for the
+        tick's own work. Pokes that came while a tick ran mean load: the engine then pauses `pace` seconds
         before the next tick, so the webhook handlers run meanwhile and that tick takes all they stored as
         one batch (bundled per phone) instead of one tick per request."""
         await self.store.recover_sending(self.clock.now())
