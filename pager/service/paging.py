@@ -383,18 +383,25 @@ class PagingEngine:
 
     async def run(self, pace: float = 0.02) -> None:
         """Recover the outbox, then tick at once (work that fell due while pagerd was down goes out now),
-        then whenever poked (a new incident, a reply) and at least every `idle` seconds; pokes that come
-        while a tick runs, or within `pace` seconds after it, are served by one next tick, so a storm of
-        webhooks is handled in batches instead of one tick per request. Runs until cancelled; anything
-        that raises outside a stage (the recovery, say) ends it: the daemon then exits non-zero."""
+        then whenever poked (a new incident, a reply) and at least every `idle` seconds. Runs until
+        cancelled; anything that raises outside a stage (the recovery, say) ends it: the daemon then exits
+        non-zero.
+
+        How ticks are paced adapts to the load. A poke that finds the engine waiting (no poke came while
+        the tick before it ran) is served by a tick at once, so on a quiet node a page waits only for the
+        tick's own work. Pokes that came while a tick ran mean load: the engine then pauses `pace` seconds
+        before the next tick, so the webhook handlers run meanwhile and that tick takes all they stored as
+        one batch (bundled per phone) instead of one tick per request."""
         await self.store.recover_sending(self.clock.now())
         await self.tick()
         while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
-            except TimeoutError:
-                pass
-            await asyncio.sleep(pace)
+            if self.wake.is_set():  # poked while the last tick ran: under load, let more arrive first
+                await asyncio.sleep(pace)
+            else:  # idle: the next poke (or the idle timeout) starts a tick at once
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
+                except TimeoutError:
+                    pass
             self.wake.clear()
             await self.tick()
 
