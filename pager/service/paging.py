@@ -190,17 +190,41 @@ def rotation_name(cfg: Config, role: str | None) -> str | None:
     return cfg.paging.office_rotation if role == dp.OFFICE_ROTATION else cfg.paging.standby_rotation
 
 
+class OnCallAt:
+    """Who is on call in each rotation at one instant (`now` of a tick), each rotation worked out once:
+    every escalation step of a tick that pages a rotation asks the same question, and under a storm
+    there are hundreds of them. Made per tick, so overrides and config changes of the next tick count."""
+
+    def __init__(self, schedule: Schedule, overrides, now: datetime) -> None:
+        self.schedule, self.overrides, self.now = schedule, overrides, now
+        self._person: dict[str, str | None] = {}
+
+    def __call__(self, name: str | None) -> str | None:
+        """The person on call in rotation `name` (None: no such rotation, or nobody on call)."""
+        if not name or name not in self.schedule.rotations:
+            return None
+        try:
+            return self._person[name]
+        except KeyError:
+            person = self._person[name] = self.schedule.on_call(self.now, self.overrides, name)[0]["person"]
+            return person
+
+
 def step_people(
-    cfg: Config, schedule: Schedule, overrides, step: dp.Step, rotation: str | None, now: datetime
+    cfg: Config,
+    schedule: Schedule,
+    overrides,
+    step: dp.Step,
+    rotation: str | None,
+    now: datetime,
+    on_call: OnCallAt | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Whom one escalation step pages at `now` (people ids, in order) and notes for the timeline."""
+    """Whom one escalation step pages at `now` (people ids, in order) and notes for the timeline.
+    `on_call`: the tick's OnCallAt(schedule, overrides, now), shared by its steps (made here when None)."""
     people: list[str] = []
     notes: list[str] = []
-
-    def on_call(name: str | None) -> str | None:
-        if not name or name not in schedule.rotations:
-            return None
-        return schedule.on_call(now, overrides, name)[0]["person"]
+    if on_call is None:
+        on_call = OnCallAt(schedule, overrides, now)
 
     for t in step.targets:
         who: list[str] = []
@@ -546,10 +570,13 @@ class PagingEngine:
         if not due:
             return
         overrides = overrides_from(await self.store.list_overrides())
+        on_call = OnCallAt(schedule, overrides, now)  # each rotation's person at `now`, once per tick
         # each escalation's step is decided on its own; the writes are queued together (one group commit)
-        await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now) for esc in due))
+        await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now, on_call) for esc in due))
 
-    async def _fire(self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime) -> None:
+    async def _fire(
+        self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime, on_call: OnCallAt
+    ) -> None:
         if esc.status == "waiting" and esc.hold is not None:
             released = await self._redecide(cfg, schedule, esc, now)
             if released is None:
@@ -578,7 +605,7 @@ class PagingEngine:
                 event={"kind": "escalation_exhausted", "steps": k},
             )
             return
-        people, notes = step_people(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now)
+        people, notes = step_people(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now, on_call)
         messages = self._messages(cfg, esc, k, people, now)
         target = timedelta(seconds=esc.target_seconds)
         # escalate before the response target is missed
