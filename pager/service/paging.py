@@ -64,6 +64,10 @@ class Plan:
     customer_of: dict = field(default_factory=dict)  # project -> customer id
     urgency: dict = field(default_factory=dict)  # project -> UrgencyRule (its own, else paging.urgency's)
     default_urgency: UrgencyRule = UrgencyRule()
+    snapshots: PolicySnapshots = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "snapshots", PolicySnapshots(self.policies))
 
     def urgency_rule(self, project: str, route: dp.Route | None) -> UrgencyRule:
         """The urgency rule of an alert of `project` that `route` (None: no route matched) led there."""
@@ -80,6 +84,41 @@ class Plan:
 
     def policy(self, project: str) -> dp.Policy:
         return self.policies.get(self.policy_of.get(project, "default")) or self.policies["default"]
+
+    def snapshot(self, policy: dp.Policy) -> dict:
+        """The snapshot stored with an incident routed to `policy` (Policy.to_json), made once per policy
+        of this plan; the caller stores it and must not change it."""
+        return self.snapshots.snapshot(policy)
+
+
+class PolicySnapshots:
+    """The one fast path of escalation policy snapshots: a step of an escalation reads its stored
+    snapshot back as a Policy (`Policy.from_json`), and nearly every snapshot equals one of the current
+    config's policies, so the parse of that snapshot is made once per config policy and reused.
+    `policy_of(d)` is `Policy.from_json(d)` (tests/unit/test_engine_fast_paths.py proves it on random and
+    malformed snapshots); any snapshot that is not equal to one of the config's (an older config's, a
+    hand-edited row) takes `from_json` itself."""
+
+    def __init__(self, policies: dict[str, dp.Policy]) -> None:
+        self._json: dict[int, dict] = {}  # id(policy) of this plan's own policies -> its snapshot
+        self._by_name: dict[str, tuple[dict, dp.Policy]] = {}
+        for p in policies.values():
+            d = p.to_json()
+            self._json[id(p)] = d
+            self._by_name.setdefault(p.name, (d, dp.Policy.from_json(d)))
+
+    def snapshot(self, policy: dp.Policy) -> dict:
+        d = self._json.get(id(policy))
+        return d if d is not None else policy.to_json()
+
+    def policy_of(self, d) -> dp.Policy:
+        """`Policy.from_json(d)`, without the parse when `d` equals a config policy's snapshot."""
+        if type(d) is dict:
+            hit = self._by_name.get(d.get("name"))
+            # == of dicts takes 1 for True and 1.0 for 1; from_json refuses a bool `repeat`, so it must be an int
+            if hit is not None and type(d.get("repeat")) is int and hit[0] == d:
+                return hit[1]
+        return dp.Policy.from_json(d)
 
 
 def plan_of(cfg: Config) -> Plan:
@@ -479,7 +518,7 @@ class PagingEngine:
                     generation=inc.generation,
                     project=project,
                     rotation=rotation_name(cfg, role),
-                    policy=policy.to_json(),
+                    policy=plan.snapshot(policy),
                     status=status,
                     next_at=next_at,
                     target_seconds=int(target.target.total_seconds()),
@@ -585,7 +624,7 @@ class PagingEngine:
         elif esc.status == "waiting":
             await self._desk_notice(cfg, esc, now)
             return
-        policy = dp.Policy.from_json(esc.policy)
+        policy = self.plan(cfg).snapshots.policy_of(esc.policy)
         first = esc.first_page_at or now
         k = esc.step + 1
         due = dp.next_step(policy, first, esc.step)  # the step `incidents show` names as next (dp.next_action)
