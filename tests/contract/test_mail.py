@@ -207,3 +207,51 @@ async def test_mail_ticket_finds_the_ticket_of_a_message_id(store: Store) -> Non
     assert await store.mail_ticket(["nope@x", "m1@x"]) == number
     assert await store.mail_ticket(["nope@x"]) is None
     assert await store.mail_ticket([]) is None
+
+
+async def test_file_mails_files_several_in_order_as_file_mail_would_each(store: Store) -> None:
+    ids = [(await receive(store, raw=f"m{i}".encode(), message_id=f"<m{i}@x>"))[0] for i in range(3)]
+    filings = [
+        MailFiling(status="ticket", new=NEW, text="a", message_ids=("m0@x",)),
+        MailFiling(status="loop", reason="from pagerd's own address"),
+        MailFiling(status="ticket", new=NEW, text="b", attachments=(FILE,), message_ids=("m2@x",)),
+    ]
+    done = await store.file_mails(list(zip(ids, filings, strict=True)), now=T0)
+    assert [(r.id, r.status) for r in done] == [(ids[0], "ticket"), (ids[1], "loop"), (ids[2], "ticket")]
+    first, second = done[0].ticket, done[2].ticket
+    assert first is not None and second == first + 1 and done[1].ticket is None
+    assert done[1].reason == "from pagerd's own address"
+    assert await store.mail_ticket(["m2@x"]) == second
+    t = await store.get_ticket(second)
+    assert t is not None and t.attachments[0].name == "log.txt" and t.timeline[0].data["mail_id"] == ids[2]
+    # the same records as reading them back; filed once: again changes nothing
+    for r in done:
+        got = await store.get_mail(r.id)
+        assert got is not None and got.record == r
+    again = await store.file_mails(list(zip(ids, filings, strict=True)), now=T0 + timedelta(minutes=1))
+    assert again == done
+    assert [x.number for x in await store.list_tickets()] == [second, first]
+    assert await store.file_mails([], now=T0) == []
+
+
+async def test_file_mails_stops_at_the_first_it_cannot_apply_and_keeps_the_ones_before(store: Store) -> None:
+    ids = [(await receive(store, raw=f"m{i}".encode(), message_id=f"<m{i}@x>"))[0] for i in range(3)]
+    bad = MailFiling(status="reply", number=999, entry="reply", text="x")
+    done = await store.file_mails(
+        [(ids[0], MailFiling(status="ticket", new=NEW, text="a")), (ids[1], bad),
+         (ids[2], MailFiling(status="loop"))], now=T0,
+    )  # fmt: skip
+    assert [r.id for r in done] == [ids[0]]
+    statuses = []
+    for mail_id in ids:
+        got = await store.get_mail(mail_id)
+        assert got is not None
+        statuses.append(got.record.status)
+    assert statuses == ["ticket", "pending", "pending"]  # the failing one undone, the one after not tried
+    assert len(await store.list_tickets()) == 1
+    with pytest.raises(NotFound):  # file_mail on it names why
+        await store.file_mail(ids[1], bad, now=T0)
+    with pytest.raises(ValueError, match="unknown mail status"):  # checked before anything is applied
+        await store.file_mails([(ids[2], MailFiling(status="loop")), (ids[1], MailFiling(status="eaten"))], now=T0)
+    got = await store.get_mail(ids[2])
+    assert got is not None and got.record.status == "pending"
