@@ -341,6 +341,22 @@ async def closed_loop(port: int, run: str, conns: int, seconds: float, cap: int)
     }
 
 
+def commits(port: int) -> tuple[float, float]:
+    """The store's group commits so far and the seconds they took (pagerd's /metrics)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
+    text = c.getresponse().read().decode()
+    c.close()
+    got = {}
+    for line in text.splitlines():
+        for key in ("pagerd_store_commit_duration_seconds_count", "pagerd_store_commit_duration_seconds_sum"):
+            if line.startswith(key + " "):
+                got[key] = float(line.split()[1])
+    return got.get("pagerd_store_commit_duration_seconds_count", 0.0), got.get(
+        "pagerd_store_commit_duration_seconds_sum", 0.0
+    )
+
+
 def mail_counts(db: Path) -> dict[str, int]:
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
@@ -380,10 +396,13 @@ def mail_stage(tmp: Path, res: dict) -> None:
         for name, port, proc in (("baseline", bport, base), ("pagerd", mport, pd)):
             log(f"{name}: paced {RATE:g}/s for {PACED:g} s")
             c0 = cpu_seconds(proc.pid)
+            k0 = commits(hport) if name == "pagerd" else (0.0, 0.0)
             r = asyncio.run(paced(port, f"{name}-paced", RATE, PACED))
             if name == "pagerd":
                 counts, waited = wait_filed(db, 120)
                 r["filed_after_s"] = waited
+                k1 = commits(hport)
+                r["commits"], r["commit_s"] = k1[0] - k0[0], k1[1] - k0[1]
             r["server_cpu_s"] = cpu_seconds(proc.pid) - c0
             r["load"] = loadavg()
             out[f"{name}_paced"] = r
@@ -391,11 +410,14 @@ def mail_stage(tmp: Path, res: dict) -> None:
         for name, port, proc in (("baseline", bport, base), ("pagerd", mport, pd)):
             log(f"{name}: {CONNS} connections back to back for {SECONDS:g} s")
             c0 = cpu_seconds(proc.pid)
+            k0 = commits(hport) if name == "pagerd" else (0.0, 0.0)
             r = asyncio.run(closed_loop(port, f"{name}-tp", CONNS, SECONDS, MAX_MSGS))
             r["server_cpu_s_during"] = cpu_seconds(proc.pid) - c0
             if name == "pagerd":
                 counts, waited = wait_filed(db, 300)
                 r["filed_after_s"] = waited
+                k1 = commits(hport)
+                r["commits"], r["commit_s"] = k1[0] - k0[0], k1[1] - k0[1]
                 r["server_cpu_s_with_filing"] = cpu_seconds(proc.pid) - c0
             r["load"] = loadavg()
             out[f"{name}_tp"] = r
@@ -702,6 +724,9 @@ def write(res: dict, wall: float) -> str:
             f"{p['server_cpu_s_during']:.1f} s; filing the backlog took {p['filed_after_s']:.1f} s more "
             f"({p['server_cpu_s_with_filing']:.1f} s CPU in all, "
             f"{1000 * p['server_cpu_s_with_filing'] / max(1, p['ok']):.2f} ms per message stored and filed).",
+            f"- pagerd's store commits per message (`pagerd_store_commit_duration_seconds`, until every mail was "
+            f"filed): paced {pp['commits'] / max(1, pp['ok']):.2f} (mean commit {1000 * pp['commit_s'] / max(1, pp['commits']):.1f} ms), "
+            f"back to back {p['commits'] / max(1, p['ok']):.2f} (mean commit {1000 * p['commit_s'] / max(1, p['commits']):.1f} ms).",
             f"- Write check: {m['write_check']} — {'OK' if m['write_ok'] else 'MISMATCH'}.",
             f"- RSS of that pagerd after the mail phases: {m['pagerd_rss_kb'] / 1024:.0f} MB "
             f"(peak {m['pagerd_hwm_kb'] / 1024:.0f} MB).",
