@@ -365,12 +365,16 @@ def fts_query(q: str) -> str | None:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words[:32])
 
 
-# A filtered search that leaves at most this many tickets checks each of them against the search index;
-# otherwise it walks the index's matches newest first until the page is full. Checking one ticket costs about
-# 40 times walking past one match (with 100,000 tickets: ~50 us against ~1.3 us), and the walk passes about
-# limit x all / candidates matches, so the two meet near sqrt(100 x 100,000 / 40) = 500 candidates; either
-# way a page costs at most ~25 ms there (measured: bench/desk.py, bench/RESULTS.md).
+# A filtered search checks each ticket the filters leave against the search index when they leave at most
+# CHECK_EACH_UP_TO tickets and the search matches more than MANY_MATCHES; otherwise it walks the index's
+# matches newest first until the page is full. Checking one ticket costs about 40 times walking past one
+# match (with 100,000 tickets: ~50 us against ~1.3 us); the walk passes at most all the matches, and about
+# limit x all / candidates of them, so for a common word the two ways meet near sqrt(100 x 100,000 / 40) =
+# 500 candidates (~25 ms either way), and a search of few matches (a rare word: ~1,000) is walked whatever
+# the filters (~2 ms). How many the filters leave and whether the search matches many are counted in the
+# indexes, each stopping just past its bound (< 1 ms). Measured: bench/desk.py, bench/RESULTS.md.
 CHECK_EACH_UP_TO = 500
+MANY_MATCHES = 2000
 
 
 def tickets(
@@ -397,7 +401,7 @@ def tickets(
     if match is None:
         clause, args = where(*filters)
         sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
-    elif _few(conn, filters):  # the filters leave few tickets: each is looked up in the search index
+    elif _few(conn, filters) and _many(conn, match):  # few tickets to check, many matches to walk
         clause, args = where(
             *filters,
             (True, "EXISTS (SELECT 1 FROM ticket_text WHERE ticket_text MATCH ? AND ticket_text.rowid = t.number)",
@@ -411,6 +415,12 @@ def tickets(
             "ORDER BY ticket_text.rowid DESC LIMIT ?"
         )
     return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, [*args, limit])]
+
+
+def _many(conn: sqlite3.Connection, match: str) -> bool:
+    """Whether the search matches more than MANY_MATCHES tickets (counted in the index, stopping there)."""
+    sql = "SELECT count(*) FROM (SELECT rowid FROM ticket_text WHERE ticket_text MATCH ? LIMIT ?)"
+    return int(conn.execute(sql, (match, MANY_MATCHES + 1)).fetchone()[0]) > MANY_MATCHES
 
 
 def _few(conn: sqlite3.Connection, filters: tuple[tuple[bool, str, tuple], ...]) -> bool:

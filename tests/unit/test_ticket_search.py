@@ -1,6 +1,7 @@
 """The filtered search of the SQLite store (pager.storage.sqlite_tickets.tickets) takes one of two ways: when the
-filters leave at most CHECK_EACH_UP_TO tickets it checks each of them against the search index, else it walks the
-index's matches newest first. Both ways answer the same tickets, whichever is taken."""
+filters leave at most CHECK_EACH_UP_TO tickets and the search matches more than MANY_MATCHES, it checks each of
+those tickets against the search index, else it walks the index's matches newest first. Both ways answer the same
+tickets, whichever is taken."""
 
 from __future__ import annotations
 
@@ -71,10 +72,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("bound", [0, 40, 10**9])  # always walk the index / either way / always check each
+# (CHECK_EACH_UP_TO, MANY_MATCHES): always walk the index / either way / always check each
+@pytest.mark.parametrize("bound", [(0, 0), (40, 0), (40, 60), (10**9, 0)])
 def test_both_ways_answer_the_matching_tickets_newest_first(filled, bound, monkeypatch) -> None:
     path, made = filled
-    monkeypatch.setattr(T, "CHECK_EACH_UP_TO", bound)
+    monkeypatch.setattr(T, "CHECK_EACH_UP_TO", bound[0])
+    monkeypatch.setattr(T, "MANY_MATCHES", bound[1])
     conn = S._connect(path, synchronous="OFF")
     try:
         for status, project, triage, q, limit, before in CASES:
@@ -97,6 +100,11 @@ def test_the_way_is_chosen_by_how_many_tickets_the_filters_leave(filled, monkeyp
         monkeypatch.setattr(T, "CHECK_EACH_UP_TO", webshop - 1)
         assert T._few(conn, project) is False
         assert T._few(conn, ((False, "t.status = ?", ("new",)),)) is False  # no filter: the index is walked
+        varnish = sum(1 for _, _, w in made.values() if "varnish" in w)
+        monkeypatch.setattr(T, "MANY_MATCHES", varnish - 1)
+        assert T._many(conn, '"varnish"') is True
+        monkeypatch.setattr(T, "MANY_MATCHES", varnish)
+        assert T._many(conn, '"varnish"') is False
     finally:
         conn.close()
 
