@@ -17,8 +17,7 @@ Each `pending` mail is parsed and classified (pager.mail.parse), then:
 - any other mail: a new request ticket (`ticket`), the sender mapped by pager.domain.contacts (contact,
   customer by mail domain, else triage).
 Every entry records `may_autoreply` (pager.mail.model.may_autoreply) for the mail that goes out later.
-Filing and marking the mail are one store transaction (MailStore.file_mails, several mails in one): nothing is
-made twice.
+Filing and marking the mail are one store transaction (MailStore.file_mail): nothing is made twice.
 Outcomes are counted in `pagerd_mail_received_total{outcome}` (the statuses above but `pending`).
 """
 
@@ -196,23 +195,9 @@ async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime) -> 
     )
 
 
-def _threaded(mail: ParsedMail) -> bool:
-    """Whether deciding on this mail reads what filing an earlier mail may write: a Message-ID it answers
-    (In-Reply-To, References, a bounce's original), or a ticket it names by its subject tag."""
-    return bool(
-        mail.in_reply_to or mail.references or mail.ticket_number is not None or mail.classification.kind == "bounce"
-    )
-
-
 async def process(store: Store, cfg: Config, metrics: Metrics, now: datetime, limit: int = BATCH) -> int:
-    """Process up to `limit` pending mails, oldest first; answers how many.
-
-    The filings are written together (MailStore.file_mails: one durable commit for many mails instead of
-    one each, which leaves the writer to the listener's stores); a mail that answers or names something
-    (`_threaded`) is decided only after the mails before it are filed, so every decision reads what it
-    would read if each mail were filed on its own."""
+    """Process up to `limit` pending mails, oldest first; answers how many."""
     pending = await store.list_mail("pending", limit=limit)
-    batch: list[tuple[int, MailFiling]] = []
     for record in pending:
         stored = await store.get_mail(record.id)
         if stored is None:
@@ -223,30 +208,11 @@ async def process(store: Store, cfg: Config, metrics: Metrics, now: datetime, li
             log.exception("mail_parse_failed", mail_id=record.id)
             filing = MailFiling(status="unparseable", reason=f"could not be read: {type(exc).__name__}")
         else:
-            if batch and _threaded(mail):
-                await _file(store, metrics, batch, now)
-                batch = []
             filing = await decide(store, cfg, mail, now)
-        batch.append((record.id, filing))
-    if batch:
-        await _file(store, metrics, batch, now)
+        done = await store.file_mail(record.id, filing, now=now)
+        metrics.mail_received.labels(done.status).inc()
+        log.info("mail_processed", mail_id=record.id, outcome=done.status, ticket=done.ticket, reason=done.reason)
     return len(pending)
-
-
-async def _file(store: Store, metrics: Metrics, batch: list[tuple[int, MailFiling]], now: datetime) -> None:
-    """File the batch; a filing the store could not apply is tried alone, so that its error is raised (the
-    stage fails; the next tick tries that mail and the ones after it again)."""
-    done = await store.file_mails(batch, now=now)
-    for r in done:
-        metrics.mail_received.labels(r.status).inc()
-        log.info("mail_processed", mail_id=r.id, outcome=r.status, ticket=r.ticket, reason=r.reason)
-    if len(done) < len(batch):
-        mail_id, filing = batch[len(done)]
-        r = await store.file_mail(mail_id, filing, now=now)  # raises what stopped file_mails (or, if that
-        metrics.mail_received.labels(r.status).inc()  # was transient, files it now)
-        log.info("mail_processed", mail_id=r.id, outcome=r.status, ticket=r.ticket, reason=r.reason)
-        if len(done) + 1 < len(batch):
-            await _file(store, metrics, batch[len(done) + 1 :], now)
 
 
 def list_filters(query: Mapping[str, str]) -> dict[str, Any]:

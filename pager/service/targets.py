@@ -8,7 +8,6 @@ Only requests have these targets; an incident keeps its response target (pager.d
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -108,15 +107,8 @@ PER_TICK = 200
 async def record_due(store: TicketStore, metrics: Metrics, cfg: Config, calendar: Calendar, now: datetime) -> int:
     """The engine's `targets` stage: judges the live requests that are due (store.due_target_tickets:
     changed since last judged, or an at-risk instant or deadline has come), writes the facts reached
-    (once each: the store keeps them) and counts the new ones. Answers how many were judged.
-
-    The tickets are judged one by one (reads), and their writes are handed to the store together, so that
-    they share one durable commit (the store's group commit) instead of one commit per ticket: a new
-    mail's ticket is judged on the tick that files it, and its commit would otherwise be the listener's
-    wait. Each write stays a job of its own (one that fails fails alone); the first failure is raised
-    after the others are written and counted."""
+    (once each: the store keeps them) and counts the new ones. Answers how many were judged."""
     numbers = await store.due_target_tickets(now, PER_TICK)
-    judged: list[tuple[int, str, list[TargetFact], datetime | None]] = []
     for n in numbers:
         t = await store.get_ticket(n)
         if t is None:
@@ -133,21 +125,11 @@ async def record_due(store: TicketStore, metrics: Metrics, cfg: Config, calendar
             for kind, s in statuses.items()
             for fact in s.reached
         ]
-        judged.append((n, t.customer or "none", facts, next_instant(statuses)))
-    results = await asyncio.gather(
-        *(store.record_target_facts(n, facts, next_at=next_at, now=now) for n, _, facts, next_at in judged),
-        return_exceptions=True,
-    )
-    failed: BaseException | None = None
-    for (n, customer, _, _), written in zip(judged, results, strict=True):
-        if isinstance(written, BaseException):
-            failed = failed or written
-            continue
+        written = await store.record_target_facts(n, facts, next_at=next_instant(statuses), now=now)
+        customer = t.customer or "none"
         for f in written:
             counter = metrics.request_breaches if f.fact == Reached.BREACHED.value else metrics.request_at_risk
             counter.labels(f.target, customer).inc()
         if written:
             log.info("request_target", number=n, facts=[f"{f.target}:{f.fact}" for f in written])
-    if failed is not None:
-        raise failed
     return len(numbers)

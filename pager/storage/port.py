@@ -931,14 +931,6 @@ class MailStore(Protocol):
         NotFound for an unknown mail or ticket; ValueError for an unknown status or entry."""
         ...
 
-    async def file_mails(self, filings: Sequence[tuple[int, MailFiling]], *, now: datetime) -> list[MailRecord]:
-        """Apply several (mail id, filing) pairs in order, each as `file_mail` would, in one transaction (one
-        durable commit instead of one per mail). It stops at the first filing that cannot be applied: that
-        one's changes are undone, the ones before it are kept, none after it is tried. Answers the records of
-        the mails filed, in order (shorter than `filings` when one failed: `file_mail` on it names why).
-        ValueError, before anything is applied, for an unknown status."""
-        ...
-
 
 class TicketStore(Protocol):
     """The support desk's tickets (requests and incidents, one numbered series) and runtime contacts."""

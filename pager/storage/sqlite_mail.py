@@ -162,25 +162,6 @@ def _file(conn: sqlite3.Connection, mail_id: int, f: MailFiling, now: datetime) 
     )
 
 
-def _file_many(conn: sqlite3.Connection, filings: list[tuple[int, MailFiling]], now: datetime) -> list[MailRecord]:
-    """Each filing as _file, in order, each in a savepoint of its own; stops at the first that fails (its
-    changes rolled back, the ones before it kept). Answers the records of the mails filed."""
-    done: list[MailRecord] = []
-    for mail_id, filing in filings:
-        conn.execute("SAVEPOINT filing")
-        try:
-            _file(conn, mail_id, filing, now)
-        except Exception:
-            if not conn.in_transaction:  # SQLite rolled the whole transaction back (disk full, I/O error)
-                raise
-            conn.execute("ROLLBACK TO filing")
-            conn.execute("RELEASE filing")
-            break
-        conn.execute("RELEASE filing")
-        done.append(_record(conn.execute(f"SELECT {_COLS} FROM mail WHERE id = ?", (mail_id,)).fetchone()))
-    return done
-
-
 class MailSqlite:
     """Methods of SqliteStore for incoming mail (`_read`/`_write` come from SqliteStore)."""
 
@@ -234,11 +215,3 @@ class MailSqlite:
         found = await self.get_mail(mail_id)
         assert found is not None
         return found.record
-
-    async def file_mails(self, filings: Sequence[tuple[int, MailFiling]], *, now: datetime) -> list[MailRecord]:
-        for _, filing in filings:
-            if filing.status not in MAIL_STATUSES or filing.status == "pending":
-                raise ValueError(f"unknown mail status {filing.status!r} (one of {', '.join(MAIL_STATUSES[1:])})")
-        if not filings:
-            return []
-        return await self._write(_file_many, list(filings), now)  # type: ignore[no-any-return]

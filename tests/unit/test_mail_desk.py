@@ -14,7 +14,7 @@ from pager.config import Config, load
 from pager.observe.metrics import Metrics
 from pager.service import mail_desk
 from pager.sources.errors import InputError
-from pager.storage.port import IngestPolicy, MailFiling, NotFound
+from pager.storage.port import IngestPolicy
 from pager.storage.sqlite import SqliteStore
 from tests.conftest import require_binary
 from tests.harness.pagerd import EXAMPLE_ENV
@@ -181,74 +181,3 @@ async def test_a_store_failure_leaves_the_mail_pending_for_the_next_tick(store, 
     assert await mail_desk.process(store, cfg, Metrics(), T0) == 1
     got = await store.get_mail(mail_id)
     assert got is not None and got.record.status == "ticket"
-
-
-BATCHED = [
-    ("b1@x", "jan@acme.example", "Webshop traag", ""),
-    ("b2@x", "sara@acme.example", "Factuur", ""),
-    ("b3@x", "jan@acme.example", "Re: Webshop traag", "In-Reply-To: <b1@x>\r\n"),  # answers b1 in the same batch
-    ("b4@x", "sara@acme.example", "[#2] Factuur", ""),  # names b2's ticket by its tag
-    ("b5@x", "piet@example.com", "[#1] ook dit", ""),  # a stranger's tag: a new ticket linked to #1
-    ("b6@x", "jan@acme.example", "Nieuw verzoek", "References: <nobody@x>\r\n"),
-    ("b7@x", "support@example.nl", "loop", ""),
-    ("b8@x", "eva@example.nl", "Vraag", ""),
-]
-
-
-async def _outcomes(store: SqliteStore, cfg: Config, limit: int) -> list[tuple]:
-    for mid, sender, subject, extra in BATCHED:
-        await store.receive_mail(
-            message_id=f"<{mid}>", envelope_from=sender, recipients=["support@example.nl"],
-            raw=mail(mid, sender, subject, extra), received_at=T0,
-        )  # fmt: skip
-    metrics = Metrics()
-    while await mail_desk.process(store, cfg, metrics, T0, limit=limit) == limit:
-        pass
-    rows = await store.list_mail(limit=100)
-    out = []
-    for r in rows:
-        t = await store.get_ticket(r.ticket) if r.ticket is not None else None
-        timeline = [(e.kind, e.data.get("ticket")) for e in t.timeline] if t is not None else None
-        out.append((r.status, r.reason, r.ticket, timeline))
-    counted = {k: metrics.mail_received.labels(k)._value.get() for k in mail_desk.OUTCOMES}
-    return [*out, counted]
-
-
-async def test_mails_filed_together_end_as_if_each_were_filed_alone(store, cfg, tmp_path: Path) -> None:
-    """A batch's filings are written in one go; a mail that answers or names another is decided after the
-    mails before it are filed: the outcome is the one of filing each mail on its own."""
-    together = await _outcomes(store, cfg, mail_desk.BATCH)
-    alone_store = SqliteStore(str(tmp_path / "alone.db"), POLICY, clock=ManualClock(T0))
-    await alone_store.open()
-    try:
-        alone = await _outcomes(alone_store, cfg, 1)
-    finally:
-        await alone_store.close()
-    assert together == alone
-    assert [(s, n) for s, _, n, _ in together[:-1]] == [
-        ("ticket", 1), ("ticket", 2), ("reply", 1), ("reply", 2), ("ticket", 3), ("ticket", 4), ("loop", None),
-        ("ticket", 5),
-    ]  # fmt: skip
-    assert together[-1]["ticket"] == 5 and together[-1]["reply"] == 2 and together[-1]["loop"] == 1
-
-
-async def test_a_filing_the_store_refuses_stops_the_batch_after_the_ones_before_it(store, cfg, monkeypatch) -> None:
-    for i in range(3):
-        await store.receive_mail(
-            message_id=f"<f{i}@x>", envelope_from="jan@acme.example", recipients=["support@example.nl"],
-            raw=mail(f"f{i}@x", "jan@acme.example", f"verzoek {i}"), received_at=T0,
-        )  # fmt: skip
-    real = mail_desk.decide
-
-    async def second_is_bad(store_, cfg_, parsed, now):
-        if parsed.message_id == "f1@x":
-            return MailFiling(status="reply", number=999, entry="reply", text="x")
-        return await real(store_, cfg_, parsed, now)
-
-    monkeypatch.setattr(mail_desk, "decide", second_is_bad)
-    with pytest.raises(NotFound):
-        await mail_desk.process(store, cfg, Metrics(), T0)
-    assert [r.status for r in await store.list_mail(limit=10)] == ["ticket", "pending", "pending"]
-    monkeypatch.undo()
-    assert await mail_desk.process(store, cfg, Metrics(), T0) == 2
-    assert [r.status for r in await store.list_mail(limit=10)] == ["ticket", "ticket", "ticket"]
