@@ -72,7 +72,7 @@ MSG_KB = int(env_num("BENCH_DESK_KB", 20))
 TICKETS = int(env_num("BENCH_DESK_TICKETS", 100_000))
 EVENTS_PER = int(env_num("BENCH_DESK_EVENTS", 10))  # timeline events per ticket, the 'created' one included
 QUERIES = int(env_num("BENCH_DESK_QUERIES", 100))
-SKIP = set(os.environ.get("BENCH_DESK_SKIP", "").split(","))  # mail, tickets
+SKIP = set(os.environ.get("BENCH_DESK_SKIP", "").split(","))  # mail, tickets (a skipped part keeps its last result)
 T_START = time.monotonic()
 
 
@@ -592,7 +592,7 @@ SHAPES = [
 ]
 
 
-def query_stage(port: int, n: int) -> list[dict]:
+def query_stage(port: int, n: int, pid: int) -> list[dict]:
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     hdr = {"Authorization": f"Bearer {ADMIN}"}
     out = []
@@ -600,6 +600,7 @@ def query_stage(port: int, n: int) -> list[dict]:
         path = "/api/v1/tickets" + ("?" + urllib.parse.urlencode(params) if params else "")
         times, rows = [], 0
         deadline = time.monotonic() + 60
+        cpu0 = 0.0
         for i in range(n + 5):
             if time.monotonic() > deadline:
                 break
@@ -610,15 +611,19 @@ def query_stage(port: int, n: int) -> list[dict]:
             dt = time.perf_counter() - t
             if r.status != 200:
                 raise SystemExit(f"{path}: {r.status} {body[:300]!r}")
+            if i == 4:
+                cpu0 = cpu_seconds(pid)
             if i >= 5:  # 5 warm-up requests
                 times.append(dt)
             rows = len(json.loads(body)["tickets"]) if body.startswith(b"{") else len(json.loads(body))
+        cpu_ms = 1000 * (cpu_seconds(pid) - cpu0) / max(1, len(times))
         out.append(
             {
                 "shape": label,
                 "path": path,
                 "n": len(times),
                 "rows": rows,
+                "cpu_ms": cpu_ms,
                 "p50_ms": 1000 * pct(times, 50),
                 "p99_ms": 1000 * pct(times, 99),
                 "max_ms": 1000 * max(times),
@@ -660,7 +665,7 @@ def tickets_stage(tmp: Path, res: dict) -> None:
         out["due_left"] = due_count(db)
         out["load_start"] = loadavg()
         log(f"queries ({QUERIES} of each shape), load {out['load_start']}")
-        out["queries"] = query_stage(hport, QUERIES)
+        out["queries"] = query_stage(hport, QUERIES, pd.pid)
         out["load_end"] = loadavg()
         out["rss_kb"] = status_kb(pd.pid, "VmRSS")
         out["hwm_kb"] = status_kb(pd.pid, "VmHWM")
@@ -707,6 +712,7 @@ def write(res: dict, wall: float) -> str:
         L += [
             f"### Mail intake over LMTP, {MSG_KB} KB messages, one core",
             "",
+            *([f"(Not measured in this run: the run of {m['from_run']}.)", ""] if "from_run" in m else []),
             "| measure | ceiling (`bench/baseline_lmtp.py`: aiosmtpd, write + fsync) | pagerd | pagerd / ceiling | target | verdict |",
             "|---|---:|---:|---:|---|---|",
             f"| messages/s, {CONNS} connections back to back, {SECONDS:g} s | {b['msg_s']:.0f} | {p['msg_s']:.0f} | "
@@ -741,6 +747,7 @@ def write(res: dict, wall: float) -> str:
         L += [
             f"### Ticket list and search with {f['tickets']:,} tickets and {f['entries']:,} timeline events",
             "",
+            *([f"(Not measured in this run: the run of {t['from_run']}.)", ""] if "from_run" in t else []),
             f"Filled into a fresh database in {f['fill_s']:.0f} s ({f['db_mb']:.0f} MB; subjects of 5 words, "
             "bodies of 30, replies and notes of 12, each word half the time one of 20 common words and else "
             "one of 5,000 rare ones; 95% closed, 4% resolved, 1% live (new, open, waiting_on_customer); projects acme/webshop 50%, "
@@ -750,13 +757,13 @@ def write(res: dict, wall: float) -> str:
             "(after 5 warm-up ones), one keep-alive HTTP connection, `GET /api/v1/tickets?…` (default limit "
             f"100), timed by the client. Load average {t['load_start']} at the start, {t['load_end']} at the end.",
             "",
-            "| query shape | rows | p50 ms | p99 ms | max ms |",
-            "|---|---:|---:|---:|---:|",
+            "| query shape | rows | p50 ms | p99 ms | max ms | daemon CPU ms per request |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for q in t["queries"]:
             L.append(
                 f"| {q['shape']} (`{q['path']}`) | {q['rows']} | {q['p50_ms']:.1f} | {q['p99_ms']:.1f} | "
-                f"{q['max_ms']:.1f} |"
+                f"{q['max_ms']:.1f} | {q.get('cpu_ms', 0):.1f} |"
             )
         L += [
             "",
@@ -796,6 +803,11 @@ def main() -> int:
             mail_stage(tmp, res)
         if "tickets" not in SKIP:
             tickets_stage(tmp, res)
+    # a part skipped in this run keeps its last measurement (bench/out/desk.json), marked as such
+    last = json.loads((OUT / "desk.json").read_text()) if (OUT / "desk.json").exists() else {}
+    for part in ("mail", "tickets"):
+        if part not in res and part in last:
+            res[part] = {**last[part], "from_run": f"{last.get('date')}, git {last.get('git')}"}
     res["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     (OUT / "desk.json").write_text(json.dumps(res, indent=1))
     print(write(res, time.monotonic() - T_START))
