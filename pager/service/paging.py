@@ -23,7 +23,7 @@ from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
-from pager.service import links, mail_desk, retention, targets
+from pager.service import customer_mail, links, mail_desk, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
@@ -263,6 +263,32 @@ def desk_messages(cfg: Config, incident_id: int, generation: int, now: datetime)
     return messages
 
 
+def page_messages(
+    cfg: Config, incident_id: int, generation: int, k: int, people: list[str], now: datetime
+) -> list[dict]:
+    """The pages of escalation step `k` of an incident's round to `people`: each person's contact rules
+    (their own, else paging.contact_rules), one message per channel and when it is due."""
+    out = []
+    for person in people:
+        p = cfg.people[person]
+        rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
+        for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
+            address = p.email if channel == "email" else p.phone
+            if not address:
+                continue
+            out.append(
+                {
+                    "idem_key": f"{incident_id}:{generation}:{k}:{person}:{channel}:{i}",
+                    "person": person,
+                    "channel": channel,
+                    "address": address,
+                    "kind": "page",
+                    "due_at": due,
+                }
+            )
+    return out
+
+
 def _hold_of(d: PagingDecision) -> tuple[str, str | None, datetime | None, str | None, int | None]:
     """How a decision is stored on an escalation: (status, rotation role, next_at, hold, maintenance id)."""
     if d.action is Decision.PAGE:
@@ -305,6 +331,7 @@ class PagingEngine:
         *,
         on_good_tick: Callable[[], None] | None = None,
         idle: float = 1.0,
+        mail_sender: customer_mail.MailSender | None = None,
     ) -> None:
         self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
         self._current = current
@@ -317,6 +344,7 @@ class PagingEngine:
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
+        self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender)
         self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
@@ -328,6 +356,7 @@ class PagingEngine:
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
             ("mail", self.mail),  # stored incoming mail filed as tickets, replies, bounces (mail_desk)
+            ("outmail", self.outmail),  # mail to customers about their tickets queued and sent (customer_mail)
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
             ("targets", self.request_targets),  # request targets turned at risk or breached: on the timeline once
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
@@ -341,6 +370,10 @@ class PagingEngine:
     async def retention(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self._retention(cfg, now)
 
+    async def outmail(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if await self._outmail(cfg, now):
+            self.poke()  # more changes waiting: the next tick takes the next batch
+
     def plan(self, cfg: Config) -> Plan:
         """The routing plan of `cfg`, made once per config. The config object itself is kept with it (not
         its id(): a reloaded config may be given the id of the freed one it replaced)."""
@@ -350,18 +383,25 @@ class PagingEngine:
 
     async def run(self, pace: float = 0.02) -> None:
         """Recover the outbox, then tick at once (work that fell due while pagerd was down goes out now),
-        then whenever poked (a new incident, a reply) and at least every `idle` seconds; pokes that come
-        while a tick runs, or within `pace` seconds after it, are served by one next tick, so a storm of
-        webhooks is handled in batches instead of one tick per request. Runs until cancelled; anything
-        that raises outside a stage (the recovery, say) ends it: the daemon then exits non-zero."""
+        then whenever poked (a new incident, a reply) and at least every `idle` seconds. Runs until
+        cancelled; anything that raises outside a stage (the recovery, say) ends it: the daemon then exits
+        non-zero.
+
+        How ticks are paced adapts to the load. A poke that finds the engine waiting (no poke came while
+        the tick before it ran) is served by a tick at once, so on a quiet node a page waits only for the
+        tick's own work. Pokes that came while a tick ran mean load: the engine then pauses `pace` seconds
+        before the next tick, so the webhook handlers run meanwhile and that tick takes all they stored as
+        one batch (bundled per phone) instead of one tick per request."""
         await self.store.recover_sending(self.clock.now())
         await self.tick()
         while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
-            except TimeoutError:
-                pass
-            await asyncio.sleep(pace)
+            if self.wake.is_set():  # poked while the last tick ran: under load, let more arrive first
+                await asyncio.sleep(pace)
+            else:  # idle: the next poke (or the idle timeout) starts a tick at once
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
+                except TimeoutError:
+                    pass
             self.wake.clear()
             await self.tick()
 
@@ -607,25 +647,7 @@ class PagingEngine:
         )
 
     def _messages(self, cfg: Config, esc: Escalation, k: int, people: list[str], now: datetime) -> list[dict]:
-        out = []
-        for person in people:
-            p = cfg.people[person]
-            rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
-            for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
-                address = p.email if channel == "email" else p.phone
-                if not address:
-                    continue
-                out.append(
-                    {
-                        "idem_key": f"{esc.incident_id}:{esc.generation}:{k}:{person}:{channel}:{i}",
-                        "person": person,
-                        "channel": channel,
-                        "address": address,
-                        "kind": "page",
-                        "due_at": due,
-                    }
-                )
-        return out
+        return page_messages(cfg, esc.incident_id, esc.generation, k, people, now)
 
     async def _desk_notice(self, cfg: Config, esc: Escalation, now: datetime) -> None:
         messages = desk_messages(cfg, esc.incident_id, esc.generation, now)

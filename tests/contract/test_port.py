@@ -11,7 +11,9 @@ import pytest
 
 from pager.storage.port import (
     BillingStore,
+    CustomerMailStore,
     EscalationStore,
+    HotlineStore,
     IncidentStore,
     MailStore,
     MaintenanceStore,
@@ -33,6 +35,8 @@ MODULES = {
     MaintenanceStore: "test_maintenance",
     MailStore: "test_mail",
     TicketStore: "test_tickets",
+    CustomerMailStore: "test_customer_mail",
+    HotlineStore: "test_hotline",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -45,6 +49,8 @@ PENDING: dict[type, set[str]] = {
     MaintenanceStore: set(),
     MailStore: set(),
     TicketStore: set(),
+    CustomerMailStore: set(),
+    HotlineStore: set(),
     Store: set(),
 }
 
