@@ -5,6 +5,9 @@ A change is one entry of a ticket's timeline. Only a public entry of these kinds
 - `created` of a ticket opened by a mail (filed by the intake) from a known contact: an acknowledgement with the
   ticket's number, to that contact only, and only when the mail may be answered automatically
   (`may_autoreply`: not a bounce, an automatic reply, generated or bulk mail, or a loop-risk sender);
+- `created` of a ticket filed from a phone call (`via: phone`: the desk typed it in, or the standby number
+  opened it) for a known contact: the same acknowledgement, so the caller has the number in writing. It
+  answers no mail, so it is `auto-generated` and the headers of a mail do not hold it back;
 - `reply`: every public reply, to the requester and the watchers;
 - `status` to `waiting_on_customer` or `resolved`: to the requester and the watchers.
 An internal entry (a note, time, assignment, an incident's own events) never makes a mail, whatever its
@@ -104,6 +107,7 @@ class Outgoing:
     to: Recipient
     text: str  # the public text it carries (a reply's text; "" for an acknowledgement or a status)
     status: str | None = None  # a status mail's new status
+    answers_mail: bool = True  # False: an acknowledgement of a phone call (no mail to reply to)
 
     @property
     def automatic(self) -> bool:
@@ -111,6 +115,8 @@ class Outgoing:
 
     @property
     def auto_submitted(self) -> str | None:
+        if self.kind is MailKind.ACKNOWLEDGEMENT and not self.answers_mail:
+            return "auto-generated"  # RFC 3834: it answers no message
         return AUTO_SUBMITTED[self.kind]
 
     @property
@@ -137,9 +143,9 @@ def mail_kind(change: Change) -> MailKind | None:
     """The kind of customer mail a change makes, None for none. Internal entries never make one."""
     if not change.public:
         return None
-    if change.kind == "created":  # opened by a mail (the intake filed it: its mail_id), not typed in by the desk
+    if change.kind == "created":  # opened by a mail (the intake filed it: its mail_id), or filed from a call
         by_mail = change.data.get("via") == "email" and change.data.get("mail_id") is not None
-        return MailKind.ACKNOWLEDGEMENT if by_mail else None
+        return MailKind.ACKNOWLEDGEMENT if by_mail or change.data.get("via") == "phone" else None
     if change.kind == "reply":
         return MailKind.REPLY
     if change.kind == "status" and change.data.get("to") in STATUSES_MAILED:
@@ -225,8 +231,9 @@ def decide(
         why = never_mailed(a)
         if why is None and a in gone:
             why = "the address bounced (a delivery-status report marked it)"
+        by_phone = change.data.get("via") == "phone"
         if why is None and kind is MailKind.ACKNOWLEDGEMENT:
-            why = may_answer_automatically(change.data)
+            why = None if by_phone else may_answer_automatically(change.data)
             if why is None and automatic_mail_capped(auto_sent.get(a, ()), now, limits):
                 why = f"automatic mail to this address capped at {limits.auto_limit} per {_span(limits.auto_per)}"
         if why is not None:
@@ -234,7 +241,7 @@ def decide(
             continue
         text = str(change.data.get("text") or "") if kind is MailKind.REPLY else ""
         status = str(change.data.get("to")) if kind is MailKind.STATUS else None
-        out.append(Outgoing(change.entry_id, change.number, kind, r, text, status))
+        out.append(Outgoing(change.entry_id, change.number, kind, r, text, status, answers_mail=not by_phone))
     return out
 
 

@@ -43,7 +43,7 @@ def change(kind: str, public: bool = True, actor: str | None = "anna", **data) -
     [
         (change("created", via="email", mail_id=3), MailKind.ACKNOWLEDGEMENT),
         (change("created", via="email"), None),  # the desk typed in a mail's request: no mail of it
-        (change("created", via="phone"), None),
+        (change("created", via="phone"), MailKind.ACKNOWLEDGEMENT),  # a call filed by the desk or the hotline
         (change("created", via="api"), None),
         (change("reply", text="Opgelost"), MailKind.REPLY),
         (change("reply", public=False, text="geheim"), None),  # never: an internal entry, whatever its kind
@@ -214,3 +214,22 @@ def test_message_ids_are_stable_and_distinct() -> None:
 )
 def test_subject(prefix: str, number: int, text: str, line: str) -> None:
     assert subject(prefix, number, text) == line
+
+
+def test_a_call_filed_for_a_known_contact_is_acknowledged_as_generated_mail() -> None:
+    # no mail to answer: the headers' rules (may_autoreply) do not hold it back, and it is auto-generated
+    (d,) = run(change("created", actor="anna", via="phone", text="Jan called: checkout hangs"))
+    assert isinstance(d, Outgoing) and d.kind is MailKind.ACKNOWLEDGEMENT and d.to.address == "jan@acme.example"
+    assert d.auto_submitted == "auto-generated" and d.text == ""
+
+
+def test_a_call_from_a_stranger_or_in_triage_is_not_acknowledged() -> None:
+    call = change("created", actor="anna", via="phone")
+    assert run(call, TicketView(7, "s", STRANGER, (BRAM,))) == []
+    assert run(call, TicketView(7, "s", None, ())) == []
+
+
+def test_acknowledgements_of_calls_count_towards_the_cap() -> None:
+    sent = [NOW - timedelta(minutes=m) for m in (1, 2, 3, 4, 5)]
+    (d,) = run(change("created", actor="pagerd", via="phone"), auto_sent={"jan@acme.example": sent})
+    assert isinstance(d, Withheld) and "capped at" in d.why
