@@ -15,6 +15,7 @@ from pager.storage.port import (
     IncidentStore,
     MailStore,
     MaintenanceStore,
+    PortalStore,
     ScheduleStore,
     Store,
     TicketStore,
@@ -33,6 +34,7 @@ MODULES = {
     MaintenanceStore: "test_maintenance",
     MailStore: "test_mail",
     TicketStore: "test_tickets",
+    PortalStore: "test_portal",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -45,6 +47,7 @@ PENDING: dict[type, set[str]] = {
     MaintenanceStore: set(),
     MailStore: set(),
     TicketStore: set(),
+    PortalStore: set(),
     Store: set(),
 }
 
