@@ -300,15 +300,17 @@ async def ticket(request: web.Request) -> web.Response:
 
 async def reply(request: web.Request) -> web.Response:
     rt = _rt(request)
+    number = _number(request)
     form = await _form(request)
     s = await _session(request)
+    if number is None:
+        return _error(request, 404, "No such ticket.", s)
     if not form.get("csrf") or (s is not None and not _csrf_ok(form.get("csrf"), s.csrf)):
         return _error(request, 403, "The form has expired or did not come from this site.", s)
     if s is None:
         return _to_login(request)
-    number = _number(request)
     who = portal.viewer(s.account)
-    if number is None or await portal.ticket_for(rt.store, who, number) is None:
+    if await portal.ticket_for(rt.store, who, number) is None:
         return _error(request, 404, "No such ticket.", s)
     text = form.get("text", "").replace("\r\n", "\n")
     if not text.strip():
