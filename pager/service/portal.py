@@ -18,7 +18,9 @@ from pager.domain import portal as rules
 from pager.domain.portal import Role, Viewer
 from pager.storage.port import Account, PasswordLink, PortalSession, Store, Ticket, TicketDetail
 
-_HASHER = PasswordHasher()  # argon2id, the library's (RFC 9106 low-memory) parameters
+# argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane): 65-70 ms a check on the 2-core machine at load
+# 5.6; the library's default (64 MiB, 3 passes, 4 lanes) took 350-900 ms there, per sign-in attempt. A stored hash names its own parameters, so a later change still verifies older hashes.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # a hash to verify against when the address has no account: the same work either way (no enumeration by time)
 _DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
 
