@@ -24,7 +24,7 @@ OWN_SECRETS := $(filter-out $(DEV_SECRETS),PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOK
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test lint bench bench-full-node bench-threads venv lock audit peers clean clean-data check-config
+.PHONY: run test lint bench bench-full-node bench-threads bench-desk venv lock audit peers clean clean-data check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -113,6 +113,11 @@ bench: venv peers
 # the full node (paging on) of git revision BEFORE and of this tree, side by side in paired rounds
 bench-full-node: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
+
+# the support desk: mail intake over LMTP against a bare aiosmtpd ceiling, ticket list/search and RSS with
+# 100,000 tickets (writes its section of bench/RESULTS.md)
+bench-desk: venv
+	@$(PY) bench/desk.py
 
 # CPU per request of each server thread, before and after (needs py-spy in the venv; prints only)
 bench-threads: venv peers

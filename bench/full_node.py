@@ -3,7 +3,8 @@
 Two pagerd servers on the example config with paging on (the default, what users run), each with a fresh
 SQLite database: "before" is the tree of git revision BEFORE (extracted with `git archive` into
 bench/out/, installed into a venv of its own there, so a dependency the change dropped or added is
-right on each side), "after" is this working tree with the project's venv. Both run pinned to CPU 1,
+right on each side), "after" is this working tree with its own .venv; each server runs with PYTHONPATH
+set to its tree, so each side runs its own code whatever its venv has installed. Both run pinned to CPU 1,
 the load generators to CPU 0 (as bench/run.py does).
 
 Paired rounds, alternating which server goes first, because this machine's speed drifts by tens of
@@ -66,6 +67,12 @@ def before_tree(rev: str) -> tuple[Path, Path, str]:
     return tree, py, commit
 
 
+def after_python() -> Path:
+    """This tree's own venv (`make venv`), else the python running the script."""
+    own = B.ROOT / ".venv" / "bin" / "python"
+    return own if own.exists() else Path(sys.executable)
+
+
 class TreeServer(B.Server):
     """A pagerd server run from a given tree with a given python."""
 
@@ -83,6 +90,8 @@ class TreeServer(B.Server):
             PAGERD_SIGNING_KEY=SIGNING_KEY,
             PAGERD_PUBLIC_URL=f"http://127.0.0.1:{port}",
             PAGERD_NOTIFIER="dry_run",
+            # the tree's own package first, whatever the venv has installed (each side runs its own code)
+            PYTHONPATH=str(tree),
         )
         super().__init__(
             key,
@@ -116,7 +125,9 @@ def per_request_us(r: dict) -> float | None:
 
 
 def wait_routed(server: TreeServer, timeout: float = 20.0) -> None:
-    """Give the engine time to route and page what the last phase stored (at most `timeout` s)."""
+    """Give the engine time to route and page what the last phase stored (at most `timeout` s): every
+    incident routed and no routed one still waiting for its first step (stopped between the two stages
+    of a tick, it would be paged after a restart, but the check below would count it unpaged)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.proc is not None and server.proc.poll() is None:
         if (
@@ -125,6 +136,7 @@ def wait_routed(server: TreeServer, timeout: float = 20.0) -> None:
                 server.db, "SELECT count(*) FROM incidents WHERE id NOT IN (SELECT incident_id FROM escalations)"
             )
             == 0
+            and B.db_scalar(server.db, "SELECT count(*) FROM escalations WHERE status = 'active' AND step = -1") == 0
         ):
             return
         time.sleep(0.5)
@@ -159,7 +171,7 @@ def main() -> int:
             "after",
             f"full node at {after_commit[:12]}{' + changes' if dirty else ''}",
             B.ROOT,
-            Path(sys.executable),
+            after_python(),
             tmp,
         ),
     ]

@@ -1,6 +1,7 @@
 """Paging latency: time from a webhook's arrival to the Twilio API request leaving pagerd.
 
     .venv/bin/python bench/paging_latency.py [--rates 10,100,1000] [--durations 5,5,3] [--json OUT]
+    .venv/bin/python bench/paging_latency.py --idle [--before REV] [--rounds N] [--results]
 
 Setup (loopback only, every loop bounded):
   - a fake Twilio REST API (this file with --fake-twilio, its own process): answers
@@ -20,6 +21,17 @@ at one engine tick pagerd bundles them into one SMS ("N new incidents ..."); eve
 gets the bundle request's time. Which request carried which incident is read exactly from pagerd's
 outbox after it stopped (outbox.bundle_id -> carrier row -> provider_id = the sid the fake answered);
 the SMS bodies ("[pagerd #ID]" single vs "N new incidents") are parsed as a cross-check.
+
+Idle mode (--idle, issue 17): 50 incidents 200 ms apart (rate 5/s for 10 s), so the engine is idle when
+each webhook arrives; reported per tree: p50/p99/max of webhook send -> Twilio request, and where the
+time goes, per incident: "to the tick" = webhook send -> the start of the engine tick that routed it
+(escalations.created_at, the tick's `now`), "in the tick" = that tick's start -> the Twilio request
+(routing, the escalation step, the outbox claim, the Twilio SDK); wall-clock instants (CLOCK_REALTIME) of
+the client, pagerd and the fake, all on this machine. With --before REV the same is measured, in the same
+run, for the tree of git revision REV (extracted with `git archive` into bench/out/, run with this venv's
+python: the comparison assumes the dependencies did not change), alternating which tree goes first over
+--rounds rounds. --results writes the section "Idle time to page" of bench/RESULTS.md between its
+markers (the rest of the file is left as it is).
 
 On a machine with >= 2 CPUs pagerd runs on --server-cpu (default 1); this process and the fake Twilio
 on --client-cpu (default 0). Prints `BENCHJSON {...}` and a markdown table.
@@ -43,6 +55,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,11 +96,13 @@ def fake_twilio_main(port: int) -> None:
         return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
 
     async def messages(request: web.Request) -> web.Response:
-        t = time.monotonic()
+        t, wall = time.monotonic(), time.time()
         form = await request.post()
         sid = "SM" + secrets.token_hex(16)
         acct = request.match_info["sid"]
-        records.append({"t": t, "kind": "sms", "sid": sid, "to": form.get("To"), "body": form.get("Body")})
+        records.append(
+            {"t": t, "wall": wall, "kind": "sms", "sid": sid, "to": form.get("To"), "body": form.get("Body")}
+        )
         d = now_rfc2822()
         return web.json_response(
             {
@@ -152,8 +167,8 @@ def fake_twilio_main(port: int) -> None:
 # -- setup ---------------------------------------------------------------------------------------
 
 
-def write_config(dst: Path) -> None:
-    text = CONFIG.read_text()
+def write_config(dst: Path, src: Path = CONFIG) -> None:
+    text = src.read_text()
     rules_old = (
         "  contact_rules:\n    - {channel: sms, after: 0m}\n    - {channel: voice, after: 2m}\n"
         "    - {channel: email, after: 0m}\n"
@@ -227,8 +242,8 @@ async def one_rate(
     loop = asyncio.get_running_loop()
 
     async def one(i: int, due: float) -> None:
-        t_send = time.monotonic()
-        rec = {"i": i, "due": due, "t_send": t_send, "incidents": [], "status": None}
+        t_send, wall_send = time.monotonic(), time.time()
+        rec = {"i": i, "due": due, "t_send": t_send, "wall_send": wall_send, "incidents": [], "status": None}
         sends.append(rec)
         try:
             async with session.post(url, data=bodies[i], headers=headers) as resp:
@@ -323,8 +338,11 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
         rows = conn.execute(
             "SELECT id, incident_id, channel, kind, status, bundle_id, provider_id FROM outbox"
         ).fetchall()
+        esc = conn.execute("SELECT incident_id, MIN(created_at) FROM escalations GROUP BY incident_id").fetchall()
     finally:
         conn.close()
+    # the start of the tick that routed each incident: the route stage writes the tick's `now`
+    tick_at = {inc: datetime.fromisoformat(at).timestamp() for inc, at in esc if at}
     outbox = {r[0]: r for r in rows}
     # incident -> time of the first Twilio request that carried one of its outbox rows
     carried_at: dict[int, float] = {}
@@ -347,7 +365,7 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
         recs_all = {r["sid"]: r for r in recs}
         for s in sids:
             recs_all.setdefault(s, by_sid[s])
-        lat, webhook = [], []
+        lat, webhook, to_tick, in_tick = [], [], [], []
         missing = 0
         for s in run["sends"]:
             if s.get("t_answer") is not None and s["status"] and 200 <= s["status"] < 300:
@@ -355,10 +373,15 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
             for inc in s["incidents"]:
                 if inc in carried_at:
                     lat.append(carried_at[inc] - s["t_send"])
+                    if inc in tick_at and "wall" in by_sid[carried_by[inc]]:
+                        to_tick.append(tick_at[inc] - s["wall_send"])
+                        in_tick.append(by_sid[carried_by[inc]]["wall"] - tick_at[inc])
                 else:
                     missing += 1
         lat.sort()
         webhook.sort()
+        to_tick.sort()
+        in_tick.sort()
         singles = bundles = 0
         per_bundle: list[int] = []
         for r in recs_all.values():
@@ -398,6 +421,15 @@ def analyse(runs: list[dict], records: list[dict], db: Path) -> list[dict]:
                 "max_ms": (lat[-1] * ms) if lat else float("nan"),
                 "webhook_p50_ms": pct(webhook, 50) * ms,
                 "webhook_p99_ms": pct(webhook, 99) * ms,
+                "to_tick_p50_ms": pct(to_tick, 50) * ms,
+                "to_tick_p99_ms": pct(to_tick, 99) * ms,
+                "in_tick_p50_ms": pct(in_tick, 50) * ms,
+                "in_tick_p99_ms": pct(in_tick, 99) * ms,
+                # the samples (seconds), for pooling rounds
+                "lat_all": lat,
+                "to_tick_all": to_tick,
+                "in_tick_all": in_tick,
+                "webhook_all": webhook,
             }
         )
     return out
@@ -422,33 +454,31 @@ def table(results: list[dict]) -> str:
     return "\n".join(L)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fake-twilio", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    ap.add_argument("--rates", default="10,100,1000")
-    ap.add_argument("--durations", default="5,5,3")
-    ap.add_argument("--drain-timeout", type=float, default=20.0)
-    ap.add_argument("--server-cpu", default="1")
-    ap.add_argument("--client-cpu", default="0")
-    ap.add_argument("--json", help="write the results (JSON) here")
-    ap.add_argument("--log", help="pagerd's log file (default: in the temp dir, removed)")
-    args = ap.parse_args()
-    if args.fake_twilio:
-        fake_twilio_main(args.fake_twilio)
-        return 0
-    rates = [float(x) for x in args.rates.split(",")]
-    durations = [float(x) for x in args.durations.split(",")]
-    if len(rates) != len(durations):
-        raise SystemExit("paging_latency: --rates and --durations need the same number of values")
+def before_tree(rev: str) -> tuple[Path, str]:
+    """The tree of git revision `rev`, extracted into bench/out/ (kept there by commit)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    tree = BENCH / "out" / f"before-{commit[:12]}"
+    if not (tree / "pyproject.toml").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True, timeout=120)
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True, timeout=120)
+    return tree, commit
+
+
+def measure(
+    tree: Path, rates: list[float], durations: list[float], args: argparse.Namespace, log_path: Path | None
+) -> dict:
+    """One pagerd of `tree` (this one: its `pagerd`; another: `python -m pager` run from it) with its own
+    fake Twilio, the warm-up and the open loop at each rate; then pagerd stopped and its outbox read."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpu = args.server_cpu if pin else None
     client_cpu = args.client_cpu if pin else None
-    if client_cpu is not None:
-        os.sched_setaffinity(0, {int(client_cpu)})
     py = sys.executable
     tmp = Path(tempfile.mkdtemp(prefix="pagerd-paging-"))
     cfg = tmp / "pagerd.yaml"
-    write_config(cfg)
+    write_config(cfg, tree / "config" / "pagerd.example.yaml")
     tw_port, pd_port = free_port(), free_port()
     twilio = f"http://127.0.0.1:{tw_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERD_", "TWILIO_"))}
@@ -457,6 +487,7 @@ def main() -> int:
     pd_env = dict(
         env,
         PAGERD_LISTEN=f"127.0.0.1:{pd_port}",
+        PAGERD_MAIL_LISTEN=f"127.0.0.1:{free_port()}",  # the example config's mail listener
         PAGERD_DB=str(db),
         PAGERD_WEBHOOK_TOKEN=TOKEN,
         PAGERD_ADMIN_TOKEN=ADMIN,
@@ -468,9 +499,14 @@ def main() -> int:
         PAGERD_TWILIO_API_BASE=twilio,
     )
     pagerd_bin = Path(py).parent / "pagerd"
-    pd_argv = [str(pagerd_bin)] if pagerd_bin.exists() else [py, "-m", "pager"]
-    log_path = Path(args.log) if args.log else tmp / "pagerd.log"
+    if tree != ROOT:
+        pd_argv = [py, "-m", "pager"]  # run from `tree`: its pager package comes first on the path
+        pd_env["PYTHONPATH"] = str(tree)
+    else:
+        pd_argv = [str(pagerd_bin)] if pagerd_bin.exists() else [py, "-m", "pager"]
+    log_path = log_path or tmp / "pagerd.log"
     tw_proc = pd_proc = None
+    pd_exit = None
     logf = open(log_path, "wb")
     try:
         tw_proc = subprocess.Popen(
@@ -483,7 +519,7 @@ def main() -> int:
         wait_http(f"{twilio}/_records", tw_proc, "fake Twilio")
         pd_proc = subprocess.Popen(
             pinned(server_cpu, [*pd_argv, "serve", "-c", str(cfg)]),
-            cwd=ROOT,
+            cwd=tree,
             env=pd_env,
             stdout=logf,
             stderr=subprocess.STDOUT,
@@ -503,16 +539,189 @@ def main() -> int:
             stop(tw_proc)
         logf.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    out = {
+    return {
         "results": results,
         "pagerd_exit": pd_exit,
         "twilio_requests": len(records),
         "voice_requests": sum(1 for r in records if r["kind"] == "voice"),
     }
+
+
+def git_head(tree: Path) -> str:
+    r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=tree, capture_output=True)
+    return r.stdout.strip()[:12] + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def idle_table(rows: list[tuple[str, dict]]) -> str:
+    L = [
+        "| tree | round | incidents | paged | p50 | p99 | max | to the tick p50 / p99 | in the tick p50 / p99 "
+        "| SMS requests | webhook answer p50 / p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, r in rows:
+        L.append(
+            f"| {label} | {r['round']} | {r['incidents']} | {r['paged']} | {r['p50_ms']:.1f} ms | "
+            f"{r['p99_ms']:.1f} ms | {r['max_ms']:.1f} ms | {r['to_tick_p50_ms']:.1f} / {r['to_tick_p99_ms']:.1f} ms | "
+            f"{r['in_tick_p50_ms']:.1f} / {r['in_tick_p99_ms']:.1f} ms | {r['sms_requests']} | "
+            f"{r['webhook_p50_ms']:.1f} / {r['webhook_p99_ms']:.1f} ms |"
+        )
+    return "\n".join(L)
+
+
+IDLE_BEGIN, IDLE_END = "<!-- idle-latency:begin -->", "<!-- idle-latency:end -->"
+
+
+def write_results(command: str, rows: list[tuple[str, dict]], pooled: dict, la: tuple[str, str], trees: dict) -> None:
+    """The section "Idle time to page" of bench/RESULTS.md, between its markers (appended at first)."""
+    path = BENCH / "RESULTS.md"
+    this = pooled.get("this tree")
+    verdict = ""
+    if this is not None:
+        ok50, ok99 = this["p50_ms"] <= 10, this["p99_ms"] <= 20
+        verdict = (
+            f"Target (issue 17): p50 ≤ 10 ms, p99 ≤ 20 ms — this tree: p50 {this['p50_ms']:.1f} ms "
+            f"(**{'met' if ok50 else 'missed'}**), p99 {this['p99_ms']:.1f} ms (**{'met' if ok99 else 'missed'}**), "
+            f"over all {this['paged']} incidents of its rounds."
+        )
+    L = [
+        IDLE_BEGIN,
+        "## Idle time to page (webhook arrival → Twilio request), issue 17",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; load (uptime) at start: {la[0]}; at end: {la[1]}",
+        "- Trees: " + "; ".join(f"{k}: git {v}" for k, v in trees.items()),
+        "- Configuration measured: the full node (`paging.engine: true`, the default) on a temp copy of "
+        "`config/pagerd.example.yaml` with the script's two changes (contact rules SMS only, throttles "
+        "100,000 per 1m), the Twilio notifier pointed at the script's fake Twilio REST API on loopback, "
+        "SQLite synchronous FULL as in the example config, fresh database per server; pagerd pinned to CPU 1, "
+        "the client and the fake Twilio to CPU 0.",
+        "- Load: after a 1 s warm-up at 20/s (not reported), 50 single-alert Alertmanager webhooks 200 ms apart "
+        "(open loop), each a new incident paged by one SMS; the engine is idle when each arrives.",
+        "",
+        verdict,
+        "",
+        "All rounds pooled:",
+        "",
+        idle_table([(k, {**v, "round": "all"}) for k, v in pooled.items()]),
+        "",
+        "Per round (alternating which tree goes first):",
+        "",
+        idle_table(rows),
+        "",
+        "Time to page = arrival of the SMS request at the fake Twilio − the client's send time of the webhook. "
+        "To the tick = the start of the engine tick that routed the incident (its `now`, stored as the "
+        "escalation's `created_at`) − the webhook's send time: the webhook's own commit and answer, and how long "
+        "the engine waited before ticking. In the tick = the Twilio request's arrival − that tick's start: "
+        "routing, the escalation step, the outbox claim and the Twilio SDK's request.",
+        IDLE_END,
+    ]
+    text = path.read_text() if path.exists() else ""
+    block = "\n".join(L)
+    if IDLE_BEGIN in text and IDLE_END in text:
+        text = text[: text.index(IDLE_BEGIN)] + block + text[text.index(IDLE_END) + len(IDLE_END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def pooled_result(results: list[dict]) -> dict:
+    """The rounds of one tree as one: percentiles over all their incidents (kept in `lat_all`)."""
+    lat = sorted(x for r in results for x in r["lat_all"])
+    to_tick = sorted(x for r in results for x in r["to_tick_all"])
+    in_tick = sorted(x for r in results for x in r["in_tick_all"])
+    webhook = sorted(x for r in results for x in r["webhook_all"])
+    ms = 1000.0
+    return {
+        "incidents": sum(r["incidents"] for r in results),
+        "paged": len(lat),
+        "p50_ms": pct(lat, 50) * ms,
+        "p99_ms": pct(lat, 99) * ms,
+        "max_ms": (lat[-1] * ms) if lat else float("nan"),
+        "to_tick_p50_ms": pct(to_tick, 50) * ms,
+        "to_tick_p99_ms": pct(to_tick, 99) * ms,
+        "in_tick_p50_ms": pct(in_tick, 50) * ms,
+        "in_tick_p99_ms": pct(in_tick, 99) * ms,
+        "sms_requests": sum(r["sms_requests"] for r in results),
+        "webhook_p50_ms": pct(webhook, 50) * ms,
+        "webhook_p99_ms": pct(webhook, 99) * ms,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fake-twilio", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ap.add_argument("--rates", default="10,100,1000")
+    ap.add_argument("--durations", default="5,5,3")
+    ap.add_argument("--idle", action="store_true", help="50 incidents 200 ms apart (rate 5/s for 10 s)")
+    ap.add_argument("--before", metavar="REV", help="also measure the tree of git revision REV, in the same run")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds per tree (alternating which goes first)")
+    ap.add_argument("--results", action="store_true", help="with --idle: write its section of bench/RESULTS.md")
+    ap.add_argument("--drain-timeout", type=float, default=20.0)
+    ap.add_argument("--server-cpu", default="1")
+    ap.add_argument("--client-cpu", default="0")
+    ap.add_argument("--json", help="write the results (JSON) here")
+    ap.add_argument("--log", help="pagerd's log file (default: in the temp dir, removed)")
+    args = ap.parse_args()
+    if args.fake_twilio:
+        fake_twilio_main(args.fake_twilio)
+        return 0
+    if args.idle:
+        rates, durations = [5.0], [10.0]
+    else:
+        rates = [float(x) for x in args.rates.split(",")]
+        durations = [float(x) for x in args.durations.split(",")]
+    if len(rates) != len(durations):
+        raise SystemExit("paging_latency: --rates and --durations need the same number of values")
+    if not 1 <= args.rounds <= 10:
+        raise SystemExit("paging_latency: --rounds is 1 to 10")
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {int(args.client_cpu)})
+    trees: dict[str, Path] = {"this tree": ROOT}
+    heads = {"this tree": git_head(ROOT)}
+    if args.before:
+        tree, commit = before_tree(args.before)
+        trees["before"] = tree
+        heads["before"] = f"{commit[:12]} (`--before {args.before}`)"
+    la0 = uptime()
+    outs: dict[str, list[dict]] = {k: [] for k in trees}
+    for k in range(args.rounds):
+        order = list(trees) if k % 2 == 0 else list(reversed(trees))
+        for label in order:
+            log_path = Path(args.log) if args.log and label == "this tree" else None
+            out = measure(trees[label], rates, durations, args, log_path)
+            for r in out["results"]:
+                r["round"] = k + 1
+            outs[label].append(out)
+            print(f"[paging_latency] {label} round {k + 1}: {table(out['results'])}", flush=True)
+    la1 = uptime()
+    out_all = {"trees": heads, "runs": outs, "uptime_start": la0, "uptime_end": la1}
+    rows = [(label, r) for label, lst in outs.items() for o in lst for r in o["results"]]
+    pooled = {label: pooled_result([r for o in lst for r in o["results"]]) for label, lst in outs.items()}
+    out_all["pooled"] = pooled
+    single = len(trees) == 1 and args.rounds == 1 and not args.idle  # the shape bench/run.py reads
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1))
-    print(table(results))
-    print("BENCHJSON " + json.dumps(out), flush=True)
+        Path(args.json).write_text(json.dumps(outs["this tree"][0] if single else out_all, indent=1))
+    if args.idle:
+        print(idle_table([(k, {**v, "round": "all"}) for k, v in pooled.items()]))
+        print(idle_table(rows))
+    else:  # one table per tree and round, a row per rate
+        for label, lst in outs.items():
+            for o in lst:
+                if len(outs) > 1 or len(lst) > 1:
+                    print(f"\n{label}, round {o['results'][0]['round']}:")
+                print(table(o["results"]))
+    if args.results and args.idle:
+        command = ".venv/bin/python bench/paging_latency.py " + " ".join(sys.argv[1:])
+        write_results(command, rows, pooled, (la0, la1), heads)
+    if single:
+        print("BENCHJSON " + json.dumps(outs["this tree"][0]), flush=True)
+    else:  # the samples stay in --json
+        print("BENCHJSON " + json.dumps({k: v for k, v in out_all.items() if k != "runs"}), flush=True)
     return 0
 
 

@@ -115,7 +115,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pagerd-threads-"))
     servers = [
         F.TreeServer("before", f"full node at {commit[:12]}", tree, py, tmp),
-        F.TreeServer("after", "full node, this tree", B.ROOT, Path(sys.executable), tmp),
+        F.TreeServer("after", "full node, this tree", B.ROOT, F.after_python(), tmp),
     ]
     res: dict[str, dict] = {s.key: {"runs": []} for s in servers}
     # per[server][phase][thread name] = [µs per request (or alert), one per round]

@@ -120,3 +120,33 @@ def make_notifier(cfg: Config, clock: Clock) -> Notifier:
     if simulated:
         parts.append(DryRunNotifier(channels=simulated))
     return MultiNotifier(parts)
+
+
+def make_mail_sender(cfg: Config, clock: Clock):  # -> pager.service.customer_mail.MailSender | None
+    """The SMTP sender of mail to customers (mail.outgoing): its own host and port, else notifier.smtp's server
+    with its port, credentials and TLS; None when mail.outgoing is off."""
+    if cfg.mail is None or not cfg.mail.outgoing.enabled or cfg.mail.sender is None:
+        return None
+    from pager.notify.smtp import SmtpNotifier
+
+    out, sm = cfg.mail.outgoing, cfg.notifier.smtp
+    if out.host:
+        return SmtpNotifier(
+            host=out.host,
+            port=out.port or 25,
+            from_address=cfg.mail.sender,
+            starttls=out.starttls,
+            timeout=out.timeout.total_seconds(),
+            clock=clock,
+        )
+    return SmtpNotifier(
+        host=sm.host,
+        port=out.port or sm.port,
+        from_address=cfg.mail.sender,
+        username=sm.username or None,
+        password=sm.password.get_secret_value() or None,
+        starttls=sm.starttls,
+        ssl=sm.ssl,
+        timeout=out.timeout.total_seconds(),
+        clock=clock,
+    )

@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from pager import config as config_mod
-from pager.app import make_clock, make_notifier, make_store
+from pager.app import make_clock, make_mail_sender, make_notifier, make_store
 from pager.config.channels import providers
 from pager.observe import logging as plog
 from pager.observe import systemd
@@ -47,6 +47,7 @@ _RESTART_ONLY = (
     ("mail", "enabled"),
     ("mail", "listen"),
     ("mail", "protocol"),
+    ("mail", "outgoing"),
 )
 
 
@@ -96,6 +97,7 @@ async def serve(config_path: str) -> int:
             ingest=ingest_alerts,
             on_good_tick=watchdog.kick,
             idle=min(1.0, watchdog.interval or 1.0),
+            mail_sender=make_mail_sender(cfg, runtime.clock),
         )
         runtime.engine = engine
         run_engine(app, engine.run)

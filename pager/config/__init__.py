@@ -162,6 +162,11 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
         issue(("sources",), "no alert source configured")
     if cfg.mail is not None and cfg.mail.enabled and not cfg.mail.addresses:
         issue(("mail", "addresses"), "at least one support address when the mail listener is enabled")
+    if cfg.mail is not None and cfg.mail.outgoing.enabled:
+        if not cfg.mail.outgoing.host and not cfg.notifier.smtp.host:
+            issue(("mail", "outgoing", "host"), "a mail server for mail to customers: this host, or notifier.smtp.host")
+        if cfg.mail.sender is None:
+            issue(("mail", "from"), "the sender of mail to customers: mail.from or a support address")
     if cfg.mail is not None and cfg.mail.enabled and _same_port(cfg.mail.listen, cfg.server.listen):
         issue(("mail", "listen"), f"the same port as server.listen ({cfg.server.listen}): each listener needs its own")
     check_secrets(cfg, issue)
@@ -189,6 +194,7 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
                 if kind == "person" and name not in cfg.people:
                     issue(("escalation_policies", pname, "steps", si, "targets", ti), f"unknown person {name!r}")
     _contacts(cfg, issue)
+    _hotline(cfg, issue)
     for i, who in enumerate(cfg.desk.people):
         if who not in cfg.people:
             issue(("desk", "people", i), f"unknown person {who!r} (not under people)")
@@ -255,3 +261,18 @@ def _contacts(cfg: Config, issue) -> None:
             elif d.lower() in domains:
                 issue(("customers", c, "email_domains", j), f"{d} is customer {domains[d.lower()]}'s already")
             domains[d.lower()] = c
+
+
+def _hotline(cfg: Config, issue) -> None:
+    """The standby number: the desk's phone parses, each standby_project is one of its customer's projects."""
+    from pager.domain.contacts import e164
+
+    if cfg.desk.phone is not None and e164(cfg.desk.phone, cfg.calendar.holiday_country) is None:
+        issue(("desk", "phone"), f"not a phone number: {cfg.desk.phone!r}")
+    for c, cust in cfg.customers.items():
+        if cust.standby_project is not None and cust.standby_project not in cust.projects:
+            known = ", ".join(sorted(cust.projects))
+            issue(
+                ("customers", c, "standby_project"),
+                f"unknown project {cust.standby_project!r} of customer {c} (known: {known})",
+            )

@@ -512,6 +512,9 @@ class CustomerConfig(Strict):
     # the support desk: its contacts, and the mail domains whose senders are this customer's
     contacts: list[ContactConfig] = []
     email_domains: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", max_length=253)]] = []
+    # the project a call to the standby number opens its ticket and incident on (README: The standby number);
+    # unset: the customer's first project with coverage standby or always
+    standby_project: str | None = None
 
 
 def _iban(v: str) -> str:
@@ -596,6 +599,9 @@ def _at_least_an_hour(v: timedelta) -> timedelta:
 class DeskConfig(Strict):
     people: list[str] = []
     email: str | None = None
+    # the desk's phone number (any form phonenumbers reads): the standby number forwards calls to it in office
+    # hours (README: The standby number)
+    phone: str | None = Field(default=None, max_length=64)
     # the request targets of every customer without their own (README: Request targets)
     request_targets: RequestTargetsConfig = RequestTargetsConfig()
     # a resolved ticket closes by itself this long after it was resolved (the engine's tickets stage)
@@ -633,6 +639,29 @@ class HeartbeatConfig(Strict):
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:\\]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
+class OutgoingMailConfig(Strict):
+    """Mail to customers about their tickets (README: Outgoing mail). Its SMTP server: `host` and `port`, or,
+    with no host, notifier.smtp's server (its port, credentials and TLS)."""
+
+    enabled: bool = False
+    host: str = ""
+    # default: 25, or notifier.smtp.port with its host ("" from an unset environment variable: the default)
+    port: Annotated[int | None, BeforeValidator(lambda v: None if v == "" else v)] = Field(default=None, ge=1, le=65535)
+    starttls: bool = False
+    timeout: Duration = timedelta(seconds=10)
+
+
+def _mail_from(v: str | None) -> str | None:
+    if v is None:
+        return v
+    from email.utils import parseaddr
+
+    name, addr = parseaddr(v)
+    if not _ADDRESS.fullmatch(addr or "") or any(c in v for c in "\r\n"):
+        raise ValueError(f"{v[:80]!r} is not a sender (expected local@domain or Name <local@domain>)")
+    return v
+
+
 class MailConfig(Strict):
     """The mail listener: the agency's MTA hands mail for the support addresses over by LMTP (or SMTP).
     Absent: no listener."""
@@ -645,6 +674,17 @@ class MailConfig(Strict):
     addresses: list[str] = Field(default=[], max_length=100)
     # announced with SIZE; a larger message is refused with 552 5.3.4
     max_message_bytes: int = Field(default=26_214_400, ge=65_536, le=104_857_600)
+    # the sender of mail to customers (and where they answer); default: the first of `addresses`
+    from_: Annotated[str | None, AfterValidator(_mail_from)] = Field(default=None, alias="from")
+    outgoing: OutgoingMailConfig = OutgoingMailConfig()
+    # automatic mail (acknowledgements) to one address: at most auto_mail_limit per auto_mail_per
+    auto_mail_limit: int = Field(default=5, ge=1, le=1000)
+    auto_mail_per: Annotated[Duration, AfterValidator(_positive)] = timedelta(hours=1)
+
+    @property
+    def sender(self) -> str | None:
+        """The From of mail to customers: `from`, else the first support address (None: neither)."""
+        return self.from_ or (self.addresses[0] if self.addresses else None)
 
     @field_validator("addresses")
     @classmethod

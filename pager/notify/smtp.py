@@ -135,6 +135,11 @@ class SmtpNotifier:
             em = self.build(msg)
         except (ValueError, TypeError) as e:  # e.g. a header the e-mail library refuses
             return SendResult(sent=False, recoverable=False, error=short_error(f"smtp bad message: {e}"))
+        return await self.send_email(em, msg.id, incident_id=msg.incident_id)
+
+    async def send_email(self, em: EmailMessage, ref: str, *, incident_id: int | None = None) -> SendResult:
+        """Send a mail built elsewhere (a customer's ticket mail, pager.service.customer_mail) the same way:
+        one connection, the same bounds and the same two-value answer. `ref` names it in the log."""
         message_id = em["Message-ID"]
         try:
             # aiosmtplib bounds each step by `timeout`; this bounds the whole exchange as a backstop.
@@ -154,13 +159,13 @@ class SmtpNotifier:
             result = self._classify(e)
             log.warning(
                 "smtp_send_failed",
-                message_id=msg.id,
-                incident_id=msg.incident_id,
+                message_id=ref,
+                incident_id=incident_id,
                 recoverable=result.recoverable,
                 error=result.error,
             )
             return result
-        log.info("smtp_sent", message_id=msg.id, incident_id=msg.incident_id, provider_id=message_id)
+        log.info("smtp_sent", message_id=ref, incident_id=incident_id, provider_id=message_id)
         return SendResult(sent=True, recoverable=False, provider_id=message_id)
 
     def _classify(self, e: BaseException) -> SendResult:

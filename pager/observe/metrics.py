@@ -150,6 +150,23 @@ class Metrics:
             *("ticket", "reply", "auto_reply", "bounce", "loop", "refused", "unparseable"),
         ):
             self.mail_received.labels(outcome)
+        # mail to customers (pager/service/customer_mail.py): each mail's result per kind, and what is owed
+        self.mail_sent = Counter(
+            "pagerd_mail_sent",
+            "Mail to customers by kind (acknowledgement, reply, status) and result: sent, retry (a recoverable "
+            "failure, tried again), failed (given up), withheld (the rules kept it back: bounced address, "
+            "automatic-mail cap, a mail that may not be answered automatically)",
+            ["kind", "result"],
+            registry=r,
+        )
+        for kind in ("acknowledgement", "reply", "status"):
+            for result in ("sent", "retry", "failed", "withheld"):
+                self.mail_sent.labels(kind, result)
+        self.mail_outgoing_pending = Gauge(
+            "pagerd_mail_outgoing_pending",
+            "Mail to customers queued and not yet sent (due, or waiting for a retry)",
+            registry=r,
+        )
 
     def notifier_channels(self, providers: dict[str, str]) -> None:
         self.channel_live.clear()

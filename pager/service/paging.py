@@ -23,7 +23,7 @@ from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
 from pager.observe.metrics import Metrics
-from pager.service import links, mail_desk, retention, targets
+from pager.service import customer_mail, links, mail_desk, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
@@ -64,6 +64,10 @@ class Plan:
     customer_of: dict = field(default_factory=dict)  # project -> customer id
     urgency: dict = field(default_factory=dict)  # project -> UrgencyRule (its own, else paging.urgency's)
     default_urgency: UrgencyRule = UrgencyRule()
+    snapshots: PolicySnapshots = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "snapshots", PolicySnapshots(self.policies))
 
     def urgency_rule(self, project: str, route: dp.Route | None) -> UrgencyRule:
         """The urgency rule of an alert of `project` that `route` (None: no route matched) led there."""
@@ -80,6 +84,41 @@ class Plan:
 
     def policy(self, project: str) -> dp.Policy:
         return self.policies.get(self.policy_of.get(project, "default")) or self.policies["default"]
+
+    def snapshot(self, policy: dp.Policy) -> dict:
+        """The snapshot stored with an incident routed to `policy` (Policy.to_json), made once per policy
+        of this plan; the caller stores it and must not change it."""
+        return self.snapshots.snapshot(policy)
+
+
+class PolicySnapshots:
+    """The one fast path of escalation policy snapshots: a step of an escalation reads its stored
+    snapshot back as a Policy (`Policy.from_json`), and nearly every snapshot equals one of the current
+    config's policies, so the parse of that snapshot is made once per config policy and reused.
+    `policy_of(d)` is `Policy.from_json(d)` (tests/unit/test_engine_fast_paths.py proves it on random and
+    malformed snapshots); any snapshot that is not equal to one of the config's (an older config's, a
+    hand-edited row) takes `from_json` itself."""
+
+    def __init__(self, policies: dict[str, dp.Policy]) -> None:
+        self._json: dict[int, dict] = {}  # id(policy) of this plan's own policies -> its snapshot
+        self._by_name: dict[str, tuple[dict, dp.Policy]] = {}
+        for p in policies.values():
+            d = p.to_json()
+            self._json[id(p)] = d
+            self._by_name.setdefault(p.name, (d, dp.Policy.from_json(d)))
+
+    def snapshot(self, policy: dp.Policy) -> dict:
+        d = self._json.get(id(policy))
+        return d if d is not None else policy.to_json()
+
+    def policy_of(self, d) -> dp.Policy:
+        """`Policy.from_json(d)`, without the parse when `d` equals a config policy's snapshot."""
+        if type(d) is dict:
+            hit = self._by_name.get(d.get("name"))
+            # == of dicts takes 1 for True and 1.0 for 1; from_json refuses a bool `repeat`, so it must be an int
+            if hit is not None and type(d.get("repeat")) is int and hit[0] == d:
+                return hit[1]
+        return dp.Policy.from_json(d)
 
 
 def plan_of(cfg: Config) -> Plan:
@@ -190,17 +229,41 @@ def rotation_name(cfg: Config, role: str | None) -> str | None:
     return cfg.paging.office_rotation if role == dp.OFFICE_ROTATION else cfg.paging.standby_rotation
 
 
+class OnCallAt:
+    """Who is on call in each rotation at one instant (`now` of a tick), each rotation worked out once:
+    every escalation step of a tick that pages a rotation asks the same question, and under a storm
+    there are hundreds of them. Made per tick, so overrides and config changes of the next tick count."""
+
+    def __init__(self, schedule: Schedule, overrides, now: datetime) -> None:
+        self.schedule, self.overrides, self.now = schedule, overrides, now
+        self._person: dict[str, str | None] = {}
+
+    def __call__(self, name: str | None) -> str | None:
+        """The person on call in rotation `name` (None: no such rotation, or nobody on call)."""
+        if not name or name not in self.schedule.rotations:
+            return None
+        try:
+            return self._person[name]
+        except KeyError:
+            person = self._person[name] = self.schedule.on_call(self.now, self.overrides, name)[0]["person"]
+            return person
+
+
 def step_people(
-    cfg: Config, schedule: Schedule, overrides, step: dp.Step, rotation: str | None, now: datetime
+    cfg: Config,
+    schedule: Schedule,
+    overrides,
+    step: dp.Step,
+    rotation: str | None,
+    now: datetime,
+    on_call: OnCallAt | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Whom one escalation step pages at `now` (people ids, in order) and notes for the timeline."""
+    """Whom one escalation step pages at `now` (people ids, in order) and notes for the timeline.
+    `on_call`: the tick's OnCallAt(schedule, overrides, now), shared by its steps (made here when None)."""
     people: list[str] = []
     notes: list[str] = []
-
-    def on_call(name: str | None) -> str | None:
-        if not name or name not in schedule.rotations:
-            return None
-        return schedule.on_call(now, overrides, name)[0]["person"]
+    if on_call is None:
+        on_call = OnCallAt(schedule, overrides, now)
 
     for t in step.targets:
         who: list[str] = []
@@ -263,6 +326,32 @@ def desk_messages(cfg: Config, incident_id: int, generation: int, now: datetime)
     return messages
 
 
+def page_messages(
+    cfg: Config, incident_id: int, generation: int, k: int, people: list[str], now: datetime
+) -> list[dict]:
+    """The pages of escalation step `k` of an incident's round to `people`: each person's contact rules
+    (their own, else paging.contact_rules), one message per channel and when it is due."""
+    out = []
+    for person in people:
+        p = cfg.people[person]
+        rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
+        for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
+            address = p.email if channel == "email" else p.phone
+            if not address:
+                continue
+            out.append(
+                {
+                    "idem_key": f"{incident_id}:{generation}:{k}:{person}:{channel}:{i}",
+                    "person": person,
+                    "channel": channel,
+                    "address": address,
+                    "kind": "page",
+                    "due_at": due,
+                }
+            )
+    return out
+
+
 def _hold_of(d: PagingDecision) -> tuple[str, str | None, datetime | None, str | None, int | None]:
     """How a decision is stored on an escalation: (status, rotation role, next_at, hold, maintenance id)."""
     if d.action is Decision.PAGE:
@@ -305,6 +394,7 @@ class PagingEngine:
         *,
         on_good_tick: Callable[[], None] | None = None,
         idle: float = 1.0,
+        mail_sender: customer_mail.MailSender | None = None,
     ) -> None:
         self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
         self._current = current
@@ -317,6 +407,7 @@ class PagingEngine:
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
+        self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender)
         self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
@@ -328,6 +419,7 @@ class PagingEngine:
             ("heartbeats", self.heartbeats),  # a heartbeat silent past its timeout opens an incident
             ("retention", self.retention),  # raw bodies and delivery ids past storage.retention pruned
             ("mail", self.mail),  # stored incoming mail filed as tickets, replies, bounces (mail_desk)
+            ("outmail", self.outmail),  # mail to customers about their tickets queued and sent (customer_mail)
             ("tickets", self.close_tickets),  # incidents' subjects searchable; resolved tickets closed after a while
             ("targets", self.request_targets),  # request targets turned at risk or breached: on the timeline once
             ("handover", self.handover),  # the incoming engineer of a rotation is told once
@@ -341,6 +433,10 @@ class PagingEngine:
     async def retention(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self._retention(cfg, now)
 
+    async def outmail(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if await self._outmail(cfg, now):
+            self.poke()  # more changes waiting: the next tick takes the next batch
+
     def plan(self, cfg: Config) -> Plan:
         """The routing plan of `cfg`, made once per config. The config object itself is kept with it (not
         its id(): a reloaded config may be given the id of the freed one it replaced)."""
@@ -350,18 +446,25 @@ class PagingEngine:
 
     async def run(self, pace: float = 0.02) -> None:
         """Recover the outbox, then tick at once (work that fell due while pagerd was down goes out now),
-        then whenever poked (a new incident, a reply) and at least every `idle` seconds; pokes that come
-        while a tick runs, or within `pace` seconds after it, are served by one next tick, so a storm of
-        webhooks is handled in batches instead of one tick per request. Runs until cancelled; anything
-        that raises outside a stage (the recovery, say) ends it: the daemon then exits non-zero."""
+        then whenever poked (a new incident, a reply) and at least every `idle` seconds. Runs until
+        cancelled; anything that raises outside a stage (the recovery, say) ends it: the daemon then exits
+        non-zero.
+
+        How ticks are paced adapts to the load. A poke that finds the engine waiting (no poke came while
+        the tick before it ran) is served by a tick at once, so on a quiet node a page waits only for the
+        tick's own work. Pokes that came while a tick ran mean load: the engine then pauses `pace` seconds
+        before the next tick, so the webhook handlers run meanwhile and that tick takes all they stored as
+        one batch (bundled per phone) instead of one tick per request."""
         await self.store.recover_sending(self.clock.now())
         await self.tick()
         while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
-            except TimeoutError:
-                pass
-            await asyncio.sleep(pace)
+            if self.wake.is_set():  # poked while the last tick ran: under load, let more arrive first
+                await asyncio.sleep(pace)
+            else:  # idle: the next poke (or the idle timeout) starts a tick at once
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
+                except TimeoutError:
+                    pass
             self.wake.clear()
             await self.tick()
 
@@ -455,7 +558,7 @@ class PagingEngine:
                     generation=inc.generation,
                     project=project,
                     rotation=rotation_name(cfg, role),
-                    policy=policy.to_json(),
+                    policy=plan.snapshot(policy),
                     status=status,
                     next_at=next_at,
                     target_seconds=int(target.target.total_seconds()),
@@ -546,10 +649,13 @@ class PagingEngine:
         if not due:
             return
         overrides = overrides_from(await self.store.list_overrides())
+        on_call = OnCallAt(schedule, overrides, now)  # each rotation's person at `now`, once per tick
         # each escalation's step is decided on its own; the writes are queued together (one group commit)
-        await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now) for esc in due))
+        await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now, on_call) for esc in due))
 
-    async def _fire(self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime) -> None:
+    async def _fire(
+        self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime, on_call: OnCallAt
+    ) -> None:
         if esc.status == "waiting" and esc.hold is not None:
             released = await self._redecide(cfg, schedule, esc, now)
             if released is None:
@@ -558,7 +664,7 @@ class PagingEngine:
         elif esc.status == "waiting":
             await self._desk_notice(cfg, esc, now)
             return
-        policy = dp.Policy.from_json(esc.policy)
+        policy = self.plan(cfg).snapshots.policy_of(esc.policy)
         first = esc.first_page_at or now
         k = esc.step + 1
         due = dp.next_step(policy, first, esc.step)  # the step `incidents show` names as next (dp.next_action)
@@ -578,7 +684,7 @@ class PagingEngine:
                 event={"kind": "escalation_exhausted", "steps": k},
             )
             return
-        people, notes = step_people(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now)
+        people, notes = step_people(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now, on_call)
         messages = self._messages(cfg, esc, k, people, now)
         target = timedelta(seconds=esc.target_seconds)
         # escalate before the response target is missed
@@ -607,25 +713,7 @@ class PagingEngine:
         )
 
     def _messages(self, cfg: Config, esc: Escalation, k: int, people: list[str], now: datetime) -> list[dict]:
-        out = []
-        for person in people:
-            p = cfg.people[person]
-            rules = [dp.ContactRule(r.channel, r.after) for r in (p.contact_rules or cfg.paging.contact_rules)]
-            for i, (channel, due) in enumerate(dp.contact_plan(rules, now)):
-                address = p.email if channel == "email" else p.phone
-                if not address:
-                    continue
-                out.append(
-                    {
-                        "idem_key": f"{esc.incident_id}:{esc.generation}:{k}:{person}:{channel}:{i}",
-                        "person": person,
-                        "channel": channel,
-                        "address": address,
-                        "kind": "page",
-                        "due_at": due,
-                    }
-                )
-        return out
+        return page_messages(cfg, esc.incident_id, esc.generation, k, people, now)
 
     async def _desk_notice(self, cfg: Config, esc: Escalation, now: datetime) -> None:
         messages = desk_messages(cfg, esc.incident_id, esc.generation, now)

@@ -123,8 +123,9 @@ def _check_texts(texts: dict[str, str], where: str, max_len: int, multiline: boo
 def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> tuple[list[Alert], dict]:
     """Alerts from a webhook body, and the notification's facts (group_key, receiver, status,
     truncated_alerts, external_url); raises InputError naming every problem."""
-    model = _STRICT if strict else _LENIENT
-    hook = validate_json(model, body)
+    # the strict model forbids unknown fields, so nothing it accepts nests deeper than 4 levels (shallow);
+    # the lenient one ignores them, whatever their depth
+    hook = validate_json(_STRICT, body, shallow=True) if strict else validate_json(_LENIENT, body)
     problems: list[Problem] = []
     check = not _all_clean(body, hook)  # each text on its own only when the whole payload may hold a problem
     if check:

@@ -601,6 +601,66 @@ class ContactRecord(_Record):
     created_at: datetime
 
 
+# -- the standby number ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineCall(_Record):
+    """A call to the standby number (pager.domain.hotline decided its `action` at the call)."""
+
+    call_sid: str
+    caller: str | None  # E.164; None: withheld
+    contact: str | None
+    customer: str | None
+    project: str | None  # customer/project; None: triage
+    action: str  # forward, standby, voicemail
+    language: str  # nl, en: what the caller hears
+    reason: str
+    ticket: int | None
+    outcome: str  # forwarded, ringing, answered, voicemail, no_answer
+    answered_by: str | None
+    answered_at: datetime | None
+    recording_url: str | None
+    recording_seconds: int | None
+    reply: str | None  # the TwiML the call was answered with first
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineStep(_Record):
+    """An escalation step a standby call dialled: the people rung and how the <Dial> ended."""
+
+    step: int
+    people: tuple[str, ...]
+    status: str | None  # Twilio's DialCallStatus; None while it rings
+    dialled_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineIncident:
+    """A standby call's incident: the ticket paged at the call, its escalation's first step fired then
+    (so the response target starts at the call), as the engine would have routed and fired it. The
+    incident's number is the ticket's, known only in the store's transaction: the store sets the label
+    `ticket` to it and keys each message by it (an idem_key starts with the incident id, then `:`)."""
+
+    labels: Mapping[str, str]
+    severity: str
+    rotation: str | None
+    policy: dict[str, Any]
+    target_seconds: int
+    reason: str
+    deadline: datetime
+    escalate_at: datetime | None
+    next_at: datetime | None  # the next step (None: the policy has no other)
+    early: bool
+    people: tuple[str, ...]
+    notes: tuple[str, ...]
+    messages: list[dict[str, Any]]  # the first step's pages, as fire_step queues them
+    booking: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryUpdate:
     """What a delivery report changed: the messages it covers (the carrier and its bundle) and how many
@@ -608,6 +668,73 @@ class DeliveryUpdate:
 
     rows: int
     advanced: int
+
+
+# -- mail to customers (pager/service/customer_mail.py) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChange(_Record):
+    """One timeline entry of a ticket (the desk's own entries, by id), as the outgoing-mail stage reads them."""
+
+    id: int
+    number: int
+    kind: str
+    public: bool
+    actor: str | None
+    at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMailOut(_Record):
+    """A customer mail to queue: the outbox message (kind `customer`, channel email, once per `idem_key`) and
+    what it carries besides its text: the HTML alternative and its headers (Message-IDs without brackets)."""
+
+    idem_key: str
+    number: int
+    entry_id: int
+    kind: str  # acknowledgement, reply, status
+    address: str
+    person: str | None
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    auto_submitted: str | None
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldMail(_Record):
+    """A customer mail the rules kept back: an internal `mail_withheld` entry on its ticket."""
+
+    number: int
+    entry_id: int
+    kind: str
+    address: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMailDue(_Record):
+    """A queued customer mail that is due: its outbox message and its headers."""
+
+    id: int  # the outbox message's id
+    number: int
+    kind: str
+    address: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    auto_submitted: str | None
+    language: str
+    attempts: int
 
 
 # -- the port, per aggregate ----------------------------------------------------------------------------
@@ -1173,6 +1300,119 @@ class PortalStore(Protocol):
     async def use_password_link(self, token_hash: str, *, password_hash: str, now: datetime) -> Account:
         """Sets the account's password, marks the link used and ends every session of the account, at once.
         NotFound for an unknown link; Conflict for one used, expired, or of a disabled account."""
+
+
+class CustomerMailStore(Protocol):
+    """Mail to customers about their tickets: the changes after the stage's cursor, the mails queued from them,
+    the thread of a ticket, the cap's and the bounces' state."""
+
+    async def ticket_changes(self, limit: int = 200) -> list[TicketChange]:
+        """Up to `limit` timeline entries of tickets after the cursor (every entry, public or not), by id."""
+        ...
+
+    async def queue_customer_mail(
+        self, through: int, mails: Sequence[CustomerMailOut], withheld: Sequence[WithheldMail], *, now: datetime
+    ) -> int:
+        """In one transaction: each mail into the outbox (kind `customer`, due now, once per idem_key) with its
+        headers, its Message-ID into its ticket's thread (direction out) and an internal `mail_queued` entry
+        on the ticket; each withheld one as an internal `mail_withheld` entry; the cursor moved to `through`.
+        Nothing when the cursor is at or past `through` already (decided before). Answers the mails queued."""
+        ...
+
+    async def ticket_thread(self, number: int) -> list[str]:
+        """The Message-IDs of a ticket's mail, in and out (without angle brackets), oldest first."""
+        ...
+
+    async def automatic_mail_since(self, addresses: Sequence[str], since: datetime) -> dict[str, list[datetime]]:
+        """For each address (lower case) that was queued automatic customer mail (acknowledgements) after
+        `since`: when, oldest first."""
+        ...
+
+    async def bounced_addresses(self, addresses: Sequence[str]) -> list[str]:
+        """Those of `addresses` (compared in lower case) a delivery-status report marked as failed, lower case,
+        sorted. An address is marked when a bounce naming it is filed (MailStore.file_mail) and unmarked when
+        a mail from it that a person wrote is filed."""
+        ...
+
+    async def due_customer_mail(self, now: datetime, limit: int = 100) -> list[CustomerMailDue]:
+        """Queued customer mails that are pending and due at `now`, oldest first (they are claimed and finished
+        as other outbox messages: claim_messages, finish_message)."""
+        ...
+
+    async def customer_mail_pending(self, now: datetime) -> int:
+        """Customer mails not yet sent: pending (due, or waiting for a retry after a first attempt) or being
+        sent."""
+        ...
+
+
+class HotlineStore(Protocol):
+    """Calls to the standby number, their tickets and incidents (README: The standby number)."""
+
+    async def start_hotline_call(
+        self,
+        *,
+        call_sid: str,
+        caller: str | None,
+        contact: str | None,
+        customer: str | None,
+        project: str | None,
+        action: str,
+        language: str,
+        reason: str,
+        now: datetime,
+    ) -> tuple[HotlineCall, bool]:
+        """The call, claimed by its CallSid, and whether this made it (False: Twilio retrying it, or a
+        replay: the stored call, unchanged). A forwarded call's outcome is `forwarded`, any other `ringing`."""
+        ...
+
+    async def open_hotline_ticket(
+        self, call_sid: str, *, ticket: Mapping[str, Any], incident: HotlineIncident | None, now: datetime
+    ) -> HotlineCall:
+        """In one transaction: the call's phone ticket (`ticket`: create_ticket's fields) with an internal
+        `call` entry; with `incident`, the ticket made an incident (source desk) whose escalation is routed
+        and fires its first step at `now` (first page, deadline and escalation point from the call), its
+        pages queued, `routed` and `paging` on the timeline. Conflict when the call has a ticket already;
+        NotFound for an unknown call."""
+        ...
+
+    async def answer_hotline_call(self, call_sid: str, reply: str) -> None:
+        """The TwiML the call was answered with (what a repeat of its first request is answered)."""
+        ...
+
+    async def hotline_dial(self, call_sid: str, step: int, people: Sequence[str], *, now: datetime) -> bool:
+        """Step `step` dialled to `people`; False when it was dialled already. NotFound for an unknown call."""
+        ...
+
+    async def hotline_dial_ended(self, call_sid: str, step: int, status: str, *, now: datetime) -> bool:
+        """How the <Dial> of step `step` ended (DialCallStatus), once: True the first time (with a
+        `call_unanswered` entry on the ticket unless it connected); False for a repeat or an unknown step."""
+        ...
+
+    async def hotline_answered(self, call_sid: str, person: str, *, now: datetime) -> tuple[HotlineCall, bool]:
+        """`person` took the call: outcome `answered`, a `call_answered` entry on the ticket; True the
+        first time (a second pick-up changes nothing). NotFound for an unknown call."""
+        ...
+
+    async def hotline_voicemail(
+        self, call_sid: str, *, recording_sid: str, url: str, seconds: int | None, now: datetime
+    ) -> tuple[HotlineCall, bool]:
+        """The caller's message: its recording on the call and a `voicemail` entry (its URL) on the ticket;
+        True the first time (a repeat of the same recording changes nothing). NotFound for an unknown call."""
+        ...
+
+    async def hotline_hung_up(self, call_sid: str, *, now: datetime) -> bool:
+        """The caller left without being answered or leaving a message: outcome `no_answer` (only from
+        `ringing`), with a `call_ended` entry on the ticket; True when it changed."""
+        ...
+
+    async def get_hotline_call(self, call_sid: str) -> HotlineCall | None: ...
+
+    async def hotline_steps(self, call_sid: str) -> list[HotlineStep]:
+        """The steps dialled, in order."""
+        ...
+
+    async def hotline_calls(self, *, ticket: int | None = None, limit: int = 100) -> list[HotlineCall]:
+        """Newest first; with `ticket`, that ticket's calls."""
         ...
 
 
@@ -1185,6 +1425,8 @@ class Store(
     MailStore,
     TicketStore,
     PortalStore,
+    CustomerMailStore,
+    HotlineStore,
     Protocol,
 ):
     async def open(self) -> None: ...

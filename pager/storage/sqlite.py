@@ -57,6 +57,8 @@ from .port import (
     WorkEntry,
     work_minutes,
 )
+from .sqlite_customer_mail import CustomerMailSqlite
+from .sqlite_hotline import HotlineSqlite
 from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_mail import MailSqlite
 from .sqlite_maintenance import MaintenanceSqlite
@@ -314,7 +316,9 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore(PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite, PortalSqlite):
+class SqliteStore(
+    PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite, CustomerMailSqlite, HotlineSqlite, PortalSqlite
+):
     def __init__(
         self,
         path: str,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pager.domain.ticket import Status
 
+from . import sqlite_customer_mail as cm
 from . import sqlite_tickets as tk
 from .codec import dumps, iso, parse_iso, where
 from .port import MAIL_STATUSES, MailFiling, MailRecord, NotFound, StoredMail
@@ -147,8 +148,13 @@ def _file(conn: sqlite3.Connection, mail_id: int, f: MailFiling, now: datetime) 
             eid = tk._entry(conn, number, at, f.entry, "mail", False, {"text": f.text, **data})
             tk._attach(conn, number, eid, f.attachments, at)
             conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (at, number))
+            if f.entry == "bounce":  # the failed addresses get no more mail (pager.domain.customer_mail)
+                cm.mark_bounced(conn, list(data.get("failed") or []), mail_id, number, f.text, at)
     elif f.entry is not None:
         raise ValueError("a mail entry needs a ticket number")
+    sender = data.get("from")
+    if f.entry in (None, "reply") and number is not None and data.get("classification") == "normal" and sender:
+        cm.unmark_bounced(conn, str(sender))  # a person wrote from it: the address works again
     if number is not None:
         for mid in f.message_ids:
             conn.execute(

@@ -553,7 +553,8 @@ class PagingStore:
                 "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
                 "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation, i.alert_count FROM outbox o "
                 "LEFT JOIN incidents i ON i.id = o.incident_id "
-                "WHERE o.status = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?",
+                # customer mail (kind 'customer') is the outgoing-mail stage's (sqlite_customer_mail)
+                "WHERE o.status = 'pending' AND o.due_at <= ? AND o.kind <> 'customer' ORDER BY o.id LIMIT ?",
                 (_iso(now), limit),
             ).fetchall()
             return [
@@ -675,6 +676,17 @@ class PagingStore:
                     (error, carrier, carrier),
                 )
                 _advance_contacts(c, [r[:5] for r in rows], at)
+            if not sent and retry_at is None:  # a customer's mail given up: the desk sees it on the ticket
+                for number, kind, address, mid in c.execute(
+                    "SELECT c.number, c.kind, o.address, c.message_id FROM customer_mail c JOIN outbox o "
+                    "ON o.id = c.outbox_id WHERE c.outbox_id = ?",
+                    (carrier,),
+                ).fetchall():
+                    c.execute(
+                        "INSERT INTO ticket_entries (number, at, kind, actor, public, data) "
+                        "VALUES (?, ?, 'mail_failed', 'pagerd', 0, ?)",
+                        (number, at, dumps({"kind": kind, "to": address, "message_id": mid, "error": error})),
+                    )
             for mid, iid, person, channel, address, _attempts in rows:
                 if iid is None or retry_at is not None:
                     continue

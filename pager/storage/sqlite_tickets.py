@@ -365,6 +365,18 @@ def fts_query(q: str) -> str | None:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words[:32])
 
 
+# A filtered search checks each ticket the filters leave against the search index when they leave at most
+# CHECK_EACH_UP_TO tickets and the search matches more than MANY_MATCHES; otherwise it walks the index's
+# matches newest first until the page is full. Checking one ticket costs about 40 times walking past one
+# match (with 100,000 tickets: ~50 us against ~1.3 us); the walk passes at most all the matches, and about
+# limit x all / candidates of them, so for a common word the two ways meet near sqrt(100 x 100,000 / 40) =
+# 500 candidates (~25 ms either way), and a search of few matches (a rare word: ~1,000) is walked whatever
+# the filters (~2 ms). How many the filters leave and whether the search matches many are counted in the
+# indexes, each stopping just past its bound (< 1 ms). Measured: bench/desk.py, bench/RESULTS.md.
+CHECK_EACH_UP_TO = 500
+MANY_MATCHES = 2000
+
+
 def tickets(
     conn: sqlite3.Connection,
     status: str | None,
@@ -378,23 +390,47 @@ def tickets(
     match = fts_query(q) if q else None
     if q and match is None:
         return []
-    clause, args = where(
+    filters = (
         (status is not None, "t.status = ?", (status,)),
         (project is not None, "t.project = ?", (project,)),
         (customer is not None, "t.customer = ?", (customer,)),
         (triage, "t.project IS NULL", ()),
         (before is not None, "t.number < ?", (before,)),
-        (match is not None, "ticket_text MATCH ?", (match,)),
     )
     cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
-    if match is not None:  # driven by the search index, newest first: it stops at the page's end
+    if match is None:
+        clause, args = where(*filters)
+        sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
+    elif _few(conn, filters) and _many(conn, match):  # few tickets to check, many matches to walk
+        clause, args = where(
+            *filters,
+            (True, "EXISTS (SELECT 1 FROM ticket_text WHERE ticket_text MATCH ? AND ticket_text.rowid = t.number)",
+             (match,)),
+        )  # fmt: skip
+        sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
+    else:  # driven by the search index, newest first: it stops at the page's end
+        clause, args = where(*filters, (True, "ticket_text MATCH ?", (match,)))
         sql = (
             f"SELECT {cols} FROM ticket_text JOIN tickets AS t ON t.number = ticket_text.rowid{clause} "
             "ORDER BY ticket_text.rowid DESC LIMIT ?"
         )
-    else:
-        sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
     return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, [*args, limit])]
+
+
+def _many(conn: sqlite3.Connection, match: str) -> bool:
+    """Whether the search matches more than MANY_MATCHES tickets (counted in the index, stopping there)."""
+    sql = "SELECT count(*) FROM (SELECT rowid FROM ticket_text WHERE ticket_text MATCH ? LIMIT ?)"
+    return int(conn.execute(sql, (match, MANY_MATCHES + 1)).fetchone()[0]) > MANY_MATCHES
+
+
+def _few(conn: sqlite3.Connection, filters: tuple[tuple[bool, str, tuple], ...]) -> bool:
+    """Whether the filters (any set) leave at most CHECK_EACH_UP_TO tickets (counted in the index, stopping
+    just past the bound)."""
+    if not any(on for on, _, _ in filters):
+        return False
+    clause, args = where(*filters)
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM tickets AS t{clause} LIMIT ?)"
+    return int(conn.execute(sql, [*args, CHECK_EACH_UP_TO + 1]).fetchone()[0]) <= CHECK_EACH_UP_TO
 
 
 def ticket(conn: sqlite3.Connection, number: int) -> TicketDetail | None:

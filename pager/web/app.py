@@ -12,6 +12,7 @@ from . import (
     api,
     billing_api,
     bookings_api,
+    hotline,
     maintenance_api,
     ops,
     portal,
@@ -82,6 +83,10 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_post("/twilio/sms", twilio_hooks.sms)
     r.add_post("/twilio/voice", twilio_hooks.voice)
     r.add_post("/twilio/status", twilio_hooks.status)
+    r.add_post("/twilio/hotline", hotline.incoming)
+    r.add_post("/twilio/hotline/dial", hotline.dialled)
+    r.add_post("/twilio/hotline/answered", hotline.answered)
+    r.add_post("/twilio/hotline/recording", hotline.recording)
     r.add_get("/l/{token}", twilio_hooks.link_get)
     r.add_post("/l/{token}", twilio_hooks.link_post)
     r.add_get("/healthz", ops.healthz)

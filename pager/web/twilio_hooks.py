@@ -58,7 +58,7 @@ def _twiml(body: str) -> web.Response:
     return web.Response(text=body, content_type="application/xml")
 
 
-async def _signed_form(request: web.Request, rt: Runtime):
+async def signed_form(request: web.Request, rt: Runtime):
     """The form of a Twilio request whose X-Twilio-Signature is valid for our public URL; else 403.
     The HMAC covers the form, so the body is read first, but only when a signature is there to check
     and the body is small (Twilio's callbacks are a few hundred bytes)."""
@@ -74,7 +74,7 @@ async def _signed_form(request: web.Request, rt: Runtime):
     return form
 
 
-def _sid(form, *names: str) -> str:
+def callback_sid(form, *names: str) -> str:
     """The first of the SIDs `names` the callback carries (what a repeat of it is known by); else 422."""
     for name in names:
         value = form.get(name, "")
@@ -162,8 +162,8 @@ async def _answerable(
 
 async def sms(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    form = await _signed_form(request, rt)
-    sid = _sid(form, "MessageSid")
+    form = await signed_form(request, rt)
+    sid = callback_sid(form, "MessageSid")
     phone = form.get("From", "").strip()
     person = _person_by_phone(rt, phone)
     if person is None:
@@ -250,7 +250,7 @@ def _since(inc) -> datetime:
 
 async def voice(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    form = await _signed_form(request, rt)
+    form = await signed_form(request, rt)
     mid = request.query.get("msg", "")
     msg = await rt.store.message(int(mid)) if mid.isdigit() else None
     lang = _language(rt, msg.person if msg else None)
@@ -267,7 +267,7 @@ async def voice(request: web.Request) -> web.Response:
         )
         gather = f"{rt.config.server.public_url}/twilio/voice?msg={msg.carrier}"
         return _twiml(voice_twiml(script, gather))
-    key = f"{_sid(form, 'CallSid')}:{msg.id}:{digits}"
+    key = f"{callback_sid(form, 'CallSid')}:{msg.id}:{digits}"
     claim = await rt.store.claim_callback("voice", key, rt.clock.now())
     if not claim.first:
         log.info("twilio_callback_repeated", callback="voice")
@@ -295,12 +295,12 @@ async def voice(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    form = await _signed_form(request, rt)
+    form = await signed_form(request, rt)
     mid = request.query.get("msg", "")
     st = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
     if not mid.isdigit() or not st:
         raise InputError(422, "callback needs ?msg= and MessageStatus or CallStatus")
-    key = f"{int(mid)}:{_sid(form, 'MessageSid', 'CallSid')}:{st}"
+    key = f"{int(mid)}:{callback_sid(form, 'MessageSid', 'CallSid')}:{st}"
     claim = await rt.store.claim_callback("status", key, rt.clock.now())
     if not claim.first:
         log.info("twilio_callback_repeated", callback="status")

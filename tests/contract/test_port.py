@@ -11,7 +11,9 @@ import pytest
 
 from pager.storage.port import (
     BillingStore,
+    CustomerMailStore,
     EscalationStore,
+    HotlineStore,
     IncidentStore,
     MailStore,
     MaintenanceStore,
@@ -35,6 +37,8 @@ MODULES = {
     MailStore: "test_mail",
     TicketStore: "test_tickets",
     PortalStore: "test_portal",
+    CustomerMailStore: "test_customer_mail",
+    HotlineStore: "test_hotline",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
 }
 
@@ -48,6 +52,8 @@ PENDING: dict[type, set[str]] = {
     MailStore: set(),
     TicketStore: set(),
     PortalStore: set(),
+    CustomerMailStore: set(),
+    HotlineStore: set(),
     Store: set(),
 }
 

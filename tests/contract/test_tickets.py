@@ -419,3 +419,48 @@ async def test_rejudge_request_targets_makes_every_live_request_due_again(store:
     assert await store.rejudge_request_targets() == 2
     assert sorted(await store.due_target_tickets(T0)) == [a.number, b.number]
     assert await store.rejudge_request_targets() == 0  # nothing left to reset
+
+
+async def test_list_tickets_search_with_filters_answers_exactly_the_matching_tickets_newest_first(
+    store: Store,
+) -> None:
+    """Every combination of filters with a search answers what a plain reading of the tickets does: the
+    tickets that pass the filters and hold every word, newest first, a page at a time."""
+    import random
+
+    rnd = random.Random(14)
+    vocab = ["varnish", "checkout", "quota", "dns", "backup", "invoice"]
+    projects = ["acme/webshop", "acme/intranet", None]
+    made: dict[int, tuple[str, str | None, set[str]]] = {}
+    for _ in range(40):
+        words = {rnd.choice(vocab) for _ in range(3)}
+        subject, body = " ".join(sorted(words)[:2]), " ".join(sorted(words)[2:]) or "hallo"
+        project = rnd.choice(projects)
+        t = await _new(store, subject, body=body, project=project, customer="acme" if project else None)
+        status = rnd.choice(["new", "new", "open", "resolved"])
+        if status != "new":
+            await store.update_ticket(t.number, {"status": "open"}, actor="anna", now=T0)
+        if status == "resolved":
+            await store.update_ticket(t.number, {"status": "resolved"}, actor="anna", now=T0)
+        made[t.number] = (status, project, set(subject.split()) | set(body.split()))
+    for status in (None, "new", "open", "resolved", "closed"):
+        for project in (None, "acme/webshop", "acme/intranet", "none"):
+            for q in ("varnish", "checkout quota", "DNS", "nothing"):
+                for limit, before in ((100, None), (3, None), (100, 25)):
+                    want = [
+                        n
+                        for n, (s, p, w) in sorted(made.items(), reverse=True)
+                        if status in (None, s)
+                        and (project is None or (p is None if project == "none" else p == project))
+                        and set(q.lower().split()) <= w
+                        and (before is None or n < before)
+                    ][:limit]
+                    got = await store.list_tickets(
+                        status=status,
+                        project=project if project != "none" else None,
+                        triage=project == "none",
+                        q=q,
+                        limit=limit,
+                        before=before,
+                    )
+                    assert [t.number for t in got] == want, (status, project, q, limit, before)

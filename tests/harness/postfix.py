@@ -79,6 +79,7 @@ transport_maps = texthash:{dir}/transport
 virtual_mailbox_domains = {mailbox_domains}
 virtual_mailbox_base = {dir}/mailboxes
 virtual_mailbox_maps = texthash:{dir}/mailboxes.map
+smtpd_reject_unlisted_recipient = {reject_unlisted}
 virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
 alias_maps =
@@ -103,6 +104,12 @@ class PostfixInstance:
     lmtp_domains: tuple[str, ...] = ("example.nl",)
     mailbox_domains: tuple[str, ...] = ("customer.test",)
     mailboxes: tuple[str, ...] = ()  # addresses in mailbox_domains that exist
+    # domains of mailbox_domains where every address exists: all their mail in one Maildir per domain
+    catch_all_domains: tuple[str, ...] = ()
+    # True: a recipient without a mailbox is accepted by SMTP and then bounced by Postfix itself (a real
+    # delivery-status notification from MAILER-DAEMON to the sender), as a remote mail server does;
+    # False: refused at RCPT (550 5.1.1)
+    accept_unknown: bool = False
     smtp_port: int = field(default_factory=free_port)
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pagerd-postfix-")))
 
@@ -122,13 +129,16 @@ class PostfixInstance:
                 mailbox_domains=", ".join(self.mailbox_domains),
                 uid=owner[0],
                 gid=owner[1],
+                reject_unlisted="no" if self.accept_unknown else "yes",
             )
         )
         (self.dir / "master.cf").write_text(MASTER_CF.format(smtp_listen=f"127.0.0.1:{self.smtp_port}"))
         (self.dir / "transport").write_text(
             "".join(f"{d} lmtp:inet:127.0.0.1:{self.lmtp_port}\n" for d in self.lmtp_domains)
         )
-        (self.dir / "mailboxes.map").write_text("".join(f"{a} {a}/\n" for a in self.mailboxes))
+        (self.dir / "mailboxes.map").write_text(
+            "".join(f"{a} {a}/\n" for a in self.mailboxes) + "".join(f"@{d} @{d}/\n" for d in self.catch_all_domains)
+        )
         self._postfix("start")  # checks the instance first (postfix-script check)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -171,6 +181,13 @@ class PostfixInstance:
         if not new.is_dir():
             return []
         files = sorted(new.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]  # type: ignore[misc]
+
+    def delivered(self) -> list[EmailMessage]:
+        """Every message delivered into any mailbox (catch-all ones included), oldest first; each carries
+        Postfix's `Delivered-To` header naming its recipient."""
+        root = self.dir / "mailboxes"
+        files = sorted((p for p in root.glob("*/new/*") if p.is_file()), key=lambda p: p.stat().st_mtime_ns)
         return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]  # type: ignore[misc]
 
     def log(self) -> str:

@@ -44,7 +44,10 @@ from pager.web.keys import Runtime
 from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV, ROOT, PagerdProcess
 from tests.harness.paging import smtp_env
 
-STAGES = ("route", "stop", "steps", "target", "dispatch", "heartbeats", "mail", "tickets", "targets", "handover")
+STAGES = (
+    *("route", "stop", "steps", "target", "dispatch", "heartbeats", "retention"),
+    *("mail", "outmail", "tickets", "targets", "handover"),
+)
 BOUND = 30  # seconds: paging.engine_stall_after in the example config
 
 
@@ -168,7 +171,9 @@ async def test_a_failing_stage_does_not_stop_the_stages_after_it(tmp_path):
             "target": 1.0,
             "dispatch": 1.0,
             "heartbeats": 0.0,
+            "retention": 0.0,
             "mail": 0.0,
+            "outmail": 0.0,
             "tickets": 0.0,
             "targets": 0.0,
             "handover": 0.0,

@@ -128,3 +128,105 @@ def test_go_zero_time_reads_as_before_for_any_instant_near_it():
         assert (got is None) == (reference(dt) is None)
 
     check()
+
+
+# -- validate_json(..., shallow=True): the depth checked only for a body the model refused ---------------
+
+
+def _accepted_depth(annotation) -> int:
+    """How deep a document the strict Alertmanager model accepts can nest at `annotation` (fails on any
+    type it does not know, so a new field of a nesting type makes the test name it)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _accepted_depth(args[0])
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return max(map(_accepted_depth, args))
+    if origin is typing.Literal or annotation in (str, int, datetime):
+        return 0
+    if origin is dict:
+        assert args == [str, str], annotation
+        return 1
+    if origin is list:
+        return 1 + _accepted_depth(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        assert annotation.model_config.get("extra") == "forbid", annotation  # an unknown field is refused
+        return 1 + max(_accepted_depth(f.annotation) for f in annotation.model_fields.values())
+    raise AssertionError(f"unknown field type {annotation!r}")
+
+
+def test_the_strict_alertmanager_model_refuses_anything_deeper_than_the_bound():
+    from pager.sources import alertmanager
+
+    assert _accepted_depth(alertmanager._STRICT) == 4 < MAX_JSON_DEPTH
+
+
+def _outcome(fn, body: bytes):
+    from pydantic import BaseModel
+
+    try:
+        got = fn(body)
+    except InputError as exc:
+        return ("error", exc.status, exc.message, [(p.field, p.message) for p in exc.problems])
+    return ("ok", got.model_dump() if isinstance(got, BaseModel) else got)
+
+
+def _webhook(annotation: object) -> dict:
+    return {
+        "version": "4",
+        "groupKey": "g",
+        "status": "firing",
+        "receiver": "r",
+        "alerts": [{"status": "firing", "labels": {"a": "b"}, "startsAt": "2026-01-05T09:00:00Z", "x": annotation}],
+    }
+
+
+NESTED = st.integers(min_value=0, max_value=300).flatmap(
+    lambda n: st.sampled_from(["[", '{"k":']).map(lambda o: o * n + "1" + ("]" if o == "[" else "}") * n)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        DOCS.map(lambda d: json.dumps(d).encode()),
+        DOCS.map(lambda d: json.dumps(_webhook(d)).encode()),
+        NESTED.map(lambda n: json.dumps(_webhook(0)).replace("0}]", n + "}]").encode()),
+        NESTED.map(lambda n: n.encode()),
+        st.just(json.dumps(_webhook(0)).replace(', "x": 0', "").encode()),
+        st.binary(max_size=40),
+    )
+)
+def test_a_shallow_model_gives_what_the_depth_check_first_gives(body):
+    from pager.sources import alertmanager
+    from pager.sources.errors import validate_json
+
+    def first(b: bytes):  # the plain order: the depth, then the model
+        check_depth(b)
+        return validate_json(alertmanager._STRICT, b)
+
+    assert _outcome(lambda b: validate_json(alertmanager._STRICT, b, shallow=True), body) == _outcome(first, body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b"[" * 100_000,
+        json.dumps(_webhook(0)).replace("0}]", "[" * 65 + "]" * 65 + "}]").encode(),
+    ],
+)
+def test_a_body_too_deep_is_still_the_depth_400_for_the_strict_parser(body):
+    from pager.sources import alertmanager
+
+    with pytest.raises(InputError) as info:
+        alertmanager.parse(body)
+    assert info.value.status == 400
+    assert [(p.field, p.message) for p in info.value.problems] == [
+        ("body", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    ]
