@@ -231,11 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s)
     s.add_argument("--month", required=True, help="YYYY-MM (calendar time zone)")
     s.add_argument("--json", action="store_true")
-    from pager import cli_maintenance, cli_tickets
+    from pager import cli_maintenance, cli_tickets, cli_users
 
     cli_maintenance.add_parsers(sub, _config_arg)
     cli_tickets.add_parsers(sub, _config_arg)
     cli_tickets.add_mail_parsers(sub, _config_arg)
+    cli_users.add_parsers(sub, _config_arg)
     return p
 
 
@@ -346,6 +347,10 @@ def _run(args: argparse.Namespace) -> int:
         from pager import cli_tickets
 
         return asyncio.run(cli_tickets.run(args, _load, _clock))
+    if args.cmd == "user":
+        from pager import cli_users
+
+        return asyncio.run(cli_users.run(args, _load, _clock))
     if args.cmd == "mail":
         from pager import cli_tickets
 

@@ -6,7 +6,8 @@
 #                              swaks and Postfix (the mail tests: a real client and the agency's MTA),
 #                              CPython's email test messages (the incoming-mail parser's real-world corpus)
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
-#   scripts/peers.sh all       both
+#   scripts/peers.sh axe       npm axe-core into var/peers/axe (the portal's accessibility checks in Chromium)
+#   scripts/peers.sh all       all three
 #
 # Idempotent and quiet: a fast no-op when everything is present; one line of output.
 # Runs as root without stdin (CI). Exits non-zero with a message on failure.
@@ -33,6 +34,8 @@ DEB_PACKAGES=(
 )
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli"
+AXE_DIR="$ROOT/var/peers/axe"
+AXE_PKG="axe-core"
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
 
@@ -105,9 +108,30 @@ install_prism() {
   echo "peers: installed prism into ${PRISM_DIR#"$ROOT"/}"
 }
 
+install_axe() {
+  local js="$AXE_DIR/node_modules/axe-core/axe.min.js"
+  if [[ -f "$js" ]]; then
+    echo "peers: axe-core present"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm not found (Debian package npm) - needed for $AXE_PKG"
+  mkdir -p "$AXE_DIR"
+  [[ -f "$AXE_DIR/package.json" ]] || echo '{"name":"pagerd-peers-axe","private":true}' >"$AXE_DIR/package.json"
+  local log
+  log="$(mktemp -t peers-npm.XXXXXX)"
+  if ! (cd "$AXE_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+          "$AXE_PKG" </dev/null >"$log" 2>&1); then
+    tail -n 20 "$log" >&2; rm -f "$log"; die "npm install $AXE_PKG failed"
+  fi
+  rm -f "$log"
+  [[ -f "$js" ]] || die "npm install finished but $js is missing"
+  echo "peers: installed axe-core into ${AXE_DIR#"$ROOT"/}"
+}
+
 case "${1:-}" in
   install) install_debs ;;
   prism) install_prism ;;
-  all) install_debs; install_prism ;;
-  *) echo "usage: $0 install|prism|all" >&2; exit 2 ;;
+  axe) install_axe ;;
+  all) install_debs; install_prism; install_axe ;;
+  *) echo "usage: $0 install|prism|axe|all" >&2; exit 2 ;;
 esac

@@ -1195,6 +1195,113 @@ class TicketStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Account(_Record):
+    """A portal account (pager.domain.portal). `has_password`: False until its invitation link is used."""
+
+    id: int
+    email: str
+    role: str  # admin, desk, engineer, customer
+    person: str | None
+    customer: str | None
+    language: str | None
+    has_password: bool
+    created_at: datetime
+    created_by: str
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSession(_Record):
+    """A signed-in session with its account (the cookie's token is never stored, only its hash)."""
+
+    account: Account
+    csrf: str
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordLink(_Record):
+    account: Account
+    purpose: str  # invite, reset
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class PortalStore(Protocol):
+    """The portal's accounts, sessions, failed sign-ins and one-time password links. Tokens are given and
+    kept as their hashes; what a session or link is worth at an instant is pager.domain.portal's to say."""
+
+    async def add_account(
+        self,
+        *,
+        email: str,
+        role: str,
+        person: str | None,
+        customer: str | None,
+        language: str | None,
+        password_hash: str | None,
+        created_by: str,
+        now: datetime,
+    ) -> Account:
+        """Conflict when the e-mail address has an account."""
+        ...
+
+    async def get_account(self, account_id: int) -> Account | None: ...
+
+    async def account_by_email(self, email: str) -> tuple[Account, str | None] | None:
+        """The account with this (lower-case) address and its password hash."""
+        ...
+
+    async def list_accounts(self) -> list[Account]:
+        """By id."""
+        ...
+
+    async def disable_account(self, email: str, *, now: datetime) -> Account:
+        """Disables the account and ends its live sessions. NotFound for an unknown address."""
+        ...
+
+    async def start_session(
+        self, *, token_hash: str, account_id: int, csrf: str, client: str | None, ended: str | None, now: datetime
+    ) -> PortalSession:
+        """A new session; `ended`, the token hash of the session the browser held before (if any), ends (a
+        session is never carried across a sign-in)."""
+        ...
+
+    async def get_session(self, token_hash: str) -> PortalSession | None: ...
+
+    async def touch_session(self, token_hash: str, *, now: datetime) -> None:
+        """The session's last request is `now` (never moved back)."""
+        ...
+
+    async def end_session(self, token_hash: str, *, now: datetime) -> None: ...
+
+    async def add_login_failure(self, keys: Sequence[str], *, now: datetime) -> None:
+        """One failed sign-in counted against each key; failures older than a day are forgotten."""
+        ...
+
+    async def login_failures(self, key: str, *, since: datetime) -> list[datetime]:
+        """The failures of `key` at or after `since`, oldest first."""
+        ...
+
+    async def clear_login_failures(self, key: str) -> None: ...
+
+    async def add_password_link(
+        self, *, token_hash: str, account_id: int, purpose: str, expires_at: datetime, now: datetime
+    ) -> PasswordLink:
+        """NotFound for an unknown account."""
+        ...
+
+    async def get_password_link(self, token_hash: str) -> PasswordLink | None: ...
+
+    async def use_password_link(self, token_hash: str, *, password_hash: str, now: datetime) -> Account:
+        """Sets the account's password, marks the link used and ends every session of the account, at once.
+        NotFound for an unknown link; Conflict for one used, expired, or of a disabled account."""
+
+
 class CustomerMailStore(Protocol):
     """Mail to customers about their tickets: the changes after the stage's cursor, the mails queued from them,
     the thread of a ticket, the cap's and the bounces' state."""
@@ -1317,6 +1424,7 @@ class Store(
     MaintenanceStore,
     MailStore,
     TicketStore,
+    PortalStore,
     CustomerMailStore,
     HotlineStore,
     Protocol,

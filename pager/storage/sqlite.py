@@ -8,7 +8,8 @@ starts as soon as the previous one returns. SQLite's own automatic checkpoint (r
 after a commit that leaves 1,000 pages or more in the WAL) copies the WAL back into the database,
 and the next commit starts the WAL file over. Webhook ingest: `sqlite_ingest`; the paging engine's
 state: `sqlite_paging`; overrides: `sqlite_schedule`; bookings and worked time: `sqlite_billing`;
-incoming mail: `sqlite_mail`; the support desk's tickets and contacts: `sqlite_tickets`.
+incoming mail: `sqlite_mail`; the support desk's tickets and contacts: `sqlite_tickets`; the portal's
+accounts and sessions: `sqlite_portal`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_mail import MailSqlite
 from .sqlite_maintenance import MaintenanceSqlite
 from .sqlite_paging import PagingStore, _event, quiet
+from .sqlite_portal import PortalSqlite
 from .sqlite_tickets import TicketSqlite
 
 _log = structlog.get_logger("pagerd.store")
@@ -314,7 +316,9 @@ class _Job:
         self.error: BaseException | None = None
 
 
-class SqliteStore(PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite, CustomerMailSqlite, HotlineSqlite):
+class SqliteStore(
+    PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite, CustomerMailSqlite, HotlineSqlite, PortalSqlite
+):
     def __init__(
         self,
         path: str,

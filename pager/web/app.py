@@ -15,6 +15,7 @@ from . import (
     hotline,
     maintenance_api,
     ops,
+    portal,
     schedule_api,
     testing_api,
     tickets_api,
@@ -30,7 +31,8 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     """The application; `connections`, the daemon's connection guard, learns from its middleware when a
     request is in the application."""
     # the first middleware is the outermost: webhook metrics see the status the errors middleware answered
-    middlewares = [webhooks.count_webhooks, json_errors]
+    # the portal's middleware, innermost: its pages answer errors as pages, with its security headers
+    middlewares = [webhooks.count_webhooks, json_errors, portal.middleware]
     if connections is not None:
         middlewares.insert(0, connections.middleware)
     app = web.Application(client_max_size=runtime.config.server.max_body_bytes, middlewares=middlewares)
@@ -91,6 +93,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/readyz", ops.readyz)
     r.add_get("/metrics", ops.metrics)
     r.add_get("/api/v1/openapi.yaml", ops.openapi)  # the contract of every route here
+    portal.setup(app)  # the portal's pages under /ui/
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     return app
 

@@ -17,6 +17,7 @@ from pager.storage.port import (
     IncidentStore,
     MailStore,
     MaintenanceStore,
+    PortalStore,
     ScheduleStore,
     Store,
     TicketStore,
@@ -35,6 +36,7 @@ MODULES = {
     MaintenanceStore: "test_maintenance",
     MailStore: "test_mail",
     TicketStore: "test_tickets",
+    PortalStore: "test_portal",
     CustomerMailStore: "test_customer_mail",
     HotlineStore: "test_hotline",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
@@ -49,6 +51,7 @@ PENDING: dict[type, set[str]] = {
     MaintenanceStore: set(),
     MailStore: set(),
     TicketStore: set(),
+    PortalStore: set(),
     CustomerMailStore: set(),
     HotlineStore: set(),
     Store: set(),

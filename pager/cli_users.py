@@ -1,0 +1,105 @@
+"""`pagerd user add|invite|disable|list`: the portal's accounts from the command line (the first admin,
+scripts)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    u = sub.add_parser("user", help="portal accounts: add, invite (a one-time password link), disable, list")
+    usub = u.add_subparsers(dest="user_cmd", required=True)
+    s = usub.add_parser("add", help="add an account (without --password-stdin it waits for its invitation link)")
+    config_arg(s)
+    s.add_argument("--email", required=True)
+    s.add_argument("--role", required=True, choices=["admin", "desk", "engineer", "customer"])
+    s.add_argument("--person", help="a person id under people (staff; an engineer needs one)")
+    s.add_argument("--customer", help="a customer id under customers (a customer's contact needs one)")
+    s.add_argument("--language", choices=["nl", "en"], help="the portal's language (default: the browser's)")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who (default: $USER)")
+    s.add_argument("--json", action="store_true")
+    s = usub.add_parser("invite", help="print a one-time link that sets the account's password")
+    config_arg(s)
+    s.add_argument("--email", required=True)
+    s.add_argument("--reset", action="store_true", help="a password reset link (valid 1 hour) instead of 7 days")
+    s.add_argument("--json", action="store_true")
+    s = usub.add_parser("disable", help="disable an account and end its sessions")
+    config_arg(s)
+    s.add_argument("--email", required=True)
+    s.add_argument("--json", action="store_true")
+    s = usub.add_parser("list", help="every account")
+    config_arg(s)
+    s.add_argument("--json", action="store_true")
+
+
+def _line(a: Any) -> str:
+    who = a.person or a.customer or "-"
+    state = "disabled" if a.disabled_at else ("active" if a.has_password else "invited")
+    return f"{a.id:>4}  {a.email:<32} {a.role:<9} {who:<16} {state}"
+
+
+async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any], make_clock: Callable) -> int:
+    from pager.app import make_store
+    from pager.domain.portal import LinkPurpose
+    from pager.service import portal
+    from pager.storage.port import Conflict, NotFound
+
+    cfg = load(args)
+    clock = make_clock(cfg)
+    store = make_store(cfg, clock)
+    await store.open()
+    try:
+        now = clock.now()
+        cmd = args.user_cmd
+        if cmd == "add":
+            password = None
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            account = await portal.add_account(
+                store,
+                cfg,
+                email=args.email,
+                role=args.role,
+                person=args.person,
+                customer=args.customer,
+                language=args.language,
+                password=password,
+                by=args.by,
+                now=now,
+            )
+            if args.json:
+                print(json.dumps(account.to_json()))
+            else:
+                print(_line(account))
+                if not account.has_password:
+                    print(f"no password yet: `pagerd user invite --email {account.email}` prints its link")
+        elif cmd == "invite":
+            purpose = LinkPurpose.RESET if args.reset else LinkPurpose.INVITE
+            url, link = await portal.invite(store, cfg.server.public_url, args.email, now, purpose)
+            if args.json:
+                print(json.dumps({"url": url, "email": link.account.email, "expires_at": link.to_json()["expires_at"]}))
+            else:
+                print(url)
+                print(f"for {link.account.email}, once, until {link.to_json()['expires_at']}", file=sys.stderr)
+        elif cmd == "disable":
+            account = await store.disable_account(args.email.strip().lower(), now=now)
+            print(json.dumps(account.to_json()) if args.json else _line(account))
+        else:
+            accounts = await store.list_accounts()
+            if args.json:
+                print(json.dumps([a.to_json() for a in accounts]))
+            else:
+                for a in accounts:
+                    print(_line(a))
+        return 0
+    except (portal.AccountError, Conflict, NotFound) as exc:
+        print(f"pagerd: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()

@@ -1,0 +1,221 @@
+"""The portal's accounts and sign-in: argon2id password hashes, session and link tokens (kept as SHA-256
+hashes), lockout, and the only ways the portal reads tickets (scoped by pager.domain.portal)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pager.domain import portal as rules
+from pager.domain.portal import Role, Viewer
+from pager.storage.port import Account, PasswordLink, PortalSession, Store, Ticket, TicketDetail
+
+# argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane): 65-70 ms a check on the 2-core machine at load
+# 5.6; the library's default (64 MiB, 3 passes, 4 lanes) took 350-900 ms there, per sign-in attempt. A stored hash names its own parameters, so a later change still verifies older hashes.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# a hash to verify against when the address has no account: the same work either way (no enumeration by time)
+_DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """A refused account change; the message is for the user."""
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def _verify(hashed: str | None, password: str) -> bool:
+    try:
+        return _HASHER.verify(hashed or _DUMMY, password) and hashed is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(hashed: str | None, password: str) -> bool:
+    """argon2 takes tens of milliseconds: off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, _verify, hashed, password)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+def viewer(account: Account) -> Viewer:
+    return Viewer(role=Role(account.role), person=account.person, customer=account.customer)
+
+
+# -- accounts (the CLI's `pagerd user ...`) -------------------------------------------------------------
+
+
+async def add_account(
+    store: Store,
+    cfg: Any,
+    *,
+    email: str,
+    role: str,
+    person: str | None,
+    customer: str | None,
+    language: str | None,
+    password: str | None,
+    by: str,
+    now: datetime,
+) -> Account:
+    addr = rules.normal_email(email)
+    if addr is None:
+        raise AccountError(f"not an e-mail address: {email[:100]!r}")
+    try:
+        r = Role(role)
+        rules.check_account(r, person, customer)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    if person is not None and person not in cfg.people:
+        raise AccountError(f"no person {person!r} under people in the config")
+    if customer is not None and customer not in cfg.customers:
+        raise AccountError(f"no customer {customer!r} under customers in the config")
+    if language is not None and language not in rules.LANGUAGES:
+        raise AccountError("--language is nl or en")
+    hashed = None
+    if password is not None:
+        problem = rules.password_problem(password)
+        if problem:
+            raise AccountError(f"password refused: {problem}")
+        hashed = hash_password(password)
+    return await store.add_account(
+        email=addr,
+        role=r.value,
+        person=person,
+        customer=customer,
+        language=language,
+        password_hash=hashed,
+        created_by=by,
+        now=now,
+    )
+
+
+async def invite(
+    store: Store, public_url: str, email: str, now: datetime, purpose: rules.LinkPurpose = rules.LinkPurpose.INVITE
+) -> tuple[str, PasswordLink]:
+    """A one-time link that sets the account's password: (its URL, the stored link)."""
+    addr = rules.normal_email(email)
+    found = await store.account_by_email(addr) if addr else None
+    if found is None:
+        raise AccountError(f"no account for {email[:100]!r} (`pagerd user add` makes one)")
+    account = found[0]
+    if account.disabled_at is not None:
+        raise AccountError(f"the account of {account.email} is disabled")
+    token = new_token()
+    link = await store.add_password_link(
+        token_hash=token_hash(token),
+        account_id=account.id,
+        purpose=purpose.value,
+        expires_at=now + rules.link_lifetime(purpose),
+        now=now,
+    )
+    return f"{public_url.rstrip('/')}/ui/password/{token}", link
+
+
+# -- sign-in -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """The outcome of a sign-in attempt: a session (its cookie token), or why not (`locked`: retry after)."""
+
+    token: str | None = None
+    session: PortalSession | None = None
+    locked: timedelta | None = None
+
+
+async def lock_of(store: Store, keys: tuple[str, ...], now: datetime) -> timedelta | None:
+    longest: timedelta | None = None
+    for key, limits in zip(keys, (rules.ACCOUNT_LOCKOUT, rules.ADDRESS_LOCKOUT), strict=True):
+        failures = await store.login_failures(key, since=now - limits.window - limits.lock)
+        wait = rules.locked_for(failures, now, limits)
+        if wait is not None and (longest is None or wait > longest):
+            longest = wait
+    return longest
+
+
+async def sign_in(
+    store: Store, email: str, password: str, *, client: str | None, previous: str | None, now: datetime
+) -> SignIn:
+    """Checks the lock (account and address), then the password (always hashing, known address or not);
+    a success starts a new session (ending `previous`, the browser's earlier session token, if any)."""
+    addr = rules.normal_email(email) or email.strip().lower()[: rules.MAX_EMAIL]
+    keys = rules.lockout_keys(addr, client)
+    wait = await lock_of(store, keys, now)
+    if wait is not None:
+        return SignIn(locked=wait)
+    found = await store.account_by_email(addr) if rules.normal_email(email) else None
+    account, hashed = found if found else (None, None)
+    ok = await verify_password(hashed, password[: rules.MAX_PASSWORD])
+    if not ok or account is None or account.disabled_at is not None:
+        await store.add_login_failure(keys, now=now)
+        return SignIn(locked=await lock_of(store, keys, now))
+    await store.clear_login_failures(keys[0])
+    token = new_token()
+    session = await store.start_session(
+        token_hash=token_hash(token),
+        account_id=account.id,
+        csrf=new_token(),
+        client=client,
+        ended=token_hash(previous) if previous else None,
+        now=now,
+    )
+    return SignIn(token=token, session=session)
+
+
+async def live_session(store: Store, token: str | None, now: datetime) -> PortalSession | None:
+    """The session of a cookie's token if it still signs in at `now` (and marks the request), else None."""
+    if not token or len(token) > 128:
+        return None
+    th = token_hash(token)
+    s = await store.get_session(th)
+    if s is None or s.account.disabled_at is not None:
+        return None
+    if rules.session_state(s.created_at, s.last_seen_at, s.ended_at, now) is not rules.SessionState.LIVE:
+        return None
+    await store.touch_session(th, now=now)
+    return s
+
+
+# -- tickets, scoped -----------------------------------------------------------------------------------
+
+
+async def tickets_for(store: Store, who: Viewer, *, status: str | None, limit: int = 100) -> list[Ticket]:
+    """The tickets `who` may see: the store's query is limited to its customer, and every row is checked."""
+    rows = await store.list_tickets(status=status, customer=rules.customer_scope(who), limit=limit)
+    return rules.visible_tickets(who, rows)
+
+
+async def ticket_for(store: Store, who: Viewer, number: int) -> TicketDetail | None:
+    """The ticket if `who` may see it (else None, as if it did not exist), with only the entries and
+    attachments it may see."""
+    t = await store.get_ticket(number)
+    if t is None or not rules.may_see_ticket(who, t):
+        return None
+    from dataclasses import replace
+
+    return replace(
+        t,
+        timeline=tuple(rules.visible_entries(who, t.timeline)),
+        attachments=tuple(rules.visible_entries(who, t.attachments)),
+        time=t.time if who.staff else (),
+    )

@@ -1,0 +1,251 @@
+"""The portal's accounts, sessions, failed sign-ins and password links in the SQLite store (the port's
+PortalStore). Mixed into SqliteStore."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pager.domain.portal import link_usable
+
+from .codec import iso, parse_iso
+from .port import Account, Conflict, NotFound, PasswordLink, PortalSession
+
+_ACCOUNT = "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, a.disabled_at"
+FAILURES_KEPT = timedelta(days=1)
+
+
+def _account(r: Sequence[Any]) -> Account:
+    return Account(
+        id=r[0],
+        email=r[1],
+        role=r[2],
+        person=r[3],
+        customer=r[4],
+        language=r[5],
+        has_password=r[6] is not None,
+        created_at=parse_iso(r[7]),
+        created_by=r[8],
+        disabled_at=parse_iso(r[9]),
+    )
+
+
+def _by_id(conn: sqlite3.Connection, account_id: int) -> Account | None:
+    r = conn.execute(f"SELECT {_ACCOUNT} FROM portal_accounts a WHERE a.id = ?", (account_id,)).fetchone()
+    return _account(r) if r else None
+
+
+def _add_account(conn: sqlite3.Connection, row: tuple) -> Account:
+    email = row[0]
+    if conn.execute("SELECT 1 FROM portal_accounts WHERE email = ?", (email,)).fetchone():
+        raise Conflict(f"an account for {email} exists")
+    cur = conn.execute(
+        "INSERT INTO portal_accounts (email, role, person, customer, language, password_hash, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+    account = _by_id(conn, cur.lastrowid or 0)
+    assert account is not None
+    return account
+
+
+def _end_sessions(conn: sqlite3.Connection, account_id: int, at: str) -> None:
+    conn.execute("UPDATE portal_sessions SET ended_at = ? WHERE account_id = ? AND ended_at IS NULL", (at, account_id))
+
+
+def _disable(conn: sqlite3.Connection, email: str, at: str) -> Account:
+    r = conn.execute("SELECT id FROM portal_accounts WHERE email = ?", (email,)).fetchone()
+    if r is None:
+        raise NotFound(f"no account for {email}")
+    conn.execute("UPDATE portal_accounts SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", (at, r[0]))
+    _end_sessions(conn, r[0], at)
+    account = _by_id(conn, r[0])
+    assert account is not None
+    return account
+
+
+def _start_session(
+    conn: sqlite3.Connection,
+    token_hash: str,
+    account_id: int,
+    csrf: str,
+    client: str | None,
+    ended: str | None,
+    at: str,
+) -> None:
+    if ended is not None:
+        conn.execute("UPDATE portal_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL", (at, ended))
+    conn.execute(
+        "INSERT INTO portal_sessions (token_hash, account_id, csrf, client, created_at, last_seen_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (token_hash, account_id, csrf, client, at, at),
+    )
+
+
+def _session(conn: sqlite3.Connection, token_hash: str) -> PortalSession | None:
+    r = conn.execute(
+        f"SELECT {_ACCOUNT}, s.csrf, s.created_at, s.last_seen_at, s.ended_at FROM portal_sessions s "
+        "JOIN portal_accounts a ON a.id = s.account_id WHERE s.token_hash = ?",
+        (token_hash,),
+    ).fetchone()
+    if r is None:
+        return None
+    return PortalSession(
+        account=_account(r[:10]),
+        csrf=r[10],
+        created_at=parse_iso(r[11]),
+        last_seen_at=parse_iso(r[12]),
+        ended_at=parse_iso(r[13]),
+    )
+
+
+def _add_failures(conn: sqlite3.Connection, keys: Sequence[str], at: str, forget_before: str) -> None:
+    conn.executemany("INSERT INTO portal_login_failures (key, at) VALUES (?, ?)", [(k, at) for k in keys])
+    conn.executemany("DELETE FROM portal_login_failures WHERE key = ? AND at < ?", [(k, forget_before) for k in keys])
+
+
+def _link(conn: sqlite3.Connection, token_hash: str) -> PasswordLink | None:
+    r = conn.execute(
+        f"SELECT {_ACCOUNT}, l.purpose, l.created_at, l.expires_at, l.used_at FROM portal_password_links l "
+        "JOIN portal_accounts a ON a.id = l.account_id WHERE l.token_hash = ?",
+        (token_hash,),
+    ).fetchone()
+    if r is None:
+        return None
+    return PasswordLink(
+        account=_account(r[:10]),
+        purpose=r[10],
+        created_at=parse_iso(r[11]),
+        expires_at=parse_iso(r[12]),
+        used_at=parse_iso(r[13]),
+    )
+
+
+def _add_link(
+    conn: sqlite3.Connection, token_hash: str, account_id: int, purpose: str, expires_at: str, at: str
+) -> PasswordLink:
+    if _by_id(conn, account_id) is None:
+        raise NotFound(f"no account {account_id}")
+    conn.execute(
+        "INSERT INTO portal_password_links (token_hash, account_id, purpose, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (token_hash, account_id, purpose, at, expires_at),
+    )
+    link = _link(conn, token_hash)
+    assert link is not None
+    return link
+
+
+def _use_link(conn: sqlite3.Connection, token_hash: str, password_hash: str, now: datetime) -> Account:
+    link = _link(conn, token_hash)
+    if link is None:
+        raise NotFound("no such password link")
+    if not link_usable(link.expires_at, link.used_at, now) or link.account.disabled_at is not None:
+        raise Conflict("this password link is used, expired or for a disabled account")
+    at = iso(now)
+    conn.execute("UPDATE portal_password_links SET used_at = ? WHERE token_hash = ?", (at, token_hash))
+    conn.execute("UPDATE portal_accounts SET password_hash = ? WHERE id = ?", (password_hash, link.account.id))
+    _end_sessions(conn, link.account.id, at)
+    account = _by_id(conn, link.account.id)
+    assert account is not None
+    return account
+
+
+class PortalSqlite:
+    """Methods of SqliteStore for the portal (`_read`/`_write` come from SqliteStore)."""
+
+    if TYPE_CHECKING:
+
+        async def _read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+        async def _write(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    async def add_account(
+        self,
+        *,
+        email: str,
+        role: str,
+        person: str | None,
+        customer: str | None,
+        language: str | None,
+        password_hash: str | None,
+        created_by: str,
+        now: datetime,
+    ) -> Account:
+        row = (email, role, person, customer, language, password_hash, created_by, iso(now))
+        return await self._write(_add_account, row)
+
+    async def get_account(self, account_id: int) -> Account | None:
+        return await self._read(_by_id, account_id)
+
+    async def account_by_email(self, email: str) -> tuple[Account, str | None] | None:
+        def read(conn: sqlite3.Connection) -> tuple[Account, str | None] | None:
+            r = conn.execute(f"SELECT {_ACCOUNT} FROM portal_accounts a WHERE a.email = ?", (email,)).fetchone()
+            return (_account(r), r[6]) if r else None
+
+        return await self._read(read)
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._read(
+            lambda c: [_account(r) for r in c.execute(f"SELECT {_ACCOUNT} FROM portal_accounts a ORDER BY a.id")]
+        )
+
+    async def disable_account(self, email: str, *, now: datetime) -> Account:
+        return await self._write(_disable, email, iso(now))
+
+    async def start_session(
+        self, *, token_hash: str, account_id: int, csrf: str, client: str | None, ended: str | None, now: datetime
+    ) -> PortalSession:
+        await self._write(_start_session, token_hash, account_id, csrf, client, ended, iso(now))
+        s = await self._read(_session, token_hash)
+        assert s is not None
+        return s
+
+    async def get_session(self, token_hash: str) -> PortalSession | None:
+        return await self._read(_session, token_hash)
+
+    async def touch_session(self, token_hash: str, *, now: datetime) -> None:
+        await self._write(
+            lambda c, t, at: c.execute(
+                "UPDATE portal_sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?", (at, t, at)
+            ),
+            token_hash,
+            iso(now),
+        )
+
+    async def end_session(self, token_hash: str, *, now: datetime) -> None:
+        await self._write(
+            lambda c, t, at: c.execute(
+                "UPDATE portal_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL", (at, t)
+            ),
+            token_hash,
+            iso(now),
+        )
+
+    async def add_login_failure(self, keys: Sequence[str], *, now: datetime) -> None:
+        await self._write(_add_failures, tuple(keys), iso(now), iso(now - FAILURES_KEPT))
+
+    async def login_failures(self, key: str, *, since: datetime) -> list[datetime]:
+        return await self._read(
+            lambda c: [
+                parse_iso(r[0])
+                for r in c.execute(
+                    "SELECT at FROM portal_login_failures WHERE key = ? AND at >= ? ORDER BY at", (key, iso(since))
+                )
+            ]
+        )
+
+    async def clear_login_failures(self, key: str) -> None:
+        await self._write(lambda c, k: c.execute("DELETE FROM portal_login_failures WHERE key = ?", (k,)), key)
+
+    async def add_password_link(
+        self, *, token_hash: str, account_id: int, purpose: str, expires_at: datetime, now: datetime
+    ) -> PasswordLink:
+        return await self._write(_add_link, token_hash, account_id, purpose, iso(expires_at), iso(now))
+
+    async def get_password_link(self, token_hash: str) -> PasswordLink | None:
+        return await self._read(_link, token_hash)
+
+    async def use_password_link(self, token_hash: str, *, password_hash: str, now: datetime) -> Account:
+        return await self._write(_use_link, token_hash, password_hash, now)

@@ -1,0 +1,199 @@
+"""PortalStore: accounts, sessions, failed sign-ins and one-time password links."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from pager.storage.port import Conflict, NotFound, Store
+
+from .seed import T0
+
+MIN = timedelta(minutes=1)
+
+
+async def _account(store: Store, email: str = "jan@acme.example", **kw):
+    args = dict(
+        email=email,
+        role="customer",
+        person=None,
+        customer="acme",
+        language=None,
+        password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+        created_by="cli",
+        now=T0,
+    )
+    args.update(kw)
+    return await store.add_account(**args)
+
+
+async def test_add_account_stores_it_found_by_id_and_address(store: Store) -> None:
+    a = await _account(store)
+    assert (a.email, a.role, a.customer, a.person, a.has_password, a.created_at, a.disabled_at) == (
+        "jan@acme.example",
+        "customer",
+        "acme",
+        None,
+        True,
+        T0,
+        None,
+    )
+    assert await store.get_account(a.id) == a
+    found = await store.account_by_email("jan@acme.example")
+    assert found is not None and found[0] == a and found[1].startswith("$argon2id$")
+    assert await store.account_by_email("nobody@acme.example") is None
+    assert await store.get_account(a.id + 100) is None
+
+
+async def test_add_account_refuses_a_second_account_for_an_address(store: Store) -> None:
+    await _account(store)
+    with pytest.raises(Conflict):
+        await _account(store, role="desk", customer=None)
+    assert [a.email for a in await store.list_accounts()] == ["jan@acme.example"]
+
+
+async def test_account_by_email_of_an_account_without_password(store: Store) -> None:
+    a = await _account(
+        store, email="anna@example.nl", role="engineer", person="anna", customer=None, password_hash=None
+    )
+    assert a.has_password is False
+    found = await store.account_by_email("anna@example.nl")
+    assert found is not None and found[1] is None
+
+
+async def test_start_session_ends_the_previous_one(store: Store) -> None:
+    a = await _account(store)
+    s = await store.start_session(token_hash="h1", account_id=a.id, csrf="c1", client="127.0.0.1", ended=None, now=T0)
+    assert (s.account, s.csrf, s.created_at, s.last_seen_at, s.ended_at) == (a, "c1", T0, T0, None)
+    await store.touch_session("h1", now=T0 + 5 * MIN)
+    await store.touch_session("h1", now=T0 + 2 * MIN)  # never moved back
+    got = await store.get_session("h1")
+    assert got is not None and got.last_seen_at == T0 + 5 * MIN
+    await store.start_session(token_hash="h2", account_id=a.id, csrf="c2", client=None, ended="h1", now=T0 + 6 * MIN)
+    old, new = await store.get_session("h1"), await store.get_session("h2")
+    assert old is not None and old.ended_at == T0 + 6 * MIN
+    assert new is not None and new.ended_at is None
+    await store.end_session("h2", now=T0 + 7 * MIN)
+    ended = await store.get_session("h2")
+    assert ended is not None and ended.ended_at == T0 + 7 * MIN
+    assert await store.get_session("unknown") is None
+
+
+async def test_disable_account_ends_its_sessions(store: Store) -> None:
+    a = await _account(store)
+    await store.start_session(token_hash="h1", account_id=a.id, csrf="c", client=None, ended=None, now=T0)
+    d = await store.disable_account("jan@acme.example", now=T0 + MIN)
+    assert d.disabled_at == T0 + MIN
+    s = await store.get_session("h1")
+    assert s is not None and s.ended_at == T0 + MIN and s.account.disabled_at == T0 + MIN
+    with pytest.raises(NotFound):
+        await store.disable_account("nobody@acme.example", now=T0)
+
+
+async def test_add_login_failure_counts_per_key(store: Store) -> None:
+    await store.add_login_failure(["account:a@b.nl", "address:127.0.0.1"], now=T0)
+    await store.add_login_failure(["account:c@d.nl", "address:127.0.0.1"], now=T0 + MIN)
+    assert await store.login_failures("address:127.0.0.1", since=T0) == [T0, T0 + MIN]
+    assert await store.login_failures("address:127.0.0.1", since=T0 + MIN) == [T0 + MIN]
+    assert await store.login_failures("account:a@b.nl", since=T0) == [T0]
+    await store.clear_login_failures("account:a@b.nl")
+    assert await store.login_failures("account:a@b.nl", since=T0) == []
+    assert len(await store.login_failures("address:127.0.0.1", since=T0)) == 2
+    # failures older than a day are forgotten when the key fails again
+    await store.add_login_failure(["address:127.0.0.1"], now=T0 + timedelta(days=2))
+    assert await store.login_failures("address:127.0.0.1", since=T0) == [T0 + timedelta(days=2)]
+
+
+async def test_use_password_link_sets_the_password_once_and_ends_sessions(store: Store) -> None:
+    a = await _account(store, password_hash=None)
+    await store.start_session(token_hash="s", account_id=a.id, csrf="c", client=None, ended=None, now=T0)
+    link = await store.add_password_link(
+        token_hash="l1", account_id=a.id, purpose="invite", expires_at=T0 + timedelta(days=7), now=T0
+    )
+    assert (link.account, link.purpose, link.created_at, link.used_at) == (a, "invite", T0, None)
+    assert await store.get_password_link("l1") == link
+    assert await store.get_password_link("nope") is None
+    done = await store.use_password_link("l1", password_hash="$argon2id$new", now=T0 + MIN)
+    assert done.has_password is True
+    used = await store.get_password_link("l1")
+    assert used is not None and used.used_at == T0 + MIN
+    s = await store.get_session("s")
+    assert s is not None and s.ended_at == T0 + MIN
+    with pytest.raises(Conflict):  # used
+        await store.use_password_link("l1", password_hash="$argon2id$again", now=T0 + 2 * MIN)
+    found = await store.account_by_email(a.email)
+    assert found is not None and found[1] == "$argon2id$new"
+
+
+async def test_use_password_link_refuses_expired_or_disabled(store: Store) -> None:
+    a = await _account(store, password_hash=None)
+    await store.add_password_link(token_hash="l1", account_id=a.id, purpose="reset", expires_at=T0 + MIN, now=T0)
+    with pytest.raises(Conflict):
+        await store.use_password_link("l1", password_hash="x", now=T0 + MIN)
+    await store.add_password_link(token_hash="l2", account_id=a.id, purpose="invite", expires_at=T0 + 9 * MIN, now=T0)
+    await store.disable_account(a.email, now=T0)
+    with pytest.raises(Conflict):
+        await store.use_password_link("l2", password_hash="x", now=T0 + MIN)
+    with pytest.raises(NotFound):
+        await store.use_password_link("l3", password_hash="x", now=T0)
+    with pytest.raises(NotFound):
+        await store.add_password_link(token_hash="l4", account_id=a.id + 9, purpose="invite", expires_at=T0, now=T0)
+
+
+async def test_get_account_list_accounts_by_id(store: Store) -> None:
+    a = await _account(store, email="b@acme.example")
+    b = await _account(store, email="a@example.nl", role="desk", customer=None)
+    assert [x.id for x in await store.list_accounts()] == [a.id, b.id]
+    assert await store.get_account(b.id) == b
+
+
+async def test_list_accounts_empty(store: Store) -> None:
+    assert await store.list_accounts() == []
+
+
+async def test_get_session_unknown_is_none(store: Store) -> None:
+    assert await store.get_session("nothing") is None
+
+
+async def test_touch_session_moves_the_last_request_forward_only(store: Store) -> None:
+    a = await _account(store)
+    await store.start_session(token_hash="h", account_id=a.id, csrf="c", client=None, ended=None, now=T0)
+    await store.touch_session("h", now=T0 + 3 * MIN)
+    await store.touch_session("h", now=T0 + MIN)
+    s = await store.get_session("h")
+    assert s is not None and s.last_seen_at == T0 + 3 * MIN
+
+
+async def test_end_session_keeps_the_first_end(store: Store) -> None:
+    a = await _account(store)
+    await store.start_session(token_hash="h", account_id=a.id, csrf="c", client=None, ended=None, now=T0)
+    await store.end_session("h", now=T0 + MIN)
+    await store.end_session("h", now=T0 + 2 * MIN)
+    s = await store.get_session("h")
+    assert s is not None and s.ended_at == T0 + MIN
+
+
+async def test_login_failures_since(store: Store) -> None:
+    await store.add_login_failure(["k"], now=T0)
+    await store.add_login_failure(["k"], now=T0 + 2 * MIN)
+    assert await store.login_failures("k", since=T0 + MIN) == [T0 + 2 * MIN]
+    assert await store.login_failures("other", since=T0) == []
+
+
+async def test_clear_login_failures_of_one_key(store: Store) -> None:
+    await store.add_login_failure(["k1", "k2"], now=T0)
+    await store.clear_login_failures("k1")
+    assert (await store.login_failures("k1", since=T0), await store.login_failures("k2", since=T0)) == ([], [T0])
+
+
+async def test_add_password_link_and_get_password_link(store: Store) -> None:
+    a = await _account(store, password_hash=None)
+    link = await store.add_password_link(token_hash="l", account_id=a.id, purpose="reset", expires_at=T0 + MIN, now=T0)
+    assert (link.purpose, link.expires_at, link.used_at) == ("reset", T0 + MIN, None)
+    assert await store.get_password_link("l") == link
+    assert await store.get_password_link("other") is None
+
+
+async def test_get_password_link_unknown_is_none(store: Store) -> None:
+    assert await store.get_password_link("unknown") is None

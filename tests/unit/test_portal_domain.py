@@ -1,0 +1,227 @@
+"""pager.domain.portal: who sees which ticket and entry, when a session ends (on a moved clock), the
+sign-in lockout, password links, passwords and the page language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pager.clock import ManualClock
+from pager.domain import portal
+from pager.domain.portal import (
+    AccountInvalid,
+    LockoutRules,
+    Role,
+    SessionState,
+    Viewer,
+    check_account,
+    choose_language,
+    customer_scope,
+    link_usable,
+    locked_for,
+    may_see_ticket,
+    password_problem,
+    session_state,
+    visible_entries,
+    visible_tickets,
+)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+
+
+@dataclass
+class T:
+    number: int
+    customer: str | None
+    assignee: str | None = None
+
+
+@dataclass
+class E:
+    text: str
+    public: bool
+
+
+ACME = Viewer(Role.CUSTOMER, customer="acme")
+AGENCY = Viewer(Role.CUSTOMER, customer="agency")
+DESK = Viewer(Role.DESK)
+ADMIN = Viewer(Role.ADMIN)
+ANNA = Viewer(Role.ENGINEER, person="anna")
+TICKETS = [T(1, "acme"), T(2, "agency", "anna"), T(3, None), T(4, "acme", "bram")]
+
+
+@pytest.mark.parametrize(
+    "who, seen",
+    [(ACME, [1, 4]), (AGENCY, [2]), (DESK, [1, 2, 3, 4]), (ADMIN, [1, 2, 3, 4]), (ANNA, [2])],
+    ids=["customer-acme", "customer-agency", "desk", "admin", "engineer"],
+)
+def test_each_role_sees_its_own_tickets_only(who, seen):
+    assert [t.number for t in visible_tickets(who, TICKETS)] == seen
+
+
+def test_a_ticket_in_triage_is_no_customer_s():
+    assert not may_see_ticket(ACME, T(9, None))
+    assert not may_see_ticket(Viewer(Role.CUSTOMER, customer=None), T(9, None))
+
+
+def test_a_customer_query_is_always_scoped():
+    assert customer_scope(ACME) == "acme"
+    assert customer_scope(DESK) is None
+    with pytest.raises(ValueError):
+        customer_scope(Viewer(Role.CUSTOMER))
+
+
+def test_an_internal_note_is_never_shown_to_a_customer():
+    entries = [E("hello", True), E("internal: their admin is difficult", False), E("fixed", True)]
+    assert [e.text for e in visible_entries(ACME, entries)] == ["hello", "fixed"]
+    assert len(visible_entries(DESK, entries)) == 3
+    assert len(visible_entries(ANNA, entries)) == 3
+
+
+def test_who_is_on_call_is_for_staff():
+    assert portal.may_see_oncall(DESK) and portal.may_see_oncall(ANNA) and not portal.may_see_oncall(ACME)
+
+
+@pytest.mark.parametrize(
+    "role, person, customer, error",
+    [
+        (Role.CUSTOMER, None, "acme", None),
+        (Role.CUSTOMER, None, None, "needs --customer"),
+        (Role.CUSTOMER, "anna", "acme", "no --person"),
+        (Role.DESK, None, None, None),
+        (Role.ADMIN, "anna", None, None),
+        (Role.DESK, None, "acme", "no --customer"),
+        (Role.ENGINEER, None, None, "needs --person"),
+        (Role.ENGINEER, "anna", None, None),
+    ],
+)
+def test_account_rules(role, person, customer, error):
+    if error is None:
+        check_account(role, person, customer)
+    else:
+        with pytest.raises(AccountInvalid, match=error):
+            check_account(role, person, customer)
+
+
+# the session table: (minutes after sign-in of the last request, minutes after sign-in now) -> state
+@pytest.mark.parametrize(
+    "last_seen, now, state",
+    [
+        (0, 0, SessionState.LIVE),
+        (0, 29, SessionState.LIVE),
+        (0, 30, SessionState.IDLE),
+        (100, 129, SessionState.LIVE),
+        (100, 130, SessionState.IDLE),
+        (700, 719, SessionState.LIVE),
+        (710, 720, SessionState.EXPIRED),  # 12 h after sign-in, however busy
+        (719, 721, SessionState.EXPIRED),
+        (100, 90, SessionState.LIVE),  # a clock stepped back: counts as the last request
+    ],
+)
+def test_session_expiry_table(last_seen, now, state):
+    assert session_state(T0, T0 + last_seen * MIN, None, T0 + now * MIN) is state
+
+
+def test_session_expiry_on_a_moving_clock():
+    clock = ManualClock(T0)
+    created = last = clock.now()
+    for _ in range(23):  # a request every 29 minutes keeps it alive ...
+        clock.advance(29 * MIN)
+        assert session_state(created, last, None, clock.now()) is SessionState.LIVE
+        last = clock.now()
+    clock.advance(29 * MIN)  # ... until 12 hours (24 x 29 min = 11 h 36 min; the next step passes 12 h)
+    assert session_state(created, last, None, clock.now()) is SessionState.LIVE
+    clock.advance(29 * MIN)
+    assert session_state(created, clock.now() - MIN, None, clock.now()) is SessionState.EXPIRED
+
+
+def test_an_ended_session_stays_ended():
+    assert session_state(T0, T0, T0, T0) is SessionState.ENDED
+
+
+RULES = LockoutRules(failures=5, window=15 * MIN, lock=15 * MIN)
+
+
+def test_four_failures_do_not_lock_the_fifth_does():
+    fails = [T0 + i * MIN for i in range(4)]
+    assert locked_for(fails, T0 + 4 * MIN, RULES) is None
+    fails.append(T0 + 4 * MIN)
+    assert locked_for(fails, T0 + 4 * MIN, RULES) == 15 * MIN
+    assert locked_for(fails, T0 + 18 * MIN, RULES) == MIN
+    assert locked_for(fails, T0 + 19 * MIN, RULES) is None
+
+
+def test_failures_spread_wider_than_the_window_do_not_lock():
+    fails = [T0 + i * 4 * MIN for i in range(5)]  # 16 minutes from first to fifth
+    assert locked_for(fails, fails[-1], RULES) is None
+
+
+def test_failures_in_the_future_of_a_stepped_back_clock_do_not_count():
+    fails = [T0 + i * MIN for i in range(5)]
+    assert locked_for(fails, T0 - MIN, RULES) is None
+
+
+def test_the_lockout_keys_name_the_account_and_the_address():
+    assert portal.lockout_keys(" Jan@Acme.Example ", "10.0.0.1") == ("account:jan@acme.example", "address:10.0.0.1")
+    assert portal.lockout_keys("x", None)[1] == "address:unknown"
+
+
+def test_a_password_link_works_once_before_it_expires():
+    assert link_usable(T0 + MIN, None, T0)
+    assert not link_usable(T0 + MIN, None, T0 + MIN)
+    assert not link_usable(T0 + MIN, T0, T0)
+    assert portal.link_lifetime(portal.LinkPurpose.INVITE) == timedelta(days=7)
+    assert portal.link_lifetime(portal.LinkPurpose.RESET) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "password, problem",
+    [
+        ("correct horse battery", None),
+        ("short", "at least 12"),
+        ("x" * 1025, "at most 1024"),
+        ("twelve chars\x00!", "printable"),
+        (" " * 12, "not only spaces"),
+    ],
+)
+def test_password_rules(password, problem):
+    got = password_problem(password)
+    assert (got is None) if problem is None else (got is not None and problem in got)
+
+
+@pytest.mark.parametrize(
+    "raw, normal",
+    [
+        (" Jan@Acme.Example ", "jan@acme.example"),
+        ("no-at-sign", None),
+        ("a@b", None),
+        ("a b@c.nl", None),
+        ("@c.nl", None),
+        ("a@c.nl.", None),
+        ("x" * 250 + "@c.nl", None),
+    ],
+)
+def test_normal_email(raw, normal):
+    assert portal.normal_email(raw) == normal
+
+
+@pytest.mark.parametrize(
+    "account, header, lang",
+    [
+        ("en", "nl-NL,nl;q=0.9", "en"),
+        (None, "en-GB,en;q=0.9,nl;q=0.8", "en"),
+        (None, "nl-NL,en;q=0.5", "nl"),
+        (None, "de-DE,fr;q=0.9", "nl"),
+        (None, "en;q=0.1, nl;q=0.9", "nl"),
+        (None, "en;q=0, de", "nl"),
+        (None, None, "nl"),
+        (None, "en;q=bogus", "nl"),
+        (None, ",,;;=,", "nl"),
+        ("xx", "en", "en"),
+    ],
+)
+def test_language_from_the_account_else_accept_language(account, header, lang):
+    assert choose_language(account, header) == lang
