@@ -104,8 +104,11 @@ lint: venv
 	@$(VENV)/bin/ruff format --check --quiet --output-format concise || { echo "lint: run '$(VENV)/bin/ruff format'"; exit 1; }
 	@$(VENV)/bin/mypy
 
+# the suite in TEST_WORKERS processes (pytest-xdist); the tests that share a module- or class-scoped fixture run
+# on one worker, file by file (tests/conftest.py). 3 on 2 cores: many tests wait on their peers. 1: one worker.
+TEST_WORKERS ?= 3
 test: venv lint peers
-	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: venv peers
 	@$(PY) bench/run.py

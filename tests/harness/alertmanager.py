@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from .ports import free_port
+from .timeouts import START_TIMEOUT
 
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
 AMTOOL_BIN = "/usr/bin/amtool"
@@ -111,7 +112,7 @@ class PeerProcess:
         except OSError:
             return ""
 
-    def start(self, timeout: float = 15.0):
+    def start(self, timeout: float = START_TIMEOUT):
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError(f"{self.name} already running (pid {self.proc.pid})")
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .ports import free_port
+from .timeouts import START_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTIFY_SCRIPT = ROOT / "deploy" / "nagios" / "pagerd-notify"
@@ -366,7 +367,7 @@ define service {{
             raise RuntimeError(f"nagios4 -v failed ({r.returncode}):\n{r.stdout[-4000:]}{r.stderr[-2000:]}")
         return r.stdout
 
-    def start(self, timeout: float = 20.0) -> NagiosProcess:
+    def start(self, timeout: float = START_TIMEOUT) -> NagiosProcess:
         if self.workdir is None or not self.cfg.exists():
             self.write_config()
         self.validate()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .ports import free_port
+from .timeouts import START_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "pagerd.example.yaml"
@@ -107,7 +108,7 @@ class PagerdProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 20.0) -> PagerdProcess:
+    def start(self, timeout: float = START_TIMEOUT) -> PagerdProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

@@ -27,6 +27,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from .ports import free_port
+from .timeouts import START_TIMEOUT
 
 POSTFIX = "/usr/sbin/postfix"
 DAEMONS = "/usr/lib/postfix/sbin"
@@ -113,7 +114,7 @@ class PostfixInstance:
     smtp_port: int = field(default_factory=free_port)
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pagerd-postfix-")))
 
-    def start(self, timeout: float = 20.0) -> PostfixInstance:
+    def start(self, timeout: float = START_TIMEOUT) -> PostfixInstance:
         # the daemons run as `postfix` and reach this folder: readable on the way (mkdtemp makes it 0700)
         self.dir.chmod(0o755)
         for sub in ("queue", "data", "mailboxes"):

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from .alertmanager import PeerProcess
+from .timeouts import START_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
@@ -131,7 +132,7 @@ class Prism(PeerProcess):
         except (urllib.error.URLError, ConnectionError, OSError):
             return False
 
-    def start(self, timeout: float = 30.0):
+    def start(self, timeout: float = START_TIMEOUT):
         if self.running():
             raise RuntimeError(f"prism already running (pid {self.proc.pid})")
         self.workdir.mkdir(parents=True, exist_ok=True)
