@@ -225,13 +225,13 @@ def decide(
                 continue
             seen.add(a)
             candidates.append(r)
+    by_phone = change.data.get("via") == "phone"  # an acknowledgement of a call answers no mail
     out: list[Decision] = []
     for r in candidates:
         a = r.address.lower()
         why = never_mailed(a)
         if why is None and a in gone:
             why = "the address bounced (a delivery-status report marked it)"
-        by_phone = change.data.get("via") == "phone"
         if why is None and kind is MailKind.ACKNOWLEDGEMENT:
             why = None if by_phone else may_answer_automatically(change.data)
             if why is None and automatic_mail_capped(auto_sent.get(a, ()), now, limits):
