@@ -33,9 +33,9 @@ DEB_PACKAGES=(
   "libpython3.11-testsuite:/usr/lib/python3.11/test/test_email/data/msg_01.txt"
 )
 PRISM_DIR="$ROOT/var/peers/prism"
-PRISM_PKG="@stoplight/prism-cli"
+PRISM_PKG="@stoplight/prism-cli@5.14.2"
 AXE_DIR="$ROOT/var/peers/axe"
-AXE_PKG="axe-core"
+AXE_PKG="axe-core@4.14.1"
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
 
@@ -88,45 +88,29 @@ install_debs() {
   echo "peers: installed ${missing[*]}"
 }
 
-install_prism() {
-  local bin="$PRISM_DIR/node_modules/.bin/prism"
-  if [[ -x "$bin" ]]; then
-    echo "peers: prism present"
+# npm_peer NAME DIR PACKAGE FILE: install PACKAGE into DIR/node_modules unless FILE (under DIR) is there.
+npm_peer() {
+  local name="$1" dir="$2" pkg="$3" file="$2/$4"
+  if [[ -e "$file" ]]; then
+    echo "peers: $name present"
     return 0
   fi
-  command -v npm >/dev/null || die "npm not found (Debian package npm) - needed for $PRISM_PKG"
-  mkdir -p "$PRISM_DIR"
-  [[ -f "$PRISM_DIR/package.json" ]] || echo '{"name":"pagerd-peers-prism","private":true}' >"$PRISM_DIR/package.json"
+  command -v npm >/dev/null || die "npm not found (Debian package npm) - needed for $pkg"
+  mkdir -p "$dir"
+  [[ -f "$dir/package.json" ]] || echo "{\"name\":\"pagerd-peers-$name\",\"private\":true}" >"$dir/package.json"
   local log
   log="$(mktemp -t peers-npm.XXXXXX)"
-  if ! (cd "$PRISM_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
-          "$PRISM_PKG" </dev/null >"$log" 2>&1); then
-    tail -n 20 "$log" >&2; rm -f "$log"; die "npm install $PRISM_PKG failed"
+  if ! (cd "$dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+          "$pkg" </dev/null >"$log" 2>&1); then
+    tail -n 20 "$log" >&2; rm -f "$log"; die "npm install $pkg failed"
   fi
   rm -f "$log"
-  [[ -x "$bin" ]] || die "npm install finished but $bin is missing"
-  echo "peers: installed prism into ${PRISM_DIR#"$ROOT"/}"
+  [[ -e "$file" ]] || die "npm install finished but $file is missing"
+  echo "peers: installed $name into ${dir#"$ROOT"/}"
 }
 
-install_axe() {
-  local js="$AXE_DIR/node_modules/axe-core/axe.min.js"
-  if [[ -f "$js" ]]; then
-    echo "peers: axe-core present"
-    return 0
-  fi
-  command -v npm >/dev/null || die "npm not found (Debian package npm) - needed for $AXE_PKG"
-  mkdir -p "$AXE_DIR"
-  [[ -f "$AXE_DIR/package.json" ]] || echo '{"name":"pagerd-peers-axe","private":true}' >"$AXE_DIR/package.json"
-  local log
-  log="$(mktemp -t peers-npm.XXXXXX)"
-  if ! (cd "$AXE_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
-          "$AXE_PKG" </dev/null >"$log" 2>&1); then
-    tail -n 20 "$log" >&2; rm -f "$log"; die "npm install $AXE_PKG failed"
-  fi
-  rm -f "$log"
-  [[ -f "$js" ]] || die "npm install finished but $js is missing"
-  echo "peers: installed axe-core into ${AXE_DIR#"$ROOT"/}"
-}
+install_prism() { npm_peer prism "$PRISM_DIR" "$PRISM_PKG" node_modules/.bin/prism; }
+install_axe() { npm_peer axe-core "$AXE_DIR" "$AXE_PKG" node_modules/axe-core/axe.min.js; }
 
 case "${1:-}" in
   install) install_debs ;;
