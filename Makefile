@@ -108,7 +108,9 @@ lint: venv
 # on one worker, file by file (tests/conftest.py). 3 on 2 cores: many tests wait on their peers. 1: one worker.
 TEST_WORKERS ?= 3
 test: venv lint peers
-	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@scripts/pg.sh start
+	@status=0; $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || status=$$?; \
+	  scripts/pg.sh stop; exit $$status
 
 bench: venv peers
 	@$(PY) bench/run.py

@@ -58,21 +58,30 @@ def require_database(cfg: Config) -> str:
 def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None, *, create: bool = False) -> Store:
     """The store of the configured database. It must exist (require_database) unless `create`: the daemon,
     which creates and migrates it on start, says so; every other command only opens an existing one."""
+    on_commit = metrics.on_commit if metrics else None
+    if cfg.storage.backend == "postgres":
+        from pager.storage.postgres import PostgresStore
+
+        return PostgresStore(cfg.storage.postgres.dsn, policy(cfg), clock=clock, on_commit=on_commit)
     s = cfg.storage.sqlite
     if not create:
         require_database(cfg)
-    return SqliteStore(
-        s.path, policy(cfg), clock=clock, synchronous=s.synchronous, on_commit=metrics.on_commit if metrics else None
-    )
+    return SqliteStore(s.path, policy(cfg), clock=clock, synchronous=s.synchronous, on_commit=on_commit)
 
 
 def migrate(cfg: Config, clock: Clock) -> list[int]:
     """Apply the store's pending migrations; returns the versions applied."""
+    if cfg.storage.backend == "postgres":
+        from pager.storage.postgres import migrate as pg_migrate
+
+        return pg_migrate(cfg.storage.postgres.dsn, clock.now())
     return sqlite_migrate(cfg.storage.sqlite.path, clock.now())
 
 
 def backup(cfg: Config, dest: str, *, force: bool = False) -> tuple[str, int]:
     """An online backup of the store's database into the file `dest`: (the database's path, the copy's size)."""
+    if cfg.storage.backend == "postgres":
+        raise FileNotFoundError("the store is on PostgreSQL: back it up with pg_dump or the server's own backups")
     path = require_database(cfg)
     return path, sqlite_backup(path, dest, force=force)
 

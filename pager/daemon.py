@@ -22,7 +22,7 @@ from pager.observe.redact import Redactor, config_secrets
 from pager.service.ingest import ingest
 from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
-from pager.storage.port import Store
+from pager.storage.port import Store, Unavailable
 from pager.web.app import build_app, run_engine, run_listener
 from pager.web.connections import FD_RESERVE, ConnectionGuard, GuardedSite, file_limit
 from pager.web.keys import ENGINE_TASK, Runtime
@@ -61,7 +61,11 @@ async def serve(config_path: str) -> int:
     metrics.reload_ok.set(1)
     metrics.reload_time.set(clock.now().timestamp())
     store = make_store(cfg, clock, metrics, create=True)  # created and migrated on start
-    await store.open()
+    try:
+        await store.open()
+    except Unavailable as exc:  # a database server that cannot be reached: systemd retries the start
+        log.error("store_unavailable", error=str(exc))
+        return 1
     runtime = Runtime(
         config=cfg, config_path=config_path, store=store, metrics=metrics, clock=clock, schedule=Schedule(cfg)
     )

@@ -5,6 +5,7 @@
 #                              Pango and a font (WeasyPrint's PDF statements), poppler-utils (pdftotext),
 #                              swaks and Postfix (the mail tests: a real client and the agency's MTA),
 #                              CPython's email test messages (the incoming-mail parser's real-world corpus)
+#                              PostgreSQL (the second store; scripts/pg.sh starts a server where none runs)
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh axe       npm axe-core into var/peers/axe (the portal's accessibility checks in Chromium)
 #   scripts/peers.sh all       all three
@@ -28,6 +29,7 @@ DEB_PACKAGES=(
   "libpangoft2-1.0-0:/usr/lib/$(uname -m)-linux-gnu/libpangoft2-1.0.so.0"
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   "poppler-utils:/usr/bin/pdftotext"
+  "postgresql:/usr/bin/pg_ctlcluster"
   "swaks:/usr/bin/swaks"
   "postfix:/usr/sbin/postfix"
   "libpython3.11-testsuite:/usr/lib/python3.11/test/test_email/data/msg_01.txt"

@@ -185,9 +185,16 @@ class Retention(Strict):
     delivery_ids: Retained = timedelta(days=30)
 
 
+class PostgresStorage(Strict):
+    # libpq's connection string or URI (postgresql://user@host:port/db); a password belongs in the
+    # environment (PGPASSWORD) or ~/.pgpass, not here
+    dsn: str = Field(default="postgresql:///pagerd", min_length=1)
+
+
 class Storage(Strict):
-    backend: Literal["sqlite"] = "sqlite"
+    backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite: SqliteStorage = SqliteStorage()
+    postgres: PostgresStorage = PostgresStorage()
     retention: Retention = Retention()
 
 

@@ -57,13 +57,12 @@ def _receive(
     if row is not None:
         return row[0], False
     at = iso(received_at)
-    cur = conn.execute(
+    (mail_id,) = conn.execute(
         "INSERT INTO mail (message_id, sha256, envelope_from, recipients, size, raw, received_at, status, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
         (message_id, sha256, envelope_from, json.dumps(recipients), len(raw), raw, at, at),
-    )
-    assert cur.lastrowid is not None
-    return cur.lastrowid, True
+    ).fetchone()
+    return mail_id, True
 
 
 def _list(conn: sqlite3.Connection, status: str | None, limit: int, after_id: int | None) -> list[MailRecord]:

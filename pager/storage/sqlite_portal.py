@@ -41,12 +41,12 @@ def _add_account(conn: sqlite3.Connection, row: tuple) -> Account:
     email = row[0]
     if conn.execute("SELECT 1 FROM portal_accounts WHERE email = ?", (email,)).fetchone():
         raise Conflict(f"an account for {email} exists")
-    cur = conn.execute(
+    (account_id,) = conn.execute(
         "INSERT INTO portal_accounts (email, role, person, customer, language, password_hash, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         row,
-    )
-    account = _by_id(conn, cur.lastrowid or 0)
+    ).fetchone()
+    account = _by_id(conn, account_id)
     assert account is not None
     return account
 

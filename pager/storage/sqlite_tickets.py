@@ -419,7 +419,7 @@ def tickets(
 
 def _many(conn: sqlite3.Connection, match: str) -> bool:
     """Whether the search matches more than MANY_MATCHES tickets (counted in the index, stopping there)."""
-    sql = "SELECT count(*) FROM (SELECT rowid FROM ticket_text WHERE ticket_text MATCH ? LIMIT ?)"
+    sql = "SELECT count(*) FROM (SELECT rowid FROM ticket_text WHERE ticket_text MATCH ? LIMIT ?) AS m"
     return int(conn.execute(sql, (match, MANY_MATCHES + 1)).fetchone()[0]) > MANY_MATCHES
 
 
@@ -429,7 +429,7 @@ def _few(conn: sqlite3.Connection, filters: tuple[tuple[bool, str, tuple], ...])
     if not any(on for on, _, _ in filters):
         return False
     clause, args = where(*filters)
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM tickets AS t{clause} LIMIT ?)"
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM tickets AS t{clause} LIMIT ?) AS c"
     return int(conn.execute(sql, [*args, CHECK_EACH_UP_TO + 1]).fetchone()[0]) <= CHECK_EACH_UP_TO
 
 

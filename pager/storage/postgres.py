@@ -1,0 +1,222 @@
+"""PostgreSQL store: the SQLite store's own transactions, run on PostgreSQL through psycopg.
+
+Every write and read of the store is a plain function over a DB-API connection (sqlite_*.py), so the
+decisions they hold live once. This module runs them on PostgreSQL: the same writer thread and group
+commit (one transaction per batch, a savepoint per job, every request answered after its commit), readers
+on connections of their own, and a connection adapter that speaks the SQLite modules' SQL to PostgreSQL
+(`PgConnection`): placeholders, the few SQLite spellings PostgreSQL lacks, and the statements whose
+SQLite form has no portable equal (`PG_STATEMENTS`). The schema is PostgreSQL's own
+(pager/storage/pg_migrations), the same tables, columns and constraints as SQLite's after its migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg import pq
+
+from pager.clock import Clock
+
+from .codec import iso
+from .port import IngestPolicy, Unavailable
+from .sqlite import SqliteStore
+from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
+
+_log = structlog.get_logger("pagerd.store")
+
+# SQLite statements with no portable spelling, and their PostgreSQL form.
+PG_STATEMENTS: dict[str, str] = {
+    # the row of the latest resolve per key: SQLite's bare column beside max() is not SQL
+    _LAST_RESOLVED: (
+        "SELECT DISTINCT ON (dedup_key) dedup_key, id, resolved_at FROM incidents "
+        "WHERE dedup_key IN (SELECT value FROM json_array_elements_text(?::json)) AND source = ? "
+        "AND state = 'resolved' ORDER BY dedup_key, resolved_at DESC"
+    ),
+    # a JSON array's values are text on PostgreSQL
+    _FIRING: (
+        "SELECT incident_id, fingerprint FROM alerts "
+        "WHERE incident_id IN (SELECT value::bigint FROM json_array_elements_text(?::json)) AND status = 'firing'"
+    ),
+    # numbered parameters (?1, ?2): psycopg has positional ones only
+    _OPEN: (
+        "SELECT dedup_key, id, state, severity, group_key FROM incidents "
+        "WHERE dedup_key IN (SELECT value FROM json_array_elements_text(?::json)) AND source = ? "
+        "AND state != 'resolved'"
+    ),
+}
+
+_WORD_REWRITES = (
+    (re.compile(r"^\s*BEGIN IMMEDIATE\b", re.I), "BEGIN"),
+    (re.compile(r"\bjson_each\(\?\)", re.I), "json_array_elements_text(?::json)"),
+    (re.compile(r"\bticket_text MATCH \?"), "ticket_text.tsv @@ plainto_tsquery('simple', ?)"),
+    (re.compile(r"\bmax\(([^(),]+),\s*([^(),]+)\)", re.I), r"greatest(\1, \2)"),
+    (re.compile(r"\bmin\(([^(),]+),\s*([^(),]+)\)", re.I), r"least(\1, \2)"),
+    (re.compile(r"\bchar\(10\)", re.I), "chr(10)"),
+    # a merge patch of a flat object (the only kind the store writes) is jsonb's concatenation
+    (re.compile(r"\bjson_patch\((\w+), \?\)", re.I), r"(\1::jsonb || ?::jsonb)::text"),
+    (re.compile(r"\bINDEXED BY \w+", re.I), ""),  # PostgreSQL's planner picks its own index
+    (re.compile(r"\bX''"), "''::bytea"),
+)
+_OR_IGNORE = re.compile(r"\bINSERT OR IGNORE INTO\b", re.I)
+_RETURNING = re.compile(r"\bRETURNING\b", re.I)
+
+
+@lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """The PostgreSQL form of one of the SQLite modules' statements (cached: they are constants)."""
+    sql = PG_STATEMENTS.get(sql, sql)
+    for pattern, repl in _WORD_REWRITES:
+        sql = pattern.sub(repl, sql)
+    if _OR_IGNORE.search(sql):
+        sql = _OR_IGNORE.sub("INSERT INTO", sql)
+        m = _RETURNING.search(sql)
+        sql = (
+            (sql[: m.start()] + "ON CONFLICT DO NOTHING " + sql[m.start() :]) if m else sql + " ON CONFLICT DO NOTHING"
+        )
+    return _placeholders(sql)
+
+
+def _placeholders(sql: str) -> str:
+    """`?` outside quotes becomes psycopg's `%s`; a literal `%` becomes `%%`."""
+    out, quote = [], ""
+    for ch in sql:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        if ch == "%":
+            out.append("%%")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def _params(params: Sequence[Any] | None) -> tuple:
+    # SQLite stores a bool as 0/1 in an INTEGER column; PostgreSQL keeps the types apart
+    if not params:
+        return ()
+    return tuple(int(p) if p is True or p is False else p for p in params)
+
+
+class PgConnection:
+    """The part of sqlite3.Connection the store's functions use, on a psycopg connection in autocommit
+    mode (transactions are the functions' own BEGIN / SAVEPOINT / COMMIT, as on SQLite). Integrity
+    errors come out as sqlite3.IntegrityError, which those functions catch."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor:
+        try:
+            return self._conn.execute(translate(sql), _params(params))  # type: ignore[arg-type]
+        except psycopg.errors.IntegrityError as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> psycopg.Cursor:
+        cur = self._conn.cursor()
+        try:
+            cur.executemany(translate(sql), [_params(p) for p in seq])  # type: ignore[arg-type]
+        except psycopg.errors.IntegrityError as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        return cur
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def connect(dsn: str) -> PgConnection:
+    return PgConnection(psycopg.connect(dsn, autocommit=True))
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for entry in sorted(resources.files("pager.storage").joinpath("pg_migrations").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".sql"):
+            out.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return out
+
+
+_MIGRATION_LOCK = 0x70616765  # 'page': one node migrates at a time
+
+
+def migrate(dsn: str, now: datetime) -> list[int]:
+    """Apply pending migrations, stamped `now`, each in one transaction; returns the versions applied."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            applied = []
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql.encode())  # several statements: the simple query protocol
+                    conn.execute("INSERT INTO schema_migrations VALUES (%s, %s, %s)", (version, name, iso(now)))
+                applied.append(version)
+            return applied
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+
+class PostgresStore(SqliteStore):
+    """The store on PostgreSQL at `dsn` (libpq's form: postgresql://user@host:port/db)."""
+
+    def __init__(self, dsn: str, policy: IngestPolicy, *, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(dsn, policy, clock=clock, **kwargs)
+        self.dsn = dsn
+        self._pg_readers: list[PgConnection] = []
+        self._pg_lock = threading.Lock()
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._loop.run_in_executor(None, migrate, self.dsn, self.clock.now())
+            conn = await self._loop.run_in_executor(None, connect, self.dsn)
+        except psycopg.OperationalError as exc:
+            raise Unavailable(f"the PostgreSQL database cannot be reached: {exc}", 5) from exc
+        self._writer = threading.Thread(target=self._run_writer, args=(conn,), name="pagerd-writer", daemon=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        await super().close()
+        with self._pg_lock:
+            for c in self._pg_readers:
+                c.close()
+
+    def _reader(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.dsn)
+            self._local.conn = conn
+            with self._pg_lock:
+                self._pg_readers.append(conn)
+        return conn
+
+    async def _write(self, fn: Any, *args: Any) -> Any:
+        try:
+            return await super()._write(fn, *args)
+        except psycopg.OperationalError as exc:
+            _log.warning("store_unavailable", error=str(exc), retry_after=5)
+            raise Unavailable("the database cannot be reached; nothing was stored, retry later", 5) from exc
