@@ -17,6 +17,7 @@ from . import (
     ops,
     portal,
     schedule_api,
+    standby_api,
     testing_api,
     tickets_api,
     twilio_hooks,
@@ -51,6 +52,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/bookings", bookings_api.list_bookings)
     r.add_post("/api/v1/bookings", bookings_api.add_booking)
     r.add_delete("/api/v1/bookings/{id}", bookings_api.cancel_booking)
+    standby_api.add_routes(r)  # standby requests and their quote
     r.add_get("/api/v1/maintenance", maintenance_api.list_maintenance)
     r.add_post("/api/v1/maintenance", maintenance_api.add_maintenance)
     r.add_post("/api/v1/maintenance/match", maintenance_api.match_maintenance)
