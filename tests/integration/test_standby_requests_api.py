@@ -28,9 +28,7 @@ def daemon(tmp_path_factory):
 
 
 def test_a_request_carries_the_engine_s_quote_and_confirming_books_it(daemon):
-    status, quote = daemon.api(
-        "GET", "/api/v1/standby-quote?customer=acme&start=2026-01-09T18:00&end=2026-01-12T08:00"
-    )
+    status, quote = daemon.api("GET", "/api/v1/standby-quote?customer=acme&start=2026-01-09T18:00&end=2026-01-12T08:00")
     assert status == 200, quote
     status, r = daemon.api("POST", SR, {**WEEKEND, "note": "Release weekend", "by": "jan"})
     assert status == 201, r
@@ -110,6 +108,10 @@ def test_malformed_bodies_paths_and_queries(daemon):
     assert daemon.api("POST", f"{SR}/1/confirm", {"reason": "x"})[0] == 422  # unknown field
     assert daemon.api("GET", SR + "?status=bogus")[0] == 400
     assert daemon.api("GET", SR + "?bogus=1")[0] == 400
-    assert daemon.api("GET", "/api/v1/standby-quote?customer=nobody&start=2026-01-09T18:00&end=2026-01-10T18:00")[0] == 400
-    assert daemon.api("GET", "/api/v1/standby-quote?customer=agency&start=2026-01-09T18:00&end=2026-01-10T18:00")[0] == 422
+    assert (
+        daemon.api("GET", "/api/v1/standby-quote?customer=nobody&start=2026-01-09T18:00&end=2026-01-10T18:00")[0] == 400
+    )
+    assert (
+        daemon.api("GET", "/api/v1/standby-quote?customer=agency&start=2026-01-09T18:00&end=2026-01-10T18:00")[0] == 422
+    )
     assert daemon.api("GET", "/api/v1/standby-quote?customer=acme&start=x&end=y")[0] == 422
