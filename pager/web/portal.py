@@ -29,7 +29,6 @@ from pager.service.schedule import overrides_from
 from pager.sources.errors import check_text
 from pager.storage.port import Conflict, PortalSession
 
-from . import portal_customer
 from .i18n import translator
 from .keys import RUNTIME, Runtime
 
@@ -76,7 +75,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/ui/password/{token}", password_page)
     r.add_post("/ui/password/{token}", set_password)
     r.add_get("/ui/static/portal.css", stylesheet)
-    portal_customer.setup_routes(app)  # projects, requests, bookings, statements
 
 
 def _rt(request: web.Request) -> Runtime:

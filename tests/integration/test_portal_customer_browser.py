@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.harness.pagerd import PagerdProcess, manual_clock_config
-from tests.integration.test_portal_browser import AXE, ARTIFACTS, CHROMIUM, PASSWORD, _pagerd, sign_in
+from tests.integration.test_portal_browser import ARTIFACTS, AXE, CHROMIUM, PASSWORD, _pagerd, sign_in
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
