@@ -59,6 +59,12 @@ def may_see(viewer: Viewer, customer: str) -> bool:
     return viewer.role is Role.CUSTOMER and viewer.customer is not None and viewer.customer == customer
 
 
+def may_open_customer_pages(viewer: Viewer) -> bool:
+    """Projects, bookings, standby requests and statements are the customer's, the desk's and the admin's
+    pages; an engineer has none of them (403)."""
+    return viewer.role is not Role.ENGINEER
+
+
 def may_request(viewer: Viewer, customer: str) -> bool:
     """A customer's contact for its own customer; admin and desk on a customer's behalf."""
     return may_see(viewer, customer)

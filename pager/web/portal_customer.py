@@ -22,7 +22,7 @@ from pager.service import customer_portal as cp
 from pager.service import desk, portal
 from pager.service.statement_render import statement_css, to_html
 from pager.service.statements import StatementError, month_range, statement
-from pager.sources.errors import InputError, Problem
+from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.port import Conflict, NotFound, PortalSession
 
 from . import portal as ui
@@ -32,6 +32,15 @@ log = structlog.get_logger("pagerd.portal")
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # a customer or project id as the config allows in a path
 STATES = [s.value for s in sr.RequestState]
 STATEMENT_CSS = "/ui/static/statement.css"
+# the words the pages show for the config's and the calendar's values (msgids of the catalogue)
+LABELS = {
+    "evening_night": "evening and night",
+    "weekend": "weekend",
+    "holiday": "holiday",
+    "standby": "standby",
+    "office_hours": "office hours",
+    "always": "always",
+}
 
 
 def setup_routes(app: web.Application) -> None:
@@ -62,8 +71,7 @@ def _not_yours(request: web.Request, s: PortalSession | None, what: str = "No su
 
 def _customer_pages(request: web.Request, s: PortalSession) -> web.Response | None:
     """An engineer has no customer pages (403); None for everyone else."""
-    who = _who(s)
-    if who.role.value == "engineer":
+    if not sr.may_open_customer_pages(_who(s)):
         return ui._error(request, 403, "This page is for the desk and the customer.", s)
     return None
 
@@ -118,7 +126,13 @@ async def project(request: web.Request) -> web.Response:
     return ui.render(
         request,
         "project.html",
-        {"v": view, "most": most, "can_request": _who(s).role.value == "customer"},
+        {
+            "v": view,
+            "most": most,
+            "labels": LABELS,
+            "can_request": not _who(s).staff,
+            "statement": rt.config.customers[ids[0]].rate is not None,
+        },
         session=s,
     )
 
@@ -255,6 +269,7 @@ async def _standby_form(
             "problems": problems or [],
             "quote": quote,
             "checked": checked,
+            "labels": LABELS,
         },
         status=status,
         session=s,
@@ -324,7 +339,9 @@ async def decide(request: web.Request) -> web.Response:
         action = sr.Action(form.get("action", ""))
     except ValueError:
         return ui._error(request, 400, "Unknown action.", s)
-    reason = form.get("reason", "").strip()[: sr.MAX_REASON] or None
+    reason = form.get("reason", "").replace("\r\n", "\n").strip() or None
+    if reason is not None and check_text(reason, "reason", max_len=sr.MAX_REASON, multiline=True) is not None:
+        return ui._error(request, 422, "The reason is too long or holds characters that cannot be stored.", s)
     try:
         row, booking = await cp.decide(
             rt.store, rt.config, _who(s), _actor(s), int(raw), action, reason, rt.clock.now()

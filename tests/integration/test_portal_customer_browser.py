@@ -51,6 +51,11 @@ def daemon(tmp_path_factory):
             status, e = p.api("POST", f"/api/v1/tickets/{t['number']}/time", {"kind": kind, "minutes": minutes})
             assert status == 201, e
         p.ticket = t["number"]  # type: ignore[attr-defined]
+        status, down = p.api("POST", "/api/v1/tickets", {"project": "acme/webshop", "subject": "Payment provider down"})
+        assert status == 201, down
+        status, paged = p.api("POST", f"/api/v1/tickets/{down['number']}/page", {"by": "anna"})
+        assert status == 200 and paged["kind"] == "incident", paged
+        p.incident = down["number"]  # type: ignore[attr-defined]
         yield p
     finally:
         p.stop()
@@ -83,7 +88,9 @@ def test_the_customer_sees_the_reply_and_the_project_s_progress(context, daemon)
     assert page.get_by_role("heading", name="Voortgang").is_visible()
     week = page.locator("tbody tr").last
     assert week.locator("th").inner_text() == "2026-01-05"
-    assert [c.inner_text().strip() for c in week.locator("td").all()] == ["1", "0"]  # opened, resolved
+    assert [c.inner_text().strip() for c in week.locator("td").all()] == ["2", "0"]  # opened, resolved
+    incidents = page.locator("h2", has_text="Open incidenten").locator("xpath=following-sibling::ul[1]")
+    assert incidents.inner_text() == f"#{daemon.incident} Payment provider down open"
     hours = page.locator("dl.hours").inner_text()
     assert "Gedekt\n0.50 uur" in hours and "Factureerbaar\n0.83 uur (gefactureerd: 1.00)" in hours
     assert page.get_by_role("link", name=f"#{daemon.ticket} Checkout hangs").is_visible()
@@ -285,3 +292,31 @@ def test_axe_finds_no_serious_or_critical_violations_on_the_customer_pages(brows
         p.screenshot(path=str(ARTIFACTS / f"portal-{name}-{locale[:2]}.png"), full_page=True)
     ctx.close()
     assert found == {}
+
+
+def test_the_desk_declines_with_a_reason_the_customer_reads_escaped(browser, daemon):
+    _, r = daemon.api("POST", "/api/v1/standby-requests",
+                      {"customer": "acme", "start": "2026-02-13T18:00", "end": "2026-02-16T08:00"})  # fmt: skip
+    ctx = browser.new_context(locale="nl-NL")
+    page, _ = sign_in(ctx, daemon, DESK)
+    page.goto(daemon.url + "/ui/bookings?customer=acme")
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    url = f"{daemon.url}/ui/bookings/requests/{r['id']}"
+    for reason in ("bell\x07", "x" * 3000):  # hostile, oversized
+        answer = page.request.post(url, form={"csrf": csrf, "action": "decline", "reason": reason}, max_redirects=0)
+        assert answer.status == 422
+    assert page.request.post(url, form={"action": "decline"}, max_redirects=0).status == 403  # no token
+    assert daemon.api("GET", f"/api/v1/standby-requests/{r['id']}")[1]["status"] == "pending"
+    item = page.locator(f"#request-{r['id']}")
+    item.get_by_label("Reden").fill("<b>Geen</b> engineer vrij")
+    item.get_by_role("button", name="Afwijzen").click()
+    page.wait_for_url(re.compile(r"/ui/bookings#request-\d+$"))
+    ctx.close()
+    ctx = browser.new_context(locale="nl-NL")
+    page, _ = sign_in(ctx, daemon, JAN)
+    page.goto(daemon.url + "/ui/bookings")
+    item = page.locator(f"#request-{r['id']}")
+    assert "afgewezen" in item.inner_text() and "<b>Geen</b> engineer vrij" in item.inner_text()
+    assert item.locator("b").count() == 0
+    assert item.get_by_role("button").count() == 0  # decided: nothing left to do
+    ctx.close()
