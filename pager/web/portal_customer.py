@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -20,7 +21,7 @@ from pager.domain.portal import Viewer
 from pager.domain.ticket import MAX_BODY, MAX_SUBJECT
 from pager.service import customer_portal as cp
 from pager.service import desk, portal
-from pager.service.statement_render import statement_css, to_html
+from pager.service.statement_render import Locale, statement_css, to_html
 from pager.service.statements import StatementError, month_range, statement
 from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.port import Conflict, NotFound, PortalSession
@@ -104,6 +105,16 @@ async def projects(request: web.Request) -> web.Response:
     return ui.render(request, "projects.html", {"projects": rows}, session=s)
 
 
+def _locale(request: web.Request, s: PortalSession, currency: str = "EUR") -> Locale:
+    """Amounts and hours in the reader's language, as the statement formats them (nl: "€ 1.234,50")."""
+    lang = ui.rules.choose_language(s.account.language, request.headers.get("Accept-Language"))
+    return Locale(lang, ui._rt(request).schedule.calendar.zone, currency)
+
+
+def _hours(loc: Locale, minutes: int) -> str:
+    return loc.number(Decimal(minutes) / 60)
+
+
 def _ids(request: web.Request) -> tuple[str, str] | None:
     c, p = request.match_info["customer"], request.match_info["project"]
     return (c, p) if _ID.match(c) and _ID.match(p) else None
@@ -132,6 +143,10 @@ async def project(request: web.Request) -> web.Response:
             "labels": LABELS,
             "can_request": not _who(s).staff,
             "statement": rt.config.customers[ids[0]].rate is not None,
+            "hours": {
+                k: _hours(_locale(request, s), getattr(view.hours, f"{k}_minutes"))
+                for k in ("covered", "billable", "billed")
+            },
         },
         session=s,
     )
@@ -235,6 +250,7 @@ async def bookings(request: web.Request) -> web.Response:
             "customer": customer,
             "desk": sr.may_decide(who),
             "sent": request.query.get("sent", "")[:16],
+            "money": lambda amount, currency: _locale(request, s, currency).money(amount),
         },
         session=s,
     )
@@ -270,6 +286,7 @@ async def _standby_form(
             "quote": quote,
             "checked": checked,
             "labels": LABELS,
+            "money": _locale(request, s, quote.currency if quote is not None else "EUR").money,
         },
         status=status,
         session=s,

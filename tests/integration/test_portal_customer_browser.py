@@ -92,7 +92,7 @@ def test_the_customer_sees_the_reply_and_the_project_s_progress(context, daemon)
     incidents = page.locator("h2", has_text="Open incidenten").locator("xpath=following-sibling::ul[1]")
     assert incidents.inner_text() == f"#{daemon.incident} Payment provider down open"
     hours = page.locator("dl.hours").inner_text()
-    assert "Gedekt\n0.50 uur" in hours and "Factureerbaar\n0.83 uur (gefactureerd: 1.00)" in hours
+    assert "Gedekt\n0,50 uur" in hours and "Factureerbaar\n0,83 uur (gefactureerd: 1,00)" in hours
     assert page.get_by_role("link", name=f"#{daemon.ticket} Checkout hangs").is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "portal-project-customer.png"), full_page=True)
@@ -138,7 +138,7 @@ def test_the_customer_requests_a_standby_weekend_after_its_quote_and_the_desk_co
     assert page.get_by_role("heading", name="Quote").is_visible()
     status, quote = daemon.api("GET", "/api/v1/standby-quote?customer=acme&start=2026-01-16T18:00&end=2026-01-19T08:00")
     assert status == 200
-    assert page.locator("#quote-total").inner_text() == f"EUR {quote['total']}"
+    assert page.locator("#quote-total").inner_text() == f"€{quote['total']}"  # en-GB
     assert page.locator("tbody tr").count() == len(quote["blocks"])
     page.screenshot(path=str(ARTIFACTS / "portal-standby-quote.png"), full_page=True)
     assert daemon.api("GET", "/api/v1/standby-requests")[1] == []  # a quote stores nothing
