@@ -320,3 +320,21 @@ def test_the_desk_declines_with_a_reason_the_customer_reads_escaped(browser, dae
     assert item.locator("b").count() == 0
     assert item.get_by_role("button").count() == 0  # decided: nothing left to do
     ctx.close()
+
+
+def test_the_desk_reads_any_customer_s_statement_and_requests_standby_on_a_customer_s_behalf(context, daemon):
+    page, _ = sign_in(context, daemon, DESK)
+    assert page.goto(daemon.url + "/ui/statements/acme/2026-01").status == 200  # running month: provisional
+    assert page.goto(daemon.url + "/ui/statements/agency/2026-01").status == 404  # not billed: no statement
+    assert page.goto(daemon.url + "/ui/bookings/request?start=2026-03-06T18:00&end=2026-03-09T08:00").status == 422
+    page.goto(daemon.url + "/ui/bookings/request?customer=acme&start=2026-03-06T18:00&end=2026-03-09T08:00")
+    assert page.get_by_role("heading", name="Offerte").is_visible()
+    page.get_by_role("button", name="Stand-byverzoek versturen").click()
+    page.wait_for_url(re.compile(r"/ui/bookings\?sent=\d+"))
+    rows = daemon.api("GET", "/api/v1/standby-requests?customer=acme&status=pending")[1]
+    assert rows[0]["requested_by"] == DESK and rows[0]["start"] == "2026-03-06T17:00:00.000000Z"
+    unknown = page.request.post(daemon.url + "/ui/bookings/request", max_redirects=0, form={
+        "csrf": page.locator("input[name=csrf]").first.get_attribute("value"), "customer": "nobody",
+        "start": "2026-03-06T18:00", "end": "2026-03-09T08:00"})  # fmt: skip
+    assert unknown.status == 422
+    assert page.goto(daemon.url + "/ui/bookings?customer=nobody").status == 400
