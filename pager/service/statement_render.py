@@ -668,9 +668,16 @@ def _context(st: dict) -> dict[str, Any]:
     }
 
 
-def to_html(st: dict) -> str:
-    """The statement as one self-contained page in the customer's language (template statement.html)."""
-    return _environment().get_template("statement.html").render(_context(st))
+def to_html(st: dict, css_href: str | None = None) -> str:
+    """The statement as one self-contained page in the customer's language (template statement.html);
+    with `css_href` its style is linked from there instead of inline (the portal's CSP allows no inline
+    style: `statement_css` is served at that address)."""
+    return _environment().get_template("statement.html").render({**_context(st), "css_href": css_href})
+
+
+def statement_css() -> str:
+    """The style of the statement page (inline in `to_html`'s page unless linked)."""
+    return _CSS
 
 
 def to_pdf(st: dict) -> bytes:
@@ -687,6 +694,7 @@ __all__ = [
     "NUMERIC_COLUMNS",
     "WORDS",
     "csv_cell",
+    "statement_css",
     "to_csv",
     "to_html",
     "to_pdf",

@@ -321,9 +321,12 @@ def _callout_at(
     return block.period in recurring.get(pid, frozenset())
 
 
-async def statement(store: Any, config: Config, schedule: Schedule, customer: str, month: str, now: datetime) -> dict:
+async def statement(
+    store: Any, config: Config, schedule: Schedule, customer: str, month: str, now: datetime, *, issue: bool = True
+) -> dict:
     """A customer's statement for a month: standby blocks, call-outs, out-of-contract work, totals
-    and the response record. Amounts are decimal strings, instants ISO 8601 UTC."""
+    and the response record. Amounts are decimal strings, instants ISO 8601 UTC. `issue=False` (the
+    portal's view) only reads the number a final statement was issued, never issues one."""
     if customer not in config.customers:
         raise StatementError(f"unknown customer {customer!r}")
     cust = config.customers[customer]
@@ -410,7 +413,12 @@ async def statement(store: Any, config: Config, schedule: Schedule, customer: st
     ]
     # the statement of a month that has ended is final: it gets its number (issued once, kept)
     final = now >= end
-    issued = await store.issue_statement(customer, month, now=now) if final else None
+    if not final:
+        issued = None
+    elif issue:
+        issued = await store.issue_statement(customer, month, now=now)
+    else:
+        issued = await store.get_issued_statement(customer, month)
     agency = config.agency
     due = None
     if issued is not None and agency is not None:

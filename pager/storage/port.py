@@ -230,6 +230,28 @@ class IssuedStatement(_Record):
     issued_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StandbyRequest(_Record):
+    """A customer's request for standby [start, end) (pager.domain.standby_request): pending until the desk
+    confirms it (`booking_id`: the booking it became) or declines it, or the customer withdraws it.
+    `quote_total` and `currency`: the quote the customer saw before sending (None without one)."""
+
+    id: int
+    customer: str
+    start: datetime
+    end: datetime
+    note: str | None
+    quote_total: str | None
+    currency: str | None
+    status: str  # pending, confirmed, declined, withdrawn
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    booking_id: int | None
+
+
 def work_minutes(start: datetime | None, end: datetime | None, minutes: int | None) -> int:
     """The minutes of a time entry: `minutes`, or the span [start, end) rounded up to whole minutes.
     ValueError unless exactly one of the two forms is given, and given well."""
@@ -1416,6 +1438,57 @@ class HotlineStore(Protocol):
         ...
 
 
+class CustomerPortalStore(Protocol):
+    """What the customer's portal pages read and write besides tickets and bookings: standby requests, a
+    project's tickets for its progress view, a statement's number read without issuing one."""
+
+    async def add_standby_request(
+        self,
+        *,
+        customer: str,
+        start: datetime,
+        end: datetime,
+        note: str | None,
+        quote_total: str | None,
+        currency: str | None,
+        requested_by: str,
+        now: datetime,
+    ) -> StandbyRequest:
+        """A pending request; Conflict when it does not end after it starts."""
+        ...
+
+    async def get_standby_request(self, request_id: int) -> StandbyRequest | None: ...
+
+    async def list_standby_requests(
+        self, customer: str | None = None, *, status: str | None = None, limit: int = 100
+    ) -> list[StandbyRequest]:
+        """Newest first; of one customer, in one status, when given."""
+        ...
+
+    async def decide_standby_request(
+        self, request_id: int, *, status: str, by: str, reason: str | None, now: datetime
+    ) -> StandbyRequest:
+        """A pending request `declined` or `withdrawn` (ValueError for another status); NotFound for an
+        unknown id, Conflict when it is no longer pending (the first decision stays)."""
+        ...
+
+    async def confirm_standby_request(
+        self, request_id: int, *, by: str, now: datetime
+    ) -> tuple[StandbyRequest, Booking]:
+        """A pending request confirmed and its booking (created by `by`, as add_booking makes one) in one
+        transaction; NotFound for an unknown id, Conflict when it is no longer pending (no booking then)."""
+        ...
+
+    async def project_tickets(self, project: str, *, since: datetime, limit: int = 2000) -> list[Ticket]:
+        """The tickets of `project` (customer/project) that are live (new, open, waiting_on_customer), or
+        were created or resolved at or after `since`; newest first, at most `limit`."""
+        ...
+
+    async def get_issued_statement(self, customer: str, month: str) -> IssuedStatement | None:
+        """The statement number issued for (customer, month), None when none was: never issues one."""
+        ...
+
+
 class Store(
     IncidentStore,
     EscalationStore,
@@ -1425,6 +1498,7 @@ class Store(
     MailStore,
     TicketStore,
     PortalStore,
+    CustomerPortalStore,
     CustomerMailStore,
     HotlineStore,
     Protocol,

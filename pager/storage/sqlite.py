@@ -64,6 +64,7 @@ from .sqlite_mail import MailSqlite
 from .sqlite_maintenance import MaintenanceSqlite
 from .sqlite_paging import PagingStore, _event, quiet
 from .sqlite_portal import PortalSqlite
+from .sqlite_standby import StandbySqlite
 from .sqlite_tickets import TicketSqlite
 
 _log = structlog.get_logger("pagerd.store")
@@ -317,7 +318,14 @@ class _Job:
 
 
 class SqliteStore(
-    PagingStore, MaintenanceSqlite, MailSqlite, TicketSqlite, CustomerMailSqlite, HotlineSqlite, PortalSqlite
+    PagingStore,
+    MaintenanceSqlite,
+    MailSqlite,
+    TicketSqlite,
+    CustomerMailSqlite,
+    HotlineSqlite,
+    PortalSqlite,
+    StandbySqlite,
 ):
     def __init__(
         self,

@@ -16,7 +16,9 @@ from . import (
     maintenance_api,
     ops,
     portal,
+    portal_customer,
     schedule_api,
+    standby_api,
     testing_api,
     tickets_api,
     twilio_hooks,
@@ -51,6 +53,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/bookings", bookings_api.list_bookings)
     r.add_post("/api/v1/bookings", bookings_api.add_booking)
     r.add_delete("/api/v1/bookings/{id}", bookings_api.cancel_booking)
+    standby_api.add_routes(r)  # standby requests and their quote
     r.add_get("/api/v1/maintenance", maintenance_api.list_maintenance)
     r.add_post("/api/v1/maintenance", maintenance_api.add_maintenance)
     r.add_post("/api/v1/maintenance/match", maintenance_api.match_maintenance)
@@ -94,6 +97,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/metrics", ops.metrics)
     r.add_get("/api/v1/openapi.yaml", ops.openapi)  # the contract of every route here
     portal.setup(app)  # the portal's pages under /ui/
+    portal_customer.setup_routes(app)  # its customer pages: projects, bookings, statements
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     return app
 

@@ -7,14 +7,13 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from pager.domain.paging import MAX_WORKED_MINUTES
+from pager.service.customer_portal import booking_problems
 from pager.service.schedule import parse_instant
 from pager.sources.errors import InputError, Problem
 from pager.storage.port import NotFound
 
 from .api import _incident_id, _json_body, _only, _path_id, _rt
 from .keys import Runtime
-
-MAX_BOOKING = timedelta(days=400)
 
 
 def _times(rt: Runtime, data: dict, keys: tuple[str, str], problems: list[Problem]) -> dict[str, datetime]:
@@ -42,13 +41,8 @@ async def add_booking(request: web.Request) -> web.Response:
     rt = _rt(request)
     data = await _json_body(request, {"customer": True, "start": True, "end": True, "by": False})
     problems: list[Problem] = []
-    if data["customer"] not in rt.config.customers:
-        problems.append(Problem("customer", "unknown customer (not under customers)"))
     times = _times(rt, data, ("start", "end"), problems)
-    if len(times) == 2 and times["end"] <= times["start"]:
-        problems.append(Problem("end", "must be after start"))
-    if len(times) == 2 and times["end"] - times["start"] > MAX_BOOKING:
-        problems.append(Problem("end", "a booking lasts at most 400 days"))
+    problems[:0] = booking_problems(rt.config, data["customer"], times.get("start"), times.get("end"))
     if problems:
         raise InputError(422, "invalid booking", problems)
     row = await rt.store.add_booking(

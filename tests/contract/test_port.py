@@ -12,6 +12,7 @@ import pytest
 from pager.storage.port import (
     BillingStore,
     CustomerMailStore,
+    CustomerPortalStore,
     EscalationStore,
     HotlineStore,
     IncidentStore,
@@ -37,6 +38,7 @@ MODULES = {
     MailStore: "test_mail",
     TicketStore: "test_tickets",
     PortalStore: "test_portal",
+    CustomerPortalStore: "test_customer_portal",
     CustomerMailStore: "test_customer_mail",
     HotlineStore: "test_hotline",
     Store: "test_lifecycle",  # the methods Store declares itself: open, close, ping
@@ -52,6 +54,7 @@ PENDING: dict[type, set[str]] = {
     MailStore: set(),
     TicketStore: set(),
     PortalStore: set(),
+    CustomerPortalStore: set(),
     CustomerMailStore: set(),
     HotlineStore: set(),
     Store: set(),
