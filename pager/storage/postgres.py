@@ -6,7 +6,8 @@ commit (one transaction per batch, a savepoint per job, every request answered a
 on connections of their own, and a connection adapter that speaks the SQLite modules' SQL to PostgreSQL
 (`PgConnection`): placeholders, the few SQLite spellings PostgreSQL lacks, and the statements whose
 SQLite form has no portable equal (`PG_STATEMENTS`). The schema is PostgreSQL's own
-(pager/storage/pg_migrations), the same tables, columns and constraints as SQLite's after its migrations.
+(pager/storage/pg_migrations: 0028 is SQLite's 0001-0028 at once, each later one has its SQLite twin's
+number), the same tables and columns as SQLite's (tests/contract/test_schemas.py).
 """
 
 from __future__ import annotations

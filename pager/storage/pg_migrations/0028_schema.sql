@@ -1,3 +1,6 @@
+-- pagerd schema v28 on PostgreSQL: every table, column, constraint, index and trigger the SQLite migrations
+-- 0001-0028 leave (pager/storage/migrations), in PostgreSQL's types. A later migration has the number of its
+-- SQLite twin; tests/contract/test_schemas.py holds the two schemas equal.
 CREATE TABLE incidents (
     id              BIGINT PRIMARY KEY,
     source          TEXT NOT NULL,
