@@ -12,6 +12,7 @@ from pager.config.channels import providers
 from pager.notify.base import MultiNotifier, Notifier
 from pager.notify.dry_run import DryRunNotifier
 from pager.observe.metrics import Metrics
+from pager.service.lease import Lease
 from pager.storage.port import IngestPolicy, Store
 from pager.storage.sqlite import SqliteStore
 from pager.storage.sqlite import backup as sqlite_backup
@@ -67,6 +68,15 @@ def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None, *, cre
     if not create:
         require_database(cfg)
     return SqliteStore(s.path, policy(cfg), clock=clock, synchronous=s.synchronous, on_commit=on_commit)
+
+
+def make_lease(cfg: Config, clock: Clock) -> Lease | None:
+    """The engine lease of a store several nodes share (PostgreSQL); None for SQLite (one node)."""
+    if cfg.storage.backend != "postgres":
+        return None
+    from pager.storage.postgres import EngineLease
+
+    return EngineLease(cfg.storage.postgres.dsn, clock)
 
 
 def migrate(cfg: Config, clock: Clock) -> list[int]:

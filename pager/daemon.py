@@ -13,13 +13,15 @@ import structlog
 from aiohttp import web
 
 from pager import config as config_mod
-from pager.app import make_clock, make_mail_sender, make_notifier, make_store
+from pager.app import make_clock, make_lease, make_mail_sender, make_notifier, make_store
 from pager.config.channels import providers
+from pager.notify.base import Notifier
 from pager.observe import logging as plog
 from pager.observe import systemd
 from pager.observe.metrics import Metrics
 from pager.observe.redact import Redactor, config_secrets
 from pager.service.ingest import ingest
+from pager.service.lease import FencedMailSender, FencedNotifier, run_leased
 from pager.service.paging import PagingEngine
 from pager.service.schedule import Schedule
 from pager.storage.port import Store, Unavailable
@@ -90,21 +92,33 @@ async def serve(config_path: str) -> int:
             engine.poke()
             return result
 
+        # several nodes on one database (PostgreSQL): the engine runs where the lease is, and sends only
+        # while the lease is certain (pager.service.lease)
+        lease = runtime.lease = make_lease(cfg, runtime.clock)
+        mail_sender = make_mail_sender(cfg, runtime.clock)
+        engine_notifier: Notifier = notifier
+        if lease is not None:
+            engine_notifier = FencedNotifier(notifier, lease.valid)
+            mail_sender = FencedMailSender(mail_sender, lease.valid) if mail_sender is not None else None
         # ticks when poked (webhooks, replies) and at least every second, or more often when systemd's
         # watchdog wants its keep-alives sooner
         engine = PagingEngine(
             store,
             runtime.clock,
             metrics,
-            notifier,
+            engine_notifier,
             lambda: (runtime.config, runtime.schedule),
             ingest=ingest_alerts,
             on_good_tick=watchdog.kick,
             idle=min(1.0, watchdog.interval or 1.0),
-            mail_sender=make_mail_sender(cfg, runtime.clock),
+            mail_sender=mail_sender,
         )
         runtime.engine = engine
-        run_engine(app, engine.run)
+        if lease is None:
+            metrics.engine_leader.set(1)
+            run_engine(app, engine.run)
+        else:
+            run_engine(app, lambda: run_leased(lease, engine.run, metrics, on_standby=watchdog.kick))
     else:
         metrics.registry.unregister(metrics.engine_last_good_tick)  # no engine here: no "last good tick" of one
         run_engine(app, lambda: _store_keepalive(store, watchdog))

@@ -97,6 +97,16 @@ class Metrics:
             "When the engine last finished a tick in which every stage succeeded, Unix seconds",
             registry=r,
         )
+        self.engine_leader = Gauge(
+            "pagerd_engine_leader",
+            "1 while this node runs the paging engine (on PostgreSQL: holds the engine lease), else 0",
+            registry=r,
+        )
+        self.engine_takeovers = Counter(
+            "pagerd_engine_takeovers",
+            "Times this node took the engine lease (PostgreSQL) and started the engine",
+            registry=r,
+        )
         self.engine_stage_failures = Counter(
             "pagerd_engine_stage_failures",
             "Engine stages that raised, by stage (retried by the next tick)",

@@ -17,6 +17,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -221,3 +222,105 @@ class PostgresStore(SqliteStore):
         except psycopg.OperationalError as exc:
             _log.warning("store_unavailable", error=str(exc), retry_after=5)
             raise Unavailable("the database cannot be reached; nothing was stored, retry later", 5) from exc
+
+
+# -- the engine lease ------------------------------------------------------------------------------
+
+LEASE_KEY = 0x70616764  # the advisory lock whose holder runs the engine ('pagd')
+
+
+class EngineLease:
+    """Which node of several on one database runs the engine: the one whose connection of its own holds the
+    session advisory lock LEASE_KEY.
+
+    The lock lives as long as that session. A holder that dies (kill -9, a crash, its machine) loses it as
+    soon as the server sees the connection close; one that hangs (SIGSTOP, a stuck event loop) or is cut off
+    stops renewing, and the server ends its idle session after `ttl` seconds (idle_session_timeout), which
+    frees the lock for the next node. Renewing is a query every second on that connection, checking in
+    pg_locks that this session still holds the lock.
+
+    Fencing: `valid()` is True only while the last successful renewal is younger than `ttl - margin` by the
+    node's own monotonic clock. The server cannot free the lock before `ttl` of silence, so a holder that
+    checks `valid()` before each send never sends after another node could have taken over, even when it was
+    paused and resumes in the middle of a tick (it finds its renewal too old and stops)."""
+
+    def __init__(self, dsn: str, clock: Clock, *, ttl: float = 5.0, margin: float = 1.5) -> None:
+        self.dsn, self.clock, self.ttl, self.margin = dsn, clock, ttl, margin
+        self._conn: psycopg.Connection | None = None
+        self._renewed: float | None = None  # monotonic time of the last renewal (or acquisition)
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._renewed is not None
+
+    def valid(self) -> bool:
+        return self._renewed is not None and self.clock.monotonic() - self._renewed < self.ttl - self.margin
+
+    async def try_acquire(self) -> bool:
+        """True when this node now holds the lease; False when another does. Raises when the database
+        cannot be reached."""
+        started = self.clock.monotonic()
+        got = await self._call(self._try_acquire)
+        if got:
+            self._renewed = started
+        return bool(got)
+
+    async def renew(self) -> bool:
+        """True when the lease is still this node's; False (and let go) when it was lost."""
+        started = self.clock.monotonic()
+        try:
+            still = await asyncio.wait_for(self._call(self._still_held), timeout=self.ttl - self.margin)
+        except Exception as exc:  # the connection broke or hangs: the server frees the lock after ttl
+            _log.warning("engine_lease_renew_failed", error=str(exc))
+            still = False
+        if still:
+            self._renewed = started
+            return True
+        await self.release()
+        return False
+
+    async def release(self) -> None:
+        self._renewed = None
+        conn, executor = self._conn, self._executor
+        self._conn, self._executor = None, None
+        if executor is not None:
+            if conn is not None:
+                executor.submit(conn.close)
+            executor.shutdown(wait=False)
+
+    async def _call(self, fn: Any) -> Any:
+        if self._executor is None:  # one thread per connection: psycopg's connection is used from it alone
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagerd-lease")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            ttl_ms = int(self.ttl * 1000)
+            self._conn = psycopg.connect(
+                self.dsn,
+                autocommit=True,
+                connect_timeout=max(2, int(self.ttl)),
+                # the server ends the session (and frees the lock) when its holder goes quiet for ttl
+                options=f"-c idle_session_timeout={ttl_ms} -c statement_timeout={ttl_ms // 2}",
+                keepalives=1,
+                keepalives_idle=1,
+                keepalives_interval=1,
+                keepalives_count=2,
+                tcp_user_timeout=ttl_ms // 2,
+            )
+        return self._conn
+
+    def _try_acquire(self) -> bool:
+        row = self._connection().execute("SELECT pg_try_advisory_lock(%s)", (LEASE_KEY,)).fetchone()
+        return bool(row and row[0])
+
+    def _still_held(self) -> bool:
+        if self._conn is None or self._conn.closed:
+            return False
+        row = self._conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s "
+            "AND objsubid = 1 AND pid = pg_backend_pid() AND granted",
+            (LEASE_KEY,),
+        ).fetchone()
+        return bool(row and row[0])

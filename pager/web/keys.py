@@ -16,6 +16,7 @@ from pager.service.schedule import Schedule
 from pager.storage.port import Store
 
 if TYPE_CHECKING:
+    from pager.service.lease import Lease
     from pager.service.paging import PagingEngine
 
 
@@ -33,6 +34,8 @@ class Runtime:
     # the engine when it runs on this node (poke() it after a change); None on a webhook-only node
     # (paging.engine: false) and in tools that run no engine
     engine: PagingEngine | None = None
+    # the engine lease when several nodes share the database (PostgreSQL): the engine runs while it is held
+    lease: Lease | None = None
     # each channel's provider as the running notifier was built (pager.config.channels.providers): twilio,
     # smtp (live), dry_run (simulated) or none; fixed until a restart
     channels: dict[str, str] = field(default_factory=dict)

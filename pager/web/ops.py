@@ -29,7 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
     task = request.app.get(ENGINE_TASK)
     if task is not None and task.done():
         problems.append("engine stopped")
-    elif rt.engine is not None:  # a webhook-only node (paging.engine: false) runs no engine
+    elif rt.engine is not None and (rt.lease is None or rt.lease.held):  # a webhook-only or standby node runs none
         quiet, bound = rt.engine.since_good_tick(rt.clock.now()), rt.config.paging.engine_stall_after
         if quiet > bound:
             problems.append(
