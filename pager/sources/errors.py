@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import accumulate, repeat
 from typing import Annotated
 
-from pydantic import AfterValidator, GetPydanticSchema
+from pydantic import AfterValidator, AwareDatetime, GetPydanticSchema
 from pydantic_core import core_schema
 
 from pager.domain.calendar import EARLIEST, LATEST, utc_in_range
@@ -54,6 +54,8 @@ def from_pydantic(exc, *, prefix: str = "") -> InputError:
             msg = "unknown field"
         elif err.get("type") == "missing":
             msg = "required field is missing"
+        elif err.get("type") == "timezone_aware":
+            msg = NEEDS_ZONE
         elif err.get("type") == "value_error" and "error" in err.get("ctx", {}):
             msg = str(err["ctx"]["error"])  # our own validators' words, without pydantic's "Value error, "
         problems.append(Problem(prefix + loc, msg))
@@ -154,26 +156,24 @@ InstantOrZero = Annotated[datetime, AfterValidator(_instant_or_zero)]
 # The same checks as Instant and InstantOrZero, made by pydantic-core itself (no Python call per value,
 # for payloads with many timestamps): the same timestamps are refused, with the same words, in the same
 # place of the list of problems. The value keeps the offset it was sent with; `in_utc` and
-# `in_utc_or_none` read it as Instant and InstantOrZero give it (tests/unit/test_json_input.py holds them to that).
-_NEEDS_ZONE = "timestamp needs a time zone (RFC 3339)"
-_OUT_OF_RANGE = f"outside the years {EARLIEST.year}-{LATEST.year - 1}"
+# `in_utc_or_none` read it as Instant and InstantOrZero give it (tests/unit/test_alertmanager_parser.py
+# holds them to that).
+NEEDS_ZONE = "timestamp needs a time zone (RFC 3339)"  # pydantic's "timezone_aware" error, in from_pydantic
 _IN_RANGE = core_schema.datetime_schema(ge=EARLIEST, lt=LATEST)
-_AWARE = core_schema.custom_error_schema(
-    core_schema.datetime_schema(tz_constraint="aware"), "timestamp_zone", custom_error_message=_NEEDS_ZONE
-)
-
-
-def _checked(in_range: core_schema.CoreSchema) -> GetPydanticSchema:
-    """A datetime as the model reads it (pydantic's words for one that is not a timestamp), then with an
-    offset, then `in_range`."""
-    out_of_range = core_schema.custom_error_schema(in_range, "timestamp_range", custom_error_message=_OUT_OF_RANGE)
-    return GetPydanticSchema(lambda tp, handler: core_schema.chain_schema([handler(tp), _AWARE, out_of_range]))
-
-
-OffsetInstant = Annotated[datetime, _checked(_IN_RANGE)]
 # Go's zero time passes as itself: offset zero, that very instant (a year-1 value can be nothing else)
 _ZERO = core_schema.datetime_schema(tz_constraint=0, ge=_GO_ZERO, le=_GO_ZERO)
-OffsetInstantOrZero = Annotated[datetime, _checked(core_schema.union_schema([_ZERO, _IN_RANGE]))]
+
+
+def _then(in_range: core_schema.CoreSchema) -> GetPydanticSchema:
+    """An aware datetime as the model reads it, then `in_range` (else 422 in utc_in_range's words)."""
+    out_of_range = core_schema.custom_error_schema(
+        in_range, "timestamp_range", custom_error_message=f"outside the years {EARLIEST.year}-{LATEST.year - 1}"
+    )
+    return GetPydanticSchema(lambda tp, handler: core_schema.chain_schema([handler(tp), out_of_range]))
+
+
+OffsetInstant = Annotated[AwareDatetime, _then(_IN_RANGE)]
+OffsetInstantOrZero = Annotated[AwareDatetime, _then(core_schema.union_schema([_ZERO, _IN_RANGE]))]
 
 
 def in_utc(dt: datetime) -> datetime:
