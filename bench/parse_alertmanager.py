@@ -12,6 +12,7 @@ it (`taskset -c 1`) on a busy machine.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -21,22 +22,32 @@ from pathlib import Path
 
 
 def batch_body(alerts: int, ident: str = "run-1-1") -> bytes:
-    """The body bench/batch.lua builds for request `ident`."""
-    head = (
-        '{"version":"4","groupKey":"{}:{alertname=\\"BenchBatch\\",bench_id=\\"%s\\"}",'
-        '"truncatedAlerts":0,"status":"firing","receiver":"pagerd",'
-        '"groupLabels":{"alertname":"BenchBatch","bench_id":"%s"},'
-        '"commonLabels":{"alertname":"BenchBatch","bench_id":"%s","customer":"agency","severity":"critical"},'
-        '"commonAnnotations":{"summary":"Bench batch %s"},"externalURL":"http://alertmanager.example:9093",'
-        '"alerts":['
-    ) % (ident, ident, ident, ident)
-    alert = (
-        '{"status":"firing","labels":{"alertname":"BenchBatch","bench_id":"%s","customer":"agency",'
-        '"severity":"critical","instance":"web%d:9100"},"annotations":{"summary":"Disk almost full on web%d",'
-        '"description":"/var is 97%% full"},"startsAt":"2026-11-25T14:00:00.000Z","endsAt":"0001-01-01T00:00:00Z",'
-        '"generatorURL":"http://prometheus.example:9090/graph?g0.expr=disk","fingerprint":"%s-%d"}'
-    )
-    return (head + ",".join(alert % (ident, i, i, ident, i) for i in range(1, alerts + 1)) + "]}").encode()
+    """The body bench/batch.lua builds for request `ident`, byte for byte."""
+    common = {"alertname": "BenchBatch", "bench_id": ident, "customer": "agency", "severity": "critical"}
+    hook = {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="BenchBatch",bench_id="{ident}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "pagerd",
+        "groupLabels": {"alertname": "BenchBatch", "bench_id": ident},
+        "commonLabels": common,
+        "commonAnnotations": {"summary": f"Bench batch {ident}"},
+        "externalURL": "http://alertmanager.example:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {**common, "instance": f"web{i}:9100"},
+                "annotations": {"summary": f"Disk almost full on web{i}", "description": "/var is 97% full"},
+                "startsAt": "2026-11-25T14:00:00.000Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.example:9090/graph?g0.expr=disk",
+                "fingerprint": f"{ident}-{i}",
+            }
+            for i in range(1, alerts + 1)
+        ],
+    }
+    return json.dumps(hook, separators=(",", ":")).encode()
 
 
 def measure(alerts: int, reps: int) -> tuple[float, float]:
