@@ -14,7 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pager.domain.alert import Action, Alert, Source, stable_id
 
-from .errors import InputError, Instant, InstantOrZero, Problem, check_text, clean_texts, validate_json
+from .errors import (
+    InputError,
+    OffsetInstant,
+    OffsetInstantOrZero,
+    Problem,
+    check_text,
+    clean_texts,
+    in_utc,
+    in_utc_or_none,
+    validate_json,
+)
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_LABELS = 128
@@ -37,8 +47,8 @@ def _models(base: type[BaseModel]):
         status: Literal["firing", "resolved"]
         labels: dict[str, str]
         annotations: dict[str, str] = Field(default_factory=dict)
-        startsAt: Instant
-        endsAt: InstantOrZero | None = None
+        startsAt: OffsetInstant  # checked in pydantic-core; read in UTC by `parse`
+        endsAt: OffsetInstantOrZero | None = None
         generatorURL: str = ""
         fingerprint: str = ""
 
@@ -136,39 +146,38 @@ def parse(body: bytes, *, dedup_by: str = "group_key", strict: bool = True) -> t
         _check_labels(hook.groupLabels, "groupLabels", problems)
         _check_labels(hook.commonLabels, "commonLabels", problems)
     alerts: list[Alert] = []
+    by_group = dedup_by == "group_key"
+    common_summary = hook.commonAnnotations.get("summary")
+    source, trigger, resolve = Source.ALERTMANAGER, Action.TRIGGER, Action.RESOLVE  # an enum lookup is not free
     for i, a in enumerate(hook.alerts):
-        where = f"alerts.{i}"
-        if not a.labels:
-            problems.append(Problem(f"{where}.labels", "an alert needs at least one label"))
+        labels, annotations = a.labels, a.annotations
+        if not labels:
+            problems.append(Problem(f"alerts.{i}.labels", "an alert needs at least one label"))
         if check:
-            _check_labels(a.labels, f"{where}.labels", problems)
-            _check_texts(a.annotations, f"{where}.annotations", MAX_ANNOTATION, True, problems)
+            _check_labels(labels, f"alerts.{i}.labels", problems)
+            _check_texts(annotations, f"alerts.{i}.annotations", MAX_ANNOTATION, True, problems)
         if problems:
             continue
-        fp = a.fingerprint or stable_id(sorted(a.labels.items()))[:16]
+        fp = a.fingerprint or stable_id(sorted(labels.items()))[:16]
         resolved = a.status == "resolved"
-        ends = a.endsAt if resolved else None  # Go's zero time (no end) reads as None
-        dedup = hook.groupKey if dedup_by == "group_key" else fp
+        starts = in_utc(a.startsAt)
+        ends = in_utc_or_none(a.endsAt) if resolved else None  # Go's zero time (no end) reads as None
+        dedup = hook.groupKey if by_group else fp
         summary = (
-            a.annotations.get("summary")
-            or a.annotations.get("description")
-            or hook.commonAnnotations.get("summary")
-            or _label_summary(a.labels)
+            annotations.get("summary") or annotations.get("description") or common_summary or _label_summary(labels)
         )
         alerts.append(
             Alert(
-                source=Source.ALERTMANAGER,
+                source=source,
                 dedup_key=dedup,
                 fingerprint=fp,
-                action=Action.RESOLVE if resolved else Action.TRIGGER,
-                event_id=stable_id(
-                    "am", dedup, fp, a.status, a.startsAt.isoformat(), ends.isoformat() if ends else None
-                ),
+                action=resolve if resolved else trigger,
+                event_id=stable_id("am", dedup, fp, a.status, starts.isoformat(), ends.isoformat() if ends else None),
                 summary=summary[:1024],
-                severity=a.labels.get("severity", "critical"),
-                labels=a.labels,
-                annotations=a.annotations,
-                starts_at=a.startsAt,
+                severity=labels.get("severity", "critical"),
+                labels=labels,
+                annotations=annotations,
+                starts_at=starts,
                 ends_at=ends,
                 details={"generatorURL": a.generatorURL} if a.generatorURL else {},
             )

@@ -138,7 +138,7 @@ def _accepted_depth(annotation) -> int:
     type it does not know, so a new field of a nesting type makes the test name it)."""
     import typing
 
-    from pydantic import BaseModel
+    from pydantic import AwareDatetime, BaseModel
 
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
@@ -146,7 +146,7 @@ def _accepted_depth(annotation) -> int:
         return _accepted_depth(args[0])
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return max(map(_accepted_depth, args))
-    if origin is typing.Literal or annotation in (str, int, datetime):
+    if origin is typing.Literal or annotation in (str, int, datetime, AwareDatetime):
         return 0
     if origin is dict:
         assert args == [str, str], annotation
