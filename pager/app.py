@@ -76,7 +76,8 @@ def make_lease(cfg: Config, clock: Clock) -> Lease | None:
         return None
     from pager.storage.postgres import EngineLease
 
-    return EngineLease(cfg.storage.postgres.dsn, clock)
+    # the lease measures real seconds (a paused process, a lost connection), whatever the daemon's clock
+    return EngineLease(cfg.storage.postgres.dsn, SystemClock())
 
 
 def migrate(cfg: Config, clock: Clock) -> list[int]:
