@@ -494,9 +494,12 @@ class PagingEngine:
         return now - (self.last_good_tick or self.started_at)
 
     async def mail(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        done = await mail_desk.process(self.store, cfg, self.metrics, now, receiving=self._mail_receiving)
-        if done == mail_desk.BATCH or (done and self._mail_receiving()):
-            self.poke()  # more may wait (a full batch, or one mail while another came in): the next tick goes on
+        # while a mail comes in, one mail only: the next tick comes when that one is stored (its poke)
+        if (
+            await mail_desk.process(self.store, cfg, self.metrics, now, receiving=self._mail_receiving)
+            == mail_desk.BATCH
+        ):
+            self.poke()  # more waiting: the next tick takes the next batch
 
     async def close_tickets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         await self.store.index_tickets()  # new incidents' subjects into the search index
