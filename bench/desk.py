@@ -12,6 +12,10 @@
      s (at most BENCH_DESK_MAX messages in all); messages answered 250 per second.
    After each pagerd phase the script waits (bounded) until the engine has filed every stored mail, and
    counts what was stored against the 250s received (a benchmark that loses mail is void).
+   With BEFORE=<git rev> (`make bench-desk BEFORE=...`) a third server runs in the same phases: pagerd of
+   that revision (its tree extracted with `git archive` into bench/out/, run by this tree's venv with
+   PYTHONPATH set to it, on its own example config and fresh database), so a change is measured against
+   what it changed in the same conditions.
 2. Ticket list and full-text search with BENCH_DESK_TICKETS (100,000) tickets and about 10 timeline
    events each (~1,000,000), filled straight into a fresh database (the store's schema; the rows as the
    store writes them), then pagerd started on it: BENCH_DESK_QUERIES (100) requests of each query shape
@@ -72,6 +76,7 @@ MSG_KB = int(env_num("BENCH_DESK_KB", 20))
 TICKETS = int(env_num("BENCH_DESK_TICKETS", 100_000))
 EVENTS_PER = int(env_num("BENCH_DESK_EVENTS", 10))  # timeline events per ticket, the 'created' one included
 QUERIES = int(env_num("BENCH_DESK_QUERIES", 100))
+BEFORE = os.environ.get("BEFORE", "").strip()  # a git revision whose pagerd runs side by side (mail phases)
 SKIP = set(os.environ.get("BENCH_DESK_SKIP", "").split(","))  # mail, tickets (a skipped part keeps its last result)
 T_START = time.monotonic()
 
@@ -184,8 +189,23 @@ def http_ready(port: int) -> callable:  # type: ignore[valid-type]
     return check
 
 
-def pagerd(db: Path, http_port: int, mail_port: int) -> Proc:
+def before_tree(rev: str) -> tuple[Path, str]:
+    """The tree of git revision `rev`, extracted into bench/out (kept by commit), and the commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    tree = OUT / f"desk-before-{commit[:12]}"
+    if not (tree / "pyproject.toml").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True, timeout=120)
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True, timeout=120)
+    return tree, commit
+
+
+def pagerd(db: Path, http_port: int, mail_port: int, tree: Path = ROOT, name: str = "pagerd") -> Proc:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERD_")}
+    if tree != ROOT:
+        env["PYTHONPATH"] = str(tree)  # that tree's code, this tree's venv
     env.update(
         PYTHONUNBUFFERED="1",
         PAGERD_LISTEN=f"127.0.0.1:{http_port}",
@@ -197,7 +217,7 @@ def pagerd(db: Path, http_port: int, mail_port: int) -> Proc:
         PAGERD_PUBLIC_URL=f"http://127.0.0.1:{http_port}",
         PAGERD_NOTIFIER="dry_run",
     )
-    return Proc("pagerd", [str(PAGERD), "serve", "-c", str(CONFIG)], env)
+    return Proc(name, [str(PAGERD), "serve", "-c", str(tree / "config" / "pagerd.example.yaml")], env)
 
 
 # -- the LMTP client --------------------------------------------------------------------------------
@@ -376,71 +396,101 @@ def wait_filed(db: Path, timeout: float) -> tuple[dict[str, int], float]:
     return counts, time.monotonic() - t0
 
 
+class Pagerd:
+    """One pagerd of the mail phases: its process, HTTP port (metrics) and database."""
+
+    def __init__(self, key: str, tmp: Path, tree: Path = ROOT) -> None:
+        self.key, self.hport, self.mport = key, free_port(), free_port()
+        self.db = tmp / key / "pagerd.db"
+        self.db.parent.mkdir()
+        self.proc = pagerd(self.db, self.hport, self.mport, tree, key)
+
+    def start(self) -> None:
+        self.proc.start(http_ready(self.hport))
+        if not lmtp_ready(self.mport)():
+            raise SystemExit(f"{self.key}'s mail listener is not answering")
+
+    def tickets(self) -> int:
+        c = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            return int(c.execute("SELECT count(*) FROM tickets").fetchone()[0])
+        finally:
+            c.close()
+
+
 def mail_stage(tmp: Path, res: dict) -> None:
-    bport, hport, mport = free_port(), free_port(), free_port()
+    bport = free_port()
     base = Proc(
         "baseline_lmtp",
         [str(PY), str(BENCH / "baseline_lmtp.py"), "--listen", f"127.0.0.1:{bport}", "--dir", str(tmp / "baseline")],
         {**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    db = tmp / "mail" / "pagerd.db"
-    db.parent.mkdir()
-    pd = pagerd(db, hport, mport)
+    nodes = [Pagerd("pagerd", tmp)]
+    out: dict = {}
+    if BEFORE:
+        tree, commit = before_tree(BEFORE)
+        nodes.append(Pagerd("before", tmp, tree))
+        out["before_git"] = commit[:12]
     base.start(lmtp_ready(bport))
-    pd.start(http_ready(hport))
-    if not lmtp_ready(mport)():
-        raise SystemExit("pagerd's mail listener is not answering")
+    for n in nodes:
+        n.start()
     time.sleep(2)  # the engine's first tick (request targets, etc.) done
-    out: dict = {"load_start": loadavg()}
+    out["load_start"] = loadavg()
+    servers: list[tuple[str, int, Proc, Pagerd | None]] = [("baseline", bport, base, None)]
+    servers += [(n.key, n.mport, n.proc, n) for n in nodes]
     try:
-        for name, port, proc in (("baseline", bport, base), ("pagerd", mport, pd)):
+        for name, port, proc, node in servers:
             log(f"{name}: paced {RATE:g}/s for {PACED:g} s")
             c0 = cpu_seconds(proc.pid)
-            k0 = commits(hport) if name == "pagerd" else (0.0, 0.0)
+            k0 = commits(node.hport) if node else (0.0, 0.0)
             r = asyncio.run(paced(port, f"{name}-paced", RATE, PACED))
-            if name == "pagerd":
-                counts, waited = wait_filed(db, 120)
+            if node:
+                counts, waited = wait_filed(node.db, 120)
                 r["filed_after_s"] = waited
-                k1 = commits(hport)
+                k1 = commits(node.hport)
                 r["commits"], r["commit_s"] = k1[0] - k0[0], k1[1] - k0[1]
             r["server_cpu_s"] = cpu_seconds(proc.pid) - c0
             r["load"] = loadavg()
             out[f"{name}_paced"] = r
             log(f"  {r}")
-        for name, port, proc in (("baseline", bport, base), ("pagerd", mport, pd)):
+        for name, port, proc, node in servers:
             log(f"{name}: {CONNS} connections back to back for {SECONDS:g} s")
             c0 = cpu_seconds(proc.pid)
-            k0 = commits(hport) if name == "pagerd" else (0.0, 0.0)
+            k0 = commits(node.hport) if node else (0.0, 0.0)
             r = asyncio.run(closed_loop(port, f"{name}-tp", CONNS, SECONDS, MAX_MSGS))
             r["server_cpu_s_during"] = cpu_seconds(proc.pid) - c0
-            if name == "pagerd":
-                counts, waited = wait_filed(db, 300)
+            if node:
+                counts, waited = wait_filed(node.db, 300)
                 r["filed_after_s"] = waited
-                k1 = commits(hport)
+                k1 = commits(node.hport)
                 r["commits"], r["commit_s"] = k1[0] - k0[0], k1[1] - k0[1]
                 r["server_cpu_s_with_filing"] = cpu_seconds(proc.pid) - c0
             r["load"] = loadavg()
             out[f"{name}_tp"] = r
             log(f"  {r}")
-        out["pagerd_mail"] = mail_counts(db)
+        for n in nodes:
+            out[f"{n.key}_mail"] = mail_counts(n.db)
+            out[f"{n.key}_tickets"] = n.tickets()
         out["baseline_files"] = len(list((tmp / "baseline").iterdir()))
-        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        out["pagerd_tickets"] = c.execute("SELECT count(*) FROM tickets").fetchone()[0]
-        c.close()
-        out["pagerd_rss_kb"] = status_kb(pd.pid, "VmRSS")
-        out["pagerd_hwm_kb"] = status_kb(pd.pid, "VmHWM")
+        out["pagerd_rss_kb"] = status_kb(nodes[0].proc.pid, "VmRSS")
+        out["pagerd_hwm_kb"] = status_kb(nodes[0].proc.pid, "VmHWM")
     finally:
-        pd.stop()
+        for n in nodes:
+            n.proc.stop()
         base.stop()
     out["load_end"] = loadavg()
-    sent_ok = out["pagerd_paced"]["ok"] + out["pagerd_tp"]["ok"]
-    stored = sum(out["pagerd_mail"].values())
-    out["write_check"] = (
-        f"pagerd: {sent_ok} answered 250, {stored} stored ({out['pagerd_mail']}), "
-        f"{out['pagerd_tickets']} tickets; baseline: {out['baseline_paced']['ok'] + out['baseline_tp']['ok']} "
-        f"answered 250, {out['baseline_files']} files"
-    )
-    out["write_ok"] = stored == sent_ok and out["pagerd_mail"].get("pending", 0) == 0
+    checks, ok = [], True
+    for n in nodes:
+        sent_ok = out[f"{n.key}_paced"]["ok"] + out[f"{n.key}_tp"]["ok"]
+        mail = out[f"{n.key}_mail"]
+        stored = sum(mail.values())
+        checks.append(f"{n.key}: {sent_ok} answered 250, {stored} stored ({mail}), {out[f'{n.key}_tickets']} tickets")
+        ok = ok and stored == sent_ok and mail.get("pending", 0) == 0
+    out["write_check"] = "; ".join(
+        [*checks, f"baseline: {out['baseline_paced']['ok'] + out['baseline_tp']['ok']} answered 250, "
+         f"{out['baseline_files']} files"]
+    )  # fmt: skip
+    out["write_ok"] = ok
     res["mail"] = out
 
 
@@ -693,6 +743,23 @@ def git_rev() -> str:
         return "?"
 
 
+def before_lines(m: dict) -> list[str]:
+    """The pagerd of BEFORE, measured in the same phases of the same run."""
+    b, p, x = m["baseline_tp"], m["pagerd_tp"], m["before_tp"]
+    bp, pp, xp = m["baseline_paced"], m["pagerd_paced"], m["before_paced"]
+    return [
+        f"- Side by side in this run, pagerd at {m['before_git']} (before) / this tree (after) / the ceiling: "
+        f"p99 accept at {RATE:g}/s {xp['p99_ms']:.1f} / {pp['p99_ms']:.1f} / {bp['p99_ms']:.1f} ms, p50 "
+        f"{xp['p50_ms']:.1f} / {pp['p50_ms']:.1f} / {bp['p50_ms']:.1f} ms; back to back {x['msg_s']:.0f} / "
+        f"{p['msg_s']:.0f} / {b['msg_s']:.0f} msg/s; CPU per message at {RATE:g}/s (with filing) "
+        f"{1000 * xp['server_cpu_s'] / max(1, xp['ok']):.2f} / {1000 * pp['server_cpu_s'] / max(1, pp['ok']):.2f} ms; "
+        f"commits per message at {RATE:g}/s {xp['commits'] / max(1, xp['ok']):.2f} / "
+        f"{pp['commits'] / max(1, pp['ok']):.2f}; back to back, the backlog filed {x['filed_after_s']:.1f} / "
+        f"{p['filed_after_s']:.1f} s after the end ({1000 * x['server_cpu_s_with_filing'] / max(1, x['ok']):.2f} / "
+        f"{1000 * p['server_cpu_s_with_filing'] / max(1, p['ok']):.2f} ms CPU per message stored and filed).",
+    ]
+
+
 def write(res: dict, wall: float) -> str:
     L = [BEGIN, "## Support desk (issue 14): `bench/desk.py`", ""]
     L.append(
@@ -733,6 +800,7 @@ def write(res: dict, wall: float) -> str:
             f"- pagerd's store commits per message (`pagerd_store_commit_duration_seconds`, until every mail was "
             f"filed): paced {pp['commits'] / max(1, pp['ok']):.2f} (mean commit {1000 * pp['commit_s'] / max(1, pp['commits']):.1f} ms), "
             f"back to back {p['commits'] / max(1, p['ok']):.2f} (mean commit {1000 * p['commit_s'] / max(1, p['commits']):.1f} ms).",
+            *(before_lines(m) if "before_paced" in m else []),
             f"- Write check: {m['write_check']} — {'OK' if m['write_ok'] else 'MISMATCH'}.",
             f"- RSS of that pagerd after the mail phases: {m['pagerd_rss_kb'] / 1024:.0f} MB "
             f"(peak {m['pagerd_hwm_kb'] / 1024:.0f} MB).",

@@ -15,6 +15,7 @@ from aiohttp import web
 from pager import config as config_mod
 from pager.app import make_clock, make_lease, make_mail_sender, make_notifier, make_store
 from pager.config.channels import providers
+from pager.mail.intake import Receiving
 from pager.notify.base import Notifier
 from pager.observe import logging as plog
 from pager.observe import systemd
@@ -82,6 +83,7 @@ async def serve(config_path: str) -> int:
         on_close=lambda reason: metrics.connections_closed.labels(reason).inc(),
     )
     app = build_app(runtime, connections)
+    receiving = Receiving()  # messages the mail listener is taking in: the engine's mail stage lets them first
     if cfg.paging.engine:
 
         async def ingest_alerts(source, alerts):  # the heartbeats stage opens and resolves incidents
@@ -112,6 +114,7 @@ async def serve(config_path: str) -> int:
             on_good_tick=watchdog.kick,
             idle=min(1.0, watchdog.interval or 1.0),
             mail_sender=mail_sender,
+            mail_receiving=receiving.__bool__,
         )
         runtime.engine = engine
         if lease is None:
@@ -133,6 +136,7 @@ async def serve(config_path: str) -> int:
                 metrics,
                 lambda: runtime.config.mail,
                 on_stored=engine.poke if cfg.paging.engine else None,  # the engine's mail stage files it
+                receiving=receiving,  # ... after the messages being taken in
             ),
         )
     runner = web.AppRunner(

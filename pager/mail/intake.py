@@ -14,7 +14,9 @@ Built on aiosmtpd's LMTP and SMTP servers, in the daemon's event loop. What it a
   the MTA makes nothing twice. When the store cannot take it (disk full, locked, closed, too slow), the
   answer is `451 4.3.0` and the MTA tries again later; never 250.
 
-A new message pokes the engine, whose `mail` stage files it (pager/service/mail_desk.py).
+A new message pokes the engine, whose `mail` stage files it (pager/service/mail_desk.py). Taking mail in
+goes first: while a message is being received (`Receiving`, from DATA until its reply is sent), the stage
+files no more than one mail per engine tick, so an accept never waits behind a backlog being filed.
 
 Counted in `pagerd_mail_received_total{outcome}`: `stored`, `duplicate` (per message), `refused_size` (per
 message), `refused_recipient` (per refused RCPT), `error` (per message the store did not take).
@@ -81,6 +83,17 @@ def message_id_of(raw: bytes) -> str | None:
     return f"<{bare}>" if 0 < len(bare) <= 994 and "<" not in bare and ">" not in bare else None
 
 
+class Receiving:
+    """How many messages the listener is taking in now (DATA read, stored, not yet answered). Shared with the
+    engine, whose mail stage lets them go first (pager.service.mail_desk.process); true while any is."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
 class Intake:
     """aiosmtpd's handler: which recipients are accepted, and storing a message."""
 
@@ -91,8 +104,10 @@ class Intake:
         metrics: Metrics,
         settings: Callable[[], MailConfig | None],
         on_stored: Callable[[], None] | None = None,
+        receiving: Receiving | None = None,
     ) -> None:
         self.store = store
+        self.receiving = receiving if receiving is not None else Receiving()
         self.on_stored = on_stored  # told of each new message (the engine's poke: it files the mail at once)
         self.clock = clock
         self.metrics = metrics
@@ -205,6 +220,15 @@ class _Listening:
         if arg:
             await s.push("501 5.5.4 Syntax: DATA")
             return
+        receiving = self.event_handler.receiving
+        receiving.count += 1
+        try:
+            await self._data(s, envelope)
+        finally:
+            receiving.count -= 1
+
+    async def _data(self, s: Any, envelope: Envelope) -> None:
+        """The message after DATA: read, stored (or refused), answered."""
         await s.push("354 End data with <CR><LF>.<CR><LF>")
         limit = s.data_size_limit
         reader: asyncio.StreamReader = s._reader
@@ -306,12 +330,13 @@ async def start_listener(
     metrics: Metrics,
     settings: Callable[[], MailConfig | None],
     on_stored: Callable[[], None] | None = None,
+    receiving: Receiving | None = None,
 ) -> MailListener:
     """The mail listener of `settings()` (enabled), listening. OSError when it cannot listen."""
     cfg = settings()
     assert cfg is not None and cfg.enabled
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
-    listener = MailListener(Intake(store, clock, metrics, settings, on_stored), settings, cfg.protocol)
+    listener = MailListener(Intake(store, clock, metrics, settings, on_stored, receiving), settings, cfg.protocol)
     listener.server = await asyncio.get_running_loop().create_server(listener.session, cfg.host, cfg.port)
     log.info(
         "mail_listening",

@@ -139,8 +139,8 @@ def repair(value: str) -> str:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]+")
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]+")
+_BODY_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # the ASCII ones of it
 _SPACES = re.compile(r"\s+")
-_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -154,9 +154,14 @@ def one_line(value: str, limit: int) -> str:
 def clean_body(text: str) -> str:
     """Body text with \\n newlines only, no control characters other than tab, no trailing white space."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _BODY_CONTROL.sub("", text)
-    text = _TRAILING_SPACE.sub("\n", text + "\n")
-    return _BLANK_LINES.sub("\n\n", text).strip("\n")
+    if text.isascii():  # the common case, done by bytes.translate (tens of times faster than the pattern)
+        text = text.encode("ascii").translate(None, _BODY_CONTROL_BYTES).decode("ascii")
+    else:
+        text = _BODY_CONTROL.sub("", text)
+    text = "\n".join(line.rstrip(" \t\u00a0") for line in text.split("\n"))  # no trailing white space
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip("\n")
 
 
 def unflow(text: str, delsp: bool) -> str:

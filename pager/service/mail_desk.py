@@ -23,7 +23,7 @@ Outcomes are counted in `pagerd_mail_received_total{outcome}` (the statuses abov
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ from pager.storage.port import MAIL_STATUSES, Attachment, MailFiling, NewMailTic
 
 log = structlog.get_logger("pagerd.mail")
 
-BATCH = 20  # mails processed per engine tick (bounded work; the rest the next tick)
+BATCH = 20  # mails processed per engine tick (bounded work; the rest the next tick); 1 while mail comes in
 OUTCOMES = ("ticket", "reply", "auto_reply", "bounce", "loop", "refused", "unparseable")
 
 
@@ -88,8 +88,9 @@ def _attachments(mail: ParsedMail) -> tuple[Attachment, ...]:
     )
 
 
-async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime) -> MailFiling:
-    """What to do with one parsed mail (reads only; a store error propagates: the next tick tries again)."""
+async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime, contacts: list[dc.Contact]) -> MailFiling:
+    """What to do with one parsed mail (reads only; a store error propagates: the next tick tries again).
+    `contacts`: the desk's contacts (pager.service.desk.all_contacts)."""
     kind = mail.classification.kind
     if kind == "unparseable":
         return MailFiling(status="unparseable", reason=mail.reason[:500])
@@ -124,8 +125,6 @@ async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime) -> 
         )
     number = await store.mail_ticket([*mail.in_reply_to, *reversed(mail.references)])
     by_tag = None
-    runtime = await store.list_contacts()
-    contacts = desk.all_contacts(cfg, runtime)
     if number is None and mail.ticket_number is not None:
         tagged = await store.get_ticket(mail.ticket_number)
         if tagged is not None:
@@ -195,10 +194,24 @@ async def decide(store: Store, cfg: Config, mail: ParsedMail, now: datetime) -> 
     )
 
 
-async def process(store: Store, cfg: Config, metrics: Metrics, now: datetime, limit: int = BATCH) -> int:
-    """Process up to `limit` pending mails, oldest first; answers how many."""
+async def process(
+    store: Store,
+    cfg: Config,
+    metrics: Metrics,
+    now: datetime,
+    limit: int = BATCH,
+    receiving: Callable[[], object] = lambda: False,
+) -> int:
+    """Process up to `limit` pending mails, oldest first; answers how many. Taking mail in goes first: while
+    `receiving()` (the listener is reading, storing or answering a message) no mail is started after the
+    first, so an accept waits behind one mail's filing at most (the rest is filed by the next ticks)."""
     pending = await store.list_mail("pending", limit=limit)
+    contacts: list[dc.Contact] | None = None  # read once per batch, when a mail needs them
+    done = 0
     for record in pending:
+        if done and receiving():
+            break
+        done += 1
         stored = await store.get_mail(record.id)
         if stored is None:
             continue
@@ -208,11 +221,13 @@ async def process(store: Store, cfg: Config, metrics: Metrics, now: datetime, li
             log.exception("mail_parse_failed", mail_id=record.id)
             filing = MailFiling(status="unparseable", reason=f"could not be read: {type(exc).__name__}")
         else:
-            filing = await decide(store, cfg, mail, now)
-        done = await store.file_mail(record.id, filing, now=now)
-        metrics.mail_received.labels(done.status).inc()
-        log.info("mail_processed", mail_id=record.id, outcome=done.status, ticket=done.ticket, reason=done.reason)
-    return len(pending)
+            if contacts is None:
+                contacts = desk.all_contacts(cfg, await store.list_contacts())
+            filing = await decide(store, cfg, mail, now, contacts)
+        filed = await store.file_mail(record.id, filing, now=now)
+        metrics.mail_received.labels(filed.status).inc()
+        log.info("mail_processed", mail_id=record.id, outcome=filed.status, ticket=filed.ticket, reason=filed.reason)
+    return done
 
 
 def list_filters(query: Mapping[str, str]) -> dict[str, Any]:

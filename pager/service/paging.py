@@ -395,6 +395,7 @@ class PagingEngine:
         on_good_tick: Callable[[], None] | None = None,
         idle: float = 1.0,
         mail_sender: customer_mail.MailSender | None = None,
+        mail_receiving: Callable[[], object] = lambda: False,
     ) -> None:
         self.store, self.clock, self.metrics, self.notifier = store, clock, metrics, notifier
         self._current = current
@@ -408,6 +409,7 @@ class PagingEngine:
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
         self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender)
+        self._mail_receiving = mail_receiving  # true while the mail listener takes a message in (it goes first)
         self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
@@ -492,7 +494,11 @@ class PagingEngine:
         return now - (self.last_good_tick or self.started_at)
 
     async def mail(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        if await mail_desk.process(self.store, cfg, self.metrics, now) == mail_desk.BATCH:
+        # while a mail comes in, one mail only: the next tick comes when that one is stored (its poke)
+        if (
+            await mail_desk.process(self.store, cfg, self.metrics, now, receiving=self._mail_receiving)
+            == mail_desk.BATCH
+        ):
             self.poke()  # more waiting: the next tick takes the next batch
 
     async def close_tickets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

@@ -181,3 +181,30 @@ async def test_a_store_failure_leaves_the_mail_pending_for_the_next_tick(store, 
     assert await mail_desk.process(store, cfg, Metrics(), T0) == 1
     got = await store.get_mail(mail_id)
     assert got is not None and got.record.status == "ticket"
+
+
+async def test_while_mail_comes_in_the_engine_files_one_a_tick(store, cfg) -> None:
+    from pager.app import make_notifier
+    from pager.service.paging import PagingEngine
+    from pager.service.schedule import Schedule
+
+    for i in range(5):
+        await store.receive_mail(
+            message_id=f"<b{i}@x>", envelope_from="x@y.nl", recipients=["support@example.nl"],
+            raw=mail(f"b{i}@x", "jan@acme.example", f"vraag {i}"), received_at=T0,
+        )  # fmt: skip
+    receiving = [True]
+    clock = ManualClock(T0)
+    schedule = Schedule(cfg)
+    engine = PagingEngine(
+        store, clock, Metrics(), make_notifier(cfg, clock), lambda: (cfg, schedule),
+        mail_receiving=lambda: receiving[0],
+    )  # fmt: skip
+    for left in (4, 3):  # a mail is being received: one filed per tick (the next when that one is stored)
+        await engine.mail(cfg, schedule, T0)
+        assert len(await store.list_mail("pending")) == left
+        assert not engine.wake.is_set()
+    receiving[0] = False
+    await engine.mail(cfg, schedule, T0)  # nothing coming in: the rest in one go
+    assert await store.list_mail("pending") == []
+    assert not engine.wake.is_set()

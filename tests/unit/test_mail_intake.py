@@ -349,3 +349,87 @@ async def test_close_answers_idle_sessions_421_and_stops_listening(make_rig) -> 
     assert (await reader).startswith(b"421 4.3.2")
     with pytest.raises(OSError):
         await asyncio.to_thread(lmtp_session, port, "k@acme.nl", [SUPPORT], message())
+
+
+async def test_an_accept_waits_behind_one_filing_at_most_while_a_backlog_is_filed(make_rig) -> None:
+    """Taking mail in goes first: while a message is being received, the mail stage starts no further mail
+    after its first; once it is answered, the stage takes full batches again."""
+    from pager.config import load
+    from pager.service import mail_desk
+    from tests.harness.pagerd import EXAMPLE_ENV
+    from tests.scenarios.harness import EXAMPLE_CONFIG
+
+    cfg = load(EXAMPLE_CONFIG, env={**EXAMPLE_ENV, "PAGERD_NOTIFIER": "dry_run"})
+    rig = await make_rig()
+    receiving = rig.listener.intake.receiving
+    backlog = 2 * mail_desk.BATCH + 5
+    for i in range(backlog):
+        await rig.store.receive_mail(
+            message_id=f"<backlog-{i}@acme.nl>",
+            envelope_from="klant@acme.nl",
+            recipients=[SUPPORT],
+            raw=message(mid=f"<backlog-{i}@acme.nl>"),
+            received_at=T0,
+        )
+    filed: list[int] = []  # mails filed while the message below was being received
+    real_file = rig.store.file_mail
+
+    async def file_mail(mail_id: int, filing: Any, *, now: datetime) -> Any:
+        if receiving:
+            filed.append(mail_id)
+        return await real_file(mail_id, filing, now=now)
+
+    rig.store.file_mail = file_mail  # type: ignore[method-assign]
+    r, w = await asyncio.open_connection("127.0.0.1", rig.port)
+
+    async def say(line: bytes) -> bytes:
+        w.write(line)
+        return await r.readline()
+
+    assert (await r.readline()).startswith(b"220")
+    w.write(b"LHLO c\r\n")
+    while (await r.readline())[3:4] == b"-":
+        pass
+    assert (await say(b"MAIL FROM:<klant@acme.nl>\r\n")).startswith(b"250")
+    assert (await say(f"RCPT TO:<{SUPPORT}>\r\n".encode())).startswith(b"250")
+    assert (await say(b"DATA\r\n")).startswith(b"354")
+    w.write(message(mid="<incoming@acme.nl>"))  # the message, not yet ended: it is being received
+    assert receiving and receiving.count == 1
+
+    assert await mail_desk.process(rig.store, cfg, Metrics(), T0, receiving=receiving.__bool__) == 1
+    assert len(filed) == 1  # one mail's filing, not a batch, while the accept waited
+
+    assert (await say(b".\r\n")).startswith(b"250 2.0.0 Stored as mail")
+    w.write(b"QUIT\r\n")
+    await r.readline()
+    w.close()
+    for _ in range(100):  # the session's last turn after its reply (bounded)
+        if not receiving:
+            break
+        await asyncio.sleep(0)
+    assert not receiving
+    assert await mail_desk.process(rig.store, cfg, Metrics(), T0, receiving=receiving.__bool__) == mail_desk.BATCH
+    assert len(filed) == 1
+    pending = await rig.store.list_mail("pending", limit=1000)
+    assert len(pending) == backlog + 1 - 1 - mail_desk.BATCH  # the new one waits its turn, nothing filed twice
+
+
+async def test_a_hang_up_mid_message_ends_its_receiving(make_rig) -> None:
+    rig = await make_rig()
+    receiving = rig.listener.intake.receiving
+    r, w = await asyncio.open_connection("127.0.0.1", rig.port)
+    await r.readline()
+    for cmd in (b"LHLO c\r\n", b"MAIL FROM:<k@acme.nl>\r\n", f"RCPT TO:<{SUPPORT}>\r\n".encode(), b"DATA\r\n"):
+        w.write(cmd)
+        while (await r.readline())[3:4] == b"-":
+            pass
+    w.write(message()[:40])
+    await w.drain()
+    assert receiving.count == 1
+    w.close()
+    for _ in range(1000):  # the listener sees the hang-up (bounded)
+        if not receiving:
+            break
+        await asyncio.sleep(0.001)
+    assert receiving.count == 0
+    assert await rig.stored() == []
