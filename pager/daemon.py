@@ -123,7 +123,8 @@ async def serve(config_path: str) -> int:
         else:
             run_engine(app, lambda: run_leased(lease, engine.run, metrics, on_standby=watchdog.kick))
     else:
-        metrics.registry.unregister(metrics.engine_last_good_tick)  # no engine here: no "last good tick" of one
+        for gone in (metrics.engine_last_good_tick, metrics.engine_leader, metrics.engine_takeovers):
+            metrics.registry.unregister(gone)  # no engine here: no "last good tick", leader or takeover of one
         run_engine(app, lambda: _store_keepalive(store, watchdog))
     if cfg.mail is not None and cfg.mail.enabled:
         from pager.mail.intake import start_listener
