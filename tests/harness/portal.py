@@ -12,7 +12,7 @@ import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 
-from .pagerd import ROOT, PagerdProcess
+from .pagerd import ROOT, PagerdProcess, manual_clock_config
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
@@ -85,8 +85,16 @@ class PortalClient:
         assert found, f"no form with a CSRF token on {page}"
         return html.unescape(found.group(1))
 
+    def form_token(self) -> str:
+        """The sign-in form's CSRF token (and its `pagerd_form` cookie), as a browser that is already signed in
+        would get it by opening the form in a private window and copying it back: the session cookie is not sent."""
+        found = _CSRF.search(self.get("/ui/login", cookies=False).text)
+        assert found, "no sign-in form"
+        return html.unescape(found.group(1))
+
     def sign_in(self, email: str, password: str = PASSWORD) -> Answer:
-        token = self.csrf("/ui/login")
+        """Posts the sign-in form with the browser's cookies (a session it holds included)."""
+        token = self.form_token()
         return self.post("/ui/login", {"csrf": token, "email": email, "password": password})
 
     @property
@@ -95,10 +103,12 @@ class PortalClient:
 
 
 def pagerd_cli(p: PagerdProcess, *argv: str, stdin: str | None = None, check: bool = True) -> str:
-    """`pagerd A B -c CONFIG REST...` against the daemon's config and database; its standard output."""
+    """`pagerd A B -c CONFIG REST...` against the daemon's database, on the daemon's clock: a copy of its
+    config (the example config on the manual clock) starting at the daemon's now; its standard output."""
+    config = manual_clock_config(p.workdir / "cli-now.yaml", p.now())
     env = {**os.environ, **p.env()}
     out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "pagerd"), *argv[:2], "-c", str(p.config), *argv[2:]],
+        [str(ROOT / ".venv" / "bin" / "pagerd"), *argv[:2], "-c", str(config), *argv[2:]],
         input=stdin,
         env=env,
         capture_output=True,
