@@ -24,7 +24,9 @@ def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
     s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who (default: $USER)")
     s.add_argument("--json", action="store_true")
-    s = usub.add_parser("invite", help="print a one-time link that sets the account's password")
+    s = usub.add_parser(
+        "invite", help="mail (mail.outgoing on) or else print a one-time link that sets the account's password"
+    )
     config_arg(s)
     s.add_argument("--email", required=True)
     s.add_argument("--reset", action="store_true", help="a password reset link (valid 1 hour) instead of 7 days")
@@ -81,12 +83,16 @@ async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any
                     print(f"no password yet: `pagerd user invite --email {account.email}` prints its link")
         elif cmd == "invite":
             purpose = LinkPurpose.RESET if args.reset else LinkPurpose.INVITE
-            url, link = await portal.invite(store, cfg.server.public_url, args.email, now, purpose)
+            made = await portal.invite(store, cfg, args.email, now, purpose)
+            link, until = made.link, made.link.to_json()["expires_at"]
             if args.json:
-                print(json.dumps({"url": url, "email": link.account.email, "expires_at": link.to_json()["expires_at"]}))
+                answer = {"email": link.account.email, "expires_at": until, "mailed": made.mailed}
+                print(json.dumps(answer if made.mailed else {"url": made.url, **answer}))
+            elif made.mailed:
+                print(f"mailed to {link.account.email} (the daemon sends it): once, until {until}")
             else:
-                print(url)
-                print(f"for {link.account.email}, once, until {link.to_json()['expires_at']}", file=sys.stderr)
+                print(made.url)
+                print(f"for {link.account.email}, once, until {until}", file=sys.stderr)
         elif cmd == "disable":
             account = await store.disable_account(args.email.strip().lower(), now=now)
             print(json.dumps(account.to_json()) if args.json else _line(account))

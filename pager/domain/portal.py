@@ -208,6 +208,27 @@ def link_usable(expires_at: datetime, used_at: datetime | None, now: datetime) -
     return used_at is None and now < expires_at
 
 
+# "forgot password": requests for one address, and from one client address, within `window` stop being
+# answered with a mail for `lock` after the last (known address or not: the same count, the same answer)
+RESET_PER_ACCOUNT = LockoutRules(failures=3, window=timedelta(hours=1), lock=timedelta(hours=1))
+RESET_PER_ADDRESS = LockoutRules(failures=10, window=timedelta(hours=1), lock=timedelta(hours=1))
+
+
+def reset_keys(email: str, address: str | None) -> tuple[str, str]:
+    """The counters a password reset request counts against (kept with the failed sign-ins' counters, under
+    keys of their own): its e-mail address (with or without an account) and its client address."""
+    return f"reset:{email.strip().lower()}", f"reset-from:{address or 'unknown'}"
+
+
+def mail_language(account: str | None, customer: str | None, person: str | None) -> str:
+    """The language of a mail to an account: its own, else its customer's (a contact) or its person's
+    (staff), else Dutch."""
+    for lang in (account, customer, person):
+        if lang in LANGUAGES:
+            return lang
+    return DEFAULT_LANGUAGE
+
+
 def password_problem(password: str) -> str | None:
     """Why a new password is refused (None: it is fine)."""
     if len(password) < MIN_PASSWORD:

@@ -147,6 +147,10 @@ class OutgoingMail:
         more = await self.decide(cfg, now)
         if self.sender is not None:  # off: nothing is queued, nothing owed is counted
             await self.send(cfg, now)
+            if cfg.mail is not None and cfg.mail.sender is not None:  # password links (pager.service.portal_mail)
+                from pager.service import portal_mail
+
+                await portal_mail.send_due(self.store, cfg, self.sender, now)
             self.metrics.mail_outgoing_pending.set(await self.store.customer_mail_pending(now))
         return more
 

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from pager.domain import portal as rules
 from pager.domain.portal import Role, Viewer
+from pager.service import portal_mail
 from pager.storage.port import Account, PasswordLink, PortalSession, Store, Ticket, TicketDetail
 
 # argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane): 65-70 ms a check on the 2-core machine at load
@@ -109,10 +110,24 @@ async def add_account(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A password link made: its URL and the stored link; `mailed`: queued to the account's address."""
+
+    url: str
+    link: PasswordLink
+    mailed: bool
+
+
 async def invite(
-    store: Store, public_url: str, email: str, now: datetime, purpose: rules.LinkPurpose = rules.LinkPurpose.INVITE
-) -> tuple[str, PasswordLink]:
-    """A one-time link that sets the account's password: (its URL, the stored link)."""
+    store: Store,
+    cfg: Any,
+    email: str,
+    now: datetime,
+    purpose: rules.LinkPurpose = rules.LinkPurpose.INVITE,
+) -> Invitation:
+    """A one-time link that sets the account's password, mailed to the account with mail.outgoing on (the
+    outmail stage sends it), else only made (the caller shows it)."""
     addr = rules.normal_email(email)
     found = await store.account_by_email(addr) if addr else None
     if found is None:
@@ -121,14 +136,39 @@ async def invite(
     if account.disabled_at is not None:
         raise AccountError(f"the account of {account.email} is disabled")
     token = new_token()
+    url = f"{cfg.server.public_url.rstrip('/')}/ui/password/{token}"
+    expires_at = now + rules.link_lifetime(purpose)
+    mail = portal_mail.compose(cfg, account, purpose, url, expires_at) if portal_mail.mailing(cfg) else None
     link = await store.add_password_link(
         token_hash=token_hash(token),
         account_id=account.id,
         purpose=purpose.value,
-        expires_at=now + rules.link_lifetime(purpose),
+        expires_at=expires_at,
         now=now,
+        mail=mail,
     )
-    return f"{public_url.rstrip('/')}/ui/password/{token}", link
+    return Invitation(url=url, link=link, mailed=mail is not None)
+
+
+async def request_reset(store: Store, cfg: Any, email: str, *, client: str | None, now: datetime) -> timedelta | None:
+    """The "forgot password" form: counts the request (for its address, account or not, and its client),
+    and, unless too many came before (answers how long to wait), mails a reset link to an enabled account
+    with that address. The caller answers the same either way."""
+    addr = rules.normal_email(email) or email.strip().lower()[: rules.MAX_EMAIL]
+    keys = rules.reset_keys(addr, client)
+    longest: timedelta | None = None
+    for key, limits in zip(keys, (rules.RESET_PER_ACCOUNT, rules.RESET_PER_ADDRESS), strict=True):
+        wait = rules.locked_for(await store.login_failures(key, since=now - limits.window - limits.lock), now, limits)
+        if wait is not None and (longest is None or wait > longest):
+            longest = wait
+    if longest is not None:
+        return longest
+    await store.add_login_failure(keys, now=now)
+    found = await store.account_by_email(addr) if rules.normal_email(email) else None
+    if found is not None and found[0].disabled_at is None:
+        if portal_mail.mailing(cfg):
+            await invite(store, cfg, addr, now, rules.LinkPurpose.RESET)
+    return None
 
 
 # -- sign-in -------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from pager.domain import response
@@ -1231,6 +1231,31 @@ class PasswordLink(_Record):
     used_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class LinkMailOut(_Record):
+    """The mail that carries a password link to its account's address (queued with the link)."""
+
+    address: str
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMailDue(_Record):
+    """A queued link mail, claimed to be sent now (`attempts` counts this one)."""
+
+    id: int
+    address: str
+    subject: str
+    text: str
+    html: str
+    language: str
+    purpose: str
+    attempts: int
+
+
 class PortalStore(Protocol):
     """The portal's accounts, sessions, failed sign-ins and one-time password links. Tokens are given and
     kept as their hashes; what a session or link is worth at an instant is pager.domain.portal's to say."""
@@ -1290,9 +1315,34 @@ class PortalStore(Protocol):
     async def clear_login_failures(self, key: str) -> None: ...
 
     async def add_password_link(
-        self, *, token_hash: str, account_id: int, purpose: str, expires_at: datetime, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        purpose: str,
+        expires_at: datetime,
+        now: datetime,
+        mail: LinkMailOut | None = None,
     ) -> PasswordLink:
-        """NotFound for an unknown account."""
+        """NotFound for an unknown account. With `mail`, the mail carrying the link is queued in the same
+        transaction (due at once)."""
+        ...
+
+    async def claim_link_mail(self, now: datetime, *, lease: timedelta, limit: int = 50) -> list[LinkMailDue]:
+        """Up to `limit` queued link mails due at `now`, oldest first, each counted as one more attempt and
+        not due again before `now + lease` (a sender that dies mid-send leaves it to be tried again then)."""
+        ...
+
+    async def finish_link_mail(
+        self, mail_id: int, *, sent: bool, error: str | None, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Sent, or to be retried at `retry_at`, or (neither) failed for good. Sent or failed, its text is
+        emptied: the link it carried is kept nowhere."""
+        ...
+
+    async def link_mail(self, address: str) -> list[dict[str, Any]]:
+        """The link mails to `address` (lower case), oldest first: `status`, `attempts`, `error`, `created_at`,
+        `sent_at` and whether it still holds its text (`kept`)."""
         ...
 
     async def get_password_link(self, token_hash: str) -> PasswordLink | None: ...

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pager.domain.portal import link_usable
 
 from .codec import iso, parse_iso
-from .port import Account, Conflict, NotFound, PasswordLink, PortalSession
+from .port import Account, Conflict, LinkMailDue, LinkMailOut, NotFound, PasswordLink, PortalSession
 
 _ACCOUNT = "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, a.disabled_at"
 FAILURES_KEPT = timedelta(days=1)
@@ -124,7 +124,13 @@ def _link(conn: sqlite3.Connection, token_hash: str) -> PasswordLink | None:
 
 
 def _add_link(
-    conn: sqlite3.Connection, token_hash: str, account_id: int, purpose: str, expires_at: str, at: str
+    conn: sqlite3.Connection,
+    token_hash: str,
+    account_id: int,
+    purpose: str,
+    expires_at: str,
+    at: str,
+    mail: LinkMailOut | None,
 ) -> PasswordLink:
     if _by_id(conn, account_id) is None:
         raise NotFound(f"no account {account_id}")
@@ -133,6 +139,12 @@ def _add_link(
         "VALUES (?, ?, ?, ?, ?)",
         (token_hash, account_id, purpose, at, expires_at),
     )
+    if mail is not None:
+        conn.execute(
+            "INSERT INTO portal_link_mail (token_hash, address, subject, text, html, language, due_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (token_hash, mail.address.lower(), mail.subject, mail.text, mail.html, mail.language, at, at),
+        )
     link = _link(conn, token_hash)
     assert link is not None
     return link
@@ -151,6 +163,37 @@ def _use_link(conn: sqlite3.Connection, token_hash: str, password_hash: str, now
     account = _by_id(conn, link.account.id)
     assert account is not None
     return account
+
+
+def _claim_link_mail(conn: sqlite3.Connection, now: datetime, lease: timedelta, limit: int) -> list[LinkMailDue]:
+    rows = conn.execute(
+        "SELECT m.id, m.address, m.subject, m.text, m.html, m.language, l.purpose, m.attempts + 1 "
+        "FROM portal_link_mail m JOIN portal_password_links l ON l.token_hash = m.token_hash "
+        "WHERE m.status = 'pending' AND m.due_at <= ? ORDER BY m.id LIMIT ?",
+        (iso(now), limit),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE portal_link_mail SET attempts = attempts + 1, due_at = ? WHERE id = ?",
+        [(iso(now + lease), r[0]) for r in rows],
+    )
+    return [LinkMailDue(*r) for r in rows]
+
+
+def _finish_link_mail(
+    conn: sqlite3.Connection, mail_id: int, sent: bool, error: str | None, retry_at: str | None, at: str
+) -> None:
+    if sent:
+        conn.execute(
+            "UPDATE portal_link_mail SET status = 'sent', sent_at = ?, error = NULL, text = '', html = '' WHERE id = ?",
+            (at, mail_id),
+        )
+    elif retry_at is not None:
+        conn.execute("UPDATE portal_link_mail SET due_at = ?, error = ? WHERE id = ?", (retry_at, error, mail_id))
+    else:
+        conn.execute(
+            "UPDATE portal_link_mail SET status = 'failed', error = ?, text = '', html = '' WHERE id = ?",
+            (error, mail_id),
+        )
 
 
 class PortalSqlite:
@@ -240,9 +283,44 @@ class PortalSqlite:
         await self._write(lambda c, k: c.execute("DELETE FROM portal_login_failures WHERE key = ?", (k,)), key)
 
     async def add_password_link(
-        self, *, token_hash: str, account_id: int, purpose: str, expires_at: datetime, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        purpose: str,
+        expires_at: datetime,
+        now: datetime,
+        mail: LinkMailOut | None = None,
     ) -> PasswordLink:
-        return await self._write(_add_link, token_hash, account_id, purpose, iso(expires_at), iso(now))
+        return await self._write(_add_link, token_hash, account_id, purpose, iso(expires_at), iso(now), mail)
+
+    async def claim_link_mail(self, now: datetime, *, lease: timedelta, limit: int = 50) -> list[LinkMailDue]:
+        return await self._write(_claim_link_mail, now, lease, limit)
+
+    async def finish_link_mail(
+        self, mail_id: int, *, sent: bool, error: str | None, retry_at: datetime | None, now: datetime
+    ) -> None:
+        await self._write(_finish_link_mail, mail_id, sent, error, iso(retry_at) if retry_at else None, iso(now))
+
+    async def link_mail(self, address: str) -> list[dict[str, Any]]:
+        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [
+                {
+                    "status": r[0],
+                    "attempts": r[1],
+                    "error": r[2],
+                    "created_at": parse_iso(r[3]),
+                    "sent_at": parse_iso(r[4]),
+                    "kept": bool(r[5]),
+                }
+                for r in conn.execute(
+                    "SELECT status, attempts, error, created_at, sent_at, text <> '' FROM portal_link_mail "
+                    "WHERE address = ? ORDER BY id",
+                    (address.lower(),),
+                )
+            ]
+
+        return await self._read(read)
 
     async def get_password_link(self, token_hash: str) -> PasswordLink | None:
         return await self._read(_link, token_hash)

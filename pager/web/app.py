@@ -16,6 +16,7 @@ from . import (
     maintenance_api,
     ops,
     portal,
+    portal_accounts,
     schedule_api,
     testing_api,
     tickets_api,
@@ -94,6 +95,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/metrics", ops.metrics)
     r.add_get("/api/v1/openapi.yaml", ops.openapi)  # the contract of every route here
     portal.setup(app)  # the portal's pages under /ui/
+    portal_accounts.setup(app)  # /ui/password-reset
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     return app
 

@@ -126,6 +126,8 @@ EXPECT: dict[str, Rule] = {
     "GET /ui/oncall": page(200, 200, 200, 403, 403),
     "GET /ui/password/{token}": everyone(404),
     "POST /ui/password/{token}": everyone(403, form={"password": "x" * 12, "again": "x" * 12}),  # no form token
+    "GET /ui/password-reset": everyone(200),
+    "POST /ui/password-reset": everyone(403, form={"email": ACCOUNTS["customer"][0]}),  # no form token
     "GET /ui/static/portal.css": everyone(200),
     # -- the admin API: 401 for every portal caller ----------------------------------------------------------
     "GET /api/v1/incidents": api(),

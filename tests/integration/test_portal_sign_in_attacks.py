@@ -9,6 +9,7 @@ Run alone: `.venv/bin/python -m pytest -q tests/integration/test_portal_sign_in_
 from __future__ import annotations
 
 import re
+import sqlite3
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
@@ -170,3 +171,17 @@ def test_an_unknown_address_and_a_wrong_password_get_the_same_answer(daemon):
     assert _without_echo(a.text, JAN) == _without_echo(b.text, "nobody@acme.example")
     locked = PortalClient(daemon).sign_in(JAN, PASSWORD)  # the right password is not even checked
     assert locked.status == 429
+
+
+def test_without_outgoing_mail_the_reset_page_says_to_ask_the_agency(daemon):
+    client = PortalClient(daemon)
+    page = client.get("/ui/password-reset", headers=EN)
+    assert page.status == 200 and "This portal sends no e-mail. Ask the agency for a new link." in page.text
+    assert 'action="/ui/password-reset"' not in page.text
+    login = client.get("/ui/login", headers=EN).text
+    assert 'href="/ui/password-reset"' in login
+    answer = client.post("/ui/password-reset", {"csrf": client.cookies["pagerd_form"], "email": JAN}, headers=EN)
+    assert answer.status == 200 and "sends no e-mail" in answer.text
+    with sqlite3.connect(daemon.db_path) as db:
+        assert db.execute("SELECT count(*) FROM portal_link_mail").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM portal_password_links WHERE purpose = 'reset'").fetchone()[0] <= 1

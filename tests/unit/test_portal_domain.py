@@ -225,3 +225,27 @@ def test_normal_email(raw, normal):
 )
 def test_language_from_the_account_else_accept_language(account, header, lang):
     assert choose_language(account, header) == lang
+
+
+def test_reset_requests_count_per_address_and_client_apart_from_sign_in_failures():
+    assert portal.reset_keys(" Jan@Acme.example ", "192.0.2.1") == ("reset:jan@acme.example", "reset-from:192.0.2.1")
+    assert set(portal.reset_keys("jan@acme.example", None)).isdisjoint(portal.lockout_keys("jan@acme.example", None))
+    t = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    three = [t, t + timedelta(minutes=1), t + timedelta(minutes=2)]
+    assert portal.locked_for(three[:2], t + timedelta(minutes=3), portal.RESET_PER_ACCOUNT) is None
+    assert portal.locked_for(three, t + timedelta(minutes=3), portal.RESET_PER_ACCOUNT) == timedelta(minutes=59)
+    assert portal.locked_for(three, t + timedelta(minutes=62), portal.RESET_PER_ACCOUNT) is None
+
+
+@pytest.mark.parametrize(
+    "account, customer, person, lang",
+    [
+        ("en", "nl", None, "en"),
+        (None, "en", None, "en"),
+        (None, None, "en", "en"),
+        (None, None, None, "nl"),
+        ("xx", None, None, "nl"),
+    ],
+)
+def test_a_link_mail_speaks_the_account_s_language_else_its_customer_s_or_person_s(account, customer, person, lang):
+    assert portal.mail_language(account, customer, person) == lang
