@@ -1209,17 +1209,30 @@ class Account(_Record):
     created_at: datetime
     created_by: str
     disabled_at: datetime | None
+    has_totp: bool = False  # a second factor (TOTP) is asked at sign-in
 
 
 @dataclass(frozen=True, slots=True)
 class PortalSession(_Record):
-    """A signed-in session with its account (the cookie's token is never stored, only its hash)."""
+    """A signed-in session with its account (the cookie's token is never stored, only its hash).
+    `factor_due`: the password was right and the second factor's code is still due (it opens no page)."""
 
     account: Account
     csrf: str
     created_at: datetime
     last_seen_at: datetime
     ended_at: datetime | None
+    factor_due: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TotpState(_Record):
+    """An account's second factor: its secret (None: none), a secret shown for enrolment and not yet
+    confirmed, and the time step of the last code taken."""
+
+    secret: str | None
+    pending: str | None
+    last_step: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1290,10 +1303,40 @@ class PortalStore(Protocol):
         ...
 
     async def start_session(
-        self, *, token_hash: str, account_id: int, csrf: str, client: str | None, ended: str | None, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        csrf: str,
+        client: str | None,
+        ended: str | None,
+        now: datetime,
+        factor_due: bool = False,
     ) -> PortalSession:
         """A new session; `ended`, the token hash of the session the browser held before (if any), ends (a
-        session is never carried across a sign-in)."""
+        session is never carried across a sign-in). `factor_due`: it waits for the second factor's code."""
+        ...
+
+    async def totp_state(self, account_id: int) -> TotpState:
+        """NotFound for an unknown account."""
+        ...
+
+    async def set_totp_pending(self, account_id: int, secret: str | None) -> None:
+        """The secret shown on the enrolment page, to be confirmed with a code (None: forget it)."""
+        ...
+
+    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+        """The pending secret, if it is still `secret`, becomes the account's second factor, its code of time
+        step `step` taken; False (nothing changed) if the pending secret is another or none."""
+        ...
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        """Takes the code of time step `step`: True if the account has a second factor and took no code of
+        this or a later step before (a code works once, also when two requests race), else False."""
+        ...
+
+    async def reset_totp(self, email: str) -> Account:
+        """Removes the account's second factor (and any pending one). NotFound for an unknown address."""
         ...
 
     async def get_session(self, token_hash: str) -> PortalSession | None: ...

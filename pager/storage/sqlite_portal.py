@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING, Any
 from pager.domain.portal import link_usable
 
 from .codec import iso, parse_iso
-from .port import Account, Conflict, LinkMailDue, LinkMailOut, NotFound, PasswordLink, PortalSession
+from .port import Account, Conflict, LinkMailDue, LinkMailOut, NotFound, PasswordLink, PortalSession, TotpState
 
-_ACCOUNT = "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, a.disabled_at"
+_ACCOUNT = (
+    "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, "
+    "a.disabled_at, a.totp_secret IS NOT NULL"
+)
+_N = 11  # the columns of _ACCOUNT
 FAILURES_KEPT = timedelta(days=1)
 
 
@@ -29,6 +33,7 @@ def _account(r: Sequence[Any]) -> Account:
         created_at=parse_iso(r[7]),
         created_by=r[8],
         disabled_at=parse_iso(r[9]),
+        has_totp=bool(r[10]),
     )
 
 
@@ -74,30 +79,32 @@ def _start_session(
     client: str | None,
     ended: str | None,
     at: str,
+    factor_due: bool,
 ) -> None:
     if ended is not None:
         conn.execute("UPDATE portal_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL", (at, ended))
     conn.execute(
-        "INSERT INTO portal_sessions (token_hash, account_id, csrf, client, created_at, last_seen_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (token_hash, account_id, csrf, client, at, at),
+        "INSERT INTO portal_sessions (token_hash, account_id, csrf, client, created_at, last_seen_at, factor_due) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (token_hash, account_id, csrf, client, at, at, int(factor_due)),
     )
 
 
 def _session(conn: sqlite3.Connection, token_hash: str) -> PortalSession | None:
     r = conn.execute(
-        f"SELECT {_ACCOUNT}, s.csrf, s.created_at, s.last_seen_at, s.ended_at FROM portal_sessions s "
+        f"SELECT {_ACCOUNT}, s.csrf, s.created_at, s.last_seen_at, s.ended_at, s.factor_due FROM portal_sessions s "
         "JOIN portal_accounts a ON a.id = s.account_id WHERE s.token_hash = ?",
         (token_hash,),
     ).fetchone()
     if r is None:
         return None
     return PortalSession(
-        account=_account(r[:10]),
-        csrf=r[10],
-        created_at=parse_iso(r[11]),
-        last_seen_at=parse_iso(r[12]),
-        ended_at=parse_iso(r[13]),
+        account=_account(r[:_N]),
+        csrf=r[_N],
+        created_at=parse_iso(r[_N + 1]),
+        last_seen_at=parse_iso(r[_N + 2]),
+        ended_at=parse_iso(r[_N + 3]),
+        factor_due=bool(r[_N + 4]),
     )
 
 
@@ -115,11 +122,11 @@ def _link(conn: sqlite3.Connection, token_hash: str) -> PasswordLink | None:
     if r is None:
         return None
     return PasswordLink(
-        account=_account(r[:10]),
-        purpose=r[10],
-        created_at=parse_iso(r[11]),
-        expires_at=parse_iso(r[12]),
-        used_at=parse_iso(r[13]),
+        account=_account(r[:_N]),
+        purpose=r[_N],
+        created_at=parse_iso(r[_N + 1]),
+        expires_at=parse_iso(r[_N + 2]),
+        used_at=parse_iso(r[_N + 3]),
     )
 
 
@@ -238,9 +245,17 @@ class PortalSqlite:
         return await self._write(_disable, email, iso(now))
 
     async def start_session(
-        self, *, token_hash: str, account_id: int, csrf: str, client: str | None, ended: str | None, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        csrf: str,
+        client: str | None,
+        ended: str | None,
+        now: datetime,
+        factor_due: bool = False,
     ) -> PortalSession:
-        await self._write(_start_session, token_hash, account_id, csrf, client, ended, iso(now))
+        await self._write(_start_session, token_hash, account_id, csrf, client, ended, iso(now), factor_due)
         s = await self._read(_session, token_hash)
         assert s is not None
         return s
@@ -327,3 +342,57 @@ class PortalSqlite:
 
     async def use_password_link(self, token_hash: str, *, password_hash: str, now: datetime) -> Account:
         return await self._write(_use_link, token_hash, password_hash, now)
+
+    async def totp_state(self, account_id: int) -> TotpState:
+        def read(conn: sqlite3.Connection) -> TotpState:
+            r = conn.execute(
+                "SELECT totp_secret, totp_pending, totp_last_step FROM portal_accounts WHERE id = ?", (account_id,)
+            ).fetchone()
+            if r is None:
+                raise NotFound(f"no account {account_id}")
+            return TotpState(secret=r[0], pending=r[1], last_step=r[2])
+
+        return await self._read(read)
+
+    async def set_totp_pending(self, account_id: int, secret: str | None) -> None:
+        await self._write(
+            lambda c: c.execute("UPDATE portal_accounts SET totp_pending = ? WHERE id = ?", (secret, account_id))
+        )
+
+    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE portal_accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? "
+                "WHERE id = ? AND totp_pending = ?",
+                (step, account_id, secret),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE portal_accounts SET totp_last_step = ? WHERE id = ? AND totp_secret IS NOT NULL "
+                "AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                (step, account_id, step),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def reset_totp(self, email: str) -> Account:
+        def write(conn: sqlite3.Connection) -> Account:
+            r = conn.execute("SELECT id FROM portal_accounts WHERE email = ?", (email,)).fetchone()
+            if r is None:
+                raise NotFound(f"no account for {email}")
+            conn.execute(
+                "UPDATE portal_accounts SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL "
+                "WHERE id = ?",
+                (r[0],),
+            )
+            account = _by_id(conn, r[0])
+            assert account is not None
+            return account
+
+        return await self._write(write)

@@ -127,6 +127,10 @@ EXPECT: dict[str, Rule] = {
     "GET /ui/password/{token}": everyone(404),
     "POST /ui/password/{token}": everyone(403, form={"password": "x" * 12, "again": "x" * 12}),  # no form token
     "GET /ui/password-reset": everyone(200),
+    "GET /ui/login/totp": Rule(LOGIN, TICKETS, TICKETS, TICKETS, TICKETS, TICKETS),  # no sign-in waits for a code
+    "POST /ui/login/totp": Rule(LOGIN, TICKETS, TICKETS, TICKETS, TICKETS, TICKETS, form={"code": "123456"}),
+    "GET /ui/account/totp": page(200, 200, 200, 403, 403),
+    "POST /ui/account/totp": form(422, 422, 422, 403, 403, form={"code": "abc"}),
     "POST /ui/password-reset": everyone(403, form={"email": ACCOUNTS["customer"][0]}),  # no form token
     "GET /ui/static/portal.css": everyone(200),
     # -- the admin API: 401 for every portal caller ----------------------------------------------------------

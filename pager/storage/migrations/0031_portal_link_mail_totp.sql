@@ -19,3 +19,12 @@ CREATE TABLE portal_link_mail (
     sent_at     TEXT
 );
 CREATE INDEX portal_link_mail_due ON portal_link_mail (due_at) WHERE status = 'pending';
+
+-- The second factor of staff accounts (TOTP, RFC 6238): the secret (base32; NULL: none), a secret shown on
+-- the enrolment page and not yet confirmed with a code, and the time step of the last code taken (a code
+-- works once, even within its window). A session whose password was right and whose code is still due is
+-- `factor_due`: it opens no page, only the second step of the sign-in.
+ALTER TABLE portal_accounts ADD COLUMN totp_secret TEXT;
+ALTER TABLE portal_accounts ADD COLUMN totp_pending TEXT;
+ALTER TABLE portal_accounts ADD COLUMN totp_last_step INTEGER;
+ALTER TABLE portal_sessions ADD COLUMN factor_due INTEGER NOT NULL DEFAULT 0;
