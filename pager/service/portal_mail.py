@@ -10,17 +10,17 @@ import asyncio
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from pager.config import Config
 from pager.domain import paging as dp
 from pager.domain import portal as rules
 from pager.notify.base import SendResult
 from pager.storage.port import Account, LinkMailDue, LinkMailOut, Store
-
-from .customer_mail import MailSender, domain_of, environment
 
 log = structlog.get_logger("pagerd.outmail")
 
@@ -31,7 +31,18 @@ SUBJECTS = {
     ("reset", "nl"): "Nieuw wachtwoord voor het supportportaal",
     ("reset", "en"): "A new password for the support portal",
 }
-_ENV = environment()
+_ENV = Environment(
+    loader=PackageLoader("pager.service", "templates/mail"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+class MailSender(Protocol):
+    """What sends one built mail (pager.notify.smtp.SmtpNotifier.send_email, as for customer mail)."""
+
+    async def send_email(self, em: EmailMessage, ref: str, *, incident_id: int | None = None) -> SendResult: ...
 
 
 def mailing(cfg: Config) -> bool:
@@ -80,7 +91,7 @@ def build(cfg: Config, m: LinkMailDue, now: datetime) -> EmailMessage:
     em["To"] = m.address
     em["Subject"] = m.subject
     em["Date"] = format_datetime(now)
-    em["Message-ID"] = make_msgid(domain=domain_of(cfg.mail.sender))
+    em["Message-ID"] = make_msgid(domain=parseaddr(cfg.mail.sender)[1].rpartition("@")[2] or "pagerd.invalid")
     em["Auto-Submitted"] = "auto-generated"  # RFC 3834: no automatic answer back to it
     em["X-Auto-Response-Suppress"] = "All"
     em.set_content(m.text)
