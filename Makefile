@@ -90,6 +90,9 @@ run: $(RUN_STAMP)
 	@echo "See it:"
 	@echo "  curl -sS -H 'Authorization: Bearer $(PAGERD_ADMIN_TOKEN)' http://$(PAGERD_LISTEN)/api/v1/incidents"
 	@echo
+	@echo "The portal: http://$(PAGERD_LISTEN)/ui/ with these demo sign-ins (make run only; README: Portal):"
+	@$(VENV)/bin/pagerd user demo -c $(CONFIG) || echo "  (none: pagerd user add makes accounts)"
+	@echo
 	@exec $(VENV)/bin/pagerd serve -c $(CONFIG)
 
 check-config: $(RUN_STAMP)

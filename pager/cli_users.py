@@ -1,4 +1,4 @@
-"""`pagerd user add|invite|disable|list`: the portal's accounts from the command line (the first admin,
+"""`pagerd user add|invite|disable|totp-reset|list`: the portal's accounts from the command line (the first admin,
 scripts)."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 
 def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    u = sub.add_parser("user", help="portal accounts: add, invite (a one-time password link), disable, list")
+    u = sub.add_parser(
+        "user", help="portal accounts: add, invite (a one-time password link), disable, totp-reset, list"
+    )
     usub = u.add_subparsers(dest="user_cmd", required=True)
     s = usub.add_parser("add", help="add an account (without --password-stdin it waits for its invitation link)")
     config_arg(s)
@@ -24,7 +26,9 @@ def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
     s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     s.add_argument("--by", default=os.environ.get("USER") or "cli", help="who (default: $USER)")
     s.add_argument("--json", action="store_true")
-    s = usub.add_parser("invite", help="print a one-time link that sets the account's password")
+    s = usub.add_parser(
+        "invite", help="mail (mail.outgoing on) or else print a one-time link that sets the account's password"
+    )
     config_arg(s)
     s.add_argument("--email", required=True)
     s.add_argument("--reset", action="store_true", help="a password reset link (valid 1 hour) instead of 7 days")
@@ -33,6 +37,16 @@ def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
     config_arg(s)
     s.add_argument("--email", required=True)
     s.add_argument("--json", action="store_true")
+    s = usub.add_parser("totp-reset", help="turn off the account's second factor (a lost authenticator app)")
+    config_arg(s)
+    s.add_argument("--email", required=True)
+    s.add_argument("--json", action="store_true")
+    s = usub.add_parser(
+        "demo",
+        help="`make run` only: demo accounts of every role with a published password (refused unless the "
+        "config runs dry_run, on loopback, with a development admin token)",
+    )
+    config_arg(s)
     s = usub.add_parser("list", help="every account")
     config_arg(s)
     s.add_argument("--json", action="store_true")
@@ -41,7 +55,7 @@ def add_parsers(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
 def _line(a: Any) -> str:
     who = a.person or a.customer or "-"
     state = "disabled" if a.disabled_at else ("active" if a.has_password else "invited")
-    return f"{a.id:>4}  {a.email:<32} {a.role:<9} {who:<16} {state}"
+    return f"{a.id:>4}  {a.email:<32} {a.role:<9} {who:<16} {state}{' totp' if a.has_totp else ''}"
 
 
 async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any], make_clock: Callable) -> int:
@@ -81,12 +95,22 @@ async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any
                     print(f"no password yet: `pagerd user invite --email {account.email}` prints its link")
         elif cmd == "invite":
             purpose = LinkPurpose.RESET if args.reset else LinkPurpose.INVITE
-            url, link = await portal.invite(store, cfg.server.public_url, args.email, now, purpose)
+            made = await portal.invite(store, cfg, args.email, now, purpose)
+            link, until = made.link, made.link.to_json()["expires_at"]
             if args.json:
-                print(json.dumps({"url": url, "email": link.account.email, "expires_at": link.to_json()["expires_at"]}))
+                answer = {"email": link.account.email, "expires_at": until, "mailed": made.mailed}
+                print(json.dumps(answer if made.mailed else {"url": made.url, **answer}))
+            elif made.mailed:
+                print(f"mailed to {link.account.email} (the daemon sends it): once, until {until}")
             else:
-                print(url)
-                print(f"for {link.account.email}, once, until {link.to_json()['expires_at']}", file=sys.stderr)
+                print(made.url)
+                print(f"for {link.account.email}, once, until {until}", file=sys.stderr)
+        elif cmd == "totp-reset":
+            account = await store.reset_totp(args.email.strip().lower())
+            print(json.dumps(account.to_json()) if args.json else _line(account))
+        elif cmd == "demo":
+            for line in await _demo(store, cfg, now):
+                print(line)
         elif cmd == "disable":
             account = await store.disable_account(args.email.strip().lower(), now=now)
             print(json.dumps(account.to_json()) if args.json else _line(account))
@@ -103,3 +127,56 @@ async def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any
         return 1
     finally:
         await store.close()
+
+
+# `make run`'s demo sign-ins: (e-mail, role, person, customer), all with DEMO_PASSWORD (printed by make run)
+DEMO_PASSWORD = "make-run-demo-password"  # noqa: S105 (published on purpose: make run only)
+DEMO_ACCOUNTS = (
+    ("admin@demo.invalid", "admin", "anna", None),
+    ("desk@demo.invalid", "desk", "chris", None),
+    ("engineer@demo.invalid", "engineer", "bram", None),
+    ("customer@demo.invalid", "customer", None, "acme"),
+    ("agency-contact@demo.invalid", "customer", None, "agency"),
+)
+
+
+def demo_refusal(cfg: Any) -> str | None:
+    """Why this config gets no demo accounts (None: it is `make run`'s development setup: every page
+    simulated, loopback only, a published development admin token)."""
+    from pager.config.secrets import DEVELOPMENT_SECRETS, is_loopback
+
+    if cfg.notifier.kind != "dry_run":
+        return "demo accounts are for `make run` only: notifier.kind is not dry_run"
+    if not is_loopback(cfg.server.host):
+        return "demo accounts are for `make run` only: server.listen is not loopback"
+    if cfg.auth.admin_token.get_secret_value() not in DEVELOPMENT_SECRETS:
+        return "demo accounts are for `make run` only: the admin token is not a development one"
+    return None
+
+
+async def _demo(store: Any, cfg: Any, now: Any) -> list[str]:
+    from pager.service import portal
+
+    refused = demo_refusal(cfg)
+    if refused is not None:
+        raise portal.AccountError(refused)
+    existing = {a.email for a in await store.list_accounts()}
+    lines = []
+    for email, role, person, customer in DEMO_ACCOUNTS:
+        if person is not None and person not in cfg.people or customer is not None and customer not in cfg.customers:
+            continue  # not the example data
+        if email not in existing:
+            await portal.add_account(
+                store,
+                cfg,
+                email=email,
+                role=role,
+                person=person,
+                customer=customer,
+                language=None,
+                password=DEMO_PASSWORD,
+                by="make run",
+                now=now,
+            )
+        lines.append(f"  {role:<9} {email:<28} {DEMO_PASSWORD}  ({person or customer})")
+    return lines

@@ -7,11 +7,14 @@ tickets of its own customer and only their public entries, whatever the page or 
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
+
+import pyotp
 
 
 class Role(StrEnum):
@@ -208,6 +211,27 @@ def link_usable(expires_at: datetime, used_at: datetime | None, now: datetime) -
     return used_at is None and now < expires_at
 
 
+# "forgot password": requests for one address, and from one client address, within `window` stop being
+# answered with a mail for `lock` after the last (known address or not: the same count, the same answer)
+RESET_PER_ACCOUNT = LockoutRules(failures=3, window=timedelta(hours=1), lock=timedelta(hours=1))
+RESET_PER_ADDRESS = LockoutRules(failures=10, window=timedelta(hours=1), lock=timedelta(hours=1))
+
+
+def reset_keys(email: str, address: str | None) -> tuple[str, str]:
+    """The counters a password reset request counts against (kept with the failed sign-ins' counters, under
+    keys of their own): its e-mail address (with or without an account) and its client address."""
+    return f"reset:{email.strip().lower()}", f"reset-from:{address or 'unknown'}"
+
+
+def mail_language(account: str | None, customer: str | None, person: str | None) -> str:
+    """The language of a mail to an account: its own, else its customer's (a contact) or its person's
+    (staff), else Dutch."""
+    for lang in (account, customer, person):
+        if lang in LANGUAGES:
+            return lang
+    return DEFAULT_LANGUAGE
+
+
 def password_problem(password: str) -> str | None:
     """Why a new password is refused (None: it is fine)."""
     if len(password) < MIN_PASSWORD:
@@ -230,6 +254,43 @@ def normal_email(email: str) -> str | None:
     if not at or not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
         return None
     return e
+
+
+# -- the second factor (TOTP, RFC 6238: 6 digits, 30-second steps, HMAC-SHA1, as authenticator apps do) ---
+
+TOTP_PERIOD = 30
+TOTP_DRIFT = 1  # steps accepted either side of now's: a phone's clock a little off, a code typed as it turned
+SECOND_STEP_VALID = timedelta(minutes=5)  # between the right password and its code
+
+
+def totp_step(now: datetime) -> int:
+    return int(now.timestamp()) // TOTP_PERIOD
+
+
+def may_enrol_totp(viewer: Viewer) -> bool:
+    """The second factor is for the agency's staff."""
+    return viewer.staff
+
+
+def totp_accepts(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
+    """The time step whose code `code` is, if it is valid at `now` (now's step or one either side) and later
+    than `last_step` (the last code taken: a code works once); else None."""
+    code = code.strip().replace(" ", "")
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    here = totp_step(now)
+    for step in range(here - TOTP_DRIFT, here + TOTP_DRIFT + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def second_step_open(created_at: datetime, now: datetime) -> bool:
+    """Whether a session waiting for its code still takes one (it came less than SECOND_STEP_VALID ago)."""
+    return created_at <= now < created_at + SECOND_STEP_VALID
 
 
 # -- language ------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pager.domain import paging as dp
 from pager.domain.ticket import ref
 from pager.notify.base import SendResult
 from pager.observe.metrics import Metrics
-from pager.service import desk
+from pager.service import desk, portal_mail
 from pager.storage.port import CustomerMailDue, CustomerMailOut, Store, TicketChange, TicketDetail, WithheldMail
 
 log = structlog.get_logger("pagerd.outmail")
@@ -147,6 +147,8 @@ class OutgoingMail:
         more = await self.decide(cfg, now)
         if self.sender is not None:  # off: nothing is queued, nothing owed is counted
             await self.send(cfg, now)
+            if cfg.mail is not None and cfg.mail.sender is not None:  # password links (pager.service.portal_mail)
+                await portal_mail.send_due(self.store, cfg, self.sender, now)
             self.metrics.mail_outgoing_pending.set(await self.store.customer_mail_pending(now))
         return more
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from pager.domain import portal as rules
 from pager.domain.portal import Role, Viewer
+from pager.service import portal_mail
 from pager.storage.port import Account, PasswordLink, PortalSession, Store, Ticket, TicketDetail
 
 # argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane): 65-70 ms a check on the 2-core machine at load
@@ -109,10 +111,24 @@ async def add_account(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A password link made: its URL and the stored link; `mailed`: queued to the account's address."""
+
+    url: str
+    link: PasswordLink
+    mailed: bool
+
+
 async def invite(
-    store: Store, public_url: str, email: str, now: datetime, purpose: rules.LinkPurpose = rules.LinkPurpose.INVITE
-) -> tuple[str, PasswordLink]:
-    """A one-time link that sets the account's password: (its URL, the stored link)."""
+    store: Store,
+    cfg: Any,
+    email: str,
+    now: datetime,
+    purpose: rules.LinkPurpose = rules.LinkPurpose.INVITE,
+) -> Invitation:
+    """A one-time link that sets the account's password, mailed to the account with mail.outgoing on (the
+    outmail stage sends it), else only made (the caller shows it)."""
     addr = rules.normal_email(email)
     found = await store.account_by_email(addr) if addr else None
     if found is None:
@@ -121,14 +137,39 @@ async def invite(
     if account.disabled_at is not None:
         raise AccountError(f"the account of {account.email} is disabled")
     token = new_token()
+    url = f"{cfg.server.public_url.rstrip('/')}/ui/password/{token}"
+    expires_at = now + rules.link_lifetime(purpose)
+    mail = portal_mail.compose(cfg, account, purpose, url, expires_at) if portal_mail.mailing(cfg) else None
     link = await store.add_password_link(
         token_hash=token_hash(token),
         account_id=account.id,
         purpose=purpose.value,
-        expires_at=now + rules.link_lifetime(purpose),
+        expires_at=expires_at,
         now=now,
+        mail=mail,
     )
-    return f"{public_url.rstrip('/')}/ui/password/{token}", link
+    return Invitation(url=url, link=link, mailed=mail is not None)
+
+
+async def request_reset(store: Store, cfg: Any, email: str, *, client: str | None, now: datetime) -> timedelta | None:
+    """The "forgot password" form: counts the request (for its address, account or not, and its client),
+    and, unless too many came before (answers how long to wait), mails a reset link to an enabled account
+    with that address. The caller answers the same either way."""
+    addr = rules.normal_email(email) or email.strip().lower()[: rules.MAX_EMAIL]
+    keys = rules.reset_keys(addr, client)
+    longest: timedelta | None = None
+    for key, limits in zip(keys, (rules.RESET_PER_ACCOUNT, rules.RESET_PER_ADDRESS), strict=True):
+        wait = rules.locked_for(await store.login_failures(key, since=now - limits.window - limits.lock), now, limits)
+        if wait is not None and (longest is None or wait > longest):
+            longest = wait
+    if longest is not None:
+        return longest
+    await store.add_login_failure(keys, now=now)
+    found = await store.account_by_email(addr) if rules.normal_email(email) else None
+    if found is not None and found[0].disabled_at is None:
+        if portal_mail.mailing(cfg):
+            await invite(store, cfg, addr, now, rules.LinkPurpose.RESET)
+    return None
 
 
 # -- sign-in -------------------------------------------------------------------------------------------
@@ -169,7 +210,8 @@ async def sign_in(
     if not ok or account is None or account.disabled_at is not None:
         await store.add_login_failure(keys, now=now)
         return SignIn(locked=await lock_of(store, keys, now))
-    await store.clear_login_failures(keys[0])
+    if not account.has_totp:
+        await store.clear_login_failures(keys[0])
     token = new_token()
     session = await store.start_session(
         token_hash=token_hash(token),
@@ -178,8 +220,75 @@ async def sign_in(
         client=client,
         ended=token_hash(previous) if previous else None,
         now=now,
+        factor_due=account.has_totp,  # then the code is due first: this session opens no page yet
     )
     return SignIn(token=token, session=session)
+
+
+async def waiting_session(store: Store, token: str | None, now: datetime) -> PortalSession | None:
+    """The session of a cookie's token if its password was right and its second factor's code is due (and
+    still taken), else None."""
+    if not token or len(token) > 128:
+        return None
+    s = await store.get_session(token_hash(token))
+    if s is None or not s.factor_due or s.ended_at is not None or s.account.disabled_at is not None:
+        return None
+    return s if rules.second_step_open(s.created_at, now) else None
+
+
+async def second_step(
+    store: Store, token: str, pending: PortalSession, code: str, *, client: str | None, now: datetime
+) -> SignIn:
+    """The code of the second factor for a session waiting for it: a wrong code (or one used already)
+    counts as a failed sign-in for the account and the address, and the lock holds here as at the password
+    (a locked attempt's code is not even checked, and its waiting session ends); the right one starts the
+    real session (a new token) and ends the waiting one."""
+    keys = rules.lockout_keys(pending.account.email, client)
+    wait = await lock_of(store, keys, now)
+    if wait is not None:
+        await store.end_session(token_hash(token), now=now)
+        return SignIn(locked=wait)
+    state = await store.totp_state(pending.account.id)
+    step = rules.totp_accepts(state.secret, code[:64], now, state.last_step) if state.secret else None
+    if step is None or not await store.use_totp_step(pending.account.id, step):
+        await store.add_login_failure(keys, now=now)
+        wait = await lock_of(store, keys, now)
+        if wait is not None:
+            await store.end_session(token_hash(token), now=now)
+        return SignIn(locked=wait)
+    await store.clear_login_failures(keys[0])
+    fresh = new_token()
+    session = await store.start_session(
+        token_hash=token_hash(fresh),
+        account_id=pending.account.id,
+        csrf=new_token(),
+        client=client,
+        ended=token_hash(token),
+        now=now,
+    )
+    return SignIn(token=fresh, session=session)
+
+
+# -- enrolment of the second factor --------------------------------------------------------------------
+
+
+async def totp_enrolment(store: Store, account: Account, issuer: str, *, keep: bool = False) -> tuple[str, str]:
+    """A new secret for `account` to confirm with a code (replacing one shown before; `keep`: the one shown
+    before, if any): (secret, otpauth URI)."""
+    pending = (await store.totp_state(account.id)).pending if keep else None
+    secret = pending or pyotp.random_base32()
+    if secret != pending:
+        await store.set_totp_pending(account.id, secret)
+    return secret, pyotp.TOTP(secret).provisioning_uri(name=account.email, issuer_name=issuer)
+
+
+async def confirm_totp(store: Store, account: Account, code: str, now: datetime) -> bool:
+    """Turns on the secret shown last if `code` is its code now; False (nothing changed) otherwise."""
+    state = await store.totp_state(account.id)
+    if state.pending is None:
+        return False
+    step = rules.totp_accepts(state.pending, code[:64], now, None)
+    return step is not None and await store.confirm_totp(account.id, state.pending, step)
 
 
 async def live_session(store: Store, token: str | None, now: datetime) -> PortalSession | None:
@@ -188,7 +297,7 @@ async def live_session(store: Store, token: str | None, now: datetime) -> Portal
         return None
     th = token_hash(token)
     s = await store.get_session(th)
-    if s is None or s.account.disabled_at is not None:
+    if s is None or s.account.disabled_at is not None or s.factor_due:
         return None
     if rules.session_state(s.created_at, s.last_seen_at, s.ended_at, now) is not rules.SessionState.LIVE:
         return None

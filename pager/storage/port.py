@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from pager.domain import response
@@ -1231,17 +1231,30 @@ class Account(_Record):
     created_at: datetime
     created_by: str
     disabled_at: datetime | None
+    has_totp: bool = False  # a second factor (TOTP) is asked at sign-in
 
 
 @dataclass(frozen=True, slots=True)
 class PortalSession(_Record):
-    """A signed-in session with its account (the cookie's token is never stored, only its hash)."""
+    """A signed-in session with its account (the cookie's token is never stored, only its hash).
+    `factor_due`: the password was right and the second factor's code is still due (it opens no page)."""
 
     account: Account
     csrf: str
     created_at: datetime
     last_seen_at: datetime
     ended_at: datetime | None
+    factor_due: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TotpState(_Record):
+    """An account's second factor: its secret (None: none), a secret shown for enrolment and not yet
+    confirmed, and the time step of the last code taken."""
+
+    secret: str | None
+    pending: str | None
+    last_step: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1251,6 +1264,31 @@ class PasswordLink(_Record):
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMailOut(_Record):
+    """The mail that carries a password link to its account's address (queued with the link)."""
+
+    address: str
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMailDue(_Record):
+    """A queued link mail, claimed to be sent now (`attempts` counts this one)."""
+
+    id: int
+    address: str
+    subject: str
+    text: str
+    html: str
+    language: str
+    purpose: str
+    attempts: int
 
 
 class PortalStore(Protocol):
@@ -1287,10 +1325,40 @@ class PortalStore(Protocol):
         ...
 
     async def start_session(
-        self, *, token_hash: str, account_id: int, csrf: str, client: str | None, ended: str | None, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        csrf: str,
+        client: str | None,
+        ended: str | None,
+        now: datetime,
+        factor_due: bool = False,
     ) -> PortalSession:
         """A new session; `ended`, the token hash of the session the browser held before (if any), ends (a
-        session is never carried across a sign-in)."""
+        session is never carried across a sign-in). `factor_due`: it waits for the second factor's code."""
+        ...
+
+    async def totp_state(self, account_id: int) -> TotpState:
+        """NotFound for an unknown account."""
+        ...
+
+    async def set_totp_pending(self, account_id: int, secret: str | None) -> None:
+        """The secret shown on the enrolment page, to be confirmed with a code (None: forget it)."""
+        ...
+
+    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+        """The pending secret, if it is still `secret`, becomes the account's second factor, its code of time
+        step `step` taken; False (nothing changed) if the pending secret is another or none."""
+        ...
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        """Takes the code of time step `step`: True if the account has a second factor and took no code of
+        this or a later step before (a code works once, also when two requests race), else False."""
+        ...
+
+    async def reset_totp(self, email: str) -> Account:
+        """Removes the account's second factor (and any pending one). NotFound for an unknown address."""
         ...
 
     async def get_session(self, token_hash: str) -> PortalSession | None: ...
@@ -1312,9 +1380,34 @@ class PortalStore(Protocol):
     async def clear_login_failures(self, key: str) -> None: ...
 
     async def add_password_link(
-        self, *, token_hash: str, account_id: int, purpose: str, expires_at: datetime, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        purpose: str,
+        expires_at: datetime,
+        now: datetime,
+        mail: LinkMailOut | None = None,
     ) -> PasswordLink:
-        """NotFound for an unknown account."""
+        """NotFound for an unknown account. With `mail`, the mail carrying the link is queued in the same
+        transaction (due at once)."""
+        ...
+
+    async def claim_link_mail(self, now: datetime, *, lease: timedelta, limit: int = 50) -> list[LinkMailDue]:
+        """Up to `limit` queued link mails due at `now`, oldest first, each counted as one more attempt and
+        not due again before `now + lease` (a sender that dies mid-send leaves it to be tried again then)."""
+        ...
+
+    async def finish_link_mail(
+        self, mail_id: int, *, sent: bool, error: str | None, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Sent, or to be retried at `retry_at`, or (neither) failed for good. Sent or failed, its text is
+        emptied: the link it carried is kept nowhere."""
+        ...
+
+    async def link_mail(self, address: str) -> list[dict[str, Any]]:
+        """The link mails to `address` (lower case), oldest first: `status`, `attempts`, `error`, `created_at`,
+        `sent_at` and whether it still holds its text (`kept`)."""
         ...
 
     async def get_password_link(self, token_hash: str) -> PasswordLink | None: ...

@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING, Any
 from pager.domain.portal import link_usable
 
 from .codec import iso, parse_iso
-from .port import Account, Conflict, NotFound, PasswordLink, PortalSession
+from .port import Account, Conflict, LinkMailDue, LinkMailOut, NotFound, PasswordLink, PortalSession, TotpState
 
-_ACCOUNT = "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, a.disabled_at"
+_ACCOUNT = (
+    "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, "
+    "a.disabled_at, a.totp_secret IS NOT NULL"
+)
+_N = 11  # the columns of _ACCOUNT
 FAILURES_KEPT = timedelta(days=1)
 
 
@@ -29,6 +33,7 @@ def _account(r: Sequence[Any]) -> Account:
         created_at=parse_iso(r[7]),
         created_by=r[8],
         disabled_at=parse_iso(r[9]),
+        has_totp=bool(r[10]),
     )
 
 
@@ -74,30 +79,32 @@ def _start_session(
     client: str | None,
     ended: str | None,
     at: str,
+    factor_due: bool,
 ) -> None:
     if ended is not None:
         conn.execute("UPDATE portal_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL", (at, ended))
     conn.execute(
-        "INSERT INTO portal_sessions (token_hash, account_id, csrf, client, created_at, last_seen_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (token_hash, account_id, csrf, client, at, at),
+        "INSERT INTO portal_sessions (token_hash, account_id, csrf, client, created_at, last_seen_at, factor_due) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (token_hash, account_id, csrf, client, at, at, int(factor_due)),
     )
 
 
 def _session(conn: sqlite3.Connection, token_hash: str) -> PortalSession | None:
     r = conn.execute(
-        f"SELECT {_ACCOUNT}, s.csrf, s.created_at, s.last_seen_at, s.ended_at FROM portal_sessions s "
+        f"SELECT {_ACCOUNT}, s.csrf, s.created_at, s.last_seen_at, s.ended_at, s.factor_due FROM portal_sessions s "
         "JOIN portal_accounts a ON a.id = s.account_id WHERE s.token_hash = ?",
         (token_hash,),
     ).fetchone()
     if r is None:
         return None
     return PortalSession(
-        account=_account(r[:10]),
-        csrf=r[10],
-        created_at=parse_iso(r[11]),
-        last_seen_at=parse_iso(r[12]),
-        ended_at=parse_iso(r[13]),
+        account=_account(r[:_N]),
+        csrf=r[_N],
+        created_at=parse_iso(r[_N + 1]),
+        last_seen_at=parse_iso(r[_N + 2]),
+        ended_at=parse_iso(r[_N + 3]),
+        factor_due=bool(r[_N + 4]),
     )
 
 
@@ -115,16 +122,22 @@ def _link(conn: sqlite3.Connection, token_hash: str) -> PasswordLink | None:
     if r is None:
         return None
     return PasswordLink(
-        account=_account(r[:10]),
-        purpose=r[10],
-        created_at=parse_iso(r[11]),
-        expires_at=parse_iso(r[12]),
-        used_at=parse_iso(r[13]),
+        account=_account(r[:_N]),
+        purpose=r[_N],
+        created_at=parse_iso(r[_N + 1]),
+        expires_at=parse_iso(r[_N + 2]),
+        used_at=parse_iso(r[_N + 3]),
     )
 
 
 def _add_link(
-    conn: sqlite3.Connection, token_hash: str, account_id: int, purpose: str, expires_at: str, at: str
+    conn: sqlite3.Connection,
+    token_hash: str,
+    account_id: int,
+    purpose: str,
+    expires_at: str,
+    at: str,
+    mail: LinkMailOut | None,
 ) -> PasswordLink:
     if _by_id(conn, account_id) is None:
         raise NotFound(f"no account {account_id}")
@@ -133,6 +146,12 @@ def _add_link(
         "VALUES (?, ?, ?, ?, ?)",
         (token_hash, account_id, purpose, at, expires_at),
     )
+    if mail is not None:
+        conn.execute(
+            "INSERT INTO portal_link_mail (token_hash, address, subject, text, html, language, due_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (token_hash, mail.address.lower(), mail.subject, mail.text, mail.html, mail.language, at, at),
+        )
     link = _link(conn, token_hash)
     assert link is not None
     return link
@@ -151,6 +170,37 @@ def _use_link(conn: sqlite3.Connection, token_hash: str, password_hash: str, now
     account = _by_id(conn, link.account.id)
     assert account is not None
     return account
+
+
+def _claim_link_mail(conn: sqlite3.Connection, now: datetime, lease: timedelta, limit: int) -> list[LinkMailDue]:
+    rows = conn.execute(
+        "SELECT m.id, m.address, m.subject, m.text, m.html, m.language, l.purpose, m.attempts + 1 "
+        "FROM portal_link_mail m JOIN portal_password_links l ON l.token_hash = m.token_hash "
+        "WHERE m.status = 'pending' AND m.due_at <= ? ORDER BY m.id LIMIT ?",
+        (iso(now), limit),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE portal_link_mail SET attempts = attempts + 1, due_at = ? WHERE id = ?",
+        [(iso(now + lease), r[0]) for r in rows],
+    )
+    return [LinkMailDue(*r) for r in rows]
+
+
+def _finish_link_mail(
+    conn: sqlite3.Connection, mail_id: int, sent: bool, error: str | None, retry_at: str | None, at: str
+) -> None:
+    if sent:
+        conn.execute(
+            "UPDATE portal_link_mail SET status = 'sent', sent_at = ?, error = NULL, text = '', html = '' WHERE id = ?",
+            (at, mail_id),
+        )
+    elif retry_at is not None:
+        conn.execute("UPDATE portal_link_mail SET due_at = ?, error = ? WHERE id = ?", (retry_at, error, mail_id))
+    else:
+        conn.execute(
+            "UPDATE portal_link_mail SET status = 'failed', error = ?, text = '', html = '' WHERE id = ?",
+            (error, mail_id),
+        )
 
 
 class PortalSqlite:
@@ -195,9 +245,17 @@ class PortalSqlite:
         return await self._write(_disable, email, iso(now))
 
     async def start_session(
-        self, *, token_hash: str, account_id: int, csrf: str, client: str | None, ended: str | None, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        csrf: str,
+        client: str | None,
+        ended: str | None,
+        now: datetime,
+        factor_due: bool = False,
     ) -> PortalSession:
-        await self._write(_start_session, token_hash, account_id, csrf, client, ended, iso(now))
+        await self._write(_start_session, token_hash, account_id, csrf, client, ended, iso(now), factor_due)
         s = await self._read(_session, token_hash)
         assert s is not None
         return s
@@ -240,12 +298,101 @@ class PortalSqlite:
         await self._write(lambda c, k: c.execute("DELETE FROM portal_login_failures WHERE key = ?", (k,)), key)
 
     async def add_password_link(
-        self, *, token_hash: str, account_id: int, purpose: str, expires_at: datetime, now: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        purpose: str,
+        expires_at: datetime,
+        now: datetime,
+        mail: LinkMailOut | None = None,
     ) -> PasswordLink:
-        return await self._write(_add_link, token_hash, account_id, purpose, iso(expires_at), iso(now))
+        return await self._write(_add_link, token_hash, account_id, purpose, iso(expires_at), iso(now), mail)
+
+    async def claim_link_mail(self, now: datetime, *, lease: timedelta, limit: int = 50) -> list[LinkMailDue]:
+        return await self._write(_claim_link_mail, now, lease, limit)
+
+    async def finish_link_mail(
+        self, mail_id: int, *, sent: bool, error: str | None, retry_at: datetime | None, now: datetime
+    ) -> None:
+        await self._write(_finish_link_mail, mail_id, sent, error, iso(retry_at) if retry_at else None, iso(now))
+
+    async def link_mail(self, address: str) -> list[dict[str, Any]]:
+        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [
+                {
+                    "status": r[0],
+                    "attempts": r[1],
+                    "error": r[2],
+                    "created_at": parse_iso(r[3]),
+                    "sent_at": parse_iso(r[4]),
+                    "kept": bool(r[5]),
+                }
+                for r in conn.execute(
+                    "SELECT status, attempts, error, created_at, sent_at, text <> '' FROM portal_link_mail "
+                    "WHERE address = ? ORDER BY id",
+                    (address.lower(),),
+                )
+            ]
+
+        return await self._read(read)
 
     async def get_password_link(self, token_hash: str) -> PasswordLink | None:
         return await self._read(_link, token_hash)
 
     async def use_password_link(self, token_hash: str, *, password_hash: str, now: datetime) -> Account:
         return await self._write(_use_link, token_hash, password_hash, now)
+
+    async def totp_state(self, account_id: int) -> TotpState:
+        def read(conn: sqlite3.Connection) -> TotpState:
+            r = conn.execute(
+                "SELECT totp_secret, totp_pending, totp_last_step FROM portal_accounts WHERE id = ?", (account_id,)
+            ).fetchone()
+            if r is None:
+                raise NotFound(f"no account {account_id}")
+            return TotpState(secret=r[0], pending=r[1], last_step=r[2])
+
+        return await self._read(read)
+
+    async def set_totp_pending(self, account_id: int, secret: str | None) -> None:
+        await self._write(
+            lambda c: c.execute("UPDATE portal_accounts SET totp_pending = ? WHERE id = ?", (secret, account_id))
+        )
+
+    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE portal_accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? "
+                "WHERE id = ? AND totp_pending = ?",
+                (step, account_id, secret),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE portal_accounts SET totp_last_step = ? WHERE id = ? AND totp_secret IS NOT NULL "
+                "AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                (step, account_id, step),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def reset_totp(self, email: str) -> Account:
+        def write(conn: sqlite3.Connection) -> Account:
+            r = conn.execute("SELECT id FROM portal_accounts WHERE email = ?", (email,)).fetchone()
+            if r is None:
+                raise NotFound(f"no account for {email}")
+            conn.execute(
+                "UPDATE portal_accounts SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL "
+                "WHERE id = ?",
+                (r[0],),
+            )
+            account = _by_id(conn, r[0])
+            assert account is not None
+            return account
+
+        return await self._write(write)

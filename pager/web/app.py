@@ -17,6 +17,7 @@ from . import (
     ops,
     portal,
     portal_customer,
+    portal_accounts,
     schedule_api,
     standby_api,
     testing_api,
@@ -98,6 +99,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/openapi.yaml", ops.openapi)  # the contract of every route here
     portal.setup(app)  # the portal's pages under /ui/
     portal_customer.setup_routes(app)  # its customer pages: projects, bookings, statements
+    portal_accounts.setup(app)  # /ui/password-reset
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)
     return app
 

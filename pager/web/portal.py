@@ -240,7 +240,7 @@ async def login(request: web.Request) -> web.Response:
         return _login_form(request, status=401, error="wrong", email=email)
     assert result.session is not None
     log.info("portal_signed_in", account=result.session.account.id, role=result.session.account.role)
-    response = _redirect(PREFIX + "/tickets")
+    response = _redirect(PREFIX + ("/login/totp" if result.session.factor_due else "/tickets"))
     _set_cookie(request, response, SESSION_COOKIE, result.token)
     _clear_cookie(request, response, FORM_COOKIE)
     return response

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from pager.storage.port import Conflict, NotFound, Store
+from pager.storage.port import Conflict, LinkMailOut, NotFound, Store, TotpState
 
 from .seed import T0
 
@@ -197,3 +197,133 @@ async def test_add_password_link_and_get_password_link(store: Store) -> None:
 
 async def test_get_password_link_unknown_is_none(store: Store) -> None:
     assert await store.get_password_link("unknown") is None
+
+
+def _mail(address: str = "jan@acme.example") -> LinkMailOut:
+    return LinkMailOut(
+        address=address, subject="Your password", text="https://x/ui/password/tok", html="<p>tok</p>", language="en"
+    )
+
+
+async def test_claim_link_mail_leases_the_mail_queued_with_its_link(store: Store) -> None:
+    a = await _account(store, password_hash=None)
+    await store.add_password_link(
+        token_hash="l", account_id=a.id, purpose="invite", expires_at=T0 + MIN, now=T0, mail=_mail("Jan@acme.example")
+    )
+    assert await store.claim_link_mail(T0 - MIN, lease=5 * MIN) == []  # not due before it was queued
+    (due,) = await store.claim_link_mail(T0, lease=5 * MIN)
+    assert (due.address, due.subject, due.text, due.html, due.language, due.purpose, due.attempts) == (
+        "jan@acme.example",
+        "Your password",
+        "https://x/ui/password/tok",
+        "<p>tok</p>",
+        "en",
+        "invite",
+        1,
+    )
+    assert await store.claim_link_mail(T0 + 4 * MIN, lease=5 * MIN) == []  # leased
+    (again,) = await store.claim_link_mail(T0 + 5 * MIN, lease=5 * MIN)  # the sender died: tried again
+    assert (again.id, again.attempts) == (due.id, 2)
+
+
+async def test_finish_link_mail_sent_retried_or_failed_empties_the_text(store: Store) -> None:
+    a = await _account(store, password_hash=None)
+    for n in range(3):
+        await store.add_password_link(
+            token_hash=f"l{n}", account_id=a.id, purpose="reset", expires_at=T0 + MIN, now=T0, mail=_mail()
+        )
+    sent, retried, failed = await store.claim_link_mail(T0, lease=MIN)
+    await store.finish_link_mail(sent.id, sent=True, error=None, retry_at=None, now=T0)
+    await store.finish_link_mail(retried.id, sent=False, error="421 busy", retry_at=T0 + 3 * MIN, now=T0)
+    await store.finish_link_mail(failed.id, sent=False, error="550 no such user", retry_at=None, now=T0)
+    rows = await store.link_mail("JAN@acme.example")
+    assert [(r["status"], r["kept"], r["error"], r["sent_at"]) for r in rows] == [
+        ("sent", False, None, T0),
+        ("pending", True, "421 busy", None),
+        ("failed", False, "550 no such user", None),
+    ]
+    assert await store.claim_link_mail(T0 + 2 * MIN, lease=MIN) == []
+    (due,) = await store.claim_link_mail(T0 + 3 * MIN, lease=MIN)
+    assert (due.id, due.attempts, due.text) == (retried.id, 2, "https://x/ui/password/tok")
+
+
+async def test_link_mail_of_an_address_without_any_is_empty(store: Store) -> None:
+    assert await store.link_mail("nobody@acme.example") == []
+
+
+async def test_add_password_link_with_mail_for_an_unknown_account_queues_nothing(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.add_password_link(
+            token_hash="l", account_id=99, purpose="invite", expires_at=T0, now=T0, mail=_mail()
+        )
+    assert await store.link_mail("jan@acme.example") == []
+
+
+async def test_start_session_waiting_for_the_second_factor(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    s = await store.start_session(
+        token_hash="p", account_id=a.id, csrf="c", client=None, ended=None, now=T0, factor_due=True
+    )
+    assert s.factor_due is True
+    full = await store.start_session(token_hash="f", account_id=a.id, csrf="d", client=None, ended="p", now=T0 + MIN)
+    assert full.factor_due is False
+    pending = await store.get_session("p")
+    assert pending is not None and pending.factor_due and pending.ended_at == T0 + MIN
+
+
+async def test_totp_state_of_a_new_account_and_an_unknown_one(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    assert await store.totp_state(a.id) == TotpState(secret=None, pending=None, last_step=None)
+    assert a.has_totp is False
+    with pytest.raises(NotFound):
+        await store.totp_state(a.id + 9)
+
+
+async def test_confirm_totp_turns_on_the_secret_set_totp_pending_showed_last(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    await store.set_totp_pending(a.id, "AAAA")
+    await store.set_totp_pending(a.id, "BBBB")  # a reload of the page shows a new secret
+    assert await store.confirm_totp(a.id, "AAAA", 100) is False  # not the one shown last
+    assert await store.confirm_totp(a.id, "BBBB", 100) is True
+    assert await store.totp_state(a.id) == TotpState(secret="BBBB", pending=None, last_step=100)
+    assert await store.confirm_totp(a.id, "BBBB", 101) is False  # confirmed once
+    again = await store.get_account(a.id)
+    assert again is not None and again.has_totp is True
+    found = await store.account_by_email(a.email)
+    assert found is not None and found[0].has_totp is True
+    await store.set_totp_pending(a.id, None)
+    assert (await store.totp_state(a.id)).pending is None
+
+
+async def test_use_totp_step_takes_each_step_once_and_never_an_earlier_one(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    assert await store.use_totp_step(a.id, 5) is False  # no second factor
+    await store.set_totp_pending(a.id, "S")
+    await store.confirm_totp(a.id, "S", 10)
+    assert await store.use_totp_step(a.id, 10) is False  # the confirming code
+    assert await store.use_totp_step(a.id, 11) is True
+    assert await store.use_totp_step(a.id, 11) is False
+    assert await store.use_totp_step(a.id, 9) is False
+    assert (await store.totp_state(a.id)).last_step == 11
+
+
+async def test_reset_totp_removes_the_second_factor(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    await store.set_totp_pending(a.id, "S")
+    await store.confirm_totp(a.id, "S", 10)
+    await store.set_totp_pending(a.id, "T")
+    done = await store.reset_totp(a.email)
+    assert done.has_totp is False
+    assert await store.totp_state(a.id) == TotpState(secret=None, pending=None, last_step=None)
+    with pytest.raises(NotFound):
+        await store.reset_totp("nobody@example.nl")
+
+
+async def test_set_totp_pending_replaces_or_forgets_the_shown_secret(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    await store.set_totp_pending(a.id, "AAAA")
+    assert (await store.totp_state(a.id)).pending == "AAAA"
+    await store.set_totp_pending(a.id, "BBBB")
+    assert (await store.totp_state(a.id)).pending == "BBBB"
+    await store.set_totp_pending(a.id, None)
+    assert await store.totp_state(a.id) == TotpState(secret=None, pending=None, last_step=None)

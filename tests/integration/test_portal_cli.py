@@ -99,3 +99,7 @@ def test_a_second_account_for_an_address_and_unknown_accounts(run):
     assert code == 1 and "no account" in err
     code, _, err = run("disable", "--email", "nobody@example.nl")
     assert code == 1 and "no account" in err
+    code, _, err = run("totp-reset", "--email", "nobody@example.nl")
+    assert code == 1 and "no account" in err
+    code, out, _ = run("totp-reset", "--email", "X@example.nl", "--json")
+    assert code == 0 and json.loads(out)["has_totp"] is False

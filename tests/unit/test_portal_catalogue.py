@@ -24,8 +24,11 @@ def _template_words() -> set[str]:
 
 
 def _error_messages() -> set[str]:
-    source = resources.files("pager.web").joinpath("portal.py").read_text()
-    return set(re.findall(r"""_error\(\s*request,\s*\d{3},\s*"([^"]+)\"""", source, re.S))
+    found: set[str] = set()
+    for module in ("portal.py", "portal_accounts.py"):
+        source = resources.files("pager.web").joinpath(module).read_text()
+        found |= set(re.findall(r"""_error\(\s*request,\s*\d{3},\s*"([^"]+)\"""", source, re.S))
+    return found
 
 
 def test_every_word_of_the_pages_is_in_dutch():

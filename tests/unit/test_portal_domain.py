@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 
 from pager.clock import ManualClock
@@ -225,3 +226,65 @@ def test_normal_email(raw, normal):
 )
 def test_language_from_the_account_else_accept_language(account, header, lang):
     assert choose_language(account, header) == lang
+
+
+def test_reset_requests_count_per_address_and_client_apart_from_sign_in_failures():
+    assert portal.reset_keys(" Jan@Acme.example ", "192.0.2.1") == ("reset:jan@acme.example", "reset-from:192.0.2.1")
+    assert set(portal.reset_keys("jan@acme.example", None)).isdisjoint(portal.lockout_keys("jan@acme.example", None))
+    t = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    three = [t, t + timedelta(minutes=1), t + timedelta(minutes=2)]
+    assert portal.locked_for(three[:2], t + timedelta(minutes=3), portal.RESET_PER_ACCOUNT) is None
+    assert portal.locked_for(three, t + timedelta(minutes=3), portal.RESET_PER_ACCOUNT) == timedelta(minutes=59)
+    assert portal.locked_for(three, t + timedelta(minutes=62), portal.RESET_PER_ACCOUNT) is None
+
+
+@pytest.mark.parametrize(
+    "account, customer, person, lang",
+    [
+        ("en", "nl", None, "en"),
+        (None, "en", None, "en"),
+        (None, None, "en", "en"),
+        (None, None, None, "nl"),
+        ("xx", None, None, "nl"),
+    ],
+)
+def test_a_link_mail_speaks_the_account_s_language_else_its_customer_s_or_person_s(account, customer, person, lang):
+    assert portal.mail_language(account, customer, person) == lang
+
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def test_a_totp_code_is_taken_in_its_step_or_one_either_side_and_only_after_the_last_taken():
+    now = datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC)
+    here = portal.totp_step(now)
+    assert here == int(now.timestamp()) // 30
+    totp = pyotp.TOTP(SECRET)
+    assert portal.totp_accepts(SECRET, totp.generate_otp(here), now, None) == here
+    assert portal.totp_accepts(SECRET, totp.generate_otp(here - 1), now, None) == here - 1
+    assert portal.totp_accepts(SECRET, totp.generate_otp(here + 1), now, None) == here + 1
+    assert portal.totp_accepts(SECRET, totp.generate_otp(here - 2), now, None) is None
+    assert portal.totp_accepts(SECRET, totp.generate_otp(here), now, here) is None  # used
+    assert portal.totp_accepts(SECRET, totp.generate_otp(here + 1), now, here) == here + 1
+    code = totp.generate_otp(here)
+    assert portal.totp_accepts(SECRET, f" {code[:3]} {code[3:]} ", now, None) == here
+    # pyotp's own answer at the same instant agrees (its clock passed as a number, not read)
+    assert totp.verify(code, for_time=int(now.timestamp()))
+
+
+@pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", "0" * 5000])
+def test_a_malformed_totp_code_is_never_taken(code):
+    now = datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC)
+    assert portal.totp_accepts(SECRET, code, now, None) is None
+
+
+def test_the_second_step_is_open_five_minutes():
+    t = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert portal.second_step_open(t, t + timedelta(minutes=4, seconds=59))
+    assert not portal.second_step_open(t, t + timedelta(minutes=5))
+    assert not portal.second_step_open(t, t - timedelta(seconds=1))  # a clock stepped back
+
+
+def test_the_second_factor_is_for_staff():
+    assert portal.may_enrol_totp(Viewer(Role.DESK, person="anna"))
+    assert not portal.may_enrol_totp(Viewer(Role.CUSTOMER, customer="acme"))
