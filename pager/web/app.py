@@ -58,6 +58,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_delete("/api/v1/maintenance/{id}", maintenance_api.remove_maintenance)
     r.add_get("/api/v1/tickets", tickets_api.list_tickets)
     r.add_post("/api/v1/tickets", tickets_api.create_ticket)
+    r.add_post("/api/v1/tickets/assign", tickets_api.assign_tickets)
     r.add_get("/api/v1/tickets/{n}", tickets_api.get_ticket)
     r.add_patch("/api/v1/tickets/{n}", tickets_api.update_ticket)
     r.add_post("/api/v1/tickets/{n}/replies", tickets_api.add_reply)
