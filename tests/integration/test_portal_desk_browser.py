@@ -386,7 +386,9 @@ def test_axe_finds_no_serious_or_critical_violations_on_the_desk_pages(browser, 
             assert p.locator("html").get_attribute("lang") == locale[:2]
             p.add_script_tag(path=str(AXE))
             violations = p.evaluate("async () => (await axe.run(document)).violations")
-            bad = [(v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")]
+            bad = [
+                (v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")
+            ]
             if bad:
                 found[name] = bad
             p.screenshot(path=str(ARTIFACTS / f"portal-desk-{name}-{locale[:2]}.png"), full_page=True)
