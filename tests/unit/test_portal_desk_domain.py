@@ -141,14 +141,14 @@ def test_a_bad_query_names_its_field(query, field):
 
 
 @dataclass
-class I:
+class Inc:
     id: int
     state: str
     updated_at: datetime = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def test_open_incidents_first_newest_first():
-    rows = [I(1, "resolved"), I(2, "acknowledged"), I(3, "triggered"), I(4, "resolved"), I(5, "triggered")]
+    rows = [Inc(1, "resolved"), Inc(2, "acknowledged"), Inc(3, "triggered"), Inc(4, "resolved"), Inc(5, "triggered")]
     assert [i.id for i in sorted(rows, key=incident_order)] == [5, 3, 2, 4, 1]
     assert [is_open(s.value) for s in State] == [True, True, False]
 
