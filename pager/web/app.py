@@ -65,6 +65,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_post("/api/v1/tickets/{n}/notes", tickets_api.add_note)
     r.add_post("/api/v1/tickets/{n}/time", tickets_api.add_time)
     r.add_post("/api/v1/tickets/{n}/page", tickets_api.page_ticket)
+    r.add_get("/api/v1/tickets/{n}/attachments/{sha256}", tickets_api.get_attachment)
     r.add_get("/api/v1/mail", tickets_api.list_mail)
     r.add_get("/api/v1/mail/{id}/raw", tickets_api.mail_raw)
     r.add_get("/api/v1/contacts", tickets_api.list_contacts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from aiohttp import web
@@ -19,7 +20,7 @@ from pager.domain import portal_desk as rules
 from pager.domain.incident import State
 from pager.domain.portal import Viewer
 from pager.domain.ticket import Status, TimeKind
-from pager.service import desk, portal
+from pager.service import desk, mail_desk, portal
 from pager.service.schedule import overrides_from, parse_utc
 from pager.service.targets import ticket_targets
 from pager.sources.errors import InputError
@@ -60,6 +61,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/ui/tickets/{number}/change", change)
     r.add_post("/ui/tickets/{number}/time", time_entry)
     r.add_post("/ui/tickets/{number}/page", page)
+    r.add_get("/ui/tickets/{number}/attachments/{sha256}", attachment)
     r.add_get("/ui/incidents", incidents)
     r.add_get("/ui/incidents/{id}", incident)
     r.add_post("/ui/incidents/{id}/ack", acknowledge)
@@ -290,6 +292,34 @@ async def page(request: web.Request) -> web.Response:
         return "latest"
 
     return await _act(request, triage_only=True, action=act)
+
+
+async def attachment(request: web.Request) -> web.StreamResponse:
+    """An attachment's bytes, for anyone who may see the ticket and the attachment (a customer's contact:
+    its own customer's tickets, public entries only), always as a download."""
+    rt = base._rt(request)
+    number = base._number(request)
+    sha256 = request.match_info["sha256"]
+    s = await base._session(request)
+    if s is None:
+        return base._to_login(request)
+    t = await portal.ticket_for(rt.store, portal.viewer(s.account), number) if number is not None else None
+    found = await mail_desk.attachment_content(rt.store, rt.config, t, sha256) if t is not None else None
+    if found is None:
+        return base._error(request, 404, "No such attachment.", s)
+    a, content = found
+    log.info("portal_attachment", ticket=number, account=s.account.id, size=len(content))
+    return web.Response(body=content, headers=attachment_headers(a.name))
+
+
+def attachment_headers(name: str) -> dict[str, str]:
+    """A download whatever the file claims to be: octet-stream, `attachment`, the name as ASCII and as
+    RFC 5987 UTF-8."""
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name)[:200]
+    return {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f"attachment; filename=\"{ascii_name or 'attachment'}\"; filename*=UTF-8''{quote(name[:200], safe='')}",
+    }
 
 
 # -- incidents -------------------------------------------------------------------------------------------

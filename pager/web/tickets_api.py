@@ -115,6 +115,22 @@ async def page_ticket(request: web.Request) -> web.Response:
     return _answer(paged)
 
 
+async def get_attachment(request: web.Request) -> web.Response:
+    """An attachment's bytes, read back from the stored mail it came with (404: none, or metadata only)."""
+    from .portal_desk import attachment_headers
+
+    rt = _rt(request)
+    n = _number(request)
+    sha256 = request.match_info["sha256"]
+    t = await rt.store.get_ticket(n)
+    if t is None:
+        raise NotFound(f"ticket #{n} not found")
+    found = await mail_desk.attachment_content(rt.store, rt.config, t, sha256)
+    if found is None:
+        raise NotFound(f"ticket #{n} has no attachment {sha256[:64]!r} with content")
+    return web.Response(body=found[1], headers=attachment_headers(found[0].name))
+
+
 async def assign_tickets(request: web.Request) -> web.Response:
     """Bulk assign: every ticket named to one person (or unassigned), all or none."""
     rt = _rt(request)

@@ -12,11 +12,13 @@ Run alone: `.venv/bin/python -m pytest -q tests/integration/test_portal_desk_bro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import smtplib
 import subprocess
 from datetime import datetime, timezone
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,7 @@ AXE = ROOT / "var" / "peers" / "axe" / "node_modules" / "axe-core" / "axe.min.js
 ARTIFACTS = ROOT / "tests" / "artifacts"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # a Monday, office hours: anna is on call (office)
 PASSWORD = "correct horse battery"
-DESK, ENGINEER, JAN = "chris@example.nl", "anna@example.nl", "jan@acme.example"
+DESK, ENGINEER, JAN, OPS = "chris@example.nl", "anna@example.nl", "jan@acme.example", "ops@example.nl"
 SUPPORT = "support@example.nl"
 PHONE = {"width": 390, "height": 844}
 
@@ -68,6 +70,7 @@ def daemon(tmp_path_factory):
         _user(p, DESK, "desk", "--person", "chris")
         _user(p, ENGINEER, "engineer", "--person", "anna")
         _user(p, JAN, "customer", "--customer", "acme")
+        _user(p, OPS, "customer", "--customer", "agency")
         yield p
     finally:
         p.stop()
@@ -394,3 +397,47 @@ def test_axe_finds_no_serious_or_critical_violations_on_the_desk_pages(browser, 
             p.screenshot(path=str(ARTIFACTS / f"portal-desk-{name}-{locale[:2]}.png"), full_page=True)
         ctx.close()
     assert found == {}
+
+
+def test_an_attachment_that_came_by_mail_downloads_for_who_may_see_it(browser, daemon):
+    content = bytes(range(256)) * 40  # a binary file
+    digest = hashlib.sha256(content).hexdigest()
+    msg = EmailMessage()
+    msg["Message-ID"] = "<attach-1@acme.example>"
+    msg["From"] = "Jan Pietersen <jan@acme.example>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = "Screenshot of the error"
+    msg["Date"] = "Mon, 05 Jan 2026 10:00:00 +0100"
+    msg.set_content("See the attached log.")
+    msg.add_attachment(content, maintype="application", subtype="octet-stream", filename="crash \"log\".bin")
+    with smtplib.LMTP("127.0.0.1", daemon.mail_port, timeout=30) as c:
+        assert c.sendmail("jan@acme.example", [SUPPORT], msg.as_bytes()) == {}
+    daemon.advance("1s")
+
+    def filed(d):
+        status, rows = d.api("GET", "/api/v1/tickets?q=Screenshot")
+        return next((t["number"] for t in rows if t["subject"] == "Screenshot of the error"), None)
+
+    n = daemon.wait_for(filed, timeout=30)
+    t = _ticket(daemon, n)
+    assert t["customer"] == "acme" and [a["sha256"] for a in t["attachments"]] == [digest]
+    ctx = browser.new_context(locale="en-GB")
+    page = sign_in(ctx, daemon, DESK)
+    page.goto(f"{daemon.url}/ui/tickets/{n}")
+    with page.expect_download() as download:
+        page.get_by_role("link", name='crash "log".bin').click()
+    assert Path(download.value.path()).read_bytes() == content
+    assert page.request.get(f"{daemon.url}/ui/tickets/{n}/attachments/{'0' * 64}").status == 404
+    ctx.close()
+    status, raw = daemon.request("GET", f"/api/v1/tickets/{n}/attachments/{digest}", token=daemon.admin_token)
+    assert status == 200  # the API gives the same bytes (as text here: the harness decodes)
+    for who, expected in ((JAN, 200), (OPS, 404)):
+        ctx = browser.new_context(locale="nl-NL")
+        page = sign_in(ctx, daemon, who)
+        answer = page.request.get(f"{daemon.url}/ui/tickets/{n}/attachments/{digest}")
+        assert answer.status == expected, who
+        if expected == 200:
+            assert answer.body() == content
+            assert answer.headers["content-type"] == "application/octet-stream"
+            assert answer.headers["content-disposition"].startswith('attachment; filename="crash _log_.bin"')
+        ctx.close()
