@@ -34,6 +34,12 @@ def may_work_ticket(viewer: Viewer) -> bool:
     return viewer.staff
 
 
+def may_request_override(viewer: Viewer) -> bool:
+    """Ask for a swap or override: staff with a person (who can be on call); the desk decides
+    (may_triage)."""
+    return viewer.staff and viewer.person is not None
+
+
 def may_see_incidents(viewer: Viewer) -> bool:
     """Incidents (their alerts, labels, who was paged) are the agency's: staff only. The domain gives
     a customer's contact no incident scope, so an incident page answers a contact 404, as if it did not

@@ -15,6 +15,7 @@ from . import (
     hotline,
     maintenance_api,
     ops,
+    override_requests_api,
     portal,
     schedule_api,
     testing_api,
@@ -79,6 +80,10 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/overrides", schedule_api.list_overrides)
     r.add_post("/api/v1/overrides", schedule_api.add_override)
     r.add_delete("/api/v1/overrides/{id}", schedule_api.remove_override)
+    r.add_get("/api/v1/override-requests", override_requests_api.list_requests)
+    r.add_post("/api/v1/override-requests", override_requests_api.add_request)
+    r.add_post("/api/v1/override-requests/{id}/confirm", override_requests_api.confirm)
+    r.add_post("/api/v1/override-requests/{id}/decline", override_requests_api.decline)
     r.add_get("/api/v1/ical-url", schedule_api.ical_url)
     r.add_get("/ical/{kind}/{name}.ics", schedule_api.ical_feed)
     r.add_post("/api/v1/heartbeat/{name}", webhooks.heartbeat)

@@ -9,6 +9,7 @@ Every action goes through the same service function or store method as the JSON 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from pager.domain.incident import State
 from pager.domain.portal import Viewer
 from pager.domain.ticket import Status, TimeKind
 from pager.service import desk, mail_desk, portal
+from pager.service import override_requests as override_requests_
 from pager.service.schedule import overrides_from, parse_utc
 from pager.service.targets import ticket_targets
 from pager.sources.errors import InputError
@@ -35,6 +37,7 @@ PREFIX = "/ui"
 QUEUE_SCAN = 500  # the newest tickets a filtered queue looks through
 QUEUE_SHOWN = 100
 SHIFT_WEEKS = 4
+ASKED = "pagerd.portal_desk.asked"  # a refused request form: (its problems, what was typed), shown again
 _DIGITS_MAX = 15
 FORBIDDEN = "This action is for the support desk."
 STALE_FORM = "The form has expired or did not come from this site."
@@ -66,6 +69,9 @@ def setup(app: web.Application) -> None:
     r.add_get("/ui/incidents/{id}", incident)
     r.add_post("/ui/incidents/{id}/ack", acknowledge)
     r.add_post("/ui/incidents/{id}/resolve", resolve)
+    r.add_post("/ui/oncall/requests", ask_override)
+    r.add_post("/ui/oncall/requests/{id}/confirm", confirm_override)
+    r.add_post("/ui/oncall/requests/{id}/decline", decline_override)
 
 
 def _actor(s: PortalSession) -> str:
@@ -124,12 +130,16 @@ async def queue(
     now = rt.clock.now()
     shown = []
     for row in portal.rules.visible_tickets(who, rows):
+        known = row.requester.contact is not None
+        # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
+        if not rules.in_queue(replace(f, risk=None), row, known_sender=known, ticket_risk="none"):
+            continue
         t = await rt.store.get_ticket(row.number)
         if t is None:
             continue
         risk = _risk_of(rt, t, now)
-        if rules.in_queue(f, t, known_sender=t.requester.contact is not None, ticket_risk=risk):
-            shown.append({"t": t, "risk": risk, "unknown": t.requester.contact is None})
+        if f.risk is None or risk == f.risk:
+            shown.append({"t": t, "risk": risk, "unknown": not known})
         if len(shown) >= QUEUE_SHOWN:
             break
     ctx = {
@@ -213,7 +223,7 @@ async def ticket_page(
     return base.render(request, "desk_ticket.html", ctx, status=status, session=s)
 
 
-async def _act(request: web.Request, *, triage_only: bool, action: Any) -> web.Response:
+async def _act(request: web.Request, *, triage_only: bool | tuple[str, ...], action: Any) -> web.Response:
     """A staff form on a ticket: CSRF, session, the ticket (scoped), the role, then `action(rt, s, n,
     form)`; an InputError or Conflict shows the ticket page again with the problems."""
     rt = base._rt(request)
@@ -226,6 +236,8 @@ async def _act(request: web.Request, *, triage_only: bool, action: Any) -> web.R
     t = await portal.ticket_for(rt.store, who, number) if number is not None else None
     if t is None:
         return base._error(request, 404, "No such ticket.", s)
+    if isinstance(triage_only, tuple):  # these fields of the form are the desk's
+        triage_only = any(k in form for k in triage_only)
     if not rules.may_work_ticket(who) or (triage_only and not rules.may_triage(who)):
         return base._error(request, 403, FORBIDDEN, s)
     assert number is not None
@@ -258,13 +270,11 @@ async def change(request: web.Request) -> web.Response:
 
     async def act(rt: Any, s: PortalSession, n: int, form: Mapping[str, str]) -> str:
         data: dict[str, Any] = {k: (form[k] or None) for k in _CHANGE_FIELDS if k in form}
-        if not rules.may_triage(portal.viewer(s.account)) and set(data) - {"status"}:
-            raise InputError(422, "invalid change", [])
         changes, actor = desk.changes(rt.config, {**data, "by": _actor(s)})
         await rt.store.update_ticket(n, changes, actor=actor, now=rt.clock.now())
         return "latest"
 
-    return await _act(request, triage_only=False, action=act)
+    return await _act(request, triage_only=_CHANGE_FIELDS[1:], action=act)
 
 
 async def time_entry(request: web.Request) -> web.Response:
@@ -463,4 +473,76 @@ async def oncall_extras(request: web.Request, s: PortalSession, now: datetime) -
             r.incident_id for r in await rt.store.rounds_paged(who.person, [i.id for i in open_rows]) if r.rounds
         }
         my_incidents = sorted((i for i in open_rows if i.id in reached), key=rules.incident_order)
-    return {"my_shifts": mine, "overrides": shown_overrides, "my_incidents": my_incidents, "labels": LABELS}
+    asked = [
+        r
+        for r in await rt.store.list_override_requests(limit=200)
+        if r.status == "pending" or r.requested_by == who.person
+    ]
+    problems, typed = request.get(ASKED, ((), {}))
+    return {
+        "my_shifts": mine,
+        "overrides": shown_overrides,
+        "my_incidents": my_incidents,
+        "labels": LABELS,
+        "requests": [r for r in asked if rules.may_triage(who) or r.requested_by == who.person][:50],
+        "may_ask": rules.may_request_override(who),
+        "may_decide": rules.may_triage(who),
+        "rotations": list(rt.schedule.rotations),
+        "people": _people(rt),
+        "problems": problems,
+        "typed": typed,
+    }
+
+
+async def ask_override(request: web.Request) -> web.Response:
+    """POST /ui/oncall/requests: a swap or override request, as POST /api/v1/override-requests."""
+    rt = base._rt(request)
+    s, form, stop = await _posted(request)
+    if stop is not None:
+        return stop
+    assert s is not None
+    who = portal.viewer(s.account)
+    if not rules.may_request_override(who):
+        return base._error(request, 403, FORBIDDEN, s)
+    data = {k: form.get(k) or None for k in ("rotation", "start", "end", "person", "replaces", "note")}
+    try:
+        row = await override_requests_.ask(rt.store, rt.schedule, data, by=_actor(s), now=rt.clock.now())
+    except (InputError, Conflict) as exc:
+        problems = (
+            tuple(f"{p.field}: {p.message}" for p in exc.problems) if isinstance(exc, InputError) else (str(exc),)
+        )
+        request[ASKED] = (problems, {k: (v or "")[:200] for k, v in data.items()})
+        response = await base.oncall(request)
+        response.set_status(422)
+        return response
+    log.info("portal_override_requested", request=row.id, account=s.account.id)
+    return base._redirect(f"{PREFIX}/oncall#requests")
+
+
+async def _decide_override(request: web.Request, confirm: bool) -> web.Response:
+    rt = base._rt(request)
+    rid = _incident_id(request)  # the same shape: a positive integer
+    s, _, stop = await _posted(request)
+    if stop is not None:
+        return stop
+    assert s is not None
+    if not rules.may_triage(portal.viewer(s.account)):
+        return base._error(request, 403, FORBIDDEN, s)
+    if rid is None:
+        return base._error(request, 404, "No such request.", s)
+    try:
+        await override_requests_.decide(rt.store, rid, confirm=confirm, by=_actor(s), now=rt.clock.now())
+    except NotFound:
+        return base._error(request, 404, "No such request.", s)
+    except Conflict:
+        return base._error(request, 409, "This request has been decided already.", s)
+    log.info("portal_override_decided", request=rid, confirmed=confirm, account=s.account.id)
+    return base._redirect(f"{PREFIX}/oncall#requests")
+
+
+async def confirm_override(request: web.Request) -> web.Response:
+    return await _decide_override(request, True)
+
+
+async def decline_override(request: web.Request) -> web.Response:
+    return await _decide_override(request, False)

@@ -365,6 +365,12 @@ def test_incidents_list_open_first_and_resolve(browser, daemon):
 @pytest.mark.parametrize("locale", ["nl-NL", "en-GB"])
 def test_axe_finds_no_serious_or_critical_violations_on_the_desk_pages(browser, daemon, locale):
     n = _new_ticket(daemon, f"Axe check {locale}")
+    status, _ = daemon.api(  # a pending request: the desk's confirm and decline buttons are on the page
+        "POST",
+        "/api/v1/override-requests",
+        {"rotation": "standby", "start": "2026-02-06T18:00", "end": "2026-02-07T18:00", "person": "bram", "by": "eva"},
+    )
+    assert status == 201
     status, rows = daemon.api("GET", "/api/v1/incidents")
     iid = rows[0]["id"] if rows else _fire(daemon, "AxeCheck")  # type: ignore[index]
     found = {}
@@ -377,6 +383,7 @@ def test_axe_finds_no_serious_or_critical_violations_on_the_desk_pages(browser, 
                 ("ticket", f"/ui/tickets/{n}"),
                 ("incidents", "/ui/incidents"),
                 ("incident", f"/ui/incidents/{iid}"),
+                ("desk-oncall", "/ui/oncall"),
             ),
         ),
         (ENGINEER, (("oncall", "/ui/oncall"),)),
@@ -441,3 +448,76 @@ def test_an_attachment_that_came_by_mail_downloads_for_who_may_see_it(browser, d
             assert answer.headers["content-type"] == "application/octet-stream"
             assert answer.headers["content-disposition"].startswith('attachment; filename="crash _log_.bin"')
         ctx.close()
+
+
+def test_the_engineer_asks_for_an_override_and_the_desk_confirms_it(browser, daemon):
+    ctx = browser.new_context(locale="en-GB", viewport=PHONE)
+    page = sign_in(ctx, daemon, ENGINEER)
+    page.goto(daemon.url + "/ui/oncall")
+    page.locator("#r-rotation").select_option("office")
+    page.locator("#r-start").fill("2026-01-08T08:30")
+    page.locator("#r-end").fill("2026-01-08T18:00")
+    page.get_by_label("Who is on call then").select_option("bram")
+    assert page.locator("#r-replaces").input_value() == "anna"  # instead of me, unless chosen otherwise
+    page.get_by_label("Reason").fill("dentist")
+    page.get_by_role("button", name="Send the request").click()
+    page.wait_for_url(re.compile(r"/ui/oncall#requests$"))
+    assert "dentist" in page.locator("#requests + table").inner_text()
+    # a refused request shows what was typed again, and stores nothing
+    page.locator("#r-start").fill("2026-01-09T18:00")
+    page.locator("#r-end").fill("2026-01-09T08:00")
+    page.get_by_label("Reason").fill("backwards")
+    with page.expect_response(lambda r: r.url.endswith("/ui/oncall/requests")) as answer:
+        page.get_by_role("button", name="Send the request").click()
+    assert answer.value.status == 422
+    assert "end: must be after start" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Reason").input_value() == "backwards"
+    assert page.request.post(daemon.url + "/ui/oncall/requests/1/confirm", form={"csrf": _csrf(page)}).status == 403
+    ctx.close()
+    status, rows = daemon.api("GET", "/api/v1/override-requests")
+    [asked] = [r for r in rows if r["requested_by"] == "anna"]
+    assert (asked["status"], asked["requested_by"], asked["person"], asked["replaces"]) == (
+        "pending",
+        "anna",
+        "bram",
+        "anna",
+    )
+    ctx = browser.new_context(locale="nl-NL")
+    page = sign_in(ctx, daemon, DESK)
+    page.goto(daemon.url + "/ui/oncall")
+    page.get_by_role("button", name=re.compile("^Goedkeuren office 2026-01-08")).click()
+    page.wait_for_url(re.compile(r"/ui/oncall#requests$"))
+    page.screenshot(path=str(ARTIFACTS / "portal-desk-oncall-requests.png"), full_page=True)
+    again = page.request.post(f"{daemon.url}/ui/oncall/requests/{asked['id']}/decline", form={"csrf": _csrf(page)})
+    assert again.status == 409
+    ctx.close()
+    status, [o] = daemon.api("GET", "/api/v1/overrides")
+    assert (o["rotation"], o["person"], o["replaces"], o["created_by"]) == ("office", "bram", "anna", "chris")
+    status, on = daemon.api("GET", "/api/v1/oncall?at=2026-01-08T10:00:00Z")
+    assert next(r for r in on if r["rotation"] == "office")["person"] == "bram"
+
+
+def test_an_engineer_works_its_own_tickets_but_does_not_triage(browser, daemon):
+    status, t = daemon.api(
+        "POST", "/api/v1/tickets", {"subject": "Anna's ticket", "project": "acme/webshop", "assignee": "anna"}
+    )
+    mine, other = t["number"], _new_ticket(daemon, "Somebody else's")
+    ctx = browser.new_context(locale="en-GB")
+    page = sign_in(ctx, daemon, ENGINEER)
+    page.goto(f"{daemon.url}/ui/tickets/{mine}")
+    assert page.get_by_role("button", name="Set project").count() == 0
+    page.locator("#c-status").select_option("open")
+    page.get_by_role("button", name="Set status").click()
+    page.wait_for_url(re.compile(rf"/ui/tickets/{mine}#latest$"))
+    assert _ticket(daemon, mine)["status"] == "open"
+    csrf = _csrf(page)
+    for form in ({"assignee": "bram"}, {"project": "acme/intranet"}, {"priority": "urgent"}):
+        answer = page.request.post(f"{daemon.url}/ui/tickets/{mine}/change", form={"csrf": csrf, **form})
+        assert answer.status == 403, form
+    assert page.request.post(f"{daemon.url}/ui/tickets/{mine}/page", form={"csrf": csrf}).status == 403
+    assert page.request.post(daemon.url + "/ui/tickets", form={"csrf": csrf, "number": str(mine)}).status == 403
+    answer = page.request.post(f"{daemon.url}/ui/tickets/{other}/note", form={"csrf": csrf, "text": "hi"})
+    assert answer.status == 404  # not assigned to it: as if it did not exist
+    ctx.close()
+    t = _ticket(daemon, mine)
+    assert (t["assignee"], t["project"], t["priority"], t["kind"]) == ("anna", "acme/webshop", "normal", "request")

@@ -20,6 +20,7 @@ from pager.domain.portal_desk import (
     incident_order,
     is_open,
     may_answer_incident,
+    may_request_override,
     may_see_incidents,
     may_triage,
     may_work_ticket,
@@ -53,6 +54,14 @@ def test_who_may_do_what(who, triage, work, incidents, answer):
         incidents,
         answer,
     )
+
+
+@pytest.mark.parametrize(
+    "who, may",
+    [(ADMIN, False), (Viewer(Role.ADMIN, person="anna"), True), (DESK, False), (ENGINEER, True), (CUSTOMER, False)],
+)
+def test_who_may_ask_for_an_override(who, may):
+    assert may_request_override(who) is may
 
 
 @pytest.mark.parametrize(
@@ -164,6 +173,7 @@ def test_the_desk_pages_words_are_in_dutch():
     words |= set(re.findall(r"""_error\(\s*request,\s*\d{3},\s*"([^"]+)\"""", source, re.S))
     words |= set(LABELS.values()) | {FORBIDDEN, STALE_FORM} | {k.value for k in TimeKind}
     words |= {s.value for s in State} | {"critical", "warning", "info", "first_response", "resolution"}
+    words |= {"pending", "confirmed", "declined"}
     assert len(words) > 80
     assert sorted(w for w in words if w not in nl) == []
     assert set(LABELS) >= set(RISKS) | {"pending", "office", "evening_night", "weekend", "holiday"}
