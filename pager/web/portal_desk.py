@@ -107,7 +107,12 @@ async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[s
 
 
 async def queue(
-    request: web.Request, s: PortalSession, *, status: int = 200, notice: str | None = None
+    request: web.Request,
+    s: PortalSession,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    picked: frozenset[str] = frozenset(),
 ) -> web.Response:
     """/ui/tickets for staff: the queue with its filters (an engineer's holds only its own tickets)."""
     rt = base._rt(request)
@@ -151,6 +156,8 @@ async def queue(
         "risks": rules.RISKS,
         "may_triage": rules.may_triage(who),
         "notice": notice,
+        "picked": picked,
+        "assigned": request.query.get("assigned", "")[:4] if request.query.get("assigned", "").isdigit() else None,
         "labels": LABELS,
     }
     return base.render(request, "desk_tickets.html", ctx, status=status, session=s)
@@ -172,7 +179,7 @@ async def bulk_assign(request: web.Request) -> web.Response:
         or len(raw) > rules.MAX_BULK
         or any(not v.isascii() or not v.isdigit() or len(v) > _DIGITS_MAX for v in raw)
     ):
-        return await queue(request, s, status=422, notice="bulk_invalid")
+        return await queue(request, s, status=422, notice="bulk_invalid", picked=frozenset(raw[: rules.MAX_BULK]))
     assignee = form.get("assignee", "")
     try:
         done = await desk.assign_many(
@@ -182,7 +189,7 @@ async def bulk_assign(request: web.Request) -> web.Response:
             rt.clock.now(),
         )
     except (InputError, NotFound):
-        return await queue(request, s, status=422, notice="bulk_invalid")
+        return await queue(request, s, status=422, notice="bulk_invalid", picked=frozenset(raw))
     log.info("portal_bulk_assign", count=len(done), assignee=assignee or None, account=s.account.id)
     return base._redirect(f"{PREFIX}/tickets?assigned={len(done)}")
 
