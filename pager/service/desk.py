@@ -427,7 +427,8 @@ def ticket_json(t: Ticket) -> dict[str, Any]:
 
 
 def list_filters(cfg: Config, query: Mapping[str, str]) -> dict[str, Any]:
-    """status, project (or `none`: triage), q, limit, before of a list; InputError 400 naming the bad one."""
+    """status, project (or `none`: triage), assignee (a person, or `none`: unassigned), q, limit, before of
+    a list; InputError 400 naming the bad one."""
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     status = query.get("status")
@@ -443,6 +444,11 @@ def list_filters(cfg: Config, query: Mapping[str, str]) -> dict[str, Any]:
             problems.append(Problem("project", f"unknown project {project[:80]!r}"))
         else:
             out["project"] = project
+    assignee = query.get("assignee")
+    if assignee:
+        if assignee != "none" and assignee not in cfg.people:
+            problems.append(Problem("assignee", f"unknown person {assignee[:64]!r} (or none)"))
+        out["assignee"] = assignee
     q = query.get("q")
     if q:
         p = check_text(q, "q", max_len=MAX_QUERY, multiline=False)

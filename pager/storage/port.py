@@ -1141,8 +1141,10 @@ class TicketStore(Protocol):
         q: str | None = None,
         limit: int = 100,
         before: int | None = None,
+        assignee: str | None = None,
     ) -> list[Ticket]:
-        """Newest first (by number); `triage`: those without a project; `q`: full-text search over
+        """Newest first (by number); `triage`: those without a project; `assignee`: those assigned to
+        that person (`none`: to nobody); `q`: full-text search over
         subjects, replies and notes (every word must occur; taken literally, never as query syntax; an
         incident's subject once index_tickets took it);
         `before`: numbers below it (the next page)."""

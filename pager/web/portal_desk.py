@@ -130,6 +130,7 @@ async def queue(
         status=f.status,
         project=f.project if f.project not in (None, "none") else None,
         triage=f.project == "none",
+        assignee=f.assignee,
         limit=QUEUE_SCAN,
     )
     now = rt.clock.now()

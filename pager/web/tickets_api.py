@@ -50,7 +50,7 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 async def list_tickets(request: web.Request) -> web.Response:
     rt = _rt(request)
-    _only(request, {"status", "project", "q", "limit", "before"})
+    _only(request, {"status", "project", "assignee", "q", "limit", "before"})
     rows = await rt.store.list_tickets(**desk.list_filters(rt.config, request.query))
     return web.json_response([desk.ticket_json(t) for t in rows])
 

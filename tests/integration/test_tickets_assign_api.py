@@ -41,6 +41,13 @@ async def test_bulk_assign_assigns_each_and_unassigns_with_null(tmp_path):
             {"from": None, "to": "bram"},
         )
         assert _assignees(s) == [(a, "bram"), (b, "bram"), (c, None)]
+        status, rows = await s.api("GET", "/api/v1/tickets?assignee=bram")
+        assert [t["number"] for t in rows] == [b, a]  # type: ignore[index]
+        status, rows = await s.api("GET", "/api/v1/tickets?assignee=none")
+        assert [t["number"] for t in rows] == [c]  # type: ignore[index]
+        for bad in ("mallory", "'; DROP TABLE tickets; --", "x" * 300):
+            status, answer = await s.api("GET", f"/api/v1/tickets?assignee={bad}")
+            assert status == 400 and answer["problems"][0]["field"] == "assignee", answer  # type: ignore[index]
         status, rows = await s.api("POST", "/api/v1/tickets/assign", {"numbers": [a], "assignee": None})
         assert status == 200 and rows[0]["assignee"] is None  # type: ignore[index]
         assert _assignees(s) == [(a, None), (b, "bram"), (c, None)]
