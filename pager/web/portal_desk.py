@@ -130,7 +130,8 @@ async def queue(
         status=f.status,
         project=f.project if f.project not in (None, "none") else None,
         triage=f.project == "none",
-        assignee=f.assignee,
+        # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
+        assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
         limit=QUEUE_SCAN,
     )
     now = rt.clock.now()

@@ -506,6 +506,9 @@ def test_an_engineer_works_its_own_tickets_but_does_not_triage(browser, daemon):
     mine, other = t["number"], _new_ticket(daemon, "Somebody else's")
     ctx = browser.new_context(locale="en-GB")
     page = sign_in(ctx, daemon, ENGINEER)
+    listed = page.locator("tbody").inner_text()  # its queue: its own tickets, no bulk assignment
+    assert "Anna's ticket" in listed and "Somebody else's" not in listed
+    assert page.locator("input[type=checkbox]").count() == 0
     page.goto(f"{daemon.url}/ui/tickets/{mine}")
     assert page.get_by_role("button", name="Set project").count() == 0
     page.locator("#c-status").select_option("open")
