@@ -5,7 +5,7 @@ CREATE TABLE override_requests (
     id            INTEGER PRIMARY KEY,
     rotation      TEXT NOT NULL,
     start_at      TEXT NOT NULL,
-    end_at        TEXT NOT NULL,
+    end_at        TEXT NOT NULL CHECK (end_at > start_at),
     person        TEXT NOT NULL,
     replaces      TEXT,
     note          TEXT,
@@ -14,6 +14,8 @@ CREATE TABLE override_requests (
     status        TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'confirmed', 'declined')),
     decided_by    TEXT,
     decided_at    TEXT,
-    override_id   INTEGER REFERENCES overrides (id)
+    override_id   INTEGER REFERENCES overrides (id),
+    CHECK ((status = 'pending') = (decided_at IS NULL)),
+    CHECK ((status = 'confirmed') = (override_id IS NOT NULL))
 );
 CREATE INDEX override_requests_status ON override_requests (status, id);
