@@ -487,7 +487,7 @@ def test_the_engineer_asks_for_an_override_and_the_desk_confirms_it(browser, dae
     ctx = browser.new_context(locale="nl-NL")
     page = sign_in(ctx, daemon, DESK)
     page.goto(daemon.url + "/ui/oncall")
-    page.get_by_role("button", name=re.compile("^Goedkeuren office 2026-01-08")).click()
+    page.get_by_role("button", name=re.compile("^Bevestigen office 2026-01-08")).click()
     page.wait_for_url(re.compile(r"/ui/oncall#requests$"))
     page.screenshot(path=str(ARTIFACTS / "portal-desk-oncall-requests.png"), full_page=True)
     again = page.request.post(f"{daemon.url}/ui/oncall/requests/{asked['id']}/decline", form={"csrf": _csrf(page)})
