@@ -445,7 +445,11 @@ def test_an_attachment_that_came_by_mail_downloads_for_who_may_see_it(browser, d
         page = sign_in(ctx, daemon, who)
         answer = page.request.get(f"{daemon.url}/ui/tickets/{n}/attachments/{digest}")
         assert answer.status == expected, who
-        if expected == 200:
+        if expected == 200:  # the customer's own ticket page links it
+            page.goto(f"{daemon.url}/ui/tickets/{n}")
+            with page.expect_download() as download:
+                page.get_by_role("link", name='crash "log".bin').click()
+            assert Path(download.value.path()).read_bytes() == content
             assert answer.body() == content
             assert answer.headers["content-type"] == "application/octet-stream"
             assert answer.headers["content-disposition"].startswith('attachment; filename="crash _log_.bin"')
