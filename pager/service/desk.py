@@ -12,6 +12,7 @@ from typing import Any
 
 from pager.config import Config
 from pager.domain import contacts as dc
+from pager.domain.portal_desk import MAX_BULK
 from pager.domain.ticket import (
     MAX_BODY,
     MAX_MINUTES,
@@ -24,7 +25,7 @@ from pager.domain.ticket import (
     Via,
 )
 from pager.sources.errors import InputError, Problem, check_text
-from pager.storage.port import Attachment, ContactRecord, Requester, Store, Ticket, TicketDetail
+from pager.storage.port import Attachment, ContactRecord, NotFound, Requester, Store, Ticket, TicketDetail
 
 MAX_ACTOR = 64
 MAX_QUERY = 256
@@ -426,7 +427,8 @@ def ticket_json(t: Ticket) -> dict[str, Any]:
 
 
 def list_filters(cfg: Config, query: Mapping[str, str]) -> dict[str, Any]:
-    """status, project (or `none`: triage), q, limit, before of a list; InputError 400 naming the bad one."""
+    """status, project (or `none`: triage), assignee (a person, or `none`: unassigned), q, limit, before of
+    a list; InputError 400 naming the bad one."""
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     status = query.get("status")
@@ -442,6 +444,11 @@ def list_filters(cfg: Config, query: Mapping[str, str]) -> dict[str, Any]:
             problems.append(Problem("project", f"unknown project {project[:80]!r}"))
         else:
             out["project"] = project
+    assignee = query.get("assignee")
+    if assignee:
+        if assignee != "none" and assignee not in cfg.people:
+            problems.append(Problem("assignee", f"unknown person {assignee[:64]!r} (or none)"))
+        out["assignee"] = assignee
     q = query.get("q")
     if q:
         p = check_text(q, "q", max_len=MAX_QUERY, multiline=False)
@@ -458,3 +465,61 @@ def list_filters(cfg: Config, query: Mapping[str, str]) -> dict[str, Any]:
     if problems:
         raise InputError(400, "invalid query", problems)
     return out
+
+
+SEVERITIES = ("critical", "warning", "info")
+
+
+def page_request(data: Mapping[str, Any]) -> tuple[str, str]:
+    """The fields of turning a request into a page (`severity`, default critical; `by`); InputError 422."""
+    problems = _unknown(data, {"severity", "by"})
+    severity = data.get("severity", "critical")
+    if not isinstance(severity, str) or severity not in SEVERITIES:
+        problems.append(Problem("severity", f"expected one of {', '.join(SEVERITIES)}"))
+    by = data.get("by", "api")
+    if not isinstance(by, str) or not by.strip() or len(by) > MAX_ACTOR or not by.isprintable():
+        problems.append(Problem("by", f"a printable name of at most {MAX_ACTOR} characters"))
+    if problems:
+        raise InputError(422, "invalid page", problems)
+    return severity, by
+
+
+async def page(store: Store, cfg: Config, number: int, data: Mapping[str, Any], now: datetime) -> TicketDetail:
+    """Turns request `number` into an incident the engine routes and pages (the API's POST
+    /tickets/{n}/page and the portal's button). NotFound; Conflict per TicketStore.page_ticket."""
+    severity, by = page_request(data)
+    t = await store.get_ticket(number)
+    if t is None:
+        raise NotFound(f"ticket #{number} not found")
+    return await store.page_ticket(number, labels=page_labels(cfg, t), severity=severity, actor=by, now=now)
+
+
+def bulk_assignment(cfg: Config, data: Mapping[str, Any]) -> tuple[list[int], str | None, str]:
+    """A bulk assignment's fields: `numbers` (1 to MAX_BULK distinct ticket numbers), `assignee` (a person,
+    or null: unassigned; required), `by`; InputError 422 naming every problem."""
+    problems = _unknown(data, {"numbers", "assignee", "by"})
+    numbers = data.get("numbers")
+    if (
+        not isinstance(numbers, list)
+        or not 0 < len(numbers) <= MAX_BULK
+        or any(isinstance(n, bool) or not isinstance(n, int) or not 0 < n < 10**15 for n in numbers)
+    ):
+        problems.append(Problem("numbers", f"required: a list of 1 to {MAX_BULK} ticket numbers"))
+        numbers = []
+    if "assignee" not in data:
+        problems.append(Problem("assignee", "required: a person id, or null to unassign"))
+    assignee = _person(cfg, "assignee", data.get("assignee"), problems)
+    actor = _text(data, "by", problems, max_len=MAX_ACTOR, line=True) or "api"
+    if problems:
+        raise InputError(422, "invalid assignment", problems)
+    return list(dict.fromkeys(numbers)), assignee, actor
+
+
+async def assign_many(store: Store, cfg: Config, data: Mapping[str, Any], now: datetime) -> list[TicketDetail]:
+    """Assigns every ticket named to one person (or none): all of them or, when a number does not exist,
+    none (NotFound naming the missing ones). Each ticket gets its own assignment entry."""
+    numbers, assignee, actor = bulk_assignment(cfg, data)
+    missing = [n for n in numbers if await store.get_ticket(n) is None]
+    if missing:
+        raise NotFound("no such ticket: " + ", ".join(f"#{n}" for n in missing[:20]))
+    return [await store.update_ticket(n, {"assignee": assignee}, actor=actor, now=now) for n in numbers]

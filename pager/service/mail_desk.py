@@ -23,6 +23,7 @@ Outcomes are counted in `pagerd_mail_received_total{outcome}` (the statuses abov
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -249,3 +250,30 @@ def list_filters(query: Mapping[str, str]) -> dict[str, Any]:
     if problems:
         raise InputError(400, "invalid query", problems)
     return out
+
+
+async def attachment_content(
+    store: Store, cfg: Config, t: TicketDetail, sha256: str
+) -> tuple[Attachment, bytes] | None:
+    """The bytes of attachment `sha256` of ticket `t`, read back from the stored raw mail of one of the
+    ticket's timeline entries that came by mail (their data holds `mail_id`). `t` is the ticket as its
+    reader may see it (pager.service.portal.ticket_for: only its visible entries and attachments), so
+    a customer never gets an internal entry's attachment. None: no such attachment, or one without
+    content (filed through the API: metadata only)."""
+    found = next((a for a in t.attachments if a.sha256 == sha256), None)
+    if found is None:
+        return None
+    mail_ids = dict.fromkeys(e.data["mail_id"] for e in t.timeline if isinstance(e.data.get("mail_id"), int))
+    loop = asyncio.get_running_loop()
+    for mail_id in mail_ids:
+        stored = await store.get_mail(mail_id)
+        if stored is None:
+            continue
+        mail = await loop.run_in_executor(
+            None,
+            lambda raw=stored.raw, sender=stored.record.envelope_from: parse(raw, options(cfg), envelope_from=sender),
+        )
+        for part in mail.parts:
+            if part.sha256 == sha256 and part.dropped is None:
+                return found, part.content
+    return None

@@ -175,6 +175,27 @@ class IncidentDetail(Incident):
 
 
 @dataclass(frozen=True, slots=True)
+class OverrideRequest(_Record):
+    """A swap or override request: `person` on call for `rotation` from `start` to `end` instead of
+    `replaces`, asked by `requested_by`; `status` pending, confirmed (then `override_id` is the override
+    made) or declined."""
+
+    id: int
+    rotation: str
+    start: datetime
+    end: datetime
+    person: str
+    replaces: str | None
+    note: str | None
+    requested_by: str
+    created_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    override_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class OverrideRecord(_Record):
     """A rotation override as stored (pager.service.schedule.overrides_from makes the domain's
     Override of it); removed ones are kept with who removed them and when."""
@@ -952,6 +973,32 @@ class ScheduleStore(Protocol):
         """True exactly once per (rotation, shift start): the caller then gives the notice."""
         ...
 
+    async def add_override_request(
+        self,
+        *,
+        rotation: str,
+        start: datetime,
+        end: datetime,
+        person: str,
+        replaces: str | None,
+        note: str | None,
+        requested_by: str,
+        now: datetime,
+    ) -> OverrideRequest:
+        """A pending request; Conflict when it does not end after it starts."""
+        ...
+
+    async def list_override_requests(self, *, status: str | None = None, limit: int = 100) -> list[OverrideRequest]:
+        """Newest first; only those of `status` when given."""
+        ...
+
+    async def decide_override_request(
+        self, request_id: int, *, confirm: bool, decided_by: str, now: datetime
+    ) -> OverrideRequest:
+        """Confirms (making its override, in the same transaction) or declines a pending request. NotFound
+        for an unknown id; Conflict when it was decided before (nothing changes)."""
+        ...
+
 
 class BillingStore(Protocol):
     """Standby bookings, time logged on incidents, and what a statement reads of a customer's incidents."""
@@ -1116,8 +1163,10 @@ class TicketStore(Protocol):
         q: str | None = None,
         limit: int = 100,
         before: int | None = None,
+        assignee: str | None = None,
     ) -> list[Ticket]:
-        """Newest first (by number); `triage`: those without a project; `q`: full-text search over
+        """Newest first (by number); `triage`: those without a project; `assignee`: those assigned to
+        that person (`none`: to nobody); `q`: full-text search over
         subjects, replies and notes (every word must occur; taken literally, never as query syntax; an
         incident's subject once index_tickets took it);
         `before`: numbers below it (the next page)."""

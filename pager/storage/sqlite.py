@@ -51,6 +51,7 @@ from .port import (
     IssuedStatement,
     NotFound,
     OverrideRecord,
+    OverrideRequest,
     Pruned,
     TimelineEvent,
     Unavailable,
@@ -497,6 +498,32 @@ class SqliteStore(
 
     async def claim_handover(self, rotation: str, shift_start: datetime, person: str, now: datetime) -> bool:
         return await self._write(schedule.claim_handover, rotation, shift_start, person, now)
+
+    async def add_override_request(
+        self,
+        *,
+        rotation: str,
+        start: datetime,
+        end: datetime,
+        person: str,
+        replaces: str | None,
+        note: str | None,
+        requested_by: str,
+        now: datetime,
+    ) -> OverrideRequest:
+        rid = await self._write(
+            schedule.add_override_request, rotation, start, end, person, replaces, note, requested_by, now
+        )
+        return (await self._read(schedule.override_requests, None, rid, 1))[0]
+
+    async def list_override_requests(self, *, status: str | None = None, limit: int = 100) -> list[OverrideRequest]:
+        return await self._read(schedule.override_requests, status, None, limit)
+
+    async def decide_override_request(
+        self, request_id: int, *, confirm: bool, decided_by: str, now: datetime
+    ) -> OverrideRequest:
+        await self._write(schedule.decide_override_request, request_id, confirm, decided_by, now)
+        return (await self._read(schedule.override_requests, None, request_id, 1))[0]
 
     # -- standby bookings and worked time (sqlite_billing) --------------------------------------------
     async def add_booking(

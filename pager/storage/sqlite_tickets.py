@@ -386,6 +386,7 @@ def tickets(
     q: str | None,
     limit: int,
     before: int | None,
+    assignee: str | None = None,
 ) -> list[Ticket]:
     match = fts_query(q) if q else None
     if q and match is None:
@@ -396,6 +397,8 @@ def tickets(
         (customer is not None, "t.customer = ?", (customer,)),
         (triage, "t.project IS NULL", ()),
         (before is not None, "t.number < ?", (before,)),
+        (assignee is not None and assignee != "none", "t.assignee = ?", (assignee,)),
+        (assignee == "none", "t.assignee IS NULL", ()),
     )
     cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
     if match is None:
@@ -569,8 +572,9 @@ class TicketSqlite:
         q: str | None = None,
         limit: int = 100,
         before: int | None = None,
+        assignee: str | None = None,
     ) -> list[Ticket]:
-        return await self._read(tickets, status, project, customer, triage, q, limit, before)  # type: ignore[no-any-return]
+        return await self._read(tickets, status, project, customer, triage, q, limit, before, assignee)  # type: ignore[no-any-return]
 
     async def add_ticket_reply(
         self,

@@ -15,6 +15,7 @@ from . import (
     hotline,
     maintenance_api,
     ops,
+    override_requests_api,
     portal,
     portal_accounts,
     portal_customer,
@@ -62,12 +63,14 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_delete("/api/v1/maintenance/{id}", maintenance_api.remove_maintenance)
     r.add_get("/api/v1/tickets", tickets_api.list_tickets)
     r.add_post("/api/v1/tickets", tickets_api.create_ticket)
+    r.add_post("/api/v1/tickets/assign", tickets_api.assign_tickets)
     r.add_get("/api/v1/tickets/{n}", tickets_api.get_ticket)
     r.add_patch("/api/v1/tickets/{n}", tickets_api.update_ticket)
     r.add_post("/api/v1/tickets/{n}/replies", tickets_api.add_reply)
     r.add_post("/api/v1/tickets/{n}/notes", tickets_api.add_note)
     r.add_post("/api/v1/tickets/{n}/time", tickets_api.add_time)
     r.add_post("/api/v1/tickets/{n}/page", tickets_api.page_ticket)
+    r.add_get("/api/v1/tickets/{n}/attachments/{sha256}", tickets_api.get_attachment)
     r.add_get("/api/v1/mail", tickets_api.list_mail)
     r.add_get("/api/v1/mail/{id}/raw", tickets_api.mail_raw)
     r.add_get("/api/v1/contacts", tickets_api.list_contacts)
@@ -81,6 +84,10 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/api/v1/overrides", schedule_api.list_overrides)
     r.add_post("/api/v1/overrides", schedule_api.add_override)
     r.add_delete("/api/v1/overrides/{id}", schedule_api.remove_override)
+    r.add_get("/api/v1/override-requests", override_requests_api.list_requests)
+    r.add_post("/api/v1/override-requests", override_requests_api.add_request)
+    r.add_post("/api/v1/override-requests/{id}/confirm", override_requests_api.confirm)
+    r.add_post("/api/v1/override-requests/{id}/decline", override_requests_api.decline)
     r.add_get("/api/v1/ical-url", schedule_api.ical_url)
     r.add_get("/ical/{kind}/{name}.ics", schedule_api.ical_feed)
     r.add_post("/api/v1/heartbeat/{name}", webhooks.heartbeat)

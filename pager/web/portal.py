@@ -29,6 +29,7 @@ from pager.service.schedule import overrides_from
 from pager.sources.errors import check_text
 from pager.storage.port import Conflict, PortalSession
 
+from . import portal_desk
 from .i18n import translator
 from .keys import RUNTIME, Runtime
 
@@ -75,6 +76,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/ui/password/{token}", password_page)
     r.add_post("/ui/password/{token}", set_password)
     r.add_get("/ui/static/portal.css", stylesheet)
+    portal_desk.setup(app)
 
 
 def _rt(request: web.Request) -> Runtime:
@@ -268,6 +270,8 @@ async def tickets(request: web.Request) -> web.Response:
     s = await _session(request)
     if s is None:
         return _to_login(request)
+    if s.account.role in rules.STAFF:
+        return await portal_desk.queue(request, s)
     rows = await portal.tickets_for(rt.store, portal.viewer(s.account), status=status)
     return render(request, "tickets.html", {"tickets": rows, "status": status, "statuses": STATUSES}, session=s)
 
@@ -285,6 +289,8 @@ async def _ticket_page(
     t = await portal.ticket_for(_rt(request).store, portal.viewer(s.account), number)
     if t is None:
         return _error(request, 404, "No such ticket.", s)
+    if s.account.role in rules.STAFF:
+        return await portal_desk.ticket_page(request, s, t, status=status, error=error, text=text)
     return render(request, "ticket.html", {"t": t, "error": error, "text": text}, status=status, session=s)
 
 
@@ -345,7 +351,8 @@ async def oncall(request: web.Request) -> web.Response:
     now_on = rt.schedule.on_call(now, overrides)
     nxt = {r["rotation"]: r for r in rt.schedule.next_on_call(now, overrides)}
     rows = [{"now": r, "next": nxt.get(r["rotation"])} for r in now_on]
-    return render(request, "oncall.html", {"rows": rows, "now": now}, session=s)
+    mine = await portal_desk.oncall_extras(request, s, now)
+    return render(request, "oncall.html", {"rows": rows, "now": now, **mine}, session=s)
 
 
 async def _link(request: web.Request) -> tuple[str, Any]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from pager.service import ical
+from pager.service.override_requests import MAX_RANGE, override_fields
 from pager.service.schedule import overrides_from, parse_instant
 from pager.service.signing import Keyring
 from pager.sources.errors import InputError, Problem
@@ -14,7 +15,6 @@ from pager.sources.errors import InputError, Problem
 from .api import _json_body, _only, _path_id, _rt
 from .keys import RUNTIME, Runtime
 
-MAX_RANGE = timedelta(days=400)
 # a wrong token and an unknown feed look the same; a feed URL also stops working once the signing key
 # that made its token is no longer accepted
 NO_FEED = (
@@ -107,30 +107,9 @@ async def add_override(request: web.Request) -> web.Response:
     data = await _json_body(
         request, {"rotation": True, "start": True, "end": True, "person": True, "replaces": False, "by": False}
     )
-    problems = []
-    if data["rotation"] not in rt.schedule.rotations:
-        problems.append(Problem("rotation", "unknown rotation"))
-    for key in ("person", "replaces"):
-        if key in data and data[key] not in rt.config.people:
-            problems.append(Problem(key, "unknown person (not under people)"))
-    times = {}
-    for key in ("start", "end"):
-        try:
-            times[key] = parse_instant(data[key], rt.schedule.calendar.rules.tz)
-        except (ValueError, OverflowError):
-            problems.append(Problem(key, "expected an ISO 8601 instant (years 1900-2199)"))
-    if len(times) == 2 and times["end"] <= times["start"]:
-        problems.append(Problem("end", "must be after start"))
-    if len(times) == 2 and times["end"] - times["start"] > MAX_RANGE:
-        problems.append(Problem("end", "an override lasts at most 400 days"))
-    if problems:
-        raise InputError(422, "invalid override", problems)
+    f = override_fields(rt.schedule, data)
     row = await rt.store.add_override(
-        rotation=data["rotation"],
-        start=times["start"],
-        end=times["end"],
-        person=data["person"],
-        replaces=data.get("replaces"),
+        **f,
         created_by=data.get("by") or "api",
         now=rt.clock.now(),
     )

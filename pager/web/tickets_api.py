@@ -50,7 +50,7 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 async def list_tickets(request: web.Request) -> web.Response:
     rt = _rt(request)
-    _only(request, {"status", "project", "q", "limit", "before"})
+    _only(request, {"status", "project", "assignee", "q", "limit", "before"})
     rows = await rt.store.list_tickets(**desk.list_filters(rt.config, request.query))
     return web.json_response([desk.ticket_json(t) for t in rows])
 
@@ -109,25 +109,33 @@ async def update_ticket(request: web.Request) -> web.Response:
 async def page_ticket(request: web.Request) -> web.Response:
     rt = _rt(request)
     n = _number(request)
-    data = await _json(request, required=False)
-    problems = [Problem(str(k)[:64], "unknown field") for k in data if k not in ("severity", "by")]
-    severity = data.get("severity", "critical")
-    if not isinstance(severity, str) or severity not in ("critical", "warning", "info"):
-        problems.append(Problem("severity", "expected one of critical, warning, info"))
-    by = data.get("by", "api")
-    if not isinstance(by, str) or not by.strip() or len(by) > desk.MAX_ACTOR or not by.isprintable():
-        problems.append(Problem("by", f"a printable name of at most {desk.MAX_ACTOR} characters"))
-    if problems:
-        raise InputError(422, "invalid page", problems)
-    t = await rt.store.get_ticket(n)
-    if t is None:
-        raise NotFound(f"ticket #{n} not found")
-    paged = await rt.store.page_ticket(
-        n, labels=desk.page_labels(rt.config, t), severity=severity, actor=by, now=rt.clock.now()
-    )
+    paged = await desk.page(rt.store, rt.config, n, await _json(request, required=False), rt.clock.now())
     if rt.engine is not None:
         rt.engine.poke()  # routed and paged on the next tick
     return _answer(paged)
+
+
+async def get_attachment(request: web.Request) -> web.Response:
+    """An attachment's bytes, read back from the stored mail it came with (404: none, or metadata only)."""
+    from .portal_desk import attachment_headers
+
+    rt = _rt(request)
+    n = _number(request)
+    sha256 = request.match_info["sha256"]
+    t = await rt.store.get_ticket(n)
+    if t is None:
+        raise NotFound(f"ticket #{n} not found")
+    found = await mail_desk.attachment_content(rt.store, rt.config, t, sha256)
+    if found is None:
+        raise NotFound(f"ticket #{n} has no attachment {sha256[:64]!r} with content")
+    return web.Response(body=found[1], headers=attachment_headers(found[0].name))
+
+
+async def assign_tickets(request: web.Request) -> web.Response:
+    """Bulk assign: every ticket named to one person (or unassigned), all or none."""
+    rt = _rt(request)
+    rows = await desk.assign_many(rt.store, rt.config, await _json(request), rt.clock.now())
+    return web.json_response([desk.ticket_json(t) for t in rows])
 
 
 async def list_contacts(request: web.Request) -> web.Response:

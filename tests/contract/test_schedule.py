@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pager.storage.port import Conflict, NotFound, OverrideRecord, Store
+from pager.storage.port import Conflict, NotFound, OverrideRecord, OverrideRequest, Store
 
 from .seed import T0, UTC
 
@@ -170,3 +170,73 @@ async def test_claim_handover_holds_across_a_restart(store: Store, make_store) -
 async def test_claim_handover_concurrent_claims_give_one_true(store: Store) -> None:
     results = await asyncio.gather(*(store.claim_handover("standby", MON_0830, "chris", T0) for _ in range(8)))
     assert sorted(results) == [False] * 7 + [True]
+
+
+# -- swap and override requests -------------------------------------------------------------------
+
+
+async def _ask(store: Store, start: datetime = FRI_18, end: datetime = SAT_18, **kw) -> OverrideRequest:
+    args = {"rotation": "standby", "person": "bram", "replaces": "anna", "note": "my brother's wedding"} | kw
+    return await store.add_override_request(start=start, end=end, requested_by="anna", now=T0, **args)
+
+
+async def test_add_override_request_answers_a_pending_request(store: Store) -> None:
+    r = await _ask(store)
+    assert (r.rotation, r.start, r.end, r.person, r.replaces, r.note, r.requested_by) == (
+        "standby",
+        FRI_18,
+        SAT_18,
+        "bram",
+        "anna",
+        "my brother's wedding",
+        "anna",
+    )
+    assert (r.status, r.decided_by, r.decided_at, r.override_id, r.created_at) == ("pending", None, None, None, T0)
+    assert await store.list_overrides() == []  # nothing changes on the rotation until the desk confirms
+
+
+async def test_add_override_request_that_does_not_end_after_it_starts_is_a_conflict(store: Store) -> None:
+    with pytest.raises(Conflict):
+        await _ask(store, SAT_18, FRI_18)
+    assert await store.list_override_requests() == []
+
+
+async def test_list_override_requests_newest_first_and_by_status(store: Store) -> None:
+    a = await _ask(store)
+    b = await _ask(store, note=None, replaces=None)
+    await store.decide_override_request(a.id, confirm=False, decided_by="chris", now=T0)
+    assert [r.id for r in await store.list_override_requests()] == [b.id, a.id]
+    assert [r.id for r in await store.list_override_requests(status="pending")] == [b.id]
+    assert [r.id for r in await store.list_override_requests(status="declined")] == [a.id]
+    assert [r.id for r in await store.list_override_requests(limit=1)] == [b.id]
+
+
+async def test_decide_override_request_confirmed_makes_the_override_once(store: Store) -> None:
+    r = await _ask(store)
+    later = T0 + timedelta(minutes=5)
+    done = await store.decide_override_request(r.id, confirm=True, decided_by="chris", now=later)
+    assert (done.status, done.decided_by, done.decided_at) == ("confirmed", "chris", later)
+    [o] = await store.list_overrides()
+    assert done.override_id == o.id
+    assert (o.rotation, o.start, o.end, o.person, o.replaces, o.created_by) == (
+        "standby",
+        FRI_18,
+        SAT_18,
+        "bram",
+        "anna",
+        "chris",
+    )
+    for confirm in (True, False):  # decided once: a second decision changes nothing
+        with pytest.raises(Conflict):
+            await store.decide_override_request(r.id, confirm=confirm, decided_by="dewi", now=later)
+    assert len(await store.list_overrides()) == 1
+    assert (await store.list_override_requests())[0] == done
+
+
+async def test_decide_override_request_declined_makes_no_override(store: Store) -> None:
+    r = await _ask(store)
+    done = await store.decide_override_request(r.id, confirm=False, decided_by="chris", now=T0)
+    assert (done.status, done.override_id) == ("declined", None)
+    assert await store.list_overrides(include_removed=True) == []
+    with pytest.raises(NotFound):
+        await store.decide_override_request(424242, confirm=True, decided_by="chris", now=T0)

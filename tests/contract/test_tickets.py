@@ -121,6 +121,19 @@ async def test_list_tickets_filters_by_status_project_customer_triage_and_pages(
     assert [t.number for t in await store.list_tickets(before=c.number)] == [b.number, a.number]
 
 
+async def test_list_tickets_by_assignee_or_unassigned(store: Store) -> None:
+    a = await _new(store)
+    b = await _new(store, subject="Second")
+    c = await _new(store, subject="Third")
+    await store.update_ticket(a.number, {"assignee": "bram"}, actor="anna", now=T0)
+    await store.update_ticket(c.number, {"assignee": "anna"}, actor="anna", now=T0)
+    assert [t.number for t in await store.list_tickets(assignee="bram")] == [a.number]
+    assert [t.number for t in await store.list_tickets(assignee="none")] == [b.number]
+    assert [t.number for t in await store.list_tickets(assignee="anna", status="new")] == [c.number]
+    assert await store.list_tickets(assignee="nobody-such") == []
+    assert [t.number for t in await store.list_tickets(assignee="none", q="Second")] == [b.number]
+
+
 async def test_list_tickets_searches_subjects_replies_and_notes_literally(store: Store) -> None:
     a = await _new(store, subject="Mailbox full", body="Inbox of Piet is vol")
     b = await _new(store, subject="Checkout hangs", body="after payment")
