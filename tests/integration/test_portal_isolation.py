@@ -74,6 +74,7 @@ DEFAULTS = {
     "token": "no-such-token-0123456789",
     "name": "anna",
     "kind": "people",
+    "sha256": "0" * 64,
 }
 
 Expect = int | str
@@ -145,6 +146,25 @@ EXPECT: dict[str, Rule] = {
     "POST /ui/bookings/requests/{id}": form(404, 404, 403, 404, 404, form={"action": "confirm"}),
     "GET /ui/statements/{customer}/{month}": page(200, 200, 403, 200, 404),
     "GET /ui/static/statement.css": everyone(200),
+    "POST /ui/tickets": form(422, 422, 403, 403, 403, form={"assignee": "nobody"}),  # staff: no ticket ticked
+    "POST /ui/tickets/{number}/note": form(303, 303, 303, 403, 404, form={"text": "Internal."}),
+    "POST /ui/tickets/{number}/change": form(303, 303, 303, 403, 404, form={"status": "open"}),
+    "POST /ui/tickets/{number}/time": form(422, 422, 422, 403, 404, form={"minutes": "none"}),
+    "POST /ui/tickets/{number}/page": form(303, 409, 403, 403, 404, form={}),  # the first made it a page
+    "GET /ui/tickets/{number}/attachments/{sha256}": page(404, 404, 404, 404, 404),
+    "GET /ui/incidents": page(200, 200, 200, 403, 403),
+    "GET /ui/incidents/{id}": page(404, 404, 404, 404, 404),
+    "POST /ui/incidents/{id}/ack": form(404, 404, 404, 404, 404),
+    "POST /ui/incidents/{id}/resolve": form(404, 404, 404, 404, 404),
+    "POST /ui/oncall/requests": form(422, 422, 422, 403, 403, form={"rotation": ""}),
+    "POST /ui/oncall/requests/{id}/confirm": form(404, 404, 403, 403, 403),
+    "POST /ui/oncall/requests/{id}/decline": form(404, 404, 403, 403, 403),
+    "GET /api/v1/override-requests": api(),
+    "POST /api/v1/override-requests": api(),
+    "POST /api/v1/override-requests/{id}/confirm": api(),
+    "POST /api/v1/override-requests/{id}/decline": api(),
+    "POST /api/v1/tickets/assign": api(),
+    "GET /api/v1/tickets/{n}/attachments/{sha256}": api(args={"sha256": "0" * 64}),
     "GET /api/v1/standby-quote": api(),
     "GET /api/v1/standby-requests": api(),
     "GET /api/v1/standby-requests/{id}": api(),
