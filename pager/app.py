@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 from pager.clock import Clock, ManualClock, SystemClock
 from pager.config import Config
@@ -87,6 +88,13 @@ def migrate(cfg: Config, clock: Clock) -> list[int]:
 
         return pg_migrate(cfg.storage.postgres.dsn, clock.now())
     return sqlite_migrate(cfg.storage.sqlite.path, clock.now())
+
+
+def copy_into_postgres(cfg: Config, sqlite_path: str, clock: Clock) -> list[Any]:
+    """Every row of the SQLite database at `sqlite_path` into the configured PostgreSQL database (empty)."""
+    from pager.storage.postgres import copy_from_sqlite
+
+    return copy_from_sqlite(sqlite_path, cfg.storage.postgres.dsn, clock.now())
 
 
 def backup(cfg: Config, dest: str, *, force: bool = False) -> tuple[str, int]:

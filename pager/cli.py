@@ -16,6 +16,8 @@ from pager import __version__
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from pager.config import Config
+
 
 def _config_arg(p: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
@@ -84,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s, positional=True)
     s = sub.add_parser("migrate", help="apply database migrations")
     _config_arg(s)
+    s.add_argument(
+        "--from-sqlite",
+        metavar="FILE",
+        help="PostgreSQL only: copy every row of the SQLite database FILE into the configured, empty database",
+    )
     s = sub.add_parser("backup", help="copy the database, online, into FILE (mode 0600)")
     _config_arg(s)
     s.add_argument("file", help="the copy to write; an existing file is refused unless --force")
@@ -322,8 +329,11 @@ def _run(args: argparse.Namespace) -> int:
         from pager.app import migrate
 
         cfg = _load(args)
+        if args.from_sqlite:
+            return _from_sqlite(cfg, args.from_sqlite)
         applied = migrate(cfg, _clock(cfg))
-        print(f"database {cfg.storage.sqlite.path}: applied {applied or 'nothing (up to date)'}")
+        where = "PostgreSQL" if cfg.storage.backend == "postgres" else cfg.storage.sqlite.path
+        print(f"database {where}: applied {applied or 'nothing (up to date)'}")
         return 0
     if args.cmd == "backup":
         return _backup(args)
@@ -356,6 +366,24 @@ def _run(args: argparse.Namespace) -> int:
 
         return asyncio.run(cli_tickets.run_mail(args, _load, _clock))
     return 2
+
+
+def _from_sqlite(cfg: Config, path: str) -> int:
+    """`pagerd migrate --from-sqlite FILE`: a SQLite installation's every row into the configured PostgreSQL."""
+    from pager.app import copy_into_postgres
+
+    if cfg.storage.backend != "postgres":
+        print("pagerd migrate: --from-sqlite copies into PostgreSQL: set storage.backend: postgres", file=sys.stderr)
+        return 2
+    try:
+        copied = copy_into_postgres(cfg, path, _clock(cfg))
+    except Exception as exc:  # CopyRefused, or the database's own error: nothing was committed
+        print(f"pagerd migrate: {exc}", file=sys.stderr)
+        return 1
+    for t in copied:
+        print(f"{t.table}: {t.rows} rows, sha256 {t.sha256[:16]} (the same in both)")
+    print(f"copied {sum(t.rows for t in copied)} rows of {len(copied)} tables from {path}; checked")
+    return 0
 
 
 def _backup(args: argparse.Namespace) -> int:

@@ -13,11 +13,14 @@ number), the same tables and columns as SQLite's (tests/contract/test_schemas.py
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -26,6 +29,7 @@ from typing import Any
 import psycopg
 import structlog
 from psycopg import pq
+from psycopg.sql import SQL, Identifier
 
 from pager.clock import Clock
 
@@ -324,3 +328,133 @@ class EngineLease:
             (LEASE_KEY,),
         ).fetchone()
         return bool(row and row[0])
+
+
+# -- moving a SQLite installation to PostgreSQL (`pagerd migrate --from-sqlite FILE`) ---------------------
+
+# rows the PostgreSQL migrations write themselves (a cursor of one row each): replaced by the copied ones
+_SEEDED = ("ticket_text_indexed", "customer_mail_cursor")
+
+
+class CopyRefused(Exception):
+    """The copy was not started (nothing written): a message for the operator."""
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    table: str
+    rows: int
+    sha256: str  # of the table's rows, the same read from both databases
+
+
+def copy_from_sqlite(sqlite_path: str, dsn: str, now: datetime) -> list[TableCopy]:
+    """Every row of the SQLite database at `sqlite_path` into the (migrated, empty) PostgreSQL database at
+    `dsn`, in one transaction: checked per table by its row count and a checksum of its rows read back from
+    PostgreSQL before the commit. Refused (CopyRefused, nothing written) when the SQLite database is not at
+    this pagerd's schema or the PostgreSQL one holds data already."""
+    from . import sqlite as sqlite_store
+
+    if not os.path.isfile(sqlite_path):
+        raise CopyRefused(f"no SQLite database at {sqlite_path}")
+    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
+    try:
+        have = src.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+        want = sqlite_store.migrations()[-1][0]
+        if have != want:
+            raise CopyRefused(
+                f"{sqlite_path} is at schema {have}, this pagerd at {want}: run `pagerd migrate` with a config "
+                "naming that file first"
+            )
+        migrate(dsn, now)
+        with psycopg.connect(dsn) as dst:  # one transaction, committed on leaving the block
+            tables = _tables_in_order(dst)
+            full = [
+                t
+                for t in tables
+                if t not in _SEEDED and dst.execute(SQL("SELECT 1 FROM {} LIMIT 1").format(Identifier(t))).fetchone()
+            ]
+            if full:
+                raise CopyRefused(f"the PostgreSQL database holds data already ({', '.join(full[:5])}): nothing copied")
+            for t in tables:  # the copied rows are the triggers' work already done
+                dst.execute(SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(Identifier(t)))
+            copied = [_copy_table(src, dst, t) for t in tables]
+            for t in tables:
+                dst.execute(SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(Identifier(t)))
+        return copied
+    finally:
+        src.close()
+
+
+def _tables_in_order(dst: psycopg.Connection) -> list[str]:
+    """pagerd's tables, each after the tables its foreign keys name."""
+    tables = {
+        r[0]
+        for r in dst.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' AND table_name != 'schema_migrations'"
+        )
+    }
+    needs: dict[str, set[str]] = {t: set() for t in tables}
+    for child, parent in dst.execute(
+        "SELECT tc.table_name, ccu.table_name FROM information_schema.table_constraints AS tc "
+        "JOIN information_schema.constraint_column_usage AS ccu ON ccu.constraint_name = tc.constraint_name "
+        "AND ccu.table_schema = tc.table_schema "
+        "WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema()"
+    ):
+        if child != parent:
+            needs[child].add(parent)
+    order: list[str] = []
+    while needs:
+        ready = sorted(t for t, parents in needs.items() if parents <= set(order))
+        if not ready:
+            raise CopyRefused(f"foreign keys in a cycle among {sorted(needs)}")
+        order += ready
+        for t in ready:
+            del needs[t]
+    return order
+
+
+def _columns(dst: psycopg.Connection, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in dst.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
+            (table,),
+        )
+    ]
+
+
+def _checksum(rows: Iterable[Sequence[Any]]) -> str:
+    """Of the rows in any order: each row's values as text, the rows sorted."""
+
+    def text(v: Any) -> str:
+        if isinstance(v, (bytes, memoryview)):
+            return "x" + bytes(v).hex()
+        return repr(v)
+
+    h = hashlib.sha256()
+    for line in sorted("\x1f".join(text(v) for v in row) for row in rows):
+        h.update(line.encode())
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def _copy_table(src: sqlite3.Connection, dst: psycopg.Connection, table: str) -> TableCopy:
+    cols = _columns(dst, table)
+    # the names come from pagerd's own PostgreSQL schema (information_schema), never from input
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    rows = src.execute(f'SELECT {quoted} FROM "{table}"').fetchall()  # noqa: S608  (ticket_text: FTS5's rowid, text)
+    t, names = Identifier(table), SQL(", ").join(map(Identifier, cols))
+    if table in _SEEDED:
+        dst.execute(SQL("DELETE FROM {}").format(t))
+    with dst.cursor().copy(SQL("COPY {} ({}) FROM STDIN").format(t, names)) as copy:
+        for row in rows:
+            copy.write_row(row)
+    back = dst.execute(SQL("SELECT {} FROM {}").format(names, t)).fetchall()
+    theirs, ours = _checksum(back), _checksum(rows)
+    if len(back) != len(rows) or theirs != ours:
+        raise CopyRefused(
+            f"{table}: {len(rows)} rows read, {len(back)} in PostgreSQL, checksums differ: nothing copied"
+        )
+    return TableCopy(table, len(rows), ours)
