@@ -19,6 +19,7 @@ from . import (
     portal,
     portal_accounts,
     portal_customer,
+    portal_desk,
     schedule_api,
     standby_api,
     testing_api,
@@ -105,6 +106,7 @@ def build_app(runtime: Runtime, connections: ConnectionGuard | None = None) -> w
     r.add_get("/metrics", ops.metrics)
     r.add_get("/api/v1/openapi.yaml", ops.openapi)  # the contract of every route here
     portal.setup(app)  # the portal's pages under /ui/
+    portal_desk.setup(app)  # the staff's pages: the desk's queue and actions, incidents, on call
     portal_customer.setup_routes(app)  # its customer pages: projects, bookings, statements
     portal_accounts.setup(app)  # /ui/password-reset
     testing_api.add_routes(r, runtime)  # only on the manual test clock (config testing.clock)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -29,7 +30,6 @@ from pager.service.schedule import overrides_from
 from pager.sources.errors import check_text
 from pager.storage.port import Conflict, PortalSession
 
-from . import portal_desk
 from .i18n import translator
 from .keys import RUNTIME, Runtime
 
@@ -56,6 +56,19 @@ _STATIC = resources.files("pager.web").joinpath("static")
 SESSION = "pagerd.portal_session"  # the request's live session, once read
 
 
+@dataclass(frozen=True)
+class StaffViews:
+    """What the staff see on the pages this module serves to everyone (the ticket list, a ticket, on call):
+    pager.web.portal_desk's, registered by its setup() (it builds on this module, not the other way)."""
+
+    queue: Callable[..., Awaitable[web.Response]]
+    ticket_page: Callable[..., Awaitable[web.Response]]
+    oncall_extras: Callable[..., Awaitable[dict[str, Any]]]
+
+
+STAFF_VIEWS = web.AppKey("pagerd.portal_staff_views", StaffViews)
+
+
 def setup(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app,
@@ -76,7 +89,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/ui/password/{token}", password_page)
     r.add_post("/ui/password/{token}", set_password)
     r.add_get("/ui/static/portal.css", stylesheet)
-    portal_desk.setup(app)
 
 
 def _rt(request: web.Request) -> Runtime:
@@ -271,7 +283,7 @@ async def tickets(request: web.Request) -> web.Response:
     if s is None:
         return _to_login(request)
     if s.account.role in rules.STAFF:
-        return await portal_desk.queue(request, s)
+        return await request.app[STAFF_VIEWS].queue(request, s)
     rows = await portal.tickets_for(rt.store, portal.viewer(s.account), status=status)
     return render(request, "tickets.html", {"tickets": rows, "status": status, "statuses": STATUSES}, session=s)
 
@@ -290,7 +302,7 @@ async def _ticket_page(
     if t is None:
         return _error(request, 404, "No such ticket.", s)
     if s.account.role in rules.STAFF:
-        return await portal_desk.ticket_page(request, s, t, status=status, error=error, text=text)
+        return await request.app[STAFF_VIEWS].ticket_page(request, s, t, status=status, error=error, text=text)
     return render(request, "ticket.html", {"t": t, "error": error, "text": text}, status=status, session=s)
 
 
@@ -351,7 +363,7 @@ async def oncall(request: web.Request) -> web.Response:
     now_on = rt.schedule.on_call(now, overrides)
     nxt = {r["rotation"]: r for r in rt.schedule.next_on_call(now, overrides)}
     rows = [{"now": r, "next": nxt.get(r["rotation"])} for r in now_on]
-    mine = await portal_desk.oncall_extras(request, s, now)
+    mine = await request.app[STAFF_VIEWS].oncall_extras(request, s, now)
     return render(request, "oncall.html", {"rows": rows, "now": now, **mine}, session=s)
 
 

@@ -58,6 +58,7 @@ LABELS = {
 
 
 def setup(app: web.Application) -> None:
+    app[base.STAFF_VIEWS] = base.StaffViews(queue=queue, ticket_page=ticket_page, oncall_extras=oncall_extras)
     r = app.router
     r.add_post("/ui/tickets", bulk_assign)
     r.add_post("/ui/tickets/{number}/note", note)
