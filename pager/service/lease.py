@@ -5,7 +5,9 @@ A node that does not hold the lease asks for it every `every` seconds and meanwh
 and the portal like any other. Taking the lease starts the engine, whose first act is to recover the
 outbox (messages a previous holder had claimed but not finished go out again under their idempotency
 keys); losing it cancels the engine before the next holder can start (the lease's ttl). An engine that
-raises ends this too, so the daemon exits non-zero as on one node."""
+finds the database unavailable (its outbox recovery, during a connection cut or a server restart) lets the
+lease go and stands by; one that raises anything else ends this too, so the daemon exits non-zero as on one
+node."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Protocol
 import structlog
 
 from pager.observe.metrics import Metrics
+from pager.storage.port import Unavailable
 
 log = structlog.get_logger("pagerd.lease")
 
@@ -76,6 +79,10 @@ async def _lead(lease: Lease, run: Callable[[], Awaitable[None]], every: float) 
         while True:
             done, _ = await asyncio.wait({task}, timeout=every)
             if task in done:
+                if isinstance(task.exception(), Unavailable):  # the database went away (a cut, a restart):
+                    log.warning("engine_store_unavailable", error=str(task.exception()))
+                    await lease.release()  # stand by and ask again, as a node that lost the lease does
+                    return
                 task.result()  # the engine raised: the daemon exits non-zero
                 raise RuntimeError("the engine ended")
             if not await lease.renew():

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import os
 import re
+import select
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -62,7 +63,6 @@ PG_STATEMENTS: dict[str, str] = {
 }
 
 _WORD_REWRITES = (
-    (re.compile(r"^\s*BEGIN IMMEDIATE\b", re.I), "BEGIN"),
     (re.compile(r"\bjson_each\(\?\)", re.I), "json_array_elements_text(?::json)"),
     (re.compile(r"\bticket_text MATCH \?"), "ticket_text.tsv @@ plainto_tsquery('simple', ?)"),
     (re.compile(r"\bmax\(([^(),]+),\s*([^(),]+)\)", re.I), r"greatest(\1, \2)"),
@@ -118,19 +118,36 @@ def _params(params: Sequence[Any] | None) -> tuple:
     return tuple(int(p) if p is True or p is False else p for p in params)
 
 
+# The lock a write transaction takes first, held until it ends: the write transactions of all nodes on one
+# database run one at a time, as SQLite's BEGIN IMMEDIATE makes them. The store's writes count on it: new
+# rows get the next id after the largest (the id triggers of pg_migrations/0028, _Rows.next_id), and a
+# check-then-insert sees every row committed before it.
+WRITE_LOCK = 0x70616777  # 'pagw'
+
+
 class PgConnection:
     """The part of sqlite3.Connection the store's functions use, on a psycopg connection in autocommit
     mode (transactions are the functions' own BEGIN / SAVEPOINT / COMMIT, as on SQLite). Integrity
-    errors come out as sqlite3.IntegrityError, which those functions catch."""
+    errors come out as sqlite3.IntegrityError, which those functions catch.
+
+    A connection the server ended (pg_terminate_backend, a restart, a failover) or the network cut is
+    `broken`: its statements raise psycopg.OperationalError, it is in no transaction any more (the server
+    rolled back what was open) and the store replaces it with a new one."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor:
+        if sql == "BEGIN IMMEDIATE":  # one writer at a time, as on SQLite: see WRITE_LOCK
+            self._conn.execute("BEGIN")
+            return self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         try:
-            return self._conn.execute(translate(sql), _params(params))  # type: ignore[arg-type]
+            cur = self._conn.execute(translate(sql), _params(params))  # type: ignore[arg-type]
         except psycopg.errors.IntegrityError as exc:
             raise sqlite3.IntegrityError(str(exc)) from exc
+        if sql == "COMMIT" and cur.statusmessage != "COMMIT":  # a failed transaction's COMMIT is a ROLLBACK
+            raise psycopg.OperationalError(f"COMMIT was answered {cur.statusmessage}: nothing was stored")
+        return cur
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> psycopg.Cursor:
         cur = self._conn.cursor()
@@ -142,14 +159,35 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+        return not self.broken and self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    @property
+    def broken(self) -> bool:
+        return self._conn.closed or self._conn.broken
+
+    def ended(self) -> bool:
+        """True when the connection is broken or the server ended it while it was idle: a server says
+        nothing on an idle connection but its goodbye (FATAL: terminating connection) before it closes.
+        Checked before a batch, so the first write after a cut goes to a new connection."""
+        if self.broken:
+            return True
+        if self._conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            return False
+        try:
+            readable, _, _ = select.select([self._conn.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def close(self) -> None:
         self._conn.close()
 
 
+CONNECT_TIMEOUT = 5  # seconds: a server that does not answer fails the request (503) rather than hang it
+
+
 def connect(dsn: str) -> PgConnection:
-    return PgConnection(psycopg.connect(dsn, autocommit=True))
+    return PgConnection(psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT))
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -211,8 +249,27 @@ class PostgresStore(SqliteStore):
             for c in self._pg_readers:
                 c.close()
 
+    # -- a connection lost (pg_terminate_backend, a server restart or failover, the network) -----------
+    #
+    # A connection the server ended while idle is replaced before its next use (PgConnection.ended).
+    # The writer: a batch whose connection breaks under it fails as a whole (its requests get Unavailable,
+    # 503 with Retry-After), also when it broke during the COMMIT and the outcome is unknown (a retry finds
+    # what was stored by its idempotency keys); the next batch starts on a new connection, and fails the
+    # same way while the server cannot be reached. A reader: a read whose connection breaks under it runs
+    # once more on a new one, then gives Unavailable.
+
+    def _writer_connection(self, conn: PgConnection) -> PgConnection:  # type: ignore[override]
+        if not conn.ended():
+            return conn
+        conn.close()
+        _log.info("store_reconnect", connection="writer")
+        return connect(self.dsn)  # raises OperationalError while the server is away: this batch fails
+
     def _reader(self) -> Any:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.ended():
+            self._drop_reader(conn)
+            conn = None
         if conn is None:
             conn = connect(self.dsn)
             self._local.conn = conn
@@ -220,12 +277,37 @@ class PostgresStore(SqliteStore):
                 self._pg_readers.append(conn)
         return conn
 
+    def _drop_reader(self, conn: PgConnection) -> None:
+        self._local.conn = None
+        with self._pg_lock:
+            if conn in self._pg_readers:
+                self._pg_readers.remove(conn)
+        conn.close()
+
+    def _read_on_reader(self, fn: Any, args: tuple) -> Any:
+        for attempt in (1, 2):
+            conn = None
+            try:
+                conn = self._reader()
+                return fn(conn, *args)
+            except psycopg.OperationalError as exc:
+                if conn is None or not conn.broken:  # no connection to be had, or the query itself failed
+                    raise Unavailable("the database cannot be reached; retry later", 5) from exc
+                self._drop_reader(conn)
+                _log.info("store_reconnect", connection="reader", error=str(exc))
+                if attempt == 2:
+                    raise Unavailable("the database connection was lost; retry later", 5) from exc
+        raise AssertionError("unreachable")
+
+    async def _read(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_on_reader, fn, args)
+
     async def _write(self, fn: Any, *args: Any) -> Any:
         try:
             return await super()._write(fn, *args)
         except psycopg.OperationalError as exc:
             _log.warning("store_unavailable", error=str(exc), retry_after=5)
-            raise Unavailable("the database cannot be reached; nothing was stored, retry later", 5) from exc
+            raise Unavailable("the database cannot be reached now; retry later", 5) from exc
 
 
 # -- the engine lease ------------------------------------------------------------------------------

@@ -392,6 +392,7 @@ class SqliteStore(
             batch = _take(pending)
             t0 = self.clock.monotonic()
             try:
+                conn = self._writer_connection(conn)
                 _commit_batch(conn, batch)
             except Exception as exc:
                 for job in batch:
@@ -400,6 +401,11 @@ class SqliteStore(
                 self._on_commit(len(batch), self.clock.monotonic() - t0)
             self._loop.call_soon_threadsafe(_settle, batch)
         conn.close()
+
+    def _writer_connection(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """The writer's connection for its next batch. A SQLite file's never breaks; a database server's can
+        (PostgresStore replaces a broken one here, and a batch that cannot get one fails as a whole)."""
+        return conn
 
     async def _write(self, fn: Callable, *args: Any) -> Any:
         if self._closed:

@@ -11,6 +11,7 @@ import pytest
 from pager.notify.base import Message, SendResult
 from pager.observe.metrics import Metrics
 from pager.service.lease import FencedNotifier, LeaseLost, run_leased
+from pager.storage.port import Unavailable
 
 
 class ScriptedLease:
@@ -85,6 +86,29 @@ async def test_an_engine_that_raises_ends_the_leased_run() -> None:
     with pytest.raises(ValueError):
         await asyncio.wait_for(run_leased(lease, engine, Metrics(), every=0.001), timeout=5)
     assert lease.released == 1
+
+
+async def test_an_engine_that_finds_the_database_unavailable_lets_the_lease_go_and_asks_again() -> None:
+    metrics = Metrics()
+    lease = ScriptedLease(acquire=[True, True], renew=[True] * 100)
+    runs: list[str] = []
+
+    async def engine() -> None:
+        runs.append("started")
+        if len(runs) == 1:  # the first run's outbox recovery meets a cut
+            raise Unavailable("the database cannot be reached now; retry later", 5)
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(run_leased(lease, engine, metrics, every=0.001))
+    for _ in range(500):
+        await asyncio.sleep(0.001)
+        if len(runs) == 2:
+            break
+    assert not task.done()  # the daemon goes on
+    assert runs == ["started", "started"] and lease.released == 1
+    assert _gauge(metrics, "pagerd_engine_leader") == 1.0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 class Recorder:
