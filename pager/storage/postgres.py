@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -37,6 +36,7 @@ from pager.clock import Clock
 from .codec import iso
 from .port import IngestPolicy, Unavailable
 from .sqlite import SqliteStore
+from .sqlite import migrations as sqlite_migrations
 from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
 
 _log = structlog.get_logger("pagerd.store")
@@ -191,11 +191,7 @@ def connect(dsn: str) -> PgConnection:
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    out = []
-    for entry in sorted(resources.files("pager.storage").joinpath("pg_migrations").iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".sql"):
-            out.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
-    return out
+    return sqlite_migrations("pg_migrations")
 
 
 _MIGRATION_LOCK = 0x70616765  # 'page': one node migrates at a time

@@ -74,9 +74,11 @@ MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long i
 _STOP = object()
 
 
-def migrations() -> list[tuple[int, str, str]]:
+def migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration in `folder` of pager.storage, in order: SQLite's, or
+    PostgreSQL's twins (pg_migrations)."""
     out = []
-    for entry in sorted(resources.files("pager.storage").joinpath("migrations").iterdir(), key=lambda p: p.name):
+    for entry in sorted(resources.files("pager.storage").joinpath(folder).iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
             out.append((version, entry.name, entry.read_text()))

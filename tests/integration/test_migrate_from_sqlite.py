@@ -13,20 +13,10 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
-
-from tests.harness import postgres as pg
 from tests.harness.pagerd import ROOT, PagerdProcess, manual_clock_config
 
 START = datetime(2026, 3, 2, 21, 0, tzinfo=timezone.utc)  # a Monday evening: standby
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
-
-
-@pytest.fixture
-def dsn(tmp_path: Path):
-    name = pg.database_name(str(tmp_path))
-    yield pg.ensure_database(name)
-    pg.drop_database(name)
 
 
 def _cli(p: PagerdProcess, *argv: str, env: dict[str, str] | None = None, stdin: str | None = None):

@@ -181,13 +181,6 @@ def _cut_while_streaming(nodes: list[PagerdProcess], cut: Callable[[], None], cu
     return stream.answers
 
 
-@pytest.fixture
-def dsn(tmp_path: Path):
-    name = pg.database_name(str(tmp_path))
-    yield pg.ensure_database(name)
-    pg.drop_database(name)
-
-
 def test_sessions_ended_by_the_server_cost_503s_and_lose_nothing(tmp_path: Path, dsn: str) -> None:
     database = pg.database_name(str(tmp_path))
     nodes = _nodes(tmp_path, dsn, 2)

@@ -12,17 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.harness import postgres as pg
 from tests.harness.pagerd import ROOT, PagerdProcess
 
 FIRING = (ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_bytes()
-
-
-@pytest.fixture
-def dsn(tmp_path: Path):
-    name = pg.database_name(str(tmp_path))
-    yield pg.ensure_database(name)
-    pg.drop_database(name)
 
 
 def _node(tmp_path: Path, dsn: str) -> PagerdProcess:

@@ -24,21 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from tests.harness import postgres as pg
 from tests.harness.pagerd import ROOT, PagerdProcess, manual_clock_config
 
 START = datetime(2026, 1, 5, 21, 0, tzinfo=timezone.utc)  # a Monday evening: standby
 TAKEOVER_BOUND = 10.0  # seconds, issue 16
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
-
-
-@pytest.fixture
-def dsn(tmp_path: Path):
-    name = pg.database_name(str(tmp_path))
-    yield pg.ensure_database(name)
-    pg.drop_database(name)
 
 
 def _nodes(tmp_path: Path, dsn: str, n: int) -> list[PagerdProcess]:
