@@ -28,7 +28,15 @@ from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
 from pager.service.signing import Keyring
-from pager.storage.port import Booking, DueMessage, Escalation, IncidentDetail, MaintenanceRecord, json_instant
+from pager.storage.port import (
+    Booking,
+    DueMessage,
+    Escalation,
+    IncidentDetail,
+    MaintenanceRecord,
+    UnroutedIncident,
+    json_instant,
+)
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -411,6 +419,10 @@ class PagingEngine:
         self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender)
         self._mail_receiving = mail_receiving  # true while the mail listener takes a message in (it goes first)
         self._targets_cfg: Config | None = None  # the config the request targets were last judged by
+        # the fast path of a new incident that pages at once: its first step decided in the route stage and
+        # written with its escalation (one transaction) instead of by the steps stage after another commit
+        # and a read; False runs the readable reference (route, then steps), as the equivalence test does
+        self.first_step_in_route = True
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
             ("route", self.route),  # new and reopened incidents: coverage decision, policy snapshot
@@ -528,6 +540,7 @@ class PagingEngine:
         for b in await self.store.list_bookings(ending_after=now):
             booked.setdefault(b.customer, []).append(b)
         windows = windows_of(await self.store.list_maintenance(ending_after=now))
+        overrides, on_call = None, None
         for inc in unrouted:
             # a paged ticket goes to its own project; an alert to its first matching route's
             desk = desk_project(inc.source, inc.labels, set(plan.customer_of))
@@ -558,23 +571,35 @@ class PagingEngine:
             policy = plan.policy(project)
             target = plan.targets.get(project) or response.ResponseTarget(escalate_at=cfg.paging.escalate_at)
             status, role, next_at, hold, window_id = _hold_of(decision)
+            escalation = dict(
+                incident_id=inc.id,
+                generation=inc.generation,
+                project=project,
+                rotation=rotation_name(cfg, role),
+                policy=plan.snapshot(policy),
+                status=status,
+                next_at=next_at,
+                target_seconds=int(target.target.total_seconds()),
+                reason=decision.reason,
+            )
+            first_step = None
+            if self.first_step_in_route and status == "active" and next_at is not None and next_at <= now:
+                if on_call is None:  # who is on call, read once per tick as the steps stage does
+                    overrides = overrides_from(await self.store.list_overrides())
+                    on_call = OnCallAt(schedule, overrides, now)
+                first_step = self._first_step(
+                    cfg, schedule, overrides, inc, escalation, decision.severity, now, on_call
+                )
             writes.append(
                 self.store.create_escalation(
-                    incident_id=inc.id,
-                    generation=inc.generation,
-                    project=project,
-                    rotation=rotation_name(cfg, role),
-                    policy=plan.snapshot(policy),
-                    status=status,
-                    next_at=next_at,
-                    target_seconds=int(target.target.total_seconds()),
-                    reason=decision.reason,
+                    **escalation,
                     now=now,
                     booking=booking,
                     hold=hold,
                     maintenance_id=window_id,
                     severity=decision.severity,
                     messages=desk_messages(cfg, inc.id, inc.generation, now) if hold == "urgency" else None,
+                    first_step=first_step,
                 )
             )
             # the project, the rotation and the reason are on the incident's timeline (its `routed` event)
@@ -589,6 +614,38 @@ class PagingEngine:
             )
         # queued together, they share one group commit
         await asyncio.gather(*writes)
+
+    def _first_step(
+        self,
+        cfg: Config,
+        schedule: Schedule,
+        overrides,
+        inc: UnroutedIncident,
+        escalation: dict,
+        severity: str,
+        now: datetime,
+        on_call: OnCallAt,
+    ) -> dict:
+        """The fast path of an incident that pages at once (`first_step_in_route`): its first step, decided
+        by `_step` on the escalation as the steps stage would read it back, to be written with the
+        escalation in one transaction (tests/scenarios/test_engine_first_step.py: the same rows and events as
+        the route and steps stages one after the other)."""
+        esc = Escalation(
+            **escalation,
+            step=-1,
+            first_page_at=None,
+            deadline_at=None,
+            escalate_at=None,
+            escalated_early=False,
+            breached_at=None,
+            created_at=now,
+            state="triggered",
+            summary=inc.summary,
+            labels=inc.labels,
+            severity=severity,
+            incident_severity=inc.severity,
+        )
+        return self._step(cfg, schedule, overrides, esc, now, on_call)
 
     async def _redecide(self, cfg: Config, schedule: Schedule, esc: Escalation, now: datetime) -> Escalation | None:
         """A held (maintenance) or deferred (low urgency) escalation that came due, or whose incident's
@@ -670,45 +727,50 @@ class PagingEngine:
         elif esc.status == "waiting":
             await self._desk_notice(cfg, esc, now)
             return
+        await self.store.fire_step(
+            incident_id=esc.incident_id,
+            generation=esc.generation,
+            now=now,
+            **self._step(cfg, schedule, overrides, esc, now, on_call),
+        )
+
+    def _step(
+        self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime, on_call: OnCallAt
+    ) -> dict:
+        """The next step of an active escalation at `now`: the keywords of `store.fire_step` but the
+        incident, generation and `now` (its pages, when the step after it is due, the event)."""
         policy = self.plan(cfg).snapshots.policy_of(esc.policy)
         first = esc.first_page_at or now
         k = esc.step + 1
         due = dp.next_step(policy, first, esc.step)  # the step `incidents show` names as next (dp.next_action)
         if due is None:
-            await self.store.fire_step(
-                incident_id=esc.incident_id,
-                generation=esc.generation,
-                k=k,
-                next_at=None,
-                messages=[],
-                now=now,
-                first_page=False,
-                deadline=None,
-                escalate_at=None,
-                early=False,
-                final_status="done",
-                event={"kind": "escalation_exhausted", "steps": k},
-            )
-            return
+            return {
+                "k": k,
+                "next_at": None,
+                "messages": [],
+                "first_page": False,
+                "deadline": None,
+                "escalate_at": None,
+                "early": False,
+                "final_status": "done",
+                "event": {"kind": "escalation_exhausted", "steps": k},
+            }
         people, notes = step_people(cfg, schedule, overrides, policy.steps[due.index], esc.rotation, now, on_call)
         messages = self._messages(cfg, esc, k, people, now)
         target = timedelta(seconds=esc.target_seconds)
         # escalate before the response target is missed
         next_at, early = dp.next_fire(policy, first, k, target, cfg.paging.escalate_at)
         esc_at = first + cfg.paging.escalate_at if cfg.paging.escalate_at is not None else None
-        await self.store.fire_step(
-            incident_id=esc.incident_id,
-            generation=esc.generation,
-            k=k,
-            next_at=next_at,
-            messages=messages,
-            now=now,
-            first_page=(k == 0),
-            deadline=first + target if k == 0 else None,
-            escalate_at=esc_at if k == 0 else None,
-            early=early,
-            final_status=None if next_at is not None else "done",
-            event={
+        return {
+            "k": k,
+            "next_at": next_at,
+            "messages": messages,
+            "first_page": k == 0,
+            "deadline": first + target if k == 0 else None,
+            "escalate_at": esc_at if k == 0 else None,
+            "early": early,
+            "final_status": None if next_at is not None else "done",
+            "event": {
                 "kind": "paging" if k == 0 else "escalated",
                 "step": due.index,
                 "round": due.round,
@@ -716,7 +778,7 @@ class PagingEngine:
                 "notes": notes,
                 "messages": len(messages),
             },
-        )
+        }
 
     def _messages(self, cfg: Config, esc: Escalation, k: int, people: list[str], now: datetime) -> list[dict]:
         return page_messages(cfg, esc.incident_id, esc.generation, k, people, now)

@@ -833,10 +833,13 @@ class EscalationStore(Protocol):
         maintenance_id: int | None = None,
         severity: str = "",
         messages: list[dict[str, Any]] | None = None,
+        first_step: dict[str, Any] | None = None,
     ) -> bool:
         """The incident's escalation for its round, with a `routed` event (and `messages` queued, e.g. the
         desk's e-mail of a deferred incident), in one transaction; False (nothing written) when it exists
-        already or the incident is no longer triggered."""
+        already or the incident is no longer triggered. `first_step`: the keywords of `fire_step` but the
+        incident, generation and `now` (an incident that pages at once): that step too, in the same
+        transaction, as `fire_step` right after would write it."""
         ...
 
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:

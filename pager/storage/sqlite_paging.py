@@ -188,6 +188,120 @@ def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: l
         )
 
 
+def _create_escalation(
+    c: sqlite3.Connection,
+    incident_id: int,
+    generation: int,
+    project: str,
+    rotation: str | None,
+    policy: dict,
+    status: str,
+    next_at: datetime | None,
+    target_seconds: int,
+    reason: str,
+    now: datetime,
+    booking: dict | None,
+    hold: str | None,
+    maintenance_id: int | None,
+    severity: str,
+    messages: list[dict],
+) -> bool:
+    """An incident's escalation for its round with its `routed` event and `messages`; False (nothing
+    written) when it exists already or the incident is no longer triggered."""
+    at = _iso(now)
+    state = c.execute("SELECT state FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+    if state is None or state[0] != "triggered":
+        return False
+    n = c.execute(
+        f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
+        "NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (
+            incident_id,
+            generation,
+            project,
+            rotation,
+            dumps(policy),
+            status,
+            _iso(next_at),
+            target_seconds,
+            reason,
+            at,
+            hold,
+            maintenance_id,
+            severity,
+        ),
+    ).rowcount
+    if n:
+        _event(
+            c,
+            incident_id,
+            at,
+            "routed",
+            "pagerd",
+            {
+                "project": project,
+                "rotation": rotation,
+                "paging": status == "active",
+                "reason": reason,
+                "policy": policy.get("name"),
+                **({"booking": booking} if booking else {}),
+                **({"hold": hold, "until": _iso(next_at)} if hold else {}),
+                **({"maintenance_window": maintenance_id} if maintenance_id is not None else {}),
+            },
+        )
+        _queue(c, incident_id, generation, messages, at)
+    return bool(n)
+
+
+def _fire_step(
+    c: sqlite3.Connection,
+    *,
+    incident_id: int,
+    generation: int,
+    k: int,
+    next_at: datetime | None,
+    messages: list[dict],
+    now: datetime,
+    first_page: bool,
+    deadline: datetime | None,
+    escalate_at: datetime | None,
+    early: bool,
+    event: dict,
+    final_status: str | None,
+) -> bool:
+    """Step k of an escalation: its messages queued, the escalation moved on, the event on the timeline;
+    only from step k-1 (False: nothing written)."""
+    at = _iso(now)
+    row = c.execute(
+        "SELECT e.step, e.status, i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+        "WHERE e.incident_id = ? AND e.generation = ?",
+        (incident_id, generation),
+    ).fetchone()
+    if row is None or row[0] != k - 1 or row[1] not in ("active", "waiting"):
+        return False
+    if row[2] != "triggered" and row[1] == "active":
+        quiet(c, incident_id, at, "incident no longer triggered")
+        return False
+    _queue(c, incident_id, generation, messages, at)
+    sets = ["step = ?", "next_at = ?"]
+    args: list[Any] = [k, _iso(next_at)]
+    if first_page:
+        sets += ["first_page_at = ?", "deadline_at = ?", "escalate_at = ?"]
+        args += [at, _iso(deadline), _iso(escalate_at)]
+    if early:
+        sets.append("escalated_early = 1")
+    if final_status:
+        sets.append("status = ?")
+        args.append(final_status)
+    c.execute(
+        f"UPDATE escalations SET {', '.join(sets)} WHERE incident_id = ? AND generation = ?",
+        (*args, incident_id, generation),
+    )
+    data = dict(event)
+    _event(c, incident_id, at, data.pop("kind"), "pagerd", data)
+    return True
+
+
 class PagingStore:
     """Methods of SqliteStore for the engine (`_read`/`_write` come from SqliteStore)."""
 
@@ -238,51 +352,30 @@ class PagingStore:
         maintenance_id: int | None = None,
         severity: str = "",
         messages: list[dict] | None = None,
+        first_step: dict | None = None,
     ) -> bool:
         def w(c: sqlite3.Connection) -> bool:
-            at = _iso(now)
-            state = c.execute("SELECT state FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-            if state is None or state[0] != "triggered":
-                return False
-            n = c.execute(
-                f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
-                "NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    incident_id,
-                    generation,
-                    project,
-                    rotation,
-                    dumps(policy),
-                    status,
-                    _iso(next_at),
-                    target_seconds,
-                    reason,
-                    at,
-                    hold,
-                    maintenance_id,
-                    severity,
-                ),
-            ).rowcount
-            if n:
-                _event(
-                    c,
-                    incident_id,
-                    at,
-                    "routed",
-                    "pagerd",
-                    {
-                        "project": project,
-                        "rotation": rotation,
-                        "paging": status == "active",
-                        "reason": reason,
-                        "policy": policy.get("name"),
-                        **({"booking": booking} if booking else {}),
-                        **({"hold": hold, "until": _iso(next_at)} if hold else {}),
-                        **({"maintenance_window": maintenance_id} if maintenance_id is not None else {}),
-                    },
-                )
-                _queue(c, incident_id, generation, messages or [], at)
-            return bool(n)
+            created = _create_escalation(
+                c,
+                incident_id,
+                generation,
+                project,
+                rotation,
+                policy,
+                status,
+                next_at,
+                target_seconds,
+                reason,
+                now,
+                booking,
+                hold,
+                maintenance_id,
+                severity,
+                messages or [],
+            )
+            if created and first_step is not None:  # its first step, in the same transaction
+                _fire_step(c, incident_id=incident_id, generation=generation, now=now, **first_step)
+            return created
 
         return await self._write(w)
 
@@ -325,38 +418,23 @@ class PagingStore:
         final_status: str | None,
     ) -> bool:
         """Step k of an escalation: queue its messages; idempotent (only from step k-1)."""
-
-        def w(c: sqlite3.Connection) -> bool:
-            at = _iso(now)
-            row = c.execute(
-                "SELECT e.step, e.status, i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                "WHERE e.incident_id = ? AND e.generation = ?",
-                (incident_id, generation),
-            ).fetchone()
-            if row is None or row[0] != k - 1 or row[1] not in ("active", "waiting"):
-                return False
-            if row[2] != "triggered" and row[1] == "active":
-                quiet(c, incident_id, at, "incident no longer triggered")
-                return False
-            _queue(c, incident_id, generation, messages, at)
-            sets = ["step = ?", "next_at = ?"]
-            args: list[Any] = [k, _iso(next_at)]
-            if first_page:
-                sets += ["first_page_at = ?", "deadline_at = ?", "escalate_at = ?"]
-                args += [at, _iso(deadline), _iso(escalate_at)]
-            if early:
-                sets.append("escalated_early = 1")
-            if final_status:
-                sets.append("status = ?")
-                args.append(final_status)
-            c.execute(
-                f"UPDATE escalations SET {', '.join(sets)} WHERE incident_id = ? AND generation = ?",
-                (*args, incident_id, generation),
+        return await self._write(
+            lambda c: _fire_step(
+                c,
+                incident_id=incident_id,
+                generation=generation,
+                k=k,
+                next_at=next_at,
+                messages=messages,
+                now=now,
+                first_page=first_page,
+                deadline=deadline,
+                escalate_at=escalate_at,
+                early=early,
+                event=event,
+                final_status=final_status,
             )
-            _event(c, incident_id, at, event.pop("kind"), "pagerd", event)
-            return True
-
-        return await self._write(w)
+        )
 
     async def reroute_escalation(
         self,

@@ -314,6 +314,68 @@ async def test_fire_step_of_a_settled_incident_pages_nobody(store: Store) -> Non
     assert await store.due_messages(T0) == [] and await store.due_escalations(T0 + timedelta(hours=1)) == []
 
 
+async def test_create_escalation_with_its_first_step_writes_what_create_then_fire_step_write(store: Store) -> None:
+    """`first_step`: an incident that pages at once gets its escalation and its first step in one
+    transaction, the same rows and events as create_escalation and then fire_step; nothing of either
+    when the incident is no longer triggered or the escalation exists."""
+    esc = dict(
+        generation=0,
+        project="acme/webshop",
+        rotation="standby",
+        policy={"name": "default"},
+        status="active",
+        next_at=T0,
+        target_seconds=1800,
+        reason="test",
+        now=T0,
+    )
+
+    def first(iid: int) -> dict:
+        return dict(
+            k=0,
+            next_at=T0 + timedelta(minutes=15),
+            messages=[_page(iid, 0), _page(iid, 0, "email", timedelta(minutes=5))],
+            first_page=True,
+            deadline=T0 + timedelta(minutes=30),
+            escalate_at=T0 + timedelta(minutes=20),
+            early=False,
+            event={"kind": "paging", "step": 0, "round": 0, "people": ["anna"], "notes": [], "messages": 2},
+            final_status=None,
+        )
+
+    together = await open_incident(store, "together")
+    apart = await open_incident(store, "apart")
+    assert await store.create_escalation(incident_id=together, **esc, first_step=first(together)) is True
+    assert await store.create_escalation(incident_id=apart, **esc) is True
+    assert await store.fire_step(incident_id=apart, generation=0, now=T0, **first(apart)) is True
+
+    def seen(iid: int, rounds, messages, incident) -> tuple:
+        (r,) = rounds
+        return (
+            (r.step, r.escalation, r.next_at, r.round.first_page_at, r.round.target, r.round.at_risk_at),
+            sorted((m.channel, m.due_at, m.kind, m.address) for m in messages if m.incident_id == iid),
+            [(e.kind, e.at, dict(e.data)) for e in incident.timeline if e.actor == "pagerd"],
+        )
+
+    later = T0 + timedelta(minutes=5)
+    due = await store.due_messages(later)
+    assert seen(together, await store.rounds_of(together), due, await store.get_incident(together)) == seen(
+        apart, await store.rounds_of(apart), due, await store.get_incident(apart)
+    )
+    assert len([m for m in due if m.incident_id == together]) == 2
+    assert [e.incident_id for e in await store.due_escalations(T0)] == []  # step 0 taken: next at T0+15m
+
+    # again: the escalation exists, nothing more is written
+    assert await store.create_escalation(incident_id=together, **esc, first_step=first(together)) is False
+    assert len([m for m in await store.due_messages(later) if m.incident_id == together]) == 2
+    # a settled incident: neither the escalation nor its step
+    acked = await open_incident(store, "acked")
+    await store.transition(acked, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    assert await store.create_escalation(incident_id=acked, **esc, first_step=first(acked)) is False
+    assert await store.rounds_of(acked) == []
+    assert [m for m in await store.due_messages(later) if m.incident_id == acked] == []
+
+
 # -- stop_settled -----------------------------------------------------------------------------------
 
 
