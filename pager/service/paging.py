@@ -32,6 +32,7 @@ from pager.storage.port import (
     Booking,
     DueMessage,
     Escalation,
+    EscalationWork,
     IncidentDetail,
     MaintenanceRecord,
     UnroutedIncident,
@@ -423,6 +424,13 @@ class PagingEngine:
         # written with its escalation (one transaction) instead of by the steps stage after another commit
         # and a read; False runs the readable reference (route, then steps), as the equivalence test does
         self.first_step_in_route = True
+        # the fast path of the escalation stages with nothing to do: the stop stage asks the store once (after
+        # routing) whether stop, steps and target have work at this tick's `now`, and each skips its own
+        # reads when not (work stored after that read is seen by the next tick, as work stored after a stage's
+        # own read always was; a page of an incident acknowledged meanwhile is not sent: dispatch checks its
+        # state); False runs their reads every tick (tests/scenarios/test_engine_first_step.py)
+        self.skip_idle_stages = True
+        self._work: EscalationWork | None = None  # this tick's answer (None: not asked, every stage runs)
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
             ("route", self.route),  # new and reopened incidents: coverage decision, policy snapshot
@@ -487,6 +495,7 @@ class PagingEngine:
         now = self.clock.now()
         cfg, schedule = self._current()
         good = True
+        self._work = None
         for name, stage in self.stages:
             try:
                 await stage(cfg, schedule, now)
@@ -704,10 +713,15 @@ class PagingEngine:
         return replace(esc, status="active", rotation=rotation_name(cfg, role), hold=None, maintenance_id=None)
 
     async def stop(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        await self.store.stop_settled(now)
+        if self.skip_idle_stages:  # one read, after routing: which of stop, steps and target have work now
+            self._work = await self.store.escalation_work(now)
+        if self._work is None or self._work.settled:
+            await self.store.stop_settled(now)
 
     # -- escalation steps ------------------------------------------------------------------------------
     async def fire_steps(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
+        if self._work is not None and not self._work.steps:
+            return
         due = await self.store.due_escalations(now)
         if not due:
             return
@@ -804,12 +818,13 @@ class PagingEngine:
     async def response_target(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         """Breaches: the store judges each round whose deadline passed (response.judge, in the
         transaction that reads its answer). Response times: each newly answered round, judged here."""
-        for b in await self.store.record_breaches(now):
+        work = self._work
+        for b in await self.store.record_breaches(now) if work is None or work.breaches else []:
             self.metrics.breaches.inc()
             log.warning(
                 "response_target_breached", incident_id=b.incident_id, round=b.round, deadline=json_instant(b.deadline)
             )
-        for rnd in await self.store.unobserved_responses():
+        for rnd in await self.store.unobserved_responses() if work is None or work.answered else []:
             record = response.judge(rnd, now)
             if record.seconds is not None:  # an answer that answers the page (response.RESOLVE_ANSWERS_PAGE)
                 self.metrics.response.observe(record.seconds)

@@ -55,6 +55,18 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class EscalationWork:
+    """Which of the engine's escalation stages have work at an instant (one read for them all): settled
+    incidents whose escalation is still running (stop), steps or held decisions due (steps), deadlines
+    passed and not judged (target: breaches), answered rounds not yet observed (target: response times)."""
+
+    settled: bool
+    steps: bool
+    breaches: bool
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxBacklog:
     """The outbox's messages that are due and not yet sent: how many per channel, and the oldest due time."""
 
@@ -840,6 +852,11 @@ class EscalationStore(Protocol):
         already or the incident is no longer triggered. `first_step`: the keywords of `fire_step` but the
         incident, generation and `now` (an incident that pages at once): that step too, in the same
         transaction, as `fire_step` right after would write it."""
+        ...
+
+    async def escalation_work(self, now: datetime) -> EscalationWork:
+        """In one read, whether stop_settled, due_escalations, record_breaches and unobserved_responses
+        would find anything at `now` (each by its own condition)."""
         ...
 
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:

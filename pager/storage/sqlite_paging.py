@@ -18,6 +18,7 @@ from .port import (
     DeliveryUpdate,
     DueMessage,
     Escalation,
+    EscalationWork,
     NotFound,
     OutboxBacklog,
     OutboxMessage,
@@ -302,6 +303,33 @@ def _fire_step(
     return True
 
 
+# the conditions of the engine's escalation stages' work, one place each (escalation_work asks them all at once)
+_SETTLED = (
+    "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+    "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1"
+)
+# a step (or a held decision) whose time has come; one deferred to the office opening whose incident's
+# severity changed since (decided again now); both of escalations e JOIN incidents i, with `now`
+_STEP_DUE = "e.status IN ('active', 'waiting') AND e.next_at <= ?"
+_REDECIDE = "e.hold = 'urgency' AND e.status = 'waiting' AND e.next_at > ? AND i.severity != e.severity"
+_ESC_JOIN = "FROM escalations e JOIN incidents i ON i.id = e.incident_id"
+_BREACH_DUE = (
+    "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1"
+)
+_UNOBSERVED = "response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL"
+
+
+def escalation_work(c: sqlite3.Connection, now: datetime) -> EscalationWork:
+    at = _iso(now)
+    return EscalationWork(
+        settled=c.execute(_SETTLED).fetchone() is not None,
+        steps=c.execute(f"SELECT 1 {_ESC_JOIN} WHERE {_STEP_DUE} LIMIT 1", (at,)).fetchone() is not None
+        or c.execute(f"SELECT 1 {_ESC_JOIN} WHERE {_REDECIDE} LIMIT 1", (at,)).fetchone() is not None,
+        breaches=c.execute(_BREACH_DUE, (at,)).fetchone() is not None,
+        answered=c.execute(f"SELECT 1 FROM escalations WHERE {_UNOBSERVED} LIMIT 1").fetchone() is not None,
+    )
+
+
 class PagingStore:
     """Methods of SqliteStore for the engine (`_read`/`_write` come from SqliteStore)."""
 
@@ -379,6 +407,9 @@ class PagingStore:
 
         return await self._write(w)
 
+    async def escalation_work(self, now: datetime) -> EscalationWork:
+        return await self._read(escalation_work, now)  # type: ignore[no-any-return]
+
     # -- escalation steps --------------------------------------------------------------------------
     async def due_escalations(self, now: datetime, limit: int = 500) -> list[Escalation]:
         def q(c: sqlite3.Connection) -> list[Escalation]:
@@ -386,16 +417,11 @@ class PagingStore:
                 f"{', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, i.labels, i.severity"
             )
             rows = c.execute(
-                f"SELECT {cols} FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                "WHERE e.status IN ('active', 'waiting') AND e.next_at <= ? ORDER BY e.next_at LIMIT ?",
-                (_iso(now), limit),
+                f"SELECT {cols} {_ESC_JOIN} WHERE {_STEP_DUE} ORDER BY e.next_at LIMIT ?", (_iso(now), limit)
             ).fetchall()
             # deferred for the office opening, and the incident's severity has changed since: decided again now
             rows += c.execute(
-                f"SELECT {cols} FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                "WHERE e.hold = 'urgency' AND e.status = 'waiting' AND e.next_at > ? AND i.severity != e.severity "
-                "ORDER BY e.next_at LIMIT ?",
-                (_iso(now), limit),
+                f"SELECT {cols} {_ESC_JOIN} WHERE {_REDECIDE} ORDER BY e.next_at LIMIT ?", (_iso(now), limit)
             ).fetchall()
             return [_escalation(r) for r in rows]
 
@@ -478,13 +504,7 @@ class PagingStore:
 
     async def stop_settled(self, now: datetime) -> list[int]:
         """Escalations of incidents acknowledged or resolved by any path: stop them, cancel their pages."""
-        found = await self._read(
-            lambda c: c.execute(
-                "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1"
-            ).fetchone()
-        )
-        if found is None:
+        if await self._read(lambda c: c.execute(_SETTLED).fetchone()) is None:
             return []
 
         def w(c: sqlite3.Connection) -> list[int]:
@@ -503,14 +523,7 @@ class PagingStore:
         return await self._write(w)
 
     async def record_breaches(self, now: datetime) -> list[Breach]:
-        found = await self._read(
-            lambda c: c.execute(
-                "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? "
-                "LIMIT 1",
-                (_iso(now),),
-            ).fetchone()
-        )
-        if found is None:
+        if await self._read(lambda c: c.execute(_BREACH_DUE, (_iso(now),)).fetchone()) is None:
             return []
         return await self._record_breaches(now)
 
@@ -554,13 +567,14 @@ class PagingStore:
     async def unobserved_responses(self) -> list[response.Round]:
         """The paged rounds answered since the last call (each round once), for the response-time
         metric."""
-        cond = "response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL"
-        found = await self._read(lambda c: c.execute(f"SELECT 1 FROM escalations WHERE {cond} LIMIT 1").fetchone())
-        if found is None:
+        if (
+            await self._read(lambda c: c.execute(f"SELECT 1 FROM escalations WHERE {_UNOBSERVED} LIMIT 1").fetchone())
+            is None
+        ):
             return []
 
         def w(c: sqlite3.Connection) -> list[response.Round]:
-            rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE {cond}").fetchall()
+            rows = c.execute(f"SELECT {_ROUND_COLS} FROM escalations WHERE {_UNOBSERVED}").fetchall()
             for r in rows:
                 c.execute(
                     "UPDATE escalations SET response_observed = 1 WHERE incident_id = ? AND generation = ?",

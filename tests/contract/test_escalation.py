@@ -376,6 +376,48 @@ async def test_create_escalation_with_its_first_step_writes_what_create_then_fir
     assert [m for m in await store.due_messages(later) if m.incident_id == acked] == []
 
 
+async def test_escalation_work_says_what_each_escalation_stage_would_find(store: Store) -> None:
+    """escalation_work(now) in one read: each flag is true exactly when its stage's own read finds work."""
+
+    async def agrees(now) -> tuple[bool, bool, bool, bool]:
+        w = await store.escalation_work(now)
+        assert w.steps == bool(await store.due_escalations(now))
+        return (w.settled, w.steps, w.breaches, w.answered)
+
+    assert await agrees(T0) == (False, False, False, False)
+    iid = await _paged(store, "a")  # step 0 at T0, the next at T0+15m, the deadline T0+30m
+    assert await agrees(T0) == (False, False, False, False)
+    assert await agrees(T0 + timedelta(minutes=15)) == (False, True, False, False)
+    assert await agrees(T0 + timedelta(minutes=31)) == (False, True, True, False)
+    assert len(await store.record_breaches(T0 + timedelta(minutes=31))) == 1
+    assert await agrees(T0 + timedelta(minutes=31)) == (False, True, False, False)
+
+    await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    work = await store.escalation_work(T0)
+    # a store may have stopped the escalation at the acknowledgement already
+    assert work.settled == (await store.stop_settled(T0) == [iid])
+    assert work.answered is True and len(await store.unobserved_responses()) == 1
+    assert await agrees(T0 + timedelta(minutes=31)) == (False, False, False, False)
+
+    # deferred to the office opening, and the incident's severity is not the one it was decided on: due now
+    held = await open_incident(store, "held")
+    assert await store.create_escalation(
+        incident_id=held,
+        generation=0,
+        project="acme/webshop",
+        rotation="office",
+        policy={"name": "default"},
+        status="waiting",
+        next_at=T0 + timedelta(hours=18),
+        target_seconds=1800,
+        reason="test",
+        now=T0,
+        hold="urgency",
+        severity="not the incident's",
+    )
+    assert await agrees(T0) == (False, True, False, False)
+
+
 # -- stop_settled -----------------------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
-"""The engine's fast path of a new incident that pages at once (`PagingEngine.first_step_in_route`: its
-first escalation step decided in the route stage and written with its escalation in one transaction)
-against the readable reference (route writes the escalation, the steps stage reads it back and fires it):
-each timeline below is told twice on a fresh database, once each way, and must leave the same
-escalations, outbox rows, timeline events and messages sent.
+"""The engine's fast paths against the readable reference: a new incident that pages at once
+(`PagingEngine.first_step_in_route`: its first escalation step decided in the route stage and written with
+its escalation in one transaction, instead of the steps stage reading it back and firing it), and the
+escalation stages with nothing to do skipping their reads (`PagingEngine.skip_idle_stages`: one read says
+which of stop, steps and target have work). Each timeline below is told on a fresh database with each
+fast path alone, with both, and with neither, and must leave the same escalations, outbox rows, timeline
+events and messages sent.
 
 By the example config: standby in the week of 2026-12-07 is dewi; the office rotation on Wed 2026-12-09
 is chris; the desk is anna and support@example.nl; warning is low urgency.
@@ -15,6 +17,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 
 import pytest
+from prometheus_client import generate_latest
 
 from tests.scenarios.harness import Scenario
 from tests.scenarios.test_paging_timeline import booked_only_config
@@ -86,6 +89,23 @@ async def repeat_alert(s: Scenario) -> None:
     await s.advance(minutes=16)
 
 
+async def breached_then_answered(s: Scenario) -> None:
+    iid = await s.fire({**AGENCY, "severity": "critical"})
+    await s.advance(minutes=31)  # the response target (30 min) passes unanswered
+    status, _ = await s.api("POST", f"/api/v1/incidents/{iid}/ack", {"by": "chris"})
+    assert status == 200
+    await s.advance(minutes=1)
+    await s.reply("chris", "2")  # resolved by SMS
+
+
+async def low_turns_critical(s: Scenario) -> None:
+    group = '{}:{alertname="DiskFilling"}'
+    await s.fire({**AGENCY, "alertname": "DiskFilling", "severity": "warning"}, group=group)
+    await s.at("22:10")
+    await s.fire({**AGENCY, "alertname": "DiskFilling", "severity": "critical"}, group=group)
+    await s.advance(minutes=20)
+
+
 async def acked_before_the_tick(s: Scenario) -> None:
     iid = await s.fire({**AGENCY, "severity": "critical"}, settle=False)
     status, _ = await s.api("POST", f"/api/v1/incidents/{iid}/ack", {"by": "anna"})
@@ -103,6 +123,8 @@ CASES: list[tuple[str, str, bool, Callable[[Scenario], Awaitable[None]]]] = [
     ("low urgency deferral", "2026-12-08 22:00", False, low_urgency_deferral),
     ("repeat alert", "2026-12-09 10:00", False, repeat_alert),
     ("acknowledged before the tick", "2026-12-09 10:00", False, acked_before_the_tick),
+    ("breached, then answered", "2026-12-09 10:00", False, breached_then_answered),
+    ("low urgency turns critical", "2026-12-08 22:00", False, low_turns_critical),
 ]
 
 
@@ -139,10 +161,11 @@ def _untimed(body: str) -> str:
     return body.split("\nTimeline:\n")[0]
 
 
-async def _told(tmp_path, start: str, booked_only: bool, story, fast: bool) -> dict:
+async def _told(tmp_path, start: str, booked_only: bool, story, first_step: bool, skip_idle: bool) -> dict:
     kw = {"config_path": booked_only_config(tmp_path)} if booked_only else {}
     async with Scenario(tmp_path, start, **kw) as s:
-        s.engine.first_step_in_route = fast
+        s.engine.first_step_in_route = first_step
+        s.engine.skip_idle_stages = skip_idle
         await story(s)
         db = s._db
         return {
@@ -152,19 +175,32 @@ async def _told(tmp_path, start: str, booked_only: bool, story, fast: bool) -> d
             "sent": sorted(
                 (a.at, a.message.channel, a.message.to, _untimed(a.message.body)) for a in s.notifier.attempts
             ),
-            "ticks": s.ticks,
+            "metrics": [
+                line
+                for line in generate_latest(s.metrics.registry).decode().splitlines()
+                if line.startswith(("pagerd_response_seconds", "pagerd_response_target_breaches_total"))
+                and "_created " not in line
+            ],
         }
 
 
+FAST = {"first step in route": (True, False), "idle stages skipped": (False, True), "both": (True, True)}
+
+
+@pytest.mark.parametrize("fast", FAST)
 @pytest.mark.parametrize("name, start, booked_only, story", CASES, ids=[c[0] for c in CASES])
-async def test_the_fast_first_step_writes_what_route_then_steps_write(tmp_path, name, start, booked_only, story):
+async def test_the_fast_paths_write_what_the_reference_writes(tmp_path, name, start, booked_only, story, fast):
     (tmp_path / "fast").mkdir()
     (tmp_path / "reference").mkdir()
-    fast = await _told(tmp_path / "fast", start, booked_only, story, True)
-    reference = await _told(tmp_path / "reference", start, booked_only, story, False)
-    for what in ("escalations", "outbox", "timeline", "sent"):
-        assert fast[what] == reference[what], what
+    got = await _told(tmp_path / "fast", start, booked_only, story, *FAST[fast])
+    reference = await _told(tmp_path / "reference", start, booked_only, story, False, False)
+    for what in ("escalations", "outbox", "timeline", "sent", "metrics"):
+        assert got[what] == reference[what], what
     assert reference["escalations"] or name == "acknowledged before the tick"
+    if name == "breached, then answered":  # the target stage's work was done, not skipped both ways
+        assert {"pagerd_response_target_breaches_total 1.0", "pagerd_response_seconds_count 1.0"} <= set(
+            reference["metrics"]
+        )
 
 
 async def test_the_route_stage_alone_pages_a_new_incident_on_the_fast_path(tmp_path):
