@@ -12,9 +12,16 @@ from pager.storage.port import Store
 log = structlog.get_logger("pagerd.engine")
 
 
-async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> list[dict]:
+async def handover_notices(
+    store: Store, schedule: Schedule, now: datetime, settled: set[tuple[str, datetime, str]] | None = None
+) -> list[dict]:
     """Tell each incoming engineer once per hand-off. The claim lives in the store: a restart neither
-    misses one (it catches up within HANDOVER_CATCH_UP) nor doubles one."""
+    misses one (it catches up within HANDOVER_CATCH_UP) nor doubles one. `settled`: the claims (rotation,
+    key, person) this process has already asked the store about, kept by the caller from tick to tick: a
+    claim's answer never changes, so each is asked once instead of at every tick of its catch-up window (a
+    restart starts with none and asks the store again)."""
+    if settled is not None:  # forget the ones past their window (asking again would only be refused)
+        settled -= {c for c in settled if now - c[1] > 2 * HANDOVER_CATCH_UP}
     overrides = overrides_from(await store.list_overrides())
     given = []
     for name, rot_cfg in schedule.config.rotations.items():
@@ -38,6 +45,10 @@ async def handover_notices(store: Store, schedule: Schedule, now: datetime) -> l
             continue
         # the rotation's own person coming back after an override was told at the hand-off: one claim per hand-off
         key = base.start if base is not None and base.person == shift.person else shift.start
+        if settled is not None:
+            if (name, key, shift.person) in settled:
+                continue
+            settled.add((name, key, shift.person))
         if await store.claim_handover(name, key, shift.person, now):
             person = schedule.config.people.get(shift.person)
             notice = {

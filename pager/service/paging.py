@@ -430,6 +430,7 @@ class PagingEngine:
         # own read always was; a page of an incident acknowledged meanwhile is not sent: dispatch checks its
         # state); False runs their reads every tick (tests/scenarios/test_engine_first_step.py)
         self.skip_idle_stages = True
+        self._handovers: set[tuple[str, datetime, str]] = set()  # hand-over claims asked (handover_notices)
         self._work: EscalationWork | None = None  # this tick's answer (None: not asked, every stage runs)
         # every tick, in this order
         self.stages: tuple[tuple[str, Stage], ...] = (
@@ -523,8 +524,11 @@ class PagingEngine:
             self.poke()  # more waiting: the next tick takes the next batch
 
     async def close_tickets(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        await self.store.index_tickets()  # new incidents' subjects into the search index
-        closed = await self.store.close_resolved(now - cfg.desk.auto_close_after, now=now)
+        # new incidents' subjects into the search index, and resolved tickets closed: queued together, they
+        # share one group commit
+        _, closed = await asyncio.gather(
+            self.store.index_tickets(), self.store.close_resolved(now - cfg.desk.auto_close_after, now=now)
+        )
         if closed:
             log.info("tickets_closed", numbers=closed[:50], count=len(closed))
 
@@ -535,7 +539,7 @@ class PagingEngine:
         await targets.record_due(self.store, self.metrics, cfg, schedule.calendar, now)
 
     async def handover(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        await handover_notices(self.store, schedule, now)
+        await handover_notices(self.store, schedule, now, self._handovers)
 
     # -- route: a new (or reopened) incident gets its coverage decision and a policy snapshot ----------
     async def route(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
@@ -544,12 +548,15 @@ class PagingEngine:
         unrouted = await self.store.unrouted_incidents()
         if not unrouted:
             return
-        # the customers' dated standby bookings and the maintenance windows still running or to come: read once
+        # the customers' dated standby bookings, the maintenance windows still running or to come and the
+        # overrides (who is on call, for the incidents that page at once): one read for all the tick routes
+        state = await self.store.routing_state(now)
         booked: dict[str, list[Booking]] = {}
-        for b in await self.store.list_bookings(ending_after=now):
+        for b in state.bookings:
             booked.setdefault(b.customer, []).append(b)
-        windows = windows_of(await self.store.list_maintenance(ending_after=now))
-        overrides, on_call = None, None
+        windows = windows_of(state.maintenance)
+        overrides = overrides_from(state.overrides)
+        on_call = None
         for inc in unrouted:
             # a paged ticket goes to its own project; an alert to its first matching route's
             desk = desk_project(inc.source, inc.labels, set(plan.customer_of))
@@ -593,8 +600,7 @@ class PagingEngine:
             )
             first_step = None
             if self.first_step_in_route and status == "active" and next_at is not None and next_at <= now:
-                if on_call is None:  # who is on call, read once per tick as the steps stage does
-                    overrides = overrides_from(await self.store.list_overrides())
+                if on_call is None:  # who is on call in each rotation, worked out once per tick
                     on_call = OnCallAt(schedule, overrides, now)
                 first_step = self._first_step(
                     cfg, schedule, overrides, inc, escalation, decision.severity, now, on_call

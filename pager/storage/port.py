@@ -55,6 +55,16 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingState:
+    """What the route stage decides on, read at once: the bookings and maintenance windows ending after
+    an instant, and the overrides (list_bookings, list_maintenance with `ending_after`, list_overrides)."""
+
+    bookings: list[Booking]
+    maintenance: list[MaintenanceRecord]
+    overrides: list[OverrideRecord]
+
+
+@dataclass(frozen=True, slots=True)
 class EscalationWork:
     """Which of the engine's escalation stages have work at an instant (one read for them all): settled
     incidents whose escalation is still running (stop), steps or held decisions due (steps), deadlines
@@ -852,6 +862,10 @@ class EscalationStore(Protocol):
         already or the incident is no longer triggered. `first_step`: the keywords of `fire_step` but the
         incident, generation and `now` (an incident that pages at once): that step too, in the same
         transaction, as `fire_step` right after would write it."""
+        ...
+
+    async def routing_state(self, now: datetime) -> RoutingState:
+        """In one read: list_bookings(ending_after=now), list_maintenance(ending_after=now), list_overrides()."""
         ...
 
     async def escalation_work(self, now: datetime) -> EscalationWork:

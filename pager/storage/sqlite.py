@@ -53,6 +53,7 @@ from .port import (
     OverrideRecord,
     OverrideRequest,
     Pruned,
+    RoutingState,
     TimelineEvent,
     Unavailable,
     WorkEntry,
@@ -62,7 +63,7 @@ from .sqlite_customer_mail import CustomerMailSqlite
 from .sqlite_hotline import HotlineSqlite
 from .sqlite_ingest import ingest, ingest_together, key_prefix
 from .sqlite_mail import MailSqlite
-from .sqlite_maintenance import MaintenanceSqlite
+from .sqlite_maintenance import MaintenanceSqlite, _windows
 from .sqlite_paging import PagingStore, _event, quiet
 from .sqlite_portal import PortalSqlite
 from .sqlite_standby import StandbySqlite
@@ -499,6 +500,16 @@ class SqliteStore(
         self, rotation: str | None = None, *, include_removed: bool = False
     ) -> list[OverrideRecord]:
         return await self._read(schedule.overrides, rotation, None, include_removed)
+
+    async def routing_state(self, now: datetime) -> RoutingState:
+        def q(c: sqlite3.Connection) -> RoutingState:
+            return RoutingState(
+                bookings=billing.bookings(c, None, None, False, now),
+                maintenance=_windows(c, None, None, False, now),
+                overrides=schedule.overrides(c, None, None, False),
+            )
+
+        return await self._read(q)  # type: ignore[no-any-return]
 
     async def remove_override(self, override_id: int, *, removed_by: str, now: datetime) -> OverrideRecord:
         await self._write(schedule.remove_override, override_id, removed_by, now)

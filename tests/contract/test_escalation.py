@@ -418,6 +418,27 @@ async def test_escalation_work_says_what_each_escalation_stage_would_find(store:
     assert await agrees(T0) == (False, True, False, False)
 
 
+async def test_routing_state_is_the_three_lists_in_one_read(store: Store) -> None:
+    h = timedelta(hours=1)
+    empty = await store.routing_state(T0)
+    assert (empty.bookings, empty.maintenance, empty.overrides) == ([], [], [])
+    for start, end in ((T0 - 2 * h, T0 - h), (T0 - h, T0 + h), (T0 + h, T0 + 2 * h)):  # ended, running, to come
+        await store.add_booking(customer="acme", start=start, end=end, created_by="anna", now=T0)
+        await store.add_maintenance(
+            customer=None, project="acme/webshop", match={}, start=start, end=end, reason="r", created_by="anna", now=T0
+        )
+        await store.add_override(
+            rotation="standby", start=start, end=end, person="dewi", replaces=None, created_by="anna", now=T0
+        )
+    cancelled = await store.add_booking(customer="acme", start=T0, end=T0 + h, created_by="anna", now=T0)
+    await store.cancel_booking(cancelled.id, by="anna", now=T0)
+    state = await store.routing_state(T0)
+    assert state.bookings == await store.list_bookings(ending_after=T0)
+    assert state.maintenance == await store.list_maintenance(ending_after=T0)
+    assert state.overrides == await store.list_overrides()
+    assert (len(state.bookings), len(state.maintenance), len(state.overrides)) == (2, 2, 3)
+
+
 # -- stop_settled -----------------------------------------------------------------------------------
 
 

@@ -271,3 +271,50 @@ async def test_the_notice_is_the_engines_last_stage_and_the_next_tick_sends_it(s
     clock.advance(60)
     assert await engine.tick() is True
     assert len(phone.sent) == 2  # once per hand-off
+
+
+async def test_the_claims_a_process_asked_are_not_asked_again_and_the_notices_are_the_same(stores, schedule):
+    """With the engine's memo of settled claims (kept from tick to tick, empty after a restart): the week
+    of ticks above gives the same two notices, and the store is asked each claim once per process instead
+    of at every tick of its catch-up window."""
+    t, end = datetime(2026, 11, 30, 8, 0, tzinfo=AMS), datetime(2026, 12, 7, 9, 0, tzinfo=AMS)
+    seen: list[tuple[str, str, str]] = []
+    asked: list[tuple] = []  # (process, rotation, key, person) of each claim asked
+    settled: set = set()
+    process = [0]
+
+    def counted(store):
+        claim = store.claim_handover
+
+        async def claim_handover(*args):
+            asked.append((process[0], *args[:3]))
+            return await claim(*args)
+
+        store.claim_handover = claim_handover
+        return store
+
+    store = counted(stores.current)
+    for i in range(800):  # bounded, as above
+        if t > end:
+            break
+        if i and i % 96 == 0:
+            process[0] += 1
+            store, settled = counted(await stores.restart()), set()  # a new process remembers nothing
+        seen += [
+            (n["rotation"], n["person"], n["start"])
+            for n in await handover_notices(store, schedule, t.astimezone(UTC), settled)
+        ]
+        t += timedelta(minutes=15)
+    assert seen == [("standby", "chris", "2026-11-30T07:30:00+00:00"), ("standby", "dewi", "2026-12-07T07:30:00+00:00")]
+    assert asked and len(asked) == len(set(asked))  # each claim once per process, not at every tick
+    without = [0]
+    claim = stores.current.claim_handover
+
+    async def claim_handover(*args):
+        without[0] += 1
+        return await claim(*args)
+
+    stores.current.claim_handover = claim_handover
+    for k in range(4):  # four ticks after Monday's hand-off without the memo: the store is asked at each
+        await handover_notices(stores.current, schedule, (end + timedelta(minutes=15 * k)).astimezone(UTC))
+    assert without[0] == 4
