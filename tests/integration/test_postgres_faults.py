@@ -1,7 +1,8 @@
 """pagerd nodes on PostgreSQL while their database connections are cut: every session of the node's database
-ended by pg_terminate_backend (a few times), and the server restarted once (pg_ctl restart -m fast, on a
-server of the test's own: the shared one of scripts/pg.sh is never restarted), while Alertmanager webhooks
-flow to the nodes.
+ended by pg_terminate_backend (a few times), the server restarted once (pg_ctl restart -m fast, on a
+server of the test's own: the shared one of scripts/pg.sh is never restarted), and a failover: the primary
+crashes and its synchronous streaming standby is promoted, the nodes finding the new primary through a
+multi-host DSN (`target_session_attrs=read-write`), while Alertmanager webhooks flow to the nodes.
 
 - A webhook answered 2xx is stored exactly once (checked in the database afterwards).
 - An answer during a cut is 2xx or 503 with Retry-After: never 500, never later than ANSWER_BOUND.
@@ -245,3 +246,41 @@ def test_a_server_restart_costs_503s_and_loses_nothing(tmp_path: Path) -> None:
             assert "store_reconnect" in log
         finally:
             nodes[0].stop()
+
+
+def test_a_failover_to_a_synchronous_standby_loses_nothing(tmp_path: Path) -> None:
+    """The primary crashes (pg_ctl stop -m immediate) a second into the stream; a second later its standby
+    is promoted. A COMMIT on the primary waited for the standby (synchronous_standby_names), so every
+    webhook answered 2xx is on the new primary, which the nodes find in their DSN's host list by themselves."""
+    if not _cluster_available():
+        pytest.skip("no PostgreSQL server programs (initdb, pg_ctl) to run servers of the test's own")
+    with PgCluster.started() as primary:
+        primary.database("pagerd")
+        with PgCluster.standby_of(primary) as standby:
+            hosts = f"127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+            dsn = f"postgresql://postgres@{hosts}/pagerd?target_session_attrs=read-write"
+            nodes = _nodes(tmp_path, dsn, 2)
+            for p in nodes:
+                p.start()
+
+            def failover() -> None:
+                primary.crash()
+                time.sleep(1.0)  # the nodes meanwhile find no server that takes writes
+                standby.promote()
+
+            try:
+                _leader(nodes)
+                answers = _cut_while_streaming(nodes, failover, cuts=1)
+                accepted = _check_answers(answers)
+                assert len(accepted) >= 10, answers
+                assert any(a.status == 503 for a in answers), "no webhook came while no server took writes"
+                promoted = f"{standby.server}/pagerd"
+                _recovered(nodes, promoted, first=10_000)
+                _stored_once(promoted, answers)
+                for p in nodes:
+                    log = p.log_path.read_text()
+                    assert "request_failed" not in log, log[-3000:]
+                    assert "store_reconnect" in log
+            finally:
+                for p in nodes:
+                    p.stop()
