@@ -89,6 +89,12 @@ class Unavailable(Exception):
         self.retry_after = retry_after
 
 
+class LeaseLost(Exception):
+    """The engine was about to send, or to record a send, after its lease could have passed to another node
+    (pager.service.lease; on PostgreSQL also checked inside the transaction that claims or finishes an
+    outbox message)."""
+
+
 # -- records: what the store answers, whatever the database ------------------------------------------
 
 

@@ -21,9 +21,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -34,7 +35,7 @@ from psycopg.sql import SQL, Identifier
 from pager.clock import Clock
 
 from .codec import iso
-from .port import IngestPolicy, Unavailable
+from .port import IngestPolicy, LeaseLost, Unavailable
 from .sqlite import SqliteStore
 from .sqlite import migrations as sqlite_migrations
 from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
@@ -220,6 +221,26 @@ def migrate(dsn: str, now: datetime) -> list[int]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
 
+# The lease token a write transaction of the engine's is fenced by (PostgresStore._fenced), in the context of
+# the store call that makes it.
+_FENCE: ContextVar[tuple[int, datetime] | None] = ContextVar("pagerd_fence", default=None)
+
+
+def _fenced_job(token: tuple[int, datetime], fn: Any, conn: PgConnection, *args: Any) -> Any:
+    """`fn`, in its transaction, only if the lease session `token` (backend pid, start) still holds the engine
+    lease. All write transactions take WRITE_LOCK first, so a node that takes the lease after this check
+    runs its first write (the outbox recovery) only after this transaction committed, and sees it."""
+    pid, started = token
+    held = conn.execute(
+        "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+        "AND l.classid = 0 AND l.objid = ? AND l.objsubid = 1 AND l.granted AND l.pid = ? AND a.backend_start = ?",
+        (LEASE_KEY, pid, started),
+    ).fetchone()
+    if held is None:
+        raise LeaseLost("the engine lease passed to another node: this outbox change is left to it")
+    return fn(conn, *args)
+
+
 class PostgresStore(SqliteStore):
     """The store on PostgreSQL at `dsn` (libpq's form: postgresql://user@host:port/db)."""
 
@@ -228,6 +249,38 @@ class PostgresStore(SqliteStore):
         self.dsn = dsn
         self._pg_readers: list[PgConnection] = []
         self._pg_lock = threading.Lock()
+        self._lease: EngineLease | None = None
+
+    # -- fencing: the outbox's claims and results are written only while this node holds the lease -------
+    #
+    # The engine checks its lease before each send (pager.service.lease.FencedNotifier: by its own clock).
+    # The store checks it once more inside the transaction that claims an outbox message, records its
+    # result, or recovers the claimed ones at the engine's start: a node that lost the lease changes
+    # nothing of the outbox after the next holder started (LeaseLost, its transaction's job rolled back).
+
+    def fenced_by(self, lease: EngineLease) -> None:
+        self._lease = lease
+
+    async def _fenced(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._lease is None:
+            return await method(*args, **kwargs)
+        token = self._lease.token
+        if token is None:
+            raise LeaseLost("this node does not hold the engine lease")
+        reset = _FENCE.set(token)
+        try:
+            return await method(*args, **kwargs)
+        finally:
+            _FENCE.reset(reset)
+
+    async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
+        return bool(await self._fenced(super().claim_messages, carrier, ids, body, now))
+
+    async def finish_message(self, carrier: int, **kwargs: Any) -> None:
+        await self._fenced(super().finish_message, carrier, **kwargs)
+
+    async def recover_sending(self, now: datetime) -> int:
+        return int(await self._fenced(super().recover_sending, now))
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -299,6 +352,9 @@ class PostgresStore(SqliteStore):
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_on_reader, fn, args)
 
     async def _write(self, fn: Any, *args: Any) -> Any:
+        token = _FENCE.get()
+        if token is not None:
+            fn = partial(_fenced_job, token, fn)
         try:
             return await super()._write(fn, *args)
         except psycopg.OperationalError as exc:
@@ -330,6 +386,8 @@ class EngineLease:
         self.dsn, self.clock, self.ttl, self.margin = dsn, clock, ttl, margin
         self._conn: psycopg.Connection | None = None
         self._renewed: float | None = None  # monotonic time of the last renewal (or acquisition)
+        # the session holding the lock: (backend pid, backend start), which the store's fence checks
+        self.token: tuple[int, datetime] | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     @property
@@ -364,6 +422,7 @@ class EngineLease:
 
     async def release(self) -> None:
         self._renewed = None
+        self.token = None
         conn, executor = self._conn, self._executor
         self._conn, self._executor = None, None
         if executor is not None:
@@ -394,8 +453,14 @@ class EngineLease:
         return self._conn
 
     def _try_acquire(self) -> bool:
-        row = self._connection().execute("SELECT pg_try_advisory_lock(%s)", (LEASE_KEY,)).fetchone()
-        return bool(row and row[0])
+        conn = self._connection()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEASE_KEY,)).fetchone()
+        if not (row and row[0]):
+            return False
+        me = conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
+        assert me is not None
+        self.token = (me[0], me[1])
+        return True
 
     def _still_held(self) -> bool:
         if self._conn is None or self._conn.closed:
