@@ -6,8 +6,8 @@ commit (one transaction per batch, a savepoint per job, every request answered a
 on connections of their own, and a connection adapter that speaks the SQLite modules' SQL to PostgreSQL
 (`PgConnection`): placeholders, the few SQLite spellings PostgreSQL lacks, and the statements whose
 SQLite form has no portable equal (`PG_STATEMENTS`). The schema is PostgreSQL's own
-(pager/storage/pg_migrations: 0028 is SQLite's 0001-0028 at once, each later one has its SQLite twin's
-number), the same tables and columns as SQLite's (tests/contract/test_schemas.py).
+(pager/storage/pg_migrations/0028 is SQLite's 0001-0028 at once; each later SQLite migration is applied as
+`pg_schema` translates it), the same tables and columns as SQLite's (tests/contract/test_schemas.py).
 """
 
 from __future__ import annotations
@@ -191,8 +191,37 @@ def connect(dsn: str) -> PgConnection:
     return PgConnection(psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT))
 
 
+# The schema on PostgreSQL: pg_migrations/0028_schema.sql holds SQLite's migrations 0001-0028 at once, written
+# for PostgreSQL (plpgsql triggers, a tsvector table for FTS5). Every later SQLite migration is applied as
+# `pg_schema` translates it, unless pg_migrations holds a file of the same number: one for a migration whose
+# SQLite words do not translate.
+BASELINE = 28
+
+_INTEGER = re.compile(r"\bINTEGER\b")
+_NUMBERED = re.compile(r"CREATE TABLE (\w+) \(\s*id\s+INTEGER PRIMARY KEY\b")
+# SQLite gives a row without an id the largest id + 1 (rowid); so does this trigger, under WRITE_LOCK
+_ID_TRIGGER = """
+CREATE FUNCTION {table}_id_next() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id IS NULL THEN
+        SELECT coalesce(max(id), 0) + 1 INTO NEW.id FROM {table};
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER {table}_id_next BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_id_next();
+"""
+
+
+def pg_schema(sql: str) -> str:
+    """A SQLite migration in PostgreSQL's words: INTEGER columns are BIGINT (SQLite's are 64 bits), and a table
+    whose `id INTEGER PRIMARY KEY` SQLite numbers gets the trigger that numbers it the same way."""
+    return _INTEGER.sub("BIGINT", sql) + "".join(_ID_TRIGGER.format(table=t) for t in _NUMBERED.findall(sql))
+
+
 def migrations() -> list[tuple[int, str, str]]:
-    return sqlite_migrations("pg_migrations")
+    own = {m[0]: m for m in sqlite_migrations("pg_migrations")}
+    later = [(v, name, pg_schema(sql)) for v, name, sql in sqlite_migrations() if v > BASELINE and v not in own]
+    return sorted([*own.values(), *later])
 
 
 _MIGRATION_LOCK = 0x70616765  # 'page': one node migrates at a time
@@ -276,8 +305,19 @@ class PostgresStore(SqliteStore):
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
         return bool(await self._fenced(super().claim_messages, carrier, ids, body, now))
 
-    async def finish_message(self, carrier: int, **kwargs: Any) -> None:
-        await self._fenced(super().finish_message, carrier, **kwargs)
+    async def finish_message(
+        self,
+        carrier: int,
+        *,
+        sent: bool,
+        provider_id: str | None,
+        error: str | None,
+        retry_at: datetime | None,
+        now: datetime,
+        simulated: bool = False,
+    ) -> None:
+        result = dict(sent=sent, provider_id=provider_id, error=error, retry_at=retry_at, now=now, simulated=simulated)
+        await self._fenced(super().finish_message, carrier, **result)
 
     async def recover_sending(self, now: datetime) -> int:
         return int(await self._fenced(super().recover_sending, now))

@@ -76,7 +76,7 @@ _STOP = object()
 
 def migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration in `folder` of pager.storage, in order: SQLite's, or
-    PostgreSQL's twins (pg_migrations)."""
+    PostgreSQL's own (pg_migrations: pager.storage.postgres.migrations)."""
     out = []
     for entry in sorted(resources.files("pager.storage").joinpath(folder).iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".sql"):
