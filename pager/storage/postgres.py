@@ -283,9 +283,11 @@ class PostgresStore(SqliteStore):
     # -- fencing: the outbox's claims and results are written only while this node holds the lease -------
     #
     # The engine checks its lease before each send (pager.service.lease.FencedNotifier: by its own clock).
-    # The store checks it once more inside the transaction that claims an outbox message, records its
-    # result, or recovers the claimed ones at the engine's start: a node that lost the lease changes
-    # nothing of the outbox after the next holder started (LeaseLost, its transaction's job rolled back).
+    # The store checks it once more inside the transaction that claims an outbox message (marks it
+    # `sending`: the decision to send it) or recovers the claimed ones at the engine's start: a node that
+    # lost the lease claims nothing after the next holder started (LeaseLost, its job rolled back). The
+    # result of a send that did happen is always recorded (finish_message): refusing it would leave the
+    # message claimed, and the next holder would send it again.
 
     def fenced_by(self, lease: EngineLease) -> None:
         self._lease = lease
@@ -304,20 +306,6 @@ class PostgresStore(SqliteStore):
 
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
         return bool(await self._fenced(super().claim_messages, carrier, ids, body, now))
-
-    async def finish_message(
-        self,
-        carrier: int,
-        *,
-        sent: bool,
-        provider_id: str | None,
-        error: str | None,
-        retry_at: datetime | None,
-        now: datetime,
-        simulated: bool = False,
-    ) -> None:
-        result = dict(sent=sent, provider_id=provider_id, error=error, retry_at=retry_at, now=now, simulated=simulated)
-        await self._fenced(super().finish_message, carrier, **result)
 
     async def recover_sending(self, now: datetime) -> int:
         return int(await self._fenced(super().recover_sending, now))

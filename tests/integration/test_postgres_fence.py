@@ -1,7 +1,8 @@
-"""The store's fence on PostgreSQL: the transactions that claim an outbox message, record its result, or
-recover the claimed ones run only while the node's lease session holds the engine lease (checked inside the
-transaction, pager.storage.postgres._fenced_job). A node whose lease passed to another changes nothing of
-the outbox: its store call raises LeaseLost and its transaction's change is rolled back."""
+"""The store's fence on PostgreSQL: the transactions that claim an outbox message or recover the claimed ones
+run only while the node's lease session holds the engine lease (checked inside the transaction,
+pager.storage.postgres._fenced_job). A node whose lease passed to another claims nothing: its store call
+raises LeaseLost and its transaction's change is rolled back. The result of a send that happened is
+recorded whoever holds the lease."""
 
 from __future__ import annotations
 
@@ -18,18 +19,18 @@ POLICY = IngestPolicy(reopen_window=timedelta(hours=1), events_v2_duplicate_wind
 NOW = datetime(2026, 1, 5, 21, 0, tzinfo=timezone.utc)
 
 
-def _outbox(dsn: str, status: str) -> None:
+def _outbox(dsn: str, status: str, id: int = 1) -> None:
     with psycopg.connect(dsn) as c:
         c.execute(
             "INSERT INTO outbox (id, idem_key, channel, address, kind, due_at, status, created_at) "
-            "VALUES (1, 'k1', 'sms', '+31600000001', 'page', %s, %s, %s)",
-            (NOW.isoformat(), status, NOW.isoformat()),
+            "VALUES (%s, %s, 'sms', '+31600000001', 'page', %s, %s, %s)",
+            (id, f"k{id}", NOW.isoformat(), status, NOW.isoformat()),
         )
 
 
-def _status(dsn: str) -> tuple[str, int]:
+def _status(dsn: str, id: int = 1) -> tuple[str, int]:
     with psycopg.connect(dsn) as c:
-        row = c.execute("SELECT status, attempts FROM outbox WHERE id = 1").fetchone()
+        row = c.execute("SELECT status, attempts FROM outbox WHERE id = %s", (id,)).fetchone()
     assert row is not None
     return row[0], row[1]
 
@@ -62,18 +63,19 @@ async def test_a_node_whose_lease_passed_on_changes_nothing_of_the_outbox(dsn: s
         assert await theirs.try_acquire()
         assert mine.token is not None and mine.valid()
         with pytest.raises(LeaseLost):
-            await store.finish_message(
-                1, sent=True, provider_id="SM1", error=None, retry_at=None, now=NOW, simulated=False
-            )
-        with pytest.raises(LeaseLost):
-            await store.claim_messages(1, [1], "page", NOW)
-        assert _status(dsn) == ("sending", 1)  # left for the new holder, which recovers it
-
-        store.fenced_by(theirs)  # the same store as the new holder's
-        assert await store.recover_sending(NOW) == 1
-        assert await store.claim_messages(1, [1], "page", NOW)
+            await store.recover_sending(NOW)
+        assert _status(dsn) == ("sending", 1)
+        # the message it sent before: its result is recorded (else the new holder would send it again)
         await store.finish_message(1, sent=True, provider_id="SM1", error=None, retry_at=None, now=NOW, simulated=False)
-        assert _status(dsn) == ("sent", 2)
+        assert _status(dsn) == ("sent", 1)
+
+        _outbox(dsn, "pending", 2)
+        with pytest.raises(LeaseLost):
+            await store.claim_messages(2, [2], "page", NOW)
+        assert _status(dsn, 2) == ("pending", 0)  # left for the new holder
+        store.fenced_by(theirs)  # the same store as the new holder's
+        assert await store.claim_messages(2, [2], "page", NOW)
+        assert _status(dsn, 2) == ("sending", 1)
     finally:
         await mine.release()
         await theirs.release()
