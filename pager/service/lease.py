@@ -18,7 +18,7 @@ from typing import Protocol
 import structlog
 
 from pager.observe.metrics import Metrics
-from pager.storage.port import LeaseLost, Unavailable
+from pager.storage.port import ConnectionUse, LeaseLost, Unavailable
 
 log = structlog.get_logger("pagerd.lease")
 
@@ -30,6 +30,7 @@ class Lease(Protocol):
     async def try_acquire(self) -> bool: ...
     async def renew(self) -> bool: ...
     async def release(self) -> None: ...
+    def connections(self) -> list[ConnectionUse]: ...
 
 
 async def run_leased(

@@ -63,6 +63,16 @@ class OutboxBacklog:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionUse:
+    """The database connections of one role (writer, reader, lease): how many are open, how many run a query
+    or a transaction now (the gauge pagerd_store_connections)."""
+
+    role: str
+    open: int
+    busy: int
+
+
+@dataclass(frozen=True, slots=True)
 class Pruned:
     """What one retention batch removed."""
 
@@ -1654,3 +1664,6 @@ class Store(
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+    def connections(self) -> list[ConnectionUse]:
+        """The writer's and the readers' connections now (no database access)."""
+        ...

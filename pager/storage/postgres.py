@@ -35,7 +35,7 @@ from psycopg.sql import SQL, Identifier
 from pager.clock import Clock
 
 from .codec import iso
-from .port import IngestPolicy, LeaseLost, Unavailable
+from .port import ConnectionUse, IngestPolicy, LeaseLost, Unavailable
 from .sqlite import SqliteStore
 from .sqlite import migrations as sqlite_migrations
 from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
@@ -325,6 +325,7 @@ class PostgresStore(SqliteStore):
         with self._pg_lock:
             for c in self._pg_readers:
                 c.close()
+            self._pg_readers.clear()
 
     # -- a connection lost (pg_terminate_backend, a server restart or failover, the network) -----------
     #
@@ -376,8 +377,9 @@ class PostgresStore(SqliteStore):
                     raise Unavailable("the database connection was lost; retry later", 5) from exc
         raise AssertionError("unreachable")
 
-    async def _read(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_on_reader, fn, args)
+    def _readers_open(self) -> int:
+        with self._pg_lock:
+            return len(self._pg_readers)
 
     async def _write(self, fn: Any, *args: Any) -> Any:
         token = _FENCE.get()
@@ -417,6 +419,7 @@ class EngineLease:
         # the session holding the lock: (backend pid, backend start), which the store's fence checks
         self.token: tuple[int, datetime] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._busy = 0  # 1 while a query of the lease runs (asked and answered on the event loop)
 
     @property
     def held(self) -> bool:
@@ -461,7 +464,16 @@ class EngineLease:
     async def _call(self, fn: Any) -> Any:
         if self._executor is None:  # one thread per connection: psycopg's connection is used from it alone
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagerd-lease")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        self._busy = 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        finally:
+            self._busy = 0
+
+    def connections(self) -> list[ConnectionUse]:
+        """The lease's own connection (held open for as long as this node holds or asks for the lease)."""
+        conn = self._conn
+        return [ConnectionUse("lease", int(conn is not None and not conn.closed), self._busy)]
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
