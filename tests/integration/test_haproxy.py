@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
+import threading
 import urllib.request
 
 import pytest
@@ -49,7 +51,12 @@ def test_the_local_config_keeps_everything_but_the_addresses() -> None:
         ("node1", "127.0.0.1:18081"),
         ("node2", "127.0.0.1:18082"),
     ]
-    for kept in ("balance roundrobin", "option httpchk GET /readyz", "option redispatch", "retry-on conn-failure"):
+    for kept in (
+        "balance roundrobin",
+        "option httpchk GET /readyz",
+        "option http-buffer-request",
+        "retry-on conn-failure",
+    ):
         assert kept in text
     with pytest.raises(AssertionError, match="no longer has"):
         local_config(18080, [18081], text=SHIPPED.read_text().replace("bind :8080", "bind :80"))
@@ -75,3 +82,43 @@ def test_two_nodes_behind_the_shipped_config_share_webhooks_and_one_can_stop(tmp
         proxy.stop()
         for p in nodes:
             p.stop()
+
+
+def _dropping_node() -> tuple[socket.socket, threading.Thread]:
+    """A node killed while requests are on their way: it takes each connection, reads the request and closes
+    it unanswered (what the kernel does for a process that dies after accepting). Answers nothing else, so
+    the health check marks it down after 2 s; the requests below are sent before that."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", free_port()))
+    listener.listen(64)
+    listener.settimeout(0.2)
+
+    def serve() -> None:
+        while listener.fileno() != -1:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the timeout, or closed by the test
+                continue
+            conn.recv(65536)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+def test_a_webhook_a_dying_node_drops_unanswered_goes_to_the_other(tmp_path) -> None:
+    require_binary(HAPROXY_BIN)
+    node = PagerdProcess(workdir=tmp_path / "node1").start()
+    dropping, thread = _dropping_node()
+    proxy = Haproxy(tmp_path / "haproxy", free_port(), [node.port, dropping.getsockname()[1]])
+    try:
+        proxy.start()
+        # round-robin sends every other one to the dropping node first; each is sent again to node1
+        assert [_webhook(proxy.url, node.webhook_token, n) for n in range(6)] == [200] * 6
+        assert len(node.incidents()) == 6
+    finally:
+        proxy.stop()
+        dropping.close()
+        thread.join(5)
+        node.stop()
