@@ -94,6 +94,27 @@ class Database:
     def drop(self) -> None:
         pg.drop_database(self.name)
 
+    def backend_cpu_seconds(self) -> float:
+        """CPU seconds (utime + stime) used so far by the server processes serving this database's sessions
+        (the server is on this machine; a session that ended since the last call is not counted)."""
+        with psycopg.connect(f"{pg.SERVER}/postgres", autocommit=True) as admin:
+            pids = [r[0] for r in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,))]
+        total = 0.0
+        for pid in pids:
+            try:
+                total += B.proc_cpu_seconds(pid)
+            except OSError:  # ended meanwhile
+                pass
+        return total
+
+
+def wrk_with_db(server: B.Server, db: Database, res: dict, *args: Any) -> dict:
+    """run.py's wrk, plus the CPU the database server's processes spent on this server's sessions."""
+    before = db.backend_cpu_seconds()
+    r = B.wrk(server, res, *args)
+    r["db_cpu_s"] = db.backend_cpu_seconds() - before
+    return r
+
 
 def server_settings() -> dict[str, str]:
     with psycopg.connect(f"{pg.SERVER}/postgres") as conn:
@@ -188,6 +209,11 @@ def per_request_us(r: dict) -> float | None:
     return 1e6 * r["server_cpu_s"] / n if n else None
 
 
+def db_per_request_us(r: dict) -> float | None:
+    n = r.get("ok_2xx") or 0
+    return 1e6 * r["db_cpu_s"] / n if n and "db_cpu_s" in r else None
+
+
 def wait_routed(db: Database, timeout: float = 20.0) -> None:
     """Give the engine time to route and page what the last runs stored (bounded)."""
     deadline = time.monotonic() + timeout
@@ -222,8 +248,11 @@ def part_a(tmp: Path, out: dict) -> None:
             B.wrk(s, res[s.key], "single.lua", B.WARMUP, f"aw{s.key[0]}", "warmup")
         for rnd in range(ROUNDS):
             for s in servers if rnd % 2 == 0 else servers[::-1]:
-                single = B.wrk(s, res[s.key], "single.lua", SECONDS, f"as{rnd}{s.key[0]}", f"single{rnd}")
-                batch = B.wrk(s, res[s.key], "batch.lua", SECONDS, f"ab{rnd}{s.key[0]}", f"batch{rnd}", ["100"])
+                db = dbs[s.key]
+                single = wrk_with_db(s, db, res[s.key], "single.lua", SECONDS, f"as{rnd}{s.key[0]}", f"single{rnd}")
+                batch = wrk_with_db(
+                    s, db, res[s.key], "batch.lua", SECONDS, f"ab{rnd}{s.key[0]}", f"batch{rnd}", ["100"]
+                )
                 res[s.key]["rounds"].append({"single": single, "batch": batch})
         wait_routed(db_p)
     finally:
@@ -468,8 +497,9 @@ def write(out: dict, meta: dict) -> str:
         f"{meta['pg'].get('wal_sync_method', '?')}, shared_buffers {meta['pg'].get('shared_buffers', '?')})",
         "- Pinning: pagerd nodes and the ceiling on CPU 1; wrk, haproxy, the fake Twilio and the script on CPU 0. "
         "**The PostgreSQL server is the machine's shared one and is not pinned**; its CPU is not counted in "
-        "\"CPU per request\" (the pagerd or ceiling process alone, all threads). Each part on fresh databases "
-        "of its own with `synchronous_commit = on`.",
+        "\"CPU per request\" (the pagerd or ceiling process alone, all threads); \"PostgreSQL server CPU per "
+        "request\" is the server processes of that database's sessions (from /proc), measured in (a) only. "
+        "Each part on fresh databases of its own with `synchronous_commit = on`.",
     ]
     if meta.get("errors"):
         L += ["", "**Errors in this run:** " + "; ".join(meta["errors"])]
@@ -482,6 +512,7 @@ def write(out: dict, meta: dict) -> str:
             ("Single-alert p50", "single", lambda r: r["lat_p50_us"] / 1000, "{:.1f} ms", False),
             ("Single-alert p99", "single", lambda r: r["lat_p99_us"] / 1000, "{:.1f} ms", False),
             ("Server CPU per single-alert request", "single", per_request_us, "{:,.0f} µs", False),
+            ("PostgreSQL server CPU per single-alert request", "single", db_per_request_us, "{:,.0f} µs", False),
             ("Alerts/s in 100-alert webhooks", "batch", lambda r: r["rps_2xx"] * 100, "{:,.0f}", True),
             ("100-alert webhook p50", "batch", lambda r: r["lat_p50_us"] / 1000, "{:.1f} ms", False),
             ("100-alert webhook p99", "batch", lambda r: r["lat_p99_us"] / 1000, "{:.1f} ms", False),
@@ -489,6 +520,13 @@ def write(out: dict, meta: dict) -> str:
                 "Server CPU per alert in 100-alert webhooks",
                 "batch",
                 lambda r: (per_request_us(r) or 0) / 100 or None,
+                "{:.1f} µs",
+                False,
+            ),
+            (
+                "PostgreSQL server CPU per alert in 100-alert webhooks",
+                "batch",
+                lambda r: (db_per_request_us(r) or 0) / 100 or None,
                 "{:.1f} µs",
                 False,
             ),
