@@ -108,10 +108,18 @@ class Database:
         return total
 
 
-def wrk_with_db(server: B.Server, db: Database, res: dict, *args: Any) -> dict:
-    """run.py's wrk, plus the CPU the database server's processes spent on this server's sessions."""
+def wrk_with_db(server: B.Server, db: Database, res: dict, *args: Any) -> dict | None:
+    """run.py's wrk, plus the CPU the database server's processes spent on this server's sessions. None (and
+    the run named in res["stalled"]) when the server answered nothing within the run: on a starved CPU one
+    group commit of 32 100-alert webhooks can outlast a 5 s run; the requests still count in the write check."""
     before = db.backend_cpu_seconds()
-    r = B.wrk(server, res, *args)
+    try:
+        r = B.wrk(server, res, *args)
+    except B.BenchError as exc:
+        if not res["runs"] or res["runs"][-1]["requests"] != 0:
+            raise
+        res.setdefault("stalled", []).append(f"{res['runs'][-1]['label']}: {exc}")
+        return None
     r["db_cpu_s"] = db.backend_cpu_seconds() - before
     return r
 
@@ -253,9 +261,9 @@ def part_a(tmp: Path, out: dict) -> None:
                 batch = wrk_with_db(
                     s, db, res[s.key], "batch.lua", SECONDS, f"ab{rnd}{s.key[0]}", f"batch{rnd}", ["100"]
                 )
-                res[s.key]["rounds"].append({"single": single, "batch": batch})
-        wait_routed(db_p)
+                res[s.key]["rounds"].append({k: v for k, v in (("single", single), ("batch", batch)) if v})
     finally:
+        wait_routed(db_p)
         for s in servers:
             res[s.key]["exit_code"] = s.stop()
             if s.proc is not None:
@@ -563,6 +571,9 @@ def write(out: dict, meta: dict) -> str:
                 f"{vv['sent']:,} requests sent, {vv['ok_2xx']:,} 2xx, {vv['non_2xx']} non-2xx, alert rows "
                 f"{vv['alerts_rows']:,} / {vv['expected_alerts']:,}: {vv['verdict']}."
             )
+    for key in ("pagerd", "ceiling"):
+        for s in a.get(key, {}).get("stalled", []):
+            L.append(f"- Not in the table: {a[key]['name']}, run {s}.")
     if a.get("pagerd", {}).get("paging"):
         L.append(f"- Paging check, pagerd: {a['pagerd']['paging']}.")
     # (b)
