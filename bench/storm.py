@@ -88,9 +88,9 @@ def nagios_environment(i: int, services: int) -> dict[str, str]:
     }
 
 
-def write_config(dst: Path) -> None:
+def write_config(dst: Path, src: Path = pl.CONFIG) -> None:
     """paging_latency's config (throttles 100,000 per minute), with e-mail paged too, through the dry-run notifier."""
-    pl.write_config(dst)
+    pl.write_config(dst, src)
     text = dst.read_text()
     sms_only = "  contact_rules:\n    - {channel: sms, after: 0m}\n"
     simulate = "  simulate: []\n"
@@ -260,13 +260,14 @@ def database_counts(db: Path) -> dict:
         conn.close()
 
 
-def measure(args: argparse.Namespace) -> dict:
+def measure(args: argparse.Namespace, tree: Path = ROOT) -> dict:
+    """One storm against a fresh pagerd of `tree` (this one, or a git revision's extracted by --before)."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpu = args.server_cpu if pin else None
     client_cpu = args.client_cpu if pin else None
     tmp = Path(tempfile.mkdtemp(prefix="pagerd-storm-"))
     cfg = tmp / "pagerd.yaml"
-    write_config(cfg)
+    write_config(cfg, tree / "config" / "pagerd.example.yaml")
     tw_port, pd_port = pl.free_port(), pl.free_port()
     twilio = f"http://127.0.0.1:{tw_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERD_", "TWILIO_"))}
@@ -288,6 +289,9 @@ def measure(args: argparse.Namespace) -> dict:
     )
     pagerd_bin = Path(sys.executable).parent / "pagerd"
     pd_argv = [str(pagerd_bin)] if pagerd_bin.exists() else [sys.executable, "-m", "pager"]
+    if tree != ROOT:  # run from `tree`: its pager package first on the path (same venv, same dependencies)
+        pd_argv = [sys.executable, "-m", "pager"]
+        pd_env["PYTHONPATH"] = str(tree)
     log_path = Path(args.log) if args.log else tmp / "pagerd.log"
     tw_proc = pd_proc = None
     logf = open(log_path, "wb")
@@ -302,7 +306,7 @@ def measure(args: argparse.Namespace) -> dict:
         pl.wait_http(f"{twilio}/_records", tw_proc, "fake Twilio")
         pd_proc = subprocess.Popen(
             pl.pinned(server_cpu, [*pd_argv, "serve", "-c", str(cfg)]),
-            cwd=ROOT,
+            cwd=tree,
             env=pd_env,
             stdout=logf,
             stderr=subprocess.STDOUT,
@@ -409,16 +413,29 @@ def main() -> int:
     ap.add_argument("--client-cpu", default="0")
     ap.add_argument("--json", help="write the summary (JSON) here")
     ap.add_argument("--log", help="pagerd's log file (default: in the temp dir, removed)")
+    ap.add_argument("--before", metavar="REV", help="also storm the tree of git revision REV, alternating")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds per tree with --before (1 to 5)")
     args = ap.parse_args()
     total = args.hosts * args.services
     if not (1 <= args.hosts <= 100_000 and 1 <= args.services <= 100 and total <= 200_000):
         raise SystemExit("storm: --hosts 1..100000, --services 1..100, at most 200,000 notifications")
     if not (0.1 <= args.seconds <= 600) or not (0 <= args.script_sample <= min(total, 1000)):
         raise SystemExit("storm: --seconds 0.1..600, --script-sample 0..min(notifications, 1000)")
+    if not 1 <= args.rounds <= 5:
+        raise SystemExit("storm: --rounds 1..5")
     if not shutil.which("python3"):
         raise SystemExit("storm: python3 (the notify script's interpreter) not found")
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {int(args.client_cpu)})
+    if args.before:  # this tree and REV's in turn (who goes first alternates); prints only
+        before, commit = pl.before_tree(args.before)
+        trees = {"this tree": ROOT, f"before ({commit[:12]})": before}
+        for k in range(args.rounds):
+            for label in list(trees) if k % 2 == 0 else list(reversed(trees)):
+                s = measure(args, trees[label])
+                print(f"\n{label}, round {k + 1} (load {pl.uptime().split('load average:')[-1].strip()}):")
+                print(table(s), flush=True)
+        return 0
     s = measure(args)
     print(table(s))
     if args.json:
