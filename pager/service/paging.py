@@ -544,8 +544,6 @@ class PagingEngine:
         unrouted = await self.store.unrouted_incidents(limit=ROUTE_BATCH)
         if not unrouted:
             return
-        if len(unrouted) >= ROUTE_BATCH:
-            self.poke()  # a storm: more wait, the next tick routes the next batch
         # the customers' dated standby bookings and the maintenance windows still running or to come: read once
         booked: dict[str, list[Booking]] = {}
         for b in await self.store.list_bookings(ending_after=now):
@@ -612,6 +610,8 @@ class PagingEngine:
             )
         # queued together, they share one group commit
         await asyncio.gather(*writes)
+        if len(unrouted) >= ROUTE_BATCH:
+            self.poke()  # a storm: more wait, the next tick routes the next batch (a failed batch waits for a poke)
 
     async def _redecide(self, cfg: Config, schedule: Schedule, esc: Escalation, now: datetime) -> Escalation | None:
         """A held (maintenance) or deferred (low urgency) escalation that came due, or whose incident's
@@ -677,8 +677,6 @@ class PagingEngine:
         due = await self.store.due_escalations(now, limit=STEP_BATCH)
         if not due:
             return
-        if len(due) >= STEP_BATCH:
-            self.poke()  # more are due: the next tick takes them
         overrides = overrides_from(await self.store.list_overrides())
         on_call = OnCallAt(schedule, overrides, now)  # each rotation's person at `now`, once per tick
         # each escalation's step is decided on its own, a slice at a time (each slice's steps start at the
@@ -687,6 +685,8 @@ class PagingEngine:
             asyncio.ensure_future(self._fire(cfg, schedule, overrides, esc, now, on_call)) async for esc in sliced(due)
         ]
         await asyncio.gather(*fired)
+        if len(due) >= STEP_BATCH:
+            self.poke()  # more are due: the next tick takes them
 
     async def _fire(
         self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime, on_call: OnCallAt
@@ -786,8 +786,6 @@ class PagingEngine:
         plan = self.plan(cfg)
         groups: dict[tuple[str, str], list[DueMessage]] = {}
         due = await self.store.due_messages(now, limit=SEND_BATCH)
-        if len(due) >= SEND_BATCH:
-            self.poke()  # more are due: the next tick sends them (bundled again per address)
         for m in due:
             if m.kind == "page" and m.state != "triggered":
                 continue  # acknowledged or resolved: stop_settled cancels it
@@ -796,6 +794,8 @@ class PagingEngine:
             await asyncio.gather(
                 *(self._send_group(cfg, schedule, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
             )
+        if len(due) >= SEND_BATCH:
+            self.poke()  # more are due: the next tick sends them (bundled again per address)
 
     async def _send_group(
         self,
