@@ -385,7 +385,8 @@ def table(s: dict) -> str:
             f"| PROBLEM notifications ({s['hosts']:,} hosts × {s['services']} services) in {s['seconds']:g} s "
             f"(achieved {s['achieved_send_rate']:,.0f}/s; {s['by_notify_script']} of them by running "
             f"`deploy/nagios/pagerd-notify`) | {s['notifications']:,} |",
-            f"| answered 2xx | {s['webhook_2xx']:,} |",
+            f"| answered 2xx (client errors: {', '.join(f'{k} {v}' for k, v in s['errors'].items()) or 'none'}) "
+            f"| {s['webhook_2xx']:,} |",
             f"| stored (incidents of source nagios in the database) | {s['stored']:,} — all: {yes(s['all_stored'])} |",
             f"| paged: incidents in the SMS requests' bodies / SMS pages in the outbox / most SMS pages of one "
             f"incident | {s['incidents_in_sms_bodies']:,} / {s['sms_pages']:,} / {s['sms_pages_per_incident_max']} "
