@@ -1330,9 +1330,15 @@ def issue17_section(c: dict, b: dict, tc: dict, meta: dict, commit: str) -> list
         )
     at = next((r for r in (meta.get("paging") or {}).get("results", []) if r["rate"] == T17_RATE), None)
     if at is not None and at["incidents"]:
-        ok = at["webhook_p99_ms"] <= T17_WEBHOOK_P99_MS and at["p99_ms"] <= T17_PAGE_P99_MS and at["not_paged"] == 0
+        ok = (
+            at["webhook_p99_ms"] <= T17_WEBHOOK_P99_MS
+            and at["p99_ms"] <= T17_PAGE_P99_MS
+            and at["not_paged"] == 0
+            and at["webhook_2xx"] == at["webhooks_sent"]
+        )
         got = (
-            f"{at['duration_s']:g} s at {at['achieved_send_rate']:,.0f}/s: webhook p99 {at['webhook_p99_ms']:.1f} ms, "
+            f"{at['duration_s']:g} s at {at['achieved_send_rate']:,.0f}/s, {at['webhook_2xx']:,} of "
+            f"{at['webhooks_sent']:,} webhooks answered 2xx: webhook p99 {at['webhook_p99_ms']:.1f} ms, "
             f"time to page p99 {at['p99_ms']:.0f} ms (max {at['max_ms']:.0f} ms), {at['paged']:,} of "
             f"{at['incidents']:,} incidents on a Twilio request ({at['sms_requests']:,} SMS)"
         )
