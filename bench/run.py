@@ -57,6 +57,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +163,12 @@ def proc_cpu_seconds(pid: int) -> float:
     """utime + stime of the whole process (all threads), seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """CPU seconds of the processes that serve `server.url`: the server's own, or (`server.pids`, e.g. the
+    nodes behind a load balancer) the sum of several."""
+    return sum(proc_cpu_seconds(pid) for pid in getattr(server, "pids", None) or [server.pid])
 
 
 def cpu_busy_seconds(cpu: str) -> float:
@@ -351,9 +358,9 @@ def wrk(server: Server, res: dict, script: str, seconds: float, prefix: str, lab
         ],
     )
     la = loadavg()
-    cpu0, busy0, t0 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu0, busy0, t0 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
-    cpu1, busy1, t1 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu1, busy1, t1 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     (OUT / f"wrk-{server.key}-{label}.txt").write_text(" ".join(argv) + "\n\n" + proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise BenchError(f"wrk failed ({proc.returncode}): {proc.stderr[-500:]}")
@@ -410,9 +417,9 @@ def openloop(server: Server, res: dict, prefix: str) -> dict:
         ],
     )
     la = loadavg()
-    cpu0, busy0, t0 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu0, busy0, t0 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=RATE_DURATION + 40)
-    cpu1, busy1, t1 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu1, busy1, t1 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     (OUT / f"openloop-{server.key}.txt").write_text(" ".join(argv) + "\n\n" + proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise BenchError(f"openloop failed ({proc.returncode}): {proc.stderr[-800:]}")
@@ -685,24 +692,31 @@ def profile(server: Server, res: dict) -> None:
             log(f"  profile written: {raw.relative_to(ROOT)} (+ .summary.txt)")
 
 
-def verify(server: Server, res: dict) -> None:
-    """Rows stored == requests sent; every 2xx is a stored row; identities unique."""
-    assert server.db is not None
+def verify(server: Server, res: dict, scalar: Callable[[str], int] | None = None, pagerd: bool | None = None) -> None:
+    """Rows stored == requests sent; every 2xx is a stored row; identities unique. `scalar` answers a query
+    on the server's database (default: its SQLite file); `pagerd`: it stores incidents (default: servers
+    c and d), else deliveries (the baselines)."""
+    if scalar is None:
+        db = server.db
+        assert db is not None
+
+        def scalar(sql: str) -> int:
+            return db_scalar(db, sql)
+
+    if pagerd is None:
+        pagerd = server.key in ("c", "d")
     sent = sum(r["sent_effective"] for r in res["runs"])
     ok = sum(r["ok_2xx"] for r in res["runs"])
     non2xx = sum(r["non_2xx"] for r in res["runs"])
-    if server.key in ("c", "d"):
-        rows = db_scalar(server.db, "SELECT count(*) FROM incidents")
-        distinct = db_scalar(server.db, "SELECT count(DISTINCT dedup_key) FROM incidents")
-        alerts = db_scalar(server.db, "SELECT count(*) FROM alerts")
-        batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
-        expected_alerts = (sent - batch_sent) + 100 * batch_sent
+    if pagerd:
+        rows = scalar("SELECT count(*) FROM incidents")
+        distinct = scalar("SELECT count(DISTINCT dedup_key) FROM incidents")
     else:
-        rows = db_scalar(server.db, "SELECT count(*) FROM deliveries")
-        distinct = db_scalar(server.db, "SELECT count(DISTINCT group_key) FROM deliveries")
-        alerts = db_scalar(server.db, "SELECT count(*) FROM alerts")
-        batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
-        expected_alerts = (sent - batch_sent) + 100 * batch_sent
+        rows = scalar("SELECT count(*) FROM deliveries")
+        distinct = scalar("SELECT count(DISTINCT group_key) FROM deliveries")
+    alerts = scalar("SELECT count(*) FROM alerts")
+    batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
+    expected_alerts = (sent - batch_sent) + 100 * batch_sent
     v = {
         "rows": rows,
         "distinct_keys": distinct,

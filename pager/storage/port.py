@@ -63,6 +63,16 @@ class OutboxBacklog:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionUse:
+    """The database connections of one role (writer, reader, lease): how many are open, how many run a query
+    or a transaction now (the gauge pagerd_store_connections)."""
+
+    role: str
+    open: int
+    busy: int
+
+
+@dataclass(frozen=True, slots=True)
 class Pruned:
     """What one retention batch removed."""
 
@@ -87,6 +97,12 @@ class Unavailable(Exception):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LeaseLost(Exception):
+    """The engine was about to send, or to record a send, after its lease could have passed to another node
+    (pager.service.lease; on PostgreSQL also checked inside the transaction that claims or finishes an
+    outbox message)."""
 
 
 # -- records: what the store answers, whatever the database ------------------------------------------
@@ -1648,3 +1664,6 @@ class Store(
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+    def connections(self) -> list[ConnectionUse]:
+        """The writer's and the readers' connections now (no database access)."""
+        ...
