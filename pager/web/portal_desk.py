@@ -21,7 +21,7 @@ from pager.domain import portal_desk as rules
 from pager.domain.incident import State
 from pager.domain.portal import Viewer
 from pager.domain.ticket import Status, TimeKind
-from pager.service import desk, mail_desk, portal
+from pager.service import desk, mail_desk, portal, targets
 from pager.service import override_requests as override_requests_
 from pager.service.schedule import overrides_from, parse_utc
 from pager.service.targets import ticket_targets
@@ -34,7 +34,6 @@ from .api import response_of
 log = structlog.get_logger("pagerd.portal")
 
 PREFIX = "/ui"
-QUEUE_SCAN = 500  # the newest tickets a filtered queue looks through
 QUEUE_SHOWN = 100
 SHIFT_WEEKS = 4
 ASKED = "pagerd.portal_desk.asked"  # a refused request form: (its problems, what was typed), shown again
@@ -88,8 +87,7 @@ def _people(rt: Any) -> list[tuple[str, str]]:
 
 
 def _risk_of(rt: Any, t: TicketDetail, now: datetime) -> str:
-    statuses = ticket_targets(rt.config, rt.schedule.calendar, t, now)
-    return rules.risk(s.outcome for s in (statuses or {}).values())
+    return targets.ticket_risk(rt.config, rt.schedule.calendar, t, now)
 
 
 async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[str, str], web.Response | None]:
@@ -133,23 +131,20 @@ async def queue(
         triage=f.project == "none",
         # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
         assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
-        limit=QUEUE_SCAN,
+        limit=targets.RISK_SCAN,
     )
-    now = rt.clock.now()
-    shown = []
-    for row in portal.rules.visible_tickets(who, rows):
-        known = row.requester.contact is not None
-        # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
-        if not rules.in_queue(replace(f, risk=None), row, known_sender=known, ticket_risk="none"):
-            continue
-        t = await rt.store.get_ticket(row.number)
-        if t is None:
-            continue
-        risk = _risk_of(rt, t, now)
-        if f.risk is None or risk == f.risk:
-            shown.append({"t": t, "risk": risk, "unknown": not known})
-        if len(shown) >= QUEUE_SHOWN:
-            break
+    # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
+    listed = [
+        row
+        for row in portal.rules.visible_tickets(who, rows)
+        if rules.in_queue(
+            replace(f, risk=None), row, known_sender=row.requester.contact is not None, ticket_risk="none"
+        )
+    ]
+    judged = await targets.with_risk(
+        rt.store, rt.config, rt.schedule.calendar, listed, rt.clock.now(), risk=f.risk, limit=QUEUE_SHOWN
+    )
+    shown = [{"t": t, "risk": risk, "unknown": t.requester.contact is None} for t, risk in judged]
     ctx = {
         "rows": shown,
         "f": f,
@@ -214,13 +209,13 @@ async def ticket_page(
     rt = base._rt(request)
     who = portal.viewer(s.account)
     now = rt.clock.now()
-    targets = ticket_targets(rt.config, rt.schedule.calendar, t, now)
+    judged = ticket_targets(rt.config, rt.schedule.calendar, t, now)
     ctx = {
         "t": t,
         "error": error,
         "text": text,
         "problems": problems,
-        "targets": [(k.value, v) for k, v in (targets or {}).items()],
+        "targets": [(k.value, v) for k, v in (judged or {}).items()],
         "risk": _risk_of(rt, t, now),
         "statuses": base.STATUSES,
         "projects": _projects(rt),

@@ -267,6 +267,16 @@ def test_bulk_assign_and_the_queue_filters(browser, daemon):
     assert page.locator("tbody tr", has_text="Bulk one").count() == 0  # a fresh request is on track
     page.goto(daemon.url + "/ui/tickets?risk=running&project=acme/webshop")
     assert page.locator("tbody tr", has_text="Bulk one").count() == 1
+    # the API's risk filter is the queue's (one function): the same tickets, with the same risk
+    shown = {int(v) for v in page.locator("tbody input[name=number]").evaluate_all("l => l.map(e => e.value)")}
+    status, rows = daemon.api("GET", "/api/v1/tickets?risk=running&project=acme/webshop")
+    assert status == 200 and {r["number"] for r in rows} == shown and {r["risk"] for r in rows} == {"running"}
+    assert daemon.api("GET", "/api/v1/tickets?risk=extreme")[0] == 400
+    # an engineer's queue, filtered by risk too, holds only its own tickets (bram's are not anna's)
+    eng = sign_in(browser.new_context(locale="en-GB"), daemon, ENGINEER)
+    eng.goto(daemon.url + "/ui/tickets?risk=running")
+    assert eng.locator("tbody tr", has_text="Bulk one").count() == 0
+    eng.context.close()
     page.screenshot(path=str(ARTIFACTS / "portal-desk-queue.png"), full_page=True)
     csrf = _csrf(page)
     for form in (
