@@ -22,6 +22,7 @@ import aiohttp_jinja2
 import jinja2
 import structlog
 from aiohttp import web
+from markupsafe import Markup
 
 from pager.domain import portal as rules
 from pager.domain.ticket import MAX_BODY, Status
@@ -125,21 +126,36 @@ def render(
     status: int = 200,
     session: PortalSession | None = None,
 ) -> web.Response:
+    ctx = {**_page_context(request, session), **(context or {})}
+    response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
+    response.headers["Content-Language"] = ctx["lang"]
+    return response
+
+
+def _page_context(request: web.Request, session: PortalSession | None) -> dict[str, Any]:
+    """What every page's template (and the header, nav.html) is rendered with."""
     rt = _rt(request)
     account = session.account if session else None
     lang = rules.choose_language(account.language if account else None, request.headers.get("Accept-Language"))
-    ctx = {
+    return {
         "_": translator(lang),
         "lang": lang,
         "account": account,
         "csrf": session.csrf if session else "",
         "tz": rt.schedule.calendar.rules.tz,
         "staff": account is not None and account.role in rules.STAFF,
-        **(context or {}),
     }
-    response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
-    response.headers["Content-Language"] = lang
-    return response
+
+
+def nav(request: web.Request, session: PortalSession) -> Markup:
+    """The portal's header and navigation alone (nav.html), for a page not made of the portal's templates
+    (the statement)."""
+    return Markup(aiohttp_jinja2.render_string("nav.html", request, _page_context(request, session)))  # noqa: S704
+
+
+def site_css() -> bytes:
+    """The header's style (static/site.css), served after portal.css and after the statement's style."""
+    return _STATIC.joinpath("site.css").read_bytes()
 
 
 def _error(request: web.Request, status: int, message: str, session: PortalSession | None = None) -> web.Response:
@@ -434,7 +450,7 @@ async def set_password(request: web.Request) -> web.Response:
 
 async def stylesheet(request: web.Request) -> web.Response:
     return web.Response(
-        body=_STATIC.joinpath("portal.css").read_bytes(),
+        body=_STATIC.joinpath("portal.css").read_bytes() + site_css(),
         content_type="text/css",
         charset="utf-8",
         headers={"Cache-Control": "public, max-age=3600"},

@@ -402,11 +402,12 @@ async def statement_page(request: web.Request) -> web.Response:
         return _not_yours(request, s, "No such statement.")
     st = await statement(rt.store, rt.config, rt.schedule, customer, month, rt.clock.now(), issue=False)
     lang = ui.rules.choose_language(s.account.language, request.headers.get("Accept-Language"))
-    html = to_html({**st, "language": lang}, css_href=STATEMENT_CSS)
+    html = to_html({**st, "language": lang}, css_href=STATEMENT_CSS, nav=ui.nav(request, s))
     response = web.Response(text=html, content_type="text/html", charset="utf-8")
     response.headers["Content-Language"] = lang
     return response
 
 
 async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(text=statement_css(), content_type="text/css", charset="utf-8")
+    # the statement's style, then the portal header's (ui.site_css), as the page shows both
+    return web.Response(body=statement_css().encode() + ui.site_css(), content_type="text/css", charset="utf-8")

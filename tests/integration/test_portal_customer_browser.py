@@ -255,8 +255,15 @@ def test_the_statement_page_reads_without_issuing_a_number_and_prints(context, d
     css = page.request.get(daemon.url + "/ui/static/statement.css")
     assert css.status == 200 and "@media print" in css.text()
     assert "style-src 'self'" in answer.headers["content-security-policy"]
+    # the portal's header on screen, the statement alone on paper
+    nav = page.locator("header.site nav")
+    assert nav.is_visible() and nav.locator("a[href='/ui/projects']").count() == 1
+    assert page.locator("main#main header h1").is_visible()
+    assert "@media print { header.site, .skip { display: none; } }" in css.text()
     page.emulate_media(media="print")
+    assert not nav.is_visible() and page.locator("main#main header h1").is_visible()
     page.screenshot(path=str(ARTIFACTS / "portal-statement-print.png"), full_page=True)
+    page.emulate_media(media="screen")
     # the statement's first number is issued by the billing API, not taken by the views above
     status, st = daemon.api("GET", "/api/v1/billing/statements/acme?month=2025-12")
     assert status == 200 and st["number"] == "2025-12-0001"
