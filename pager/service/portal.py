@@ -15,10 +15,11 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from pager.config import Config
 from pager.domain import portal as rules
 from pager.domain.portal import Role, Viewer
-from pager.service import portal_mail
-from pager.storage.port import Account, PasswordLink, PortalSession, Store, Ticket, TicketDetail
+from pager.service import desk, portal_mail
+from pager.storage.port import Account, PasswordLink, PortalSession, RequestedBy, Store, Ticket, TicketDetail
 
 # argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane): 65-70 ms a check on the 2-core machine at load
 # 5.6; the library's default (64 MiB, 3 passes, 4 lanes) took 350-900 ms there, per sign-in attempt. A stored hash names its own parameters, so a later change still verifies older hashes.
@@ -59,8 +60,15 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
-def viewer(account: Account) -> Viewer:
-    return Viewer(role=Role(account.role), person=account.person, customer=account.customer)
+def viewer(account: Account, cfg: Config) -> Viewer:
+    """Who the account is to the portal's rules; a contact of a customer whose `portal.contacts_see` is
+    `own` sees only the tickets it is on (its address, and the configured contacts that have it)."""
+    own = None
+    cust = cfg.customers.get(account.customer) if account.customer else None
+    if account.role == Role.CUSTOMER and cust is not None and cust.portal.contacts_see == "own":
+        email = account.email.strip().lower()
+        own = rules.Own(email=email, contacts=desk.contacts_with_email(cfg, account.customer or "", email))
+    return Viewer(role=Role(account.role), person=account.person, customer=account.customer, own=own)
 
 
 # -- accounts (the CLI's `pagerd user ...`) -------------------------------------------------------------
@@ -308,9 +316,17 @@ async def live_session(store: Store, token: str | None, now: datetime) -> Portal
 # -- tickets, scoped -----------------------------------------------------------------------------------
 
 
+def requested_by(who: Viewer) -> RequestedBy | None:
+    """The store's requester limit of a query for `who` (pager.domain.portal.own_scope)."""
+    own = rules.own_scope(who)
+    return None if own is None else RequestedBy(email=own.email, contacts=tuple(sorted(own.contacts)))
+
+
 async def tickets_for(store: Store, who: Viewer, *, status: str | None, limit: int = 100) -> list[Ticket]:
     """The tickets `who` may see: the store's query is limited to its customer, and every row is checked."""
-    rows = await store.list_tickets(status=status, customer=rules.customer_scope(who), limit=limit)
+    rows = await store.list_tickets(
+        status=status, customer=rules.customer_scope(who), requested_by=requested_by(who), limit=limit
+    )
     return rules.visible_tickets(who, rows)
 
 

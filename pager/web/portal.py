@@ -25,6 +25,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from pager.domain import portal as rules
+from pager.domain.portal import Viewer
 from pager.domain.ticket import MAX_BODY, Status
 from pager.service import portal
 from pager.service.schedule import overrides_from
@@ -300,8 +301,13 @@ async def tickets(request: web.Request) -> web.Response:
         return _to_login(request)
     if s.account.role in rules.STAFF:
         return await request.app[STAFF_VIEWS].queue(request, s)
-    rows = await portal.tickets_for(rt.store, portal.viewer(s.account), status=status)
+    rows = await portal.tickets_for(rt.store, viewer_of(request, s), status=status)
     return render(request, "tickets.html", {"tickets": rows, "status": status, "statuses": STATUSES}, session=s)
+
+
+def viewer_of(request: web.Request, s: PortalSession) -> Viewer:
+    """The session's account as the portal's rules see it (pager.service.portal.viewer)."""
+    return portal.viewer(s.account, _rt(request).config)
 
 
 def _number(request: web.Request) -> int | None:
@@ -314,7 +320,7 @@ def _number(request: web.Request) -> int | None:
 async def _ticket_page(
     request: web.Request, s: PortalSession, number: int, *, status: int = 200, error: str | None = None, text: str = ""
 ) -> web.Response:
-    t = await portal.ticket_for(_rt(request).store, portal.viewer(s.account), number)
+    t = await portal.ticket_for(_rt(request).store, viewer_of(request, s), number)
     if t is None:
         return _error(request, 404, "No such ticket.", s)
     if s.account.role in rules.STAFF:
@@ -343,7 +349,7 @@ async def reply(request: web.Request) -> web.Response:
         return _error(request, 403, "The form has expired or did not come from this site.", s)
     if s is None:
         return _to_login(request)
-    who = portal.viewer(s.account)
+    who = viewer_of(request, s)
     if await portal.ticket_for(rt.store, who, number) is None:
         return _error(request, 404, "No such ticket.", s)
     text = form.get("text", "").replace("\r\n", "\n")
@@ -372,7 +378,7 @@ async def oncall(request: web.Request) -> web.Response:
     s = await _session(request)
     if s is None:
         return _to_login(request)
-    if not rules.may_see_oncall(portal.viewer(s.account)):
+    if not rules.may_see_oncall(viewer_of(request, s)):
         return _error(request, 403, "This page is for the agency's staff.", s)
     now = rt.clock.now()
     overrides = overrides_from(await rt.store.list_overrides())

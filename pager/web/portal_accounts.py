@@ -30,6 +30,7 @@ from .portal import (
     _set_cookie,
     _to_login,
     render,
+    viewer_of,
 )
 
 log = structlog.get_logger("pagerd.portal")
@@ -153,7 +154,7 @@ async def totp_page(request: web.Request) -> web.Response:
     s = await _session(request)
     if s is None:
         return _to_login(request)
-    if not rules.may_enrol_totp(portal.viewer(s.account)):
+    if not rules.may_enrol_totp(viewer_of(request, s)):
         return _error(request, 403, "The second factor is for the agency's staff.", s)
     if s.account.has_totp:
         return render(request, "totp.html", {"on": True}, session=s)
@@ -168,7 +169,7 @@ async def enrol(request: web.Request) -> web.Response:
         return _error(request, 403, "The form has expired or did not come from this site.", s)
     if s is None:
         return _to_login(request)
-    if not rules.may_enrol_totp(portal.viewer(s.account)):
+    if not rules.may_enrol_totp(viewer_of(request, s)):
         return _error(request, 403, "The second factor is for the agency's staff.", s)
     if s.account.has_totp:
         return _redirect(PREFIX + "/account/totp")

@@ -115,7 +115,7 @@ async def queue(
 ) -> web.Response:
     """/ui/tickets for staff: the queue with its filters (an engineer's holds only its own tickets)."""
     rt = base._rt(request)
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     try:
         f = rules.parse_queue(
             request.query,
@@ -169,7 +169,7 @@ async def bulk_assign(request: web.Request) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if not rules.may_triage(portal.viewer(s.account)):
+    if not rules.may_triage(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     raw = [v for v in data.getall("number", []) if isinstance(v, str)]
     if (
@@ -207,7 +207,7 @@ async def ticket_page(
 ) -> web.Response:
     """The ticket page for staff: the timeline and reply form, plus the desk's forms."""
     rt = base._rt(request)
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     now = rt.clock.now()
     judged = ticket_targets(rt.config, rt.schedule.calendar, t, now)
     ctx = {
@@ -237,7 +237,7 @@ async def _act(request: web.Request, *, triage_only: bool | tuple[str, ...], act
     if stop is not None:
         return stop
     assert s is not None
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     t = await portal.ticket_for(rt.store, who, number) if number is not None else None
     if t is None:
         return base._error(request, 404, "No such ticket.", s)
@@ -318,7 +318,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     s = await base._session(request)
     if s is None:
         return base._to_login(request)
-    t = await portal.ticket_for(rt.store, portal.viewer(s.account), number) if number is not None else None
+    t = await portal.ticket_for(rt.store, base.viewer_of(request, s), number) if number is not None else None
     found = await mail_desk.attachment_content(rt.store, rt.config, t, sha256) if t is not None else None
     if found is None:
         return base._error(request, 404, "No such attachment.", s)
@@ -351,7 +351,7 @@ async def _staff(request: web.Request) -> tuple[PortalSession | None, web.Respon
     s = await base._session(request)
     if s is None:
         return None, base._to_login(request)
-    if not rules.may_see_incidents(portal.viewer(s.account)):
+    if not rules.may_see_incidents(base.viewer_of(request, s)):
         return s, base._error(request, 404, "No such incident.", s)
     return s, None
 
@@ -361,7 +361,7 @@ async def incidents(request: web.Request) -> web.Response:
     s = await base._session(request)
     if s is None:
         return base._to_login(request)
-    if not rules.may_see_incidents(portal.viewer(s.account)):
+    if not rules.may_see_incidents(base.viewer_of(request, s)):
         return base._error(request, 403, "This page is for the agency's staff.", s)
     rows = []
     for state in (State.TRIGGERED, State.ACKNOWLEDGED, State.RESOLVED):
@@ -409,9 +409,9 @@ async def _answer(request: web.Request, target: State) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if iid is None or not rules.may_see_incidents(portal.viewer(s.account)):
+    if iid is None or not rules.may_see_incidents(base.viewer_of(request, s)):
         return base._error(request, 404, "No such incident.", s)
-    if not rules.may_answer_incident(portal.viewer(s.account)):
+    if not rules.may_answer_incident(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     try:
         await rt.store.transition(iid, target, actor=_actor(s), via="portal", comment=None, now=rt.clock.now())
@@ -441,7 +441,7 @@ async def oncall_extras(request: web.Request, s: PortalSession, now: datetime) -
     """My shifts for the next weeks (with the calendar's period of each), the overrides that are on or to
     come, and my open incidents (those whose escalation reached my person)."""
     rt = base._rt(request)
-    who: Viewer = portal.viewer(s.account)
+    who: Viewer = base.viewer_of(request, s)
     records = await rt.store.list_overrides()
     overrides = overrides_from(records)
     until = now + timedelta(weeks=SHIFT_WEEKS)
@@ -506,7 +506,7 @@ async def ask_override(request: web.Request) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     if not rules.may_request_override(who):
         return base._error(request, 403, FORBIDDEN, s)
     data = {k: form.get(k) or None for k in ("rotation", "start", "end", "person", "replaces", "note")}
@@ -531,7 +531,7 @@ async def _decide_override(request: web.Request, confirm: bool) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if not rules.may_triage(portal.viewer(s.account)):
+    if not rules.may_triage(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     if rid is None:
         return base._error(request, 404, "No such request.", s)

@@ -14,6 +14,7 @@ from pager.domain import portal
 from pager.domain.portal import (
     AccountInvalid,
     LockoutRules,
+    Own,
     Role,
     SessionState,
     Viewer,
@@ -23,7 +24,9 @@ from pager.domain.portal import (
     link_usable,
     locked_for,
     may_see_ticket,
+    own_scope,
     password_problem,
+    sees_whole_customer,
     session_state,
     visible_entries,
     visible_tickets,
@@ -33,11 +36,18 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class R:
+    contact: str | None = None
+    email: str | None = None
+
+
 @dataclass
 class T:
     number: int
     customer: str | None
     assignee: str | None = None
+    requester: R = R()
 
 
 @dataclass
@@ -61,6 +71,34 @@ TICKETS = [T(1, "acme"), T(2, "agency", "anna"), T(3, None), T(4, "acme", "bram"
 )
 def test_each_role_sees_its_own_tickets_only(who, seen):
     assert [t.number for t in visible_tickets(who, TICKETS)] == seen
+
+
+JAN_OWN = Viewer(Role.CUSTOMER, customer="acme", own=Own(email="jan@acme.example", contacts=frozenset({"acme.jan"})))
+ON = [
+    T(11, "acme", requester=R(contact="acme.jan", email="jan.other@acme.example")),  # its contact, another address
+    T(12, "acme", requester=R(email="jan@acme.example")),  # its address, no contact known
+    T(13, "acme", requester=R(contact="acme.sara", email="sara@acme.example")),  # a colleague's
+    T(14, "acme", requester=R()),  # nobody known (filed by the desk)
+    T(15, "agency", requester=R(contact="acme.jan", email="jan@acme.example")),  # another customer's, never
+    T(16, None, requester=R(email="jan@acme.example")),  # in triage: no customer's
+    T(17, "acme", requester=R(contact="acme.sara", email="JAN@acme.example")),  # the address, in any case
+]
+
+
+@pytest.mark.parametrize(
+    "who, seen",
+    [(JAN_OWN, [11, 12, 17]), (ACME, [11, 12, 13, 14, 17]), (DESK, [11, 12, 13, 14, 15, 16, 17])],
+    ids=["contact-own", "contact-all", "desk"],
+)
+def test_a_contact_whose_customer_says_own_sees_only_the_tickets_it_is_on(who, seen):
+    assert [t.number for t in visible_tickets(who, ON)] == seen
+
+
+def test_own_scope_is_a_contact_s_only_and_a_statement_needs_the_whole_customer():
+    assert own_scope(JAN_OWN) == JAN_OWN.own and own_scope(ACME) is None and own_scope(DESK) is None
+    # an `own` on a staff viewer never limits it (staff are never contacts)
+    assert own_scope(Viewer(Role.DESK, own=JAN_OWN.own)) is None
+    assert not sees_whole_customer(JAN_OWN) and sees_whole_customer(ACME) and sees_whole_customer(DESK)
 
 
 def test_a_ticket_in_triage_is_no_customer_s():
