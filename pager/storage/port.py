@@ -1406,9 +1406,11 @@ class PortalStore(Protocol):
         """The secret shown on the enrolment page, to be confirmed with a code (None: forget it)."""
         ...
 
-    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+    async def confirm_totp(self, account_id: int, secret: str, step: int, *, keep: str, now: datetime) -> bool:
         """The pending secret, if it is still `secret`, becomes the account's second factor, its code of time
-        step `step` taken; False (nothing changed) if the pending secret is another or none."""
+        step `step` taken, and every other session of the account ends at `now` (all but the one whose token
+        hash is `keep`: the one that turned it on), at once; False (nothing changed) if the pending secret is
+        another or none."""
         ...
 
     async def use_totp_step(self, account_id: int, step: int) -> bool:

@@ -359,14 +359,20 @@ class PortalSqlite:
             lambda c: c.execute("UPDATE portal_accounts SET totp_pending = ? WHERE id = ?", (secret, account_id))
         )
 
-    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+    async def confirm_totp(self, account_id: int, secret: str, step: int, *, keep: str, now: datetime) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "UPDATE portal_accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? "
                 "WHERE id = ? AND totp_pending = ?",
                 (step, account_id, secret),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "UPDATE portal_sessions SET ended_at = ? WHERE account_id = ? AND ended_at IS NULL AND token_hash != ?",
+                (iso(now), account_id, keep),
+            )
+            return True
 
         return await self._write(write)
 
