@@ -339,10 +339,23 @@ def second_step_open(created_at: datetime, now: datetime) -> bool:
 # -- language ------------------------------------------------------------------------------------------
 
 
-def choose_language(account_language: str | None, accept_language: str | None) -> str:
-    """The account's language; else the first of Accept-Language (by q) that the portal speaks; else nl."""
-    if account_language in LANGUAGES:
-        return account_language
+def safe_next(path: str | None) -> str:
+    """Where a form may send the browser back to: a path of the portal's own (`/ui/...`, no scheme, host,
+    backslash or control character), else the ticket list."""
+    home = "/ui/tickets"
+    if not path or len(path) > 512 or not path.startswith("/ui/") or "//" in path or "\\" in path:
+        return home
+    if not path.isascii() or not path.isprintable():
+        return home
+    return path
+
+
+def choose_language(account_language: str | None, accept_language: str | None, chosen: str | None = None) -> str:
+    """The account's language; else the one chosen in this browser (the language switch, before sign-in);
+    else the first of Accept-Language (by q) that the portal speaks; else nl."""
+    for lang in (account_language, chosen):
+        if lang in LANGUAGES:
+            return lang
     best: tuple[float, int, str] | None = None
     for i, part in enumerate((accept_language or "")[:1024].split(",")[:32]):
         tag, _, params = part.strip().partition(";")

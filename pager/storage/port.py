@@ -1383,6 +1383,11 @@ class PortalStore(Protocol):
         """Disables the account and ends its live sessions. NotFound for an unknown address."""
         ...
 
+    async def set_account_language(self, account_id: int, language: str | None) -> Account:
+        """The account's language (the portal's pages and its mail; None: none of its own). NotFound for an
+        unknown account."""
+        ...
+
     async def start_session(
         self,
         *,

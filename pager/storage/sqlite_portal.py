@@ -244,6 +244,16 @@ class PortalSqlite:
     async def disable_account(self, email: str, *, now: datetime) -> Account:
         return await self._write(_disable, email, iso(now))
 
+    async def set_account_language(self, account_id: int, language: str | None) -> Account:
+        def write(conn: sqlite3.Connection) -> Account:
+            conn.execute("UPDATE portal_accounts SET language = ? WHERE id = ?", (language, account_id))
+            account = _by_id(conn, account_id)
+            if account is None:
+                raise NotFound(f"no account {account_id}")
+            return account
+
+        return await self._write(write)
+
     async def start_session(
         self,
         *,

@@ -30,7 +30,7 @@ from pager.domain.ticket import MAX_BODY, Status
 from pager.service import portal
 from pager.service.schedule import overrides_from
 from pager.sources.errors import check_text
-from pager.storage.port import Conflict, PortalSession
+from pager.storage.port import Account, Conflict, PortalSession
 
 from .i18n import translator
 from .keys import RUNTIME, Runtime
@@ -39,6 +39,8 @@ log = structlog.get_logger("pagerd.portal")
 
 SESSION_COOKIE = "pagerd_session"
 FORM_COOKIE = "pagerd_form"  # the CSRF token of the forms shown before sign-in (login, password link)
+LANGUAGE_COOKIE = "pagerd_lang"  # the language chosen with the switch in this browser (nl, en)
+LANGUAGE_KEPT = 365 * 24 * 3600
 PREFIX = "/ui"
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -84,6 +86,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/ui/login", login_page)
     r.add_post("/ui/login", login)
     r.add_post("/ui/logout", logout)
+    r.add_post("/ui/language", switch_language)
     r.add_get("/ui/tickets", tickets)
     r.add_get("/ui/tickets/{number}", ticket)
     r.add_post("/ui/tickets/{number}", reply)
@@ -137,7 +140,7 @@ def _page_context(request: web.Request, session: PortalSession | None) -> dict[s
     """What every page's template (and the header, nav.html) is rendered with."""
     rt = _rt(request)
     account = session.account if session else None
-    lang = rules.choose_language(account.language if account else None, request.headers.get("Accept-Language"))
+    lang = language(request, account)
     return {
         "_": translator(lang),
         "lang": lang,
@@ -145,7 +148,18 @@ def _page_context(request: web.Request, session: PortalSession | None) -> dict[s
         "csrf": session.csrf if session else "",
         "tz": rt.schedule.calendar.rules.tz,
         "staff": account is not None and account.role in rules.STAFF,
+        "here": request.path_qs,  # where the language switch comes back to
     }
+
+
+def language(request: web.Request, account: Account | None) -> str:
+    """The language of the pages for this request (pager.domain.portal.choose_language): the account's, the
+    one chosen in this browser, Accept-Language."""
+    return rules.choose_language(
+        account.language if account else None,
+        request.headers.get("Accept-Language"),
+        chosen=request.cookies.get(LANGUAGE_COOKIE),
+    )
 
 
 def nav(request: web.Request, session: PortalSession) -> Markup:
@@ -288,6 +302,30 @@ async def logout(request: web.Request) -> web.Response:
     await rt.store.end_session(portal.token_hash(request.cookies[SESSION_COOKIE]), now=rt.clock.now())
     response = _redirect(PREFIX + "/login")
     _clear_cookie(request, response, SESSION_COOKIE)
+    return response
+
+
+async def switch_language(request: web.Request) -> web.Response:
+    """POST /ui/language: the language switch of every page (a form, no script). Kept in a cookie of this
+    browser and, signed in, as the account's language (its pages and mail); then back to `next`, a page of
+    the portal's own. The form's token is the session's, or before sign-in the sign-in form's."""
+    rt = _rt(request)
+    form = await _form(request)
+    s = await _session(request)
+    expected = s.csrf if s is not None else request.cookies.get(FORM_COOKIE)
+    if not _csrf_ok(form.get("csrf"), expected):
+        return _error(request, 403, "The form has expired or did not come from this site.", s)
+    lang = form.get("lang", "")
+    if lang not in rules.LANGUAGES:
+        return _error(request, 400, "Unknown language.", s)
+    if s is not None:
+        await rt.store.set_account_language(s.account.id, lang)
+        log.info("portal_language_chosen", account=s.account.id, language=lang)
+    response = _redirect(rules.safe_next(form.get("next")))
+    response.set_cookie(
+        LANGUAGE_COOKIE, lang, path=PREFIX, max_age=LANGUAGE_KEPT, httponly=True, secure=_secure(request),
+        samesite="Lax",
+    )  # fmt: skip
     return response
 
 

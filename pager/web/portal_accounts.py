@@ -95,7 +95,7 @@ async def reset(request: web.Request) -> web.Response:
 
 
 def _code_form(request: web.Request, csrf: str, *, status: int = 200, error: str | None = None) -> web.Response:
-    return render(request, "login_totp.html", {"form_csrf": csrf, "error": error}, status=status)
+    return render(request, "login_totp.html", {"code_csrf": csrf, "error": error}, status=status)
 
 
 async def code_page(request: web.Request) -> web.Response:

@@ -107,7 +107,7 @@ async def projects(request: web.Request) -> web.Response:
 
 def _locale(request: web.Request, s: PortalSession, currency: str = "EUR") -> Locale:
     """Amounts and hours in the reader's language, as the statement formats them (nl: "€ 1.234,50")."""
-    lang = ui.rules.choose_language(s.account.language, request.headers.get("Accept-Language"))
+    lang = ui.language(request, s.account)
     return Locale(lang, ui._rt(request).schedule.calendar.zone, currency)
 
 
@@ -406,7 +406,7 @@ async def statement_page(request: web.Request) -> web.Response:
     if cust.rate is None:
         return _not_yours(request, s, "No such statement.")
     st = await statement(rt.store, rt.config, rt.schedule, customer, month, rt.clock.now(), issue=False)
-    lang = ui.rules.choose_language(s.account.language, request.headers.get("Accept-Language"))
+    lang = ui.language(request, s.account)
     html = to_html({**st, "language": lang}, css_href=STATEMENT_CSS, nav=ui.nav(request, s))
     response = web.Response(text=html, content_type="text/html", charset="utf-8")
     response.headers["Content-Language"] = lang

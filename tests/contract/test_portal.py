@@ -346,3 +346,16 @@ async def test_set_totp_pending_replaces_or_forgets_the_shown_secret(store: Stor
     assert (await store.totp_state(a.id)).pending == "BBBB"
     await store.set_totp_pending(a.id, None)
     assert await store.totp_state(a.id) == TotpState(secret=None, pending=None, last_step=None)
+
+
+async def test_set_account_language_sets_or_clears_it(store: Store) -> None:
+    a = await _account(store)
+    other = await _account(store, email="pim@acme.example")
+    done = await store.set_account_language(a.id, "en")
+    assert done.language == "en" and done.id == a.id
+    got = await store.get_account(a.id)
+    assert got is not None and got.language == "en"
+    assert (await store.get_account(other.id)).language == other.language  # type: ignore[union-attr]
+    assert (await store.set_account_language(a.id, None)).language is None
+    with pytest.raises(NotFound):
+        await store.set_account_language(a.id + 100, "nl")

@@ -130,6 +130,8 @@ EXPECT: dict[str, Rule] = {
     "GET /ui/login": Rule(200, TICKETS, TICKETS, TICKETS, TICKETS, TICKETS),
     "POST /ui/login": everyone(403, form={"email": ACCOUNTS["customer"][0], "password": "x"}),  # no form token
     "POST /ui/logout": form(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, fresh=True),
+    # the language switch: no form token without a session (the sign-in form's cookie is not there)
+    "POST /ui/language": Rule(403, TICKETS, TICKETS, TICKETS, TICKETS, TICKETS, form={"lang": "nl"}),
     "GET /ui/tickets": page(200, 200, 200, 200, 200),
     "GET /ui/tickets/{number}": page(200, 200, 200, 200, 404, colleague=404),
     "POST /ui/tickets/{number}": form(REPLIED, REPLIED, REPLIED, REPLIED, 404, form={"text": "Noted."}, colleague=404),

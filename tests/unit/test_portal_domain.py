@@ -326,3 +326,41 @@ def test_the_second_step_is_open_five_minutes():
 def test_the_second_factor_is_for_staff():
     assert portal.may_enrol_totp(Viewer(Role.DESK, person="anna"))
     assert not portal.may_enrol_totp(Viewer(Role.CUSTOMER, customer="acme"))
+
+
+@pytest.mark.parametrize(
+    "account, chosen, header, lang",
+    [
+        (None, "nl", "en-GB,en;q=0.9", "nl"),  # the switch beats the browser
+        (None, "en", "nl", "en"),
+        ("nl", "en", "en", "nl"),  # signed in, the account's (the switch sets it too)
+        (None, "de", "en", "en"),  # a cookie of no language the portal speaks: as if none
+        (None, "", "en", "en"),
+        (None, None, None, "nl"),
+    ],
+)
+def test_the_reader_s_choice_beats_accept_language(account, chosen, header, lang):
+    assert choose_language(account, header, chosen=chosen) == lang
+
+
+@pytest.mark.parametrize(
+    "path, back",
+    [
+        ("/ui/tickets/12", "/ui/tickets/12"),
+        ("/ui/tickets?status=open&risk=at_risk", "/ui/tickets?status=open&risk=at_risk"),
+        ("/ui/login", "/ui/login"),
+        (None, "/ui/tickets"),
+        ("", "/ui/tickets"),
+        ("https://evil.example/ui/", "/ui/tickets"),
+        ("//evil.example/ui/", "/ui/tickets"),
+        ("/ui//evil.example", "/ui/tickets"),
+        ("/ui/\\evil.example", "/ui/tickets"),
+        ("/api/v1/tickets", "/ui/tickets"),
+        ("/ui/tickets\r\nSet-Cookie: x=1", "/ui/tickets"),
+        ("/ui/caf\u00e9", "/ui/tickets"),
+        ("/ui/" + "x" * 600, "/ui/tickets"),
+        ("/uix/tickets", "/ui/tickets"),
+    ],
+)
+def test_a_form_sends_back_only_to_a_page_of_the_portal(path, back):
+    assert portal.safe_next(path) == back
