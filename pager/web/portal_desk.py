@@ -21,7 +21,7 @@ from pager.domain import portal_desk as rules
 from pager.domain.incident import State
 from pager.domain.portal import Viewer
 from pager.domain.ticket import Status, TimeKind
-from pager.service import desk, mail_desk, portal
+from pager.service import desk, mail_desk, portal, targets
 from pager.service import override_requests as override_requests_
 from pager.service.schedule import overrides_from, parse_utc
 from pager.service.targets import ticket_targets
@@ -34,7 +34,6 @@ from .api import response_of
 log = structlog.get_logger("pagerd.portal")
 
 PREFIX = "/ui"
-QUEUE_SCAN = 500  # the newest tickets a filtered queue looks through
 QUEUE_SHOWN = 100
 SHIFT_WEEKS = 4
 ASKED = "pagerd.portal_desk.asked"  # a refused request form: (its problems, what was typed), shown again
@@ -88,8 +87,7 @@ def _people(rt: Any) -> list[tuple[str, str]]:
 
 
 def _risk_of(rt: Any, t: TicketDetail, now: datetime) -> str:
-    statuses = ticket_targets(rt.config, rt.schedule.calendar, t, now)
-    return rules.risk(s.outcome for s in (statuses or {}).values())
+    return targets.ticket_risk(rt.config, rt.schedule.calendar, t, now)
 
 
 async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[str, str], web.Response | None]:
@@ -117,7 +115,7 @@ async def queue(
 ) -> web.Response:
     """/ui/tickets for staff: the queue with its filters (an engineer's holds only its own tickets)."""
     rt = base._rt(request)
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     try:
         f = rules.parse_queue(
             request.query,
@@ -133,23 +131,20 @@ async def queue(
         triage=f.project == "none",
         # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
         assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
-        limit=QUEUE_SCAN,
+        limit=targets.RISK_SCAN,
     )
-    now = rt.clock.now()
-    shown = []
-    for row in portal.rules.visible_tickets(who, rows):
-        known = row.requester.contact is not None
-        # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
-        if not rules.in_queue(replace(f, risk=None), row, known_sender=known, ticket_risk="none"):
-            continue
-        t = await rt.store.get_ticket(row.number)
-        if t is None:
-            continue
-        risk = _risk_of(rt, t, now)
-        if f.risk is None or risk == f.risk:
-            shown.append({"t": t, "risk": risk, "unknown": not known})
-        if len(shown) >= QUEUE_SHOWN:
-            break
+    # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
+    listed = [
+        row
+        for row in portal.rules.visible_tickets(who, rows)
+        if rules.in_queue(
+            replace(f, risk=None), row, known_sender=row.requester.contact is not None, ticket_risk="none"
+        )
+    ]
+    judged = await targets.with_risk(
+        rt.store, rt.config, rt.schedule.calendar, listed, rt.clock.now(), risk=f.risk, limit=QUEUE_SHOWN
+    )
+    shown = [{"t": t, "risk": risk, "unknown": t.requester.contact is None} for t, risk in judged]
     ctx = {
         "rows": shown,
         "f": f,
@@ -174,7 +169,7 @@ async def bulk_assign(request: web.Request) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if not rules.may_triage(portal.viewer(s.account)):
+    if not rules.may_triage(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     raw = [v for v in data.getall("number", []) if isinstance(v, str)]
     if (
@@ -212,15 +207,15 @@ async def ticket_page(
 ) -> web.Response:
     """The ticket page for staff: the timeline and reply form, plus the desk's forms."""
     rt = base._rt(request)
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     now = rt.clock.now()
-    targets = ticket_targets(rt.config, rt.schedule.calendar, t, now)
+    judged = ticket_targets(rt.config, rt.schedule.calendar, t, now)
     ctx = {
         "t": t,
         "error": error,
         "text": text,
         "problems": problems,
-        "targets": [(k.value, v) for k, v in (targets or {}).items()],
+        "targets": [(k.value, v) for k, v in (judged or {}).items()],
         "risk": _risk_of(rt, t, now),
         "statuses": base.STATUSES,
         "projects": _projects(rt),
@@ -242,7 +237,7 @@ async def _act(request: web.Request, *, triage_only: bool | tuple[str, ...], act
     if stop is not None:
         return stop
     assert s is not None
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     t = await portal.ticket_for(rt.store, who, number) if number is not None else None
     if t is None:
         return base._error(request, 404, "No such ticket.", s)
@@ -323,7 +318,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     s = await base._session(request)
     if s is None:
         return base._to_login(request)
-    t = await portal.ticket_for(rt.store, portal.viewer(s.account), number) if number is not None else None
+    t = await portal.ticket_for(rt.store, base.viewer_of(request, s), number) if number is not None else None
     found = await mail_desk.attachment_content(rt.store, rt.config, t, sha256) if t is not None else None
     if found is None:
         return base._error(request, 404, "No such attachment.", s)
@@ -356,7 +351,7 @@ async def _staff(request: web.Request) -> tuple[PortalSession | None, web.Respon
     s = await base._session(request)
     if s is None:
         return None, base._to_login(request)
-    if not rules.may_see_incidents(portal.viewer(s.account)):
+    if not rules.may_see_incidents(base.viewer_of(request, s)):
         return s, base._error(request, 404, "No such incident.", s)
     return s, None
 
@@ -366,7 +361,7 @@ async def incidents(request: web.Request) -> web.Response:
     s = await base._session(request)
     if s is None:
         return base._to_login(request)
-    if not rules.may_see_incidents(portal.viewer(s.account)):
+    if not rules.may_see_incidents(base.viewer_of(request, s)):
         return base._error(request, 403, "This page is for the agency's staff.", s)
     rows = []
     for state in (State.TRIGGERED, State.ACKNOWLEDGED, State.RESOLVED):
@@ -414,9 +409,9 @@ async def _answer(request: web.Request, target: State) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if iid is None or not rules.may_see_incidents(portal.viewer(s.account)):
+    if iid is None or not rules.may_see_incidents(base.viewer_of(request, s)):
         return base._error(request, 404, "No such incident.", s)
-    if not rules.may_answer_incident(portal.viewer(s.account)):
+    if not rules.may_answer_incident(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     try:
         await rt.store.transition(iid, target, actor=_actor(s), via="portal", comment=None, now=rt.clock.now())
@@ -446,7 +441,7 @@ async def oncall_extras(request: web.Request, s: PortalSession, now: datetime) -
     """My shifts for the next weeks (with the calendar's period of each), the overrides that are on or to
     come, and my open incidents (those whose escalation reached my person)."""
     rt = base._rt(request)
-    who: Viewer = portal.viewer(s.account)
+    who: Viewer = base.viewer_of(request, s)
     records = await rt.store.list_overrides()
     overrides = overrides_from(records)
     until = now + timedelta(weeks=SHIFT_WEEKS)
@@ -511,7 +506,7 @@ async def ask_override(request: web.Request) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     if not rules.may_request_override(who):
         return base._error(request, 403, FORBIDDEN, s)
     data = {k: form.get(k) or None for k in ("rotation", "start", "end", "person", "replaces", "note")}
@@ -536,7 +531,7 @@ async def _decide_override(request: web.Request, confirm: bool) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if not rules.may_triage(portal.viewer(s.account)):
+    if not rules.may_triage(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     if rid is None:
         return base._error(request, 404, "No such request.", s)
