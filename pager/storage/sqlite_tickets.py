@@ -468,6 +468,11 @@ def ticket(conn: sqlite3.Connection, number: int) -> TicketDetail | None:
     )
 
 
+def tickets_by_number(conn: sqlite3.Connection, numbers: list[int]) -> list[TicketDetail]:
+    """Each ticket of `numbers` that exists, in that order (a page's worth: one read, not one each)."""
+    return [t for t in (ticket(conn, n) for n in numbers) if t is not None]
+
+
 def time_entries(conn: sqlite3.Connection, number: int, tid: int | None = None) -> list[TicketTime]:
     clause, args = where((True, "number = ?", (number,)), (tid is not None, "id = ?", (tid,)))
     return [
@@ -561,6 +566,9 @@ class TicketSqlite:
 
     async def get_ticket(self, number: int) -> TicketDetail | None:
         return await self._read(ticket, number)  # type: ignore[no-any-return]
+
+    async def get_tickets(self, numbers: Sequence[int]) -> list[TicketDetail]:
+        return await self._read(tickets_by_number, list(numbers))  # type: ignore[no-any-return]
 
     async def list_tickets(
         self,

@@ -8,7 +8,7 @@ Every action goes through the same service function or store method as the JSON 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +24,9 @@ from pager.domain.ticket import Status, TimeKind
 from pager.service import desk, mail_desk, portal
 from pager.service import override_requests as override_requests_
 from pager.service.schedule import overrides_from, parse_utc
-from pager.service.targets import ticket_targets
+from pager.service.targets import SettledOutcomes, ticket_targets
 from pager.sources.errors import InputError
-from pager.storage.port import Conflict, NotFound, PortalSession, TicketDetail
+from pager.storage.port import Conflict, NotFound, PortalSession, Ticket, TicketDetail
 
 from . import portal as base
 from .api import response_of
@@ -36,6 +36,8 @@ log = structlog.get_logger("pagerd.portal")
 PREFIX = "/ui"
 QUEUE_SCAN = 500  # the newest tickets a filtered queue looks through
 QUEUE_SHOWN = 100
+# the queue's and the staff ticket page's target risk of the tickets that time alone no longer changes
+SETTLED = web.AppKey("pagerd.portal_desk.settled", SettledOutcomes)
 SHIFT_WEEKS = 4
 ASKED = "pagerd.portal_desk.asked"  # a refused request form: (its problems, what was typed), shown again
 _DIGITS_MAX = 15
@@ -58,6 +60,7 @@ LABELS = {
 
 
 def setup(app: web.Application) -> None:
+    app[SETTLED] = SettledOutcomes()
     app[base.STAFF_VIEWS] = base.StaffViews(queue=queue, ticket_page=ticket_page, oncall_extras=oncall_extras)
     r = app.router
     r.add_post("/ui/tickets", bulk_assign)
@@ -87,9 +90,9 @@ def _people(rt: Any) -> list[tuple[str, str]]:
     return [(pid, p.name or pid) for pid, p in sorted(rt.config.people.items())]
 
 
-def _risk_of(rt: Any, t: TicketDetail, now: datetime) -> str:
-    statuses = ticket_targets(rt.config, rt.schedule.calendar, t, now)
-    return rules.risk(s.outcome for s in (statuses or {}).values())
+def _risk_of(request: web.Request, t: TicketDetail, now: datetime) -> str:
+    rt = base._rt(request)
+    return rules.risk(request.app[SETTLED].outcomes(rt.config, rt.schedule.calendar, t, now))
 
 
 async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[str, str], web.Response | None]:
@@ -105,6 +108,28 @@ async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[s
 
 
 # -- the queue -------------------------------------------------------------------------------------------
+
+
+async def _newest(store: Any, who: Viewer, f: rules.QueueFilter) -> AsyncIterator[list[Ticket]]:
+    """The newest QUEUE_SCAN tickets of the store's query for the filter that `who` may see, newest first,
+    QUEUE_SHOWN at a time: a queue that fills up on the first ones reads no more."""
+    before, scanned = None, 0
+    while scanned < QUEUE_SCAN:
+        page = min(QUEUE_SHOWN, QUEUE_SCAN - scanned)
+        rows = await store.list_tickets(
+            status=f.status,
+            project=f.project if f.project not in (None, "none") else None,
+            triage=f.project == "none",
+            # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
+            assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
+            limit=page,
+            before=before,
+        )
+        yield portal.rules.visible_tickets(who, rows)
+        if len(rows) < page:
+            return
+        scanned += len(rows)
+        before = rows[-1].number
 
 
 async def queue(
@@ -127,27 +152,22 @@ async def queue(
         )
     except ValueError:
         return base._error(request, 400, "Unknown filter value.", s)
-    rows = await rt.store.list_tickets(
-        status=f.status,
-        project=f.project if f.project not in (None, "none") else None,
-        triage=f.project == "none",
-        # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
-        assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
-        limit=QUEUE_SCAN,
-    )
     now = rt.clock.now()
-    shown = []
-    for row in portal.rules.visible_tickets(who, rows):
-        known = row.requester.contact is not None
+    shown: list[dict[str, Any]] = []
+    async for rows in _newest(rt.store, who, f):
         # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
-        if not rules.in_queue(replace(f, risk=None), row, known_sender=known, ticket_risk="none"):
-            continue
-        t = await rt.store.get_ticket(row.number)
-        if t is None:
-            continue
-        risk = _risk_of(rt, t, now)
-        if f.risk is None or risk == f.risk:
-            shown.append({"t": t, "risk": risk, "unknown": not known})
+        unknown = {row.number: row.requester.contact is None for row in rows}
+        listed = [
+            row.number
+            for row in rows
+            if rules.in_queue(replace(f, risk=None), row, known_sender=not unknown[row.number], ticket_risk="none")
+        ]
+        for t in await rt.store.get_tickets(listed):
+            risk = _risk_of(request, t, now)
+            if f.risk is None or risk == f.risk:
+                shown.append({"t": t, "risk": risk, "unknown": unknown[t.number]})
+            if len(shown) >= QUEUE_SHOWN:
+                break
         if len(shown) >= QUEUE_SHOWN:
             break
     ctx = {
@@ -221,7 +241,7 @@ async def ticket_page(
         "text": text,
         "problems": problems,
         "targets": [(k.value, v) for k, v in (targets or {}).items()],
-        "risk": _risk_of(rt, t, now),
+        "risk": _risk_of(request, t, now),
         "statuses": base.STATUSES,
         "projects": _projects(rt),
         "people": _people(rt),
