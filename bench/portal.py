@@ -405,7 +405,8 @@ def write(res: dict, wall: float) -> str:
     L += [""]
     if void:
         L.append(
-            "- **Void run**: not every answer was a 200 (or the sessions did not hold): "
+            "- **Void run**: not every request had a 200 (errors: httperf's, e.g. no answer within its 10 s "
+            "timeout), or the sessions did not hold: "
             + "; ".join(f"{p['role']} {p['kind']} {p['status']}, {p['errors']} errors" for p in void if p)
             + "."
         )
