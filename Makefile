@@ -24,7 +24,7 @@ OWN_SECRETS := $(filter-out $(DEV_SECRETS),PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOK
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test lint bench bench-full-node bench-threads bench-desk bench-portal venv lock audit peers clean clean-data check-config
+.PHONY: run test lint bench bench-full-node bench-postgres bench-threads bench-desk bench-portal venv lock audit peers clean clean-data check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -121,6 +121,12 @@ bench: venv peers
 # the full node (paging on) of git revision BEFORE and of this tree, side by side in paired rounds
 bench-full-node: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
+
+# pagerd on PostgreSQL (the server on 127.0.0.1:5432, databases of its own): one node against an asyncpg ceiling,
+# two nodes behind haproxy (deploy/haproxy/pagerd.cfg), kill -9 of the engine lease holder -> next page sent
+# (writes its section of bench/RESULTS.md; about 5 minutes)
+bench-postgres: venv peers
+	@$(PY) bench/postgres.py
 
 # the support desk: mail intake over LMTP against a bare aiosmtpd ceiling, ticket list/search and RSS with
 # 100,000 tickets (writes its section of bench/RESULTS.md)

@@ -20,13 +20,24 @@ Then the server is stopped (SIGTERM, by PID) and its database is checked: every 
 sent must be stored exactly once (rows == requests sent), so in particular every 2xx is there.
 
 After the servers: bench/paging_latency.py (webhook arrival -> Twilio request, own pagerd + fake Twilio
-API on loopback, at 10, 100 and 1,000 new incidents/s), bench/bench_oncall.py (issue 3) and
-bench/bench_statements.py (issue 5: a year of statements for 100 customers).
+API on loopback, at 10, 100 and 1,000 new incidents/s; then its idle mode: 50 incidents 200 ms apart),
+bench/storm.py (the Nagios storm: 5,000 PROBLEM notifications for 1,000 hosts in 10 s, through the notify
+script's form), bench/engine_cpu.py when the tree has it (engine CPU per new incident), bench/bench_oncall.py
+(issue 3) and bench/bench_statements.py (issue 5: a year of statements for 100 customers).
+
+The results lead with the full node (issue 17), each target with its verdict: idle time to page; (c)'s
+single-alert webhooks against (b) of the same run, with every incident paged (its SMS page in (c)'s outbox,
+checked after the engine routed the last one); (c) at 1,000 new incidents/s for 10 s with the fake Twilio
+(paging_latency's 1,000/s run); the Nagios storm; engine CPU per new incident; peak RSS of (c) after
+100,000 incidents (the fill runs on (c)).
 
 Every loop is bounded (phase durations, fill iterations, start/stop timeouts, a global deadline).
 Tunables (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (3), BENCH_CONNECTIONS (32),
-BENCH_RATE (1000), BENCH_RATE_DURATION (10), BENCH_INCIDENTS (100000), BENCH_DEADLINE (s, 600),
-BENCH_FILL (servers to fill, "d"), BENCH_PAGING_RATES ("10,100,1000"), BENCH_PAGING_DURATIONS ("5,5,3"),
+BENCH_RATE (1000), BENCH_RATE_DURATION (10), BENCH_INCIDENTS (100000), BENCH_DEADLINE (s, 900),
+BENCH_FILL (servers to fill, "c"), BENCH_PAGING_RATES ("10,100,1000"), BENCH_PAGING_DURATIONS ("5,5,10"),
+BENCH_IDLE (1: the idle time to page; 0: skipped), BENCH_STORM_HOSTS (1000), BENCH_STORM_SERVICES (5),
+BENCH_STORM_SECONDS (10), BENCH_STORM_SCRIPTS (50: notifications sent by running the notify script; 0 skips the storm
+when BENCH_STORM_HOSTS=0), BENCH_PAGED_WAIT (s, 120: how long (c) may take to route its last incident),
 BENCH_QUIET_WAIT (s, 20), BENCH_PROFILE=1 (py-spy profile of pagerd after the measured phases, if py-spy is in the venv).
 Raw outputs (wrk JSON lines, server logs, profiles) go to bench/out/ (git-ignored).
 """
@@ -46,6 +57,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,11 +86,17 @@ CONNS = int(env_num("BENCH_CONNECTIONS", 32))
 RATE = env_num("BENCH_RATE", 1000)
 RATE_DURATION = env_num("BENCH_RATE_DURATION", 10)
 INCIDENTS = int(env_num("BENCH_INCIDENTS", 100_000))
-DEADLINE = env_num("BENCH_DEADLINE", 600)
-# Servers that get the 100,000-incident fill (RSS). Default (d) only: a fill of (c) adds ~2.5 min.
-FILL_SERVERS = tuple(x.strip() for x in os.environ.get("BENCH_FILL", "d").split(",") if x.strip())
+DEADLINE = env_num("BENCH_DEADLINE", 900)
+# Servers that get the 100,000-incident fill (RSS): the full node (issue 17); BENCH_FILL=c,d fills (d) too.
+FILL_SERVERS = tuple(x.strip() for x in os.environ.get("BENCH_FILL", "c").split(",") if x.strip())
 PAGING_RATES = os.environ.get("BENCH_PAGING_RATES", "10,100,1000")
-PAGING_DURATIONS = os.environ.get("BENCH_PAGING_DURATIONS", "5,5,3")
+PAGING_DURATIONS = os.environ.get("BENCH_PAGING_DURATIONS", "5,5,10")
+IDLE = os.environ.get("BENCH_IDLE", "1") not in ("", "0")
+STORM_HOSTS = int(env_num("BENCH_STORM_HOSTS", 1000))
+STORM_SERVICES = int(env_num("BENCH_STORM_SERVICES", 5))
+STORM_SECONDS = env_num("BENCH_STORM_SECONDS", 10)
+STORM_SCRIPTS = int(env_num("BENCH_STORM_SCRIPTS", 50))
+PAGED_WAIT = env_num("BENCH_PAGED_WAIT", 120)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
 QUIET_WAIT = env_num("BENCH_QUIET_WAIT", 20)  # s to wait at most for other processes to leave CPU 1 alone
 FILL_MAX_ROUNDS = 6
@@ -97,6 +115,11 @@ TARGET_MIN_DURABLE_RPS = 2000
 TARGET_P99_MS = 15.0
 TARGET_ALERTS_PER_S = 25_000
 TARGET_RSS_MB = 150
+# Targets of issue 17 (the full node).
+T17_IDLE_P50_MS, T17_IDLE_P99_MS = 10.0, 20.0
+T17_RATE = 1000  # new incidents/s of paging_latency's run that the rate targets are judged on
+T17_WEBHOOK_P99_MS, T17_PAGE_P99_MS = 15.0, 250.0
+T17_ENGINE_CPU_US = 100.0
 
 
 class BenchError(Exception):
@@ -140,6 +163,12 @@ def proc_cpu_seconds(pid: int) -> float:
     """utime + stime of the whole process (all threads), seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """CPU seconds of the processes that serve `server.url`: the server's own, or (`server.pids`, e.g. the
+    nodes behind a load balancer) the sum of several."""
+    return sum(proc_cpu_seconds(pid) for pid in getattr(server, "pids", None) or [server.pid])
 
 
 def cpu_busy_seconds(cpu: str) -> float:
@@ -329,9 +358,9 @@ def wrk(server: Server, res: dict, script: str, seconds: float, prefix: str, lab
         ],
     )
     la = loadavg()
-    cpu0, busy0, t0 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu0, busy0, t0 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
-    cpu1, busy1, t1 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu1, busy1, t1 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     (OUT / f"wrk-{server.key}-{label}.txt").write_text(" ".join(argv) + "\n\n" + proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise BenchError(f"wrk failed ({proc.returncode}): {proc.stderr[-500:]}")
@@ -388,9 +417,9 @@ def openloop(server: Server, res: dict, prefix: str) -> dict:
         ],
     )
     la = loadavg()
-    cpu0, busy0, t0 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu0, busy0, t0 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=RATE_DURATION + 40)
-    cpu1, busy1, t1 = proc_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    cpu1, busy1, t1 = server_cpu_seconds(server), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     (OUT / f"openloop-{server.key}.txt").write_text(" ".join(argv) + "\n\n" + proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise BenchError(f"openloop failed ({proc.returncode}): {proc.stderr[-800:]}")
@@ -467,6 +496,8 @@ def bench_server(server: Server, res: dict) -> None:
         failure = exc
         log(f"ERROR ({server.key}): {exc}")
     finally:
+        if server.key == "c" and server.db is not None and server.proc is not None and server.proc.poll() is None:
+            res["paged"] = paged_check(server.db)
         if server.key in ("c", "d") and server.proc is not None and server.proc.poll() is None:
             time.sleep(0.5)
             res["vmhwm_kb"] = proc_status_kb(server.pid, "VmHWM")
@@ -492,6 +523,54 @@ def bench_server(server: Server, res: dict) -> None:
         verify(server, res)
     if failure is not None:
         raise BenchError(f"({server.key}) {failure}")
+
+
+# incidents without their SMS page in the outbox yet (not routed, or their first step not fired yet)
+UNPAGED_SQL = (
+    "SELECT count(*) FROM incidents i WHERE NOT EXISTS (SELECT 1 FROM outbox o "
+    "WHERE o.incident_id = i.id AND o.kind = 'page' AND o.channel = 'sms')"
+)
+
+
+def paged_check(db: Path) -> dict:
+    """The full node after its load: wait (at most PAGED_WAIT s) until its engine has queued the SMS page of
+    every incident (routed, first step fired), then count in its outbox the incidents with their SMS page
+    (each one page at its first step: none lost, none doubled) and how many of those went out (sent, or
+    carried in a bundle) or wait for the phone's throttle slot (the example config's 5 SMS per 15 minutes
+    bundles the rest into the next slot)."""
+    deadline = time.monotonic() + PAGED_WAIT
+    t0 = time.monotonic()
+    while True:
+        unpaged = db_scalar(db, UNPAGED_SQL)
+        if unpaged == 0 or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    out = {
+        "paging_wait_s": time.monotonic() - t0,
+        "unpaged": unpaged,
+        "incidents": db_scalar(db, "SELECT count(*) FROM incidents"),
+        "sms_rows": db_scalar(db, "SELECT count(*) FROM outbox WHERE kind = 'page' AND channel = 'sms'"),
+        "with_sms": db_scalar(
+            db, "SELECT count(DISTINCT incident_id) FROM outbox WHERE kind = 'page' AND channel = 'sms'"
+        ),
+        "sms_out": db_scalar(
+            db,
+            "SELECT count(DISTINCT incident_id) FROM outbox WHERE kind = 'page' AND channel = 'sms' "
+            "AND status IN ('sent', 'simulated', 'bundled')",
+        ),
+        "sms_requests": db_scalar(
+            db,
+            "SELECT count(*) FROM outbox WHERE kind = 'page' AND channel = 'sms' AND status IN ('sent', 'simulated')",
+        ),
+    }
+    out["sms_waiting"] = out["with_sms"] - out["sms_out"]
+    out["ok"] = out["unpaged"] == 0 and out["with_sms"] == out["incidents"] == out["sms_rows"]
+    log(
+        f"  c paged: {out['with_sms']:,} of {out['incidents']:,} incidents have their SMS page in the outbox "
+        f"({out['sms_rows']:,} SMS page rows; {out['sms_out']:,} out in {out['sms_requests']:,} SMS, "
+        f"{out['sms_waiting']:,} waiting for the throttle slot); the last queued {out['paging_wait_s']:.1f} s after the load"
+    )
+    return out
 
 
 def paired_stage(tmp: Path, errors: list[str]) -> dict:
@@ -613,24 +692,31 @@ def profile(server: Server, res: dict) -> None:
             log(f"  profile written: {raw.relative_to(ROOT)} (+ .summary.txt)")
 
 
-def verify(server: Server, res: dict) -> None:
-    """Rows stored == requests sent; every 2xx is a stored row; identities unique."""
-    assert server.db is not None
+def verify(server: Server, res: dict, scalar: Callable[[str], int] | None = None, pagerd: bool | None = None) -> None:
+    """Rows stored == requests sent; every 2xx is a stored row; identities unique. `scalar` answers a query
+    on the server's database (default: its SQLite file); `pagerd`: it stores incidents (default: servers
+    c and d), else deliveries (the baselines)."""
+    if scalar is None:
+        db = server.db
+        assert db is not None
+
+        def scalar(sql: str) -> int:
+            return db_scalar(db, sql)
+
+    if pagerd is None:
+        pagerd = server.key in ("c", "d")
     sent = sum(r["sent_effective"] for r in res["runs"])
     ok = sum(r["ok_2xx"] for r in res["runs"])
     non2xx = sum(r["non_2xx"] for r in res["runs"])
-    if server.key in ("c", "d"):
-        rows = db_scalar(server.db, "SELECT count(*) FROM incidents")
-        distinct = db_scalar(server.db, "SELECT count(DISTINCT dedup_key) FROM incidents")
-        alerts = db_scalar(server.db, "SELECT count(*) FROM alerts")
-        batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
-        expected_alerts = (sent - batch_sent) + 100 * batch_sent
+    if pagerd:
+        rows = scalar("SELECT count(*) FROM incidents")
+        distinct = scalar("SELECT count(DISTINCT dedup_key) FROM incidents")
     else:
-        rows = db_scalar(server.db, "SELECT count(*) FROM deliveries")
-        distinct = db_scalar(server.db, "SELECT count(DISTINCT group_key) FROM deliveries")
-        alerts = db_scalar(server.db, "SELECT count(*) FROM alerts")
-        batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
-        expected_alerts = (sent - batch_sent) + 100 * batch_sent
+        rows = scalar("SELECT count(*) FROM deliveries")
+        distinct = scalar("SELECT count(DISTINCT group_key) FROM deliveries")
+    alerts = scalar("SELECT count(*) FROM alerts")
+    batch_sent = sum(r["sent_effective"] for r in res["runs"] if r.get("alerts_per_request"))
+    expected_alerts = (sent - batch_sent) + 100 * batch_sent
     v = {
         "rows": rows,
         "distinct_keys": distinct,
@@ -814,6 +900,7 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
         L.append(f"- Pinning: **none** (only {CPUS} CPU); server and load generator share the machine.")
     L.append("- Network: loopback only (127.0.0.1); databases in a fresh temp dir on the local disk.")
     L.append("")
+    L.extend(issue17_section(c, b, tc, meta, v["commit"]))
     L.append("## Results")
     L.append("")
     L.append("What the two pagerd servers do (same binary, same `config/pagerd.example.yaml`, fresh database each):")
@@ -1204,6 +1291,168 @@ def write_results(all_res: dict[str, dict], meta: dict, wall: float, error: str 
     RESULTS.write_text(text)
 
 
+def issue17_section(c: dict, b: dict, tc: dict, meta: dict, commit: str) -> list[str]:
+    """The full node first (issue 17): each target of its list, what this run measured, met or missed."""
+
+    def verdict(ok: bool | None, why: str = "not measured in this run") -> str:
+        return why if ok is None else ("**met**" if ok else "**missed**")
+
+    rows: list[tuple[str, str, str, str]] = []  # measure, target, this run, verdict
+    idle = ((meta.get("idle") or {}).get("pooled") or {}).get("this tree")
+    if idle and idle.get("paged"):
+        ok = idle["p50_ms"] <= T17_IDLE_P50_MS and idle["p99_ms"] <= T17_IDLE_P99_MS
+        got = (
+            f"p50 {idle['p50_ms']:.1f} ms, p99 {idle['p99_ms']:.1f} ms, max {idle['max_ms']:.1f} ms "
+            f"({idle['paged']} of {idle['incidents']} paged)"
+        )
+        rows.append(
+            (
+                "Idle time to page (webhook → Twilio request), 50 incidents 200 ms apart",
+                "p50 ≤ 10 ms, p99 ≤ 20 ms",
+                got,
+                verdict(ok),
+            )
+        )
+    else:
+        rows.append(("Idle time to page, 50 incidents 200 ms apart", "p50 ≤ 10 ms, p99 ≤ 20 ms", "–", verdict(None)))
+    rps_b, rps_c = (x.get("single", {}).get("rps_2xx") for x in (b, c))
+    paged = c.get("paged") or {}
+    if rps_b and rps_c is not None and paged:
+        ok = rps_c >= TARGET_FRACTION_DURABLE * rps_b and rps_c >= TARGET_MIN_DURABLE_RPS and paged["ok"]
+        got = (
+            f"{rps_c:,.0f}/s = {100 * rps_c / rps_b:.0f}% of (b) {rps_b:,.0f}/s; every incident paged: "
+            f"{paged['with_sms']:,} of {paged['incidents']:,} have their SMS page in the outbox "
+            f"({paged['sms_out']:,} out in {paged['sms_requests']:,} SMS, {paged['sms_waiting']:,} bundled for "
+            f"the next throttle slot; the last queued {paged['paging_wait_s']:.0f} s after the load ended)"
+        )
+        rows.append(
+            (
+                f"Full node, single-alert webhooks, {CONNS} connections",
+                "≥ 50% of (b) and ≥ 2,000/s, every incident paged",
+                got,
+                verdict(ok),
+            )
+        )
+    else:
+        rows.append(
+            (
+                f"Full node, single-alert webhooks, {CONNS} connections",
+                "≥ 50% of (b) and ≥ 2,000/s, every incident paged",
+                "–",
+                verdict(None),
+            )
+        )
+    at = next((r for r in (meta.get("paging") or {}).get("results", []) if r["rate"] == T17_RATE), None)
+    if at is not None and at["incidents"]:
+        ok = (
+            at["webhook_p99_ms"] <= T17_WEBHOOK_P99_MS
+            and at["p99_ms"] <= T17_PAGE_P99_MS
+            and at["not_paged"] == 0
+            and at["webhook_2xx"] == at["webhooks_sent"]
+        )
+        got = (
+            f"{at['duration_s']:g} s at {at['achieved_send_rate']:,.0f}/s, {at['webhook_2xx']:,} of "
+            f"{at['webhooks_sent']:,} webhooks answered 2xx: webhook p99 {at['webhook_p99_ms']:.1f} ms, "
+            f"time to page p99 {at['p99_ms']:.0f} ms (max {at['max_ms']:.0f} ms), {at['paged']:,} of "
+            f"{at['incidents']:,} incidents on a Twilio request ({at['sms_requests']:,} SMS)"
+        )
+        rows.append(
+            (
+                f"Full node at a fixed {T17_RATE:,} new incidents/s, open loop, fake Twilio",
+                "webhook p99 ≤ 15 ms, time to page p99 ≤ 250 ms, every incident on a Twilio request",
+                got,
+                verdict(ok),
+            )
+        )
+    else:
+        rows.append(
+            (
+                f"Full node at a fixed {T17_RATE:,} new incidents/s",
+                "webhook p99 ≤ 15 ms, time to page p99 ≤ 250 ms",
+                "–",
+                verdict(None),
+            )
+        )
+    st = meta.get("storm") or {}
+    if st:
+        ok = st["all_stored"] and st["all_paged_once"]
+        got = (
+            f"{st['stored']:,} of {st['notifications']:,} stored, {st['incidents_in_sms_bodies']:,} paged once in "
+            f"{st['sms_requests']:,} SMS; webhook p50 / p99 {st['webhook_p50_ms']:.1f} / {st['webhook_p99_ms']:.1f} ms; "
+            f"time to page p99 {st['page_p99_ms']:.0f} ms"
+        )
+        rows.append(
+            (
+                f"Nagios storm: {st['notifications']:,} PROBLEM notifications, {st['hosts']:,} hosts, {st['seconds']:g} s",
+                "all stored, all paged in bundles, webhook p99 reported",
+                got,
+                verdict(ok),
+            )
+        )
+    else:
+        rows.append(("Nagios storm", "all stored, all paged in bundles", "–", verdict(None)))
+    ec = meta.get("engine_cpu") or {}
+    if ec.get("us_per_incident") is not None:
+        us = float(ec["us_per_incident"])
+        rows.append(
+            (
+                "Engine CPU per new incident (paging work only)",
+                "≤ 100 µs",
+                f"{us:,.0f} µs (bench/engine_cpu.py)",
+                verdict(us <= T17_ENGINE_CPU_US),
+            )
+        )
+    else:
+        rows.append(
+            (
+                "Engine CPU per new incident (paging work only)",
+                "≤ 100 µs",
+                "– (bench/engine_cpu.py is not in this tree)",
+                verdict(None),
+            )
+        )
+    if tc.get("rss_mb") is not None:
+        got = f"{tc['rss_mb']:.0f} MB (VmHWM) with {c.get('rss_rows') or 0:,} incidents stored"
+        rows.append(
+            (
+                f"Peak RSS of the full node after {INCIDENTS:,} incidents",
+                "≤ 150 MB",
+                got,
+                verdict(tc["t4"], "not measured (no fill of (c))"),
+            )
+        )
+    else:
+        rows.append((f"Peak RSS of the full node after {INCIDENTS:,} incidents", "≤ 150 MB", "–", verdict(None)))
+    L = [
+        "## The full node (issue 17)",
+        "",
+        f"Run of {meta['date']} at git commit {commit}; load average at start {meta['load_start']}, at end "
+        f"{meta['load_end']}. The full node is (c) below (`paging.engine: true`, `config/pagerd.example.yaml`, "
+        "the dry-run notifier) or, where a Twilio request is measured, the same with the Twilio notifier pointed "
+        "at a fake Twilio REST API on loopback (`bench/paging_latency.py`, `bench/storm.py`).",
+        "",
+        "| Measure | Target | This run | Verdict |",
+        "|---|---|---|---|",
+    ]
+    L += [f"| {m} | {t} | {g} | {v} |" for m, t, g, v in rows]
+    L.append("")
+    if st:
+        L.append(
+            f"**The Nagios storm** (`bench/storm.py`, load average {st.get('loadavg_before', '?')} before): "
+            "one PROBLEM notification per host and service, open loop, as the HTTP form of "
+            f"`deploy/nagios/pagerd-notify` ({st['by_notify_script']} of them by running the script itself); "
+            "the full node on the example config with throttles of 100,000 per minute (each bundle goes out when "
+            "the engine makes it), e-mail through the dry-run notifier."
+        )
+        L.append("")
+        sys.path.insert(0, str(BENCH))
+        from storm import table as storm_table
+
+        L.append(storm_table(st))
+        L.append("")
+    return L
+
+
 def table_paging(results: list[dict]) -> str:
     sys.path.insert(0, str(BENCH))
     from paging_latency import table
@@ -1263,6 +1512,85 @@ def paging_stage(errors: list[str]) -> dict:
             f"{r['sms_requests']} SMS for {r['incidents']} incidents"
         )
     return out
+
+
+def bench_json_stage(name: str, argv: list[str], timeout: float, errors: list[str]) -> dict:
+    """One benchmark script of bench/ that prints `BENCHJSON {...}`: its output in bench/out/NAME.txt."""
+    log(f"{name}: " + " ".join(str(a) for a in argv[1:]))
+    la, busy0, t0 = loadavg(), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        errors.append(f"{name} did not finish within {timeout:.0f} s")
+        return {}
+    wall = time.monotonic() - t0
+    (OUT / f"{name}.txt").write_text(" ".join(str(a) for a in argv) + "\n\n" + proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        errors.append(f"{name} failed ({proc.returncode}): {proc.stderr[-400:]}")
+        return {}
+    out = parse_benchjson(proc.stdout)
+    out.update(
+        {
+            "loadavg_before": la,
+            "loadavg_after": loadavg(),
+            "wall_s": wall,
+            "cpu1_busy_share": (cpu_busy_seconds(SERVER_CPU) - busy0) / wall,
+        }
+    )
+    return out
+
+
+def idle_stage(errors: list[str]) -> dict:
+    """bench/paging_latency.py --idle: 50 incidents 200 ms apart, webhook arrival -> Twilio request."""
+    argv = [PY, str(BENCH / "paging_latency.py"), "--idle", "--server-cpu", SERVER_CPU, "--client-cpu", CLIENT_CPU]
+    out = bench_json_stage("paging_idle", argv, max(60.0, min(180.0, remaining() - 15)), errors)
+    this = (out.get("pooled") or {}).get("this tree")
+    if this:
+        log(f"  idle time to page: p50 {this['p50_ms']:.1f} ms, p99 {this['p99_ms']:.1f} ms, {this['paged']} paged")
+    return out
+
+
+def storm_stage(errors: list[str]) -> dict:
+    """bench/storm.py: the Nagios storm against its own full node and fake Twilio."""
+    argv = [
+        PY,
+        str(BENCH / "storm.py"),
+        "--hosts",
+        str(STORM_HOSTS),
+        "--services",
+        str(STORM_SERVICES),
+        "--seconds",
+        f"{STORM_SECONDS:g}",
+        "--script-sample",
+        str(STORM_SCRIPTS),
+        "--server-cpu",
+        SERVER_CPU,
+        "--client-cpu",
+        CLIENT_CPU,
+        "--log",
+        str(OUT / "server-storm.log"),
+    ]
+    out = bench_json_stage("storm", argv, max(90.0, min(240.0, remaining() - 15)), errors)
+    if out:
+        log(
+            f"  storm: {out['stored']:,}/{out['notifications']:,} stored, {out['incidents_in_sms_bodies']:,} in "
+            f"{out['sms_requests']:,} SMS, webhook p99 {out['webhook_p99_ms']:.1f} ms, "
+            f"page p99 {out['page_p99_ms']:.0f} ms"
+        )
+    return out
+
+
+# Engine CPU per new incident (paging work only) is measured by bench/engine_cpu.py where the tree has it.
+# HOOK: its contract here is a `BENCHJSON {...}` line with `us_per_incident` (CPU µs of the engine per new
+# incident); without the script, the row says "not measured in this run".
+ENGINE_CPU = BENCH / "engine_cpu.py"
+
+
+def engine_cpu_stage(errors: list[str]) -> dict:
+    if not ENGINE_CPU.exists():
+        log("engine CPU per incident: bench/engine_cpu.py is not in this tree; not measured in this run")
+        return {}
+    return bench_json_stage("engine_cpu", pinned(SERVER_CPU, [PY, str(ENGINE_CPU)]), 180.0, errors)
 
 
 def oncall_stage(errors: list[str]) -> dict:
@@ -1390,6 +1718,15 @@ def main() -> int:
             meta["paging"] = paging_stage(errors)
         else:
             errors.append("paging latency stage skipped: global deadline")
+        if IDLE and remaining() >= 60:
+            meta["idle"] = idle_stage(errors)
+        elif IDLE:
+            errors.append("idle time to page skipped: global deadline")
+        if STORM_HOSTS > 0 and remaining() >= 90:
+            meta["storm"] = storm_stage(errors)
+        elif STORM_HOSTS > 0:
+            errors.append("Nagios storm skipped: global deadline")
+        meta["engine_cpu"] = engine_cpu_stage(errors)
         meta["oncall"] = oncall_stage(errors)
         meta["statements"] = statements_stage(errors)
     except KeyboardInterrupt:

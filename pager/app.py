@@ -71,14 +71,18 @@ def make_store(cfg: Config, clock: Clock, metrics: Metrics | None = None, *, cre
     return SqliteStore(s.path, policy(cfg), clock=clock, synchronous=s.synchronous, on_commit=on_commit)
 
 
-def make_lease(cfg: Config, clock: Clock) -> Lease | None:
-    """The engine lease of a store several nodes share (PostgreSQL); None for SQLite (one node)."""
+def make_lease(cfg: Config, store: Store) -> Lease | None:
+    """The engine lease of a store several nodes share (PostgreSQL), which then fences the store's outbox
+    writes with it; None for SQLite (one node)."""
     if cfg.storage.backend != "postgres":
         return None
-    from pager.storage.postgres import EngineLease
+    from pager.storage.postgres import EngineLease, PostgresStore
 
     # the lease measures real seconds (a paused process, a lost connection), whatever the daemon's clock
-    return EngineLease(cfg.storage.postgres.dsn, SystemClock())
+    lease = EngineLease(cfg.storage.postgres.dsn, SystemClock())
+    assert isinstance(store, PostgresStore)
+    store.fenced_by(lease)
+    return lease
 
 
 def migrate(cfg: Config, clock: Clock) -> list[int]:

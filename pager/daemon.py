@@ -96,7 +96,7 @@ async def serve(config_path: str) -> int:
 
         # several nodes on one database (PostgreSQL): the engine runs where the lease is, and sends only
         # while the lease is certain (pager.service.lease)
-        lease = runtime.lease = make_lease(cfg, runtime.clock)
+        lease = runtime.lease = make_lease(cfg, store)
         mail_sender = make_mail_sender(cfg, runtime.clock)
         engine_notifier: Notifier = notifier
         if lease is not None:

@@ -31,6 +31,7 @@ DEB_PACKAGES=(
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   "poppler-utils:/usr/bin/pdftotext"
   "postgresql:/usr/bin/pg_ctlcluster"
+  "haproxy:/usr/sbin/haproxy"
   "swaks:/usr/bin/swaks"
   "postfix:/usr/sbin/postfix"
   "libpython3.11-testsuite:/usr/lib/python3.11/test/test_email/data/msg_01.txt"

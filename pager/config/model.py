@@ -499,6 +499,13 @@ class ContactConfig(Strict):
     language: Literal["nl", "en"] = "nl"
 
 
+class CustomerPortalConfig(Strict):
+    """The customer's contacts in the portal: `all` see every ticket and project of their customer; `own`
+    only the tickets they are on (pager.domain.portal.Own)."""
+
+    contacts_see: Literal["all", "own"] = "all"
+
+
 class CustomerConfig(Strict):
     name: str = Field(min_length=1)
     email: str | None = None
@@ -522,6 +529,7 @@ class CustomerConfig(Strict):
     # the project a call to the standby number opens its ticket and incident on (README: The standby number);
     # unset: the customer's first project with coverage standby or always
     standby_project: str | None = None
+    portal: CustomerPortalConfig = CustomerPortalConfig()
 
 
 def _iban(v: str) -> str:

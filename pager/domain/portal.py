@@ -37,12 +37,24 @@ class AccountInvalid(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Own:
+    """A contact who sees only the tickets it is on (its customer's `portal.contacts_see: own`): those whose
+    requester is one of `contacts` (its customer's contacts with the account's address) or has the account's
+    address `email` (lower case)."""
+
+    email: str
+    contacts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is looking: an account's role, its person (staff) and its customer (a contact)."""
+    """Who is looking: an account's role, its person (staff) and its customer (a contact); `own`: a contact
+    who sees only the tickets it is on (None: every ticket of its customer)."""
 
     role: Role
     person: str | None = None
     customer: str | None = None
+    own: Own | None = None
 
     @property
     def staff(self) -> bool:
@@ -64,11 +76,20 @@ def check_account(role: Role, person: str | None, customer: str | None) -> None:
             raise AccountInvalid("an engineer account needs --person (its tickets are those assigned to it)")
 
 
+class RequesterLike(Protocol):
+    @property
+    def contact(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+
+
 class TicketLike(Protocol):
     @property
     def customer(self) -> str | None: ...
     @property
     def assignee(self) -> str | None: ...
+    @property
+    def requester(self) -> RequesterLike: ...
 
 
 class EntryLike(Protocol):
@@ -90,14 +111,36 @@ def customer_scope(viewer: Viewer) -> str | None:
     return viewer.customer
 
 
+def own_scope(viewer: Viewer) -> Own | None:
+    """The requester a ticket query must be limited to besides the customer (None: no such limit): a
+    contact who sees only the tickets it is on."""
+    return viewer.own if viewer.role is Role.CUSTOMER else None
+
+
+def is_on(own: Own, ticket: TicketLike) -> bool:
+    """Whether the contact is on the ticket: it is the ticket's requester (one of its contact ids, or its
+    address)."""
+    r = ticket.requester
+    return (r.contact is not None and r.contact in own.contacts) or (r.email or "").lower() == own.email
+
+
 def may_see_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
     """Admin and desk: every ticket. An engineer: those assigned to its person. A customer contact: those
-    of its own customer (a ticket in triage belongs to no customer: none)."""
+    of its own customer (a ticket in triage belongs to no customer: none), or of them only the ones it is on
+    when its customer says so (`own`)."""
     if viewer.role in (Role.ADMIN, Role.DESK):
         return True
     if viewer.role is Role.ENGINEER:
         return viewer.person is not None and ticket.assignee == viewer.person
-    return viewer.customer is not None and ticket.customer == viewer.customer
+    if viewer.customer is None or ticket.customer != viewer.customer:
+        return False
+    return viewer.own is None or is_on(viewer.own, ticket)
+
+
+def sees_whole_customer(viewer: Viewer) -> bool:
+    """Whether the viewer may see what sums up all of a customer's tickets (its statements): staff, and a
+    contact that sees every ticket of its customer."""
+    return viewer.staff or viewer.own is None
 
 
 def visible_tickets(viewer: Viewer, tickets: Iterable[T]) -> list[T]:
@@ -296,10 +339,23 @@ def second_step_open(created_at: datetime, now: datetime) -> bool:
 # -- language ------------------------------------------------------------------------------------------
 
 
-def choose_language(account_language: str | None, accept_language: str | None) -> str:
-    """The account's language; else the first of Accept-Language (by q) that the portal speaks; else nl."""
-    if account_language in LANGUAGES:
-        return account_language
+def safe_next(path: str | None) -> str:
+    """Where a form may send the browser back to: a path of the portal's own (`/ui/...`, no scheme, host,
+    backslash or control character), else the ticket list."""
+    home = "/ui/tickets"
+    if not path or len(path) > 512 or not path.startswith("/ui/") or "//" in path or "\\" in path:
+        return home
+    if not path.isascii() or not path.isprintable():
+        return home
+    return path
+
+
+def choose_language(account_language: str | None, accept_language: str | None, chosen: str | None = None) -> str:
+    """The account's language; else the one chosen in this browser (the language switch, before sign-in);
+    else the first of Accept-Language (by q) that the portal speaks; else nl."""
+    for lang in (account_language, chosen):
+        if lang in LANGUAGES:
+            return lang
     best: tuple[float, int, str] | None = None
     for i, part in enumerate((accept_language or "")[:1024].split(",")[:32]):
         tag, _, params = part.strip().partition(";")

@@ -59,6 +59,20 @@ def risk(outcomes: Iterable[Outcome]) -> str:
     return RISKS[ranked[0]] if ranked else "none"
 
 
+def parse_risk(value: str | None) -> str | None:
+    """A risk filter as the portal's queue and the API take it (empty: none); ValueError if unknown."""
+    if not value:
+        return None
+    if value not in RISKS:
+        raise ValueError("risk")
+    return value
+
+
+def risk_held(wanted: str | None, ticket_risk: str) -> bool:
+    """Whether a ticket of `ticket_risk` passes the risk filter `wanted` (None: every ticket does)."""
+    return wanted is None or ticket_risk == wanted
+
+
 class QueueTicket(Protocol):
     @property
     def project(self) -> str | None: ...
@@ -92,7 +106,7 @@ def in_queue(f: QueueFilter, t: QueueTicket, *, known_sender: bool, ticket_risk:
         return False
     if f.assignee is not None and t.assignee != (None if f.assignee == "none" else f.assignee):
         return False
-    return f.risk is None or ticket_risk == f.risk
+    return risk_held(f.risk, ticket_risk)
 
 
 def parse_queue(query: Mapping[str, str], *, projects: set[str], people: set[str], statuses: set[str]) -> QueueFilter:
@@ -106,14 +120,12 @@ def parse_queue(query: Mapping[str, str], *, projects: set[str], people: set[str
         raise ValueError("status")
     if got["assignee"] is not None and got["assignee"] != "none" and got["assignee"] not in people:
         raise ValueError("assignee")
-    if got["risk"] is not None and got["risk"] not in RISKS:
-        raise ValueError("risk")
     return QueueFilter(
         queue=got["queue"] or "all",
         project=got["project"],
         status=got["status"],
         assignee=got["assignee"],
-        risk=got["risk"],
+        risk=parse_risk(got["risk"]),
     )
 
 

@@ -74,3 +74,8 @@ def setup(level: str = "info", fmt: str = "auto", stream=None, redactor: Redacto
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
+    # the Twilio SDK logs each request's method, URL, headers and answer at INFO (about eight lines per SMS);
+    # pagerd's own message_sent/message_failed lines say what an operator needs, once per message. At debug
+    # they are kept.
+    twilio = logging.DEBUG if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    logging.getLogger("twilio").setLevel(twilio)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from pager import __version__
+from pager.storage.port import ConnectionUse
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -50,6 +51,13 @@ class Metrics:
             "pagerd_store_commit_batch_size",
             "Jobs per group commit",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+            registry=r,
+        )
+        self.store_connections = Gauge(
+            "pagerd_store_connections",
+            "Database connections of the store by role (writer, reader; lease on PostgreSQL) and state (open: "
+            "connected; busy: running a query or transaction now), read at scrape time",
+            ["role", "state"],
             registry=r,
         )
         self.reload_ok = Gauge(
@@ -186,6 +194,11 @@ class Metrics:
     def webhook_done(self, source: str, code: int, seconds: float) -> None:
         self.webhook_requests.labels(source, str(code)).inc()
         self.webhook_duration.labels(source).observe(seconds)
+
+    def connection_use(self, uses: list[ConnectionUse]) -> None:
+        for u in uses:
+            self.store_connections.labels(u.role, "open").set(u.open)
+            self.store_connections.labels(u.role, "busy").set(u.busy)
 
     def on_commit(self, batch: int, seconds: float) -> None:
         self.commit_batch.observe(batch)

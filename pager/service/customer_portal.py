@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pager.config.model import Config
+from pager.domain import portal as rules
 from pager.domain import project_progress as progress
 from pager.domain import standby_request as sr
 from pager.domain.billing import Quote, Terms
@@ -18,6 +19,7 @@ from pager.domain.ticket import Status
 from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.port import Booking, StandbyRequest, Store, Ticket
 
+from . import portal
 from .schedule import Schedule, parse_instant
 from .statements import StatementError, customer_quote, month_range, terms_of, ticket_hours
 
@@ -69,8 +71,10 @@ async def project_view(
         return None
     calendar = schedule.calendar
     key = f"{customer}/{project}"
-    rows = await store.project_tickets(key, since=progress.since(now, calendar.zone))
-    rows = [t for t in rows if t.customer == customer]  # scoped in the store's rows too
+    rows = await store.project_tickets(
+        key, since=progress.since(now, calendar.zone), requested_by=portal.requested_by(who)
+    )
+    rows = [t for t in rows if t.customer == customer and rules.may_see_ticket(who, t)]  # checked again
     month = now.astimezone(calendar.zone).strftime("%Y-%m")
     start, end = month_range(month, calendar)
     terms = terms_of(cust) if cust.rate is not None else Terms(rate=0, increment=cust.billing_increment)
@@ -78,7 +82,7 @@ async def project_view(
     mine = {t.number for t in rows}
     for number in {e.number for e in entries} - mine:  # worked on this month, quiet since: rare, read one by one
         t = await store.get_ticket(number)
-        if t is not None and t.project == key:
+        if t is not None and t.project == key and rules.may_see_ticket(who, t):
             mine.add(number)
     return ProjectView(
         customer=customer,

@@ -38,7 +38,7 @@ def configured_contacts(cfg: Config) -> list[dc.Contact]:
     region = cfg.calendar.holiday_country
     return [
         dc.Contact(
-            id=c.id or f"{cid}.{i + 1}",
+            id=contact_id(cid, i, c.id),
             customer=cid,
             name=c.name,
             emails=tuple(e.lower() for e in c.emails),
@@ -48,6 +48,22 @@ def configured_contacts(cfg: Config) -> list[dc.Contact]:
         for cid, cust in cfg.customers.items()
         for i, c in enumerate(cust.contacts)
     ]
+
+
+def contact_id(customer: str, index: int, given: str | None) -> str:
+    """A configured contact's id: its own, else CUSTOMER.N (N: its place in the list, from 1)."""
+    return given or f"{customer}.{index + 1}"
+
+
+def contacts_with_email(cfg: Config, customer: str, email: str) -> frozenset[str]:
+    """The ids of the customer's configured contacts that have this address."""
+    cust = cfg.customers.get(customer)
+    if cust is None:
+        return frozenset()
+    e = email.strip().lower()
+    return frozenset(
+        contact_id(customer, i, c.id) for i, c in enumerate(cust.contacts) if e in {x.lower() for x in c.emails}
+    )
 
 
 def all_contacts(cfg: Config, runtime: list[ContactRecord]) -> list[dc.Contact]:

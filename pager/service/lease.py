@@ -18,7 +18,7 @@ from typing import Protocol
 import structlog
 
 from pager.observe.metrics import Metrics
-from pager.storage.port import Unavailable
+from pager.storage.port import ConnectionUse, LeaseLost, Unavailable
 
 log = structlog.get_logger("pagerd.lease")
 
@@ -30,10 +30,7 @@ class Lease(Protocol):
     async def try_acquire(self) -> bool: ...
     async def renew(self) -> bool: ...
     async def release(self) -> None: ...
-
-
-class LeaseLost(Exception):
-    """The engine was about to send after its lease could have passed to another node."""
+    def connections(self) -> list[ConnectionUse]: ...
 
 
 async def run_leased(

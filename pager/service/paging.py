@@ -6,9 +6,10 @@ never silently dropped)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
@@ -31,6 +32,7 @@ from pager.service.signing import Keyring
 from pager.storage.port import Booking, DueMessage, Escalation, IncidentDetail, MaintenanceRecord, json_instant
 
 log = structlog.get_logger("pagerd.engine")
+T = TypeVar("T")
 
 UNROUTED = "unrouted"
 DEFAULT_POLICY = {
@@ -376,6 +378,25 @@ def _retry_at(cfg: Config, now: datetime, attempts: int, result: SendResult) -> 
 # a stage: reconcile one kind of due work with the stored state, at `now`
 Stage = Callable[[Config, Schedule, datetime], Awaitable[None]]
 
+# Storms (a switch dies and thousands of new incidents come in a second): one tick takes at most a batch
+# of each kind of due work (incidents to route, escalation steps due, outbox messages due); a stage that
+# found a full batch pokes the engine, so the next tick takes the next batch. Within a batch the engine
+# yields to the event loop every SLICE items (`sliced`): the webhook handlers on the same loop are
+# answered while a backlog is worked, instead of after it.
+ROUTE_BATCH = 500
+STEP_BATCH = 500
+SEND_BATCH = 2000
+SLICE = 25
+
+
+async def sliced(items: Sequence[T], size: int = SLICE) -> AsyncIterator[T]:
+    """`items` in order, with one turn of the event loop before every `size`-th item after the first (what
+    is ready meanwhile, a webhook's request or its commit, runs then)."""
+    for i, item in enumerate(items):
+        if i and i % size == 0:
+            await asyncio.sleep(0)
+        yield item
+
 
 class PagingEngine:
     """The one engine. `run()` is its only driver; each tick runs the stages in order. A failing stage is
@@ -520,7 +541,7 @@ class PagingEngine:
     async def route(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         plan = self.plan(cfg)
         writes = []
-        unrouted = await self.store.unrouted_incidents()
+        unrouted = await self.store.unrouted_incidents(limit=ROUTE_BATCH)
         if not unrouted:
             return
         # the customers' dated standby bookings and the maintenance windows still running or to come: read once
@@ -528,7 +549,7 @@ class PagingEngine:
         for b in await self.store.list_bookings(ending_after=now):
             booked.setdefault(b.customer, []).append(b)
         windows = windows_of(await self.store.list_maintenance(ending_after=now))
-        for inc in unrouted:
+        async for inc in sliced(unrouted):
             # a paged ticket goes to its own project; an alert to its first matching route's
             desk = desk_project(inc.source, inc.labels, set(plan.customer_of))
             route = None if desk is not None else dp.first_route(plan.routes, inc.labels)
@@ -589,6 +610,8 @@ class PagingEngine:
             )
         # queued together, they share one group commit
         await asyncio.gather(*writes)
+        if len(unrouted) >= ROUTE_BATCH:
+            self.poke()  # a storm: more wait, the next tick routes the next batch (a failed batch waits for a poke)
 
     async def _redecide(self, cfg: Config, schedule: Schedule, esc: Escalation, now: datetime) -> Escalation | None:
         """A held (maintenance) or deferred (low urgency) escalation that came due, or whose incident's
@@ -651,13 +674,19 @@ class PagingEngine:
 
     # -- escalation steps ------------------------------------------------------------------------------
     async def fire_steps(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
-        due = await self.store.due_escalations(now)
+        due = await self.store.due_escalations(now, limit=STEP_BATCH)
         if not due:
             return
         overrides = overrides_from(await self.store.list_overrides())
         on_call = OnCallAt(schedule, overrides, now)  # each rotation's person at `now`, once per tick
-        # each escalation's step is decided on its own; the writes are queued together (one group commit)
-        await asyncio.gather(*(self._fire(cfg, schedule, overrides, esc, now, on_call) for esc in due))
+        # each escalation's step is decided on its own, a slice at a time (each slice's steps start at the
+        # turn of the loop that `sliced` gives); the writes are queued together (few group commits)
+        fired = [
+            asyncio.ensure_future(self._fire(cfg, schedule, overrides, esc, now, on_call)) async for esc in sliced(due)
+        ]
+        await asyncio.gather(*fired)
+        if len(due) >= STEP_BATCH:
+            self.poke()  # more are due: the next tick takes them
 
     async def _fire(
         self, cfg: Config, schedule: Schedule, overrides, esc: Escalation, now: datetime, on_call: OnCallAt
@@ -756,7 +785,8 @@ class PagingEngine:
     async def dispatch(self, cfg: Config, schedule: Schedule, now: datetime) -> None:
         plan = self.plan(cfg)
         groups: dict[tuple[str, str], list[DueMessage]] = {}
-        for m in await self.store.due_messages(now):
+        due = await self.store.due_messages(now, limit=SEND_BATCH)
+        for m in due:
             if m.kind == "page" and m.state != "triggered":
                 continue  # acknowledged or resolved: stop_settled cancels it
             groups.setdefault((m.channel, m.address), []).append(m)
@@ -764,6 +794,8 @@ class PagingEngine:
             await asyncio.gather(
                 *(self._send_group(cfg, schedule, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
             )
+        if len(due) >= SEND_BATCH:
+            self.poke()  # more are due: the next tick sends them (bundled again per address)
 
     async def _send_group(
         self,

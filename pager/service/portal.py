@@ -12,13 +12,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from pager.config import Config
 from pager.domain import portal as rules
 from pager.domain.portal import Role, Viewer
-from pager.service import portal_mail
-from pager.storage.port import Account, PasswordLink, PortalSession, Store, Ticket, TicketDetail
+from pager.service import desk, portal_mail, sealed
+from pager.service.signing import Keyring
+from pager.storage.port import Account, PasswordLink, PortalSession, RequestedBy, Store, Ticket, TicketDetail
+
+log = structlog.get_logger("pagerd.portal")
 
 # argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane): 65-70 ms a check on the 2-core machine at load
 # 5.6; the library's default (64 MiB, 3 passes, 4 lanes) took 350-900 ms there, per sign-in attempt. A stored hash names its own parameters, so a later change still verifies older hashes.
@@ -59,8 +64,15 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
-def viewer(account: Account) -> Viewer:
-    return Viewer(role=Role(account.role), person=account.person, customer=account.customer)
+def viewer(account: Account, cfg: Config) -> Viewer:
+    """Who the account is to the portal's rules; a contact of a customer whose `portal.contacts_see` is
+    `own` sees only the tickets it is on (its address, and the configured contacts that have it)."""
+    own = None
+    cust = cfg.customers.get(account.customer) if account.customer else None
+    if account.role == Role.CUSTOMER and cust is not None and cust.portal.contacts_see == "own":
+        email = account.email.strip().lower()
+        own = rules.Own(email=email, contacts=desk.contacts_with_email(cfg, account.customer or "", email))
+    return Viewer(role=Role(account.role), person=account.person, customer=account.customer, own=own)
 
 
 # -- accounts (the CLI's `pagerd user ...`) -------------------------------------------------------------
@@ -237,7 +249,14 @@ async def waiting_session(store: Store, token: str | None, now: datetime) -> Por
 
 
 async def second_step(
-    store: Store, token: str, pending: PortalSession, code: str, *, client: str | None, now: datetime
+    store: Store,
+    keyring: Keyring,
+    token: str,
+    pending: PortalSession,
+    code: str,
+    *,
+    client: str | None,
+    now: datetime,
 ) -> SignIn:
     """The code of the second factor for a session waiting for it: a wrong code (or one used already)
     counts as a failed sign-in for the account and the address, and the lock holds here as at the password
@@ -249,7 +268,8 @@ async def second_step(
         await store.end_session(token_hash(token), now=now)
         return SignIn(locked=wait)
     state = await store.totp_state(pending.account.id)
-    step = rules.totp_accepts(state.secret, code[:64], now, state.last_step) if state.secret else None
+    secret = _open_totp(keyring, pending.account, state.secret)
+    step = rules.totp_accepts(secret, code[:64], now, state.last_step) if secret else None
     if step is None or not await store.use_totp_step(pending.account.id, step):
         await store.add_login_failure(keys, now=now)
         wait = await lock_of(store, keys, now)
@@ -272,23 +292,45 @@ async def second_step(
 # -- enrolment of the second factor --------------------------------------------------------------------
 
 
-async def totp_enrolment(store: Store, account: Account, issuer: str, *, keep: bool = False) -> tuple[str, str]:
+def _bound(account: Account) -> str:
+    return f"account:{account.id}"
+
+
+def _open_totp(keys: Keyring, account: Account, stored: str | None) -> str | None:
+    """A stored TOTP secret opened (pager.service.sealed); None when there is none or no key opens it (the
+    code is then refused, as a wrong one: `pagerd user totp-reset` helps)."""
+    if stored is None:
+        return None
+    try:
+        return sealed.open_sealed(keys, sealed.TOTP_SECRET, stored, _bound(account))
+    except sealed.Unsealable:
+        log.warning("portal_totp_secret_unsealable", account=account.id)
+        return None
+
+
+async def totp_enrolment(
+    store: Store, keys: Keyring, account: Account, issuer: str, *, keep: bool = False
+) -> tuple[str, str]:
     """A new secret for `account` to confirm with a code (replacing one shown before; `keep`: the one shown
-    before, if any): (secret, otpauth URI)."""
-    pending = (await store.totp_state(account.id)).pending if keep else None
+    before, if any): (secret, otpauth URI). The store keeps it sealed."""
+    pending = _open_totp(keys, account, (await store.totp_state(account.id)).pending) if keep else None
     secret = pending or pyotp.random_base32()
     if secret != pending:
-        await store.set_totp_pending(account.id, secret)
+        await store.set_totp_pending(account.id, sealed.seal(keys, sealed.TOTP_SECRET, secret, _bound(account)))
     return secret, pyotp.TOTP(secret).provisioning_uri(name=account.email, issuer_name=issuer)
 
 
-async def confirm_totp(store: Store, account: Account, code: str, now: datetime) -> bool:
-    """Turns on the secret shown last if `code` is its code now; False (nothing changed) otherwise."""
+async def confirm_totp(store: Store, keys: Keyring, account: Account, code: str, token: str, now: datetime) -> bool:
+    """Turns on the secret shown last if `code` is its code now, and ends every other session of the account
+    (all but that of the cookie's `token`, which turned it on); False (nothing changed) otherwise."""
     state = await store.totp_state(account.id)
-    if state.pending is None:
+    secret = _open_totp(keys, account, state.pending)
+    if state.pending is None or secret is None:
         return False
-    step = rules.totp_accepts(state.pending, code[:64], now, None)
-    return step is not None and await store.confirm_totp(account.id, state.pending, step)
+    step = rules.totp_accepts(secret, code[:64], now, None)
+    return step is not None and await store.confirm_totp(
+        account.id, state.pending, step, keep=token_hash(token), now=now
+    )
 
 
 async def live_session(store: Store, token: str | None, now: datetime) -> PortalSession | None:
@@ -308,9 +350,17 @@ async def live_session(store: Store, token: str | None, now: datetime) -> Portal
 # -- tickets, scoped -----------------------------------------------------------------------------------
 
 
+def requested_by(who: Viewer) -> RequestedBy | None:
+    """The store's requester limit of a query for `who` (pager.domain.portal.own_scope)."""
+    own = rules.own_scope(who)
+    return None if own is None else RequestedBy(email=own.email, contacts=tuple(sorted(own.contacts)))
+
+
 async def tickets_for(store: Store, who: Viewer, *, status: str | None, limit: int = 100) -> list[Ticket]:
     """The tickets `who` may see: the store's query is limited to its customer, and every row is checked."""
-    rows = await store.list_tickets(status=status, customer=rules.customer_scope(who), limit=limit)
+    rows = await store.list_tickets(
+        status=status, customer=rules.customer_scope(who), requested_by=requested_by(who), limit=limit
+    )
     return rules.visible_tickets(who, rows)
 
 

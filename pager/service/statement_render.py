@@ -668,11 +668,12 @@ def _context(st: dict) -> dict[str, Any]:
     }
 
 
-def to_html(st: dict, css_href: str | None = None) -> str:
+def to_html(st: dict, css_href: str | None = None, nav: Markup | None = None) -> str:
     """The statement as one self-contained page in the customer's language (template statement.html);
     with `css_href` its style is linked from there instead of inline (the portal's CSP allows no inline
-    style: `statement_css` is served at that address)."""
-    return _environment().get_template("statement.html").render({**_context(st), "css_href": css_href})
+    style: `statement_css` is served at that address); `nav`, the portal's header, goes above the
+    statement, which then is the page's main content (the portal's style hides the header in print)."""
+    return _environment().get_template("statement.html").render({**_context(st), "css_href": css_href, "nav": nav})
 
 
 def statement_css() -> str:

@@ -9,7 +9,7 @@ Only requests have these targets; an incident keeps its response target (pager.d
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +17,12 @@ import structlog
 
 from pager.config.domain import request_targets_for
 from pager.config.model import Config
+from pager.domain import portal_desk
 from pager.domain.calendar import Calendar
 from pager.domain.request_targets import EventKind, Outcome, Reached, Status, TargetKind, TicketEvent, judge_ticket
 from pager.domain.ticket import Kind
 from pager.observe.metrics import Metrics
-from pager.storage.port import TargetFact, TicketDetail, TicketEntry, TicketStore, json_instant
+from pager.storage.port import TargetFact, Ticket, TicketDetail, TicketEntry, TicketStore, json_instant
 
 log = structlog.get_logger("pagerd.engine")
 
@@ -61,6 +62,50 @@ def ticket_targets(cfg: Config, calendar: Calendar, t: TicketDetail, now: dateti
         ticket_events(t.timeline),
         now,
     )
+
+
+# The newest tickets (after the other filters) a risk filter looks through: a request's risk needs its
+# timeline, so it is judged here, ticket by ticket, not in the store's query.
+RISK_SCAN = 500
+
+
+def ticket_risk(cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> str:
+    """A ticket's request-target risk at `now` (pager.domain.portal_desk.risk: the worst of its targets'
+    outcomes; `none` for an incident)."""
+    statuses = ticket_targets(cfg, calendar, t, now)
+    return portal_desk.risk(s.outcome for s in (statuses or {}).values())
+
+
+async def with_risk(
+    store: TicketStore,
+    cfg: Config,
+    calendar: Calendar,
+    rows: Iterable[Ticket],
+    now: datetime,
+    *,
+    risk: str | None,
+    limit: int,
+    settled: SettledOutcomes | None = None,
+) -> list[tuple[TicketDetail, str]]:
+    """The listed tickets, in their order, each with its risk; only those the filter `risk` holds
+    (pager.domain.portal_desk.risk_held; None: all); at most `limit`. The desk's queue and
+    GET /api/v1/tickets?risk= both filter here. The tickets are read `limit` at a time (one read each);
+    `settled` keeps the outcomes that no longer change between calls."""
+    listed = list(rows)
+    out: list[tuple[TicketDetail, str]] = []
+    for k in range(0, len(listed), max(1, limit)):
+        if len(out) >= limit:
+            break
+        for t in await store.get_tickets([row.number for row in listed[k : k + max(1, limit)]]):
+            if len(out) >= limit:
+                break
+            if settled is None:
+                r = ticket_risk(cfg, calendar, t, now)
+            else:
+                r = portal_desk.risk(settled.outcomes(cfg, calendar, t, now))
+            if portal_desk.risk_held(risk, r):
+                out.append((t, r))
+    return out
 
 
 def next_instant(statuses: dict[TargetKind, Status]) -> datetime | None:

@@ -63,6 +63,16 @@ class OutboxBacklog:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionUse:
+    """The database connections of one role (writer, reader, lease): how many are open, how many run a query
+    or a transaction now (the gauge pagerd_store_connections)."""
+
+    role: str
+    open: int
+    busy: int
+
+
+@dataclass(frozen=True, slots=True)
 class Pruned:
     """What one retention batch removed."""
 
@@ -87,6 +97,12 @@ class Unavailable(Exception):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LeaseLost(Exception):
+    """The engine was about to send, or to record a send, after its lease could have passed to another node
+    (pager.service.lease; on PostgreSQL also checked inside the transaction that claims or finishes an
+    outbox message)."""
 
 
 # -- records: what the store answers, whatever the database ------------------------------------------
@@ -618,6 +634,15 @@ class CustomerTicketTime(TicketTime):
 
     number: int
     subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedBy:
+    """A ticket query limited to one requester (a contact who sees only the tickets it is on): tickets
+    whose requester contact is one of `contacts`, or whose requester address is `email` (lower case)."""
+
+    email: str
+    contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1169,9 +1194,10 @@ class TicketStore(Protocol):
         limit: int = 100,
         before: int | None = None,
         assignee: str | None = None,
+        requested_by: RequestedBy | None = None,
     ) -> list[Ticket]:
         """Newest first (by number); `triage`: those without a project; `assignee`: those assigned to
-        that person (`none`: to nobody); `q`: full-text search over
+        that person (`none`: to nobody); `requested_by`: those of that requester; `q`: full-text search over
         subjects, replies and notes (every word must occur; taken literally, never as query syntax; an
         incident's subject once index_tickets took it);
         `before`: numbers below it (the next page)."""
@@ -1378,6 +1404,11 @@ class PortalStore(Protocol):
         """Disables the account and ends its live sessions. NotFound for an unknown address."""
         ...
 
+    async def set_account_language(self, account_id: int, language: str | None) -> Account:
+        """The account's language (the portal's pages and its mail; None: none of its own). NotFound for an
+        unknown account."""
+        ...
+
     async def start_session(
         self,
         *,
@@ -1401,9 +1432,11 @@ class PortalStore(Protocol):
         """The secret shown on the enrolment page, to be confirmed with a code (None: forget it)."""
         ...
 
-    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+    async def confirm_totp(self, account_id: int, secret: str, step: int, *, keep: str, now: datetime) -> bool:
         """The pending secret, if it is still `secret`, becomes the account's second factor, its code of time
-        step `step` taken; False (nothing changed) if the pending secret is another or none."""
+        step `step` taken, and every other session of the account ends at `now` (all but the one whose token
+        hash is `keep`: the one that turned it on), at once; False (nothing changed) if the pending secret is
+        another or none."""
         ...
 
     async def use_totp_step(self, account_id: int, step: int) -> bool:
@@ -1626,9 +1659,12 @@ class CustomerPortalStore(Protocol):
         transaction; NotFound for an unknown id, Conflict when it is no longer pending (no booking then)."""
         ...
 
-    async def project_tickets(self, project: str, *, since: datetime, limit: int = 2000) -> list[Ticket]:
+    async def project_tickets(
+        self, project: str, *, since: datetime, limit: int = 2000, requested_by: RequestedBy | None = None
+    ) -> list[Ticket]:
         """The tickets of `project` (customer/project) that are live (new, open, waiting_on_customer), or
-        were created or resolved at or after `since`; newest first, at most `limit`."""
+        were created or resolved at or after `since` (of them, with `requested_by`, that requester's
+        only); newest first, at most `limit`."""
         ...
 
     async def get_issued_statement(self, customer: str, month: str) -> IssuedStatement | None:
@@ -1653,3 +1689,6 @@ class Store(
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+    def connections(self) -> list[ConnectionUse]:
+        """The writer's and the readers' connections now (no database access)."""
+        ...

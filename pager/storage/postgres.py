@@ -6,8 +6,8 @@ commit (one transaction per batch, a savepoint per job, every request answered a
 on connections of their own, and a connection adapter that speaks the SQLite modules' SQL to PostgreSQL
 (`PgConnection`): placeholders, the few SQLite spellings PostgreSQL lacks, and the statements whose
 SQLite form has no portable equal (`PG_STATEMENTS`). The schema is PostgreSQL's own
-(pager/storage/pg_migrations: 0028 is SQLite's 0001-0028 at once, each later one has its SQLite twin's
-number), the same tables and columns as SQLite's (tests/contract/test_schemas.py).
+(pager/storage/pg_migrations/0028 is SQLite's 0001-0028 at once; each later SQLite migration is applied as
+`pg_schema` translates it), the same tables and columns as SQLite's (tests/contract/test_schemas.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -34,35 +35,43 @@ from psycopg.sql import SQL, Identifier
 from pager.clock import Clock
 
 from .codec import iso
-from .port import IngestPolicy, Unavailable
+from .port import ConnectionUse, IngestPolicy, LeaseLost, Unavailable
 from .sqlite import SqliteStore
 from .sqlite import migrations as sqlite_migrations
 from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
 
 _log = structlog.get_logger("pagerd.store")
 
-# SQLite statements with no portable spelling, and their PostgreSQL form.
+# SQLite statements with no portable spelling, and their PostgreSQL form. A list of keys in a JSON array is
+# matched as `= ANY(ARRAY(...))` (see _WORD_REWRITES).
 PG_STATEMENTS: dict[str, str] = {
     # the row of the latest resolve per key: SQLite's bare column beside max() is not SQL
     _LAST_RESOLVED: (
         "SELECT DISTINCT ON (dedup_key) dedup_key, id, resolved_at FROM incidents "
-        "WHERE dedup_key IN (SELECT value FROM json_array_elements_text(?::json)) AND source = ? "
+        "WHERE dedup_key = ANY(ARRAY(SELECT json_array_elements_text(?::json))) AND source = ? "
         "AND state = 'resolved' ORDER BY dedup_key, resolved_at DESC"
     ),
     # a JSON array's values are text on PostgreSQL
     _FIRING: (
         "SELECT incident_id, fingerprint FROM alerts "
-        "WHERE incident_id IN (SELECT value::bigint FROM json_array_elements_text(?::json)) AND status = 'firing'"
+        "WHERE incident_id = ANY(ARRAY(SELECT value::bigint FROM json_array_elements_text(?::json))) "
+        "AND status = 'firing'"
     ),
     # numbered parameters (?1, ?2): psycopg has positional ones only
     _OPEN: (
         "SELECT dedup_key, id, state, severity, group_key FROM incidents "
-        "WHERE dedup_key IN (SELECT value FROM json_array_elements_text(?::json)) AND source = ? "
+        "WHERE dedup_key = ANY(ARRAY(SELECT json_array_elements_text(?::json))) AND source = ? "
         "AND state != 'resolved'"
     ),
 }
 
 _WORD_REWRITES = (
+    # a key among a JSON array's: as `= ANY(array)` the planner looks each up in the key's index even
+    # without statistics (a fresh, fast-growing table); `IN (SELECT ...)` scanned every open incident
+    (
+        re.compile(r"\bIN \(SELECT value FROM json_each\(\?\)\)", re.I),
+        "= ANY(ARRAY(SELECT json_array_elements_text(?::json)))",
+    ),
     (re.compile(r"\bjson_each\(\?\)", re.I), "json_array_elements_text(?::json)"),
     (re.compile(r"\bticket_text MATCH \?"), "ticket_text.tsv @@ plainto_tsquery('simple', ?)"),
     (re.compile(r"\bmax\(([^(),]+),\s*([^(),]+)\)", re.I), r"greatest(\1, \2)"),
@@ -190,8 +199,37 @@ def connect(dsn: str) -> PgConnection:
     return PgConnection(psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT))
 
 
+# The schema on PostgreSQL: pg_migrations/0028_schema.sql holds SQLite's migrations 0001-0028 at once, written
+# for PostgreSQL (plpgsql triggers, a tsvector table for FTS5). Every later SQLite migration is applied as
+# `pg_schema` translates it, unless pg_migrations holds a file of the same number: one for a migration whose
+# SQLite words do not translate.
+BASELINE = 28
+
+_INTEGER = re.compile(r"\bINTEGER\b")
+_NUMBERED = re.compile(r"CREATE TABLE (\w+) \(\s*id\s+INTEGER PRIMARY KEY\b")
+# SQLite gives a row without an id the largest id + 1 (rowid); so does this trigger, under WRITE_LOCK
+_ID_TRIGGER = """
+CREATE FUNCTION {table}_id_next() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id IS NULL THEN
+        SELECT coalesce(max(id), 0) + 1 INTO NEW.id FROM {table};
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER {table}_id_next BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_id_next();
+"""
+
+
+def pg_schema(sql: str) -> str:
+    """A SQLite migration in PostgreSQL's words: INTEGER columns are BIGINT (SQLite's are 64 bits), and a table
+    whose `id INTEGER PRIMARY KEY` SQLite numbers gets the trigger that numbers it the same way."""
+    return _INTEGER.sub("BIGINT", sql) + "".join(_ID_TRIGGER.format(table=t) for t in _NUMBERED.findall(sql))
+
+
 def migrations() -> list[tuple[int, str, str]]:
-    return sqlite_migrations("pg_migrations")
+    own = {m[0]: m for m in sqlite_migrations("pg_migrations")}
+    later = [(v, name, pg_schema(sql)) for v, name, sql in sqlite_migrations() if v > BASELINE and v not in own]
+    return sorted([*own.values(), *later])
 
 
 _MIGRATION_LOCK = 0x70616765  # 'page': one node migrates at a time
@@ -220,6 +258,26 @@ def migrate(dsn: str, now: datetime) -> list[int]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
 
+# The lease token a write transaction of the engine's is fenced by (PostgresStore._fenced), in the context of
+# the store call that makes it.
+_FENCE: ContextVar[tuple[int, datetime] | None] = ContextVar("pagerd_fence", default=None)
+
+
+def _fenced_job(token: tuple[int, datetime], fn: Any, conn: PgConnection, *args: Any) -> Any:
+    """`fn`, in its transaction, only if the lease session `token` (backend pid, start) still holds the engine
+    lease. All write transactions take WRITE_LOCK first, so a node that takes the lease after this check
+    runs its first write (the outbox recovery) only after this transaction committed, and sees it."""
+    pid, started = token
+    held = conn.execute(
+        "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+        "AND l.classid = 0 AND l.objid = ? AND l.objsubid = 1 AND l.granted AND l.pid = ? AND a.backend_start = ?",
+        (LEASE_KEY, pid, started),
+    ).fetchone()
+    if held is None:
+        raise LeaseLost("the engine lease passed to another node: this outbox change is left to it")
+    return fn(conn, *args)
+
+
 class PostgresStore(SqliteStore):
     """The store on PostgreSQL at `dsn` (libpq's form: postgresql://user@host:port/db)."""
 
@@ -228,6 +286,37 @@ class PostgresStore(SqliteStore):
         self.dsn = dsn
         self._pg_readers: list[PgConnection] = []
         self._pg_lock = threading.Lock()
+        self._lease: EngineLease | None = None
+
+    # -- fencing: the outbox's claims and results are written only while this node holds the lease -------
+    #
+    # The engine checks its lease before each send (pager.service.lease.FencedNotifier: by its own clock).
+    # The store checks it once more inside the transaction that claims an outbox message (marks it
+    # `sending`: the decision to send it) or recovers the claimed ones at the engine's start: a node that
+    # lost the lease claims nothing after the next holder started (LeaseLost, its job rolled back). The
+    # result of a send that did happen is always recorded (finish_message): refusing it would leave the
+    # message claimed, and the next holder would send it again.
+
+    def fenced_by(self, lease: EngineLease) -> None:
+        self._lease = lease
+
+    async def _fenced(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._lease is None:
+            return await method(*args, **kwargs)
+        token = self._lease.token
+        if token is None:
+            raise LeaseLost("this node does not hold the engine lease")
+        reset = _FENCE.set(token)
+        try:
+            return await method(*args, **kwargs)
+        finally:
+            _FENCE.reset(reset)
+
+    async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
+        return bool(await self._fenced(super().claim_messages, carrier, ids, body, now))
+
+    async def recover_sending(self, now: datetime) -> int:
+        return int(await self._fenced(super().recover_sending, now))
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -244,6 +333,7 @@ class PostgresStore(SqliteStore):
         with self._pg_lock:
             for c in self._pg_readers:
                 c.close()
+            self._pg_readers.clear()
 
     # -- a connection lost (pg_terminate_backend, a server restart or failover, the network) -----------
     #
@@ -295,10 +385,14 @@ class PostgresStore(SqliteStore):
                     raise Unavailable("the database connection was lost; retry later", 5) from exc
         raise AssertionError("unreachable")
 
-    async def _read(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_on_reader, fn, args)
+    def _readers_open(self) -> int:
+        with self._pg_lock:
+            return len(self._pg_readers)
 
     async def _write(self, fn: Any, *args: Any) -> Any:
+        token = _FENCE.get()
+        if token is not None:
+            fn = partial(_fenced_job, token, fn)
         try:
             return await super()._write(fn, *args)
         except psycopg.OperationalError as exc:
@@ -330,7 +424,10 @@ class EngineLease:
         self.dsn, self.clock, self.ttl, self.margin = dsn, clock, ttl, margin
         self._conn: psycopg.Connection | None = None
         self._renewed: float | None = None  # monotonic time of the last renewal (or acquisition)
+        # the session holding the lock: (backend pid, backend start), which the store's fence checks
+        self.token: tuple[int, datetime] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._busy = 0  # 1 while a query of the lease runs (asked and answered on the event loop)
 
     @property
     def held(self) -> bool:
@@ -364,6 +461,7 @@ class EngineLease:
 
     async def release(self) -> None:
         self._renewed = None
+        self.token = None
         conn, executor = self._conn, self._executor
         self._conn, self._executor = None, None
         if executor is not None:
@@ -374,7 +472,16 @@ class EngineLease:
     async def _call(self, fn: Any) -> Any:
         if self._executor is None:  # one thread per connection: psycopg's connection is used from it alone
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagerd-lease")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        self._busy = 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        finally:
+            self._busy = 0
+
+    def connections(self) -> list[ConnectionUse]:
+        """The lease's own connection (held open for as long as this node holds or asks for the lease)."""
+        conn = self._conn
+        return [ConnectionUse("lease", int(conn is not None and not conn.closed), self._busy)]
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
@@ -394,8 +501,14 @@ class EngineLease:
         return self._conn
 
     def _try_acquire(self) -> bool:
-        row = self._connection().execute("SELECT pg_try_advisory_lock(%s)", (LEASE_KEY,)).fetchone()
-        return bool(row and row[0])
+        conn = self._connection()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEASE_KEY,)).fetchone()
+        if not (row and row[0]):
+            return False
+        me = conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
+        assert me is not None
+        self.token = (me[0], me[1])
+        return True
 
     def _still_held(self) -> bool:
         if self._conn is None or self._conn.closed:

@@ -41,6 +41,7 @@ from .codec import iso, parse_iso, where
 from .port import (
     Booking,
     Conflict,
+    ConnectionUse,
     CustomerIncident,
     Delivery,
     Incident,
@@ -76,7 +77,7 @@ _STOP = object()
 
 def migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration in `folder` of pager.storage, in order: SQLite's, or
-    PostgreSQL's twins (pg_migrations)."""
+    PostgreSQL's own (pg_migrations: pager.storage.postgres.migrations)."""
     out = []
     for entry in sorted(resources.files("pager.storage").joinpath(folder).iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".sql"):
@@ -351,6 +352,9 @@ class SqliteStore(
         self._reader_conns: list[sqlite3.Connection] = []
         self._on_commit = on_commit
         self._closed = False
+        self._writer_busy = 0  # 1 while the writer runs a batch (set by the writer thread only)
+        self._readers_busy = 0  # reads running now, under _use_lock (reader threads)
+        self._use_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -370,6 +374,7 @@ class SqliteStore(
         self._readers.shutdown(wait=True)
         for c in self._reader_conns:
             c.close()
+        self._reader_conns.clear()
 
     # -- the writer --------------------------------------------------------------------------
     def _run_writer(self, conn: sqlite3.Connection) -> None:
@@ -393,12 +398,15 @@ class SqliteStore(
                 pending.append(nxt)
             batch = _take(pending)
             t0 = self.clock.monotonic()
+            self._writer_busy = 1
             try:
                 conn = self._writer_connection(conn)
                 _commit_batch(conn, batch)
             except Exception as exc:
                 for job in batch:
                     job.error = exc
+            finally:
+                self._writer_busy = 0
             if self._on_commit is not None:
                 self._on_commit(len(batch), self.clock.monotonic() - t0)
             self._loop.call_soon_threadsafe(_settle, batch)
@@ -433,9 +441,31 @@ class SqliteStore(
             self._reader_conns.append(conn)
         return conn
 
+    def _read_on_reader(self, fn: Callable, args: tuple) -> Any:
+        return fn(self._reader(), *args)
+
+    def _counted_read(self, fn: Callable, args: tuple) -> Any:
+        with self._use_lock:
+            self._readers_busy += 1
+        try:
+            return self._read_on_reader(fn, args)
+        finally:
+            with self._use_lock:
+                self._readers_busy -= 1
+
     async def _read(self, fn: Callable, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, lambda: fn(self._reader(), *args))
+        return await loop.run_in_executor(self._readers, self._counted_read, fn, args)
+
+    def _readers_open(self) -> int:
+        return len(self._reader_conns)
+
+    def connections(self) -> list[ConnectionUse]:
+        writer = self._writer is not None and self._writer.is_alive()
+        return [
+            ConnectionUse("writer", int(writer), self._writer_busy if writer else 0),
+            ConnectionUse("reader", self._readers_open(), self._readers_busy),
+        ]
 
     # -- port --------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -244,6 +244,16 @@ class PortalSqlite:
     async def disable_account(self, email: str, *, now: datetime) -> Account:
         return await self._write(_disable, email, iso(now))
 
+    async def set_account_language(self, account_id: int, language: str | None) -> Account:
+        def write(conn: sqlite3.Connection) -> Account:
+            conn.execute("UPDATE portal_accounts SET language = ? WHERE id = ?", (language, account_id))
+            account = _by_id(conn, account_id)
+            if account is None:
+                raise NotFound(f"no account {account_id}")
+            return account
+
+        return await self._write(write)
+
     async def start_session(
         self,
         *,
@@ -359,14 +369,20 @@ class PortalSqlite:
             lambda c: c.execute("UPDATE portal_accounts SET totp_pending = ? WHERE id = ?", (secret, account_id))
         )
 
-    async def confirm_totp(self, account_id: int, secret: str, step: int) -> bool:
+    async def confirm_totp(self, account_id: int, secret: str, step: int, *, keep: str, now: datetime) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "UPDATE portal_accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? "
                 "WHERE id = ? AND totp_pending = ?",
                 (step, account_id, secret),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "UPDATE portal_sessions SET ended_at = ? WHERE account_id = ? AND ended_at IS NULL AND token_hash != ?",
+                (iso(now), account_id, keep),
+            )
+            return True
 
         return await self._write(write)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import sqlite_billing as billing
 from .codec import iso, parse_iso, where
-from .port import Booking, Conflict, IssuedStatement, NotFound, StandbyRequest, Ticket
-from .sqlite_tickets import _COLS, _ticket_fields
+from .port import Booking, Conflict, IssuedStatement, NotFound, RequestedBy, StandbyRequest, Ticket
+from .sqlite_tickets import _COLS, _ticket_fields, requester_filter
 
 _REQUEST = (
     "id, customer, start_at, end_at, note, quote_total, currency, status, requested_by, requested_at, "
@@ -92,13 +92,17 @@ def _list(conn: sqlite3.Connection, customer: str | None, status: str | None, li
     return [_request(r) for r in conn.execute(sql, [*args, limit])]
 
 
-def _project_tickets(conn: sqlite3.Connection, project: str, since: str, limit: int) -> list[Ticket]:
+def _project_tickets(
+    conn: sqlite3.Connection, project: str, since: str, limit: int, requested_by: RequestedBy | None
+) -> list[Ticket]:
     cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
-    sql = (
-        f"SELECT {cols} FROM tickets AS t WHERE t.project = ? AND (t.status IN (?, ?, ?) OR t.created_at >= ? "
-        "OR t.resolved_at >= ?) ORDER BY t.number DESC LIMIT ?"
+    clause, args = where(
+        (True, "t.project = ?", (project,)),
+        (True, "(t.status IN (?, ?, ?) OR t.created_at >= ? OR t.resolved_at >= ?)", (*LIVE, since, since)),
+        requester_filter(requested_by),
     )
-    return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, (project, *LIVE, since, since, limit))]
+    sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"
+    return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, (*args, limit))]
 
 
 def _issued(conn: sqlite3.Connection, customer: str, month: str) -> IssuedStatement | None:
@@ -160,8 +164,10 @@ class StandbySqlite:
         assert found is not None
         return found, booking
 
-    async def project_tickets(self, project: str, *, since: datetime, limit: int = 2000) -> list[Ticket]:
-        return await self._read(_project_tickets, project, iso(since), limit)  # type: ignore[no-any-return]
+    async def project_tickets(
+        self, project: str, *, since: datetime, limit: int = 2000, requested_by: RequestedBy | None = None
+    ) -> list[Ticket]:
+        return await self._read(_project_tickets, project, iso(since), limit, requested_by)  # type: ignore[no-any-return]
 
     async def get_issued_statement(self, customer: str, month: str) -> IssuedStatement | None:
         return await self._read(_issued, customer, month)  # type: ignore[no-any-return]

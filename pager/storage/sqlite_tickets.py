@@ -22,6 +22,7 @@ from .port import (
     ContactRecord,
     CustomerTicketTime,
     NotFound,
+    RequestedBy,
     Requester,
     TargetFact,
     Ticket,
@@ -387,6 +388,7 @@ def tickets(
     limit: int,
     before: int | None,
     assignee: str | None = None,
+    requested_by: RequestedBy | None = None,
 ) -> list[Ticket]:
     match = fts_query(q) if q else None
     if q and match is None:
@@ -399,6 +401,7 @@ def tickets(
         (before is not None, "t.number < ?", (before,)),
         (assignee is not None and assignee != "none", "t.assignee = ?", (assignee,)),
         (assignee == "none", "t.assignee IS NULL", ()),
+        requester_filter(requested_by),
     )
     cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
     if match is None:
@@ -418,6 +421,17 @@ def tickets(
             "ORDER BY ticket_text.rowid DESC LIMIT ?"
         )
     return [Ticket(**_ticket_fields(r)) for r in conn.execute(sql, [*args, limit])]
+
+
+def requester_filter(requested_by: RequestedBy | None) -> tuple[bool, str, tuple]:
+    """The condition (for codec.where) of a query limited to one requester: its contact ids or its address."""
+    if requested_by is None:
+        return (False, "", ())
+    return (
+        True,
+        "(lower(t.requester_email) = ? OR t.requester_contact IN (SELECT value FROM json_each(?)))",
+        (requested_by.email, json.dumps(list(requested_by.contacts))),
+    )
 
 
 def _many(conn: sqlite3.Connection, match: str) -> bool:
@@ -613,8 +627,9 @@ class TicketSqlite:
         limit: int = 100,
         before: int | None = None,
         assignee: str | None = None,
+        requested_by: RequestedBy | None = None,
     ) -> list[Ticket]:
-        return await self._read(tickets, status, project, customer, triage, q, limit, before, assignee)  # type: ignore[no-any-return]
+        return await self._read(tickets, status, project, customer, triage, q, limit, before, assignee, requested_by)  # type: ignore[no-any-return]
 
     async def add_ticket_reply(
         self,

@@ -1,5 +1,7 @@
 """The portal's words in Dutch and English: English in the templates, Dutch from the gettext catalogue
-pager/web/locale/nl/LC_MESSAGES/messages.po (read with babel once; `make` needs no compile step)."""
+pager/web/locale/nl/LC_MESSAGES/messages.po; the English words of the stored keys the pages show (a
+ticket's status `waiting_on_customer`, ...) from pager/web/locale/en/LC_MESSAGES/messages.po (each read
+with babel once; `make` needs no compile step)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,7 @@ DOMAIN = "messages"
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """msgid -> translation of `lang` (empty for English, the templates' own language)."""
-    if lang == "en":
-        return {}
+    """msgid -> translation of `lang` (for English, the templates' own language, only the stored keys')."""
     path = resources.files("pager.web").joinpath("locale", lang, "LC_MESSAGES", f"{DOMAIN}.po")
     with path.open("rb") as f:
         cat = read_po(f, locale=lang)

@@ -103,6 +103,8 @@ async def metrics(request: web.Request) -> web.Response:
                 m.heartbeat_last_seen.labels(name).set(status.last_seen.timestamp())
     except Exception as exc:  # as above
         log.warning("metrics_store_read_failed", gauge="heartbeats", error=repr(exc))
+    # the pool's use now (no database access): the writer, the readers and, on PostgreSQL, the engine lease
+    m.connection_use(rt.store.connections() + (rt.lease.connections() if rt.lease is not None else []))
     body = generate_latest(m.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

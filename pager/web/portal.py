@@ -23,13 +23,15 @@ import aiohttp_jinja2
 import jinja2
 import structlog
 from aiohttp import web
+from markupsafe import Markup
 
 from pager.domain import portal as rules
+from pager.domain.portal import Viewer
 from pager.domain.ticket import MAX_BODY, Status
 from pager.service import portal
 from pager.service.schedule import overrides_from
 from pager.sources.errors import check_text
-from pager.storage.port import Conflict, PortalSession
+from pager.storage.port import Account, Conflict, PortalSession
 
 from .i18n import translator
 from .keys import RUNTIME, Runtime
@@ -38,6 +40,8 @@ log = structlog.get_logger("pagerd.portal")
 
 SESSION_COOKIE = "pagerd_session"
 FORM_COOKIE = "pagerd_form"  # the CSRF token of the forms shown before sign-in (login, password link)
+LANGUAGE_COOKIE = "pagerd_lang"  # the language chosen with the switch in this browser (nl, en)
+LANGUAGE_KEPT = 365 * 24 * 3600
 PREFIX = "/ui"
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -83,6 +87,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/ui/login", login_page)
     r.add_post("/ui/login", login)
     r.add_post("/ui/logout", logout)
+    r.add_post("/ui/language", switch_language)
     r.add_get("/ui/tickets", tickets)
     r.add_get("/ui/tickets/{number}", ticket)
     r.add_post("/ui/tickets/{number}", reply)
@@ -126,21 +131,47 @@ def render(
     status: int = 200,
     session: PortalSession | None = None,
 ) -> web.Response:
+    ctx = {**_page_context(request, session), **(context or {})}
+    response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
+    response.headers["Content-Language"] = ctx["lang"]
+    return response
+
+
+def _page_context(request: web.Request, session: PortalSession | None) -> dict[str, Any]:
+    """What every page's template (and the header, nav.html) is rendered with."""
     rt = _rt(request)
     account = session.account if session else None
-    lang = rules.choose_language(account.language if account else None, request.headers.get("Accept-Language"))
-    ctx = {
+    lang = language(request, account)
+    return {
         "_": translator(lang),
         "lang": lang,
         "account": account,
         "csrf": session.csrf if session else "",
         "tz": rt.schedule.calendar.rules.tz,
         "staff": account is not None and account.role in rules.STAFF,
-        **(context or {}),
+        "here": request.path_qs,  # where the language switch comes back to
     }
-    response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
-    response.headers["Content-Language"] = lang
-    return response
+
+
+def language(request: web.Request, account: Account | None) -> str:
+    """The language of the pages for this request (pager.domain.portal.choose_language): the account's, the
+    one chosen in this browser, Accept-Language."""
+    return rules.choose_language(
+        account.language if account else None,
+        request.headers.get("Accept-Language"),
+        chosen=request.cookies.get(LANGUAGE_COOKIE),
+    )
+
+
+def nav(request: web.Request, session: PortalSession) -> Markup:
+    """The portal's header and navigation alone (nav.html), for a page not made of the portal's templates
+    (the statement)."""
+    return Markup(aiohttp_jinja2.render_string("nav.html", request, _page_context(request, session)))  # noqa: S704
+
+
+def site_css() -> bytes:
+    """The header's style (static/site.css), served after portal.css and after the statement's style."""
+    return _STATIC.joinpath("site.css").read_bytes()
 
 
 def _error(request: web.Request, status: int, message: str, session: PortalSession | None = None) -> web.Response:
@@ -278,6 +309,30 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+async def switch_language(request: web.Request) -> web.Response:
+    """POST /ui/language: the language switch of every page (a form, no script). Kept in a cookie of this
+    browser and, signed in, as the account's language (its pages and mail); then back to `next`, a page of
+    the portal's own. The form's token is the session's, or before sign-in the sign-in form's."""
+    rt = _rt(request)
+    form = await _form(request)
+    s = await _session(request)
+    expected = s.csrf if s is not None else request.cookies.get(FORM_COOKIE)
+    if not _csrf_ok(form.get("csrf"), expected):
+        return _error(request, 403, "The form has expired or did not come from this site.", s)
+    lang = form.get("lang", "")
+    if lang not in rules.LANGUAGES:
+        return _error(request, 400, "Unknown language.", s)
+    if s is not None:
+        await rt.store.set_account_language(s.account.id, lang)
+        log.info("portal_language_chosen", account=s.account.id, language=lang)
+    response = _redirect(rules.safe_next(form.get("next")))
+    response.set_cookie(
+        LANGUAGE_COOKIE, lang, path=PREFIX, max_age=LANGUAGE_KEPT, httponly=True, secure=_secure(request),
+        samesite="Lax",
+    )  # fmt: skip
+    return response
+
+
 async def tickets(request: web.Request) -> web.Response:
     rt = _rt(request)
     status = request.query.get("status") or None
@@ -288,8 +343,13 @@ async def tickets(request: web.Request) -> web.Response:
         return _to_login(request)
     if s.account.role in rules.STAFF:
         return await request.app[STAFF_VIEWS].queue(request, s)
-    rows = await portal.tickets_for(rt.store, portal.viewer(s.account), status=status)
+    rows = await portal.tickets_for(rt.store, viewer_of(request, s), status=status)
     return render(request, "tickets.html", {"tickets": rows, "status": status, "statuses": STATUSES}, session=s)
+
+
+def viewer_of(request: web.Request, s: PortalSession) -> Viewer:
+    """The session's account as the portal's rules see it (pager.service.portal.viewer)."""
+    return portal.viewer(s.account, _rt(request).config)
 
 
 def _number(request: web.Request) -> int | None:
@@ -302,7 +362,7 @@ def _number(request: web.Request) -> int | None:
 async def _ticket_page(
     request: web.Request, s: PortalSession, number: int, *, status: int = 200, error: str | None = None, text: str = ""
 ) -> web.Response:
-    t = await portal.ticket_for(_rt(request).store, portal.viewer(s.account), number)
+    t = await portal.ticket_for(_rt(request).store, viewer_of(request, s), number)
     if t is None:
         return _error(request, 404, "No such ticket.", s)
     if s.account.role in rules.STAFF:
@@ -331,7 +391,7 @@ async def reply(request: web.Request) -> web.Response:
         return _error(request, 403, "The form has expired or did not come from this site.", s)
     if s is None:
         return _to_login(request)
-    who = portal.viewer(s.account)
+    who = viewer_of(request, s)
     if await portal.ticket_for(rt.store, who, number) is None:
         return _error(request, 404, "No such ticket.", s)
     text = form.get("text", "").replace("\r\n", "\n")
@@ -360,7 +420,7 @@ async def oncall(request: web.Request) -> web.Response:
     s = await _session(request)
     if s is None:
         return _to_login(request)
-    if not rules.may_see_oncall(portal.viewer(s.account)):
+    if not rules.may_see_oncall(viewer_of(request, s)):
         return _error(request, 403, "This page is for the agency's staff.", s)
     now = rt.clock.now()
     overrides = overrides_from(await rt.store.list_overrides())
@@ -438,7 +498,7 @@ async def set_password(request: web.Request) -> web.Response:
 
 async def stylesheet(request: web.Request) -> web.Response:
     return web.Response(
-        body=_STATIC.joinpath("portal.css").read_bytes(),
+        body=_STATIC.joinpath("portal.css").read_bytes() + site_css(),
         content_type="text/css",
         charset="utf-8",
         headers={"Cache-Control": "public, max-age=3600"},

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from pager.domain import portal as rules
 from pager.service import portal, portal_mail
+from pager.service.signing import Keyring
 
 from .portal import (
     FORM_COOKIE,
@@ -30,6 +31,7 @@ from .portal import (
     _set_cookie,
     _to_login,
     render,
+    viewer_of,
 )
 
 log = structlog.get_logger("pagerd.portal")
@@ -93,7 +95,7 @@ async def reset(request: web.Request) -> web.Response:
 
 
 def _code_form(request: web.Request, csrf: str, *, status: int = 200, error: str | None = None) -> web.Response:
-    return render(request, "login_totp.html", {"form_csrf": csrf, "error": error}, status=status)
+    return render(request, "login_totp.html", {"code_csrf": csrf, "error": error}, status=status)
 
 
 async def code_page(request: web.Request) -> web.Response:
@@ -114,7 +116,9 @@ async def code(request: web.Request) -> web.Response:
         return _redirect(PREFIX + "/tickets") if await _session(request) is not None else _to_login(request)
     if not _csrf_ok(form.get("csrf"), pending.csrf):
         return _error(request, 403, "The form has expired or did not come from this site.")
-    result = await portal.second_step(rt.store, token, pending, form.get("code", ""), client=request.remote, now=now)
+    result = await portal.second_step(
+        rt.store, Keyring.of(rt.config.auth), token, pending, form.get("code", ""), client=request.remote, now=now
+    )
     if result.token is None and result.locked is not None:
         seconds = max(1, math.ceil(result.locked.total_seconds()))
         response = _code_form(request, pending.csrf, status=429, error="locked")
@@ -141,8 +145,9 @@ def _issuer(request: web.Request) -> str:
 
 async def _enrolment(request: web.Request, s, *, status: int = 200, error: str | None = None) -> web.Response:
     # after a wrong code the key shown stays (the app has it already); a new visit shows a new one
-    store = _rt(request).store
-    secret, uri = await portal.totp_enrolment(store, s.account, _issuer(request), keep=error is not None)
+    rt = _rt(request)
+    keys = Keyring.of(rt.config.auth)
+    secret, uri = await portal.totp_enrolment(rt.store, keys, s.account, _issuer(request), keep=error is not None)
     svg = segno.make(uri, error="m").svg_inline(scale=4, border=2, light="#fff", title="QR")
     # segno's own SVG: path data and the title given here, nothing of the request's
     context = {"on": False, "secret": secret, "uri": uri, "qr": Markup(svg), "error": error}  # noqa: S704
@@ -153,7 +158,7 @@ async def totp_page(request: web.Request) -> web.Response:
     s = await _session(request)
     if s is None:
         return _to_login(request)
-    if not rules.may_enrol_totp(portal.viewer(s.account)):
+    if not rules.may_enrol_totp(viewer_of(request, s)):
         return _error(request, 403, "The second factor is for the agency's staff.", s)
     if s.account.has_totp:
         return render(request, "totp.html", {"on": True}, session=s)
@@ -168,11 +173,14 @@ async def enrol(request: web.Request) -> web.Response:
         return _error(request, 403, "The form has expired or did not come from this site.", s)
     if s is None:
         return _to_login(request)
-    if not rules.may_enrol_totp(portal.viewer(s.account)):
+    if not rules.may_enrol_totp(viewer_of(request, s)):
         return _error(request, 403, "The second factor is for the agency's staff.", s)
     if s.account.has_totp:
         return _redirect(PREFIX + "/account/totp")
-    if not await portal.confirm_totp(rt.store, s.account, form.get("code", ""), rt.clock.now()):
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not await portal.confirm_totp(
+        rt.store, Keyring.of(rt.config.auth), s.account, form.get("code", ""), token, rt.clock.now()
+    ):
         return await _enrolment(request, s, status=422, error="wrong")
-    log.info("portal_second_factor_on", account=s.account.id)
+    log.info("portal_second_factor_on", account=s.account.id, other_sessions="ended")
     return _redirect(PREFIX + "/account/totp")

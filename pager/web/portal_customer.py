@@ -20,7 +20,7 @@ from pager.domain import standby_request as sr
 from pager.domain.portal import Viewer
 from pager.domain.ticket import MAX_BODY, MAX_SUBJECT
 from pager.service import customer_portal as cp
-from pager.service import desk, portal
+from pager.service import desk
 from pager.service.statement_render import Locale, statement_css, to_html
 from pager.service.statements import StatementError, month_range, statement
 from pager.sources.errors import InputError, Problem, check_text
@@ -58,8 +58,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(STATEMENT_CSS, stylesheet)
 
 
-def _who(s: PortalSession) -> Viewer:
-    return portal.viewer(s.account)
+def _who(request: web.Request, s: PortalSession) -> Viewer:
+    return ui.viewer_of(request, s)
 
 
 def _actor(s: PortalSession) -> str:
@@ -72,7 +72,7 @@ def _not_yours(request: web.Request, s: PortalSession | None, what: str = "No su
 
 def _customer_pages(request: web.Request, s: PortalSession) -> web.Response | None:
     """An engineer has no customer pages (403); None for everyone else."""
-    if not sr.may_open_customer_pages(_who(s)):
+    if not sr.may_open_customer_pages(_who(request, s)):
         return ui._error(request, 403, "This page is for the desk and the customer.", s)
     return None
 
@@ -100,14 +100,14 @@ async def projects(request: web.Request) -> web.Response:
         return refused
     rows = [
         {"customer": c, "project": p, "name": rt.config.customers[c].name}
-        for c, p in cp.projects_of(rt.config, _who(s))
+        for c, p in cp.projects_of(rt.config, _who(request, s))
     ]
     return ui.render(request, "projects.html", {"projects": rows}, session=s)
 
 
 def _locale(request: web.Request, s: PortalSession, currency: str = "EUR") -> Locale:
     """Amounts and hours in the reader's language, as the statement formats them (nl: "€ 1.234,50")."""
-    lang = ui.rules.choose_language(s.account.language, request.headers.get("Accept-Language"))
+    lang = ui.language(request, s.account)
     return Locale(lang, ui._rt(request).schedule.calendar.zone, currency)
 
 
@@ -130,7 +130,7 @@ async def project(request: web.Request) -> web.Response:
         return ui._to_login(request)
     if (refused := _customer_pages(request, s)) is not None:
         return refused
-    view = await cp.project_view(rt.store, rt.config, rt.schedule, _who(s), ids[0], ids[1], rt.clock.now())
+    view = await cp.project_view(rt.store, rt.config, rt.schedule, _who(request, s), ids[0], ids[1], rt.clock.now())
     if view is None:
         return _not_yours(request, s)
     most = max([1] + [max(w.opened, w.closed) for w in view.weeks])
@@ -141,7 +141,7 @@ async def project(request: web.Request) -> web.Response:
             "v": view,
             "most": most,
             "labels": LABELS,
-            "can_request": not _who(s).staff,
+            "can_request": not _who(request, s).staff,
             "statement": rt.config.customers[ids[0]].rate is not None,
             "hours": {
                 k: _hours(_locale(request, s), getattr(view.hours, f"{k}_minutes"))
@@ -187,7 +187,10 @@ async def new_request_page(request: web.Request) -> web.Response:
         return ui._to_login(request)
     if (refused := _customer_pages(request, s)) is not None:
         return refused
-    if await cp.project_view(rt.store, rt.config, rt.schedule, _who(s), ids[0], ids[1], rt.clock.now()) is None:
+    if (
+        await cp.project_view(rt.store, rt.config, rt.schedule, _who(request, s), ids[0], ids[1], rt.clock.now())
+        is None
+    ):
         return _not_yours(request, s)
     return await _request_form(request, s, ids)
 
@@ -205,7 +208,7 @@ async def new_request(request: web.Request) -> web.Response:
     assert s is not None
     if (refused := _customer_pages(request, s)) is not None:
         return refused
-    who = _who(s)
+    who = _who(request, s)
     if ids[0] not in rt.config.customers or ids[1] not in rt.config.customers[ids[0]].projects:
         return _not_yours(request, s)
     if not cp.may_see_project(who, ids[0]):
@@ -237,7 +240,7 @@ async def bookings(request: web.Request) -> web.Response:
         return ui._to_login(request)
     if (refused := _customer_pages(request, s)) is not None:
         return refused
-    who = _who(s)
+    who = _who(request, s)
     requests_ = await cp.requests_for(rt.store, who, customer, None)
     rows = [{"r": r, "may": sr.choices(who, r.customer, sr.RequestState(r.status))} for r in requests_]
     return ui.render(
@@ -274,7 +277,7 @@ async def _standby_form(
     checked: bool = False,
 ) -> web.Response:
     rt = ui._rt(request)
-    who = _who(s)
+    who = _who(request, s)
     return ui.render(
         request,
         "standby_request.html",
@@ -304,7 +307,7 @@ async def standby_request_page(request: web.Request) -> web.Response:
     q = request.query
     if not q.get("start") and not q.get("end"):
         return await _standby_form(request, s, q)
-    who = _who(s)
+    who = _who(request, s)
     customer = _requested_customer(who, q.get("customer"))
     if customer is None or customer not in rt.config.customers:
         return await _standby_form(request, s, q, status=422, problems=[Problem("customer", "choose a customer")])
@@ -325,7 +328,7 @@ async def standby_request(request: web.Request) -> web.Response:
     assert s is not None
     if (refused := _customer_pages(request, s)) is not None:
         return refused
-    who = _who(s)
+    who = _who(request, s)
     customer = _requested_customer(who, form.get("customer"))
     if customer is None or customer not in rt.config.customers:
         return await _standby_form(request, s, form, status=422, problems=[Problem("customer", "choose a customer")])
@@ -361,7 +364,7 @@ async def decide(request: web.Request) -> web.Response:
         return ui._error(request, 422, "The reason is too long or holds characters that cannot be stored.", s)
     try:
         row, booking = await cp.decide(
-            rt.store, rt.config, _who(s), _actor(s), int(raw), action, reason, rt.clock.now()
+            rt.store, rt.config, _who(request, s), _actor(s), int(raw), action, reason, rt.clock.now()
         )
     except sr.Refused as exc:
         messages = {
@@ -392,7 +395,9 @@ async def statement_page(request: web.Request) -> web.Response:
     if (refused := _customer_pages(request, s)) is not None:
         return refused
     cust = rt.config.customers.get(customer)
-    if cust is None or not sr.may_see(_who(s), customer):
+    who = _who(request, s)
+    # a statement sums up all of the customer's tickets: not for a contact that sees only its own
+    if cust is None or not sr.may_see(who, customer) or not ui.rules.sees_whole_customer(who):
         return _not_yours(request, s, "No such statement.")
     try:
         month_range(month, rt.schedule.calendar)
@@ -401,12 +406,13 @@ async def statement_page(request: web.Request) -> web.Response:
     if cust.rate is None:
         return _not_yours(request, s, "No such statement.")
     st = await statement(rt.store, rt.config, rt.schedule, customer, month, rt.clock.now(), issue=False)
-    lang = ui.rules.choose_language(s.account.language, request.headers.get("Accept-Language"))
-    html = to_html({**st, "language": lang}, css_href=STATEMENT_CSS)
+    lang = ui.language(request, s.account)
+    html = to_html({**st, "language": lang}, css_href=STATEMENT_CSS, nav=ui.nav(request, s))
     response = web.Response(text=html, content_type="text/html", charset="utf-8")
     response.headers["Content-Language"] = lang
     return response
 
 
 async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(text=statement_css(), content_type="text/css", charset="utf-8")
+    # the statement's style, then the portal header's (ui.site_css), as the page shows both
+    return web.Response(body=statement_css().encode() + ui.site_css(), content_type="text/css", charset="utf-8")

@@ -8,7 +8,7 @@ Every action goes through the same service function or store method as the JSON 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,12 +21,12 @@ from pager.domain import portal_desk as rules
 from pager.domain.incident import State
 from pager.domain.portal import Viewer
 from pager.domain.ticket import Status, TimeKind
-from pager.service import desk, mail_desk, portal
+from pager.service import desk, mail_desk, portal, targets
 from pager.service import override_requests as override_requests_
 from pager.service.schedule import overrides_from, parse_utc
 from pager.service.targets import SettledOutcomes, ticket_targets
 from pager.sources.errors import InputError
-from pager.storage.port import Conflict, NotFound, PortalSession, Ticket, TicketDetail
+from pager.storage.port import Conflict, NotFound, PortalSession, TicketDetail
 
 from . import portal as base
 from .api import response_of
@@ -34,9 +34,8 @@ from .api import response_of
 log = structlog.get_logger("pagerd.portal")
 
 PREFIX = "/ui"
-QUEUE_SCAN = 500  # the newest tickets a filtered queue looks through
 QUEUE_SHOWN = 100
-# the queue's and the staff ticket page's target risk of the tickets that time alone no longer changes
+# the queue's target outcomes of the tickets that time alone no longer changes
 SETTLED = web.AppKey("pagerd.portal_desk.settled", SettledOutcomes)
 SHIFT_WEEKS = 4
 ASKED = "pagerd.portal_desk.asked"  # a refused request form: (its problems, what was typed), shown again
@@ -90,9 +89,8 @@ def _people(rt: Any) -> list[tuple[str, str]]:
     return [(pid, p.name or pid) for pid, p in sorted(rt.config.people.items())]
 
 
-def _risk_of(request: web.Request, t: TicketDetail, now: datetime) -> str:
-    rt = base._rt(request)
-    return rules.risk(request.app[SETTLED].outcomes(rt.config, rt.schedule.calendar, t, now))
+def _risk_of(rt: Any, t: TicketDetail, now: datetime) -> str:
+    return targets.ticket_risk(rt.config, rt.schedule.calendar, t, now)
 
 
 async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[str, str], web.Response | None]:
@@ -110,28 +108,6 @@ async def _posted(request: web.Request) -> tuple[PortalSession | None, Mapping[s
 # -- the queue -------------------------------------------------------------------------------------------
 
 
-async def _newest(store: Any, who: Viewer, f: rules.QueueFilter) -> AsyncIterator[list[Ticket]]:
-    """The newest QUEUE_SCAN tickets of the store's query for the filter that `who` may see, newest first,
-    QUEUE_SHOWN at a time: a queue that fills up on the first ones reads no more."""
-    before, scanned = None, 0
-    while scanned < QUEUE_SCAN:
-        page = min(QUEUE_SHOWN, QUEUE_SCAN - scanned)
-        rows = await store.list_tickets(
-            status=f.status,
-            project=f.project if f.project not in (None, "none") else None,
-            triage=f.project == "none",
-            # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
-            assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
-            limit=page,
-            before=before,
-        )
-        yield portal.rules.visible_tickets(who, rows)
-        if len(rows) < page:
-            return
-        scanned += len(rows)
-        before = rows[-1].number
-
-
 async def queue(
     request: web.Request,
     s: PortalSession,
@@ -142,7 +118,7 @@ async def queue(
 ) -> web.Response:
     """/ui/tickets for staff: the queue with its filters (an engineer's holds only its own tickets)."""
     rt = base._rt(request)
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     try:
         f = rules.parse_queue(
             request.query,
@@ -152,24 +128,33 @@ async def queue(
         )
     except ValueError:
         return base._error(request, 400, "Unknown filter value.", s)
-    now = rt.clock.now()
-    shown: list[dict[str, Any]] = []
-    async for rows in _newest(rt.store, who, f):
-        # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
-        unknown = {row.number: row.requester.contact is None for row in rows}
-        listed = [
-            row.number
-            for row in rows
-            if rules.in_queue(replace(f, risk=None), row, known_sender=not unknown[row.number], ticket_risk="none")
-        ]
-        for t in await rt.store.get_tickets(listed):
-            risk = _risk_of(request, t, now)
-            if f.risk is None or risk == f.risk:
-                shown.append({"t": t, "risk": risk, "unknown": unknown[t.number]})
-            if len(shown) >= QUEUE_SHOWN:
-                break
-        if len(shown) >= QUEUE_SHOWN:
-            break
+    rows = await rt.store.list_tickets(
+        status=f.status,
+        project=f.project if f.project not in (None, "none") else None,
+        triage=f.project == "none",
+        # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
+        assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
+        limit=targets.RISK_SCAN,
+    )
+    # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
+    listed = [
+        row
+        for row in portal.rules.visible_tickets(who, rows)
+        if rules.in_queue(
+            replace(f, risk=None), row, known_sender=row.requester.contact is not None, ticket_risk="none"
+        )
+    ]
+    judged = await targets.with_risk(
+        rt.store,
+        rt.config,
+        rt.schedule.calendar,
+        listed,
+        rt.clock.now(),
+        risk=f.risk,
+        limit=QUEUE_SHOWN,
+        settled=request.app[SETTLED],
+    )
+    shown = [{"t": t, "risk": risk, "unknown": t.requester.contact is None} for t, risk in judged]
     ctx = {
         "rows": shown,
         "f": f,
@@ -194,7 +179,7 @@ async def bulk_assign(request: web.Request) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if not rules.may_triage(portal.viewer(s.account)):
+    if not rules.may_triage(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     raw = [v for v in data.getall("number", []) if isinstance(v, str)]
     if (
@@ -232,16 +217,16 @@ async def ticket_page(
 ) -> web.Response:
     """The ticket page for staff: the timeline and reply form, plus the desk's forms."""
     rt = base._rt(request)
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     now = rt.clock.now()
-    targets = ticket_targets(rt.config, rt.schedule.calendar, t, now)
+    judged = ticket_targets(rt.config, rt.schedule.calendar, t, now)
     ctx = {
         "t": t,
         "error": error,
         "text": text,
         "problems": problems,
-        "targets": [(k.value, v) for k, v in (targets or {}).items()],
-        "risk": _risk_of(request, t, now),
+        "targets": [(k.value, v) for k, v in (judged or {}).items()],
+        "risk": _risk_of(rt, t, now),
         "statuses": base.STATUSES,
         "projects": _projects(rt),
         "people": _people(rt),
@@ -262,7 +247,7 @@ async def _act(request: web.Request, *, triage_only: bool | tuple[str, ...], act
     if stop is not None:
         return stop
     assert s is not None
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     t = await portal.ticket_for(rt.store, who, number) if number is not None else None
     if t is None:
         return base._error(request, 404, "No such ticket.", s)
@@ -343,7 +328,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     s = await base._session(request)
     if s is None:
         return base._to_login(request)
-    t = await portal.ticket_for(rt.store, portal.viewer(s.account), number) if number is not None else None
+    t = await portal.ticket_for(rt.store, base.viewer_of(request, s), number) if number is not None else None
     found = await mail_desk.attachment_content(rt.store, rt.config, t, sha256) if t is not None else None
     if found is None:
         return base._error(request, 404, "No such attachment.", s)
@@ -376,7 +361,7 @@ async def _staff(request: web.Request) -> tuple[PortalSession | None, web.Respon
     s = await base._session(request)
     if s is None:
         return None, base._to_login(request)
-    if not rules.may_see_incidents(portal.viewer(s.account)):
+    if not rules.may_see_incidents(base.viewer_of(request, s)):
         return s, base._error(request, 404, "No such incident.", s)
     return s, None
 
@@ -386,7 +371,7 @@ async def incidents(request: web.Request) -> web.Response:
     s = await base._session(request)
     if s is None:
         return base._to_login(request)
-    if not rules.may_see_incidents(portal.viewer(s.account)):
+    if not rules.may_see_incidents(base.viewer_of(request, s)):
         return base._error(request, 403, "This page is for the agency's staff.", s)
     rows = []
     for state in (State.TRIGGERED, State.ACKNOWLEDGED, State.RESOLVED):
@@ -434,9 +419,9 @@ async def _answer(request: web.Request, target: State) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if iid is None or not rules.may_see_incidents(portal.viewer(s.account)):
+    if iid is None or not rules.may_see_incidents(base.viewer_of(request, s)):
         return base._error(request, 404, "No such incident.", s)
-    if not rules.may_answer_incident(portal.viewer(s.account)):
+    if not rules.may_answer_incident(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     try:
         await rt.store.transition(iid, target, actor=_actor(s), via="portal", comment=None, now=rt.clock.now())
@@ -466,7 +451,7 @@ async def oncall_extras(request: web.Request, s: PortalSession, now: datetime) -
     """My shifts for the next weeks (with the calendar's period of each), the overrides that are on or to
     come, and my open incidents (those whose escalation reached my person)."""
     rt = base._rt(request)
-    who: Viewer = portal.viewer(s.account)
+    who: Viewer = base.viewer_of(request, s)
     records = await rt.store.list_overrides()
     overrides = overrides_from(records)
     until = now + timedelta(weeks=SHIFT_WEEKS)
@@ -531,7 +516,7 @@ async def ask_override(request: web.Request) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    who = portal.viewer(s.account)
+    who = base.viewer_of(request, s)
     if not rules.may_request_override(who):
         return base._error(request, 403, FORBIDDEN, s)
     data = {k: form.get(k) or None for k in ("rotation", "start", "end", "person", "replaces", "note")}
@@ -556,7 +541,7 @@ async def _decide_override(request: web.Request, confirm: bool) -> web.Response:
     if stop is not None:
         return stop
     assert s is not None
-    if not rules.may_triage(portal.viewer(s.account)):
+    if not rules.may_triage(base.viewer_of(request, s)):
         return base._error(request, 403, FORBIDDEN, s)
     if rid is None:
         return base._error(request, 404, "No such request.", s)

@@ -6,8 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from pager.domain import portal_desk
 from pager.service import desk, mail_desk
-from pager.service.targets import targets_json, ticket_targets
+from pager.service.targets import RISK_SCAN, targets_json, ticket_targets, with_risk
 from pager.sources.errors import InputError, Problem, load_json
 from pager.storage.port import NotFound
 
@@ -48,11 +49,29 @@ async def create_ticket(request: web.Request) -> web.Response:
     return _answer(t, 201)
 
 
+def _risk(request: web.Request) -> str | None:
+    try:
+        return portal_desk.parse_risk(request.query.get("risk"))
+    except ValueError:
+        expected = ", ".join(portal_desk.RISKS)
+        raise InputError(400, "invalid query", [Problem("risk", f"expected one of {expected}")]) from None
+
+
 async def list_tickets(request: web.Request) -> web.Response:
+    """The tickets, newest first. `risk` keeps those whose request-target risk it names, judged as the
+    desk's queue judges it (pager.service.targets.with_risk) among the newest RISK_SCAN of the others."""
     rt = _rt(request)
-    _only(request, {"status", "project", "assignee", "q", "limit", "before"})
-    rows = await rt.store.list_tickets(**desk.list_filters(rt.config, request.query))
-    return web.json_response([desk.ticket_json(t) for t in rows])
+    _only(request, {"status", "project", "assignee", "q", "limit", "before", "risk"})
+    risk = _risk(request)
+    filters = desk.list_filters(rt.config, request.query)
+    if risk is None:
+        rows = await rt.store.list_tickets(**filters)
+        return web.json_response([desk.ticket_json(t) for t in rows])
+    limit = filters.pop("limit", 100)
+    rows = await rt.store.list_tickets(**filters, limit=RISK_SCAN)
+    judged = await with_risk(rt.store, rt.config, rt.schedule.calendar, rows, rt.clock.now(), risk=risk, limit=limit)
+    listed = {t.number: t for t in rows}  # answered as listed, not with the timelines judged
+    return web.json_response([{**desk.ticket_json(listed[t.number]), "risk": r} for t, r in judged])
 
 
 async def get_ticket(request: web.Request) -> web.Response:

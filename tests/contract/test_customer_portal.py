@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from pager.storage.port import Conflict, NotFound, Store
+from pager.storage.port import Conflict, NotFound, RequestedBy, Requester, Store
 
 from .seed import T0
 from .test_tickets import _new
@@ -126,6 +126,23 @@ async def test_project_tickets_live_or_recent_of_one_project(store: Store) -> No
     assert len(await store.project_tickets("acme/webshop", since=T0 - 99 * DAY)) == 4
     assert [t.number for t in await store.project_tickets("acme/webshop", since=T0, limit=1)] == [new.number]
     assert await store.project_tickets("nobody/none", since=T0 - 99 * DAY) == []
+
+
+async def test_project_tickets_of_one_requester(store: Store) -> None:
+    jan = await _new(store, "Jan's", requester=Requester(contact="acme.jan", email="jan@acme.example"))
+    sara = await _new(store, "Sara's", requester=Requester(contact="acme.sara", email="sara@acme.example"))
+    by_mail = await _new(store, "Jan's mail", requester=Requester(email="jan@acme.example"))
+    elsewhere = await _new(store, "Jan's intranet", project="acme/intranet", requester=Requester(contact="acme.jan"))
+    mine = RequestedBy(email="jan@acme.example", contacts=("acme.jan",))
+    got = await store.project_tickets("acme/webshop", since=T0 - DAY, requested_by=mine)
+    assert [t.number for t in got] == [by_mail.number, jan.number]
+    everyone = await store.project_tickets("acme/webshop", since=T0 - DAY)
+    assert [t.number for t in everyone] == [by_mail.number, sara.number, jan.number]
+    assert elsewhere.number not in [t.number for t in got]
+    sara_only = RequestedBy(email="sara@acme.example", contacts=("acme.sara",))
+    assert [t.number for t in await store.project_tickets("acme/webshop", since=T0 - DAY, requested_by=sara_only)] == [
+        sara.number
+    ]
 
 
 async def test_get_issued_statement_reads_without_issuing(store: Store) -> None:

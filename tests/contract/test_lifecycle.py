@@ -37,3 +37,18 @@ async def test_close_keeps_everything_for_the_next_open(make_store) -> None:
 
 async def test_ping_answers_on_an_open_store(store: Store) -> None:
     await store.ping()
+
+
+async def test_connections_tell_the_writer_and_the_readers_apart(make_store) -> None:
+    s = make_store()
+    await s.open()
+    try:
+        await s.ping()  # a read: a reader connection opens
+        use = {u.role: u for u in s.connections()}
+        assert set(use) == {"writer", "reader"}
+        assert (use["writer"].open, use["writer"].busy) == (1, 0)
+        assert use["reader"].open >= 1 and use["reader"].busy == 0
+    finally:
+        await s.close()
+    after = {u.role: u for u in s.connections()}
+    assert (after["writer"].open, after["reader"].open) == (0, 0)

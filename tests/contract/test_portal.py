@@ -283,10 +283,10 @@ async def test_confirm_totp_turns_on_the_secret_set_totp_pending_showed_last(sto
     a = await _account(store, role="desk", customer=None)
     await store.set_totp_pending(a.id, "AAAA")
     await store.set_totp_pending(a.id, "BBBB")  # a reload of the page shows a new secret
-    assert await store.confirm_totp(a.id, "AAAA", 100) is False  # not the one shown last
-    assert await store.confirm_totp(a.id, "BBBB", 100) is True
+    assert await store.confirm_totp(a.id, "AAAA", 100, keep="none", now=T0) is False  # not the one shown last
+    assert await store.confirm_totp(a.id, "BBBB", 100, keep="none", now=T0) is True
     assert await store.totp_state(a.id) == TotpState(secret="BBBB", pending=None, last_step=100)
-    assert await store.confirm_totp(a.id, "BBBB", 101) is False  # confirmed once
+    assert await store.confirm_totp(a.id, "BBBB", 101, keep="none", now=T0) is False  # confirmed once
     again = await store.get_account(a.id)
     assert again is not None and again.has_totp is True
     found = await store.account_by_email(a.email)
@@ -295,11 +295,30 @@ async def test_confirm_totp_turns_on_the_secret_set_totp_pending_showed_last(sto
     assert (await store.totp_state(a.id)).pending is None
 
 
+async def _ended(store: Store, token_hash: str):
+    s = await store.get_session(token_hash)
+    assert s is not None
+    return s.ended_at
+
+
+async def test_confirm_totp_ends_every_other_session_of_the_account(store: Store) -> None:
+    a = await _account(store, role="desk", customer=None)
+    b = await _account(store, email="bram@example.nl", role="desk", customer=None)
+    for th, who in (("here", a), ("phone", a), ("laptop", a), ("brams", b)):
+        await store.start_session(token_hash=th, account_id=who.id, csrf="c", client=None, ended=None, now=T0)
+    await store.set_totp_pending(a.id, "S")
+    assert await store.confirm_totp(a.id, "T", 10, keep="here", now=T0 + MIN) is False  # not the shown one
+    assert [await _ended(store, th) for th in ("here", "phone", "laptop")] == [None, None, None]
+    assert await store.confirm_totp(a.id, "S", 10, keep="here", now=T0 + MIN) is True
+    ended = {th: await _ended(store, th) for th in ("here", "phone", "laptop", "brams")}
+    assert ended == {"here": None, "phone": T0 + MIN, "laptop": T0 + MIN, "brams": None}
+
+
 async def test_use_totp_step_takes_each_step_once_and_never_an_earlier_one(store: Store) -> None:
     a = await _account(store, role="desk", customer=None)
     assert await store.use_totp_step(a.id, 5) is False  # no second factor
     await store.set_totp_pending(a.id, "S")
-    await store.confirm_totp(a.id, "S", 10)
+    await store.confirm_totp(a.id, "S", 10, keep="none", now=T0)
     assert await store.use_totp_step(a.id, 10) is False  # the confirming code
     assert await store.use_totp_step(a.id, 11) is True
     assert await store.use_totp_step(a.id, 11) is False
@@ -310,7 +329,7 @@ async def test_use_totp_step_takes_each_step_once_and_never_an_earlier_one(store
 async def test_reset_totp_removes_the_second_factor(store: Store) -> None:
     a = await _account(store, role="desk", customer=None)
     await store.set_totp_pending(a.id, "S")
-    await store.confirm_totp(a.id, "S", 10)
+    await store.confirm_totp(a.id, "S", 10, keep="none", now=T0)
     await store.set_totp_pending(a.id, "T")
     done = await store.reset_totp(a.email)
     assert done.has_totp is False
@@ -327,3 +346,16 @@ async def test_set_totp_pending_replaces_or_forgets_the_shown_secret(store: Stor
     assert (await store.totp_state(a.id)).pending == "BBBB"
     await store.set_totp_pending(a.id, None)
     assert await store.totp_state(a.id) == TotpState(secret=None, pending=None, last_step=None)
+
+
+async def test_set_account_language_sets_or_clears_it(store: Store) -> None:
+    a = await _account(store)
+    other = await _account(store, email="pim@acme.example")
+    done = await store.set_account_language(a.id, "en")
+    assert done.language == "en" and done.id == a.id
+    got = await store.get_account(a.id)
+    assert got is not None and got.language == "en"
+    assert (await store.get_account(other.id)).language == other.language  # type: ignore[union-attr]
+    assert (await store.set_account_language(a.id, None)).language is None
+    with pytest.raises(NotFound):
+        await store.set_account_language(a.id + 100, "nl")

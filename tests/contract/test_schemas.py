@@ -1,6 +1,6 @@
 """The two stores' schemas stay one: after their migrations, SQLite and PostgreSQL have the same tables with
-the same columns (a SQLite migration without its PostgreSQL twin in pager/storage/pg_migrations fails here),
-and the same migration versions applied last."""
+the same columns (a SQLite migration that pager.storage.postgres.pg_schema translates wrongly, and has no file of
+its own in pager/storage/pg_migrations, fails here), and the same migration versions applied last."""
 
 from __future__ import annotations
 
@@ -61,3 +61,23 @@ def test_both_stores_have_the_same_tables_and_columns(tmp_path: Path) -> None:
 
 def test_the_last_migration_of_each_store_has_the_same_number() -> None:
     assert sqlite.migrations()[-1][0] == postgres.migrations()[-1][0]
+
+
+def test_a_later_sqlite_migration_is_translated_for_postgresql() -> None:
+    sql = (
+        "-- an INTEGER in a comment stays harmless\n"
+        "CREATE TABLE things (\n    id INTEGER PRIMARY KEY,\n    n INTEGER NOT NULL DEFAULT 0,\n    name TEXT\n);\n"
+        "CREATE TABLE pairs (a INTEGER, b INTEGER, PRIMARY KEY (a, b));\n"
+        "ALTER TABLE things ADD COLUMN step INTEGER;\n"
+    )
+    out = postgres.pg_schema(sql)
+    assert "INTEGER" not in out.replace("an INTEGER in", "")
+    assert "n BIGINT NOT NULL DEFAULT 0" in out and "ADD COLUMN step BIGINT" in out
+    assert "CREATE TRIGGER things_id_next BEFORE INSERT ON things" in out
+    assert "pairs_id_next" not in out  # no `id` of its own to number
+
+
+def test_postgresql_applies_every_sqlite_migration_after_its_baseline_once() -> None:
+    theirs = [v for v, _, _ in postgres.migrations()]
+    ours = [v for v, _, _ in sqlite.migrations()]
+    assert theirs == [postgres.BASELINE, *(v for v in ours if v > postgres.BASELINE)]

@@ -9,7 +9,7 @@ import pytest
 
 from pager.domain.alert import Action
 from pager.domain.incident import State
-from pager.storage.port import Attachment, Conflict, NotFound, Requester, Store, TargetFact
+from pager.storage.port import Attachment, Conflict, NotFound, RequestedBy, Requester, Store, TargetFact
 
 from .seed import T0, delivery
 
@@ -134,6 +134,31 @@ async def test_list_tickets_filters_by_status_project_customer_triage_and_pages(
     assert [t.number for t in await store.list_tickets(triage=True)] == [b.number]
     assert [t.number for t in await store.list_tickets(limit=1)] == [c.number]
     assert [t.number for t in await store.list_tickets(before=c.number)] == [b.number, a.number]
+
+
+async def test_list_tickets_of_one_requester_by_contact_or_address(store: Store) -> None:
+    jan = await _new(store, requester=Requester(contact="acme.jan", email="jan@acme.example"))
+    other_address = await _new(store, requester=Requester(contact="acme.jan", email="j.p@acme.example"))
+    address_only = await _new(store, requester=Requester(name="Jan", email="Jan@Acme.example"))
+    sara = await _new(store, requester=Requester(contact="acme.sara", email="sara@acme.example"))
+    nobody = await _new(store, requester=Requester())
+    by_phone = await _new(store, requester=Requester(phone="+31201234567"), subject="Phone")
+    mine = RequestedBy(email="jan@acme.example", contacts=("acme.jan",))
+    expected = [address_only.number, other_address.number, jan.number]
+    assert [t.number for t in await store.list_tickets(customer="acme", requested_by=mine)] == expected
+    # no contact ids: by its address alone; neither: nobody's
+    by_address = RequestedBy(email="jan@acme.example")
+    assert [t.number for t in await store.list_tickets(requested_by=by_address)] == [address_only.number, jan.number]
+    assert await store.list_tickets(requested_by=RequestedBy(email="nobody@acme.example")) == []
+    # it narrows the other filters and the search, never widens them
+    assert [t.number for t in await store.list_tickets(requested_by=mine, limit=1)] == [address_only.number]
+    assert [t.number for t in await store.list_tickets(requested_by=mine, customer="globex")] == []
+    assert [t.number for t in await store.list_tickets(requested_by=mine, q="checkout")] == expected
+    assert await store.list_tickets(requested_by=mine, q="Phone") == []
+    # a hostile address or id is a value, never SQL
+    hostile = RequestedBy(email="x' OR 1=1 --", contacts=("') OR 1=1 --", '"]'))
+    assert await store.list_tickets(requested_by=hostile) == []
+    assert {sara.number, nobody.number, by_phone.number} <= {t.number for t in await store.list_tickets()}
 
 
 async def test_list_tickets_by_assignee_or_unassigned(store: Store) -> None:

@@ -1,6 +1,7 @@
 """A browser-less client of the portal for integration tests: its own cookies, redirects not followed (a
 test reads the 303 and its Location), the CSRF token read from the page's form, and `pagerd user ...` run
-against a daemon's config."""
+against a daemon's config. For the browser tests: a daemon with portal accounts, and Debian's Chromium
+driven by Playwright."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ import os
 import re
 import subprocess
 import urllib.parse
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from .pagerd import ROOT, PagerdProcess, manual_clock_config
 
 PASSWORD = "correct horse battery"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's: no browser is downloaded
+AXE = ROOT / "var" / "peers" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots (git-ignored)
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
@@ -126,3 +135,38 @@ def add_account(p: PagerdProcess, email: str, role: str, *, person: str | None =
     if customer:
         argv += ["--customer", customer]
     pagerd_cli(p, *argv, stdin=PASSWORD)
+
+
+# (email, role, person, customer) of an account; its password is PASSWORD
+AccountRow = tuple[str, str, str | None, str | None]
+
+
+@contextmanager
+def portal_daemon(workdir: Path, start: datetime, accounts: Iterable[AccountRow]) -> Iterator[PagerdProcess]:
+    """pagerd on the example config and the manual clock from `start` (movable: PAGERD_ALLOW_TEST_CLOCK), with
+    these portal accounts; stopped on leaving."""
+    p = PagerdProcess(
+        workdir=workdir,
+        config=manual_clock_config(workdir / "pagerd.yaml", start),
+        extra_env={"PAGERD_ALLOW_TEST_CLOCK": "1"},
+    )
+    p.start()
+    try:
+        for email, role, person, customer in accounts:
+            add_account(p, email, role, person=person, customer=customer)
+        yield p
+    finally:
+        p.stop()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (skip the test module when either is missing)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

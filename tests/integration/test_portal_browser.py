@@ -11,26 +11,19 @@ Run alone: `.venv/bin/python -m pytest -q tests/integration/test_portal_browser.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-from tests.harness.pagerd import ROOT, PagerdProcess, manual_clock_config
+from tests.harness.portal import ARTIFACTS, AXE, CHROMIUM, PASSWORD, chromium, pagerd_cli, portal_daemon
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "var" / "peers" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # a Monday, office hours
-PASSWORD = "correct horse battery"
 DESK, JAN, OPS, LOCKME = "anna@example.nl", "jan@acme.example", "ops@example.nl", "eva@example.nl"
 NOTE = "Internal: their admin reset the firewall again"
 
@@ -40,45 +33,10 @@ pytestmark = [
 ]
 
 
-def _pagerd(p: PagerdProcess, *argv: str, stdin: str | None = None) -> str:
-    env = {**os.environ, **p.env()}
-    out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "pagerd"), *argv[:2], "-c", str(p.config), *argv[2:]],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return out.stdout
-
-
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("portal")
-    cfg = manual_clock_config(wd / "pagerd.yaml", START)
-    p = PagerdProcess(workdir=wd, config=cfg, extra_env={"PAGERD_ALLOW_TEST_CLOCK": "1"})
-    p.start()
-    try:
-        _pagerd(
-            p, "user", "add", "--email", DESK, "--role", "desk", "--person", "anna", "--password-stdin", stdin=PASSWORD
-        )
-        for email, customer in ((JAN, "acme"), (OPS, "agency")):
-            _pagerd(
-                p,
-                "user",
-                "add",
-                "--email",
-                email,
-                "--role",
-                "customer",
-                "--customer",
-                customer,
-                "--password-stdin",
-                stdin=PASSWORD,
-            )
-        _pagerd(p, "user", "add", "--email", LOCKME, "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    accounts = [(DESK, "desk", "anna", None), (JAN, "customer", None, "acme"), (OPS, "customer", None, "agency")]
+    with portal_daemon(tmp_path_factory.mktemp("portal"), START, [*accounts, (LOCKME, "admin", None, None)]) as p:
         tickets = {}
         for key, project, subject in (
             ("acme", "acme/webshop", "Checkout hangs"),
@@ -93,16 +51,12 @@ def daemon(tmp_path_factory):
         assert status == 201
         p.tickets = tickets  # type: ignore[attr-defined]
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -345,8 +299,8 @@ def test_who_is_on_call_for_staff_not_for_customers(browser, daemon):
 
 
 def test_an_invitation_link_sets_the_password_once(browser, daemon):
-    _pagerd(daemon, "user", "add", "--email", "sara@acme.example", "--role", "customer", "--customer", "acme")
-    url = _pagerd(daemon, "user", "invite", "--email", "sara@acme.example").strip()
+    pagerd_cli(daemon, "user", "add", "--email", "sara@acme.example", "--role", "customer", "--customer", "acme")
+    url = pagerd_cli(daemon, "user", "invite", "--email", "sara@acme.example").strip()
     link = daemon.url + urllib.parse.urlsplit(url).path
     ctx = browser.new_context(locale="en-GB")
     page = ctx.new_page()
@@ -355,7 +309,7 @@ def test_an_invitation_link_sets_the_password_once(browser, daemon):
     page.get_by_label("New password again").fill("another long passphrase")
     page.get_by_role("button", name="Set password").click()
     assert page.get_by_role("alert").inner_text() == "The two passwords differ."
-    token = page.locator("input[name=csrf]").get_attribute("value")
+    token = page.locator("#main input[name=csrf]").get_attribute("value")
     short = ctx.request.post(link, form={"csrf": token, "password": "short", "again": "short"}, max_redirects=0)
     assert short.status == 422 and "Kies een langer wachtwoord" in short.text()  # no Accept-Language: Dutch
     page.locator("#password").fill("a long enough passphrase")

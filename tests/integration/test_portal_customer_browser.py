@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.harness.pagerd import PagerdProcess, manual_clock_config
-from tests.integration.test_portal_browser import ARTIFACTS, AXE, CHROMIUM, PASSWORD, _pagerd, sign_in
+from tests.harness.portal import ARTIFACTS, AXE, CHROMIUM, chromium, portal_daemon
+from tests.integration.test_portal_browser import sign_in
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -31,18 +31,13 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("portal-customer")
-    p = PagerdProcess(workdir=wd, config=manual_clock_config(wd / "pagerd.yaml", START),
-                      extra_env={"PAGERD_ALLOW_TEST_CLOCK": "1"})  # fmt: skip
-    p.start()
-    try:
-        _pagerd(p, "user", "add", "--email", DESK, "--role", "desk", "--person", "anna", "--password-stdin",
-                stdin=PASSWORD)  # fmt: skip
-        _pagerd(p, "user", "add", "--email", ENG, "--role", "engineer", "--person", "bram", "--password-stdin",
-                stdin=PASSWORD)  # fmt: skip
-        for email, customer in ((JAN, "acme"), (OPS, "agency")):
-            _pagerd(p, "user", "add", "--email", email, "--role", "customer", "--customer", customer,
-                    "--password-stdin", stdin=PASSWORD)  # fmt: skip
+    accounts = [
+        (DESK, "desk", "anna", None),
+        (ENG, "engineer", "bram", None),
+        (JAN, "customer", None, "acme"),
+        (OPS, "customer", None, "agency"),
+    ]
+    with portal_daemon(tmp_path_factory.mktemp("portal-customer"), START, accounts) as p:
         status, t = p.api("POST", "/api/v1/tickets", {"project": "acme/webshop", "subject": "Checkout hangs",
                                                       "body": "Checkout hangs.", "from": JAN})  # fmt: skip
         assert status == 201, t
@@ -57,16 +52,12 @@ def daemon(tmp_path_factory):
         assert status == 200 and paged["kind"] == "incident", paged
         p.incident = down["number"]  # type: ignore[attr-defined]
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -255,8 +246,15 @@ def test_the_statement_page_reads_without_issuing_a_number_and_prints(context, d
     css = page.request.get(daemon.url + "/ui/static/statement.css")
     assert css.status == 200 and "@media print" in css.text()
     assert "style-src 'self'" in answer.headers["content-security-policy"]
+    # the portal's header on screen, the statement alone on paper
+    nav = page.locator("header.site nav")
+    assert nav.is_visible() and nav.locator("a[href='/ui/projects']").count() == 1
+    assert page.locator("main#main header h1").is_visible()
+    assert "@media print { header.site, .skip { display: none; } }" in css.text()
     page.emulate_media(media="print")
+    assert not nav.is_visible() and page.locator("main#main header h1").is_visible()
     page.screenshot(path=str(ARTIFACTS / "portal-statement-print.png"), full_page=True)
+    page.emulate_media(media="screen")
     # the statement's first number is issued by the billing API, not taken by the views above
     status, st = daemon.api("GET", "/api/v1/billing/statements/acme?month=2025-12")
     assert status == 200 and st["number"] == "2025-12-0001"

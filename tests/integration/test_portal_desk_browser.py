@@ -13,25 +13,19 @@ Run alone: `.venv/bin/python -m pytest -q tests/integration/test_portal_desk_bro
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import smtplib
-import subprocess
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from tests.harness.pagerd import ROOT, PagerdProcess, manual_clock_config
+from tests.harness.portal import ARTIFACTS, AXE, CHROMIUM, PASSWORD, chromium, portal_daemon
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "var" / "peers" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # a Monday, office hours: anna is on call (office)
-PASSWORD = "correct horse battery"
 DESK, ENGINEER, JAN, OPS = "chris@example.nl", "anna@example.nl", "jan@acme.example", "ops@example.nl"
 SUPPORT = "support@example.nl"
 PHONE = {"width": 390, "height": 844}
@@ -42,46 +36,22 @@ pytestmark = [
 ]
 
 
-def _pagerd(p: PagerdProcess, *argv: str, stdin: str | None = None) -> str:
-    env = {**os.environ, **p.env()}
-    out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "pagerd"), *argv[:2], "-c", str(p.config), *argv[2:]],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return out.stdout
-
-
-def _user(p: PagerdProcess, email: str, role: str, *extra: str) -> None:
-    _pagerd(p, "user", "add", "--email", email, "--role", role, *extra, "--password-stdin", stdin=PASSWORD)
-
-
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("portal-desk")
-    cfg = manual_clock_config(wd / "pagerd.yaml", START)
-    p = PagerdProcess(workdir=wd, config=cfg, extra_env={"PAGERD_ALLOW_TEST_CLOCK": "1"})
-    p.start()
-    try:
-        _user(p, DESK, "desk", "--person", "chris")
-        _user(p, ENGINEER, "engineer", "--person", "anna")
-        _user(p, JAN, "customer", "--customer", "acme")
-        _user(p, OPS, "customer", "--customer", "agency")
+    accounts = [
+        (DESK, "desk", "chris", None),
+        (ENGINEER, "engineer", "anna", None),
+        (JAN, "customer", None, "acme"),
+        (OPS, "customer", None, "agency"),
+    ]
+    with portal_daemon(tmp_path_factory.mktemp("portal-desk"), START, accounts) as p:
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -267,6 +237,16 @@ def test_bulk_assign_and_the_queue_filters(browser, daemon):
     assert page.locator("tbody tr", has_text="Bulk one").count() == 0  # a fresh request is on track
     page.goto(daemon.url + "/ui/tickets?risk=running&project=acme/webshop")
     assert page.locator("tbody tr", has_text="Bulk one").count() == 1
+    # the API's risk filter is the queue's (one function): the same tickets, with the same risk
+    shown = {int(v) for v in page.locator("tbody input[name=number]").evaluate_all("l => l.map(e => e.value)")}
+    status, rows = daemon.api("GET", "/api/v1/tickets?risk=running&project=acme/webshop")
+    assert status == 200 and {r["number"] for r in rows} == shown and {r["risk"] for r in rows} == {"running"}
+    assert daemon.api("GET", "/api/v1/tickets?risk=extreme")[0] == 400
+    # an engineer's queue, filtered by risk too, holds only its own tickets (bram's are not anna's)
+    eng = sign_in(browser.new_context(locale="en-GB"), daemon, ENGINEER)
+    eng.goto(daemon.url + "/ui/tickets?risk=running")
+    assert eng.locator("tbody tr", has_text="Bulk one").count() == 0
+    eng.context.close()
     page.screenshot(path=str(ARTIFACTS / "portal-desk-queue.png"), full_page=True)
     csrf = _csrf(page)
     for form in (

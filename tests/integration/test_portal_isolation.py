@@ -11,6 +11,9 @@ other, **options)`:
   `desk` account, an `engineer` (person bram, to whom acme's ticket is assigned), a `customer` contact of
   acme, and a contact of another customer (`other`, agency). Each is a status code, or `"->/ui/login"`
   (a 303 to that location; the text after `->` is the start of the Location).
+- `colleague`: the answer for piet, a second contact of acme, where it differs from jan's (`customer`). The
+  test's config says acme's contacts see only the tickets they are on (`portal: {contacts_see: own}`), and
+  acme's ticket is jan's: piet reaches acme's projects, not that ticket; a statement is neither's.
 - `args`: values of the path's parameters where `DEFAULTS` does not fit. `DEFAULTS` points every portal
   path at acme's objects (its ticket number, `customer: acme`, `project: webshop`, ...): for them the
   `other` column is 404 (another customer's object does not exist for it), a forbidden action 403, no
@@ -52,14 +55,17 @@ from tests.harness.portal import Answer, PortalClient, add_account
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # a Monday, office hours
 MARKER = "zq7-LEAK-agency-only-5c1d"
-CALLERS = ("anon", "admin", "desk", "engineer", "customer", "other")
+ACME_MARKER = "zq7-LEAK-jan-only-9e4b"
+CALLERS = ("anon", "admin", "desk", "engineer", "customer", "other", "colleague")
 ACCOUNTS = {
     "admin": ("admin@example.nl", "admin", "anna", None),
     "desk": ("desk@example.nl", "desk", "chris", None),
     "engineer": ("bram@example.nl", "engineer", "bram", None),
     "customer": ("jan@acme.example", "customer", None, "acme"),
     "other": ("ops@example.nl", "customer", None, "agency"),
+    "colleague": ("piet@acme.example", "customer", None, "acme"),
 }
+OWN_OFF, OWN_ON = "portal: {contacts_see: all}", "portal: {contacts_see: own}"
 LOGIN = "->/ui/login"
 TICKETS = "->/ui/tickets"
 ACME_TICKET = "{acme_ticket}"  # filled in with the number of acme's ticket
@@ -92,8 +98,11 @@ class Rule:
     form: dict[str, str] | None = None
     fresh: bool = False
     token: bool = False
+    colleague: Expect | None = None  # None: as `customer`
 
     def expected(self, caller: str) -> Expect:
+        if caller == "colleague" and self.colleague is None:
+            return self.customer
         return getattr(self, caller)
 
 
@@ -121,9 +130,11 @@ EXPECT: dict[str, Rule] = {
     "GET /ui/login": Rule(200, TICKETS, TICKETS, TICKETS, TICKETS, TICKETS),
     "POST /ui/login": everyone(403, form={"email": ACCOUNTS["customer"][0], "password": "x"}),  # no form token
     "POST /ui/logout": form(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, fresh=True),
+    # the language switch: no form token without a session (the sign-in form's cookie is not there)
+    "POST /ui/language": Rule(403, TICKETS, TICKETS, TICKETS, TICKETS, TICKETS, form={"lang": "nl"}),
     "GET /ui/tickets": page(200, 200, 200, 200, 200),
-    "GET /ui/tickets/{number}": page(200, 200, 200, 200, 404),
-    "POST /ui/tickets/{number}": form(REPLIED, REPLIED, REPLIED, REPLIED, 404, form={"text": "Noted."}),
+    "GET /ui/tickets/{number}": page(200, 200, 200, 200, 404, colleague=404),
+    "POST /ui/tickets/{number}": form(REPLIED, REPLIED, REPLIED, REPLIED, 404, form={"text": "Noted."}, colleague=404),
     "GET /ui/oncall": page(200, 200, 200, 403, 403),
     "GET /ui/password/{token}": everyone(404),
     "POST /ui/password/{token}": everyone(403, form={"password": "x" * 12, "again": "x" * 12}),  # no form token
@@ -144,13 +155,14 @@ EXPECT: dict[str, Rule] = {
     "GET /ui/bookings/request": page(200, 200, 403, 200, 200),
     "POST /ui/bookings/request": form(422, 422, 403, 422, 422, form={"start": "", "end": ""}),
     "POST /ui/bookings/requests/{id}": form(404, 404, 403, 404, 404, form={"action": "confirm"}),
-    "GET /ui/statements/{customer}/{month}": page(200, 200, 403, 200, 404),
+    # acme's contacts see only the tickets they are on: a statement (all of acme's tickets) is not theirs
+    "GET /ui/statements/{customer}/{month}": page(200, 200, 403, 404, 404),
     "GET /ui/static/statement.css": everyone(200),
     "POST /ui/tickets": form(422, 422, 403, 403, 403, form={"assignee": "nobody"}),  # staff: no ticket ticked
-    "POST /ui/tickets/{number}/note": form(303, 303, 303, 403, 404, form={"text": "Internal."}),
-    "POST /ui/tickets/{number}/change": form(303, 303, 303, 403, 404, form={"status": "open"}),
-    "POST /ui/tickets/{number}/time": form(422, 422, 422, 403, 404, form={"minutes": "none"}),
-    "POST /ui/tickets/{number}/page": form(303, 409, 403, 403, 404, form={}),  # the first made it a page
+    "POST /ui/tickets/{number}/note": form(303, 303, 303, 403, 404, form={"text": "Internal."}, colleague=404),
+    "POST /ui/tickets/{number}/change": form(303, 303, 303, 403, 404, form={"status": "open"}, colleague=404),
+    "POST /ui/tickets/{number}/time": form(422, 422, 422, 403, 404, form={"minutes": "none"}, colleague=404),
+    "POST /ui/tickets/{number}/page": form(303, 409, 403, 403, 404, form={}, colleague=404),  # the first made it a page
     "GET /ui/tickets/{number}/attachments/{sha256}": page(404, 404, 404, 404, 404),
     "GET /ui/incidents": page(200, 200, 200, 403, 403),
     "GET /ui/incidents/{id}": page(404, 404, 404, 404, 404),
@@ -256,15 +268,27 @@ def served_routes(config, env: dict[str, str]) -> set[str]:
 def daemon(tmp_path_factory):
     wd = tmp_path_factory.mktemp("isolation")
     cfg = manual_clock_config(wd / "pagerd.yaml", START)
+    text = cfg.read_text()
+    assert OWN_OFF in text
+    cfg.write_text(text.replace(OWN_OFF, OWN_ON))  # acme's contacts see only the tickets they are on
     p = PagerdProcess(workdir=wd, config=cfg)
     p.start()
     try:
         for email, role, person, customer in ACCOUNTS.values():
             add_account(p, email, role, person=person, customer=customer)
         status, acme = p.api(
-            "POST", "/api/v1/tickets", {"project": "acme/webshop", "subject": "Checkout hangs", "body": "It hangs."}
+            "POST",
+            "/api/v1/tickets",
+            {
+                "project": "acme/webshop",
+                "via": "email",
+                "from": ACCOUNTS["customer"][0],  # jan's: jan is on it, piet (its colleague) is not
+                "subject": f"Checkout hangs {ACME_MARKER}",
+                "body": f"It hangs. {ACME_MARKER}",
+            },
         )
         assert status == 201, acme
+        assert acme["requester"]["contact"] == "acme.jan", acme  # type: ignore[index]
         status, _ = p.api("PATCH", f"/api/v1/tickets/{acme['number']}", {"assignee": "bram"})  # type: ignore[index]
         assert status == 200
         status, agency = p.api(
@@ -379,6 +403,19 @@ def test_nothing_of_another_customer_leaks(caller, daemon, clients):
     leaked = sorted(path for path, text in pages.items() if MARKER in text)
     assert leaked == [], f"{caller} reached the other customer's data on {leaked}"
     assert len(pages) >= 10
+
+
+def test_a_contact_sees_none_of_its_colleague_s_tickets_when_its_customer_says_own(daemon, clients):
+    """acme says `own`: piet, acme's other contact, reaches acme's projects but nothing of jan's ticket."""
+    pages = _reachable(clients["colleague"], daemon)
+    assert "/ui/projects/acme/webshop" in pages and len(pages) >= 10
+    pages[f"/ui/tickets/{daemon.acme_ticket}"] = clients["colleague"].get(f"/ui/tickets/{daemon.acme_ticket}").text
+    leaked = sorted(path for path, text in pages.items() if ACME_MARKER in text)
+    assert leaked == [], f"acme's colleague reached jan's ticket on {leaked}"
+    # jan, who is on it, sees it (the search is not vacuous)
+    assert ACME_MARKER in clients["customer"].get("/ui/tickets").text
+    assert ACME_MARKER in clients["customer"].get("/ui/projects/acme/webshop").text
+    assert ACME_MARKER in clients["customer"].get(f"/ui/tickets/{daemon.acme_ticket}").text
 
 
 def test_the_marker_is_there_for_its_own_customer(daemon, clients):

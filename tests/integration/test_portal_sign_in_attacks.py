@@ -127,6 +127,18 @@ def test_a_used_password_link_is_refused_with_a_clear_page(daemon):
     assert PortalClient(daemon).sign_in(email, "a long enough passphrase").status == 303
 
 
+def test_a_password_reset_ends_every_session_of_the_account(daemon):
+    email = "rik@acme.example"
+    _customer(daemon, email)
+    laptop, phone = PortalClient(daemon), PortalClient(daemon)
+    assert laptop.sign_in(email).status == phone.sign_in(email).status == 303
+    assert laptop.get("/ui/tickets").status == phone.get("/ui/tickets").status == 200
+    # whoever holds a session (a thief too) loses it when the password is reset
+    assert _set_password(PortalClient(daemon), _link(daemon, email, "--reset"), "a brand new passphrase").status == 303
+    assert laptop.get("/ui/tickets").location == phone.get("/ui/tickets").location == "/ui/login"
+    assert PortalClient(daemon).sign_in(email, "a brand new passphrase").status == 303
+
+
 @pytest.mark.parametrize(
     "extra, lifetime", [((), timedelta(days=7)), (("--reset",), timedelta(hours=1))], ids=["invite", "reset"]
 )
@@ -180,8 +192,11 @@ def test_without_outgoing_mail_the_reset_page_says_to_ask_the_agency(daemon):
     assert 'action="/ui/password-reset"' not in page.text
     login = client.get("/ui/login", headers=EN).text
     assert 'href="/ui/password-reset"' in login
+    resets = "SELECT count(*) FROM portal_password_links WHERE purpose = 'reset'"
+    with sqlite3.connect(daemon.db_path) as db:
+        before = db.execute(resets).fetchone()[0]  # the links other tests made with `pagerd user invite --reset`
     answer = client.post("/ui/password-reset", {"csrf": client.cookies["pagerd_form"], "email": JAN}, headers=EN)
     assert answer.status == 200 and "sends no e-mail" in answer.text
     with sqlite3.connect(daemon.db_path) as db:
         assert db.execute("SELECT count(*) FROM portal_link_mail").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM portal_password_links WHERE purpose = 'reset'").fetchone()[0] <= 1
+        assert db.execute(resets).fetchone()[0] == before  # the form made none

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
 from datetime import datetime, timezone
 
 import pyotp
@@ -47,6 +48,8 @@ def _csrf(text: str) -> str:
 @pytest.fixture(scope="module")
 def secret(daemon) -> str:
     """The desk account enrols: its key, once the second factor is on."""
+    phone = PortalClient(daemon)  # the same account signed in elsewhere before
+    assert phone.sign_in(DESK).location == "/ui/tickets"
     browser = PortalClient(daemon)
     assert browser.sign_in(DESK).location == "/ui/tickets"
     page = browser.get("/ui/account/totp", headers=EN)
@@ -62,6 +65,14 @@ def secret(daemon) -> str:
     assert on.location == "/ui/account/totp"
     assert "The second factor is on" in browser.get("/ui/account/totp", headers=EN).text
     assert "totp" in pagerd_cli(daemon, "user", "list")
+    # turning it on ended the account's other sessions (they signed in without a code), not this one
+    assert phone.get("/ui/tickets").location == "/ui/login"
+    assert browser.get("/ui/tickets").status == 200
+    # at rest the key is sealed (pager.service.sealed): nowhere in the database in the clear
+    with sqlite3.connect(f"file:{daemon.db_path}?mode=ro", uri=True) as db:
+        (stored,) = db.execute("SELECT totp_secret FROM portal_accounts WHERE email = ?", (DESK,)).fetchone()
+        dump = "\n".join(db.iterdump())
+    assert stored.startswith("v1.") and key not in stored and key not in dump
     # the enrolment's code is taken (a code works once): whichever test comes first starts well after its step
     daemon.advance("31m")
     return key

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def test_a_node_on_postgres_stores_pages_and_survives_kill_9(tmp_path: Path, dsn
             )
         )
         assert paged
+        # the pool's use and the commit latency are measured on PostgreSQL as on SQLite
+        status, text = p.request("GET", "/metrics")
+        assert status == 200
+        for role in ("writer", "lease"):
+            assert f'pagerd_store_connections{{role="{role}",state="open"}} 1.0' in text, text
+        assert re.search(r'^pagerd_store_connections\{role="reader",state="open"\} [1-9]', text, re.M), text
+        commits = re.search(r"^pagerd_store_commit_duration_seconds_count (\S+)$", text, re.M)
+        assert commits and float(commits.group(1)) >= 1, text
         p.kill()
         assert not (p.workdir / "pagerd.db").exists()  # nothing went to SQLite
         p.start()

@@ -102,6 +102,10 @@ def test_pagerd_metrics_pass_promtool_lint(pagerd):
     status, text = pagerd.request("GET", "/metrics")
     assert status == 200, (status, text)
     assert isinstance(text, str) and "# TYPE " in text, text[:500] if isinstance(text, str) else text
+    # the store's pool (SQLite: the writer and the readers; no lease on one node)
+    assert 'pagerd_store_connections{role="writer",state="open"} 1.0' in text, text
+    assert 'pagerd_store_connections{role="reader",state="busy"}' in text, text
+    assert 'role="lease"' not in text
     result = promtool_check_metrics(text, promtool)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == "" and result.stderr == "", result.stdout + result.stderr

@@ -11,7 +11,7 @@ import pytest
 from pager.notify.base import Message, SendResult
 from pager.observe.metrics import Metrics
 from pager.service.lease import FencedNotifier, LeaseLost, run_leased
-from pager.storage.port import Unavailable
+from pager.storage.port import ConnectionUse, Unavailable
 
 
 class ScriptedLease:
@@ -41,6 +41,9 @@ class ScriptedLease:
     async def release(self) -> None:
         self.held_now = False
         self.released += 1
+
+    def connections(self) -> list[ConnectionUse]:
+        return [ConnectionUse("lease", int(self.held_now), 0)]
 
 
 def _gauge(metrics: Metrics, name: str) -> float:

@@ -44,3 +44,14 @@ def test_english_is_the_templates_own_and_unknown_words_pass_through():
     assert translator("en")("Sign in") == "Sign in"
     assert translator("nl")("Sign in") == "Aanmelden"
     assert translator("nl")("a word nobody translated") == "a word nobody translated"
+
+
+def test_every_status_entry_kind_and_target_reads_as_words_in_both_languages():
+    keys = {s.value for s in Status} | {p.value for p in Priority} | {r.value for r in Role}
+    keys |= {"target_at_risk", "target_breached", "first_response", "resolution", "escalate_requested"}
+    for lang in ("en", "nl"):
+        _ = translator(lang)
+        assert sorted(k for k in keys if "_" in _(k)) == [], lang
+    assert translator("en")("waiting_on_customer") == "waiting on customer"
+    assert translator("nl")("waiting_on_customer") == "wacht op klant"
+    assert translator("en")("Sign in") == "Sign in"  # the templates' own words pass through

@@ -14,6 +14,7 @@ from pager.domain import portal
 from pager.domain.portal import (
     AccountInvalid,
     LockoutRules,
+    Own,
     Role,
     SessionState,
     Viewer,
@@ -23,7 +24,9 @@ from pager.domain.portal import (
     link_usable,
     locked_for,
     may_see_ticket,
+    own_scope,
     password_problem,
+    sees_whole_customer,
     session_state,
     visible_entries,
     visible_tickets,
@@ -33,11 +36,18 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class R:
+    contact: str | None = None
+    email: str | None = None
+
+
 @dataclass
 class T:
     number: int
     customer: str | None
     assignee: str | None = None
+    requester: R = R()
 
 
 @dataclass
@@ -61,6 +71,34 @@ TICKETS = [T(1, "acme"), T(2, "agency", "anna"), T(3, None), T(4, "acme", "bram"
 )
 def test_each_role_sees_its_own_tickets_only(who, seen):
     assert [t.number for t in visible_tickets(who, TICKETS)] == seen
+
+
+JAN_OWN = Viewer(Role.CUSTOMER, customer="acme", own=Own(email="jan@acme.example", contacts=frozenset({"acme.jan"})))
+ON = [
+    T(11, "acme", requester=R(contact="acme.jan", email="jan.other@acme.example")),  # its contact, another address
+    T(12, "acme", requester=R(email="jan@acme.example")),  # its address, no contact known
+    T(13, "acme", requester=R(contact="acme.sara", email="sara@acme.example")),  # a colleague's
+    T(14, "acme", requester=R()),  # nobody known (filed by the desk)
+    T(15, "agency", requester=R(contact="acme.jan", email="jan@acme.example")),  # another customer's, never
+    T(16, None, requester=R(email="jan@acme.example")),  # in triage: no customer's
+    T(17, "acme", requester=R(contact="acme.sara", email="JAN@acme.example")),  # the address, in any case
+]
+
+
+@pytest.mark.parametrize(
+    "who, seen",
+    [(JAN_OWN, [11, 12, 17]), (ACME, [11, 12, 13, 14, 17]), (DESK, [11, 12, 13, 14, 15, 16, 17])],
+    ids=["contact-own", "contact-all", "desk"],
+)
+def test_a_contact_whose_customer_says_own_sees_only_the_tickets_it_is_on(who, seen):
+    assert [t.number for t in visible_tickets(who, ON)] == seen
+
+
+def test_own_scope_is_a_contact_s_only_and_a_statement_needs_the_whole_customer():
+    assert own_scope(JAN_OWN) == JAN_OWN.own and own_scope(ACME) is None and own_scope(DESK) is None
+    # an `own` on a staff viewer never limits it (staff are never contacts)
+    assert own_scope(Viewer(Role.DESK, own=JAN_OWN.own)) is None
+    assert not sees_whole_customer(JAN_OWN) and sees_whole_customer(ACME) and sees_whole_customer(DESK)
 
 
 def test_a_ticket_in_triage_is_no_customer_s():
@@ -288,3 +326,41 @@ def test_the_second_step_is_open_five_minutes():
 def test_the_second_factor_is_for_staff():
     assert portal.may_enrol_totp(Viewer(Role.DESK, person="anna"))
     assert not portal.may_enrol_totp(Viewer(Role.CUSTOMER, customer="acme"))
+
+
+@pytest.mark.parametrize(
+    "account, chosen, header, lang",
+    [
+        (None, "nl", "en-GB,en;q=0.9", "nl"),  # the switch beats the browser
+        (None, "en", "nl", "en"),
+        ("nl", "en", "en", "nl"),  # signed in, the account's (the switch sets it too)
+        (None, "de", "en", "en"),  # a cookie of no language the portal speaks: as if none
+        (None, "", "en", "en"),
+        (None, None, None, "nl"),
+    ],
+)
+def test_the_reader_s_choice_beats_accept_language(account, chosen, header, lang):
+    assert choose_language(account, header, chosen=chosen) == lang
+
+
+@pytest.mark.parametrize(
+    "path, back",
+    [
+        ("/ui/tickets/12", "/ui/tickets/12"),
+        ("/ui/tickets?status=open&risk=at_risk", "/ui/tickets?status=open&risk=at_risk"),
+        ("/ui/login", "/ui/login"),
+        (None, "/ui/tickets"),
+        ("", "/ui/tickets"),
+        ("https://evil.example/ui/", "/ui/tickets"),
+        ("//evil.example/ui/", "/ui/tickets"),
+        ("/ui//evil.example", "/ui/tickets"),
+        ("/ui/\\evil.example", "/ui/tickets"),
+        ("/api/v1/tickets", "/ui/tickets"),
+        ("/ui/tickets\r\nSet-Cookie: x=1", "/ui/tickets"),
+        ("/ui/caf\u00e9", "/ui/tickets"),
+        ("/ui/" + "x" * 600, "/ui/tickets"),
+        ("/uix/tickets", "/ui/tickets"),
+    ],
+)
+def test_a_form_sends_back_only_to_a_page_of_the_portal(path, back):
+    assert portal.safe_next(path) == back

@@ -304,3 +304,24 @@ def test_only_b_and_B_read_as_b_for_the_credential_word():
     import sys
 
     assert [c for c in range(sys.maxunicode + 1) if re.fullmatch("(?i:b)", chr(c))] == [ord("B"), ord("b")]
+
+
+def test_the_twilio_sdks_request_lines_stay_out_of_the_log_at_info() -> None:
+    """The SDK logs each request (method, URL, headers, answer) at INFO; pagerd logs one line per message."""
+    import io
+    import logging
+
+    from pager.observe import logging as plog
+
+    out = io.StringIO()
+    plog.setup("info", "json", stream=out)
+    logging.getLogger("twilio.http_client").info("-- BEGIN Twilio API Request --")
+    logging.getLogger("twilio.http_client").warning("a retry")
+    logging.getLogger("pagerd.notify.twilio").info("message_sent")
+    text = out.getvalue()
+    assert "BEGIN Twilio API Request" not in text
+    assert "a retry" in text and "message_sent" in text
+    plog.setup("debug", "json", stream=out)  # at debug the SDK's lines are kept
+    logging.getLogger("twilio.http_client").info("-- BEGIN Twilio API Request --")
+    assert "BEGIN Twilio API Request" in out.getvalue()
+    plog.setup("info", "json")  # back to stderr for the tests that follow

@@ -1,0 +1,112 @@
+"""Where PostgreSQL's time goes under pagerd: `.venv/bin/python bench/pg_statements.py [full|webhook-only]`.
+
+Starts a PostgreSQL server of its own (tests/harness/pg_cluster.py) with pg_stat_statements loaded, runs
+`pagerd serve` on config/pagerd.example.yaml against it (the full node, or with `webhook-only` the node
+without the paging engine), gives it BENCH_SECONDS (5) of single-alert webhooks at 32 connections
+(wrk, bench/single.lua), waits for the engine to catch up, and prints the statements by total execution
+time: calls, time per call, rows, and per new incident the statements and execution time. Prints only;
+a tool for finding what to cut, not a benchmark with a baseline (bench/postgres.py is that).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+import run as B  # noqa: E402
+
+from tests.harness.pg_cluster import START_TIMEOUT, PgCluster  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+
+
+class ProfiledCluster(PgCluster):
+    def _pg_start(self) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} "
+            "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+        )
+        self._run(self.pg_ctl, "-D", self.data, "-l", self.log, "-w", "-t", str(START_TIMEOUT), "-o", options, "start")
+
+
+def main() -> int:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "full"
+    if mode not in ("full", "webhook-only"):
+        print(__doc__)
+        return 2
+    with ProfiledCluster.started() as cluster:
+        dsn = cluster.database("pagerd")
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("CREATE EXTENSION pg_stat_statements")
+        port = B.free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERD_", "TWILIO_"))}
+        env.update(
+            PAGERD_LISTEN=f"127.0.0.1:{port}",
+            PAGERD_MAIL_LISTEN=f"127.0.0.1:{B.free_port()}",
+            PAGERD_STORAGE="postgres",
+            PAGERD_PG_DSN=dsn,
+            PAGERD_WEBHOOK_TOKEN=B.TOKEN,
+            PAGERD_ADMIN_TOKEN=B.ADMIN,
+            PAGERD_SIGNING_KEY=B.SIGNING_KEY,
+            PAGERD_NOTIFIER="dry_run",
+            PAGERD_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        )
+        if mode == "webhook-only":
+            env["PAGERD_PAGING_ENGINE"] = "false"
+        log = (BENCH_DIR / "out").joinpath("pg_statements.log")
+        log.parent.mkdir(exist_ok=True)
+        with log.open("w") as out:
+            server = subprocess.Popen(
+                [B.PY, "-m", "pager", "serve", "-c", str(B.CONFIG)], env=env, stdout=out, stderr=out
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(150):  # bounded: 30 s
+                try:
+                    urllib.request.urlopen(url + "/readyz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_stat_statements_reset()")
+            wrk = ["wrk", "-t2", "-c32", f"-d{SECONDS}s", "-s", str(BENCH_DIR / "single.lua")]
+            subprocess.run([*wrk, url + "/api/v1/alerts/alertmanager", "--", "pgstat", B.TOKEN], check=True)
+            time.sleep(5)  # the engine pages what the load left it
+            report(dsn, mode)
+        finally:
+            server.terminate()
+            server.wait(15)
+    return 0
+
+
+def report(dsn: str, mode: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as c:
+        (incidents,) = c.execute("SELECT count(*) FROM incidents").fetchone() or (0,)
+        total_ms, calls = c.execute("SELECT sum(total_exec_time), sum(calls) FROM pg_stat_statements").fetchone() or (
+            0,
+            0,
+        )
+        print(f"\n{mode} node: {incidents} incidents; PostgreSQL execution {total_ms:.0f} ms in {calls} statements")
+        if incidents:
+            print(
+                f"per incident: {calls / incidents:.1f} statements, {total_ms / incidents * 1000:.0f} us of execution\n"
+            )
+        rows = c.execute(
+            "SELECT total_exec_time, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
+            "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
+        )
+        print(f"{'total ms':>9} {'calls':>7} {'us/call':>8} {'rows':>8}  statement")
+        for total, n, nrows, query in rows:
+            print(f"{total:9.0f} {n:7d} {total / n * 1000:8.0f} {nrows:8d}  {query}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
