@@ -24,7 +24,7 @@ OWN_SECRETS := $(filter-out $(DEV_SECRETS),PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOK
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test lint bench bench-full-node bench-postgres bench-threads bench-desk venv lock audit peers clean clean-data check-config
+.PHONY: run test lint bench bench-full-node bench-postgres bench-threads bench-desk bench-portal venv lock audit peers clean clean-data check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -132,6 +132,12 @@ bench-postgres: venv peers
 # 100,000 tickets (writes its section of bench/RESULTS.md)
 bench-desk: venv
 	@$(PY) bench/desk.py
+
+# the portal with 100,000 tickets and 500 customers: ticket list, ticket page and project page at a fixed 50
+# requests/s (httperf, open loop), server and client time against /healthz (writes its section of bench/RESULTS.md)
+bench-portal: venv
+	@scripts/peers.sh bench-portal
+	@$(PY) bench/portal.py
 
 # CPU per request of each server thread, before and after (needs py-spy in the venv; prints only)
 bench-threads: venv peers

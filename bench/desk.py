@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -202,7 +203,10 @@ def before_tree(rev: str) -> tuple[Path, str]:
     return tree, commit
 
 
-def pagerd(db: Path, http_port: int, mail_port: int, tree: Path = ROOT, name: str = "pagerd") -> Proc:
+def pagerd(
+    db: Path, http_port: int, mail_port: int, tree: Path = ROOT, name: str = "pagerd", config: Path | None = None
+) -> Proc:
+    """`pagerd serve` of `tree` on `db` (its example config unless `config`), dry-run notifier, loopback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERD_")}
     if tree != ROOT:
         env["PYTHONPATH"] = str(tree)  # that tree's code, this tree's venv
@@ -217,7 +221,7 @@ def pagerd(db: Path, http_port: int, mail_port: int, tree: Path = ROOT, name: st
         PAGERD_PUBLIC_URL=f"http://127.0.0.1:{http_port}",
         PAGERD_NOTIFIER="dry_run",
     )
-    return Proc(name, [str(PAGERD), "serve", "-c", str(tree / "config" / "pagerd.example.yaml")], env)
+    return Proc(name, [str(PAGERD), "serve", "-c", str(config or tree / "config" / "pagerd.example.yaml")], env)
 
 
 # -- the LMTP client --------------------------------------------------------------------------------
@@ -507,8 +511,33 @@ STATUSES = ["closed"] * 950 + ["resolved"] * 40 + ["waiting_on_customer"] * 3 + 
 NOTHING_DUE = "9999-12-31T23:59:59.999999Z"
 
 
-def fill(db: Path, n: int, events_per: int, seed: int = 1) -> dict:
-    """n request tickets over ~3 years, each with events_per timeline entries, in the store's schema."""
+DESK_PROJECTS = ["acme/webshop"] * 5 + ["acme/intranet"] * 3 + ["agency/infra"] * 1 + [None] * 1
+
+
+def desk_requester(customer: str | None) -> tuple[str | None, str, str]:
+    """The requester (contact id, name, address) of a ticket of `customer`: acme's Jan, else a stranger."""
+    return ("acme.jan" if customer == "acme" else None), "Jan Pietersen", "jan@acme.example"
+
+
+def fill(
+    db: Path,
+    n: int,
+    events_per: int,
+    seed: int = 1,
+    *,
+    projects: Sequence[str | None] = DESK_PROJECTS,
+    requester: Callable[[str | None], tuple[str | None, str, str]] = desk_requester,
+    staff: Sequence[str] = ("ann",),
+    start: datetime = T0,
+    events_min: int | None = None,
+    statuses: Sequence[str] = STATUSES,
+    final_status: bool = False,
+) -> dict:
+    """n request tickets, one every 15 minutes from `start`, each with events_per timeline entries (or a
+    random number from events_min to events_per), in the store's schema. Each ticket's project is drawn
+    from `projects` (repeat an entry to weigh it; None: triage), its requester from `requester`, its
+    assignee and the staff's entries from `staff`, its status from `statuses` (weighed likewise;
+    with final_status a last status entry moves the timeline to it where the drawn entries did not)."""
     from pager.storage import sqlite as S
     from pager.storage.codec import dumps, iso
 
@@ -518,8 +547,10 @@ def fill(db: Path, n: int, events_per: int, seed: int = 1) -> dict:
     def words(k: int) -> str:
         return " ".join(rnd.choice(COMMON) if rnd.random() < 0.5 else rnd.choice(rare) for _ in range(k))
 
-    projects = ["acme/webshop"] * 5 + ["acme/intranet"] * 3 + ["agency/infra"] * 1 + [None] * 1
-    S.migrate(str(db), T0)
+    def someone() -> str:
+        return staff[0] if len(staff) == 1 else rnd.choice(staff)
+
+    S.migrate(str(db), start)
     conn = sqlite3.connect(str(db), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
@@ -528,17 +559,19 @@ def fill(db: Path, n: int, events_per: int, seed: int = 1) -> dict:
     tickets, entries, texts, times = [], [], [], []
     n_entries = 0
     for number in range(1, n + 1):
-        created = T0 + timedelta(minutes=15 * number)
-        at = [iso(created + timedelta(minutes=7 * k)) for k in range(events_per)]
-        status = rnd.choice(STATUSES)
+        created = start + timedelta(minutes=15 * number)
+        count = events_per if events_min is None else rnd.randint(events_min, events_per)
+        at = [iso(created + timedelta(minutes=7 * k)) for k in range(count)]
+        status = rnd.choice(statuses)
         project = rnd.choice(projects)
         customer = project.split("/")[0] if project else None
+        agent = someone()
         subject = words(5)
         body = words(30)
         doc = [subject, body]
         ents = [(number, at[0], "created", "mail", 1, dumps({"via": "email", "text": body}))]
         prev = "new"
-        for k in range(1, events_per):
+        for k in range(1, count):
             kind = ("reply", "reply", "note", "status", "reply", "time", "assignee", "note", "status", "reply")[
                 (k - 1) % 10
             ]
@@ -550,7 +583,7 @@ def fill(db: Path, n: int, events_per: int, seed: int = 1) -> dict:
                         number,
                         at[k],
                         "reply",
-                        "customer" if k % 2 else "ann",
+                        "customer" if k % 2 else agent,
                         1,
                         dumps({"text": t, "via": "email", "from_customer": bool(k % 2)}),
                     )
@@ -558,16 +591,32 @@ def fill(db: Path, n: int, events_per: int, seed: int = 1) -> dict:
             elif kind == "note":
                 t = words(12)
                 doc.append(t)
-                ents.append((number, at[k], "note", "ann", 0, dumps({"text": t})))
+                ents.append((number, at[k], "note", agent, 0, dumps({"text": t})))
             elif kind == "status":
                 to = "open" if prev == "new" else status
-                ents.append((number, at[k], "status", "ann", 1, dumps({"from": prev, "to": to})))
+                ents.append((number, at[k], "status", agent, 1, dumps({"from": prev, "to": to})))
                 prev = to
             elif kind == "time":
-                times.append((number, "covered", 15, "ann", None, at[k]))
-                ents.append((number, at[k], "time", "ann", 0, dumps({"kind": "covered", "minutes": 15, "note": None})))
+                times.append((number, "covered", 15, agent, None, at[k]))
+                ents.append((number, at[k], "time", agent, 0, dumps({"kind": "covered", "minutes": 15, "note": None})))
             else:
-                ents.append((number, at[k], "assignee", "ann", 0, dumps({"from": None, "to": "ann"})))
+                ents.append((number, at[k], "assignee", agent, 0, dumps({"from": None, "to": agent})))
+        if final_status and status not in ("new", prev):  # the timeline ends where the ticket stands
+            steps = (["open"] if prev == "new" else []) + (
+                ["resolved"] if status == "closed" and prev != "resolved" else []
+            )
+            for k, to in enumerate([*steps, status] if status not in steps else steps, start=count):
+                ents.append(
+                    (
+                        number,
+                        iso(created + timedelta(minutes=7 * k)),
+                        "status",
+                        agent,
+                        1,
+                        dumps({"from": prev, "to": to}),
+                    )
+                )
+                prev = to
         entries += ents
         n_entries += len(ents)
         texts.append((number, "\n".join(doc)))
@@ -579,18 +628,16 @@ def fill(db: Path, n: int, events_per: int, seed: int = 1) -> dict:
                 "email",
                 customer,
                 project,
-                "acme.jan" if customer == "acme" else None,
-                "Jan Pietersen",
-                "jan@acme.example",
+                *requester(customer),
                 None,
-                "ann" if status != "new" else None,
+                agent if status != "new" else None,
                 "[]",
                 status,
                 "normal",
                 subject[:200],
                 iso(created),
-                at[-1],
-                at[-1] if status in ("resolved", "closed") else None,
+                ents[-1][1],
+                ents[-1][1] if status in ("resolved", "closed") else None,
                 NOTHING_DUE if live else "",
             )
         )
@@ -842,11 +889,16 @@ def write(res: dict, wall: float) -> str:
             "",
         ]
     L.append(END)
-    section = "\n".join(L) + "\n"
+    return write_section("\n".join(L) + "\n", BEGIN, END)
+
+
+def write_section(section: str, begin: str, end: str) -> str:
+    """Put `section` (which starts with `begin` and ends with `end`) in place of the one between those
+    markers of bench/RESULTS.md, or after the rest of the file; the rest is kept."""
     text = RESULTS.read_text() if RESULTS.exists() else "# pagerd benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
         text = head + section + ("\n" + tail if tail else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section

@@ -9,6 +9,7 @@
 #   scripts/peers.sh prism     npm @stoplight/prism-cli into var/peers/prism (Twilio mock)
 #   scripts/peers.sh axe       npm axe-core into var/peers/axe (the portal's accessibility checks in Chromium)
 #   scripts/peers.sh all       all three
+#   scripts/peers.sh bench-portal  Debian httperf (`make bench-portal`'s fixed-rate load generator; no test needs it)
 #
 # Idempotent and quiet: a fast no-op when everything is present; one line of output.
 # Runs as root without stdin (CI). Exits non-zero with a message on failure.
@@ -35,6 +36,11 @@ DEB_PACKAGES=(
   "postfix:/usr/sbin/postfix"
   "libpython3.11-testsuite:/usr/lib/python3.11/test/test_email/data/msg_01.txt"
 )
+# Only for `make bench-portal`: an open-loop HTTP load generator (connections at a fixed rate, status classes,
+# a 1 ms lifetime histogram). Debian ships neither vegeta nor wrk2; wrk (above) is closed-loop.
+BENCH_PORTAL_PACKAGES=(
+  "httperf:/usr/bin/httperf"
+)
 PRISM_DIR="$ROOT/var/peers/prism"
 PRISM_PKG="@stoplight/prism-cli@5.14.2"
 AXE_DIR="$ROOT/var/peers/axe"
@@ -50,8 +56,10 @@ deb_installed() {
 }
 
 install_debs() {
+  # the packages of the array named by $1 (default DEB_PACKAGES)
+  local -n wanted="${1:-DEB_PACKAGES}"
   local missing=() entry pkg file
-  for entry in "${DEB_PACKAGES[@]}"; do
+  for entry in "${wanted[@]}"; do
     pkg="${entry%%:*}"; file="${entry#*:}"
     deb_installed "$pkg" "$file" || missing+=("$pkg")
   done
@@ -84,7 +92,7 @@ install_debs() {
   fi
   rm -f "$log"
   [[ -z "$own_policy" ]] || rm -f "$policy"
-  for entry in "${DEB_PACKAGES[@]}"; do
+  for entry in "${wanted[@]}"; do
     pkg="${entry%%:*}"; file="${entry#*:}"
     deb_installed "$pkg" "$file" || die "$pkg installed but $file is missing"
   done
@@ -120,5 +128,6 @@ case "${1:-}" in
   prism) install_prism ;;
   axe) install_axe ;;
   all) install_debs; install_prism; install_axe ;;
-  *) echo "usage: $0 install|prism|axe|all" >&2; exit 2 ;;
+  bench-portal) install_debs BENCH_PORTAL_PACKAGES ;;
+  *) echo "usage: $0 install|prism|axe|all|bench-portal" >&2; exit 2 ;;
 esac

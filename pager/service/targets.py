@@ -8,6 +8,7 @@ Only requests have these targets; an incident keeps its response target (pager.d
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -84,20 +85,26 @@ async def with_risk(
     *,
     risk: str | None,
     limit: int,
+    settled: SettledOutcomes | None = None,
 ) -> list[tuple[TicketDetail, str]]:
     """The listed tickets, in their order, each with its risk; only those the filter `risk` holds
     (pager.domain.portal_desk.risk_held; None: all); at most `limit`. The desk's queue and
-    GET /api/v1/tickets?risk= both filter here."""
+    GET /api/v1/tickets?risk= both filter here. The tickets are read `limit` at a time (one read each);
+    `settled` keeps the outcomes that no longer change between calls."""
+    listed = list(rows)
     out: list[tuple[TicketDetail, str]] = []
-    for row in rows:
+    for k in range(0, len(listed), max(1, limit)):
         if len(out) >= limit:
             break
-        t = await store.get_ticket(row.number)
-        if t is None:
-            continue
-        r = ticket_risk(cfg, calendar, t, now)
-        if portal_desk.risk_held(risk, r):
-            out.append((t, r))
+        for t in await store.get_tickets([row.number for row in listed[k : k + max(1, limit)]]):
+            if len(out) >= limit:
+                break
+            if settled is None:
+                r = ticket_risk(cfg, calendar, t, now)
+            else:
+                r = portal_desk.risk(settled.outcomes(cfg, calendar, t, now))
+            if portal_desk.risk_held(risk, r):
+                out.append((t, r))
     return out
 
 
@@ -117,6 +124,39 @@ def next_instant(statuses: dict[TargetKind, Status]) -> datetime | None:
 
 def _seconds(d: Any) -> int:
     return int(d.total_seconds())
+
+
+class SettledOutcomes:
+    """The outcomes of requests' targets that time alone no longer changes (next_instant: None; every
+    target answered, breached or stopped by a pause), kept by all they are judged from: the ticket's
+    customer, priority, creation and target events, and the config and calendar (a new config, after a
+    reload, empties it). A ticket judged again with the same inputs gets the same outcomes without the
+    calendar walk; a ticket that moved has other inputs. At most `size` tickets, least recently used out."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self._size = size
+        self._memo: OrderedDict[tuple[Any, ...], tuple[Outcome, ...]] = OrderedDict()
+        self._judged_with: tuple[Config, Calendar] | None = None
+
+    def outcomes(self, cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> tuple[Outcome, ...]:
+        """The outcome of each of the ticket's targets at `now` (none for an incident)."""
+        if self._judged_with is None or self._judged_with[0] is not cfg or self._judged_with[1] is not calendar:
+            self._memo.clear()
+            self._judged_with = (cfg, calendar)
+        if t.kind != Kind.REQUEST.value:
+            return ()
+        key = (t.number, t.customer, t.priority, t.created_at, tuple(ticket_events(t.timeline)))
+        known = self._memo.get(key)
+        if known is not None:
+            self._memo.move_to_end(key)
+            return known
+        statuses = ticket_targets(cfg, calendar, t, now) or {}
+        outcomes = tuple(s.outcome for s in statuses.values())
+        if next_instant(statuses) is None:
+            self._memo[key] = outcomes
+            if len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        return outcomes
 
 
 def targets_json(statuses: dict[TargetKind, Status] | None) -> dict[str, Any] | None:

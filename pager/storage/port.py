@@ -1212,6 +1212,11 @@ class TicketStore(Protocol):
 
     async def get_ticket(self, number: int) -> TicketDetail | None: ...
 
+    async def get_tickets(self, numbers: Sequence[int]) -> list[TicketDetail]:
+        """The tickets of `numbers` as get_ticket answers each, in that order, in one read; a number
+        without a ticket is left out."""
+        ...
+
     async def list_tickets(
         self,
         *,

@@ -451,35 +451,72 @@ def _few(conn: sqlite3.Connection, filters: tuple[tuple[bool, str, tuple], ...])
 
 
 def ticket(conn: sqlite3.Connection, number: int) -> TicketDetail | None:
-    r = conn.execute(f"SELECT {_COLS} FROM tickets WHERE number = ?", (number,)).fetchone()
-    if r is None:
-        return None
-    entries = [
-        (e[0], e[5], TicketEntry(at=parse_iso(e[0]), kind=e[1], actor=e[2], public=bool(e[3]), data=json.loads(e[4])))
+    found = tickets_by_number(conn, [number])
+    return found[0] if found else None
+
+
+_BATCH = 500  # numbers per query (SQLite allows 32766 parameters)
+
+
+def tickets_by_number(conn: sqlite3.Connection, numbers: list[int]) -> list[TicketDetail]:
+    """Each ticket of `numbers` that exists, in that order: its row, its timeline (the desk's entries and,
+    for an incident, its own events, internal; by time, each source in its own order), attachments and
+    time entries. A few queries for a page of tickets, not a few for each."""
+    found: dict[int, TicketDetail] = {}
+    for k in range(0, len(numbers), _BATCH):
+        chunk = numbers[k : k + _BATCH]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(f"SELECT {_COLS} FROM tickets WHERE number IN ({marks})", chunk).fetchall()
+        entries: dict[int, list[tuple[str, int, TicketEntry]]] = {r[0]: [] for r in rows}
         for e in conn.execute(
-            "SELECT at, kind, actor, public, data, id FROM ticket_entries WHERE number = ? ORDER BY id", (number,)
-        )
-    ]
-    if r[1] == "incident":  # the incident's own events: internal
-        entries += [
-            (e[0], e[4], TicketEntry(at=parse_iso(e[0]), kind=e[1], actor=e[2], public=False, data=json.loads(e[3])))
-            for e in conn.execute(
-                "SELECT at, kind, actor, data, id FROM events WHERE incident_id = ? ORDER BY id", (number,)
+            f"SELECT number, at, kind, actor, public, data, id FROM ticket_entries WHERE number IN ({marks}) "
+            "ORDER BY number, id",
+            chunk,
+        ):
+            entries[e[0]].append(
+                (
+                    e[1],
+                    e[6],
+                    TicketEntry(at=parse_iso(e[1]), kind=e[2], actor=e[3], public=bool(e[4]), data=json.loads(e[5])),
+                )
             )
-        ]
-    entries.sort(key=lambda x: x[0])  # by time; stable: each source keeps its own order
-    files = tuple(
-        Attachment(name=a[0], type=a[1], size=a[2], sha256=a[3], public=bool(a[4]))
+        incidents = [r[0] for r in rows if r[1] == "incident"]
+        if incidents:  # the incident's own events: internal
+            for e in conn.execute(
+                f"SELECT incident_id, at, kind, actor, data, id FROM events WHERE incident_id IN "
+                f"({', '.join('?' * len(incidents))}) ORDER BY incident_id, id",
+                incidents,
+            ):
+                entries[e[0]].append(
+                    (
+                        e[1],
+                        e[5],
+                        TicketEntry(at=parse_iso(e[1]), kind=e[2], actor=e[3], public=False, data=json.loads(e[4])),
+                    )
+                )
+        files: dict[int, list[Attachment]] = {r[0]: [] for r in rows}
         for a in conn.execute(
-            "SELECT name, type, size, sha256, public FROM ticket_attachments WHERE number = ? ORDER BY id", (number,)
-        )
-    )
-    return TicketDetail(
-        **_ticket_fields(r),
-        timeline=tuple(e[2] for e in entries),
-        attachments=files,
-        time=tuple(time_entries(conn, number)),
-    )
+            f"SELECT number, name, type, size, sha256, public FROM ticket_attachments WHERE number IN ({marks}) "
+            "ORDER BY number, id",
+            chunk,
+        ):
+            files[a[0]].append(Attachment(name=a[1], type=a[2], size=a[3], sha256=a[4], public=bool(a[5])))
+        times: dict[int, list[TicketTime]] = {r[0]: [] for r in rows}
+        for t in conn.execute(
+            f"SELECT number, id, kind, minutes, by, note, at FROM ticket_time WHERE number IN ({marks}) "
+            "ORDER BY number, id",
+            chunk,
+        ):
+            times[t[0]].append(TicketTime(id=t[1], kind=t[2], minutes=t[3], by=t[4], note=t[5], at=parse_iso(t[6])))
+        for r in rows:
+            timeline = sorted(entries[r[0]], key=lambda x: x[0])  # by time; stable: each source keeps its order
+            found[r[0]] = TicketDetail(
+                **_ticket_fields(r),
+                timeline=tuple(e[2] for e in timeline),
+                attachments=tuple(files[r[0]]),
+                time=tuple(times[r[0]]),
+            )
+    return [found[n] for n in numbers if n in found]
 
 
 def time_entries(conn: sqlite3.Connection, number: int, tid: int | None = None) -> list[TicketTime]:
@@ -575,6 +612,9 @@ class TicketSqlite:
 
     async def get_ticket(self, number: int) -> TicketDetail | None:
         return await self._read(ticket, number)  # type: ignore[no-any-return]
+
+    async def get_tickets(self, numbers: Sequence[int]) -> list[TicketDetail]:
+        return await self._read(tickets_by_number, list(numbers))  # type: ignore[no-any-return]
 
     async def list_tickets(
         self,

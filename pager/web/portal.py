@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -179,9 +180,11 @@ def _error(request: web.Request, status: int, message: str, session: PortalSessi
 
 @web.middleware
 async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Security headers on every /ui answer; an error there is a page, not JSON."""
+    """Security headers on every /ui answer; an error there is a page, not JSON. Each answer says how long
+    the server took to make it (`Server-Timing: app;dur=` milliseconds, what bench/portal.py reports)."""
     if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return await handler(request)
+    started = time.perf_counter()
     session = request.get(SESSION)
     try:
         response = await handler(request)
@@ -201,6 +204,7 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     response.headers.update(SECURITY_HEADERS)
     if request.path != PREFIX + "/static/portal.css":
         response.headers["Cache-Control"] = "no-store"
+    response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - started):.1f}"
     return response
 
 

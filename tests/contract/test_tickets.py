@@ -108,6 +108,21 @@ async def test_get_ticket_of_an_incident_follows_it_and_merges_its_events_as_int
     assert await store.get_ticket(99) is None
 
 
+async def test_get_tickets_answers_each_as_get_ticket_does_in_the_order_asked(store: Store) -> None:
+    await _new(store, "Checkout hangs")
+    await store.ingest(delivery("db-down", Action.TRIGGER, T0))
+    third = await _new(store, "Invoice wrong", customer=None, project=None)
+    await store.add_ticket_note(third.number, actor="anna", text="Probably acme's.", now=T0 + HOUR)
+    got = await store.get_tickets([3, 99, 1, 2])
+    assert got == [await store.get_ticket(3), await store.get_ticket(1), await store.get_ticket(2)]
+    assert [(t.number, t.kind, len(t.timeline)) for t in got] == [
+        (3, "request", 2),
+        (1, "request", 1),
+        (2, "incident", 2),
+    ]
+    assert await store.get_tickets([]) == []
+
+
 async def test_list_tickets_filters_by_status_project_customer_triage_and_pages(store: Store) -> None:
     a = await _new(store)
     b = await _new(store, project=None, customer=None, subject="Who am I")

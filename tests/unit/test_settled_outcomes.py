@@ -1,0 +1,96 @@
+"""The memo of settled target outcomes (pager.service.targets.SettledOutcomes): it answers what judging
+answers, keeps only what time alone no longer changes, judges a ticket that moved again, and forgets all
+with a new config."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pager.config import load
+from pager.config.domain import calendar_from
+from pager.domain.request_targets import Outcome
+from pager.service.targets import SettledOutcomes, ticket_targets
+from pager.storage.port import Requester, TicketDetail, TicketEntry
+from tests.unit.test_config import EXAMPLE, EXAMPLE_ENV
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Amsterdam: office hours
+H = timedelta(hours=1)
+CFG = load(EXAMPLE, env=EXAMPLE_ENV)
+CAL = calendar_from(CFG)
+
+
+def entry(at: datetime, kind: str, **data) -> TicketEntry:
+    return TicketEntry(at=at, kind=kind, actor="anna", public=kind != "note", data=data)
+
+
+def ticket(*timeline: TicketEntry, number: int = 7, kind: str = "request", priority: str = "normal") -> TicketDetail:
+    return TicketDetail(
+        number=number,
+        kind=kind,
+        status="open",
+        priority=priority,
+        project="acme/webshop",
+        customer="acme",
+        requester=Requester(contact="acme.jan", name="Jan Pietersen", email="jan@acme.example", phone=None),
+        assignee="anna",
+        watchers=(),
+        subject="Checkout hangs",
+        via="email",
+        created_at=T0,
+        updated_at=T0,
+        resolved_at=None,
+        timeline=(entry(T0, "created", via="email", text="hi"), *timeline),
+    )
+
+
+ANSWERED = entry(T0 + H, "reply", text="on it", via="api", from_customer=False)
+RESOLVED = entry(T0 + 2 * H, "status", **{"from": "open", "to": "resolved"})
+
+
+def judged(t: TicketDetail, now: datetime) -> tuple[Outcome, ...]:
+    return tuple(s.outcome for s in (ticket_targets(CFG, CAL, t, now) or {}).values())
+
+
+def test_it_answers_what_judging_answers_live_or_settled() -> None:
+    memo = SettledOutcomes()
+    for t in (ticket(), ticket(ANSWERED), ticket(ANSWERED, RESOLVED)):
+        for now in (T0 + 3 * H, T0 + 30 * 24 * H):
+            assert memo.outcomes(CFG, CAL, t, now) == judged(t, now)
+
+
+def test_a_settled_ticket_is_kept_and_a_live_one_judged_again() -> None:
+    memo = SettledOutcomes()
+    settled, live = ticket(ANSWERED, RESOLVED), ticket(number=8)
+    assert memo.outcomes(CFG, CAL, settled, T0 + 3 * H) == (Outcome.MET, Outcome.MET)
+    assert memo.outcomes(CFG, CAL, live, T0 + H / 4) == (Outcome.RUNNING, Outcome.RUNNING)
+    assert len(memo._memo) == 1
+    # a month later the live one has breached; the settled one is what it was
+    later = T0 + 30 * 24 * H
+    assert memo.outcomes(CFG, CAL, live, later) == judged(live, later)
+    assert Outcome.BREACHED in memo.outcomes(CFG, CAL, live, later)
+    assert memo.outcomes(CFG, CAL, settled, later) == (Outcome.MET, Outcome.MET)
+
+
+def test_a_ticket_that_moved_is_judged_on_its_new_timeline() -> None:
+    memo = SettledOutcomes()
+    late = entry(T0 + 200 * H, "status", **{"from": "open", "to": "resolved"})
+    before, after = ticket(ANSWERED, RESOLVED), ticket(ANSWERED, late)
+    now = T0 + 300 * H
+    assert memo.outcomes(CFG, CAL, before, now) == judged(before, now)
+    assert memo.outcomes(CFG, CAL, after, now) == judged(after, now) != judged(before, now)
+    urgent = ticket(ANSWERED, RESOLVED, priority="urgent")
+    assert memo.outcomes(CFG, CAL, urgent, now) == judged(urgent, now)
+
+
+def test_an_incident_has_no_outcomes() -> None:
+    assert SettledOutcomes().outcomes(CFG, CAL, ticket(kind="incident"), T0 + H) == ()
+
+
+def test_a_new_config_forgets_and_the_size_is_bounded() -> None:
+    memo = SettledOutcomes(size=2)
+    for n in (1, 2, 3):
+        memo.outcomes(CFG, CAL, ticket(ANSWERED, RESOLVED, number=n), T0 + 3 * H)
+    assert [k[0] for k in memo._memo] == [2, 3]
+    reloaded = load(EXAMPLE, env=EXAMPLE_ENV)
+    memo.outcomes(reloaded, calendar_from(reloaded), ticket(ANSWERED, RESOLVED, number=4), T0 + 3 * H)
+    assert [k[0] for k in memo._memo] == [4]
