@@ -168,6 +168,14 @@ def may_see_oncall(viewer: Viewer) -> bool:
 class SessionRules:
     idle: timedelta = timedelta(minutes=30)
     absolute: timedelta = timedelta(hours=12)
+    # a request is recorded (the idle limit starts again) at most this often: a write per page view would
+    # be one commit per request; the idle limit then counts from up to this much earlier
+    touch_every: timedelta = timedelta(minutes=1)
+
+
+def session_touch_due(last_seen_at: datetime, now: datetime, rules: SessionRules = SessionRules()) -> bool:
+    """Whether a request at `now` is recorded on its session (last recorded `last_seen_at`)."""
+    return now - last_seen_at >= rules.touch_every
 
 
 class SessionState(StrEnum):

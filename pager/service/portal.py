@@ -343,7 +343,8 @@ async def live_session(store: Store, token: str | None, now: datetime) -> Portal
         return None
     if rules.session_state(s.created_at, s.last_seen_at, s.ended_at, now) is not rules.SessionState.LIVE:
         return None
-    await store.touch_session(th, now=now)
+    if rules.session_touch_due(s.last_seen_at, now):
+        await store.touch_session(th, now=now)
     return s
 
 

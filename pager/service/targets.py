@@ -85,12 +85,12 @@ async def with_risk(
     *,
     risk: str | None,
     limit: int,
-    settled: SettledOutcomes | None = None,
+    known: KnownOutcomes | None = None,
 ) -> list[tuple[TicketDetail, str]]:
     """The listed tickets, in their order, each with its risk; only those the filter `risk` holds
     (pager.domain.portal_desk.risk_held; None: all); at most `limit`. The desk's queue and
     GET /api/v1/tickets?risk= both filter here. The tickets are read `limit` at a time (one read each);
-    `settled` keeps the outcomes that no longer change between calls."""
+    `known` keeps each outcome until time alone may change it, between calls."""
     listed = list(rows)
     out: list[tuple[TicketDetail, str]] = []
     for k in range(0, len(listed), max(1, limit)):
@@ -99,10 +99,10 @@ async def with_risk(
         for t in await store.get_tickets([row.number for row in listed[k : k + max(1, limit)]]):
             if len(out) >= limit:
                 break
-            if settled is None:
+            if known is None:
                 r = ticket_risk(cfg, calendar, t, now)
             else:
-                r = portal_desk.risk(settled.outcomes(cfg, calendar, t, now))
+                r = portal_desk.risk(known.outcomes(cfg, calendar, t, now))
             if portal_desk.risk_held(risk, r):
                 out.append((t, r))
     return out
@@ -126,16 +126,18 @@ def _seconds(d: Any) -> int:
     return int(d.total_seconds())
 
 
-class SettledOutcomes:
-    """The outcomes of requests' targets that time alone no longer changes (next_instant: None; every
-    target answered, breached or stopped by a pause), kept by all they are judged from: the ticket's
-    customer, priority, creation and target events, and the config and calendar (a new config, after a
-    reload, empties it). A ticket judged again with the same inputs gets the same outcomes without the
-    calendar walk; a ticket that moved has other inputs. At most `size` tickets, least recently used out."""
+class KnownOutcomes:
+    """The outcomes of requests' targets, each kept until the instant at which time alone may change it
+    (next_instant: an at-risk instant or a deadline; None, forever: every target answered, breached or
+    stopped by a pause), by all it is judged from: the ticket's customer, priority, creation and target
+    events, and the config and calendar (a new config, after a reload, empties it). A ticket judged again
+    with the same inputs before that instant gets the same outcomes without the calendar walk; a ticket
+    that moved has other inputs. At most `size` tickets, least recently used out."""
 
     def __init__(self, size: int = 5000) -> None:
         self._size = size
-        self._memo: OrderedDict[tuple[Any, ...], tuple[Outcome, ...]] = OrderedDict()
+        # key -> (outcomes, judged at, valid until: None for ever)
+        self._memo: OrderedDict[tuple[Any, ...], tuple[tuple[Outcome, ...], datetime, datetime | None]] = OrderedDict()
         self._judged_with: tuple[Config, Calendar] | None = None
 
     def outcomes(self, cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> tuple[Outcome, ...]:
@@ -148,14 +150,16 @@ class SettledOutcomes:
         key = (t.number, t.customer, t.priority, t.created_at, tuple(ticket_events(t.timeline)))
         known = self._memo.get(key)
         if known is not None:
-            self._memo.move_to_end(key)
-            return known
+            outcomes, judged_at, until = known
+            if judged_at <= now and (until is None or now < until):
+                self._memo.move_to_end(key)
+                return outcomes
         statuses = ticket_targets(cfg, calendar, t, now) or {}
         outcomes = tuple(s.outcome for s in statuses.values())
-        if next_instant(statuses) is None:
-            self._memo[key] = outcomes
-            if len(self._memo) > self._size:
-                self._memo.popitem(last=False)
+        self._memo[key] = (outcomes, now, next_instant(statuses))
+        self._memo.move_to_end(key)
+        if len(self._memo) > self._size:
+            self._memo.popitem(last=False)
         return outcomes
 
 

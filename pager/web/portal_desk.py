@@ -24,7 +24,7 @@ from pager.domain.ticket import Status, TimeKind
 from pager.service import desk, mail_desk, portal, targets
 from pager.service import override_requests as override_requests_
 from pager.service.schedule import overrides_from, parse_utc
-from pager.service.targets import SettledOutcomes, ticket_targets
+from pager.service.targets import KnownOutcomes, ticket_targets
 from pager.sources.errors import InputError
 from pager.storage.port import Conflict, NotFound, PortalSession, TicketDetail
 
@@ -36,7 +36,7 @@ log = structlog.get_logger("pagerd.portal")
 PREFIX = "/ui"
 QUEUE_SHOWN = 100
 # the queue's target outcomes of the tickets that time alone no longer changes
-SETTLED = web.AppKey("pagerd.portal_desk.settled", SettledOutcomes)
+KNOWN = web.AppKey("pagerd.portal_desk.known", KnownOutcomes)
 SHIFT_WEEKS = 4
 ASKED = "pagerd.portal_desk.asked"  # a refused request form: (its problems, what was typed), shown again
 _DIGITS_MAX = 15
@@ -59,7 +59,7 @@ LABELS = {
 
 
 def setup(app: web.Application) -> None:
-    app[SETTLED] = SettledOutcomes()
+    app[KNOWN] = KnownOutcomes()
     app[base.STAFF_VIEWS] = base.StaffViews(queue=queue, ticket_page=ticket_page, oncall_extras=oncall_extras)
     r = app.router
     r.add_post("/ui/tickets", bulk_assign)
@@ -152,7 +152,7 @@ async def queue(
         rt.clock.now(),
         risk=f.risk,
         limit=QUEUE_SHOWN,
-        settled=request.app[SETTLED],
+        known=request.app[KNOWN],
     )
     shown = [{"t": t, "risk": risk, "unknown": t.requester.contact is None} for t, risk in judged]
     ctx = {

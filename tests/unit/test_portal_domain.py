@@ -28,6 +28,7 @@ from pager.domain.portal import (
     password_problem,
     sees_whole_customer,
     session_state,
+    session_touch_due,
     visible_entries,
     visible_tickets,
 )
@@ -162,6 +163,15 @@ def test_account_rules(role, person, customer, error):
 )
 def test_session_expiry_table(last_seen, now, state):
     assert session_state(T0, T0 + last_seen * MIN, None, T0 + now * MIN) is state
+
+
+@pytest.mark.parametrize(
+    "last_seen_seconds, now_seconds, due",
+    [(0, 0, False), (0, 59, False), (0, 60, True), (0, 1800, True), (100, 90, False)],  # 90: a clock stepped back
+)
+def test_a_request_is_recorded_at_most_once_a_minute(last_seen_seconds, now_seconds, due):
+    at = timedelta(seconds=1)
+    assert session_touch_due(T0 + last_seen_seconds * at, T0 + now_seconds * at) is due
 
 
 def test_session_expiry_on_a_moving_clock():

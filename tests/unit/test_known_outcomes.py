@@ -1,6 +1,6 @@
-"""The memo of settled target outcomes (pager.service.targets.SettledOutcomes): it answers what judging
-answers, keeps only what time alone no longer changes, judges a ticket that moved again, and forgets all
-with a new config."""
+"""The memo of target outcomes (pager.service.targets.KnownOutcomes): it answers what judging answers at
+every instant, keeps each outcome until time alone may change it, judges a ticket that moved again, and
+forgets all with a new config."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pager.config import load
 from pager.config.domain import calendar_from
 from pager.domain.request_targets import Outcome
-from pager.service.targets import SettledOutcomes, ticket_targets
+from pager.service.targets import KnownOutcomes, next_instant, ticket_targets
 from pager.storage.port import Requester, TicketDetail, TicketEntry
 from tests.unit.test_config import EXAMPLE, EXAMPLE_ENV
 
@@ -52,18 +52,21 @@ def judged(t: TicketDetail, now: datetime) -> tuple[Outcome, ...]:
 
 
 def test_it_answers_what_judging_answers_live_or_settled() -> None:
-    memo = SettledOutcomes()
+    memo = KnownOutcomes()
     for t in (ticket(), ticket(ANSWERED), ticket(ANSWERED, RESOLVED)):
         for now in (T0 + 3 * H, T0 + 30 * 24 * H):
             assert memo.outcomes(CFG, CAL, t, now) == judged(t, now)
 
 
-def test_a_settled_ticket_is_kept_and_a_live_one_judged_again() -> None:
-    memo = SettledOutcomes()
+def test_a_settled_ticket_is_kept_and_a_live_one_until_its_next_instant() -> None:
+    memo = KnownOutcomes()
     settled, live = ticket(ANSWERED, RESOLVED), ticket(number=8)
     assert memo.outcomes(CFG, CAL, settled, T0 + 3 * H) == (Outcome.MET, Outcome.MET)
     assert memo.outcomes(CFG, CAL, live, T0 + H / 4) == (Outcome.RUNNING, Outcome.RUNNING)
-    assert len(memo._memo) == 1
+    until = next_instant(ticket_targets(CFG, CAL, live, T0 + H / 4) or {})
+    assert until is not None and until > T0 + H / 4
+    (kept,) = (v for k, v in memo._memo.items() if k[0] == 8)
+    assert kept[2] == until
     # a month later the live one has breached; the settled one is what it was
     later = T0 + 30 * 24 * H
     assert memo.outcomes(CFG, CAL, live, later) == judged(live, later)
@@ -71,8 +74,21 @@ def test_a_settled_ticket_is_kept_and_a_live_one_judged_again() -> None:
     assert memo.outcomes(CFG, CAL, settled, later) == (Outcome.MET, Outcome.MET)
 
 
+def test_a_live_ticket_is_judged_again_at_its_next_instant_and_never_from_the_future() -> None:
+    """Table: every 7 minutes over three days, in time order and then backwards, the memo answers what judging
+    answers (an outcome turns at its at-risk instant and its deadline, office hours and nights between)."""
+    live = ticket(number=9)
+    instants = [T0 + timedelta(minutes=7 * k) for k in range(3 * 24 * 60 // 7)]
+    for order in (instants, instants[::-1]):
+        memo = KnownOutcomes()
+        for now in order:
+            assert memo.outcomes(CFG, CAL, live, now) == judged(live, now), now
+    turns = {judged(live, now) for now in instants}
+    assert len(turns) >= 3  # running, at risk, breached: the table crosses the instants
+
+
 def test_a_ticket_that_moved_is_judged_on_its_new_timeline() -> None:
-    memo = SettledOutcomes()
+    memo = KnownOutcomes()
     late = entry(T0 + 200 * H, "status", **{"from": "open", "to": "resolved"})
     before, after = ticket(ANSWERED, RESOLVED), ticket(ANSWERED, late)
     now = T0 + 300 * H
@@ -83,11 +99,11 @@ def test_a_ticket_that_moved_is_judged_on_its_new_timeline() -> None:
 
 
 def test_an_incident_has_no_outcomes() -> None:
-    assert SettledOutcomes().outcomes(CFG, CAL, ticket(kind="incident"), T0 + H) == ()
+    assert KnownOutcomes().outcomes(CFG, CAL, ticket(kind="incident"), T0 + H) == ()
 
 
 def test_a_new_config_forgets_and_the_size_is_bounded() -> None:
-    memo = SettledOutcomes(size=2)
+    memo = KnownOutcomes(size=2)
     for n in (1, 2, 3):
         memo.outcomes(CFG, CAL, ticket(ANSWERED, RESOLVED, number=n), T0 + 3 * H)
     assert [k[0] for k in memo._memo] == [2, 3]
