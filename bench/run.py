@@ -1407,7 +1407,9 @@ def issue17_section(c: dict, b: dict, tc: dict, meta: dict, commit: str) -> list
             (
                 "Engine CPU per new incident (paging work only)",
                 "≤ 100 µs",
-                "– (bench/engine_cpu.py is not in this tree)",
+                "– (bench/engine_cpu.py gave no figure: see bench/out/)"
+                if ENGINE_CPU.exists()
+                else "– (no bench/engine_cpu.py)",
                 verdict(None),
             )
         )
