@@ -46,10 +46,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from run import write_section  # noqa: E402  (bench/RESULTS.md's sections, one writer for every benchmark)
 
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
-RESULTS = BENCH / "RESULTS.md"
 BEGIN, END = "<!-- desk:begin -->", "<!-- desk:end -->"
 # the venv of this tree (not whichever python runs the script)
 VENV = ROOT / ".venv" / "bin"
@@ -890,20 +891,6 @@ def write(res: dict, wall: float) -> str:
         ]
     L.append(END)
     return write_section("\n".join(L) + "\n", BEGIN, END)
-
-
-def write_section(section: str, begin: str, end: str) -> str:
-    """Put `section` (which starts with `begin` and ends with `end`) in place of the one between those
-    markers of bench/RESULTS.md, or after the rest of the file; the rest is kept."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# pagerd benchmark results\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        tail = rest.split(end, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-    return section
 
 
 def main() -> int:

@@ -276,15 +276,7 @@ def write(servers, res, checks, commit, after_commit, dirty, wall, la0, la1) -> 
         + ".",
         END,
     ]
-    section = "\n".join(L) + "\n"
-    text = B.RESULTS.read_text() if B.RESULTS.exists() else "# pagerd benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    B.RESULTS.write_text(text)
+    section = B.write_section("\n".join(L) + "\n", BEGIN, END)
     print(section)
 
 

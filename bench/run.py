@@ -146,6 +146,20 @@ def pinned(cpu: str, argv: list[str]) -> list[str]:
     return ["taskset", "-c", cpu, *argv] if PIN else argv
 
 
+def write_section(section: str, begin: str, end: str) -> str:
+    """Put `section` (which starts with `begin` and ends with `end`) in place of the one between those
+    markers of bench/RESULTS.md, or after the rest of the file; the rest is kept."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# pagerd benchmark results\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+    return section
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
