@@ -30,6 +30,7 @@ from pager.domain.ticket import ref
 from pager.notify.base import SendResult
 from pager.observe.metrics import Metrics
 from pager.service import desk, portal_mail
+from pager.service.send_results import SendResults
 from pager.storage.port import CustomerMailDue, CustomerMailOut, Store, TicketChange, TicketDetail, WithheldMail
 
 log = structlog.get_logger("pagerd.outmail")
@@ -137,8 +138,8 @@ def build(cfg: Config, m: CustomerMailDue, now: datetime) -> EmailMessage:
 class OutgoingMail:
     """The `outmail` stage: decide, queue, send."""
 
-    def __init__(self, store: Store, metrics: Metrics, sender: MailSender | None) -> None:
-        self.store, self.metrics, self.sender = store, metrics, sender
+    def __init__(self, store: Store, metrics: Metrics, sender: MailSender | None, results: SendResults) -> None:
+        self.store, self.metrics, self.sender, self.results = store, metrics, sender, results
         self._env = environment()
         self._sending = asyncio.Semaphore(8)
 
@@ -248,7 +249,7 @@ class OutgoingMail:
             retry_at = None
             if not result.sent and result.recoverable:
                 retry_at = dp.next_attempt_at(now, m.attempts + 1, cfg.notifier.max_attempts, None)
-            await self.store.finish_message(
+            await self.results.record(
                 m.id, sent=result.sent, provider_id=result.provider_id, error=result.error, retry_at=retry_at, now=now
             )
             label = "sent" if result.sent else ("retry" if retry_at is not None else "failed")

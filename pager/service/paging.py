@@ -28,6 +28,7 @@ from pager.service import customer_mail, links, mail_desk, retention, targets
 from pager.service.desk import desk_project
 from pager.service.handover import handover_notices
 from pager.service.schedule import Schedule, overrides_from
+from pager.service.send_results import SendResults
 from pager.service.signing import Keyring
 from pager.storage.port import (
     Booking,
@@ -438,7 +439,8 @@ class PagingEngine:
         self.last_good_tick: datetime | None = None
         self._sending = asyncio.Semaphore(16)
         self._retention = retention.RetentionStage(store)
-        self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender)
+        self.results = SendResults(store)  # what each send did, written even when the database went away
+        self._outmail = customer_mail.OutgoingMail(store, metrics, mail_sender, self.results)
         self._mail_receiving = mail_receiving  # true while the mail listener takes a message in (it goes first)
         self._targets_cfg: Config | None = None  # the config the request targets were last judged by
         # the fast path of a new incident that pages at once: its first step decided in the route stage and
@@ -499,6 +501,7 @@ class PagingEngine:
         tick's own work. Pokes that came while a tick ran mean load: the engine then pauses `pace` seconds
         before the next tick, so the webhook handlers run meanwhile and that tick takes all they stored as
         one batch (bundled per phone) instead of one tick per request."""
+        await self.results.settle()  # this node's own sends recorded first: the recovery must not repeat them
         await self.store.recover_sending(self.clock.now())
         await self.tick()
         while True:
@@ -905,7 +908,7 @@ class PagingEngine:
                     result = await self.notifier.send(
                         Message(id=str(m.id), channel=channel, to=address, body=m.body, subject=m.subject)
                     )
-                    await self.store.finish_message(
+                    await self.results.record(
                         m.id,
                         sent=result.sent,
                         provider_id=result.provider_id,
@@ -971,7 +974,7 @@ class PagingEngine:
             result = await self.notifier.send(msg)
             attempts = max(m.attempts for m in msgs) + 1  # a bundle's retries go on from its most-tried page
             retry_at = _retry_at(cfg, now, attempts, result)
-            await self.store.finish_message(
+            await self.results.record(
                 carrier,
                 sent=result.sent,
                 provider_id=result.provider_id,

@@ -20,6 +20,7 @@ from pager.clock import ManualClock
 from pager.observe.metrics import Metrics
 from pager.service import mail_desk
 from pager.service.customer_mail import OutgoingMail
+from pager.service.send_results import SendResults
 from pager.storage.sqlite import SqliteStore
 from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV
 from tests.harness.ports import free_port
@@ -75,7 +76,9 @@ class Node:
 
         self.store = SqliteStore(self.path, policy(self.cfg), clock=self.clock)
         await self.store.open()
-        self.stage = OutgoingMail(self.store, self.metrics, make_mail_sender(self.cfg, self.clock))
+        self.stage = OutgoingMail(
+            self.store, self.metrics, make_mail_sender(self.cfg, self.clock), SendResults(self.store)
+        )
 
     async def tick(self) -> None:
         now = self.clock.now()
