@@ -78,8 +78,14 @@ def email_domains(cfg: Config) -> dict[str, list[str]]:
     return {cid: list(c.email_domains) for cid, c in cfg.customers.items()}
 
 
-def projects(cfg: Config) -> set[str]:
-    return {f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects}
+def projects(cfg: Config) -> frozenset[str]:
+    """Every project's key (customer/project), made once per config (the desk's pages ask on every view)."""
+    if _projects[0] is not cfg:  # the config object itself is kept: a reloaded one may reuse a freed id
+        _projects[:] = [cfg, frozenset(f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects)]
+    return _projects[1]  # type: ignore[no-any-return]
+
+
+_projects: list[Any] = [None, frozenset()]  # [config, its projects]
 
 
 def _text(data: Mapping[str, Any], key: str, problems: list[Problem], *, max_len: int, line: bool) -> str | None:

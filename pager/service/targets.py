@@ -52,6 +52,14 @@ def ticket_events(timeline: Sequence[TicketEntry]) -> list[TicketEvent]:
 
 def ticket_targets(cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> dict[TargetKind, Status] | None:
     """Both targets of a request at `now`; None for an incident (its response target is its own)."""
+    return targets_of(cfg, calendar, t, t.timeline, now)
+
+
+def targets_of(
+    cfg: Config, calendar: Calendar, t: Ticket, timeline: Sequence[TicketEntry], now: datetime
+) -> dict[TargetKind, Status] | None:
+    """ticket_targets of a listed ticket and its timeline, or the part of it the targets are judged from
+    (TicketStore.ticket_target_entries): the entries of other kinds change nothing (ticket_events)."""
     if t.kind != Kind.REQUEST.value:
         return None
     return judge_ticket(
@@ -59,7 +67,7 @@ def ticket_targets(cfg: Config, calendar: Calendar, t: TicketDetail, now: dateti
         request_targets_for(cfg, t.customer),
         t.priority,
         t.created_at,
-        ticket_events(t.timeline),
+        ticket_events(timeline),
         now,
     )
 
@@ -86,23 +94,28 @@ async def with_risk(
     risk: str | None,
     limit: int,
     known: KnownOutcomes | None = None,
-) -> list[tuple[TicketDetail, str]]:
+) -> list[tuple[Ticket, str]]:
     """The listed tickets, in their order, each with its risk; only those the filter `risk` holds
     (pager.domain.portal_desk.risk_held; None: all); at most `limit`. The desk's queue and
-    GET /api/v1/tickets?risk= both filter here. The tickets are read `limit` at a time (one read each);
-    `known` keeps each outcome until time alone may change it, between calls."""
+    GET /api/v1/tickets?risk= both filter here. The entries the targets are judged from are read `limit`
+    tickets at a time (TicketStore.ticket_target_entries, one read each); `known` keeps each outcome until
+    time alone may change it, between calls."""
     listed = list(rows)
-    out: list[tuple[TicketDetail, str]] = []
-    for k in range(0, len(listed), max(1, limit)):
+    out: list[tuple[Ticket, str]] = []
+    step = max(1, limit)
+    for k in range(0, len(listed), step):
         if len(out) >= limit:
             break
-        for t in await store.get_tickets([row.number for row in listed[k : k + max(1, limit)]]):
+        chunk = listed[k : k + step]
+        entries = await store.ticket_target_entries([t.number for t in chunk if t.kind == Kind.REQUEST.value])
+        for t in chunk:
             if len(out) >= limit:
                 break
+            timeline = entries.get(t.number, ())
             if known is None:
-                r = ticket_risk(cfg, calendar, t, now)
+                r = portal_desk.risk(s.outcome for s in (targets_of(cfg, calendar, t, timeline, now) or {}).values())
             else:
-                r = portal_desk.risk(known.outcomes(cfg, calendar, t, now))
+                r = portal_desk.risk(known.outcomes(cfg, calendar, t, timeline, now))
             if portal_desk.risk_held(risk, r):
                 out.append((t, r))
     return out
@@ -140,21 +153,24 @@ class KnownOutcomes:
         self._memo: OrderedDict[tuple[Any, ...], tuple[tuple[Outcome, ...], datetime, datetime | None]] = OrderedDict()
         self._judged_with: tuple[Config, Calendar] | None = None
 
-    def outcomes(self, cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> tuple[Outcome, ...]:
-        """The outcome of each of the ticket's targets at `now` (none for an incident)."""
+    def outcomes(
+        self, cfg: Config, calendar: Calendar, t: Ticket, timeline: Sequence[TicketEntry], now: datetime
+    ) -> tuple[Outcome, ...]:
+        """The outcome of each of the ticket's targets at `now` (none for an incident), judged from its
+        timeline or the part of it the targets need (targets_of)."""
         if self._judged_with is None or self._judged_with[0] is not cfg or self._judged_with[1] is not calendar:
             self._memo.clear()
             self._judged_with = (cfg, calendar)
         if t.kind != Kind.REQUEST.value:
             return ()
-        key = (t.number, t.customer, t.priority, t.created_at, tuple(ticket_events(t.timeline)))
+        key = (t.number, t.customer, t.priority, t.created_at, tuple(ticket_events(timeline)))
         known = self._memo.get(key)
         if known is not None:
             outcomes, judged_at, until = known
             if judged_at <= now and (until is None or now < until):
                 self._memo.move_to_end(key)
                 return outcomes
-        statuses = ticket_targets(cfg, calendar, t, now) or {}
+        statuses = targets_of(cfg, calendar, t, timeline, now) or {}
         outcomes = tuple(s.outcome for s in statuses.values())
         self._memo[key] = (outcomes, now, next_instant(statuses))
         self._memo.move_to_end(key)

@@ -616,6 +616,11 @@ class Ticket(_Record):
     resolved_at: datetime | None
 
 
+# The timeline entry kinds a request's targets are judged from (pager.service.targets.ticket_events): the
+# replies, the notes and the status moves. TicketStore.ticket_target_entries reads only these.
+TARGET_ENTRY_KINDS = ("reply", "note", "status")
+
+
 @dataclass(frozen=True, slots=True)
 class TicketEntry(_Record):
     """One entry of a ticket's timeline. `public`: the customer may see it; an internal one never leaves."""
@@ -1215,6 +1220,13 @@ class TicketStore(Protocol):
     async def get_tickets(self, numbers: Sequence[int]) -> list[TicketDetail]:
         """The tickets of `numbers` as get_ticket answers each, in that order, in one read; a number
         without a ticket is left out."""
+        ...
+
+    async def ticket_target_entries(self, numbers: Sequence[int]) -> dict[int, tuple[TicketEntry, ...]]:
+        """For each of `numbers` that is a request: the entries of its timeline whose kind is in
+        TARGET_ENTRY_KINDS (what its request targets are judged from), in the order get_ticket's timeline
+        has them; in one read. A request without such entries maps to (); an incident or a number without
+        a ticket is left out."""
         ...
 
     async def list_tickets(

@@ -96,9 +96,14 @@ def _project_tickets(
     conn: sqlite3.Connection, project: str, since: str, limit: int, requested_by: RequestedBy | None
 ) -> list[Ticket]:
     cols = ", ".join(f"t.{c.strip()}" for c in _COLS.split(","))
+    # the three parts, each by its index (migration 0032): live, created since, resolved since
+    parts = (
+        "SELECT number FROM tickets WHERE project = ? AND status IN (?, ?, ?) "
+        "UNION SELECT number FROM tickets WHERE project = ? AND created_at >= ? "
+        "UNION SELECT number FROM tickets WHERE project = ? AND resolved_at >= ?"
+    )
     clause, args = where(
-        (True, "t.project = ?", (project,)),
-        (True, "(t.status IN (?, ?, ?) OR t.created_at >= ? OR t.resolved_at >= ?)", (*LIVE, since, since)),
+        (True, f"t.number IN ({parts})", (project, *LIVE, project, since, project, since)),
         requester_filter(requested_by),
     )
     sql = f"SELECT {cols} FROM tickets AS t{clause} ORDER BY t.number DESC LIMIT ?"

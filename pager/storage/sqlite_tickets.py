@@ -17,6 +17,7 @@ from pager.domain.ticket import MoveRefused, Status, after_customer_reply, check
 
 from .codec import dumps, iso, parse_iso, where
 from .port import (
+    TARGET_ENTRY_KINDS,
     Attachment,
     Conflict,
     ContactRecord,
@@ -450,6 +451,28 @@ def _few(conn: sqlite3.Connection, filters: tuple[tuple[bool, str, tuple], ...])
     return int(conn.execute(sql, [*args, CHECK_EACH_UP_TO + 1]).fetchone()[0]) <= CHECK_EACH_UP_TO
 
 
+def target_entries(conn: sqlite3.Connection, numbers: list[int]) -> dict[int, tuple[TicketEntry, ...]]:
+    """TicketStore.ticket_target_entries: a request's timeline is its own entries only (no incident
+    events), ordered by time and then as stored, as tickets_by_number orders it."""
+    found: dict[int, list[TicketEntry]] = {}
+    kinds = ", ".join("?" * len(TARGET_ENTRY_KINDS))
+    for k in range(0, len(numbers), _BATCH):
+        chunk = numbers[k : k + _BATCH]
+        marks = ", ".join("?" * len(chunk))
+        for (n,) in conn.execute(f"SELECT number FROM tickets WHERE number IN ({marks}) AND kind = 'request'", chunk):
+            found[n] = []
+        for e in conn.execute(
+            f"SELECT number, at, kind, actor, public, data FROM ticket_entries "
+            f"WHERE number IN ({marks}) AND kind IN ({kinds}) ORDER BY number, at, id",
+            [*chunk, *TARGET_ENTRY_KINDS],
+        ):
+            if e[0] in found:  # a request's
+                found[e[0]].append(
+                    TicketEntry(at=parse_iso(e[1]), kind=e[2], actor=e[3], public=bool(e[4]), data=json.loads(e[5]))
+                )
+    return {n: tuple(v) for n, v in found.items()}
+
+
 def ticket(conn: sqlite3.Connection, number: int) -> TicketDetail | None:
     found = tickets_by_number(conn, [number])
     return found[0] if found else None
@@ -615,6 +638,9 @@ class TicketSqlite:
 
     async def get_tickets(self, numbers: Sequence[int]) -> list[TicketDetail]:
         return await self._read(tickets_by_number, list(numbers))  # type: ignore[no-any-return]
+
+    async def ticket_target_entries(self, numbers: Sequence[int]) -> dict[int, tuple[TicketEntry, ...]]:
+        return await self._read(target_entries, list(numbers))  # type: ignore[no-any-return]
 
     async def list_tickets(
         self,

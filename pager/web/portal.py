@@ -77,6 +77,7 @@ def setup(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("pager.web", "templates/portal"),
+        auto_reload=False,  # the installed templates do not change under a running daemon: no stat per page
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

@@ -128,13 +128,16 @@ async def queue(
         )
     except ValueError:
         return base._error(request, 400, "Unknown filter value.", s)
+    # the store's query holds every filter of the queue `all` but the risk: without a risk filter, the
+    # newest QUEUE_SHOWN it lists are the page; otherwise the newest RISK_SCAN are looked through
+    in_query = f.queue == "all" and f.risk is None
     rows = await rt.store.list_tickets(
         status=f.status,
         project=f.project if f.project not in (None, "none") else None,
         triage=f.project == "none",
         # an engineer's queue is its own tickets, in the store's query already (and every row checked again)
         assignee=f.assignee if rules.may_triage(who) else (who.person or "none"),
-        limit=targets.RISK_SCAN,
+        limit=QUEUE_SHOWN if in_query else targets.RISK_SCAN,
     )
     # everything but the risk is judged on the listed row; the risk needs the ticket's timeline
     listed = [

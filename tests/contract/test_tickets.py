@@ -9,7 +9,16 @@ import pytest
 
 from pager.domain.alert import Action
 from pager.domain.incident import State
-from pager.storage.port import Attachment, Conflict, NotFound, RequestedBy, Requester, Store, TargetFact
+from pager.storage.port import (
+    TARGET_ENTRY_KINDS,
+    Attachment,
+    Conflict,
+    NotFound,
+    RequestedBy,
+    Requester,
+    Store,
+    TargetFact,
+)
 
 from .seed import T0, delivery
 
@@ -190,6 +199,32 @@ async def test_list_tickets_searches_subjects_replies_and_notes_literally(store:
     for hostile in ('"', "NEAR(", "a OR", "*", "-", "col:x", "')--", "\x00"):
         await store.list_tickets(q=hostile)
     assert [t.number for t in await store.list_tickets(q="checkout", status="closed")] == []
+
+
+async def test_ticket_target_entries_answers_a_requests_replies_notes_and_status_moves_in_timeline_order(
+    store: Store,
+) -> None:
+    a = await _new(store, "Checkout hangs", assignee="anna")
+    await store.update_ticket(a.number, {"status": "waiting_on_customer"}, actor="anna", now=T0)  # same instant
+    await store.add_ticket_reply(
+        a.number, actor="Jan", text="Still broken", from_customer=True, via="phone", attachments=(), now=T0 + HOUR
+    )
+    await store.update_ticket(a.number, {"assignee": "bram"}, actor="anna", now=T0 + HOUR)  # not a target's
+    await store.add_ticket_note(a.number, actor="bram", text="Looking.", now=T0 + 2 * HOUR)
+    await store.ingest(delivery("db-down", Action.TRIGGER, T0))  # an incident: left out
+    quiet = await _new(store, "Invoice wrong")  # only its `created` entry: ()
+    got = await store.ticket_target_entries([99, quiet.number, 2, a.number])
+    full = await store.get_ticket(a.number)
+    assert full is not None
+    expected = tuple(e for e in full.timeline if e.kind in TARGET_ENTRY_KINDS)
+    assert got == {a.number: expected, quiet.number: ()}
+    assert [(e.kind, e.data.get("to"), e.data.get("from_customer")) for e in expected] == [
+        ("status", "waiting_on_customer", None),
+        ("reply", None, True),
+        ("status", "open", None),  # the customer's reply reopened it
+        ("note", None, None),
+    ]
+    assert await store.ticket_target_entries([]) == {}
 
 
 async def test_add_ticket_reply_from_the_customer_reopens_waiting_and_resolved(store: Store) -> None:
