@@ -11,12 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pager.domain.messages import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
     AlertText,
     SmsCount,
     VoiceItem,
     cut_gsm,
     default_language,
     group_summary,
+    gsm_len,
     incident_summary,
     is_gsm7,
     sms_count,
@@ -118,6 +121,15 @@ def test_to_gsm(text, expected):
 )
 def test_cut_gsm(text, septets, expected):
     assert cut_gsm(text, septets) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(sorted(GSM7_BASIC | GSM7_EXTENSION)), max_size=400))
+def test_gsm_len_counts_each_extension_character_twice(text):
+    assert gsm_len(text) == sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+    for septets in (0, 3, 10, 153, 160):  # a cut text fits, and is a prefix of the text, or the whole
+        cut = cut_gsm(text, septets)
+        assert gsm_len(cut) <= septets or cut == text == ""
+        assert cut == text or text.startswith(cut.removesuffix("..."))
 
 
 # =========================================================================== the SMS
