@@ -979,7 +979,12 @@ class EscalationStore(Protocol):
         retry_at: datetime | None,
         now: datetime,
         simulated: bool = False,
-    ) -> None: ...
+    ) -> None:
+        """The result of the send of `carrier` (claimed: `sending`; or `pending` again after recover_sending
+        and not claimed since: the send did happen), recorded once: a message whose result is recorded
+        already (sent, simulated, failed) or that was cancelled is left as it is."""
+        ...
+
     async def recover_sending(self, now: datetime) -> int: ...
     async def message(self, message_id: int) -> OutboxMessage | None: ...
     async def last_message_to(self, address: str) -> OutboxMessage | None:

@@ -737,6 +737,12 @@ class PagingStore:
         status = ("simulated" if simulated else "sent") if sent else "failed"
 
         def w(c: sqlite3.Connection) -> None:
+            # `sending`, or `pending` again after recover_sending and not yet claimed (the send happened: the
+            # next holder need not repeat it); a final status is a result recorded already, and a repeat of
+            # it (a write whose commit went through while its connection broke) changes nothing
+            claimed = c.execute("SELECT status FROM outbox WHERE id = ?", (carrier,)).fetchone()
+            if claimed is None or claimed[0] not in ("sending", "pending"):
+                return
             at = _iso(now)
             members = [carrier] + [r[0] for r in c.execute("SELECT id FROM outbox WHERE bundle_id = ?", (carrier,))]
             rows = c.execute(

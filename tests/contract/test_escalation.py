@@ -586,6 +586,33 @@ async def test_finish_message_sent_marks_the_bundle_sent(store: Store) -> None:
     assert [(e.data["status"], e.data["message_id"], e.data["bundled"]) for e in paged] == [("sent", ids[0], True)]
 
 
+async def test_finish_message_records_a_result_once(store: Store) -> None:
+    """A repeated write of a result (its first commit went through, but the connection broke before the
+    answer: pager.service.send_results tries again) and a result for a message that is not `sending` (an
+    unknown one, or one put back by recover_sending) change nothing."""
+    iids, ids = await _bundle(store)
+    at = T0 + timedelta(seconds=2)
+    await store.finish_message(ids[0], sent=True, provider_id="SM1", error=None, retry_at=None, now=at)
+    await store.finish_message(ids[0], sent=True, provider_id="SM1", error=None, retry_at=None, now=at)
+    await store.finish_message(ids[0], sent=False, provider_id=None, error="late", retry_at=None, now=at)
+    await store.finish_message(99_999, sent=True, provider_id="SM2", error=None, retry_at=None, now=at)
+    m = await store.message(ids[0])
+    assert (m.status, m.carrier) == ("sent", ids[0])
+    for iid in iids:
+        assert len([e for e in (await store.get_incident(iid)).timeline if e.kind == "paged"]) == 1
+    assert await store.sent_since("+31612345001", "sms", T0) == [at]
+
+
+async def test_finish_message_after_recovery_records_the_send_before_it_is_claimed_again(store: Store) -> None:
+    """Another node took the engine over and recovered the claimed message while this one was still writing
+    its result: the send happened, so the result is recorded and the message is not sent again."""
+    _, ids = await _bundle(store)
+    assert await store.recover_sending(T0) == 1
+    await store.finish_message(ids[0], sent=True, provider_id="SM1", error=None, retry_at=None, now=T0)
+    assert (await store.message(ids[0])).status == "sent"
+    assert ids[0] not in [m.id for m in await store.due_messages(T0 + timedelta(minutes=1))]
+
+
 async def test_finish_message_simulated_is_never_sent_and_throttles_as_sent(store: Store) -> None:
     """The dry-run notifier's message: recorded `simulated` (outbox and timeline), and counted by the throttle,
     the bundling and an SMS reply exactly as a sent one (a dry-run node behaves as a real one)."""
