@@ -179,6 +179,8 @@ async def _move(request: web.Request, target: State) -> web.Response:
         iid, target, actor=data.get("by") or "api", via="api", comment=data.get("comment"), now=rt.clock.now()
     )
     structlog.get_logger("pagerd.api").info("incident_" + target.value, by=data.get("by") or "api")
+    if rt.engine is not None:
+        rt.engine.poke()  # escalating stops now (its queued pages cancelled), not at the next idle tick
     return web.json_response(inc.to_json())
 
 
