@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -16,7 +18,23 @@ from .model import ID_CHARS, WILDCARD_HOSTS, Config
 from .schema import schema_issues, validate_pruned
 from .secrets import FILE_SUFFIX, check_secrets, configured_secrets, read_secret_files
 
-__all__ = ["Config", "ConfigError", "ConfigIssue", "load"]
+__all__ = ["Config", "ConfigError", "ConfigIssue", "load", "per_config"]
+
+T = TypeVar("T")
+
+
+def per_config(make: Callable[[Config], T]) -> Callable[[Config], T]:
+    """`make(cfg)`, made once per config and kept until another config is asked for (after a reload). The
+    config object itself is kept, not its id(): a reloaded one may be given the id of the freed one."""
+    kept: list = [None, None]  # [config, what was made of it]
+
+    @functools.wraps(make)
+    def of(cfg: Config) -> T:
+        if kept[0] is not cfg:
+            kept[:] = [cfg, make(cfg)]
+        return kept[1]  # type: ignore[no-any-return]
+
+    return of
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:

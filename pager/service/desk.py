@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pager.config import Config
+from pager.config import Config, per_config
 from pager.domain import contacts as dc
 from pager.domain.portal_desk import MAX_BULK
 from pager.domain.ticket import (
@@ -78,14 +78,10 @@ def email_domains(cfg: Config) -> dict[str, list[str]]:
     return {cid: list(c.email_domains) for cid, c in cfg.customers.items()}
 
 
+@per_config  # the desk's pages ask on every view
 def projects(cfg: Config) -> frozenset[str]:
-    """Every project's key (customer/project), made once per config (the desk's pages ask on every view)."""
-    if _projects[0] is not cfg:  # the config object itself is kept: a reloaded one may reuse a freed id
-        _projects[:] = [cfg, frozenset(f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects)]
-    return _projects[1]  # type: ignore[no-any-return]
-
-
-_projects: list[Any] = [None, frozenset()]  # [config, its projects]
+    """Every project's key (customer/project)."""
+    return frozenset(f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects)
 
 
 def _text(data: Mapping[str, Any], key: str, problems: list[Problem], *, max_len: int, line: bool) -> str | None:

@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from pager.config import Config, per_config
 from pager.domain import portal_desk as rules
 from pager.domain.incident import State
 from pager.domain.portal import Viewer
@@ -86,21 +87,20 @@ def _projects(rt: Any) -> list[str]:
     return sorted(desk.projects(rt.config))
 
 
+@per_config
+def _all_project_options(cfg: Config) -> str:
+    """Every project's `<option>`, escaped once per config: with 500 customers there are 750, and escaping
+    them on every view was a third of the queue page's rendering (bench/portal.py)."""
+    return "".join(f'<option value="{escape(p)}">{escape(p)}</option>' for p in sorted(desk.projects(cfg)))
+
+
 def _project_options(rt: Any, selected: str | None) -> Markup:
-    """The `<option>`s of every project (the queue's filter, the ticket's project), `selected` marked. Made
-    once per config: with 500 customers there are 750, and escaping them on every view was a third of the
-    queue page's rendering (bench/portal.py)."""
-    if _options[0] is not rt.config:  # the config object itself is kept: a reloaded one may reuse a freed id
-        html = "".join(f'<option value="{escape(p)}">{escape(p)}</option>' for p in _projects(rt))
-        _options[:] = [rt.config, html]
-    html = _options[1]
+    """The `<option>`s of every project (the queue's filter, the ticket's project), `selected` marked."""
+    html = _all_project_options(rt.config)
     if selected:
         mark = f'<option value="{escape(selected)}">'
         html = html.replace(mark, mark[:-1] + " selected>", 1)
-    return Markup(html)  # noqa: S704 - every value in it is escaped above
-
-
-_options: list[Any] = [None, ""]  # [config, its projects' options]
+    return Markup(html)  # noqa: S704 - every value in it is escaped in _all_project_options
 
 
 def _people(rt: Any) -> list[tuple[str, str]]:

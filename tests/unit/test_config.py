@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pager.config import ConfigError, load
+from pager.config import ConfigError, load, per_config
 from pager.config.channels import providers
 from pager.config.model import Retention
 from pager.service.signing import Keyring
@@ -690,3 +690,17 @@ def test_mail_config_defaults_and_the_example() -> None:
     cfg = load(EXAMPLE, env=env)
     assert cfg.mail is not None and (cfg.mail.port, cfg.mail.addresses) == (2525, ["hulp@bureau.nl"])
     assert load(DATA / "good" / "minimal.yaml", env={}).mail is None  # no mail section: no listener
+
+
+def test_per_config_makes_its_value_once_per_config_object() -> None:
+    made: list[object] = []
+
+    @per_config
+    def customers(cfg):  # type: ignore[no-untyped-def]
+        made.append(cfg)
+        return sorted(cfg.customers)
+
+    first = load(EXAMPLE, env=EXAMPLE_ENV)
+    reloaded = load(EXAMPLE, env=EXAMPLE_ENV)  # equal, but another object: a reload
+    assert customers(first) is customers(first) and made == [first]
+    assert customers(reloaded) == customers(first) and made == [first, reloaded, first]
