@@ -80,8 +80,12 @@ RISK_SCAN = 500
 def ticket_risk(cfg: Config, calendar: Calendar, t: TicketDetail, now: datetime) -> str:
     """A ticket's request-target risk at `now` (pager.domain.portal_desk.risk: the worst of its targets'
     outcomes; `none` for an incident)."""
-    statuses = ticket_targets(cfg, calendar, t, now)
-    return portal_desk.risk(s.outcome for s in (statuses or {}).values())
+    return risk_of(cfg, calendar, t, t.timeline, now)
+
+
+def risk_of(cfg: Config, calendar: Calendar, t: Ticket, timeline: Sequence[TicketEntry], now: datetime) -> str:
+    """ticket_risk of a listed ticket and its timeline, or the part of it the targets need (targets_of)."""
+    return portal_desk.risk(s.outcome for s in (targets_of(cfg, calendar, t, timeline, now) or {}).values())
 
 
 async def with_risk(
@@ -113,7 +117,7 @@ async def with_risk(
                 break
             timeline = entries.get(t.number, ())
             if known is None:
-                r = portal_desk.risk(s.outcome for s in (targets_of(cfg, calendar, t, timeline, now) or {}).values())
+                r = risk_of(cfg, calendar, t, timeline, now)
             else:
                 r = portal_desk.risk(known.outcomes(cfg, calendar, t, timeline, now))
             if portal_desk.risk_held(risk, r):
