@@ -13,6 +13,9 @@ no throttle holds a page back), on a manual clock standing at a Monday 10:00 in 
     (its SMS out of the outbox, `sent_at` set); bounded to 200 ticks;
   - single: the idle path, one incident at a time: store one, run one tick (it must page it), --single times.
 
+With --open N, N more incidents are stored, paged and left open (triggered, as in a storm that nobody
+acknowledges) before either mode is measured: what a tick costs while they wait.
+
 Reported per mode: the engine's CPU per new incident (`time.process_time()` of the whole process, all
 threads: the event loop, the store's writer and readers; taken around the ticks only, the ingest is
 outside; of it, the event loop's thread alone, `time.thread_time()`: the rest is the store's threads and
@@ -83,7 +86,7 @@ def body_of(i: int, run: str, now: str) -> bytes:
     return json.dumps(doc).encode()
 
 
-async def measure(mode: str, n: int, log_stream) -> dict:
+async def measure(mode: str, n: int, log_stream, open_before: int = 0) -> dict:
     import sqlite3
     from datetime import datetime
 
@@ -160,6 +163,18 @@ async def measure(mode: str, n: int, log_stream) -> dict:
                 await engine.tick()
             if unpaged(warm):
                 raise SystemExit("engine_cpu: the warm-up incidents were not paged")
+            if open_before:  # a storm that nobody acknowledges: incidents stored, paged and left open
+                kept: list[int] = []
+                for start in range(0, open_before, 100):
+                    kept += await asyncio.gather(
+                        *(store_one(i, "o") for i in range(start, min(open_before, start + 100)))
+                    )
+                for _ in range(MAX_TICKS):
+                    if not unpaged(kept):
+                        break
+                    await engine.tick()
+                if unpaged(kept):
+                    raise SystemExit("engine_cpu: the open incidents were not paged")
             ticks: list[tuple[float, int, int, float]] = []
             if mode == "batch":
                 ids: list[int] = []
@@ -179,6 +194,7 @@ async def measure(mode: str, n: int, log_stream) -> dict:
             cpu = sum(t[0] for t in ticks)
             return {
                 "mode": mode,
+                "open_before": open_before,
                 "incidents": len(ids),
                 "unpaged": left,
                 "ticks": len(ticks),
@@ -210,8 +226,8 @@ def before_tree(rev: str) -> tuple[Path, str]:
     return tree, commit
 
 
-def run_worker(tree: Path, mode: str, n: int, cpu: str | None) -> dict:
-    argv = [sys.executable, __file__, "--worker", mode, "--n", str(n)]
+def run_worker(tree: Path, mode: str, n: int, cpu: str | None, open_before: int = 0) -> dict:
+    argv = [sys.executable, __file__, "--worker", mode, "--n", str(n), "--open", str(open_before)]
     if cpu is not None:
         argv = ["taskset", "-c", cpu, *argv]
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -260,20 +276,31 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--before", metavar="REV", help="also measure the tree of git revision REV, alternating")
     ap.add_argument("--cpu", default="1" if (os.cpu_count() or 1) >= 2 else None, help="pin the worker (taskset)")
+    ap.add_argument(
+        "--open",
+        type=int,
+        default=0,
+        help="incidents stored, paged and left open before the measured ones (a storm nobody acknowledges)",
+    )
     ap.add_argument("--worker", choices=("batch", "single"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         with open(os.devnull, "w") as log_stream:
-            print("RESULT " + json.dumps(asyncio.run(measure(args.worker, args.n, log_stream))), flush=True)
+            print("RESULT " + json.dumps(asyncio.run(measure(args.worker, args.n, log_stream, args.open))), flush=True)
         return 0
-    if not 1 <= args.n <= 100_000 or not 0 <= args.single <= 10_000 or not 1 <= args.rounds <= 20:
-        ap.error("--n 1..100000, --single 0..10000, --rounds 1..20")
+    if (
+        not 1 <= args.n <= 100_000
+        or not 0 <= args.single <= 10_000
+        or not 1 <= args.rounds <= 20
+        or not 0 <= args.open <= 100_000
+    ):
+        ap.error("--n 1..100000, --single 0..10000, --rounds 1..20, --open 0..100000")
     trees = {"this tree": ROOT}
     if args.before:
         tree, commit = before_tree(args.before)
         trees[f"before {commit[:12]}"] = tree
     la0 = uptime()
-    print(f"start: {la0}", flush=True)
+    print(f"start: {la0}; incidents left open before the measured ones (--open): {args.open}", flush=True)
     modes = [("batch", args.n)] + ([("single", args.single)] if args.single else [])
     rows: list[dict] = []
     names = list(trees)
@@ -281,7 +308,7 @@ def main() -> int:
         order = names if rnd % 2 else names[::-1]
         for mode, n in modes:
             for name in order:
-                r = run_worker(trees[name], mode, n, args.cpu)
+                r = run_worker(trees[name], mode, n, args.cpu, args.open)
                 rows.append({"tree": name, "round": rnd, **r})
                 print(
                     f"round {rnd} {name} {mode}: {r['us_per_incident']:.0f} µs/incident, "

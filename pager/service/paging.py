@@ -899,7 +899,7 @@ class PagingEngine:
                 sent = await self.store.sent_since(address, channel, now - th.per)
                 slot = dp.next_send_slot(th, sent, now)
                 if slot > now:  # throttled: waits for the slot, then goes out bundled with what came meanwhile
-                    await self.store.defer(channel, address, slot)
+                    await self.store.defer([m.id for m in msgs], slot)
                     return
             plain = [m for m in msgs if m.incident_id is None]
             if plain:  # a notice of its own (hand-over): sent as written; incident pages wait for the next slot

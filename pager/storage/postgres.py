@@ -79,7 +79,7 @@ _WORD_REWRITES = (
     (re.compile(r"\bchar\(10\)", re.I), "chr(10)"),
     # a merge patch of a flat object (the only kind the store writes) is jsonb's concatenation
     (re.compile(r"\bjson_patch\((\w+), \?\)", re.I), r"(\1::jsonb || ?::jsonb)::text"),
-    (re.compile(r"\bINDEXED BY \w+", re.I), ""),  # PostgreSQL's planner picks its own index
+    (re.compile(r"\b(INDEXED BY \w+|NOT INDEXED)", re.I), ""),  # PostgreSQL's planner picks its own index
     (re.compile(r"\bX''"), "''::bytea"),
 )
 _OR_IGNORE = re.compile(r"\bINSERT OR IGNORE INTO\b", re.I)

@@ -141,6 +141,7 @@ def open_ticket(
             incident.severity,
         ),
     )
+    conn.execute("UPDATE incidents SET routed_generation = 0 WHERE id = ?", (number,))  # its round routed
     routed: dict[str, Any] = {
         "project": project,
         "rotation": incident.rotation,

@@ -166,6 +166,19 @@ def _escalation(r: tuple) -> Escalation:
     )
 
 
+# triggered incidents whose round has no escalation yet, oldest first: a range of the partial index that
+# holds only them (the engine's route stage, every tick) (tests/unit/test_outbox_queries.py)
+UNROUTED = (
+    "SELECT i.id, i.reopen_count, i.labels, i.summary, i.source, i.severity, i.dedup_key "
+    "FROM incidents i INDEXED BY incidents_unrouted "
+    "WHERE i.state = 'triggered' AND coalesce(i.routed_generation, -1) != i.reopen_count ORDER BY i.id LIMIT ?"
+)
+# throttled messages to their slot (PagingStore.defer), by their ids: NOT INDEXED keeps SQLite's planner on
+# the primary key, which would otherwise walk outbox_due's every pending row due before the slot (in a storm,
+# all the pages already waiting for it) (tests/unit/test_outbox_queries.py)
+DEFER = "UPDATE outbox NOT INDEXED SET due_at = ? WHERE id IN ({marks}) AND status = 'pending' AND due_at < ?"
+
+
 def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: list[dict], at: str) -> None:
     """Messages of an incident's round into the outbox (once each: by idem_key)."""
     for m in messages:
@@ -210,8 +223,10 @@ def _create_escalation(
     """An incident's escalation for its round with its `routed` event and `messages`; False (nothing
     written) when it exists already or the incident is no longer triggered."""
     at = _iso(now)
-    state = c.execute("SELECT state FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-    if state is None or state[0] != "triggered":
+    # the round routed (incidents_unrouted no longer holds it), if the incident is still triggered
+    if not c.execute(
+        "UPDATE incidents SET routed_generation = ? WHERE id = ? AND state = 'triggered'", (generation, incident_id)
+    ).rowcount:
         return False
     n = c.execute(
         f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
@@ -304,10 +319,13 @@ def _fire_step(
 
 
 # the conditions of the engine's escalation stages' work, one place each (escalation_work asks them all at once)
-_SETTLED = (
-    "SELECT 1 FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-    "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered' LIMIT 1"
+# routed incidents acknowledged or resolved (by any path) since the stop stage last saw them: a range of
+# the partial index that holds only them (tests/unit/test_outbox_queries.py)
+_SETTLING = (
+    "FROM incidents INDEXED BY incidents_settling WHERE state != 'triggered' AND routed_generation IS NOT NULL "
+    "AND coalesce(settled_generation, -1) != routed_generation"
 )
+_SETTLED = f"SELECT 1 {_SETTLING} LIMIT 1"
 # a step (or a held decision) whose time has come; one deferred to the office opening whose incident's
 # severity changed since (decided again now); both of escalations e JOIN incidents i, with `now`
 _STEP_DUE = "e.status IN ('active', 'waiting') AND e.next_at <= ?"
@@ -342,9 +360,7 @@ class PagingStore:
     async def unrouted_incidents(self, limit: int = 500) -> list[UnroutedIncident]:
         def q(c: sqlite3.Connection) -> list[UnroutedIncident]:
             rows = c.execute(
-                "SELECT i.id, i.reopen_count, i.labels, i.summary, i.source, i.severity, i.dedup_key FROM incidents i "
-                "WHERE i.state = 'triggered' AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = i.id "
-                "AND e.generation = i.reopen_count) ORDER BY i.id LIMIT ?",
+                UNROUTED,
                 (limit,),
             ).fetchall()
             return [
@@ -509,16 +525,17 @@ class PagingStore:
 
         def w(c: sqlite3.Connection) -> list[int]:
             at = _iso(now)
-            ids = [
-                r[0]
-                for r in c.execute(
-                    "SELECT e.incident_id FROM escalations e JOIN incidents i ON i.id = e.incident_id "
-                    "WHERE e.status IN ('active', 'waiting') AND i.state != 'triggered'"
-                )
-            ]
-            for iid in ids:
-                quiet(c, iid, at, "incident acknowledged or resolved")
-            return ids
+            stopped = []
+            for (iid,) in c.execute(f"SELECT id {_SETTLING}").fetchall():
+                live = c.execute(
+                    "SELECT 1 FROM escalations WHERE incident_id = ? AND status IN ('active', 'waiting') LIMIT 1",
+                    (iid,),
+                ).fetchone()
+                if live is not None:
+                    quiet(c, iid, at, "incident acknowledged or resolved")
+                    stopped.append(iid)
+                c.execute("UPDATE incidents SET settled_generation = routed_generation WHERE id = ?", (iid,))
+            return stopped
 
         return await self._write(w)
 
@@ -672,17 +689,13 @@ class PagingStore:
 
         return await self._read(q)
 
-    async def defer(self, channel: str, address: str, until: datetime) -> int:
-        """Throttled: this address's pending messages wait for its next slot (then go out as one bundle).
-        Stored, so the due scan stays small in a storm and a restart keeps the throttle."""
-        return await self._write(
-            lambda c: (
-                c.execute(
-                    "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND channel = ? AND address = ? AND due_at < ?",
-                    (_iso(until), channel, address, _iso(until)),
-                ).rowcount
-            )
-        )
+    async def defer(self, ids: list[int], until: datetime) -> int:
+        """Throttled: these pending messages (what a tick found due for one address and channel) wait for
+        its next slot, then go out as one bundle with what came meanwhile. Stored, so the due scan stays
+        small in a storm and a restart keeps the throttle. Only these rows are read and written: those
+        already waiting for the slot are not looked at again (a storm's tick costs what it found due)."""
+        sql = DEFER.format(marks=",".join("?" * len(ids)))
+        return await self._write(lambda c: c.execute(sql, (_iso(until), *ids, _iso(until))).rowcount)
 
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]:
         return await self._read(

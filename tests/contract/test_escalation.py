@@ -393,9 +393,12 @@ async def test_escalation_work_says_what_each_escalation_stage_would_find(store:
     assert await agrees(T0 + timedelta(minutes=31)) == (False, True, False, False)
 
     await store.transition(iid, State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    # the stop stage has work (the acknowledgement may have stopped the escalation already: then only to
+    # see that), and then none
     work = await store.escalation_work(T0)
-    # a store may have stopped the escalation at the acknowledgement already
-    assert work.settled == (await store.stop_settled(T0) == [iid])
+    assert work.settled is True
+    assert await store.stop_settled(T0) in ([], [iid])
+    assert (await store.escalation_work(T0)).settled is False
     assert work.answered is True and len(await store.unobserved_responses()) == 1
     assert await agrees(T0 + timedelta(minutes=31)) == (False, False, False, False)
 
@@ -526,16 +529,20 @@ async def test_escalate_now_of_an_unknown_incident_is_not_found(store: Store) ->
 # -- defer ------------------------------------------------------------------------------------------
 
 
-async def test_defer_moves_an_addresses_pending_messages_to_its_next_slot(store: Store) -> None:
+async def test_defer_moves_the_messages_it_is_given_to_the_next_slot(store: Store) -> None:
     a = await _paged(store, "a")
     b = await _paged(store, "b")
     c = await _paged(store, "c", address="+31612345002")
+    due = {m.incident_id: m.id for m in await store.due_messages(T0)}
     slot = T0 + timedelta(minutes=1)
-    assert await store.defer("sms", "+31612345001", slot) == 2
+    assert await store.defer([due[a], due[b]], slot) == 2
     assert [m.incident_id for m in await store.due_messages(T0)] == [c]
-    assert [m.incident_id for m in await store.due_messages(slot)] == [a, b, c]
-    assert await store.defer("sms", "+31612345001", slot) == 0  # already waiting for it
-    assert await store.defer("email", "+31612345001", slot + timedelta(minutes=1)) == 0
+    assert [(m.incident_id, m.due_at) for m in await store.due_messages(slot)] == [(a, slot), (b, slot), (c, T0)]
+    assert await store.defer([due[a], due[b]], slot) == 0  # already waiting for it
+    assert await store.defer([due[a]], slot - timedelta(seconds=30)) == 0  # never moved earlier
+    assert await store.claim_messages(due[c], [due[c]], "c", T0)
+    assert await store.defer([due[c]], slot) == 0  # no longer pending: left as it is
+    assert [m.incident_id for m in await store.due_messages(slot)] == [a, b]
 
 
 # -- claim_messages / finish_message / recover_sending ----------------------------------------------

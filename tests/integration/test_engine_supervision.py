@@ -41,6 +41,7 @@ from pager.service.schedule import Schedule
 from pager.storage.sqlite import SqliteStore
 from pager.web.app import build_app
 from pager.web.keys import Runtime
+from tests.contract.seed import open_incident
 from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV, ROOT, PagerdProcess
 from tests.harness.paging import smtp_env
 
@@ -162,6 +163,7 @@ async def test_a_failing_stage_is_counted_and_retried_and_readiness_turns_503_af
 
 async def test_a_failing_stage_does_not_stop_the_stages_after_it(tmp_path):
     async with Node(tmp_path) as n:
+        await open_incident(n.store, "web1/HTTP", n.clock.now())  # the route stage has one to route
         n.sql("ALTER TABLE escalations RENAME TO escalations_away")  # the stages before heartbeats read it
         assert await n.engine.tick() is False
         assert n.failures() == {

@@ -391,7 +391,14 @@ def test_migration_6_keeps_incidents_and_splits_the_key_indexes(tmp_path) -> Non
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'incidents' AND sql IS NOT NULL"
         )
     }
-    assert set(indexes) == {"incidents_open_key", "incidents_key_resolved", "incidents_state", "incidents_open_group"}
+    assert set(indexes) == {
+        "incidents_open_key",
+        "incidents_key_resolved",
+        "incidents_state",
+        "incidents_open_group",
+        "incidents_unrouted",  # migration 33
+        "incidents_settling",  # migration 33
+    }
     assert "WHERE state = 'resolved'" in indexes["incidents_key_resolved"]
     assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 2
 
