@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+import pytest
+
 from pager.storage.sqlite import migrate
 from pager.storage.sqlite_paging import DEFER
 
@@ -81,3 +83,21 @@ def test_the_stop_stage_reads_a_range_of_the_settling_index(tmp_path) -> None:
     for sql in (_SETTLED, f"SELECT id {_SETTLING}"):
         plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "incidents_settling" in plan and "escalations" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM outbox WHERE bundle_id = ?",  # finish_message: the carrier's members
+        "UPDATE outbox SET sent_at = ? WHERE bundle_id = ?",
+        "UPDATE outbox SET status = 'failed', error = ? WHERE id = ? OR bundle_id = ?",
+        "SELECT id, incident_id, person, channel, address FROM outbox WHERE id = ? OR bundle_id = ?",  # callbacks
+    ],
+)
+def test_a_carriers_bundle_is_read_by_its_index(tmp_path, sql: str) -> None:
+    """Every send and every delivery callback reads the messages bundled into its carrier."""
+    db = str(tmp_path / "pagerd.db")
+    migrate(db, T0)
+    conn = sqlite3.connect(db)
+    plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1,) * sql.count("?")))
+    assert "outbox_bundle" in plan and "SCAN outbox" not in plan, plan

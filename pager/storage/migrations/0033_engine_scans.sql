@@ -1,6 +1,6 @@
--- pagerd schema v33: two questions the engine asks every tick are answered from a partial index that holds
--- only the rows they look for. Before, each walked every triggered incident (and every live escalation):
--- in a storm that nobody acknowledges, tens of thousands of rows per tick.
+-- pagerd schema v33: questions the engine asks every tick or every send are answered from a partial index that
+-- holds only the rows they look for. Before, they walked every triggered incident, every live escalation or
+-- the whole outbox: in a storm that nobody acknowledges, tens of thousands of rows per tick and per send.
 --
 -- routed_generation: the round of the incident that the engine routed (its escalation's generation). The
 -- route stage reads the triggered incidents whose round is not routed yet from incidents_unrouted.
@@ -18,3 +18,7 @@ UPDATE incidents SET settled_generation = routed_generation
       AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = incidents.id AND e.status IN ('active', 'waiting'));
 CREATE INDEX incidents_settling ON incidents (id)
     WHERE state != 'triggered' AND routed_generation IS NOT NULL AND coalesce(settled_generation, -1) != routed_generation;
+--
+-- The messages bundled into a carrier (finish_message, the delivery callbacks, the failed path) were found by
+-- reading the whole outbox, twice per message sent.
+CREATE INDEX outbox_bundle ON outbox (bundle_id) WHERE bundle_id IS NOT NULL;
