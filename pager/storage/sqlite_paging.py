@@ -39,6 +39,18 @@ def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | 
     conn.execute(INSERT_EVENT, (iid, at, kind, actor, dumps(data)))
 
 
+def _events(conn: sqlite3.Connection, entries: list[tuple[int, str, str, str | None, dict]]) -> None:
+    """Entries (incident, at, kind, actor, data) on their incidents' timelines, in this order, 500 to a
+    statement (a bundle's `paged` entries: one per incident it carried)."""
+    for i in range(0, len(entries), 500):
+        part = entries[i : i + 500]
+        conn.execute(
+            "INSERT INTO events (incident_id, at, kind, actor, data) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(part)),
+            [v for iid, at, kind, actor, data in part for v in (iid, at, kind, actor, dumps(data))],
+        )
+
+
 def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str, *, via: str | None = None) -> int:
     """At an acknowledgement or resolve (in its transaction): keep the current round's first answer,
     stop the incident's escalation and cancel its queued pages. `via`: how it was answered (sms,
@@ -180,26 +192,33 @@ DEFER = "UPDATE outbox NOT INDEXED SET due_at = ? WHERE id IN ({marks}) AND stat
 
 
 def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: list[dict], at: str) -> None:
-    """Messages of an incident's round into the outbox (once each: by idem_key)."""
-    for m in messages:
-        c.execute(
-            "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, "
-            "subject, body, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
-            "ON CONFLICT (idem_key) DO NOTHING",
-            (
-                m["idem_key"],
-                incident_id,
-                generation,
-                m.get("person"),
-                m["channel"],
-                m["address"],
-                m["kind"],
-                m.get("subject", ""),
-                m.get("body", ""),
-                _iso(m["due_at"]),
-                at,
-            ),
+    """Messages of an incident's round into the outbox (once each: by idem_key), in one statement."""
+    if not messages:
+        return
+    rows = [
+        (
+            m["idem_key"],
+            incident_id,
+            generation,
+            m.get("person"),
+            m["channel"],
+            m["address"],
+            m["kind"],
+            m.get("subject", ""),
+            m.get("body", ""),
+            _iso(m["due_at"]),
+            at,
         )
+        for m in messages
+    ]
+    c.execute(
+        "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, subject, body, "
+        f"due_at, status, created_at) VALUES {', '.join([_QUEUED] * len(rows))} ON CONFLICT (idem_key) DO NOTHING",
+        [v for row in rows for v in row],
+    )
+
+
+_QUEUED = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
 
 
 def _create_escalation(
@@ -798,26 +817,29 @@ class PagingStore:
                         "VALUES (?, ?, 'mail_failed', 'pagerd', 0, ?)",
                         (number, at, dumps({"kind": kind, "to": address, "message_id": mid, "error": error})),
                     )
-            for mid, iid, person, channel, address, _attempts in rows:
-                if iid is None or retry_at is not None:
-                    continue
-                _event(
-                    c,
-                    iid,
-                    at,
-                    "paged",
-                    "pagerd",
-                    {
-                        "message_id": carrier,
-                        "channel": channel,
-                        "person": person,
-                        "to": address,
-                        "status": status,
-                        "provider_id": provider_id,
-                        "error": error,
-                        "bundled": carrier != mid or len(rows) > 1,
-                    },
-                )
+            _events(
+                c,
+                [
+                    (
+                        iid,
+                        at,
+                        "paged",
+                        "pagerd",
+                        {
+                            "message_id": carrier,
+                            "channel": channel,
+                            "person": person,
+                            "to": address,
+                            "status": status,
+                            "provider_id": provider_id,
+                            "error": error,
+                            "bundled": carrier != mid or len(rows) > 1,
+                        },
+                    )
+                    for mid, iid, person, channel, address, _attempts in rows
+                    if iid is not None and retry_at is None
+                ],
+            )
 
         await self._write(w)
 
