@@ -111,6 +111,14 @@ def test_a_sqlite_installation_moves_to_postgres_and_shows_the_same(tmp_path: Pa
     try:
         q.advance("21m")  # the same instant as the SQLite node stopped at
         after = _views(q)
+        # rows written on PostgreSQL are numbered after the copied ones (the identity columns' next numbers)
+        assert q.api("POST", f"/api/v1/tickets/{n}/replies", {"text": "Fixed now.", "by": "anna"})[0] == 201
+        status, later = q.api(
+            "POST",
+            "/api/v1/bookings",
+            {"customer": "acme", "start": "2026-03-14T08:00:00+01:00", "end": "2026-03-15T20:00:00+01:00"},
+        )
+        assert status == 201 and later["id"] == booking["id"] + 1, later  # type: ignore[index]
     finally:
         q.stop()
     assert after == before

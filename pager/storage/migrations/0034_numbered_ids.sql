@@ -1,0 +1,3 @@
+-- pagerd schema v34: nothing changes on SQLite, which numbers a row given no id by its rowid (the largest id
+-- + 1). On PostgreSQL (pg_migrations/0034_numbered_ids.sql) the tables that pagerd never gives an id to
+-- number their rows by an identity column instead of a trigger that read the largest id for every row.
