@@ -34,6 +34,13 @@ def redacting(redactor: Redactor):
     return redact
 
 
+def _one(printer: structlog.PrintLogger):
+    def factory(*args) -> structlog.PrintLogger:
+        return printer
+
+    return factory
+
+
 def setup(level: str = "info", fmt: str = "auto", stream=None, redactor: Redactor = PATTERNS_ONLY) -> None:
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
@@ -48,7 +55,11 @@ def setup(level: str = "info", fmt: str = "auto", stream=None, redactor: Redacto
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        # Loggers are not cached (setup may run again: a reload, a test with its own stream), so every call
+        # through a module's logger asks the factory for a logger: one printer for all of them, not a new
+        # PrintLogger (and a look-up of its stream's lock) per call, which was 29% of the engine's routing
+        # in a profile of bench/engine_cpu.py
+        logger_factory=_one(structlog.PrintLogger(stream)),
         cache_logger_on_first_use=False,
     )
     # the standard library's loggers (aiohttp, asyncio, tzlocal, ...) write through the same renderer,

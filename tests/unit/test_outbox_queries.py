@@ -61,7 +61,7 @@ def test_migration_33_keeps_the_routed_round_of_every_incident(tmp_path) -> None
         "created_at) VALUES (5, 0, 'acme/webshop', '{}', 'active', 1800, 'r', 'a')"
     )
     conn.close()
-    assert migrate(path, T0) == [33]
+    assert migrate(path, T0)[:1] == [33]  # and any later ones
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT id, routed_generation, settled_generation FROM incidents ORDER BY id").fetchall() == [
         (1, 0, None),
