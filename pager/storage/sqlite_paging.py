@@ -238,53 +238,66 @@ def _create_escalation(
     maintenance_id: int | None,
     severity: str,
     messages: list[dict],
+    first_step: dict | None = None,
 ) -> bool:
     """An incident's escalation for its round with its `routed` event and `messages`; False (nothing
-    written) when it exists already or the incident is no longer triggered."""
+    written) when it exists already or the incident is no longer triggered. With `first_step` (the
+    keywords of fire_step for step 0 but the incident, generation and `now`), the escalation is written
+    as fire_step would leave it after that step (its columns in the INSERT, its messages and its event
+    after the `routed` one): a new escalation is at step -1 and active, on a triggered incident, so
+    fire_step's checks cannot fail here."""
     at = _iso(now)
     # the round routed (incidents_unrouted no longer holds it), if the incident is still triggered
     if not c.execute(
         "UPDATE incidents SET routed_generation = ? WHERE id = ? AND state = 'triggered'", (generation, incident_id)
     ).rowcount:
         return False
+    row = {
+        "incident_id": incident_id,
+        "generation": generation,
+        "project": project,
+        "rotation": rotation,
+        "policy": dumps(policy),
+        "status": status,
+        "step": -1,
+        "next_at": _iso(next_at),
+        "first_page_at": None,
+        "deadline_at": None,
+        "escalate_at": None,
+        "escalated_early": 0,
+        "breached_at": None,
+        "target_seconds": target_seconds,
+        "reason": reason,
+        "created_at": at,
+        "hold": hold,
+        "maintenance_id": maintenance_id,
+        "severity": severity,
+    }
+    if first_step is not None:
+        row.update(_step_columns(at, **first_step))
     n = c.execute(
-        f"INSERT INTO escalations ({_ESC_COLS}) VALUES (?, ?, ?, ?, ?, ?, -1, ?, NULL, NULL, NULL, 0, "
-        "NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (
-            incident_id,
-            generation,
-            project,
-            rotation,
-            dumps(policy),
-            status,
-            _iso(next_at),
-            target_seconds,
-            reason,
-            at,
-            hold,
-            maintenance_id,
-            severity,
-        ),
+        f"INSERT INTO escalations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) ON CONFLICT DO NOTHING",
+        tuple(row.values()),
     ).rowcount
     if n:
-        _event(
-            c,
-            incident_id,
-            at,
-            "routed",
-            "pagerd",
-            {
-                "project": project,
-                "rotation": rotation,
-                "paging": status == "active",
-                "reason": reason,
-                "policy": policy.get("name"),
-                **({"booking": booking} if booking else {}),
-                **({"hold": hold, "until": _iso(next_at)} if hold else {}),
-                **({"maintenance_window": maintenance_id} if maintenance_id is not None else {}),
-            },
-        )
-        _queue(c, incident_id, generation, messages, at)
+        routed = {
+            "project": project,
+            "rotation": rotation,
+            "paging": status == "active",
+            "reason": reason,
+            "policy": policy.get("name"),
+            **({"booking": booking} if booking else {}),
+            **({"hold": hold, "until": _iso(next_at)} if hold else {}),
+            **({"maintenance_window": maintenance_id} if maintenance_id is not None else {}),
+        }
+        entries = [(incident_id, at, "routed", "pagerd", routed)]
+        queued = list(messages)
+        if first_step is not None:  # its first step, as fire_step writes it: its pages and its entry
+            queued += first_step["messages"]
+            data = dict(first_step["event"])
+            entries.append((incident_id, at, data.pop("kind"), "pagerd", data))
+        _queue(c, incident_id, generation, queued, at)
+        _events(c, entries)
     return bool(n)
 
 
@@ -318,23 +331,47 @@ def _fire_step(
         quiet(c, incident_id, at, "incident no longer triggered")
         return False
     _queue(c, incident_id, generation, messages, at)
-    sets = ["step = ?", "next_at = ?"]
-    args: list[Any] = [k, _iso(next_at)]
-    if first_page:
-        sets += ["first_page_at = ?", "deadline_at = ?", "escalate_at = ?"]
-        args += [at, _iso(deadline), _iso(escalate_at)]
-    if early:
-        sets.append("escalated_early = 1")
-    if final_status:
-        sets.append("status = ?")
-        args.append(final_status)
+    cols = _step_columns(
+        at,
+        k=k,
+        next_at=next_at,
+        first_page=first_page,
+        deadline=deadline,
+        escalate_at=escalate_at,
+        early=early,
+        final_status=final_status,
+    )
     c.execute(
-        f"UPDATE escalations SET {', '.join(sets)} WHERE incident_id = ? AND generation = ?",
-        (*args, incident_id, generation),
+        f"UPDATE escalations SET {', '.join(f'{col} = ?' for col in cols)} WHERE incident_id = ? AND generation = ?",
+        (*cols.values(), incident_id, generation),
     )
     data = dict(event)
     _event(c, incident_id, at, data.pop("kind"), "pagerd", data)
     return True
+
+
+def _step_columns(
+    at: str,
+    *,
+    k: int,
+    next_at: datetime | None,
+    first_page: bool,
+    deadline: datetime | None,
+    escalate_at: datetime | None,
+    early: bool,
+    final_status: str | None,
+    **_: Any,
+) -> dict[str, Any]:
+    """The escalation's columns that firing step k at `at` sets: fire_step's UPDATE, and the INSERT of an
+    escalation written with its first step (create_escalation)."""
+    cols: dict[str, Any] = {"step": k, "next_at": _iso(next_at)}
+    if first_page:
+        cols.update(first_page_at=at, deadline_at=_iso(deadline), escalate_at=_iso(escalate_at))
+    if early:
+        cols["escalated_early"] = 1
+    if final_status:
+        cols["status"] = final_status
+    return cols
 
 
 # the conditions of the engine's escalation stages' work, one place each (escalation_work asks them all at once)
@@ -435,9 +472,8 @@ class PagingStore:
                 maintenance_id,
                 severity,
                 messages or [],
+                first_step,
             )
-            if created and first_step is not None:  # its first step, in the same transaction
-                _fire_step(c, incident_id=incident_id, generation=generation, now=now, **first_step)
             return created
 
         return await self._write(w)
