@@ -221,7 +221,8 @@ async def _store_keepalive(store: Store, watchdog: systemd.Watchdog, every: floa
     every = min(every, watchdog.interval or every)
     while True:
         try:
-            await asyncio.wait_for(store.ping(), timeout=every * 5)
+            async with asyncio.timeout(every * 5):  # not wait_for: 3.11's may drop a cancel (the shutdown)
+                await store.ping()
         except Exception as exc:  # no keep-alive: if the store stays away, systemd restarts pagerd
             log.warning("store_ping_failed", error=repr(exc))
         else:

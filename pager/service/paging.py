@@ -508,8 +508,11 @@ class PagingEngine:
             if self.wake.is_set():  # poked while the last tick ran: under load, let more arrive first
                 await asyncio.sleep(pace)
             else:  # idle: the next poke (or the idle timeout) starts a tick at once
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns a poke that comes in the same
+                # turn as a cancel (the lease lost) and drops the cancel, and the engine would run on
                 try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
+                    async with asyncio.timeout(self.idle):
+                        await self.wake.wait()
                 except TimeoutError:
                     pass
             self.wake.clear()

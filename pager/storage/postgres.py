@@ -439,7 +439,8 @@ class EngineLease:
         """True when the lease is still this node's; False (and let go) when it was lost."""
         started = self.clock.monotonic()
         try:
-            still = await asyncio.wait_for(self._call(self._still_held), timeout=self.ttl - self.margin)
+            async with asyncio.timeout(self.ttl - self.margin):  # not wait_for: 3.11's may drop a cancel
+                still = await self._call(self._still_held)
         except Exception as exc:  # the connection broke or hangs: the server frees the lock after ttl
             _log.warning("engine_lease_renew_failed", error=str(exc))
             still = False

@@ -120,3 +120,17 @@ async def test_under_load_the_engine_pauses_before_the_next_tick():
         assert engine.ticks == 2
     finally:
         await stop(task)
+
+
+async def test_a_cancel_that_comes_with_a_poke_stops_the_engine():
+    """The engine lease lost (run_leased cancels the engine) at the moment a webhook pokes it: the engine
+    stops. Python 3.11's asyncio.wait_for returns the poke and drops the cancel when both come in the same
+    turn; the engine then ran on while its node reported itself leader (tests/integration/test_postgres_faults.py
+    saw two leaders)."""
+    engine = Engine()
+    task = await start(engine, pace=HOUR)
+    engine.poke()
+    task.cancel()
+    await turns()
+    assert task.cancelled(), f"the engine ran on: {engine.ticks} ticks"
+    assert engine.ticks == 1
