@@ -33,11 +33,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from itertools import chain
 from typing import NamedTuple
 
 from pager.domain.alert import Alert
@@ -67,6 +65,7 @@ from pager.domain.incident import (
 from .codec import dumps, iso, parse_iso
 from .port import Applied, Delivery, IngestResult
 from .sqlite_paging import INSERT_EVENT, quiet
+from .sqlite_rows import insert_rows
 
 _SEEN = (
     "SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
@@ -457,9 +456,9 @@ class _Persist:
 class _Rows:
     """Rows to insert (deliveries, incidents, alerts, alert_events, events) and the recount of each
     incident whose alerts changed, written table by table in this order, each table's rows in the
-    order given, inserts as multi-row INSERT statements. Row counts are cut into chunks of 64, 16 and
-    4 (then single rows), so a few statement texts per table serve every size from SQLite's statement
-    cache. The UPDATEs (`_NO_SEVERITY`, `_RECOUNT`) are written after the inserts, row by row.
+    order given, inserts as multi-row INSERT statements (sqlite_rows.insert_rows: a few statement texts
+    per table for every row count). The UPDATEs (`_NO_SEVERITY`, `_RECOUNT`) are written after the
+    inserts, row by row.
     A statement that must see every row added before it goes through `execute`, which writes them
     first. New deliveries and incidents get their ids here (the writer holds the write lock): the
     next after the largest, as SQLite itself would give (an incident: after the largest ticket number,
@@ -496,37 +495,17 @@ class _Rows:
         for sql, rows in self.pending.items():
             if not rows:
                 continue
-            i = 0
-            if sql in _VALUES:
-                for size in _CHUNKS:
-                    while len(rows) - i >= size:
-                        self.conn.execute(_multi_row(sql, size), list(chain.from_iterable(rows[i : i + size])))
-                        i += size
-            self.conn.executemany(sql, rows[i:])
+            if sql in _MULTI_ROW:
+                insert_rows(self.conn, sql, rows)
+            else:
+                self.conn.executemany(sql, rows)
             rows.clear()
 
 
 _LARGEST = {"deliveries": "SELECT max(id) FROM deliveries", "incidents": "SELECT max(number) FROM tickets"}
-_CHUNKS = (64, 16, 4)
 _ROW_ORDER = (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _NO_SEVERITY, _APPLIED, INSERT_EVENT, _RECOUNT)
-
-
-def _split_values(sql: str) -> tuple[str, str, str]:
-    """An INSERT ... VALUES (...) [ON CONFLICT ...] as (text before the row, the row, text after)."""
-    m = re.search(r"VALUES (\([^()]*\))", sql)
-    assert m is not None, sql
-    return sql[: m.start(1)], m.group(1), sql[m.end(1) :]
-
-
-_VALUES = {
-    sql: _split_values(sql) for sql in (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _APPLIED, INSERT_EVENT)
-}
-
-
-@functools.lru_cache(maxsize=64)
-def _multi_row(sql: str, n: int) -> str:
-    head, values, tail = _VALUES[sql]
-    return head + ", ".join([values] * n) + tail
+# the inserts written as multi-row statements (the UPDATEs row by row)
+_MULTI_ROW = frozenset((_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _APPLIED, INSERT_EVENT))
 
 
 _WRITE: dict[type, Callable[[_Persist, Change], None]] = {

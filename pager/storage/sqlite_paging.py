@@ -26,6 +26,7 @@ from .port import (
     RoundsPaged,
     UnroutedIncident,
 )
+from .sqlite_rows import insert_rows
 
 # a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
 # and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
@@ -40,15 +41,9 @@ def _event(conn: sqlite3.Connection, iid: int, at: str, kind: str, actor: str | 
 
 
 def _events(conn: sqlite3.Connection, entries: list[tuple[int, str, str, str | None, dict]]) -> None:
-    """Entries (incident, at, kind, actor, data) on their incidents' timelines, in this order, 500 to a
-    statement (a bundle's `paged` entries: one per incident it carried)."""
-    for i in range(0, len(entries), 500):
-        part = entries[i : i + 500]
-        conn.execute(
-            "INSERT INTO events (incident_id, at, kind, actor, data) VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?)"] * len(part)),
-            [v for iid, at, kind, actor, data in part for v in (iid, at, kind, actor, dumps(data))],
-        )
+    """Entries (incident, at, kind, actor, data) on their incidents' timelines, in this order, as multi-row
+    statements (a bundle's `paged` entries: one per incident it carried)."""
+    insert_rows(conn, INSERT_EVENT, [(iid, at, kind, actor, dumps(data)) for iid, at, kind, actor, data in entries])
 
 
 def quiet(conn: sqlite3.Connection, iid: int, at: str, why: str, *, via: str | None = None) -> int:
@@ -192,9 +187,7 @@ DEFER = "UPDATE outbox NOT INDEXED SET due_at = ? WHERE id IN ({marks}) AND stat
 
 
 def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: list[dict], at: str) -> None:
-    """Messages of an incident's round into the outbox (once each: by idem_key), in one statement."""
-    if not messages:
-        return
+    """Messages of an incident's round into the outbox (once each: by idem_key), as multi-row statements."""
     rows = [
         (
             m["idem_key"],
@@ -211,14 +204,13 @@ def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: l
         )
         for m in messages
     ]
-    c.execute(
-        "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, subject, body, "
-        f"due_at, status, created_at) VALUES {', '.join([_QUEUED] * len(rows))} ON CONFLICT (idem_key) DO NOTHING",
-        [v for row in rows for v in row],
-    )
+    insert_rows(c, _QUEUE, rows)
 
 
-_QUEUED = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
+_QUEUE = (
+    "INSERT INTO outbox (idem_key, incident_id, generation, person, channel, address, kind, subject, body, "
+    "due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (idem_key) DO NOTHING"
+)
 
 
 def _create_escalation(

@@ -1,0 +1,33 @@
+"""Many rows of one INSERT as few statements: multi-row INSERTs of 64, 16 and 4 rows, then single rows.
+
+Each statement hands the GIL from the writer thread to the event loop and back, and on PostgreSQL is a
+round trip; cutting the row count into these chunks keeps a few statement texts per INSERT, which SQLite's
+statement cache (and psycopg's prepared statements) serve for every count."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Sequence
+from itertools import chain
+
+CHUNKS = (64, 16, 4)
+
+
+def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) -> None:
+    """`rows` inserted in order by `sql`, an INSERT ... VALUES (one row) [ON CONFLICT ...]."""
+    i = 0
+    for size in CHUNKS:
+        while len(rows) - i >= size:
+            conn.execute(multi_row(sql, size), list(chain.from_iterable(rows[i : i + size])))
+            i += size
+    conn.executemany(sql, rows[i:])
+
+
+@functools.lru_cache(maxsize=64)
+def multi_row(sql: str, n: int) -> str:
+    """`sql` with its one row of VALUES written `n` times."""
+    m = re.search(r"VALUES (\([^()]*\))", sql)
+    assert m is not None, sql
+    return sql[: m.start(1)] + ", ".join([m.group(1)] * n) + sql[m.end(1) :]
