@@ -36,7 +36,9 @@ from pager.storage.port import (
     Escalation,
     EscalationWork,
     IncidentDetail,
+    LeaseLost,
     MaintenanceRecord,
+    Unavailable,
     UnroutedIncident,
     json_instant,
 )
@@ -633,9 +635,8 @@ class PagingEngine:
                     cfg, schedule, overrides, inc, escalation, decision.severity, now, on_call
                 )
             writes.append(
-                self.store.create_escalation(
-                    **escalation,
-                    now=now,
+                dict(
+                    escalation,
                     booking=booking,
                     hold=hold,
                     maintenance_id=window_id,
@@ -654,10 +655,30 @@ class PagingEngine:
                 action=decision.action.value,
                 reason=decision.reason,
             )
-        # queued together, they share one group commit
-        await asyncio.gather(*writes)
+        await self._create_escalations(writes, now)
         if len(unrouted) >= ROUTE_BATCH:
             self.poke()  # a storm: more wait, the next tick routes the next batch (a failed batch waits for a poke)
+
+    async def _create_escalations(self, escalations: list[dict], now: datetime) -> None:
+        """The tick's escalations written in one transaction. When that fails for another reason than the
+        database (unreachable, or the lease lost: nothing could be written), each is written alone, so
+        that one that cannot be written (its error raised: the stage failed) does not keep the others
+        from paging."""
+        try:
+            await self.store.create_escalations(escalations, now)
+            return
+        except (Unavailable, LeaseLost):
+            raise
+        except Exception:
+            if len(escalations) == 1:
+                raise
+            log.warning("escalations_written_one_by_one", count=len(escalations), exc_info=True)
+        results = await asyncio.gather(
+            *(self.store.create_escalations([e], now) for e in escalations), return_exceptions=True
+        )
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
 
     def _first_step(
         self,

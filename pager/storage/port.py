@@ -894,6 +894,12 @@ class EscalationStore(Protocol):
         transaction, as `fire_step` right after would write it."""
         ...
 
+    async def create_escalations(self, escalations: list[dict[str, Any]], now: datetime) -> list[bool]:
+        """create_escalation for each of `escalations` (its keywords but `now`), in order, in one
+        transaction; what each returned. A tick's route stage writes its escalations so: on PostgreSQL its
+        outbox rows and timeline entries go in a few statements."""
+        ...
+
     async def routing_state(self, now: datetime) -> RoutingState:
         """In one read: list_bookings(ending_after=now), list_maintenance(ending_after=now), list_overrides()."""
         ...

@@ -376,6 +376,87 @@ async def test_create_escalation_with_its_first_step_writes_what_create_then_fir
     assert [m for m in await store.due_messages(later) if m.incident_id == acked] == []
 
 
+async def test_create_escalations_writes_each_as_create_escalation_would_in_one_transaction(store: Store) -> None:
+    """A tick's escalations at once: for each, what create_escalation alone returns and writes (its round,
+    its pages, its timeline), False for one that exists or whose incident is no longer triggered; each
+    routed incident's ticket goes under its project (a customer's, "customer/project") unless it has one."""
+
+    def esc(iid: int, project: str, **kw) -> dict:
+        return {
+            "incident_id": iid,
+            "generation": 0,
+            "project": project,
+            "rotation": "standby",
+            "policy": {"name": "default"},
+            "status": "active",
+            "next_at": T0,
+            "target_seconds": 1800,
+            "reason": "test",
+            **kw,
+        }
+
+    def first(iid: int) -> dict:
+        return dict(
+            k=0,
+            next_at=T0 + timedelta(minutes=15),
+            messages=[_page(iid, 0), _page(iid, 0, "email", timedelta(minutes=5))],
+            first_page=True,
+            deadline=T0 + timedelta(minutes=30),
+            escalate_at=None,
+            early=False,
+            event={"kind": "paging", "step": 0, "round": 0, "people": ["anna"], "notes": [], "messages": 2},
+            final_status=None,
+        )
+
+    desk = [{**_page(0, 0, "email"), "kind": "desk"}]
+    batch = [await open_incident(store, f"batch-{i}") for i in range(4)]
+    alone = [await open_incident(store, f"alone-{i}") for i in range(4)]
+    for iids in (batch, alone):  # the third is acknowledged before it is routed
+        await store.transition(iids[2], State.ACKNOWLEDGED, actor="anna", via="api", comment=None, now=T0)
+    existing = await open_incident(store, "existing")
+    await route(store, existing, "acme/webshop", T0)
+
+    def kinds(iid: int) -> list[dict]:
+        return [
+            esc(iid, "acme/webshop", first_step=first(iid)),
+            esc(iid, "agency", status="waiting", hold="urgency", messages=[{**desk[0], "idem_key": f"{iid}:desk"}]),
+            esc(iid, "acme/webshop", first_step=first(iid)),
+            esc(iid, "acme/intranet"),
+        ]
+
+    written = await store.create_escalations(
+        [k for i, iid in enumerate(batch) for k in [kinds(iid)[i]]] + [esc(existing, "acme/intranet")], T0
+    )
+    assert written == [True, True, False, True, False]
+    assert [await store.create_escalation(**kinds(iid)[i], now=T0) for i, iid in enumerate(alone)] == written[:4]
+    assert await store.create_escalations([], T0) == []
+
+    def seen(rounds, messages, incident, ticket) -> tuple:
+        return (
+            [(r.step, r.escalation, r.next_at, r.round.first_page_at, r.project, r.hold) for r in rounds],
+            sorted((m.channel, m.due_at, m.kind, m.address) for m in messages if m.incident_id == incident.id),
+            [(e.kind, e.at, dict(e.data)) for e in incident.timeline if e.actor == "pagerd"],
+            (ticket.project, ticket.customer),
+        )
+
+    later = T0 + timedelta(minutes=5)
+    due = await store.due_messages(later)
+    for a, b in zip(batch, alone, strict=True):
+        got = [
+            seen(await store.rounds_of(i), due, await store.get_incident(i), await store.get_ticket(i)) for i in (a, b)
+        ]
+        assert got[0] == got[1]
+    tickets = [await store.get_ticket(i) for i in [*batch, existing]]
+    assert [(t.project, t.customer) for t in tickets] == [
+        ("acme/webshop", "acme"),
+        (None, None),  # "agency": not a customer's project
+        (None, None),  # not routed
+        ("acme/intranet", "acme"),
+        ("acme/webshop", "acme"),  # routed before: its escalation and ticket as they were
+    ]
+    assert [r.project for r in await store.rounds_of(existing)] == ["acme/webshop"]
+
+
 async def test_escalation_work_says_what_each_escalation_stage_would_find(store: Store) -> None:
     """escalation_work(now) in one read: each flag is true exactly when its stage's own read finds work."""
 
