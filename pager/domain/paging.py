@@ -260,11 +260,18 @@ class Policy:
     name: str
     steps: tuple[Step, ...]
     repeat: int = 0  # the whole list runs 1 + repeat times
+    # when each step fires after the round's first (its offsets[i]), and one round's length (offsets[-1]):
+    # worked out once, a policy is read for every page
+    offsets: tuple[timedelta, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
         if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
             raise ValueError(f"policy {self.name}: repeat must be an integer >= 0, got {self.repeat!r}")
+        offsets = [timedelta(0)]
+        for s in self.steps:
+            offsets.append(offsets[-1] + s.wait)
+        object.__setattr__(self, "offsets", tuple(offsets))
 
     @property
     def total_steps(self) -> int:
@@ -274,7 +281,7 @@ class Policy:
     @property
     def round_length(self) -> timedelta:
         """The sum of the waits of one pass through the list."""
-        return sum((s.wait for s in self.steps), timedelta(0))
+        return self.offsets[-1]
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot stored with the incident (waits in seconds)."""
@@ -326,8 +333,7 @@ def step_at(policy: Policy, first_page_at: datetime, k: int) -> StepDue | None:
     if k < 0 or k >= policy.total_steps:
         return None
     rnd, index = divmod(k, n)
-    before = sum((s.wait for s in policy.steps[:index]), timedelta(0))
-    return StepDue(index=index, round=rnd, at=first_page_at + rnd * policy.round_length + before)
+    return StepDue(index=index, round=rnd, at=first_page_at + rnd * policy.round_length + policy.offsets[index])
 
 
 def next_step(policy: Policy, first_page_at: datetime, after_k: int) -> StepDue | None:

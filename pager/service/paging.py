@@ -586,6 +586,7 @@ class PagingEngine:
         windows = windows_of(state.maintenance)
         overrides = overrides_from(state.overrides)
         on_call = None
+        debug = log.bind().debug  # once a tick: a module's logger is bound again at every call (logging.setup)
         async for inc in sliced(unrouted):
             # a paged ticket goes to its own project; an alert to its first matching route's
             desk = desk_project(inc.source, inc.labels, set(plan.customer_of))
@@ -647,7 +648,7 @@ class PagingEngine:
             )
             # the project, the rotation and the reason are on the incident's timeline (its `routed` event)
             # and in its response rounds; a line per new incident at info would repeat them under a storm
-            log.debug(
+            debug(
                 "incident_routed",
                 incident_id=inc.id,
                 project=project,

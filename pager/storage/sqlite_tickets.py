@@ -328,10 +328,18 @@ def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
         "SELECT number, subject FROM tickets WHERE number > ? AND via = 'alert' ORDER BY number LIMIT ?", (last, limit)
     ).fetchall()
     if rows:
+        # a new incident's ticket has no search document yet, unless an entry written before this ran made one
+        made = {n for (n,) in conn.execute(_MADE, (rows[0][0], rows[-1][0]))}
         for number, subject in rows:
-            _index(conn, number, subject)
+            if number in made:
+                _index(conn, number, subject)
+            else:
+                conn.execute("INSERT INTO ticket_text (rowid, text) VALUES (?, ?)", (number, subject))
         conn.execute("UPDATE ticket_text_indexed SET last = ?", (rows[-1][0],))
     return len(rows)
+
+
+_MADE = "SELECT rowid FROM ticket_text WHERE rowid BETWEEN ? AND ?"
 
 
 def add_contact(

@@ -439,6 +439,18 @@ async def test_index_tickets_makes_new_incidents_searchable_once(store: Store) -
     assert [t.number for t in await store.list_tickets(q="varnish")] == [3, req.number, 1]
 
 
+async def test_index_tickets_adds_the_subject_to_the_document_an_entry_made_before_it(store: Store) -> None:
+    await store.ingest(delivery("haproxy-down", Action.TRIGGER, T0))  # ticket 1, its subject not indexed yet
+    await store.add_ticket_reply(
+        1, actor="anna", text="Balancer restarted", from_customer=False, via="api", attachments=(), now=T0
+    )
+    assert [t.number for t in await store.list_tickets(q="balancer")] == [1]
+    assert [t.number for t in await store.list_tickets(q="haproxy")] == []
+    assert await store.index_tickets() == 1
+    assert [t.number for t in await store.list_tickets(q="balancer")] == [1]  # the entry's text is kept
+    assert [t.number for t in await store.list_tickets(q="haproxy")] == [1]
+
+
 # -- request targets: which requests the engine judges, and their facts written once ----------------
 
 
