@@ -1,10 +1,12 @@
-"""Where PostgreSQL's time goes under pagerd: `.venv/bin/python bench/pg_statements.py [full|webhook-only]`.
+"""Where PostgreSQL's time goes under pagerd: `.venv/bin/python bench/pg_statements.py [full|webhook-only] [batch]`.
 
 Starts a PostgreSQL server of its own (tests/harness/pg_cluster.py) with pg_stat_statements loaded, runs
 `pagerd serve` on config/pagerd.example.yaml against it (the full node, or with `webhook-only` the node
 without the paging engine), gives it BENCH_SECONDS (5) of single-alert webhooks at 32 connections
 (wrk, bench/single.lua), waits for the engine to catch up, and prints the statements by total execution
-time: calls, time per call, rows, and per new incident the statements and execution time. Prints only;
+time: calls, time per call, rows, and per new incident the statements and execution time. With `batch`
+the load is 100-alert webhooks (bench/batch.lua, one new incident of 100 alerts each) for 3 × BENCH_SECONDS,
+as bench/postgres.py's rounds give a node; planning time is printed beside execution. Prints only;
 a tool for finding what to cut, not a benchmark with a baseline (bench/postgres.py is that).
 """
 
@@ -39,13 +41,16 @@ class ProfiledCluster(PgCluster):
 
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "full"
-    if mode not in ("full", "webhook-only"):
+    batch = sys.argv[2:] == ["batch"]
+    if mode not in ("full", "webhook-only") or sys.argv[2:] not in ([], ["batch"]):
         print(__doc__)
         return 2
     with ProfiledCluster.started() as cluster:
         dsn = cluster.database("pagerd")
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute("CREATE EXTENSION pg_stat_statements")
+            admin.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+            admin.execute("SELECT pg_reload_conf()")
         port = B.free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERD_", "TWILIO_"))}
         env.update(
@@ -77,8 +82,9 @@ def main() -> int:
                     time.sleep(0.2)
             with psycopg.connect(dsn, autocommit=True) as admin:
                 admin.execute("SELECT pg_stat_statements_reset()")
-            wrk = ["wrk", "-t2", "-c32", f"-d{SECONDS}s", "-s", str(BENCH_DIR / "single.lua")]
-            subprocess.run([*wrk, url + "/api/v1/alerts/alertmanager", "--", "pgstat", B.TOKEN], check=True)
+            script, seconds, extra = ("batch.lua", 3 * SECONDS, ["100"]) if batch else ("single.lua", SECONDS, [])
+            wrk = ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", str(BENCH_DIR / script)]
+            subprocess.run([*wrk, url + "/api/v1/alerts/alertmanager", "--", "pgstat", B.TOKEN, *extra], check=True)
             time.sleep(5)  # the engine pages what the load left it
             report(dsn, mode)
         finally:
@@ -90,22 +96,25 @@ def main() -> int:
 def report(dsn: str, mode: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as c:
         (incidents,) = c.execute("SELECT count(*) FROM incidents").fetchone() or (0,)
-        total_ms, calls = c.execute("SELECT sum(total_exec_time), sum(calls) FROM pg_stat_statements").fetchone() or (
-            0,
-            0,
+        (alerts,) = c.execute("SELECT count(*) FROM alerts").fetchone() or (0,)
+        total_ms, plan_ms, calls = c.execute(
+            "SELECT sum(total_exec_time), sum(total_plan_time), sum(calls) FROM pg_stat_statements"
+        ).fetchone() or (0, 0, 0)
+        print(
+            f"\n{mode} node: {incidents} incidents, {alerts} alerts; PostgreSQL execution {total_ms:.0f} ms "
+            f"(planning {plan_ms:.0f} ms) in {calls} statements"
         )
-        print(f"\n{mode} node: {incidents} incidents; PostgreSQL execution {total_ms:.0f} ms in {calls} statements")
         if incidents:
             print(
                 f"per incident: {calls / incidents:.1f} statements, {total_ms / incidents * 1000:.0f} us of execution\n"
             )
         rows = c.execute(
-            "SELECT total_exec_time, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
-            "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
+            "SELECT total_exec_time, total_plan_time, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
+            "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 25"
         )
-        print(f"{'total ms':>9} {'calls':>7} {'us/call':>8} {'rows':>8}  statement")
-        for total, n, nrows, query in rows:
-            print(f"{total:9.0f} {n:7d} {total / n * 1000:8.0f} {nrows:8d}  {query}")
+        print(f"{'total ms':>9} {'plan ms':>8} {'calls':>7} {'us/call':>8} {'rows':>8}  statement")
+        for total, plan, n, nrows, query in rows:
+            print(f"{total:9.0f} {plan:8.0f} {n:7d} {total / n * 1000:8.0f} {nrows:8d}  {query}")
 
 
 if __name__ == "__main__":

@@ -184,7 +184,8 @@ def plan_of(cfg: Config) -> Plan:
 
 def page_summary(inc: IncidentDetail) -> str:
     """What a page (SMS, call, e-mail, one-tap page) says an incident is about: a group of alerts
-    summarised (how many, what they share), a single alert by its summary."""
+    summarised (how many, what they share), a single alert by its summary. The engine's bundles read
+    only these texts (store.alert_texts) and call messages.incident_summary on them alike."""
     return messages.incident_summary(
         inc.summary, [messages.AlertText(a.summary, a.labels, a.status == "firing") for a in inc.alerts]
     )
@@ -902,8 +903,15 @@ class PagingEngine:
                 continue  # acknowledged or resolved: stop_settled cancels it
             groups.setdefault((m.channel, m.address), []).append(m)
         if groups:
+            # what a page says about an incident of several alerts (a group summarised): one read for the tick
+            several = {m.incident_id for m in due if m.incident_id is not None and (m.alert_count or 0) > 1}
+            texts = await self.store.alert_texts(sorted(several)) if several else {}
+            summaries = {iid: messages.incident_summary(t.summary, t.alerts) for iid, t in texts.items()}
             await asyncio.gather(
-                *(self._send_group(cfg, schedule, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
+                *(
+                    self._send_group(cfg, schedule, plan, ch, addr, msgs, now, summaries)
+                    for (ch, addr), msgs in groups.items()
+                )
             )
         if len(due) >= SEND_BATCH:
             self.poke()  # more are due: the next tick sends them (bundled again per address)
@@ -917,7 +925,9 @@ class PagingEngine:
         address: str,
         msgs: list[DueMessage],
         now: datetime,
+        summaries: dict[int, str],
     ) -> None:
+        """`summaries`: what a page says about each incident of several alerts (page_summary)."""
         async with self._sending:
             th = plan.throttles.get(channel)
             if th is not None:
@@ -944,17 +954,12 @@ class PagingEngine:
                     )
                     self.metrics.messages.labels(channel, outcome(result, retry_at)).inc()
                 return
-            groups = {
-                m.incident_id: await self.page_summary(m.incident_id)
-                for m in msgs
-                if m.incident_id is not None and (m.alert_count or 0) > 1
-            }
             pend = [
                 dp.Pending(
                     id=m.id,
                     incident_id=m.incident_id or 0,
                     short_code=dp.short_code(m.incident_id) if m.incident_id else "",
-                    summary=_sms_text(channel, groups.get(m.incident_id) or m.summary or m.body, now, schedule),
+                    summary=_sms_text(channel, summaries.get(m.incident_id or 0) or m.summary or m.body, now, schedule),
                     project=m.project or "",
                 )
                 for m in msgs
@@ -1020,11 +1025,6 @@ class PagingEngine:
                 attempts=attempts,
                 retry_at=json_instant(retry_at) if retry_at else None,
             )
-
-    async def page_summary(self, incident_id: int) -> str | None:
-        """What a page says the incident is about (pager.domain.messages.incident_summary)."""
-        inc = await self.store.get_incident(incident_id)
-        return page_summary(inc) if inc is not None else None
 
     # -- heartbeats ------------------------------------------------------------------------------------
     async def heartbeats(self, cfg: Config, schedule: Schedule, now: datetime) -> None:

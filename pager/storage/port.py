@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 from pager.domain import response
 from pager.domain.alert import Alert, Source
 from pager.domain.incident import Group, IngestPolicy, Outcome, State  # noqa: F401  (IngestPolicy: re-exported)
+from pager.domain.messages import AlertText
 
 from .codec import iso
 
@@ -461,6 +462,15 @@ class DueMessage(_Record):
     project: str | None  # of the incident's latest escalation
     generation: int | None  # the round whose escalation queued it (None: no incident)
     alert_count: int | None = None  # of its incident: more than one, and the page summarises the group
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTexts(_Record):
+    """What a page says about an incident is made of (pager.domain.messages.incident_summary): its own
+    summary and its alerts' summaries, labels and whether each still fires, in the order they came."""
+
+    summary: str
+    alerts: tuple[AlertText, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -971,6 +981,11 @@ class EscalationStore(Protocol):
         now: datetime,
     ) -> bool: ...
     async def due_messages(self, now: datetime, limit: int = 2000) -> list[DueMessage]: ...
+    async def alert_texts(self, incident_ids: Sequence[int]) -> dict[int, AlertTexts]:
+        """For each of the incidents (unknown ids left out), what its pages say it is about: one read for
+        a tick's bundles, instead of each incident's whole detail."""
+        ...
+
     async def defer(self, ids: list[int], until: datetime) -> int: ...
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]: ...
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool: ...

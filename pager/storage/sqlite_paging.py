@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pager.domain import response
+from pager.domain.messages import AlertText
 
 from .codec import dumps, parse_iso
 from .codec import iso as _iso
 from .port import (
+    AlertTexts,
     Breach,
     CallbackClaim,
     DeliveryUpdate,
@@ -758,6 +760,25 @@ class PagingStore:
             ]
 
         return await self._read(q)
+
+    async def alert_texts(self, incident_ids: Sequence[int]) -> dict[int, AlertTexts]:
+        def q(c: sqlite3.Connection) -> dict[int, AlertTexts]:
+            found: dict[int, tuple[str, list[AlertText]]] = {}
+            ids = sorted(set(incident_ids))
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for iid, summary, a_summary, labels, status in c.execute(
+                    "SELECT i.id, i.summary, a.summary, a.labels, a.status FROM incidents i "
+                    f"LEFT JOIN alerts a ON a.incident_id = i.id WHERE i.id IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY i.id, a.id",
+                    chunk,
+                ):
+                    _, alerts = found.setdefault(iid, (summary, []))
+                    if labels is not None:  # an incident without alerts has one row of NULLs
+                        alerts.append(AlertText(a_summary, json.loads(labels), status == "firing"))
+            return {iid: AlertTexts(summary, tuple(alerts)) for iid, (summary, alerts) in found.items()}
+
+        return await self._read(q)  # type: ignore[no-any-return]
 
     async def defer(self, ids: list[int], until: datetime) -> int:
         """Throttled: these pending messages (what a tick found due for one address and channel) wait for

@@ -6,10 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from pager.domain.incident import State
+from pager.domain import messages
+from pager.domain.alert import Action
+from pager.domain.incident import Group, State
+from pager.service.paging import page_summary
 from pager.storage.port import Breach, CallbackClaim, DeliveryUpdate, NotFound, RoundsPaged, Store
 
-from .seed import T0, open_incident, resolve_alert, route
+from .seed import T0, notification, open_incident, resolve_alert, route
 
 # -- unrouted_incidents / create_escalation ---------------------------------------------------------
 
@@ -455,6 +458,28 @@ async def test_create_escalations_writes_each_as_create_escalation_would_in_one_
         ("acme/webshop", "acme"),  # routed before: its escalation and ticket as they were
     ]
     assert [r.project for r in await store.rounds_of(existing)] == ["acme/webshop"]
+
+
+async def test_alert_texts_are_what_a_page_says_of_each_incident(store: Store) -> None:
+    """One read for a tick's bundles: each incident's summary and its alerts' texts in the order they
+    came, each firing or not; a page says of them what it says of the incident's whole detail."""
+    group = Group("g", resolved=False)
+    alerts = [("g", fp, Action.TRIGGER) for fp in ("a", "b", "c")]
+    (several,) = (await store.ingest(notification(alerts, T0, group=group))).incident_ids
+    await store.ingest(notification([("g", "b", Action.RESOLVE)], T0 + timedelta(minutes=1), group=group))
+    one = await open_incident(store, "web", summary="web is slow")
+    texts = await store.alert_texts([one, several, 424242, one])
+    assert sorted(texts) == [several, one]  # the unknown id left out
+    assert [(a.summary, a.labels["alertname"], a.firing) for a in texts[several].alerts] == [
+        ("g a", "g", True),
+        ("g b", "g", False),
+        ("g c", "g", True),
+    ]
+    assert (texts[one].summary, [a.summary for a in texts[one].alerts]) == ("web is slow", ["web is slow"])
+    for iid in (several, one):
+        inc = await store.get_incident(iid)
+        assert messages.incident_summary(texts[iid].summary, texts[iid].alerts) == page_summary(inc)
+    assert await store.alert_texts([]) == {}
 
 
 async def test_escalation_work_says_what_each_escalation_stage_would_find(store: Store) -> None:
