@@ -1047,6 +1047,75 @@ def test_sms_bundle_aims_at_the_limit_and_keeps_the_reply_instructions(limit):
         assert len(b.body) <= limit if limit >= 160 else sms_count(b.body).segments == 1
 
 
+def _sms_bundle_listing_every_entry(items, *, target):
+    """messages.sms_bundle as it was before it stopped at the first entry that cannot fit: every entry
+    made and measured (the reference of its equivalence test)."""
+    from pager.domain.messages import (
+        BUNDLE_SUMMARY_SEPTETS,
+        MIN_SMS_SUMMARY,
+        NO_SUMMARY,
+        SMS_REPLY_ALL,
+        _fold,
+        cut_gsm,
+        gsm_len,
+        to_gsm,
+    )
+
+    n = len(items)
+    projects = sorted({_fold(to_gsm(i.project)) or "?" for i in items})
+    tail = f"; {SMS_REPLY_ALL}"
+    room = max(target // 2, MIN_SMS_SUMMARY)
+    shown = list(projects)
+    proj_text = ", ".join(shown)
+    while gsm_len(proj_text) > room and len(shown) > 1:
+        shown.pop()
+        proj_text = ", ".join(shown) + f" +{len(projects) - len(shown)} more"
+    head = f"{n} new incidents for {cut_gsm(proj_text, room)}: "
+    entries = [
+        f"#{i.short_code} {cut_gsm(_fold(to_gsm(i.summary)) or NO_SUMMARY, BUNDLE_SUMMARY_SEPTETS)}" for i in items
+    ]
+    best, listed = 1, 0
+    for k, entry in enumerate(entries, start=1):
+        listed += gsm_len(entry) + (2 if k > 1 else 0)
+        more = f"; +{n - k} more" if n - k else ""
+        if listed <= target - gsm_len(head) - gsm_len(more) - gsm_len(tail):
+            best = k
+    more = f"; +{n - best} more" if n - best else ""
+    budget = max(target - gsm_len(head) - gsm_len(more) - gsm_len(tail), MIN_SMS_SUMMARY)
+    return head + cut_gsm("; ".join(entries[:best]), budget) + more + tail
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="ab cé€[]\n", max_size=60),
+            st.sampled_from(["acme/webshop", "agency/infra", "globex/db", "", "x" * 90]),
+            st.integers(min_value=1, max_value=10**7),
+        ),
+        min_size=2,
+        max_size=120,
+    ),
+    st.sampled_from([70, 100, 160, 161, 306, 320, 1600]),
+)
+def test_sms_bundle_stopping_early_says_what_listing_every_entry_says(rows, target):
+    from pager.domain.messages import SmsItem, sms_bundle
+
+    items = [SmsItem(str(code), project, summary) for summary, project, code in rows]
+    assert sms_bundle(items, target=target) == _sms_bundle_listing_every_entry(items, target=target)
+
+
+def test_sms_bundle_lists_every_incident_when_all_fit_without_the_count_of_more():
+    """The last entry is short enough to fit where "; +1 more" did not: the bundle lists all seven."""
+    from pager.domain.messages import SmsItem, sms_bundle
+
+    rows = [("17", 2), ("89", 23), ("33", 6), ("35", 3), ("70", 13), ("29", 27), ("94", 1)]
+    items = [SmsItem(code, "a/b", "x" * length) for code, length in rows]
+    body = sms_bundle(items, target=160)
+    assert body == _sms_bundle_listing_every_entry(items, target=160)
+    assert "#94 x;" in body and "more" not in body
+
+
 def test_many_projects_are_shortened():
     pending = [Pending(i, i, str(i), "down", f"customer{i:03d}/project-with-a-long-name") for i in range(1, 40)]
     b = bundle("sms", pending)
