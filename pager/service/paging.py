@@ -903,15 +903,8 @@ class PagingEngine:
                 continue  # acknowledged or resolved: stop_settled cancels it
             groups.setdefault((m.channel, m.address), []).append(m)
         if groups:
-            # what a page says about an incident of several alerts (a group summarised): one read for the tick
-            several = {m.incident_id for m in due if m.incident_id is not None and (m.alert_count or 0) > 1}
-            texts = await self.store.alert_texts(sorted(several)) if several else {}
-            summaries = {iid: messages.incident_summary(t.summary, t.alerts) for iid, t in texts.items()}
             await asyncio.gather(
-                *(
-                    self._send_group(cfg, schedule, plan, ch, addr, msgs, now, summaries)
-                    for (ch, addr), msgs in groups.items()
-                )
+                *(self._send_group(cfg, schedule, plan, ch, addr, msgs, now) for (ch, addr), msgs in groups.items())
             )
         if len(due) >= SEND_BATCH:
             self.poke()  # more are due: the next tick sends them (bundled again per address)
@@ -925,9 +918,7 @@ class PagingEngine:
         address: str,
         msgs: list[DueMessage],
         now: datetime,
-        summaries: dict[int, str],
     ) -> None:
-        """`summaries`: what a page says about each incident of several alerts (page_summary)."""
         async with self._sending:
             th = plan.throttles.get(channel)
             if th is not None:
@@ -954,6 +945,11 @@ class PagingEngine:
                     )
                     self.metrics.messages.labels(channel, outcome(result, retry_at)).inc()
                 return
+            # what a page says about an incident of several alerts (a group summarised, as page_summary
+            # does): one read of their alerts' texts for the bundle
+            several = sorted({m.incident_id for m in msgs if m.incident_id is not None and (m.alert_count or 0) > 1})
+            texts = await self.store.alert_texts(several) if several else {}
+            summaries = {iid: messages.incident_summary(t.summary, t.alerts) for iid, t in texts.items()}
             pend = [
                 dp.Pending(
                     id=m.id,
