@@ -456,6 +456,9 @@ class PagingEngine:
         # own read always was; a page of an incident acknowledged meanwhile is not sent: dispatch checks its
         # state); False runs their reads every tick (tests/scenarios/test_engine_first_step.py)
         self.skip_idle_stages = True
+        # the fast path of a storm's routing: one coverage decision per project, route and severity in a tick
+        # without maintenance windows (route); False decides every incident (the equivalence test's reference)
+        self.reuse_decisions = True
         self._handovers: set[tuple[str, datetime, str]] = set()  # hand-over claims asked (handover_notices)
         self._work: EscalationWork | None = None  # this tick's answer (None: not asked, every stage runs)
         # every tick, in this order
@@ -588,23 +591,32 @@ class PagingEngine:
         overrides = overrides_from(state.overrides)
         on_call = None
         debug = log.bind().debug  # once a tick: a module's logger is bound again at every call (logging.setup)
+        customers = set(plan.customer_of)
+        # the fast path of a storm's routing (`reuse_decisions`): with no maintenance window running or to come,
+        # an incident's labels do not enter its decision (only a window matches labels), so every incident of
+        # the tick with the same project, route and severity gets the same decision: it is made once
+        decided: dict[tuple[str, int, str], PagingDecision] = {}
         async for inc in sliced(unrouted):
             # a paged ticket goes to its own project; an alert to its first matching route's
-            desk = desk_project(inc.source, inc.labels, set(plan.customer_of))
+            desk = desk_project(inc.source, inc.labels, customers)
             route = None if desk is not None else dp.first_route(plan.routes, inc.labels)
             project = desk or (route.project if route is not None else plan.default_project)
             rows = booked.get(plan.customer_of.get(project, ""), [])
-            decision = decide(
-                plan,
-                schedule,
-                project=project,
-                route=route,
-                labels=inc.labels,
-                severity=inc.severity,
-                bookings=rows,
-                windows=windows,
-                now=now,
-            )
+            key = (project, id(route), inc.severity)
+            decision = decided.get(key) if self.reuse_decisions and not windows else None
+            if decision is None:
+                decision = decide(
+                    plan,
+                    schedule,
+                    project=project,
+                    route=route,
+                    labels=inc.labels,
+                    severity=inc.severity,
+                    bookings=rows,
+                    windows=windows,
+                    now=now,
+                )
+                decided[key] = decision
             booking = None
             if decision.coverage.booking is not None and decision.action is Decision.PAGE:
                 booking = next(

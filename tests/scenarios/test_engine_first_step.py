@@ -1,10 +1,11 @@
 """The engine's fast paths against the readable reference: a new incident that pages at once
 (`PagingEngine.first_step_in_route`: its first escalation step decided in the route stage and written with
-its escalation in one transaction, instead of the steps stage reading it back and firing it), and the
+its escalation in one transaction, instead of the steps stage reading it back and firing it), the
 escalation stages with nothing to do skipping their reads (`PagingEngine.skip_idle_stages`: one read says
-which of stop, steps and target have work). Each timeline below is told on a fresh database with each
-fast path alone, with both, and with neither, and must leave the same escalations, outbox rows, timeline
-events and messages sent.
+which of stop, steps and target have work), and a tick's coverage decisions made once per project, route
+and severity when no maintenance window can hold an incident (`PagingEngine.reuse_decisions`). Each
+timeline below is told on a fresh database with each fast path alone, with all, and with none, and must
+leave the same escalations, outbox rows, timeline events and messages sent.
 
 By the example config: standby in the week of 2026-12-07 is dewi; the office rotation on Wed 2026-12-09
 is chris; the desk is anna and support@example.nl; warning is low urgency.
@@ -37,6 +38,31 @@ async def several_in_one_tick(s: Scenario) -> None:
     await s.fire({**WEBSHOP, "severity": "warning"}, settle=False)
     await s.settle()
     await s.advance(minutes=20)
+
+
+async def a_night_storm_in_one_tick(s: Scenario) -> None:
+    """Many incidents of the same project, route and severity in one tick, and of others."""
+    for i in range(4):
+        await s.fire({**AGENCY, "alertname": f"Down{i}", "severity": "critical", "instance": f"web{i}"}, settle=False)
+    for i in range(2):
+        await s.fire({**AGENCY, "alertname": f"Slow{i}", "severity": "warning"}, settle=False)  # deferred
+    await s.fire({**WEBSHOP, "alertname": "Checkout"}, settle=False)
+    await s.settle()
+    await s.advance(minutes=20)
+
+
+async def a_window_for_one_host_in_a_storm(s: Scenario) -> None:
+    """A maintenance window holds one host's alert; the others of the same project and severity page."""
+    status, _ = await s.api(
+        "POST",
+        "/api/v1/maintenance",
+        {"start": "2026-12-08T21:00", "end": "2026-12-08T23:00", "reason": "db upgrade", "match": {"instance": "db1"}},
+    )
+    assert status == 201
+    for host in ("web1", "db1", "web2"):
+        await s.fire({**AGENCY, "alertname": "Down", "severity": "critical", "instance": host}, settle=False)
+    await s.settle()
+    await s.at("23:00")
 
 
 async def evening_with_standby_booked(s: Scenario) -> None:
@@ -120,6 +146,8 @@ CASES: list[tuple[str, str, bool, Callable[[Scenario], Awaitable[None]]]] = [
     ("evening, standby booked", "2026-12-09 17:00", True, evening_with_standby_booked),
     ("evening, nothing booked", "2026-12-09 23:00", True, evening_without_booking),
     ("maintenance window", "2026-12-08 21:30", False, maintenance_window),
+    ("a night storm in one tick", "2026-12-08 22:00", False, a_night_storm_in_one_tick),
+    ("a window for one host in a storm", "2026-12-08 21:30", False, a_window_for_one_host_in_a_storm),
     ("low urgency deferral", "2026-12-08 22:00", False, low_urgency_deferral),
     ("repeat alert", "2026-12-09 10:00", False, repeat_alert),
     ("acknowledged before the tick", "2026-12-09 10:00", False, acked_before_the_tick),
@@ -161,11 +189,12 @@ def _untimed(body: str) -> str:
     return body.split("\nTimeline:\n")[0]
 
 
-async def _told(tmp_path, start: str, booked_only: bool, story, first_step: bool, skip_idle: bool) -> dict:
+async def _told(tmp_path, start: str, booked_only: bool, story, first_step: bool, skip_idle: bool, reuse: bool) -> dict:
     kw = {"config_path": booked_only_config(tmp_path)} if booked_only else {}
     async with Scenario(tmp_path, start, **kw) as s:
         s.engine.first_step_in_route = first_step
         s.engine.skip_idle_stages = skip_idle
+        s.engine.reuse_decisions = reuse
         await story(s)
         db = s._db
         return {
@@ -184,7 +213,12 @@ async def _told(tmp_path, start: str, booked_only: bool, story, first_step: bool
         }
 
 
-FAST = {"first step in route": (True, False), "idle stages skipped": (False, True), "both": (True, True)}
+FAST = {
+    "first step in route": (True, False, False),
+    "idle stages skipped": (False, True, False),
+    "decisions reused": (False, False, True),
+    "all": (True, True, True),
+}
 
 
 @pytest.mark.parametrize("fast", FAST)
@@ -193,7 +227,7 @@ async def test_the_fast_paths_write_what_the_reference_writes(tmp_path, name, st
     (tmp_path / "fast").mkdir()
     (tmp_path / "reference").mkdir()
     got = await _told(tmp_path / "fast", start, booked_only, story, *FAST[fast])
-    reference = await _told(tmp_path / "reference", start, booked_only, story, False, False)
+    reference = await _told(tmp_path / "reference", start, booked_only, story, False, False, False)
     for what in ("escalations", "outbox", "timeline", "sent", "metrics"):
         assert got[what] == reference[what], what
     assert reference["escalations"] or name == "acknowledged before the tick"
