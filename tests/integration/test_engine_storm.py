@@ -34,17 +34,18 @@ MAX_TICKS = 50  # bound of every tick loop here; a storm of 2,000 needs a handfu
 
 
 class Decisions:
-    """Counts the route stage's coverage decisions (paging.decide) as it makes them."""
+    """Counts the incidents the route stage has decided, as it decides them: every incident of a storm
+    here pages at once, so each gets its first step (PagingEngine._first_step) in the stage's loop."""
 
-    def __init__(self, monkeypatch) -> None:
+    def __init__(self, monkeypatch, engine: PagingEngine) -> None:
         self.asked = 0
-        real = paging.decide
+        real = engine._first_step
 
         def counted(*args, **kw):
             self.asked += 1
             return real(*args, **kw)
 
-        monkeypatch.setattr(paging, "decide", counted)
+        monkeypatch.setattr(engine, "_first_step", counted)
 
 
 def storm(n: int, at: datetime) -> list[Delivery]:
@@ -197,7 +198,7 @@ async def test_a_full_outbox_batch_is_sent_by_the_next_tick_without_loss_or_doub
 async def test_the_route_stage_yields_to_the_event_loop_every_slice_of_a_batch(tmp_path, monkeypatch):
     """What else is ready on the loop (a webhook's handler) runs between slices, not after the batch."""
     cfg, schedule, clock, _metrics, store, engine = await node(tmp_path, paging.ROUTE_BATCH)
-    decisions = Decisions(monkeypatch)
+    decisions = Decisions(monkeypatch, engine)
     seen: list[int] = []
     try:
         route = asyncio.create_task(engine.route(cfg, schedule, clock.now()))
@@ -217,7 +218,7 @@ async def test_the_route_stage_yields_to_the_event_loop_every_slice_of_a_batch(t
 async def test_a_webhook_is_answered_while_the_engine_routes_a_big_backlog(tmp_path, monkeypatch):
     monkeypatch.setattr(paging, "ROUTE_BATCH", 2000)  # the whole backlog in one batch: the longest a tick works
     cfg, schedule, clock, metrics, store, engine = await node(tmp_path, 2000)
-    decisions = Decisions(monkeypatch)
+    decisions = Decisions(monkeypatch, engine)
     taken_in_at: list[int] = []  # the decisions made when the webhook's handler stored its alert
     real_ingest = store.ingest
 
