@@ -959,7 +959,7 @@ class PagingEngine:
                 return
             # what a page says about an incident of several alerts (a group summarised, as page_summary
             # does): one read of their alerts' texts for the bundle
-            several = sorted({m.incident_id for m in msgs if m.incident_id is not None and (m.alert_count or 0) > 1})
+            several = list({m.incident_id for m in msgs if m.incident_id is not None and (m.alert_count or 0) > 1})
             texts = await self.store.alert_texts(several) if several else {}
             summaries = {iid: messages.incident_summary(t.summary, t.alerts) for iid, t in texts.items()}
             pend = [

@@ -28,7 +28,7 @@ from .port import (
     RoundsPaged,
     UnroutedIncident,
 )
-from .sqlite_rows import insert_rows
+from .sqlite_rows import in_chunks, insert_rows
 
 # a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
 # and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
@@ -764,13 +764,10 @@ class PagingStore:
     async def alert_texts(self, incident_ids: Sequence[int]) -> dict[int, AlertTexts]:
         def q(c: sqlite3.Connection) -> dict[int, AlertTexts]:
             found: dict[int, tuple[str, list[AlertText]]] = {}
-            ids = sorted(set(incident_ids))
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for chunk, marks in in_chunks(sorted(set(incident_ids))):
                 for iid, summary, a_summary, labels, status in c.execute(
                     "SELECT i.id, i.summary, a.summary, a.labels, a.status FROM incidents i "
-                    f"LEFT JOIN alerts a ON a.incident_id = i.id WHERE i.id IN ({','.join('?' * len(chunk))}) "
-                    "ORDER BY i.id, a.id",
+                    f"LEFT JOIN alerts a ON a.incident_id = i.id WHERE i.id IN ({marks}) ORDER BY i.id, a.id",
                     chunk,
                 ):
                     _, alerts = found.setdefault(iid, (summary, []))

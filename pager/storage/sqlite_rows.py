@@ -2,17 +2,21 @@
 
 Each statement hands the GIL from the writer thread to the event loop and back, and on PostgreSQL is a
 round trip; cutting the row count into these chunks keeps a few statement texts per INSERT, which SQLite's
-statement cache (and psycopg's prepared statements) serve for every count."""
+statement cache (and psycopg's prepared statements) serve for every count. And many values of one
+`IN (...)` as chunks of at most IN_CHUNK (`in_chunks`)."""
 
 from __future__ import annotations
 
 import functools
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
+from typing import TypeVar
 
 CHUNKS = (64, 16, 4)
+IN_CHUNK = 500  # values per `IN (...)` (SQLite allows 32766 parameters)
+T = TypeVar("T")
 
 
 def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) -> None:
@@ -31,3 +35,10 @@ def multi_row(sql: str, n: int) -> str:
     m = re.search(r"VALUES (\([^()]*\))", sql)
     assert m is not None, sql
     return sql[: m.start(1)] + ", ".join([m.group(1)] * n) + sql[m.end(1) :]
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
+    """`values` in order, in chunks of at most IN_CHUNK, each with its parameter marks for `IN ({marks})`."""
+    for k in range(0, len(values), IN_CHUNK):
+        chunk = values[k : k + IN_CHUNK]
+        yield chunk, ", ".join("?" * len(chunk))

@@ -32,6 +32,7 @@ from .port import (
     TicketTime,
 )
 from .sqlite_paging import INSERT_EVENT
+from .sqlite_rows import in_chunks
 
 DESK_SOURCE = "desk"
 _COLS = (
@@ -83,7 +84,10 @@ def _index(conn: sqlite3.Connection, number: int, text: str) -> None:
     """Adds a text to the ticket's one search document."""
     cur = conn.execute("UPDATE ticket_text SET text = text || char(10) || ? WHERE rowid = ?", (text, number))
     if cur.rowcount == 0:
-        conn.execute("INSERT INTO ticket_text (rowid, text) VALUES (?, ?)", (number, text))
+        conn.execute(_NEW_DOCUMENT, (number, text))
+
+
+_NEW_DOCUMENT = "INSERT INTO ticket_text (rowid, text) VALUES (?, ?)"  # a ticket's search document, its first text
 
 
 def _status(conn: sqlite3.Connection, number: int) -> tuple[Status, str]:
@@ -334,7 +338,7 @@ def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
             if number in made:
                 _index(conn, number, subject)
             else:
-                conn.execute("INSERT INTO ticket_text (rowid, text) VALUES (?, ?)", (number, subject))
+                conn.execute(_NEW_DOCUMENT, (number, subject))
         conn.execute("UPDATE ticket_text_indexed SET last = ?", (rows[-1][0],))
     return len(rows)
 
@@ -464,9 +468,7 @@ def target_entries(conn: sqlite3.Connection, numbers: list[int]) -> dict[int, tu
     events), ordered by time and then as stored, as tickets_by_number orders it."""
     found: dict[int, list[TicketEntry]] = {}
     kinds = ", ".join("?" * len(TARGET_ENTRY_KINDS))
-    for k in range(0, len(numbers), _BATCH):
-        chunk = numbers[k : k + _BATCH]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(numbers):
         for (n,) in conn.execute(f"SELECT number FROM tickets WHERE number IN ({marks}) AND kind = 'request'", chunk):
             found[n] = []
         for e in conn.execute(
@@ -486,17 +488,12 @@ def ticket(conn: sqlite3.Connection, number: int) -> TicketDetail | None:
     return found[0] if found else None
 
 
-_BATCH = 500  # numbers per query (SQLite allows 32766 parameters)
-
-
 def tickets_by_number(conn: sqlite3.Connection, numbers: list[int]) -> list[TicketDetail]:
     """Each ticket of `numbers` that exists, in that order: its row, its timeline (the desk's entries and,
     for an incident, its own events, internal; by time, each source in its own order), attachments and
     time entries. A few queries for a page of tickets, not a few for each."""
     found: dict[int, TicketDetail] = {}
-    for k in range(0, len(numbers), _BATCH):
-        chunk = numbers[k : k + _BATCH]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(numbers):
         rows = conn.execute(f"SELECT {_COLS} FROM tickets WHERE number IN ({marks})", chunk).fetchall()
         entries: dict[int, list[tuple[str, int, TicketEntry]]] = {r[0]: [] for r in rows}
         for e in conn.execute(
