@@ -317,6 +317,22 @@ async def test_fire_step_of_a_settled_incident_pages_nobody(store: Store) -> Non
     assert await store.due_messages(T0) == [] and await store.due_escalations(T0 + timedelta(hours=1)) == []
 
 
+def _first_step(iid: int, escalate_at=None) -> dict:
+    """fire_step's keywords (but the incident, generation and `now`) of step 0 at T0: an SMS now and an
+    e-mail 5 minutes later to anna, the next step at T0+15m, the response deadline at T0+30m."""
+    return dict(
+        k=0,
+        next_at=T0 + timedelta(minutes=15),
+        messages=[_page(iid, 0), _page(iid, 0, "email", timedelta(minutes=5))],
+        first_page=True,
+        deadline=T0 + timedelta(minutes=30),
+        escalate_at=escalate_at,
+        early=False,
+        event={"kind": "paging", "step": 0, "round": 0, "people": ["anna"], "notes": [], "messages": 2},
+        final_status=None,
+    )
+
+
 async def test_create_escalation_with_its_first_step_writes_what_create_then_fire_step_write(store: Store) -> None:
     """`first_step`: an incident that pages at once gets its escalation and its first step in one
     transaction, the same rows and events as create_escalation and then fire_step; nothing of either
@@ -334,17 +350,7 @@ async def test_create_escalation_with_its_first_step_writes_what_create_then_fir
     )
 
     def first(iid: int) -> dict:
-        return dict(
-            k=0,
-            next_at=T0 + timedelta(minutes=15),
-            messages=[_page(iid, 0), _page(iid, 0, "email", timedelta(minutes=5))],
-            first_page=True,
-            deadline=T0 + timedelta(minutes=30),
-            escalate_at=T0 + timedelta(minutes=20),
-            early=False,
-            event={"kind": "paging", "step": 0, "round": 0, "people": ["anna"], "notes": [], "messages": 2},
-            final_status=None,
-        )
+        return _first_step(iid, escalate_at=T0 + timedelta(minutes=20))
 
     together = await open_incident(store, "together")
     apart = await open_incident(store, "apart")
@@ -399,17 +405,7 @@ async def test_create_escalations_writes_each_as_create_escalation_would_in_one_
         }
 
     def first(iid: int) -> dict:
-        return dict(
-            k=0,
-            next_at=T0 + timedelta(minutes=15),
-            messages=[_page(iid, 0), _page(iid, 0, "email", timedelta(minutes=5))],
-            first_page=True,
-            deadline=T0 + timedelta(minutes=30),
-            escalate_at=None,
-            early=False,
-            event={"kind": "paging", "step": 0, "round": 0, "people": ["anna"], "notes": [], "messages": 2},
-            final_status=None,
-        )
+        return _first_step(iid)
 
     desk = [{**_page(0, 0, "email"), "kind": "desk"}]
     batch = [await open_incident(store, f"batch-{i}") for i in range(4)]
