@@ -199,6 +199,7 @@ def sms_bundle(items: Sequence[SmsItem], *, target: int = GSM7_SINGLE) -> str:
         shown.pop()
         proj_text = ", ".join(shown) + f" +{len(projects) - len(shown)} more"
     head = f"{n} new incidents for {cut_gsm(proj_text, room)}: "
+    for_entries = target - gsm_len(head) - gsm_len(tail)  # the listed entries and the "+N more"
     entries: list[str] = []
     best, listed = 1, 0
     for k, i in enumerate(items, start=1):
@@ -206,13 +207,13 @@ def sms_bundle(items: Sequence[SmsItem], *, target: int = GSM7_SINGLE) -> str:
         entries.append(entry)
         listed += gsm_len(entry) + (2 if k > 1 else 0)
         more = f"; +{n - k} more" if n - k else ""
-        if listed <= target - gsm_len(head) - gsm_len(more) - gsm_len(tail):
+        if listed <= for_entries - gsm_len(more):
             best = k
-        elif listed > target - gsm_len(head) - gsm_len(tail):
+        elif listed > for_entries:
             break  # what is listed only grows: no later count fits, with "+N more" or without (a storm's
             # bundle of hundreds stops after the few that fit)
     more = f"; +{n - best} more" if n - best else ""
-    budget = max(target - gsm_len(head) - gsm_len(more) - gsm_len(tail), MIN_SMS_SUMMARY)
+    budget = max(for_entries - gsm_len(more), MIN_SMS_SUMMARY)
     return head + cut_gsm("; ".join(entries[:best]), budget) + more + tail
 
 

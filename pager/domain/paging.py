@@ -26,6 +26,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import accumulate
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -268,10 +269,7 @@ class Policy:
         object.__setattr__(self, "steps", tuple(self.steps))
         if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
             raise ValueError(f"policy {self.name}: repeat must be an integer >= 0, got {self.repeat!r}")
-        offsets = [timedelta(0)]
-        for s in self.steps:
-            offsets.append(offsets[-1] + s.wait)
-        object.__setattr__(self, "offsets", tuple(offsets))
+        object.__setattr__(self, "offsets", tuple(accumulate((s.wait for s in self.steps), initial=timedelta(0))))
 
     @property
     def total_steps(self) -> int:
