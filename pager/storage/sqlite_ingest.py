@@ -111,6 +111,10 @@ _INSERT_INCIDENT = (
     "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, alert_count, "
     "created_at, updated_at, group_key) VALUES (?, ?, ?, 'triggered', ?, ?, ?, 1, ?, ?, ?)"
 )
+# every incident is a ticket of kind 'incident' with the incident's number (migration 0020), written with it
+_INSERT_TICKET = (
+    "INSERT INTO tickets (number, kind, via, subject, created_at, updated_at) VALUES (?, 'incident', 'alert', ?, ?, ?)"
+)
 _RECOUNT = (
     "UPDATE incidents SET updated_at = ?, alert_count = (SELECT count(*) FROM alerts WHERE incident_id = ?) "
     "WHERE id = ?"
@@ -366,6 +370,7 @@ class _Persist:
                 c.group_key,
             ),
         )
+        self.rows.add(_INSERT_TICKET, (iid, a.summary, self.at, self.at))
         self.ids.open[c.key] = iid
         self.opened[iid] = set()
         self.event(iid, "opened", None, {"summary": a.summary, "delivery_id": self.delivery_id, **self.d.facts})
@@ -454,7 +459,7 @@ class _Persist:
 
 
 class _Rows:
-    """Rows to insert (deliveries, incidents, alerts, alert_events, events) and the recount of each
+    """Rows to insert (deliveries, incidents, their tickets, alerts, alert_events, events) and the recount of each
     incident whose alerts changed, written table by table in this order, each table's rows in the
     order given, inserts as multi-row INSERT statements (sqlite_rows.insert_rows: a few statement texts
     per table for every row count). The UPDATEs (`_NO_SEVERITY`, `_RECOUNT`) are written after the
@@ -503,9 +508,18 @@ class _Rows:
 
 
 _LARGEST = {"deliveries": "SELECT max(id) FROM deliveries", "incidents": "SELECT max(number) FROM tickets"}
-_ROW_ORDER = (_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _NO_SEVERITY, _APPLIED, INSERT_EVENT, _RECOUNT)
+_ROW_ORDER = (
+    _INSERT_DELIVERY,
+    _INSERT_INCIDENT,
+    _INSERT_TICKET,
+    _UPSERT_ALERT,
+    _NO_SEVERITY,
+    _APPLIED,
+    INSERT_EVENT,
+    _RECOUNT,
+)
 # the inserts written as multi-row statements (the UPDATEs row by row)
-_MULTI_ROW = frozenset((_INSERT_DELIVERY, _INSERT_INCIDENT, _UPSERT_ALERT, _APPLIED, INSERT_EVENT))
+_MULTI_ROW = frozenset((_INSERT_DELIVERY, _INSERT_INCIDENT, _INSERT_TICKET, _UPSERT_ALERT, _APPLIED, INSERT_EVENT))
 
 
 _WRITE: dict[type, Callable[[_Persist, Change], None]] = {
