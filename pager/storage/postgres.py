@@ -86,6 +86,21 @@ _OR_IGNORE = re.compile(r"\bINSERT OR IGNORE INTO\b", re.I)
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
 
+# A statement that looks rows up by a list of values (`IN (?, ...)`, `json_each(?)`) or tells SQLite which
+# index to use (`INDEXED BY`, `NOT INDEXED`) is planned at every execution, never prepared. psycopg prepares a statement run
+# five times, and PostgreSQL then keeps the statement's generic plan, chosen on the sizes the tables had then,
+# until their statistics change: on a new database, while a storm fills it faster than autovacuum analyzes
+# (it looks every minute), a plan made on a few rows scans the whole table on every call (bench/RESULTS.md,
+# "PostgreSQL"). Most of them run once per commit or tick, not per row: the planning costs little.
+_PLANNED_EACH_TIME = re.compile(r"\bIN \(\?|\bjson_each\(|\b(NOT INDEXED|INDEXED BY)\b", re.I)
+
+
+@lru_cache(maxsize=4096)
+def prepare(sql: str) -> bool | None:
+    """psycopg's `prepare` for one of the SQLite modules' statements: False (never) or None (its default)."""
+    return False if _PLANNED_EACH_TIME.search(sql) else None
+
+
 @lru_cache(maxsize=4096)
 def translate(sql: str) -> str:
     """The PostgreSQL form of one of the SQLite modules' statements (cached: they are constants)."""
@@ -151,7 +166,7 @@ class PgConnection:
             self._conn.execute("BEGIN")
             return self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         try:
-            cur = self._conn.execute(translate(sql), _params(params))  # type: ignore[arg-type]
+            cur = self._conn.execute(translate(sql), _params(params), prepare=prepare(sql))  # type: ignore[arg-type]
         except psycopg.errors.IntegrityError as exc:
             raise sqlite3.IntegrityError(str(exc)) from exc
         if sql == "COMMIT" and cur.statusmessage != "COMMIT":  # a failed transaction's COMMIT is a ROLLBACK

@@ -268,9 +268,11 @@ def _escalation_row(
     0 but the incident, generation and `now`), the escalation is written as fire_step would leave it after
     that step (its columns in the INSERT, its messages and its entry after the `routed` one): a new
     escalation is at step -1 and active, on a triggered incident, so fire_step's checks cannot fail here."""
-    # the round routed (incidents_unrouted no longer holds it), if the incident is still triggered
+    # the round routed (incidents_unrouted no longer holds it), if the incident is still triggered; found by
+    # its id (NOT INDEXED: never through incidents_state, which holds every triggered incident of a storm)
     if not c.execute(
-        "UPDATE incidents SET routed_generation = ? WHERE id = ? AND state = 'triggered'", (generation, incident_id)
+        "UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id = ? AND state = 'triggered'",
+        (generation, incident_id),
     ).rowcount:
         return False
     row = {
