@@ -225,12 +225,36 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     at = _iso(now)
     queued: list[tuple] = []
     entries: list[tuple[int, str, str, str | None, dict]] = []
-    created = [_escalation_row(c, at, queued, entries, **e) for e in escalations]
+    routed = _route(c, escalations)
+    created = [
+        (e["incident_id"], e["generation"]) in routed and _escalation_row(c, at, queued, entries, **e)
+        for e in escalations
+    ]
     insert_rows(c, _QUEUE, queued)
     _events(c, entries)
-    routed = [(e["project"], e["incident_id"]) for e, ok in zip(escalations, created, strict=True) if ok]
-    c.executemany(_TICKET_PROJECT, [(p, p.partition("/")[0], iid) for p, iid in routed if "/" in p])
+    projects = [(e["project"], e["incident_id"]) for e, ok in zip(escalations, created, strict=True) if ok]
+    c.executemany(_TICKET_PROJECT, [(p, p.partition("/")[0], iid) for p, iid in projects if "/" in p])
     return created
+
+
+def _route(c: sqlite3.Connection, escalations: list[dict]) -> set[tuple[int, int]]:
+    """Each escalation's round marked routed on its incident (incidents_unrouted no longer holds it), if the
+    incident is still triggered: one UPDATE per generation among them (a storm's new incidents are all of
+    generation 0), its incidents found by their ids (NOT INDEXED: never through incidents_state, which holds
+    every triggered incident of a storm). The (incident, generation) pairs routed."""
+    ids: dict[int, list[int]] = {}
+    for e in escalations:
+        ids.setdefault(e["generation"], []).append(e["incident_id"])
+    routed: set[tuple[int, int]] = set()
+    for generation, incident_ids in ids.items():
+        for chunk, marks in in_chunks(incident_ids):
+            rows = c.execute(
+                f"UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id IN ({marks}) "
+                "AND state = 'triggered' RETURNING id",
+                (generation, *chunk),
+            ).fetchall()
+            routed.update((iid, generation) for (iid,) in rows)
+    return routed
 
 
 # An incident's ticket goes under the customer's project its first escalation was routed to (a project of the
@@ -262,19 +286,12 @@ def _escalation_row(
     messages: list[dict] | None = None,
     first_step: dict | None = None,
 ) -> bool:
-    """An incident's escalation for its round; its outbox rows (`messages`) and its `routed` entry added to
-    `queued` and `entries` for the caller to insert. False (nothing written or added) when it exists
-    already or the incident is no longer triggered. With `first_step` (the keywords of fire_step for step
+    """An incident's escalation for its round (which `_route` marked routed on the triggered incident); its
+    outbox rows (`messages`) and its `routed` entry added to `queued` and `entries` for the caller to
+    insert. False (nothing written or added) when it exists already. With `first_step` (the keywords of fire_step for step
     0 but the incident, generation and `now`), the escalation is written as fire_step would leave it after
     that step (its columns in the INSERT, its messages and its entry after the `routed` one): a new
     escalation is at step -1 and active, on a triggered incident, so fire_step's checks cannot fail here."""
-    # the round routed (incidents_unrouted no longer holds it), if the incident is still triggered; found by
-    # its id (NOT INDEXED: never through incidents_state, which holds every triggered incident of a storm)
-    if not c.execute(
-        "UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id = ? AND state = 'triggered'",
-        (generation, incident_id),
-    ).rowcount:
-        return False
     row = {
         "incident_id": incident_id,
         "generation": generation,
