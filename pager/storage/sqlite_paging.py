@@ -822,7 +822,8 @@ class PagingStore:
         )
 
     async def claim_messages(self, carrier: int, ids: list[int], body: str, now: datetime) -> bool:
-        """Mark `carrier` sending (with the bundle's body) and the rest bundled into it, if all still pending."""
+        """Mark `carrier` (one of `ids`) sending, with the bundle's body, and the rest bundled into it, if all
+        are still pending."""
 
         def w(c: sqlite3.Connection) -> bool:
             marks = ",".join("?" * len(ids))
@@ -831,18 +832,17 @@ class PagingStore:
             ]
             if n != len(ids):
                 return False
-            c.execute("UPDATE outbox SET status = 'sending', body = ? WHERE id = ?", (body, carrier))
-            # every message in the bundle is tried once more (a failed bundle is rebundled; its retries go on)
-            c.execute(
-                f"UPDATE outbox SET attempts = attempts + 1, first_tried_at = coalesce(first_tried_at, ?) "
-                f"WHERE id IN ({marks})",
-                (_iso(now), *ids),
-            )
+            # every message in the bundle is tried once more (a failed bundle is rebundled; its retries go on):
+            # each row written once (on PostgreSQL every UPDATE of a row writes all of its index entries again)
+            tried = "attempts = attempts + 1, first_tried_at = coalesce(first_tried_at, ?)"
+            at = _iso(now)
+            c.execute(f"UPDATE outbox SET status = 'sending', body = ?, {tried} WHERE id = ?", (body, at, carrier))
             others = [i for i in ids if i != carrier]
             if others:
                 c.execute(
-                    f"UPDATE outbox SET status = 'bundled', bundle_id = ? WHERE id IN ({','.join('?' * len(others))})",
-                    (carrier, *others),
+                    f"UPDATE outbox SET status = 'bundled', bundle_id = ?, {tried} "
+                    f"WHERE id IN ({','.join('?' * len(others))})",
+                    (carrier, at, *others),
                 )
             return True
 
