@@ -28,7 +28,7 @@ from .port import (
     RoundsPaged,
     UnroutedIncident,
 )
-from .sqlite_rows import in_chunks, insert_rows
+from .sqlite_rows import in_chunks, insert_rows, returning_rows
 
 # a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
 # and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
@@ -226,10 +226,15 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     queued: list[tuple] = []
     entries: list[tuple[int, str, str, str | None, dict]] = []
     routed = _route(c, escalations)
-    created = [
-        (e["incident_id"], e["generation"]) in routed and _escalation_row(c, at, queued, entries, **e)
-        for e in escalations
-    ]
+    rows = [_escalation_row(at, **e) for e in escalations if (e["incident_id"], e["generation"]) in routed]
+    inserted = set(returning_rows(c, _ESCALATION.format(columns=", ".join(_ESC_ROW)), rows))  # not there before
+    created = []
+    for e in escalations:
+        key = (e["incident_id"], e["generation"])
+        created.append(key in inserted)
+        if key in inserted:
+            inserted.discard(key)  # a second escalation of one round in the list was not written
+            _escalation_written(at, queued, entries, **e)
     insert_rows(c, _QUEUE, queued)
     _events(c, entries)
     tickets: dict[str, list[int]] = {}  # by project: a storm's incidents are of a few projects
@@ -269,11 +274,37 @@ def _route(c: sqlite3.Connection, escalations: list[dict]) -> set[tuple[int, int
 _TICKET_PROJECT = "UPDATE tickets SET project = ?, customer = ? WHERE number IN ({marks}) AND project IS NULL"
 
 
+# an escalation's row; the rows of a tick's new escalations go in as one multi-row INSERT, which returns the
+# rounds it wrote (one that exists already is left as it is)
+_ESC_ROW = (
+    "incident_id",
+    "generation",
+    "project",
+    "rotation",
+    "policy",
+    "status",
+    "step",
+    "next_at",
+    "first_page_at",
+    "deadline_at",
+    "escalate_at",
+    "escalated_early",
+    "breached_at",
+    "target_seconds",
+    "reason",
+    "created_at",
+    "hold",
+    "maintenance_id",
+    "severity",
+)
+_ESCALATION = (
+    f"INSERT INTO escalations ({{columns}}) VALUES ({', '.join('?' * len(_ESC_ROW))}) "
+    "ON CONFLICT DO NOTHING RETURNING incident_id, generation"
+)
+
+
 def _escalation_row(
-    c: sqlite3.Connection,
     at: str,
-    queued: list[tuple],
-    entries: list[tuple[int, str, str, str | None, dict]],
     *,
     incident_id: int,
     generation: int,
@@ -290,12 +321,10 @@ def _escalation_row(
     severity: str = "",
     messages: list[dict] | None = None,
     first_step: dict | None = None,
-) -> bool:
-    """An incident's escalation for its round (which `_route` marked routed on the triggered incident); its
-    outbox rows (`messages`) and its `routed` entry added to `queued` and `entries` for the caller to
-    insert. False (nothing written or added) when it exists already. With `first_step` (the keywords of fire_step for step
-    0 but the incident, generation and `now`), the escalation is written as fire_step would leave it after
-    that step (its columns in the INSERT, its messages and its entry after the `routed` one): a new
+) -> tuple:
+    """An incident's escalation for its round (which `_route` marked routed on the triggered incident), the
+    values of `_ESC_ROW` (`booking` and `messages` are `_escalation_written`'s). With `first_step` (the keywords of fire_step for step 0 but the incident,
+    generation and `now`), the escalation is written as fire_step would leave it after that step: a new
     escalation is at step -1 and active, on a triggered incident, so fire_step's checks cannot fail here."""
     row = {
         "incident_id": incident_id,
@@ -320,11 +349,33 @@ def _escalation_row(
     }
     if first_step is not None:
         row.update(_step_columns(at, **first_step))
-    if not c.execute(
-        f"INSERT INTO escalations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) ON CONFLICT DO NOTHING",
-        tuple(row.values()),
-    ).rowcount:
-        return False
+    return tuple(row[k] for k in _ESC_ROW)
+
+
+def _escalation_written(
+    at: str,
+    queued: list[tuple],
+    entries: list[tuple[int, str, str, str | None, dict]],
+    *,
+    incident_id: int,
+    generation: int,
+    project: str,
+    rotation: str | None,
+    policy: dict,
+    status: str,
+    next_at: datetime | None,
+    target_seconds: int,
+    reason: str,
+    booking: dict | None = None,
+    hold: str | None = None,
+    maintenance_id: int | None = None,
+    severity: str = "",
+    messages: list[dict] | None = None,
+    first_step: dict | None = None,
+) -> None:
+    """A written escalation's outbox rows (`messages`; with `first_step`, its first step's pages after them)
+    and its `routed` entry (then its first step's) added to `queued` and `entries` for the caller to insert
+    (the row's columns are `_escalation_row`'s)."""
     routed = {
         "project": project,
         "rotation": rotation,
@@ -341,7 +392,6 @@ def _escalation_row(
         queued += _queue_rows(incident_id, generation, first_step["messages"], at)
         data = dict(first_step["event"])
         entries.append((incident_id, at, data.pop("kind"), "pagerd", data))
-    return True
 
 
 def _fire_step(

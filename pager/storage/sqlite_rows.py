@@ -29,6 +29,19 @@ def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) -> No
     conn.executemany(sql, rows[i:])
 
 
+def returning_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) -> list[tuple]:
+    """`rows` inserted in order by `sql`, an INSERT ... VALUES (one row) ... RETURNING ...; the rows it
+    returned (in no promised order), in the same chunks as `insert_rows`."""
+    out: list[tuple] = []
+    i = 0
+    for size in (*CHUNKS, 1):
+        while len(rows) - i >= size:
+            chunk = rows[i : i + size]
+            out += conn.execute(multi_row(sql, size), list(chain.from_iterable(chunk))).fetchall()
+            i += size
+    return out
+
+
 @functools.lru_cache(maxsize=64)
 def multi_row(sql: str, n: int) -> str:
     """`sql` with its one row of VALUES written `n` times."""

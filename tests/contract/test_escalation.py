@@ -454,6 +454,14 @@ async def test_create_escalations_writes_each_as_create_escalation_would_in_one_
         ("acme/webshop", "acme"),  # routed before: its escalation and ticket as they were
     ]
     assert [r.project for r in await store.rounds_of(existing)] == ["acme/webshop"]
+    # one round twice in a tick's list: the first is written, the second is the round that exists
+    twice = await open_incident(store, "twice")
+    assert await store.create_escalations([esc(twice, "acme/webshop"), esc(twice, "acme/intranet")], T0) == [
+        True,
+        False,
+    ]
+    assert [r.project for r in await store.rounds_of(twice)] == ["acme/webshop"]
+    assert [e.kind for e in (await store.get_incident(twice)).timeline].count("routed") == 1
 
 
 async def test_alert_texts_are_what_a_page_says_of_each_incident(store: Store) -> None:
