@@ -32,7 +32,7 @@ from .port import (
     TicketTime,
 )
 from .sqlite_paging import INSERT_EVENT
-from .sqlite_rows import in_chunks
+from .sqlite_rows import in_chunks, insert_rows
 
 DESK_SOURCE = "desk"
 _COLS = (
@@ -337,8 +337,7 @@ def index_tickets(conn: sqlite3.Connection, limit: int) -> int:
         for number, subject in rows:
             if number in made:
                 _index(conn, number, subject)
-            else:
-                conn.execute(_NEW_DOCUMENT, (number, subject))
+        insert_rows(conn, _NEW_DOCUMENT, [(number, subject) for number, subject in rows if number not in made])
         conn.execute("UPDATE ticket_text_indexed SET last = ?", (rows[-1][0],))
     return len(rows)
 
