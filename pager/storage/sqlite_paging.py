@@ -227,7 +227,7 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     entries: list[tuple[int, str, str, str | None, dict]] = []
     routed = _route(c, escalations)
     rows = [_escalation_row(at, **e) for e in escalations if (e["incident_id"], e["generation"]) in routed]
-    inserted = set(returning_rows(c, _ESCALATION.format(columns=", ".join(_ESC_ROW)), rows))  # not there before
+    inserted = set(returning_rows(c, _ESCALATION, rows))  # the rounds that were not there before
     created = []
     for e in escalations:
         key = (e["incident_id"], e["generation"])
@@ -298,7 +298,7 @@ _ESC_ROW = (
     "severity",
 )
 _ESCALATION = (
-    f"INSERT INTO escalations ({{columns}}) VALUES ({', '.join('?' * len(_ESC_ROW))}) "
+    f"INSERT INTO escalations ({', '.join(_ESC_ROW)}) VALUES ({', '.join('?' * len(_ESC_ROW))}) "
     "ON CONFLICT DO NOTHING RETURNING incident_id, generation"
 )
 
@@ -322,10 +322,11 @@ def _escalation_row(
     messages: list[dict] | None = None,
     first_step: dict | None = None,
 ) -> tuple:
-    """An incident's escalation for its round (which `_route` marked routed on the triggered incident), the
-    values of `_ESC_ROW` (`booking` and `messages` are `_escalation_written`'s). With `first_step` (the keywords of fire_step for step 0 but the incident,
-    generation and `now`), the escalation is written as fire_step would leave it after that step: a new
-    escalation is at step -1 and active, on a triggered incident, so fire_step's checks cannot fail here."""
+    """An incident's escalation for its round (which `_route` marked routed on the triggered incident): the
+    values of `_ESC_ROW` (`booking` and `messages` are `_escalation_written`'s). With `first_step` (the
+    keywords of fire_step for step 0 but the incident, generation and `now`), the escalation is written as
+    fire_step would leave it after that step: a new escalation is at step -1 and active, on a triggered
+    incident, so fire_step's checks cannot fail here."""
     row = {
         "incident_id": incident_id,
         "generation": generation,
@@ -349,6 +350,7 @@ def _escalation_row(
     }
     if first_step is not None:
         row.update(_step_columns(at, **first_step))
+    assert len(row) == len(_ESC_ROW), row  # _step_columns sets columns of the row, never new ones
     return tuple(row[k] for k in _ESC_ROW)
 
 
