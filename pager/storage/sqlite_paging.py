@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pager.domain import response
 from pager.domain.messages import AlertText
@@ -223,18 +223,19 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     """create_escalation for each of `escalations` (its keywords but `now`), in order; the outbox rows and
     the timeline entries of all of them go in as one multi-row INSERT each (a storm's tick routes hundreds)."""
     at = _iso(now)
+    routed = _route(c, escalations)
+    made = [_new_escalation(at, **e) if (e["incident_id"], e["generation"]) in routed else None for e in escalations]
+    inserted = set(returning_rows(c, _ESCALATION, [m.row for m in made if m is not None]))  # not there before
     queued: list[tuple] = []
     entries: list[tuple[int, str, str, str | None, dict]] = []
-    routed = _route(c, escalations)
-    rows = [_escalation_row(at, **e) for e in escalations if (e["incident_id"], e["generation"]) in routed]
-    inserted = set(returning_rows(c, _ESCALATION, rows))  # the rounds that were not there before
     created = []
-    for e in escalations:
-        key = (e["incident_id"], e["generation"])
-        created.append(key in inserted)
-        if key in inserted:
-            inserted.discard(key)  # a second escalation of one round in the list was not written
-            _escalation_written(at, queued, entries, **e)
+    for m in made:
+        written = m is not None and m.row[:2] in inserted
+        created.append(written)
+        if written:
+            inserted.discard(m.row[:2])  # a second escalation of one round in the list was not written
+            queued += m.queued
+            entries += m.entries
     insert_rows(c, _QUEUE, queued)
     _events(c, entries)
     tickets: dict[str, list[int]] = {}  # by project: a storm's incidents are of a few projects
@@ -303,7 +304,16 @@ _ESCALATION = (
 )
 
 
-def _escalation_row(
+class _Escalation(NamedTuple):
+    """An escalation to write: its row (the values of `_ESC_ROW`; incident and generation first), and what
+    goes in with it when the row is written: its outbox rows and its timeline entries."""
+
+    row: tuple
+    queued: list[tuple]
+    entries: list[tuple[int, str, str, str | None, dict]]
+
+
+def _new_escalation(
     at: str,
     *,
     incident_id: int,
@@ -321,12 +331,12 @@ def _escalation_row(
     severity: str = "",
     messages: list[dict] | None = None,
     first_step: dict | None = None,
-) -> tuple:
-    """An incident's escalation for its round (which `_route` marked routed on the triggered incident): the
-    values of `_ESC_ROW` (`booking` and `messages` are `_escalation_written`'s). With `first_step` (the
-    keywords of fire_step for step 0 but the incident, generation and `now`), the escalation is written as
-    fire_step would leave it after that step: a new escalation is at step -1 and active, on a triggered
-    incident, so fire_step's checks cannot fail here."""
+) -> _Escalation:
+    """An incident's escalation for its round (which `_route` marked routed on the triggered incident): its
+    row, its outbox rows (`messages`) and its `routed` entry. With `first_step` (the keywords of fire_step for
+    step 0 but the incident, generation and `now`), the escalation is as fire_step would leave it after that
+    step (its columns in the row, its pages after `messages`, its entry after the `routed` one): a new
+    escalation is at step -1 and active, on a triggered incident, so fire_step's checks cannot fail here."""
     row = {
         "incident_id": incident_id,
         "generation": generation,
@@ -348,36 +358,6 @@ def _escalation_row(
         "maintenance_id": maintenance_id,
         "severity": severity,
     }
-    if first_step is not None:
-        row.update(_step_columns(at, **first_step))
-    assert len(row) == len(_ESC_ROW), row  # _step_columns sets columns of the row, never new ones
-    return tuple(row[k] for k in _ESC_ROW)
-
-
-def _escalation_written(
-    at: str,
-    queued: list[tuple],
-    entries: list[tuple[int, str, str, str | None, dict]],
-    *,
-    incident_id: int,
-    generation: int,
-    project: str,
-    rotation: str | None,
-    policy: dict,
-    status: str,
-    next_at: datetime | None,
-    target_seconds: int,
-    reason: str,
-    booking: dict | None = None,
-    hold: str | None = None,
-    maintenance_id: int | None = None,
-    severity: str = "",
-    messages: list[dict] | None = None,
-    first_step: dict | None = None,
-) -> None:
-    """A written escalation's outbox rows (`messages`; with `first_step`, its first step's pages after them)
-    and its `routed` entry (then its first step's) added to `queued` and `entries` for the caller to insert
-    (the row's columns are `_escalation_row`'s)."""
     routed = {
         "project": project,
         "rotation": rotation,
@@ -388,12 +368,15 @@ def _escalation_written(
         **({"hold": hold, "until": _iso(next_at)} if hold else {}),
         **({"maintenance_window": maintenance_id} if maintenance_id is not None else {}),
     }
-    entries.append((incident_id, at, "routed", "pagerd", routed))
-    queued += _queue_rows(incident_id, generation, messages or [], at)
-    if first_step is not None:  # its first step, as fire_step writes it: its pages and its entry
+    entries: list[tuple[int, str, str, str | None, dict]] = [(incident_id, at, "routed", "pagerd", routed)]
+    queued = _queue_rows(incident_id, generation, messages or [], at)
+    if first_step is not None:  # its first step, as fire_step writes it: its columns, its pages and its entry
+        row.update(_step_columns(at, **first_step))
         queued += _queue_rows(incident_id, generation, first_step["messages"], at)
         data = dict(first_step["event"])
         entries.append((incident_id, at, data.pop("kind"), "pagerd", data))
+    assert len(row) == len(_ESC_ROW), row  # _step_columns sets columns of the row, never new ones
+    return _Escalation(tuple(row[k] for k in _ESC_ROW), queued, entries)
 
 
 def _fire_step(
