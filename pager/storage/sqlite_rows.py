@@ -21,25 +21,36 @@ T = TypeVar("T")
 
 def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) -> None:
     """`rows` inserted in order by `sql`, an INSERT ... VALUES (one row) [ON CONFLICT ...]."""
-    i = 0
-    for size in CHUNKS:
-        while len(rows) - i >= size:
-            conn.execute(multi_row(sql, size), list(chain.from_iterable(rows[i : i + size])))
-            i += size
-    conn.executemany(sql, rows[i:])
+    for chunk in _chunks(rows):
+        if len(chunk) >= CHUNKS[-1]:
+            conn.execute(multi_row(sql, len(chunk)), list(chain.from_iterable(chunk)))
+        else:
+            conn.executemany(sql, chunk)
 
 
 def returning_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) -> list[tuple]:
     """`rows` inserted in order by `sql`, an INSERT ... VALUES (one row) ... RETURNING ...; the rows it
     returned (in no promised order), in the same chunks as `insert_rows`."""
     out: list[tuple] = []
-    i = 0
-    for size in (*CHUNKS, 1):
-        while len(rows) - i >= size:
-            chunk = rows[i : i + size]
-            out += conn.execute(multi_row(sql, size), list(chain.from_iterable(chunk))).fetchall()
-            i += size
+    for chunk in _chunks(rows):
+        if len(chunk) >= CHUNKS[-1]:
+            out += conn.execute(multi_row(sql, len(chunk)), list(chain.from_iterable(chunk))).fetchall()
+        else:  # executemany returns no rows
+            for row in chunk:
+                out += conn.execute(sql, row).fetchall()
     return out
+
+
+def _chunks(rows: Sequence[tuple]) -> Iterator[Sequence[tuple]]:
+    """`rows` in order, as chunks of the sizes of CHUNKS, largest first, then the few left (fewer than the
+    smallest) as one."""
+    i = 0
+    for size in CHUNKS:
+        while len(rows) - i >= size:
+            yield rows[i : i + size]
+            i += size
+    if i < len(rows):
+        yield rows[i:]
 
 
 @functools.lru_cache(maxsize=64)
