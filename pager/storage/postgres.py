@@ -87,11 +87,12 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
 
 # A statement that looks rows up by a list of values (`IN (?, ...)`, `json_each(?)`) or tells SQLite which
-# index to use (`INDEXED BY`, `NOT INDEXED`) is planned at every execution, never prepared. psycopg prepares a statement run
-# five times, and PostgreSQL then keeps the statement's generic plan, chosen on the sizes the tables had then,
-# until their statistics change: on a new database, while a storm fills it faster than autovacuum analyzes
-# (it looks every minute), a plan made on a few rows scans the whole table on every call (bench/RESULTS.md,
-# "PostgreSQL"). Most of them run once per commit or tick, not per row: the planning costs little.
+# index to use (`INDEXED BY`, `NOT INDEXED`) is planned at every execution, never prepared. psycopg prepares
+# a statement once it has run it five times, and PostgreSQL may then settle on the statement's generic plan,
+# chosen on the sizes the tables had then, and keep it until their statistics change: on a new database,
+# while a storm fills it faster than autovacuum analyzes (it looks every minute), a plan made on a few rows
+# scans the whole table on every call (bench/RESULTS.md, "PostgreSQL"). Most of them run once per commit or
+# tick, not per row: the planning costs little.
 _PLANNED_EACH_TIME = re.compile(r"\bIN \(\?|\bjson_each\(|\b(NOT INDEXED|INDEXED BY)\b", re.I)
 
 
