@@ -227,7 +227,13 @@ def before_tree(rev: str) -> tuple[Path, str]:
 
 
 def run_worker(tree: Path, mode: str, n: int, cpu: str | None, open_before: int = 0) -> dict:
-    argv = [sys.executable, __file__, "--worker", mode, "--n", str(n), "--open", str(open_before)]
+    return run_in_tree(tree, __file__, ["--worker", mode, "--n", str(n), "--open", str(open_before)], cpu)
+
+
+def run_in_tree(tree: Path, script: str, args: list[str], cpu: str | None) -> dict:
+    """`script args` run by this python with the tree `tree` on PYTHONPATH (pinned to `cpu` with taskset):
+    the JSON of its `RESULT ` line."""
+    argv = [sys.executable, script, *args]
     if cpu is not None:
         argv = ["taskset", "-c", cpu, *argv]
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -235,7 +241,8 @@ def run_worker(tree: Path, mode: str, n: int, cpu: str | None, open_before: int 
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
-    raise SystemExit(f"engine_cpu: the {mode} worker on {tree} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    name = Path(script).stem
+    raise SystemExit(f"{name}: the worker {args} on {tree} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
 
 
 def table(rows: list[dict]) -> str:

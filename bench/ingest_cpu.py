@@ -4,7 +4,7 @@
 
 In process, on a fresh SQLite database of the example config's settings (`synchronous` as
 config/pagerd.example.yaml sets it): N single-alert Alertmanager webhooks, each a new incident (its own
-group and fingerprint), parsed beforehand (`pager.sources.alertmanager.parse`), then stored through the
+group and fingerprint; bench/batch.lua's body with one alert, `parse_alertmanager.batch_body`), parsed beforehand (`pager.sources.alertmanager.parse`), then stored through the
 store's port (`SqliteStore.ingest`, the call the webhook handler awaits) by --concurrency tasks at once,
 as that many connections would, so the writer thread group-commits them as it does under load.
 
@@ -35,38 +35,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from engine_cpu import ENV, ROOT, before_tree, uptime  # noqa: E402
+from engine_cpu import ENV, ROOT, before_tree, run_in_tree, uptime  # noqa: E402
+from parse_alertmanager import batch_body  # noqa: E402
 
 WARMUP = 500
-
-
-def body_of(i: int) -> bytes:
-    run = f"ingest-cpu-{i}"
-    labels = {"alertname": "IngestCpu", "bench_id": run, "customer": "agency", "severity": "critical"}
-    return json.dumps(
-        {
-            "version": "4",
-            "groupKey": f'{{}}:{{alertname="IngestCpu",bench_id="{run}"}}',
-            "truncatedAlerts": 0,
-            "status": "firing",
-            "receiver": "pagerd",
-            "groupLabels": {"alertname": "IngestCpu", "bench_id": run},
-            "commonLabels": labels,
-            "commonAnnotations": {"summary": f"Bench alert {run}"},
-            "externalURL": "http://alertmanager.example:9093",
-            "alerts": [
-                {
-                    "status": "firing",
-                    "labels": {**labels, "instance": "web1:9100"},
-                    "annotations": {"summary": f"Bench alert {run}", "description": "/var is 97% full"},
-                    "startsAt": "2026-11-25T14:00:00.000Z",
-                    "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus.example:9090/graph?g0.expr=disk",
-                    "fingerprint": f"{i:016x}",
-                }
-            ],
-        }
-    ).encode()
 
 
 async def measure(n: int, concurrency: int) -> dict:
@@ -85,7 +57,7 @@ async def measure(n: int, concurrency: int) -> dict:
     clock = ManualClock(datetime(2026, 12, 7, 9, tzinfo=timezone.utc))
     deliveries = []
     for i in range(WARMUP + n):
-        body = body_of(i)
+        body = batch_body(1, f"ingest-cpu-{i}")  # a new incident each: its own group and fingerprint
         alerts, facts = alertmanager.parse(body)
         deliveries.append(
             Delivery(Source.ALERTMANAGER, "application/json", body, tuple(alerts), clock.now(), facts, group_of(facts))
@@ -136,21 +108,6 @@ async def measure(n: int, concurrency: int) -> dict:
     }
 
 
-def run_worker(tree: Path, n: int, concurrency: int, cpu: str | None) -> dict:
-    import subprocess
-
-    argv = [sys.executable, __file__, "--worker", "--n", str(n), "--concurrency", str(concurrency)]
-    if cpu is not None:
-        argv = ["taskset", "-c", cpu, *argv]
-    out = subprocess.run(
-        argv, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, timeout=1800, check=False
-    )
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    raise SystemExit(f"ingest_cpu: the worker on {tree} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000, help="deliveries measured (default 20000)")
@@ -175,7 +132,12 @@ def main() -> int:
     names = list(trees)
     for rnd in range(1, args.rounds + 1):
         for name in names if rnd % 2 else names[::-1]:
-            r = run_worker(trees[name], args.n, args.concurrency, args.cpu)
+            r = run_in_tree(
+                trees[name],
+                __file__,
+                ["--worker", "--n", str(args.n), "--concurrency", str(args.concurrency)],
+                args.cpu,
+            )
             rows.append({"tree": name, "round": rnd, **r})
             print(
                 f"round {rnd} {name}: {r['us_per_delivery']:.1f} µs/delivery (writer {r['writer_us']:.1f}, "
