@@ -108,6 +108,18 @@ def report(dsn: str, mode: str) -> None:
             print(
                 f"per incident: {calls / incidents:.1f} statements, {total_ms / incidents * 1000:.0f} us of execution\n"
             )
+        if incidents:
+            tables = c.execute(
+                "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, "
+                "(SELECT count(*) FROM pg_index i WHERE i.indrelid = t.relid) FROM pg_stat_user_tables t "
+                "WHERE n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_ins + n_tup_upd DESC"
+            ).fetchall()
+            print("rows per incident (of them HOT updates) and each table's indexes:")
+            for table, ins, upd, hot, indexes in tables:
+                ins, upd, hot = (n / incidents for n in (ins, upd, hot))
+                print(f"  {table:<22} inserted {ins:5.2f}  updated {upd:5.2f} ({hot:4.2f} HOT)  {indexes} indexes")
+            kinds = c.execute("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY 2 DESC").fetchall()
+            print("timeline entries per incident: " + ", ".join(f"{k} {n / incidents:.2f}" for k, n in kinds) + "\n")
         rows = c.execute(
             "SELECT total_exec_time, total_plan_time, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
             "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 25"
