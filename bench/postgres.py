@@ -222,6 +222,12 @@ def db_per_request_us(r: dict) -> float | None:
     return 1e6 * r["db_cpu_s"] / n if n and "db_cpu_s" in r else None
 
 
+def both_per_request_us(r: dict) -> float | None:
+    """The server process's and the database server's CPU per request together."""
+    node, db = per_request_us(r), db_per_request_us(r)
+    return node + db if node is not None and db is not None else None
+
+
 def wait_routed(db: Database, timeout: float = 20.0) -> None:
     """Give the engine time to route and page what the last runs stored (bounded)."""
     deadline = time.monotonic() + timeout
@@ -521,6 +527,13 @@ def write(out: dict, meta: dict) -> str:
             ("Single-alert p99", "single", lambda r: r["lat_p99_us"] / 1000, "{:.1f} ms", False),
             ("Server CPU per single-alert request", "single", per_request_us, "{:,.0f} µs", False),
             ("PostgreSQL server CPU per single-alert request", "single", db_per_request_us, "{:,.0f} µs", False),
+            (
+                "Node and database server CPU per single-alert request",
+                "single",
+                both_per_request_us,
+                "{:,.0f} µs",
+                False,
+            ),
             ("Alerts/s in 100-alert webhooks", "batch", lambda r: r["rps_2xx"] * 100, "{:,.0f}", True),
             ("100-alert webhook p50", "batch", lambda r: r["lat_p50_us"] / 1000, "{:.1f} ms", False),
             ("100-alert webhook p99", "batch", lambda r: r["lat_p99_us"] / 1000, "{:.1f} ms", False),
@@ -535,6 +548,13 @@ def write(out: dict, meta: dict) -> str:
                 "PostgreSQL server CPU per alert in 100-alert webhooks",
                 "batch",
                 lambda r: (db_per_request_us(r) or 0) / 100 or None,
+                "{:.1f} µs",
+                False,
+            ),
+            (
+                "Node and database server CPU per alert in 100-alert webhooks",
+                "batch",
+                lambda r: (both_per_request_us(r) or 0) / 100 or None,
                 "{:.1f} µs",
                 False,
             ),
@@ -561,6 +581,17 @@ def write(out: dict, meta: dict) -> str:
             f"{fmt_pct(rs)} (**{'met' if rs and rs >= TARGET_FRACTION else 'missed'}**), 100-alert "
             f"{fmt_pct(rb)} (**{'met' if rb and rb >= TARGET_FRACTION else 'missed'}**).",
         ]
+        cs = ratios["Node and database server CPU per single-alert request"]
+        cb = ratios["Node and database server CPU per alert in 100-alert webhooks"]
+        if cs and cb:
+            L.append(
+                f"- The ceiling's CPU per request (its process and the database server together) is {fmt_pct(1 / cs)} "
+                f"of pagerd's for single-alert webhooks and {fmt_pct(1 / cb)} for 100-alert webhooks, beside the "
+                f"throughput ratios {fmt_pct(rs)} and {fmt_pct(rb)}: each server's writer waits on its connection's "
+                "round trips in turn with the database server, neither fills the two cores, and the throughput "
+                "follows the CPU per request. Half the ceiling needs pagerd's CPU per request (both processes) "
+                "near twice the ceiling's."
+            )
     else:
         L.append("Not measured (see errors).")
     for key in ("pagerd", "ceiling"):
