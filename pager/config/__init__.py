@@ -11,6 +11,8 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from pager.domain.projects import project_name
+
 from .channels import check_channels
 from .domain import calendar_from, rotations_from
 from .loader import ConfigError, ConfigIssue, line_of, load_yaml
@@ -190,7 +192,7 @@ def _references(cfg: Config, fname: str, lines: dict) -> list[ConfigIssue]:
     check_secrets(cfg, issue)
     check_channels(cfg, issue)
     _retention(cfg, issue)
-    projects = {f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects}
+    projects = {project_name(c, p) for c, cust in cfg.customers.items() for p in cust.projects}
     for i, route in enumerate(cfg.routes):
         if route.project not in projects:
             issue(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from pager.domain.projects import split_project
+
 from .calendar import to_utc
 
 # Limits on what a window may say (the API, the CLI and the store's callers check them here).
@@ -101,7 +103,7 @@ def window_problems(
     if customer is not None and customer not in customers:
         problems.append(("customer", f"unknown customer {customer[:64]!r} (not under customers)"))
     if project is not None:
-        cid, _, pid = project.partition("/")
+        cid, pid = split_project(project)
         if cid not in customers or pid not in set(customers[cid]):
             problems.append(("project", f"unknown project {project[:64]!r} (expected CUSTOMER/PROJECT of the config)"))
     if len(match) > MAX_MATCH_LABELS:

@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from pager.domain.projects import is_customer_project, split_project
+
 # =========================================================================== SMS segments
 
 # GSM 03.38: the basic character set (one septet each; ESC 0x1B left out, it introduces the extension)
@@ -470,8 +472,11 @@ VOICE_SUMMARY_CHARS = 200
 
 
 def _who(project: str, lang: Language) -> str:
-    customer, slash, name = _fold(project).partition("/")
-    return _SAY[lang]["project"].format(customer=customer, project=name) if slash else project
+    folded = _fold(project)
+    if not is_customer_project(folded):
+        return project
+    customer, name = split_project(folded)
+    return _SAY[lang]["project"].format(customer=customer, project=name)
 
 
 def _sentence(text: str) -> str:

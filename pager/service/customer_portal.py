@@ -15,6 +15,7 @@ from pager.domain import project_progress as progress
 from pager.domain import standby_request as sr
 from pager.domain.billing import Quote, Terms
 from pager.domain.portal import Viewer
+from pager.domain.projects import project_name
 from pager.domain.ticket import Status
 from pager.sources.errors import InputError, Problem, check_text
 from pager.storage.port import Booking, StandbyRequest, Store, Ticket
@@ -70,7 +71,7 @@ async def project_view(
     if cust is None or project not in cust.projects or not may_see_project(who, customer):
         return None
     calendar = schedule.calendar
-    key = f"{customer}/{project}"
+    key = project_name(customer, project)
     rows = await store.project_tickets(
         key, since=progress.since(now, calendar.zone), requested_by=portal.requested_by(who)
     )

@@ -13,6 +13,7 @@ from typing import Any
 from pager.config import Config, per_config
 from pager.domain import contacts as dc
 from pager.domain.portal_desk import MAX_BULK
+from pager.domain.projects import project_name, split_project
 from pager.domain.ticket import (
     MAX_BODY,
     MAX_MINUTES,
@@ -81,7 +82,7 @@ def email_domains(cfg: Config) -> dict[str, list[str]]:
 @per_config  # the desk's pages ask on every view
 def projects(cfg: Config) -> frozenset[str]:
     """Every project's key (customer/project)."""
-    return frozenset(f"{c}/{p}" for c, cust in cfg.customers.items() for p in cust.projects)
+    return frozenset(project_name(c, p) for c, cust in cfg.customers.items() for p in cust.projects)
 
 
 def _text(data: Mapping[str, Any], key: str, problems: list[Problem], *, max_len: int, line: bool) -> str | None:
@@ -213,7 +214,7 @@ def new_ticket(cfg: Config, contacts: list[dc.Contact], data: Mapping[str, Any])
     attachments = _attachments(data, problems)
     region = cfg.calendar.holiday_country
     requester = Requester()
-    customer = project.split("/", 1)[0] if project else None
+    customer = split_project(project)[0] if project else None
     if sender is not None:
         if via == "phone":
             phone = dc.e164(sender, region)
@@ -305,7 +306,7 @@ def changes(cfg: Config, data: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         v = _text(data, "project", problems, max_len=200, line=True)
         v = _project(cfg, v, problems)
         out["project"] = v
-        out["customer"] = v.split("/", 1)[0] if v else None
+        out["customer"] = split_project(v)[0] if v else None
     w = _watchers(cfg, data, problems)
     if w is not None:
         out["watchers"] = w
@@ -418,7 +419,7 @@ def page_labels(cfg: Config, t: Ticket) -> dict[str, str]:
     incident by them, see `desk_project`) and its number."""
     labels = {"ticket": str(t.number)}
     if t.project:
-        customer, _, project = t.project.partition("/")
+        customer, project = split_project(t.project)
         labels |= {"customer": customer, "project": project}
     return labels
 
@@ -427,7 +428,7 @@ def desk_project(source: str, labels: Mapping[str, str], known: set[str]) -> str
     """A paged ticket's project (source `desk`): customer/project of its labels when configured."""
     if source != DESK_SOURCE:
         return None
-    p = f"{labels.get('customer', '')}/{labels.get('project', '')}"
+    p = project_name(labels.get("customer", ""), labels.get("project", ""))
     return p if p in known else None
 
 

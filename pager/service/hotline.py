@@ -15,6 +15,7 @@ from pager.config import Config
 from pager.domain import hotline as dh
 from pager.domain import paging as dp
 from pager.domain import response
+from pager.domain.projects import project_name, split_project
 from pager.service import desk
 from pager.service.paging import page_messages, plan_of, rotation_name, step_people
 from pager.service.schedule import Schedule, overrides_from
@@ -36,7 +37,7 @@ def customers(cfg: Config, bookings: list[Booking]) -> dict[str, dh.HotlineCusto
         name = dh.standby_project({p: proj.coverage for p, proj in cust.projects.items()}, cust.standby_project)
         if name is None:
             continue
-        cov = plan.coverage_of(f"{cid}/{name}")
+        cov = plan.coverage_of(project_name(cid, name))
         if booked.get(cid):
             cov = replace(cov, bookings=tuple(booked[cid]))
         out[cid] = dh.HotlineCustomer(cid, cov)
@@ -136,7 +137,7 @@ async def standby_incident(
             ),
             None,
         )
-    customer, _, project = d.project.partition("/")
+    customer, project = split_project(d.project)
     return HotlineIncident(
         labels={"customer": customer, "project": project, "ticket": str(number), "via": "hotline"},
         severity=SEVERITY,

@@ -20,6 +20,7 @@ from pager.domain import paging as dp
 from pager.domain.alert import Action, Alert, Source, stable_id
 from pager.domain.heartbeat import HeartbeatState, heartbeat_status
 from pager.domain.maintenance import MaintenanceWindow
+from pager.domain.projects import project_name
 from pager.domain.urgency import Action as Decision
 from pager.domain.urgency import PagingDecision, UrgencyRule, decide_paging
 from pager.notify.base import Message, Notifier, SendResult
@@ -145,7 +146,7 @@ def plan_of(cfg: Config) -> Plan:
     coverage, policy_of, targets, customer_of = {}, {}, {}, {}
     for cid, cust in cfg.customers.items():
         for pid, proj in cust.projects.items():
-            name = f"{cid}/{pid}"
+            name = project_name(cid, pid)
             customer_of[name] = cid
             from pager.domain.calendar import Period
 

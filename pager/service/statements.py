@@ -66,6 +66,7 @@ from pager.domain.billing import (
     standby_blocks,
 )
 from pager.domain.calendar import Calendar, Period
+from pager.domain.projects import project_name
 from pager.storage.port import CustomerIncident, CustomerTicketTime
 
 from .schedule import Schedule, overrides_from, parse_utc
@@ -222,7 +223,7 @@ def recurring_cover(
     projects: dict[Period, list[str]] = {}
     for pid, periods in recurring_periods(customer).items():
         for period in periods:
-            projects.setdefault(period, []).append(f"{customer_id}/{pid}")
+            projects.setdefault(period, []).append(project_name(customer_id, pid))
     return [
         (s, e, f"recurring {p} standby of {', '.join(sorted(projects[p]))}")
         for s, e, p in _recurring_ranges(calendar, frozenset(projects), start, end)

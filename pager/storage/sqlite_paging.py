@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pager.domain import response
 from pager.domain.messages import AlertText
+from pager.domain.projects import is_customer_project, split_project
 
 from .codec import dumps, parse_iso
 from .codec import iso as _iso
@@ -240,11 +241,11 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     _events(c, entries)
     tickets: dict[str, list[int]] = {}  # by project: a storm's incidents are of a few projects
     for e, ok in zip(escalations, created, strict=True):
-        if ok and "/" in e["project"]:
+        if ok and is_customer_project(e["project"]):
             tickets.setdefault(e["project"], []).append(e["incident_id"])
     for project, numbers in tickets.items():
         for chunk, marks in in_chunks(numbers):
-            c.execute(_TICKET_PROJECT.format(marks=marks), (project, project.partition("/")[0], *chunk))
+            c.execute(_TICKET_PROJECT.format(marks=marks), (project, split_project(project)[0], *chunk))
     return created
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from pager.domain import standby_request as sr
 from pager.domain.portal import Viewer
+from pager.domain.projects import project_name
 from pager.domain.ticket import MAX_BODY, MAX_SUBJECT
 from pager.service import customer_portal as cp
 from pager.service import desk
@@ -215,7 +216,12 @@ async def new_request(request: web.Request) -> web.Response:
         return _not_yours(request, s)
     subject = form.get("subject", "")
     body = form.get("body", "").replace("\r\n", "\n")
-    data: dict[str, Any] = {"subject": subject, "body": body, "project": f"{ids[0]}/{ids[1]}", "by": s.account.email}
+    data: dict[str, Any] = {
+        "subject": subject,
+        "body": body,
+        "project": project_name(ids[0], ids[1]),
+        "by": s.account.email,
+    }
     if not who.staff:
         data["from"] = s.account.email
     shown = {"subject": subject[:MAX_SUBJECT], "body": body[:MAX_BODY]}
