@@ -13,13 +13,14 @@ SQLite form has no portable equal (`PG_STATEMENTS`). The schema is PostgreSQL's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import select
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -183,6 +184,16 @@ class PgConnection:
         except psycopg.errors.IntegrityError as exc:
             raise sqlite3.IntegrityError(str(exc)) from exc
         return cur
+
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """The statements of the block sent without waiting for each answer (psycopg's pipeline mode), all
+        answered at its end; an integrity error of any of them comes out there, as sqlite3.IntegrityError."""
+        try:
+            with self._conn.pipeline():
+                yield
+        except psycopg.errors.IntegrityError as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
 
     @property
     def in_transaction(self) -> bool:

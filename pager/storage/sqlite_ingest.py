@@ -65,7 +65,7 @@ from pager.domain.incident import (
 from .codec import dumps, iso, parse_iso
 from .port import Applied, Delivery, IngestResult
 from .sqlite_paging import INSERT_EVENT, quiet
-from .sqlite_rows import insert_rows
+from .sqlite_rows import insert_rows, together
 
 _SEEN = (
     "SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
@@ -497,13 +497,16 @@ class _Rows:
         return self.conn
 
     def flush(self) -> None:
-        for sql, rows in self.pending.items():
-            if not rows:
-                continue
-            if sql in _MULTI_ROW:
-                insert_rows(self.conn, sql, rows)
-            else:
-                self.conn.executemany(sql, rows)
+        pending = [(sql, rows) for sql, rows in self.pending.items() if rows]
+        if not pending:
+            return
+        with together(self.conn):
+            for sql, rows in pending:
+                if sql in _MULTI_ROW:
+                    insert_rows(self.conn, sql, rows)
+                else:
+                    self.conn.executemany(sql, rows)
+        for _, rows in pending:
             rows.clear()
 
 

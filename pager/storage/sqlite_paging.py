@@ -29,7 +29,7 @@ from .port import (
     RoundsPaged,
     UnroutedIncident,
 )
-from .sqlite_rows import in_chunks, insert_rows, returning_rows
+from .sqlite_rows import in_chunks, insert_rows, returning_rows, together
 
 # a message that went out: by a provider (sent) or by the dry-run notifier (simulated); both count for throttles
 # and bundling (a dry-run node bundles as a real one) and for whom an SMS reply answers
@@ -237,15 +237,16 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
             inserted.discard(m.row[:2])  # a second escalation of one round in the list was not written
             queued += m.queued
             entries += m.entries
-    insert_rows(c, _QUEUE, queued)
-    _events(c, entries)
     tickets: dict[str, list[int]] = {}  # by project: a storm's incidents are of a few projects
     for e, ok in zip(escalations, created, strict=True):
         if ok and is_customer_project(e["project"]):
             tickets.setdefault(e["project"], []).append(e["incident_id"])
-    for project, numbers in tickets.items():
-        for chunk, marks in in_chunks(numbers):
-            c.execute(_TICKET_PROJECT.format(marks=marks), (project, split_project(project)[0], *chunk))
+    with together(c):
+        insert_rows(c, _QUEUE, queued)
+        _events(c, entries)
+        for project, numbers in tickets.items():
+            for chunk, marks in in_chunks(numbers):
+                c.execute(_TICKET_PROJECT.format(marks=marks), (project, split_project(project)[0], *chunk))
     return created
 
 

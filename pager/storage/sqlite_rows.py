@@ -7,6 +7,7 @@ statement cache (and psycopg's prepared statements) serve for every count. And m
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sqlite3
@@ -39,6 +40,14 @@ def returning_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple]) ->
             for row in chunk:
                 out += conn.execute(sql, row).fetchall()
     return out
+
+
+def together(conn: sqlite3.Connection) -> contextlib.AbstractContextManager:
+    """Statements whose results nobody reads, sent as one batch where the connection can (PostgreSQL's
+    pipeline: one round trip instead of one per statement; an error comes out at the end of the block);
+    on SQLite, where a statement is a call into the library, nothing changes."""
+    pipeline = getattr(conn, "pipeline", None)
+    return pipeline() if pipeline is not None else contextlib.nullcontext()
 
 
 def _chunks(rows: Sequence[tuple]) -> Iterator[Sequence[tuple]]:
