@@ -456,12 +456,15 @@ def _step_columns(
 
 # the conditions of the engine's escalation stages' work, one place each (escalation_work asks them all at once)
 # routed incidents acknowledged or resolved (by any path) since the stop stage last saw them: a range of
-# the partial index that holds only them (tests/unit/test_outbox_queries.py)
+# the partial index that holds only them (tests/unit/test_outbox_queries.py). Whether there is one: in the
+# index's order, which PostgreSQL (no index hints) then reads too; without the ORDER BY its planner takes
+# LIMIT 1 over the rows it guesses match (nearly all: it cannot estimate the two-column comparison) as a
+# cue to scan the table, every incident ever stored, at every tick (tests/integration/test_postgres_plans.py)
 _SETTLING = (
     "FROM incidents INDEXED BY incidents_settling WHERE state != 'triggered' AND routed_generation IS NOT NULL "
     "AND coalesce(settled_generation, -1) != routed_generation"
 )
-_SETTLED = f"SELECT 1 {_SETTLING} LIMIT 1"
+_SETTLED = f"SELECT 1 {_SETTLING} ORDER BY id LIMIT 1"
 # a step (or a held decision) whose time has come; one deferred to the office opening whose incident's
 # severity changed since (decided again now); both of escalations e JOIN incidents i, with `now`
 _STEP_DUE = "e.status IN ('active', 'waiting') AND e.next_at <= ?"

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pager.storage import postgres, sqlite_ingest
+from pager.storage import postgres, sqlite_ingest, sqlite_paging
 from pager.storage.codec import dumps
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=timezone.utc)
@@ -48,3 +48,28 @@ def test_a_list_lookup_is_planned_at_every_execution_on_the_server(dsn: str) -> 
     assert not any("FROM outbox WHERE id IN" in s for s in held), held
     assert not any("FROM incidents WHERE dedup_key" in s for s in held), held
     assert not any("SET routed_generation" in s for s in held), held
+
+
+def test_the_settled_check_reads_its_partial_index_on_a_large_table(dsn: str) -> None:
+    """The engine asks at every tick whether any routed incident was acknowledged or resolved since
+    (`_SETTLED`). With many incidents stored and all of them settled, PostgreSQL must read the partial
+    index that holds only the unsettled ones (empty here), not scan the table: its estimate of the
+    two-column comparison is nearly every row, and for `LIMIT 1` without the ORDER BY it chose a
+    sequential scan that read all 20,000 rows to find none."""
+    postgres.migrate(dsn, NOW)
+    conn = postgres.connect(dsn)
+    try:
+        conn.execute("ALTER TABLE incidents DISABLE TRIGGER USER")  # rows written directly, no tickets
+        conn.execute(
+            "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
+            "updated_at, resolved_at, routed_generation, settled_generation) "
+            "SELECT g, 'alertmanager', 'k' || g, 'resolved', 's', 'critical', '{}', '2026-12-01', '2026-12-01', "
+            "'2026-12-02', 0, 0 FROM generate_series(1, 20000) g"
+        )
+        conn.execute("ANALYZE incidents")
+        sql = postgres.translate(sqlite_paging._SETTLED)
+        plan = " ".join(r[0] for r in conn.execute("EXPLAIN " + sql).fetchall())
+        assert conn.execute(sql).fetchone() is None
+    finally:
+        conn.close()
+    assert "incidents_settling" in plan and "Seq Scan" not in plan, plan

@@ -83,6 +83,7 @@ def test_the_stop_stage_reads_a_range_of_the_settling_index(tmp_path) -> None:
     for sql in (_SETTLED, f"SELECT id {_SETTLING}"):
         plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "incidents_settling" in plan and "escalations" not in plan, plan
+        assert "TEMP B-TREE" not in plan, plan  # _SETTLED's ORDER BY id is the index's own order
 
 
 @pytest.mark.parametrize(
