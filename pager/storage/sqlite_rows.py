@@ -3,7 +3,8 @@
 Each statement hands the GIL from the writer thread to the event loop and back, and on PostgreSQL is a
 round trip; cutting the row count into these chunks keeps a few statement texts per INSERT, which SQLite's
 statement cache (and psycopg's prepared statements) serve for every count. And many values of one
-`IN (...)` as chunks of at most IN_CHUNK (`in_chunks`)."""
+`IN (...)` as chunks of at most IN_CHUNK (`in_chunks`). Statements whose results nobody reads go to
+PostgreSQL as one pipeline (`together`): one round trip for all of them."""
 
 from __future__ import annotations
 
