@@ -152,6 +152,16 @@ def _params(params: Sequence[Any] | None) -> tuple:
 WRITE_LOCK = 0x70616777  # 'pagw'
 
 
+@contextlib.contextmanager
+def _integrity_as_sqlite() -> Iterator[None]:
+    """PostgreSQL's integrity errors (unique, foreign key, check) as sqlite3.IntegrityError, which the
+    store's functions catch."""
+    try:
+        yield
+    except psycopg.errors.IntegrityError as exc:
+        raise sqlite3.IntegrityError(str(exc)) from exc
+
+
 class PgConnection:
     """The part of sqlite3.Connection the store's functions use, on a psycopg connection in autocommit
     mode (transactions are the functions' own BEGIN / SAVEPOINT / COMMIT, as on SQLite). Integrity
@@ -168,32 +178,25 @@ class PgConnection:
         if sql == "BEGIN IMMEDIATE":  # one writer at a time, as on SQLite: see WRITE_LOCK
             self._conn.execute("BEGIN")
             return self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-        try:
-            cur = psycopg.RawCursor(self._conn)
+        cur = psycopg.RawCursor(self._conn)
+        with _integrity_as_sqlite():
             cur.execute(translate(sql), _params(params), prepare=prepare(sql))  # type: ignore[arg-type]
-        except psycopg.errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
         if sql == "COMMIT" and cur.statusmessage != "COMMIT":  # a failed transaction's COMMIT is a ROLLBACK
             raise psycopg.OperationalError(f"COMMIT was answered {cur.statusmessage}: nothing was stored")
         return cur
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> psycopg.Cursor:
         cur = psycopg.RawCursor(self._conn)
-        try:
+        with _integrity_as_sqlite():
             cur.executemany(translate(sql), [_params(p) for p in seq])  # type: ignore[arg-type]
-        except psycopg.errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
         return cur
 
     @contextlib.contextmanager
     def pipeline(self) -> Iterator[None]:
         """The statements of the block sent without waiting for each answer (psycopg's pipeline mode), all
-        answered at its end; an integrity error of any of them comes out there, as sqlite3.IntegrityError."""
-        try:
-            with self._conn.pipeline():
-                yield
-        except psycopg.errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+        answered at its end; an integrity error of any of them comes out there."""
+        with _integrity_as_sqlite(), self._conn.pipeline():
+            yield
 
     @property
     def in_transaction(self) -> bool:
