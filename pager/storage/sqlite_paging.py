@@ -229,18 +229,17 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     inserted = set(returning_rows(c, _ESCALATION, [m.row for m in made if m is not None]))  # not there before
     queued: list[tuple] = []
     entries: list[tuple[int, str, str, str | None, dict]] = []
+    tickets: dict[str, list[int]] = {}  # by project: a storm's incidents are of a few projects
     created = []
-    for m in made:
+    for e, m in zip(escalations, made, strict=True):
         written = m is not None and m.row[:2] in inserted
         created.append(written)
         if written:
             inserted.discard(m.row[:2])  # a second escalation of one round in the list was not written
             queued += m.queued
             entries += m.entries
-    tickets: dict[str, list[int]] = {}  # by project: a storm's incidents are of a few projects
-    for e, ok in zip(escalations, created, strict=True):
-        if ok and is_customer_project(e["project"]):
-            tickets.setdefault(e["project"], []).append(e["incident_id"])
+            if is_customer_project(e["project"]):
+                tickets.setdefault(e["project"], []).append(e["incident_id"])
     with together(c):
         insert_rows(c, _QUEUE, queued)
         _events(c, entries)
