@@ -108,7 +108,6 @@ def report(dsn: str, mode: str) -> None:
             print(
                 f"per incident: {calls / incidents:.1f} statements, {total_ms / incidents * 1000:.0f} us of execution\n"
             )
-        if incidents:
             tables = c.execute(
                 "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, "
                 "(SELECT count(*) FROM pg_index i WHERE i.indrelid = t.relid) FROM pg_stat_user_tables t "
