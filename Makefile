@@ -24,7 +24,7 @@ OWN_SECRETS := $(filter-out $(DEV_SECRETS),PAGERD_WEBHOOK_TOKEN PAGERD_ADMIN_TOK
 # every page simulated on purpose: logged and recorded as `simulated`, never sent
 export PAGERD_NOTIFIER ?= dry_run
 
-.PHONY: run test lint bench bench-full-node bench-postgres bench-threads bench-desk bench-portal venv lock audit peers clean clean-data check-config
+.PHONY: run test lint bench bench-full-node bench-storage-floor bench-postgres bench-threads bench-desk bench-portal venv lock audit peers clean clean-data check-config
 
 # the development environment: runtime and test locks
 venv: $(TEST_STAMP)
@@ -121,6 +121,11 @@ bench: venv peers
 # the full node (paging on) of git revision BEFORE and of this tree, side by side in paired rounds
 bench-full-node: venv peers
 	@BEFORE=$(BEFORE) $(PY) bench/full_node.py
+
+# the storage floor of the full node: pagerd's own SQLite statements replayed with nothing around them, beside
+# (b)'s, and the CPU per request of (a), (b) and (c) (prints only; about 1 minute)
+bench-storage-floor: venv peers
+	@$(PY) bench/storage_floor.py
 
 # pagerd on PostgreSQL (the server on 127.0.0.1:5432, databases of its own): one node against an asyncpg ceiling,
 # two nodes behind haproxy (deploy/haproxy/pagerd.cfg), kill -9 of the engine lease holder -> next page sent
