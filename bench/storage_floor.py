@@ -45,7 +45,6 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -429,5 +428,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    threading.current_thread().name = "floor"
     sys.exit(main())
