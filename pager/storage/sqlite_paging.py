@@ -120,6 +120,7 @@ _ESC_COLS = (
     "incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
     "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at, hold, maintenance_id, severity"
 )
+_NEXT_AT = 7  # next_at's place in _ESC_COLS
 
 
 def _escalation(r: tuple) -> Escalation:
@@ -182,6 +183,20 @@ UNROUTED = (
     "SELECT i.id, i.reopen_count, i.labels, i.summary, i.source, i.severity, i.dedup_key "
     "FROM incidents i INDEXED BY incidents_unrouted "
     "WHERE i.state = 'triggered' AND coalesce(i.routed_generation, -1) != i.reopen_count ORDER BY i.id LIMIT ?"
+)
+# The messages due now, at most `limit`, the longest due first, handed on in the order of their ids: read in the order of outbox_due (status, due_at), so the read stops at the last
+# one due however many pages wait for a later slot. Before, in the order
+# of their ids: PostgreSQL's generic plan then walked the whole outbox by its primary key whenever few of its
+# pending messages were due (a storm's throttled pages: 38 ms a tick with 150,000 of them). Customer mail
+# (kind 'customer') is the outgoing-mail stage's (sqlite_customer_mail). (tests/unit/test_outbox_queries.py,
+# tests/integration/test_postgres_plans.py)
+DUE = (
+    "SELECT * FROM (SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, "
+    "o.attempts, o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
+    "o.incident_id ORDER BY e.generation DESC LIMIT 1) AS project, o.generation, i.alert_count "
+    "FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id "
+    "WHERE o.status = 'pending' AND o.due_at <= ? AND o.kind <> 'customer' ORDER BY o.due_at LIMIT ?) AS due "
+    "ORDER BY due.id"
 )
 # throttled messages to their slot (PagingStore.defer), by their ids: NOT INDEXED keeps SQLite's planner on
 # the primary key, which would otherwise walk outbox_due's every pending row due before the slot (in a storm,
@@ -464,13 +479,23 @@ _SETTLING = (
     "AND coalesce(settled_generation, -1) != routed_generation"
 )
 _SETTLED = f"SELECT 1 {_SETTLING} ORDER BY id LIMIT 1"
-# a step (or a held decision) whose time has come; one deferred to the office opening whose incident's
-# severity changed since (decided again now); both of escalations e JOIN incidents i, with `now`
-_STEP_DUE = "e.status IN ('active', 'waiting') AND e.next_at <= ?"
+# a step deferred to the office opening whose incident's severity changed since (decided again now), of
+# escalations e JOIN incidents i, with `now`
 _REDECIDE = "e.hold = 'urgency' AND e.status = 'waiting' AND e.next_at > ? AND i.severity != e.severity"
 _ESC_JOIN = "FROM escalations e JOIN incidents i ON i.id = e.incident_id"
+# A step is due: asked of one live status at a time (`status`, then `now`), in the order of the index that
+# answers it (escalations_due: status, next_at), so that its range bounds the read however many rows the
+# planner guesses match; the same for a deadline passed (escalations_deadline). PostgreSQL plans a prepared
+# statement for any parameter value after a few executions (its generic plan) and guesses a third of the rows
+# for `next_at <= ?`: "is any step due?" (LIMIT 1 without the order) then scanned every live escalation at
+# every tick, 11–14 ms with 50,000 open incidents, and the due steps were joined to every incident read in
+# full (tests/integration/test_postgres_plans.py).
+_LIVE = ("active", "waiting")
+_STEP_DUE = "e.status = ? AND e.next_at <= ?"
+_STEP_DUE_ANY = f"SELECT 1 FROM escalations e WHERE {_STEP_DUE} ORDER BY e.next_at LIMIT 1"
 _BREACH_DUE = (
-    "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1"
+    "SELECT 1 FROM escalations WHERE target_settled = 0 AND deadline_at IS NOT NULL AND deadline_at < ? "
+    "ORDER BY deadline_at LIMIT 1"
 )
 _UNOBSERVED = "response_observed = 0 AND answered_at IS NOT NULL AND first_page_at IS NOT NULL"
 
@@ -479,7 +504,7 @@ def escalation_work(c: sqlite3.Connection, now: datetime) -> EscalationWork:
     at = _iso(now)
     return EscalationWork(
         settled=c.execute(_SETTLED).fetchone() is not None,
-        steps=c.execute(f"SELECT 1 {_ESC_JOIN} WHERE {_STEP_DUE} LIMIT 1", (at,)).fetchone() is not None
+        steps=any(c.execute(_STEP_DUE_ANY, (status, at)).fetchone() is not None for status in _LIVE)
         or c.execute(f"SELECT 1 {_ESC_JOIN} WHERE {_REDECIDE} LIMIT 1", (at,)).fetchone() is not None,
         breaches=c.execute(_BREACH_DUE, (at,)).fetchone() is not None,
         answered=c.execute(f"SELECT 1 FROM escalations WHERE {_UNOBSERVED} LIMIT 1").fetchone() is not None,
@@ -567,9 +592,9 @@ class PagingStore:
             cols = (
                 f"{', '.join('e.' + k.strip() for k in _ESC_COLS.split(','))}, i.state, i.summary, i.labels, i.severity"
             )
-            rows = c.execute(
-                f"SELECT {cols} {_ESC_JOIN} WHERE {_STEP_DUE} ORDER BY e.next_at LIMIT ?", (_iso(now), limit)
-            ).fetchall()
+            due = f"SELECT {cols} {_ESC_JOIN} WHERE {_STEP_DUE} ORDER BY e.next_at LIMIT ?"
+            rows = [r for status in _LIVE for r in c.execute(due, (status, _iso(now), limit))]
+            rows = sorted(rows, key=lambda r: r[_NEXT_AT])[:limit]  # the first `limit` of both, by their time
             # deferred for the office opening, and the incident's severity has changed since: decided again now
             rows += c.execute(
                 f"SELECT {cols} {_ESC_JOIN} WHERE {_REDECIDE} ORDER BY e.next_at LIMIT ?", (_iso(now), limit)
@@ -792,15 +817,7 @@ class PagingStore:
     # -- the outbox --------------------------------------------------------------------------------
     async def due_messages(self, now: datetime, limit: int = 2000) -> list[DueMessage]:
         def q(c: sqlite3.Connection) -> list[DueMessage]:
-            rows = c.execute(
-                "SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, o.attempts, "
-                "o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
-                "o.incident_id ORDER BY e.generation DESC LIMIT 1), o.generation, i.alert_count FROM outbox o "
-                "LEFT JOIN incidents i ON i.id = o.incident_id "
-                # customer mail (kind 'customer') is the outgoing-mail stage's (sqlite_customer_mail)
-                "WHERE o.status = 'pending' AND o.due_at <= ? AND o.kind <> 'customer' ORDER BY o.id LIMIT ?",
-                (_iso(now), limit),
-            ).fetchall()
+            rows = c.execute(DUE, (_iso(now), limit)).fetchall()
             return [
                 DueMessage(
                     id=r[0],

@@ -154,6 +154,16 @@ async def test_due_messages_are_the_pending_ones_due(store: Store) -> None:
     )
 
 
+async def test_due_messages_over_the_limit_are_the_longest_due_in_the_order_queued(store: Store) -> None:
+    """More due than one tick takes: those due first go first (the rest in the next tick), handed on in the
+    order they were queued."""
+    for key, due_in in (("c", -1), ("a", -3), ("d", 0), ("b", -2)):
+        await _queue(store, key, timedelta(minutes=due_in))
+    assert [m.body for m in await store.due_messages(T0, limit=3)] == ["body c", "body a", "body b"]
+    assert [m.body for m in await store.due_messages(T0, limit=10)] == ["body c", "body a", "body d", "body b"]
+    assert await store.due_messages(T0, limit=0) == []
+
+
 async def test_message_answers_a_queued_message_or_none(store: Store) -> None:
     assert await store.message(424242) is None
     await _queue(store, "now")

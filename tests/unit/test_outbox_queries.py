@@ -23,6 +23,42 @@ def test_defer_reads_the_rows_it_is_given_by_their_primary_key(tmp_path) -> None
     assert "INTEGER PRIMARY KEY" in plan and "outbox_due" not in plan, plan
 
 
+def test_the_due_messages_are_read_in_the_order_of_the_due_index(tmp_path) -> None:
+    """The dispatch stage's read stops at the last message due: a range of outbox_due in its order, not the
+    outbox in the order of its ids (the pending pages that wait for a later slot are never read)."""
+    from pager.storage.sqlite_paging import DUE
+
+    db = str(tmp_path / "pagerd.db")
+    migrate(db, T0)
+    conn = sqlite3.connect(db)
+    plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + DUE, ("2026", 2000))]
+    assert any("SEARCH o USING INDEX outbox_due (status=? AND due_at<?)" in p for p in plan), plan
+    assert not any(p.startswith("SCAN o") for p in plan), plan
+    # one sort only: the at most `limit` rows read, into the order of their ids
+    assert [p for p in plan if "TEMP B-TREE" in p] == ["USE TEMP B-TREE FOR ORDER BY"], plan
+
+
+@pytest.mark.parametrize("check", ["steps", "breaches", "due steps"])
+def test_the_per_tick_checks_read_a_range_of_their_index_in_its_order(tmp_path, check: str) -> None:
+    from pager.storage.sqlite_paging import _BREACH_DUE, _ESC_JOIN, _STEP_DUE, _STEP_DUE_ANY
+
+    db = str(tmp_path / "pagerd.db")
+    migrate(db, T0)
+    conn = sqlite3.connect(db)
+    sql, params, index = {
+        "steps": (_STEP_DUE_ANY, ("active", "2026"), "escalations_due"),
+        "breaches": (_BREACH_DUE, ("2026",), "escalations_deadline"),
+        "due steps": (
+            f"SELECT e.incident_id, i.state {_ESC_JOIN} WHERE {_STEP_DUE} ORDER BY e.next_at LIMIT ?",
+            ("active", "2026", 500),
+            "escalations_due",
+        ),
+    }[check]
+    plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert f"INDEX {index} (status=? AND next_at<?)" in plan or f"COVERING INDEX {index}" in plan, plan
+    assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+
+
 def test_the_route_stage_reads_a_range_of_the_unrouted_index(tmp_path) -> None:
     from pager.storage.sqlite_paging import UNROUTED
 
