@@ -1,4 +1,4 @@
-"""Where PostgreSQL's time goes under pagerd: `.venv/bin/python bench/pg_statements.py [full|webhook-only] [batch]`.
+"""Where PostgreSQL's time goes under pagerd: `.venv/bin/python bench/pg_statements.py [full|webhook-only] [batch|idle]`.
 
 Starts a PostgreSQL server of its own (tests/harness/pg_cluster.py) with pg_stat_statements loaded, runs
 `pagerd serve` on config/pagerd.example.yaml against it (the full node, or with `webhook-only` the node
@@ -6,7 +6,11 @@ without the paging engine), gives it BENCH_SECONDS (5) of single-alert webhooks 
 (wrk, bench/single.lua), waits for the engine to catch up, and prints the statements by total execution
 time: calls, time per call, rows, and per new incident the statements and execution time. With `batch`
 the load is 100-alert webhooks (bench/batch.lua, one new incident of 100 alerts each) for 3 × BENCH_SECONDS,
-as bench/postgres.py's rounds give a node; planning time is printed beside execution. Prints only;
+as bench/postgres.py's rounds give a node; planning time is printed beside execution. With `idle` the
+statements are counted after the load instead: the tables analyzed, then BENCH_IDLE (20) s of the node
+doing nothing but its engine's ticks over what the load left open (every incident triggered, most of its
+pages waiting for the phone's throttle slot), with the database time and blocks read per call and the
+node's CPU. Prints only;
 a tool for finding what to cut, not a benchmark with a baseline (bench/postgres.py is that).
 """
 
@@ -28,6 +32,7 @@ import run as B  # noqa: E402
 from tests.harness.pg_cluster import START_TIMEOUT, PgCluster  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+IDLE = int(os.environ.get("BENCH_IDLE", "20"))
 
 
 class ProfiledCluster(PgCluster):
@@ -42,7 +47,8 @@ class ProfiledCluster(PgCluster):
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "full"
     batch = sys.argv[2:] == ["batch"]
-    if mode not in ("full", "webhook-only") or sys.argv[2:] not in ([], ["batch"]):
+    idle = sys.argv[2:] == ["idle"]
+    if mode not in ("full", "webhook-only") or sys.argv[2:] not in ([], ["batch"], ["idle"]):
         print(__doc__)
         return 2
     with ProfiledCluster.started() as cluster:
@@ -86,7 +92,10 @@ def main() -> int:
             wrk = ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", str(BENCH_DIR / script)]
             subprocess.run([*wrk, url + "/api/v1/alerts/alertmanager", "--", "pgstat", B.TOKEN, *extra], check=True)
             time.sleep(5)  # the engine pages what the load left it
-            report(dsn, mode)
+            if idle:
+                report_idle(dsn, server.pid)
+            else:
+                report(dsn, mode)
         finally:
             server.terminate()
             server.wait(15)
@@ -126,6 +135,38 @@ def report(dsn: str, mode: str) -> None:
         print(f"{'total ms':>9} {'plan ms':>8} {'calls':>7} {'us/call':>8} {'rows':>8}  statement")
         for total, plan, n, nrows, query in rows:
             print(f"{total:9.0f} {plan:8.0f} {n:7d} {total / n * 1000:8.0f} {nrows:8d}  {query}")
+
+
+def report_idle(dsn: str, pid: int) -> None:
+    """The statements of BENCH_IDLE seconds of a node whose engine only ticks over what the load left."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        counts = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("incidents", "escalations")}
+        pending = c.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+        c.execute("ANALYZE")
+        c.execute("SELECT pg_stat_statements_reset()")
+    cpu0 = _cpu_seconds(pid)
+    time.sleep(IDLE)
+    cpu = _cpu_seconds(pid) - cpu0
+    with psycopg.connect(dsn, autocommit=True) as c:
+        total_ms, calls = c.execute("SELECT sum(total_exec_time), sum(calls) FROM pg_stat_statements").fetchone()
+        print(
+            f"\nidle {IDLE} s after the load ({counts['incidents']} incidents, {counts['escalations']} escalations, "
+            f"{pending} pending messages): PostgreSQL execution {total_ms:.1f} ms in {calls} statements; "
+            f"the node's CPU {cpu:.2f} s\n"
+        )
+        rows = c.execute(
+            "SELECT total_exec_time, calls, shared_blks_hit + shared_blks_read, "
+            "left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements "
+            "ORDER BY total_exec_time DESC LIMIT 12"
+        )
+        print(f"{'total ms':>9} {'calls':>6} {'us/call':>8} {'blks/call':>9}  statement")
+        for total, n, blocks, query in rows:
+            print(f"{total:9.1f} {n:6d} {total / n * 1000:8.0f} {blocks / n:9.0f}  {query}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
