@@ -184,12 +184,12 @@ UNROUTED = (
     "FROM incidents i INDEXED BY incidents_unrouted "
     "WHERE i.state = 'triggered' AND coalesce(i.routed_generation, -1) != i.reopen_count ORDER BY i.id LIMIT ?"
 )
-# The messages due now, at most `limit`, the longest due first, handed on in the order of their ids: read in the order of outbox_due (status, due_at), so the read stops at the last
-# one due however many pages wait for a later slot. Before, in the order
-# of their ids: PostgreSQL's generic plan then walked the whole outbox by its primary key whenever few of its
-# pending messages were due (a storm's throttled pages: 38 ms a tick with 150,000 of them). Customer mail
-# (kind 'customer') is the outgoing-mail stage's (sqlite_customer_mail). (tests/unit/test_outbox_queries.py,
-# tests/integration/test_postgres_plans.py)
+# The messages due now, at most `limit`, the longest due first, handed on in the order of their ids. Read in
+# the order of outbox_due (status, due_at), so the read stops at the last one due however many pages wait for
+# a later slot: read in the order of their ids, PostgreSQL's generic plan walked the whole outbox by its
+# primary key whenever few of its pending messages were due (a storm's throttled pages: 38 ms a tick with
+# 150,000 of them). Customer mail (kind 'customer') is the outgoing-mail stage's (sqlite_customer_mail).
+# (tests/unit/test_outbox_queries.py, tests/integration/test_postgres_plans.py)
 DUE = (
     "SELECT * FROM (SELECT o.id, o.incident_id, o.person, o.channel, o.address, o.kind, o.subject, o.body, "
     "o.attempts, o.due_at, i.state, i.summary, (SELECT e.project FROM escalations e WHERE e.incident_id = "
