@@ -120,7 +120,7 @@ _ESC_COLS = (
     "incident_id, generation, project, rotation, policy, status, step, next_at, first_page_at, deadline_at, "
     "escalate_at, escalated_early, breached_at, target_seconds, reason, created_at, hold, maintenance_id, severity"
 )
-_NEXT_AT = 7  # next_at's place in _ESC_COLS
+_NEXT_AT = [c.strip() for c in _ESC_COLS.split(",")].index("next_at")  # its place in a row of _ESC_COLS
 
 
 def _escalation(r: tuple) -> Escalation:
