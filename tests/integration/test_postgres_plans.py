@@ -18,6 +18,22 @@ BY_IDS = "SELECT id FROM outbox WHERE id IN (?, ?, ?)"
 TICKET = "SELECT subject FROM tickets WHERE number = ?"
 
 
+def _with_incidents(dsn: str, state: str) -> postgres.PgConnection:
+    """A connection to a new database holding 20,000 incidents in `state` (written directly, without their
+    tickets), each routed in its round 0 and, unless triggered, resolved and settled."""
+    postgres.migrate(dsn, NOW)
+    conn = postgres.connect(dsn)
+    conn.execute("ALTER TABLE incidents DISABLE TRIGGER USER")
+    done = state != "triggered"
+    conn.execute(
+        "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, updated_at, "
+        "resolved_at, routed_generation, settled_generation) SELECT g, 'alertmanager', 'k' || g, ?, 's', "
+        "'critical', '{}', '2026-12-07T08:58:00Z', '2026-12-07T08:58:00Z', ?, 0, ? FROM generate_series(1, 20000) g",
+        (state, "2026-12-07T08:59:00Z" if done else None, 0 if done else None),
+    )
+    return conn
+
+
 @pytest.mark.parametrize(
     ("sql", "prepared"),
     [
@@ -57,16 +73,8 @@ def test_the_settled_check_reads_its_partial_index_on_a_large_table(dsn: str) ->
     index that holds only the unsettled ones (empty here), not scan the table: its estimate of the
     two-column comparison is nearly every row, and for `LIMIT 1` without the ORDER BY it chose a
     sequential scan that read all 20,000 rows to find none."""
-    postgres.migrate(dsn, NOW)
-    conn = postgres.connect(dsn)
+    conn = _with_incidents(dsn, "resolved")
     try:
-        conn.execute("ALTER TABLE incidents DISABLE TRIGGER USER")  # rows written directly, no tickets
-        conn.execute(
-            "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
-            "updated_at, resolved_at, routed_generation, settled_generation) "
-            "SELECT g, 'alertmanager', 'k' || g, 'resolved', 's', 'critical', '{}', '2026-12-01', '2026-12-01', "
-            "'2026-12-02', 0, 0 FROM generate_series(1, 20000) g"
-        )
         conn.execute("ANALYZE incidents")
         sql = postgres.translate(sqlite_paging._SETTLED)
         plan = " ".join(r[0] for r in conn.execute("EXPLAIN " + sql).fetchall())
@@ -84,15 +92,8 @@ def test_the_per_tick_reads_stay_in_their_index_under_a_generic_plan(dsn: str, c
     plan), which guesses that a third of the rows match `next_at <= $1`; with LIMIT and no order it scanned
     every live escalation or walked the whole outbox by its primary key, to find none: 2–8 ms a read here,
     11–38 ms with 50,000 open incidents. Each read must stay in a range of its index whatever the plan."""
-    postgres.migrate(dsn, NOW)
-    conn = postgres.connect(dsn)
+    conn = _with_incidents(dsn, "triggered")
     try:
-        conn.execute("ALTER TABLE incidents DISABLE TRIGGER USER")  # rows written directly, no tickets
-        conn.execute(
-            "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, "
-            "updated_at, routed_generation) SELECT g, 'alertmanager', 'k' || g, 'triggered', 's', 'critical', "
-            "'{}', '2026-12-07T08:59:00Z', '2026-12-07T08:59:00Z', 0 FROM generate_series(1, 20000) g"
-        )
         conn.execute(
             "INSERT INTO escalations (incident_id, generation, project, policy, status, step, next_at, "
             "deadline_at, target_seconds, reason, created_at) SELECT g, 0, 'acme/webshop', '{}', 'active', 0, "
