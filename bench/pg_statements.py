@@ -144,9 +144,9 @@ def report_idle(dsn: str, pid: int) -> None:
         pending = c.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
         c.execute("ANALYZE")
         c.execute("SELECT pg_stat_statements_reset()")
-    cpu0 = _cpu_seconds(pid)
+    cpu0 = B.proc_cpu_seconds(pid)
     time.sleep(IDLE)
-    cpu = _cpu_seconds(pid) - cpu0
+    cpu = B.proc_cpu_seconds(pid) - cpu0
     with psycopg.connect(dsn, autocommit=True) as c:
         total_ms, calls = c.execute("SELECT sum(total_exec_time), sum(calls) FROM pg_stat_statements").fetchone()
         print(
@@ -162,11 +162,6 @@ def report_idle(dsn: str, pid: int) -> None:
         print(f"{'total ms':>9} {'calls':>6} {'us/call':>8} {'blks/call':>9}  statement")
         for total, n, blocks, query in rows:
             print(f"{total:9.1f} {n:6d} {total / n * 1000:8.0f} {blocks / n:9.0f}  {query}")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
