@@ -116,13 +116,19 @@ def _settle(futures: list[asyncio.Future], error: BaseException | None) -> None:
 WRITER = web.AppKey("writer", Writer)
 
 
-async def alertmanager(request: web.Request) -> web.Response:
-    body = await request.read()
+def rows_of(body: bytes) -> tuple[str, list[tuple]]:
+    """What a webhook body is stored as: its group key, and (fingerprint, status, labels as JSON) per alert."""
     hook = json.loads(body)
     alerts = [
         (a.get("fingerprint", ""), a["status"], json.dumps(a["labels"], separators=(",", ":"))) for a in hook["alerts"]
     ]
-    await request.app[WRITER].write(hook["groupKey"], body, alerts)
+    return hook["groupKey"], alerts
+
+
+async def alertmanager(request: web.Request) -> web.Response:
+    body = await request.read()
+    group_key, alerts = rows_of(body)
+    await request.app[WRITER].write(group_key, body, alerts)
     return web.json_response({"status": "ok", "alerts": len(alerts)})
 
 

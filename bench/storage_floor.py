@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 import run as B  # noqa: E402
 from baseline_durable import SCHEMA as DURABLE_SCHEMA  # noqa: E402
+from baseline_durable import rows_of as durable_rows_of  # noqa: E402
 from engine_cpu import ENV  # noqa: E402
 from parse_alertmanager import batch_body  # noqa: E402
 
@@ -236,11 +237,7 @@ def durable_calls(load: list[bytes]) -> list[tuple]:
     for start in range(0, len(load), PER_COMMIT):
         calls.append(("one", "BEGIN IMMEDIATE", ()))
         for did, body in enumerate(load[start : start + PER_COMMIT], start + 1):  # ids 1, 2, ...: a new table
-            doc = json.loads(body)
-            group_key = doc.get("groupKey", "")
-            alerts = [
-                (a.get("fingerprint", ""), a.get("status", ""), json.dumps(a.get("labels", {}))) for a in doc["alerts"]
-            ]
+            group_key, alerts = durable_rows_of(body)
             calls.append(("one", "INSERT INTO deliveries (group_key, body) VALUES (?, ?)", (group_key, body)))
             calls.append(
                 (
