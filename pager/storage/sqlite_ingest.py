@@ -65,7 +65,7 @@ from pager.domain.incident import (
 from .codec import dumps, iso, parse_iso
 from .port import Applied, Delivery, IngestResult
 from .sqlite_paging import INSERT_EVENT, quiet
-from .sqlite_rows import insert_rows, together
+from .sqlite_rows import fetch_together, insert_rows, together
 
 _SEEN = (
     "SELECT e.event_id, e.seen_at, e.delivery_id, d.sha256 FROM alert_events AS e "
@@ -153,7 +153,7 @@ def ingest_together(
     results = []
     for part in _parts(deliveries):
         rows.flush()  # the load sees every row written before
-        loaded = _Loaded(conn, part)
+        loaded = _Loaded(conn, part, rows)
         for d in part:
             seen = loaded.seen_of(d)
             delivery_id = _store_body(rows, d, seen)
@@ -213,34 +213,47 @@ class _Loaded:
     incident with its firing alerts, else the last resolved one; for a resolved Alertmanager group,
     also the group's other open incidents."""
 
-    def __init__(self, conn: sqlite3.Connection, part: list[Delivery]) -> None:
+    def __init__(self, conn: sqlite3.Connection, part: list[Delivery], rows: _Rows) -> None:
+        # every read that needs no answer of another is sent at once (fetch_together): the notifications
+        # seen, per source its keys' open incidents and last resolved ones (read for every key, used for
+        # those with none open), the largest ids the new rows follow; then the open incidents' firing alerts
         wanted = [stored_id(d.source.value, a) for d in part for a in d.alerts]
-        self.seen: dict[str, Seen] = {}
-        if wanted:
-            self.seen = {r[0]: Seen(*r[1:]) for r in conn.execute(_SEEN, (dumps(wanted),))}
-        self.open: dict[tuple[str, str], tuple[int, IncidentState]] = {}
-        self.last: dict[tuple[str, str], tuple[int, IncidentState]] = {}
-        self.of_group: list[str] = []  # for a resolved group (alone in its part): its other open keys
         by_source: dict[str, list[str]] = {}
         for d in part:
             by_source.setdefault(d.source.value, []).extend(_keys(d))
+        group = part[0].group if len(part) == 1 and _group_resolves(part[0]) else None
+        reads: list[tuple[str, tuple]] = [(_SEEN, (dumps(wanted),))] if wanted else []
         for src, keys in by_source.items():
-            keys = list(dict.fromkeys(keys))
-            open_rows = conn.execute(_OPEN, (dumps(keys), src)).fetchall()
-            if len(part) == 1 and _group_resolves(part[0]):
-                assert part[0].group is not None
-                extra = [r for r in conn.execute(_OPEN_OF_GROUP, (src, part[0].group.key)) if r[0] not in keys]
+            keys = by_source[src] = list(dict.fromkeys(keys))
+            reads += [(_OPEN, (dumps(keys), src)), (_LAST_RESOLVED, (dumps(keys), src))]
+            if group is not None:
+                reads.append((_OPEN_OF_GROUP, (src, group.key)))
+        unnumbered = rows.unnumbered()
+        reads += [(_LARGEST[table], ()) for table in unnumbered]
+        answers = iter(fetch_together(conn, reads))
+        self.seen: dict[str, Seen] = {r[0]: Seen(*r[1:]) for r in next(answers)} if wanted else {}
+        self.open: dict[tuple[str, str], tuple[int, IncidentState]] = {}
+        self.last: dict[tuple[str, str], tuple[int, IncidentState]] = {}
+        self.of_group: list[str] = []  # for a resolved group (alone in its part): its other open keys
+        loaded = []
+        for src, keys in by_source.items():
+            open_rows, resolved = next(answers), next(answers)
+            if group is not None:
+                extra = [r for r in next(answers) if r[0] not in keys]
                 open_rows += extra
                 self.of_group = [r[0] for r in extra]
-            firing: dict[int, set[str]] = {r[1]: set() for r in open_rows}
-            if firing:
-                for iid, fingerprint in conn.execute(_FIRING, (dumps(list(firing)),)):
-                    firing[iid].add(fingerprint)
+            loaded.append((src, open_rows, resolved))
+        for table in unnumbered:
+            rows.numbered_after(table, next(answers)[0][0] or 0)
+        firing: dict[int, set[str]] = {r[1]: set() for _, open_rows, _ in loaded for r in open_rows}
+        if firing:
+            for iid, fingerprint in conn.execute(_FIRING, (dumps(list(firing)),)):
+                firing[iid].add(fingerprint)
+        for src, open_rows, resolved in loaded:
             for key, iid, state, severity, group_key in open_rows:
                 self.open[(src, key)] = iid, IncidentState(State(state), severity, frozenset(firing[iid]), group_key)
-            no_open = [k for k in keys if (src, k) not in self.open]
-            if no_open:
-                for key, iid, resolved_at in conn.execute(_LAST_RESOLVED, (dumps(no_open), src)):
+            for key, iid, resolved_at in resolved:
+                if (src, key) not in self.open:
                     self.last[(src, key)] = iid, IncidentState(State.RESOLVED, resolved_at=parse_iso(resolved_at))
 
     def seen_of(self, d: Delivery) -> dict[str, Seen]:
@@ -480,11 +493,15 @@ class _Rows:
         else:
             self.pending[sql].append(row)
 
+    def unnumbered(self) -> list[str]:
+        """The tables whose next id is not known yet: their largest (`_LARGEST`) is read with the load."""
+        return [table for table in _LARGEST if table not in self.ids]
+
+    def numbered_after(self, table: str, largest: int) -> None:
+        self.ids[table] = largest + 1
+
     def next_id(self, table: str) -> int:
-        n = self.ids.get(table)
-        if n is None:
-            # incidents are numbered in the tickets' one series (migration 0020): after the largest ticket
-            n = (self.conn.execute(_LARGEST[table]).fetchone()[0] or 0) + 1
+        n = self.ids[table]
         self.ids[table] = n + 1
         return n
 
@@ -510,6 +527,7 @@ class _Rows:
             rows.clear()
 
 
+# the largest id each table's new rows follow; incidents are numbered in the tickets' one series (migration 0020)
 _LARGEST = {"deliveries": "SELECT max(id) FROM deliveries", "incidents": "SELECT max(number) FROM tickets"}
 _ROW_ORDER = (
     _INSERT_DELIVERY,

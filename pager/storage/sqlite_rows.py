@@ -51,6 +51,15 @@ def together(conn: sqlite3.Connection) -> contextlib.AbstractContextManager:
     return pipeline() if pipeline is not None else contextlib.nullcontext()
 
 
+def fetch_together(conn: sqlite3.Connection, reads: Sequence[tuple[str, tuple]]) -> list[list]:
+    """The rows of each read, in order: reads that need no answer of one another, sent at once where the
+    connection can (PostgreSQL's pipeline: one round trip for all of them); on SQLite one after another."""
+    fetch = getattr(conn, "fetch_together", None)
+    if fetch is not None:
+        return fetch(reads)
+    return [conn.execute(sql, params).fetchall() for sql, params in reads]
+
+
 def _chunks(rows: Sequence[tuple]) -> Iterator[Sequence[tuple]]:
     """`rows` in order, as chunks of the sizes of CHUNKS, largest first, then the few left (fewer than the
     smallest) as one."""

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pager.storage import postgres
-from pager.storage.sqlite_rows import insert_rows, together
+from pager.storage.sqlite_rows import fetch_together, insert_rows, together
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=timezone.utc)
 ROW = "INSERT INTO pipeline_t (k, v) VALUES (?, ?)"
@@ -60,3 +60,57 @@ def test_an_integrity_error_comes_out_at_the_end_and_the_savepoint_undoes_the_bl
     conn.execute(ROW, (4, "after the rollback"))
     conn.execute("COMMIT")
     assert _rows(conn) == [(1, "before"), (4, "after the rollback")]
+
+
+def test_reads_sent_together_answer_each_in_order(conn) -> None:
+    conn.execute("BEGIN")
+    conn.executemany(ROW, [(1, "a"), (2, "b"), (3, "c")])
+    answers = fetch_together(
+        conn,
+        [
+            ("SELECT v FROM pipeline_t WHERE k > ? ORDER BY k", (1,)),
+            ("SELECT max(k) FROM pipeline_t", ()),
+            ("SELECT v FROM pipeline_t WHERE k = ?", (9,)),
+        ],
+    )
+    conn.execute("COMMIT")
+    assert [[tuple(r) for r in rows] for rows in answers] == [[("b",), ("c",)], [(3,)], []]
+
+
+def test_begin_savepoint_and_release_go_with_the_next_statement_in_order(dsn) -> None:
+    """On PostgreSQL BEGIN (with the write lock), SAVEPOINT and RELEASE are held back and sent with the statement
+    after them (PgConnection): the server runs them first, in order, so the write lock is held before that
+    statement runs, a savepoint held back can be rolled back to after a failing statement, and a
+    transaction with nothing sent yet is still one the store can roll back."""
+    conn = postgres.connect(dsn)
+    other = postgres.connect(dsn)
+    try:
+        conn.execute("CREATE TABLE pipeline_t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        conn.execute("BEGIN IMMEDIATE")
+        assert conn.in_transaction
+        assert other.execute("SELECT pg_try_advisory_xact_lock(?)", (postgres.WRITE_LOCK,)).fetchone() == (True,)
+        conn.execute("SAVEPOINT job")
+        conn.execute(ROW, (1, "first job"))  # BEGIN, the lock and the savepoint are sent with it
+        assert other.execute("SELECT pg_try_advisory_xact_lock(?)", (postgres.WRITE_LOCK,)).fetchone() == (False,)
+        conn.execute("RELEASE job")
+        conn.execute("SAVEPOINT job")
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(ROW, (1, "a duplicate key"))  # RELEASE and SAVEPOINT go before it
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        conn.execute("SAVEPOINT job")
+        conn.execute(ROW, (2, "third job"))
+        conn.execute("RELEASE job")
+        conn.execute("COMMIT")  # the last RELEASE with it
+        assert not conn.in_transaction
+        assert _rows(conn) == [(1, "first job"), (2, "third job")]
+
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("SAVEPOINT job")
+        assert conn.in_transaction  # nothing sent yet: the store's rollback must still run
+        conn.execute("ROLLBACK")
+        assert not conn.in_transaction
+        assert other.execute("SELECT pg_try_advisory_xact_lock(?)", (postgres.WRITE_LOCK,)).fetchone() == (True,)
+    finally:
+        conn.close()
+        other.close()
