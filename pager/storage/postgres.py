@@ -37,9 +37,10 @@ from pager.clock import Clock
 
 from .codec import iso
 from .port import ConnectionUse, IngestPolicy, LeaseLost, Unavailable
-from .sqlite import SqliteStore
+from .sqlite import WRITER, SqliteStore
 from .sqlite import migrations as sqlite_migrations
 from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
+from .sqlite_paging import _create_escalations
 
 _log = structlog.get_logger("pagerd.store")
 
@@ -151,6 +152,29 @@ def _params(params: Sequence[Any] | None) -> tuple:
 # check-then-insert sees every row committed before it.
 WRITE_LOCK = 0x70616777  # 'pagw'
 
+# One write runs beside them: the engine's route write (sqlite_paging._create_escalations: a tick's new
+# incidents marked routed, their escalations, first pages, timeline entries and tickets' projects), on a
+# writer lane and connection of its own, under ROUTE_LOCK instead (one route write at a time, of all nodes).
+# Why that is safe:
+# - It reads nothing it decides on but through its first statement, `UPDATE incidents ... WHERE id IN (...)
+#   AND state = 'triggered'`, which locks each incident's row until it commits. Every write that answers,
+#   resolves, reopens or appends to an incident updates that row too, so the two are ordered by the row:
+#   a write that got the row first commits before the route write sees it (re-checked on the row's newest
+#   version: an incident no longer triggered is not routed and gets no pages); one that comes after waits
+#   for the route write's commit and then sees its escalation and pages (`quiet`, which stops and cancels
+#   them, runs after the incident's UPDATE in every such write). stop_settled also catches any page of a
+#   settled incident at the next tick.
+# - Its rows need no numbering of WRITE_LOCK's: escalations are keyed by (incident, generation), pages by
+#   their idempotency keys (a second route of a round writes nothing), events and outbox rows are numbered
+#   by their identity sequences, which no reader follows as a cursor. It writes no ticket, delivery or
+#   incident row but the two columns it sets (routed_generation, a ticket's project while it has none).
+# - It claims and sends nothing, so the lease's fence (_fenced_job, on WRITE_LOCK) is not its concern.
+# A transaction of each lane waiting on the other's row (two incidents locked in opposite orders) is a
+# deadlock PostgreSQL ends after deadlock_timeout by rolling one back: a batch of webhooks answered 503 with
+# Retry-After (nothing of it stored), or a route write the engine tries again at its next tick.
+ROUTE_LOCK = 0x70616772  # 'pagr'
+ROUTE_LANE = "router"
+
 
 @contextlib.contextmanager
 def _integrity_as_sqlite() -> Iterator[None]:
@@ -168,7 +192,6 @@ def _integrity_as_sqlite() -> Iterator[None]:
 # load). PgConnection holds them back and sends them in one pipeline with the next statement that answers
 # something, so the server runs them in the same order, before it, and nothing waits for them alone.
 _HELD_BACK = re.compile(r"(BEGIN|SAVEPOINT \w+|RELEASE \w+)")
-_BEGIN = (("BEGIN", ()), ("SELECT pg_advisory_xact_lock($1)", (WRITE_LOCK,)))
 
 
 class PgConnection:
@@ -181,14 +204,15 @@ class PgConnection:
     `broken`: its statements raise psycopg.OperationalError, it is in no transaction any more (the server
     rolled back what was open) and the store replaces it with a new one."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, lock: int = WRITE_LOCK) -> None:
         self._conn = conn
+        self.lock = lock  # what BEGIN IMMEDIATE takes: WRITE_LOCK, or ROUTE_LOCK on the route lane's
         self._held: list[tuple[str, tuple]] = []
         self._piped = 0  # pipeline() blocks open
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor:
         if sql == "BEGIN IMMEDIATE":  # one writer at a time, as on SQLite: see WRITE_LOCK
-            self._held.extend(_BEGIN)
+            self._held += [("BEGIN", ()), ("SELECT pg_advisory_xact_lock($1)", (self.lock,))]
             return psycopg.RawCursor(self._conn)
         if _HELD_BACK.fullmatch(sql):
             self._held.append((sql, ()))
@@ -275,8 +299,8 @@ class PgConnection:
 CONNECT_TIMEOUT = 5  # seconds: a server that does not answer fails the request (503) rather than hang it
 
 
-def connect(dsn: str) -> PgConnection:
-    return PgConnection(psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT))
+def connect(dsn: str, lock: int = WRITE_LOCK) -> PgConnection:
+    return PgConnection(psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT), lock)
 
 
 # The schema on PostgreSQL: pg_migrations/0028_schema.sql holds SQLite's migrations 0001-0028 at once, written
@@ -393,10 +417,11 @@ class PostgresStore(SqliteStore):
         try:
             await self._loop.run_in_executor(None, migrate, self.dsn, self.clock.now())
             conn = await self._loop.run_in_executor(None, connect, self.dsn)
+            router = await self._loop.run_in_executor(None, connect, self.dsn, ROUTE_LOCK)
         except psycopg.OperationalError as exc:
             raise Unavailable(f"the PostgreSQL database cannot be reached: {exc}", 5) from exc
-        self._writer = threading.Thread(target=self._run_writer, args=(conn,), name="pagerd-writer", daemon=True)
-        self._writer.start()
+        self._start_writer(WRITER, conn)
+        self._start_writer(ROUTE_LANE, router)
 
     async def close(self) -> None:
         await super().close()
@@ -418,8 +443,8 @@ class PostgresStore(SqliteStore):
         if not conn.ended():
             return conn
         conn.close()
-        _log.info("store_reconnect", connection="writer")
-        return connect(self.dsn)  # raises OperationalError while the server is away: this batch fails
+        _log.info("store_reconnect", connection="writer", lock=conn.lock)
+        return connect(self.dsn, conn.lock)  # raises OperationalError while the server is away: this batch fails
 
     def _reader(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -459,12 +484,15 @@ class PostgresStore(SqliteStore):
         with self._pg_lock:
             return len(self._pg_readers)
 
-    async def _write(self, fn: Any, *args: Any) -> Any:
+    async def create_escalations(self, escalations: list[dict[str, Any]], now: datetime) -> list[bool]:
+        return await self._write_on(ROUTE_LANE, _create_escalations, escalations, now)  # type: ignore[no-any-return]
+
+    async def _write_on(self, lane: str, fn: Any, *args: Any) -> Any:
         token = _FENCE.get()
         if token is not None:
             fn = partial(_fenced_job, token, fn)
         try:
-            return await super()._write(fn, *args)
+            return await super()._write_on(lane, fn, *args)
         except psycopg.OperationalError as exc:
             _log.warning("store_unavailable", error=str(exc), retry_after=5)
             raise Unavailable("the database cannot be reached now; retry later", 5) from exc

@@ -71,6 +71,7 @@ from .sqlite_standby import StandbySqlite
 from .sqlite_tickets import TicketSqlite
 
 _log = structlog.get_logger("pagerd.store")
+WRITER = "writer"  # the writer lane every write job goes to unless a store says otherwise
 MAX_BATCH = 2000  # jobs per commit
 MAX_BATCH_ALERTS = 20000  # alerts per commit (a commit's size bounds how long its requests wait)
 _STOP = object()
@@ -345,15 +346,17 @@ class SqliteStore(
         self.policy = policy
         self.clock = clock  # stamps migrations, times commits for on_commit
         self.synchronous = synchronous
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        # a writer thread per lane, each with its own connection and queue of jobs; on SQLite one lane, "writer"
+        # (PostgresStore adds one: see its ROUTE_LANE)
+        self._queues: dict[str, queue.SimpleQueue] = {WRITER: queue.SimpleQueue()}
+        self._writers: dict[str, threading.Thread] = {}
+        self._busy: dict[str, int] = {WRITER: 0}  # 1 while the lane's writer runs a batch (set by its thread only)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pagerd-read")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._on_commit = on_commit
         self._closed = False
-        self._writer_busy = 0  # 1 while the writer runs a batch (set by the writer thread only)
         self._readers_busy = 0  # reads running now, under _use_lock (reader threads)
         self._use_lock = threading.Lock()
 
@@ -361,36 +364,43 @@ class SqliteStore(
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(None, migrate, self.path, self.clock.now())
-        conn = _connect(self.path, synchronous=self.synchronous)
-        self._writer = threading.Thread(target=self._run_writer, args=(conn,), name="pagerd-writer", daemon=True)
-        self._writer.start()
+        self._start_writer(WRITER, _connect(self.path, synchronous=self.synchronous))
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._writer is not None:
-            self._queue.put(_STOP)
-            await asyncio.get_running_loop().run_in_executor(None, self._writer.join, 30)
+        for lane, writer in self._writers.items():
+            self._queues[lane].put(_STOP)
+            await asyncio.get_running_loop().run_in_executor(None, writer.join, 30)
         self._readers.shutdown(wait=True)
         for c in self._reader_conns:
             c.close()
         self._reader_conns.clear()
 
     # -- the writer --------------------------------------------------------------------------
-    def _run_writer(self, conn: sqlite3.Connection) -> None:
+    def _start_writer(self, lane: str, conn: Any) -> None:
+        self._queues.setdefault(lane, queue.SimpleQueue())
+        self._busy.setdefault(lane, 0)
+        self._writers[lane] = threading.Thread(
+            target=self._run_writer, args=(conn, lane), name=f"pagerd-{lane}", daemon=True
+        )
+        self._writers[lane].start()
+
+    def _run_writer(self, conn: sqlite3.Connection, lane: str) -> None:
         assert self._loop is not None
+        jobs = self._queues[lane]
         pending: list[_Job] = []
         stop = False
         while not stop or pending:
             if not pending:
-                first = self._queue.get()
+                first = jobs.get()
                 if first is _STOP:
                     break
                 pending.append(first)
             while len(pending) < MAX_BATCH:  # everything queued meanwhile joins
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = jobs.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:
@@ -399,7 +409,7 @@ class SqliteStore(
                 pending.append(nxt)
             batch = _take(pending)
             t0 = self.clock.monotonic()
-            self._writer_busy = 1
+            self._busy[lane] = 1
             try:
                 conn = self._writer_connection(conn)
                 _commit_batch(conn, batch)
@@ -407,7 +417,7 @@ class SqliteStore(
                 for job in batch:
                     job.error = exc
             finally:
-                self._writer_busy = 0
+                self._busy[lane] = 0
             if self._on_commit is not None:
                 self._on_commit(len(batch), self.clock.monotonic() - t0)
             self._loop.call_soon_threadsafe(_settle, batch)
@@ -419,10 +429,15 @@ class SqliteStore(
         return conn
 
     async def _write(self, fn: Callable, *args: Any) -> Any:
+        return await self._write_on(WRITER, fn, *args)
+
+    async def _write_on(self, lane: str, fn: Callable, *args: Any) -> Any:
+        """`fn(conn, *args)` as a job of the lane's writer: in its next batch's transaction, answered after its
+        commit."""
         if self._closed:
             raise RuntimeError("store is closed")
         fut = asyncio.get_running_loop().create_future()
-        self._queue.put(_Job(fn, args, fut))
+        self._queues[lane].put(_Job(fn, args, fut))
         try:
             return await fut
         except sqlite3.OperationalError as exc:
@@ -462,11 +477,11 @@ class SqliteStore(
         return len(self._reader_conns)
 
     def connections(self) -> list[ConnectionUse]:
-        writer = self._writer is not None and self._writer.is_alive()
-        return [
-            ConnectionUse("writer", int(writer), self._writer_busy if writer else 0),
-            ConnectionUse("reader", self._readers_open(), self._readers_busy),
-        ]
+        uses = []
+        for lane, writer in self._writers.items():
+            alive = writer.is_alive()
+            uses.append(ConnectionUse(lane, int(alive), self._busy[lane] if alive else 0))
+        return [*uses, ConnectionUse("reader", self._readers_open(), self._readers_busy)]
 
     # -- port --------------------------------------------------------------------------------
     async def ping(self) -> None:
