@@ -40,7 +40,7 @@ from .port import ConnectionUse, IngestPolicy, LeaseLost, Unavailable
 from .sqlite import WRITER, SqliteStore
 from .sqlite import migrations as sqlite_migrations
 from .sqlite_ingest import _FIRING, _LAST_RESOLVED, _OPEN
-from .sqlite_paging import _create_escalations
+from .sqlite_paging import _create_escalations, defer
 
 _log = structlog.get_logger("pagerd.store")
 
@@ -152,28 +152,32 @@ def _params(params: Sequence[Any] | None) -> tuple:
 # check-then-insert sees every row committed before it.
 WRITE_LOCK = 0x70616777  # 'pagw'
 
-# One write runs beside them: the engine's route write (sqlite_paging._create_escalations: a tick's new
-# incidents marked routed, their escalations, first pages, timeline entries and tickets' projects), on a
-# writer lane and connection of its own, under ROUTE_LOCK instead (one route write at a time, of all nodes).
-# Why that is safe:
-# - It reads nothing it decides on but through its first statement, `UPDATE incidents ... WHERE id IN (...)
-#   AND state = 'triggered'`, which locks each incident's row until it commits. Every write that answers,
-#   resolves, reopens or appends to an incident updates that row too, so the two are ordered by the row:
-#   a write that got the row first commits before the route write sees it (re-checked on the row's newest
-#   version: an incident no longer triggered is not routed and gets no pages); one that comes after waits
-#   for the route write's commit and then sees its escalation and pages (`quiet`, which stops and cancels
-#   them, runs after the incident's UPDATE in every such write). stop_settled also catches any page of a
-#   settled incident at the next tick.
-# - Its rows need no numbering of WRITE_LOCK's: escalations are keyed by (incident, generation), pages by
+# Two of the engine's writes run beside them, on a writer lane and connection of their own (PAGING_LANE),
+# under PAGING_LOCK instead (one such write at a time, of all nodes): the route write
+# (sqlite_paging._create_escalations: a tick's new incidents marked routed, their escalations, first pages,
+# timeline entries and tickets' projects) and the throttle's deferral of pages to their phone's next slot
+# (DEFER). Why that is safe:
+# - Each decides only through statements that lock the rows they change and test them again on the rows'
+#   newest versions: the route write through its first, `UPDATE incidents ... WHERE id IN (...) AND state =
+#   'triggered'`, the deferral through `UPDATE outbox ... WHERE id IN (...) AND status = 'pending'`. Every
+#   write that answers, resolves, reopens or appends to an incident updates the incident's row too, so a
+#   route write and such a write are ordered by the row: one that got it first commits before the route
+#   write sees it (an incident no longer triggered is not routed and gets no pages); one that comes after
+#   waits for the route write's commit and then sees its escalation and pages (`quiet`, which stops and
+#   cancels them, runs after the incident's UPDATE in every such write). stop_settled also catches any page
+#   of a settled incident at the next tick. A page cancelled or claimed is not deferred, and one deferred
+#   is cancelled or claimed after it, as the engine's own writes come one after another.
+# - Their rows need no numbering of WRITE_LOCK's: escalations are keyed by (incident, generation), pages by
 #   their idempotency keys (a second route of a round writes nothing), events and outbox rows are numbered
-#   by their identity sequences, which no reader follows as a cursor. It writes no ticket, delivery or
-#   incident row but the two columns it sets (routed_generation, a ticket's project while it has none).
-# - It claims and sends nothing, so the lease's fence (_fenced_job, on WRITE_LOCK) is not its concern.
+#   by their identity sequences, which no reader follows as a cursor. They write no ticket, delivery or
+#   incident row but the columns they set (routed_generation, a ticket's project while it has none, a
+#   pending page's due_at).
+# - Neither claims or sends anything, so the lease's fence (_fenced_job, on WRITE_LOCK) is not their concern.
 # A transaction of each lane waiting on the other's row (two incidents locked in opposite orders) is a
 # deadlock PostgreSQL ends after deadlock_timeout by rolling one back: a batch of webhooks answered 503 with
-# Retry-After (nothing of it stored), or a route write the engine tries again at its next tick.
-ROUTE_LOCK = 0x70616772  # 'pagr'
-ROUTE_LANE = "router"
+# Retry-After (nothing of it stored), or an engine write the engine tries again at its next tick.
+PAGING_LOCK = 0x70616770  # 'pagp'
+PAGING_LANE = "paging"
 
 
 @contextlib.contextmanager
@@ -206,7 +210,7 @@ class PgConnection:
 
     def __init__(self, conn: psycopg.Connection, lock: int = WRITE_LOCK) -> None:
         self._conn = conn
-        self.lock = lock  # what BEGIN IMMEDIATE takes: WRITE_LOCK, or ROUTE_LOCK on the route lane's
+        self.lock = lock  # what BEGIN IMMEDIATE takes: WRITE_LOCK, or PAGING_LOCK on the paging lane's
         self._held: list[tuple[str, tuple]] = []
         self._piped = 0  # pipeline() blocks open
 
@@ -417,11 +421,11 @@ class PostgresStore(SqliteStore):
         try:
             await self._loop.run_in_executor(None, migrate, self.dsn, self.clock.now())
             conn = await self._loop.run_in_executor(None, connect, self.dsn)
-            router = await self._loop.run_in_executor(None, connect, self.dsn, ROUTE_LOCK)
+            paging = await self._loop.run_in_executor(None, connect, self.dsn, PAGING_LOCK)
         except psycopg.OperationalError as exc:
             raise Unavailable(f"the PostgreSQL database cannot be reached: {exc}", 5) from exc
         self._start_writer(WRITER, conn)
-        self._start_writer(ROUTE_LANE, router)
+        self._start_writer(PAGING_LANE, paging)
 
     async def close(self) -> None:
         await super().close()
@@ -485,7 +489,10 @@ class PostgresStore(SqliteStore):
             return len(self._pg_readers)
 
     async def create_escalations(self, escalations: list[dict[str, Any]], now: datetime) -> list[bool]:
-        return await self._write_on(ROUTE_LANE, _create_escalations, escalations, now)  # type: ignore[no-any-return]
+        return await self._write_on(PAGING_LANE, _create_escalations, escalations, now)  # type: ignore[no-any-return]
+
+    async def defer(self, ids: list[int], until: datetime) -> int:
+        return await self._write_on(PAGING_LANE, defer, ids, until)  # type: ignore[no-any-return]
 
     async def _write_on(self, lane: str, fn: Any, *args: Any) -> Any:
         token = _FENCE.get()

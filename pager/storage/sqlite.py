@@ -347,7 +347,7 @@ class SqliteStore(
         self.clock = clock  # stamps migrations, times commits for on_commit
         self.synchronous = synchronous
         # a writer thread per lane, each with its own connection and queue of jobs; on SQLite one lane, "writer"
-        # (PostgresStore adds one: see its ROUTE_LANE)
+        # (PostgresStore adds one: see its PAGING_LANE)
         self._queues: dict[str, queue.SimpleQueue] = {WRITER: queue.SimpleQueue()}
         self._writers: dict[str, threading.Thread] = {}
         self._busy: dict[str, int] = {WRITER: 0}  # 1 while the lane's writer runs a batch (set by its thread only)

@@ -204,6 +204,11 @@ DUE = (
 DEFER = "UPDATE outbox NOT INDEXED SET due_at = ? WHERE id IN ({marks}) AND status = 'pending' AND due_at < ?"
 
 
+def defer(c: sqlite3.Connection, ids: list[int], until: datetime) -> int:
+    """The pending messages `ids` due at `until` unless due later (PagingStore.defer); how many were moved."""
+    return c.execute(DEFER.format(marks=",".join("?" * len(ids))), (_iso(until), *ids, _iso(until))).rowcount
+
+
 def _queue(c: sqlite3.Connection, incident_id: int, generation: int, messages: list[dict], at: str) -> None:
     """Messages of an incident's round into the outbox (once each: by idem_key), as multi-row statements."""
     insert_rows(c, _QUEUE, _queue_rows(incident_id, generation, messages, at))
@@ -862,8 +867,7 @@ class PagingStore:
         its next slot, then go out as one bundle with what came meanwhile. Stored, so the due scan stays
         small in a storm and a restart keeps the throttle. Only these rows are read and written: those
         already waiting for the slot are not looked at again (a storm's tick costs what it found due)."""
-        sql = DEFER.format(marks=",".join("?" * len(ids)))
-        return await self._write(lambda c: c.execute(sql, (_iso(until), *ids, _iso(until))).rowcount)
+        return await self._write(defer, ids, until)  # type: ignore[no-any-return]
 
     async def sent_since(self, address: str, channel: str, since: datetime) -> list[datetime]:
         return await self._read(

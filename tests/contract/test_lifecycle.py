@@ -46,8 +46,8 @@ async def test_connections_tell_the_writer_and_the_readers_apart(make_store) -> 
     try:
         await s.ping()  # a read: a reader connection opens
         use = {u.role: u for u in s.connections()}
-        # PostgreSQL's route write has a writer lane of its own (postgres.ROUTE_LANE)
-        lanes = {"writer", "router"} if isinstance(s, PostgresStore) else {"writer"}
+        # PostgreSQL has a second writer lane (postgres.PAGING_LANE)
+        lanes = {"writer", "paging"} if isinstance(s, PostgresStore) else {"writer"}
         assert set(use) == lanes | {"reader"}
         for lane in lanes:
             assert (use[lane].open, use[lane].busy) == (1, 0)

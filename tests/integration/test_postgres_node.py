@@ -39,7 +39,7 @@ def test_a_node_on_postgres_stores_pages_and_survives_kill_9(tmp_path: Path, dsn
         # the pool's use and the commit latency are measured on PostgreSQL as on SQLite
         status, text = p.request("GET", "/metrics")
         assert status == 200
-        for role in ("writer", "router", "lease"):
+        for role in ("writer", "paging", "lease"):
             assert f'pagerd_store_connections{{role="{role}",state="open"}} 1.0' in text, text
         assert re.search(r'^pagerd_store_connections\{role="reader",state="open"\} [1-9]', text, re.M), text
         commits = re.search(r"^pagerd_store_commit_duration_seconds_count (\S+)$", text, re.M)

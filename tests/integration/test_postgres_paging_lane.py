@@ -1,14 +1,16 @@
-"""The route write runs beside the other writes on PostgreSQL (postgres.ROUTE_LANE, under ROUTE_LOCK instead
-of WRITE_LOCK), on the real server. What makes that safe is that it decides through its first statement,
-which locks each incident's row, and that every write that answers or resolves an incident updates that row
-before it cancels the incident's pages. Each test holds one of the two transactions open on its own
-connection and runs the other in a thread, which must wait for the row (seen in pg_stat_activity, not
-guessed from a sleep), then ends the first:
+"""The engine's route write and the throttle's deferral run beside the other writes on PostgreSQL
+(postgres.PAGING_LANE, under PAGING_LOCK instead of WRITE_LOCK), on the real server. What makes that safe is
+that each decides only through statements that lock the rows they change (the route write: each incident's
+row, first), and that every write that answers or resolves an incident updates that row before it cancels
+the incident's pages. Each test holds one of two transactions open on its own connection and runs the other
+in a thread, which must wait for the row (seen in pg_stat_activity, not guessed from a sleep), then ends the
+first:
 - an answer (API acknowledgement, or a resolved notification through the ingest) that comes while a route
   write is open waits for it, then stops its escalation and cancels every page it queued;
-- a route write that comes while an answer is open waits for it, then routes nothing and queues no page.
-Also: the route write does not wait for a transaction that holds WRITE_LOCK (the two lanes are concurrent),
-and the store sends it on its own connection."""
+- a route write that comes while an answer is open waits for it, then routes nothing and queues no page;
+- an answer during a deferral cancels the deferred pages; a deferral during an answer moves nothing.
+Also: the paging lane's writes do not wait for a transaction that holds WRITE_LOCK (the two lanes are
+concurrent), and the store sends them on that lane."""
 
 from __future__ import annotations
 
@@ -25,10 +27,11 @@ from pager.clock import ManualClock
 from pager.domain.alert import Action
 from pager.domain.incident import State
 from pager.storage import postgres
+from pager.storage.codec import iso
 from pager.storage.port import IngestPolicy
 from pager.storage.sqlite import _transition
 from pager.storage.sqlite_ingest import ingest
-from pager.storage.sqlite_paging import _create_escalations
+from pager.storage.sqlite_paging import _create_escalations, defer
 from tests.contract.seed import T0, delivery, open_incident
 
 POLICY = IngestPolicy(reopen_window=timedelta(hours=1), events_v2_duplicate_window=timedelta(minutes=5))
@@ -134,7 +137,7 @@ def _outcome(conn: postgres.PgConnection, iid: int) -> tuple[str, list, list]:
 
 @pytest.fixture
 def conns(dsn: str):
-    router = postgres.connect(dsn, postgres.ROUTE_LOCK)
+    router = postgres.connect(dsn, postgres.PAGING_LOCK)
     writer = postgres.connect(dsn)
     observer = postgres.connect(dsn)
     yield router, writer, observer
@@ -174,6 +177,48 @@ def test_a_route_write_during_an_answer_waits_for_it_and_routes_nothing(incident
     assert _outcome(observer, incident) == (state, [], [])
 
 
+def _routed(dsn: str, iid: int) -> list[int]:
+    """The incident routed (committed), its pages' ids."""
+    c = postgres.connect(dsn, postgres.PAGING_LOCK)
+    try:
+        assert _transaction(c, lambda: _create_escalations(c, [_escalation(iid)], T0)) == [True]
+        return [r[0] for r in c.execute("SELECT id FROM outbox WHERE incident_id = ? ORDER BY id", (iid,))]
+    finally:
+        c.close()
+
+
+LATER = T0 + timedelta(minutes=5)
+
+
+def test_an_answer_during_a_deferral_cancels_the_deferred_pages(dsn, incident, conns) -> None:
+    pages = _routed(dsn, incident)
+    paging, writer, observer = conns
+    paging.execute("BEGIN IMMEDIATE")
+    assert defer(paging, pages, LATER) == 2
+    pid = _backend(writer)
+    thread, out = _in_thread(lambda: _transaction(writer, lambda: _acknowledge(writer, incident)))
+    _waits(observer, pid)
+    paging.execute("COMMIT")
+    thread.join(WAIT)
+    assert not thread.is_alive() and out == [None], out
+    assert _outcome(observer, incident) == ("acknowledged", ["stopped"], [("sms", "cancelled"), ("voice", "cancelled")])
+
+
+def test_a_deferral_during_an_answer_moves_nothing(dsn, incident, conns) -> None:
+    pages = _routed(dsn, incident)
+    paging, writer, observer = conns
+    writer.execute("BEGIN IMMEDIATE")
+    _acknowledge(writer, incident)
+    pid = _backend(paging)
+    thread, out = _in_thread(lambda: _transaction(paging, lambda: defer(paging, pages, LATER)))
+    _waits(observer, pid)
+    writer.execute("COMMIT")
+    thread.join(WAIT)
+    assert not thread.is_alive() and out == [0], out
+    due = observer.execute("SELECT due_at FROM outbox WHERE incident_id = ? ORDER BY id", (incident,)).fetchall()
+    assert [r[0] for r in due] == [iso(T0), iso(T0 + timedelta(minutes=2))]
+
+
 def test_the_route_write_does_not_wait_for_the_write_lock(incident, conns) -> None:
     router, writer, observer = conns
     writer.execute("BEGIN IMMEDIATE")
@@ -183,25 +228,27 @@ def test_the_route_write_does_not_wait_for_the_write_lock(incident, conns) -> No
     assert _outcome(observer, incident) == ("triggered", ["active"], [("sms", "pending"), ("voice", "pending")])
 
 
-def test_the_store_sends_the_route_write_on_its_own_lane(dsn, incident, conns) -> None:
-    """With another transaction holding WRITE_LOCK, the store's route write commits, and its ingest waits
-    for the lock."""
+def test_the_store_sends_the_route_write_and_the_deferral_on_the_paging_lane(dsn, incident, conns) -> None:
+    """With another transaction holding WRITE_LOCK, the store's route write and deferral commit, and its
+    ingest waits for the lock."""
     _, held, observer = conns
     held.execute("BEGIN IMMEDIATE")
     held.execute("SELECT 1")
 
-    async def run() -> list[bool]:
+    async def run() -> tuple[list[bool], int]:
         store = postgres.PostgresStore(dsn, POLICY, clock=ManualClock(T0))
         await store.open()
         try:
             routed = await asyncio.wait_for(store.create_escalations([_escalation(incident)], T0), WAIT)
+            pages = [m.id for m in await store.due_messages(T0 + timedelta(minutes=3))]
+            deferred = await asyncio.wait_for(store.defer(pages, LATER), WAIT)
             stored = asyncio.ensure_future(store.ingest(delivery("other", Action.TRIGGER, T0)))
             await asyncio.get_running_loop().run_in_executor(None, _waits, observer, None, "advisory")
             assert not stored.done()
             held.execute("COMMIT")
             await asyncio.wait_for(stored, WAIT)
-            return routed
+            return routed, deferred
         finally:
             await store.close()
 
-    assert asyncio.run(run()) == [True]
+    assert asyncio.run(run()) == ([True], 2)
