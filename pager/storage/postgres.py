@@ -84,6 +84,18 @@ _WORD_REWRITES = (
     (re.compile(r"\b(INDEXED BY \w+|NOT INDEXED)", re.I), ""),  # PostgreSQL's planner picks its own index
     (re.compile(r"\bX''"), "''::bytea"),
 )
+# The paging lane's two writes (see PAGING_LANE) on PostgreSQL: the rows they would change are locked first, and
+# one another write holds is left alone (SKIP LOCKED): an incident being answered or changed is routed at the
+# next tick if it is still triggered, a page being cancelled or claimed needs no deferral. So these writes never
+# wait for the other lane's rows and the two lanes cannot deadlock over them. NO KEY UPDATE, the lock an UPDATE
+# of other columns than the key takes, does not conflict with the KEY SHARE lock a foreign-key check takes on
+# an incident whose new alerts or timeline entries another write is inserting.
+_SKIP_LOCKED = (
+    re.compile(
+        r"^UPDATE (incidents|outbox)\s+SET (routed_generation = \?|due_at = \?) WHERE (id IN \([?, ]+\) AND .+?)( RETURNING id)?$"
+    ),
+    r"UPDATE \1 SET \2 WHERE id IN (SELECT id FROM \1 WHERE \3 FOR NO KEY UPDATE SKIP LOCKED)\4",
+)
 _OR_IGNORE = re.compile(r"\bINSERT OR IGNORE INTO\b", re.I)
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
@@ -110,6 +122,7 @@ def translate(sql: str) -> str:
     sql = PG_STATEMENTS.get(sql, sql)
     for pattern, repl in _WORD_REWRITES:
         sql = pattern.sub(repl, sql)
+    sql = _SKIP_LOCKED[0].sub(_SKIP_LOCKED[1], sql)
     if _OR_IGNORE.search(sql):
         sql = _OR_IGNORE.sub("INSERT INTO", sql)
         m = _RETURNING.search(sql)
@@ -157,25 +170,26 @@ WRITE_LOCK = 0x70616777  # 'pagw'
 # (sqlite_paging._create_escalations: a tick's new incidents marked routed, their escalations, first pages,
 # timeline entries and tickets' projects) and the throttle's deferral of pages to their phone's next slot
 # (DEFER). Why that is safe:
-# - Each decides only through statements that lock the rows they change and test them again on the rows'
-#   newest versions: the route write through its first, `UPDATE incidents ... WHERE id IN (...) AND state =
-#   'triggered'`, the deferral through `UPDATE outbox ... WHERE id IN (...) AND status = 'pending'`. Every
-#   write that answers, resolves, reopens or appends to an incident updates the incident's row too, so a
-#   route write and such a write are ordered by the row: one that got it first commits before the route
-#   write sees it (an incident no longer triggered is not routed and gets no pages); one that comes after
-#   waits for the route write's commit and then sees its escalation and pages (`quiet`, which stops and
+# - Each decides only through a statement that locks the rows it changes, skipping those another write holds,
+#   and tests them on the rows' newest versions (_SKIP_LOCKED): the route write through its first, `UPDATE
+#   incidents ... WHERE id IN (...) AND state = 'triggered'`, the deferral through `UPDATE outbox ... WHERE id
+#   IN (...) AND status = 'pending'`. Every write that answers, resolves, reopens or appends to an incident
+#   updates the incident's row, so a route write and such a write are ordered by the row: one that holds it
+#   leaves the incident to the next tick's route write (routed then if it is still triggered); one that comes
+#   after waits for the route write's commit and then sees its escalation and pages (`quiet`, which stops and
 #   cancels them, runs after the incident's UPDATE in every such write). stop_settled also catches any page
-#   of a settled incident at the next tick. A page cancelled or claimed is not deferred, and one deferred
-#   is cancelled or claimed after it, as the engine's own writes come one after another.
+#   of a settled incident at the next tick. A page being cancelled or claimed is not deferred, and one
+#   deferred is cancelled or claimed after the deferral commits.
 # - Their rows need no numbering of WRITE_LOCK's: escalations are keyed by (incident, generation), pages by
 #   their idempotency keys (a second route of a round writes nothing), events and outbox rows are numbered
 #   by their identity sequences, which no reader follows as a cursor. They write no ticket, delivery or
 #   incident row but the columns they set (routed_generation, a ticket's project while it has none, a
 #   pending page's due_at).
 # - Neither claims or sends anything, so the lease's fence (_fenced_job, on WRITE_LOCK) is not their concern.
-# A transaction of each lane waiting on the other's row (two incidents locked in opposite orders) is a
-# deadlock PostgreSQL ends after deadlock_timeout by rolling one back: a batch of webhooks answered 503 with
-# Retry-After (nothing of it stored), or an engine write the engine tries again at its next tick.
+# - They wait for no row of the other lane's but a ticket's (the route write's project, set while the ticket
+#   has none): a desk's write that holds that ticket and then waits for an incident the route write locked is
+#   a deadlock PostgreSQL ends after deadlock_timeout by rolling one of them back (a write the desk is asked
+#   to make again, 503, or one the engine makes at its next tick).
 PAGING_LOCK = 0x70616770  # 'pagp'
 PAGING_LANE = "paging"
 

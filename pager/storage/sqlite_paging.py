@@ -280,13 +280,14 @@ def _route(c: sqlite3.Connection, escalations: list[dict]) -> set[tuple[int, int
     routed: set[tuple[int, int]] = set()
     for generation, incident_ids in ids.items():
         for chunk, marks in in_chunks(incident_ids):
-            rows = c.execute(
-                f"UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id IN ({marks}) "
-                "AND state = 'triggered' RETURNING id",
-                (generation, *chunk),
-            ).fetchall()
+            rows = c.execute(ROUTE.format(marks=marks), (generation, *chunk)).fetchall()
             routed.update((iid, generation) for (iid,) in rows)
     return routed
+
+
+ROUTE = (
+    "UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id IN ({marks}) AND state = 'triggered' RETURNING id"
+)
 
 
 # An incident's ticket goes under the customer's project its first escalation was routed to (a project of the
