@@ -6,7 +6,6 @@ tests/contract holds the suite every store must pass."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
 from datetime import datetime, timedelta
@@ -23,9 +22,7 @@ from .codec import iso
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One accepted webhook: its raw body, the alerts parsed from it, and for Alertmanager what the
-    notification says of its group (`groupKey`, top-level `status`). `sha256`, the body's (hex), is taken
-    where the delivery is made (the request's handler), not in the store's writer, whose thread every
-    write waits for: 7% of its time in 100-alert webhooks."""
+    notification says of its group (`groupKey`, top-level `status`)."""
 
     source: Source
     content_type: str
@@ -34,10 +31,6 @@ class Delivery:
     received_at: datetime
     facts: Mapping[str, Any] = field(default_factory=dict)
     group: Group | None = None
-    sha256: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", hashlib.sha256(self.body).hexdigest())
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,7 +290,7 @@ def _store_body(rows: _Rows, d: Delivery, seen: dict[str, Seen]) -> int:
     """The delivery's id: its body stored now, or, for a byte-identical re-delivery, the delivery that
     stored these very bytes (found through a notification it carried), counted once more."""
     at = iso(d.received_at)
-    sha = d.sha256
+    sha = hashlib.sha256(d.body).hexdigest()
     for a in d.alerts:
         s = seen.get(a.event_id)
         if s is not None and s.sha256 == sha:
