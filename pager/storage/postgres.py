@@ -83,18 +83,18 @@ _WORD_REWRITES = (
     (re.compile(r"\bjson_patch\((\w+), \?\)", re.I), r"(\1::jsonb || ?::jsonb)::text"),
     (re.compile(r"\b(INDEXED BY \w+|NOT INDEXED)", re.I), ""),  # PostgreSQL's planner picks its own index
     (re.compile(r"\bX''"), "''::bytea"),
-)
-# The paging lane's two writes (see PAGING_LANE) on PostgreSQL: the rows they would change are locked first, and
-# one another write holds is left alone (SKIP LOCKED): an incident being answered or changed is routed at the
-# next tick if it is still triggered, a page being cancelled or claimed needs no deferral. So these writes never
-# wait for the other lane's rows and the two lanes cannot deadlock over them. NO KEY UPDATE, the lock an UPDATE
-# of other columns than the key takes, does not conflict with the KEY SHARE lock a foreign-key check takes on
-# an incident whose new alerts or timeline entries another write is inserting.
-_SKIP_LOCKED = (
-    re.compile(
-        r"^UPDATE (incidents|outbox)\s+SET (routed_generation = \?|due_at = \?) WHERE (id IN \([?, ]+\) AND .+?)( RETURNING id)?$"
+    # the paging lane's two writes (see PAGING_LANE): the rows they would change are locked first, and one another
+    # write holds is left alone (SKIP LOCKED): an incident being answered or changed is routed at the next tick
+    # if it is still triggered, a page being cancelled or claimed needs no deferral. So these writes never wait
+    # for the other lane's rows and the two lanes cannot deadlock over them. NO KEY UPDATE, the lock an UPDATE of
+    # other columns than the key takes, does not conflict with the KEY SHARE lock a foreign-key check takes on an
+    # incident whose new alerts or timeline entries another write is inserting. (After NOT INDEXED is gone.)
+    (
+        re.compile(
+            r"^UPDATE (incidents|outbox)\s+SET (routed_generation = \?|due_at = \?) WHERE (id IN \([?, ]+\) AND .+?)( RETURNING id)?$"
+        ),
+        r"UPDATE \1 SET \2 WHERE id IN (SELECT id FROM \1 WHERE \3 FOR NO KEY UPDATE SKIP LOCKED)\4",
     ),
-    r"UPDATE \1 SET \2 WHERE id IN (SELECT id FROM \1 WHERE \3 FOR NO KEY UPDATE SKIP LOCKED)\4",
 )
 _OR_IGNORE = re.compile(r"\bINSERT OR IGNORE INTO\b", re.I)
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
@@ -122,7 +122,6 @@ def translate(sql: str) -> str:
     sql = PG_STATEMENTS.get(sql, sql)
     for pattern, repl in _WORD_REWRITES:
         sql = pattern.sub(repl, sql)
-    sql = _SKIP_LOCKED[0].sub(_SKIP_LOCKED[1], sql)
     if _OR_IGNORE.search(sql):
         sql = _OR_IGNORE.sub("INSERT INTO", sql)
         m = _RETURNING.search(sql)
@@ -171,7 +170,7 @@ WRITE_LOCK = 0x70616777  # 'pagw'
 # timeline entries and tickets' projects) and the throttle's deferral of pages to their phone's next slot
 # (DEFER). Why that is safe:
 # - Each decides only through a statement that locks the rows it changes, skipping those another write holds,
-#   and tests them on the rows' newest versions (_SKIP_LOCKED): the route write through its first, `UPDATE
+#   and tests them on the rows' newest versions (the last of _WORD_REWRITES): the route write through its first, `UPDATE
 #   incidents ... WHERE id IN (...) AND state = 'triggered'`, the deferral through `UPDATE outbox ... WHERE id
 #   IN (...) AND status = 'pending'`. Every write that answers, resolves, reopens or appends to an incident
 #   updates the incident's row, so a route write and such a write are ordered by the row: one that holds it
@@ -273,11 +272,10 @@ class PgConnection:
     @contextlib.contextmanager
     def _with_held(self) -> Iterator[None]:
         """The held-back statements and the block's in one pipeline (or in the one already open)."""
-        if not self._held or self._piped:
-            self._send_held()
-            yield
-            return
-        with self._conn.pipeline():
+        if self._held and not self._piped:
+            with self.pipeline():
+                yield
+        else:
             self._send_held()
             yield
 

@@ -218,14 +218,13 @@ class _Loaded:
         # seen, per source its keys' open incidents and last resolved ones (read for every key, used for
         # those with none open), the largest ids the new rows follow; then the open incidents' firing alerts
         wanted = [stored_id(d.source.value, a) for d in part for a in d.alerts]
-        by_source: dict[str, list[str]] = {}
+        by_source: dict[str, dict[str, None]] = {}  # per source its keys, once each, in order
         for d in part:
-            by_source.setdefault(d.source.value, []).extend(_keys(d))
+            by_source.setdefault(d.source.value, {}).update(dict.fromkeys(_keys(d)))
         group = part[0].group if len(part) == 1 and _group_resolves(part[0]) else None
         reads: list[tuple[str, tuple]] = [(_SEEN, (dumps(wanted),))] if wanted else []
         for src, keys in by_source.items():
-            keys = by_source[src] = list(dict.fromkeys(keys))
-            reads += [(_OPEN, (dumps(keys), src)), (_LAST_RESOLVED, (dumps(keys), src))]
+            reads += [(_OPEN, (dumps(list(keys)), src)), (_LAST_RESOLVED, (dumps(list(keys)), src))]
             if group is not None:
                 reads.append((_OPEN_OF_GROUP, (src, group.key)))
         unnumbered = rows.unnumbered()

@@ -269,6 +269,11 @@ def _create_escalations(c: sqlite3.Connection, escalations: list[dict], now: dat
     return created
 
 
+ROUTE = (
+    "UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id IN ({marks}) AND state = 'triggered' RETURNING id"
+)
+
+
 def _route(c: sqlite3.Connection, escalations: list[dict]) -> set[tuple[int, int]]:
     """Each escalation's round marked routed on its incident (incidents_unrouted no longer holds it), if the
     incident is still triggered: one UPDATE per generation among them (a storm's new incidents are all of
@@ -283,11 +288,6 @@ def _route(c: sqlite3.Connection, escalations: list[dict]) -> set[tuple[int, int
             rows = c.execute(ROUTE.format(marks=marks), (generation, *chunk)).fetchall()
             routed.update((iid, generation) for (iid,) in rows)
     return routed
-
-
-ROUTE = (
-    "UPDATE incidents NOT INDEXED SET routed_generation = ? WHERE id IN ({marks}) AND state = 'triggered' RETURNING id"
-)
 
 
 # An incident's ticket goes under the customer's project its first escalation was routed to (a project of the
