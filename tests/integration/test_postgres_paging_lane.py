@@ -67,9 +67,10 @@ def _resolve_by_notification(conn: postgres.PgConnection, iid: int) -> None:
     ingest(conn, delivery("db-down", Action.RESOLVE, T0 + timedelta(seconds=30)), POLICY)
 
 
-ANSWERS: dict[str, Callable[[postgres.PgConnection, int], None]] = {
-    "acknowledged through the API": _acknowledge,
-    "resolved by a notification": _resolve_by_notification,
+# each answer and the state it leaves the incident in
+ANSWERS: dict[str, tuple[Callable[[postgres.PgConnection, int], None], str]] = {
+    "acknowledged through the API": (_acknowledge, "acknowledged"),
+    "resolved by a notification": (_resolve_by_notification, "resolved"),
 }
 
 
@@ -109,6 +110,15 @@ def _transaction(conn: postgres.PgConnection, fn: Callable[[], Any]) -> Any:
     return result
 
 
+def _route(conn: postgres.PgConnection, iid: int) -> list[bool]:
+    """The incident's first round routed (_escalation) in a transaction of its own."""
+    return _transaction(conn, lambda: _create_escalations(conn, [_escalation(iid)], T0))
+
+
+def _append(conn: postgres.PgConnection, iid: int) -> None:
+    ingest(conn, delivery("db-down", Action.TRIGGER, T0 + timedelta(seconds=30), fingerprint="fp-2"), POLICY)
+
+
 def _backend(conn: postgres.PgConnection) -> int:
     return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
 
@@ -138,76 +148,64 @@ def _outcome(conn: postgres.PgConnection, iid: int) -> tuple[str, list, list]:
 
 @pytest.fixture
 def conns(dsn: str):
-    router = postgres.connect(dsn, postgres.PAGING_LOCK)
-    router.execute("SET lock_timeout = '10s'")  # a write of the lane that waits for a row fails, never hangs the test
+    paging = postgres.connect(dsn, postgres.PAGING_LOCK)
+    paging.execute("SET lock_timeout = '10s'")  # a write of the lane that waits for a row fails, never hangs the test
     writer = postgres.connect(dsn)
     observer = postgres.connect(dsn)
-    yield router, writer, observer
-    for c in (router, writer, observer):
+    yield paging, writer, observer
+    for c in (paging, writer, observer):
         c.close()
 
 
 @pytest.mark.parametrize("answer", sorted(ANSWERS))
 def test_an_answer_during_a_route_write_waits_for_it_and_cancels_its_pages(incident, conns, answer) -> None:
-    router, writer, observer = conns
-    router.execute("BEGIN IMMEDIATE")
-    assert _create_escalations(router, [_escalation(incident)], T0) == [True]
+    paging, writer, observer = conns
+    paging.execute("BEGIN IMMEDIATE")
+    assert _create_escalations(paging, [_escalation(incident)], T0) == [True]
     pid = _backend(writer)
-    thread, out = _in_thread(lambda: _transaction(writer, lambda: ANSWERS[answer](writer, incident)))
+    answered, state = ANSWERS[answer]
+    thread, out = _in_thread(lambda: _transaction(writer, lambda: answered(writer, incident)))
     _waits(observer, pid)
-    router.execute("COMMIT")
+    paging.execute("COMMIT")
     thread.join(WAIT)
     assert not thread.is_alive() and out == [None], out
-    state = "acknowledged" if answer == "acknowledged through the API" else "resolved"
     assert _outcome(observer, incident) == (state, ["stopped"], [("sms", "cancelled"), ("voice", "cancelled")])
-
-
-def _route(conn: postgres.PgConnection, iid: int) -> list[bool]:
-    return _transaction(conn, lambda: _create_escalations(conn, [_escalation(iid)], T0))
-
-
-def _append(conn: postgres.PgConnection, iid: int) -> None:
-    ingest(conn, delivery("db-down", Action.TRIGGER, T0 + timedelta(seconds=30), fingerprint="fp-2"), POLICY)
 
 
 @pytest.mark.parametrize("answer", sorted(ANSWERS))
 def test_a_route_write_during_an_answer_leaves_the_incident_and_routes_nothing_after(incident, conns, answer) -> None:
-    router, writer, observer = conns
+    paging, writer, observer = conns
+    answered, state = ANSWERS[answer]
     writer.execute("BEGIN IMMEDIATE")
-    ANSWERS[answer](writer, incident)
-    assert _route(router, incident) == [False]  # without waiting for the answer's transaction
+    answered(writer, incident)
+    assert _route(paging, incident) == [False]  # without waiting for the answer's transaction
     writer.execute("COMMIT")
-    assert _route(router, incident) == [False]
-    state = "acknowledged" if answer == "acknowledged through the API" else "resolved"
+    assert _route(paging, incident) == [False]
     assert _outcome(observer, incident) == (state, [], [])
 
 
 def test_a_route_write_during_a_new_alert_of_the_incident_routes_it_at_the_next_write(incident, conns) -> None:
-    router, writer, observer = conns
+    paging, writer, observer = conns
     writer.execute("BEGIN IMMEDIATE")
     _append(writer, incident)
-    assert _route(router, incident) == [False]
+    assert _route(paging, incident) == [False]
     writer.execute("COMMIT")
-    assert _route(router, incident) == [True]
+    assert _route(paging, incident) == [True]
     assert _outcome(observer, incident) == ("triggered", ["active"], [("sms", "pending"), ("voice", "pending")])
 
 
-def _routed(dsn: str, iid: int) -> list[int]:
+def _routed(conn: postgres.PgConnection, iid: int) -> list[int]:
     """The incident routed (committed), its pages' ids."""
-    c = postgres.connect(dsn, postgres.PAGING_LOCK)
-    try:
-        assert _transaction(c, lambda: _create_escalations(c, [_escalation(iid)], T0)) == [True]
-        return [r[0] for r in c.execute("SELECT id FROM outbox WHERE incident_id = ? ORDER BY id", (iid,))]
-    finally:
-        c.close()
+    assert _route(conn, iid) == [True]
+    return [r[0] for r in conn.execute("SELECT id FROM outbox WHERE incident_id = ? ORDER BY id", (iid,))]
 
 
 LATER = T0 + timedelta(minutes=5)
 
 
-def test_an_answer_during_a_deferral_cancels_the_deferred_pages(dsn, incident, conns) -> None:
-    pages = _routed(dsn, incident)
+def test_an_answer_during_a_deferral_cancels_the_deferred_pages(incident, conns) -> None:
     paging, writer, observer = conns
+    pages = _routed(paging, incident)
     paging.execute("BEGIN IMMEDIATE")
     assert defer(paging, pages, LATER) == 2
     pid = _backend(writer)
@@ -219,9 +217,9 @@ def test_an_answer_during_a_deferral_cancels_the_deferred_pages(dsn, incident, c
     assert _outcome(observer, incident) == ("acknowledged", ["stopped"], [("sms", "cancelled"), ("voice", "cancelled")])
 
 
-def test_a_deferral_during_an_answer_moves_nothing(dsn, incident, conns) -> None:
-    pages = _routed(dsn, incident)
+def test_a_deferral_during_an_answer_moves_nothing(incident, conns) -> None:
     paging, writer, observer = conns
+    pages = _routed(paging, incident)
     writer.execute("BEGIN IMMEDIATE")
     _acknowledge(writer, incident)
     assert _transaction(paging, lambda: defer(paging, pages, LATER)) == 0  # without waiting: they are being cancelled
@@ -233,10 +231,10 @@ def test_a_deferral_during_an_answer_moves_nothing(dsn, incident, conns) -> None
 
 
 def test_the_route_write_does_not_wait_for_the_write_lock(incident, conns) -> None:
-    router, writer, observer = conns
+    paging, writer, observer = conns
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("SELECT 1")  # BEGIN and WRITE_LOCK are sent with it
-    assert _transaction(router, lambda: _create_escalations(router, [_escalation(incident)], T0)) == [True]
+    assert _route(paging, incident) == [True]
     writer.execute("COMMIT")
     assert _outcome(observer, incident) == ("triggered", ["active"], [("sms", "pending"), ("voice", "pending")])
 
