@@ -13,6 +13,7 @@ import dataclasses
 import random
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from pager.storage import postgres, sqlite_ingest
@@ -115,3 +116,49 @@ def test_an_error_in_a_row_sent_ahead_fails_its_delivery_alone(two_databases, mo
         tables[name], expected[name] = [r[1:] for r in tables[name]], [r[1:] for r in expected[name]]
     assert tables == expected
     assert [j.result for j in batch if j is not batch[4]] == [r for r, _ in results]
+
+
+def test_a_connection_cut_while_rows_are_sent_ahead_stores_nothing_of_the_commit(two_databases, monkeypatch) -> None:
+    """The server ends the writer's connection in the middle of rows sent ahead (a trigger terminates its own
+    backend at one delivery's alert, as pg_terminate_backend or a restart would): the commit fails as a whole
+    with the connection error, nothing of it is stored, the connection is broken (the store replaces it), and
+    the same deliveries committed again on a new connection end in the rows they write on an untouched server."""
+    monkeypatch.setattr(sqlite_ingest, "SEND_AT", 3)
+    cut, reference = two_databases
+    deliveries = [args[0] for fn, args in stream(2, 60, groups=40) if fn is ingest][:12]
+    bad = deliveries[4]
+    marked = dataclasses.replace(bad, alerts=(dataclasses.replace(bad.alerts[0], fingerprint="cut-here"),))
+    jobs = [(ingest, (d, POLICY)) for d in deliveries[:4] + [marked] + deliveries[5:]]
+    postgres.migrate(cut, T0)
+    admin = postgres.connect(cut)
+    admin.execute(
+        "CREATE FUNCTION cut_here() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.fingerprint = 'cut-here' AND NOT EXISTS (SELECT 1 FROM cut_once) THEN "
+        "PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$"
+    )
+    admin.execute("CREATE TABLE cut_once (done BOOLEAN)")
+    admin.execute("CREATE TRIGGER cut_here BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION cut_here()")
+    conn = postgres.connect(cut)
+    try:
+        batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
+        with pytest.raises(psycopg.OperationalError):
+            _commit_batch(conn, batch)
+        assert conn.broken and not conn.in_transaction
+        assert admin.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
+        assert admin.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+        admin.execute("INSERT INTO cut_once VALUES (true)")
+    finally:
+        conn.close()
+    again = postgres.connect(cut)
+    try:
+        batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
+        _commit_batch(again, batch)
+        assert all(j.error is None for j in batch)
+        tables = {name: [tuple(r) for r in again.execute(sql).fetchall()] for name, sql in TABLES.items()}
+    finally:
+        again.close()
+        admin.close()
+    _, expected = _run(reference, jobs, random.Random(0), batch_sizes=(len(jobs),))
+    for name in ("alerts", "events"):  # identity-numbered: the failed attempt's gap (as above)
+        tables[name], expected[name] = [r[1:] for r in tables[name]], [r[1:] for r in expected[name]]
+    assert tables == expected
