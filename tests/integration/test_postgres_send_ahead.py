@@ -79,41 +79,60 @@ def test_rows_sent_ahead_end_in_the_rows_written_at_the_end(two_databases, monke
     assert len(without[1]["incidents"]) >= 4
 
 
+def _marked(fingerprint: str) -> list[tuple]:
+    """Twelve ingest jobs of new incidents, the fifth's alert renamed `fingerprint` (for a trigger to act on)."""
+    deliveries = [args[0] for fn, args in stream(2, 60, groups=40) if fn is ingest][:12]
+    bad = deliveries[4]
+    deliveries[4] = dataclasses.replace(bad, alerts=(dataclasses.replace(bad.alerts[0], fingerprint=fingerprint),))
+    return [(ingest, (d, POLICY)) for d in deliveries]
+
+
+def _on_alert(conn: postgres.PgConnection, fingerprint: str, action: str) -> None:
+    """A trigger that runs `action` (plpgsql) before an alert named `fingerprint` is inserted."""
+    conn.execute(
+        "CREATE FUNCTION on_alert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.fingerprint = '{fingerprint}' THEN {action} END IF; RETURN NEW; END $$"
+    )
+    conn.execute("CREATE TRIGGER on_alert BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION on_alert()")
+
+
+def _tables(conn: postgres.PgConnection) -> dict[str, list[tuple]]:
+    """TABLES, the rows numbered by an identity sequence (alerts, events) without their ids: an undone attempt
+    leaves a gap in the sequence (pg_migrations/0034_numbered_ids.sql)."""
+    tables = {name: [tuple(r) for r in conn.execute(sql).fetchall()] for name, sql in TABLES.items()}
+    return {name: [r[1:] for r in rows] if name in ("alerts", "events") else rows for name, rows in tables.items()}
+
+
+def _reference(dsn: str, jobs: list[tuple]) -> tuple[list, dict]:
+    """What `jobs` write in one commit on an untouched database."""
+    results, _ = _run(dsn, jobs, random.Random(0), batch_sizes=(len(jobs),))
+    conn = postgres.connect(dsn)
+    try:
+        return results, _tables(conn)
+    finally:
+        conn.close()
+
+
 def test_an_error_in_a_row_sent_ahead_fails_its_delivery_alone(two_databases, monkeypatch) -> None:
     """A trigger refuses one delivery's alert (a check violation, as a constraint of the server would): its rows
     went ahead with others' before the writer decided the rest. The commit's deliveries are undone together,
     each then runs alone: the refused one fails, the others end in the rows they write without it."""
     monkeypatch.setattr(sqlite_ingest, "SEND_AT", 3)
     refusing, reference = two_databases
-    deliveries = [args[0] for fn, args in stream(2, 60, groups=40) if fn is ingest][:12]
-    bad = deliveries[4]
-    poisoned = dataclasses.replace(bad, alerts=(dataclasses.replace(bad.alerts[0], fingerprint="poison"),))
+    jobs = _marked("poison")
     postgres.migrate(refusing, T0)
     conn = postgres.connect(refusing)
     try:
-        conn.execute(
-            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.fingerprint = 'poison' THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; "
-            "END IF; RETURN NEW; END $$"
-        )
-        conn.execute(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
-        )
-        jobs = [(ingest, (d, POLICY)) for d in deliveries[:4] + [poisoned] + deliveries[5:]]
+        _on_alert(conn, "poison", "RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';")
         batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
         _commit_batch(conn, batch)
         assert batch[4].error is not None and "refused" in str(batch[4].error)
         assert all(j.error is None and j.result is not None for j in batch if j is not batch[4])
         assert not conn.in_transaction
-        tables = {name: [tuple(r) for r in conn.execute(sql).fetchall()] for name, sql in TABLES.items()}
+        tables = _tables(conn)
     finally:
         conn.close()
-    good = [(ingest, (d, POLICY)) for d in deliveries[:4] + deliveries[5:]]
-    results, expected = _run(reference, good, random.Random(0), batch_sizes=(len(good),))
-    # rows numbered by an identity sequence (alerts, events) keep the gap the undone attempt left in it
-    # (pg_migrations/0034_numbered_ids.sql): compared without their ids
-    for name in ("alerts", "events"):
-        tables[name], expected[name] = [r[1:] for r in tables[name]], [r[1:] for r in expected[name]]
+    results, expected = _reference(reference, jobs[:4] + jobs[5:])
     assert tables == expected
     assert [j.result for j in batch if j is not batch[4]] == [r for r, _ in results]
 
@@ -125,21 +144,17 @@ def test_a_connection_cut_while_rows_are_sent_ahead_stores_nothing_of_the_commit
     the same deliveries committed again on a new connection end in the rows they write on an untouched server."""
     monkeypatch.setattr(sqlite_ingest, "SEND_AT", 3)
     cut, reference = two_databases
-    deliveries = [args[0] for fn, args in stream(2, 60, groups=40) if fn is ingest][:12]
-    bad = deliveries[4]
-    marked = dataclasses.replace(bad, alerts=(dataclasses.replace(bad.alerts[0], fingerprint="cut-here"),))
-    jobs = [(ingest, (d, POLICY)) for d in deliveries[:4] + [marked] + deliveries[5:]]
+    jobs = _marked("cut-here")
     postgres.migrate(cut, T0)
     admin = postgres.connect(cut)
-    admin.execute(
-        "CREATE FUNCTION cut_here() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF NEW.fingerprint = 'cut-here' AND NOT EXISTS (SELECT 1 FROM cut_once) THEN "
-        "PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$"
-    )
-    admin.execute("CREATE TABLE cut_once (done BOOLEAN)")
-    admin.execute("CREATE TRIGGER cut_here BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION cut_here()")
     conn = postgres.connect(cut)
     try:
+        admin.execute("CREATE TABLE cut_once (done BOOLEAN)")
+        _on_alert(
+            admin,
+            "cut-here",
+            "IF NOT EXISTS (SELECT 1 FROM cut_once) THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;",
+        )
         batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
         with pytest.raises(psycopg.OperationalError):
             _commit_batch(conn, batch)
@@ -147,18 +162,13 @@ def test_a_connection_cut_while_rows_are_sent_ahead_stores_nothing_of_the_commit
         assert admin.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
         assert admin.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
         admin.execute("INSERT INTO cut_once VALUES (true)")
+        conn.close()
+        conn = postgres.connect(cut)
+        batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
+        _commit_batch(conn, batch)
+        assert all(j.error is None for j in batch)
+        tables = _tables(conn)
     finally:
         conn.close()
-    again = postgres.connect(cut)
-    try:
-        batch = [_Job(fn, args, None) for fn, args in jobs]  # type: ignore[arg-type]
-        _commit_batch(again, batch)
-        assert all(j.error is None for j in batch)
-        tables = {name: [tuple(r) for r in again.execute(sql).fetchall()] for name, sql in TABLES.items()}
-    finally:
-        again.close()
         admin.close()
-    _, expected = _run(reference, jobs, random.Random(0), batch_sizes=(len(jobs),))
-    for name in ("alerts", "events"):  # identity-numbered: the failed attempt's gap (as above)
-        tables[name], expected[name] = [r[1:] for r in tables[name]], [r[1:] for r in expected[name]]
-    assert tables == expected
+    assert tables == _reference(reference, jobs)[1]
