@@ -13,12 +13,17 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.harness.pagerd import EXAMPLE_CONFIG, EXAMPLE_ENV, PagerdProcess, manual_clock_config
+
+# a window ahead of the real clock, which the CLI reads (it refuses a maintenance window that has ended): tomorrow
+_TOMORROW = datetime.now(timezone.utc).date() + timedelta(days=1)
+DAY, NEXT_DAY = _TOMORROW.isoformat(), (_TOMORROW + timedelta(days=1)).isoformat()
+FROM, TO = f"{DAY}T10:00", f"{DAY}T14:00"
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
@@ -98,9 +103,9 @@ def test_the_cli_from_another_folder_uses_the_daemons_database(tmp_path):
             "--rotation",
             "standby",
             "--from",
-            "2026-12-05T10:00",
+            FROM,
             "--to",
-            "2026-12-05T14:00",
+            TO,
             "--person",
             "dewi",
             "--json",
@@ -121,10 +126,10 @@ READERS = [
     ("incidents", "resolve", "1"),
     ("oncall",),
     ("override", "list"),
-    ("override", "add", "--rotation", "standby", "--from", "2026-12-05T10:00", "--to", "2026-12-05T14:00"),
+    ("override", "add", "--rotation", "standby", "--from", FROM, "--to", TO),
     ("override", "remove", "1"),
     ("booking", "list"),
-    ("booking", "add", "--customer", "acme", "--from", "2026-12-05T10:00", "--to", "2026-12-05T14:00"),
+    ("booking", "add", "--customer", "acme", "--from", FROM, "--to", TO),
     ("booking", "remove", "1"),
     ("work", "list", "1"),
     ("work", "log", "1", "--minutes", "30"),
@@ -138,9 +143,9 @@ READERS = [
         "--customer",
         "acme",
         "--from",
-        "2026-12-05T10:00",
+        FROM,
         "--to",
-        "2026-12-05T14:00",
+        TO,
         "--reason",
         "x",
     ),
@@ -275,7 +280,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(busy):
         (("incidents", "show", "99999999999999999999999"), "not an id"),
         (("incidents", "show", "0"), "not an id"),
         (("incidents", "show", "424242"), "incident 424242 not found"),
-        (("booking", "add", "--customer", "nobody", "--from", "2026-12-05", "--to", "2026-12-06"), "unknown customer"),
+        (("booking", "add", "--customer", "nobody", "--from", DAY, "--to", NEXT_DAY), "unknown customer"),
         (("billing", "statement", "--customer", "nobody", "--month", "2026-12"), "unknown customer"),
         (
             ("billing", "statement", "--customer", "acme", "--month", "2026-12", "-o", "/nonexistent/x.json"),
