@@ -524,7 +524,8 @@ class _Rows:
         return self.conn
 
     def flush(self) -> None:
-        """Every row added written, and every answer back (an error of any of them raised here)."""
+        """Every row added written, and every answer back (an error of any of them raised here, or already by
+        a `send` after it, when psycopg read its answer there)."""
         sent, self._sent = self._sent, None
         if sent is not None:
             with sent:  # the open pipeline: the rest into it, then all answers waited for
@@ -536,8 +537,9 @@ class _Rows:
     def send(self) -> None:
         """On PostgreSQL, once SEND_AT rows are pending: those rows sent into a pipeline left open, not
         waited for, so that the server inserts them while the writer decides the next deliveries;
-        their answers are waited for at the next `flush`. On SQLite nothing (a statement there is a
-        call in this thread: nothing would run beside it)."""
+        their answers are waited for at the next `flush` (one that has come back with an error raises it
+        at the next `send` or `flush`). On SQLite nothing (a statement there is a call in this thread:
+        nothing would run beside it)."""
         pipeline = getattr(self.conn, "pipeline", None)
         if self.count < SEND_AT or pipeline is None:
             return
