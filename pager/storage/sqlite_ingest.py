@@ -492,7 +492,6 @@ class _Rows:
     def __init__(self, conn: sqlite3.Connection, *, direct: bool = False) -> None:
         self.conn, self.direct = conn, direct
         self.pending: dict[str, list[tuple]] = {sql: [] for sql in _ROW_ORDER}
-        self.count = 0  # rows pending
         self.ids: dict[str, int] = {}
         self._sent: contextlib.ExitStack | None = None  # the open pipeline rows were sent into (`send`)
 
@@ -501,7 +500,6 @@ class _Rows:
             self.conn.execute(sql, row)
         else:
             self.pending[sql].append(row)
-            self.count += 1
 
     def unnumbered(self) -> list[str]:
         """The tables whose next id is not known yet: their largest (`_LARGEST`) is read with the load."""
@@ -530,7 +528,7 @@ class _Rows:
         if sent is not None:
             with sent:  # the open pipeline: the rest into it, then all answers waited for
                 self._write()
-        elif self.count:
+        elif any(self.pending.values()):
             with together(self.conn):
                 self._write()
 
@@ -541,7 +539,7 @@ class _Rows:
         at the next `send` or `flush`). On SQLite nothing (a statement there is a call in this thread:
         nothing would run beside it)."""
         pipeline = getattr(self.conn, "pipeline", None)
-        if self.count < SEND_AT or pipeline is None:
+        if pipeline is None or sum(map(len, self.pending.values())) < SEND_AT:
             return
         if self._sent is None:
             self._sent = contextlib.ExitStack()
@@ -569,10 +567,9 @@ class _Rows:
             else:
                 self.conn.executemany(sql, rows)
             rows.clear()
-        self.count = 0
 
 
-# rows pending (`_Rows.count`) at which `_Rows.send` sends them ahead on PostgreSQL: a 100-alert delivery
+# rows pending at which `_Rows.send` sends them ahead on PostgreSQL: a 100-alert delivery
 # adds about 205, a single-alert one 7. Fewer is slower: each send cuts the tables' rows into more
 # statements (single-alert webhooks at 16: -13% webhooks/s; 100-alert at 256 against never: +4-8%).
 SEND_AT = 256
