@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+import run  # noqa: E402
 from run import write_section  # noqa: E402  (bench/RESULTS.md's sections, one writer for every benchmark)
 
 BENCH = ROOT / "bench"
@@ -92,11 +93,7 @@ def loadavg() -> str:
 
 
 def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return run.free_port()
 
 
 def status_kb(pid: int, key: str) -> int | None:

@@ -48,7 +48,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -79,9 +78,9 @@ def pct(sorted_values: list[float], p: float) -> float:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from run import free_port as bench_free_port
+
+    return bench_free_port()
 
 
 # -- the fake Twilio API ------------------------------------------------------------------------

@@ -50,7 +50,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -161,9 +160,14 @@ def write_section(section: str, begin: str, end: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port for a server the bench starts: tests/harness/ports.py's, below the kernel's ephemeral
+    range, so an outgoing connection (a node's database connection, wrk's) cannot take it as its source port
+    between this choice and the server's bind."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.harness.ports import free_port as harness_free_port
+
+    return harness_free_port()
 
 
 def loadavg() -> str:
