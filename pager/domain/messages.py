@@ -186,6 +186,15 @@ class SmsItem:
 BUNDLE_SUMMARY_SEPTETS = 60
 
 
+def sms_bundle_max_listed(target: int = GSM7_SINGLE) -> int:
+    """The most incidents an SMS bundle of `target` septets lists by number and summary: an entry takes
+    at least 4 septets (`#`, a code of at least one character, a space, a summary of at least one) and
+    the `; ` before it 2, so k entries take at least 6k - 2 of the fewer than `target` left for them.
+    sms_bundle reads no summary past these, so a bundle's sender needs no other (the engine reads the
+    alert texts of these incidents only: pager.domain.paging.bundle_shows)."""
+    return max(1, (target + 2) // 6)
+
+
 def sms_bundle(items: Sequence[SmsItem], *, target: int = GSM7_SINGLE) -> str:
     """The SMS of several incidents: `3 new incidents for acme/webshop, agency/infra: #40 ...; #41 ...;
     +1 more; reply 1 to ack all`, within `target` septets where it can: the projects shortened to
@@ -204,7 +213,7 @@ def sms_bundle(items: Sequence[SmsItem], *, target: int = GSM7_SINGLE) -> str:
     for_entries = target - gsm_len(head) - gsm_len(tail)  # the listed entries and the "+N more"
     entries: list[str] = []
     best, listed = 1, 0
-    for k, i in enumerate(items, start=1):
+    for k, i in enumerate(items[: sms_bundle_max_listed(target)], start=1):
         entry = f"#{i.short_code} {cut_gsm(_fold(to_gsm(i.summary)) or NO_SUMMARY, BUNDLE_SUMMARY_SEPTETS)}"
         entries.append(entry)
         listed += gsm_len(entry) + (2 if k > 1 else 0)

@@ -22,7 +22,7 @@ The response target (was a page answered in time?) is ``pager.domain.response``.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -583,6 +583,23 @@ def bundle(
     return Bundle(ids=ids, incident_ids=incident_ids, body=body, subject=subject)
 
 
+def bundle_shows(
+    channel: str, incident_ids: Iterable[int], max_sms_chars: int = messages.GSM7_SINGLE
+) -> tuple[int, ...]:
+    """The incidents of a bundle (its pending messages' `incident_ids`) whose summaries its text can
+    show, in `bundle`'s order: every one in an e-mail or when there is one; an SMS's first
+    messages.sms_bundle_max_listed (a storm's SMS lists the few that fit); a call's first VOICE_LIST_MAX.
+    `bundle` reads no other incident's summary, so what it says of those may be left unread (the
+    engine reads alert texts for these only; the equivalence is tested in tests/unit/test_paging.py)."""
+    ids = sorted(set(incident_ids))
+    ch = Channel(channel)
+    if len(ids) <= 1 or ch is Channel.EMAIL:
+        return tuple(ids)
+    if ch is Channel.SMS:
+        return tuple(ids[: messages.sms_bundle_max_listed(max_sms_chars)])
+    return tuple(ids[:VOICE_LIST_MAX])
+
+
 def _single(ch: Channel, p: Pending, limit: int, link: str) -> tuple[str, str]:
     summary = one_line(p.summary)
     subject = f"[pagerd #{p.short_code}] {p.project}: {summary}" if p.project else f"[pagerd #{p.short_code}] {summary}"
@@ -789,6 +806,7 @@ __all__ = [
     "Throttle",
     "VOICE_LIST_MAX",
     "bundle",
+    "bundle_shows",
     "contact_plan",
     "decide_coverage",
     "first_route",

@@ -959,8 +959,10 @@ class PagingEngine:
                     self.metrics.messages.labels(channel, outcome(result, retry_at)).inc()
                 return
             # what a page says about an incident of several alerts (a group summarised, as page_summary
-            # does): one read of their alerts' texts for the bundle
-            several = list({m.incident_id for m in msgs if m.incident_id is not None and (m.alert_count or 0) > 1})
+            # does): one read of their alerts' texts for the incidents the bundle's text can show (a storm's
+            # SMS lists a few of its hundreds: the others' alerts are not read)
+            shown = set(dp.bundle_shows(channel, [m.incident_id for m in msgs if m.incident_id is not None]))
+            several = list({m.incident_id for m in msgs if m.incident_id in shown and (m.alert_count or 0) > 1})
             texts = await self.store.alert_texts(several) if several else {}
             summaries = {iid: messages.incident_summary(t.summary, t.alerts) for iid, t in texts.items()}
             pend = [

@@ -3,6 +3,7 @@ throttles, bundles, replies. Literal cases first (one per row), then properties.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -1292,6 +1293,37 @@ def test_bundle_never_drops_an_id(pending, channel, limit):
     if channel == "sms":  # GSM-7, with its reply instructions whole however long the rest
         assert is_gsm7(b.body) and b.body.endswith(("1=ack 2=resolve", "reply 1 to ack all"))
     assert bundle(channel, list(reversed(pending)), limit) == b  # order of arrival does not matter
+
+
+@PROPS
+@given(pendings, st.sampled_from(["sms", "voice", "email"]), st.integers(70, 1000), st.text(max_size=300))
+def test_a_bundle_says_nothing_of_the_summaries_it_does_not_show(pending, channel, limit, other):
+    """The engine reads alert texts only for bundle_shows' incidents: whatever the others' summaries are,
+    the bundle is the same."""
+    from pager.domain.paging import bundle_shows
+
+    shown = bundle_shows(channel, [p.incident_id for p in pending], limit)
+    assert set(shown) <= {p.incident_id for p in pending} and shown == tuple(sorted(set(shown)))
+    changed = [p if p.incident_id in shown else dataclasses.replace(p, summary=other) for p in pending]
+    assert bundle(channel, changed, limit) == bundle(channel, pending, limit)
+
+
+@pytest.mark.parametrize(
+    ("channel", "incidents", "limit", "shown"),
+    [
+        ("sms", [7], 160, (7,)),
+        ("sms", range(1, 101), 160, tuple(range(1, 28))),  # (160 + 2) // 6 entries at most
+        ("sms", range(1, 101), 70, tuple(range(1, 13))),
+        ("sms", [5, 3, 5, 9], 160, (3, 5, 9)),
+        ("voice", range(1, 101), 160, (1, 2, 3, 4, 5)),
+        ("email", range(1, 101), 160, tuple(range(1, 101))),
+        ("email", [], 160, ()),
+    ],
+)
+def test_bundle_shows(channel, incidents, limit, shown):
+    from pager.domain.paging import bundle_shows
+
+    assert bundle_shows(channel, incidents, limit) == shown
 
 
 def _max_in_any_window(times: list[datetime], per: timedelta) -> int:
