@@ -1299,7 +1299,8 @@ def test_bundle_never_drops_an_id(pending, channel, limit):
 @given(pendings, st.sampled_from(["sms", "voice", "email"]), st.integers(70, 1000), st.text(max_size=300))
 def test_a_bundle_says_nothing_of_the_summaries_it_does_not_show(pending, channel, limit, other):
     """The engine reads alert texts only for bundle_shows' incidents: whatever the others' summaries are,
-    the bundle is the same."""
+    the bundle is the same. (That sms_bundle's bound never hides an entry that would fit is
+    test_sms_bundle_stopping_early_says_what_listing_every_entry_says.)"""
     from pager.domain.paging import bundle_shows
 
     shown = bundle_shows(channel, [p.incident_id for p in pending], limit)
