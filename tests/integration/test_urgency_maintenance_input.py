@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from pager.config import ConfigError, load
-from tests.harness.pagerd import EXAMPLE_ENV
+from tests.harness.pagerd import EXAMPLE_ENV, manual_clock_config
 from tests.scenarios.harness import EXAMPLE_CONFIG, ROOT, Scenario
 
 START, END = "2026-12-08T21:00", "2026-12-08T23:00"
@@ -98,14 +100,35 @@ async def test_maintenance_routes_refuse_bad_ids_queries_media_and_credentials(t
 # -- the CLI ---------------------------------------------------------------------------------------------
 
 
+# The CLI's clock: the manual one, an hour before the window these cases add (Mon 2030-01-07 21:00), so
+# that window is ahead of the command's now on any day the suite runs (`maintenance add` refuses one that
+# has ended)
+CLI_NOW = datetime(2030, 1, 7, 20, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+
+
 def pagerd(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **EXAMPLE_ENV, "PAGERD_DB": str(tmp_path / "pagerd.db"), "PYTHONPATH": str(ROOT)}
+    """`pagerd ARGS` run in `tmp_path`, where its config (`C`) is the example config on the manual clock at
+    CLI_NOW, and its database tmp_path/pagerd.db."""
+    manual_clock_config(tmp_path / "pagerd.yaml", CLI_NOW, EXAMPLE_CONFIG)
+    env = {
+        **os.environ,
+        **EXAMPLE_ENV,
+        "PAGERD_DB": str(tmp_path / "pagerd.db"),
+        "PAGERD_ALLOW_TEST_CLOCK": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     return subprocess.run(
-        [sys.executable, "-m", "pager", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "pager", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
-C = ["-c", str(EXAMPLE_CONFIG)]
+C = ["-c", "pagerd.yaml"]  # in the command's folder: pagerd() writes it there
 
 
 @pytest.fixture(scope="module")
