@@ -186,9 +186,13 @@ WRITE_LOCK = 0x70616777  # 'pagw'
 #   pending page's due_at).
 # - Neither claims or sends anything, so the lease's fence (_fenced_job, on WRITE_LOCK) is not their concern.
 # - They wait for no row of the other lane's but a ticket's (the route write's project, set while the ticket
-#   has none): a desk's write that holds that ticket and then waits for an incident the route write locked is
-#   a deadlock PostgreSQL ends after deadlock_timeout by rolling one of them back (a write the desk is asked
-#   to make again, 503, or one the engine makes at its next tick).
+#   has none). A deadlock would need a write that holds that ticket and then waits for an incident the route
+#   write locked; none does: the only write that updates a ticket and then an incident is the hotline's
+#   (sqlite_hotline: the call's ticket, then the incident it pages), and that incident is new in the same
+#   transaction, which no route write sees; a ticket's timeline entry takes KEY SHARE on it, which the
+#   project's UPDATE does not wait for. Should a later write do it, PostgreSQL ends the deadlock after
+#   deadlock_timeout by rolling one of them back (a write the desk is asked to make again, 503, or one the
+#   engine makes at its next tick).
 PAGING_LOCK = 0x70616770  # 'pagp'
 PAGING_LANE = "paging"
 
