@@ -47,8 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-import run  # noqa: E402
-from run import write_section  # noqa: E402  (bench/RESULTS.md's sections, one writer for every benchmark)
+from run import free_port, write_section  # noqa: E402  (bench/RESULTS.md's sections, one writer for every benchmark; ports)
 
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
@@ -90,10 +89,6 @@ def log(msg: str) -> None:
 
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def free_port() -> int:
-    return run.free_port()
 
 
 def status_kb(pid: int, key: str) -> int | None:

@@ -68,6 +68,7 @@ PATH = "/api/v1/alerts/alertmanager"
 
 sys.path.insert(0, str(BENCH))
 from openloop import body as webhook_body  # noqa: E402
+from run import free_port  # noqa: E402  (a server's port, below the ephemeral range)
 
 
 def pct(sorted_values: list[float], p: float) -> float:
@@ -75,12 +76,6 @@ def pct(sorted_values: list[float], p: float) -> float:
         return float("nan")
     k = max(0, min(len(sorted_values) - 1, math.ceil(p / 100 * len(sorted_values)) - 1))
     return sorted_values[k]
-
-
-def free_port() -> int:
-    from run import free_port as bench_free_port
-
-    return bench_free_port()
 
 
 # -- the fake Twilio API ------------------------------------------------------------------------
