@@ -94,18 +94,18 @@ class Database:
     def drop(self) -> None:
         pg.drop_database(self.name)
 
-    def backend_cpu_seconds(self) -> float:
-        """CPU seconds (utime + stime) used so far by the server processes serving this database's sessions
-        (the server is on this machine; a session that ended since the last call is not counted)."""
+    def backend_cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds (utime + stime) used so far by each server process serving this database's sessions,
+        by PID (the server is on this machine; a session that ended since is not in it)."""
         with psycopg.connect(f"{pg.SERVER}/postgres", autocommit=True) as admin:
             pids = [r[0] for r in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,))]
-        total = 0.0
+        out = {}
         for pid in pids:
             try:
-                total += B.proc_cpu_seconds(pid)
+                out[pid] = B.proc_cpu_seconds(pid)
             except OSError:  # ended meanwhile
                 pass
-        return total
+        return out
 
 
 def wrk_with_db(server: B.Server, db: Database, res: dict, *args: Any) -> dict | None:
@@ -120,7 +120,12 @@ def wrk_with_db(server: B.Server, db: Database, res: dict, *args: Any) -> dict |
             raise
         res.setdefault("stalled", []).append(f"{res['runs'][-1]['label']}: {exc}")
         return None
-    r["db_cpu_s"] = db.backend_cpu_seconds() - before
+    after = db.backend_cpu_seconds()
+    r["db_cpu_s"] = sum(after.values()) - sum(before.values())
+    # the busiest session's server process: on pagerd the ingest writer's connection, on the ceiling its one
+    # connection. One process runs on one CPU at a time, so its CPU per request bounds the requests per second
+    # its connection can carry, whatever its client does.
+    r["db_busiest_cpu_s"] = max((after[pid] - before[pid] for pid in after.keys() & before.keys()), default=0.0)
     return r
 
 
@@ -220,6 +225,16 @@ def per_request_us(r: dict) -> float | None:
 def db_per_request_us(r: dict) -> float | None:
     n = r.get("ok_2xx") or 0
     return 1e6 * r["db_cpu_s"] / n if n and "db_cpu_s" in r else None
+
+
+def busiest_per_request_us(r: dict) -> float | None:
+    n = r.get("ok_2xx") or 0
+    return 1e6 * r["db_busiest_cpu_s"] / n if n and "db_busiest_cpu_s" in r else None
+
+
+def busiest_share(r: dict) -> float | None:
+    """The share of the run's wall time the busiest database server process spent on a CPU, in %."""
+    return 100 * r["db_busiest_cpu_s"] / r["seconds"] if "db_busiest_cpu_s" in r and r.get("seconds") else None
 
 
 def both_per_request_us(r: dict) -> float | None:
@@ -534,6 +549,14 @@ def write(out: dict, meta: dict) -> str:
                 "{:,.0f} µs",
                 False,
             ),
+            (
+                "Busiest database session's CPU per single-alert request",
+                "single",
+                busiest_per_request_us,
+                "{:,.0f} µs",
+                False,
+            ),
+            ("Busiest database session on a CPU, single-alert runs", "single", busiest_share, "{:.0f}%", False),
             ("Alerts/s in 100-alert webhooks", "batch", lambda r: r["rps_2xx"] * 100, "{:,.0f}", True),
             ("100-alert webhook p50", "batch", lambda r: r["lat_p50_us"] / 1000, "{:.1f} ms", False),
             ("100-alert webhook p99", "batch", lambda r: r["lat_p99_us"] / 1000, "{:.1f} ms", False),
@@ -558,6 +581,14 @@ def write(out: dict, meta: dict) -> str:
                 "{:.1f} µs",
                 False,
             ),
+            (
+                "Busiest database session's CPU per alert in 100-alert webhooks",
+                "batch",
+                lambda r: (busiest_per_request_us(r) or 0) / 100 or None,
+                "{:.1f} µs",
+                False,
+            ),
+            ("Busiest database session on a CPU, 100-alert runs", "batch", busiest_share, "{:.0f}%", False),
         ]
         L += [
             f"{ROUNDS} paired rounds (alternating which server goes first), wrk -t2 -c{B.CONNS}, {SECONDS:g} s per "
@@ -592,6 +623,7 @@ def write(out: dict, meta: dict) -> str:
                 "follows the CPU per request. Half the ceiling needs pagerd's CPU per request (both processes) "
                 "near twice the ceiling's."
             )
+        L += busiest_lines(p, ce)
     else:
         L.append("Not measured (see errors).")
     for key in ("pagerd", "ceiling"):
@@ -683,6 +715,28 @@ def write(out: dict, meta: dict) -> str:
     ]
     section = B.write_section("\n".join(L) + "\n", BEGIN, END)
     return section
+
+
+def busiest_lines(p: dict, ce: dict) -> list[str]:
+    """What the target asks of pagerd's busiest database session (its ingest writer's connection): its CPU per
+    request in this run times half the ceiling's requests per second is the share of wall time its server
+    process would spend on a CPU at the target. One process: never over 100%, and less in practice, as it also
+    waits for its client between statements and for the disk at each commit."""
+    out = []
+    for phase, what in (("single", "single-alert webhooks"), ("batch", "100-alert webhooks")):
+        need = col(p, phase, busiest_per_request_us)
+        rate = col(ce, phase, lambda r: r["rps_2xx"])
+        now = col(p, phase, busiest_share)
+        if need and rate and now:
+            at_target = statistics.median(need) * 1e-6 * statistics.median(rate) * TARGET_FRACTION
+            out.append(
+                f"- {what.capitalize()}: pagerd's busiest database session (the ingest writer's connection) was on a "
+                f"CPU {statistics.median(now):.0f}% of the run, at {statistics.median(need):,.0f} µs per webhook; "
+                f"at {100 * TARGET_FRACTION:.0f}% of the ceiling's webhooks/s the same work would keep it on a CPU "
+                f"{100 * at_target:.0f}% of the time (one server process: at most 100%, less in practice, as it also "
+                "waits for its client between statements and for the disk at each commit)."
+            )
+    return out
 
 
 def fmt_pct(x: float | None) -> str:
