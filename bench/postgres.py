@@ -122,8 +122,8 @@ def wrk_with_db(server: B.Server, db: Database, res: dict, *args: Any) -> dict |
         return None
     after = db.backend_cpu_seconds()
     r["db_cpu_s"] = sum(after.values()) - sum(before.values())
-    # the busiest session's server process: on pagerd the ingest writer's connection, on the ceiling its one
-    # connection. One process runs on one CPU at a time, so its CPU per request bounds the requests per second
+    # the busiest session's server process: on pagerd one of its two writers' connections, on the ceiling its
+    # one connection. One process runs on one CPU at a time, so its CPU per request bounds the requests per second
     # its connection can carry, whatever its client does.
     r["db_busiest_cpu_s"] = max((after[pid] - before[pid] for pid in after.keys() & before.keys()), default=0.0)
     return r
@@ -612,17 +612,7 @@ def write(out: dict, meta: dict) -> str:
             f"{fmt_pct(rs)} (**{'met' if rs and rs >= TARGET_FRACTION else 'missed'}**), 100-alert "
             f"{fmt_pct(rb)} (**{'met' if rb and rb >= TARGET_FRACTION else 'missed'}**).",
         ]
-        cs = ratios["Node and database server CPU per single-alert request"]
-        cb = ratios["Node and database server CPU per alert in 100-alert webhooks"]
-        if cs and cb:
-            L.append(
-                f"- The ceiling's CPU per request (its process and the database server together) is {fmt_pct(1 / cs)} "
-                f"of pagerd's for single-alert webhooks and {fmt_pct(1 / cb)} for 100-alert webhooks, beside the "
-                f"throughput ratios {fmt_pct(rs)} and {fmt_pct(rb)}: each server's writer waits on its connection's "
-                "round trips in turn with the database server, neither fills the two cores, and the throughput "
-                "follows the CPU per request. Half the ceiling needs pagerd's CPU per request (both processes) "
-                "near twice the ceiling's."
-            )
+        L += machine_lines(p, ce)
         L += busiest_lines(p, ce)
     else:
         L.append("Not measured (see errors).")
@@ -717,8 +707,35 @@ def write(out: dict, meta: dict) -> str:
     return section
 
 
+def machine_lines(p: dict, ce: dict) -> list[str]:
+    """What the target asks of the machine: pagerd's CPU per request in this run (its node and the database
+    server together) times half the ceiling's requests per second, as a share of all the machine's CPUs; beside
+    it the share each server's own runs used, and what the node alone would ask of the one CPU it is pinned to.
+    wrk's CPU is not counted (a small share, on CPU 0)."""
+    out = []
+    for phase, what in (("single", "single-alert webhooks"), ("batch", "100-alert webhooks")):
+        cost_p, cost_c = col(p, phase, both_per_request_us), col(ce, phase, both_per_request_us)
+        rate_p, rate_c = col(p, phase, lambda r: r["rps_2xx"]), col(ce, phase, lambda r: r["rps_2xx"])
+        if not (cost_p and cost_c and rate_p and rate_c):
+            continue
+        cp, cc, rp, rc = (statistics.median(x) for x in (cost_p, cost_c, rate_p, rate_c))
+        at_target = cp * 1e-6 * rc * TARGET_FRACTION / B.CPUS
+        busy_c = cc * 1e-6 * rc / B.CPUS
+        node = statistics.median(col(p, phase, per_request_us) or [0.0])
+        out.append(
+            f"- {what.capitalize()}: at {100 * TARGET_FRACTION:.0f}% of the ceiling's rate ({rc * TARGET_FRACTION:,.0f}/s), "
+            f"pagerd's CPU per webhook in this run ({cp:,.0f} µs, node and database server) would keep the "
+            f"machine's {B.CPUS} CPUs **{100 * at_target:.0f}%** busy without the load generator, and the node "
+            f"alone ({node:,.0f} µs) its one CPU {100 * node * 1e-6 * rc * TARGET_FRACTION:.0f}%; in the runs, "
+            f"pagerd kept the machine {100 * cp * 1e-6 * rp / B.CPUS:.0f}% busy, the ceiling {100 * busy_c:.0f}%"
+            + (" (CPU is not what bounds the ceiling's rate)." if busy_c < 0.5 else ".")
+        )
+    return out
+
+
 def busiest_lines(p: dict, ce: dict) -> list[str]:
-    """What the target asks of pagerd's busiest database session (its ingest writer's connection): its CPU per
+    """What the target asks of pagerd's busiest database session (one of its two writers' connections: the ingest's
+    under 100-alert webhooks, either under single-alert ones, each about half of the writes): its CPU per
     request in this run times half the ceiling's requests per second is the share of wall time its server
     process would spend on a CPU at the target. One process: never over 100%, and less in practice, as it also
     waits for its client between statements and for the disk at each commit."""
@@ -730,7 +747,7 @@ def busiest_lines(p: dict, ce: dict) -> list[str]:
         if need and rate and now:
             at_target = statistics.median(need) * 1e-6 * statistics.median(rate) * TARGET_FRACTION
             out.append(
-                f"- {what.capitalize()}: pagerd's busiest database session (the ingest writer's connection) was on a "
+                f"- {what.capitalize()}: pagerd's busiest database session (one of its two writers' connections) was on a "
                 f"CPU {statistics.median(now):.0f}% of the run, at {statistics.median(need):,.0f} µs per webhook; "
                 f"at {100 * TARGET_FRACTION:.0f}% of the ceiling's webhooks/s the same work would keep it on a CPU "
                 f"{100 * at_target:.0f}% of the time (one server process: at most 100%, less in practice, as it also "
