@@ -215,6 +215,24 @@ def _integrity_as_sqlite() -> Iterator[None]:
 _HELD_BACK = re.compile(r"(BEGIN|SAVEPOINT \w+|RELEASE \w+)")
 
 
+@contextlib.contextmanager
+def _pipeline_mode(conn: psycopg.Connection) -> Iterator[None]:
+    """psycopg's pipeline mode around the block. When the block raises (a statement's error read inside it,
+    or the writer's own), the pipeline is still ended, its remaining answers read, and what that end reports
+    dropped: the statements after the first error, which the server skipped (psycopg would log it as a
+    warning, "error ignored terminating ... pipeline aborted", for an error the store handles). The block's
+    error is the one that goes on."""
+    cm = conn.pipeline()
+    cm.__enter__()
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            cm.__exit__(None, None, None)
+        raise
+    cm.__exit__(None, None, None)
+
+
 class PgConnection:
     """The part of sqlite3.Connection the store's functions use, on a psycopg connection in autocommit
     mode (transactions are the functions' own BEGIN / SAVEPOINT / COMMIT, as on SQLite). Integrity
@@ -265,7 +283,7 @@ class PgConnection:
     def pipeline(self) -> Iterator[None]:
         """The statements of the block sent without waiting for each answer (psycopg's pipeline mode), all
         answered at its end; an integrity error of any of them comes out there."""
-        with _integrity_as_sqlite(), self._conn.pipeline():
+        with _integrity_as_sqlite(), _pipeline_mode(self._conn):
             self._send_held()
             self._piped += 1
             try:
