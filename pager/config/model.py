@@ -689,6 +689,8 @@ class MailConfig(Strict):
     addresses: list[str] = Field(default=[], max_length=100)
     # announced with SIZE; a larger message is refused with 552 5.3.4
     max_message_bytes: int = Field(default=26_214_400, ge=65_536, le=104_857_600)
+    # sessions open at once; one more is answered 421 4.7.0 and closed (the MTA tries it again later)
+    max_connections: int = Field(default=100, ge=1, le=10_000)
     # the sender of mail to customers (and where they answer); default: the first of `addresses`
     from_: Annotated[str | None, AfterValidator(_mail_from)] = Field(default=None, alias="from")
     outgoing: OutgoingMailConfig = OutgoingMailConfig()

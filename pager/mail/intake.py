@@ -199,6 +199,15 @@ class _Listening:
     line_length_limit = _READ_LIMIT  # the stream reader's limit; command lines keep aiosmtpd's 512 bytes
     event_handler: Intake
     lmtp = False
+    on_closed: Callable[[], None] | None = None  # the listener's count of open sessions, told once
+
+    def connection_lost(self, error: Exception | None) -> None:
+        try:
+            super().connection_lost(error)  # type: ignore[misc]
+        finally:
+            done, self.on_closed = self.on_closed, None
+            if done is not None:
+                done()
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         size = _SIZE.search(arg or "")
@@ -279,9 +288,23 @@ class SmtpServer(_Listening, SMTP):
     pass
 
 
+BUSY_REPLY = b"421 4.7.0 pagerd: too many connections, try again later\r\n"
+
+
+class _Busy(asyncio.Protocol):
+    """A connection over mail.max_connections: answered 421 in place of the greeting and closed, so the MTA
+    keeps the message and tries again later (RFC 5321 3.1)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(BUSY_REPLY)  # type: ignore[attr-defined]
+        transport.close()
+
+
 class MailListener:
     """The listening socket and its sessions; `close()` stops taking connections, lets messages being stored
-    finish (up to `drain` seconds) and closes the sessions."""
+    finish (up to `drain` seconds) and closes the sessions. At most `mail.max_connections` sessions are open
+    at once: each file descriptor a client holds (an MTA's pool, or a peer that connects and stays silent for
+    the idle timeout) is one the webhooks cannot have."""
 
     def __init__(self, intake: Intake, settings: Callable[[], MailConfig | None], protocol: str) -> None:
         self.intake = intake
@@ -290,10 +313,22 @@ class MailListener:
         self.server: asyncio.base_events.Server | None = None
         self.sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self.hostname = socket.gethostname() or "pagerd"
+        self.open = 0  # sessions made and not yet closed
+        self._full = False  # the cap was reached and not left since (logged once per time)
 
-    def session(self) -> SMTP:
-        cfg = self.settings()
-        limit = cfg.max_message_bytes if cfg is not None else MailConfig().max_message_bytes
+    def _closed(self) -> None:
+        self.open -= 1
+
+    def session(self) -> asyncio.Protocol:
+        cfg = self.settings() or MailConfig()
+        if self.open >= cfg.max_connections:
+            self.intake.count("refused_busy")
+            if not self._full:
+                self._full = True
+                log.warning("mail_connections_full", open=self.open, max_connections=cfg.max_connections)
+            return _Busy()
+        self._full = False
+        limit = cfg.max_message_bytes
         proto = self.kind(
             self.intake,
             data_size_limit=limit,
@@ -304,6 +339,8 @@ class MailListener:
             loop=asyncio.get_running_loop(),
         )
         self.sessions.add(proto)
+        self.open += 1
+        proto.on_closed = self._closed
         return proto
 
     @property

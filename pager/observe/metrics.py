@@ -158,13 +158,14 @@ class Metrics:
         self.mail_received = Counter(
             "pagerd_mail_received",
             "Incoming mail by outcome: stored, duplicate (a redelivery, stored once), refused_size (over "
-            "mail.max_message_bytes), refused_recipient (per RCPT to an unknown address), error (not stored: "
-            "answered 451); processed: ticket, reply, auto_reply, bounce, loop, refused, unparseable",
+            "mail.max_message_bytes), refused_recipient (per RCPT to an unknown address), refused_busy (per "
+            "connection over mail.max_connections, answered 421), error (not stored: answered 451); processed: "
+            "ticket, reply, auto_reply, bounce, loop, refused, unparseable",
             ["outcome"],
             registry=r,
         )
         for outcome in (
-            *("stored", "duplicate", "refused_size", "refused_recipient", "error"),
+            *("stored", "duplicate", "refused_size", "refused_recipient", "refused_busy", "error"),
             *("ticket", "reply", "auto_reply", "bounce", "loop", "refused", "unparseable"),
         ):
             self.mail_received.labels(outcome)

@@ -666,6 +666,13 @@ def test_check_config_names_the_database_and_the_links(tmp_path: Path) -> None:
             [("mail.max_message_bytes", "less than or equal to 104857600")],
         ),
         ({"addresses": ["a@b.nl"], "max_message_bytes": "25MB"}, [("mail.max_message_bytes", "valid integer")]),
+        ({"addresses": ["a@b.nl"], "max_connections": 0}, [("mail.max_connections", "greater than or equal to 1")]),
+        (
+            {"addresses": ["a@b.nl"], "max_connections": 10**6},
+            [("mail.max_connections", "less than or equal to 10000")],
+        ),
+        ({"addresses": ["a@b.nl"], "max_connections": "many"}, [("mail.max_connections", "valid integer")]),
+        ({"addresses": ["a@b.nl"], "max_connections": None}, [("mail.max_connections", "valid integer")]),
         ({"addresses": ["a@b.nl"], "adresses": []}, [("mail.adresses", "unknown key (did you mean addresses?)")]),
     ],
 )
@@ -683,6 +690,7 @@ def test_mail_config_defaults_and_the_example() -> None:
 
     m = MailConfig(addresses=["support@example.nl"])
     assert (m.enabled, m.listen, m.protocol, m.max_message_bytes) == (True, "127.0.0.1:2424", "lmtp", 26_214_400)
+    assert m.max_connections == 100
     assert (m.host, m.port) == ("127.0.0.1", 2424)
     cfg = load(EXAMPLE, env=EXAMPLE_ENV)
     assert cfg.mail is not None and cfg.mail.listen == "127.0.0.1:2424" and cfg.mail.addresses == ["support@example.nl"]

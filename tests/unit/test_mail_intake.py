@@ -351,6 +351,51 @@ async def test_close_answers_idle_sessions_421_and_stops_listening(make_rig) -> 
         await asyncio.to_thread(lmtp_session, port, "k@acme.nl", [SUPPORT], message())
 
 
+async def test_connections_over_the_cap_are_answered_421_and_the_cap_follows_the_config(make_rig) -> None:
+    """mail.max_connections sessions at once: one more gets 421 4.7.0 in place of the greeting and is closed
+    (an MTA keeps the message and tries again); when a session ends, the next connection is served, and a
+    reloaded cap counts from the next connection on."""
+    import socket
+
+    rig = await make_rig(max_connections=2)
+
+    def connect() -> tuple[socket.socket, bytes]:
+        s = socket.create_connection(("127.0.0.1", rig.port), timeout=30)
+        return s, s.makefile("rb").readline()
+
+    def refused() -> tuple[bytes, bytes]:
+        with socket.create_connection(("127.0.0.1", rig.port), timeout=30) as s:
+            f = s.makefile("rb")
+            return f.readline(), f.read()  # the reply, then nothing: closed
+
+    async def until_open(n: int) -> None:
+        for _ in range(500):  # bounded: 5 s
+            if rig.listener.open == n:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{rig.listener.open} sessions open, expected {n}")
+
+    held = [await asyncio.to_thread(connect) for _ in range(2)]
+    try:
+        assert all(greeting.startswith(b"220 ") for _, greeting in held)
+        reply, rest = await asyncio.to_thread(refused)
+        assert reply == b"421 4.7.0 pagerd: too many connections, try again later\r\n" and rest == b""
+        assert rig.count("refused_busy") == 1 and rig.listener.open == 2
+        held.pop()[0].close()
+        await until_open(1)
+        got = await lmtp(rig.port, message())  # the freed place serves a whole transaction
+        assert got["replies"] == [(250, b"2.0.0 Stored as mail 1")]
+        await until_open(1)
+        rig.config["max_connections"] = 1  # a reload: the cap is read per connection
+        assert (await asyncio.to_thread(refused))[0].startswith(b"421 4.7.0")
+        assert rig.count("refused_busy") == 2
+    finally:
+        for s, _ in held:
+            s.close()
+    await until_open(0)
+    assert (await lmtp(rig.port, message("<m2@acme.nl>")))["replies"][0][0] == 250
+
+
 async def test_an_accept_waits_behind_one_filing_at_most_while_a_backlog_is_filed(make_rig) -> None:
     """Taking mail in goes first: while a message is being received, the mail stage starts no further mail
     after its first; once it is answered, the stage takes full batches again."""
