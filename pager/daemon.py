@@ -24,7 +24,9 @@ from pager.observe.redact import Redactor, config_secrets
 from pager.service.ingest import ingest
 from pager.service.lease import FencedMailSender, FencedNotifier, run_leased
 from pager.service.paging import PagingEngine
+from pager.service.portal import reseal_totp
 from pager.service.schedule import Schedule
+from pager.service.signing import Keyring
 from pager.storage.port import Store, Unavailable
 from pager.web.app import build_app, run_engine, run_listener
 from pager.web.connections import FD_RESERVE, ConnectionGuard, GuardedSite, file_limit
@@ -181,6 +183,9 @@ async def serve(config_path: str) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload)
+    resealing = loop.create_task(_reseal_totp(runtime))  # a rotation's previous keys: see _reseal_totp
+    tasks.add(resealing)
+    resealing.add_done_callback(tasks.discard)
     runtime.ready = True
     systemd.notify("READY=1\nSTATUS=serving")
     log.info(
@@ -270,6 +275,18 @@ async def _reload(rt: Runtime) -> None:
         secrets_fixed_until_restart=sorted(k for k, o in origins.items() if o.startswith("environment ")),
     )
     systemd.notify("STATUS=serving")
+    await _reseal_totp(rt)
+
+
+async def _reseal_totp(rt: Runtime) -> None:
+    """At start and after each reload: the TOTP secrets only a previous signing key opens, sealed again under
+    the current one (pager.service.portal.reseal_totp), so that removing the old key at a rotation's end
+    locks no account out. Every node may run it (each replacement is compare-and-set). A failure (the
+    database away) is logged; the next start or reload tries again, and the previous key still opens them."""
+    try:
+        await reseal_totp(rt.store, Keyring.of(rt.config.auth))
+    except Exception as exc:
+        log.warning("totp_reseal_failed", error=repr(exc))
 
 
 def _at(cfg: object, path: tuple[str, ...]) -> object:

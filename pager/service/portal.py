@@ -293,7 +293,7 @@ async def second_step(
 
 
 def _bound(account: Account) -> str:
-    return f"account:{account.id}"
+    return f"account:{account.id}"  # what a sealed TOTP value is bound to (reseal_totp binds alike)
 
 
 def _open_totp(keys: Keyring, account: Account, stored: str | None) -> str | None:
@@ -306,6 +306,34 @@ def _open_totp(keys: Keyring, account: Account, stored: str | None) -> str | Non
     except sealed.Unsealable:
         log.warning("portal_totp_secret_unsealable", account=account.id)
         return None
+
+
+async def reseal_totp(store: Store, keys: Keyring) -> tuple[int, int]:
+    """Every stored TOTP value (an account's secret, or one shown for enrolment) that only a previous signing
+    key opens, sealed again under the current key, so that the last step of a key rotation (the old key
+    removed from auth.previous_signing_keys) locks no account out. Run when the daemon starts or reloads
+    with previous keys configured; without them there is nothing a rotation could lose. Each value is
+    replaced only if it is still the one read (pager.storage.port: replace_sealed_totp): one changed
+    meanwhile (a new enrolment, a reset, another node's pass) is left as it is. Returns (sealed again, opened
+    by no configured key); logs `totp_resealed` when either is not 0."""
+    if not keys.previous:
+        return 0, 0
+    resealed = unsealable = 0
+    for row in await store.sealed_totp():
+        bound = f"account:{row.account_id}"
+        for field, value in (("secret", row.secret), ("pending", row.pending)):
+            if value is None:
+                continue
+            try:
+                new = sealed.reseal(keys, sealed.TOTP_SECRET, value, bound)
+            except sealed.Unsealable:
+                unsealable += 1
+                continue
+            if new is not None and await store.replace_sealed_totp(row.account_id, field, value, new):  # type: ignore[arg-type]
+                resealed += 1
+    if resealed or unsealable:
+        log.info("totp_resealed", resealed=resealed, unsealable=unsealable)
+    return resealed, unsealable
 
 
 async def totp_enrolment(

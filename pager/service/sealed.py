@@ -8,10 +8,11 @@ data binds a sealed value to what it belongs to (the account), so a sealed secre
 account's row does not open there. A sealed value is `v1.` and the URL-safe base64 of a random 96-bit nonce
 followed by the ciphertext and its tag.
 
-`auth.previous_signing_keys` still open what they sealed while a rotation runs; what they sealed is
-sealed again under the current key when it is next written (a new enrolment). A value sealed under a key
-that is no longer configured opens under none: the account's second factor must be reset
-(`pagerd user totp-reset`).
+`auth.previous_signing_keys` still open what they sealed while a rotation runs, and the daemon seals it
+again under the current key (`reseal`, pager.service.portal.reseal_totp) when it starts or reloads with
+previous keys configured, so the rotation's last step (the old key removed) locks no account out. A value
+sealed under a key that is no longer configured opens under none: the account's second factor must be
+reset (`pagerd user totp-reset`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ def seal(keys: Keyring, purpose: str, plain: str, bound_to: str) -> str:
 def open_sealed(keys: Keyring, purpose: str, sealed: str, bound_to: str) -> str:
     """The plain text of `sealed` (by seal with the same purpose and binding, under the current or a previous
     key); Unsealable otherwise."""
+    return _open(keys, purpose, sealed, bound_to)[0]
+
+
+def reseal(keys: Keyring, purpose: str, sealed: str, bound_to: str) -> str | None:
+    """None when the current key opens `sealed`; when only a previous key does, its plain text sealed again
+    under the current key (with the same purpose and binding); Unsealable when no configured key does."""
+    plain, current = _open(keys, purpose, sealed, bound_to)
+    return None if current else seal(keys, purpose, plain, bound_to)
+
+
+def _open(keys: Keyring, purpose: str, sealed: str, bound_to: str) -> tuple[str, bool]:
+    """(the plain text, whether the current key opened it); Unsealable when no configured key does."""
     if not sealed.startswith(_PREFIX):
         raise Unsealable("not a sealed value")
     try:
@@ -60,9 +73,9 @@ def open_sealed(keys: Keyring, purpose: str, sealed: str, bound_to: str) -> str:
         raise Unsealable("not a sealed value") from None
     if len(raw) <= _NONCE + 16:
         raise Unsealable("not a sealed value")
-    for secret in (keys.current, *keys.previous):
+    for i, secret in enumerate((keys.current, *keys.previous)):
         try:
-            return _key(secret, purpose).decrypt(raw[:_NONCE], raw[_NONCE:], bound_to.encode()).decode()
+            return _key(secret, purpose).decrypt(raw[:_NONCE], raw[_NONCE:], bound_to.encode()).decode(), i == 0
         except (InvalidTag, UnicodeDecodeError):
             continue
     raise Unsealable("no configured key opens it")

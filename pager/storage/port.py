@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pager.domain import response
 from pager.domain.alert import Alert, Source
@@ -1400,6 +1400,16 @@ class PortalSession(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class SealedTotp(_Record):
+    """The sealed TOTP values stored for an account (pager.service.sealed): its secret and the one shown for
+    enrolment, each None when there is none."""
+
+    account_id: int
+    secret: str | None
+    pending: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class TotpState(_Record):
     """An account's second factor: its secret (None: none), a secret shown for enrolment and not yet
     confirmed, and the time step of the last code taken."""
@@ -1518,6 +1528,17 @@ class PortalStore(Protocol):
 
     async def reset_totp(self, email: str) -> Account:
         """Removes the account's second factor (and any pending one). NotFound for an unknown address."""
+        ...
+
+    async def sealed_totp(self) -> list[SealedTotp]:
+        """Every account with a TOTP secret or a pending one, by account id."""
+        ...
+
+    async def replace_sealed_totp(
+        self, account_id: int, field: Literal["secret", "pending"], old: str, new: str
+    ) -> bool:
+        """The account's `field` (its secret, or the pending one) becomes `new` if it is still `old`: True; else
+        (changed meanwhile: a new enrolment, a reset, another node's replacement) nothing changes: False."""
         ...
 
     async def get_session(self, token_hash: str) -> PortalSession | None: ...

@@ -6,12 +6,22 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pager.domain.portal import link_usable
 
 from .codec import iso, parse_iso
-from .port import Account, Conflict, LinkMailDue, LinkMailOut, NotFound, PasswordLink, PortalSession, TotpState
+from .port import (
+    Account,
+    Conflict,
+    LinkMailDue,
+    LinkMailOut,
+    NotFound,
+    PasswordLink,
+    PortalSession,
+    SealedTotp,
+    TotpState,
+)
 
 _ACCOUNT = (
     "a.id, a.email, a.role, a.person, a.customer, a.language, a.password_hash, a.created_at, a.created_by, "
@@ -396,6 +406,30 @@ class PortalSqlite:
             return cur.rowcount == 1
 
         return await self._write(write)
+
+    async def sealed_totp(self) -> list[SealedTotp]:
+        return await self._read(
+            lambda c: [
+                SealedTotp(account_id=r[0], secret=r[1], pending=r[2])
+                for r in c.execute(
+                    "SELECT id, totp_secret, totp_pending FROM portal_accounts "
+                    "WHERE totp_secret IS NOT NULL OR totp_pending IS NOT NULL ORDER BY id"
+                )
+            ]
+        )
+
+    async def replace_sealed_totp(
+        self, account_id: int, field: Literal["secret", "pending"], old: str, new: str
+    ) -> bool:
+        column = {"secret": "totp_secret", "pending": "totp_pending"}[field]
+        return await self._write(
+            lambda c: (
+                c.execute(
+                    f"UPDATE portal_accounts SET {column} = ? WHERE id = ? AND {column} = ?", (new, account_id, old)
+                ).rowcount
+                == 1
+            )
+        )
 
     async def reset_totp(self, email: str) -> Account:
         def write(conn: sqlite3.Connection) -> Account:

@@ -6,7 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from pager.storage.port import Conflict, LinkMailOut, NotFound, Store, TotpState
+from pager.service import sealed
+from pager.service.portal import reseal_totp
+from pager.service.signing import Keyring
+from pager.storage.port import Conflict, LinkMailOut, NotFound, SealedTotp, Store, TotpState
 
 from .seed import T0
 
@@ -293,6 +296,63 @@ async def test_confirm_totp_turns_on_the_secret_set_totp_pending_showed_last(sto
     assert found is not None and found[0].has_totp is True
     await store.set_totp_pending(a.id, None)
     assert (await store.totp_state(a.id)).pending is None
+
+
+async def _two_with_totp(store: Store):
+    a = await _account(store, role="desk", customer=None, email="a@agency.nl")
+    b = await _account(store, role="desk", customer=None, email="b@agency.nl")
+    await _account(store, role="desk", customer=None, email="c@agency.nl")  # no second factor
+    await store.set_totp_pending(a.id, "AAAA")
+    assert await store.confirm_totp(a.id, "AAAA", 100, keep="none", now=T0) is True
+    await store.set_totp_pending(a.id, "PPPP")  # a new enrolment shown, not confirmed
+    await store.set_totp_pending(b.id, "BBBB")
+    return a, b
+
+
+async def test_sealed_totp_lists_the_accounts_with_a_secret_or_a_pending_one(store: Store) -> None:
+    assert await store.sealed_totp() == []
+    a, b = await _two_with_totp(store)
+    assert await store.sealed_totp() == [
+        SealedTotp(account_id=a.id, secret="AAAA", pending="PPPP"),
+        SealedTotp(account_id=b.id, secret=None, pending="BBBB"),
+    ]
+    await store.reset_totp(a.email)
+    assert await store.sealed_totp() == [SealedTotp(account_id=b.id, secret=None, pending="BBBB")]
+
+
+async def test_replace_sealed_totp_is_compare_and_set(store: Store) -> None:
+    a, b = await _two_with_totp(store)
+    assert await store.replace_sealed_totp(a.id, "secret", "AAAA", "A2") is True
+    assert await store.replace_sealed_totp(a.id, "secret", "AAAA", "A3") is False  # changed meanwhile
+    assert await store.replace_sealed_totp(a.id, "pending", "PPPP", "P2") is True
+    assert await store.replace_sealed_totp(b.id, "secret", "BBBB", "B2") is False  # b has no secret
+    assert await store.replace_sealed_totp(b.id + 99, "pending", "BBBB", "B2") is False  # no such account
+    assert await store.totp_state(a.id) == TotpState(secret="A2", pending="P2", last_step=100)
+    assert await store.totp_state(b.id) == TotpState(secret=None, pending="BBBB", last_step=None)
+
+
+async def test_reseal_totp_moves_a_rotation_s_secrets_to_the_current_key(store: Store) -> None:
+    """pager.service.portal.reseal_totp on the store: what only the previous key opens is sealed again under
+    the current one, what the current key opens is left alone, what no key opens is counted and left."""
+    old, new = b"the-previous-signing-key-0123456789", b"the-current-signing-key-01234567890"
+    a = await _account(store, role="desk", customer=None, email="a@agency.nl")
+    b = await _account(store, role="desk", customer=None, email="b@agency.nl")
+    c = await _account(store, role="desk", customer=None, email="c@agency.nl")
+    key_a = sealed.seal(Keyring(old), sealed.TOTP_SECRET, "SECRETA", f"account:{a.id}")
+    await store.set_totp_pending(a.id, key_a)
+    assert await store.confirm_totp(a.id, key_a, 100, keep="none", now=T0) is True
+    key_b = sealed.seal(Keyring(new), sealed.TOTP_SECRET, "SECRETB", f"account:{b.id}")
+    await store.set_totp_pending(b.id, key_b)
+    lost = sealed.seal(Keyring(b"a-key-nobody-configures-0123456789ab"), sealed.TOTP_SECRET, "X", f"account:{c.id}")
+    await store.set_totp_pending(c.id, lost)
+    assert await reseal_totp(store, Keyring(new)) == (0, 0)  # no previous key: nothing a rotation could lose
+    assert await reseal_totp(store, Keyring(new, (old,))) == (1, 1)
+    state = await store.totp_state(a.id)
+    assert state.secret is not None and state.secret != key_a and state.last_step == 100
+    assert sealed.open_sealed(Keyring(new), sealed.TOTP_SECRET, state.secret, f"account:{a.id}") == "SECRETA"
+    assert (await store.totp_state(b.id)).pending == key_b  # the current key's: untouched
+    assert (await store.totp_state(c.id)).pending == lost
+    assert await reseal_totp(store, Keyring(new, (old,))) == (0, 1)  # a second pass (another node's) changes nothing
 
 
 async def _ended(store: Store, token_hash: str):

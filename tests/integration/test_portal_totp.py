@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import signal
 import sqlite3
 from datetime import datetime, timezone
 
@@ -172,3 +173,98 @@ def test_totp_reset_turns_it_off(daemon, secret):
     out = pagerd_cli(daemon, "user", "totp-reset", "--email", DESK)
     assert DESK in out and "totp" not in out
     assert PortalClient(daemon).sign_in(DESK).location == "/ui/tickets"
+
+
+def test_a_signing_key_rotation_keeps_the_second_factor(tmp_path):
+    """The README's rotation of the signing key on a running daemon, its keys read from files and applied by
+    reloads: a second factor enrolled under the old key still signs in once the old key is removed, because
+    the reload that listed it among the previous keys sealed the secret again under the new one (without
+    that, no configured key would open it and every code would be refused)."""
+    old_key, new_key = "signing-key-one-0123456789abcdefghij", "signing-key-two-0123456789abcdefghij"
+    (tmp_path / "current.key").write_text(old_key)
+    (tmp_path / "previous.key").write_text(old_key)
+    base = manual_clock_config(tmp_path / "base.yaml", START).read_text()
+    assert "signing_key: ${PAGERD_SIGNING_KEY}" in base and "previous_signing_keys: []" in base
+    config = tmp_path / "pagerd.yaml"
+
+    def configure(rotating: bool) -> None:
+        config.write_text(
+            base.replace("signing_key: ${PAGERD_SIGNING_KEY}", "signing_key_file: current.key").replace(
+                "previous_signing_keys: []",
+                "previous_signing_keys_file: previous.key" if rotating else "previous_signing_keys: []",
+            )
+        )
+
+    def reload(p: PagerdProcess, event: str, count: int) -> None:
+        assert p.proc is not None
+        p.proc.send_signal(signal.SIGHUP)
+        p.wait_for(lambda d: d.log_path.read_text().count(f"\"{event}\"") >= count, timeout=20)
+
+    configure(rotating=False)
+    p = PagerdProcess(workdir=tmp_path, config=config)
+    p.start()
+    try:
+        add_account(p, DESK, "desk", person="chris")
+        key = _enrol(p)
+        with sqlite3.connect(f"file:{p.db_path}?mode=ro", uri=True) as db:
+            (under_old,) = db.execute("SELECT totp_secret FROM portal_accounts WHERE email = ?", (DESK,)).fetchone()
+        # step 2: the new key signs, the old one is listed as previous; the reload seals the secret again
+        (tmp_path / "current.key").write_text(new_key)
+        configure(rotating=True)
+        reload(p, "totp_resealed", 1)
+        assert '"resealed": 1' in p.log_path.read_text()
+        with sqlite3.connect(f"file:{p.db_path}?mode=ro", uri=True) as db:
+            (under_new,) = db.execute("SELECT totp_secret FROM portal_accounts WHERE email = ?", (DESK,)).fetchone()
+        assert under_new.startswith("v1.") and under_new != under_old and key not in under_new
+        # step 4: the old key removed; the code still signs in (a later step than the enrolment's)
+        configure(rotating=False)
+        reload(p, "config_reloaded", 2)
+        p.advance("31m")
+        browser = _password(p)
+        assert _code(browser, code(p, key)).location == "/ui/tickets"
+    finally:
+        p.stop()
+
+
+def _enrol(p: PagerdProcess) -> str:
+    """DESK turns its second factor on: the key its enrolment page showed."""
+    browser = PortalClient(p)
+    assert browser.sign_in(DESK).location == "/ui/tickets"
+    page = browser.get("/ui/account/totp", headers=EN)
+    key = re.search(r'<code id="secret">([A-Z2-7]{32})</code>', page.text).group(1)  # type: ignore[union-attr]
+    on = browser.post("/ui/account/totp", {"csrf": _csrf(page.text), "code": code(p, key)}, headers=EN)
+    assert on.location == "/ui/account/totp"
+    return key
+
+
+def test_a_restart_with_a_previous_key_seals_the_second_factor_again(tmp_path):
+    """The same rotation with the keys in the environment, which a reload does not re-read: the restart that
+    lists the old key as previous seals the secret again, so the restart without it still takes the codes."""
+    old_key, new_key = "signing-key-one-0123456789abcdefghij", "signing-key-two-0123456789abcdefghij"
+    plain = manual_clock_config(tmp_path / "plain.yaml", START)
+    rotating = tmp_path / "rotating.yaml"
+    rotating.write_text(
+        plain.read_text().replace("previous_signing_keys: []", 'previous_signing_keys: ["${PAGERD_OLD_SIGNING_KEY}"]')
+    )
+    p = PagerdProcess(workdir=tmp_path, config=plain, signing_key=old_key)
+    p.start()
+    try:
+        add_account(p, DESK, "desk", person="chris")
+        key = _enrol(p)
+    finally:
+        p.stop()
+    p = PagerdProcess(
+        workdir=tmp_path, config=rotating, signing_key=new_key, extra_env={"PAGERD_OLD_SIGNING_KEY": old_key}
+    )
+    p.start()
+    try:
+        p.wait_for(lambda d: '"totp_resealed"' in d.log_path.read_text(), timeout=20)
+    finally:
+        p.stop()
+    p = PagerdProcess(workdir=tmp_path, config=plain, signing_key=new_key)
+    p.start()
+    try:
+        p.advance("31m")  # the clock starts at START again: past the enrolment's step
+        assert _code(_password(p), code(p, key)).location == "/ui/tickets"
+    finally:
+        p.stop()

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from pager.service.sealed import TOTP_SECRET, Unsealable, open_sealed, seal
+from pager.service.sealed import TOTP_SECRET, Unsealable, open_sealed, reseal, seal
 from pager.service.signing import Keyring
 
 KEY = b"signing-key-for-the-tests-0123456789"
@@ -54,3 +54,21 @@ def test_a_previous_key_still_opens_during_a_rotation_and_never_seals():
 def test_an_unknown_purpose_is_a_programming_error():
     with pytest.raises(ValueError, match="purpose"):
         seal(Keyring(KEY), "ical-feed", SECRET, "account:7")
+
+
+def test_reseal_moves_what_only_a_previous_key_opens_to_the_current_key():
+    rotating = Keyring(KEY, (OLD,))
+    current = seal(rotating, TOTP_SECRET, SECRET, "account:7")
+    assert reseal(rotating, TOTP_SECRET, current, "account:7") is None  # the current key opens it: nothing to do
+    before = seal(Keyring(OLD), TOTP_SECRET, SECRET, "account:7")
+    again = reseal(rotating, TOTP_SECRET, before, "account:7")
+    assert again is not None and again != before and SECRET not in again
+    assert open_sealed(Keyring(KEY), TOTP_SECRET, again, "account:7") == SECRET  # the old key may go now
+    with pytest.raises(Unsealable):
+        open_sealed(Keyring(KEY), TOTP_SECRET, again, "account:8")  # still bound to its account
+    with pytest.raises(Unsealable):
+        reseal(rotating, TOTP_SECRET, before, "account:8")
+    with pytest.raises(Unsealable):
+        reseal(Keyring(KEY), TOTP_SECRET, before, "account:7")  # the old key already gone
+    with pytest.raises(Unsealable):
+        reseal(rotating, TOTP_SECRET, "v1.@@@", "account:7")
