@@ -9,7 +9,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pyotp
 import structlog
@@ -293,7 +293,12 @@ async def second_step(
 
 
 def _bound(account: Account) -> str:
-    return f"account:{account.id}"  # what a sealed TOTP value is bound to (reseal_totp binds alike)
+    return _binding(account.id)
+
+
+def _binding(account_id: int) -> str:
+    """What an account's sealed TOTP values are bound to (pager.service.sealed)."""
+    return f"account:{account_id}"
 
 
 def _open_totp(keys: Keyring, account: Account, stored: str | None) -> str | None:
@@ -320,16 +325,19 @@ async def reseal_totp(store: Store, keys: Keyring) -> tuple[int, int]:
         return 0, 0
     resealed = unsealable = 0
     for row in await store.sealed_totp():
-        bound = f"account:{row.account_id}"
-        for field, value in (("secret", row.secret), ("pending", row.pending)):
+        values: tuple[tuple[Literal["secret", "pending"], str | None], ...] = (
+            ("secret", row.secret),
+            ("pending", row.pending),
+        )
+        for field, value in values:
             if value is None:
                 continue
             try:
-                new = sealed.reseal(keys, sealed.TOTP_SECRET, value, bound)
+                new = sealed.reseal(keys, sealed.TOTP_SECRET, value, _binding(row.account_id))
             except sealed.Unsealable:
                 unsealable += 1
                 continue
-            if new is not None and await store.replace_sealed_totp(row.account_id, field, value, new):  # type: ignore[arg-type]
+            if new is not None and await store.replace_sealed_totp(row.account_id, field, value, new):
                 resealed += 1
     if resealed or unsealable:
         log.info("totp_resealed", resealed=resealed, unsealable=unsealable)
