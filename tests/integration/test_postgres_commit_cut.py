@@ -18,19 +18,19 @@ import asyncio
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from tests.harness.pagerd import ROOT, PagerdProcess, manual_clock_config
+from tests.harness.pagerd import PagerdProcess, manual_clock_config
 from tests.harness.ports import free_port
+from tests.harness.webhook_stream import post
 
 from .test_postgres_nodes import START
 
-FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
+CUT = 424242  # the webhook whose COMMIT is cut (tests.harness.webhook_stream.alert: alertname Cut424242)
+MARKER = f"Cut{CUT}".encode()  # how the proxy knows its transaction: the alert name among the parameters
 
 
 class CommitCutProxy:
@@ -106,26 +106,6 @@ def _through(dsn: str, port: int) -> str:
     return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
 
-def _webhook(name: str) -> bytes:
-    d = json.loads(json.dumps(FIRING))
-    d["groupKey"] = f'{{}}:{{alertname="{name}"}}'
-    d["alerts"] = d["alerts"][:1]
-    d["alerts"][0]["labels"]["alertname"] = name
-    d["alerts"][0]["labels"]["severity"] = "critical"
-    return json.dumps(d).encode()
-
-
-def _post(p: PagerdProcess, body: bytes) -> tuple[int, str]:
-    req = urllib.request.Request(p.url + "/api/v1/alerts/alertmanager", data=body, method="POST")
-    req.add_header("Content-Type", "application/json")
-    req.add_header("Authorization", f"Bearer {p.webhook_token}")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def test_a_commit_whose_answer_is_lost_is_not_answered_2xx_and_its_retry_changes_nothing(
     tmp_path: Path, dsn: str
 ) -> None:
@@ -138,24 +118,24 @@ def test_a_commit_whose_answer_is_lost_is_not_answered_2xx_and_its_retry_changes
     )
     node.start()
     try:
-        assert _post(node, _webhook("BeforeTheCut"))[0] == 200
-        proxy.arm(b"CutAtCommit")
-        status, text = _post(node, _webhook("CutAtCommit"))
-        assert proxy.cut.is_set(), ("the proxy saw no COMMIT after the marker", status, text)
-        assert status == 503, (status, text)  # stored or not, the node cannot know: never a 2xx
+        assert post(node, 0, 1, "critical").status == 200
+        proxy.arm(MARKER)
+        first = post(node, 0, CUT, "critical")
+        assert proxy.cut.is_set(), ("the proxy saw no COMMIT after the marker", first)
+        assert first.status == 503, first  # stored or not, the node cannot know: never a 2xx
         # the sender retries (Alertmanager does, on any answer but 2xx) until the node answers 2xx
         deadline, answers = time.monotonic() + 30, []
         while time.monotonic() < deadline:
-            answers.append(_post(node, _webhook("CutAtCommit")))
-            if answers[-1][0] == 200:
+            answers.append(post(node, 0, CUT, "critical"))
+            if answers[-1].status == 200:
                 break
             time.sleep(0.5)
-        assert answers[-1][0] == 200 and all(s in (200, 503) for s, _ in answers), answers
-        retried = json.loads(answers[-1][1])
+        assert answers[-1].status == 200 and all(a.status in (200, 503) for a in answers), answers
+        retried = json.loads(answers[-1].body)
         # the server had committed it: its one alert is a duplicate, no incident changed
         assert (retried["alerts"], retried["duplicates"], retried["incidents"]) == (1, 1, []), retried
         with psycopg.connect(dsn) as db:
-            incidents = db.execute("SELECT id FROM incidents WHERE labels LIKE %s", ('%CutAtCommit%',)).fetchall()
+            incidents = db.execute("SELECT id FROM incidents WHERE labels LIKE %s", (f'%"Cut{CUT}"%',)).fetchall()
             assert len(incidents) == 1, incidents
             (iid,) = incidents[0]
             assert db.execute("SELECT count(*) FROM alerts WHERE incident_id = %s", (iid,)).fetchone() == (1,)
