@@ -695,7 +695,12 @@ def test_rows_that_cannot_conflict_are_plain_inserts_in_the_order_added(tmp_path
         *[("alerts", True)] * 2,  # f3 and f1 of g1, which is open: upserts
         *[("alert_events", False)] * 2,  # notifications not seen before
     ]  # the retry of the first webhook: nothing (its notifications were applied)
-    assert [r[2:4] for r in reference["alerts"]] == [("f1", "resolved"), ("f2", "firing"), ("f1", "firing"), ("f3", "firing")]
+    assert [r[2:4] for r in reference["alerts"]] == [
+        ("f1", "resolved"),
+        ("f2", "firing"),
+        ("f1", "firing"),
+        ("f3", "firing"),
+    ]
     assert len(reference["alert_events"]) == 5
     for batches in ([4], [2, 2], [3, 1]):
         _, tables = statements(batches)
