@@ -119,11 +119,6 @@ class TreeServer(B.Server):
         super().start()
 
 
-def per_request_us(r: dict) -> float | None:
-    n = r.get("ok_2xx") or 0
-    return 1e6 * r["server_cpu_s"] / n if n else None
-
-
 def wait_routed(server: TreeServer, timeout: float = 20.0) -> None:
     """Give the engine time to route and page what the last phase stored (at most `timeout` s): every
     incident routed and no routed one still waiting for its first step (stopped between the two stages
@@ -218,7 +213,7 @@ def write(servers, res, checks, commit, after_commit, dirty, wall, la0, la1) -> 
             "{:,.0f}",
             True,
         ),
-        ("Server CPU per single-alert request (all threads)", "single", per_request_us, "{:,.0f} µs", False),
+        ("Server CPU per single-alert request (all threads)", "single", B.us_per_2xx, "{:,.0f} µs", False),
         (
             f"p50 latency at a fixed {B.RATE:,.0f} req/s (open loop, from due time)",
             "rate",
@@ -237,7 +232,7 @@ def write(servers, res, checks, commit, after_commit, dirty, wall, la0, la1) -> 
         (
             "Server CPU per alert in 100-alert webhooks",
             "batch",
-            lambda r: (per_request_us(r) or 0) / 100 or None,
+            lambda r: (B.us_per_2xx(r) or 0) / 100 or None,
             "{:.1f} µs",
             False,
         ),

@@ -217,22 +217,16 @@ def wait_proxy_up(proxy: Haproxy, timeout: float = 15.0) -> None:
 # -- measures -------------------------------------------------------------------------------------
 
 
-def _us_per_2xx(r: dict, seconds: str) -> float | None:
-    """The run's CPU seconds `seconds` (a key of the run) per 2xx answer, in µs; None without either."""
-    n = r.get("ok_2xx") or 0
-    return 1e6 * r[seconds] / n if n and seconds in r else None
-
-
 def per_request_us(r: dict) -> float | None:
-    return _us_per_2xx(r, "server_cpu_s")
+    return B.us_per_2xx(r, "server_cpu_s")
 
 
 def db_per_request_us(r: dict) -> float | None:
-    return _us_per_2xx(r, "db_cpu_s")
+    return B.us_per_2xx(r, "db_cpu_s")
 
 
 def busiest_per_request_us(r: dict) -> float | None:
-    return _us_per_2xx(r, "db_busiest_cpu_s")
+    return B.us_per_2xx(r, "db_busiest_cpu_s")
 
 
 def busiest_share(r: dict) -> float | None:

@@ -406,6 +406,13 @@ def wrk(server: Server, res: dict, script: str, seconds: float, prefix: str, lab
     return r
 
 
+def us_per_2xx(r: dict, seconds: str = "server_cpu_s") -> float | None:
+    """The run's CPU seconds `seconds` (a key of the run; the server's by default) per 2xx answer, in µs; None
+    without either."""
+    n = r.get("ok_2xx") or 0
+    return 1e6 * r[seconds] / n if n and seconds in r else None
+
+
 def other_load(cpu_busy: float, server_cpu: float, wall: float) -> float | None:
     """Share of the server's CPU taken by other processes during a run (interference), 0..1."""
     if not PIN or wall <= 0:
