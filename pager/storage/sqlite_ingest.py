@@ -135,8 +135,10 @@ _APPLIED = (
     "INSERT INTO alert_events (event_id, source, seen_at, delivery_id) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at, delivery_id = excluded.delivery_id"
 )
-# a notification not applied before: its id was looked for under the write lock (`_Loaded`) and is not
-# stored, nor written earlier in this commit (`_Rows.first_applied`), so a plain INSERT (as `_INSERT_ALERT`)
+# a notification not applied before: its id was looked for under the write lock (`_Loaded`) and is not stored;
+# nor was it written earlier in the commit: `decide` applies a notification once in a delivery (a repeat in
+# the same webhook is a duplicate), and a later delivery of the commit with its key is in a later part, which
+# loads what the earlier ones wrote (`_parts`). So a plain INSERT, as `_INSERT_ALERT`
 _INSERT_APPLIED = _APPLIED.partition(" ON CONFLICT")[0]
 
 
@@ -355,9 +357,8 @@ class _Persist:
         self.rows.add(INSERT_EVENT, (iid, self.at, kind, actor, dumps(data)))
 
     def notification_applied(self, alert: Alert) -> None:
-        sid = stored_id(self.src, alert)
-        new = alert.event_id not in self.seen and self.rows.first_applied(sid)
-        self.rows.add(_INSERT_APPLIED if new else _APPLIED, (sid, self.src, self.at, self.delivery_id))
+        row = (stored_id(self.src, alert), self.src, self.at, self.delivery_id)
+        self.rows.add(_APPLIED if alert.event_id in self.seen else _INSERT_APPLIED, row)
 
     def upsert_alert(self, iid: int, a: Alert) -> None:
         new = (
@@ -508,7 +509,6 @@ class _Rows:
         self.conn, self.direct = conn, direct
         self.pending: dict[str, list[tuple]] = {sql: [] for sql in _ROW_ORDER}
         self.ids: dict[str, int] = {}
-        self.applied: set[str] = set()  # the notifications (stored ids) written as new in this commit
         self._sent: contextlib.ExitStack | None = None  # the open pipeline rows were sent into (`send`)
 
     def add(self, sql: str, row: tuple) -> None:
@@ -520,13 +520,6 @@ class _Rows:
             self.pending[sql].append((sql, row))
         else:
             self.pending[sql].append(row)
-
-    def first_applied(self, stored: str) -> bool:
-        """True the first time a notification's stored id is written in this commit."""
-        if stored in self.applied:
-            return False
-        self.applied.add(stored)
-        return True
 
     def unnumbered(self) -> list[str]:
         """The tables whose next id is not known yet: their largest (`_LARGEST`) is read with the load."""

@@ -187,3 +187,58 @@ def test_a_holder_paused_past_its_lease_sends_nothing_after_it_resumes(tmp_path:
     finally:
         for p in nodes:
             p.stop()
+
+
+def _group(n: int, alerts: int) -> bytes:
+    """A firing group of `alerts` alerts, its own group key: as an Alertmanager pair both send it."""
+    d = json.loads(json.dumps(FIRING))
+    d["groupKey"] = f'{{}}:{{alertname="Pair{n}"}}'
+    template = d["alerts"][0]
+    d["alerts"] = []
+    for i in range(alerts):
+        a = json.loads(json.dumps(template))
+        a["labels"] = {**a["labels"], "alertname": f"Pair{n}", "instance": f"web{i}:9100"}
+        a["fingerprint"] = f"{n:08x}{i:08x}"
+        d["alerts"].append(a)
+    return json.dumps(d).encode()
+
+
+def test_one_notification_sent_to_two_nodes_at_once_is_stored_once(tmp_path: Path, dsn: str) -> None:
+    """An Alertmanager pair (high availability) may send the same notification to pagerd twice at the same
+    moment, and a load balancer may hand the two to two nodes. Both are answered 200; whichever commits
+    second finds the notifications applied (the ingest looks them up under the write lock that every node's
+    writes take, and writes a notification it did not find with a plain INSERT): one incident per group,
+    one alert row per alert and one notification row each, and the two answers count every alert once as
+    applied and once as a duplicate (the duplicate's answer names no incident)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    nodes = _nodes(tmp_path, dsn, 2)
+    for p in nodes:
+        p.start()
+    try:
+        bodies = {n: _group(n, 1 if n % 2 else 100) for n in range(1, 41)}
+
+        def post(p: PagerdProcess, body: bytes) -> tuple[int, object]:
+            return p.request("POST", "/api/v1/alerts/alertmanager", body, token=p.webhook_token)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = {
+                n: [f.result() for f in [pool.submit(post, p, body) for p in nodes]] for n, body in bodies.items()
+            }
+        for n, pair in answers.items():
+            assert [status for status, _ in pair] == [200, 200], (n, pair)
+            alerts = 1 if n % 2 else 100
+            assert sorted(body["duplicates"] for _, body in pair) == [0, alerts], (n, pair)  # type: ignore[index]
+            assert sorted(len(body["incidents"]) for _, body in pair) == [0, 1], (n, pair)  # type: ignore[index]
+        with psycopg.connect(dsn) as conn:
+            per_group = conn.execute(
+                "SELECT i.dedup_key, count(DISTINCT i.id), count(a.id), count(DISTINCT a.fingerprint) "
+                "FROM incidents i JOIN alerts a ON a.incident_id = i.id GROUP BY i.dedup_key"
+            ).fetchall()
+            notifications = conn.execute("SELECT count(*) FROM alert_events").fetchone()[0]  # type: ignore[index]
+        assert len(per_group) == len(bodies)
+        assert all(incidents == 1 and rows == distinct for _, incidents, rows, distinct in per_group), per_group
+        assert sum(rows for _, _, rows, _ in per_group) == notifications == 20 * 1 + 20 * 100
+    finally:
+        for p in nodes:
+            p.stop()
