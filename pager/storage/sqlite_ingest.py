@@ -361,9 +361,8 @@ class _Persist:
         self.rows.add(_APPLIED if alert.event_id in self.seen else _INSERT_APPLIED, row)
 
     def upsert_alert(self, iid: int, a: Alert) -> None:
-        new = (
-            iid in self.opened and a.fingerprint not in self.opened[iid]
-        )  # the first row of an alert of a new incident
+        # the first row of an alert of an incident this delivery opened is a plain INSERT (`_INSERT_ALERT`)
+        new = iid in self.opened and a.fingerprint not in self.opened[iid]
         self.rows.add(
             _INSERT_ALERT if new else _UPSERT_ALERT,
             (
@@ -608,7 +607,8 @@ _ROW_ORDER = (
     INSERT_EVENT,
     _RECOUNT,
 )
-# the inserts written as multi-row statements (the UPDATEs row by row)
+# the inserts written as multi-row statements (and the upserts below, each run of one statement; the UPDATEs
+# row by row)
 _MULTI_ROW = frozenset((_INSERT_DELIVERY, _INSERT_INCIDENT, _INSERT_TICKET, INSERT_EVENT))
 # the upserts, whose rows are kept with their statement: each row that cannot conflict is a plain INSERT
 # (`_INSERT_ALERT`, `_INSERT_APPLIED`), written in its upsert's place among them
