@@ -292,10 +292,6 @@ async def second_step(
 # -- enrolment of the second factor --------------------------------------------------------------------
 
 
-def _bound(account: Account) -> str:
-    return _binding(account.id)
-
-
 def _binding(account_id: int) -> str:
     """What an account's sealed TOTP values are bound to (pager.service.sealed)."""
     return f"account:{account_id}"
@@ -307,7 +303,7 @@ def _open_totp(keys: Keyring, account: Account, stored: str | None) -> str | Non
     if stored is None:
         return None
     try:
-        return sealed.open_sealed(keys, sealed.TOTP_SECRET, stored, _bound(account))
+        return sealed.open_sealed(keys, sealed.TOTP_SECRET, stored, _binding(account.id))
     except sealed.Unsealable:
         log.warning("portal_totp_secret_unsealable", account=account.id)
         return None
@@ -352,7 +348,7 @@ async def totp_enrolment(
     pending = _open_totp(keys, account, (await store.totp_state(account.id)).pending) if keep else None
     secret = pending or pyotp.random_base32()
     if secret != pending:
-        await store.set_totp_pending(account.id, sealed.seal(keys, sealed.TOTP_SECRET, secret, _bound(account)))
+        await store.set_totp_pending(account.id, sealed.seal(keys, sealed.TOTP_SECRET, secret, _binding(account.id)))
     return secret, pyotp.TOTP(secret).provisioning_uri(name=account.email, issuer_name=issuer)
 
 
