@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from pager.storage import postgres, sqlite
 from tests.harness import postgres as pg
@@ -155,5 +156,76 @@ def test_a_delivery_body_is_compressed_with_lz4_where_the_server_has_it(tmp_path
             ).fetchone()
         assert bytes(stored) == body
         assert method == ("lz4" if has_lz4 else "pglz")
+    finally:
+        pg.drop_database(name)
+
+
+def _alert_row(id: int, incident: int, fingerprint: str, delivery: int) -> tuple:
+    texts = ("firing", "s", "critical", "{}", "{}", "{}", None, None, "then", "then")
+    return (id, incident, fingerprint, *texts, delivery)
+
+
+_INSERT_ALERT = (
+    "INSERT INTO alerts (id, incident_id, fingerprint, status, summary, severity, labels, annotations, details, "
+    "starts_at, ends_at, first_seen, last_seen, delivery_id) VALUES ({})"
+)
+_INSERT_INCIDENT = (
+    "INSERT INTO incidents (id, source, dedup_key, state, summary, severity, labels, created_at, updated_at) "
+    "VALUES (1, 'nagios', 'web1/HTTP', 'triggered', 's', 'critical', '{}', 'then', 'then')"
+)
+
+
+def test_migration_38_keeps_every_alert_and_checks_its_incident_not_its_delivery_on_sqlite(tmp_path: Path) -> None:
+    """alerts.delivery_id loses its foreign key (provenance, like alert_events.delivery_id); the one to the
+    incident stays, and so do the rows with their ids and the one row per incident and fingerprint."""
+    from tests.unit.test_store_batching import _store_at_version
+
+    path = str(tmp_path / "v37.db")
+    conn = _store_at_version(path, 37)
+    conn.execute(
+        "INSERT INTO deliveries (id, source, received_at, last_seen_at, content_type, sha256, alert_count, body) "
+        "VALUES (7, 'nagios', 'then', 'then', 'application/json', 'x', 1, x'7b7d')"
+    )
+    conn.execute(_INSERT_INCIDENT)
+    insert = _INSERT_ALERT.format(", ".join("?" * 14))
+    conn.execute(insert, _alert_row(5, 1, "fp", 7))
+    conn.close()
+    assert sqlite.migrate(path, NOW) == [38]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        assert conn.execute("SELECT id, incident_id, fingerprint, delivery_id FROM alerts").fetchall() == [
+            (5, 1, "fp", 7)
+        ]
+        refs = {r[2] for r in conn.execute("PRAGMA foreign_key_list(alerts)")}
+        assert refs == {"incidents"}
+        conn.execute(insert, _alert_row(6, 1, "fp2", 99))  # no delivery 99: provenance, not checked
+        with pytest.raises(sqlite3.IntegrityError):  # no incident 2
+            conn.execute(insert, _alert_row(8, 2, "fp", 7))
+        with pytest.raises(sqlite3.IntegrityError):  # one row per incident and fingerprint
+            conn.execute(insert, _alert_row(9, 1, "fp", 7))
+    finally:
+        conn.close()
+
+
+def test_migration_38_drops_only_the_alerts_foreign_key_to_deliveries_on_postgresql(tmp_path: Path) -> None:
+    name = pg.database_name(str(tmp_path))
+    try:
+        dsn = pg.ensure_database(name)
+        postgres.migrate(dsn, NOW)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            refs = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT confrelid::regclass::text FROM pg_constraint "
+                    "WHERE conrelid = 'alerts'::regclass AND contype = 'f'"
+                )
+            }
+            assert refs == {"incidents"}
+            conn.execute(_INSERT_INCIDENT)
+            insert = _INSERT_ALERT.format(", ".join(["%s"] * 14))
+            conn.execute(insert, _alert_row(5, 1, "fp", 99))  # no delivery 99: provenance, not checked
+            with pytest.raises(psycopg.errors.ForeignKeyViolation):  # no incident 2
+                conn.execute(insert, _alert_row(6, 2, "fp", 7))
     finally:
         pg.drop_database(name)

@@ -90,6 +90,10 @@ def check_database(db: Path) -> dict[str, int]:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # alerts.delivery_id has no foreign key (migration 38): every alert names a stored delivery
+        assert conn.execute(
+            "SELECT count(*) FROM alerts WHERE delivery_id NOT IN (SELECT id FROM deliveries)"
+        ).fetchone() == (0,)
         assert conn.execute(
             "SELECT count(*) FROM deliveries d WHERE alert_count != "
             "(SELECT count(*) FROM alerts a WHERE a.delivery_id = d.id)"

@@ -297,7 +297,7 @@ def test_migration_5_keeps_every_delivery_and_drops_the_unique_index(tmp_path) -
         == 0
     )  # none on sha256
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert "REFERENCES deliveries" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'alerts'").fetchone()[0]
+    assert conn.execute("SELECT incident_id, fingerprint, delivery_id FROM alerts").fetchall() == [(1, "f", 7)]
     assert migrate(path, T0) == []
 
 
@@ -705,3 +705,27 @@ def test_rows_that_cannot_conflict_are_plain_inserts_in_the_order_added(tmp_path
     for batches in ([4], [2, 2], [3, 1]):
         _, tables = statements(batches)
         assert tables == reference, batches
+
+
+def test_an_incident_its_delivery_opened_has_its_alerts_counted_without_counting_rows(tmp_path) -> None:
+    """A webhook that opens an incident knows how many alert rows it wrote to it: its count is set (one
+    alert: already in the incident's row), and only an incident that had rows before is recounted from them."""
+    path = str(tmp_path / "count.db")
+    migrate(path, T0)
+    conn = _connect(path, synchronous="OFF")
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+
+    def run(d) -> tuple[list[str], int]:
+        seen.clear()
+        iid = ingest(conn, d, POLICY).applied[0].incident_id
+        updates = [s for s in seen if s.startswith("UPDATE incidents SET updated_at")]
+        counts = ["recount" if "count(*)" in s else "set" for s in updates]
+        return counts, conn.execute("SELECT alert_count FROM incidents WHERE id = ?", (iid,)).fetchone()[0]
+
+    three = [("f1", "firing"), ("f2", "firing"), ("f3", "firing")]
+    assert run(_am_delivery(_am_body("g1", three), T0)) == (["set"], 3)
+    assert run(_am_delivery(_am_body("g2", [("f1", "firing")]), T0)) == ([], 1)
+    append = _am_delivery(_am_body("g1", [("f4", "firing"), ("f1", "resolved")]), T0 + timedelta(minutes=1))
+    assert run(append) == (["recount"], 4)
+    conn.close()
