@@ -505,6 +505,15 @@ def col(res: dict, phase: str, f: Any) -> list[float]:
     return [v for v in (f(r[phase]) for r in res.get("rounds", []) if phase in r) if v is not None]
 
 
+def round_ratios(p: dict, ce: dict, phase: str) -> str:
+    """pagerd's 2xx/s over the ceiling's in each round both ran `phase` (their runs are back to back, so a
+    drift of the machine's speed between rounds weighs on both sides of each ratio alike)."""
+    # a run that failed can leave one side a round short
+    pairs = zip(p.get("rounds", []), ce.get("rounds", []), strict=False)
+    out = [100 * a[phase]["rps_2xx"] / c[phase]["rps_2xx"] for a, c in pairs if phase in a and phase in c]
+    return ", ".join(f"{x:.0f}%" for x in out) or "–"
+
+
 def write(out: dict, meta: dict) -> str:
     a, b, c = out.get("a", {}), out.get("b", {}), out.get("c", {})
     v = meta["versions"]
@@ -608,6 +617,9 @@ def write(out: dict, meta: dict) -> str:
             f"Target (issue 16): pagerd ≥ {100 * TARGET_FRACTION:.0f}% of the ceiling — single-alert "
             f"{fmt_pct(rs)} (**{'met' if rs and rs >= TARGET_FRACTION else 'missed'}**), 100-alert "
             f"{fmt_pct(rb)} (**{'met' if rb and rb >= TARGET_FRACTION else 'missed'}**).",
+            "- Round by round (pagerd's run and the ceiling's of the same round, back to back; the verdict above is "
+            f"the ratio of the medians): single-alert {round_ratios(p, ce, 'single')}, 100-alert "
+            f"{round_ratios(p, ce, 'batch')}.",
         ]
         L += machine_lines(p, ce)
         L += busiest_lines(p, ce)
