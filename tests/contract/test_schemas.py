@@ -175,9 +175,10 @@ _INSERT_INCIDENT = (
 )
 
 
-def test_migration_38_keeps_every_alert_and_checks_its_incident_not_its_delivery_on_sqlite(tmp_path: Path) -> None:
-    """alerts.delivery_id loses its foreign key (provenance, like alert_events.delivery_id); the one to the
-    incident stays, and so do the rows with their ids and the one row per incident and fingerprint."""
+def test_migrations_38_39_keep_every_alert_and_its_unique_key_without_foreign_keys_on_sqlite(tmp_path: Path) -> None:
+    """alerts.delivery_id (38) and alerts.incident_id (39) lose their foreign keys: the ingest, the one writer
+    of alert rows, keeps both links (the durability tests check them). The rows stay with their ids, and so
+    does the one row per incident and fingerprint."""
     from tests.unit.test_store_batching import _store_at_version
 
     path = str(tmp_path / "v37.db")
@@ -190,42 +191,38 @@ def test_migration_38_keeps_every_alert_and_checks_its_incident_not_its_delivery
     insert = _INSERT_ALERT.format(", ".join("?" * 14))
     conn.execute(insert, _alert_row(5, 1, "fp", 7))
     conn.close()
-    assert sqlite.migrate(path, NOW) == [38]
+    assert sqlite.migrate(path, NOW) == [38, 39]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys=ON")
     try:
         assert conn.execute("SELECT id, incident_id, fingerprint, delivery_id FROM alerts").fetchall() == [
             (5, 1, "fp", 7)
         ]
-        refs = {r[2] for r in conn.execute("PRAGMA foreign_key_list(alerts)")}
-        assert refs == {"incidents"}
-        conn.execute(insert, _alert_row(6, 1, "fp2", 99))  # no delivery 99: provenance, not checked
-        with pytest.raises(sqlite3.IntegrityError):  # no incident 2
-            conn.execute(insert, _alert_row(8, 2, "fp", 7))
+        assert conn.execute("PRAGMA foreign_key_list(alerts)").fetchall() == []
+        conn.execute(insert, _alert_row(6, 1, "fp2", 99))  # no delivery 99: not checked by the database
+        conn.execute(insert, _alert_row(8, 2, "fp", 7))  # no incident 2: not checked by the database
         with pytest.raises(sqlite3.IntegrityError):  # one row per incident and fingerprint
             conn.execute(insert, _alert_row(9, 1, "fp", 7))
     finally:
         conn.close()
 
 
-def test_migration_38_drops_only_the_alerts_foreign_key_to_deliveries_on_postgresql(tmp_path: Path) -> None:
+def test_migrations_38_39_leave_alerts_without_foreign_keys_on_postgresql(tmp_path: Path) -> None:
     name = pg.database_name(str(tmp_path))
     try:
         dsn = pg.ensure_database(name)
         postgres.migrate(dsn, NOW)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            refs = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT confrelid::regclass::text FROM pg_constraint "
-                    "WHERE conrelid = 'alerts'::regclass AND contype = 'f'"
-                )
-            }
-            assert refs == {"incidents"}
+            keys = conn.execute(
+                "SELECT contype, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'alerts'::regclass "
+                "AND contype IN ('f', 'u')"
+            ).fetchall()
+            assert keys == [("u", "UNIQUE (incident_id, fingerprint)")]
             conn.execute(_INSERT_INCIDENT)
             insert = _INSERT_ALERT.format(", ".join(["%s"] * 14))
-            conn.execute(insert, _alert_row(5, 1, "fp", 99))  # no delivery 99: provenance, not checked
-            with pytest.raises(psycopg.errors.ForeignKeyViolation):  # no incident 2
-                conn.execute(insert, _alert_row(6, 2, "fp", 7))
+            conn.execute(insert, _alert_row(5, 1, "fp", 99))  # no delivery 99: not checked by the database
+            conn.execute(insert, _alert_row(6, 2, "fp", 7))  # no incident 2: not checked by the database
+            with pytest.raises(psycopg.errors.UniqueViolation):  # one row per incident and fingerprint
+                conn.execute(insert, _alert_row(7, 1, "fp", 7))
     finally:
         pg.drop_database(name)

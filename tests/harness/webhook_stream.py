@@ -105,7 +105,8 @@ def check_answers(answers: list[Answer]) -> list[int]:
 
 
 def stored_once(dsn: str, answers: list[Answer]) -> None:
-    """Every webhook answered 2xx is in the database exactly once; none of the others twice."""
+    """Every webhook answered 2xx is in the database exactly once; none of the others twice; every alert row
+    names a stored incident and delivery (no foreign keys check those links: migrations 38 and 39)."""
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT fingerprint, count(*) FROM alerts GROUP BY fingerprint").fetchall()
         incidents = dict(
@@ -113,6 +114,11 @@ def stored_once(dsn: str, answers: list[Answer]) -> None:
                 "SELECT dedup_key, count(*) FROM incidents WHERE dedup_key LIKE %s GROUP BY dedup_key", ("%Cut%",)
             )
         )
+        orphans = conn.execute(
+            "SELECT id FROM alerts WHERE incident_id NOT IN (SELECT id FROM incidents) "
+            "OR delivery_id NOT IN (SELECT id FROM deliveries) LIMIT 10"
+        ).fetchall()
+    assert orphans == [], f"alerts naming no stored incident or delivery: {orphans}"
     stored = {int(f, 16): c for f, c in rows}
     for a in answers:
         if a.status == 200:

@@ -90,9 +90,11 @@ def check_database(db: Path) -> dict[str, int]:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        # alerts.delivery_id has no foreign key (migration 38): every alert names a stored delivery
+        # alerts.delivery_id and alerts.incident_id have no foreign keys (migrations 38, 39): every alert names a
+        # stored delivery and a stored incident
         assert conn.execute(
-            "SELECT count(*) FROM alerts WHERE delivery_id NOT IN (SELECT id FROM deliveries)"
+            "SELECT count(*) FROM alerts WHERE delivery_id NOT IN (SELECT id FROM deliveries) "
+            "OR incident_id NOT IN (SELECT id FROM incidents)"
         ).fetchone() == (0,)
         assert conn.execute(
             "SELECT count(*) FROM deliveries d WHERE alert_count != "
