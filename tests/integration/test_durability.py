@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.harness.pagerd import ENGINE_KINDS
+from tests.harness.store_links import assert_alerts_linked
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRING = json.loads((ROOT / "tests" / "testdata" / "alertmanager" / "firing.json").read_text())
@@ -105,13 +106,7 @@ def assert_consistent(p) -> None:
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-        # alerts.delivery_id and alerts.incident_id have no foreign keys (migrations 38, 39): every alert still
-        # names a stored delivery and a stored incident
-        orphans = con.execute(
-            "SELECT id FROM alerts WHERE delivery_id NOT IN (SELECT id FROM deliveries) "
-            "OR incident_id NOT IN (SELECT id FROM incidents) LIMIT 10"
-        ).fetchall()
-        assert orphans == [], f"alerts naming no stored delivery or incident: {orphans}"
+        assert_alerts_linked(con)
         mismatched = con.execute(
             "SELECT i.id, i.alert_count, (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) AS n "
             "FROM incidents i WHERE i.alert_count != n"

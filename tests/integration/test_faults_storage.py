@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.pagerd import PagerdProcess
+from tests.harness.store_links import assert_alerts_linked
 
 
 def post_alert(d: PagerdProcess, name: str) -> tuple[int, dict, dict]:
@@ -90,12 +91,7 @@ def check_database(db: Path) -> dict[str, int]:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        # alerts.delivery_id and alerts.incident_id have no foreign keys (migrations 38, 39): every alert names a
-        # stored delivery and a stored incident
-        assert conn.execute(
-            "SELECT count(*) FROM alerts WHERE delivery_id NOT IN (SELECT id FROM deliveries) "
-            "OR incident_id NOT IN (SELECT id FROM incidents)"
-        ).fetchone() == (0,)
+        assert_alerts_linked(conn)
         assert conn.execute(
             "SELECT count(*) FROM deliveries d WHERE alert_count != "
             "(SELECT count(*) FROM alerts a WHERE a.delivery_id = d.id)"
