@@ -13,6 +13,7 @@ import pytest
 
 from pager.storage import postgres, sqlite
 from tests.harness import postgres as pg
+from tests.harness.store_links import assert_alerts_linked
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 # SQLite's FTS5 shadow tables; PostgreSQL searches a tsvector column of ticket_text instead
@@ -175,10 +176,10 @@ _INSERT_INCIDENT = (
 )
 
 
-def test_migrations_38_39_keep_every_alert_and_its_unique_key_without_foreign_keys_on_sqlite(tmp_path: Path) -> None:
-    """alerts.delivery_id (38) and alerts.incident_id (39) lose their foreign keys: the ingest, the one writer
-    of alert rows, keeps both links (the durability tests check them). The rows stay with their ids, and so
-    does the one row per incident and fingerprint."""
+def test_migration_38_keeps_every_alert_and_its_unique_key_without_foreign_keys_on_sqlite(tmp_path: Path) -> None:
+    """alerts.delivery_id and alerts.incident_id lose their foreign keys: the ingest, the one writer of alert
+    rows, keeps both links, and the tests' `assert_alerts_linked` checks them. The rows stay with their ids,
+    and so does the one row per incident and fingerprint."""
     from tests.unit.test_store_batching import _store_at_version
 
     path = str(tmp_path / "v37.db")
@@ -191,7 +192,7 @@ def test_migrations_38_39_keep_every_alert_and_its_unique_key_without_foreign_ke
     insert = _INSERT_ALERT.format(", ".join("?" * 14))
     conn.execute(insert, _alert_row(5, 1, "fp", 7))
     conn.close()
-    assert sqlite.migrate(path, NOW) == [38, 39]
+    assert sqlite.migrate(path, NOW) == [38]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys=ON")
     try:
@@ -201,13 +202,15 @@ def test_migrations_38_39_keep_every_alert_and_its_unique_key_without_foreign_ke
         assert conn.execute("PRAGMA foreign_key_list(alerts)").fetchall() == []
         conn.execute(insert, _alert_row(6, 1, "fp2", 99))  # no delivery 99: not checked by the database
         conn.execute(insert, _alert_row(8, 2, "fp", 7))  # no incident 2: not checked by the database
+        with pytest.raises(AssertionError, match=r"\[\(6,\), \(8,\)\]"):  # but by the tests' check
+            assert_alerts_linked(conn)
         with pytest.raises(sqlite3.IntegrityError):  # one row per incident and fingerprint
             conn.execute(insert, _alert_row(9, 1, "fp", 7))
     finally:
         conn.close()
 
 
-def test_migrations_38_39_leave_alerts_without_foreign_keys_on_postgresql(tmp_path: Path) -> None:
+def test_migration_38_leaves_alerts_without_foreign_keys_on_postgresql(tmp_path: Path) -> None:
     name = pg.database_name(str(tmp_path))
     try:
         dsn = pg.ensure_database(name)

@@ -1,13 +1,15 @@
--- pagerd schema v38: alerts.delivery_id (the delivery that last wrote the alert row: provenance for someone
--- reading the database, read by no query of pagerd) no longer has a foreign key, as alert_events.delivery_id and
--- the timeline's delivery ids never had one. Deliveries are never deleted (retention empties a body, the row
--- stays) and the ingest writes a delivery in the transaction that writes its alerts, so the key checked nothing
--- the ingest could break, at a cost for every alert row (on PostgreSQL 14% of the server's time for a 100-alert
--- webhook; pg_migrations/0038). The durability tests check that every alert names a stored delivery.
+-- pagerd schema v38: the alerts table without foreign keys. Only the ingest writes alert rows, in the transaction
+-- that writes their delivery and creates their incident or reads it under the write lock; deliveries and
+-- incidents are never deleted (retention empties a body, the row stays). So neither key checked anything the
+-- ingest could break, at a cost for every alert row (on PostgreSQL a query and a row lock per key and row:
+-- pg_migrations/0038). alerts.delivery_id is provenance (the delivery that last wrote the row), read by no query
+-- of pagerd, as alert_events.delivery_id and the timeline's delivery ids, which never had a key. One row per
+-- incident and fingerprint stays a unique key. The durability and storage fault tests check that every alert
+-- names a stored incident and a stored delivery.
 -- SQLite cannot drop a constraint: the table is rebuilt, every row kept with its id.
 CREATE TABLE alerts_v38 (
     id          INTEGER PRIMARY KEY,
-    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    incident_id INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,
     status      TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
     summary     TEXT NOT NULL,
